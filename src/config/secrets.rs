@@ -1,0 +1,127 @@
+//! Secrets: named in config by environment variable, read from the process environment or `.env`.
+//!
+//! Config files never hold a secret's value; a field such as `"token_env": "TWITCH_OAUTH_TOKEN_DEMO"`
+//! names where to find it. [`Secrets::load`] reads the root's `.env` file (if present) without touching
+//! the process environment, and the process environment wins over `.env`. A [`Secret`] never prints its
+//! value: its `Debug` and `Display` show `[redacted]`, so a stray `{:?}` cannot leak it to a log.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::Path;
+
+/// A secret value. Read it with [`Secret::expose`] only where it is sent.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The value itself, for the one place that sends it over the wire.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// Where secrets are looked up: the process environment, then the root's `.env`.
+#[derive(Clone, Default)]
+pub struct Secrets {
+    dotenv: HashMap<String, String>,
+}
+
+impl fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Secrets")
+            .field("dotenv_names", &self.dotenv.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl Secrets {
+    /// Reads `<root>/.env` when it exists. Malformed lines are skipped with a warning naming the line
+    /// number only (never its content, which may be a secret).
+    pub fn load(root: &Path) -> Secrets {
+        let mut dotenv = HashMap::new();
+        let path = root.join(".env");
+        if let Ok(iter) = dotenvy::from_path_iter(&path) {
+            for (index, item) in iter.enumerate() {
+                match item {
+                    Ok((k, v)) => {
+                        dotenv.insert(k, v);
+                    }
+                    Err(_) => tracing::warn!(
+                        file = %path.display(),
+                        entry = index + 1,
+                        "Skipped a malformed .env entry."
+                    ),
+                }
+            }
+        }
+        Secrets { dotenv }
+    }
+
+    /// The secret named by environment variable `name`; empty values count as missing.
+    pub fn get(&self, name: &str) -> Option<Secret> {
+        std::env::var(name)
+            .ok()
+            .or_else(|| self.dotenv.get(name).cloned())
+            .filter(|v| !v.trim().is_empty())
+            .map(Secret)
+    }
+}
+
+/// Whether `name` is a well-formed environment variable name: `A-Z`, `0-9`, `_`, not starting with a digit.
+pub fn is_valid_env_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_uppercase() || c == '_')
+        && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_never_prints_its_value() {
+        let s = Secret::new("oauth:hunter2");
+        assert!(!format!("{s:?} {s}").contains("hunter2"));
+        assert_eq!(s.expose(), "oauth:hunter2");
+    }
+
+    #[test]
+    fn env_names() {
+        assert!(is_valid_env_name("TWITCH_OAUTH_TOKEN_DEMO"));
+        assert!(is_valid_env_name("_X1"));
+        assert!(!is_valid_env_name("1ABC"));
+        assert!(!is_valid_env_name("twitch_token"));
+        assert!(!is_valid_env_name("A-B"));
+        assert!(!is_valid_env_name(""));
+    }
+
+    #[test]
+    fn dotenv_is_read_and_environment_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(".env"),
+            "SS_TEST_ONLY_IN_DOTENV=abc\nSS_TEST_EMPTY=\n",
+        )
+        .unwrap();
+        let secrets = Secrets::load(dir.path());
+        assert_eq!(secrets.get("SS_TEST_ONLY_IN_DOTENV").unwrap().expose(), "abc");
+        assert!(secrets.get("SS_TEST_EMPTY").is_none());
+        assert!(secrets.get("SS_TEST_NOT_SET_ANYWHERE").is_none());
+    }
+}

@@ -1,0 +1,311 @@
+//! Checks a JSON Schema cannot express: unique ids, cross-file references, regexes that compile,
+//! well-formed environment variable names, and numbers that only make sense together.
+//!
+//! Each check runs only when the files it needs are known (passed on the command line, or present in
+//! the root's config directory), so validating one file alone still checks everything it can.
+
+use super::files::ConfigKind;
+use super::Config;
+use super::model::*;
+use super::secrets::is_valid_env_name;
+use super::spans::escape_token;
+use crate::event::Platform;
+use std::collections::{BTreeSet, HashSet};
+
+/// One semantic problem, located by file kind and JSON pointer.
+pub struct Finding {
+    pub kind: ConfigKind,
+    pub pointer: String,
+    pub message: String,
+}
+
+struct Findings(Vec<Finding>);
+
+impl Findings {
+    fn push(&mut self, kind: ConfigKind, pointer: String, message: String) {
+        self.0.push(Finding {
+            kind,
+            pointer,
+            message,
+        });
+    }
+}
+
+pub fn check(config: &Config, known: &BTreeSet<ConfigKind>) -> Vec<Finding> {
+    let mut out = Findings(Vec::new());
+    if known.contains(&ConfigKind::Creators) {
+        creators(&config.creators, &mut out);
+    }
+    if known.contains(&ConfigKind::Triggers) {
+        let creators = known
+            .contains(&ConfigKind::Creators)
+            .then_some(&config.creators);
+        triggers(&config.triggers, creators, &mut out);
+    }
+    if known.contains(&ConfigKind::Discord) {
+        let creators = known
+            .contains(&ConfigKind::Creators)
+            .then_some(&config.creators);
+        discord(&config.discord, creators, &mut out);
+    }
+    if known.contains(&ConfigKind::Platforms) {
+        platforms(&config.platforms, &mut out);
+    }
+    if known.contains(&ConfigKind::RateLimits) {
+        ratelimits(&config.ratelimits, &mut out);
+    }
+    if known.contains(&ConfigKind::System) {
+        system(&config.system, &mut out);
+    }
+    out.0
+}
+
+fn env_name(out: &mut Findings, kind: ConfigKind, pointer: String, name: Option<&String>) {
+    if let Some(name) = name
+        && !is_valid_env_name(name)
+    {
+        out.push(
+            kind,
+            pointer,
+            format!(
+                "{name:?} is not a valid environment variable name; use capitals, digits and `_`, e.g. \"TWITCH_OAUTH_TOKEN_DEMO\""
+            ),
+        );
+    }
+}
+
+fn creators(config: &CreatorsConfig, out: &mut Findings) {
+    let k = ConfigKind::Creators;
+    let mut seen = HashSet::new();
+    for (i, creator) in config.creators.iter().enumerate() {
+        let base = format!("/creators/{i}");
+        if !seen.insert(creator.id.as_str()) {
+            out.push(
+                k,
+                format!("{base}/id"),
+                format!(
+                    "duplicate creator id {:?}; every creator needs its own id",
+                    creator.id
+                ),
+            );
+        }
+        let p = &creator.platforms;
+        let pb = format!("{base}/platforms");
+        if let Some(t) = &p.twitch {
+            env_name(out, k, format!("{pb}/twitch/token_env"), t.token_env.as_ref());
+        }
+        if let Some(y) = &p.youtube {
+            env_name(
+                out,
+                k,
+                format!("{pb}/youtube/api_key_env"),
+                y.api_key_env.as_ref(),
+            );
+            env_name(
+                out,
+                k,
+                format!("{pb}/youtube/oauth_token_env"),
+                y.oauth_token_env.as_ref(),
+            );
+            if y.enabled && y.channel_id.is_none() && y.live_chat_id.is_none() {
+                out.push(
+                    k,
+                    format!("{pb}/youtube"),
+                    "an enabled YouTube block needs `channel_id` or `live_chat_id`".into(),
+                );
+            }
+        }
+        if let Some(kick) = &p.kick {
+            env_name(out, k, format!("{pb}/kick/token_env"), kick.token_env.as_ref());
+        }
+        if let Some(r) = &p.rumble {
+            env_name(
+                out,
+                k,
+                format!("{pb}/rumble/api_url_env"),
+                r.api_url_env.as_ref(),
+            );
+        }
+    }
+}
+
+fn triggers(config: &TriggersConfig, creators: Option<&CreatorsConfig>, out: &mut Findings) {
+    let k = ConfigKind::Triggers;
+    for (creator_id, defs) in &config.triggers {
+        let base = format!("/triggers/{}", escape_token(creator_id));
+        let creator = creators.map(|c| c.get(creator_id));
+        if creator == Some(None) {
+            out.push(
+                k,
+                base.clone(),
+                format!(
+                    "triggers for unknown creator {creator_id:?}; add it to creators.json or fix the key"
+                ),
+            );
+        }
+        let mut ids = HashSet::new();
+        for (i, def) in defs.iter().enumerate() {
+            let at = format!("{base}/{i}");
+            if !ids.insert(def.id.as_str()) {
+                out.push(
+                    k,
+                    format!("{at}/id"),
+                    format!(
+                        "duplicate trigger id {:?} for creator {creator_id:?}; trigger ids must be unique per creator",
+                        def.id
+                    ),
+                );
+            }
+            if let Matcher::Regex { pattern } = &def.matcher
+                && let Err(e) = regex::Regex::new(pattern)
+            {
+                let first = e.to_string();
+                let reason = first.lines().last().unwrap_or_default().trim();
+                out.push(
+                    k,
+                    format!("{at}/pattern"),
+                    format!("regex does not compile: {reason}"),
+                );
+            }
+            if let Some(Some(creator)) = creator {
+                for (j, platform) in def.platforms.iter().enumerate() {
+                    if !creator.platforms.configured(*platform) {
+                        out.push(
+                            k,
+                            format!("{at}/platforms/{j}"),
+                            format!(
+                                "creator {creator_id:?} has no {platform} block in creators.json; add one or remove {platform:?} here"
+                            ),
+                        );
+                    }
+                }
+            }
+            let c = def.cooldowns;
+            if c.user_s > 0.0 && c.creator_s > 0.0 && c.user_s < c.creator_s {
+                out.push(
+                    k,
+                    format!("{at}/cooldowns/user_s"),
+                    format!(
+                        "user_s ({}) is shorter than creator_s ({}), so it never applies; raise it or set it to 0",
+                        c.user_s, c.creator_s
+                    ),
+                );
+            }
+        }
+    }
+}
+
+fn discord(config: &DiscordConfig, creators: Option<&CreatorsConfig>, out: &mut Findings) {
+    let k = ConfigKind::Discord;
+    env_name(
+        out,
+        k,
+        "/discord/token_env".into(),
+        config.discord.token_env.as_ref(),
+    );
+    for (guild_id, guild) in &config.discord.guilds {
+        let base = format!("/discord/guilds/{}", escape_token(guild_id));
+        if let (Some(creators), Some(creator)) = (creators, &guild.creator)
+            && creators.get(creator).is_none()
+        {
+            out.push(
+                k,
+                format!("{base}/creator"),
+                format!("unknown creator {creator:?}; use an id from creators.json"),
+            );
+        }
+        if guild.logging.enabled && guild.logging.channel_id.is_none() {
+            out.push(
+                k,
+                format!("{base}/logging"),
+                "logging is enabled but has no channel_id; set one or disable logging".into(),
+            );
+        }
+    }
+}
+
+fn platforms(config: &PlatformsConfig, out: &mut Findings) {
+    let k = ConfigKind::Platforms;
+    for (platform, settings) in &config.platforms {
+        let base = format!("/platforms/{platform}");
+        let e = &settings.endpoints;
+        if let Some(url) = &e.base_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            out.push(
+                k,
+                format!("{base}/base_url"),
+                format!("{url:?} is not an http(s) URL; write it as https://host[:port]/path"),
+            );
+        }
+        if let Some(url) = &e.ws_url
+            && !(url.starts_with("ws://") || url.starts_with("wss://"))
+        {
+            out.push(
+                k,
+                format!("{base}/ws_url"),
+                format!("{url:?} is not a websocket URL; write it as wss://host[:port]/path"),
+            );
+        }
+        if *platform == Platform::Pilled && settings.mode == PlatformMode::Active {
+            out.push(
+                k,
+                format!("{base}/mode"),
+                "pilled has no source yet; its mode can be planned, scaffold or paused".into(),
+            );
+        }
+    }
+}
+
+fn ratelimits(config: &RateLimitsConfig, out: &mut Findings) {
+    let k = ConfigKind::RateLimits;
+    for (platform, limit) in &config.platforms {
+        if let Some(p) = limit.privileged_messages
+            && p < limit.messages
+        {
+            out.push(
+                k,
+                format!("/platforms/{platform}/privileged_messages"),
+                format!(
+                    "privileged_messages ({p}) is below messages ({}); moderators never get fewer sends",
+                    limit.messages
+                ),
+            );
+        }
+    }
+    let q = config.youtube_quota;
+    if q.hard_cap_units > q.daily_units {
+        out.push(
+            k,
+            "/youtube_quota/hard_cap_units".into(),
+            format!(
+                "hard_cap_units ({}) exceeds daily_units ({}); the cap must fit in the daily budget",
+                q.hard_cap_units, q.daily_units
+            ),
+        );
+    }
+    if q.reserve_units >= q.hard_cap_units {
+        out.push(
+            k,
+            "/youtube_quota/reserve_units".into(),
+            format!(
+                "reserve_units ({}) leaves nothing below hard_cap_units ({}); lower the reserve",
+                q.reserve_units, q.hard_cap_units
+            ),
+        );
+    }
+}
+
+fn system(config: &SystemConfig, out: &mut Findings) {
+    let k = ConfigKind::System;
+    if config.limits.dedupe_window < config.limits.data_lane_capacity {
+        out.push(
+            k,
+            "/limits/dedupe_window".into(),
+            format!(
+                "dedupe_window ({}) is smaller than data_lane_capacity ({}); duplicates could slip through after a reconnect",
+                config.limits.dedupe_window, config.limits.data_lane_capacity
+            ),
+        );
+    }
+}

@@ -1,0 +1,253 @@
+//! The `ChatEvent` contract: the one shape every source produces.
+//!
+//! Twitch IRC lines, YouTube poll pages, Kick Pusher frames, Rumble payloads and the sim source all
+//! normalize into [`ChatEvent`]. Everything downstream (dedupe, the chat log, triggers, exports, replay
+//! pages and overlays) reads only this type, so it is plain serde data with a JSON Schema of its own
+//! (`schemas/chat_event.schema.json`). Keep it stable: it is the unified chat message contract.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A chat platform, or the built-in `sim` source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Platform {
+    Twitch,
+    Youtube,
+    Kick,
+    Rumble,
+    Pilled,
+    Sim,
+}
+
+impl Platform {
+    /// Every platform, in the order exports list them.
+    pub const ALL: [Platform; 6] = [
+        Platform::Twitch,
+        Platform::Youtube,
+        Platform::Kick,
+        Platform::Rumble,
+        Platform::Pilled,
+        Platform::Sim,
+    ];
+
+    /// The lowercase name used in config files, exports and the store.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Platform::Twitch => "twitch",
+            Platform::Youtube => "youtube",
+            Platform::Kick => "kick",
+            Platform::Rumble => "rumble",
+            Platform::Pilled => "pilled",
+            Platform::Sim => "sim",
+        }
+    }
+
+    /// Parses the lowercase name; `None` for anything else.
+    pub fn from_name(name: &str) -> Option<Platform> {
+        Platform::ALL.into_iter().find(|p| p.as_str() == name)
+    }
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Roles a chat author holds, ordered from least to most privileged.
+///
+/// Trigger permissions compare against an author's highest role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    #[default]
+    Everyone,
+    Subscriber,
+    Vip,
+    Moderator,
+    Broadcaster,
+}
+
+impl Role {
+    pub const ALL: [Role; 5] = [
+        Role::Everyone,
+        Role::Subscriber,
+        Role::Vip,
+        Role::Moderator,
+        Role::Broadcaster,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Everyone => "everyone",
+            Role::Subscriber => "subscriber",
+            Role::Vip => "vip",
+            Role::Moderator => "moderator",
+            Role::Broadcaster => "broadcaster",
+        }
+    }
+}
+
+/// The roles an author holds in the channel the message was sent to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Roles {
+    #[serde(default)]
+    pub broadcaster: bool,
+    #[serde(default)]
+    pub moderator: bool,
+    #[serde(default)]
+    pub vip: bool,
+    #[serde(default)]
+    pub subscriber: bool,
+}
+
+impl Roles {
+    /// The most privileged role held; `Everyone` when none.
+    pub fn highest(&self) -> Role {
+        if self.broadcaster {
+            Role::Broadcaster
+        } else if self.moderator {
+            Role::Moderator
+        } else if self.vip {
+            Role::Vip
+        } else if self.subscriber {
+            Role::Subscriber
+        } else {
+            Role::Everyone
+        }
+    }
+}
+
+/// Who sent a message.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Author {
+    /// The platform's stable user id (Twitch `user-id`, YouTube channel id, ...).
+    pub id: String,
+    /// The login / handle, lowercase where the platform has one.
+    pub login: String,
+    /// The name shown in chat.
+    pub display_name: String,
+    #[serde(default)]
+    pub roles: Roles,
+}
+
+/// What happened. Chat messages are by far the most common; the rest are channel events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// An ordinary chat message (including `/me` actions, flagged in extras).
+    #[default]
+    Message,
+    /// A new subscription.
+    Sub,
+    /// A renewed subscription.
+    Resub,
+    /// One or more gifted subscriptions.
+    SubGift,
+    /// Another channel raided this one.
+    Raid,
+    /// Money or platform currency: bits, Super Chats, Kick gifts, Rumble rants.
+    Donation,
+    /// A highlighted announcement.
+    Announcement,
+    /// A single message was deleted by a moderator.
+    Deletion,
+    /// A user was timed out (temporary ban).
+    Timeout,
+    /// A user was banned.
+    Ban,
+    /// The whole chat was cleared.
+    ChatClear,
+    /// Room settings changed (slow mode, followers-only, ...).
+    RoomState,
+    /// A server notice addressed to the channel or the bot.
+    Notice,
+    /// A platform event without a dedicated kind; `extras.event` names it.
+    Other,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Message => "message",
+            EventKind::Sub => "sub",
+            EventKind::Resub => "resub",
+            EventKind::SubGift => "sub_gift",
+            EventKind::Raid => "raid",
+            EventKind::Donation => "donation",
+            EventKind::Announcement => "announcement",
+            EventKind::Deletion => "deletion",
+            EventKind::Timeout => "timeout",
+            EventKind::Ban => "ban",
+            EventKind::ChatClear => "chat_clear",
+            EventKind::RoomState => "room_state",
+            EventKind::Notice => "notice",
+            EventKind::Other => "other",
+        }
+    }
+}
+
+/// An emote inside the message text, located by inclusive Unicode code-point indices.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Emote {
+    pub id: String,
+    pub start: u32,
+    pub end: u32,
+}
+
+/// One normalized chat event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatEvent {
+    pub platform: Platform,
+    /// The StreamSuites creator id whose source received it.
+    pub creator: String,
+    /// The platform channel (Twitch channel login, YouTube live chat id, Kick slug, ...).
+    pub channel: String,
+    /// The platform's message id; unique per platform, the dedupe key.
+    pub message_id: String,
+    /// When the platform says the event happened (UTC). Triggers use it as their clock.
+    pub timestamp: DateTime<Utc>,
+    pub kind: EventKind,
+    pub author: Author,
+    /// The message text, unescaped. Empty for events without user text.
+    #[serde(default)]
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub emotes: Vec<Emote>,
+    /// Platform-specific details that have no common field (bits, sub plan, raid viewers, ...).
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub extras: serde_json::Map<String, serde_json::Value>,
+}
+
+impl ChatEvent {
+    /// The event time as Unix milliseconds.
+    pub fn timestamp_ms(&self) -> i64 {
+        self.timestamp.timestamp_millis()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn highest_role_prefers_the_most_privileged() {
+        let roles = Roles {
+            subscriber: true,
+            moderator: true,
+            ..Roles::default()
+        };
+        assert_eq!(roles.highest(), Role::Moderator);
+        assert_eq!(Roles::default().highest(), Role::Everyone);
+    }
+
+    #[test]
+    fn platform_names_round_trip() {
+        for p in Platform::ALL {
+            assert_eq!(Platform::from_name(p.as_str()), Some(p));
+        }
+        assert_eq!(Platform::from_name("myspace"), None);
+    }
+}

@@ -1,0 +1,24 @@
+//! StreamSuites `ss`: a headless livestream-automation runtime.
+//!
+//! One binary connects to live chat (Twitch, YouTube, Kick, Rumble, and a built-in sim source),
+//! normalizes every message into a [`event::ChatEvent`], records it in SQLite, runs it through a
+//! creator-scoped trigger engine, executes the resulting actions, and publishes read-only JSON
+//! exports for dashboards and overlays.
+//!
+//! # Layout
+//!
+//! - [`cli`]: clap types, one module per subcommand, the one place errors become exit codes.
+//! - [`config`]: typed config files, embedded schemas, semantic checks, secrets.
+//! - [`event`]: `ChatEvent`, the contract every source produces.
+//! - [`sources`]: the Source contract, backoff, status; one module per platform.
+//! - [`pipeline`]: lanes, dedupe, the supervisor and the run loop.
+//! - [`version`]: the release stamp in `runtime/version.json`.
+
+pub mod cli;
+pub mod config;
+pub mod event;
+pub mod pipeline;
+pub mod sources;
+pub mod version;
+
+pub use cli::{main_entry, run};

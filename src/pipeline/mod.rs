@@ -1,0 +1,3 @@
+//! The runtime pipeline: lanes from sources, dedupe, record, triggers, actions, shutdown.
+
+pub mod lanes;

@@ -1,0 +1,111 @@
+//! The live status of one source: connection state, last event time, counts and recent errors.
+//!
+//! Sources update it through a cheap [`StatusHandle`]; the exporter reads a [`SourceStatus`] copy for
+//! `runtime_snapshot.json` and `platforms.json`. A `std::sync::Mutex` is right here: it is never held
+//! across an `.await`, and updates are a few field writes.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+/// How many recent errors a status keeps.
+const RECENT_ERRORS: usize = 10;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionState {
+    Connecting,
+    Connected,
+    Backoff,
+    Stopped,
+    /// Not started: credentials missing or settings invalid (see `last_error`).
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SourceStatus {
+    pub state: ConnectionState,
+    pub since: DateTime<Utc>,
+    pub last_event_at: Option<DateTime<Utc>>,
+    pub events: u64,
+    pub reconnects: u64,
+    pub last_error: Option<String>,
+    pub recent_errors: VecDeque<StatusError>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StatusError {
+    pub at: DateTime<Utc>,
+    pub message: String,
+}
+
+/// A shared, cloneable handle to one source's status.
+#[derive(Debug, Clone)]
+pub struct StatusHandle(Arc<Mutex<SourceStatus>>);
+
+impl Default for StatusHandle {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl StatusHandle {
+    pub fn new() -> StatusHandle {
+        StatusHandle(Arc::new(Mutex::new(SourceStatus {
+            state: ConnectionState::Stopped,
+            since: Utc::now(),
+            last_event_at: None,
+            events: 0,
+            reconnects: 0,
+            last_error: None,
+            recent_errors: VecDeque::new(),
+        })))
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&mut SourceStatus) -> R) -> R {
+        // A panic while holding this lock leaves plain data behind; keep using it.
+        let mut guard = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut guard)
+    }
+
+    pub fn set_state(&self, state: ConnectionState) {
+        self.with(|s| {
+            if s.state != state {
+                s.state = state;
+                s.since = Utc::now();
+            }
+        });
+    }
+
+    /// Counts a reconnect attempt after a lost connection.
+    pub fn record_reconnect(&self) {
+        self.with(|s| s.reconnects += 1);
+    }
+
+    pub fn record_event(&self, at: DateTime<Utc>) {
+        self.with(|s| {
+            s.events += 1;
+            s.last_event_at = Some(at);
+        });
+    }
+
+    /// Records an error message. Callers must never pass a secret; messages are exported.
+    pub fn record_error(&self, message: impl Into<String>) {
+        let message = message.into();
+        self.with(|s| {
+            s.last_error = Some(message.clone());
+            if s.recent_errors.len() == RECENT_ERRORS {
+                s.recent_errors.pop_front();
+            }
+            s.recent_errors.push_back(StatusError {
+                at: Utc::now(),
+                message,
+            });
+        });
+    }
+
+    pub fn snapshot(&self) -> SourceStatus {
+        self.with(|s| s.clone())
+    }
+}

@@ -1,0 +1,50 @@
+//! The release stamp: `runtime/version.json`, the one place the version and build are written.
+//!
+//! `ss --version`, every export's `meta.runtime` block and `ss update-version` read it from here.
+//! When a root has no version file (a bare directory used as a root), the binary's own package version
+//! stands in, with build `unknown`.
+
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// `{"version": "0.3.0-alpha", "build": "2026.11.22+001"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionStamp {
+    pub version: String,
+    pub build: String,
+}
+
+impl VersionStamp {
+    /// The binary's compiled-in package version, for roots without a version file.
+    pub fn compiled() -> VersionStamp {
+        VersionStamp {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            build: "unknown".to_string(),
+        }
+    }
+
+    /// Reads `<root>/runtime/version.json`; a missing file gives [`VersionStamp::compiled`].
+    pub fn read(root: &Path) -> anyhow::Result<VersionStamp> {
+        let path = version_file(root);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => serde_json::from_str(&text).map_err(|e| {
+                anyhow::anyhow!(
+                    "{}: invalid version file: {e}\n  hint: it must be {{\"version\": \"X.Y.Z\", \"build\": \"YYYY.MM.DD+NNN\"}}",
+                    path.display()
+                )
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(VersionStamp::compiled()),
+            Err(e) => Err(anyhow::anyhow!("{}: cannot read: {e}", path.display())),
+        }
+    }
+
+    /// `0.3.0-alpha (build 2026.11.22+001)`.
+    pub fn describe(&self) -> String {
+        format!("{} (build {})", self.version, self.build)
+    }
+}
+
+/// The version file below a runtime root.
+pub fn version_file(root: &Path) -> PathBuf {
+    root.join("runtime").join("version.json")
+}
