@@ -12,11 +12,13 @@
 //! - [`event`]: `ChatEvent`, the contract every source produces.
 //! - [`sources`]: the Source contract, backoff, status; one module per platform.
 //! - [`pipeline`]: lanes, dedupe, the supervisor and the run loop.
+//! - [`export`]: snapshot builders, atomic writer, manifest, publish mirror.
 //! - [`version`]: the release stamp in `runtime/version.json`.
 
 pub mod cli;
 pub mod config;
 pub mod event;
+pub mod export;
 pub mod pipeline;
 pub mod sources;
 pub mod version;

@@ -1,0 +1,3 @@
+//! Exports: snapshot builders, the atomic writer, the manifest, and the publish mirror.
+
+pub mod runtime_view;

@@ -1,0 +1,85 @@
+//! The live runtime state the exporter reads: what `ss run` knows that the store does not.
+//!
+//! `ss run` fills a [`RuntimeView`] on every export tick; `ss export` (no workers running) uses
+//! [`RuntimeView::idle`], so runtime_snapshot.json, platforms.json and telemetry still validate and say
+//! plainly that nothing is running.
+
+use crate::event::Platform;
+use crate::pipeline::lanes::LaneSnapshot;
+use crate::sources::SourceStatus;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// One source's status, as the supervisor reports it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SourceView {
+    pub creator: String,
+    pub platform: Platform,
+    pub status: SourceStatus,
+}
+
+/// Counters of one run. Keys are stable: dashboards read them.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct Counters {
+    pub events_received: u64,
+    pub events_recorded: u64,
+    pub events_dropped: u64,
+    pub duplicates_skipped: u64,
+    pub triggers_matched: u64,
+    /// Executed actions by type (`reply`, `clip`, `tally`, ...).
+    pub actions: BTreeMap<String, u64>,
+    pub replies_dropped: u64,
+}
+
+/// A high-level runtime event for telemetry/events.json. Never carries chat text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TelemetryEvent {
+    pub at: DateTime<Utc>,
+    /// e.g. `source_connected`, `config_reloaded`, `clip_queued`.
+    pub kind: String,
+    pub subsystem: String,
+    pub message: String,
+}
+
+/// An error for telemetry/errors.json: type, subsystem, time, message. No stack traces, no secrets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TelemetryError {
+    pub at: DateTime<Utc>,
+    pub error_type: String,
+    pub subsystem: String,
+    pub message: String,
+}
+
+/// Rolling rates (per second) over a window, by counter name.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct RateWindow {
+    pub window_s: u32,
+    pub rates: BTreeMap<String, f64>,
+    pub totals: BTreeMap<String, u64>,
+}
+
+/// Everything live the exporter needs.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct RuntimeView {
+    /// When this run started; `None` when no runtime is running (`ss export`).
+    pub started_at: Option<DateTime<Utc>>,
+    pub sources: Vec<SourceView>,
+    pub counters: Counters,
+    /// Lane depth and drops by lane name (`data`, ...).
+    pub lanes: BTreeMap<String, LaneSnapshot>,
+    /// Newest last, bounded by the runtime.
+    pub telemetry_events: Vec<TelemetryEvent>,
+    pub telemetry_errors: Vec<TelemetryError>,
+    /// The 60 s and 5 min windows.
+    pub rates: Vec<RateWindow>,
+    /// When each (creator, platform) last passed the validation trigger, keyed `creator/platform`.
+    pub validated: BTreeMap<String, DateTime<Utc>>,
+}
+
+impl RuntimeView {
+    /// The view when nothing is running.
+    pub fn idle() -> RuntimeView {
+        RuntimeView::default()
+    }
+}
