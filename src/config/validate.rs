@@ -166,14 +166,7 @@ fn check_one(
     let spans = SpanIndex::build(&text);
     let before = report.errors.len();
     for error in kind.validator().iter_errors(&value) {
-        let mut pointer = error.instance_path().to_string();
-        if let jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } =
-            error.kind()
-            && let Some(first) = unexpected.first()
-        {
-            pointer = format!("{pointer}/{}", escape_token(first));
-        }
-        let message = schema_message(&error.to_string());
+        let (pointer, message) = locate_schema_error(&error);
         report.errors.push(diagnostic(
             display,
             spans.position(&pointer),
@@ -223,6 +216,50 @@ fn diagnostic(file: &str, pos: Position, pointer: &str, message: String) -> Diag
             pointer.to_string()
         },
         message,
+    }
+}
+
+/// The pointer and message of a schema error, pointing at the offending key where the error is about
+/// a key (unexpected property, bad property name) and listing every allowed value of an enum.
+fn locate_schema_error(error: &jsonschema::ValidationError<'_>) -> (String, String) {
+    use jsonschema::error::ValidationErrorKind as Kind;
+    let at = error.instance_path().to_string();
+    match error.kind() {
+        Kind::AdditionalProperties { unexpected } if !unexpected.is_empty() => {
+            let key = &unexpected[0];
+            (
+                format!("{at}/{}", escape_token(key)),
+                format!(
+                    "unknown key {key:?}; check its spelling against the config reference in README.md"
+                ),
+            )
+        }
+        Kind::PropertyNames { error: inner } => {
+            let key = inner.instance().as_str().unwrap_or_default().to_string();
+            (
+                format!("{at}/{}", escape_token(&key)),
+                format!(
+                    "key {key:?} is not allowed here: {}",
+                    locate_schema_error(inner).1
+                ),
+            )
+        }
+        Kind::Enum { options } => {
+            let allowed = options
+                .as_array()
+                .map(|o| {
+                    o.iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
+                .unwrap_or_default();
+            (
+                at,
+                format!("{} is not allowed; use one of {allowed}", error.instance()),
+            )
+        }
+        _ => (at, schema_message(&error.to_string())),
     }
 }
 
