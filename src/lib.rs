@@ -11,16 +11,20 @@
 //! - [`config`]: typed config files, embedded schemas, semantic checks, secrets.
 //! - [`event`]: `ChatEvent`, the contract every source produces.
 //! - [`sources`]: the Source contract, backoff, status; one module per platform.
+//! - [`triggers`]: the pure trigger engine: registry, cooldowns, templates.
+//! - [`actions`]: action descriptors and the executor.
 //! - [`pipeline`]: lanes, dedupe, the supervisor and the run loop.
 //! - [`export`]: snapshot builders, atomic writer, manifest, publish mirror.
 //! - [`version`]: the release stamp in `runtime/version.json`.
 
+pub mod actions;
 pub mod cli;
 pub mod config;
 pub mod event;
 pub mod export;
 pub mod pipeline;
 pub mod sources;
+pub mod triggers;
 pub mod version;
 
 pub use cli::{main_entry, run};

@@ -1,0 +1,78 @@
+//! Actions: what a fired trigger asks for, as plain serde data, then executed.
+//!
+//! The trigger engine only *describes* effects ([`Action`]); the [`executor`] performs them. Keeping
+//! them as data makes replays deterministic and testable (compare two `Vec<Action>`), lets the store
+//! record them, and lets a future split deployment ship them over a message broker unchanged.
+
+pub mod executor;
+
+use crate::event::Platform;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// One action produced by one trigger for one event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Action {
+    pub trigger_id: String,
+    pub creator: String,
+    pub platform: Platform,
+    /// The message that fired the trigger.
+    pub message_id: String,
+    /// The event's timestamp (the engine's clock).
+    pub at: DateTime<Utc>,
+    #[serde(flatten)]
+    pub kind: ActionKind,
+}
+
+/// What to do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ActionKind {
+    /// Send `text` to the channel the message came from, threaded under it where the platform can.
+    Reply { channel: String, text: String },
+    /// Queue a clip of the last `duration_s` seconds.
+    Clip {
+        channel: String,
+        requested_by: String,
+        duration_s: u32,
+        title: Option<String>,
+    },
+    /// Add `amount` to a tally.
+    Tally {
+        tally: String,
+        amount: i64,
+        user_id: String,
+    },
+    /// A vote for `option` in `poll` (one per user per poll; the store ignores later ones).
+    PollVote {
+        poll: String,
+        option: String,
+        user_id: String,
+    },
+    /// `points` for the author on `board`.
+    Score {
+        board: String,
+        points: i64,
+        user_id: String,
+        user_name: String,
+    },
+    /// A Discord notification to one of the guild's notification channels.
+    Notify { channel: String, text: String },
+    /// The platform's chat was seen end to end.
+    ValidationPassed,
+}
+
+impl ActionKind {
+    /// The type name used in counters and exports.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            ActionKind::Reply { .. } => "reply",
+            ActionKind::Clip { .. } => "clip",
+            ActionKind::Tally { .. } => "tally",
+            ActionKind::PollVote { .. } => "poll_vote",
+            ActionKind::Score { .. } => "score",
+            ActionKind::Notify { .. } => "notify",
+            ActionKind::ValidationPassed => "validation_passed",
+        }
+    }
+}

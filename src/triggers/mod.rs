@@ -1,0 +1,100 @@
+//! The trigger engine: pure and deterministic.
+//!
+//! `evaluate(event, registry, state) -> Vec<Action>`: which triggers of the event's creator match
+//! (commands, keywords, regexes, the non-empty validation trigger), whether the author's role allows
+//! them, whether their cooldowns have passed, and what actions they produce. The only clock is the
+//! event's own timestamp and the only memory is the [`TriggerState`] passed in, so replaying recorded
+//! chat through a fresh state gives the same actions every time.
+//!
+//! - [`registry`]: triggers compiled once per config (command table, one keyword automaton, one regex set).
+//! - [`state`]: cooldowns and fire counts.
+//! - [`template`]: reply templates.
+
+pub mod registry;
+pub mod state;
+pub mod template;
+
+pub use registry::Registry;
+pub use state::TriggerState;
+
+use crate::actions::{Action, ActionKind};
+use crate::config::model::ActionDef;
+use crate::event::{ChatEvent, EventKind};
+use registry::CompiledTrigger;
+
+/// Evaluates one event. Matching triggers fire in config order.
+pub fn evaluate(event: &ChatEvent, registry: &Registry, state: &mut TriggerState) -> Vec<Action> {
+    let mut actions = Vec::new();
+    if event.kind != EventKind::Message {
+        return actions;
+    }
+    let Some(creator) = registry.creator(&event.creator) else {
+        return actions;
+    };
+    let now_ms = event.timestamp_ms();
+    creator.for_each_match(&event.text, |index, args| {
+        let trigger = &creator.triggers[index];
+        if !trigger.applies_to(event) {
+            return;
+        }
+        if !state.try_fire(trigger, &event.author.id, event.platform, now_ms) {
+            return;
+        }
+        let count = state.fire_count(trigger.slot);
+        actions.push(Action {
+            trigger_id: trigger.def.id.clone(),
+            creator: event.creator.clone(),
+            platform: event.platform,
+            message_id: event.message_id.clone(),
+            at: event.timestamp,
+            kind: action_kind(trigger, event, args, count),
+        });
+    });
+    actions
+}
+
+fn action_kind(trigger: &CompiledTrigger, event: &ChatEvent, args: &str, count: u64) -> ActionKind {
+    let author = &event.author;
+    let fill = |t: &str| template::render(t, &author.display_name, args, count, event.platform);
+    match &trigger.def.action {
+        ActionDef::Reply { template } => ActionKind::Reply {
+            channel: event.channel.clone(),
+            text: fill(template),
+        },
+        ActionDef::Clip { duration_s, title } => ActionKind::Clip {
+            channel: event.channel.clone(),
+            requested_by: author.display_name.clone(),
+            duration_s: duration_s.unwrap_or(30),
+            title: title.as_deref().map(fill),
+        },
+        ActionDef::Tally { tally, amount } => ActionKind::Tally {
+            tally: tally.clone(),
+            amount: amount.unwrap_or(1),
+            user_id: author.id.clone(),
+        },
+        ActionDef::PollVote { poll, option } => ActionKind::PollVote {
+            poll: poll.clone(),
+            option: option.clone().unwrap_or_else(|| {
+                args.split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_lowercase()
+            }),
+            user_id: author.id.clone(),
+        },
+        ActionDef::Score { board, points } => ActionKind::Score {
+            board: board.clone(),
+            points: points.unwrap_or(1),
+            user_id: author.id.clone(),
+            user_name: author.display_name.clone(),
+        },
+        ActionDef::Notify { channel, template } => ActionKind::Notify {
+            channel: channel.clone(),
+            text: fill(template),
+        },
+        ActionDef::ValidationPassed => ActionKind::ValidationPassed,
+    }
+}
+
+#[cfg(test)]
+mod tests;

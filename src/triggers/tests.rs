@@ -1,0 +1,212 @@
+//! Engine behaviour: matching, permissions, cooldowns, templates, determinism.
+
+use super::*;
+use crate::config::model::TriggersConfig;
+use crate::event::{Author, ChatEvent, EventKind, Platform, Roles};
+use chrono::{TimeZone, Utc};
+
+fn registry(json: &str) -> Registry {
+    let config: TriggersConfig =
+        serde_json::from_str(&format!(r#"{{"triggers": {{"demo": {json}}}}}"#)).unwrap();
+    Registry::compile(&config).unwrap()
+}
+
+fn msg(at_s: i64, user: &str, text: &str) -> ChatEvent {
+    ChatEvent {
+        platform: Platform::Twitch,
+        creator: "demo".into(),
+        channel: "demo_channel".into(),
+        message_id: format!("{user}-{at_s}"),
+        timestamp: Utc.timestamp_opt(1_700_000_000 + at_s, 0).unwrap(),
+        kind: EventKind::Message,
+        author: Author {
+            id: format!("id-{user}"),
+            login: user.into(),
+            display_name: user.to_uppercase(),
+            roles: Roles::default(),
+        },
+        text: text.into(),
+        emotes: vec![],
+        extras: Default::default(),
+    }
+}
+
+fn fired(reg: &Registry, state: &mut TriggerState, event: &ChatEvent) -> Vec<String> {
+    evaluate(event, reg, state)
+        .into_iter()
+        .map(|a| {
+            format!(
+                "{}:{}",
+                a.trigger_id,
+                serde_json::to_string(&a.kind).unwrap()
+            )
+        })
+        .collect()
+}
+
+const SET: &str = r#"[
+  {"id": "ping", "kind": "command", "command": "!ping", "aliases": ["!P"], "action": {"type": "reply", "template": "pong {user} {args} #{count} on {platform}"}},
+  {"id": "hype", "kind": "keyword", "keywords": ["hype", "pog"], "action": {"type": "tally", "tally": "hype"}},
+  {"id": "gg", "kind": "regex", "pattern": "(?i)\\bgg+\\b", "action": {"type": "score", "board": "gg", "points": 2}},
+  {"id": "vote", "kind": "command", "command": "!vote", "action": {"type": "poll_vote", "poll": "next"}},
+  {"id": "clip", "kind": "command", "command": "!clip", "min_role": "subscriber", "action": {"type": "clip"}},
+  {"id": "seen", "kind": "non_empty", "action": {"type": "validation_passed"}}
+]"#;
+
+#[test]
+fn commands_match_case_insensitively_with_aliases_and_args() {
+    let reg = registry(SET);
+    let mut st = TriggerState::new(&reg);
+    let out = fired(&reg, &mut st, &msg(0, "ann", "!PING  hello   world "));
+    assert_eq!(
+        out,
+        [
+            r#"ping:{"type":"reply","channel":"demo_channel","text":"pong ANN hello   world #1 on twitch"}"#,
+            r#"seen:{"type":"validation_passed"}"#
+        ]
+    );
+    let out = fired(&reg, &mut st, &msg(1, "bob", "!p"));
+    assert_eq!(
+        out[0],
+        r#"ping:{"type":"reply","channel":"demo_channel","text":"pong BOB  #2 on twitch"}"#
+    );
+    // A command word inside a sentence is not a command.
+    let out = fired(&reg, &mut st, &msg(2, "cat", "say !ping please"));
+    assert_eq!(out, [r#"seen:{"type":"validation_passed"}"#]);
+}
+
+#[test]
+fn keywords_match_whole_words_only_and_once_per_trigger() {
+    let reg = registry(SET);
+    let mut st = TriggerState::new(&reg);
+    let out = fired(&reg, &mut st, &msg(0, "ann", "HYPE hype pog!"));
+    assert_eq!(out.iter().filter(|a| a.starts_with("hype:")).count(), 1);
+    let out = fired(&reg, &mut st, &msg(1, "ann", "hyperbole and pogo sticks"));
+    assert!(!out.iter().any(|a| a.starts_with("hype:")), "{out:?}");
+}
+
+#[test]
+fn regex_triggers_and_poll_votes_take_the_first_argument() {
+    let reg = registry(SET);
+    let mut st = TriggerState::new(&reg);
+    let out = fired(&reg, &mut st, &msg(0, "ann", "GGG well played"));
+    assert!(
+        out[0].starts_with(r#"gg:{"type":"score","board":"gg","points":2"#),
+        "{out:?}"
+    );
+    let out = fired(&reg, &mut st, &msg(1, "ann", "!vote B extra"));
+    assert!(out[0].contains(r#""option":"b""#), "{out:?}");
+}
+
+#[test]
+fn roles_gate_triggers() {
+    let reg = registry(SET);
+    let mut st = TriggerState::new(&reg);
+    let mut e = msg(0, "ann", "!clip");
+    assert!(
+        !fired(&reg, &mut st, &e)
+            .iter()
+            .any(|a| a.starts_with("clip:"))
+    );
+    e.author.roles.subscriber = true;
+    assert!(
+        fired(&reg, &mut st, &e)
+            .iter()
+            .any(|a| a.starts_with("clip:"))
+    );
+    e.author.roles = Roles {
+        moderator: true,
+        ..Roles::default()
+    };
+    e.message_id.push('x');
+    assert!(
+        fired(&reg, &mut st, &e)
+            .iter()
+            .any(|a| a.starts_with("clip:"))
+    );
+}
+
+#[test]
+fn cooldowns_per_user_creator_and_global_use_event_time() {
+    let reg = registry(
+        r#"[{"id": "u", "kind": "command", "command": "!u", "cooldowns": {"user_s": 10}, "action": {"type": "validation_passed"}},
+            {"id": "c", "kind": "command", "command": "!c", "cooldowns": {"creator_s": 5}, "action": {"type": "validation_passed"}},
+            {"id": "g", "kind": "command", "command": "!g", "cooldowns": {"global_s": 3}, "action": {"type": "validation_passed"}}]"#,
+    );
+    let mut st = TriggerState::new(&reg);
+    let n = |st: &mut TriggerState, at, user, text| fired(&reg, st, &msg(at, user, text)).len();
+    assert_eq!(n(&mut st, 0, "ann", "!u"), 1);
+    assert_eq!(n(&mut st, 5, "ann", "!u"), 0, "same user within 10 s");
+    assert_eq!(n(&mut st, 5, "bob", "!u"), 1, "other user unaffected");
+    assert_eq!(n(&mut st, 10, "ann", "!u"), 1, "after 10 s");
+    assert_eq!(n(&mut st, 0, "ann", "!c"), 1);
+    assert_eq!(n(&mut st, 4, "bob", "!c"), 0, "anyone within 5 s");
+    assert_eq!(n(&mut st, 5, "bob", "!c"), 1);
+    assert_eq!(n(&mut st, 0, "ann", "!g"), 1);
+    assert_eq!(n(&mut st, 2, "bob", "!g"), 0);
+    assert_eq!(n(&mut st, 3, "bob", "!g"), 1);
+}
+
+#[test]
+fn platform_filter_and_disabled_triggers() {
+    let reg = registry(
+        r#"[{"id": "k", "kind": "command", "command": "!k", "platforms": ["kick"], "action": {"type": "validation_passed"}},
+            {"id": "off", "kind": "command", "command": "!k", "enabled": false, "action": {"type": "validation_passed"}}]"#,
+    );
+    let mut st = TriggerState::new(&reg);
+    let mut e = msg(0, "ann", "!k");
+    assert!(fired(&reg, &mut st, &e).is_empty());
+    e.platform = Platform::Kick;
+    assert_eq!(
+        fired(&reg, &mut st, &e),
+        [r#"k:{"type":"validation_passed"}"#]
+    );
+}
+
+#[test]
+fn non_messages_and_other_creators_fire_nothing() {
+    let reg = registry(SET);
+    let mut st = TriggerState::new(&reg);
+    let mut e = msg(0, "ann", "!ping");
+    e.kind = EventKind::Sub;
+    assert!(fired(&reg, &mut st, &e).is_empty());
+    let mut e = msg(0, "ann", "!ping");
+    e.creator = "someone-else".into();
+    assert!(fired(&reg, &mut st, &e).is_empty());
+    assert!(fired(&reg, &mut st, &msg(0, "ann", "   ")).is_empty());
+}
+
+#[test]
+fn the_same_events_give_the_same_actions_twice() {
+    let reg = registry(SET);
+    let events: Vec<ChatEvent> = (0..500)
+        .map(|i| {
+            let text = ["!ping x", "hype", "gg", "!vote a", "!clip", "hello"][i % 6];
+            let mut e = msg(i as i64 / 3, &format!("u{}", i % 17), text);
+            e.author.roles.subscriber = i % 4 == 0;
+            e
+        })
+        .collect();
+    let run = || {
+        let mut st = TriggerState::new(&reg);
+        events
+            .iter()
+            .flat_map(|e| evaluate(e, &reg, &mut st))
+            .collect::<Vec<_>>()
+    };
+    let first = run();
+    assert!(first.len() > 500);
+    assert_eq!(first, run());
+}
+
+#[test]
+fn user_cooldown_memory_stays_bounded() {
+    let reg = registry(
+        r#"[{"id": "u", "kind": "command", "command": "!u", "cooldowns": {"user_s": 1}, "action": {"type": "validation_passed"}}]"#,
+    );
+    let mut st = TriggerState::new(&reg);
+    for i in 0..100_000 {
+        evaluate(&msg(i / 100, &format!("user{i}"), "!u"), &reg, &mut st);
+    }
+    assert!(st.tracked_users() < 20_000, "{}", st.tracked_users());
+}
