@@ -1,3 +1,9 @@
 //! The runtime pipeline: lanes from sources, dedupe, record, triggers, actions, shutdown.
 
+pub mod counters;
+pub mod dedupe;
 pub mod lanes;
+pub mod reload;
+pub mod runner;
+pub mod supervisor;
+pub mod telemetry;

@@ -7,6 +7,7 @@
 //! functions tested on raw wire samples.
 
 pub mod backoff;
+pub mod sim;
 pub mod status;
 
 use crate::config::model::{Endpoints, SendLimit};

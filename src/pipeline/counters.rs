@@ -1,0 +1,57 @@
+//! Live counters of one run, as atomics: cheap to bump on the hot path, read by the exporter.
+
+use crate::export::runtime_view::Counters;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Action type names, in the order of [`RunCounters::actions`].
+pub const ACTION_TYPES: [&str; 7] = [
+    "reply",
+    "clip",
+    "tally",
+    "poll_vote",
+    "score",
+    "notify",
+    "validation_passed",
+];
+
+#[derive(Debug, Default)]
+pub struct RunCounters {
+    pub events_received: AtomicU64,
+    pub duplicates_skipped: AtomicU64,
+    pub triggers_matched: AtomicU64,
+    pub replies_dropped: AtomicU64,
+    actions: [AtomicU64; ACTION_TYPES.len()],
+}
+
+impl RunCounters {
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Counts one executed action of `type_name` (one of [`ACTION_TYPES`]).
+    pub fn count_action(&self, type_name: &str) {
+        if let Some(i) = ACTION_TYPES.iter().position(|t| *t == type_name) {
+            self.actions[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// A snapshot for exports; `events_recorded` and `events_dropped` come from the store writer and
+    /// the data lane, which own those numbers.
+    pub fn snapshot(&self, events_recorded: u64, events_dropped: u64) -> Counters {
+        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        Counters {
+            events_received: load(&self.events_received),
+            events_recorded,
+            events_dropped,
+            duplicates_skipped: load(&self.duplicates_skipped),
+            triggers_matched: load(&self.triggers_matched),
+            actions: ACTION_TYPES
+                .iter()
+                .zip(&self.actions)
+                .map(|(name, c)| ((*name).to_string(), load(c)))
+                .collect::<BTreeMap<_, _>>(),
+            replies_dropped: load(&self.replies_dropped),
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! Dedupe by (platform, message id) over a bounded window.
+//!
+//! Reconnects replay recent messages and overlapping polls return the same page twice; neither may
+//! double-count. The window remembers the last `capacity` keys (as 64-bit hashes, so memory is a fixed
+//! 16 bytes or so per entry whatever the id length) and forgets the oldest first.
+
+use crate::event::Platform;
+use std::collections::{HashSet, VecDeque};
+use std::hash::{Hash, Hasher};
+
+#[derive(Debug)]
+pub struct Dedupe {
+    seen: HashSet<u64>,
+    order: VecDeque<u64>,
+    capacity: usize,
+}
+
+impl Dedupe {
+    pub fn new(capacity: usize) -> Dedupe {
+        let capacity = capacity.max(1);
+        Dedupe {
+            seen: HashSet::with_capacity(capacity),
+            order: VecDeque::with_capacity(capacity),
+            capacity,
+        }
+    }
+
+    /// True the first time a (platform, id) is seen within the window; false for a duplicate.
+    pub fn first_seen(&mut self, platform: Platform, message_id: &str) -> bool {
+        let key = key(platform, message_id);
+        if !self.seen.insert(key) {
+            return false;
+        }
+        if self.order.len() == self.capacity
+            && let Some(oldest) = self.order.pop_front()
+        {
+            self.seen.remove(&oldest);
+        }
+        self.order.push_back(key);
+        true
+    }
+
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+}
+
+fn key(platform: Platform, message_id: &str) -> u64 {
+    let mut h = std::hash::DefaultHasher::new();
+    platform.hash(&mut h);
+    message_id.hash(&mut h);
+    h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duplicates_within_the_window_are_caught_per_platform() {
+        let mut d = Dedupe::new(3);
+        assert!(d.first_seen(Platform::Twitch, "a"));
+        assert!(!d.first_seen(Platform::Twitch, "a"));
+        assert!(d.first_seen(Platform::Kick, "a"), "same id on another platform is new");
+        assert!(d.first_seen(Platform::Twitch, "b"));
+        assert!(d.first_seen(Platform::Twitch, "c"));
+        // The window holds 3: the first "a" (twitch) is forgotten.
+        assert!(d.first_seen(Platform::Twitch, "a"));
+        assert_eq!(d.len(), 3);
+    }
+
+    #[test]
+    fn memory_is_bounded() {
+        let mut d = Dedupe::new(1000);
+        for i in 0..100_000 {
+            d.first_seen(Platform::Sim, &i.to_string());
+        }
+        assert_eq!(d.len(), 1000);
+        assert!(d.seen.len() == 1000);
+    }
+}

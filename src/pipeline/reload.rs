@@ -1,0 +1,85 @@
+//! Hot reload: watch the config directory and hand each changed config that validates to the runtime.
+//!
+//! A change is debounced (editors write in several steps), then the whole config is loaded through the
+//! same checks as `ss validate-config`. A config that validates is published on a watch channel; one that
+//! does not is rejected with an error in telemetry, and the runtime keeps the config it has.
+
+use super::telemetry::Telemetry;
+use crate::config::{Config, ConfigError};
+use notify::{RecursiveMode, Watcher};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+/// Quiet time after the last file event before the config is reloaded.
+const DEBOUNCE: Duration = Duration::from_millis(300);
+/// File events buffered between the watcher thread and the reload task; extra events are dropped
+/// (one pending event is enough to trigger a reload).
+const EVENT_CAPACITY: usize = 64;
+
+/// Starts watching `watch_dir`; returns a receiver of accepted configs.
+pub fn spawn(
+    root: &Path,
+    watch_dir: PathBuf,
+    telemetry: Telemetry,
+    shutdown: CancellationToken,
+) -> anyhow::Result<watch::Receiver<Arc<Config>>> {
+    let (event_tx, mut event_rx) = mpsc::channel::<()>(EVENT_CAPACITY);
+    let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+        if let Ok(event) = res
+            && !event.kind.is_access()
+        {
+            let _ = event_tx.try_send(());
+        }
+    })?;
+    watcher.watch(&watch_dir, RecursiveMode::NonRecursive)?;
+    let (config_tx, config_rx) = watch::channel(Arc::new(Config::default()));
+    let root = root.to_path_buf();
+    tokio::spawn(async move {
+        // The watcher lives as long as this task.
+        let _watcher = watcher;
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                got = event_rx.recv() => if got.is_none() { return },
+            }
+            // Debounce: wait until no event arrives for DEBOUNCE.
+            loop {
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    () = tokio::time::sleep(DEBOUNCE) => break,
+                    _ = event_rx.recv() => {}
+                }
+            }
+            let loaded = {
+                let root = root.clone();
+                tokio::task::spawn_blocking(move || Config::load(&root)).await
+            };
+            match loaded {
+                Ok(Ok(config)) => {
+                    tracing::info!("Config changed and validated; applying it.");
+                    telemetry.event("config_reloaded", "config", "configuration reloaded");
+                    let _ = config_tx.send(Arc::new(config));
+                }
+                Ok(Err(ConfigError::Invalid(report))) => {
+                    let first = report
+                        .errors
+                        .first()
+                        .map(ToString::to_string)
+                        .unwrap_or_default();
+                    tracing::warn!(errors = report.errors.len(), first = %first, "Changed config is invalid; keeping the running config.");
+                    telemetry.error(
+                        "config_rejected",
+                        "config",
+                        format!("{} error(s); first: {first}", report.errors.len()),
+                    );
+                }
+                Ok(Err(e)) => telemetry.error("config_rejected", "config", e.to_string()),
+                Err(e) => telemetry.error("config_rejected", "config", e.to_string()),
+            }
+        }
+    });
+    Ok(config_rx)
+}
