@@ -12,6 +12,7 @@
 //! - [`event`]: `ChatEvent`, the contract every source produces.
 //! - [`sources`]: the Source contract, backoff, status; one module per platform.
 //! - [`pipeline`]: lanes, dedupe, the supervisor and the run loop.
+//! - [`store`]: the SQLite store: open and migrate, the single batching writer, read queries.
 //! - [`export`]: snapshot builders, atomic writer, manifest, publish mirror.
 //! - [`version`]: the release stamp in `runtime/version.json`.
 
@@ -21,6 +22,7 @@ pub mod event;
 pub mod export;
 pub mod pipeline;
 pub mod sources;
+pub mod store;
 pub mod version;
 
 pub use cli::{main_entry, run};
