@@ -14,6 +14,7 @@
 //! - [`triggers`]: the pure trigger engine: registry, cooldowns, templates.
 //! - [`actions`]: action descriptors and the executor.
 //! - [`pipeline`]: lanes, dedupe, the supervisor and the run loop.
+//! - [`store`]: the SQLite store: open and migrate, the single batching writer, read queries.
 //! - [`export`]: snapshot builders, atomic writer, manifest, publish mirror.
 //! - [`version`]: the release stamp in `runtime/version.json`.
 
@@ -24,6 +25,7 @@ pub mod event;
 pub mod export;
 pub mod pipeline;
 pub mod sources;
+pub mod store;
 pub mod triggers;
 pub mod version;
 

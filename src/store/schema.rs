@@ -1,0 +1,159 @@
+//! The store's tables and the migrations between schema versions.
+//!
+//! `PRAGMA user_version` holds the version a database is at. [`MIGRATIONS`] has one step per version:
+//! step `i` takes a database from version `i` to `i + 1`. Opening a database runs every step it has not
+//! seen, in one transaction, so a crash mid-migration leaves the old version intact. Steps are only ever
+//! appended: a released step is never edited, because databases in the field have already run it.
+//!
+//! Times are Unix milliseconds (`*_ms`), so ordering and range queries are plain integer comparisons.
+
+/// The schema version this binary writes and reads.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// One SQL batch per version step.
+pub const MIGRATIONS: &[&str] = &[
+    // 0 -> 1: the tables of DESIGN §5.
+    r"
+    CREATE TABLE chat_events (
+        id           INTEGER PRIMARY KEY,
+        platform     TEXT    NOT NULL,
+        message_id   TEXT    NOT NULL,
+        creator      TEXT    NOT NULL,
+        channel      TEXT    NOT NULL,
+        ts_ms        INTEGER NOT NULL,
+        kind         TEXT    NOT NULL,
+        author_id    TEXT    NOT NULL,
+        author_login TEXT    NOT NULL,
+        author_name  TEXT    NOT NULL,
+        roles        INTEGER NOT NULL,
+        text         TEXT    NOT NULL,
+        emotes       TEXT,
+        extras       TEXT,
+        UNIQUE (platform, message_id)
+    );
+    -- Running totals per (creator, platform), kept by the writer so exports never count a large table.
+    CREATE TABLE chat_totals (
+        creator        TEXT    NOT NULL,
+        platform       TEXT    NOT NULL,
+        events         INTEGER NOT NULL,
+        last_event_ms  INTEGER NOT NULL,
+        PRIMARY KEY (creator, platform)
+    ) WITHOUT ROWID;
+    CREATE TABLE actions (
+        id           INTEGER PRIMARY KEY,
+        creator      TEXT    NOT NULL,
+        platform     TEXT    NOT NULL,
+        trigger_id   TEXT    NOT NULL,
+        action_type  TEXT    NOT NULL,
+        payload      TEXT    NOT NULL,
+        at_ms        INTEGER NOT NULL,
+        message_id   TEXT
+    );
+    CREATE INDEX actions_by_trigger ON actions (creator, trigger_id);
+    CREATE TABLE clips (
+        clip_id       TEXT    PRIMARY KEY,
+        creator       TEXT    NOT NULL,
+        platform      TEXT    NOT NULL,
+        channel       TEXT    NOT NULL,
+        requested_by  TEXT    NOT NULL,
+        duration_s    INTEGER NOT NULL,
+        title         TEXT,
+        state         TEXT    NOT NULL,
+        url           TEXT,
+        created_ms    INTEGER NOT NULL,
+        updated_ms    INTEGER NOT NULL,
+        published_ms  INTEGER
+    ) WITHOUT ROWID;
+    CREATE TABLE clip_jobs (
+        id          INTEGER PRIMARY KEY,
+        clip_id     TEXT    NOT NULL UNIQUE,
+        state       TEXT    NOT NULL,
+        attempts    INTEGER NOT NULL DEFAULT 0,
+        last_error  TEXT,
+        created_ms  INTEGER NOT NULL,
+        updated_ms  INTEGER NOT NULL
+    );
+    CREATE TABLE clip_state_history (
+        id       INTEGER PRIMARY KEY,
+        clip_id  TEXT    NOT NULL,
+        state    TEXT    NOT NULL,
+        at_ms    INTEGER NOT NULL,
+        detail   TEXT
+    );
+    CREATE INDEX clip_history_by_clip ON clip_state_history (clip_id);
+    CREATE TABLE polls (
+        creator    TEXT    NOT NULL,
+        poll       TEXT    NOT NULL,
+        opened_ms  INTEGER NOT NULL,
+        PRIMARY KEY (creator, poll)
+    ) WITHOUT ROWID;
+    CREATE TABLE poll_votes (
+        id        INTEGER PRIMARY KEY,
+        creator   TEXT    NOT NULL,
+        poll      TEXT    NOT NULL,
+        platform  TEXT    NOT NULL,
+        user_id   TEXT    NOT NULL,
+        option    TEXT    NOT NULL,
+        at_ms     INTEGER NOT NULL,
+        UNIQUE (creator, poll, platform, user_id)
+    );
+    CREATE TABLE tallies (
+        creator     TEXT    NOT NULL,
+        tally       TEXT    NOT NULL,
+        total       INTEGER NOT NULL,
+        events      INTEGER NOT NULL,
+        updated_ms  INTEGER NOT NULL,
+        PRIMARY KEY (creator, tally)
+    ) WITHOUT ROWID;
+    CREATE TABLE tally_events (
+        id        INTEGER PRIMARY KEY,
+        creator   TEXT    NOT NULL,
+        tally     TEXT    NOT NULL,
+        amount    INTEGER NOT NULL,
+        platform  TEXT    NOT NULL,
+        user_id   TEXT    NOT NULL,
+        at_ms     INTEGER NOT NULL
+    );
+    CREATE TABLE scores (
+        creator     TEXT    NOT NULL,
+        board       TEXT    NOT NULL,
+        platform    TEXT    NOT NULL,
+        user_id     TEXT    NOT NULL,
+        user_name   TEXT    NOT NULL,
+        points      INTEGER NOT NULL,
+        events      INTEGER NOT NULL,
+        updated_ms  INTEGER NOT NULL,
+        PRIMARY KEY (creator, board, platform, user_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE score_events (
+        id         INTEGER PRIMARY KEY,
+        creator    TEXT    NOT NULL,
+        board      TEXT    NOT NULL,
+        platform   TEXT    NOT NULL,
+        user_id    TEXT    NOT NULL,
+        user_name  TEXT    NOT NULL,
+        points     INTEGER NOT NULL,
+        at_ms      INTEGER NOT NULL
+    );
+    CREATE TABLE notifications (
+        id        INTEGER PRIMARY KEY,
+        creator   TEXT    NOT NULL,
+        channel   TEXT    NOT NULL,
+        text      TEXT    NOT NULL,
+        at_ms     INTEGER NOT NULL,
+        sent_ms   INTEGER
+    );
+    CREATE TABLE quota_usage (
+        platform  TEXT    NOT NULL,
+        day       TEXT    NOT NULL,
+        units     INTEGER NOT NULL,
+        PRIMARY KEY (platform, day)
+    ) WITHOUT ROWID;
+    CREATE TABLE audit (
+        id      INTEGER PRIMARY KEY,
+        at_ms   INTEGER NOT NULL,
+        action  TEXT    NOT NULL,
+        detail  TEXT    NOT NULL
+    );
+    ",
+];
