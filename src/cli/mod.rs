@@ -6,6 +6,7 @@
 
 mod completions;
 mod logging;
+mod run;
 mod validate_config;
 
 use clap::{Parser, Subcommand};
@@ -48,6 +49,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the runtime: connect sources, run triggers and actions, record chat, write exports.
+    Run(run::Args),
     /// Check config files against their schemas and each other; every problem with file:line:column.
     ValidateConfig(validate_config::Args),
     /// Print shell completions (bash, zsh, fish, elvish, powershell) to stdout.
@@ -107,6 +110,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         return Ok(Outcome::Success);
     }
     match cli.command {
+        Some(Command::Run(args)) => run::run(&root, args),
         Some(Command::ValidateConfig(args)) => validate_config::run(&root, args),
         Some(Command::Completions(args)) => completions::run(args),
         None => {

@@ -65,7 +65,10 @@ mod tests {
         let mut d = Dedupe::new(3);
         assert!(d.first_seen(Platform::Twitch, "a"));
         assert!(!d.first_seen(Platform::Twitch, "a"));
-        assert!(d.first_seen(Platform::Kick, "a"), "same id on another platform is new");
+        assert!(
+            d.first_seen(Platform::Kick, "a"),
+            "same id on another platform is new"
+        );
         assert!(d.first_seen(Platform::Twitch, "b"));
         assert!(d.first_seen(Platform::Twitch, "c"));
         // The window holds 3: the first "a" (twitch) is forgotten.

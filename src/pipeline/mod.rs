@@ -2,6 +2,7 @@
 
 pub mod counters;
 pub mod dedupe;
+pub mod exporter;
 pub mod lanes;
 pub mod reload;
 pub mod runner;

@@ -72,7 +72,9 @@ impl Pipeline {
         }
         let actions = triggers::evaluate(&event, &self.registry, &mut self.state);
         if self.chat_log {
-            self.writer.send(WriteOp::ChatEvent(Box::new(event))).await?;
+            self.writer
+                .send(WriteOp::ChatEvent(Box::new(event)))
+                .await?;
         }
         RunCounters::add(&self.counters.triggers_matched, actions.len() as u64);
         for action in actions {
@@ -106,8 +108,16 @@ pub async fn run(
     if let Some(id) = &options.creator
         && config.creators.get(id).is_none()
     {
-        let known: Vec<&str> = config.creators.creators.iter().map(|c| c.id.as_str()).collect();
-        anyhow::bail!("unknown creator {id:?}; creators.json defines: {}", known.join(", "));
+        let known: Vec<&str> = config
+            .creators
+            .creators
+            .iter()
+            .map(|c| c.id.as_str())
+            .collect();
+        anyhow::bail!(
+            "unknown creator {id:?}; creators.json defines: {}",
+            known.join(", ")
+        );
     }
     let db = crate::store::db_path(root);
     if let Some(dir) = db.parent() {
@@ -129,7 +139,9 @@ pub async fn run(
         Duration::from_millis(limits.data_lane_block_ms),
     );
     let probe = lane.probe();
-    let DataLane { sink, mut receiver, .. } = lane;
+    let DataLane {
+        sink, mut receiver, ..
+    } = lane;
     let plans = supervisor::plan(&config, options.creator.as_deref());
     let supervisor = Supervisor::start(&config, &plans, &secrets, &sink, &shutdown, &telemetry);
     // The sources hold the only senders now, so the lane closes when the last source stops.
@@ -179,7 +191,12 @@ pub async fn run(
     }
     let mut reloads = if config.system.hot_reload.enabled {
         let dir = root.join(&config.system.hot_reload.watch_dir);
-        Some(super::reload::spawn(root, dir, telemetry.clone(), shutdown.clone())?)
+        Some(super::reload::spawn(
+            root,
+            dir,
+            telemetry.clone(),
+            shutdown.clone(),
+        )?)
     } else {
         None
     };
@@ -192,8 +209,18 @@ pub async fn run(
         })
     };
 
-    tracing::info!(sources = plans.iter().filter(|p| p.skipped.is_none()).count(), "Runtime started.");
-    drain(&mut receiver, &mut pipeline, reloads.as_mut(), &config, &telemetry).await?;
+    tracing::info!(
+        sources = plans.iter().filter(|p| p.skipped.is_none()).count(),
+        "Runtime started."
+    );
+    drain(
+        &mut receiver,
+        &mut pipeline,
+        reloads.as_mut(),
+        &config,
+        &telemetry,
+    )
+    .await?;
 
     let aborted_sources = stopper.await.unwrap_or_default();
     drop(pipeline);
@@ -225,7 +252,9 @@ async fn drain(
         {
             let next = rx.borrow_and_update().clone();
             if next.creators != config.creators || next.platforms != config.platforms {
-                tracing::warn!("creators.json or platforms.json changed: restart `ss run` to apply source changes.");
+                tracing::warn!(
+                    "creators.json or platforms.json changed: restart `ss run` to apply source changes."
+                );
             }
             pipeline.reload(&next, telemetry);
         }

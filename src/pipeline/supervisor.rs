@@ -7,9 +7,9 @@
 
 use super::lanes::EventSink;
 use super::telemetry::Telemetry;
+use crate::config::Config;
 use crate::config::model::PlatformMode;
 use crate::config::secrets::Secrets;
-use crate::config::Config;
 use crate::event::Platform;
 use crate::export::runtime_view::SourceView;
 use crate::sources::backoff::Backoff;
@@ -72,7 +72,11 @@ pub fn plan(config: &Config, only_creator: Option<&str>) -> Vec<SourcePlan> {
 }
 
 /// Builds the source for a planned (creator, platform).
-pub fn build_source(config: &Config, creator: &str, platform: Platform) -> Result<Box<dyn Source>, SourceError> {
+pub fn build_source(
+    config: &Config,
+    creator: &str,
+    platform: Platform,
+) -> Result<Box<dyn Source>, SourceError> {
     let settings = config
         .creators
         .get(creator)
@@ -249,7 +253,11 @@ async fn supervise(mut source: Box<dyn Source>, mut ctx: SourceContext, telemetr
             return;
         }
         ctx.status.record_error(error.to_string());
-        telemetry.error(error_type(&error), &format!("source.{}", ctx.platform), format!("{name}: {error}"));
+        telemetry.error(
+            error_type(&error),
+            &format!("source.{}", ctx.platform),
+            format!("{name}: {error}"),
+        );
         let delay = backoff.next_delay();
         tracing::warn!(source = %name, error = %error, delay_ms = delay.as_millis() as u64, "Source failed; restarting after backoff.");
         ctx.status.set_state(ConnectionState::Backoff);

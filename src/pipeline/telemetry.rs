@@ -104,8 +104,14 @@ fn rate_window(samples: &VecDeque<(i64, BTreeMap<String, u64>)>, window_s: u32) 
     for (name, total) in last {
         let delta = total.saturating_sub(first.get(name).copied().unwrap_or(0));
         window.totals.insert(name.clone(), delta);
-        let rate = if span_s > 0.0 { delta as f64 / span_s } else { 0.0 };
-        window.rates.insert(name.clone(), (rate * 100.0).round() / 100.0);
+        let rate = if span_s > 0.0 {
+            delta as f64 / span_s
+        } else {
+            0.0
+        };
+        window
+            .rates
+            .insert(name.clone(), (rate * 100.0).round() / 100.0);
     }
     window
 }

@@ -248,7 +248,10 @@ pub struct SimSource {
 
 impl SimSource {
     pub fn new(creator: &str, settings: &SimSettings) -> SimSource {
-        let channel = settings.channel.clone().unwrap_or_else(|| creator.to_string());
+        let channel = settings
+            .channel
+            .clone()
+            .unwrap_or_else(|| creator.to_string());
         let run_tag = format!("{:x}", Utc::now().timestamp_millis());
         SimSource {
             chat: SimChat::new(creator, &channel, settings, &run_tag),
@@ -353,7 +356,8 @@ mod tests {
     #[test]
     fn chat_is_realistic_enough_to_drive_the_demo_triggers() {
         let all = texts(7, 20_000);
-        let count = |f: &dyn Fn(&(String, String, EventKind)) -> bool| all.iter().filter(|x| f(x)).count();
+        let count =
+            |f: &dyn Fn(&(String, String, EventKind)) -> bool| all.iter().filter(|x| f(x)).count();
         assert!(count(&|x| x.1 == "!ping") > 200);
         assert!(count(&|x| x.1.starts_with("!vote ")) > 400);
         assert!(count(&|x| x.2 == EventKind::Sub) > 20);
@@ -376,7 +380,10 @@ mod tests {
                     .skip(emote.start as usize)
                     .take((emote.end - emote.start + 1) as usize)
                     .collect();
-                assert!(EMOTES.iter().any(|(id, n)| *id == emote.id && *n == name), "{name}");
+                assert!(
+                    EMOTES.iter().any(|(id, n)| *id == emote.id && *n == name),
+                    "{name}"
+                );
                 seen += 1;
             }
         }

@@ -76,6 +76,19 @@ impl Test {
         cmd
     }
 
+    /// A plain `std::process::Command` for `ss` (for spawning and signalling a long-running process),
+    /// set up like [`Test::cmd`].
+    pub fn std_cmd(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_ss"));
+        cmd.current_dir(self.path())
+            .env_remove("SS_ROOT")
+            .env_remove("RUST_LOG")
+            .env("NO_COLOR", "1")
+            .arg("--root")
+            .arg(self.path());
+        cmd
+    }
+
     /// Runs `ss ARGS` and collects the output.
     pub fn run(&self, args: &[&str]) -> Output {
         let out = self.cmd().args(args).output().expect("run ss");

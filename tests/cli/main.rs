@@ -5,4 +5,5 @@
 
 mod cli;
 mod harness;
+mod run;
 mod validate_config;

@@ -1,0 +1,182 @@
+//! The exporter task of `ss run`: snapshots on the configured cadence, at once on important changes,
+//! and a final one at shutdown with the final counters.
+//!
+//! It reads the store through its own connection (WAL lets it read while the writer writes), builds a
+//! [`RuntimeView`] from the live counters, source statuses, lane probe and telemetry, and hands both
+//! to the export builders and the atomic writer, which skip files whose content did not change. It also
+//! samples the counters once a second for the rolling rates.
+
+use super::counters::RunCounters;
+use super::lanes::LaneProbe;
+use super::telemetry::Telemetry;
+use crate::actions::executor::Validated;
+use crate::config::Config;
+use crate::event::Platform;
+use crate::export::runtime_view::{Counters, RuntimeView, SourceView};
+use crate::sources::StatusHandle;
+use crate::store::Store;
+use crate::store::writer::WriterStats;
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// How often counters are sampled for the rate windows.
+const SAMPLE_EVERY: Duration = Duration::from_secs(1);
+
+/// Everything the exporter reads.
+pub struct ExporterParts {
+    pub root: PathBuf,
+    pub config: Config,
+    pub db: PathBuf,
+    pub sources: Vec<(String, Platform, StatusHandle)>,
+    pub counters: Arc<RunCounters>,
+    pub writer_stats: Arc<WriterStats>,
+    pub lane: LaneProbe,
+    pub telemetry: Telemetry,
+    pub validated: Validated,
+    pub export_now: Arc<Notify>,
+    pub started_at: DateTime<Utc>,
+}
+
+impl ExporterParts {
+    fn counters(&self, events_recorded: u64) -> Counters {
+        self.counters
+            .snapshot(events_recorded, self.lane.snapshot().dropped)
+    }
+
+    fn view(&self, events_recorded: u64) -> RuntimeView {
+        RuntimeView {
+            started_at: Some(self.started_at),
+            sources: self
+                .sources
+                .iter()
+                .map(|(creator, platform, status)| SourceView {
+                    creator: creator.clone(),
+                    platform: *platform,
+                    status: status.snapshot(),
+                })
+                .collect(),
+            counters: self.counters(events_recorded),
+            lanes: BTreeMap::from([("data".to_string(), self.lane.snapshot())]),
+            telemetry_events: self.telemetry.events(),
+            telemetry_errors: self.telemetry.errors(),
+            rates: self.telemetry.rates(),
+            validated: self
+                .validated
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
+        }
+    }
+
+    fn sample(&self) {
+        let c = self.counters(self.writer_stats.events_recorded.load(Ordering::Relaxed));
+        let mut totals = BTreeMap::from([
+            ("events_received".to_string(), c.events_received),
+            ("events_recorded".to_string(), c.events_recorded),
+            ("events_dropped".to_string(), c.events_dropped),
+            ("duplicates_skipped".to_string(), c.duplicates_skipped),
+            ("triggers_matched".to_string(), c.triggers_matched),
+        ]);
+        for (name, n) in c.actions {
+            totals.insert(format!("actions.{name}"), n);
+        }
+        self.telemetry.sample(Utc::now().timestamp_millis(), totals);
+    }
+}
+
+/// Writes one full snapshot.
+fn write_snapshot(parts: &ExporterParts, _store: &Store, view: &RuntimeView) -> anyhow::Result<()> {
+    // TEMPORARY local stand-in until the export builders land.
+    let dir = parts.root.join("runtime/exports");
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(
+        dir.join("runtime_snapshot.json"),
+        serde_json::to_string_pretty(view)?,
+    )?;
+    std::fs::write(
+        dir.join("platforms.json"),
+        serde_json::to_string_pretty(&view.sources)?,
+    )?;
+    Ok(())
+}
+
+/// The running exporter.
+pub struct Exporter {
+    parts: Arc<ExporterParts>,
+    store: Arc<Mutex<Store>>,
+    stop: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl Exporter {
+    pub fn start(parts: ExporterParts) -> anyhow::Result<Exporter> {
+        let store = Store::open(&parts.db)
+            .with_context(|| format!("opening the store {} for exports", parts.db.display()))?;
+        let parts = Arc::new(parts);
+        let store = Arc::new(Mutex::new(store));
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(cadence_loop(parts.clone(), store.clone(), stop.clone()));
+        Ok(Exporter {
+            parts,
+            store,
+            stop,
+            task,
+        })
+    }
+
+    /// Stops the cadence and writes the final snapshot with the final recorded count.
+    pub async fn finish(self, events_recorded: u64) -> anyhow::Result<Counters> {
+        self.stop.cancel();
+        let _ = self.task.await;
+        let parts = self.parts.clone();
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || {
+            let view = parts.view(events_recorded);
+            let store = store.lock().unwrap_or_else(|p| p.into_inner());
+            write_snapshot(&parts, &store, &view)?;
+            Ok(view.counters)
+        })
+        .await
+        .context("joining the final export")?
+    }
+}
+
+async fn cadence_loop(
+    parts: Arc<ExporterParts>,
+    store: Arc<Mutex<Store>>,
+    stop: CancellationToken,
+) {
+    let cadence = Duration::from_secs_f64(parts.config.system.exports.cadence_s.max(0.1));
+    let mut export_tick = tokio::time::interval(cadence);
+    let mut sample_tick = tokio::time::interval(SAMPLE_EVERY);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = sample_tick.tick() => { parts.sample(); continue; }
+            _ = export_tick.tick() => {}
+            () = parts.export_now.notified() => {}
+        }
+        let parts = parts.clone();
+        let store = store.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            let view = parts.view(parts.writer_stats.events_recorded.load(Ordering::Relaxed));
+            let store = store.lock().unwrap_or_else(|p| p.into_inner());
+            write_snapshot(&parts, &store, &view).map_err(|e| (e, parts))
+        })
+        .await;
+        if let Ok(Err((e, parts))) = result {
+            tracing::warn!(error = %format!("{e:#}"), "Export failed; will retry on the next tick.");
+            parts
+                .telemetry
+                .error("export_failed", "exporter", format!("{e:#}"));
+        }
+    }
+}

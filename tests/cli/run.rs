@@ -1,0 +1,192 @@
+//! `ss run` end to end on the sim source: exports, counters, the chat log, shutdown, determinism.
+
+use crate::harness::Test;
+use serde_json::Value;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+/// A demo root with a faster sim source and a short export cadence.
+fn demo(rate: u32) -> Test {
+    let t = Test::new();
+    let creators = t
+        .read("runtime/config/creators.json")
+        .replace("\"rate_per_s\": 20", &format!("\"rate_per_s\": {rate}"));
+    t.write("runtime/config/creators.json", &creators);
+    let system = t
+        .read("runtime/config/system.json")
+        .replace("\"cadence_s\": 5", "\"cadence_s\": 0.5");
+    t.write("runtime/config/system.json", &system);
+    t
+}
+
+fn json(t: &Test, rel: &str) -> Value {
+    serde_json::from_str(&t.read(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+fn chat_rows(t: &Test) -> u64 {
+    let conn = rusqlite::Connection::open(t.path().join("runtime/state/streamsuites.db")).unwrap();
+    let n: i64 = conn
+        .query_row("SELECT COUNT(*) FROM chat_events", [], |r| r.get(0))
+        .unwrap();
+    n as u64
+}
+
+#[test]
+fn a_timed_run_records_every_event_and_exports_counters() {
+    let t = demo(400);
+    let out = t.run(&["run", "--duration", "3s"]);
+    out.status(0);
+    assert!(out.stdout.starts_with("stopped after"), "{}", out.stdout);
+    let snap = json(&t, "runtime/exports/runtime_snapshot.json");
+    let counters = &snap["counters"];
+    let received = counters["events_received"].as_u64().unwrap();
+    let recorded = counters["events_recorded"].as_u64().unwrap();
+    assert!(received > 500, "{counters}");
+    assert_eq!(
+        recorded,
+        received - counters["duplicates_skipped"].as_u64().unwrap()
+    );
+    assert_eq!(
+        chat_rows(&t),
+        recorded,
+        "the store holds exactly what the counters say"
+    );
+    assert!(counters["triggers_matched"].as_u64().unwrap() > 0);
+    for action in ["reply", "tally", "poll_vote", "score", "validation_passed"] {
+        assert!(
+            counters["actions"][action].as_u64().unwrap() > 0,
+            "no {action} actions: {counters}"
+        );
+    }
+}
+
+fn spawn_run(t: &Test) -> Child {
+    t.std_cmd()
+        .arg("run")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn signal(child: &Child, name: &str) {
+    let ok = std::process::Command::new("kill")
+        .args([&format!("-{name}"), &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -{name} failed");
+}
+
+fn wait_with_deadline(child: &mut Child, limit: Duration) -> i32 {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code().unwrap_or(-1);
+        }
+        if start.elapsed() > limit {
+            child.kill().unwrap();
+            panic!("ss run did not stop within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_at_any_moment_loses_nothing() {
+    for (i, after_ms) in [150u64, 900, 2100].into_iter().enumerate() {
+        let t = demo(2000 + 1000 * i as u32);
+        let mut child = spawn_run(&t);
+        std::thread::sleep(Duration::from_millis(after_ms));
+        signal(&child, "TERM");
+        let code = wait_with_deadline(&mut child, Duration::from_secs(10));
+        assert_eq!(code, 0, "exit code after SIGTERM at {after_ms} ms");
+        let snap = json(&t, "runtime/exports/runtime_snapshot.json");
+        let recorded = snap["counters"]["events_recorded"].as_u64().unwrap();
+        assert_eq!(chat_rows(&t), recorded, "SIGTERM after {after_ms} ms");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn sigint_stops_cleanly_and_updates_exports() {
+    let t = demo(200);
+    let mut child = spawn_run(&t);
+    std::thread::sleep(Duration::from_millis(1500));
+    signal(&child, "INT");
+    assert_eq!(wait_with_deadline(&mut child, Duration::from_secs(10)), 0);
+    let snap = json(&t, "runtime/exports/runtime_snapshot.json");
+    assert!(snap["counters"]["events_received"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn unknown_creator_is_an_error() {
+    let t = demo(10);
+    let out = t.run(&["run", "--creator", "ghost", "--duration", "1s"]);
+    out.status(2);
+    assert!(
+        out.stderr.contains("unknown creator \"ghost\""),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn invalid_config_refuses_to_start_and_says_why() {
+    let t = demo(10);
+    t.write("runtime/config/triggers.json", r#"{"triggers": {"demo": [{"id": "x", "kind": "regex", "pattern": "(", "action": {"type": "validation_passed"}}]}}"#);
+    let out = t.run(&["run", "--duration", "1s"]);
+    out.status(2);
+    assert!(out.stderr.contains("triggers.json:1:"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("regex does not compile"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_platform_without_a_source_is_reported_not_fatal() {
+    let t = demo(50);
+    let creators = t
+        .read("runtime/config/creators.json")
+        .replace(
+            "\"channel_id\": \"UCxxxxxxxxxxxxxxxxxxxxxx\",",
+            "\"channel_id\": \"UCxxxxxxxxxxxxxxxxxxxxxx\", \"enabled\": true,",
+        )
+        .replace(
+            "\"enabled\": false,\n          \"channel_id\"",
+            "\"channel_id\"",
+        );
+    t.write("runtime/config/creators.json", &creators);
+    t.run(&["validate-config"]).status(0);
+    let out = t.run(&["run", "--duration", "2s"]);
+    out.status(0);
+    let platforms = json(&t, "runtime/exports/platforms.json").to_string();
+    assert!(platforms.contains("failed"), "{platforms}");
+    let snap = json(&t, "runtime/exports/runtime_snapshot.json");
+    assert!(snap["counters"]["events_received"].as_u64().unwrap() > 0);
+}
+
+/// Events recorded by a run, read back and run through the engine twice, give identical actions.
+#[test]
+fn recorded_chat_replays_to_the_same_actions() {
+    let t = demo(500);
+    t.run(&["run", "--duration", "2s"]).status(0);
+    let store = ss::store::Store::open(&ss::store::db_path(t.path())).unwrap();
+    let events = store.recent_chat_events(100_000).unwrap();
+    assert!(events.len() > 300, "{}", events.len());
+    let config = ss::config::Config::load(t.path()).unwrap();
+    let registry = ss::triggers::Registry::compile(&config.triggers).unwrap();
+    let replay = || {
+        let mut state = ss::triggers::TriggerState::new(&registry);
+        events
+            .iter()
+            .flat_map(|e| ss::triggers::evaluate(e, &registry, &mut state))
+            .collect::<Vec<_>>()
+    };
+    let first = replay();
+    assert!(!first.is_empty());
+    assert_eq!(first, replay());
+}
