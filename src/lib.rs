@@ -14,7 +14,9 @@
 //! - [`pipeline`]: lanes, dedupe, the supervisor and the run loop.
 //! - [`export`]: snapshot builders, atomic writer, manifest, publish mirror.
 //! - [`version`]: the release stamp in `runtime/version.json`.
+//! - [`changelog`]: the runtime changelog, its checks (append-only) and new entries.
 
+pub mod changelog;
 pub mod cli;
 pub mod config;
 pub mod event;
