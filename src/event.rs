@@ -59,9 +59,7 @@ impl fmt::Display for Platform {
 /// Roles a chat author holds, ordered from least to most privileged.
 ///
 /// Trigger permissions compare against an author's highest role.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     #[default]

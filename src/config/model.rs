@@ -575,7 +575,10 @@ pub enum ActionDef {
         points: Option<i64>,
     },
     /// Send a Discord notification to one of the guild's notification channels.
-    Notify { channel: String, template: String },
+    Notify {
+        channel: String,
+        template: String,
+    },
     /// Mark the platform's chat as validated (a message made it through end to end).
     ValidationPassed,
 }

@@ -120,10 +120,7 @@ mod tests {
         )
         .unwrap();
         let secrets = Secrets::load(dir.path());
-        assert_eq!(
-            secrets.get("SS_TEST_ONLY_IN_DOTENV").unwrap().expose(),
-            "abc"
-        );
+        assert_eq!(secrets.get("SS_TEST_ONLY_IN_DOTENV").unwrap().expose(), "abc");
         assert!(secrets.get("SS_TEST_EMPTY").is_none());
         assert!(secrets.get("SS_TEST_NOT_SET_ANYWHERE").is_none());
     }

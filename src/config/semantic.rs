@@ -4,8 +4,8 @@
 //! Each check runs only when the files it needs are known (passed on the command line, or present in
 //! the root's config directory), so validating one file alone still checks everything it can.
 
-use super::Config;
 use super::files::ConfigKind;
+use super::Config;
 use super::model::*;
 use super::secrets::is_valid_env_name;
 use super::spans::escape_token;
@@ -92,12 +92,7 @@ fn creators(config: &CreatorsConfig, out: &mut Findings) {
         let p = &creator.platforms;
         let pb = format!("{base}/platforms");
         if let Some(t) = &p.twitch {
-            env_name(
-                out,
-                k,
-                format!("{pb}/twitch/token_env"),
-                t.token_env.as_ref(),
-            );
+            env_name(out, k, format!("{pb}/twitch/token_env"), t.token_env.as_ref());
         }
         if let Some(y) = &p.youtube {
             env_name(
@@ -121,12 +116,7 @@ fn creators(config: &CreatorsConfig, out: &mut Findings) {
             }
         }
         if let Some(kick) = &p.kick {
-            env_name(
-                out,
-                k,
-                format!("{pb}/kick/token_env"),
-                kick.token_env.as_ref(),
-            );
+            env_name(out, k, format!("{pb}/kick/token_env"), kick.token_env.as_ref());
         }
         if let Some(r) = &p.rumble {
             env_name(

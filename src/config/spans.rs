@@ -194,13 +194,7 @@ mod tests {
         let index = SpanIndex::build(text);
         assert_eq!(index.position(""), Position { line: 1, column: 1 });
         assert_eq!(index.position("/a"), Position { line: 2, column: 8 });
-        assert_eq!(
-            index.position("/a/1/b~1c"),
-            Position {
-                line: 3,
-                column: 13
-            }
-        );
+        assert_eq!(index.position("/a/1/b~1c"), Position { line: 3, column: 13 });
         assert_eq!(index.position("/d"), Position { line: 4, column: 8 });
     }
 

@@ -59,10 +59,7 @@ mod tests {
             let step = Duration::from_millis(100)
                 .saturating_mul(1 << i.min(16))
                 .min(Duration::from_secs(5));
-            assert!(
-                d >= step / 2 && d <= step,
-                "attempt {i}: {d:?} outside {step:?}"
-            );
+            assert!(d >= step / 2 && d <= step, "attempt {i}: {d:?} outside {step:?}");
             last_cap = step;
         }
         assert_eq!(last_cap, Duration::from_secs(5));

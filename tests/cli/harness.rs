@@ -27,10 +27,7 @@ impl Test {
     /// A root holding a copy of the demo `runtime/config` and `runtime/version.json`.
     pub fn new() -> Test {
         let test = Test::empty();
-        copy_dir(
-            &repo().join("runtime/config"),
-            &test.path().join("runtime/config"),
-        );
+        copy_dir(&repo().join("runtime/config"), &test.path().join("runtime/config"));
         std::fs::copy(
             repo().join("runtime/version.json"),
             test.path().join("runtime/version.json"),
