@@ -21,17 +21,18 @@ pub const BUILD_DATE_ENV: &str = "SS_BUILD_DATE";
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Stamps Cargo.toml and Cargo.lock, runtime/version.json, changelog/changelog.runtime.json and the\n\
-    exports that carry the version (runtime/exports/{version,changelog.runtime,changelog,about.public}.json,\n\
-    runtime/admin/about.admin.json); files not present are listed as skipped. Only the version and\n\
-    build values change; every other byte stays. If any file cannot be stamped, none is.\n\n\
+    after_help = "Stamps Cargo.toml, Cargo.lock, runtime/version.json, changelog/changelog.runtime.json\n\
+    and the exports that carry the version: runtime/exports/version.json, changelog.runtime.json,\n\
+    changelog.json, about.public.json and runtime/admin/about.admin.json. Files not present are\n\
+    listed as skipped. Only version and build values change; every other byte stays. If any file\n\
+    cannot be stamped, none is.\n\n\
     Environment:\n  \
-    SS_BUILD_DATE=YYYY.MM.DD   the release date for the default build, instead of today's local date\n\n\
+    SS_BUILD_DATE=YYYY.MM.DD   release date for the default build (default: today, local time)\n\n\
     Examples:\n  \
-    ss update-version 0.4.0-beta.1 --dry-run                 show every old -> new value, write nothing\n  \
-    ss update-version 0.4.0 --dashboard-root ../dashboard    also stamp a dashboard checkout\n  \
+    ss update-version 0.4.0-beta.1 --dry-run          show every old -> new value\n  \
+    ss update-version 0.4.0 --dashboard-root ../dash  also stamp a dashboard checkout\n  \
     ss update-version 0.4.0 --changelog-summary \"Release tooling.\"\n\n\
-    Exit codes: 0 stamped, 1 refused downgrade (nothing changed), 2 usage or I/O error (nothing changed)."
+    Exit codes: 0 stamped, 1 downgrade refused, 2 usage or I/O error (1 and 2 change nothing)."
 )]
 pub struct Args {
     /// The new version: semantic, pre-releases allowed (0.4.0, 0.4.0-alpha, 0.4.0-beta.2).
@@ -220,13 +221,17 @@ fn print_plan(
                 file.file, change.field
             )?;
         }
-    }
-    if let Some(appended) = &plan.appended {
-        writeln!(
-            out,
-            "{:<width$}  appended entry {} ({}): {}",
-            appended.file, appended.entry.id, appended.entry.version, appended.entry.summary
-        )?;
+        if let Some(appended) = plan.appended.as_ref().filter(|a| a.file == file.file) {
+            writeln!(
+                out,
+                "{:<width$}  {:<field_width$}  {} ({}): {}",
+                appended.file,
+                "appended entry",
+                appended.entry.id,
+                appended.entry.version,
+                appended.entry.summary
+            )?;
+        }
     }
     for skipped in &plan.skipped {
         writeln!(out, "skipped: {} ({})", skipped.file, skipped.reason)?;

@@ -72,25 +72,23 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<Outcome> {
     if args.files.is_empty() && root_changelog.is_file() {
         inputs.push((root_changelog, Checked::Changelog));
     }
-    let (config_inputs, changelog_inputs): (Vec<_>, Vec<_>) = inputs
-        .into_iter()
-        .partition(|(_, checked)| *checked != Checked::Changelog);
+    let mut config_inputs = Vec::new();
+    let mut changelog_inputs = Vec::new();
+    for (path, checked) in inputs {
+        match checked {
+            Checked::Config(kind) => config_inputs.push((path, kind)),
+            Checked::Changelog => changelog_inputs.push(path),
+        }
+    }
     if args.changelog_base.is_some() && changelog_inputs.is_empty() {
         return Err(UsageError(
             "--changelog-base needs a changelog to compare: none among the files, and no changelog/changelog.runtime.json in the root".into(),
         )
         .into());
     }
-    let config_inputs: Vec<_> = config_inputs
-        .into_iter()
-        .filter_map(|(path, checked)| match checked {
-            Checked::Config(kind) => Some((path, kind)),
-            Checked::Changelog => None,
-        })
-        .collect();
     let context = dir.is_dir().then_some(dir.as_path());
     let (mut report, _) = validate::check(&config_inputs, context);
-    for (path, _) in &changelog_inputs {
+    for path in &changelog_inputs {
         let display = path.display().to_string();
         changelog::check(path, &display, args.changelog_base.as_deref(), &mut report)?;
     }

@@ -5,3 +5,5 @@
 
 mod harness;
 mod validate_config;
+mod update_version;
+mod changelog;
