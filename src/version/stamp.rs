@@ -309,10 +309,12 @@ fn dashboard_targets(
 ) {
     let shown = |path: &Path| path.display().to_string();
     if !dashboard.is_dir() {
-        skipped_out.push(skipped(
-            &shown(dashboard),
-            "dashboard root does not exist; nothing stamped there",
-        ));
+        let reason = if dashboard.exists() {
+            "dashboard root is not a directory; nothing stamped there"
+        } else {
+            "dashboard root does not exist; nothing stamped there"
+        };
+        skipped_out.push(skipped(&shown(dashboard), reason));
         return;
     }
     let version = dashboard.join("version.json");

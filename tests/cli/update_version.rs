@@ -326,6 +326,12 @@ fn a_downgrade_is_refused_and_changes_nothing_unless_allowed() {
         assert!(out.stderr.contains("refused:"), "{}", out.stderr);
         assert!(out.stderr.contains("--allow-downgrade"));
     }
+    let out = ss(&t, &["update-version", "0.2.9", "--format", "json"]);
+    out.status(1);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(report["refused"], true);
+    assert_eq!(report["current"]["version"], OLD_VERSION);
+    assert_eq!(report["requested"]["version"], "0.2.9");
     assert_eq!(tree(t.path()), before);
     ss(&t, &["update-version", "0.2.9", "--allow-downgrade"]).status(0);
     assert!(t.read("Cargo.toml").contains("\nversion = \"0.2.9\"\n"));
