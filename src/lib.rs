@@ -17,8 +17,10 @@
 //! - [`store`]: the SQLite store: open and migrate, the single batching writer, read queries.
 //! - [`export`]: snapshot builders, atomic writer, manifest, publish mirror.
 //! - [`version`]: the release stamp in `runtime/version.json`.
+//! - [`changelog`]: the runtime changelog, its checks (append-only) and new entries.
 
 pub mod actions;
+pub mod changelog;
 pub mod cli;
 pub mod config;
 pub mod event;

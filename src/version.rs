@@ -3,6 +3,19 @@
 //! `ss --version`, every export's `meta.runtime` block and `ss update-version` read it from here.
 //! When a root has no version file (a bare directory used as a root), the binary's own package version
 //! stands in, with build `unknown`.
+//!
+//! Stamping a new release is split by job: [`release`] parses versions and orders them, [`build`]
+//! parses and counts build ids, [`stamp`] plans the edits in every file that carries the stamp using
+//! the byte spans of [`json_spans`] and [`toml_spans`] and the splices of [`text_edit`], and
+//! [`commit`] writes them all or nothing.
+
+pub mod build;
+pub mod commit;
+pub mod json_spans;
+pub mod release;
+pub mod stamp;
+pub mod text_edit;
+pub mod toml_spans;
 
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -47,4 +60,23 @@ impl VersionStamp {
 /// The version file below a runtime root.
 pub fn version_file(root: &Path) -> PathBuf {
     root.join("runtime").join("version.json")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `runtime/version.json` is the one source; the Cargo package version must say the same, or
+    /// `ss --version` and the crate disagree. `ss update-version` stamps both.
+    #[test]
+    fn cargo_package_version_equals_the_runtime_stamp() {
+        let stamp: VersionStamp =
+            serde_json::from_str(include_str!("../runtime/version.json")).unwrap();
+        assert_eq!(stamp.version, env!("CARGO_PKG_VERSION"));
+        assert!(
+            stamp.build.parse::<build::BuildId>().is_ok(),
+            "{}",
+            stamp.build
+        );
+    }
 }

@@ -7,6 +7,7 @@
 mod completions;
 mod logging;
 mod run;
+mod update_version;
 mod validate_config;
 
 use clap::{Parser, Subcommand};
@@ -53,6 +54,8 @@ pub enum Command {
     Run(run::Args),
     /// Check config files against their schemas and each other; every problem with file:line:column.
     ValidateConfig(validate_config::Args),
+    /// Stamp a release: one version and build in every file that carries them (all or nothing).
+    UpdateVersion(update_version::Args),
     /// Print shell completions (bash, zsh, fish, elvish, powershell) to stdout.
     Completions(completions::Args),
 }
@@ -112,6 +115,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Some(Command::Run(args)) => run::run(&root, args),
         Some(Command::ValidateConfig(args)) => validate_config::run(&root, args),
+        Some(Command::UpdateVersion(args)) => update_version::run(&root, args),
         Some(Command::Completions(args)) => completions::run(args),
         None => {
             use clap::CommandFactory;

@@ -1,10 +1,14 @@
 //! `ss validate-config`: check config files and report every problem with file:line:column.
 //!
-//! Without FILE arguments it checks every config file in `<root>/runtime/config/`. A FILE's schema is
-//! chosen by its name (`creators.json`, `creators.broken.json`) or by `--schema`. Cross-file checks
-//! (a trigger's creator exists, ...) use the root's other config files when they are not given.
+//! Without FILE arguments it checks every config file in `<root>/runtime/config/`, and the runtime
+//! changelog `<root>/changelog/changelog.runtime.json` when present. A FILE's schema is chosen by its
+//! name (`creators.json`, `creators.broken.json`, `changelog.runtime.json`) or by `--schema`.
+//! Cross-file checks (a trigger's creator exists, ...) use the root's other config files when they are
+//! not given. `--changelog-base FILE` adds the append-only check of the changelog against an earlier
+//! published copy.
 
 use super::{Format, Outcome, UsageError};
+use crate::changelog;
 use crate::config::{ConfigKind, Report, config_dir, validate};
 use anyhow::Context;
 use std::io::Write;
@@ -15,7 +19,9 @@ use std::path::{Path, PathBuf};
     ss validate-config                          check runtime/config/*.json\n  \
     ss validate-config my/creators.json         check one file (schema from its name)\n  \
     ss validate-config draft.json --schema triggers\n  \
-    ss validate-config --format json            machine-readable report\n\n\
+    ss validate-config --format json            machine-readable report\n  \
+    ss validate-config --changelog-base old/changelog.runtime.json\n  \
+                                                also fail when a published changelog entry was edited or removed\n\n\
     Exit codes: 0 valid, 1 problems found, 2 usage or I/O error.")]
 pub struct Args {
     /// Files to check; none means every config file in <root>/runtime/config/.
@@ -29,22 +35,63 @@ pub struct Args {
     /// Report format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+
+    /// An earlier published changelog: fail when one of its entries was removed or changed.
+    #[arg(long, value_name = "FILE")]
+    pub changelog_base: Option<PathBuf>,
+}
+
+/// The `--schema` name of the runtime changelog.
+const CHANGELOG_SCHEMA: &str = "changelog";
+
+/// What a file is checked as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Checked {
+    Config(ConfigKind),
+    Changelog,
 }
 
 fn schema_names() -> clap::builder::PossibleValuesParser {
-    clap::builder::PossibleValuesParser::new(ConfigKind::RUNTIME.map(ConfigKind::name))
+    let mut names = ConfigKind::RUNTIME.map(ConfigKind::name).to_vec();
+    names.push(CHANGELOG_SCHEMA);
+    clap::builder::PossibleValuesParser::new(names)
 }
 
 pub fn run(root: &Path, args: Args) -> anyhow::Result<Outcome> {
-    let forced = args.schema.as_deref().and_then(ConfigKind::from_name);
+    let forced = args
+        .schema
+        .as_deref()
+        .map(|name| ConfigKind::from_name(name).map_or(Checked::Changelog, Checked::Config));
     let dir = config_dir(root);
-    let inputs = if args.files.is_empty() {
+    let mut inputs = if args.files.is_empty() {
         root_inputs(&dir)?
     } else {
         file_inputs(&args.files, forced)?
     };
+    let root_changelog = changelog::changelog_file(root);
+    if args.files.is_empty() && root_changelog.is_file() {
+        inputs.push((root_changelog, Checked::Changelog));
+    }
+    let mut config_inputs = Vec::new();
+    let mut changelog_inputs = Vec::new();
+    for (path, checked) in inputs {
+        match checked {
+            Checked::Config(kind) => config_inputs.push((path, kind)),
+            Checked::Changelog => changelog_inputs.push(path),
+        }
+    }
+    if args.changelog_base.is_some() && changelog_inputs.is_empty() {
+        return Err(UsageError(
+            "--changelog-base needs a changelog to compare: none among the files, and no changelog/changelog.runtime.json in the root".into(),
+        )
+        .into());
+    }
     let context = dir.is_dir().then_some(dir.as_path());
-    let (report, _) = validate::check(&inputs, context);
+    let (mut report, _) = validate::check(&config_inputs, context);
+    for path in &changelog_inputs {
+        let display = path.display().to_string();
+        changelog::check(path, &display, args.changelog_base.as_deref(), &mut report)?;
+    }
     print_report(&report, args.format)?;
     Ok(if report.valid() {
         Outcome::Success
@@ -53,7 +100,7 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<Outcome> {
     })
 }
 
-fn root_inputs(dir: &Path) -> anyhow::Result<Vec<(PathBuf, ConfigKind)>> {
+fn root_inputs(dir: &Path) -> anyhow::Result<Vec<(PathBuf, Checked)>> {
     if !dir.is_dir() {
         return Err(UsageError(format!(
             "no config directory at {}\n  hint: run from a runtime root, pass --root DIR, or name the files to check",
@@ -63,7 +110,7 @@ fn root_inputs(dir: &Path) -> anyhow::Result<Vec<(PathBuf, ConfigKind)>> {
     }
     let inputs: Vec<_> = ConfigKind::RUNTIME
         .iter()
-        .map(|kind| (dir.join(kind.file_name()), *kind))
+        .map(|kind| (dir.join(kind.file_name()), Checked::Config(*kind)))
         .filter(|(path, _)| path.exists())
         .collect();
     if inputs.is_empty() {
@@ -78,8 +125,8 @@ fn root_inputs(dir: &Path) -> anyhow::Result<Vec<(PathBuf, ConfigKind)>> {
 
 fn file_inputs(
     files: &[PathBuf],
-    forced: Option<ConfigKind>,
-) -> anyhow::Result<Vec<(PathBuf, ConfigKind)>> {
+    forced: Option<Checked>,
+) -> anyhow::Result<Vec<(PathBuf, Checked)>> {
     files
         .iter()
         .map(|path| {
@@ -91,10 +138,11 @@ fn file_inputs(
                 .and_then(|n| n.to_str())
                 .unwrap_or_default();
             let kind = forced
-                .or_else(|| ConfigKind::from_file_name(name))
+                .or_else(|| ConfigKind::from_file_name(name).map(Checked::Config))
+                .or_else(|| changelog::is_changelog_name(name).then_some(Checked::Changelog))
                 .ok_or_else(|| {
                     UsageError(format!(
-                        "{}: cannot tell which schema applies from the name {name:?}\n  hint: name it after its kind ({}) or pass --schema NAME",
+                        "{}: cannot tell which schema applies from the name {name:?}\n  hint: name it after its kind ({}, {CHANGELOG_SCHEMA}) or pass --schema NAME",
                         path.display(),
                         ConfigKind::RUNTIME.map(ConfigKind::name).join(", ")
                     ))

@@ -205,7 +205,7 @@ fn apply_typed(kind: ConfigKind, text: &str, config: &mut Config) -> serde_json:
     Ok(())
 }
 
-fn diagnostic(file: &str, pos: Position, pointer: &str, message: String) -> Diagnostic {
+pub(crate) fn diagnostic(file: &str, pos: Position, pointer: &str, message: String) -> Diagnostic {
     Diagnostic {
         file: file.to_string(),
         line: pos.line.max(1),
@@ -280,4 +280,59 @@ fn schema_message(message: &str) -> String {
     } else {
         one_line
     }
+}
+
+/// Reads, parses and schema-checks one JSON file that is not a config file (the changelog), recording
+/// every problem in `report` the way [`check`] records config problems. Returns the text, the parsed
+/// value and its span index when the file passed both checks.
+pub(crate) fn load_checked(
+    path: &Path,
+    display: &str,
+    validator: &jsonschema::Validator,
+    not_found: &str,
+    report: &mut Report,
+) -> Option<(String, serde_json::Value, SpanIndex)> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) => {
+            let message = if e.kind() == std::io::ErrorKind::NotFound {
+                not_found.to_string()
+            } else {
+                format!("cannot read the file: {e}")
+            };
+            report
+                .errors
+                .push(diagnostic(display, Position::default(), "", message));
+            return None;
+        }
+    };
+    let value: serde_json::Value = match serde_json::from_str(&text) {
+        Ok(v) => v,
+        Err(e) => {
+            let pos = Position {
+                line: e.line().max(1),
+                column: e.column().max(1),
+            };
+            let message = format!("malformed JSON: {}", strip_position(&e.to_string()));
+            report.errors.push(diagnostic(display, pos, "", message));
+            return None;
+        }
+    };
+    let spans = SpanIndex::build(&text);
+    let before = report.errors.len();
+    for error in validator.iter_errors(&value) {
+        let mut pointer = error.instance_path().to_string();
+        if let jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } =
+            error.kind()
+            && let Some(first) = unexpected.first()
+        {
+            pointer = format!("{pointer}/{}", escape_token(first));
+        }
+        let position = spans.position(&pointer);
+        let message = schema_message(&error.to_string());
+        report
+            .errors
+            .push(diagnostic(display, position, &pointer, message));
+    }
+    (report.errors.len() == before).then_some((text, value, spans))
 }

@@ -7,3 +7,5 @@ mod cli;
 mod harness;
 mod run;
 mod validate_config;
+mod update_version;
+mod changelog;
