@@ -8,7 +8,7 @@ use ss::sources::sim::SimChat;
 use ss::triggers::{Registry, TriggerState, evaluate};
 use std::hint::black_box;
 
-/// 1,000 triggers: 400 commands, 300 keyword triggers (3 keywords each), 200 regexes, 100 non-empty.
+/// 1,000 triggers: 400 commands, 300 keyword triggers (3 keywords each), 250 regexes, 50 non-empty.
 fn thousand_triggers() -> TriggersConfig {
     let mut defs = Vec::new();
     let actions = [
@@ -22,8 +22,8 @@ fn thousand_triggers() -> TriggersConfig {
         let matcher = match i % 10 {
             0..=3 => format!(r#""kind": "command", "command": "!cmd{i}", "aliases": ["!c{i}"]"#),
             4..=6 => format!(r#""kind": "keyword", "keywords": ["word{i}", "term{i}", "hype{i}"]"#),
-            7 | 8 => format!(r#""kind": "regex", "pattern": "(?i)\\bpat{i}[a-z]*\\b""#),
-            _ => r#""kind": "non_empty""#.to_string(),
+            _ if i % 20 == 19 => r#""kind": "non_empty""#.to_string(),
+            _ => format!(r#""kind": "regex", "pattern": "(?i)\\bpat{i}[a-z]*\\b""#),
         };
         defs.push(format!(
             r#"{{"id": "t{i}", {matcher}, "cooldowns": {{"user_s": 5, "creator_s": 1}}, "action": {action}}}"#

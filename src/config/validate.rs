@@ -130,53 +130,11 @@ fn check_one(
     report: &mut Report,
     config: &mut Config,
 ) -> Option<SpanIndex> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) => {
-            let message = if e.kind() == std::io::ErrorKind::NotFound {
-                format!(
-                    "file not found; create it (see the config reference in README.md) or copy it from fixtures/config/valid/{}",
-                    kind.file_name()
-                )
-            } else {
-                format!("cannot read the file: {e}")
-            };
-            report
-                .errors
-                .push(diagnostic(display, Position::default(), "", message));
-            return None;
-        }
-    };
-    let value: serde_json::Value = match serde_json::from_str(&text) {
-        Ok(v) => v,
-        Err(e) => {
-            let pos = Position {
-                line: e.line().max(1),
-                column: e.column().max(1),
-            };
-            report.errors.push(diagnostic(
-                display,
-                pos,
-                "",
-                format!("malformed JSON: {}", strip_position(&e.to_string())),
-            ));
-            return None;
-        }
-    };
-    let spans = SpanIndex::build(&text);
-    let before = report.errors.len();
-    for error in kind.validator().iter_errors(&value) {
-        let (pointer, message) = locate_schema_error(&error);
-        report.errors.push(diagnostic(
-            display,
-            spans.position(&pointer),
-            &pointer,
-            message,
-        ));
-    }
-    if report.errors.len() > before {
-        return None;
-    }
+    let not_found = format!(
+        "file not found; create it (see the config reference in README.md) or copy it from fixtures/config/valid/{}",
+        kind.file_name()
+    );
+    let (text, _, spans) = load_checked(path, display, kind.validator(), &not_found, report)?;
     if let Err(e) = apply_typed(kind, &text, config) {
         report.errors.push(diagnostic(
             display,
@@ -321,15 +279,8 @@ pub(crate) fn load_checked(
     let spans = SpanIndex::build(&text);
     let before = report.errors.len();
     for error in validator.iter_errors(&value) {
-        let mut pointer = error.instance_path().to_string();
-        if let jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } =
-            error.kind()
-            && let Some(first) = unexpected.first()
-        {
-            pointer = format!("{pointer}/{}", escape_token(first));
-        }
+        let (pointer, message) = locate_schema_error(&error);
         let position = spans.position(&pointer);
-        let message = schema_message(&error.to_string());
         report
             .errors
             .push(diagnostic(display, position, &pointer, message));

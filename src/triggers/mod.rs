@@ -34,7 +34,7 @@ pub fn evaluate(event: &ChatEvent, registry: &Registry, state: &mut TriggerState
     let now_ms = event.timestamp_ms();
     creator.for_each_match(&event.text, |index, args| {
         let trigger = &creator.triggers[index];
-        if !trigger.applies_to(event) {
+        if !state.ready(trigger, now_ms) || !trigger.applies_to(event) {
             return;
         }
         if !state.try_fire(trigger, &event.author.id, event.platform, now_ms) {

@@ -10,13 +10,14 @@ use crate::event::Platform;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 
-const NEVER: i64 = i64::MIN;
-
 #[derive(Debug, Clone)]
 pub struct TriggerState {
     counts: Vec<u64>,
-    last_creator: Vec<i64>,
-    last_global: Vec<i64>,
+    /// Per slot: no firing before this time (creator cooldown). Kept as a deadline so the common
+    /// "still cooling down" case is one comparison.
+    creator_until: Vec<i64>,
+    /// Per global slot: no firing before this time (global cooldown).
+    global_until: Vec<i64>,
     last_user: HashMap<(usize, u64), i64>,
     max_user_cooldown_ms: i64,
     prune_at: usize,
@@ -27,12 +28,19 @@ impl TriggerState {
     pub fn new(registry: &Registry) -> TriggerState {
         TriggerState {
             counts: vec![0; registry.slots()],
-            last_creator: vec![NEVER; registry.slots()],
-            last_global: vec![NEVER; registry.global_slots()],
+            creator_until: vec![i64::MIN; registry.slots()],
+            global_until: vec![i64::MIN; registry.global_slots()],
             last_user: HashMap::new(),
             max_user_cooldown_ms: registry.max_user_cooldown_ms(),
             prune_at: 4096,
         }
+    }
+
+    /// Whether the creator and global cooldowns of `trigger` have passed at `now_ms` (cheap; checked
+    /// before anything else).
+    pub fn ready(&self, trigger: &CompiledTrigger, now_ms: i64) -> bool {
+        now_ms >= self.creator_until[trigger.slot]
+            && now_ms >= self.global_until[trigger.global_slot]
     }
 
     /// Fires `trigger` at `now_ms` if every cooldown has passed; records the firing and returns true.
@@ -43,32 +51,21 @@ impl TriggerState {
         platform: Platform,
         now_ms: i64,
     ) -> bool {
-        let passed =
-            |last: i64, cooldown: i64| last == NEVER || now_ms.saturating_sub(last) >= cooldown;
-        if trigger.creator_cooldown_ms > 0
-            && !passed(self.last_creator[trigger.slot], trigger.creator_cooldown_ms)
-        {
+        if !self.ready(trigger, now_ms) {
             return false;
         }
-        if trigger.global_cooldown_ms > 0
-            && !passed(
-                self.last_global[trigger.global_slot],
-                trigger.global_cooldown_ms,
-            )
-        {
-            return false;
-        }
-        let user_key = (trigger.slot, user_hash(platform, user_id));
         if trigger.user_cooldown_ms > 0 {
-            let last = self.last_user.get(&user_key).copied().unwrap_or(NEVER);
-            if !passed(last, trigger.user_cooldown_ms) {
+            let key = (trigger.slot, user_hash(platform, user_id));
+            if let Some(last) = self.last_user.get(&key)
+                && now_ms.saturating_sub(*last) < trigger.user_cooldown_ms
+            {
                 return false;
             }
-            self.last_user.insert(user_key, now_ms);
+            self.last_user.insert(key, now_ms);
             self.prune(now_ms);
         }
-        self.last_creator[trigger.slot] = now_ms;
-        self.last_global[trigger.global_slot] = now_ms;
+        self.creator_until[trigger.slot] = now_ms.saturating_add(trigger.creator_cooldown_ms);
+        self.global_until[trigger.global_slot] = now_ms.saturating_add(trigger.global_cooldown_ms);
         self.counts[trigger.slot] += 1;
         true
     }

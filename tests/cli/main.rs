@@ -3,9 +3,9 @@
 //! Each test gets its own temporary runtime root (a copy of the repository's demo runtime) through
 //! [`harness::Test`], runs `ss` as a user would, and checks exit code, stdout and stderr.
 
+mod changelog;
 mod cli;
 mod harness;
 mod run;
-mod validate_config;
 mod update_version;
-mod changelog;
+mod validate_config;
