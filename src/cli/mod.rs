@@ -5,7 +5,9 @@
 //! problems, 2 usage, I/O or runtime error. A closed stdout (`ss ... | head`) is not an error.
 
 mod completions;
+mod export;
 mod logging;
+mod publish_state;
 mod validate_config;
 
 use clap::{Parser, Subcommand};
@@ -52,6 +54,10 @@ pub enum Command {
     ValidateConfig(validate_config::Args),
     /// Print shell completions (bash, zsh, fish, elvish, powershell) to stdout.
     Completions(completions::Args),
+    /// Regenerate every export from config and store, without running any worker.
+    Export(export::Args),
+    /// Mirror exports into a dashboard checkout's shared/state/, up to a visibility.
+    PublishState(publish_state::Args),
 }
 
 /// How a command ended when it did not fail outright.
@@ -109,6 +115,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Some(Command::ValidateConfig(args)) => validate_config::run(&root, args),
         Some(Command::Completions(args)) => completions::run(args),
+        Some(Command::Export(args)) => export::run(&root, args),
+        Some(Command::PublishState(args)) => publish_state::run(&root, args),
         None => {
             use clap::CommandFactory;
             let mut cmd = Cli::command();
