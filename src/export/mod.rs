@@ -149,3 +149,118 @@ pub fn build_all(
     }
     Ok(files)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Platform;
+    use crate::export::runtime_view::{RateWindow, SourceView, TelemetryError, TelemetryEvent};
+    use crate::pipeline::lanes::LaneSnapshot;
+    use crate::sources::{ConnectionState, StatusHandle};
+
+    fn demo_config() -> Config {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        Config::load(root).expect("the demo config loads")
+    }
+
+    fn live_view(now: DateTime<Utc>) -> RuntimeView {
+        let status = StatusHandle::new();
+        status.set_state(ConnectionState::Connected);
+        status.record_event(now);
+        status.record_error(
+            "reconnecting: GET https://api.example/chat?key=AIzaSecretKey123456 timed out",
+        );
+        let mut view = RuntimeView {
+            started_at: Some(now - chrono::Duration::seconds(90)),
+            sources: vec![SourceView {
+                creator: "demo".into(),
+                platform: Platform::Sim,
+                status: status.snapshot(),
+            }],
+            ..RuntimeView::idle()
+        };
+        view.counters.events_received = 10;
+        view.counters.actions.insert("reply".into(), 2);
+        view.lanes.insert(
+            "data".into(),
+            LaneSnapshot {
+                capacity: 8192,
+                depth: 3,
+                sent: 10,
+                dropped: 1,
+            },
+        );
+        view.telemetry_events.push(TelemetryEvent {
+            at: now,
+            kind: "source_connected".into(),
+            subsystem: "sources".into(),
+            message: "sim connected".into(),
+        });
+        view.telemetry_errors.push(TelemetryError {
+            at: now,
+            error_type: "login_failed".into(),
+            subsystem: "twitch".into(),
+            message: "login failed with PASS oauth:hunter2hunter2\nstack backtrace:\n  0: ss::sources::twitch".into(),
+        });
+        view.rates.push(RateWindow {
+            window_s: 60,
+            rates: [("events".to_string(), 1.0 / 3.0)].into(),
+            totals: [("events".to_string(), 20)].into(),
+        });
+        view.validated.insert("demo/sim".into(), now);
+        view
+    }
+
+    #[test]
+    fn live_runtime_exports_validate_and_leak_no_secrets_or_traces() {
+        let config = demo_config();
+        let now = DateTime::from_timestamp(1_795_000_000, 0).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let files = build_all(dir.path(), &config, None, &live_view(now), now).unwrap();
+        assert_eq!(files.len(), CATALOGUE.len() - 1);
+        for file in &files {
+            assert_eq!(file.validate(), Vec::<String>::new(), "{}", file.name);
+            let text = file.payload.to_string();
+            for secret in ["hunter2hunter2", "AIzaSecretKey123456", "stack backtrace"] {
+                assert!(!text.contains(secret), "{} leaks {secret}", file.name);
+            }
+        }
+        let get = |name: &str| &files.iter().find(|f| f.name == name).unwrap().payload;
+        let snapshot = get("exports/runtime_snapshot.json");
+        assert_eq!(snapshot["running"], true);
+        assert_eq!(snapshot["uptime_s"], 90);
+        assert_eq!(snapshot["sources"][0]["state"], "connected");
+        assert_eq!(snapshot["lanes"]["data"]["dropped"], 1);
+        assert_eq!(snapshot["counters"]["actions"]["reply"], 2);
+        let errors = get("exports/telemetry/errors.json");
+        assert_eq!(
+            errors["errors"][0]["message"],
+            "login failed with PASS oauth:[redacted]"
+        );
+        let platforms = get("exports/platforms.json");
+        assert_eq!(
+            platforms["platforms"][5]["creators"][0]["state"],
+            "connected"
+        );
+        assert_eq!(
+            get("exports/telemetry/rates.json")["windows"][0]["rates"]["events"],
+            0.333
+        );
+    }
+
+    #[test]
+    fn idle_exports_with_no_store_are_valid_and_empty() {
+        let config = demo_config();
+        let dir = tempfile::tempdir().unwrap();
+        let files = build_all(dir.path(), &config, None, &RuntimeView::idle(), Utc::now()).unwrap();
+        for file in &files {
+            assert_eq!(file.validate(), Vec::<String>::new(), "{}", file.name);
+        }
+        let clips = &files
+            .iter()
+            .find(|f| f.name == "exports/clips.json")
+            .unwrap()
+            .payload;
+        assert_eq!(clips["clips"], serde_json::json!([]));
+    }
+}

@@ -3,5 +3,6 @@
 //! Each test gets its own temporary runtime root (a copy of the repository's demo runtime) through
 //! [`harness::Test`], runs `ss` as a user would, and checks exit code, stdout and stderr.
 
+mod export;
 mod harness;
 mod validate_config;
