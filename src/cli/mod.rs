@@ -5,7 +5,9 @@
 //! problems, 2 usage, I/O or runtime error. A closed stdout (`ss ... | head`) is not an error.
 
 mod completions;
+mod export;
 mod logging;
+mod publish_state;
 mod run;
 mod update_version;
 mod validate_config;
@@ -52,6 +54,10 @@ pub struct Cli {
 pub enum Command {
     /// Run the runtime: connect sources, run triggers and actions, record chat, write exports.
     Run(run::Args),
+    /// Regenerate every export from config and store, without running any worker.
+    Export(export::Args),
+    /// Mirror exports into a dashboard checkout's shared/state/, up to a visibility.
+    PublishState(publish_state::Args),
     /// Check config files against their schemas and each other; every problem with file:line:column.
     ValidateConfig(validate_config::Args),
     /// Stamp a release: one version and build in every file that carries them (all or nothing).
@@ -117,6 +123,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Some(Command::ValidateConfig(args)) => validate_config::run(&root, args),
         Some(Command::UpdateVersion(args)) => update_version::run(&root, args),
         Some(Command::Completions(args)) => completions::run(args),
+        Some(Command::Export(args)) => export::run(&root, args),
+        Some(Command::PublishState(args)) => publish_state::run(&root, args),
         None => {
             use clap::CommandFactory;
             let mut cmd = Cli::command();

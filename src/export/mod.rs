@@ -1,3 +1,266 @@
 //! Exports: snapshot builders, the atomic writer, the manifest, and the publish mirror.
+//!
+//! [`build_all`] turns config, store and live runtime state into one [`ExportFile`] per entry of the
+//! [`catalogue`], each a JSON document that starts with the `meta` block of DESIGN §4 and matches its
+//! schema in `schemas/exports/`. [`writer::write_all`] puts them on disk atomically, skipping files
+//! whose payload did not change, and writes `exports/meta.json`. [`publish`] mirrors the result into
+//! a dashboard checkout; [`watch`] keeps that mirror current. `ss run` and `ss export` share all of it.
+//!
+//! Builders are pure over their inputs (time is passed in as `now`), and every list has a fixed order,
+//! so the same store and config always give byte-identical payloads.
 
+pub mod atomic;
+mod builders;
+pub mod catalogue;
+pub mod publish;
 pub mod runtime_view;
+pub mod sanitize;
+pub mod schemas;
+pub mod watch;
+pub mod writer;
+
+use crate::config::Config;
+use crate::store::{Store, StoreError};
+use crate::version::VersionStamp;
+use chrono::{DateTime, SecondsFormat, Utc};
+use runtime_view::RuntimeView;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+
+pub use catalogue::{CATALOGUE, Entry, Visibility};
+
+/// The value of every export's `meta.source`.
+pub const SOURCE: &str = "streamsuites-runtime";
+
+/// One built export, ready to write.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportFile {
+    /// Path below the output tree, e.g. `exports/clips.json`.
+    pub name: &'static str,
+    pub visibility: Visibility,
+    /// Schema id, e.g. `streamsuites.clips.v1`.
+    pub schema: &'static str,
+    /// The whole document, `meta` first.
+    pub payload: Value,
+}
+
+impl ExportFile {
+    /// Problems of the payload against its schema (empty when valid).
+    pub fn validate(&self) -> Vec<String> {
+        schemas::validate(self.schema, &self.payload)
+    }
+}
+
+/// Why exports could not be built or written.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// An input file the exports read (changelog, roadmap, version) is unreadable or malformed.
+    #[error("{path}: {detail}\n  hint: {hint}")]
+    Input {
+        path: PathBuf,
+        detail: String,
+        hint: String,
+    },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl ExportError {
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> ExportError {
+        ExportError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// Everything a builder reads.
+pub(crate) struct Inputs<'a> {
+    pub root: &'a Path,
+    pub config: &'a Config,
+    pub store: Option<&'a Store>,
+    pub runtime: &'a RuntimeView,
+    pub now: DateTime<Utc>,
+    pub stamp: VersionStamp,
+}
+
+/// Formats a time the way every export does: RFC 3339, UTC, `Z`, whole seconds unless finer.
+pub fn timestamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+/// The `meta` block of one export.
+pub fn meta_block(
+    entry: &Entry,
+    generated_at: DateTime<Utc>,
+    stamp: &VersionStamp,
+) -> serde_json::Map<String, Value> {
+    let block = json!({
+        "schema": entry.schema,
+        "generated_at": generated_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+        "source": SOURCE,
+        "visibility": entry.visibility.as_str(),
+        "runtime": {"version": stamp.version, "build": stamp.build},
+    });
+    let mut doc = serde_json::Map::new();
+    doc.insert("meta".into(), block);
+    doc
+}
+
+/// Builds every export of the catalogue except the manifest (which [`writer::write_all`] writes from
+/// the files on disk). `store` is `None` when no database exists yet: the exports are then valid and
+/// empty. `ss export` passes [`RuntimeView::idle`].
+pub fn build_all(
+    root: &Path,
+    config: &Config,
+    store: Option<&Store>,
+    runtime: &RuntimeView,
+    now: DateTime<Utc>,
+) -> Result<Vec<ExportFile>, ExportError> {
+    let stamp = VersionStamp::read(root).map_err(|e| ExportError::Input {
+        path: crate::version::version_file(root),
+        detail: format!("{e:#}"),
+        hint: "fix runtime/version.json or run `ss update-version`".into(),
+    })?;
+    let inputs = Inputs {
+        root,
+        config,
+        store,
+        runtime,
+        now,
+        stamp,
+    };
+    let mut files = Vec::with_capacity(CATALOGUE.len() - 1);
+    for entry in CATALOGUE.iter().filter(|e| **e != catalogue::MANIFEST) {
+        let body = builders::build(entry, &inputs)?;
+        let mut payload = meta_block(entry, now, &inputs.stamp);
+        payload.extend(body);
+        files.push(ExportFile {
+            name: entry.name,
+            visibility: entry.visibility,
+            schema: entry.schema,
+            payload: Value::Object(payload),
+        });
+    }
+    Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Platform;
+    use crate::export::runtime_view::{RateWindow, SourceView, TelemetryError, TelemetryEvent};
+    use crate::pipeline::lanes::LaneSnapshot;
+    use crate::sources::{ConnectionState, StatusHandle};
+
+    fn demo_config() -> Config {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        Config::load(root).expect("the demo config loads")
+    }
+
+    fn live_view(now: DateTime<Utc>) -> RuntimeView {
+        let status = StatusHandle::new();
+        status.set_state(ConnectionState::Connected);
+        status.record_event(now);
+        status.record_error(
+            "reconnecting: GET https://api.example/chat?key=AIzaSecretKey123456 timed out",
+        );
+        let mut view = RuntimeView {
+            started_at: Some(now - chrono::Duration::seconds(90)),
+            sources: vec![SourceView {
+                creator: "demo".into(),
+                platform: Platform::Sim,
+                status: status.snapshot(),
+            }],
+            ..RuntimeView::idle()
+        };
+        view.counters.events_received = 10;
+        view.counters.actions.insert("reply".into(), 2);
+        view.lanes.insert(
+            "data".into(),
+            LaneSnapshot {
+                capacity: 8192,
+                depth: 3,
+                sent: 10,
+                dropped: 1,
+            },
+        );
+        view.telemetry_events.push(TelemetryEvent {
+            at: now,
+            kind: "source_connected".into(),
+            subsystem: "sources".into(),
+            message: "sim connected".into(),
+        });
+        view.telemetry_errors.push(TelemetryError {
+            at: now,
+            error_type: "login_failed".into(),
+            subsystem: "twitch".into(),
+            message: "login failed with PASS oauth:hunter2hunter2\nstack backtrace:\n  0: ss::sources::twitch".into(),
+        });
+        view.rates.push(RateWindow {
+            window_s: 60,
+            rates: [("events".to_string(), 1.0 / 3.0)].into(),
+            totals: [("events".to_string(), 20)].into(),
+        });
+        view.validated.insert("demo/sim".into(), now);
+        view
+    }
+
+    #[test]
+    fn live_runtime_exports_validate_and_leak_no_secrets_or_traces() {
+        let config = demo_config();
+        let now = DateTime::from_timestamp(1_795_000_000, 0).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let files = build_all(dir.path(), &config, None, &live_view(now), now).unwrap();
+        assert_eq!(files.len(), CATALOGUE.len() - 1);
+        for file in &files {
+            assert_eq!(file.validate(), Vec::<String>::new(), "{}", file.name);
+            let text = file.payload.to_string();
+            for secret in ["hunter2hunter2", "AIzaSecretKey123456", "stack backtrace"] {
+                assert!(!text.contains(secret), "{} leaks {secret}", file.name);
+            }
+        }
+        let get = |name: &str| &files.iter().find(|f| f.name == name).unwrap().payload;
+        let snapshot = get("exports/runtime_snapshot.json");
+        assert_eq!(snapshot["running"], true);
+        assert_eq!(snapshot["uptime_s"], 90);
+        assert_eq!(snapshot["sources"][0]["state"], "connected");
+        assert_eq!(snapshot["lanes"]["data"]["dropped"], 1);
+        assert_eq!(snapshot["counters"]["actions"]["reply"], 2);
+        let errors = get("exports/telemetry/errors.json");
+        assert_eq!(
+            errors["errors"][0]["message"],
+            "login failed with PASS oauth:[redacted]"
+        );
+        let platforms = get("exports/platforms.json");
+        assert_eq!(
+            platforms["platforms"][5]["creators"][0]["state"],
+            "connected"
+        );
+        assert_eq!(
+            get("exports/telemetry/rates.json")["windows"][0]["rates"]["events"],
+            0.333
+        );
+    }
+
+    #[test]
+    fn idle_exports_with_no_store_are_valid_and_empty() {
+        let config = demo_config();
+        let dir = tempfile::tempdir().unwrap();
+        let files = build_all(dir.path(), &config, None, &RuntimeView::idle(), Utc::now()).unwrap();
+        for file in &files {
+            assert_eq!(file.validate(), Vec::<String>::new(), "{}", file.name);
+        }
+        let clips = &files
+            .iter()
+            .find(|f| f.name == "exports/clips.json")
+            .unwrap()
+            .payload;
+        assert_eq!(clips["clips"], serde_json::json!([]));
+    }
+}

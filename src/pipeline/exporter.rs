@@ -93,18 +93,11 @@ impl ExporterParts {
 }
 
 /// Writes one full snapshot.
-fn write_snapshot(parts: &ExporterParts, _store: &Store, view: &RuntimeView) -> anyhow::Result<()> {
-    // TEMPORARY local stand-in until the export builders land.
-    let dir = parts.root.join("runtime/exports");
-    std::fs::create_dir_all(&dir)?;
-    std::fs::write(
-        dir.join("runtime_snapshot.json"),
-        serde_json::to_string_pretty(view)?,
-    )?;
-    std::fs::write(
-        dir.join("platforms.json"),
-        serde_json::to_string_pretty(&view.sources)?,
-    )?;
+fn write_snapshot(parts: &ExporterParts, store: &Store, view: &RuntimeView) -> anyhow::Result<()> {
+    let files = crate::export::build_all(&parts.root, &parts.config, Some(store), view, Utc::now())
+        .context("building exports")?;
+    crate::export::writer::write_all(&parts.root.join("runtime"), &files)
+        .context("writing exports")?;
     Ok(())
 }
 

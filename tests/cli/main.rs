@@ -5,6 +5,7 @@
 
 mod changelog;
 mod cli;
+mod export;
 mod harness;
 mod run;
 mod update_version;

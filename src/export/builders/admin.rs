@@ -1,0 +1,230 @@
+//! Operator views: creators, triggers with how often they fired, clip jobs, send limits, quotas,
+//! and the internal-only integrations, permissions and audit log.
+//!
+//! Integrations name the environment variables that hold credentials and whether each is set; a
+//! secret's value is never read into an export.
+
+use super::{Body, array, body, rows};
+use crate::config::secrets::Secrets;
+use crate::config::{Creator, CreatorPlatforms};
+use crate::event::{Platform, Role};
+use crate::export::{ExportError, Inputs, timestamp};
+use serde_json::{Value, json};
+
+/// Most clip jobs in jobs.json (newest kept).
+const JOBS_MAX: usize = 500;
+/// Most audit entries in audit.json (newest kept).
+const AUDIT_MAX: usize = 500;
+/// Days of quota usage per platform in quotas.json.
+const QUOTA_DAYS: usize = 7;
+
+/// The channel a creator's platform block names, when it names one.
+fn channel(platforms: &CreatorPlatforms, platform: Platform) -> Option<String> {
+    match platform {
+        Platform::Twitch => platforms.twitch.as_ref().map(|s| s.channel.clone()),
+        Platform::Youtube => platforms
+            .youtube
+            .as_ref()
+            .and_then(|s| s.channel_id.clone().or_else(|| s.live_chat_id.clone())),
+        Platform::Kick => platforms.kick.as_ref().map(|s| s.channel.clone()),
+        Platform::Rumble => None,
+        Platform::Pilled => platforms.pilled.as_ref().and_then(|s| s.channel.clone()),
+        Platform::Sim => platforms.sim.as_ref().and_then(|s| s.channel.clone()),
+    }
+}
+
+pub(super) fn creators(inputs: &Inputs<'_>) -> Body {
+    let creators: Vec<Value> = inputs
+        .config
+        .creators
+        .creators
+        .iter()
+        .map(|c| {
+            let platforms: Vec<Value> = Platform::ALL
+                .iter()
+                .filter(|p| c.platforms.configured(**p))
+                .map(|&p| {
+                    json!({
+                        "platform": p.as_str(),
+                        "enabled": c.platforms.enabled(p),
+                        "mode": inputs.config.platforms.mode(p).as_str(),
+                        "channel": channel(&c.platforms, p),
+                    })
+                })
+                .collect();
+            json!({
+                "id": c.id,
+                "display_name": c.display_name,
+                "enabled": c.enabled,
+                "platforms": platforms,
+            })
+        })
+        .collect();
+    body(json!({"creators": creators}))
+}
+
+pub(super) fn chat_triggers(inputs: &Inputs<'_>) -> Result<Body, ExportError> {
+    let fires = rows(inputs.store, |s| s.trigger_fires())?;
+    let mut triggers = Vec::new();
+    for (creator, defs) in &inputs.config.triggers.triggers {
+        for t in defs {
+            let fired = fires
+                .iter()
+                .find(|f| &f.creator == creator && f.trigger_id == t.id);
+            triggers.push(json!({
+                "creator": creator,
+                "id": t.id,
+                "enabled": t.enabled,
+                "matcher": serde_json::to_value(&t.matcher).unwrap_or(Value::Null),
+                "min_role": t.min_role.as_str(),
+                "platforms": t.platforms.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
+                "cooldowns": {"user_s": t.cooldowns.user_s, "creator_s": t.cooldowns.creator_s, "global_s": t.cooldowns.global_s},
+                "action": serde_json::to_value(&t.action).unwrap_or(Value::Null),
+                "fired": fired.map_or(0, |f| f.fired),
+                "last_fired_at": fired.map(|f| timestamp(f.last_fired_at)),
+            }));
+        }
+    }
+    Ok(body(json!({"triggers": triggers})))
+}
+
+pub(super) fn jobs(inputs: &Inputs<'_>) -> Result<Body, ExportError> {
+    let jobs = rows(inputs.store, |s| s.clip_jobs(JOBS_MAX))?;
+    let counts: serde_json::Map<String, Value> = rows(inputs.store, |s| s.clip_job_counts())?
+        .into_iter()
+        .map(|(state, n)| (state, json!(n)))
+        .collect();
+    let jobs: Vec<Value> = jobs
+        .iter()
+        .map(|j| {
+            json!({
+                "job_id": j.job_id,
+                "clip_id": j.clip_id,
+                "creator": j.creator,
+                "platform": j.platform.as_str(),
+                "state": j.state,
+                "attempts": j.attempts,
+                "last_error": j.last_error.as_deref().map(crate::export::sanitize::message),
+                "created_at": timestamp(j.created_at),
+                "updated_at": timestamp(j.updated_at),
+            })
+        })
+        .collect();
+    Ok(body(json!({"counts": counts, "jobs": jobs})))
+}
+
+pub(super) fn rate_limits(inputs: &Inputs<'_>) -> Body {
+    let limits = &inputs.config.ratelimits;
+    let platforms: Vec<Value> = Platform::ALL
+        .iter()
+        .map(|&p| {
+            let limit = limits.send_limit(p);
+            json!({
+                "platform": p.as_str(),
+                "messages": limit.messages,
+                "per_s": limit.per_s,
+                "privileged_messages": limit.privileged_messages,
+                "configured": limits.platforms.contains_key(&p),
+            })
+        })
+        .collect();
+    body(json!({"platforms": platforms}))
+}
+
+pub(super) fn quotas(inputs: &Inputs<'_>) -> Result<Body, ExportError> {
+    let quota = &inputs.config.ratelimits.youtube_quota;
+    let usage = rows(inputs.store, |s| s.quota_usage(QUOTA_DAYS))?;
+    Ok(body(json!({
+        "youtube": {
+            "daily_units": quota.daily_units,
+            "reserve_units": quota.reserve_units,
+            "hard_cap_units": quota.hard_cap_units,
+        },
+        "usage": array(&usage),
+    })))
+}
+
+/// Every credential a creator's config names: (platform, purpose, env var).
+fn credentials(creator: &Creator) -> Vec<(Platform, &'static str, &str)> {
+    let p = &creator.platforms;
+    let mut out = Vec::new();
+    if let Some(env) = p.twitch.as_ref().and_then(|s| s.token_env.as_deref()) {
+        out.push((Platform::Twitch, "chat", env));
+    }
+    if let Some(s) = &p.youtube {
+        if let Some(env) = s.api_key_env.as_deref() {
+            out.push((Platform::Youtube, "read", env));
+        }
+        if let Some(env) = s.oauth_token_env.as_deref() {
+            out.push((Platform::Youtube, "send", env));
+        }
+    }
+    if let Some(env) = p.kick.as_ref().and_then(|s| s.token_env.as_deref()) {
+        out.push((Platform::Kick, "send", env));
+    }
+    if let Some(env) = p.rumble.as_ref().and_then(|s| s.api_url_env.as_deref()) {
+        out.push((Platform::Rumble, "read", env));
+    }
+    out
+}
+
+pub(super) fn integrations(inputs: &Inputs<'_>) -> Body {
+    let secrets = Secrets::load(inputs.root);
+    let is_set = |env: &str| secrets.get(env).is_some();
+    let mut creds = Vec::new();
+    for creator in &inputs.config.creators.creators {
+        for (platform, purpose, env) in credentials(creator) {
+            creds.push(json!({
+                "creator": creator.id,
+                "platform": platform.as_str(),
+                "purpose": purpose,
+                "env": env,
+                "set": is_set(env),
+            }));
+        }
+    }
+    let discord = &inputs.config.discord.discord;
+    let guilds: Vec<Value> = discord
+        .guilds
+        .iter()
+        .map(|(id, g)| {
+            json!({
+                "guild_id": id,
+                "creator": g.creator,
+                "logging": {"enabled": g.logging.enabled, "channel_id": g.logging.channel_id},
+                "notifications": serde_json::to_value(&g.notifications).unwrap_or(Value::Null),
+            })
+        })
+        .collect();
+    body(json!({
+        "credentials": creds,
+        "discord": {
+            "token_env": discord.token_env,
+            "token_set": discord.token_env.as_deref().is_some_and(is_set),
+            "guilds": guilds,
+        },
+    }))
+}
+
+pub(super) fn permissions(inputs: &Inputs<'_>) -> Body {
+    let mut triggers = Vec::new();
+    for (creator, defs) in &inputs.config.triggers.triggers {
+        for t in defs {
+            triggers.push(json!({
+                "creator": creator,
+                "trigger": t.id,
+                "min_role": t.min_role.as_str(),
+                "platforms": t.platforms.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
+            }));
+        }
+    }
+    body(json!({
+        "roles": Role::ALL.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+        "triggers": triggers,
+    }))
+}
+
+pub(super) fn audit(inputs: &Inputs<'_>) -> Result<Body, ExportError> {
+    let entries = rows(inputs.store, |s| s.audit(AUDIT_MAX))?;
+    Ok(body(json!({"entries": array(&entries)})))
+}

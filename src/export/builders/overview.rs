@@ -1,0 +1,203 @@
+//! Product, version, platforms and runtime state: what a status page shows first.
+
+use super::{Body, body, rows};
+use crate::config::PlatformMode;
+use crate::event::Platform;
+use crate::export::runtime_view::SourceView;
+use crate::export::{ExportError, Inputs, sanitize, timestamp};
+use serde_json::{Value, json};
+
+const DESCRIPTION: &str = "StreamSuites is a headless livestream-automation runtime: live chat from Twitch, YouTube, Kick and Rumble, chat triggers and actions, clips, polls, tallies and scoreboards, published as read-only JSON.";
+
+pub(super) fn version(inputs: &Inputs<'_>) -> Body {
+    body(json!({"version": inputs.stamp.version, "build": inputs.stamp.build}))
+}
+
+fn modes(inputs: &Inputs<'_>) -> Value {
+    Value::Array(
+        Platform::ALL
+            .iter()
+            .map(|p| json!({"platform": p.as_str(), "mode": inputs.config.platforms.mode(*p).as_str()}))
+            .collect(),
+    )
+}
+
+pub(super) fn about_public(inputs: &Inputs<'_>) -> Body {
+    body(json!({
+        "product": "StreamSuites",
+        "description": DESCRIPTION,
+        "version": inputs.stamp.version,
+        "build": inputs.stamp.build,
+        "platforms": modes(inputs),
+        "creators": inputs.config.creators.creators.iter().filter(|c| c.enabled).count(),
+    }))
+}
+
+/// The connection state a dashboard shows for (creator, platform).
+fn connection_state<'a>(
+    inputs: &Inputs<'a>,
+    creator: &str,
+    platform: Platform,
+) -> (String, Option<&'a SourceView>) {
+    let source = inputs
+        .runtime
+        .sources
+        .iter()
+        .find(|s| s.creator == creator && s.platform == platform);
+    if let Some(source) = source {
+        let state = serde_json::to_value(source.status.state)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        return (state, Some(source));
+    }
+    let enabled = inputs
+        .config
+        .creators
+        .get(creator)
+        .is_some_and(|c| c.enabled && c.platforms.enabled(platform));
+    let state = if inputs.config.platforms.mode(platform) != PlatformMode::Active {
+        "inactive"
+    } else if !enabled {
+        "disabled"
+    } else {
+        "not_running"
+    };
+    (state.to_string(), None)
+}
+
+pub(super) fn platforms(inputs: &Inputs<'_>) -> Result<Body, ExportError> {
+    let totals = rows(inputs.store, |s| s.chat_totals())?;
+    let list: Vec<Value> = Platform::ALL
+        .iter()
+        .map(|&platform| {
+            let mut creators: Vec<&str> = inputs
+                .config
+                .creators
+                .creators
+                .iter()
+                .filter(|c| c.platforms.configured(platform))
+                .map(|c| c.id.as_str())
+                .collect();
+            for source in inputs.runtime.sources.iter().filter(|s| s.platform == platform) {
+                if !creators.contains(&source.creator.as_str()) {
+                    creators.push(&source.creator);
+                }
+            }
+            creators.sort_unstable();
+            let creators: Vec<Value> = creators
+                .into_iter()
+                .map(|creator| {
+                    let (state, source) = connection_state(inputs, creator, platform);
+                    let total = totals
+                        .iter()
+                        .find(|t| t.creator == creator && t.platform == platform);
+                    let last_event_at = source
+                        .and_then(|s| s.status.last_event_at)
+                        .or(total.map(|t| t.last_event_at));
+                    json!({
+                        "creator": creator,
+                        "enabled": inputs.config.creators.get(creator).is_some_and(|c| c.enabled && c.platforms.enabled(platform)),
+                        "state": state,
+                        "since": source.map(|s| timestamp(s.status.since)),
+                        "last_event_at": last_event_at.map(timestamp),
+                        "events_recorded": total.map_or(0, |t| t.events),
+                    })
+                })
+                .collect();
+            json!({
+                "platform": platform.as_str(),
+                "mode": inputs.config.platforms.mode(platform).as_str(),
+                "creators": creators,
+            })
+        })
+        .collect();
+    Ok(body(json!({"platforms": list})))
+}
+
+pub(super) fn runtime_snapshot(inputs: &Inputs<'_>) -> Result<Body, ExportError> {
+    let rt = inputs.runtime;
+    let chat_events = inputs.store.map(|s| s.chat_event_count()).transpose()?;
+    let mut sources: Vec<&SourceView> = rt.sources.iter().collect();
+    sources.sort_by(|a, b| (&a.creator, a.platform).cmp(&(&b.creator, b.platform)));
+    let sources: Vec<Value> = sources
+        .into_iter()
+        .map(|s| {
+            json!({
+                "creator": s.creator,
+                "platform": s.platform.as_str(),
+                "state": serde_json::to_value(s.status.state).unwrap_or(Value::Null),
+                "since": timestamp(s.status.since),
+                "heartbeat_at": s.status.last_event_at.map(timestamp),
+                "events": s.status.events,
+                "reconnects": s.status.reconnects,
+                "last_error": s.status.last_error.as_deref().map(sanitize::message),
+            })
+        })
+        .collect();
+    let platforms: Vec<Value> = Platform::ALL
+        .iter()
+        .map(|&p| {
+            let of_platform = rt.sources.iter().filter(|s| s.platform == p);
+            json!({
+                "platform": p.as_str(),
+                "mode": inputs.config.platforms.mode(p).as_str(),
+                "sources": of_platform.clone().count(),
+                "connected": of_platform.filter(|s| s.status.state == crate::sources::ConnectionState::Connected).count(),
+            })
+        })
+        .collect();
+    let lanes: serde_json::Map<String, Value> = rt
+        .lanes
+        .iter()
+        .map(|(name, lane)| {
+            (
+                name.clone(),
+                json!({"capacity": lane.capacity, "depth": lane.depth, "sent": lane.sent, "dropped": lane.dropped}),
+            )
+        })
+        .collect();
+    let c = &rt.counters;
+    Ok(body(json!({
+        "running": rt.started_at.is_some(),
+        "started_at": rt.started_at.map(timestamp),
+        "uptime_s": rt.started_at.map(|s| (inputs.now - s).num_seconds().max(0)),
+        "platforms": platforms,
+        "sources": sources,
+        "counters": {
+            "events_received": c.events_received,
+            "events_recorded": c.events_recorded,
+            "events_dropped": c.events_dropped,
+            "duplicates_skipped": c.duplicates_skipped,
+            "triggers_matched": c.triggers_matched,
+            "replies_dropped": c.replies_dropped,
+            "actions": c.actions,
+        },
+        "lanes": lanes,
+        "validated": rt.validated.iter().map(|(k, v)| (k.clone(), Value::String(timestamp(*v)))).collect::<serde_json::Map<_, _>>(),
+        "store": {"present": inputs.store.is_some(), "chat_events": chat_events.unwrap_or(0)},
+    })))
+}
+
+pub(super) fn about_admin(inputs: &Inputs<'_>) -> Result<Body, ExportError> {
+    let schema_version = inputs.store.map(|s| s.schema_version()).transpose()?;
+    let chat_events = inputs.store.map(|s| s.chat_event_count()).transpose()?;
+    let config = inputs.config;
+    Ok(body(json!({
+        "version": inputs.stamp.version,
+        "build": inputs.stamp.build,
+        "binary_version": env!("CARGO_PKG_VERSION"),
+        "store": {
+            "present": inputs.store.is_some(),
+            "schema_version": schema_version,
+            "supported_schema_version": crate::store::schema::SCHEMA_VERSION,
+            "chat_events": chat_events.unwrap_or(0),
+        },
+        "config": {
+            "creators": config.creators.creators.len(),
+            "triggers": config.triggers.triggers.values().map(Vec::len).sum::<usize>(),
+            "discord_guilds": config.discord.discord.guilds.len(),
+        },
+        "system": serde_json::to_value(&config.system).unwrap_or(Value::Null),
+    })))
+}

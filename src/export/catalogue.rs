@@ -1,0 +1,219 @@
+//! The export catalogue of DESIGN §4: every file's name, visibility and schema, in one table.
+//!
+//! Names are paths below the output tree (`runtime/` or `ss export --out DIR`): `exports/…` for public
+//! files, `signals/…` and `admin/…` for operator views. The catalogue order is the order files are
+//! built, written, listed in `exports/meta.json` and published.
+
+use serde::Serialize;
+
+/// Who may see a file. Ordered: each level includes the ones before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Visibility {
+    /// Anyone: static dashboards, overlays.
+    Public,
+    /// The operator's dashboard.
+    Dashboard,
+    /// The operator's machine only.
+    Internal,
+}
+
+impl Visibility {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Visibility::Public => "public",
+            Visibility::Dashboard => "dashboard",
+            Visibility::Internal => "internal",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Visibility> {
+        [
+            Visibility::Public,
+            Visibility::Dashboard,
+            Visibility::Internal,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == name)
+    }
+}
+
+/// One catalogue entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Entry {
+    /// Path below the output tree, e.g. `exports/clips.json`.
+    pub name: &'static str,
+    pub visibility: Visibility,
+    /// The schema id carried in `meta.schema`, e.g. `streamsuites.clips.v1`.
+    pub schema: &'static str,
+}
+
+impl Entry {
+    /// The short name `--only` accepts: the file name without directory and `.json`
+    /// (`clips`, `about.public`, `events` for `exports/telemetry/events.json`).
+    pub fn short_name(&self) -> &'static str {
+        let file = self.name.rsplit('/').next().unwrap_or(self.name);
+        file.strip_suffix(".json").unwrap_or(file)
+    }
+}
+
+const fn entry(name: &'static str, visibility: Visibility, schema: &'static str) -> Entry {
+    Entry {
+        name,
+        visibility,
+        schema,
+    }
+}
+
+/// The manifest: written last, listing every other file.
+pub const MANIFEST: Entry = entry(
+    "exports/meta.json",
+    Visibility::Public,
+    "streamsuites.meta.v1",
+);
+
+use Visibility::{Dashboard, Internal, Public};
+
+/// Every export file, the manifest first.
+pub const CATALOGUE: [Entry; 28] = [
+    MANIFEST,
+    entry("exports/version.json", Public, "streamsuites.version.v1"),
+    entry(
+        "exports/about.public.json",
+        Public,
+        "streamsuites.about_public.v1",
+    ),
+    entry(
+        "exports/platforms.json",
+        Public,
+        "streamsuites.platforms.v1",
+    ),
+    entry(
+        "exports/runtime_snapshot.json",
+        Public,
+        "streamsuites.runtime_snapshot.v1",
+    ),
+    entry("exports/clips.json", Public, "streamsuites.clips.v1"),
+    entry("exports/polls.json", Public, "streamsuites.polls.v1"),
+    entry("exports/tallies.json", Public, "streamsuites.tallies.v1"),
+    entry(
+        "exports/scoreboards.json",
+        Public,
+        "streamsuites.scoreboards.v1",
+    ),
+    entry(
+        "exports/changelog.runtime.json",
+        Public,
+        "streamsuites.changelog.v1",
+    ),
+    entry(
+        "exports/changelog.json",
+        Public,
+        "streamsuites.changelog.v1",
+    ),
+    entry("exports/roadmap.json", Public, "streamsuites.roadmap.v1"),
+    entry(
+        "exports/telemetry/events.json",
+        Public,
+        "streamsuites.telemetry_events.v1",
+    ),
+    entry(
+        "exports/telemetry/rates.json",
+        Public,
+        "streamsuites.telemetry_rates.v1",
+    ),
+    entry(
+        "exports/telemetry/errors.json",
+        Public,
+        "streamsuites.telemetry_errors.v1",
+    ),
+    entry(
+        "signals/chat_events.json",
+        Dashboard,
+        "streamsuites.chat_events.v1",
+    ),
+    entry(
+        "signals/poll_votes.json",
+        Dashboard,
+        "streamsuites.poll_votes.v1",
+    ),
+    entry(
+        "signals/tally_events.json",
+        Dashboard,
+        "streamsuites.tally_events.v1",
+    ),
+    entry(
+        "signals/score_events.json",
+        Dashboard,
+        "streamsuites.score_events.v1",
+    ),
+    entry("admin/creators.json", Dashboard, "streamsuites.creators.v1"),
+    entry(
+        "admin/chat_triggers.json",
+        Dashboard,
+        "streamsuites.chat_triggers.v1",
+    ),
+    entry("admin/jobs.json", Dashboard, "streamsuites.jobs.v1"),
+    entry(
+        "admin/rate_limits.json",
+        Dashboard,
+        "streamsuites.rate_limits.v1",
+    ),
+    entry("admin/quotas.json", Dashboard, "streamsuites.quotas.v1"),
+    entry(
+        "admin/about.admin.json",
+        Dashboard,
+        "streamsuites.about_admin.v1",
+    ),
+    entry(
+        "admin/integrations.json",
+        Internal,
+        "streamsuites.integrations.v1",
+    ),
+    entry(
+        "admin/permissions.json",
+        Internal,
+        "streamsuites.permissions.v1",
+    ),
+    entry("admin/audit.json", Internal, "streamsuites.audit.v1"),
+];
+
+/// The entry named `name`: its full name (`exports/clips.json`) or its short name (`clips`).
+pub fn lookup(name: &str) -> Option<Entry> {
+    CATALOGUE
+        .iter()
+        .find(|e| e.name == name || e.short_name() == name)
+        .copied()
+}
+
+/// The entry with full name `name`.
+pub fn by_name(name: &str) -> Option<Entry> {
+    CATALOGUE.iter().find(|e| e.name == name).copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_short_names_are_unique() {
+        for (i, a) in CATALOGUE.iter().enumerate() {
+            for b in &CATALOGUE[i + 1..] {
+                assert_ne!(a.name, b.name);
+                assert_ne!(a.short_name(), b.short_name(), "{} / {}", a.name, b.name);
+            }
+        }
+        assert_eq!(
+            lookup("events").unwrap().name,
+            "exports/telemetry/events.json"
+        );
+        assert_eq!(lookup("admin/audit.json").unwrap().visibility, Internal);
+        assert!(lookup("nope").is_none());
+    }
+
+    #[test]
+    fn visibility_levels_are_ordered() {
+        assert!(Public < Dashboard && Dashboard < Internal);
+        assert_eq!(Visibility::from_name("dashboard"), Some(Dashboard));
+    }
+}
