@@ -117,14 +117,15 @@ impl Supervisor {
             outbound: HashMap::new(),
         };
         for plan in plans {
+            if let Some(reason) = &plan.skipped {
+                // Not listed among the sources: exports show it as disabled or inactive from config.
+                tracing::info!(creator = %plan.creator, platform = %plan.platform, reason, "Source not started.");
+                continue;
+            }
             let status = StatusHandle::new();
             supervisor
                 .views
                 .push((plan.creator.clone(), plan.platform, status.clone()));
-            if let Some(reason) = &plan.skipped {
-                tracing::info!(creator = %plan.creator, platform = %plan.platform, reason, "Source not started.");
-                continue;
-            }
             let source = match build_source(config, &plan.creator, plan.platform) {
                 Ok(source) => source,
                 Err(e) => {
