@@ -190,3 +190,43 @@ fn recorded_chat_replays_to_the_same_actions() {
     assert!(!first.is_empty());
     assert_eq!(first, replay());
 }
+
+/// With hot reload on, a changed config that validates is applied without a restart; one that does
+/// not is rejected with an error in telemetry and the running config stays.
+#[test]
+fn hot_reload_applies_valid_changes_and_rejects_invalid_ones() {
+    let t = demo(200);
+    let system = t.read("runtime/config/system.json").replace(
+        "\"enabled\": false,\n    \"watch_dir\"",
+        "\"enabled\": true,\n    \"watch_dir\"",
+    );
+    assert!(system.contains("\"enabled\": true,\n    \"watch_dir\""));
+    t.write("runtime/config/system.json", &system);
+    let mut child = t
+        .std_cmd()
+        .args(["run", "--duration", "5s"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1200));
+    t.write(
+        "runtime/config/triggers.json",
+        r#"{"triggers": {"demo": [{"id": "everything", "kind": "non_empty", "action": {"type": "tally", "tally": "reloaded"}}]}}"#,
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    t.write(
+        "runtime/config/triggers.json",
+        r#"{"triggers": {"demo": [{"id": "broken""#,
+    );
+    assert_eq!(wait_with_deadline(&mut child, Duration::from_secs(15)), 0);
+    let events = t.read("runtime/exports/telemetry/events.json");
+    assert!(events.contains("config_reloaded"), "{events}");
+    let errors = t.read("runtime/exports/telemetry/errors.json");
+    assert!(errors.contains("config_rejected"), "{errors}");
+    let tallies = t.read("runtime/exports/tallies.json");
+    assert!(
+        tallies.contains("reloaded"),
+        "the reloaded trigger never fired: {tallies}"
+    );
+}
