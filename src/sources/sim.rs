@@ -196,7 +196,8 @@ impl SimChat {
             platform: Platform::Sim,
             creator: self.creator.clone(),
             channel: self.channel.clone(),
-            message_id: format!("sim-{}-{}", self.run_tag, self.next),
+            // Zero-padded so ids sort in arrival order, as most platforms' ids do.
+            message_id: format!("sim-{}-{:010}", self.run_tag, self.next),
             timestamp: at,
             kind,
             author: Author {
