@@ -5,4 +5,5 @@
 
 mod export;
 mod harness;
+mod publish_state;
 mod validate_config;
