@@ -20,8 +20,14 @@ fn demo_root() -> &'static Path {
 }
 
 fn export_once(config: &Config, store: Option<&Store>, out: &Path) {
-    let files = build_all(demo_root(), config, store, &RuntimeView::idle(), chrono::Utc::now())
-        .expect("build exports");
+    let files = build_all(
+        demo_root(),
+        config,
+        store,
+        &RuntimeView::idle(),
+        chrono::Utc::now(),
+    )
+    .expect("build exports");
     writer::write_all(out, &files).expect("write exports");
 }
 
