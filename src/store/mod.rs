@@ -132,11 +132,8 @@ impl Store {
             });
         }
         // NORMAL is durable across process crashes in WAL mode; only a power cut can lose the last commits.
-        // A 64 MiB page cache keeps the (platform, message_id) index hot: ids such as Twitch's UUIDs
-        // land at random places in it, and a cold index makes every insert a disk read.
-        conn.execute_batch(
-            "PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536;",
-        )
+        // The writer's connection adds its own cache and checkpoint settings (writer::WRITER_PRAGMAS).
+        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY;")
             .map_err(sqlite)?;
         let mut store = Store {
             conn,

@@ -11,6 +11,10 @@
 //! handle). [`StoreWriter::close`] on any clone stops new ops, writes every op already queued, commits
 //! and joins the thread; clones that send afterwards get [`StoreError::Closed`]. If every clone is
 //! dropped without `close`, the thread still drains the queue and commits before it ends.
+//!
+//! One writer per database, across processes too: `spawn` takes an OS lock on
+//! `streamsuites.db.writer-lock` and a second writer gets [`StoreError::Locked`]. Readers (exports,
+//! `ss export`) open the store with [`Store::open`] and are never blocked by it (WAL).
 
 use super::{Store, StoreError};
 use crate::event::{ChatEvent, Platform, Roles};
@@ -185,6 +189,7 @@ impl StoreWriter {
     /// Opens (and migrates) the store at `path` and starts the writer thread with a queue of
     /// `capacity` ops. Open errors (newer schema, corrupt, locked) are returned here, before any op.
     pub fn spawn(path: &Path, capacity: usize) -> Result<StoreWriter, StoreError> {
+        let lock = take_writer_lock(path)?;
         let store = Store::open(path)?;
         store
             .conn()
@@ -195,7 +200,11 @@ impl StoreWriter {
         let thread_stats = Arc::clone(&stats);
         let thread = std::thread::Builder::new()
             .name("ss-store-writer".into())
-            .spawn(move || run(store, rx, &thread_stats))
+            .spawn(move || {
+                run(store, rx, &thread_stats);
+                // Released only once everything is committed.
+                drop(lock);
+            })
             .map_err(|source| StoreError::Io {
                 path: path.to_path_buf(),
                 source,
@@ -256,6 +265,38 @@ impl StoreWriter {
     }
 }
 
+/// The lock file next to the database that makes this the only writer, across processes too.
+pub fn writer_lock_path(db: &Path) -> std::path::PathBuf {
+    let mut name = db.file_name().unwrap_or_default().to_os_string();
+    name.push(".writer-lock");
+    db.with_file_name(name)
+}
+
+/// Takes the exclusive writer lock (an OS file lock, released if the process dies).
+fn take_writer_lock(db: &Path) -> Result<std::fs::File, StoreError> {
+    let path = writer_lock_path(db);
+    let io = |source| StoreError::Io {
+        path: path.clone(),
+        source,
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Locked {
+            path: db.to_path_buf(),
+        }),
+        Err(std::fs::TryLockError::Error(e)) => Err(io(e)),
+    }
+}
+
 /// The writer thread's loop.
 fn run(mut store: Store, mut rx: mpsc::Receiver<Msg>, stats: &WriterStats) {
     let mut batch: Vec<WriteOp> = Vec::with_capacity(BATCH_MAX);
@@ -303,13 +344,14 @@ fn commit_batch(store: &mut Store, batch: &mut Vec<WriteOp>, stats: &WriterStats
     let conn = store.conn_mut();
     let result = (|| -> rusqlite::Result<usize> {
         let tx = conn.transaction()?;
+        let mut insert_chat = tx.prepare_cached(INSERT_CHAT)?;
         let mut written = 0;
         for op in batch.drain(..) {
             if let WriteOp::Flush(ack) = op {
                 acks.push(ack);
                 continue;
             }
-            match apply(&tx, op, stats, &mut totals) {
+            match apply(&tx, &mut insert_chat, op, stats, &mut totals) {
                 Ok(()) => written += 1,
                 Err(e) => {
                     WriterStats::add(&stats.errors, 1);
@@ -317,6 +359,7 @@ fn commit_batch(store: &mut Store, batch: &mut Vec<WriteOp>, stats: &WriterStats
                 }
             }
         }
+        drop(insert_chat);
         totals.write(&tx)?;
         tx.commit()?;
         Ok(written)
@@ -402,9 +445,16 @@ enum ApplyError {
     Rejected(String),
 }
 
+/// The hot statement, prepared once per batch rather than looked up per event.
+const INSERT_CHAT: &str =
+    "INSERT OR IGNORE INTO chat_events (platform, message_id, creator, channel, ts_ms, kind,
+       author_id, author_login, author_name, roles, text, emotes, extras)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+
 /// Applies one op inside the open transaction.
 fn apply(
     conn: &Connection,
+    insert_chat: &mut rusqlite::CachedStatement<'_>,
     op: WriteOp,
     stats: &WriterStats,
     totals: &mut ChatTotals,
@@ -421,27 +471,21 @@ fn apply(
             } else {
                 serde_json::to_string(&event.extras).ok()
             };
-            let inserted = conn
-                .prepare_cached(
-                    "INSERT OR IGNORE INTO chat_events (platform, message_id, creator, channel, ts_ms, kind,
-                       author_id, author_login, author_name, roles, text, emotes, extras)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-                )?
-                .execute(params![
-                    event.platform.as_str(),
-                    event.message_id,
-                    event.creator,
-                    event.channel,
-                    event.timestamp_ms(),
-                    event.kind.as_str(),
-                    event.author.id,
-                    event.author.login,
-                    event.author.display_name,
-                    roles_bits(&event.author.roles),
-                    event.text,
-                    emotes,
-                    extras,
-                ])?;
+            let inserted = insert_chat.execute(params![
+                event.platform.as_str(),
+                event.message_id,
+                event.creator,
+                event.channel,
+                event.timestamp_ms(),
+                event.kind.as_str(),
+                event.author.id,
+                event.author.login,
+                event.author.display_name,
+                roles_bits(&event.author.roles),
+                event.text,
+                emotes,
+                extras,
+            ])?;
             if inserted == 1 {
                 WriterStats::add(&stats.events_recorded, 1);
                 totals.count(&event.creator, event.platform, event.timestamp_ms());
@@ -791,6 +835,19 @@ mod tests {
             Store::open(&path).unwrap().chat_event_count().unwrap(),
             5_000
         );
+    }
+
+    #[test]
+    fn a_second_writer_on_the_same_store_is_refused_until_the_first_closes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let first = StoreWriter::spawn(&path, 8).unwrap();
+        let err = StoreWriter::spawn(&path, 8).unwrap_err();
+        assert!(matches!(err, StoreError::Locked { .. }), "{err:?}");
+        // Readers are not writers: opening for queries still works.
+        assert_eq!(Store::open(&path).unwrap().chat_event_count().unwrap(), 0);
+        first.close().unwrap();
+        StoreWriter::spawn(&path, 8).unwrap().close().unwrap();
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod changelog;
 mod cli;
 mod export;
 mod harness;
+mod publish_state;
 mod run;
 mod update_version;
 mod validate_config;
