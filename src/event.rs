@@ -223,6 +223,9 @@ pub struct ChatEvent {
     pub extras: serde_json::Map<String, serde_json::Value>,
 }
 
+/// The JSON Schema of [`ChatEvent`] (`schemas/chat_event.schema.json`), for consumers and tests.
+pub const CHAT_EVENT_SCHEMA: &str = include_str!("../schemas/chat_event.schema.json");
+
 impl ChatEvent {
     /// The event time as Unix milliseconds.
     pub fn timestamp_ms(&self) -> i64 {
@@ -243,6 +246,31 @@ mod tests {
         };
         assert_eq!(roles.highest(), Role::Moderator);
         assert_eq!(Roles::default().highest(), Role::Everyone);
+    }
+
+    #[test]
+    fn sim_events_of_every_kind_match_the_published_schema() {
+        use crate::config::model::SimSettings;
+        use crate::sources::sim::SimChat;
+        let schema: serde_json::Value = serde_json::from_str(CHAT_EVENT_SCHEMA).unwrap();
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        let mut chat = SimChat::new("demo", "demo", &SimSettings::default(), "t");
+        let mut kinds = std::collections::HashSet::new();
+        for _ in 0..5000 {
+            let event = chat.next_event(chrono::Utc::now());
+            kinds.insert(event.kind);
+            let json = serde_json::to_value(&event).unwrap();
+            let errors: Vec<String> = validator
+                .iter_errors(&json)
+                .map(|e| e.to_string())
+                .collect();
+            assert!(errors.is_empty(), "{json}: {errors:?}");
+            let back: ChatEvent = serde_json::from_value(json).unwrap();
+            assert_eq!(back, event);
+        }
+        assert!(kinds.len() >= 5, "{kinds:?}");
+        let bad = serde_json::json!({"platform": "myspace"});
+        assert!(validator.iter_errors(&bad).next().is_some());
     }
 
     #[test]

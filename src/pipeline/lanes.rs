@@ -1,10 +1,12 @@
-//! Lanes: the bounded channels between sources and the pipeline, each with a stated policy when full.
+//! Lanes: the bounded paths between sources and the pipeline, each with a stated policy when full.
 //!
-//! - **data** (chat events): a full lane blocks the sending source for at most `block` (default 250 ms),
-//!   then drops the newest event *and counts it* in [`LaneStats::dropped`]. Sources never wait forever
-//!   and memory never grows without bound.
-//! - **control** (lifecycle, reloads) is never dropped: senders wait.
-//! - **telemetry** is shed first: `try_send`, dropped (and counted) when full.
+//! - **data** (chat events, [`DataLane`]): a full lane blocks the sending source for at most `block`
+//!   (default 250 ms), then drops the newest event *and counts it* in [`LaneStats::dropped`]. Sources
+//!   never wait forever and memory never grows without bound.
+//! - **control** (shutdown, config reloads) is never dropped: shutdown is a `CancellationToken` every
+//!   task selects on, and a reloaded config is a `watch` value (the newest config wins, none is queued).
+//! - **telemetry** is shed first: runtime events and errors go to bounded rings
+//!   ([`crate::pipeline::telemetry`]) that forget the oldest entries.
 
 use crate::event::ChatEvent;
 use serde::Serialize;
