@@ -11,6 +11,7 @@
 //! - [`config`]: typed config files, embedded schemas, semantic checks, secrets.
 //! - [`event`]: `ChatEvent`, the contract every source produces.
 //! - [`sources`]: the Source contract, backoff, status; one module per platform.
+//! - [`sources::twitch`]: Twitch chat over IRC/TLS: parser, decoder, client, rate-limited sending.
 //! - [`pipeline`]: lanes, dedupe, the supervisor and the run loop.
 //! - [`export`]: snapshot builders, atomic writer, manifest, publish mirror.
 //! - [`version`]: the release stamp in `runtime/version.json`.

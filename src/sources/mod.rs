@@ -7,7 +7,9 @@
 //! functions tested on raw wire samples.
 
 pub mod backoff;
+pub mod ratelimit;
 pub mod status;
+pub mod twitch;
 
 use crate::config::model::{Endpoints, SendLimit};
 use crate::config::secrets::Secrets;
