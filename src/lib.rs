@@ -13,6 +13,7 @@
 //! - [`sources`]: the Source contract, backoff, status; one module per platform.
 //! - [`triggers`]: the pure trigger engine: registry, cooldowns, templates.
 //! - [`actions`]: action descriptors and the executor.
+//! - [`sources::twitch`]: Twitch chat over IRC/TLS: parser, decoder, client, rate-limited sending.
 //! - [`pipeline`]: lanes, dedupe, the supervisor and the run loop.
 //! - [`store`]: the SQLite store: open and migrate, the single batching writer, read queries.
 //! - [`export`]: snapshot builders, atomic writer, manifest, publish mirror.

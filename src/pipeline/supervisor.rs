@@ -14,6 +14,7 @@ use crate::event::Platform;
 use crate::export::runtime_view::SourceView;
 use crate::sources::backoff::Backoff;
 use crate::sources::sim::SimSource;
+use crate::sources::twitch::TwitchSource;
 use crate::sources::{
     ConnectionState, OUTBOUND_CAPACITY, OutboundMessage, Source, SourceContext, SourceError,
     StatusHandle,
@@ -86,6 +87,12 @@ pub fn build_source(
         Platform::Sim => {
             let sim = settings.sim.clone().unwrap_or_default();
             Ok(Box::new(SimSource::new(creator, &sim)))
+        }
+        Platform::Twitch => {
+            let twitch = settings.twitch.as_ref().ok_or_else(|| {
+                SourceError::InvalidSettings("no twitch block in creators.json".into())
+            })?;
+            Ok(Box::new(TwitchSource::new(creator, twitch)?))
         }
         other => Err(SourceError::InvalidSettings(format!(
             "this build has no {other} source yet"

@@ -7,8 +7,10 @@
 //! functions tested on raw wire samples.
 
 pub mod backoff;
+pub mod ratelimit;
 pub mod sim;
 pub mod status;
+pub mod twitch;
 
 use crate::config::model::{Endpoints, SendLimit};
 use crate::config::secrets::Secrets;

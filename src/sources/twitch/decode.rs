@@ -1,0 +1,752 @@
+//! Twitch IRC → [`ChatEvent`]: what each Twitch command means, on top of the generic [`irc`] parser.
+//!
+//! | command | kind |
+//! | --- | --- |
+//! | `PRIVMSG` | `message`, or `donation` when it carries `bits` |
+//! | `USERNOTICE` | by `msg-id`: `sub`, `resub`, `sub_gift` (every gift variant), `raid`, `announcement`, else `other` |
+//! | `CLEARCHAT` | `timeout` (with `ban-duration`), `ban`, or `chat_clear` (no user) |
+//! | `CLEARMSG` | `deletion` |
+//! | `ROOMSTATE` | `room_state` |
+//! | `NOTICE` to a channel | `notice` |
+//!
+//! The message id is the `id` tag. Events without one get a stable id derived from what identifies
+//! them (`clearchat-{room}-{tmi-sent-ts}-{target}`, `clearmsg-{target-msg-id}`, ...), so a replayed
+//! or re-delivered event dedupes. The timestamp is `tmi-sent-ts`, else the time the line arrived.
+//! For moderation events the author is the user acted upon. Platform details without a common field
+//! (color, badges as `set/version` strings, bits, replies, sub plans, raid viewers, `/me` as
+//! `"action": true`) go to `extras`.
+//!
+//! Decoding is on the hot path of every chat line, so tags are read in one pass into borrowed
+//! slices, and only the values an event keeps are copied.
+//!
+//! [`irc`]: super::irc
+
+use super::irc::{IrcMessage, TagValue};
+use crate::event::{Author, ChatEvent, Emote, EventKind, Platform, Roles};
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+
+/// Normalizes one Twitch line into a chat event; `None` for lines that are not chat events
+/// (numerics, PING, JOIN, USERSTATE, notices not addressed to a channel, ...).
+pub fn decode(
+    msg: &IrcMessage<'_>,
+    creator: &str,
+    received_at: DateTime<Utc>,
+) -> Option<ChatEvent> {
+    let decoder: fn(&Line<'_>, &mut ChatEvent) = match msg.command() {
+        "PRIVMSG" => privmsg,
+        "USERNOTICE" => usernotice,
+        "CLEARCHAT" => clearchat,
+        "CLEARMSG" => clearmsg,
+        "ROOMSTATE" => roomstate,
+        "NOTICE" => notice,
+        _ => return None,
+    };
+    let channel = msg.first_param()?.strip_prefix('#')?;
+    let line = Line {
+        msg,
+        tags: KnownTags::read(msg),
+        received_at,
+    };
+    let timestamp = line
+        .tags
+        .tmi_sent_ts
+        .and_then(|ts| ts.raw().parse::<i64>().ok())
+        .and_then(DateTime::from_timestamp_millis)
+        .unwrap_or(received_at);
+    let mut event = ChatEvent {
+        platform: Platform::Twitch,
+        creator: creator.to_owned(),
+        channel: channel.to_owned(),
+        message_id: String::new(),
+        timestamp,
+        kind: EventKind::Message,
+        author: Author::default(),
+        text: String::new(),
+        emotes: Vec::new(),
+        // Most events carry 1 to 4 extras; sizing once avoids regrowing the map.
+        extras: Map::with_capacity(4),
+    };
+    decoder(&line, &mut event);
+    Some(event)
+}
+
+/// One line being decoded: the message, its known tags, and when it arrived.
+struct Line<'a> {
+    msg: &'a IrcMessage<'a>,
+    tags: KnownTags<'a>,
+    received_at: DateTime<Utc>,
+}
+
+impl Line<'_> {
+    /// `tmi-sent-ts` as written, else the arrival time in ms: the time part of derived ids.
+    fn time_key(&self) -> String {
+        match self.tags.tmi_sent_ts {
+            Some(ts) if !ts.is_empty() => ts.raw().to_owned(),
+            _ => self.received_at.timestamp_millis().to_string(),
+        }
+    }
+}
+
+/// The tags decoding reads, gathered in one pass (the last duplicate wins, as IRCv3 says).
+#[derive(Default)]
+struct KnownTags<'a> {
+    id: Option<TagValue<'a>>,
+    user_id: Option<TagValue<'a>>,
+    room_id: Option<TagValue<'a>>,
+    login: Option<TagValue<'a>>,
+    display_name: Option<TagValue<'a>>,
+    color: Option<TagValue<'a>>,
+    badges: Option<TagValue<'a>>,
+    badge_info: Option<TagValue<'a>>,
+    emotes: Option<TagValue<'a>>,
+    bits: Option<TagValue<'a>>,
+    moderator: Option<TagValue<'a>>,
+    subscriber: Option<TagValue<'a>>,
+    vip: Option<TagValue<'a>>,
+    first_msg: Option<TagValue<'a>>,
+    returning_chatter: Option<TagValue<'a>>,
+    tmi_sent_ts: Option<TagValue<'a>>,
+    msg_id: Option<TagValue<'a>>,
+    system_msg: Option<TagValue<'a>>,
+    ban_duration: Option<TagValue<'a>>,
+    target_user_id: Option<TagValue<'a>>,
+    target_msg_id: Option<TagValue<'a>>,
+    reply_parent_msg_id: Option<TagValue<'a>>,
+    reply_parent_user_id: Option<TagValue<'a>>,
+    reply_parent_user_login: Option<TagValue<'a>>,
+    reply_parent_display_name: Option<TagValue<'a>>,
+    reply_parent_msg_body: Option<TagValue<'a>>,
+}
+
+impl<'a> KnownTags<'a> {
+    fn read(msg: &IrcMessage<'a>) -> KnownTags<'a> {
+        let mut t = KnownTags::default();
+        for (key, value) in msg.tags().iter() {
+            let slot = match key {
+                "id" => &mut t.id,
+                "user-id" => &mut t.user_id,
+                "room-id" => &mut t.room_id,
+                "login" => &mut t.login,
+                "display-name" => &mut t.display_name,
+                "color" => &mut t.color,
+                "badges" => &mut t.badges,
+                "badge-info" => &mut t.badge_info,
+                "emotes" => &mut t.emotes,
+                "bits" => &mut t.bits,
+                "mod" => &mut t.moderator,
+                "subscriber" => &mut t.subscriber,
+                "vip" => &mut t.vip,
+                "first-msg" => &mut t.first_msg,
+                "returning-chatter" => &mut t.returning_chatter,
+                "tmi-sent-ts" => &mut t.tmi_sent_ts,
+                "msg-id" => &mut t.msg_id,
+                "system-msg" => &mut t.system_msg,
+                "ban-duration" => &mut t.ban_duration,
+                "target-user-id" => &mut t.target_user_id,
+                "target-msg-id" => &mut t.target_msg_id,
+                "reply-parent-msg-id" => &mut t.reply_parent_msg_id,
+                "reply-parent-user-id" => &mut t.reply_parent_user_id,
+                "reply-parent-user-login" => &mut t.reply_parent_user_login,
+                "reply-parent-display-name" => &mut t.reply_parent_display_name,
+                "reply-parent-msg-body" => &mut t.reply_parent_msg_body,
+                _ => continue,
+            };
+            *slot = Some(value);
+        }
+        t
+    }
+}
+
+/// A tag's decoded value as an owned string (empty when absent).
+fn text_of(value: Option<TagValue<'_>>) -> String {
+    value.map(|v| v.unescape().into_owned()).unwrap_or_default()
+}
+
+/// A `0`/`1` flag tag.
+fn is_set(value: Option<TagValue<'_>>) -> bool {
+    value.is_some_and(|v| !v.is_empty() && v.raw() != "0")
+}
+
+fn number_of(value: Option<TagValue<'_>>) -> Option<u64> {
+    value.and_then(|v| v.raw().parse().ok())
+}
+
+/// The author from `user-id`, a login and `display-name` (falling back to the login).
+fn author(tags: &KnownTags<'_>, login: &str) -> Author {
+    let display_name = match tags.display_name {
+        Some(name) if !name.is_empty() => name.unescape().into_owned(),
+        _ => login.to_owned(),
+    };
+    let id = match tags.user_id {
+        Some(id) if !id.is_empty() => id.raw().to_owned(),
+        // A plain IRC server has no user ids; the login is the next most stable key.
+        _ => login.to_owned(),
+    };
+    Author {
+        id,
+        login: login.to_owned(),
+        display_name,
+        roles: roles(tags),
+    }
+}
+
+/// Roles from the flag tags and the badges (`broadcaster/1`, `moderator/1`, `vip/1`, `subscriber/N`,
+/// `founder/N`).
+fn roles(tags: &KnownTags<'_>) -> Roles {
+    let mut roles = Roles {
+        broadcaster: false,
+        moderator: is_set(tags.moderator),
+        vip: is_set(tags.vip),
+        subscriber: is_set(tags.subscriber),
+    };
+    for badge in badge_pairs(tags.badges) {
+        match badge.0 {
+            "broadcaster" => roles.broadcaster = true,
+            "moderator" => roles.moderator = true,
+            "vip" => roles.vip = true,
+            "subscriber" | "founder" => roles.subscriber = true,
+            _ => {}
+        }
+    }
+    roles
+}
+
+/// `name/version` pairs of a `badges` or `badge-info` tag.
+fn badge_pairs<'a>(value: Option<TagValue<'a>>) -> impl Iterator<Item = (&'a str, &'a str)> {
+    value
+        .map(|v| v.raw())
+        .unwrap_or_default()
+        .split(',')
+        .filter(|b| !b.is_empty())
+        .map(|b| b.split_once('/').unwrap_or((b, "")))
+}
+
+/// Emotes from `id:start-end,start-end/id2:start-end`; malformed ranges are skipped.
+fn emotes_of(value: Option<TagValue<'_>>) -> Vec<Emote> {
+    let Some(raw) = value.map(|v| v.raw()).filter(|r| !r.is_empty()) else {
+        return Vec::new();
+    };
+    let mut emotes = Vec::new();
+    for group in raw.split('/') {
+        let Some((id, ranges)) = group.split_once(':') else {
+            continue;
+        };
+        for range in ranges.split(',') {
+            let Some((start, end)) = range.split_once('-') else {
+                continue;
+            };
+            if let (Ok(start), Ok(end)) = (start.parse::<u32>(), end.parse::<u32>())
+                && start <= end
+            {
+                emotes.push(Emote {
+                    id: id.to_owned(),
+                    start,
+                    end,
+                });
+            }
+        }
+    }
+    emotes.sort_by_key(|e| e.start);
+    emotes
+}
+
+/// The extras every user-authored event shares: color, badges, subscription months.
+fn author_extras(tags: &KnownTags<'_>, extras: &mut Map<String, Value>) {
+    if let Some(color) = tags.color.filter(|c| !c.is_empty()) {
+        extras.insert("color".into(), Value::String(color.raw().to_owned()));
+    }
+    // `set/version` strings in Twitch's order (as EventSub lists them): cheaper than a nested
+    // object on the hot path, and just as easy to read.
+    if let Some(badges) = tags.badges.filter(|b| !b.is_empty()) {
+        let list: Vec<Value> = badges
+            .raw()
+            .split(',')
+            .filter(|b| !b.is_empty())
+            .map(|b| Value::String(b.to_owned()))
+            .collect();
+        extras.insert("badges".into(), Value::Array(list));
+    }
+    let months = badge_pairs(tags.badge_info)
+        .find(|(name, _)| matches!(*name, "subscriber" | "founder"))
+        .and_then(|(_, n)| n.parse::<u64>().ok());
+    if let Some(months) = months {
+        extras.insert("sub_months".into(), Value::from(months));
+    }
+}
+
+fn privmsg(line: &Line<'_>, event: &mut ChatEvent) {
+    let tags = &line.tags;
+    let login = line.msg.nick().unwrap_or_default();
+    let raw_text = line
+        .msg
+        .trailing()
+        .or_else(|| line.msg.param(1))
+        .unwrap_or_default();
+    let (text, action) = match raw_text
+        .strip_prefix("\u{1}ACTION ")
+        .map(|t| t.strip_suffix('\u{1}').unwrap_or(t))
+    {
+        Some(text) => (text, true),
+        None => (raw_text, false),
+    };
+    event.message_id = match tags.id {
+        Some(id) if !id.is_empty() => id.raw().to_owned(),
+        _ => format!(
+            "privmsg-{}-{login}-{}-{:016x}",
+            event.channel,
+            line.time_key(),
+            fnv1a(text)
+        ),
+    };
+    event.author = author(tags, login);
+    event.text = text.to_owned();
+    event.emotes = emotes_of(tags.emotes);
+    let extras = &mut event.extras;
+    author_extras(tags, extras);
+    if let Some(bits) = number_of(tags.bits).filter(|&b| b > 0) {
+        event.kind = EventKind::Donation;
+        extras.insert("bits".into(), Value::from(bits));
+    }
+    if action {
+        extras.insert("action".into(), Value::Bool(true));
+    }
+    if is_set(tags.first_msg) {
+        extras.insert("first_msg".into(), Value::Bool(true));
+    }
+    if is_set(tags.returning_chatter) {
+        extras.insert("returning_chatter".into(), Value::Bool(true));
+    }
+    if let Some(parent) = tags.reply_parent_msg_id.filter(|p| !p.is_empty()) {
+        let mut reply = Map::new();
+        reply.insert("msg_id".into(), Value::String(parent.raw().to_owned()));
+        reply.insert("user_id".into(), text_of(tags.reply_parent_user_id).into());
+        reply.insert("login".into(), text_of(tags.reply_parent_user_login).into());
+        reply.insert(
+            "display_name".into(),
+            text_of(tags.reply_parent_display_name).into(),
+        );
+        reply.insert("body".into(), text_of(tags.reply_parent_msg_body).into());
+        extras.insert("reply_parent".into(), Value::Object(reply));
+    }
+}
+
+/// The kind of a USERNOTICE `msg-id`; Twitch adds new ids without notice, hence the catch-all.
+fn usernotice_kind(msg_id: &str) -> EventKind {
+    match msg_id {
+        "sub" => EventKind::Sub,
+        "resub" => EventKind::Resub,
+        "subgift"
+        | "anonsubgift"
+        | "submysterygift"
+        | "anonsubmysterygift"
+        | "giftpaidupgrade"
+        | "anongiftpaidupgrade"
+        | "primepaidupgrade"
+        | "communitypayforward"
+        | "standardpayforward" => EventKind::SubGift,
+        "raid" => EventKind::Raid,
+        "announcement" => EventKind::Announcement,
+        _ => EventKind::Other,
+    }
+}
+
+fn usernotice(line: &Line<'_>, event: &mut ChatEvent) {
+    let tags = &line.tags;
+    let msg_id = tags.msg_id.map(|v| v.raw()).unwrap_or_default();
+    event.kind = usernotice_kind(msg_id);
+    event.message_id = match tags.id {
+        Some(id) if !id.is_empty() => id.raw().to_owned(),
+        _ => format!(
+            "usernotice-{}-{msg_id}-{}-{}",
+            tags.room_id.map(|r| r.raw()).unwrap_or_default(),
+            tags.user_id.map(|r| r.raw()).unwrap_or_default(),
+            line.time_key()
+        ),
+    };
+    let login = tags.login.map(|l| l.raw()).unwrap_or_default();
+    event.author = author(tags, login);
+    event.text = line.msg.trailing().unwrap_or_default().to_owned();
+    event.emotes = emotes_of(tags.emotes);
+    let extras = &mut event.extras;
+    extras.insert("event".into(), Value::String(msg_id.to_owned()));
+    author_extras(tags, extras);
+    if let Some(system) = tags.system_msg.filter(|s| !s.is_empty()) {
+        extras.insert("system_msg".into(), system.unescape().into_owned().into());
+    }
+    let mut params = Map::new();
+    for (key, value) in line.msg.tags().iter() {
+        if let Some(name) = key.strip_prefix("msg-param-") {
+            params.insert(name.to_owned(), value.unescape().into_owned().into());
+        }
+    }
+    let param = |name: &str| params.get(name).and_then(Value::as_str);
+    let number = |name: &str| param(name).and_then(|v| v.parse::<u64>().ok());
+    let mut typed = Map::new();
+    if let Some(plan) = param("sub-plan") {
+        typed.insert("sub_plan".into(), plan.into());
+    }
+    if let Some(months) = number("cumulative-months") {
+        typed.insert("cumulative_months".into(), months.into());
+    }
+    if let Some(viewers) = number("viewerCount") {
+        typed.insert("viewers".into(), viewers.into());
+    }
+    if let Some(count) = number("mass-gift-count") {
+        typed.insert("gift_count".into(), count.into());
+    }
+    if let Some(recipient) = param("recipient-user-name") {
+        typed.insert("recipient_login".into(), recipient.into());
+    }
+    extras.extend(typed);
+    if !params.is_empty() {
+        extras.insert("params".into(), Value::Object(params));
+    }
+}
+
+fn clearchat(line: &Line<'_>, event: &mut ChatEvent) {
+    let tags = &line.tags;
+    let target_login = line.msg.trailing().unwrap_or_default();
+    let target_id = tags.target_user_id.map(|v| v.raw()).unwrap_or_default();
+    event.message_id = format!(
+        "clearchat-{}-{}-{}",
+        tags.room_id.map(|v| v.raw()).unwrap_or_default(),
+        line.time_key(),
+        if target_id.is_empty() {
+            "all"
+        } else {
+            target_id
+        }
+    );
+    if target_login.is_empty() {
+        event.kind = EventKind::ChatClear;
+        return;
+    }
+    event.author = Author {
+        id: if target_id.is_empty() {
+            target_login
+        } else {
+            target_id
+        }
+        .to_owned(),
+        login: target_login.to_owned(),
+        display_name: target_login.to_owned(),
+        roles: Roles::default(),
+    };
+    match number_of(tags.ban_duration) {
+        Some(seconds) => {
+            event.kind = EventKind::Timeout;
+            event.extras.insert("duration_s".into(), seconds.into());
+        }
+        None => event.kind = EventKind::Ban,
+    }
+}
+
+fn clearmsg(line: &Line<'_>, event: &mut ChatEvent) {
+    let tags = &line.tags;
+    let target = tags.target_msg_id.map(|v| v.raw()).unwrap_or_default();
+    event.kind = EventKind::Deletion;
+    event.message_id = if target.is_empty() {
+        format!("clearmsg-{}-{}", event.channel, line.time_key())
+    } else {
+        format!("clearmsg-{target}")
+    };
+    let login = tags.login.map(|v| v.raw()).unwrap_or_default();
+    event.author = Author {
+        id: login.to_owned(),
+        login: login.to_owned(),
+        display_name: login.to_owned(),
+        roles: Roles::default(),
+    };
+    event.text = line.msg.trailing().unwrap_or_default().to_owned();
+    event
+        .extras
+        .insert("target_msg_id".into(), target.to_owned().into());
+}
+
+fn roomstate(line: &Line<'_>, event: &mut ChatEvent) {
+    let room = line.tags.room_id.map(|v| v.raw()).unwrap_or_default();
+    event.kind = EventKind::RoomState;
+    event.message_id = format!("roomstate-{room}-{}", line.time_key());
+    let mut settings = Map::new();
+    for (key, value) in line.msg.tags().iter() {
+        if key == "room-id" {
+            continue;
+        }
+        let value = match value.raw().parse::<i64>() {
+            Ok(n) => Value::from(n),
+            Err(_) => Value::String(value.unescape().into_owned()),
+        };
+        settings.insert(key.to_owned(), value);
+    }
+    event
+        .extras
+        .insert("room_id".into(), room.to_owned().into());
+    event
+        .extras
+        .insert("settings".into(), Value::Object(settings));
+}
+
+fn notice(line: &Line<'_>, event: &mut ChatEvent) {
+    let notice_id = line.tags.msg_id.map(|v| v.raw()).unwrap_or_default();
+    event.kind = EventKind::Notice;
+    event.message_id = format!(
+        "notice-{}-{}-{}",
+        event.channel,
+        if notice_id.is_empty() {
+            "none"
+        } else {
+            notice_id
+        },
+        line.time_key()
+    );
+    event.text = line.msg.trailing().unwrap_or_default().to_owned();
+    if !notice_id.is_empty() {
+        event
+            .extras
+            .insert("notice_id".into(), notice_id.to_owned().into());
+    }
+}
+
+/// FNV-1a: a tiny stable hash for derived ids (not for security).
+fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sources::twitch::irc::parse;
+    use serde_json::json;
+
+    fn received() -> DateTime<Utc> {
+        DateTime::from_timestamp_millis(1_700_000_099_000).unwrap()
+    }
+
+    fn decode_line(line: &str) -> ChatEvent {
+        let msg = parse(line).unwrap();
+        decode(&msg, "demo", received()).unwrap_or_else(|| panic!("no event from {line}"))
+    }
+
+    #[test]
+    fn privmsg_sample_from_the_protocol_notes() {
+        let ev = decode_line(
+            "@badge-info=subscriber/14;badges=moderator/1,subscriber/12;client-nonce=5f1c0e2a9b;color=#1E90FF;display-name=Viewer_One;emotes=25:6-10;first-msg=0;flags=;id=3b8c6f3a-1d2e-4f5a-9b7c-0a1b2c3d4e5f;mod=1;returning-chatter=0;room-id=11111111;subscriber=1;tmi-sent-ts=1700000000123;turbo=0;user-id=22222222;user-type=mod :viewer_one!viewer_one@viewer_one.tmi.twitch.tv PRIVMSG #somechannel :hello Kappa",
+        );
+        assert_eq!(ev.kind, EventKind::Message);
+        assert_eq!(ev.channel, "somechannel");
+        assert_eq!(ev.message_id, "3b8c6f3a-1d2e-4f5a-9b7c-0a1b2c3d4e5f");
+        assert_eq!(ev.timestamp_ms(), 1_700_000_000_123);
+        assert_eq!(ev.author.id, "22222222");
+        assert_eq!(ev.author.login, "viewer_one");
+        assert_eq!(ev.author.display_name, "Viewer_One");
+        assert!(ev.author.roles.moderator && ev.author.roles.subscriber);
+        assert!(!ev.author.roles.broadcaster && !ev.author.roles.vip);
+        assert_eq!(ev.text, "hello Kappa");
+        assert_eq!(
+            ev.emotes,
+            [Emote {
+                id: "25".into(),
+                start: 6,
+                end: 10
+            }]
+        );
+        assert_eq!(
+            Value::Object(ev.extras),
+            json!({"color": "#1E90FF", "badges": ["moderator/1", "subscriber/12"], "sub_months": 14})
+        );
+    }
+
+    #[test]
+    fn emote_ranges_count_code_points_inclusively() {
+        let ev = decode_line(
+            "@emotes=483:2-3,7-8,12-13;id=x1;tmi-sent-ts=1 :a!a@a PRIVMSG #c :👉 <3 👉 <3 👉 <3",
+        );
+        let chars: Vec<char> = ev.text.chars().collect();
+        assert_eq!(ev.emotes.len(), 3);
+        for e in &ev.emotes {
+            let s: String = chars[e.start as usize..=e.end as usize].iter().collect();
+            assert_eq!(s, "<3");
+        }
+        let ev = decode_line(
+            "@emotes=emotesv2_abc:6-9/25:0-4,11-15;id=x2 :a!a@a PRIVMSG #c :Kappa LULW Kappa",
+        );
+        let ids: Vec<_> = ev.emotes.iter().map(|e| (e.id.as_str(), e.start)).collect();
+        assert_eq!(ids, [("25", 0), ("emotesv2_abc", 6), ("25", 11)]);
+        let ev = decode_line("@emotes=25:9-3,x-y,4;id=x3 :a!a@a PRIVMSG #c :bad ranges");
+        assert!(ev.emotes.is_empty());
+    }
+
+    #[test]
+    fn bits_make_a_donation_and_replies_me_and_roles_are_kept() {
+        let ev = decode_line(
+            r"@badges=broadcaster/1,vip/1;bits=100;display-name=Riot\sGames;first-msg=1;id=b1;reply-parent-display-name=Par;reply-parent-msg-body=a\sparent\smessage\:\swith\sstuff;reply-parent-msg-id=p-1;reply-parent-user-id=9;reply-parent-user-login=par;tmi-sent-ts=5;user-id=7 :riotgames!riotgames@riotgames.tmi.twitch.tv PRIVMSG #c :\u{1}ACTION cheer100 hype\u{1}".replace(r"\u{1}", "\u{1}").as_str(),
+        );
+        assert_eq!(ev.kind, EventKind::Donation);
+        assert_eq!(ev.text, "cheer100 hype");
+        assert_eq!(ev.author.display_name, "Riot Games");
+        assert!(ev.author.roles.broadcaster && ev.author.roles.vip);
+        assert_eq!(ev.extras["bits"], json!(100));
+        assert_eq!(ev.extras["action"], json!(true));
+        assert_eq!(ev.extras["first_msg"], json!(true));
+        assert_eq!(
+            ev.extras["reply_parent"],
+            json!({"msg_id": "p-1", "user_id": "9", "login": "par", "display_name": "Par", "body": "a parent message; with stuff"})
+        );
+    }
+
+    #[test]
+    fn usernotice_kinds_and_params() {
+        let ev = decode_line(
+            r"@badge-info=subscriber/2;badges=subscriber/0;color=#0000FF;display-name=Gutrin2;emotes=;flags=;id=e0975c76-0000-4954-8cb0-91b8867ec1ca;login=gutrin2;mod=0;msg-id=resub;msg-param-cumulative-months=2;msg-param-months=0;msg-param-should-share-streak=1;msg-param-streak-months=2;msg-param-sub-plan-name=Channel\sSubscription\s(somechannel);msg-param-sub-plan=1000;room-id=11111111;subscriber=1;system-msg=Gutrin2\ssubscribed\sat\sTier\s1.;tmi-sent-ts=1700000001000;user-id=33333333;user-type= :tmi.twitch.tv USERNOTICE #somechannel :great stream",
+        );
+        assert_eq!(ev.kind, EventKind::Resub);
+        assert_eq!(ev.message_id, "e0975c76-0000-4954-8cb0-91b8867ec1ca");
+        assert_eq!(
+            (ev.author.login.as_str(), ev.author.id.as_str()),
+            ("gutrin2", "33333333")
+        );
+        assert_eq!(ev.text, "great stream");
+        assert_eq!(ev.extras["event"], json!("resub"));
+        assert_eq!(ev.extras["sub_plan"], json!("1000"));
+        assert_eq!(ev.extras["cumulative_months"], json!(2));
+        assert_eq!(
+            ev.extras["system_msg"],
+            json!("Gutrin2 subscribed at Tier 1.")
+        );
+        assert_eq!(
+            ev.extras["params"]["sub-plan-name"],
+            json!("Channel Subscription (somechannel)")
+        );
+
+        let ev = decode_line(
+            r"@badge-info=;badges=;color=#FF69B4;display-name=Raider;emotes=;flags=;id=bb99dda7-0000-4583-9114-52aa11b23d17;login=raider;mod=0;msg-id=raid;msg-param-displayName=Raider;msg-param-login=raider;msg-param-profileImageURL=https://static-cdn.jtvnw.net/x.png;msg-param-viewerCount=430;room-id=11111111;subscriber=0;system-msg=430\sraiders\sfrom\sRaider\shave\sjoined!;tmi-sent-ts=1700000002000;user-id=44444444;user-type= :tmi.twitch.tv USERNOTICE #somechannel",
+        );
+        assert_eq!(ev.kind, EventKind::Raid);
+        assert_eq!(ev.text, "");
+        assert_eq!(ev.extras["viewers"], json!(430));
+
+        for (msg_id, kind) in [
+            ("sub", EventKind::Sub),
+            ("subgift", EventKind::SubGift),
+            ("anonsubmysterygift", EventKind::SubGift),
+            ("announcement", EventKind::Announcement),
+            ("bitsbadgetier", EventKind::Other),
+            ("brand-new-thing", EventKind::Other),
+        ] {
+            let ev = decode_line(&format!(
+                "@id=u-{msg_id};login=x;msg-id={msg_id};tmi-sent-ts=1 :tmi.twitch.tv USERNOTICE #c :hi"
+            ));
+            assert_eq!(ev.kind, kind, "{msg_id}");
+            assert_eq!(ev.extras["event"], json!(msg_id));
+        }
+    }
+
+    #[test]
+    fn moderation_and_room_state() {
+        let timeout = decode_line(
+            "@ban-duration=600;room-id=11111111;target-user-id=55555555;tmi-sent-ts=1700000003000 :tmi.twitch.tv CLEARCHAT #somechannel :baduser",
+        );
+        assert_eq!(timeout.kind, EventKind::Timeout);
+        assert_eq!(timeout.author.login, "baduser");
+        assert_eq!(timeout.author.id, "55555555");
+        assert_eq!(timeout.extras["duration_s"], json!(600));
+        assert_eq!(
+            timeout.message_id,
+            "clearchat-11111111-1700000003000-55555555"
+        );
+
+        let ban = decode_line(
+            "@room-id=11111111;target-user-id=55555555;tmi-sent-ts=1700000003001 :tmi.twitch.tv CLEARCHAT #somechannel :baduser",
+        );
+        assert_eq!(ban.kind, EventKind::Ban);
+        let clear = decode_line(
+            "@room-id=11111111;tmi-sent-ts=1700000003002 :tmi.twitch.tv CLEARCHAT #somechannel",
+        );
+        assert_eq!(clear.kind, EventKind::ChatClear);
+        assert_eq!(clear.message_id, "clearchat-11111111-1700000003002-all");
+        assert_eq!(clear.author, Author::default());
+
+        let deletion = decode_line(
+            "@login=baduser;room-id=;target-msg-id=3c92014f-0000-4dc3-a9c9-e5cf182f4a84;tmi-sent-ts=1700000003003 :tmi.twitch.tv CLEARMSG #somechannel :the deleted text",
+        );
+        assert_eq!(deletion.kind, EventKind::Deletion);
+        assert_eq!(
+            deletion.message_id,
+            "clearmsg-3c92014f-0000-4dc3-a9c9-e5cf182f4a84"
+        );
+        assert_eq!(deletion.text, "the deleted text");
+        assert_eq!(deletion.author.login, "baduser");
+
+        let room = decode_line("@room-id=11111111;slow=5 :tmi.twitch.tv ROOMSTATE #somechannel");
+        assert_eq!(room.kind, EventKind::RoomState);
+        assert_eq!(room.timestamp, received());
+        assert_eq!(room.message_id, "roomstate-11111111-1700000099000");
+        assert_eq!(room.extras["settings"], json!({"slow": 5}));
+
+        let notice = decode_line(
+            "@msg-id=msg_banned :tmi.twitch.tv NOTICE #somechannel :You are permanently banned from talking in somechannel.",
+        );
+        assert_eq!(notice.kind, EventKind::Notice);
+        assert_eq!(notice.extras["notice_id"], json!("msg_banned"));
+        assert!(notice.text.starts_with("You are permanently banned"));
+    }
+
+    #[test]
+    fn derived_ids_are_stable_across_deliveries() {
+        for line in [
+            "@room-id=1;target-user-id=2;tmi-sent-ts=3 :tmi.twitch.tv CLEARCHAT #c :u",
+            "@login=u;target-msg-id=m :tmi.twitch.tv CLEARMSG #c :t",
+            ":plain!plain@host PRIVMSG #c :no tags at all",
+        ] {
+            let msg = parse(line).unwrap();
+            let a = decode(&msg, "demo", received()).unwrap();
+            let b = decode(&msg, "demo", received()).unwrap();
+            assert_eq!(a.message_id, b.message_id, "{line}");
+            assert!(!a.message_id.is_empty());
+        }
+        let plain = decode_line(":plain!plain@host PRIVMSG #c :no tags at all");
+        assert_eq!(plain.author.id, "plain");
+        assert_eq!(plain.timestamp, received());
+    }
+
+    #[test]
+    fn non_chat_lines_are_not_events() {
+        for line in [
+            "PING :tmi.twitch.tv",
+            ":tmi.twitch.tv 001 bot :Welcome, GLHF!",
+            ":tmi.twitch.tv NOTICE * :Login authentication failed",
+            ":bot!bot@bot.tmi.twitch.tv JOIN #c",
+            "@badges=;mod=0 :tmi.twitch.tv USERSTATE #c",
+            ":tmi.twitch.tv RECONNECT",
+            ":a!a@a PRIVMSG notachannel :x",
+        ] {
+            assert_eq!(
+                decode(&parse(line).unwrap(), "demo", received()),
+                None,
+                "{line}"
+            );
+        }
+    }
+
+    /// Every line of the committed fixture (generated by the realistic line generator) parses, and
+    /// every chat line decodes.
+    #[test]
+    fn realistic_fixture_lines_all_decode() {
+        let fixture = include_str!("../../../fixtures/twitch/lines.txt");
+        let mut events = 0;
+        for line in fixture.lines() {
+            let msg = parse(line).unwrap_or_else(|e| panic!("{line}: {e}"));
+            match decode(&msg, "demo", received()) {
+                Some(ev) => {
+                    assert!(!ev.message_id.is_empty());
+                    events += 1;
+                }
+                None => assert_eq!(msg.command(), "PING", "{line}"),
+            }
+        }
+        assert!(events >= 390, "{events} events");
+    }
+}
