@@ -4,4 +4,6 @@
 //! [`harness::Test`], runs `ss` as a user would, and checks exit code, stdout and stderr.
 
 mod harness;
+mod twitch;
+mod twitch_server;
 mod validate_config;
