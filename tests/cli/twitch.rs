@@ -605,6 +605,11 @@ async fn registers_with_a_server_that_ignores_cap() {
     source
         .wait_status("connected", |s| s.state == ConnectionState::Connected)
         .await;
+    // No message tags on a server that never agreed to them.
+    source.reply("pong", Some("some-id")).await;
+    server.wait_for_commands("PRIVMSG", 1, WAIT).await;
+    let sent = server.received_commands("PRIVMSG");
+    assert_eq!(sent[0].line, "PRIVMSG #somechannel :pong");
     source.stop().await;
 }
 
