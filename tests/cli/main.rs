@@ -10,4 +10,6 @@ mod harness;
 mod publish_state;
 mod run;
 mod update_version;
+mod twitch;
+mod twitch_server;
 mod validate_config;

@@ -275,6 +275,8 @@ struct Session<'a> {
     writer: WriteHalf<Box<dyn Transport>>,
     phase: Phase,
     cap_negotiated: bool,
+    /// Whether the server acknowledged the Twitch capabilities (and so accepts tagged lines).
+    tags_enabled: bool,
     joined_at: Option<Instant>,
     /// When the quiet-line timer (login, keepalive or pong) fires.
     deadline: Instant,
@@ -300,6 +302,7 @@ pub async fn run_session(
         writer,
         phase: Phase::Registering,
         cap_negotiated: false,
+        tags_enabled: false,
         joined_at: None,
         deadline: Instant::now() + timing.login_timeout,
         awaiting_pong: false,
@@ -354,7 +357,7 @@ impl Session<'_> {
                 },
                 () = sleep_until(send_at.unwrap_or_else(Instant::now)), if send_at.is_some() => {
                     if let Some(line) = outbox.take_ready(Instant::now().into_std())
-                        && let Err(e) = self.write(&line).await
+                        && let Err(e) = self.write(self.outgoing(&line)).await
                     {
                         // Not sent: it goes first after the reconnect. It still counts
                         // against the limit, which errs on the side of sending slower.
@@ -467,6 +470,7 @@ impl Session<'_> {
             return Ok(());
         }
         self.cap_negotiated = true;
+        self.tags_enabled = subcommand == "ACK";
         if subcommand == "NAK" {
             info!(
                 platform = "twitch",
@@ -556,6 +560,17 @@ impl Session<'_> {
             pending = outbox.pending(),
             "Queued a reply."
         );
+    }
+
+    /// A queued line as this server accepts it: a plain IRC server that refused the Twitch
+    /// capabilities gets it without tags (no reply threading there).
+    fn outgoing<'l>(&self, line: &'l str) -> &'l str {
+        match line.strip_prefix('@') {
+            Some(tagged) if !self.tags_enabled => {
+                tagged.split_once(' ').map_or(line, |(_, rest)| rest)
+            }
+            _ => line,
+        }
     }
 
     /// Writes one line plus CRLF, with a timeout so a stalled server cannot hang the session.
