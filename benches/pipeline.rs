@@ -4,6 +4,10 @@
 //! Prints events/s (accepted by the pipeline and recorded), drops, and the process's peak memory.
 //! `BENCH_SECONDS` sets the run length (default 5). Run: `cargo bench --bench pipeline`.
 
+/// The allocator the `ss` binary uses, so the figures are the product's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use ss::config::Config;
 use ss::config::secrets::Secrets;
 use ss::pipeline::runner::{RunOptions, run};

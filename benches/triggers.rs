@@ -1,6 +1,10 @@
 //! Trigger engine throughput: 1,000 mixed triggers (commands, keywords, regexes, non-empty) against
 //! realistic sim chat. Reports events/s (criterion "elem/s").
 
+/// The allocator the `ss` binary uses, so the figures are the product's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use chrono::{TimeZone, Utc};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ss::config::model::{SimSettings, TriggersConfig};

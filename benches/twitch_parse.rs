@@ -15,6 +15,10 @@
 //! Target: at least 2,000,000 lines/s for `parse_normalize`.
 //! Run: `cargo bench --bench twitch_parse`.
 
+/// The allocator the `ss` binary uses, so the figures are the product's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ss::sources::twitch::decode::decode;
 use ss::sources::twitch::irc::parse;

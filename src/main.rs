@@ -4,6 +4,11 @@
 
 use std::process::ExitCode;
 
+/// mimalloc: chat normalization and the pipeline allocate many small strings per event, and mimalloc
+/// serves those markedly faster than the system allocator (see benches/twitch_parse.rs).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     ss::main_entry()
 }
