@@ -1,0 +1,148 @@
+//! `ss run` with the demo creator's Twitch source pointed at the loopback Twitch server: it joins,
+//! answers a viewer's `!ping` with a threaded `pong`, records the event, and reconnects and rejoins
+//! when the server is stopped and started again, without a restart.
+
+use crate::harness::Test;
+use crate::twitch_server::{ServerOptions, TwitchServer};
+use std::process::Stdio;
+use std::time::Duration;
+
+fn privmsg(id: &str, user: &str, user_id: &str, text: &str) -> String {
+    let ts = chrono::Utc::now().timestamp_millis();
+    format!(
+        "@badge-info=;badges=;color=#1E90FF;display-name={user};emotes=;first-msg=0;flags=;id={id};mod=0;returning-chatter=0;room-id=11111111;subscriber=0;tmi-sent-ts={ts};turbo=0;user-id={user_id};user-type= :{user}!{user}@{user}.tmi.twitch.tv PRIVMSG #demo_channel :{text}"
+    )
+}
+
+fn twitch_root(port: u16) -> Test {
+    let t = Test::new();
+    let creators = t
+        .read("runtime/config/creators.json")
+        .replacen(
+            "\"enabled\": true,\n          \"rate_per_s\"",
+            "\"enabled\": false,\n          \"rate_per_s\"",
+            1,
+        )
+        .replacen(
+            "\"enabled\": false,\n          \"channel\": \"demo_channel\"",
+            "\"enabled\": true,\n          \"channel\": \"demo_channel\"",
+            1,
+        );
+    assert!(creators.contains("\"enabled\": true,\n          \"channel\": \"demo_channel\""));
+    t.write("runtime/config/creators.json", &creators);
+    let platforms = t.read("runtime/config/platforms.json").replace(
+        "\"twitch\": { \"mode\": \"active\" }",
+        &format!("\"twitch\": {{ \"mode\": \"active\", \"host\": \"127.0.0.1\", \"port\": {port}, \"tls\": false }}"),
+    );
+    assert!(platforms.contains("127.0.0.1"));
+    t.write("runtime/config/platforms.json", &platforms);
+    let system = t
+        .read("runtime/config/system.json")
+        .replace("\"cadence_s\": 5", "\"cadence_s\": 0.5");
+    t.write("runtime/config/system.json", &system);
+    t
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ss_run_replies_on_twitch_and_survives_a_server_restart() {
+    let server = TwitchServer::start(ServerOptions::default()).await;
+    let port = server.port();
+    let t = twitch_root(port);
+    t.run(&["validate-config"]).status(0);
+    let mut child = t
+        .std_cmd()
+        .arg("run")
+        .env("TWITCH_OAUTH_TOKEN_DEMO", "oauth:e2e-secret-token")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    server.wait_for_joins(1).await;
+    server
+        .send_to_joined(&privmsg("e2e-1", "viewer_one", "22222222", "!ping"))
+        .await;
+    server
+        .wait_for_commands("PRIVMSG", 1, Duration::from_secs(10))
+        .await;
+    let reply = server.received_commands("PRIVMSG")[0].line.clone();
+    assert!(reply.starts_with("@reply-parent-msg-id=e2e-1 "), "{reply}");
+    assert!(reply.ends_with("PRIVMSG #demo_channel :pong"), "{reply}");
+
+    // The server goes away and comes back on the same port: the runtime reconnects by itself.
+    server.stop();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let server = TwitchServer::start_on(port, ServerOptions::default()).await;
+    server.wait_for_joins(1).await;
+    // Past the trigger's 2 s creator cooldown (the clock is the event's own timestamp).
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    server
+        .send_to_joined(&privmsg("e2e-2", "viewer_two", "33333333", "!ping"))
+        .await;
+    server
+        .wait_for_commands("PRIVMSG", 1, Duration::from_secs(10))
+        .await;
+    let reply = server.received_commands("PRIVMSG")[0].line.clone();
+    assert!(reply.starts_with("@reply-parent-msg-id=e2e-2 "), "{reply}");
+
+    // Give the exporter a cadence tick, then stop the runtime as an operator would.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let ok = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let output = tokio::task::spawn_blocking(move || {
+        let status = child.wait().unwrap();
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+        (status, stderr)
+    })
+    .await
+    .unwrap();
+    assert_eq!(output.0.code(), Some(0), "{}", output.1);
+    assert!(
+        !output.1.contains("e2e-secret-token"),
+        "the token leaked into the logs"
+    );
+
+    let store = ss::store::Store::open(&ss::store::db_path(t.path())).unwrap();
+    let ids: Vec<String> = store
+        .recent_chat_events(100)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.platform == ss::event::Platform::Twitch && e.text == "!ping")
+        .map(|e| e.message_id)
+        .collect();
+    assert!(
+        ids.contains(&"e2e-1".to_string()) && ids.contains(&"e2e-2".to_string()),
+        "{ids:?}"
+    );
+    let chat = t.read("runtime/signals/chat_events.json");
+    assert!(chat.contains("e2e-2"), "{chat}");
+    let snapshot: serde_json::Value =
+        serde_json::from_str(&t.read("runtime/exports/runtime_snapshot.json")).unwrap();
+    let twitch = snapshot["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["platform"] == "twitch")
+        .unwrap()
+        .clone();
+    assert!(twitch["reconnects"].as_u64().unwrap() >= 1, "{twitch}");
+    assert_eq!(snapshot["counters"]["actions"]["reply"], 2, "{snapshot}");
+    for dir in ["exports", "signals", "admin"] {
+        for entry in std::fs::read_dir(t.path().join("runtime").join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_file() {
+                let text = std::fs::read_to_string(&path).unwrap();
+                assert!(
+                    !text.contains("e2e-secret-token"),
+                    "token in {}",
+                    path.display()
+                );
+            }
+        }
+    }
+}
