@@ -192,6 +192,24 @@ fn locate_schema_error(error: &jsonschema::ValidationError<'_>) -> (String, Stri
                 ),
             )
         }
+        Kind::UnevaluatedProperties { unexpected } if !unexpected.is_empty() => {
+            let key = &unexpected[0];
+            (
+                format!("{at}/{}", escape_token(key)),
+                format!(
+                    "unknown key {key:?} for this kind or type; check the config reference in README.md"
+                ),
+            )
+        }
+        Kind::FalseSchema => {
+            let key = at.rsplit('/').next().unwrap_or_default().to_string();
+            (
+                at,
+                format!(
+                    "key {key:?} does not belong here: it is for another kind or type; remove it"
+                ),
+            )
+        }
         Kind::PropertyNames { error: inner } => {
             let key = inner.instance().as_str().unwrap_or_default().to_string();
             (
