@@ -9,8 +9,8 @@
 //! splice, so `ss update-version` keeps every existing byte of the file.
 
 use crate::config::validate::{Diagnostic, Report, diagnostic, load_checked};
+use crate::json_spans::JsonSpans;
 use crate::version::VersionStamp;
-use crate::version::json_spans::JsonSpans;
 use crate::version::text_edit::Splice;
 use anyhow::Context;
 use chrono::NaiveDate;

@@ -17,6 +17,7 @@
 //! - [`pipeline`]: lanes, dedupe, the supervisor and the run loop.
 //! - [`store`]: the SQLite store: open and migrate, the single batching writer, read queries.
 //! - [`export`]: snapshot builders, atomic writer, manifest, publish mirror.
+//! - [`json_spans`]: byte ranges of JSON values by pointer (config diagnostics, byte-exact stamping).
 //! - [`version`]: the release stamp in `runtime/version.json`.
 //! - [`changelog`]: the runtime changelog, its checks (append-only) and new entries.
 
@@ -26,6 +27,7 @@ pub mod cli;
 pub mod config;
 pub mod event;
 pub mod export;
+pub mod json_spans;
 pub mod pipeline;
 pub mod sources;
 pub mod store;

@@ -6,12 +6,11 @@
 //!
 //! Stamping a new release is split by job: [`release`] parses versions and orders them, [`build`]
 //! parses and counts build ids, [`stamp`] plans the edits in every file that carries the stamp using
-//! the byte spans of [`json_spans`] and [`toml_spans`] and the splices of [`text_edit`], and
+//! the byte spans of [`crate::json_spans`] and [`toml_spans`] and the splices of [`text_edit`], and
 //! [`commit`] writes them all or nothing.
 
 pub mod build;
 pub mod commit;
-pub mod json_spans;
 pub mod release;
 pub mod stamp;
 pub mod text_edit;

@@ -10,11 +10,11 @@
 
 use super::VersionStamp;
 use super::commit::{self, CommitError, PendingWrite};
-use super::json_spans::JsonSpans;
 use super::text_edit::{self, Splice};
 use super::toml_spans;
 use crate::changelog::{self, Changelog, Entry};
 use crate::config::validate::Report;
+use crate::json_spans::JsonSpans;
 use chrono::NaiveDate;
 use serde::Serialize;
 use std::collections::HashSet;

@@ -18,7 +18,7 @@ pub struct OverlapError {
 }
 
 /// Applies `splices` (in any order) to `text`. Ranges must lie on character boundaries inside the
-/// text, which holds for spans found by [`super::json_spans`] and [`super::toml_spans`].
+/// text, which holds for spans found by [`crate::json_spans`] and [`super::toml_spans`].
 pub fn apply(text: &str, splices: &[Splice]) -> Result<String, OverlapError> {
     let mut ordered: Vec<&Splice> = splices.iter().collect();
     ordered.sort_by_key(|s| (s.range.start, s.range.end));

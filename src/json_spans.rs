@@ -1,9 +1,10 @@
-//! Byte ranges of the values in a JSON document, by JSON pointer, for edits that keep every other byte.
+//! Byte ranges of the values in a JSON document, by JSON pointer.
 //!
-//! `ss update-version` must change a version string and nothing else: not the key order, not the
-//! indentation, not the trailing newline. Re-serializing a parsed document cannot promise that, so the
-//! stamper locates the exact bytes of each value here and splices new text in their place
-//! ([`super::text_edit`]). The scan is strict: callers parse the text with `serde_json` first (which
+//! Two users: config diagnostics turn a pointer from the schema validator into `file:line:column`
+//! ([`crate::config::spans`]), and `ss update-version` changes a version string and nothing else (not
+//! the key order, not the indentation, not the trailing newline): re-serializing a parsed document
+//! cannot promise that, so the stamper locates the exact bytes of each value here and splices new text
+//! in their place ([`crate::version::text_edit`]). The scan is strict: callers parse the text with `serde_json` first (which
 //! reports syntax errors with line and column), so a scan failure means a defect, not user input.
 
 use std::collections::HashMap;
