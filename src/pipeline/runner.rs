@@ -211,7 +211,9 @@ pub async fn run(
 
     tracing::info!(
         sources = plans.iter().filter(|p| p.skipped.is_none()).count(),
-        "Runtime started."
+        exports = %root.join("runtime/exports").display(),
+        cadence_s = config.system.exports.cadence_s,
+        "Runtime started; press Ctrl-C to stop."
     );
     drain(
         &mut receiver,
