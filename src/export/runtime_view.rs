@@ -64,6 +64,8 @@ pub struct RateWindow {
 pub struct RuntimeView {
     /// When this run started; `None` when no runtime is running (`ss export`).
     pub started_at: Option<DateTime<Utc>>,
+    /// Set on the final snapshot of a run, once everything has stopped.
+    pub stopped: bool,
     pub sources: Vec<SourceView>,
     pub counters: Counters,
     /// Lane depth and drops by lane name (`data`, ...).
@@ -78,6 +80,11 @@ pub struct RuntimeView {
 }
 
 impl RuntimeView {
+    /// Whether a runtime is running as this view is exported.
+    pub fn running(&self) -> bool {
+        self.started_at.is_some() && !self.stopped
+    }
+
     /// The view when nothing is running.
     pub fn idle() -> RuntimeView {
         RuntimeView::default()

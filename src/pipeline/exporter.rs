@@ -54,6 +54,7 @@ impl ExporterParts {
     fn view(&self, events_recorded: u64) -> RuntimeView {
         RuntimeView {
             started_at: Some(self.started_at),
+            stopped: false,
             sources: self
                 .sources
                 .iter()
@@ -132,7 +133,10 @@ impl Exporter {
         let parts = self.parts.clone();
         let store = self.store.clone();
         tokio::task::spawn_blocking(move || {
-            let view = parts.view(events_recorded);
+            let view = RuntimeView {
+                stopped: true,
+                ..parts.view(events_recorded)
+            };
             let store = store.lock().unwrap_or_else(|p| p.into_inner());
             write_snapshot(&parts, &store, &view)?;
             Ok(view.counters)

@@ -38,6 +38,10 @@ fn a_timed_run_records_every_event_and_exports_counters() {
     out.status(0);
     assert!(out.stdout.starts_with("stopped after"), "{}", out.stdout);
     let snap = json(&t, "runtime/exports/runtime_snapshot.json");
+    assert_eq!(
+        snap["running"], false,
+        "the final snapshot says the runtime stopped"
+    );
     let counters = &snap["counters"];
     let received = counters["events_received"].as_u64().unwrap();
     let recorded = counters["events_recorded"].as_u64().unwrap();

@@ -159,7 +159,7 @@ pub(super) fn runtime_snapshot(inputs: &Inputs<'_>) -> Result<Body, ExportError>
         .collect();
     let c = &rt.counters;
     Ok(body(json!({
-        "running": rt.started_at.is_some(),
+        "running": rt.running(),
         "started_at": rt.started_at.map(timestamp),
         "uptime_s": rt.started_at.map(|s| (inputs.now - s).num_seconds().max(0)),
         "platforms": platforms,

@@ -46,7 +46,7 @@ pub(super) fn rates(inputs: &Inputs<'_>) -> Body {
             json!({"window_s": w.window_s, "rates": rates, "totals": w.totals})
         })
         .collect();
-    body(json!({"running": inputs.runtime.started_at.is_some(), "windows": windows}))
+    body(json!({"running": inputs.runtime.running(), "windows": windows}))
 }
 
 pub(super) fn errors(inputs: &Inputs<'_>) -> Body {
