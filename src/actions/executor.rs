@@ -8,7 +8,6 @@
 
 use super::{Action, ActionKind};
 use crate::event::Platform;
-use crate::pipeline::counters::RunCounters;
 use crate::sources::OutboundMessage;
 use crate::store::StoreError;
 use crate::store::writer::{StoreWriter, WriteOp};
@@ -21,10 +20,17 @@ use tokio::sync::{Notify, mpsc};
 /// Shared map of `creator/platform` → when its chat last passed the validation trigger.
 pub type Validated = Arc<Mutex<BTreeMap<String, DateTime<Utc>>>>;
 
+/// What became of one action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Executed {
+    Done,
+    /// A reply that could not be queued: its source is not running or its queue is full.
+    ReplyDropped,
+}
+
 pub struct Executor {
     writer: StoreWriter,
     outbound: HashMap<(String, Platform), mpsc::Sender<OutboundMessage>>,
-    counters: Arc<RunCounters>,
     validated: Validated,
     /// Woken when something important changed (a clip was queued): the exporter writes at once.
     export_now: Arc<Notify>,
@@ -35,14 +41,12 @@ impl Executor {
     pub fn new(
         writer: StoreWriter,
         outbound: HashMap<(String, Platform), mpsc::Sender<OutboundMessage>>,
-        counters: Arc<RunCounters>,
         validated: Validated,
         export_now: Arc<Notify>,
     ) -> Executor {
         Executor {
             writer,
             outbound,
-            counters,
             validated,
             export_now,
             clip_seq: AtomicU64::new(0),
@@ -50,8 +54,7 @@ impl Executor {
     }
 
     /// Executes one action. Errors only when the store writer has stopped.
-    pub async fn execute(&self, action: Action) -> Result<(), StoreError> {
-        self.counters.count_action(action.kind.type_name());
+    pub async fn execute(&self, action: Action) -> Result<Executed, StoreError> {
         let payload_json = serde_json::to_string(&action.kind).unwrap_or_default();
         self.writer
             .send(WriteOp::Action {
@@ -84,7 +87,7 @@ impl Executor {
                     .get(&(creator, platform))
                     .is_some_and(|tx| tx.try_send(message).is_ok());
                 if !sent {
-                    RunCounters::add(&self.counters.replies_dropped, 1);
+                    return Ok(Executed::ReplyDropped);
                 }
             }
             ActionKind::Clip {
@@ -178,6 +181,6 @@ impl Executor {
                     .insert(format!("{creator}/{platform}"), at);
             }
         }
-        Ok(())
+        Ok(Executed::Done)
     }
 }

@@ -154,8 +154,8 @@ pub fn build_all(
 mod tests {
     use super::*;
     use crate::event::Platform;
+    use crate::export::runtime_view::LaneSnapshot;
     use crate::export::runtime_view::{RateWindow, SourceView, TelemetryError, TelemetryEvent};
-    use crate::pipeline::lanes::LaneSnapshot;
     use crate::sources::{ConnectionState, StatusHandle};
 
     fn demo_config() -> Config {

@@ -5,7 +5,6 @@
 //! plainly that nothing is running.
 
 use crate::event::Platform;
-use crate::pipeline::lanes::LaneSnapshot;
 use crate::sources::SourceStatus;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -17,6 +16,15 @@ pub struct SourceView {
     pub creator: String,
     pub platform: Platform,
     pub status: SourceStatus,
+}
+
+/// A copy of a lane's counters and depth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct LaneSnapshot {
+    pub capacity: usize,
+    pub depth: usize,
+    pub sent: u64,
+    pub dropped: u64,
 }
 
 /// Counters of one run. Keys are stable: dashboards read them.

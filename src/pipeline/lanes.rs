@@ -9,7 +9,7 @@
 //!   ([`crate::pipeline::telemetry`]) that forget the oldest entries.
 
 use crate::event::ChatEvent;
-use serde::Serialize;
+pub use crate::export::runtime_view::LaneSnapshot;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -20,15 +20,6 @@ use tokio::sync::mpsc;
 pub struct LaneStats {
     pub sent: AtomicU64,
     pub dropped: AtomicU64,
-}
-
-/// A copy of a lane's counters and depth for snapshots.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct LaneSnapshot {
-    pub capacity: usize,
-    pub depth: usize,
-    pub sent: u64,
-    pub dropped: u64,
 }
 
 /// What happened to an event handed to the data lane.

@@ -12,7 +12,7 @@ use super::exporter::{Exporter, ExporterParts};
 use super::lanes::DataLane;
 use super::supervisor::{self, Supervisor};
 use super::telemetry::Telemetry;
-use crate::actions::executor::{Executor, Validated};
+use crate::actions::executor::{Executed, Executor, Validated};
 use crate::config::Config;
 use crate::config::secrets::Secrets;
 use crate::event::ChatEvent;
@@ -78,7 +78,10 @@ impl Pipeline {
         }
         RunCounters::add(&self.counters.triggers_matched, actions.len() as u64);
         for action in actions {
-            self.executor.execute(action).await?;
+            self.counters.count_action(action.kind.type_name());
+            if self.executor.execute(action).await? == Executed::ReplyDropped {
+                RunCounters::add(&self.counters.replies_dropped, 1);
+            }
         }
         Ok(())
     }
@@ -167,13 +170,7 @@ pub async fn run(
         registry,
         chat_log: config.system.chat_log.enabled,
         writer: writer.clone(),
-        executor: Executor::new(
-            writer.clone(),
-            supervisor.outbound(),
-            counters.clone(),
-            validated,
-            export_now,
-        ),
+        executor: Executor::new(writer.clone(), supervisor.outbound(), validated, export_now),
         counters: counters.clone(),
     };
 
