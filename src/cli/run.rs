@@ -37,16 +37,19 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 pub fn run(root: &Path, args: Args) -> anyhow::Result<Outcome> {
-    let config = Config::load(root)?;
-    let secrets = Secrets::load(root);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("ss-runtime")
         .build()
         .context("starting the async runtime")?;
     let summary = runtime.block_on(async {
+        // Signal handlers first: a SIGTERM that arrives while the config loads must still mean
+        // "stop cleanly", not the default "die at once".
         let shutdown = CancellationToken::new();
-        tokio::spawn(watch_signals(shutdown.clone()));
+        let signals = Signals::install()?;
+        tokio::spawn(watch_signals(signals, shutdown.clone()));
+        let config = Config::load(root)?;
+        let secrets = Secrets::load(root);
         runner::run(
             root,
             config,
@@ -77,36 +80,52 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<Outcome> {
     Ok(Outcome::Success)
 }
 
+/// The process's stop signals, registered as soon as the runtime exists.
+struct Signals {
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    #[cfg(unix)]
+    fn install() -> anyhow::Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            terminate: signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
+            interrupt: signal(SignalKind::interrupt()).context("installing the SIGINT handler")?,
+        })
+    }
+
+    #[cfg(not(unix))]
+    fn install() -> anyhow::Result<Signals> {
+        Ok(Signals {})
+    }
+
+    #[cfg(unix)]
+    async fn next(&mut self) {
+        tokio::select! {
+            _ = self.terminate.recv() => {}
+            _ = self.interrupt.recv() => {}
+        }
+    }
+
+    #[cfg(not(unix))]
+    async fn next(&mut self) {
+        if tokio::signal::ctrl_c().await.is_err() {
+            // Without Ctrl-C support the process still stops on --duration; never busy-loop here.
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
 /// First signal: cancel `shutdown`. Second: exit at once.
-async fn watch_signals(shutdown: CancellationToken) {
-    wait_for_signal().await;
+async fn watch_signals(mut signals: Signals, shutdown: CancellationToken) {
+    signals.next().await;
     tracing::info!("Shutdown requested; finishing (press Ctrl-C again to exit at once).");
     shutdown.cancel();
-    wait_for_signal().await;
+    signals.next().await;
     tracing::warn!("Second signal: exiting without a clean shutdown.");
     std::process::exit(130);
-}
-
-#[cfg(unix)]
-async fn wait_for_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        // Without signal handlers the process still stops on --duration; never busy-loop here.
-        std::future::pending::<()>().await;
-        return;
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-    }
-}
-
-#[cfg(not(unix))]
-async fn wait_for_signal() {
-    if tokio::signal::ctrl_c().await.is_err() {
-        std::future::pending::<()>().await;
-    }
 }

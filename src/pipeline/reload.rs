@@ -34,7 +34,14 @@ pub fn spawn(
             let _ = event_tx.try_send(());
         }
     })?;
-    watcher.watch(&watch_dir, RecursiveMode::NonRecursive)?;
+    watcher
+        .watch(&watch_dir, RecursiveMode::NonRecursive)
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot watch {} for hot reload: {e}\n  hint: fix system.json hot_reload.watch_dir (relative to the root) or set hot_reload.enabled to false",
+                watch_dir.display()
+            )
+        })?;
     let (config_tx, config_rx) = watch::channel(Arc::new(Config::default()));
     let root = root.to_path_buf();
     tokio::spawn(async move {

@@ -122,6 +122,20 @@ pub async fn run(
             known.join(", ")
         );
     }
+    let telemetry = Telemetry::default();
+    telemetry.event("runtime_started", "runtime", "runtime started");
+    // Before the store and the sources start, so a bad watch directory stops the run early.
+    let mut reloads = if config.system.hot_reload.enabled {
+        let dir = root.join(&config.system.hot_reload.watch_dir);
+        Some(super::reload::spawn(
+            root,
+            dir,
+            telemetry.clone(),
+            shutdown.clone(),
+        )?)
+    } else {
+        None
+    };
     let db = crate::store::db_path(root);
     if let Some(dir) = db.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -130,8 +144,6 @@ pub async fn run(
         .with_context(|| format!("opening the store {}", db.display()))?;
     let registry = Registry::compile(&config.triggers)?;
 
-    let telemetry = Telemetry::default();
-    telemetry.event("runtime_started", "runtime", "runtime started");
     let counters = Arc::new(RunCounters::default());
     let validated = Validated::default();
     let export_now = Arc::new(Notify::new());
@@ -186,17 +198,6 @@ pub async fn run(
             }
         });
     }
-    let mut reloads = if config.system.hot_reload.enabled {
-        let dir = root.join(&config.system.hot_reload.watch_dir);
-        Some(super::reload::spawn(
-            root,
-            dir,
-            telemetry.clone(),
-            shutdown.clone(),
-        )?)
-    } else {
-        None
-    };
     let stopper = {
         let token = shutdown.clone();
         tokio::spawn(async move {
