@@ -88,7 +88,9 @@ fn split_trailing(params: &str) -> (&str, Option<&str>) {
     if let Some(trailing) = params.strip_prefix(':') {
         return ("", Some(trailing));
     }
-    match memchr::memmem::find(params.as_bytes(), b" :") {
+    // The middle params are a few bytes (`#channel`), so a plain scan for ` :` beats building a
+    // substring searcher for every line.
+    match params.as_bytes().windows(2).position(|pair| pair == b" :") {
         Some(i) => (&params[..i], Some(&params[i + 2..])),
         None => (params, None),
     }
