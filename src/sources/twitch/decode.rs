@@ -64,8 +64,9 @@ pub fn decode(
         author: Author::default(),
         text: String::new(),
         emotes: Vec::new(),
-        // Most events carry 1 to 4 extras; sizing once avoids regrowing the map.
-        extras: Map::with_capacity(4),
+        // Most chat lines carry 1 to 3 extras (color, badges, sub months). Room for 3 fits the
+        // smallest hash table (4 buckets); room for 4 would double it for every line.
+        extras: Map::with_capacity(3),
     };
     decoder(&line, &mut event);
     Some(event)
