@@ -517,17 +517,6 @@ pub enum Matcher {
     NonEmpty,
 }
 
-impl Matcher {
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Matcher::Command { .. } => "command",
-            Matcher::Keyword { .. } => "keyword",
-            Matcher::Regex { .. } => "regex",
-            Matcher::NonEmpty => "non_empty",
-        }
-    }
-}
-
 /// Seconds before the trigger may fire again; 0 means no cooldown.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -578,20 +567,6 @@ pub enum ActionDef {
     Notify { channel: String, template: String },
     /// Mark the platform's chat as validated (a message made it through end to end).
     ValidationPassed,
-}
-
-impl ActionDef {
-    pub fn type_name(&self) -> &'static str {
-        match self {
-            ActionDef::Reply { .. } => "reply",
-            ActionDef::Clip { .. } => "clip",
-            ActionDef::Tally { .. } => "tally",
-            ActionDef::PollVote { .. } => "poll_vote",
-            ActionDef::Score { .. } => "score",
-            ActionDef::Notify { .. } => "notify",
-            ActionDef::ValidationPassed => "validation_passed",
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -11,7 +11,6 @@ use crate::config::Config;
 use crate::config::model::PlatformMode;
 use crate::config::secrets::Secrets;
 use crate::event::Platform;
-use crate::export::runtime_view::SourceView;
 use crate::sources::backoff::Backoff;
 use crate::sources::sim::SimSource;
 use crate::sources::twitch::TwitchSource;
@@ -165,18 +164,6 @@ impl Supervisor {
     /// Senders for replies, by (creator, platform), for the executor.
     pub fn outbound(&self) -> HashMap<(String, Platform), mpsc::Sender<OutboundMessage>> {
         self.outbound.clone()
-    }
-
-    /// Every configured source with its current status.
-    pub fn views(&self) -> Vec<SourceView> {
-        self.views
-            .iter()
-            .map(|(creator, platform, status)| SourceView {
-                creator: creator.clone(),
-                platform: *platform,
-                status: status.snapshot(),
-            })
-            .collect()
     }
 
     /// Status handles, for a view that outlives the supervisor.

@@ -367,6 +367,59 @@ mod tests {
         assert!(users.len() > 100, "{}", users.len());
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn the_sim_chat_paces_events_and_records_the_replies_it_is_sent() {
+        use crate::config::model::{Endpoints, SendLimit};
+        use crate::config::secrets::Secrets;
+        use crate::pipeline::lanes::DataLane;
+        use crate::sources::StatusHandle;
+        use tokio_util::sync::CancellationToken;
+
+        let lane = DataLane::new(1024, std::time::Duration::from_millis(250));
+        let (tx, rx) = tokio::sync::mpsc::channel(8);
+        let shutdown = CancellationToken::new();
+        let mut ctx = SourceContext {
+            creator: "demo".into(),
+            platform: Platform::Sim,
+            shutdown: shutdown.clone(),
+            events: lane.sink.clone(),
+            outbound: rx,
+            status: StatusHandle::new(),
+            secrets: Secrets::default(),
+            endpoints: Endpoints::default(),
+            send_limit: SendLimit::default_for(Platform::Sim),
+        };
+        let mut source = SimSource::new(
+            "demo",
+            &SimSettings {
+                rate_per_s: 100.0,
+                ..settings(7)
+            },
+        );
+        let log = source.sent_log();
+        let reply = OutboundMessage {
+            channel: "demo".into(),
+            text: "pong".into(),
+            reply_to: Some("sim-1".into()),
+        };
+        tx.send(reply.clone()).await.unwrap();
+        let stopper = tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            shutdown.cancel();
+        });
+        source.run(&mut ctx).await.unwrap();
+        stopper.await.unwrap();
+        assert_eq!(log.messages(), [reply]);
+        let mut receiver = lane.receiver;
+        let mut n = 0;
+        while receiver.try_recv().is_ok() {
+            n += 1;
+        }
+        // 100 events/s for 2 s of (paused, so exact) time.
+        assert!((195..=201).contains(&n), "{n} events");
+        assert_eq!(ctx.status.snapshot().state, ConnectionState::Stopped);
+    }
+
     #[test]
     fn emote_ranges_point_at_the_emote_text() {
         let mut chat = SimChat::new("demo", "demo", &settings(3), "t");
