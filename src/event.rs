@@ -5,6 +5,11 @@
 //! pages and overlays) reads only this type, so it is plain serde data with a JSON Schema of its own
 //! (`schemas/chat_event.schema.json`). Keep it stable: it is the unified chat message contract.
 
+mod extras;
+
+pub use compact_str::CompactString;
+pub use extras::Extras;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -126,11 +131,11 @@ impl Roles {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Author {
     /// The platform's stable user id (Twitch `user-id`, YouTube channel id, ...).
-    pub id: String,
+    pub id: CompactString,
     /// The login / handle, lowercase where the platform has one.
-    pub login: String,
+    pub login: CompactString,
     /// The name shown in chat.
-    pub display_name: String,
+    pub display_name: CompactString,
     #[serde(default)]
     pub roles: Roles,
 }
@@ -191,36 +196,42 @@ impl EventKind {
     }
 }
 
+/// The emotes of one message. Most messages carry none, one or two, which live inside the event.
+pub type Emotes = smallvec::SmallVec<[Emote; 2]>;
+
 /// An emote inside the message text, located by inclusive Unicode code-point indices.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Emote {
-    pub id: String,
+    pub id: CompactString,
     pub start: u32,
     pub end: u32,
 }
 
 /// One normalized chat event.
+///
+/// Strings are [`CompactString`]s: ids, logins, names and short messages (up to 24 bytes) live inside
+/// the event instead of in a heap allocation each, which is most of what building an event costs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChatEvent {
     pub platform: Platform,
     /// The StreamSuites creator id whose source received it.
-    pub creator: String,
+    pub creator: CompactString,
     /// The platform channel (Twitch channel login, YouTube live chat id, Kick slug, ...).
-    pub channel: String,
+    pub channel: CompactString,
     /// The platform's message id; unique per platform, the dedupe key.
-    pub message_id: String,
+    pub message_id: CompactString,
     /// When the platform says the event happened (UTC). Triggers use it as their clock.
     pub timestamp: DateTime<Utc>,
     pub kind: EventKind,
     pub author: Author,
     /// The message text, unescaped. Empty for events without user text.
     #[serde(default)]
-    pub text: String,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub emotes: Vec<Emote>,
+    pub text: CompactString,
+    #[serde(default, skip_serializing_if = "Emotes::is_empty")]
+    pub emotes: Emotes,
     /// Platform-specific details that have no common field (bits, sub plan, raid viewers, ...).
-    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
-    pub extras: serde_json::Map<String, serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Extras::is_empty")]
+    pub extras: Extras,
 }
 
 /// The JSON Schema of [`ChatEvent`] (`schemas/chat_event.schema.json`), for consumers and tests.

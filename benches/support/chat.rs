@@ -34,21 +34,22 @@ pub fn event(i: u64) -> ChatEvent {
         message_id: format!(
             "{:08x}-5f2c-4a7e-9b1d-{i:012x}",
             i.wrapping_mul(2_654_435_761) & 0xffff_ffff
-        ),
+        )
+        .into(),
         timestamp: start + chrono::Duration::milliseconds((i * 50) as i64),
         kind: EventKind::Message,
         author: Author {
-            id: format!("{}", 100_000 + user),
-            login: format!("viewer_{user}"),
-            display_name: format!("Viewer_{user}"),
+            id: format!("{}", 100_000 + user).into(),
+            login: format!("viewer_{user}").into(),
+            display_name: format!("Viewer_{user}").into(),
             roles: Roles {
                 subscriber: user.is_multiple_of(5),
                 moderator: user.is_multiple_of(97),
                 ..Roles::default()
             },
         },
-        text,
-        emotes: vec![],
-        extras: serde_json::Map::new(),
+        text: text.into(),
+        emotes: Default::default(),
+        extras: Default::default(),
     }
 }

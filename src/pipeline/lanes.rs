@@ -132,7 +132,7 @@ mod tests {
             kind: EventKind::Message,
             author: Author::default(),
             text: "hi".into(),
-            emotes: vec![],
+            emotes: Default::default(),
             extras: Default::default(),
         }
     }

@@ -7,9 +7,12 @@
 
 use super::{BoxFuture, ConnectionState, OutboundMessage, Source, SourceContext, SourceError};
 use crate::config::model::SimSettings;
-use crate::event::{Author, ChatEvent, Emote, EventKind, Platform, Roles};
+use crate::event::{
+    Author, ChatEvent, CompactString, Emote, Emotes, EventKind, Extras, Platform, Roles,
+};
 use crate::pipeline::lanes::SendOutcome;
 use chrono::{DateTime, Utc};
+use compact_str::format_compact;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -74,9 +77,9 @@ const EMOTES: [(&str, &str); 6] = [
 
 #[derive(Debug, Clone)]
 struct SimUser {
-    id: String,
-    login: String,
-    display_name: String,
+    id: CompactString,
+    login: CompactString,
+    display_name: CompactString,
     roles: Roles,
 }
 
@@ -85,8 +88,8 @@ struct SimUser {
 pub struct SimChat {
     rng: fastrand::Rng,
     users: Vec<SimUser>,
-    creator: String,
-    channel: String,
+    creator: CompactString,
+    channel: CompactString,
     /// Distinguishes this run's message ids from earlier runs with the same seed.
     run_tag: String,
     next: u64,
@@ -118,9 +121,9 @@ impl SimChat {
                 };
                 let display_name = capitalize(&login);
                 SimUser {
-                    id: format!("{}", 100_000 + i),
-                    login,
-                    display_name,
+                    id: format_compact!("{}", 100_000 + i),
+                    login: login.into(),
+                    display_name: display_name.into(),
                     roles,
                 }
             })
@@ -128,8 +131,8 @@ impl SimChat {
         SimChat {
             rng,
             users,
-            creator: creator.to_string(),
-            channel: channel.to_string(),
+            creator: creator.into(),
+            channel: channel.into(),
             run_tag: run_tag.to_string(),
             next: 0,
         }
@@ -143,8 +146,8 @@ impl SimChat {
         let user = self.users[pick.min(self.users.len() - 1)].clone();
         let roll = self.rng.f64();
         let mut kind = EventKind::Message;
-        let mut extras = serde_json::Map::new();
-        let mut emotes = Vec::new();
+        let mut extras = Extras::new();
+        let mut emotes = Emotes::new();
         let text = match roll {
             r if r < 0.02 => "!ping".to_string(),
             r if r < 0.05 => format!("!vote {}", ["a", "b", "c"][self.rng.usize(..3)]),
@@ -153,27 +156,27 @@ impl SimChat {
             r if r < 0.17 => ["gg", "GG wp", "ggg"][self.rng.usize(..3)].to_string(),
             r if r < 0.175 => {
                 kind = EventKind::Sub;
-                extras.insert("plan".into(), "1000".into());
+                extras.insert_str("plan", "1000");
                 String::new()
             }
             r if r < 0.177 => {
                 kind = EventKind::Resub;
-                extras.insert("months".into(), self.rng.u32(2..40).into());
+                extras.insert_u64("months", self.rng.u32(2..40).into());
                 "another month!".to_string()
             }
             r if r < 0.178 => {
                 kind = EventKind::SubGift;
-                extras.insert("count".into(), self.rng.u32(1..20).into());
+                extras.insert_u64("count", self.rng.u32(1..20).into());
                 String::new()
             }
             r if r < 0.1785 => {
                 kind = EventKind::Raid;
-                extras.insert("viewers".into(), self.rng.u32(5..2000).into());
+                extras.insert_u64("viewers", self.rng.u32(5..2000).into());
                 String::new()
             }
             r if r < 0.181 => {
                 kind = EventKind::Donation;
-                extras.insert("bits".into(), (self.rng.u32(1..50) * 100).into());
+                extras.insert_u64("bits", (self.rng.u32(1..50) * 100).into());
                 "cheer100 keep it up".to_string()
             }
             _ => {
@@ -182,7 +185,7 @@ impl SimChat {
                     let (id, name) = EMOTES[self.rng.usize(..EMOTES.len())];
                     let start = phrase.chars().count() as u32 + 1;
                     emotes.push(Emote {
-                        id: id.to_string(),
+                        id: id.into(),
                         start,
                         end: start + name.chars().count() as u32 - 1,
                     });
@@ -197,7 +200,7 @@ impl SimChat {
             creator: self.creator.clone(),
             channel: self.channel.clone(),
             // Zero-padded so ids sort in arrival order, as most platforms' ids do.
-            message_id: format!("sim-{}-{:010}", self.run_tag, self.next),
+            message_id: format_compact!("sim-{}-{:010}", self.run_tag, self.next),
             timestamp: at,
             kind,
             author: Author {
@@ -206,7 +209,7 @@ impl SimChat {
                 display_name: user.display_name,
                 roles: user.roles,
             },
-            text,
+            text: text.into(),
             emotes,
             extras,
         }
@@ -343,7 +346,7 @@ mod tests {
         (0..n)
             .map(|_| {
                 let e = chat.next_event(at);
-                (e.author.login, e.text, e.kind)
+                (e.author.login.to_string(), e.text.to_string(), e.kind)
             })
             .collect()
     }

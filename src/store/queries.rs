@@ -6,7 +6,7 @@
 //! event tables. Poll queries return counts only: voter identities never leave the store.
 
 use super::{Store, StoreError};
-use crate::event::{Author, ChatEvent, EventKind, Platform, Roles};
+use crate::event::{Author, ChatEvent, CompactString, EventKind, Extras, Platform, Roles};
 use chrono::{DateTime, Utc};
 use rusqlite::{Row, params};
 use serde::Serialize;
@@ -166,6 +166,14 @@ fn platform(row: &Row<'_>, index: usize) -> rusqlite::Result<Platform> {
     })
 }
 
+/// Reads a text column into an event string (short values stay inline).
+fn text(row: &Row<'_>, index: usize) -> rusqlite::Result<CompactString> {
+    row.get_ref(index)?
+        .as_str()
+        .map(CompactString::from)
+        .map_err(Into::into)
+}
+
 fn count(row: &Row<'_>, index: usize) -> rusqlite::Result<u64> {
     let n: i64 = row.get(index)?;
     Ok(u64::try_from(n).unwrap_or_default())
@@ -228,16 +236,16 @@ impl Store {
                 let extras: Option<String> = r.get(12)?;
                 Ok(ChatEvent {
                     platform: platform(r, 0)?,
-                    creator: r.get(1)?,
-                    channel: r.get(2)?,
-                    message_id: r.get(3)?,
+                    creator: text(r, 1)?,
+                    channel: text(r, 2)?,
+                    message_id: text(r, 3)?,
                     timestamp: time(r.get(4)?),
                     kind: serde_json::from_value(serde_json::Value::String(kind))
                         .unwrap_or(EventKind::Other),
                     author: Author {
-                        id: r.get(6)?,
-                        login: r.get(7)?,
-                        display_name: r.get(8)?,
+                        id: text(r, 6)?,
+                        login: text(r, 7)?,
+                        display_name: text(r, 8)?,
                         roles: Roles {
                             broadcaster: roles & 1 != 0,
                             moderator: roles & 2 != 0,
@@ -245,12 +253,12 @@ impl Store {
                             subscriber: roles & 8 != 0,
                         },
                     },
-                    text: r.get(10)?,
+                    text: text(r, 10)?,
                     emotes: emotes
                         .and_then(|j| serde_json::from_str(&j).ok())
                         .unwrap_or_default(),
                     extras: extras
-                        .and_then(|j| serde_json::from_str(&j).ok())
+                        .and_then(|j| Extras::parse(&j).ok())
                         .unwrap_or_default(),
                 })
             },

@@ -466,23 +466,19 @@ fn apply(
             } else {
                 serde_json::to_string(&event.emotes).ok()
             };
-            let extras = if event.extras.is_empty() {
-                None
-            } else {
-                serde_json::to_string(&event.extras).ok()
-            };
+            let extras = (!event.extras.is_empty()).then(|| event.extras.as_json());
             let inserted = insert_chat.execute(params![
                 event.platform.as_str(),
-                event.message_id,
-                event.creator,
-                event.channel,
+                event.message_id.as_str(),
+                event.creator.as_str(),
+                event.channel.as_str(),
                 event.timestamp_ms(),
                 event.kind.as_str(),
-                event.author.id,
-                event.author.login,
-                event.author.display_name,
+                event.author.id.as_str(),
+                event.author.login.as_str(),
+                event.author.display_name.as_str(),
                 roles_bits(&event.author.roles),
-                event.text,
+                event.text.as_str(),
                 emotes,
                 extras,
             ])?;
@@ -732,8 +728,8 @@ mod tests {
                 },
             },
             text: "hello chat".into(),
-            emotes: vec![],
-            extras: serde_json::Map::new(),
+            emotes: Default::default(),
+            extras: Default::default(),
         }))
     }
 

@@ -43,9 +43,9 @@ pub fn evaluate(event: &ChatEvent, registry: &Registry, state: &mut TriggerState
         let count = state.fire_count(trigger.slot);
         actions.push(Action {
             trigger_id: trigger.def.id.clone(),
-            creator: event.creator.clone(),
+            creator: event.creator.to_string(),
             platform: event.platform,
-            message_id: event.message_id.clone(),
+            message_id: event.message_id.to_string(),
             at: event.timestamp,
             kind: action_kind(trigger, event, args, count),
         });
@@ -58,19 +58,19 @@ fn action_kind(trigger: &CompiledTrigger, event: &ChatEvent, args: &str, count: 
     let fill = |t: &str| template::render(t, &author.display_name, args, count, event.platform);
     match &trigger.def.action {
         ActionDef::Reply { template } => ActionKind::Reply {
-            channel: event.channel.clone(),
+            channel: event.channel.to_string(),
             text: fill(template),
         },
         ActionDef::Clip { duration_s, title } => ActionKind::Clip {
-            channel: event.channel.clone(),
-            requested_by: author.display_name.clone(),
+            channel: event.channel.to_string(),
+            requested_by: author.display_name.to_string(),
             duration_s: duration_s.unwrap_or(30),
             title: title.as_deref().map(fill),
         },
         ActionDef::Tally { tally, amount } => ActionKind::Tally {
             tally: tally.clone(),
             amount: amount.unwrap_or(1),
-            user_id: author.id.clone(),
+            user_id: author.id.to_string(),
         },
         ActionDef::PollVote { poll, option } => ActionKind::PollVote {
             poll: poll.clone(),
@@ -80,13 +80,13 @@ fn action_kind(trigger: &CompiledTrigger, event: &ChatEvent, args: &str, count: 
                     .unwrap_or_default()
                     .to_lowercase()
             }),
-            user_id: author.id.clone(),
+            user_id: author.id.to_string(),
         },
         ActionDef::Score { board, points } => ActionKind::Score {
             board: board.clone(),
             points: points.unwrap_or(1),
-            user_id: author.id.clone(),
-            user_name: author.display_name.clone(),
+            user_id: author.id.to_string(),
+            user_name: author.display_name.to_string(),
         },
         ActionDef::Notify { channel, template } => ActionKind::Notify {
             channel: channel.clone(),

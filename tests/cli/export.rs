@@ -53,14 +53,14 @@ fn chat(platform: Platform, id: &str, ms: i64, user: &str, text: &str) -> WriteO
         timestamp: at(ms),
         kind: EventKind::Message,
         author: Author {
-            id: format!("id-{user}"),
+            id: format!("id-{user}").into(),
             login: user.into(),
-            display_name: user.to_uppercase(),
+            display_name: user.to_uppercase().into(),
             roles: Roles::default(),
         },
         text: text.into(),
-        emotes: vec![],
-        extras: serde_json::Map::new(),
+        emotes: Default::default(),
+        extras: Default::default(),
     }))
 }
 

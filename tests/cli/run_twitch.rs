@@ -113,7 +113,7 @@ async fn ss_run_replies_on_twitch_and_survives_a_server_restart() {
         .unwrap()
         .into_iter()
         .filter(|e| e.platform == ss::event::Platform::Twitch && e.text == "!ping")
-        .map(|e| e.message_id)
+        .map(|e| e.message_id.to_string())
         .collect();
     assert!(
         ids.contains(&"e2e-1".to_string()) && ids.contains(&"e2e-2".to_string()),

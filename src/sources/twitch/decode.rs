@@ -22,8 +22,11 @@
 //! [`irc`]: super::irc
 
 use super::irc::{IrcMessage, TagValue};
-use crate::event::{Author, ChatEvent, Emote, EventKind, Platform, Roles};
+use crate::event::{
+    Author, ChatEvent, CompactString, Emote, Emotes, EventKind, Extras, Platform, Roles,
+};
 use chrono::{DateTime, Utc};
+use compact_str::{ToCompactString, format_compact};
 use serde_json::{Map, Value};
 
 /// Normalizes one Twitch line into a chat event; `None` for lines that are not chat events
@@ -51,22 +54,21 @@ pub fn decode(
     let timestamp = line
         .tags
         .tmi_sent_ts
-        .and_then(|ts| ts.raw().parse::<i64>().ok())
+        .and_then(|ts| digits(ts.raw()))
+        .and_then(|ms| i64::try_from(ms).ok())
         .and_then(DateTime::from_timestamp_millis)
         .unwrap_or(received_at);
     let mut event = ChatEvent {
         platform: Platform::Twitch,
-        creator: creator.to_owned(),
-        channel: channel.to_owned(),
-        message_id: String::new(),
+        creator: creator.into(),
+        channel: channel.into(),
+        message_id: CompactString::default(),
         timestamp,
         kind: EventKind::Message,
         author: Author::default(),
-        text: String::new(),
-        emotes: Vec::new(),
-        // Most chat lines carry 1 to 3 extras (color, badges, sub months). Room for 3 fits the
-        // smallest hash table (4 buckets); room for 4 would double it for every line.
-        extras: Map::with_capacity(3),
+        text: CompactString::default(),
+        emotes: Emotes::new(),
+        extras: Extras::new(),
     };
     decoder(&line, &mut event);
     Some(event)
@@ -81,10 +83,10 @@ struct Line<'a> {
 
 impl Line<'_> {
     /// `tmi-sent-ts` as written, else the arrival time in ms: the time part of derived ids.
-    fn time_key(&self) -> String {
+    fn time_key(&self) -> CompactString {
         match self.tags.tmi_sent_ts {
-            Some(ts) if !ts.is_empty() => ts.raw().to_owned(),
-            _ => self.received_at.timestamp_millis().to_string(),
+            Some(ts) if !ts.is_empty() => ts.raw().into(),
+            _ => self.received_at.timestamp_millis().to_compact_string(),
         }
     }
 }
@@ -124,33 +126,53 @@ impl<'a> KnownTags<'a> {
     fn read(msg: &IrcMessage<'a>) -> KnownTags<'a> {
         let mut t = KnownTags::default();
         for (key, value) in msg.tags().iter() {
-            let slot = match key {
-                "id" => &mut t.id,
-                "user-id" => &mut t.user_id,
-                "room-id" => &mut t.room_id,
-                "login" => &mut t.login,
-                "display-name" => &mut t.display_name,
-                "color" => &mut t.color,
-                "badges" => &mut t.badges,
-                "badge-info" => &mut t.badge_info,
-                "emotes" => &mut t.emotes,
-                "bits" => &mut t.bits,
-                "mod" => &mut t.moderator,
-                "subscriber" => &mut t.subscriber,
-                "vip" => &mut t.vip,
-                "first-msg" => &mut t.first_msg,
-                "returning-chatter" => &mut t.returning_chatter,
-                "tmi-sent-ts" => &mut t.tmi_sent_ts,
-                "msg-id" => &mut t.msg_id,
-                "system-msg" => &mut t.system_msg,
-                "ban-duration" => &mut t.ban_duration,
-                "target-user-id" => &mut t.target_user_id,
-                "target-msg-id" => &mut t.target_msg_id,
-                "reply-parent-msg-id" => &mut t.reply_parent_msg_id,
-                "reply-parent-user-id" => &mut t.reply_parent_user_id,
-                "reply-parent-user-login" => &mut t.reply_parent_user_login,
-                "reply-parent-display-name" => &mut t.reply_parent_display_name,
-                "reply-parent-msg-body" => &mut t.reply_parent_msg_body,
+            // Dispatch on the length first: one jump, then at most three fixed-size compares,
+            // instead of trying every name in turn for every tag (most tags are not read at all).
+            let slot = match key.len() {
+                2 if key == "id" => &mut t.id,
+                3 => match key {
+                    "mod" => &mut t.moderator,
+                    "vip" => &mut t.vip,
+                    _ => continue,
+                },
+                4 if key == "bits" => &mut t.bits,
+                5 => match key {
+                    "login" => &mut t.login,
+                    "color" => &mut t.color,
+                    _ => continue,
+                },
+                6 => match key {
+                    "badges" => &mut t.badges,
+                    "emotes" => &mut t.emotes,
+                    "msg-id" => &mut t.msg_id,
+                    _ => continue,
+                },
+                7 => match key {
+                    "user-id" => &mut t.user_id,
+                    "room-id" => &mut t.room_id,
+                    _ => continue,
+                },
+                9 if key == "first-msg" => &mut t.first_msg,
+                10 => match key {
+                    "badge-info" => &mut t.badge_info,
+                    "subscriber" => &mut t.subscriber,
+                    "system-msg" => &mut t.system_msg,
+                    _ => continue,
+                },
+                11 if key == "tmi-sent-ts" => &mut t.tmi_sent_ts,
+                12 => match key {
+                    "display-name" => &mut t.display_name,
+                    "ban-duration" => &mut t.ban_duration,
+                    _ => continue,
+                },
+                13 if key == "target-msg-id" => &mut t.target_msg_id,
+                14 if key == "target-user-id" => &mut t.target_user_id,
+                17 if key == "returning-chatter" => &mut t.returning_chatter,
+                19 if key == "reply-parent-msg-id" => &mut t.reply_parent_msg_id,
+                20 if key == "reply-parent-user-id" => &mut t.reply_parent_user_id,
+                21 if key == "reply-parent-msg-body" => &mut t.reply_parent_msg_body,
+                23 if key == "reply-parent-user-login" => &mut t.reply_parent_user_login,
+                25 if key == "reply-parent-display-name" => &mut t.reply_parent_display_name,
                 _ => continue,
             };
             *slot = Some(value);
@@ -159,34 +181,29 @@ impl<'a> KnownTags<'a> {
     }
 }
 
-/// A tag's decoded value as an owned string (empty when absent).
-fn text_of(value: Option<TagValue<'_>>) -> String {
-    value.map(|v| v.unescape().into_owned()).unwrap_or_default()
-}
-
 /// A `0`/`1` flag tag.
 fn is_set(value: Option<TagValue<'_>>) -> bool {
     value.is_some_and(|v| !v.is_empty() && v.raw() != "0")
 }
 
 fn number_of(value: Option<TagValue<'_>>) -> Option<u64> {
-    value.and_then(|v| v.raw().parse().ok())
+    value.and_then(|v| digits(v.raw()))
 }
 
 /// The author from `user-id`, a login and `display-name` (falling back to the login).
 fn author(tags: &KnownTags<'_>, login: &str) -> Author {
     let display_name = match tags.display_name {
-        Some(name) if !name.is_empty() => name.unescape().into_owned(),
-        _ => login.to_owned(),
+        Some(name) if !name.is_empty() => CompactString::from(name.unescape()),
+        _ => login.into(),
     };
     let id = match tags.user_id {
-        Some(id) if !id.is_empty() => id.raw().to_owned(),
+        Some(id) if !id.is_empty() => id.raw().into(),
         // A plain IRC server has no user ids; the login is the next most stable key.
-        _ => login.to_owned(),
+        _ => login.into(),
     };
     Author {
         id,
-        login: login.to_owned(),
+        login: login.into(),
         display_name,
         roles: roles(tags),
     }
@@ -221,11 +238,11 @@ fn badge_pairs<'a>(value: Option<TagValue<'a>>) -> impl Iterator<Item = (&'a str
 }
 
 /// Emotes from `id:start-end,start-end/id2:start-end`; malformed ranges are skipped.
-fn emotes_of(value: Option<TagValue<'_>>) -> Vec<Emote> {
+fn emotes_of(value: Option<TagValue<'_>>) -> Emotes {
     let Some(raw) = value.map(|v| v.raw()).filter(|r| !r.is_empty()) else {
-        return Vec::new();
+        return Emotes::new();
     };
-    let mut emotes = Vec::new();
+    let mut emotes = Emotes::new();
     for group in split_ascii(raw, b'/') {
         let Some((id, ranges)) = split_once_ascii(group, b':') else {
             continue;
@@ -234,11 +251,12 @@ fn emotes_of(value: Option<TagValue<'_>>) -> Vec<Emote> {
             let Some((start, end)) = split_once_ascii(range, b'-') else {
                 continue;
             };
-            if let (Ok(start), Ok(end)) = (start.parse::<u32>(), end.parse::<u32>())
+            let index = |s: &str| digits(s).and_then(|n| u32::try_from(n).ok());
+            if let (Some(start), Some(end)) = (index(start), index(end))
                 && start <= end
             {
                 emotes.push(Emote {
-                    id: id.to_owned(),
+                    id: id.into(),
                     start,
                     end,
                 });
@@ -250,28 +268,27 @@ fn emotes_of(value: Option<TagValue<'_>>) -> Vec<Emote> {
 }
 
 /// The extras every user-authored event shares: color, badges, subscription months.
-fn author_extras(tags: &KnownTags<'_>, extras: &mut Map<String, Value>) {
+fn author_extras(tags: &KnownTags<'_>, extras: &mut Extras) {
     if let Some(color) = tags.color.filter(|c| !c.is_empty()) {
-        extras.insert("color".into(), Value::String(color.raw().to_owned()));
+        extras.insert_str("color", color.raw());
     }
     // `set/version` strings in Twitch's order (as EventSub lists them): cheaper than a nested
     // object on the hot path, and just as easy to read.
     if let Some(badges) = tags.badges.filter(|b| !b.is_empty()) {
-        let list: Vec<Value> = split_ascii(badges.raw(), b',')
-            .filter(|b| !b.is_empty())
-            .map(|b| Value::String(b.to_owned()))
-            .collect();
-        extras.insert("badges".into(), Value::Array(list));
+        extras.insert_str_list(
+            "badges",
+            split_ascii(badges.raw(), b',').filter(|b| !b.is_empty()),
+        );
     }
     let months = badge_pairs(tags.badge_info)
         .find(|(name, _)| matches!(*name, "subscriber" | "founder"))
-        .and_then(|(_, n)| n.parse::<u64>().ok());
+        .and_then(|(_, n)| digits(n));
     if let Some(months) = months {
-        extras.insert("sub_months".into(), Value::from(months));
+        extras.insert_u64("sub_months", months);
     }
 }
 
-fn privmsg(line: &Line<'_>, event: &mut ChatEvent) {
+fn privmsg<'a>(line: &Line<'a>, event: &mut ChatEvent) {
     let tags = &line.tags;
     let login = line.msg.nick().unwrap_or_default();
     let raw_text = line
@@ -287,8 +304,8 @@ fn privmsg(line: &Line<'_>, event: &mut ChatEvent) {
         None => (raw_text, false),
     };
     event.message_id = match tags.id {
-        Some(id) if !id.is_empty() => id.raw().to_owned(),
-        _ => format!(
+        Some(id) if !id.is_empty() => id.raw().into(),
+        _ => format_compact!(
             "privmsg-{}-{login}-{}-{:016x}",
             event.channel,
             line.time_key(),
@@ -296,34 +313,37 @@ fn privmsg(line: &Line<'_>, event: &mut ChatEvent) {
         ),
     };
     event.author = author(tags, login);
-    event.text = text.to_owned();
+    event.text = text.into();
     event.emotes = emotes_of(tags.emotes);
     let extras = &mut event.extras;
     author_extras(tags, extras);
     if let Some(bits) = number_of(tags.bits).filter(|&b| b > 0) {
         event.kind = EventKind::Donation;
-        extras.insert("bits".into(), Value::from(bits));
+        extras.insert_u64("bits", bits);
     }
     if action {
-        extras.insert("action".into(), Value::Bool(true));
+        extras.insert_bool("action", true);
     }
     if is_set(tags.first_msg) {
-        extras.insert("first_msg".into(), Value::Bool(true));
+        extras.insert_bool("first_msg", true);
     }
     if is_set(tags.returning_chatter) {
-        extras.insert("returning_chatter".into(), Value::Bool(true));
+        extras.insert_bool("returning_chatter", true);
     }
     if let Some(parent) = tags.reply_parent_msg_id.filter(|p| !p.is_empty()) {
-        let mut reply = Map::new();
-        reply.insert("msg_id".into(), Value::String(parent.raw().to_owned()));
-        reply.insert("user_id".into(), text_of(tags.reply_parent_user_id).into());
-        reply.insert("login".into(), text_of(tags.reply_parent_user_login).into());
-        reply.insert(
-            "display_name".into(),
-            text_of(tags.reply_parent_display_name).into(),
+        let text_of = |value: Option<TagValue<'a>>| value.map(|v| v.unescape()).unwrap_or_default();
+        extras.insert_str_object(
+            "reply_parent",
+            [
+                ("msg_id", parent.unescape()),
+                ("user_id", text_of(tags.reply_parent_user_id)),
+                ("login", text_of(tags.reply_parent_user_login)),
+                ("display_name", text_of(tags.reply_parent_display_name)),
+                ("body", text_of(tags.reply_parent_msg_body)),
+            ]
+            .iter()
+            .map(|(name, value)| (*name, value.as_ref())),
         );
-        reply.insert("body".into(), text_of(tags.reply_parent_msg_body).into());
-        extras.insert("reply_parent".into(), Value::Object(reply));
     }
 }
 
@@ -352,8 +372,8 @@ fn usernotice(line: &Line<'_>, event: &mut ChatEvent) {
     let msg_id = tags.msg_id.map(|v| v.raw()).unwrap_or_default();
     event.kind = usernotice_kind(msg_id);
     event.message_id = match tags.id {
-        Some(id) if !id.is_empty() => id.raw().to_owned(),
-        _ => format!(
+        Some(id) if !id.is_empty() => id.raw().into(),
+        _ => format_compact!(
             "usernotice-{}-{msg_id}-{}-{}",
             tags.room_id.map(|r| r.raw()).unwrap_or_default(),
             tags.user_id.map(|r| r.raw()).unwrap_or_default(),
@@ -362,14 +382,16 @@ fn usernotice(line: &Line<'_>, event: &mut ChatEvent) {
     };
     let login = tags.login.map(|l| l.raw()).unwrap_or_default();
     event.author = author(tags, login);
-    event.text = line.msg.trailing().unwrap_or_default().to_owned();
+    event.text = line.msg.trailing().unwrap_or_default().into();
     event.emotes = emotes_of(tags.emotes);
     let extras = &mut event.extras;
-    extras.insert("event".into(), Value::String(msg_id.to_owned()));
+    extras.insert_str("event", msg_id);
     author_extras(tags, extras);
     if let Some(system) = tags.system_msg.filter(|s| !s.is_empty()) {
-        extras.insert("system_msg".into(), system.unescape().into_owned().into());
+        extras.insert_str("system_msg", &system.unescape());
     }
+    // `msg-param-*` names come from the wire (and may repeat: the last wins), so they are gathered
+    // in a map first.
     let mut params = Map::new();
     for (key, value) in line.msg.tags().iter() {
         if let Some(name) = key.strip_prefix("msg-param-") {
@@ -378,25 +400,23 @@ fn usernotice(line: &Line<'_>, event: &mut ChatEvent) {
     }
     let param = |name: &str| params.get(name).and_then(Value::as_str);
     let number = |name: &str| param(name).and_then(|v| v.parse::<u64>().ok());
-    let mut typed = Map::new();
     if let Some(plan) = param("sub-plan") {
-        typed.insert("sub_plan".into(), plan.into());
+        extras.insert_str("sub_plan", plan);
     }
     if let Some(months) = number("cumulative-months") {
-        typed.insert("cumulative_months".into(), months.into());
+        extras.insert_u64("cumulative_months", months);
     }
     if let Some(viewers) = number("viewerCount") {
-        typed.insert("viewers".into(), viewers.into());
+        extras.insert_u64("viewers", viewers);
     }
     if let Some(count) = number("mass-gift-count") {
-        typed.insert("gift_count".into(), count.into());
+        extras.insert_u64("gift_count", count);
     }
     if let Some(recipient) = param("recipient-user-name") {
-        typed.insert("recipient_login".into(), recipient.into());
+        extras.insert_str("recipient_login", recipient);
     }
-    extras.extend(typed);
     if !params.is_empty() {
-        extras.insert("params".into(), Value::Object(params));
+        extras.insert_value("params", &Value::Object(params));
     }
 }
 
@@ -404,7 +424,7 @@ fn clearchat(line: &Line<'_>, event: &mut ChatEvent) {
     let tags = &line.tags;
     let target_login = line.msg.trailing().unwrap_or_default();
     let target_id = tags.target_user_id.map(|v| v.raw()).unwrap_or_default();
-    event.message_id = format!(
+    event.message_id = format_compact!(
         "clearchat-{}-{}-{}",
         tags.room_id.map(|v| v.raw()).unwrap_or_default(),
         line.time_key(),
@@ -424,15 +444,15 @@ fn clearchat(line: &Line<'_>, event: &mut ChatEvent) {
         } else {
             target_id
         }
-        .to_owned(),
-        login: target_login.to_owned(),
-        display_name: target_login.to_owned(),
+        .into(),
+        login: target_login.into(),
+        display_name: target_login.into(),
         roles: Roles::default(),
     };
     match number_of(tags.ban_duration) {
         Some(seconds) => {
             event.kind = EventKind::Timeout;
-            event.extras.insert("duration_s".into(), seconds.into());
+            event.extras.insert_u64("duration_s", seconds);
         }
         None => event.kind = EventKind::Ban,
     }
@@ -443,27 +463,27 @@ fn clearmsg(line: &Line<'_>, event: &mut ChatEvent) {
     let target = tags.target_msg_id.map(|v| v.raw()).unwrap_or_default();
     event.kind = EventKind::Deletion;
     event.message_id = if target.is_empty() {
-        format!("clearmsg-{}-{}", event.channel, line.time_key())
+        format_compact!("clearmsg-{}-{}", event.channel, line.time_key())
     } else {
-        format!("clearmsg-{target}")
+        format_compact!("clearmsg-{target}")
     };
     let login = tags.login.map(|v| v.raw()).unwrap_or_default();
     event.author = Author {
-        id: login.to_owned(),
-        login: login.to_owned(),
-        display_name: login.to_owned(),
+        id: login.into(),
+        login: login.into(),
+        display_name: login.into(),
         roles: Roles::default(),
     };
-    event.text = line.msg.trailing().unwrap_or_default().to_owned();
-    event
-        .extras
-        .insert("target_msg_id".into(), target.to_owned().into());
+    event.text = line.msg.trailing().unwrap_or_default().into();
+    event.extras.insert_str("target_msg_id", target);
 }
 
 fn roomstate(line: &Line<'_>, event: &mut ChatEvent) {
     let room = line.tags.room_id.map(|v| v.raw()).unwrap_or_default();
     event.kind = EventKind::RoomState;
-    event.message_id = format!("roomstate-{room}-{}", line.time_key());
+    event.message_id = format_compact!("roomstate-{room}-{}", line.time_key());
+    // Setting names come from the wire (and may repeat: the last wins), so they are gathered in a
+    // map first.
     let mut settings = Map::new();
     for (key, value) in line.msg.tags().iter() {
         if key == "room-id" {
@@ -475,18 +495,16 @@ fn roomstate(line: &Line<'_>, event: &mut ChatEvent) {
         };
         settings.insert(key.to_owned(), value);
     }
+    event.extras.insert_str("room_id", room);
     event
         .extras
-        .insert("room_id".into(), room.to_owned().into());
-    event
-        .extras
-        .insert("settings".into(), Value::Object(settings));
+        .insert_value("settings", &Value::Object(settings));
 }
 
 fn notice(line: &Line<'_>, event: &mut ChatEvent) {
     let notice_id = line.tags.msg_id.map(|v| v.raw()).unwrap_or_default();
     event.kind = EventKind::Notice;
-    event.message_id = format!(
+    event.message_id = format_compact!(
         "notice-{}-{}-{}",
         event.channel,
         if notice_id.is_empty() {
@@ -496,11 +514,9 @@ fn notice(line: &Line<'_>, event: &mut ChatEvent) {
         },
         line.time_key()
     );
-    event.text = line.msg.trailing().unwrap_or_default().to_owned();
+    event.text = line.msg.trailing().unwrap_or_default().into();
     if !notice_id.is_empty() {
-        event
-            .extras
-            .insert("notice_id".into(), notice_id.to_owned().into());
+        event.extras.insert_str("notice_id", notice_id);
     }
 }
 
@@ -530,6 +546,18 @@ fn split_once_ascii(s: &str, separator: u8) -> Option<(&str, &str)> {
     Some((&s[..i], &s[i + 1..]))
 }
 
+/// A decimal number of 1 to 19 ASCII digits, without sign: every number Twitch puts in a tag.
+/// A byte loop, since `str::parse` spends more on signs and radix checks than on these few digits.
+fn digits(s: &str) -> Option<u64> {
+    if s.is_empty() || s.len() > 19 {
+        return None;
+    }
+    s.bytes().try_fold(0u64, |n, byte| {
+        let digit = byte.wrapping_sub(b'0');
+        (digit < 10).then(|| n * 10 + u64::from(digit))
+    })
+}
+
 /// FNV-1a: a tiny stable hash for derived ids (not for security).
 fn fnv1a(text: &str) -> u64 {
     text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
@@ -553,6 +581,19 @@ mod tests {
     }
 
     #[test]
+    fn digits_reads_unsigned_decimals_only() {
+        assert_eq!(digits("0"), Some(0));
+        assert_eq!(digits("1700000000123"), Some(1_700_000_000_123));
+        assert_eq!(
+            digits("9999999999999999999"),
+            Some(9_999_999_999_999_999_999)
+        );
+        for bad in ["", "+5", "-5", "1a", " 1", "12345678901234567890", "٣"] {
+            assert_eq!(digits(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
     fn privmsg_sample_from_the_protocol_notes() {
         let ev = decode_line(
             "@badge-info=subscriber/14;badges=moderator/1,subscriber/12;client-nonce=5f1c0e2a9b;color=#1E90FF;display-name=Viewer_One;emotes=25:6-10;first-msg=0;flags=;id=3b8c6f3a-1d2e-4f5a-9b7c-0a1b2c3d4e5f;mod=1;returning-chatter=0;room-id=11111111;subscriber=1;tmi-sent-ts=1700000000123;turbo=0;user-id=22222222;user-type=mod :viewer_one!viewer_one@viewer_one.tmi.twitch.tv PRIVMSG #somechannel :hello Kappa",
@@ -568,7 +609,7 @@ mod tests {
         assert!(!ev.author.roles.broadcaster && !ev.author.roles.vip);
         assert_eq!(ev.text, "hello Kappa");
         assert_eq!(
-            ev.emotes,
+            ev.emotes.as_slice(),
             [Emote {
                 id: "25".into(),
                 start: 6,
@@ -576,7 +617,7 @@ mod tests {
             }]
         );
         assert_eq!(
-            Value::Object(ev.extras),
+            Value::Object(ev.extras.to_map()),
             json!({"color": "#1E90FF", "badges": ["moderator/1", "subscriber/12"], "sub_months": 14})
         );
     }
@@ -610,11 +651,11 @@ mod tests {
         assert_eq!(ev.text, "cheer100 hype");
         assert_eq!(ev.author.display_name, "Riot Games");
         assert!(ev.author.roles.broadcaster && ev.author.roles.vip);
-        assert_eq!(ev.extras["bits"], json!(100));
-        assert_eq!(ev.extras["action"], json!(true));
-        assert_eq!(ev.extras["first_msg"], json!(true));
+        assert_eq!(ev.extras.to_map()["bits"], json!(100));
+        assert_eq!(ev.extras.to_map()["action"], json!(true));
+        assert_eq!(ev.extras.to_map()["first_msg"], json!(true));
         assert_eq!(
-            ev.extras["reply_parent"],
+            ev.extras.to_map()["reply_parent"],
             json!({"msg_id": "p-1", "user_id": "9", "login": "par", "display_name": "Par", "body": "a parent message; with stuff"})
         );
     }
@@ -631,15 +672,15 @@ mod tests {
             ("gutrin2", "33333333")
         );
         assert_eq!(ev.text, "great stream");
-        assert_eq!(ev.extras["event"], json!("resub"));
-        assert_eq!(ev.extras["sub_plan"], json!("1000"));
-        assert_eq!(ev.extras["cumulative_months"], json!(2));
+        assert_eq!(ev.extras.to_map()["event"], json!("resub"));
+        assert_eq!(ev.extras.to_map()["sub_plan"], json!("1000"));
+        assert_eq!(ev.extras.to_map()["cumulative_months"], json!(2));
         assert_eq!(
-            ev.extras["system_msg"],
+            ev.extras.to_map()["system_msg"],
             json!("Gutrin2 subscribed at Tier 1.")
         );
         assert_eq!(
-            ev.extras["params"]["sub-plan-name"],
+            ev.extras.to_map()["params"]["sub-plan-name"],
             json!("Channel Subscription (somechannel)")
         );
 
@@ -648,7 +689,7 @@ mod tests {
         );
         assert_eq!(ev.kind, EventKind::Raid);
         assert_eq!(ev.text, "");
-        assert_eq!(ev.extras["viewers"], json!(430));
+        assert_eq!(ev.extras.to_map()["viewers"], json!(430));
 
         for (msg_id, kind) in [
             ("sub", EventKind::Sub),
@@ -662,7 +703,7 @@ mod tests {
                 "@id=u-{msg_id};login=x;msg-id={msg_id};tmi-sent-ts=1 :tmi.twitch.tv USERNOTICE #c :hi"
             ));
             assert_eq!(ev.kind, kind, "{msg_id}");
-            assert_eq!(ev.extras["event"], json!(msg_id));
+            assert_eq!(ev.extras.to_map()["event"], json!(msg_id));
         }
     }
 
@@ -674,7 +715,7 @@ mod tests {
         assert_eq!(timeout.kind, EventKind::Timeout);
         assert_eq!(timeout.author.login, "baduser");
         assert_eq!(timeout.author.id, "55555555");
-        assert_eq!(timeout.extras["duration_s"], json!(600));
+        assert_eq!(timeout.extras.to_map()["duration_s"], json!(600));
         assert_eq!(
             timeout.message_id,
             "clearchat-11111111-1700000003000-55555555"
@@ -706,13 +747,13 @@ mod tests {
         assert_eq!(room.kind, EventKind::RoomState);
         assert_eq!(room.timestamp, received());
         assert_eq!(room.message_id, "roomstate-11111111-1700000099000");
-        assert_eq!(room.extras["settings"], json!({"slow": 5}));
+        assert_eq!(room.extras.to_map()["settings"], json!({"slow": 5}));
 
         let notice = decode_line(
             "@msg-id=msg_banned :tmi.twitch.tv NOTICE #somechannel :You are permanently banned from talking in somechannel.",
         );
         assert_eq!(notice.kind, EventKind::Notice);
-        assert_eq!(notice.extras["notice_id"], json!("msg_banned"));
+        assert_eq!(notice.extras.to_map()["notice_id"], json!("msg_banned"));
         assert!(notice.text.starts_with("You are permanently banned"));
     }
 

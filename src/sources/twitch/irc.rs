@@ -45,7 +45,11 @@ pub fn parse(line: &str) -> Result<IrcMessage<'_>, ParseError> {
     let mut rest = line;
     let tags = match rest.strip_prefix('@') {
         Some(after) => {
-            let (raw, tail) = split_atom(after);
+            // The tag section is hundreds of bytes: worth a vectorized search.
+            let (raw, tail) = match memchr::memchr(b' ', after.as_bytes()) {
+                Some(i) => (&after[..i], after[i + 1..].trim_start_matches(' ')),
+                None => (after, ""),
+            };
             rest = tail;
             Tags(raw)
         }
@@ -77,10 +81,31 @@ pub fn parse(line: &str) -> Result<IrcMessage<'_>, ParseError> {
 
 /// Splits at the first space; the tail has its leading spaces removed.
 fn split_atom(s: &str) -> (&str, &str) {
-    match memchr::memchr(b' ', s.as_bytes()) {
+    match find_space(s.as_bytes()) {
         Some(i) => (&s[..i], s[i + 1..].trim_start_matches(' ')),
         None => (s, ""),
     }
+}
+
+/// The offset of the first space. Prefixes, commands and channels are a few dozen bytes, where
+/// starting a vectorized search costs more than the search; so the first 64 bytes are checked a
+/// word at a time, and only a longer atom (the tags) goes on to `memchr`.
+fn find_space(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+    const SPACES: u64 = ONES * b' ' as u64;
+    let (words, _) = bytes.as_chunks::<8>();
+    for (i, word) in words.iter().take(8).enumerate() {
+        let x = u64::from_le_bytes(*word) ^ SPACES;
+        // The lowest set high bit marks the first zero byte (higher ones may be false alarms,
+        // which never matter for the lowest).
+        let zero = x.wrapping_sub(ONES) & !x & HIGHS;
+        if zero != 0 {
+            return Some(i * 8 + (zero.trailing_zeros() / 8) as usize);
+        }
+    }
+    let checked = words.len().min(8) * 8;
+    memchr::memchr(b' ', &bytes[checked..]).map(|at| checked + at)
 }
 
 /// Splits params into the middle part and the trailing param (after the first ` :` or a leading `:`).
@@ -138,7 +163,7 @@ impl<'a> IrcMessage<'a> {
     /// The first param: the channel of most Twitch commands, so it has a fast path.
     pub fn first_param(&self) -> Option<&'a str> {
         // `middle` never starts with a space: `split_atom` trimmed it.
-        match memchr::memchr(b' ', self.middle.as_bytes()) {
+        match find_space(self.middle.as_bytes()) {
             Some(end) => Some(&self.middle[..end]),
             None if !self.middle.is_empty() => Some(self.middle),
             None => self.trailing,
@@ -256,6 +281,19 @@ impl<'a> TagIter<'a> {
         offset
     }
 
+    /// `tags[start..end]` where both ends are the start, the end of the tags, or just past or at a
+    /// separator found by [`TagIter::next_separator`].
+    #[inline(always)]
+    fn slice(&self, start: usize, end: usize) -> &'a str {
+        debug_assert!(start <= end && end <= self.tags.len());
+        debug_assert!(self.tags.is_char_boundary(start) && self.tags.is_char_boundary(end));
+        // SAFETY: `start <= end <= len` by how the offsets are found (each is 0, the length, a
+        // separator's offset or one past it, and `start` never passes `end`), and every offset
+        // is on a char boundary: `;` and `=` are ASCII, so a separator byte is a whole char and
+        // the byte after it starts one. Checked slicing here costs a fifth of the tag walk.
+        unsafe { self.tags.get_unchecked(start..end) }
+    }
+
     /// The offset of the next `;` (skipping any `=` inside a value), or the end of the tags.
     #[inline]
     fn next_semicolon(&mut self) -> usize {
@@ -281,18 +319,17 @@ impl<'a> Iterator for TagIter<'a> {
             }
             let start = self.start;
             let key_end = self.next_separator();
-            // `;` and `=` are ASCII bytes, so every slice below is on a char boundary.
             if bytes.get(key_end) == Some(&b'=') {
                 let value_end = self.next_semicolon();
                 self.start = value_end + 1;
                 return Some((
-                    &self.tags[start..key_end],
-                    TagValue(&self.tags[key_end + 1..value_end]),
+                    self.slice(start, key_end),
+                    TagValue(self.slice(key_end + 1, value_end)),
                 ));
             }
             self.start = key_end + 1;
             if key_end > start {
-                return Some((&self.tags[start..key_end], TagValue("")));
+                return Some((self.slice(start, key_end), TagValue("")));
             }
         }
     }
@@ -695,6 +732,11 @@ mod tests {
                 }
                 let _ = (msg.nick(), msg.params().count(), msg.last_param(), msg.param(3));
             }
+        }
+
+        #[test]
+        fn find_space_agrees_with_a_plain_search(bytes in proptest::collection::vec(prop_oneof![Just(b' '), Just(b'!'), Just(0u8), any::<u8>()], 0..200)) {
+            prop_assert_eq!(find_space(&bytes), bytes.iter().position(|&b| b == b' '));
         }
 
         /// The word-at-a-time tag scanner agrees with a plain split on `;` then on the first `=`,
