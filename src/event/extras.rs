@@ -56,7 +56,7 @@ impl Extras {
     pub fn from_map(map: &Map<String, Value>) -> Extras {
         let mut extras = Extras::new();
         for (key, value) in map {
-            extras.field(key, |out| write_value(out, value));
+            extras.field_escaped(key, value);
         }
         extras
     }
@@ -125,20 +125,39 @@ impl Extras {
     }
 
     /// Appends `"key":value`, the value written by `write_value`, and closes the object again.
+    /// Keys are the source's own names: plain ASCII that JSON never escapes.
     #[inline]
-    fn field(&mut self, key: &str, write_value: impl FnOnce(&mut String)) {
-        if self.text.pop().is_none() {
-            // Most events carry a colour, badges and a number or two.
-            self.text.reserve(128);
-            self.text.push('{');
-        } else {
-            // The `}` popped above closed the previous field.
-            self.text.push(',');
-        }
-        write_string(&mut self.text, key);
-        self.text.push(':');
+    fn field(&mut self, key: &'static str, write_value: impl FnOnce(&mut String)) {
+        debug_assert!(!any_needs_escape(key.as_bytes()), "{key:?} needs escaping");
+        self.open_field();
+        self.text.push_str(key);
+        self.text.push_str("\":");
         write_value(&mut self.text);
         self.text.push('}');
+    }
+
+    /// Appends a field whose key comes from elsewhere and may need escaping.
+    fn field_escaped(&mut self, key: &str, value: &Value) {
+        self.open_field();
+        self.text.pop();
+        write_string(&mut self.text, key);
+        self.text.push(':');
+        write_value(&mut self.text, value);
+        self.text.push('}');
+    }
+
+    /// Opens the object, or reopens it after the last field, and starts a key: `{"` or `,"`.
+    #[inline]
+    fn open_field(&mut self) {
+        if self.text.is_empty() {
+            // Most events carry a colour, badges and a number or two.
+            self.text = String::with_capacity(128);
+            self.text.push_str("{\"");
+        } else {
+            // Replace the closing `}` (one ASCII byte) with the separator.
+            self.text.truncate(self.text.len() - 1);
+            self.text.push_str(",\"");
+        }
     }
 }
 
@@ -196,6 +215,7 @@ fn write_value(out: &mut String, value: &Value) {
 /// Writes a JSON string literal escaped exactly as `serde_json` does: `"` and `\`, the short forms
 /// `\b \f \n \r \t`, every other control character as `\u00XX`; everything else as it is.
 fn write_string(out: &mut String, s: &str) {
+    out.reserve(s.len() + 2);
     out.push('"');
     let bytes = s.as_bytes();
     // Almost every key and value (colours, badges, ids, names) needs no escaping: a quick pass
@@ -244,14 +264,15 @@ fn any_needs_escape(bytes: &[u8]) -> bool {
         let backslash = has_zero_byte(word ^ (ONES * u64::from(b'\\')));
         control | quote | backslash != 0
     };
-    let (words, tail) = bytes.as_chunks::<8>();
-    if words.iter().any(|word| needs_escape(*word)) {
-        return true;
-    }
-    // The last few bytes, padded with a letter to one more word.
-    let mut last = [b'a'; 8];
-    last[..tail.len()].copy_from_slice(tail);
-    needs_escape(last)
+    let Some(last) = bytes.last_chunk::<8>() else {
+        return bytes
+            .iter()
+            .any(|&byte| byte < 0x20 || byte == b'"' || byte == b'\\');
+    };
+    let (words, _) = bytes.as_chunks::<8>();
+    // Whole words, then the last eight bytes (overlapping the last word when the length is not a
+    // multiple of eight).
+    words.iter().any(|word| needs_escape(*word)) || needs_escape(*last)
 }
 
 #[cfg(test)]
@@ -306,7 +327,7 @@ mod tests {
         #[test]
         fn strings_are_escaped_exactly_like_serde_json(
             s in prop_oneof![any::<String>(), "[a-z\"\\\\\\x00-\\x1f\\x7f é]{0,40}"],
-            key in "[a-z_]{1,12}",
+            key in prop_oneof!["[a-z_]{1,12}", "[a\"\\\\\\x00-\\x1f]{1,5}"],
         ) {
             let mut out = String::new();
             write_string(&mut out, &s);

@@ -81,22 +81,22 @@ pub fn parse(line: &str) -> Result<IrcMessage<'_>, ParseError> {
 
 /// Splits at the first space; the tail has its leading spaces removed.
 fn split_atom(s: &str) -> (&str, &str) {
-    match find_space(s.as_bytes()) {
+    match find_byte(s.as_bytes(), b' ') {
         Some(i) => (&s[..i], s[i + 1..].trim_start_matches(' ')),
         None => (s, ""),
     }
 }
 
-/// The offset of the first space. Prefixes, commands and channels are a few dozen bytes, where
-/// starting a vectorized search costs more than the search; so the first 64 bytes are checked a
-/// word at a time, and only a longer atom (the tags) goes on to `memchr`.
-fn find_space(bytes: &[u8]) -> Option<usize> {
+/// The offset of the first `needle` byte. Prefixes, commands, channels and most tag values are a
+/// few dozen bytes, where starting a vectorized search costs more than the search; so the first
+/// 64 bytes are checked a word at a time, and only a longer run goes on to `memchr`.
+fn find_byte(bytes: &[u8], needle: u8) -> Option<usize> {
     const ONES: u64 = u64::from_le_bytes([0x01; 8]);
     const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
-    const SPACES: u64 = ONES * b' ' as u64;
+    let needles = ONES * u64::from(needle);
     let (words, _) = bytes.as_chunks::<8>();
     for (i, word) in words.iter().take(8).enumerate() {
-        let x = u64::from_le_bytes(*word) ^ SPACES;
+        let x = u64::from_le_bytes(*word) ^ needles;
         // The lowest set high bit marks the first zero byte (higher ones may be false alarms,
         // which never matter for the lowest).
         let zero = x.wrapping_sub(ONES) & !x & HIGHS;
@@ -105,7 +105,13 @@ fn find_space(bytes: &[u8]) -> Option<usize> {
         }
     }
     let checked = words.len().min(8) * 8;
-    memchr::memchr(b' ', &bytes[checked..]).map(|at| checked + at)
+    let rest = &bytes[checked..];
+    let found = if rest.len() < 8 {
+        rest.iter().position(|&b| b == needle)
+    } else {
+        memchr::memchr(needle, rest)
+    };
+    found.map(|at| checked + at)
 }
 
 /// Splits params into the middle part and the trailing param (after the first ` :` or a leading `:`).
@@ -163,7 +169,7 @@ impl<'a> IrcMessage<'a> {
     /// The first param: the channel of most Twitch commands, so it has a fast path.
     pub fn first_param(&self) -> Option<&'a str> {
         // `middle` never starts with a space: `split_atom` trimmed it.
-        match find_space(self.middle.as_bytes()) {
+        match find_byte(self.middle.as_bytes(), b' ') {
             Some(end) => Some(&self.middle[..end]),
             None if !self.middle.is_empty() => Some(self.middle),
             None => self.trailing,
@@ -362,8 +368,7 @@ impl fmt::Display for TagValue<'_> {
 
 /// Decodes an escaped tag value; borrows when it holds no backslash.
 pub fn unescape_tag_value(raw: &str) -> Cow<'_, str> {
-    // Values are short; a plain scan beats starting a vectorized search.
-    if !raw.bytes().any(|b| b == b'\\') {
+    if find_byte(raw.as_bytes(), b'\\').is_none() {
         return Cow::Borrowed(raw);
     }
     let mut out = String::with_capacity(raw.len());
@@ -735,8 +740,9 @@ mod tests {
         }
 
         #[test]
-        fn find_space_agrees_with_a_plain_search(bytes in proptest::collection::vec(prop_oneof![Just(b' '), Just(b'!'), Just(0u8), any::<u8>()], 0..200)) {
-            prop_assert_eq!(find_space(&bytes), bytes.iter().position(|&b| b == b' '));
+        fn find_byte_agrees_with_a_plain_search(bytes in proptest::collection::vec(prop_oneof![Just(b' '), Just(b'!'), Just(0u8), any::<u8>()], 0..200)) {
+            prop_assert_eq!(find_byte(&bytes, b' '), bytes.iter().position(|&b| b == b' '));
+            prop_assert_eq!(find_byte(&bytes, b'!'), bytes.iter().position(|&b| b == b'!'));
         }
 
         /// The word-at-a-time tag scanner agrees with a plain split on `;` then on the first `=`,
