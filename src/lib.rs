@@ -9,7 +9,8 @@
 //!
 //! - [`cli`]: clap types, one module per subcommand, the one place errors become exit codes.
 //! - [`config`]: typed config files, embedded schemas, semantic checks, secrets.
-//! - [`event`]: `ChatEvent`, the contract every source produces.
+//! - [`event`]: `ChatEvent`, the contract every source produces, and its `Extras` (platform details
+//!   kept as JSON text).
 //! - [`sources`]: the Source contract, backoff, status; one module per platform.
 //! - [`triggers`]: the pure trigger engine: registry, cooldowns, templates.
 //! - [`actions`]: action descriptors and the executor.

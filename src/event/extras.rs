@@ -87,16 +87,7 @@ impl Extras {
         key: &'static str,
         items: impl IntoIterator<Item = &'a str>,
     ) {
-        self.field(key, |out| {
-            out.push('[');
-            for (i, item) in items.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_string(out, item);
-            }
-            out.push(']');
-        });
+        self.field(key, |out| write_array(out, items, write_string));
     }
 
     /// A nested object of string fields, in the order given.
@@ -105,18 +96,7 @@ impl Extras {
         key: &'static str,
         fields: impl IntoIterator<Item = (&'static str, &'a str)>,
     ) {
-        self.field(key, |out| {
-            out.push('{');
-            for (i, (name, value)) in fields.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_string(out, name);
-                out.push(':');
-                write_string(out, value);
-            }
-            out.push('}');
-        });
+        self.field(key, |out| write_object(out, fields, write_string));
     }
 
     /// Any JSON value.
@@ -187,29 +167,39 @@ fn write_value(out: &mut String, value: &Value) {
         Value::Null | Value::Bool(_) | Value::Number(_) => {
             out.push_str(&serde_json::to_string(value).expect("scalars always serialize"))
         }
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_value(out, item);
-            }
-            out.push(']');
-        }
-        Value::Object(map) => {
-            out.push('{');
-            for (i, (key, item)) in map.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_string(out, key);
-                out.push(':');
-                write_value(out, item);
-            }
-            out.push('}');
-        }
+        Value::Array(items) => write_array(out, items, write_value),
+        Value::Object(map) => write_object(out, map, write_value),
     }
+}
+
+/// `[item,item,...]`.
+fn write_array<T>(out: &mut String, items: impl IntoIterator<Item = T>, write: fn(&mut String, T)) {
+    out.push('[');
+    for (i, item) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write(out, item);
+    }
+    out.push(']');
+}
+
+/// `{"name":value,...}`.
+fn write_object<K: AsRef<str>, T>(
+    out: &mut String,
+    fields: impl IntoIterator<Item = (K, T)>,
+    write: fn(&mut String, T),
+) {
+    out.push('{');
+    for (i, (name, value)) in fields.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_string(out, name.as_ref());
+        out.push(':');
+        write(out, value);
+    }
+    out.push('}');
 }
 
 /// Writes a JSON string literal escaped exactly as `serde_json` does: `"` and `\`, the short forms
