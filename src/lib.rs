@@ -18,6 +18,7 @@
 //! - [`pipeline`]: lanes, dedupe, the supervisor and the run loop.
 //! - [`store`]: the SQLite store: open and migrate, the single batching writer, read queries.
 //! - [`export`]: snapshot builders, atomic writer, manifest, publish mirror.
+//! - `swar`: eight-bytes-at-a-time byte checks shared by the parser and the extras writer.
 //! - [`json_spans`]: byte ranges of JSON values by pointer (config diagnostics, byte-exact stamping).
 //! - [`version`]: the release stamp in `runtime/version.json`.
 //! - [`changelog`]: the runtime changelog, its checks (append-only) and new entries.
@@ -32,6 +33,7 @@ pub mod json_spans;
 pub mod pipeline;
 pub mod sources;
 pub mod store;
+mod swar;
 pub mod triggers;
 pub mod version;
 

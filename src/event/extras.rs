@@ -11,6 +11,7 @@
 //! never repeated by accident; details keyed by the wire's own names (Twitch `msg-param-*` tags,
 //! room settings) are gathered in a `serde_json::Map` first and inserted as one value.
 
+use crate::swar;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 use std::fmt::{self, Write as _};
@@ -110,6 +111,7 @@ impl Extras {
     fn field(&mut self, key: &'static str, write_value: impl FnOnce(&mut String)) {
         debug_assert!(!any_needs_escape(key.as_bytes()), "{key:?} needs escaping");
         self.open_field();
+        self.text.push('"');
         self.text.push_str(key);
         self.text.push_str("\":");
         write_value(&mut self.text);
@@ -119,24 +121,23 @@ impl Extras {
     /// Appends a field whose key comes from elsewhere and may need escaping.
     fn field_escaped(&mut self, key: &str, value: &Value) {
         self.open_field();
-        self.text.pop();
         write_string(&mut self.text, key);
         self.text.push(':');
         write_value(&mut self.text, value);
         self.text.push('}');
     }
 
-    /// Opens the object, or reopens it after the last field, and starts a key: `{"` or `,"`.
+    /// Starts the next field: opens the object, or replaces its closing `}` with a comma.
     #[inline]
     fn open_field(&mut self) {
         if self.text.is_empty() {
             // Most events carry a colour, badges and a number or two.
             self.text = String::with_capacity(128);
-            self.text.push_str("{\"");
+            self.text.push('{');
         } else {
-            // Replace the closing `}` (one ASCII byte) with the separator.
+            // The closing `}` is one ASCII byte.
             self.text.truncate(self.text.len() - 1);
-            self.text.push_str(",\"");
+            self.text.push(',');
         }
     }
 }
@@ -241,17 +242,13 @@ fn write_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
-/// Whether any byte needs escaping, eight bytes per step: a byte below 0x20, `"` or `\\` shows as
-/// a set high bit in one of three word-wide tests (the "has a zero byte" trick, exact as a yes/no).
+/// Whether any byte needs escaping (below 0x20, `"` or `\\`), eight bytes per step.
 fn any_needs_escape(bytes: &[u8]) -> bool {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-    let has_zero_byte = |word: u64| word.wrapping_sub(ONES) & !word & HIGHS;
     let needs_escape = |word: [u8; 8]| {
-        let word = u64::from_ne_bytes(word);
-        let control = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
-        let quote = has_zero_byte(word ^ (ONES * u64::from(b'"')));
-        let backslash = has_zero_byte(word ^ (ONES * u64::from(b'\\')));
+        let word = swar::word(word);
+        let control = swar::bytes_below(word, 0x20);
+        let quote = swar::zero_bytes(word ^ swar::splat(b'"'));
+        let backslash = swar::zero_bytes(word ^ swar::splat(b'\\'));
         control | quote | backslash != 0
     };
     let Some(last) = bytes.last_chunk::<8>() else {

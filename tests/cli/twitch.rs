@@ -120,10 +120,15 @@ fn run_source(
 }
 
 fn start(server: &TwitchServer) -> Running {
+    start_with_limit(server, normal_limit())
+}
+
+/// The source on the test server with the token and fast timing, sending under `limit`.
+fn start_with_limit(server: &TwitchServer, limit: SendLimit) -> Running {
     let source = TwitchSource::new("demo", &settings(server.port(), false))
         .unwrap()
         .with_timing(fast_timing());
-    run_source(source, Some(TOKEN), Endpoints::default(), normal_limit())
+    run_source(source, Some(TOKEN), Endpoints::default(), limit)
 }
 
 impl Running {
@@ -405,15 +410,12 @@ const JITTER: Duration = Duration::from_millis(15);
 #[tokio::test]
 async fn the_server_never_sees_more_than_the_limit_in_a_window() {
     let server = TwitchServer::start(ServerOptions::default()).await;
-    let source = TwitchSource::new("demo", &settings(server.port(), false))
-        .unwrap()
-        .with_timing(fast_timing());
     let limit = SendLimit {
         messages: 5,
         per_s: 1.0,
         privileged_messages: Some(50),
     };
-    let source = run_source(source, Some(TOKEN), Endpoints::default(), limit);
+    let source = start_with_limit(&server, limit);
     server.wait_for_joins(1).await;
     for i in 0..12 {
         source.reply(&format!("reply {i}"), None).await;
@@ -440,15 +442,12 @@ async fn the_server_never_sees_more_than_the_limit_in_a_window() {
 #[tokio::test]
 async fn the_limit_holds_across_reconnects() {
     let server = TwitchServer::start(ServerOptions::default()).await;
-    let source = TwitchSource::new("demo", &settings(server.port(), false))
-        .unwrap()
-        .with_timing(fast_timing());
     let limit = SendLimit {
         messages: 5,
         per_s: 1.0,
         privileged_messages: None,
     };
-    let source = run_source(source, Some(TOKEN), Endpoints::default(), limit);
+    let source = start_with_limit(&server, limit);
     server.wait_for_joins(1).await;
     for i in 0..5 {
         source.reply(&format!("first {i}"), None).await;
@@ -476,16 +475,13 @@ async fn a_moderator_bot_gets_the_privileged_limit() {
         ..ServerOptions::default()
     })
     .await;
-    let source = TwitchSource::new("demo", &settings(server.port(), false))
-        .unwrap()
-        .with_timing(fast_timing());
     // 2 per 30 s normally: six replies would take a minute and a half without the privilege.
     let limit = SendLimit {
         messages: 2,
         per_s: 30.0,
         privileged_messages: Some(6),
     };
-    let source = run_source(source, Some(TOKEN), Endpoints::default(), limit);
+    let source = start_with_limit(&server, limit);
     server.wait_for_joins(1).await;
     source
         .wait_status("connected", |s| s.state == ConnectionState::Connected)

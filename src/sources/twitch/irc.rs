@@ -11,6 +11,7 @@
 //! and in tag values `\:` `\s` `\\` `\r` `\n` decode to `;` space `\` CR LF, any other `\x` to `x`,
 //! and a trailing lone `\` is dropped.
 
+use crate::swar;
 use std::borrow::Cow;
 use std::fmt;
 use wide::u8x16;
@@ -46,10 +47,7 @@ pub fn parse(line: &str) -> Result<IrcMessage<'_>, ParseError> {
     let tags = match rest.strip_prefix('@') {
         Some(after) => {
             // The tag section is hundreds of bytes: worth a vectorized search.
-            let (raw, tail) = match memchr::memchr(b' ', after.as_bytes()) {
-                Some(i) => (&after[..i], after[i + 1..].trim_start_matches(' ')),
-                None => (after, ""),
-            };
+            let (raw, tail) = split_atom_at(after, memchr::memchr(b' ', after.as_bytes()));
             rest = tail;
             Tags(raw)
         }
@@ -81,7 +79,13 @@ pub fn parse(line: &str) -> Result<IrcMessage<'_>, ParseError> {
 
 /// Splits at the first space; the tail has its leading spaces removed.
 fn split_atom(s: &str) -> (&str, &str) {
-    match find_byte(s.as_bytes(), b' ') {
+    split_atom_at(s, find_byte(s.as_bytes(), b' '))
+}
+
+/// Splits at `space`, the offset of the first space if any.
+#[inline(always)]
+fn split_atom_at(s: &str, space: Option<usize>) -> (&str, &str) {
+    match space {
         Some(i) => (&s[..i], s[i + 1..].trim_start_matches(' ')),
         None => (s, ""),
     }
@@ -91,17 +95,12 @@ fn split_atom(s: &str) -> (&str, &str) {
 /// few dozen bytes, where starting a vectorized search costs more than the search; so the first
 /// 64 bytes are checked a word at a time, and only a longer run goes on to `memchr`.
 fn find_byte(bytes: &[u8], needle: u8) -> Option<usize> {
-    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
-    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
-    let needles = ONES * u64::from(needle);
+    let needles = swar::splat(needle);
     let (words, _) = bytes.as_chunks::<8>();
     for (i, word) in words.iter().take(8).enumerate() {
-        let x = u64::from_le_bytes(*word) ^ needles;
-        // The lowest set high bit marks the first zero byte (higher ones may be false alarms,
-        // which never matter for the lowest).
-        let zero = x.wrapping_sub(ONES) & !x & HIGHS;
-        if zero != 0 {
-            return Some(i * 8 + (zero.trailing_zeros() / 8) as usize);
+        let matches = swar::zero_bytes(swar::word(*word) ^ needles);
+        if matches != 0 {
+            return Some(i * 8 + swar::first_marked(matches));
         }
     }
     let checked = words.len().min(8) * 8;
