@@ -1,0 +1,204 @@
+//! `runtime/config/creators.json`: creators and, per creator, the platforms they run with their settings.
+
+use super::yes;
+use crate::event::Platform;
+use serde::{Deserialize, Serialize};
+
+/// `runtime/config/creators.json`: the creators this runtime serves.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreatorsConfig {
+    pub creators: Vec<Creator>,
+}
+
+impl CreatorsConfig {
+    pub fn get(&self, id: &str) -> Option<&Creator> {
+        self.creators.iter().find(|c| c.id == id)
+    }
+}
+
+/// One creator and the platforms their runtime connects to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Creator {
+    /// Stable id: lowercase letters, digits, `-` and `_`.
+    pub id: String,
+    pub display_name: String,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    #[serde(default)]
+    pub platforms: CreatorPlatforms,
+}
+
+/// Per-platform settings of one creator. A missing block means the platform is off.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreatorPlatforms {
+    pub twitch: Option<TwitchSettings>,
+    pub youtube: Option<YoutubeSettings>,
+    pub kick: Option<KickSettings>,
+    pub rumble: Option<RumbleSettings>,
+    pub pilled: Option<PilledSettings>,
+    pub sim: Option<SimSettings>,
+}
+
+impl CreatorPlatforms {
+    /// Whether the creator enables `platform`.
+    pub fn enabled(&self, platform: Platform) -> bool {
+        match platform {
+            Platform::Twitch => self.twitch.as_ref().is_some_and(|s| s.enabled),
+            Platform::Youtube => self.youtube.as_ref().is_some_and(|s| s.enabled),
+            Platform::Kick => self.kick.as_ref().is_some_and(|s| s.enabled),
+            Platform::Rumble => self.rumble.as_ref().is_some_and(|s| s.enabled),
+            Platform::Pilled => self.pilled.as_ref().is_some_and(|s| s.enabled),
+            Platform::Sim => self.sim.as_ref().is_some_and(|s| s.enabled),
+        }
+    }
+
+    /// Whether a block for `platform` is present at all.
+    pub fn configured(&self, platform: Platform) -> bool {
+        match platform {
+            Platform::Twitch => self.twitch.is_some(),
+            Platform::Youtube => self.youtube.is_some(),
+            Platform::Kick => self.kick.is_some(),
+            Platform::Rumble => self.rumble.is_some(),
+            Platform::Pilled => self.pilled.is_some(),
+            Platform::Sim => self.sim.is_some(),
+        }
+    }
+}
+
+/// Twitch chat over IRC.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TwitchSettings {
+    #[serde(default)]
+    pub enabled: bool,
+    /// The channel login to join, without `#`.
+    pub channel: String,
+    /// The bot's login; a `justinfan…` nick (or no token_env) reads anonymously.
+    #[serde(default = "TwitchSettings::default_nick")]
+    pub nick: String,
+    /// Environment variable holding the OAuth token (with or without `oauth:`).
+    #[serde(default)]
+    pub token_env: Option<String>,
+    /// IRC host (default `irc.chat.twitch.tv`); platforms.json may override it for every creator.
+    #[serde(default)]
+    pub host: Option<String>,
+    /// IRC port (default 6697 with TLS, 6667 without).
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// TLS on (default true).
+    #[serde(default)]
+    pub tls: Option<bool>,
+}
+
+impl TwitchSettings {
+    fn default_nick() -> String {
+        "justinfan12345".into()
+    }
+}
+
+/// YouTube live chat through the Data API.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct YoutubeSettings {
+    #[serde(default)]
+    pub enabled: bool,
+    /// The channel whose live broadcast is read.
+    #[serde(default)]
+    pub channel_id: Option<String>,
+    /// A fixed live chat id, instead of discovering the active broadcast.
+    #[serde(default)]
+    pub live_chat_id: Option<String>,
+    /// Environment variable with an API key (reading).
+    #[serde(default)]
+    pub api_key_env: Option<String>,
+    /// Environment variable with an OAuth access token (sending).
+    #[serde(default)]
+    pub oauth_token_env: Option<String>,
+}
+
+/// Kick chat over Pusher, sending through the public API.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KickSettings {
+    #[serde(default)]
+    pub enabled: bool,
+    /// The channel slug.
+    pub channel: String,
+    /// The chatroom id used for the Pusher subscription.
+    #[serde(default)]
+    pub chatroom_id: Option<u64>,
+    /// Environment variable with an OAuth token (sending).
+    #[serde(default)]
+    pub token_env: Option<String>,
+}
+
+/// Rumble's Live Stream API.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RumbleSettings {
+    #[serde(default)]
+    pub enabled: bool,
+    /// Environment variable holding the full Live Stream API URL (it embeds a key).
+    #[serde(default)]
+    pub api_url_env: Option<String>,
+    /// Seconds between polls (default 5).
+    #[serde(default)]
+    pub poll_interval_s: Option<f64>,
+}
+
+/// Pilled: planned, ingest only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PilledSettings {
+    #[serde(default)]
+    pub enabled: bool,
+    #[serde(default)]
+    pub channel: Option<String>,
+}
+
+/// The built-in synthetic chat source.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimSettings {
+    #[serde(default)]
+    pub enabled: bool,
+    /// Events per second (default 5; 0 means as fast as the pipeline takes them).
+    #[serde(default = "SimSettings::default_rate")]
+    pub rate_per_s: f64,
+    /// Seed: the same seed gives the same chat (default 7).
+    #[serde(default = "SimSettings::default_seed")]
+    pub seed: u64,
+    /// How many distinct viewers chat (default 200).
+    #[serde(default = "SimSettings::default_users")]
+    pub users: u32,
+    /// The channel name the events claim (default the creator id).
+    #[serde(default)]
+    pub channel: Option<String>,
+}
+
+impl SimSettings {
+    fn default_rate() -> f64 {
+        5.0
+    }
+    fn default_seed() -> u64 {
+        7
+    }
+    fn default_users() -> u32 {
+        200
+    }
+}
+
+impl Default for SimSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            rate_per_s: Self::default_rate(),
+            seed: Self::default_seed(),
+            users: Self::default_users(),
+            channel: None,
+        }
+    }
+}

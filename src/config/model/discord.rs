@@ -1,0 +1,75 @@
+//! `runtime/config/discord.json`: per-guild Discord settings (a notification destination, not a chat platform).
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// `runtime/config/discord.json`: per-guild Discord settings.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiscordConfig {
+    #[serde(default)]
+    pub discord: DiscordSettings,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiscordSettings {
+    /// Environment variable with the bot token.
+    #[serde(default)]
+    pub token_env: Option<String>,
+    /// Guild settings keyed by guild id (a snowflake).
+    #[serde(default)]
+    pub guilds: BTreeMap<String, GuildSettings>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GuildSettings {
+    /// The creator this guild belongs to, if any.
+    #[serde(default)]
+    pub creator: Option<String>,
+    #[serde(default)]
+    pub logging: GuildLogging,
+    #[serde(default)]
+    pub notifications: GuildNotifications,
+}
+
+/// Runtime log mirroring into a channel: off unless enabled with a channel.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GuildLogging {
+    #[serde(default)]
+    pub enabled: bool,
+    #[serde(default)]
+    pub channel_id: Option<String>,
+}
+
+/// Channel ids that receive notifications; a missing one means none are sent there.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GuildNotifications {
+    #[serde(default)]
+    pub general: Option<String>,
+    #[serde(default)]
+    pub rumble_clips: Option<String>,
+    #[serde(default)]
+    pub youtube_clips: Option<String>,
+    #[serde(default)]
+    pub kick_clips: Option<String>,
+    #[serde(default)]
+    pub pilled_clips: Option<String>,
+    #[serde(default)]
+    pub twitch_clips: Option<String>,
+}
+
+impl GuildNotifications {
+    /// The names a `notify` action may use as its channel.
+    pub const NAMES: [&'static str; 6] = [
+        "general",
+        "rumble_clips",
+        "youtube_clips",
+        "kick_clips",
+        "pilled_clips",
+        "twitch_clips",
+    ];
+}

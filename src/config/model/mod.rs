@@ -1,0 +1,25 @@
+//! Typed configuration: one module per file in `runtime/config/`, with documented defaults.
+//!
+//! These types are what the runtime reads after a file has passed its JSON Schema and the semantic
+//! checks. Every field that may be left out has a default here that matches the schema's `default`,
+//! so an operator only writes what differs. Secrets never appear as values: a field ending in `_env`
+//! names an environment variable (see [`crate::config::secrets`]).
+
+mod creators;
+mod discord;
+mod platforms;
+mod ratelimits;
+mod system;
+mod triggers;
+
+pub use creators::*;
+pub use discord::*;
+pub use platforms::*;
+pub use ratelimits::*;
+pub use system::*;
+pub use triggers::*;
+
+/// serde's `default = "yes"` for flags that are on unless turned off.
+fn yes() -> bool {
+    true
+}

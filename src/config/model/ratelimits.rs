@@ -1,0 +1,90 @@
+//! `runtime/config/ratelimits.json`: outgoing message limits and quota budgets.
+
+use crate::event::Platform;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// `runtime/config/ratelimits.json`: outgoing message limits and quota budgets.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitsConfig {
+    #[serde(default)]
+    pub platforms: BTreeMap<Platform, SendLimit>,
+    #[serde(default)]
+    pub youtube_quota: YoutubeQuota,
+}
+
+impl RateLimitsConfig {
+    /// The send limit for `platform`: as configured, else the platform's documented default.
+    pub fn send_limit(&self, platform: Platform) -> SendLimit {
+        self.platforms
+            .get(&platform)
+            .copied()
+            .unwrap_or_else(|| SendLimit::default_for(platform))
+    }
+}
+
+/// At most `messages` per `per_s` seconds; `privileged_messages` when the bot moderates or owns the channel.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendLimit {
+    pub messages: u32,
+    pub per_s: f64,
+    #[serde(default)]
+    pub privileged_messages: Option<u32>,
+}
+
+impl SendLimit {
+    /// Twitch: 20 / 30 s (100 as moderator); others: a conservative 20 / 30 s.
+    pub fn default_for(platform: Platform) -> SendLimit {
+        match platform {
+            Platform::Twitch => SendLimit {
+                messages: 20,
+                per_s: 30.0,
+                privileged_messages: Some(100),
+            },
+            _ => SendLimit {
+                messages: 20,
+                per_s: 30.0,
+                privileged_messages: None,
+            },
+        }
+    }
+}
+
+/// YouTube Data API daily quota budget (units reset at midnight Pacific).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct YoutubeQuota {
+    /// Units per day the project has (default 10000).
+    #[serde(default = "YoutubeQuota::default_daily")]
+    pub daily_units: u32,
+    /// Units kept back for sending and recovery (default 1000).
+    #[serde(default = "YoutubeQuota::default_reserve")]
+    pub reserve_units: u32,
+    /// Never spend past this many units in a day (default 9500).
+    #[serde(default = "YoutubeQuota::default_hard_cap")]
+    pub hard_cap_units: u32,
+}
+
+impl YoutubeQuota {
+    fn default_daily() -> u32 {
+        10_000
+    }
+    fn default_reserve() -> u32 {
+        1_000
+    }
+    fn default_hard_cap() -> u32 {
+        9_500
+    }
+}
+
+impl Default for YoutubeQuota {
+    fn default() -> Self {
+        Self {
+            daily_units: Self::default_daily(),
+            reserve_units: Self::default_reserve(),
+            hard_cap_units: Self::default_hard_cap(),
+        }
+    }
+}

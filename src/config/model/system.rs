@@ -1,0 +1,164 @@
+//! `runtime/config/system.json`: runtime settings (exports, hot reload, clips, chat log, limits).
+
+use serde::{Deserialize, Serialize};
+
+/// `runtime/config/system.json`: runtime settings.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SystemConfig {
+    #[serde(default)]
+    pub exports: ExportSettings,
+    #[serde(default)]
+    pub hot_reload: HotReload,
+    #[serde(default)]
+    pub clips: ClipSettings,
+    #[serde(default)]
+    pub chat_log: ChatLog,
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+/// How often snapshots are written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportSettings {
+    /// Seconds between scheduled snapshot writes (default 5).
+    #[serde(default = "ExportSettings::default_cadence")]
+    pub cadence_s: f64,
+    /// How many recent chat events `signals/chat_events.json` keeps (default 200).
+    #[serde(default = "ExportSettings::default_recent_events")]
+    pub recent_events: usize,
+}
+
+impl ExportSettings {
+    fn default_cadence() -> f64 {
+        5.0
+    }
+    fn default_recent_events() -> usize {
+        200
+    }
+}
+
+impl Default for ExportSettings {
+    fn default() -> Self {
+        Self {
+            cadence_s: Self::default_cadence(),
+            recent_events: Self::default_recent_events(),
+        }
+    }
+}
+
+/// Apply config changes without a restart, and mirror exports (off by default).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HotReload {
+    #[serde(default)]
+    pub enabled: bool,
+    /// Directory watched for changes, relative to the root (default `runtime/config`).
+    #[serde(default = "HotReload::default_watch_dir")]
+    pub watch_dir: String,
+}
+
+impl HotReload {
+    fn default_watch_dir() -> String {
+        "runtime/config".into()
+    }
+}
+
+impl Default for HotReload {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            watch_dir: Self::default_watch_dir(),
+        }
+    }
+}
+
+/// The clip pipeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClipSettings {
+    /// The FFmpeg executable (default `ffmpeg`, looked up on PATH).
+    #[serde(default = "ClipSettings::default_ffmpeg")]
+    pub ffmpeg_path: String,
+    /// Clip jobs encoded at once (default 2).
+    #[serde(default = "ClipSettings::default_concurrency")]
+    pub concurrency: u32,
+    /// Where encoded clips go, relative to the root (default `clips/output`).
+    #[serde(default = "ClipSettings::default_output_dir")]
+    pub output_dir: String,
+    /// Where finished clips are published (default `local`).
+    #[serde(default = "ClipSettings::default_destination")]
+    pub default_destination: String,
+}
+
+impl ClipSettings {
+    fn default_ffmpeg() -> String {
+        "ffmpeg".into()
+    }
+    fn default_concurrency() -> u32 {
+        2
+    }
+    fn default_output_dir() -> String {
+        "clips/output".into()
+    }
+    fn default_destination() -> String {
+        "local".into()
+    }
+}
+
+impl Default for ClipSettings {
+    fn default() -> Self {
+        Self {
+            ffmpeg_path: Self::default_ffmpeg(),
+            concurrency: Self::default_concurrency(),
+            output_dir: Self::default_output_dir(),
+            default_destination: Self::default_destination(),
+        }
+    }
+}
+
+/// Recording every accepted chat event in the store.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChatLog {
+    #[serde(default)]
+    pub enabled: bool,
+}
+
+/// Queue sizes and windows. The defaults suit one creator's channels.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Capacity of the data (chat) lane (default 8192).
+    #[serde(default = "Limits::default_data_lane")]
+    pub data_lane_capacity: usize,
+    /// How long a full data lane blocks a source before dropping, in ms (default 250).
+    #[serde(default = "Limits::default_block_ms")]
+    pub data_lane_block_ms: u64,
+    /// Message ids remembered per platform for dedupe (default 65536).
+    #[serde(default = "Limits::default_dedupe")]
+    pub dedupe_window: usize,
+}
+
+impl Limits {
+    fn default_data_lane() -> usize {
+        8192
+    }
+    fn default_block_ms() -> u64 {
+        250
+    }
+    fn default_dedupe() -> usize {
+        65536
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            data_lane_capacity: Self::default_data_lane(),
+            data_lane_block_ms: Self::default_block_ms(),
+            dedupe_window: Self::default_dedupe(),
+        }
+    }
+}
