@@ -61,6 +61,16 @@ impl Platform {
     }
 }
 
+/// A 64-bit key for a (platform, id) pair: message ids in the dedupe window, user ids in cooldowns.
+/// Stable within a process (fixed hasher keys), so equal pairs always meet.
+pub fn platform_id_hash(platform: Platform, id: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    platform.hash(&mut h);
+    id.hash(&mut h);
+    h.finish()
+}
+
 /// A set of platforms (a trigger's `platforms`), one bit per [`Platform`]; the width is checked
 /// against the platform list at compile time, so a new platform cannot silently fall outside it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -21,13 +21,14 @@ fn temp_path(target: &Path) -> PathBuf {
     target.with_file_name(format!(".{name}.tmp-{}-{n}", std::process::id()))
 }
 
-/// Replaces `target` with `bytes` atomically, creating missing parent directories.
-pub fn write(target: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = target
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    fs::create_dir_all(dir)?;
+/// Writes `bytes` to a new temp file beside `target` (with `permissions` when given), synced to
+/// disk, and returns its path: the first half of an atomic replace, for callers that rename several
+/// files together (`ss update-version`). Nothing is left behind on failure.
+pub fn stage(
+    target: &Path,
+    bytes: &[u8],
+    permissions: Option<fs::Permissions>,
+) -> io::Result<PathBuf> {
     let temp = temp_path(target);
     let result = (|| {
         let mut file = OpenOptions::new()
@@ -35,13 +36,32 @@ pub fn write(target: &Path, bytes: &[u8]) -> io::Result<()> {
             .create_new(true)
             .open(&temp)?;
         file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&temp, target)
+        if let Some(permissions) = permissions {
+            file.set_permissions(permissions)?;
+        }
+        file.sync_all()
     })();
-    if result.is_err() {
-        let _ = fs::remove_file(&temp);
+    match result {
+        Ok(()) => Ok(temp),
+        Err(e) => {
+            let _ = fs::remove_file(&temp);
+            Err(e)
+        }
     }
-    result?;
+}
+
+/// Replaces `target` with `bytes` atomically, creating missing parent directories.
+pub fn write(target: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = target
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    fs::create_dir_all(dir)?;
+    let temp = stage(target, bytes, None)?;
+    if let Err(e) = fs::rename(&temp, target) {
+        let _ = fs::remove_file(&temp);
+        return Err(e);
+    }
     // Persist the rename itself. Some file systems cannot fsync a directory; the data is already safe.
     if let Ok(d) = File::open(dir) {
         let _ = d.sync_all();

@@ -4,9 +4,8 @@
 //! double-count. The window remembers the last `capacity` keys (as 64-bit hashes, so memory is a fixed
 //! 16 bytes or so per entry whatever the id length) and forgets the oldest first.
 
-use crate::event::Platform;
+use crate::event::{Platform, platform_id_hash};
 use std::collections::{HashSet, VecDeque};
-use std::hash::{Hash, Hasher};
 
 #[derive(Debug)]
 pub struct Dedupe {
@@ -27,7 +26,7 @@ impl Dedupe {
 
     /// True the first time a (platform, id) is seen within the window; false for a duplicate.
     pub fn first_seen(&mut self, platform: Platform, message_id: &str) -> bool {
-        let key = key(platform, message_id);
+        let key = platform_id_hash(platform, message_id);
         if !self.seen.insert(key) {
             return false;
         }
@@ -47,13 +46,6 @@ impl Dedupe {
     pub fn is_empty(&self) -> bool {
         self.order.is_empty()
     }
-}
-
-fn key(platform: Platform, message_id: &str) -> u64 {
-    let mut h = std::hash::DefaultHasher::new();
-    platform.hash(&mut h);
-    message_id.hash(&mut h);
-    h.finish()
 }
 
 #[cfg(test)]

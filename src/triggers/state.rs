@@ -6,9 +6,8 @@
 //! of users active within that window.
 
 use super::registry::{CompiledTrigger, Registry};
-use crate::event::Platform;
+use crate::event::{Platform, platform_id_hash};
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
 
 #[derive(Debug, Clone)]
 pub struct TriggerState {
@@ -55,7 +54,7 @@ impl TriggerState {
             return false;
         }
         if trigger.user_cooldown_ms > 0 {
-            let key = (trigger.slot, user_hash(platform, user_id));
+            let key = (trigger.slot, platform_id_hash(platform, user_id));
             if let Some(last) = self.last_user.get(&key)
                 && now_ms.saturating_sub(*last) < trigger.user_cooldown_ms
             {
@@ -89,12 +88,4 @@ impl TriggerState {
             .retain(|_, last| now_ms.saturating_sub(*last) < horizon);
         self.prune_at = (self.last_user.len() * 2).max(4096);
     }
-}
-
-/// A stable hash (fixed keys, same in every process) of a platform user.
-fn user_hash(platform: Platform, user_id: &str) -> u64 {
-    let mut h = std::hash::DefaultHasher::new();
-    platform.hash(&mut h);
-    user_id.hash(&mut h);
-    h.finish()
 }

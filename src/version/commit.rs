@@ -10,7 +10,6 @@
 //! Symbolic links are followed, so the file a link points to is updated and the link stays a link.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// One file to replace: where it is, how to name it in messages, its current and its new text.
@@ -106,40 +105,10 @@ fn writable_target(write: &PendingWrite<'_>) -> Result<PathBuf, CommitError> {
     Ok(target)
 }
 
-/// The temporary file that stands beside `target` until the rename.
-fn temp_path(target: &Path) -> PathBuf {
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    target.with_file_name(format!(".{name}.ss-update-version.tmp"))
-}
-
-/// Writes `text` to the temporary file of `target`, with the target's permissions, synced to disk.
+/// Writes `text` to a temporary file beside `target`, with the target's permissions, synced to disk.
 fn stage(target: &Path, text: &str) -> std::io::Result<PathBuf> {
-    let temp = temp_path(target);
-    // A leftover from an interrupted run is ours to replace; anything else there fails below.
-    if fs::symlink_metadata(&temp).is_ok_and(|m| m.is_file()) {
-        fs::remove_file(&temp)?;
-    }
-    let result = (|| {
-        let mut file = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&temp)?;
-        file.write_all(text.as_bytes())?;
-        file.set_permissions(fs::metadata(target)?.permissions())?;
-        file.sync_all()
-    })();
-    match result {
-        Ok(()) => Ok(temp),
-        Err(e) => {
-            if fs::symlink_metadata(&temp).is_ok_and(|m| m.is_file()) {
-                let _ = fs::remove_file(&temp);
-            }
-            Err(e)
-        }
-    }
+    let permissions = fs::metadata(target)?.permissions();
+    crate::export::atomic::stage(target, text.as_bytes(), Some(permissions))
 }
 
 fn restore(target: &Path, old_text: &str) -> std::io::Result<()> {
@@ -196,16 +165,20 @@ mod tests {
     fn a_file_that_cannot_be_staged_leaves_every_file_unchanged() {
         let dir = tempfile::tempdir().unwrap();
         let a = dir.path().join("a.json");
-        let b = dir.path().join("b.json");
+        // A name so long that its temporary file's name is over the file system's limit: staging it
+        // fails, even for root.
+        let b = dir.path().join(format!("{}.json", "b".repeat(240)));
         fs::write(&a, "a1").unwrap();
         fs::write(&b, "b1").unwrap();
-        // A directory where b's temporary file would go: creating it fails, even for root.
-        fs::create_dir(temp_path(&fs::canonicalize(&b).unwrap())).unwrap();
         let err = write_all(&[pending(&a, "a1", "a2"), pending(&b, "b1", "b2")]).unwrap_err();
         assert!(err.reason.starts_with("cannot write"), "{err}");
         assert_eq!(fs::read_to_string(&a).unwrap(), "a1");
         assert_eq!(fs::read_to_string(&b).unwrap(), "b1");
-        assert!(!temp_path(&fs::canonicalize(&a).unwrap()).exists());
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            2,
+            "no temporary file is left"
+        );
     }
 
     #[cfg(unix)]

@@ -26,7 +26,7 @@ use crate::event::{
     Author, ChatEvent, CompactString, Emote, Emotes, EventKind, Extras, Platform, Roles,
 };
 use chrono::{DateTime, Utc};
-use compact_str::{ToCompactString, format_compact};
+use compact_str::format_compact;
 use serde_json::{Map, Value};
 
 /// Normalizes one Twitch line into a chat event; `None` for lines that are not chat events
@@ -49,7 +49,6 @@ pub fn decode(
     let line = Line {
         msg,
         tags: KnownTags::read(msg),
-        received_at,
     };
     let timestamp = line
         .tags
@@ -74,19 +73,31 @@ pub fn decode(
     Some(event)
 }
 
-/// One line being decoded: the message, its known tags, and when it arrived.
+/// One line being decoded: the message and its known tags.
 struct Line<'a> {
     msg: &'a IrcMessage<'a>,
     tags: KnownTags<'a>,
-    received_at: DateTime<Utc>,
 }
 
 impl Line<'_> {
-    /// `tmi-sent-ts` as written, else the arrival time in ms: the time part of derived ids.
+    /// The time part of derived ids: `tmi-sent-ts` as written (the platform's own time), else a hash
+    /// of the whole line's content. Never the arrival time: a re-delivered line (ROOMSTATE on every
+    /// JOIN, a repeated NOTICE, a tagless line replayed by a bouncer) must get the same id, so dedupe
+    /// drops it.
     fn time_key(&self) -> CompactString {
         match self.tags.tmi_sent_ts {
             Some(ts) if !ts.is_empty() => ts.raw().into(),
-            _ => self.received_at.timestamp_millis().to_compact_string(),
+            _ => {
+                let msg = self.msg;
+                let mut hash = fnv1a(msg.tags().raw());
+                for part in [msg.prefix().unwrap_or_default(), msg.command()]
+                    .into_iter()
+                    .chain(msg.params())
+                {
+                    hash = fnv1a_continue(hash ^ 0xff, part);
+                }
+                format_compact!("h{hash:016x}")
+            }
         }
     }
 }
@@ -560,7 +571,12 @@ fn digits(s: &str) -> Option<u64> {
 
 /// FNV-1a: a tiny stable hash for derived ids (not for security).
 fn fnv1a(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+    fnv1a_continue(0xcbf2_9ce4_8422_2325, text)
+}
+
+/// FNV-1a over `text`, starting from `hash`.
+fn fnv1a_continue(hash: u64, text: &str) -> u64 {
+    text.bytes().fold(hash, |hash, byte| {
         (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
     })
 }
@@ -746,7 +762,12 @@ mod tests {
         let room = decode_line("@room-id=11111111;slow=5 :tmi.twitch.tv ROOMSTATE #somechannel");
         assert_eq!(room.kind, EventKind::RoomState);
         assert_eq!(room.timestamp, received());
-        assert_eq!(room.message_id, "roomstate-11111111-1700000099000");
+        // No tmi-sent-ts: the id comes from the content, never the arrival time.
+        assert!(
+            room.message_id.starts_with("roomstate-11111111-h"),
+            "{}",
+            room.message_id
+        );
         assert_eq!(room.extras.to_map()["settings"], json!({"slow": 5}));
 
         let notice = decode_line(
@@ -755,6 +776,35 @@ mod tests {
         assert_eq!(notice.kind, EventKind::Notice);
         assert_eq!(notice.extras.to_map()["notice_id"], json!("msg_banned"));
         assert!(notice.text.starts_with("You are permanently banned"));
+    }
+
+    #[test]
+    fn a_redelivered_roomstate_or_notice_gets_the_same_id_at_any_arrival_time() {
+        let later = received() + chrono::Duration::seconds(90);
+        for line in [
+            "@emote-only=0;followers-only=-1;r9k=0;room-id=11111111;slow=0;subs-only=0 :tmi.twitch.tv ROOMSTATE #somechannel",
+            "@msg-id=slow_on :tmi.twitch.tv NOTICE #somechannel :This room is now in slow mode.",
+            ":plain!plain@host PRIVMSG #c :no tags at all",
+        ] {
+            let msg = parse(line).unwrap();
+            let first = decode(&msg, "demo", received()).unwrap();
+            let again = decode(&msg, "demo", later).unwrap();
+            assert_eq!(first.message_id, again.message_id, "{line}");
+            // So the pipeline's dedupe drops the re-delivery.
+            let mut dedupe = crate::pipeline::dedupe::Dedupe::new(16);
+            assert!(dedupe.first_seen(first.platform, &first.message_id));
+            assert!(!dedupe.first_seen(again.platform, &again.message_id));
+        }
+        // Different content is a different event.
+        let slow = parse("@msg-id=slow_off :tmi.twitch.tv NOTICE #somechannel :This room is no longer in slow mode.").unwrap();
+        let on = parse(
+            "@msg-id=slow_on :tmi.twitch.tv NOTICE #somechannel :This room is now in slow mode.",
+        )
+        .unwrap();
+        assert_ne!(
+            decode(&slow, "demo", received()).unwrap().message_id,
+            decode(&on, "demo", received()).unwrap().message_id
+        );
     }
 
     #[test]
