@@ -234,3 +234,49 @@ fn hot_reload_applies_valid_changes_and_rejects_invalid_ones() {
         "the reloaded trigger never fired: {tallies}"
     );
 }
+
+/// Waits until `cond` holds for the file at `rel` (read as text), or fails after `limit`.
+fn wait_for_file(t: &Test, rel: &str, limit: Duration, cond: impl Fn(&str) -> bool) {
+    let start = Instant::now();
+    loop {
+        if std::fs::read_to_string(t.path().join(rel)).is_ok_and(|text| cond(&text)) {
+            return;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "{rel} never matched within {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn after_a_hot_reload_the_exports_show_the_running_triggers() {
+    let t = demo(50);
+    let system = t
+        .read("runtime/config/system.json")
+        .replace("\"enabled\": false", "\"enabled\": true");
+    t.write("runtime/config/system.json", &system);
+    let mut child = spawn_run(&t);
+    wait_for_file(
+        &t,
+        "runtime/admin/chat_triggers.json",
+        Duration::from_secs(20),
+        |text| text.contains("\"ping\""),
+    );
+    let triggers = t
+        .read("runtime/config/triggers.json")
+        .replace("\"id\": \"ping\"", "\"id\": \"ping-renamed-by-reload\"");
+    t.write("runtime/config/triggers.json", &triggers);
+    wait_for_file(
+        &t,
+        "runtime/admin/chat_triggers.json",
+        Duration::from_secs(20),
+        |text| text.contains("ping-renamed-by-reload") && !text.contains("\"id\": \"ping\""),
+    );
+    signal(&child, "INT");
+    assert_eq!(wait_with_deadline(&mut child, Duration::from_secs(15)), 0);
+    let exported = t.read("runtime/admin/chat_triggers.json");
+    assert!(exported.contains("ping-renamed-by-reload"), "{exported}");
+}

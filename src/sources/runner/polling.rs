@@ -154,3 +154,121 @@ pub async fn run(
     }
     track.stopped();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::model::SendLimit;
+    use crate::config::secrets::Secrets;
+    use crate::event::{Author, Platform};
+    use crate::pipeline::lanes::{DataLane, Inbound};
+    use crate::pipeline::telemetry::Telemetry;
+    use crate::sources::StatusHandle;
+    use crate::sources::runner::Reporter;
+    use std::sync::Mutex;
+    use tokio_util::sync::CancellationToken;
+
+    /// Serves pages `p0`, `p1`, ... of two events each; the cursor after page N is `pN+1`.
+    struct PagedChat {
+        asked: Arc<Mutex<Vec<Option<String>>>>,
+    }
+
+    impl Poller for PagedChat {
+        fn poll<'a>(
+            &'a mut self,
+            _ctx: &'a SourceContext,
+            cursor: Option<&'a str>,
+        ) -> BoxFuture<'a, Result<Polled, SourceError>> {
+            Box::pin(async move {
+                self.asked.lock().unwrap().push(cursor.map(str::to_owned));
+                let page: u32 = cursor
+                    .and_then(|c| c.strip_prefix('p'))
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(0);
+                let events = (0..2)
+                    .map(|i| {
+                        ChatEvent::message(
+                            Platform::Youtube,
+                            "demo",
+                            &format!("m{page}-{i}"),
+                            chrono::Utc::now(),
+                            Author::viewer("v"),
+                            "hi",
+                        )
+                    })
+                    .collect();
+                Ok(Polled {
+                    events,
+                    cursor: Some(format!("p{}", page + 1)),
+                    interval_hint: Some(Duration::from_secs(5)),
+                })
+            })
+        }
+
+        fn min_interval(&self) -> Duration {
+            Duration::from_secs(1)
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn resumes_from_the_checkpoint_sends_pages_with_their_cursor_and_refetches_a_dropped_page()
+     {
+        // A lane of one item: the second page finds it full and is dropped.
+        let lane = DataLane::new(1, Duration::from_millis(100));
+        let shutdown = CancellationToken::new();
+        let status = StatusHandle::new();
+        let (_tx, rx) = tokio::sync::mpsc::channel(1);
+        let ctx = SourceContext {
+            creator: "demo".into(),
+            platform: Platform::Youtube,
+            shutdown: shutdown.clone(),
+            events: lane.sink.clone(),
+            outbound: rx,
+            secrets: Secrets::default(),
+            send_limit: SendLimit::default_for(Platform::Youtube),
+            report: Reporter::new(status.clone(), Secrets::default()),
+        };
+        let track = Track {
+            creator: "demo".into(),
+            platform: Platform::Youtube,
+            status: status.clone(),
+            telemetry: Telemetry::default(),
+            secrets: Secrets::default(),
+        };
+        let asked = Arc::new(Mutex::new(Vec::new()));
+        let poller = Box::new(PagedChat {
+            asked: asked.clone(),
+        });
+        let runner = tokio::spawn(run(poller, ctx, Some("p7".into()), None, track));
+        let mut receiver = lane.receiver;
+        // Page 7 is taken; page 8 is dropped by the full lane while nobody reads.
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        let Some(Inbound::Page(first)) = receiver.recv().await else {
+            panic!("a page")
+        };
+        assert_eq!(first.cursor, "p8");
+        assert_eq!(first.events[0].message_id, "m7-0");
+        // The next poll asks for page 8 again, since its page never made it into the lane.
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        let Some(Inbound::Page(second)) = receiver.recv().await else {
+            panic!("a page")
+        };
+        assert_eq!(second.events[0].message_id, "m8-0");
+        shutdown.cancel();
+        runner.await.unwrap();
+        let asked = asked.lock().unwrap().clone();
+        assert_eq!(
+            asked[0].as_deref(),
+            Some("p7"),
+            "resumed from the checkpoint"
+        );
+        assert_eq!(asked[1].as_deref(), Some("p8"));
+        assert_eq!(
+            asked[2].as_deref(),
+            Some("p8"),
+            "the dropped page is fetched again"
+        );
+        assert_eq!(status.snapshot().state, ConnectionState::Stopped);
+        assert_eq!(status.snapshot().events, 4);
+    }
+}
