@@ -19,6 +19,7 @@
 //! - [`store`]: the SQLite store: open and migrate, the single batching writer, read queries.
 //! - [`export`]: snapshot builders, atomic writer, manifest, publish mirror.
 //! - `swar`: eight-bytes-at-a-time byte checks shared by the parser and the extras writer.
+//! - [`log_sink`]: stderr for log lines, through a bounded queue: drops (counted), never panics or blocks.
 //! - [`json_spans`]: byte ranges of JSON values by pointer (config diagnostics, byte-exact stamping).
 //! - [`version`]: the release stamp in `runtime/version.json`.
 //! - [`changelog`]: the runtime changelog, its checks (append-only) and new entries.
@@ -30,6 +31,7 @@ pub mod config;
 pub mod event;
 pub mod export;
 pub mod json_spans;
+pub mod log_sink;
 pub mod pipeline;
 pub mod sources;
 pub mod store;
