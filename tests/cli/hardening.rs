@@ -4,6 +4,7 @@
 use crate::harness::Test;
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read};
+use std::path::PathBuf;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
@@ -126,4 +127,138 @@ fn stdout_and_stderr_into_a_pipe_closed_after_two_lines_exits_0() {
     assert_eq!(code, 0);
     let snap = json(&t, "runtime/exports/runtime_snapshot.json");
     assert_eq!(snap["running"], false, "the final snapshot was written");
+}
+
+// ---- publish-state: nothing outside the target, even under a race ----
+
+/// A root with exports written, an empty dashboard at `<root>/dash` and a directory `<root>/outside`.
+fn exported() -> (Test, PathBuf, PathBuf) {
+    let t = Test::new();
+    crate::export::populate(t.path());
+    t.run(&["export"]).status(0);
+    let dash = t.path().join("dash");
+    let outside = t.path().join("outside");
+    std::fs::create_dir_all(&dash).unwrap();
+    std::fs::create_dir_all(&outside).unwrap();
+    (t, dash, outside)
+}
+
+/// Another process's view of the checkout: `shared/state/signals` flips between a real directory
+/// and a symlink to a directory outside the target, as fast as it can, while we publish again and
+/// again. Every publish may succeed or be refused; none may write outside.
+#[cfg(unix)]
+#[test]
+fn a_directory_swapped_for_a_symlink_mid_publish_never_redirects_a_write() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let (t, dash, outside) = exported();
+    let req = ss::export::publish::PublishRequest {
+        source: t.path().join("runtime"),
+        target: dash.clone(),
+        visibility: ss::export::Visibility::Dashboard,
+        dry_run: false,
+    };
+    ss::export::publish::publish(&req, &mut |_, _| {}).unwrap();
+    let signals = dash.join("shared/state/signals");
+    let stop = Arc::new(AtomicBool::new(false));
+    let swapper = {
+        let (stop, signals, outside) = (stop.clone(), signals.clone(), outside.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                let _ =
+                    std::fs::remove_dir_all(&signals).or_else(|_| std::fs::remove_file(&signals));
+                let _ = std::os::unix::fs::symlink(&outside, &signals);
+                std::thread::yield_now();
+                let _ = std::fs::remove_file(&signals);
+                let _ = std::fs::create_dir(&signals);
+                std::thread::yield_now();
+            }
+        })
+    };
+    let start = Instant::now();
+    let (mut published, mut refused) = (0, 0);
+    for _ in 0..600 {
+        match ss::export::publish::publish(&req, &mut |_, _| {}) {
+            Ok(_) => published += 1,
+            Err(_) => refused += 1,
+        }
+        let leaked: Vec<_> = std::fs::read_dir(&outside).unwrap().collect();
+        assert!(leaked.is_empty(), "written outside the target: {leaked:?}");
+        if start.elapsed() > Duration::from_secs(20) {
+            break;
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    swapper.join().unwrap();
+    assert!(
+        published + refused > 50,
+        "too few publishes to mean anything"
+    );
+    assert!(start.elapsed() < Duration::from_secs(30));
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlink_loop_is_named_as_a_loop() {
+    let (t, dash, _) = exported();
+    std::fs::create_dir_all(dash.join("shared")).unwrap();
+    std::os::unix::fs::symlink("state", dash.join("shared/state")).unwrap();
+    let out = t.run(&["publish-state", "--target", dash.to_str().unwrap()]);
+    out.status(2);
+    assert!(out.stderr.contains("symlink loop"), "{}", out.stderr);
+    assert!(!out.stderr.contains("outside"), "{}", out.stderr);
+}
+
+#[test]
+fn an_os_error_is_printed_once() {
+    let (t, dash, _) = exported();
+    // A file where the state directory should be.
+    t.write("dash/shared/state", "not a directory");
+    let out = t.run(&["publish-state", "--target", dash.to_str().unwrap()]);
+    out.status(2);
+    assert_eq!(out.stderr.matches("os error").count(), 1, "{}", out.stderr);
+    assert!(out.stderr.contains("shared/state"), "{}", out.stderr);
+}
+
+#[test]
+fn a_malformed_publish_record_is_reported_then_rebuilt() {
+    let (t, dash, _) = exported();
+    t.write("dash/shared/state/.ss-published.json", "{\"files\": [1, 2");
+    let out = t.run(&["publish-state", "--target", dash.to_str().unwrap()]);
+    out.status(0);
+    assert!(out.stderr.contains("WARN"), "{}", out.stderr);
+    assert!(out.stderr.contains(".ss-published.json"), "{}", out.stderr);
+    assert!(out.stderr.contains("malformed"), "{}", out.stderr);
+    let record: Value =
+        serde_json::from_str(&t.read("dash/shared/state/.ss-published.json")).unwrap();
+    assert!(record["files"].as_array().unwrap().len() > 10, "{record}");
+}
+
+#[cfg(unix)]
+#[test]
+fn publish_state_watch_exits_0_on_sigterm() {
+    let (t, dash, _) = exported();
+    let mut child = t
+        .std_cmd()
+        .args([
+            "publish-state",
+            "--watch",
+            "--target",
+            dash.to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // The first report line means the watch is set up and the signal handlers with it.
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    assert!(first.starts_with("publishing to"), "{first}");
+    let ok = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    assert_eq!(exit_code_within(&mut child, Duration::from_secs(10)), 0);
 }
