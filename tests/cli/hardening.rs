@@ -262,3 +262,54 @@ fn publish_state_watch_exits_0_on_sigterm() {
     assert!(ok);
     assert_eq!(exit_code_within(&mut child, Duration::from_secs(10)), 0);
 }
+
+// ---- hot reload: a deleted file is a mistake, not an empty bot ----
+
+/// A demo root with hot reload on.
+fn hot_reload_demo() -> Test {
+    let t = demo();
+    let system = t.read("runtime/config/system.json").replace(
+        "\"enabled\": false,\n    \"watch_dir\"",
+        "\"enabled\": true,\n    \"watch_dir\"",
+    );
+    assert!(system.contains("\"enabled\": true,\n    \"watch_dir\""));
+    t.write("runtime/config/system.json", &system);
+    t
+}
+
+#[test]
+fn deleting_triggers_json_under_hot_reload_keeps_the_running_triggers() {
+    let t = hot_reload_demo();
+    let mut child = t
+        .std_cmd()
+        .args(["run", "--duration", "4s"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1200));
+    std::fs::remove_file(t.path().join("runtime/config/triggers.json")).unwrap();
+    assert_eq!(exit_code_within(&mut child, Duration::from_secs(15)), 0);
+    let errors = t.read("runtime/exports/telemetry/errors.json");
+    assert!(errors.contains("config_rejected"), "{errors}");
+    assert!(errors.contains("triggers.json"), "{errors}");
+    let events = t.read("runtime/exports/telemetry/events.json");
+    assert!(!events.contains("config_reloaded"), "{events}");
+}
+
+#[test]
+fn an_intentionally_empty_trigger_list_is_applied() {
+    let t = hot_reload_demo();
+    let mut child = t
+        .std_cmd()
+        .args(["run", "--duration", "4s"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1200));
+    t.write("runtime/config/triggers.json", r#"{"triggers": {}}"#);
+    assert_eq!(exit_code_within(&mut child, Duration::from_secs(15)), 0);
+    let events = t.read("runtime/exports/telemetry/events.json");
+    assert!(events.contains("config_reloaded"), "{events}");
+}
