@@ -70,6 +70,9 @@ impl Config {
             .filter(|(path, kind)| path.exists() || *kind == ConfigKind::Creators)
             .collect::<Vec<_>>();
         let (report, config) = validate::check(&inputs, None);
+        for warning in &report.warnings {
+            tracing::warn!("{warning}");
+        }
         if report.valid() {
             Ok(config)
         } else {
@@ -116,6 +119,7 @@ impl Config {
             return Err(ConfigError::Invalid(Report {
                 files,
                 errors: missing,
+                warnings: Vec::new(),
             }));
         }
         Config::load(root)

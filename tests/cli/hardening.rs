@@ -313,3 +313,96 @@ fn an_intentionally_empty_trigger_list_is_applied() {
     let events = t.read("runtime/exports/telemetry/events.json");
     assert!(events.contains("config_reloaded"), "{events}");
 }
+
+// ---- validate-config says what is wrong ----
+
+/// A long offending value is shortened; the reason after it is kept whole.
+#[test]
+fn a_long_offending_value_is_shortened_and_the_reason_kept() {
+    let t = Test::new();
+    let long = "x".repeat(500);
+    let path = t.write(
+        "drafts/triggers.json",
+        &format!(r#"{{"triggers": {{"demo": {{"first": "{long}"}}}}}}"#),
+    );
+    let out = t.run(&["validate-config", path.to_str().unwrap()]);
+    out.status(1);
+    let line = out.stdout.lines().next().unwrap();
+    assert!(line.ends_with(r#"is not of type "array""#), "{line}");
+    assert!(line.chars().count() < 250, "{line}");
+    insta::assert_snapshot!("validate_long_value", out.stdout_in(&t));
+}
+
+/// A directory, a FIFO and /dev/null are each named for what they are, not "no such file".
+#[cfg(unix)]
+#[test]
+fn a_path_that_is_not_a_regular_file_is_named_as_such() {
+    let t = Test::new();
+    let dir = t.path().join("triggers.d.json");
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = t.path().join("triggers.fifo.json");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success(), "mkfifo failed");
+    let mut transcript = String::new();
+    for (path, schema) in [
+        (dir.to_str().unwrap(), None),
+        (fifo.to_str().unwrap(), None),
+        ("/dev/null", Some("triggers")),
+    ] {
+        let mut args = vec!["validate-config", path];
+        if let Some(schema) = schema {
+            args.extend(["--schema", schema]);
+        }
+        let out = t.run(&args);
+        out.status(2);
+        assert!(!out.stderr.contains("no such file"), "{}", out.stderr);
+        transcript.push_str(&out.stderr_in(&t));
+    }
+    assert!(transcript.contains("is a directory"), "{transcript}");
+    assert!(transcript.contains("is a FIFO"), "{transcript}");
+    assert!(transcript.contains("is a character device"), "{transcript}");
+    insta::assert_snapshot!("validate_not_regular_files", transcript);
+}
+
+/// A UTF-8 byte order mark is accepted, with a warning that says how to remove it, here and in `ss run`.
+#[test]
+fn a_byte_order_mark_is_accepted_with_a_warning() {
+    let t = Test::new();
+    let creators = t.read("runtime/config/creators.json");
+    t.write(
+        "runtime/config/creators.json",
+        &format!("\u{feff}{creators}"),
+    );
+    let out = t.run(&["validate-config"]);
+    out.status(0);
+    assert!(out.stdout.contains("byte order mark"), "{}", out.stdout);
+    assert!(out.stdout.contains("sed -i"), "{}", out.stdout);
+    insta::assert_snapshot!("validate_bom", out.stdout_in(&t));
+    let run = t.run(&["run", "--duration", "1s"]);
+    run.status(0);
+    assert!(run.stderr.contains("byte order mark"), "{}", run.stderr);
+}
+
+/// A file over the size limit is refused before it is parsed, quickly, saying what the limit is.
+#[test]
+fn a_config_over_the_size_limit_is_refused() {
+    let t = Test::new();
+    let mut text = String::from(r#"{"triggers": {"demo": ["#);
+    let one = r#"{"id": "t", "kind": "non_empty", "action": {"type": "validation_passed"}},"#;
+    while text.len() <= 9 << 20 {
+        text.push_str(one);
+    }
+    text.pop();
+    text.push_str("]}}");
+    let path = t.write("drafts/triggers.json", &text);
+    let out = t.run(&["validate-config", path.to_str().unwrap()]);
+    out.status(1);
+    assert!(
+        out.stdout.contains("over the 8388608-byte (8 MiB) limit"),
+        "{}",
+        out.stdout
+    );
+}
