@@ -44,7 +44,7 @@ fn insert_chat_events(c: &mut Criterion) {
     group.finish();
     let stats = writer.close().expect("close");
     assert_eq!(stats.events_recorded, next_id);
-    assert_eq!(stats.errors, 0);
+    assert_eq!(stats.ops_rejected, 0);
 }
 
 criterion_group!(benches, insert_chat_events);

@@ -14,7 +14,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// A chat platform, or the built-in `sim` source.
+/// A chat platform, or the built-in `sim` source. Notification destinations (Discord, X) are not
+/// platforms: they have their own settings and are reached through the outbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Platform {
@@ -26,32 +27,67 @@ pub enum Platform {
     Sim,
 }
 
+/// The one list of platforms: each with the lowercase name used in config files, exports and the
+/// store, in the order exports list them. Adding a platform means adding its variant and its row.
+const PLATFORMS: [(Platform, &str); 6] = [
+    (Platform::Twitch, "twitch"),
+    (Platform::Youtube, "youtube"),
+    (Platform::Kick, "kick"),
+    (Platform::Rumble, "rumble"),
+    (Platform::Pilled, "pilled"),
+    (Platform::Sim, "sim"),
+];
+
 impl Platform {
     /// Every platform, in the order exports list them.
-    pub const ALL: [Platform; 6] = [
-        Platform::Twitch,
-        Platform::Youtube,
-        Platform::Kick,
-        Platform::Rumble,
-        Platform::Pilled,
-        Platform::Sim,
-    ];
+    pub const ALL: [Platform; PLATFORMS.len()] = {
+        let mut all = [Platform::Twitch; PLATFORMS.len()];
+        let mut i = 0;
+        while i < PLATFORMS.len() {
+            all[i] = PLATFORMS[i].0;
+            i += 1;
+        }
+        all
+    };
 
     /// The lowercase name used in config files, exports and the store.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Platform::Twitch => "twitch",
-            Platform::Youtube => "youtube",
-            Platform::Kick => "kick",
-            Platform::Rumble => "rumble",
-            Platform::Pilled => "pilled",
-            Platform::Sim => "sim",
-        }
+        PLATFORMS[self as usize].1
     }
 
     /// Parses the lowercase name; `None` for anything else.
     pub fn from_name(name: &str) -> Option<Platform> {
-        Platform::ALL.into_iter().find(|p| p.as_str() == name)
+        PLATFORMS.iter().find(|(_, n)| *n == name).map(|(p, _)| *p)
+    }
+}
+
+/// A set of platforms (a trigger's `platforms`), one bit per [`Platform`]; the width is checked
+/// against the platform list at compile time, so a new platform cannot silently fall outside it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PlatformSet(u64);
+
+const _: () = assert!(PLATFORMS.len() <= u64::BITS as usize);
+
+impl PlatformSet {
+    /// Every platform.
+    pub const ALL: PlatformSet = PlatformSet(u64::MAX);
+
+    pub fn insert(&mut self, platform: Platform) {
+        self.0 |= 1 << platform as u32;
+    }
+
+    pub fn contains(self, platform: Platform) -> bool {
+        self.0 & (1 << platform as u32) != 0
+    }
+}
+
+impl FromIterator<Platform> for PlatformSet {
+    fn from_iter<I: IntoIterator<Item = Platform>>(iter: I) -> PlatformSet {
+        let mut set = PlatformSet::default();
+        for p in iter {
+            set.insert(p);
+        }
+        set
     }
 }
 
@@ -140,6 +176,18 @@ pub struct Author {
     pub roles: Roles,
 }
 
+impl Author {
+    /// A viewer without roles whose id, login and display name are all `login`.
+    pub fn viewer(login: &str) -> Author {
+        Author {
+            id: login.into(),
+            login: login.into(),
+            display_name: login.into(),
+            roles: Roles::default(),
+        }
+    }
+}
+
 /// What happened. Chat messages are by far the most common; the rest are channel events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -176,6 +224,28 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    pub const ALL: [EventKind; 14] = [
+        EventKind::Message,
+        EventKind::Sub,
+        EventKind::Resub,
+        EventKind::SubGift,
+        EventKind::Raid,
+        EventKind::Donation,
+        EventKind::Announcement,
+        EventKind::Deletion,
+        EventKind::Timeout,
+        EventKind::Ban,
+        EventKind::ChatClear,
+        EventKind::RoomState,
+        EventKind::Notice,
+        EventKind::Other,
+    ];
+
+    /// Parses the snake_case name; `None` for anything else.
+    pub fn from_name(name: &str) -> Option<EventKind> {
+        EventKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             EventKind::Message => "message",
@@ -238,6 +308,30 @@ pub struct ChatEvent {
 pub const CHAT_EVENT_SCHEMA: &str = include_str!("../schemas/chat_event.schema.json");
 
 impl ChatEvent {
+    /// A plain chat message from `author`: the one starting point for events built by hand (tests,
+    /// benchmarks, examples); change the fields that matter from there.
+    pub fn message(
+        platform: Platform,
+        creator: &str,
+        message_id: &str,
+        timestamp: DateTime<Utc>,
+        author: Author,
+        text: &str,
+    ) -> ChatEvent {
+        ChatEvent {
+            platform,
+            creator: creator.into(),
+            channel: creator.into(),
+            message_id: message_id.into(),
+            timestamp,
+            kind: EventKind::Message,
+            author,
+            text: text.into(),
+            emotes: Emotes::new(),
+            extras: Extras::new(),
+        }
+    }
+
     /// The event time as Unix milliseconds.
     pub fn timestamp_ms(&self) -> i64 {
         self.timestamp.timestamp_millis()
@@ -290,5 +384,19 @@ mod tests {
             assert_eq!(Platform::from_name(p.as_str()), Some(p));
         }
         assert_eq!(Platform::from_name("myspace"), None);
+        for k in EventKind::ALL {
+            assert_eq!(EventKind::from_name(k.as_str()), Some(k));
+            let json = serde_json::to_value(k).unwrap();
+            assert_eq!(json, k.as_str(), "serde and as_str agree");
+        }
+    }
+
+    #[test]
+    fn platform_sets_hold_exactly_what_was_put_in() {
+        let set: PlatformSet = [Platform::Kick, Platform::Sim].into_iter().collect();
+        for p in Platform::ALL {
+            assert_eq!(set.contains(p), matches!(p, Platform::Kick | Platform::Sim));
+            assert!(PlatformSet::ALL.contains(p));
+        }
     }
 }

@@ -11,12 +11,15 @@
 //! - [`config`]: typed config files, embedded schemas, semantic checks, secrets.
 //! - [`event`]: `ChatEvent`, the contract every source produces, and its `Extras` (platform details
 //!   kept as JSON text).
-//! - [`sources`]: the Source contract, backoff, status; one module per platform.
+//! - [`sources`]: the source contracts, their runners (the one writer of a source's status), TLS;
+//!   one module per platform ([`sources::twitch`], [`sources::sim`]).
 //! - [`triggers`]: the pure trigger engine: registry, cooldowns, templates.
-//! - [`actions`]: action descriptors and the executor.
-//! - [`sources::twitch`]: Twitch chat over IRC/TLS: parser, decoder, client, rate-limited sending.
-//! - [`pipeline`]: lanes, dedupe, the supervisor and the run loop.
-//! - [`store`]: the SQLite store: open and migrate, the single batching writer, read queries.
+//! - [`actions`]: action descriptors, the router, and one sink per kind of effect.
+//! - [`pipeline`]: lanes, the evaluation core (dedupe, triggers), the supervisor, the run loop,
+//!   the exporter task and hot reload.
+//! - [`store`]: the SQLite store: open and migrate, the single batching writer, one module per
+//!   domain (chat, actions, community, clips, outbox, checkpoints, quotas, audit).
+//! - [`backoff`]: capped, jittered exponential backoff (sources, the store writer).
 //! - [`export`]: snapshot builders, atomic writer, manifest, publish mirror.
 //! - `swar`: eight-bytes-at-a-time byte checks shared by the parser and the extras writer.
 //! - [`log_sink`]: stderr for log lines, through a bounded queue: drops (counted), never panics or blocks.
@@ -25,6 +28,7 @@
 //! - [`changelog`]: the runtime changelog, its checks (append-only) and new entries.
 
 pub mod actions;
+pub mod backoff;
 pub mod changelog;
 pub mod cli;
 pub mod config;

@@ -1,10 +1,12 @@
 //! Actions: what a fired trigger asks for, as plain serde data, then executed.
 //!
-//! The trigger engine only *describes* effects ([`Action`]); the [`executor`] performs them. Keeping
+//! The trigger engine only *describes* effects ([`Action`]); the [`router`] hands each to the sink of
+//! its kind ([`sinks`]), which records it and performs or queues the effect. Keeping
 //! them as data makes replays deterministic and testable (compare two `Vec<Action>`), lets the store
 //! record them, and lets a future split deployment ship them over a message broker unchanged.
 
-pub mod executor;
+pub mod router;
+pub mod sinks;
 
 use crate::event::Platform;
 use chrono::{DateTime, Utc};

@@ -8,6 +8,11 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+/// Values shorter than this are not scrubbed: replacing every "ab" in a message would garble it,
+/// and no real token is that short.
+const SCRUB_MIN_LEN: usize = 4;
 
 /// A secret value. Read it with [`Secret::expose`] only where it is sent.
 #[derive(Clone, PartialEq, Eq)]
@@ -37,9 +42,13 @@ impl fmt::Display for Secret {
 }
 
 /// Where secrets are looked up: the process environment, then the root's `.env`.
+///
+/// It also remembers every value it hands out, so [`Secrets::scrub`] can remove them from any message
+/// before it is logged, recorded in a status or exported: the one place secrets are scrubbed.
 #[derive(Clone, Default)]
 pub struct Secrets {
     dotenv: HashMap<String, String>,
+    handed_out: Arc<Mutex<Vec<String>>>,
 }
 
 impl fmt::Debug for Secrets {
@@ -70,16 +79,44 @@ impl Secrets {
                 }
             }
         }
-        Secrets { dotenv }
+        Secrets {
+            dotenv,
+            handed_out: Arc::default(),
+        }
     }
 
     /// The secret named by environment variable `name`; empty values count as missing.
     pub fn get(&self, name: &str) -> Option<Secret> {
-        std::env::var(name)
+        let value = std::env::var(name)
             .ok()
             .or_else(|| self.dotenv.get(name).cloned())
-            .filter(|v| !v.trim().is_empty())
-            .map(Secret)
+            .filter(|v| !v.trim().is_empty())?;
+        let mut handed_out = self
+            .handed_out
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !handed_out.contains(&value) {
+            handed_out.push(value.clone());
+        }
+        Some(Secret(value))
+    }
+
+    /// `text` with every secret handed out so far replaced by `[redacted]`, also in the forms a
+    /// protocol may echo (a token without its `oauth:` prefix).
+    pub fn scrub(&self, text: &str) -> String {
+        let handed_out = self
+            .handed_out
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut out = text.to_owned();
+        for value in handed_out.iter() {
+            for form in [value.as_str(), value.trim_start_matches("oauth:")] {
+                if form.len() >= SCRUB_MIN_LEN && out.contains(form) {
+                    out = out.replace(form, "[redacted]");
+                }
+            }
+        }
+        out
     }
 }
 
@@ -99,6 +136,20 @@ mod tests {
         let s = Secret::new("oauth:hunter2");
         assert!(!format!("{s:?} {s}").contains("hunter2"));
         assert_eq!(s.expose(), "oauth:hunter2");
+    }
+
+    #[test]
+    fn scrub_removes_every_handed_out_secret_in_both_forms() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(".env"), "SCRUB_TEST_TOKEN=oauth:s3cr3t\n").unwrap();
+        let secrets = Secrets::load(dir.path());
+        let clone = secrets.clone();
+        assert_eq!(secrets.scrub("s3cr3t"), "s3cr3t", "nothing handed out yet");
+        assert!(clone.get("SCRUB_TEST_TOKEN").is_some());
+        assert_eq!(
+            secrets.scrub("bad PASS oauth:s3cr3t and s3cr3t"),
+            "bad PASS [redacted] and [redacted]"
+        );
     }
 
     #[test]

@@ -239,8 +239,8 @@ fn platforms(config: &PlatformsConfig, out: &mut Findings) {
     let k = ConfigKind::Platforms;
     for (platform, settings) in &config.platforms {
         let base = format!("/platforms/{platform}");
-        let e = &settings.endpoints;
-        if let Some(url) = &e.base_url
+        let own = config.settings(*platform);
+        if let Some(url) = own.str("base_url")
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {
             out.push(
@@ -249,7 +249,7 @@ fn platforms(config: &PlatformsConfig, out: &mut Findings) {
                 format!("{url:?} is not an http(s) URL; write it as https://host[:port]/path"),
             );
         }
-        if let Some(url) = &e.ws_url
+        if let Some(url) = own.str("ws_url")
             && !(url.starts_with("ws://") || url.starts_with("wss://"))
         {
             out.push(
@@ -271,8 +271,11 @@ fn platforms(config: &PlatformsConfig, out: &mut Findings) {
 fn ratelimits(config: &RateLimitsConfig, out: &mut Findings) {
     let k = ConfigKind::RateLimits;
     for (platform, limit) in &config.platforms {
-        if let Some(p) = limit.privileged_messages
-            && p < limit.messages
+        if let Some(p) = limit
+            .platform_specific
+            .get("privileged_messages")
+            .and_then(serde_json::Value::as_u64)
+            && p < u64::from(limit.messages)
         {
             out.push(
                 k,

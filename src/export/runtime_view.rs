@@ -6,6 +6,7 @@
 
 use crate::event::Platform;
 use crate::sources::SourceStatus;
+use crate::store::WriterStatsSnapshot;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -80,6 +81,8 @@ pub struct RuntimeView {
     pub stopped: bool,
     pub sources: Vec<SourceView>,
     pub counters: Counters,
+    /// The store writer's committed counts and health (`degraded` while commits fail).
+    pub writer: WriterStatsSnapshot,
     /// Lane depth and drops by lane name (`data`, ...).
     pub lanes: BTreeMap<String, LaneSnapshot>,
     /// Newest last, bounded by the runtime.

@@ -2,20 +2,22 @@
 //! and a final one at shutdown with the final counters.
 //!
 //! It reads the store through its own connection (WAL lets it read while the writer writes), builds a
-//! [`RuntimeView`] from the live counters, source statuses, lane probe and telemetry, and hands both
-//! to the export builders and the atomic writer, which skip files whose content did not change. It also
-//! samples the counters once a second for the rolling rates.
+//! [`RuntimeView`] from the live counters, source statuses, lane probe, writer health and telemetry,
+//! and hands both to the export builders and the atomic writer, which skip files whose content did not
+//! change. It reads the running config from the same watch channel the run loop applies reloads from,
+//! so every export shows the config that runs. It samples the counters once a second for the rolling
+//! rates, and records a telemetry error when the store writer becomes degraded.
 
 use super::counters::RunCounters;
 use super::lanes::LaneProbe;
 use super::telemetry::Telemetry;
-use crate::actions::executor::Validated;
+use crate::actions::sinks::Validated;
 use crate::config::Config;
 use crate::event::Platform;
 use crate::export::runtime_view::{Counters, RuntimeView, SourceView};
 use crate::sources::StatusHandle;
 use crate::store::Store;
-use crate::store::writer::WriterStats;
+use crate::store::WriterStats;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
@@ -23,9 +25,10 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 /// How often counters are sampled for the rate windows.
 const SAMPLE_EVERY: Duration = Duration::from_secs(1);
@@ -33,7 +36,8 @@ const SAMPLE_EVERY: Duration = Duration::from_secs(1);
 /// Everything the exporter reads.
 pub struct ExporterParts {
     pub root: PathBuf,
-    pub config: Config,
+    /// The running config: updated on every accepted hot reload.
+    pub config: watch::Receiver<Arc<Config>>,
     pub db: PathBuf,
     pub sources: Vec<(String, Platform, StatusHandle)>,
     pub counters: Arc<RunCounters>,
@@ -52,7 +56,9 @@ impl ExporterParts {
     }
 
     fn view(&self, events_recorded: u64) -> RuntimeView {
+        let writer = self.writer_stats.snapshot();
         RuntimeView {
+            writer,
             started_at: Some(self.started_at),
             stopped: false,
             sources: self
@@ -95,7 +101,8 @@ impl ExporterParts {
 
 /// Writes one full snapshot.
 fn write_snapshot(parts: &ExporterParts, store: &Store, view: &RuntimeView) -> anyhow::Result<()> {
-    let files = crate::export::build_all(&parts.root, &parts.config, Some(store), view, Utc::now())
+    let config = parts.config.borrow().clone();
+    let files = crate::export::build_all(&parts.root, &config, Some(store), view, Utc::now())
         .context("building exports")?;
     crate::export::writer::write_all(&parts.root.join("runtime"), &files)
         .context("writing exports")?;
@@ -111,19 +118,28 @@ pub struct Exporter {
 }
 
 impl Exporter {
-    pub fn start(parts: ExporterParts) -> anyhow::Result<Exporter> {
+    /// Starts the cadence loop as a task of `tasks`.
+    pub fn start(parts: ExporterParts, tasks: &TaskTracker) -> anyhow::Result<Exporter> {
         let store = Store::open(&parts.db)
             .with_context(|| format!("opening the store {} for exports", parts.db.display()))?;
         let parts = Arc::new(parts);
         let store = Arc::new(Mutex::new(store));
         let stop = CancellationToken::new();
-        let task = tokio::spawn(cadence_loop(parts.clone(), store.clone(), stop.clone()));
+        let task = tasks.spawn(cadence_loop(parts.clone(), store.clone(), stop.clone()));
         Ok(Exporter {
             parts,
             store,
             stop,
             task,
         })
+    }
+
+    /// Events the writer has committed so far (for a final snapshot when the writer failed).
+    pub fn recorded_so_far(&self) -> u64 {
+        self.parts
+            .writer_stats
+            .events_recorded
+            .load(Ordering::Relaxed)
     }
 
     /// Stops the cadence and writes the final snapshot with the final recorded count.
@@ -151,13 +167,18 @@ async fn cadence_loop(
     store: Arc<Mutex<Store>>,
     stop: CancellationToken,
 ) {
-    let cadence = Duration::from_secs_f64(parts.config.system.exports.cadence_s.max(0.1));
+    let cadence = Duration::from_secs_f64(parts.config.borrow().system.exports.cadence_s.max(0.1));
     let mut export_tick = tokio::time::interval(cadence);
     let mut sample_tick = tokio::time::interval(SAMPLE_EVERY);
+    let mut degraded_since = None;
     loop {
         tokio::select! {
             () = stop.cancelled() => return,
-            _ = sample_tick.tick() => { parts.sample(); continue; }
+            _ = sample_tick.tick() => {
+                parts.sample();
+                degraded_since = note_degraded(&parts, degraded_since);
+                continue;
+            }
             _ = export_tick.tick() => {}
             () = parts.export_now.notified() => {}
         }
@@ -176,4 +197,20 @@ async fn cadence_loop(
                 .error("export_failed", "exporter", format!("{e:#}"));
         }
     }
+}
+
+/// Records a telemetry error once per degraded streak of the store writer; returns the streak's start.
+fn note_degraded(parts: &ExporterParts, seen: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    let degraded = parts.writer_stats.degraded()?;
+    if seen != Some(degraded.since) {
+        parts.telemetry.error(
+            "store_degraded",
+            "store",
+            format!(
+                "{}; writes are held and retried, nothing is dropped",
+                degraded.reason
+            ),
+        );
+    }
+    Some(degraded.since)
 }

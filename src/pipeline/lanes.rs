@@ -1,21 +1,53 @@
 //! Lanes: the bounded paths between sources and the pipeline, each with a stated policy when full.
 //!
-//! - **data** (chat events, [`DataLane`]): a full lane blocks the sending source for at most `block`
-//!   (default 250 ms), then drops the newest event *and counts it* in [`LaneStats::dropped`]. Sources
-//!   never wait forever and memory never grows without bound.
+//! - **data** (chat events and polled pages, [`DataLane`]): a full lane blocks the sending source for
+//!   at most `block` (default 250 ms), then drops the newest item *and counts its events* in
+//!   [`LaneStats::dropped`]. Sources never wait forever and memory never grows without bound (a page
+//!   holds at most one platform response).
 //! - **control** (shutdown, config reloads) is never dropped: shutdown is a `CancellationToken` every
 //!   task selects on, and a reloaded config is a `watch` value (the newest config wins, none is queued).
 //! - **telemetry** is shed first: runtime events and errors go to bounded rings
 //!   ([`crate::pipeline::telemetry`]) that forget the oldest entries.
 
-use crate::event::ChatEvent;
+use crate::event::{ChatEvent, Platform};
 pub use crate::export::runtime_view::LaneSnapshot;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
-/// Counters of one lane, shared by its senders and readable by the exporter.
+/// What travels on the data lane.
+// Single events are the hot path: boxing them to shrink the enum would cost an allocation per event.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum Inbound {
+    /// One event from a connection-based source.
+    Event(ChatEvent),
+    /// A polled page: recorded with its checkpoint in one transaction.
+    Page(Page),
+}
+
+impl Inbound {
+    /// Chat events inside.
+    pub fn events(&self) -> u64 {
+        match self {
+            Inbound::Event(_) => 1,
+            Inbound::Page(page) => page.events.len() as u64,
+        }
+    }
+}
+
+/// A page of events from a polling source and the cursor after them.
+#[derive(Debug)]
+pub struct Page {
+    pub creator: String,
+    pub platform: Platform,
+    pub events: Vec<ChatEvent>,
+    /// Where the source resumes after this page (committed with its events).
+    pub cursor: String,
+}
+
+/// Counters of one lane, shared by its senders and readable by the exporter. Counted in events.
 #[derive(Debug, Default)]
 pub struct LaneStats {
     pub sent: AtomicU64,
@@ -35,7 +67,7 @@ pub enum SendOutcome {
 /// The sending side of the data lane, one clone per source.
 #[derive(Debug, Clone)]
 pub struct EventSink {
-    tx: mpsc::Sender<ChatEvent>,
+    tx: mpsc::Sender<Inbound>,
     block: Duration,
     stats: Arc<LaneStats>,
 }
@@ -43,11 +75,21 @@ pub struct EventSink {
 impl EventSink {
     /// Sends one event under the data-lane policy.
     pub async fn send(&self, event: ChatEvent) -> SendOutcome {
-        let outcome = match self.tx.try_send(event) {
+        self.send_item(Inbound::Event(event)).await
+    }
+
+    /// Sends a polled page (its events and checkpoint travel and are recorded together).
+    pub async fn send_page(&self, page: Page) -> SendOutcome {
+        self.send_item(Inbound::Page(page)).await
+    }
+
+    async fn send_item(&self, item: Inbound) -> SendOutcome {
+        let events = item.events();
+        let outcome = match self.tx.try_send(item) {
             Ok(()) => SendOutcome::Accepted,
             Err(mpsc::error::TrySendError::Closed(_)) => SendOutcome::Closed,
-            Err(mpsc::error::TrySendError::Full(event)) => {
-                match tokio::time::timeout(self.block, self.tx.send(event)).await {
+            Err(mpsc::error::TrySendError::Full(item)) => {
+                match tokio::time::timeout(self.block, self.tx.send(item)).await {
                     Ok(Ok(())) => SendOutcome::Accepted,
                     Ok(Err(_)) => SendOutcome::Closed,
                     Err(_) => SendOutcome::Dropped,
@@ -55,8 +97,8 @@ impl EventSink {
             }
         };
         match outcome {
-            SendOutcome::Accepted => self.stats.sent.fetch_add(1, Ordering::Relaxed),
-            SendOutcome::Dropped => self.stats.dropped.fetch_add(1, Ordering::Relaxed),
+            SendOutcome::Accepted => self.stats.sent.fetch_add(events, Ordering::Relaxed),
+            SendOutcome::Dropped => self.stats.dropped.fetch_add(events, Ordering::Relaxed),
             SendOutcome::Closed => 0,
         };
         outcome
@@ -66,7 +108,7 @@ impl EventSink {
 /// The data lane: its sink (cloned into sources), its receiver (the pipeline) and its counters.
 pub struct DataLane {
     pub sink: EventSink,
-    pub receiver: mpsc::Receiver<ChatEvent>,
+    pub receiver: mpsc::Receiver<Inbound>,
     capacity: usize,
 }
 
@@ -97,7 +139,7 @@ impl DataLane {
 /// Reads a lane's depth and counters for snapshots.
 #[derive(Debug, Clone)]
 pub struct LaneProbe {
-    tx: mpsc::WeakSender<ChatEvent>,
+    tx: mpsc::WeakSender<Inbound>,
     stats: Arc<LaneStats>,
     capacity: usize,
 }
@@ -147,7 +189,11 @@ mod tests {
         let snap = probe.snapshot();
         assert_eq!((snap.depth, snap.sent, snap.dropped), (2, 2, 1));
         let mut rx = lane.receiver;
-        assert_eq!(rx.recv().await.unwrap().message_id, "1");
-        assert_eq!(rx.recv().await.unwrap().message_id, "2");
+        for id in ["1", "2"] {
+            let Some(Inbound::Event(event)) = rx.recv().await else {
+                panic!("an event")
+            };
+            assert_eq!(event.message_id, id);
+        }
     }
 }

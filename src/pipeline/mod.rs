@@ -1,5 +1,6 @@
 //! The runtime pipeline: lanes from sources, dedupe, record, triggers, actions, shutdown.
 
+pub mod core;
 pub mod counters;
 pub mod dedupe;
 pub mod exporter;

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 /// Quiet time after the last file event before the config is reloaded.
 const DEBOUNCE: Duration = Duration::from_millis(300);
@@ -20,13 +21,16 @@ const DEBOUNCE: Duration = Duration::from_millis(300);
 /// (one pending event is enough to trigger a reload).
 const EVENT_CAPACITY: usize = 64;
 
-/// Starts watching `watch_dir`; returns a receiver of accepted configs.
+/// Starts watching `watch_dir`; each accepted config is sent on `configs`, which every reader of the
+/// running config (the run loop, the exporter) watches. The task is tracked by `tasks`.
 pub fn spawn(
     root: &Path,
     watch_dir: PathBuf,
+    configs: watch::Sender<Arc<Config>>,
     telemetry: Telemetry,
     shutdown: CancellationToken,
-) -> anyhow::Result<watch::Receiver<Arc<Config>>> {
+    tasks: &TaskTracker,
+) -> anyhow::Result<()> {
     let (event_tx, mut event_rx) = mpsc::channel::<()>(EVENT_CAPACITY);
     let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
         if let Ok(event) = res
@@ -43,11 +47,10 @@ pub fn spawn(
                 watch_dir.display()
             )
         })?;
-    let (config_tx, config_rx) = watch::channel(Arc::new(Config::default()));
     let root = root.to_path_buf();
     // The files the running config came from; each must still be there for a reload to apply.
     let required = Config::present_files(&root);
-    tokio::spawn(async move {
+    tasks.spawn(async move {
         // The watcher lives as long as this task.
         let _watcher = watcher;
         loop {
@@ -71,7 +74,7 @@ pub fn spawn(
                 Ok(Ok(config)) => {
                     tracing::info!("Config changed and validated; applying it.");
                     telemetry.event("config_reloaded", "config", "configuration reloaded");
-                    let _ = config_tx.send(Arc::new(config));
+                    configs.send_replace(Arc::new(config));
                 }
                 Ok(Err(ConfigError::Invalid(report))) => {
                     let first = report
@@ -91,5 +94,5 @@ pub fn spawn(
             }
         }
     });
-    Ok(config_rx)
+    Ok(())
 }

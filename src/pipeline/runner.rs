@@ -1,38 +1,48 @@
-//! The run loop of `ss run`: sources → data lane → dedupe → record → triggers → executor.
+//! The run loop of `ss run`: sources → data lane → dedupe → triggers → record → routed actions.
 //!
-//! One task drains the data lane in batches. Each event is counted, deduplicated, evaluated by the
-//! trigger engine, recorded in the chat log (the single store writer), and its actions executed.
-//! Shutdown is ordered so nothing accepted is lost: the shutdown token stops the sources; the loop keeps
-//! draining until the lane closes (every source has dropped its sender); then the store writer commits
-//! everything queued and the exporter writes a final snapshot with the final counters.
+//! One task drains the data lane in batches. Each event goes through the evaluation [`Core`]
+//! (dedupe, triggers); it is recorded in the chat log and its actions are routed to their sinks
+//! ([`Router`]), whose store writes go to the single writer. A polled page's writes, with its
+//! checkpoint, go as one atomic group.
+//!
+//! Lifecycle: every task the run starts is tracked and waited for. Shutdown (signal, `--duration`,
+//! or an error in the loop) is ordered so nothing accepted is lost: the sources stop; the loop drains
+//! the lane until it closes; the store writer commits everything queued; the exporter writes a final
+//! snapshot. An error in the loop goes through the same order and is then returned (exit 2).
 
+use super::core::Core;
 use super::counters::RunCounters;
-use super::dedupe::Dedupe;
 use super::exporter::{Exporter, ExporterParts};
-use super::lanes::DataLane;
+use super::lanes::{DataLane, Inbound};
 use super::supervisor::{self, Supervisor};
 use super::telemetry::Telemetry;
-use crate::actions::executor::{Executed, Executor, Validated};
+use crate::actions::router::{Routed, Router};
+use crate::actions::sinks::{
+    ClipSink, CommunitySink, OutboxSink, ReplySink, Validated, ValidationSink,
+};
 use crate::config::Config;
 use crate::config::secrets::Secrets;
 use crate::event::ChatEvent;
 use crate::export::runtime_view::Counters;
-use crate::store::writer::{StoreWriter, WriteOp};
-use crate::triggers::{self, Registry, TriggerState};
+use crate::store::{Checkpoint, Store, StoreError, StoreWriter, WriteOp};
+use crate::triggers::Registry;
 use anyhow::Context;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, mpsc, watch};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
-/// Events taken from the data lane per batch.
+/// Items taken from the data lane per batch.
 const BATCH: usize = 512;
-/// Capacity of the store writer's queue. When full, the run loop waits (backpressure), and the data
-/// lane in front of it absorbs bursts and then drops, counted.
-const WRITER_CAPACITY: usize = 16_384;
+/// Capacity of the store writer's queue, in ops. Policy when full: block. The run loop waits
+/// (backpressure), and the data lane in front of it absorbs bursts and then drops, counted.
+pub const WRITER_CAPACITY: usize = 16_384;
 /// How long sources get to stop after shutdown before they are aborted.
 const SOURCE_GRACE: Duration = Duration::from_secs(3);
+/// How long the remaining tasks (exporter, reload watcher, timers) get to end after the final export.
+const TASK_GRACE: Duration = Duration::from_secs(2);
 
 /// What `ss run` was asked to do.
 #[derive(Debug, Clone, Default)]
@@ -52,46 +62,67 @@ pub struct RunSummary {
     pub aborted_sources: Vec<String>,
 }
 
-/// The per-event work: dedupe, triggers, record, execute.
+/// The per-event work: the core, the chat log, the router.
 struct Pipeline {
-    dedupe: Dedupe,
-    registry: Registry,
-    state: TriggerState,
+    core: Core,
     chat_log: bool,
     writer: StoreWriter,
-    executor: Executor,
+    router: Router,
     counters: Arc<RunCounters>,
+    /// Reused between events so the hot path does not allocate a vector per event.
+    ops: Vec<WriteOp>,
 }
 
 impl Pipeline {
-    async fn process(&mut self, event: ChatEvent) -> anyhow::Result<()> {
-        RunCounters::add(&self.counters.events_received, 1);
-        if !self.dedupe.first_seen(event.platform, &event.message_id) {
-            RunCounters::add(&self.counters.duplicates_skipped, 1);
-            return Ok(());
-        }
-        let actions = triggers::evaluate(&event, &self.registry, &mut self.state);
-        if self.chat_log {
-            self.writer
-                .send(WriteOp::ChatEvent(Box::new(event)))
-                .await?;
-        }
-        RunCounters::add(&self.counters.triggers_matched, actions.len() as u64);
-        for action in actions {
-            self.counters.count_action(action.kind.type_name());
-            if self.executor.execute(action).await? == Executed::ReplyDropped {
-                RunCounters::add(&self.counters.replies_dropped, 1);
+    async fn process(&mut self, item: Inbound) -> Result<(), StoreError> {
+        match item {
+            Inbound::Event(event) => {
+                self.evaluate(event);
+                for op in self.ops.drain(..) {
+                    self.writer.send(op).await?;
+                }
+            }
+            Inbound::Page(page) => {
+                for event in page.events {
+                    self.evaluate(event);
+                }
+                self.ops.push(WriteOp::Checkpoint(Box::new(Checkpoint {
+                    creator: page.creator,
+                    platform: page.platform,
+                    cursor: page.cursor,
+                    at: chrono::Utc::now(),
+                })));
+                let group = std::mem::take(&mut self.ops);
+                self.writer.send(WriteOp::Atomic(group)).await?;
             }
         }
         Ok(())
     }
 
-    /// Applies a reloaded config: new triggers (cooldowns start fresh) and chat log setting.
+    /// Dedupe and triggers for one event; its writes are appended to `self.ops`.
+    fn evaluate(&mut self, event: ChatEvent) {
+        RunCounters::add(&self.counters.events_received, 1);
+        let Some(actions) = self.core.evaluate(&event) else {
+            RunCounters::add(&self.counters.duplicates_skipped, 1);
+            return;
+        };
+        if self.chat_log {
+            self.ops.push(WriteOp::ChatEvent(Box::new(event)));
+        }
+        RunCounters::add(&self.counters.triggers_matched, actions.len() as u64);
+        for action in actions {
+            self.counters.count_action(action.kind.type_name());
+            if self.router.route(action, &mut self.ops) == Routed::ReplyDropped {
+                RunCounters::add(&self.counters.replies_dropped, 1);
+            }
+        }
+    }
+
+    /// Applies a reloaded config: new triggers (cooldowns start fresh) and the chat log setting.
     fn reload(&mut self, config: &Config, telemetry: &Telemetry) {
         match Registry::compile(&config.triggers) {
             Ok(registry) => {
-                self.state = TriggerState::new(&registry);
-                self.registry = registry;
+                self.core.replace_triggers(registry);
                 self.chat_log = config.system.chat_log.enabled;
             }
             Err(e) => telemetry.error("config_rejected", "triggers", e.to_string()),
@@ -122,33 +153,39 @@ pub async fn run(
             known.join(", ")
         );
     }
+    let tasks = TaskTracker::new();
     let telemetry = Telemetry::default();
     telemetry.event("runtime_started", "runtime", "runtime started");
+    let config = Arc::new(config);
+    let (config_tx, mut config_rx) = watch::channel(config.clone());
     // Before the store and the sources start, so a bad watch directory stops the run early.
-    let mut reloads = if config.system.hot_reload.enabled {
+    if config.system.hot_reload.enabled {
         let dir = root.join(&config.system.hot_reload.watch_dir);
-        Some(super::reload::spawn(
+        super::reload::spawn(
             root,
             dir,
+            config_tx,
             telemetry.clone(),
             shutdown.clone(),
-        )?)
-    } else {
-        None
-    };
-    let db = crate::store::db_path(root);
-    if let Some(dir) = db.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            &tasks,
+        )?;
     }
+    let db = crate::store::db_path(root);
     let writer = StoreWriter::spawn(&db, WRITER_CAPACITY)
         .with_context(|| format!("opening the store {}", db.display()))?;
-    let registry = Registry::compile(&config.triggers)?;
+    let limits = &config.system.limits;
+    let mut core = Core::new(Registry::compile(&config.triggers)?, limits.dedupe_window);
+    core.remember(
+        Store::open(&db)
+            .and_then(|store| store.recent_message_keys(limits.dedupe_window))
+            .with_context(|| format!("reading recent message ids from {}", db.display()))?,
+    );
 
     let counters = Arc::new(RunCounters::default());
     let validated = Validated::default();
     let export_now = Arc::new(Notify::new());
+    let clip_worker = Arc::new(Notify::new());
 
-    let limits = &config.system.limits;
     let lane = DataLane::new(
         limits.data_lane_capacity,
         Duration::from_millis(limits.data_lane_block_ms),
@@ -158,37 +195,46 @@ pub async fn run(
         sink, mut receiver, ..
     } = lane;
     let plans = supervisor::plan(&config, options.creator.as_deref());
-    let supervisor = Supervisor::start(&config, &plans, &secrets, &sink, &shutdown, &telemetry);
+    let supervisor =
+        Supervisor::start(&config, &plans, &secrets, &sink, &shutdown, &telemetry, &db);
     // The sources hold the only senders now, so the lane closes when the last source stops.
     drop(sink);
 
-    let exporter = Exporter::start(ExporterParts {
-        root: root.to_path_buf(),
-        config: config.clone(),
-        db: db.clone(),
-        sources: supervisor.status_handles(),
-        counters: counters.clone(),
-        writer_stats: writer.stats(),
-        lane: probe,
-        telemetry: telemetry.clone(),
-        validated: validated.clone(),
-        export_now: export_now.clone(),
-        started_at: chrono::Utc::now(),
-    })?;
+    let exporter = Exporter::start(
+        ExporterParts {
+            root: root.to_path_buf(),
+            config: config_rx.clone(),
+            db: db.clone(),
+            sources: supervisor.status_handles(),
+            counters: counters.clone(),
+            writer_stats: writer.stats(),
+            lane: probe,
+            telemetry: telemetry.clone(),
+            validated: validated.clone(),
+            export_now: export_now.clone(),
+            started_at: chrono::Utc::now(),
+        },
+        &tasks,
+    )?;
 
     let mut pipeline = Pipeline {
-        dedupe: Dedupe::new(limits.dedupe_window),
-        state: TriggerState::new(&registry),
-        registry,
+        core,
         chat_log: config.system.chat_log.enabled,
         writer: writer.clone(),
-        executor: Executor::new(writer.clone(), supervisor.outbound(), validated, export_now),
+        router: Router {
+            replies: ReplySink::new(supervisor.outbound()),
+            clips: ClipSink::new(clip_worker, export_now),
+            community: CommunitySink,
+            outbox: OutboxSink,
+            validation: ValidationSink::new(validated),
+        },
         counters: counters.clone(),
+        ops: Vec::new(),
     };
 
     if let Some(duration) = options.duration {
         let token = shutdown.clone();
-        tokio::spawn(async move {
+        tasks.spawn(async move {
             tokio::select! {
                 () = token.cancelled() => {}
                 () = tokio::time::sleep(duration) => {
@@ -200,9 +246,12 @@ pub async fn run(
     }
     let stopper = {
         let token = shutdown.clone();
-        tokio::spawn(async move {
+        let writer = writer.clone();
+        tasks.spawn(async move {
             token.cancelled().await;
             tracing::info!("Stopping sources.");
+            // From here a failing store gets a bounded time to recover, not forever.
+            writer.begin_shutdown();
             supervisor.join(SOURCE_GRACE).await
         })
     };
@@ -213,23 +262,38 @@ pub async fn run(
         cadence_s = config.system.exports.cadence_s,
         "Runtime started; press Ctrl-C to stop."
     );
-    drain(
-        &mut receiver,
-        &mut pipeline,
-        reloads.as_mut(),
-        &config,
-        &telemetry,
-    )
-    .await?;
-
+    let loop_result = drain(&mut receiver, &mut pipeline, &mut config_rx, &telemetry).await;
+    if let Err(e) = &loop_result {
+        tracing::error!(error = %e, "The run loop failed; stopping everything.");
+        telemetry.error("run_loop_failed", "runtime", e.to_string());
+    }
+    // The same ordered stop after a clean end or an error: sources, lane, store, exports.
+    shutdown.cancel();
+    drop(receiver);
     let aborted_sources = stopper.await.unwrap_or_default();
     drop(pipeline);
-    let final_stats = tokio::task::spawn_blocking(move || writer.close())
+    let closed = tokio::task::spawn_blocking(move || writer.close())
         .await
-        .context("joining the store writer")?
-        .context("committing the store")?;
+        .context("joining the store writer")?;
     telemetry.event("runtime_stopped", "runtime", "runtime stopped");
-    let counters = exporter.finish(final_stats.events_recorded).await?;
+    let events_recorded = match &closed {
+        Ok(stats) => stats.events_recorded,
+        Err(_) => exporter.recorded_so_far(),
+    };
+    let exported = exporter.finish(events_recorded).await;
+    tasks.close();
+    if tokio::time::timeout(TASK_GRACE, tasks.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            tasks = tasks.len(),
+            "Some runtime tasks did not end in time; they are dropped with the runtime."
+        );
+    }
+    loop_result.context("the run loop failed")?;
+    closed.context("committing the store")?;
+    let counters = exported?;
     Ok(RunSummary {
         counters,
         elapsed: started.elapsed(),
@@ -239,19 +303,17 @@ pub async fn run(
 
 /// Drains the data lane until it closes, applying config reloads between batches.
 async fn drain(
-    receiver: &mut mpsc::Receiver<ChatEvent>,
+    receiver: &mut mpsc::Receiver<Inbound>,
     pipeline: &mut Pipeline,
-    mut reloads: Option<&mut watch::Receiver<Arc<Config>>>,
-    config: &Config,
+    reloads: &mut watch::Receiver<Arc<Config>>,
     telemetry: &Telemetry,
-) -> anyhow::Result<()> {
+) -> Result<(), StoreError> {
     let mut batch = Vec::with_capacity(BATCH);
+    let started_with = reloads.borrow_and_update().clone();
     loop {
-        if let Some(rx) = reloads.as_deref_mut()
-            && rx.has_changed().unwrap_or(false)
-        {
-            let next = rx.borrow_and_update().clone();
-            if next.creators != config.creators || next.platforms != config.platforms {
+        if reloads.has_changed().unwrap_or(false) {
+            let next = reloads.borrow_and_update().clone();
+            if next.creators != started_with.creators || next.platforms != started_with.platforms {
                 tracing::warn!(
                     "creators.json or platforms.json changed: restart `ss run` to apply source changes."
                 );
@@ -261,8 +323,8 @@ async fn drain(
         if receiver.recv_many(&mut batch, BATCH).await == 0 {
             return Ok(());
         }
-        for event in batch.drain(..) {
-            pipeline.process(event).await?;
+        for item in batch.drain(..) {
+            pipeline.process(item).await?;
         }
     }
 }

@@ -1,33 +1,30 @@
-//! The supervisor: one task per (creator, platform) that should run, restarted when it fails.
+//! The supervisor: builds one source per (creator, platform) that should run and starts its runner.
 //!
 //! A source runs when its platform's mode is `active` and the creator enables it. Paused, scaffold
-//! and planned platforms are listed (so exports show them) and never started. A source that fails is
-//! restarted after a capped, jittered exponential backoff; one that fails permanently (missing
-//! credentials, invalid settings) is reported and left stopped, never fatal to the rest.
+//! and planned platforms are listed (so exports show them) and never started. Each source is driven
+//! by its runner ([`crate::sources::runner`]), which retries, backs off and records status; a source
+//! that cannot even be built (missing credentials, invalid settings) is reported failed the same way
+//! and left stopped, never fatal to the rest.
 
 use super::lanes::EventSink;
 use super::telemetry::Telemetry;
+use crate::actions::sinks::reply::Outbound;
 use crate::config::Config;
 use crate::config::model::PlatformMode;
 use crate::config::secrets::Secrets;
 use crate::event::Platform;
-use crate::sources::backoff::Backoff;
+use crate::sources::runner::{Reporter, Track, polling, session};
 use crate::sources::sim::SimSource;
-use crate::sources::twitch::TwitchSource;
+use crate::sources::twitch::{TwitchEndpoints, TwitchSource};
 use crate::sources::{
-    ConnectionState, OUTBOUND_CAPACITY, OutboundMessage, Source, SourceContext, SourceError,
-    StatusHandle,
+    ConnectionState, OUTBOUND_CAPACITY, Source, SourceContext, SourceError, StatusHandle,
 };
-use std::collections::HashMap;
+use crate::store::Store;
+use std::path::Path;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-
-/// First restart delay after a source fails.
-const RESTART_BASE: Duration = Duration::from_millis(500);
-/// Longest restart delay.
-const RESTART_CAP: Duration = Duration::from_secs(60);
 
 /// What the supervisor decided for one configured (creator, platform).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,7 +73,7 @@ pub fn build_source(
     config: &Config,
     creator: &str,
     platform: Platform,
-) -> Result<Box<dyn Source>, SourceError> {
+) -> Result<Source, SourceError> {
     let settings = config
         .creators
         .get(creator)
@@ -85,13 +82,16 @@ pub fn build_source(
     match platform {
         Platform::Sim => {
             let sim = settings.sim.clone().unwrap_or_default();
-            Ok(Box::new(SimSource::new(creator, &sim)))
+            Ok(Source::Session(Box::new(SimSource::new(creator, &sim))))
         }
         Platform::Twitch => {
             let twitch = settings.twitch.as_ref().ok_or_else(|| {
                 SourceError::InvalidSettings("no twitch block in creators.json".into())
             })?;
-            Ok(Box::new(TwitchSource::new(creator, twitch)?))
+            let endpoints = TwitchEndpoints::from_platform(config.platforms.settings(platform));
+            Ok(Source::Session(Box::new(
+                TwitchSource::new(creator, twitch)?.with_endpoints(endpoints),
+            )))
         }
         other => Err(SourceError::InvalidSettings(format!(
             "this build has no {other} source yet"
@@ -103,12 +103,12 @@ pub fn build_source(
 pub struct Supervisor {
     tasks: JoinSet<()>,
     views: Vec<(String, Platform, StatusHandle)>,
-    outbound: HashMap<(String, Platform), mpsc::Sender<OutboundMessage>>,
+    outbound: Outbound,
 }
 
 impl Supervisor {
     /// Starts every planned source. `sink` is cloned into each; drop the caller's copy afterwards so
-    /// the data lane closes when the last source stops.
+    /// the data lane closes when the last source stops. `db` is read for polling sources' checkpoints.
     pub fn start(
         config: &Config,
         plans: &[SourcePlan],
@@ -116,11 +116,12 @@ impl Supervisor {
         sink: &EventSink,
         shutdown: &CancellationToken,
         telemetry: &Telemetry,
+        db: &Path,
     ) -> Supervisor {
         let mut supervisor = Supervisor {
             tasks: JoinSet::new(),
             views: Vec::new(),
-            outbound: HashMap::new(),
+            outbound: Outbound::new(),
         };
         for plan in plans {
             if let Some(reason) = &plan.skipped {
@@ -132,10 +133,17 @@ impl Supervisor {
             supervisor
                 .views
                 .push((plan.creator.clone(), plan.platform, status.clone()));
+            let track = Track {
+                creator: plan.creator.clone(),
+                platform: plan.platform,
+                status: status.clone(),
+                telemetry: telemetry.clone(),
+                secrets: secrets.clone(),
+            };
             let source = match build_source(config, &plan.creator, plan.platform) {
                 Ok(source) => source,
                 Err(e) => {
-                    report_failure(&status, telemetry, &plan.creator, plan.platform, &e);
+                    track.failed(&e);
                     continue;
                 }
             };
@@ -149,20 +157,37 @@ impl Supervisor {
                 shutdown: shutdown.child_token(),
                 events: sink.clone(),
                 outbound: rx,
-                status,
                 secrets: secrets.clone(),
-                endpoints: config.platforms.endpoints(plan.platform),
                 send_limit: config.ratelimits.send_limit(plan.platform),
+                report: Reporter::new(status, secrets.clone()),
             };
-            supervisor
-                .tasks
-                .spawn(supervise(source, ctx, telemetry.clone()));
+            match source {
+                Source::Session(source) => {
+                    supervisor.tasks.spawn(session::run(source, ctx, track));
+                }
+                Source::Polling(poller) => {
+                    let resume = match Store::open(db)
+                        .and_then(|store| store.checkpoint(&plan.creator, plan.platform))
+                    {
+                        Ok(checkpoint) => checkpoint.map(|c| c.cursor),
+                        Err(e) => {
+                            track.failed(&SourceError::Other(format!(
+                                "cannot read its resume checkpoint: {e}"
+                            )));
+                            continue;
+                        }
+                    };
+                    supervisor
+                        .tasks
+                        .spawn(polling::run(poller, ctx, resume, None, track));
+                }
+            }
         }
         supervisor
     }
 
-    /// Senders for replies, by (creator, platform), for the executor.
-    pub fn outbound(&self) -> HashMap<(String, Platform), mpsc::Sender<OutboundMessage>> {
+    /// Senders for replies, by (creator, platform), for the reply sink.
+    pub fn outbound(&self) -> Outbound {
         self.outbound.clone()
     }
 
@@ -200,68 +225,4 @@ impl Supervisor {
         }
         stuck
     }
-}
-
-fn report_failure(
-    status: &StatusHandle,
-    telemetry: &Telemetry,
-    creator: &str,
-    platform: Platform,
-    error: &SourceError,
-) {
-    tracing::warn!(creator, platform = %platform, error = %error, "Source not started.");
-    status.record_error(error.to_string());
-    status.set_state(ConnectionState::Failed);
-    telemetry.error(
-        error_type(error),
-        &format!("source.{platform}"),
-        format!("{creator}/{platform}: {error}"),
-    );
-}
-
-fn error_type(error: &SourceError) -> &'static str {
-    match error {
-        SourceError::MissingCredentials(_) => "missing_credentials",
-        SourceError::LoginFailed(_) => "login_failed",
-        SourceError::InvalidSettings(_) => "invalid_settings",
-        SourceError::Other(_) => "source_error",
-    }
-}
-
-/// Runs one source until shutdown, restarting it with backoff when it fails.
-async fn supervise(mut source: Box<dyn Source>, mut ctx: SourceContext, telemetry: Telemetry) {
-    let mut backoff = Backoff::new(RESTART_BASE, RESTART_CAP);
-    let name = format!("{}/{}", ctx.creator, ctx.platform);
-    telemetry.event("source_started", "supervisor", format!("{name} started"));
-    loop {
-        ctx.status.set_state(ConnectionState::Connecting);
-        let result = source.run(&mut ctx).await;
-        if ctx.shutdown.is_cancelled() {
-            break;
-        }
-        let error = match result {
-            Ok(()) => SourceError::Other("the source stopped on its own".into()),
-            Err(e) => e,
-        };
-        if error.is_permanent() {
-            report_failure(&ctx.status, &telemetry, &ctx.creator, ctx.platform, &error);
-            return;
-        }
-        ctx.status.record_error(error.to_string());
-        telemetry.error(
-            error_type(&error),
-            &format!("source.{}", ctx.platform),
-            format!("{name}: {error}"),
-        );
-        let delay = backoff.next_delay();
-        tracing::warn!(source = %name, error = %error, delay_ms = delay.as_millis() as u64, "Source failed; restarting after backoff.");
-        ctx.status.set_state(ConnectionState::Backoff);
-        tokio::select! {
-            () = ctx.shutdown.cancelled() => break,
-            () = tokio::time::sleep(delay) => {}
-        }
-        ctx.status.record_reconnect();
-    }
-    ctx.status.set_state(ConnectionState::Stopped);
-    telemetry.event("source_stopped", "supervisor", format!("{name} stopped"));
 }

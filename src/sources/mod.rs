@@ -1,21 +1,29 @@
-//! Chat sources: one contract that every platform implements.
+//! Chat sources: one contract per shape of platform, and the runners that drive them.
 //!
-//! A source receives a [`SourceContext`] (creator, settings, shutdown signal, event sink, outbound
-//! receiver, status handle) and runs until shutdown. It owns its own reconnect loop with capped,
-//! jittered backoff ([`backoff::Backoff`]); when it returns an error anyway, the supervisor restarts it
-//! after a backoff of its own. Transport and parsing are separate in every source, so parsers are pure
-//! functions tested on raw wire samples.
+//! A source is built from its creator's settings and then driven by one of two runners in
+//! [`runner`], which own everything sources have in common: status, error recording (scrubbed of
+//! secrets), backoff, reconnects and shutdown.
+//!
+//! - Connection-based platforms (Twitch IRC, Kick's websocket, the sim chat) implement
+//!   [`runner::session::SessionSource`]: connect and serve one session until it ends.
+//! - HTTP-polling platforms (YouTube, Rumble) implement [`runner::polling::Poller`]: fetch the page
+//!   after a cursor; the runner paces the calls and commits the cursor with the page's events.
+//!
+//! Transport and parsing are separate in every source, so parsers are pure functions tested on raw
+//! wire samples. TLS client settings are built once in [`tls`].
 
-pub mod backoff;
 pub mod ratelimit;
+pub mod runner;
 pub mod sim;
 pub mod status;
+pub mod tls;
 pub mod twitch;
 
-use crate::config::model::{Endpoints, SendLimit};
+use crate::config::model::SendLimit;
 use crate::config::secrets::Secrets;
-use crate::event::Platform;
-use crate::pipeline::lanes::EventSink;
+use crate::event::{ChatEvent, Platform};
+use crate::pipeline::lanes::{EventSink, SendOutcome};
+use runner::Reporter;
 use std::future::Future;
 use std::pin::Pin;
 use tokio::sync::mpsc;
@@ -23,7 +31,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use status::{ConnectionState, SourceStatus, StatusHandle};
 
-/// Capacity of each source's outbound (reply) queue. When full, the executor drops the reply and
+/// Capacity of each source's outbound (reply) queue. When full, the reply sink drops the reply and
 /// counts it: a reply minutes late is worse than none.
 pub const OUTBOUND_CAPACITY: usize = 256;
 
@@ -45,17 +53,39 @@ pub struct SourceContext {
     pub shutdown: CancellationToken,
     /// Where normalized events go (the data lane).
     pub events: EventSink,
-    /// Replies the executor routes to this source. Kept across restarts of the source.
+    /// Replies the reply sink routes to this source. Kept across reconnects.
     pub outbound: mpsc::Receiver<OutboundMessage>,
-    /// Connection state, last event time and errors, read by the exporter.
-    pub status: StatusHandle,
     pub secrets: Secrets,
-    /// Endpoint overrides from platforms.json (tests point these at loopback servers).
-    pub endpoints: Endpoints,
     pub send_limit: SendLimit,
+    /// What the source tells its runner: connected, an event accepted, a warning.
+    pub report: Reporter,
 }
 
-/// Why a source stopped before shutdown.
+/// Whether a source should keep reading after handing over an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forwarded {
+    /// Accepted, or dropped by a full lane (the lane counted it): keep reading.
+    Continue,
+    /// The pipeline has stopped; the source should end.
+    PipelineClosed,
+}
+
+impl SourceContext {
+    /// Hands one event to the data lane and records it in the status when accepted.
+    pub async fn forward(&self, event: ChatEvent) -> Forwarded {
+        let at = event.timestamp;
+        match self.events.send(event).await {
+            SendOutcome::Accepted => {
+                self.report.event(at);
+                Forwarded::Continue
+            }
+            SendOutcome::Dropped => Forwarded::Continue,
+            SendOutcome::Closed => Forwarded::PipelineClosed,
+        }
+    }
+}
+
+/// Why a source stopped before shutdown. The runners act on the variant.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
     /// A required secret is not set; retrying cannot help until the operator sets it.
@@ -67,26 +97,38 @@ pub enum SourceError {
     /// The settings cannot work (bad channel name, bad URL, ...).
     #[error("invalid settings: {0}")]
     InvalidSettings(String),
-    /// Anything else; the supervisor restarts the source after a backoff.
+    /// Anything else: retried after a capped, jittered backoff.
     #[error("{0}")]
     Other(String),
 }
 
 impl SourceError {
-    /// Errors the supervisor should not retry.
+    /// Errors that retrying cannot fix: the source is reported failed and left stopped.
     pub fn is_permanent(&self) -> bool {
         matches!(
             self,
             SourceError::MissingCredentials(_) | SourceError::InvalidSettings(_)
         )
     }
+
+    /// The `error_type` of telemetry/errors.json.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            SourceError::MissingCredentials(_) => "missing_credentials",
+            SourceError::LoginFailed(_) => "login_failed",
+            SourceError::InvalidSettings(_) => "invalid_settings",
+            SourceError::Other(_) => "source_error",
+        }
+    }
 }
 
 /// A boxed future, so sources of different platforms fit in one supervisor.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// The contract every platform implements.
-pub trait Source: Send {
-    /// Runs until `ctx.shutdown` is cancelled (then returns `Ok`) or a failure it cannot recover from.
-    fn run<'a>(&'a mut self, ctx: &'a mut SourceContext) -> BoxFuture<'a, Result<(), SourceError>>;
+/// A built source, with the runner that drives it.
+pub enum Source {
+    /// Connection-based: driven by [`runner::session::run`].
+    Session(Box<dyn runner::session::SessionSource>),
+    /// HTTP polling: driven by [`runner::polling::run`].
+    Polling(Box<dyn runner::polling::Poller>),
 }

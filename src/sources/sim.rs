@@ -5,12 +5,12 @@
 //! the pipeline takes events), stamps events with the wall clock, and records every reply the runtime
 //! sends it in a [`SentLog`], the way a real chat would show them.
 
-use super::{BoxFuture, ConnectionState, OutboundMessage, Source, SourceContext, SourceError};
+use super::runner::session::{SessionEnd, SessionReport, SessionSource};
+use super::{BoxFuture, Forwarded, OutboundMessage, SourceContext};
 use crate::config::model::SimSettings;
 use crate::event::{
     Author, ChatEvent, CompactString, Emote, Emotes, EventKind, Extras, Platform, Roles,
 };
-use crate::pipeline::lanes::SendOutcome;
 use chrono::{DateTime, Utc};
 use compact_str::format_compact;
 use std::collections::VecDeque;
@@ -271,19 +271,12 @@ impl SimSource {
 
     async fn emit(&mut self, ctx: &SourceContext) -> bool {
         let event = self.chat.next_event(Utc::now());
-        let at = event.timestamp;
-        match ctx.events.send(event).await {
-            SendOutcome::Accepted => {
-                ctx.status.record_event(at);
-                true
-            }
-            SendOutcome::Dropped => true,
-            SendOutcome::Closed => false,
-        }
+        ctx.forward(event).await == Forwarded::Continue
     }
 
-    async fn run_inner(&mut self, ctx: &mut SourceContext) -> Result<(), SourceError> {
-        ctx.status.set_state(ConnectionState::Connected);
+    /// One session: the sim chat never disconnects, so it lasts until shutdown.
+    async fn serve(&mut self, ctx: &mut SourceContext) -> SessionEnd {
+        ctx.report.connected();
         let mut ticker = tokio::time::interval(TICK);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let per_tick = self.rate_per_s * TICK.as_secs_f64();
@@ -291,7 +284,7 @@ impl SimSource {
         loop {
             tokio::select! {
                 biased;
-                () = ctx.shutdown.cancelled() => return Ok(()),
+                () = ctx.shutdown.cancelled() => return SessionEnd::Shutdown,
                 Some(message) = ctx.outbound.recv() => {
                     tracing::debug!(platform = "sim", channel = %message.channel, "Sim chat received a reply.");
                     self.sent.push(message);
@@ -301,14 +294,14 @@ impl SimSource {
                     while due >= 1.0 {
                         due -= 1.0;
                         if !self.emit(ctx).await {
-                            return Ok(());
+                            return SessionEnd::PipelineClosed;
                         }
                     }
                 }
                 () = std::future::ready(()), if self.rate_per_s <= 0.0 => {
                     for _ in 0..UNPACED_BURST {
                         if !self.emit(ctx).await {
-                            return Ok(());
+                            return SessionEnd::PipelineClosed;
                         }
                     }
                     tokio::task::yield_now().await;
@@ -318,12 +311,15 @@ impl SimSource {
     }
 }
 
-impl Source for SimSource {
-    fn run<'a>(&'a mut self, ctx: &'a mut SourceContext) -> BoxFuture<'a, Result<(), SourceError>> {
+impl SessionSource for SimSource {
+    fn session<'a>(&'a mut self, ctx: &'a mut SourceContext) -> BoxFuture<'a, SessionReport> {
         Box::pin(async move {
-            let result = self.run_inner(ctx).await;
-            ctx.status.set_state(ConnectionState::Stopped);
-            result
+            let started = std::time::Instant::now();
+            let end = self.serve(ctx).await;
+            SessionReport {
+                result: Ok(end),
+                connected_for: Some(started.elapsed()),
+            }
         })
     }
 }
@@ -372,27 +368,36 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn the_sim_chat_paces_events_and_records_the_replies_it_is_sent() {
-        use crate::config::model::{Endpoints, SendLimit};
+        use crate::config::model::SendLimit;
         use crate::config::secrets::Secrets;
-        use crate::pipeline::lanes::DataLane;
-        use crate::sources::StatusHandle;
+        use crate::pipeline::lanes::{DataLane, Inbound};
+        use crate::pipeline::telemetry::Telemetry;
+        use crate::sources::runner::{Reporter, Track, session};
+        use crate::sources::{ConnectionState, StatusHandle};
         use tokio_util::sync::CancellationToken;
 
         let lane = DataLane::new(1024, std::time::Duration::from_millis(250));
         let (tx, rx) = tokio::sync::mpsc::channel(8);
         let shutdown = CancellationToken::new();
-        let mut ctx = SourceContext {
+        let status = StatusHandle::new();
+        let ctx = SourceContext {
             creator: "demo".into(),
             platform: Platform::Sim,
             shutdown: shutdown.clone(),
             events: lane.sink.clone(),
             outbound: rx,
-            status: StatusHandle::new(),
             secrets: Secrets::default(),
-            endpoints: Endpoints::default(),
             send_limit: SendLimit::default_for(Platform::Sim),
+            report: Reporter::new(status.clone(), Secrets::default()),
         };
-        let mut source = SimSource::new(
+        let track = Track {
+            creator: "demo".into(),
+            platform: Platform::Sim,
+            status: status.clone(),
+            telemetry: Telemetry::default(),
+            secrets: Secrets::default(),
+        };
+        let source = SimSource::new(
             "demo",
             &SimSettings {
                 rate_per_s: 100.0,
@@ -410,17 +415,17 @@ mod tests {
             tokio::time::sleep(std::time::Duration::from_secs(2)).await;
             shutdown.cancel();
         });
-        source.run(&mut ctx).await.unwrap();
+        session::run(Box::new(source), ctx, track).await;
         stopper.await.unwrap();
         assert_eq!(log.messages(), [reply]);
         let mut receiver = lane.receiver;
         let mut n = 0;
-        while receiver.try_recv().is_ok() {
+        while let Ok(Inbound::Event(_)) = receiver.try_recv() {
             n += 1;
         }
         // 100 events/s for 2 s of (paused, so exact) time.
         assert!((195..=201).contains(&n), "{n} events");
-        assert_eq!(ctx.status.snapshot().state, ConnectionState::Stopped);
+        assert_eq!(status.snapshot().state, ConnectionState::Stopped);
     }
 
     #[test]

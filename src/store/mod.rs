@@ -3,10 +3,20 @@
 //! [`Store::open`] creates the file on first use and migrates it to [`schema::SCHEMA_VERSION`]
 //! (`PRAGMA user_version`). A database written by a newer `ss` is refused ([`StoreError::NewerSchema`])
 //! rather than silently misread, and a corrupt or locked file is reported as such and left exactly as
-//! it was, so nothing already recorded is lost. Writes go through the one writer thread in [`writer`];
-//! exports and tests read through the query methods in [`queries`].
+//! it was, so nothing already recorded is lost. Writes go through the one writer thread in [`writer`].
+//! Each domain owns its writes and its reads: [`chat`] (the chat log), [`actions`] (the action log and
+//! the effects it dispatches), [`community`] (polls, tallies, scores), [`clips`], [`outbox`],
+//! [`checkpoints`] (polling sources' resume points), [`quotas`] and [`audit`].
 
-pub mod queries;
+pub mod actions;
+pub mod audit;
+pub mod chat;
+pub mod checkpoints;
+pub mod clips;
+pub mod community;
+pub mod outbox;
+pub mod quotas;
+mod rows;
 pub mod schema;
 pub mod writer;
 
@@ -14,8 +24,15 @@ use rusqlite::{Connection, ErrorCode, OpenFlags};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use queries::*;
-pub use writer::{StoreWriter, WriteOp, WriterStats, WriterStatsSnapshot};
+pub use actions::TriggerFires;
+pub use audit::AuditRow;
+pub use chat::ChatTotal;
+pub use checkpoints::Checkpoint;
+pub use clips::{ClipJobRow, ClipRow, ClipState, ClipStateChange, NewClip};
+pub use community::*;
+pub use outbox::{Destination, NewOutbox, OutboxResult, OutboxRow};
+pub use quotas::QuotaRow;
+pub use writer::{Degraded, StoreWriter, WriteOp, WriterStats, WriterStatsSnapshot};
 
 /// How long an open or a write waits for another process's lock before reporting it.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -60,6 +77,16 @@ pub enum StoreError {
     /// The writer thread has stopped; the op was not accepted.
     #[error("the store writer has stopped; the write was not accepted")]
     Closed,
+    /// Shutdown with a storage that kept failing: these ops were never committed.
+    #[error(
+        "the store could not be written through shutdown ({reason}); {ops} queued writes ({events} chat events) were not recorded\n  \
+         hint: free space on the disk holding runtime/state (or fix its permissions), then run again"
+    )]
+    Abandoned {
+        ops: u64,
+        events: u64,
+        reason: String,
+    },
 }
 
 impl StoreError {
@@ -184,6 +211,18 @@ impl Store {
         self.conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(|e| self.err(e))
+    }
+
+    /// Runs `sql` and maps every row; a row that does not convert is an error naming it.
+    pub(crate) fn rows<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut stmt = self.conn().prepare_cached(sql).map_err(|e| self.err(e))?;
+        let rows = stmt.query_map(params, map).map_err(|e| self.err(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
     }
 
     pub(crate) fn conn(&self) -> &Connection {

@@ -160,4 +160,38 @@ pub const MIGRATIONS: &[&str] = &[
         detail  TEXT    NOT NULL
     );
     ",
+    // 1 -> 2: the outbox replaces `notifications` (each row keeps its text as a notify payload), and
+    // polling sources get resume checkpoints.
+    r"
+    CREATE TABLE outbox (
+        id               INTEGER PRIMARY KEY,
+        creator          TEXT    NOT NULL,
+        destination      TEXT    NOT NULL,
+        target           TEXT    NOT NULL,
+        kind             TEXT    NOT NULL,
+        payload          TEXT    NOT NULL,
+        dedupe_key       TEXT    UNIQUE,
+        nonce            TEXT    NOT NULL,
+        attempts         INTEGER NOT NULL DEFAULT 0,
+        next_attempt_ms  INTEGER NOT NULL,
+        sent_ms          INTEGER,
+        failed           INTEGER NOT NULL DEFAULT 0,
+        last_error       TEXT,
+        created_ms       INTEGER NOT NULL
+    );
+    CREATE INDEX outbox_due ON outbox (destination, next_attempt_ms) WHERE sent_ms IS NULL;
+    INSERT INTO outbox (creator, destination, target, kind, payload, nonce, next_attempt_ms, sent_ms,
+                        created_ms)
+      SELECT creator, 'discord', channel, 'notify', json_object('text', text), lower(hex(randomblob(8))),
+             at_ms, sent_ms, at_ms
+      FROM notifications ORDER BY id;
+    DROP TABLE notifications;
+    CREATE TABLE source_checkpoints (
+        creator     TEXT    NOT NULL,
+        platform    TEXT    NOT NULL,
+        cursor      TEXT    NOT NULL,
+        updated_ms  INTEGER NOT NULL,
+        PRIMARY KEY (creator, platform)
+    ) WITHOUT ROWID;
+    ",
 ];

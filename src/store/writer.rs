@@ -1,179 +1,115 @@
 //! The single store writer: one thread owns the write connection and commits ops in batches.
 //!
-//! Everything that changes the store — recorded chat, executed actions, votes, tallies, scores, clip
-//! jobs — is a [`WriteOp`] sent to [`StoreWriter`]. The channel is bounded ([`StoreWriter::spawn`]'s
-//! `capacity`): when it is full, `send` waits (backpressure), it never grows. The thread takes the first
-//! op, drains whatever else is already queued up to [`BATCH_MAX`] ops, applies them in one transaction
-//! with cached prepared statements and commits. Under load batches fill up (fast); when idle each op
-//! commits at once (no added latency, so no timer is needed).
+//! Everything that changes the store is a [`WriteOp`] sent to [`StoreWriter`]; the domain modules
+//! ([`super::chat`], [`super::actions`], [`super::clips`], [`super::outbox`], ...) own what each op
+//! writes. The queue is bounded ([`StoreWriter::spawn`]'s `capacity`) and its policy when full is
+//! **block**: `send` waits, so the pipeline, and behind it the bounded data lane, feel backpressure;
+//! nothing grows. The thread takes the first op, drains whatever else is queued up to [`BATCH_MAX`],
+//! applies them in one transaction and commits. An [`WriteOp::Atomic`] group is one op, so a polled
+//! page, the actions it fired and its checkpoint are never split across commits.
 //!
-//! Lifecycle: [`StoreWriter`] is a cheap clone (a channel sender, the counters and a shared join
-//! handle). [`StoreWriter::close`] on any clone stops new ops, writes every op already queued, commits
-//! and joins the thread; clones that send afterwards get [`StoreError::Closed`]. If every clone is
-//! dropped without `close`, the thread still drains the queue and commits before it ends.
+//! **Nothing is dropped.** An op the store refuses (a duplicate clip id, a vote without an option) is
+//! skipped and counted in `ops_rejected`. A commit that fails for a storage reason (disk full, I/O
+//! error, a lock held elsewhere) keeps its whole batch, marks the writer **degraded** with the reason
+//! ([`WriterStats::degraded`]) and retries with capped backoff until it succeeds; the runtime recovers
+//! by itself when space frees. Counters change only when a commit succeeds, so `events_recorded` means
+//! committed. Only at shutdown, after [`CLOSE_GRACE`] of further failures, does the writer give up: the
+//! held and queued ops are counted as abandoned and [`StoreWriter::close`] reports
+//! [`StoreError::Abandoned`].
 //!
-//! One writer per database, across processes too: `spawn` takes an OS lock on
-//! `streamsuites.db.writer-lock` and a second writer gets [`StoreError::Locked`]. Readers (exports,
-//! `ss export`) open the store with [`Store::open`] and are never blocked by it (WAL).
+//! Lifecycle: [`StoreWriter`] is a cheap clone. [`StoreWriter::close`] on any clone stops new ops,
+//! writes every op already queued, commits and joins the thread; clones that send afterwards get
+//! [`StoreError::Closed`]. One writer per database, across processes too: `spawn` takes an OS lock on
+//! `streamsuites.db.writer-lock`. Readers open the store with [`Store::open`] and are never blocked (WAL).
 
-use super::{Store, StoreError};
-use crate::event::{ChatEvent, Platform, Roles};
+use super::chat::{self, ChatTotals, INSERT_CHAT};
+use super::checkpoints::{self, Checkpoint};
+use super::clips::{self, ClipStateChange, NewClip};
+use super::outbox::{self, NewOutbox, OutboxResult};
+use super::{Store, StoreError, actions, audit, quotas};
+use crate::actions::Action;
+use crate::backoff::Backoff;
+use crate::event::{ChatEvent, Platform};
 use chrono::{DateTime, NaiveDate, Utc};
-use rusqlite::{Connection, params};
+use rusqlite::{CachedStatement, Connection, ErrorCode};
+use serde::Serialize;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use tokio::sync::{mpsc, oneshot};
+use std::time::{Duration, Instant};
+use tokio::sync::{Notify, mpsc, oneshot};
 
 /// Most ops applied in one transaction.
 pub const BATCH_MAX: usize = 1024;
+/// First wait before retrying a failed commit, and the longest.
+const RETRY_BASE: Duration = Duration::from_millis(100);
+const RETRY_CAP: Duration = Duration::from_secs(2);
+/// How long a shutting-down writer keeps retrying a failing commit before it gives up.
+pub const CLOSE_GRACE: Duration = Duration::from_secs(10);
 
-/// Settings of the writer's own connection: a 64 MiB page cache keeps the hot B-tree pages (the
-/// dedupe index is keyed by random message ids) in memory, and a larger WAL between checkpoints
-/// writes each hot page back once per checkpoint instead of once per batch.
+/// Settings of the writer's own connection: a 64 MiB page cache keeps the hot B-tree pages in
+/// memory, and a larger WAL between checkpoints writes each hot page back once per checkpoint.
 const WRITER_PRAGMAS: &str = "PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 16384;";
 
 /// One change to the store.
 #[derive(Debug)]
 pub enum WriteOp {
-    /// Record a chat event; a re-delivery of the same message (same platform, message id and platform
-    /// timestamp) is ignored and counted in [`WriterStats::events_duplicate`].
+    /// Record a chat event; a re-delivery of the same message is ignored and counted.
     ChatEvent(Box<ChatEvent>),
-    /// An executed (or routed) action, with its descriptor as JSON.
-    Action {
-        creator: String,
-        platform: Platform,
-        trigger_id: String,
-        action_type: String,
-        payload_json: String,
-        at: DateTime<Utc>,
-        message_id: Option<String>,
-    },
-    /// Add `amount` to a creator's named tally.
-    TallyIncrement {
-        creator: String,
-        tally: String,
-        amount: i64,
-        platform: Platform,
-        user_id: String,
-        at: DateTime<Utc>,
-    },
-    /// A poll vote. One vote per (poll, platform, user): later votes by the same user are ignored
-    /// and counted in [`WriterStats::votes_ignored`]. The option is stored as given.
-    PollVote {
-        creator: String,
-        poll: String,
-        option: String,
-        platform: Platform,
-        user_id: String,
-        at: DateTime<Utc>,
-    },
-    /// Give a user points on a creator's scoreboard.
-    ScoreEvent {
-        creator: String,
-        board: String,
-        platform: Platform,
-        user_id: String,
-        user_name: String,
-        points: i64,
-        at: DateTime<Utc>,
-    },
-    /// A clip request: inserts the clip, a `queued` job and its first history row.
-    ClipJob {
-        clip_id: String,
-        creator: String,
-        platform: Platform,
-        channel: String,
-        requested_by: String,
-        duration_s: u32,
-        title: Option<String>,
-        at: DateTime<Utc>,
-    },
-    /// A clip moved to a new state (`encoding`, `uploading`, `published`, `failed`, ...). `detail` is the
-    /// error of a failed attempt; `url` where a published clip can be watched.
-    ClipState {
-        clip_id: String,
-        state: String,
-        at: DateTime<Utc>,
-        detail: Option<String>,
-        url: Option<String>,
-    },
-    /// A Discord notification, recorded for the sender.
-    Notify {
-        creator: String,
-        channel: String,
-        text: String,
-        at: DateTime<Utc>,
-    },
+    /// Record an action a trigger fired and apply its store effect (clip job, vote, tally, score,
+    /// outbox row), in one step.
+    Action(Box<Action>),
+    /// A clip request made outside chat (`ss clip create`).
+    Clip(Box<NewClip>),
+    /// A clip moved to a new state.
+    ClipState(Box<ClipStateChange>),
+    /// A notification not caused by an action (go-live, clip published).
+    Outbox(Box<NewOutbox>),
+    /// The result of sending an outbox row.
+    OutboxResult(Box<OutboxResult>),
+    /// A polling source's resume point.
+    Checkpoint(Box<Checkpoint>),
     /// Quota units spent on `day` (the platform's quota day), added to what was spent before.
     QuotaSpend {
         platform: Platform,
         day: NaiveDate,
         units: i64,
     },
-    /// An operator action for the audit log (config reload, version stamp, publish, clip retry).
+    /// An operator action for the audit log.
     Audit {
         at: DateTime<Utc>,
         action: String,
         detail: String,
     },
-    /// Commit now and acknowledge once everything sent before it is committed.
+    /// Ops that commit together or not at all (a polled page with its checkpoint).
+    Atomic(Vec<WriteOp>),
+    /// Wake this after everything sent before it is committed (the clip worker, the exporter).
+    Wake(Arc<Notify>),
+    /// Acknowledge once everything sent before it is committed.
     Flush(oneshot::Sender<()>),
+}
+
+impl WriteOp {
+    /// Records `action` and applies its store effect.
+    pub fn action(action: Action) -> WriteOp {
+        WriteOp::Action(Box::new(action))
+    }
+
+    /// Chat events inside this op (for counting what a give-up abandons).
+    fn events(&self) -> u64 {
+        match self {
+            WriteOp::ChatEvent(_) => 1,
+            WriteOp::Atomic(ops) => ops.iter().map(WriteOp::events).sum(),
+            _ => 0,
+        }
+    }
 }
 
 /// What travels on the channel: ops, and the close request.
 enum Msg {
     Op(WriteOp),
     Close,
-}
-
-/// Counters of the writer, updated by its thread and readable at any time.
-#[derive(Debug, Default)]
-pub struct WriterStats {
-    pub events_recorded: AtomicU64,
-    pub events_duplicate: AtomicU64,
-    /// Poll votes ignored because the user had already voted in that poll on that platform.
-    pub votes_ignored: AtomicU64,
-    pub ops_written: AtomicU64,
-    pub batches_committed: AtomicU64,
-    pub errors: AtomicU64,
-}
-
-/// A plain copy of [`WriterStats`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
-pub struct WriterStatsSnapshot {
-    pub events_recorded: u64,
-    pub events_duplicate: u64,
-    pub votes_ignored: u64,
-    pub ops_written: u64,
-    pub batches_committed: u64,
-    pub errors: u64,
-}
-
-impl WriterStats {
-    pub fn snapshot(&self) -> WriterStatsSnapshot {
-        WriterStatsSnapshot {
-            events_recorded: self.events_recorded.load(Ordering::Relaxed),
-            events_duplicate: self.events_duplicate.load(Ordering::Relaxed),
-            votes_ignored: self.votes_ignored.load(Ordering::Relaxed),
-            ops_written: self.ops_written.load(Ordering::Relaxed),
-            batches_committed: self.batches_committed.load(Ordering::Relaxed),
-            errors: self.errors.load(Ordering::Relaxed),
-        }
-    }
-
-    fn add(counter: &AtomicU64, n: u64) {
-        counter.fetch_add(n, Ordering::Relaxed);
-    }
-}
-
-/// The sending side of the store writer; clone it freely.
-#[derive(Debug, Clone)]
-pub struct StoreWriter {
-    tx: mpsc::Sender<Msg>,
-    stats: Arc<WriterStats>,
-    thread: Arc<Mutex<Option<JoinHandle<()>>>>,
 }
 
 impl std::fmt::Debug for Msg {
@@ -183,6 +119,176 @@ impl std::fmt::Debug for Msg {
             Msg::Close => f.write_str("Close"),
         }
     }
+}
+
+/// Why the writer is degraded: commits are failing and their batches are held.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Degraded {
+    pub since: DateTime<Utc>,
+    /// The last commit error, one line.
+    pub reason: String,
+    /// Failed attempts in this streak.
+    pub failures: u64,
+}
+
+/// Counters and health of the writer, updated by its thread and readable at any time. Every count
+/// is of committed work.
+#[derive(Debug, Default)]
+pub struct WriterStats {
+    pub events_recorded: AtomicU64,
+    pub events_duplicate: AtomicU64,
+    /// Poll votes ignored because the user had already voted in that poll on that platform.
+    pub votes_ignored: AtomicU64,
+    pub ops_written: AtomicU64,
+    /// Ops the store refused (logged with the reason); the rest of their batch was committed.
+    pub ops_rejected: AtomicU64,
+    pub batches_committed: AtomicU64,
+    /// Commit attempts that failed and were retried with the batch held.
+    pub commit_failures: AtomicU64,
+    /// Ops given up at shutdown after [`CLOSE_GRACE`] of failing commits (0 unless the disk stayed
+    /// full), and the chat events among them.
+    pub ops_abandoned: AtomicU64,
+    pub events_abandoned: AtomicU64,
+    degraded: Mutex<Option<Degraded>>,
+}
+
+/// A plain copy of [`WriterStats`].
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct WriterStatsSnapshot {
+    pub events_recorded: u64,
+    pub events_duplicate: u64,
+    pub votes_ignored: u64,
+    pub ops_written: u64,
+    pub ops_rejected: u64,
+    pub batches_committed: u64,
+    pub commit_failures: u64,
+    pub ops_abandoned: u64,
+    pub events_abandoned: u64,
+    /// Set while commits fail.
+    pub degraded: Option<Degraded>,
+}
+
+impl WriterStats {
+    pub fn snapshot(&self) -> WriterStatsSnapshot {
+        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        WriterStatsSnapshot {
+            events_recorded: load(&self.events_recorded),
+            events_duplicate: load(&self.events_duplicate),
+            votes_ignored: load(&self.votes_ignored),
+            ops_written: load(&self.ops_written),
+            ops_rejected: load(&self.ops_rejected),
+            batches_committed: load(&self.batches_committed),
+            commit_failures: load(&self.commit_failures),
+            ops_abandoned: load(&self.ops_abandoned),
+            events_abandoned: load(&self.events_abandoned),
+            degraded: self.degraded(),
+        }
+    }
+
+    /// Why commits are failing, while they are.
+    pub fn degraded(&self) -> Option<Degraded> {
+        self.degraded
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn set_degraded(&self, reason: String) -> u64 {
+        let mut degraded = self
+            .degraded
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let state = degraded.get_or_insert_with(|| Degraded {
+            since: Utc::now(),
+            reason: String::new(),
+            failures: 0,
+        });
+        state.reason = reason;
+        state.failures += 1;
+        state.failures
+    }
+
+    fn clear_degraded(&self) -> Option<Degraded> {
+        self.degraded
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+    }
+
+    fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// What one attempt at a batch did, added to [`WriterStats`] only when it commits.
+#[derive(Debug, Default)]
+pub(crate) struct BatchTally {
+    pub events_recorded: u64,
+    pub events_duplicate: u64,
+    pub votes_ignored: u64,
+    pub ops_written: u64,
+    pub ops_rejected: u64,
+}
+
+/// Why one op could not be applied.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ApplyError {
+    /// The storage failed (disk full, I/O, locked): the whole batch is held and retried.
+    #[error("{0}")]
+    Storage(rusqlite::Error),
+    /// The store refuses this op; it is skipped and counted, the rest of the batch commits.
+    #[error("{0}")]
+    Rejected(String),
+}
+
+impl From<rusqlite::Error> for ApplyError {
+    fn from(e: rusqlite::Error) -> ApplyError {
+        if is_storage_failure(&e) {
+            ApplyError::Storage(e)
+        } else {
+            ApplyError::Rejected(e.to_string())
+        }
+    }
+}
+
+/// Errors that say nothing about the op and may pass: retry the batch rather than skip the op.
+fn is_storage_failure(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(
+            ErrorCode::DiskFull
+                | ErrorCode::SystemIoFailure
+                | ErrorCode::DatabaseBusy
+                | ErrorCode::DatabaseLocked
+                | ErrorCode::ReadOnly
+                | ErrorCode::CannotOpen
+                | ErrorCode::OutOfMemory
+                | ErrorCode::FileLockingProtocolFailed
+                | ErrorCode::DatabaseCorrupt
+                | ErrorCode::NoLargeFileSupport
+        )
+    )
+}
+
+/// State shared by every clone and the thread.
+#[derive(Debug, Default)]
+struct Shared {
+    stats: Arc<WriterStats>,
+    /// Set when shutdown begins: a failing commit is then retried for [`CLOSE_GRACE`] at most.
+    closing: AtomicBool,
+    /// Why the writer gave up, once it has.
+    abandoned: Mutex<Option<String>>,
+    /// Tests cap the database size (`PRAGMA max_page_count`) to stand in for a full disk.
+    #[cfg(test)]
+    page_limit: std::sync::atomic::AtomicI64,
+}
+
+/// The sending side of the store writer; clone it freely.
+#[derive(Debug, Clone)]
+pub struct StoreWriter {
+    tx: mpsc::Sender<Msg>,
+    shared: Arc<Shared>,
+    thread: Arc<Mutex<Option<JoinHandle<()>>>>,
 }
 
 impl StoreWriter {
@@ -196,12 +302,12 @@ impl StoreWriter {
             .execute_batch(WRITER_PRAGMAS)
             .map_err(|e| store.err(e))?;
         let (tx, rx) = mpsc::channel(capacity.max(1));
-        let stats = Arc::new(WriterStats::default());
-        let thread_stats = Arc::clone(&stats);
+        let shared = Arc::new(Shared::default());
+        let thread_shared = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name("ss-store-writer".into())
             .spawn(move || {
-                run(store, rx, &thread_stats);
+                run(store, rx, &thread_shared);
                 // Released only once everything is committed.
                 drop(lock);
             })
@@ -211,7 +317,7 @@ impl StoreWriter {
             })?;
         Ok(StoreWriter {
             tx,
-            stats,
+            shared,
             thread: Arc::new(Mutex::new(Some(thread))),
         })
     }
@@ -241,14 +347,27 @@ impl StoreWriter {
 
     /// The live counters.
     pub fn stats(&self) -> Arc<WriterStats> {
-        Arc::clone(&self.stats)
+        Arc::clone(&self.shared.stats)
+    }
+
+    /// Caps the database at `pages` pages before the next commit attempt (a full disk, for tests).
+    #[cfg(test)]
+    fn set_page_limit_for_tests(&self, pages: i64) {
+        self.shared.page_limit.store(pages, Ordering::Relaxed);
+    }
+
+    /// Shutdown has begun: from now on a failing commit is retried for [`CLOSE_GRACE`] at most, so a
+    /// full disk cannot hold the process forever.
+    pub fn begin_shutdown(&self) {
+        self.shared.closing.store(true, Ordering::Relaxed);
     }
 
     /// Stops accepting ops, writes and commits everything queued, and joins the thread. Blocking:
     /// from async code, call it inside `tokio::task::spawn_blocking`. Calling it on a second clone
     /// after the first returns the same counters.
     pub fn close(self) -> Result<WriterStatsSnapshot, StoreError> {
-        // A failed send means the thread already ended (closed earlier); joining below still reports.
+        self.begin_shutdown();
+        // A failed send means the thread already ended (closed or gave up); joining still reports.
         let _ = self.tx.blocking_send(Msg::Close);
         let handle = self
             .thread
@@ -261,7 +380,21 @@ impl StoreWriter {
                 source: std::io::Error::other("the store writer thread panicked"),
             })?;
         }
-        Ok(self.stats.snapshot())
+        let stats = self.shared.stats.snapshot();
+        let abandoned = self
+            .shared
+            .abandoned
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        match abandoned {
+            Some(reason) => Err(StoreError::Abandoned {
+                ops: stats.ops_abandoned,
+                events: stats.events_abandoned,
+                reason,
+            }),
+            None => Ok(stats),
+        }
     }
 }
 
@@ -298,19 +431,22 @@ fn take_writer_lock(db: &Path) -> Result<std::fs::File, StoreError> {
 }
 
 /// The writer thread's loop.
-fn run(mut store: Store, mut rx: mpsc::Receiver<Msg>, stats: &WriterStats) {
+fn run(mut store: Store, mut rx: mpsc::Receiver<Msg>, shared: &Shared) {
     let mut batch: Vec<WriteOp> = Vec::with_capacity(BATCH_MAX);
     let mut closing = false;
-    while !closing {
-        let Some(first) = rx.blocking_recv() else {
-            break;
+    loop {
+        let first = if closing {
+            // After Close: only what is already queued (new sends are refused).
+            rx.try_recv().ok()
+        } else {
+            rx.blocking_recv()
         };
+        let Some(first) = first else { break };
         let mut next = Some(first);
         while let Some(msg) = next.take() {
             match msg {
                 Msg::Op(op) => batch.push(op),
                 Msg::Close => {
-                    // Refuse new sends, but keep what is already queued.
                     rx.close();
                     closing = true;
                 }
@@ -319,65 +455,203 @@ fn run(mut store: Store, mut rx: mpsc::Receiver<Msg>, stats: &WriterStats) {
                 next = rx.try_recv().ok();
             }
         }
-        commit_batch(&mut store, &mut batch, stats);
-    }
-    // Closed or every sender dropped: whatever is still queued is written too.
-    while let Some(msg) = rx.blocking_recv() {
-        if let Msg::Op(op) = msg {
-            batch.push(op);
-            if batch.len() == BATCH_MAX {
-                commit_batch(&mut store, &mut batch, stats);
-            }
+        if !commit_held(&mut store, &mut batch, shared) {
+            abandon(&mut batch, &mut rx, shared);
+            return;
         }
     }
-    commit_batch(&mut store, &mut batch, stats);
     checkpoint(&store);
 }
 
-/// Applies `batch` in one transaction and commits; acknowledges flushes after the commit.
-fn commit_batch(store: &mut Store, batch: &mut Vec<WriteOp>, stats: &WriterStats) {
+/// Commits `batch`, retrying with the batch held while the storage fails. False when shutdown
+/// began and the commits kept failing for [`CLOSE_GRACE`]: the caller then gives up.
+fn commit_held(store: &mut Store, batch: &mut Vec<WriteOp>, shared: &Shared) -> bool {
     if batch.is_empty() {
-        return;
+        return true;
     }
-    let mut acks = Vec::new();
-    let mut totals = ChatTotals::default();
-    let conn = store.conn_mut();
-    let result = (|| -> rusqlite::Result<usize> {
-        let tx = conn.transaction()?;
-        let mut insert_chat = tx.prepare_cached(INSERT_CHAT)?;
-        let mut written = 0;
-        for op in batch.drain(..) {
-            if let WriteOp::Flush(ack) = op {
-                acks.push(ack);
-                continue;
+    let stats = &shared.stats;
+    let mut backoff = Backoff::new(RETRY_BASE, RETRY_CAP);
+    let mut closing_since: Option<Instant> = None;
+    loop {
+        #[cfg(test)]
+        {
+            let pages = shared.page_limit.load(Ordering::Relaxed);
+            if pages > 0 {
+                let _ = store
+                    .conn()
+                    .execute_batch(&format!("PRAGMA max_page_count = {pages}"));
             }
-            match apply(&tx, &mut insert_chat, op, stats, &mut totals) {
-                Ok(()) => written += 1,
-                Err(e) => {
-                    WriterStats::add(&stats.errors, 1);
-                    tracing::warn!(error = %e, "Store write skipped: the op failed.");
+        }
+        match attempt(store, batch) {
+            Ok(tally) => {
+                WriterStats::add(&stats.events_recorded, tally.events_recorded);
+                WriterStats::add(&stats.events_duplicate, tally.events_duplicate);
+                WriterStats::add(&stats.votes_ignored, tally.votes_ignored);
+                WriterStats::add(&stats.ops_written, tally.ops_written);
+                WriterStats::add(&stats.ops_rejected, tally.ops_rejected);
+                WriterStats::add(&stats.batches_committed, 1);
+                if let Some(was) = stats.clear_degraded() {
+                    tracing::warn!(
+                        failures = was.failures,
+                        since = %was.since,
+                        "Store commits succeed again; the held ops are recorded."
+                    );
                 }
+                for op in batch.drain(..) {
+                    match op {
+                        WriteOp::Flush(ack) => {
+                            let _ = ack.send(());
+                        }
+                        WriteOp::Wake(notify) => notify.notify_one(),
+                        _ => {}
+                    }
+                }
+                return true;
+            }
+            Err(e) => {
+                WriterStats::add(&stats.commit_failures, 1);
+                let reason = format!("store commit failed: {e}");
+                let failures = stats.set_degraded(reason.clone());
+                if failures == 1 {
+                    tracing::error!(
+                        error = %e,
+                        ops = batch.len(),
+                        "Store commit failed; holding the batch and retrying (the runtime is degraded)."
+                    );
+                } else {
+                    tracing::debug!(error = %e, failures, "Store commit failed again.");
+                }
+                if shared.closing.load(Ordering::Relaxed) {
+                    let since = *closing_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() >= CLOSE_GRACE {
+                        *shared
+                            .abandoned
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(reason);
+                        return false;
+                    }
+                }
+                std::thread::sleep(backoff.next_delay());
             }
         }
-        drop(insert_chat);
-        totals.write(&tx)?;
-        tx.commit()?;
-        Ok(written)
-    })();
-    match result {
-        Ok(written) => {
-            WriterStats::add(&stats.ops_written, written as u64);
-            WriterStats::add(&stats.batches_committed, 1);
-        }
-        Err(e) => {
-            WriterStats::add(&stats.errors, 1);
-            tracing::error!(error = %e, "Store commit failed; this batch was not recorded.");
-        }
     }
+}
+
+/// Shutdown with a storage that stays broken: count what is given up, refuse further sends.
+fn abandon(batch: &mut Vec<WriteOp>, rx: &mut mpsc::Receiver<Msg>, shared: &Shared) {
+    rx.close();
+    let mut ops = 0u64;
+    let mut events = 0u64;
+    let mut count = |op: &WriteOp| {
+        if !matches!(op, WriteOp::Flush(_) | WriteOp::Wake(_)) {
+            ops += 1;
+            events += op.events();
+        }
+    };
+    batch.iter().for_each(&mut count);
     batch.clear();
-    for ack in acks {
-        let _ = ack.send(());
+    while let Ok(msg) = rx.try_recv() {
+        if let Msg::Op(op) = msg {
+            count(&op);
+        }
     }
+    WriterStats::add(&shared.stats.ops_abandoned, ops);
+    WriterStats::add(&shared.stats.events_abandoned, events);
+    tracing::error!(
+        ops,
+        events,
+        "The store stayed unwritable through shutdown; these ops were not recorded."
+    );
+}
+
+/// One try at applying and committing `batch`. Storage errors abort the try (nothing is kept);
+/// refused ops are skipped and counted.
+fn attempt(store: &mut Store, batch: &[WriteOp]) -> Result<BatchTally, rusqlite::Error> {
+    let conn = store.conn_mut();
+    let tx = conn.transaction()?;
+    let mut tally = BatchTally::default();
+    let mut totals = ChatTotals::default();
+    {
+        let mut insert_chat = tx.prepare_cached(INSERT_CHAT)?;
+        for op in batch {
+            apply_guarded(&tx, &mut insert_chat, op, &mut tally, &mut totals)?;
+        }
+    }
+    totals.write(&tx)?;
+    tx.commit()?;
+    Ok(tally)
+}
+
+/// Applies one op; a refused multi-statement op is rolled back to where it started.
+fn apply_guarded(
+    conn: &Connection,
+    insert_chat: &mut CachedStatement<'_>,
+    op: &WriteOp,
+    tally: &mut BatchTally,
+    totals: &mut ChatTotals,
+) -> Result<(), rusqlite::Error> {
+    // A chat event is one statement: nothing partial to undo.
+    let savepoint = !matches!(
+        op,
+        WriteOp::ChatEvent(_) | WriteOp::Atomic(_) | WriteOp::Flush(_) | WriteOp::Wake(_)
+    );
+    if savepoint {
+        conn.execute_batch("SAVEPOINT op")?;
+    }
+    match apply(conn, insert_chat, op, tally, totals) {
+        Ok(counted) => {
+            if savepoint {
+                conn.execute_batch("RELEASE op")?;
+            }
+            tally.ops_written += counted;
+            Ok(())
+        }
+        Err(ApplyError::Storage(e)) => Err(e),
+        Err(ApplyError::Rejected(reason)) => {
+            if savepoint {
+                conn.execute_batch("ROLLBACK TO op; RELEASE op")?;
+            }
+            tally.ops_rejected += 1;
+            tracing::warn!(reason, "Store write refused; the op was skipped.");
+            Ok(())
+        }
+    }
+}
+
+/// Applies one op inside the open transaction; returns how many ops it counts as written.
+fn apply(
+    conn: &Connection,
+    insert_chat: &mut CachedStatement<'_>,
+    op: &WriteOp,
+    tally: &mut BatchTally,
+    totals: &mut ChatTotals,
+) -> Result<u64, ApplyError> {
+    match op {
+        WriteOp::ChatEvent(event) => chat::insert(insert_chat, event, tally, totals)?,
+        WriteOp::Action(action) => actions::apply(conn, action, tally)?,
+        WriteOp::Clip(clip) => {
+            clips::insert(conn, clip)?;
+        }
+        WriteOp::ClipState(change) => clips::change_state(conn, change)?,
+        WriteOp::Outbox(row) => outbox::enqueue(conn, row)?,
+        WriteOp::OutboxResult(result) => outbox::record(conn, result)?,
+        WriteOp::Checkpoint(checkpoint) => checkpoints::save(conn, checkpoint)?,
+        WriteOp::QuotaSpend {
+            platform,
+            day,
+            units,
+        } => quotas::spend(conn, *platform, *day, *units)?,
+        WriteOp::Audit { at, action, detail } => audit::append(conn, at, action, detail)?,
+        WriteOp::Atomic(ops) => {
+            // The group shares the batch's transaction; each of its ops is guarded (and counted) alone.
+            for op in ops {
+                apply_guarded(conn, insert_chat, op, tally, totals).map_err(ApplyError::Storage)?;
+            }
+            return Ok(0);
+        }
+        WriteOp::Wake(_) | WriteOp::Flush(_) => return Ok(0),
+    }
+    Ok(1)
 }
 
 /// Folds the WAL back into the database file so a closed store is one self-contained file.
@@ -390,358 +664,51 @@ fn checkpoint(store: &Store) {
     }
 }
 
-/// New chat events per (creator, platform) in the current batch, folded into `chat_totals` at commit.
-/// A batch touches a handful of (creator, platform) pairs, so a short list beats hashing each event.
-#[derive(Default)]
-struct ChatTotals(Vec<(String, Platform, i64, i64)>);
-
-impl ChatTotals {
-    fn count(&mut self, creator: &str, platform: Platform, ts_ms: i64) {
-        match self
-            .0
-            .iter_mut()
-            .find(|(c, p, ..)| *p == platform && c == creator)
-        {
-            Some((_, _, events, last)) => {
-                *events += 1;
-                *last = (*last).max(ts_ms);
-            }
-            None => self.0.push((creator.to_string(), platform, 1, ts_ms)),
-        }
-    }
-
-    fn write(&mut self, conn: &Connection) -> rusqlite::Result<()> {
-        let mut stmt = conn.prepare_cached(
-            "INSERT INTO chat_totals (creator, platform, events, last_event_ms) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (creator, platform) DO UPDATE SET
-               events = events + excluded.events,
-               last_event_ms = max(last_event_ms, excluded.last_event_ms)",
-        )?;
-        for (creator, platform, events, last) in self.0.drain(..) {
-            stmt.execute(params![creator, platform.as_str(), events, last])?;
-        }
-        Ok(())
-    }
-}
-
-/// Roles as a bit set: 1 broadcaster, 2 moderator, 4 vip, 8 subscriber.
-pub(crate) fn roles_bits(roles: &Roles) -> i64 {
-    i64::from(roles.broadcaster)
-        | i64::from(roles.moderator) << 1
-        | i64::from(roles.vip) << 2
-        | i64::from(roles.subscriber) << 3
-}
-
-fn ms(at: &DateTime<Utc>) -> i64 {
-    at.timestamp_millis()
-}
-
-/// Why one op was skipped (the rest of its batch is still committed).
-#[derive(Debug, thiserror::Error)]
-enum ApplyError {
-    #[error(transparent)]
-    Sqlite(#[from] rusqlite::Error),
-    #[error("{0}")]
-    Rejected(String),
-}
-
-/// The hot statement, prepared once per batch rather than looked up per event.
-const INSERT_CHAT: &str =
-    "INSERT OR IGNORE INTO chat_events (platform, message_id, creator, channel, ts_ms, kind,
-       author_id, author_login, author_name, roles, text, emotes, extras)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
-
-/// Applies one op inside the open transaction.
-fn apply(
-    conn: &Connection,
-    insert_chat: &mut rusqlite::CachedStatement<'_>,
-    op: WriteOp,
-    stats: &WriterStats,
-    totals: &mut ChatTotals,
-) -> Result<(), ApplyError> {
-    match op {
-        WriteOp::ChatEvent(event) => {
-            let emotes = if event.emotes.is_empty() {
-                None
-            } else {
-                serde_json::to_string(&event.emotes).ok()
-            };
-            let extras = (!event.extras.is_empty()).then(|| event.extras.as_json());
-            let inserted = insert_chat.execute(params![
-                event.platform.as_str(),
-                event.message_id.as_str(),
-                event.creator.as_str(),
-                event.channel.as_str(),
-                event.timestamp_ms(),
-                event.kind.as_str(),
-                event.author.id.as_str(),
-                event.author.login.as_str(),
-                event.author.display_name.as_str(),
-                roles_bits(&event.author.roles),
-                event.text.as_str(),
-                emotes,
-                extras,
-            ])?;
-            if inserted == 1 {
-                WriterStats::add(&stats.events_recorded, 1);
-                totals.count(&event.creator, event.platform, event.timestamp_ms());
-            } else {
-                WriterStats::add(&stats.events_duplicate, 1);
-            }
-        }
-        WriteOp::Action {
-            creator,
-            platform,
-            trigger_id,
-            action_type,
-            payload_json,
-            at,
-            message_id,
-        } => {
-            conn.prepare_cached(
-                "INSERT INTO actions (creator, platform, trigger_id, action_type, payload, at_ms, message_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?
-            .execute(params![
-                creator,
-                platform.as_str(),
-                trigger_id,
-                action_type,
-                payload_json,
-                ms(&at),
-                message_id
-            ])?;
-        }
-        WriteOp::TallyIncrement {
-            creator,
-            tally,
-            amount,
-            platform,
-            user_id,
-            at,
-        } => {
-            conn.prepare_cached(
-                "INSERT INTO tally_events (creator, tally, amount, platform, user_id, at_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?
-            .execute(params![
-                creator,
-                tally,
-                amount,
-                platform.as_str(),
-                user_id,
-                ms(&at)
-            ])?;
-            conn.prepare_cached(
-                "INSERT INTO tallies (creator, tally, total, events, updated_ms) VALUES (?1, ?2, ?3, 1, ?4)
-                 ON CONFLICT (creator, tally) DO UPDATE SET
-                   total = total + excluded.total, events = events + 1,
-                   updated_ms = max(updated_ms, excluded.updated_ms)",
-            )?
-            .execute(params![creator, tally, amount, ms(&at)])?;
-        }
-        WriteOp::PollVote {
-            creator,
-            poll,
-            option,
-            platform,
-            user_id,
-            at,
-        } => {
-            conn.prepare_cached(
-                "INSERT OR IGNORE INTO polls (creator, poll, opened_ms) VALUES (?1, ?2, ?3)",
-            )?
-            .execute(params![creator, poll, ms(&at)])?;
-            let inserted = conn
-                .prepare_cached(
-                    "INSERT OR IGNORE INTO poll_votes (creator, poll, platform, user_id, option, at_ms)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                )?
-                .execute(params![creator, poll, platform.as_str(), user_id, option, ms(&at)])?;
-            if inserted == 0 {
-                WriterStats::add(&stats.votes_ignored, 1);
-            }
-        }
-        WriteOp::ScoreEvent {
-            creator,
-            board,
-            platform,
-            user_id,
-            user_name,
-            points,
-            at,
-        } => {
-            conn.prepare_cached(
-                "INSERT INTO score_events (creator, board, platform, user_id, user_name, points, at_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?
-            .execute(params![
-                creator,
-                board,
-                platform.as_str(),
-                user_id,
-                user_name,
-                points,
-                ms(&at)
-            ])?;
-            conn.prepare_cached(
-                "INSERT INTO scores (creator, board, platform, user_id, user_name, points, events, updated_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7)
-                 ON CONFLICT (creator, board, platform, user_id) DO UPDATE SET
-                   user_name = excluded.user_name, points = points + excluded.points,
-                   events = events + 1, updated_ms = max(updated_ms, excluded.updated_ms)",
-            )?
-            .execute(params![
-                creator,
-                board,
-                platform.as_str(),
-                user_id,
-                user_name,
-                points,
-                ms(&at)
-            ])?;
-        }
-        WriteOp::ClipJob {
-            clip_id,
-            creator,
-            platform,
-            channel,
-            requested_by,
-            duration_s,
-            title,
-            at,
-        } => {
-            let inserted = conn
-                .prepare_cached(
-                    "INSERT OR IGNORE INTO clips (clip_id, creator, platform, channel, requested_by, duration_s,
-                       title, state, created_ms, updated_ms)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'queued', ?8, ?8)",
-                )?
-                .execute(params![
-                    clip_id,
-                    creator,
-                    platform.as_str(),
-                    channel,
-                    requested_by,
-                    duration_s,
-                    title,
-                    ms(&at)
-                ])?;
-            if inserted == 0 {
-                return Err(ApplyError::Rejected(format!(
-                    "clip id {clip_id} already exists; the request was not recorded again"
-                )));
-            }
-            conn.prepare_cached(
-                "INSERT INTO clip_jobs (clip_id, state, created_ms, updated_ms) VALUES (?1, 'queued', ?2, ?2)",
-            )?
-            .execute(params![clip_id, ms(&at)])?;
-            conn.prepare_cached(
-                "INSERT INTO clip_state_history (clip_id, state, at_ms) VALUES (?1, 'queued', ?2)",
-            )?
-            .execute(params![clip_id, ms(&at)])?;
-        }
-        WriteOp::ClipState {
-            clip_id,
-            state,
-            at,
-            detail,
-            url,
-        } => {
-            let changed = conn
-                .prepare_cached(
-                    "UPDATE clips SET state = ?2, updated_ms = ?3, url = coalesce(?4, url),
-                       published_ms = CASE WHEN ?2 = 'published' THEN ?3 ELSE published_ms END
-                     WHERE clip_id = ?1",
-                )?
-                .execute(params![clip_id, state, ms(&at), url])?;
-            if changed == 0 {
-                return Err(ApplyError::Rejected(format!(
-                    "no clip with id {clip_id}; its state change was not recorded"
-                )));
-            }
-            conn.prepare_cached(
-                "UPDATE clip_jobs SET state = ?2, updated_ms = ?3,
-                   attempts = attempts + (?2 = 'encoding'),
-                   last_error = CASE WHEN ?2 = 'failed' THEN ?4 ELSE last_error END
-                 WHERE clip_id = ?1",
-            )?
-            .execute(params![clip_id, state, ms(&at), detail])?;
-            conn.prepare_cached(
-                "INSERT INTO clip_state_history (clip_id, state, at_ms, detail) VALUES (?1, ?2, ?3, ?4)",
-            )?
-            .execute(params![clip_id, state, ms(&at), detail])?;
-        }
-        WriteOp::Notify {
-            creator,
-            channel,
-            text,
-            at,
-        } => {
-            conn.prepare_cached(
-                "INSERT INTO notifications (creator, channel, text, at_ms) VALUES (?1, ?2, ?3, ?4)",
-            )?
-            .execute(params![creator, channel, text, ms(&at)])?;
-        }
-        WriteOp::QuotaSpend {
-            platform,
-            day,
-            units,
-        } => {
-            conn.prepare_cached(
-                "INSERT INTO quota_usage (platform, day, units) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (platform, day) DO UPDATE SET units = units + excluded.units",
-            )?
-            .execute(params![platform.as_str(), day.to_string(), units])?;
-        }
-        WriteOp::Audit { at, action, detail } => {
-            conn.prepare_cached("INSERT INTO audit (at_ms, action, detail) VALUES (?1, ?2, ?3)")?
-                .execute(params![ms(&at), action, detail])?;
-        }
-        WriteOp::Flush(_) => {
-            unreachable!("commit_batch takes flushes out of the batch before applying it")
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Author, EventKind};
+    use crate::actions::ActionKind;
+    use crate::event::{Author, Roles};
 
     fn event(platform: Platform, id: &str, ts_ms: i64) -> WriteOp {
-        WriteOp::ChatEvent(Box::new(ChatEvent {
-            platform,
-            creator: "demo".into(),
-            channel: "demo".into(),
-            message_id: id.into(),
-            timestamp: DateTime::from_timestamp_millis(ts_ms).unwrap(),
-            kind: EventKind::Message,
-            author: Author {
-                id: "u1".into(),
-                login: "viewer".into(),
-                display_name: "Viewer".into(),
-                roles: Roles {
-                    subscriber: true,
-                    ..Roles::default()
-                },
+        let author = Author {
+            roles: Roles {
+                subscriber: true,
+                ..Roles::default()
             },
-            text: "hello chat".into(),
-            emotes: Default::default(),
-            extras: Default::default(),
-        }))
+            ..Author::viewer("viewer")
+        };
+        let at = DateTime::from_timestamp_millis(ts_ms).unwrap();
+        WriteOp::ChatEvent(Box::new(ChatEvent::message(
+            platform,
+            "demo",
+            id,
+            at,
+            author,
+            "hello chat",
+        )))
+    }
+
+    fn action(kind: ActionKind, ms: i64) -> WriteOp {
+        WriteOp::action(Action {
+            trigger_id: "t".into(),
+            creator: "demo".into(),
+            platform: Platform::Twitch,
+            message_id: "m".into(),
+            at: DateTime::from_timestamp_millis(ms).unwrap(),
+            kind,
+        })
     }
 
     fn vote(user: &str, option: &str) -> WriteOp {
-        WriteOp::PollVote {
-            creator: "demo".into(),
-            poll: "next-game".into(),
-            option: option.into(),
-            platform: Platform::Twitch,
-            user_id: user.into(),
-            at: DateTime::from_timestamp_millis(1_000).unwrap(),
-        }
+        action(
+            ActionKind::PollVote {
+                poll: "next-game".into(),
+                option: option.into(),
+                user_id: user.into(),
+            },
+            1_000,
+        )
     }
 
     #[test]
@@ -766,7 +733,7 @@ mod tests {
         let stats = writer.close().unwrap();
         assert_eq!(stats.events_recorded, 101);
         assert_eq!(stats.events_duplicate, 10);
-        assert_eq!(stats.errors, 0);
+        assert_eq!(stats.ops_rejected, 0);
         let store = Store::open(&path).unwrap();
         assert_eq!(store.chat_event_count().unwrap(), 101);
         let recent = store.recent_chat_events(3).unwrap();
@@ -873,53 +840,47 @@ mod tests {
         let writer = StoreWriter::spawn(&path, 8).unwrap();
         let at = DateTime::from_timestamp_millis(60_000).unwrap();
         for (user, amount) in [("a", 1), ("b", 2), ("a", 3)] {
-            writer
-                .blocking_send(WriteOp::TallyIncrement {
-                    creator: "demo".into(),
-                    tally: "hype".into(),
-                    amount,
-                    platform: Platform::Kick,
-                    user_id: user.into(),
-                    at,
-                })
-                .unwrap();
+            let kind = ActionKind::Tally {
+                tally: "hype".into(),
+                amount,
+                user_id: user.into(),
+            };
+            writer.blocking_send(action(kind, 60_000)).unwrap();
         }
         for (user, points) in [("a", 5), ("b", 7), ("c", 5), ("a", 2)] {
-            writer
-                .blocking_send(WriteOp::ScoreEvent {
-                    creator: "demo".into(),
-                    board: "gg".into(),
-                    platform: Platform::Twitch,
-                    user_id: user.into(),
-                    user_name: user.to_uppercase(),
-                    points,
-                    at,
-                })
-                .unwrap();
+            let kind = ActionKind::Score {
+                board: "gg".into(),
+                points,
+                user_id: user.into(),
+                user_name: user.to_uppercase(),
+            };
+            writer.blocking_send(action(kind, 60_000)).unwrap();
         }
-        let clip = |id: &str| WriteOp::ClipJob {
-            clip_id: id.into(),
-            creator: "demo".into(),
-            platform: Platform::Twitch,
-            channel: "demo".into(),
-            requested_by: "A".into(),
-            duration_s: 30,
-            title: None,
-            at,
+        let clip = |id: &str| {
+            WriteOp::Clip(Box::new(NewClip {
+                clip_id: Some(id.into()),
+                creator: "demo".into(),
+                platform: Platform::Twitch,
+                channel: "demo".into(),
+                requested_by: "A".into(),
+                duration_s: 30,
+                title: None,
+                at,
+            }))
         };
         writer.blocking_send(clip("c1")).unwrap();
         writer.blocking_send(clip("c1")).unwrap();
         writer
-            .blocking_send(WriteOp::ClipState {
+            .blocking_send(WriteOp::ClipState(Box::new(ClipStateChange {
                 clip_id: "c1".into(),
-                state: "published".into(),
+                state: crate::store::ClipState::Published,
                 at,
                 detail: None,
                 url: Some("https://clips.example/c1".into()),
-            })
+            })))
             .unwrap();
         let stats = writer.close().unwrap();
-        assert_eq!(stats.errors, 1, "the duplicate clip id is refused");
+        assert_eq!(stats.ops_rejected, 1, "the duplicate clip id is refused");
         let store = Store::open(&path).unwrap();
         let tallies = store.tallies().unwrap();
         assert_eq!((tallies[0].total, tallies[0].events), (6, 3));
@@ -930,12 +891,160 @@ mod tests {
             .map(|e| (e.rank, e.user_name.as_str(), e.points))
             .collect();
         assert_eq!(ranked, [(1, "A", 7), (1, "B", 7), (3, "C", 5)]);
-        let published = store.clips(Some("published")).unwrap();
+        let published = store
+            .clips(Some(crate::store::ClipState::Published))
+            .unwrap();
         assert_eq!(published.len(), 1);
         assert_eq!(
             published[0].url.as_deref(),
             Some("https://clips.example/c1")
         );
-        assert_eq!(store.clip_jobs(10).unwrap()[0].state, "published");
+        let jobs = store.clip_jobs(10).unwrap();
+        assert_eq!(jobs.len(), 1, "the refused duplicate left no job behind");
+        assert_eq!(jobs[0].state, crate::store::ClipState::Published);
+    }
+
+    fn clip_action(ms: i64) -> WriteOp {
+        action(
+            ActionKind::Clip {
+                channel: "demo".into(),
+                requested_by: "viewer".into(),
+                duration_s: 30,
+                title: None,
+            },
+            ms,
+        )
+    }
+
+    #[test]
+    fn clip_ids_are_six_alphanumerics_and_unique_across_runs_on_one_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        for run in 0..2 {
+            let writer = StoreWriter::spawn(&path, 8).unwrap();
+            for i in 0..200 {
+                writer.blocking_send(clip_action(run * 1_000 + i)).unwrap();
+            }
+            assert_eq!(writer.close().unwrap().ops_rejected, 0);
+        }
+        let clips = Store::open(&path).unwrap().clips(None).unwrap();
+        assert_eq!(clips.len(), 400);
+        let ids: std::collections::HashSet<_> = clips.iter().map(|c| c.clip_id.clone()).collect();
+        assert_eq!(ids.len(), 400, "every id is unique across both runs");
+        for id in &ids {
+            assert_eq!(id.len(), crate::store::clips::CLIP_ID_LEN, "{id}");
+            assert!(id.chars().all(|c| c.is_ascii_alphanumeric()), "{id}");
+        }
+    }
+
+    #[test]
+    fn a_notify_action_leaves_an_outbox_row_that_survives_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let writer = StoreWriter::spawn(&path, 8).unwrap();
+        let kind = ActionKind::Notify {
+            channel: "general".into(),
+            text: "we are live".into(),
+        };
+        writer.blocking_send(action(kind, 5_000)).unwrap();
+        writer.close().unwrap();
+        // A new writer (a restart) and a fresh reader see the row, unsent and due.
+        StoreWriter::spawn(&path, 8).unwrap().close().unwrap();
+        let store = Store::open(&path).unwrap();
+        let due = store
+            .outbox_due(crate::store::Destination::Discord, Utc::now(), 10)
+            .unwrap();
+        assert_eq!(due.len(), 1);
+        let row = &due[0];
+        assert_eq!(
+            (row.target.as_str(), row.kind.as_str()),
+            ("general", "notify")
+        );
+        assert_eq!(row.payload, serde_json::json!({"text": "we are live"}));
+        assert_eq!((row.attempts, row.sent_at, row.failed), (0, None, false));
+        assert_eq!(row.nonce.len(), 16);
+        assert_eq!(store.outbox_counts().unwrap(), (1, 0, 0));
+    }
+
+    #[test]
+    fn an_atomic_group_commits_its_events_with_its_checkpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let writer = StoreWriter::spawn(&path, 2).unwrap();
+        let mut ops: Vec<WriteOp> = (0..3000)
+            .map(|i| event(Platform::Youtube, &format!("y{i}"), i))
+            .collect();
+        ops.push(WriteOp::Checkpoint(Box::new(Checkpoint {
+            creator: "demo".into(),
+            platform: Platform::Youtube,
+            cursor: "page-2".into(),
+            at: Utc::now(),
+        })));
+        writer.blocking_send(WriteOp::Atomic(ops)).unwrap();
+        let stats = writer.close().unwrap();
+        assert_eq!((stats.events_recorded, stats.batches_committed), (3000, 1));
+        let store = Store::open(&path).unwrap();
+        let checkpoint = store
+            .checkpoint("demo", Platform::Youtube)
+            .unwrap()
+            .unwrap();
+        assert_eq!(checkpoint.cursor, "page-2");
+        assert_eq!(store.chat_event_count().unwrap(), 3000);
+    }
+
+    #[test]
+    fn a_failing_commit_holds_its_batch_degrades_and_recovers_with_everything_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        // A small database cap stands in for a full disk: inserts past it fail with SQLITE_FULL.
+        Store::open(&path)
+            .unwrap()
+            .conn()
+            .execute_batch("PRAGMA page_size = 4096; VACUUM;")
+            .unwrap();
+        let writer = StoreWriter::spawn(&path, 64).unwrap();
+        let stats = writer.stats();
+        let cap = Store::open(&path)
+            .unwrap()
+            .conn()
+            .query_row("PRAGMA page_count", [], |r| r.get::<_, i64>(0))
+            .unwrap()
+            + 8;
+        writer.set_page_limit_for_tests(cap);
+        let sender = writer.clone();
+        let producer = std::thread::spawn(move || {
+            for i in 0..3_000 {
+                sender
+                    .blocking_send(event(Platform::Twitch, &format!("m{i}"), i))
+                    .unwrap();
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while stats.degraded().is_none() {
+            assert!(Instant::now() < deadline, "never degraded");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let degraded = stats.degraded().unwrap();
+        assert!(degraded.reason.contains("full"), "{}", degraded.reason);
+        let recorded_while_full = stats.snapshot().events_recorded;
+        // Space frees: the held batch and everything queued behind it commit, each event once.
+        writer.set_page_limit_for_tests(1_000_000);
+        producer.join().unwrap();
+        let final_stats = writer.close().unwrap();
+        assert!(final_stats.commit_failures >= 1);
+        assert!(final_stats.degraded.is_none(), "recovered");
+        assert!(recorded_while_full < 3_000);
+        assert_eq!(final_stats.events_recorded, 3_000);
+        assert_eq!(final_stats.events_duplicate, 0);
+        assert_eq!(
+            Store::open(&path).unwrap().chat_event_count().unwrap(),
+            3_000
+        );
+        let rows: i64 = Store::open(&path)
+            .unwrap()
+            .conn()
+            .query_row("SELECT count(*) FROM chat_events", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 3_000);
     }
 }

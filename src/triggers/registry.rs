@@ -6,7 +6,7 @@
 //! pass however many triggers there are.
 
 use crate::config::model::{Matcher, TriggerDef, TriggersConfig};
-use crate::event::{ChatEvent, Platform, Role};
+use crate::event::{ChatEvent, PlatformSet, Role};
 use aho_corasick::AhoCorasick;
 use regex::RegexSet;
 use std::cell::RefCell;
@@ -23,8 +23,8 @@ pub struct CompiledTrigger {
     pub slot: usize,
     /// Index into global cooldowns: one per distinct trigger id across creators.
     pub global_slot: usize,
-    /// Bit per platform (`1 << Platform as u8`); all bits when the trigger lists none.
-    platforms: u8,
+    /// The platforms it applies to; all when the trigger lists none.
+    platforms: PlatformSet,
     min_role: Role,
     pub user_cooldown_ms: i64,
     pub creator_cooldown_ms: i64,
@@ -35,13 +35,9 @@ impl CompiledTrigger {
     /// Enabled, for this platform, and allowed for the author's role.
     pub fn applies_to(&self, event: &ChatEvent) -> bool {
         self.def.enabled
-            && self.platforms & platform_bit(event.platform) != 0
+            && self.platforms.contains(event.platform)
             && event.author.roles.highest() >= self.min_role
     }
-}
-
-fn platform_bit(p: Platform) -> u8 {
-    1 << (p as u8)
 }
 
 fn seconds_to_ms(s: f64) -> i64 {
@@ -222,11 +218,9 @@ impl Registry {
                 Matcher::NonEmpty => out.non_empty.push(index),
             }
             let platforms = if def.platforms.is_empty() {
-                u8::MAX
+                PlatformSet::ALL
             } else {
-                def.platforms
-                    .iter()
-                    .fold(0, |acc, p| acc | platform_bit(*p))
+                def.platforms.iter().copied().collect()
             };
             let user_cooldown_ms = seconds_to_ms(def.cooldowns.user_s);
             self.max_user_cooldown_ms = self.max_user_cooldown_ms.max(user_cooldown_ms);

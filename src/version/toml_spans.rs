@@ -168,7 +168,12 @@ mod tests {
         fn never_panics_and_ranges_are_in_bounds(text in "(\\[package\\]|version|=|\"|'| |\n|[a-z0-9.#-])*") {
             if let Ok(range) = package_version(&text) {
                 prop_assert!(range.end <= text.len());
-                prop_assert!(!text[range].contains('"'));
+                // The range is the inside of a quoted string: it never holds its own delimiter
+                // (a literal string '"' may hold a double quote).
+                let quote = text[..range.start].chars().last();
+                prop_assert!(matches!(quote, Some('"' | '\'')), "{quote:?}");
+                prop_assert!(!text[range.clone()].contains(quote.unwrap_or('"')));
+                prop_assert_eq!(text[range.end..].chars().next(), quote);
             }
             if let Some(range) = lock_package_version(&text, "x") {
                 prop_assert!(range.end <= text.len());

@@ -3,8 +3,9 @@
 use crate::harness::{Test, repo};
 use chrono::DateTime;
 use serde_json::Value;
-use ss::event::{Author, ChatEvent, EventKind, Platform, Roles};
-use ss::store::{Store, StoreWriter, WriteOp, db_path};
+use ss::actions::{Action, ActionKind};
+use ss::event::{Author, ChatEvent, Platform};
+use ss::store::{ClipState, ClipStateChange, NewClip, Store, StoreWriter, WriteOp, db_path};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -45,22 +46,70 @@ fn at(ms: i64) -> DateTime<chrono::Utc> {
 }
 
 fn chat(platform: Platform, id: &str, ms: i64, user: &str, text: &str) -> WriteOp {
-    WriteOp::ChatEvent(Box::new(ChatEvent {
+    let author = Author {
+        display_name: user.to_uppercase().into(),
+        id: format!("id-{user}").into(),
+        ..Author::viewer(user)
+    };
+    WriteOp::ChatEvent(Box::new(ChatEvent::message(
         platform,
+        "demo",
+        id,
+        at(ms),
+        author,
+        text,
+    )))
+}
+
+/// An action of `trigger` fired by message `message_id`.
+fn action(
+    trigger: &str,
+    platform: Platform,
+    message_id: &str,
+    ms: i64,
+    kind: ActionKind,
+) -> WriteOp {
+    WriteOp::action(Action {
+        trigger_id: trigger.into(),
         creator: "demo".into(),
-        channel: "demo".into(),
-        message_id: id.into(),
-        timestamp: at(ms),
-        kind: EventKind::Message,
-        author: Author {
-            id: format!("id-{user}").into(),
-            login: user.into(),
-            display_name: user.to_uppercase().into(),
-            roles: Roles::default(),
+        platform,
+        message_id: message_id.into(),
+        at: at(ms),
+        kind,
+    })
+}
+
+fn vote(platform: Platform, voter: &str, option: &str, ms: i64) -> WriteOp {
+    action(
+        "vote",
+        platform,
+        &format!("m-{voter}"),
+        ms,
+        ActionKind::PollVote {
+            poll: "next-game".into(),
+            option: option.into(),
+            user_id: voter.into(),
         },
-        text: text.into(),
-        emotes: Default::default(),
-        extras: Default::default(),
+    )
+}
+
+fn clip(
+    id: &str,
+    platform: Platform,
+    by: &str,
+    duration_s: u32,
+    title: Option<&str>,
+    ms: i64,
+) -> WriteOp {
+    WriteOp::Clip(Box::new(NewClip {
+        clip_id: Some(id.into()),
+        creator: "demo".into(),
+        platform,
+        channel: "demo".into(),
+        requested_by: by.into(),
+        duration_s,
+        title: title.map(str::to_string),
+        at: at(ms),
     }))
 }
 
@@ -74,83 +123,48 @@ pub fn populate(root: &Path) {
         chat(Platform::Kick, "k-1", t0 + 1_000, "bob", "!vote zelda"),
         chat(Platform::Youtube, "yt-1", t0 + 2_000, "carol", "gg"),
         chat(Platform::Twitch, "tw-1", t0, "alice", "hype hype"),
-        WriteOp::PollVote {
-            creator: "demo".into(),
-            poll: "next-game".into(),
-            option: "zelda".into(),
-            platform: Platform::Kick,
-            user_id: "voter-secret-1".into(),
-            at: at(t0 + 1_000),
-        },
-        WriteOp::PollVote {
-            creator: "demo".into(),
-            poll: "next-game".into(),
-            option: "mario".into(),
-            platform: Platform::Twitch,
-            user_id: "voter-secret-2".into(),
-            at: at(t0 + 1_500),
-        },
-        WriteOp::PollVote {
-            creator: "demo".into(),
-            poll: "next-game".into(),
-            option: "zelda".into(),
-            platform: Platform::Youtube,
-            user_id: "voter-secret-3".into(),
-            at: at(t0 + 1_700),
-        },
-        WriteOp::TallyIncrement {
-            creator: "demo".into(),
-            tally: "hype".into(),
-            amount: 2,
-            platform: Platform::Twitch,
-            user_id: "id-alice".into(),
-            at: at(t0),
-        },
-        WriteOp::ScoreEvent {
-            creator: "demo".into(),
-            board: "good-games".into(),
-            platform: Platform::Youtube,
-            user_id: "id-carol".into(),
-            user_name: "CAROL".into(),
-            points: 1,
-            at: at(t0 + 2_000),
-        },
-        WriteOp::Action {
-            creator: "demo".into(),
-            platform: Platform::Twitch,
-            trigger_id: "hype-tally".into(),
-            action_type: "tally".into(),
-            payload_json: r#"{"type":"tally","tally":"hype","amount":2}"#.into(),
-            at: at(t0),
-            message_id: Some("tw-1".into()),
-        },
-        WriteOp::ClipJob {
-            clip_id: "clip-0001".into(),
-            creator: "demo".into(),
-            platform: Platform::Twitch,
-            channel: "demo".into(),
-            requested_by: "ALICE".into(),
-            duration_s: 30,
-            title: Some("That play".into()),
-            at: at(t0 + 3_000),
-        },
-        WriteOp::ClipState {
-            clip_id: "clip-0001".into(),
-            state: "published".into(),
+        vote(Platform::Kick, "voter-secret-1", "zelda", t0 + 1_000),
+        vote(Platform::Twitch, "voter-secret-2", "mario", t0 + 1_500),
+        vote(Platform::Youtube, "voter-secret-3", "zelda", t0 + 1_700),
+        action(
+            "hype-tally",
+            Platform::Twitch,
+            "tw-1",
+            t0,
+            ActionKind::Tally {
+                tally: "hype".into(),
+                amount: 2,
+                user_id: "id-alice".into(),
+            },
+        ),
+        action(
+            "gg-score",
+            Platform::Youtube,
+            "yt-1",
+            t0 + 2_000,
+            ActionKind::Score {
+                board: "good-games".into(),
+                points: 1,
+                user_id: "id-carol".into(),
+                user_name: "CAROL".into(),
+            },
+        ),
+        clip(
+            "clip01",
+            Platform::Twitch,
+            "ALICE",
+            30,
+            Some("That play"),
+            t0 + 3_000,
+        ),
+        WriteOp::ClipState(Box::new(ClipStateChange {
+            clip_id: "clip01".into(),
+            state: ClipState::Published,
             at: at(t0 + 60_000),
             detail: None,
-            url: Some("https://clips.example/clip-0001.mp4".into()),
-        },
-        WriteOp::ClipJob {
-            clip_id: "clip-0002".into(),
-            creator: "demo".into(),
-            platform: Platform::Kick,
-            channel: "demo".into(),
-            requested_by: "BOB".into(),
-            duration_s: 15,
-            title: None,
-            at: at(t0 + 4_000),
-        },
+            url: Some("https://clips.example/clip01.mp4".into()),
+        })),
+        clip("clip02", Platform::Kick, "BOB", 15, None, t0 + 4_000),
         WriteOp::QuotaSpend {
             platform: Platform::Youtube,
             day: chrono::NaiveDate::from_ymd_opt(2026, 11, 21).unwrap(),
@@ -166,7 +180,7 @@ pub fn populate(root: &Path) {
         writer.blocking_send(op).unwrap();
     }
     let stats = writer.close().unwrap();
-    assert_eq!(stats.errors, 0);
+    assert_eq!(stats.ops_rejected, 0);
 }
 
 /// The schema file in `schemas/exports/` for a `meta.schema` id (`streamsuites.clips.v1` -> clips).
@@ -482,8 +496,10 @@ fn store_from_a_newer_ss_is_refused_untouched() {
     let out = t.run(&["export"]);
     out.status(2);
     assert!(
-        out.stderr
-            .contains("schema version 42, but this ss supports up to 1"),
+        out.stderr.contains(&format!(
+            "schema version 42, but this ss supports up to {}",
+            ss::store::schema::SCHEMA_VERSION
+        )),
         "{}",
         out.stderr
     );

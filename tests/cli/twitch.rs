@@ -7,15 +7,17 @@
 //! server.
 
 use crate::twitch_server::{CapReply, ServerOptions, TestTls, TwitchServer, strip_tags};
-use ss::config::model::{Endpoints, SendLimit, TwitchSettings};
+use ss::config::model::{SendLimit, TwitchSettings};
 use ss::config::secrets::Secrets;
 use ss::event::{ChatEvent, EventKind, Platform};
 use ss::pipeline::lanes::DataLane;
-use ss::sources::twitch::TwitchSource;
+use ss::pipeline::lanes::Inbound;
+use ss::pipeline::telemetry::Telemetry;
+use ss::sources::runner::{Reporter, Track, session};
 use ss::sources::twitch::client::Timing;
+use ss::sources::twitch::{TwitchEndpoints, TwitchSource};
 use ss::sources::{
-    ConnectionState, OUTBOUND_CAPACITY, OutboundMessage, Source, SourceContext, SourceError,
-    SourceStatus, StatusHandle,
+    ConnectionState, OUTBOUND_CAPACITY, OutboundMessage, SourceContext, SourceStatus, StatusHandle,
 };
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -65,17 +67,23 @@ fn settings(port: u16, tls: bool) -> TwitchSettings {
     }
 }
 
+/// Twitch's own refinement of a send limit: more sends while the bot moderates the channel.
+fn privileged(messages: u32) -> serde_json::Map<String, serde_json::Value> {
+    serde_json::Map::from_iter([("privileged_messages".to_string(), messages.into())])
+}
+
 fn normal_limit() -> SendLimit {
     SendLimit::default_for(Platform::Twitch)
 }
 
 /// A source running in a real context.
 struct Running {
-    events: mpsc::Receiver<ChatEvent>,
+    events: mpsc::Receiver<Inbound>,
     outbound: mpsc::Sender<OutboundMessage>,
     status: StatusHandle,
     shutdown: CancellationToken,
-    task: JoinHandle<Result<(), SourceError>>,
+    task: JoinHandle<()>,
+    telemetry: Telemetry,
     _root: tempfile::TempDir,
 }
 
@@ -83,7 +91,7 @@ struct Running {
 fn run_source(
     source: TwitchSource,
     token: Option<&str>,
-    endpoints: Endpoints,
+    endpoints: TwitchEndpoints,
     send_limit: SendLimit,
 ) -> Running {
     let root = tempfile::tempdir().unwrap();
@@ -94,27 +102,34 @@ fn run_source(
     let (outbound, outbound_rx) = mpsc::channel(OUTBOUND_CAPACITY);
     let status = StatusHandle::new();
     let shutdown = CancellationToken::new();
-    let mut ctx = SourceContext {
+    let secrets = Secrets::load(root.path());
+    let ctx = SourceContext {
         creator: "demo".into(),
         platform: Platform::Twitch,
         shutdown: shutdown.clone(),
         events: lane.sink.clone(),
         outbound: outbound_rx,
-        status: status.clone(),
-        secrets: Secrets::load(root.path()),
-        endpoints,
+        secrets: secrets.clone(),
         send_limit,
+        report: Reporter::new(status.clone(), secrets.clone()),
     };
-    let task = tokio::spawn(async move {
-        let mut source = source;
-        source.run(&mut ctx).await
-    });
+    let telemetry = Telemetry::default();
+    let track = Track {
+        creator: "demo".into(),
+        platform: Platform::Twitch,
+        status: status.clone(),
+        telemetry: telemetry.clone(),
+        secrets,
+    };
+    let source = Box::new(source.with_endpoints(endpoints));
+    let task = tokio::spawn(session::run(source, ctx, track));
     Running {
         events: lane.receiver,
         outbound,
         status,
         shutdown,
         task,
+        telemetry,
         _root: root,
     }
 }
@@ -128,15 +143,19 @@ fn start_with_limit(server: &TwitchServer, limit: SendLimit) -> Running {
     let source = TwitchSource::new("demo", &settings(server.port(), false))
         .unwrap()
         .with_timing(fast_timing());
-    run_source(source, Some(TOKEN), Endpoints::default(), limit)
+    run_source(source, Some(TOKEN), TwitchEndpoints::default(), limit)
 }
 
 impl Running {
     async fn next_event(&mut self) -> ChatEvent {
-        tokio::time::timeout(WAIT, self.events.recv())
+        let item = tokio::time::timeout(WAIT, self.events.recv())
             .await
             .expect("an event within the wait")
-            .expect("lane open")
+            .expect("lane open");
+        match item {
+            Inbound::Event(event) => event,
+            Inbound::Page(_) => panic!("a connection source sends single events"),
+        }
     }
 
     /// The next event that is not the ROOMSTATE every JOIN brings.
@@ -178,11 +197,10 @@ impl Running {
     /// Cancels the shutdown token and expects the source to stop cleanly.
     async fn stop(self) -> SourceStatus {
         self.shutdown.cancel();
-        let result = tokio::time::timeout(WAIT, self.task)
+        tokio::time::timeout(WAIT, self.task)
             .await
             .expect("source stops after shutdown")
             .expect("source task did not panic");
-        assert!(result.is_ok(), "{result:?}");
         let status = self.status.snapshot();
         assert_eq!(status.state, ConnectionState::Stopped);
         status
@@ -378,19 +396,21 @@ async fn refused_login_is_reported_and_not_retried_in_a_tight_loop() {
 #[tokio::test]
 async fn missing_token_stops_the_source_with_a_clear_error() {
     let source = TwitchSource::new("demo", &settings(1, false)).unwrap();
-    let running = run_source(source, None, Endpoints::default(), normal_limit());
-    let result = tokio::time::timeout(WAIT, running.task)
+    let running = run_source(source, None, TwitchEndpoints::default(), normal_limit());
+    tokio::time::timeout(WAIT, running.task)
         .await
-        .unwrap()
+        .expect("a permanent error ends the source")
         .unwrap();
-    let err = result.unwrap_err();
-    assert!(err.is_permanent());
-    assert_eq!(
-        err.to_string(),
-        format!("missing credentials: environment variable {TOKEN_ENV} is not set")
-    );
     let status = running.status.snapshot();
     assert_eq!(status.state, ConnectionState::Failed);
+    let expected =
+        format!("demo/twitch: missing credentials: environment variable {TOKEN_ENV} is not set");
+    // Recorded once, by the runner: in the status and in telemetry.
+    assert_eq!(status.last_error.as_deref(), Some(expected.as_str()));
+    assert_eq!(status.recent_errors.len(), 1, "{:?}", status.recent_errors);
+    let errors = running.telemetry.errors();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].error_type, "missing_credentials");
 }
 
 /// Arrival times of the PRIVMSGs the server received.
@@ -413,7 +433,7 @@ async fn the_server_never_sees_more_than_the_limit_in_a_window() {
     let limit = SendLimit {
         messages: 5,
         per_s: 1.0,
-        privileged_messages: Some(50),
+        platform_specific: privileged(50),
     };
     let source = start_with_limit(&server, limit);
     server.wait_for_joins(1).await;
@@ -445,7 +465,7 @@ async fn the_limit_holds_across_reconnects() {
     let limit = SendLimit {
         messages: 5,
         per_s: 1.0,
-        privileged_messages: None,
+        platform_specific: Default::default(),
     };
     let source = start_with_limit(&server, limit);
     server.wait_for_joins(1).await;
@@ -479,7 +499,7 @@ async fn a_moderator_bot_gets_the_privileged_limit() {
     let limit = SendLimit {
         messages: 2,
         per_s: 30.0,
-        privileged_messages: Some(6),
+        platform_specific: privileged(6),
     };
     let source = start_with_limit(&server, limit);
     server.wait_for_joins(1).await;
@@ -511,7 +531,12 @@ async fn tls_with_a_trusted_test_root() {
         .unwrap()
         .with_timing(fast_timing())
         .with_root_certificates(vec![tls.root.clone()]);
-    let mut source = run_source(source, Some(TOKEN), Endpoints::default(), normal_limit());
+    let mut source = run_source(
+        source,
+        Some(TOKEN),
+        TwitchEndpoints::default(),
+        normal_limit(),
+    );
     server.wait_for_joins(1).await;
     server.send_to_joined(PRIVMSG).await;
     assert_eq!(source.next_chat_event().await.text, "hello Kappa");
@@ -528,7 +553,12 @@ async fn tls_refuses_an_untrusted_certificate() {
     let source = TwitchSource::new("demo", &settings(server.port(), true))
         .unwrap()
         .with_timing(fast_timing());
-    let source = run_source(source, Some(TOKEN), Endpoints::default(), normal_limit());
+    let source = run_source(
+        source,
+        Some(TOKEN),
+        TwitchEndpoints::default(),
+        normal_limit(),
+    );
     let status = source
         .wait_status("a TLS error", |s| s.last_error.is_some())
         .await;
@@ -549,11 +579,10 @@ async fn anonymous_reading_from_a_plain_irc_server_that_naks_the_caps() {
     let mut block = settings(1, true);
     block.token_env = None;
     block.host = Some("irc.invalid".into());
-    let endpoints = Endpoints {
+    let endpoints = TwitchEndpoints {
         host: Some("127.0.0.1".into()),
         port: Some(server.port()),
         tls: Some(false),
-        ..Endpoints::default()
     };
     let source = TwitchSource::new("demo", &block)
         .unwrap()
@@ -623,7 +652,12 @@ async fn keepalive_detects_a_server_that_stopped_answering() {
             pong_timeout: Duration::from_millis(200),
             ..fast_timing()
         });
-    let source = run_source(source, Some(TOKEN), Endpoints::default(), normal_limit());
+    let source = run_source(
+        source,
+        Some(TOKEN),
+        TwitchEndpoints::default(),
+        normal_limit(),
+    );
     server.wait_for_joins(2).await;
     assert!(!server.received_commands("PING").is_empty());
     let status = source.status.snapshot();

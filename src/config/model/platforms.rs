@@ -20,12 +20,11 @@ impl PlatformsConfig {
             .map_or_else(|| PlatformMode::default_for(platform), |s| s.mode)
     }
 
-    /// The endpoint overrides of `platform` (empty when none).
-    pub fn endpoints(&self, platform: Platform) -> Endpoints {
-        self.platforms
-            .get(&platform)
-            .map(|s| s.endpoints.clone())
-            .unwrap_or_default()
+    /// `platform`'s own settings (endpoint overrides and the like), as written: each platform's
+    /// source reads its own keys (Twitch `host`/`port`/`tls`, YouTube `base_url`, Kick `ws_url`, ...),
+    /// which the schema checks per platform.
+    pub fn settings(&self, platform: Platform) -> PlatformOwn<'_> {
+        PlatformOwn(self.platforms.get(&platform).map(|s| &s.settings))
     }
 }
 
@@ -63,28 +62,29 @@ impl PlatformMode {
     }
 }
 
-/// One platform's mode and endpoints.
+/// One platform's mode and its own settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlatformSettings {
     pub mode: PlatformMode,
+    /// Everything else in the platform's block; its meaning belongs to the platform.
     #[serde(default, flatten)]
-    pub endpoints: Endpoints,
+    pub settings: serde_json::Map<String, serde_json::Value>,
 }
 
-/// Endpoint overrides, so tests and self-hosted servers can stand in for the real ones.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct Endpoints {
-    /// HTTP API base URL (YouTube, Kick, Rumble, Discord).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub base_url: Option<String>,
-    /// Websocket URL (Kick's Pusher).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ws_url: Option<String>,
-    /// Host for socket protocols (Twitch IRC).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub host: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub port: Option<u16>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tls: Option<bool>,
+/// A platform's own settings, read key by key with the type the platform expects.
+#[derive(Debug, Clone, Copy)]
+pub struct PlatformOwn<'a>(Option<&'a serde_json::Map<String, serde_json::Value>>);
+
+impl PlatformOwn<'_> {
+    pub fn str(&self, key: &str) -> Option<String> {
+        self.0?.get(key)?.as_str().map(str::to_owned)
+    }
+
+    pub fn u64(&self, key: &str) -> Option<u64> {
+        self.0?.get(key)?.as_u64()
+    }
+
+    pub fn bool(&self, key: &str) -> Option<bool> {
+        self.0?.get(key)?.as_bool()
+    }
 }

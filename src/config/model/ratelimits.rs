@@ -19,35 +19,30 @@ impl RateLimitsConfig {
     pub fn send_limit(&self, platform: Platform) -> SendLimit {
         self.platforms
             .get(&platform)
-            .copied()
+            .cloned()
             .unwrap_or_else(|| SendLimit::default_for(platform))
     }
 }
 
-/// At most `messages` per `per_s` seconds; `privileged_messages` when the bot moderates or owns the channel.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// At most `messages` per `per_s` seconds: the limit every platform has. A platform's own refinements
+/// (Twitch's `privileged_messages` for a bot that moderates the channel) stay in `platform_specific`,
+/// read by that platform's source and checked by the schema per platform.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SendLimit {
     pub messages: u32,
     pub per_s: f64,
-    #[serde(default)]
-    pub privileged_messages: Option<u32>,
+    #[serde(default, flatten)]
+    pub platform_specific: serde_json::Map<String, serde_json::Value>,
 }
 
 impl SendLimit {
-    /// Twitch: 20 / 30 s (100 as moderator); others: a conservative 20 / 30 s.
-    pub fn default_for(platform: Platform) -> SendLimit {
-        match platform {
-            Platform::Twitch => SendLimit {
-                messages: 20,
-                per_s: 30.0,
-                privileged_messages: Some(100),
-            },
-            _ => SendLimit {
-                messages: 20,
-                per_s: 30.0,
-                privileged_messages: None,
-            },
+    /// A conservative 20 / 30 s, Twitch's documented limit for a bot that is not a moderator.
+    /// A platform's source may refine it from `platform_specific`.
+    pub fn default_for(_platform: Platform) -> SendLimit {
+        SendLimit {
+            messages: 20,
+            per_s: 30.0,
+            platform_specific: serde_json::Map::new(),
         }
     }
 }

@@ -92,7 +92,7 @@ pub(super) fn jobs(inputs: &Inputs<'_>) -> Result<Body, ExportError> {
     let jobs = rows(inputs.store, |s| s.clip_jobs(JOBS_MAX))?;
     let counts: serde_json::Map<String, Value> = rows(inputs.store, |s| s.clip_job_counts())?
         .into_iter()
-        .map(|(state, n)| (state, json!(n)))
+        .map(|(state, n)| (state.as_str().to_owned(), json!(n)))
         .collect();
     let jobs: Vec<Value> = jobs
         .iter()
@@ -123,7 +123,7 @@ pub(super) fn rate_limits(inputs: &Inputs<'_>) -> Body {
                 "platform": p.as_str(),
                 "messages": limit.messages,
                 "per_s": limit.per_s,
-                "privileged_messages": limit.privileged_messages,
+                "privileged_messages": limit.platform_specific.get("privileged_messages"),
                 "configured": limits.platforms.contains_key(&p),
             })
         })

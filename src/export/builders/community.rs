@@ -19,7 +19,9 @@ fn recent(inputs: &Inputs<'_>) -> usize {
 }
 
 pub(super) fn clips(inputs: &Inputs<'_>) -> Result<Body, ExportError> {
-    let published = rows(inputs.store, |s| s.clips(Some("published")))?;
+    let published = rows(inputs.store, |s| {
+        s.clips(Some(crate::store::ClipState::Published))
+    })?;
     let clips: Vec<Value> = published
         .iter()
         .take(CLIPS_MAX)

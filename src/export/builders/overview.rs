@@ -158,8 +158,12 @@ pub(super) fn runtime_snapshot(inputs: &Inputs<'_>) -> Result<Body, ExportError>
         })
         .collect();
     let c = &rt.counters;
+    let w = &rt.writer;
     Ok(body(json!({
         "running": rt.running(),
+        "degraded": w.degraded.is_some(),
+        "degraded_reason": w.degraded.as_ref().map(|d| sanitize::message(&d.reason)),
+        "degraded_since": w.degraded.as_ref().map(|d| timestamp(d.since)),
         "started_at": rt.started_at.map(timestamp),
         "uptime_s": rt.started_at.map(|s| (inputs.now - s).num_seconds().max(0)),
         "platforms": platforms,
@@ -176,7 +180,21 @@ pub(super) fn runtime_snapshot(inputs: &Inputs<'_>) -> Result<Body, ExportError>
         },
         "lanes": lanes,
         "validated": rt.validated.iter().map(|(k, v)| (k.clone(), Value::String(timestamp(*v)))).collect::<serde_json::Map<_, _>>(),
-        "store": {"present": inputs.store.is_some(), "chat_events": chat_events.unwrap_or(0)},
+        "store": {
+            "present": inputs.store.is_some(),
+            "chat_events": chat_events.unwrap_or(0),
+            "writer": {
+                "events_recorded": w.events_recorded,
+                "events_duplicate": w.events_duplicate,
+                "votes_ignored": w.votes_ignored,
+                "ops_written": w.ops_written,
+                "ops_rejected": w.ops_rejected,
+                "batches_committed": w.batches_committed,
+                "commit_failures": w.commit_failures,
+                "ops_abandoned": w.ops_abandoned,
+                "events_abandoned": w.events_abandoned,
+            },
+        },
     })))
 }
 

@@ -20,8 +20,9 @@ use super::decode::decode;
 use super::irc::{self, IrcMessage};
 use super::send::{Outbox, irc_channel};
 use crate::config::secrets::Secret;
-use crate::pipeline::lanes::SendOutcome;
-use crate::sources::{ConnectionState, SourceContext};
+use crate::sources::runner::RetryPolicy;
+use crate::sources::runner::session::SessionEnd;
+use crate::sources::{Forwarded, SourceContext};
 use std::borrow::Cow;
 use std::io;
 use std::sync::Arc;
@@ -32,7 +33,7 @@ use tokio::time::{Instant, sleep_until, timeout};
 use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls::ClientConfig;
 use tokio_rustls::rustls::pki_types::ServerName;
-use tracing::{debug, info, trace, warn};
+use tracing::{debug, info, trace};
 
 /// The longest line accepted from the server. Twitch lines stay far below it; a longer one means a
 /// broken or hostile server, and the connection is dropped rather than buffering without bound.
@@ -102,15 +103,17 @@ impl Default for Timing {
     }
 }
 
-/// How a session ended without an error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SessionEnd {
-    /// The runtime is shutting down.
-    Shutdown,
-    /// The server sent `RECONNECT`.
-    ReconnectRequested,
-    /// The pipeline stopped reading events.
-    PipelineClosed,
+impl Timing {
+    /// The waits between sessions, for the session runner.
+    pub fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy {
+            retry_base: self.reconnect_base,
+            retry_cap: self.reconnect_cap,
+            login_retry_base: self.login_retry_base,
+            login_retry_cap: self.login_retry_cap,
+            stable_after: self.stable_after,
+        }
+    }
 }
 
 /// Why a session failed; the caller decides how long to back off.
@@ -492,7 +495,7 @@ impl Session<'_> {
             self.phase = Phase::Joined;
             self.joined_at = Some(Instant::now());
             self.deadline = Instant::now() + self.timing.keepalive_interval;
-            ctx.status.set_state(ConnectionState::Connected);
+            ctx.report.connected();
             info!(
                 platform = "twitch",
                 creator = %ctx.creator,
@@ -509,15 +512,11 @@ impl Session<'_> {
         msg: &IrcMessage<'_>,
         ctx: &SourceContext,
     ) -> Option<SessionEnd> {
-        let received_at = chrono::Utc::now();
-        let event = decode(msg, &ctx.creator, received_at)?;
-        match ctx.events.send(event).await {
-            SendOutcome::Accepted => ctx.status.record_event(received_at),
-            // The lane counted the drop; the source keeps reading.
-            SendOutcome::Dropped => {}
-            SendOutcome::Closed => return Some(SessionEnd::PipelineClosed),
+        let event = decode(msg, &ctx.creator, chrono::Utc::now())?;
+        match ctx.forward(event).await {
+            Forwarded::Continue => None,
+            Forwarded::PipelineClosed => Some(SessionEnd::PipelineClosed),
         }
-        None
     }
 
     /// The quiet-line timer fired: login too slow, time to ping, or the ping went unanswered.
@@ -547,9 +546,10 @@ impl Session<'_> {
         if self.settings.token.is_none() {
             if !self.warned_read_only {
                 self.warned_read_only = true;
-                let text = "cannot send replies: logged in anonymously (read-only); set token_env and nick in the creator's twitch block";
-                warn!(platform = "twitch", creator = %ctx.creator, "{text}");
-                ctx.status.record_error(text);
+                ctx.report.warning(&format!(
+                    "{}/twitch cannot send replies: logged in anonymously (read-only); set token_env and nick in the creator's twitch block",
+                    ctx.creator
+                ));
             }
             return;
         }
@@ -587,28 +587,6 @@ impl Session<'_> {
             ))),
         }
     }
-}
-
-/// Builds the rustls client config: the Mozilla roots plus any extra roots (self-hosted servers,
-/// tests).
-pub fn tls_config(
-    extra_roots: &[tokio_rustls::rustls::pki_types::CertificateDer<'static>],
-) -> Result<Arc<ClientConfig>, String> {
-    use tokio_rustls::rustls::{RootCertStore, crypto::ring};
-    let mut roots = RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
-    for cert in extra_roots {
-        roots
-            .add(cert.clone())
-            .map_err(|e| format!("extra TLS root certificate rejected: {e}"))?;
-    }
-    let config = ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS setup failed: {e}"))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(config))
 }
 
 #[cfg(test)]

@@ -5,14 +5,13 @@
 //! - [`client`]: one connection: connect, log in, join, keepalive, read, write.
 //! - [`send`]: replies → rate-limited, split, tagged `PRIVMSG` lines.
 //!
-//! The source owns the reconnect loop: a lost connection is retried with capped, jittered backoff
-//! (reset once a connection has stayed up), a `RECONNECT` from the server reconnects and rejoins, and
-//! a refused login is reported on the status and retried only after a long backoff. The outbox (queued
-//! replies and the record of recent sends) belongs to the source, so reconnects neither lose replies
-//! nor reset the rate limit.
+//! The source is a [`SessionSource`]: one session is one connection, and the session runner
+//! ([`crate::sources::runner::session`]) reconnects with backoff, waits long after a refused login, and
+//! records status. The outbox (queued replies and the record of recent sends) belongs to the source,
+//! so reconnects neither lose replies nor reset the rate limit.
 //!
 //! Settings come from the creator's `twitch` block (`channel`, `nick`, `token_env`, `host`, `port`,
-//! `tls`); the endpoint overrides of platforms.json win over `host`/`port`/`tls`. Without a
+//! `tls`); Twitch's own settings in platforms.json ([`TwitchEndpoints`]) win over `host`/`port`/`tls`. Without a
 //! `token_env`, or with a `justinfan…` nick, the source reads anonymously and cannot send. TLS trusts
 //! the Mozilla root set; a self-hosted or test server with its own certificate authority is trusted
 //! through [`TwitchSource::with_root_certificates`] or [`TwitchSource::with_ca_file`].
@@ -22,17 +21,18 @@ pub mod decode;
 pub mod irc;
 pub mod send;
 
-use crate::config::model::TwitchSettings;
-use crate::sources::backoff::Backoff;
-use crate::sources::{BoxFuture, ConnectionState, Source, SourceContext, SourceError};
-use client::{ConnectSettings, SessionEnd, SessionError, SessionReport, Timing};
+use crate::config::model::{PlatformOwn, TwitchSettings};
+use crate::sources::runner::RetryPolicy;
+use crate::sources::runner::session::{SessionReport, SessionSource};
+use crate::sources::{BoxFuture, SourceContext, SourceError};
+use client::{ConnectSettings, SessionError, Timing};
 use send::Outbox;
 use std::path::Path;
 use std::sync::Arc;
 use tokio_rustls::rustls::ClientConfig;
 use tokio_rustls::rustls::pki_types::CertificateDer;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
-use tracing::{info, warn};
+use tracing::info;
 
 /// Twitch's IRC host.
 pub const DEFAULT_HOST: &str = "irc.chat.twitch.tv";
@@ -42,6 +42,25 @@ pub const DEFAULT_TLS_PORT: u16 = 6697;
 pub const DEFAULT_PLAIN_PORT: u16 = 6667;
 /// Nicks with this prefix log in anonymously (read-only) on Twitch.
 pub const ANONYMOUS_NICK_PREFIX: &str = "justinfan";
+
+/// Twitch's own settings in platforms.json: where the IRC server is, for every creator.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TwitchEndpoints {
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub tls: Option<bool>,
+}
+
+impl TwitchEndpoints {
+    /// Reads `host`, `port` and `tls` from Twitch's block in platforms.json.
+    pub fn from_platform(own: PlatformOwn<'_>) -> TwitchEndpoints {
+        TwitchEndpoints {
+            host: own.str("host"),
+            port: own.u64("port").and_then(|p| u16::try_from(p).ok()),
+            tls: own.bool("tls"),
+        }
+    }
+}
 
 /// Reads one Twitch channel for one creator and sends that creator's replies into it.
 pub struct TwitchSource {
@@ -53,6 +72,8 @@ pub struct TwitchSource {
     host: Option<String>,
     port: Option<u16>,
     tls: Option<bool>,
+    /// platforms.json's Twitch settings; they win over the creator's block.
+    endpoints: TwitchEndpoints,
     extra_roots: Vec<CertificateDer<'static>>,
     tls_config: Option<Arc<ClientConfig>>,
     timing: Timing,
@@ -104,11 +125,18 @@ impl TwitchSource {
             host: settings.host.clone(),
             port: settings.port,
             tls: settings.tls,
+            endpoints: TwitchEndpoints::default(),
             extra_roots: Vec::new(),
             tls_config: None,
             timing: Timing::default(),
             outbox: None,
         })
+    }
+
+    /// Uses platforms.json's Twitch endpoints, which win over the creator's block.
+    pub fn with_endpoints(mut self, endpoints: TwitchEndpoints) -> TwitchSource {
+        self.endpoints = endpoints;
+        self
     }
 
     /// Replaces the connection timeouts and backoff steps (tests use short ones).
@@ -157,7 +185,7 @@ impl TwitchSource {
         &self.channel
     }
 
-    /// Resolves endpoint, TLS and credentials for this run.
+    /// Resolves endpoint, TLS and credentials for one session.
     fn connect_settings(&mut self, ctx: &SourceContext) -> Result<ConnectSettings, SourceError> {
         let token = match &self.token_env {
             None => None,
@@ -167,7 +195,7 @@ impl TwitchSource {
                     .ok_or_else(|| SourceError::MissingCredentials(name.clone()))?,
             ),
         };
-        let tls = ctx.endpoints.tls.or(self.tls).unwrap_or(true);
+        let tls = self.endpoints.tls.or(self.tls).unwrap_or(true);
         let default_port = if tls {
             DEFAULT_TLS_PORT
         } else {
@@ -175,8 +203,8 @@ impl TwitchSource {
         };
         let tls = if tls {
             if self.tls_config.is_none() {
-                let config =
-                    client::tls_config(&self.extra_roots).map_err(SourceError::InvalidSettings)?;
+                let config = crate::sources::tls::client_config(&self.extra_roots)
+                    .map_err(SourceError::InvalidSettings)?;
                 self.tls_config = Some(config);
             }
             self.tls_config.clone()
@@ -184,13 +212,13 @@ impl TwitchSource {
             None
         };
         Ok(ConnectSettings {
-            host: ctx
+            host: self
                 .endpoints
                 .host
                 .clone()
                 .or_else(|| self.host.clone())
                 .unwrap_or_else(|| DEFAULT_HOST.to_owned()),
-            port: ctx.endpoints.port.or(self.port).unwrap_or(default_port),
+            port: self.endpoints.port.or(self.port).unwrap_or(default_port),
             tls,
             channel: self.channel.clone(),
             nick: self.nick.clone(),
@@ -198,24 +226,21 @@ impl TwitchSource {
         })
     }
 
-    async fn run_until_shutdown(&mut self, ctx: &mut SourceContext) -> Result<(), SourceError> {
+    /// One connection: connect, log in, serve until it ends.
+    async fn one_session(&mut self, ctx: &mut SourceContext) -> SessionReport {
         let settings = match self.connect_settings(ctx) {
             Ok(settings) => settings,
             Err(e) => {
-                warn!(platform = "twitch", creator = %ctx.creator, error = %e, "Twitch source cannot start.");
-                ctx.status.record_error(e.to_string());
-                ctx.status.set_state(ConnectionState::Failed);
-                return Err(e);
+                return SessionReport {
+                    result: Err(e),
+                    connected_for: None,
+                };
             }
         };
         let timing = self.timing;
         let outbox = self
             .outbox
             .get_or_insert_with(|| Outbox::new(&ctx.send_limit));
-        let shutdown = ctx.shutdown.clone();
-        let mut reconnect = Backoff::new(timing.reconnect_base, timing.reconnect_cap);
-        let mut login_retry = Backoff::new(timing.login_retry_base, timing.login_retry_cap);
-        let mut attempts: u64 = 0;
         info!(
             platform = "twitch",
             creator = %ctx.creator,
@@ -223,91 +248,55 @@ impl TwitchSource {
             server = %settings.address(),
             tls = settings.tls.is_some(),
             anonymous = settings.token.is_none(),
-            "Twitch source starting."
+            "Connecting to Twitch chat."
         );
-        loop {
-            ctx.status.set_state(ConnectionState::Connecting);
-            if attempts > 0 {
-                ctx.status.record_reconnect();
+        let connected = tokio::select! {
+            () = ctx.shutdown.cancelled() => return SessionReport {
+                result: Ok(crate::sources::runner::session::SessionEnd::Shutdown),
+                connected_for: None,
+            },
+            connected = client::connect(&settings, &timing) => connected,
+        };
+        let (result, connected_for) = match connected {
+            Ok(transport) => {
+                let report = client::run_session(transport, &settings, &timing, ctx, outbox).await;
+                (report.result, report.joined_for)
             }
-            attempts += 1;
-            let connected = tokio::select! {
-                () = shutdown.cancelled() => break,
-                connected = client::connect(&settings, &timing) => connected,
-            };
-            let report = match connected {
-                Ok(transport) => {
-                    client::run_session(transport, &settings, &timing, ctx, outbox).await
-                }
-                Err(e) => SessionReport {
-                    result: Err(e),
-                    joined_for: None,
-                },
-            };
-            if let Some(joined_for) = report.joined_for {
-                login_retry.reset();
-                if joined_for >= timing.stable_after {
-                    reconnect.reset();
-                }
+            Err(e) => (Err(e), None),
+        };
+        let result = result.map_err(|e| match e {
+            SessionError::LoginFailed(reason) => {
+                let hint = match &self.token_env {
+                    Some(name) => format!(
+                        "check the token in ${name} (it needs the chat:read and chat:edit scopes) and the nick {:?}",
+                        settings.nick
+                    ),
+                    None => "the server refused an anonymous login".to_owned(),
+                };
+                SourceError::LoginFailed(format!(
+                    "twitch login to {} failed: {reason}; {hint}",
+                    settings.address()
+                ))
             }
-            let delay = match report.result {
-                Ok(SessionEnd::Shutdown) => break,
-                Ok(SessionEnd::PipelineClosed) => {
-                    info!(platform = "twitch", creator = %ctx.creator, "Pipeline closed; Twitch source stopping.");
-                    break;
-                }
-                Ok(SessionEnd::ReconnectRequested) => reconnect.next_delay(),
-                Err(SessionError::LoginFailed(reason)) => {
-                    let delay = login_retry.next_delay();
-                    let hint = match &self.token_env {
-                        Some(name) => format!(
-                            "check the token in ${name} (it needs the chat:read and chat:edit scopes) and the nick {:?}",
-                            settings.nick
-                        ),
-                        None => "the server refused an anonymous login".to_owned(),
-                    };
-                    let message = scrub(
-                        &format!(
-                            "twitch login to {} failed: {reason}; {hint}; retrying in {}s",
-                            settings.address(),
-                            delay.as_secs()
-                        ),
-                        settings.token.as_ref(),
-                    );
-                    warn!(platform = "twitch", creator = %ctx.creator, "{message}");
-                    ctx.status.record_error(message);
-                    delay
-                }
-                Err(e) => {
-                    let delay = reconnect.next_delay();
-                    let message = scrub(
-                        &format!("twitch connection to {}: {e}", settings.address()),
-                        settings.token.as_ref(),
-                    );
-                    warn!(
-                        platform = "twitch",
-                        creator = %ctx.creator,
-                        retry_in_ms = delay.as_millis() as u64,
-                        "{message}"
-                    );
-                    ctx.status.record_error(message);
-                    delay
-                }
-            };
-            ctx.status.set_state(ConnectionState::Backoff);
-            tokio::select! {
-                () = shutdown.cancelled() => break,
-                () = tokio::time::sleep(delay) => {}
-            }
+            other => SourceError::Other(format!(
+                "twitch connection to {}: {other}",
+                settings.address()
+            )),
+        });
+        SessionReport {
+            result,
+            connected_for,
         }
-        ctx.status.set_state(ConnectionState::Stopped);
-        Ok(())
     }
 }
 
-impl Source for TwitchSource {
-    fn run<'a>(&'a mut self, ctx: &'a mut SourceContext) -> BoxFuture<'a, Result<(), SourceError>> {
-        Box::pin(self.run_until_shutdown(ctx))
+impl SessionSource for TwitchSource {
+    fn session<'a>(&'a mut self, ctx: &'a mut SourceContext) -> BoxFuture<'a, SessionReport> {
+        Box::pin(self.one_session(ctx))
+    }
+
+    fn retry_policy(&self) -> RetryPolicy {
+        self.timing.retry_policy()
     }
 }
 
@@ -322,18 +311,6 @@ fn check_irc_name(what: &str, name: &str) -> Result<(), SourceError> {
         )));
     }
     Ok(())
-}
-
-/// Removes the token (with or without `oauth:`) from a message that might echo it.
-fn scrub(message: &str, token: Option<&crate::config::secrets::Secret>) -> String {
-    let Some(token) = token else {
-        return message.to_owned();
-    };
-    let bare = token.expose().trim_start_matches("oauth:");
-    if bare.is_empty() {
-        return message.to_owned();
-    }
-    message.replace(bare, "[redacted]")
 }
 
 #[cfg(test)]
@@ -371,14 +348,5 @@ mod tests {
         let source = TwitchSource::new("demo", &settings("c", "justinfan123", Some("T"))).unwrap();
         assert!(source.is_anonymous());
         assert_eq!(source.nick(), "justinfan123");
-    }
-
-    #[test]
-    fn scrub_removes_the_token_in_both_forms() {
-        let token = crate::config::secrets::Secret::new("oauth:s3cr3t");
-        assert_eq!(
-            scrub("bad PASS oauth:s3cr3t and s3cr3t", Some(&token)),
-            "bad PASS oauth:[redacted] and [redacted]"
-        );
     }
 }

@@ -91,7 +91,12 @@ impl Outbox {
             pending: VecDeque::with_capacity(OUTBOX_CAPACITY),
             limiter: SlidingWindow::new(limit.messages, window),
             normal_limit: limit.messages,
-            privileged_limit: limit.privileged_messages.unwrap_or(limit.messages),
+            privileged_limit: limit
+                .platform_specific
+                .get("privileged_messages")
+                .and_then(serde_json::Value::as_u64)
+                .and_then(|n| u32::try_from(n).ok())
+                .unwrap_or(limit.messages),
         }
     }
 
@@ -228,7 +233,10 @@ mod tests {
         let limit = SendLimit {
             messages: 2,
             per_s: 10.0,
-            privileged_messages: Some(4),
+            platform_specific: serde_json::json!({"privileged_messages": 4})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
         };
         let mut outbox = Outbox::new(&limit);
         for i in 0..6 {

@@ -1,0 +1,45 @@
+//! The action router: hands each action to the sink for its kind of effect.
+//!
+//! Every sink records the action in the store's action log (through the ops it returns) and performs
+//! its own effect. Sinks never wait: store writes come back as [`WriteOp`]s for the caller to send
+//! (the pipeline sends a polled page's ops as one atomic group), and the one sink with a queue of its
+//! own, replies, drops and counts when that queue is full. Adding an effect means one new sink module
+//! and one match arm here.
+
+use super::sinks::{ClipSink, CommunitySink, OutboxSink, ReplySink, ValidationSink};
+use super::{Action, ActionKind};
+use crate::store::WriteOp;
+
+/// What became of one action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Routed {
+    /// Recorded, and its effect done or queued.
+    Done,
+    /// A reply that could not be queued: its source is not running or its queue is full. The action
+    /// is still recorded.
+    ReplyDropped,
+}
+
+/// One sink per kind of effect.
+pub struct Router {
+    pub replies: ReplySink,
+    pub clips: ClipSink,
+    pub community: CommunitySink,
+    pub outbox: OutboxSink,
+    pub validation: ValidationSink,
+}
+
+impl Router {
+    /// Routes one action; the store writes it needs are appended to `ops`.
+    pub fn route(&self, action: Action, ops: &mut Vec<WriteOp>) -> Routed {
+        match action.kind {
+            ActionKind::Reply { .. } => self.replies.accept(action, ops),
+            ActionKind::Clip { .. } => self.clips.accept(action, ops),
+            ActionKind::Tally { .. } | ActionKind::PollVote { .. } | ActionKind::Score { .. } => {
+                self.community.accept(action, ops)
+            }
+            ActionKind::Notify { .. } => self.outbox.accept(action, ops),
+            ActionKind::ValidationPassed => self.validation.accept(action, ops),
+        }
+    }
+}

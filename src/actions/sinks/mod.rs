@@ -1,0 +1,25 @@
+//! Sinks: one per kind of effect, each with the queue in front of it and that queue's policy when
+//! full stated in its module.
+//!
+//! | sink | effect | queue | when full |
+//! | --- | --- | --- | --- |
+//! | [`reply`] | text into the source's chat | the source's outbound queue ([`crate::sources::OUTBOUND_CAPACITY`]) | drop the reply, count it |
+//! | [`clip`] | a durable clip job, then the clip worker is woken | the store writer's queue | block (backpressure) |
+//! | [`community`] | votes, tallies, scores in the store | the store writer's queue | block |
+//! | [`outbox`] | a durable outbox row for the Discord / X senders | the store writer's queue | block |
+//! | [`validation`] | marks the platform's chat as seen end to end | none (a map entry) | — |
+//!
+//! The store writer's queue is [`crate::pipeline::runner::WRITER_CAPACITY`] ops; a full queue makes
+//! the pipeline wait, which the bounded data lane in front of it absorbs and then sheds, counted.
+
+pub mod clip;
+pub mod community;
+pub mod outbox;
+pub mod reply;
+pub mod validation;
+
+pub use clip::ClipSink;
+pub use community::CommunitySink;
+pub use outbox::OutboxSink;
+pub use reply::ReplySink;
+pub use validation::{Validated, ValidationSink};

@@ -1,0 +1,50 @@
+//! The evaluation core: dedupe, then triggers. The one implementation `ss run` uses, and what
+//! `ss replay` feeds recorded chat through.
+//!
+//! It owns the dedupe window, the compiled triggers and their state (cooldowns, counts), and nothing
+//! with effects: what to record and where actions go is the caller's business. Its only clock is the
+//! events' own timestamps, so the same events in the same order give the same actions every time.
+
+use super::dedupe::Dedupe;
+use crate::actions::Action;
+use crate::event::{ChatEvent, Platform};
+use crate::triggers::{self, Registry, TriggerState};
+
+pub struct Core {
+    dedupe: Dedupe,
+    registry: Registry,
+    state: TriggerState,
+}
+
+impl Core {
+    /// A core over `registry` that remembers the last `dedupe_window` message ids.
+    pub fn new(registry: Registry, dedupe_window: usize) -> Core {
+        Core {
+            dedupe: Dedupe::new(dedupe_window),
+            state: TriggerState::new(&registry),
+            registry,
+        }
+    }
+
+    /// Remembers ids already accepted before this core started (the store's most recent ones), so a
+    /// platform re-delivering them after a restart does not fire triggers again.
+    pub fn remember(&mut self, keys: impl IntoIterator<Item = (Platform, String)>) {
+        for (platform, id) in keys {
+            self.dedupe.first_seen(platform, &id);
+        }
+    }
+
+    /// `None` for a duplicate; else the actions `event` fires (often none).
+    pub fn evaluate(&mut self, event: &ChatEvent) -> Option<Vec<Action>> {
+        if !self.dedupe.first_seen(event.platform, &event.message_id) {
+            return None;
+        }
+        Some(triggers::evaluate(event, &self.registry, &mut self.state))
+    }
+
+    /// New triggers; cooldowns and counts start fresh, the dedupe window is kept.
+    pub fn replace_triggers(&mut self, registry: Registry) {
+        self.state = TriggerState::new(&registry);
+        self.registry = registry;
+    }
+}

@@ -1,0 +1,148 @@
+//! The runners that drive sources: the one writer of each source's status.
+//!
+//! [`session`] drives connection-based sources (connect, serve, classify the error, back off,
+//! reconnect); [`polling`] drives HTTP-polling sources (poll, pace, commit the cursor with the page,
+//! back off). Both record state changes and errors here, through [`Track`], so an error is scrubbed of
+//! secrets, logged, put in the status and in telemetry exactly once. A source reports only what the
+//! runner cannot see for itself, through its [`Reporter`]: that it is connected, that an event was
+//! accepted, a warning.
+
+pub mod polling;
+pub mod session;
+
+use super::{ConnectionState, SourceError, StatusHandle};
+use crate::config::secrets::Secrets;
+use crate::event::Platform;
+use crate::pipeline::telemetry::Telemetry;
+use chrono::{DateTime, Utc};
+use std::time::Duration;
+
+/// How long a runner waits between attempts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// After a lost connection or a failed poll: first step and cap (jittered, doubling).
+    pub retry_base: Duration,
+    pub retry_cap: Duration,
+    /// After the platform refused the login: retrying sooner cannot help and platforms limit login
+    /// attempts, so this starts long.
+    pub login_retry_base: Duration,
+    pub login_retry_cap: Duration,
+    /// A connection that stayed up this long resets the retry backoff.
+    pub stable_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> RetryPolicy {
+        RetryPolicy {
+            retry_base: Duration::from_secs(1),
+            retry_cap: Duration::from_secs(60),
+            login_retry_base: Duration::from_secs(60),
+            login_retry_cap: Duration::from_secs(15 * 60),
+            stable_after: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What a source tells its runner. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Reporter {
+    status: StatusHandle,
+    secrets: Secrets,
+}
+
+impl Reporter {
+    pub fn new(status: StatusHandle, secrets: Secrets) -> Reporter {
+        Reporter { status, secrets }
+    }
+
+    /// The source is connected and reading (joined the channel, subscribed, first poll answered).
+    pub fn connected(&self) {
+        self.status.set_state(ConnectionState::Connected);
+    }
+
+    /// An event was accepted by the data lane.
+    pub fn event(&self, at: DateTime<Utc>) {
+        self.status.record_event(at);
+    }
+
+    /// Something the operator should know that does not stop the source (read-only mode, ...).
+    pub fn warning(&self, message: &str) {
+        let message = self.secrets.scrub(message);
+        tracing::warn!("{message}");
+        self.status.record_error(message);
+    }
+}
+
+/// The runner's record keeping for one source.
+#[derive(Debug, Clone)]
+pub struct Track {
+    pub creator: String,
+    pub platform: Platform,
+    pub status: StatusHandle,
+    pub telemetry: Telemetry,
+    pub secrets: Secrets,
+}
+
+impl Track {
+    fn name(&self) -> String {
+        format!("{}/{}", self.creator, self.platform)
+    }
+
+    pub fn set_state(&self, state: ConnectionState) {
+        self.status.set_state(state);
+    }
+
+    /// A failure that will be retried after `retry_in`.
+    pub fn retrying(&self, error: &SourceError, retry_in: Duration) {
+        let message = self.secrets.scrub(&format!("{}: {error}", self.name()));
+        tracing::warn!(
+            creator = %self.creator,
+            platform = %self.platform,
+            retry_in_ms = retry_in.as_millis() as u64,
+            "{message}"
+        );
+        self.record(error, message);
+    }
+
+    /// A failure retrying cannot fix: the source stays stopped, marked failed.
+    pub fn failed(&self, error: &SourceError) {
+        let message = self.secrets.scrub(&format!("{}: {error}", self.name()));
+        tracing::warn!(creator = %self.creator, platform = %self.platform, "Source stopped: {message}");
+        self.record(error, message);
+        self.status.set_state(ConnectionState::Failed);
+    }
+
+    fn record(&self, error: &SourceError, message: String) {
+        self.telemetry.error(
+            error.error_type(),
+            &format!("source.{}", self.platform),
+            message.clone(),
+        );
+        self.status.record_error(message);
+    }
+
+    pub fn started(&self) {
+        self.telemetry.event(
+            "source_started",
+            "supervisor",
+            format!("{} started", self.name()),
+        );
+    }
+
+    pub fn stopped(&self) {
+        self.status.set_state(ConnectionState::Stopped);
+        self.telemetry.event(
+            "source_stopped",
+            "supervisor",
+            format!("{} stopped", self.name()),
+        );
+    }
+}
+
+/// Sleeps `delay` unless shutdown comes first; true when it slept the whole delay.
+async fn wait(delay: Duration, shutdown: &tokio_util::sync::CancellationToken) -> bool {
+    tokio::select! {
+        () = shutdown.cancelled() => false,
+        () = tokio::time::sleep(delay) => true,
+    }
+}

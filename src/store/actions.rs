@@ -1,0 +1,133 @@
+//! The action log: every action a trigger fired, and the store effects of those that change state.
+//!
+//! Each action is one row in `actions` with its descriptor as JSON (a descriptor that cannot be
+//! serialized is refused, never stored as an empty row). In the same transaction its effect is
+//! applied by the domain that owns it: clip requests in [`super::clips`], votes, tallies and scores in
+//! [`super::community`], notifications in [`super::outbox`]. Replies and validations change no state
+//! here; their effects happen outside the store.
+
+use super::clips::{self, NewClip};
+use super::community;
+use super::outbox::{self, Destination, NewOutbox};
+use super::rows::{self, count, ms, platform};
+use super::writer::{ApplyError, BatchTally};
+use super::{Store, StoreError};
+use crate::actions::{Action, ActionKind};
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, params};
+use serde::Serialize;
+
+/// Records `action` and applies its store effect.
+pub(super) fn apply(
+    conn: &Connection,
+    action: &Action,
+    tally: &mut BatchTally,
+) -> Result<(), ApplyError> {
+    let payload = serde_json::to_string(&action.kind).map_err(|e| {
+        ApplyError::Rejected(format!(
+            "action of trigger {} not serializable: {e}",
+            action.trigger_id
+        ))
+    })?;
+    conn.prepare_cached(
+        "INSERT INTO actions (creator, platform, trigger_id, action_type, payload, at_ms, message_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        action.creator,
+        action.platform.as_str(),
+        action.trigger_id,
+        action.kind.type_name(),
+        payload,
+        ms(&action.at),
+        action.message_id
+    ])?;
+    match &action.kind {
+        ActionKind::Clip {
+            channel,
+            requested_by,
+            duration_s,
+            title,
+        } => {
+            clips::insert(
+                conn,
+                &NewClip {
+                    clip_id: None,
+                    creator: action.creator.clone(),
+                    platform: action.platform,
+                    channel: channel.clone(),
+                    requested_by: requested_by.clone(),
+                    duration_s: *duration_s,
+                    title: title.clone(),
+                    at: action.at,
+                },
+            )?;
+        }
+        ActionKind::Tally { .. } | ActionKind::PollVote { .. } | ActionKind::Score { .. } => {
+            community::apply(conn, action, tally)?;
+        }
+        ActionKind::Notify { channel, text } => outbox::enqueue(
+            conn,
+            &NewOutbox {
+                creator: action.creator.clone(),
+                destination: Destination::Discord,
+                target: channel.clone(),
+                kind: "notify".into(),
+                payload: serde_json::json!({ "text": text }),
+                dedupe_key: None,
+                at: action.at,
+            },
+        )?,
+        ActionKind::Reply { .. } | ActionKind::ValidationPassed => {}
+    }
+    Ok(())
+}
+
+/// How often a trigger produced an action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TriggerFires {
+    pub creator: String,
+    pub trigger_id: String,
+    pub fired: u64,
+    pub last_fired_at: DateTime<Utc>,
+}
+
+impl Store {
+    /// How often each trigger fired.
+    pub fn trigger_fires(&self) -> Result<Vec<TriggerFires>, StoreError> {
+        self.rows(
+            "SELECT creator, trigger_id, count(*), max(at_ms) FROM actions
+             GROUP BY creator, trigger_id ORDER BY creator, trigger_id",
+            [],
+            |r| {
+                Ok(TriggerFires {
+                    creator: r.get(0)?,
+                    trigger_id: r.get(1)?,
+                    fired: count(r, 2)?,
+                    last_fired_at: rows::time(r, 3)?,
+                })
+            },
+        )
+    }
+
+    /// Every recorded action, in the order it was recorded.
+    pub fn recorded_actions(&self) -> Result<Vec<Action>, StoreError> {
+        self.rows(
+            "SELECT creator, platform, trigger_id, payload, at_ms, message_id FROM actions ORDER BY id",
+            [],
+            |r| {
+                let payload: String = r.get(3)?;
+                Ok(Action {
+                    creator: r.get(0)?,
+                    platform: platform(r, 1)?,
+                    trigger_id: r.get(2)?,
+                    kind: serde_json::from_str(&payload).map_err(|e| {
+                        rows::invalid(3, format!("action payload does not parse ({e})"))
+                    })?,
+                    at: rows::time(r, 4)?,
+                    message_id: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
+                })
+            },
+        )
+    }
+}

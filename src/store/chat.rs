@@ -1,0 +1,225 @@
+//! The chat log: recorded [`ChatEvent`]s, their running totals, and the reads over them.
+//!
+//! `chat_events` is append-only; its `id` is the order in which the pipeline accepted the events,
+//! which is the order `ss replay` evaluates them in. A re-delivery of a recorded message is ignored by
+//! the unique key (time, platform, message id) and counted as a duplicate (see ARCHITECTURE.md for how
+//! this key agrees with the pipeline's (platform, message id) dedupe). `chat_totals` keeps events per
+//! (creator, platform) so exports never count the large table.
+
+use super::rows::{self, count, limit, platform, text};
+use super::writer::{ApplyError, BatchTally};
+use super::{Store, StoreError};
+use crate::event::{Author, ChatEvent, EventKind, Extras, Platform, Roles};
+use chrono::{DateTime, Utc};
+use rusqlite::{CachedStatement, Connection, params};
+use serde::Serialize;
+
+/// The hot statement, prepared once per batch rather than looked up per event.
+pub(super) const INSERT_CHAT: &str =
+    "INSERT OR IGNORE INTO chat_events (platform, message_id, creator, channel, ts_ms, kind,
+       author_id, author_login, author_name, roles, text, emotes, extras)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+
+/// Chat events recorded per (creator, platform).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChatTotal {
+    pub creator: String,
+    pub platform: Platform,
+    pub events: u64,
+    pub last_event_at: DateTime<Utc>,
+}
+
+/// Records one event (ignored and counted when it is a re-delivery).
+pub(super) fn insert(
+    stmt: &mut CachedStatement<'_>,
+    event: &ChatEvent,
+    tally: &mut BatchTally,
+    totals: &mut ChatTotals,
+) -> Result<(), ApplyError> {
+    let emotes = if event.emotes.is_empty() {
+        None
+    } else {
+        Some(serde_json::to_string(&event.emotes).map_err(|e| {
+            ApplyError::Rejected(format!(
+                "emotes of {} not serializable: {e}",
+                event.message_id
+            ))
+        })?)
+    };
+    let extras = (!event.extras.is_empty()).then(|| event.extras.as_json());
+    let inserted = stmt.execute(params![
+        event.platform.as_str(),
+        event.message_id.as_str(),
+        event.creator.as_str(),
+        event.channel.as_str(),
+        event.timestamp_ms(),
+        event.kind.as_str(),
+        event.author.id.as_str(),
+        event.author.login.as_str(),
+        event.author.display_name.as_str(),
+        roles_bits(&event.author.roles),
+        event.text.as_str(),
+        emotes,
+        extras,
+    ])?;
+    if inserted == 1 {
+        tally.events_recorded += 1;
+        totals.count(&event.creator, event.platform, event.timestamp_ms());
+    } else {
+        tally.events_duplicate += 1;
+    }
+    Ok(())
+}
+
+/// New chat events per (creator, platform) in the current batch, folded into `chat_totals` at commit.
+/// A batch touches a handful of (creator, platform) pairs, so a short list beats hashing each event.
+#[derive(Default)]
+pub(super) struct ChatTotals(Vec<(String, Platform, i64, i64)>);
+
+impl ChatTotals {
+    fn count(&mut self, creator: &str, platform: Platform, ts_ms: i64) {
+        match self
+            .0
+            .iter_mut()
+            .find(|(c, p, ..)| *p == platform && c == creator)
+        {
+            Some((_, _, events, last)) => {
+                *events += 1;
+                *last = (*last).max(ts_ms);
+            }
+            None => self.0.push((creator.to_string(), platform, 1, ts_ms)),
+        }
+    }
+
+    pub(super) fn write(&mut self, conn: &Connection) -> rusqlite::Result<()> {
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO chat_totals (creator, platform, events, last_event_ms) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (creator, platform) DO UPDATE SET
+               events = events + excluded.events,
+               last_event_ms = max(last_event_ms, excluded.last_event_ms)",
+        )?;
+        for (creator, platform, events, last) in self.0.drain(..) {
+            stmt.execute(params![creator, platform.as_str(), events, last])?;
+        }
+        Ok(())
+    }
+}
+
+/// Roles as a bit set: 1 broadcaster, 2 moderator, 4 vip, 8 subscriber.
+pub(crate) fn roles_bits(roles: &Roles) -> i64 {
+    i64::from(roles.broadcaster)
+        | i64::from(roles.moderator) << 1
+        | i64::from(roles.vip) << 2
+        | i64::from(roles.subscriber) << 3
+}
+
+fn roles_from_bits(bits: i64) -> Roles {
+    Roles {
+        broadcaster: bits & 1 != 0,
+        moderator: bits & 2 != 0,
+        vip: bits & 4 != 0,
+        subscriber: bits & 8 != 0,
+    }
+}
+
+/// The columns [`read_event`] reads, in its order.
+const EVENT_COLUMNS: &str = "platform, creator, channel, message_id, ts_ms, kind, author_id,
+    author_login, author_name, roles, text, emotes, extras";
+
+/// One `chat_events` row back into an event; a column that does not parse is an error naming it.
+fn read_event(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChatEvent> {
+    let kind: String = r.get(5)?;
+    let kind = EventKind::from_name(&kind)
+        .ok_or_else(|| rows::invalid(5, format!("unknown event kind {kind:?}")))?;
+    let emotes = match r.get::<_, Option<String>>(11)? {
+        None => Default::default(),
+        Some(json) => serde_json::from_str(&json)
+            .map_err(|e| rows::invalid(11, format!("emotes are not valid JSON ({e})")))?,
+    };
+    let extras = match r.get::<_, Option<String>>(12)? {
+        None => Extras::default(),
+        Some(json) => Extras::parse(&json)
+            .map_err(|e| rows::invalid(12, format!("extras are not a JSON object ({e})")))?,
+    };
+    Ok(ChatEvent {
+        platform: platform(r, 0)?,
+        creator: text(r, 1)?,
+        channel: text(r, 2)?,
+        message_id: text(r, 3)?,
+        timestamp: rows::time(r, 4)?,
+        kind,
+        author: Author {
+            id: text(r, 6)?,
+            login: text(r, 7)?,
+            display_name: text(r, 8)?,
+            roles: roles_from_bits(r.get(9)?),
+        },
+        text: text(r, 10)?,
+        emotes,
+        extras,
+    })
+}
+
+impl Store {
+    /// Every chat event recorded.
+    pub fn chat_event_count(&self) -> Result<u64, StoreError> {
+        let total: i64 = self
+            .conn()
+            .query_row(
+                "SELECT coalesce(sum(events), 0) FROM chat_totals",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(u64::try_from(total).unwrap_or_default())
+    }
+
+    /// Chat events recorded per (creator, platform).
+    pub fn chat_totals(&self) -> Result<Vec<ChatTotal>, StoreError> {
+        self.rows(
+            "SELECT creator, platform, events, last_event_ms FROM chat_totals ORDER BY creator, platform",
+            [],
+            |r| {
+                Ok(ChatTotal {
+                    creator: r.get(0)?,
+                    platform: platform(r, 1)?,
+                    events: count(r, 2)?,
+                    last_event_at: rows::time(r, 3)?,
+                })
+            },
+        )
+    }
+
+    /// The `n` most recently recorded chat events, oldest first (by event time, then id).
+    pub fn recent_chat_events(&self, n: usize) -> Result<Vec<ChatEvent>, StoreError> {
+        self.rows(
+            &format!(
+                "SELECT {EVENT_COLUMNS} FROM (SELECT * FROM chat_events ORDER BY id DESC LIMIT ?1)
+                 ORDER BY ts_ms, platform, message_id"
+            ),
+            params![limit(n)],
+            read_event,
+        )
+    }
+
+    /// Every chat event in the order the pipeline accepted it (the replay order).
+    pub fn chat_events_in_acceptance_order(&self) -> Result<Vec<ChatEvent>, StoreError> {
+        self.rows(
+            &format!("SELECT {EVENT_COLUMNS} FROM chat_events ORDER BY id"),
+            [],
+            read_event,
+        )
+    }
+
+    /// The (platform, message id) of the `n` most recently accepted events, oldest first: the
+    /// pipeline seeds its dedupe window with them, so a restart does not fire triggers again for
+    /// messages a platform re-delivers.
+    pub fn recent_message_keys(&self, n: usize) -> Result<Vec<(Platform, String)>, StoreError> {
+        self.rows(
+            "SELECT platform, message_id FROM
+               (SELECT id, platform, message_id FROM chat_events ORDER BY id DESC LIMIT ?1) ORDER BY id",
+            params![limit(n)],
+            |r| Ok((platform(r, 0)?, r.get(1)?)),
+        )
+    }
+}

@@ -1,0 +1,331 @@
+//! Community state: poll votes, tallies and scoreboards, written from the actions that fire them.
+//!
+//! One vote per (creator, poll, platform, user): later votes by the same user are ignored and counted.
+//! Tallies and scores keep running totals beside their event tables, so exports read a few rows.
+//! Reads return counts only for polls: voter identities never leave the store.
+
+use super::rows::{self, count, ms, platform};
+use super::writer::{ApplyError, BatchTally};
+use super::{Store, StoreError};
+use crate::actions::{Action, ActionKind};
+use crate::event::Platform;
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, params};
+use serde::Serialize;
+
+/// Applies a tally, poll-vote or score action; other kinds are not community state.
+pub(super) fn apply(
+    conn: &Connection,
+    action: &Action,
+    tally: &mut BatchTally,
+) -> Result<(), ApplyError> {
+    let creator = &action.creator;
+    let platform = action.platform.as_str();
+    let at = ms(&action.at);
+    match &action.kind {
+        ActionKind::Tally {
+            tally: name,
+            amount,
+            user_id,
+        } => {
+            conn.prepare_cached(
+                "INSERT INTO tally_events (creator, tally, amount, platform, user_id, at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![creator, name, amount, platform, user_id, at])?;
+            conn.prepare_cached(
+                "INSERT INTO tallies (creator, tally, total, events, updated_ms) VALUES (?1, ?2, ?3, 1, ?4)
+                 ON CONFLICT (creator, tally) DO UPDATE SET
+                   total = total + excluded.total, events = events + 1,
+                   updated_ms = max(updated_ms, excluded.updated_ms)",
+            )?
+            .execute(params![creator, name, amount, at])?;
+        }
+        ActionKind::PollVote {
+            poll,
+            option,
+            user_id,
+        } => {
+            if option.is_empty() {
+                // `!vote` without an option: the action is recorded, but there is no vote to count.
+                return Ok(());
+            }
+            conn.prepare_cached(
+                "INSERT OR IGNORE INTO polls (creator, poll, opened_ms) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![creator, poll, at])?;
+            let inserted = conn
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO poll_votes (creator, poll, platform, user_id, option, at_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?
+                .execute(params![creator, poll, platform, user_id, option, at])?;
+            if inserted == 0 {
+                tally.votes_ignored += 1;
+            }
+        }
+        ActionKind::Score {
+            board,
+            points,
+            user_id,
+            user_name,
+        } => {
+            conn.prepare_cached(
+                "INSERT INTO score_events (creator, board, platform, user_id, user_name, points, at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![creator, board, platform, user_id, user_name, points, at])?;
+            conn.prepare_cached(
+                "INSERT INTO scores (creator, board, platform, user_id, user_name, points, events, updated_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7)
+                 ON CONFLICT (creator, board, platform, user_id) DO UPDATE SET
+                   user_name = excluded.user_name, points = points + excluded.points,
+                   events = events + 1, updated_ms = max(updated_ms, excluded.updated_ms)",
+            )?
+            .execute(params![creator, board, platform, user_id, user_name, points, at])?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// One poll with its vote counts per option.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PollSummary {
+    pub creator: String,
+    pub poll: String,
+    pub opened_at: DateTime<Utc>,
+    pub last_vote_at: Option<DateTime<Utc>>,
+    pub total_votes: u64,
+    /// Most votes first, then by option.
+    pub options: Vec<PollOption>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PollOption {
+    pub option: String,
+    pub votes: u64,
+}
+
+/// A recent vote, without the voter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PollVoteSignal {
+    pub at: DateTime<Utc>,
+    pub creator: String,
+    pub poll: String,
+    pub option: String,
+    pub platform: Platform,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TallyRow {
+    pub creator: String,
+    pub tally: String,
+    pub total: i64,
+    pub events: u64,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A recent tally increment, without the user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TallySignal {
+    pub at: DateTime<Utc>,
+    pub creator: String,
+    pub tally: String,
+    pub amount: i64,
+    pub platform: Platform,
+}
+
+/// One scoreboard, best first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Scoreboard {
+    pub creator: String,
+    pub board: String,
+    /// Everyone with points on the board (entries may be cut to the top N).
+    pub players: u64,
+    pub entries: Vec<ScoreEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScoreEntry {
+    /// Competition ranking: equal points share a rank (1, 2, 2, 4).
+    pub rank: u64,
+    pub platform: Platform,
+    pub user_name: String,
+    pub points: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScoreSignal {
+    pub at: DateTime<Utc>,
+    pub creator: String,
+    pub board: String,
+    pub platform: Platform,
+    pub user_name: String,
+    pub points: i64,
+}
+
+impl Store {
+    /// Every poll with its counts per option.
+    pub fn polls(&self) -> Result<Vec<PollSummary>, StoreError> {
+        let mut polls = self.rows(
+            "SELECT p.creator, p.poll, p.opened_ms, max(v.at_ms), count(v.id)
+             FROM polls p LEFT JOIN poll_votes v ON v.creator = p.creator AND v.poll = p.poll
+             GROUP BY p.creator, p.poll ORDER BY p.creator, p.poll",
+            [],
+            |r| {
+                Ok(PollSummary {
+                    creator: r.get(0)?,
+                    poll: r.get(1)?,
+                    opened_at: rows::time(r, 2)?,
+                    last_vote_at: rows::opt_time(r, 3)?,
+                    total_votes: count(r, 4)?,
+                    options: Vec::new(),
+                })
+            },
+        )?;
+        let options = self.rows(
+            "SELECT creator, poll, option, count(*) AS votes FROM poll_votes
+             GROUP BY creator, poll, option ORDER BY creator, poll, votes DESC, option",
+            [],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    PollOption {
+                        option: r.get(2)?,
+                        votes: count(r, 3)?,
+                    },
+                ))
+            },
+        )?;
+        for (creator, poll, option) in options {
+            if let Some(summary) = polls
+                .iter_mut()
+                .find(|p| p.creator == creator && p.poll == poll)
+            {
+                summary.options.push(option);
+            }
+        }
+        Ok(polls)
+    }
+
+    /// The `limit` most recent votes, oldest first, without voters.
+    pub fn recent_poll_votes(&self, limit: usize) -> Result<Vec<PollVoteSignal>, StoreError> {
+        self.rows(
+            "SELECT at_ms, creator, poll, option, platform FROM
+               (SELECT * FROM poll_votes ORDER BY id DESC LIMIT ?1) ORDER BY at_ms, id",
+            params![rows::limit(limit)],
+            |r| {
+                Ok(PollVoteSignal {
+                    at: rows::time(r, 0)?,
+                    creator: r.get(1)?,
+                    poll: r.get(2)?,
+                    option: r.get(3)?,
+                    platform: platform(r, 4)?,
+                })
+            },
+        )
+    }
+
+    /// Every tally's running total.
+    pub fn tallies(&self) -> Result<Vec<TallyRow>, StoreError> {
+        self.rows(
+            "SELECT creator, tally, total, events, updated_ms FROM tallies ORDER BY creator, tally",
+            [],
+            |r| {
+                Ok(TallyRow {
+                    creator: r.get(0)?,
+                    tally: r.get(1)?,
+                    total: r.get(2)?,
+                    events: count(r, 3)?,
+                    updated_at: rows::time(r, 4)?,
+                })
+            },
+        )
+    }
+
+    /// The `limit` most recent tally increments, oldest first, without users.
+    pub fn recent_tally_events(&self, limit: usize) -> Result<Vec<TallySignal>, StoreError> {
+        self.rows(
+            "SELECT at_ms, creator, tally, amount, platform FROM
+               (SELECT * FROM tally_events ORDER BY id DESC LIMIT ?1) ORDER BY at_ms, id",
+            params![rows::limit(limit)],
+            |r| {
+                Ok(TallySignal {
+                    at: rows::time(r, 0)?,
+                    creator: r.get(1)?,
+                    tally: r.get(2)?,
+                    amount: r.get(3)?,
+                    platform: platform(r, 4)?,
+                })
+            },
+        )
+    }
+
+    /// Every scoreboard with its `top` best entries.
+    pub fn scoreboards(&self, top: usize) -> Result<Vec<Scoreboard>, StoreError> {
+        let mut boards = self.rows(
+            "SELECT creator, board, count(*) FROM scores GROUP BY creator, board ORDER BY creator, board",
+            [],
+            |r| {
+                Ok(Scoreboard {
+                    creator: r.get(0)?,
+                    board: r.get(1)?,
+                    players: count(r, 2)?,
+                    entries: Vec::new(),
+                })
+            },
+        )?;
+        let entries = self.rows(
+            "SELECT creator, board, rank, platform, user_name, points FROM (
+               SELECT creator, board, platform, user_name, points, user_id,
+                 RANK() OVER (PARTITION BY creator, board ORDER BY points DESC) AS rank,
+                 ROW_NUMBER() OVER (PARTITION BY creator, board
+                                    ORDER BY points DESC, user_name, platform, user_id) AS n
+               FROM scores)
+             WHERE n <= ?1 ORDER BY creator, board, n",
+            params![rows::limit(top)],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    ScoreEntry {
+                        rank: count(r, 2)?,
+                        platform: platform(r, 3)?,
+                        user_name: r.get(4)?,
+                        points: r.get(5)?,
+                    },
+                ))
+            },
+        )?;
+        for (creator, board, entry) in entries {
+            if let Some(b) = boards
+                .iter_mut()
+                .find(|b| b.creator == creator && b.board == board)
+            {
+                b.entries.push(entry);
+            }
+        }
+        Ok(boards)
+    }
+
+    /// The `limit` most recent score events, oldest first.
+    pub fn recent_score_events(&self, limit: usize) -> Result<Vec<ScoreSignal>, StoreError> {
+        self.rows(
+            "SELECT at_ms, creator, board, platform, user_name, points FROM
+               (SELECT * FROM score_events ORDER BY id DESC LIMIT ?1) ORDER BY at_ms, id",
+            params![rows::limit(limit)],
+            |r| {
+                Ok(ScoreSignal {
+                    at: rows::time(r, 0)?,
+                    creator: r.get(1)?,
+                    board: r.get(2)?,
+                    platform: platform(r, 3)?,
+                    user_name: r.get(4)?,
+                    points: r.get(5)?,
+                })
+            },
+        )
+    }
+}
