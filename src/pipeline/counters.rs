@@ -52,10 +52,7 @@ impl RunCounters {
                 .map(|(name, c)| ((*name).to_string(), load(c)))
                 .collect::<BTreeMap<_, _>>(),
             replies_dropped: load(&self.replies_dropped),
-            guards: BTreeMap::from([(
-                "log_lines_dropped".to_string(),
-                crate::log_sink::lines_dropped(),
-            )]),
+            guards: crate::guards::snapshot(),
         }
     }
 }
