@@ -177,8 +177,7 @@ pub fn check(
 ) -> anyhow::Result<()> {
     report.files.push(display.to_string());
     let not_found = "file not found; create it (see the changelog section of README.md)";
-    let Some((_, value, spans)) = load_checked(path, display, validator(), not_found, report)
-    else {
+    let Some((value, spans)) = load_checked(path, display, validator(), not_found, report) else {
         return Ok(());
     };
     let changelog: Changelog = match serde_json::from_value(value) {
@@ -219,7 +218,7 @@ fn load_base(base: &Path) -> anyhow::Result<Changelog> {
     let not_found = "file not found; pass the path of an earlier published changelog";
     let loaded = load_checked(base, &display, validator(), not_found, &mut base_report);
     match (loaded, base_report.errors.first()) {
-        (Some((_, value, _)), None) => serde_json::from_value(value)
+        (Some((value, _)), None) => serde_json::from_value(value)
             .with_context(|| format!("{display}: the --changelog-base file is not a changelog")),
         (_, first) => Err(anyhow::anyhow!(
             "the --changelog-base file is not a valid changelog: {}\n  hint: pass an earlier published copy of changelog.runtime.json (e.g. `git show v0.3.0:changelog/changelog.runtime.json > base.json`)",

@@ -22,6 +22,8 @@
 //! - [`backoff`]: capped, jittered exponential backoff (sources, the store writer).
 //! - [`export`]: snapshot builders, atomic writer, manifest, publish mirror.
 //! - `swar`: eight-bytes-at-a-time byte checks shared by the parser and the extras writer.
+//! - [`guards`]: counters of what was refused rather than taken on trust (foreign channels, ...).
+//! - [`log_sink`]: stderr for log lines, through a bounded queue: drops (counted), never panics or blocks.
 //! - [`json_spans`]: byte ranges of JSON values by pointer (config diagnostics, byte-exact stamping).
 //! - [`version`]: the release stamp in `runtime/version.json`.
 //! - [`changelog`]: the runtime changelog, its checks (append-only) and new entries.
@@ -33,7 +35,9 @@ pub mod cli;
 pub mod config;
 pub mod event;
 pub mod export;
+pub mod guards;
 pub mod json_spans;
+pub mod log_sink;
 pub mod pipeline;
 pub mod sources;
 pub mod store;

@@ -1,5 +1,9 @@
 //! Logging through `tracing` to stderr, as text or JSON lines, at a level set by -v / -q or RUST_LOG.
+//!
+//! Lines go through [`crate::log_sink`]: a broken, full or stalled stderr drops log lines (counted),
+//! never panics and never blocks the runtime.
 
+use crate::log_sink;
 use std::io::IsTerminal;
 use tracing_subscriber::EnvFilter;
 
@@ -21,7 +25,10 @@ pub fn init(verbose: u8, quiet: u8, format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(log_sink::install())
+        // The fmt layer's own report of a failed write is an `eprintln!`, which panics on a broken
+        // stderr; our writer never fails, and the sink counts what stderr refused.
+        .log_internal_errors(false)
         .with_target(false)
         .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none());
     let _ = match format {

@@ -16,6 +16,7 @@ use clap::{Parser, Subcommand};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 /// StreamSuites runtime: headless livestream automation for Twitch, YouTube, Kick and Rumble chat.
 #[derive(Debug, Parser)]
@@ -99,16 +100,23 @@ pub fn main_entry() -> ExitCode {
         }
     };
     logging::init(cli.verbose, cli.quiet, cli.log_format);
-    match run(cli) {
+    let code = match run(cli) {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::CheckFailed) => ExitCode::from(1),
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // Through the log queue, after the log lines before it; never panics on a bad stderr.
+            crate::log_sink::write_message(&format!("error: {e:#}\n"), STDERR_GRACE);
             ExitCode::from(2)
         }
-    }
+    };
+    // Bounded: a stderr nobody reads must not keep the process alive.
+    crate::log_sink::flush(STDERR_GRACE);
+    code
 }
+
+/// How long the process waits at exit for queued log lines to reach a slow stderr.
+const STDERR_GRACE: Duration = Duration::from_secs(1);
 
 /// Runs a parsed command line. Holds no global state, so it can be called more than once.
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {

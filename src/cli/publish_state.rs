@@ -3,7 +3,8 @@
 //! The target is `--target`, else `$DASHBOARD_STATE_PUBLISH_ROOT`, else
 //! `$STREAMSUITES_STATE_PUBLISH_ROOT`, else `../StreamSuites-Dashboard/docs` next to the root when it
 //! exists. The mirror itself (visibility filter, symlink refusal, stale-file removal, atomic writes)
-//! lives in [`crate::export::publish`]; `--watch` runs [`crate::export::watch`] until Ctrl-C.
+//! lives in [`crate::export::publish`]; `--watch` runs [`crate::export::watch`] until
+//! Ctrl-C / SIGINT / SIGTERM (exit 0).
 
 use super::export::default_out;
 use super::{Format, Outcome, UsageError};
@@ -121,24 +122,53 @@ fn watch(req: PublishRequest, format: Format) -> anyhow::Result<Outcome> {
         .enable_all()
         .build()?;
     let mut first = true;
-    rt.block_on(crate::export::watch::watch(
-        req.clone(),
-        crate::export::watch::DEBOUNCE,
-        async {
-            let _ = tokio::signal::ctrl_c().await;
-        },
-        |result| match result {
-            Ok(report) => {
-                if first || report.changed() {
-                    let _ = print_report(&report, format, first);
+    rt.block_on(async {
+        // Registered before the first publish, so a SIGTERM at any moment means "stop, exit 0".
+        let stop = stop_signal()?;
+        crate::export::watch::watch(
+            req.clone(),
+            crate::export::watch::DEBOUNCE,
+            stop,
+            |result| match result {
+                Ok(report) => {
+                    if first || report.changed() {
+                        let _ = print_report(&report, format, first);
+                    }
+                    first = false;
                 }
-                first = false;
-            }
-            Err(e) => tracing::error!(error = %e, "Publish failed; watching for the next change."),
-        },
-    ))?;
+                Err(e) => {
+                    tracing::error!(error = %e, "Publish failed; watching for the next change.")
+                }
+            },
+        )
+        .await
+        .map_err(anyhow::Error::from)
+    })?;
     tracing::info!("Stopped watching.");
     Ok(Outcome::Success)
+}
+
+/// Resolves on the first SIGINT or SIGTERM (Ctrl-C elsewhere). The handlers are installed now, not
+/// when the future is first polled.
+fn stop_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+    }
 }
 
 fn print_report(report: &PublishReport, format: Format, header: bool) -> anyhow::Result<()> {

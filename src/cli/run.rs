@@ -64,10 +64,16 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<Outcome> {
     })?;
     // Sources that ignored shutdown were aborted; don't wait for their leftovers.
     runtime.shutdown_timeout(Duration::from_millis(500));
+    // A closed stdout (`ss run | head`) surfaces as BrokenPipe, which main_entry maps to exit 0.
+    writeln!(std::io::stdout(), "{}", summary_line(&summary))?;
+    Ok(Outcome::Success)
+}
+
+/// The one line `ss run` prints on stdout when it stops.
+fn summary_line(summary: &runner::RunSummary) -> String {
     let c = &summary.counters;
     let actions: u64 = c.actions.values().sum();
-    writeln!(
-        std::io::stdout(),
+    let mut line = format!(
         "stopped after {:.1}s: {} events received, {} recorded, {} dropped, {} duplicates, {} triggers matched, {} actions",
         summary.elapsed.as_secs_f64(),
         c.events_received,
@@ -76,8 +82,12 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<Outcome> {
         c.duplicates_skipped,
         c.triggers_matched,
         actions
-    )?;
-    Ok(Outcome::Success)
+    );
+    // Guards are named only when they fired, so the usual line stays short.
+    for (name, n) in c.guards.iter().filter(|(_, n)| **n > 0) {
+        line.push_str(&format!(", {n} {}", name.replace('_', " ")));
+    }
+    line
 }
 
 /// The process's stop signals, registered as soon as the runtime exists.

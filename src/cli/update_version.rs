@@ -167,8 +167,11 @@ fn refuse_downgrade(
             writeln!(out)?;
         }
         Format::Text => {
-            eprintln!(
-                "refused: {reason}; nothing was changed\n  hint: pass --allow-downgrade to stamp an older release on purpose"
+            crate::log_sink::write_message(
+                &format!(
+                    "refused: {reason}; nothing was changed\n  hint: pass --allow-downgrade to stamp an older release on purpose\n"
+                ),
+                std::time::Duration::from_secs(1),
             );
         }
     }

@@ -130,8 +130,18 @@ fn file_inputs(
     files
         .iter()
         .map(|path| {
-            if !path.is_file() {
-                return Err(UsageError(format!("{}: no such file", path.display())).into());
+            match std::fs::metadata(path) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(UsageError(format!("{}: no such file", path.display())).into());
+                }
+                Err(e) => {
+                    return Err(UsageError(format!("{}: cannot read it: {e}", path.display())).into());
+                }
+                Ok(meta) => {
+                    if let Some(what) = validate::not_a_regular_file(&meta) {
+                        return Err(UsageError(format!("{}: {what}", path.display())).into());
+                    }
+                }
             }
             let name = path
                 .file_name()
@@ -156,16 +166,19 @@ fn print_report(report: &Report, format: Format) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     match format {
         Format::Json => {
-            let doc = serde_json::json!({
+            let mut doc = serde_json::json!({
                 "valid": report.valid(),
                 "files": report.files,
                 "errors": report.errors,
             });
+            if !report.warnings.is_empty() {
+                doc["warnings"] = serde_json::json!(report.warnings);
+            }
             serde_json::to_writer_pretty(&mut out, &doc).context("writing the report")?;
             writeln!(out)?;
         }
         Format::Text => {
-            for d in &report.errors {
+            for d in report.warnings.iter().chain(&report.errors) {
                 writeln!(out, "{d}")?;
             }
             let files = report.files.len();

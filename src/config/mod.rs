@@ -70,10 +70,115 @@ impl Config {
             .filter(|(path, kind)| path.exists() || *kind == ConfigKind::Creators)
             .collect::<Vec<_>>();
         let (report, config) = validate::check(&inputs, None);
+        for warning in &report.warnings {
+            tracing::warn!("{warning}");
+        }
         if report.valid() {
             Ok(config)
         } else {
             Err(ConfigError::Invalid(report))
         }
+    }
+
+    /// The config files present under `root` now. A running config was loaded from these, so a hot
+    /// reload requires each of them ([`Config::reload`]).
+    pub fn present_files(root: &Path) -> Vec<ConfigKind> {
+        let dir = config_dir(root);
+        ConfigKind::RUNTIME
+            .into_iter()
+            .filter(|kind| dir.join(kind.file_name()).exists())
+            .collect()
+    }
+
+    /// Loads the config again for a running runtime, like [`Config::load`], except that every file of
+    /// `required` (those present at start, see [`Config::present_files`]) must still be there. A
+    /// deleted file is a mistake to reject like an invalid one, not a request for the defaults: a
+    /// deleted `triggers.json` would otherwise turn a working bot into one with no triggers. An empty
+    /// list stays possible on purpose (`{"triggers": {}}`).
+    pub fn reload(root: &Path, required: &[ConfigKind]) -> Result<Config, ConfigError> {
+        let dir = config_dir(root);
+        let missing: Vec<validate::Diagnostic> = required
+            .iter()
+            .map(|kind| dir.join(kind.file_name()))
+            .filter(|path| !path.exists())
+            .map(|path| validate::Diagnostic {
+                file: path.display().to_string(),
+                line: 1,
+                column: 1,
+                pointer: "/".to_string(),
+                message: format!(
+                    "file not found; it existed when the runtime started, and a deleted config file is not \
+                     read as its defaults; restore it (an intentionally empty file still needs its top-level \
+                     object, e.g. {}); the running config stays",
+                    empty_example(&path)
+                ),
+            })
+            .collect();
+        if !missing.is_empty() {
+            let files = missing.iter().map(|d| d.file.clone()).collect();
+            return Err(ConfigError::Invalid(Report {
+                files,
+                errors: missing,
+                warnings: Vec::new(),
+            }));
+        }
+        Config::load(root)
+    }
+}
+
+/// The smallest valid content of a config file, for messages.
+fn empty_example(path: &Path) -> &'static str {
+    match path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(ConfigKind::from_file_name)
+    {
+        Some(ConfigKind::Triggers) => r#"{"triggers": {}}"#,
+        Some(ConfigKind::Creators) => r#"{"creators": []}"#,
+        _ => "{}",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A root holding a copy of the repository's demo config.
+    fn demo_root() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("runtime/config");
+        let to = config_dir(dir.path());
+        std::fs::create_dir_all(&to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn a_reload_rejects_a_deleted_file_and_accepts_an_empty_list() {
+        let root = demo_root();
+        let required = Config::present_files(root.path());
+        assert!(required.contains(&ConfigKind::Triggers));
+        let before = Config::reload(root.path(), &required).unwrap();
+        assert!(!before.triggers.triggers.is_empty());
+
+        let triggers = config_dir(root.path()).join("triggers.json");
+        std::fs::remove_file(&triggers).unwrap();
+        // A fresh start may do without the file; a running config may not lose it.
+        assert!(Config::load(root.path()).is_ok());
+        let err = Config::reload(root.path(), &required)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("triggers.json:1:1: /: file not found"),
+            "{err}"
+        );
+        assert!(err.contains(r#"{"triggers": {}}"#), "{err}");
+
+        std::fs::write(&triggers, r#"{"triggers": {}}"#).unwrap();
+        let empty = Config::reload(root.path(), &required).unwrap();
+        assert!(empty.triggers.triggers.is_empty());
     }
 }

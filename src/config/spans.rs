@@ -18,32 +18,49 @@ pub struct Position {
 }
 
 /// Positions of every value in one JSON document, by JSON pointer.
+///
+/// The index is built on the first lookup, not up front: a valid file never needs a position, and
+/// indexing every value of a large file costs many times its size in memory.
 #[derive(Debug, Default)]
 pub struct SpanIndex {
-    spans: JsonSpans,
     text: String,
-    /// Byte offset where each line starts.
-    line_starts: Vec<usize>,
+    /// The spans and the byte offset where each line starts, once a position is asked for.
+    index: std::sync::OnceLock<(JsonSpans, Vec<usize>)>,
 }
 
 impl SpanIndex {
-    /// Indexes `text`. Never fails: text that does not scan gives an empty index.
+    /// Indexes `text` (lazily). Never fails: text that does not scan gives an empty index.
     pub fn build(text: &str) -> SpanIndex {
-        let line_starts = std::iter::once(0)
-            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
-            .collect();
+        SpanIndex::new(text.to_string())
+    }
+
+    /// Like [`SpanIndex::build`], taking the text without copying it.
+    pub fn new(text: String) -> SpanIndex {
         SpanIndex {
-            spans: JsonSpans::scan(text).unwrap_or_default(),
-            text: text.to_string(),
-            line_starts,
+            text,
+            index: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The indexed text.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    fn index(&self) -> &(JsonSpans, Vec<usize>) {
+        self.index.get_or_init(|| {
+            let line_starts = std::iter::once(0)
+                .chain(self.text.match_indices('\n').map(|(i, _)| i + 1))
+                .collect();
+            (JsonSpans::scan(&self.text).unwrap_or_default(), line_starts)
+        })
     }
 
     /// The position of the value at `pointer`, else of its nearest indexed ancestor, else 1:1.
     pub fn position(&self, pointer: &str) -> Position {
         let mut p = pointer;
         loop {
-            if let Some(span) = self.spans.get(p) {
+            if let Some(span) = self.index().0.get(p) {
                 return self.at_byte(span.range.start);
             }
             match p.rfind('/') {
@@ -54,8 +71,9 @@ impl SpanIndex {
     }
 
     fn at_byte(&self, offset: usize) -> Position {
-        let line = self.line_starts.partition_point(|&start| start <= offset);
-        let start = self.line_starts[line - 1];
+        let line_starts = &self.index().1;
+        let line = line_starts.partition_point(|&start| start <= offset);
+        let start = line_starts[line - 1];
         let column = self.text[start..offset].chars().count() + 1;
         Position { line, column }
     }

@@ -40,6 +40,91 @@ pub struct Report {
     /// Files checked, as given.
     pub files: Vec<String>,
     pub errors: Vec<Diagnostic>,
+    /// Problems that do not make a file invalid (a byte order mark); their messages start with
+    /// `warning:`.
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Config files larger than this are refused before they are parsed: real ones are a few KiB, and
+/// parsing, schema-checking and indexing cost several times a file's size in memory.
+pub const MAX_CONFIG_BYTES: u64 = 8 * 1024 * 1024;
+
+/// What a path is when it is not a regular file, for messages ("is a directory", ...).
+pub fn not_a_regular_file(meta: &std::fs::Metadata) -> Option<&'static str> {
+    let kind = meta.file_type();
+    if kind.is_file() {
+        return None;
+    }
+    if kind.is_dir() {
+        return Some(
+            "is a directory, not a config file; name the files inside it, or pass --root DIR to check a runtime root",
+        );
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            return Some(
+                "is a FIFO (named pipe), not a regular file; save the config to a file and check that",
+            );
+        }
+        if kind.is_char_device() {
+            return Some("is a character device (such as /dev/null), not a config file");
+        }
+        if kind.is_block_device() {
+            return Some("is a block device, not a config file");
+        }
+        if kind.is_socket() {
+            return Some("is a socket, not a config file");
+        }
+    }
+    Some("is not a regular file")
+}
+
+/// A config file's text: checked to be a regular file under [`MAX_CONFIG_BYTES`], read as UTF-8,
+/// with a leading byte order mark removed (and a warning message returned). `Err` is the message
+/// of the diagnostic to report.
+pub(crate) fn read_text(path: &Path, not_found: &str) -> Result<(String, Option<String>), String> {
+    use std::io::Read;
+    let meta = match std::fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(not_found.to_string()),
+        Err(e) => return Err(format!("cannot read the file: {e}")),
+    };
+    if let Some(what) = not_a_regular_file(&meta) {
+        return Err(what.to_string());
+    }
+    let too_big = |size: u64| {
+        format!(
+            "the file is {size} bytes, over the {MAX_CONFIG_BYTES}-byte (8 MiB) limit for a config file; \
+             config files are a few KiB, so check that this is the file you meant"
+        )
+    };
+    if meta.len() > MAX_CONFIG_BYTES {
+        return Err(too_big(meta.len()));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_CONFIG_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(|e| format!("cannot read the file: {e}"))?;
+    // The file may have grown since the metadata was read.
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(too_big(bytes.len() as u64));
+    }
+    let mut text = String::from_utf8(bytes).map_err(|e| {
+        format!(
+            "the file is not UTF-8 text (invalid byte at offset {}); save it as UTF-8",
+            e.utf8_error().valid_up_to()
+        )
+    })?;
+    let warning = text.starts_with('\u{feff}').then(|| {
+        text.drain(..'\u{feff}'.len_utf8());
+        "warning: the file starts with a UTF-8 byte order mark (BOM); it was ignored, but other JSON \
+         tools reject it; remove it with `sed -i '1s/^\\xEF\\xBB\\xBF//' FILE` or save the file as \
+         UTF-8 without BOM"
+            .to_string()
+    });
+    Ok((text, warning))
 }
 
 impl Report {
@@ -98,7 +183,7 @@ pub fn check(inputs: &[(PathBuf, ConfigKind)], context_dir: Option<&Path>) -> (R
                 continue;
             }
             let path = dir.join(kind.file_name());
-            if let Ok(text) = std::fs::read_to_string(&path)
+            if let Ok((text, _)) = read_text(&path, "")
                 && apply_typed(kind, &text, &mut config).is_ok()
             {
                 known.insert(kind);
@@ -134,8 +219,9 @@ fn check_one(
         "file not found; create it (see the config reference in README.md) or copy it from fixtures/config/valid/{}",
         kind.file_name()
     );
-    let (text, _, spans) = load_checked(path, display, kind.validator(), &not_found, report)?;
-    if let Err(e) = apply_typed(kind, &text, config) {
+    let (value, spans) = load_checked(path, display, kind.validator(), &not_found, report)?;
+    drop(value);
+    if let Err(e) = apply_typed(kind, spans.text(), config) {
         report.errors.push(diagnostic(
             display,
             Position {
@@ -235,7 +321,10 @@ fn locate_schema_error(error: &jsonschema::ValidationError<'_>) -> (String, Stri
                 format!("{} is not allowed; use one of {allowed}", error.instance()),
             )
         }
-        _ => (at, schema_message(&error.to_string())),
+        _ => (
+            at,
+            schema_message(&error.to_string(), &error.instance().to_string()),
+        ),
     }
 }
 
@@ -246,36 +335,40 @@ fn strip_position(message: &str) -> &str {
         .map_or(message, |i| &message[..i])
 }
 
-/// Schema messages can quote whole sub-documents; keep them to one readable line.
-fn schema_message(message: &str) -> String {
-    const MAX: usize = 200;
-    let one_line = message.split_whitespace().collect::<Vec<_>>().join(" ");
-    if one_line.chars().count() > MAX {
-        let cut: String = one_line.chars().take(MAX).collect();
-        format!("{cut}…")
+/// Schema messages quote the offending value, which can be a whole sub-document: shorten the value,
+/// never the reason after it ("... is not of type \"array\""), and keep it to one line.
+fn schema_message(message: &str, instance: &str) -> String {
+    /// Characters of an offending value kept in a message.
+    const VALUE_MAX: usize = 60;
+    let message = if instance.chars().count() > VALUE_MAX && message.contains(instance) {
+        let cut: String = instance.chars().take(VALUE_MAX).collect();
+        message.replacen(instance, &format!("{cut}…"), 1)
     } else {
-        one_line
-    }
+        message.to_string()
+    };
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Reads, parses and schema-checks one JSON file that is not a config file (the changelog), recording
-/// every problem in `report` the way [`check`] records config problems. Returns the text, the parsed
-/// value and its span index when the file passed both checks.
+/// every problem in `report` the way [`check`] records config problems. Returns the parsed value and
+/// the span index (which holds the text) when the file passed both checks.
 pub(crate) fn load_checked(
     path: &Path,
     display: &str,
     validator: &jsonschema::Validator,
     not_found: &str,
     report: &mut Report,
-) -> Option<(String, serde_json::Value, SpanIndex)> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) => {
-            let message = if e.kind() == std::io::ErrorKind::NotFound {
-                not_found.to_string()
-            } else {
-                format!("cannot read the file: {e}")
-            };
+) -> Option<(serde_json::Value, SpanIndex)> {
+    let text = match read_text(path, not_found) {
+        Ok((text, warning)) => {
+            if let Some(message) = warning {
+                report
+                    .warnings
+                    .push(diagnostic(display, Position::default(), "", message));
+            }
+            text
+        }
+        Err(message) => {
             report
                 .errors
                 .push(diagnostic(display, Position::default(), "", message));
@@ -294,14 +387,23 @@ pub(crate) fn load_checked(
             return None;
         }
     };
-    let spans = SpanIndex::build(&text);
     let before = report.errors.len();
-    for error in validator.iter_errors(&value) {
-        let (pointer, message) = locate_schema_error(&error);
+    let found: Vec<(String, String)> = validator
+        .iter_errors(&value)
+        .map(|error| locate_schema_error(&error))
+        .collect();
+    // Positions need the span index (built on first lookup), and it needs its own copy of the text
+    // only when there is something to place.
+    let spans = SpanIndex::new(if found.is_empty() {
+        String::new()
+    } else {
+        text.clone()
+    });
+    for (pointer, message) in found {
         let position = spans.position(&pointer);
         report
             .errors
             .push(diagnostic(display, position, &pointer, message));
     }
-    (report.errors.len() == before).then_some((text, value, spans))
+    (report.errors.len() == before).then(|| (value, SpanIndex::new(text)))
 }

@@ -10,6 +10,7 @@
 //! so the same store and config always give byte-identical payloads.
 
 pub mod atomic;
+pub mod beneath;
 mod builders;
 pub mod catalogue;
 pub mod publish;

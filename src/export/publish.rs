@@ -6,16 +6,21 @@
 //! the files published. Visibility comes from the catalogue, never from the manifest file.
 //!
 //! Safety rules, checked for every path before anything is written:
-//! - nothing is written outside the target: a symlink under it that resolves elsewhere is refused;
+//! - nothing is written outside the target: a symlink under it that resolves elsewhere is refused,
+//!   and writes go through directory handles opened without following symlinks ([`super::beneath`]),
+//!   so swapping a directory for a symlink during a publish cannot redirect a write;
 //! - each file is replaced atomically, and a file whose bytes are unchanged is not touched;
 //! - only files this mirror published before (recorded in `shared/state/.ss-published.json`) are
 //!   ever removed; anything else in the checkout is left alone.
 
-use super::atomic;
+use super::beneath::{self, BeneathError, Existing, Root};
 use super::catalogue::{MANIFEST, Visibility};
 use super::writer::{manifest_entries, render, sha256_hex};
+use rustix::fd::OwnedFd;
 use serde::Serialize;
 use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::ffi::OsStr;
 use std::path::{Component, Path, PathBuf};
 
 /// Where the mirror goes below the target.
@@ -75,17 +80,42 @@ pub enum PublishError {
         points_to: PathBuf,
         target: PathBuf,
     },
-    #[error("{path}: {source}")]
+    #[error(
+        "{link} is part of a symlink loop; refusing to publish through it\n  \
+         hint: replace the symlink with a real directory or file; nothing was written"
+    )]
+    SymlinkLoop { link: PathBuf },
+    /// The OS error is part of the message and deliberately not a `source`, so a report that prints
+    /// the chain of causes says it once.
+    #[error("{path}: {error}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
+impl From<BeneathError> for PublishError {
+    fn from(e: BeneathError) -> PublishError {
+        match e {
+            BeneathError::Escapes {
+                link,
+                points_to,
+                root,
+            } => PublishError::EscapingSymlink {
+                link,
+                points_to,
+                target: root,
+            },
+            BeneathError::Loop { link } => PublishError::SymlinkLoop { link },
+            BeneathError::Io { path, error } => PublishError::Io { path, error },
+        }
+    }
+}
+
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> PublishError + '_ {
-    move |source| PublishError::Io {
+    move |error| PublishError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     }
 }
 
@@ -146,52 +176,45 @@ fn plan(req: &PublishRequest) -> Result<Vec<Planned>, PublishError> {
     Ok(planned)
 }
 
-/// Refuses `path` (below `root`, which is canonical) when any existing component of it is a symlink
-/// that resolves outside `root`.
-fn check_inside(root: &Path, path: &Path) -> Result<(), PublishError> {
-    let rel = path.strip_prefix(root).unwrap_or(path);
-    let mut current = root.to_path_buf();
-    for component in rel.components() {
-        let Component::Normal(part) = component else {
-            continue;
-        };
-        current.push(part);
-        let Ok(meta) = std::fs::symlink_metadata(&current) else {
-            // Nothing exists from here on; whatever is created will be created inside.
-            return Ok(());
-        };
-        if meta.file_type().is_symlink() {
-            let resolved = std::fs::canonicalize(&current)
-                .or_else(|_| std::fs::read_link(&current))
-                .map_err(io(&current))?;
-            if !resolved.starts_with(root) {
-                return Err(PublishError::EscapingSymlink {
-                    link: current,
-                    points_to: resolved,
-                    target: root.to_path_buf(),
-                });
-            }
+/// The relative paths the last publish recorded. A record that exists but cannot be read as one is
+/// reported and rebuilt by this publish (the files it listed are then not removed: the mirror no
+/// longer knows it published them).
+fn read_record(root: &Root, state_rel: &Path) -> Result<Vec<String>, PublishError> {
+    let path = root.path().join(state_rel).join(RECORD);
+    let Some(dir) = root.open_dir(state_rel, false)? else {
+        return Ok(Vec::new());
+    };
+    let Some(bytes) = beneath::read(&dir, OsStr::new(RECORD)).map_err(io(&path))? else {
+        return Ok(Vec::new());
+    };
+    let parsed = serde_json::from_slice::<Value>(&bytes)
+        .map_err(|e| e.to_string())
+        .and_then(|v| {
+            let files = v
+                .get("files")
+                .and_then(Value::as_array)
+                .ok_or("no \"files\" array")?;
+            files
+                .iter()
+                .map(|f| {
+                    f.as_str()
+                        .map(str::to_string)
+                        .ok_or("a non-string entry in \"files\"")
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(str::to_string)
+        });
+    match parsed {
+        Ok(files) => Ok(files),
+        Err(reason) => {
+            tracing::warn!(
+                path = %path.display(),
+                %reason,
+                "The publish record is malformed; rebuilding it from this publish (files it listed are not removed)."
+            );
+            Ok(Vec::new())
         }
     }
-    Ok(())
-}
-
-/// The relative paths the last publish recorded.
-fn read_record(state_dir: &Path) -> Vec<String> {
-    let Ok(bytes) = std::fs::read(state_dir.join(RECORD)) else {
-        return Vec::new();
-    };
-    serde_json::from_slice::<Value>(&bytes)
-        .ok()
-        .and_then(|v| {
-            v.get("files")?.as_array().map(|files| {
-                files
-                    .iter()
-                    .filter_map(|f| f.as_str().map(str::to_string))
-                    .collect()
-            })
-        })
-        .unwrap_or_default()
 }
 
 /// A recorded path is only acted on when it is a plain relative path (no `..`, not absolute).
@@ -201,6 +224,10 @@ fn is_plain_relative(rel: &str) -> bool {
 }
 
 /// Mirrors the exports; `progress(done, total)` is called after each file.
+///
+/// Every path is checked before the first write, so a refusal leaves the target as it was. The
+/// writes then go through directory handles opened beneath the target ([`beneath`]): a directory
+/// swapped for a symlink after the check cannot redirect a write outside.
 pub fn publish(
     req: &PublishRequest,
     progress: &mut dyn FnMut(usize, usize),
@@ -210,16 +237,18 @@ pub fn publish(
         .ok()
         .filter(|t| t.is_dir())
         .ok_or_else(|| PublishError::TargetMissing(req.target.clone()))?;
+    let root = Root::open(&target)?;
+    let state_rel = Path::new(STATE_DIR);
     let state_dir = target.join(STATE_DIR);
-    check_inside(&target, &state_dir.join(RECORD))?;
+    root.check_file(&state_rel.join(RECORD))?;
     let new: Vec<&str> = planned.iter().map(|p| p.rel.as_str()).collect();
-    let stale: Vec<String> = read_record(&state_dir)
+    let stale: Vec<String> = read_record(&root, state_rel)?
         .into_iter()
         .filter(|rel| is_plain_relative(rel) && !new.contains(&rel.as_str()))
         .collect();
     // Every check before the first write: a refusal leaves the target exactly as it was.
     for rel in new.iter().copied().chain(stale.iter().map(String::as_str)) {
-        check_inside(&target, &state_dir.join(rel))?;
+        root.check_file(&state_rel.join(rel))?;
     }
 
     let mut report = PublishReport {
@@ -231,39 +260,74 @@ pub fn publish(
         unchanged: Vec::new(),
         removed: Vec::new(),
     };
+    // Each directory is opened once and then only used by handle.
+    let mut dirs = Dirs::default();
     let total = planned.len();
     for (done, file) in planned.iter().enumerate() {
-        let path = state_dir.join(&file.rel);
-        let bucket = match std::fs::read(&path) {
-            Ok(existing) if existing == file.bytes => {
+        let rel = state_rel.join(&file.rel);
+        let (parent, name) = beneath::split(&rel);
+        let dir = dirs.open(&root, parent, !req.dry_run)?;
+        let existing = dir.map_or(Existing::Missing, |d| {
+            beneath::compare(d, name, &file.bytes)
+        });
+        let bucket = match existing {
+            Existing::Same => {
                 report.unchanged.push(file.rel.clone());
                 progress(done + 1, total);
                 continue;
             }
-            Ok(_) => &mut report.updated,
-            Err(_) => &mut report.added,
+            Existing::Different => &mut report.updated,
+            Existing::Missing => &mut report.added,
         };
         bucket.push(file.rel.clone());
-        if !req.dry_run {
-            atomic::write(&path, &file.bytes).map_err(io(&path))?;
+        if let Some(dir) = dir.filter(|_| !req.dry_run) {
+            beneath::write_file(dir, name, &file.bytes).map_err(io(&root.path().join(&rel)))?;
         }
         progress(done + 1, total);
     }
     for rel in stale {
-        let path = state_dir.join(&rel);
-        if std::fs::symlink_metadata(&path).is_ok_and(|m| !m.is_dir()) {
-            if !req.dry_run {
-                std::fs::remove_file(&path).map_err(io(&path))?;
-            }
+        let path = state_rel.join(&rel);
+        let (parent, name) = beneath::split(&path);
+        let Some(dir) = dirs.open(&root, parent, false)? else {
+            continue;
+        };
+        let gone = if req.dry_run {
+            beneath::is_removable(dir, name)
+        } else {
+            beneath::remove_file(dir, name).map_err(io(&target.join(&path)))?
+        };
+        if gone {
             report.removed.push(rel);
         }
     }
     if !req.dry_run {
         let record = render(&json!({"files": new}));
-        let record_path = state_dir.join(RECORD);
-        if std::fs::read(&record_path).ok().as_deref() != Some(record.as_slice()) {
-            atomic::write(&record_path, &record).map_err(io(&record_path))?;
+        if let Some(dir) = dirs.open(&root, state_rel, true)?
+            && beneath::compare(dir, OsStr::new(RECORD), &record) != Existing::Same
+        {
+            beneath::write_file(dir, OsStr::new(RECORD), &record)
+                .map_err(io(&state_dir.join(RECORD)))?;
         }
     }
     Ok(report)
+}
+
+/// Directory handles opened during one publish, by path below the target.
+#[derive(Default)]
+struct Dirs(HashMap<PathBuf, Option<OwnedFd>>);
+
+impl Dirs {
+    fn open(
+        &mut self,
+        root: &Root,
+        rel: &Path,
+        create: bool,
+    ) -> Result<Option<&OwnedFd>, PublishError> {
+        let known = self.0.get(rel).is_some_and(|fd| fd.is_some() || !create);
+        if !known {
+            let fd = root.open_dir(rel, create)?;
+            self.0.insert(rel.to_path_buf(), fd);
+        }
+        Ok(self.0.get(rel).and_then(Option::as_ref))
+    }
 }

@@ -39,6 +39,10 @@ pub struct Counters {
     /// Executed actions by type (`reply`, `clip`, `tally`, ...).
     pub actions: BTreeMap<String, u64>,
     pub replies_dropped: u64,
+    /// What the runtime refused to take on trust, or had to shed, by name (`log_lines_dropped`, ...).
+    /// A map, so a new guard adds a key, not a field; a running runtime lists every key (0 when quiet),
+    /// an idle view none.
+    pub guards: BTreeMap<String, u64>,
 }
 
 /// A high-level runtime event for telemetry/events.json. Never carries chat text.

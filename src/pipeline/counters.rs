@@ -52,6 +52,7 @@ impl RunCounters {
                 .map(|(name, c)| ((*name).to_string(), load(c)))
                 .collect::<BTreeMap<_, _>>(),
             replies_dropped: load(&self.replies_dropped),
+            guards: crate::guards::snapshot(),
         }
     }
 }

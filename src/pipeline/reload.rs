@@ -2,7 +2,8 @@
 //!
 //! A change is debounced (editors write in several steps), then the whole config is loaded through the
 //! same checks as `ss validate-config`. A config that validates is published on a watch channel; one that
-//! does not is rejected with an error in telemetry, and the runtime keeps the config it has.
+//! does not is rejected with an error in telemetry, and the runtime keeps the config it has. A config
+//! file that existed at start and is now missing is rejected the same way ([`Config::reload`]).
 
 use super::telemetry::Telemetry;
 use crate::config::{Config, ConfigError};
@@ -47,6 +48,8 @@ pub fn spawn(
             )
         })?;
     let root = root.to_path_buf();
+    // The files the running config came from; each must still be there for a reload to apply.
+    let required = Config::present_files(&root);
     tasks.spawn(async move {
         // The watcher lives as long as this task.
         let _watcher = watcher;
@@ -64,8 +67,8 @@ pub fn spawn(
                 }
             }
             let loaded = {
-                let root = root.clone();
-                tokio::task::spawn_blocking(move || Config::load(&root)).await
+                let (root, required) = (root.clone(), required.clone());
+                tokio::task::spawn_blocking(move || Config::reload(&root, &required)).await
             };
             match loaded {
                 Ok(Ok(config)) => {

@@ -722,3 +722,47 @@ async fn the_token_never_reaches_the_logs() {
         "the token leaked into the logs:\n{logs}"
     );
 }
+
+/// Chat for a channel the source never joined is dropped (not stored under the creator), and a reply
+/// addressed to any channel but the configured one is never sent (issue 11, item 3).
+#[tokio::test]
+async fn chat_and_replies_for_channels_not_joined_are_dropped() {
+    let server = TwitchServer::start(ServerOptions {
+        password: Some(format!("oauth:{TOKEN}")),
+        ..ServerOptions::default()
+    })
+    .await;
+    let mut source = start(&server);
+    server.wait_for_joins(1).await;
+    let before = ss::guards::snapshot();
+    server
+        .send_to_joined(&privmsg("foreign-1", "hello").replace("#somechannel", "#otherchannel"))
+        .await;
+    server.send_to_joined(&privmsg("ours-1", "hello")).await;
+    let event = source.next_chat_event().await;
+    assert_eq!(event.message_id, "ours-1", "the foreign line was forwarded");
+    assert_eq!(event.channel, "somechannel");
+
+    source
+        .outbound
+        .send(OutboundMessage {
+            channel: "otherchannel".into(),
+            text: "not here".into(),
+            reply_to: None,
+        })
+        .await
+        .unwrap();
+    source.reply("here", None).await;
+    server.wait_for_commands("PRIVMSG", 1, WAIT).await;
+    let sent: Vec<String> = server
+        .received()
+        .into_iter()
+        .map(|r| r.line)
+        .filter(|l| l.contains("PRIVMSG"))
+        .collect();
+    assert_eq!(sent, ["PRIVMSG #somechannel :here"]);
+    let after = ss::guards::snapshot();
+    assert!(after["foreign_channel_events"] > before["foreign_channel_events"]);
+    assert!(after["foreign_channel_replies"] > before["foreign_channel_replies"]);
+    source.stop().await;
+}

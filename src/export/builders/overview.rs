@@ -176,6 +176,7 @@ pub(super) fn runtime_snapshot(inputs: &Inputs<'_>) -> Result<Body, ExportError>
             "triggers_matched": c.triggers_matched,
             "replies_dropped": c.replies_dropped,
             "actions": c.actions,
+            "guards": c.guards,
         },
         "lanes": lanes,
         "validated": rt.validated.iter().map(|(k, v)| (k.clone(), Value::String(timestamp(*v)))).collect::<serde_json::Map<_, _>>(),

@@ -33,7 +33,7 @@ use tokio::time::{Instant, sleep_until, timeout};
 use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls::ClientConfig;
 use tokio_rustls::rustls::pki_types::ServerName;
-use tracing::{debug, info, trace};
+use tracing::{debug, info, trace, warn};
 
 /// The longest line accepted from the server. Twitch lines stay far below it; a longer one means a
 /// broken or hostile server, and the connection is dropped rather than buffering without bound.
@@ -513,6 +513,13 @@ impl Session<'_> {
         ctx: &SourceContext,
     ) -> Option<SessionEnd> {
         let event = decode(msg, &ctx.creator, chrono::Utc::now())?;
+        // Only the joined channel is ours: a line for any other (a server bug, a shared connection)
+        // is never stored under this creator nor answered.
+        if !event.channel.eq_ignore_ascii_case(&self.settings.channel) {
+            crate::guards::count(&crate::guards::FOREIGN_CHANNEL_EVENTS);
+            debug!(platform = "twitch", channel = %event.channel, "Dropped chat for a channel not joined.");
+            return None;
+        }
         match ctx.forward(event).await {
             Forwarded::Continue => None,
             Forwarded::PipelineClosed => Some(SessionEnd::PipelineClosed),
@@ -551,6 +558,18 @@ impl Session<'_> {
                     ctx.creator
                 ));
             }
+            return;
+        }
+        let addressed = message.channel.trim_start_matches('#');
+        if !addressed.is_empty() && !addressed.eq_ignore_ascii_case(&self.settings.channel) {
+            // Never send where the creator's config does not say to.
+            crate::guards::count(&crate::guards::FOREIGN_CHANNEL_REPLIES);
+            warn!(
+                platform = "twitch",
+                creator = %ctx.creator,
+                addressed,
+                "Dropped a reply to a channel the creator's config does not name."
+            );
             return;
         }
         let queued = outbox.push(message, &self.settings.channel);
