@@ -74,6 +74,8 @@ pub enum Outcome {
     Success,
     /// Exit 1: the command ran and found problems (invalid config, replay diff, refused downgrade).
     CheckFailed,
+    /// Exit 130: a second stop signal ended `ss run` without a clean shutdown.
+    Interrupted,
 }
 
 /// Output format for commands that scripts read.
@@ -103,6 +105,7 @@ pub fn main_entry() -> ExitCode {
     let code = match run(cli) {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::CheckFailed) => ExitCode::from(1),
+        Ok(Outcome::Interrupted) => ExitCode::from(130),
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             // Through the log queue, after the log lines before it; never panics on a bad stderr.

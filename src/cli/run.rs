@@ -47,21 +47,34 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<Outcome> {
         // "stop cleanly", not the default "die at once".
         let shutdown = CancellationToken::new();
         let signals = Signals::install()?;
-        tokio::spawn(watch_signals(signals, shutdown.clone()));
-        let config = Config::load(root)?;
-        let secrets = Secrets::load(root);
-        runner::run(
-            root,
-            config,
-            secrets,
-            RunOptions {
-                duration: args.duration,
-                creator: args.creator,
-            },
-            shutdown,
-        )
-        .await
+        let (forced, forced_rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(watch_signals(signals, shutdown.clone(), forced));
+        let run = async {
+            let config = Config::load(root)?;
+            let secrets = Secrets::load(root);
+            runner::run(
+                root,
+                config,
+                secrets,
+                RunOptions {
+                    duration: args.duration,
+                    creator: args.creator,
+                },
+                shutdown,
+            )
+            .await
+        };
+        tokio::select! {
+            summary = run => summary.map(Some),
+            // Only a second signal sends; a dropped sender never ends the run.
+            Ok(()) = forced_rx => Ok(None),
+        }
     })?;
+    let Some(summary) = summary else {
+        // The second signal: leave at once through the one exit-code path (130).
+        runtime.shutdown_timeout(Duration::ZERO);
+        return Ok(Outcome::Interrupted);
+    };
     // Sources that ignored shutdown were aborted; don't wait for their leftovers.
     runtime.shutdown_timeout(Duration::from_millis(500));
     // A closed stdout (`ss run | head`) surfaces as BrokenPipe, which main_entry maps to exit 0.
@@ -130,12 +143,16 @@ impl Signals {
     }
 }
 
-/// First signal: cancel `shutdown`. Second: exit at once.
-async fn watch_signals(mut signals: Signals, shutdown: CancellationToken) {
+/// First signal: cancel `shutdown`. Second: tell `run` to leave at once (exit 130).
+async fn watch_signals(
+    mut signals: Signals,
+    shutdown: CancellationToken,
+    forced: tokio::sync::oneshot::Sender<()>,
+) {
     signals.next().await;
     tracing::info!("Shutdown requested; finishing (press Ctrl-C again to exit at once).");
     shutdown.cancel();
     signals.next().await;
     tracing::warn!("Second signal: exiting without a clean shutdown.");
-    std::process::exit(130);
+    let _ = forced.send(());
 }

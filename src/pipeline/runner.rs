@@ -291,8 +291,9 @@ pub async fn run(
             "Some runtime tasks did not end in time; they are dropped with the runtime."
         );
     }
-    loop_result.context("the run loop failed")?;
+    // The store's own error says more than the loop's "the writer has stopped" that it caused.
     closed.context("committing the store")?;
+    loop_result.context("the run loop failed")?;
     let counters = exported?;
     Ok(RunSummary {
         counters,

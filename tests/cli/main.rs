@@ -6,6 +6,7 @@
 mod changelog;
 mod cli;
 mod export;
+mod full_disk;
 mod hardening;
 mod harness;
 mod publish_state;
