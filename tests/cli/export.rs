@@ -165,6 +165,16 @@ pub fn populate(root: &Path) {
             url: Some("https://clips.example/clip01.mp4".into()),
         })),
         clip("clip02", Platform::Kick, "BOB", 15, None, t0 + 4_000),
+        action(
+            "announce",
+            Platform::Twitch,
+            "tw-1",
+            t0 + 4_500,
+            ActionKind::Notify {
+                channel: "general".into(),
+                text: "ALICE is hyped".into(),
+            },
+        ),
         WriteOp::QuotaSpend {
             platform: Platform::Youtube,
             day: chrono::NaiveDate::from_ymd_opt(2026, 11, 21).unwrap(),

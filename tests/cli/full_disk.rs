@@ -4,10 +4,10 @@
 //! The store directory is a small tmpfs (a real file system that really runs out of space), filled
 //! by a file the test owns; deleting that file frees the space. Mounting needs root, as CI runs.
 
-use crate::harness::Test;
+use crate::harness::{Test, signal};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 /// A tmpfs of `size` mounted at `dir`, unmounted on drop.
@@ -73,21 +73,7 @@ fn demo_on_full_disk() -> (Test, Tmpfs, PathBuf) {
 }
 
 fn spawn_run(t: &Test) -> Child {
-    t.std_cmd()
-        .arg("run")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
-fn signal(child: &Child, name: &str) {
-    let ok = Command::new("kill")
-        .args([&format!("-{name}"), &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill -{name} failed");
+    t.spawn(&["run"])
 }
 
 fn snapshot(t: &Test) -> Option<Value> {
@@ -139,15 +125,21 @@ fn degraded(t: &Test) -> bool {
     snapshot(t).is_some_and(|s| s["degraded"] == true)
 }
 
-#[test]
-fn a_full_disk_degrades_then_recovers_with_every_accepted_event_once() {
-    let (t, _mount, filler) = demo_on_full_disk();
-    let child = spawn_run(&t);
+/// Starts `ss run` and waits until its snapshot says the store is degraded.
+fn run_until_degraded(t: &Test) -> Child {
+    let child = spawn_run(t);
     wait_until(
         "the snapshot to say degraded",
         Duration::from_secs(60),
-        || degraded(&t),
+        || degraded(t),
     );
+    child
+}
+
+#[test]
+fn a_full_disk_degrades_then_recovers_with_every_accepted_event_once() {
+    let (t, _mount, filler) = demo_on_full_disk();
+    let child = run_until_degraded(&t);
     let snap = snapshot(&t).unwrap();
     assert!(
         snap["degraded_reason"]
@@ -156,10 +148,14 @@ fn a_full_disk_degrades_then_recovers_with_every_accepted_event_once() {
         "{snap}"
     );
     assert!(snap["store"]["writer"]["commit_failures"].as_u64().unwrap() > 0);
-    wait_until("telemetry/errors.json to record it", Duration::from_secs(10), || {
-        std::fs::read_to_string(t.path().join("runtime/exports/telemetry/errors.json"))
-            .is_ok_and(|e| e.contains("store_degraded"))
-    });
+    wait_until(
+        "telemetry/errors.json to record it",
+        Duration::from_secs(10),
+        || {
+            std::fs::read_to_string(t.path().join("runtime/exports/telemetry/errors.json"))
+                .is_ok_and(|e| e.contains("store_degraded"))
+        },
+    );
 
     // Space frees: the runtime recovers by itself.
     std::fs::remove_file(&filler).unwrap();
@@ -190,12 +186,7 @@ fn a_full_disk_degrades_then_recovers_with_every_accepted_event_once() {
 #[test]
 fn a_disk_that_stays_full_ends_the_run_with_exit_2_and_says_what_was_not_recorded() {
     let (t, _mount, _filler) = demo_on_full_disk();
-    let child = spawn_run(&t);
-    wait_until(
-        "the snapshot to say degraded",
-        Duration::from_secs(60),
-        || degraded(&t),
-    );
+    let child = run_until_degraded(&t);
     signal(&child, "TERM");
     // The writer retries for its 10 s grace, then gives up; everything stops in order.
     let (code, stdout, stderr, took) = finish(child, Duration::from_secs(40));
@@ -216,12 +207,7 @@ fn a_disk_that_stays_full_ends_the_run_with_exit_2_and_says_what_was_not_recorde
 #[test]
 fn a_second_signal_exits_at_once_with_130() {
     let (t, _mount, _filler) = demo_on_full_disk();
-    let child = spawn_run(&t);
-    wait_until(
-        "the snapshot to say degraded",
-        Duration::from_secs(60),
-        || degraded(&t),
-    );
+    let child = run_until_degraded(&t);
     // The first signal starts a shutdown that waits for the full store; the second one leaves.
     signal(&child, "TERM");
     std::thread::sleep(Duration::from_millis(500));

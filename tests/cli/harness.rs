@@ -137,3 +137,25 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+impl Test {
+    /// Starts `ss ARGS` in this root with piped stdout and stderr, without waiting for it.
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        self.std_cmd()
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("starting ss")
+    }
+}
+
+/// Sends signal `name` (`INT`, `TERM`, ...) to a running `ss`.
+pub fn signal(child: &std::process::Child, name: &str) {
+    let ok = std::process::Command::new("kill")
+        .args([&format!("-{name}"), &child.id().to_string()])
+        .status()
+        .expect("running kill")
+        .success();
+    assert!(ok, "kill -{name} failed");
+}

@@ -1,6 +1,6 @@
 //! `ss run` end to end on the sim source: exports, counters, the chat log, shutdown, determinism.
 
-use crate::harness::Test;
+use crate::harness::{Test, signal};
 use serde_json::Value;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
@@ -65,21 +65,7 @@ fn a_timed_run_records_every_event_and_exports_counters() {
 }
 
 fn spawn_run(t: &Test) -> Child {
-    t.std_cmd()
-        .arg("run")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
-fn signal(child: &Child, name: &str) {
-    let ok = std::process::Command::new("kill")
-        .args([&format!("-{name}"), &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill -{name} failed");
+    t.spawn(&["run"])
 }
 
 fn wait_with_deadline(child: &mut Child, limit: Duration) -> i32 {

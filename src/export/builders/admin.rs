@@ -13,6 +13,8 @@ use serde_json::{Value, json};
 
 /// Most clip jobs in jobs.json (newest kept).
 const JOBS_MAX: usize = 500;
+/// Most outbox rows in jobs.json (newest kept).
+const OUTBOX_MAX: usize = 200;
 /// Most audit entries in audit.json (newest kept).
 const AUDIT_MAX: usize = 500;
 /// Days of quota usage per platform in quotas.json.
@@ -110,7 +112,34 @@ pub(super) fn jobs(inputs: &Inputs<'_>) -> Result<Body, ExportError> {
             })
         })
         .collect();
-    Ok(body(json!({"counts": counts, "jobs": jobs})))
+    let (pending, sent, failed) = inputs
+        .store
+        .map(|s| s.outbox_counts())
+        .transpose()?
+        .unwrap_or_default();
+    let outbox: Vec<Value> = rows(inputs.store, |s| s.outbox(OUTBOX_MAX))?
+        .iter()
+        .map(|o| {
+            json!({
+                "id": o.id,
+                "creator": o.creator,
+                "destination": o.destination.as_str(),
+                "target": o.target,
+                "kind": o.kind,
+                "attempts": o.attempts,
+                "next_attempt_at": o.next_attempt_at.map(timestamp),
+                "sent_at": o.sent_at.map(timestamp),
+                "failed": o.failed,
+                "last_error": o.last_error.as_deref().map(crate::export::sanitize::message),
+                "created_at": timestamp(o.created_at),
+            })
+        })
+        .collect();
+    Ok(body(json!({
+        "counts": counts,
+        "jobs": jobs,
+        "outbox": {"pending": pending, "sent": sent, "failed": failed, "rows": outbox},
+    })))
 }
 
 pub(super) fn rate_limits(inputs: &Inputs<'_>) -> Body {
