@@ -162,21 +162,11 @@ impl LaneProbe {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Author, EventKind, Platform};
+    use crate::event::Author;
 
     fn event(id: &str) -> ChatEvent {
-        ChatEvent {
-            platform: Platform::Sim,
-            creator: "demo".into(),
-            channel: "demo".into(),
-            message_id: id.into(),
-            timestamp: chrono::Utc::now(),
-            kind: EventKind::Message,
-            author: Author::default(),
-            text: "hi".into(),
-            emotes: Default::default(),
-            extras: Default::default(),
-        }
+        let at = chrono::Utc::now();
+        ChatEvent::message(Platform::Sim, "demo", id, at, Author::default(), "hi")
     }
 
     #[tokio::test(start_paused = true)]

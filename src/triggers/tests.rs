@@ -12,22 +12,22 @@ fn registry(json: &str) -> Registry {
 }
 
 fn msg(at_s: i64, user: &str, text: &str) -> ChatEvent {
+    let author = Author {
+        id: format!("id-{user}").into(),
+        display_name: user.to_uppercase().into(),
+        ..Author::viewer(user)
+    };
+    let at = Utc.timestamp_opt(1_700_000_000 + at_s, 0).unwrap();
     ChatEvent {
-        platform: Platform::Twitch,
-        creator: "demo".into(),
         channel: "demo_channel".into(),
-        message_id: format!("{user}-{at_s}").into(),
-        timestamp: Utc.timestamp_opt(1_700_000_000 + at_s, 0).unwrap(),
-        kind: EventKind::Message,
-        author: Author {
-            id: format!("id-{user}").into(),
-            login: user.into(),
-            display_name: user.to_uppercase().into(),
-            roles: Roles::default(),
-        },
-        text: text.into(),
-        emotes: Default::default(),
-        extras: Default::default(),
+        ..ChatEvent::message(
+            Platform::Twitch,
+            "demo",
+            &format!("{user}-{at_s}"),
+            at,
+            author,
+            text,
+        )
     }
 }
 
