@@ -4,10 +4,10 @@
 //! The store directory is a small tmpfs (a real file system that really runs out of space), filled
 //! by a file the test owns; deleting that file frees the space. Mounting needs root, as CI runs.
 
-use crate::harness::{Test, signal};
+use crate::harness::{Spawned, Test, signal};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// A tmpfs of `size` mounted at `dir`, unmounted on drop.
@@ -72,7 +72,7 @@ fn demo_on_full_disk() -> (Test, Tmpfs, PathBuf) {
     (t, mount, filler)
 }
 
-fn spawn_run(t: &Test) -> Child {
+fn spawn_run(t: &Test) -> Spawned {
     t.spawn(&["run"])
 }
 
@@ -91,7 +91,8 @@ fn wait_until(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
 }
 
 /// Waits for the process to exit; returns (code, stdout, stderr) and how long it took.
-fn finish(mut child: Child, limit: Duration) -> (i32, String, String, Duration) {
+fn finish(child: Spawned, limit: Duration) -> (i32, String, String, Duration) {
+    let mut child = child.into_inner();
     let start = Instant::now();
     loop {
         if child.try_wait().unwrap().is_some() {
@@ -126,7 +127,7 @@ fn degraded(t: &Test) -> bool {
 }
 
 /// Starts `ss run` and waits until its snapshot says the store is degraded.
-fn run_until_degraded(t: &Test) -> Child {
+fn run_until_degraded(t: &Test) -> Spawned {
     let child = spawn_run(t);
     wait_until(
         "the snapshot to say degraded",

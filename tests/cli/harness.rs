@@ -139,14 +139,51 @@ pub fn copy_dir(from: &Path, to: &Path) {
 }
 
 impl Test {
-    /// Starts `ss ARGS` in this root with piped stdout and stderr, without waiting for it.
-    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
-        self.std_cmd()
-            .args(args)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("starting ss")
+    /// Starts `ss ARGS` in this root with piped stdout and stderr, without waiting for it. The
+    /// process is killed if the test ends (or panics) while it still runs.
+    pub fn spawn(&self, args: &[&str]) -> Spawned {
+        Spawned(Some(
+            self.std_cmd()
+                .args(args)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("starting ss"),
+        ))
+    }
+}
+
+/// A running `ss` that a failing test cannot leave behind.
+pub struct Spawned(Option<std::process::Child>);
+
+impl Spawned {
+    /// The process, no longer killed on drop (the caller waits for it).
+    pub fn into_inner(mut self) -> std::process::Child {
+        self.0.take().expect("a spawned process")
+    }
+}
+
+impl std::ops::Deref for Spawned {
+    type Target = std::process::Child;
+    fn deref(&self) -> &std::process::Child {
+        self.0.as_ref().expect("a spawned process")
+    }
+}
+
+impl std::ops::DerefMut for Spawned {
+    fn deref_mut(&mut self) -> &mut std::process::Child {
+        self.0.as_mut().expect("a spawned process")
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.0
+            && child.try_wait().ok().flatten().is_none()
+        {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 

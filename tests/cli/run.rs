@@ -1,6 +1,6 @@
 //! `ss run` end to end on the sim source: exports, counters, the chat log, shutdown, determinism.
 
-use crate::harness::{Test, signal};
+use crate::harness::{Spawned, Test, signal};
 use serde_json::Value;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
@@ -64,7 +64,7 @@ fn a_timed_run_records_every_event_and_exports_counters() {
     }
 }
 
-fn spawn_run(t: &Test) -> Child {
+fn spawn_run(t: &Test) -> Spawned {
     t.spawn(&["run"])
 }
 
