@@ -48,7 +48,8 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<Outcome> {
         let shutdown = CancellationToken::new();
         let signals = Signals::install()?;
         let (forced, forced_rx) = tokio::sync::oneshot::channel();
-        tokio::spawn(watch_signals(signals, shutdown.clone(), forced));
+        // Tracked like every task: it ends with the run (aborted below once the run returns).
+        let watcher = tokio::spawn(watch_signals(signals, shutdown.clone(), forced));
         let run = async {
             let config = Config::load(root)?;
             let secrets = Secrets::load(root);
@@ -64,11 +65,13 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<Outcome> {
             )
             .await
         };
-        tokio::select! {
+        let ended = tokio::select! {
             summary = run => summary.map(Some),
             // Only a second signal sends; a dropped sender never ends the run.
             Ok(()) = forced_rx => Ok(None),
-        }
+        };
+        watcher.abort();
+        ended
     })?;
     let Some(summary) = summary else {
         // The second signal: leave at once through the one exit-code path (130).
