@@ -595,13 +595,14 @@ fn apply_guarded(
         op,
         WriteOp::ChatEvent(_) | WriteOp::Atomic(_) | WriteOp::Flush(_) | WriteOp::Wake(_)
     );
+    // Cached statements: this runs for every action on the hot path.
     if savepoint {
-        conn.execute_batch("SAVEPOINT op")?;
+        conn.prepare_cached("SAVEPOINT op")?.execute([])?;
     }
     match apply(conn, insert_chat, op, tally, totals) {
         Ok(counted) => {
             if savepoint {
-                conn.execute_batch("RELEASE op")?;
+                conn.prepare_cached("RELEASE op")?.execute([])?;
             }
             tally.ops_written += counted;
             Ok(())
@@ -609,7 +610,8 @@ fn apply_guarded(
         Err(ApplyError::Storage(e)) => Err(e),
         Err(ApplyError::Rejected(reason)) => {
             if savepoint {
-                conn.execute_batch("ROLLBACK TO op; RELEASE op")?;
+                conn.prepare_cached("ROLLBACK TO op")?.execute([])?;
+                conn.prepare_cached("RELEASE op")?.execute([])?;
             }
             tally.ops_rejected += 1;
             tracing::warn!(reason, "Store write refused; the op was skipped.");
