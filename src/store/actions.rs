@@ -17,7 +17,12 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
 use serde::Serialize;
 
-/// Records `action` and applies its store effect.
+/// Applies `action`'s store effect, then records it.
+///
+/// Refusals come before anything is written (the writer runs actions without a savepoint, as they are
+/// the hot path): the payload is serialized first, each domain effect refuses before its first change
+/// (a clip that finds no free id, a vote without an option writes nothing), and the action row is
+/// written last.
 pub(super) fn apply(
     conn: &Connection,
     action: &Action,
@@ -29,19 +34,6 @@ pub(super) fn apply(
             action.trigger_id
         ))
     })?;
-    conn.prepare_cached(
-        "INSERT INTO actions (creator, platform, trigger_id, action_type, payload, at_ms, message_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?
-    .execute(params![
-        action.creator,
-        action.platform.as_str(),
-        action.trigger_id,
-        action.kind.type_name(),
-        payload,
-        ms(&action.at),
-        action.message_id
-    ])?;
     match &action.kind {
         ActionKind::Clip {
             channel,
@@ -80,6 +72,19 @@ pub(super) fn apply(
         )?,
         ActionKind::Reply { .. } | ActionKind::ValidationPassed => {}
     }
+    conn.prepare_cached(
+        "INSERT INTO actions (creator, platform, trigger_id, action_type, payload, at_ms, message_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        action.creator,
+        action.platform.as_str(),
+        action.trigger_id,
+        action.kind.type_name(),
+        payload,
+        ms(&action.at),
+        action.message_id
+    ])?;
     Ok(())
 }
 
