@@ -19,6 +19,7 @@
 //!   the exporter task and hot reload.
 //! - [`store`]: the SQLite store: open and migrate, the single batching writer, one module per
 //!   domain (chat, actions, community, clips, outbox, checkpoints, quotas, audit).
+//! - [`status`]: the health of a runtime judged from its snapshot (`ss status`).
 //! - [`backoff`]: capped, jittered exponential backoff (sources, the store writer).
 //! - [`export`]: snapshot builders, atomic writer, manifest, publish mirror.
 //! - `swar`: eight-bytes-at-a-time byte checks shared by the parser and the extras writer.
@@ -40,6 +41,7 @@ pub mod json_spans;
 pub mod log_sink;
 pub mod pipeline;
 pub mod sources;
+pub mod status;
 pub mod store;
 mod swar;
 pub mod triggers;

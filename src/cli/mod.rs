@@ -9,6 +9,7 @@ mod export;
 mod logging;
 mod publish_state;
 mod run;
+mod status;
 mod update_version;
 mod validate_config;
 
@@ -63,6 +64,8 @@ pub enum Command {
     ValidateConfig(validate_config::Args),
     /// Stamp a release: one version and build in every file that carries them (all or nothing).
     UpdateVersion(update_version::Args),
+    /// Is the runtime healthy? Reads its snapshot; exit 0 healthy, 1 stale, failed or degraded.
+    Status(status::Args),
     /// Print shell completions (bash, zsh, fish, elvish, powershell) to stdout.
     Completions(completions::Args),
 }
@@ -133,6 +136,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Some(Command::Run(args)) => run::run(&root, args),
         Some(Command::ValidateConfig(args)) => validate_config::run(&root, args),
         Some(Command::UpdateVersion(args)) => update_version::run(&root, args),
+        Some(Command::Status(args)) => status::run(&root, args),
         Some(Command::Completions(args)) => completions::run(args),
         Some(Command::Export(args)) => export::run(&root, args),
         Some(Command::PublishState(args)) => publish_state::run(&root, args),

@@ -12,6 +12,7 @@ mod harness;
 mod publish_state;
 mod run;
 mod run_twitch;
+mod status;
 mod twitch;
 mod twitch_server;
 mod update_version;

@@ -1,0 +1,272 @@
+//! Health of a runtime, judged from its exported `runtime_snapshot.json`: what `ss status` prints.
+//!
+//! `ss status` never talks to the daemon; it reads the snapshot the daemon writes on its cadence, the
+//! way a dashboard does. A snapshot older than the stale threshold means the daemon stopped writing
+//! (it died, or it stopped and nobody restarted it). A failed source or a degraded store is unhealthy
+//! even in a fresh snapshot. [`Health::judge`] is pure (time is passed in), so it is tested on JSON.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use std::time::Duration;
+
+/// One source as the snapshot shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SourceHealth {
+    pub creator: String,
+    pub platform: String,
+    pub state: String,
+    /// Seconds since its last event, at the snapshot's time; `None` before the first event.
+    pub last_event_age_s: Option<i64>,
+    pub events: u64,
+    pub reconnects: u64,
+    pub last_error: Option<String>,
+}
+
+/// The verdict on one snapshot.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Health {
+    pub healthy: bool,
+    /// Why not, one line each; empty when healthy.
+    pub problems: Vec<String>,
+    pub generated_at: DateTime<Utc>,
+    pub snapshot_age_s: i64,
+    pub stale_after_s: u64,
+    pub stale: bool,
+    pub running: bool,
+    pub uptime_s: Option<i64>,
+    pub degraded: bool,
+    pub degraded_reason: Option<String>,
+    pub events_received: u64,
+    pub events_recorded: u64,
+    pub events_dropped: u64,
+    pub sources: Vec<SourceHealth>,
+}
+
+/// Why a snapshot could not be judged.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct SnapshotError(String);
+
+fn time(value: &Value) -> Option<DateTime<Utc>> {
+    value
+        .as_str()
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| t.with_timezone(&Utc))
+}
+
+fn count(value: &Value) -> u64 {
+    value.as_u64().unwrap_or(0)
+}
+
+impl Health {
+    /// Judges `snapshot` (the parsed runtime_snapshot.json) at `now`.
+    pub fn judge(
+        snapshot: &Value,
+        now: DateTime<Utc>,
+        stale_after: Duration,
+    ) -> Result<Health, SnapshotError> {
+        let generated_at = time(&snapshot["meta"]["generated_at"]).ok_or_else(|| {
+            SnapshotError(
+                "the snapshot has no meta.generated_at time; is it a runtime_snapshot.json?".into(),
+            )
+        })?;
+        let snapshot_age_s = (now - generated_at).num_seconds().max(0);
+        let stale_after_s = stale_after.as_secs().max(1);
+        let stale = snapshot_age_s as u64 > stale_after_s;
+        let running = snapshot["running"].as_bool().unwrap_or(false);
+        let degraded = snapshot["degraded"].as_bool().unwrap_or(false);
+        let degraded_reason = snapshot["degraded_reason"].as_str().map(str::to_owned);
+        let sources: Vec<SourceHealth> = snapshot["sources"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .map(|s| SourceHealth {
+                creator: s["creator"].as_str().unwrap_or("?").to_owned(),
+                platform: s["platform"].as_str().unwrap_or("?").to_owned(),
+                state: s["state"].as_str().unwrap_or("?").to_owned(),
+                last_event_age_s: time(&s["heartbeat_at"])
+                    .map(|t| (generated_at - t).num_seconds().max(0)),
+                events: count(&s["events"]),
+                reconnects: count(&s["reconnects"]),
+                last_error: s["last_error"].as_str().map(str::to_owned),
+            })
+            .collect();
+        let mut problems = Vec::new();
+        if stale {
+            problems.push(format!(
+                "the snapshot is {snapshot_age_s}s old (stale after {stale_after_s}s): the runtime is not writing exports{}",
+                if running { "" } else { " and its last snapshot says it stopped" }
+            ));
+        }
+        if degraded {
+            problems.push(format!(
+                "the store is degraded: {}",
+                degraded_reason.as_deref().unwrap_or("commits are failing")
+            ));
+        }
+        for s in sources.iter().filter(|s| s.state == "failed") {
+            problems.push(format!(
+                "{}/{} failed: {}",
+                s.creator,
+                s.platform,
+                s.last_error.as_deref().unwrap_or("no error recorded")
+            ));
+        }
+        let counters = &snapshot["counters"];
+        Ok(Health {
+            healthy: problems.is_empty(),
+            problems,
+            generated_at,
+            snapshot_age_s,
+            stale_after_s,
+            stale,
+            running,
+            uptime_s: snapshot["uptime_s"].as_i64(),
+            degraded,
+            degraded_reason,
+            events_received: count(&counters["events_received"]),
+            events_recorded: count(&counters["events_recorded"]),
+            events_dropped: count(&counters["events_dropped"]),
+            sources,
+        })
+    }
+
+    /// The human report: a verdict line, the runtime, the store, then one line per source.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let verdict = if self.healthy { "healthy" } else { "UNHEALTHY" };
+        out.push_str(&format!(
+            "{verdict}: runtime {}, snapshot {}s old ({}, stale after {}s)\n",
+            match (self.running, self.uptime_s) {
+                (true, Some(up)) => format!("running for {up}s"),
+                (true, None) => "running".to_owned(),
+                (false, _) => "stopped".to_owned(),
+            },
+            self.snapshot_age_s,
+            if self.stale { "STALE" } else { "fresh" },
+            self.stale_after_s,
+        ));
+        out.push_str(&format!(
+            "store: {}; events {} received, {} recorded, {} dropped\n",
+            if self.degraded {
+                format!(
+                    "DEGRADED ({})",
+                    self.degraded_reason.as_deref().unwrap_or("commits failing")
+                )
+            } else {
+                "ok".to_owned()
+            },
+            self.events_received,
+            self.events_recorded,
+            self.events_dropped
+        ));
+        if self.sources.is_empty() {
+            out.push_str("sources: none running\n");
+        }
+        for s in &self.sources {
+            let last = s.last_event_age_s.map_or_else(
+                || "no events yet".to_owned(),
+                |a| format!("last event {a}s ago"),
+            );
+            out.push_str(&format!(
+                "  {:<24} {:<10} {last}, {} events, {} reconnects{}\n",
+                format!("{}/{}", s.creator, s.platform),
+                s.state,
+                s.events,
+                s.reconnects,
+                s.last_error
+                    .as_deref()
+                    .map(|e| format!(", last error: {e}"))
+                    .unwrap_or_default()
+            ));
+        }
+        for problem in &self.problems {
+            out.push_str(&format!("problem: {problem}\n"));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn snapshot(generated_at: &str, running: bool, degraded: bool, state: &str) -> Value {
+        json!({
+            "meta": {"generated_at": generated_at},
+            "running": running,
+            "uptime_s": 42,
+            "degraded": degraded,
+            "degraded_reason": if degraded { json!("store commit failed: database or disk is full") } else { json!(null) },
+            "counters": {"events_received": 10, "events_recorded": 9, "events_dropped": 0},
+            "sources": [{"creator": "demo", "platform": "sim", "state": state,
+                          "heartbeat_at": "2026-12-01T10:00:00Z", "events": 10, "reconnects": 0,
+                          "last_error": if state == "failed" { json!("missing credentials") } else { json!(null) }}],
+        })
+    }
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn a_fresh_snapshot_of_a_running_runtime_is_healthy() {
+        let h = Health::judge(
+            &snapshot("2026-12-01T10:00:05Z", true, false, "connected"),
+            at("2026-12-01T10:00:09Z"),
+            Duration::from_secs(15),
+        )
+        .unwrap();
+        assert!(h.healthy, "{:?}", h.problems);
+        assert_eq!(
+            (h.snapshot_age_s, h.sources[0].last_event_age_s),
+            (4, Some(5))
+        );
+    }
+
+    #[test]
+    fn stale_failed_and_degraded_are_each_unhealthy() {
+        let now = at("2026-12-01T10:01:00Z");
+        let stale = Health::judge(
+            &snapshot("2026-12-01T10:00:00Z", false, false, "stopped"),
+            now,
+            Duration::from_secs(15),
+        )
+        .unwrap();
+        assert!(!stale.healthy && stale.stale);
+        assert!(
+            stale.problems[0].contains("60s old"),
+            "{:?}",
+            stale.problems
+        );
+        let fresh = at("2026-12-01T10:00:01Z");
+        let failed = Health::judge(
+            &snapshot("2026-12-01T10:00:00Z", true, false, "failed"),
+            fresh,
+            Duration::from_secs(15),
+        )
+        .unwrap();
+        assert_eq!(failed.problems, ["demo/sim failed: missing credentials"]);
+        let degraded = Health::judge(
+            &snapshot("2026-12-01T10:00:00Z", true, true, "connected"),
+            fresh,
+            Duration::from_secs(15),
+        )
+        .unwrap();
+        assert!(
+            degraded.problems[0].contains("disk is full"),
+            "{:?}",
+            degraded.problems
+        );
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_snapshot_is_an_error_not_a_verdict() {
+        let err =
+            Health::judge(&json!({"hello": 1}), Utc::now(), Duration::from_secs(15)).unwrap_err();
+        assert!(err.to_string().contains("meta.generated_at"), "{err}");
+    }
+}

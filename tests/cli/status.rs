@@ -1,0 +1,97 @@
+//! `ss status`: the health probe over the daemon's snapshot, exit 0 / 1 / 2 as documented.
+
+use crate::harness::{Test, signal};
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+/// The demo with a fast export cadence.
+fn demo() -> Test {
+    let t = Test::new();
+    let system = t
+        .read("runtime/config/system.json")
+        .replace("\"cadence_s\": 5", "\"cadence_s\": 0.5");
+    t.write("runtime/config/system.json", &system);
+    t
+}
+
+fn running(t: &Test) -> bool {
+    std::fs::read_to_string(t.path().join("runtime/exports/runtime_snapshot.json"))
+        .ok()
+        .and_then(|s| serde_json::from_str::<Value>(&s).ok())
+        .is_some_and(|s| s["running"] == true && s["sources"][0]["state"] == "connected")
+}
+
+#[test]
+fn healthy_while_running_then_unhealthy_once_the_snapshot_goes_stale() {
+    let t = demo();
+    let mut child = t.spawn(&["run"]);
+    let start = Instant::now();
+    while !running(&t) {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "ss run never reported running"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = t.run(&["status"]);
+    out.status(0);
+    assert!(
+        out.stdout.starts_with("healthy: runtime running"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("demo/sim"), "{}", out.stdout);
+    let json = t.run(&["status", "--format", "json"]);
+    json.status(0);
+    let report: Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(report["healthy"], true);
+    assert_eq!(report["sources"][0]["state"], "connected");
+
+    signal(&child, "INT");
+    assert!(child.wait().unwrap().success());
+    std::thread::sleep(Duration::from_millis(2_100));
+    let out = t.run(&["status", "--stale-after", "1s"]);
+    out.status(1);
+    assert!(
+        out.stdout.starts_with("UNHEALTHY: runtime stopped"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("STALE"), "{}", out.stdout);
+}
+
+#[test]
+fn a_failed_source_is_unhealthy_even_in_a_fresh_snapshot() {
+    let t = demo();
+    let creators = t.read("runtime/config/creators.json").replacen(
+        "\"enabled\": false,\n          \"channel\": \"demo_channel\"",
+        "\"enabled\": true,\n          \"channel\": \"demo_channel\"",
+        1,
+    );
+    t.write("runtime/config/creators.json", &creators);
+    let mut cmd = t.cmd();
+    cmd.env_remove("TWITCH_OAUTH_TOKEN_DEMO")
+        .args(["run", "--duration", "1s"])
+        .assert()
+        .success();
+    let out = t.run(&["status", "--stale-after", "10m"]);
+    out.status(1);
+    assert!(
+        out.stdout
+            .contains("problem: demo/twitch failed: demo/twitch: missing credentials"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn no_snapshot_is_a_usage_error_that_says_what_writes_one() {
+    let t = Test::empty();
+    let out = t.run(&["status"]);
+    out.status(2);
+    assert!(
+        out.stderr.contains("`ss run` (or `ss export`) writes it"),
+        "{}",
+        out.stderr
+    );
+}
