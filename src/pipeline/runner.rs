@@ -195,8 +195,18 @@ pub async fn run(
         sink, mut receiver, ..
     } = lane;
     let plans = supervisor::plan(&config, options.creator.as_deref());
-    let supervisor =
-        Supervisor::start(&config, &plans, &secrets, &sink, &shutdown, &telemetry, &db);
+    let supervisor = Supervisor::start(
+        &config,
+        &plans,
+        &supervisor::RunShared {
+            secrets: &secrets,
+            sink: &sink,
+            shutdown: &shutdown,
+            telemetry: &telemetry,
+            guards: &counters.guards,
+            db: &db,
+        },
+    );
     // The sources hold the only senders now, so the lane closes when the last source stops.
     drop(sink);
 

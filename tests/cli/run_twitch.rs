@@ -146,3 +146,54 @@ async fn ss_run_replies_on_twitch_and_survives_a_server_restart() {
         }
     }
 }
+
+/// The guard counters belong to a run, not the process: two runs one after another in this process
+/// each report the one foreign-channel line they saw, not the sum (issue 11, hardening B).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_runs_in_one_process_each_count_their_own_guards() {
+    let server = TwitchServer::start(ServerOptions::default()).await;
+    let t = twitch_root(server.port());
+    t.write(".env", "TWITCH_OAUTH_TOKEN_DEMO=oauth:in-process-token\n");
+    for run in 1..=2 {
+        let root = t.path().to_path_buf();
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let running = tokio::spawn({
+            let shutdown = shutdown.clone();
+            async move {
+                let config = ss::config::Config::load(&root).unwrap();
+                let secrets = ss::config::secrets::Secrets::load(&root);
+                ss::pipeline::runner::run(
+                    &root,
+                    config,
+                    secrets,
+                    ss::pipeline::runner::RunOptions::default(),
+                    shutdown,
+                )
+                .await
+            }
+        });
+        server.wait_for_joins(run).await;
+        let foreign = privmsg(&format!("foreign-{run}"), "viewer_one", "22222222", "hi")
+            .replace("#demo_channel", "#otherchannel");
+        server.send_to_joined(&foreign).await;
+        // Lines are handled in order: once `!ping` is answered, the foreign line was counted.
+        server
+            .send_to_joined(&privmsg(
+                &format!("ping-{run}"),
+                "viewer_one",
+                "22222222",
+                "!ping",
+            ))
+            .await;
+        server
+            .wait_for_commands("PRIVMSG", run, Duration::from_secs(10))
+            .await;
+        shutdown.cancel();
+        let summary = running.await.unwrap().unwrap();
+        assert_eq!(
+            summary.counters.guards["foreign_channel_events"], 1,
+            "run {run}: {:?}",
+            summary.counters.guards
+        );
+    }
+}
