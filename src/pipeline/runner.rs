@@ -53,13 +53,78 @@ pub struct RunOptions {
     pub creator: Option<String>,
 }
 
-/// How a run ended.
-#[derive(Debug, Clone)]
+/// How a run ended. A run that stopped in order always has one, even when something failed; `ss run`
+/// prints its summary line and then exits with [`RunSummary::into_result`].
+#[derive(Debug)]
 pub struct RunSummary {
     pub counters: Counters,
     pub elapsed: Duration,
     /// Sources that had to be aborted at shutdown.
     pub aborted_sources: Vec<String>,
+    /// What the run accepted but could not write durably; empty after a clean run.
+    pub not_written: Vec<NotWritten>,
+    /// An error that ended the run loop early (the run still stopped in order).
+    pub failed: Option<anyhow::Error>,
+}
+
+/// Something accepted that did not reach the disk by the time the run stopped.
+#[derive(Debug)]
+pub enum NotWritten {
+    /// Store writes given up at shutdown: the store stayed unwritable for the writer's close grace
+    /// (`StoreError::Abandoned`, which names the reason and the fix).
+    Store {
+        ops: u64,
+        events: u64,
+        error: StoreError,
+    },
+    /// The final exports, or some of their files (`files`, when the writer could name them).
+    Exports {
+        files: Option<usize>,
+        error: anyhow::Error,
+    },
+}
+
+impl NotWritten {
+    /// A short phrase for the summary line: what, not why (stderr has the why and the fix).
+    pub fn describe(&self) -> String {
+        match self {
+            NotWritten::Store { ops, events, .. } => {
+                format!("{events} chat events in {ops} store writes")
+            }
+            NotWritten::Exports { files: Some(n), .. } => {
+                format!("{n} final export file{}", if *n == 1 { "" } else { "s" })
+            }
+            NotWritten::Exports { files: None, .. } => "the final exports".to_string(),
+        }
+    }
+}
+
+impl RunSummary {
+    /// Ok after a clean run; otherwise the error `ss run` exits 2 with: every part, each naming its
+    /// cause and fix, the run loop's error first.
+    pub fn into_result(self) -> anyhow::Result<()> {
+        let mut errors: Vec<anyhow::Error> = self.failed.into_iter().collect();
+        for part in self.not_written {
+            errors.push(match part {
+                NotWritten::Store { error, .. } => {
+                    anyhow::Error::new(error).context("committing the store")
+                }
+                NotWritten::Exports { error, .. } => error,
+            });
+        }
+        match errors.len() {
+            0 => Ok(()),
+            1 => Err(errors.remove(0)),
+            _ => Err(anyhow::anyhow!(
+                "{}",
+                errors
+                    .iter()
+                    .map(|e| format!("{e:#}"))
+                    .collect::<Vec<_>>()
+                    .join("\nerror: ")
+            )),
+        }
+    }
 }
 
 /// The per-event work: the core, the chat log, the router.
@@ -290,7 +355,7 @@ pub async fn run(
         Ok(stats) => stats.events_recorded,
         Err(_) => exporter.recorded_so_far(),
     };
-    let exported = exporter.finish(events_recorded).await;
+    let (counters, exported) = exporter.finish(events_recorded).await;
     tasks.close();
     if tokio::time::timeout(TASK_GRACE, tasks.wait())
         .await
@@ -301,14 +366,36 @@ pub async fn run(
             "Some runtime tasks did not end in time; they are dropped with the runtime."
         );
     }
-    // The store's own error says more than the loop's "the writer has stopped" that it caused.
-    closed.context("committing the store")?;
-    loop_result.context("the run loop failed")?;
-    let counters = exported?;
+    let mut not_written = Vec::new();
+    let mut failed = None;
+    match closed {
+        Ok(_) => {}
+        Err(error @ StoreError::Abandoned { ops, events, .. }) => {
+            not_written.push(NotWritten::Store { ops, events, error });
+        }
+        Err(e) => failed = Some(anyhow::Error::new(e).context("committing the store")),
+    }
+    match loop_result {
+        Ok(()) => {}
+        // The store's own error says more than the loop's "the writer has stopped" that it caused.
+        Err(StoreError::Closed) if !not_written.is_empty() || failed.is_some() => {}
+        Err(e) => {
+            failed.get_or_insert_with(|| anyhow::Error::new(e).context("the run loop failed"));
+        }
+    }
+    if let Err(error) = exported {
+        let files = error.chain().find_map(|cause| match cause.downcast_ref() {
+            Some(crate::export::ExportError::NotWritten { failed, .. }) => Some(failed.len()),
+            _ => None,
+        });
+        not_written.push(NotWritten::Exports { files, error });
+    }
     Ok(RunSummary {
         counters,
         elapsed: started.elapsed(),
         aborted_sources,
+        not_written,
+        failed,
     })
 }
 

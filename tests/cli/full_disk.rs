@@ -1,8 +1,10 @@
-//! `ss run` with the store on a disk that fills up: nothing accepted is lost, the runtime says it is
-//! degraded, recovers by itself when space frees, and ends the documented way when it never does.
+//! `ss run` with the store, or the exports, on a disk that fills up: nothing accepted is lost, the
+//! runtime says it is degraded, recovers by itself when space frees, and ends the one documented way
+//! when it never does: the summary line on stdout naming what was not written, then exit 2.
 //!
-//! The store directory is a small tmpfs (a real file system that really runs out of space), filled
-//! by a file the test owns; deleting that file frees the space. Mounting needs root, as CI runs.
+//! The store (or exports) directory is a small tmpfs (a real file system that really runs out of
+//! space), filled by a file the test owns; deleting that file frees the space. Mounting needs root,
+//! as CI runs.
 
 use crate::harness::Test;
 use serde_json::Value;
@@ -205,6 +207,12 @@ fn a_disk_that_stays_full_ends_the_run_with_exit_2_and_says_what_was_not_recorde
     let (code, stdout, stderr, took) = finish(child, Duration::from_secs(40));
     assert_eq!(code, 2, "{stdout}\n{stderr}");
     assert!(
+        stdout.starts_with("stopped after ")
+            && stdout.contains("; NOT WRITTEN: ")
+            && stdout.contains(" chat events in "),
+        "the summary line names what was not written: {stdout}"
+    );
+    assert!(
         stderr.contains("could not be written through shutdown") && stderr.contains("not recorded"),
         "{stderr}"
     );
@@ -233,4 +241,39 @@ fn a_second_signal_exits_at_once_with_130() {
     let (code, stdout, stderr, took) = finish(child, Duration::from_secs(20));
     assert_eq!(code, 130, "{stdout}\n{stderr}");
     assert!(took < Duration::from_secs(5), "{took:?}");
+}
+
+/// The exports on a full disk end the same way as the store on one: the summary line first, naming
+/// the final export files that could not be written, then exit 2 with the reason and the fix. Files
+/// on other disks (signals, admin) are still written.
+#[test]
+fn a_full_disk_under_the_exports_ends_with_the_summary_line_and_exit_2() {
+    let t = Test::new();
+    let exports = t.path().join("runtime/exports");
+    let _mount = Tmpfs::mount(&exports, "1m");
+    let _filler = fill(&exports, 0);
+    let out = t.run(&["run", "--duration", "3s"]);
+    out.status(2);
+    assert!(
+        out.stdout.starts_with("stopped after ")
+            && out.stdout.contains("; NOT WRITTEN: ")
+            && out.stdout.contains(" final export files"),
+        "the summary line names what was not written: {}",
+        out.stdout
+    );
+    assert!(
+        out.stderr.contains("writing the final exports")
+            && out
+                .stderr
+                .contains(" export files could not be written under ")
+            && out.stderr.contains("exports/")
+            && out.stderr.contains("No space left on device")
+            && out.stderr.contains("hint: free space"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        t.path().join("runtime/signals/chat_events.json").is_file(),
+        "files on other disks are still written"
+    );
 }
