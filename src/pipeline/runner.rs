@@ -77,6 +77,9 @@ pub enum NotWritten {
         events: u64,
         error: StoreError,
     },
+    /// Chat events never handed to the store because its writer had given up: the ones being sent
+    /// then, and the ones still in the data lane (which were not run through triggers either).
+    Unsent { events: u64 },
     /// The final exports, or some of their files (`files`, when the writer could name them).
     Exports {
         files: Option<usize>,
@@ -90,6 +93,9 @@ impl NotWritten {
         match self {
             NotWritten::Store { ops, events, .. } => {
                 format!("{events} chat events in {ops} store writes")
+            }
+            NotWritten::Unsent { events } => {
+                format!("{events} chat events never sent to the store")
             }
             NotWritten::Exports { files: Some(n), .. } => {
                 format!("{n} final export file{}", if *n == 1 { "" } else { "s" })
@@ -109,6 +115,9 @@ impl RunSummary {
                 NotWritten::Store { error, .. } => {
                     anyhow::Error::new(error).context("committing the store")
                 }
+                NotWritten::Unsent { events } => anyhow::anyhow!(
+                    "{events} chat events were never sent to the store because its writer had given up (the ones still in the data lane were not run through triggers either); they were not recorded"
+                ),
                 NotWritten::Exports { error, .. } => error,
             });
         }
@@ -136,6 +145,9 @@ struct Pipeline {
     counters: Arc<RunCounters>,
     /// Reused between events so the hot path does not allocate a vector per event.
     ops: Vec<WriteOp>,
+    /// Chat events whose writes the writer refused because it had stopped (counted, not lost
+    /// silently).
+    unsent_events: u64,
 }
 
 impl Pipeline {
@@ -143,8 +155,13 @@ impl Pipeline {
         match item {
             Inbound::Event(event) => {
                 self.evaluate(event);
-                for op in self.ops.drain(..) {
-                    self.writer.send(op).await?;
+                let mut ops = self.ops.drain(..);
+                while let Some(op) = ops.next() {
+                    let events = op.events();
+                    if let Err(e) = self.writer.send(op).await {
+                        self.unsent_events += events + ops.map(|op| op.events()).sum::<u64>();
+                        return Err(e);
+                    }
                 }
             }
             Inbound::Page(page) => {
@@ -157,8 +174,12 @@ impl Pipeline {
                     cursor: page.cursor,
                     at: chrono::Utc::now(),
                 })));
-                let group = std::mem::take(&mut self.ops);
-                self.writer.send(WriteOp::Atomic(group)).await?;
+                let group = WriteOp::Atomic(std::mem::take(&mut self.ops));
+                let events = group.events();
+                if let Err(e) = self.writer.send(group).await {
+                    self.unsent_events += events;
+                    return Err(e);
+                }
             }
         }
         Ok(())
@@ -305,6 +326,7 @@ pub async fn run(
         },
         counters: counters.clone(),
         ops: Vec::new(),
+        unsent_events: 0,
     };
 
     if let Some(duration) = options.duration {
@@ -338,9 +360,15 @@ pub async fn run(
         "Runtime started; press Ctrl-C to stop."
     );
     let loop_result = drain(&mut receiver, &mut pipeline, &mut config_rx, &telemetry).await;
+    let mut unsent = pipeline.unsent_events;
     if let Err(e) = &loop_result {
         tracing::error!(error = %e, "The run loop failed; stopping everything.");
         telemetry.error("run_loop_failed", "runtime", e.to_string());
+        // What the sources handed over and the loop never took is not lost silently: counted here.
+        receiver.close();
+        while let Ok(item) = receiver.try_recv() {
+            unsent += item.events();
+        }
     }
     // The same ordered stop after a clean end or an error: sources, lane, store, exports.
     shutdown.cancel();
@@ -383,6 +411,9 @@ pub async fn run(
             failed.get_or_insert_with(|| anyhow::Error::new(e).context("the run loop failed"));
         }
     }
+    if unsent > 0 {
+        not_written.push(NotWritten::Unsent { events: unsent });
+    }
     if let Err(error) = exported {
         let files = error.chain().find_map(|cause| match cause.downcast_ref() {
             Some(crate::export::ExportError::NotWritten { failed, .. }) => Some(failed.len()),
@@ -421,8 +452,13 @@ async fn drain(
         if receiver.recv_many(&mut batch, BATCH).await == 0 {
             return Ok(());
         }
-        for item in batch.drain(..) {
-            pipeline.process(item).await?;
+        let mut items = batch.drain(..);
+        while let Some(item) = items.next() {
+            if let Err(e) = pipeline.process(item).await {
+                // The rest of the batch never reaches the store: counted with the other unsent.
+                pipeline.unsent_events += items.map(|item| item.events()).sum::<u64>();
+                return Err(e);
+            }
         }
     }
 }

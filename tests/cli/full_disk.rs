@@ -277,3 +277,54 @@ fn a_full_disk_under_the_exports_ends_with_the_summary_line_and_exit_2() {
         "files on other disks are still written"
     );
 }
+
+/// Chat as fast as the sim makes it, onto a store that stays full: the writer's queue and then the
+/// data lane fill up. When the writer gives up at shutdown, the events it never got (still in the
+/// lane, or being sent) are named on the summary line with the abandoned store writes, and every
+/// event the lane accepted is accounted for.
+#[test]
+fn events_never_sent_to_a_store_that_gave_up_are_counted_too() {
+    let (t, _mount, _filler) = demo_on_full_disk();
+    let creators = t
+        .read("runtime/config/creators.json")
+        .replace("\"rate_per_s\": 300", "\"rate_per_s\": 0");
+    t.write("runtime/config/creators.json", &creators);
+    let child = spawn_run(&t);
+    wait_until(
+        "the snapshot to say degraded",
+        Duration::from_secs(60),
+        || degraded(&t),
+    );
+    wait_until("the data lane to fill", Duration::from_secs(30), || {
+        snapshot(&t).is_some_and(|s| s["lanes"]["data"]["dropped"].as_u64() > Some(0))
+    });
+    signal(&child, "TERM");
+    let (code, stdout, stderr, _) = finish(child, Duration::from_secs(40));
+    assert_eq!(code, 2, "{stdout}\n{stderr}");
+    let unsent: u64 = stdout
+        .split("; NOT WRITTEN: ")
+        .nth(1)
+        .and_then(|rest| {
+            rest.split(", ")
+                .find(|p| p.ends_with(" chat events never sent to the store\n"))
+        })
+        .and_then(|p| p.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("the summary line names the unsent events: {stdout}\n{stderr}"));
+    assert!(
+        stderr.contains("were never sent to the store because its writer had given up"),
+        "{stderr}"
+    );
+    let snap = snapshot(&t).unwrap();
+    let c = &snap["counters"];
+    let n = |v: &Value| v.as_u64().unwrap();
+    let accepted = n(&snap["lanes"]["data"]["sent"]);
+    let accounted = n(&c["events_recorded"])
+        + n(&c["duplicates_skipped"])
+        + n(&snap["store"]["writer"]["events_abandoned"])
+        + unsent;
+    assert_eq!(
+        accepted, accounted,
+        "every accepted event is accounted for: {snap}"
+    );
+}
