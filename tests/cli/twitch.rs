@@ -854,8 +854,8 @@ async fn an_implausible_timestamp_and_emote_ranges_outside_the_text_are_correcte
     );
     let ranges: Vec<_> = event.emotes.iter().map(|e| (e.start, e.end)).collect();
     assert_eq!(ranges, [(3, 7)], "only the range inside the text is kept");
-    // 7-3 is reversed and never leaves the decoder; 3-200 is past the text and dropped here.
-    assert_eq!(source.guards.get(Guard::EmoteDropped), 1);
+    // 3-200 ends past the text, 7-3 is reversed: both dropped and counted.
+    assert_eq!(source.guards.get(Guard::EmoteDropped), 2);
     assert_eq!(source.guards.get(Guard::TimestampReplaced), 1);
     source.stop().await;
 }
