@@ -6,6 +6,7 @@
 //! (`schemas/chat_event.schema.json`). Keep it stable: it is the unified chat message contract.
 
 mod extras;
+pub mod wire_checks;
 
 pub use compact_str::CompactString;
 pub use extras::Extras;

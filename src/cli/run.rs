@@ -3,6 +3,11 @@
 //!
 //! The first signal starts an orderly shutdown (stop sources, drain lanes, commit the store, write
 //! final exports, exit 0 within a few seconds); a second signal exits at once with code 130.
+//!
+//! A run that stopped in order always prints its summary line on stdout. When something it accepted
+//! could not be written durably (store writes given up on a disk that stayed full, final exports
+//! that could not be written), the line ends with `NOT WRITTEN: ...` and `ss run` exits 2 with the
+//! reasons and fixes on stderr.
 
 use super::Outcome;
 use crate::config::Config;
@@ -80,8 +85,13 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<Outcome> {
     };
     // Sources that ignored shutdown were aborted; don't wait for their leftovers.
     runtime.shutdown_timeout(Duration::from_millis(500));
-    // A closed stdout (`ss run | head`) surfaces as BrokenPipe, which main_entry maps to exit 0.
-    writeln!(std::io::stdout(), "{}", summary_line(&summary))?;
+    // The one exit story of a run that stopped in order: the summary line first, always (it names
+    // what was not written, if anything); then exit 0, or exit 2 with every error and its fix.
+    // A closed stdout (`ss run | head`) surfaces as BrokenPipe, which main_entry maps to exit 0,
+    // unless the run itself failed.
+    let printed = writeln!(std::io::stdout(), "{}", summary_line(&summary));
+    summary.into_result()?;
+    printed?;
     Ok(Outcome::Success)
 }
 
@@ -102,6 +112,13 @@ fn summary_line(summary: &runner::RunSummary) -> String {
     // Guards are named only when they fired, so the usual line stays short.
     for (name, n) in c.guards.iter().filter(|(_, n)| **n > 0) {
         line.push_str(&format!(", {n} {}", name.replace('_', " ")));
+    }
+    if !summary.not_written.is_empty() {
+        let parts: Vec<String> = summary.not_written.iter().map(|n| n.describe()).collect();
+        line.push_str(&format!("; NOT WRITTEN: {}", parts.join(", ")));
+    }
+    if summary.failed.is_some() {
+        line.push_str("; the run loop failed (see the error on stderr)");
     }
     line
 }

@@ -69,6 +69,34 @@ pub enum ExportError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// Some files could not be written (each tried, the others written): which, and why.
+    #[error("{}", not_written_message(dir, failed))]
+    NotWritten {
+        dir: PathBuf,
+        /// The files, named below `dir`, with their write errors.
+        failed: Vec<(String, std::io::Error)>,
+    },
+}
+
+/// How many failed files [`ExportError::NotWritten`] names before "and N more".
+const NAMED_FAILURES: usize = 5;
+
+fn not_written_message(dir: &Path, failed: &[(String, std::io::Error)]) -> String {
+    let mut named: Vec<String> = failed
+        .iter()
+        .take(NAMED_FAILURES)
+        .map(|(name, e)| format!("{name} ({e})"))
+        .collect();
+    if failed.len() > NAMED_FAILURES {
+        named.push(format!("and {} more", failed.len() - NAMED_FAILURES));
+    }
+    format!(
+        "{} export file{} could not be written under {}: {}\n  hint: free space on that disk (or fix its permissions); the other files were written; these are left as they were until the next write (`ss export` rewrites them all)",
+        failed.len(),
+        if failed.len() == 1 { "" } else { "s" },
+        dir.display(),
+        named.join(", ")
+    )
 }
 
 impl ExportError {

@@ -73,17 +73,41 @@ fn write_one(
 /// Writes `files` under `out_dir`, then the manifest. `files` may be a subset of the catalogue
 /// (`ss export --only`); the manifest still lists every catalogue file found on disk. The manifest's
 /// `meta` is that of the first file (all files of one build share `generated_at` and the version).
+///
+/// A file that cannot be written (a full disk, a permission) does not stop the others: every file
+/// is tried, and the ones that failed are named together in [`ExportError::NotWritten`]. The
+/// manifest describes what is on disk, so it stays true either way.
 pub fn write_all(out_dir: &Path, files: &[ExportFile]) -> Result<WriteSummary, ExportError> {
     let mut summary = WriteSummary::default();
-    for file in files.iter().filter(|f| f.name != MANIFEST.name) {
-        write_one(out_dir, file.name, &file.payload, &mut summary)?;
-    }
-    let Some(first) = files.first() else {
-        return Ok(summary);
+    let mut failed = Vec::new();
+    let mut write = |name: &str, doc: &Value, summary: &mut WriteSummary| match write_one(
+        out_dir, name, doc, summary,
+    ) {
+        Ok(()) => Ok(()),
+        Err(ExportError::Io { source, .. }) => {
+            failed.push((name.to_string(), source));
+            Ok(())
+        }
+        Err(e) => Err(e),
     };
-    let manifest = manifest(out_dir, first)?;
-    write_one(out_dir, MANIFEST.name, &manifest, &mut summary)?;
-    Ok(summary)
+    for file in files.iter().filter(|f| f.name != MANIFEST.name) {
+        write(file.name, &file.payload, &mut summary)?;
+    }
+    if let Some(first) = files.first() {
+        match manifest(out_dir, first) {
+            Ok(manifest) => write(MANIFEST.name, &manifest, &mut summary)?,
+            Err(ExportError::Io { source, .. }) => failed.push((MANIFEST.name.to_string(), source)),
+            Err(e) => return Err(e),
+        }
+    }
+    if failed.is_empty() {
+        Ok(summary)
+    } else {
+        Err(ExportError::NotWritten {
+            dir: out_dir.to_path_buf(),
+            failed,
+        })
+    }
 }
 
 /// SHA-256 of `bytes` as lowercase hex.
@@ -133,4 +157,47 @@ pub fn manifest_entries(doc: &Value) -> Vec<catalogue::Entry> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::export::Visibility;
+
+    fn file(name: &'static str) -> ExportFile {
+        ExportFile {
+            name,
+            visibility: Visibility::Public,
+            schema: "streamsuites.test.v1",
+            payload: json!({"meta": {"generated_at": "2026-01-01T00:00:00Z"}, "n": 1}),
+        }
+    }
+
+    #[test]
+    fn a_file_that_cannot_be_written_does_not_stop_the_others_and_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        // `exports` is a plain file, so nothing can be written below it (even as root).
+        std::fs::write(dir.path().join("exports"), "in the way").unwrap();
+        let err = write_all(
+            dir.path(),
+            &[file("exports/a.json"), file("signals/b.json")],
+        )
+        .unwrap_err();
+        let ExportError::NotWritten { failed, .. } = &err else {
+            panic!("{err}")
+        };
+        let names: Vec<&str> = failed.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["exports/a.json", MANIFEST.name]);
+        assert!(
+            dir.path().join("signals/b.json").is_file(),
+            "the other file was written"
+        );
+        let message = err.to_string();
+        assert!(
+            message.starts_with("2 export files could not be written under ")
+                && message.contains("exports/a.json (")
+                && message.contains("hint:"),
+            "{message}"
+        );
+    }
 }

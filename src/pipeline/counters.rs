@@ -1,7 +1,9 @@
 //! Live counters of one run, as atomics: cheap to bump on the hot path, read by the exporter.
 
 use crate::export::runtime_view::Counters;
+use crate::guards::Guards;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Action type names, in the order of [`RunCounters::actions`].
@@ -22,6 +24,8 @@ pub struct RunCounters {
     pub triggers_matched: AtomicU64,
     pub replies_dropped: AtomicU64,
     actions: [AtomicU64; ACTION_TYPES.len()],
+    /// What this run's sources refused to take on trust; each source holds a clone.
+    pub guards: Arc<Guards>,
 }
 
 impl RunCounters {
@@ -52,7 +56,7 @@ impl RunCounters {
                 .map(|(name, c)| ((*name).to_string(), load(c)))
                 .collect::<BTreeMap<_, _>>(),
             replies_dropped: load(&self.replies_dropped),
-            guards: crate::guards::snapshot(),
+            guards: self.guards.snapshot(),
         }
     }
 }

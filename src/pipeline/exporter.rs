@@ -99,13 +99,17 @@ impl ExporterParts {
     }
 }
 
-/// Writes one full snapshot.
-fn write_snapshot(parts: &ExporterParts, store: &Store, view: &RuntimeView) -> anyhow::Result<()> {
+/// Writes one full snapshot; `what` names it in errors ("writing exports").
+fn write_snapshot(
+    parts: &ExporterParts,
+    store: &Store,
+    view: &RuntimeView,
+    what: &'static str,
+) -> anyhow::Result<()> {
     let config = parts.config.borrow().clone();
     let files = crate::export::build_all(&parts.root, &config, Some(store), view, Utc::now())
         .context("building exports")?;
-    crate::export::writer::write_all(&parts.root.join("runtime"), &files)
-        .context("writing exports")?;
+    crate::export::writer::write_all(&parts.root.join("runtime"), &files).context(what)?;
     Ok(())
 }
 
@@ -142,23 +146,26 @@ impl Exporter {
             .load(Ordering::Relaxed)
     }
 
-    /// Stops the cadence and writes the final snapshot with the final recorded count.
-    pub async fn finish(self, events_recorded: u64) -> anyhow::Result<Counters> {
+    /// Stops the cadence and writes the final snapshot with the final recorded count. Returns the
+    /// final counters whether or not the snapshot could be written, and what writing it gave.
+    pub async fn finish(self, events_recorded: u64) -> (Counters, anyhow::Result<()>) {
         self.stop.cancel();
         let _ = self.task.await;
         let parts = self.parts.clone();
         let store = self.store.clone();
-        tokio::task::spawn_blocking(move || {
-            let view = RuntimeView {
-                stopped: true,
-                ..parts.view(events_recorded)
-            };
+        let view = RuntimeView {
+            stopped: true,
+            ..parts.view(events_recorded)
+        };
+        let counters = view.counters.clone();
+        let written = tokio::task::spawn_blocking(move || {
             let store = store.lock().unwrap_or_else(|p| p.into_inner());
-            write_snapshot(&parts, &store, &view)?;
-            Ok(view.counters)
+            write_snapshot(&parts, &store, &view, "writing the final exports")
         })
         .await
-        .context("joining the final export")?
+        .context("joining the final export")
+        .and_then(|written| written);
+        (counters, written)
     }
 }
 
@@ -187,7 +194,7 @@ async fn cadence_loop(
         let result = tokio::task::spawn_blocking(move || {
             let view = parts.view(parts.writer_stats.events_recorded.load(Ordering::Relaxed));
             let store = store.lock().unwrap_or_else(|p| p.into_inner());
-            write_snapshot(&parts, &store, &view).map_err(|e| (e, parts))
+            write_snapshot(&parts, &store, &view, "writing exports").map_err(|e| (e, parts))
         })
         .await;
         if let Ok(Err((e, parts))) = result {

@@ -53,13 +53,87 @@ pub struct RunOptions {
     pub creator: Option<String>,
 }
 
-/// How a run ended.
-#[derive(Debug, Clone)]
+/// How a run ended. A run that stopped in order always has one, even when something failed; `ss run`
+/// prints its summary line and then exits with [`RunSummary::into_result`].
+#[derive(Debug)]
 pub struct RunSummary {
     pub counters: Counters,
     pub elapsed: Duration,
     /// Sources that had to be aborted at shutdown.
     pub aborted_sources: Vec<String>,
+    /// What the run accepted but could not write durably; empty after a clean run.
+    pub not_written: Vec<NotWritten>,
+    /// An error that ended the run loop early (the run still stopped in order).
+    pub failed: Option<anyhow::Error>,
+}
+
+/// Something accepted that did not reach the disk by the time the run stopped.
+#[derive(Debug)]
+pub enum NotWritten {
+    /// Store writes given up at shutdown: the store stayed unwritable for the writer's close grace
+    /// (`StoreError::Abandoned`, which names the reason and the fix).
+    Store {
+        ops: u64,
+        events: u64,
+        error: StoreError,
+    },
+    /// Chat events never handed to the store because its writer had given up: the ones being sent
+    /// then, and the ones still in the data lane (which were not run through triggers either).
+    Unsent { events: u64 },
+    /// The final exports, or some of their files (`files`, when the writer could name them).
+    Exports {
+        files: Option<usize>,
+        error: anyhow::Error,
+    },
+}
+
+impl NotWritten {
+    /// A short phrase for the summary line: what, not why (stderr has the why and the fix).
+    pub fn describe(&self) -> String {
+        match self {
+            NotWritten::Store { ops, events, .. } => {
+                format!("{events} chat events in {ops} store writes")
+            }
+            NotWritten::Unsent { events } => {
+                format!("{events} chat events never sent to the store")
+            }
+            NotWritten::Exports { files: Some(n), .. } => {
+                format!("{n} final export file{}", if *n == 1 { "" } else { "s" })
+            }
+            NotWritten::Exports { files: None, .. } => "the final exports".to_string(),
+        }
+    }
+}
+
+impl RunSummary {
+    /// Ok after a clean run; otherwise the error `ss run` exits 2 with: every part, each naming its
+    /// cause and fix, the run loop's error first.
+    pub fn into_result(self) -> anyhow::Result<()> {
+        let mut errors: Vec<anyhow::Error> = self.failed.into_iter().collect();
+        for part in self.not_written {
+            errors.push(match part {
+                NotWritten::Store { error, .. } => {
+                    anyhow::Error::new(error).context("committing the store")
+                }
+                NotWritten::Unsent { events } => anyhow::anyhow!(
+                    "{events} chat events were never sent to the store because its writer had given up (the ones still in the data lane were not run through triggers either); they were not recorded"
+                ),
+                NotWritten::Exports { error, .. } => error,
+            });
+        }
+        match errors.len() {
+            0 => Ok(()),
+            1 => Err(errors.remove(0)),
+            _ => Err(anyhow::anyhow!(
+                "{}",
+                errors
+                    .iter()
+                    .map(|e| format!("{e:#}"))
+                    .collect::<Vec<_>>()
+                    .join("\nerror: ")
+            )),
+        }
+    }
 }
 
 /// The per-event work: the core, the chat log, the router.
@@ -71,6 +145,9 @@ struct Pipeline {
     counters: Arc<RunCounters>,
     /// Reused between events so the hot path does not allocate a vector per event.
     ops: Vec<WriteOp>,
+    /// Chat events whose writes the writer refused because it had stopped (counted, not lost
+    /// silently).
+    unsent_events: u64,
 }
 
 impl Pipeline {
@@ -78,8 +155,13 @@ impl Pipeline {
         match item {
             Inbound::Event(event) => {
                 self.evaluate(event);
-                for op in self.ops.drain(..) {
-                    self.writer.send(op).await?;
+                let mut ops = self.ops.drain(..);
+                while let Some(op) = ops.next() {
+                    let events = op.events();
+                    if let Err(e) = self.writer.send(op).await {
+                        self.unsent_events += events + ops.map(|op| op.events()).sum::<u64>();
+                        return Err(e);
+                    }
                 }
             }
             Inbound::Page(page) => {
@@ -92,8 +174,12 @@ impl Pipeline {
                     cursor: page.cursor,
                     at: chrono::Utc::now(),
                 })));
-                let group = std::mem::take(&mut self.ops);
-                self.writer.send(WriteOp::Atomic(group)).await?;
+                let group = WriteOp::Atomic(std::mem::take(&mut self.ops));
+                let events = group.events();
+                if let Err(e) = self.writer.send(group).await {
+                    self.unsent_events += events;
+                    return Err(e);
+                }
             }
         }
         Ok(())
@@ -195,8 +281,18 @@ pub async fn run(
         sink, mut receiver, ..
     } = lane;
     let plans = supervisor::plan(&config, options.creator.as_deref());
-    let supervisor =
-        Supervisor::start(&config, &plans, &secrets, &sink, &shutdown, &telemetry, &db);
+    let supervisor = Supervisor::start(
+        &config,
+        &plans,
+        &supervisor::RunShared {
+            secrets: &secrets,
+            sink: &sink,
+            shutdown: &shutdown,
+            telemetry: &telemetry,
+            guards: &counters.guards,
+            db: &db,
+        },
+    );
     // The sources hold the only senders now, so the lane closes when the last source stops.
     drop(sink);
 
@@ -230,6 +326,7 @@ pub async fn run(
         },
         counters: counters.clone(),
         ops: Vec::new(),
+        unsent_events: 0,
     };
 
     if let Some(duration) = options.duration {
@@ -263,9 +360,15 @@ pub async fn run(
         "Runtime started; press Ctrl-C to stop."
     );
     let loop_result = drain(&mut receiver, &mut pipeline, &mut config_rx, &telemetry).await;
+    let mut unsent = pipeline.unsent_events;
     if let Err(e) = &loop_result {
         tracing::error!(error = %e, "The run loop failed; stopping everything.");
         telemetry.error("run_loop_failed", "runtime", e.to_string());
+        // What the sources handed over and the loop never took is not lost silently: counted here.
+        receiver.close();
+        while let Ok(item) = receiver.try_recv() {
+            unsent += item.events();
+        }
     }
     // The same ordered stop after a clean end or an error: sources, lane, store, exports.
     shutdown.cancel();
@@ -280,7 +383,7 @@ pub async fn run(
         Ok(stats) => stats.events_recorded,
         Err(_) => exporter.recorded_so_far(),
     };
-    let exported = exporter.finish(events_recorded).await;
+    let (counters, exported) = exporter.finish(events_recorded).await;
     tasks.close();
     if tokio::time::timeout(TASK_GRACE, tasks.wait())
         .await
@@ -291,14 +394,39 @@ pub async fn run(
             "Some runtime tasks did not end in time; they are dropped with the runtime."
         );
     }
-    // The store's own error says more than the loop's "the writer has stopped" that it caused.
-    closed.context("committing the store")?;
-    loop_result.context("the run loop failed")?;
-    let counters = exported?;
+    let mut not_written = Vec::new();
+    let mut failed = None;
+    match closed {
+        Ok(_) => {}
+        Err(error @ StoreError::Abandoned { ops, events, .. }) => {
+            not_written.push(NotWritten::Store { ops, events, error });
+        }
+        Err(e) => failed = Some(anyhow::Error::new(e).context("committing the store")),
+    }
+    match loop_result {
+        Ok(()) => {}
+        // The store's own error says more than the loop's "the writer has stopped" that it caused.
+        Err(StoreError::Closed) if !not_written.is_empty() || failed.is_some() => {}
+        Err(e) => {
+            failed.get_or_insert_with(|| anyhow::Error::new(e).context("the run loop failed"));
+        }
+    }
+    if unsent > 0 {
+        not_written.push(NotWritten::Unsent { events: unsent });
+    }
+    if let Err(error) = exported {
+        let files = error.chain().find_map(|cause| match cause.downcast_ref() {
+            Some(crate::export::ExportError::NotWritten { failed, .. }) => Some(failed.len()),
+            _ => None,
+        });
+        not_written.push(NotWritten::Exports { files, error });
+    }
     Ok(RunSummary {
         counters,
         elapsed: started.elapsed(),
         aborted_sources,
+        not_written,
+        failed,
     })
 }
 
@@ -324,8 +452,13 @@ async fn drain(
         if receiver.recv_many(&mut batch, BATCH).await == 0 {
             return Ok(());
         }
-        for item in batch.drain(..) {
-            pipeline.process(item).await?;
+        let mut items = batch.drain(..);
+        while let Some(item) = items.next() {
+            if let Err(e) = pipeline.process(item).await {
+                // The rest of the batch never reaches the store: counted with the other unsent.
+                pipeline.unsent_events += items.map(|item| item.events()).sum::<u64>();
+                return Err(e);
+            }
         }
     }
 }

@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::config::model::PlatformMode;
 use crate::config::secrets::Secrets;
 use crate::event::Platform;
+use crate::guards::Guards;
 use crate::sources::runner::{Reporter, Track, polling, session};
 use crate::sources::sim::SimSource;
 use crate::sources::twitch::{TwitchEndpoints, TwitchSource};
@@ -21,6 +22,7 @@ use crate::sources::{
 };
 use crate::store::Store;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -106,18 +108,31 @@ pub struct Supervisor {
     outbound: Outbound,
 }
 
+/// What every source of one run shares.
+pub struct RunShared<'a> {
+    pub secrets: &'a Secrets,
+    /// Cloned into each source; drop the caller's copy afterwards so the data lane closes when the
+    /// last source stops.
+    pub sink: &'a EventSink,
+    pub shutdown: &'a CancellationToken,
+    pub telemetry: &'a Telemetry,
+    /// The run's counters of what its sources refused from the wire.
+    pub guards: &'a Arc<Guards>,
+    /// The store, read for polling sources' checkpoints.
+    pub db: &'a Path,
+}
+
 impl Supervisor {
-    /// Starts every planned source. `sink` is cloned into each; drop the caller's copy afterwards so
-    /// the data lane closes when the last source stops. `db` is read for polling sources' checkpoints.
-    pub fn start(
-        config: &Config,
-        plans: &[SourcePlan],
-        secrets: &Secrets,
-        sink: &EventSink,
-        shutdown: &CancellationToken,
-        telemetry: &Telemetry,
-        db: &Path,
-    ) -> Supervisor {
+    /// Starts every planned source. Every source checks the wire against `system.json` `limits`.
+    pub fn start(config: &Config, plans: &[SourcePlan], shared: &RunShared<'_>) -> Supervisor {
+        let RunShared {
+            secrets,
+            sink,
+            shutdown,
+            telemetry,
+            guards,
+            db,
+        } = *shared;
         let mut supervisor = Supervisor {
             tasks: JoinSet::new(),
             views: Vec::new(),
@@ -160,6 +175,8 @@ impl Supervisor {
                 secrets: secrets.clone(),
                 send_limit: config.ratelimits.send_limit(plan.platform),
                 report: Reporter::new(status, secrets.clone()),
+                guards: guards.clone(),
+                wire: config.system.limits.wire(),
             };
             match source {
                 Source::Session(source) => {

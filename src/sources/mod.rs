@@ -21,11 +21,14 @@ pub mod twitch;
 
 use crate::config::model::SendLimit;
 use crate::config::secrets::Secrets;
+use crate::event::wire_checks::{self, WireLimits};
 use crate::event::{ChatEvent, Platform};
+use crate::guards::{Guard, Guards};
 use crate::pipeline::lanes::{EventSink, SendOutcome};
 use runner::Reporter;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -59,6 +62,10 @@ pub struct SourceContext {
     pub send_limit: SendLimit,
     /// What the source tells its runner: connected, an event accepted, a warning.
     pub report: Reporter,
+    /// The run's counters of what was refused from the wire (shared by every source of the run).
+    pub guards: Arc<Guards>,
+    /// Limits on what the wire may send (line length, clock skew), from `system.json` `limits`.
+    pub wire: WireLimits,
 }
 
 /// Whether a source should keep reading after handing over an event.
@@ -71,8 +78,27 @@ pub enum Forwarded {
 }
 
 impl SourceContext {
-    /// Hands one event to the data lane and records it in the status when accepted.
-    pub async fn forward(&self, event: ChatEvent) -> Forwarded {
+    /// Applies the platform-neutral wire checks ([`wire_checks`]) to an event received now (the
+    /// receive time is taken here, at the door), counting what they corrected. Every event a source
+    /// hands over passes here: [`SourceContext::forward`] and the polling runner's pages call it.
+    pub fn check_wire(&self, event: &mut ChatEvent, received: chrono::DateTime<chrono::Utc>) {
+        let fixed = wire_checks::check(event, received, self.wire.max_clock_skew);
+        self.guards.count(Guard::EmoteDropped, fixed.emotes_dropped);
+        if fixed.timestamp_replaced {
+            self.guards.count(Guard::TimestampReplaced, 1);
+            tracing::debug!(
+                creator = %self.creator,
+                platform = %self.platform,
+                message_id = %event.message_id,
+                "Replaced a platform timestamp far from the receive time."
+            );
+        }
+    }
+
+    /// Checks one event ([`SourceContext::check_wire`]), hands it to the data lane and records it in
+    /// the status when accepted.
+    pub async fn forward(&self, mut event: ChatEvent) -> Forwarded {
+        self.check_wire(&mut event, chrono::Utc::now());
         let at = event.timestamp;
         match self.events.send(event).await {
             SendOutcome::Accepted => {

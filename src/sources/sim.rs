@@ -389,6 +389,8 @@ mod tests {
             secrets: Secrets::default(),
             send_limit: SendLimit::default_for(Platform::Sim),
             report: Reporter::new(status.clone(), Secrets::default()),
+            guards: Default::default(),
+            wire: Default::default(),
         };
         let track = Track {
             creator: "demo".into(),

@@ -96,8 +96,8 @@ impl WriteOp {
         WriteOp::Action(Box::new(action))
     }
 
-    /// Chat events inside this op (for counting what a give-up abandons).
-    fn events(&self) -> u64 {
+    /// Chat events inside this op (for counting what a give-up abandons, or what was never sent).
+    pub fn events(&self) -> u64 {
         match self {
             WriteOp::ChatEvent(_) => 1,
             WriteOp::Atomic(ops) => ops.iter().map(WriteOp::events).sum(),

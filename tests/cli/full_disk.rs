@@ -1,8 +1,10 @@
-//! `ss run` with the store on a disk that fills up: nothing accepted is lost, the runtime says it is
-//! degraded, recovers by itself when space frees, and ends the documented way when it never does.
+//! `ss run` with the store, or the exports, on a disk that fills up: nothing accepted is lost, the
+//! runtime says it is degraded, recovers by itself when space frees, and ends the one documented way
+//! when it never does: the summary line on stdout naming what was not written, then exit 2.
 //!
-//! The store directory is a small tmpfs (a real file system that really runs out of space), filled
-//! by a file the test owns; deleting that file frees the space. Mounting needs root, as CI runs.
+//! The store (or exports) directory is a small tmpfs (a real file system that really runs out of
+//! space), filled by a file the test owns; deleting that file frees the space. Mounting needs root,
+//! as CI runs.
 
 use crate::harness::{Spawned, Test, signal};
 use serde_json::Value;
@@ -193,6 +195,12 @@ fn a_disk_that_stays_full_ends_the_run_with_exit_2_and_says_what_was_not_recorde
     let (code, stdout, stderr, took) = finish(child, Duration::from_secs(40));
     assert_eq!(code, 2, "{stdout}\n{stderr}");
     assert!(
+        stdout.starts_with("stopped after ")
+            && stdout.contains("; NOT WRITTEN: ")
+            && stdout.contains(" chat events in "),
+        "the summary line names what was not written: {stdout}"
+    );
+    assert!(
         stderr.contains("could not be written through shutdown") && stderr.contains("not recorded"),
         "{stderr}"
     );
@@ -216,4 +224,90 @@ fn a_second_signal_exits_at_once_with_130() {
     let (code, stdout, stderr, took) = finish(child, Duration::from_secs(20));
     assert_eq!(code, 130, "{stdout}\n{stderr}");
     assert!(took < Duration::from_secs(5), "{took:?}");
+}
+
+/// The exports on a full disk end the same way as the store on one: the summary line first, naming
+/// the final export files that could not be written, then exit 2 with the reason and the fix. Files
+/// on other disks (signals, admin) are still written.
+#[test]
+fn a_full_disk_under_the_exports_ends_with_the_summary_line_and_exit_2() {
+    let t = Test::new();
+    let exports = t.path().join("runtime/exports");
+    let _mount = Tmpfs::mount(&exports, "1m");
+    let _filler = fill(&exports, 0);
+    let out = t.run(&["run", "--duration", "3s"]);
+    out.status(2);
+    assert!(
+        out.stdout.starts_with("stopped after ")
+            && out.stdout.contains("; NOT WRITTEN: ")
+            && out.stdout.contains(" final export files"),
+        "the summary line names what was not written: {}",
+        out.stdout
+    );
+    assert!(
+        out.stderr.contains("writing the final exports")
+            && out
+                .stderr
+                .contains(" export files could not be written under ")
+            && out.stderr.contains("exports/")
+            && out.stderr.contains("No space left on device")
+            && out.stderr.contains("hint: free space"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        t.path().join("runtime/signals/chat_events.json").is_file(),
+        "files on other disks are still written"
+    );
+}
+
+/// Chat as fast as the sim makes it, onto a store that stays full: the writer's queue and then the
+/// data lane fill up. When the writer gives up at shutdown, the events it never got (still in the
+/// lane, or being sent) are named on the summary line with the abandoned store writes, and every
+/// event the lane accepted is accounted for.
+#[test]
+fn events_never_sent_to_a_store_that_gave_up_are_counted_too() {
+    let (t, _mount, _filler) = demo_on_full_disk();
+    let creators = t
+        .read("runtime/config/creators.json")
+        .replace("\"rate_per_s\": 300", "\"rate_per_s\": 0");
+    t.write("runtime/config/creators.json", &creators);
+    let child = spawn_run(&t);
+    wait_until(
+        "the snapshot to say degraded",
+        Duration::from_secs(60),
+        || degraded(&t),
+    );
+    wait_until("the data lane to fill", Duration::from_secs(30), || {
+        snapshot(&t).is_some_and(|s| s["lanes"]["data"]["dropped"].as_u64() > Some(0))
+    });
+    signal(&child, "TERM");
+    let (code, stdout, stderr, _) = finish(child, Duration::from_secs(40));
+    assert_eq!(code, 2, "{stdout}\n{stderr}");
+    let unsent: u64 = stdout
+        .split("; NOT WRITTEN: ")
+        .nth(1)
+        .and_then(|rest| {
+            rest.split(", ")
+                .find(|p| p.ends_with(" chat events never sent to the store\n"))
+        })
+        .and_then(|p| p.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("the summary line names the unsent events: {stdout}\n{stderr}"));
+    assert!(
+        stderr.contains("were never sent to the store because its writer had given up"),
+        "{stderr}"
+    );
+    let snap = snapshot(&t).unwrap();
+    let c = &snap["counters"];
+    let n = |v: &Value| v.as_u64().unwrap();
+    let accepted = n(&snap["lanes"]["data"]["sent"]);
+    let accounted = n(&c["events_recorded"])
+        + n(&c["duplicates_skipped"])
+        + n(&snap["store"]["writer"]["events_abandoned"])
+        + unsent;
+    assert_eq!(
+        accepted, accounted,
+        "every accepted event is accounted for: {snap}"
+    );
 }

@@ -14,6 +14,13 @@ fn privmsg(id: &str, user: &str, user_id: &str, text: &str) -> String {
     )
 }
 
+/// `line` with its `tmi-sent-ts` set to `ts`.
+fn with_ts(line: &str, ts: i64) -> String {
+    let (head, rest) = line.split_once("tmi-sent-ts=").expect("a tmi-sent-ts tag");
+    let (_, tail) = rest.split_once(';').expect("more tags after tmi-sent-ts");
+    format!("{head}tmi-sent-ts={ts};{tail}")
+}
+
 fn twitch_root(port: u16) -> Test {
     let t = Test::new();
     let creators = t
@@ -145,4 +152,107 @@ async fn ss_run_replies_on_twitch_and_survives_a_server_restart() {
             }
         }
     }
+}
+
+/// The guard counters belong to a run, not the process: two runs one after another in this process
+/// each report the one foreign-channel line they saw, not the sum (issue 11, hardening B).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_runs_in_one_process_each_count_their_own_guards() {
+    let server = TwitchServer::start(ServerOptions::default()).await;
+    let t = twitch_root(server.port());
+    t.write(".env", "TWITCH_OAUTH_TOKEN_DEMO=oauth:in-process-token\n");
+    for run in 1..=2 {
+        let root = t.path().to_path_buf();
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let running = tokio::spawn({
+            let shutdown = shutdown.clone();
+            async move {
+                let config = ss::config::Config::load(&root).unwrap();
+                let secrets = ss::config::secrets::Secrets::load(&root);
+                ss::pipeline::runner::run(
+                    &root,
+                    config,
+                    secrets,
+                    ss::pipeline::runner::RunOptions::default(),
+                    shutdown,
+                )
+                .await
+            }
+        });
+        server.wait_for_joins(run).await;
+        let foreign = privmsg(&format!("foreign-{run}"), "viewer_one", "22222222", "hi")
+            .replace("#demo_channel", "#otherchannel");
+        server.send_to_joined(&foreign).await;
+        // Lines are handled in order: once `!ping` is answered, the foreign line was counted.
+        server
+            .send_to_joined(&privmsg(
+                &format!("ping-{run}"),
+                "viewer_one",
+                "22222222",
+                "!ping",
+            ))
+            .await;
+        server
+            .wait_for_commands("PRIVMSG", run, Duration::from_secs(10))
+            .await;
+        shutdown.cancel();
+        let summary = running.await.unwrap().unwrap();
+        assert_eq!(
+            summary.counters.guards["foreign_channel_events"], 1,
+            "run {run}: {:?}",
+            summary.counters.guards
+        );
+    }
+}
+
+/// `limits.max_line_bytes` and `limits.max_clock_skew_s` from system.json reach the running source:
+/// a 2 KiB line and a timestamp a minute old pass the defaults but not these tighter limits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_wire_limits_in_system_json_reach_the_sources() {
+    let server = TwitchServer::start(ServerOptions::default()).await;
+    let t = twitch_root(server.port());
+    t.write(".env", "TWITCH_OAUTH_TOKEN_DEMO=oauth:in-process-token\n");
+    let system = t.read("runtime/config/system.json").replace(
+        "\"max_line_bytes\": 65536,\n    \"max_clock_skew_s\": 300",
+        "\"max_line_bytes\": 1024,\n    \"max_clock_skew_s\": 5",
+    );
+    assert!(system.contains("\"max_clock_skew_s\": 5"));
+    t.write("runtime/config/system.json", &system);
+    let root = t.path().to_path_buf();
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let running = tokio::spawn({
+        let shutdown = shutdown.clone();
+        async move {
+            let config = ss::config::Config::load(&root).unwrap();
+            let secrets = ss::config::secrets::Secrets::load(&root);
+            ss::pipeline::runner::run(
+                &root,
+                config,
+                secrets,
+                ss::pipeline::runner::RunOptions::default(),
+                shutdown,
+            )
+            .await
+        }
+    });
+    server.wait_for_joins(1).await;
+    let a_minute_old = with_ts(
+        &privmsg("old-1", "viewer_one", "22222222", "hi"),
+        chrono::Utc::now().timestamp_millis() - 60_000,
+    );
+    let long = privmsg("long-1", "viewer_one", "22222222", &"x".repeat(2048));
+    for line in [a_minute_old, long] {
+        server.send_to_joined(&line).await;
+    }
+    server
+        .send_to_joined(&privmsg("ping-1", "viewer_two", "33333333", "!ping"))
+        .await;
+    server
+        .wait_for_commands("PRIVMSG", 1, Duration::from_secs(10))
+        .await;
+    shutdown.cancel();
+    let summary = running.await.unwrap().unwrap();
+    let guards = &summary.counters.guards;
+    assert_eq!(guards["lines_too_long"], 1, "{guards:?}");
+    assert_eq!(guards["timestamps_replaced"], 1, "{guards:?}");
 }

@@ -9,7 +9,9 @@
 use crate::twitch_server::{CapReply, ServerOptions, TestTls, TwitchServer, strip_tags};
 use ss::config::model::{SendLimit, TwitchSettings};
 use ss::config::secrets::Secrets;
+use ss::event::wire_checks::WireLimits;
 use ss::event::{ChatEvent, EventKind, Platform};
+use ss::guards::{Guard, Guards};
 use ss::pipeline::lanes::DataLane;
 use ss::pipeline::lanes::Inbound;
 use ss::pipeline::telemetry::Telemetry;
@@ -84,7 +86,19 @@ struct Running {
     shutdown: CancellationToken,
     task: JoinHandle<()>,
     telemetry: Telemetry,
+    /// The guard counters this source alone counts into.
+    guards: Arc<Guards>,
     _root: tempfile::TempDir,
+}
+
+/// The wire limits of most tests here: the default line length, and a clock skew wide enough for
+/// the recorded wire samples, which carry their recorded (2023) times. The default skew has its own
+/// test.
+fn samples_wire() -> WireLimits {
+    WireLimits {
+        max_clock_skew: Duration::from_secs(100 * 365 * 86_400),
+        ..WireLimits::default()
+    }
 }
 
 /// Runs `source` with the token (if any) in the root's `.env`, as an operator would set it.
@@ -94,6 +108,17 @@ fn run_source(
     endpoints: TwitchEndpoints,
     send_limit: SendLimit,
 ) -> Running {
+    run_source_with(source, token, endpoints, send_limit, samples_wire())
+}
+
+/// [`run_source`] with the given wire limits.
+fn run_source_with(
+    source: TwitchSource,
+    token: Option<&str>,
+    endpoints: TwitchEndpoints,
+    send_limit: SendLimit,
+    wire: WireLimits,
+) -> Running {
     let root = tempfile::tempdir().unwrap();
     if let Some(token) = token {
         std::fs::write(root.path().join(".env"), format!("{TOKEN_ENV}={token}\n")).unwrap();
@@ -102,6 +127,7 @@ fn run_source(
     let (outbound, outbound_rx) = mpsc::channel(OUTBOUND_CAPACITY);
     let status = StatusHandle::new();
     let shutdown = CancellationToken::new();
+    let guards = Arc::new(Guards::new());
     let secrets = Secrets::load(root.path());
     let ctx = SourceContext {
         creator: "demo".into(),
@@ -112,6 +138,8 @@ fn run_source(
         secrets: secrets.clone(),
         send_limit,
         report: Reporter::new(status.clone(), secrets.clone()),
+        guards: guards.clone(),
+        wire,
     };
     let telemetry = Telemetry::default();
     let track = Track {
@@ -130,6 +158,7 @@ fn run_source(
         shutdown,
         task,
         telemetry,
+        guards,
         _root: root,
     }
 }
@@ -734,7 +763,6 @@ async fn chat_and_replies_for_channels_not_joined_are_dropped() {
     .await;
     let mut source = start(&server);
     server.wait_for_joins(1).await;
-    let before = ss::guards::snapshot();
     server
         .send_to_joined(&privmsg("foreign-1", "hello").replace("#somechannel", "#otherchannel"))
         .await;
@@ -761,8 +789,73 @@ async fn chat_and_replies_for_channels_not_joined_are_dropped() {
         .filter(|l| l.contains("PRIVMSG"))
         .collect();
     assert_eq!(sent, ["PRIVMSG #somechannel :here"]);
-    let after = ss::guards::snapshot();
-    assert!(after["foreign_channel_events"] > before["foreign_channel_events"]);
-    assert!(after["foreign_channel_replies"] > before["foreign_channel_replies"]);
+    assert_eq!(source.guards.get(Guard::ForeignChannelEvent), 1);
+    assert_eq!(source.guards.get(Guard::ForeignChannelReply), 1);
+    source.stop().await;
+}
+
+/// A 100 KiB line costs that line, not the connection: the PRIVMSG after it arrives on the same
+/// connection, and the drop is counted (issue 11, item 4).
+#[tokio::test]
+async fn an_over_long_line_is_dropped_and_the_connection_kept() {
+    let server = TwitchServer::start(ServerOptions::default()).await;
+    let mut source = start(&server);
+    server.wait_for_joins(1).await;
+    let huge = format!(
+        "@id=huge :viewer!viewer@viewer.tmi.twitch.tv PRIVMSG #somechannel :{}",
+        "x".repeat(100 * 1024)
+    );
+    server.send_to_joined(&huge).await;
+    server
+        .send_to_joined(&privmsg("after-huge", "still here"))
+        .await;
+    let event = source.next_chat_event().await;
+    assert_eq!(event.message_id, "after-huge");
+    assert_eq!(
+        server.with_state(|s| (s.connections, s.logins)),
+        (1, 1),
+        "the source reconnected instead of skipping the line"
+    );
+    assert_eq!(source.guards.get(Guard::LineTooLong), 1);
+    assert_eq!(source.status.snapshot().reconnects, 0);
+    source.stop().await;
+}
+
+/// With the default limits, `tmi-sent-ts=1` becomes the receive time and an emote range past the
+/// text is dropped; both are counted (issue 11, item 4).
+#[tokio::test]
+async fn an_implausible_timestamp_and_emote_ranges_outside_the_text_are_corrected() {
+    let server = TwitchServer::start(ServerOptions::default()).await;
+    let source = TwitchSource::new("demo", &settings(server.port(), false))
+        .unwrap()
+        .with_timing(fast_timing());
+    let mut source = run_source_with(
+        source,
+        Some(TOKEN),
+        TwitchEndpoints::default(),
+        normal_limit(),
+        WireLimits::default(),
+    );
+    server.wait_for_joins(1).await;
+    let before = chrono::Utc::now();
+    server
+        .send_to_joined(
+            &privmsg("hostile-1", "hi Kappa")
+                .replace("tmi-sent-ts=1700000000000", "tmi-sent-ts=1")
+                .replace("emotes=;", "emotes=25:3-7,3-200/26:7-3;"),
+        )
+        .await;
+    let event = source.next_chat_event().await;
+    assert_eq!(event.message_id, "hostile-1");
+    assert!(
+        event.timestamp >= before && event.timestamp <= chrono::Utc::now(),
+        "the receive time replaced tmi-sent-ts=1: {}",
+        event.timestamp
+    );
+    let ranges: Vec<_> = event.emotes.iter().map(|e| (e.start, e.end)).collect();
+    assert_eq!(ranges, [(3, 7)], "only the range inside the text is kept");
+    // 3-200 ends past the text, 7-3 is reversed: both dropped and counted.
+    assert_eq!(source.guards.get(Guard::EmoteDropped), 2);
+    assert_eq!(source.guards.get(Guard::TimestampReplaced), 1);
     source.stop().await;
 }

@@ -139,6 +139,14 @@ pub struct Limits {
     /// Message ids remembered per platform for dedupe (default 65536).
     #[serde(default = "Limits::default_dedupe")]
     pub dedupe_window: usize,
+    /// The longest line, without its line end, a line-based source (Twitch IRC) accepts; a longer
+    /// one is dropped and counted, and the connection kept (default 65536).
+    #[serde(default = "Limits::default_max_line_bytes")]
+    pub max_line_bytes: usize,
+    /// How far, in seconds, a platform timestamp may be from the receive time before the receive
+    /// time replaces it (counted) (default 300).
+    #[serde(default = "Limits::default_max_clock_skew_s")]
+    pub max_clock_skew_s: u64,
 }
 
 impl Limits {
@@ -151,6 +159,20 @@ impl Limits {
     fn default_dedupe() -> usize {
         65536
     }
+    fn default_max_line_bytes() -> usize {
+        crate::event::wire_checks::DEFAULT_MAX_LINE_BYTES
+    }
+    fn default_max_clock_skew_s() -> u64 {
+        crate::event::wire_checks::DEFAULT_MAX_CLOCK_SKEW.as_secs()
+    }
+
+    /// The limits a source applies to what it takes from the wire.
+    pub fn wire(&self) -> crate::event::wire_checks::WireLimits {
+        crate::event::wire_checks::WireLimits {
+            max_line_bytes: self.max_line_bytes,
+            max_clock_skew: std::time::Duration::from_secs(self.max_clock_skew_s),
+        }
+    }
 }
 
 impl Default for Limits {
@@ -159,6 +181,8 @@ impl Default for Limits {
             data_lane_capacity: Self::default_data_lane(),
             data_lane_block_ms: Self::default_block_ms(),
             dedupe_window: Self::default_dedupe(),
+            max_line_bytes: Self::default_max_line_bytes(),
+            max_clock_skew_s: Self::default_max_clock_skew_s(),
         }
     }
 }

@@ -87,13 +87,19 @@ pub async fn run(
                 let events = page.events.len();
                 let outcome = match &next {
                     Some(next) => {
-                        let at: Vec<_> = page.events.iter().map(|e| e.timestamp).collect();
+                        // The door for pages: the same checks as `forward`, one receive time.
+                        let mut page_events = page.events;
+                        let received = chrono::Utc::now();
+                        for event in &mut page_events {
+                            ctx.check_wire(event, received);
+                        }
+                        let at: Vec<_> = page_events.iter().map(|e| e.timestamp).collect();
                         let outcome = ctx
                             .events
                             .send_page(Page {
                                 creator: ctx.creator.clone(),
                                 platform: ctx.platform,
-                                events: page.events,
+                                events: page_events,
                                 cursor: next.clone(),
                             })
                             .await;
@@ -227,6 +233,8 @@ mod tests {
             secrets: Secrets::default(),
             send_limit: SendLimit::default_for(Platform::Youtube),
             report: Reporter::new(status.clone(), Secrets::default()),
+            guards: Default::default(),
+            wire: Default::default(),
         };
         let track = Track {
             creator: "demo".into(),
@@ -270,5 +278,107 @@ mod tests {
         );
         assert_eq!(status.snapshot().state, ConnectionState::Stopped);
         assert_eq!(status.snapshot().events, 4);
+    }
+}
+
+#[cfg(test)]
+mod wire_tests {
+    use super::*;
+    use crate::config::model::SendLimit;
+    use crate::config::secrets::Secrets;
+    use crate::event::{Author, Emote, Platform};
+    use crate::guards::{Guard, Guards};
+    use crate::pipeline::lanes::{DataLane, Inbound};
+    use crate::pipeline::telemetry::Telemetry;
+    use crate::sources::StatusHandle;
+    use crate::sources::runner::Reporter;
+    use tokio_util::sync::CancellationToken;
+
+    /// One page with an event from 1970 carrying an emote past its text, and a sound one.
+    struct HostilePage;
+
+    impl Poller for HostilePage {
+        fn poll<'a>(
+            &'a mut self,
+            _ctx: &'a SourceContext,
+            _cursor: Option<&'a str>,
+        ) -> BoxFuture<'a, Result<Polled, SourceError>> {
+            Box::pin(async move {
+                let mut hostile = ChatEvent::message(
+                    Platform::Youtube,
+                    "demo",
+                    "bad",
+                    chrono::DateTime::from_timestamp_millis(1).unwrap(),
+                    Author::viewer("v"),
+                    "hi",
+                );
+                hostile.emotes.push(Emote {
+                    id: "e".into(),
+                    start: 0,
+                    end: 50,
+                });
+                let sound = ChatEvent::message(
+                    Platform::Youtube,
+                    "demo",
+                    "good",
+                    chrono::Utc::now(),
+                    Author::viewer("v"),
+                    "hi",
+                );
+                Ok(Polled {
+                    events: vec![hostile, sound],
+                    cursor: Some("next".into()),
+                    interval_hint: Some(Duration::from_secs(3600)),
+                })
+            })
+        }
+
+        fn min_interval(&self) -> Duration {
+            Duration::from_secs(1)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_page_passes_the_wire_checks_before_the_lane() {
+        let lane = DataLane::new(4, Duration::from_millis(100));
+        let shutdown = CancellationToken::new();
+        let status = StatusHandle::new();
+        let guards = std::sync::Arc::new(Guards::new());
+        let (_tx, rx) = tokio::sync::mpsc::channel(1);
+        let ctx = SourceContext {
+            creator: "demo".into(),
+            platform: Platform::Youtube,
+            shutdown: shutdown.clone(),
+            events: lane.sink.clone(),
+            outbound: rx,
+            secrets: Secrets::default(),
+            send_limit: SendLimit::default_for(Platform::Youtube),
+            report: Reporter::new(status.clone(), Secrets::default()),
+            guards: guards.clone(),
+            wire: Default::default(),
+        };
+        let track = Track {
+            creator: "demo".into(),
+            platform: Platform::Youtube,
+            status,
+            telemetry: Telemetry::default(),
+            secrets: Secrets::default(),
+        };
+        let before = chrono::Utc::now();
+        let runner = tokio::spawn(run(Box::new(HostilePage), ctx, None, None, track));
+        let mut receiver = lane.receiver;
+        let Some(Inbound::Page(page)) = receiver.recv().await else {
+            panic!("a page")
+        };
+        shutdown.cancel();
+        runner.await.unwrap();
+        let hostile = &page.events[0];
+        assert!(hostile.emotes.is_empty(), "{hostile:?}");
+        assert!(
+            hostile.timestamp >= before,
+            "the 1970 timestamp was replaced by the receive time: {hostile:?}"
+        );
+        assert_eq!(guards.get(Guard::EmoteDropped), 1);
+        assert_eq!(guards.get(Guard::TimestampReplaced), 1);
     }
 }

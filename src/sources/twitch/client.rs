@@ -20,6 +20,7 @@ use super::decode::decode;
 use super::irc::{self, IrcMessage};
 use super::send::{Outbox, irc_channel};
 use crate::config::secrets::Secret;
+use crate::guards::Guard;
 use crate::sources::runner::RetryPolicy;
 use crate::sources::runner::session::SessionEnd;
 use crate::sources::{Forwarded, SourceContext};
@@ -34,10 +35,6 @@ use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls::ClientConfig;
 use tokio_rustls::rustls::pki_types::ServerName;
 use tracing::{debug, info, trace, warn};
-
-/// The longest line accepted from the server. Twitch lines stay far below it; a longer one means a
-/// broken or hostile server, and the connection is dropped rather than buffering without bound.
-pub const MAX_LINE_BYTES: usize = 64 * 1024;
 
 /// The capabilities that make Twitch send tags, USERNOTICE, CLEARCHAT, ROOMSTATE and RECONNECT.
 const TWITCH_CAPS: &str = "twitch.tv/tags twitch.tv/commands";
@@ -138,8 +135,6 @@ pub enum SessionError {
     Closed,
     #[error("the server ended the connection: {0}")]
     ServerError(String),
-    #[error("a line from the server exceeded {MAX_LINE_BYTES} bytes")]
-    LineTooLong,
     #[error("connection error: {0}")]
     Io(#[from] io::Error),
 }
@@ -220,39 +215,81 @@ pub async fn connect(
         })?
 }
 
-/// Reads CRLF- or LF-terminated lines with a length cap. Cancel-safe: bytes read stay buffered
-/// when a `select!` drops the future, so no line is ever lost or split.
+/// What [`LineReader::next_line`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadLine {
+    /// A line without its terminator (invalid UTF-8 replaced).
+    Line(String),
+    /// A line longer than the limit: reported once, as soon as it is known to be too long (its
+    /// line end may never come), and its bytes discarded through its line end.
+    TooLong,
+}
+
+/// Reads CRLF- or LF-terminated lines of at most `max_line_bytes` (without the terminator).
+///
+/// An over-long line costs the line, not the connection: it is reported as [`ReadLine::TooLong`]
+/// and discarded up to the next newline, and reading goes on with the line after it. Memory stays
+/// bounded whether or not the line end ever arrives (about twice the limit at most). Cancel-safe:
+/// bytes read stay buffered (and a discard in progress stays in progress) when a `select!` drops
+/// the future, so no line is ever lost or split.
 pub struct LineReader<R> {
     inner: R,
     buf: Vec<u8>,
     /// Bytes of `buf` already searched for a newline.
     scanned: usize,
+    max_line_bytes: usize,
+    /// Inside an over-long line: bytes are dropped until its newline.
+    discarding: bool,
 }
 
 impl<R: AsyncRead + Unpin> LineReader<R> {
-    pub fn new(inner: R) -> LineReader<R> {
+    pub fn new(inner: R, max_line_bytes: usize) -> LineReader<R> {
         LineReader {
             inner,
             buf: Vec::with_capacity(8 * 1024),
             scanned: 0,
+            max_line_bytes,
+            discarding: false,
         }
     }
 
-    /// The next line without its terminator (invalid UTF-8 replaced); `None` at end of stream.
-    pub async fn next_line(&mut self) -> Result<Option<String>, SessionError> {
+    /// The next line or over-long line; `None` at end of stream.
+    pub async fn next_line(&mut self) -> io::Result<Option<ReadLine>> {
         loop {
             if let Some(offset) = memchr::memchr(b'\n', &self.buf[self.scanned..]) {
                 let end = self.scanned + offset;
-                let line = String::from_utf8_lossy(&self.buf[..end])
-                    .trim_end_matches('\r')
-                    .to_owned();
+                let mut len = end;
+                while len > 0 && self.buf[len - 1] == b'\r' {
+                    len -= 1;
+                }
+                let found = if std::mem::take(&mut self.discarding) {
+                    // The end of a line already reported too long.
+                    None
+                } else if len > self.max_line_bytes {
+                    Some(ReadLine::TooLong)
+                } else {
+                    Some(ReadLine::Line(
+                        String::from_utf8_lossy(&self.buf[..len]).into_owned(),
+                    ))
+                };
                 self.buf.drain(..=end);
                 self.scanned = 0;
-                return Ok(Some(line));
+                match found {
+                    Some(found) => return Ok(Some(found)),
+                    None => continue,
+                }
             }
-            self.scanned = self.buf.len();
-            if self.buf.len() > MAX_LINE_BYTES {
-                return Err(SessionError::LineTooLong);
+            if self.discarding {
+                self.buf.clear();
+                self.scanned = 0;
+            } else if self.buf.len() > self.max_line_bytes + 1 {
+                // Too long even if the last byte is the `\r` of a CRLF still on its way.
+                self.buf.clear();
+                self.scanned = 0;
+                self.discarding = true;
+                return Ok(Some(ReadLine::TooLong));
+            } else {
+                self.scanned = self.buf.len();
             }
             if self.inner.read_buf(&mut self.buf).await? == 0 {
                 return Ok(None);
@@ -298,7 +335,7 @@ pub async fn run_session(
     outbox: &mut Outbox,
 ) -> SessionReport {
     let (reader, writer) = tokio::io::split(transport);
-    let mut reader = LineReader::new(reader);
+    let mut reader = LineReader::new(reader, ctx.wire.max_line_bytes);
     let mut session = Session {
         settings,
         timing,
@@ -345,14 +382,24 @@ impl Session<'_> {
                     let _ = timeout(Duration::from_secs(1), self.write("QUIT :shutting down")).await;
                     return Ok(SessionEnd::Shutdown);
                 }
-                line = reader.next_line() => {
-                    let Some(line) = line? else {
-                        return Err(SessionError::Closed);
-                    };
-                    if let Some(end) = self.on_line(&line, ctx, outbox).await? {
-                        return Ok(end);
+                line = reader.next_line() => match line? {
+                    None => return Err(SessionError::Closed),
+                    Some(ReadLine::Line(line)) => {
+                        if let Some(end) = self.on_line(&line, ctx, outbox).await? {
+                            return Ok(end);
+                        }
                     }
-                }
+                    Some(ReadLine::TooLong) => {
+                        // The line is lost, the connection is not: the reader skips to the next one.
+                        ctx.guards.count(Guard::LineTooLong, 1);
+                        warn!(
+                            platform = "twitch",
+                            creator = %ctx.creator,
+                            max_line_bytes = ctx.wire.max_line_bytes,
+                            "Dropped a line from the server longer than limits.max_line_bytes."
+                        );
+                    }
+                },
                 () = sleep_until(self.deadline) => self.on_deadline().await?,
                 message = ctx.outbound.recv(), if accept_outbound => match message {
                     Some(message) => self.queue_reply(&message, ctx, outbox),
@@ -516,7 +563,7 @@ impl Session<'_> {
         // Only the joined channel is ours: a line for any other (a server bug, a shared connection)
         // is never stored under this creator nor answered.
         if !event.channel.eq_ignore_ascii_case(&self.settings.channel) {
-            crate::guards::count(&crate::guards::FOREIGN_CHANNEL_EVENTS);
+            ctx.guards.count(Guard::ForeignChannelEvent, 1);
             debug!(platform = "twitch", channel = %event.channel, "Dropped chat for a channel not joined.");
             return None;
         }
@@ -563,7 +610,7 @@ impl Session<'_> {
         let addressed = message.channel.trim_start_matches('#');
         if !addressed.is_empty() && !addressed.eq_ignore_ascii_case(&self.settings.channel) {
             // Never send where the creator's config does not say to.
-            crate::guards::count(&crate::guards::FOREIGN_CHANNEL_REPLIES);
+            ctx.guards.count(Guard::ForeignChannelReply, 1);
             warn!(
                 platform = "twitch",
                 creator = %ctx.creator,
@@ -628,28 +675,69 @@ mod tests {
         assert!(!is_login_failure("*** Looking up your hostname..."));
     }
 
+    async fn lines(reader: &mut LineReader<tokio::io::DuplexStream>) -> Vec<ReadLine> {
+        let mut out = Vec::new();
+        while let Some(line) = reader.next_line().await.unwrap() {
+            out.push(line);
+        }
+        out
+    }
+
+    fn line(text: &str) -> ReadLine {
+        ReadLine::Line(text.into())
+    }
+
     #[tokio::test]
-    async fn line_reader_handles_crlf_lf_split_reads_and_caps_length() {
+    async fn line_reader_handles_crlf_lf_and_split_reads() {
         let (mut client, server) = tokio::io::duplex(64);
-        let mut reader = LineReader::new(server);
+        let mut reader = LineReader::new(server, 64);
         tokio::spawn(async move {
             client.write_all(b"PING :a\r\nPI").await.unwrap();
             client.write_all(b"NG :b\n\r\n").await.unwrap();
-            // The reader gives up mid-way, so this write may fail.
-            let _ = client.write_all(&vec![b'x'; MAX_LINE_BYTES + 10]).await;
         });
         assert_eq!(
-            reader.next_line().await.unwrap().as_deref(),
-            Some("PING :a")
+            lines(&mut reader).await,
+            [line("PING :a"), line("PING :b"), line("")]
         );
+    }
+
+    #[tokio::test]
+    async fn an_over_long_line_is_dropped_and_the_next_line_still_arrives() {
+        const MAX: usize = 4096;
+        let (mut client, server) = tokio::io::duplex(256);
+        let mut reader = LineReader::new(server, MAX);
+        tokio::spawn(async move {
+            // Exactly at the limit (with CRLF), over it in one piece, far over it across many
+            // reads, and one whose line end never comes.
+            let at_limit = "a".repeat(MAX);
+            client
+                .write_all(format!("{at_limit}\r\n").as_bytes())
+                .await
+                .unwrap();
+            client
+                .write_all(format!("b{at_limit}\nnext\n").as_bytes())
+                .await
+                .unwrap();
+            client.write_all(&vec![b'c'; 100 * MAX]).await.unwrap();
+            client.write_all(b"\r\nafter\r\n").await.unwrap();
+            client.write_all(&vec![b'd'; 10 * MAX]).await.unwrap();
+        });
+        let got = lines(&mut reader).await;
         assert_eq!(
-            reader.next_line().await.unwrap().as_deref(),
-            Some("PING :b")
+            got,
+            [
+                line(&"a".repeat(MAX)),
+                ReadLine::TooLong,
+                line("next"),
+                ReadLine::TooLong,
+                line("after"),
+                ReadLine::TooLong,
+            ]
         );
-        assert_eq!(reader.next_line().await.unwrap().as_deref(), Some(""));
-        assert!(matches!(
-            reader.next_line().await,
-            Err(SessionError::LineTooLong)
-        ));
+        assert!(
+            reader.buf.capacity() <= 4 * MAX,
+            "the buffer stayed bounded: {} bytes",
+            reader.buf.capacity()
+        );
     }
 }

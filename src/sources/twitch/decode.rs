@@ -248,7 +248,10 @@ fn badge_pairs<'a>(value: Option<TagValue<'a>>) -> impl Iterator<Item = (&'a str
         .map(|b| split_once_ascii(b, b'/').unwrap_or((b, "")))
 }
 
-/// Emotes from `id:start-end,start-end/id2:start-end`; malformed ranges are skipped.
+/// Emotes from `id:start-end,start-end/id2:start-end`; text that is not a range is skipped. Ranges
+/// are kept as the wire gives them: whether they fit the text (and are not reversed) is checked,
+/// and a drop counted, for every platform alike where events enter the runtime
+/// ([`crate::event::wire_checks`]).
 fn emotes_of(value: Option<TagValue<'_>>) -> Emotes {
     let Some(raw) = value.map(|v| v.raw()).filter(|r| !r.is_empty()) else {
         return Emotes::new();
@@ -263,9 +266,7 @@ fn emotes_of(value: Option<TagValue<'_>>) -> Emotes {
                 continue;
             };
             let index = |s: &str| digits(s).and_then(|n| u32::try_from(n).ok());
-            if let (Some(start), Some(end)) = (index(start), index(end))
-                && start <= end
-            {
+            if let (Some(start), Some(end)) = (index(start), index(end)) {
                 emotes.push(Emote {
                     id: id.into(),
                     start,
@@ -654,8 +655,10 @@ mod tests {
         );
         let ids: Vec<_> = ev.emotes.iter().map(|e| (e.id.as_str(), e.start)).collect();
         assert_eq!(ids, [("25", 0), ("emotesv2_abc", 6), ("25", 11)]);
+        // Not ranges: skipped. A reversed range is a range: the wire checks drop and count it.
         let ev = decode_line("@emotes=25:9-3,x-y,4;id=x3 :a!a@a PRIVMSG #c :bad ranges");
-        assert!(ev.emotes.is_empty());
+        let ranges: Vec<_> = ev.emotes.iter().map(|e| (e.start, e.end)).collect();
+        assert_eq!(ranges, [(9, 3)]);
     }
 
     #[test]
