@@ -14,12 +14,10 @@ use crate::config::model::PlatformMode;
 use crate::config::secrets::Secrets;
 use crate::event::Platform;
 use crate::guards::Guards;
-use crate::sources::runner::{Reporter, Track, polling, session};
+use crate::sources::runner::{Wiring, polling, session};
 use crate::sources::sim::SimSource;
 use crate::sources::twitch::{TwitchEndpoints, TwitchSource};
-use crate::sources::{
-    ConnectionState, OUTBOUND_CAPACITY, Source, SourceContext, SourceError, StatusHandle,
-};
+use crate::sources::{ConnectionState, OUTBOUND_CAPACITY, Source, SourceError, StatusHandle};
 use crate::store::Store;
 use std::path::Path;
 use std::sync::Arc;
@@ -144,40 +142,30 @@ impl Supervisor {
                 tracing::info!(creator = %plan.creator, platform = %plan.platform, reason, "Source not started.");
                 continue;
             }
-            let status = StatusHandle::new();
+            let (tx, rx) = mpsc::channel(OUTBOUND_CAPACITY);
+            let wiring = Wiring {
+                secrets: secrets.clone(),
+                send_limit: config.ratelimits.send_limit(plan.platform),
+                shutdown: shutdown.child_token(),
+                telemetry: telemetry.clone(),
+                guards: guards.clone(),
+                wire: config.system.limits.wire(),
+                ..Wiring::new(&plan.creator, plan.platform, sink.clone(), rx)
+            };
             supervisor
                 .views
-                .push((plan.creator.clone(), plan.platform, status.clone()));
-            let track = Track {
-                creator: plan.creator.clone(),
-                platform: plan.platform,
-                status: status.clone(),
-                telemetry: telemetry.clone(),
-                secrets: secrets.clone(),
-            };
+                .push((plan.creator.clone(), plan.platform, wiring.status.clone()));
             let source = match build_source(config, &plan.creator, plan.platform) {
                 Ok(source) => source,
                 Err(e) => {
-                    track.failed(&e);
+                    wiring.track().failed(&e);
                     continue;
                 }
             };
-            let (tx, rx) = mpsc::channel(OUTBOUND_CAPACITY);
             supervisor
                 .outbound
                 .insert((plan.creator.clone(), plan.platform), tx);
-            let ctx = SourceContext {
-                creator: plan.creator.clone(),
-                platform: plan.platform,
-                shutdown: shutdown.child_token(),
-                events: sink.clone(),
-                outbound: rx,
-                secrets: secrets.clone(),
-                send_limit: config.ratelimits.send_limit(plan.platform),
-                report: Reporter::new(status, secrets.clone()),
-                guards: guards.clone(),
-                wire: config.system.limits.wire(),
-            };
+            let (ctx, track) = wiring.build();
             match source {
                 Source::Session(source) => {
                     supervisor.tasks.spawn(session::run(source, ctx, track));

@@ -368,37 +368,15 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn the_sim_chat_paces_events_and_records_the_replies_it_is_sent() {
-        use crate::config::model::SendLimit;
-        use crate::config::secrets::Secrets;
         use crate::pipeline::lanes::{DataLane, Inbound};
-        use crate::pipeline::telemetry::Telemetry;
-        use crate::sources::runner::{Reporter, Track, session};
-        use crate::sources::{ConnectionState, StatusHandle};
-        use tokio_util::sync::CancellationToken;
+        use crate::sources::ConnectionState;
+        use crate::sources::runner::{Wiring, session};
 
         let lane = DataLane::new(1024, std::time::Duration::from_millis(250));
         let (tx, rx) = tokio::sync::mpsc::channel(8);
-        let shutdown = CancellationToken::new();
-        let status = StatusHandle::new();
-        let ctx = SourceContext {
-            creator: "demo".into(),
-            platform: Platform::Sim,
-            shutdown: shutdown.clone(),
-            events: lane.sink.clone(),
-            outbound: rx,
-            secrets: Secrets::default(),
-            send_limit: SendLimit::default_for(Platform::Sim),
-            report: Reporter::new(status.clone(), Secrets::default()),
-            guards: Default::default(),
-            wire: Default::default(),
-        };
-        let track = Track {
-            creator: "demo".into(),
-            platform: Platform::Sim,
-            status: status.clone(),
-            telemetry: Telemetry::default(),
-            secrets: Secrets::default(),
-        };
+        let wiring = Wiring::new("demo", Platform::Sim, lane.sink.clone(), rx);
+        let (shutdown, status) = (wiring.shutdown.clone(), wiring.status.clone());
+        let (ctx, track) = wiring.build();
         let source = SimSource::new(
             "demo",
             &SimSettings {

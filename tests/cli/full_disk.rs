@@ -59,15 +59,7 @@ fn fill(dir: &Path, leave: u64) -> PathBuf {
 
 /// The demo at 300 events/s with a short cadence, its store on a 4 MiB tmpfs that is almost full.
 fn demo_on_full_disk() -> (Test, Tmpfs, PathBuf) {
-    let t = Test::new();
-    let creators = t
-        .read("runtime/config/creators.json")
-        .replace("\"rate_per_s\": 20", "\"rate_per_s\": 300");
-    t.write("runtime/config/creators.json", &creators);
-    let system = t
-        .read("runtime/config/system.json")
-        .replace("\"cadence_s\": 5", "\"cadence_s\": 0.5");
-    t.write("runtime/config/system.json", &system);
+    let t = Test::fast_demo(Some(300));
     let state = t.path().join("runtime/state");
     let mount = Tmpfs::mount(&state, "4m");
     let filler = fill(&state, 160 * 1024);

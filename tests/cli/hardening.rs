@@ -8,14 +8,9 @@ use std::path::PathBuf;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-/// A demo root with a faster sim source and a short export cadence.
+/// The demo with a short export cadence.
 fn demo() -> Test {
-    let t = Test::new();
-    let system = t
-        .read("runtime/config/system.json")
-        .replace("\"cadence_s\": 5", "\"cadence_s\": 0.5");
-    t.write("runtime/config/system.json", &system);
-    t
+    Test::fast_demo(None)
 }
 
 fn json(t: &Test, rel: &str) -> Value {

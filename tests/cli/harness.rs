@@ -196,3 +196,22 @@ pub fn signal(child: &std::process::Child, name: &str) {
         .success();
     assert!(ok, "kill -{name} failed");
 }
+
+impl Test {
+    /// The demo root with exports every 0.5 s (so tests see them quickly) and, when given, the sim
+    /// source at `rate` events/s instead of the demo's 20.
+    pub fn fast_demo(rate: Option<u32>) -> Test {
+        let t = Test::new();
+        if let Some(rate) = rate {
+            let creators = t
+                .read("runtime/config/creators.json")
+                .replace("\"rate_per_s\": 20", &format!("\"rate_per_s\": {rate}"));
+            t.write("runtime/config/creators.json", &creators);
+        }
+        let system = t
+            .read("runtime/config/system.json")
+            .replace("\"cadence_s\": 5", "\"cadence_s\": 0.5");
+        t.write("runtime/config/system.json", &system);
+        t
+    }
+}

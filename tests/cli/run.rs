@@ -7,16 +7,7 @@ use std::time::{Duration, Instant};
 
 /// A demo root with a faster sim source and a short export cadence.
 fn demo(rate: u32) -> Test {
-    let t = Test::new();
-    let creators = t
-        .read("runtime/config/creators.json")
-        .replace("\"rate_per_s\": 20", &format!("\"rate_per_s\": {rate}"));
-    t.write("runtime/config/creators.json", &creators);
-    let system = t
-        .read("runtime/config/system.json")
-        .replace("\"cadence_s\": 5", "\"cadence_s\": 0.5");
-    t.write("runtime/config/system.json", &system);
-    t
+    Test::fast_demo(Some(rate))
 }
 
 fn json(t: &Test, rel: &str) -> Value {

@@ -4,14 +4,9 @@ use crate::harness::{Test, signal};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
-/// The demo with a fast export cadence.
+/// The demo with a short export cadence.
 fn demo() -> Test {
-    let t = Test::new();
-    let system = t
-        .read("runtime/config/system.json")
-        .replace("\"cadence_s\": 5", "\"cadence_s\": 0.5");
-    t.write("runtime/config/system.json", &system);
-    t
+    Test::fast_demo(None)
 }
 
 fn running(t: &Test) -> bool {

@@ -15,11 +15,11 @@ use ss::guards::{Guard, Guards};
 use ss::pipeline::lanes::DataLane;
 use ss::pipeline::lanes::Inbound;
 use ss::pipeline::telemetry::Telemetry;
-use ss::sources::runner::{Reporter, Track, session};
+use ss::sources::runner::{Wiring, session};
 use ss::sources::twitch::client::Timing;
 use ss::sources::twitch::{TwitchEndpoints, TwitchSource};
 use ss::sources::{
-    ConnectionState, OUTBOUND_CAPACITY, OutboundMessage, SourceContext, SourceStatus, StatusHandle,
+    ConnectionState, OUTBOUND_CAPACITY, OutboundMessage, SourceStatus, StatusHandle,
 };
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -125,30 +125,17 @@ fn run_source_with(
     }
     let lane = DataLane::new(256, Duration::from_millis(250));
     let (outbound, outbound_rx) = mpsc::channel(OUTBOUND_CAPACITY);
-    let status = StatusHandle::new();
-    let shutdown = CancellationToken::new();
-    let guards = Arc::new(Guards::new());
-    let secrets = Secrets::load(root.path());
-    let ctx = SourceContext {
-        creator: "demo".into(),
-        platform: Platform::Twitch,
-        shutdown: shutdown.clone(),
-        events: lane.sink.clone(),
-        outbound: outbound_rx,
-        secrets: secrets.clone(),
+    let wiring = Wiring {
+        secrets: Secrets::load(root.path()),
         send_limit,
-        report: Reporter::new(status.clone(), secrets.clone()),
-        guards: guards.clone(),
         wire,
+        ..Wiring::new("demo", Platform::Twitch, lane.sink.clone(), outbound_rx)
     };
-    let telemetry = Telemetry::default();
-    let track = Track {
-        creator: "demo".into(),
-        platform: Platform::Twitch,
-        status: status.clone(),
-        telemetry: telemetry.clone(),
-        secrets,
-    };
+    let status = wiring.status.clone();
+    let shutdown = wiring.shutdown.clone();
+    let guards = wiring.guards.clone();
+    let telemetry = wiring.telemetry.clone();
+    let (ctx, track) = wiring.build();
     let source = Box::new(source.with_endpoints(endpoints));
     let task = tokio::spawn(session::run(source, ctx, track));
     Running {

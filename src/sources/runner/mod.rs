@@ -10,12 +10,19 @@
 pub mod polling;
 pub mod session;
 
-use super::{ConnectionState, SourceError, StatusHandle};
+use super::{ConnectionState, OutboundMessage, SourceContext, SourceError, StatusHandle};
+use crate::config::model::SendLimit;
 use crate::config::secrets::Secrets;
 use crate::event::Platform;
+use crate::event::wire_checks::WireLimits;
+use crate::guards::Guards;
+use crate::pipeline::lanes::EventSink;
 use crate::pipeline::telemetry::Telemetry;
 use chrono::{DateTime, Utc};
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 /// How long a runner waits between attempts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,6 +143,76 @@ impl Track {
             "supervisor",
             format!("{} stopped", self.name()),
         );
+    }
+}
+
+/// Everything one source gets from the runtime. [`Wiring::build`] makes the source's context and its
+/// runner's [`Track`] from the same handles, so they always agree; the supervisor and tests use it.
+pub struct Wiring {
+    pub creator: String,
+    pub platform: Platform,
+    pub events: EventSink,
+    pub outbound: mpsc::Receiver<OutboundMessage>,
+    pub secrets: Secrets,
+    pub send_limit: SendLimit,
+    pub shutdown: CancellationToken,
+    pub status: StatusHandle,
+    pub telemetry: Telemetry,
+    pub guards: Arc<Guards>,
+    pub wire: WireLimits,
+}
+
+impl Wiring {
+    /// A source of `creator` on `platform` with fresh handles and default limits; override fields
+    /// with struct-update syntax.
+    pub fn new(
+        creator: &str,
+        platform: Platform,
+        events: EventSink,
+        outbound: mpsc::Receiver<OutboundMessage>,
+    ) -> Wiring {
+        Wiring {
+            creator: creator.to_owned(),
+            platform,
+            events,
+            outbound,
+            secrets: Secrets::default(),
+            send_limit: SendLimit::default_for(platform),
+            shutdown: CancellationToken::new(),
+            status: StatusHandle::new(),
+            telemetry: Telemetry::default(),
+            guards: Arc::default(),
+            wire: WireLimits::default(),
+        }
+    }
+
+    /// The runner's record keeping alone (for a source that could not be built).
+    pub fn track(&self) -> Track {
+        Track {
+            creator: self.creator.clone(),
+            platform: self.platform,
+            status: self.status.clone(),
+            telemetry: self.telemetry.clone(),
+            secrets: self.secrets.clone(),
+        }
+    }
+
+    /// The source's context and its runner's record keeping.
+    pub fn build(self) -> (SourceContext, Track) {
+        let track = self.track();
+        let ctx = SourceContext {
+            creator: self.creator,
+            platform: self.platform,
+            shutdown: self.shutdown,
+            events: self.events,
+            outbound: self.outbound,
+            report: Reporter::new(self.status, self.secrets.clone()),
+            secrets: self.secrets,
+            send_limit: self.send_limit,
+            guards: self.guards,
+            wire: self.wire,
+        };
+        (ctx, track)
     }
 }
 

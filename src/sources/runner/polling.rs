@@ -164,15 +164,10 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::model::SendLimit;
-    use crate::config::secrets::Secrets;
     use crate::event::{Author, Platform};
     use crate::pipeline::lanes::{DataLane, Inbound};
-    use crate::pipeline::telemetry::Telemetry;
-    use crate::sources::StatusHandle;
-    use crate::sources::runner::Reporter;
+    use crate::sources::runner::Wiring;
     use std::sync::Mutex;
-    use tokio_util::sync::CancellationToken;
 
     /// Serves pages `p0`, `p1`, ... of two events each; the cursor after page N is `pN+1`.
     struct PagedChat {
@@ -221,28 +216,12 @@ mod tests {
      {
         // A lane of one item: the second page finds it full and is dropped.
         let lane = DataLane::new(1, Duration::from_millis(100));
-        let shutdown = CancellationToken::new();
-        let status = StatusHandle::new();
         let (_tx, rx) = tokio::sync::mpsc::channel(1);
-        let ctx = SourceContext {
-            creator: "demo".into(),
-            platform: Platform::Youtube,
-            shutdown: shutdown.clone(),
-            events: lane.sink.clone(),
-            outbound: rx,
-            secrets: Secrets::default(),
-            send_limit: SendLimit::default_for(Platform::Youtube),
-            report: Reporter::new(status.clone(), Secrets::default()),
-            guards: Default::default(),
-            wire: Default::default(),
+        let wiring = Wiring {
+            ..Wiring::new("demo", Platform::Youtube, lane.sink.clone(), rx)
         };
-        let track = Track {
-            creator: "demo".into(),
-            platform: Platform::Youtube,
-            status: status.clone(),
-            telemetry: Telemetry::default(),
-            secrets: Secrets::default(),
-        };
+        let (shutdown, status) = (wiring.shutdown.clone(), wiring.status.clone());
+        let (ctx, track) = wiring.build();
         let asked = Arc::new(Mutex::new(Vec::new()));
         let poller = Box::new(PagedChat {
             asked: asked.clone(),
@@ -284,15 +263,10 @@ mod tests {
 #[cfg(test)]
 mod wire_tests {
     use super::*;
-    use crate::config::model::SendLimit;
-    use crate::config::secrets::Secrets;
     use crate::event::{Author, Emote, Platform};
     use crate::guards::{Guard, Guards};
     use crate::pipeline::lanes::{DataLane, Inbound};
-    use crate::pipeline::telemetry::Telemetry;
-    use crate::sources::StatusHandle;
-    use crate::sources::runner::Reporter;
-    use tokio_util::sync::CancellationToken;
+    use crate::sources::runner::Wiring;
 
     /// One page with an event from 1970 carrying an emote past its text, and a sound one.
     struct HostilePage;
@@ -341,29 +315,14 @@ mod wire_tests {
     #[tokio::test]
     async fn a_page_passes_the_wire_checks_before_the_lane() {
         let lane = DataLane::new(4, Duration::from_millis(100));
-        let shutdown = CancellationToken::new();
-        let status = StatusHandle::new();
         let guards = std::sync::Arc::new(Guards::new());
         let (_tx, rx) = tokio::sync::mpsc::channel(1);
-        let ctx = SourceContext {
-            creator: "demo".into(),
-            platform: Platform::Youtube,
-            shutdown: shutdown.clone(),
-            events: lane.sink.clone(),
-            outbound: rx,
-            secrets: Secrets::default(),
-            send_limit: SendLimit::default_for(Platform::Youtube),
-            report: Reporter::new(status.clone(), Secrets::default()),
+        let wiring = Wiring {
             guards: guards.clone(),
-            wire: Default::default(),
+            ..Wiring::new("demo", Platform::Youtube, lane.sink.clone(), rx)
         };
-        let track = Track {
-            creator: "demo".into(),
-            platform: Platform::Youtube,
-            status,
-            telemetry: Telemetry::default(),
-            secrets: Secrets::default(),
-        };
+        let shutdown = wiring.shutdown.clone();
+        let (ctx, track) = wiring.build();
         let before = chrono::Utc::now();
         let runner = tokio::spawn(run(Box::new(HostilePage), ctx, None, None, track));
         let mut receiver = lane.receiver;
