@@ -19,6 +19,7 @@
 //!   the exporter task and hot reload.
 //! - [`store`]: the SQLite store: open and migrate, the single batching writer, one module per
 //!   domain (chat, actions, community, clips, outbox, checkpoints, quotas, audit).
+//! - [`http`]: the local HTTP server (`system.http`): health, snapshot, the live feed as SSE.
 //! - [`status`]: the health of a runtime judged from its snapshot (`ss status`).
 //! - [`backoff`]: capped, jittered exponential backoff (sources, the store writer).
 //! - [`export`]: snapshot builders, atomic writer, manifest, publish mirror.
@@ -37,6 +38,7 @@ pub mod config;
 pub mod event;
 pub mod export;
 pub mod guards;
+pub mod http;
 pub mod json_spans;
 pub mod log_sink;
 pub mod pipeline;

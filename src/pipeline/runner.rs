@@ -148,6 +148,8 @@ struct Pipeline {
     /// Chat events whose writes the writer refused because it had stopped (counted, not lost
     /// silently).
     unsent_events: u64,
+    /// The live feed of the HTTP server's `/events`, when it runs.
+    feed: Option<crate::http::Feed>,
 }
 
 impl Pipeline {
@@ -192,6 +194,12 @@ impl Pipeline {
             RunCounters::add(&self.counters.duplicates_skipped, 1);
             return;
         };
+        if let Some(feed) = &self.feed {
+            feed.publish("chat", &event);
+            for action in &actions {
+                feed.publish("action", action);
+            }
+        }
         if self.chat_log {
             self.ops.push(WriteOp::ChatEvent(Box::new(event)));
         }
@@ -256,6 +264,8 @@ pub async fn run(
             &tasks,
         )?;
     }
+    // Also before anything starts: a refused listen address stops the run with the reason.
+    let feed = start_http(root, &config, &secrets, &shutdown, &tasks).await?;
     let db = crate::store::db_path(root);
     let writer = StoreWriter::spawn(&db, WRITER_CAPACITY)
         .with_context(|| format!("opening the store {}", db.display()))?;
@@ -326,6 +336,7 @@ pub async fn run(
         },
         counters: counters.clone(),
         ops: Vec::new(),
+        feed,
         unsent_events: 0,
     };
 
@@ -428,6 +439,39 @@ pub async fn run(
         not_written,
         failed,
     })
+}
+
+/// Starts the local HTTP server when `system.http.enabled`; returns the feed the pipeline publishes to.
+async fn start_http(
+    root: &Path,
+    config: &Config,
+    secrets: &Secrets,
+    shutdown: &CancellationToken,
+    tasks: &TaskTracker,
+) -> anyhow::Result<Option<crate::http::Feed>> {
+    use crate::http::server;
+    let settings = &config.system.http;
+    if !settings.enabled {
+        return Ok(None);
+    }
+    let token = match &settings.token_env {
+        None => None,
+        Some(name) => Some(Arc::new(secrets.get(name).ok_or_else(|| {
+            anyhow::anyhow!(
+                "system.json http.token_env names {name}, which is not set\n  hint: export {name}=<a long random token> (or put it in the root's .env)"
+            )
+        })?)),
+    };
+    let listener = server::bind(&settings.listen, token.as_deref()).await?;
+    let feed = crate::http::Feed::new();
+    let state = server::AppState {
+        feed: feed.clone(),
+        snapshot: root.join("runtime/exports/runtime_snapshot.json"),
+        token,
+    };
+    tracing::info!(listen = %settings.listen, "HTTP server listening (/healthz, /api/snapshot, /events).");
+    tasks.spawn(server::serve(listener, state, shutdown.clone()));
+    Ok(Some(feed))
 }
 
 /// Drains the data lane until it closes, applying config reloads between batches.

@@ -9,6 +9,7 @@ mod export;
 mod full_disk;
 mod hardening;
 mod harness;
+mod http;
 mod publish_state;
 mod run;
 mod run_twitch;

@@ -16,6 +16,39 @@ pub struct SystemConfig {
     pub chat_log: ChatLog,
     #[serde(default)]
     pub limits: Limits,
+    #[serde(default)]
+    pub http: HttpSettings,
+}
+
+/// The runtime's one local HTTP server: health, the snapshot, the live event feed (off by default).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSettings {
+    #[serde(default)]
+    pub enabled: bool,
+    /// Address to listen on (default `127.0.0.1:8765`, loopback only).
+    #[serde(default = "HttpSettings::default_listen")]
+    pub listen: String,
+    /// Environment variable holding an access token. Required for a non-loopback `listen`; when set,
+    /// every route needs it as `Authorization: Bearer` or `?key=`.
+    #[serde(default)]
+    pub token_env: Option<String>,
+}
+
+impl HttpSettings {
+    fn default_listen() -> String {
+        "127.0.0.1:8765".into()
+    }
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            listen: Self::default_listen(),
+            token_env: None,
+        }
+    }
 }
 
 /// How often snapshots are written.
