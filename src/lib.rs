@@ -17,8 +17,10 @@
 //! - [`actions`]: action descriptors, the router, and one sink per kind of effect.
 //! - [`pipeline`]: lanes, the evaluation core (dedupe, triggers), the supervisor, the run loop,
 //!   the exporter task and hot reload.
+//! - [`replay`]: recorded chat (store, JSONL, IRC log) through the same core again, with no
+//!   effects; the diff against what the live run did, and counts.
 //! - [`store`]: the SQLite store: open and migrate, the single batching writer, one module per
-//!   domain (chat, actions, community, clips, outbox, checkpoints, quotas, audit).
+//!   domain (chat, actions, community, clips, outbox, checkpoints, quotas, audit, runs).
 //! - [`backoff`]: capped, jittered exponential backoff (sources, the store writer).
 //! - [`export`]: snapshot builders, atomic writer, manifest, publish mirror.
 //! - `swar`: eight-bytes-at-a-time byte checks shared by the parser and the extras writer.
@@ -39,6 +41,7 @@ pub mod guards;
 pub mod json_spans;
 pub mod log_sink;
 pub mod pipeline;
+pub mod replay;
 pub mod sources;
 pub mod store;
 mod swar;

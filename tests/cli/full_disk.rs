@@ -156,10 +156,14 @@ fn a_full_disk_degrades_then_recovers_with_every_accepted_event_once() {
         "{snap}"
     );
     assert!(snap["store"]["writer"]["commit_failures"].as_u64().unwrap() > 0);
-    wait_until("telemetry/errors.json to record it", Duration::from_secs(10), || {
-        std::fs::read_to_string(t.path().join("runtime/exports/telemetry/errors.json"))
-            .is_ok_and(|e| e.contains("store_degraded"))
-    });
+    wait_until(
+        "telemetry/errors.json to record it",
+        Duration::from_secs(10),
+        || {
+            std::fs::read_to_string(t.path().join("runtime/exports/telemetry/errors.json"))
+                .is_ok_and(|e| e.contains("store_degraded"))
+        },
+    );
 
     // Space frees: the runtime recovers by itself.
     std::fs::remove_file(&filler).unwrap();
