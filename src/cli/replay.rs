@@ -25,20 +25,21 @@ use std::time::Instant;
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:\n  \
-    ss replay                                     every recorded event through today's triggers: actions as JSON lines\n  \
-    ss replay --since 12h --creator demo          last night's stream of one creator\n  \
-    ss replay --diff                              compare with what the live runs did; exit 1 on any difference\n  \
-    ss replay --triggers draft.json --diff        what a draft would have done differently\n  \
-    ss replay --stats                             counts of events, chatters and actions instead\n  \
-    ss replay --input chat.log --creator demo     a raw Twitch IRC log (tmi-sent-ts, else a [time] prefix)\n  \
+    ss replay                                 every recorded event through today's triggers\n  \
+    ss replay --since 12h --creator demo      last night's stream of one creator\n  \
+    ss replay --diff                          compare with what the live runs did\n  \
+    ss replay --triggers draft.json --diff    what a draft would have done differently\n  \
+    ss replay --stats                         counts of events, chatters and actions\n  \
+    ss replay --input chat.log                a raw Twitch IRC log\n  \
     ss replay --input events.jsonl --out actions.jsonl\n\n\
-    As a CI check of a bot's config (commit the log and the expected actions):\n  \
-    ss replay --input fixtures/chat.log --creator demo --out fixtures/expected.jsonl      (to update)\n  \
-    ss replay --input fixtures/chat.log --creator demo --diff fixtures/expected.jsonl     (to check)\n\n\
-    Nothing is sent and nothing is written to the store. The same input and config give the same\n\
-    bytes on every run. Filters choose which events are reported; the triggers still see every event\n\
-    since the run start before them, so cooldowns are as live.\n\
-    Exit codes: 0 done (no differences), 1 --diff found differences, 2 usage, config, input or I/O error.")]
+    A CI check of a bot's config: commit a chat log and the actions it should give, then\n  \
+    ss replay --input chat.log --out expected.jsonl     (once, and after intended changes)\n  \
+    ss replay --input chat.log --diff expected.jsonl    (in CI: exit 1 lists what changed)\n\n\
+    Nothing is sent and nothing is written to the store. The same input and config give the\n\
+    same bytes on every run. Filters choose which events are reported; the triggers still see\n\
+    every event since the run start before them, so cooldowns are as they were live.\n\
+    Exit codes: 0 done (no differences), 1 --diff found differences, 2 usage, config, input\n\
+    or I/O error.")]
 pub struct Args {
     /// Read events from FILE instead of the root's store: a store (.db), JSONL chat events (.jsonl)
     /// or a raw Twitch IRC log (.log).

@@ -187,6 +187,7 @@ pub fn read_irc(
     progress: &dyn Progress,
     mut f: impl FnMut(Item) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
+    let mut clock = None;
     for_each_line(path, progress, |number, bytes| {
         let line = match std::str::from_utf8(bytes) {
             Ok(line) => line,
@@ -200,8 +201,11 @@ pub fn read_irc(
                 ));
             }
         };
-        match irc_log::read_line(line, creators) {
-            Ok(Some(event)) => f(Item::Event(event)),
+        match irc_log::read_line(line, creators, clock) {
+            Ok(Some(event)) => {
+                clock = Some(event.timestamp);
+                f(Item::Event(event))
+            }
             Ok(None) => Ok(()),
             Err(reason) => f(skipped(number, reason)),
         }

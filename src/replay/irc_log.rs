@@ -4,14 +4,17 @@
 //! logger saw it in brackets: `[2026-11-30 21:04:05] @badge-info=...` (also with fractional seconds,
 //! or any RFC 3339 time; without an offset the time is UTC). The IRC part goes through the same
 //! parser ([`irc::parse`]) and decoder ([`decode::decode`]) as the live Twitch source. The event's
-//! time is `tmi-sent-ts` where the line has it, else the bracketed time; a chat line with neither has
-//! no time a replay could use and is malformed, like a line that is not IRC at all. Lines that are
-//! IRC but not chat (PING, JOIN, numerics, USERSTATE) are not events and are passed over silently.
+//! time is `tmi-sent-ts` where the line has it, else the bracketed time. Twitch sends a few channel
+//! events without `tmi-sent-ts` (ROOMSTATE on every join); without a prefix, such a line takes the
+//! log's clock, the time of the event before it, as the live source would give it about the time it
+//! arrived. A chat message with no time, or any line with no time before it, has no time a replay
+//! could use and is malformed, like a line that is not IRC at all. Lines that are IRC but not chat
+//! (PING, JOIN, numerics, USERSTATE) are not events and are passed over silently.
 //!
 //! [`irc::parse`]: crate::sources::twitch::irc::parse
 //! [`decode::decode`]: crate::sources::twitch::decode::decode
 
-use crate::event::ChatEvent;
+use crate::event::{ChatEvent, EventKind};
 use crate::sources::twitch::decode::decode;
 use crate::sources::twitch::irc::{self, IrcMessage};
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -37,10 +40,12 @@ impl Creators for std::collections::HashMap<String, String> {
 }
 
 /// Reads one line (without its line ending): its chat event, or `None` for a blank line or IRC that
-/// is not chat (PING, JOIN, numerics, ...). `Err` is why the line is malformed.
+/// is not chat (PING, JOIN, numerics, ...). `clock` is the time of the log's previous event. `Err`
+/// is why the line is malformed.
 pub fn read_line(
     line: &str,
     creators: &(impl Creators + ?Sized),
+    clock: Option<DateTime<Utc>>,
 ) -> Result<Option<ChatEvent>, String> {
     let line = line.strip_suffix('\r').unwrap_or(line);
     if line.trim().is_empty() {
@@ -57,7 +62,7 @@ pub fn read_line(
         .and_then(|p| p.strip_prefix('#'))
         .unwrap_or_default();
     let creator = creators.creator_of(channel);
-    let Some(event) = decode(&msg, creator.unwrap_or_default(), fallback) else {
+    let Some(mut event) = decode(&msg, creator.unwrap_or_default(), fallback) else {
         return Ok(None);
     };
     let Some(creator) = creator else {
@@ -67,6 +72,10 @@ pub fn read_line(
         ));
     };
     if event.timestamp == DateTime::<Utc>::MIN_UTC {
+        if let Some(clock) = clock.filter(|_| event.kind != EventKind::Message) {
+            event.timestamp = clock;
+            return Ok(Some(event));
+        }
         return Err(format!(
             "{} line without a time: it has no tmi-sent-ts tag and no [YYYY-MM-DD HH:MM:SS] prefix",
             msg.command()
@@ -138,7 +147,9 @@ mod tests {
     const PRIVMSG: &str = "@badge-info=;badges=;color=#1E90FF;display-name=User1;id=abc-1;mod=0;room-id=1;subscriber=0;tmi-sent-ts=1700000000123;user-id=42 :user1!user1@user1.tmi.twitch.tv PRIVMSG #somechannel :!ping now";
 
     fn event(line: &str) -> ChatEvent {
-        read_line(line, "demo").unwrap().expect("a chat event")
+        read_line(line, "demo", None)
+            .unwrap()
+            .expect("a chat event")
     }
 
     #[test]
@@ -162,20 +173,36 @@ mod tests {
         assert_eq!(e.timestamp.to_rfc3339(), "2026-11-30T21:04:05.250+00:00");
         let e = event(&format!("[2026-11-30T22:04:05+01:00] {without}"));
         assert_eq!(e.timestamp.to_rfc3339(), "2026-11-30T21:04:05+00:00");
-        let err = read_line(&without, "demo").unwrap_err();
+        let err = read_line(&without, "demo", None).unwrap_err();
         assert!(err.contains("without a time"), "{err}");
+    }
+
+    #[test]
+    fn a_channel_event_without_a_time_takes_the_log_clock() {
+        let line = "@room-id=1;slow=5 :tmi.twitch.tv ROOMSTATE #somechannel";
+        let clock = DateTime::from_timestamp_millis(1_700_000_000_500);
+        let e = read_line(line, "demo", clock).unwrap().unwrap();
+        assert_eq!(e.kind, EventKind::RoomState);
+        assert_eq!(Some(e.timestamp), clock);
+        let err = read_line(line, "demo", None).unwrap_err();
+        assert!(err.contains("ROOMSTATE line without a time"), "{err}");
+        let message = PRIVMSG.replace(";tmi-sent-ts=1700000000123", "");
+        assert!(
+            read_line(&message, "demo", clock).is_err(),
+            "a message never takes the clock"
+        );
     }
 
     #[test]
     fn broken_lines_say_what_is_wrong() {
         let cut = &PRIVMSG[..60];
-        let err = read_line(cut, "demo").unwrap_err();
+        let err = read_line(cut, "demo", None).unwrap_err();
         assert!(err.contains("not an IRC line"), "{err}");
-        let err = read_line("hello there, chat", "demo").unwrap_err();
+        let err = read_line("hello there, chat", "demo", None).unwrap_err();
         assert!(err.contains("not an IRC command"), "{err}");
-        let err = read_line(&format!("[yesterday] {PRIVMSG}"), "demo").unwrap_err();
+        let err = read_line(&format!("[yesterday] {PRIVMSG}"), "demo", None).unwrap_err();
         assert!(err.contains("[yesterday] is not a time"), "{err}");
-        let err = read_line(&format!("[2026-11-30 21:04:05 {PRIVMSG}"), "demo").unwrap_err();
+        let err = read_line(&format!("[2026-11-30 21:04:05 {PRIVMSG}"), "demo", None).unwrap_err();
         assert!(err.contains("closing ']'"), "{err}");
     }
 
@@ -188,7 +215,7 @@ mod tests {
             ":tmi.twitch.tv 001 justinfan1 :Welcome, GLHF!",
             ":justinfan1!justinfan1@justinfan1.tmi.twitch.tv JOIN #somechannel",
         ] {
-            assert_eq!(read_line(line, "demo"), Ok(None), "{line:?}");
+            assert_eq!(read_line(line, "demo", None), Ok(None), "{line:?}");
         }
     }
 
@@ -196,25 +223,25 @@ mod tests {
     fn channels_map_to_creators() {
         let map: std::collections::HashMap<String, String> =
             [("somechannel".to_string(), "dana".to_string())].into();
-        let e = read_line(PRIVMSG, &map).unwrap().unwrap();
+        let e = read_line(PRIVMSG, &map, None).unwrap().unwrap();
         assert_eq!(e.creator, "dana");
         let other = PRIVMSG.replace("#somechannel", "#elsewhere");
-        let err = read_line(&other, &map).unwrap_err();
+        let err = read_line(&other, &map, None).unwrap_err();
         assert!(err.contains("#elsewhere belongs to no creator"), "{err}");
     }
 
     proptest! {
         #[test]
         fn never_panics_on_any_text(s in "\\PC{0,200}") {
-            let _ = read_line(&s, "demo");
+            let _ = read_line(&s, "demo", None);
         }
 
         #[test]
         fn never_panics_on_damaged_real_lines(cut in 0usize..400, junk in "[\\[\\] @:;=#a-z0-9]{0,12}") {
             let mut line = PRIVMSG.chars().take(cut).collect::<String>();
             line.push_str(&junk);
-            let _ = read_line(&line, "demo");
-            let _ = read_line(&format!("[{junk}] {line}"), "demo");
+            let _ = read_line(&line, "demo", Some(Utc::now()));
+            let _ = read_line(&format!("[{junk}] {line}"), "demo", None);
         }
     }
 }

@@ -248,14 +248,23 @@ impl Store {
         since_ms: Option<i64>,
         until_ms: Option<i64>,
     ) -> Result<Option<(i64, i64)>, StoreError> {
-        let (min, max): (Option<i64>, Option<i64>) = self
-            .conn()
-            .query_row(
+        // Without bounds the two ends of the primary key (two lookups); with them, a range scan of
+        // the time index.
+        let both = |r: &rusqlite::Row<'_>| Ok((r.get(0)?, r.get(1)?));
+        let (min, max): (Option<i64>, Option<i64>) = if since_ms.is_none() && until_ms.is_none() {
+            self.conn().query_row(
+                "SELECT (SELECT min(id) FROM chat_events), (SELECT max(id) FROM chat_events)",
+                [],
+                both,
+            )
+        } else {
+            self.conn().query_row(
                 "SELECT min(id), max(id) FROM chat_events WHERE ts_ms >= ?1 AND ts_ms < ?2",
                 params![since_ms.unwrap_or(i64::MIN), until_ms.unwrap_or(i64::MAX)],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                both,
             )
-            .map_err(|e| self.err(e))?;
+        }
+        .map_err(|e| self.err(e))?;
         Ok(min.zip(max))
     }
 
