@@ -100,14 +100,15 @@ impl Progress for () {
 /// nothing.
 const PROGRESS_EVERY: u64 = 16_384;
 
-/// Reads the store's chat log for `filter`: from the run start before the first selected event to
-/// the last selected one, with [`Item::FreshState`] at every run mark in between.
+/// Reads the store's chat log at `path` for `filter`: from the run start before the first selected
+/// event to the last selected one, with [`Item::FreshState`] at every run mark in between.
 pub fn read_store(
-    store: &Store,
+    path: &Path,
     filter: &Filter,
     progress: &dyn Progress,
     mut f: impl FnMut(Item) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
+    let store = Store::open_read_only(path)?;
     let Some((first, last)) = store.chat_id_range(filter.since_ms, filter.until_ms)? else {
         return Ok(());
     };

@@ -220,29 +220,68 @@ impl ChannelOwners {
     }
 }
 
-/// Replays `input` through `replay`, giving each result to `out`.
+/// Items the reader thread hands to the replay loop at a time.
+const READ_BATCH: usize = 1024;
+/// Batches read ahead of the replay loop. Policy when full: the reader waits (the loop sets the
+/// pace), so memory stays at about `READ_AHEAD * READ_BATCH` events.
+const READ_AHEAD: usize = 8;
+
+/// The replay loop stopped (its own error), so the reader stops too; not an error of the input.
+#[derive(Debug, thiserror::Error)]
+#[error("the replay stopped")]
+struct Stopped;
+
+/// Replays `input` through `replay`, giving each result to `out`. A second thread reads and
+/// decodes the input (SQLite rows, JSON, IRC lines) while this one evaluates and writes, in the
+/// input's order: the batches go through one bounded channel.
 pub fn run(
     input: &Input,
     replay: &mut Replay,
     owners: &ChannelOwners,
-    progress: &dyn Progress,
+    progress: &(dyn Progress + Sync),
     out: &mut dyn Observer,
 ) -> anyhow::Result<()> {
-    let mut feed = |item| replay.feed(item, out);
-    match input {
-        Input::Store(path) => {
-            let store = Store::open_read_only(path)?;
-            let filter = replay.filter().clone();
-            input::read_store(&store, &filter, progress, |item| replay.feed(item, out))
-        }
-        Input::Jsonl(path) => input::read_jsonl(path, progress, &mut feed),
-        Input::Irc(path) => match owners {
-            ChannelOwners::One(creator) => {
-                input::read_irc(path, creator.as_str(), progress, &mut feed)
+    let filter = replay.filter().clone();
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Item>>(READ_AHEAD);
+    std::thread::scope(|scope| {
+        let reader = scope.spawn(move || -> anyhow::Result<()> {
+            let mut batch = Vec::with_capacity(READ_BATCH);
+            let mut send = |item| {
+                batch.push(item);
+                if batch.len() == READ_BATCH {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(READ_BATCH));
+                    tx.send(full).map_err(|_| Stopped)?;
+                }
+                Ok(())
+            };
+            match input {
+                Input::Store(path) => input::read_store(path, &filter, progress, &mut send)?,
+                Input::Jsonl(path) => input::read_jsonl(path, progress, &mut send)?,
+                Input::Irc(path) => match owners {
+                    ChannelOwners::One(creator) => {
+                        input::read_irc(path, creator.as_str(), progress, &mut send)?;
+                    }
+                    ChannelOwners::ByChannel(map) => {
+                        input::read_irc(path, map, progress, &mut send)?;
+                    }
+                },
             }
-            ChannelOwners::ByChannel(map) => input::read_irc(path, map, progress, &mut feed),
-        },
-    }
+            if !batch.is_empty() {
+                tx.send(batch).map_err(|_| Stopped)?;
+            }
+            Ok(())
+        });
+        // Dropping `rx` on an error here stops the reader at its next batch.
+        for batch in rx {
+            for item in batch {
+                replay.feed(item, out)?;
+            }
+        }
+        match reader.join() {
+            Ok(result) => result,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
 }
 
 /// Writes each action as one line of JSON (the `--out` / stdout format, and what `--diff FILE`
