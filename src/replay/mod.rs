@@ -244,33 +244,36 @@ pub fn run(
     let filter = replay.filter().clone();
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Item>>(READ_AHEAD);
     std::thread::scope(|scope| {
-        let reader = scope.spawn(move || -> anyhow::Result<()> {
-            let mut batch = Vec::with_capacity(READ_BATCH);
-            let mut send = |item| {
-                batch.push(item);
-                if batch.len() == READ_BATCH {
-                    let full = std::mem::replace(&mut batch, Vec::with_capacity(READ_BATCH));
-                    tx.send(full).map_err(|_| Stopped)?;
+        let reader = std::thread::Builder::new()
+            .name("ss-replay-read".into())
+            .spawn_scoped(scope, move || -> anyhow::Result<()> {
+                let mut batch = Vec::with_capacity(READ_BATCH);
+                let mut send = |item| {
+                    batch.push(item);
+                    if batch.len() == READ_BATCH {
+                        let full = std::mem::replace(&mut batch, Vec::with_capacity(READ_BATCH));
+                        tx.send(full).map_err(|_| Stopped)?;
+                    }
+                    Ok(())
+                };
+                match input {
+                    Input::Store(path) => input::read_store(path, &filter, progress, &mut send)?,
+                    Input::Jsonl(path) => input::read_jsonl(path, progress, &mut send)?,
+                    Input::Irc(path) => match owners {
+                        ChannelOwners::One(creator) => {
+                            input::read_irc(path, creator.as_str(), progress, &mut send)?;
+                        }
+                        ChannelOwners::ByChannel(map) => {
+                            input::read_irc(path, map, progress, &mut send)?;
+                        }
+                    },
+                }
+                if !batch.is_empty() {
+                    tx.send(batch).map_err(|_| Stopped)?;
                 }
                 Ok(())
-            };
-            match input {
-                Input::Store(path) => input::read_store(path, &filter, progress, &mut send)?,
-                Input::Jsonl(path) => input::read_jsonl(path, progress, &mut send)?,
-                Input::Irc(path) => match owners {
-                    ChannelOwners::One(creator) => {
-                        input::read_irc(path, creator.as_str(), progress, &mut send)?;
-                    }
-                    ChannelOwners::ByChannel(map) => {
-                        input::read_irc(path, map, progress, &mut send)?;
-                    }
-                },
-            }
-            if !batch.is_empty() {
-                tx.send(batch).map_err(|_| Stopped)?;
-            }
-            Ok(())
-        });
+            })
+            .context("starting the reader thread")?;
         // Dropping `rx` on an error here stops the reader at its next batch.
         for batch in rx {
             for item in batch {
