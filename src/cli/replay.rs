@@ -235,7 +235,7 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<Outcome> {
             warned.count - WARN_SKIPPED
         );
     }
-    tracing::info!(
+    let line = format!(
         "Replayed {} events from {} ({} reported, {} duplicates, {} lines skipped, {} fresh starts): {} actions in {:.2}s.",
         s.events_read,
         input.path().display(),
@@ -246,6 +246,13 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<Outcome> {
         s.actions,
         started.elapsed().as_secs_f64()
     );
+    // On a terminal the summary is for the person watching; in a pipe or CI log, stderr carries
+    // only problems (skipped lines, errors) unless -v asks for more.
+    if std::io::stderr().is_terminal() {
+        tracing::info!("{line}");
+    } else {
+        tracing::debug!("{line}");
+    }
     Ok(outcome)
 }
 

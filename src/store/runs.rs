@@ -89,3 +89,75 @@ impl Store {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Author, ChatEvent, Platform};
+    use crate::store::{StoreWriter, WriteOp, db_path};
+
+    fn event(i: i64) -> WriteOp {
+        WriteOp::ChatEvent(Box::new(ChatEvent::message(
+            Platform::Sim,
+            "demo",
+            &format!("m{i}"),
+            DateTime::from_timestamp_millis(1_000 + i).unwrap(),
+            Author::viewer("a"),
+            "hi",
+        )))
+    }
+
+    fn mark(kind: RunMarkKind) -> WriteOp {
+        WriteOp::RunMark(RunMark {
+            kind,
+            at: Utc::now(),
+        })
+    }
+
+    #[test]
+    fn marks_sit_after_the_events_sent_before_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = db_path(dir.path());
+        let writer = StoreWriter::spawn(&path, 64).unwrap();
+        writer.blocking_send(mark(RunMarkKind::Start)).unwrap();
+        for i in 0..3 {
+            writer.blocking_send(event(i)).unwrap();
+        }
+        writer.blocking_send(mark(RunMarkKind::Reload)).unwrap();
+        writer.blocking_send(event(3)).unwrap();
+        writer.close().unwrap();
+        let store = Store::open_read_only(&path).unwrap();
+        let marks: Vec<_> = store
+            .run_marks()
+            .unwrap()
+            .into_iter()
+            .map(|m| (m.kind, m.after_chat_id))
+            .collect();
+        assert_eq!(marks, [(RunMarkKind::Start, 0), (RunMarkKind::Reload, 3)]);
+    }
+
+    #[test]
+    fn a_store_from_before_run_marks_has_none_and_is_not_migrated_by_a_reader() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        let conn = Connection::open(&path).unwrap();
+        for step in &crate::store::schema::MIGRATIONS[..2] {
+            conn.execute_batch(step).unwrap();
+        }
+        conn.execute_batch("PRAGMA user_version = 2").unwrap();
+        drop(conn);
+        let store = Store::open_read_only(&path).unwrap();
+        assert_eq!(store.run_marks().unwrap(), []);
+        assert_eq!(store.schema_version().unwrap(), 2, "read as it is");
+    }
+
+    #[test]
+    fn a_reader_never_creates_a_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = db_path(dir.path());
+        let err = Store::open_read_only(&path).unwrap_err();
+        assert!(matches!(err, StoreError::Missing { .. }), "{err:?}");
+        assert!(err.to_string().contains("chat_log.enabled"), "{err}");
+        assert!(!path.exists());
+    }
+}

@@ -63,7 +63,7 @@ fn sha(path: &std::path::Path) -> Option<Vec<u8>> {
 #[test]
 fn replaying_recorded_runs_with_their_config_gives_an_empty_diff() {
     let t = recorded(300);
-    let out = t.run(&["replay", "--diff"]);
+    let out = t.run(&["-v", "replay", "--diff"]);
     out.status(0);
     let summary = out.stdout.trim();
     assert!(summary.starts_with("no differences: "), "{summary}");
@@ -278,6 +278,10 @@ fn a_broken_line_in_an_irc_log_is_named_counted_and_skipped() {
     let out = t.run(&["replay", "--input", broken]);
     out.status(0);
     assert!(out.stdout.lines().count() > 20);
+    // Not a terminal: stderr holds the two warnings and nothing else (no bar, no summary).
+    assert_eq!(out.stderr.lines().count(), 2, "{}", out.stderr);
+    let summary = t.run(&["-v", "replay", "--input", broken]).stderr;
+    assert!(summary.contains("2 lines skipped"), "{summary}");
     assert!(
         out.stderr
             .contains(&format!("{broken}:42: skipped: not an IRC line")),
@@ -290,7 +294,6 @@ fn a_broken_line_in_an_irc_log_is_named_counted_and_skipped() {
         "{}",
         out.stderr
     );
-    assert!(out.stderr.contains("2 lines skipped"), "{}", out.stderr);
     let stats = json(&t.run(&["replay", "--input", broken, "--stats", "--format", "json"]));
     assert_eq!(stats["skipped_lines"], 2);
     // The other lines are all there: the same actions as the intact log.
