@@ -152,7 +152,7 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<Outcome> {
                 &mut replay,
                 &owners,
                 &bar,
-                &mut With(&mut Tee(&mut collected, file), &mut warned),
+                &mut With(&mut With(&mut collected, file), &mut warned),
             )?,
             None => replay::run(
                 &input,
@@ -409,8 +409,6 @@ impl<A: Observer + ?Sized, B: Observer + ?Sized> Observer for With<'_, A, B> {
         self.1.skipped(line);
     }
 }
-
-use With as Tee;
 
 /// A progress bar on stderr when it is a terminal; nothing otherwise.
 struct Bar(Option<indicatif::ProgressBar>);

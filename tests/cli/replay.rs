@@ -317,9 +317,23 @@ fn the_readme_ci_check_passes_on_the_demo_config_and_fails_on_a_change() {
     let log = repo().join("fixtures/replay/twitch-chat.log");
     let expected = repo().join("fixtures/replay/expected-actions.jsonl");
     let (log, expected) = (log.to_str().unwrap(), expected.to_str().unwrap());
-    let out = t.run(&["replay", "--input", log, "--diff", expected]);
+    let got = t.path().join("got.jsonl");
+    let out = t.run(&[
+        "replay",
+        "--input",
+        log,
+        "--diff",
+        expected,
+        "--out",
+        got.to_str().unwrap(),
+    ]);
     out.status(0);
     assert!(out.stdout.starts_with("no differences"), "{}", out.stdout);
+    // The committed file is exactly what a replay writes today, byte for byte.
+    assert_eq!(
+        std::fs::read(&got).unwrap(),
+        std::fs::read(expected).unwrap()
+    );
     let draft = draft(&t, "chat-validated", serde_json::json!({"creator_s": 120}));
     let out = t.run(&[
         "replay",
