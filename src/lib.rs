@@ -17,8 +17,10 @@
 //! - [`actions`]: action descriptors, the router, and one sink per kind of effect.
 //! - [`pipeline`]: lanes, the evaluation core (dedupe, triggers), the supervisor, the run loop,
 //!   the exporter task and hot reload.
+//! - [`replay`]: recorded chat (store, JSONL, IRC log) through the same core again, with no
+//!   effects; the diff against what the live run did, and counts.
 //! - [`store`]: the SQLite store: open and migrate, the single batching writer, one module per
-//!   domain (chat, actions, community, clips, outbox, checkpoints, quotas, audit).
+//!   domain (chat, actions, community, clips, outbox, checkpoints, quotas, audit, runs).
 //! - [`http`]: the local HTTP server (`system.http`): health, snapshot, the live feed as SSE.
 //! - [`status`]: the health of a runtime judged from its snapshot (`ss status`).
 //! - [`backoff`]: capped, jittered exponential backoff (sources, the store writer).
@@ -42,6 +44,7 @@ pub mod http;
 pub mod json_spans;
 pub mod log_sink;
 pub mod pipeline;
+pub mod replay;
 pub mod sources;
 pub mod status;
 pub mod store;

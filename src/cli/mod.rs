@@ -8,6 +8,7 @@ mod completions;
 mod export;
 mod logging;
 mod publish_state;
+mod replay;
 mod run;
 mod status;
 mod update_version;
@@ -60,6 +61,8 @@ pub enum Command {
     Export(export::Args),
     /// Mirror exports into a dashboard checkout's shared/state/, up to a visibility.
     PublishState(publish_state::Args),
+    /// Re-run recorded chat through the triggers with no effects: actions, a diff against the live run, or counts.
+    Replay(replay::Args),
     /// Check config files against their schemas and each other; every problem with file:line:column.
     ValidateConfig(validate_config::Args),
     /// Stamp a release: one version and build in every file that carries them (all or nothing).
@@ -140,6 +143,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Some(Command::Completions(args)) => completions::run(args),
         Some(Command::Export(args)) => export::run(&root, args),
         Some(Command::PublishState(args)) => publish_state::run(&root, args),
+        Some(Command::Replay(args)) => replay::run(&root, args),
         None => {
             use clap::CommandFactory;
             let mut cmd = Cli::command();

@@ -60,14 +60,28 @@ impl Config {
     /// Loads and checks every config file under `root`. Missing files take their defaults, except
     /// `creators.json`, without which there is nothing to run.
     pub fn load(root: &Path) -> Result<Config, ConfigError> {
-        let dir = config_dir(root);
+        Config::load_dir(&config_dir(root), &[])
+    }
+
+    /// Loads and checks the config files in `dir`, like [`Config::load`], with each of `drafts`
+    /// standing in for the file of its kind (`ss replay --triggers draft.json`). A draft is checked
+    /// exactly as `ss validate-config FILE --schema KIND` checks it: syntax, schema, then the
+    /// semantic checks against the other files.
+    pub fn load_dir(dir: &Path, drafts: &[(PathBuf, ConfigKind)]) -> Result<Config, ConfigError> {
         if !dir.is_dir() {
-            return Err(ConfigError::MissingDir(dir));
+            return Err(ConfigError::MissingDir(dir.to_path_buf()));
         }
         let inputs = ConfigKind::RUNTIME
             .iter()
-            .map(|kind| (dir.join(kind.file_name()), *kind))
-            .filter(|(path, kind)| path.exists() || *kind == ConfigKind::Creators)
+            .map(|kind| match drafts.iter().find(|(_, k)| k == kind) {
+                Some((draft, _)) => (draft.clone(), *kind),
+                None => (dir.join(kind.file_name()), *kind),
+            })
+            .filter(|(path, kind)| {
+                path.exists()
+                    || *kind == ConfigKind::Creators
+                    || drafts.iter().any(|(_, k)| k == kind)
+            })
             .collect::<Vec<_>>();
         let (report, config) = validate::check(&inputs, None);
         for warning in &report.warnings {

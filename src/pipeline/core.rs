@@ -47,4 +47,10 @@ impl Core {
         self.state = TriggerState::new(&registry);
         self.registry = registry;
     }
+
+    /// The same triggers with fresh cooldowns and counts, as after a run start or a reload (a
+    /// replay crossing a recorded run mark); the dedupe window is kept.
+    pub fn restart(&mut self) {
+        self.state = TriggerState::new(&self.registry);
+    }
 }

@@ -24,7 +24,7 @@ use crate::config::Config;
 use crate::config::secrets::Secrets;
 use crate::event::ChatEvent;
 use crate::export::runtime_view::Counters;
-use crate::store::{Checkpoint, Store, StoreError, StoreWriter, WriteOp};
+use crate::store::{Checkpoint, RunMark, RunMarkKind, Store, StoreError, StoreWriter, WriteOp};
 use crate::triggers::Registry;
 use anyhow::Context;
 use std::path::Path;
@@ -213,15 +213,26 @@ impl Pipeline {
     }
 
     /// Applies a reloaded config: new triggers (cooldowns start fresh) and the chat log setting.
-    fn reload(&mut self, config: &Config, telemetry: &Telemetry) {
+    /// The fresh start is marked in the store, after every event before it, for `ss replay`.
+    async fn reload(&mut self, config: &Config, telemetry: &Telemetry) -> Result<(), StoreError> {
         match Registry::compile(&config.triggers) {
             Ok(registry) => {
                 self.core.replace_triggers(registry);
                 self.chat_log = config.system.chat_log.enabled;
+                self.writer.send(run_mark(RunMarkKind::Reload)).await?;
             }
             Err(e) => telemetry.error("config_rejected", "triggers", e.to_string()),
         }
+        Ok(())
     }
+}
+
+/// A mark that trigger state starts afresh after the events recorded so far.
+fn run_mark(kind: RunMarkKind) -> WriteOp {
+    WriteOp::RunMark(RunMark {
+        kind,
+        at: chrono::Utc::now(),
+    })
 }
 
 /// Runs until `shutdown` is cancelled (or `options.duration` passes).
@@ -276,6 +287,11 @@ pub async fn run(
             .and_then(|store| store.recent_message_keys(limits.dedupe_window))
             .with_context(|| format!("reading recent message ids from {}", db.display()))?,
     );
+    // Before any event: `ss replay` starts its trigger state afresh here, as this run does.
+    writer
+        .send(run_mark(RunMarkKind::Start))
+        .await
+        .with_context(|| format!("recording the run start in {}", db.display()))?;
 
     let counters = Arc::new(RunCounters::default());
     let validated = Validated::default();
@@ -491,7 +507,7 @@ async fn drain(
                     "creators.json or platforms.json changed: restart `ss run` to apply source changes."
                 );
             }
-            pipeline.reload(&next, telemetry);
+            pipeline.reload(&next, telemetry).await?;
         }
         if receiver.recv_many(&mut batch, BATCH).await == 0 {
             return Ok(());

@@ -118,21 +118,52 @@ impl Store {
     /// Every recorded action, in the order it was recorded.
     pub fn recorded_actions(&self) -> Result<Vec<Action>, StoreError> {
         self.rows(
-            "SELECT creator, platform, trigger_id, payload, at_ms, message_id FROM actions ORDER BY id",
+            &format!("SELECT {ACTION_COLUMNS} FROM actions ORDER BY id"),
             [],
-            |r| {
-                let payload: String = r.get(3)?;
-                Ok(Action {
-                    creator: r.get(0)?,
-                    platform: platform(r, 1)?,
-                    trigger_id: r.get(2)?,
-                    kind: serde_json::from_str(&payload).map_err(|e| {
-                        rows::invalid(3, format!("action payload does not parse ({e})"))
-                    })?,
-                    at: rows::time(r, 4)?,
-                    message_id: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
-                })
-            },
+            read_action,
         )
     }
+
+    /// Calls `f` with each recorded action whose time is in `[since_ms, until_ms)`, in the order
+    /// recorded, one row at a time.
+    pub fn for_each_recorded_action<E: From<StoreError>>(
+        &self,
+        since_ms: Option<i64>,
+        until_ms: Option<i64>,
+        mut f: impl FnMut(Action) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut stmt = self
+            .conn()
+            .prepare(&format!(
+                "SELECT {ACTION_COLUMNS} FROM actions WHERE at_ms >= ?1 AND at_ms < ?2 ORDER BY id"
+            ))
+            .map_err(|e| self.err(e))?;
+        let mut rows = stmt
+            .query(params![
+                since_ms.unwrap_or(i64::MIN),
+                until_ms.unwrap_or(i64::MAX)
+            ])
+            .map_err(|e| self.err(e))?;
+        while let Some(row) = rows.next().map_err(|e| self.err(e))? {
+            f(read_action(row).map_err(|e| self.err(e))?)?;
+        }
+        Ok(())
+    }
+}
+
+/// The columns [`read_action`] reads, in its order.
+const ACTION_COLUMNS: &str = "creator, platform, trigger_id, payload, at_ms, message_id";
+
+/// One `actions` row back into an action; a payload that does not parse is an error naming it.
+fn read_action(r: &rusqlite::Row<'_>) -> rusqlite::Result<Action> {
+    let payload = r.get_ref(3)?.as_str()?;
+    Ok(Action {
+        creator: r.get(0)?,
+        platform: platform(r, 1)?,
+        trigger_id: r.get(2)?,
+        kind: serde_json::from_str(payload)
+            .map_err(|e| rows::invalid(3, format!("action payload does not parse ({e})")))?,
+        at: rows::time(r, 4)?,
+        message_id: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
+    })
 }

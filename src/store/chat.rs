@@ -128,33 +128,38 @@ const EVENT_COLUMNS: &str = "platform, creator, channel, message_id, ts_ms, kind
 
 /// One `chat_events` row back into an event; a column that does not parse is an error naming it.
 fn read_event(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChatEvent> {
-    let kind: String = r.get(5)?;
-    let kind = EventKind::from_name(&kind)
-        .ok_or_else(|| rows::invalid(5, format!("unknown event kind {kind:?}")))?;
-    let emotes = match r.get::<_, Option<String>>(11)? {
+    read_event_at(r, 0)
+}
+
+/// [`read_event`] for [`EVENT_COLUMNS`] starting at column `at`.
+fn read_event_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<ChatEvent> {
+    let kind = r.get_ref(at + 5)?.as_str()?;
+    let kind = EventKind::from_name(kind)
+        .ok_or_else(|| rows::invalid(at + 5, format!("unknown event kind {kind:?}")))?;
+    let emotes = match r.get_ref(at + 11)?.as_str_or_null()? {
         None => Default::default(),
-        Some(json) => serde_json::from_str(&json)
-            .map_err(|e| rows::invalid(11, format!("emotes are not valid JSON ({e})")))?,
+        Some(json) => serde_json::from_str(json)
+            .map_err(|e| rows::invalid(at + 11, format!("emotes are not valid JSON ({e})")))?,
     };
-    let extras = match r.get::<_, Option<String>>(12)? {
+    let extras = match r.get_ref(at + 12)?.as_str_or_null()? {
         None => Extras::default(),
-        Some(json) => Extras::parse(&json)
-            .map_err(|e| rows::invalid(12, format!("extras are not a JSON object ({e})")))?,
+        Some(json) => Extras::parse(json)
+            .map_err(|e| rows::invalid(at + 12, format!("extras are not a JSON object ({e})")))?,
     };
     Ok(ChatEvent {
-        platform: platform(r, 0)?,
-        creator: text(r, 1)?,
-        channel: text(r, 2)?,
-        message_id: text(r, 3)?,
-        timestamp: rows::time(r, 4)?,
+        platform: platform(r, at)?,
+        creator: text(r, at + 1)?,
+        channel: text(r, at + 2)?,
+        message_id: text(r, at + 3)?,
+        timestamp: rows::time(r, at + 4)?,
         kind,
         author: Author {
-            id: text(r, 6)?,
-            login: text(r, 7)?,
-            display_name: text(r, 8)?,
-            roles: roles_from_bits(r.get(9)?),
+            id: text(r, at + 6)?,
+            login: text(r, at + 7)?,
+            display_name: text(r, at + 8)?,
+            roles: roles_from_bits(r.get(at + 9)?),
         },
-        text: text(r, 10)?,
+        text: text(r, at + 10)?,
         emotes,
         extras,
     })
@@ -209,6 +214,58 @@ impl Store {
             [],
             read_event,
         )
+    }
+
+    /// Calls `f(id, event)` for each chat event with `after < id <= through`, in acceptance order,
+    /// one row at a time (a replay of a million events never holds them all).
+    pub fn for_each_chat_event<E: From<StoreError>>(
+        &self,
+        after: i64,
+        through: i64,
+        mut f: impl FnMut(i64, ChatEvent) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut stmt = self
+            .conn()
+            .prepare(&format!(
+                "SELECT id, {EVENT_COLUMNS} FROM chat_events WHERE id > ?1 AND id <= ?2 ORDER BY id"
+            ))
+            .map_err(|e| self.err(e))?;
+        let mut rows = stmt
+            .query(params![after, through])
+            .map_err(|e| self.err(e))?;
+        while let Some(row) = rows.next().map_err(|e| self.err(e))? {
+            let id: i64 = row.get(0).map_err(|e| self.err(e))?;
+            let event = read_event_at(row, 1).map_err(|e| self.err(e))?;
+            f(id, event)?;
+        }
+        Ok(())
+    }
+
+    /// The first and last chat event ids whose event time is in `[since_ms, until_ms)`; `None` when
+    /// no event is. Without bounds, the whole log.
+    pub fn chat_id_range(
+        &self,
+        since_ms: Option<i64>,
+        until_ms: Option<i64>,
+    ) -> Result<Option<(i64, i64)>, StoreError> {
+        // Without bounds the two ends of the primary key (two lookups); with them, a range scan of
+        // the time index.
+        let both = |r: &rusqlite::Row<'_>| Ok((r.get(0)?, r.get(1)?));
+        let (min, max): (Option<i64>, Option<i64>) = if since_ms.is_none() && until_ms.is_none() {
+            self.conn().query_row(
+                "SELECT (SELECT min(id) FROM chat_events), (SELECT max(id) FROM chat_events)",
+                [],
+                both,
+            )
+        } else {
+            self.conn().query_row(
+                "SELECT min(id), max(id) FROM chat_events WHERE ts_ms >= ?1 AND ts_ms < ?2",
+                params![since_ms.unwrap_or(i64::MIN), until_ms.unwrap_or(i64::MAX)],
+                both,
+            )
+        }
+        .map_err(|e| self.err(e))?;
+        Ok(min.zip(max))
     }
 
     /// The (platform, message id) of the `n` most recently accepted events, oldest first: the

@@ -6,7 +6,9 @@
 //! it was, so nothing already recorded is lost. Writes go through the one writer thread in [`writer`].
 //! Each domain owns its writes and its reads: [`chat`] (the chat log), [`actions`] (the action log and
 //! the effects it dispatches), [`community`] (polls, tallies, scores), [`clips`], [`outbox`],
-//! [`checkpoints`] (polling sources' resume points), [`quotas`] and [`audit`].
+//! [`checkpoints`] (polling sources' resume points), [`quotas`], [`audit`] and [`runs`] (where the
+//! live trigger state started afresh, for `ss replay`). [`Store::open_read_only`] is for readers
+//! that must change nothing (`ss replay`): it neither creates nor migrates.
 
 pub mod actions;
 pub mod audit;
@@ -17,6 +19,7 @@ pub mod community;
 pub mod outbox;
 pub mod quotas;
 mod rows;
+pub mod runs;
 pub mod schema;
 pub mod writer;
 
@@ -32,6 +35,7 @@ pub use clips::{ClipJobRow, ClipRow, ClipState, ClipStateChange, NewClip};
 pub use community::*;
 pub use outbox::{Destination, NewOutbox, OutboxResult, OutboxRow};
 pub use quotas::QuotaRow;
+pub use runs::{RecordedRunMark, RunMark, RunMarkKind};
 pub use writer::{Degraded, StoreWriter, WriteOp, WriterStats, WriterStatsSnapshot};
 
 /// How long an open or a write waits for another process's lock before reporting it.
@@ -64,6 +68,11 @@ pub enum StoreError {
          hint: stop the other ss (or sqlite3 session) holding it, then retry; nothing was changed"
     )]
     Locked { path: PathBuf },
+    #[error(
+        "{path}: no store there\n  \
+         hint: `ss run` records one (with chat_log.enabled in system.json); pass --root DIR for another runtime root"
+    )]
+    Missing { path: PathBuf },
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -168,6 +177,47 @@ impl Store {
         };
         store.migrate(found)?;
         Ok(store)
+    }
+
+    /// Opens an existing database for reading only: nothing is created, migrated or written. A
+    /// database at an older schema version is read as it is (readers check for the tables they
+    /// need, see [`Store::has_table`]); a newer one is refused.
+    pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
+        if !path.exists() {
+            return Err(StoreError::Missing {
+                path: path.to_path_buf(),
+            });
+        }
+        let sqlite = |e| StoreError::from_sqlite(path, e);
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(sqlite)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(sqlite)?;
+        let found: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(sqlite)?;
+        if found > schema::SCHEMA_VERSION {
+            return Err(StoreError::NewerSchema {
+                path: path.to_path_buf(),
+                found,
+                supported: schema::SCHEMA_VERSION,
+            });
+        }
+        Ok(Store {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Whether the database has table `name` (a store at an older schema version may not).
+    pub(crate) fn has_table(&self, name: &str) -> Result<bool, StoreError> {
+        self.conn()
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                [name],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n > 0)
+            .map_err(|e| self.err(e))
     }
 
     /// Runs every migration step after `from`, in one transaction.

@@ -30,8 +30,8 @@ pub(crate) fn opt_time(row: &Row<'_>, index: usize) -> rusqlite::Result<Option<D
 
 /// Reads a platform name column; an unknown name is a conversion error naming the value.
 pub(crate) fn platform(row: &Row<'_>, index: usize) -> rusqlite::Result<Platform> {
-    let name: String = row.get(index)?;
-    Platform::from_name(&name).ok_or_else(|| invalid(index, format!("unknown platform {name:?}")))
+    let name = row.get_ref(index)?.as_str()?;
+    Platform::from_name(name).ok_or_else(|| invalid(index, format!("unknown platform {name:?}")))
 }
 
 /// Reads a text column into an event string (short values stay inline).

@@ -194,4 +194,15 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (creator, platform)
     ) WITHOUT ROWID;
     ",
+    // 2 -> 3: where trigger state started afresh (each `ss run` start, each applied hot reload), so
+    // `ss replay` resets its state at the same points and a replay of several runs matches each one.
+    r"
+    CREATE TABLE run_marks (
+        id             INTEGER PRIMARY KEY,
+        kind           TEXT    NOT NULL,
+        at_ms          INTEGER NOT NULL,
+        -- The last chat_events id accepted before the mark (0 for none): state is fresh from the next.
+        after_chat_id  INTEGER NOT NULL
+    );
+    ",
 ];

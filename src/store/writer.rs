@@ -26,6 +26,7 @@ use super::chat::{self, ChatTotals, INSERT_CHAT};
 use super::checkpoints::{self, Checkpoint};
 use super::clips::{self, ClipStateChange, NewClip};
 use super::outbox::{self, NewOutbox, OutboxResult};
+use super::runs::{self, RunMark};
 use super::{Store, StoreError, actions, audit, quotas};
 use crate::actions::Action;
 use crate::backoff::Backoff;
@@ -82,6 +83,8 @@ pub enum WriteOp {
         action: String,
         detail: String,
     },
+    /// Trigger state started afresh here (a run start, an applied hot reload); see [`super::runs`].
+    RunMark(RunMark),
     /// Ops that commit together or not at all (a polled page with its checkpoint).
     Atomic(Vec<WriteOp>),
     /// Wake this after everything sent before it is committed (the clip worker, the exporter).
@@ -651,6 +654,7 @@ fn apply(
             units,
         } => quotas::spend(conn, *platform, *day, *units)?,
         WriteOp::Audit { at, action, detail } => audit::append(conn, at, action, detail)?,
+        WriteOp::RunMark(mark) => runs::record(conn, mark)?,
         WriteOp::Atomic(ops) => {
             // The group shares the batch's transaction; each of its ops is guarded (and counted) alone.
             for op in ops {

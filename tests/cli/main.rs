@@ -11,6 +11,7 @@ mod hardening;
 mod harness;
 mod http;
 mod publish_state;
+mod replay;
 mod run;
 mod run_twitch;
 mod status;

@@ -1,0 +1,301 @@
+//! Replay inputs: the store's chat log, a JSONL file of chat events, a raw Twitch IRC log.
+//!
+//! Each reader yields [`Item`]s in acceptance order to a callback, one at a time, so memory does
+//! not grow with the input. The store is read in the order of its `chat_events.id` (the order the
+//! pipeline accepted the events) and yields [`Item::FreshState`] at its run marks; it starts at the
+//! last mark before the first selected event, so a `--since` window is evaluated with the state its
+//! run had. The files are read line by line: a line that does not read is an [`Item::Skipped`]
+//! with its 1-based number and the reason, never the end of the replay.
+//!
+//! The format of `--input FILE` is named (`--input-format`) or guessed: by extension (`.db`,
+//! `.sqlite`, `.sqlite3`: store; `.jsonl`, `.ndjson`, `.json`: JSONL; `.log`, `.irc`, `.txt`: IRC),
+//! else by content (an SQLite header: store; a first line starting with `{`: JSONL; else IRC).
+
+use super::irc_log::{self, Creators};
+use super::{Filter, Item, SkippedLine};
+use crate::event::ChatEvent;
+use crate::store::{Store, StoreError};
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+
+/// An input format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputFormat {
+    Store,
+    Jsonl,
+    Irc,
+}
+
+impl InputFormat {
+    pub const NAMES: [&'static str; 3] = ["store", "jsonl", "irc"];
+
+    pub fn from_name(name: &str) -> Option<InputFormat> {
+        match name {
+            "store" => Some(InputFormat::Store),
+            "jsonl" => Some(InputFormat::Jsonl),
+            "irc" => Some(InputFormat::Irc),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            InputFormat::Store => "store",
+            InputFormat::Jsonl => "jsonl",
+            InputFormat::Irc => "irc",
+        }
+    }
+}
+
+/// The first bytes of every SQLite database file.
+const SQLITE_HEADER: &[u8] = b"SQLite format 3\0";
+
+/// Guesses the format of `path` from its extension, else from its first bytes.
+pub fn guess_format(path: &Path) -> std::io::Result<InputFormat> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    match ext.as_deref() {
+        Some("db" | "sqlite" | "sqlite3") => return Ok(InputFormat::Store),
+        Some("jsonl" | "ndjson" | "json") => return Ok(InputFormat::Jsonl),
+        Some("log" | "irc" | "txt") => return Ok(InputFormat::Irc),
+        _ => {}
+    }
+    let mut head = Vec::with_capacity(4096);
+    std::fs::File::open(path)?
+        .take(4096)
+        .read_to_end(&mut head)?;
+    Ok(guess_from_content(&head))
+}
+
+/// The format the first bytes of a file suggest.
+pub fn guess_from_content(head: &[u8]) -> InputFormat {
+    if head.starts_with(SQLITE_HEADER) {
+        return InputFormat::Store;
+    }
+    let first = head
+        .split(|b| *b == b'\n')
+        .map(|l| l.trim_ascii())
+        .find(|l| !l.is_empty());
+    match first {
+        Some(line) if line.starts_with(b"{") => InputFormat::Jsonl,
+        _ => InputFormat::Irc,
+    }
+}
+
+/// Where a reader is, for a progress bar: `position` out of `total` (rows or bytes).
+pub trait Progress {
+    fn start(&self, total: u64);
+    fn position(&self, position: u64);
+}
+
+/// No progress shown.
+impl Progress for () {
+    fn start(&self, _total: u64) {}
+    fn position(&self, _position: u64) {}
+}
+
+/// How often readers report their position: often enough for a smooth bar, rarely enough to cost
+/// nothing.
+const PROGRESS_EVERY: u64 = 16_384;
+
+/// Reads the store's chat log at `path` for `filter`: from the run start before the first selected
+/// event to the last selected one, with [`Item::FreshState`] at every run mark in between.
+pub fn read_store(
+    path: &Path,
+    filter: &Filter,
+    progress: &dyn Progress,
+    mut f: impl FnMut(Item) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let store = Store::open_read_only(path)?;
+    let Some((first, last)) = store.chat_id_range(filter.since_ms, filter.until_ms)? else {
+        return Ok(());
+    };
+    let mut marks: Vec<i64> = store
+        .run_marks()?
+        .into_iter()
+        .map(|m| m.after_chat_id)
+        .collect();
+    marks.sort_unstable();
+    marks.dedup();
+    // State was fresh after the last mark before `first`: start there (a new core is fresh too).
+    let start = marks
+        .iter()
+        .rev()
+        .find(|m| **m < first)
+        .copied()
+        .unwrap_or(0);
+    let mut next = marks.partition_point(|m| *m <= start);
+    progress.start(u64::try_from(last - start).unwrap_or(0));
+    let mut read = 0u64;
+    store.for_each_chat_event(start, last, |id, event| {
+        let crossed = next;
+        while next < marks.len() && marks[next] < id {
+            next += 1;
+        }
+        if next > crossed {
+            f(Item::FreshState)?;
+        }
+        read += 1;
+        if read.is_multiple_of(PROGRESS_EVERY) {
+            progress.position(u64::try_from(id - start).unwrap_or(0));
+        }
+        f(Item::Event(event))
+    })
+}
+
+/// Reads one line of a JSONL file of chat events.
+pub fn read_jsonl_line(line: &[u8]) -> Result<Option<ChatEvent>, String> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if line.trim_ascii().is_empty() {
+        return Ok(None);
+    }
+    let event: ChatEvent = serde_json::from_slice(line).map_err(|e| {
+        let what = e.to_string();
+        let what = what.rfind(" at line ").map_or(&what[..], |i| &what[..i]);
+        format!(
+            "not a chat event (column {}: {what}); each line must be one JSON object matching schemas/chat_event.schema.json",
+            e.column()
+        )
+    })?;
+    if event.creator.is_empty() || event.message_id.is_empty() {
+        return Err("creator and message_id must not be empty".into());
+    }
+    Ok(Some(event))
+}
+
+/// Reads a JSONL file of chat events.
+pub fn read_jsonl(
+    path: &Path,
+    progress: &dyn Progress,
+    mut f: impl FnMut(Item) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    for_each_line(path, progress, |number, line| {
+        match read_jsonl_line(line) {
+            Ok(Some(event)) => f(Item::Event(event))?,
+            Ok(None) => {}
+            Err(reason) => f(skipped(number, reason))?,
+        }
+        Ok(())
+    })
+}
+
+/// Reads a raw Twitch IRC log; `creators` says whose chat each channel is.
+pub fn read_irc(
+    path: &Path,
+    creators: &(impl Creators + ?Sized),
+    progress: &dyn Progress,
+    mut f: impl FnMut(Item) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let mut clock = None;
+    for_each_line(path, progress, |number, bytes| {
+        let line = match std::str::from_utf8(bytes) {
+            Ok(line) => line,
+            Err(e) => {
+                return f(skipped(
+                    number,
+                    format!(
+                        "not UTF-8 text (invalid byte at column {})",
+                        e.valid_up_to() + 1
+                    ),
+                ));
+            }
+        };
+        match irc_log::read_line(line, creators, clock) {
+            Ok(Some(event)) => {
+                clock = Some(event.timestamp);
+                f(Item::Event(event))
+            }
+            Ok(None) => Ok(()),
+            Err(reason) => f(skipped(number, reason)),
+        }
+    })
+}
+
+fn skipped(line: u64, reason: String) -> Item {
+    Item::Skipped(SkippedLine { line, reason })
+}
+
+/// Calls `f(number, line)` for every line of `path` (without its `\n`), numbered from 1.
+fn for_each_line(
+    path: &Path,
+    progress: &dyn Progress,
+    mut f: impl FnMut(u64, &[u8]) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let open_err = |e: std::io::Error| StoreError::Io {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    let file = std::fs::File::open(path).map_err(open_err)?;
+    let total = file.metadata().map(|m| m.len()).unwrap_or(0);
+    progress.start(total);
+    let mut reader = BufReader::with_capacity(1 << 20, file);
+    let mut buf = Vec::with_capacity(4096);
+    let (mut number, mut offset) = (0u64, 0u64);
+    loop {
+        buf.clear();
+        let n = reader.read_until(b'\n', &mut buf).map_err(open_err)?;
+        if n == 0 {
+            return Ok(());
+        }
+        number += 1;
+        offset += n as u64;
+        let line = buf.strip_suffix(b"\n").unwrap_or(&buf);
+        f(number, line)?;
+        if number.is_multiple_of(PROGRESS_EVERY) {
+            progress.position(offset);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn formats_are_guessed_from_content() {
+        assert_eq!(
+            guess_from_content(b"SQLite format 3\0rest"),
+            InputFormat::Store
+        );
+        assert_eq!(
+            guess_from_content(b"\n  {\"platform\": \"sim\"}\n"),
+            InputFormat::Jsonl
+        );
+        assert_eq!(
+            guess_from_content(b"@badge-info=; :a!a@a PRIVMSG #c :hi\n"),
+            InputFormat::Irc
+        );
+        assert_eq!(
+            guess_from_content(b"[2026-11-30 21:04:05] @a=b :x PRIVMSG #c :hi"),
+            InputFormat::Irc
+        );
+    }
+
+    #[test]
+    fn a_jsonl_line_is_one_chat_event() {
+        let line = br#"{"platform":"sim","creator":"demo","channel":"demo","message_id":"m1","timestamp":"2026-11-30T21:04:05.123Z","kind":"message","author":{"id":"1","login":"a","display_name":"A"},"text":"!ping"}"#;
+        let event = read_jsonl_line(line).unwrap().unwrap();
+        assert_eq!(event.message_id, "m1");
+        assert_eq!(event.timestamp_ms() % 1000, 123);
+        assert_eq!(read_jsonl_line(b"  \r").unwrap(), None);
+        let err = read_jsonl_line(br#"{"platform":"myspace"}"#).unwrap_err();
+        assert!(err.contains("column") && err.contains("myspace"), "{err}");
+        let err = read_jsonl_line(&line[..40]).unwrap_err();
+        assert!(err.contains("not a chat event"), "{err}");
+    }
+
+    proptest! {
+        #[test]
+        fn a_jsonl_line_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = read_jsonl_line(&bytes);
+        }
+
+        #[test]
+        fn guessing_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let _ = guess_from_content(&bytes);
+        }
+    }
+}

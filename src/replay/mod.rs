@@ -1,0 +1,468 @@
+//! Replay: recorded chat through the live evaluation core again, with no effects.
+//!
+//! `ss replay` answers "what would these triggers have done on that stream?" and, with a diff
+//! against what the live run recorded, proves that the answer is faithful. The events come from an
+//! [`input`] (the store's chat log, a JSONL file of `ChatEvent`s, or a raw Twitch IRC log) in the
+//! order they were accepted, and go through [`Core`], the very dedupe → triggers code the run loop
+//! calls; nothing here evaluates a trigger itself. Nothing is sent and nothing is written: the store
+//! is opened read-only, and actions only come out as data.
+//!
+//! **Determinism.** The core's only clock is the events' own timestamps and its only memory is its
+//! state, so the same events in the same order give the same actions; every map that reaches the
+//! output is ordered. Where the live state started afresh (each `ss run` start, each applied hot
+//! reload: the store's run marks), the input yields [`Item::FreshState`] and the replay restarts its
+//! state there too.
+//!
+//! **Filters select what is reported, not what is evaluated.** Cooldowns are shared across
+//! platforms (per creator) and across creators (global), so dropping other events would change the
+//! answer for the ones kept. The replay evaluates every event from the run start before the first
+//! selected one and reports the events (and their actions) that `--creator`, `--platform`, `--since`
+//! and `--until` select.
+//!
+//! - [`input`]: the three input formats, format guessing, malformed lines.
+//! - [`irc_log`]: one line of a raw Twitch IRC log (optionally `[time]`-prefixed).
+//! - [`diff`]: replayed against recorded actions.
+//! - [`stats`]: counts instead of actions.
+
+pub mod diff;
+pub mod input;
+pub mod irc_log;
+pub mod stats;
+
+use crate::actions::Action;
+use crate::config::CreatorsConfig;
+use crate::event::{ChatEvent, Platform};
+use crate::pipeline::core::Core;
+use crate::store::Store;
+use anyhow::Context;
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use input::Progress;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// One thing an input yields, in acceptance order.
+#[derive(Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "events are the hot path and are moved, never stored: boxing would allocate per event"
+)]
+pub enum Item {
+    /// An event, as the pipeline accepted it.
+    Event(ChatEvent),
+    /// The live trigger state started afresh before the next event (a run start, a hot reload).
+    FreshState,
+    /// A line that could not be read; replay goes on without it.
+    Skipped(SkippedLine),
+}
+
+/// A malformed line of an input file, reported and skipped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SkippedLine {
+    /// 1-based line number in the input file.
+    pub line: u64,
+    pub reason: String,
+}
+
+/// Which events a replay reports.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    pub creator: Option<String>,
+    /// Empty: every platform.
+    pub platforms: Vec<Platform>,
+    /// Event time at or after this (Unix ms).
+    pub since_ms: Option<i64>,
+    /// Event time before this (Unix ms).
+    pub until_ms: Option<i64>,
+}
+
+impl Filter {
+    /// Whether an event with these fields is selected.
+    pub fn selects(&self, creator: &str, platform: Platform, at_ms: i64) -> bool {
+        self.creator.as_deref().is_none_or(|c| c == creator)
+            && (self.platforms.is_empty() || self.platforms.contains(&platform))
+            && self.since_ms.is_none_or(|s| at_ms >= s)
+            && self.until_ms.is_none_or(|u| at_ms < u)
+    }
+
+    pub fn selects_event(&self, event: &ChatEvent) -> bool {
+        self.selects(&event.creator, event.platform, event.timestamp_ms())
+    }
+
+    pub fn selects_action(&self, action: &Action) -> bool {
+        self.selects(
+            &action.creator,
+            action.platform,
+            action.at.timestamp_millis(),
+        )
+    }
+}
+
+/// What a replay gives, event by event.
+pub trait Observer {
+    /// A selected event that the core accepted, with the actions it fired (often none).
+    fn event(&mut self, event: &ChatEvent, actions: &[Action]) -> anyhow::Result<()>;
+    /// A line of the input that was skipped.
+    fn skipped(&mut self, _line: &SkippedLine) {}
+}
+
+/// Counts of one replay.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// Events read from the input (selected or not).
+    pub events_read: u64,
+    /// Events the core dropped as duplicates.
+    pub duplicates: u64,
+    /// Events selected by the filter and reported.
+    pub events_selected: u64,
+    /// Actions of the selected events.
+    pub actions: u64,
+    /// Malformed lines skipped.
+    pub skipped_lines: u64,
+    /// Times the trigger state started afresh (run starts, reloads) within the replay.
+    pub fresh_starts: u64,
+}
+
+/// The replay loop: items in, through the core, selected results out.
+pub struct Replay {
+    core: Core,
+    filter: Filter,
+    summary: Summary,
+}
+
+impl Replay {
+    pub fn new(core: Core, filter: Filter) -> Replay {
+        Replay {
+            core,
+            filter,
+            summary: Summary::default(),
+        }
+    }
+
+    /// Takes the next item of the input.
+    pub fn feed(&mut self, item: Item, out: &mut dyn Observer) -> anyhow::Result<()> {
+        match item {
+            Item::Event(event) => {
+                self.summary.events_read += 1;
+                let Some(actions) = self.core.evaluate(&event) else {
+                    self.summary.duplicates += 1;
+                    return Ok(());
+                };
+                if self.filter.selects_event(&event) {
+                    self.summary.events_selected += 1;
+                    self.summary.actions += actions.len() as u64;
+                    out.event(&event, &actions)?;
+                }
+            }
+            Item::FreshState => {
+                self.summary.fresh_starts += 1;
+                self.core.restart();
+            }
+            Item::Skipped(line) => {
+                self.summary.skipped_lines += 1;
+                out.skipped(&line);
+            }
+        }
+        Ok(())
+    }
+
+    pub fn summary(&self) -> &Summary {
+        &self.summary
+    }
+
+    pub fn filter(&self) -> &Filter {
+        &self.filter
+    }
+}
+
+/// Where the events come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// A store's chat log (the runtime root's, or `--input FILE`).
+    Store(PathBuf),
+    /// A JSONL file of chat events.
+    Jsonl(PathBuf),
+    /// A raw Twitch IRC log.
+    Irc(PathBuf),
+}
+
+impl Input {
+    pub fn path(&self) -> &Path {
+        match self {
+            Input::Store(p) | Input::Jsonl(p) | Input::Irc(p) => p,
+        }
+    }
+}
+
+/// Whose chat each Twitch channel of an IRC log is: one creator for every line (`--creator`), or
+/// the creator whose twitch block in creators.json names the channel.
+#[derive(Debug, Clone)]
+pub enum ChannelOwners {
+    One(String),
+    ByChannel(HashMap<String, String>),
+}
+
+impl ChannelOwners {
+    /// Channel → creator from every creator's twitch block (enabled or not: a log may be older
+    /// than the current settings).
+    pub fn from_config(creators: &CreatorsConfig) -> ChannelOwners {
+        ChannelOwners::ByChannel(
+            creators
+                .creators
+                .iter()
+                .filter_map(|c| {
+                    let twitch = c.platforms.twitch.as_ref()?;
+                    Some((twitch.channel.to_ascii_lowercase(), c.id.clone()))
+                })
+                .collect(),
+        )
+    }
+}
+
+/// Items the reader thread hands to the replay loop at a time.
+const READ_BATCH: usize = 1024;
+/// Batches read ahead of the replay loop. Policy when full: the reader waits (the loop sets the
+/// pace), so memory stays at about `READ_AHEAD * READ_BATCH` events.
+const READ_AHEAD: usize = 8;
+
+/// The replay loop stopped (its own error), so the reader stops too; not an error of the input.
+#[derive(Debug, thiserror::Error)]
+#[error("the replay stopped")]
+struct Stopped;
+
+/// Replays `input` through `replay`, giving each result to `out`. A second thread reads and
+/// decodes the input (SQLite rows, JSON, IRC lines) while this one evaluates and writes, in the
+/// input's order: the batches go through one bounded channel.
+pub fn run(
+    input: &Input,
+    replay: &mut Replay,
+    owners: &ChannelOwners,
+    progress: &(dyn Progress + Sync),
+    out: &mut dyn Observer,
+) -> anyhow::Result<()> {
+    let filter = replay.filter().clone();
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Item>>(READ_AHEAD);
+    std::thread::scope(|scope| {
+        let reader = std::thread::Builder::new()
+            .name("ss-replay-read".into())
+            .spawn_scoped(scope, move || -> anyhow::Result<()> {
+                let mut batch = Vec::with_capacity(READ_BATCH);
+                let mut send = |item| {
+                    batch.push(item);
+                    if batch.len() == READ_BATCH {
+                        let full = std::mem::replace(&mut batch, Vec::with_capacity(READ_BATCH));
+                        tx.send(full).map_err(|_| Stopped)?;
+                    }
+                    Ok(())
+                };
+                match input {
+                    Input::Store(path) => input::read_store(path, &filter, progress, &mut send)?,
+                    Input::Jsonl(path) => input::read_jsonl(path, progress, &mut send)?,
+                    Input::Irc(path) => match owners {
+                        ChannelOwners::One(creator) => {
+                            input::read_irc(path, creator.as_str(), progress, &mut send)?;
+                        }
+                        ChannelOwners::ByChannel(map) => {
+                            input::read_irc(path, map, progress, &mut send)?;
+                        }
+                    },
+                }
+                if !batch.is_empty() {
+                    tx.send(batch).map_err(|_| Stopped)?;
+                }
+                Ok(())
+            })
+            .context("starting the reader thread")?;
+        // Dropping `rx` on an error here stops the reader at its next batch.
+        for batch in rx {
+            for item in batch {
+                replay.feed(item, out)?;
+            }
+        }
+        match reader.join() {
+            Ok(result) => result,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
+}
+
+/// Writes each action as one line of JSON (the `--out` / stdout format, and what `--diff FILE`
+/// reads back).
+pub struct JsonLines<W: Write> {
+    out: W,
+    /// One line at a time, so a write error reaches the caller as the `io::Error` it is (a closed
+    /// stdout is then recognized as such).
+    line: Vec<u8>,
+}
+
+impl<W: Write> JsonLines<W> {
+    pub fn new(out: W) -> JsonLines<W> {
+        JsonLines {
+            out,
+            line: Vec::with_capacity(512),
+        }
+    }
+
+    pub fn finish(mut self) -> std::io::Result<W> {
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}
+
+impl<W: Write> Observer for JsonLines<W> {
+    fn event(&mut self, _event: &ChatEvent, actions: &[Action]) -> anyhow::Result<()> {
+        for action in actions {
+            self.line.clear();
+            serde_json::to_writer(&mut self.line, action)?;
+            self.line.push(b'\n');
+            self.out.write_all(&self.line)?;
+        }
+        Ok(())
+    }
+}
+
+/// Keeps every action, in order (for a diff).
+#[derive(Debug, Default)]
+pub struct Collect(pub Vec<Action>);
+
+impl Observer for Collect {
+    fn event(&mut self, _event: &ChatEvent, actions: &[Action]) -> anyhow::Result<()> {
+        self.0.extend_from_slice(actions);
+        Ok(())
+    }
+}
+
+/// Reads actions saved as JSON lines (a replay's `--out`) as a baseline for `--diff FILE`, keeping
+/// those `filter` selects. A line that does not read is an error naming it: a baseline is a file
+/// someone committed, and a diff against part of it would prove nothing.
+pub fn read_actions(path: &Path, filter: &Filter) -> anyhow::Result<Vec<Action>> {
+    use std::io::BufRead;
+    let file = std::fs::File::open(path)
+        .with_context(|| format!("opening the baseline {}", path.display()))?;
+    let mut actions = Vec::new();
+    for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let line = line.with_context(|| format!("reading {}", path.display()))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let action: Action = serde_json::from_str(&line).map_err(|e| {
+            anyhow::anyhow!(
+                "{}:{}: not an action ({e}); the baseline must be JSON lines as `ss replay --out FILE` writes them",
+                path.display(),
+                i + 1
+            )
+        })?;
+        if filter.selects_action(&action) {
+            actions.push(action);
+        }
+    }
+    Ok(actions)
+}
+
+/// The actions a store recorded during its live runs that `filter` selects, in recorded order.
+pub fn recorded_actions(path: &Path, filter: &Filter) -> anyhow::Result<Vec<Action>> {
+    let store = Store::open_read_only(path)?;
+    let mut actions = Vec::new();
+    store.for_each_recorded_action(filter.since_ms, filter.until_ms, |action| {
+        if filter.selects_action(&action) {
+            actions.push(action);
+        }
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(actions)
+}
+
+/// Reads a `--since` / `--until` value: an RFC 3339 time (`2026-11-30T21:00:00Z`), a UTC date and
+/// time (`2026-11-30 21:00[:00]`), a UTC date (`2026-11-30`), or a duration before `now` (`2h`,
+/// `90m`, `1d`).
+pub fn parse_time(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+    let text = text.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    for format in [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M:%S%.f",
+    ] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(text, format) {
+            return Ok(t.and_utc());
+        }
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return Ok(d.and_hms_opt(0, 0, 0).map(|t| t.and_utc()).unwrap_or(now));
+    }
+    match humantime::parse_duration(text) {
+        Ok(ago) => chrono::Duration::from_std(ago)
+            .ok()
+            .and_then(|ago| now.checked_sub_signed(ago))
+            .ok_or_else(|| format!("{text:?} reaches back before any representable time")),
+        Err(_) => Err(format!(
+            "{text:?} is not a time; use RFC 3339 (2026-11-30T21:00:00Z), a UTC date and time \
+             (\"2026-11-30 21:00\"), a date (2026-11-30), or a time ago (2h, 90m, 1d)"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-12-01T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn times_absolute_and_relative() {
+        let at = |s: &str| parse_time(s, now()).map(|t| t.to_rfc3339());
+        assert_eq!(
+            at("2026-11-30T21:04:05Z").unwrap(),
+            "2026-11-30T21:04:05+00:00"
+        );
+        assert_eq!(
+            at("2026-11-30T22:04:05+01:00").unwrap(),
+            "2026-11-30T21:04:05+00:00"
+        );
+        assert_eq!(at("2026-11-30 21:04").unwrap(), "2026-11-30T21:04:00+00:00");
+        assert_eq!(at("2026-11-30").unwrap(), "2026-11-30T00:00:00+00:00");
+        assert_eq!(at("2h").unwrap(), "2026-12-01T10:00:00+00:00");
+        assert_eq!(at("1d").unwrap(), "2026-11-30T12:00:00+00:00");
+        let err = at("yesterday").unwrap_err();
+        assert!(err.contains("RFC 3339") && err.contains("2h"), "{err}");
+    }
+
+    #[test]
+    fn the_filter_selects_by_every_field() {
+        let filter = Filter {
+            creator: Some("demo".into()),
+            platforms: vec![Platform::Twitch],
+            since_ms: Some(100),
+            until_ms: Some(200),
+        };
+        assert!(filter.selects("demo", Platform::Twitch, 100));
+        assert!(
+            !filter.selects("demo", Platform::Twitch, 200),
+            "until is exclusive"
+        );
+        assert!(!filter.selects("demo", Platform::Twitch, 99));
+        assert!(!filter.selects("other", Platform::Twitch, 150));
+        assert!(!filter.selects("demo", Platform::Kick, 150));
+        assert!(Filter::default().selects("x", Platform::Sim, i64::MIN));
+    }
+
+    proptest! {
+        #[test]
+        fn parse_time_never_panics(s in "\\PC{0,40}") {
+            let _ = parse_time(&s, now());
+        }
+
+        #[test]
+        fn parse_time_never_panics_on_huge_durations(n in any::<u64>(), unit in "(s|m|h|d|y)") {
+            let _ = parse_time(&format!("{n}{unit}"), now());
+        }
+    }
+}

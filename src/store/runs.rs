@@ -1,0 +1,163 @@
+//! Run marks: the points in the chat log where the live trigger state started afresh.
+//!
+//! The trigger engine's state (cooldowns, `{count}`) lives in memory: it is new at every `ss run`
+//! start and at every applied hot reload. `ss replay` must reset its own state at the same points,
+//! or a replay of a store holding several runs would carry cooldowns and counts from one run into
+//! the next and disagree with what each run did. So the run loop sends a [`RunMark`] through the
+//! writer, in pipeline order, before the first event a fresh state sees; the writer records it with
+//! the last chat event id committed before it (`after_chat_id`), which is exact because the writer
+//! applies ops in the order they were sent. A store written before marks existed has none, and a
+//! replay of it runs as one continuous run.
+
+use super::rows::{self, ms};
+use super::writer::ApplyError;
+use super::{Store, StoreError};
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, params};
+
+/// Why trigger state started afresh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunMarkKind {
+    /// `ss run` started.
+    Start,
+    /// A hot reload replaced the triggers.
+    Reload,
+}
+
+impl RunMarkKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunMarkKind::Start => "start",
+            RunMarkKind::Reload => "reload",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<RunMarkKind> {
+        match name {
+            "start" => Some(RunMarkKind::Start),
+            "reload" => Some(RunMarkKind::Reload),
+            _ => None,
+        }
+    }
+}
+
+/// A mark to record: trigger state is fresh from the next chat event the writer records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunMark {
+    pub kind: RunMarkKind,
+    /// Wall-clock time of the start or reload (for people; replay goes by `after_chat_id`).
+    pub at: DateTime<Utc>,
+}
+
+/// A recorded mark.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedRunMark {
+    pub kind: RunMarkKind,
+    pub at: DateTime<Utc>,
+    /// The last chat event id recorded before the mark (0 when there was none).
+    pub after_chat_id: i64,
+}
+
+/// Records `mark` after every chat event committed so far (the writer applies ops in order).
+pub(super) fn record(conn: &Connection, mark: &RunMark) -> Result<(), ApplyError> {
+    conn.prepare_cached(
+        "INSERT INTO run_marks (kind, at_ms, after_chat_id)
+         VALUES (?1, ?2, (SELECT coalesce(max(id), 0) FROM chat_events))",
+    )?
+    .execute(params![mark.kind.as_str(), ms(&mark.at)])?;
+    Ok(())
+}
+
+impl Store {
+    /// Every run mark, in the order recorded; empty for a store written before marks existed.
+    pub fn run_marks(&self) -> Result<Vec<RecordedRunMark>, StoreError> {
+        if !self.has_table("run_marks")? {
+            return Ok(Vec::new());
+        }
+        self.rows(
+            "SELECT kind, at_ms, after_chat_id FROM run_marks ORDER BY id",
+            [],
+            |r| {
+                let kind: String = r.get(0)?;
+                Ok(RecordedRunMark {
+                    kind: RunMarkKind::from_name(&kind)
+                        .ok_or_else(|| rows::invalid(0, format!("unknown run mark {kind:?}")))?,
+                    at: rows::time(r, 1)?,
+                    after_chat_id: r.get(2)?,
+                })
+            },
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Author, ChatEvent, Platform};
+    use crate::store::{StoreWriter, WriteOp, db_path};
+
+    fn event(i: i64) -> WriteOp {
+        WriteOp::ChatEvent(Box::new(ChatEvent::message(
+            Platform::Sim,
+            "demo",
+            &format!("m{i}"),
+            DateTime::from_timestamp_millis(1_000 + i).unwrap(),
+            Author::viewer("a"),
+            "hi",
+        )))
+    }
+
+    fn mark(kind: RunMarkKind) -> WriteOp {
+        WriteOp::RunMark(RunMark {
+            kind,
+            at: Utc::now(),
+        })
+    }
+
+    #[test]
+    fn marks_sit_after_the_events_sent_before_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = db_path(dir.path());
+        let writer = StoreWriter::spawn(&path, 64).unwrap();
+        writer.blocking_send(mark(RunMarkKind::Start)).unwrap();
+        for i in 0..3 {
+            writer.blocking_send(event(i)).unwrap();
+        }
+        writer.blocking_send(mark(RunMarkKind::Reload)).unwrap();
+        writer.blocking_send(event(3)).unwrap();
+        writer.close().unwrap();
+        let store = Store::open_read_only(&path).unwrap();
+        let marks: Vec<_> = store
+            .run_marks()
+            .unwrap()
+            .into_iter()
+            .map(|m| (m.kind, m.after_chat_id))
+            .collect();
+        assert_eq!(marks, [(RunMarkKind::Start, 0), (RunMarkKind::Reload, 3)]);
+    }
+
+    #[test]
+    fn a_store_from_before_run_marks_has_none_and_is_not_migrated_by_a_reader() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        let conn = Connection::open(&path).unwrap();
+        for step in &crate::store::schema::MIGRATIONS[..2] {
+            conn.execute_batch(step).unwrap();
+        }
+        conn.execute_batch("PRAGMA user_version = 2").unwrap();
+        drop(conn);
+        let store = Store::open_read_only(&path).unwrap();
+        assert_eq!(store.run_marks().unwrap(), []);
+        assert_eq!(store.schema_version().unwrap(), 2, "read as it is");
+    }
+
+    #[test]
+    fn a_reader_never_creates_a_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = db_path(dir.path());
+        let err = Store::open_read_only(&path).unwrap_err();
+        assert!(matches!(err, StoreError::Missing { .. }), "{err:?}");
+        assert!(err.to_string().contains("chat_log.enabled"), "{err}");
+        assert!(!path.exists());
+    }
+}
