@@ -195,8 +195,21 @@ pub async fn run(
         sink, mut receiver, ..
     } = lane;
     let plans = supervisor::plan(&config, options.creator.as_deref());
-    let supervisor =
-        Supervisor::start(&config, &plans, &secrets, &sink, &shutdown, &telemetry, &db);
+    let quotas = crate::sources::youtube::quota::QuotaBook::new(Some(Arc::new(
+        supervisor::WriterJournal(writer.clone()),
+    )));
+    let supervisor = Supervisor::start(
+        &config,
+        &plans,
+        &secrets,
+        &sink,
+        &shutdown,
+        &telemetry,
+        &supervisor::SourceState {
+            db: &db,
+            quotas: &quotas,
+        },
+    );
     // The sources hold the only senders now, so the lane closes when the last source stops.
     drop(sink);
 

@@ -31,7 +31,7 @@ pub use checkpoints::Checkpoint;
 pub use clips::{ClipJobRow, ClipRow, ClipState, ClipStateChange, NewClip};
 pub use community::*;
 pub use outbox::{Destination, NewOutbox, OutboxResult, OutboxRow};
-pub use quotas::QuotaRow;
+pub use quotas::{ProjectQuotaRow, QuotaRow};
 pub use writer::{Degraded, StoreWriter, WriteOp, WriterStats, WriterStatsSnapshot};
 
 /// How long an open or a write waits for another process's lock before reporting it.

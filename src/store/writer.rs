@@ -76,6 +76,13 @@ pub enum WriteOp {
         day: NaiveDate,
         units: i64,
     },
+    /// One call of `method` by a YouTube Google `project` on its Pacific quota `day`.
+    ProjectQuotaSpend {
+        project: String,
+        day: NaiveDate,
+        method: &'static str,
+        units: i64,
+    },
     /// An operator action for the audit log.
     Audit {
         at: DateTime<Utc>,
@@ -643,6 +650,12 @@ fn apply(
             day,
             units,
         } => quotas::spend(conn, *platform, *day, *units)?,
+        WriteOp::ProjectQuotaSpend {
+            project,
+            day,
+            method,
+            units,
+        } => quotas::spend_project(conn, project, *day, method, *units)?,
         WriteOp::Audit { at, action, detail } => audit::append(conn, at, action, detail)?,
         WriteOp::Atomic(ops) => {
             // The group shares the batch's transaction; each of its ops is guarded (and counted) alone.
