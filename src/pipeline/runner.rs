@@ -226,6 +226,7 @@ pub async fn run(
             validated: validated.clone(),
             export_now: export_now.clone(),
             started_at: chrono::Utc::now(),
+            quotas: supervisor.quotas(),
         },
         &tasks,
     )?;
