@@ -8,7 +8,9 @@
 
 use super::wire::{self, ApiError};
 use crate::config::secrets::Secret;
+use crate::sources::BoxFuture;
 use serde_json::Value;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Google's root for the Data API v3.
@@ -20,8 +22,19 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How calls authenticate.
 #[derive(Clone)]
 pub enum Auth {
+    /// `X-Goog-Api-Key`.
     ApiKey(Secret),
+    /// `Authorization: Bearer`.
     Bearer(Secret),
+}
+
+impl Auth {
+    /// Whether this is the secret `value` (tests of a transport check what was sent).
+    pub fn is(&self, value: &str) -> bool {
+        match self {
+            Auth::ApiKey(s) | Auth::Bearer(s) => s.expose() == value,
+        }
+    }
 }
 
 impl std::fmt::Debug for Auth {
@@ -63,32 +76,43 @@ pub fn redact_url(url: &str) -> String {
     format!("{base}?{}", query.join("&"))
 }
 
-/// A Data API client under one root.
-#[derive(Debug, Clone)]
+/// One Data API call, as the transport sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// `None` for `GET`, the JSON body for `POST`.
+    pub body: Option<&'a Value>,
+    /// Under the root: `liveChat/messages`, `videos`, ...
+    pub path: &'a str,
+    pub query: &'a [(&'a str, &'a str)],
+    pub auth: &'a Auth,
+}
+
+/// Makes calls: HTTP in production ([`HttpTransport`]); a test may answer in-process, e.g. to
+/// simulate a whole stream in paused time, where real sockets and timeouts cannot be used.
+pub trait Transport: Send + Sync {
+    fn call<'a>(&'a self, request: Request<'a>) -> BoxFuture<'a, Result<Value, CallError>>;
+}
+
+/// A Data API client.
+#[derive(Clone)]
 pub struct Api {
-    http: reqwest::Client,
-    base: String,
+    transport: Arc<dyn Transport>,
+}
+
+impl std::fmt::Debug for Api {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Api")
+    }
 }
 
 impl Api {
+    /// HTTP calls under `base`.
     pub fn new(base: &str) -> Result<Api, String> {
-        let http = reqwest::Client::builder()
-            .timeout(REQUEST_TIMEOUT)
-            .connect_timeout(CONNECT_TIMEOUT)
-            .user_agent(concat!("streamsuites-ss/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-        Ok(Api {
-            http,
-            base: base.trim_end_matches('/').to_owned(),
-        })
+        Ok(Api::with_transport(Arc::new(HttpTransport::new(base)?)))
     }
 
-    fn authed(&self, req: reqwest::RequestBuilder, auth: &Auth) -> reqwest::RequestBuilder {
-        match auth {
-            Auth::ApiKey(key) => req.header("X-Goog-Api-Key", key.expose()),
-            Auth::Bearer(token) => req.bearer_auth(token.expose()),
-        }
+    pub fn with_transport(transport: Arc<dyn Transport>) -> Api {
+        Api { transport }
     }
 
     /// `GET {base}/{path}?{query}`, the JSON answer or the classified error.
@@ -98,9 +122,14 @@ impl Api {
         query: &[(&str, &str)],
         auth: &Auth,
     ) -> Result<Value, CallError> {
-        let url = format!("{}/{path}", self.base);
-        let req = self.authed(self.http.get(&url).query(query), auth);
-        self.send(req, path).await
+        self.transport
+            .call(Request {
+                body: None,
+                path,
+                query,
+                auth,
+            })
+            .await
     }
 
     /// `POST {base}/{path}?{query}` with a JSON body.
@@ -111,12 +140,50 @@ impl Api {
         body: &Value,
         auth: &Auth,
     ) -> Result<Value, CallError> {
-        let url = format!("{}/{path}", self.base);
-        let req = self.authed(self.http.post(&url).query(query).json(body), auth);
-        self.send(req, path).await
+        self.transport
+            .call(Request {
+                body: Some(body),
+                path,
+                query,
+                auth,
+            })
+            .await
+    }
+}
+
+/// Calls over HTTP(S) with reqwest (rustls).
+#[derive(Debug, Clone)]
+pub struct HttpTransport {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl HttpTransport {
+    pub fn new(base: &str) -> Result<HttpTransport, String> {
+        let http = reqwest::Client::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .connect_timeout(CONNECT_TIMEOUT)
+            .user_agent(concat!("streamsuites-ss/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        Ok(HttpTransport {
+            http,
+            base: base.trim_end_matches('/').to_owned(),
+        })
     }
 
-    async fn send(&self, req: reqwest::RequestBuilder, path: &str) -> Result<Value, CallError> {
+    async fn send(&self, request: Request<'_>) -> Result<Value, CallError> {
+        let url = format!("{}/{}", self.base, request.path);
+        let req = match request.body {
+            None => self.http.get(&url),
+            Some(body) => self.http.post(&url).json(body),
+        }
+        .query(request.query);
+        let req = match request.auth {
+            Auth::ApiKey(key) => req.header("X-Goog-Api-Key", key.expose()),
+            Auth::Bearer(token) => req.bearer_auth(token.expose()),
+        };
+        let path = request.path;
         let transport = |e: reqwest::Error| {
             // reqwest's message names the URL; ours never holds a key, and it is redacted anyway.
             let what = if e.is_timeout() {
@@ -144,6 +211,12 @@ impl Api {
         serde_json::from_str(&text).map_err(|e| {
             CallError::Transport(format!("YouTube {path} answered with invalid JSON: {e}"))
         })
+    }
+}
+
+impl Transport for HttpTransport {
+    fn call<'a>(&'a self, request: Request<'a>) -> BoxFuture<'a, Result<Value, CallError>> {
+        Box::pin(self.send(request))
     }
 }
 

@@ -271,6 +271,12 @@ impl YoutubeSource {
         self
     }
 
+    /// Calls go through `transport` instead of HTTP to `base_url`.
+    pub fn with_transport(mut self, transport: Arc<dyn client::Transport>) -> YoutubeSource {
+        self.api = Some(Api::with_transport(transport));
+        self
+    }
+
     pub fn with_clock(mut self, clock: Clock) -> YoutubeSource {
         self.clock = clock;
         self
@@ -321,10 +327,12 @@ impl YoutubeSource {
                 self.creator
             ));
         }
-        self.api = Some(
-            Api::new(&self.endpoints.base_url)
-                .map_err(|e| SourceError::InvalidSettings(e.to_string()))?,
-        );
+        if self.api.is_none() {
+            self.api = Some(
+                Api::new(&self.endpoints.base_url)
+                    .map_err(|e| SourceError::InvalidSettings(e.to_string()))?,
+            );
+        }
         self.credentials = Some(Credentials { read, oauth });
         self.window = Some(SlidingWindow::new(
             ctx.send_limit.messages,

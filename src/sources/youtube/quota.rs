@@ -345,7 +345,8 @@ impl QuotaProject {
     }
 
     /// The wait before the next discovery call of `method`: at least `configured`, and stretched
-    /// so discovery spends at most half the reserve over the rest of the day.
+    /// so that discovery, repeated until the reset, spends at most half of what is left today
+    /// (the other half stays for the stream it finds).
     pub fn discovery_interval(
         &self,
         method: Method,
@@ -353,7 +354,10 @@ impl QuotaProject {
         now: DateTime<Utc>,
     ) -> Duration {
         let cost = u64::from(method.cost(&self.quota).max(1));
-        let allowance = u64::from(self.quota.reserve_units / 2).max(cost);
+        let left = self.with(now, |s| {
+            u64::from(self.quota.hard_cap_units).saturating_sub(s.used())
+        });
+        let allowance = (left / 2).max(cost);
         let to_reset = (next_reset(now) - now).to_std().unwrap_or_default();
         configured.max(to_reset.mul_f64(cost as f64 / allowance as f64))
     }
@@ -606,7 +610,7 @@ mod tests {
     }
 
     #[test]
-    fn discovery_by_search_is_stretched_to_the_reserve() {
+    fn discovery_by_search_is_stretched_to_half_of_what_is_left() {
         let now = at("2026-01-15T08:00:00Z");
         let project = QuotaProject::new("p", YoutubeQuota::default(), &[], None, now);
         let five_min = Duration::from_secs(300);
@@ -614,12 +618,12 @@ mod tests {
             project.discovery_interval(Method::VideosList, five_min, now),
             five_min
         );
-        // 24 h, 100 units a search, 500 units of the reserve: one search every 4.8 h.
+        // 24 h to the reset, 100 units a search, half of 9500 units: one search every ~30 min.
         assert_eq!(
             project
                 .discovery_interval(Method::SearchList, five_min, now)
                 .as_secs(),
-            24 * 3600 / 5
+            24 * 3600 * 100 / 4750
         );
     }
 }
