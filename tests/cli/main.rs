@@ -18,3 +18,4 @@ mod twitch_server;
 mod update_version;
 mod validate_config;
 mod youtube_server;
+mod youtube_sim;

@@ -1,0 +1,190 @@
+//! A simulated 8-hour YouTube stream in paused tokio time, on the default 10,000-unit day.
+//!
+//! The real source, quota planner and polling runner read the fake Data API in-process (sockets
+//! and their timeouts cannot run in paused time). The chat gets a message every 3 s for 8 hours
+//! (9,600 messages). With the planner, the source must never pass the budget (no quotaExceeded,
+//! at most `hard_cap_units`), and every message must be delivered, exactly once. The same stream read
+//! at the server's hint (what peer bots do) is run for comparison: it runs out of quota in about an
+//! hour and delivers the rest only after the next reset. Both runs print their calls, units and
+//! median delay per message (`cargo test youtube_sim -- --nocapture`).
+
+use crate::youtube_server::{KNOWN_SECRETS, ModelTransport, VIDEO_ID, YoutubeModel};
+use chrono::{DateTime, Utc};
+use ss::config::model::{SendLimit, YoutubeQuota, YoutubeSettings};
+use ss::config::secrets::Secrets;
+use ss::event::Platform;
+use ss::pipeline::lanes::{DataLane, Inbound};
+use ss::pipeline::telemetry::Telemetry;
+use ss::sources::runner::{Reporter, Track, polling};
+use ss::sources::youtube::quota::QuotaProject;
+use ss::sources::youtube::{Clock, YoutubeSource};
+use ss::sources::{SourceContext, StatusHandle};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+const STREAM: Duration = Duration::from_secs(8 * 3600);
+const EVERY: i64 = 3;
+
+#[derive(Debug)]
+struct Outcome {
+    list_calls: usize,
+    units: u64,
+    quota_exceeded: u64,
+    messages: usize,
+    delivered_in_window: usize,
+    delivered_total: usize,
+    duplicates: usize,
+    median_delay_s: f64,
+    max_delay_s: f64,
+}
+
+/// Runs the stream from `start` (UTC) under `quota`; the simulation lasts `run_for`.
+async fn simulate(start: DateTime<Utc>, quota: YoutubeQuota, run_for: Duration) -> Outcome {
+    let clock = Clock::tokio_from(start);
+    let model = YoutubeModel::new(KNOWN_SECRETS[0], KNOWN_SECRETS[1], start);
+    let messages = (STREAM.as_secs() as i64 / EVERY) as usize;
+    for i in 0..messages {
+        let at = start + chrono::Duration::seconds(EVERY * i as i64 + 1);
+        model.text(at, "Viewer", &format!("message {i}"));
+    }
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(
+        root.path().join(".env"),
+        format!("SIM_YT_KEY={}\n", KNOWN_SECRETS[0]),
+    )
+    .unwrap();
+    let secrets = Secrets::load(root.path());
+    let settings: YoutubeSettings = serde_json::from_value(serde_json::json!({
+        "enabled": true, "video_id": VIDEO_ID, "api_key_env": "SIM_YT_KEY"}))
+    .unwrap();
+    let project = Arc::new(QuotaProject::new("sim", quota, &[], None, start));
+    let source = YoutubeSource::new("demo", &settings, project.clone())
+        .unwrap()
+        .with_clock(clock.clone())
+        .with_transport(Arc::new(ModelTransport {
+            model: model.clone(),
+            clock: clock.clone(),
+        }));
+    let lane = DataLane::new(64, Duration::from_secs(1));
+    let shutdown = CancellationToken::new();
+    let status = StatusHandle::new();
+    let (_replies, outbound) = tokio::sync::mpsc::channel(1);
+    let ctx = SourceContext {
+        creator: "demo".into(),
+        platform: Platform::Youtube,
+        shutdown: shutdown.clone(),
+        events: lane.sink.clone(),
+        outbound,
+        secrets: secrets.clone(),
+        send_limit: SendLimit::default_for(Platform::Youtube),
+        report: Reporter::new(status.clone(), secrets.clone()),
+    };
+    let track = Track {
+        creator: "demo".into(),
+        platform: Platform::Youtube,
+        status,
+        telemetry: Telemetry::default(),
+        secrets,
+    };
+    let runner = tokio::spawn(polling::run(Box::new(source), ctx, None, None, track));
+    let mut receiver = lane.receiver;
+    drop(lane.sink);
+    // The pipeline's side: when each message arrived.
+    let reader = {
+        let clock = clock.clone();
+        tokio::spawn(async move {
+            let mut arrived: HashMap<String, (DateTime<Utc>, DateTime<Utc>)> = HashMap::new();
+            let mut duplicates = 0;
+            while let Some(item) = receiver.recv().await {
+                let events = match item {
+                    Inbound::Page(page) => page.events,
+                    Inbound::Event(e) => vec![e],
+                };
+                for e in events {
+                    if arrived
+                        .insert(e.message_id.to_string(), (e.timestamp, clock.now()))
+                        .is_some()
+                    {
+                        duplicates += 1;
+                    }
+                }
+            }
+            (arrived, duplicates)
+        })
+    };
+    tokio::time::sleep(run_for).await;
+    shutdown.cancel();
+    runner.await.unwrap();
+    let (arrived, duplicates) = reader.await.unwrap();
+    let end = start + chrono::Duration::from_std(STREAM).unwrap();
+    let mut delays: Vec<f64> = arrived
+        .values()
+        .map(|(published, at)| (*at - *published).num_milliseconds() as f64 / 1000.0)
+        .collect();
+    delays.sort_by(f64::total_cmp);
+    let units: u64 = model.with(|s| s.units.values().sum());
+    Outcome {
+        list_calls: model
+            .requests_to("liveChat/messages")
+            .iter()
+            .filter(|r| r.status == 200)
+            .count(),
+        units,
+        quota_exceeded: model.with(|s| s.quota_exceeded_answers),
+        messages,
+        delivered_in_window: arrived.values().filter(|(_, at)| *at <= end).count(),
+        delivered_total: arrived.len(),
+        duplicates,
+        median_delay_s: delays.get(delays.len() / 2).copied().unwrap_or(f64::NAN),
+        max_delay_s: delays.last().copied().unwrap_or(f64::NAN),
+    }
+}
+
+fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_8_hour_stream_on_the_default_day_never_passes_the_budget_and_loses_nothing() {
+    // 09:00 PST: the 8 hours and the catch-up fit in one quota day.
+    let start = at("2026-01-15T17:00:00Z");
+    let planned = simulate(
+        start,
+        YoutubeQuota::default(),
+        STREAM + Duration::from_secs(600),
+    )
+    .await;
+    println!("planned (default 10,000-unit day): {planned:?}");
+    assert_eq!(planned.quota_exceeded, 0, "never a quotaExceeded");
+    assert!(planned.units <= 9_500, "{planned:?}");
+    assert_eq!(planned.delivered_total, planned.messages, "every message");
+    assert_eq!(planned.duplicates, 0, "none twice");
+    assert!(
+        planned.delivered_in_window >= planned.messages - 10,
+        "{planned:?}"
+    );
+    assert!(planned.median_delay_s < 20.0, "{planned:?}");
+    assert!(planned.max_delay_s < 30.0, "{planned:?}");
+    assert!(planned.list_calls <= 1_700, "{planned:?}");
+
+    // The same stream polled at the server's 2 s hint, as if there were no planner (a budget the
+    // planner never reaches), against Google's real 10,000 units.
+    let unplanned = YoutubeQuota {
+        daily_units: 10_000_000,
+        hard_cap_units: 9_000_000,
+        reserve_units: 1_000,
+        ..YoutubeQuota::default()
+    };
+    // Run past the Pacific-midnight reset (08:00 UTC), when the rest is finally read.
+    let hint = simulate(start, unplanned, Duration::from_secs(16 * 3600)).await;
+    println!("at the hint (no planner):          {hint:?}");
+    assert!(hint.quota_exceeded > 0, "{hint:?}");
+    assert!(hint.list_calls > planned.list_calls, "{hint:?}");
+    assert!(
+        hint.delivered_in_window < planned.delivered_in_window / 2,
+        "{hint:?}"
+    );
+    assert!(hint.median_delay_s > planned.median_delay_s, "{hint:?}");
+}
