@@ -371,6 +371,14 @@ async fn a_kill_9_mid_stream_resumes_from_the_last_committed_page_token() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let (code, stderr) = stop(child).await;
     assert_eq!(code, Some(0), "{stderr}");
+    // Quota spent before the kill was persisted: the restart continued from it.
+    let quotas: Value = serde_json::from_str(&t.read("runtime/admin/quotas.json")).unwrap();
+    let used = quotas["projects"][0]["units_used"].as_i64().unwrap();
+    let charged = model.units_today(chrono::Utc::now()) as i64;
+    assert!(
+        (used - charged).abs() <= 10,
+        "the store has {used} units, the server charged {charged}"
+    );
     let ids = youtube_ids(&t);
     let unique: std::collections::BTreeSet<&String> = ids.iter().collect();
     assert_eq!(ids.len(), unique.len(), "no message stored twice");

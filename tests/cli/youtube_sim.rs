@@ -8,7 +8,7 @@
 //! hour and delivers the rest only after the next reset. Both runs print their calls, units and
 //! median delay per message (`cargo test youtube_sim -- --nocapture`).
 
-use crate::youtube_server::{KNOWN_SECRETS, ModelTransport, VIDEO_ID, YoutubeModel};
+use crate::youtube_server::{CHANNEL_ID, KNOWN_SECRETS, ModelTransport, VIDEO_ID, YoutubeModel};
 use chrono::{DateTime, Utc};
 use ss::config::model::{SendLimit, YoutubeQuota, YoutubeSettings};
 use ss::config::secrets::Secrets;
@@ -49,48 +49,13 @@ async fn simulate(start: DateTime<Utc>, quota: YoutubeQuota, run_for: Duration) 
         let at = start + chrono::Duration::seconds(EVERY * i as i64 + 1);
         model.text(at, "Viewer", &format!("message {i}"));
     }
-    let root = tempfile::tempdir().unwrap();
-    std::fs::write(
-        root.path().join(".env"),
-        format!("SIM_YT_KEY={}\n", KNOWN_SECRETS[0]),
-    )
-    .unwrap();
-    let secrets = Secrets::load(root.path());
-    let settings: YoutubeSettings = serde_json::from_value(serde_json::json!({
-        "enabled": true, "video_id": VIDEO_ID, "api_key_env": "SIM_YT_KEY"}))
-    .unwrap();
+    let settings =
+        serde_json::json!({"enabled": true, "video_id": VIDEO_ID, "api_key_env": "SIM_YT_KEY"});
     let project = Arc::new(QuotaProject::new("sim", quota, &[], None, start));
-    let source = YoutubeSource::new("demo", &settings, project.clone())
-        .unwrap()
-        .with_clock(clock.clone())
-        .with_transport(Arc::new(ModelTransport {
-            model: model.clone(),
-            clock: clock.clone(),
-        }));
-    let lane = DataLane::new(64, Duration::from_secs(1));
-    let shutdown = CancellationToken::new();
-    let status = StatusHandle::new();
-    let (_replies, outbound) = tokio::sync::mpsc::channel(1);
-    let ctx = SourceContext {
-        creator: "demo".into(),
-        platform: Platform::Youtube,
-        shutdown: shutdown.clone(),
-        events: lane.sink.clone(),
-        outbound,
-        secrets: secrets.clone(),
-        send_limit: SendLimit::default_for(Platform::Youtube),
-        report: Reporter::new(status.clone(), secrets.clone()),
-    };
-    let track = Track {
-        creator: "demo".into(),
-        platform: Platform::Youtube,
-        status,
-        telemetry: Telemetry::default(),
-        secrets,
-    };
-    let runner = tokio::spawn(polling::run(Box::new(source), ctx, None, None, track));
-    let mut receiver = lane.receiver;
-    drop(lane.sink);
+    let (runner, shutdown, lane, _root) = start_source(&model, settings, project, &clock);
+    let DataLane { sink, receiver, .. } = lane;
+    let mut receiver = receiver;
+    drop(sink);
     // The pipeline's side: when each message arrived.
     let reader = {
         let clock = clock.clone();
@@ -142,6 +107,62 @@ async fn simulate(start: DateTime<Utc>, quota: YoutubeQuota, run_for: Duration) 
     }
 }
 
+/// Starts the YouTube source with `settings` on the model, through the polling runner.
+fn start_source(
+    model: &YoutubeModel,
+    settings: serde_json::Value,
+    project: Arc<QuotaProject>,
+    clock: &Clock,
+) -> (
+    tokio::task::JoinHandle<()>,
+    CancellationToken,
+    DataLane,
+    tempfile::TempDir,
+) {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(
+        root.path().join(".env"),
+        format!(
+            "SIM_YT_KEY={}\nSIM_YT_TOKEN={}\n",
+            KNOWN_SECRETS[0], KNOWN_SECRETS[1]
+        ),
+    )
+    .unwrap();
+    let secrets = Secrets::load(root.path());
+    let settings: YoutubeSettings = serde_json::from_value(settings).unwrap();
+    let source = YoutubeSource::new("demo", &settings, project)
+        .unwrap()
+        .with_clock(clock.clone())
+        .with_transport(Arc::new(ModelTransport {
+            model: model.clone(),
+            clock: clock.clone(),
+        }));
+    let lane = DataLane::new(64, Duration::from_secs(1));
+    let shutdown = CancellationToken::new();
+    let status = StatusHandle::new();
+    // Nothing routes replies in these simulations: the closed queue is simply not read.
+    let (_, outbound) = tokio::sync::mpsc::channel(1);
+    let ctx = SourceContext {
+        creator: "demo".into(),
+        platform: Platform::Youtube,
+        shutdown: shutdown.clone(),
+        events: lane.sink.clone(),
+        outbound,
+        secrets: secrets.clone(),
+        send_limit: SendLimit::default_for(Platform::Youtube),
+        report: Reporter::new(status.clone(), secrets.clone()),
+    };
+    let track = Track {
+        creator: "demo".into(),
+        platform: Platform::Youtube,
+        status,
+        telemetry: Telemetry::default(),
+        secrets,
+    };
+    let runner = tokio::spawn(polling::run(Box::new(source), ctx, None, None, track));
+    (runner, shutdown, lane, root)
+}
+
 fn at(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
 }
@@ -187,4 +208,72 @@ async fn an_8_hour_stream_on_the_default_day_never_passes_the_budget_and_loses_n
         "{hint:?}"
     );
     assert!(hint.median_delay_s > planned.median_delay_s, "{hint:?}");
+}
+
+/// The chat found from `channel_id`, and the calls it took.
+async fn discover_channel(oauth: bool, live: bool) -> (YoutubeModel, usize) {
+    let start = at("2026-01-15T17:00:00Z");
+    let clock = Clock::tokio_from(start);
+    let model = YoutubeModel::new(KNOWN_SECRETS[0], KNOWN_SECRETS[1], start);
+    model.with(|s| s.live = live);
+    model.text(start, "Viewer", "hello");
+    let mut settings =
+        serde_json::json!({"enabled": true, "channel_id": CHANNEL_ID, "api_key_env": "SIM_YT_KEY"});
+    if oauth {
+        settings["oauth_token_env"] = serde_json::json!("SIM_YT_TOKEN");
+    }
+    let project = Arc::new(QuotaProject::new(
+        "sim",
+        YoutubeQuota::default(),
+        &[],
+        None,
+        start,
+    ));
+    let (runner, shutdown, lane, _root) = start_source(&model, settings, project, &clock);
+    let DataLane { sink, receiver, .. } = lane;
+    let mut receiver = receiver;
+    drop(sink);
+    let reader = tokio::spawn(async move {
+        let mut events = 0;
+        while let Some(item) = receiver.recv().await {
+            events += item.events() as usize;
+        }
+        events
+    });
+    tokio::time::sleep(Duration::from_secs(10 * 60)).await;
+    shutdown.cancel();
+    runner.await.unwrap();
+    (model, reader.await.unwrap())
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_channel_is_found_with_live_broadcasts_when_there_is_an_oauth_token() {
+    let (model, events) = discover_channel(true, true).await;
+    let broadcasts = model.requests_to("liveBroadcasts");
+    assert_eq!(broadcasts.len(), 1);
+    assert_eq!(broadcasts[0].auth, "bearer");
+    assert_eq!(broadcasts[0].query["broadcastStatus"], "active");
+    assert!(model.requests_to("search").is_empty());
+    assert_eq!(events, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_channel_is_found_with_search_and_videos_with_an_api_key_alone() {
+    let (model, events) = discover_channel(false, true).await;
+    let search = model.requests_to("search");
+    assert_eq!(search.len(), 1);
+    assert_eq!(search[0].query["channelId"], CHANNEL_ID);
+    assert_eq!(search[0].query["eventType"], "live");
+    assert_eq!(search[0].query["type"], "video");
+    assert_eq!(model.requests_to("videos")[0].query["id"], VIDEO_ID);
+    assert_eq!(events, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_offline_channel_is_searched_on_a_budgeted_schedule() {
+    let (model, events) = discover_channel(false, false).await;
+    // 100 units a search: stretched from 300 s to about 30 min, so one search in 10 minutes.
+    assert_eq!(model.requests_to("search").len(), 1);
+    assert!(model.requests_to("liveChat/messages").is_empty());
+    assert_eq!(events, 0);
 }
