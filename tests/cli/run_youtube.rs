@@ -379,6 +379,12 @@ async fn a_kill_9_mid_stream_resumes_from_the_last_committed_page_token() {
         (used - charged).abs() <= 10,
         "the store has {used} units, the server charged {charged}"
     );
+    // `ss export` (no run) shows the project from the store alone.
+    t.run(&["export", "--only", "quotas"]).status(0);
+    let quotas: Value = serde_json::from_str(&t.read("runtime/admin/quotas.json")).unwrap();
+    let project = &quotas["projects"][0];
+    assert_eq!(project["units_used"].as_i64(), Some(used), "{quotas}");
+    assert_eq!(project["planned_interval_ms"], Value::Null, "{quotas}");
     let ids = youtube_ids(&t);
     let unique: std::collections::BTreeSet<&String> = ids.iter().collect();
     assert_eq!(ids.len(), unique.len(), "no message stored twice");

@@ -339,4 +339,108 @@ mod tests {
         assert_eq!(status.snapshot().state, ConnectionState::Stopped);
         assert_eq!(status.snapshot().events, 4);
     }
+
+    /// Throttled on its first poll, then pages; records what it was asked to send.
+    struct Throttled {
+        polls: Arc<Mutex<Vec<tokio::time::Instant>>>,
+        sent: Arc<Mutex<Vec<String>>>,
+    }
+
+    impl Poller for Throttled {
+        fn poll<'a>(
+            &'a mut self,
+            _ctx: &'a SourceContext,
+            _cursor: Option<&'a str>,
+        ) -> BoxFuture<'a, Result<Polled, SourceError>> {
+            Box::pin(async move {
+                let mut polls = self.polls.lock().unwrap();
+                polls.push(tokio::time::Instant::now());
+                if polls.len() == 1 {
+                    return Err(SourceError::Throttled {
+                        kind: "quota_exceeded",
+                        message: "quota spent".into(),
+                        retry_after: Duration::from_secs(3600),
+                    });
+                }
+                Ok(Polled {
+                    events: Vec::new(),
+                    cursor: Some("c".into()),
+                    interval_hint: Some(Duration::from_secs(5)),
+                })
+            })
+        }
+
+        fn min_interval(&self) -> Duration {
+            Duration::from_secs(1)
+        }
+
+        fn send<'a>(
+            &'a mut self,
+            _ctx: &'a SourceContext,
+            message: OutboundMessage,
+        ) -> BoxFuture<'a, Result<(), SourceError>> {
+            Box::pin(async move {
+                self.sent.lock().unwrap().push(message.text);
+                Ok(())
+            })
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_throttled_source_waits_exactly_its_retry_after_and_replies_reach_send_between_polls()
+    {
+        let lane = DataLane::new(8, Duration::from_millis(100));
+        let shutdown = CancellationToken::new();
+        let status = StatusHandle::new();
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        let telemetry = Telemetry::default();
+        let ctx = SourceContext {
+            creator: "demo".into(),
+            platform: Platform::Youtube,
+            shutdown: shutdown.clone(),
+            events: lane.sink.clone(),
+            outbound: rx,
+            secrets: Secrets::default(),
+            send_limit: SendLimit::default_for(Platform::Youtube),
+            report: Reporter::new(status.clone(), Secrets::default()),
+        };
+        let track = Track {
+            creator: "demo".into(),
+            platform: Platform::Youtube,
+            status: status.clone(),
+            telemetry: telemetry.clone(),
+            secrets: Secrets::default(),
+        };
+        let polls = Arc::new(Mutex::new(Vec::new()));
+        let sent = Arc::new(Mutex::new(Vec::new()));
+        let poller = Box::new(Throttled {
+            polls: polls.clone(),
+            sent: sent.clone(),
+        });
+        let start = tokio::time::Instant::now();
+        let runner = tokio::spawn(run(poller, ctx, None, None, track));
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        assert_eq!(status.snapshot().state, ConnectionState::Backoff);
+        assert_eq!(telemetry.errors()[0].error_type, "quota_exceeded");
+        // A reply while it waits is sent at once, without a poll.
+        tx.send(OutboundMessage {
+            channel: "c".into(),
+            text: "pong".into(),
+            reply_to: None,
+        })
+        .await
+        .unwrap();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert_eq!(sent.lock().unwrap().clone(), vec!["pong".to_string()]);
+        assert_eq!(polls.lock().unwrap().len(), 1);
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        shutdown.cancel();
+        runner.await.unwrap();
+        let polls = polls.lock().unwrap().clone();
+        assert_eq!(
+            polls[1] - start,
+            Duration::from_secs(3600),
+            "exactly retry_after"
+        );
+    }
 }
