@@ -132,14 +132,6 @@ fn creators(config: &CreatorsConfig, out: &mut Findings) {
                         .into(),
                 );
             }
-            if y.enabled && y.transport == crate::config::model::YoutubeTransport::Stream {
-                out.push(
-                    k,
-                    format!("{pb}/youtube/transport"),
-                    "\"stream\" (streamList over gRPC) is not in this build yet; use \"list\""
-                        .into(),
-                );
-            }
         }
         if let Some(kick) = &p.kick {
             env_name(

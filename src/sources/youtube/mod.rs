@@ -4,11 +4,14 @@
 //! - [`client`]: the HTTP transport: auth headers, error classification, redacted URLs.
 //! - [`quota`]: the planner: units per Google project and Pacific day, and the poll interval.
 //! - [`send`]: reply prefixes and splitting.
+//! - [`stream`]: `liveChatMessages.streamList` over gRPC (`"transport": "stream"`), whose batches
+//!   are read like `list` pages.
 //!
 //! The source is a [`Poller`], driven by the polling runner. It is a small state machine:
 //! *discovering* (finding the live chat id from `live_chat_id`, `video_id` or `channel_id`, on a
 //! budgeted schedule while the channel is offline) and *reading* (`liveChatMessages.list` with the
-//! page token). Its cursor is `"{liveChatId}|{pageToken}"`: the runner commits it with the page's
+//! page token, or the next batch of an open `streamList`, reopened from the committed token when it
+//! drops). Its cursor is `"{liveChatId}|{pageToken}"`: the runner commits it with the page's
 //! events, and passes the committed one back after a restart, so reading resumes at that token on the
 //! very first call. A chat that ends (liveChatEnded/NotFound/Disabled, `offlineAt`, a `chatEndedEvent`)
 //! sends the source back to discovery. Every call is admitted by the project's quota planner first;
@@ -20,6 +23,7 @@
 pub mod client;
 pub mod quota;
 pub mod send;
+pub mod stream;
 pub mod wire;
 
 use crate::config::model::{PlatformOwn, YoutubeQuota, YoutubeSettings, YoutubeTransport};
@@ -47,14 +51,25 @@ const SEEN_IDS: usize = 10_000;
 pub struct YoutubeEndpoints {
     /// The Data API root (`https://www.googleapis.com/youtube/v3`).
     pub base_url: String,
+    /// The gRPC endpoint of `streamList` (`https://youtube.googleapis.com`).
+    pub grpc_url: String,
+}
+
+impl Default for YoutubeEndpoints {
+    fn default() -> YoutubeEndpoints {
+        YoutubeEndpoints {
+            base_url: client::DEFAULT_BASE_URL.into(),
+            grpc_url: stream::DEFAULT_GRPC_URL.into(),
+        }
+    }
 }
 
 impl YoutubeEndpoints {
     pub fn from_platform(own: PlatformOwn<'_>) -> YoutubeEndpoints {
+        let default = YoutubeEndpoints::default();
         YoutubeEndpoints {
-            base_url: own
-                .str("base_url")
-                .unwrap_or_else(|| client::DEFAULT_BASE_URL.to_owned()),
+            base_url: own.str("base_url").unwrap_or(default.base_url),
+            grpc_url: own.str("grpc_url").unwrap_or(default.grpc_url),
         }
     }
 }
@@ -171,17 +186,19 @@ impl Seen {
     }
 }
 
-/// The pacer the runner asks: the planner's interval while reading, nothing while discovering.
+/// The pacer the runner asks: the planner's interval while polling a chat; nothing while discovering
+/// or streaming (the server pushes; a connection is what costs).
 struct YoutubePacer {
     project: Arc<QuotaProject>,
     reader: String,
     reading: Arc<Mutex<bool>>,
+    streaming: bool,
     clock: Clock,
 }
 
 impl Pacer for YoutubePacer {
     fn interval(&self) -> Duration {
-        if *self.reading.lock().unwrap_or_else(|p| p.into_inner()) {
+        if !self.streaming && *self.reading.lock().unwrap_or_else(|p| p.into_inner()) {
             self.project.poll_interval(&self.reader, self.clock.now())
         } else {
             Duration::ZERO
@@ -193,6 +210,9 @@ impl Pacer for YoutubePacer {
 pub struct YoutubeSource {
     creator: String,
     target: Target,
+    transport: YoutubeTransport,
+    /// The open `streamList` connection (stream transport).
+    stream: Option<stream::Stream>,
     api_key_env: Option<String>,
     oauth_token_env: Option<String>,
     endpoints: YoutubeEndpoints,
@@ -230,13 +250,6 @@ impl YoutubeSource {
         settings: &YoutubeSettings,
         project: Arc<QuotaProject>,
     ) -> Result<YoutubeSource, SourceError> {
-        if settings.transport == YoutubeTransport::Stream {
-            return Err(SourceError::InvalidSettings(
-                "youtube transport \"stream\" (streamList over gRPC) is not in this build yet; \
-                 set \"transport\": \"list\" or remove it"
-                    .into(),
-            ));
-        }
         if settings.api_key_env.is_none() && settings.oauth_token_env.is_none() {
             return Err(SourceError::InvalidSettings(
                 "the youtube block needs api_key_env or oauth_token_env".into(),
@@ -245,11 +258,11 @@ impl YoutubeSource {
         Ok(YoutubeSource {
             creator: creator.to_owned(),
             target: Target::from_settings(settings)?,
+            transport: settings.transport,
+            stream: None,
             api_key_env: settings.api_key_env.clone(),
             oauth_token_env: settings.oauth_token_env.clone(),
-            endpoints: YoutubeEndpoints {
-                base_url: client::DEFAULT_BASE_URL.into(),
-            },
+            endpoints: YoutubeEndpoints::default(),
             discovery_interval: Duration::from_secs(settings.discovery_interval_s.max(1)),
             project,
             clock: Clock::system(),
@@ -356,6 +369,7 @@ impl YoutubeSource {
                 ctx.report.live(None);
                 self.phase = Phase::Discovering;
                 self.pending = None;
+                self.stream = None;
                 *self.reading.lock().unwrap_or_else(|p| p.into_inner()) = false;
             }
         }
@@ -521,11 +535,14 @@ impl YoutubeSource {
             return Err(SourceError::Other("not reading a chat".into()));
         };
         // The runner moved past the last page: its ids are handed over. If it did not (the lane
-        // dropped the page), the page comes again and must not be filtered.
-        if let Some((after, ids)) = self.pending.take()
-            && cursor == Some(after.as_str())
-        {
-            ids.into_iter().for_each(|id| self.seen.insert(id));
+        // dropped the page), the page comes again and must not be filtered; an open stream has moved
+        // past it, so it is reopened from the runner's cursor.
+        if let Some((after, ids)) = self.pending.take() {
+            if cursor == Some(after.as_str()) {
+                ids.into_iter().for_each(|id| self.seen.insert(id));
+            } else {
+                self.stream = None;
+            }
         }
         let token = match cursor.and_then(|c| c.split_once('|')) {
             Some((c, token)) if c == chat && !token.is_empty() && !self.drop_token => {
@@ -533,37 +550,112 @@ impl YoutubeSource {
             }
             _ => None,
         };
+        let (body, hint) = match self.transport {
+            YoutubeTransport::List => match self.list(&chat, token.as_deref()).await? {
+                Ok(body) => (body, None),
+                Err(e) => return self.read_error(ctx, &chat, e),
+            },
+            YoutubeTransport::Stream => match self.streamed(&chat, token.as_deref()).await? {
+                Ok(Some(body)) => (body, Some(Duration::ZERO)),
+                Ok(None) => {
+                    // The server closed the stream: reopen it from the committed cursor.
+                    tracing::debug!(creator = %self.creator, platform = "youtube", "streamList ended; reconnecting.");
+                    return Ok(Polled {
+                        events: Vec::new(),
+                        cursor: None,
+                        interval_hint: Some(Duration::ZERO),
+                    });
+                }
+                Err(e) => {
+                    self.stream = None;
+                    return self.read_error(ctx, &chat, e);
+                }
+            },
+        };
+        self.page(ctx, &chat, token, &body, hint)
+    }
+
+    /// One `liveChatMessages.list` call; the outer error when no call may be made.
+    async fn list(
+        &mut self,
+        chat: &str,
+        token: Option<&str>,
+    ) -> Result<Result<Value, CallError>, SourceError> {
         self.spend(Method::List).await?;
         let (api, creds) = self.api()?;
         let mut query = vec![
-            ("liveChatId", chat.as_str()),
+            ("liveChatId", chat),
             ("part", "snippet,authorDetails"),
             ("maxResults", "2000"),
         ];
-        if let Some(token) = &token {
+        if let Some(token) = token {
             query.push(("pageToken", token));
         }
-        let body = match api.get("liveChat/messages", &query, &creds.read).await {
-            Ok(body) => body,
-            Err(CallError::Api(e)) if e.class() == ErrorClass::ChatGone => {
+        Ok(api.get("liveChat/messages", &query, &creds.read).await)
+    }
+
+    /// The next `streamList` batch, opening the stream from `token` first when none is open (each
+    /// connection is counted like one `list` call).
+    async fn streamed(
+        &mut self,
+        chat: &str,
+        token: Option<&str>,
+    ) -> Result<Result<Option<Value>, CallError>, SourceError> {
+        if self.stream.is_none() {
+            self.spend(Method::List).await?;
+            let auth = self.api()?.1.read.clone();
+            match stream::Stream::open(&self.endpoints.grpc_url, chat, token, &auth).await {
+                Ok(open) => self.stream = Some(open),
+                Err(e) => return Ok(Err(e)),
+            }
+        }
+        let Some(open) = self.stream.as_mut() else {
+            return Err(SourceError::Other("the stream is not open".into()));
+        };
+        Ok(open
+            .next()
+            .await
+            .map(|batch| batch.as_ref().map(stream::response_json)))
+    }
+
+    /// What a failed read does: back to discovery when the chat is gone, else the runner's error.
+    fn read_error(
+        &mut self,
+        ctx: &SourceContext,
+        chat: &str,
+        error: CallError,
+    ) -> Result<Polled, SourceError> {
+        match error {
+            CallError::Api(e) if e.class() == ErrorClass::ChatGone => {
                 tracing::info!(creator = %self.creator, platform = "youtube", live_chat_id = %chat, "The live chat is gone ({e}); back to discovery.");
                 self.set_reading(ctx, None);
-                return Ok(Polled {
+                Ok(Polled {
                     events: Vec::new(),
                     cursor: None,
                     interval_hint: Some(self.discovery_interval),
-                });
+                })
             }
-            Err(CallError::Api(e)) if e.class() == ErrorClass::BadPageToken => {
+            CallError::Api(e) if e.class() == ErrorClass::BadPageToken => {
                 self.drop_token = true;
-                return Err(SourceError::Other(format!(
+                Err(SourceError::Other(format!(
                     "YouTube liveChatMessages.list: {e}; reading the chat again from its start"
-                )));
+                )))
             }
-            Err(e) => return Err(self.call_error("liveChatMessages.list", e)),
-        };
+            e => Err(self.call_error("liveChatMessages.list", e)),
+        }
+    }
+
+    /// A page of chat (either transport) as the runner's [`Polled`].
+    fn page(
+        &mut self,
+        ctx: &SourceContext,
+        chat: &str,
+        token: Option<String>,
+        body: &Value,
+        hint: Option<Duration>,
+    ) -> Result<Polled, SourceError> {
         self.drop_token = false;
-        let page = wire::parse_list(&body, &self.creator, &chat)
+        let page = wire::parse_list(body, &self.creator, chat)
             .map_err(|e| SourceError::Other(e.to_string()))?;
         if page.skipped > 0 {
             tracing::warn!(creator = %self.creator, platform = "youtube", skipped = page.skipped, "Skipped chat items without an id or a valid publishedAt.");
@@ -588,7 +680,7 @@ impl YoutubeSource {
             self.set_reading(ctx, None);
             Some(self.discovery_interval)
         } else {
-            page.polling_interval
+            hint.or(page.polling_interval)
         };
         Ok(Polled {
             events,
@@ -675,6 +767,7 @@ impl Poller for YoutubeSource {
             project: self.project.clone(),
             reader: self.creator.clone(),
             reading: self.reading.clone(),
+            streaming: self.transport == YoutubeTransport::Stream,
             clock: self.clock.clone(),
         }))
     }
