@@ -17,5 +17,6 @@ mod twitch;
 mod twitch_server;
 mod update_version;
 mod validate_config;
+mod youtube_grpc;
 mod youtube_server;
 mod youtube_sim;

@@ -390,3 +390,60 @@ async fn a_kill_9_mid_stream_resumes_from_the_last_committed_page_token() {
     assert_eq!(ids.len(), unique.len(), "no message stored twice");
     assert_eq!(ids.len(), all, "every message stored");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ss_run_reads_over_stream_list_and_replies_through_insert() {
+    let now = chrono::Utc::now();
+    let model = YoutubeModel::new(API_KEY, TOKEN, now);
+    let kinds = model.every_kind(now - chrono::Duration::seconds(10));
+    let server = YoutubeServer::start(model.clone()).await;
+    let (grpc_url, grpc) = crate::youtube_grpc::serve(crate::youtube_grpc::GrpcChat {
+        model: model.clone(),
+        batches_per_stream: 100,
+    })
+    .await;
+    let t = youtube_root(&server.base_url(), true);
+    let mut creators: Value =
+        serde_json::from_str(&t.read("runtime/config/creators.json")).unwrap();
+    creators["creators"][0]["platforms"]["youtube"]["transport"] = json!("stream");
+    t.write(
+        "runtime/config/creators.json",
+        &serde_json::to_string_pretty(&creators).unwrap(),
+    );
+    let mut p: Value = serde_json::from_str(&t.read("runtime/config/platforms.json")).unwrap();
+    p["platforms"]["youtube"]["grpc_url"] = json!(grpc_url);
+    t.write(
+        "runtime/config/platforms.json",
+        &serde_json::to_string_pretty(&p).unwrap(),
+    );
+    t.run(&["validate-config"]).status(0);
+    let child = spawn(&t);
+    until("the stream", || !model.requests_to("streamList").is_empty()).await;
+    // Past the history batches: the stream is open and quiet when !ping arrives.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let ping = model.text(chrono::Utc::now(), "Viewer", "!ping");
+    let asked = std::time::Instant::now();
+    until("the reply", || model.with(|s| !s.inserted.is_empty())).await;
+    assert_eq!(model.with(|s| s.inserted.clone()), vec!["@Viewer pong"]);
+    assert!(
+        asked.elapsed() < Duration::from_secs(3),
+        "a reply in a quiet stream goes out within about a second"
+    );
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let (code, stderr) = stop(child).await;
+    grpc.abort();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_no_secret(&t, &stderr);
+    assert!(
+        model
+            .requests_to("liveChat/messages")
+            .iter()
+            .all(|r| r.method == "POST"),
+        "no list polling over the stream transport"
+    );
+    let mut got = youtube_ids(&t);
+    got.sort();
+    let mut want: Vec<String> = kinds.into_iter().chain([ping]).collect();
+    want.sort();
+    assert_eq!(got, want);
+}

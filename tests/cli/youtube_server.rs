@@ -274,7 +274,7 @@ impl YoutubeModel {
         })
     }
 
-    fn charge(s: &mut ModelState, units: u64, now: DateTime<Utc>) -> Result<(), (u16, Value)> {
+    pub fn charge(s: &mut ModelState, units: u64, now: DateTime<Utc>) -> Result<(), (u16, Value)> {
         let day = quota_day(now);
         let used = s.units.entry(day).or_default();
         if *used + units > s.daily_limit {

@@ -45,6 +45,18 @@ use wire::{ErrorClass, LiveChat};
 
 /// Message ids remembered to drop the history a page repeats.
 const SEEN_IDS: usize = 10_000;
+/// Longest a poll waits for the next `streamList` batch before returning to the runner (which
+/// sends queued replies between polls).
+const STREAM_SLICE: Duration = Duration::from_secs(1);
+
+/// What one wait on an open stream gave.
+enum Batch {
+    Page(Value),
+    /// Nothing within [`STREAM_SLICE`]; the stream stays open.
+    Idle,
+    /// The server closed the stream cleanly.
+    Ended,
+}
 
 /// YouTube's own settings in platforms.json.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -556,9 +568,18 @@ impl YoutubeSource {
                 Err(e) => return self.read_error(ctx, &chat, e),
             },
             YoutubeTransport::Stream => match self.streamed(&chat, token.as_deref()).await? {
-                Ok(Some(body)) => (body, Some(Duration::ZERO)),
-                Ok(None) => {
+                Ok(Batch::Page(body)) => (body, Some(Duration::ZERO)),
+                Ok(Batch::Idle) => {
+                    // Nothing pushed for a while: hand control back so replies go out.
+                    return Ok(Polled {
+                        events: Vec::new(),
+                        cursor: None,
+                        interval_hint: Some(Duration::ZERO),
+                    });
+                }
+                Ok(Batch::Ended) => {
                     // The server closed the stream: reopen it from the committed cursor.
+                    self.stream = None;
                     tracing::debug!(creator = %self.creator, platform = "youtube", "streamList ended; reconnecting.");
                     return Ok(Polled {
                         events: Vec::new(),
@@ -600,7 +621,7 @@ impl YoutubeSource {
         &mut self,
         chat: &str,
         token: Option<&str>,
-    ) -> Result<Result<Option<Value>, CallError>, SourceError> {
+    ) -> Result<Result<Batch, CallError>, SourceError> {
         if self.stream.is_none() {
             self.spend(Method::List).await?;
             let auth = self.api()?.1.read.clone();
@@ -612,10 +633,15 @@ impl YoutubeSource {
         let Some(open) = self.stream.as_mut() else {
             return Err(SourceError::Other("the stream is not open".into()));
         };
-        Ok(open
-            .next()
-            .await
-            .map(|batch| batch.as_ref().map(stream::response_json)))
+        // Bounded, so a quiet chat still returns to the runner, which sends replies between polls.
+        // `Streaming::message` keeps its state in the stream, so abandoning a wait loses nothing.
+        match tokio::time::timeout(STREAM_SLICE, open.next()).await {
+            Err(_) => Ok(Ok(Batch::Idle)),
+            Ok(batch) => Ok(batch.map(|b| match b {
+                Some(response) => Batch::Page(stream::response_json(&response)),
+                None => Batch::Ended,
+            })),
+        }
     }
 
     /// What a failed read does: back to discovery when the chat is gone, else the runner's error.
