@@ -194,7 +194,17 @@ impl HttpTransport {
                 "failed"
             };
             let url = e.url().map(|u| redact_url(u.as_str())).unwrap_or_default();
-            CallError::Transport(format!("YouTube {path} {what} ({url})"))
+            // The innermost cause says why (DNS, refused, TLS); it may repeat the URL.
+            let mut cause = None;
+            let mut source = std::error::Error::source(&e);
+            while let Some(inner) = source {
+                cause = Some(inner.to_string());
+                source = inner.source();
+            }
+            let cause = cause
+                .map(|c| format!(": {}", redact_url(&c)))
+                .unwrap_or_default();
+            CallError::Transport(format!("YouTube {path} {what} ({url}){cause}"))
         };
         let response = req.send().await.map_err(transport)?;
         let status = response.status().as_u16();
