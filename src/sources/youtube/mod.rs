@@ -529,6 +529,7 @@ impl YoutubeSource {
                     self.set_reading(ctx, Some((chat.live_chat_id, started)));
                 }
                 None => {
+                    ctx.report.live(None);
                     let wait = self.project.discovery_interval(
                         method,
                         self.discovery_interval,
