@@ -112,11 +112,24 @@ fn creators(config: &CreatorsConfig, out: &mut Findings) {
                 format!("{pb}/youtube/oauth_token_env"),
                 y.oauth_token_env.as_ref(),
             );
-            if y.enabled && y.channel_id.is_none() && y.live_chat_id.is_none() {
+            if y.enabled
+                && y.channel_id.is_none()
+                && y.live_chat_id.is_none()
+                && y.video_id.is_none()
+            {
                 out.push(
                     k,
                     format!("{pb}/youtube"),
-                    "an enabled YouTube block needs `channel_id` or `live_chat_id`".into(),
+                    "an enabled YouTube block needs one of `live_chat_id`, `video_id` or `channel_id`"
+                        .into(),
+                );
+            }
+            if y.enabled && y.api_key_env.is_none() && y.oauth_token_env.is_none() {
+                out.push(
+                    k,
+                    format!("{pb}/youtube"),
+                    "an enabled YouTube block needs `api_key_env` (reading) or `oauth_token_env` (reading and replies)"
+                        .into(),
                 );
             }
         }

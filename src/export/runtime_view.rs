@@ -92,6 +92,8 @@ pub struct RuntimeView {
     pub rates: Vec<RateWindow>,
     /// When each (creator, platform) last passed the validation trigger, keyed `creator/platform`.
     pub validated: BTreeMap<String, DateTime<Utc>>,
+    /// The YouTube quota planner's view of each Google project in use.
+    pub quotas: Vec<crate::sources::youtube::quota::QuotaSnapshot>,
 }
 
 impl RuntimeView {

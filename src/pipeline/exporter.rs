@@ -47,6 +47,8 @@ pub struct ExporterParts {
     pub validated: Validated,
     pub export_now: Arc<Notify>,
     pub started_at: DateTime<Utc>,
+    /// The run's YouTube quota projects.
+    pub quotas: crate::sources::youtube::quota::QuotaBook,
 }
 
 impl ExporterParts {
@@ -80,6 +82,7 @@ impl ExporterParts {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .clone(),
+            quotas: self.quotas.snapshots(Utc::now()),
         }
     }
 

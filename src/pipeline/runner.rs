@@ -307,6 +307,9 @@ pub async fn run(
         sink, mut receiver, ..
     } = lane;
     let plans = supervisor::plan(&config, options.creator.as_deref());
+    let quotas = crate::sources::youtube::quota::QuotaBook::new(Some(Arc::new(
+        supervisor::WriterJournal(writer.clone()),
+    )));
     let supervisor = Supervisor::start(
         &config,
         &plans,
@@ -317,6 +320,7 @@ pub async fn run(
             telemetry: &telemetry,
             guards: &counters.guards,
             db: &db,
+            quotas: &quotas,
         },
     );
     // The sources hold the only senders now, so the lane closes when the last source stops.
@@ -335,6 +339,7 @@ pub async fn run(
             validated: validated.clone(),
             export_now: export_now.clone(),
             started_at: chrono::Utc::now(),
+            quotas: supervisor.quotas(),
         },
         &tasks,
     )?;

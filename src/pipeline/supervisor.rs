@@ -17,8 +17,12 @@ use crate::guards::Guards;
 use crate::sources::runner::{Wiring, polling, session};
 use crate::sources::sim::SimSource;
 use crate::sources::twitch::{TwitchEndpoints, TwitchSource};
+use crate::sources::youtube::quota::{
+    Method, MethodUse, QuotaBook, QuotaJournal, Spend, SpentLoader,
+};
+use crate::sources::youtube::{self, YoutubeEndpoints, YoutubeSource};
 use crate::sources::{ConnectionState, OUTBOUND_CAPACITY, Source, SourceError, StatusHandle};
-use crate::store::Store;
+use crate::store::{Store, StoreWriter, WriteOp};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -68,11 +72,75 @@ pub fn plan(config: &Config, only_creator: Option<&str>) -> Vec<SourcePlan> {
     plans
 }
 
+/// What building a source may need beyond the config: secrets (a YouTube project is named after
+/// its key's hash), the run's quota projects, and what each project spent today.
+pub struct BuildDeps<'a> {
+    pub secrets: &'a Secrets,
+    pub quotas: &'a QuotaBook,
+    pub spent: &'a SpentLoader<'a>,
+}
+
+/// Persists YouTube quota spends through the store writer, before each call is made.
+pub struct WriterJournal(pub StoreWriter);
+
+impl QuotaJournal for WriterJournal {
+    fn record(&self, spend: Spend) -> crate::sources::BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let units = i64::from(spend.units);
+            let op = WriteOp::Atomic(vec![
+                WriteOp::QuotaSpend {
+                    platform: Platform::Youtube,
+                    day: spend.day,
+                    units,
+                },
+                WriteOp::ProjectQuotaSpend {
+                    project: spend.project,
+                    day: spend.day,
+                    method: spend.method.as_str(),
+                    units,
+                },
+            ]);
+            if let Err(e) = self.0.send(op).await {
+                tracing::warn!(platform = "youtube", "Quota spend not recorded: {e}");
+            }
+        })
+    }
+}
+
+/// Reads what each project spent on a day from the store at `db` (nothing when unreadable: the
+/// planner then trusts Google's quotaExceeded, and says so).
+pub fn store_spent(db: &Path) -> impl Fn(&str, chrono::NaiveDate) -> Vec<(Method, MethodUse)> + '_ {
+    move |project, day| match Store::open(db).and_then(|s| s.project_quota_usage(day)) {
+        Ok(rows) => rows
+            .into_iter()
+            .filter(|r| r.project == project)
+            .filter_map(|r| {
+                Some((
+                    Method::from_name(&r.method)?,
+                    MethodUse {
+                        calls: u64::try_from(r.calls).ok()?,
+                        units: u64::try_from(r.units).ok()?,
+                    },
+                ))
+            })
+            .collect(),
+        Err(e) => {
+            tracing::warn!(
+                platform = "youtube",
+                project,
+                "Cannot read today's quota usage; starting from zero: {e}"
+            );
+            Vec::new()
+        }
+    }
+}
+
 /// Builds the source for a planned (creator, platform).
 pub fn build_source(
     config: &Config,
     creator: &str,
     platform: Platform,
+    deps: &BuildDeps<'_>,
 ) -> Result<Source, SourceError> {
     let settings = config
         .creators
@@ -93,6 +161,21 @@ pub fn build_source(
                 TwitchSource::new(creator, twitch)?.with_endpoints(endpoints),
             )))
         }
+        Platform::Youtube => {
+            let settings = settings.youtube.as_ref().ok_or_else(|| {
+                SourceError::InvalidSettings("no youtube block in creators.json".into())
+            })?;
+            let project = deps.quotas.project(
+                &youtube::project_id(settings, deps.secrets),
+                config.ratelimits.youtube_quota,
+                deps.spent,
+                chrono::Utc::now(),
+            );
+            let endpoints = YoutubeEndpoints::from_platform(config.platforms.settings(platform));
+            Ok(Source::Polling(Box::new(
+                YoutubeSource::new(creator, settings, project)?.with_endpoints(endpoints),
+            )))
+        }
         other => Err(SourceError::InvalidSettings(format!(
             "this build has no {other} source yet"
         ))),
@@ -104,6 +187,7 @@ pub struct Supervisor {
     tasks: JoinSet<()>,
     views: Vec<(String, Platform, StatusHandle)>,
     outbound: Outbound,
+    quotas: QuotaBook,
 }
 
 /// What every source of one run shares.
@@ -116,8 +200,10 @@ pub struct RunShared<'a> {
     pub telemetry: &'a Telemetry,
     /// The run's counters of what its sources refused from the wire.
     pub guards: &'a Arc<Guards>,
-    /// The store, read for polling sources' checkpoints.
+    /// The store, read for polling sources' checkpoints and the quota spent today.
     pub db: &'a Path,
+    /// The run's YouTube quota projects (spends are recorded through their journal).
+    pub quotas: &'a QuotaBook,
 }
 
 impl Supervisor {
@@ -130,11 +216,19 @@ impl Supervisor {
             telemetry,
             guards,
             db,
+            quotas,
         } = *shared;
         let mut supervisor = Supervisor {
             tasks: JoinSet::new(),
             views: Vec::new(),
             outbound: Outbound::new(),
+            quotas: quotas.clone(),
+        };
+        let spent = store_spent(db);
+        let deps = BuildDeps {
+            secrets,
+            quotas,
+            spent: &spent,
         };
         for plan in plans {
             if let Some(reason) = &plan.skipped {
@@ -155,7 +249,7 @@ impl Supervisor {
             supervisor
                 .views
                 .push((plan.creator.clone(), plan.platform, wiring.status.clone()));
-            let source = match build_source(config, &plan.creator, plan.platform) {
+            let source = match build_source(config, &plan.creator, plan.platform, &deps) {
                 Ok(source) => source,
                 Err(e) => {
                     wiring.track().failed(&e);
@@ -194,6 +288,11 @@ impl Supervisor {
     /// Senders for replies, by (creator, platform), for the reply sink.
     pub fn outbound(&self) -> Outbound {
         self.outbound.clone()
+    }
+
+    /// The run's YouTube quota projects.
+    pub fn quotas(&self) -> QuotaBook {
+        self.quotas.clone()
     }
 
     /// Status handles, for a view that outlives the supervisor.

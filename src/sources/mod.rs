@@ -18,6 +18,7 @@ pub mod sim;
 pub mod status;
 pub mod tls;
 pub mod twitch;
+pub mod youtube;
 
 use crate::config::model::SendLimit;
 use crate::config::secrets::Secrets;
@@ -123,6 +124,15 @@ pub enum SourceError {
     /// The settings cannot work (bad channel name, bad URL, ...).
     #[error("invalid settings: {0}")]
     InvalidSettings(String),
+    /// The platform (or our own budget for it) allows no call before `retry_after`: the runner
+    /// waits exactly that long (a quota spent until its daily reset, a rate limit's retry-after).
+    /// `kind` is the `error_type` in telemetry (`quota_exceeded`, ...).
+    #[error("{message}")]
+    Throttled {
+        kind: &'static str,
+        message: String,
+        retry_after: std::time::Duration,
+    },
     /// Anything else: retried after a capped, jittered backoff.
     #[error("{0}")]
     Other(String),
@@ -143,6 +153,7 @@ impl SourceError {
             SourceError::MissingCredentials(_) => "missing_credentials",
             SourceError::LoginFailed(_) => "login_failed",
             SourceError::InvalidSettings(_) => "invalid_settings",
+            SourceError::Throttled { kind, .. } => kind,
             SourceError::Other(_) => "source_error",
         }
     }

@@ -32,6 +32,16 @@ pub struct SourceStatus {
     pub reconnects: u64,
     pub last_error: Option<String>,
     pub recent_errors: VecDeque<StatusError>,
+    /// Whether the channel is live, for sources that know (YouTube); `None` for the others.
+    pub live: Option<LiveState>,
+}
+
+/// Go-live state of a source's channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct LiveState {
+    pub live: bool,
+    /// When the live chat started (while live), or when it went offline.
+    pub since: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -60,6 +70,7 @@ impl StatusHandle {
             reconnects: 0,
             last_error: None,
             recent_errors: VecDeque::new(),
+            live: None,
         })))
     }
 
@@ -75,6 +86,21 @@ impl StatusHandle {
                 s.state = state;
                 s.since = Utc::now();
             }
+        });
+    }
+
+    /// Live since `started_at`, or offline (from now) with `None`.
+    pub fn set_live(&self, started_at: Option<DateTime<Utc>>) {
+        self.with(|s| {
+            let was_live = s.live.is_some_and(|l| l.live);
+            s.live = match started_at {
+                Some(since) => Some(LiveState { live: true, since }),
+                None if was_live || s.live.is_none() => Some(LiveState {
+                    live: false,
+                    since: Utc::now(),
+                }),
+                None => s.live,
+            };
         });
     }
 

@@ -34,7 +34,7 @@ pub use checkpoints::Checkpoint;
 pub use clips::{ClipJobRow, ClipRow, ClipState, ClipStateChange, NewClip};
 pub use community::*;
 pub use outbox::{Destination, NewOutbox, OutboxResult, OutboxRow};
-pub use quotas::QuotaRow;
+pub use quotas::{ProjectQuotaRow, QuotaRow};
 pub use runs::{RecordedRunMark, RunMark, RunMarkKind};
 pub use writer::{Degraded, StoreWriter, WriteOp, WriterStats, WriterStatsSnapshot};
 

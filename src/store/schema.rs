@@ -205,4 +205,16 @@ pub const MIGRATIONS: &[&str] = &[
         after_chat_id  INTEGER NOT NULL
     );
     ",
+    // 3 -> 4: YouTube quota usage per Google project (an API key or OAuth client), Pacific quota
+    // day and method, so creators sharing a project share one persisted budget.
+    r"
+    CREATE TABLE quota_project_usage (
+        project  TEXT    NOT NULL,
+        day      TEXT    NOT NULL,
+        method   TEXT    NOT NULL,
+        calls    INTEGER NOT NULL,
+        units    INTEGER NOT NULL,
+        PRIMARY KEY (project, day, method)
+    ) WITHOUT ROWID;
+    ",
 ];

@@ -77,6 +77,13 @@ pub enum WriteOp {
         day: NaiveDate,
         units: i64,
     },
+    /// One call of `method` by a YouTube Google `project` on its Pacific quota `day`.
+    ProjectQuotaSpend {
+        project: String,
+        day: NaiveDate,
+        method: &'static str,
+        units: i64,
+    },
     /// An operator action for the audit log.
     Audit {
         at: DateTime<Utc>,
@@ -653,6 +660,12 @@ fn apply(
             day,
             units,
         } => quotas::spend(conn, *platform, *day, *units)?,
+        WriteOp::ProjectQuotaSpend {
+            project,
+            day,
+            method,
+            units,
+        } => quotas::spend_project(conn, project, *day, method, *units)?,
         WriteOp::Audit { at, action, detail } => audit::append(conn, at, action, detail)?,
         WriteOp::RunMark(mark) => runs::record(conn, mark)?,
         WriteOp::Atomic(ops) => {

@@ -156,6 +156,12 @@ impl Test {
 /// A running `ss` that a failing test cannot leave behind.
 pub struct Spawned(Option<std::process::Child>);
 
+impl From<std::process::Child> for Spawned {
+    fn from(child: std::process::Child) -> Spawned {
+        Spawned(Some(child))
+    }
+}
+
 impl Spawned {
     /// The process, no longer killed on drop (the caller waits for it).
     pub fn into_inner(mut self) -> std::process::Child {

@@ -117,6 +117,35 @@ pub struct YoutubeSettings {
     /// Environment variable with an OAuth access token (sending).
     #[serde(default)]
     pub oauth_token_env: Option<String>,
+    /// A video whose live chat is read (found with `videos.list`, 1 unit).
+    #[serde(default)]
+    pub video_id: Option<String>,
+    /// Seconds between discovery attempts while offline (default 300; stretched when the budget
+    /// needs it).
+    #[serde(default = "YoutubeSettings::default_discovery_interval_s")]
+    pub discovery_interval_s: u64,
+    /// `list` (default) polls `liveChatMessages.list`; `stream` uses the gRPC `streamList`.
+    #[serde(default)]
+    pub transport: YoutubeTransport,
+    /// Names the Google project whose quota this source spends. Default: one project per API key
+    /// (or per OAuth token variable without a key); creators that share a key share the budget.
+    #[serde(default)]
+    pub quota_project: Option<String>,
+}
+
+impl YoutubeSettings {
+    fn default_discovery_interval_s() -> u64 {
+        300
+    }
+}
+
+/// How a YouTube source reads chat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum YoutubeTransport {
+    #[default]
+    List,
+    Stream,
 }
 
 /// Kick chat over Pusher, sending through the public API.

@@ -161,14 +161,73 @@ pub(super) fn rate_limits(inputs: &Inputs<'_>) -> Body {
 }
 
 pub(super) fn quotas(inputs: &Inputs<'_>) -> Result<Body, ExportError> {
+    use crate::sources::youtube::quota::{self, QuotaSnapshot};
     let quota = &inputs.config.ratelimits.youtube_quota;
     let usage = rows(inputs.store, |s| s.quota_usage(QUOTA_DAYS))?;
+    let day = quota::quota_day(inputs.now);
+    let spent = rows(inputs.store, |s| s.project_quota_usage(day))?;
+    // The running planner's projects first (planned interval, readers), then projects only the
+    // store knows today (`ss export`, or a project no source uses any more).
+    let mut projects: Vec<Value> = inputs
+        .runtime
+        .quotas
+        .iter()
+        .map(|q: &QuotaSnapshot| {
+            json!({
+                "project": q.project,
+                "day": q.day.to_string(),
+                "units_used": q.units_used,
+                "units_left": q.units_left,
+                "calls": q.calls,
+                "readers": q.readers,
+                "planned_interval_ms": q.planned_interval_ms,
+                "reset_at": timestamp(q.reset_at),
+                "exhausted_until": q.exhausted_until.map(timestamp),
+                "projected_exhaustion": q.projected_exhaustion.map(timestamp),
+            })
+        })
+        .collect();
+    let mut stored: std::collections::BTreeMap<&str, Vec<_>> = std::collections::BTreeMap::new();
+    for row in &spent {
+        stored.entry(row.project.as_str()).or_default().push(row);
+    }
+    for (project, rows) in stored {
+        if inputs.runtime.quotas.iter().any(|q| q.project == project) {
+            continue;
+        }
+        let used: i64 = rows.iter().map(|r| r.units).sum();
+        let calls: serde_json::Map<String, Value> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r.method.clone(),
+                    json!({"calls": r.calls, "units": r.units}),
+                )
+            })
+            .collect();
+        projects.push(json!({
+            "project": project,
+            "day": day.to_string(),
+            "units_used": used,
+            "units_left": (i64::from(quota.hard_cap_units) - used).max(0),
+            "calls": calls,
+            "readers": 0,
+            "planned_interval_ms": null,
+            "reset_at": timestamp(quota::next_reset(inputs.now)),
+            "exhausted_until": null,
+            "projected_exhaustion": null,
+        }));
+    }
     Ok(body(json!({
         "youtube": {
             "daily_units": quota.daily_units,
             "reserve_units": quota.reserve_units,
             "hard_cap_units": quota.hard_cap_units,
+            "plan_hours": quota.plan_hours,
+            "min_interval_ms": quota.min_interval_ms,
+            "costs": quota.costs,
         },
+        "projects": projects,
         "usage": array(&usage),
     })))
 }

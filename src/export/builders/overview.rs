@@ -132,6 +132,7 @@ pub(super) fn runtime_snapshot(inputs: &Inputs<'_>) -> Result<Body, ExportError>
                 "events": s.status.events,
                 "reconnects": s.status.reconnects,
                 "last_error": s.status.last_error.as_deref().map(sanitize::message),
+                "live": s.status.live.map(|l| json!({"live": l.live, "since": timestamp(l.since)})),
             })
         })
         .collect();

@@ -67,6 +67,11 @@ impl Reporter {
         self.status.set_state(ConnectionState::Connected);
     }
 
+    /// Whether the channel is live: `Some(start of its chat)`, or `None` when offline.
+    pub fn live(&self, started_at: Option<DateTime<Utc>>) {
+        self.status.set_live(started_at);
+    }
+
     /// An event was accepted by the data lane.
     pub fn event(&self, at: DateTime<Utc>) {
         self.status.record_event(at);
@@ -117,6 +122,15 @@ impl Track {
         tracing::warn!(creator = %self.creator, platform = %self.platform, "Source stopped: {message}");
         self.record(error, message);
         self.status.set_state(ConnectionState::Failed);
+    }
+
+    /// A reply the source could not send; the source keeps reading.
+    pub fn send_failed(&self, error: &SourceError) {
+        let message = self
+            .secrets
+            .scrub(&format!("{}: reply not sent: {error}", self.name()));
+        tracing::warn!(creator = %self.creator, platform = %self.platform, "{message}");
+        self.record(error, message);
     }
 
     fn record(&self, error: &SourceError, message: String) {

@@ -8,15 +8,18 @@
 //! page is fetched again rather than lost.
 //!
 //! The wait between polls is the larger of the server's hint and the [`Pacer`]'s interval (the
-//! YouTube quota planner plugs in there), never under the poller's floor. Errors back off like
-//! sessions do: capped and jittered, long after a refused login, and a permanent error stops the
+//! YouTube quota planner plugs in there, given by [`Poller::pacer`] or by the caller), never under
+//! the poller's floor. Replies routed to the source (`ctx.outbound`) are handed to
+//! [`Poller::send`] during that wait, so sending never needs a second task holding the poller.
+//! Errors back off like sessions do: capped and jittered, long after a refused login, exactly
+//! `retry_after` when the source is throttled (a spent quota), and a permanent error stops the
 //! source. Every wait selects on shutdown.
 
-use super::{RetryPolicy, Track, wait};
+use super::{RetryPolicy, Track};
 use crate::backoff::Backoff;
 use crate::event::ChatEvent;
 use crate::pipeline::lanes::{Page, SendOutcome};
-use crate::sources::{BoxFuture, ConnectionState, SourceContext, SourceError};
+use crate::sources::{BoxFuture, ConnectionState, OutboundMessage, SourceContext, SourceError};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -45,6 +48,24 @@ pub trait Poller: Send {
     fn retry_policy(&self) -> RetryPolicy {
         RetryPolicy::default()
     }
+
+    /// The source's own pacer (a budget planner), used when the caller gives none.
+    fn pacer(&self) -> Option<Arc<dyn Pacer>> {
+        None
+    }
+
+    /// Sends one reply. Called between polls; the default is a read-only source.
+    fn send<'a>(
+        &'a mut self,
+        ctx: &'a SourceContext,
+        message: OutboundMessage,
+    ) -> BoxFuture<'a, Result<(), SourceError>> {
+        let _ = message;
+        Box::pin(async move {
+            tracing::debug!(creator = %ctx.creator, platform = %ctx.platform, "This source cannot send; reply not sent.");
+            Ok(())
+        })
+    }
 }
 
 /// Plans the interval between polls from a budget (the YouTube quota planner).
@@ -56,11 +77,12 @@ pub trait Pacer: Send + Sync {
 /// committed checkpoint.
 pub async fn run(
     mut poller: Box<dyn Poller>,
-    ctx: SourceContext,
+    mut ctx: SourceContext,
     resume: Option<String>,
     pacer: Option<Arc<dyn Pacer>>,
     track: Track,
 ) {
+    let pacer = pacer.or_else(|| poller.pacer());
     let policy = poller.retry_policy();
     let mut retry = Backoff::new(policy.retry_base, policy.retry_cap);
     let mut login_retry = Backoff::new(policy.login_retry_base, policy.login_retry_cap);
@@ -142,6 +164,21 @@ pub async fn run(
                 track.failed(&error);
                 return;
             }
+            Err(SourceError::Throttled {
+                kind,
+                message,
+                retry_after,
+            }) => {
+                let error = SourceError::Throttled {
+                    kind,
+                    message,
+                    retry_after,
+                };
+                failing = true;
+                track.retrying(&error, retry_after);
+                track.set_state(ConnectionState::Backoff);
+                retry_after
+            }
             Err(error) => {
                 failing = true;
                 let delay = if matches!(error, SourceError::LoginFailed(_)) {
@@ -154,11 +191,42 @@ pub async fn run(
                 delay
             }
         };
-        if !wait(delay, &shutdown).await {
+        if !wait_serving(delay, &mut ctx, poller.as_mut(), &track).await {
             break;
         }
     }
     track.stopped();
+}
+
+/// Waits `delay`, handing replies that arrive meanwhile to the poller; false on shutdown.
+async fn wait_serving(
+    delay: Duration,
+    ctx: &mut SourceContext,
+    poller: &mut dyn Poller,
+    track: &Track,
+) -> bool {
+    let shutdown = ctx.shutdown.clone();
+    let deadline = tokio::time::Instant::now() + delay;
+    let mut open = true;
+    loop {
+        let message = tokio::select! {
+            () = shutdown.cancelled() => return false,
+            () = tokio::time::sleep_until(deadline) => return true,
+            message = ctx.outbound.recv(), if open => message,
+        };
+        let Some(message) = message else {
+            // Nobody routes replies any more; keep waiting for the poll.
+            open = false;
+            continue;
+        };
+        let sent = tokio::select! {
+            () = shutdown.cancelled() => return false,
+            sent = poller.send(ctx, message) => sent,
+        };
+        if let Err(error) = sent {
+            track.send_failed(&error);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -257,6 +325,94 @@ mod tests {
         );
         assert_eq!(status.snapshot().state, ConnectionState::Stopped);
         assert_eq!(status.snapshot().events, 4);
+    }
+
+    /// Throttled on its first poll, then pages; records what it was asked to send.
+    struct Throttled {
+        polls: Arc<Mutex<Vec<tokio::time::Instant>>>,
+        sent: Arc<Mutex<Vec<String>>>,
+    }
+
+    impl Poller for Throttled {
+        fn poll<'a>(
+            &'a mut self,
+            _ctx: &'a SourceContext,
+            _cursor: Option<&'a str>,
+        ) -> BoxFuture<'a, Result<Polled, SourceError>> {
+            Box::pin(async move {
+                let mut polls = self.polls.lock().unwrap();
+                polls.push(tokio::time::Instant::now());
+                if polls.len() == 1 {
+                    return Err(SourceError::Throttled {
+                        kind: "quota_exceeded",
+                        message: "quota spent".into(),
+                        retry_after: Duration::from_secs(3600),
+                    });
+                }
+                Ok(Polled {
+                    events: Vec::new(),
+                    cursor: Some("c".into()),
+                    interval_hint: Some(Duration::from_secs(5)),
+                })
+            })
+        }
+
+        fn min_interval(&self) -> Duration {
+            Duration::from_secs(1)
+        }
+
+        fn send<'a>(
+            &'a mut self,
+            _ctx: &'a SourceContext,
+            message: OutboundMessage,
+        ) -> BoxFuture<'a, Result<(), SourceError>> {
+            Box::pin(async move {
+                self.sent.lock().unwrap().push(message.text);
+                Ok(())
+            })
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_throttled_source_waits_exactly_its_retry_after_and_replies_reach_send_between_polls()
+    {
+        let lane = DataLane::new(8, Duration::from_millis(100));
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        let wiring = Wiring::new("demo", Platform::Youtube, lane.sink.clone(), rx);
+        let (shutdown, status) = (wiring.shutdown.clone(), wiring.status.clone());
+        let telemetry = wiring.telemetry.clone();
+        let (ctx, track) = wiring.build();
+        let polls = Arc::new(Mutex::new(Vec::new()));
+        let sent = Arc::new(Mutex::new(Vec::new()));
+        let poller = Box::new(Throttled {
+            polls: polls.clone(),
+            sent: sent.clone(),
+        });
+        let start = tokio::time::Instant::now();
+        let runner = tokio::spawn(run(poller, ctx, None, None, track));
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        assert_eq!(status.snapshot().state, ConnectionState::Backoff);
+        assert_eq!(telemetry.errors()[0].error_type, "quota_exceeded");
+        // A reply while it waits is sent at once, without a poll.
+        tx.send(OutboundMessage {
+            channel: "c".into(),
+            text: "pong".into(),
+            reply_to: None,
+        })
+        .await
+        .unwrap();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert_eq!(sent.lock().unwrap().clone(), vec!["pong".to_string()]);
+        assert_eq!(polls.lock().unwrap().len(), 1);
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        shutdown.cancel();
+        runner.await.unwrap();
+        let polls = polls.lock().unwrap().clone();
+        assert_eq!(
+            polls[1] - start,
+            Duration::from_secs(3600),
+            "exactly retry_after"
+        );
     }
 }
 

@@ -1,0 +1,449 @@
+//! `ss run` with the demo creator's YouTube block pointed at the fake Data API (youtube_server.rs):
+//! it finds the chat by `video_id`, stores every message exactly once although pages overlap,
+//! answers `!ping` through `liveChatMessages.insert` with `@Name`, stops calling after
+//! `quotaExceeded`, goes back to discovery after `liveChatEnded`, and resumes from the last committed
+//! page token after a `kill -9`. No key or token appears in any log line at `-vv` or any export.
+
+use crate::harness::{Spawned, Test, signal};
+use crate::youtube_server::{KNOWN_SECRETS, VIDEO_ID, YoutubeModel, YoutubeServer};
+use serde_json::{Value, json};
+use std::process::Stdio;
+use std::time::Duration;
+
+const API_KEY: &str = KNOWN_SECRETS[0];
+const TOKEN: &str = KNOWN_SECRETS[1];
+
+/// A root whose demo creator reads YouTube (sim off) from `base_url`, polling at the server's hint.
+fn youtube_root(base_url: &str, oauth: bool) -> Test {
+    let t = Test::new();
+    let mut creators: Value =
+        serde_json::from_str(&t.read("runtime/config/creators.json")).unwrap();
+    let platforms = &mut creators["creators"][0]["platforms"];
+    platforms["sim"]["enabled"] = json!(false);
+    let mut youtube = json!({"enabled": true, "video_id": VIDEO_ID,
+        "api_key_env": "YOUTUBE_API_KEY_DEMO", "discovery_interval_s": 1});
+    if oauth {
+        youtube["oauth_token_env"] = json!("YOUTUBE_OAUTH_TOKEN_DEMO");
+    }
+    platforms["youtube"] = youtube;
+    t.write(
+        "runtime/config/creators.json",
+        &serde_json::to_string_pretty(&creators).unwrap(),
+    );
+    let mut p: Value = serde_json::from_str(&t.read("runtime/config/platforms.json")).unwrap();
+    p["platforms"]["youtube"]["base_url"] = json!(base_url);
+    t.write(
+        "runtime/config/platforms.json",
+        &serde_json::to_string_pretty(&p).unwrap(),
+    );
+    // A budget large enough that the planner's interval falls under the server's hint.
+    let mut r: Value = serde_json::from_str(&t.read("runtime/config/ratelimits.json")).unwrap();
+    r["youtube_quota"] = json!({"daily_units": 1_000_000, "reserve_units": 1000,
+        "hard_cap_units": 900_000, "min_interval_ms": 100});
+    t.write(
+        "runtime/config/ratelimits.json",
+        &serde_json::to_string_pretty(&r).unwrap(),
+    );
+    let system = t
+        .read("runtime/config/system.json")
+        .replace("\"cadence_s\": 5", "\"cadence_s\": 0.5");
+    t.write("runtime/config/system.json", &system);
+    t
+}
+
+/// `ss -vv run` with both secrets set; its stderr is drained by a thread (debug logs are long).
+struct Running {
+    child: Spawned,
+    stderr: std::thread::JoinHandle<String>,
+}
+
+fn spawn(t: &Test) -> Running {
+    let mut child = t
+        .std_cmd()
+        .args(["-vv", "run"])
+        .env("YOUTUBE_API_KEY_DEMO", API_KEY)
+        .env("YOUTUBE_OAUTH_TOKEN_DEMO", TOKEN)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut pipe = child.stderr.take().unwrap();
+    let stderr = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut pipe, &mut text);
+        text
+    });
+    Running {
+        child: Spawned::from(child),
+        stderr,
+    }
+}
+
+/// Stops `ss` with `signal_name` and returns its exit code and stderr.
+async fn stop_with(running: Running, signal_name: &str) -> (Option<i32>, String) {
+    let mut child = running.child.into_inner();
+    signal(&child, signal_name);
+    tokio::task::spawn_blocking(move || {
+        let status = child.wait().unwrap();
+        (status.code(), running.stderr.join().unwrap())
+    })
+    .await
+    .unwrap()
+}
+
+async fn stop(running: Running) -> (Option<i32>, String) {
+    stop_with(running, "TERM").await
+}
+
+async fn until(what: &str, mut ok: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !ok() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn youtube_ids(t: &Test) -> Vec<String> {
+    let store = ss::store::Store::open(&ss::store::db_path(t.path())).unwrap();
+    store
+        .recent_chat_events(100_000)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.platform == ss::event::Platform::Youtube)
+        .map(|e| e.message_id.to_string())
+        .collect()
+}
+
+fn assert_no_secret(t: &Test, stderr: &str) {
+    for secret in KNOWN_SECRETS {
+        assert!(!stderr.contains(secret), "a secret leaked into the logs");
+    }
+    for dir in ["exports", "signals", "admin"] {
+        for entry in walk(&t.path().join("runtime").join(dir)) {
+            let text = std::fs::read_to_string(&entry).unwrap();
+            for secret in KNOWN_SECRETS {
+                assert!(!text.contains(secret), "a secret in {}", entry.display());
+            }
+        }
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+fn source(t: &Test) -> Value {
+    let snapshot: Value =
+        serde_json::from_str(&t.read("runtime/exports/runtime_snapshot.json")).unwrap();
+    snapshot["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["platform"] == "youtube")
+        .cloned()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ss_run_reads_every_kind_once_replies_through_insert_and_stops_at_quota_exceeded() {
+    let now = chrono::Utc::now();
+    let model = YoutubeModel::new(API_KEY, TOKEN, now - chrono::Duration::minutes(5));
+    model.with(|s| s.polling_interval_ms = 300);
+    let kinds = model.every_kind(now - chrono::Duration::seconds(30));
+    let server = YoutubeServer::start(model.clone()).await;
+    let t = youtube_root(&server.base_url(), true);
+    t.run(&["validate-config"]).status(0);
+    let child = spawn(&t);
+
+    // Found by video_id, with the key in its header.
+    until("the first list call", || {
+        !model.requests_to("liveChat/messages").is_empty()
+    })
+    .await;
+    let videos = model.requests_to("videos");
+    assert_eq!(videos[0].query["id"], VIDEO_ID);
+    assert_eq!(videos[0].query["part"], "liveStreamingDetails");
+    assert_eq!(videos[0].auth, "key");
+    let first = &model.requests_to("liveChat/messages")[0];
+    assert_eq!(first.query["part"], "snippet,authorDetails");
+    assert_eq!(first.query["maxResults"], "2000");
+    assert!(
+        !first.query.contains_key("key"),
+        "the key is never in the URL"
+    );
+
+    // Chat arrives while it runs; pages repeat the last two items of the page before.
+    let ping = model.text(chrono::Utc::now(), "Viewer", "!ping");
+    let later: Vec<String> = (0..5)
+        .map(|i| model.text(chrono::Utc::now(), "Viewer", &format!("line {i}")))
+        .collect();
+    until("the reply", || model.with(|s| !s.inserted.is_empty())).await;
+    assert_eq!(model.with(|s| s.inserted.clone()), vec!["@Viewer pong"]);
+    let insert = &model
+        .requests_to("liveChat/messages")
+        .into_iter()
+        .find(|r| r.method == "POST")
+        .unwrap();
+    assert_eq!(insert.auth, "bearer");
+    assert_eq!(insert.query["part"], "snippet");
+    let tokens: Vec<String> = model
+        .requests_to("liveChat/messages")
+        .iter()
+        .filter_map(|r| r.query.get("pageToken").cloned())
+        .collect();
+    assert!(!tokens.is_empty(), "nextPageToken is passed back");
+
+    // quotaExceeded: no call after it.
+    until("two more list calls", || {
+        model.requests_to("liveChat/messages").len() > 6
+    })
+    .await;
+    model.with(|s| s.fail_list.push_back((403, "quotaExceeded")));
+    until("the quotaExceeded answer", || {
+        model
+            .requests_to("liveChat/messages")
+            .iter()
+            .any(|r| r.status == 403)
+    })
+    .await;
+    let calls = model.with(|s| s.requests.len());
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        model.with(|s| s.requests.len()),
+        calls,
+        "no call after quotaExceeded"
+    );
+    let (code, stderr) = stop(child).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("quotaExceeded"), "{stderr}");
+    assert_no_secret(&t, &stderr);
+
+    // Every message, exactly once, though the pages overlapped.
+    let ids = youtube_ids(&t);
+    let mut want: Vec<String> = kinds.iter().cloned().chain([ping]).chain(later).collect();
+    want.sort();
+    let mut got = ids.clone();
+    got.sort();
+    assert_eq!(got, want);
+    let youtube = source(&t);
+    assert!(
+        youtube["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("quotaExceeded"),
+        "{youtube}"
+    );
+    assert_eq!(youtube["live"]["live"], true, "{youtube}");
+    let errors = t.read("runtime/exports/telemetry/errors.json");
+    assert!(errors.contains("quota_exceeded"), "{errors}");
+    let quotas: Value = serde_json::from_str(&t.read("runtime/admin/quotas.json")).unwrap();
+    let project = &quotas["projects"][0];
+    assert!(
+        project["project"].as_str().unwrap().starts_with("key-"),
+        "{quotas}"
+    );
+    assert!(project["exhausted_until"].is_string(), "{quotas}");
+    assert_eq!(
+        project["calls"]["liveChatMessages.insert"]["calls"], 1,
+        "{quotas}"
+    );
+    assert_eq!(project["calls"]["videos.list"]["units"], 1, "{quotas}");
+    let list = project["calls"]["liveChatMessages.list"]["calls"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(
+        list,
+        model
+            .requests_to("liveChat/messages")
+            .iter()
+            .filter(|r| r.method == "GET")
+            .count() as u64,
+        "every list call is counted"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ss_run_goes_back_to_discovery_after_live_chat_ended_and_is_read_only_without_oauth() {
+    let now = chrono::Utc::now();
+    let model = YoutubeModel::new(API_KEY, TOKEN, now);
+    model.with(|s| s.polling_interval_ms = 200);
+    model.text(now - chrono::Duration::seconds(1), "Viewer", "!ping");
+    let server = YoutubeServer::start(model.clone()).await;
+    let t = youtube_root(&server.base_url(), false);
+    let child = spawn(&t);
+    until("reading", || {
+        model.requests_to("liveChat/messages").len() >= 2
+    })
+    .await;
+    model.with(|s| s.live = false);
+    until("discovery again", || {
+        let ended = model
+            .requests_to("liveChat/messages")
+            .iter()
+            .position(|r| r.status == 403);
+        ended.is_some() && model.requests_to("videos").len() >= 2
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let (code, stderr) = stop(child).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        model.with(|s| s.inserted.is_empty()),
+        "read-only: no insert"
+    );
+    assert!(stderr.contains("read-only"), "{stderr}");
+    let youtube = source(&t);
+    assert_eq!(youtube["live"]["live"], false, "{youtube}");
+    assert_no_secret(&t, &stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_9_mid_stream_resumes_from_the_last_committed_page_token() {
+    let now = chrono::Utc::now();
+    let model = YoutubeModel::new(API_KEY, TOKEN, now);
+    model.with(|s| s.polling_interval_ms = 150);
+    let server = YoutubeServer::start(model.clone()).await;
+    let t = youtube_root(&server.base_url(), true);
+    // A steady chat: a message every 20 ms while the test runs.
+    let feeder = {
+        let model = model.clone();
+        tokio::spawn(async move {
+            for i in 0..400 {
+                model.text(chrono::Utc::now(), "Viewer", &format!("steady {i}"));
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+    };
+    let running = spawn(&t);
+    until("a few pages", || {
+        model.requests_to("liveChat/messages").len() >= 8
+    })
+    .await;
+    let (code, stderr) = stop_with(running, "KILL").await;
+    assert_eq!(code, None, "killed");
+    assert_no_secret(&t, &stderr);
+    let calls_before = model.requests_to("liveChat/messages").len();
+    let store = ss::store::Store::open(&ss::store::db_path(t.path())).unwrap();
+    let committed = store
+        .checkpoint("demo", ss::event::Platform::Youtube)
+        .unwrap()
+        .expect("a committed checkpoint")
+        .cursor;
+    drop(store);
+    let token = committed.split_once('|').unwrap().1.to_owned();
+    assert!(token.starts_with("tok-"), "{committed}");
+
+    let child = spawn(&t);
+    until("the restart's first list call", || {
+        model.requests_to("liveChat/messages").len() > calls_before
+    })
+    .await;
+    let first = model.requests_to("liveChat/messages")[calls_before].clone();
+    assert_eq!(
+        first.query.get("pageToken"),
+        Some(&token),
+        "the first call after the restart carries the committed token"
+    );
+    feeder.await.unwrap();
+    // Let it catch up with the whole chat.
+    let all = model.with(|s| s.items.len());
+    until("every message", || {
+        let last = model
+            .requests_to("liveChat/messages")
+            .last()
+            .cloned()
+            .unwrap();
+        last.query.get("pageToken").map(String::as_str) == Some(&format!("tok-{all}"))
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (code, stderr) = stop(child).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    // Quota spent before the kill was persisted: the restart continued from it.
+    let quotas: Value = serde_json::from_str(&t.read("runtime/admin/quotas.json")).unwrap();
+    let used = quotas["projects"][0]["units_used"].as_i64().unwrap();
+    let charged = model.units_today(chrono::Utc::now()) as i64;
+    assert!(
+        (used - charged).abs() <= 10,
+        "the store has {used} units, the server charged {charged}"
+    );
+    // `ss export` (no run) shows the project from the store alone.
+    t.run(&["export", "--only", "quotas"]).status(0);
+    let quotas: Value = serde_json::from_str(&t.read("runtime/admin/quotas.json")).unwrap();
+    let project = &quotas["projects"][0];
+    assert_eq!(project["units_used"].as_i64(), Some(used), "{quotas}");
+    assert_eq!(project["planned_interval_ms"], Value::Null, "{quotas}");
+    let ids = youtube_ids(&t);
+    let unique: std::collections::BTreeSet<&String> = ids.iter().collect();
+    assert_eq!(ids.len(), unique.len(), "no message stored twice");
+    assert_eq!(ids.len(), all, "every message stored");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ss_run_reads_over_stream_list_and_replies_through_insert() {
+    let now = chrono::Utc::now();
+    let model = YoutubeModel::new(API_KEY, TOKEN, now);
+    let kinds = model.every_kind(now - chrono::Duration::seconds(10));
+    let server = YoutubeServer::start(model.clone()).await;
+    let (grpc_url, grpc) = crate::youtube_grpc::serve(crate::youtube_grpc::GrpcChat {
+        model: model.clone(),
+        batches_per_stream: 100,
+    })
+    .await;
+    let t = youtube_root(&server.base_url(), true);
+    let mut creators: Value =
+        serde_json::from_str(&t.read("runtime/config/creators.json")).unwrap();
+    creators["creators"][0]["platforms"]["youtube"]["transport"] = json!("stream");
+    t.write(
+        "runtime/config/creators.json",
+        &serde_json::to_string_pretty(&creators).unwrap(),
+    );
+    let mut p: Value = serde_json::from_str(&t.read("runtime/config/platforms.json")).unwrap();
+    p["platforms"]["youtube"]["grpc_url"] = json!(grpc_url);
+    t.write(
+        "runtime/config/platforms.json",
+        &serde_json::to_string_pretty(&p).unwrap(),
+    );
+    t.run(&["validate-config"]).status(0);
+    let child = spawn(&t);
+    until("the stream", || !model.requests_to("streamList").is_empty()).await;
+    // Past the history batches: the stream is open and quiet when !ping arrives.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let ping = model.text(chrono::Utc::now(), "Viewer", "!ping");
+    let asked = std::time::Instant::now();
+    until("the reply", || model.with(|s| !s.inserted.is_empty())).await;
+    assert_eq!(model.with(|s| s.inserted.clone()), vec!["@Viewer pong"]);
+    assert!(
+        asked.elapsed() < Duration::from_secs(3),
+        "a reply in a quiet stream goes out within about a second"
+    );
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let (code, stderr) = stop(child).await;
+    grpc.abort();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_no_secret(&t, &stderr);
+    assert!(
+        model
+            .requests_to("liveChat/messages")
+            .iter()
+            .all(|r| r.method == "POST"),
+        "no list polling over the stream transport"
+    );
+    let mut got = youtube_ids(&t);
+    got.sort();
+    let mut want: Vec<String> = kinds.into_iter().chain([ping]).collect();
+    want.sort();
+    assert_eq!(got, want);
+}
