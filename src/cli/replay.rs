@@ -319,20 +319,11 @@ fn input_of(root: &Path, args: &Args) -> anyhow::Result<Input> {
 }
 
 fn filter_of(args: &Args, config: &Config) -> anyhow::Result<Filter> {
-    if let Some(id) = &args.creator
-        && config.creators.get(id).is_none()
-    {
-        let known: Vec<&str> = config
+    if let Some(id) = &args.creator {
+        config
             .creators
-            .creators
-            .iter()
-            .map(|c| c.id.as_str())
-            .collect();
-        return Err(UsageError(format!(
-            "--creator {id}: no such creator; creators.json defines: {}",
-            known.join(", ")
-        ))
-        .into());
+            .require(id)
+            .map_err(|e| UsageError(format!("--creator {id}: {e}")))?;
     }
     let now = chrono::Utc::now();
     let time = |flag: &str, value: &Option<String>| -> anyhow::Result<Option<i64>> {

@@ -244,19 +244,8 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<RunSummary> {
     let started = Instant::now();
-    if let Some(id) = &options.creator
-        && config.creators.get(id).is_none()
-    {
-        let known: Vec<&str> = config
-            .creators
-            .creators
-            .iter()
-            .map(|c| c.id.as_str())
-            .collect();
-        anyhow::bail!(
-            "unknown creator {id:?}; creators.json defines: {}",
-            known.join(", ")
-        );
+    if let Some(id) = &options.creator {
+        config.creators.require(id).map_err(anyhow::Error::msg)?;
     }
     let tasks = TaskTracker::new();
     let telemetry = Telemetry::default();

@@ -1,11 +1,11 @@
 //! Hostile conditions (issue 11): a broken or full stderr, a closed stdout. Each test reproduces the
 //! failure with the real thing (a closed pipe, /dev/full), not a stand-in.
 
-use crate::harness::Test;
+use crate::harness::{Test, exit_code_within};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 /// The demo with a short export cadence.
@@ -15,22 +15,6 @@ fn demo() -> Test {
 
 fn json(t: &Test, rel: &str) -> Value {
     serde_json::from_str(&t.read(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
-}
-
-/// Waits for `child` to exit; kills it and fails when it takes longer than `limit`.
-fn exit_code_within(child: &mut Child, limit: Duration) -> i32 {
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status.code().unwrap_or(-1);
-        }
-        if start.elapsed() > limit {
-            child.kill().unwrap();
-            let _ = child.wait();
-            panic!("ss did not exit within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 fn read_all(r: Option<impl Read>) -> String {

@@ -221,3 +221,19 @@ impl Test {
         t
     }
 }
+
+/// Waits for `child` to exit and returns its exit code; kills it and fails after `limit`.
+pub fn exit_code_within(child: &mut std::process::Child, limit: std::time::Duration) -> i32 {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("waiting for ss") {
+            return status.code().unwrap_or(-1);
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("ss did not exit within {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

@@ -1,8 +1,8 @@
 //! `ss run` end to end on the sim source: exports, counters, the chat log, shutdown, determinism.
 
-use crate::harness::{Spawned, Test, signal};
+use crate::harness::{Spawned, Test, exit_code_within, signal};
 use serde_json::Value;
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 /// A demo root with a faster sim source and a short export cadence.
@@ -59,20 +59,6 @@ fn spawn_run(t: &Test) -> Spawned {
     t.spawn(&["run"])
 }
 
-fn wait_with_deadline(child: &mut Child, limit: Duration) -> i32 {
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status.code().unwrap_or(-1);
-        }
-        if start.elapsed() > limit {
-            child.kill().unwrap();
-            panic!("ss run did not stop within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 #[cfg(unix)]
 #[test]
 fn sigterm_at_any_moment_loses_nothing() {
@@ -81,7 +67,7 @@ fn sigterm_at_any_moment_loses_nothing() {
         let mut child = spawn_run(&t);
         std::thread::sleep(Duration::from_millis(after_ms));
         signal(&child, "TERM");
-        let code = wait_with_deadline(&mut child, Duration::from_secs(10));
+        let code = exit_code_within(&mut child, Duration::from_secs(10));
         assert_eq!(code, 0, "exit code after SIGTERM at {after_ms} ms");
         let snap = json(&t, "runtime/exports/runtime_snapshot.json");
         let recorded = snap["counters"]["events_recorded"].as_u64().unwrap();
@@ -96,7 +82,7 @@ fn sigint_stops_cleanly_and_updates_exports() {
     let mut child = spawn_run(&t);
     std::thread::sleep(Duration::from_millis(1500));
     signal(&child, "INT");
-    assert_eq!(wait_with_deadline(&mut child, Duration::from_secs(10)), 0);
+    assert_eq!(exit_code_within(&mut child, Duration::from_secs(10)), 0);
     let snap = json(&t, "runtime/exports/runtime_snapshot.json");
     assert!(snap["counters"]["events_received"].as_u64().unwrap() > 0);
 }
@@ -200,7 +186,7 @@ fn hot_reload_applies_valid_changes_and_rejects_invalid_ones() {
         "runtime/config/triggers.json",
         r#"{"triggers": {"demo": [{"id": "broken""#,
     );
-    assert_eq!(wait_with_deadline(&mut child, Duration::from_secs(15)), 0);
+    assert_eq!(exit_code_within(&mut child, Duration::from_secs(15)), 0);
     let events = t.read("runtime/exports/telemetry/events.json");
     assert!(events.contains("config_reloaded"), "{events}");
     let errors = t.read("runtime/exports/telemetry/errors.json");
@@ -253,7 +239,7 @@ fn after_a_hot_reload_the_exports_show_the_running_triggers() {
         |text| text.contains("ping-renamed-by-reload") && !text.contains("\"id\": \"ping\""),
     );
     signal(&child, "INT");
-    assert_eq!(wait_with_deadline(&mut child, Duration::from_secs(15)), 0);
+    assert_eq!(exit_code_within(&mut child, Duration::from_secs(15)), 0);
     let exported = t.read("runtime/admin/chat_triggers.json");
     assert!(exported.contains("ping-renamed-by-reload"), "{exported}");
 }

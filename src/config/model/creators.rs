@@ -15,6 +15,17 @@ impl CreatorsConfig {
     pub fn get(&self, id: &str) -> Option<&Creator> {
         self.creators.iter().find(|c| c.id == id)
     }
+
+    /// The creator `id`, or an error listing the ids creators.json defines.
+    pub fn require(&self, id: &str) -> Result<&Creator, String> {
+        self.get(id).ok_or_else(|| {
+            let known: Vec<&str> = self.creators.iter().map(|c| c.id.as_str()).collect();
+            format!(
+                "unknown creator {id:?}; creators.json defines: {}",
+                known.join(", ")
+            )
+        })
+    }
 }
 
 /// One creator and the platforms their runtime connects to.
