@@ -23,6 +23,17 @@ pub struct SourceHealth {
     pub last_error: Option<String>,
 }
 
+/// One quota budget (a YouTube Google project) as `admin/quotas.json` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QuotaHealth {
+    pub project: String,
+    pub units_used: u64,
+    pub units_left: u64,
+    pub reset_at: Option<String>,
+    /// Set while the platform refuses calls until the reset.
+    pub exhausted_until: Option<String>,
+}
+
 /// The verdict on one snapshot.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Health {
@@ -41,6 +52,8 @@ pub struct Health {
     pub events_recorded: u64,
     pub events_dropped: u64,
     pub sources: Vec<SourceHealth>,
+    /// Quota budgets left today, from `admin/quotas.json` when it is there (informational).
+    pub quotas: Vec<QuotaHealth>,
 }
 
 /// Why a snapshot could not be judged.
@@ -60,6 +73,24 @@ fn count(value: &Value) -> u64 {
 }
 
 impl Health {
+    /// Reads the quota budgets of `quotas` (the parsed `admin/quotas.json`) into `self`.
+    pub fn with_quotas(mut self, quotas: &Value) -> Health {
+        self.quotas = quotas["projects"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .map(|p| QuotaHealth {
+                project: p["project"].as_str().unwrap_or("?").to_owned(),
+                units_used: count(&p["units_used"]),
+                units_left: count(&p["units_left"]),
+                reset_at: p["reset_at"].as_str().map(str::to_owned),
+                exhausted_until: p["exhausted_until"].as_str().map(str::to_owned),
+            })
+            .collect();
+        self
+    }
+
     /// Judges `snapshot` (the parsed runtime_snapshot.json) at `now`.
     pub fn judge(
         snapshot: &Value,
@@ -130,6 +161,7 @@ impl Health {
             events_recorded: count(&counters["events_recorded"]),
             events_dropped: count(&counters["events_dropped"]),
             sources,
+            quotas: Vec::new(),
         })
     }
 
@@ -179,6 +211,22 @@ impl Health {
                 s.last_error
                     .as_deref()
                     .map(|e| format!(", last error: {e}"))
+                    .unwrap_or_default()
+            ));
+        }
+        for q in &self.quotas {
+            out.push_str(&format!(
+                "quota {}: {} units left today ({} used){}{}\n",
+                q.project,
+                q.units_left,
+                q.units_used,
+                q.reset_at
+                    .as_deref()
+                    .map(|r| format!(", resets {r}"))
+                    .unwrap_or_default(),
+                q.exhausted_until
+                    .as_deref()
+                    .map(|u| format!(", EXHAUSTED until {u}"))
                     .unwrap_or_default()
             ));
         }
@@ -260,6 +308,28 @@ mod tests {
             degraded.problems[0].contains("disk is full"),
             "{:?}",
             degraded.problems
+        );
+    }
+
+    #[test]
+    fn quota_budgets_are_shown_with_what_is_left() {
+        let h = Health::judge(
+            &snapshot("2026-12-01T10:00:05Z", true, false, "connected"),
+            at("2026-12-01T10:00:09Z"),
+            Duration::from_secs(15),
+        )
+        .unwrap()
+        .with_quotas(
+            &json!({"projects": [{"project": "key-1a2b", "units_used": 1200, "units_left": 7300,
+            "reset_at": "2026-12-02T08:00:00Z", "exhausted_until": null}]}),
+        );
+        assert!(h.healthy);
+        let text = h.render();
+        assert!(
+            text.contains(
+                "quota key-1a2b: 7300 units left today (1200 used), resets 2026-12-02T08:00:00Z"
+            ),
+            "{text}"
         );
     }
 

@@ -1,8 +1,8 @@
 //! `ss status`: is the runtime healthy? A probe for systemd, monitoring and operators.
 //!
 //! Reads `runtime/exports/runtime_snapshot.json` (the daemon's own report, written on its cadence),
-//! prints each source's state, last event age, reconnects and errors, the store's health, and flags a
-//! snapshot that stopped being refreshed. Exit 0 when healthy, 1 when stale, a source failed or the
+//! prints each source's state, last event age, reconnects and errors, the store's health and the
+//! quota left (from `runtime/admin/quotas.json`), and flags a snapshot that stopped being refreshed. Exit 0 when healthy, 1 when stale, a source failed or the
 //! store is degraded, 2 when there is no snapshot to read. The judging lives in [`crate::status`].
 
 use super::{Format, Outcome, UsageError};
@@ -92,6 +92,17 @@ fn judge(path: &Path, stale_after: Duration) -> anyhow::Result<Health> {
     })?;
     let snapshot: serde_json::Value = serde_json::from_str(&text)
         .with_context(|| format!("{} is not valid JSON", path.display()))?;
-    Health::judge(&snapshot, chrono::Utc::now(), stale_after)
-        .with_context(|| format!("{}", path.display()))
+    let health = Health::judge(&snapshot, chrono::Utc::now(), stale_after)
+        .with_context(|| format!("{}", path.display()))?;
+    // The quota budgets sit beside the snapshot's export tree; a root without them has none.
+    let quotas = path
+        .parent()
+        .and_then(Path::parent)
+        .map(|runtime| runtime.join("admin/quotas.json"))
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok());
+    Ok(match quotas {
+        Some(quotas) => health.with_quotas(&quotas),
+        None => health,
+    })
 }
