@@ -12,6 +12,10 @@ use ss::config::Config;
 use ss::config::secrets::Secrets;
 use ss::pipeline::runner::{RunOptions, run};
 use std::time::Duration;
+
+#[path = "support/process.rs"]
+mod process;
+use process::peak_rss_mib;
 use tokio_util::sync::CancellationToken;
 
 fn main() {
@@ -70,17 +74,4 @@ fn main() {
         secs,
         peak_rss_mib()
     );
-}
-
-/// Peak resident memory of this process (VmHWM), in MiB; 0 where /proc is not available.
-fn peak_rss_mib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<u64>().ok())
-        })
-        .map_or(0, |kb| kb / 1024)
 }
