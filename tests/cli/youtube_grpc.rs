@@ -8,10 +8,8 @@ use chrono::Utc;
 use serde_json::Value;
 use ss::config::model::{YoutubeQuota, YoutubeSettings};
 use ss::config::secrets::Secrets;
-use ss::event::Platform;
-use ss::event::wire_checks::WireLimits;
 use ss::pipeline::lanes::{DataLane, Inbound};
-use ss::sources::runner::{Wiring, polling};
+use ss::sources::runner::polling;
 use ss::sources::youtube::quota::QuotaProject;
 use ss::sources::youtube::stream::*;
 use ss::sources::youtube::{Clock, YoutubeEndpoints, YoutubeSource};
@@ -395,16 +393,7 @@ async fn stream_list_reads_every_kind_once_across_reconnects_and_ends_in_discove
             clock: clock.clone(),
         }));
     let lane = DataLane::new(64, Duration::from_secs(1));
-    let (_, outbound) = tokio::sync::mpsc::channel(1);
-    let wiring = Wiring {
-        secrets: secrets.clone(),
-        // The simulated stream keeps its own clock, far from the wall clock the wire checks use.
-        wire: WireLimits {
-            max_clock_skew: Duration::from_secs(100 * 365 * 86_400),
-            ..WireLimits::default()
-        },
-        ..Wiring::new("demo", Platform::Youtube, lane.sink.clone(), outbound)
-    };
+    let wiring = crate::youtube_server::wiring_on_sim_clock(&secrets, &lane);
     let (shutdown, status) = (wiring.shutdown.clone(), wiring.status.clone());
     let (ctx, track) = wiring.build();
     let runner = tokio::spawn(polling::run(Box::new(source), ctx, None, None, track));
@@ -519,16 +508,7 @@ async fn resource_exhausted_for_quota_stops_the_stream_source_until_the_reset() 
             grpc_url: url,
         });
     let lane = DataLane::new(64, Duration::from_secs(1));
-    let (_, outbound) = tokio::sync::mpsc::channel(1);
-    let wiring = Wiring {
-        secrets: secrets.clone(),
-        // The simulated stream keeps its own clock, far from the wall clock the wire checks use.
-        wire: WireLimits {
-            max_clock_skew: Duration::from_secs(100 * 365 * 86_400),
-            ..WireLimits::default()
-        },
-        ..Wiring::new("demo", Platform::Youtube, lane.sink.clone(), outbound)
-    };
+    let wiring = crate::youtube_server::wiring_on_sim_clock(&secrets, &lane);
     let (shutdown, status) = (wiring.shutdown.clone(), wiring.status.clone());
     let telemetry = wiring.telemetry.clone();
     let (ctx, track) = wiring.build();

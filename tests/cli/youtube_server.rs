@@ -620,3 +620,25 @@ impl YoutubeServer {
         format!("http://{}/youtube/v3", self.addr)
     }
 }
+
+/// The wiring of a YouTube source under test: its replies queue is never read, and the wire checks
+/// allow any clock skew, because the simulated stream keeps its own clock, far from the wall clock.
+pub fn wiring_on_sim_clock(
+    secrets: &ss::config::secrets::Secrets,
+    lane: &ss::pipeline::lanes::DataLane,
+) -> ss::sources::runner::Wiring {
+    let (_, outbound) = tokio::sync::mpsc::channel(1);
+    ss::sources::runner::Wiring {
+        secrets: secrets.clone(),
+        wire: ss::event::wire_checks::WireLimits {
+            max_clock_skew: std::time::Duration::from_secs(100 * 365 * 86_400),
+            ..ss::event::wire_checks::WireLimits::default()
+        },
+        ..ss::sources::runner::Wiring::new(
+            "demo",
+            ss::event::Platform::Youtube,
+            lane.sink.clone(),
+            outbound,
+        )
+    }
+}

@@ -12,10 +12,8 @@ use crate::youtube_server::{CHANNEL_ID, KNOWN_SECRETS, ModelTransport, VIDEO_ID,
 use chrono::{DateTime, Utc};
 use ss::config::model::{YoutubeQuota, YoutubeSettings};
 use ss::config::secrets::Secrets;
-use ss::event::Platform;
-use ss::event::wire_checks::WireLimits;
 use ss::pipeline::lanes::{DataLane, Inbound};
-use ss::sources::runner::{Wiring, polling};
+use ss::sources::runner::polling;
 use ss::sources::youtube::quota::QuotaProject;
 use ss::sources::youtube::{Clock, YoutubeSource};
 
@@ -138,17 +136,7 @@ fn start_source(
             clock: clock.clone(),
         }));
     let lane = DataLane::new(64, Duration::from_secs(1));
-    // Nothing routes replies in these simulations: the closed queue is simply not read.
-    let (_, outbound) = tokio::sync::mpsc::channel(1);
-    let wiring = Wiring {
-        secrets: secrets.clone(),
-        // The simulated stream keeps its own clock, far from the wall clock the wire checks use.
-        wire: WireLimits {
-            max_clock_skew: Duration::from_secs(100 * 365 * 86_400),
-            ..WireLimits::default()
-        },
-        ..Wiring::new("demo", Platform::Youtube, lane.sink.clone(), outbound)
-    };
+    let wiring = crate::youtube_server::wiring_on_sim_clock(&secrets, &lane);
     let shutdown = wiring.shutdown.clone();
     let (ctx, track) = wiring.build();
     let runner = tokio::spawn(polling::run(Box::new(source), ctx, None, None, track));
