@@ -33,7 +33,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-pub use status::{ConnectionState, SourceStatus, StatusHandle};
+pub use status::{ConnectionState, LiveStream, SourceStatus, StatusHandle};
 
 /// Capacity of each source's outbound (reply) queue. When full, the reply sink drops the reply and
 /// counts it: a reply minutes late is worse than none.

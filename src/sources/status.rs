@@ -32,16 +32,30 @@ pub struct SourceStatus {
     pub reconnects: u64,
     pub last_error: Option<String>,
     pub recent_errors: VecDeque<StatusError>,
-    /// Whether the channel is live, for sources that know (YouTube); `None` for the others.
+    /// Whether the channel is live, for sources that know; `None` until a source has said.
     pub live: Option<LiveState>,
 }
 
 /// Go-live state of a source's channel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LiveState {
     pub live: bool,
-    /// When the live chat started (while live), or when it went offline.
+    /// When the stream started (while live), or when it went offline.
     pub since: DateTime<Utc>,
+    /// The stream while live: its platform id (the key that makes a go-live post once per stream),
+    /// title and link when the platform says.
+    pub stream: Option<LiveStream>,
+}
+
+/// One live stream, as a source observed it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LiveStream {
+    /// The platform's own id of this stream (a broadcast, livestream or live chat id): stable across
+    /// reconnects and restarts, new for the next stream.
+    pub id: String,
+    pub started_at: DateTime<Utc>,
+    pub title: Option<String>,
+    pub url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -89,18 +103,27 @@ impl StatusHandle {
         });
     }
 
-    /// Live since `started_at`, or offline (from now) with `None`.
-    pub fn set_live(&self, started_at: Option<DateTime<Utc>>) {
+    /// Live with `stream`, or offline (from now) with `None`.
+    pub fn set_live(&self, stream: Option<LiveStream>) {
         self.with(|s| {
-            let was_live = s.live.is_some_and(|l| l.live);
-            s.live = match started_at {
-                Some(since) => Some(LiveState { live: true, since }),
-                None if was_live || s.live.is_none() => Some(LiveState {
-                    live: false,
-                    since: Utc::now(),
-                }),
-                None => s.live,
-            };
+            let was_live = s.live.as_ref().is_some_and(|l| l.live);
+            match stream {
+                Some(stream) => {
+                    s.live = Some(LiveState {
+                        live: true,
+                        since: stream.started_at,
+                        stream: Some(stream),
+                    })
+                }
+                None if was_live || s.live.is_none() => {
+                    s.live = Some(LiveState {
+                        live: false,
+                        since: Utc::now(),
+                        stream: None,
+                    })
+                }
+                None => {}
+            }
         });
     }
 

@@ -132,7 +132,11 @@ pub(super) fn runtime_snapshot(inputs: &Inputs<'_>) -> Result<Body, ExportError>
                 "events": s.status.events,
                 "reconnects": s.status.reconnects,
                 "last_error": s.status.last_error.as_deref().map(sanitize::message),
-                "live": s.status.live.map(|l| json!({"live": l.live, "since": timestamp(l.since)})),
+                "live": s.status.live.as_ref().map(|l| json!({
+                    "live": l.live,
+                    "since": timestamp(l.since),
+                    "stream": l.stream.as_ref().map(|st| json!({"id": st.id, "title": st.title, "url": st.url})),
+                })),
             })
         })
         .collect();

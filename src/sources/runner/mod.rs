@@ -10,6 +10,7 @@
 pub mod polling;
 pub mod session;
 
+use super::status::LiveStream;
 use super::{ConnectionState, OutboundMessage, SourceContext, SourceError, StatusHandle};
 use crate::config::model::SendLimit;
 use crate::config::secrets::Secrets;
@@ -67,9 +68,10 @@ impl Reporter {
         self.status.set_state(ConnectionState::Connected);
     }
 
-    /// Whether the channel is live: `Some(start of its chat)`, or `None` when offline.
-    pub fn live(&self, started_at: Option<DateTime<Utc>>) {
-        self.status.set_live(started_at);
+    /// Whether the channel is live: `Some(the stream)`, or `None` when offline. The go-live state in
+    /// the exports and the once-per-stream go-live notifications are built from this.
+    pub fn live(&self, stream: Option<LiveStream>) {
+        self.status.set_live(stream);
     }
 
     /// An event was accepted by the data lane.

@@ -31,7 +31,7 @@ use crate::config::secrets::{Secret, Secrets};
 use crate::sources::ratelimit::SlidingWindow;
 use crate::sources::runner::RetryPolicy;
 use crate::sources::runner::polling::{Pacer, Polled, Poller};
-use crate::sources::{BoxFuture, OutboundMessage, SourceContext, SourceError};
+use crate::sources::{BoxFuture, LiveStream, OutboundMessage, SourceContext, SourceError};
 use chrono::{DateTime, Utc};
 use client::{Api, Auth, CallError};
 use quota::{Method, QuotaProject, Refused};
@@ -372,7 +372,12 @@ impl YoutubeSource {
             Some((chat, started)) => {
                 tracing::info!(creator = %self.creator, platform = "youtube", live_chat_id = %chat, started_at = %started, "Live chat found; reading.");
                 self.project.set_reader(&self.creator, Some(started), now);
-                ctx.report.live(Some(started));
+                ctx.report.live(Some(LiveStream {
+                    id: chat.clone(),
+                    started_at: started,
+                    title: None,
+                    url: None,
+                }));
                 self.phase = Phase::Reading { chat };
                 *self.reading.lock().unwrap_or_else(|p| p.into_inner()) = true;
             }
