@@ -1,6 +1,7 @@
 //! Counters of what the runtime refused to take on trust: chat for channels a source never joined,
 //! replies addressed to channels the creator's config does not name, emote ranges outside the text,
-//! platform timestamps far from the receive time, over-long lines, log lines stderr refused.
+//! platform timestamps far from the receive time, over-long lines, answers that should have been an
+//! event stream and were not, log lines stderr refused.
 //!
 //! [`Guards`] belongs to one run: `ss run` makes one, hands it to every source through its
 //! `SourceContext`, and exports it as `runtime_snapshot.json` `counters.guards`; a source's session
@@ -26,16 +27,19 @@ pub enum Guard {
     TimestampReplaced,
     /// Lines longer than `limits.max_line_bytes`: discarded up to their line end.
     LineTooLong,
+    /// Answers that should have been an event stream and were not (an HTML page): not read.
+    NotEventStream,
 }
 
 impl Guard {
     /// Every per-run guard, in export order.
-    const ALL: [Guard; 5] = [
+    const ALL: [Guard; 6] = [
         Guard::ForeignChannelEvent,
         Guard::ForeignChannelReply,
         Guard::EmoteDropped,
         Guard::TimestampReplaced,
         Guard::LineTooLong,
+        Guard::NotEventStream,
     ];
 
     /// The key in `counters.guards`.
@@ -46,6 +50,7 @@ impl Guard {
             Guard::EmoteDropped => "emotes_dropped",
             Guard::TimestampReplaced => "timestamps_replaced",
             Guard::LineTooLong => "lines_too_long",
+            Guard::NotEventStream => "not_event_streams",
         }
     }
 }
@@ -120,6 +125,7 @@ mod tests {
                 "foreign_channel_replies",
                 "lines_too_long",
                 "log_lines_dropped",
+                "not_event_streams",
                 "timestamps_replaced",
             ]
         );

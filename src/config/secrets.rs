@@ -101,6 +101,18 @@ impl Secrets {
         Some(Secret(value))
     }
 
+    /// Registers a part of a handed-out secret that can be printed on its own (the `key` inside a
+    /// URL that is itself the secret), so [`Secrets::scrub`] removes it wherever it appears.
+    pub fn scrub_also(&self, part: &str) {
+        let mut handed_out = self
+            .handed_out
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !handed_out.iter().any(|v| v == part) {
+            handed_out.push(part.to_owned());
+        }
+    }
+
     /// `text` with every secret handed out so far replaced by `[redacted]`, also in the forms a
     /// protocol may echo (a token without its `oauth:` prefix).
     pub fn scrub(&self, text: &str) -> String {
@@ -149,6 +161,16 @@ mod tests {
         assert_eq!(
             secrets.scrub("bad PASS oauth:s3cr3t and s3cr3t"),
             "bad PASS [redacted] and [redacted]"
+        );
+    }
+
+    #[test]
+    fn a_registered_part_of_a_secret_is_scrubbed_on_its_own() {
+        let secrets = Secrets::default();
+        secrets.scrub_also("k3yPart");
+        assert_eq!(
+            secrets.scrub("GET /get-data?key=k3yPart failed"),
+            "GET /get-data?key=[redacted] failed"
         );
     }
 

@@ -14,6 +14,7 @@ use crate::config::model::PlatformMode;
 use crate::config::secrets::Secrets;
 use crate::event::Platform;
 use crate::guards::Guards;
+use crate::sources::rumble::{RumbleEndpoints, RumbleSource};
 use crate::sources::runner::{Wiring, polling, session};
 use crate::sources::sim::SimSource;
 use crate::sources::twitch::{TwitchEndpoints, TwitchSource};
@@ -176,6 +177,15 @@ pub fn build_source(
                 YoutubeSource::new(creator, settings, project)?.with_endpoints(endpoints),
             )))
         }
+        Platform::Rumble => {
+            let rumble = settings.rumble.as_ref().ok_or_else(|| {
+                SourceError::InvalidSettings("no rumble block in creators.json".into())
+            })?;
+            let endpoints = RumbleEndpoints::from_platform(config.platforms.settings(platform));
+            Ok(Source::Polling(Box::new(
+                RumbleSource::new(creator, rumble)?.with_endpoints(endpoints),
+            )))
+        }
         other => Err(SourceError::InvalidSettings(format!(
             "this build has no {other} source yet"
         ))),
@@ -256,9 +266,12 @@ impl Supervisor {
                     continue;
                 }
             };
-            supervisor
-                .outbound
-                .insert((plan.creator.clone(), plan.platform), tx);
+            // A source that cannot send gets no reply queue: its replies are counted as dropped.
+            if source.sends_replies() {
+                supervisor
+                    .outbound
+                    .insert((plan.creator.clone(), plan.platform), tx);
+            }
             let (ctx, track) = wiring.build();
             match source {
                 Source::Session(source) => {

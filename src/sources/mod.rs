@@ -13,6 +13,7 @@
 //! wire samples. TLS client settings are built once in [`tls`].
 
 pub mod ratelimit;
+pub mod rumble;
 pub mod runner;
 pub mod sim;
 pub mod status;
@@ -168,4 +169,14 @@ pub enum Source {
     Session(Box<dyn runner::session::SessionSource>),
     /// HTTP polling: driven by [`runner::polling::run`].
     Polling(Box<dyn runner::polling::Poller>),
+}
+
+impl Source {
+    /// Whether replies can be sent through this source (see [`runner::polling::Poller::sends_replies`]).
+    pub fn sends_replies(&self) -> bool {
+        match self {
+            Source::Session(_) => true,
+            Source::Polling(poller) => poller.sends_replies(),
+        }
+    }
 }

@@ -175,7 +175,7 @@ pub struct KickSettings {
     pub token_env: Option<String>,
 }
 
-/// Rumble's Live Stream API.
+/// Rumble chat: the official Live Stream API, optionally with the chat's event stream.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RumbleSettings {
@@ -184,9 +184,40 @@ pub struct RumbleSettings {
     /// Environment variable holding the full Live Stream API URL (it embeds a key).
     #[serde(default)]
     pub api_url_env: Option<String>,
-    /// Seconds between polls (default 5).
+    /// Seconds between API polls (default 10; never under [`RumbleSettings::MIN_POLL_INTERVAL_S`]).
+    #[serde(default = "RumbleSettings::default_poll_interval_s")]
+    pub poll_interval_s: f64,
+    /// `api` (default) polls the Live Stream API only; `sse` also reads the chat's event stream.
     #[serde(default)]
-    pub poll_interval_s: Option<f64>,
+    pub transport: RumbleTransport,
+    /// The livestream's number for the event stream (base 10); default: the live stream the API
+    /// names, converted from its base-36 id.
+    #[serde(default)]
+    pub stream_id: Option<String>,
+    /// Failed event-stream openings in a row after which the source falls back to the API (default 3).
+    #[serde(default = "RumbleSettings::default_sse_max_failures")]
+    pub sse_max_failures: u32,
+}
+
+impl RumbleSettings {
+    /// Rumble's minimum time between Live Stream API calls.
+    pub const MIN_POLL_INTERVAL_S: f64 = 5.0;
+
+    fn default_poll_interval_s() -> f64 {
+        10.0
+    }
+    fn default_sse_max_failures() -> u32 {
+        3
+    }
+}
+
+/// How a Rumble source reads chat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RumbleTransport {
+    #[default]
+    Api,
+    Sse,
 }
 
 /// Pilled: planned, ingest only.

@@ -54,6 +54,13 @@ pub trait Poller: Send {
         None
     }
 
+    /// Whether the platform lets this source send replies at all. One that cannot (Rumble) gets no
+    /// reply queue, so the reply sink counts replies to it as dropped (`replies_dropped`) instead of
+    /// queueing them to nobody.
+    fn sends_replies(&self) -> bool {
+        true
+    }
+
     /// Sends one reply. Called between polls; the default is a read-only source.
     fn send<'a>(
         &'a mut self,

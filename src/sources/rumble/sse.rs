@@ -1,0 +1,281 @@
+//! Rumble's internal chat stream (PROTOCOLS.md §4.2): Server-Sent Events framing and the events.
+//!
+//! [`Framer`] turns the bytes of the response body, in whatever chunks they arrive, into the `data`
+//! of each event (lines `data: ...` up to a blank line; comments and other fields ignored). A line
+//! longer than the wire limit is discarded up to its end and counted, like an over-long IRC line.
+//! [`parse_event`] reads one event's JSON: `init` and `messages` carry messages and the users who
+//! wrote them; the rest (deletions, pins) carry no new chat and are ignored. Messages are normalized
+//! by the same [`ChatLine`] as the API's, with the same derived id (Rumble's own id is kept in
+//! extras): a message read over the stream and again from the API after a fallback is one message.
+//! Both functions are pure and never panic.
+
+use super::wire::{ChatLine, parse_time};
+use crate::event::ChatEvent;
+use serde_json::Value;
+use std::collections::HashMap;
+
+/// Splits an event stream into the `data` of its events.
+#[derive(Debug)]
+pub struct Framer {
+    line: Vec<u8>,
+    data: String,
+    /// Whether the current line passed the limit and is being discarded up to its end.
+    discarding: bool,
+    max_line: usize,
+    /// Lines discarded for their length so far.
+    pub too_long: u64,
+}
+
+impl Framer {
+    pub fn new(max_line: usize) -> Framer {
+        Framer {
+            line: Vec::new(),
+            data: String::new(),
+            discarding: false,
+            max_line,
+            too_long: 0,
+        }
+    }
+
+    /// Feeds bytes; returns the data of every event they complete.
+    pub fn push(&mut self, bytes: &[u8]) -> Vec<String> {
+        let mut events = Vec::new();
+        for &b in bytes {
+            if b == b'\n' {
+                if self.discarding {
+                    self.discarding = false;
+                } else {
+                    let mut line = std::mem::take(&mut self.line);
+                    if line.last() == Some(&b'\r') {
+                        line.pop();
+                    }
+                    self.line_done(&line, &mut events);
+                }
+                self.line.clear();
+            } else if !self.discarding {
+                if self.line.len() >= self.max_line {
+                    self.discarding = true;
+                    self.too_long += 1;
+                    self.line.clear();
+                } else {
+                    self.line.push(b);
+                }
+            }
+        }
+        events
+    }
+
+    fn line_done(&mut self, line: &[u8], events: &mut Vec<String>) {
+        if line.is_empty() {
+            if !self.data.is_empty() {
+                events.push(std::mem::take(&mut self.data));
+            }
+            return;
+        }
+        let line = String::from_utf8_lossy(line);
+        let (field, value) = match line.split_once(':') {
+            Some((f, v)) => (f, v.strip_prefix(' ').unwrap_or(v)),
+            None => (line.as_ref(), ""),
+        };
+        if field == "data" {
+            if !self.data.is_empty() {
+                self.data.push('\n');
+            }
+            self.data.push_str(value);
+        }
+    }
+}
+
+/// What one event gave.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct StreamEvent {
+    pub events: Vec<ChatEvent>,
+    /// Messages without a user, a readable time or text.
+    pub skipped: usize,
+}
+
+/// Reads one event's `data`: the chat messages of `init` and `messages` events, nothing for the
+/// rest. `owner` is the channel owner's name (the broadcaster role), `channel` the events' channel.
+pub fn parse_event(
+    data: &str,
+    creator: &str,
+    channel: &str,
+    owner: &str,
+    stream_id: &str,
+) -> StreamEvent {
+    let mut out = StreamEvent::default();
+    let Ok(v) = serde_json::from_str::<Value>(data) else {
+        if !data.trim().is_empty() {
+            out.skipped += 1;
+        }
+        return out;
+    };
+    if !matches!(
+        v.get("type").and_then(Value::as_str),
+        Some("init" | "messages")
+    ) {
+        return out;
+    }
+    let null = Value::Null;
+    let body = v.get("data").unwrap_or(&null);
+    let users: HashMap<String, &Value> = body
+        .get("users")
+        .and_then(Value::as_array)
+        .map(|users| {
+            users
+                .iter()
+                .filter_map(|u| Some((id_text(u.get("id")?)?, u)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let messages = body
+        .get("messages")
+        .and_then(Value::as_array)
+        .map_or(&[][..], Vec::as_slice);
+    for m in messages {
+        let user = m
+            .get("user_id")
+            .and_then(id_text)
+            .and_then(|id| users.get(&id).copied());
+        let username = user
+            .and_then(|u| u.get("username"))
+            .and_then(Value::as_str)
+            .filter(|u| !u.trim().is_empty());
+        let at = m.get("time").and_then(Value::as_str).and_then(parse_time);
+        let text = m.get("text").and_then(Value::as_str);
+        let (Some(username), Some(at), Some(text)) = (username, at, text) else {
+            out.skipped += 1;
+            continue;
+        };
+        let rant = m.get("rant").filter(|r| r.is_object());
+        let rumble_id = m.get("id").and_then(Value::as_str);
+        let line = ChatLine {
+            username,
+            badges: user
+                .and_then(|u| u.get("badges"))
+                .and_then(Value::as_array)
+                .map(|b| b.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default(),
+            text,
+            at,
+            rant_cents: rant.map(|r| r.get("price_cents").and_then(Value::as_u64).unwrap_or(0)),
+            expires_on: rant.and_then(|r| r.get("expires_on")).and_then(Value::as_str),
+            livestream: None,
+            rumble_id,
+        };
+        let mut event = line.event(creator, channel, owner);
+        event.extras.insert_str("stream_id", stream_id);
+        out.events.push(event);
+    }
+    out
+}
+
+/// An id sent as a string or a number, as text.
+fn id_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::EventKind;
+    use crate::sources::rumble::wire::derived_id;
+    use proptest::prelude::*;
+
+    /// The example event of PROTOCOLS.md §4.2.
+    const SAMPLE: &str = r#"data: {"type":"messages","data":{"messages":[{"id":"1","time":"2024-01-01T00:00:01+00:00","user_id":"7","text":"hello"}],"users":[{"id":"7","username":"fan","badges":[],"color":"00ff00","is_follower":false}],"channels":[]}}"#;
+
+    #[test]
+    fn the_published_example_is_one_message_with_the_apis_id() {
+        let mut framer = Framer::new(1024);
+        let mut datas = framer.push(SAMPLE.as_bytes());
+        assert!(datas.is_empty(), "no blank line yet");
+        datas.extend(framer.push(b"\n\n"));
+        assert_eq!(datas.len(), 1);
+        let got = parse_event(&datas[0], "demo", "owner", "owner", "388898852");
+        assert_eq!(got.skipped, 0);
+        let e = &got.events[0];
+        assert_eq!(e.kind, EventKind::Message);
+        assert_eq!(e.author.display_name, "fan");
+        assert_eq!(e.text, "hello");
+        let at = parse_time("2024-01-01T00:00:01Z").unwrap();
+        assert_eq!(e.timestamp, at);
+        assert_eq!(
+            e.message_id,
+            derived_id("chat", "fan", "hello", at),
+            "the API would give this message the same id"
+        );
+        assert_eq!(
+            e.extras.as_json(),
+            r#"{"rumble_id":"1","stream_id":"388898852"}"#
+        );
+    }
+
+    #[test]
+    fn rants_init_and_other_types() {
+        let init = r#"{"type":"init","data":{"messages":[
+            {"id":"5","time":"2024-01-01T00:00:02+00:00","user_id":88,"text":"take my money","rant":{"price_cents":500,"duration":120,"expires_on":"2024-01-01T00:02:02+00:00"}},
+            {"id":"6","time":"2024-01-01T00:00:03+00:00","user_id":"99","text":"who am I"}],
+            "users":[{"id":"88","username":"Whale","badges":["premium","moderator"]}],"channels":[],
+            "config":{"rants":{"enable":true},"message_length_max":200}}}"#;
+        let got = parse_event(init, "demo", "owner", "owner", "1");
+        assert_eq!(got.events.len(), 1);
+        assert_eq!(got.skipped, 1, "a message from an unknown user");
+        let rant = &got.events[0];
+        assert_eq!(rant.kind, EventKind::Donation);
+        assert!(rant.author.roles.moderator);
+        assert_eq!(rant.extras.get("amount").unwrap(), "5.00");
+        assert_eq!(rant.extras.get("amount_cents").unwrap(), 500);
+        let deleted = r#"{"type":"delete_messages","data":{"message_ids":["5"]}}"#;
+        assert_eq!(
+            parse_event(deleted, "demo", "o", "o", "1"),
+            StreamEvent::default()
+        );
+        assert_eq!(parse_event("", "demo", "o", "o", "1").skipped, 0);
+        assert_eq!(parse_event("<html>", "demo", "o", "o", "1").skipped, 1);
+    }
+
+    #[test]
+    fn framing_across_chunks_comments_crlf_and_long_lines() {
+        let mut framer = Framer::new(16);
+        let mut got = Vec::new();
+        for chunk in [
+            &b": keepalive\r\n\r\nda"[..],
+            b"ta: one\r\ndata: two\r\n",
+            b"\r\nevent: x\ndata: 0123456789abcdefXYZ\n\ndata: ok\n\n",
+        ] {
+            got.extend(framer.push(chunk));
+        }
+        assert_eq!(got, vec!["one\ntwo".to_string(), "ok".to_string()]);
+        assert_eq!(framer.too_long, 1);
+    }
+
+    proptest! {
+        #[test]
+        fn framing_and_parsing_never_panic(chunks in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..64), 0..8)) {
+            let mut framer = Framer::new(32);
+            for chunk in &chunks {
+                for data in framer.push(chunk) {
+                    let _ = parse_event(&data, "demo", "o", "o", "1");
+                }
+            }
+        }
+
+        #[test]
+        fn parsing_shaped_json_never_panics(
+            kind in prop_oneof![Just("init"), Just("messages"), Just("x")],
+            uid in prop_oneof![Just(serde_json::json!("7")), Just(serde_json::json!(7)), Just(serde_json::json!(null)), Just(serde_json::json!([1]))],
+            time in prop_oneof![Just("2024-01-01T00:00:01+00:00"), Just(""), Just("x")],
+            rant in prop_oneof![Just(serde_json::json!(null)), Just(serde_json::json!({"price_cents": -1})), Just(serde_json::json!({"price_cents": 100})), Just(serde_json::json!("r"))],
+            text in ".{0,20}",
+        ) {
+            let data = serde_json::json!({"type": kind, "data": {"messages": [{"id": 1, "time": time, "user_id": uid, "text": text, "rant": rant}],
+                "users": [{"id": uid, "username": text, "badges": [text]}]}});
+            let _ = parse_event(&data.to_string(), "demo", "o", "o", "1");
+        }
+    }
+}
