@@ -17,6 +17,8 @@ pub struct Finding {
     pub kind: ConfigKind,
     pub pointer: String,
     pub message: String,
+    /// A warning does not make the file invalid (a setting accepted but not acted on yet).
+    pub warning: bool,
 }
 
 struct Findings(Vec<Finding>);
@@ -27,6 +29,17 @@ impl Findings {
             kind,
             pointer,
             message,
+            warning: false,
+        });
+    }
+
+    /// A warning; its message starts with `warning: ` like every warning of a report.
+    fn warn(&mut self, kind: ConfigKind, pointer: String, message: &str) {
+        self.0.push(Finding {
+            kind,
+            pointer,
+            message: format!("warning: {message}"),
+            warning: true,
         });
     }
 }
@@ -50,6 +63,9 @@ pub fn check(config: &Config, known: &BTreeSet<ConfigKind>) -> Vec<Finding> {
     }
     if known.contains(&ConfigKind::Platforms) {
         platforms(&config.platforms, &mut out);
+    }
+    if known.contains(&ConfigKind::Creators) && known.contains(&ConfigKind::Platforms) {
+        paused_platforms(config, &mut out);
     }
     if known.contains(&ConfigKind::RateLimits) {
         ratelimits(&config.ratelimits, &mut out);
@@ -147,6 +163,50 @@ fn creators(config: &CreatorsConfig, out: &mut Findings) {
                 k,
                 format!("{pb}/rumble/api_url_env"),
                 r.api_url_env.as_ref(),
+            );
+            if r.enabled && r.api_url_env.is_none() {
+                out.push(
+                    k,
+                    format!("{pb}/rumble"),
+                    "an enabled Rumble block needs `api_url_env`: the environment variable holding the Live Stream API URL from https://rumble.com/account/livestream-api, e.g. \"RUMBLE_API_URL_DEMO\""
+                        .into(),
+                );
+            }
+            if r.poll_interval_s < RumbleSettings::MIN_POLL_INTERVAL_S {
+                out.push(
+                    k,
+                    format!("{pb}/rumble/poll_interval_s"),
+                    format!(
+                        "poll_interval_s ({}) is under Rumble's minimum of 5 seconds between Live Stream API calls; use 5 or more (default 10)",
+                        r.poll_interval_s
+                    ),
+                );
+            }
+        }
+        if p.pilled.is_some() {
+            out.warn(
+                k,
+                format!("{pb}/pilled"),
+                "Pilled is not supported yet (planned, ingest only): this block is accepted and kept, but no Pilled source starts",
+            );
+        }
+    }
+}
+
+/// Creators that enable a platform whose mode keeps it from starting (Rumble is paused by default).
+fn paused_platforms(config: &Config, out: &mut Findings) {
+    for (i, creator) in config.creators.creators.iter().enumerate() {
+        if creator.enabled
+            && creator.platforms.enabled(Platform::Rumble)
+            && config.platforms.mode(Platform::Rumble) != PlatformMode::Active
+        {
+            out.warn(
+                ConfigKind::Creators,
+                format!("/creators/{i}/platforms/rumble/enabled"),
+                &format!(
+                    "Rumble is enabled here but its platform mode is {}, so no Rumble source starts; set platforms.json rumble.mode to \"active\"",
+                    config.platforms.mode(Platform::Rumble).as_str()
+                ),
             );
         }
     }

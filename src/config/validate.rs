@@ -194,12 +194,12 @@ pub fn check(inputs: &[(PathBuf, ConfigKind)], context_dir: Option<&Path>) -> (R
     for finding in semantic::check(&config, &known) {
         if let Some(file) = loaded.iter().find(|l| l.kind == finding.kind && l.sound) {
             let pos = file.spans.position(&finding.pointer);
-            report.errors.push(diagnostic(
-                &file.display,
-                pos,
-                &finding.pointer,
-                finding.message,
-            ));
+            let found = diagnostic(&file.display, pos, &finding.pointer, finding.message);
+            if finding.warning {
+                report.warnings.push(found);
+            } else {
+                report.errors.push(found);
+            }
         }
     }
     report.errors.sort();
