@@ -207,7 +207,8 @@ pub fn stream_messages(kind: &str, messages: &[(&str, &str, &str, DateTime<Utc>)
         .iter()
         .map(|(id, user, text, at)| json!({"id": id, "time": time(*at), "user_id": format!("u-{user}"), "text": text}))
         .collect();
-    json!({"type": kind, "data": {"messages": messages, "users": users, "channels": []}}).to_string()
+    json!({"type": kind, "data": {"messages": messages, "users": users, "channels": []}})
+        .to_string()
 }
 
 /// The model over HTTP on 127.0.0.1.

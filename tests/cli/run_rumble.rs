@@ -142,7 +142,10 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 fn assert_no_secret(t: &Test, server: &RumbleServer, stderr: &str) {
     let url = server.api_url();
     for secret in [url.as_str(), KEY] {
-        assert!(!stderr.contains(secret), "the Rumble API URL or key leaked into the logs");
+        assert!(
+            !stderr.contains(secret),
+            "the Rumble API URL or key leaked into the logs"
+        );
     }
     for dir in ["exports", "signals", "admin"] {
         for entry in walk(&t.path().join("runtime").join(dir)) {
@@ -269,8 +272,7 @@ async fn overlapping_answers_are_recorded_exactly_once_also_across_a_restart() {
         .map(|e| e.message_id.to_string())
         .collect();
     assert_eq!(ids.len(), 15);
-    let signals: Value =
-        serde_json::from_str(&t.read("runtime/signals/chat_events.json")).unwrap();
+    let signals: Value = serde_json::from_str(&t.read("runtime/signals/chat_events.json")).unwrap();
     let exported: Vec<&Value> = signals["events"]
         .as_array()
         .unwrap()
@@ -374,7 +376,11 @@ async fn repeated_html_from_the_chat_stream_falls_back_to_the_api() {
     let now = chrono::DateTime::from_timestamp(chrono::Utc::now().timestamp() - 30, 0).unwrap();
     let model = RumbleModel::new(KEY, 5);
     model.line("Fan", "first", now);
-    model.line("Fan", "after the fallback", now + chrono::Duration::seconds(1));
+    model.line(
+        "Fan",
+        "after the fallback",
+        now + chrono::Duration::seconds(1),
+    );
     model.reveal_per_call(&[1]);
     model.script_stream(vec![
         StreamAnswer::Html,
@@ -444,8 +450,7 @@ fn validate_config_checks_the_rumble_block_and_warns_about_pilled() {
     out.status(1);
     insta::assert_snapshot!("rumble_schema_errors", out.stdout_in(&t));
 
-    creators["creators"][0]["platforms"]["rumble"] =
-        json!({"enabled": true, "poll_interval_s": 2});
+    creators["creators"][0]["platforms"]["rumble"] = json!({"enabled": true, "poll_interval_s": 2});
     t.write(
         "runtime/config/creators.json",
         &serde_json::to_string_pretty(&creators).unwrap(),

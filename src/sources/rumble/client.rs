@@ -72,8 +72,7 @@ impl Http {
                 ))
             })?;
         let status = response.status();
-        if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN
-        {
+        if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
             return Err(SourceError::LoginFailed(format!(
                 "the Rumble Live Stream API refused the key (HTTP {}); copy the URL again from \
                  https://rumble.com/account/livestream-api into {env}",

@@ -111,7 +111,10 @@ mod tests {
         assert!(!back.is_new(List::Chat, t(10), "a"));
         assert!(!back.is_new(List::Chat, t(12), "b"));
         assert!(back.is_new(List::Chat, t(12), "c"), "same second, other id");
-        assert!(back.is_new(List::Chat, t(11), "late"), "late within the grace");
+        assert!(
+            back.is_new(List::Chat, t(11), "late"),
+            "late within the grace"
+        );
         assert!(
             !back.is_new(List::Chat, t(12 - GRACE_S), "old"),
             "older than the grace: from an earlier answer"

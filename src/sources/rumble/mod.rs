@@ -14,7 +14,7 @@
 //! still called on the same schedule (go-live, followers, subscriptions, and chat as a safety net),
 //! and between those calls the source reads the chat's event stream for the messages as they come.
 //! An HTTP 204 from the stream is its keepalive: asked again after [`KEEPALIVE_RETRY`], no backoff,
-//! not a failure. An answer that is not an event stream is counted (`not_event_streams`), and after
+//! not a failure (a stream the server ends is reopened after the same pause). An answer that is not an event stream is counted (`not_event_streams`), and after
 //! `sse_max_failures` failed openings in a row the source falls back to the API alone for the rest
 //! of the run. Both paths give a message the same derived id, so nothing is counted twice.
 //!
@@ -200,8 +200,9 @@ impl RumbleSource {
     }
 
     fn until_api_due(&self) -> Duration {
-        self.api_due
-            .map_or(Duration::ZERO, |due| due.saturating_duration_since(Instant::now()))
+        self.api_due.map_or(Duration::ZERO, |due| {
+            due.saturating_duration_since(Instant::now())
+        })
     }
 
     /// One call of the Live Stream API: the new items (advancing `mark`), and the go-live state.
@@ -215,7 +216,8 @@ impl RumbleSource {
         };
         self.api_due = Some(Instant::now() + self.interval);
         let body = http.get_api(url, &self.api_url_env).await?;
-        let page = wire::parse_api(&body, &self.creator).map_err(|e| SourceError::Other(e.to_string()))?;
+        let page =
+            wire::parse_api(&body, &self.creator).map_err(|e| SourceError::Other(e.to_string()))?;
         self.channel = wire::channel_of(&body).to_owned();
         if page.skipped > 0 {
             tracing::warn!(creator = %self.creator, platform = "rumble", skipped = page.skipped, "Skipped Rumble items without a readable time.");
@@ -303,11 +305,10 @@ impl RumbleSource {
             cursor: None,
             interval_hint: Some(wait),
         };
-        let stream_id = self.stream_id.clone().or_else(|| {
-            self.live_id
-                .as_deref()
-                .and_then(wire::base36_to_base10)
-        });
+        let stream_id = self
+            .stream_id
+            .clone()
+            .or_else(|| self.live_id.as_deref().and_then(wire::base36_to_base10));
         let Some(stream_id) = stream_id else {
             // Nothing live to stream: the next API call says when there is.
             return Ok(quiet(self.until_api_due()));
@@ -352,9 +353,11 @@ impl RumbleSource {
             Err(_) => return Ok(quiet(Duration::ZERO)),
             Ok(Ok(Some(chunk))) => chunk,
             Ok(Ok(None)) => {
+                // Reopened after the keepalive pause, so a server that ends every stream at once
+                // is not asked again in a tight loop.
                 tracing::debug!(creator = %self.creator, platform = "rumble", "The chat stream ended; reopening.");
                 self.stream = None;
-                return Ok(quiet(Duration::ZERO));
+                return Ok(quiet(KEEPALIVE_RETRY.min(self.until_api_due())));
             }
             Ok(Err(why)) => return self.stream_failed(ctx, mark, why).await,
         };
@@ -475,6 +478,10 @@ mod tests {
             api_url_env: None,
             ..settings(10.0)
         };
-        assert!(RumbleSource::new("demo", &missing).unwrap_err().is_permanent());
+        assert!(
+            RumbleSource::new("demo", &missing)
+                .unwrap_err()
+                .is_permanent()
+        );
     }
 }

@@ -159,7 +159,9 @@ pub fn parse_event(
             text,
             at,
             rant_cents: rant.map(|r| r.get("price_cents").and_then(Value::as_u64).unwrap_or(0)),
-            expires_on: rant.and_then(|r| r.get("expires_on")).and_then(Value::as_str),
+            expires_on: rant
+                .and_then(|r| r.get("expires_on"))
+                .and_then(Value::as_str),
             livestream: None,
             rumble_id,
         };

@@ -265,8 +265,8 @@ pub fn parse_api(body: &Value, creator: &str) -> Result<ApiPage, WireError> {
         .unwrap_or("");
     let mut page = ApiPage::default();
     let mut seen = std::collections::HashSet::new();
-    let mut push = |page: &mut ApiPage, list: List, event: Option<ChatEvent>, named: bool| {
-        match event {
+    let mut push =
+        |page: &mut ApiPage, list: List, event: Option<ChatEvent>, named: bool| match event {
             Some(e) => {
                 if seen.insert(e.message_id.clone()) {
                     page.items.push(Item { list, event: e });
@@ -274,8 +274,7 @@ pub fn parse_api(body: &Value, creator: &str) -> Result<ApiPage, WireError> {
             }
             None if named => page.skipped += 1,
             None => {}
-        }
-    };
+        };
 
     for stream in list_at(body, "livestreams") {
         let id = str_at(stream, "id").filter(|id| !id.is_empty());
@@ -312,8 +311,9 @@ pub fn parse_api(body: &Value, creator: &str) -> Result<ApiPage, WireError> {
         .chain(followers.get("latest_follower"))
     {
         let named = username(v).is_some();
-        let e = username(v).zip(str_at(v, "followed_on").and_then(parse_time)).map(
-            |(name, at)| {
+        let e = username(v)
+            .zip(str_at(v, "followed_on").and_then(parse_time))
+            .map(|(name, at)| {
                 let mut e = event(
                     creator,
                     channel,
@@ -325,8 +325,7 @@ pub fn parse_api(body: &Value, creator: &str) -> Result<ApiPage, WireError> {
                 );
                 e.extras.insert_str("event", "follow");
                 e
-            },
-        );
+            });
         push(&mut page, List::Followers, e, named);
     }
 
@@ -395,7 +394,9 @@ pub fn parse_api(body: &Value, creator: &str) -> Result<ApiPage, WireError> {
 
 /// A base-36 livestream id (`6dq0x8`) as the base-10 number the chat stream's URL takes.
 pub fn base36_to_base10(id: &str) -> Option<String> {
-    u64::from_str_radix(id.trim(), 36).ok().map(|n| n.to_string())
+    u64::from_str_radix(id.trim(), 36)
+        .ok()
+        .map(|n| n.to_string())
 }
 
 #[cfg(test)]
@@ -504,7 +505,12 @@ mod tests {
         // The documented limit: the same line from the same user in the same second is one id.
         assert_eq!(
             derived_id("chat", "UserA", "hi", at),
-            derived_id("chat", "UserA", "hi", at + chrono::Duration::milliseconds(400))
+            derived_id(
+                "chat",
+                "UserA",
+                "hi",
+                at + chrono::Duration::milliseconds(400)
+            )
         );
     }
 
