@@ -267,11 +267,11 @@ pub fn parse_api(body: &Value, creator: &str) -> Result<ApiPage, WireError> {
     let mut seen = std::collections::HashSet::new();
     let mut push =
         |page: &mut ApiPage, list: List, event: Option<ChatEvent>, named: bool| match event {
-            Some(e) => {
-                if seen.insert(e.message_id.clone()) {
-                    page.items.push(Item { list, event: e });
-                }
+            // The same item listed twice in one answer (a `latest_*` that is also recent) is one.
+            Some(e) if seen.insert(e.message_id.clone()) => {
+                page.items.push(Item { list, event: e })
             }
+            Some(_) => {}
             None if named => page.skipped += 1,
             None => {}
         };
