@@ -12,6 +12,7 @@ mod hardening;
 mod harness;
 mod http;
 mod pages;
+mod pages_live;
 mod publish_state;
 mod replay;
 mod run;
