@@ -52,3 +52,55 @@ pub async fn overlay() -> Response {
 pub async fn chat() -> Response {
     page(Page::Chat, "Live chat")
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::http::Feed;
+    use crate::http::server::{AppState, router};
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode, header};
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn the_pages_are_served_with_a_strict_policy_and_no_referrer() {
+        let app = router(AppState {
+            feed: Feed::new(),
+            snapshot: "absent.json".into(),
+            token: None,
+        });
+        for (route, class) in [("/overlay", "ss-overlay"), ("/chat", "ss-chat")] {
+            let response = app
+                .clone()
+                .oneshot(Request::get(route).body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            let headers = response.headers();
+            let policy = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+            assert!(
+                policy.starts_with("default-src 'none'; script-src 'sha256-"),
+                "{policy}"
+            );
+            assert!(policy.contains("connect-src 'self'"), "{policy}");
+            assert!(
+                policy.contains("img-src https://static-cdn.jtvnw.net https://files.kick.com;"),
+                "{policy}"
+            );
+            assert!(!policy.contains("unsafe"), "{policy}");
+            assert_eq!(headers[header::REFERRER_POLICY], "no-referrer");
+            let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+                .await
+                .unwrap();
+            let html = String::from_utf8(body.to_vec()).unwrap();
+            assert!(
+                html.contains(&format!("<body class=\"{class}\"")),
+                "{route}"
+            );
+            assert!(html.contains("&quot;live&quot;:true"), "{route}");
+            assert!(
+                !html.contains("<script type=\"application/json\""),
+                "a live page embeds no events"
+            );
+        }
+    }
+}

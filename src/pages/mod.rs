@@ -257,7 +257,7 @@ mod tests {
         assert!(html.contains("img-src &#39;none&#39;"));
         assert!(!html.contains("jtvnw"), "no CDN in the page at all");
         assert!(html.contains("class=\"ss-overlay\""));
-        assert!(!html.contains("ss-theme"), "the overlay has no menu");
+        assert!(!html.contains("id=\"ss-theme\""), "the overlay has no menu");
     }
 
     #[test]
