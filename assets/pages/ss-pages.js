@@ -4,7 +4,7 @@
 // come only from the fixed CDN URL of the event's platform, built from an id that matches that
 // platform's strict pattern. The page's settings (which page, the CDN table, the caps) are in the
 // data-ss attribute of <body>, written by the runtime; recorded events, for the static pages, are
-// a JSON block (<script type="application/json" id="ss-events">), which is never executed.
+// a JSON data block (id ss-events, of type application/json), which is never executed.
 (function () {
   "use strict";
 
