@@ -330,7 +330,17 @@
   var overlay = page === "overlay";
   var cap = count(params.get("max")) || settings.max_lines || 200;
   var chat = new Chat(list, Math.min(cap, settings.max_lines || 200), page === "replay", overlay);
-  window.ssChat = { page: page, received: 0 };
+  // For operators and tests: what the page holds (lines and the entries indexing them).
+  window.ssChat = {
+    page: page,
+    received: 0,
+    lines: function () {
+      return list.childElementCount;
+    },
+    tracked: function () {
+      return chat.byMessage.size + chat.byUser.size;
+    }
+  };
 
   // ---- Live: the runtime's /events stream; the key of the page URL is carried on ----
 

@@ -456,3 +456,71 @@ fn without_remote_images_the_pages_show_emotes_as_text() {
     out.status(2);
     assert!(out.stderr.contains("--html"), "{}", out.stderr);
 }
+
+/// Elements in the page, and the entries the renderer keeps to apply deletions and bans.
+pub const FOOTPRINT: &str =
+    "[document.getElementsByTagName('*').length, window.ssChat.lines(), window.ssChat.tracked()]";
+
+#[test]
+fn the_overlay_keeps_a_bounded_page_however_long_the_stream() {
+    // Ten minutes of busy chat (10 messages a second), with a deletion every 50 messages.
+    let mut events = Vec::new();
+    for i in 0..6_000u32 {
+        let who = format!("viewer{}", i % 700);
+        let mut e = event(
+            0,
+            &format!("m{i}"),
+            "message",
+            (&who, &who),
+            "busy chat Kappa",
+            json!({"color": "#1E90FF"}),
+        );
+        e["emotes"] = json!([{"id": "25", "start": 10, "end": 14}]);
+        e["timestamp"] = e_time(i);
+        events.push(e);
+        if i % 50 == 49 {
+            let mut d = event(
+                0,
+                &format!("d{i}"),
+                "deletion",
+                (&who, &who),
+                "",
+                json!({"target_msg_id": format!("m{}", i - 1)}),
+            );
+            d["timestamp"] = e_time(i);
+            events.push(d);
+        }
+    }
+    let t = Test::new();
+    let input = write_jsonl(&t, &events);
+    t.run(&["replay", "--input", &input, "--html", "pages"])
+        .status(0);
+    let mut browser = Browser::launch();
+    let overlay = t.path().join("pages/overlay.html");
+    browser.goto(&file_url(&overlay, "t=0:31&paused"));
+    let early = browser.eval(FOOTPRINT);
+    browser.goto(&file_url(&overlay, "t=end"));
+    browser.wait_until(
+        "document.documentElement.dataset.ended === 'true'",
+        "the end",
+    );
+    let late = browser.eval(FOOTPRINT);
+    // 31 s in and 10 minutes in: at most the cap of lines (the last event deleted one), no more
+    // elements, and the index holds only what is on the page.
+    assert_eq!(early[1], 50, "{early}");
+    assert_eq!(late[1], 49, "{late}");
+    assert!(
+        late[0].as_u64() <= early[0].as_u64(),
+        "elements: {early} then {late}"
+    );
+    assert!(late[2].as_u64().unwrap() <= 100, "{late}");
+}
+
+fn e_time(i: u32) -> Value {
+    json!(format!(
+        "2026-11-30T21:{:02}:{:02}.{}Z",
+        i / 600,
+        (i / 10) % 60,
+        i % 10
+    ))
+}
