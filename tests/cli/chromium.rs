@@ -155,10 +155,67 @@ impl Browser {
             .expect("base64 screenshot")
     }
 
+    /// CPU seconds (user + system) and resident memory (MiB) of the browser and all its processes.
+    pub fn usage(&self) -> (f64, u64) {
+        process_tree_usage(self.child.id())
+    }
+
     /// What Chromium wrote to stderr so far (for failure messages).
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.profile.path().join("chromium.log")).unwrap_or_default()
     }
+}
+
+/// CPU seconds and resident MiB of `root` and its descendants, from /proc (clock ticks at 100 Hz,
+/// Linux's user-visible rate).
+fn process_tree_usage(root: u32) -> (f64, u64) {
+    let mut parents = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // Fields after the command (which may hold spaces): state ppid ... utime(14) stime(15).
+        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let number = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        let rss_pages = std::fs::read_to_string(format!("/proc/{pid}/statm"))
+            .ok()
+            .and_then(|s| {
+                s.split_whitespace()
+                    .nth(1)
+                    .and_then(|v| v.parse::<u64>().ok())
+            })
+            .unwrap_or(0);
+        parents.push((pid, number(1) as u32, number(11) + number(12), rss_pages));
+    }
+    let mut tree = vec![root];
+    let mut grew = true;
+    while grew {
+        grew = false;
+        for (pid, ppid, _, _) in &parents {
+            if tree.contains(ppid) && !tree.contains(pid) {
+                tree.push(*pid);
+                grew = true;
+            }
+        }
+    }
+    let (ticks, pages) = parents
+        .iter()
+        .filter(|(pid, ..)| tree.contains(pid))
+        .fold((0, 0), |(t, p), (_, _, ticks, pages)| {
+            (t + ticks, p + pages)
+        });
+    (ticks as f64 / 100.0, pages * 4096 / (1 << 20))
 }
 
 /// Waits for Chromium's DevTools port (it writes `DevToolsActivePort` into the profile), finds

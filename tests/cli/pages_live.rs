@@ -238,3 +238,70 @@ async fn the_live_pages_show_twitch_chat_as_it_arrives_in_every_theme() {
     }
     assert_eq!(trap.connections(), 0, "requests: {:?}", trap.requests());
 }
+
+/// Chat events in an hour of busy chat: 20 a second.
+const HOUR_OF_BUSY_CHAT: u64 = 72_000;
+
+#[test]
+#[ignore = "a measurement (about 80 s): cargo test --test cli an_hour -- --ignored --nocapture"]
+fn an_hour_of_busy_chat_through_the_live_overlay() {
+    // The sim source at 1,000 events/s: an hour of busy chat in 72 s.
+    let t = crate::harness::Test::fast_demo(Some(1000));
+    let http = free_port();
+    with_http(
+        &t,
+        &format!("{{\"enabled\": true, \"listen\": \"127.0.0.1:{http}\"}}"),
+    );
+    let _run = t.spawn(&["run"]);
+    wait_for_server(http);
+    let mut browser = Browser::launch();
+    browser.goto(&format!("http://127.0.0.1:{http}/overlay"));
+    browser.wait_until(
+        "document.documentElement.dataset.feed === 'open'",
+        "connected",
+    );
+    let (cpu_start, _) = browser.usage();
+    let start = Instant::now();
+    let sample = "[window.ssChat.received, document.getElementsByTagName('*').length, window.ssChat.lines(), window.ssChat.tracked()]";
+    let mut peak_elements = 0;
+    let mut peak_rss = 0;
+    let mut last_print = Instant::now();
+    loop {
+        let now = browser.eval(sample);
+        let heap = browser.call("Runtime.getHeapUsage", json!({}));
+        let (_, rss) = browser.usage();
+        peak_rss = peak_rss.max(rss);
+        peak_elements = peak_elements.max(now[1].as_u64().unwrap());
+        if last_print.elapsed() > Duration::from_secs(10) {
+            println!(
+                "{:>5.1}s received {} elements {} lines {} index {} JS heap {:.1} MiB, Chromium RSS {} MiB",
+                start.elapsed().as_secs_f64(),
+                now[0],
+                now[1],
+                now[2],
+                now[3],
+                heap["usedSize"].as_f64().unwrap_or(0.0) / 1048576.0,
+                rss
+            );
+            last_print = Instant::now();
+        }
+        if now[0].as_u64().unwrap() >= HOUR_OF_BUSY_CHAT {
+            let (cpu_end, _) = browser.usage();
+            let elapsed = start.elapsed().as_secs_f64();
+            println!(
+                "{} chat events in {elapsed:.1}s: peak {peak_elements} elements, final {} lines, JS heap {:.1} MiB, Chromium CPU {:.0}% of one core, peak RSS {peak_rss} MiB (all its processes)",
+                now[0],
+                now[2],
+                heap["usedSize"].as_f64().unwrap_or(0.0) / 1048576.0,
+                (cpu_end - cpu_start) / elapsed * 100.0
+            );
+            assert!(now[2].as_u64().unwrap() <= 50);
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(300),
+            "the overlay fell behind: {now}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
