@@ -464,6 +464,7 @@
 
     if (playButton) {
       playButton.addEventListener("click", function () {
+        if (!state.playing && state.pos >= span) seekTo(0); // at the end, Play starts again
         play(!state.playing);
       });
     }

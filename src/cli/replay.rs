@@ -33,7 +33,7 @@ use std::time::Instant;
     ss replay --stats                         counts of events, chatters and actions\n  \
     ss replay --input chat.log                a raw Twitch IRC log\n  \
     ss replay --input events.jsonl --out actions.jsonl\n  \
-    ss replay --since 12h --html pages/         replay.html (player) and overlay.html (OBS)\n\n\
+    ss replay --since 12h --html pages/       replay.html (player) and overlay.html (OBS)\n\n\
     A CI check of a bot's config: commit a chat log and the actions it should give, then\n  \
     ss replay --input chat.log --out expected.jsonl     (once, and after intended changes)\n  \
     ss replay --input chat.log --diff expected.jsonl    (in CI: exit 1 lists what changed)\n\n\
