@@ -22,6 +22,8 @@
 //! - [`store`]: the SQLite store: open and migrate, the single batching writer, one module per
 //!   domain (chat, actions, community, clips, outbox, checkpoints, quotas, audit, runs).
 //! - [`http`]: the local HTTP server (`system.http`): health, snapshot, the live feed as SSE.
+//! - [`pages`]: the chat pages (replay window, OBS overlay, live chat): one script and stylesheet,
+//!   hostile chat kept inert, a strict Content-Security-Policy.
 //! - [`status`]: the health of a runtime judged from its snapshot (`ss status`).
 //! - [`backoff`]: capped, jittered exponential backoff (sources, the store writer).
 //! - [`export`]: snapshot builders, atomic writer, manifest, publish mirror.
@@ -43,6 +45,7 @@ pub mod guards;
 pub mod http;
 pub mod json_spans;
 pub mod log_sink;
+pub mod pages;
 pub mod pipeline;
 pub mod replay;
 pub mod sources;

@@ -10,6 +10,7 @@
 use super::{Format, Outcome, UsageError};
 use crate::config::{Config, ConfigKind, config_dir};
 use crate::event::Platform;
+use crate::pages::recorded::{self, RecordedChat};
 use crate::pipeline::core::Core;
 use crate::replay::input::{self, InputFormat, Progress};
 use crate::replay::{
@@ -31,7 +32,8 @@ use std::time::Instant;
     ss replay --triggers draft.json --diff    what a draft would have done differently\n  \
     ss replay --stats                         counts of events, chatters and actions\n  \
     ss replay --input chat.log                a raw Twitch IRC log\n  \
-    ss replay --input events.jsonl --out actions.jsonl\n\n\
+    ss replay --input events.jsonl --out actions.jsonl\n  \
+    ss replay --since 12h --html pages/       replay.html (player) and overlay.html (OBS)\n\n\
     A CI check of a bot's config: commit a chat log and the actions it should give, then\n  \
     ss replay --input chat.log --out expected.jsonl     (once, and after intended changes)\n  \
     ss replay --input chat.log --diff expected.jsonl    (in CI: exit 1 lists what changed)\n\n\
@@ -90,6 +92,18 @@ pub struct Args {
     /// lines, time span) instead of the actions.
     #[arg(long, conflicts_with = "diff")]
     pub stats: bool,
+
+    /// Write the selected chat as pages into DIR instead of printing actions: replay.html (a
+    /// player with play/pause, 1×/2×/4×, a seek bar and jump-to-time) and overlay.html (the same
+    /// chat in real time, transparent, for an OBS browser source). Self-contained: open them from
+    /// disk; themes with ?theme=default|midnight|slate. The only requests they make are emote
+    /// images from the platforms' CDNs.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["stats", "diff", "out"])]
+    pub html: Option<PathBuf>,
+
+    /// With --html: show emotes as their text, so the pages make no network request at all.
+    #[arg(long, requires = "html")]
+    pub no_remote_images: bool,
 
     /// Format of the --diff and --stats reports.
     #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -197,6 +211,28 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<Outcome> {
         } else {
             Outcome::CheckFailed
         }
+    } else if let Some(dir) = &args.html {
+        let mut chat = RecordedChat::default();
+        replay::run(
+            &input,
+            &mut replay,
+            &owners,
+            &bar,
+            &mut With(&mut chat, &mut warned),
+        )?;
+        bar.finish();
+        let events = chat.events();
+        let title = args.creator.as_deref().unwrap_or("all creators");
+        let [page, overlay] =
+            recorded::write_pages(dir, &chat.into_json(), !args.no_remote_images, title)
+                .with_context(|| format!("writing the pages into {}", dir.display()))?;
+        println!(
+            "{} events: {} and {}",
+            events,
+            page.display(),
+            overlay.display()
+        );
+        Outcome::Success
     } else {
         match &args.out {
             Some(path) => {

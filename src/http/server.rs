@@ -1,7 +1,8 @@
 //! The local HTTP server: a small router, read-only, loopback by default.
 //!
 //! Routes: `/healthz` (liveness), `/api/snapshot` (the runtime snapshot the exporter last wrote),
-//! `/events` (the live [`Feed`] as Server-Sent Events, resumable with `Last-Event-ID`). A `listen`
+//! `/events` (the live [`Feed`] as Server-Sent Events, resumable with `Last-Event-ID`), `/overlay` and
+//! `/chat` (the live chat pages, fed by `/events`). A `listen`
 //! address outside loopback is refused unless a token is configured; with a token every route needs
 //! it as `Authorization: Bearer TOKEN` or `?key=TOKEN` (OBS browser sources can only pass a query),
 //! compared in constant time and never logged.
@@ -58,6 +59,8 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/api/snapshot", get(snapshot))
         .route("/events", get(events))
+        .route("/overlay", get(super::pages::overlay))
+        .route("/chat", get(super::pages::chat))
         .layer(middleware::from_fn_with_state(state.clone(), authorize))
         .with_state(state)
 }
@@ -229,7 +232,7 @@ mod tests {
         let snapshot = dir.path().join("runtime_snapshot.json");
         std::fs::write(&snapshot, "{\"running\": true}").unwrap();
         let app = router(state(Some("s3cr3t-token"), snapshot));
-        for route in ["/healthz", "/api/snapshot"] {
+        for route in ["/healthz", "/api/snapshot", "/overlay", "/chat"] {
             assert_eq!(
                 status_of(&app, route, None).await,
                 StatusCode::UNAUTHORIZED,

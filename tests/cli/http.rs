@@ -7,7 +7,7 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 /// A free loopback port (bound and released; the run binds it next).
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -15,7 +15,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn with_http(t: &Test, http: &str) {
+pub fn with_http(t: &Test, http: &str) {
     let system =
         t.read("runtime/config/system.json")
             .replacen("{", &format!("{{\n  \"http\": {http},"), 1);

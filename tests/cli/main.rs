@@ -4,12 +4,15 @@
 //! [`harness::Test`], runs `ss` as a user would, and checks exit code, stdout and stderr.
 
 mod changelog;
+mod chromium;
 mod cli;
 mod export;
 mod full_disk;
 mod hardening;
 mod harness;
 mod http;
+mod pages;
+mod pages_live;
 mod publish_state;
 mod replay;
 mod rumble_server;

@@ -21,7 +21,7 @@ fn with_ts(line: &str, ts: i64) -> String {
     format!("{head}tmi-sent-ts={ts};{tail}")
 }
 
-fn twitch_root(port: u16) -> Test {
+pub fn twitch_root(port: u16) -> Test {
     let t = Test::new();
     let creators = t
         .read("runtime/config/creators.json")
