@@ -35,9 +35,12 @@ impl Router {
         match action.kind {
             ActionKind::Reply { .. } => self.replies.accept(action, ops),
             ActionKind::Clip { .. } => self.clips.accept(action, ops),
-            ActionKind::Tally { .. } | ActionKind::PollVote { .. } | ActionKind::Score { .. } => {
-                self.community.accept(action, ops)
-            }
+            ActionKind::Tally { .. }
+            | ActionKind::PollVote { .. }
+            | ActionKind::Score { .. }
+            | ActionKind::PollOpen { .. }
+            | ActionKind::PollClose { .. }
+            | ActionKind::PollRefused { .. } => self.community.accept(action, ops),
             ActionKind::Notify { .. } => self.outbox.accept(action, ops),
             ActionKind::ValidationPassed => self.validation.accept(action, ops),
         }

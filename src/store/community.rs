@@ -1,12 +1,17 @@
 //! Community state: poll votes, tallies and scoreboards, written from the actions that fire them.
 //!
-//! One vote per (creator, poll, platform, user): later votes by the same user are ignored and counted.
-//! Tallies and scores keep running totals beside their event tables, so exports read a few rows.
-//! Reads return counts only for polls: voter identities never leave the store.
+//! One vote per (creator, poll, platform, user). In a chat poll (opened by `!poll open`, with a
+//! question and options) a later vote replaces the earlier one, as the engine decided; in a standing
+//! poll (a `poll_vote` trigger naming it) later votes are ignored and counted. A chat poll still open
+//! when trigger state starts afresh (a run mark) is closed here as `interrupted`, because the engine
+//! that held it is gone. Tallies and scores keep running totals beside their event tables, so
+//! exports read a few rows. Reads return counts only for polls: voter identities never leave the store.
 
+use super::outbox::{self, Destination, NewOutbox};
 use super::rows::{self, count, ms, platform};
 use super::writer::{ApplyError, BatchTally};
 use super::{Store, StoreError};
+use crate::actions::poll::{self as poll_results, OptionCount};
 use crate::actions::{Action, ActionKind};
 use crate::event::Platform;
 use chrono::{DateTime, Utc};
@@ -54,14 +59,67 @@ pub(super) fn apply(
                 "INSERT OR IGNORE INTO polls (creator, poll, opened_ms) VALUES (?1, ?2, ?3)",
             )?
             .execute(params![creator, poll, at])?;
+            // A chat poll (it has a question) takes the changed vote; a standing poll keeps the first.
             let inserted = conn
                 .prepare_cached(
-                    "INSERT OR IGNORE INTO poll_votes (creator, poll, platform, user_id, option, at_ms)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    "INSERT INTO poll_votes (creator, poll, platform, user_id, option, at_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (creator, poll, platform, user_id) DO UPDATE SET
+                       option = excluded.option, at_ms = excluded.at_ms
+                     WHERE (SELECT question FROM polls
+                            WHERE creator = excluded.creator AND poll = excluded.poll) IS NOT NULL",
                 )?
                 .execute(params![creator, poll, platform, user_id, option, at])?;
             if inserted == 0 {
                 tally.votes_ignored += 1;
+            }
+        }
+        ActionKind::PollOpen {
+            poll,
+            question,
+            options,
+            closes_at,
+        } => {
+            let options = serde_json::to_string(options)
+                .map_err(|e| ApplyError::Rejected(format!("poll options not serializable: {e}")))?;
+            conn.prepare_cached(
+                "INSERT INTO polls (creator, poll, opened_ms, question, options, closes_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                creator,
+                poll,
+                at,
+                question,
+                options,
+                closes_at.as_ref().map(ms)
+            ])?;
+        }
+        ActionKind::PollClose {
+            poll,
+            question,
+            reason,
+            results,
+            discord,
+        } => {
+            conn.prepare_cached(
+                "UPDATE polls SET closed_ms = ?3, close_reason = ?4
+                 WHERE creator = ?1 AND poll = ?2 AND closed_ms IS NULL",
+            )?
+            .execute(params![creator, poll, at, reason.as_str()])?;
+            if let Some(channel) = discord {
+                outbox::enqueue(
+                    conn,
+                    &NewOutbox {
+                        creator: creator.clone(),
+                        destination: Destination::Discord,
+                        target: channel.clone(),
+                        kind: "poll_results".into(),
+                        payload: results_payload(question, results),
+                        dedupe_key: Some(format!("poll_results:{creator}:{poll}")),
+                        at: action.at,
+                    },
+                )?;
             }
         }
         ActionKind::Score {
@@ -89,15 +147,52 @@ pub(super) fn apply(
     Ok(())
 }
 
+/// What the Discord sender posts for a closed poll: the chat line as `text`, and the counts.
+fn results_payload(question: &str, results: &[OptionCount]) -> serde_json::Value {
+    let total = poll_results::total(results);
+    serde_json::json!({
+        "text": poll_results::results_text(question, results),
+        "question": question,
+        "total_votes": total,
+        "options": results.iter().map(|r| serde_json::json!({
+            "option": r.option,
+            "votes": r.votes,
+            "percent": poll_results::percent(r.votes, total),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// Closes every chat poll still open as `interrupted`: trigger state starts afresh at `at` (a run
+/// mark), so the engine that held the poll and its timer is gone.
+pub(super) fn interrupt_open_polls(
+    conn: &Connection,
+    at: &DateTime<Utc>,
+) -> Result<(), ApplyError> {
+    conn.prepare_cached(
+        "UPDATE polls SET closed_ms = ?1, close_reason = 'interrupted'
+         WHERE question IS NOT NULL AND closed_ms IS NULL",
+    )?
+    .execute(params![ms(at)])?;
+    Ok(())
+}
+
 /// One poll with its vote counts per option.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PollSummary {
     pub creator: String,
     pub poll: String,
+    /// The question of a chat poll; `None` for a standing poll.
+    pub question: Option<String>,
     pub opened_at: DateTime<Utc>,
+    /// When a chat poll's timer ends it, if it has one.
+    pub closes_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+    /// `command`, `timer` or `interrupted` once closed.
+    pub close_reason: Option<String>,
     pub last_vote_at: Option<DateTime<Utc>>,
     pub total_votes: u64,
-    /// Most votes first, then by option.
+    /// A chat poll's options in their order, with zero-vote ones; a standing poll's by most votes,
+    /// then by option.
     pub options: Vec<PollOption>,
 }
 
@@ -166,21 +261,35 @@ pub struct ScoreSignal {
 }
 
 impl Store {
-    /// Every poll with its counts per option.
+    /// Every poll with its counts per option, oldest first.
     pub fn polls(&self) -> Result<Vec<PollSummary>, StoreError> {
         let mut polls = self.rows(
-            "SELECT p.creator, p.poll, p.opened_ms, max(v.at_ms), count(v.id)
+            "SELECT p.creator, p.poll, p.opened_ms, max(v.at_ms), count(v.id),
+                    p.question, p.options, p.closes_ms, p.closed_ms, p.close_reason
              FROM polls p LEFT JOIN poll_votes v ON v.creator = p.creator AND v.poll = p.poll
-             GROUP BY p.creator, p.poll ORDER BY p.creator, p.poll",
+             GROUP BY p.creator, p.poll ORDER BY p.creator, p.opened_ms, p.poll",
             [],
             |r| {
+                let options: Option<String> = r.get(6)?;
+                let options = match options {
+                    Some(json) => serde_json::from_str::<Vec<String>>(&json)
+                        .map_err(|e| rows::invalid(6, format!("poll options do not parse ({e})")))?
+                        .into_iter()
+                        .map(|option| PollOption { option, votes: 0 })
+                        .collect(),
+                    None => Vec::new(),
+                };
                 Ok(PollSummary {
                     creator: r.get(0)?,
                     poll: r.get(1)?,
+                    question: r.get(5)?,
                     opened_at: rows::time(r, 2)?,
+                    closes_at: rows::opt_time(r, 7)?,
+                    closed_at: rows::opt_time(r, 8)?,
+                    close_reason: r.get(9)?,
                     last_vote_at: rows::opt_time(r, 3)?,
                     total_votes: count(r, 4)?,
-                    options: Vec::new(),
+                    options,
                 })
             },
         )?;
@@ -204,7 +313,15 @@ impl Store {
                 .iter_mut()
                 .find(|p| p.creator == creator && p.poll == poll)
             {
-                summary.options.push(option);
+                match summary
+                    .options
+                    .iter_mut()
+                    .find(|o| o.option == option.option)
+                {
+                    // A chat poll lists its options up front, in order.
+                    Some(listed) => listed.votes = option.votes,
+                    None => summary.options.push(option),
+                }
             }
         }
         Ok(polls)

@@ -5,6 +5,7 @@
 //! than the longest user cooldown are forgotten as the map grows, so memory stays bounded by the number
 //! of users active within that window.
 
+use super::polls::PollBook;
 use super::registry::{CompiledTrigger, Registry};
 use crate::event::{Platform, platform_id_hash};
 use std::collections::HashMap;
@@ -20,6 +21,8 @@ pub struct TriggerState {
     last_user: HashMap<(usize, u64), i64>,
     max_user_cooldown_ms: i64,
     prune_at: usize,
+    /// Every creator's open chat poll.
+    pub polls: PollBook,
 }
 
 impl TriggerState {
@@ -32,6 +35,7 @@ impl TriggerState {
             last_user: HashMap::new(),
             max_user_cooldown_ms: registry.max_user_cooldown_ms(),
             prune_at: 4096,
+            polls: PollBook::default(),
         }
     }
 
