@@ -103,11 +103,11 @@ pub fn on_message(
     out: &mut Vec<Action>,
 ) {
     let creator = event.creator.as_str();
-    if book
-        .open
-        .get(creator)
-        .is_some_and(|p| p.closes_at.is_some_and(|at| at <= event.timestamp))
-        && let Some(poll) = book.open.remove(creator)
+    let now_ms = event.timestamp_ms();
+    if book.open.get(creator).is_some_and(|p| {
+        p.closes_at
+            .is_some_and(|at| at.timestamp_millis() <= now_ms)
+    }) && let Some(poll) = book.open.remove(creator)
     {
         close(event, settings, poll, CloseReason::Timer, out);
     }
@@ -198,7 +198,12 @@ fn poll_command(
                 0 => None,
                 s => Some(s),
             });
-            let closes_at = duration_s.and_then(|s| event.timestamp.checked_add_signed(seconds(s)));
+            // In whole milliseconds, as the store keeps event times: `ss replay` of the recorded
+            // chat computes the same deadline and compares it the same way.
+            let closes_at = duration_s.and_then(|s| {
+                DateTime::from_timestamp_millis(event.timestamp_ms())?
+                    .checked_add_signed(seconds(s))
+            });
             let poll = OpenPoll {
                 id: format!("{}-{}", event.platform, event.message_id),
                 counts: vec![0; request.options.len()],
