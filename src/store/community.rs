@@ -446,3 +446,168 @@ impl Store {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::actions::poll::CloseReason;
+    use crate::store::{Destination, RunMark, RunMarkKind, StoreWriter, WriteOp, db_path};
+
+    fn op(ms: i64, kind: ActionKind) -> WriteOp {
+        WriteOp::action(Action {
+            trigger_id: "!poll".into(),
+            creator: "demo".into(),
+            platform: Platform::Twitch,
+            message_id: format!("m{ms}"),
+            at: DateTime::from_timestamp_millis(ms).unwrap(),
+            kind,
+        })
+    }
+
+    fn open(ms: i64, poll: &str) -> WriteOp {
+        op(
+            ms,
+            ActionKind::PollOpen {
+                poll: poll.into(),
+                question: "Snack?".into(),
+                options: vec!["chips".into(), "nuts".into(), "fruit".into()],
+                closes_at: None,
+            },
+        )
+    }
+
+    fn vote(ms: i64, poll: &str, user: &str, option: &str) -> WriteOp {
+        op(
+            ms,
+            ActionKind::PollVote {
+                poll: poll.into(),
+                option: option.into(),
+                user_id: user.into(),
+            },
+        )
+    }
+
+    fn close(ms: i64, poll: &str, counts: &[u64], discord: Option<&str>) -> WriteOp {
+        let results = ["chips", "nuts", "fruit"]
+            .iter()
+            .zip(counts)
+            .map(|(o, v)| OptionCount {
+                option: (*o).into(),
+                votes: *v,
+            })
+            .collect();
+        op(
+            ms,
+            ActionKind::PollClose {
+                poll: poll.into(),
+                question: "Snack?".into(),
+                reason: CloseReason::Command,
+                results,
+                discord: discord.map(Into::into),
+            },
+        )
+    }
+
+    fn counts(poll: &PollSummary) -> Vec<(&str, u64)> {
+        poll.options
+            .iter()
+            .map(|o| (o.option.as_str(), o.votes))
+            .collect()
+    }
+
+    #[test]
+    fn a_chat_poll_keeps_its_option_order_and_a_changed_vote_replaces_the_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = db_path(dir.path());
+        let writer = StoreWriter::spawn(&path, 16).unwrap();
+        for op in [
+            open(1_000, "p1"),
+            vote(2_000, "p1", "ann", "chips"),
+            vote(3_000, "p1", "bob", "nuts"),
+            vote(4_000, "p1", "ann", "nuts"),
+            close(5_000, "p1", &[0, 2, 0], Some("general")),
+            // Closing twice (a re-delivered action) posts once.
+            close(5_000, "p1", &[0, 2, 0], Some("general")),
+        ] {
+            writer.blocking_send(op).unwrap();
+        }
+        let stats = writer.close().unwrap();
+        assert_eq!(
+            stats.votes_ignored, 0,
+            "a changed vote is not an ignored one"
+        );
+        let store = Store::open(&path).unwrap();
+        let polls = store.polls().unwrap();
+        let p = &polls[0];
+        assert_eq!(p.question.as_deref(), Some("Snack?"));
+        assert_eq!(counts(p), [("chips", 0), ("nuts", 2), ("fruit", 0)]);
+        assert_eq!(p.total_votes, 2);
+        assert_eq!(p.close_reason.as_deref(), Some("command"));
+        assert_eq!(p.closed_at.map(|t| t.timestamp_millis()), Some(5_000));
+        let due = store
+            .outbox_due(Destination::Discord, Utc::now(), 10)
+            .unwrap();
+        assert_eq!(due.len(), 1);
+        assert_eq!(
+            (due[0].kind.as_str(), due[0].target.as_str()),
+            ("poll_results", "general")
+        );
+        assert_eq!(
+            due[0].payload["text"],
+            "Poll closed: Snack? | chips 0 (0%), nuts 2 (100%), fruit 0 (0%) | 2 votes | winner: nuts"
+        );
+        assert_eq!(due[0].payload["options"][1]["percent"], 100.0);
+        let text = due[0].payload.to_string();
+        assert!(!text.contains("ann") && !text.contains("bob"), "{text}");
+    }
+
+    #[test]
+    fn a_poll_open_at_a_run_mark_is_interrupted_with_its_votes_and_posts_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = db_path(dir.path());
+        let writer = StoreWriter::spawn(&path, 16).unwrap();
+        writer.blocking_send(open(1_000, "p1")).unwrap();
+        writer
+            .blocking_send(vote(2_000, "p1", "ann", "fruit"))
+            .unwrap();
+        writer
+            .blocking_send(WriteOp::RunMark(RunMark {
+                kind: RunMarkKind::Start,
+                at: DateTime::from_timestamp_millis(9_000).unwrap(),
+            }))
+            .unwrap();
+        // A later poll, closed, is not touched by a later mark.
+        writer.blocking_send(open(10_000, "p2")).unwrap();
+        writer
+            .blocking_send(close(11_000, "p2", &[0, 0, 0], None))
+            .unwrap();
+        writer
+            .blocking_send(WriteOp::RunMark(RunMark {
+                kind: RunMarkKind::Reload,
+                at: DateTime::from_timestamp_millis(12_000).unwrap(),
+            }))
+            .unwrap();
+        writer.close().unwrap();
+        let store = Store::open(&path).unwrap();
+        let polls = store.polls().unwrap();
+        let summary: Vec<_> = polls
+            .iter()
+            .map(|p| {
+                (
+                    p.poll.as_str(),
+                    p.close_reason.as_deref(),
+                    p.closed_at.map(|t| t.timestamp_millis()),
+                    p.total_votes,
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("p1", Some("interrupted"), Some(9_000), 1),
+                ("p2", Some("command"), Some(11_000), 0)
+            ]
+        );
+        assert_eq!(store.outbox_counts().unwrap(), (0, 0, 0));
+    }
+}

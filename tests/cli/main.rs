@@ -10,6 +10,7 @@ mod full_disk;
 mod hardening;
 mod harness;
 mod http;
+mod polls;
 mod publish_state;
 mod replay;
 mod run;
