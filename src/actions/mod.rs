@@ -84,6 +84,28 @@ pub enum ActionKind {
     /// A poll command that was refused (not allowed, malformed, nothing to close): counted, and
     /// answered by a reply.
     PollRefused { command: String, reason: String },
+    /// `!top [name]` or `!rank [user]`: a reply built from the standings the store has committed
+    /// when the standings worker reads them.
+    Standings {
+        channel: String,
+        query: StandingsQuery,
+    },
+}
+
+/// What a standings command asks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "query", rename_all = "snake_case")]
+pub enum StandingsQuery {
+    /// The top of the scoreboard or tally `name`; without it, the creator's most recently changed
+    /// scoreboard (or, with none, their tallies).
+    Top { name: Option<String> },
+    /// Where a user stands on the creator's scoreboards: the one named (`@name` or a display name),
+    /// else the author.
+    Rank {
+        name: Option<String>,
+        user_id: String,
+        user_name: String,
+    },
 }
 
 impl ActionKind {
@@ -100,6 +122,7 @@ impl ActionKind {
             ActionKind::PollOpen { .. } => "poll_open",
             ActionKind::PollClose { .. } => "poll_close",
             ActionKind::PollRefused { .. } => "poll_refused",
+            ActionKind::Standings { .. } => "standings",
         }
     }
 }

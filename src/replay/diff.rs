@@ -210,6 +210,7 @@ pub fn describe(a: &Action) -> String {
             crate::actions::poll::counts_line(results)
         ),
         ActionKind::PollRefused { command, reason } => format!("poll_refused {command}: {reason}"),
+        ActionKind::Standings { query, .. } => format!("standings {query:?}"),
     }
 }
 

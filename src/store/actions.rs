@@ -76,7 +76,8 @@ pub(super) fn apply(
         )?,
         ActionKind::Reply { .. }
         | ActionKind::ValidationPassed
-        | ActionKind::PollRefused { .. } => {}
+        | ActionKind::PollRefused { .. }
+        | ActionKind::Standings { .. } => {}
     }
     conn.prepare_cached(
         "INSERT INTO actions (creator, platform, trigger_id, action_type, payload, at_ms, message_id)

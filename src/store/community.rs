@@ -250,6 +250,16 @@ pub struct ScoreEntry {
     pub points: i64,
 }
 
+/// One user's place on one scoreboard.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UserRank {
+    pub board: String,
+    pub rank: u64,
+    pub players: u64,
+    pub user_name: String,
+    pub points: i64,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ScoreSignal {
     pub at: DateTime<Utc>,
@@ -382,7 +392,7 @@ impl Store {
 
     /// Every scoreboard with its `top` best entries.
     pub fn scoreboards(&self, top: usize) -> Result<Vec<Scoreboard>, StoreError> {
-        let mut boards = self.rows(
+        let boards = self.rows(
             "SELECT creator, board, count(*) FROM scores GROUP BY creator, board ORDER BY creator, board",
             [],
             |r| {
@@ -394,15 +404,68 @@ impl Store {
                 })
             },
         )?;
+        self.with_entries(boards, None, top)
+    }
+
+    /// One scoreboard with its `top` best entries; `None` when nobody has points on it.
+    pub fn scoreboard(
+        &self,
+        creator: &str,
+        board: &str,
+        top: usize,
+    ) -> Result<Option<Scoreboard>, StoreError> {
+        let boards = self.rows(
+            "SELECT creator, board, count(*) FROM scores WHERE creator = ?1 AND board = ?2
+             GROUP BY creator, board",
+            params![creator, board],
+            |r| {
+                Ok(Scoreboard {
+                    creator: r.get(0)?,
+                    board: r.get(1)?,
+                    players: count(r, 2)?,
+                    entries: Vec::new(),
+                })
+            },
+        )?;
+        Ok(self
+            .with_entries(boards, Some((creator, board)), top)?
+            .pop())
+    }
+
+    /// The creator's scoreboard that changed last (ties by name), if they have any.
+    pub fn latest_scoreboard(&self, creator: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .rows(
+                "SELECT board FROM scores WHERE creator = ?1 GROUP BY board
+                 ORDER BY max(updated_ms) DESC, board LIMIT 1",
+                params![creator],
+                |r| r.get::<_, String>(0),
+            )?
+            .pop())
+    }
+
+    /// Fills each board's `top` best entries, ranked; `only` limits the read to one board.
+    ///
+    /// Ranking is standard competition ranking: equal points share a rank and the next rank skips
+    /// (1, 2, 2, 4). Within a rank, entries are ordered by name (case-insensitively, then exactly),
+    /// then platform and user id, so the order never depends on insertion.
+    fn with_entries(
+        &self,
+        mut boards: Vec<Scoreboard>,
+        only: Option<(&str, &str)>,
+        top: usize,
+    ) -> Result<Vec<Scoreboard>, StoreError> {
+        let (creator, board) = only.unzip();
         let entries = self.rows(
             "SELECT creator, board, rank, platform, user_name, points FROM (
                SELECT creator, board, platform, user_name, points, user_id,
                  RANK() OVER (PARTITION BY creator, board ORDER BY points DESC) AS rank,
                  ROW_NUMBER() OVER (PARTITION BY creator, board
-                                    ORDER BY points DESC, user_name, platform, user_id) AS n
-               FROM scores)
+                                    ORDER BY points DESC, lower(user_name), user_name, platform,
+                                             user_id) AS n
+               FROM scores WHERE ?2 IS NULL OR (creator = ?2 AND board = ?3))
              WHERE n <= ?1 ORDER BY creator, board, n",
-            params![rows::limit(top)],
+            params![rows::limit(top), creator, board],
             |r| {
                 Ok((
                     r.get::<_, String>(0)?,
@@ -425,6 +488,37 @@ impl Store {
             }
         }
         Ok(boards)
+    }
+
+    /// Where one user stands on each of the creator's scoreboards, by board name: the user named
+    /// `name` (a display name, any case), else the user `(platform, user_id)`.
+    pub fn ranks_of(
+        &self,
+        creator: &str,
+        name: Option<&str>,
+        platform: Platform,
+        user_id: &str,
+    ) -> Result<Vec<UserRank>, StoreError> {
+        self.rows(
+            "SELECT board, rank, players, user_name, points FROM (
+               SELECT board, platform, user_id, user_name, points,
+                 RANK() OVER (PARTITION BY board ORDER BY points DESC) AS rank,
+                 count(*) OVER (PARTITION BY board) AS players
+               FROM scores WHERE creator = ?1)
+             WHERE CASE WHEN ?2 IS NULL THEN platform = ?3 AND user_id = ?4
+                        ELSE lower(user_name) = lower(?2) END
+             ORDER BY board, rank",
+            params![creator, name, platform.as_str(), user_id],
+            |r| {
+                Ok(UserRank {
+                    board: r.get(0)?,
+                    rank: count(r, 1)?,
+                    players: count(r, 2)?,
+                    user_name: r.get(3)?,
+                    points: r.get(4)?,
+                })
+            },
+        )
     }
 
     /// The `limit` most recent score events, oldest first.

@@ -10,10 +10,12 @@
 //! - [`state`]: cooldowns and fire counts.
 //! - [`template`]: reply templates.
 //! - [`polls`] and [`poll_command`]: chat polls (`!poll open/close`, `!vote`, the timer).
+//! - [`standings`]: `!top` and `!rank`, described for the standings worker to answer.
 
 pub mod poll_command;
 pub mod polls;
 pub mod registry;
+pub mod standings;
 pub mod state;
 pub mod template;
 
@@ -36,6 +38,7 @@ pub fn evaluate(event: &ChatEvent, registry: &Registry, state: &mut TriggerState
     };
     if let Some(settings) = creator.polls() {
         polls::on_message(event, settings, &mut state.polls, &mut actions);
+        standings::on_message(event, settings, &mut state.standings, &mut actions);
     }
     let now_ms = event.timestamp_ms();
     creator.for_each_match(&event.text, |index, args| {

@@ -7,6 +7,7 @@
 
 use super::polls::PollBook;
 use super::registry::{CompiledTrigger, Registry};
+use super::standings::StandingsBook;
 use crate::event::{Platform, platform_id_hash};
 use std::collections::HashMap;
 
@@ -23,6 +24,8 @@ pub struct TriggerState {
     prune_at: usize,
     /// Every creator's open chat poll.
     pub polls: PollBook,
+    /// When each creator's standings commands may answer again.
+    pub standings: StandingsBook,
 }
 
 impl TriggerState {
@@ -36,6 +39,7 @@ impl TriggerState {
             max_user_cooldown_ms: registry.max_user_cooldown_ms(),
             prune_at: 4096,
             polls: PollBook::default(),
+            standings: StandingsBook::default(),
         }
     }
 
