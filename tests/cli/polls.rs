@@ -67,6 +67,17 @@ fn replies(server: &TwitchServer) -> Vec<String> {
         .collect()
 }
 
+/// Waits until the export `rel` contains `needle` (the exporter writes every 0.5 s).
+async fn wait_for(t: &Test, rel: &str, needle: &str) {
+    for _ in 0..200 {
+        if std::fs::read_to_string(t.path().join(rel)).is_ok_and(|text| text.contains(needle)) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{rel} never contained {needle:?}");
+}
+
 fn polls(t: &Test) -> Vec<Value> {
     let doc: Value = serde_json::from_str(&t.read("runtime/exports/polls.json")).unwrap();
     doc["polls"].as_array().unwrap().clone()
@@ -112,6 +123,29 @@ async fn a_poll_run_from_twitch_chat_agrees_in_chat_polls_json_discord_and_repla
     // Open, refused, results, open, results (timer), open.
     server
         .wait_for_commands("PRIVMSG", 6, Duration::from_secs(20))
+        .await;
+    // Points on the demo's good-games board ("gg"), then the standings once the store has them
+    // (scoreboards.json is written from committed rows).
+    for (id, user, dt) in [
+        ("g1", "ann", 2_200),
+        ("g2", "bob", 2_300),
+        ("g3", "cat", 2_400),
+    ] {
+        server.send_to_joined(&line(id, user, t0 + dt, "gg")).await;
+    }
+    wait_for(&t, "runtime/exports/scoreboards.json", "\"players\": 3").await;
+    server
+        .send_to_joined(&line("top", "dan", t0 + 2_500, "!top"))
+        .await;
+    server
+        .send_to_joined(&line("rank", "bob", t0 + 2_600, "!rank"))
+        .await;
+    // Within the 5 s standings cooldown (event clock): recorded nowhere, answered never.
+    server
+        .send_to_joined(&line("rank2", "cat", t0 + 2_700, "!rank @ann"))
+        .await;
+    server
+        .wait_for_commands("PRIVMSG", 8, Duration::from_secs(20))
         .await;
     // The exporter writes at a 0.5 s cadence; the final export at shutdown has everything.
     let stderr = stop(child).await;
@@ -242,7 +276,7 @@ async fn a_poll_run_from_twitch_chat_agrees_in_chat_polls_json_discord_and_repla
     );
     assert_eq!(
         replies(&server).len(),
-        6,
+        8,
         "no reply to a vote after the restart"
     );
     let diff = t.run(&["replay", "--diff"]);
