@@ -286,3 +286,17 @@ async fn a_poll_run_from_twitch_chat_agrees_in_chat_polls_json_discord_and_repla
         diff.stdout
     );
 }
+
+#[test]
+fn validate_config_points_at_poll_commands_that_collide_and_unknown_creators() {
+    let t = Test::new();
+    let triggers = t.read("runtime/config/triggers.json").replace(
+        r#""demo": { "manage_role": "moderator", "default_duration_s": 120, "max_options": 5, "discord": "general" }"#,
+        "\"demo\": { \"vote_command\": \"!ping\", \"top_command\": \"!POLL\" },\n    \"ghost\": {}",
+    );
+    assert!(triggers.contains("ghost"));
+    t.write("runtime/config/triggers.json", &triggers);
+    let out = t.run(&["validate-config"]);
+    out.status(1);
+    insta::assert_snapshot!(out.stdout_in(&t));
+}
