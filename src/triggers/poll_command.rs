@@ -155,20 +155,20 @@ fn parse_open(text: &str, max_options: usize) -> Result<OpenRequest, PollCommand
 
 /// Splits on `|`, turning `\|` into a literal pipe.
 fn split_unescaped_pipes(text: &str) -> Vec<String> {
-    let mut parts = vec![String::new()];
+    let mut parts = Vec::new();
+    let mut current = String::new();
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
             '\\' if chars.peek() == Some(&'|') => {
                 chars.next();
-                parts.last_mut().map(|p| p.push('|'));
+                current.push('|');
             }
-            '|' => parts.push(String::new()),
-            c => {
-                parts.last_mut().map(|p| p.push(c));
-            }
+            '|' => parts.push(std::mem::take(&mut current)),
+            c => current.push(c),
         }
     }
+    parts.push(current);
     parts
 }
 
