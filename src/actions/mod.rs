@@ -5,6 +5,7 @@
 //! them as data makes replays deterministic and testable (compare two `Vec<Action>`), lets the store
 //! record them, and lets a future split deployment ship them over a message broker unchanged.
 
+pub mod poll;
 pub mod router;
 pub mod sinks;
 
@@ -45,7 +46,8 @@ pub enum ActionKind {
         amount: i64,
         user_id: String,
     },
-    /// A vote for `option` in `poll` (one per user per poll; the store ignores later ones).
+    /// A vote for `option` in `poll`, one per user per poll. In a chat poll a later vote replaces
+    /// the earlier one; in a standing poll (a `poll_vote` trigger naming it) the store ignores it.
     PollVote {
         poll: String,
         option: String,
@@ -62,6 +64,48 @@ pub enum ActionKind {
     Notify { channel: String, text: String },
     /// The platform's chat was seen end to end.
     ValidationPassed,
+    /// A chat poll opened (`!poll open`).
+    PollOpen {
+        poll: String,
+        question: String,
+        options: Vec<String>,
+        /// When its timer ends it (the next chat message of the creator after this closes it).
+        closes_at: Option<DateTime<Utc>>,
+    },
+    /// A chat poll closed, with its results (counts only, never voters).
+    PollClose {
+        poll: String,
+        question: String,
+        reason: poll::CloseReason,
+        results: Vec<poll::OptionCount>,
+        /// The Discord notification channel key its results go to, if any.
+        discord: Option<String>,
+    },
+    /// A poll command that was refused (not allowed, malformed, nothing to close): counted, and
+    /// answered by a reply.
+    PollRefused { command: String, reason: String },
+    /// `!top [name]` or `!rank [user]`: a reply built from the standings the store has committed
+    /// when the standings worker reads them.
+    Standings {
+        channel: String,
+        query: StandingsQuery,
+    },
+}
+
+/// What a standings command asks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "query", rename_all = "snake_case")]
+pub enum StandingsQuery {
+    /// The top of the scoreboard or tally `name`; without it, the creator's most recently changed
+    /// scoreboard (or, with none, their tallies).
+    Top { name: Option<String> },
+    /// Where a user stands on the creator's scoreboards: the one named (`@name` or a display name),
+    /// else the author.
+    Rank {
+        name: Option<String>,
+        user_id: String,
+        user_name: String,
+    },
 }
 
 impl ActionKind {
@@ -75,6 +119,10 @@ impl ActionKind {
             ActionKind::Score { .. } => "score",
             ActionKind::Notify { .. } => "notify",
             ActionKind::ValidationPassed => "validation_passed",
+            ActionKind::PollOpen { .. } => "poll_open",
+            ActionKind::PollClose { .. } => "poll_close",
+            ActionKind::PollRefused { .. } => "poll_refused",
+            ActionKind::Standings { .. } => "standings",
         }
     }
 }

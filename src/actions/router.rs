@@ -6,7 +6,7 @@
 //! own, replies, drops and counts when that queue is full. Adding an effect means one new sink module
 //! and one match arm here.
 
-use super::sinks::{ClipSink, CommunitySink, OutboxSink, ReplySink, ValidationSink};
+use super::sinks::{ClipSink, CommunitySink, OutboxSink, ReplySink, StandingsSink, ValidationSink};
 use super::{Action, ActionKind};
 use crate::store::WriteOp;
 
@@ -15,8 +15,8 @@ use crate::store::WriteOp;
 pub enum Routed {
     /// Recorded, and its effect done or queued.
     Done,
-    /// A reply that could not be queued: its source is not running or its queue is full. The action
-    /// is still recorded.
+    /// A reply that could not be queued: its source is not running or its queue is full (or, for
+    /// a standings question, the worker's queue is full). The action is still recorded.
     ReplyDropped,
 }
 
@@ -27,6 +27,7 @@ pub struct Router {
     pub community: CommunitySink,
     pub outbox: OutboxSink,
     pub validation: ValidationSink,
+    pub standings: StandingsSink,
 }
 
 impl Router {
@@ -35,11 +36,15 @@ impl Router {
         match action.kind {
             ActionKind::Reply { .. } => self.replies.accept(action, ops),
             ActionKind::Clip { .. } => self.clips.accept(action, ops),
-            ActionKind::Tally { .. } | ActionKind::PollVote { .. } | ActionKind::Score { .. } => {
-                self.community.accept(action, ops)
-            }
+            ActionKind::Tally { .. }
+            | ActionKind::PollVote { .. }
+            | ActionKind::Score { .. }
+            | ActionKind::PollOpen { .. }
+            | ActionKind::PollClose { .. }
+            | ActionKind::PollRefused { .. } => self.community.accept(action, ops),
             ActionKind::Notify { .. } => self.outbox.accept(action, ops),
             ActionKind::ValidationPassed => self.validation.accept(action, ops),
+            ActionKind::Standings { .. } => self.standings.accept(action, ops),
         }
     }
 }

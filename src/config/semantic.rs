@@ -54,6 +54,7 @@ pub fn check(config: &Config, known: &BTreeSet<ConfigKind>) -> Vec<Finding> {
             .contains(&ConfigKind::Creators)
             .then_some(&config.creators);
         triggers(&config.triggers, creators, &mut out);
+        polls(&config.triggers, creators, &mut out);
     }
     if known.contains(&ConfigKind::Discord) {
         let creators = known
@@ -274,6 +275,70 @@ fn triggers(config: &TriggersConfig, creators: Option<&CreatorsConfig>, out: &mu
                         c.user_s, c.creator_s
                     ),
                 );
+            }
+        }
+    }
+}
+
+/// Poll settings: a known creator, and chat commands that do not collide with each other or with
+/// one of the creator's triggers (both would answer the same message).
+fn polls(config: &TriggersConfig, creators: Option<&CreatorsConfig>, out: &mut Findings) {
+    let k = ConfigKind::Triggers;
+    for (creator_id, settings) in &config.polls {
+        let base = format!("/polls/{}", escape_token(creator_id));
+        if creators.is_some_and(|c| c.get(creator_id).is_none()) {
+            out.push(
+                k,
+                base.clone(),
+                format!(
+                    "polls for unknown creator {creator_id:?}; add it to creators.json or fix the key"
+                ),
+            );
+        }
+        let fields = [
+            "poll_command",
+            "vote_command",
+            "top_command",
+            "rank_command",
+        ];
+        let commands = settings.commands();
+        for (i, command) in commands.iter().enumerate() {
+            let at = format!("{base}/{}", fields[i]);
+            if let Some(j) = commands[..i]
+                .iter()
+                .position(|c| c.eq_ignore_ascii_case(command))
+            {
+                out.push(
+                    k,
+                    at.clone(),
+                    format!(
+                        "{command:?} is already the {}; give each poll command its own word",
+                        fields[j]
+                    ),
+                );
+            }
+            let defs = config
+                .triggers
+                .get(creator_id)
+                .map_or(&[][..], Vec::as_slice);
+            for def in defs {
+                if let Matcher::Command {
+                    command: c,
+                    aliases,
+                } = &def.matcher
+                    && std::iter::once(c)
+                        .chain(aliases)
+                        .any(|c| c.eq_ignore_ascii_case(command))
+                {
+                    out.push(
+                        k,
+                        at.clone(),
+                        format!(
+                            "{command:?} is also the command of trigger {:?}, so both would answer; rename one (a poll_vote trigger without \"poll\" votes in the open chat poll)",
+                            def.id
+                        ),
+                    );
+                }
             }
         }
     }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Action type names, in the order of [`RunCounters::actions`].
-pub const ACTION_TYPES: [&str; 7] = [
+pub const ACTION_TYPES: [&str; 11] = [
     "reply",
     "clip",
     "tally",
@@ -15,6 +15,10 @@ pub const ACTION_TYPES: [&str; 7] = [
     "score",
     "notify",
     "validation_passed",
+    "poll_open",
+    "poll_close",
+    "poll_refused",
+    "standings",
 ];
 
 #[derive(Debug, Default)]

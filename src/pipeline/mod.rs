@@ -7,5 +7,6 @@ pub mod exporter;
 pub mod lanes;
 pub mod reload;
 pub mod runner;
+pub mod standings;
 pub mod supervisor;
 pub mod telemetry;

@@ -18,7 +18,7 @@ use super::supervisor::{self, Supervisor};
 use super::telemetry::Telemetry;
 use crate::actions::router::{Routed, Router};
 use crate::actions::sinks::{
-    ClipSink, CommunitySink, OutboxSink, ReplySink, Validated, ValidationSink,
+    ClipSink, CommunitySink, OutboxSink, ReplySink, StandingsSink, Validated, ValidationSink,
 };
 use crate::config::Config;
 use crate::config::secrets::Secrets;
@@ -333,6 +333,9 @@ pub async fn run(
         &tasks,
     )?;
 
+    // Ends when the pipeline (holding the router, holding its sender) is dropped at shutdown.
+    let standings =
+        super::standings::spawn(db.clone(), supervisor.outbound(), counters.clone(), &tasks);
     let mut pipeline = Pipeline {
         core,
         chat_log: config.system.chat_log.enabled,
@@ -343,6 +346,7 @@ pub async fn run(
             community: CommunitySink,
             outbox: OutboxSink,
             validation: ValidationSink::new(validated),
+            standings: StandingsSink::new(Some(standings)),
         },
         counters: counters.clone(),
         ops: Vec::new(),

@@ -196,6 +196,21 @@ pub fn describe(a: &Action) -> String {
         } => format!("score {board} {points:+} for {user_name}"),
         ActionKind::Notify { channel, text } => format!("notify {channel} {text:?}"),
         ActionKind::ValidationPassed => "validation_passed".into(),
+        ActionKind::PollOpen { poll, options, .. } => {
+            format!("poll_open {poll} with {} options", options.len())
+        }
+        ActionKind::PollClose {
+            poll,
+            reason,
+            results,
+            ..
+        } => format!(
+            "poll_close {poll} ({}): {}",
+            reason.as_str(),
+            crate::actions::poll::counts_line(results)
+        ),
+        ActionKind::PollRefused { command, reason } => format!("poll_refused {command}: {reason}"),
+        ActionKind::Standings { query, .. } => format!("standings {query:?}"),
     }
 }
 

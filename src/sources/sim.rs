@@ -17,6 +17,10 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// Messages between two polls the broadcaster opens.
+const POLL_EVERY: u64 = 1000;
+const POLL_OPEN: &str = "!poll open Which game next? | a | b | c 1m";
+
 /// How many sent replies the log keeps.
 const SENT_LOG_CAPACITY: usize = 1000;
 /// Pacing tick: events due in each tick are sent together.
@@ -194,6 +198,26 @@ impl SimChat {
                     phrase.to_string()
                 }
             }
+        };
+        // The broadcaster runs the polls everyone else votes in: one opens with the first message
+        // and every POLL_EVERY after it, and closes halfway (its 1 m timer closes it first when
+        // chat is slow). Drawn after the roll, so the rest of the chat is the same as without.
+        let poll_command = match self.next % POLL_EVERY {
+            1 => Some(POLL_OPEN),
+            n if n == POLL_EVERY / 2 => Some("!poll close"),
+            _ => None,
+        };
+        let (user, text, kind) = match poll_command {
+            Some(command) => {
+                emotes = Emotes::new();
+                extras = Extras::new();
+                (
+                    self.users[0].clone(),
+                    command.to_string(),
+                    EventKind::Message,
+                )
+            }
+            None => (user, text, kind),
         };
         ChatEvent {
             platform: Platform::Sim,

@@ -55,7 +55,11 @@ pub(super) fn apply(
                 },
             )?;
         }
-        ActionKind::Tally { .. } | ActionKind::PollVote { .. } | ActionKind::Score { .. } => {
+        ActionKind::Tally { .. }
+        | ActionKind::PollVote { .. }
+        | ActionKind::Score { .. }
+        | ActionKind::PollOpen { .. }
+        | ActionKind::PollClose { .. } => {
             community::apply(conn, action, tally)?;
         }
         ActionKind::Notify { channel, text } => outbox::enqueue(
@@ -70,7 +74,10 @@ pub(super) fn apply(
                 at: action.at,
             },
         )?,
-        ActionKind::Reply { .. } | ActionKind::ValidationPassed => {}
+        ActionKind::Reply { .. }
+        | ActionKind::ValidationPassed
+        | ActionKind::PollRefused { .. }
+        | ActionKind::Standings { .. } => {}
     }
     conn.prepare_cached(
         "INSERT INTO actions (creator, platform, trigger_id, action_type, payload, at_ms, message_id)

@@ -1,12 +1,17 @@
 //! Community state: poll votes, tallies and scoreboards, written from the actions that fire them.
 //!
-//! One vote per (creator, poll, platform, user): later votes by the same user are ignored and counted.
-//! Tallies and scores keep running totals beside their event tables, so exports read a few rows.
-//! Reads return counts only for polls: voter identities never leave the store.
+//! One vote per (creator, poll, platform, user). In a chat poll (opened by `!poll open`, with a
+//! question and options) a later vote replaces the earlier one, as the engine decided; in a standing
+//! poll (a `poll_vote` trigger naming it) later votes are ignored and counted. A chat poll still open
+//! when trigger state starts afresh (a run mark) is closed here as `interrupted`, because the engine
+//! that held it is gone. Tallies and scores keep running totals beside their event tables, so
+//! exports read a few rows. Reads return counts only for polls: voter identities never leave the store.
 
+use super::outbox::{self, Destination, NewOutbox};
 use super::rows::{self, count, ms, platform};
 use super::writer::{ApplyError, BatchTally};
 use super::{Store, StoreError};
+use crate::actions::poll::{self as poll_results, OptionCount};
 use crate::actions::{Action, ActionKind};
 use crate::event::Platform;
 use chrono::{DateTime, Utc};
@@ -54,14 +59,67 @@ pub(super) fn apply(
                 "INSERT OR IGNORE INTO polls (creator, poll, opened_ms) VALUES (?1, ?2, ?3)",
             )?
             .execute(params![creator, poll, at])?;
+            // A chat poll (it has a question) takes the changed vote; a standing poll keeps the first.
             let inserted = conn
                 .prepare_cached(
-                    "INSERT OR IGNORE INTO poll_votes (creator, poll, platform, user_id, option, at_ms)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    "INSERT INTO poll_votes (creator, poll, platform, user_id, option, at_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (creator, poll, platform, user_id) DO UPDATE SET
+                       option = excluded.option, at_ms = excluded.at_ms
+                     WHERE (SELECT question FROM polls
+                            WHERE creator = excluded.creator AND poll = excluded.poll) IS NOT NULL",
                 )?
                 .execute(params![creator, poll, platform, user_id, option, at])?;
             if inserted == 0 {
                 tally.votes_ignored += 1;
+            }
+        }
+        ActionKind::PollOpen {
+            poll,
+            question,
+            options,
+            closes_at,
+        } => {
+            let options = serde_json::to_string(options)
+                .map_err(|e| ApplyError::Rejected(format!("poll options not serializable: {e}")))?;
+            conn.prepare_cached(
+                "INSERT INTO polls (creator, poll, opened_ms, question, options, closes_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                creator,
+                poll,
+                at,
+                question,
+                options,
+                closes_at.as_ref().map(ms)
+            ])?;
+        }
+        ActionKind::PollClose {
+            poll,
+            question,
+            reason,
+            results,
+            discord,
+        } => {
+            conn.prepare_cached(
+                "UPDATE polls SET closed_ms = ?3, close_reason = ?4
+                 WHERE creator = ?1 AND poll = ?2 AND closed_ms IS NULL",
+            )?
+            .execute(params![creator, poll, at, reason.as_str()])?;
+            if let Some(channel) = discord {
+                outbox::enqueue(
+                    conn,
+                    &NewOutbox {
+                        creator: creator.clone(),
+                        destination: Destination::Discord,
+                        target: channel.clone(),
+                        kind: "poll_results".into(),
+                        payload: results_payload(question, results),
+                        dedupe_key: Some(format!("poll_results:{creator}:{poll}")),
+                        at: action.at,
+                    },
+                )?;
             }
         }
         ActionKind::Score {
@@ -89,15 +147,52 @@ pub(super) fn apply(
     Ok(())
 }
 
+/// What the Discord sender posts for a closed poll: the chat line as `text`, and the counts.
+fn results_payload(question: &str, results: &[OptionCount]) -> serde_json::Value {
+    let total = poll_results::total(results);
+    serde_json::json!({
+        "text": poll_results::results_text(question, results),
+        "question": question,
+        "total_votes": total,
+        "options": results.iter().map(|r| serde_json::json!({
+            "option": r.option,
+            "votes": r.votes,
+            "percent": poll_results::percent(r.votes, total),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// Closes every chat poll still open as `interrupted`: trigger state starts afresh at `at` (a run
+/// mark), so the engine that held the poll and its timer is gone.
+pub(super) fn interrupt_open_polls(
+    conn: &Connection,
+    at: &DateTime<Utc>,
+) -> Result<(), ApplyError> {
+    conn.prepare_cached(
+        "UPDATE polls SET closed_ms = ?1, close_reason = 'interrupted'
+         WHERE question IS NOT NULL AND closed_ms IS NULL",
+    )?
+    .execute(params![ms(at)])?;
+    Ok(())
+}
+
 /// One poll with its vote counts per option.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PollSummary {
     pub creator: String,
     pub poll: String,
+    /// The question of a chat poll; `None` for a standing poll.
+    pub question: Option<String>,
     pub opened_at: DateTime<Utc>,
+    /// When a chat poll's timer ends it, if it has one.
+    pub closes_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+    /// `command`, `timer` or `interrupted` once closed.
+    pub close_reason: Option<String>,
     pub last_vote_at: Option<DateTime<Utc>>,
     pub total_votes: u64,
-    /// Most votes first, then by option.
+    /// A chat poll's options in their order, with zero-vote ones; a standing poll's by most votes,
+    /// then by option.
     pub options: Vec<PollOption>,
 }
 
@@ -155,6 +250,16 @@ pub struct ScoreEntry {
     pub points: i64,
 }
 
+/// One user's place on one scoreboard.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UserRank {
+    pub board: String,
+    pub rank: u64,
+    pub players: u64,
+    pub user_name: String,
+    pub points: i64,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ScoreSignal {
     pub at: DateTime<Utc>,
@@ -166,21 +271,35 @@ pub struct ScoreSignal {
 }
 
 impl Store {
-    /// Every poll with its counts per option.
+    /// Every poll with its counts per option, oldest first.
     pub fn polls(&self) -> Result<Vec<PollSummary>, StoreError> {
         let mut polls = self.rows(
-            "SELECT p.creator, p.poll, p.opened_ms, max(v.at_ms), count(v.id)
+            "SELECT p.creator, p.poll, p.opened_ms, max(v.at_ms), count(v.id),
+                    p.question, p.options, p.closes_ms, p.closed_ms, p.close_reason
              FROM polls p LEFT JOIN poll_votes v ON v.creator = p.creator AND v.poll = p.poll
-             GROUP BY p.creator, p.poll ORDER BY p.creator, p.poll",
+             GROUP BY p.creator, p.poll ORDER BY p.creator, p.opened_ms, p.poll",
             [],
             |r| {
+                let options: Option<String> = r.get(6)?;
+                let options = match options {
+                    Some(json) => serde_json::from_str::<Vec<String>>(&json)
+                        .map_err(|e| rows::invalid(6, format!("poll options do not parse ({e})")))?
+                        .into_iter()
+                        .map(|option| PollOption { option, votes: 0 })
+                        .collect(),
+                    None => Vec::new(),
+                };
                 Ok(PollSummary {
                     creator: r.get(0)?,
                     poll: r.get(1)?,
+                    question: r.get(5)?,
                     opened_at: rows::time(r, 2)?,
+                    closes_at: rows::opt_time(r, 7)?,
+                    closed_at: rows::opt_time(r, 8)?,
+                    close_reason: r.get(9)?,
                     last_vote_at: rows::opt_time(r, 3)?,
                     total_votes: count(r, 4)?,
-                    options: Vec::new(),
+                    options,
                 })
             },
         )?;
@@ -204,7 +323,15 @@ impl Store {
                 .iter_mut()
                 .find(|p| p.creator == creator && p.poll == poll)
             {
-                summary.options.push(option);
+                match summary
+                    .options
+                    .iter_mut()
+                    .find(|o| o.option == option.option)
+                {
+                    // A chat poll lists its options up front, in order.
+                    Some(listed) => listed.votes = option.votes,
+                    None => summary.options.push(option),
+                }
             }
         }
         Ok(polls)
@@ -265,7 +392,7 @@ impl Store {
 
     /// Every scoreboard with its `top` best entries.
     pub fn scoreboards(&self, top: usize) -> Result<Vec<Scoreboard>, StoreError> {
-        let mut boards = self.rows(
+        let boards = self.rows(
             "SELECT creator, board, count(*) FROM scores GROUP BY creator, board ORDER BY creator, board",
             [],
             |r| {
@@ -277,15 +404,68 @@ impl Store {
                 })
             },
         )?;
+        self.with_entries(boards, None, top)
+    }
+
+    /// One scoreboard with its `top` best entries; `None` when nobody has points on it.
+    pub fn scoreboard(
+        &self,
+        creator: &str,
+        board: &str,
+        top: usize,
+    ) -> Result<Option<Scoreboard>, StoreError> {
+        let boards = self.rows(
+            "SELECT creator, board, count(*) FROM scores WHERE creator = ?1 AND board = ?2
+             GROUP BY creator, board",
+            params![creator, board],
+            |r| {
+                Ok(Scoreboard {
+                    creator: r.get(0)?,
+                    board: r.get(1)?,
+                    players: count(r, 2)?,
+                    entries: Vec::new(),
+                })
+            },
+        )?;
+        Ok(self
+            .with_entries(boards, Some((creator, board)), top)?
+            .pop())
+    }
+
+    /// The creator's scoreboard that changed last (ties by name), if they have any.
+    pub fn latest_scoreboard(&self, creator: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .rows(
+                "SELECT board FROM scores WHERE creator = ?1 GROUP BY board
+                 ORDER BY max(updated_ms) DESC, board LIMIT 1",
+                params![creator],
+                |r| r.get::<_, String>(0),
+            )?
+            .pop())
+    }
+
+    /// Fills each board's `top` best entries, ranked; `only` limits the read to one board.
+    ///
+    /// Ranking is standard competition ranking: equal points share a rank and the next rank skips
+    /// (1, 2, 2, 4). Within a rank, entries are ordered by name (case-insensitively, then exactly),
+    /// then platform and user id, so the order never depends on insertion.
+    fn with_entries(
+        &self,
+        mut boards: Vec<Scoreboard>,
+        only: Option<(&str, &str)>,
+        top: usize,
+    ) -> Result<Vec<Scoreboard>, StoreError> {
+        let (creator, board) = only.unzip();
         let entries = self.rows(
             "SELECT creator, board, rank, platform, user_name, points FROM (
                SELECT creator, board, platform, user_name, points, user_id,
                  RANK() OVER (PARTITION BY creator, board ORDER BY points DESC) AS rank,
                  ROW_NUMBER() OVER (PARTITION BY creator, board
-                                    ORDER BY points DESC, user_name, platform, user_id) AS n
-               FROM scores)
+                                    ORDER BY points DESC, lower(user_name), user_name, platform,
+                                             user_id) AS n
+               FROM scores WHERE ?2 IS NULL OR (creator = ?2 AND board = ?3))
              WHERE n <= ?1 ORDER BY creator, board, n",
-            params![rows::limit(top)],
+            params![rows::limit(top), creator, board],
             |r| {
                 Ok((
                     r.get::<_, String>(0)?,
@@ -310,6 +490,37 @@ impl Store {
         Ok(boards)
     }
 
+    /// Where one user stands on each of the creator's scoreboards, by board name: the user named
+    /// `name` (a display name, any case), else the user `(platform, user_id)`.
+    pub fn ranks_of(
+        &self,
+        creator: &str,
+        name: Option<&str>,
+        platform: Platform,
+        user_id: &str,
+    ) -> Result<Vec<UserRank>, StoreError> {
+        self.rows(
+            "SELECT board, rank, players, user_name, points FROM (
+               SELECT board, platform, user_id, user_name, points,
+                 RANK() OVER (PARTITION BY board ORDER BY points DESC) AS rank,
+                 count(*) OVER (PARTITION BY board) AS players
+               FROM scores WHERE creator = ?1)
+             WHERE CASE WHEN ?2 IS NULL THEN platform = ?3 AND user_id = ?4
+                        ELSE lower(user_name) = lower(?2) END
+             ORDER BY board, rank",
+            params![creator, name, platform.as_str(), user_id],
+            |r| {
+                Ok(UserRank {
+                    board: r.get(0)?,
+                    rank: count(r, 1)?,
+                    players: count(r, 2)?,
+                    user_name: r.get(3)?,
+                    points: r.get(4)?,
+                })
+            },
+        )
+    }
+
     /// The `limit` most recent score events, oldest first.
     pub fn recent_score_events(&self, limit: usize) -> Result<Vec<ScoreSignal>, StoreError> {
         self.rows(
@@ -327,5 +538,170 @@ impl Store {
                 })
             },
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::actions::poll::CloseReason;
+    use crate::store::{Destination, RunMark, RunMarkKind, StoreWriter, WriteOp, db_path};
+
+    fn op(ms: i64, kind: ActionKind) -> WriteOp {
+        WriteOp::action(Action {
+            trigger_id: "!poll".into(),
+            creator: "demo".into(),
+            platform: Platform::Twitch,
+            message_id: format!("m{ms}"),
+            at: DateTime::from_timestamp_millis(ms).unwrap(),
+            kind,
+        })
+    }
+
+    fn open(ms: i64, poll: &str) -> WriteOp {
+        op(
+            ms,
+            ActionKind::PollOpen {
+                poll: poll.into(),
+                question: "Snack?".into(),
+                options: vec!["chips".into(), "nuts".into(), "fruit".into()],
+                closes_at: None,
+            },
+        )
+    }
+
+    fn vote(ms: i64, poll: &str, user: &str, option: &str) -> WriteOp {
+        op(
+            ms,
+            ActionKind::PollVote {
+                poll: poll.into(),
+                option: option.into(),
+                user_id: user.into(),
+            },
+        )
+    }
+
+    fn close(ms: i64, poll: &str, counts: &[u64], discord: Option<&str>) -> WriteOp {
+        let results = ["chips", "nuts", "fruit"]
+            .iter()
+            .zip(counts)
+            .map(|(o, v)| OptionCount {
+                option: (*o).into(),
+                votes: *v,
+            })
+            .collect();
+        op(
+            ms,
+            ActionKind::PollClose {
+                poll: poll.into(),
+                question: "Snack?".into(),
+                reason: CloseReason::Command,
+                results,
+                discord: discord.map(Into::into),
+            },
+        )
+    }
+
+    fn counts(poll: &PollSummary) -> Vec<(&str, u64)> {
+        poll.options
+            .iter()
+            .map(|o| (o.option.as_str(), o.votes))
+            .collect()
+    }
+
+    #[test]
+    fn a_chat_poll_keeps_its_option_order_and_a_changed_vote_replaces_the_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = db_path(dir.path());
+        let writer = StoreWriter::spawn(&path, 16).unwrap();
+        for op in [
+            open(1_000, "p1"),
+            vote(2_000, "p1", "ann", "chips"),
+            vote(3_000, "p1", "bob", "nuts"),
+            vote(4_000, "p1", "ann", "nuts"),
+            close(5_000, "p1", &[0, 2, 0], Some("general")),
+            // Closing twice (a re-delivered action) posts once.
+            close(5_000, "p1", &[0, 2, 0], Some("general")),
+        ] {
+            writer.blocking_send(op).unwrap();
+        }
+        let stats = writer.close().unwrap();
+        assert_eq!(
+            stats.votes_ignored, 0,
+            "a changed vote is not an ignored one"
+        );
+        let store = Store::open(&path).unwrap();
+        let polls = store.polls().unwrap();
+        let p = &polls[0];
+        assert_eq!(p.question.as_deref(), Some("Snack?"));
+        assert_eq!(counts(p), [("chips", 0), ("nuts", 2), ("fruit", 0)]);
+        assert_eq!(p.total_votes, 2);
+        assert_eq!(p.close_reason.as_deref(), Some("command"));
+        assert_eq!(p.closed_at.map(|t| t.timestamp_millis()), Some(5_000));
+        let due = store
+            .outbox_due(Destination::Discord, Utc::now(), 10)
+            .unwrap();
+        assert_eq!(due.len(), 1);
+        assert_eq!(
+            (due[0].kind.as_str(), due[0].target.as_str()),
+            ("poll_results", "general")
+        );
+        assert_eq!(
+            due[0].payload["text"],
+            "Poll closed: Snack? | chips 0 (0%), nuts 2 (100%), fruit 0 (0%) | 2 votes | winner: nuts"
+        );
+        assert_eq!(due[0].payload["options"][1]["percent"], 100.0);
+        let text = due[0].payload.to_string();
+        assert!(!text.contains("ann") && !text.contains("bob"), "{text}");
+    }
+
+    #[test]
+    fn a_poll_open_at_a_run_mark_is_interrupted_with_its_votes_and_posts_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = db_path(dir.path());
+        let writer = StoreWriter::spawn(&path, 16).unwrap();
+        writer.blocking_send(open(1_000, "p1")).unwrap();
+        writer
+            .blocking_send(vote(2_000, "p1", "ann", "fruit"))
+            .unwrap();
+        writer
+            .blocking_send(WriteOp::RunMark(RunMark {
+                kind: RunMarkKind::Start,
+                at: DateTime::from_timestamp_millis(9_000).unwrap(),
+            }))
+            .unwrap();
+        // A later poll, closed, is not touched by a later mark.
+        writer.blocking_send(open(10_000, "p2")).unwrap();
+        writer
+            .blocking_send(close(11_000, "p2", &[0, 0, 0], None))
+            .unwrap();
+        writer
+            .blocking_send(WriteOp::RunMark(RunMark {
+                kind: RunMarkKind::Reload,
+                at: DateTime::from_timestamp_millis(12_000).unwrap(),
+            }))
+            .unwrap();
+        writer.close().unwrap();
+        let store = Store::open(&path).unwrap();
+        let polls = store.polls().unwrap();
+        let summary: Vec<_> = polls
+            .iter()
+            .map(|p| {
+                (
+                    p.poll.as_str(),
+                    p.close_reason.as_deref(),
+                    p.closed_at.map(|t| t.timestamp_millis()),
+                    p.total_votes,
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("p1", Some("interrupted"), Some(9_000), 1),
+                ("p2", Some("command"), Some(11_000), 0)
+            ]
+        );
+        assert_eq!(store.outbox_counts().unwrap(), (0, 0, 0));
     }
 }

@@ -217,4 +217,15 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (project, day, method)
     ) WITHOUT ROWID;
     ",
+    // 4 -> 5 (migration 9 of the release line): chat polls. A poll opened from chat has a question,
+    // its options in order (a JSON array) and maybe a timer; it ends closed by `!poll close`, by
+    // its timer, or `interrupted` when trigger state started afresh (a run start, a hot reload)
+    // while it was open. Standing polls (a `poll_vote` trigger naming one) leave these NULL.
+    r"
+    ALTER TABLE polls ADD COLUMN question TEXT;
+    ALTER TABLE polls ADD COLUMN options TEXT;
+    ALTER TABLE polls ADD COLUMN closes_ms INTEGER;
+    ALTER TABLE polls ADD COLUMN closed_ms INTEGER;
+    ALTER TABLE polls ADD COLUMN close_reason TEXT;
+    ",
 ];

@@ -667,7 +667,10 @@ fn apply(
             units,
         } => quotas::spend_project(conn, project, *day, method, *units)?,
         WriteOp::Audit { at, action, detail } => audit::append(conn, at, action, detail)?,
-        WriteOp::RunMark(mark) => runs::record(conn, mark)?,
+        WriteOp::RunMark(mark) => {
+            runs::record(conn, mark)?;
+            super::community::interrupt_open_polls(conn, &mark.at)?;
+        }
         WriteOp::Atomic(ops) => {
             // The group shares the batch's transaction; each of its ops is guarded (and counted) alone.
             for op in ops {

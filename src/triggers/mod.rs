@@ -9,8 +9,13 @@
 //! - [`registry`]: triggers compiled once per config (command table, one keyword automaton, one regex set).
 //! - [`state`]: cooldowns and fire counts.
 //! - [`template`]: reply templates.
+//! - [`polls`] and [`poll_command`]: chat polls (`!poll open/close`, `!vote`, the timer).
+//! - [`standings`]: `!top` and `!rank`, described for the standings worker to answer.
 
+pub mod poll_command;
+pub mod polls;
 pub mod registry;
+pub mod standings;
 pub mod state;
 pub mod template;
 
@@ -31,6 +36,10 @@ pub fn evaluate(event: &ChatEvent, registry: &Registry, state: &mut TriggerState
     let Some(creator) = registry.creator(&event.creator) else {
         return actions;
     };
+    if let Some(settings) = creator.polls() {
+        polls::on_message(event, settings, &mut state.polls, &mut actions);
+        standings::on_message(event, settings, &mut state.standings, &mut actions);
+    }
     let now_ms = event.timestamp_ms();
     creator.for_each_match(&event.text, |index, args| {
         let trigger = &creator.triggers[index];
@@ -41,13 +50,23 @@ pub fn evaluate(event: &ChatEvent, registry: &Registry, state: &mut TriggerState
             return;
         }
         let count = state.fire_count(trigger.slot);
+        let kind = match &trigger.def.action {
+            // A vote in the open chat poll: nothing when none is open or the choice names no option.
+            ActionDef::PollVote { poll: None, option } => {
+                match state.polls.vote(event, option.as_deref().unwrap_or(args)) {
+                    Some(kind) => kind,
+                    None => return,
+                }
+            }
+            _ => action_kind(trigger, event, args, count),
+        };
         actions.push(Action {
             trigger_id: trigger.def.id.clone(),
             creator: event.creator.to_string(),
             platform: event.platform,
             message_id: event.message_id.to_string(),
             at: event.timestamp,
-            kind: action_kind(trigger, event, args, count),
+            kind,
         });
     });
     actions
@@ -73,7 +92,7 @@ fn action_kind(trigger: &CompiledTrigger, event: &ChatEvent, args: &str, count: 
             user_id: author.id.to_string(),
         },
         ActionDef::PollVote { poll, option } => ActionKind::PollVote {
-            poll: poll.clone(),
+            poll: poll.clone().unwrap_or_default(),
             option: option.clone().unwrap_or_else(|| {
                 args.split_whitespace()
                     .next()
@@ -98,3 +117,6 @@ fn action_kind(trigger: &CompiledTrigger, event: &ChatEvent, args: &str, count: 
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod poll_tests;

@@ -5,7 +5,7 @@
 //! non-empty triggers. Evaluating a message costs one hash lookup, one automaton pass and one regex-set
 //! pass however many triggers there are.
 
-use crate::config::model::{Matcher, TriggerDef, TriggersConfig};
+use crate::config::model::{Matcher, PollSettings, TriggerDef, TriggersConfig};
 use crate::event::{ChatEvent, PlatformSet, Role};
 use aho_corasick::AhoCorasick;
 use regex::RegexSet;
@@ -54,6 +54,8 @@ pub struct CreatorTriggers {
     regexes: Option<RegexSet>,
     regex_owner: Vec<usize>,
     non_empty: Vec<usize>,
+    /// Chat polls and standings commands, when the creator has them.
+    polls: Option<PollSettings>,
 }
 
 thread_local! {
@@ -62,6 +64,11 @@ thread_local! {
 }
 
 impl CreatorTriggers {
+    /// The creator's poll settings, when polls are on for them.
+    pub fn polls(&self) -> Option<&PollSettings> {
+        self.polls.as_ref()
+    }
+
     /// Calls `f(trigger_index, args)` for every trigger whose matcher matches `text`, in config order,
     /// each at most once. `args` is the text after the command word for commands, the whole trimmed
     /// text otherwise.
@@ -163,8 +170,12 @@ impl Registry {
     pub fn compile(config: &TriggersConfig) -> Result<Registry, CompileError> {
         let mut registry = Registry::default();
         let mut global_ids: HashMap<String, usize> = HashMap::new();
-        for (creator, defs) in &config.triggers {
-            let compiled = registry.compile_creator(creator, defs, &mut global_ids)?;
+        let creators: std::collections::BTreeSet<&String> =
+            config.triggers.keys().chain(config.polls.keys()).collect();
+        for creator in creators {
+            let defs = config.triggers.get(creator).map_or(&[][..], Vec::as_slice);
+            let mut compiled = registry.compile_creator(creator, defs, &mut global_ids)?;
+            compiled.polls = config.polls.get(creator).cloned();
             registry.creators.insert(creator.clone(), compiled);
         }
         registry.global_slots = global_ids.len();
@@ -185,6 +196,7 @@ impl Registry {
             regexes: None,
             regex_owner: Vec::new(),
             non_empty: Vec::new(),
+            polls: None,
         };
         let mut keywords = Vec::new();
         let mut patterns = Vec::new();

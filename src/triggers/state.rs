@@ -5,7 +5,9 @@
 //! than the longest user cooldown are forgotten as the map grows, so memory stays bounded by the number
 //! of users active within that window.
 
+use super::polls::PollBook;
 use super::registry::{CompiledTrigger, Registry};
+use super::standings::StandingsBook;
 use crate::event::{Platform, platform_id_hash};
 use std::collections::HashMap;
 
@@ -20,6 +22,10 @@ pub struct TriggerState {
     last_user: HashMap<(usize, u64), i64>,
     max_user_cooldown_ms: i64,
     prune_at: usize,
+    /// Every creator's open chat poll.
+    pub polls: PollBook,
+    /// When each creator's standings commands may answer again.
+    pub standings: StandingsBook,
 }
 
 impl TriggerState {
@@ -32,6 +38,8 @@ impl TriggerState {
             last_user: HashMap::new(),
             max_user_cooldown_ms: registry.max_user_cooldown_ms(),
             prune_at: 4096,
+            polls: PollBook::default(),
+            standings: StandingsBook::default(),
         }
     }
 

@@ -303,7 +303,7 @@ fn polls_never_carry_voter_identities() {
     assert_eq!(polls["polls"][0]["total_votes"], 3);
     assert_eq!(
         polls["polls"][0]["options"][0],
-        serde_json::json!({"option": "zelda", "votes": 2})
+        serde_json::json!({"option": "zelda", "votes": 2, "percent": 66.7})
     );
 }
 

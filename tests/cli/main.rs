@@ -13,6 +13,7 @@ mod harness;
 mod http;
 mod pages;
 mod pages_live;
+mod polls;
 mod publish_state;
 mod replay;
 mod rumble_server;

@@ -7,7 +7,7 @@ use crate::twitch_server::{ServerOptions, TwitchServer};
 use std::process::Stdio;
 use std::time::Duration;
 
-fn privmsg(id: &str, user: &str, user_id: &str, text: &str) -> String {
+pub(crate) fn privmsg(id: &str, user: &str, user_id: &str, text: &str) -> String {
     let ts = chrono::Utc::now().timestamp_millis();
     format!(
         "@badge-info=;badges=;color=#1E90FF;display-name={user};emotes=;first-msg=0;flags=;id={id};mod=0;returning-chatter=0;room-id=11111111;subscriber=0;tmi-sent-ts={ts};turbo=0;user-id={user_id};user-type= :{user}!{user}@{user}.tmi.twitch.tv PRIVMSG #demo_channel :{text}"
@@ -15,7 +15,7 @@ fn privmsg(id: &str, user: &str, user_id: &str, text: &str) -> String {
 }
 
 /// `line` with its `tmi-sent-ts` set to `ts`.
-fn with_ts(line: &str, ts: i64) -> String {
+pub(crate) fn with_ts(line: &str, ts: i64) -> String {
     let (head, rest) = line.split_once("tmi-sent-ts=").expect("a tmi-sent-ts tag");
     let (_, tail) = rest.split_once(';').expect("more tags after tmi-sent-ts");
     format!("{head}tmi-sent-ts={ts};{tail}")

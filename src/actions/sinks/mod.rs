@@ -8,6 +8,7 @@
 //! | [`community`] | votes, tallies, scores in the store | the store writer's queue | block |
 //! | [`outbox`] | a durable outbox row for the Discord / X senders | the store writer's queue | block |
 //! | [`validation`] | marks the platform's chat as seen end to end | none (a map entry) | — |
+//! | [`standings`] | `!top` / `!rank` answered from the store by the standings worker | the worker's queue ([`standings::STANDINGS_QUEUE`]) | drop the question, count it as a dropped reply |
 //!
 //! The store writer's queue is [`crate::pipeline::runner::WRITER_CAPACITY`] ops; a full queue makes
 //! the pipeline wait, which the bounded data lane in front of it absorbs and then sheds, counted.
@@ -16,10 +17,12 @@ pub mod clip;
 pub mod community;
 pub mod outbox;
 pub mod reply;
+pub mod standings;
 pub mod validation;
 
 pub use clip::ClipSink;
 pub use community::CommunitySink;
 pub use outbox::OutboxSink;
 pub use reply::ReplySink;
+pub use standings::{StandingsRequest, StandingsSink};
 pub use validation::{Validated, ValidationSink};

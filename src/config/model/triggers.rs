@@ -11,6 +11,104 @@ use std::collections::BTreeMap;
 pub struct TriggersConfig {
     #[serde(default)]
     pub triggers: BTreeMap<String, Vec<TriggerDef>>,
+    /// Chat polls and standings commands, keyed by creator id; a creator not listed has none.
+    #[serde(default)]
+    pub polls: BTreeMap<String, PollSettings>,
+}
+
+/// A creator's chat polls (`!poll open ...`, `!vote ...`, `!poll close`) and standings replies
+/// (`!top [board]`, `!rank [user]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PollSettings {
+    /// Opens, closes and shows polls (default `!poll`).
+    #[serde(default = "default_poll_command")]
+    pub poll_command: String,
+    /// Votes in the open poll by number or option (default `!vote`).
+    #[serde(default = "default_vote_command")]
+    pub vote_command: String,
+    /// The least privileged role allowed to open and close polls (default moderator).
+    #[serde(default = "default_manage_role")]
+    pub manage_role: Role,
+    /// Seconds a poll stays open when `!poll open` names no duration; 0 (the default): until
+    /// `!poll close`.
+    #[serde(default)]
+    pub default_duration_s: u32,
+    /// Most options a poll may have (default 10).
+    #[serde(default = "default_max_options")]
+    pub max_options: usize,
+    /// The Discord notification channel key the results are posted to (default `general`); `null`
+    /// posts nothing.
+    #[serde(default = "default_results_channel")]
+    pub discord: Option<String>,
+    /// Replies the top of a scoreboard or tally (default `!top`).
+    #[serde(default = "default_top_command")]
+    pub top_command: String,
+    /// Replies a user's rank on a scoreboard (default `!rank`).
+    #[serde(default = "default_rank_command")]
+    pub rank_command: String,
+}
+
+impl Default for PollSettings {
+    fn default() -> PollSettings {
+        PollSettings {
+            poll_command: default_poll_command(),
+            vote_command: default_vote_command(),
+            manage_role: default_manage_role(),
+            default_duration_s: 0,
+            max_options: default_max_options(),
+            discord: default_results_channel(),
+            top_command: default_top_command(),
+            rank_command: default_rank_command(),
+        }
+    }
+}
+
+impl PollSettings {
+    /// The chat commands these settings claim, for conflict checks.
+    pub fn commands(&self) -> [&str; 4] {
+        [
+            &self.poll_command,
+            &self.vote_command,
+            &self.top_command,
+            &self.rank_command,
+        ]
+    }
+}
+
+/// The most options any poll may have, whatever `max_options` says (a chat line must list them).
+pub const POLL_OPTIONS_LIMIT: usize = 25;
+
+fn default_poll_command() -> String {
+    "!poll".into()
+}
+
+fn default_vote_command() -> String {
+    "!vote".into()
+}
+
+fn default_top_command() -> String {
+    "!top".into()
+}
+
+fn default_rank_command() -> String {
+    "!rank".into()
+}
+
+fn default_manage_role() -> Role {
+    Role::Moderator
+}
+
+fn default_max_options() -> usize {
+    10
+}
+
+#[allow(
+    clippy::unnecessary_wraps,
+    reason = "serde default of an Option field whose default is Some"
+)]
+fn default_results_channel() -> Option<String> {
+    Some("general".into())
 }
 
 /// One trigger: what matches, who may fire it, how often, and what it does.
@@ -86,9 +184,12 @@ pub enum ActionDef {
         #[serde(default)]
         amount: Option<i64>,
     },
-    /// Vote in a poll; the option is the first argument (or `option` when set).
+    /// Vote in a poll; the option is the first argument (or `option` when set). Without `poll`, the
+    /// vote goes to the creator's open chat poll (by number or option); with it, to a standing poll
+    /// of that name whose options are whatever chat votes for.
     PollVote {
-        poll: String,
+        #[serde(default)]
+        poll: Option<String>,
         #[serde(default)]
         option: Option<String>,
     },

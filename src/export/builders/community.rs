@@ -48,13 +48,29 @@ pub(super) fn polls(inputs: &Inputs<'_>) -> Result<Body, ExportError> {
     let polls: Vec<Value> = polls
         .iter()
         .map(|p| {
+            let options: Vec<Value> = p
+                .options
+                .iter()
+                .map(|o| {
+                    json!({
+                        "option": o.option,
+                        "votes": o.votes,
+                        "percent": crate::actions::poll::percent(o.votes, p.total_votes),
+                    })
+                })
+                .collect();
             json!({
                 "creator": p.creator,
                 "poll": p.poll,
+                "question": p.question,
+                "state": if p.closed_at.is_some() { "closed" } else { "open" },
                 "opened_at": timestamp(p.opened_at),
+                "closes_at": p.closes_at.map(timestamp),
+                "closed_at": p.closed_at.map(timestamp),
+                "close_reason": p.close_reason,
                 "last_vote_at": p.last_vote_at.map(timestamp),
                 "total_votes": p.total_votes,
-                "options": array(&p.options),
+                "options": options,
             })
         })
         .collect();

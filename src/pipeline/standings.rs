@@ -1,0 +1,295 @@
+//! The standings worker: answers `!top [name]` and `!rank [user]` from the store.
+//!
+//! Scoreboards and tallies are running totals the store keeps across runs, so the answer is read
+//! from what the writer has committed (a point scored in the same instant may not be in it yet).
+//! One task owns a read connection and does each read on the blocking pool, so the run loop never
+//! waits for SQLite; the answer goes to the asking source's outbound queue like any reply (dropped
+//! and counted when that queue is full). Rankings are the store's: competition ranking (1, 2, 2, 4),
+//! ties ordered by name.
+
+use crate::actions::StandingsQuery;
+use crate::actions::sinks::reply::Outbound;
+use crate::actions::sinks::standings::{STANDINGS_QUEUE, StandingsRequest};
+use crate::pipeline::counters::RunCounters;
+use crate::sources::OutboundMessage;
+use crate::store::{Scoreboard, Store, StoreError, TallyRow, UserRank};
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use tokio_util::task::TaskTracker;
+
+/// Entries a `!top` answer lists.
+pub const TOP_ENTRIES: usize = 5;
+/// Boards a `!rank` answer lists.
+const RANK_BOARDS: usize = 3;
+
+/// Starts the worker on `tasks`; it ends when the returned sender (the router's) is dropped.
+pub fn spawn(
+    db: PathBuf,
+    outbound: Outbound,
+    counters: Arc<RunCounters>,
+    tasks: &TaskTracker,
+) -> mpsc::Sender<StandingsRequest> {
+    let (tx, mut rx) = mpsc::channel::<StandingsRequest>(STANDINGS_QUEUE);
+    tasks.spawn(async move {
+        let mut store: Option<Store> = None;
+        while let Some(request) = rx.recv().await {
+            let db = db.clone();
+            let read = tokio::task::spawn_blocking(move || {
+                let store = match store {
+                    Some(store) => store,
+                    None => Store::open(&db)?,
+                };
+                let text = answer(&store, &request.creator, request.platform, &request.query);
+                Ok::<_, StoreError>((store, text, request))
+            })
+            .await;
+            let (kept, text, request) = match read {
+                Ok(Ok((kept, Ok(text), request))) => (Some(kept), text, request),
+                Ok(Ok((kept, Err(e), _))) => {
+                    tracing::warn!(error = %e, "Could not read the standings; the question goes unanswered.");
+                    store = Some(kept);
+                    RunCounters::add(&counters.replies_dropped, 1);
+                    continue;
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "Could not open the store for standings; the question goes unanswered.");
+                    store = None;
+                    RunCounters::add(&counters.replies_dropped, 1);
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "The standings read stopped.");
+                    store = None;
+                    RunCounters::add(&counters.replies_dropped, 1);
+                    continue;
+                }
+            };
+            store = kept;
+            let message = OutboundMessage {
+                channel: request.channel,
+                text,
+                reply_to: Some(request.reply_to),
+            };
+            let queued = outbound
+                .get(&(request.creator, request.platform))
+                .is_some_and(|tx| tx.try_send(message).is_ok());
+            if !queued {
+                RunCounters::add(&counters.replies_dropped, 1);
+            }
+        }
+    });
+    tx
+}
+
+/// The answer to one question, as a chat line.
+pub fn answer(
+    store: &Store,
+    creator: &str,
+    platform: crate::event::Platform,
+    query: &StandingsQuery,
+) -> Result<String, StoreError> {
+    match query {
+        StandingsQuery::Top { name: Some(name) } => {
+            if let Some(board) = store.scoreboard(creator, name, TOP_ENTRIES)? {
+                return Ok(top_text(&board));
+            }
+            let tallies = creator_tallies(store, creator)?;
+            Ok(
+                match tallies.iter().find(|t| t.tally.eq_ignore_ascii_case(name)) {
+                    Some(t) => format!(
+                        "Tally {}: {} ({} event{}).",
+                        t.tally,
+                        t.total,
+                        t.events,
+                        if t.events == 1 { "" } else { "s" }
+                    ),
+                    None => format!("No scoreboard or tally named {name} yet."),
+                },
+            )
+        }
+        StandingsQuery::Top { name: None } => {
+            if let Some(latest) = store.latest_scoreboard(creator)?
+                && let Some(board) = store.scoreboard(creator, &latest, TOP_ENTRIES)?
+            {
+                return Ok(top_text(&board));
+            }
+            let tallies = creator_tallies(store, creator)?;
+            Ok(if tallies.is_empty() {
+                "Nothing to rank yet.".to_string()
+            } else {
+                tallies_text(&tallies)
+            })
+        }
+        StandingsQuery::Rank {
+            name,
+            user_id,
+            user_name,
+        } => {
+            let ranks = store.ranks_of(creator, name.as_deref(), platform, user_id)?;
+            let who = name.as_deref().unwrap_or(user_name);
+            Ok(rank_text(who, &ranks))
+        }
+    }
+}
+
+fn creator_tallies(store: &Store, creator: &str) -> Result<Vec<TallyRow>, StoreError> {
+    let mut tallies: Vec<TallyRow> = store
+        .tallies()?
+        .into_iter()
+        .filter(|t| t.creator == creator)
+        .collect();
+    // Largest first; equal totals by name.
+    tallies.sort_by(|a, b| b.total.cmp(&a.total).then_with(|| a.tally.cmp(&b.tally)));
+    Ok(tallies)
+}
+
+fn top_text(board: &Scoreboard) -> String {
+    let entries: Vec<String> = board
+        .entries
+        .iter()
+        .map(|e| format!("{}. {} {}", e.rank, e.user_name, e.points))
+        .collect();
+    format!(
+        "Top {} ({} player{}): {}",
+        board.board,
+        board.players,
+        if board.players == 1 { "" } else { "s" },
+        entries.join(", ")
+    )
+}
+
+fn tallies_text(tallies: &[TallyRow]) -> String {
+    let list: Vec<String> = tallies
+        .iter()
+        .take(TOP_ENTRIES)
+        .map(|t| format!("{} {}", t.tally, t.total))
+        .collect();
+    format!("Tallies: {}", list.join(", "))
+}
+
+fn rank_text(who: &str, ranks: &[UserRank]) -> String {
+    if ranks.is_empty() {
+        return format!("{who} has no points yet.");
+    }
+    let name = &ranks[0].user_name;
+    let places: Vec<String> = ranks
+        .iter()
+        .take(RANK_BOARDS)
+        .map(|r| {
+            format!(
+                "#{} of {} on {} ({} point{})",
+                r.rank,
+                r.players,
+                r.board,
+                r.points,
+                if r.points == 1 { "" } else { "s" }
+            )
+        })
+        .collect();
+    format!("{name}: {}", places.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::actions::{Action, ActionKind};
+    use crate::event::Platform;
+    use crate::store::{StoreWriter, WriteOp, db_path};
+    use chrono::DateTime;
+
+    fn score(ms: i64, board: &str, user: &str, points: i64) -> WriteOp {
+        WriteOp::action(Action {
+            trigger_id: "gg".into(),
+            creator: "demo".into(),
+            platform: Platform::Twitch,
+            message_id: format!("m{ms}"),
+            at: DateTime::from_timestamp_millis(ms).unwrap(),
+            kind: ActionKind::Score {
+                board: board.into(),
+                points,
+                user_id: format!("id-{user}"),
+                user_name: user.into(),
+            },
+        })
+    }
+
+    fn tally(ms: i64, name: &str, amount: i64) -> WriteOp {
+        WriteOp::action(Action {
+            trigger_id: "hype".into(),
+            creator: "demo".into(),
+            platform: Platform::Twitch,
+            message_id: format!("t{ms}"),
+            at: DateTime::from_timestamp_millis(ms).unwrap(),
+            kind: ActionKind::Tally {
+                tally: name.into(),
+                amount,
+                user_id: "x".into(),
+            },
+        })
+    }
+
+    #[test]
+    fn answers_rank_ties_by_competition_ranking_and_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = db_path(dir.path());
+        let writer = StoreWriter::spawn(&path, 64).unwrap();
+        writer.blocking_send(tally(1, "hype", 3)).unwrap();
+        writer.blocking_send(tally(2, "deaths", 7)).unwrap();
+        writer.close().unwrap();
+        let only_tallies = answer(
+            &Store::open(&path).unwrap(),
+            "demo",
+            Platform::Twitch,
+            &StandingsQuery::Top { name: None },
+        )
+        .unwrap();
+        // Dan reaches 9 first, then Bob and cat: ties are ordered by name, not by who got there
+        // first. Trivia changed last, so a bare `!top` shows it.
+        let writer = StoreWriter::spawn(&path, 64).unwrap();
+        for op in [
+            score(10, "trivia", "Eve", 4),
+            score(20, "good-games", "Dan", 9),
+            score(30, "good-games", "Bob", 9),
+            score(40, "good-games", "cat", 9),
+            score(50, "good-games", "Ann", 12),
+            score(60, "good-games", "Fay", 1),
+            score(61, "good-games", "Gus", 1),
+            score(62, "good-games", "Hal", 1),
+            score(70, "trivia", "Bob", 2),
+        ] {
+            writer.blocking_send(op).unwrap();
+        }
+        writer.close().unwrap();
+        let store = Store::open(&path).unwrap();
+        let ask = |query: StandingsQuery| answer(&store, "demo", Platform::Twitch, &query).unwrap();
+        let rank = |name: Option<&str>, user: &str| StandingsQuery::Rank {
+            name: name.map(Into::into),
+            user_id: format!("id-{user}"),
+            user_name: user.into(),
+        };
+        insta::assert_snapshot!(
+            [
+                only_tallies,
+                ask(StandingsQuery::Top { name: None }),
+                ask(StandingsQuery::Top { name: Some("good-games".into()) }),
+                ask(StandingsQuery::Top { name: Some("HYPE".into()) }),
+                ask(StandingsQuery::Top { name: Some("nope".into()) }),
+                ask(rank(None, "Bob")),
+                ask(rank(Some("CAT"), "Ann")),
+                ask(rank(None, "Zed")),
+            ]
+            .join("\n"),
+            @r"
+        Tallies: deaths 7, hype 3
+        Top trivia (2 players): 1. Eve 4, 2. Bob 2
+        Top good-games (7 players): 1. Ann 12, 2. Bob 9, 2. cat 9, 2. Dan 9, 5. Fay 1
+        Tally hype: 3 (1 event).
+        No scoreboard or tally named nope yet.
+        Bob: #2 of 7 on good-games (9 points), #2 of 2 on trivia (2 points)
+        cat: #2 of 7 on good-games (9 points)
+        Zed has no points yet.
+        "
+        );
+    }
+}
