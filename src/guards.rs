@@ -1,6 +1,7 @@
 //! Counters of what the runtime refused to take on trust: chat for channels a source never joined,
 //! replies addressed to channels the creator's config does not name, emote ranges outside the text,
-//! platform timestamps far from the receive time, over-long lines, log lines stderr refused.
+//! platform timestamps far from the receive time, over-long lines, webhook deliveries that fail their
+//! signature or do not parse, log lines stderr refused.
 //!
 //! [`Guards`] belongs to one run: `ss run` makes one, hands it to every source through its
 //! `SourceContext`, and exports it as `runtime_snapshot.json` `counters.guards`; a source's session
@@ -26,16 +27,23 @@ pub enum Guard {
     TimestampReplaced,
     /// Lines longer than `limits.max_line_bytes`: discarded up to their line end.
     LineTooLong,
+    /// Webhook deliveries whose signature is missing or does not verify: answered 401, nothing
+    /// recorded.
+    WebhookBadSignature,
+    /// Signed webhook deliveries whose body is not the JSON object expected: answered 400.
+    WebhookMalformed,
 }
 
 impl Guard {
     /// Every per-run guard, in export order.
-    const ALL: [Guard; 5] = [
+    const ALL: [Guard; 7] = [
         Guard::ForeignChannelEvent,
         Guard::ForeignChannelReply,
         Guard::EmoteDropped,
         Guard::TimestampReplaced,
         Guard::LineTooLong,
+        Guard::WebhookBadSignature,
+        Guard::WebhookMalformed,
     ];
 
     /// The key in `counters.guards`.
@@ -46,6 +54,8 @@ impl Guard {
             Guard::EmoteDropped => "emotes_dropped",
             Guard::TimestampReplaced => "timestamps_replaced",
             Guard::LineTooLong => "lines_too_long",
+            Guard::WebhookBadSignature => "webhook_bad_signatures",
+            Guard::WebhookMalformed => "webhook_malformed",
         }
     }
 }
@@ -121,6 +131,8 @@ mod tests {
                 "lines_too_long",
                 "log_lines_dropped",
                 "timestamps_replaced",
+                "webhook_bad_signatures",
+                "webhook_malformed",
             ]
         );
     }

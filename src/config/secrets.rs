@@ -101,6 +101,19 @@ impl Secrets {
         Some(Secret(value))
     }
 
+    /// A secret the runtime obtained itself (a refreshed OAuth token), remembered like the ones
+    /// [`Secrets::get`] hands out so [`Secrets::scrub`] removes it from every message.
+    pub fn adopt(&self, value: &str) -> Secret {
+        let mut handed_out = self
+            .handed_out
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !handed_out.iter().any(|v| v == value) {
+            handed_out.push(value.to_owned());
+        }
+        Secret(value.to_owned())
+    }
+
     /// `text` with every secret handed out so far replaced by `[redacted]`, also in the forms a
     /// protocol may echo (a token without its `oauth:` prefix).
     pub fn scrub(&self, text: &str) -> String {

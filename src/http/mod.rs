@@ -1,10 +1,12 @@
 //! The runtime's one local HTTP server (`system.http`): health, the snapshot, and the live feed.
 //!
-//! [`feed`] holds what `/events` streams; [`server`] is the router and the access rule. `ss run`
+//! [`feed`] holds what `/events` streams; [`server`] is the router and the access rule;
+//! [`kick_webhook`] is `POST /webhooks/kick` (authenticated by Kick's signature, not the token). `ss run`
 //! starts it when `system.http.enabled`; later routes (Kick webhooks, the overlay and chat pages) are
 //! added to the same router.
 
 pub mod feed;
+pub mod kick_webhook;
 pub mod server;
 
 pub use feed::Feed;
