@@ -524,3 +524,65 @@ async fn signed_webhooks_are_recorded_once_and_bad_signatures_get_401() {
     assert_eq!(guards["webhook_malformed"], 1, "{guards}");
     assert_no_secret(&stderr, "the -vv log", &[]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_refresh_is_reported_as_a_login_failure_and_not_retried() {
+    let pusher = PusherServer::start(120).await;
+    // The API knows another refresh token: the refresh is refused.
+    let api = KickApi::start(
+        "valid",
+        "another-refresh-token",
+        CLIENT_ID,
+        CLIENT_SECRET,
+        CHATROOM,
+    )
+    .await;
+    let mut block = kick_block();
+    block["chatroom_id"] = CHATROOM.into();
+    block["broadcaster_user_id"] = 4242.into();
+    let t = kick_root(&pusher, &api, block);
+    let child = spawn_run(&t, &[]);
+    pusher.wait_for_subscriptions(CHATROOM_CHANNEL, 1).await;
+    pusher.send_event(
+        CHATROOM_CHANNEL,
+        CHAT_EVENT,
+        &chat_message("r1", "ViewerOne", 11, "!ping"),
+    );
+    wait_for("the refused refresh", || api.refreshes().len() == 1).await;
+    wait_for("the login failure in the snapshot", || {
+        std::fs::read_to_string(t.path().join("runtime/exports/runtime_snapshot.json"))
+            .ok()
+            .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
+            .is_some_and(|s| {
+                kick_status(&s)["last_error"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("login failed"))
+            })
+    })
+    .await;
+    // Reading goes on; a later `!ping` is recorded, and no send or refresh is tried again.
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    pusher.send_event(
+        CHATROOM_CHANNEL,
+        CHAT_EVENT,
+        &chat_message("r2", "ViewerTwo", 22, "!ping"),
+    );
+    wait_for("the second message", || {
+        recorded(&t).iter().any(|e| e.message_id == "r2")
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (code, stderr) = stop(child).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(api.refreshes().len(), 1);
+    assert_eq!(api.chat().len(), 1, "{:?}", api.chat());
+    let kick = kick_status(&snapshot(&t));
+    let error = kick["last_error"].as_str().unwrap();
+    assert!(
+        error.contains("KICK_OAUTH_TOKEN_DEMO") && error.contains("KICK_REFRESH_TOKEN_DEMO"),
+        "{error}"
+    );
+    assert!(!t.path().join("runtime/state/kick/demo.token.json").exists());
+    assert_no_secret(&stderr, "the -vv log", &[]);
+    assert_exports_hold_no_secret(&t, &[]);
+}

@@ -380,3 +380,121 @@ impl Session<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::secrets::Secrets;
+    use crate::event::Platform;
+    use crate::pipeline::lanes::DataLane;
+    use crate::sources::kick::auth::{KickAuth, TokenEnv};
+    use crate::sources::kick::send::Outbox;
+    use crate::sources::runner::Wiring;
+
+    /// A server that sends `established`, confirms the subscription, then each of `after`, and
+    /// never answers a ping.
+    async fn server(after: Vec<String>) -> (String, tokio::task::JoinHandle<Vec<String>>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("ws://{}/app/key?protocol=7", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            let mut ws = tokio_tungstenite::accept_async(stream).await.unwrap();
+            let established = r#"{"event":"pusher:connection_established","data":"{\"socket_id\":\"1.2\",\"activity_timeout\":120}"}"#;
+            ws.send(Message::text(established)).await.unwrap();
+            let mut seen = Vec::new();
+            while let Some(Ok(Message::Text(text))) = ws.next().await {
+                seen.push(text.to_string());
+                if text.contains("pusher:subscribe") {
+                    let ok = r#"{"event":"pusher_internal:subscription_succeeded","channel":"chatrooms.1.v2","data":"{}"}"#;
+                    ws.send(Message::text(ok)).await.unwrap();
+                    for frame in &after {
+                        ws.send(Message::text(frame.clone())).await.unwrap();
+                    }
+                }
+            }
+            seen
+        });
+        (url, task)
+    }
+
+    async fn session(url: String, timing: Timing) -> Outcome {
+        let lane = DataLane::new(16, Duration::from_millis(10));
+        let (_tx, rx) = tokio::sync::mpsc::channel(4);
+        let (mut ctx, _track) = Wiring::new("demo", Platform::Kick, lane.sink.clone(), rx).build();
+        let sub = Subscription {
+            url,
+            tls: crate::sources::tls::default_client_config().unwrap(),
+            chatroom: "chatrooms.1.v2".into(),
+            extra: Vec::new(),
+            slug: "demo".into(),
+        };
+        let mut replies = Replies {
+            outbox: Outbox::new(&ctx.send_limit),
+            api: super::super::api::KickApi::new(
+                "http://127.0.0.1:9",
+                "http://127.0.0.1:9",
+                "http://127.0.0.1:9",
+            )
+            .unwrap(),
+            auth: KickAuth::load(
+                TokenEnv::default(),
+                "/nonexistent/t.json".into(),
+                &Secrets::default(),
+            ),
+            secrets: Secrets::default(),
+            broadcaster_user_id: None,
+            refused: false,
+            warned_no_token: false,
+        };
+        run(&sub, &timing, &mut ctx, &mut replies).await
+    }
+
+    #[tokio::test]
+    async fn an_unanswered_ping_ends_the_session_as_dead() {
+        let (url, _server) = server(Vec::new()).await;
+        let timing = Timing {
+            ping_interval: Duration::from_millis(50),
+            pong_timeout: Duration::from_millis(100),
+            ..Timing::default()
+        };
+        let outcome = session(url, timing).await;
+        assert!(outcome.subscribed_for.is_some());
+        match outcome.result {
+            Err(e @ SessionError::PongTimeout(_)) => assert_eq!(e.action(), ErrorAction::BackOff),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn error_codes_end_the_session_by_their_range() {
+        for (code, want) in [
+            (4001, Some(ErrorAction::Permanent)),
+            (4100, Some(ErrorAction::BackOff)),
+            (4200, None),
+        ] {
+            let error =
+                format!(r#"{{"event":"pusher:error","data":{{"code":{code},"message":"m"}}}}"#);
+            let (url, _server) = server(vec![error]).await;
+            let outcome = session(url, Timing::default()).await;
+            match (outcome.result, want) {
+                (Err(e), Some(action)) => assert_eq!(e.action(), action, "{code}: {e}"),
+                (Ok(SessionEnd::ReconnectAtOnce), None) => {}
+                (other, _) => panic!("{code}: {other:?}"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_close_code_is_classified_like_an_error_code() {
+        let e = SessionError::Closed {
+            code: Some(4009),
+            reason: "unauthorized".into(),
+        };
+        assert_eq!(e.action(), ErrorAction::Permanent);
+        let e = SessionError::Closed {
+            code: None,
+            reason: String::new(),
+        };
+        assert_eq!(e.action(), ErrorAction::BackOff);
+    }
+}
