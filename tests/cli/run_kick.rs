@@ -586,3 +586,74 @@ async fn a_refused_refresh_is_reported_as_a_login_failure_and_not_retried() {
     assert_no_secret(&stderr, "the -vv log", &[]);
     assert_exports_hold_no_secret(&t, &[]);
 }
+
+/// The Kick settings are checked by `ss validate-config`, each problem at its file, line and
+/// pointer: a slug that is not one, a bad variable name, a refresh set missing a part, and a
+/// platforms.json URL of the wrong scheme.
+#[test]
+fn validate_config_reports_kick_settings_at_their_location() {
+    let t = Test::new();
+    let mut creators: serde_json::Value =
+        serde_json::from_str(&t.read("runtime/config/creators.json")).unwrap();
+    creators["creators"][0]["platforms"]["kick"] = serde_json::json!({
+        "enabled": true,
+        "channel": "two words",
+        "token_env": "kick-token",
+        "refresh_token_env": "KICK_REFRESH_TOKEN_DEMO",
+    });
+    t.write(
+        "runtime/config/creators.json",
+        &serde_json::to_string_pretty(&creators).unwrap(),
+    );
+    let platforms = t.read("runtime/config/platforms.json").replace(
+        "\"kick\": { \"mode\": \"active\" }",
+        "\"kick\": { \"mode\": \"active\", \"oauth_url\": \"id.kick.com\" }",
+    );
+    assert!(platforms.contains("oauth_url"));
+    t.write("runtime/config/platforms.json", &platforms);
+    let out = t.run(&["validate-config"]);
+    out.status(1);
+    let stdout = out.stdout_in(&t);
+    assert_reported(
+        &stdout,
+        &[
+            ("creators.json", "/creators/0/platforms/kick/channel"),
+            ("platforms.json", "/platforms/kick/oauth_url"),
+        ],
+    );
+    // With the shapes right, the checks across keys run.
+    creators["creators"][0]["platforms"]["kick"]["channel"] = "demo-channel".into();
+    t.write(
+        "runtime/config/creators.json",
+        &serde_json::to_string_pretty(&creators).unwrap(),
+    );
+    t.write(
+        "runtime/config/platforms.json",
+        &platforms.replace("id.kick.com", "https://id.kick.com"),
+    );
+    let out = t.run(&["validate-config"]);
+    out.status(1);
+    let stdout = out.stdout_in(&t);
+    assert_reported(
+        &stdout,
+        &[
+            ("creators.json", "/creators/0/platforms/kick/token_env"),
+            ("creators.json", "/creators/0/platforms/kick:"),
+        ],
+    );
+    assert!(
+        stdout.contains("`refresh_token_env`, `client_id_env` and `client_secret_env`"),
+        "{stdout}"
+    );
+}
+
+fn assert_reported(stdout: &str, found: &[(&str, &str)]) {
+    for (file, pointer) in found {
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.contains(file) && l.contains(&format!(" {pointer}"))),
+            "{pointer} in:\n{stdout}"
+        );
+    }
+}
