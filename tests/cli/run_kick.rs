@@ -114,24 +114,11 @@ fn assert_no_secret(text: &str, what: &str, also: &[String]) {
 fn assert_exports_hold_no_secret(t: &Test, also: &[String]) {
     for dir in ["exports", "signals", "admin"] {
         let dir = t.path().join("runtime").join(dir);
-        for entry in walk(&dir) {
+        for entry in crate::harness::files_under(&dir) {
             let text = std::fs::read_to_string(&entry).unwrap_or_default();
             assert_no_secret(&text, &entry.display().to_string(), also);
         }
     }
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }
 
 fn recorded(t: &Test) -> Vec<ss::event::ChatEvent> {

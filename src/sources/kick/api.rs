@@ -53,12 +53,7 @@ pub struct KickApi {
 
 impl KickApi {
     pub fn new(base_url: &str, oauth_url: &str, channel_api_url: &str) -> Result<KickApi, String> {
-        let http = reqwest::Client::builder()
-            .timeout(REQUEST_TIMEOUT)
-            .connect_timeout(CONNECT_TIMEOUT)
-            .user_agent(concat!("streamsuites-ss/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let http = crate::sources::http_client(REQUEST_TIMEOUT, CONNECT_TIMEOUT)?;
         let trim = |u: &str| u.trim_end_matches('/').to_owned();
         Ok(KickApi {
             http,
