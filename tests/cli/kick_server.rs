@@ -179,6 +179,8 @@ async fn serve_connection(
     clients: Arc<Mutex<Vec<Client>>>,
 ) {
     let path_log = log.clone();
+    // The callback's error type is tungstenite's (an HTTP response), not ours to make smaller.
+    #[allow(clippy::result_large_err)]
     let record_path = move |request: &Request, response: WsResponse| {
         path_log
             .lock()

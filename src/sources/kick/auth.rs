@@ -94,14 +94,14 @@ impl KickAuth {
             refresh,
             env_fingerprint,
         };
-        if let Some(stored) = auth.read_file() {
-            if auth.env_fingerprint.as_deref() == Some(stored.replaces.as_str()) {
-                auth.access = Some(secrets.adopt(&stored.access_token));
-                if let Some(refresh) = &stored.refresh_token {
-                    auth.refresh = Some(secrets.adopt(refresh));
-                }
-                tracing::debug!(platform = "kick", file = %auth.file.display(), "Using the refreshed Kick token.");
+        if let Some(stored) = auth.read_file()
+            && auth.env_fingerprint.as_deref() == Some(stored.replaces.as_str())
+        {
+            auth.access = Some(secrets.adopt(&stored.access_token));
+            if let Some(refresh) = &stored.refresh_token {
+                auth.refresh = Some(secrets.adopt(refresh));
             }
+            tracing::debug!(platform = "kick", file = %auth.file.display(), "Using the refreshed Kick token.");
         }
         auth
     }
