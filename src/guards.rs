@@ -1,7 +1,8 @@
 //! Counters of what the runtime refused to take on trust: chat for channels a source never joined,
 //! replies addressed to channels the creator's config does not name, emote ranges outside the text,
 //! platform timestamps far from the receive time, over-long lines, answers that should have been an
-//! event stream and were not, log lines stderr refused.
+//! event stream and were not, webhook deliveries that fail their signature or do not parse, log
+//! lines stderr refused.
 //!
 //! [`Guards`] belongs to one run: `ss run` makes one, hands it to every source through its
 //! `SourceContext`, and exports it as `runtime_snapshot.json` `counters.guards`; a source's session
@@ -29,17 +30,24 @@ pub enum Guard {
     LineTooLong,
     /// Answers that should have been an event stream and were not (an HTML page): not read.
     NotEventStream,
+    /// Webhook deliveries whose signature is missing or does not verify: answered 401, nothing
+    /// recorded.
+    WebhookBadSignature,
+    /// Signed webhook deliveries whose body is not the JSON object expected: answered 400.
+    WebhookMalformed,
 }
 
 impl Guard {
     /// Every per-run guard, in export order.
-    const ALL: [Guard; 6] = [
+    const ALL: [Guard; 8] = [
         Guard::ForeignChannelEvent,
         Guard::ForeignChannelReply,
         Guard::EmoteDropped,
         Guard::TimestampReplaced,
         Guard::LineTooLong,
         Guard::NotEventStream,
+        Guard::WebhookBadSignature,
+        Guard::WebhookMalformed,
     ];
 
     /// The key in `counters.guards`.
@@ -51,6 +59,8 @@ impl Guard {
             Guard::TimestampReplaced => "timestamps_replaced",
             Guard::LineTooLong => "lines_too_long",
             Guard::NotEventStream => "not_event_streams",
+            Guard::WebhookBadSignature => "webhook_bad_signatures",
+            Guard::WebhookMalformed => "webhook_malformed",
         }
     }
 }
@@ -127,6 +137,8 @@ mod tests {
                 "log_lines_dropped",
                 "not_event_streams",
                 "timestamps_replaced",
+                "webhook_bad_signatures",
+                "webhook_malformed",
             ]
         );
     }

@@ -12,7 +12,7 @@
 //! - [`event`]: `ChatEvent`, the contract every source produces, and its `Extras` (platform details
 //!   kept as JSON text).
 //! - [`sources`]: the source contracts, their runners (the one writer of a source's status), TLS;
-//!   one module per platform ([`sources::twitch`], [`sources::youtube`], [`sources::sim`]).
+//!   one module per platform ([`sources::twitch`], [`sources::youtube`], [`sources::kick`], [`sources::sim`]).
 //! - [`triggers`]: the pure trigger engine: registry, cooldowns, templates.
 //! - [`actions`]: action descriptors, the router, and one sink per kind of effect.
 //! - [`pipeline`]: lanes, the evaluation core (dedupe, triggers), the supervisor, the run loop,

@@ -104,12 +104,23 @@ impl Secrets {
     /// Registers a part of a handed-out secret that can be printed on its own (the `key` inside a
     /// URL that is itself the secret), so [`Secrets::scrub`] removes it wherever it appears.
     pub fn scrub_also(&self, part: &str) {
+        self.remember(part);
+    }
+
+    /// A secret the runtime obtained itself (a refreshed OAuth token), remembered like the ones
+    /// [`Secrets::get`] hands out so [`Secrets::scrub`] removes it from every message.
+    pub fn adopt(&self, value: &str) -> Secret {
+        self.remember(value);
+        Secret(value.to_owned())
+    }
+
+    fn remember(&self, value: &str) {
         let mut handed_out = self
             .handed_out
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if !handed_out.iter().any(|v| v == part) {
-            handed_out.push(part.to_owned());
+        if !handed_out.iter().any(|v| v == value) {
+            handed_out.push(value.to_owned());
         }
     }
 

@@ -151,12 +151,27 @@ fn creators(config: &CreatorsConfig, out: &mut Findings) {
             }
         }
         if let Some(kick) = &p.kick {
-            env_name(
-                out,
-                k,
-                format!("{pb}/kick/token_env"),
-                kick.token_env.as_ref(),
-            );
+            for (key, value) in [
+                ("token_env", &kick.token_env),
+                ("refresh_token_env", &kick.refresh_token_env),
+                ("client_id_env", &kick.client_id_env),
+                ("client_secret_env", &kick.client_secret_env),
+            ] {
+                env_name(out, k, format!("{pb}/kick/{key}"), value.as_ref());
+            }
+            let refreshing = [
+                &kick.refresh_token_env,
+                &kick.client_id_env,
+                &kick.client_secret_env,
+            ];
+            if refreshing.iter().any(|v| v.is_some()) && !refreshing.iter().all(|v| v.is_some()) {
+                out.push(
+                    k,
+                    format!("{pb}/kick"),
+                    "refreshing the Kick token needs all three of `refresh_token_env`, `client_id_env` and `client_secret_env`"
+                        .into(),
+                );
+            }
         }
         if let Some(r) = &p.rumble {
             env_name(

@@ -2,7 +2,8 @@
 //!
 //! Routes: `/healthz` (liveness), `/api/snapshot` (the runtime snapshot the exporter last wrote),
 //! `/events` (the live [`Feed`] as Server-Sent Events, resumable with `Last-Event-ID`), `/overlay` and
-//! `/chat` (the live chat pages, fed by `/events`). A `listen`
+//! `/chat` (the live chat pages, fed by `/events`), and, merged in by `ss run` outside the token
+//! check, `POST /webhooks/kick` ([`super::kick_webhook`]). A `listen`
 //! address outside loopback is refused unless a token is configured; with a token every route needs
 //! it as `Authorization: Bearer TOKEN` or `?key=TOKEN` (OBS browser sources can only pass a query),
 //! compared in constant time and never logged.
@@ -87,7 +88,16 @@ pub async fn serve(
     state: AppState,
     shutdown: CancellationToken,
 ) {
-    let app = router(state);
+    serve_router(listener, router(state), shutdown).await;
+}
+
+/// Serves `app` (the [`router`] merged with routes that authenticate otherwise, such as Kick's
+/// webhooks) until `shutdown`.
+pub async fn serve_router(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: CancellationToken,
+) {
     if let Err(e) = axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await

@@ -265,7 +265,7 @@ pub async fn run(
         )?;
     }
     // Also before anything starts: a refused listen address stops the run with the reason.
-    let feed = start_http(root, &config, &secrets, &shutdown, &tasks).await?;
+    let (feed, kick_webhook) = start_http(root, &config, &secrets, &shutdown, &tasks).await?;
     let db = crate::store::db_path(root);
     let writer = StoreWriter::spawn(&db, WRITER_CAPACITY)
         .with_context(|| format!("opening the store {}", db.display()))?;
@@ -312,7 +312,21 @@ pub async fn run(
             quotas: &quotas,
         },
     );
-    // The sources hold the only senders now, so the lane closes when the last source stops.
+    // Kick's webhooks enter the same lane until shutdown, when the receiver lets go of its sink.
+    if let Some(webhook) = kick_webhook {
+        webhook.open(crate::sources::kick::webhook::Door {
+            sink: sink.clone(),
+            guards: counters.guards.clone(),
+            wire: config.system.limits.wire(),
+        });
+        let token = shutdown.clone();
+        tasks.spawn(async move {
+            token.cancelled().await;
+            webhook.close();
+        });
+    }
+    // The sources (and the webhook receiver) hold the only senders now, so the lane closes when
+    // the last source stops.
     drop(sink);
 
     let exporter = Exporter::start(
@@ -455,19 +469,29 @@ pub async fn run(
     })
 }
 
-/// Starts the local HTTP server when `system.http.enabled`; returns the feed the pipeline publishes to.
+/// The feed the pipeline publishes to and the Kick webhook receiver, when the server runs.
+type HttpParts = (
+    Option<crate::http::Feed>,
+    Option<Arc<crate::sources::kick::webhook::WebhookReceiver>>,
+);
+
+/// Starts the local HTTP server when `system.http.enabled`; returns the feed the pipeline
+/// publishes to and, when a creator reads Kick, the receiver of `POST /webhooks/kick`.
 async fn start_http(
     root: &Path,
     config: &Config,
     secrets: &Secrets,
     shutdown: &CancellationToken,
     tasks: &TaskTracker,
-) -> anyhow::Result<Option<crate::http::Feed>> {
+) -> anyhow::Result<HttpParts> {
     use crate::http::server;
     let settings = &config.system.http;
     if !settings.enabled {
-        return Ok(None);
+        return Ok((None, None));
     }
+    let kick_webhook = crate::sources::kick::webhook::receiver_for(config, root)
+        .map_err(anyhow::Error::msg)?
+        .map(Arc::new);
     let token = match &settings.token_env {
         None => None,
         Some(name) => Some(Arc::new(secrets.get(name).ok_or_else(|| {
@@ -483,9 +507,17 @@ async fn start_http(
         snapshot: root.join("runtime/exports/runtime_snapshot.json"),
         token,
     };
-    tracing::info!(listen = %settings.listen, "HTTP server listening (/healthz, /api/snapshot, /events).");
-    tasks.spawn(server::serve(listener, state, shutdown.clone()));
-    Ok(Some(feed))
+    let mut app = server::router(state);
+    if let Some(receiver) = &kick_webhook {
+        app = app.merge(crate::http::kick_webhook::router(receiver.clone()));
+    }
+    tracing::info!(
+        listen = %settings.listen,
+        kick_webhooks = kick_webhook.is_some(),
+        "HTTP server listening (/healthz, /api/snapshot, /events, POST /webhooks/kick with Kick sources)."
+    );
+    tasks.spawn(server::serve_router(listener, app, shutdown.clone()));
+    Ok((Some(feed), kick_webhook))
 }
 
 /// Drains the data lane until it closes, applying config reloads between batches.

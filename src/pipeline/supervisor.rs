@@ -15,6 +15,7 @@ use crate::config::secrets::Secrets;
 use crate::event::Platform;
 use crate::guards::Guards;
 use crate::sources::rumble::{RumbleEndpoints, RumbleSource};
+use crate::sources::kick::{KickEndpoints, KickSource};
 use crate::sources::runner::{Wiring, polling, session};
 use crate::sources::sim::SimSource;
 use crate::sources::twitch::{TwitchEndpoints, TwitchSource};
@@ -79,6 +80,9 @@ pub struct BuildDeps<'a> {
     pub secrets: &'a Secrets,
     pub quotas: &'a QuotaBook,
     pub spent: &'a SpentLoader<'a>,
+    /// `runtime/state`: where a source keeps what it must remember across runs (Kick's refreshed
+    /// tokens).
+    pub state_dir: &'a Path,
 }
 
 /// Persists YouTube quota spends through the store writer, before each call is made.
@@ -186,6 +190,18 @@ pub fn build_source(
                 RumbleSource::new(creator, rumble)?.with_endpoints(endpoints),
             )))
         }
+        Platform::Kick => {
+            let kick = settings.kick.as_ref().ok_or_else(|| {
+                SourceError::InvalidSettings("no kick block in creators.json".into())
+            })?;
+            let endpoints = KickEndpoints::from_platform(config.platforms.settings(platform));
+            Ok(Source::Session(Box::new(KickSource::new(
+                creator,
+                kick,
+                endpoints,
+                deps.state_dir.to_path_buf(),
+            )?)))
+        }
         other => Err(SourceError::InvalidSettings(format!(
             "this build has no {other} source yet"
         ))),
@@ -235,10 +251,12 @@ impl Supervisor {
             quotas: quotas.clone(),
         };
         let spent = store_spent(db);
+        let state_dir = db.parent().unwrap_or(Path::new("."));
         let deps = BuildDeps {
             secrets,
             quotas,
             spent: &spent,
+            state_dir,
         };
         for plan in plans {
             if let Some(reason) = &plan.skipped {

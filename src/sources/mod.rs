@@ -12,6 +12,7 @@
 //! Transport and parsing are separate in every source, so parsers are pure functions tested on raw
 //! wire samples. TLS client settings are built once in [`tls`].
 
+pub mod kick;
 pub mod ratelimit;
 pub mod rumble;
 pub mod runner;
@@ -70,6 +71,41 @@ pub struct SourceContext {
     pub wire: WireLimits,
 }
 
+/// The wire checks ([`wire_checks`]) of one event received at `received`, counted into `guards`:
+/// the door every event passes, from a source ([`SourceContext::check_wire`]) or a webhook.
+pub fn check_wire(
+    guards: &Guards,
+    wire: &WireLimits,
+    event: &mut ChatEvent,
+    received: chrono::DateTime<chrono::Utc>,
+) {
+    let fixed = wire_checks::check(event, received, wire.max_clock_skew);
+    guards.count(Guard::EmoteDropped, fixed.emotes_dropped);
+    if fixed.timestamp_replaced {
+        guards.count(Guard::TimestampReplaced, 1);
+        tracing::debug!(
+            creator = %event.creator,
+            platform = %event.platform,
+            message_id = %event.message_id,
+            "Replaced a platform timestamp far from the receive time."
+        );
+    }
+}
+
+/// The HTTP client of an HTTP-speaking source: reqwest over rustls, with the runtime's user agent
+/// and these timeouts (a whole request, and connecting).
+pub fn http_client(
+    request_timeout: std::time::Duration,
+    connect_timeout: std::time::Duration,
+) -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .timeout(request_timeout)
+        .connect_timeout(connect_timeout)
+        .user_agent(concat!("streamsuites-ss/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| format!("cannot build the HTTP client: {e}"))
+}
+
 /// Whether a source should keep reading after handing over an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Forwarded {
@@ -84,17 +120,7 @@ impl SourceContext {
     /// receive time is taken here, at the door), counting what they corrected. Every event a source
     /// hands over passes here: [`SourceContext::forward`] and the polling runner's pages call it.
     pub fn check_wire(&self, event: &mut ChatEvent, received: chrono::DateTime<chrono::Utc>) {
-        let fixed = wire_checks::check(event, received, self.wire.max_clock_skew);
-        self.guards.count(Guard::EmoteDropped, fixed.emotes_dropped);
-        if fixed.timestamp_replaced {
-            self.guards.count(Guard::TimestampReplaced, 1);
-            tracing::debug!(
-                creator = %self.creator,
-                platform = %self.platform,
-                message_id = %event.message_id,
-                "Replaced a platform timestamp far from the receive time."
-            );
-        }
+        check_wire(&self.guards, &self.wire, event, received);
     }
 
     /// Checks one event ([`SourceContext::check_wire`]), hands it to the data lane and records it in

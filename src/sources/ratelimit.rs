@@ -9,6 +9,9 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+/// Added to a platform's window (in percent of it) by [`SlidingWindow::for_send_limit`].
+pub const WINDOW_MARGIN_PERCENT: u32 = 2;
+
 /// Remembers recent sends and says when the next one is allowed.
 #[derive(Debug, Clone)]
 pub struct SlidingWindow {
@@ -20,6 +23,17 @@ pub struct SlidingWindow {
 }
 
 impl SlidingWindow {
+    /// The limiter for a platform's send limit (`messages` per `per_s`), its window widened by
+    /// [`WINDOW_MARGIN_PERCENT`]: the platform counts messages when they arrive, so the margin
+    /// keeps network jitter from letting one message too many land inside its window.
+    pub fn for_send_limit(limit: &crate::config::model::SendLimit) -> SlidingWindow {
+        let per = Duration::try_from_secs_f64(limit.per_s)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .unwrap_or(Duration::from_secs(30));
+        SlidingWindow::new(limit.messages, per + per * WINDOW_MARGIN_PERCENT / 100)
+    }
+
     /// At most `limit` sends per `window`. A limit of 0 allows nothing.
     pub fn new(limit: u32, window: Duration) -> SlidingWindow {
         SlidingWindow {

@@ -237,3 +237,17 @@ pub fn exit_code_within(child: &mut std::process::Child, limit: std::time::Durat
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+/// Every file below `dir` (none when it does not exist), for checks over whole export trees.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten() {
+        let path = entry.expect("a directory entry").path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}

@@ -122,26 +122,13 @@ fn assert_no_secret(t: &Test, stderr: &str) {
         assert!(!stderr.contains(secret), "a secret leaked into the logs");
     }
     for dir in ["exports", "signals", "admin"] {
-        for entry in walk(&t.path().join("runtime").join(dir)) {
+        for entry in crate::harness::files_under(&t.path().join("runtime").join(dir)) {
             let text = std::fs::read_to_string(&entry).unwrap();
             for secret in KNOWN_SECRETS {
                 assert!(!text.contains(secret), "a secret in {}", entry.display());
             }
         }
     }
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }
 
 fn source(t: &Test) -> Value {

@@ -167,12 +167,24 @@ pub struct KickSettings {
     pub enabled: bool,
     /// The channel slug.
     pub channel: String,
-    /// The chatroom id used for the Pusher subscription.
+    /// The chatroom id used for the Pusher subscription; looked up from the slug when absent.
     #[serde(default)]
     pub chatroom_id: Option<u64>,
-    /// Environment variable with an OAuth token (sending).
+    /// The broadcaster's user id (sending as `user`, routing webhooks); looked up when absent.
+    #[serde(default)]
+    pub broadcaster_user_id: Option<u64>,
+    /// Environment variable with an OAuth access token (sending).
     #[serde(default)]
     pub token_env: Option<String>,
+    /// Environment variable with the OAuth refresh token (refreshing an expired access token).
+    #[serde(default)]
+    pub refresh_token_env: Option<String>,
+    /// Environment variable with the app's client id (refreshing).
+    #[serde(default)]
+    pub client_id_env: Option<String>,
+    /// Environment variable with the app's client secret (refreshing).
+    #[serde(default)]
+    pub client_secret_env: Option<String>,
 }
 
 /// Rumble chat: the official Live Stream API, optionally with the chat's event stream.

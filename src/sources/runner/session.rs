@@ -20,6 +20,10 @@ pub enum SessionEnd {
     PipelineClosed,
     /// The server asked the client to reconnect.
     ReconnectRequested,
+    /// The server asked the client to reconnect at once (Pusher 4200–4299): no backoff after a
+    /// session that was connected; one that never was backs off as usual, so a server that
+    /// refuses every session cannot make the runner spin.
+    ReconnectAtOnce,
 }
 
 /// What one session did.
@@ -68,6 +72,8 @@ pub async fn run(mut source: Box<dyn SessionSource>, mut ctx: SourceContext, tra
         let delay = match report.result {
             Ok(SessionEnd::Shutdown | SessionEnd::PipelineClosed) => break,
             Ok(SessionEnd::ReconnectRequested) => retry.next_delay(),
+            Ok(SessionEnd::ReconnectAtOnce) if report.connected_for.is_some() => Duration::ZERO,
+            Ok(SessionEnd::ReconnectAtOnce) => retry.next_delay(),
             Err(error) if error.is_permanent() => {
                 track.failed(&error);
                 return;

@@ -15,7 +15,7 @@ use crate::config::model::SendLimit;
 use crate::sources::OutboundMessage;
 use crate::sources::ratelimit::SlidingWindow;
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Twitch's maximum message length, in characters (Unicode code points).
 pub const MAX_MESSAGE_CHARS: usize = 500;
@@ -23,10 +23,6 @@ pub const MAX_MESSAGE_CHARS: usize = 500;
 /// Lines waiting to be sent. When full, the source stops taking replies from its outbound queue,
 /// so that bounded queue fills and the executor drops (and counts) new replies.
 pub const OUTBOX_CAPACITY: usize = 64;
-
-/// The platform counts messages when they arrive; a margin of 2% of the window keeps network
-/// jitter from letting one message too many land inside the platform's window.
-const WINDOW_MARGIN_PERCENT: u32 = 2;
 
 /// Splits `text` into chunks of at most `max_chars` characters, at spaces where possible.
 pub fn split_message(text: &str, max_chars: usize) -> Vec<String> {
@@ -82,14 +78,9 @@ pub struct Outbox {
 
 impl Outbox {
     pub fn new(limit: &SendLimit) -> Outbox {
-        let per = Duration::try_from_secs_f64(limit.per_s)
-            .ok()
-            .filter(|d| !d.is_zero())
-            .unwrap_or(Duration::from_secs(30));
-        let window = per + per * WINDOW_MARGIN_PERCENT / 100;
         Outbox {
             pending: VecDeque::with_capacity(OUTBOX_CAPACITY),
-            limiter: SlidingWindow::new(limit.messages, window),
+            limiter: SlidingWindow::for_send_limit(limit),
             normal_limit: limit.messages,
             privileged_limit: limit
                 .platform_specific
@@ -177,6 +168,7 @@ impl Outbox {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use std::time::Duration;
 
     fn reply(text: &str, reply_to: Option<&str>) -> OutboundMessage {
         OutboundMessage {

@@ -160,12 +160,7 @@ pub struct HttpTransport {
 
 impl HttpTransport {
     pub fn new(base: &str) -> Result<HttpTransport, String> {
-        let http = reqwest::Client::builder()
-            .timeout(REQUEST_TIMEOUT)
-            .connect_timeout(CONNECT_TIMEOUT)
-            .user_agent(concat!("streamsuites-ss/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let http = crate::sources::http_client(REQUEST_TIMEOUT, CONNECT_TIMEOUT)?;
         Ok(HttpTransport {
             http,
             base: base.trim_end_matches('/').to_owned(),

@@ -1,0 +1,470 @@
+//! Kick chat: read over Pusher (websocket, protocol 7), send through the official Public API, and
+//! the official webhooks' verification.
+//!
+//! - [`wire`]: pure parsers (Pusher frames, app events, channel lookup, token answers, webhook
+//!   bodies) and the one chat normalizer both read paths share.
+//! - [`pusher`]: one websocket session: established → subscribe → serve, pings both ways.
+//! - [`api`]: HTTP calls: the channel lookup, `POST /chat`, the token refresh.
+//! - [`auth`]: OAuth tokens from the environment, refreshed on 401, kept in a 0600 file.
+//! - [`send`]: replies split at 500 characters and paced by the send limit.
+//! - [`webhook`]: RSA-SHA256 signature checks and the routing of deliveries to creators.
+//!
+//! The source is a [`SessionSource`]: one session is one websocket connection; the session runner
+//! reconnects (at once after a Pusher 4200–4299, with backoff otherwise) and stops the source on a
+//! permanent error (a Pusher 4000–4099, or a channel lookup Kick blocks: the operator must fill in
+//! `chatroom_id`). The chatroom id comes from the creator's `kick.chatroom_id`, else from the
+//! channel lookup, done once per run.
+
+pub mod api;
+pub mod auth;
+pub mod pusher;
+pub mod send;
+pub mod webhook;
+pub mod wire;
+
+use crate::config::model::{KickSettings, PlatformOwn};
+use crate::config::secrets::Secrets;
+use crate::sources::runner::RetryPolicy;
+use crate::sources::runner::session::{SessionReport, SessionSource};
+use crate::sources::{BoxFuture, OutboundMessage, SourceContext, SourceError};
+use api::{ApiError, ChatPost, KickApi};
+use auth::{KickAuth, RefreshError, TokenEnv};
+use send::Outbox;
+use std::path::PathBuf;
+use tracing::{debug, info};
+use wire::ErrorAction;
+
+/// Kick's Pusher endpoint with the app key observed in Kick's web client (§3.1; it may change).
+pub const DEFAULT_WS_URL: &str = "wss://ws-us2.pusher.com/app/32cbd69e4b950bf97679?protocol=7&client=js&version=8.4.0&flash=false";
+/// The official Public API.
+pub const DEFAULT_BASE_URL: &str = "https://api.kick.com/public/v1";
+/// The OAuth 2.1 server.
+pub const DEFAULT_OAUTH_URL: &str = "https://id.kick.com";
+/// The unofficial channel lookup (`{url}/channels/{slug}`).
+pub const DEFAULT_CHANNEL_API_URL: &str = "https://kick.com/api/v2";
+
+/// Kick's own settings in platforms.json.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KickEndpoints {
+    pub ws_url: String,
+    pub base_url: String,
+    pub oauth_url: String,
+    pub channel_api_url: String,
+    /// A PEM file with the webhook signing key; `None` uses Kick's published key.
+    pub webhook_public_key_file: Option<String>,
+}
+
+impl Default for KickEndpoints {
+    fn default() -> KickEndpoints {
+        KickEndpoints {
+            ws_url: DEFAULT_WS_URL.into(),
+            base_url: DEFAULT_BASE_URL.into(),
+            oauth_url: DEFAULT_OAUTH_URL.into(),
+            channel_api_url: DEFAULT_CHANNEL_API_URL.into(),
+            webhook_public_key_file: None,
+        }
+    }
+}
+
+impl KickEndpoints {
+    /// Reads `ws_url`, `base_url`, `oauth_url`, `channel_api_url` and `webhook_public_key_file`
+    /// from Kick's block in platforms.json, with the defaults for what is absent.
+    pub fn from_platform(own: PlatformOwn<'_>) -> KickEndpoints {
+        let d = KickEndpoints::default();
+        KickEndpoints {
+            ws_url: own.str("ws_url").unwrap_or(d.ws_url),
+            base_url: own.str("base_url").unwrap_or(d.base_url),
+            oauth_url: own.str("oauth_url").unwrap_or(d.oauth_url),
+            channel_api_url: own.str("channel_api_url").unwrap_or(d.channel_api_url),
+            webhook_public_key_file: own.str("webhook_public_key_file"),
+        }
+    }
+}
+
+/// The chatroom and who owns it, once known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Resolved {
+    chatroom_id: u64,
+    channel_id: Option<u64>,
+    broadcaster_user_id: Option<u64>,
+}
+
+/// Sending replies: the outbox, the API and the tokens. Lives as long as the source.
+pub struct Replies {
+    outbox: Outbox,
+    api: KickApi,
+    auth: KickAuth,
+    secrets: Secrets,
+    broadcaster_user_id: Option<u64>,
+    /// Kick refused the refresh: no more sends this run (each would fail the same way).
+    refused: bool,
+    warned_no_token: bool,
+}
+
+impl Replies {
+    fn has_room(&self) -> bool {
+        self.outbox.has_room()
+    }
+
+    fn next_send_at(&self) -> Option<std::time::Instant> {
+        self.outbox.next_send_at(std::time::Instant::now())
+    }
+
+    /// Queues a reply, or says once why none can be sent.
+    fn queue(&mut self, message: &OutboundMessage, ctx: &SourceContext) {
+        if self.auth.access().is_none() {
+            if !self.warned_no_token {
+                self.warned_no_token = true;
+                ctx.report.warning(&format!(
+                    "{}/kick cannot send replies: no access token; set token_env in the creator's kick block and the variable it names",
+                    ctx.creator
+                ));
+            }
+            return;
+        }
+        if self.refused {
+            return;
+        }
+        let queued = self.outbox.push(message);
+        debug!(
+            platform = "kick",
+            pieces = queued,
+            pending = self.outbox.pending(),
+            "Queued a reply."
+        );
+    }
+
+    /// Sends the next piece the limiter allows; an expired token is refreshed once and the piece
+    /// sent again.
+    async fn send_ready(&mut self, ctx: &SourceContext) {
+        let Some(piece) = self.outbox.take_ready(std::time::Instant::now()) else {
+            return;
+        };
+        let post = ChatPost {
+            broadcaster_user_id: self.broadcaster_user_id,
+            content: &piece.text,
+            as_bot: self.broadcaster_user_id.is_none(),
+            reply_to: piece.reply_to.as_deref(),
+        };
+        let mut refreshed = false;
+        loop {
+            let Some(token) = self.auth.access().cloned() else {
+                return;
+            };
+            match self.api.send_chat(&token, &post).await {
+                Ok(id) => {
+                    debug!(
+                        platform = "kick",
+                        message_id = id.as_deref().unwrap_or(""),
+                        "Sent a reply."
+                    );
+                    return;
+                }
+                Err(ApiError::Unauthorized) if !refreshed => {
+                    refreshed = true;
+                    match self.auth.refresh(&self.api, &self.secrets).await {
+                        Ok(()) => continue,
+                        Err(e) => {
+                            if matches!(e, RefreshError::Refused { .. } | RefreshError::Missing(_))
+                            {
+                                self.refused = true;
+                            }
+                            ctx.report.warning(&format!(
+                                "{}/kick: login failed: the access token expired and {e}",
+                                ctx.creator
+                            ));
+                            return;
+                        }
+                    }
+                }
+                Err(ApiError::Unauthorized) => {
+                    self.refused = true;
+                    ctx.report.warning(&format!(
+                        "{}/kick: login failed: Kick refused the freshly refreshed token (401); check the app's chat:write scope",
+                        ctx.creator
+                    ));
+                    return;
+                }
+                Err(e) => {
+                    ctx.report
+                        .warning(&format!("{}/kick: reply not sent: {e}", ctx.creator));
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Reads one Kick channel for one creator and sends that creator's replies into it.
+pub struct KickSource {
+    creator: String,
+    slug: String,
+    settings: KickSettings,
+    endpoints: KickEndpoints,
+    state_dir: PathBuf,
+    timing: pusher::Timing,
+    retry: RetryPolicy,
+    resolved: Option<Resolved>,
+    replies: Option<Replies>,
+}
+
+impl std::fmt::Debug for KickSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KickSource")
+            .field("creator", &self.creator)
+            .field("channel", &self.slug)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KickSource {
+    /// A source for `creator` from their `kick` block; refused tokens and refreshed ones are kept
+    /// under `state_dir` (`runtime/state`).
+    pub fn new(
+        creator: &str,
+        settings: &KickSettings,
+        endpoints: KickEndpoints,
+        state_dir: PathBuf,
+    ) -> Result<KickSource, SourceError> {
+        let slug = settings.channel.trim().to_ascii_lowercase();
+        let valid = !slug.is_empty()
+            && slug.len() <= 64
+            && slug
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'));
+        if !valid {
+            return Err(SourceError::InvalidSettings(format!(
+                "kick channel {:?} is not a channel slug; use the name in the channel's URL (kick.com/NAME: letters, digits, - and _)",
+                settings.channel
+            )));
+        }
+        for (what, url) in [
+            ("ws_url", &endpoints.ws_url),
+            ("base_url", &endpoints.base_url),
+            ("oauth_url", &endpoints.oauth_url),
+            ("channel_api_url", &endpoints.channel_api_url),
+        ] {
+            let scheme_ok = if what == "ws_url" {
+                url.starts_with("wss://") || url.starts_with("ws://")
+            } else {
+                url.starts_with("https://") || url.starts_with("http://")
+            };
+            if !scheme_ok {
+                return Err(SourceError::InvalidSettings(format!(
+                    "platforms.json kick.{what} {url:?} is not a {} URL",
+                    if what == "ws_url" {
+                        "ws:// or wss://"
+                    } else {
+                        "http:// or https://"
+                    }
+                )));
+            }
+        }
+        Ok(KickSource {
+            creator: creator.to_owned(),
+            slug,
+            settings: settings.clone(),
+            endpoints,
+            state_dir,
+            timing: pusher::Timing::default(),
+            retry: RetryPolicy::default(),
+            resolved: None,
+            replies: None,
+        })
+    }
+
+    /// Replaces the session waits (tests use short ones).
+    pub fn with_timing(mut self, timing: pusher::Timing, retry: RetryPolicy) -> KickSource {
+        self.timing = timing;
+        self.retry = retry;
+        self
+    }
+
+    fn api(&self) -> Result<KickApi, SourceError> {
+        KickApi::new(
+            &self.endpoints.base_url,
+            &self.endpoints.oauth_url,
+            &self.endpoints.channel_api_url,
+        )
+        .map_err(SourceError::Other)
+    }
+
+    /// The chatroom: configured, or looked up once.
+    async fn resolve(&mut self, ctx: &SourceContext) -> Result<Resolved, SourceError> {
+        if let Some(resolved) = self.resolved {
+            return Ok(resolved);
+        }
+        let resolved = match self.settings.chatroom_id {
+            Some(chatroom_id) => Resolved {
+                chatroom_id,
+                channel_id: None,
+                broadcaster_user_id: self.settings.broadcaster_user_id,
+            },
+            None => {
+                let info = self.api()?.lookup_channel(&self.slug).await.map_err(|e| match e {
+                    ApiError::Blocked { .. } => SourceError::InvalidSettings(format!(
+                        "{e} when looking up the chatroom of channel {slug:?}; set `chatroom_id` in creators.json (creator {creator:?}, platforms.kick): open https://kick.com/api/v2/channels/{slug} in a browser and copy `chatroom.id`",
+                        slug = self.slug,
+                        creator = self.creator,
+                    )),
+                    ApiError::Status { status: 404, .. } => SourceError::InvalidSettings(format!(
+                        "Kick has no channel {:?} (404); check `channel` in the creator's kick block",
+                        self.slug
+                    )),
+                    other => SourceError::Other(format!("kick channel lookup: {other}")),
+                })?;
+                ctx.report.live(info.livestream.clone());
+                Resolved {
+                    chatroom_id: info.chatroom_id,
+                    channel_id: info.channel_id,
+                    broadcaster_user_id: self.settings.broadcaster_user_id.or(info.user_id),
+                }
+            }
+        };
+        info!(platform = "kick", creator = %self.creator, channel = %self.slug, chatroom = resolved.chatroom_id, "Kick chatroom known.");
+        self.resolved = Some(resolved);
+        Ok(resolved)
+    }
+
+    fn replies(
+        &mut self,
+        ctx: &SourceContext,
+        resolved: Resolved,
+    ) -> Result<&mut Replies, SourceError> {
+        if self.replies.is_none() {
+            let env = TokenEnv {
+                token_env: self.settings.token_env.clone(),
+                refresh_token_env: self.settings.refresh_token_env.clone(),
+                client_id_env: self.settings.client_id_env.clone(),
+                client_secret_env: self.settings.client_secret_env.clone(),
+            };
+            let file = auth::token_file(&self.state_dir, &self.creator);
+            self.replies = Some(Replies {
+                outbox: Outbox::new(&ctx.send_limit),
+                api: self.api()?,
+                auth: KickAuth::load(env, file, &ctx.secrets),
+                secrets: ctx.secrets.clone(),
+                broadcaster_user_id: resolved.broadcaster_user_id,
+                refused: false,
+                warned_no_token: false,
+            });
+        }
+        Ok(self.replies.as_mut().expect("set just above"))
+    }
+
+    async fn one_session(&mut self, ctx: &mut SourceContext) -> SessionReport {
+        let fail = |e| SessionReport {
+            result: Err(e),
+            connected_for: None,
+        };
+        let resolved = tokio::select! {
+            () = ctx.shutdown.cancelled() => return SessionReport {
+                result: Ok(crate::sources::runner::session::SessionEnd::Shutdown),
+                connected_for: None,
+            },
+            resolved = self.resolve(ctx) => match resolved {
+                Ok(resolved) => resolved,
+                Err(e) => return fail(e),
+            },
+        };
+        let tls = match crate::sources::tls::default_client_config() {
+            Ok(tls) => tls,
+            Err(e) => return fail(SourceError::InvalidSettings(e)),
+        };
+        let sub = pusher::Subscription {
+            url: self.endpoints.ws_url.clone(),
+            tls,
+            chatroom: wire::chatroom_channel(resolved.chatroom_id),
+            extra: resolved
+                .channel_id
+                .map(wire::stream_channel)
+                .into_iter()
+                .collect(),
+            slug: self.slug.clone(),
+        };
+        let timing = self.timing;
+        info!(platform = "kick", creator = %ctx.creator, channel = %self.slug, url = %redact_ws_url(&sub.url), "Connecting to Kick chat.");
+        let replies = match self.replies(ctx, resolved) {
+            Ok(replies) => replies,
+            Err(e) => return fail(e),
+        };
+        let outcome = pusher::run(&sub, &timing, ctx, replies).await;
+        let result = outcome.result.map_err(|e| match e.action() {
+            ErrorAction::Permanent => SourceError::InvalidSettings(format!(
+                "kick chat at {}: {e}; Pusher says not to reconnect with the same settings: check platforms.json kick.ws_url (app key, protocol=7)",
+                redact_ws_url(&sub.url)
+            )),
+            _ => SourceError::Other(format!("kick chat at {}: {e}", redact_ws_url(&sub.url))),
+        });
+        SessionReport {
+            result,
+            connected_for: outcome.subscribed_for,
+        }
+    }
+}
+
+/// The websocket URL as it may appear in logs: without its query (the app key is public, but a
+/// self-hosted relay may put a credential there).
+fn redact_ws_url(url: &str) -> &str {
+    url.split('?').next().unwrap_or(url)
+}
+
+impl SessionSource for KickSource {
+    fn session<'a>(&'a mut self, ctx: &'a mut SourceContext) -> BoxFuture<'a, SessionReport> {
+        Box::pin(self.one_session(ctx))
+    }
+
+    fn retry_policy(&self) -> RetryPolicy {
+        self.retry
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(channel: &str) -> KickSettings {
+        KickSettings {
+            enabled: true,
+            channel: channel.into(),
+            chatroom_id: None,
+            broadcaster_user_id: None,
+            token_env: None,
+            refresh_token_env: None,
+            client_id_env: None,
+            client_secret_env: None,
+        }
+    }
+
+    #[test]
+    fn slugs_and_urls_are_checked() {
+        let dir = PathBuf::from("/nonexistent");
+        assert!(
+            KickSource::new(
+                "d",
+                &settings("Some-Channel_1"),
+                KickEndpoints::default(),
+                dir.clone()
+            )
+            .is_ok()
+        );
+        let e = KickSource::new(
+            "d",
+            &settings("two words"),
+            KickEndpoints::default(),
+            dir.clone(),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("kick.com/NAME"), "{e}");
+        let endpoints = KickEndpoints {
+            ws_url: "https://x".into(),
+            ..KickEndpoints::default()
+        };
+        let e = KickSource::new("d", &settings("c"), endpoints, dir).unwrap_err();
+        assert!(e.to_string().contains("kick.ws_url"), "{e}");
+        assert_eq!(
+            redact_ws_url(DEFAULT_WS_URL),
+            "wss://ws-us2.pusher.com/app/32cbd69e4b950bf97679"
+        );
+    }
+}
