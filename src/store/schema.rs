@@ -217,4 +217,14 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (project, day, method)
     ) WITHOUT ROWID;
     ",
+    // 4 -> 5 (the notify step): each message an outbox row became (one per Discord guild channel),
+    // recorded once the destination answered 2xx, so a retry or a restart sends only the rest.
+    r"
+    CREATE TABLE outbox_deliveries (
+        outbox_id  INTEGER NOT NULL REFERENCES outbox (id),
+        delivery   TEXT    NOT NULL,
+        sent_ms    INTEGER NOT NULL,
+        PRIMARY KEY (outbox_id, delivery)
+    ) WITHOUT ROWID;
+    ",
 ];
