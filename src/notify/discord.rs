@@ -55,9 +55,9 @@ impl Default for DiscordSender {
 
 /// One delivery's nonce: the row's (16 hex digits) and 8 of the delivery's, within Discord's 25.
 fn nonce(row_nonce: &str, delivery: &str) -> String {
-    let hash = delivery
-        .bytes()
-        .fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    let hash = delivery.bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
     format!("{}{hash:08x}", &row_nonce[..row_nonce.len().min(16)])
 }
 
@@ -117,10 +117,19 @@ impl DiscordSender {
                 let token_env = ctx.config.borrow().discord.discord.token_env.clone();
                 let Some(token) = token_env.as_deref().and_then(|env| ctx.secrets.get(env)) else {
                     let why = match token_env {
-                        Some(env) => format!("{env} is not set; export it (the bot token) to post to Discord"),
-                        None => "discord.json has no token_env; name the variable holding the bot token".into(),
+                        Some(env) => format!(
+                            "{env} is not set; export it (the bot token) to post to Discord"
+                        ),
+                        None => {
+                            "discord.json has no token_env; name the variable holding the bot token"
+                                .into()
+                        }
                     };
-                    if ctx.stats.set_state(destination.as_str(), "not_configured", Some(why.clone())) {
+                    if ctx.stats.set_state(
+                        destination.as_str(),
+                        "not_configured",
+                        Some(why.clone()),
+                    ) {
                         tracing::warn!(destination = "discord", "Discord posts wait: {why}");
                     }
                     return Outcome::Hold;
@@ -129,7 +138,10 @@ impl DiscordSender {
                 body["nonce"] = Value::String(nonce(&row.nonce, &delivery.key));
                 body["enforce_nonce"] = Value::Bool(true);
                 (
-                    format!("{}/channels/{channel_id}/messages", base.trim_end_matches('/')),
+                    format!(
+                        "{}/channels/{channel_id}/messages",
+                        base.trim_end_matches('/')
+                    ),
                     Some(format!("Bot {}", token.expose())),
                     body,
                     format!("channels/{channel_id}/messages"),
@@ -138,14 +150,23 @@ impl DiscordSender {
             Via::Webhook { env } => {
                 let Some(hook) = ctx.secrets.get(env) else {
                     let why = format!("{env} is not set; export it (the guild's webhook URL)");
-                    if ctx.stats.set_state(destination.as_str(), "not_configured", Some(why.clone())) {
+                    if ctx.stats.set_state(
+                        destination.as_str(),
+                        "not_configured",
+                        Some(why.clone()),
+                    ) {
                         tracing::warn!(destination = "discord", "Discord posts wait: {why}");
                     }
                     return Outcome::Hold;
                 };
                 let url = hook.expose().trim_end_matches('/').to_string();
                 let sep = if url.contains('?') { '&' } else { '?' };
-                (format!("{url}{sep}wait=true"), None, body.clone(), delivery.key.clone())
+                (
+                    format!("{url}{sep}wait=true"),
+                    None,
+                    body.clone(),
+                    delivery.key.clone(),
+                )
             }
         };
         let mut limited = 0;
@@ -172,10 +193,19 @@ impl DiscordSender {
                     ctx.stats.set_state(destination.as_str(), "ready", None);
                     return Outcome::Sent;
                 }
-                Answer::RateLimited { retry_after, global } => {
+                Answer::RateLimited {
+                    retry_after,
+                    global,
+                } => {
                     ctx.stats.update("discord", |s| s.rate_limited += 1);
-                    tracing::info!(destination = "discord", retry_after_s = retry_after.as_secs_f64(), global, "Discord rate limit; waiting.");
-                    self.limits.limited(&route, retry_after, global, Instant::now());
+                    tracing::info!(
+                        destination = "discord",
+                        retry_after_s = retry_after.as_secs_f64(),
+                        global,
+                        "Discord rate limit; waiting."
+                    );
+                    self.limits
+                        .limited(&route, retry_after, global, Instant::now());
                     limited += 1;
                     if limited >= MAX_RATE_LIMITED {
                         return Outcome::Retry {
@@ -183,7 +213,11 @@ impl DiscordSender {
                         };
                     }
                 }
-                Answer::Retry(error) => return Outcome::Retry { error: ctx.secrets.scrub(&error) },
+                Answer::Retry(error) => {
+                    return Outcome::Retry {
+                        error: ctx.secrets.scrub(&error),
+                    };
+                }
                 Answer::Config(error) => {
                     let error = ctx.secrets.scrub(&error);
                     ctx.config_problem(destination, &error);
@@ -238,7 +272,10 @@ impl DiscordSender {
                         .as_ref()
                         .and_then(|j| j.get("global")?.as_bool())
                         .unwrap_or(false);
-                Answer::RateLimited { retry_after, global }
+                Answer::RateLimited {
+                    retry_after,
+                    global,
+                }
             }
             401 => Answer::Config(format!(
                 "Discord answered 401 Unauthorized ({message}): the bot token (or webhook) is wrong; fix discord.json token_env / webhook_url_env"

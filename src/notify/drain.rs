@@ -111,8 +111,11 @@ pub async fn run<S: Sender>(mut sender: S, db: PathBuf, ctx: DrainCtx, wake: Arc
                 destination,
                 "Cannot read the outbox; nothing will be sent: {e}"
             );
-            ctx.stats
-                .set_state(destination, "failed", Some(format!("cannot read the outbox: {e}")));
+            ctx.stats.set_state(
+                destination,
+                "failed",
+                Some(format!("cannot read the outbox: {e}")),
+            );
             return;
         }
     };
@@ -133,7 +136,11 @@ pub async fn run<S: Sender>(mut sender: S, db: PathBuf, ctx: DrainCtx, wake: Arc
             let outcome = sender.deliver(row, &done, &ctx).await;
             if let Some(result) = record(row, outcome, &ctx.stats, destination) {
                 recorded = true;
-                if let Err(e) = ctx.writer.send(WriteOp::OutboxResult(Box::new(result))).await {
+                if let Err(e) = ctx
+                    .writer
+                    .send(WriteOp::OutboxResult(Box::new(result)))
+                    .await
+                {
                     tracing::warn!(destination, outbox_id = row.id, "Result not recorded: {e}");
                 }
             }
@@ -172,7 +179,12 @@ fn record(
             for _ in 0..row.attempts.min(16) {
                 delay = backoff.next_delay();
             }
-            tracing::warn!(destination, outbox_id = id, retry_in_s = delay.as_secs_f64(), "Notification not sent; will retry: {error}");
+            tracing::warn!(
+                destination,
+                outbox_id = id,
+                retry_in_s = delay.as_secs_f64(),
+                "Notification not sent; will retry: {error}"
+            );
             Some(OutboxResult::Failed {
                 id,
                 at,
@@ -182,7 +194,11 @@ fn record(
         }
         Outcome::Failed { error } => {
             stats.update(destination, |s| s.failed += 1);
-            tracing::warn!(destination, outbox_id = id, "Notification failed for good: {error}");
+            tracing::warn!(
+                destination,
+                outbox_id = id,
+                "Notification failed for good: {error}"
+            );
             Some(OutboxResult::Failed {
                 id,
                 at,

@@ -51,17 +51,26 @@ pub async fn run(w: Watched) {
                 && posted.insert((*platform, stream.id.clone()))
             {
                 tracing::info!(creator = %creator, platform = %platform, stream = %stream.id, "Went live; queueing go-live posts.");
-                rows.extend(posts::go_live(&config, creator, *platform, stream, Utc::now()));
+                rows.extend(posts::go_live(
+                    &config,
+                    creator,
+                    *platform,
+                    stream,
+                    Utc::now(),
+                ));
             }
             let before = states.insert((creator.clone(), *platform), snapshot.state);
             let text = match (before, snapshot.state) {
-                (Some(b), ConnectionState::Failed) if b != ConnectionState::Failed => Some(format!(
-                    "Source {creator}/{platform} failed: {}",
-                    snapshot.last_error.as_deref().unwrap_or("no reason given")
-                )),
-                (Some(ConnectionState::Backoff | ConnectionState::Failed), ConnectionState::Connected) => {
-                    Some(format!("Source {creator}/{platform} recovered."))
+                (Some(b), ConnectionState::Failed) if b != ConnectionState::Failed => {
+                    Some(format!(
+                        "Source {creator}/{platform} failed: {}",
+                        snapshot.last_error.as_deref().unwrap_or("no reason given")
+                    ))
                 }
+                (
+                    Some(ConnectionState::Backoff | ConnectionState::Failed),
+                    ConnectionState::Connected,
+                ) => Some(format!("Source {creator}/{platform} recovered.")),
                 _ => None,
             };
             if let Some(text) = text {
@@ -72,7 +81,10 @@ pub async fn run(w: Watched) {
         if now_degraded.is_some() != degraded {
             degraded = now_degraded.is_some();
             let text = match now_degraded {
-                Some(d) => format!("Store degraded: {}", crate::export::sanitize::message(&d.reason)),
+                Some(d) => format!(
+                    "Store degraded: {}",
+                    crate::export::sanitize::message(&d.reason)
+                ),
                 None => "Store recovered.".to_string(),
             };
             log(&w, &text, &mut rows);
@@ -96,7 +108,10 @@ async fn queue(w: &Watched, rows: &mut Vec<NewOutbox>) {
     if rows.is_empty() {
         return;
     }
-    let ops = rows.drain(..).map(|r| WriteOp::Outbox(Box::new(r))).collect();
+    let ops = rows
+        .drain(..)
+        .map(|r| WriteOp::Outbox(Box::new(r)))
+        .collect();
     if w.writer.send(WriteOp::Atomic(ops)).await.is_ok() && w.writer.flush().await.is_ok() {
         for wake in &w.wake {
             wake.notify_one();

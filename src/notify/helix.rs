@@ -32,8 +32,8 @@ pub struct HelixStreams {
 
 /// Reads a `GET /streams` answer: the live stream of `login`, or `None` when offline.
 pub fn parse_streams(body: &str, login: &str) -> Result<Option<LiveStream>, String> {
-    let value: Value =
-        serde_json::from_str(body).map_err(|e| format!("Helix /streams answer is not JSON: {e}"))?;
+    let value: Value = serde_json::from_str(body)
+        .map_err(|e| format!("Helix /streams answer is not JSON: {e}"))?;
     let data = value
         .get("data")
         .and_then(Value::as_array)
@@ -45,7 +45,9 @@ pub fn parse_streams(body: &str, login: &str) -> Result<Option<LiveStream>, Stri
         return Ok(None);
     };
     let s = |k: &str| stream.get(k).and_then(Value::as_str);
-    let id = s("id").filter(|id| !id.is_empty()).ok_or("a Helix stream has no id")?;
+    let id = s("id")
+        .filter(|id| !id.is_empty())
+        .ok_or("a Helix stream has no id")?;
     let started_at = s("started_at")
         .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
         .map_or_else(chrono::Utc::now, |t| t.with_timezone(&chrono::Utc));
@@ -129,7 +131,10 @@ impl HelixStreams {
                 self.token = None;
                 continue;
             }
-            let body = response.text().await.map_err(|e| super::drain::describe(e, &self.secrets))?;
+            let body = response
+                .text()
+                .await
+                .map_err(|e| super::drain::describe(e, &self.secrets))?;
             if !status.is_success() {
                 return Err(format!("Helix /streams answered {status}"));
             }
@@ -183,9 +188,15 @@ mod tests {
           "tag_ids":[],"is_mature":false}],"pagination":{"cursor":"eyJiIjp7IkN1cnNvciI6ImV5SnpJam8zT0RNMk5TNDBORFF4TlRjMU1UY3hOU3dpWkNJNlptRnNjMlVzSW5RaU9uUnlkV1Y5In0sImEiOnsiQ3Vyc29yIjoiZXlKeklqb3hOVGs0TGpRMk5qSXhNVGs0TURFNUxDSmtJanBtWVd4elpTd2lkQ0k2ZEhKMVpYMD0ifX0"}}"#;
         let stream = parse_streams(live, "afro").unwrap().unwrap();
         assert_eq!(stream.id, "40952121085");
-        assert_eq!(stream.title.as_deref(), Some("Jacob: Digital Den Laptops & Routers"));
+        assert_eq!(
+            stream.title.as_deref(),
+            Some("Jacob: Digital Den Laptops & Routers")
+        );
         assert_eq!(stream.url.as_deref(), Some("https://www.twitch.tv/afro"));
-        assert_eq!(parse_streams(r#"{"data":[],"pagination":{}}"#, "afro").unwrap(), None);
+        assert_eq!(
+            parse_streams(r#"{"data":[],"pagination":{}}"#, "afro").unwrap(),
+            None
+        );
         assert!(parse_streams(r#"{"error":"Unauthorized"}"#, "afro").is_err());
     }
 

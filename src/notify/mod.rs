@@ -98,8 +98,17 @@ pub(crate) fn form(pairs: &[(&str, &str)]) -> String {
 /// Starts the senders, the go-live watcher and the Helix pollers.
 pub fn start(parts: NotifyParts) -> Notifications {
     let stats = NotifyStats::default();
-    for destination in ["discord", "x"] {
-        stats.set_state(destination, "ready", None);
+    {
+        let config = parts.config.borrow();
+        for (destination, (state, detail)) in [
+            ("discord", discord_readiness(&config, &parts.secrets)),
+            ("x", x_readiness(&config, &parts.secrets)),
+        ] {
+            if let Some(why) = &detail {
+                tracing::info!(destination, state, "Posts wait: {why}");
+            }
+            stats.set_state(destination, state, detail);
+        }
     }
     let mut tasks = JoinSet::new();
     let ctx = |stats: &NotifyStats| drain::DrainCtx {
@@ -142,6 +151,48 @@ pub fn start(parts: NotifyParts) -> Notifications {
         shutdown: parts.shutdown.clone(),
     }));
     Notifications { tasks, stats }
+}
+
+/// Whether Discord posts can go out: a bot token, or a webhook for some guild.
+fn discord_readiness(config: &Config, secrets: &Secrets) -> (&'static str, Option<String>) {
+    let discord = &config.discord.discord;
+    let token = discord.token_env.as_deref().and_then(|e| secrets.get(e));
+    let webhook = discord
+        .guilds
+        .values()
+        .filter_map(|g| g.webhook_url_env.as_deref())
+        .any(|e| secrets.get(e).is_some());
+    if discord.guilds.is_empty() {
+        ("off", Some("discord.json has no guilds".into()))
+    } else if token.is_some() || webhook {
+        ("ready", None)
+    } else {
+        let name = discord.token_env.as_deref().unwrap_or("token_env");
+        (
+            "not_configured",
+            Some(format!(
+                "{name} is not set; rows stay queued until the bot token is there"
+            )),
+        )
+    }
+}
+
+/// Whether X posts can go out: rules and a user token.
+fn x_readiness(config: &Config, secrets: &Secrets) -> (&'static str, Option<String>) {
+    let x = &config.posting.x;
+    if x.rules.is_empty() {
+        return ("off", Some("posting.json has no x rules".into()));
+    }
+    match x.token_env.as_deref() {
+        Some(env) if secrets.get(env).is_some() => ("ready", None),
+        name => (
+            "not_configured",
+            Some(format!(
+                "{} is not set; X posts stay queued until the user token is there",
+                name.unwrap_or("token_env")
+            )),
+        ),
+    }
 }
 
 /// Starts a Helix poller for each Twitch creator with client credentials; returns the status each

@@ -94,7 +94,10 @@ pub fn clip_on_x(config: &Config, row: &OutboxRow, at: DateTime<Utc>) -> Option<
     if row.kind != "clip_published" || row.target != CLIPS_TARGET {
         return None;
     }
-    let rule = config.posting.x.rule(&row.creator, PostEvent::ClipPublished)?;
+    let rule = config
+        .posting
+        .x
+        .rule(&row.creator, PostEvent::ClipPublished)?;
     let s = |k: &str| row.payload.get(k).and_then(Value::as_str);
     let clip_id = s("clip_id")?;
     let values = Values {
@@ -167,16 +170,31 @@ mod tests {
         let keys: Vec<_> = rows.iter().map(|r| r.dedupe_key.clone().unwrap()).collect();
         assert_eq!(
             keys,
-            ["go_live:twitch:40952121085:discord", "go_live:twitch:40952121085:x"]
+            [
+                "go_live:twitch:40952121085:discord",
+                "go_live:twitch:40952121085:x"
+            ]
         );
-        assert_eq!(rows[1].payload["text"], "demo is live: Chess https://twitch.tv/demo");
+        assert_eq!(
+            rows[1].payload["text"],
+            "demo is live: Chess https://twitch.tv/demo"
+        );
     }
 
     #[test]
     fn platforms_and_rules_limit_go_live_posts() {
-        let mut config = config();
-        config.posting.go_live.platforms = vec![Platform::Youtube];
-        assert!(go_live(&config, "demo", Platform::Twitch, &stream(), Utc::now()).is_empty());
+        let mut youtube_only = config();
+        youtube_only.posting.go_live.platforms = vec![Platform::Youtube];
+        assert!(
+            go_live(
+                &youtube_only,
+                "demo",
+                Platform::Twitch,
+                &stream(),
+                Utc::now()
+            )
+            .is_empty()
+        );
         let rows = go_live(&config(), "other", Platform::Twitch, &stream(), Utc::now());
         assert!(rows.is_empty(), "no guild and no rule for this creator");
     }

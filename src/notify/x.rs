@@ -75,14 +75,20 @@ impl Sender for XSender {
         let text = super::embed::truncate(text, TEXT_MAX);
         let token = match &self.refreshed {
             Some((token, _)) => Some(token.clone()),
-            None => settings.token_env.as_deref().and_then(|e| ctx.secrets.get(e)),
+            None => settings
+                .token_env
+                .as_deref()
+                .and_then(|e| ctx.secrets.get(e)),
         };
         let Some(mut token) = token else {
             let why = match &settings.token_env {
                 Some(env) => format!("{env} is not set; export the X user token to post"),
                 None => "posting.json x has no token_env".to_string(),
             };
-            if ctx.stats.set_state("x", "not_configured", Some(why.clone())) {
+            if ctx
+                .stats
+                .set_state("x", "not_configured", Some(why.clone()))
+            {
                 tracing::warn!(destination = "x", "X posts wait: {why}");
             }
             return Outcome::Hold;
@@ -117,7 +123,9 @@ impl Sender for XSender {
                         refreshed = true;
                     }
                     Err(why) => {
-                        let error = ctx.secrets.scrub(&format!("{error}; refreshing failed: {why}"));
+                        let error = ctx
+                            .secrets
+                            .scrub(&format!("{error}; refreshing failed: {why}"));
                         ctx.config_problem(Destination::X, &error);
                         return Outcome::Failed { error };
                     }
@@ -174,8 +182,12 @@ impl XSender {
         let problem = problem_text(&body);
         match status {
             200..=299 => Answer::Sent,
-            401 => Answer::Unauthorized(format!("X answered 401 ({problem}): the user token is invalid or expired")),
-            403 => Answer::Refused(format!("X answered 403 ({problem}); not retried (a duplicate text, or a token without tweet.write)")),
+            401 => Answer::Unauthorized(format!(
+                "X answered 401 ({problem}): the user token is invalid or expired"
+            )),
+            403 => Answer::Refused(format!(
+                "X answered 403 ({problem}); not retried (a duplicate text, or a token without tweet.write)"
+            )),
             429 => Answer::RateLimited(until_reset.unwrap_or(Duration::from_secs(60))),
             500..=599 => Answer::Retry(format!("X answered {status} ({problem})")),
             _ => Answer::Refused(format!("X answered {status} ({problem})")),
@@ -214,7 +226,10 @@ impl XSender {
         let status = response.status();
         let body: Value = response.json().await.unwrap_or(Value::Null);
         if !status.is_success() {
-            return Err(format!("the token endpoint answered {status} ({})", problem_text(&body)));
+            return Err(format!(
+                "the token endpoint answered {status} ({})",
+                problem_text(&body)
+            ));
         }
         let access = body
             .get("access_token")
@@ -259,7 +274,8 @@ mod tests {
             problem_text(&top),
             "Forbidden: You are not allowed to create a Tweet with duplicate content."
         );
-        let nested = json!({"errors": [{"title": "Unauthorized", "detail": "Unauthorized", "status": 401}]});
+        let nested =
+            json!({"errors": [{"title": "Unauthorized", "detail": "Unauthorized", "status": 401}]});
         assert_eq!(problem_text(&nested), "Unauthorized: Unauthorized");
         assert_eq!(problem_text(&Value::Null), "no details");
     }

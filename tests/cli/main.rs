@@ -5,6 +5,7 @@
 
 mod changelog;
 mod cli;
+mod discord_server;
 mod export;
 mod full_disk;
 mod hardening;
@@ -13,6 +14,7 @@ mod http;
 mod publish_state;
 mod replay;
 mod run;
+mod run_notify;
 mod run_twitch;
 mod run_youtube;
 mod status;
