@@ -18,7 +18,7 @@ use super::buckets::{RateHeaders, RateLimits, seconds};
 use super::drain::{DrainCtx, Outcome, Sender, describe};
 use super::embed::Post;
 use super::routing::{self, Delivery, Via};
-use crate::store::{Destination, OutboxRow};
+use crate::store::{Destination, OutboxRow, WriteOp};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
@@ -81,12 +81,19 @@ impl Sender for DiscordSender {
         done: &'a [String],
         ctx: &'a DrainCtx,
     ) -> Outcome {
-        let (deliveries, base) = {
+        let (deliveries, base, on_x) = {
             let config = ctx.config.borrow();
             let platform = row.payload.get("platform").and_then(Value::as_str);
             let routed = routing::route(&config.discord, &row.creator, &row.target, platform);
-            (routed, config.discord.discord.api_base_url.clone())
+            let on_x = super::posts::clip_on_x(&config, row, chrono::Utc::now());
+            (routed, config.discord.discord.api_base_url.clone(), on_x)
         };
+        // A published clip is also posted to X when a rule says so; its key makes that once-only.
+        if let Some(x_row) = on_x
+            && let Err(e) = ctx.writer.send(WriteOp::Outbox(Box::new(x_row))).await
+        {
+            tracing::warn!(outbox_id = row.id, "The clip's X post was not queued: {e}");
+        }
         let deliveries = match deliveries {
             Ok(d) => d,
             Err(error) => return Outcome::Unrouted { error },
