@@ -120,8 +120,8 @@ pub(super) fn record(conn: &Connection, result: &OutboxResult) -> Result<(), App
             retry_at,
         } => conn
             .prepare_cached(
-                "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_ms = ?3,
-                   failed = (?3 IS NULL)
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ?2,
+                   next_attempt_ms = coalesce(?3, next_attempt_ms), failed = (?3 IS NULL)
                  WHERE id = ?1 AND sent_ms IS NULL",
             )?
             .execute(params![id, error, retry_at.as_ref().map(ms)])?,

@@ -358,3 +358,142 @@ fn the_demo_config_runs_offline_with_posting_waiting_for_its_tokens() {
     assert_eq!(snapshot["notify"]["x"]["state"], "not_configured");
     assert!(!out.stderr.contains("ERROR"), "{}", out.stderr);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clip_reaches_every_guild_of_its_creator_and_a_duplicate_on_x_is_not_retried() {
+    let server = FakeServer::start().await;
+    let t = root(&server);
+    let hook = server.url("/api/webhooks/223344556677889900/hook-secret-Tk55");
+    edit(&t, "discord.json", |d| {
+        d["discord"]["guilds"]["100000000000000011"] = json!({"creator": "demo",
+            "webhook_url_env": "DEMO_GUILD_WEBHOOK", "notifications": {"general": "100000000000000012"}});
+    });
+    edit(&t, "posting.json", |p| {
+        p["x"]["rules"] = json!([{"creator": "demo", "events": ["clip_published"], "template": "New clip: {title} {url}"}]);
+    });
+    {
+        let mut s = server.fake.lock();
+        s.x_valid_token = X_OLD_TOKEN.into();
+        // The same text was posted before: X answers 403.
+        s.tweets
+            .push("New clip: Checkmate in 3 @everyone https://clips.example/clip-3".into());
+    }
+    publish_clip(&t, "clip-3");
+
+    let mut child = t
+        .std_cmd()
+        .args(["-vv", "run"])
+        .env("DISCORD_BOT_TOKEN", BOT_TOKEN)
+        .env("DEMO_GUILD_WEBHOOK", &hook)
+        .env("X_USER_TOKEN", X_OLD_TOKEN)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut pipe = child.stderr.take().unwrap();
+    let stderr = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut pipe, &mut text);
+        text
+    });
+    let running = Running {
+        child: Spawned::from(child),
+        stderr,
+    };
+    let db = ss::store::db_path(t.path());
+    until("the clip sent and its X post failed", || {
+        ss::store::Store::open(&db)
+            .and_then(|s| s.outbox_counts())
+            .is_ok_and(|c| c == (0, 1, 1))
+    })
+    .await;
+    let stderr = stop_with(running, "INT").await;
+
+    assert_eq!(server.fake.messages_in(TWITCH_CLIPS).len(), 1);
+    let hooked = server.fake.messages_in("webhook:223344556677889900");
+    assert_eq!(hooked.len(), 1, "the webhook guild got it too");
+    assert_eq!(
+        hooked[0].body["embeds"][0]["title"],
+        "Checkmate in 3 @everyone"
+    );
+    let tweets = server
+        .fake
+        .lock()
+        .requests
+        .iter()
+        .filter(|r| r.path == "/2/tweets")
+        .count();
+    assert_eq!(tweets, 1, "a duplicate 403 is not retried");
+    let jobs = json_file(&t, "runtime/admin/jobs.json");
+    let failed = jobs["outbox"]["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["destination"] == "x")
+        .unwrap()
+        .clone();
+    assert_eq!(failed["failed"], true);
+    assert!(
+        failed["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("duplicate content"),
+        "{failed}"
+    );
+    assert_no_secret(&t, &stderr);
+    assert!(
+        !stderr.contains("223344556677889900/hook"),
+        "the webhook URL leaked"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_bot_token_fails_each_row_once_and_is_reported_once() {
+    let server = FakeServer::start().await;
+    let t = root(&server);
+    publish_clip(&t, "clip-4");
+    publish_clip(&t, "clip-5");
+    let mut child = t
+        .std_cmd()
+        .args(["-vv", "run"])
+        .env("DISCORD_BOT_TOKEN", "wrong-token-Hh42")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut pipe = child.stderr.take().unwrap();
+    let stderr = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut pipe, &mut text);
+        text
+    });
+    let running = Running {
+        child: Spawned::from(child),
+        stderr,
+    };
+    let db = ss::store::db_path(t.path());
+    until("both rows failed", || {
+        ss::store::Store::open(&db)
+            .and_then(|s| s.outbox_counts())
+            .is_ok_and(|c| c == (0, 0, 2))
+    })
+    .await;
+    let stderr = stop_with(running, "INT").await;
+    let posts = server
+        .fake
+        .lock()
+        .requests
+        .iter()
+        .filter(|r| r.path.ends_with("/messages"))
+        .count();
+    assert_eq!(posts, 2, "one request per row, no retry storm");
+    assert_eq!(
+        stderr.matches("401 Unauthorized").count(),
+        1,
+        "reported once"
+    );
+    assert!(!stderr.contains("wrong-token-Hh42"));
+    let snapshot = json_file(&t, "runtime/exports/runtime_snapshot.json");
+    assert_eq!(snapshot["notify"]["discord"]["state"], "config_error");
+    assert_eq!(snapshot["notify"]["discord"]["failed"], 2);
+}
