@@ -142,17 +142,18 @@ mod tests {
     use super::*;
 
     fn config() -> Config {
-        let mut config = Config::default();
-        config.discord = serde_json::from_value(json!({"discord": {"guilds": {
-            "100000000000000001": {"creator": "demo", "notifications": {"general": "100000000000000002"}}
-        }}}))
-        .unwrap();
-        config.posting = serde_json::from_value(json!({
-            "go_live": {"template": "{creator} is live: {title} {url}"},
-            "x": {"token_env": "X_TOKEN", "rules": [{"creator": "demo", "events": ["go_live", "clip_published"]}]}
-        }))
-        .unwrap();
-        config
+        Config {
+            discord: serde_json::from_value(json!({"discord": {"guilds": {
+                "100000000000000001": {"creator": "demo", "notifications": {"general": "100000000000000002"}}
+            }}}))
+            .unwrap(),
+            posting: serde_json::from_value(json!({
+                "go_live": {"template": "{creator} is live: {title} {url}"},
+                "x": {"token_env": "X_TOKEN", "rules": [{"creator": "demo", "events": ["go_live", "clip_published"]}]}
+            }))
+            .unwrap(),
+            ..Config::default()
+        }
     }
 
     fn stream() -> LiveStream {

@@ -116,18 +116,18 @@ fn invalid_form(field: &str) -> Response {
 }
 
 /// Checks a message body as Discord does: content or embeds, and the limits.
-fn check_body(body: &Value) -> Result<(), Response> {
+fn check_body(body: &Value) -> Result<(), Box<Response>> {
     let content = body.get("content").and_then(Value::as_str);
     let embeds = body.get("embeds").and_then(Value::as_array);
     if content.is_none() && embeds.is_none_or(|e| e.is_empty()) {
-        return Err(json_response(
+        return Err(Box::new(json_response(
             400,
             &[],
             json!({"code": 50006, "message": "Cannot send an empty message"}),
-        ));
+        )));
     }
     if content.is_some_and(|c| c.chars().count() > 2000) {
-        return Err(invalid_form("content"));
+        return Err(Box::new(invalid_form("content")));
     }
     let len = |v: &Value, p: &str| {
         v.pointer(p)
@@ -140,7 +140,7 @@ fn check_body(body: &Value) -> Result<(), Response> {
             || len(embed, "/description") > 4096
             || len(embed, "/author/name") > 256
         {
-            return Err(invalid_form("embeds.0"));
+            return Err(Box::new(invalid_form("embeds.0")));
         }
         total += len(embed, "/title")
             + len(embed, "/description")
@@ -148,7 +148,7 @@ fn check_body(body: &Value) -> Result<(), Response> {
             + len(embed, "/footer/text");
     }
     if total > 6000 {
-        return Err(invalid_form("embeds"));
+        return Err(Box::new(invalid_form("embeds")));
     }
     Ok(())
 }
@@ -226,7 +226,7 @@ fn route(
                 );
             }
             if let Err(r) = check_body(body) {
-                return r;
+                return *r;
             }
             if body.get("allowed_mentions").is_none() {
                 return json_response(
@@ -265,7 +265,7 @@ fn route(
         }
         ("POST", ["api", "webhooks", id, _token]) => {
             if let Err(r) = check_body(body) {
-                return r;
+                return *r;
             }
             s.next_id += 1;
             let message_id = format!("{}", 1_300_000_000_000_000_000u64 + s.next_id);
