@@ -21,6 +21,8 @@
 //!   effects; the diff against what the live run did, and counts.
 //! - [`store`]: the SQLite store: open and migrate, the single batching writer, one module per
 //!   domain (chat, actions, community, clips, outbox, checkpoints, quotas, audit, runs).
+//! - [`notify`]: the outbox's senders (Discord, X), their routing and rate limits, and the go-live
+//!   watcher that turns a source going live into once-per-stream posts.
 //! - [`http`]: the local HTTP server (`system.http`): health, snapshot, the live feed as SSE.
 //! - [`pages`]: the chat pages (replay window, OBS overlay, live chat): one script and stylesheet,
 //!   hostile chat kept inert, a strict Content-Security-Policy.
@@ -45,6 +47,7 @@ pub mod guards;
 pub mod http;
 pub mod json_spans;
 pub mod log_sink;
+pub mod notify;
 pub mod pages;
 pub mod pipeline;
 pub mod replay;

@@ -14,17 +14,19 @@ pub enum ConfigKind {
     Triggers,
     Discord,
     RateLimits,
+    Posting,
 }
 
 impl ConfigKind {
     /// Every kind that lives in `runtime/config/`, in the order they are checked.
-    pub const RUNTIME: [ConfigKind; 6] = [
+    pub const RUNTIME: [ConfigKind; 7] = [
         ConfigKind::System,
         ConfigKind::Creators,
         ConfigKind::Platforms,
         ConfigKind::Triggers,
         ConfigKind::Discord,
         ConfigKind::RateLimits,
+        ConfigKind::Posting,
     ];
 
     /// The schema name, as `--schema` takes it.
@@ -36,6 +38,7 @@ impl ConfigKind {
             ConfigKind::Triggers => "triggers",
             ConfigKind::Discord => "discord",
             ConfigKind::RateLimits => "ratelimits",
+            ConfigKind::Posting => "posting",
         }
     }
 
@@ -66,12 +69,13 @@ impl ConfigKind {
             ConfigKind::RateLimits => {
                 include_str!("../../schemas/config/ratelimits.schema.json")
             }
+            ConfigKind::Posting => include_str!("../../schemas/config/posting.schema.json"),
         }
     }
 
     /// The compiled validator, built once per process.
     pub fn validator(self) -> &'static jsonschema::Validator {
-        static CELLS: [OnceLock<jsonschema::Validator>; 6] = [const { OnceLock::new() }; 6];
+        static CELLS: [OnceLock<jsonschema::Validator>; 7] = [const { OnceLock::new() }; 7];
         let slot = Self::RUNTIME
             .iter()
             .position(|k| *k == self)

@@ -32,6 +32,7 @@ pub struct Config {
     pub triggers: TriggersConfig,
     pub discord: DiscordConfig,
     pub ratelimits: RateLimitsConfig,
+    pub posting: PostingConfig,
 }
 
 /// Why a config could not be loaded.

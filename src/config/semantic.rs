@@ -62,6 +62,12 @@ pub fn check(config: &Config, known: &BTreeSet<ConfigKind>) -> Vec<Finding> {
             .then_some(&config.creators);
         discord(&config.discord, creators, &mut out);
     }
+    if known.contains(&ConfigKind::Posting) {
+        let creators = known
+            .contains(&ConfigKind::Creators)
+            .then_some(&config.creators);
+        posting(&config.posting, creators, &mut out);
+    }
     if known.contains(&ConfigKind::Platforms) {
         platforms(&config.platforms, &mut out);
     }
@@ -115,6 +121,12 @@ fn creators(config: &CreatorsConfig, out: &mut Findings) {
                 format!("{pb}/twitch/token_env"),
                 t.token_env.as_ref(),
             );
+            for (key, name) in [
+                ("client_id_env", &t.client_id_env),
+                ("client_secret_env", &t.client_secret_env),
+            ] {
+                env_name(out, k, format!("{pb}/twitch/{key}"), name.as_ref());
+            }
         }
         if let Some(y) = &p.youtube {
             env_name(
@@ -378,6 +390,12 @@ fn discord(config: &DiscordConfig, creators: Option<&CreatorsConfig>, out: &mut 
                 format!("unknown creator {creator:?}; use an id from creators.json"),
             );
         }
+        env_name(
+            out,
+            k,
+            format!("{base}/webhook_url_env"),
+            guild.webhook_url_env.as_ref(),
+        );
         if guild.logging.enabled && guild.logging.channel_id.is_none() {
             out.push(
                 k,
@@ -385,6 +403,57 @@ fn discord(config: &DiscordConfig, creators: Option<&CreatorsConfig>, out: &mut 
                 "logging is enabled but has no channel_id; set one or disable logging".into(),
             );
         }
+    }
+}
+
+fn posting(config: &PostingConfig, creators: Option<&CreatorsConfig>, out: &mut Findings) {
+    let k = ConfigKind::Posting;
+    let template = |out: &mut Findings, pointer: String, text: &str| {
+        if let Err(unknown) = crate::notify::template::check(text) {
+            out.push(
+                k,
+                pointer,
+                format!(
+                    "unknown placeholder {{{unknown}}}; the template may use {}",
+                    crate::notify::template::PLACEHOLDERS
+                        .map(|p| format!("{{{p}}}"))
+                        .join(" ")
+                ),
+            );
+        }
+    };
+    template(out, "/go_live/template".into(), &config.go_live.template);
+    let x = &config.x;
+    for (key, name) in [
+        ("token_env", &x.token_env),
+        ("refresh_token_env", &x.refresh_token_env),
+        ("client_id_env", &x.client_id_env),
+    ] {
+        env_name(out, k, format!("/x/{key}"), name.as_ref());
+    }
+    for (i, rule) in x.rules.iter().enumerate() {
+        if let Some(creators) = creators
+            && creators.get(&rule.creator).is_none()
+        {
+            out.push(
+                k,
+                format!("/x/rules/{i}/creator"),
+                format!(
+                    "unknown creator {:?}; use an id from creators.json",
+                    rule.creator
+                ),
+            );
+        }
+        if let Some(text) = &rule.template {
+            template(out, format!("/x/rules/{i}/template"), text);
+        }
+    }
+    if !x.rules.is_empty() && x.token_env.is_none() {
+        out.push(
+            k,
+            "/x".into(),
+            "X rules are set but no token_env names the user token; add \"token_env\": \"X_USER_TOKEN\"".into(),
+        );
     }
 }
 

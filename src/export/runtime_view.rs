@@ -94,6 +94,8 @@ pub struct RuntimeView {
     pub validated: BTreeMap<String, DateTime<Utc>>,
     /// The YouTube quota planner's view of each Google project in use.
     pub quotas: Vec<crate::sources::youtube::quota::QuotaSnapshot>,
+    /// The notification senders' counters and state, per destination.
+    pub notify: BTreeMap<String, crate::notify::stats::DestinationStats>,
 }
 
 impl RuntimeView {

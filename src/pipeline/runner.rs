@@ -329,6 +329,16 @@ pub async fn run(
     // the last source stops.
     drop(sink);
 
+    let notifications = crate::notify::start(crate::notify::NotifyParts {
+        db: db.clone(),
+        config: config_rx.clone(),
+        secrets: secrets.clone(),
+        writer: writer.clone(),
+        writer_stats: writer.stats(),
+        telemetry: telemetry.clone(),
+        sources: supervisor.status_handles(),
+        shutdown: shutdown.clone(),
+    });
     let exporter = Exporter::start(
         ExporterParts {
             root: root.to_path_buf(),
@@ -343,6 +353,7 @@ pub async fn run(
             export_now: export_now.clone(),
             started_at: chrono::Utc::now(),
             quotas: supervisor.quotas(),
+            notify: notifications.stats.clone(),
         },
         &tasks,
     )?;
@@ -413,6 +424,8 @@ pub async fn run(
     shutdown.cancel();
     drop(receiver);
     let aborted_sources = stopper.await.unwrap_or_default();
+    // The senders record their last results (and the watcher its stop event) before the store closes.
+    notifications.join(SOURCE_GRACE).await;
     drop(pipeline);
     let closed = tokio::task::spawn_blocking(move || writer.close())
         .await

@@ -58,6 +58,13 @@ pub struct NewOutbox {
 pub enum OutboxResult {
     /// The destination answered 2xx.
     Sent { id: i64, at: DateTime<Utc> },
+    /// One of the row's messages (`delivery`, e.g. a guild's channel) was sent; the row stays due
+    /// until all are, and a retry skips this one.
+    Delivered {
+        id: i64,
+        delivery: String,
+        at: DateTime<Utc>,
+    },
     /// Not sent; try again at `retry_at` (`None`: never, the row failed for good).
     Failed {
         id: i64,
@@ -99,6 +106,13 @@ pub(super) fn record(conn: &Connection, result: &OutboxResult) -> Result<(), App
                  WHERE id = ?1 AND sent_ms IS NULL",
             )?
             .execute(params![id, ms(at)])?,
+        OutboxResult::Delivered { id, delivery, at } => conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO outbox_deliveries (outbox_id, delivery, sent_ms)
+                 SELECT id, ?2, ?3 FROM outbox WHERE id = ?1 AND sent_ms IS NULL",
+            )?
+            .execute(params![id, delivery, ms(at)])?
+            .max(1),
         OutboxResult::Failed {
             id,
             at: _,
@@ -106,8 +120,8 @@ pub(super) fn record(conn: &Connection, result: &OutboxResult) -> Result<(), App
             retry_at,
         } => conn
             .prepare_cached(
-                "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_ms = ?3,
-                   failed = (?3 IS NULL)
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ?2,
+                   next_attempt_ms = coalesce(?3, next_attempt_ms), failed = (?3 IS NULL)
                  WHERE id = ?1 AND sent_ms IS NULL",
             )?
             .execute(params![id, error, retry_at.as_ref().map(ms)])?,
@@ -195,6 +209,15 @@ impl Store {
             ),
             params![destination.as_str(), ms(&now), limit(n)],
             read_row,
+        )
+    }
+
+    /// The deliveries of row `id` already sent (see [`OutboxResult::Delivered`]).
+    pub fn outbox_deliveries(&self, id: i64) -> Result<Vec<String>, StoreError> {
+        self.rows(
+            "SELECT delivery FROM outbox_deliveries WHERE outbox_id = ?1 ORDER BY delivery",
+            params![id],
+            |r| r.get(0),
         )
     }
 

@@ -217,7 +217,7 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (project, day, method)
     ) WITHOUT ROWID;
     ",
-    // 4 -> 5 (migration 9 of the release line): chat polls. A poll opened from chat has a question,
+    // 4 -> 5: chat polls. A poll opened from chat has a question,
     // its options in order (a JSON array) and maybe a timer; it ends closed by `!poll close`, by
     // its timer, or `interrupted` when trigger state started afresh (a run start, a hot reload)
     // while it was open. Standing polls (a `poll_vote` trigger naming one) leave these NULL.
@@ -227,5 +227,15 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE polls ADD COLUMN closes_ms INTEGER;
     ALTER TABLE polls ADD COLUMN closed_ms INTEGER;
     ALTER TABLE polls ADD COLUMN close_reason TEXT;
+    ",
+    // 5 -> 6 (the notify step): each message an outbox row became (one per Discord guild channel),
+    // recorded once the destination answered 2xx, so a retry or a restart sends only the rest.
+    r"
+    CREATE TABLE outbox_deliveries (
+        outbox_id  INTEGER NOT NULL REFERENCES outbox (id),
+        delivery   TEXT    NOT NULL,
+        sent_ms    INTEGER NOT NULL,
+        PRIMARY KEY (outbox_id, delivery)
+    ) WITHOUT ROWID;
     ",
 ];

@@ -6,6 +6,7 @@
 mod changelog;
 mod chromium;
 mod cli;
+mod discord_server;
 mod export;
 mod full_disk;
 mod hardening;
@@ -21,6 +22,7 @@ mod rumble_server;
 mod run;
 mod run_rumble;
 mod run_kick;
+mod run_notify;
 mod run_twitch;
 mod run_youtube;
 mod status;

@@ -102,6 +102,12 @@ pub struct TwitchSettings {
     /// TLS on (default true).
     #[serde(default)]
     pub tls: Option<bool>,
+    /// Environment variable with the Twitch application's client id (Helix: go-live, clips).
+    #[serde(default)]
+    pub client_id_env: Option<String>,
+    /// Environment variable with the application's client secret (an app token by client credentials).
+    #[serde(default)]
+    pub client_secret_env: Option<String>,
 }
 
 impl TwitchSettings {

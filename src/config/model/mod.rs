@@ -8,6 +8,7 @@
 mod creators;
 mod discord;
 mod platforms;
+mod posting;
 mod ratelimits;
 mod system;
 mod triggers;
@@ -15,6 +16,7 @@ mod triggers;
 pub use creators::*;
 pub use discord::*;
 pub use platforms::*;
+pub use posting::*;
 pub use ratelimits::*;
 pub use system::*;
 pub use triggers::*;

@@ -184,6 +184,15 @@ pub(super) fn runtime_snapshot(inputs: &Inputs<'_>) -> Result<Body, ExportError>
             "guards": c.guards,
         },
         "lanes": lanes,
+        "notify": rt.notify.iter().map(|(d, s)| (d.clone(), json!({
+            "state": s.state,
+            "detail": s.detail.as_deref().map(sanitize::message),
+            "sent": s.sent,
+            "failed": s.failed,
+            "retried": s.retried,
+            "rate_limited": s.rate_limited,
+            "unrouted": s.unrouted,
+        }))).collect::<serde_json::Map<_, _>>(),
         "validated": rt.validated.iter().map(|(k, v)| (k.clone(), Value::String(timestamp(*v)))).collect::<serde_json::Map<_, _>>(),
         "store": {
             "present": inputs.store.is_some(),

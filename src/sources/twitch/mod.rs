@@ -326,6 +326,8 @@ mod tests {
             host: None,
             port: None,
             tls: None,
+            client_id_env: None,
+            client_secret_env: None,
         }
     }
 

@@ -1,0 +1,241 @@
+//! The drain loop every sender shares: read the due outbox rows of one destination, hand each to
+//! the destination's [`Sender`], record what became of it, and wait for more.
+//!
+//! A row is marked sent only after the destination answered 2xx. Results go to the store writer
+//! and are flushed (committed) before the rows are read again, so a row in flight is never read and
+//! sent twice. At shutdown the loop stops between rows; a request already out finishes (bounded by
+//! the HTTP timeout), and a row whose answer never came is sent again next run with the same nonce.
+
+use super::stats::NotifyStats;
+use crate::backoff::Backoff;
+use crate::config::Config;
+use crate::config::secrets::Secrets;
+use crate::pipeline::telemetry::Telemetry;
+use crate::store::{Destination, OutboxResult, OutboxRow, Store, StoreWriter, WriteOp};
+use chrono::Utc;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Notify, watch};
+use tokio_util::sync::CancellationToken;
+
+/// Due rows read per pass.
+const BATCH: usize = 32;
+/// How often the outbox is read when nothing woke the sender.
+pub const POLL: Duration = Duration::from_millis(500);
+/// First and longest wait before a row that failed for a passing reason is tried again.
+const RETRY_BASE: Duration = Duration::from_secs(2);
+const RETRY_CAP: Duration = Duration::from_secs(300);
+
+/// What became of one row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Every message of the row was answered 2xx.
+    Sent,
+    /// A passing failure (5xx, timeout, connection): try again later, with backoff.
+    Retry { error: String },
+    /// Given up for good: a configuration problem (401/403), refused content (400, duplicate).
+    Failed { error: String },
+    /// The row has nowhere to go (no guild channel for it): recorded as failed, counted apart.
+    Unrouted { error: String },
+    /// Not sent now and not the row's fault (no credentials yet, shutting down): left as it is.
+    Hold,
+}
+
+/// What a sender may use besides the row.
+pub struct DrainCtx {
+    pub writer: StoreWriter,
+    pub config: watch::Receiver<Arc<Config>>,
+    pub secrets: Secrets,
+    pub stats: NotifyStats,
+    pub telemetry: Telemetry,
+    pub shutdown: CancellationToken,
+}
+
+impl DrainCtx {
+    /// Records that one message of row `id` went out (see [`OutboxResult::Delivered`]).
+    pub async fn delivered(&self, id: i64, delivery: &str) {
+        let op = WriteOp::OutboxResult(Box::new(OutboxResult::Delivered {
+            id,
+            delivery: delivery.to_string(),
+            at: Utc::now(),
+        }));
+        if let Err(e) = self.writer.send(op).await {
+            tracing::warn!(outbox_id = id, "Delivery not recorded: {e}");
+        }
+    }
+
+    /// Waits until `at`, or returns false at shutdown.
+    pub async fn wait_until(&self, at: std::time::Instant) -> bool {
+        tokio::select! {
+            () = self.shutdown.cancelled() => false,
+            () = tokio::time::sleep_until(at.into()) => true,
+        }
+    }
+
+    /// Reports a configuration problem once per distinct problem (not per row).
+    pub fn config_problem(&self, destination: Destination, problem: &str) {
+        if self.stats.set_state(
+            destination.as_str(),
+            "config_error",
+            Some(problem.to_string()),
+        ) {
+            tracing::error!(destination = destination.as_str(), "{problem}");
+            self.telemetry
+                .error("notify_config", destination.as_str(), problem.to_string());
+        }
+    }
+}
+
+/// One destination's way of sending a row.
+pub trait Sender: Send {
+    fn destination(&self) -> Destination;
+
+    /// Sends `row`; `done` names its messages already sent (a retry sends only the rest).
+    fn deliver<'a>(
+        &'a mut self,
+        row: &'a OutboxRow,
+        done: &'a [String],
+        ctx: &'a DrainCtx,
+    ) -> impl Future<Output = Outcome> + Send + 'a;
+}
+
+/// Drains `destination`'s due rows from the store at `db` until shutdown.
+pub async fn run<S: Sender>(mut sender: S, db: PathBuf, ctx: DrainCtx, wake: Arc<Notify>) {
+    let destination = sender.destination().as_str();
+    let store = match Store::open(&db) {
+        Ok(store) => store,
+        Err(e) => {
+            tracing::error!(
+                destination,
+                "Cannot read the outbox; nothing will be sent: {e}"
+            );
+            ctx.stats.set_state(
+                destination,
+                "failed",
+                Some(format!("cannot read the outbox: {e}")),
+            );
+            return;
+        }
+    };
+    while !ctx.shutdown.is_cancelled() {
+        let rows = match store.outbox_due(sender.destination(), Utc::now(), BATCH) {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::warn!(destination, "Reading the outbox failed: {e}");
+                Vec::new()
+            }
+        };
+        let mut recorded = false;
+        for row in &rows {
+            if ctx.shutdown.is_cancelled() {
+                break;
+            }
+            let done = store.outbox_deliveries(row.id).unwrap_or_default();
+            let outcome = sender.deliver(row, &done, &ctx).await;
+            if let Some(result) = record(row, outcome, &ctx.stats, destination) {
+                recorded = true;
+                if let Err(e) = ctx
+                    .writer
+                    .send(WriteOp::OutboxResult(Box::new(result)))
+                    .await
+                {
+                    tracing::warn!(destination, outbox_id = row.id, "Result not recorded: {e}");
+                }
+            }
+        }
+        // Deliveries and results are committed before the outbox is read again.
+        if (recorded || !rows.is_empty()) && ctx.writer.flush().await.is_err() {
+            break;
+        }
+        tokio::select! {
+            () = ctx.shutdown.cancelled() => break,
+            () = wake.notified() => {}
+            () = tokio::time::sleep(POLL) => {}
+        }
+    }
+}
+
+/// The store result of `outcome`, counted in `stats`.
+fn record(
+    row: &OutboxRow,
+    outcome: Outcome,
+    stats: &NotifyStats,
+    destination: &str,
+) -> Option<OutboxResult> {
+    let at = Utc::now();
+    let id = row.id;
+    match outcome {
+        Outcome::Sent => {
+            stats.update(destination, |s| s.sent += 1);
+            tracing::info!(destination, outbox_id = id, kind = %row.kind, "Notification sent.");
+            Some(OutboxResult::Sent { id, at })
+        }
+        Outcome::Retry { error } => {
+            stats.update(destination, |s| s.retried += 1);
+            let mut backoff = Backoff::new(RETRY_BASE, RETRY_CAP);
+            let mut delay = backoff.next_delay();
+            for _ in 0..row.attempts.min(16) {
+                delay = backoff.next_delay();
+            }
+            tracing::warn!(
+                destination,
+                outbox_id = id,
+                retry_in_s = delay.as_secs_f64(),
+                "Notification not sent; will retry: {error}"
+            );
+            Some(OutboxResult::Failed {
+                id,
+                at,
+                error,
+                retry_at: chrono::Duration::from_std(delay).ok().map(|d| at + d),
+            })
+        }
+        Outcome::Failed { error } => {
+            stats.update(destination, |s| s.failed += 1);
+            tracing::warn!(
+                destination,
+                outbox_id = id,
+                "Notification failed for good: {error}"
+            );
+            Some(OutboxResult::Failed {
+                id,
+                at,
+                error,
+                retry_at: None,
+            })
+        }
+        Outcome::Unrouted { error } => {
+            stats.update(destination, |s| s.unrouted += 1);
+            tracing::info!(destination, outbox_id = id, "{error}");
+            Some(OutboxResult::Failed {
+                id,
+                at,
+                error,
+                retry_at: None,
+            })
+        }
+        Outcome::Hold => None,
+    }
+}
+
+/// A transport error, described without its URL (a webhook URL is a secret) and with every
+/// secret scrubbed.
+pub fn describe(error: reqwest::Error, secrets: &Secrets) -> String {
+    let error = error.without_url();
+    let mut text = if error.is_timeout() {
+        "timed out".to_string()
+    } else if error.is_connect() {
+        "could not connect".to_string()
+    } else {
+        error.to_string()
+    };
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    secrets.scrub(&text)
+}
