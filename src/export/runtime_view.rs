@@ -94,6 +94,8 @@ pub struct RuntimeView {
     pub validated: BTreeMap<String, DateTime<Utc>>,
     /// The YouTube quota planner's view of each Google project in use.
     pub quotas: Vec<crate::sources::youtube::quota::QuotaSnapshot>,
+    /// The clip replay buffers (one capture per creator with `clips.capture`).
+    pub captures: Vec<crate::clips::capture::CaptureView>,
 }
 
 impl RuntimeView {

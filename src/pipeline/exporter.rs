@@ -49,6 +49,8 @@ pub struct ExporterParts {
     pub started_at: DateTime<Utc>,
     /// The run's YouTube quota projects.
     pub quotas: crate::sources::youtube::quota::QuotaBook,
+    /// The clip captures.
+    pub captures: crate::clips::CaptureViews,
 }
 
 impl ExporterParts {
@@ -83,6 +85,7 @@ impl ExporterParts {
                 .unwrap_or_else(|p| p.into_inner())
                 .clone(),
             quotas: self.quotas.snapshots(Utc::now()),
+            captures: self.captures.snapshot(),
         }
     }
 

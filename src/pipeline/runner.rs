@@ -315,6 +315,18 @@ pub async fn run(
     // The sources hold the only senders now, so the lane closes when the last source stops.
     drop(sink);
 
+    let clips = crate::clips::Clips::start(crate::clips::ClipsParts {
+        root,
+        config: config.clone(),
+        secrets: secrets.clone(),
+        db: &db,
+        writer: writer.clone(),
+        export_now: export_now.clone(),
+        wake: clip_worker.clone(),
+        telemetry: telemetry.clone(),
+        creator: options.creator.as_deref(),
+    })?;
+
     let exporter = Exporter::start(
         ExporterParts {
             root: root.to_path_buf(),
@@ -329,6 +341,7 @@ pub async fn run(
             export_now: export_now.clone(),
             started_at: chrono::Utc::now(),
             quotas: supervisor.quotas(),
+            captures: clips.views(),
         },
         &tasks,
     )?;
@@ -395,6 +408,8 @@ pub async fn run(
     shutdown.cancel();
     drop(receiver);
     let aborted_sources = stopper.await.unwrap_or_default();
+    // FFmpeg children are killed and reaped here; unfinished clip jobs stay resumable.
+    clips.stop().await;
     drop(pipeline);
     let closed = tokio::task::spawn_blocking(move || writer.close())
         .await

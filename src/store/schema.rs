@@ -217,4 +217,8 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (project, day, method)
     ) WITHOUT ROWID;
     ",
+    // 4 -> 5: a clip's thumbnail link, sent with its clip-published notification.
+    r"
+    ALTER TABLE clips ADD COLUMN thumbnail_url TEXT;
+    ",
 ];

@@ -66,6 +66,7 @@ fn settings(port: u16, tls: bool) -> TwitchSettings {
         host: Some("127.0.0.1".into()),
         port: Some(port),
         tls: Some(tls),
+        client_id_env: None,
     }
 }
 

@@ -326,6 +326,7 @@ mod tests {
             host: None,
             port: None,
             tls: None,
+            client_id_env: None,
         }
     }
 
