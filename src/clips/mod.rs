@@ -77,7 +77,9 @@ pub fn job_context(
         .context("building the HTTP client for clip uploads")?;
     let concurrency = usize::try_from(config.system.clips.concurrency.max(1)).unwrap_or(1);
     Ok(JobContext {
-        root: root.to_path_buf(),
+        // Absolute, so FFmpeg's concat lists (resolved against their own directory) name the
+        // segments right whatever the current directory.
+        root: std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf()),
         config,
         secrets,
         tools,
@@ -110,7 +112,8 @@ impl Clips {
             let capture = Capture {
                 creator: creator.id.clone(),
                 settings,
-                dir: capture::capture_dir(parts.root, &creator.id),
+                dir: std::path::absolute(capture::capture_dir(parts.root, &creator.id))
+                    .unwrap_or_else(|_| capture::capture_dir(parts.root, &creator.id)),
                 tools: tools.clone(),
                 status,
                 telemetry: parts.telemetry.clone(),
