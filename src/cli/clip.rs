@@ -118,7 +118,12 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<Outcome> {
             let id = Store::open(&db)?
                 .insert_clip_now(&clip)
                 .with_context(|| format!("recording the clip in {}", db.display()))?;
-            writeln!(std::io::stdout(), "queued clip {id} ({} s of {})", clip.duration_s, clip.creator)?;
+            writeln!(
+                std::io::stdout(),
+                "queued clip {id} ({} s of {})",
+                clip.duration_s,
+                clip.creator
+            )?;
             if create.now {
                 return run_now(root, config, &id);
             }
@@ -127,8 +132,12 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<Outcome> {
         }
         ClipCommand::List(list) => {
             let store = Store::open(&db)?;
-            let entries =
-                crate::export::clip_entries(&store, list.state, list.creator.as_deref(), usize::MAX)?;
+            let entries = crate::export::clip_entries(
+                &store,
+                list.state,
+                list.creator.as_deref(),
+                usize::MAX,
+            )?;
             let mut out = std::io::stdout().lock();
             match list.format {
                 Format::Json => writeln!(
@@ -137,9 +146,11 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<Outcome> {
                     serde_json::to_string_pretty(&serde_json::json!({"clips": entries}))?
                 )?,
                 Format::Text => {
-                    for c in store.clips(list.state)?.iter().filter(|c| {
-                        list.creator.as_deref().is_none_or(|id| c.creator == id)
-                    }) {
+                    for c in store
+                        .clips(list.state)?
+                        .iter()
+                        .filter(|c| list.creator.as_deref().is_none_or(|id| c.creator == id))
+                    {
                         let what = match c.state {
                             ClipState::Published => c.url.clone().unwrap_or_default(),
                             ClipState::Failed => c.error.clone().unwrap_or_default(),
@@ -162,12 +173,24 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<Outcome> {
         ClipCommand::Show { id } => {
             let store = Store::open(&db)?;
             let clip = store.clip(&id)?.ok_or_else(|| {
-                UsageError(format!("no clip {id}\n  hint: `ss clip list` shows the clip ids"))
+                UsageError(format!(
+                    "no clip {id}\n  hint: `ss clip list` shows the clip ids"
+                ))
             })?;
             let mut out = std::io::stdout().lock();
             writeln!(out, "clip {}: {}", clip.clip_id, clip.state)?;
-            writeln!(out, "  creator   {} ({})", clip.creator, clip.platform.as_str())?;
-            writeln!(out, "  requested {} by {}", crate::export::timestamp(clip.created_at), clip.requested_by)?;
+            writeln!(
+                out,
+                "  creator   {} ({})",
+                clip.creator,
+                clip.platform.as_str()
+            )?;
+            writeln!(
+                out,
+                "  requested {} by {}",
+                crate::export::timestamp(clip.created_at),
+                clip.requested_by
+            )?;
             writeln!(out, "  duration  {} s", clip.duration_s)?;
             if let Some(title) = &clip.title {
                 writeln!(out, "  title     {title}")?;
@@ -175,7 +198,11 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<Outcome> {
             if let Some(url) = &clip.url {
                 writeln!(out, "  url       {url}")?;
             }
-            if let Some(error) = clip.error.as_ref().filter(|_| clip.state == ClipState::Failed) {
+            if let Some(error) = clip
+                .error
+                .as_ref()
+                .filter(|_| clip.state == ClipState::Failed)
+            {
                 writeln!(out, "  error     {error}")?;
             }
             writeln!(out, "history:")?;

@@ -4,7 +4,7 @@
 //! FFmpeg's segment muxer writes `seg-{run}-NNNNNN.ts` under `runtime/state/capture/<creator>/` and
 //! appends each finished segment to its own list (`list-{run}.csv`, in stream time). The supervisor
 //! reads that list a few times a second and records each new segment in the [`SegmentIndex`] with
-//! its wall-clock start and end, anchored on the moment the segment was seen finished; it prunes
+//! its wall-clock start and end, ending at the moment the segment was seen finished; it prunes
 //! segments older than `buffer_s`. When FFmpeg exits, or writes no segment for a while (a stalled
 //! input), it is stopped and started again with capped, jittered backoff; its state, restarts and
 //! last error are in [`CaptureStatus`] and runtime_snapshot.json (`captures`). A missing FFmpeg is
@@ -34,8 +34,6 @@ const STABLE_AFTER: Duration = Duration::from_secs(30);
 /// How long a capture may go without a finished segment, beyond three segment lengths, before it
 /// counts as stalled and is restarted.
 const STALL_SLACK: Duration = Duration::from_secs(10);
-/// A re-anchor happens when the stream clock and the wall clock drift this far apart.
-const REANCHOR_MS: i64 = 1_000;
 
 /// The capture directory of `creator` below a runtime root.
 pub fn capture_dir(root: &Path, creator: &str) -> PathBuf {
@@ -91,7 +89,9 @@ impl CaptureStatus {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, CaptureView> {
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn set_state(&self, state: CaptureState) {
@@ -132,7 +132,8 @@ impl Capture {
         };
         if let Err(e) = std::fs::create_dir_all(&self.dir) {
             let message = format!("capture directory {}: {e}", self.dir.display());
-            self.telemetry.error("capture_failed", "clips", message.clone());
+            self.telemetry
+                .error("capture_failed", "clips", message.clone());
             self.status.update(|v| v.last_error = Some(message));
             self.status.set_state(CaptureState::Failed);
             return;
@@ -149,8 +150,11 @@ impl Capture {
             }
             let message = ended.unwrap_or_else(|| "FFmpeg ended".into());
             tracing::warn!(creator = %self.creator, error = %message, "Clip capture stopped; restarting.");
-            self.telemetry
-                .error("capture_restarted", "clips", format!("{}: {message}", self.creator));
+            self.telemetry.error(
+                "capture_restarted",
+                "clips",
+                format!("{}: {message}", self.creator),
+            );
             self.status.update(|v| {
                 v.last_error = Some(message);
                 v.restarts += 1;
@@ -186,7 +190,12 @@ impl Capture {
             args.extend(["-re".into(), "-stream_loop".into(), "-1".into()]);
         }
         args.extend(["-i".into(), self.settings.input.clone()]);
-        args.extend(["-map".into(), "0:v:0".into(), "-map".into(), "0:a:0?".into()]);
+        args.extend([
+            "-map".into(),
+            "0:v:0".into(),
+            "-map".into(),
+            "0:a:0?".into(),
+        ]);
         args.extend(["-c".into(), "copy".into(), "-f".into(), "segment".into()]);
         args.extend([
             "-segment_time".into(),
@@ -206,9 +215,10 @@ impl Capture {
             Err(e) => return Some(format!("FFmpeg could not be started: {e}")),
         };
         let stderr = tokio::spawn(tail(child.stderr.take()));
-        let stall = Duration::from_secs(u64::from(self.settings.segment_s.max(1)) * 3) + STALL_SLACK;
+        let stall =
+            Duration::from_secs(u64::from(self.settings.segment_s.max(1)) * 3) + STALL_SLACK;
         let mut seen = 0usize;
-        let mut anchor: Option<i64> = None;
+        let mut prev_end: Option<(i64, i64)> = None;
         let mut last_segment = Instant::now();
         let mut tick = tokio::time::interval(POLL);
         let ended = loop {
@@ -216,7 +226,7 @@ impl Capture {
                 () = cancel.cancelled() => break None,
                 _ = tick.tick() => {}
             }
-            for segment in new_segments(&list, &mut seen, &mut anchor) {
+            for segment in new_segments(&list, &mut seen, &mut prev_end) {
                 if let Err(e) = index.append(&segment) {
                     tracing::warn!(error = %e, "The segment list could not be written.");
                 }
@@ -264,44 +274,80 @@ impl Capture {
     }
 }
 
-/// Segments FFmpeg finished since the last call, with wall-clock times. The first one seen anchors
-/// stream time to the wall clock (its end is "now"); a drift over [`REANCHOR_MS`] re-anchors.
-fn new_segments(list: &Path, seen: &mut usize, anchor: &mut Option<i64>) -> Vec<Segment> {
+/// Segments FFmpeg finished since the last call, with wall-clock times.
+///
+/// The segments seen in one look end now (FFmpeg lists a segment as it closes it) and follow each
+/// other. When their stream time continues the previous look's (the input had no hole), they are
+/// spread over the wall-clock span since that look's end, so an input that arrives late or in bursts
+/// (a loaded encoder upstream, a delayed network) stretches its segments a little instead of leaving
+/// false gaps that would fail clips. A jump in stream time is a real interruption and stays a gap.
+fn new_segments(list: &Path, seen: &mut usize, prev_end: &mut Option<(i64, i64)>) -> Vec<Segment> {
     let Ok(text) = std::fs::read_to_string(list) else {
         return Vec::new();
     };
     let complete = text.ends_with('\n');
     let lines: Vec<&str> = text.lines().collect();
-    let usable = if complete { lines.len() } else { lines.len().saturating_sub(1) };
-    let now = Utc::now().timestamp_millis();
-    let mut out = Vec::new();
+    let usable = if complete {
+        lines.len()
+    } else {
+        lines.len().saturating_sub(1)
+    };
+    let mut fresh: Vec<(String, i64)> = Vec::new();
+    let mut stream_start: Option<i64> = None;
+    let mut stream_end = 0i64;
     for line in lines.iter().take(usable).skip(*seen) {
         *seen += 1;
         let mut parts = line.split(',');
-        let (Some(file), Some(start), Some(end)) = (parts.next(), parts.next(), parts.next()) else {
+        let (Some(file), Some(start), Some(end)) = (parts.next(), parts.next(), parts.next())
+        else {
             continue;
         };
         let (Ok(start), Ok(end)) = (start.parse::<f64>(), end.parse::<f64>()) else {
             continue;
         };
         #[allow(clippy::cast_possible_truncation)]
-        let (start_ms, end_ms) = ((start * 1000.0).round() as i64, (end * 1000.0).round() as i64);
-        let offset = match *anchor {
-            Some(offset) if (now - (offset + end_ms)).abs() <= REANCHOR_MS => offset,
-            _ => now - end_ms,
-        };
-        *anchor = Some(offset);
+        let (start_ms, end_ms) = (
+            (start * 1000.0).round() as i64,
+            (end * 1000.0).round() as i64,
+        );
+        let length_ms = end_ms - start_ms;
         let name = Path::new(file)
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        out.push(Segment {
-            file: name,
-            start_ms: offset + start_ms,
-            end_ms: offset + end_ms,
-        });
+        if length_ms > 0 && !name.is_empty() {
+            stream_start.get_or_insert(start_ms);
+            stream_end = end_ms;
+            fresh.push((name, length_ms));
+        }
     }
-    out
+    let total: i64 = fresh.iter().map(|(_, l)| l).sum();
+    if total == 0 {
+        return Vec::new();
+    }
+    let now = Utc::now().timestamp_millis();
+    let continues = |prev_stream_end: i64| {
+        stream_start.is_some_and(|s| (s - prev_stream_end).abs() <= super::segments::TOLERANCE_MS)
+    };
+    let span_start = match *prev_end {
+        Some((wall, stream)) if continues(stream) && wall < now => wall,
+        _ => now - total,
+    };
+    let span = now - span_start;
+    *prev_end = Some((now, stream_end));
+    let mut done = 0i64;
+    fresh
+        .into_iter()
+        .map(|(file, length_ms)| {
+            let start_ms = span_start + span * done / total;
+            done += length_ms;
+            Segment {
+                file,
+                start_ms,
+                end_ms: span_start + span * done / total,
+            }
+        })
+        .collect()
 }
 
 /// The last part of a child's stderr.
@@ -326,5 +372,51 @@ async fn stderr_text(task: tokio::task::JoinHandle<Vec<u8>>) -> String {
     match tokio::time::timeout(Duration::from_secs(1), task).await {
         Ok(Ok(bytes)) => ffmpeg::last_line(&bytes),
         _ => "no message".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finished_segments_get_contiguous_wall_clock_times_and_real_gaps_stay() {
+        let dir = tempfile::tempdir().unwrap();
+        let list = dir.path().join("list.csv");
+        let (mut seen, mut prev_end) = (0, None);
+        std::fs::write(
+            &list,
+            "seg-1.ts,0.000,2.000\nseg-2.ts,2.000,4.000\nseg-3.ts,4.0",
+        )
+        .unwrap();
+        let first = new_segments(&list, &mut seen, &mut prev_end);
+        assert_eq!(first.len(), 2, "the torn last line waits");
+        assert_eq!(first[0].end_ms, first[1].start_ms);
+        assert_eq!(first[1].end_ms - first[0].start_ms, 4_000);
+        std::fs::write(
+            &list,
+            "seg-1.ts,0.000,2.000\nseg-2.ts,2.000,4.000\nseg-3.ts,4.000,6.000\n",
+        )
+        .unwrap();
+        let next = new_segments(&list, &mut seen, &mut prev_end);
+        assert_eq!(next.len(), 1);
+        assert_eq!(next[0].start_ms, first[1].end_ms, "bridged, no false gap");
+        // Late but continuous stream time: still bridged.
+        prev_end = prev_end.map(|(wall, stream)| (wall - 5_000, stream));
+        std::fs::write(
+            &list,
+            "seg-1.ts,0,2\nseg-2.ts,2,4\nseg-3.ts,4,6\nseg-4.ts,6.000,8.000\n",
+        )
+        .unwrap();
+        let late = new_segments(&list, &mut seen, &mut prev_end);
+        assert_eq!(late[0].start_ms, next[0].end_ms - 5_000);
+        // A jump in stream time (the input had a hole): a real gap.
+        std::fs::write(
+            &list,
+            "a,0,2\nb,2,4\nc,4,6\nd,6,8\nseg-5.ts,60.000,62.000\n",
+        )
+        .unwrap();
+        let after = new_segments(&list, &mut seen, &mut prev_end);
+        assert_eq!(after[0].end_ms - after[0].start_ms, 2_000);
     }
 }

@@ -76,7 +76,13 @@ pub async fn cut(
     }
     args.extend(["-movflags", "+faststart", "-f", "mp4"].map(String::from));
     args.push(out.display().to_string());
-    let result = ffmpeg::run("ffmpeg", ffmpeg::command(&tools.ffmpeg, &args), timeout, cancel).await;
+    let result = ffmpeg::run(
+        "ffmpeg",
+        ffmpeg::command(&tools.ffmpeg, &args),
+        timeout,
+        cancel,
+    )
+    .await;
     let _ = std::fs::remove_file(&list);
     result.map(|_| ())
 }
@@ -97,7 +103,13 @@ pub async fn probe(
         "json".into(),
         file.display().to_string(),
     ];
-    let out = ffmpeg::run("ffprobe", ffmpeg::command(&tools.ffprobe, args), timeout, cancel).await?;
+    let out = ffmpeg::run(
+        "ffprobe",
+        ffmpeg::command(&tools.ffprobe, args),
+        timeout,
+        cancel,
+    )
+    .await?;
     parse_probe(&out).ok_or_else(|| FfmpegError::Failed {
         program: "ffprobe",
         status: "exit status: 0".into(),
@@ -170,9 +182,14 @@ pub async fn thumbnail(
         "image2".into(),
         out.display().to_string(),
     ];
-    ffmpeg::run("ffmpeg", ffmpeg::command(&tools.ffmpeg, args), timeout, cancel)
-        .await
-        .map(|_| ())
+    ffmpeg::run(
+        "ffmpeg",
+        ffmpeg::command(&tools.ffmpeg, args),
+        timeout,
+        cancel,
+    )
+    .await
+    .map(|_| ())
 }
 
 #[cfg(test)]
@@ -181,7 +198,8 @@ mod tests {
 
     #[test]
     fn ffprobe_output_is_read_and_judged() {
-        let out = br#"{"programs": [], "streams": [{"codec_type": "video"}, {"codec_type": "audio"}],
+        let out =
+            br#"{"programs": [], "streams": [{"codec_type": "video"}, {"codec_type": "audio"}],
                        "format": {"duration": "10.480000"}}"#;
         let probe = parse_probe(out).unwrap();
         assert_eq!(
@@ -192,7 +210,11 @@ mod tests {
             }
         );
         assert_eq!(reject(&probe, 10_000), None);
-        assert!(reject(&probe, 12_000).unwrap().contains("10.5 s long, not 12.0 s"));
+        assert!(
+            reject(&probe, 12_000)
+                .unwrap()
+                .contains("10.5 s long, not 12.0 s")
+        );
         let audio_only = Probe {
             duration_s: 10.0,
             has_video: false,

@@ -81,7 +81,10 @@ fn find(name: &str) -> Option<PathBuf> {
 }
 
 /// A command for `program` that cannot outlive this process (see the module docs).
-pub fn command(program: &Path, args: impl IntoIterator<Item = impl AsRef<OsStr>>) -> tokio::process::Command {
+pub fn command(
+    program: &Path,
+    args: impl IntoIterator<Item = impl AsRef<OsStr>>,
+) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new(program);
     cmd.args(args)
         .stdin(Stdio::null())

@@ -318,7 +318,15 @@ impl JobContext {
             return Err(Stop::Fail(reason));
         }
         let work_thumb = work.join(format!("{}.jpg", clip.clip_id));
-        encode::thumbnail(&tools, &work_file, end - start, &work_thumb, timeout, cancel).await?;
+        encode::thumbnail(
+            &tools,
+            &work_file,
+            end - start,
+            &work_thumb,
+            timeout,
+            cancel,
+        )
+        .await?;
         move_into(&work_thumb, thumbnail)
             .map_err(|e| Stop::Fail(format!("the thumbnail could not be moved into place: {e}")))?;
         move_into(&work_file, output)
@@ -338,8 +346,10 @@ impl JobContext {
     ) -> Result<(Vec<segments::Segment>, i64), Stop> {
         let index = SegmentIndex::new(dir);
         let give_up = end
-            + i64::try_from((Duration::from_secs(u64::from(segment_s.max(1)) * 3) + COVER_SLACK).as_millis())
-                .unwrap_or(i64::MAX);
+            + i64::try_from(
+                (Duration::from_secs(u64::from(segment_s.max(1)) * 3) + COVER_SLACK).as_millis(),
+            )
+            .unwrap_or(i64::MAX);
         let capture = self.captures.get(&clip.creator);
         loop {
             let listed = index
@@ -420,16 +430,18 @@ impl JobContext {
                     clip.creator
                 ))
             })?;
-            self.secrets.get(name).ok_or_else(|| {
-                Stop::Fail(format!("twitch.{field} names {name}, which is not set"))
-            })
+            self.secrets
+                .get(name)
+                .ok_or_else(|| Stop::Fail(format!("twitch.{field} names {name}, which is not set")))
         };
         let auth = destination::twitch::HelixAuth {
             token: secret("token_env", settings.token_env.as_ref())?,
             client_id: secret("client_id_env", settings.client_id_env.as_ref())?,
         };
         let endpoints = destination::twitch::HelixEndpoints::from_platform(
-            self.config.platforms.settings(crate::event::Platform::Twitch),
+            self.config
+                .platforms
+                .settings(crate::event::Platform::Twitch),
         );
         let helix = destination::twitch::Helix {
             client: &self.http,
@@ -439,7 +451,13 @@ impl JobContext {
         helix
             .create_clip(&settings.channel, cancel)
             .await
-            .map_err(|e| if cancel.is_cancelled() { Stop::Left } else { Stop::Fail(e) })
+            .map_err(|e| {
+                if cancel.is_cancelled() {
+                    Stop::Left
+                } else {
+                    Stop::Fail(e)
+                }
+            })
     }
 }
 
@@ -460,7 +478,8 @@ fn move_into(from: &Path, to: &Path) -> std::io::Result<()> {
 
 /// A millisecond time as `HH:MM:SS` UTC, for messages.
 fn clock(ms: i64) -> String {
-    DateTime::from_timestamp_millis(ms).map_or_else(|| ms.to_string(), |t| t.format("%H:%M:%S UTC").to_string())
+    DateTime::from_timestamp_millis(ms)
+        .map_or_else(|| ms.to_string(), |t| t.format("%H:%M:%S UTC").to_string())
 }
 
 /// The first line of `text`, bounded: reasons are one line in clips.json and errors.json.

@@ -38,7 +38,12 @@ pub fn platform_of(creator: &Creator) -> Platform {
 }
 
 /// A clip request for `creator` at `at`.
-pub fn new_clip(creator: &Creator, duration_s: u32, title: Option<String>, at: DateTime<Utc>) -> NewClip {
+pub fn new_clip(
+    creator: &Creator,
+    duration_s: u32,
+    title: Option<String>,
+    at: DateTime<Utc>,
+) -> NewClip {
     NewClip {
         clip_id: None,
         creator: creator.id.clone(),
@@ -53,31 +58,39 @@ pub fn new_clip(creator: &Creator, duration_s: u32, title: Option<String>, at: D
 
 /// Whether a running `ss run` holds the store at `db`.
 pub fn daemon_running(db: &Path) -> anyhow::Result<bool> {
-    writer_held_elsewhere(db).with_context(|| format!("checking for a running ss run on {}", db.display()))
+    writer_held_elsewhere(db)
+        .with_context(|| format!("checking for a running ss run on {}", db.display()))
 }
 
 /// Puts a failed clip back in the queue.
 pub fn retry(store: &mut Store, clip_id: &str) -> anyhow::Result<()> {
-    let clip = store
-        .clip(clip_id)?
-        .ok_or_else(|| anyhow::anyhow!("no clip {clip_id}\n  hint: `ss clip list` shows the clip ids"))?;
+    let clip = store.clip(clip_id)?.ok_or_else(|| {
+        anyhow::anyhow!("no clip {clip_id}\n  hint: `ss clip list` shows the clip ids")
+    })?;
     if clip.state != ClipState::Failed {
         anyhow::bail!(
             "clip {clip_id} is {}; only failed clips can be retried\n  hint: `ss clip show {clip_id}` shows its history",
             clip.state
         );
     }
-    store.change_clip_state_now(&change(clip_id, ClipState::Queued, Some("retried by the operator".into())))?;
+    store.change_clip_state_now(&change(
+        clip_id,
+        ClipState::Queued,
+        Some("retried by the operator".into()),
+    ))?;
     Ok(())
 }
 
 /// Ends a clip's job: it becomes failed, and any later step of a running job is refused.
 pub fn cancel(store: &mut Store, clip_id: &str) -> anyhow::Result<()> {
-    let clip = store
-        .clip(clip_id)?
-        .ok_or_else(|| anyhow::anyhow!("no clip {clip_id}\n  hint: `ss clip list` shows the clip ids"))?;
+    let clip = store.clip(clip_id)?.ok_or_else(|| {
+        anyhow::anyhow!("no clip {clip_id}\n  hint: `ss clip list` shows the clip ids")
+    })?;
     if matches!(clip.state, ClipState::Published | ClipState::Failed) {
-        anyhow::bail!("clip {clip_id} is already {}; nothing to cancel", clip.state);
+        anyhow::bail!(
+            "clip {clip_id} is already {}; nothing to cancel",
+            clip.state
+        );
     }
     store.change_clip_state_now(&change(clip_id, ClipState::Failed, Some(CANCELLED.into())))?;
     Ok(())
@@ -125,7 +138,10 @@ pub async fn run_now(
         std::collections::BTreeMap::new(),
     )?;
     let clip = {
-        let reader = ctx.reader.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let reader = ctx
+            .reader
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         reader.clip(clip_id)?
     }
     .ok_or_else(|| anyhow::anyhow!("no clip {clip_id}"))?;

@@ -258,7 +258,14 @@ mod tests {
     #[test]
     fn lines_are_read_strictly() {
         assert_eq!(parse_line("seg-1.ts,10,20"), Some(seg(1, 10, 20)));
-        for bad in ["", "seg.ts,1", "seg.ts,a,2", "../x.ts,1,2", "seg.ts,5,5", "s,1,2,3"] {
+        for bad in [
+            "",
+            "seg.ts,1",
+            "seg.ts,a,2",
+            "../x.ts,1,2",
+            "seg.ts,5,5",
+            "s,1,2,3",
+        ] {
             assert_eq!(parse_line(bad), None, "{bad}");
         }
     }

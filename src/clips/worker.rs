@@ -20,7 +20,11 @@ use tokio_util::sync::CancellationToken;
 pub const POLL: Duration = Duration::from_secs(1);
 
 /// States a job is in when a run ended under it.
-const RESUMABLE: [ClipState; 3] = [ClipState::Encoding, ClipState::Encoded, ClipState::Uploading];
+const RESUMABLE: [ClipState; 3] = [
+    ClipState::Encoding,
+    ClipState::Encoded,
+    ClipState::Uploading,
+];
 
 /// Runs until `cancel` fires and every job has stopped.
 pub async fn run(ctx: Arc<JobContext>, wake: Arc<Notify>, cancel: CancellationToken) {

@@ -105,7 +105,11 @@ fn creators(config: &CreatorsConfig, out: &mut Findings) {
                 t.client_id_env.as_ref(),
             );
         }
-        if creator.clips.as_ref().and_then(|c| c.destination.as_deref()) == Some("twitch")
+        if creator
+            .clips
+            .as_ref()
+            .and_then(|c| c.destination.as_deref())
+            == Some("twitch")
             && p.twitch
                 .as_ref()
                 .is_none_or(|t| t.token_env.is_none() || t.client_id_env.is_none())

@@ -60,9 +60,22 @@ impl TestStream {
             .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-re"])
             .args(["-f", "lavfi", "-i", &format!("testsrc=size={size}:rate=25")])
             .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100"])
-            .args(["-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency"])
-            .args(["-g", "25", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "64k"])
-            .args(["-f", "mpegts", &format!("udp://127.0.0.1:{port}?pkt_size=1316")])
+            .args([
+                "-c:v",
+                "libx264",
+                "-preset",
+                "ultrafast",
+                "-tune",
+                "zerolatency",
+            ])
+            .args([
+                "-g", "25", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "64k",
+            ])
+            .args([
+                "-f",
+                "mpegts",
+                &format!("udp://127.0.0.1:{port}?pkt_size=1316"),
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -86,7 +99,8 @@ impl Drop for TestStream {
 /// triggers, and creator `demo` capturing `input`. `clips` is merged over system.json's `clips`.
 pub fn clip_root(input: Option<&str>, clips: Value) -> Test {
     let t = Test::new();
-    let mut creators: Value = serde_json::from_str(&t.read("runtime/config/creators.json")).unwrap();
+    let mut creators: Value =
+        serde_json::from_str(&t.read("runtime/config/creators.json")).unwrap();
     let demo = &mut creators["creators"][0];
     demo["platforms"]["sim"]["rate_per_s"] = json!(2);
     if let Some(input) = input {
@@ -190,7 +204,14 @@ fn rusqlite_open(t: &Test) -> rusqlite::Connection {
 /// ffprobe's duration of `file`, and whether it has a video stream.
 pub fn probe(file: &Path) -> (f64, bool) {
     let out = Command::new("ffprobe")
-        .args(["-v", "error", "-show_entries", "format=duration:stream=codec_type", "-of", "json"])
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration:stream=codec_type",
+            "-of",
+            "json",
+        ])
         .arg(file)
         .output()
         .expect("running ffprobe");
@@ -271,9 +292,11 @@ fn note(server: &HelixServer, what: &str, headers: &HeaderMap) -> Option<Answer>
             .to_string()
     };
     let mut state = server.state.lock().unwrap();
-    state
-        .requests
-        .push((what.to_string(), header("authorization"), header("client-id")));
+    state.requests.push((
+        what.to_string(),
+        header("authorization"),
+        header("client-id"),
+    ));
     state.refuse.then(|| {
         (
             StatusCode::UNAUTHORIZED,
@@ -305,11 +328,16 @@ async fn create(
     if let Some(refused) = note(&server, "POST /clips", &headers) {
         return refused;
     }
-    assert_eq!(q.get("broadcaster_id").map(String::as_str), Some("141981764"));
+    assert_eq!(
+        q.get("broadcaster_id").map(String::as_str),
+        Some("141981764")
+    );
     server.state.lock().unwrap().created += 1;
     (
         StatusCode::ACCEPTED,
-        Json(json!({"data": [{"id": "FiveWordsForClipSlug", "edit_url": "https://clips.twitch.tv/FiveWordsForClipSlug/edit"}]})),
+        Json(
+            json!({"data": [{"id": "FiveWordsForClipSlug", "edit_url": "https://clips.twitch.tv/FiveWordsForClipSlug/edit"}]}),
+        ),
     )
 }
 
@@ -321,7 +349,10 @@ async fn lookup(
     if let Some(refused) = note(&server, "GET /clips", &headers) {
         return refused;
     }
-    assert_eq!(q.get("id").map(String::as_str), Some("FiveWordsForClipSlug"));
+    assert_eq!(
+        q.get("id").map(String::as_str),
+        Some("FiveWordsForClipSlug")
+    );
     let mut state = server.state.lock().unwrap();
     state.lookups += 1;
     if state.ready_after.is_some_and(|n| state.lookups > n) {
@@ -384,7 +415,11 @@ async fn upload(
         body.len(),
     ));
     if received.len() <= server.fail_first {
-        return (StatusCode::SERVICE_UNAVAILABLE, HeaderMap::new(), String::new());
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            HeaderMap::new(),
+            String::new(),
+        );
     }
     let mut out = HeaderMap::new();
     out.insert(

@@ -4,9 +4,9 @@
 //! [`harness::Test`], runs `ss` as a user would, and checks exit code, stdout and stderr.
 
 mod changelog;
+mod cli;
 mod clips;
 mod clips_support;
-mod cli;
 mod export;
 mod full_disk;
 mod hardening;

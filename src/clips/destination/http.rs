@@ -146,7 +146,10 @@ pub fn link_from(location: Option<String>, body: &str) -> Option<String> {
         return Some(location);
     }
     if let Ok(json) = serde_json::from_str::<serde_json::Value>(body)
-        && let Some(url) = json.get("url").and_then(|u| u.as_str()).filter(|u| is_url(u))
+        && let Some(url) = json
+            .get("url")
+            .and_then(|u| u.as_str())
+            .filter(|u| is_url(u))
     {
         return Some(url.to_string());
     }
@@ -161,7 +164,10 @@ mod tests {
     #[test]
     fn the_link_comes_from_location_then_json_then_a_plain_body() {
         let loc = Some("https://cdn.example/a.mp4".to_string());
-        assert_eq!(link_from(loc, "{}").as_deref(), Some("https://cdn.example/a.mp4"));
+        assert_eq!(
+            link_from(loc, "{}").as_deref(),
+            Some("https://cdn.example/a.mp4")
+        );
         assert_eq!(
             link_from(None, r#"{"url": "https://cdn.example/b.mp4"}"#).as_deref(),
             Some("https://cdn.example/b.mp4")
@@ -178,8 +184,12 @@ mod tests {
     fn a_multipart_body_has_its_fields_and_the_file() {
         let body = multipart("B", "AbC123", Some("gg\nwp"), b"MP4");
         let text = String::from_utf8(body).unwrap();
-        assert!(text.starts_with("--B\r\nContent-Disposition: form-data; name=\"clip_id\"\r\n\r\nAbC123\r\n"));
+        assert!(text.starts_with(
+            "--B\r\nContent-Disposition: form-data; name=\"clip_id\"\r\n\r\nAbC123\r\n"
+        ));
         assert!(text.contains("name=\"title\"\r\n\r\ngg wp\r\n"));
-        assert!(text.contains("filename=\"AbC123.mp4\"\r\nContent-Type: video/mp4\r\n\r\nMP4\r\n--B--\r\n"));
+        assert!(text.contains(
+            "filename=\"AbC123.mp4\"\r\nContent-Type: video/mp4\r\n\r\nMP4\r\n--B--\r\n"
+        ));
     }
 }

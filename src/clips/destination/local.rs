@@ -18,9 +18,16 @@ mod tests {
     #[test]
     fn links_use_the_public_base_when_there_is_one() {
         assert_eq!(
-            link(Some("https://cdn.example/clips/"), "clips/output", "AbC123.mp4"),
+            link(
+                Some("https://cdn.example/clips/"),
+                "clips/output",
+                "AbC123.mp4"
+            ),
             "https://cdn.example/clips/AbC123.mp4"
         );
-        assert_eq!(link(None, "clips/output", "AbC123.jpg"), "clips/output/AbC123.jpg");
+        assert_eq!(
+            link(None, "clips/output", "AbC123.jpg"),
+            "clips/output/AbC123.jpg"
+        );
     }
 }

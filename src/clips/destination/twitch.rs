@@ -69,11 +69,30 @@ pub struct Helix<'a> {
 
 impl Helix<'_> {
     /// Makes a clip of `login`'s live stream; returns its links or a one-line reason.
-    pub async fn create_clip(&self, login: &str, cancel: &CancellationToken) -> Result<Published, String> {
-        let users = self.get(&format!("/users?login={}", login.trim_start_matches('#').to_lowercase()), cancel).await?;
-        let broadcaster = first_field(&users, "id")
-            .ok_or_else(|| format!("Twitch knows no user {login:?} (check the creator's twitch.channel)"))?;
-        let created = self.call(reqwest::Method::POST, &format!("/clips?broadcaster_id={broadcaster}"), cancel).await?;
+    pub async fn create_clip(
+        &self,
+        login: &str,
+        cancel: &CancellationToken,
+    ) -> Result<Published, String> {
+        let users = self
+            .get(
+                &format!(
+                    "/users?login={}",
+                    login.trim_start_matches('#').to_lowercase()
+                ),
+                cancel,
+            )
+            .await?;
+        let broadcaster = first_field(&users, "id").ok_or_else(|| {
+            format!("Twitch knows no user {login:?} (check the creator's twitch.channel)")
+        })?;
+        let created = self
+            .call(
+                reqwest::Method::POST,
+                &format!("/clips?broadcaster_id={broadcaster}"),
+                cancel,
+            )
+            .await?;
         let clip_id = first_field(&created, "id")
             .ok_or_else(|| "Twitch accepted the clip request but sent no clip id".to_string())?;
         let waited = tokio::time::Instant::now();
@@ -102,11 +121,19 @@ impl Helix<'_> {
         self.call(reqwest::Method::GET, path, cancel).await
     }
 
-    async fn call(&self, method: reqwest::Method, path: &str, cancel: &CancellationToken) -> Result<Value, String> {
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        cancel: &CancellationToken,
+    ) -> Result<Value, String> {
         let token = self.auth.token.expose();
         let request = self
             .client
-            .request(method.clone(), format!("{}{path}", self.endpoints.helix_url))
+            .request(
+                method.clone(),
+                format!("{}{path}", self.endpoints.helix_url),
+            )
             .timeout(CALL_TIMEOUT)
             .bearer_auth(token.strip_prefix("oauth:").unwrap_or(token))
             .header("Client-Id", self.auth.client_id.expose());
@@ -124,7 +151,11 @@ impl Helix<'_> {
             ));
         }
         if !status.is_success() {
-            return Err(format!("Helix {method} {} answered {status}: {}", route(path), error_message(&json)));
+            return Err(format!(
+                "Helix {method} {} answered {status}: {}",
+                route(path),
+                error_message(&json)
+            ));
         }
         Ok(json)
     }
@@ -166,7 +197,10 @@ mod tests {
             r#"{"data":[{"id":"FiveWordsForClipSlug","edit_url":"https://clips.twitch.tv/FiveWordsForClipSlug/edit"}]}"#,
         )
         .unwrap();
-        assert_eq!(first_field(&created, "id").as_deref(), Some("FiveWordsForClipSlug"));
+        assert_eq!(
+            first_field(&created, "id").as_deref(),
+            Some("FiveWordsForClipSlug")
+        );
         let pending: Value = serde_json::from_str(r#"{"data":[],"pagination":{}}"#).unwrap();
         assert_eq!(first_field(&pending, "url"), None);
         let refused: Value = serde_json::from_str(
