@@ -218,7 +218,6 @@ impl Capture {
         let stall =
             Duration::from_secs(u64::from(self.settings.segment_s.max(1)) * 3) + STALL_SLACK;
         let mut seen = 0usize;
-        let mut prev_end: Option<(i64, i64)> = None;
         let mut last_segment = Instant::now();
         let mut tick = tokio::time::interval(POLL);
         let ended = loop {
@@ -226,7 +225,7 @@ impl Capture {
                 () = cancel.cancelled() => break None,
                 _ = tick.tick() => {}
             }
-            for segment in new_segments(&list, &mut seen, &mut prev_end) {
+            for segment in new_segments(&list, &mut seen) {
                 if let Err(e) = index.append(&segment) {
                     tracing::warn!(error = %e, "The segment list could not be written.");
                 }
@@ -274,14 +273,10 @@ impl Capture {
     }
 }
 
-/// Segments FFmpeg finished since the last call, with wall-clock times.
-///
-/// The segments seen in one look end now (FFmpeg lists a segment as it closes it) and follow each
-/// other. When their stream time continues the previous look's (the input had no hole), they are
-/// spread over the wall-clock span since that look's end, so an input that arrives late or in bursts
-/// (a loaded encoder upstream, a delayed network) stretches its segments a little instead of leaving
-/// false gaps that would fail clips. A jump in stream time is a real interruption and stays a gap.
-fn new_segments(list: &Path, seen: &mut usize, prev_end: &mut Option<(i64, i64)>) -> Vec<Segment> {
+/// Segments FFmpeg finished since the last call, with wall-clock times: the ones seen in one look
+/// end now (FFmpeg lists a segment as it closes it) and follow each other, each as long as its stream
+/// time. Their stream times go along, so content that arrived late is not taken for a hole.
+fn new_segments(list: &Path, seen: &mut usize) -> Vec<Segment> {
     let Ok(text) = std::fs::read_to_string(list) else {
         return Vec::new();
     };
@@ -292,9 +287,7 @@ fn new_segments(list: &Path, seen: &mut usize, prev_end: &mut Option<(i64, i64)>
     } else {
         lines.len().saturating_sub(1)
     };
-    let mut fresh: Vec<(String, i64)> = Vec::new();
-    let mut stream_start: Option<i64> = None;
-    let mut stream_end = 0i64;
+    let mut fresh: Vec<(String, i64, i64)> = Vec::new();
     for line in lines.iter().take(usable).skip(*seen) {
         *seen += 1;
         let mut parts = line.split(',');
@@ -310,41 +303,27 @@ fn new_segments(list: &Path, seen: &mut usize, prev_end: &mut Option<(i64, i64)>
             (start * 1000.0).round() as i64,
             (end * 1000.0).round() as i64,
         );
-        let length_ms = end_ms - start_ms;
         let name = Path::new(file)
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        if length_ms > 0 && !name.is_empty() {
-            stream_start.get_or_insert(start_ms);
-            stream_end = end_ms;
-            fresh.push((name, length_ms));
+        if end_ms > start_ms && !name.is_empty() {
+            fresh.push((name, start_ms, end_ms));
         }
     }
-    let total: i64 = fresh.iter().map(|(_, l)| l).sum();
-    if total == 0 {
-        return Vec::new();
-    }
-    let now = Utc::now().timestamp_millis();
-    let continues = |prev_stream_end: i64| {
-        stream_start.is_some_and(|s| (s - prev_stream_end).abs() <= super::segments::TOLERANCE_MS)
-    };
-    let span_start = match *prev_end {
-        Some((wall, stream)) if continues(stream) && wall < now => wall,
-        _ => now - total,
-    };
-    let span = now - span_start;
-    *prev_end = Some((now, stream_end));
-    let mut done = 0i64;
+    let total: i64 = fresh.iter().map(|(_, s, e)| e - s).sum();
+    let mut wall = Utc::now().timestamp_millis() - total;
     fresh
         .into_iter()
-        .map(|(file, length_ms)| {
-            let start_ms = span_start + span * done / total;
-            done += length_ms;
+        .map(|(file, stream_start_ms, stream_end_ms)| {
+            let start_ms = wall;
+            wall += stream_end_ms - stream_start_ms;
             Segment {
                 file,
                 start_ms,
-                end_ms: span_start + span * done / total,
+                end_ms: wall,
+                stream_start_ms,
+                stream_end_ms,
             }
         })
         .collect()
@@ -380,43 +359,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn finished_segments_get_contiguous_wall_clock_times_and_real_gaps_stay() {
+    fn finished_segments_end_now_follow_each_other_and_keep_their_stream_times() {
         let dir = tempfile::tempdir().unwrap();
         let list = dir.path().join("list.csv");
-        let (mut seen, mut prev_end) = (0, None);
+        let mut seen = 0;
         std::fs::write(
             &list,
             "seg-1.ts,0.000,2.000\nseg-2.ts,2.000,4.000\nseg-3.ts,4.0",
         )
         .unwrap();
-        let first = new_segments(&list, &mut seen, &mut prev_end);
+        let before = Utc::now().timestamp_millis();
+        let first = new_segments(&list, &mut seen);
         assert_eq!(first.len(), 2, "the torn last line waits");
         assert_eq!(first[0].end_ms, first[1].start_ms);
         assert_eq!(first[1].end_ms - first[0].start_ms, 4_000);
-        std::fs::write(
-            &list,
-            "seg-1.ts,0.000,2.000\nseg-2.ts,2.000,4.000\nseg-3.ts,4.000,6.000\n",
-        )
-        .unwrap();
-        let next = new_segments(&list, &mut seen, &mut prev_end);
+        assert!(first[1].end_ms >= before);
+        assert_eq!(
+            (first[1].stream_start_ms, first[1].stream_end_ms),
+            (2_000, 4_000)
+        );
+        std::fs::write(&list, "seg-1.ts,0,2\nseg-2.ts,2,4\nseg-3.ts,4.000,6.000\n").unwrap();
+        let next = new_segments(&list, &mut seen);
         assert_eq!(next.len(), 1);
-        assert_eq!(next[0].start_ms, first[1].end_ms, "bridged, no false gap");
-        // Late but continuous stream time: still bridged.
-        prev_end = prev_end.map(|(wall, stream)| (wall - 5_000, stream));
-        std::fs::write(
-            &list,
-            "seg-1.ts,0,2\nseg-2.ts,2,4\nseg-3.ts,4,6\nseg-4.ts,6.000,8.000\n",
-        )
-        .unwrap();
-        let late = new_segments(&list, &mut seen, &mut prev_end);
-        assert_eq!(late[0].start_ms, next[0].end_ms - 5_000);
-        // A jump in stream time (the input had a hole): a real gap.
-        std::fs::write(
-            &list,
-            "a,0,2\nb,2,4\nc,4,6\nd,6,8\nseg-5.ts,60.000,62.000\n",
-        )
-        .unwrap();
-        let after = new_segments(&list, &mut seen, &mut prev_end);
-        assert_eq!(after[0].end_ms - after[0].start_ms, 2_000);
+        assert_eq!(next[0].stream_start_ms, 4_000);
     }
 }

@@ -1,7 +1,10 @@
 //! The segment list of a replay buffer: which MPEG-TS segment holds which stretch of wall-clock time.
 //!
 //! The capture appends one line per finished segment to `segments.csv` in the creator's capture
-//! directory (`file,start_ms,end_ms`, Unix milliseconds), and prunes segments older than the buffer.
+//! directory (`file,start_ms,end_ms,stream_start_ms,stream_end_ms`: wall-clock Unix milliseconds,
+//! then FFmpeg's stream time), and prunes segments older than the buffer. Segments whose stream
+//! times follow each other hold continuous content even when they arrived late (a gap on the wall
+//! clock only); a jump in stream time, or a wall-clock gap between different capture runs, is a hole.
 //! The list survives restarts, so a clip job resumed after a crash finds the segments its window
 //! needs, or learns that they are gone. [`cover`] is the pure question a clip job asks: do the
 //! segments cover this window yet, will they, or never?
@@ -22,20 +25,43 @@ pub struct Segment {
     pub file: String,
     pub start_ms: i64,
     pub end_ms: i64,
+    pub stream_start_ms: i64,
+    pub stream_end_ms: i64,
+}
+
+impl Segment {
+    fn len_ms(&self) -> i64 {
+        self.stream_end_ms - self.stream_start_ms
+    }
+
+    /// Whether `next` holds the content right after this one.
+    fn followed_by(&self, next: &Segment) -> bool {
+        (next.stream_start_ms - self.stream_end_ms).abs() <= TOLERANCE_MS
+            || (next.start_ms - self.end_ms).abs() <= TOLERANCE_MS
+    }
 }
 
 /// Reads one line of the list; `None` for a malformed one (a torn last line after a crash).
 pub fn parse_line(line: &str) -> Option<Segment> {
     let mut parts = line.trim().split(',');
     let file = parts.next()?.trim();
-    let start_ms = parts.next()?.trim().parse().ok()?;
-    let end_ms = parts.next()?.trim().parse().ok()?;
+    let start_ms: i64 = parts.next()?.trim().parse().ok()?;
+    let end_ms: i64 = parts.next()?.trim().parse().ok()?;
+    let (stream_start_ms, stream_end_ms) = match (parts.next(), parts.next()) {
+        (None, None) => (start_ms, end_ms),
+        (Some(a), Some(b)) => (a.trim().parse().ok()?, b.trim().parse().ok()?),
+        _ => return None,
+    };
     let safe = !file.is_empty() && !file.contains(['/', '\\']) && !file.starts_with('.');
-    (parts.next().is_none() && safe && end_ms > start_ms).then(|| Segment {
-        file: file.to_string(),
-        start_ms,
-        end_ms,
-    })
+    (parts.next().is_none() && safe && end_ms > start_ms && stream_end_ms > stream_start_ms).then(
+        || Segment {
+            file: file.to_string(),
+            start_ms,
+            end_ms,
+            stream_start_ms,
+            stream_end_ms,
+        },
+    )
 }
 
 /// The segment list of one capture directory.
@@ -77,11 +103,7 @@ impl SegmentIndex {
             .create(true)
             .append(true)
             .open(self.dir.join(INDEX_FILE))?;
-        writeln!(
-            file,
-            "{},{},{}",
-            segment.file, segment.start_ms, segment.end_ms
-        )
+        writeln!(file, "{}", line(segment))
     }
 
     /// Deletes segments that ended before `keep_from_ms` and rewrites the list without them
@@ -93,10 +115,7 @@ impl SegmentIndex {
         if old.is_empty() {
             return Ok(0);
         }
-        let text: String = kept
-            .iter()
-            .map(|s| format!("{},{},{}\n", s.file, s.start_ms, s.end_ms))
-            .collect();
+        let text: String = kept.iter().map(|s| format!("{}\n", line(s))).collect();
         let tmp = self.dir.join(format!(".{INDEX_FILE}.tmp"));
         std::fs::write(&tmp, text)?;
         std::fs::rename(&tmp, self.dir.join(INDEX_FILE))?;
@@ -105,6 +124,13 @@ impl SegmentIndex {
         }
         Ok(old.len())
     }
+}
+
+fn line(s: &Segment) -> String {
+    format!(
+        "{},{},{},{},{}",
+        s.file, s.start_ms, s.end_ms, s.stream_start_ms, s.stream_end_ms
+    )
 }
 
 /// How the buffer stands for a window.
@@ -123,7 +149,8 @@ pub enum Coverage {
     Gap { from_ms: i64, to_ms: i64 },
 }
 
-/// Whether `segments` (oldest first) cover the window `[start_ms, end_ms]`.
+/// Whether `segments` (oldest first) cover the window `[start_ms, end_ms]`: ready once the content
+/// from the window's start on, without a hole, is at least as long as the window.
 pub fn cover(segments: &[Segment], start_ms: i64, end_ms: i64) -> Coverage {
     let Some(oldest) = segments.first() else {
         return Coverage::Pending {
@@ -135,54 +162,49 @@ pub fn cover(segments: &[Segment], start_ms: i64, end_ms: i64) -> Coverage {
             oldest_ms: oldest.start_ms,
         };
     }
-    let relevant: Vec<&Segment> = segments
-        .iter()
-        .filter(|s| s.end_ms > start_ms && s.start_ms < end_ms)
-        .collect();
     let newest_end = segments.iter().map(|s| s.end_ms).max();
-    let Some(&first) = relevant.first() else {
+    let Some(first_at) = segments.iter().position(|s| s.end_ms > start_ms) else {
         return Coverage::Pending {
             covered_until_ms: newest_end,
         };
     };
-    if first.start_ms > start_ms + TOLERANCE_MS {
-        let before = segments
-            .iter()
-            .filter(|s| s.end_ms <= first.start_ms)
-            .map(|s| s.end_ms)
-            .max()
-            .unwrap_or(start_ms);
+    let first = &segments[first_at];
+    if first.start_ms > start_ms + TOLERANCE_MS
+        && first_at > 0
+        && !segments[first_at - 1].followed_by(first)
+    {
         return Coverage::Gap {
-            from_ms: before,
+            from_ms: segments[first_at - 1].end_ms,
             to_ms: first.start_ms,
         };
     }
-    for pair in relevant.windows(2) {
-        if pair[1].start_ms - pair[0].end_ms > TOLERANCE_MS {
-            return Coverage::Gap {
-                from_ms: pair[0].end_ms,
-                to_ms: pair[1].start_ms,
-            };
+    let offset_ms = (start_ms - first.start_ms).clamp(0, first.len_ms());
+    let want = end_ms - start_ms;
+    let mut content = first.len_ms() - offset_ms;
+    let mut taken = vec![first.clone()];
+    for next in &segments[first_at + 1..] {
+        if content >= want - TOLERANCE_MS {
+            break;
         }
-    }
-    let last_end = relevant.last().map_or(first.end_ms, |s| s.end_ms);
-    if last_end < end_ms - TOLERANCE_MS {
-        // A gap after the last relevant segment shows up once later segments exist.
-        if let Some(next) = segments.iter().find(|s| s.start_ms >= last_end)
-            && next.start_ms - last_end > TOLERANCE_MS
-        {
+        let prev = taken.last().unwrap_or(first);
+        if !prev.followed_by(next) {
             return Coverage::Gap {
-                from_ms: last_end,
+                from_ms: prev.end_ms,
                 to_ms: next.start_ms,
             };
         }
-        return Coverage::Pending {
-            covered_until_ms: Some(last_end),
-        };
+        content += next.len_ms();
+        taken.push(next.clone());
     }
-    Coverage::Ready {
-        segments: relevant.into_iter().cloned().collect(),
-        offset_ms: (start_ms - first.start_ms).max(0),
+    if content >= want - TOLERANCE_MS {
+        Coverage::Ready {
+            segments: taken,
+            offset_ms,
+        }
+    } else {
+        Coverage::Pending {
+            covered_until_ms: newest_end,
+        }
     }
 }
 
@@ -196,6 +218,8 @@ mod tests {
             file: format!("seg-{n}.ts"),
             start_ms: start,
             end_ms: end,
+            stream_start_ms: start,
+            stream_end_ms: end,
         }
     }
 
@@ -256,7 +280,35 @@ mod tests {
     }
 
     #[test]
+    fn content_that_arrived_late_is_not_a_gap() {
+        let mut segments = buffer();
+        // Segment 5 arrived 1.5 s late, but its stream time follows segment 4's.
+        for s in &mut segments[5..] {
+            s.start_ms += 1_500;
+            s.end_ms += 1_500;
+        }
+        let c = cover(&segments, 7_000, 13_000);
+        let Coverage::Ready {
+            segments: taken,
+            offset_ms,
+        } = c
+        else {
+            panic!("{c:?}")
+        };
+        assert_eq!(offset_ms, 1_000);
+        assert_eq!(
+            taken.len(),
+            4,
+            "6 s of content from 7 s on: segments 3 to 6"
+        );
+    }
+
+    #[test]
     fn lines_are_read_strictly() {
+        assert_eq!(
+            parse_line("seg-1.ts,10,20,0,10").map(|s| (s.stream_start_ms, s.stream_end_ms)),
+            Some((0, 10))
+        );
         assert_eq!(parse_line("seg-1.ts,10,20"), Some(seg(1, 10, 20)));
         for bad in [
             "",
