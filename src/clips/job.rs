@@ -211,13 +211,7 @@ impl JobContext {
                 };
                 let url = destination::http::upload(&self.http, &up, cancel)
                     .await
-                    .map_err(|e| {
-                        if cancel.is_cancelled() {
-                            Stop::Left
-                        } else {
-                            Stop::Fail(e)
-                        }
-                    })?;
+                    .map_err(|e| stopped_or_failed(cancel, e))?;
                 Published {
                     url,
                     thumbnail_url: local_thumb,
@@ -451,13 +445,16 @@ impl JobContext {
         helix
             .create_clip(&settings.channel, cancel)
             .await
-            .map_err(|e| {
-                if cancel.is_cancelled() {
-                    Stop::Left
-                } else {
-                    Stop::Fail(e)
-                }
-            })
+            .map_err(|e| stopped_or_failed(cancel, e))
+    }
+}
+
+/// A destination's error: the job stays resumable when shutdown caused it, else it fails.
+fn stopped_or_failed(cancel: &CancellationToken, reason: String) -> Stop {
+    if cancel.is_cancelled() {
+        Stop::Left
+    } else {
+        Stop::Fail(reason)
     }
 }
 

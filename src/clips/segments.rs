@@ -88,13 +88,13 @@ impl SegmentIndex {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(e),
         };
-        let mut segments: Vec<Segment> = text
+        // In the order they were finished (not sorted by wall-clock start: segments seen together
+        // may overlap a little there, and their order is what makes the content continuous).
+        Ok(text
             .lines()
             .filter_map(parse_line)
             .filter(|s| self.dir.join(&s.file).is_file())
-            .collect();
-        segments.sort_by_key(|s| s.start_ms);
-        Ok(segments)
+            .collect())
     }
 
     /// Adds a finished segment.
