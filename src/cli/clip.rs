@@ -262,7 +262,7 @@ fn run_now(root: &Path, config: Config, id: &str) -> anyhow::Result<Outcome> {
     } else {
         None
     };
-    let progress: Arc<dyn Fn(&ClipStateChange) + Send + Sync> = {
+    let progress: crate::clips::job::Progress = {
         let bar = bar.clone();
         Arc::new(move |change: &ClipStateChange| {
             if let Some(bar) = &bar {

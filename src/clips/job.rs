@@ -34,13 +34,16 @@ const COVER_POLL: Duration = Duration::from_millis(250);
 /// How long past the window's end a job waits for the buffer, beyond three segment lengths.
 const COVER_SLACK: Duration = Duration::from_secs(10);
 
+/// Called with every state change of a job (the progress bar of `ss clip --now`).
+pub type Progress = Arc<dyn Fn(&ClipStateChange) + Send + Sync>;
+
 /// Records state changes: through the store writer, then wakes the exporter (and reports progress).
 #[derive(Clone)]
 pub struct Recorder {
     pub writer: StoreWriter,
     pub export_now: Arc<Notify>,
     /// Called with every change (the progress bar of `ss clip --now`).
-    pub progress: Option<Arc<dyn Fn(&ClipStateChange) + Send + Sync>>,
+    pub progress: Option<Progress>,
 }
 
 impl Recorder {

@@ -114,7 +114,7 @@ pub async fn run_now(
     config: Arc<Config>,
     secrets: Secrets,
     clip_id: &str,
-    progress: Arc<dyn Fn(&ClipStateChange) + Send + Sync>,
+    progress: crate::clips::job::Progress,
 ) -> anyhow::Result<JobEnd> {
     let db = crate::store::db_path(root);
     let writer = StoreWriter::spawn(&db, 256).map_err(|e| match e {

@@ -300,7 +300,11 @@ fn a_kill_during_encoding_resumes_once_after_restart_with_no_partial_file() {
     let (duration, video) = probe(&t.path().join(format!("clips/output/{id}.mp4")));
     assert!((duration - 11.0).abs() <= 1.0, "duration {duration}");
     assert!(video);
-    assert_eq!(stored_clip_ids(&t), [id.clone()], "no second clip");
+    assert_eq!(
+        stored_clip_ids(&t),
+        std::slice::from_ref(&id),
+        "no second clip"
+    );
     assert_eq!(published_notifications(&t).len(), 1);
 }
 

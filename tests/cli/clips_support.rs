@@ -369,11 +369,14 @@ async fn lookup(
     (StatusCode::OK, Json(json!({"data": [], "pagination": {}})))
 }
 
+/// One upload as received: (method, Idempotency-Key, Authorization, body bytes).
+pub type Upload = (String, String, String, usize);
+
 /// A loopback upload server for the `http` destination: answers 503 to the first `fail_first`
 /// uploads, then 201 with a `Location`; records (method, Idempotency-Key, Authorization, bytes).
 #[derive(Clone, Default)]
 pub struct UploadServer {
-    pub received: Arc<Mutex<Vec<(String, String, String, usize)>>>,
+    pub received: Arc<Mutex<Vec<Upload>>>,
     pub fail_first: usize,
 }
 
