@@ -15,6 +15,7 @@
 //!   one module per platform ([`sources::twitch`], [`sources::youtube`], [`sources::kick`], [`sources::sim`]).
 //! - [`triggers`]: the pure trigger engine: registry, cooldowns, templates.
 //! - [`actions`]: action descriptors, the router, and one sink per kind of effect.
+//! - [`clips`]: the replay buffer (FFmpeg capture), clip jobs, and their destinations.
 //! - [`pipeline`]: lanes, the evaluation core (dedupe, triggers), the supervisor, the run loop,
 //!   the exporter task and hot reload.
 //! - [`replay`]: recorded chat (store, JSONL, IRC log) through the same core again, with no
@@ -40,6 +41,7 @@ pub mod actions;
 pub mod backoff;
 pub mod changelog;
 pub mod cli;
+pub mod clips;
 pub mod config;
 pub mod event;
 pub mod export;

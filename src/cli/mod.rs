@@ -4,6 +4,7 @@
 //! lives in the domain modules. Exit codes (README, DESIGN §7): 0 success, 1 the check ran and found
 //! problems, 2 usage, I/O or runtime error. A closed stdout (`ss ... | head`) is not an error.
 
+mod clip;
 mod completions;
 mod export;
 mod logging;
@@ -67,6 +68,8 @@ pub enum Command {
     ValidateConfig(validate_config::Args),
     /// Stamp a release: one version and build in every file that carries them (all or nothing).
     UpdateVersion(update_version::Args),
+    /// Create, list, show, retry and cancel clip jobs (beside a running `ss run`, or --now without one).
+    Clip(clip::Args),
     /// Is the runtime healthy? Reads its snapshot; exit 0 healthy, 1 stale, failed or degraded.
     Status(status::Args),
     /// Print shell completions (bash, zsh, fish, elvish, powershell) to stdout.
@@ -144,6 +147,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Some(Command::Export(args)) => export::run(&root, args),
         Some(Command::PublishState(args)) => publish_state::run(&root, args),
         Some(Command::Replay(args)) => replay::run(&root, args),
+        Some(Command::Clip(args)) => clip::run(&root, args),
         None => {
             use clap::CommandFactory;
             let mut cmd = Cli::command();

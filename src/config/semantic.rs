@@ -128,6 +128,34 @@ fn creators(config: &CreatorsConfig, out: &mut Findings) {
                 env_name(out, k, format!("{pb}/twitch/{key}"), name.as_ref());
             }
         }
+        if creator
+            .clips
+            .as_ref()
+            .and_then(|c| c.destination.as_deref())
+            == Some("twitch")
+            && p.twitch
+                .as_ref()
+                .is_none_or(|t| t.token_env.is_none() || t.client_id_env.is_none())
+        {
+            out.push(
+                k,
+                format!("{base}/clips/destination"),
+                "the twitch clip destination needs the creator's twitch block with `token_env` (scope clips:edit) and `client_id_env`"
+                    .into(),
+            );
+        }
+        if let Some(capture) = creator.clips.as_ref().and_then(|c| c.capture.as_ref())
+            && capture.segment_s * 3 > capture.buffer_s
+        {
+            out.push(
+                k,
+                format!("{base}/clips/capture/buffer_s"),
+                format!(
+                    "buffer_s ({}) must hold at least three segments of segment_s ({}) seconds",
+                    capture.buffer_s, capture.segment_s
+                ),
+            );
+        }
         if let Some(y) = &p.youtube {
             env_name(
                 out,
@@ -534,6 +562,21 @@ fn ratelimits(config: &RateLimitsConfig, out: &mut Findings) {
 
 fn system(config: &SystemConfig, out: &mut Findings) {
     let k = ConfigKind::System;
+    if config.clips.default_destination == "http" && config.clips.http.is_none() {
+        out.push(
+            k,
+            "/clips/default_destination".into(),
+            "the http clip destination needs `clips.http` with its `url`".into(),
+        );
+    }
+    if let Some(http) = &config.clips.http {
+        env_name(
+            out,
+            k,
+            "/clips/http/auth_header_env".into(),
+            http.auth_header_env.as_ref(),
+        );
+    }
     if config.limits.dedupe_window < config.limits.data_lane_capacity {
         out.push(
             k,

@@ -28,6 +28,7 @@ use runtime_view::RuntimeView;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 
+pub use builders::clip_entries;
 pub use catalogue::{CATALOGUE, Entry, Visibility};
 
 /// The value of every export's `meta.source`.

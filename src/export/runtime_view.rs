@@ -96,6 +96,8 @@ pub struct RuntimeView {
     pub quotas: Vec<crate::sources::youtube::quota::QuotaSnapshot>,
     /// The notification senders' counters and state, per destination.
     pub notify: BTreeMap<String, crate::notify::stats::DestinationStats>,
+    /// The clip replay buffers (one capture per creator with `clips.capture`).
+    pub captures: Vec<crate::clips::capture::CaptureView>,
 }
 
 impl RuntimeView {

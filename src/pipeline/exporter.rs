@@ -51,6 +51,8 @@ pub struct ExporterParts {
     pub quotas: crate::sources::youtube::quota::QuotaBook,
     /// What the notification senders did.
     pub notify: crate::notify::stats::NotifyStats,
+    /// The clip captures.
+    pub captures: crate::clips::CaptureViews,
 }
 
 impl ExporterParts {
@@ -86,6 +88,7 @@ impl ExporterParts {
                 .clone(),
             quotas: self.quotas.snapshots(Utc::now()),
             notify: self.notify.snapshot(),
+            captures: self.captures.snapshot(),
         }
     }
 

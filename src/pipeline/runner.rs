@@ -339,6 +339,18 @@ pub async fn run(
         sources: supervisor.status_handles(),
         shutdown: shutdown.clone(),
     });
+    let clips = crate::clips::Clips::start(crate::clips::ClipsParts {
+        root,
+        config: config.clone(),
+        secrets: secrets.clone(),
+        db: &db,
+        writer: writer.clone(),
+        export_now: export_now.clone(),
+        wake: clip_worker.clone(),
+        telemetry: telemetry.clone(),
+        creator: options.creator.as_deref(),
+    })?;
+
     let exporter = Exporter::start(
         ExporterParts {
             root: root.to_path_buf(),
@@ -354,6 +366,7 @@ pub async fn run(
             started_at: chrono::Utc::now(),
             quotas: supervisor.quotas(),
             notify: notifications.stats.clone(),
+            captures: clips.views(),
         },
         &tasks,
     )?;
@@ -424,6 +437,8 @@ pub async fn run(
     shutdown.cancel();
     drop(receiver);
     let aborted_sources = stopper.await.unwrap_or_default();
+    // FFmpeg children are killed and reaped here; unfinished clip jobs stay resumable.
+    clips.stop().await;
     // The senders record their last results (and the watcher its stop event) before the store closes.
     notifications.join(SOURCE_GRACE).await;
     drop(pipeline);

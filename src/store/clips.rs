@@ -5,7 +5,18 @@
 //! draws again), so ids stay unique across restarts and never depend on a per-run counter. Each state
 //! change updates the clip and its job and appends to `clip_state_history`; the states are
 //! [`ClipState`], written as their lowercase names.
+//!
+//! Two rules keep a clip from being published twice: a `published` clip never changes state again,
+//! and a `failed` one (cancelled, or out of attempts) only goes back to `queued` (`ss clip retry`).
+//! Recording `published` also queues its one clip-published notification ([`clip_published_outbox`],
+//! keyed `clip_published:{clip_id}`) in the same transaction, so the notification never exists
+//! without the published state, and a second attempt cannot queue a second one.
+//!
+//! Besides the store writer, `ss clip` changes single clips from another process
+//! ([`Store::insert_clip_now`], [`Store::change_clip_state_now`]): one short `IMMEDIATE` transaction
+//! each, waiting on SQLite's own lock with the busy timeout (see ARCHITECTURE.md, "One writer").
 
+use super::outbox::{self, Destination, NewOutbox};
 use super::rows::{self, count, ms, platform};
 use super::writer::ApplyError;
 use super::{Store, StoreError};
@@ -90,10 +101,12 @@ pub struct ClipStateChange {
     pub detail: Option<String>,
     /// Where a published clip can be watched.
     pub url: Option<String>,
+    /// Its thumbnail, once there is one.
+    pub thumbnail_url: Option<String>,
 }
 
 /// A fresh random clip id.
-fn draw_id() -> String {
+pub(crate) fn draw_id() -> String {
     (0..CLIP_ID_LEN)
         .map(|_| char::from(ID_ALPHABET[fastrand::usize(..ID_ALPHABET.len())]))
         .collect()
@@ -152,7 +165,40 @@ pub(super) fn insert(conn: &Connection, clip: &NewClip) -> Result<String, ApplyE
     Ok(clip_id)
 }
 
-/// Records a state change of an existing clip.
+/// Whether a clip in state `from` may move to `to`: never out of `published`, and out of `failed`
+/// only back to `queued`.
+pub fn transition_allowed(from: ClipState, to: ClipState) -> bool {
+    match from {
+        ClipState::Published => false,
+        ClipState::Failed => to == ClipState::Queued,
+        _ => true,
+    }
+}
+
+/// The one clip-published notification of a clip (the contract with the Discord and X senders):
+/// `target: "clips"` routes it by the clip's platform per guild.
+pub fn clip_published_outbox(clip: &ClipRow, at: DateTime<Utc>) -> NewOutbox {
+    NewOutbox {
+        creator: clip.creator.clone(),
+        destination: Destination::Discord,
+        target: "clips".into(),
+        kind: "clip_published".into(),
+        payload: serde_json::json!({
+            "clip_id": clip.clip_id,
+            "creator": clip.creator,
+            "platform": clip.platform.as_str(),
+            "title": clip.title,
+            "url": clip.url,
+            "thumbnail_url": clip.thumbnail_url,
+            "duration_s": clip.duration_s,
+            "published_at": at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+        }),
+        dedupe_key: Some(format!("clip_published:{}", clip.clip_id)),
+        at,
+    }
+}
+
+/// Records a state change of an existing clip; recording `published` also queues its notification.
 pub(super) fn change_state(conn: &Connection, change: &ClipStateChange) -> Result<(), ApplyError> {
     let ClipStateChange {
         clip_id,
@@ -160,32 +206,98 @@ pub(super) fn change_state(conn: &Connection, change: &ClipStateChange) -> Resul
         at,
         detail,
         url,
+        thumbnail_url,
     } = change;
-    let state = state.as_str();
-    let changed = conn
-        .prepare_cached(
-            "UPDATE clips SET state = ?2, updated_ms = ?3, url = coalesce(?4, url),
-               published_ms = CASE WHEN ?2 = 'published' THEN ?3 ELSE published_ms END
-             WHERE clip_id = ?1",
-        )?
-        .execute(params![clip_id, state, ms(at), url])?;
-    if changed == 0 {
+    let current: Option<String> = conn
+        .prepare_cached("SELECT state FROM clips WHERE clip_id = ?1")?
+        .query_row(params![clip_id], |r| r.get(0))
+        .map(Some)
+        .or_else(|e| match e {
+            rusqlite::Error::QueryReturnedNoRows => Ok(None),
+            e => Err(e),
+        })?;
+    let Some(current) = current else {
         return Err(ApplyError::Rejected(format!(
             "no clip with id {clip_id}; its state change was not recorded"
         )));
+    };
+    let from = ClipState::from_name(&current).ok_or_else(|| {
+        ApplyError::Rejected(format!("clip {clip_id} has an unknown state {current:?}"))
+    })?;
+    if !transition_allowed(from, *state) {
+        return Err(ApplyError::Rejected(format!(
+            "clip {clip_id} is {from}; it cannot become {state}"
+        )));
     }
+    let name = state.as_str();
+    conn.prepare_cached(
+        "UPDATE clips SET state = ?2, updated_ms = ?3, url = coalesce(?4, url),
+           thumbnail_url = coalesce(?5, thumbnail_url),
+           published_ms = CASE WHEN ?2 = 'published' THEN ?3 ELSE published_ms END
+         WHERE clip_id = ?1",
+    )?
+    .execute(params![clip_id, name, ms(at), url, thumbnail_url])?;
     conn.prepare_cached(
         "UPDATE clip_jobs SET state = ?2, updated_ms = ?3,
            attempts = attempts + (?2 = 'encoding'),
-           last_error = CASE WHEN ?2 = 'failed' THEN ?4 ELSE last_error END
+           last_error = CASE WHEN ?2 = 'failed' THEN ?4 WHEN ?2 = 'queued' THEN NULL ELSE last_error END
          WHERE clip_id = ?1",
     )?
-    .execute(params![clip_id, state, ms(at), detail])?;
+    .execute(params![clip_id, name, ms(at), detail])?;
     conn.prepare_cached(
         "INSERT INTO clip_state_history (clip_id, state, at_ms, detail) VALUES (?1, ?2, ?3, ?4)",
     )?
-    .execute(params![clip_id, state, ms(at), detail])?;
+    .execute(params![clip_id, name, ms(at), detail])?;
+    if *state == ClipState::Published {
+        let clip = read_clip(conn, clip_id)?.ok_or_else(|| {
+            ApplyError::Rejected(format!("clip {clip_id} vanished while being published"))
+        })?;
+        outbox::enqueue(conn, &clip_published_outbox(&clip, *at))?;
+    }
     Ok(())
+}
+
+const CLIP_COLUMNS: &str = "clip_id, creator, platform, channel, requested_by, duration_s, title,
+    state, url, created_ms, updated_ms, published_ms, thumbnail_url,
+    (SELECT last_error FROM clip_jobs j WHERE j.clip_id = clips.clip_id)";
+
+fn read_clip_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ClipRow> {
+    Ok(ClipRow {
+        clip_id: r.get(0)?,
+        creator: r.get(1)?,
+        platform: platform(r, 2)?,
+        channel: r.get(3)?,
+        requested_by: r.get(4)?,
+        duration_s: r.get(5)?,
+        title: r.get(6)?,
+        state: state(r, 7)?,
+        url: r.get(8)?,
+        created_at: rows::time(r, 9)?,
+        updated_at: rows::time(r, 10)?,
+        published_at: rows::opt_time(r, 11)?,
+        thumbnail_url: r.get(12)?,
+        error: r.get(13)?,
+    })
+}
+
+fn read_clip(conn: &Connection, clip_id: &str) -> rusqlite::Result<Option<ClipRow>> {
+    conn.prepare_cached(&format!(
+        "SELECT {CLIP_COLUMNS} FROM clips WHERE clip_id = ?1"
+    ))?
+    .query_row(params![clip_id], read_clip_row)
+    .map(Some)
+    .or_else(|e| match e {
+        rusqlite::Error::QueryReturnedNoRows => Ok(None),
+        e => Err(e),
+    })
+}
+
+/// One recorded state change of a clip.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClipHistoryRow {
+    pub state: ClipState,
+    pub at: DateTime<Utc>,
+    pub detail: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -202,6 +314,9 @@ pub struct ClipRow {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub published_at: Option<DateTime<Utc>>,
+    pub thumbnail_url: Option<String>,
+    /// Why its job last failed.
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -228,27 +343,80 @@ impl Store {
     /// Clips, newest first; only those in `only` when given.
     pub fn clips(&self, only: Option<ClipState>) -> Result<Vec<ClipRow>, StoreError> {
         self.rows(
-            "SELECT clip_id, creator, platform, channel, requested_by, duration_s, title, state, url,
-                    created_ms, updated_ms, published_ms
-             FROM clips WHERE ?1 IS NULL OR state = ?1 ORDER BY created_ms DESC, clip_id",
+            &format!(
+                "SELECT {CLIP_COLUMNS} FROM clips WHERE ?1 IS NULL OR state = ?1
+                 ORDER BY created_ms DESC, clip_id"
+            ),
             params![only.map(ClipState::as_str)],
+            read_clip_row,
+        )
+    }
+
+    /// One clip.
+    pub fn clip(&self, clip_id: &str) -> Result<Option<ClipRow>, StoreError> {
+        read_clip(self.conn(), clip_id).map_err(|e| self.err(e))
+    }
+
+    /// Clips in any of `states`, oldest first (the worker's queue).
+    pub fn clips_in(&self, states: &[ClipState]) -> Result<Vec<ClipRow>, StoreError> {
+        let names: Vec<&str> = states.iter().map(|s| s.as_str()).collect();
+        let names = serde_json::to_string(&names).unwrap_or_default();
+        self.rows(
+            &format!(
+                "SELECT {CLIP_COLUMNS} FROM clips
+                 WHERE state IN (SELECT value FROM json_each(?1))
+                 ORDER BY created_ms, clip_id"
+            ),
+            params![names],
+            read_clip_row,
+        )
+    }
+
+    /// A clip's state changes, in the order they were recorded.
+    pub fn clip_history(&self, clip_id: &str) -> Result<Vec<ClipHistoryRow>, StoreError> {
+        self.rows(
+            "SELECT state, at_ms, detail FROM clip_state_history WHERE clip_id = ?1 ORDER BY id",
+            params![clip_id],
             |r| {
-                Ok(ClipRow {
-                    clip_id: r.get(0)?,
-                    creator: r.get(1)?,
-                    platform: platform(r, 2)?,
-                    channel: r.get(3)?,
-                    requested_by: r.get(4)?,
-                    duration_s: r.get(5)?,
-                    title: r.get(6)?,
-                    state: state(r, 7)?,
-                    url: r.get(8)?,
-                    created_at: rows::time(r, 9)?,
-                    updated_at: rows::time(r, 10)?,
-                    published_at: rows::opt_time(r, 11)?,
+                Ok(ClipHistoryRow {
+                    state: state(r, 0)?,
+                    at: rows::time(r, 1)?,
+                    detail: r.get(2)?,
                 })
             },
         )
+    }
+
+    /// Records a clip request at once, in its own transaction (`ss clip create` beside a running
+    /// `ss run`): SQLite's lock, waited for up to the busy timeout, orders it with the writer's
+    /// commits. Returns the clip id.
+    pub fn insert_clip_now(&mut self, clip: &NewClip) -> Result<String, StoreError> {
+        self.immediately(|tx| insert(tx, clip))
+    }
+
+    /// Records a clip's state change at once, in its own transaction (`ss clip retry`, `cancel`).
+    pub fn change_clip_state_now(&mut self, change: &ClipStateChange) -> Result<(), StoreError> {
+        self.immediately(|tx| change_state(tx, change))
+    }
+
+    /// Runs `write` in one `IMMEDIATE` transaction; a refusal is a `StoreError::Refused`.
+    fn immediately<T>(
+        &mut self,
+        write: impl FnOnce(&Connection) -> Result<T, ApplyError>,
+    ) -> Result<T, StoreError> {
+        let path = self.path().to_path_buf();
+        let sqlite = |e| StoreError::from_sqlite(&path, e);
+        let tx = self
+            .conn_mut()
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(sqlite)?;
+        let value = match write(&tx) {
+            Ok(value) => value,
+            Err(ApplyError::Storage(e)) => return Err(sqlite(e)),
+            Err(ApplyError::Rejected(reason)) => return Err(StoreError::Refused(reason)),
+        };
+        tx.commit().map_err(sqlite)?;
+        Ok(value)
     }
 
     /// Clip jobs, newest first.

@@ -31,7 +31,7 @@ pub use actions::TriggerFires;
 pub use audit::AuditRow;
 pub use chat::ChatTotal;
 pub use checkpoints::Checkpoint;
-pub use clips::{ClipJobRow, ClipRow, ClipState, ClipStateChange, NewClip};
+pub use clips::{ClipHistoryRow, ClipJobRow, ClipRow, ClipState, ClipStateChange, NewClip};
 pub use community::*;
 pub use outbox::{Destination, NewOutbox, OutboxResult, OutboxRow};
 pub use quotas::{ProjectQuotaRow, QuotaRow};
@@ -83,6 +83,9 @@ pub enum StoreError {
         path: PathBuf,
         source: rusqlite::Error,
     },
+    /// The store refused a change (an unknown clip, a state it cannot move to); nothing changed.
+    #[error("{0}")]
+    Refused(String),
     /// The writer thread has stopped; the op was not accepted.
     #[error("the store writer has stopped; the write was not accepted")]
     Closed,

@@ -238,4 +238,8 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (outbox_id, delivery)
     ) WITHOUT ROWID;
     ",
+    // 6 -> 7: a clip's thumbnail link, sent with its clip-published notification.
+    r"
+    ALTER TABLE clips ADD COLUMN thumbnail_url TEXT;
+    ",
 ];

@@ -415,6 +415,15 @@ pub fn writer_lock_path(db: &Path) -> std::path::PathBuf {
     db.with_file_name(name)
 }
 
+/// Whether another process (a running `ss run`) holds the writer lock of the store at `db` now.
+pub fn writer_held_elsewhere(db: &Path) -> Result<bool, StoreError> {
+    match take_writer_lock(db) {
+        Ok(_released_on_drop) => Ok(false),
+        Err(StoreError::Locked { .. }) => Ok(true),
+        Err(e) => Err(e),
+    }
+}
+
 /// Takes the exclusive writer lock (an OS file lock, released if the process dies).
 fn take_writer_lock(db: &Path) -> Result<std::fs::File, StoreError> {
     let path = writer_lock_path(db);
@@ -906,6 +915,7 @@ mod tests {
                 at,
                 detail: None,
                 url: Some("https://clips.example/c1".into()),
+                thumbnail_url: None,
             })))
             .unwrap();
         let stats = writer.close().unwrap();

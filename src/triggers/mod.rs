@@ -72,6 +72,19 @@ pub fn evaluate(event: &ChatEvent, registry: &Registry, state: &mut TriggerState
     actions
 }
 
+/// The longest clip a viewer can ask for with `!clip SECONDS`.
+pub const MAX_REQUESTED_CLIP_S: u32 = 300;
+
+/// `!clip 10`: a whole number of seconds from 1 to [`MAX_REQUESTED_CLIP_S`] as the first argument.
+fn requested_clip_seconds(args: &str) -> Option<u32> {
+    args.split_whitespace()
+        .next()?
+        .trim_end_matches('s')
+        .parse()
+        .ok()
+        .filter(|s| (1..=MAX_REQUESTED_CLIP_S).contains(s))
+}
+
 fn action_kind(trigger: &CompiledTrigger, event: &ChatEvent, args: &str, count: u64) -> ActionKind {
     let author = &event.author;
     let fill = |t: &str| template::render(t, &author.display_name, args, count, event.platform);
@@ -83,7 +96,7 @@ fn action_kind(trigger: &CompiledTrigger, event: &ChatEvent, args: &str, count: 
         ActionDef::Clip { duration_s, title } => ActionKind::Clip {
             channel: event.channel.to_string(),
             requested_by: author.display_name.to_string(),
-            duration_s: duration_s.unwrap_or(30),
+            duration_s: requested_clip_seconds(args).unwrap_or(duration_s.unwrap_or(30)),
             title: title.as_deref().map(fill),
         },
         ActionDef::Tally { tally, amount } => ActionKind::Tally {

@@ -210,3 +210,12 @@ fn user_cooldown_memory_stays_bounded() {
     }
     assert!(st.tracked_users() < 20_000, "{}", st.tracked_users());
 }
+
+#[test]
+fn a_clip_request_may_name_its_length_within_bounds() {
+    assert_eq!(super::requested_clip_seconds("10"), Some(10));
+    assert_eq!(super::requested_clip_seconds("15s please"), Some(15));
+    for refused in ["", "0", "301", "-5", "ten", "9999999999"] {
+        assert_eq!(super::requested_clip_seconds(refused), None, "{refused}");
+    }
+}

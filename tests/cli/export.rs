@@ -163,6 +163,7 @@ pub fn populate(root: &Path) {
             at: at(t0 + 60_000),
             detail: None,
             url: Some("https://clips.example/clip01.mp4".into()),
+            thumbnail_url: None,
         })),
         clip("clip02", Platform::Kick, "BOB", 15, None, t0 + 4_000),
         action(

@@ -7,6 +7,8 @@ mod changelog;
 mod chromium;
 mod cli;
 mod discord_server;
+mod clips;
+mod clips_support;
 mod export;
 mod full_disk;
 mod hardening;

@@ -39,6 +39,44 @@ pub struct Creator {
     pub enabled: bool,
     #[serde(default)]
     pub platforms: CreatorPlatforms,
+    /// The creator's replay buffer and clip destination.
+    #[serde(default)]
+    pub clips: Option<CreatorClips>,
+}
+
+/// A creator's clip settings.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreatorClips {
+    /// The replay buffer; without it only `twitch` clips can be made.
+    #[serde(default)]
+    pub capture: Option<CaptureSettings>,
+    /// Overrides system.json's `clips.default_destination` (`local`, `http`, `twitch`).
+    #[serde(default)]
+    pub destination: Option<String>,
+}
+
+/// The replay buffer: what FFmpeg records and how much of it is kept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaptureSettings {
+    /// Anything FFmpeg reads: an HLS, RTMP, SRT, UDP or TCP URL, or a file (looped, read in real time).
+    pub input: String,
+    /// Seconds of stream kept (default 120).
+    #[serde(default = "CaptureSettings::default_buffer_s")]
+    pub buffer_s: u32,
+    /// Seconds per segment (default 2).
+    #[serde(default = "CaptureSettings::default_segment_s")]
+    pub segment_s: u32,
+}
+
+impl CaptureSettings {
+    fn default_buffer_s() -> u32 {
+        120
+    }
+    fn default_segment_s() -> u32 {
+        2
+    }
 }
 
 /// Per-platform settings of one creator. A missing block means the platform is off.

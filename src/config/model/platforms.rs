@@ -72,7 +72,7 @@ pub struct PlatformSettings {
 }
 
 /// A platform's own settings, read key by key with the type the platform expects.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct PlatformOwn<'a>(Option<&'a serde_json::Map<String, serde_json::Value>>);
 
 impl PlatformOwn<'_> {

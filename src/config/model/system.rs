@@ -120,9 +120,49 @@ pub struct ClipSettings {
     /// Where encoded clips go, relative to the root (default `clips/output`).
     #[serde(default = "ClipSettings::default_output_dir")]
     pub output_dir: String,
-    /// Where finished clips are published (default `local`).
+    /// Where finished clips are published: `local`, `http` or `twitch` (default `local`); a
+    /// creator's `clips.destination` overrides it.
     #[serde(default = "ClipSettings::default_destination")]
     pub default_destination: String,
+    /// Re-encode clips (H.264 + AAC, `+faststart`) instead of cutting them by stream copy.
+    #[serde(default)]
+    pub reencode: bool,
+    /// Seconds after the request's moment that a clip still covers (default 5).
+    #[serde(default = "ClipSettings::default_post_roll_s")]
+    pub post_roll_s: u32,
+    /// The longest one FFmpeg run of a job may take before it is stopped and the job fails
+    /// (default 120).
+    #[serde(default = "ClipSettings::default_job_timeout_s")]
+    pub job_timeout_s: u64,
+    /// Base URL under which `output_dir` is served; a local clip's link is `{base}/{clip_id}.mp4`.
+    #[serde(default)]
+    pub public_url_base: Option<String>,
+    /// The `http` destination.
+    #[serde(default)]
+    pub http: Option<ClipHttpSettings>,
+}
+
+/// Where the `http` clip destination uploads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClipHttpSettings {
+    /// The upload URL; `{clip_id}` in it is replaced by the clip's id.
+    pub url: String,
+    /// `put` (the file as the body, default) or `post` (multipart form, field `file`).
+    #[serde(default)]
+    pub method: ClipHttpMethod,
+    /// Environment variable holding the `Authorization` header's value.
+    #[serde(default)]
+    pub auth_header_env: Option<String>,
+}
+
+/// How the `http` clip destination sends the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClipHttpMethod {
+    #[default]
+    Put,
+    Post,
 }
 
 impl ClipSettings {
@@ -138,6 +178,12 @@ impl ClipSettings {
     fn default_destination() -> String {
         "local".into()
     }
+    fn default_post_roll_s() -> u32 {
+        5
+    }
+    fn default_job_timeout_s() -> u64 {
+        120
+    }
 }
 
 impl Default for ClipSettings {
@@ -147,6 +193,11 @@ impl Default for ClipSettings {
             concurrency: Self::default_concurrency(),
             output_dir: Self::default_output_dir(),
             default_destination: Self::default_destination(),
+            reencode: false,
+            post_roll_s: Self::default_post_roll_s(),
+            job_timeout_s: Self::default_job_timeout_s(),
+            public_url_base: None,
+            http: None,
         }
     }
 }

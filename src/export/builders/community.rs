@@ -9,7 +9,7 @@ use super::{Body, array, body, rows};
 use crate::export::{ExportError, Inputs, timestamp};
 use serde_json::{Value, json};
 
-/// Most published clips listed in clips.json.
+/// Most clips listed in clips.json.
 const CLIPS_MAX: usize = 500;
 /// Entries per scoreboard.
 const SCOREBOARD_TOP: usize = 100;
@@ -19,28 +19,51 @@ fn recent(inputs: &Inputs<'_>) -> usize {
 }
 
 pub(super) fn clips(inputs: &Inputs<'_>) -> Result<Body, ExportError> {
-    let published = rows(inputs.store, |s| {
-        s.clips(Some(crate::store::ClipState::Published))
-    })?;
-    let clips: Vec<Value> = published
-        .iter()
-        .take(CLIPS_MAX)
-        .map(|c| {
-            json!({
-                "clip_id": c.clip_id,
-                "creator": c.creator,
-                "platform": c.platform.as_str(),
-                "channel": c.channel,
-                "title": c.title,
-                "duration_s": c.duration_s,
-                "requested_by": c.requested_by,
-                "url": c.url,
-                "created_at": timestamp(c.created_at),
-                "published_at": c.published_at.map(timestamp),
-            })
-        })
-        .collect();
+    let clips = match inputs.store {
+        Some(store) => clip_entries(store, None, None, CLIPS_MAX)?,
+        None => Vec::new(),
+    };
     Ok(body(json!({"clips": clips})))
+}
+
+/// Clips as clips.json lists them (newest first), also `ss clip list --format json`: only those in
+/// `state` and of `creator` when given, at most `max`.
+pub fn clip_entries(
+    store: &crate::store::Store,
+    state: Option<crate::store::ClipState>,
+    creator: Option<&str>,
+    max: usize,
+) -> Result<Vec<Value>, crate::store::StoreError> {
+    let mut entries = Vec::new();
+    for c in store
+        .clips(state)?
+        .iter()
+        .filter(|c| creator.is_none_or(|id| c.creator == id))
+        .take(max)
+    {
+        let history: Vec<Value> = store
+            .clip_history(&c.clip_id)?
+            .iter()
+            .map(|h| json!({"state": h.state.as_str(), "at": timestamp(h.at), "detail": h.detail}))
+            .collect();
+        entries.push(json!({
+            "clip_id": c.clip_id,
+            "creator": c.creator,
+            "platform": c.platform.as_str(),
+            "channel": c.channel,
+            "title": c.title,
+            "duration_s": c.duration_s,
+            "requested_by": c.requested_by,
+            "state": c.state.as_str(),
+            "url": c.url,
+            "thumbnail_url": c.thumbnail_url,
+            "error": (c.state == crate::store::ClipState::Failed).then_some(c.error.as_deref()).flatten(),
+            "created_at": timestamp(c.created_at),
+            "published_at": c.published_at.map(timestamp),
+            "history": history,
+        }));
+    }
+    Ok(entries)
 }
 
 pub(super) fn polls(inputs: &Inputs<'_>) -> Result<Body, ExportError> {

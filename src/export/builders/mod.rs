@@ -10,6 +10,8 @@ mod documents;
 mod overview;
 mod telemetry;
 
+pub use community::clip_entries;
+
 use super::{Entry, ExportError, Inputs};
 use crate::store::{Store, StoreError};
 use serde_json::{Map, Value};

@@ -193,6 +193,16 @@ pub(super) fn runtime_snapshot(inputs: &Inputs<'_>) -> Result<Body, ExportError>
             "rate_limited": s.rate_limited,
             "unrouted": s.unrouted,
         }))).collect::<serde_json::Map<_, _>>(),
+        "captures": rt.captures.iter().map(|c| json!({
+            "creator": c.creator,
+            "state": serde_json::to_value(c.state).unwrap_or(Value::Null),
+            "since": timestamp(c.since),
+            "restarts": c.restarts,
+            "segments": c.segments,
+            "buffer_from": c.buffer_from.map(timestamp),
+            "recorded_until": c.recorded_until.map(timestamp),
+            "last_error": c.last_error.as_deref().map(sanitize::message),
+        })).collect::<Vec<_>>(),
         "validated": rt.validated.iter().map(|(k, v)| (k.clone(), Value::String(timestamp(*v)))).collect::<serde_json::Map<_, _>>(),
         "store": {
             "present": inputs.store.is_some(),

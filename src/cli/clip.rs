@@ -1,0 +1,299 @@
+//! `ss clip`: create, list, show, retry and cancel clip jobs by hand.
+//!
+//! Works beside a running `ss run` on the same store (each change is one short SQLite transaction;
+//! the daemon picks new jobs up within a second); without one, `create --now` and `retry --now` run
+//! the job here, with a progress bar when stderr is a terminal. The work is in `clips::manual`.
+
+use super::{Format, Outcome, UsageError};
+use crate::clips::job::JobEnd;
+use crate::clips::manual;
+use crate::config::Config;
+use crate::config::secrets::Secrets;
+use crate::store::{ClipState, ClipStateChange, Store, db_path};
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::sync::Arc;
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  \
+    ss clip create --creator demo                      the last 30 s of demo's stream\n  \
+    ss clip create --creator demo --duration 15 --title \"That play\"\n  \
+    ss clip create --creator demo --at 2026-11-22T20:15:00Z --now\n  \
+    ss clip list --state failed\n  \
+    ss clip show AbC123                                its state history\n  \
+    ss clip retry AbC123\n\n\
+    Clips are cut from the creator's replay buffer (creators.json clips.capture), which `ss run`\n\
+    records. Beside a running `ss run`, new and retried jobs start within a second. Without one,\n\
+    --now runs the job here from the segments the last run left in the buffer (or, for the twitch\n\
+    destination, asks Twitch).")]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: ClipCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ClipCommand {
+    /// Queue a clip of a creator's stream: the DURATION seconds before --at, plus system.json's post_roll_s.
+    Create(CreateArgs),
+    /// List clips, newest first.
+    List(ListArgs),
+    /// Show one clip and its state history.
+    Show {
+        /// The clip id (6 characters).
+        id: String,
+    },
+    /// Queue a failed clip again.
+    Retry {
+        id: String,
+        /// Run the job here and now (no `ss run` may be running).
+        #[arg(long)]
+        now: bool,
+    },
+    /// Stop a clip's job: it becomes failed ("cancelled by the operator").
+    Cancel { id: String },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CreateArgs {
+    /// The creator (an id from creators.json).
+    #[arg(long, value_name = "ID")]
+    pub creator: String,
+    /// Seconds before the moment.
+    #[arg(long, value_name = "S", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3600))]
+    pub duration: u32,
+    /// The moment, RFC 3339 (e.g. 2026-11-22T20:15:00Z); default now.
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub at: Option<DateTime<Utc>>,
+    /// A title for the clip.
+    #[arg(long, value_name = "T")]
+    pub title: Option<String>,
+    /// Run the job here and now (no `ss run` may be running).
+    #[arg(long)]
+    pub now: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    /// Only clips in this state (queued, encoding, encoded, uploading, published, failed).
+    #[arg(long, value_name = "S", value_parser = parse_state)]
+    pub state: Option<ClipState>,
+    /// Only this creator's clips.
+    #[arg(long, value_name = "ID")]
+    pub creator: Option<String>,
+    /// Output format; json is the `clips` array of exports/clips.json.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| format!("{e} (example: 2026-11-22T20:15:00Z)"))
+}
+
+fn parse_state(s: &str) -> Result<ClipState, String> {
+    ClipState::from_name(s).ok_or_else(|| {
+        let names: Vec<&str> = ClipState::ALL.iter().map(|s| s.as_str()).collect();
+        format!("unknown state {s:?}; use one of: {}", names.join(", "))
+    })
+}
+
+pub fn run(root: &Path, args: Args) -> anyhow::Result<Outcome> {
+    let db = db_path(root);
+    match args.command {
+        ClipCommand::Create(create) => {
+            let config = Config::load(root)?;
+            let creator = config
+                .creators
+                .require(&create.creator)
+                .map_err(UsageError)?;
+            let clip = manual::new_clip(
+                creator,
+                create.duration,
+                create.title,
+                create.at.unwrap_or_else(Utc::now),
+            );
+            let id = Store::open(&db)?
+                .insert_clip_now(&clip)
+                .with_context(|| format!("recording the clip in {}", db.display()))?;
+            writeln!(
+                std::io::stdout(),
+                "queued clip {id} ({} s of {})",
+                clip.duration_s,
+                clip.creator
+            )?;
+            if create.now {
+                return run_now(root, config, &id);
+            }
+            hint_without_daemon(&db)?;
+            Ok(Outcome::Success)
+        }
+        ClipCommand::List(list) => {
+            let store = Store::open(&db)?;
+            let entries = crate::export::clip_entries(
+                &store,
+                list.state,
+                list.creator.as_deref(),
+                usize::MAX,
+            )?;
+            let mut out = std::io::stdout().lock();
+            match list.format {
+                Format::Json => writeln!(
+                    out,
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({"clips": entries}))?
+                )?,
+                Format::Text => {
+                    for c in store
+                        .clips(list.state)?
+                        .iter()
+                        .filter(|c| list.creator.as_deref().is_none_or(|id| c.creator == id))
+                    {
+                        let what = match c.state {
+                            ClipState::Published => c.url.clone().unwrap_or_default(),
+                            ClipState::Failed => c.error.clone().unwrap_or_default(),
+                            _ => String::new(),
+                        };
+                        writeln!(
+                            out,
+                            "{}  {:<9}  {:<12}  {:>4} s  {}  {what}",
+                            c.clip_id,
+                            c.state.as_str(),
+                            c.creator,
+                            c.duration_s,
+                            crate::export::timestamp(c.created_at),
+                        )?;
+                    }
+                }
+            }
+            Ok(Outcome::Success)
+        }
+        ClipCommand::Show { id } => {
+            let store = Store::open(&db)?;
+            let clip = store.clip(&id)?.ok_or_else(|| {
+                UsageError(format!(
+                    "no clip {id}\n  hint: `ss clip list` shows the clip ids"
+                ))
+            })?;
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "clip {}: {}", clip.clip_id, clip.state)?;
+            writeln!(
+                out,
+                "  creator   {} ({})",
+                clip.creator,
+                clip.platform.as_str()
+            )?;
+            writeln!(
+                out,
+                "  requested {} by {}",
+                crate::export::timestamp(clip.created_at),
+                clip.requested_by
+            )?;
+            writeln!(out, "  duration  {} s", clip.duration_s)?;
+            if let Some(title) = &clip.title {
+                writeln!(out, "  title     {title}")?;
+            }
+            if let Some(url) = &clip.url {
+                writeln!(out, "  url       {url}")?;
+            }
+            if let Some(error) = clip
+                .error
+                .as_ref()
+                .filter(|_| clip.state == ClipState::Failed)
+            {
+                writeln!(out, "  error     {error}")?;
+            }
+            writeln!(out, "history:")?;
+            for h in store.clip_history(&id)? {
+                writeln!(
+                    out,
+                    "  {}  {:<9}  {}",
+                    crate::export::timestamp(h.at),
+                    h.state.as_str(),
+                    h.detail.unwrap_or_default()
+                )?;
+            }
+            Ok(Outcome::Success)
+        }
+        ClipCommand::Retry { id, now } => {
+            let mut store = Store::open(&db)?;
+            manual::retry(&mut store, &id).map_err(|e| UsageError(format!("{e:#}")))?;
+            writeln!(std::io::stdout(), "queued clip {id} again")?;
+            if now {
+                return run_now(root, Config::load(root)?, &id);
+            }
+            hint_without_daemon(&db)?;
+            Ok(Outcome::Success)
+        }
+        ClipCommand::Cancel { id } => {
+            let mut store = Store::open(&db)?;
+            manual::cancel(&mut store, &id).map_err(|e| UsageError(format!("{e:#}")))?;
+            writeln!(std::io::stdout(), "cancelled clip {id}")?;
+            Ok(Outcome::Success)
+        }
+    }
+}
+
+/// Says so when no daemon will pick the job up.
+fn hint_without_daemon(db: &Path) -> anyhow::Result<()> {
+    if !manual::daemon_running(db)? {
+        writeln!(
+            std::io::stderr(),
+            "note: no `ss run` is running; the job starts with the next one (or pass --now)"
+        )?;
+    }
+    Ok(())
+}
+
+/// Runs the job here with a progress bar on a terminal; exit 2 when it fails.
+fn run_now(root: &Path, config: Config, id: &str) -> anyhow::Result<Outcome> {
+    let bar = if std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} clip {prefix}: {msg} ({elapsed})")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        bar.set_prefix(id.to_string());
+        bar.set_message("waiting for the buffer");
+        bar.enable_steady_tick(std::time::Duration::from_millis(100));
+        Some(bar)
+    } else {
+        None
+    };
+    let progress: crate::clips::job::Progress = {
+        let bar = bar.clone();
+        Arc::new(move |change: &ClipStateChange| {
+            if let Some(bar) = &bar {
+                bar.set_message(change.state.as_str());
+            }
+        })
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let end = runtime.block_on(manual::run_now(
+        root,
+        Arc::new(config),
+        Secrets::load(root),
+        id,
+        progress,
+    ))?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    match end {
+        JobEnd::Published(url) => {
+            writeln!(std::io::stdout(), "published clip {id}: {url}")?;
+            Ok(Outcome::Success)
+        }
+        JobEnd::Failed(reason) => Err(anyhow::anyhow!(
+            "clip {id} failed: {reason}\n  hint: fix the cause, then `ss clip retry {id}`"
+        )),
+        JobEnd::Left => Err(anyhow::anyhow!(
+            "clip {id} was stopped before it finished; it resumes with the next `ss run` (or `ss clip retry`)"
+        )),
+    }
+}

@@ -1,0 +1,226 @@
+//! The FFmpeg work of one clip: concatenate and trim segments into an MP4, check it with ffprobe,
+//! and take a JPEG thumbnail.
+//!
+//! The cut reads the window's segments through FFmpeg's concat demuxer, seeks to the window's start
+//! and stops after its length. By stream copy (the default) it costs almost nothing but starts at the
+//! keyframe before the window's start, so it may run up to one keyframe interval longer; re-encoded
+//! (`clips.reencode`: H.264 + AAC) it is exact. Both move the index to the front (`+faststart`), so
+//! the file plays while it downloads. Everything is written to a work file first; the caller renames
+//! it into the output directory only after ffprobe has accepted it.
+
+use super::ffmpeg::{self, FfmpegError, Tools};
+use super::segments::Segment;
+use std::path::Path;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// How far the probed length may be from the window's.
+pub const DURATION_SLACK_S: f64 = 1.0;
+
+/// What ffprobe says about a file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Probe {
+    pub duration_s: f64,
+    pub has_video: bool,
+}
+
+/// One clip's cut: the segments, where the window starts in the first, and how long it is.
+pub struct Cut<'a> {
+    pub dir: &'a Path,
+    pub segments: &'a [Segment],
+    pub offset_ms: i64,
+    pub length_ms: i64,
+    pub reencode: bool,
+}
+
+/// Writes the clip to `out` (an MP4).
+pub async fn cut(
+    tools: &Tools,
+    cut: &Cut<'_>,
+    out: &Path,
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Result<(), FfmpegError> {
+    let list = out.with_extension("ffconcat");
+    let mut text = String::from("ffconcat version 1.0\n");
+    for segment in cut.segments {
+        let path = cut.dir.join(&segment.file);
+        text.push_str(&format!(
+            "file '{}'\n",
+            path.display().to_string().replace('\'', "'\\''")
+        ));
+    }
+    std::fs::write(&list, text).map_err(|source| FfmpegError::Spawn {
+        program: "ffmpeg",
+        source,
+    })?;
+    let seconds = |ms: i64| format!("{:.3}", ms as f64 / 1000.0);
+    let mut args: Vec<String> = ["-hide_banner", "-nostdin", "-loglevel", "error", "-y"]
+        .map(String::from)
+        .to_vec();
+    args.extend(["-f", "concat", "-safe", "0"].map(String::from));
+    args.extend(["-ss".into(), seconds(cut.offset_ms)]);
+    args.extend(["-i".into(), list.display().to_string()]);
+    args.extend(["-t".into(), seconds(cut.length_ms)]);
+    args.extend(["-map", "0:v:0", "-map", "0:a:0?"].map(String::from));
+    if cut.reencode {
+        args.extend(
+            [
+                "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p",
+                "-c:a", "aac", "-b:a", "128k",
+            ]
+            .map(String::from),
+        );
+    } else {
+        args.extend(["-c", "copy", "-avoid_negative_ts", "make_zero"].map(String::from));
+    }
+    args.extend(["-movflags", "+faststart", "-f", "mp4"].map(String::from));
+    args.push(out.display().to_string());
+    let result = ffmpeg::run(
+        "ffmpeg",
+        ffmpeg::command(&tools.ffmpeg, &args),
+        timeout,
+        cancel,
+    )
+    .await;
+    let _ = std::fs::remove_file(&list);
+    result.map(|_| ())
+}
+
+/// Probes `file` for its duration and whether it has a video stream.
+pub async fn probe(
+    tools: &Tools,
+    file: &Path,
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Result<Probe, FfmpegError> {
+    let args = [
+        "-v".into(),
+        "error".into(),
+        "-show_entries".into(),
+        "format=duration:stream=codec_type".into(),
+        "-of".into(),
+        "json".into(),
+        file.display().to_string(),
+    ];
+    let out = ffmpeg::run(
+        "ffprobe",
+        ffmpeg::command(&tools.ffprobe, args),
+        timeout,
+        cancel,
+    )
+    .await?;
+    parse_probe(&out).ok_or_else(|| FfmpegError::Failed {
+        program: "ffprobe",
+        status: "exit status: 0".into(),
+        message: "its output had no duration".into(),
+    })
+}
+
+/// Reads ffprobe's JSON (`-show_entries format=duration:stream=codec_type -of json`).
+pub fn parse_probe(json: &[u8]) -> Option<Probe> {
+    let value: serde_json::Value = serde_json::from_slice(json).ok()?;
+    let duration_s = value
+        .pointer("/format/duration")?
+        .as_str()?
+        .parse::<f64>()
+        .ok()?;
+    let has_video = value
+        .get("streams")
+        .and_then(|s| s.as_array())
+        .is_some_and(|streams| {
+            streams
+                .iter()
+                .any(|s| s.get("codec_type").and_then(|t| t.as_str()) == Some("video"))
+        });
+    Some(Probe {
+        duration_s,
+        has_video,
+    })
+}
+
+/// Why a probed file is not the clip that was asked for; `None` when it is.
+pub fn reject(probe: &Probe, length_ms: i64) -> Option<String> {
+    let want = length_ms as f64 / 1000.0;
+    if !probe.has_video {
+        return Some("the encoded file has no video stream".into());
+    }
+    if (probe.duration_s - want).abs() > DURATION_SLACK_S {
+        return Some(format!(
+            "the encoded file is {:.1} s long, not {want:.1} s (the capture may have lost data)",
+            probe.duration_s
+        ));
+    }
+    None
+}
+
+/// Writes a JPEG of the frame a second into `clip` (or its first frame) to `out`.
+pub async fn thumbnail(
+    tools: &Tools,
+    clip: &Path,
+    length_ms: i64,
+    out: &Path,
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Result<(), FfmpegError> {
+    let at = if length_ms > 2_000 { "1" } else { "0" };
+    let args = [
+        "-hide_banner".into(),
+        "-nostdin".into(),
+        "-loglevel".into(),
+        "error".into(),
+        "-y".into(),
+        "-ss".into(),
+        at.into(),
+        "-i".into(),
+        clip.display().to_string(),
+        "-frames:v".into(),
+        "1".into(),
+        "-q:v".into(),
+        "4".into(),
+        "-f".into(),
+        "image2".into(),
+        out.display().to_string(),
+    ];
+    ffmpeg::run(
+        "ffmpeg",
+        ffmpeg::command(&tools.ffmpeg, args),
+        timeout,
+        cancel,
+    )
+    .await
+    .map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ffprobe_output_is_read_and_judged() {
+        let out =
+            br#"{"programs": [], "streams": [{"codec_type": "video"}, {"codec_type": "audio"}],
+                       "format": {"duration": "10.480000"}}"#;
+        let probe = parse_probe(out).unwrap();
+        assert_eq!(
+            probe,
+            Probe {
+                duration_s: 10.48,
+                has_video: true
+            }
+        );
+        assert_eq!(reject(&probe, 10_000), None);
+        assert!(
+            reject(&probe, 12_000)
+                .unwrap()
+                .contains("10.5 s long, not 12.0 s")
+        );
+        let audio_only = Probe {
+            duration_s: 10.0,
+            has_video: false,
+        };
+        assert!(reject(&audio_only, 10_000).unwrap().contains("no video"));
+        assert_eq!(parse_probe(b"{}"), None);
+        assert_eq!(parse_probe(b"not json"), None);
+    }
+}
