@@ -100,15 +100,25 @@ struct Running {
 }
 
 fn spawn(t: &Test) -> Running {
+    spawn_with(
+        t,
+        &[
+            ("DISCORD_BOT_TOKEN", BOT_TOKEN),
+            ("TWITCH_CLIENT_ID_DEMO", CLIENT_ID),
+            ("TWITCH_CLIENT_SECRET_DEMO", CLIENT_SECRET),
+            ("X_USER_TOKEN", X_OLD_TOKEN),
+            ("X_REFRESH_TOKEN", X_REFRESH_TOKEN),
+            ("X_CLIENT_ID", X_CLIENT_ID),
+        ],
+    )
+}
+
+/// `ss -vv run` with exactly `env` set; its stderr is drained by a thread.
+fn spawn_with(t: &Test, env: &[(&str, &str)]) -> Running {
     let mut child = t
         .std_cmd()
         .args(["-vv", "run"])
-        .env("DISCORD_BOT_TOKEN", BOT_TOKEN)
-        .env("TWITCH_CLIENT_ID_DEMO", CLIENT_ID)
-        .env("TWITCH_CLIENT_SECRET_DEMO", CLIENT_SECRET)
-        .env("X_USER_TOKEN", X_OLD_TOKEN)
-        .env("X_REFRESH_TOKEN", X_REFRESH_TOKEN)
-        .env("X_CLIENT_ID", X_CLIENT_ID)
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -380,26 +390,14 @@ async fn a_clip_reaches_every_guild_of_its_creator_and_a_duplicate_on_x_is_not_r
     }
     publish_clip(&t, "clip-3");
 
-    let mut child = t
-        .std_cmd()
-        .args(["-vv", "run"])
-        .env("DISCORD_BOT_TOKEN", BOT_TOKEN)
-        .env("DEMO_GUILD_WEBHOOK", &hook)
-        .env("X_USER_TOKEN", X_OLD_TOKEN)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut pipe = child.stderr.take().unwrap();
-    let stderr = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = std::io::Read::read_to_string(&mut pipe, &mut text);
-        text
-    });
-    let running = Running {
-        child: Spawned::from(child),
-        stderr,
-    };
+    let running = spawn_with(
+        &t,
+        &[
+            ("DISCORD_BOT_TOKEN", BOT_TOKEN),
+            ("DEMO_GUILD_WEBHOOK", &hook),
+            ("X_USER_TOKEN", X_OLD_TOKEN),
+        ],
+    );
     let db = ss::store::db_path(t.path());
     until("the clip sent and its X post failed", || {
         ss::store::Store::open(&db)
@@ -453,24 +451,7 @@ async fn a_wrong_bot_token_fails_each_row_once_and_is_reported_once() {
     let t = root(&server);
     publish_clip(&t, "clip-4");
     publish_clip(&t, "clip-5");
-    let mut child = t
-        .std_cmd()
-        .args(["-vv", "run"])
-        .env("DISCORD_BOT_TOKEN", "wrong-token-Hh42")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut pipe = child.stderr.take().unwrap();
-    let stderr = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = std::io::Read::read_to_string(&mut pipe, &mut text);
-        text
-    });
-    let running = Running {
-        child: Spawned::from(child),
-        stderr,
-    };
+    let running = spawn_with(&t, &[("DISCORD_BOT_TOKEN", "wrong-token-Hh42")]);
     let db = ss::store::db_path(t.path());
     until("both rows failed", || {
         ss::store::Store::open(&db)
