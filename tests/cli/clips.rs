@@ -101,7 +101,7 @@ async fn bang_clip_10_in_chat_publishes_a_ten_second_mp4_with_its_whole_history(
     let clip = tokio::task::block_in_place(|| {
         wait_for(
             "the clip published in clips.json",
-            Duration::from_secs(60),
+            Duration::from_secs(150),
             || {
                 exported_clips(&t)
                     .into_iter()
