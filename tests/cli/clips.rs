@@ -1,6 +1,7 @@
 //! Clips end to end: a live FFmpeg test stream captured by `ss run`, `!clip 10` in chat over the
 //! loopback Twitch server, an MP4 in clips/output checked with ffprobe, the history in clips.json,
-//! the clip-published notification, a kill -9 during encoding, and no FFmpeg left behind.
+//! the clip-published notification posted once to the guild's `twitch_clips` channel of a loopback
+//! Discord API, a kill -9 during encoding, and no FFmpeg left behind.
 
 use crate::clips_support::*;
 use crate::harness::{Test, exit_code_within, signal};
@@ -79,13 +80,26 @@ fn output_files(t: &Test) -> Vec<String> {
 async fn bang_clip_10_in_chat_publishes_a_ten_second_mp4_with_its_whole_history() {
     let stream = TestStream::start("320x240");
     let server = TwitchServer::start(ServerOptions::default()).await;
-    let t = clip_root(Some(&stream.url()), json!({"post_roll_s": 0}));
+    let discord = crate::discord_server::FakeServer::start().await;
+    let t = clip_root(
+        Some(&stream.url()),
+        json!({"post_roll_s": 0, "public_url_base": "https://clips.example/media"}),
+    );
     with_twitch_chat(&t, server.port());
+    edit_json(&t, "runtime/config/discord.json", |d| {
+        d["discord"]["api_base_url"] = json!(discord.url("/api/v10"));
+    });
+    let twitch_clips = {
+        let d: Value = serde_json::from_str(&t.read("runtime/config/discord.json")).unwrap();
+        let guild = d["discord"]["guilds"].as_object().unwrap().values().next().unwrap();
+        guild["notifications"]["twitch_clips"].as_str().unwrap().to_string()
+    };
     t.run(&["validate-config"]).status(0);
     let mut child: crate::harness::Spawned = t
         .std_cmd()
         .arg("run")
         .env("TWITCH_OAUTH_TOKEN_DEMO", "oauth:e2e-secret-token")
+        .env("DISCORD_BOT_TOKEN", crate::discord_server::BOT_TOKEN)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -110,6 +124,13 @@ async fn bang_clip_10_in_chat_publishes_a_ten_second_mp4_with_its_whole_history(
         )
     });
     let id = clip["clip_id"].as_str().unwrap().to_string();
+    tokio::task::block_in_place(|| {
+        wait_for(
+            "the clip posted to Discord",
+            Duration::from_secs(30),
+            || (!discord.fake.messages_in(&twitch_clips).is_empty()).then_some(()),
+        )
+    });
 
     // A window older than the buffer, asked for beside the running daemon: failed, with the reason.
     let hour_ago = (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
@@ -175,7 +196,7 @@ async fn bang_clip_10_in_chat_publishes_a_ten_second_mp4_with_its_whole_history(
     assert_eq!(clip["duration_s"], 10);
     assert_eq!(clip["platform"], "twitch");
     assert_eq!(clip["requested_by"], "viewer_one");
-    assert_eq!(clip["url"], format!("clips/output/{id}.mp4"));
+    assert_eq!(clip["url"], format!("https://clips.example/media/{id}.mp4"));
     assert_eq!(
         states(&clip),
         ["queued", "encoding", "encoded", "uploading", "published"]
@@ -207,7 +228,22 @@ async fn bang_clip_10_in_chat_publishes_a_ten_second_mp4_with_its_whole_history(
     ] {
         assert!(payload.get(key).is_some(), "{key} in {payload}");
     }
-    assert_eq!(payload["thumbnail_url"], format!("clips/output/{id}.jpg"));
+    assert_eq!(
+        payload["thumbnail_url"],
+        format!("https://clips.example/media/{id}.jpg")
+    );
+
+    // ... and it became exactly one Discord message, an embed linking the clip, in `twitch_clips`.
+    let messages = discord.fake.messages_in(&twitch_clips);
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    let embed = &messages[0].body["embeds"][0];
+    assert_eq!(embed["url"], format!("https://clips.example/media/{id}.mp4"));
+    assert_eq!(
+        embed["thumbnail"]["url"],
+        format!("https://clips.example/media/{id}.jpg")
+    );
+    assert_eq!(messages[0].body["allowed_mentions"], json!({"parse": []}));
+    assert_eq!(discord.fake.lock().messages.len(), 1, "no other channel");
 
     let published: chrono::DateTime<chrono::Utc> =
         clip["published_at"].as_str().unwrap().parse().unwrap();
