@@ -91,8 +91,16 @@ async fn bang_clip_10_in_chat_publishes_a_ten_second_mp4_with_its_whole_history(
     });
     let twitch_clips = {
         let d: Value = serde_json::from_str(&t.read("runtime/config/discord.json")).unwrap();
-        let guild = d["discord"]["guilds"].as_object().unwrap().values().next().unwrap();
-        guild["notifications"]["twitch_clips"].as_str().unwrap().to_string()
+        let guild = d["discord"]["guilds"]
+            .as_object()
+            .unwrap()
+            .values()
+            .next()
+            .unwrap();
+        guild["notifications"]["twitch_clips"]
+            .as_str()
+            .unwrap()
+            .to_string()
     };
     t.run(&["validate-config"]).status(0);
     let mut child: crate::harness::Spawned = t
@@ -237,7 +245,10 @@ async fn bang_clip_10_in_chat_publishes_a_ten_second_mp4_with_its_whole_history(
     let messages = discord.fake.messages_in(&twitch_clips);
     assert_eq!(messages.len(), 1, "{messages:?}");
     let embed = &messages[0].body["embeds"][0];
-    assert_eq!(embed["url"], format!("https://clips.example/media/{id}.mp4"));
+    assert_eq!(
+        embed["url"],
+        format!("https://clips.example/media/{id}.mp4")
+    );
     assert_eq!(
         embed["thumbnail"]["url"],
         format!("https://clips.example/media/{id}.jpg")
