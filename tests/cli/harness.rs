@@ -4,6 +4,7 @@
 
 use assert_cmd::Command;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// The repository root (where Cargo.toml, runtime/ and fixtures/ live).
 pub fn repo() -> PathBuf {
@@ -153,6 +154,63 @@ impl Test {
     }
 }
 
+/// `ss -vv run` whose stderr a thread drains: debug logs are long enough to fill a pipe and stall it.
+pub struct VerboseRun {
+    child: Spawned,
+    stderr: std::thread::JoinHandle<String>,
+}
+
+impl Test {
+    /// Starts `ss -vv run` in this root with exactly the given extra environment.
+    pub fn spawn_verbose_run(&self, env: &[(&str, &str)]) -> VerboseRun {
+        let mut child = self
+            .std_cmd()
+            .args(["-vv", "run"])
+            .envs(env.iter().copied())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("starting ss run");
+        let mut pipe = child.stderr.take().expect("stderr is piped");
+        let stderr = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = std::io::Read::read_to_string(&mut pipe, &mut text);
+            text
+        });
+        VerboseRun {
+            child: Spawned::from(child),
+            stderr,
+        }
+    }
+}
+
+impl VerboseRun {
+    /// Sends `signal_name` (`TERM`, `INT`, `KILL`) and waits: the exit code and all of stderr.
+    pub async fn stop_with(self, signal_name: &str) -> (Option<i32>, String) {
+        let mut child = self.child.into_inner();
+        signal(&child, signal_name);
+        let stderr = self.stderr;
+        tokio::task::spawn_blocking(move || {
+            let status = child.wait().expect("waiting for ss");
+            (status.code(), stderr.join().expect("stderr reader"))
+        })
+        .await
+        .expect("joining the wait")
+    }
+}
+
+/// Polls `ok` every 50 ms until it holds; fails the test naming `what` after `limit`.
+pub async fn until_within(limit: Duration, what: &str, mut ok: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + limit;
+    while !ok() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// A running `ss` that a failing test cannot leave behind.
 pub struct Spawned(Option<std::process::Child>);
 
@@ -223,7 +281,7 @@ impl Test {
 }
 
 /// Waits for `child` to exit and returns its exit code; kills it and fails after `limit`.
-pub fn exit_code_within(child: &mut std::process::Child, limit: std::time::Duration) -> i32 {
+pub fn exit_code_within(child: &mut std::process::Child, limit: Duration) -> i32 {
     let start = std::time::Instant::now();
     loop {
         if let Some(status) = child.try_wait().expect("waiting for ss") {
@@ -234,7 +292,7 @@ pub fn exit_code_within(child: &mut std::process::Child, limit: std::time::Durat
             let _ = child.wait();
             panic!("ss did not exit within {limit:?}");
         }
-        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

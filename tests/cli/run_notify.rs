@@ -6,10 +6,9 @@
 //! stream is seen again or `ss` restarts. No token or webhook URL appears in logs or exports.
 
 use crate::discord_server::*;
-use crate::harness::{Spawned, Test, signal};
+use crate::harness::{Test, VerboseRun, until_within};
 use serde_json::{Value, json};
 use ss::store::{Destination, NewOutbox, StoreWriter, WriteOp};
-use std::process::Stdio;
 use std::time::Duration;
 
 const GUILD: &str = "100000000000000001";
@@ -94,12 +93,7 @@ fn publish_clip(t: &Test, clip_id: &str) {
     .unwrap();
 }
 
-struct Running {
-    child: Spawned,
-    stderr: std::thread::JoinHandle<String>,
-}
-
-fn spawn(t: &Test) -> Running {
+fn spawn(t: &Test) -> VerboseRun {
     spawn_with(
         t,
         &[
@@ -113,52 +107,22 @@ fn spawn(t: &Test) -> Running {
     )
 }
 
-/// `ss -vv run` with exactly `env` set; its stderr is drained by a thread.
-fn spawn_with(t: &Test, env: &[(&str, &str)]) -> Running {
-    let mut child = t
-        .std_cmd()
-        .args(["-vv", "run"])
-        .envs(env.iter().copied())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut pipe = child.stderr.take().unwrap();
-    let stderr = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = std::io::Read::read_to_string(&mut pipe, &mut text);
-        text
-    });
-    Running {
-        child: Spawned::from(child),
-        stderr,
-    }
+/// `ss -vv run` with exactly `env` set.
+fn spawn_with(t: &Test, env: &[(&str, &str)]) -> VerboseRun {
+    t.spawn_verbose_run(env)
 }
 
-async fn stop_with(running: Running, signal_name: &str) -> String {
-    let mut child = running.child.into_inner();
-    signal(&child, signal_name);
-    let killed = signal_name == "KILL";
-    tokio::task::spawn_blocking(move || {
-        let status = child.wait().unwrap();
-        if !killed {
-            assert_eq!(status.code(), Some(0), "ss run did not stop cleanly");
-        }
-        running.stderr.join().unwrap()
-    })
-    .await
-    .unwrap()
+/// Stops `ss` with `signal_name`; all of its stderr. Anything but a kill must stop it cleanly.
+async fn stop_with(running: VerboseRun, signal_name: &str) -> String {
+    let (code, stderr) = running.stop_with(signal_name).await;
+    if signal_name != "KILL" {
+        assert_eq!(code, Some(0), "ss run did not stop cleanly");
+    }
+    stderr
 }
 
-async fn until(what: &str, mut ok: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while !ok() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+async fn until(what: &str, ok: impl FnMut() -> bool) {
+    until_within(Duration::from_secs(30), what, ok).await
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

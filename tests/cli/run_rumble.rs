@@ -4,12 +4,11 @@
 //! source fall back to the API; the API URL and its key appear in no log line at `-vv`, no export
 //! and no error. Also `validate-config` on the Rumble and Pilled blocks.
 
-use crate::harness::{Spawned, Test, signal};
+use crate::harness::{Test, VerboseRun, until_within};
 use crate::rumble_server::{
     LIVESTREAM_ID, RumbleModel, RumbleServer, STREAM_NUMBER, StreamAnswer, stream_messages,
 };
 use serde_json::{Value, json};
-use std::process::Stdio;
 use std::time::Duration;
 
 const KEY: &str = "RmbLiveKey0123456789abcdef";
@@ -40,54 +39,18 @@ fn rumble_root(server: &RumbleServer, rumble: Value) -> Test {
     t
 }
 
-struct Running {
-    child: Spawned,
-    stderr: std::thread::JoinHandle<String>,
-}
-
 /// `ss -vv run` with the API URL in the environment.
-fn spawn(t: &Test, url: &str) -> Running {
-    let mut child = t
-        .std_cmd()
-        .args(["-vv", "run"])
-        .env(ENV, url)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut pipe = child.stderr.take().unwrap();
-    let stderr = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = std::io::Read::read_to_string(&mut pipe, &mut text);
-        text
-    });
-    Running {
-        child: Spawned::from(child),
-        stderr,
-    }
+fn spawn(t: &Test, url: &str) -> VerboseRun {
+    t.spawn_verbose_run(&[(ENV, url)])
 }
 
 /// Stops `ss` with SIGTERM; its exit code and stderr.
-async fn stop(running: Running) -> (Option<i32>, String) {
-    let mut child = running.child.into_inner();
-    signal(&child, "TERM");
-    tokio::task::spawn_blocking(move || {
-        let status = child.wait().unwrap();
-        (status.code(), running.stderr.join().unwrap())
-    })
-    .await
-    .unwrap()
+async fn stop(running: VerboseRun) -> (Option<i32>, String) {
+    running.stop_with("TERM").await
 }
 
-async fn until(what: &str, mut ok: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
-    while !ok() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+async fn until(what: &str, ok: impl FnMut() -> bool) {
+    until_within(Duration::from_secs(40), what, ok).await
 }
 
 /// The Rumble events in the store, oldest first.

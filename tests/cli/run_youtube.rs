@@ -4,10 +4,9 @@
 //! `quotaExceeded`, goes back to discovery after `liveChatEnded`, and resumes from the last committed
 //! page token after a `kill -9`. No key or token appears in any log line at `-vv` or any export.
 
-use crate::harness::{Spawned, Test, signal};
+use crate::harness::{Test, VerboseRun, until_within};
 use crate::youtube_server::{KNOWN_SECRETS, VIDEO_ID, YoutubeModel, YoutubeServer};
 use serde_json::{Value, json};
-use std::process::Stdio;
 use std::time::Duration;
 
 const API_KEY: &str = KNOWN_SECRETS[0];
@@ -51,59 +50,25 @@ fn youtube_root(base_url: &str, oauth: bool) -> Test {
     t
 }
 
-/// `ss -vv run` with both secrets set; its stderr is drained by a thread (debug logs are long).
-struct Running {
-    child: Spawned,
-    stderr: std::thread::JoinHandle<String>,
-}
-
-fn spawn(t: &Test) -> Running {
-    let mut child = t
-        .std_cmd()
-        .args(["-vv", "run"])
-        .env("YOUTUBE_API_KEY_DEMO", API_KEY)
-        .env("YOUTUBE_OAUTH_TOKEN_DEMO", TOKEN)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut pipe = child.stderr.take().unwrap();
-    let stderr = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = std::io::Read::read_to_string(&mut pipe, &mut text);
-        text
-    });
-    Running {
-        child: Spawned::from(child),
-        stderr,
-    }
+/// `ss -vv run` with both secrets set.
+fn spawn(t: &Test) -> VerboseRun {
+    t.spawn_verbose_run(&[
+        ("YOUTUBE_API_KEY_DEMO", API_KEY),
+        ("YOUTUBE_OAUTH_TOKEN_DEMO", TOKEN),
+    ])
 }
 
 /// Stops `ss` with `signal_name` and returns its exit code and stderr.
-async fn stop_with(running: Running, signal_name: &str) -> (Option<i32>, String) {
-    let mut child = running.child.into_inner();
-    signal(&child, signal_name);
-    tokio::task::spawn_blocking(move || {
-        let status = child.wait().unwrap();
-        (status.code(), running.stderr.join().unwrap())
-    })
-    .await
-    .unwrap()
+async fn stop_with(running: VerboseRun, signal_name: &str) -> (Option<i32>, String) {
+    running.stop_with(signal_name).await
 }
 
-async fn stop(running: Running) -> (Option<i32>, String) {
+async fn stop(running: VerboseRun) -> (Option<i32>, String) {
     stop_with(running, "TERM").await
 }
 
-async fn until(what: &str, mut ok: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while !ok() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+async fn until(what: &str, ok: impl FnMut() -> bool) {
+    until_within(Duration::from_secs(20), what, ok).await
 }
 
 fn youtube_ids(t: &Test) -> Vec<String> {
