@@ -5,10 +5,15 @@
 //! pages and overlays) reads only this type, so it is plain serde data with a JSON Schema of its own
 //! (`schemas/chat_event.schema.json`). Keep it stable: it is the unified chat message contract.
 
+pub mod detail;
 mod extras;
 pub mod wire_checks;
 
 pub use compact_str::CompactString;
+pub use detail::{
+    EventDetail, Membership, MembershipKind, Money, OtherEvent, Raid, Redemption, StreamChange,
+    SubKind, SubTier, Subscription, UserRef,
+};
 pub use extras::Extras;
 
 use chrono::{DateTime, Utc};
@@ -199,23 +204,41 @@ impl Author {
     }
 }
 
-/// What happened. Chat messages are by far the most common; the rest are channel events.
+/// What happened. Chat messages are by far the most common; the rest are stream events (with typed
+/// fields in [`ChatEvent::detail`]) and moderation or room changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
     /// An ordinary chat message (including `/me` actions, flagged in extras).
     #[default]
     Message,
-    /// A new subscription.
-    Sub,
-    /// A renewed subscription.
-    Resub,
-    /// One or more gifted subscriptions.
-    SubGift,
-    /// Another channel raided this one.
+    /// A subscription: new, renewed, gifted, a community gift, an upgrade ([`Subscription`]).
+    /// Stores written before stream events had kinds of their own say `sub`, `resub` or
+    /// `sub_gift`; they read back as this.
+    #[serde(alias = "sub", alias = "resub", alias = "sub_gift")]
+    Subscription,
+    /// Bits cheered in a Twitch message ([`Money`]).
+    Cheer,
+    /// A YouTube Super Chat or Super Sticker ([`Money`]).
+    SuperChat,
+    /// Money or platform currency sent otherwise: a Kick tip, a Rumble rant ([`Money`]). Older
+    /// stores say `donation`.
+    #[serde(alias = "donation")]
+    Tip,
+    /// Another channel raided this one ([`Raid`]).
     Raid,
-    /// Money or platform currency: bits, Super Chats, Kick gifts, Rumble rants.
-    Donation,
+    /// Another channel hosts this one ([`Raid`]).
+    Host,
+    /// A new follower.
+    Follow,
+    /// A channel point (or platform reward) redemption ([`Redemption`]).
+    Redemption,
+    /// A YouTube channel membership event ([`Membership`]).
+    Membership,
+    /// The stream went live ([`StreamChange`]).
+    StreamOnline,
+    /// The stream ended ([`StreamChange`]).
+    StreamOffline,
     /// A highlighted announcement.
     Announcement,
     /// A single message was deleted by a moderator.
@@ -230,18 +253,24 @@ pub enum EventKind {
     RoomState,
     /// A server notice addressed to the channel or the bot.
     Notice,
-    /// A platform event without a dedicated kind; `extras.event` names it.
+    /// A platform event without a dedicated kind ([`OtherEvent`] names it).
     Other,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 14] = [
+    pub const ALL: [EventKind; 20] = [
         EventKind::Message,
-        EventKind::Sub,
-        EventKind::Resub,
-        EventKind::SubGift,
+        EventKind::Subscription,
+        EventKind::Cheer,
+        EventKind::SuperChat,
+        EventKind::Tip,
         EventKind::Raid,
-        EventKind::Donation,
+        EventKind::Host,
+        EventKind::Follow,
+        EventKind::Redemption,
+        EventKind::Membership,
+        EventKind::StreamOnline,
+        EventKind::StreamOffline,
         EventKind::Announcement,
         EventKind::Deletion,
         EventKind::Timeout,
@@ -252,19 +281,30 @@ impl EventKind {
         EventKind::Other,
     ];
 
-    /// Parses the snake_case name; `None` for anything else.
+    /// Parses the snake_case name (and the names older stores used, see the variants); `None` for
+    /// anything else.
     pub fn from_name(name: &str) -> Option<EventKind> {
-        EventKind::ALL.into_iter().find(|k| k.as_str() == name)
+        match name {
+            "sub" | "resub" | "sub_gift" => Some(EventKind::Subscription),
+            "donation" => Some(EventKind::Tip),
+            _ => EventKind::ALL.into_iter().find(|k| k.as_str() == name),
+        }
     }
 
     pub fn as_str(self) -> &'static str {
         match self {
             EventKind::Message => "message",
-            EventKind::Sub => "sub",
-            EventKind::Resub => "resub",
-            EventKind::SubGift => "sub_gift",
+            EventKind::Subscription => "subscription",
+            EventKind::Cheer => "cheer",
+            EventKind::SuperChat => "super_chat",
+            EventKind::Tip => "tip",
             EventKind::Raid => "raid",
-            EventKind::Donation => "donation",
+            EventKind::Host => "host",
+            EventKind::Follow => "follow",
+            EventKind::Redemption => "redemption",
+            EventKind::Membership => "membership",
+            EventKind::StreamOnline => "stream_online",
+            EventKind::StreamOffline => "stream_offline",
             EventKind::Announcement => "announcement",
             EventKind::Deletion => "deletion",
             EventKind::Timeout => "timeout",
@@ -310,7 +350,11 @@ pub struct ChatEvent {
     pub text: CompactString,
     #[serde(default, skip_serializing_if = "Emotes::is_empty")]
     pub emotes: Emotes,
-    /// Platform-specific details that have no common field (bits, sub plan, raid viewers, ...).
+    /// The typed fields of a stream event (months, amount, viewers, reward, ...); `None` for chat
+    /// messages and for events whose platform sends nothing more than the kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<Box<EventDetail>>,
+    /// Platform-specific details that have no common field (badge info, room settings, ...).
     #[serde(default, skip_serializing_if = "Extras::is_empty")]
     pub extras: Extras,
 }
@@ -339,8 +383,16 @@ impl ChatEvent {
             author,
             text: text.into(),
             emotes: Emotes::new(),
+            detail: None,
             extras: Extras::new(),
         }
+    }
+
+    /// This event with its kind and typed detail set: the one way stream events are built.
+    pub fn with_detail(mut self, kind: EventKind, detail: EventDetail) -> ChatEvent {
+        self.kind = kind;
+        self.detail = Some(Box::new(detail));
+        self
     }
 
     /// The event time as Unix milliseconds.
@@ -384,7 +436,7 @@ mod tests {
             let back: ChatEvent = serde_json::from_value(json).unwrap();
             assert_eq!(back, event);
         }
-        assert!(kinds.len() >= 5, "{kinds:?}");
+        assert!(kinds.len() >= 4, "{kinds:?}");
         let bad = serde_json::json!({"platform": "myspace"});
         assert!(validator.iter_errors(&bad).next().is_some());
     }

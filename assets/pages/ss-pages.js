@@ -185,26 +185,75 @@
     return count(x.cumulative_months) || count(x.months) || count(x.sub_months);
   }
 
+  // The typed fields of a stream event (an object; empty for a plain message).
+  function detail(event) {
+    var d = event && event.detail;
+    return d && typeof d === "object" ? d : {};
+  }
+
+  // Events recorded before subscriptions had typed fields name their kind only in extras.
+  var LEGACY_SUB_KINDS = { resub: "resub", subgift: "gift", anonsubgift: "gift", submysterygift: "community_gift",
+    anonsubmysterygift: "community_gift", subscription_renewal: "resub", gifted_subscriptions: "community_gift" };
+
+  function subscriptionLine(d, x, who) {
+    var n;
+    var kind = str(d.kind) || LEGACY_SUB_KINDS[str(x.event)] || (count(x.count) ? "community_gift" : "");
+    if (!d.count && count(x.count)) d = { kind: kind, count: count(x.count), anonymous: d.anonymous };
+    switch (kind) {
+      case "resub":
+        n = count(d.months) || months(x);
+        return ["Resub", who.name + " resubscribed" + (n ? " for " + n + " months" : "")];
+      case "gift":
+        var to = d.recipient && typeof d.recipient === "object" ? str(d.recipient.display_name) : "";
+        return ["Gift", (d.anonymous ? "An anonymous gifter" : who.name) + " gifted a sub" + (to ? " to " + to : "")];
+      case "community_gift":
+        n = count(d.count) || 1;
+        return ["Gift", (d.anonymous ? "An anonymous gifter" : who.name) + " gifted " + n + (n === 1 ? " sub" : " subs")];
+      case "prime_upgrade":
+        return ["Sub", who.name + " continued their Prime sub"];
+      case "gift_upgrade":
+        return ["Sub", who.name + " continued their gifted sub"];
+      default:
+        return ["Sub", who.name + " subscribed" + (str(d.tier) === "prime" || str(x.sub_plan || x.plan) === "Prime" ? " with Prime" : "")];
+    }
+  }
+
+  function moneyLine(label, d, x, who) {
+    var amount = str(d.display) || str(x.amount_display);
+    if (!amount && count(d.amount) !== null) amount = String(d.amount) + " " + str(d.currency);
+    if (!amount && count(x.bits)) amount = count(x.bits) + " bits";
+    return [label, who.name + (amount ? " sent " + amount.trim() : " sent a tip")];
+  }
+
   // The label and sentence of an event that is not a plain message; null for a plain message.
   function eventLine(event, who) {
     var x = extras(event);
+    var d = detail(event);
     var n;
     switch (event.kind) {
-      case "sub":
-        return ["Sub", who.name + " subscribed" + (str(x.sub_plan || x.plan) === "Prime" ? " with Prime" : "")];
-      case "resub":
-        n = months(x);
-        return ["Resub", who.name + " resubscribed" + (n ? " for " + n + " months" : "")];
-      case "sub_gift":
-        n = count(x.gift_count) || count(x.count) || 1;
-        return ["Gift", who.name + " gifted " + n + (n === 1 ? " sub" : " subs")];
+      case "subscription":
+        return subscriptionLine(d, x, who);
       case "raid":
-        n = count(x.viewers);
-        return ["Raid", who.name + " raided" + (n !== null ? " with " + n + " viewers" : "")];
-      case "donation":
-        if (count(x.bits)) return ["Cheer", who.name + " cheered " + count(x.bits) + " bits"];
-        var amount = str(x.amount_display) || (str(x.amount) ? str(x.amount) + " " + str(x.currency) : "");
-        return ["Donation", who.name + (amount ? " sent " + amount.trim() : " donated")];
+      case "host":
+        n = count(d.viewers);
+        if (n === null) n = count(x.viewers);
+        return [event.kind === "raid" ? "Raid" : "Host", who.name + (event.kind === "raid" ? " raided" : " is hosting") + (n !== null ? " with " + n + " viewers" : "")];
+      case "cheer":
+        n = count(d.amount);
+        if (n === null) n = count(x.bits);
+        return ["Cheer", who.name + " cheered" + (n !== null ? " " + n + " bits" : "")];
+      case "super_chat":
+        return moneyLine("Super Chat", d, x, who);
+      case "tip":
+        // Stores from before typed fields recorded cheers as tips with bits in extras.
+        if (d.amount === undefined && count(x.bits)) return ["Cheer", who.name + " cheered " + count(x.bits) + " bits"];
+        return moneyLine("Tip", d, x, who);
+      case "follow":
+        return ["Follow", who.name + " followed"];
+      case "redemption":
+        return ["Redeemed", who.name + " redeemed " + (str(d.title) || "a reward")];
+      case "membership":
+        return ["Member", who.name + (str(d.kind) === "gift" ? " gifted " + (count(d.count) || 1) + " memberships" : " became a member")];
       case "announcement":
         return ["Announcement", who.name];
       default:

@@ -50,6 +50,7 @@ pub fn event(i: u64) -> ChatEvent {
         },
         text: text.into(),
         emotes: Default::default(),
+        detail: None,
         extras: Default::default(),
     }
 }

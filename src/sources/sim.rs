@@ -9,7 +9,8 @@ use super::runner::session::{SessionEnd, SessionReport, SessionSource};
 use super::{BoxFuture, Forwarded, OutboundMessage, SourceContext};
 use crate::config::model::SimSettings;
 use crate::event::{
-    Author, ChatEvent, CompactString, Emote, Emotes, EventKind, Extras, Platform, Roles,
+    Author, ChatEvent, CompactString, Emote, Emotes, EventDetail, EventKind, Extras, Money,
+    Platform, Raid, Roles, SubKind, SubTier, Subscription,
 };
 use chrono::{DateTime, Utc};
 use compact_str::format_compact;
@@ -150,7 +151,8 @@ impl SimChat {
         let user = self.users[pick.min(self.users.len() - 1)].clone();
         let roll = self.rng.f64();
         let mut kind = EventKind::Message;
-        let mut extras = Extras::new();
+        let extras = Extras::new();
+        let mut detail = None;
         let mut emotes = Emotes::new();
         let text = match roll {
             r if r < 0.02 => "!ping".to_string(),
@@ -159,28 +161,43 @@ impl SimChat {
             r if r < 0.13 => HYPE[self.rng.usize(..HYPE.len())].to_string(),
             r if r < 0.17 => ["gg", "GG wp", "ggg"][self.rng.usize(..3)].to_string(),
             r if r < 0.175 => {
-                kind = EventKind::Sub;
-                extras.insert_str("plan", "1000");
+                kind = EventKind::Subscription;
+                let mut sub = Subscription::new(SubKind::New);
+                sub.tier = Some(SubTier::Tier1);
+                detail = Some(EventDetail::Subscription(sub));
                 String::new()
             }
             r if r < 0.177 => {
-                kind = EventKind::Resub;
-                extras.insert_u64("months", self.rng.u32(2..40).into());
+                kind = EventKind::Subscription;
+                let mut sub = Subscription::new(SubKind::Resub);
+                sub.tier = Some(SubTier::Tier1);
+                sub.months = Some(self.rng.u32(2..40));
+                detail = Some(EventDetail::Subscription(sub));
                 "another month!".to_string()
             }
             r if r < 0.178 => {
-                kind = EventKind::SubGift;
-                extras.insert_u64("count", self.rng.u32(1..20).into());
+                kind = EventKind::Subscription;
+                let mut sub = Subscription::new(SubKind::CommunityGift);
+                sub.tier = Some(SubTier::Tier1);
+                sub.count = Some(self.rng.u32(1..20));
+                detail = Some(EventDetail::Subscription(sub));
                 String::new()
             }
             r if r < 0.1785 => {
                 kind = EventKind::Raid;
-                extras.insert_u64("viewers", self.rng.u32(5..2000).into());
+                detail = Some(EventDetail::Raid(Raid {
+                    viewers: self.rng.u64(5..2000),
+                }));
                 String::new()
             }
             r if r < 0.181 => {
-                kind = EventKind::Donation;
-                extras.insert_u64("bits", (self.rng.u32(1..50) * 100).into());
+                kind = EventKind::Cheer;
+                detail = Some(EventDetail::Money(Money {
+                    amount: f64::from(self.rng.u32(1..50) * 100),
+                    currency: "bits".into(),
+                    display: None,
+                    tier: None,
+                }));
                 "cheer100 keep it up".to_string()
             }
             _ => {
@@ -210,7 +227,7 @@ impl SimChat {
         let (user, text, kind) = match poll_command {
             Some(command) => {
                 emotes = Emotes::new();
-                extras = Extras::new();
+                detail = None;
                 (
                     self.users[0].clone(),
                     command.to_string(),
@@ -235,6 +252,7 @@ impl SimChat {
             },
             text: text.into(),
             emotes,
+            detail: detail.map(Box::new),
             extras,
         }
     }
@@ -384,7 +402,7 @@ mod tests {
             |f: &dyn Fn(&(String, String, EventKind)) -> bool| all.iter().filter(|x| f(x)).count();
         assert!(count(&|x| x.1 == "!ping") > 200);
         assert!(count(&|x| x.1.starts_with("!vote ")) > 400);
-        assert!(count(&|x| x.2 == EventKind::Sub) > 20);
+        assert!(count(&|x| x.2 == EventKind::Subscription) > 20);
         assert!(count(&|x| x.2 == EventKind::Raid) > 2);
         let users: std::collections::HashSet<_> = all.iter().map(|x| &x.0).collect();
         assert!(users.len() > 100, "{}", users.len());

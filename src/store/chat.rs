@@ -17,8 +17,8 @@ use serde::Serialize;
 /// The hot statement, prepared once per batch rather than looked up per event.
 pub(super) const INSERT_CHAT: &str =
     "INSERT OR IGNORE INTO chat_events (platform, message_id, creator, channel, ts_ms, kind,
-       author_id, author_login, author_name, roles, text, emotes, extras)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+       author_id, author_login, author_name, roles, text, emotes, extras, detail)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
 
 /// Chat events recorded per (creator, platform).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -47,6 +47,15 @@ pub(super) fn insert(
         })?)
     };
     let extras = (!event.extras.is_empty()).then(|| event.extras.as_json());
+    let detail = match &event.detail {
+        None => None,
+        Some(detail) => Some(serde_json::to_string(detail).map_err(|e| {
+            ApplyError::Rejected(format!(
+                "detail of {} not serializable: {e}",
+                event.message_id
+            ))
+        })?),
+    };
     let inserted = stmt.execute(params![
         event.platform.as_str(),
         event.message_id.as_str(),
@@ -61,6 +70,7 @@ pub(super) fn insert(
         event.text.as_str(),
         emotes,
         extras,
+        detail,
     ])?;
     if inserted == 1 {
         tally.events_recorded += 1;
@@ -124,7 +134,7 @@ fn roles_from_bits(bits: i64) -> Roles {
 
 /// The columns [`read_event`] reads, in its order.
 const EVENT_COLUMNS: &str = "platform, creator, channel, message_id, ts_ms, kind, author_id,
-    author_login, author_name, roles, text, emotes, extras";
+    author_login, author_name, roles, text, emotes, extras, detail";
 
 /// One `chat_events` row back into an event; a column that does not parse is an error naming it.
 fn read_event(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChatEvent> {
@@ -146,6 +156,12 @@ fn read_event_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<ChatEvent
         Some(json) => Extras::parse(json)
             .map_err(|e| rows::invalid(at + 12, format!("extras are not a JSON object ({e})")))?,
     };
+    let detail = match r.get_ref(at + 13)?.as_str_or_null()? {
+        None => None,
+        Some(json) => Some(Box::new(serde_json::from_str(json).map_err(|e| {
+            rows::invalid(at + 13, format!("detail does not parse ({e})"))
+        })?)),
+    };
     Ok(ChatEvent {
         platform: platform(r, at)?,
         creator: text(r, at + 1)?,
@@ -161,6 +177,7 @@ fn read_event_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<ChatEvent
         },
         text: text(r, at + 10)?,
         emotes,
+        detail,
         extras,
     })
 }

@@ -242,4 +242,9 @@ pub const MIGRATIONS: &[&str] = &[
     r"
     ALTER TABLE clips ADD COLUMN thumbnail_url TEXT;
     ",
+    // 7 -> 8: the typed fields of a stream event (a subscription's months, a cheer's amount, a
+    // raid's viewers), as JSON; NULL for chat messages and for rows recorded before.
+    r"
+    ALTER TABLE chat_events ADD COLUMN detail TEXT;
+    ",
 ];

@@ -168,7 +168,7 @@ fn non_messages_and_other_creators_fire_nothing() {
     let reg = registry(SET);
     let mut st = TriggerState::new(&reg);
     let mut e = msg(0, "ann", "!ping");
-    e.kind = EventKind::Sub;
+    e.kind = EventKind::Subscription;
     assert!(fired(&reg, &mut st, &e).is_empty());
     let mut e = msg(0, "ann", "!ping");
     e.creator = "someone-else".into();

@@ -214,7 +214,7 @@ async fn the_live_pages_show_twitch_chat_as_it_arrives_in_every_theme() {
             );
             let resub = shown
                 .iter()
-                .find(|l| l["kind"] == "resub")
+                .find(|l| l["kind"] == "subscription" && l["label"] == "Resub")
                 .expect("the resub");
             assert_eq!(resub["summary"], "Gutrin2 resubscribed for 2 months");
             let mallory = shown.iter().find(|l| l["text"] == "Kappa styled").unwrap();

@@ -263,7 +263,7 @@ async fn ss_run_reads_kick_answers_ping_refreshes_once_and_reconnects_after_each
     assert_eq!(m2.text, "hello KEKW");
     assert_eq!((m2.emotes[0].start, m2.emotes[0].end), (6, 9));
     assert!(m2.author.roles.subscriber);
-    assert!(events.iter().any(|e| e.kind == EventKind::SubGift));
+    assert!(events.iter().any(|e| e.kind == EventKind::Subscription));
     assert!(events.iter().any(|e| e.kind == EventKind::Other
         && e.extras.get("event") == Some(r"App\Events\PinnedMessageCreatedEvent".into())));
     assert_eq!(api.chat().iter().filter(|p| p.status == 200).count(), 2);

@@ -170,7 +170,7 @@ async fn overlapping_answers_are_recorded_exactly_once_also_across_a_restart() {
 
     let events = stored(&t);
     let rant = events.iter().find(|e| e.text == "take my money").unwrap();
-    assert_eq!(rant.kind, ss::event::EventKind::Donation);
+    assert_eq!(rant.kind, ss::event::EventKind::Tip);
     assert_eq!(rant.extras.get("amount_cents").unwrap(), 500);
     let follow = events
         .iter()

@@ -326,6 +326,7 @@ fn chat_event(parts: ChatParts<'_>, target: Target<'_>) -> ChatEvent {
         author,
         text: text.into(),
         emotes,
+        detail: None,
         extras,
     }
 }
@@ -350,6 +351,7 @@ fn channel_event(
         author,
         text: CompactString::default(),
         emotes: Emotes::new(),
+        detail: None,
         extras,
     }
 }
@@ -412,7 +414,7 @@ pub fn decode_app_event(event: &str, data: &str, target: Target<'_>) -> Result<D
                 .map(|a| a.iter().filter_map(Value::as_str).collect())
                 .unwrap_or_default();
             let mut e = channel_event(
-                EventKind::SubGift,
+                EventKind::Subscription,
                 derived_id(event, data),
                 Author::viewer(gifter),
                 "gifted_subscriptions",
@@ -426,9 +428,9 @@ pub fn decode_app_event(event: &str, data: &str, target: Target<'_>) -> Result<D
             let username = str_at(&v, "username").ok_or_else(|| bad("no username"))?;
             let months = u64_at(&v, "months").unwrap_or(1);
             let kind = if months > 1 {
-                EventKind::Resub
+                EventKind::Subscription
             } else {
-                EventKind::Sub
+                EventKind::Subscription
             };
             let mut e = channel_event(
                 kind,
@@ -690,10 +692,16 @@ pub fn decode_webhook(
             )
         }
         "channel.subscription.new" => {
-            channel_event(EventKind::Sub, id, who, "subscription", target)
+            channel_event(EventKind::Subscription, id, who, "subscription", target)
         }
         "channel.subscription.renewal" => {
-            let mut e = channel_event(EventKind::Resub, id, who, "subscription_renewal", target);
+            let mut e = channel_event(
+                EventKind::Subscription,
+                id,
+                who,
+                "subscription_renewal",
+                target,
+            );
             if let Some(months) = u64_at(v, "duration") {
                 e.extras.insert_u64("months", months);
             }
@@ -705,7 +713,13 @@ pub fn decode_webhook(
                 .and_then(Value::as_array)
                 .map(|a| a.iter().filter_map(|g| str_at(g, "username")).collect())
                 .unwrap_or_default();
-            let mut e = channel_event(EventKind::SubGift, id, who, "gifted_subscriptions", target);
+            let mut e = channel_event(
+                EventKind::Subscription,
+                id,
+                who,
+                "gifted_subscriptions",
+                target,
+            );
             e.extras.insert_u64("gift_count", giftees.len() as u64);
             e.extras.insert_str_list("recipients", giftees);
             e
@@ -850,7 +864,7 @@ mod tests {
         let gift = r#"{"chatroom_id":1,"gifted_usernames":["a","b"],"gifter_username":"G"}"#;
         let g1 = decode_app_event(r"App\Events\GiftedSubscriptionsEvent", gift, target()).unwrap();
         let g2 = decode_app_event(r"App\Events\GiftedSubscriptionsEvent", gift, target()).unwrap();
-        assert_eq!(g1.event.kind, EventKind::SubGift);
+        assert_eq!(g1.event.kind, EventKind::Subscription);
         assert_eq!(g1.event.message_id, g2.event.message_id);
         assert_eq!(g1.event.extras.get("gift_count"), Some(2.into()));
         let sub = decode_app_event(
@@ -859,7 +873,7 @@ mod tests {
             target(),
         )
         .unwrap();
-        assert_eq!(sub.event.kind, EventKind::Resub);
+        assert_eq!(sub.event.kind, EventKind::Subscription);
         let del = decode_app_event(
             r"App\Events\MessageDeletedEvent",
             r#"{"id":"d1","message":{"id":"m9"}}"#,
@@ -991,7 +1005,7 @@ mod tests {
         let e = decode_webhook(delivery, &body, target()).unwrap();
         assert_eq!(
             (e.kind, e.message_id.as_str()),
-            (EventKind::Resub, "webhook-01J")
+            (EventKind::Subscription, "webhook-01J")
         );
         assert_eq!(e.author.login, "sub");
         let delivery = Delivery {

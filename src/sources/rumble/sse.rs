@@ -228,7 +228,7 @@ mod tests {
         assert_eq!(got.events.len(), 1);
         assert_eq!(got.skipped, 1, "a message from an unknown user");
         let rant = &got.events[0];
-        assert_eq!(rant.kind, EventKind::Donation);
+        assert_eq!(rant.kind, EventKind::Tip);
         assert!(rant.author.roles.moderator);
         assert_eq!(rant.extras.get("amount").unwrap(), "5.00");
         assert_eq!(rant.extras.get("amount_cents").unwrap(), 500);

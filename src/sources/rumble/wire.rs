@@ -203,7 +203,7 @@ impl ChatLine<'_> {
         };
         let id = derived_id("chat", self.username, self.text, self.at);
         let kind = if self.rant_cents.is_some() {
-            EventKind::Donation
+            EventKind::Tip
         } else {
             EventKind::Message
         };
@@ -343,7 +343,7 @@ pub fn parse_api(body: &Value, creator: &str) -> Result<ApiPage, WireError> {
                     channel,
                     derived_id("sub", name, "", at),
                     at,
-                    EventKind::Sub,
+                    EventKind::Subscription,
                     Author::viewer(name),
                     "",
                 );
@@ -378,7 +378,7 @@ pub fn parse_api(body: &Value, creator: &str) -> Result<ApiPage, WireError> {
                 channel,
                 derived_id("gift", name, &count.to_string(), at),
                 at,
-                EventKind::SubGift,
+                EventKind::Subscription,
                 Author::viewer(name),
                 "",
             );
@@ -444,11 +444,11 @@ mod tests {
         assert_eq!(
             summary,
             vec![
-                (List::Chat, EventKind::Donation, "UserB", "Rant!"),
+                (List::Chat, EventKind::Tip, "UserB", "Rant!"),
                 (List::Chat, EventKind::Message, "UserA", "hi"),
                 (List::Chat, EventKind::Message, "UserH", "test chat"),
                 (List::Followers, EventKind::Other, "UserA", ""),
-                (List::Subscribers, EventKind::Sub, "UserD", ""),
+                (List::Subscribers, EventKind::Subscription, "UserD", ""),
             ],
             "the follower listed as latest and recent is one event; the empty gift list gives none"
         );
@@ -547,7 +547,7 @@ mod tests {
         let page = parse_api(&body, "demo").unwrap();
         assert_eq!(page.items.len(), 1, "{:?}", page.items);
         let gift = &page.items[0].event;
-        assert_eq!(gift.kind, EventKind::SubGift);
+        assert_eq!(gift.kind, EventKind::Subscription);
         assert_eq!(gift.author.display_name, "Gifter");
         assert_eq!(gift.extras.get("count").unwrap(), 3);
         assert_eq!(page.skipped, 1, "the message without a time");

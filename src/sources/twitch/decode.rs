@@ -67,6 +67,7 @@ pub fn decode(
         author: Author::default(),
         text: CompactString::default(),
         emotes: Emotes::new(),
+        detail: None,
         extras: Extras::new(),
     };
     decoder(&line, &mut event);
@@ -330,7 +331,7 @@ fn privmsg<'a>(line: &Line<'a>, event: &mut ChatEvent) {
     let extras = &mut event.extras;
     author_extras(tags, extras);
     if let Some(bits) = number_of(tags.bits).filter(|&b| b > 0) {
-        event.kind = EventKind::Donation;
+        event.kind = EventKind::Cheer;
         extras.insert_u64("bits", bits);
     }
     if action {
@@ -362,8 +363,8 @@ fn privmsg<'a>(line: &Line<'a>, event: &mut ChatEvent) {
 /// The kind of a USERNOTICE `msg-id`; Twitch adds new ids without notice, hence the catch-all.
 fn usernotice_kind(msg_id: &str) -> EventKind {
     match msg_id {
-        "sub" => EventKind::Sub,
-        "resub" => EventKind::Resub,
+        "sub" => EventKind::Subscription,
+        "resub" => EventKind::Subscription,
         "subgift"
         | "anonsubgift"
         | "submysterygift"
@@ -372,7 +373,7 @@ fn usernotice_kind(msg_id: &str) -> EventKind {
         | "anongiftpaidupgrade"
         | "primepaidupgrade"
         | "communitypayforward"
-        | "standardpayforward" => EventKind::SubGift,
+        | "standardpayforward" => EventKind::Subscription,
         "raid" => EventKind::Raid,
         "announcement" => EventKind::Announcement,
         _ => EventKind::Other,
@@ -666,7 +667,7 @@ mod tests {
         let ev = decode_line(
             r"@badges=broadcaster/1,vip/1;bits=100;display-name=Riot\sGames;first-msg=1;id=b1;reply-parent-display-name=Par;reply-parent-msg-body=a\sparent\smessage\:\swith\sstuff;reply-parent-msg-id=p-1;reply-parent-user-id=9;reply-parent-user-login=par;tmi-sent-ts=5;user-id=7 :riotgames!riotgames@riotgames.tmi.twitch.tv PRIVMSG #c :\u{1}ACTION cheer100 hype\u{1}".replace(r"\u{1}", "\u{1}").as_str(),
         );
-        assert_eq!(ev.kind, EventKind::Donation);
+        assert_eq!(ev.kind, EventKind::Cheer);
         assert_eq!(ev.text, "cheer100 hype");
         assert_eq!(ev.author.display_name, "Riot Games");
         assert!(ev.author.roles.broadcaster && ev.author.roles.vip);
@@ -684,7 +685,7 @@ mod tests {
         let ev = decode_line(
             r"@badge-info=subscriber/2;badges=subscriber/0;color=#0000FF;display-name=Gutrin2;emotes=;flags=;id=e0975c76-0000-4954-8cb0-91b8867ec1ca;login=gutrin2;mod=0;msg-id=resub;msg-param-cumulative-months=2;msg-param-months=0;msg-param-should-share-streak=1;msg-param-streak-months=2;msg-param-sub-plan-name=Channel\sSubscription\s(somechannel);msg-param-sub-plan=1000;room-id=11111111;subscriber=1;system-msg=Gutrin2\ssubscribed\sat\sTier\s1.;tmi-sent-ts=1700000001000;user-id=33333333;user-type= :tmi.twitch.tv USERNOTICE #somechannel :great stream",
         );
-        assert_eq!(ev.kind, EventKind::Resub);
+        assert_eq!(ev.kind, EventKind::Subscription);
         assert_eq!(ev.message_id, "e0975c76-0000-4954-8cb0-91b8867ec1ca");
         assert_eq!(
             (ev.author.login.as_str(), ev.author.id.as_str()),
@@ -711,9 +712,9 @@ mod tests {
         assert_eq!(ev.extras.to_map()["viewers"], json!(430));
 
         for (msg_id, kind) in [
-            ("sub", EventKind::Sub),
-            ("subgift", EventKind::SubGift),
-            ("anonsubmysterygift", EventKind::SubGift),
+            ("sub", EventKind::Subscription),
+            ("subgift", EventKind::Subscription),
+            ("anonsubmysterygift", EventKind::Subscription),
             ("announcement", EventKind::Announcement),
             ("bitsbadgetier", EventKind::Other),
             ("brand-new-thing", EventKind::Other),

@@ -625,7 +625,7 @@ mod tests {
         assert_eq!(page.next_page_token.as_deref(), Some("T1"));
         assert_eq!(page.polling_interval, None);
         let sc = &page.events[0];
-        assert_eq!(sc.kind, crate::event::EventKind::Donation);
+        assert_eq!(sc.kind, crate::event::EventKind::SuperChat);
         assert_eq!(sc.extras.get("amount_micros").unwrap(), 5_000_000);
         assert!(sc.author.roles.subscriber);
         assert_eq!(page.events[1].kind, crate::event::EventKind::Timeout);

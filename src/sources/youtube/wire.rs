@@ -179,7 +179,7 @@ fn normalize<'a>(
                 extras.insert_str("sticker_alt_text", alt);
             }
             (
-                EventKind::Donation,
+                EventKind::SuperChat,
                 str_at(details, "userComment").unwrap_or(""),
             )
         }
@@ -188,7 +188,7 @@ fn normalize<'a>(
             extras.insert_str("event", "new_member");
             level(details, extras);
             extras.insert_bool("is_upgrade", bool_at(details, "isUpgrade"));
-            (EventKind::Sub, "")
+            (EventKind::Subscription, "")
         }
         "memberMilestoneChatEvent" => {
             let details = d("memberMilestoneChatDetails");
@@ -198,7 +198,7 @@ fn normalize<'a>(
                 extras.insert_u64("months", months);
             }
             (
-                EventKind::Resub,
+                EventKind::Subscription,
                 str_at(details, "userComment").unwrap_or(""),
             )
         }
@@ -211,7 +211,7 @@ fn normalize<'a>(
             if let Some(level) = str_at(details, "giftMembershipsLevelName") {
                 extras.insert_str("member_level", level);
             }
-            (EventKind::SubGift, "")
+            (EventKind::Subscription, "")
         }
         "giftMembershipReceivedEvent" => {
             let details = d("giftMembershipReceivedDetails");
@@ -223,7 +223,7 @@ fn normalize<'a>(
             if let Some(gift) = str_at(details, "associatedMembershipGiftingMessageId") {
                 extras.insert_str("gifting_message_id", gift);
             }
-            (EventKind::Sub, "")
+            (EventKind::Subscription, "")
         }
         "messageDeletedEvent" => {
             extras.insert_str("event", "message_deleted");
@@ -534,7 +534,7 @@ mod tests {
             parse_time("2023-05-25T20:08:08.479833Z").unwrap()
         );
         let sc = &page.events[1];
-        assert_eq!(sc.kind, EventKind::Donation);
+        assert_eq!(sc.kind, EventKind::SuperChat);
         assert_eq!(sc.text, "nice");
         assert!(sc.author.roles.subscriber);
         assert_eq!(
@@ -551,7 +551,7 @@ mod tests {
             json!({"superStickerMetadata": {"stickerId": "st1", "altText": "Wave", "language": "en"},
                 "amountMicros": "1990000", "currency": "EUR", "amountDisplayString": "€1.99", "tier": 1}),
         );
-        assert_eq!(e.kind, EventKind::Donation);
+        assert_eq!(e.kind, EventKind::SuperChat);
         assert_eq!(e.extras.get("amount").unwrap(), "1.99");
         assert_eq!(e.extras.get("sticker_alt_text").unwrap(), "Wave");
         assert_eq!(e.extras.get("verified").unwrap(), true);
@@ -562,7 +562,7 @@ mod tests {
             "newSponsorDetails",
             json!({"memberLevelName": "Gold", "isUpgrade": true}),
         );
-        assert_eq!(e.kind, EventKind::Sub);
+        assert_eq!(e.kind, EventKind::Subscription);
         assert_eq!(e.extras.get("is_upgrade").unwrap(), true);
 
         let e = one(
@@ -570,7 +570,10 @@ mod tests {
             "memberMilestoneChatDetails",
             json!({"userComment": "a year!", "memberMonth": 12, "memberLevelName": "Gold"}),
         );
-        assert_eq!((e.kind, e.text.as_str()), (EventKind::Resub, "a year!"));
+        assert_eq!(
+            (e.kind, e.text.as_str()),
+            (EventKind::Subscription, "a year!")
+        );
         assert_eq!(e.extras.get("months").unwrap(), 12);
 
         let e = one(
@@ -578,7 +581,7 @@ mod tests {
             "membershipGiftingDetails",
             json!({"giftMembershipsCount": 5, "giftMembershipsLevelName": "Gold"}),
         );
-        assert_eq!(e.kind, EventKind::SubGift);
+        assert_eq!(e.kind, EventKind::Subscription);
         assert_eq!(e.extras.get("gift_count").unwrap(), 5);
 
         let e = one(
@@ -586,7 +589,7 @@ mod tests {
             "giftMembershipReceivedDetails",
             json!({"memberLevelName": "Gold", "gifterChannelId": "UCg", "associatedMembershipGiftingMessageId": "LCC.g"}),
         );
-        assert_eq!(e.kind, EventKind::Sub);
+        assert_eq!(e.kind, EventKind::Subscription);
         assert_eq!(e.extras.get("gifter_channel_id").unwrap(), "UCg");
 
         let e = one(
