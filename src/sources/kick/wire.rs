@@ -427,13 +427,8 @@ pub fn decode_app_event(event: &str, data: &str, target: Target<'_>) -> Result<D
         "SubscriptionEvent" => {
             let username = str_at(&v, "username").ok_or_else(|| bad("no username"))?;
             let months = u64_at(&v, "months").unwrap_or(1);
-            let kind = if months > 1 {
-                EventKind::Subscription
-            } else {
-                EventKind::Subscription
-            };
             let mut e = channel_event(
-                kind,
+                EventKind::Subscription,
                 derived_id(event, data),
                 Author::viewer(username),
                 "subscription",
