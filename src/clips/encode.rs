@@ -1,11 +1,14 @@
 //! The FFmpeg work of one clip: concatenate and trim segments into an MP4, check it with ffprobe,
 //! and take a JPEG thumbnail.
 //!
-//! The cut reads the window's segments through FFmpeg's concat demuxer, seeks to the window's start
-//! and stops after its length. By stream copy (the default) it costs almost nothing but starts at the
-//! keyframe before the window's start, so it may run up to one keyframe interval longer; re-encoded
-//! (`clips.reencode`: H.264 + AAC) it is exact. Both move the index to the front (`+faststart`), so
-//! the file plays while it downloads. Everything is written to a work file first; the caller renames
+//! The cut reads the window's segments through FFmpeg's concat demuxer and keeps the window: it
+//! starts at the window's start and stops after its length. The start is an *output* seek (`-ss` after
+//! `-i`): the concat demuxer can only seek an input to the start of a segment, so an input seek would
+//! lengthen a stream-copied clip by up to a whole segment (and the duration check would then refuse
+//! it). By stream copy (the default) it costs almost nothing and its length is the window's, but its
+//! video starts at the first keyframe inside the window (at most one keyframe interval after the
+//! audio); re-encoded (`clips.reencode`: H.264 + AAC) it is exact. Both move the index to the front
+//! (`+faststart`), so the file plays while it downloads. Everything is written to a work file first; the caller renames
 //! it into the output directory only after ffprobe has accepted it.
 
 use super::ffmpeg::{self, FfmpegError, Tools};
@@ -59,8 +62,8 @@ pub async fn cut(
         .map(String::from)
         .to_vec();
     args.extend(["-f", "concat", "-safe", "0"].map(String::from));
-    args.extend(["-ss".into(), seconds(cut.offset_ms)]);
     args.extend(["-i".into(), list.display().to_string()]);
+    args.extend(["-ss".into(), seconds(cut.offset_ms)]);
     args.extend(["-t".into(), seconds(cut.length_ms)]);
     args.extend(["-map", "0:v:0", "-map", "0:a:0?"].map(String::from));
     if cut.reencode {
