@@ -252,7 +252,7 @@ fn entry_problems(changelog: &Changelog) -> Vec<(String, String)> {
             ));
         }
         if let Err(e) = crate::version::release::parse_version(&entry.version) {
-            problems.push((format!("/entries/{index}/version"), e));
+            problems.push((format!("/entries/{index}/version"), e.to_string()));
         }
     }
     problems

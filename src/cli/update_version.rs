@@ -66,7 +66,7 @@ pub struct Args {
 }
 
 pub fn run(root: &Path, args: Args) -> anyhow::Result<Outcome> {
-    let version = release::parse_version(&args.version).map_err(UsageError)?;
+    let version = release::parse_version(&args.version).map_err(|e| UsageError(e.to_string()))?;
     let summary = args.changelog_summary.as_deref().map(str::trim);
     if summary.is_some_and(str::is_empty) {
         return Err(UsageError(
@@ -84,8 +84,12 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<Outcome> {
     })?;
     let current_build = current.build.parse::<BuildId>().ok();
     let build = match args.build.as_deref() {
-        Some(text) => text.parse::<BuildId>().map_err(UsageError)?,
-        None => BuildId::next(release_date()?, current_build).map_err(UsageError)?,
+        Some(text) => text
+            .parse::<BuildId>()
+            .map_err(|e| UsageError(e.to_string()))?,
+        None => {
+            BuildId::next(release_date()?, current_build).map_err(|e| UsageError(e.to_string()))?
+        }
     };
     let new = VersionStamp {
         version: version.to_string(),

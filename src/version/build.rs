@@ -11,6 +11,30 @@ use std::str::FromStr;
 /// The highest sequence number a day can have: three digits.
 pub const MAX_SEQUENCE: u16 = 999;
 
+/// Why a build id cannot be read or made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BuildError {
+    #[error(
+        "build {text:?} is not YYYY.MM.DD+NNN (a date and a three-digit sequence, e.g. 2026.11.22+001)"
+    )]
+    Shape { text: String },
+    #[error("build {text:?} has sequence 000; a day's builds count from 001")]
+    ZeroSequence { text: String },
+    #[error(
+        "build {last} was the last one today ({MAX_SEQUENCE} builds a day)\n  hint: pass --build with another date"
+    )]
+    DayFull { last: BuildId },
+}
+
+/// Why a release date cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DateError {
+    #[error("{text:?} is not a date in the form YYYY.MM.DD")]
+    Shape { text: String },
+    #[error("{text:?} is not a calendar date")]
+    NotCalendar { text: String },
+}
+
 /// `2026.11.22+001`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct BuildId {
@@ -22,17 +46,16 @@ pub struct BuildId {
 impl BuildId {
     /// The build after `current` on `today`: the next sequence number when `current` is from `today`,
     /// else `+001`. Errors when today's sequence numbers are used up.
-    pub fn next(today: NaiveDate, current: Option<BuildId>) -> Result<BuildId, String> {
+    pub fn next(today: NaiveDate, current: Option<BuildId>) -> Result<BuildId, BuildError> {
         let sequence = match current {
-            Some(current) if current.date == today => current.sequence + 1,
+            Some(current) if current.date == today => {
+                if current.sequence >= MAX_SEQUENCE {
+                    return Err(BuildError::DayFull { last: current });
+                }
+                current.sequence + 1
+            }
             _ => 1,
         };
-        if sequence > MAX_SEQUENCE {
-            return Err(format!(
-                "build {} was the last one today ({MAX_SEQUENCE} builds a day)\n  hint: pass --build with another date",
-                current.map(|c| c.to_string()).unwrap_or_default()
-            ));
-        }
         Ok(BuildId {
             date: today,
             sequence,
@@ -47,13 +70,11 @@ impl fmt::Display for BuildId {
 }
 
 impl FromStr for BuildId {
-    type Err = String;
+    type Err = BuildError;
 
-    fn from_str(text: &str) -> Result<BuildId, String> {
-        let shape = || {
-            format!(
-                "build {text:?} is not YYYY.MM.DD+NNN (a date and a three-digit sequence, e.g. 2026.11.22+001)"
-            )
+    fn from_str(text: &str) -> Result<BuildId, BuildError> {
+        let shape = || BuildError::Shape {
+            text: text.to_string(),
         };
         let (date, sequence) = text.split_once('+').ok_or_else(shape)?;
         if sequence.len() != 3 || !sequence.bytes().all(|b| b.is_ascii_digit()) {
@@ -62,9 +83,9 @@ impl FromStr for BuildId {
         let date = parse_date(date).map_err(|_| shape())?;
         let sequence: u16 = sequence.parse().map_err(|_| shape())?;
         if sequence == 0 {
-            return Err(format!(
-                "build {text:?} has sequence 000; a day's builds count from 001"
-            ));
+            return Err(BuildError::ZeroSequence {
+                text: text.to_string(),
+            });
         }
         Ok(BuildId { date, sequence })
     }
@@ -72,17 +93,20 @@ impl FromStr for BuildId {
 
 /// Parses `YYYY.MM.DD` (the date part of a build, and `SS_BUILD_DATE`): four, two and two digits
 /// naming a real calendar day.
-pub fn parse_date(text: &str) -> Result<NaiveDate, String> {
+pub fn parse_date(text: &str) -> Result<NaiveDate, DateError> {
     let shape_ok = text.len() == 10
         && text.bytes().enumerate().all(|(i, b)| match i {
             4 | 7 => b == b'.',
             _ => b.is_ascii_digit(),
         });
     if !shape_ok {
-        return Err(format!("{text:?} is not a date in the form YYYY.MM.DD"));
+        return Err(DateError::Shape {
+            text: text.to_string(),
+        });
     }
-    NaiveDate::parse_from_str(text, "%Y.%m.%d")
-        .map_err(|_| format!("{text:?} is not a calendar date"))
+    NaiveDate::parse_from_str(text, "%Y.%m.%d").map_err(|_| DateError::NotCalendar {
+        text: text.to_string(),
+    })
 }
 
 /// `2026.11.22`.
@@ -122,12 +146,19 @@ mod tests {
             " 2026.11.22+001",
         ] {
             let err = bad.parse::<BuildId>().unwrap_err();
-            assert!(err.contains("YYYY.MM.DD+NNN"), "{bad:?}: {err}");
+            assert_eq!(
+                err,
+                BuildError::Shape {
+                    text: bad.to_string()
+                }
+            );
+            assert!(err.to_string().contains("YYYY.MM.DD+NNN"), "{bad:?}: {err}");
         }
         assert!(
             "2026.11.22+000"
                 .parse::<BuildId>()
                 .unwrap_err()
+                .to_string()
                 .contains("001")
         );
     }
@@ -145,7 +176,12 @@ mod tests {
             "2026.11.22+001"
         );
         let last = "2026.11.22+999".parse().ok();
-        assert!(BuildId::next(today, last).unwrap_err().contains("last one"));
+        let full = BuildId::next(today, last).unwrap_err();
+        assert!(matches!(full, BuildError::DayFull { .. }));
+        assert!(
+            full.to_string().contains("2026.11.22+999 was the last one"),
+            "{full}"
+        );
     }
 
     #[test]

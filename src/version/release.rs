@@ -9,28 +9,52 @@ use super::build::BuildId;
 use semver::Version;
 use std::cmp::Ordering;
 
+/// What a release version must look like, for the messages.
+const EXPECTED: &str =
+    "expected MAJOR.MINOR.PATCH with an optional pre-release, e.g. 0.4.0 or 0.4.0-beta.1";
+
+/// Why a release version was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VersionError {
+    #[error("the version is empty; {EXPECTED}")]
+    Empty,
+    #[error("{text:?} is not a semantic version: drop the leading {prefix:?} ({rest})")]
+    LeadingV {
+        text: String,
+        prefix: String,
+        rest: String,
+    },
+    #[error("{text:?} is not a semantic version ({reason}); {EXPECTED}")]
+    NotSemver { text: String, reason: String },
+    #[error(
+        "{text:?} carries build metadata (+{build}); give the version alone and the build with --build YYYY.MM.DD+NNN"
+    )]
+    BuildMetadata { text: String, build: String },
+}
+
 /// Parses a release version: `MAJOR.MINOR.PATCH` with an optional pre-release (`-alpha`, `-beta.2`).
-pub fn parse_version(text: &str) -> Result<Version, String> {
-    const EXPECTED: &str =
-        "expected MAJOR.MINOR.PATCH with an optional pre-release, e.g. 0.4.0 or 0.4.0-beta.1";
+pub fn parse_version(text: &str) -> Result<Version, VersionError> {
     if text.trim().is_empty() {
-        return Err(format!("the version is empty; {EXPECTED}"));
+        return Err(VersionError::Empty);
     }
     if let Some(rest) = text.strip_prefix(['v', 'V'])
         && Version::parse(rest).is_ok()
     {
-        return Err(format!(
-            "{text:?} is not a semantic version: drop the leading {:?} ({rest})",
-            &text[..1]
-        ));
+        return Err(VersionError::LeadingV {
+            text: text.to_string(),
+            prefix: text[..1].to_string(),
+            rest: rest.to_string(),
+        });
     }
-    let version = Version::parse(text)
-        .map_err(|e| format!("{text:?} is not a semantic version ({e}); {EXPECTED}"))?;
+    let version = Version::parse(text).map_err(|e| VersionError::NotSemver {
+        text: text.to_string(),
+        reason: e.to_string(),
+    })?;
     if !version.build.is_empty() {
-        return Err(format!(
-            "{text:?} carries build metadata (+{}); give the version alone and the build with --build YYYY.MM.DD+NNN",
-            version.build
-        ));
+        return Err(VersionError::BuildMetadata {
+            text: text.to_string(),
+            build: version.build.to_string(),
+        });
     }
     Ok(version)
 }
@@ -78,7 +102,7 @@ mod tests {
 
     #[test]
     fn names_the_problem_with_bad_versions() {
-        let err = parse_version("not-a-version").unwrap_err();
+        let err = parse_version("not-a-version").unwrap_err().to_string();
         assert!(
             err.contains("\"not-a-version\" is not a semantic version"),
             "{err}"
@@ -87,17 +111,20 @@ mod tests {
         assert!(
             parse_version("v0.4.0")
                 .unwrap_err()
+                .to_string()
                 .contains("drop the leading \"v\"")
         );
         assert!(
             parse_version("0.4")
                 .unwrap_err()
+                .to_string()
                 .contains("MAJOR.MINOR.PATCH")
         );
-        assert!(parse_version("").unwrap_err().contains("empty"));
+        assert_eq!(parse_version(""), Err(VersionError::Empty));
         assert!(
             parse_version("0.4.0+20261122")
                 .unwrap_err()
+                .to_string()
                 .contains("--build")
         );
         assert!(parse_version("01.4.0").is_err());

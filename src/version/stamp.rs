@@ -234,7 +234,7 @@ pub fn plan(request: &Request<'_>) -> Result<StampPlan, PlanError> {
                 }
             }
             Ok(Stamped::Skip(reason)) => plan.skipped.push(skipped(&target.display, &reason)),
-            Err(reason) => problems.push((target.display, reason)),
+            Err(problem) => problems.push((target.display, problem.to_string())),
         }
     }
     if problems.is_empty() {
@@ -361,7 +361,49 @@ enum Stamped {
     Skip(String),
 }
 
-fn stamp_file(target: &Target, text: &str, request: &Request<'_>) -> Result<Stamped, String> {
+/// Why one file cannot be stamped; reported with the file's name in front.
+#[derive(Debug, thiserror::Error)]
+enum FileProblem {
+    #[error(transparent)]
+    CargoToml(#[from] toml_spans::PackageVersionError),
+    #[error("malformed JSON: {0}; fix the file (or restore it from version control) and run again")]
+    MalformedJson(serde_json::Error),
+    #[error(transparent)]
+    Scan(#[from] crate::json_spans::ScanError),
+    #[error("cannot locate {label} in the text")]
+    Unlocated { label: String },
+    #[error("{label} is {found}, not a string; it must hold the {part} as a string")]
+    NotAString {
+        label: String,
+        found: serde_json::Value,
+        part: &'static str,
+    },
+    #[error("has no {missing} field; expected {expected}")]
+    MissingFields { missing: String, expected: String },
+    #[error(
+        "carries no runtime stamp: expected {expected}; regenerate it with `ss export` or remove it"
+    )]
+    NoStamp { expected: String },
+    #[error(
+        "is not a valid changelog ({count} problem(s), first: line {line}, {pointer}: {message}); run `ss validate-config` for the full list"
+    )]
+    InvalidChangelog {
+        count: usize,
+        line: usize,
+        pointer: String,
+        message: String,
+    },
+    #[error("{0:#}")]
+    ChangelogUnreadable(anyhow::Error),
+    #[error("is not a valid changelog: {0}")]
+    ChangelogShape(serde_json::Error),
+    #[error("cannot append the entry: {0:#}")]
+    Append(anyhow::Error),
+    #[error(transparent)]
+    Overlap(#[from] text_edit::OverlapError),
+}
+
+fn stamp_file(target: &Target, text: &str, request: &Request<'_>) -> Result<Stamped, FileProblem> {
     let stamp = request.stamp;
     let mut appended = None;
     let (splices, changes) = match target.shape {
@@ -391,14 +433,14 @@ fn stamp_file(target: &Target, text: &str, request: &Request<'_>) -> Result<Stam
                     Entry::for_release(&changelog, &stamp.version, request.release_date, summary);
                 splices.push(
                     changelog::append_splice(text, &changelog, &entry)
-                        .map_err(|e| format!("cannot append the entry: {e:#}"))?,
+                        .map_err(FileProblem::Append)?,
                 );
                 appended = Some(entry);
             }
             (splices, changes)
         }
     };
-    let new_text = text_edit::apply(text, &splices).map_err(|e| e.to_string())?;
+    let new_text = text_edit::apply(text, &splices)?;
     Ok(Stamped::File(
         Box::new(FileChange {
             file: target.display.clone(),
@@ -412,19 +454,18 @@ fn stamp_file(target: &Target, text: &str, request: &Request<'_>) -> Result<Stam
 }
 
 /// The changelog, once it passes every check `ss validate-config` makes of it.
-fn valid_changelog(path: &Path, display: &str, text: &str) -> Result<Changelog, String> {
+fn valid_changelog(path: &Path, display: &str, text: &str) -> Result<Changelog, FileProblem> {
     let mut report = Report::default();
-    changelog::check(path, display, None, &mut report).map_err(|e| format!("{e:#}"))?;
+    changelog::check(path, display, None, &mut report).map_err(FileProblem::ChangelogUnreadable)?;
     if let Some(first) = report.errors.first() {
-        return Err(format!(
-            "is not a valid changelog ({} problem(s), first: line {}, {}: {}); run `ss validate-config` for the full list",
-            report.errors.len(),
-            first.line,
-            first.pointer,
-            first.message
-        ));
+        return Err(FileProblem::InvalidChangelog {
+            count: report.errors.len(),
+            line: first.line,
+            pointer: first.pointer.clone(),
+            message: first.message.clone(),
+        });
     }
-    serde_json::from_str(text).map_err(|e| format!("is not a valid changelog: {e}"))
+    serde_json::from_str(text).map_err(FileProblem::ChangelogShape)
 }
 
 fn toml_edit(
@@ -456,13 +497,10 @@ fn json_edits(
     fields: Fields,
     coverage: Coverage,
     stamp: &VersionStamp,
-) -> Result<(Vec<Splice>, Vec<FieldChange>), String> {
-    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
-        format!(
-            "malformed JSON: {e}; fix the file (or restore it from version control) and run again"
-        )
-    })?;
-    let spans = JsonSpans::scan(text).map_err(|e| e.to_string())?;
+) -> Result<(Vec<Splice>, Vec<FieldChange>), FileProblem> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(FileProblem::MalformedJson)?;
+    let spans = JsonSpans::scan(text)?;
     let mut splices = Vec::new();
     let mut changes = Vec::new();
     let mut missing = Vec::new();
@@ -477,10 +515,11 @@ fn json_edits(
             Some(serde_json::Value::String(old)) => {
                 if old != new {
                     // The parser found a string here, so the scan did too.
-                    let span = spans
-                        .get(pointer)
-                        .ok_or_else(|| format!("cannot locate {label} in the text"))?;
-                    let replacement = serde_json::to_string(new).map_err(|e| e.to_string())?;
+                    let span = spans.get(pointer).ok_or_else(|| FileProblem::Unlocated {
+                        label: label.clone(),
+                    })?;
+                    // A string always serializes.
+                    let replacement = serde_json::Value::String(new.clone()).to_string();
                     splices.push(Splice {
                         range: span.range.clone(),
                         replacement,
@@ -493,26 +532,25 @@ fn json_edits(
                 });
             }
             Some(other) => {
-                return Err(format!(
-                    "{label} is {other}, not a string; it must hold the {} as a string",
-                    match part {
+                return Err(FileProblem::NotAString {
+                    label,
+                    found: other.clone(),
+                    part: match part {
                         Part::Version => "version",
                         Part::Build => "build",
-                    }
-                ));
+                    },
+                });
             }
         }
     }
     match coverage {
-        Coverage::All if !missing.is_empty() => Err(format!(
-            "has no {} field; expected {}",
-            missing.join(" or "),
-            labels(fields).join(", ")
-        )),
-        Coverage::AtLeastOne if changes.is_empty() => Err(format!(
-            "carries no runtime stamp: expected {}; regenerate it with `ss export` or remove it",
-            labels(fields).join(" or ")
-        )),
+        Coverage::All if !missing.is_empty() => Err(FileProblem::MissingFields {
+            missing: missing.join(" or "),
+            expected: labels(fields).join(", "),
+        }),
+        Coverage::AtLeastOne if changes.is_empty() => Err(FileProblem::NoStamp {
+            expected: labels(fields).join(" or "),
+        }),
         _ => Ok((splices, changes)),
     }
 }
@@ -555,7 +593,11 @@ mod tests {
     fn json_edits_name_what_is_wrong() {
         let err =
             json_edits("{\"version\": 3}", VERSION_FILE, Coverage::All, &stamp()).unwrap_err();
-        assert!(err.contains("version is 3, not a string"), "{err}");
+        assert!(matches!(err, FileProblem::NotAString { .. }), "{err}");
+        assert!(
+            err.to_string().contains("version is 3, not a string"),
+            "{err}"
+        );
         let err = json_edits(
             "{\"version\": \"1.0.0\"}",
             VERSION_FILE,
@@ -563,12 +605,18 @@ mod tests {
             &stamp(),
         )
         .unwrap_err();
-        assert!(err.contains("has no build field"), "{err}");
+        assert!(matches!(err, FileProblem::MissingFields { .. }), "{err}");
+        assert!(err.to_string().contains("has no build field"), "{err}");
         let err = json_edits("{}", META_RUNTIME, Coverage::AtLeastOne, &stamp()).unwrap_err();
-        assert!(err.contains("carries no runtime stamp"), "{err}");
+        assert!(matches!(err, FileProblem::NoStamp { .. }), "{err}");
+        assert!(
+            err.to_string().contains("carries no runtime stamp"),
+            "{err}"
+        );
         let err =
             json_edits("{\"a\": }", META_RUNTIME, Coverage::AtLeastOne, &stamp()).unwrap_err();
-        assert!(err.contains("malformed JSON"), "{err}");
+        assert!(matches!(err, FileProblem::MalformedJson(_)), "{err}");
+        assert!(err.to_string().contains("malformed JSON"), "{err}");
         let (splices, changes) =
             json_edits("{}", ABOUT_DOCUMENT, Coverage::AtLeastOneElseSkip, &stamp()).unwrap();
         assert!(splices.is_empty() && changes.is_empty());

@@ -8,9 +8,22 @@
 
 use std::ops::Range;
 
+/// Why `Cargo.toml`'s package version cannot be stamped in place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PackageVersionError {
+    #[error(
+        "[package] version is inherited (version.workspace); stamp the workspace's Cargo.toml instead"
+    )]
+    Inherited,
+    #[error("[package] version is not a one-line quoted string like version = \"0.3.0\"")]
+    NotAQuotedString,
+    #[error("no version = \"...\" line in the [package] table")]
+    Missing,
+}
+
 /// The range of the version text between the quotes of `version = "..."` in `Cargo.toml`'s
 /// `[package]` table.
-pub fn package_version(cargo_toml: &str) -> Result<Range<usize>, String> {
+pub fn package_version(cargo_toml: &str) -> Result<Range<usize>, PackageVersionError> {
     let mut in_package = false;
     for (offset, line) in lines_with_offsets(cargo_toml) {
         let trimmed = line.trim_start();
@@ -26,20 +39,14 @@ pub fn package_version(cargo_toml: &str) -> Result<Range<usize>, String> {
             let key_end = offset + indent + "version".len();
             let rest_trimmed = rest.trim_start();
             if rest_trimmed.starts_with('.') {
-                return Err(
-                    "[package] version is inherited (version.workspace); stamp the workspace's Cargo.toml instead"
-                        .to_string(),
-                );
+                return Err(PackageVersionError::Inherited);
             }
             if rest_trimmed.starts_with('=') {
-                return quoted_value(rest, key_end).ok_or_else(|| {
-                    "[package] version is not a one-line quoted string like version = \"0.3.0\""
-                        .to_string()
-                });
+                return quoted_value(rest, key_end).ok_or(PackageVersionError::NotAQuotedString);
             }
         }
     }
-    Err("no version = \"...\" line in the [package] table".to_string())
+    Err(PackageVersionError::Missing)
 }
 
 /// The range of the version text of package `name` in `Cargo.lock`, if the lock file lists it.
@@ -138,14 +145,22 @@ mod tests {
     #[test]
     fn reports_what_it_cannot_stamp() {
         let inherited = "[package]\nversion.workspace = true\n";
-        assert!(
-            package_version(inherited)
-                .unwrap_err()
-                .contains("workspace")
+        assert_eq!(
+            package_version(inherited),
+            Err(PackageVersionError::Inherited)
         );
-        assert!(package_version("[package]\nname = \"x\"\n").is_err());
-        assert!(package_version("[package]\nversion = \"\"\"\n1\n\"\"\"\n").is_err());
-        assert!(package_version("[dependencies]\nversion = \"1\"\n").is_err());
+        assert_eq!(
+            package_version("[package]\nname = \"x\"\n"),
+            Err(PackageVersionError::Missing)
+        );
+        assert_eq!(
+            package_version("[package]\nversion = \"\"\"\n1\n\"\"\"\n"),
+            Err(PackageVersionError::NotAQuotedString)
+        );
+        assert_eq!(
+            package_version("[dependencies]\nversion = \"1\"\n"),
+            Err(PackageVersionError::Missing)
+        );
     }
 
     #[test]
