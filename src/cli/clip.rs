@@ -64,7 +64,7 @@ pub struct CreateArgs {
     #[arg(long, value_name = "S", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3600))]
     pub duration: u32,
     /// The moment, RFC 3339 (e.g. 2026-11-22T20:15:00Z); default now.
-    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    #[arg(long, value_name = "TIME", value_parser = super::values::time)]
     pub at: Option<DateTime<Utc>>,
     /// A title for the clip.
     #[arg(long, value_name = "T")]
@@ -87,16 +87,16 @@ pub struct ListArgs {
     pub format: Format,
 }
 
-fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
-    DateTime::parse_from_rfc3339(s)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| format!("{e} (example: 2026-11-22T20:15:00Z)"))
+/// A `--state` that names no clip state.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown state {given:?}; use one of: {}", ClipState::ALL.map(ClipState::as_str).join(", "))]
+struct UnknownState {
+    given: String,
 }
 
-fn parse_state(s: &str) -> Result<ClipState, String> {
-    ClipState::from_name(s).ok_or_else(|| {
-        let names: Vec<&str> = ClipState::ALL.iter().map(|s| s.as_str()).collect();
-        format!("unknown state {s:?}; use one of: {}", names.join(", "))
+fn parse_state(s: &str) -> Result<ClipState, UnknownState> {
+    ClipState::from_name(s).ok_or_else(|| UnknownState {
+        given: s.to_string(),
     })
 }
 

@@ -14,6 +14,7 @@ mod run;
 mod status;
 mod update_version;
 mod validate_config;
+mod values;
 
 use clap::{Parser, Subcommand};
 use std::io::Write;

@@ -29,16 +29,12 @@ use tokio_util::sync::CancellationToken;
     runtime/state/streamsuites.db when system.json has chat_log.enabled.")]
 pub struct Args {
     /// Stop by itself after this long (e.g. 30s, 5m, 1h30m).
-    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    #[arg(long, value_name = "DUR", value_parser = super::values::duration)]
     pub duration: Option<Duration>,
 
     /// Run only this creator's sources.
     #[arg(long, value_name = "ID")]
     pub creator: Option<String>,
-}
-
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s).map_err(|e| format!("{e} (examples: 10s, 5m, 1h30m)"))
 }
 
 pub fn run(root: &Path, args: Args) -> anyhow::Result<Outcome> {

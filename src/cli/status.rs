@@ -24,7 +24,7 @@ use std::time::Duration;
     Exit codes: 0 healthy, 1 unhealthy, 2 no snapshot or an unreadable one.")]
 pub struct Args {
     /// A snapshot older than this is stale (e.g. 15s, 1m). Default: 3x the export cadence.
-    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    #[arg(long, value_name = "DUR", value_parser = super::values::duration)]
     pub stale_after: Option<Duration>,
 
     /// Output format.
@@ -36,16 +36,12 @@ pub struct Args {
     pub watch: bool,
 
     /// Seconds between refreshes with --watch.
-    #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = "2s")]
+    #[arg(long, value_name = "DUR", value_parser = super::values::duration, default_value = "2s")]
     pub interval: Duration,
 
     /// Read this snapshot instead of <root>/runtime/exports/runtime_snapshot.json.
     #[arg(long, value_name = "FILE")]
     pub snapshot: Option<PathBuf>,
-}
-
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s).map_err(|e| format!("{e} (examples: 15s, 1m)"))
 }
 
 /// The snapshot a root's daemon writes.
