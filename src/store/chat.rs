@@ -7,8 +7,8 @@
 //! (creator, platform) so exports never count the large table.
 
 use super::rows::{self, count, limit, platform, text};
-use super::writer::{ApplyError, BatchTally};
-use super::{Store, StoreError};
+use super::apply::{ApplyError, BatchTally};
+use super::{StoreError, StoreReader};
 use crate::event::{Author, ChatEvent, EventKind, Extras, Platform, Roles};
 use chrono::{DateTime, Utc};
 use rusqlite::{CachedStatement, Connection, params};
@@ -182,7 +182,7 @@ fn read_event_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<ChatEvent
     })
 }
 
-impl Store {
+impl StoreReader {
     /// Every chat event recorded.
     pub fn chat_event_count(&self) -> Result<u64, StoreError> {
         let total: i64 = self
