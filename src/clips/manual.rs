@@ -120,7 +120,7 @@ pub async fn run_now(
     progress: crate::clips::job::Progress,
 ) -> anyhow::Result<JobEnd> {
     let db = crate::store::db_path(root);
-    let writer = StoreWriter::spawn(&db, 256).map_err(|e| match e {
+    let writer = StoreWriter::start(&db, 256).await.map_err(|e| match e {
         crate::store::StoreError::Locked { .. } => anyhow::anyhow!(
             "a running `ss run` holds the store, so --now cannot run the job here\n  hint: drop --now; the running ss picks the job up within a second"
         ),

@@ -76,7 +76,12 @@ pub async fn run(w: Watched) {
                 _ => None,
             };
             if let Some(text) = text {
-                log(&w, &text, &format!("source:{creator}/{platform}"), &mut rows);
+                log(
+                    &w,
+                    &text,
+                    &format!("source:{creator}/{platform}"),
+                    &mut rows,
+                );
             }
         }
         let now_degraded = w.writer_stats.degraded();

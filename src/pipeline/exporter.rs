@@ -22,8 +22,8 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
@@ -188,8 +188,12 @@ async fn cadence_loop(parts: Arc<ExporterParts>, stop: CancellationToken) {
         let result = parts
             .readers
             .read(move |store| {
-                let view =
-                    exporting.view(exporting.writer_stats.events_recorded.load(Ordering::Relaxed));
+                let view = exporting.view(
+                    exporting
+                        .writer_stats
+                        .events_recorded
+                        .load(Ordering::Relaxed),
+                );
                 write_snapshot(&exporting, store, &view, "writing exports")
             })
             .await

@@ -268,7 +268,8 @@ pub async fn run(
     // Also before anything starts: a refused listen address stops the run with the reason.
     let (feed, kick_webhook) = start_http(root, &config, &secrets, &shutdown, &tasks).await?;
     let db = crate::store::db_path(root);
-    let writer = StoreWriter::spawn(&db, WRITER_CAPACITY)
+    let writer = StoreWriter::start(&db, WRITER_CAPACITY)
+        .await
         .with_context(|| format!("opening the store {}", db.display()))?;
     let limits = &config.system.limits;
     // Everything else reads through the pool, on the blocking pool: never SQLite on these threads.

@@ -125,10 +125,7 @@ pub struct Stored {
 impl Stored {
     pub async fn read(readers: &Readers) -> Stored {
         let now = chrono::Utc::now();
-        let days = [
-            quota_day(now),
-            quota_day(now + chrono::TimeDelta::hours(1)),
-        ];
+        let days = [quota_day(now), quota_day(now + chrono::TimeDelta::hours(1))];
         let read = readers
             .read(move |store| {
                 let checkpoints = store.checkpoints().map(|all| {

@@ -441,7 +441,9 @@ mod tests {
 
     #[test]
     fn runtime_logs_go_only_to_guilds_that_log() {
-        assert!(runtime_log(&config(), "Runtime started.", "runtime:started", Utc::now()).is_empty());
+        assert!(
+            runtime_log(&config(), "Runtime started.", "runtime:started", Utc::now()).is_empty()
+        );
         let mut logging = config();
         logging.discord = serde_json::from_value(json!({"discord": {"guilds": {
             "100000000000000001": {"logging": {"enabled": true, "channel_id": "100000000000000009"}}

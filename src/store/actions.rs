@@ -10,9 +10,10 @@
 use super::apply::{ApplyError, BatchTally};
 use super::clips::{self, NewClip};
 use super::community;
+use super::error::StoreError;
+use super::open::StoreReader;
 use super::outbox::{self, NewOutbox};
 use super::rows::{self, count, ms, platform};
-use super::{StoreError, StoreReader};
 use crate::actions::{Action, ActionKind};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};

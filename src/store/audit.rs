@@ -1,8 +1,9 @@
 //! The audit log: operator actions (config reloads, version stamps, publishes, clip retries).
 
-use super::rows::{self, ms};
 use super::apply::ApplyError;
-use super::{StoreError, StoreReader};
+use super::error::StoreError;
+use super::open::StoreReader;
+use super::rows::{self, ms};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
 use serde::Serialize;

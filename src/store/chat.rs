@@ -6,9 +6,10 @@
 //! this key agrees with the pipeline's (platform, message id) dedupe). `chat_totals` keeps events per
 //! (creator, platform) so exports never count the large table.
 
-use super::rows::{self, count, limit, platform, text};
 use super::apply::{ApplyError, BatchTally};
-use super::{StoreError, StoreReader};
+use super::error::StoreError;
+use super::open::StoreReader;
+use super::rows::{self, count, limit, platform, text};
 use crate::event::{Author, ChatEvent, EventKind, Extras, Platform, Roles};
 use chrono::{DateTime, Utc};
 use rusqlite::{CachedStatement, Connection, params};

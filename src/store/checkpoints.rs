@@ -4,9 +4,10 @@
 //! checkpoint after them commit in one transaction. A restart reads the checkpoint back and resumes
 //! exactly where the last commit ended, so nothing is lost and nothing is counted twice.
 
-use super::rows::{self, ms, platform};
 use super::apply::ApplyError;
-use super::{StoreError, StoreReader};
+use super::error::StoreError;
+use super::open::StoreReader;
+use super::rows::{self, ms, platform};
 use crate::event::Platform;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};

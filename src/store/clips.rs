@@ -18,9 +18,10 @@
 //! each, waiting on SQLite's own lock with the busy timeout (see ARCHITECTURE.md, "One writer").
 
 use super::apply::ApplyError;
+use super::error::StoreError;
+use super::open::{Store, StoreReader};
 use super::outbox::{self, NewOutbox};
 use super::rows::{self, count, ms, platform};
-use super::{Store, StoreError, StoreReader};
 use crate::event::Platform;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
@@ -367,7 +368,6 @@ impl StoreReader {
             },
         )
     }
-
 }
 
 impl Store {

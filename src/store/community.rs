@@ -8,8 +8,9 @@
 //! exports read a few rows. Reads return counts only for polls: voter identities never leave the store.
 
 use super::apply::{ApplyError, BatchTally};
+use super::error::StoreError;
+use super::open::StoreReader;
 use super::rows::{self, count, ms, platform};
-use super::{StoreError, StoreReader};
 use crate::actions::{Action, ActionKind};
 use crate::event::Platform;
 use chrono::{DateTime, Utc};

@@ -5,9 +5,21 @@
 //! another schema version than this binary's names who holds it ([`Holder`], read from the writer
 //! lock file), because the fix differs: stop the running `ss run`, or migrate a store nobody runs.
 
-use super::lock::WriterInfo;
 use rusqlite::ErrorCode;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+
+/// What the writer records about itself in the writer lock file (see `super::lock`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriterInfo {
+    pub pid: u32,
+    /// The holder's `ss` version.
+    pub version: String,
+    /// The schema version the holder writes.
+    pub schema: i64,
+    /// When it took the lock (RFC 3339).
+    pub since: String,
+}
 
 /// Who holds the writer lock of a store that was refused for its schema version.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,9 +7,8 @@
 //! version, schema, since when), so a reader refused for the schema version can say which `ss` holds
 //! the store. A holder from before this record leaves the file empty, and is reported as such.
 
-use super::error::{Holder, StoreError};
+use super::error::{Holder, StoreError, WriterInfo};
 use super::schema;
-use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -18,18 +17,6 @@ pub fn writer_lock_path(db: &Path) -> PathBuf {
     let mut name = db.file_name().unwrap_or_default().to_os_string();
     name.push(".writer-lock");
     db.with_file_name(name)
-}
-
-/// What the writer records about itself in the lock file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WriterInfo {
-    pub pid: u32,
-    /// The holder's `ss` version.
-    pub version: String,
-    /// The schema version the holder writes.
-    pub schema: i64,
-    /// When it took the lock (RFC 3339).
-    pub since: String,
 }
 
 /// The held writer lock; dropping it releases the store to the next writer.

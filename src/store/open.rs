@@ -507,8 +507,7 @@ mod tests {
         other
             .execute_batch("CREATE TABLE kept (v TEXT); INSERT INTO kept VALUES ('mine'); BEGIN EXCLUSIVE; INSERT INTO kept VALUES ('pending');")
             .unwrap();
-        let err =
-            Store::open_as_writer_with_timeout(&path, Duration::from_millis(50)).unwrap_err();
+        let err = Store::open_as_writer_with_timeout(&path, Duration::from_millis(50)).unwrap_err();
         assert!(matches!(err, StoreError::Locked { .. }), "{err:?}");
         assert!(
             err.to_string().contains("locked by another process"),

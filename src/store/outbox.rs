@@ -12,8 +12,9 @@
 //! message from the wire to the post.
 
 use super::apply::ApplyError;
+use super::error::StoreError;
+use super::open::StoreReader;
 use super::rows::{self, count, limit, ms};
-use super::{StoreError, StoreReader};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
 use serde::Serialize;

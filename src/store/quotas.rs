@@ -1,9 +1,10 @@
 //! Quota usage: units spent per platform and quota day, and (YouTube) per Google project, quota day
 //! and method, so a restart cannot overspend a daily quota.
 
-use super::rows::{self, platform};
 use super::apply::ApplyError;
-use super::{StoreError, StoreReader};
+use super::error::StoreError;
+use super::open::StoreReader;
+use super::rows::{self, platform};
 use crate::event::Platform;
 use chrono::NaiveDate;
 use rusqlite::{Connection, params};

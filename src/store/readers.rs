@@ -8,7 +8,7 @@
 //! `spawn_blocking`. Connections are opened on first use and kept ([`IDLE_MAX`] at most), so a
 //! store that cannot be read is reported by the read that needed it, and tried again by the next.
 
-use super::StoreError;
+use super::error::StoreError;
 use super::open::StoreReader;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -112,7 +112,11 @@ mod tests {
             .unwrap();
         assert_ne!(thread, runtime_thread, "the read ran on the blocking pool");
         assert_eq!(audit.unwrap().len(), 1);
-        assert_eq!(readers.idle.lock().unwrap().len(), 1, "kept for the next read");
+        assert_eq!(
+            readers.idle.lock().unwrap().len(),
+            1,
+            "kept for the next read"
+        );
         readers.read(|_| ()).await.unwrap();
         assert_eq!(readers.idle.lock().unwrap().len(), 1, "and reused");
         tokio::task::spawn_blocking(move || writer.close())

@@ -9,9 +9,10 @@
 //! applies ops in the order they were sent. A store written before marks existed has none, and a
 //! replay of it runs as one continuous run.
 
-use super::rows::{self, ms};
 use super::apply::ApplyError;
-use super::{StoreError, StoreReader};
+use super::error::StoreError;
+use super::open::StoreReader;
+use super::rows::{self, ms};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
 

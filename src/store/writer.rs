@@ -31,9 +31,11 @@ use super::apply::{ApplyError, BatchTally};
 use super::chat::{self, ChatTotals, INSERT_CHAT};
 use super::checkpoints::{self, Checkpoint};
 use super::clips::{self, ClipStateChange, NewClip};
+use super::error::StoreError;
+use super::open::Store;
 use super::outbox::{self, NewOutbox, OutboxResult};
 use super::runs::{self, RunMark};
-use super::{Store, StoreError, actions, audit, community, quotas};
+use super::{actions, audit, community, quotas};
 use crate::actions::Action;
 use crate::backoff::Backoff;
 use crate::event::{ChatEvent, Platform};
@@ -298,6 +300,18 @@ impl StoreWriter {
             shared,
             thread: Arc::new(Mutex::new(Some(thread))),
         })
+    }
+
+    /// [`StoreWriter::spawn`] from async code: opening and migrating (blocking SQLite work) run on
+    /// the blocking pool, not on an async runtime thread.
+    pub async fn start(path: &Path, capacity: usize) -> Result<StoreWriter, StoreError> {
+        let owned = path.to_path_buf();
+        tokio::task::spawn_blocking(move || StoreWriter::spawn(&owned, capacity))
+            .await
+            .map_err(|e| StoreError::Io {
+                path: path.to_path_buf(),
+                source: std::io::Error::other(format!("opening the store did not finish: {e}")),
+            })?
     }
 
     /// Queues `op`, waiting while the queue is full.
@@ -633,8 +647,8 @@ fn checkpoint(store: &Store) {
 mod tests {
     use super::*;
     use crate::actions::ActionKind;
-    use crate::store::StoreReader;
     use crate::event::{Author, Roles};
+    use crate::store::StoreReader;
 
     fn event(platform: Platform, id: &str, ts_ms: i64) -> WriteOp {
         let author = Author {
@@ -761,7 +775,10 @@ mod tests {
             Err(StoreError::Closed)
         ));
         assert_eq!(
-            StoreReader::open(&path).unwrap().chat_event_count().unwrap(),
+            StoreReader::open(&path)
+                .unwrap()
+                .chat_event_count()
+                .unwrap(),
             5_000
         );
     }
@@ -774,7 +791,13 @@ mod tests {
         let err = StoreWriter::spawn(&path, 8).unwrap_err();
         assert!(matches!(err, StoreError::Locked { .. }), "{err:?}");
         // Readers are not writers: opening for queries still works.
-        assert_eq!(StoreReader::open(&path).unwrap().chat_event_count().unwrap(), 0);
+        assert_eq!(
+            StoreReader::open(&path)
+                .unwrap()
+                .chat_event_count()
+                .unwrap(),
+            0
+        );
         first.close().unwrap();
         StoreWriter::spawn(&path, 8).unwrap().close().unwrap();
     }
@@ -795,7 +818,13 @@ mod tests {
             writer.flush().await.unwrap();
         });
         // Visible to another connection before the writer closes.
-        assert_eq!(StoreReader::open(&path).unwrap().chat_event_count().unwrap(), 1);
+        assert_eq!(
+            StoreReader::open(&path)
+                .unwrap()
+                .chat_event_count()
+                .unwrap(),
+            1
+        );
         writer.close().unwrap();
     }
 
@@ -1027,7 +1056,10 @@ mod tests {
         assert_eq!(final_stats.events_recorded, 3_000);
         assert_eq!(final_stats.events_duplicate, 0);
         assert_eq!(
-            StoreReader::open(&path).unwrap().chat_event_count().unwrap(),
+            StoreReader::open(&path)
+                .unwrap()
+                .chat_event_count()
+                .unwrap(),
             3_000
         );
         let rows: i64 = StoreReader::open(&path)

@@ -6,9 +6,7 @@ use serde_json::Value;
 use ss::actions::{Action, ActionKind};
 use ss::event::{Author, ChatEvent, Platform};
 use ss::routing::{PublishedClip, rules};
-use ss::store::{
-    ClipState, ClipStateChange, NewClip, StoreReader, StoreWriter, WriteOp, db_path,
-};
+use ss::store::{ClipState, ClipStateChange, NewClip, StoreReader, StoreWriter, WriteOp, db_path};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -608,7 +606,11 @@ fn export_from_a_newer_ss_refuses_the_store_of_a_running_older_ss_run() {
         stderr.contains("a running `ss run` from an older ss holds it; stop that `ss run`, then start `ss run` from this ss, which migrates the store"),
         "{stderr}"
     );
-    assert_eq!(std::fs::read(&path).unwrap(), before, "the file is unchanged");
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "the file is unchanged"
+    );
     assert_eq!(user_version(&running_writer), older, "not migrated");
     assert!(
         !t.path().join("runtime/exports/meta.json").exists(),
@@ -635,7 +637,11 @@ fn export_from_a_newer_ss_refuses_the_store_of_a_running_older_ss_run() {
     // `ss migrate` is refused while it runs.
     let out = t.run(&["migrate"]);
     out.status(2);
-    assert!(out.stderr.contains("locked by another process"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("locked by another process"),
+        "{}",
+        out.stderr
+    );
     assert_eq!(std::fs::read(&path).unwrap(), before);
     assert_eq!(user_version(&running_writer), older);
 
@@ -645,7 +651,8 @@ fn export_from_a_newer_ss_refuses_the_store_of_a_running_older_ss_run() {
     let out = t.run(&["export"]);
     out.status(2);
     assert!(
-        out.stderr.contains("no `ss run` is using it; run `ss migrate`"),
+        out.stderr
+            .contains("no `ss run` is using it; run `ss migrate`"),
         "{}",
         out.stderr
     );

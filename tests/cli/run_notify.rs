@@ -490,14 +490,20 @@ async fn a_clips_x_post_goes_out_once_without_discord_also_across_a_restart() {
     edit(&t, "posting.json", |p| {
         p["x"]["api_base_url"] = json!(server.url("/2"));
         p["x"]["oauth_url"] = json!(server.url("/2/oauth2/token"));
-        p["x"]["rules"] =
-            json!([{"creator": "demo", "events": ["clip_published"], "template": "New clip: {title} {url}"}]);
+        p["x"]["rules"] = json!([{"creator": "demo", "events": ["clip_published"], "template": "New clip: {title} {url}"}]);
     });
     server.fake.lock().x_valid_token = X_OLD_TOKEN.into();
     let out = tokio::task::block_in_place(|| {
         t.cmd()
             .args([
-                "clip", "create", "--creator", "demo", "--duration", "30", "--title", "Checkmate",
+                "clip",
+                "create",
+                "--creator",
+                "demo",
+                "--duration",
+                "30",
+                "--title",
+                "Checkmate",
                 "--now",
             ])
             .env("TWITCH_OAUTH_TOKEN_DEMO", "oauth:helix-secret-token")
@@ -531,10 +537,7 @@ async fn a_clips_x_post_goes_out_once_without_discord_also_across_a_restart() {
             )
         })
         .collect();
-    assert_eq!(
-        queued,
-        [("x", "clip_published", format!("clip:{clip_id}"))]
-    );
+    assert_eq!(queued, [("x", "clip_published", format!("clip:{clip_id}"))]);
 
     // `ss run` with no Discord token at all sends it once.
     let running = spawn_with(&t, &[("X_USER_TOKEN", X_OLD_TOKEN)]);

@@ -55,7 +55,11 @@ mod tests {
         };
         let mut ops = Vec::new();
         assert_eq!(OutboxSink.accept(action, &mut ops), Routed::Done);
-        assert_eq!(ops.len(), 1, "one op: the action and its row commit together");
+        assert_eq!(
+            ops.len(),
+            1,
+            "one op: the action and its row commit together"
+        );
         let dir = tempfile::tempdir().unwrap();
         let path = db_path(dir.path());
         let writer = StoreWriter::spawn(&path, 8).unwrap();
