@@ -228,6 +228,11 @@ async fn a_poll_run_from_twitch_chat_agrees_in_chat_polls_json_discord_and_repla
             ("poll_results", "general", said[4].as_str()),
         ]
     );
+    // Each names the chat message that closed its poll as its cause.
+    for row in &due {
+        let cause = row.cause.as_deref().unwrap_or_default();
+        assert!(cause.starts_with("event:twitch:"), "{cause}");
+    }
     drop(store);
 
     // The same chat through `ss replay`: the same actions, poll results included.

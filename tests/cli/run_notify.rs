@@ -182,6 +182,17 @@ fn assert_no_secret(t: &Test, stderr: &str) {
     }
 }
 
+/// How many posts X was asked for.
+fn x_requests(server: &FakeServer) -> usize {
+    server
+        .fake
+        .lock()
+        .requests
+        .iter()
+        .filter(|r| r.path == "/2/tweets")
+        .count()
+}
+
 fn json_file(t: &Test, rel: &str) -> Value {
     serde_json::from_str(&t.read(rel)).unwrap()
 }
@@ -350,6 +361,30 @@ async fn a_go_live_is_posted_once_to_discord_and_x_per_stream_across_reconnects_
         .clone();
     assert_eq!(twitch["live"]["stream"]["id"], "40952121999");
     assert_eq!(snapshot["notify"]["x"]["sent"], 1, "this run's X posts");
+    // Every go-live row names its stream as its cause, for Discord and X alike.
+    let jobs = json_file(&t, "runtime/admin/jobs.json");
+    let mut causes: Vec<(String, String)> = jobs["outbox"]["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["kind"] == "go_live")
+        .map(|r| {
+            (
+                r["destination"].as_str().unwrap().to_string(),
+                r["cause"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    causes.sort();
+    assert_eq!(
+        causes,
+        [
+            ("discord".into(), "stream:twitch:40952121085".into()),
+            ("discord".into(), "stream:twitch:40952121999".into()),
+            ("x".into(), "stream:twitch:40952121085".into()),
+            ("x".into(), "stream:twitch:40952121999".into()),
+        ]
+    );
 }
 
 #[test]
@@ -408,14 +443,7 @@ async fn a_clip_reaches_every_guild_of_its_creator_and_a_duplicate_on_x_is_not_r
         hooked[0].body["embeds"][0]["title"],
         "Checkmate in 3 @everyone"
     );
-    let tweets = server
-        .fake
-        .lock()
-        .requests
-        .iter()
-        .filter(|r| r.path == "/2/tweets")
-        .count();
-    assert_eq!(tweets, 1, "a duplicate 403 is not retried");
+    assert_eq!(x_requests(&server), 1, "a duplicate 403 is not retried");
     let jobs = json_file(&t, "runtime/admin/jobs.json");
     let failed = jobs["outbox"]["rows"]
         .as_array()
@@ -567,14 +595,7 @@ async fn a_clips_x_post_goes_out_once_without_discord_also_across_a_restart() {
     })
     .await;
     stop_with(running, "INT").await;
-    let posts = server
-        .fake
-        .lock()
-        .requests
-        .iter()
-        .filter(|r| r.path == "/2/tweets")
-        .count();
-    assert_eq!(posts, 1, "one X request in both runs");
+    assert_eq!(x_requests(&server), 1, "one X request in both runs");
     assert_eq!(server.fake.lock().tweets, [text]);
     let jobs = json_file(&t, "runtime/admin/jobs.json");
     let row = &jobs["outbox"]["rows"][0];
