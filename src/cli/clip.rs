@@ -218,8 +218,9 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<Outcome> {
             Ok(Outcome::Success)
         }
         ClipCommand::Retry { id, now } => {
-            let mut store = Store::open_for_change(&db)?;
-            manual::retry(&mut store, &id).map_err(|e| UsageError(format!("{e:#}")))?;
+            // Closed before anything looks for a daemon: as the writer it holds the lock itself.
+            manual::retry(&mut Store::open_for_change(&db)?, &id)
+                .map_err(|e| UsageError(format!("{e:#}")))?;
             writeln!(std::io::stdout(), "queued clip {id} again")?;
             if now {
                 return run_now(root, Config::load(root)?, &id);
@@ -228,8 +229,8 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<Outcome> {
             Ok(Outcome::Success)
         }
         ClipCommand::Cancel { id } => {
-            let mut store = Store::open_for_change(&db)?;
-            manual::cancel(&mut store, &id).map_err(|e| UsageError(format!("{e:#}")))?;
+            manual::cancel(&mut Store::open_for_change(&db)?, &id)
+                .map_err(|e| UsageError(format!("{e:#}")))?;
             writeln!(std::io::stdout(), "cancelled clip {id}")?;
             Ok(Outcome::Success)
         }
