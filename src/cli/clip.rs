@@ -131,6 +131,13 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<Outcome> {
             Ok(Outcome::Success)
         }
         ClipCommand::List(list) => {
+            if !db.exists() {
+                // No store yet: no clips (a reader never creates one).
+                if list.format == Format::Json {
+                    writeln!(std::io::stdout(), "{}", serde_json::json!({"clips": []}))?;
+                }
+                return Ok(Outcome::Success);
+            }
             let store = StoreReader::open(&db)?;
             let entries = crate::export::clip_entries(
                 &store,
