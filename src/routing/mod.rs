@@ -33,18 +33,12 @@ pub enum Destination {
 }
 
 impl Destination {
-    pub const ALL: [Destination; 2] = [Destination::Discord, Destination::X];
-
     /// The name the store keeps in each row's `destination`.
     pub fn as_str(self) -> &'static str {
         match self {
             Destination::Discord => "discord",
             Destination::X => "x",
         }
-    }
-
-    pub fn from_name(name: &str) -> Option<Destination> {
-        Destination::ALL.into_iter().find(|d| d.as_str() == name)
     }
 }
 
@@ -66,11 +60,6 @@ impl Routing {
         // A receiver keeps the last value after its sender is gone.
         let (_sender, config) = watch::channel(config);
         Routing { config }
-    }
-
-    /// The config the rules read now.
-    pub fn config(&self) -> Arc<Config> {
-        self.config.borrow().clone()
     }
 
     /// A published clip's rows ([`rules::clip_published`]).
