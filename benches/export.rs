@@ -10,7 +10,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use ss::config::Config;
 use ss::export::runtime_view::RuntimeView;
 use ss::export::{build_all, writer};
-use ss::store::{Store, StoreWriter, WriteOp, db_path};
+use ss::store::{StoreReader, StoreWriter, WriteOp, db_path};
 use std::path::Path;
 
 const LARGE_STORE_EVENTS: u64 = 1_000_000;
@@ -19,7 +19,7 @@ fn demo_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn export_once(config: &Config, store: Option<&Store>, out: &Path) {
+fn export_once(config: &Config, store: Option<&StoreReader>, out: &Path) {
     let files = build_all(
         demo_root(),
         config,
@@ -49,7 +49,7 @@ fn export(c: &mut Criterion) {
             .expect("send");
     }
     writer.close().expect("close");
-    let store = Store::open(&db_path(root.path())).expect("open store");
+    let store = StoreReader::open(&db_path(root.path())).expect("open store");
     let out = tempfile::tempdir().expect("temp dir");
     group.bench_function("store_1m_chat_events", |b| {
         b.iter(|| export_once(&config, Some(&store), out.path()));

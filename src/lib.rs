@@ -20,10 +20,13 @@
 //!   the exporter task and hot reload.
 //! - [`replay`]: recorded chat (store, JSONL, IRC log) through the same core again, with no
 //!   effects; the diff against what the live run did, and counts.
-//! - [`store`]: the SQLite store: open and migrate, the single batching writer, one module per
-//!   domain (chat, actions, community, clips, outbox, checkpoints, quotas, audit, runs).
-//! - [`notify`]: the outbox's senders (Discord, X), their routing and rate limits, and the go-live
-//!   watcher that turns a source going live into once-per-stream posts.
+//! - [`store`]: the SQLite store: the single batching writer (the only one that migrates), the
+//!   read-only handle and reader pool everyone else uses, one module per domain (chat, actions,
+//!   community, clips, outbox, checkpoints, quotas, audit, runs).
+//! - [`routing`]: where a notification goes (Discord guild channels, X), from posting.json and
+//!   discord.json; hands the outbox rows to whatever caused them, to be written with it.
+//! - [`notify`]: the outbox's senders (Discord, X) and their rate limits, and the go-live watcher
+//!   that turns a source going live into once-per-stream posts.
 //! - [`http`]: the local HTTP server (`system.http`): health, snapshot, the live feed as SSE.
 //! - [`pages`]: the chat pages (replay window, OBS overlay, live chat): one script and stylesheet,
 //!   hostile chat kept inert, a strict Content-Security-Policy.
@@ -53,6 +56,7 @@ pub mod notify;
 pub mod pages;
 pub mod pipeline;
 pub mod replay;
+pub mod routing;
 pub mod sources;
 pub mod status;
 pub mod store;

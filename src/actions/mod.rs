@@ -108,6 +108,14 @@ pub enum StandingsQuery {
     },
 }
 
+impl Action {
+    /// The id of what caused this action, carried by everything it leads to (outbox rows, log
+    /// lines): `event:{platform}:{message_id}`.
+    pub fn cause(&self) -> String {
+        format!("event:{}:{}", self.platform.as_str(), self.message_id)
+    }
+}
+
 impl ActionKind {
     /// The type name used in counters and exports.
     pub fn type_name(&self) -> &'static str {

@@ -9,7 +9,7 @@ use crate::clips::job::JobEnd;
 use crate::clips::manual;
 use crate::config::Config;
 use crate::config::secrets::Secrets;
-use crate::store::{ClipState, ClipStateChange, Store, db_path};
+use crate::store::{ClipState, ClipStateChange, Store, StoreReader, db_path};
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use std::io::{IsTerminal, Write};
@@ -115,7 +115,7 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<Outcome> {
                 create.title,
                 create.at.unwrap_or_else(Utc::now),
             );
-            let id = Store::open(&db)?
+            let id = Store::open_for_change(&db)?
                 .insert_clip_now(&clip)
                 .with_context(|| format!("recording the clip in {}", db.display()))?;
             writeln!(
@@ -131,7 +131,14 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<Outcome> {
             Ok(Outcome::Success)
         }
         ClipCommand::List(list) => {
-            let store = Store::open(&db)?;
+            if !db.exists() {
+                // No store yet: no clips (a reader never creates one).
+                if list.format == Format::Json {
+                    writeln!(std::io::stdout(), "{}", serde_json::json!({"clips": []}))?;
+                }
+                return Ok(Outcome::Success);
+            }
+            let store = StoreReader::open(&db)?;
             let entries = crate::export::clip_entries(
                 &store,
                 list.state,
@@ -171,7 +178,7 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<Outcome> {
             Ok(Outcome::Success)
         }
         ClipCommand::Show { id } => {
-            let store = Store::open(&db)?;
+            let store = StoreReader::open(&db)?;
             let clip = store.clip(&id)?.ok_or_else(|| {
                 UsageError(format!(
                     "no clip {id}\n  hint: `ss clip list` shows the clip ids"
@@ -218,8 +225,9 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<Outcome> {
             Ok(Outcome::Success)
         }
         ClipCommand::Retry { id, now } => {
-            let mut store = Store::open(&db)?;
-            manual::retry(&mut store, &id).map_err(|e| UsageError(format!("{e:#}")))?;
+            // Closed before anything looks for a daemon: as the writer it holds the lock itself.
+            manual::retry(&mut Store::open_for_change(&db)?, &id)
+                .map_err(|e| UsageError(format!("{e:#}")))?;
             writeln!(std::io::stdout(), "queued clip {id} again")?;
             if now {
                 return run_now(root, Config::load(root)?, &id);
@@ -228,8 +236,8 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<Outcome> {
             Ok(Outcome::Success)
         }
         ClipCommand::Cancel { id } => {
-            let mut store = Store::open(&db)?;
-            manual::cancel(&mut store, &id).map_err(|e| UsageError(format!("{e:#}")))?;
+            manual::cancel(&mut Store::open_for_change(&db)?, &id)
+                .map_err(|e| UsageError(format!("{e:#}")))?;
             writeln!(std::io::stdout(), "cancelled clip {id}")?;
             Ok(Outcome::Success)
         }

@@ -2,13 +2,15 @@
 //!
 //! Reads `runtime/config/`, the store (when one exists; otherwise the exports are valid and empty) and
 //! writes the catalogue under `<root>/runtime/` or `--out DIR`. Every file is checked against its schema
-//! before anything is written; unchanged files keep their bytes and mtime.
+//! before anything is written; unchanged files keep their bytes and mtime. The store is opened
+//! read-only and never migrated: a store at another schema version than this `ss` (a running older
+//! `ss run`'s) is refused with how to fix it, and left as it is.
 
 use super::{Format, Outcome, UsageError};
 use crate::config::Config;
 use crate::export::runtime_view::RuntimeView;
 use crate::export::{self, ExportFile, catalogue, writer};
-use crate::store::{Store, db_path};
+use crate::store::{StoreReader, db_path};
 use anyhow::Context;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -66,7 +68,7 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<Outcome> {
     let config = Config::load(root)?;
     let db = db_path(root);
     let store = if db.exists() {
-        Some(Store::open(&db)?)
+        Some(StoreReader::open(&db)?)
     } else {
         None
     };

@@ -8,6 +8,7 @@ mod clip;
 mod completions;
 mod export;
 mod logging;
+mod migrate;
 mod publish_state;
 mod replay;
 mod run;
@@ -73,6 +74,8 @@ pub enum Command {
     Clip(clip::Args),
     /// Is the runtime healthy? Reads its snapshot; exit 0 healthy, 1 stale, failed or degraded.
     Status(status::Args),
+    /// Bring the store to this ss's schema version (refused while an `ss run` holds it).
+    Migrate(migrate::Args),
     /// Print shell completions (bash, zsh, fish, elvish, powershell) to stdout.
     Completions(completions::Args),
 }
@@ -149,6 +152,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Some(Command::PublishState(args)) => publish_state::run(&root, args),
         Some(Command::Replay(args)) => replay::run(&root, args),
         Some(Command::Clip(args)) => clip::run(&root, args),
+        Some(Command::Migrate(args)) => migrate::run(&root, args),
         None => {
             use clap::CommandFactory;
             let mut cmd = Cli::command();

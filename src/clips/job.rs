@@ -5,7 +5,8 @@
 //! (`runtime/state/clips/work/`), check it with ffprobe, rename it to `{output_dir}/{clip_id}.mp4`
 //! (so no partial file is ever visible there), write the JPEG thumbnail beside it the same way, then
 //! publish it. For `twitch`, Twitch makes the clip. Every state change goes to the store through the
-//! [`Recorder`] with its time, and wakes the exporter. Any problem ends the job `failed` with a
+//! [`Recorder`] with its time, and wakes the exporter; `published` goes with the notifications
+//! routing makes of it (Discord, X), in the same write. Any problem ends the job `failed` with a
 //! one-line reason (also in telemetry/errors.json); shutdown ends it where it is, to be resumed.
 //!
 //! A resumed job (found `encoding`, `encoded` or `uploading` at start) is encoded again from its
@@ -20,11 +21,12 @@ use super::segments::{self, Coverage, SegmentIndex};
 use crate::config::Config;
 use crate::config::secrets::Secrets;
 use crate::pipeline::telemetry::Telemetry;
-use crate::store::{ClipRow, ClipState, ClipStateChange, Store, StoreWriter, WriteOp};
+use crate::routing::{PublishedClip, Routing};
+use crate::store::{ClipRow, ClipState, ClipStateChange, Readers, StoreWriter, WriteOp};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
@@ -75,8 +77,10 @@ pub struct JobContext {
     /// At most `clips.concurrency` FFmpeg jobs at once.
     pub permits: Arc<Semaphore>,
     pub http: reqwest::Client,
-    /// A read connection, to see operator changes (`ss clip cancel`).
-    pub reader: Arc<Mutex<Store>>,
+    /// The store's reader pool: the worker's queue, and operator changes (`ss clip cancel`).
+    pub readers: Readers,
+    /// Where a published clip's notifications go.
+    pub routing: Routing,
 }
 
 /// How a job ended.
@@ -120,6 +124,7 @@ impl JobContext {
             detail: None,
             url: None,
             thumbnail_url: None,
+            outbox: Vec::new(),
         }
     }
 
@@ -232,21 +237,31 @@ impl JobContext {
         Ok(published)
     }
 
-    /// Records `published`, unless an operator changed the clip meanwhile (`ss clip cancel`).
+    /// Records `published` with the posts routing makes of it, unless an operator changed the clip
+    /// meanwhile (`ss clip cancel`).
     async fn publish(&self, clip: &ClipRow, published: &Published) -> Result<(), Stop> {
+        let clip_id = clip.clip_id.clone();
         let now = self
-            .reader
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clip(&clip.clip_id)
+            .readers
+            .read(move |store| store.clip(&clip_id))
+            .await
+            .and_then(|read| read)
             .map_err(|e| Stop::Fail(e.to_string()))?;
         if now.is_none_or(|c| c.state == ClipState::Failed || c.state == ClipState::Published) {
             return Err(Stop::Left);
         }
+        let change = self.change(clip, ClipState::Published);
+        let outbox = self.routing.clip_published(&PublishedClip {
+            clip,
+            url: &published.url,
+            thumbnail_url: published.thumbnail_url.as_deref(),
+            at: change.at,
+        });
         self.record(ClipStateChange {
             url: Some(published.url.clone()),
             thumbnail_url: published.thumbnail_url.clone(),
-            ..self.change(clip, ClipState::Published)
+            outbox,
+            ..change
         })
         .await
     }

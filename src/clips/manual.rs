@@ -2,11 +2,12 @@
 //!
 //! A running `ss run` holds the store's writer lock, so these changes do not go through a writer
 //! thread: each is one short `IMMEDIATE` SQLite transaction on the command's own connection
-//! ([`Store::insert_clip_now`], [`Store::change_clip_state_now`]), which waits for the daemon's
-//! commit in progress (busy timeout) and is then picked up by its worker within a second. With
-//! `--now` and no daemon, [`run_now`] takes the writer lock itself and runs the job in-process
-//! through the same [`super::job::JobContext`] as the daemon; it refuses while a daemon runs, so a
-//! job never runs in two processes at once.
+//! ([`Store::insert_clip_now`], [`Store::change_clip_state_now`], on a store opened with
+//! [`Store::open_for_change`]: as its writer when no daemon runs, else beside it, where it never
+//! migrates), which waits for the daemon's commit in progress (busy timeout) and is then picked up
+//! by its worker within a second. With `--now` and no daemon, [`run_now`] takes the writer lock
+//! itself and runs the job in-process through the same [`super::job::JobContext`] as the daemon; it
+//! refuses while a daemon runs, so a job never runs in two processes at once.
 
 use super::job::{JobEnd, Recorder};
 use crate::config::Config;
@@ -14,8 +15,9 @@ use crate::config::model::Creator;
 use crate::config::secrets::Secrets;
 use crate::event::Platform;
 use crate::pipeline::telemetry::Telemetry;
-use crate::store::writer::writer_held_elsewhere;
-use crate::store::{ClipState, ClipStateChange, NewClip, Store, StoreWriter};
+use crate::routing::Routing;
+use crate::store::lock::writer_held_elsewhere;
+use crate::store::{ClipState, ClipStateChange, NewClip, Readers, Store, StoreReader, StoreWriter};
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use std::path::Path;
@@ -104,6 +106,7 @@ fn change(clip_id: &str, state: ClipState, detail: Option<String>) -> ClipStateC
         detail,
         url: None,
         thumbnail_url: None,
+        outbox: Vec::new(),
     }
 }
 
@@ -117,7 +120,7 @@ pub async fn run_now(
     progress: crate::clips::job::Progress,
 ) -> anyhow::Result<JobEnd> {
     let db = crate::store::db_path(root);
-    let writer = StoreWriter::spawn(&db, 256).map_err(|e| match e {
+    let writer = StoreWriter::start(&db, 256).await.map_err(|e| match e {
         crate::store::StoreError::Locked { .. } => anyhow::anyhow!(
             "a running `ss run` holds the store, so --now cannot run the job here\n  hint: drop --now; the running ss picks the job up within a second"
         ),
@@ -128,23 +131,24 @@ pub async fn run_now(
         export_now: Arc::new(Notify::new()),
         progress: Some(progress),
     };
+    let readers = Readers::new(&db);
     let ctx = super::job_context(
         root,
         config.clone(),
-        secrets,
-        &db,
-        recorder,
-        Telemetry::default(),
-        std::collections::BTreeMap::new(),
+        super::JobParts {
+            secrets,
+            readers: readers.clone(),
+            routing: Routing::fixed(config.clone()),
+            recorder,
+            telemetry: Telemetry::default(),
+            captures: std::collections::BTreeMap::new(),
+        },
     )?;
-    let clip = {
-        let reader = ctx
-            .reader
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        reader.clip(clip_id)?
-    }
-    .ok_or_else(|| anyhow::anyhow!("no clip {clip_id}"))?;
+    let id = clip_id.to_string();
+    let clip = readers
+        .read(move |store| store.clip(&id))
+        .await??
+        .ok_or_else(|| anyhow::anyhow!("no clip {clip_id}"))?;
     let cancel = CancellationToken::new();
     let on_signal = {
         let cancel = cancel.clone();
@@ -160,10 +164,19 @@ pub async fn run_now(
     tokio::task::spawn_blocking(move || writer.close())
         .await
         .context("joining the store writer")??;
-    let store = Store::open(&db)?;
+    let root = root.to_path_buf();
+    tokio::task::spawn_blocking(move || write_clips_json(&root, &config, &db))
+        .await
+        .context("joining the clips.json export")??;
+    Ok(end)
+}
+
+/// Writes exports/clips.json from the store at `db` (blocking).
+fn write_clips_json(root: &Path, config: &Config, db: &Path) -> anyhow::Result<()> {
+    let store = StoreReader::open(db)?;
     let mut files = crate::export::build_all(
         root,
-        &config,
+        config,
         Some(&store),
         &crate::export::runtime_view::RuntimeView::idle(),
         Utc::now(),
@@ -171,5 +184,5 @@ pub async fn run_now(
     files.retain(|f| f.name == "exports/clips.json");
     crate::export::writer::write_all(&root.join("runtime"), &files)
         .context("writing exports/clips.json")?;
-    Ok(end)
+    Ok(())
 }

@@ -25,13 +25,14 @@ pub mod worker;
 use crate::config::Config;
 use crate::config::secrets::Secrets;
 use crate::pipeline::telemetry::Telemetry;
-use crate::store::{Store, StoreWriter};
+use crate::routing::Routing;
+use crate::store::{Readers, StoreWriter};
 use anyhow::Context;
 use capture::{Capture, CaptureStatus, CaptureView};
 use job::{JobContext, Recorder};
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -41,7 +42,10 @@ pub struct ClipsParts<'a> {
     pub root: &'a Path,
     pub config: Arc<Config>,
     pub secrets: Secrets,
-    pub db: &'a Path,
+    /// The store's reader pool (the worker's queue, operators' changes).
+    pub readers: Readers,
+    /// Where a published clip's notifications go.
+    pub routing: Routing,
     pub writer: StoreWriter,
     pub export_now: Arc<Notify>,
     /// Woken when the clip sink's job commits.
@@ -58,19 +62,31 @@ pub struct Clips {
     tasks: TaskTracker,
 }
 
+/// What a job context is made of besides the config.
+pub struct JobParts {
+    pub secrets: Secrets,
+    pub readers: Readers,
+    pub routing: Routing,
+    pub recorder: Recorder,
+    pub telemetry: Telemetry,
+    pub captures: BTreeMap<String, CaptureStatus>,
+}
+
 /// The job context shared by `ss run`'s worker and `ss clip --now`.
 pub fn job_context(
     root: &Path,
     config: Arc<Config>,
-    secrets: Secrets,
-    db: &Path,
-    recorder: Recorder,
-    telemetry: Telemetry,
-    captures: BTreeMap<String, CaptureStatus>,
+    parts: JobParts,
 ) -> anyhow::Result<JobContext> {
+    let JobParts {
+        secrets,
+        readers,
+        routing,
+        recorder,
+        telemetry,
+        captures,
+    } = parts;
     let tools = ffmpeg::Tools::locate(&config.system.clips.ffmpeg_path).map_err(|e| e.to_string());
-    let reader =
-        Store::open(db).with_context(|| format!("opening the store {} for clips", db.display()))?;
     let http = reqwest::Client::builder()
         .user_agent(concat!("streamsuites/", env!("CARGO_PKG_VERSION")))
         .build()
@@ -88,7 +104,8 @@ pub fn job_context(
         telemetry,
         permits: Arc::new(Semaphore::new(concurrency)),
         http,
-        reader: Arc::new(Mutex::new(reader)),
+        readers,
+        routing,
     })
 }
 
@@ -128,11 +145,14 @@ impl Clips {
         let ctx = job_context(
             parts.root,
             parts.config,
-            parts.secrets,
-            parts.db,
-            recorder,
-            parts.telemetry,
-            captures.clone(),
+            JobParts {
+                secrets: parts.secrets,
+                readers: parts.readers,
+                routing: parts.routing,
+                recorder,
+                telemetry: parts.telemetry,
+                captures: captures.clone(),
+            },
         )?;
         tasks.spawn(worker::run(Arc::new(ctx), parts.wake, stop.clone()));
         tasks.close();

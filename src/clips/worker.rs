@@ -1,7 +1,7 @@
 //! The clip worker of `ss run`: picks up queued clip jobs and runs each to its end.
 //!
 //! It wakes when the clip sink's job commits (the `clip_worker` notify) and otherwise looks at the
-//! store every [`POLL`], so a job that `ss clip create` inserted from another process starts within a
+//! store (through the reader pool, off the async threads) every [`POLL`], so a job that `ss clip create` inserted from another process starts within a
 //! second. At start it first resumes the jobs a previous run left `encoding`, `encoded` or
 //! `uploading`. Each job runs as its own task (FFmpeg work is bounded by the context's permits); a
 //! job is never run twice at once. On shutdown every job stops where it is (FFmpeg killed and
@@ -30,13 +30,13 @@ const RESUMABLE: [ClipState; 3] = [
 pub async fn run(ctx: Arc<JobContext>, wake: Arc<Notify>, cancel: CancellationToken) {
     let mut running: HashSet<String> = HashSet::new();
     let mut jobs: JoinSet<String> = JoinSet::new();
-    let mut states: &[ClipState] = &RESUMABLE;
+    let mut states: &'static [ClipState] = &RESUMABLE;
     loop {
         let due = ctx
-            .reader
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clips_in(states);
+            .readers
+            .read(move |store| store.clips_in(states))
+            .await
+            .and_then(|read| read);
         match due {
             Ok(clips) => {
                 for clip in clips {

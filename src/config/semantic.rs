@@ -437,13 +437,13 @@ fn discord(config: &DiscordConfig, creators: Option<&CreatorsConfig>, out: &mut 
 fn posting(config: &PostingConfig, creators: Option<&CreatorsConfig>, out: &mut Findings) {
     let k = ConfigKind::Posting;
     let template = |out: &mut Findings, pointer: String, text: &str| {
-        if let Err(unknown) = crate::notify::template::check(text) {
+        if let Some(unknown) = super::post_template::unknown_placeholder(text) {
             out.push(
                 k,
                 pointer,
                 format!(
                     "unknown placeholder {{{unknown}}}; the template may use {}",
-                    crate::notify::template::PLACEHOLDERS
+                    super::post_template::PLACEHOLDERS
                         .map(|p| format!("{{{p}}}"))
                         .join(" ")
                 ),

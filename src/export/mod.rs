@@ -21,7 +21,7 @@ pub mod watch;
 pub mod writer;
 
 use crate::config::Config;
-use crate::store::{Store, StoreError};
+use crate::store::{StoreError, StoreReader};
 use crate::version::VersionStamp;
 use chrono::{DateTime, SecondsFormat, Utc};
 use runtime_view::RuntimeView;
@@ -113,7 +113,7 @@ impl ExportError {
 pub(crate) struct Inputs<'a> {
     pub root: &'a Path,
     pub config: &'a Config,
-    pub store: Option<&'a Store>,
+    pub store: Option<&'a StoreReader>,
     pub runtime: &'a RuntimeView,
     pub now: DateTime<Utc>,
     pub stamp: VersionStamp,
@@ -148,7 +148,7 @@ pub fn meta_block(
 pub fn build_all(
     root: &Path,
     config: &Config,
-    store: Option<&Store>,
+    store: Option<&StoreReader>,
     runtime: &RuntimeView,
     now: DateTime<Utc>,
 ) -> Result<Vec<ExportFile>, ExportError> {

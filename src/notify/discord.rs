@@ -17,8 +17,9 @@
 use super::buckets::{RateHeaders, RateLimits, seconds};
 use super::drain::{DrainCtx, Outcome, Sender, describe};
 use super::embed::Post;
-use super::routing::{self, Delivery, Via};
-use crate::store::{Destination, OutboxRow, WriteOp};
+use crate::routing::Destination;
+use crate::routing::discord::{self as routing, Delivery, Via};
+use crate::store::OutboxRow;
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
@@ -81,27 +82,24 @@ impl Sender for DiscordSender {
         done: &'a [String],
         ctx: &'a DrainCtx,
     ) -> Outcome {
-        let (deliveries, base, on_x) = {
+        let (deliveries, base) = {
             let config = ctx.config.borrow();
             let platform = row.payload.get("platform").and_then(Value::as_str);
             let routed = routing::route(&config.discord, &row.creator, &row.target, platform);
-            let on_x = super::posts::clip_on_x(&config, row, chrono::Utc::now());
-            (routed, config.discord.discord.api_base_url.clone(), on_x)
+            (routed, config.discord.discord.api_base_url.clone())
         };
-        // A published clip is also posted to X when a rule says so; its key makes that once-only.
-        if let Some(x_row) = on_x
-            && let Err(e) = ctx.writer.send(WriteOp::Outbox(Box::new(x_row))).await
-        {
-            tracing::warn!(outbox_id = row.id, "The clip's X post was not queued: {e}");
-        }
         let deliveries = match deliveries {
             Ok(d) => d,
-            Err(error) => return Outcome::Unrouted { error },
+            Err(error) => {
+                return Outcome::Unrouted {
+                    error: error.to_string(),
+                };
+            }
         };
         let body = Post::from_payload(&row.kind, &row.payload).body();
         for delivery in deliveries.iter().filter(|d| !done.contains(&d.key)) {
             match self.deliver_one(row, delivery, &body, &base, ctx).await {
-                Outcome::Sent => ctx.delivered(row.id, &delivery.key).await,
+                Outcome::Sent => ctx.delivered(row, &delivery.key).await,
                 other => return other,
             }
         }
@@ -207,6 +205,8 @@ impl DiscordSender {
                     ctx.stats.update("discord", |s| s.rate_limited += 1);
                     tracing::info!(
                         destination = "discord",
+                        outbox_id = row.id,
+                        cause = super::drain::cause(row),
                         retry_after_s = retry_after.as_secs_f64(),
                         global,
                         "Discord rate limit; waiting."

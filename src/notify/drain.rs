@@ -3,18 +3,21 @@
 //!
 //! A row is marked sent only after the destination answered 2xx. Results go to the store writer
 //! and are flushed (committed) before the rows are read again, so a row in flight is never read and
-//! sent twice. At shutdown the loop stops between rows; a request already out finishes (bounded by
-//! the HTTP timeout), and a row whose answer never came is sent again next run with the same nonce.
+//! sent twice. The rows are read through the store's reader pool, off the async threads. At
+//! shutdown the loop stops between rows; a request already out finishes (bounded by the HTTP
+//! timeout), and a row whose answer never came is sent again next run with the same nonce. Every
+//! log line about a row names its `outbox_id` and its `cause` (the event, tick, clip or stream it
+//! came from).
 
 use super::stats::NotifyStats;
 use crate::backoff::Backoff;
 use crate::config::Config;
 use crate::config::secrets::Secrets;
 use crate::pipeline::telemetry::Telemetry;
-use crate::store::{Destination, OutboxResult, OutboxRow, Store, StoreWriter, WriteOp};
+use crate::routing::Destination;
+use crate::store::{OutboxResult, OutboxRow, Readers, StoreError, StoreWriter, WriteOp};
 use chrono::Utc;
 use std::future::Future;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, watch};
@@ -54,15 +57,19 @@ pub struct DrainCtx {
 }
 
 impl DrainCtx {
-    /// Records that one message of row `id` went out (see [`OutboxResult::Delivered`]).
-    pub async fn delivered(&self, id: i64, delivery: &str) {
+    /// Records that one message of `row` went out (see [`OutboxResult::Delivered`]).
+    pub async fn delivered(&self, row: &OutboxRow, delivery: &str) {
         let op = WriteOp::OutboxResult(Box::new(OutboxResult::Delivered {
-            id,
+            id: row.id,
             delivery: delivery.to_string(),
             at: Utc::now(),
         }));
         if let Err(e) = self.writer.send(op).await {
-            tracing::warn!(outbox_id = id, "Delivery not recorded: {e}");
+            tracing::warn!(
+                outbox_id = row.id,
+                cause = cause(row),
+                "Delivery not recorded: {e}"
+            );
         }
     }
 
@@ -101,39 +108,61 @@ pub trait Sender: Send {
     ) -> impl Future<Output = Outcome> + Send + 'a;
 }
 
-/// Drains `destination`'s due rows from the store at `db` until shutdown.
-pub async fn run<S: Sender>(mut sender: S, db: PathBuf, ctx: DrainCtx, wake: Arc<Notify>) {
+/// The cause a log line names for `row` (rows queued before causes were kept have none).
+pub fn cause(row: &OutboxRow) -> &str {
+    row.cause.as_deref().unwrap_or("unknown")
+}
+
+/// Due rows of `destination`, each with its deliveries already sent.
+fn due(
+    store: &crate::store::StoreReader,
+    destination: &str,
+) -> Result<Vec<(OutboxRow, Vec<String>)>, StoreError> {
+    store
+        .outbox_due(destination, Utc::now(), BATCH)?
+        .into_iter()
+        .map(|row| {
+            let done = store.outbox_deliveries(row.id)?;
+            Ok((row, done))
+        })
+        .collect()
+}
+
+/// Drains `destination`'s due rows, read through `readers`, until shutdown.
+pub async fn run<S: Sender>(mut sender: S, readers: Readers, ctx: DrainCtx, wake: Arc<Notify>) {
     let destination = sender.destination().as_str();
-    let store = match Store::open(&db) {
-        Ok(store) => store,
-        Err(e) => {
-            tracing::error!(
-                destination,
-                "Cannot read the outbox; nothing will be sent: {e}"
-            );
-            ctx.stats.set_state(
-                destination,
-                "failed",
-                Some(format!("cannot read the outbox: {e}")),
-            );
-            return;
-        }
-    };
+    let mut failing = false;
     while !ctx.shutdown.is_cancelled() {
-        let rows = match store.outbox_due(sender.destination(), Utc::now(), BATCH) {
-            Ok(rows) => rows,
+        let rows = match readers
+            .read(move |store| due(store, destination))
+            .await
+            .and_then(|read| read)
+        {
+            Ok(rows) => {
+                if std::mem::take(&mut failing) {
+                    tracing::info!(destination, "The outbox can be read again.");
+                }
+                rows
+            }
             Err(e) => {
-                tracing::warn!(destination, "Reading the outbox failed: {e}");
+                // Reported once per streak; the rows wait in the store and are read when it can be.
+                if !std::mem::replace(&mut failing, true) {
+                    tracing::warn!(destination, "Reading the outbox failed; will retry: {e}");
+                    ctx.telemetry.error(
+                        "notify_outbox_read",
+                        "notify",
+                        format!("{destination}: {e}"),
+                    );
+                }
                 Vec::new()
             }
         };
         let mut recorded = false;
-        for row in &rows {
+        for (row, done) in &rows {
             if ctx.shutdown.is_cancelled() {
                 break;
             }
-            let done = store.outbox_deliveries(row.id).unwrap_or_default();
-            let outcome = sender.deliver(row, &done, &ctx).await;
+            let outcome = sender.deliver(row, done, &ctx).await;
             if let Some(result) = record(row, outcome, &ctx.stats, destination) {
                 recorded = true;
                 if let Err(e) = ctx
@@ -141,7 +170,12 @@ pub async fn run<S: Sender>(mut sender: S, db: PathBuf, ctx: DrainCtx, wake: Arc
                     .send(WriteOp::OutboxResult(Box::new(result)))
                     .await
                 {
-                    tracing::warn!(destination, outbox_id = row.id, "Result not recorded: {e}");
+                    tracing::warn!(
+                        destination,
+                        outbox_id = row.id,
+                        cause = cause(row),
+                        "Result not recorded: {e}"
+                    );
                 }
             }
         }
@@ -169,7 +203,7 @@ fn record(
     match outcome {
         Outcome::Sent => {
             stats.update(destination, |s| s.sent += 1);
-            tracing::info!(destination, outbox_id = id, kind = %row.kind, "Notification sent.");
+            tracing::info!(destination, outbox_id = id, cause = cause(row), kind = %row.kind, "Notification sent.");
             Some(OutboxResult::Sent { id, at })
         }
         Outcome::Retry { error } => {
@@ -182,6 +216,7 @@ fn record(
             tracing::warn!(
                 destination,
                 outbox_id = id,
+                cause = cause(row),
                 retry_in_s = delay.as_secs_f64(),
                 "Notification not sent; will retry: {error}"
             );
@@ -197,6 +232,7 @@ fn record(
             tracing::warn!(
                 destination,
                 outbox_id = id,
+                cause = cause(row),
                 "Notification failed for good: {error}"
             );
             Some(OutboxResult::Failed {
@@ -208,7 +244,7 @@ fn record(
         }
         Outcome::Unrouted { error } => {
             stats.update(destination, |s| s.unrouted += 1);
-            tracing::info!(destination, outbox_id = id, "{error}");
+            tracing::info!(destination, outbox_id = id, cause = cause(row), "{error}");
             Some(OutboxResult::Failed {
                 id,
                 at,

@@ -1,14 +1,16 @@
-//! The go-live watcher: reads every source's status once a second and turns a channel going live
-//! into outbox rows ([`super::posts::go_live`]); it also turns runtime events into log rows for
-//! guilds that log (start, stop, a source failed or recovered, the store degraded or back).
+//! The go-live watcher: reads every source's status once a second and asks routing what a channel
+//! going live becomes ([`rules::go_live`]); it also turns runtime events into log rows for guilds
+//! that log (start, stop, a source failed or recovered, the store degraded or back). What one look
+//! found is written as one atomic group, each row with its cause (`stream:{platform}:{id}`,
+//! `runtime:...`, `source:{creator}/{platform}`, `store:...`).
 //!
 //! Once per stream: the watcher remembers the streams it posted this run, and each row's
 //! `dedupe_key` (`go_live:{platform}:{stream_id}:{destination}`) makes the store ignore the same
 //! stream after a reconnect or a restart.
 
-use super::posts;
 use crate::config::Config;
 use crate::event::Platform;
+use crate::routing::rules;
 use crate::sources::{ConnectionState, StatusHandle};
 use crate::store::{NewOutbox, StoreWriter, WriteOp, WriterStats};
 use chrono::Utc;
@@ -38,7 +40,7 @@ pub async fn run(w: Watched) {
     let mut states: HashMap<(String, Platform), ConnectionState> = HashMap::new();
     let mut degraded = false;
     let mut rows = Vec::new();
-    log(&w, "Runtime started.", &mut rows);
+    log(&w, "Runtime started.", "runtime:started", &mut rows);
     loop {
         let config = w.config.borrow().clone();
         for (creator, platform, status) in &w.sources {
@@ -51,7 +53,7 @@ pub async fn run(w: Watched) {
                 && posted.insert((*platform, stream.id.clone()))
             {
                 tracing::info!(creator = %creator, platform = %platform, stream = %stream.id, "Went live; queueing go-live posts.");
-                rows.extend(posts::go_live(
+                rows.extend(rules::go_live(
                     &config,
                     creator,
                     *platform,
@@ -74,20 +76,28 @@ pub async fn run(w: Watched) {
                 _ => None,
             };
             if let Some(text) = text {
-                log(&w, &text, &mut rows);
+                log(
+                    &w,
+                    &text,
+                    &format!("source:{creator}/{platform}"),
+                    &mut rows,
+                );
             }
         }
         let now_degraded = w.writer_stats.degraded();
         if now_degraded.is_some() != degraded {
             degraded = now_degraded.is_some();
-            let text = match now_degraded {
-                Some(d) => format!(
-                    "Store degraded: {}",
-                    crate::export::sanitize::message(&d.reason)
+            let (text, cause) = match now_degraded {
+                Some(d) => (
+                    format!(
+                        "Store degraded: {}",
+                        crate::export::sanitize::message(&d.reason)
+                    ),
+                    "store:degraded",
                 ),
-                None => "Store recovered.".to_string(),
+                None => ("Store recovered.".to_string(), "store:recovered"),
             };
-            log(&w, &text, &mut rows);
+            log(&w, &text, cause, &mut rows);
         }
         queue(&w, &mut rows).await;
         tokio::select! {
@@ -95,13 +105,13 @@ pub async fn run(w: Watched) {
             () = tokio::time::sleep(EVERY) => {}
         }
     }
-    log(&w, "Runtime stopping.", &mut rows);
+    log(&w, "Runtime stopping.", "runtime:stopping", &mut rows);
     queue(&w, &mut rows).await;
 }
 
-fn log(w: &Watched, text: &str, rows: &mut Vec<NewOutbox>) {
+fn log(w: &Watched, text: &str, cause: &str, rows: &mut Vec<NewOutbox>) {
     let config = w.config.borrow().clone();
-    rows.extend(posts::runtime_log(&config, text, Utc::now()));
+    rows.extend(rules::runtime_log(&config, text, cause, Utc::now()));
 }
 
 async fn queue(w: &Watched, rows: &mut Vec<NewOutbox>) {

@@ -1,19 +1,21 @@
-//! Notifications out of the outbox: the Discord and X senders, their routing and rate limits, and
-//! the go-live watcher (with Twitch's Helix poller) that turns a source going live into posts.
+//! Notifications out of the outbox: the Discord and X senders and their rate limits, and the
+//! go-live watcher (with Twitch's Helix poller) that turns a source going live into posts.
 //!
 //! # Layout
 //!
 //! - [`drain`]: the loop every sender shares (due rows → send → record, committed before re-reading).
 //! - [`discord`]: Create Message / Execute Webhook, with [`buckets`] (rate limits) and
-//!   [`embed`] (message bodies within Discord's limits); [`routing`] picks the channels per guild.
+//!   [`embed`] (message bodies within Discord's limits); `crate::routing::discord` picks the
+//!   channels per guild.
 //! - [`x`]: `POST /2/tweets` with an OAuth 2.0 user token, refreshed on a 401.
-//! - [`golive`]: statuses → go-live and runtime log rows; [`posts`] builds those rows from config;
-//!   [`template`] fills `{creator}` `{platform}` `{title}` `{url}`.
+//! - [`golive`]: statuses → go-live and runtime log rows, as `crate::routing::rules` makes them.
 //! - [`helix`]: Twitch live/offline through Helix `GET /streams` with an app token.
 //! - [`stats`]: per-destination counters and state for `runtime_snapshot.json`.
 //!
-//! Everything here reads the store and writes through the store writer; nothing here knows about
-//! triggers or sources beyond their status.
+//! Where a notification goes is routing's decision, not this module's: a sender sends the rows of
+//! its destination. Everything here reads the store through the reader pool (off the async
+//! threads) and writes through the store writer; nothing here knows about triggers or sources
+//! beyond their status.
 
 pub mod buckets;
 pub mod discord;
@@ -21,10 +23,7 @@ pub mod drain;
 pub mod embed;
 pub mod golive;
 pub mod helix;
-pub mod posts;
-pub mod routing;
 pub mod stats;
-pub mod template;
 pub mod x;
 
 use crate::config::Config;
@@ -32,9 +31,8 @@ use crate::config::secrets::Secrets;
 use crate::event::Platform;
 use crate::pipeline::telemetry::Telemetry;
 use crate::sources::StatusHandle;
-use crate::store::{StoreWriter, WriterStats};
+use crate::store::{Readers, StoreWriter, WriterStats};
 use stats::NotifyStats;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, watch};
@@ -43,7 +41,8 @@ use tokio_util::sync::CancellationToken;
 
 /// What the notification tasks of one `ss run` need.
 pub struct NotifyParts {
-    pub db: PathBuf,
+    /// The store's reader pool (the senders read their due rows through it).
+    pub readers: Readers,
     pub config: watch::Receiver<Arc<Config>>,
     pub secrets: Secrets,
     pub writer: StoreWriter,
@@ -123,13 +122,13 @@ pub fn start(parts: NotifyParts) -> Notifications {
     let x_wake = Arc::new(Notify::new());
     tasks.spawn(drain::run(
         discord::DiscordSender::new(),
-        parts.db.clone(),
+        parts.readers.clone(),
         ctx(&stats),
         discord_wake.clone(),
     ));
     tasks.spawn(drain::run(
         x::XSender::new(),
-        parts.db.clone(),
+        parts.readers.clone(),
         ctx(&stats),
         x_wake.clone(),
     ));

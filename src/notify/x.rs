@@ -14,7 +14,8 @@
 
 use super::drain::{DrainCtx, Outcome, Sender, describe};
 use crate::config::secrets::Secret;
-use crate::store::{Destination, OutboxRow};
+use crate::routing::Destination;
+use crate::store::OutboxRow;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 

@@ -1,7 +1,8 @@
 //! The exporter task of `ss run`: snapshots on the configured cadence, at once on important changes,
 //! and a final one at shutdown with the final counters.
 //!
-//! It reads the store through its own connection (WAL lets it read while the writer writes), builds a
+//! It reads the store through the store's reader pool, on the blocking pool (WAL lets it read while
+//! the writer writes), builds a
 //! [`RuntimeView`] from the live counters, source statuses, lane probe, writer health and telemetry,
 //! and hands both to the export builders and the atomic writer, which skip files whose content did not
 //! change. It reads the running config from the same watch channel the run loop applies reloads from,
@@ -16,14 +17,13 @@ use crate::config::Config;
 use crate::event::Platform;
 use crate::export::runtime_view::{Counters, RuntimeView, SourceView};
 use crate::sources::StatusHandle;
-use crate::store::Store;
-use crate::store::WriterStats;
+use crate::store::{Readers, StoreReader, WriterStats};
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
@@ -38,7 +38,8 @@ pub struct ExporterParts {
     pub root: PathBuf,
     /// The running config: updated on every accepted hot reload.
     pub config: watch::Receiver<Arc<Config>>,
-    pub db: PathBuf,
+    /// The store's reader pool.
+    pub readers: Readers,
     pub sources: Vec<(String, Platform, StatusHandle)>,
     pub counters: Arc<RunCounters>,
     pub writer_stats: Arc<WriterStats>,
@@ -111,7 +112,7 @@ impl ExporterParts {
 /// Writes one full snapshot; `what` names it in errors ("writing exports").
 fn write_snapshot(
     parts: &ExporterParts,
-    store: &Store,
+    store: &StoreReader,
     view: &RuntimeView,
     what: &'static str,
 ) -> anyhow::Result<()> {
@@ -125,26 +126,17 @@ fn write_snapshot(
 /// The running exporter.
 pub struct Exporter {
     parts: Arc<ExporterParts>,
-    store: Arc<Mutex<Store>>,
     stop: CancellationToken,
     task: JoinHandle<()>,
 }
 
 impl Exporter {
     /// Starts the cadence loop as a task of `tasks`.
-    pub fn start(parts: ExporterParts, tasks: &TaskTracker) -> anyhow::Result<Exporter> {
-        let store = Store::open(&parts.db)
-            .with_context(|| format!("opening the store {} for exports", parts.db.display()))?;
+    pub fn start(parts: ExporterParts, tasks: &TaskTracker) -> Exporter {
         let parts = Arc::new(parts);
-        let store = Arc::new(Mutex::new(store));
         let stop = CancellationToken::new();
-        let task = tasks.spawn(cadence_loop(parts.clone(), store.clone(), stop.clone()));
-        Ok(Exporter {
-            parts,
-            store,
-            stop,
-            task,
-        })
+        let task = tasks.spawn(cadence_loop(parts.clone(), stop.clone()));
+        Exporter { parts, stop, task }
     }
 
     /// Events the writer has committed so far (for a final snapshot when the writer failed).
@@ -161,28 +153,22 @@ impl Exporter {
         self.stop.cancel();
         let _ = self.task.await;
         let parts = self.parts.clone();
-        let store = self.store.clone();
         let view = RuntimeView {
             stopped: true,
             ..parts.view(events_recorded)
         };
         let counters = view.counters.clone();
-        let written = tokio::task::spawn_blocking(move || {
-            let store = store.lock().unwrap_or_else(|p| p.into_inner());
-            write_snapshot(&parts, &store, &view, "writing the final exports")
-        })
-        .await
-        .context("joining the final export")
-        .and_then(|written| written);
+        let readers = parts.readers.clone();
+        let written = readers
+            .read(move |store| write_snapshot(&parts, store, &view, "writing the final exports"))
+            .await
+            .context("reading the store for the final exports")
+            .and_then(|written| written);
         (counters, written)
     }
 }
 
-async fn cadence_loop(
-    parts: Arc<ExporterParts>,
-    store: Arc<Mutex<Store>>,
-    stop: CancellationToken,
-) {
+async fn cadence_loop(parts: Arc<ExporterParts>, stop: CancellationToken) {
     let cadence = Duration::from_secs_f64(parts.config.borrow().system.exports.cadence_s.max(0.1));
     let mut export_tick = tokio::time::interval(cadence);
     let mut sample_tick = tokio::time::interval(SAMPLE_EVERY);
@@ -198,15 +184,22 @@ async fn cadence_loop(
             _ = export_tick.tick() => {}
             () = parts.export_now.notified() => {}
         }
-        let parts = parts.clone();
-        let store = store.clone();
-        let result = tokio::task::spawn_blocking(move || {
-            let view = parts.view(parts.writer_stats.events_recorded.load(Ordering::Relaxed));
-            let store = store.lock().unwrap_or_else(|p| p.into_inner());
-            write_snapshot(&parts, &store, &view, "writing exports").map_err(|e| (e, parts))
-        })
-        .await;
-        if let Ok(Err((e, parts))) = result {
+        let exporting = parts.clone();
+        let result = parts
+            .readers
+            .read(move |store| {
+                let view = exporting.view(
+                    exporting
+                        .writer_stats
+                        .events_recorded
+                        .load(Ordering::Relaxed),
+                );
+                write_snapshot(&exporting, store, &view, "writing exports")
+            })
+            .await
+            .context("reading the store for exports")
+            .and_then(|written| written);
+        if let Err(e) = result {
             tracing::warn!(error = %format!("{e:#}"), "Export failed; will retry on the next tick.");
             parts
                 .telemetry

@@ -24,7 +24,8 @@ use crate::config::Config;
 use crate::config::secrets::Secrets;
 use crate::event::ChatEvent;
 use crate::export::runtime_view::Counters;
-use crate::store::{Checkpoint, RunMark, RunMarkKind, Store, StoreError, StoreWriter, WriteOp};
+use crate::routing::Routing;
+use crate::store::{Checkpoint, Readers, RunMark, RunMarkKind, StoreError, StoreWriter, WriteOp};
 use crate::triggers::Registry;
 use anyhow::Context;
 use std::path::Path;
@@ -267,13 +268,19 @@ pub async fn run(
     // Also before anything starts: a refused listen address stops the run with the reason.
     let (feed, kick_webhook) = start_http(root, &config, &secrets, &shutdown, &tasks).await?;
     let db = crate::store::db_path(root);
-    let writer = StoreWriter::spawn(&db, WRITER_CAPACITY)
+    let writer = StoreWriter::start(&db, WRITER_CAPACITY)
+        .await
         .with_context(|| format!("opening the store {}", db.display()))?;
     let limits = &config.system.limits;
+    // Everything else reads through the pool, on the blocking pool: never SQLite on these threads.
+    let readers = Readers::new(&db);
     let mut core = Core::new(Registry::compile(&config.triggers)?, limits.dedupe_window);
+    let window = limits.dedupe_window;
     core.remember(
-        Store::open(&db)
-            .and_then(|store| store.recent_message_keys(limits.dedupe_window))
+        readers
+            .read(move |store| store.recent_message_keys(window))
+            .await
+            .and_then(|keys| keys)
             .with_context(|| format!("reading recent message ids from {}", db.display()))?,
     );
     // Before any event: `ss replay` starts its trigger state afresh here, as this run does.
@@ -299,6 +306,7 @@ pub async fn run(
     let quotas = crate::sources::youtube::quota::QuotaBook::new(Some(Arc::new(
         supervisor::WriterJournal(writer.clone()),
     )));
+    let stored = supervisor::Stored::read(&readers).await;
     let supervisor = Supervisor::start(
         &config,
         &plans,
@@ -309,6 +317,7 @@ pub async fn run(
             telemetry: &telemetry,
             guards: &counters.guards,
             db: &db,
+            stored: &stored,
             quotas: &quotas,
         },
     );
@@ -330,7 +339,7 @@ pub async fn run(
     drop(sink);
 
     let notifications = crate::notify::start(crate::notify::NotifyParts {
-        db: db.clone(),
+        readers: readers.clone(),
         config: config_rx.clone(),
         secrets: secrets.clone(),
         writer: writer.clone(),
@@ -343,7 +352,8 @@ pub async fn run(
         root,
         config: config.clone(),
         secrets: secrets.clone(),
-        db: &db,
+        readers: readers.clone(),
+        routing: Routing::new(config_rx.clone()),
         writer: writer.clone(),
         export_now: export_now.clone(),
         wake: clip_worker.clone(),
@@ -355,7 +365,7 @@ pub async fn run(
         ExporterParts {
             root: root.to_path_buf(),
             config: config_rx.clone(),
-            db: db.clone(),
+            readers: readers.clone(),
             sources: supervisor.status_handles(),
             counters: counters.clone(),
             writer_stats: writer.stats(),
@@ -369,11 +379,11 @@ pub async fn run(
             captures: clips.views(),
         },
         &tasks,
-    )?;
+    );
 
     // Ends when the pipeline (holding the router, holding its sender) is dropped at shutdown.
     let standings =
-        super::standings::spawn(db.clone(), supervisor.outbound(), counters.clone(), &tasks);
+        super::standings::spawn(readers, supervisor.outbound(), counters.clone(), &tasks);
     let mut pipeline = Pipeline {
         core,
         chat_log: config.system.chat_log.enabled,

@@ -2,8 +2,8 @@
 //!
 //! Scoreboards and tallies are running totals the store keeps across runs, so the answer is read
 //! from what the writer has committed (a point scored in the same instant may not be in it yet).
-//! One task owns a read connection and does each read on the blocking pool, so the run loop never
-//! waits for SQLite; the answer goes to the asking source's outbound queue like any reply (dropped
+//! One task takes the questions in turn and reads through the store's reader pool, on the blocking
+//! pool, so the run loop never waits for SQLite; the answer goes to the asking source's outbound queue like any reply (dropped
 //! and counted when that queue is full). Rankings are the store's: competition ranking (1, 2, 2, 4),
 //! ties ordered by name.
 
@@ -12,8 +12,7 @@ use crate::actions::sinks::reply::Outbound;
 use crate::actions::sinks::standings::{STANDINGS_QUEUE, StandingsRequest};
 use crate::pipeline::counters::RunCounters;
 use crate::sources::OutboundMessage;
-use crate::store::{Scoreboard, Store, StoreError, TallyRow, UserRank};
-use std::path::PathBuf;
+use crate::store::{Readers, Scoreboard, StoreError, StoreReader, TallyRow, UserRank};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_util::task::TaskTracker;
@@ -25,47 +24,33 @@ const RANK_BOARDS: usize = 3;
 
 /// Starts the worker on `tasks`; it ends when the returned sender (the router's) is dropped.
 pub fn spawn(
-    db: PathBuf,
+    readers: Readers,
     outbound: Outbound,
     counters: Arc<RunCounters>,
     tasks: &TaskTracker,
 ) -> mpsc::Sender<StandingsRequest> {
     let (tx, mut rx) = mpsc::channel::<StandingsRequest>(STANDINGS_QUEUE);
     tasks.spawn(async move {
-        let mut store: Option<Store> = None;
         while let Some(request) = rx.recv().await {
-            let db = db.clone();
-            let read = tokio::task::spawn_blocking(move || {
-                let store = match store {
-                    Some(store) => store,
-                    None => Store::open(&db)?,
-                };
-                let text = answer(&store, &request.creator, request.platform, &request.query);
-                Ok::<_, StoreError>((store, text, request))
-            })
-            .await;
-            let (kept, text, request) = match read {
-                Ok(Ok((kept, Ok(text), request))) => (Some(kept), text, request),
-                Ok(Ok((kept, Err(e), _))) => {
+            let read = readers
+                .read(move |store| {
+                    let text = answer(store, &request.creator, request.platform, &request.query);
+                    (text, request)
+                })
+                .await;
+            let (text, request) = match read {
+                Ok((Ok(text), request)) => (text, request),
+                Ok((Err(e), _)) => {
                     tracing::warn!(error = %e, "Could not read the standings; the question goes unanswered.");
-                    store = Some(kept);
-                    RunCounters::add(&counters.replies_dropped, 1);
-                    continue;
-                }
-                Ok(Err(e)) => {
-                    tracing::warn!(error = %e, "Could not open the store for standings; the question goes unanswered.");
-                    store = None;
                     RunCounters::add(&counters.replies_dropped, 1);
                     continue;
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, "The standings read stopped.");
-                    store = None;
+                    tracing::warn!(error = %e, "Could not open the store for standings; the question goes unanswered.");
                     RunCounters::add(&counters.replies_dropped, 1);
                     continue;
                 }
             };
-            store = kept;
             let message = OutboundMessage {
                 channel: request.channel,
                 text,
@@ -84,7 +69,7 @@ pub fn spawn(
 
 /// The answer to one question, as a chat line.
 pub fn answer(
-    store: &Store,
+    store: &StoreReader,
     creator: &str,
     platform: crate::event::Platform,
     query: &StandingsQuery,
@@ -133,7 +118,7 @@ pub fn answer(
     }
 }
 
-fn creator_tallies(store: &Store, creator: &str) -> Result<Vec<TallyRow>, StoreError> {
+fn creator_tallies(store: &StoreReader, creator: &str) -> Result<Vec<TallyRow>, StoreError> {
     let mut tallies: Vec<TallyRow> = store
         .tallies()?
         .into_iter()
@@ -238,7 +223,7 @@ mod tests {
         writer.blocking_send(tally(2, "deaths", 7)).unwrap();
         writer.close().unwrap();
         let only_tallies = answer(
-            &Store::open(&path).unwrap(),
+            &StoreReader::open(&path).unwrap(),
             "demo",
             Platform::Twitch,
             &StandingsQuery::Top { name: None },
@@ -261,7 +246,7 @@ mod tests {
             writer.blocking_send(op).unwrap();
         }
         writer.close().unwrap();
-        let store = Store::open(&path).unwrap();
+        let store = StoreReader::open(&path).unwrap();
         let ask = |query: StandingsQuery| answer(&store, "demo", Platform::Twitch, &query).unwrap();
         let rank = |name: Option<&str>, user: &str| StandingsQuery::Rank {
             name: name.map(Into::into),

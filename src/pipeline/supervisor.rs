@@ -20,11 +20,12 @@ use crate::sources::runner::{Wiring, polling, session};
 use crate::sources::sim::SimSource;
 use crate::sources::twitch::{TwitchEndpoints, TwitchSource};
 use crate::sources::youtube::quota::{
-    Method, MethodUse, QuotaBook, QuotaJournal, Spend, SpentLoader,
+    Method, MethodUse, QuotaBook, QuotaJournal, Spend, SpentLoader, quota_day,
 };
 use crate::sources::youtube::{self, YoutubeEndpoints, YoutubeSource};
 use crate::sources::{ConnectionState, OUTBOUND_CAPACITY, Source, SourceError, StatusHandle};
-use crate::store::{Store, StoreWriter, WriteOp};
+use crate::store::{ProjectQuotaRow, Readers, StoreError, StoreWriter, WriteOp};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -112,30 +113,92 @@ impl QuotaJournal for WriterJournal {
     }
 }
 
-/// Reads what each project spent on a day from the store at `db` (nothing when unreadable: the
-/// planner then trusts Google's quotaExceeded, and says so).
-pub fn store_spent(db: &Path) -> impl Fn(&str, chrono::NaiveDate) -> Vec<(Method, MethodUse)> + '_ {
-    move |project, day| match Store::open(db).and_then(|s| s.project_quota_usage(day)) {
-        Ok(rows) => rows
-            .into_iter()
-            .filter(|r| r.project == project)
-            .filter_map(|r| {
-                Some((
-                    Method::from_name(&r.method)?,
-                    MethodUse {
-                        calls: u64::try_from(r.calls).ok()?,
-                        units: u64::try_from(r.units).ok()?,
-                    },
-                ))
+/// What the store says at start, read once through the reader pool (off the async threads) before
+/// the sources are built: the polling sources' resume checkpoints, and what each YouTube project
+/// spent on the current (and, for a start across midnight, the next) Pacific quota day.
+#[derive(Debug)]
+pub struct Stored {
+    checkpoints: Result<HashMap<(String, Platform), String>, Arc<StoreError>>,
+    spent: Result<Vec<ProjectQuotaRow>, Arc<StoreError>>,
+}
+
+impl Stored {
+    pub async fn read(readers: &Readers) -> Stored {
+        let now = chrono::Utc::now();
+        let days = [quota_day(now), quota_day(now + chrono::TimeDelta::hours(1))];
+        let read = readers
+            .read(move |store| {
+                let checkpoints = store.checkpoints().map(|all| {
+                    all.into_iter()
+                        .map(|c| ((c.creator, c.platform), c.cursor))
+                        .collect()
+                });
+                let mut spent = Vec::new();
+                let mut read_days = days.to_vec();
+                read_days.dedup();
+                for day in read_days {
+                    match store.project_quota_usage(day) {
+                        Ok(rows) => spent.extend(rows),
+                        Err(e) => return (checkpoints, Err(e)),
+                    }
+                }
+                (checkpoints, Ok(spent))
             })
-            .collect(),
-        Err(e) => {
-            tracing::warn!(
-                platform = "youtube",
-                project,
-                "Cannot read today's quota usage; starting from zero: {e}"
-            );
-            Vec::new()
+            .await;
+        match read {
+            Ok((checkpoints, spent)) => Stored {
+                checkpoints: checkpoints.map_err(Arc::new),
+                spent: spent.map_err(Arc::new),
+            },
+            Err(e) => {
+                let e = Arc::new(e);
+                Stored {
+                    checkpoints: Err(e.clone()),
+                    spent: Err(e),
+                }
+            }
+        }
+    }
+
+    /// The resume cursor of a polling source (`None`: start afresh), or why it cannot be read.
+    fn checkpoint(
+        &self,
+        creator: &str,
+        platform: Platform,
+    ) -> Result<Option<String>, Arc<StoreError>> {
+        match &self.checkpoints {
+            Ok(all) => Ok(all.get(&(creator.to_string(), platform)).cloned()),
+            Err(e) => Err(e.clone()),
+        }
+    }
+
+    /// What `project` spent on `day` (nothing when unreadable: the planner then trusts Google's
+    /// quotaExceeded, and says so).
+    fn spent(&self, project: &str, day: chrono::NaiveDate) -> Vec<(Method, MethodUse)> {
+        match &self.spent {
+            Ok(rows) => {
+                let day = day.to_string();
+                rows.iter()
+                    .filter(|r| r.project == project && r.day == day)
+                    .filter_map(|r| {
+                        Some((
+                            Method::from_name(&r.method)?,
+                            MethodUse {
+                                calls: u64::try_from(r.calls).ok()?,
+                                units: u64::try_from(r.units).ok()?,
+                            },
+                        ))
+                    })
+                    .collect()
+            }
+            Err(e) => {
+                tracing::warn!(
+                    platform = "youtube",
+                    project,
+                    "Cannot read today's quota usage; starting from zero: {e}"
+                );
+                Vec::new()
+            }
         }
     }
 }
@@ -226,8 +289,10 @@ pub struct RunShared<'a> {
     pub telemetry: &'a Telemetry,
     /// The run's counters of what its sources refused from the wire.
     pub guards: &'a Arc<Guards>,
-    /// The store, read for polling sources' checkpoints and the quota spent today.
+    /// `runtime/state`'s store file (a source's own state lives beside it).
     pub db: &'a Path,
+    /// What the store said at start: checkpoints and the quota spent today.
+    pub stored: &'a Stored,
     /// The run's YouTube quota projects (spends are recorded through their journal).
     pub quotas: &'a QuotaBook,
 }
@@ -242,6 +307,7 @@ impl Supervisor {
             telemetry,
             guards,
             db,
+            stored,
             quotas,
         } = *shared;
         let mut supervisor = Supervisor {
@@ -250,7 +316,7 @@ impl Supervisor {
             outbound: Outbound::new(),
             quotas: quotas.clone(),
         };
-        let spent = store_spent(db);
+        let spent = |project: &str, day| stored.spent(project, day);
         let state_dir = db.parent().unwrap_or(Path::new("."));
         let deps = BuildDeps {
             secrets,
@@ -296,10 +362,8 @@ impl Supervisor {
                     supervisor.tasks.spawn(session::run(source, ctx, track));
                 }
                 Source::Polling(poller) => {
-                    let resume = match Store::open(db)
-                        .and_then(|store| store.checkpoint(&plan.creator, plan.platform))
-                    {
-                        Ok(checkpoint) => checkpoint.map(|c| c.cursor),
+                    let resume = match stored.checkpoint(&plan.creator, plan.platform) {
+                        Ok(cursor) => cursor,
                         Err(e) => {
                             track.failed(&SourceError::Other(format!(
                                 "cannot read its resume checkpoint: {e}"

@@ -14,7 +14,7 @@
 use super::irc_log::{self, Creators};
 use super::{Filter, Item, SkippedLine};
 use crate::event::ChatEvent;
-use crate::store::{Store, StoreError};
+use crate::store::{StoreError, StoreReader};
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
@@ -108,7 +108,7 @@ pub fn read_store(
     progress: &dyn Progress,
     mut f: impl FnMut(Item) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
-    let store = Store::open_read_only(path)?;
+    let store = StoreReader::open(path)?;
     let Some((first, last)) = store.chat_id_range(filter.since_ms, filter.until_ms)? else {
         return Ok(());
     };

@@ -33,7 +33,7 @@ use crate::actions::Action;
 use crate::config::CreatorsConfig;
 use crate::event::{ChatEvent, Platform};
 use crate::pipeline::core::Core;
-use crate::store::Store;
+use crate::store::StoreReader;
 use anyhow::Context;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use input::Progress;
@@ -362,7 +362,7 @@ pub fn read_actions(path: &Path, filter: &Filter) -> anyhow::Result<Vec<Action>>
 
 /// The actions a store recorded during its live runs that `filter` selects, in recorded order.
 pub fn recorded_actions(path: &Path, filter: &Filter) -> anyhow::Result<Vec<Action>> {
-    let store = Store::open_read_only(path)?;
+    let store = StoreReader::open(path)?;
     let mut actions = Vec::new();
     store.for_each_recorded_action(filter.since_ms, filter.until_ms, |action| {
         if filter.selects_action(&action) {

@@ -3,29 +3,32 @@
 //! Each action is one row in `actions` with its descriptor as JSON (a descriptor that cannot be
 //! serialized is refused, never stored as an empty row). In the same transaction its effect is
 //! applied by the domain that owns it: clip requests in [`super::clips`], votes, tallies and scores in
-//! [`super::community`], notifications in [`super::outbox`]. Replies and validations change no state
-//! here; their effects happen outside the store.
+//! [`super::community`]; and the notifications routing made of it (a `notify`, a poll's results)
+//! are queued in [`super::outbox`]. Replies and validations change no state here; their effects
+//! happen outside the store.
 
+use super::apply::{ApplyError, BatchTally};
 use super::clips::{self, NewClip};
 use super::community;
-use super::outbox::{self, Destination, NewOutbox};
+use super::error::StoreError;
+use super::open::StoreReader;
+use super::outbox::{self, NewOutbox};
 use super::rows::{self, count, ms, platform};
-use super::writer::{ApplyError, BatchTally};
-use super::{Store, StoreError};
 use crate::actions::{Action, ActionKind};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
 use serde::Serialize;
 
-/// Applies `action`'s store effect, then records it.
+/// Applies `action`'s store effect, queues its notifications (`outbox`), then records it.
 ///
 /// Refusals come before anything is written (the writer runs actions without a savepoint, as they are
-/// the hot path): the payload is serialized first, each domain effect refuses before its first change
-/// (a clip that finds no free id, a vote without an option writes nothing), and the action row is
-/// written last.
+/// the hot path): the payload and the notifications are checked first, each domain effect refuses
+/// before its first change (a clip that finds no free id, a vote without an option writes nothing),
+/// and the action row is written last.
 pub(super) fn apply(
     conn: &Connection,
     action: &Action,
+    outbox: &[NewOutbox],
     tally: &mut BatchTally,
 ) -> Result<(), ApplyError> {
     let payload = serde_json::to_string(&action.kind).map_err(|e| {
@@ -34,6 +37,10 @@ pub(super) fn apply(
             action.trigger_id
         ))
     })?;
+    let notifications = outbox
+        .iter()
+        .map(outbox::check)
+        .collect::<Result<Vec<_>, _>>()?;
     match &action.kind {
         ActionKind::Clip {
             channel,
@@ -62,23 +69,13 @@ pub(super) fn apply(
         | ActionKind::PollClose { .. } => {
             community::apply(conn, action, tally)?;
         }
-        ActionKind::Notify { channel, text } => outbox::enqueue(
-            conn,
-            &NewOutbox {
-                creator: action.creator.clone(),
-                destination: Destination::Discord,
-                target: channel.clone(),
-                kind: "notify".into(),
-                payload: serde_json::json!({ "text": text }),
-                dedupe_key: None,
-                at: action.at,
-            },
-        )?,
         ActionKind::Reply { .. }
+        | ActionKind::Notify { .. }
         | ActionKind::ValidationPassed
         | ActionKind::PollRefused { .. }
         | ActionKind::Standings { .. } => {}
     }
+    outbox::enqueue_checked(conn, &notifications)?;
     conn.prepare_cached(
         "INSERT INTO actions (creator, platform, trigger_id, action_type, payload, at_ms, message_id)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -104,7 +101,7 @@ pub struct TriggerFires {
     pub last_fired_at: DateTime<Utc>,
 }
 
-impl Store {
+impl StoreReader {
     /// How often each trigger fired.
     pub fn trigger_fires(&self) -> Result<Vec<TriggerFires>, StoreError> {
         self.rows(

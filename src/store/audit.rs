@@ -1,8 +1,9 @@
 //! The audit log: operator actions (config reloads, version stamps, publishes, clip retries).
 
+use super::apply::ApplyError;
+use super::error::StoreError;
+use super::open::StoreReader;
 use super::rows::{self, ms};
-use super::writer::ApplyError;
-use super::{Store, StoreError};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
 use serde::Serialize;
@@ -26,7 +27,7 @@ pub struct AuditRow {
     pub detail: String,
 }
 
-impl Store {
+impl StoreReader {
     /// The `limit` most recent audit entries, newest first.
     pub fn audit(&self, limit: usize) -> Result<Vec<AuditRow>, StoreError> {
         self.rows(

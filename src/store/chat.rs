@@ -6,9 +6,10 @@
 //! this key agrees with the pipeline's (platform, message id) dedupe). `chat_totals` keeps events per
 //! (creator, platform) so exports never count the large table.
 
+use super::apply::{ApplyError, BatchTally};
+use super::error::StoreError;
+use super::open::StoreReader;
 use super::rows::{self, count, limit, platform, text};
-use super::writer::{ApplyError, BatchTally};
-use super::{Store, StoreError};
 use crate::event::{Author, ChatEvent, EventKind, Extras, Platform, Roles};
 use chrono::{DateTime, Utc};
 use rusqlite::{CachedStatement, Connection, params};
@@ -182,7 +183,7 @@ fn read_event_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<ChatEvent
     })
 }
 
-impl Store {
+impl StoreReader {
     /// Every chat event recorded.
     pub fn chat_event_count(&self) -> Result<u64, StoreError> {
         let total: i64 = self

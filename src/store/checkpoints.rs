@@ -4,9 +4,10 @@
 //! checkpoint after them commit in one transaction. A restart reads the checkpoint back and resumes
 //! exactly where the last commit ended, so nothing is lost and nothing is counted twice.
 
+use super::apply::ApplyError;
+use super::error::StoreError;
+use super::open::StoreReader;
 use super::rows::{self, ms, platform};
-use super::writer::ApplyError;
-use super::{Store, StoreError};
 use crate::event::Platform;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -36,7 +37,7 @@ pub(super) fn save(conn: &Connection, checkpoint: &Checkpoint) -> Result<(), App
     Ok(())
 }
 
-impl Store {
+impl StoreReader {
     /// The last committed checkpoint of a source, if it has one.
     pub fn checkpoint(
         &self,
@@ -48,16 +49,28 @@ impl Store {
                 "SELECT creator, platform, cursor, updated_ms FROM source_checkpoints
                  WHERE creator = ?1 AND platform = ?2",
                 params![creator, platform_.as_str()],
-                |r| {
-                    Ok(Checkpoint {
-                        creator: r.get(0)?,
-                        platform: platform(r, 1)?,
-                        cursor: r.get(2)?,
-                        at: rows::time(r, 3)?,
-                    })
-                },
+                read_checkpoint,
             )
             .optional()
             .map_err(|e| self.err(e))
     }
+
+    /// Every source's last committed checkpoint.
+    pub fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError> {
+        self.rows(
+            "SELECT creator, platform, cursor, updated_ms FROM source_checkpoints
+             ORDER BY creator, platform",
+            [],
+            read_checkpoint,
+        )
+    }
+}
+
+fn read_checkpoint(r: &rusqlite::Row<'_>) -> rusqlite::Result<Checkpoint> {
+    Ok(Checkpoint {
+        creator: r.get(0)?,
+        platform: platform(r, 1)?,
+        cursor: r.get(2)?,
+        at: rows::time(r, 3)?,
+    })
 }

@@ -8,18 +8,20 @@
 //!
 //! Two rules keep a clip from being published twice: a `published` clip never changes state again,
 //! and a `failed` one (cancelled, or out of attempts) only goes back to `queued` (`ss clip retry`).
-//! Recording `published` also queues its one clip-published notification ([`clip_published_outbox`],
-//! keyed `clip_published:{clip_id}`) in the same transaction, so the notification never exists
-//! without the published state, and a second attempt cannot queue a second one.
+//! Recording `published` also queues the clip's notifications, which routing decided
+//! ([`ClipStateChange::outbox`], keyed `clip_published:{clip_id}` per destination), in the same
+//! transaction, so a notification never exists without the published state, and a second attempt
+//! cannot queue a second one.
 //!
 //! Besides the store writer, `ss clip` changes single clips from another process
 //! ([`Store::insert_clip_now`], [`Store::change_clip_state_now`]): one short `IMMEDIATE` transaction
 //! each, waiting on SQLite's own lock with the busy timeout (see ARCHITECTURE.md, "One writer").
 
-use super::outbox::{self, Destination, NewOutbox};
+use super::apply::ApplyError;
+use super::error::StoreError;
+use super::open::{Store, StoreReader};
+use super::outbox::{self, NewOutbox};
 use super::rows::{self, count, ms, platform};
-use super::writer::ApplyError;
-use super::{Store, StoreError};
 use crate::event::Platform;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
@@ -103,6 +105,9 @@ pub struct ClipStateChange {
     pub url: Option<String>,
     /// Its thumbnail, once there is one.
     pub thumbnail_url: Option<String>,
+    /// Notifications to queue with the change, as routing decided them (a published clip's posts);
+    /// written only if the change is.
+    pub outbox: Vec<NewOutbox>,
 }
 
 /// A fresh random clip id.
@@ -175,30 +180,7 @@ pub fn transition_allowed(from: ClipState, to: ClipState) -> bool {
     }
 }
 
-/// The one clip-published notification of a clip (the contract with the Discord and X senders):
-/// `target: "clips"` routes it by the clip's platform per guild.
-pub fn clip_published_outbox(clip: &ClipRow, at: DateTime<Utc>) -> NewOutbox {
-    NewOutbox {
-        creator: clip.creator.clone(),
-        destination: Destination::Discord,
-        target: "clips".into(),
-        kind: "clip_published".into(),
-        payload: serde_json::json!({
-            "clip_id": clip.clip_id,
-            "creator": clip.creator,
-            "platform": clip.platform.as_str(),
-            "title": clip.title,
-            "url": clip.url,
-            "thumbnail_url": clip.thumbnail_url,
-            "duration_s": clip.duration_s,
-            "published_at": at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
-        }),
-        dedupe_key: Some(format!("clip_published:{}", clip.clip_id)),
-        at,
-    }
-}
-
-/// Records a state change of an existing clip; recording `published` also queues its notification.
+/// Records a state change of an existing clip, with the notifications handed with it.
 pub(super) fn change_state(conn: &Connection, change: &ClipStateChange) -> Result<(), ApplyError> {
     let ClipStateChange {
         clip_id,
@@ -207,7 +189,12 @@ pub(super) fn change_state(conn: &Connection, change: &ClipStateChange) -> Resul
         detail,
         url,
         thumbnail_url,
+        outbox,
     } = change;
+    let notifications = outbox
+        .iter()
+        .map(outbox::check)
+        .collect::<Result<Vec<_>, _>>()?;
     let current: Option<String> = conn
         .prepare_cached("SELECT state FROM clips WHERE clip_id = ?1")?
         .query_row(params![clip_id], |r| r.get(0))
@@ -248,12 +235,7 @@ pub(super) fn change_state(conn: &Connection, change: &ClipStateChange) -> Resul
         "INSERT INTO clip_state_history (clip_id, state, at_ms, detail) VALUES (?1, ?2, ?3, ?4)",
     )?
     .execute(params![clip_id, name, ms(at), detail])?;
-    if *state == ClipState::Published {
-        let clip = read_clip(conn, clip_id)?.ok_or_else(|| {
-            ApplyError::Rejected(format!("clip {clip_id} vanished while being published"))
-        })?;
-        outbox::enqueue(conn, &clip_published_outbox(&clip, *at))?;
-    }
+    outbox::enqueue_checked(conn, &notifications)?;
     Ok(())
 }
 
@@ -339,7 +321,7 @@ fn state(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<ClipState> {
         .ok_or_else(|| rows::invalid(index, format!("unknown clip state {name:?}")))
 }
 
-impl Store {
+impl StoreReader {
     /// Clips, newest first; only those in `only` when given.
     pub fn clips(&self, only: Option<ClipState>) -> Result<Vec<ClipRow>, StoreError> {
         self.rows(
@@ -386,7 +368,9 @@ impl Store {
             },
         )
     }
+}
 
+impl Store {
     /// Records a clip request at once, in its own transaction (`ss clip create` beside a running
     /// `ss run`): SQLite's lock, waited for up to the busy timeout, orders it with the writer's
     /// commits. Returns the clip id.
@@ -418,7 +402,9 @@ impl Store {
         tx.commit().map_err(sqlite)?;
         Ok(value)
     }
+}
 
+impl StoreReader {
     /// Clip jobs, newest first.
     pub fn clip_jobs(&self, limit: usize) -> Result<Vec<ClipJobRow>, StoreError> {
         self.rows(

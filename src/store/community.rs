@@ -7,11 +7,10 @@
 //! that held it is gone. Tallies and scores keep running totals beside their event tables, so
 //! exports read a few rows. Reads return counts only for polls: voter identities never leave the store.
 
-use super::outbox::{self, Destination, NewOutbox};
+use super::apply::{ApplyError, BatchTally};
+use super::error::StoreError;
+use super::open::StoreReader;
 use super::rows::{self, count, ms, platform};
-use super::writer::{ApplyError, BatchTally};
-use super::{Store, StoreError};
-use crate::actions::poll::{self as poll_results, OptionCount};
 use crate::actions::{Action, ActionKind};
 use crate::event::Platform;
 use chrono::{DateTime, Utc};
@@ -95,32 +94,12 @@ pub(super) fn apply(
                 closes_at.as_ref().map(ms)
             ])?;
         }
-        ActionKind::PollClose {
-            poll,
-            question,
-            reason,
-            results,
-            discord,
-        } => {
+        ActionKind::PollClose { poll, reason, .. } => {
             conn.prepare_cached(
                 "UPDATE polls SET closed_ms = ?3, close_reason = ?4
                  WHERE creator = ?1 AND poll = ?2 AND closed_ms IS NULL",
             )?
             .execute(params![creator, poll, at, reason.as_str()])?;
-            if let Some(channel) = discord {
-                outbox::enqueue(
-                    conn,
-                    &NewOutbox {
-                        creator: creator.clone(),
-                        destination: Destination::Discord,
-                        target: channel.clone(),
-                        kind: "poll_results".into(),
-                        payload: results_payload(question, results),
-                        dedupe_key: Some(format!("poll_results:{creator}:{poll}")),
-                        at: action.at,
-                    },
-                )?;
-            }
         }
         ActionKind::Score {
             board,
@@ -145,21 +124,6 @@ pub(super) fn apply(
         _ => {}
     }
     Ok(())
-}
-
-/// What the Discord sender posts for a closed poll: the chat line as `text`, and the counts.
-fn results_payload(question: &str, results: &[OptionCount]) -> serde_json::Value {
-    let total = poll_results::total(results);
-    serde_json::json!({
-        "text": poll_results::results_text(question, results),
-        "question": question,
-        "total_votes": total,
-        "options": results.iter().map(|r| serde_json::json!({
-            "option": r.option,
-            "votes": r.votes,
-            "percent": poll_results::percent(r.votes, total),
-        })).collect::<Vec<_>>(),
-    })
 }
 
 /// Closes every chat poll still open as `interrupted`: trigger state starts afresh at `at` (a run
@@ -270,7 +234,7 @@ pub struct ScoreSignal {
     pub points: i64,
 }
 
-impl Store {
+impl StoreReader {
     /// Every poll with its counts per option, oldest first.
     pub fn polls(&self) -> Result<Vec<PollSummary>, StoreError> {
         let mut polls = self.rows(
@@ -545,7 +509,8 @@ impl Store {
 mod tests {
     use super::*;
     use crate::actions::poll::CloseReason;
-    use crate::store::{Destination, RunMark, RunMarkKind, StoreWriter, WriteOp, db_path};
+    use crate::actions::poll::OptionCount;
+    use crate::store::{RunMark, RunMarkKind, StoreWriter, WriteOp, db_path};
 
     fn op(ms: i64, kind: ActionKind) -> WriteOp {
         WriteOp::action(Action {
@@ -620,8 +585,8 @@ mod tests {
             vote(3_000, "p1", "bob", "nuts"),
             vote(4_000, "p1", "ann", "nuts"),
             close(5_000, "p1", &[0, 2, 0], Some("general")),
-            // Closing twice (a re-delivered action) posts once.
-            close(5_000, "p1", &[0, 2, 0], Some("general")),
+            // Closing twice (a re-delivered action) keeps the first close.
+            close(6_000, "p1", &[0, 2, 0], Some("general")),
         ] {
             writer.blocking_send(op).unwrap();
         }
@@ -630,7 +595,7 @@ mod tests {
             stats.votes_ignored, 0,
             "a changed vote is not an ignored one"
         );
-        let store = Store::open(&path).unwrap();
+        let store = StoreReader::open(&path).unwrap();
         let polls = store.polls().unwrap();
         let p = &polls[0];
         assert_eq!(p.question.as_deref(), Some("Snack?"));
@@ -638,21 +603,8 @@ mod tests {
         assert_eq!(p.total_votes, 2);
         assert_eq!(p.close_reason.as_deref(), Some("command"));
         assert_eq!(p.closed_at.map(|t| t.timestamp_millis()), Some(5_000));
-        let due = store
-            .outbox_due(Destination::Discord, Utc::now(), 10)
-            .unwrap();
-        assert_eq!(due.len(), 1);
-        assert_eq!(
-            (due[0].kind.as_str(), due[0].target.as_str()),
-            ("poll_results", "general")
-        );
-        assert_eq!(
-            due[0].payload["text"],
-            "Poll closed: Snack? | chips 0 (0%), nuts 2 (100%), fruit 0 (0%) | 2 votes | winner: nuts"
-        );
-        assert_eq!(due[0].payload["options"][1]["percent"], 100.0);
-        let text = due[0].payload.to_string();
-        assert!(!text.contains("ann") && !text.contains("bob"), "{text}");
+        // Where its results go is routing's decision, handed over with the action: none here.
+        assert_eq!(store.outbox_counts().unwrap(), (0, 0, 0));
     }
 
     #[test]
@@ -682,7 +634,7 @@ mod tests {
             }))
             .unwrap();
         writer.close().unwrap();
-        let store = Store::open(&path).unwrap();
+        let store = StoreReader::open(&path).unwrap();
         let polls = store.polls().unwrap();
         let summary: Vec<_> = polls
             .iter()

@@ -1,55 +1,41 @@
-//! The outbox: notifications (Discord, X) recorded durably before anything is sent.
+//! The outbox: notifications recorded durably before anything is sent.
 //!
-//! A `notify` action, and later go-live and clip-published posts, become an outbox row in the same
-//! transaction as whatever caused them. Senders drain due rows, send each with its `nonce` (so a
-//! retry after a timeout cannot double-post), and record the result: `sent_ms` only after the
-//! destination answered 2xx, otherwise the error, one more attempt and the next attempt time. A row
-//! survives crashes and restarts until it is sent. `dedupe_key` makes a post once-only (a go-live is
-//! keyed by the platform's stream id): a second row with the same key is ignored.
+//! Routing (`crate::routing`) decides where a notification goes and hands the rows over; the store
+//! writes them in the same transaction as whatever caused them (an action, a clip's `published`
+//! state, a stream going live) and keeps their destination as data: it knows no destination by
+//! name. Senders drain the due rows of their destination, send each with its `nonce` (so a retry
+//! after a timeout cannot double-post), and record the result: `sent_ms` only after the destination
+//! answered 2xx, otherwise the error, one more attempt and the next attempt time. A row survives
+//! crashes and restarts until it is sent. `dedupe_key` makes a post once-only (a go-live is keyed by
+//! the platform's stream id): a second row with the same key is ignored. Every row carries its
+//! `cause`, the id of the event, tick, clip or stream it came from, so an operator can follow one
+//! message from the wire to the post.
 
+use super::apply::ApplyError;
+use super::error::StoreError;
+use super::open::StoreReader;
 use super::rows::{self, count, limit, ms};
-use super::writer::ApplyError;
-use super::{Store, StoreError};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
-use serde::{Deserialize, Serialize};
-
-/// Where a notification goes. These are destinations with their own settings, not chat platforms.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Destination {
-    Discord,
-    X,
-}
-
-impl Destination {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Destination::Discord => "discord",
-            Destination::X => "x",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<Destination> {
-        [Destination::Discord, Destination::X]
-            .into_iter()
-            .find(|d| d.as_str() == name)
-    }
-}
+use serde::Serialize;
 
 /// A notification to queue.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewOutbox {
     pub creator: String,
-    pub destination: Destination,
+    /// The sender that drains it (`discord`, `x`): data to the store, decided by routing.
+    pub destination: String,
     /// Where at the destination: a Discord channel key (`general`, `twitch_clips`) or id.
     pub target: String,
-    /// What caused it: `notify`, `go_live`, `clip_published`.
+    /// What it is: `notify`, `poll_results`, `go_live`, `clip_published`, `runtime_log`.
     pub kind: String,
     /// What to send, as the sender reads it (`{"text": ...}` for a notify).
     pub payload: serde_json::Value,
     /// Once-only key; `None` for rows that may repeat.
     pub dedupe_key: Option<String>,
+    /// The id of what caused it: `event:{platform}:{message_id}`, `tick:...`, `clip:{clip_id}`,
+    /// `stream:{platform}:{stream_id}`, `runtime:{what}`.
+    pub cause: String,
     pub at: DateTime<Utc>,
 }
 
@@ -74,27 +60,54 @@ pub enum OutboxResult {
     },
 }
 
-/// Queues a notification; a repeated `dedupe_key` is ignored.
-pub(super) fn enqueue(conn: &Connection, row: &NewOutbox) -> Result<(), ApplyError> {
+/// A row checked and serialized before anything is written: refusals come first, so a caller
+/// writing several things (an action and its rows) writes nothing it must take back.
+pub(super) struct Checked<'a> {
+    row: &'a NewOutbox,
+    payload: String,
+}
+
+/// Checks `row` (a destination, a payload that serializes) without writing.
+pub(super) fn check(row: &NewOutbox) -> Result<Checked<'_>, ApplyError> {
+    if row.destination.is_empty() {
+        return Err(ApplyError::Rejected(format!(
+            "outbox row {} of {} has no destination",
+            row.kind, row.cause
+        )));
+    }
     let payload = serde_json::to_string(&row.payload)
         .map_err(|e| ApplyError::Rejected(format!("outbox payload not serializable: {e}")))?;
-    let nonce = format!("{:016x}", fastrand::u64(..));
-    conn.prepare_cached(
-        "INSERT OR IGNORE INTO outbox (creator, destination, target, kind, payload, dedupe_key, nonce,
-           next_attempt_ms, created_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
-    )?
-    .execute(params![
-        row.creator,
-        row.destination.as_str(),
-        row.target,
-        row.kind,
-        payload,
-        row.dedupe_key,
-        nonce,
-        ms(&row.at)
-    ])?;
+    Ok(Checked { row, payload })
+}
+
+/// Queues checked rows; a repeated `dedupe_key` is ignored.
+pub(super) fn enqueue_checked(conn: &Connection, rows: &[Checked<'_>]) -> Result<(), ApplyError> {
+    for Checked { row, payload } in rows {
+        let nonce = format!("{:016x}", fastrand::u64(..));
+        conn.prepare_cached(
+            "INSERT OR IGNORE INTO outbox (creator, destination, target, kind, payload, dedupe_key,
+               nonce, next_attempt_ms, created_ms, cause)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)",
+        )?
+        .execute(params![
+            row.creator,
+            row.destination,
+            row.target,
+            row.kind,
+            payload,
+            row.dedupe_key,
+            nonce,
+            ms(&row.at),
+            row.cause
+        ])?;
+    }
     Ok(())
+}
+
+/// Checks and queues `rows`: none is written unless all pass.
+pub(super) fn enqueue(conn: &Connection, rows: &[NewOutbox]) -> Result<(), ApplyError> {
+    let checked = rows.iter().map(check).collect::<Result<Vec<_>, _>>()?;
+    enqueue_checked(conn, &checked)
 }
 
 /// Records a send attempt's result.
@@ -139,7 +152,7 @@ pub(super) fn record(conn: &Connection, result: &OutboxResult) -> Result<(), App
 pub struct OutboxRow {
     pub id: i64,
     pub creator: String,
-    pub destination: Destination,
+    pub destination: String,
     pub target: String,
     pub kind: String,
     pub payload: serde_json::Value,
@@ -151,21 +164,21 @@ pub struct OutboxRow {
     pub failed: bool,
     pub last_error: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// What caused it (see [`NewOutbox::cause`]); `None` for rows queued before causes were kept.
+    pub cause: Option<String>,
 }
 
 const OUTBOX_COLUMNS: &str = "id, creator, destination, target, kind, payload, nonce, attempts,
-    next_attempt_ms, sent_ms, failed, last_error, created_ms";
+    next_attempt_ms, sent_ms, failed, last_error, created_ms, cause";
 
 fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxRow> {
-    let destination: String = r.get(2)?;
     let payload: String = r.get(5)?;
     let sent_at = rows::opt_time(r, 9)?;
     let failed: bool = r.get(10)?;
     Ok(OutboxRow {
         id: r.get(0)?,
         creator: r.get(1)?,
-        destination: Destination::from_name(&destination)
-            .ok_or_else(|| rows::invalid(2, format!("unknown destination {destination:?}")))?,
+        destination: r.get(2)?,
         target: r.get(3)?,
         kind: r.get(4)?,
         payload: serde_json::from_str(&payload)
@@ -181,10 +194,11 @@ fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxRow> {
         failed,
         last_error: r.get(11)?,
         created_at: rows::time(r, 12)?,
+        cause: r.get(13)?,
     })
 }
 
-impl Store {
+impl StoreReader {
     /// The newest `n` outbox rows, newest first.
     pub fn outbox(&self, n: usize) -> Result<Vec<OutboxRow>, StoreError> {
         self.rows(
@@ -197,7 +211,7 @@ impl Store {
     /// Unsent rows for `destination` whose next attempt is due at `now`, oldest first.
     pub fn outbox_due(
         &self,
-        destination: Destination,
+        destination: &str,
         now: DateTime<Utc>,
         n: usize,
     ) -> Result<Vec<OutboxRow>, StoreError> {
@@ -207,7 +221,7 @@ impl Store {
                  WHERE sent_ms IS NULL AND NOT failed AND destination = ?1 AND next_attempt_ms <= ?2
                  ORDER BY next_attempt_ms, id LIMIT ?3"
             ),
-            params![destination.as_str(), ms(&now), limit(n)],
+            params![destination, ms(&now), limit(n)],
             read_row,
         )
     }

@@ -1,9 +1,10 @@
 //! Quota usage: units spent per platform and quota day, and (YouTube) per Google project, quota day
 //! and method, so a restart cannot overspend a daily quota.
 
+use super::apply::ApplyError;
+use super::error::StoreError;
+use super::open::StoreReader;
 use super::rows::{self, platform};
-use super::writer::ApplyError;
-use super::{Store, StoreError};
 use crate::event::Platform;
 use chrono::NaiveDate;
 use rusqlite::{Connection, params};
@@ -57,7 +58,7 @@ pub struct QuotaRow {
     pub units: i64,
 }
 
-impl Store {
+impl StoreReader {
     /// Quota units spent, the `days` most recent days per platform, newest first.
     pub fn quota_usage(&self, days: usize) -> Result<Vec<QuotaRow>, StoreError> {
         self.rows(

@@ -247,4 +247,10 @@ pub const MIGRATIONS: &[&str] = &[
     r"
     ALTER TABLE chat_events ADD COLUMN detail TEXT;
     ",
+    // 8 -> 9: what caused each notification (`event:{platform}:{message_id}`, `clip:{clip_id}`,
+    // `stream:{platform}:{stream_id}`, ...), so one message can be followed from the wire to the
+    // post; NULL for rows queued before.
+    r"
+    ALTER TABLE outbox ADD COLUMN cause TEXT;
+    ",
 ];

@@ -19,20 +19,28 @@
 //!
 //! Lifecycle: [`StoreWriter`] is a cheap clone. [`StoreWriter::close`] on any clone stops new ops,
 //! writes every op already queued, commits and joins the thread; clones that send afterwards get
-//! [`StoreError::Closed`]. One writer per database, across processes too: `spawn` takes an OS lock on
-//! `streamsuites.db.writer-lock`. Readers open the store with [`Store::open`] and are never blocked (WAL).
+//! [`StoreError::Closed`]. One writer per database, across processes too: `spawn` takes the writer
+//! lock ([`super::lock`]), released when the thread's store closes after the last commit. Readers
+//! open [`super::StoreReader`]s and are never blocked (WAL).
+//!
+//! An action arrives with the outbox rows routing decided for it ([`WriteOp::Action`]), and a clip's
+//! `published` state with its notifications ([`ClipStateChange::outbox`]): each is written in the
+//! same transaction as what caused it.
 
+use super::apply::{ApplyError, BatchTally};
 use super::chat::{self, ChatTotals, INSERT_CHAT};
 use super::checkpoints::{self, Checkpoint};
 use super::clips::{self, ClipStateChange, NewClip};
+use super::error::StoreError;
+use super::open::Store;
 use super::outbox::{self, NewOutbox, OutboxResult};
 use super::runs::{self, RunMark};
-use super::{Store, StoreError, actions, audit, quotas};
+use super::{actions, audit, community, quotas};
 use crate::actions::Action;
 use crate::backoff::Backoff;
 use crate::event::{ChatEvent, Platform};
 use chrono::{DateTime, NaiveDate, Utc};
-use rusqlite::{CachedStatement, Connection, ErrorCode};
+use rusqlite::{CachedStatement, Connection};
 use serde::Serialize;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -58,14 +66,18 @@ const WRITER_PRAGMAS: &str = "PRAGMA cache_size = -65536; PRAGMA wal_autocheckpo
 pub enum WriteOp {
     /// Record a chat event; a re-delivery of the same message is ignored and counted.
     ChatEvent(Box<ChatEvent>),
-    /// Record an action a trigger fired and apply its store effect (clip job, vote, tally, score,
-    /// outbox row), in one step.
-    Action(Box<Action>),
+    /// Record an action a trigger fired and apply its store effect (clip job, vote, tally, score),
+    /// with the notifications routing made of it (`outbox`, each carrying the action's cause), in
+    /// one step.
+    Action {
+        action: Box<Action>,
+        outbox: Vec<NewOutbox>,
+    },
     /// A clip request made outside chat (`ss clip create`).
     Clip(Box<NewClip>),
     /// A clip moved to a new state.
     ClipState(Box<ClipStateChange>),
-    /// A notification not caused by an action (go-live, clip published).
+    /// A notification not caused by an action or a clip (go-live, a runtime log line).
     Outbox(Box<NewOutbox>),
     /// The result of sending an outbox row.
     OutboxResult(Box<OutboxResult>),
@@ -103,7 +115,18 @@ pub enum WriteOp {
 impl WriteOp {
     /// Records `action` and applies its store effect.
     pub fn action(action: Action) -> WriteOp {
-        WriteOp::Action(Box::new(action))
+        WriteOp::Action {
+            action: Box::new(action),
+            outbox: Vec::new(),
+        }
+    }
+
+    /// Records `action`, applies its store effect and queues the notifications routing made of it.
+    pub fn action_notifying(action: Action, outbox: Vec<NewOutbox>) -> WriteOp {
+        WriteOp::Action {
+            action: Box::new(action),
+            outbox,
+        }
     }
 
     /// Chat events inside this op (for counting what a give-up abandons, or what was never sent).
@@ -230,56 +253,6 @@ impl WriterStats {
     }
 }
 
-/// What one attempt at a batch did, added to [`WriterStats`] only when it commits.
-#[derive(Debug, Default)]
-pub(crate) struct BatchTally {
-    pub events_recorded: u64,
-    pub events_duplicate: u64,
-    pub votes_ignored: u64,
-    pub ops_written: u64,
-    pub ops_rejected: u64,
-}
-
-/// Why one op could not be applied.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum ApplyError {
-    /// The storage failed (disk full, I/O, locked): the whole batch is held and retried.
-    #[error("{0}")]
-    Storage(rusqlite::Error),
-    /// The store refuses this op; it is skipped and counted, the rest of the batch commits.
-    #[error("{0}")]
-    Rejected(String),
-}
-
-impl From<rusqlite::Error> for ApplyError {
-    fn from(e: rusqlite::Error) -> ApplyError {
-        if is_storage_failure(&e) {
-            ApplyError::Storage(e)
-        } else {
-            ApplyError::Rejected(e.to_string())
-        }
-    }
-}
-
-/// Errors that say nothing about the op and may pass: retry the batch rather than skip the op.
-fn is_storage_failure(e: &rusqlite::Error) -> bool {
-    matches!(
-        e.sqlite_error_code(),
-        Some(
-            ErrorCode::DiskFull
-                | ErrorCode::SystemIoFailure
-                | ErrorCode::DatabaseBusy
-                | ErrorCode::DatabaseLocked
-                | ErrorCode::ReadOnly
-                | ErrorCode::CannotOpen
-                | ErrorCode::OutOfMemory
-                | ErrorCode::FileLockingProtocolFailed
-                | ErrorCode::DatabaseCorrupt
-                | ErrorCode::NoLargeFileSupport
-        )
-    )
-}
-
 /// State shared by every clone and the thread.
 #[derive(Debug, Default)]
 struct Shared {
@@ -305,8 +278,9 @@ impl StoreWriter {
     /// Opens (and migrates) the store at `path` and starts the writer thread with a queue of
     /// `capacity` ops. Open errors (newer schema, corrupt, locked) are returned here, before any op.
     pub fn spawn(path: &Path, capacity: usize) -> Result<StoreWriter, StoreError> {
-        let lock = take_writer_lock(path)?;
-        let store = Store::open(path)?;
+        // Takes the writer lock (held by the thread's store until everything is committed) and
+        // migrates: the writer is the only one that does.
+        let store = Store::open_as_writer(path)?;
         store
             .conn()
             .execute_batch(WRITER_PRAGMAS)
@@ -316,11 +290,7 @@ impl StoreWriter {
         let thread_shared = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name("ss-store-writer".into())
-            .spawn(move || {
-                run(store, rx, &thread_shared);
-                // Released only once everything is committed.
-                drop(lock);
-            })
+            .spawn(move || run(store, rx, &thread_shared))
             .map_err(|source| StoreError::Io {
                 path: path.to_path_buf(),
                 source,
@@ -330,6 +300,18 @@ impl StoreWriter {
             shared,
             thread: Arc::new(Mutex::new(Some(thread))),
         })
+    }
+
+    /// [`StoreWriter::spawn`] from async code: opening and migrating (blocking SQLite work) run on
+    /// the blocking pool, not on an async runtime thread.
+    pub async fn start(path: &Path, capacity: usize) -> Result<StoreWriter, StoreError> {
+        let owned = path.to_path_buf();
+        tokio::task::spawn_blocking(move || StoreWriter::spawn(&owned, capacity))
+            .await
+            .map_err(|e| StoreError::Io {
+                path: path.to_path_buf(),
+                source: std::io::Error::other(format!("opening the store did not finish: {e}")),
+            })?
     }
 
     /// Queues `op`, waiting while the queue is full.
@@ -405,47 +387,6 @@ impl StoreWriter {
             }),
             None => Ok(stats),
         }
-    }
-}
-
-/// The lock file next to the database that makes this the only writer, across processes too.
-pub fn writer_lock_path(db: &Path) -> std::path::PathBuf {
-    let mut name = db.file_name().unwrap_or_default().to_os_string();
-    name.push(".writer-lock");
-    db.with_file_name(name)
-}
-
-/// Whether another process (a running `ss run`) holds the writer lock of the store at `db` now.
-pub fn writer_held_elsewhere(db: &Path) -> Result<bool, StoreError> {
-    match take_writer_lock(db) {
-        Ok(_released_on_drop) => Ok(false),
-        Err(StoreError::Locked { .. }) => Ok(true),
-        Err(e) => Err(e),
-    }
-}
-
-/// Takes the exclusive writer lock (an OS file lock, released if the process dies).
-fn take_writer_lock(db: &Path) -> Result<std::fs::File, StoreError> {
-    let path = writer_lock_path(db);
-    let io = |source| StoreError::Io {
-        path: path.clone(),
-        source,
-    };
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(io)?;
-    }
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(io)?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Locked {
-            path: db.to_path_buf(),
-        }),
-        Err(std::fs::TryLockError::Error(e)) => Err(io(e)),
     }
 }
 
@@ -617,7 +558,7 @@ fn apply_guarded(
     let savepoint = !matches!(
         op,
         WriteOp::ChatEvent(_)
-            | WriteOp::Action(_)
+            | WriteOp::Action { .. }
             | WriteOp::Atomic(_)
             | WriteOp::Flush(_)
             | WriteOp::Wake(_)
@@ -656,12 +597,12 @@ fn apply(
 ) -> Result<u64, ApplyError> {
     match op {
         WriteOp::ChatEvent(event) => chat::insert(insert_chat, event, tally, totals)?,
-        WriteOp::Action(action) => actions::apply(conn, action, tally)?,
+        WriteOp::Action { action, outbox } => actions::apply(conn, action, outbox, tally)?,
         WriteOp::Clip(clip) => {
             clips::insert(conn, clip)?;
         }
         WriteOp::ClipState(change) => clips::change_state(conn, change)?,
-        WriteOp::Outbox(row) => outbox::enqueue(conn, row)?,
+        WriteOp::Outbox(row) => outbox::enqueue(conn, std::slice::from_ref(&**row))?,
         WriteOp::OutboxResult(result) => outbox::record(conn, result)?,
         WriteOp::Checkpoint(checkpoint) => checkpoints::save(conn, checkpoint)?,
         WriteOp::QuotaSpend {
@@ -678,7 +619,7 @@ fn apply(
         WriteOp::Audit { at, action, detail } => audit::append(conn, at, action, detail)?,
         WriteOp::RunMark(mark) => {
             runs::record(conn, mark)?;
-            super::community::interrupt_open_polls(conn, &mark.at)?;
+            community::interrupt_open_polls(conn, &mark.at)?;
         }
         WriteOp::Atomic(ops) => {
             // The group shares the batch's transaction; each of its ops is guarded (and counted) alone.
@@ -707,6 +648,7 @@ mod tests {
     use super::*;
     use crate::actions::ActionKind;
     use crate::event::{Author, Roles};
+    use crate::store::StoreReader;
 
     fn event(platform: Platform, id: &str, ts_ms: i64) -> WriteOp {
         let author = Author {
@@ -772,7 +714,7 @@ mod tests {
         assert_eq!(stats.events_recorded, 101);
         assert_eq!(stats.events_duplicate, 10);
         assert_eq!(stats.ops_rejected, 0);
-        let store = Store::open(&path).unwrap();
+        let store = StoreReader::open(&path).unwrap();
         assert_eq!(store.chat_event_count().unwrap(), 101);
         let recent = store.recent_chat_events(3).unwrap();
         let ids: Vec<_> = recent.iter().map(|e| e.message_id.as_str()).collect();
@@ -799,7 +741,7 @@ mod tests {
         }
         let stats = writer.close().unwrap();
         assert_eq!(stats.votes_ignored, 1);
-        let polls = Store::open(&path).unwrap().polls().unwrap();
+        let polls = StoreReader::open(&path).unwrap().polls().unwrap();
         assert_eq!(polls.len(), 1);
         assert_eq!(polls[0].total_votes, 3);
         let counts: Vec<_> = polls[0]
@@ -833,7 +775,10 @@ mod tests {
             Err(StoreError::Closed)
         ));
         assert_eq!(
-            Store::open(&path).unwrap().chat_event_count().unwrap(),
+            StoreReader::open(&path)
+                .unwrap()
+                .chat_event_count()
+                .unwrap(),
             5_000
         );
     }
@@ -846,7 +791,13 @@ mod tests {
         let err = StoreWriter::spawn(&path, 8).unwrap_err();
         assert!(matches!(err, StoreError::Locked { .. }), "{err:?}");
         // Readers are not writers: opening for queries still works.
-        assert_eq!(Store::open(&path).unwrap().chat_event_count().unwrap(), 0);
+        assert_eq!(
+            StoreReader::open(&path)
+                .unwrap()
+                .chat_event_count()
+                .unwrap(),
+            0
+        );
         first.close().unwrap();
         StoreWriter::spawn(&path, 8).unwrap().close().unwrap();
     }
@@ -867,7 +818,13 @@ mod tests {
             writer.flush().await.unwrap();
         });
         // Visible to another connection before the writer closes.
-        assert_eq!(Store::open(&path).unwrap().chat_event_count().unwrap(), 1);
+        assert_eq!(
+            StoreReader::open(&path)
+                .unwrap()
+                .chat_event_count()
+                .unwrap(),
+            1
+        );
         writer.close().unwrap();
     }
 
@@ -916,11 +873,12 @@ mod tests {
                 detail: None,
                 url: Some("https://clips.example/c1".into()),
                 thumbnail_url: None,
+                outbox: Vec::new(),
             })))
             .unwrap();
         let stats = writer.close().unwrap();
         assert_eq!(stats.ops_rejected, 1, "the duplicate clip id is refused");
-        let store = Store::open(&path).unwrap();
+        let store = StoreReader::open(&path).unwrap();
         let tallies = store.tallies().unwrap();
         assert_eq!((tallies[0].total, tallies[0].events), (6, 3));
         let boards = store.scoreboards(10).unwrap();
@@ -966,7 +924,7 @@ mod tests {
             }
             assert_eq!(writer.close().unwrap().ops_rejected, 0);
         }
-        let clips = Store::open(&path).unwrap().clips(None).unwrap();
+        let clips = StoreReader::open(&path).unwrap().clips(None).unwrap();
         assert_eq!(clips.len(), 400);
         let ids: std::collections::HashSet<_> = clips.iter().map(|c| c.clip_id.clone()).collect();
         assert_eq!(ids.len(), 400, "every id is unique across both runs");
@@ -977,7 +935,7 @@ mod tests {
     }
 
     #[test]
-    fn a_notify_action_leaves_an_outbox_row_that_survives_a_restart() {
+    fn an_actions_notifications_commit_with_it_and_survive_a_restart() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.db");
         let writer = StoreWriter::spawn(&path, 8).unwrap();
@@ -985,24 +943,46 @@ mod tests {
             channel: "general".into(),
             text: "we are live".into(),
         };
-        writer.blocking_send(action(kind, 5_000)).unwrap();
-        writer.close().unwrap();
-        // A new writer (a restart) and a fresh reader see the row, unsent and due.
-        StoreWriter::spawn(&path, 8).unwrap().close().unwrap();
-        let store = Store::open(&path).unwrap();
-        let due = store
-            .outbox_due(crate::store::Destination::Discord, Utc::now(), 10)
+        let row = |destination: &str| NewOutbox {
+            creator: "demo".into(),
+            destination: destination.into(),
+            target: "general".into(),
+            kind: "notify".into(),
+            payload: serde_json::json!({"text": "we are live"}),
+            dedupe_key: None,
+            cause: "event:twitch:m".into(),
+            at: DateTime::from_timestamp_millis(5_000).unwrap(),
+        };
+        let WriteOp::Action { action, .. } = action(kind, 5_000) else {
+            unreachable!()
+        };
+        writer
+            .blocking_send(WriteOp::action_notifying(
+                *action,
+                vec![row("discord"), row("webhook")],
+            ))
             .unwrap();
+        writer.close().unwrap();
+        // A new writer (a restart) and a fresh reader see the rows, unsent and due.
+        StoreWriter::spawn(&path, 8).unwrap().close().unwrap();
+        let store = StoreReader::open(&path).unwrap();
+        assert_eq!(store.recorded_actions().unwrap().len(), 1);
+        let due = store.outbox_due("discord", Utc::now(), 10).unwrap();
         assert_eq!(due.len(), 1);
         let row = &due[0];
         assert_eq!(
-            (row.target.as_str(), row.kind.as_str()),
-            ("general", "notify")
+            (row.target.as_str(), row.kind.as_str(), row.cause.as_deref()),
+            ("general", "notify", Some("event:twitch:m"))
         );
         assert_eq!(row.payload, serde_json::json!({"text": "we are live"}));
         assert_eq!((row.attempts, row.sent_at, row.failed), (0, None, false));
         assert_eq!(row.nonce.len(), 16);
-        assert_eq!(store.outbox_counts().unwrap(), (1, 0, 0));
+        assert_eq!(
+            store.outbox_due("webhook", Utc::now(), 10).unwrap().len(),
+            1,
+            "a destination is data to the store"
+        );
+        assert_eq!(store.outbox_counts().unwrap(), (2, 0, 0));
     }
 
     #[test]
@@ -1022,7 +1002,7 @@ mod tests {
         writer.blocking_send(WriteOp::Atomic(ops)).unwrap();
         let stats = writer.close().unwrap();
         assert_eq!((stats.events_recorded, stats.batches_committed), (3000, 1));
-        let store = Store::open(&path).unwrap();
+        let store = StoreReader::open(&path).unwrap();
         let checkpoint = store
             .checkpoint("demo", Platform::Youtube)
             .unwrap()
@@ -1036,14 +1016,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.db");
         // A small database cap stands in for a full disk: inserts past it fail with SQLITE_FULL.
-        Store::open(&path)
+        Store::open_as_writer(&path)
             .unwrap()
             .conn()
             .execute_batch("PRAGMA page_size = 4096; VACUUM;")
             .unwrap();
         let writer = StoreWriter::spawn(&path, 64).unwrap();
         let stats = writer.stats();
-        let cap = Store::open(&path)
+        let cap = StoreReader::open(&path)
             .unwrap()
             .conn()
             .query_row("PRAGMA page_count", [], |r| r.get::<_, i64>(0))
@@ -1076,10 +1056,13 @@ mod tests {
         assert_eq!(final_stats.events_recorded, 3_000);
         assert_eq!(final_stats.events_duplicate, 0);
         assert_eq!(
-            Store::open(&path).unwrap().chat_event_count().unwrap(),
+            StoreReader::open(&path)
+                .unwrap()
+                .chat_event_count()
+                .unwrap(),
             3_000
         );
-        let rows: i64 = Store::open(&path)
+        let rows: i64 = StoreReader::open(&path)
             .unwrap()
             .conn()
             .query_row("SELECT count(*) FROM chat_events", [], |r| r.get(0))

@@ -596,3 +596,17 @@ async fn twitch_destination_waits_for_helix_gives_up_and_reports_a_401() {
             .all(|c| !c["error"].as_str().unwrap().contains('\n'))
     );
 }
+
+#[test]
+fn ss_clip_list_without_a_store_lists_nothing_and_creates_none() {
+    let t = Test::new();
+    let out = t.run(&["clip", "list", "--format", "json"]);
+    out.status(0);
+    let listed: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(listed, json!({"clips": []}));
+    t.run(&["clip", "list"]).status(0);
+    assert!(
+        !t.path().join("runtime/state/streamsuites.db").exists(),
+        "a reader never creates the store"
+    );
+}

@@ -5,7 +5,8 @@ use chrono::DateTime;
 use serde_json::Value;
 use ss::actions::{Action, ActionKind};
 use ss::event::{Author, ChatEvent, Platform};
-use ss::store::{ClipState, ClipStateChange, NewClip, Store, StoreWriter, WriteOp, db_path};
+use ss::routing::{PublishedClip, rules};
+use ss::store::{ClipState, ClipStateChange, NewClip, StoreReader, StoreWriter, WriteOp, db_path};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -113,12 +114,22 @@ fn clip(
     }))
 }
 
+/// Waits until everything `writer` was sent is committed.
+fn flush(writer: &StoreWriter) {
+    let (ack, done) = tokio::sync::oneshot::channel();
+    writer.blocking_send(WriteOp::Flush(ack)).unwrap();
+    done.blocking_recv().unwrap();
+}
+
 /// Records a small, fixed history through the real store writer: chat, votes, tallies, scores,
-/// clips, actions, quota and audit entries. Voter ids all start with `voter-secret-`.
+/// clips, actions, quota and audit entries. Voter ids all start with `voter-secret-`. Notifications
+/// are routed as the run does it (the root's discord.json and posting.json): the clip job's
+/// published rows, the outbox sink's notify row.
 pub fn populate(root: &Path) {
+    let config = ss::config::Config::load(root).unwrap();
     let writer = StoreWriter::spawn(&db_path(root), 64).unwrap();
     let t0 = 1_795_000_000_000;
-    let ops = vec![
+    let before_publishing = vec![
         chat(Platform::Twitch, "tw-1", t0, "alice", "hype hype"),
         chat(Platform::Kick, "k-1", t0 + 1_000, "bob", "!vote zelda"),
         chat(Platform::Youtube, "yt-1", t0 + 2_000, "carol", "gg"),
@@ -157,25 +168,49 @@ pub fn populate(root: &Path) {
             Some("That play"),
             t0 + 3_000,
         ),
+    ];
+    for op in before_publishing {
+        writer.blocking_send(op).unwrap();
+    }
+    // The clip job reads the clip, asks routing, and records `published` with its rows.
+    flush(&writer);
+    let clip01 = StoreReader::open(&db_path(root))
+        .unwrap()
+        .clip("clip01")
+        .unwrap()
+        .unwrap();
+    let url = "https://clips.example/clip01.mp4";
+    let published = PublishedClip {
+        clip: &clip01,
+        url,
+        thumbnail_url: None,
+        at: at(t0 + 60_000),
+    };
+    let mut ops = vec![
         WriteOp::ClipState(Box::new(ClipStateChange {
             clip_id: "clip01".into(),
             state: ClipState::Published,
-            at: at(t0 + 60_000),
+            at: published.at,
             detail: None,
-            url: Some("https://clips.example/clip01.mp4".into()),
+            url: Some(url.into()),
             thumbnail_url: None,
+            outbox: rules::clip_published(&config, &published),
         })),
         clip("clip02", Platform::Kick, "BOB", 15, None, t0 + 4_000),
-        action(
-            "announce",
-            Platform::Twitch,
-            "tw-1",
-            t0 + 4_500,
-            ActionKind::Notify {
-                channel: "general".into(),
-                text: "ALICE is hyped".into(),
-            },
-        ),
+    ];
+    let announce = Action {
+        trigger_id: "announce".into(),
+        creator: "demo".into(),
+        platform: Platform::Twitch,
+        message_id: "tw-1".into(),
+        at: at(t0 + 4_500),
+        kind: ActionKind::Notify {
+            channel: "general".into(),
+            text: "ALICE is hyped".into(),
+        },
+    };
+    ss::actions::sinks::OutboxSink.accept(announce, &mut ops);
+    ops.extend([
         WriteOp::QuotaSpend {
             platform: Platform::Youtube,
             day: chrono::NaiveDate::from_ymd_opt(2026, 11, 21).unwrap(),
@@ -186,7 +221,7 @@ pub fn populate(root: &Path) {
             action: "config_reloaded".into(),
             detail: "triggers.json".into(),
         },
-    ];
+    ]);
     for op in ops {
         writer.blocking_send(op).unwrap();
     }
@@ -517,6 +552,125 @@ fn store_from_a_newer_ss_is_refused_untouched() {
     assert_eq!(std::fs::read(&path).unwrap(), before);
 }
 
+/// A store at `SCHEMA_VERSION - 1` in WAL mode with a row in it, as an older `ss run` keeps it.
+fn older_store(t: &Test) -> (std::path::PathBuf, rusqlite::Connection) {
+    let path = db_path(t.path());
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let older = ss::store::schema::SCHEMA_VERSION - 1;
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch("PRAGMA journal_mode = WAL").unwrap();
+    for step in &ss::store::schema::MIGRATIONS[..usize::try_from(older).unwrap()] {
+        conn.execute_batch(step).unwrap();
+    }
+    conn.execute_batch(&format!(
+        "PRAGMA user_version = {older};
+         INSERT INTO audit (at_ms, action, detail) VALUES (1, 'kept', 'an older run wrote this');
+         PRAGMA wal_checkpoint(TRUNCATE);"
+    ))
+    .unwrap();
+    (path, conn)
+}
+
+fn user_version(conn: &rusqlite::Connection) -> i64 {
+    conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn export_from_a_newer_ss_refuses_the_store_of_a_running_older_ss_run() {
+    let t = Test::new();
+    let (path, running_writer) = older_store(&t);
+    let older = ss::store::schema::SCHEMA_VERSION - 1;
+    // The older `ss run` holds the writer lock for as long as it runs; one from before this build
+    // leaves the lock file empty.
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .open(ss::store::lock::writer_lock_path(&path))
+        .unwrap();
+    lock.try_lock().unwrap();
+    let before = std::fs::read(&path).unwrap();
+
+    let out = t.run(&["export"]);
+    out.status(2);
+    let stderr = out.stderr_in(&t);
+    assert!(
+        stderr.contains(&format!(
+            "[ROOT]/runtime/state/streamsuites.db: the database has schema version {older}, older than this ss"
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("it was left unchanged"), "{stderr}");
+    assert!(
+        stderr.contains("a running `ss run` from an older ss holds it; stop that `ss run`, then start `ss run` from this ss, which migrates the store"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "the file is unchanged"
+    );
+    assert_eq!(user_version(&running_writer), older, "not migrated");
+    assert!(
+        !t.path().join("runtime/exports/meta.json").exists(),
+        "nothing was exported from a store it cannot read"
+    );
+
+    // A holder recent enough to say who it is is named.
+    std::fs::write(
+        ss::store::lock::writer_lock_path(&path),
+        format!(
+            r#"{{"pid":4242,"version":"0.3.0-beta","schema":{older},"since":"2026-12-01T20:00:00Z"}}"#
+        ),
+    )
+    .unwrap();
+    let out = t.run(&["export"]);
+    out.status(2);
+    assert!(
+        out.stderr.contains(&format!(
+            "in use by a running ss 0.3.0-beta (pid 4242, since 2026-12-01T20:00:00Z), which writes schema {older}"
+        )),
+        "{}",
+        out.stderr
+    );
+    // `ss migrate` is refused while it runs.
+    let out = t.run(&["migrate"]);
+    out.status(2);
+    assert!(
+        out.stderr.contains("locked by another process"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+    assert_eq!(user_version(&running_writer), older);
+
+    // The older run stops: the reader still refuses, and says how to migrate on purpose.
+    drop(lock);
+    drop(running_writer);
+    let out = t.run(&["export"]);
+    out.status(2);
+    assert!(
+        out.stderr
+            .contains("no `ss run` is using it; run `ss migrate`"),
+        "{}",
+        out.stderr
+    );
+    let out = t.run(&["migrate"]);
+    out.status(0);
+    assert!(
+        out.stdout.contains(&format!(
+            "migrated from schema version {older} to {}",
+            ss::store::schema::SCHEMA_VERSION
+        )),
+        "{}",
+        out.stdout
+    );
+    t.run(&["export"]).status(0);
+    let audit = read_json(&t, "runtime/admin/audit.json");
+    assert_eq!(audit["entries"][0]["detail"], "an older run wrote this");
+}
+
 #[test]
 fn corrupt_store_is_an_error_that_keeps_the_file() {
     let t = Test::new();
@@ -538,7 +692,7 @@ fn corrupt_store_is_an_error_that_keeps_the_file() {
 fn the_store_written_by_the_writer_reads_back() {
     let t = Test::new();
     populate(t.path());
-    let store = Store::open(&db_path(t.path())).unwrap();
+    let store = StoreReader::open(&db_path(t.path())).unwrap();
     assert_eq!(store.chat_event_count().unwrap(), 3);
     assert_eq!(store.clips(None).unwrap().len(), 2);
 }

@@ -202,11 +202,11 @@ async fn a_poll_run_from_twitch_chat_agrees_in_chat_polls_json_discord_and_repla
     }
 
     // The Discord outbox has one poll_results row per closed poll, carrying the chat's words.
-    let store = ss::store::Store::open(&ss::store::db_path(t.path())).unwrap();
+    let store = ss::store::StoreReader::open(&ss::store::db_path(t.path())).unwrap();
     let due = store
         // Rows are due from their event's time, which this chat set a little ahead of the clock.
         .outbox_due(
-            ss::store::Destination::Discord,
+            "discord",
             chrono::Utc::now() + chrono::Duration::hours(1),
             10,
         )
@@ -228,6 +228,11 @@ async fn a_poll_run_from_twitch_chat_agrees_in_chat_polls_json_discord_and_repla
             ("poll_results", "general", said[4].as_str()),
         ]
     );
+    // Each names the chat message that closed its poll as its cause.
+    for row in &due {
+        let cause = row.cause.as_deref().unwrap_or_default();
+        assert!(cause.starts_with("event:twitch:"), "{cause}");
+    }
     drop(store);
 
     // The same chat through `ss replay`: the same actions, poll results included.

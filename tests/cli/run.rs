@@ -141,7 +141,7 @@ fn a_platform_without_a_source_is_reported_not_fatal() {
 fn recorded_chat_replays_to_the_same_actions() {
     let t = demo(500);
     t.run(&["run", "--duration", "2s"]).status(0);
-    let store = ss::store::Store::open(&ss::store::db_path(t.path())).unwrap();
+    let store = ss::store::StoreReader::open(&ss::store::db_path(t.path())).unwrap();
     let events = store.recent_chat_events(100_000).unwrap();
     assert!(events.len() > 300, "{}", events.len());
     let config = ss::config::Config::load(t.path()).unwrap();

@@ -122,7 +122,7 @@ fn assert_exports_hold_no_secret(t: &Test, also: &[String]) {
 }
 
 fn recorded(t: &Test) -> Vec<ss::event::ChatEvent> {
-    let store = ss::store::Store::open(&ss::store::db_path(t.path())).unwrap();
+    let store = ss::store::StoreReader::open(&ss::store::db_path(t.path())).unwrap();
     store
         .recent_chat_events(1000)
         .unwrap()

@@ -3,12 +3,15 @@
 //! channel, a 429 delays it by `retry_after` without dropping it, a `kill -9` after Discord created
 //! the message but before `ss` heard back still leaves exactly one message (the nonce), and a go-live
 //! found through Helix is posted once to Discord and once to X per stream, never again after the
-//! stream is seen again or `ss` restarts. No token or webhook URL appears in logs or exports.
+//! stream is seen again or `ss` restarts. A clip's X post is queued with the clip's `published`
+//! state, so it goes out once with no Discord at all. No token or webhook URL appears in logs or
+//! exports.
 
 use crate::discord_server::*;
 use crate::harness::{Test, VerboseRun, until_within};
 use serde_json::{Value, json};
-use ss::store::{Destination, NewOutbox, StoreWriter, WriteOp};
+use ss::routing::{PublishedClip, rules};
+use ss::store::{ClipState, ClipStateChange, NewClip, StoreReader, StoreWriter, WriteOp};
 use std::time::Duration;
 
 const GUILD: &str = "100000000000000001";
@@ -65,29 +68,56 @@ fn with_helix(t: &Test, server: &FakeServer) {
     });
 }
 
-/// Queues a clip-published row exactly as the clip worker does: a `WriteOp::Outbox` to the writer.
+/// Records a published clip exactly as the clip job does: the clip, then `published` with the
+/// rows routing makes of it from the root's discord.json and posting.json, in one write.
 fn publish_clip(t: &Test, clip_id: &str) {
     let db = ss::store::db_path(t.path());
-    std::fs::create_dir_all(db.parent().unwrap()).unwrap();
-    let row = NewOutbox {
-        creator: "demo".into(),
-        destination: Destination::Discord,
-        target: "clips".into(),
-        kind: "clip_published".into(),
-        payload: json!({"clip_id": clip_id, "creator": "demo", "platform": "twitch",
-                "title": "Checkmate in 3 @everyone", "url": format!("https://clips.example/{clip_id}"),
-                "thumbnail_url": format!("https://clips.example/{clip_id}.jpg"), "duration_s": 30,
-                "published_at": "2026-12-02T12:00:00Z"}),
-        dedupe_key: Some(format!("clip_published:{clip_id}")),
-        at: chrono::Utc::now(),
-    };
+    let config = ss::config::Config::load(t.path()).unwrap();
+    let clip_id = clip_id.to_string();
     // The writer's blocking API runs off the test's runtime.
     std::thread::spawn(move || {
         let writer = StoreWriter::spawn(&db, 16).unwrap();
+        let at = chrono::Utc::now();
         writer
-            .blocking_send(WriteOp::Outbox(Box::new(row)))
+            .blocking_send(WriteOp::Clip(Box::new(NewClip {
+                clip_id: Some(clip_id.clone()),
+                creator: "demo".into(),
+                platform: ss::event::Platform::Twitch,
+                channel: "demo".into(),
+                requested_by: "viewer".into(),
+                duration_s: 30,
+                title: Some("Checkmate in 3 @everyone".into()),
+                at,
+            })))
             .unwrap();
-        writer.close().unwrap();
+        let (ack, done) = tokio::sync::oneshot::channel();
+        writer.blocking_send(WriteOp::Flush(ack)).unwrap();
+        done.blocking_recv().unwrap();
+        let clip = StoreReader::open(&db)
+            .unwrap()
+            .clip(&clip_id)
+            .unwrap()
+            .unwrap();
+        let url = format!("https://clips.example/{clip_id}");
+        let thumbnail = format!("https://clips.example/{clip_id}.jpg");
+        let published = PublishedClip {
+            clip: &clip,
+            url: &url,
+            thumbnail_url: Some(&thumbnail),
+            at,
+        };
+        writer
+            .blocking_send(WriteOp::ClipState(Box::new(ClipStateChange {
+                clip_id,
+                state: ClipState::Published,
+                at,
+                detail: None,
+                url: Some(url.clone()),
+                thumbnail_url: Some(thumbnail.clone()),
+                outbox: rules::clip_published(&config, &published),
+            })))
+            .unwrap();
+        assert_eq!(writer.close().unwrap().ops_rejected, 0);
     })
     .join()
     .unwrap();
@@ -150,6 +180,17 @@ fn assert_no_secret(t: &Test, stderr: &str) {
             }
         }
     }
+}
+
+/// How many posts X was asked for.
+fn x_requests(server: &FakeServer) -> usize {
+    server
+        .fake
+        .lock()
+        .requests
+        .iter()
+        .filter(|r| r.path == "/2/tweets")
+        .count()
 }
 
 fn json_file(t: &Test, rel: &str) -> Value {
@@ -220,7 +261,7 @@ async fn a_kill_9_after_discord_created_the_message_still_posts_it_once() {
     })
     .await;
     stop_with(running, "KILL").await;
-    let store = ss::store::Store::open(&ss::store::db_path(t.path())).unwrap();
+    let store = StoreReader::open(&ss::store::db_path(t.path())).unwrap();
     assert_eq!(
         store.outbox_counts().unwrap(),
         (1, 0, 0),
@@ -320,6 +361,30 @@ async fn a_go_live_is_posted_once_to_discord_and_x_per_stream_across_reconnects_
         .clone();
     assert_eq!(twitch["live"]["stream"]["id"], "40952121999");
     assert_eq!(snapshot["notify"]["x"]["sent"], 1, "this run's X posts");
+    // Every go-live row names its stream as its cause, for Discord and X alike.
+    let jobs = json_file(&t, "runtime/admin/jobs.json");
+    let mut causes: Vec<(String, String)> = jobs["outbox"]["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["kind"] == "go_live")
+        .map(|r| {
+            (
+                r["destination"].as_str().unwrap().to_string(),
+                r["cause"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    causes.sort();
+    assert_eq!(
+        causes,
+        [
+            ("discord".into(), "stream:twitch:40952121085".into()),
+            ("discord".into(), "stream:twitch:40952121999".into()),
+            ("x".into(), "stream:twitch:40952121085".into()),
+            ("x".into(), "stream:twitch:40952121999".into()),
+        ]
+    );
 }
 
 #[test]
@@ -364,7 +429,7 @@ async fn a_clip_reaches_every_guild_of_its_creator_and_a_duplicate_on_x_is_not_r
     );
     let db = ss::store::db_path(t.path());
     until("the clip sent and its X post failed", || {
-        ss::store::Store::open(&db)
+        StoreReader::open(&db)
             .and_then(|s| s.outbox_counts())
             .is_ok_and(|c| c == (0, 1, 1))
     })
@@ -378,14 +443,7 @@ async fn a_clip_reaches_every_guild_of_its_creator_and_a_duplicate_on_x_is_not_r
         hooked[0].body["embeds"][0]["title"],
         "Checkmate in 3 @everyone"
     );
-    let tweets = server
-        .fake
-        .lock()
-        .requests
-        .iter()
-        .filter(|r| r.path == "/2/tweets")
-        .count();
-    assert_eq!(tweets, 1, "a duplicate 403 is not retried");
+    assert_eq!(x_requests(&server), 1, "a duplicate 403 is not retried");
     let jobs = json_file(&t, "runtime/admin/jobs.json");
     let failed = jobs["outbox"]["rows"]
         .as_array()
@@ -418,7 +476,7 @@ async fn a_wrong_bot_token_fails_each_row_once_and_is_reported_once() {
     let running = spawn_with(&t, &[("DISCORD_BOT_TOKEN", "wrong-token-Hh42")]);
     let db = ss::store::db_path(t.path());
     until("both rows failed", || {
-        ss::store::Store::open(&db)
+        StoreReader::open(&db)
             .and_then(|s| s.outbox_counts())
             .is_ok_and(|c| c == (0, 0, 2))
     })
@@ -441,4 +499,108 @@ async fn a_wrong_bot_token_fails_each_row_once_and_is_reported_once() {
     let snapshot = json_file(&t, "runtime/exports/runtime_snapshot.json");
     assert_eq!(snapshot["notify"]["discord"]["state"], "config_error");
     assert_eq!(snapshot["notify"]["discord"]["failed"], 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clips_x_post_goes_out_once_without_discord_also_across_a_restart() {
+    let server = FakeServer::start().await;
+    // Twitch makes the clip (no FFmpeg), `ss clip create --now` publishes it with no `ss run`.
+    let t = crate::clips_support::clip_root(None, json!({"default_destination": "twitch"}));
+    let (_helix, helix_url) = crate::clips_support::HelixServer::start(Some(0), false).await;
+    edit(&t, "creators.json", |c| {
+        c["creators"][0]["platforms"]["twitch"]["client_id_env"] = json!("TWITCH_CLIENT_ID_DEMO");
+    });
+    edit(&t, "platforms.json", |p| {
+        p["platforms"]["twitch"] = json!({"mode": "active", "helix_url": helix_url});
+    });
+    // No Discord at all; X posts the creator's clips.
+    edit(&t, "discord.json", |d| d["discord"]["guilds"] = json!({}));
+    edit(&t, "posting.json", |p| {
+        p["x"]["api_base_url"] = json!(server.url("/2"));
+        p["x"]["oauth_url"] = json!(server.url("/2/oauth2/token"));
+        p["x"]["rules"] = json!([{"creator": "demo", "events": ["clip_published"], "template": "New clip: {title} {url}"}]);
+    });
+    server.fake.lock().x_valid_token = X_OLD_TOKEN.into();
+    let out = tokio::task::block_in_place(|| {
+        t.cmd()
+            .args([
+                "clip",
+                "create",
+                "--creator",
+                "demo",
+                "--duration",
+                "30",
+                "--title",
+                "Checkmate",
+                "--now",
+            ])
+            .env("TWITCH_OAUTH_TOKEN_DEMO", "oauth:helix-secret-token")
+            .env("TWITCH_CLIENT_ID_DEMO", "client-id-123")
+            .output()
+            .unwrap()
+    });
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let clip_id = stdout
+        .split_whitespace()
+        .nth(2)
+        .expect("queued clip ID")
+        .to_string();
+
+    // The clip's published write queued exactly its X post, naming the clip as its cause.
+    let db = ss::store::db_path(t.path());
+    let rows = StoreReader::open(&db).unwrap().outbox(10).unwrap();
+    let queued: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.destination.as_str(),
+                r.kind.as_str(),
+                r.cause.clone().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(queued, [("x", "clip_published", format!("clip:{clip_id}"))]);
+
+    // `ss run` with no Discord token at all sends it once.
+    let running = spawn_with(&t, &[("X_USER_TOKEN", X_OLD_TOKEN)]);
+    until("the clip's X post sent", || {
+        StoreReader::open(&db)
+            .and_then(|s| s.outbox_counts())
+            .is_ok_and(|c| c == (0, 1, 0))
+    })
+    .await;
+    let stderr = stop_with(running, "INT").await;
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.contains("Notification sent.") && l.contains(&format!("clip:{clip_id}"))),
+        "the sender's log line names the clip: {stderr}"
+    );
+    let text = "New clip: Checkmate https://clips.twitch.tv/FiveWordsForClipSlug";
+    assert_eq!(server.fake.lock().tweets, [text]);
+
+    // A restart reads the outbox again and sends nothing more.
+    let running = spawn_with(&t, &[("X_USER_TOKEN", X_OLD_TOKEN)]);
+    until("the restarted run's snapshot", || {
+        std::fs::read_to_string(t.path().join("runtime/exports/runtime_snapshot.json"))
+            .ok()
+            .and_then(|s| serde_json::from_str::<Value>(&s).ok())
+            .is_some_and(|s| s["running"] == true && s["uptime_s"].as_f64() >= Some(2.0))
+    })
+    .await;
+    stop_with(running, "INT").await;
+    assert_eq!(x_requests(&server), 1, "one X request in both runs");
+    assert_eq!(server.fake.lock().tweets, [text]);
+    let jobs = json_file(&t, "runtime/admin/jobs.json");
+    let row = &jobs["outbox"]["rows"][0];
+    assert_eq!(row["destination"], "x");
+    assert_eq!(row["cause"], format!("clip:{clip_id}"));
+    assert!(row["sent_at"].is_string(), "{row}");
+    assert_eq!(jobs["outbox"]["rows"].as_array().unwrap().len(), 1);
 }

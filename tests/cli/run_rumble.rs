@@ -55,7 +55,7 @@ async fn until(what: &str, ok: impl FnMut() -> bool) {
 
 /// The Rumble events in the store, oldest first.
 fn stored(t: &Test) -> Vec<ss::event::ChatEvent> {
-    let Ok(store) = ss::store::Store::open(&ss::store::db_path(t.path())) else {
+    let Ok(store) = ss::store::StoreReader::open(&ss::store::db_path(t.path())) else {
         return Vec::new();
     };
     let mut events: Vec<_> = store

@@ -114,7 +114,7 @@ async fn ss_run_replies_on_twitch_and_survives_a_server_restart() {
         "the token leaked into the logs"
     );
 
-    let store = ss::store::Store::open(&ss::store::db_path(t.path())).unwrap();
+    let store = ss::store::StoreReader::open(&ss::store::db_path(t.path())).unwrap();
     let ids: Vec<String> = store
         .recent_chat_events(100)
         .unwrap()

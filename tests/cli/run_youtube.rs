@@ -72,7 +72,7 @@ async fn until(what: &str, ok: impl FnMut() -> bool) {
 }
 
 fn youtube_ids(t: &Test) -> Vec<String> {
-    let store = ss::store::Store::open(&ss::store::db_path(t.path())).unwrap();
+    let store = ss::store::StoreReader::open(&ss::store::db_path(t.path())).unwrap();
     store
         .recent_chat_events(100_000)
         .unwrap()
@@ -287,7 +287,7 @@ async fn a_kill_9_mid_stream_resumes_from_the_last_committed_page_token() {
     assert_eq!(code, None, "killed");
     assert_no_secret(&t, &stderr);
     let calls_before = model.requests_to("liveChat/messages").len();
-    let store = ss::store::Store::open(&ss::store::db_path(t.path())).unwrap();
+    let store = ss::store::StoreReader::open(&ss::store::db_path(t.path())).unwrap();
     let committed = store
         .checkpoint("demo", ss::event::Platform::Youtube)
         .unwrap()

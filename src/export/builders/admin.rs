@@ -123,9 +123,10 @@ pub(super) fn jobs(inputs: &Inputs<'_>) -> Result<Body, ExportError> {
             json!({
                 "id": o.id,
                 "creator": o.creator,
-                "destination": o.destination.as_str(),
+                "destination": o.destination,
                 "target": o.target,
                 "kind": o.kind,
+                "cause": o.cause,
                 "attempts": o.attempts,
                 "next_attempt_at": o.next_attempt_at.map(timestamp),
                 "sent_at": o.sent_at.map(timestamp),

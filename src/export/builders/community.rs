@@ -29,7 +29,7 @@ pub(super) fn clips(inputs: &Inputs<'_>) -> Result<Body, ExportError> {
 /// Clips as clips.json lists them (newest first), also `ss clip list --format json`: only those in
 /// `state` and of `creator` when given, at most `max`.
 pub fn clip_entries(
-    store: &crate::store::Store,
+    store: &crate::store::StoreReader,
     state: Option<crate::store::ClipState>,
     creator: Option<&str>,
     max: usize,

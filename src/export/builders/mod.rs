@@ -13,7 +13,7 @@ mod telemetry;
 pub use community::clip_entries;
 
 use super::{Entry, ExportError, Inputs};
-use crate::store::{Store, StoreError};
+use crate::store::{StoreError, StoreReader};
 use serde_json::{Map, Value};
 
 /// A document body: the keys after `meta`.
@@ -67,8 +67,8 @@ pub(crate) fn body(value: Value) -> Body {
 
 /// Rows from the store, or none when there is no store yet.
 pub(crate) fn rows<T>(
-    store: Option<&Store>,
-    query: impl FnOnce(&Store) -> Result<Vec<T>, StoreError>,
+    store: Option<&StoreReader>,
+    query: impl FnOnce(&StoreReader) -> Result<Vec<T>, StoreError>,
 ) -> Result<Vec<T>, StoreError> {
     store.map_or_else(|| Ok(Vec::new()), query)
 }

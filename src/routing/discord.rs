@@ -1,4 +1,5 @@
-//! Routing: which Discord channels an outbox row goes to, per guild.
+//! Discord's routing rule: which channels of which guilds a Discord outbox row becomes, decided
+//! when the row is sent (so a row queued before a discord.json reload goes where the file says now).
 //!
 //! - A clip (`target: "clips"`) from platform P goes to the `P_clips` channel of every guild whose
 //!   `creator` is the clip's creator; a guild without one uses its `general`; a guild with neither
@@ -17,6 +18,23 @@ use crate::config::{DiscordConfig, GuildNotifications, GuildSettings};
 pub const CLIPS_TARGET: &str = "clips";
 /// The target of runtime log rows: each logging guild's logging channel.
 pub const LOGGING_TARGET: &str = "logging";
+
+/// Why a row has nowhere to go (the sender records it as failed, counted as unrouted).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotRouted {
+    #[error(
+        "unknown channel {target:?}; use a notification key ({}) or a channel id",
+        GuildNotifications::NAMES.join(", ")
+    )]
+    UnknownChannel { target: String },
+    #[error(
+        "not routed: no guild of creator {creator:?} sets {} with a valid channel id",
+        keys.join(" or ")
+    )]
+    NoGuildChannel { creator: String, keys: Vec<String> },
+    #[error("no guild enables logging with a valid channel_id")]
+    NoLoggingGuild,
+}
 
 /// How one delivery reaches Discord.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,7 +64,7 @@ pub fn route(
     creator: &str,
     target: &str,
     platform: Option<&str>,
-) -> Result<Vec<Delivery>, String> {
+) -> Result<Vec<Delivery>, NotRouted> {
     let guilds = &config.discord.guilds;
     if is_snowflake(target) {
         return Ok(vec![Delivery {
@@ -63,9 +81,7 @@ pub fn route(
                 push(&mut deliveries, guild_id, guild, channel);
             }
         }
-        return non_empty(deliveries, || {
-            "no guild enables logging with a valid channel_id".to_string()
-        });
+        return non_empty(deliveries, || NotRouted::NoLoggingGuild);
     }
     let keys: Vec<String> = if target == CLIPS_TARGET {
         let platform = platform.unwrap_or("unknown");
@@ -73,10 +89,9 @@ pub fn route(
     } else if GuildNotifications::NAMES.contains(&target) {
         vec![target.to_string()]
     } else {
-        return Err(format!(
-            "unknown channel {target:?}; use a notification key ({}) or a channel id",
-            GuildNotifications::NAMES.join(", ")
-        ));
+        return Err(NotRouted::UnknownChannel {
+            target: target.to_string(),
+        });
     };
     for (guild_id, guild) in guilds
         .iter()
@@ -89,11 +104,9 @@ pub fn route(
             push(&mut deliveries, guild_id, guild, channel);
         }
     }
-    non_empty(deliveries, || {
-        format!(
-            "not routed: no guild of creator {creator:?} sets {} with a valid channel id",
-            keys.join(" or ")
-        )
+    non_empty(deliveries, || NotRouted::NoGuildChannel {
+        creator: creator.to_string(),
+        keys,
     })
 }
 
@@ -125,8 +138,8 @@ fn push(out: &mut Vec<Delivery>, guild_id: &str, guild: &GuildSettings, channel:
 
 fn non_empty(
     deliveries: Vec<Delivery>,
-    why: impl FnOnce() -> String,
-) -> Result<Vec<Delivery>, String> {
+    why: impl FnOnce() -> NotRouted,
+) -> Result<Vec<Delivery>, NotRouted> {
     if deliveries.is_empty() {
         Err(why())
     } else {
@@ -153,7 +166,7 @@ mod tests {
         .unwrap()
     }
 
-    fn channels(r: Result<Vec<Delivery>, String>) -> Vec<String> {
+    fn channels(r: Result<Vec<Delivery>, NotRouted>) -> Vec<String> {
         r.unwrap().into_iter().map(|d| d.key).collect()
     }
 
@@ -172,7 +185,8 @@ mod tests {
     #[test]
     fn a_clip_with_no_channel_goes_nowhere_and_says_why() {
         let err = route(&config(), "nobody", "clips", Some("twitch")).unwrap_err();
-        assert!(err.starts_with("not routed"), "{err}");
+        assert!(matches!(err, NotRouted::NoGuildChannel { .. }), "{err:?}");
+        assert!(err.to_string().starts_with("not routed"), "{err}");
     }
 
     #[test]
@@ -197,6 +211,9 @@ mod tests {
             channels(route(&config(), "", "logging", None)),
             ["webhook:100000000000000021"]
         );
-        assert!(route(&config(), "demo", "nonsense", None).is_err());
+        assert!(matches!(
+            route(&config(), "demo", "nonsense", None),
+            Err(NotRouted::UnknownChannel { .. })
+        ));
     }
 }

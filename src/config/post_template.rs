@@ -1,7 +1,7 @@
-//! Post templates: `{creator}`, `{platform}`, `{title}` and `{url}` filled in from a go-live or a
-//! clip. A placeholder with no value becomes empty, and the spaces it leaves are collapsed, so a
-//! stream without a title still reads well. Unknown placeholders are refused by `validate-config`
-//! ([`check`]), so rendering never has to guess.
+//! Post templates of posting.json: `{creator}`, `{platform}`, `{title}` and `{url}` filled in from
+//! a go-live or a clip. A placeholder with no value becomes empty, and the spaces it leaves are
+//! collapsed, so a stream without a title still reads well. Unknown placeholders are refused by
+//! `validate-config` ([`unknown_placeholder`]), so rendering (by routing) never has to guess.
 
 /// The placeholders a template may use.
 pub const PLACEHOLDERS: [&str; 4] = ["creator", "platform", "title", "url"];
@@ -27,14 +27,9 @@ impl Values<'_> {
     }
 }
 
-/// The first unknown placeholder in `template`, as `Err(name)`.
-pub fn check(template: &str) -> Result<(), String> {
-    for name in placeholders(template) {
-        if !PLACEHOLDERS.contains(&name) {
-            return Err(name.to_string());
-        }
-    }
-    Ok(())
+/// The first unknown placeholder in `template`, if any.
+pub fn unknown_placeholder(template: &str) -> Option<&str> {
+    placeholders(template).find(|name| !PLACEHOLDERS.contains(name))
 }
 
 fn placeholders(template: &str) -> impl Iterator<Item = &str> {
@@ -111,8 +106,8 @@ mod tests {
 
     #[test]
     fn unknown_placeholders_are_found_and_kept_verbatim() {
-        assert_eq!(check("{creator} {titel}"), Err("titel".to_string()));
-        assert_eq!(check("{creator} {} {url}"), Ok(()));
+        assert_eq!(unknown_placeholder("{creator} {titel}"), Some("titel"));
+        assert_eq!(unknown_placeholder("{creator} {} {url}"), None);
         assert_eq!(render("a {titel} b", &values()), "a {titel} b");
     }
 
@@ -120,7 +115,7 @@ mod tests {
         #[test]
         fn rendering_never_panics(template in "\\PC{0,64}") {
             let _ = render(&template, &values());
-            let _ = check(&template);
+            let _ = unknown_placeholder(&template);
         }
     }
 }
