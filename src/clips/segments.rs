@@ -150,7 +150,10 @@ pub enum Coverage {
 }
 
 /// Whether `segments` (oldest first) cover the window `[start_ms, end_ms]`: ready once the content
-/// from the window's start on, without a hole, is at least as long as the window.
+/// from the window's start on, without a hole, is at least as long as the window. Only the joins
+/// and the window's start get [`TOLERANCE_MS`] (wall-clock and stream times drift apart by jitter);
+/// the length does not, since the cut keeps exactly the window and a short buffer would make a
+/// short clip.
 pub fn cover(segments: &[Segment], start_ms: i64, end_ms: i64) -> Coverage {
     let Some(oldest) = segments.first() else {
         return Coverage::Pending {
@@ -183,7 +186,7 @@ pub fn cover(segments: &[Segment], start_ms: i64, end_ms: i64) -> Coverage {
     let mut content = first.len_ms() - offset_ms;
     let mut taken = vec![first.clone()];
     for next in &segments[first_at + 1..] {
-        if content >= want - TOLERANCE_MS {
+        if content >= want {
             break;
         }
         let prev = taken.last().unwrap_or(first);
@@ -196,7 +199,7 @@ pub fn cover(segments: &[Segment], start_ms: i64, end_ms: i64) -> Coverage {
         content += next.len_ms();
         taken.push(next.clone());
     }
-    if content >= want - TOLERANCE_MS {
+    if content >= want {
         Coverage::Ready {
             segments: taken,
             offset_ms,
@@ -256,6 +259,22 @@ mod tests {
                 covered_until_ms: None
             }
         );
+    }
+
+    #[test]
+    fn a_window_the_buffer_holds_all_but_the_last_moments_of_waits() {
+        // The buffer ends at 20 s: a window to 20.4 s is 400 ms short and must wait, not be cut
+        // 400 ms short.
+        assert_eq!(
+            cover(&buffer(), 10_400, 20_400),
+            Coverage::Pending {
+                covered_until_ms: Some(20_000)
+            }
+        );
+        assert!(matches!(
+            cover(&buffer(), 10_000, 20_000),
+            Coverage::Ready { .. }
+        ));
     }
 
     #[test]
