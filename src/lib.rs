@@ -24,6 +24,7 @@
 //!   domain (chat, actions, community, clips, outbox, checkpoints, quotas, audit, runs).
 //! - [`notify`]: the outbox's senders (Discord, X), their routing and rate limits, and the go-live
 //!   watcher that turns a source going live into once-per-stream posts.
+//! - [`http_out`]: outgoing HTTP of senders and platform side calls (client, form, errors).
 //! - [`http`]: the local HTTP server (`system.http`): health, snapshot, the live feed as SSE.
 //! - [`pages`]: the chat pages (replay window, OBS overlay, live chat): one script and stylesheet,
 //!   hostile chat kept inert, a strict Content-Security-Policy.
@@ -47,6 +48,7 @@ pub mod event;
 pub mod export;
 pub mod guards;
 pub mod http;
+pub mod http_out;
 pub mod json_spans;
 pub mod log_sink;
 pub mod notify;
@@ -61,3 +63,7 @@ pub mod triggers;
 pub mod version;
 
 pub use cli::{main_entry, run};
+
+/// For `register_platform!` in other crates (a platform defined outside this crate).
+#[doc(hidden)]
+pub use inventory;

@@ -14,15 +14,10 @@ use crate::config::model::PlatformMode;
 use crate::config::secrets::Secrets;
 use crate::event::Platform;
 use crate::guards::Guards;
-use crate::sources::kick::{KickEndpoints, KickSource};
-use crate::sources::rumble::{RumbleEndpoints, RumbleSource};
-use crate::sources::runner::{Wiring, polling, session};
-use crate::sources::sim::SimSource;
-use crate::sources::twitch::{TwitchEndpoints, TwitchSource};
-use crate::sources::youtube::quota::{
-    Method, MethodUse, QuotaBook, QuotaJournal, Spend, SpentLoader,
+use crate::sources::registry::{
+    Ledger, LedgerSpend, LedgerUse, RunServices, SourceBuild, module_of,
 };
-use crate::sources::youtube::{self, YoutubeEndpoints, YoutubeSource};
+use crate::sources::runner::{Wiring, polling, session};
 use crate::sources::{ConnectionState, OUTBOUND_CAPACITY, Source, SourceError, StatusHandle};
 use crate::store::{Store, StoreWriter, WriteOp};
 use std::path::Path;
@@ -49,7 +44,7 @@ pub fn plan(config: &Config, only_creator: Option<&str>) -> Vec<SourcePlan> {
         if only_creator.is_some_and(|id| id != creator.id) {
             continue;
         }
-        for platform in Platform::ALL {
+        for &platform in Platform::all() {
             if !creator.platforms.configured(platform) {
                 continue;
             }
@@ -74,138 +69,100 @@ pub fn plan(config: &Config, only_creator: Option<&str>) -> Vec<SourcePlan> {
     plans
 }
 
-/// What building a source may need beyond the config: secrets (a YouTube project is named after
-/// its key's hash), the run's quota projects, and what each project spent today.
+/// What building a source may need beyond the config: secrets, the platforms' services of the
+/// run, and where sources keep state.
 pub struct BuildDeps<'a> {
     pub secrets: &'a Secrets,
-    pub quotas: &'a QuotaBook,
-    pub spent: &'a SpentLoader<'a>,
+    pub services: &'a RunServices,
     /// `runtime/state`: where a source keeps what it must remember across runs (Kick's refreshed
     /// tokens).
     pub state_dir: &'a Path,
 }
 
-/// Persists YouTube quota spends through the store writer, before each call is made.
-pub struct WriterJournal(pub StoreWriter);
+/// The run's ledger of platforms' budgets (YouTube's quota units) in the store: each spend goes to
+/// the store writer before the call is made; what was spent is read from the store.
+pub struct WriterLedger {
+    pub writer: StoreWriter,
+    pub db: std::path::PathBuf,
+}
 
-impl QuotaJournal for WriterJournal {
-    fn record(&self, spend: Spend) -> crate::sources::BoxFuture<'_, ()> {
+impl Ledger for WriterLedger {
+    fn spend(&self, spend: LedgerSpend) -> crate::sources::BoxFuture<'_, ()> {
         Box::pin(async move {
-            let units = i64::from(spend.units);
+            let platform = spend.platform;
             let op = WriteOp::Atomic(vec![
                 WriteOp::QuotaSpend {
-                    platform: Platform::Youtube,
+                    platform,
                     day: spend.day,
-                    units,
+                    units: spend.units,
                 },
                 WriteOp::ProjectQuotaSpend {
-                    project: spend.project,
+                    project: spend.budget,
                     day: spend.day,
-                    method: spend.method.as_str(),
-                    units,
+                    method: spend.method,
+                    units: spend.units,
                 },
             ]);
-            if let Err(e) = self.0.send(op).await {
-                tracing::warn!(platform = "youtube", "Quota spend not recorded: {e}");
+            if let Err(e) = self.writer.send(op).await {
+                tracing::warn!(%platform, "Quota spend not recorded: {e}");
             }
         })
     }
-}
 
-/// Reads what each project spent on a day from the store at `db` (nothing when unreadable: the
-/// planner then trusts Google's quotaExceeded, and says so).
-pub fn store_spent(db: &Path) -> impl Fn(&str, chrono::NaiveDate) -> Vec<(Method, MethodUse)> + '_ {
-    move |project, day| match Store::open(db).and_then(|s| s.project_quota_usage(day)) {
-        Ok(rows) => rows
-            .into_iter()
-            .filter(|r| r.project == project)
-            .filter_map(|r| {
-                Some((
-                    Method::from_name(&r.method)?,
-                    MethodUse {
-                        calls: u64::try_from(r.calls).ok()?,
-                        units: u64::try_from(r.units).ok()?,
-                    },
-                ))
-            })
-            .collect(),
-        Err(e) => {
-            tracing::warn!(
-                platform = "youtube",
-                project,
-                "Cannot read today's quota usage; starting from zero: {e}"
-            );
-            Vec::new()
+    fn spent(&self, budget: &str, day: chrono::NaiveDate) -> Vec<(String, LedgerUse)> {
+        match Store::open(&self.db).and_then(|s| s.project_quota_usage(day)) {
+            Ok(rows) => rows
+                .into_iter()
+                .filter(|r| r.project == budget)
+                .filter_map(|r| {
+                    Some((
+                        r.method,
+                        LedgerUse {
+                            calls: u64::try_from(r.calls).ok()?,
+                            units: u64::try_from(r.units).ok()?,
+                        },
+                    ))
+                })
+                .collect(),
+            Err(e) => {
+                tracing::warn!(
+                    budget,
+                    "Cannot read today's quota usage; starting from zero: {e}"
+                );
+                Vec::new()
+            }
         }
     }
 }
 
-/// Builds the source for a planned (creator, platform).
+/// Builds the source for a planned (creator, platform) through the platform's module.
 pub fn build_source(
     config: &Config,
     creator: &str,
     platform: Platform,
     deps: &BuildDeps<'_>,
 ) -> Result<Source, SourceError> {
-    let settings = config
+    let block = config
         .creators
         .get(creator)
-        .map(|c| &c.platforms)
-        .ok_or_else(|| SourceError::InvalidSettings(format!("unknown creator {creator:?}")))?;
-    match platform {
-        Platform::Sim => {
-            let sim = settings.sim.clone().unwrap_or_default();
-            Ok(Source::Session(Box::new(SimSource::new(creator, &sim))))
-        }
-        Platform::Twitch => {
-            let twitch = settings.twitch.as_ref().ok_or_else(|| {
-                SourceError::InvalidSettings("no twitch block in creators.json".into())
-            })?;
-            let endpoints = TwitchEndpoints::from_platform(config.platforms.settings(platform));
-            Ok(Source::Session(Box::new(
-                TwitchSource::new(creator, twitch)?.with_endpoints(endpoints),
-            )))
-        }
-        Platform::Youtube => {
-            let settings = settings.youtube.as_ref().ok_or_else(|| {
-                SourceError::InvalidSettings("no youtube block in creators.json".into())
-            })?;
-            let project = deps.quotas.project(
-                &youtube::project_id(settings, deps.secrets),
-                config.ratelimits.youtube_quota,
-                deps.spent,
-                chrono::Utc::now(),
-            );
-            let endpoints = YoutubeEndpoints::from_platform(config.platforms.settings(platform));
-            Ok(Source::Polling(Box::new(
-                YoutubeSource::new(creator, settings, project)?.with_endpoints(endpoints),
-            )))
-        }
-        Platform::Rumble => {
-            let rumble = settings.rumble.as_ref().ok_or_else(|| {
-                SourceError::InvalidSettings("no rumble block in creators.json".into())
-            })?;
-            let endpoints = RumbleEndpoints::from_platform(config.platforms.settings(platform));
-            Ok(Source::Polling(Box::new(
-                RumbleSource::new(creator, rumble)?.with_endpoints(endpoints),
-            )))
-        }
-        Platform::Kick => {
-            let kick = settings.kick.as_ref().ok_or_else(|| {
-                SourceError::InvalidSettings("no kick block in creators.json".into())
-            })?;
-            let endpoints = KickEndpoints::from_platform(config.platforms.settings(platform));
-            Ok(Source::Session(Box::new(KickSource::new(
-                creator,
-                kick,
-                endpoints,
-                deps.state_dir.to_path_buf(),
-            )?)))
-        }
-        other => Err(SourceError::InvalidSettings(format!(
-            "this build has no {other} source yet"
-        ))),
-    }
+        .ok_or_else(|| SourceError::InvalidSettings(format!("unknown creator {creator:?}")))?
+        .platforms
+        .block(platform)
+        .ok_or_else(|| {
+            SourceError::InvalidSettings(format!("no {platform} block in creators.json"))
+        })?;
+    let module = module_of(platform).ok_or_else(|| {
+        SourceError::InvalidSettings(format!("this build has no {platform} source"))
+    })?;
+    module.build_source(&SourceBuild {
+        config,
+        creator,
+        block,
+        own: config.platforms.settings(platform),
+        secrets: deps.secrets,
+        state_dir: deps.state_dir,
+        services: deps.services.get(platform),
+    })
 }
 
 /// The running sources.
@@ -213,7 +170,6 @@ pub struct Supervisor {
     tasks: JoinSet<()>,
     views: Vec<(String, Platform, StatusHandle)>,
     outbound: Outbound,
-    quotas: QuotaBook,
 }
 
 /// What every source of one run shares.
@@ -226,10 +182,10 @@ pub struct RunShared<'a> {
     pub telemetry: &'a Telemetry,
     /// The run's counters of what its sources refused from the wire.
     pub guards: &'a Arc<Guards>,
-    /// The store, read for polling sources' checkpoints and the quota spent today.
+    /// The store, read for polling sources' checkpoints.
     pub db: &'a Path,
-    /// The run's YouTube quota projects (spends are recorded through their journal).
-    pub quotas: &'a QuotaBook,
+    /// The platforms' services of the run (opened before the sources are built).
+    pub services: &'a RunServices,
 }
 
 impl Supervisor {
@@ -242,20 +198,17 @@ impl Supervisor {
             telemetry,
             guards,
             db,
-            quotas,
+            services,
         } = *shared;
         let mut supervisor = Supervisor {
             tasks: JoinSet::new(),
             views: Vec::new(),
             outbound: Outbound::new(),
-            quotas: quotas.clone(),
         };
-        let spent = store_spent(db);
         let state_dir = db.parent().unwrap_or(Path::new("."));
         let deps = BuildDeps {
             secrets,
-            quotas,
-            spent: &spent,
+            services,
             state_dir,
         };
         for plan in plans {
@@ -319,11 +272,6 @@ impl Supervisor {
     /// Senders for replies, by (creator, platform), for the reply sink.
     pub fn outbound(&self) -> Outbound {
         self.outbound.clone()
-    }
-
-    /// The run's YouTube quota projects.
-    pub fn quotas(&self) -> QuotaBook {
-        self.quotas.clone()
     }
 
     /// Status handles, for a view that outlives the supervisor.

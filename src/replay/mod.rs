@@ -212,7 +212,8 @@ impl ChannelOwners {
                 .creators
                 .iter()
                 .filter_map(|c| {
-                    let twitch = c.platforms.twitch.as_ref()?;
+                    use crate::sources::twitch::{TWITCH, TwitchSettings};
+                    let twitch = c.platforms.settings::<TwitchSettings>(TWITCH)?;
                     Some((twitch.channel.to_ascii_lowercase(), c.id.clone()))
                 })
                 .collect(),

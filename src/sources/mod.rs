@@ -13,7 +13,9 @@
 //! wire samples. TLS client settings are built once in [`tls`].
 
 pub mod kick;
+pub mod pilled;
 pub mod ratelimit;
+pub mod registry;
 pub mod rumble;
 pub mod runner;
 pub mod sim;

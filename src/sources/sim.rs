@@ -5,15 +5,18 @@
 //! the pipeline takes events), stamps events with the wall clock, and records every reply the runtime
 //! sends it in a [`SentLog`], the way a real chat would show them.
 
+pub mod platform;
+pub use platform::SIM;
+
 use super::runner::session::{SessionEnd, SessionReport, SessionSource};
 use super::{BoxFuture, Forwarded, OutboundMessage, SourceContext};
-use crate::config::model::SimSettings;
 use crate::event::{
     Author, ChatEvent, CompactString, Emote, Emotes, EventDetail, EventKind, Extras, Money,
     Platform, Raid, Roles, SubKind, SubTier, Subscription,
 };
 use chrono::{DateTime, Utc};
 use compact_str::format_compact;
+pub use platform::SimSettings;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -7,7 +7,7 @@
 //! server.
 
 use crate::twitch_server::{CapReply, ServerOptions, TestTls, TwitchServer, strip_tags};
-use ss::config::model::{SendLimit, TwitchSettings};
+use ss::config::model::SendLimit;
 use ss::config::secrets::Secrets;
 use ss::event::wire_checks::WireLimits;
 use ss::event::{ChatEvent, EventKind, Platform};
@@ -16,6 +16,7 @@ use ss::pipeline::lanes::DataLane;
 use ss::pipeline::lanes::Inbound;
 use ss::pipeline::telemetry::Telemetry;
 use ss::sources::runner::{Wiring, session};
+use ss::sources::twitch::TwitchSettings;
 use ss::sources::twitch::client::Timing;
 use ss::sources::twitch::{TwitchEndpoints, TwitchSource};
 use ss::sources::{

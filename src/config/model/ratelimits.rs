@@ -36,9 +36,15 @@ pub struct SendLimit {
 }
 
 impl SendLimit {
+    /// The platform's own default send limit ([`SendLimit::conservative`] unless it says otherwise).
+    pub fn default_for(platform: Platform) -> SendLimit {
+        crate::config::platform::config_of(platform)
+            .map_or_else(SendLimit::conservative, |c| c.send_limit())
+    }
+
     /// A conservative 20 / 30 s, Twitch's documented limit for a bot that is not a moderator.
     /// A platform's source may refine it from `platform_specific`.
-    pub fn default_for(_platform: Platform) -> SendLimit {
+    pub fn conservative() -> SendLimit {
         SendLimit {
             messages: 20,
             per_s: 30.0,
