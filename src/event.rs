@@ -24,17 +24,6 @@ pub use platform::{
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// The old spelling of the built-in platforms, while shared code moves to the registry.
-#[allow(non_upper_case_globals)]
-impl Platform {
-    pub const Twitch: Platform = crate::sources::twitch::TWITCH;
-    pub const Youtube: Platform = crate::sources::youtube::YOUTUBE;
-    pub const Kick: Platform = crate::sources::kick::KICK;
-    pub const Rumble: Platform = crate::sources::rumble::RUMBLE;
-    pub const Pilled: Platform = crate::sources::pilled::PILLED;
-    pub const Sim: Platform = crate::sources::sim::SIM;
-}
-
 /// A 64-bit key for a (platform, id) pair: message ids in the dedupe window, user ids in cooldowns.
 /// Stable within a process (fixed hasher keys), so equal pairs always meet.
 pub fn platform_id_hash(platform: Platform, id: &str) -> u64 {

@@ -34,7 +34,7 @@ pub fn platform_of(creator: &Creator) -> Platform {
         .iter()
         .copied()
         .find(|&p| creator.platforms.enabled(p))
-        .unwrap_or(Platform::Sim)
+        .unwrap_or(crate::sources::sim::SIM)
 }
 
 /// A clip request for `creator` at `at`.

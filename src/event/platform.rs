@@ -99,6 +99,14 @@ impl Platform {
         Platform::all().iter().copied().find(|p| p.as_str() == name)
     }
 
+    /// The registered platform named `name`, for tests and benchmarks that pick a platform by name.
+    ///
+    /// # Panics
+    /// When no registered platform has that name.
+    pub fn named(name: &str) -> Platform {
+        Platform::parse(name).unwrap_or_else(|e| panic!("{e}"))
+    }
+
     /// The registered names, in export order, for messages ("twitch, youtube, ...").
     pub fn known_names() -> String {
         Platform::all()

@@ -85,7 +85,7 @@ mod tests {
 
     fn event(text: &str, ranges: &[(u32, u32)]) -> ChatEvent {
         let mut event = ChatEvent::message(
-            Platform::Twitch,
+            Platform::named("twitch"),
             "demo",
             "m1",
             received(),

@@ -167,7 +167,13 @@ mod tests {
 
     #[test]
     fn a_go_live_is_one_discord_and_one_x_row_keyed_by_stream() {
-        let rows = go_live(&config(), "demo", Platform::Twitch, &stream(), Utc::now());
+        let rows = go_live(
+            &config(),
+            "demo",
+            Platform::named("twitch"),
+            &stream(),
+            Utc::now(),
+        );
         let keys: Vec<_> = rows.iter().map(|r| r.dedupe_key.clone().unwrap()).collect();
         assert_eq!(
             keys,
@@ -185,18 +191,24 @@ mod tests {
     #[test]
     fn platforms_and_rules_limit_go_live_posts() {
         let mut youtube_only = config();
-        youtube_only.posting.go_live.platforms = vec![Platform::Youtube];
+        youtube_only.posting.go_live.platforms = vec![Platform::named("youtube")];
         assert!(
             go_live(
                 &youtube_only,
                 "demo",
-                Platform::Twitch,
+                Platform::named("twitch"),
                 &stream(),
                 Utc::now()
             )
             .is_empty()
         );
-        let rows = go_live(&config(), "other", Platform::Twitch, &stream(), Utc::now());
+        let rows = go_live(
+            &config(),
+            "other",
+            Platform::named("twitch"),
+            &stream(),
+            Utc::now(),
+        );
         assert!(rows.is_empty(), "no guild and no rule for this creator");
     }
 }

@@ -731,7 +731,7 @@ mod tests {
         WriteOp::action(Action {
             trigger_id: "t".into(),
             creator: "demo".into(),
-            platform: Platform::Twitch,
+            platform: Platform::named("twitch"),
             message_id: "m".into(),
             at: DateTime::from_timestamp_millis(ms).unwrap(),
             kind,
@@ -756,17 +756,25 @@ mod tests {
         let writer = StoreWriter::spawn(&path, 16).unwrap();
         for i in 0..100 {
             writer
-                .blocking_send(event(Platform::Twitch, &format!("m{i}"), 1_000 + i))
+                .blocking_send(event(
+                    Platform::named("twitch"),
+                    &format!("m{i}"),
+                    1_000 + i,
+                ))
                 .unwrap();
         }
         // The same ids again (a reconnect replaying history), and the same id on another platform.
         for i in 0..10 {
             writer
-                .blocking_send(event(Platform::Twitch, &format!("m{i}"), 1_000 + i))
+                .blocking_send(event(
+                    Platform::named("twitch"),
+                    &format!("m{i}"),
+                    1_000 + i,
+                ))
                 .unwrap();
         }
         writer
-            .blocking_send(event(Platform::Kick, "m0", 5_000))
+            .blocking_send(event(Platform::named("kick"), "m0", 5_000))
             .unwrap();
         let stats = writer.close().unwrap();
         assert_eq!(stats.events_recorded, 101);
@@ -780,7 +788,7 @@ mod tests {
         assert!(recent[0].author.roles.subscriber);
         let totals = store.chat_totals().unwrap();
         assert_eq!(totals.len(), 2);
-        assert_eq!(totals[1].platform, Platform::Twitch);
+        assert_eq!(totals[1].platform, Platform::named("twitch"));
         assert_eq!(totals[1].events, 100);
     }
 
@@ -819,7 +827,7 @@ mod tests {
         let producer = std::thread::spawn(move || {
             for i in 0..5_000 {
                 other
-                    .blocking_send(event(Platform::Sim, &format!("s{i}"), i))
+                    .blocking_send(event(Platform::named("sim"), &format!("s{i}"), i))
                     .unwrap();
             }
             other
@@ -829,7 +837,7 @@ mod tests {
         assert_eq!(stats.events_recorded, 5_000);
         assert!(stats.batches_committed >= 1);
         assert!(matches!(
-            other.blocking_send(event(Platform::Sim, "late", 0)),
+            other.blocking_send(event(Platform::named("sim"), "late", 0)),
             Err(StoreError::Closed)
         ));
         assert_eq!(
@@ -861,7 +869,7 @@ mod tests {
             .unwrap();
         rt.block_on(async {
             writer
-                .send(event(Platform::Youtube, "y1", 10))
+                .send(event(Platform::named("youtube"), "y1", 10))
                 .await
                 .unwrap();
             writer.flush().await.unwrap();
@@ -898,7 +906,7 @@ mod tests {
             WriteOp::Clip(Box::new(NewClip {
                 clip_id: Some(id.into()),
                 creator: "demo".into(),
-                platform: Platform::Twitch,
+                platform: Platform::named("twitch"),
                 channel: "demo".into(),
                 requested_by: "A".into(),
                 duration_s: 30,
@@ -1011,11 +1019,11 @@ mod tests {
         let path = dir.path().join("s.db");
         let writer = StoreWriter::spawn(&path, 2).unwrap();
         let mut ops: Vec<WriteOp> = (0..3000)
-            .map(|i| event(Platform::Youtube, &format!("y{i}"), i))
+            .map(|i| event(Platform::named("youtube"), &format!("y{i}"), i))
             .collect();
         ops.push(WriteOp::Checkpoint(Box::new(Checkpoint {
             creator: "demo".into(),
-            platform: Platform::Youtube,
+            platform: Platform::named("youtube"),
             cursor: "page-2".into(),
             at: Utc::now(),
         })));
@@ -1024,7 +1032,7 @@ mod tests {
         assert_eq!((stats.events_recorded, stats.batches_committed), (3000, 1));
         let store = Store::open(&path).unwrap();
         let checkpoint = store
-            .checkpoint("demo", Platform::Youtube)
+            .checkpoint("demo", Platform::named("youtube"))
             .unwrap()
             .unwrap();
         assert_eq!(checkpoint.cursor, "page-2");
@@ -1054,7 +1062,7 @@ mod tests {
         let producer = std::thread::spawn(move || {
             for i in 0..3_000 {
                 sender
-                    .blocking_send(event(Platform::Twitch, &format!("m{i}"), i))
+                    .blocking_send(event(Platform::named("twitch"), &format!("m{i}"), i))
                     .unwrap();
             }
         });
