@@ -9,10 +9,11 @@
 //!
 //! - [`cli`]: clap types, one module per subcommand, the one place errors become exit codes.
 //! - [`config`]: typed config files, embedded schemas, semantic checks, secrets.
-//! - [`event`]: `ChatEvent`, the contract every source produces, and its `Extras` (platform details
-//!   kept as JSON text).
-//! - [`sources`]: the source contracts, their runners (the one writer of a source's status), TLS;
-//!   one module per platform ([`sources::twitch`], [`sources::youtube`], [`sources::kick`], [`sources::sim`]).
+//! - [`event`]: `ChatEvent`, the contract every source produces, its `Extras` (platform details
+//!   kept as JSON text), and `Platform`, an open identity registered by each platform's folder.
+//! - [`sources`]: the source contracts, their runners (the one writer of a source's status), TLS,
+//!   and the platform registry ([`sources::registry`]): one folder per platform, registered with
+//!   one line, which shared code iterates.
 //! - [`triggers`]: the pure trigger engine: registry, cooldowns, templates.
 //! - [`actions`]: action descriptors, the router, and one sink per kind of effect.
 //! - [`clips`]: the replay buffer (FFmpeg capture), clip jobs, and their destinations.

@@ -10,9 +10,10 @@
 //! - the schemas of creators.json, platforms.json and ratelimits.json get each platform's part
 //!   ([`extend_schema`]), so `validate-config` reports a bad block with file:line and pointer as it
 //!   reports anything else;
-//! - the semantic checks ask each platform about each creator ([`PlatformConfig::check_creator`]).
+//! - the semantic checks ask each platform about each creator ([`PlatformConfig::check_creator`])
+//!   and about ratelimits.json ([`PlatformConfig::check_ratelimits`]).
 
-use super::model::{Creator, PlatformMode, SendLimit};
+use super::model::{Creator, PlatformMode, RateLimitsConfig, SendLimit};
 use super::secrets::is_valid_env_name;
 use crate::event::Platform;
 use serde::de::DeserializeOwned;
@@ -67,6 +68,17 @@ pub trait PlatformConfig: Send + Sync + 'static {
     /// Its own keys in its ratelimits.json block, beside `messages` and `per_s`: name → schema.
     fn send_limit_keys(&self) -> Map<String, Value> {
         Map::new()
+    }
+
+    /// Its own top-level keys in ratelimits.json (a quota budget): name → schema.
+    fn ratelimits_keys(&self) -> Map<String, Value> {
+        Map::new()
+    }
+
+    /// Checks of ratelimits.json a schema cannot express, for its send limit and its own keys
+    /// ([`Check::error_at`] from the file's root).
+    fn check_ratelimits(&self, ratelimits: &RateLimitsConfig, check: &mut Check) {
+        let _ = (ratelimits, check);
     }
 
     /// The credentials a block names, for `admin/integrations.json`.
@@ -258,6 +270,15 @@ pub struct Check {
 }
 
 impl Check {
+    /// Checks of a whole file by `platform`: its block is `/platforms/{platform}`.
+    pub(super) fn file(platform: Platform) -> Check {
+        Check {
+            creator: String::new(),
+            block: format!("/platforms/{platform}"),
+            found: Vec::new(),
+        }
+    }
+
     /// Checks of creator number `index` by `platform`.
     pub(super) fn new(index: usize, platform: Platform) -> Check {
         let creator = format!("/creators/{index}");
@@ -286,6 +307,11 @@ impl Check {
     pub fn creator_error(&mut self, path: &str, message: impl Into<String>) {
         let pointer = join(&self.creator, path);
         self.found.push((pointer, message.into(), false));
+    }
+
+    /// An error at `path` from the file's root (`youtube_quota/hard_cap_units`).
+    pub fn error_at(&mut self, path: &str, message: impl Into<String>) {
+        self.found.push((format!("/{path}"), message.into(), false));
     }
 
     /// An error when `name` (at `key` of the block) is not a valid environment variable name.
@@ -331,6 +357,13 @@ pub fn extend_schema(file: &str, schema: &mut Value) {
         "platforms" | "ratelimits" => "/properties/platforms/properties",
         _ => return,
     };
+    if file == "ratelimits"
+        && let Some(Value::Object(top)) = schema.pointer_mut("/properties")
+    {
+        for config in configs() {
+            top.extend(config.ratelimits_keys());
+        }
+    }
     let Some(Value::Object(properties)) = schema.pointer_mut(at) else {
         return;
     };

@@ -408,45 +408,19 @@ fn platforms(config: &PlatformsConfig, out: &mut Findings) {
     }
 }
 
+/// Each platform's checks of its send limit and its own keys.
 fn ratelimits(config: &RateLimitsConfig, out: &mut Findings) {
-    let k = ConfigKind::RateLimits;
-    for (platform, limit) in &config.platforms {
-        if let Some(p) = limit
-            .platform_specific
-            .get("privileged_messages")
-            .and_then(serde_json::Value::as_u64)
-            && p < u64::from(limit.messages)
-        {
-            out.push(
-                k,
-                format!("/platforms/{platform}/privileged_messages"),
-                format!(
-                    "privileged_messages ({p}) is below messages ({}); moderators never get fewer sends",
-                    limit.messages
-                ),
-            );
+    for platform_config in super::platform::configs() {
+        let mut check = super::platform::Check::file(platform_config.platform());
+        platform_config.check_ratelimits(config, &mut check);
+        for (pointer, message, warning) in check.into_found() {
+            out.0.push(Finding {
+                kind: ConfigKind::RateLimits,
+                pointer,
+                message,
+                warning,
+            });
         }
-    }
-    let q = config.youtube_quota;
-    if q.hard_cap_units > q.daily_units {
-        out.push(
-            k,
-            "/youtube_quota/hard_cap_units".into(),
-            format!(
-                "hard_cap_units ({}) exceeds daily_units ({}); the cap must fit in the daily budget",
-                q.hard_cap_units, q.daily_units
-            ),
-        );
-    }
-    if q.reserve_units >= q.hard_cap_units {
-        out.push(
-            k,
-            "/youtube_quota/reserve_units".into(),
-            format!(
-                "reserve_units ({}) leaves nothing below hard_cap_units ({}); lower the reserve",
-                q.reserve_units, q.hard_cap_units
-            ),
-        );
     }
 }
 

@@ -5,7 +5,7 @@
 
 use super::helix;
 use super::{TwitchEndpoints, TwitchSource};
-use crate::config::model::{Creator, SendLimit};
+use crate::config::model::{Creator, RateLimitsConfig, SendLimit};
 use crate::config::platform::{
     Check, Credential, PlatformBlock, PlatformConfig, Settings, parse_settings,
 };
@@ -138,6 +138,26 @@ impl PlatformConfig for Twitch {
 
     fn send_limit(&self) -> SendLimit {
         SendLimit::conservative()
+    }
+
+    fn check_ratelimits(&self, ratelimits: &RateLimitsConfig, check: &mut Check) {
+        let Some(limit) = ratelimits.platforms.get(&TWITCH) else {
+            return;
+        };
+        if let Some(p) = limit
+            .platform_specific
+            .get("privileged_messages")
+            .and_then(Value::as_u64)
+            && p < u64::from(limit.messages)
+        {
+            check.error(
+                "privileged_messages",
+                format!(
+                    "privileged_messages ({p}) is below messages ({}); moderators never get fewer sends",
+                    limit.messages
+                ),
+            );
+        }
     }
 
     fn credentials(&self, block: &PlatformBlock) -> Vec<Credential> {

@@ -29,7 +29,7 @@ pub mod wire;
 
 pub use platform::YOUTUBE;
 
-use crate::config::model::{PlatformOwn, YoutubeQuota};
+use crate::config::model::PlatformOwn;
 use crate::config::secrets::{Secret, Secrets};
 use crate::sources::ratelimit::SlidingWindow;
 use crate::sources::runner::RetryPolicy;
@@ -37,7 +37,7 @@ use crate::sources::runner::polling::{Pacer, Polled, Poller};
 use crate::sources::{BoxFuture, LiveStream, OutboundMessage, SourceContext, SourceError};
 use chrono::{DateTime, Utc};
 use client::{Api, Auth, CallError};
-pub use platform::{YoutubeSettings, YoutubeTransport};
+pub use platform::{QuotaCosts, YoutubeQuota, YoutubeSettings, YoutubeTransport, quota_settings};
 use quota::{Method, QuotaProject, Refused};
 use send::RecentAuthors;
 use serde_json::{Value, json};

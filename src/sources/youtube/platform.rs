@@ -5,7 +5,7 @@
 
 use super::quota::{Method, MethodUse, QuotaBook, QuotaJournal, Spend, next_reset, quota_day};
 use super::{YoutubeEndpoints, YoutubeSource, project_id};
-use crate::config::model::Creator;
+use crate::config::model::{Creator, RateLimitsConfig};
 use crate::config::platform::{
     Check, Credential, PlatformBlock, PlatformConfig, Settings, parse_settings,
 };
@@ -88,6 +88,125 @@ pub enum YoutubeTransport {
 
 /// Kick chat over Pusher, sending through the public API.
 
+/// ratelimits.json `youtube_quota`: the YouTube Data API daily quota budget of each Google project
+/// (units reset at midnight Pacific).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct YoutubeQuota {
+    /// Units per day the project has (default 10000).
+    #[serde(default = "YoutubeQuota::default_daily")]
+    pub daily_units: u32,
+    /// Units kept back for sending and recovery (default 1000).
+    #[serde(default = "YoutubeQuota::default_reserve")]
+    pub reserve_units: u32,
+    /// Never spend past this many units in a day (default 9500).
+    #[serde(default = "YoutubeQuota::default_hard_cap")]
+    pub hard_cap_units: u32,
+    /// How long a stream is expected to last, counted from the chat's start (default 8): polling
+    /// spreads its budget over this time.
+    #[serde(default = "YoutubeQuota::default_plan_hours")]
+    pub plan_hours: f64,
+    /// The shortest wait between polls, whatever the plan (default 1000).
+    #[serde(default = "YoutubeQuota::default_min_interval_ms")]
+    pub min_interval_ms: u64,
+    /// Units per call, from Google's published cost table.
+    #[serde(default)]
+    pub costs: QuotaCosts,
+}
+
+/// Units each YouTube Data API method costs (Google's cost table; configurable because Google
+/// changes it and a project may have a negotiated table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuotaCosts {
+    #[serde(default = "QuotaCosts::default_list")]
+    pub list: u32,
+    #[serde(default = "QuotaCosts::default_one")]
+    pub videos_list: u32,
+    #[serde(default = "QuotaCosts::default_search")]
+    pub search_list: u32,
+    #[serde(default = "QuotaCosts::default_one")]
+    pub live_broadcasts_list: u32,
+    #[serde(default = "QuotaCosts::default_insert")]
+    pub insert: u32,
+}
+
+impl QuotaCosts {
+    fn default_list() -> u32 {
+        5
+    }
+    fn default_one() -> u32 {
+        1
+    }
+    fn default_search() -> u32 {
+        100
+    }
+    fn default_insert() -> u32 {
+        50
+    }
+}
+
+impl Default for QuotaCosts {
+    fn default() -> Self {
+        QuotaCosts {
+            list: Self::default_list(),
+            videos_list: Self::default_one(),
+            search_list: Self::default_search(),
+            live_broadcasts_list: Self::default_one(),
+            insert: Self::default_insert(),
+        }
+    }
+}
+
+impl YoutubeQuota {
+    pub(crate) fn default_daily() -> u32 {
+        10_000
+    }
+    fn default_reserve() -> u32 {
+        1_000
+    }
+    fn default_hard_cap() -> u32 {
+        9_500
+    }
+    fn default_plan_hours() -> f64 {
+        8.0
+    }
+    fn default_min_interval_ms() -> u64 {
+        1_000
+    }
+}
+
+impl Default for YoutubeQuota {
+    fn default() -> Self {
+        Self {
+            daily_units: Self::default_daily(),
+            reserve_units: Self::default_reserve(),
+            hard_cap_units: Self::default_hard_cap(),
+            plan_hours: Self::default_plan_hours(),
+            min_interval_ms: Self::default_min_interval_ms(),
+            costs: QuotaCosts::default(),
+        }
+    }
+}
+
+/// The quota budget ratelimits.json sets (`youtube_quota`), else the defaults.
+pub fn quota_settings(ratelimits: &RateLimitsConfig) -> YoutubeQuota {
+    ratelimits
+        .own
+        .get(QUOTA_KEY)
+        .map(|v| {
+            YoutubeQuota::deserialize(v).unwrap_or_else(|e| {
+                // The schema checked it before; this is a build whose schema and type disagree.
+                tracing::warn!(platform = %YOUTUBE, "ratelimits.json {QUOTA_KEY}: {e}; using the defaults");
+                YoutubeQuota::default()
+            })
+        })
+        .unwrap_or_default()
+}
+
+/// YouTube's key in ratelimits.json.
+const QUOTA_KEY: &str = "youtube_quota";
+
 impl PlatformConfig for Youtube {
     fn platform(&self) -> Platform {
         YOUTUBE
@@ -127,6 +246,38 @@ impl PlatformConfig for Youtube {
             .expect("the youtube platforms.json schema is valid JSON")
     }
 
+    fn ratelimits_keys(&self) -> Map<String, Value> {
+        let mut keys = Map::new();
+        keys.insert(
+            QUOTA_KEY.into(),
+            serde_json::from_str(include_str!("ratelimits_quota.schema.json"))
+                .expect("the youtube_quota schema is valid JSON"),
+        );
+        keys
+    }
+
+    fn check_ratelimits(&self, ratelimits: &RateLimitsConfig, check: &mut Check) {
+        let q = quota_settings(ratelimits);
+        if q.hard_cap_units > q.daily_units {
+            check.error_at(
+                "youtube_quota/hard_cap_units",
+                format!(
+                    "hard_cap_units ({}) exceeds daily_units ({}); the cap must fit in the daily budget",
+                    q.hard_cap_units, q.daily_units
+                ),
+            );
+        }
+        if q.reserve_units >= q.hard_cap_units {
+            check.error_at(
+                "youtube_quota/reserve_units",
+                format!(
+                    "reserve_units ({}) leaves nothing below hard_cap_units ({}); lower the reserve",
+                    q.reserve_units, q.hard_cap_units
+                ),
+            );
+        }
+    }
+
     fn credentials(&self, block: &PlatformBlock) -> Vec<Credential> {
         let Some(y) = block.settings::<YoutubeSettings>() else {
             return Vec::new();
@@ -156,7 +307,7 @@ impl PlatformModule for Youtube {
         let spent = |project: &str, day| spent_from(ledger.as_deref(), project, day);
         let project = quotas.book().project(
             &project_id(settings, build.secrets),
-            build.config.ratelimits.youtube_quota,
+            quota_settings(&build.config.ratelimits),
             &spent,
             Utc::now(),
         );
@@ -177,7 +328,7 @@ impl PlatformModule for Youtube {
     /// (planned interval, readers), then projects only the store knows today (`ss export`, or a
     /// project no source uses any more).
     fn quota_export(&self, quotas: &QuotaExport<'_>) -> Map<String, Value> {
-        let quota = &quotas.config.ratelimits.youtube_quota;
+        let quota = &quota_settings(&quotas.config.ratelimits);
         let mut projects: Vec<Value> = quotas
             .live
             .and_then(Value::as_array)
