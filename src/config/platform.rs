@@ -112,6 +112,16 @@ impl Credential {
     }
 }
 
+/// A schema part a platform keeps as a JSON file in its folder (`include_str!`).
+///
+/// # Panics
+/// When the text is not JSON: the file is part of the build, and a unit test compiles every
+/// registered platform's parts.
+pub fn schema_part(text: &'static str) -> Value {
+    serde_json::from_str(text)
+        .unwrap_or_else(|e| panic!("a platform's schema part is not JSON: {e}"))
+}
+
 /// Typed settings of a serde type, for [`PlatformConfig::parse_block`].
 pub fn parse_settings<T: DeserializeOwned + Send + Sync + 'static>(
     raw: &Value,
@@ -416,4 +426,73 @@ fn send_limit_block(config: &dyn PlatformConfig) -> Value {
         "required": ["messages", "per_s"],
         "properties": properties,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ConfigKind;
+
+    #[test]
+    fn every_registered_platform_has_a_config_and_a_module_and_its_schema_parts_are_in_the_files() {
+        let creators = ConfigKind::Creators.validator();
+        for &platform in Platform::all() {
+            let config = config_of(platform).unwrap_or_else(|| panic!("{platform} has no config"));
+            assert!(
+                crate::sources::registry::module_of(platform).is_some(),
+                "{platform} has no module"
+            );
+            assert_eq!(config.block_schema()["type"], "object", "{platform}");
+            let block = json!({"creators": [{"id": "c", "display_name": "C",
+                "platforms": {platform.as_str(): {"enabled": false, "no_such_key": 1}}}]});
+            let pointers: Vec<String> = creators
+                .iter_errors(&block)
+                .map(|e| e.instance_path().to_string())
+                .collect();
+            assert!(
+                pointers
+                    .iter()
+                    .any(|p| p.starts_with(&format!("/creators/0/platforms/{platform}"))),
+                "{platform}: the block's own schema checks it: {pointers:?}"
+            );
+        }
+        let modes = json!({"platforms": {"myspace": {"mode": "active"}}});
+        assert!(
+            ConfigKind::Platforms
+                .validator()
+                .iter_errors(&modes)
+                .next()
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn creator_platforms_read_each_block_as_its_platform_and_name_unknown_ones() {
+        let platforms: CreatorPlatforms = serde_json::from_value(
+            json!({"sim": {"enabled": true, "seed": 3}, "kick": {"channel": "x"}}),
+        )
+        .unwrap();
+        let sim = Platform::named("sim");
+        let kick = Platform::named("kick");
+        assert!(platforms.enabled(sim) && !platforms.enabled(kick));
+        assert!(platforms.configured(kick) && !platforms.configured(Platform::named("twitch")));
+        assert_eq!(
+            platforms
+                .iter()
+                .map(|(p, _)| p.as_str())
+                .collect::<Vec<_>>(),
+            ["kick", "sim"],
+            "export order"
+        );
+        assert_eq!(
+            serde_json::to_value(&platforms).unwrap(),
+            json!({"kick": {"channel": "x"}, "sim": {"enabled": true, "seed": 3}})
+        );
+        let err = serde_json::from_value::<CreatorPlatforms>(json!({"myspace": {}})).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("unknown platform \"myspace\"; known platforms: twitch, youtube"),
+            "{err}"
+        );
+    }
 }

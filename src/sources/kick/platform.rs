@@ -7,7 +7,7 @@ use super::webhook::{self, Door, WebhookReceiver};
 use super::{KickEndpoints, KickSource};
 use crate::config::model::Creator;
 use crate::config::platform::{
-    Check, Credential, PlatformBlock, PlatformConfig, Settings, parse_settings,
+    Check, Credential, PlatformBlock, PlatformConfig, Settings, parse_settings, schema_part,
 };
 use crate::event::{EmoteImages, Platform, PlatformInfo};
 use crate::sources::registry::{
@@ -75,8 +75,7 @@ impl PlatformConfig for Kick {
     }
 
     fn block_schema(&self) -> Value {
-        serde_json::from_str(include_str!("creators_block.schema.json"))
-            .expect("the kick block schema is valid JSON")
+        schema_part(include_str!("creators_block.schema.json"))
     }
 
     fn parse_block(&self, raw: &Value) -> Result<Settings, serde_json::Error> {
@@ -109,8 +108,7 @@ impl PlatformConfig for Kick {
     }
 
     fn platforms_json_schema(&self) -> Value {
-        serde_json::from_str(include_str!("platforms_block.schema.json"))
-            .expect("the kick platforms.json schema is valid JSON")
+        schema_part(include_str!("platforms_block.schema.json"))
     }
 
     fn credentials(&self, block: &PlatformBlock) -> Vec<Credential> {

@@ -3,7 +3,9 @@
 //! source starts.
 
 use crate::config::model::{Creator, PlatformMode};
-use crate::config::platform::{Check, PlatformBlock, PlatformConfig, Settings, parse_settings};
+use crate::config::platform::{
+    Check, PlatformBlock, PlatformConfig, Settings, parse_settings, schema_part,
+};
 use crate::event::{Platform, PlatformInfo};
 use crate::sources::registry::PlatformModule;
 use serde::{Deserialize, Serialize};
@@ -42,8 +44,7 @@ impl PlatformConfig for Pilled {
     }
 
     fn block_schema(&self) -> Value {
-        serde_json::from_str(include_str!("creators_block.schema.json"))
-            .expect("the pilled block schema is valid JSON")
+        schema_part(include_str!("creators_block.schema.json"))
     }
 
     fn parse_block(&self, raw: &Value) -> Result<Settings, serde_json::Error> {
@@ -68,8 +69,7 @@ impl PlatformConfig for Pilled {
     }
 
     fn platforms_json_schema(&self) -> Value {
-        serde_json::from_str(include_str!("platforms_block.schema.json"))
-            .expect("the pilled platforms.json schema is valid JSON")
+        schema_part(include_str!("platforms_block.schema.json"))
     }
 
     fn channel(&self, block: &PlatformBlock) -> Option<String> {

@@ -5,7 +5,7 @@
 use super::{RumbleEndpoints, RumbleSource};
 use crate::config::model::{Creator, PlatformMode};
 use crate::config::platform::{
-    Check, Credential, PlatformBlock, PlatformConfig, Settings, parse_settings,
+    Check, Credential, PlatformBlock, PlatformConfig, Settings, parse_settings, schema_part,
 };
 use crate::event::{Platform, PlatformInfo};
 use crate::sources::registry::{PlatformModule, SourceBuild};
@@ -84,8 +84,7 @@ impl PlatformConfig for Rumble {
     }
 
     fn block_schema(&self) -> Value {
-        serde_json::from_str(include_str!("creators_block.schema.json"))
-            .expect("the rumble block schema is valid JSON")
+        schema_part(include_str!("creators_block.schema.json"))
     }
 
     fn parse_block(&self, raw: &Value) -> Result<Settings, serde_json::Error> {
@@ -120,8 +119,7 @@ impl PlatformConfig for Rumble {
     }
 
     fn platforms_json_schema(&self) -> Value {
-        serde_json::from_str(include_str!("platforms_block.schema.json"))
-            .expect("the rumble platforms.json schema is valid JSON")
+        schema_part(include_str!("platforms_block.schema.json"))
     }
 
     fn credentials(&self, block: &PlatformBlock) -> Vec<Credential> {

@@ -2,7 +2,9 @@
 //! whose ids it uses), its creators.json block and how its source is built.
 
 use super::SimSource;
-use crate::config::platform::{PlatformBlock, PlatformConfig, Settings, parse_settings};
+use crate::config::platform::{
+    PlatformBlock, PlatformConfig, Settings, parse_settings, schema_part,
+};
 use crate::event::{Platform, PlatformInfo};
 use crate::sources::registry::{PlatformModule, SourceBuild};
 use crate::sources::{Source, SourceError};
@@ -76,8 +78,7 @@ impl PlatformConfig for Sim {
     }
 
     fn block_schema(&self) -> Value {
-        serde_json::from_str(include_str!("creators_block.schema.json"))
-            .expect("the sim block schema is valid JSON")
+        schema_part(include_str!("creators_block.schema.json"))
     }
 
     fn parse_block(&self, raw: &Value) -> Result<Settings, serde_json::Error> {
@@ -85,8 +86,7 @@ impl PlatformConfig for Sim {
     }
 
     fn platforms_json_schema(&self) -> Value {
-        serde_json::from_str(include_str!("platforms_block.schema.json"))
-            .expect("the sim platforms.json schema is valid JSON")
+        schema_part(include_str!("platforms_block.schema.json"))
     }
 
     fn channel(&self, block: &PlatformBlock) -> Option<String> {

@@ -7,7 +7,7 @@ use super::helix;
 use super::{TwitchEndpoints, TwitchSource};
 use crate::config::model::{Creator, RateLimitsConfig, SendLimit};
 use crate::config::platform::{
-    Check, Credential, PlatformBlock, PlatformConfig, Settings, parse_settings,
+    Check, Credential, PlatformBlock, PlatformConfig, Settings, parse_settings, schema_part,
 };
 use crate::config::secrets::Secrets;
 use crate::event::{EmoteImages, Platform, PlatformInfo};
@@ -92,8 +92,7 @@ impl PlatformConfig for Twitch {
     }
 
     fn block_schema(&self) -> Value {
-        serde_json::from_str(include_str!("creators_block.schema.json"))
-            .expect("the twitch block schema is valid JSON")
+        schema_part(include_str!("creators_block.schema.json"))
     }
 
     fn parse_block(&self, raw: &Value) -> Result<Settings, serde_json::Error> {
@@ -122,8 +121,7 @@ impl PlatformConfig for Twitch {
     }
 
     fn platforms_json_schema(&self) -> Value {
-        serde_json::from_str(include_str!("platforms_block.schema.json"))
-            .expect("the twitch platforms.json schema is valid JSON")
+        schema_part(include_str!("platforms_block.schema.json"))
     }
 
     fn send_limit_keys(&self) -> Map<String, Value> {

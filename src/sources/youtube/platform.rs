@@ -7,7 +7,7 @@ use super::quota::{Method, MethodUse, QuotaBook, QuotaJournal, Spend, next_reset
 use super::{YoutubeEndpoints, YoutubeSource, project_id};
 use crate::config::model::{Creator, RateLimitsConfig};
 use crate::config::platform::{
-    Check, Credential, PlatformBlock, PlatformConfig, Settings, parse_settings,
+    Check, Credential, PlatformBlock, PlatformConfig, Settings, parse_settings, schema_part,
 };
 use crate::event::{Platform, PlatformInfo};
 use crate::sources::registry::{
@@ -213,8 +213,7 @@ impl PlatformConfig for Youtube {
     }
 
     fn block_schema(&self) -> Value {
-        serde_json::from_str(include_str!("creators_block.schema.json"))
-            .expect("the youtube block schema is valid JSON")
+        schema_part(include_str!("creators_block.schema.json"))
     }
 
     fn parse_block(&self, raw: &Value) -> Result<Settings, serde_json::Error> {
@@ -242,16 +241,14 @@ impl PlatformConfig for Youtube {
     }
 
     fn platforms_json_schema(&self) -> Value {
-        serde_json::from_str(include_str!("platforms_block.schema.json"))
-            .expect("the youtube platforms.json schema is valid JSON")
+        schema_part(include_str!("platforms_block.schema.json"))
     }
 
     fn ratelimits_keys(&self) -> Map<String, Value> {
         let mut keys = Map::new();
         keys.insert(
             QUOTA_KEY.into(),
-            serde_json::from_str(include_str!("ratelimits_quota.schema.json"))
-                .expect("the youtube_quota schema is valid JSON"),
+            schema_part(include_str!("ratelimits_quota.schema.json")),
         );
         keys
     }
