@@ -67,8 +67,6 @@ pub struct KickSettings {
     pub client_secret_env: Option<String>,
 }
 
-/// Rumble chat: the official Live Stream API, optionally with the chat's event stream.
-
 impl PlatformConfig for Kick {
     fn platform(&self) -> Platform {
         KICK

@@ -76,8 +76,6 @@ pub enum RumbleTransport {
     Sse,
 }
 
-/// Pilled: planned, ingest only.
-
 impl PlatformConfig for Rumble {
     fn platform(&self) -> Platform {
         RUMBLE

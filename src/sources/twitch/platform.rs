@@ -84,8 +84,6 @@ impl TwitchSettings {
     }
 }
 
-/// YouTube live chat through the Data API.
-
 impl PlatformConfig for Twitch {
     fn platform(&self) -> Platform {
         TWITCH

@@ -86,8 +86,6 @@ pub enum YoutubeTransport {
     Stream,
 }
 
-/// Kick chat over Pusher, sending through the public API.
-
 /// ratelimits.json `youtube_quota`: the YouTube Data API daily quota budget of each Google project
 /// (units reset at midnight Pacific).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
