@@ -44,7 +44,7 @@ fn main() {
         let mut event = chat::event(i);
         serde_json::to_writer(&mut jsonl, &event).unwrap();
         jsonl.write_all(b"\n").unwrap();
-        event.platform = ss::event::Platform::Twitch;
+        event.platform = ss::event::Platform::named("twitch");
         writeln!(irc, "{}", irc_line(&event, i)).unwrap();
         writer
             .blocking_send(WriteOp::ChatEvent(Box::new(chat::event(i))))

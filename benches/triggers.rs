@@ -7,8 +7,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use chrono::{TimeZone, Utc};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use ss::config::model::SimSettings;
 use ss::sources::sim::SimChat;
+use ss::sources::sim::SimSettings;
 use ss::triggers::{Registry, TriggerState, evaluate};
 use std::hint::black_box;
 

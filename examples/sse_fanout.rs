@@ -10,10 +10,10 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use ss::config::model::SimSettings;
 use ss::http::Feed;
 use ss::http::server::{self, AppState};
 use ss::sources::sim::SimChat;
+use ss::sources::sim::SimSettings;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};

@@ -3,8 +3,8 @@
 //! different pass counts; the difference is the cost of the evaluation alone.
 
 use chrono::{TimeZone, Utc};
-use ss::config::model::SimSettings;
 use ss::sources::sim::SimChat;
+use ss::sources::sim::SimSettings;
 use ss::triggers::{Registry, TriggerState, evaluate};
 use std::hint::black_box;
 

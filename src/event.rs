@@ -7,6 +7,7 @@
 
 pub mod detail;
 mod extras;
+mod platform;
 pub mod wire_checks;
 
 pub use compact_str::CompactString;
@@ -15,57 +16,13 @@ pub use detail::{
     SubKind, SubTier, Subscription, UserRef,
 };
 pub use extras::Extras;
+pub use platform::{
+    EmoteImages, Platform, PlatformInfo, PlatformSet, RegisteredPlatform, UnknownPlatform,
+    register_platforms_in_schema,
+};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::fmt;
-
-/// A chat platform, or the built-in `sim` source. Notification destinations (Discord, X) are not
-/// platforms: they have their own settings and are reached through the outbox.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Platform {
-    Twitch,
-    Youtube,
-    Kick,
-    Rumble,
-    Pilled,
-    Sim,
-}
-
-/// The one list of platforms: each with the lowercase name used in config files, exports and the
-/// store, in the order exports list them. Adding a platform means adding its variant and its row.
-const PLATFORMS: [(Platform, &str); 6] = [
-    (Platform::Twitch, "twitch"),
-    (Platform::Youtube, "youtube"),
-    (Platform::Kick, "kick"),
-    (Platform::Rumble, "rumble"),
-    (Platform::Pilled, "pilled"),
-    (Platform::Sim, "sim"),
-];
-
-impl Platform {
-    /// Every platform, in the order exports list them.
-    pub const ALL: [Platform; PLATFORMS.len()] = {
-        let mut all = [Platform::Twitch; PLATFORMS.len()];
-        let mut i = 0;
-        while i < PLATFORMS.len() {
-            all[i] = PLATFORMS[i].0;
-            i += 1;
-        }
-        all
-    };
-
-    /// The lowercase name used in config files, exports and the store.
-    pub fn as_str(self) -> &'static str {
-        PLATFORMS[self as usize].1
-    }
-
-    /// Parses the lowercase name; `None` for anything else.
-    pub fn from_name(name: &str) -> Option<Platform> {
-        PLATFORMS.iter().find(|(_, n)| *n == name).map(|(p, _)| *p)
-    }
-}
 
 /// A 64-bit key for a (platform, id) pair: message ids in the dedupe window, user ids in cooldowns.
 /// Stable within a process (fixed hasher keys), so equal pairs always meet.
@@ -75,42 +32,6 @@ pub fn platform_id_hash(platform: Platform, id: &str) -> u64 {
     platform.hash(&mut h);
     id.hash(&mut h);
     h.finish()
-}
-
-/// A set of platforms (a trigger's `platforms`), one bit per [`Platform`]; the width is checked
-/// against the platform list at compile time, so a new platform cannot silently fall outside it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct PlatformSet(u64);
-
-const _: () = assert!(PLATFORMS.len() <= u64::BITS as usize);
-
-impl PlatformSet {
-    /// Every platform.
-    pub const ALL: PlatformSet = PlatformSet(u64::MAX);
-
-    pub fn insert(&mut self, platform: Platform) {
-        self.0 |= 1 << platform as u32;
-    }
-
-    pub fn contains(self, platform: Platform) -> bool {
-        self.0 & (1 << platform as u32) != 0
-    }
-}
-
-impl FromIterator<Platform> for PlatformSet {
-    fn from_iter<I: IntoIterator<Item = Platform>>(iter: I) -> PlatformSet {
-        let mut set = PlatformSet::default();
-        for p in iter {
-            set.insert(p);
-        }
-        set
-    }
-}
-
-impl fmt::Display for Platform {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
 }
 
 /// Roles a chat author holds, ordered from least to most privileged.
@@ -418,8 +339,8 @@ mod tests {
 
     #[test]
     fn sim_events_of_every_kind_match_the_published_schema() {
-        use crate::config::model::SimSettings;
         use crate::sources::sim::SimChat;
+        use crate::sources::sim::SimSettings;
         let schema: serde_json::Value = serde_json::from_str(CHAT_EVENT_SCHEMA).unwrap();
         let validator = jsonschema::validator_for(&schema).unwrap();
         let mut chat = SimChat::new("demo", "demo", &SimSettings::default(), "t");
@@ -443,7 +364,7 @@ mod tests {
 
     #[test]
     fn platform_names_round_trip() {
-        for p in Platform::ALL {
+        for &p in Platform::all() {
             assert_eq!(Platform::from_name(p.as_str()), Some(p));
         }
         assert_eq!(Platform::from_name("myspace"), None);
@@ -456,10 +377,54 @@ mod tests {
 
     #[test]
     fn platform_sets_hold_exactly_what_was_put_in() {
-        let set: PlatformSet = [Platform::Kick, Platform::Sim].into_iter().collect();
-        for p in Platform::ALL {
-            assert_eq!(set.contains(p), matches!(p, Platform::Kick | Platform::Sim));
+        let named = |n: &str| Platform::from_name(n).unwrap();
+        let set: PlatformSet = [named("kick"), named("sim")].into_iter().collect();
+        for &p in Platform::all() {
+            assert_eq!(set.contains(p), ["kick", "sim"].contains(&p.as_str()));
             assert!(PlatformSet::ALL.contains(p));
         }
+        assert!(!PlatformSet::none().contains(named("kick")));
+    }
+
+    #[test]
+    fn platforms_are_listed_in_export_order_with_unique_names_and_serde_as_their_name() {
+        let names: Vec<&str> = Platform::all().iter().map(|p| p.as_str()).collect();
+        assert_eq!(
+            names,
+            ["twitch", "youtube", "kick", "rumble", "pilled", "sim"],
+            "the built-in platforms, in the order exports list them"
+        );
+        for &p in Platform::all() {
+            assert!(
+                p.as_str()
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+                "{p}"
+            );
+            let json = serde_json::to_value(p).unwrap();
+            assert_eq!(json, p.as_str());
+            assert_eq!(serde_json::from_value::<Platform>(json).unwrap(), p);
+        }
+        let err = serde_json::from_value::<Platform>(serde_json::json!("myspace")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unknown platform \"myspace\"; known platforms: twitch, youtube, kick, rumble, pilled, sim"
+        );
+    }
+
+    #[test]
+    fn equal_names_are_equal_platforms_whatever_the_pointer() {
+        static COPY: PlatformInfo = PlatformInfo {
+            name: "kick",
+            title: "Kick",
+            rank: 20,
+            colour: None,
+            emotes: None,
+        };
+        let kick = Platform::from_name("kick").unwrap();
+        let copy = Platform::new(&COPY);
+        assert_eq!(copy, kick);
+        assert_eq!(platform_id_hash(copy, "m"), platform_id_hash(kick, "m"));
+        assert!(Platform::from_name("twitch").unwrap() < kick);
     }
 }

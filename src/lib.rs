@@ -9,10 +9,11 @@
 //!
 //! - [`cli`]: clap types, one module per subcommand, the one place errors become exit codes.
 //! - [`config`]: typed config files, embedded schemas, semantic checks, secrets.
-//! - [`event`]: `ChatEvent`, the contract every source produces, and its `Extras` (platform details
-//!   kept as JSON text).
-//! - [`sources`]: the source contracts, their runners (the one writer of a source's status), TLS;
-//!   one module per platform ([`sources::twitch`], [`sources::youtube`], [`sources::kick`], [`sources::sim`]).
+//! - [`event`]: `ChatEvent`, the contract every source produces, its `Extras` (platform details
+//!   kept as JSON text), and `Platform`, an open identity registered by each platform's folder.
+//! - [`sources`]: the source contracts, their runners (the one writer of a source's status), TLS,
+//!   and the platform registry ([`sources::registry`]): one folder per platform, registered with
+//!   one line, which shared code iterates.
 //! - [`triggers`]: the pure trigger engine: registry, cooldowns, templates.
 //! - [`actions`]: action descriptors, the router, and one sink per kind of effect.
 //! - [`clips`]: the replay buffer (FFmpeg capture), clip jobs, and their destinations.
@@ -27,6 +28,7 @@
 //!   discord.json; hands the outbox rows to whatever caused them, to be written with it.
 //! - [`notify`]: the outbox's senders (Discord, X) and their rate limits, and the go-live watcher
 //!   that turns a source going live into once-per-stream posts.
+//! - [`http_out`]: outgoing HTTP of senders and platform side calls (client, form, errors).
 //! - [`http`]: the local HTTP server (`system.http`): health, snapshot, the live feed as SSE.
 //! - [`pages`]: the chat pages (replay window, OBS overlay, live chat): one script and stylesheet,
 //!   hostile chat kept inert, a strict Content-Security-Policy.
@@ -50,6 +52,7 @@ pub mod event;
 pub mod export;
 pub mod guards;
 pub mod http;
+pub mod http_out;
 pub mod json_spans;
 pub mod log_sink;
 pub mod notify;
@@ -65,3 +68,7 @@ pub mod triggers;
 pub mod version;
 
 pub use cli::{main_entry, run};
+
+/// For `register_platform!` in other crates (a platform defined outside this crate).
+#[doc(hidden)]
+pub use inventory;

@@ -17,10 +17,10 @@ const WORDS: [&str; 16] = [
 pub fn event(i: u64) -> ChatEvent {
     let user = i % 2_000;
     let platform = [
-        Platform::Twitch,
-        Platform::Youtube,
-        Platform::Kick,
-        Platform::Sim,
+        Platform::named("twitch"),
+        Platform::named("youtube"),
+        Platform::named("kick"),
+        Platform::named("sim"),
     ][(i % 4) as usize];
     let text = (0..4)
         .map(|k| WORDS[((i * 7 + k * 3) % 16) as usize])

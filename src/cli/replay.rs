@@ -111,7 +111,7 @@ pub struct Args {
 }
 
 fn platform_names() -> clap::builder::PossibleValuesParser {
-    clap::builder::PossibleValuesParser::new(Platform::ALL.map(Platform::as_str))
+    clap::builder::PossibleValuesParser::new(Platform::all().iter().map(|p| p.as_str()))
 }
 
 /// Skipped lines warned about one by one; the rest are counted in one line.

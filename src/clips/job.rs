@@ -428,7 +428,12 @@ impl JobContext {
             .config
             .creators
             .get(&clip.creator)
-            .and_then(|c| c.platforms.twitch.as_ref())
+            .and_then(|c| {
+                c.platforms
+                    .settings::<crate::sources::twitch::TwitchSettings>(
+                        crate::sources::twitch::TWITCH,
+                    )
+            })
             .ok_or_else(|| {
                 Stop::Fail(format!(
                     "clips destination twitch needs creator {}'s twitch block",
@@ -453,7 +458,7 @@ impl JobContext {
         let endpoints = destination::twitch::HelixEndpoints::from_platform(
             self.config
                 .platforms
-                .settings(crate::event::Platform::Twitch),
+                .settings(crate::sources::twitch::TWITCH),
         );
         let helix = destination::twitch::Helix {
             client: &self.http,

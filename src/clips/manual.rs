@@ -32,11 +32,11 @@ pub const CANCELLED: &str = "cancelled by the operator (`ss clip cancel`)";
 
 /// The platform a hand-made clip is filed under: the creator's first enabled platform (sim if none).
 pub fn platform_of(creator: &Creator) -> Platform {
-    Platform::ALL
+    Platform::all()
         .iter()
         .copied()
         .find(|&p| creator.platforms.enabled(p))
-        .unwrap_or(Platform::Sim)
+        .unwrap_or(crate::sources::sim::SIM)
 }
 
 /// A clip request for `creator` at `at`.

@@ -82,8 +82,10 @@ impl ConfigKind {
             .unwrap_or_default();
         CELLS[slot].get_or_init(|| {
             // The schemas are part of the binary and covered by tests, so a failure here is a build defect.
-            let schema: serde_json::Value =
+            let mut schema: serde_json::Value =
                 serde_json::from_str(self.schema_text()).expect("embedded schema is valid JSON");
+            // Each platform's part (its creators.json block, its keys) comes from the registry.
+            super::platform::extend_schema(self.name(), &mut schema);
             jsonschema::validator_for(&schema).expect("embedded schema compiles")
         })
     }

@@ -7,6 +7,7 @@
 
 pub mod files;
 pub mod model;
+pub mod platform;
 pub mod post_template;
 pub mod secrets;
 mod semantic;

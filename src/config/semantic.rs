@@ -9,7 +9,6 @@ use super::files::ConfigKind;
 use super::model::*;
 use super::secrets::is_valid_env_name;
 use super::spans::escape_token;
-use crate::event::Platform;
 use std::collections::{BTreeSet, HashSet};
 
 /// One semantic problem, located by file kind and JSON pointer.
@@ -87,13 +86,7 @@ fn env_name(out: &mut Findings, kind: ConfigKind, pointer: String, name: Option<
     if let Some(name) = name
         && !is_valid_env_name(name)
     {
-        out.push(
-            kind,
-            pointer,
-            format!(
-                "{name:?} is not a valid environment variable name; use capitals, digits and `_`, e.g. \"TWITCH_OAUTH_TOKEN_DEMO\""
-            ),
-        );
+        out.push(kind, pointer, super::platform::env_name_message(name));
     }
 }
 
@@ -112,38 +105,6 @@ fn creators(config: &CreatorsConfig, out: &mut Findings) {
                 ),
             );
         }
-        let p = &creator.platforms;
-        let pb = format!("{base}/platforms");
-        if let Some(t) = &p.twitch {
-            env_name(
-                out,
-                k,
-                format!("{pb}/twitch/token_env"),
-                t.token_env.as_ref(),
-            );
-            for (key, name) in [
-                ("client_id_env", &t.client_id_env),
-                ("client_secret_env", &t.client_secret_env),
-            ] {
-                env_name(out, k, format!("{pb}/twitch/{key}"), name.as_ref());
-            }
-        }
-        if creator
-            .clips
-            .as_ref()
-            .and_then(|c| c.destination.as_deref())
-            == Some("twitch")
-            && p.twitch
-                .as_ref()
-                .is_none_or(|t| t.token_env.is_none() || t.client_id_env.is_none())
-        {
-            out.push(
-                k,
-                format!("{base}/clips/destination"),
-                "the twitch clip destination needs the creator's twitch block with `token_env` (scope clips:edit) and `client_id_env`"
-                    .into(),
-            );
-        }
         if let Some(capture) = creator.clips.as_ref().and_then(|c| c.capture.as_ref())
             && capture.segment_s * 3 > capture.buffer_s
         {
@@ -156,114 +117,40 @@ fn creators(config: &CreatorsConfig, out: &mut Findings) {
                 ),
             );
         }
-        if let Some(y) = &p.youtube {
-            env_name(
-                out,
-                k,
-                format!("{pb}/youtube/api_key_env"),
-                y.api_key_env.as_ref(),
-            );
-            env_name(
-                out,
-                k,
-                format!("{pb}/youtube/oauth_token_env"),
-                y.oauth_token_env.as_ref(),
-            );
-            if y.enabled
-                && y.channel_id.is_none()
-                && y.live_chat_id.is_none()
-                && y.video_id.is_none()
-            {
-                out.push(
-                    k,
-                    format!("{pb}/youtube"),
-                    "an enabled YouTube block needs one of `live_chat_id`, `video_id` or `channel_id`"
-                        .into(),
-                );
+        for config in super::platform::configs() {
+            let platform = config.platform();
+            let mut check = super::platform::Check::new(i, platform);
+            config.check_creator(creator, creator.platforms.block(platform), &mut check);
+            for (pointer, message, warning) in check.into_found() {
+                out.0.push(Finding {
+                    kind: k,
+                    pointer,
+                    message,
+                    warning,
+                });
             }
-            if y.enabled && y.api_key_env.is_none() && y.oauth_token_env.is_none() {
-                out.push(
-                    k,
-                    format!("{pb}/youtube"),
-                    "an enabled YouTube block needs `api_key_env` (reading) or `oauth_token_env` (reading and replies)"
-                        .into(),
-                );
-            }
-        }
-        if let Some(kick) = &p.kick {
-            for (key, value) in [
-                ("token_env", &kick.token_env),
-                ("refresh_token_env", &kick.refresh_token_env),
-                ("client_id_env", &kick.client_id_env),
-                ("client_secret_env", &kick.client_secret_env),
-            ] {
-                env_name(out, k, format!("{pb}/kick/{key}"), value.as_ref());
-            }
-            let refreshing = [
-                &kick.refresh_token_env,
-                &kick.client_id_env,
-                &kick.client_secret_env,
-            ];
-            if refreshing.iter().any(|v| v.is_some()) && !refreshing.iter().all(|v| v.is_some()) {
-                out.push(
-                    k,
-                    format!("{pb}/kick"),
-                    "refreshing the Kick token needs all three of `refresh_token_env`, `client_id_env` and `client_secret_env`"
-                        .into(),
-                );
-            }
-        }
-        if let Some(r) = &p.rumble {
-            env_name(
-                out,
-                k,
-                format!("{pb}/rumble/api_url_env"),
-                r.api_url_env.as_ref(),
-            );
-            if r.enabled && r.api_url_env.is_none() {
-                out.push(
-                    k,
-                    format!("{pb}/rumble"),
-                    "an enabled Rumble block needs `api_url_env`: the environment variable holding the Live Stream API URL from https://rumble.com/account/livestream-api, e.g. \"RUMBLE_API_URL_DEMO\""
-                        .into(),
-                );
-            }
-            if r.poll_interval_s < RumbleSettings::MIN_POLL_INTERVAL_S {
-                out.push(
-                    k,
-                    format!("{pb}/rumble/poll_interval_s"),
-                    format!(
-                        "poll_interval_s ({}) is under Rumble's minimum of 5 seconds between Live Stream API calls; use 5 or more (default 10)",
-                        r.poll_interval_s
-                    ),
-                );
-            }
-        }
-        if p.pilled.is_some() {
-            out.warn(
-                k,
-                format!("{pb}/pilled"),
-                "Pilled is not supported yet (planned, ingest only): this block is accepted and kept, but no Pilled source starts",
-            );
         }
     }
 }
 
-/// Creators that enable a platform whose mode keeps it from starting (Rumble is paused by default).
+/// Creators that enable a platform whose mode keeps its source from starting (Rumble is paused by
+/// default). A platform without a source says so in its own checks.
 fn paused_platforms(config: &Config, out: &mut Findings) {
     for (i, creator) in config.creators.creators.iter().enumerate() {
-        if creator.enabled
-            && creator.platforms.enabled(Platform::Rumble)
-            && config.platforms.mode(Platform::Rumble) != PlatformMode::Active
-        {
-            out.warn(
-                ConfigKind::Creators,
-                format!("/creators/{i}/platforms/rumble/enabled"),
-                &format!(
-                    "Rumble is enabled here but its platform mode is {}, so no Rumble source starts; set platforms.json rumble.mode to \"active\"",
-                    config.platforms.mode(Platform::Rumble).as_str()
-                ),
-            );
+        for (platform, block) in creator.platforms.iter() {
+            let mode = config.platforms.mode(platform);
+            let has_source = super::platform::config_of(platform).is_some_and(|c| c.has_source());
+            if creator.enabled && block.enabled && has_source && mode != PlatformMode::Active {
+                let title = platform.title();
+                out.warn(
+                    ConfigKind::Creators,
+                    format!("/creators/{i}/platforms/{platform}/enabled"),
+                    &format!(
+                        "{title} is enabled here but its platform mode is {}, so no {title} source starts; set platforms.json {platform}.mode to \"active\"",
+                        mode.as_str()
+                    ),
+                );
+            }
         }
     }
 }
@@ -508,55 +395,32 @@ fn platforms(config: &PlatformsConfig, out: &mut Findings) {
                 format!("{url:?} is not a websocket URL; write it as wss://host[:port]/path"),
             );
         }
-        if *platform == Platform::Pilled && settings.mode == PlatformMode::Active {
+        let has_source = super::platform::config_of(*platform).is_none_or(|c| c.has_source());
+        if !has_source && settings.mode == PlatformMode::Active {
             out.push(
                 k,
                 format!("{base}/mode"),
-                "pilled has no source yet; its mode can be planned, scaffold or paused".into(),
+                format!(
+                    "{platform} has no source yet; its mode can be planned, scaffold or paused"
+                ),
             );
         }
     }
 }
 
+/// Each platform's checks of its send limit and its own keys.
 fn ratelimits(config: &RateLimitsConfig, out: &mut Findings) {
-    let k = ConfigKind::RateLimits;
-    for (platform, limit) in &config.platforms {
-        if let Some(p) = limit
-            .platform_specific
-            .get("privileged_messages")
-            .and_then(serde_json::Value::as_u64)
-            && p < u64::from(limit.messages)
-        {
-            out.push(
-                k,
-                format!("/platforms/{platform}/privileged_messages"),
-                format!(
-                    "privileged_messages ({p}) is below messages ({}); moderators never get fewer sends",
-                    limit.messages
-                ),
-            );
+    for platform_config in super::platform::configs() {
+        let mut check = super::platform::Check::file(platform_config.platform());
+        platform_config.check_ratelimits(config, &mut check);
+        for (pointer, message, warning) in check.into_found() {
+            out.0.push(Finding {
+                kind: ConfigKind::RateLimits,
+                pointer,
+                message,
+                warning,
+            });
         }
-    }
-    let q = config.youtube_quota;
-    if q.hard_cap_units > q.daily_units {
-        out.push(
-            k,
-            "/youtube_quota/hard_cap_units".into(),
-            format!(
-                "hard_cap_units ({}) exceeds daily_units ({}); the cap must fit in the daily budget",
-                q.hard_cap_units, q.daily_units
-            ),
-        );
-    }
-    if q.reserve_units >= q.hard_cap_units {
-        out.push(
-            k,
-            "/youtube_quota/reserve_units".into(),
-            format!(
-                "reserve_units ({}) leaves nothing below hard_cap_units ({}); lower the reserve",
-                q.reserve_units, q.hard_cap_units
-            ),
-        );
     }
 }
 

@@ -85,7 +85,7 @@ mod tests {
 
     fn event(text: &str, ranges: &[(u32, u32)]) -> ChatEvent {
         let mut event = ChatEvent::message(
-            Platform::Twitch,
+            Platform::named("twitch"),
             "demo",
             "m1",
             received(),
@@ -150,8 +150,8 @@ mod tests {
 
     #[test]
     fn sim_events_pass_unchanged() {
-        use crate::config::model::SimSettings;
         use crate::sources::sim::SimChat;
+        use crate::sources::sim::SimSettings;
         let mut chat = SimChat::new("demo", "demo", &SimSettings::default(), "t");
         for _ in 0..5000 {
             let now = Utc::now();

@@ -204,7 +204,7 @@ mod tests {
             started_at: Some(now - chrono::Duration::seconds(90)),
             sources: vec![SourceView {
                 creator: "demo".into(),
-                platform: Platform::Sim,
+                platform: Platform::named("sim"),
                 status: status.snapshot(),
             }],
             ..RuntimeView::idle()

@@ -92,8 +92,9 @@ pub struct RuntimeView {
     pub rates: Vec<RateWindow>,
     /// When each (creator, platform) last passed the validation trigger, keyed `creator/platform`.
     pub validated: BTreeMap<String, DateTime<Utc>>,
-    /// The YouTube quota planner's view of each Google project in use.
-    pub quotas: Vec<crate::sources::youtube::quota::QuotaSnapshot>,
+    /// What platforms' per-run services show (YouTube: its quota planner's projects), by platform
+    /// name; read by the platforms' parts of the exports.
+    pub platforms: BTreeMap<String, serde_json::Value>,
     /// The notification senders' counters and state, per destination.
     pub notify: BTreeMap<String, crate::notify::stats::DestinationStats>,
     /// The clip replay buffers (one capture per creator with `clips.capture`).

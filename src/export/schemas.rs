@@ -125,8 +125,10 @@ pub fn validator(schema: &str) -> Option<&'static jsonschema::Validator> {
         // The schemas are part of the binary and every one is compiled by a unit test, so a failure
         // here is a build defect, not an input error.
         let text = SCHEMAS[slot].1;
-        let value: serde_json::Value =
+        let mut value: serde_json::Value =
             serde_json::from_str(text).expect("embedded export schema is valid JSON");
+        // The platform names are the registered ones, not only those the file lists.
+        crate::event::register_platforms_in_schema(&mut value);
         jsonschema::validator_for(&value).expect("embedded export schema compiles")
     }))
 }

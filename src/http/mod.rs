@@ -1,12 +1,11 @@
 //! The runtime's one local HTTP server (`system.http`): health, the snapshot, and the live feed.
 //!
 //! [`feed`] holds what `/events` streams; [`server`] is the router and the access rule; [`pages`]
-//! serves the live chat pages (`/overlay`, `/chat`); [`kick_webhook`] is `POST /webhooks/kick`
-//! (authenticated by Kick's signature, not the token). `ss run` starts it when
-//! `system.http.enabled`.
+//! serves the live chat pages (`/overlay`, `/chat`). Platforms add routes of their own (Kick's
+//! `POST /webhooks/kick`, authenticated by Kick's signature, not the token) through the platform
+//! registry; `ss run` merges them and starts the server when `system.http.enabled`.
 
 pub mod feed;
-pub mod kick_webhook;
 pub mod pages;
 pub mod server;
 

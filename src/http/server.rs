@@ -3,7 +3,7 @@
 //! Routes: `/healthz` (liveness), `/api/snapshot` (the runtime snapshot the exporter last wrote),
 //! `/events` (the live [`Feed`] as Server-Sent Events, resumable with `Last-Event-ID`), `/overlay` and
 //! `/chat` (the live chat pages, fed by `/events`), and, merged in by `ss run` outside the token
-//! check, `POST /webhooks/kick` ([`super::kick_webhook`]). A `listen`
+//! check, the routes platforms add through the registry (Kick's webhooks). A `listen`
 //! address outside loopback is refused unless a token is configured; with a token every route needs
 //! it as `Authorization: Bearer TOKEN` or `?key=TOKEN` (OBS browser sources can only pass a query),
 //! compared in constant time and never logged.

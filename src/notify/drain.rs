@@ -256,22 +256,4 @@ fn record(
     }
 }
 
-/// A transport error, described without its URL (a webhook URL is a secret) and with every
-/// secret scrubbed.
-pub fn describe(error: reqwest::Error, secrets: &Secrets) -> String {
-    let error = error.without_url();
-    let mut text = if error.is_timeout() {
-        "timed out".to_string()
-    } else if error.is_connect() {
-        "could not connect".to_string()
-    } else {
-        error.to_string()
-    };
-    let mut source = std::error::Error::source(&error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    secrets.scrub(&text)
-}
+pub use crate::http_out::describe;

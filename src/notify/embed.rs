@@ -29,16 +29,12 @@ pub fn truncate(text: &str, max: usize) -> String {
     out
 }
 
-/// The platform's brand colour, as Discord's integer.
+/// The platform's brand colour ([`crate::event::PlatformInfo::colour`]), as Discord's integer;
+/// Discord's blurple for a platform without one.
 pub fn colour(platform: Option<Platform>) -> u32 {
-    match platform.map(Platform::as_str) {
-        Some("twitch") => 0x0091_46FF,
-        Some("youtube") => 0x00FF_0000,
-        Some("kick") => 0x0053_FC18,
-        Some("rumble") => 0x0085_C742,
-        Some("pilled") => 0x00F5_A623,
-        _ => 0x0058_65F2,
-    }
+    platform
+        .and_then(|p| p.info().colour)
+        .unwrap_or(0x0058_65F2)
 }
 
 /// The parts of a notification, read from an outbox row's payload.

@@ -1,5 +1,5 @@
 //! Notifications out of the outbox: the Discord and X senders and their rate limits, and the
-//! go-live watcher (with Twitch's Helix poller) that turns a source going live into posts.
+//! go-live watcher that turns a source going live into posts.
 //!
 //! # Layout
 //!
@@ -9,7 +9,6 @@
 //!   channels per guild.
 //! - [`x`]: `POST /2/tweets` with an OAuth 2.0 user token, refreshed on a 401.
 //! - [`golive`]: statuses → go-live and runtime log rows, as `crate::routing::rules` makes them.
-//! - [`helix`]: Twitch live/offline through Helix `GET /streams` with an app token.
 //! - [`stats`]: per-destination counters and state for `runtime_snapshot.json`.
 //!
 //! Where a notification goes is routing's decision, not this module's: a sender sends the rows of
@@ -22,7 +21,6 @@ pub mod discord;
 pub mod drain;
 pub mod embed;
 pub mod golive;
-pub mod helix;
 pub mod stats;
 pub mod x;
 
@@ -48,7 +46,9 @@ pub struct NotifyParts {
     pub writer: StoreWriter,
     pub writer_stats: Arc<WriterStats>,
     pub telemetry: Telemetry,
-    /// Every running source's status (creator, platform, handle).
+    /// Every status a source reports into (creator, platform, handle): the running sources', and
+    /// those a platform's services report into for creators without a running source (Twitch's
+    /// go-live poller).
     pub sources: Vec<(String, Platform, StatusHandle)>,
     pub shutdown: CancellationToken,
 }
@@ -59,42 +59,9 @@ pub struct Notifications {
     pub stats: NotifyStats,
 }
 
-/// An HTTP client for the senders: rustls, a bounded timeout, no redirects (a redirect could carry
-/// a token to another host).
-pub(crate) fn http_client(timeout: Duration) -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(timeout)
-        .connect_timeout(timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap_or_default()
-}
+pub(crate) use crate::http_out::{client as http_client, form};
 
-/// `application/x-www-form-urlencoded` text of `pairs`.
-pub(crate) fn form(pairs: &[(&str, &str)]) -> String {
-    fn encode(s: &str, out: &mut String) {
-        for b in s.bytes() {
-            match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                    out.push(char::from(b));
-                }
-                _ => out.push_str(&format!("%{b:02X}")),
-            }
-        }
-    }
-    let mut out = String::new();
-    for (i, (k, v)) in pairs.iter().enumerate() {
-        if i > 0 {
-            out.push('&');
-        }
-        encode(k, &mut out);
-        out.push('=');
-        encode(v, &mut out);
-    }
-    out
-}
-
-/// Starts the senders, the go-live watcher and the Helix pollers.
+/// Starts the senders and the go-live watcher.
 pub fn start(parts: NotifyParts) -> Notifications {
     let stats = NotifyStats::default();
     {
@@ -132,17 +99,8 @@ pub fn start(parts: NotifyParts) -> Notifications {
         ctx(&stats),
         x_wake.clone(),
     ));
-    let mut sources = parts.sources.clone();
-    for (creator, status) in helix_pollers(&parts, &mut tasks) {
-        if !sources
-            .iter()
-            .any(|(c, p, _)| *c == creator && *p == Platform::Twitch)
-        {
-            sources.push((creator, Platform::Twitch, status));
-        }
-    }
     tasks.spawn(golive::run(golive::Watched {
-        sources,
+        sources: parts.sources.clone(),
         config: parts.config.clone(),
         writer: parts.writer.clone(),
         writer_stats: parts.writer_stats.clone(),
@@ -192,60 +150,6 @@ fn x_readiness(config: &Config, secrets: &Secrets) -> (&'static str, Option<Stri
             )),
         ),
     }
-}
-
-/// Starts a Helix poller for each Twitch creator with client credentials; returns the status each
-/// reports into (the Twitch source's when it runs).
-fn helix_pollers(parts: &NotifyParts, tasks: &mut JoinSet<()>) -> Vec<(String, StatusHandle)> {
-    let config = parts.config.borrow().clone();
-    let own = config.platforms.settings(Platform::Twitch);
-    let helix_url = own
-        .str("helix_url")
-        .unwrap_or_else(|| helix::DEFAULT_HELIX_URL.into());
-    let oauth_url = own
-        .str("oauth_url")
-        .unwrap_or_else(|| helix::DEFAULT_OAUTH_URL.into());
-    let every = own
-        .u64("live_poll_s")
-        .map_or(helix::DEFAULT_POLL, Duration::from_secs);
-    let mut started = Vec::new();
-    for creator in config.creators.creators.iter().filter(|c| c.enabled) {
-        let Some(twitch) = creator.platforms.twitch.as_ref().filter(|t| t.enabled) else {
-            continue;
-        };
-        let (Some(id_env), Some(secret_env)) = (&twitch.client_id_env, &twitch.client_secret_env)
-        else {
-            continue;
-        };
-        let (Some(client_id), Some(client_secret)) =
-            (parts.secrets.get(id_env), parts.secrets.get(secret_env))
-        else {
-            tracing::warn!(creator = %creator.id, platform = "twitch", "Go-live checks off: {id_env} or {secret_env} is not set.");
-            continue;
-        };
-        let status = parts
-            .sources
-            .iter()
-            .find(|(c, p, _)| *c == creator.id && *p == Platform::Twitch)
-            .map_or_else(StatusHandle::new, |(_, _, s)| s.clone());
-        let client = helix::HelixStreams::new(
-            &helix_url,
-            &oauth_url,
-            client_id,
-            client_secret,
-            parts.secrets.clone(),
-        );
-        let login = twitch.channel.trim_start_matches('#').to_ascii_lowercase();
-        tasks.spawn(helix::watch(
-            client,
-            login,
-            status.clone(),
-            every,
-            parts.shutdown.clone(),
-        ));
-        started.push((creator.id.clone(), status));
-    }
-    started
 }
 
 impl Notifications {

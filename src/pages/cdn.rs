@@ -8,64 +8,35 @@
 //! Badges are drawn as text (Twitch's badge images are looked up by an API call, not built from
 //! the `set/version` a message carries), so they need no image host.
 
-use crate::event::Platform;
-use serde::Serialize;
+use crate::event::{EmoteImages, Platform};
+use serde_json::json;
 
-/// The emote images of one platform.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct EmoteCdn {
-    #[serde(skip)]
-    pub platform: Platform,
-    /// The host, for the Content-Security-Policy.
-    #[serde(skip)]
-    pub host: &'static str,
-    /// The image URL with `{id}` where the emote id goes.
-    pub url: &'static str,
-    /// A regular expression (JavaScript and Rust syntax alike) an id must match in full.
-    pub id: &'static str,
+/// The platforms whose emotes are shown as images, with where the images come from: each
+/// platform's [`crate::event::PlatformInfo::emotes`], in export order.
+pub fn emote_cdns() -> impl Iterator<Item = (Platform, EmoteImages)> {
+    Platform::all()
+        .iter()
+        .filter_map(|p| Some((*p, p.info().emotes?)))
 }
-
-const TWITCH_URL: &str = "https://static-cdn.jtvnw.net/emoticons/v2/{id}/default/dark/1.0";
-/// Twitch ids are numeric or `emotesv2_<hex>`, sometimes with a `_XX` modifier suffix.
-const TWITCH_ID: &str = "[A-Za-z0-9_]{1,64}";
-
-/// The platforms whose emotes are shown as images. The sim source uses Twitch's emote ids.
-pub const EMOTE_CDNS: [EmoteCdn; 3] = [
-    EmoteCdn {
-        platform: Platform::Twitch,
-        host: "static-cdn.jtvnw.net",
-        url: TWITCH_URL,
-        id: TWITCH_ID,
-    },
-    EmoteCdn {
-        platform: Platform::Sim,
-        host: "static-cdn.jtvnw.net",
-        url: TWITCH_URL,
-        id: TWITCH_ID,
-    },
-    EmoteCdn {
-        platform: Platform::Kick,
-        host: "files.kick.com",
-        url: "https://files.kick.com/emotes/{id}/fullsize",
-        id: "[0-9]{1,20}",
-    },
-];
 
 /// The `img-src` sources: each CDN host once, over https.
 pub fn image_sources() -> Vec<String> {
-    let mut hosts: Vec<&str> = EMOTE_CDNS.iter().map(|c| c.host).collect();
-    hosts.dedup();
+    let mut hosts: Vec<&str> = Vec::new();
+    for (_, cdn) in emote_cdns() {
+        if !hosts.contains(&cdn.host) {
+            hosts.push(cdn.host);
+        }
+    }
     hosts.iter().map(|h| format!("https://{h}")).collect()
 }
 
 /// The table as the pages read it: `{"twitch": {"url": ..., "id": ...}, ...}`.
 pub fn table() -> serde_json::Map<String, serde_json::Value> {
-    EMOTE_CDNS
-        .iter()
-        .map(|c| {
+    emote_cdns()
+        .map(|(platform, cdn)| {
             (
-                c.platform.as_str().to_owned(),
-                serde_json::to_value(c).expect("plain strings serialize"),
+                platform.as_str().to_owned(),
+                json!({"url": cdn.url, "id": cdn.id}),
             )
         })
         .collect()
@@ -77,7 +48,7 @@ mod tests {
 
     #[test]
     fn every_template_is_https_on_its_host_and_every_pattern_refuses_paths_and_urls() {
-        for cdn in EMOTE_CDNS {
+        for (platform, cdn) in emote_cdns() {
             assert!(
                 cdn.url.starts_with(&format!("https://{}/", cdn.host)),
                 "{}",
@@ -98,11 +69,7 @@ mod tests {
                 "25%2F..",
                 "javascript:alert(1)",
             ] {
-                assert!(
-                    !id.is_match(hostile),
-                    "{:?} accepted {hostile:?}",
-                    cdn.platform
-                );
+                assert!(!id.is_match(hostile), "{platform} accepted {hostile:?}");
             }
         }
         assert_eq!(
@@ -114,7 +81,7 @@ mod tests {
     #[test]
     fn real_ids_of_each_platform_are_accepted() {
         let accepts = |platform: Platform, id: &str| {
-            let cdn = EMOTE_CDNS.iter().find(|c| c.platform == platform).unwrap();
+            let (_, cdn) = emote_cdns().find(|(p, _)| *p == platform).unwrap();
             regex::Regex::new(&format!("^(?:{})$", cdn.id))
                 .unwrap()
                 .is_match(id)
@@ -125,9 +92,9 @@ mod tests {
             "emotesv2_dcd06b30a5c24f6eb871e8f5edbd44f7",
             "300196486_TK",
         ] {
-            assert!(accepts(Platform::Twitch, id), "{id}");
+            assert!(accepts(Platform::named("twitch"), id), "{id}");
         }
-        assert!(accepts(Platform::Kick, "3989851"));
-        assert!(!accepts(Platform::Kick, "emotesv2_1"));
+        assert!(accepts(Platform::named("kick"), "3989851"));
+        assert!(!accepts(Platform::named("kick"), "emotesv2_1"));
     }
 }

@@ -92,7 +92,7 @@ mod tests {
         assert_eq!(RecordedChat::default().into_json(), "[]");
         for (i, text) in ["first", "</script>"].iter().enumerate() {
             let event = ChatEvent::message(
-                Platform::Twitch,
+                Platform::named("twitch"),
                 "demo",
                 &format!("m{i}"),
                 chrono::DateTime::from_timestamp(1_700_000_000 + i as i64, 0).unwrap(),

@@ -78,16 +78,16 @@ mod tests {
     #[test]
     fn duplicates_within_the_window_are_caught_per_platform() {
         let mut d = Dedupe::new(3);
-        assert!(d.first_seen(Platform::Twitch, "a"));
-        assert!(!d.first_seen(Platform::Twitch, "a"));
+        assert!(d.first_seen(Platform::named("twitch"), "a"));
+        assert!(!d.first_seen(Platform::named("twitch"), "a"));
         assert!(
-            d.first_seen(Platform::Kick, "a"),
+            d.first_seen(Platform::named("kick"), "a"),
             "same id on another platform is new"
         );
-        assert!(d.first_seen(Platform::Twitch, "b"));
-        assert!(d.first_seen(Platform::Twitch, "c"));
+        assert!(d.first_seen(Platform::named("twitch"), "b"));
+        assert!(d.first_seen(Platform::named("twitch"), "c"));
         // The window holds 3: the first "a" (twitch) is forgotten.
-        assert!(d.first_seen(Platform::Twitch, "a"));
+        assert!(d.first_seen(Platform::named("twitch"), "a"));
         assert_eq!(d.len(), 3);
     }
 
@@ -95,7 +95,7 @@ mod tests {
     fn memory_is_bounded() {
         let mut d = Dedupe::new(1000);
         for i in 0..100_000 {
-            d.first_seen(Platform::Sim, &i.to_string());
+            d.first_seen(Platform::named("sim"), &i.to_string());
         }
         assert_eq!(d.len(), 1000);
         assert!(d.seen.len() == 1000);

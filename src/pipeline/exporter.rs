@@ -48,8 +48,8 @@ pub struct ExporterParts {
     pub validated: Validated,
     pub export_now: Arc<Notify>,
     pub started_at: DateTime<Utc>,
-    /// The run's YouTube quota projects.
-    pub quotas: crate::sources::youtube::quota::QuotaBook,
+    /// The platforms' per-run services (their live views are exported).
+    pub services: crate::sources::registry::RunServices,
     /// What the notification senders did.
     pub notify: crate::notify::stats::NotifyStats,
     /// The clip captures.
@@ -87,7 +87,7 @@ impl ExporterParts {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .clone(),
-            quotas: self.quotas.snapshots(Utc::now()),
+            platforms: self.services.live_views(Utc::now()),
             notify: self.notify.snapshot(),
             captures: self.captures.snapshot(),
         }

@@ -166,7 +166,14 @@ mod tests {
 
     fn event(id: &str) -> ChatEvent {
         let at = chrono::Utc::now();
-        ChatEvent::message(Platform::Sim, "demo", id, at, Author::default(), "hi")
+        ChatEvent::message(
+            Platform::named("sim"),
+            "demo",
+            id,
+            at,
+            Author::default(),
+            "hi",
+        )
     }
 
     #[tokio::test(start_paused = true)]

@@ -25,6 +25,7 @@ use crate::config::secrets::Secrets;
 use crate::event::ChatEvent;
 use crate::export::runtime_view::Counters;
 use crate::routing::Routing;
+use crate::sources::registry::{RunParts, RunServices, ServiceStart};
 use crate::store::{Checkpoint, Readers, RunMark, RunMarkKind, StoreError, StoreWriter, WriteOp};
 use crate::triggers::Registry;
 use anyhow::Context;
@@ -265,8 +266,16 @@ pub async fn run(
             &tasks,
         )?;
     }
+    // What platforms run beside their sources (webhook receivers, quota books, go-live pollers),
+    // before the HTTP server that serves their routes.
+    let services = RunServices::start(&ServiceStart {
+        config: &config,
+        root,
+        secrets: &secrets,
+    })
+    .map_err(anyhow::Error::msg)?;
     // Also before anything starts: a refused listen address stops the run with the reason.
-    let (feed, kick_webhook) = start_http(root, &config, &secrets, &shutdown, &tasks).await?;
+    let feed = start_http(root, &config, &secrets, &services, &shutdown, &tasks).await?;
     let db = crate::store::db_path(root);
     let writer = StoreWriter::start(&db, WRITER_CAPACITY)
         .await
@@ -303,10 +312,26 @@ pub async fn run(
         sink, mut receiver, ..
     } = lane;
     let plans = supervisor::plan(&config, options.creator.as_deref());
-    let quotas = crate::sources::youtube::quota::QuotaBook::new(Some(Arc::new(
-        supervisor::WriterJournal(writer.clone()),
-    )));
-    let stored = supervisor::Stored::read(&readers).await;
+    let stored = Arc::new(supervisor::Stored::read(&readers).await);
+    services.open(&RunParts {
+        sink: sink.clone(),
+        guards: counters.guards.clone(),
+        wire: config.system.limits.wire(),
+        ledger: Arc::new(supervisor::WriterLedger {
+            writer: writer.clone(),
+            stored: stored.clone(),
+        }),
+        shutdown: shutdown.clone(),
+    });
+    // At shutdown the services let go of the lane's sink (webhooks), so the lane can close.
+    {
+        let services = services.clone();
+        let token = shutdown.clone();
+        tasks.spawn(async move {
+            token.cancelled().await;
+            services.close();
+        });
+    }
     let supervisor = Supervisor::start(
         &config,
         &plans,
@@ -318,25 +343,15 @@ pub async fn run(
             guards: &counters.guards,
             db: &db,
             stored: &stored,
-            quotas: &quotas,
+            services: &services,
         },
     );
-    // Kick's webhooks enter the same lane until shutdown, when the receiver lets go of its sink.
-    if let Some(webhook) = kick_webhook {
-        webhook.open(crate::sources::kick::webhook::Door {
-            sink: sink.clone(),
-            guards: counters.guards.clone(),
-            wire: config.system.limits.wire(),
-        });
-        let token = shutdown.clone();
-        tasks.spawn(async move {
-            token.cancelled().await;
-            webhook.close();
-        });
-    }
-    // The sources (and the webhook receiver) hold the only senders now, so the lane closes when
-    // the last source stops.
+    // The sources (and platforms' services, until they close) hold the only senders now, so the
+    // lane closes when the last source stops.
     drop(sink);
+    // Statuses the services report into for creators without a running source (go-live polls).
+    let mut statuses = supervisor.status_handles();
+    statuses.extend(services.sources_started(&statuses, &secrets, &shutdown, &tasks));
 
     let notifications = crate::notify::start(crate::notify::NotifyParts {
         readers: readers.clone(),
@@ -345,7 +360,7 @@ pub async fn run(
         writer: writer.clone(),
         writer_stats: writer.stats(),
         telemetry: telemetry.clone(),
-        sources: supervisor.status_handles(),
+        sources: statuses,
         shutdown: shutdown.clone(),
     });
     let clips = crate::clips::Clips::start(crate::clips::ClipsParts {
@@ -374,7 +389,7 @@ pub async fn run(
             validated: validated.clone(),
             export_now: export_now.clone(),
             started_at: chrono::Utc::now(),
-            quotas: supervisor.quotas(),
+            services: services.clone(),
             notify: notifications.stats.clone(),
             captures: clips.views(),
         },
@@ -507,29 +522,22 @@ pub async fn run(
     })
 }
 
-/// The feed the pipeline publishes to and the Kick webhook receiver, when the server runs.
-type HttpParts = (
-    Option<crate::http::Feed>,
-    Option<Arc<crate::sources::kick::webhook::WebhookReceiver>>,
-);
-
-/// Starts the local HTTP server when `system.http.enabled`; returns the feed the pipeline
-/// publishes to and, when a creator reads Kick, the receiver of `POST /webhooks/kick`.
+/// Starts the local HTTP server when `system.http.enabled`, with the routes platforms add (merged
+/// outside the token check: they authenticate their requests themselves); returns the feed the
+/// pipeline publishes to.
 async fn start_http(
     root: &Path,
     config: &Config,
     secrets: &Secrets,
+    services: &RunServices,
     shutdown: &CancellationToken,
     tasks: &TaskTracker,
-) -> anyhow::Result<HttpParts> {
+) -> anyhow::Result<Option<crate::http::Feed>> {
     use crate::http::server;
     let settings = &config.system.http;
     if !settings.enabled {
-        return Ok((None, None));
+        return Ok(None);
     }
-    let kick_webhook = crate::sources::kick::webhook::receiver_for(config, root)
-        .map_err(anyhow::Error::msg)?
-        .map(Arc::new);
     let token = match &settings.token_env {
         None => None,
         Some(name) => Some(Arc::new(secrets.get(name).ok_or_else(|| {
@@ -546,16 +554,16 @@ async fn start_http(
         token,
     };
     let mut app = server::router(state);
-    if let Some(receiver) = &kick_webhook {
-        app = app.merge(crate::http::kick_webhook::router(receiver.clone()));
+    for routes in services.routes() {
+        app = app.merge(routes);
     }
     tracing::info!(
         listen = %settings.listen,
-        kick_webhooks = kick_webhook.is_some(),
-        "HTTP server listening (/healthz, /api/snapshot, /events, POST /webhooks/kick with Kick sources)."
+        platform_routes = ?services.with_routes(),
+        "HTTP server listening (/healthz, /api/snapshot, /events, and the platforms' routes)."
     );
     tasks.spawn(server::serve_router(listener, app, shutdown.clone()));
-    Ok((Some(feed), kick_webhook))
+    Ok(Some(feed))
 }
 
 /// Drains the data lane until it closes, applying config reloads between batches.

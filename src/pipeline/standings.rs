@@ -187,7 +187,7 @@ mod tests {
         WriteOp::action(Action {
             trigger_id: "gg".into(),
             creator: "demo".into(),
-            platform: Platform::Twitch,
+            platform: Platform::named("twitch"),
             message_id: format!("m{ms}"),
             at: DateTime::from_timestamp_millis(ms).unwrap(),
             kind: ActionKind::Score {
@@ -203,7 +203,7 @@ mod tests {
         WriteOp::action(Action {
             trigger_id: "hype".into(),
             creator: "demo".into(),
-            platform: Platform::Twitch,
+            platform: Platform::named("twitch"),
             message_id: format!("t{ms}"),
             at: DateTime::from_timestamp_millis(ms).unwrap(),
             kind: ActionKind::Tally {
@@ -225,7 +225,7 @@ mod tests {
         let only_tallies = answer(
             &StoreReader::open(&path).unwrap(),
             "demo",
-            Platform::Twitch,
+            Platform::named("twitch"),
             &StandingsQuery::Top { name: None },
         )
         .unwrap();
@@ -247,7 +247,9 @@ mod tests {
         }
         writer.close().unwrap();
         let store = StoreReader::open(&path).unwrap();
-        let ask = |query: StandingsQuery| answer(&store, "demo", Platform::Twitch, &query).unwrap();
+        let ask = |query: StandingsQuery| {
+            answer(&store, "demo", Platform::named("twitch"), &query).unwrap()
+        };
         let rank = |name: Option<&str>, user: &str| StandingsQuery::Rank {
             name: name.map(Into::into),
             user_id: format!("id-{user}"),

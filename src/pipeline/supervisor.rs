@@ -14,15 +14,10 @@ use crate::config::model::PlatformMode;
 use crate::config::secrets::Secrets;
 use crate::event::Platform;
 use crate::guards::Guards;
-use crate::sources::kick::{KickEndpoints, KickSource};
-use crate::sources::rumble::{RumbleEndpoints, RumbleSource};
-use crate::sources::runner::{Wiring, polling, session};
-use crate::sources::sim::SimSource;
-use crate::sources::twitch::{TwitchEndpoints, TwitchSource};
-use crate::sources::youtube::quota::{
-    Method, MethodUse, QuotaBook, QuotaJournal, Spend, SpentLoader, quota_day,
+use crate::sources::registry::{
+    Ledger, LedgerSpend, LedgerUse, RunServices, SourceBuild, module_of,
 };
-use crate::sources::youtube::{self, YoutubeEndpoints, YoutubeSource};
+use crate::sources::runner::{Wiring, polling, session};
 use crate::sources::{ConnectionState, OUTBOUND_CAPACITY, Source, SourceError, StatusHandle};
 use crate::store::{ProjectQuotaRow, Readers, StoreError, StoreWriter, WriteOp};
 use std::collections::HashMap;
@@ -50,7 +45,7 @@ pub fn plan(config: &Config, only_creator: Option<&str>) -> Vec<SourcePlan> {
         if only_creator.is_some_and(|id| id != creator.id) {
             continue;
         }
-        for platform in Platform::ALL {
+        for &platform in Platform::all() {
             if !creator.platforms.configured(platform) {
                 continue;
             }
@@ -75,47 +70,19 @@ pub fn plan(config: &Config, only_creator: Option<&str>) -> Vec<SourcePlan> {
     plans
 }
 
-/// What building a source may need beyond the config: secrets (a YouTube project is named after
-/// its key's hash), the run's quota projects, and what each project spent today.
+/// What building a source may need beyond the config: secrets, the platforms' services of the
+/// run, and where sources keep state.
 pub struct BuildDeps<'a> {
     pub secrets: &'a Secrets,
-    pub quotas: &'a QuotaBook,
-    pub spent: &'a SpentLoader<'a>,
+    pub services: &'a RunServices,
     /// `runtime/state`: where a source keeps what it must remember across runs (Kick's refreshed
     /// tokens).
     pub state_dir: &'a Path,
 }
 
-/// Persists YouTube quota spends through the store writer, before each call is made.
-pub struct WriterJournal(pub StoreWriter);
-
-impl QuotaJournal for WriterJournal {
-    fn record(&self, spend: Spend) -> crate::sources::BoxFuture<'_, ()> {
-        Box::pin(async move {
-            let units = i64::from(spend.units);
-            let op = WriteOp::Atomic(vec![
-                WriteOp::QuotaSpend {
-                    platform: Platform::Youtube,
-                    day: spend.day,
-                    units,
-                },
-                WriteOp::ProjectQuotaSpend {
-                    project: spend.project,
-                    day: spend.day,
-                    method: spend.method.as_str(),
-                    units,
-                },
-            ]);
-            if let Err(e) = self.0.send(op).await {
-                tracing::warn!(platform = "youtube", "Quota spend not recorded: {e}");
-            }
-        })
-    }
-}
-
 /// What the store says at start, read once through the reader pool (off the async threads) before
-/// the sources are built: the polling sources' resume checkpoints, and what each YouTube project
-/// spent on the current (and, for a start across midnight, the next) Pacific quota day.
+/// the sources are built: the polling sources' resume checkpoints, and the budget spends (the
+/// ledger) of the days around today, whatever day a platform's budget counts in.
 #[derive(Debug)]
 pub struct Stored {
     checkpoints: Result<HashMap<(String, Platform), String>, Arc<StoreError>>,
@@ -124,8 +91,13 @@ pub struct Stored {
 
 impl Stored {
     pub async fn read(readers: &Readers) -> Stored {
-        let now = chrono::Utc::now();
-        let days = [quota_day(now), quota_day(now + chrono::TimeDelta::hours(1))];
+        let today = chrono::Utc::now().date_naive();
+        // A budget's day may follow any time zone (YouTube's is Pacific): yesterday to tomorrow in
+        // UTC holds every zone's today.
+        let days: Vec<chrono::NaiveDate> = [today.pred_opt(), Some(today), today.succ_opt()]
+            .into_iter()
+            .flatten()
+            .collect();
         let read = readers
             .read(move |store| {
                 let checkpoints = store.checkpoints().map(|all| {
@@ -134,9 +106,7 @@ impl Stored {
                         .collect()
                 });
                 let mut spent = Vec::new();
-                let mut read_days = days.to_vec();
-                read_days.dedup();
-                for day in read_days {
+                for day in days {
                     match store.project_quota_usage(day) {
                         Ok(rows) => spent.extend(rows),
                         Err(e) => return (checkpoints, Err(e)),
@@ -171,19 +141,49 @@ impl Stored {
             Err(e) => Err(e.clone()),
         }
     }
+}
 
-    /// What `project` spent on `day` (nothing when unreadable: the planner then trusts Google's
-    /// quotaExceeded, and says so).
-    fn spent(&self, project: &str, day: chrono::NaiveDate) -> Vec<(Method, MethodUse)> {
-        match &self.spent {
+/// The run's ledger of platforms' budgets (YouTube's quota units) in the store: each spend goes to
+/// the store writer before the call is made; what was spent before the run is what the store said
+/// at start ([`Stored`]).
+pub struct WriterLedger {
+    pub writer: StoreWriter,
+    pub stored: Arc<Stored>,
+}
+
+impl Ledger for WriterLedger {
+    fn spend(&self, spend: LedgerSpend) -> crate::sources::BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let platform = spend.platform;
+            let op = WriteOp::Atomic(vec![
+                WriteOp::QuotaSpend {
+                    platform,
+                    day: spend.day,
+                    units: spend.units,
+                },
+                WriteOp::ProjectQuotaSpend {
+                    project: spend.budget,
+                    day: spend.day,
+                    method: spend.method,
+                    units: spend.units,
+                },
+            ]);
+            if let Err(e) = self.writer.send(op).await {
+                tracing::warn!(%platform, "Quota spend not recorded: {e}");
+            }
+        })
+    }
+
+    fn spent(&self, budget: &str, day: chrono::NaiveDate) -> Vec<(String, LedgerUse)> {
+        match &self.stored.spent {
             Ok(rows) => {
                 let day = day.to_string();
                 rows.iter()
-                    .filter(|r| r.project == project && r.day == day)
+                    .filter(|r| r.project == budget && r.day == day)
                     .filter_map(|r| {
                         Some((
-                            Method::from_name(&r.method)?,
-                            MethodUse {
+                            r.method.clone(),
+                            LedgerUse {
                                 calls: u64::try_from(r.calls).ok()?,
                                 units: u64::try_from(r.units).ok()?,
                             },
@@ -193,9 +193,8 @@ impl Stored {
             }
             Err(e) => {
                 tracing::warn!(
-                    platform = "youtube",
-                    project,
-                    "Cannot read today's quota usage; starting from zero: {e}"
+                    budget,
+                    "Cannot read today's budget spends; starting from zero: {e}"
                 );
                 Vec::new()
             }
@@ -203,72 +202,34 @@ impl Stored {
     }
 }
 
-/// Builds the source for a planned (creator, platform).
+/// Builds the source for a planned (creator, platform) through the platform's module.
 pub fn build_source(
     config: &Config,
     creator: &str,
     platform: Platform,
     deps: &BuildDeps<'_>,
 ) -> Result<Source, SourceError> {
-    let settings = config
+    let block = config
         .creators
         .get(creator)
-        .map(|c| &c.platforms)
-        .ok_or_else(|| SourceError::InvalidSettings(format!("unknown creator {creator:?}")))?;
-    match platform {
-        Platform::Sim => {
-            let sim = settings.sim.clone().unwrap_or_default();
-            Ok(Source::Session(Box::new(SimSource::new(creator, &sim))))
-        }
-        Platform::Twitch => {
-            let twitch = settings.twitch.as_ref().ok_or_else(|| {
-                SourceError::InvalidSettings("no twitch block in creators.json".into())
-            })?;
-            let endpoints = TwitchEndpoints::from_platform(config.platforms.settings(platform));
-            Ok(Source::Session(Box::new(
-                TwitchSource::new(creator, twitch)?.with_endpoints(endpoints),
-            )))
-        }
-        Platform::Youtube => {
-            let settings = settings.youtube.as_ref().ok_or_else(|| {
-                SourceError::InvalidSettings("no youtube block in creators.json".into())
-            })?;
-            let project = deps.quotas.project(
-                &youtube::project_id(settings, deps.secrets),
-                config.ratelimits.youtube_quota,
-                deps.spent,
-                chrono::Utc::now(),
-            );
-            let endpoints = YoutubeEndpoints::from_platform(config.platforms.settings(platform));
-            Ok(Source::Polling(Box::new(
-                YoutubeSource::new(creator, settings, project)?.with_endpoints(endpoints),
-            )))
-        }
-        Platform::Rumble => {
-            let rumble = settings.rumble.as_ref().ok_or_else(|| {
-                SourceError::InvalidSettings("no rumble block in creators.json".into())
-            })?;
-            let endpoints = RumbleEndpoints::from_platform(config.platforms.settings(platform));
-            Ok(Source::Polling(Box::new(
-                RumbleSource::new(creator, rumble)?.with_endpoints(endpoints),
-            )))
-        }
-        Platform::Kick => {
-            let kick = settings.kick.as_ref().ok_or_else(|| {
-                SourceError::InvalidSettings("no kick block in creators.json".into())
-            })?;
-            let endpoints = KickEndpoints::from_platform(config.platforms.settings(platform));
-            Ok(Source::Session(Box::new(KickSource::new(
-                creator,
-                kick,
-                endpoints,
-                deps.state_dir.to_path_buf(),
-            )?)))
-        }
-        other => Err(SourceError::InvalidSettings(format!(
-            "this build has no {other} source yet"
-        ))),
-    }
+        .ok_or_else(|| SourceError::InvalidSettings(format!("unknown creator {creator:?}")))?
+        .platforms
+        .block(platform)
+        .ok_or_else(|| {
+            SourceError::InvalidSettings(format!("no {platform} block in creators.json"))
+        })?;
+    let module = module_of(platform).ok_or_else(|| {
+        SourceError::InvalidSettings(format!("this build has no {platform} source"))
+    })?;
+    module.build_source(&SourceBuild {
+        config,
+        creator,
+        block,
+        own: config.platforms.settings(platform),
+        secrets: deps.secrets,
+        state_dir: deps.state_dir,
+        services: deps.services.get(platform),
+    })
 }
 
 /// The running sources.
@@ -276,7 +237,6 @@ pub struct Supervisor {
     tasks: JoinSet<()>,
     views: Vec<(String, Platform, StatusHandle)>,
     outbound: Outbound,
-    quotas: QuotaBook,
 }
 
 /// What every source of one run shares.
@@ -291,10 +251,10 @@ pub struct RunShared<'a> {
     pub guards: &'a Arc<Guards>,
     /// `runtime/state`'s store file (a source's own state lives beside it).
     pub db: &'a Path,
-    /// What the store said at start: checkpoints and the quota spent today.
+    /// What the store said at start: checkpoints (and the budget spends the ledger hands out).
     pub stored: &'a Stored,
-    /// The run's YouTube quota projects (spends are recorded through their journal).
-    pub quotas: &'a QuotaBook,
+    /// The platforms' services of the run (opened before the sources are built).
+    pub services: &'a RunServices,
 }
 
 impl Supervisor {
@@ -308,20 +268,17 @@ impl Supervisor {
             guards,
             db,
             stored,
-            quotas,
+            services,
         } = *shared;
         let mut supervisor = Supervisor {
             tasks: JoinSet::new(),
             views: Vec::new(),
             outbound: Outbound::new(),
-            quotas: quotas.clone(),
         };
-        let spent = |project: &str, day| stored.spent(project, day);
         let state_dir = db.parent().unwrap_or(Path::new("."));
         let deps = BuildDeps {
             secrets,
-            quotas,
-            spent: &spent,
+            services,
             state_dir,
         };
         for plan in plans {
@@ -383,11 +340,6 @@ impl Supervisor {
     /// Senders for replies, by (creator, platform), for the reply sink.
     pub fn outbound(&self) -> Outbound {
         self.outbound.clone()
-    }
-
-    /// The run's YouTube quota projects.
-    pub fn quotas(&self) -> QuotaBook {
-        self.quotas.clone()
     }
 
     /// Status handles, for a view that outlives the supervisor.

@@ -223,7 +223,7 @@ mod tests {
         Action {
             trigger_id: trigger.into(),
             creator: "demo".into(),
-            platform: Platform::Sim,
+            platform: Platform::named("sim"),
             message_id: msg.into(),
             at: DateTime::from_timestamp_millis(ms).unwrap(),
             kind: ActionKind::Reply {

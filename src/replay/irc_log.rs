@@ -157,7 +157,7 @@ mod tests {
         let e = event(PRIVMSG);
         let live = decode(&irc::parse(PRIVMSG).unwrap(), "demo", Utc::now()).unwrap();
         assert_eq!(e, live);
-        assert_eq!(e.platform, Platform::Twitch);
+        assert_eq!(e.platform, Platform::named("twitch"));
         assert_eq!(e.kind, EventKind::Message);
         assert_eq!(e.message_id, "abc-1");
         assert_eq!(e.timestamp_ms(), 1_700_000_000_123);

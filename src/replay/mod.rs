@@ -212,7 +212,8 @@ impl ChannelOwners {
                 .creators
                 .iter()
                 .filter_map(|c| {
-                    let twitch = c.platforms.twitch.as_ref()?;
+                    use crate::sources::twitch::{TWITCH, TwitchSettings};
+                    let twitch = c.platforms.settings::<TwitchSettings>(TWITCH)?;
                     Some((twitch.channel.to_ascii_lowercase(), c.id.clone()))
                 })
                 .collect(),
@@ -439,19 +440,19 @@ mod tests {
     fn the_filter_selects_by_every_field() {
         let filter = Filter {
             creator: Some("demo".into()),
-            platforms: vec![Platform::Twitch],
+            platforms: vec![Platform::named("twitch")],
             since_ms: Some(100),
             until_ms: Some(200),
         };
-        assert!(filter.selects("demo", Platform::Twitch, 100));
+        assert!(filter.selects("demo", Platform::named("twitch"), 100));
         assert!(
-            !filter.selects("demo", Platform::Twitch, 200),
+            !filter.selects("demo", Platform::named("twitch"), 200),
             "until is exclusive"
         );
-        assert!(!filter.selects("demo", Platform::Twitch, 99));
-        assert!(!filter.selects("other", Platform::Twitch, 150));
-        assert!(!filter.selects("demo", Platform::Kick, 150));
-        assert!(Filter::default().selects("x", Platform::Sim, i64::MIN));
+        assert!(!filter.selects("demo", Platform::named("twitch"), 99));
+        assert!(!filter.selects("other", Platform::named("twitch"), 150));
+        assert!(!filter.selects("demo", Platform::named("kick"), 150));
+        assert!(Filter::default().selects("x", Platform::named("sim"), i64::MIN));
     }
 
     proptest! {

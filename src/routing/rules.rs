@@ -281,7 +281,7 @@ mod tests {
         ClipRow {
             clip_id: "AbC123".into(),
             creator: creator.into(),
-            platform: Platform::Twitch,
+            platform: Platform::named("twitch"),
             channel: creator.into(),
             requested_by: "viewer".into(),
             duration_s: 30,
@@ -320,7 +320,13 @@ mod tests {
 
     #[test]
     fn a_go_live_is_one_discord_and_one_x_row_keyed_by_stream() {
-        let rows = go_live(&config(), "demo", Platform::Twitch, &stream(), Utc::now());
+        let rows = go_live(
+            &config(),
+            "demo",
+            Platform::named("twitch"),
+            &stream(),
+            Utc::now(),
+        );
         assert_eq!(
             summary(&rows),
             [
@@ -347,18 +353,24 @@ mod tests {
     #[test]
     fn platforms_and_rules_limit_go_live_posts() {
         let mut youtube_only = config();
-        youtube_only.posting.go_live.platforms = vec![Platform::Youtube];
+        youtube_only.posting.go_live.platforms = vec![Platform::named("youtube")];
         assert!(
             go_live(
                 &youtube_only,
                 "demo",
-                Platform::Twitch,
+                Platform::named("twitch"),
                 &stream(),
                 Utc::now()
             )
             .is_empty()
         );
-        let rows = go_live(&config(), "other", Platform::Twitch, &stream(), Utc::now());
+        let rows = go_live(
+            &config(),
+            "other",
+            Platform::named("twitch"),
+            &stream(),
+            Utc::now(),
+        );
         assert!(rows.is_empty(), "no guild and no rule for this creator");
     }
 

@@ -11,9 +11,14 @@
 //!
 //! Transport and parsing are separate in every source, so parsers are pure functions tested on raw
 //! wire samples. TLS client settings are built once in [`tls`].
+//!
+//! Each platform is one folder here, registered in [`registry`] with one line from its own
+//! `platform.rs`: its identity, config block, source building and per-run services.
 
 pub mod kick;
+pub mod pilled;
 pub mod ratelimit;
+pub mod registry;
 pub mod rumble;
 pub mod runner;
 pub mod sim;

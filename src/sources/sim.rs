@@ -5,15 +5,18 @@
 //! the pipeline takes events), stamps events with the wall clock, and records every reply the runtime
 //! sends it in a [`SentLog`], the way a real chat would show them.
 
+pub mod platform;
+pub use platform::SIM;
+
 use super::runner::session::{SessionEnd, SessionReport, SessionSource};
 use super::{BoxFuture, Forwarded, OutboundMessage, SourceContext};
-use crate::config::model::SimSettings;
 use crate::event::{
-    Author, ChatEvent, CompactString, Emote, Emotes, EventDetail, EventKind, Extras, Money,
-    Platform, Raid, Roles, SubKind, SubTier, Subscription,
+    Author, ChatEvent, CompactString, Emote, Emotes, EventDetail, EventKind, Extras, Money, Raid,
+    Roles, SubKind, SubTier, Subscription,
 };
 use chrono::{DateTime, Utc};
 use compact_str::format_compact;
+pub use platform::SimSettings;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -237,7 +240,7 @@ impl SimChat {
             None => (user, text, kind),
         };
         ChatEvent {
-            platform: Platform::Sim,
+            platform: crate::sources::sim::SIM,
             creator: self.creator.clone(),
             channel: self.channel.clone(),
             // Zero-padded so ids sort in arrival order, as most platforms' ids do.
@@ -416,7 +419,7 @@ mod tests {
 
         let lane = DataLane::new(1024, std::time::Duration::from_millis(250));
         let (tx, rx) = tokio::sync::mpsc::channel(8);
-        let wiring = Wiring::new("demo", Platform::Sim, lane.sink.clone(), rx);
+        let wiring = Wiring::new("demo", crate::sources::sim::SIM, lane.sink.clone(), rx);
         let (shutdown, status) = (wiring.shutdown.clone(), wiring.status.clone());
         let (ctx, track) = wiring.build();
         let source = SimSource::new(

@@ -96,7 +96,7 @@ mod tests {
 
     fn event(i: i64) -> WriteOp {
         WriteOp::ChatEvent(Box::new(ChatEvent::message(
-            Platform::Sim,
+            Platform::named("sim"),
             "demo",
             &format!("m{i}"),
             DateTime::from_timestamp_millis(1_000 + i).unwrap(),

@@ -673,7 +673,7 @@ mod tests {
         WriteOp::action(Action {
             trigger_id: "t".into(),
             creator: "demo".into(),
-            platform: Platform::Twitch,
+            platform: Platform::named("twitch"),
             message_id: "m".into(),
             at: DateTime::from_timestamp_millis(ms).unwrap(),
             kind,
@@ -698,17 +698,25 @@ mod tests {
         let writer = StoreWriter::spawn(&path, 16).unwrap();
         for i in 0..100 {
             writer
-                .blocking_send(event(Platform::Twitch, &format!("m{i}"), 1_000 + i))
+                .blocking_send(event(
+                    Platform::named("twitch"),
+                    &format!("m{i}"),
+                    1_000 + i,
+                ))
                 .unwrap();
         }
         // The same ids again (a reconnect replaying history), and the same id on another platform.
         for i in 0..10 {
             writer
-                .blocking_send(event(Platform::Twitch, &format!("m{i}"), 1_000 + i))
+                .blocking_send(event(
+                    Platform::named("twitch"),
+                    &format!("m{i}"),
+                    1_000 + i,
+                ))
                 .unwrap();
         }
         writer
-            .blocking_send(event(Platform::Kick, "m0", 5_000))
+            .blocking_send(event(Platform::named("kick"), "m0", 5_000))
             .unwrap();
         let stats = writer.close().unwrap();
         assert_eq!(stats.events_recorded, 101);
@@ -722,7 +730,7 @@ mod tests {
         assert!(recent[0].author.roles.subscriber);
         let totals = store.chat_totals().unwrap();
         assert_eq!(totals.len(), 2);
-        assert_eq!(totals[1].platform, Platform::Twitch);
+        assert_eq!(totals[1].platform, Platform::named("twitch"));
         assert_eq!(totals[1].events, 100);
     }
 
@@ -761,7 +769,7 @@ mod tests {
         let producer = std::thread::spawn(move || {
             for i in 0..5_000 {
                 other
-                    .blocking_send(event(Platform::Sim, &format!("s{i}"), i))
+                    .blocking_send(event(Platform::named("sim"), &format!("s{i}"), i))
                     .unwrap();
             }
             other
@@ -771,7 +779,7 @@ mod tests {
         assert_eq!(stats.events_recorded, 5_000);
         assert!(stats.batches_committed >= 1);
         assert!(matches!(
-            other.blocking_send(event(Platform::Sim, "late", 0)),
+            other.blocking_send(event(Platform::named("sim"), "late", 0)),
             Err(StoreError::Closed)
         ));
         assert_eq!(
@@ -812,7 +820,7 @@ mod tests {
             .unwrap();
         rt.block_on(async {
             writer
-                .send(event(Platform::Youtube, "y1", 10))
+                .send(event(Platform::named("youtube"), "y1", 10))
                 .await
                 .unwrap();
             writer.flush().await.unwrap();
@@ -855,7 +863,7 @@ mod tests {
             WriteOp::Clip(Box::new(NewClip {
                 clip_id: Some(id.into()),
                 creator: "demo".into(),
-                platform: Platform::Twitch,
+                platform: Platform::named("twitch"),
                 channel: "demo".into(),
                 requested_by: "A".into(),
                 duration_s: 30,
@@ -991,11 +999,11 @@ mod tests {
         let path = dir.path().join("s.db");
         let writer = StoreWriter::spawn(&path, 2).unwrap();
         let mut ops: Vec<WriteOp> = (0..3000)
-            .map(|i| event(Platform::Youtube, &format!("y{i}"), i))
+            .map(|i| event(Platform::named("youtube"), &format!("y{i}"), i))
             .collect();
         ops.push(WriteOp::Checkpoint(Box::new(Checkpoint {
             creator: "demo".into(),
-            platform: Platform::Youtube,
+            platform: Platform::named("youtube"),
             cursor: "page-2".into(),
             at: Utc::now(),
         })));
@@ -1004,7 +1012,7 @@ mod tests {
         assert_eq!((stats.events_recorded, stats.batches_committed), (3000, 1));
         let store = StoreReader::open(&path).unwrap();
         let checkpoint = store
-            .checkpoint("demo", Platform::Youtube)
+            .checkpoint("demo", Platform::named("youtube"))
             .unwrap()
             .unwrap();
         assert_eq!(checkpoint.cursor, "page-2");
@@ -1034,7 +1042,7 @@ mod tests {
         let producer = std::thread::spawn(move || {
             for i in 0..3_000 {
                 sender
-                    .blocking_send(event(Platform::Twitch, &format!("m{i}"), i))
+                    .blocking_send(event(Platform::named("twitch"), &format!("m{i}"), i))
                     .unwrap();
             }
         });

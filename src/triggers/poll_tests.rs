@@ -29,7 +29,7 @@ fn msg(at_s: i64, user: &str, text: &str) -> ChatEvent {
     ChatEvent {
         channel: "demo_channel".into(),
         ..ChatEvent::message(
-            Platform::Twitch,
+            Platform::named("twitch"),
             "demo",
             &format!("m{at_s}"),
             at,

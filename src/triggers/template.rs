@@ -48,10 +48,10 @@ mod tests {
                 "Ann",
                 "hi there",
                 3,
-                Platform::Twitch
+                Platform::named("twitch")
             ),
             "Ann said hi there (3x on twitch) {nope} {"
         );
-        assert_eq!(render("pong", "a", "", 1, Platform::Sim), "pong");
+        assert_eq!(render("pong", "a", "", 1, Platform::named("sim")), "pong");
     }
 }

@@ -21,7 +21,7 @@ fn msg(at_s: i64, user: &str, text: &str) -> ChatEvent {
     ChatEvent {
         channel: "demo_channel".into(),
         ..ChatEvent::message(
-            Platform::Twitch,
+            Platform::named("twitch"),
             "demo",
             &format!("{user}-{at_s}"),
             at,
@@ -156,7 +156,7 @@ fn platform_filter_and_disabled_triggers() {
     let mut st = TriggerState::new(&reg);
     let mut e = msg(0, "ann", "!k");
     assert!(fired(&reg, &mut st, &e).is_empty());
-    e.platform = Platform::Kick;
+    e.platform = Platform::named("kick");
     assert_eq!(
         fired(&reg, &mut st, &e),
         [r#"k:{"type":"validation_passed"}"#]

@@ -130,16 +130,43 @@ pub fn populate(root: &Path) {
     let writer = StoreWriter::spawn(&db_path(root), 64).unwrap();
     let t0 = 1_795_000_000_000;
     let before_publishing = vec![
-        chat(Platform::Twitch, "tw-1", t0, "alice", "hype hype"),
-        chat(Platform::Kick, "k-1", t0 + 1_000, "bob", "!vote zelda"),
-        chat(Platform::Youtube, "yt-1", t0 + 2_000, "carol", "gg"),
-        chat(Platform::Twitch, "tw-1", t0, "alice", "hype hype"),
-        vote(Platform::Kick, "voter-secret-1", "zelda", t0 + 1_000),
-        vote(Platform::Twitch, "voter-secret-2", "mario", t0 + 1_500),
-        vote(Platform::Youtube, "voter-secret-3", "zelda", t0 + 1_700),
+        chat(Platform::named("twitch"), "tw-1", t0, "alice", "hype hype"),
+        chat(
+            Platform::named("kick"),
+            "k-1",
+            t0 + 1_000,
+            "bob",
+            "!vote zelda",
+        ),
+        chat(
+            Platform::named("youtube"),
+            "yt-1",
+            t0 + 2_000,
+            "carol",
+            "gg",
+        ),
+        chat(Platform::named("twitch"), "tw-1", t0, "alice", "hype hype"),
+        vote(
+            Platform::named("kick"),
+            "voter-secret-1",
+            "zelda",
+            t0 + 1_000,
+        ),
+        vote(
+            Platform::named("twitch"),
+            "voter-secret-2",
+            "mario",
+            t0 + 1_500,
+        ),
+        vote(
+            Platform::named("youtube"),
+            "voter-secret-3",
+            "zelda",
+            t0 + 1_700,
+        ),
         action(
             "hype-tally",
-            Platform::Twitch,
+            Platform::named("twitch"),
             "tw-1",
             t0,
             ActionKind::Tally {
@@ -150,7 +177,7 @@ pub fn populate(root: &Path) {
         ),
         action(
             "gg-score",
-            Platform::Youtube,
+            Platform::named("youtube"),
             "yt-1",
             t0 + 2_000,
             ActionKind::Score {
@@ -162,7 +189,7 @@ pub fn populate(root: &Path) {
         ),
         clip(
             "clip01",
-            Platform::Twitch,
+            Platform::named("twitch"),
             "ALICE",
             30,
             Some("That play"),
@@ -196,12 +223,19 @@ pub fn populate(root: &Path) {
             thumbnail_url: None,
             outbox: rules::clip_published(&config, &published),
         })),
-        clip("clip02", Platform::Kick, "BOB", 15, None, t0 + 4_000),
+        clip(
+            "clip02",
+            Platform::named("kick"),
+            "BOB",
+            15,
+            None,
+            t0 + 4_000,
+        ),
     ];
     let announce = Action {
         trigger_id: "announce".into(),
         creator: "demo".into(),
-        platform: Platform::Twitch,
+        platform: Platform::named("twitch"),
         message_id: "tw-1".into(),
         at: at(t0 + 4_500),
         kind: ActionKind::Notify {
@@ -212,7 +246,7 @@ pub fn populate(root: &Path) {
     ss::actions::sinks::OutboxSink.accept(announce, &mut ops);
     ops.extend([
         WriteOp::QuotaSpend {
-            platform: Platform::Youtube,
+            platform: Platform::named("youtube"),
             day: chrono::NaiveDate::from_ymd_opt(2026, 11, 21).unwrap(),
             units: 1234,
         },

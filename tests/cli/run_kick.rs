@@ -9,7 +9,7 @@
 use crate::harness::{Test, exit_code_within, signal};
 use crate::kick_server::{KickApi, PusherServer, wait_for};
 use base64::Engine;
-use ss::event::{EventKind, Platform};
+use ss::event::EventKind;
 use std::time::Duration;
 
 const CHATROOM: u64 = 55_555;
@@ -127,7 +127,7 @@ fn recorded(t: &Test) -> Vec<ss::event::ChatEvent> {
         .recent_chat_events(1000)
         .unwrap()
         .into_iter()
-        .filter(|e| e.platform == Platform::Kick)
+        .filter(|e| e.platform == ss::sources::kick::KICK)
         .collect()
 }
 

@@ -82,7 +82,7 @@ fn publish_clip(t: &Test, clip_id: &str) {
             .blocking_send(WriteOp::Clip(Box::new(NewClip {
                 clip_id: Some(clip_id.clone()),
                 creator: "demo".into(),
-                platform: ss::event::Platform::Twitch,
+                platform: ss::event::Platform::named("twitch"),
                 channel: "demo".into(),
                 requested_by: "viewer".into(),
                 duration_s: 30,

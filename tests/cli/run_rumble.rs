@@ -62,7 +62,7 @@ fn stored(t: &Test) -> Vec<ss::event::ChatEvent> {
         .recent_chat_events(100_000)
         .unwrap_or_default()
         .into_iter()
-        .filter(|e| e.platform == ss::event::Platform::Rumble)
+        .filter(|e| e.platform == ss::sources::rumble::RUMBLE)
         .collect();
     events.sort_by_key(|e| e.timestamp);
     events

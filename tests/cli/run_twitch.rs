@@ -119,7 +119,7 @@ async fn ss_run_replies_on_twitch_and_survives_a_server_restart() {
         .recent_chat_events(100)
         .unwrap()
         .into_iter()
-        .filter(|e| e.platform == ss::event::Platform::Twitch && e.text == "!ping")
+        .filter(|e| e.platform == ss::sources::twitch::TWITCH && e.text == "!ping")
         .map(|e| e.message_id.to_string())
         .collect();
     assert!(

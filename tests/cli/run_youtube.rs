@@ -77,7 +77,7 @@ fn youtube_ids(t: &Test) -> Vec<String> {
         .recent_chat_events(100_000)
         .unwrap()
         .into_iter()
-        .filter(|e| e.platform == ss::event::Platform::Youtube)
+        .filter(|e| e.platform == ss::sources::youtube::YOUTUBE)
         .map(|e| e.message_id.to_string())
         .collect()
 }
@@ -289,7 +289,7 @@ async fn a_kill_9_mid_stream_resumes_from_the_last_committed_page_token() {
     let calls_before = model.requests_to("liveChat/messages").len();
     let store = ss::store::StoreReader::open(&ss::store::db_path(t.path())).unwrap();
     let committed = store
-        .checkpoint("demo", ss::event::Platform::Youtube)
+        .checkpoint("demo", ss::sources::youtube::YOUTUBE)
         .unwrap()
         .expect("a committed checkpoint")
         .cursor;

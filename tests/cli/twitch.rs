@@ -7,15 +7,16 @@
 //! server.
 
 use crate::twitch_server::{CapReply, ServerOptions, TestTls, TwitchServer, strip_tags};
-use ss::config::model::{SendLimit, TwitchSettings};
+use ss::config::model::SendLimit;
 use ss::config::secrets::Secrets;
 use ss::event::wire_checks::WireLimits;
-use ss::event::{ChatEvent, EventKind, Platform};
+use ss::event::{ChatEvent, EventKind};
 use ss::guards::{Guard, Guards};
 use ss::pipeline::lanes::DataLane;
 use ss::pipeline::lanes::Inbound;
 use ss::pipeline::telemetry::Telemetry;
 use ss::sources::runner::{Wiring, session};
+use ss::sources::twitch::TwitchSettings;
 use ss::sources::twitch::client::Timing;
 use ss::sources::twitch::{TwitchEndpoints, TwitchSource};
 use ss::sources::{
@@ -77,7 +78,7 @@ fn privileged(messages: u32) -> serde_json::Map<String, serde_json::Value> {
 }
 
 fn normal_limit() -> SendLimit {
-    SendLimit::default_for(Platform::Twitch)
+    SendLimit::default_for(ss::sources::twitch::TWITCH)
 }
 
 /// A source running in a real context.
@@ -131,7 +132,12 @@ fn run_source_with(
         secrets: Secrets::load(root.path()),
         send_limit,
         wire,
-        ..Wiring::new("demo", Platform::Twitch, lane.sink.clone(), outbound_rx)
+        ..Wiring::new(
+            "demo",
+            ss::sources::twitch::TWITCH,
+            lane.sink.clone(),
+            outbound_rx,
+        )
     };
     let status = wiring.status.clone();
     let shutdown = wiring.shutdown.clone();

@@ -6,13 +6,14 @@
 use crate::youtube_server::{CHAT_ID, KNOWN_SECRETS, ModelTransport, Seen, VIDEO_ID, YoutubeModel};
 use chrono::Utc;
 use serde_json::Value;
-use ss::config::model::{YoutubeQuota, YoutubeSettings};
+
 use ss::config::secrets::Secrets;
 use ss::pipeline::lanes::{DataLane, Inbound};
 use ss::sources::runner::polling;
 use ss::sources::youtube::quota::QuotaProject;
 use ss::sources::youtube::stream::*;
 use ss::sources::youtube::{Clock, YoutubeEndpoints, YoutubeSource};
+use ss::sources::youtube::{YoutubeQuota, YoutubeSettings};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -636,7 +636,7 @@ pub fn wiring_on_sim_clock(
         },
         ..ss::sources::runner::Wiring::new(
             "demo",
-            ss::event::Platform::Youtube,
+            ss::sources::youtube::YOUTUBE,
             lane.sink.clone(),
             outbound,
         )

@@ -10,12 +10,13 @@
 
 use crate::youtube_server::{CHANNEL_ID, KNOWN_SECRETS, ModelTransport, VIDEO_ID, YoutubeModel};
 use chrono::{DateTime, Utc};
-use ss::config::model::{YoutubeQuota, YoutubeSettings};
+
 use ss::config::secrets::Secrets;
 use ss::pipeline::lanes::{DataLane, Inbound};
 use ss::sources::runner::polling;
 use ss::sources::youtube::quota::QuotaProject;
 use ss::sources::youtube::{Clock, YoutubeSource};
+use ss::sources::youtube::{YoutubeQuota, YoutubeSettings};
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -70,7 +70,7 @@ mod tests {
         Action {
             trigger_id: "!poll".into(),
             creator: "demo".into(),
-            platform: Platform::Twitch,
+            platform: Platform::named("twitch"),
             message_id: format!("m{ms}"),
             at: DateTime::from_timestamp_millis(ms).unwrap(),
             kind: ActionKind::PollClose {

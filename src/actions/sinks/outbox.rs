@@ -45,7 +45,7 @@ mod tests {
         let action = Action {
             trigger_id: "announce".into(),
             creator: "demo".into(),
-            platform: Platform::Kick,
+            platform: Platform::named("kick"),
             message_id: "k-7".into(),
             at: DateTime::from_timestamp_millis(5_000).unwrap(),
             kind: ActionKind::Notify {

@@ -43,13 +43,10 @@ pub enum PlatformMode {
 }
 
 impl PlatformMode {
-    /// Built-in modes: Rumble paused, Pilled planned, the rest active.
+    /// The platform's own default (Rumble paused, Pilled planned, most active).
     pub fn default_for(platform: Platform) -> PlatformMode {
-        match platform {
-            Platform::Rumble => PlatformMode::Paused,
-            Platform::Pilled => PlatformMode::Planned,
-            _ => PlatformMode::Active,
-        }
+        crate::config::platform::config_of(platform)
+            .map_or(PlatformMode::Active, |c| c.default_mode())
     }
 
     pub fn as_str(self) -> &'static str {

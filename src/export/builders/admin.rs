@@ -5,10 +5,12 @@
 //! secret's value is never read into an export.
 
 use super::{Body, array, body, rows};
+use crate::config::platform::{Credential, config_of};
 use crate::config::secrets::Secrets;
 use crate::config::{Creator, CreatorPlatforms};
 use crate::event::{Platform, Role};
 use crate::export::{ExportError, Inputs, timestamp};
+use crate::sources::registry::QuotaExport;
 use serde_json::{Value, json};
 
 /// Most clip jobs in jobs.json (newest kept).
@@ -22,17 +24,8 @@ const QUOTA_DAYS: usize = 7;
 
 /// The channel a creator's platform block names, when it names one.
 fn channel(platforms: &CreatorPlatforms, platform: Platform) -> Option<String> {
-    match platform {
-        Platform::Twitch => platforms.twitch.as_ref().map(|s| s.channel.clone()),
-        Platform::Youtube => platforms
-            .youtube
-            .as_ref()
-            .and_then(|s| s.channel_id.clone().or_else(|| s.live_chat_id.clone())),
-        Platform::Kick => platforms.kick.as_ref().map(|s| s.channel.clone()),
-        Platform::Rumble => None,
-        Platform::Pilled => platforms.pilled.as_ref().and_then(|s| s.channel.clone()),
-        Platform::Sim => platforms.sim.as_ref().and_then(|s| s.channel.clone()),
-    }
+    let block = platforms.block(platform)?;
+    config_of(platform)?.channel(block)
 }
 
 pub(super) fn creators(inputs: &Inputs<'_>) -> Body {
@@ -42,7 +35,7 @@ pub(super) fn creators(inputs: &Inputs<'_>) -> Body {
         .creators
         .iter()
         .map(|c| {
-            let platforms: Vec<Value> = Platform::ALL
+            let platforms: Vec<Value> = Platform::all()
                 .iter()
                 .filter(|p| c.platforms.configured(**p))
                 .map(|&p| {
@@ -145,7 +138,7 @@ pub(super) fn jobs(inputs: &Inputs<'_>) -> Result<Body, ExportError> {
 
 pub(super) fn rate_limits(inputs: &Inputs<'_>) -> Body {
     let limits = &inputs.config.ratelimits;
-    let platforms: Vec<Value> = Platform::ALL
+    let platforms: Vec<Value> = Platform::all()
         .iter()
         .map(|&p| {
             let limit = limits.send_limit(p);
@@ -161,100 +154,38 @@ pub(super) fn rate_limits(inputs: &Inputs<'_>) -> Body {
     body(json!({"platforms": platforms}))
 }
 
+/// Quota usage per platform and day, and each platform's own part (YouTube: its budget settings
+/// and its Google projects).
 pub(super) fn quotas(inputs: &Inputs<'_>) -> Result<Body, ExportError> {
-    use crate::sources::youtube::quota::{self, QuotaSnapshot};
-    let quota = &inputs.config.ratelimits.youtube_quota;
     let usage = rows(inputs.store, |s| s.quota_usage(QUOTA_DAYS))?;
-    let day = quota::quota_day(inputs.now);
-    let spent = rows(inputs.store, |s| s.project_quota_usage(day))?;
-    // The running planner's projects first (planned interval, readers), then projects only the
-    // store knows today (`ss export`, or a project no source uses any more).
-    let mut projects: Vec<Value> = inputs
-        .runtime
-        .quotas
-        .iter()
-        .map(|q: &QuotaSnapshot| {
-            json!({
-                "project": q.project,
-                "day": q.day.to_string(),
-                "units_used": q.units_used,
-                "units_left": q.units_left,
-                "calls": q.calls,
-                "readers": q.readers,
-                "planned_interval_ms": q.planned_interval_ms,
-                "reset_at": timestamp(q.reset_at),
-                "exhausted_until": q.exhausted_until.map(timestamp),
-                "projected_exhaustion": q.projected_exhaustion.map(timestamp),
-            })
-        })
-        .collect();
-    let mut stored: std::collections::BTreeMap<&str, Vec<_>> = std::collections::BTreeMap::new();
-    for row in &spent {
-        stored.entry(row.project.as_str()).or_default().push(row);
-    }
-    for (project, rows) in stored {
-        if inputs.runtime.quotas.iter().any(|q| q.project == project) {
-            continue;
-        }
-        let used: i64 = rows.iter().map(|r| r.units).sum();
-        let calls: serde_json::Map<String, Value> = rows
-            .iter()
-            .map(|r| {
-                (
-                    r.method.clone(),
-                    json!({"calls": r.calls, "units": r.units}),
-                )
-            })
-            .collect();
-        projects.push(json!({
-            "project": project,
-            "day": day.to_string(),
-            "units_used": used,
-            "units_left": (i64::from(quota.hard_cap_units) - used).max(0),
-            "calls": calls,
-            "readers": 0,
-            "planned_interval_ms": null,
-            "reset_at": timestamp(quota::next_reset(inputs.now)),
-            "exhausted_until": null,
-            "projected_exhaustion": null,
+    let mut out = serde_json::Map::new();
+    for module in crate::sources::registry::modules() {
+        let platform = module.platform();
+        out.extend(module.quota_export(&QuotaExport {
+            config: inputs.config,
+            store: inputs.store,
+            now: inputs.now,
+            live: inputs.runtime.platforms.get(platform.as_str()),
         }));
     }
-    Ok(body(json!({
-        "youtube": {
-            "daily_units": quota.daily_units,
-            "reserve_units": quota.reserve_units,
-            "hard_cap_units": quota.hard_cap_units,
-            "plan_hours": quota.plan_hours,
-            "min_interval_ms": quota.min_interval_ms,
-            "costs": quota.costs,
-        },
-        "projects": projects,
-        "usage": array(&usage),
-    })))
+    out.insert("usage".into(), array(&usage));
+    Ok(body(Value::Object(out)))
 }
 
-/// Every credential a creator's config names: (platform, purpose, env var).
-fn credentials(creator: &Creator) -> Vec<(Platform, &'static str, &str)> {
-    let p = &creator.platforms;
-    let mut out = Vec::new();
-    if let Some(env) = p.twitch.as_ref().and_then(|s| s.token_env.as_deref()) {
-        out.push((Platform::Twitch, "chat", env));
-    }
-    if let Some(s) = &p.youtube {
-        if let Some(env) = s.api_key_env.as_deref() {
-            out.push((Platform::Youtube, "read", env));
-        }
-        if let Some(env) = s.oauth_token_env.as_deref() {
-            out.push((Platform::Youtube, "send", env));
-        }
-    }
-    if let Some(env) = p.kick.as_ref().and_then(|s| s.token_env.as_deref()) {
-        out.push((Platform::Kick, "send", env));
-    }
-    if let Some(env) = p.rumble.as_ref().and_then(|s| s.api_url_env.as_deref()) {
-        out.push((Platform::Rumble, "read", env));
-    }
-    out
+/// Every credential a creator's config names: (platform, purpose, env var), as each platform lists
+/// its block's.
+fn credentials(creator: &Creator) -> Vec<(Platform, Credential)> {
+    creator
+        .platforms
+        .iter()
+        .flat_map(|(platform, block)| {
+            config_of(platform)
+                .map(|c| c.credentials(block))
+                .unwrap_or_default()
+                .into_iter()
+                .map(move |credential| (platform, credential))
+        })
+        .collect()
 }
 
 pub(super) fn integrations(inputs: &Inputs<'_>) -> Body {
@@ -262,13 +193,14 @@ pub(super) fn integrations(inputs: &Inputs<'_>) -> Body {
     let is_set = |env: &str| secrets.get(env).is_some();
     let mut creds = Vec::new();
     for creator in &inputs.config.creators.creators {
-        for (platform, purpose, env) in credentials(creator) {
+        for (platform, Credential { purpose, env }) in credentials(creator) {
+            let set = is_set(&env);
             creds.push(json!({
                 "creator": creator.id,
                 "platform": platform.as_str(),
                 "purpose": purpose,
                 "env": env,
-                "set": is_set(env),
+                "set": set,
             }));
         }
     }

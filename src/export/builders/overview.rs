@@ -15,7 +15,7 @@ pub(super) fn version(inputs: &Inputs<'_>) -> Body {
 
 fn modes(inputs: &Inputs<'_>) -> Value {
     Value::Array(
-        Platform::ALL
+        Platform::all()
             .iter()
             .map(|p| json!({"platform": p.as_str(), "mode": inputs.config.platforms.mode(*p).as_str()}))
             .collect(),
@@ -68,7 +68,7 @@ fn connection_state<'a>(
 
 pub(super) fn platforms(inputs: &Inputs<'_>) -> Result<Body, ExportError> {
     let totals = rows(inputs.store, |s| s.chat_totals())?;
-    let list: Vec<Value> = Platform::ALL
+    let list: Vec<Value> = Platform::all()
         .iter()
         .map(|&platform| {
             let mut creators: Vec<&str> = inputs
@@ -140,7 +140,7 @@ pub(super) fn runtime_snapshot(inputs: &Inputs<'_>) -> Result<Body, ExportError>
             })
         })
         .collect();
-    let platforms: Vec<Value> = Platform::ALL
+    let platforms: Vec<Value> = Platform::all()
         .iter()
         .map(|&p| {
             let of_platform = rt.sources.iter().filter(|s| s.platform == p);

@@ -17,18 +17,23 @@
 
 pub mod api;
 pub mod auth;
+pub mod platform;
 pub mod pusher;
 pub mod send;
 pub mod webhook;
+pub mod webhook_route;
 pub mod wire;
 
-use crate::config::model::{KickSettings, PlatformOwn};
+pub use platform::KICK;
+
+use crate::config::model::PlatformOwn;
 use crate::config::secrets::Secrets;
 use crate::sources::runner::RetryPolicy;
 use crate::sources::runner::session::{SessionReport, SessionSource};
 use crate::sources::{BoxFuture, OutboundMessage, SourceContext, SourceError};
 use api::{ApiError, ChatPost, KickApi};
 use auth::{KickAuth, RefreshError, TokenEnv};
+pub use platform::KickSettings;
 use send::Outbox;
 use std::path::PathBuf;
 use tracing::{debug, info};

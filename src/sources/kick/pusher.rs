@@ -385,7 +385,7 @@ impl Session<'_> {
 mod tests {
     use super::*;
     use crate::config::secrets::Secrets;
-    use crate::event::Platform;
+
     use crate::pipeline::lanes::DataLane;
     use crate::sources::kick::auth::{KickAuth, TokenEnv};
     use crate::sources::kick::send::Outbox;
@@ -420,7 +420,8 @@ mod tests {
     async fn session(url: String, timing: Timing) -> Outcome {
         let lane = DataLane::new(16, Duration::from_millis(10));
         let (_tx, rx) = tokio::sync::mpsc::channel(4);
-        let (mut ctx, _track) = Wiring::new("demo", Platform::Kick, lane.sink.clone(), rx).build();
+        let (mut ctx, _track) =
+            Wiring::new("demo", crate::sources::kick::KICK, lane.sink.clone(), rx).build();
         let sub = Subscription {
             url,
             tls: crate::sources::tls::default_client_config().unwrap(),

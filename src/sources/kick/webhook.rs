@@ -322,9 +322,9 @@ pub fn receiver_for(
     config: &crate::config::Config,
     root: &std::path::Path,
 ) -> Result<Option<WebhookReceiver>, String> {
+    use super::{KICK, KickSettings};
     use crate::config::model::PlatformMode;
-    use crate::event::Platform;
-    if config.platforms.mode(Platform::Kick) != PlatformMode::Active {
+    if config.platforms.mode(KICK) != PlatformMode::Active {
         return Ok(None);
     }
     let channels: Vec<WebhookChannel> = config
@@ -333,7 +333,10 @@ pub fn receiver_for(
         .iter()
         .filter(|c| c.enabled)
         .filter_map(|c| {
-            let kick = c.platforms.kick.as_ref().filter(|k| k.enabled)?;
+            let kick = c
+                .platforms
+                .settings::<KickSettings>(KICK)
+                .filter(|k| k.enabled)?;
             Some(WebhookChannel {
                 creator: c.id.clone(),
                 slug: kick.channel.trim().to_ascii_lowercase(),
@@ -344,7 +347,7 @@ pub fn receiver_for(
     if channels.is_empty() {
         return Ok(None);
     }
-    let endpoints = super::KickEndpoints::from_platform(config.platforms.settings(Platform::Kick));
+    let endpoints = super::KickEndpoints::from_platform(config.platforms.settings(KICK));
     let key = match &endpoints.webhook_public_key_file {
         None => WebhookKey::published(),
         Some(file) => {

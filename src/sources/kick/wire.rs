@@ -10,7 +10,7 @@
 //! dropped. Events without a platform id get one derived from their content (a hash), never from
 //! the arrival time, so a re-delivery dedupes.
 
-use crate::event::{Author, ChatEvent, CompactString, Emote, Emotes, EventKind, Extras, Platform};
+use crate::event::{Author, ChatEvent, CompactString, Emote, Emotes, EventKind, Extras};
 use crate::sources::LiveStream;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -314,7 +314,7 @@ fn chat_event(parts: ChatParts<'_>, target: Target<'_>) -> ChatEvent {
         }
     }
     ChatEvent {
-        platform: Platform::Kick,
+        platform: crate::sources::kick::KICK,
         creator: target.creator.into(),
         channel: target.channel.into(),
         message_id: parts.id.into(),
@@ -342,7 +342,7 @@ fn channel_event(
     let mut extras = Extras::new();
     extras.insert_str("event", name);
     ChatEvent {
-        platform: Platform::Kick,
+        platform: crate::sources::kick::KICK,
         creator: target.creator.into(),
         channel: target.channel.into(),
         message_id: id.into(),

@@ -24,10 +24,13 @@
 
 pub mod client;
 pub mod cursor;
+pub mod platform;
 pub mod sse;
 pub mod wire;
 
-use crate::config::model::{PlatformOwn, RumbleSettings, RumbleTransport};
+pub use platform::RUMBLE;
+
+use crate::config::model::PlatformOwn;
 use crate::config::secrets::Secret;
 use crate::event::ChatEvent;
 use crate::guards::Guard;
@@ -35,6 +38,7 @@ use crate::sources::runner::polling::{Polled, Poller};
 use crate::sources::{BoxFuture, LiveStream, SourceContext, SourceError};
 use client::{ChatStream, Http, Opened};
 use cursor::Cursor;
+pub use platform::{RumbleSettings, RumbleTransport};
 use std::time::Duration;
 use tokio::time::Instant;
 

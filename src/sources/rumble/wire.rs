@@ -14,7 +14,7 @@
 //! filtered; entries with a username but no readable time cannot be deduplicated safely and are
 //! skipped and counted ([`ApiPage::skipped`]).
 
-use crate::event::{Author, ChatEvent, EventKind, Extras, Platform, Roles};
+use crate::event::{Author, ChatEvent, EventKind, Extras, Roles};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sha2::Digest;
@@ -170,7 +170,14 @@ fn event(
     ChatEvent {
         kind,
         channel: channel.into(),
-        ..ChatEvent::message(Platform::Rumble, creator, &id, at, author, text)
+        ..ChatEvent::message(
+            crate::sources::rumble::RUMBLE,
+            creator,
+            &id,
+            at,
+            author,
+            text,
+        )
     }
 }
 
@@ -468,7 +475,7 @@ mod tests {
         );
         assert_eq!(rant.timestamp, parse_time("2023-09-18T17:51:37Z").unwrap());
         assert_eq!(rant.channel, "owner");
-        assert_eq!(rant.platform, Platform::Rumble);
+        assert_eq!(rant.platform, crate::sources::rumble::RUMBLE);
         let follow = &page.items[3].event;
         assert_eq!(
             follow.timestamp,

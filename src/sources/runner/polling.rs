@@ -264,7 +264,7 @@ mod tests {
                 let events = (0..2)
                     .map(|i| {
                         ChatEvent::message(
-                            Platform::Youtube,
+                            Platform::named("youtube"),
                             "demo",
                             &format!("m{page}-{i}"),
                             chrono::Utc::now(),
@@ -293,7 +293,7 @@ mod tests {
         let lane = DataLane::new(1, Duration::from_millis(100));
         let (_tx, rx) = tokio::sync::mpsc::channel(1);
         let wiring = Wiring {
-            ..Wiring::new("demo", Platform::Youtube, lane.sink.clone(), rx)
+            ..Wiring::new("demo", Platform::named("youtube"), lane.sink.clone(), rx)
         };
         let (shutdown, status) = (wiring.shutdown.clone(), wiring.status.clone());
         let (ctx, track) = wiring.build();
@@ -385,7 +385,7 @@ mod tests {
     {
         let lane = DataLane::new(8, Duration::from_millis(100));
         let (tx, rx) = tokio::sync::mpsc::channel(4);
-        let wiring = Wiring::new("demo", Platform::Youtube, lane.sink.clone(), rx);
+        let wiring = Wiring::new("demo", Platform::named("youtube"), lane.sink.clone(), rx);
         let (shutdown, status) = (wiring.shutdown.clone(), wiring.status.clone());
         let telemetry = wiring.telemetry.clone();
         let (ctx, track) = wiring.build();
@@ -442,7 +442,7 @@ mod wire_tests {
         ) -> BoxFuture<'a, Result<Polled, SourceError>> {
             Box::pin(async move {
                 let mut hostile = ChatEvent::message(
-                    Platform::Youtube,
+                    Platform::named("youtube"),
                     "demo",
                     "bad",
                     chrono::DateTime::from_timestamp_millis(1).unwrap(),
@@ -455,7 +455,7 @@ mod wire_tests {
                     end: 50,
                 });
                 let sound = ChatEvent::message(
-                    Platform::Youtube,
+                    Platform::named("youtube"),
                     "demo",
                     "good",
                     chrono::Utc::now(),
@@ -482,7 +482,7 @@ mod wire_tests {
         let (_tx, rx) = tokio::sync::mpsc::channel(1);
         let wiring = Wiring {
             guards: guards.clone(),
-            ..Wiring::new("demo", Platform::Youtube, lane.sink.clone(), rx)
+            ..Wiring::new("demo", Platform::named("youtube"), lane.sink.clone(), rx)
         };
         let shutdown = wiring.shutdown.clone();
         let (ctx, track) = wiring.build();

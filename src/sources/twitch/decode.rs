@@ -22,9 +22,7 @@
 //! [`irc`]: super::irc
 
 use super::irc::{IrcMessage, TagValue};
-use crate::event::{
-    Author, ChatEvent, CompactString, Emote, Emotes, EventKind, Extras, Platform, Roles,
-};
+use crate::event::{Author, ChatEvent, CompactString, Emote, Emotes, EventKind, Extras, Roles};
 use chrono::{DateTime, Utc};
 use compact_str::format_compact;
 use serde_json::{Map, Value};
@@ -58,7 +56,7 @@ pub fn decode(
         .and_then(DateTime::from_timestamp_millis)
         .unwrap_or(received_at);
     let mut event = ChatEvent {
-        platform: Platform::Twitch,
+        platform: crate::sources::twitch::TWITCH,
         creator: creator.into(),
         channel: channel.into(),
         message_id: CompactString::default(),

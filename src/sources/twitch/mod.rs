@@ -18,14 +18,19 @@
 
 pub mod client;
 pub mod decode;
+pub mod helix;
 pub mod irc;
+pub mod platform;
 pub mod send;
 
-use crate::config::model::{PlatformOwn, TwitchSettings};
+pub use platform::TWITCH;
+
+use crate::config::model::PlatformOwn;
 use crate::sources::runner::RetryPolicy;
 use crate::sources::runner::session::{SessionReport, SessionSource};
 use crate::sources::{BoxFuture, SourceContext, SourceError};
 use client::{ConnectSettings, SessionError, Timing};
+pub use platform::TwitchSettings;
 use send::Outbox;
 use std::path::Path;
 use std::sync::Arc;

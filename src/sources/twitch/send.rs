@@ -185,7 +185,7 @@ mod tests {
             "@reply-parent-msg-id=3b8c6f3a-1d2e PRIVMSG #somechannel :pong"
         );
         assert_eq!(privmsg_line("#c", "hi", None), "PRIVMSG #c :hi");
-        let mut outbox = Outbox::new(&SendLimit::default_for(crate::event::Platform::Twitch));
+        let mut outbox = Outbox::new(&SendLimit::default_for(crate::sources::twitch::TWITCH));
         outbox.push(&reply("a\r\nQUIT :bye", None), "fallback");
         let now = Instant::now();
         assert_eq!(
@@ -207,7 +207,7 @@ mod tests {
     fn long_replies_split_at_words_and_only_the_first_is_threaded() {
         let words: Vec<String> = (0..300).map(|i| format!("w{i}")).collect();
         let text = words.join(" ");
-        let mut outbox = Outbox::new(&SendLimit::default_for(crate::event::Platform::Twitch));
+        let mut outbox = Outbox::new(&SendLimit::default_for(crate::sources::twitch::TWITCH));
         assert_eq!(outbox.push(&reply(&text, Some("parent")), "c"), 3);
         let now = Instant::now();
         let lines: Vec<String> = std::iter::from_fn(|| outbox.take_ready(now)).collect();
@@ -253,7 +253,7 @@ mod tests {
 
     #[test]
     fn outbox_is_bounded() {
-        let mut outbox = Outbox::new(&SendLimit::default_for(crate::event::Platform::Twitch));
+        let mut outbox = Outbox::new(&SendLimit::default_for(crate::sources::twitch::TWITCH));
         for _ in 0..OUTBOX_CAPACITY {
             assert_eq!(outbox.push(&reply("x", None), "c"), 1);
         }

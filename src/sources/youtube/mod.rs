@@ -21,12 +21,15 @@
 //! with the OAuth token only; with an API key alone the source says once that it is read-only.
 
 pub mod client;
+pub mod platform;
 pub mod quota;
 pub mod send;
 pub mod stream;
 pub mod wire;
 
-use crate::config::model::{PlatformOwn, YoutubeQuota, YoutubeSettings, YoutubeTransport};
+pub use platform::YOUTUBE;
+
+use crate::config::model::PlatformOwn;
 use crate::config::secrets::{Secret, Secrets};
 use crate::sources::ratelimit::SlidingWindow;
 use crate::sources::runner::RetryPolicy;
@@ -34,6 +37,7 @@ use crate::sources::runner::polling::{Pacer, Polled, Poller};
 use crate::sources::{BoxFuture, LiveStream, OutboundMessage, SourceContext, SourceError};
 use chrono::{DateTime, Utc};
 use client::{Api, Auth, CallError};
+pub use platform::{QuotaCosts, YoutubeQuota, YoutubeSettings, YoutubeTransport, quota_settings};
 use quota::{Method, QuotaProject, Refused};
 use send::RecentAuthors;
 use serde_json::{Value, json};

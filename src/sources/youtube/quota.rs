@@ -17,7 +17,7 @@
 //! to first Sunday of November, at 02:00 local) is computed here rather than pulling in a time-zone
 //! database for one zone.
 
-use crate::config::model::YoutubeQuota;
+use super::YoutubeQuota;
 use crate::sources::BoxFuture;
 use chrono::{DateTime, Datelike, Duration as TimeDelta, NaiveDate, TimeZone, Utc, Weekday};
 use serde::Serialize;

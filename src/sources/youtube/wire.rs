@@ -8,7 +8,7 @@
 //! without an id or a parseable `publishedAt` cannot be deduplicated safely (the store's key is the
 //! platform's own time and id), so it is skipped and counted in [`ListPage::skipped`].
 
-use crate::event::{Author, ChatEvent, EventKind, Extras, Platform, Roles};
+use crate::event::{Author, ChatEvent, EventKind, Extras, Roles};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::time::Duration;
@@ -127,7 +127,14 @@ pub fn message(item: &Value, creator: &str, chat_id: &str) -> Option<ChatEvent> 
         },
     };
     let chat = str_at(snippet, "liveChatId").unwrap_or(chat_id);
-    let mut event = ChatEvent::message(Platform::Youtube, creator, id, timestamp, author, "");
+    let mut event = ChatEvent::message(
+        crate::sources::youtube::YOUTUBE,
+        creator,
+        id,
+        timestamp,
+        author,
+        "",
+    );
     event.channel = chat.into();
     let mut extras = Extras::new();
     let kind_name = str_at(snippet, "type").unwrap_or("");

@@ -8,7 +8,7 @@
 //! object a delivery is gets 400 saying what is wrong; a retry of an accepted delivery gets 200
 //! again without being recorded twice; 503 while the pipeline cannot take events (Kick retries).
 
-use crate::sources::kick::webhook::{Headers, MAX_BODY_BYTES, Verdict, WebhookReceiver};
+use super::webhook::{Headers, MAX_BODY_BYTES, Verdict, WebhookReceiver};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
@@ -17,7 +17,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use std::sync::Arc;
 
-/// The webhook route, to merge into the server's router (outside its token check).
+/// The webhook route, merged into the local server's router outside its token check (Kick's
+/// per-run service offers it through the registry).
 pub fn router(receiver: Arc<WebhookReceiver>) -> Router {
     Router::new()
         .route("/webhooks/kick", post(receive))

@@ -69,7 +69,7 @@ impl HelixStreams {
         secrets: Secrets,
     ) -> HelixStreams {
         HelixStreams {
-            http: super::http_client(REQUEST_TIMEOUT),
+            http: crate::http_out::client(REQUEST_TIMEOUT),
             helix_url: helix_url.trim_end_matches('/').to_string(),
             oauth_url: oauth_url.trim_end_matches('/').to_string(),
             client_id,
@@ -83,7 +83,7 @@ impl HelixStreams {
         if let Some(token) = &self.token {
             return Ok(token.clone());
         }
-        let form = super::form(&[
+        let form = crate::http_out::form(&[
             ("client_id", self.client_id.expose()),
             ("client_secret", self.client_secret.expose()),
             ("grant_type", "client_credentials"),
@@ -95,7 +95,7 @@ impl HelixStreams {
             .body(form)
             .send()
             .await
-            .map_err(|e| super::drain::describe(e, &self.secrets))?;
+            .map_err(|e| crate::http_out::describe(e, &self.secrets))?;
         let status = response.status();
         let body: Value = response.json().await.unwrap_or(Value::Null);
         if !status.is_success() {
@@ -125,7 +125,7 @@ impl HelixStreams {
                 .bearer_auth(token.expose())
                 .send()
                 .await
-                .map_err(|e| super::drain::describe(e, &self.secrets))?;
+                .map_err(|e| crate::http_out::describe(e, &self.secrets))?;
             let status = response.status();
             if status.as_u16() == 401 {
                 self.token = None;
@@ -134,7 +134,7 @@ impl HelixStreams {
             let body = response
                 .text()
                 .await
-                .map_err(|e| super::drain::describe(e, &self.secrets))?;
+                .map_err(|e| crate::http_out::describe(e, &self.secrets))?;
             if !status.is_success() {
                 return Err(format!("Helix /streams answered {status}"));
             }

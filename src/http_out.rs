@@ -1,0 +1,60 @@
+//! Outgoing HTTP for notification senders and platform side calls (Discord, X, Twitch's Helix):
+//! one client shape, one form encoder, one way to describe a transport error without its URL.
+
+use crate::config::secrets::Secrets;
+use std::time::Duration;
+
+/// An HTTP client for the senders: rustls, a bounded timeout, no redirects (a redirect could carry
+/// a token to another host).
+pub fn client(timeout: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap_or_default()
+}
+
+/// `application/x-www-form-urlencoded` text of `pairs`.
+pub fn form(pairs: &[(&str, &str)]) -> String {
+    fn encode(s: &str, out: &mut String) {
+        for b in s.bytes() {
+            match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                    out.push(char::from(b));
+                }
+                _ => out.push_str(&format!("%{b:02X}")),
+            }
+        }
+    }
+    let mut out = String::new();
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        encode(k, &mut out);
+        out.push('=');
+        encode(v, &mut out);
+    }
+    out
+}
+
+/// A transport error, described without its URL (a webhook URL is a secret) and with every
+/// secret scrubbed.
+pub fn describe(error: reqwest::Error, secrets: &Secrets) -> String {
+    let error = error.without_url();
+    let mut text = if error.is_timeout() {
+        "timed out".to_string()
+    } else if error.is_connect() {
+        "could not connect".to_string()
+    } else {
+        error.to_string()
+    };
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    secrets.scrub(&text)
+}
