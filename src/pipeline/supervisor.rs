@@ -8,7 +8,9 @@
 
 use super::lanes::EventSink;
 use super::telemetry::Telemetry;
-use crate::actions::sinks::reply::Outbound;
+use crate::actions::sinks::CommandQueues;
+use crate::actions::sinks::command::{CommandRoute, CommandRoutes};
+use crate::command::stats::CommandStats;
 use crate::config::Config;
 use crate::config::model::PlatformMode;
 use crate::config::secrets::Secrets;
@@ -212,7 +214,7 @@ pub fn build_source(
 pub struct Supervisor {
     tasks: JoinSet<()>,
     views: Vec<(String, Platform, StatusHandle)>,
-    outbound: Outbound,
+    commands: CommandRoutes,
     quotas: QuotaBook,
 }
 
@@ -226,6 +228,8 @@ pub struct RunShared<'a> {
     pub telemetry: &'a Telemetry,
     /// The run's counters of what its sources refused from the wire.
     pub guards: &'a Arc<Guards>,
+    /// The run's command counters, shared by the sources' serving loops and the command sink.
+    pub command_stats: &'a Arc<CommandStats>,
     /// The store, read for polling sources' checkpoints and the quota spent today.
     pub db: &'a Path,
     /// The run's YouTube quota projects (spends are recorded through their journal).
@@ -241,13 +245,14 @@ impl Supervisor {
             shutdown,
             telemetry,
             guards,
+            command_stats,
             db,
             quotas,
         } = *shared;
         let mut supervisor = Supervisor {
             tasks: JoinSet::new(),
             views: Vec::new(),
-            outbound: Outbound::new(),
+            commands: CommandRoutes::new(),
             quotas: quotas.clone(),
         };
         let spent = store_spent(db);
@@ -271,6 +276,7 @@ impl Supervisor {
                 shutdown: shutdown.child_token(),
                 telemetry: telemetry.clone(),
                 guards: guards.clone(),
+                command_stats: command_stats.clone(),
                 wire: config.system.limits.wire(),
                 ..Wiring::new(&plan.creator, plan.platform, sink.clone(), rx)
             };
@@ -284,16 +290,20 @@ impl Supervisor {
                     continue;
                 }
             };
-            // A source that cannot send gets no reply queue: its replies are counted as dropped.
-            if source.sends_replies() {
-                supervisor
-                    .outbound
-                    .insert((plan.creator.clone(), plan.platform), tx);
-            }
-            let (ctx, track) = wiring.build();
+            // Commands the source cannot do are refused by the command sink before queueing.
+            supervisor.commands.insert(
+                (plan.creator.clone(), plan.platform),
+                CommandRoute {
+                    queue: tx,
+                    support: source.commands(),
+                },
+            );
+            let (ctx, track, serving) = wiring.build();
             match source {
                 Source::Session(source) => {
-                    supervisor.tasks.spawn(session::run(source, ctx, track));
+                    supervisor
+                        .tasks
+                        .spawn(session::run(source, ctx, track, serving));
                 }
                 Source::Polling(poller) => {
                     let resume = match Store::open(db)
@@ -309,16 +319,17 @@ impl Supervisor {
                     };
                     supervisor
                         .tasks
-                        .spawn(polling::run(poller, ctx, resume, None, track));
+                        .spawn(polling::run(poller, ctx, resume, None, track, serving));
                 }
             }
         }
         supervisor
     }
 
-    /// Senders for replies, by (creator, platform), for the reply sink.
-    pub fn outbound(&self) -> Outbound {
-        self.outbound.clone()
+    /// The way into every running source's command queue, for the command sink and the standings
+    /// worker.
+    pub fn commands(&self, stats: Arc<CommandStats>, telemetry: Telemetry) -> CommandQueues {
+        CommandQueues::new(self.commands.clone(), stats, telemetry)
     }
 
     /// The run's YouTube quota projects.
@@ -334,7 +345,7 @@ impl Supervisor {
     /// Waits for every source task to end (they end on shutdown), at most `grace`; the rest are
     /// aborted and named. Returns the names of the aborted sources.
     pub async fn join(mut self, grace: Duration) -> Vec<String> {
-        self.outbound.clear();
+        self.commands.clear();
         let deadline = tokio::time::Instant::now() + grace;
         while !self.tasks.is_empty() {
             match tokio::time::timeout_at(deadline, self.tasks.join_next()).await {

@@ -28,10 +28,11 @@ pub mod wire;
 
 use crate::config::model::{PlatformOwn, YoutubeQuota, YoutubeSettings, YoutubeTransport};
 use crate::config::secrets::{Secret, Secrets};
-use crate::sources::ratelimit::SlidingWindow;
 use crate::sources::runner::RetryPolicy;
 use crate::sources::runner::polling::{Pacer, Polled, Poller};
-use crate::sources::{BoxFuture, LiveStream, OutboundMessage, SourceContext, SourceError};
+use crate::command::{CommandKind, CommandSupport, PlatformCommand};
+use crate::sources::runner::serve::{Delivery, DeliveryError, Part};
+use crate::sources::{BoxFuture, LiveStream, SourceContext, SourceError};
 use chrono::{DateTime, Utc};
 use client::{Api, Auth, CallError};
 use quota::{Method, QuotaProject, Refused};
@@ -242,7 +243,6 @@ pub struct YoutubeSource {
     /// Read the current chat from its start: the committed token was refused.
     drop_token: bool,
     authors: RecentAuthors,
-    window: Option<SlidingWindow>,
     retry: RetryPolicy,
 }
 
@@ -286,7 +286,6 @@ impl YoutubeSource {
             pending: None,
             drop_token: false,
             authors: RecentAuthors::default(),
-            window: None,
             retry: RetryPolicy::default(),
         })
     }
@@ -359,10 +358,6 @@ impl YoutubeSource {
             );
         }
         self.credentials = Some(Credentials { read, oauth });
-        self.window = Some(SlidingWindow::new(
-            ctx.send_limit.messages,
-            Duration::from_secs_f64(ctx.send_limit.per_s.max(0.001)),
-        ));
         Ok(())
     }
 
@@ -721,59 +716,65 @@ impl YoutubeSource {
         })
     }
 
-    async fn send_one(
-        &mut self,
-        ctx: &SourceContext,
-        message: OutboundMessage,
-    ) -> Result<(), SourceError> {
+    /// The `@Name ` a reply is prefixed with (YouTube has no threaded replies), when the author of
+    /// the message it answers is remembered.
+    fn reply_prefix(&self, command: &PlatformCommand) -> Option<String> {
+        match &command.kind {
+            CommandKind::Reply { reply_to, .. } => {
+                self.authors.get(reply_to).map(|name| format!("@{name} "))
+            }
+            _ => None,
+        }
+    }
+
+    /// Posts one part with `liveChatMessages.insert`, admitted by the quota planner first.
+    async fn deliver_part(&mut self, part: &Part) -> Result<(), DeliveryError> {
         let Some(token) = self.credentials.as_ref().and_then(|c| c.oauth.clone()) else {
-            tracing::debug!(creator = %self.creator, platform = "youtube", "Read-only (no OAuth token): reply not sent.");
-            return Ok(());
+            return Err(DeliveryError::Failed(SourceError::MissingCredentials(
+                self.oauth_token_env
+                    .clone()
+                    .unwrap_or_else(|| "oauth_token_env".into()),
+            )));
         };
         let Phase::Reading { chat } = self.phase.clone() else {
-            tracing::warn!(creator = %self.creator, platform = "youtube", "No live chat to reply in: reply not sent.");
-            return Ok(());
+            return Err(DeliveryError::Failed(SourceError::Other(
+                "no live chat to post in (the channel is not live)".into(),
+            )));
         };
-        let name = message
-            .reply_to
-            .as_deref()
-            .and_then(|id| self.authors.get(id))
-            .map(str::to_owned);
-        for text in send::chunks(name.as_deref(), &message.text, send::MAX_MESSAGE_CHARS) {
-            if let Some(window) = &mut self.window {
-                loop {
-                    let now = tokio::time::Instant::now().into_std();
-                    match window.try_acquire(now) {
-                        Ok(()) => break,
-                        Err(Some(at)) => {
-                            let at = tokio::time::Instant::from_std(at);
-                            tokio::select! {
-                                () = ctx.shutdown.cancelled() => return Ok(()),
-                                () = tokio::time::sleep_until(at) => {}
-                            }
-                        }
-                        Err(None) => {
-                            tracing::warn!(creator = %self.creator, platform = "youtube", "The youtube send limit is 0: reply not sent.");
-                            return Ok(());
-                        }
-                    }
-                }
-            }
-            self.spend(Method::Insert).await?;
-            let (api, _) = self.api()?;
-            let body = json!({"snippet": {"liveChatId": chat, "type": "textMessageEvent",
-                "textMessageDetails": {"messageText": text}}});
-            api.post(
-                "liveChat/messages",
-                &[("part", "snippet")],
-                &body,
-                &Auth::Bearer(token.clone()),
-            )
-            .await
-            .map(|_: Value| ())
-            .map_err(|e| self.call_error("liveChatMessages.insert", e))?;
-        }
-        Ok(())
+        let Some(text) = part.text() else {
+            return Err(DeliveryError::Failed(SourceError::InvalidSettings(format!(
+                "youtube cannot {} yet",
+                part.command.kind.name()
+            ))));
+        };
+        let text = format!(
+            "{}{text}",
+            self.reply_prefix(&part.command).unwrap_or_default()
+        );
+        self.spend(Method::Insert).await?;
+        let (api, _) = self.api()?;
+        let body = json!({"snippet": {"liveChatId": chat, "type": "textMessageEvent",
+            "textMessageDetails": {"messageText": text}}});
+        api.post(
+            "liveChat/messages",
+            &[("part", "snippet")],
+            &body,
+            &Auth::Bearer(token),
+        )
+        .await
+        .map(|_: Value| ())
+        .map_err(|e| DeliveryError::Failed(self.call_error("liveChatMessages.insert", e)))
+    }
+}
+
+impl Delivery for YoutubeSource {
+    fn max_chars(&self, command: &PlatformCommand) -> usize {
+        let prefix = self.reply_prefix(command).map_or(0, |p| p.chars().count());
+        send::MAX_MESSAGE_CHARS.saturating_sub(prefix).max(1)
+    }
+
+    fn deliver<'a>(&'a mut self, part: &'a Part) -> BoxFuture<'a, Result<(), DeliveryError>> {
+        Box::pin(self.deliver_part(part))
     }
 }
 
@@ -804,11 +805,19 @@ impl Poller for YoutubeSource {
         }))
     }
 
-    fn send<'a>(
-        &'a mut self,
-        ctx: &'a SourceContext,
-        message: OutboundMessage,
-    ) -> BoxFuture<'a, Result<(), SourceError>> {
-        Box::pin(self.send_one(ctx, message))
+    fn commands(&self) -> CommandSupport {
+        if self.oauth_token_env.is_none() {
+            return CommandSupport::none(
+                "read-only: posting needs an OAuth token; set oauth_token_env in the creator's youtube block",
+            );
+        }
+        CommandSupport::new(
+            send::COMMANDS,
+            "the YouTube source can only say and reply for now",
+        )
+    }
+
+    fn delivery(&mut self) -> Option<&mut dyn Delivery> {
+        Some(self)
     }
 }
