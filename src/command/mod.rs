@@ -184,7 +184,9 @@ impl CommandSet {
 
     /// The kinds in the set, in [`CommandName::ALL`] order.
     pub fn names(self) -> impl Iterator<Item = CommandName> {
-        CommandName::ALL.into_iter().filter(move |n| self.contains(*n))
+        CommandName::ALL
+            .into_iter()
+            .filter(move |n| self.contains(*n))
     }
 }
 

@@ -122,11 +122,8 @@ impl CommandStats {
         }
         // Read the outcomes before `queued`: a command counted in between is then pending, never
         // an outcome without its queueing.
-        let (sent, failed, abandoned) = (
-            load(&self.sent),
-            load(&self.failed),
-            load(&self.abandoned),
-        );
+        let (sent, failed, abandoned) =
+            (load(&self.sent), load(&self.failed), load(&self.abandoned));
         let queued = load(&self.queued);
         CommandsSnapshot {
             queued,

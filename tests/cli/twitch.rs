@@ -7,6 +7,7 @@
 //! server.
 
 use crate::twitch_server::{CapReply, ServerOptions, TestTls, TwitchServer, strip_tags};
+use ss::command::{CommandKind, PlatformCommand};
 use ss::config::model::{SendLimit, TwitchSettings};
 use ss::config::secrets::Secrets;
 use ss::event::wire_checks::WireLimits;
@@ -18,9 +19,7 @@ use ss::pipeline::telemetry::Telemetry;
 use ss::sources::runner::{Wiring, session};
 use ss::sources::twitch::client::Timing;
 use ss::sources::twitch::{TwitchEndpoints, TwitchSource};
-use ss::sources::{
-    ConnectionState, OUTBOUND_CAPACITY, OutboundMessage, SourceStatus, StatusHandle,
-};
+use ss::sources::{ConnectionState, OUTBOUND_CAPACITY, SourceStatus, StatusHandle};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -80,10 +79,27 @@ fn normal_limit() -> SendLimit {
     SendLimit::default_for(Platform::Twitch)
 }
 
+/// A reply (or, without `reply_to`, a post) to `channel`, as the command sink queues it.
+fn command(channel: &str, text: &str, reply_to: Option<&str>) -> PlatformCommand {
+    PlatformCommand {
+        creator: "demo".into(),
+        platform: Platform::Twitch,
+        channel: channel.into(),
+        cause: reply_to.unwrap_or("tick").into(),
+        kind: match reply_to {
+            Some(id) => CommandKind::Reply {
+                text: text.into(),
+                reply_to: id.into(),
+            },
+            None => CommandKind::Say { text: text.into() },
+        },
+    }
+}
+
 /// A source running in a real context.
 struct Running {
     events: mpsc::Receiver<Inbound>,
-    outbound: mpsc::Sender<OutboundMessage>,
+    outbound: mpsc::Sender<PlatformCommand>,
     status: StatusHandle,
     shutdown: CancellationToken,
     task: JoinHandle<()>,
@@ -137,9 +153,9 @@ fn run_source_with(
     let shutdown = wiring.shutdown.clone();
     let guards = wiring.guards.clone();
     let telemetry = wiring.telemetry.clone();
-    let (ctx, track) = wiring.build();
+    let (ctx, track, serving) = wiring.build();
     let source = Box::new(source.with_endpoints(endpoints));
-    let task = tokio::spawn(session::run(source, ctx, track));
+    let task = tokio::spawn(session::run(source, ctx, track, serving));
     Running {
         events: lane.receiver,
         outbound,
@@ -202,14 +218,11 @@ impl Running {
     }
 
     async fn reply(&self, text: &str, reply_to: Option<&str>) {
-        self.outbound
-            .send(OutboundMessage {
-                channel: "somechannel".into(),
-                text: text.into(),
-                reply_to: reply_to.map(str::to_string),
-            })
-            .await
-            .unwrap();
+        self.send(command("somechannel", text, reply_to)).await;
+    }
+
+    async fn send(&self, command: PlatformCommand) {
+        self.outbound.send(command).await.unwrap();
     }
 
     /// Cancels the shutdown token and expects the source to stop cleanly.
@@ -760,15 +773,7 @@ async fn chat_and_replies_for_channels_not_joined_are_dropped() {
     assert_eq!(event.message_id, "ours-1", "the foreign line was forwarded");
     assert_eq!(event.channel, "somechannel");
 
-    source
-        .outbound
-        .send(OutboundMessage {
-            channel: "otherchannel".into(),
-            text: "not here".into(),
-            reply_to: None,
-        })
-        .await
-        .unwrap();
+    source.send(command("otherchannel", "not here", None)).await;
     source.reply("here", None).await;
     server.wait_for_commands("PRIVMSG", 1, WAIT).await;
     let sent: Vec<String> = server

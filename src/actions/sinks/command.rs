@@ -61,7 +61,10 @@ impl CommandQueues {
 
     /// Queues `command` on its source, or refuses or drops it; counted either way.
     pub fn submit(&self, command: PlatformCommand) -> Submitted {
-        let Some(route) = self.routes.get(&(command.creator.clone(), command.platform)) else {
+        let Some(route) = self
+            .routes
+            .get(&(command.creator.clone(), command.platform))
+        else {
             self.stats.dropped();
             tracing::debug!(creator = %command.creator, platform = %command.platform, cause = %command.cause, command = %command.kind.name(), "No source runs for this command; dropped.");
             return Submitted::Dropped;
@@ -289,7 +292,13 @@ mod tests {
         let errors = telemetry.errors();
         assert_eq!(errors.len(), 1, "reported once: {errors:?}");
         assert_eq!(errors[0].error_type, "command_refused");
-        assert!(errors[0].message.contains("demo/rumble cannot timeout: read-only"), "{}", errors[0].message);
+        assert!(
+            errors[0]
+                .message
+                .contains("demo/rumble cannot timeout: read-only"),
+            "{}",
+            errors[0].message
+        );
     }
 
     #[test]

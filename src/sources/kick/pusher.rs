@@ -107,11 +107,7 @@ pub struct Outcome {
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Connects and serves one session.
-pub async fn run(
-    sub: &Subscription,
-    timing: &Timing,
-    ctx: &mut SourceContext,
-) -> Outcome {
+pub async fn run(sub: &Subscription, timing: &Timing, ctx: &mut SourceContext) -> Outcome {
     let config = WebSocketConfig::default()
         .max_message_size(Some(MAX_MESSAGE_BYTES))
         .max_frame_size(Some(MAX_MESSAGE_BYTES));
@@ -400,7 +396,8 @@ mod tests {
     async fn session(url: String, timing: Timing) -> Outcome {
         let lane = DataLane::new(16, Duration::from_millis(10));
         let (_tx, rx) = tokio::sync::mpsc::channel(4);
-        let (mut ctx, _track, _serving) = Wiring::new("demo", Platform::Kick, lane.sink.clone(), rx).build();
+        let (mut ctx, _track, _serving) =
+            Wiring::new("demo", Platform::Kick, lane.sink.clone(), rx).build();
         let sub = Subscription {
             url,
             tls: crate::sources::tls::default_client_config().unwrap(),

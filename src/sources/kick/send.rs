@@ -131,12 +131,12 @@ impl KickDelivery {
     async fn deliver_part(&mut self, part: &Part) -> Result<(), DeliveryError> {
         if self.refused {
             return Err(failed(SourceError::LoginFailed(
-                "Kick refused the token refresh earlier in this run; authorize the app again".into(),
+                "Kick refused the token refresh earlier in this run; authorize the app again"
+                    .into(),
             )));
         }
-        let channel = (*self.channel.borrow()).ok_or_else(|| {
-            DeliveryError::Retry("the channel is not known yet".into())
-        })?;
+        let channel = (*self.channel.borrow())
+            .ok_or_else(|| DeliveryError::Retry("the channel is not known yet".into()))?;
         let call = self.call(part, channel)?;
         let what = part.command.kind.name();
         let mut refreshed = false;

@@ -26,10 +26,10 @@ use crate::guards::Guards;
 use crate::pipeline::lanes::EventSink;
 use crate::pipeline::telemetry::Telemetry;
 use chrono::{DateTime, Utc};
-use std::sync::Arc;
-use std::time::Duration;
 use pacing::Pacing;
 use serve::Serving;
+use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 

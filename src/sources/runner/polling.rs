@@ -196,7 +196,10 @@ pub async fn run(
         let deadline = tokio::time::Instant::now() + delay;
         let waited = match poller.delivery() {
             Some(delivery) => {
-                serving.serve_until(delivery, &track, deadline, &shutdown).await == Served::Deadline
+                serving
+                    .serve_until(delivery, &track, deadline, &shutdown)
+                    .await
+                    == Served::Deadline
             }
             None => super::wait(delay, &shutdown).await,
         };

@@ -131,7 +131,12 @@ impl Serving {
     }
 
     /// Serves until `stop` is cancelled.
-    pub async fn run(&mut self, delivery: &mut dyn Delivery, track: &Track, stop: &CancellationToken) {
+    pub async fn run(
+        &mut self,
+        delivery: &mut dyn Delivery,
+        track: &Track,
+        stop: &CancellationToken,
+    ) {
         self.serve(delivery, track, None, stop).await;
     }
 

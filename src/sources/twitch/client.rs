@@ -351,9 +351,8 @@ pub async fn run_session(
         awaiting_pong: false,
     };
     // Owning the channel means the privileged limit from the start; USERSTATE refines it.
-    ctx.pacing.set_limit(
-        limits.for_privilege(settings.nick.eq_ignore_ascii_case(&settings.channel)),
-    );
+    ctx.pacing
+        .set_limit(limits.for_privilege(settings.nick.eq_ignore_ascii_case(&settings.channel)));
     let result = session.serve(&mut reader, ctx).await;
     SessionReport {
         result,
@@ -585,6 +584,7 @@ impl Session<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::AsyncWriteExt;
 
     #[test]
     fn pass_lines_never_reach_logs() {

@@ -135,7 +135,9 @@ impl LinkSlot {
     /// Empties the slot only if it still holds `writer`'s connection.
     fn clear_if(&self, writer: &SharedWriter) {
         self.0.send_if_modified(|link| {
-            let same = link.as_ref().is_some_and(|l| Arc::ptr_eq(&l.writer, writer));
+            let same = link
+                .as_ref()
+                .is_some_and(|l| Arc::ptr_eq(&l.writer, writer));
             if same {
                 *link = None;
             }
@@ -183,19 +185,20 @@ impl TwitchDelivery {
         if !addressed.is_empty() && !addressed.eq_ignore_ascii_case(&self.channel) {
             // Never send where the creator's config does not say to.
             self.guards.count(Guard::ForeignChannelReply, 1);
-            return Err(DeliveryError::Failed(SourceError::InvalidSettings(format!(
-                "addressed to channel {addressed:?}, which the creator's twitch block does not name"
-            ))));
+            return Err(DeliveryError::Failed(SourceError::InvalidSettings(
+                format!(
+                    "addressed to channel {addressed:?}, which the creator's twitch block does not name"
+                ),
+            )));
         }
         match &command.kind {
             CommandKind::Say { text } | CommandKind::Reply { text, .. } => {
                 let reply_to = part.reply_to().filter(|_| link.tags_enabled);
                 Ok(privmsg_line(&self.channel, &sanitize(text), reply_to))
             }
-            other => Err(DeliveryError::Failed(SourceError::InvalidSettings(format!(
-                "twitch chat over IRC cannot {}",
-                other.name()
-            )))),
+            other => Err(DeliveryError::Failed(SourceError::InvalidSettings(
+                format!("twitch chat over IRC cannot {}", other.name()),
+            ))),
         }
     }
 }
@@ -260,8 +263,12 @@ mod tests {
                 .unwrap_or_default(),
         };
         let limits = SendLimits::from_send_limit(&limit);
-        assert_eq!((limits.for_privilege(false), limits.for_privilege(true)), (20, 100));
-        let plain = SendLimits::from_send_limit(&SendLimit::default_for(crate::event::Platform::Twitch));
+        assert_eq!(
+            (limits.for_privilege(false), limits.for_privilege(true)),
+            (20, 100)
+        );
+        let plain =
+            SendLimits::from_send_limit(&SendLimit::default_for(crate::event::Platform::Twitch));
         assert_eq!(plain.privileged, plain.normal);
     }
 }

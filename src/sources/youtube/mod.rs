@@ -26,11 +26,11 @@ pub mod send;
 pub mod stream;
 pub mod wire;
 
+use crate::command::{CommandKind, CommandSupport, PlatformCommand};
 use crate::config::model::{PlatformOwn, YoutubeQuota, YoutubeSettings, YoutubeTransport};
 use crate::config::secrets::{Secret, Secrets};
 use crate::sources::runner::RetryPolicy;
 use crate::sources::runner::polling::{Pacer, Polled, Poller};
-use crate::command::{CommandKind, CommandSupport, PlatformCommand};
 use crate::sources::runner::serve::{Delivery, DeliveryError, Part};
 use crate::sources::{BoxFuture, LiveStream, SourceContext, SourceError};
 use chrono::{DateTime, Utc};
@@ -742,10 +742,9 @@ impl YoutubeSource {
             )));
         };
         let Some(text) = part.text() else {
-            return Err(DeliveryError::Failed(SourceError::InvalidSettings(format!(
-                "youtube cannot {} yet",
-                part.command.kind.name()
-            ))));
+            return Err(DeliveryError::Failed(SourceError::InvalidSettings(
+                format!("youtube cannot {} yet", part.command.kind.name()),
+            )));
         };
         let text = format!(
             "{}{text}",
