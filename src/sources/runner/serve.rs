@@ -332,3 +332,269 @@ impl Serving {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::command::{CommandKind, CommandName};
+    use crate::event::Platform;
+    use crate::pipeline::lanes::DataLane;
+    use crate::sources::ratelimit::SlidingWindow;
+    use crate::sources::runner::Wiring;
+    use std::sync::Mutex;
+    use tokio::sync::watch;
+
+    /// A delivery over a connection the test opens and drops: it waits for the connection, and a
+    /// part it is handed while the connection is down is to be retried. Text `fail` is refused.
+    struct Chat {
+        connected: watch::Receiver<bool>,
+        connection: watch::Sender<bool>,
+        /// Set: the connection is lost under the next part.
+        lose_next: Arc<std::sync::atomic::AtomicBool>,
+        /// When each part was delivered, with what it carried.
+        log: Arc<Mutex<Vec<(Instant, String, Option<String>)>>>,
+        max_chars: usize,
+    }
+
+    impl Delivery for Chat {
+        fn ready(&mut self) -> BoxFuture<'_, ()> {
+            Box::pin(async move {
+                let _ = self.connected.wait_for(|c| *c).await;
+            })
+        }
+
+        fn max_chars(&self, _command: &PlatformCommand) -> usize {
+            self.max_chars
+        }
+
+        fn deliver<'a>(&'a mut self, part: &'a Part) -> BoxFuture<'a, Result<(), DeliveryError>> {
+            Box::pin(async move {
+                if self
+                    .lose_next
+                    .swap(false, std::sync::atomic::Ordering::SeqCst)
+                {
+                    self.connection.send_replace(false);
+                }
+                if !*self.connected.borrow() {
+                    return Err(DeliveryError::Retry("connection lost".into()));
+                }
+                let text = part.text().unwrap_or(part.command.kind.name().as_str());
+                if text == "fail" {
+                    return Err(DeliveryError::Failed(SourceError::Other("refused".into())));
+                }
+                self.log.lock().unwrap().push((
+                    Instant::now(),
+                    text.to_owned(),
+                    part.reply_to().map(str::to_owned),
+                ));
+                Ok(())
+            })
+        }
+    }
+
+    struct Harness {
+        queue: mpsc::Sender<PlatformCommand>,
+        connection: watch::Sender<bool>,
+        lose_next: Arc<std::sync::atomic::AtomicBool>,
+        log: Arc<Mutex<Vec<(Instant, String, Option<String>)>>>,
+        pacing: Pacing,
+        stats: Arc<CommandStats>,
+        stop: CancellationToken,
+        task: tokio::task::JoinHandle<()>,
+        t0: Instant,
+    }
+
+    /// A serving loop of at most `limit` sends per 10 s (plus the window's 2% margin: 10.2 s),
+    /// splitting at `max_chars`, over a connection that starts up.
+    fn serve(limit: u32, max_chars: usize) -> Harness {
+        let lane = DataLane::new(1, Duration::from_millis(1));
+        let (queue, rx) = mpsc::channel(16);
+        let wiring = Wiring::new("demo", Platform::Sim, lane.sink.clone(), rx);
+        let stats = wiring.command_stats.clone();
+        let track = wiring.track();
+        let pacing = Pacing::new(SlidingWindow::new(limit, Duration::from_millis(10_200)));
+        let mut serving = Serving::new(wiring.commands, pacing.clone(), stats.clone());
+        let (connection, connected) = watch::channel(true);
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let lose_next = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut chat = Chat {
+            connected,
+            connection: connection.clone(),
+            lose_next: lose_next.clone(),
+            log: log.clone(),
+            max_chars,
+        };
+        let stop = CancellationToken::new();
+        let task = {
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                serving.run(&mut chat, &track, &stop).await;
+                serving.abandon(&track);
+            })
+        };
+        Harness {
+            queue,
+            connection,
+            lose_next,
+            log,
+            pacing,
+            stats,
+            stop,
+            task,
+            t0: Instant::now(),
+        }
+    }
+
+    fn command(kind: CommandKind) -> PlatformCommand {
+        PlatformCommand {
+            creator: "demo".into(),
+            platform: Platform::Sim,
+            channel: "demo".into(),
+            cause: "m-1".into(),
+            kind,
+        }
+    }
+
+    fn say(text: &str) -> PlatformCommand {
+        command(CommandKind::Say { text: text.into() })
+    }
+
+    impl Harness {
+        async fn send(&self, command: PlatformCommand) {
+            // What the command sink does when it queues one.
+            self.stats.queued();
+            self.queue.send(command).await.unwrap();
+        }
+
+        /// (milliseconds after the start, text, threaded under) of every delivered part.
+        fn delivered(&self) -> Vec<(u128, String, Option<String>)> {
+            self.log
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|(at, text, reply_to)| {
+                    ((*at - self.t0).as_millis(), text.clone(), reply_to.clone())
+                })
+                .collect()
+        }
+
+        async fn stop(self) -> crate::command::stats::CommandsSnapshot {
+            self.stop.cancel();
+            self.task.await.unwrap();
+            self.stats.snapshot()
+        }
+    }
+
+    fn at(ms: u128, text: &str) -> (u128, String, Option<String>) {
+        (ms, text.to_owned(), None)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn deliveries_keep_the_send_limit_and_long_text_is_split_with_only_its_first_part_threaded()
+     {
+        let chat = serve(2, 9);
+        chat.send(command(CommandKind::Reply {
+            text: "aaaa bbbb cccc dddd".into(),
+            reply_to: "m-1".into(),
+        }))
+        .await;
+        chat.send(say("next")).await;
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        assert_eq!(
+            chat.delivered(),
+            [
+                (0, "aaaa bbbb".to_owned(), Some("m-1".to_owned())),
+                at(0, "cccc dddd"),
+                at(10_200, "next"),
+            ]
+        );
+        let stats = chat.stop().await;
+        assert_eq!((stats.queued, stats.sent, stats.pending), (2, 2, 0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_reconnect_keeps_the_queue_and_the_window() {
+        let chat = serve(2, 100);
+        for text in ["one", "two", "three", "four"] {
+            chat.send(say(text)).await;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        // The connection drops and comes back at once: the window still holds the first two sends.
+        chat.connection.send_replace(false);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        chat.connection.send_replace(true);
+        tokio::time::sleep(Duration::from_secs(8)).await;
+        assert_eq!(chat.delivered(), [at(0, "one"), at(0, "two")]);
+        // Down when the window frees: the parts wait, in order, for the next connection.
+        chat.connection.send_replace(false);
+        tokio::time::sleep(Duration::from_secs(20)).await;
+        assert_eq!(chat.delivered().len(), 2);
+        chat.connection.send_replace(true);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(
+            chat.delivered(),
+            [
+                at(0, "one"),
+                at(0, "two"),
+                at(30_000, "three"),
+                at(30_000, "four")
+            ]
+        );
+        let stats = chat.stop().await;
+        assert_eq!((stats.sent, stats.failed, stats.pending), (4, 0, 0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_part_lost_with_the_connection_goes_first_on_the_next_one() {
+        let chat = serve(10, 100);
+        chat.lose_next
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        chat.send(say("first")).await;
+        chat.send(say("second")).await;
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert!(chat.delivered().is_empty());
+        chat.connection.send_replace(true);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let texts: Vec<String> = chat.delivered().into_iter().map(|d| d.1).collect();
+        assert_eq!(texts, ["first", "second"]);
+        chat.stop().await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refused_part_fails_its_command_and_the_next_goes_on() {
+        let chat = serve(10, 100);
+        chat.send(say("fail")).await;
+        chat.send(say("   ")).await;
+        chat.send(command(CommandKind::DeleteMessage {
+            message_id: "m-9".into(),
+        }))
+        .await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(
+            chat.delivered(),
+            [at(0, CommandName::DeleteMessage.as_str())]
+        );
+        let stats = chat.stop().await;
+        assert_eq!((stats.queued, stats.sent, stats.failed), (3, 1, 2));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn raising_the_limit_wakes_the_loop_and_what_is_left_at_stop_is_abandoned() {
+        let chat = serve(1, 100);
+        for text in ["one", "two", "three", "four"] {
+            chat.send(say(text)).await;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(chat.delivered(), [at(0, "one")]);
+        // The bot became a moderator: the privileged limit applies at once.
+        chat.pacing.set_limit(2);
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        assert_eq!(chat.delivered(), [at(0, "one"), at(1_000, "two")]);
+        let stats = chat.stop().await;
+        assert_eq!(
+            (stats.queued, stats.sent, stats.abandoned, stats.pending),
+            (4, 2, 2, 0),
+            "the totals add up"
+        );
+    }
+}
