@@ -620,6 +620,10 @@ async fn anonymous_reading_from_a_plain_irc_server_that_naks_the_caps() {
         .with_timing(fast_timing());
     let nick = source.nick().to_owned();
     assert!(nick.starts_with("justinfan"), "{nick}");
+    // Read-only: the command sink refuses every command before queueing, saying why.
+    let support = ss::sources::runner::session::SessionSource::commands(&source);
+    assert!(support.supported.is_empty());
+    assert!(support.otherwise.contains("anonymously"), "{support:?}");
     let mut source = run_source(source, None, endpoints, normal_limit());
     server.wait_for_joins(1).await;
     let lines: Vec<String> = server.received().into_iter().map(|r| r.line).collect();
@@ -638,7 +642,7 @@ async fn anonymous_reading_from_a_plain_irc_server_that_naks_the_caps() {
             .starts_with("privmsg-somechannel-viewer_one-")
     );
 
-    // Read-only: a reply is refused on the status, never sent.
+    // A reply that reaches the source anyway fails on the status, never sent.
     source.reply("pong", None).await;
     let status = source
         .wait_status("the read-only error", |s| s.last_error.is_some())

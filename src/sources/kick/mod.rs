@@ -310,7 +310,7 @@ impl SessionSource for KickSource {
             auth: KickAuth::load(env, file, &ctx.secrets),
             secrets: ctx.secrets.clone(),
             channel: self.known.subscribe(),
-            refused: false,
+            refused: None,
         })
     }
 }

@@ -58,8 +58,8 @@ pub struct KickDelivery {
     pub auth: KickAuth,
     pub secrets: Secrets,
     pub channel: watch::Receiver<Option<KnownChannel>>,
-    /// Kick refused the refresh: no more calls this run.
-    pub refused: bool,
+    /// Kick refused the refresh (why, with the fix): no more calls this run.
+    pub refused: Option<String>,
 }
 
 /// One call as the Public API takes it.
@@ -129,11 +129,8 @@ impl KickDelivery {
     }
 
     async fn deliver_part(&mut self, part: &Part) -> Result<(), DeliveryError> {
-        if self.refused {
-            return Err(failed(SourceError::LoginFailed(
-                "Kick refused the token refresh earlier in this run; authorize the app again"
-                    .into(),
-            )));
+        if let Some(why) = &self.refused {
+            return Err(failed(SourceError::LoginFailed(why.clone())));
         }
         let channel = (*self.channel.borrow())
             .ok_or_else(|| DeliveryError::Retry("the channel is not known yet".into()))?;
@@ -157,19 +154,19 @@ impl KickDelivery {
                 Err(ApiError::Unauthorized) if !refreshed => {
                     refreshed = true;
                     if let Err(e) = self.auth.refresh(&self.api, &self.secrets).await {
+                        let why = format!("the access token expired and {e}");
                         if matches!(e, RefreshError::Refused { .. } | RefreshError::Missing(_)) {
-                            self.refused = true;
+                            self.refused = Some(why.clone());
                         }
-                        return Err(failed(SourceError::LoginFailed(format!(
-                            "the access token expired and {e}"
-                        ))));
+                        return Err(failed(SourceError::LoginFailed(why)));
                     }
                 }
                 Err(ApiError::Unauthorized) => {
-                    self.refused = true;
-                    return Err(failed(SourceError::LoginFailed(format!(
+                    let why = format!(
                         "Kick refused the freshly refreshed token (401) for {what}; check the app's scopes (chat:write, moderation:ban, moderation:chat_message:manage)"
-                    ))));
+                    );
+                    self.refused = Some(why.clone());
+                    return Err(failed(SourceError::LoginFailed(why)));
                 }
                 Err(e) => return Err(failed(SourceError::Other(format!("kick {what}: {e}")))),
             }

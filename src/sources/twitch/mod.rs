@@ -303,9 +303,7 @@ impl SessionSource for TwitchSource {
 
     fn commands(&self) -> CommandSupport {
         if self.is_anonymous() {
-            return CommandSupport::none(
-                "logged in anonymously (read-only): set token_env and nick in the creator's twitch block",
-            );
+            return CommandSupport::none(send::ANONYMOUS);
         }
         CommandSupport::new(
             send::COMMANDS,
@@ -318,6 +316,7 @@ impl SessionSource for TwitchSource {
             self.link.clone(),
             &self.channel,
             ctx.guards.clone(),
+            self.is_anonymous(),
         ))
     }
 }

@@ -166,21 +166,34 @@ pub struct TwitchDelivery {
     /// The joined channel's login; commands for any other channel are refused.
     channel: String,
     guards: Arc<Guards>,
+    /// Logged in anonymously: nothing can be sent (the command sink refuses before queueing; this
+    /// keeps a command that got here anyway off the wire).
+    anonymous: bool,
 }
 
+/// Why an anonymous Twitch source refuses every command.
+pub const ANONYMOUS: &str =
+    "logged in anonymously (read-only): set token_env and nick in the creator's twitch block";
+
 impl TwitchDelivery {
-    pub fn new(slot: LinkSlot, channel: &str, guards: Arc<Guards>) -> TwitchDelivery {
+    pub fn new(slot: LinkSlot, channel: &str, guards: Arc<Guards>, anonymous: bool) -> Self {
         TwitchDelivery {
             link: slot.0.subscribe(),
             slot,
             channel: channel.to_owned(),
             guards,
+            anonymous,
         }
     }
 
     /// The line for one part: tagged as a reply when the server takes tags.
     fn line(&self, part: &Part, link: &Link) -> Result<String, DeliveryError> {
         let command = &part.command;
+        if self.anonymous {
+            return Err(DeliveryError::Failed(SourceError::InvalidSettings(
+                ANONYMOUS.into(),
+            )));
+        }
         let addressed = command.channel.trim_start_matches('#');
         if !addressed.is_empty() && !addressed.eq_ignore_ascii_case(&self.channel) {
             // Never send where the creator's config does not say to.
