@@ -287,6 +287,47 @@ mod tests {
     use super::*;
 
     #[test]
+    fn bans_are_sent_as_kick_documents_them() {
+        let timeout = BanBody {
+            broadcaster_user_id: 123_456_789,
+            user_id: 987_654_321,
+            duration: Some(10),
+            reason: Some("spam".into()),
+        };
+        assert_eq!(
+            serde_json::to_value(&timeout).unwrap(),
+            serde_json::json!({"broadcaster_user_id": 123_456_789, "user_id": 987_654_321,
+                "duration": 10, "reason": "spam"})
+        );
+        let ban = BanBody {
+            duration: None,
+            reason: None,
+            ..timeout
+        };
+        assert_eq!(
+            serde_json::to_value(&ban).unwrap(),
+            serde_json::json!({"broadcaster_user_id": 123_456_789, "user_id": 987_654_321}),
+            "a permanent ban has no duration"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_message_id_that_is_not_one_is_never_put_in_a_path() {
+        let api = KickApi::new(
+            "http://127.0.0.1:9",
+            "http://127.0.0.1:9",
+            "http://127.0.0.1:9",
+        )
+        .unwrap();
+        let token = Secret::new("t");
+        let e = api
+            .moderate(&token, &Moderation::DeleteMessage("../moderation/bans"))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, ApiError::NotAnId(_)), "{e}");
+    }
+
+    #[test]
     fn form_values_are_encoded() {
         assert_eq!(form_encode("a b&c=d/é"), "a+b%26c%3Dd%2F%C3%A9");
     }

@@ -344,6 +344,9 @@ mod tests {
     use std::sync::Mutex;
     use tokio::sync::watch;
 
+    /// When each part was delivered, what it carried, and what it was threaded under.
+    type DeliveredLog = Arc<Mutex<Vec<(Instant, String, Option<String>)>>>;
+
     /// A delivery over a connection the test opens and drops: it waits for the connection, and a
     /// part it is handed while the connection is down is to be retried. Text `fail` is refused.
     struct Chat {
@@ -352,7 +355,7 @@ mod tests {
         /// Set: the connection is lost under the next part.
         lose_next: Arc<std::sync::atomic::AtomicBool>,
         /// When each part was delivered, with what it carried.
-        log: Arc<Mutex<Vec<(Instant, String, Option<String>)>>>,
+        log: DeliveredLog,
         max_chars: usize,
     }
 
@@ -396,7 +399,7 @@ mod tests {
         queue: mpsc::Sender<PlatformCommand>,
         connection: watch::Sender<bool>,
         lose_next: Arc<std::sync::atomic::AtomicBool>,
-        log: Arc<Mutex<Vec<(Instant, String, Option<String>)>>>,
+        log: DeliveredLog,
         pacing: Pacing,
         stats: Arc<CommandStats>,
         stop: CancellationToken,
