@@ -2,7 +2,9 @@
 //!
 //! A source is built from its creator's settings and then driven by one of two runners in
 //! [`runner`], which own everything sources have in common: status, error recording (scrubbed of
-//! secrets), backoff, reconnects and shutdown.
+//! secrets), backoff, reconnects, shutdown, and serving the source's platform commands
+//! ([`crate::command::PlatformCommand`]) through its delivery seam ([`runner::serve`]). Each source
+//! says which commands it can do (`commands`); the command sink refuses the rest before queueing.
 //!
 //! - Connection-based platforms (Twitch IRC, Kick's websocket, the sim chat) implement
 //!   [`runner::session::SessionSource`]: connect and serve one session until it ends.

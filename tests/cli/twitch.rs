@@ -3,7 +3,7 @@
 //! rate seen by the server, and the token kept out of logs.
 //!
 //! Each test runs the real `TwitchSource` with a real `SourceContext` (data lane, status handle,
-//! outbound queue, shutdown token) and observes it from both ends: events on the lane, lines on the
+//! command queue, shutdown token) and observes it from both ends: events on the lane, lines on the
 //! server.
 
 use crate::twitch_server::{CapReply, ServerOptions, TestTls, TwitchServer, strip_tags};
