@@ -727,7 +727,9 @@ impl YoutubeSource {
         }
     }
 
-    /// Posts one part with `liveChatMessages.insert`, admitted by the quota planner first.
+    /// Carries out one part, each call admitted by the quota planner first: a post with
+    /// `liveChatMessages.insert`, a delete with `liveChatMessages.delete`, a timeout or ban with
+    /// `liveChatBans.insert` (the user is their channel id, the author id YouTube events carry).
     async fn deliver_part(&mut self, part: &Part) -> Result<(), DeliveryError> {
         let Some(token) = self.credentials.as_ref().and_then(|c| c.oauth.clone()) else {
             return Err(DeliveryError::Failed(SourceError::MissingCredentials(
@@ -738,31 +740,70 @@ impl YoutubeSource {
         };
         let Phase::Reading { chat } = self.phase.clone() else {
             return Err(DeliveryError::Failed(SourceError::Other(
-                "no live chat to post in (the channel is not live)".into(),
+                "no live chat to act in (the channel is not live)".into(),
             )));
         };
-        let Some(text) = part.text() else {
-            return Err(DeliveryError::Failed(SourceError::InvalidSettings(
-                format!("youtube cannot {} yet", part.command.kind.name()),
-            )));
+        let auth = Auth::Bearer(token);
+        let ban = |kind: &str, user: &crate::command::TargetUser, seconds: Option<u32>| {
+            let mut snippet = json!({"liveChatId": chat, "type": kind,
+                "bannedUserDetails": {"channelId": user.id}});
+            if let Some(seconds) = seconds {
+                // uint64, written as a JSON string.
+                snippet["banDurationSeconds"] =
+                    json!(seconds.clamp(1, send::MAX_TIMEOUT_SECONDS).to_string());
+            }
+            json!({ "snippet": snippet })
         };
-        let text = format!(
-            "{}{text}",
-            self.reply_prefix(&part.command).unwrap_or_default()
-        );
-        self.spend(Method::Insert).await?;
-        let (api, _) = self.api()?;
-        let body = json!({"snippet": {"liveChatId": chat, "type": "textMessageEvent",
-            "textMessageDetails": {"messageText": text}}});
-        api.post(
-            "liveChat/messages",
-            &[("part", "snippet")],
-            &body,
-            &Auth::Bearer(token),
-        )
-        .await
-        .map(|_: Value| ())
-        .map_err(|e| DeliveryError::Failed(self.call_error("liveChatMessages.insert", e)))
+        let (method, result) = match &part.command.kind {
+            CommandKind::Say { text } | CommandKind::Reply { text, .. } => {
+                let text = format!(
+                    "{}{text}",
+                    self.reply_prefix(&part.command).unwrap_or_default()
+                );
+                self.spend(Method::Insert).await?;
+                let (api, _) = self.api()?;
+                let body = json!({"snippet": {"liveChatId": chat, "type": "textMessageEvent",
+                    "textMessageDetails": {"messageText": text}}});
+                let sent = api
+                    .post("liveChat/messages", &[("part", "snippet")], &body, &auth)
+                    .await;
+                (Method::Insert, sent)
+            }
+            CommandKind::DeleteMessage { message_id } => {
+                self.spend(Method::MessagesDelete).await?;
+                let (api, _) = self.api()?;
+                let sent = api
+                    .delete("liveChat/messages", &[("id", message_id)], &auth)
+                    .await;
+                (Method::MessagesDelete, sent)
+            }
+            CommandKind::Timeout { user, seconds, .. } => {
+                self.spend(Method::BansInsert).await?;
+                let (api, _) = self.api()?;
+                let body = ban("temporary", user, Some(*seconds));
+                let sent = api
+                    .post("liveChat/bans", &[("part", "snippet")], &body, &auth)
+                    .await;
+                (Method::BansInsert, sent)
+            }
+            CommandKind::Ban { user, .. } => {
+                self.spend(Method::BansInsert).await?;
+                let (api, _) = self.api()?;
+                let body = ban("permanent", user, None);
+                let sent = api
+                    .post("liveChat/bans", &[("part", "snippet")], &body, &auth)
+                    .await;
+                (Method::BansInsert, sent)
+            }
+            other => {
+                return Err(DeliveryError::Failed(SourceError::InvalidSettings(
+                    format!("youtube cannot {}", other.name()),
+                )));
+            }
+        };
+        result
+            .map(|_: Value| ())
+            .map_err(|e| DeliveryError::Failed(self.call_error(method.as_str(), e)))
     }
 }
 
@@ -812,7 +853,7 @@ impl Poller for YoutubeSource {
         }
         CommandSupport::new(
             send::COMMANDS,
-            "the YouTube source can only say and reply for now",
+            "YouTube has no announcements, and an unban needs the id of the ban, which is not kept",
         )
     }
 

@@ -1,4 +1,5 @@
-//! Commands on YouTube: what the source can do ([`COMMANDS`]), the platform's length limit (the
+//! Commands on YouTube: what the source can do ([`COMMANDS`]), the longest timeout, the platform's
+//! length limit (the
 //! serving loop splits at it, less the `@DisplayName ` prefix a reply carries, since YouTube has no
 //! threaded replies), and the bounded memory of who wrote which recent message, so a reply to a
 //! message id can name its author.
@@ -6,8 +7,19 @@
 use crate::command::{CommandName, CommandSet};
 use std::collections::{HashMap, VecDeque};
 
-/// What the YouTube source does today: post and reply (`liveChatMessages.insert`).
-pub const COMMANDS: CommandSet = CommandSet::of(&[CommandName::Say, CommandName::Reply]);
+/// What the YouTube source does: post and reply (`liveChatMessages.insert`), delete a message
+/// (`liveChatMessages.delete`), time out and ban (`liveChatBans.insert`, PROTOCOLS.md §2.7). An
+/// unban needs the id the ban answered with, which is not kept, and there are no announcements.
+pub const COMMANDS: CommandSet = CommandSet::of(&[
+    CommandName::Say,
+    CommandName::Reply,
+    CommandName::DeleteMessage,
+    CommandName::Timeout,
+    CommandName::Ban,
+]);
+
+/// The longest timeout YouTube takes (`banDurationSeconds`), in seconds: a day.
+pub const MAX_TIMEOUT_SECONDS: u32 = 86_400;
 
 /// YouTube's limit for one chat message, in characters (PROTOCOLS.md §2.5, unverified: kept low).
 pub const MAX_MESSAGE_CHARS: usize = 200;
