@@ -141,15 +141,7 @@ impl Api {
         query: &[(&str, &str)],
         auth: &Auth,
     ) -> Result<Value, CallError> {
-        self.transport
-            .call(Request {
-                method: CallMethod::Get,
-                body: None,
-                path,
-                query,
-                auth,
-            })
-            .await
+        self.call(CallMethod::Get, path, query, None, auth).await
     }
 
     /// `DELETE {base}/{path}?{query}`; an empty answer (204) is `null`.
@@ -159,15 +151,7 @@ impl Api {
         query: &[(&str, &str)],
         auth: &Auth,
     ) -> Result<Value, CallError> {
-        self.transport
-            .call(Request {
-                method: CallMethod::Delete,
-                body: None,
-                path,
-                query,
-                auth,
-            })
-            .await
+        self.call(CallMethod::Delete, path, query, None, auth).await
     }
 
     /// `POST {base}/{path}?{query}` with a JSON body.
@@ -178,10 +162,22 @@ impl Api {
         body: &Value,
         auth: &Auth,
     ) -> Result<Value, CallError> {
+        self.call(CallMethod::Post, path, query, Some(body), auth)
+            .await
+    }
+
+    async fn call(
+        &self,
+        method: CallMethod,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+        auth: &Auth,
+    ) -> Result<Value, CallError> {
         self.transport
             .call(Request {
-                method: CallMethod::Post,
-                body: Some(body),
+                method,
+                body,
                 path,
                 query,
                 auth,
