@@ -9,6 +9,8 @@
 //!
 //! - [`cli`]: clap types, one module per subcommand, the one place errors become exit codes.
 //! - [`config`]: typed config files, embedded schemas, semantic checks, secrets.
+//! - [`command`]: `PlatformCommand`, what effects ask a platform to do (say, reply, delete, timeout,
+//!   ban, unban, announce), the kinds each platform declares, and the run's command counters.
 //! - [`event`]: `ChatEvent`, the contract every source produces, its `Extras` (platform details
 //!   kept as JSON text), and `Platform`, an open identity registered by each platform's folder.
 //! - [`sources`]: the source contracts, their runners (the one writer of a source's status), TLS,
@@ -47,6 +49,7 @@ pub mod backoff;
 pub mod changelog;
 pub mod cli;
 pub mod clips;
+pub mod command;
 pub mod config;
 pub mod event;
 pub mod export;

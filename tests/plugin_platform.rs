@@ -124,6 +124,7 @@ impl PlatformModule for Plug {
             creator: build.creator.to_owned(),
             room: settings.room.clone(),
             address,
+            link: Link::default(),
         })))
     }
 
@@ -147,11 +148,49 @@ impl PlatformModule for Plug {
     }
 }
 
-/// The source: one TCP connection per session.
+/// The source: one TCP connection per session; its delivery writes `SAY` lines on the live one.
 struct PlugSource {
     creator: String,
     room: String,
     address: String,
+    link: Link,
+}
+
+/// The write half of the live connection, installed by the session once it has joined.
+type Link = Arc<tokio::sync::Mutex<Option<tokio::net::tcp::OwnedWriteHalf>>>;
+
+/// Says and replies on the live connection.
+struct PlugDelivery {
+    room: String,
+    link: Link,
+}
+
+impl ss::sources::runner::serve::Delivery for PlugDelivery {
+    fn max_chars(&self, _command: &ss::command::PlatformCommand) -> usize {
+        400
+    }
+
+    fn deliver<'a>(
+        &'a mut self,
+        part: &'a ss::sources::runner::serve::Part,
+    ) -> BoxFuture<'a, Result<(), ss::sources::runner::serve::DeliveryError>> {
+        use ss::sources::runner::serve::DeliveryError;
+        Box::pin(async move {
+            let Some(text) = part.text() else {
+                return Err(DeliveryError::Failed(SourceError::InvalidSettings(
+                    "plug chat only says".into(),
+                )));
+            };
+            let mut link = self.link.lock().await;
+            let Some(write) = link.as_mut() else {
+                return Err(DeliveryError::Retry("not connected".into()));
+            };
+            write
+                .write_all(format!("SAY {} {text}\n", self.room).as_bytes())
+                .await
+                .map_err(|e| DeliveryError::Retry(e.to_string()))
+        })
+    }
 }
 
 impl PlugSource {
@@ -165,15 +204,12 @@ impl PlugSource {
             .write_all(format!("JOIN {}\n", self.room).as_bytes())
             .await
             .map_err(io)?;
+        *self.link.lock().await = Some(write);
         ctx.report.connected();
         let mut lines = BufReader::new(read).lines();
         loop {
             tokio::select! {
                 () = ctx.shutdown.cancelled() => return Ok(SessionEnd::Shutdown),
-                Some(reply) = ctx.outbound.recv() => {
-                    let line = format!("SAY {} {}\n", self.room, reply.text);
-                    write.write_all(line.as_bytes()).await.map_err(io)?;
-                }
                 line = lines.next_line() => {
                     let Some(line) = line.map_err(io)? else {
                         return Ok(SessionEnd::ReconnectRequested);
@@ -204,6 +240,21 @@ impl PlugSource {
 }
 
 impl SessionSource for PlugSource {
+    fn commands(&self) -> ss::command::CommandSupport {
+        use ss::command::{CommandName, CommandSet, CommandSupport};
+        CommandSupport::new(
+            CommandSet::of(&[CommandName::Say, CommandName::Reply]),
+            "plug chat only says",
+        )
+    }
+
+    fn delivery(&mut self, _ctx: &SourceContext) -> Box<dyn ss::sources::runner::serve::Delivery> {
+        Box::new(PlugDelivery {
+            room: self.room.clone(),
+            link: self.link.clone(),
+        })
+    }
+
     fn session<'a>(&'a mut self, ctx: &'a mut SourceContext) -> BoxFuture<'a, SessionReport> {
         Box::pin(async move {
             let started = std::time::Instant::now();

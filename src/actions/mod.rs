@@ -33,6 +33,33 @@ pub struct Action {
 pub enum ActionKind {
     /// Send `text` to the channel the message came from, threaded under it where the platform can.
     Reply { channel: String, text: String },
+    /// Post `text` in the channel, not threaded.
+    Say { channel: String, text: String },
+    /// Post `text` as a highlighted announcement.
+    Announce { channel: String, text: String },
+    /// Remove the message `message_id`.
+    Delete { channel: String, message_id: String },
+    /// Keep a user from chatting for `seconds`.
+    Timeout {
+        channel: String,
+        user_id: String,
+        user_login: String,
+        seconds: u32,
+        reason: Option<String>,
+    },
+    /// Keep a user from chatting until unbanned.
+    Ban {
+        channel: String,
+        user_id: String,
+        user_login: String,
+        reason: Option<String>,
+    },
+    /// Lift a user's ban or timeout.
+    Unban {
+        channel: String,
+        user_id: String,
+        user_login: String,
+    },
     /// Queue a clip of the last `duration_s` seconds.
     Clip {
         channel: String,
@@ -121,6 +148,12 @@ impl ActionKind {
     pub fn type_name(&self) -> &'static str {
         match self {
             ActionKind::Reply { .. } => "reply",
+            ActionKind::Say { .. } => "say",
+            ActionKind::Announce { .. } => "announce",
+            ActionKind::Delete { .. } => "delete",
+            ActionKind::Timeout { .. } => "timeout",
+            ActionKind::Ban { .. } => "ban",
+            ActionKind::Unban { .. } => "unban",
             ActionKind::Clip { .. } => "clip",
             ActionKind::Tally { .. } => "tally",
             ActionKind::PollVote { .. } => "poll_vote",

@@ -2,11 +2,13 @@
 //!
 //! Every sink records the action in the store's action log (through the ops it returns) and performs
 //! its own effect. Sinks never wait: store writes come back as [`WriteOp`]s for the caller to send
-//! (the pipeline sends a polled page's ops as one atomic group), and the one sink with a queue of its
-//! own, replies, drops and counts when that queue is full. Adding an effect means one new sink module
-//! and one match arm here.
+//! (the pipeline sends a polled page's ops as one atomic group), and the sinks with queues of their
+//! own (platform commands, standings questions) drop and count when their queue is full. Adding an
+//! effect means one new sink module and one match arm here.
 
-use super::sinks::{ClipSink, CommunitySink, OutboxSink, ReplySink, StandingsSink, ValidationSink};
+use super::sinks::{
+    ClipSink, CommandSink, CommunitySink, OutboxSink, StandingsSink, ValidationSink,
+};
 use super::{Action, ActionKind};
 use crate::store::WriteOp;
 
@@ -15,14 +17,17 @@ use crate::store::WriteOp;
 pub enum Routed {
     /// Recorded, and its effect done or queued.
     Done,
-    /// A reply that could not be queued: its source is not running or its queue is full (or, for
-    /// a standings question, the worker's queue is full). The action is still recorded.
-    ReplyDropped,
+    /// A platform command that could not be queued: its source is not running or its queue is full
+    /// (or, for a standings question, the worker's queue is full). The action is still recorded.
+    CommandDropped,
+    /// A platform command its source cannot do: refused before queueing, counted. The action is
+    /// still recorded.
+    CommandRefused,
 }
 
 /// One sink per kind of effect.
 pub struct Router {
-    pub replies: ReplySink,
+    pub commands: CommandSink,
     pub clips: ClipSink,
     pub community: CommunitySink,
     pub outbox: OutboxSink,
@@ -34,7 +39,13 @@ impl Router {
     /// Routes one action; the store writes it needs are appended to `ops`.
     pub fn route(&self, action: Action, ops: &mut Vec<WriteOp>) -> Routed {
         match action.kind {
-            ActionKind::Reply { .. } => self.replies.accept(action, ops),
+            ActionKind::Reply { .. }
+            | ActionKind::Say { .. }
+            | ActionKind::Announce { .. }
+            | ActionKind::Delete { .. }
+            | ActionKind::Timeout { .. }
+            | ActionKind::Ban { .. }
+            | ActionKind::Unban { .. } => self.commands.accept(action, ops),
             ActionKind::Clip { .. } => self.clips.accept(action, ops),
             ActionKind::Tally { .. }
             | ActionKind::PollVote { .. }

@@ -9,6 +9,7 @@ use super::files::ConfigKind;
 use super::model::*;
 use super::secrets::is_valid_env_name;
 use super::spans::escape_token;
+use crate::event::Role;
 use std::collections::{BTreeSet, HashSet};
 
 /// One semantic problem, located by file kind and JSON pointer.
@@ -206,6 +207,17 @@ fn triggers(config: &TriggersConfig, creators: Option<&CreatorsConfig>, out: &mu
                         );
                     }
                 }
+            }
+            if def.action.moderates_author() && def.min_role != Role::Everyone {
+                out.warn(
+                    k,
+                    format!("{at}/min_role"),
+                    &format!(
+                        "this action moderates the author of the message that fires it, and min_role {:?} lets only {} and above fire it, so it would act on them; remove min_role (moderation triggers match what viewers write)",
+                        def.min_role.as_str(),
+                        def.min_role.as_str()
+                    ),
+                );
             }
             let c = def.cooldowns;
             if c.user_s > 0.0 && c.creator_s > 0.0 && c.user_s < c.creator_s {

@@ -38,7 +38,8 @@ pub struct Counters {
     pub triggers_matched: u64,
     /// Executed actions by type (`reply`, `clip`, `tally`, ...).
     pub actions: BTreeMap<String, u64>,
-    pub replies_dropped: u64,
+    /// What became of the run's platform commands: queued, sent, failed, dropped, refused.
+    pub commands: crate::command::stats::CommandsSnapshot,
     /// What the runtime refused to take on trust, or had to shed, by name (`log_lines_dropped`, ...).
     /// A map, so a new guard adds a key, not a field; a running runtime lists every key (0 when quiet),
     /// an idle view none.

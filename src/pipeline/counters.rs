@@ -1,5 +1,6 @@
 //! Live counters of one run, as atomics: cheap to bump on the hot path, read by the exporter.
 
+use crate::command::stats::CommandStats;
 use crate::export::runtime_view::Counters;
 use crate::guards::Guards;
 use std::collections::BTreeMap;
@@ -7,8 +8,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Action type names, in the order of [`RunCounters::actions`].
-pub const ACTION_TYPES: [&str; 11] = [
+pub const ACTION_TYPES: [&str; 17] = [
     "reply",
+    "say",
+    "announce",
+    "delete",
+    "timeout",
+    "ban",
+    "unban",
     "clip",
     "tally",
     "poll_vote",
@@ -26,10 +33,12 @@ pub struct RunCounters {
     pub events_received: AtomicU64,
     pub duplicates_skipped: AtomicU64,
     pub triggers_matched: AtomicU64,
-    pub replies_dropped: AtomicU64,
     actions: [AtomicU64; ACTION_TYPES.len()],
     /// What this run's sources refused to take on trust; each source holds a clone.
     pub guards: Arc<Guards>,
+    /// What became of this run's platform commands; the command sink and every serving loop hold
+    /// a clone.
+    pub commands: Arc<CommandStats>,
 }
 
 impl RunCounters {
@@ -59,7 +68,7 @@ impl RunCounters {
                 .zip(&self.actions)
                 .map(|(name, c)| ((*name).to_string(), load(c)))
                 .collect::<BTreeMap<_, _>>(),
-            replies_dropped: load(&self.replies_dropped),
+            commands: self.commands.snapshot(),
             guards: self.guards.snapshot(),
         }
     }

@@ -16,9 +16,9 @@ use super::exporter::{Exporter, ExporterParts};
 use super::lanes::{DataLane, Inbound};
 use super::supervisor::{self, Supervisor};
 use super::telemetry::Telemetry;
-use crate::actions::router::{Routed, Router};
+use crate::actions::router::Router;
 use crate::actions::sinks::{
-    ClipSink, CommunitySink, OutboxSink, ReplySink, StandingsSink, Validated, ValidationSink,
+    ClipSink, CommandSink, CommunitySink, OutboxSink, StandingsSink, Validated, ValidationSink,
 };
 use crate::config::Config;
 use crate::config::secrets::Secrets;
@@ -208,9 +208,8 @@ impl Pipeline {
         RunCounters::add(&self.counters.triggers_matched, actions.len() as u64);
         for action in actions {
             self.counters.count_action(action.kind.type_name());
-            if self.router.route(action, &mut self.ops) == Routed::ReplyDropped {
-                RunCounters::add(&self.counters.replies_dropped, 1);
-            }
+            // What became of a command is counted by the command sink (`commands`).
+            self.router.route(action, &mut self.ops);
         }
     }
 
@@ -341,6 +340,7 @@ pub async fn run(
             shutdown: &shutdown,
             telemetry: &telemetry,
             guards: &counters.guards,
+            command_stats: &counters.commands,
             db: &db,
             stored: &stored,
             services: &services,
@@ -397,19 +397,19 @@ pub async fn run(
     );
 
     // Ends when the pipeline (holding the router, holding its sender) is dropped at shutdown.
-    let standings =
-        super::standings::spawn(readers, supervisor.outbound(), counters.clone(), &tasks);
+    let commands = supervisor.commands(counters.commands.clone(), telemetry.clone());
+    let standings = super::standings::spawn(readers, commands.clone(), &tasks);
     let mut pipeline = Pipeline {
         core,
         chat_log: config.system.chat_log.enabled,
         writer: writer.clone(),
         router: Router {
-            replies: ReplySink::new(supervisor.outbound()),
+            commands: CommandSink::new(commands.clone()),
             clips: ClipSink::new(clip_worker, export_now),
             community: CommunitySink,
             outbox: OutboxSink,
             validation: ValidationSink::new(validated),
-            standings: StandingsSink::new(Some(standings)),
+            standings: StandingsSink::new(Some(standings), commands),
         },
         counters: counters.clone(),
         ops: Vec::new(),

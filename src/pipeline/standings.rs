@@ -3,17 +3,15 @@
 //! Scoreboards and tallies are running totals the store keeps across runs, so the answer is read
 //! from what the writer has committed (a point scored in the same instant may not be in it yet).
 //! One task takes the questions in turn and reads through the store's reader pool, on the blocking
-//! pool, so the run loop never waits for SQLite; the answer goes to the asking source's outbound queue like any reply (dropped
-//! and counted when that queue is full). Rankings are the store's: competition ranking (1, 2, 2, 4),
+//! pool, so the run loop never waits for SQLite; the answer is a reply command through the same
+//! [`CommandQueues`] as any other (refused, dropped and counted like them). Rankings are the store's: competition ranking (1, 2, 2, 4),
 //! ties ordered by name.
 
 use crate::actions::StandingsQuery;
-use crate::actions::sinks::reply::Outbound;
+use crate::actions::sinks::CommandQueues;
 use crate::actions::sinks::standings::{STANDINGS_QUEUE, StandingsRequest};
-use crate::pipeline::counters::RunCounters;
-use crate::sources::OutboundMessage;
+use crate::command::{CommandKind, PlatformCommand};
 use crate::store::{Readers, Scoreboard, StoreError, StoreReader, TallyRow, UserRank};
-use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_util::task::TaskTracker;
 
@@ -25,8 +23,7 @@ const RANK_BOARDS: usize = 3;
 /// Starts the worker on `tasks`; it ends when the returned sender (the router's) is dropped.
 pub fn spawn(
     readers: Readers,
-    outbound: Outbound,
-    counters: Arc<RunCounters>,
+    commands: CommandQueues,
     tasks: &TaskTracker,
 ) -> mpsc::Sender<StandingsRequest> {
     let (tx, mut rx) = mpsc::channel::<StandingsRequest>(STANDINGS_QUEUE);
@@ -42,26 +39,25 @@ pub fn spawn(
                 Ok((Ok(text), request)) => (text, request),
                 Ok((Err(e), _)) => {
                     tracing::warn!(error = %e, "Could not read the standings; the question goes unanswered.");
-                    RunCounters::add(&counters.replies_dropped, 1);
+                    commands.unanswered();
                     continue;
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "Could not open the store for standings; the question goes unanswered.");
-                    RunCounters::add(&counters.replies_dropped, 1);
+                    commands.unanswered();
                     continue;
                 }
             };
-            let message = OutboundMessage {
+            commands.submit(PlatformCommand {
+                creator: request.creator,
+                platform: request.platform,
                 channel: request.channel,
-                text,
-                reply_to: Some(request.reply_to),
-            };
-            let queued = outbound
-                .get(&(request.creator, request.platform))
-                .is_some_and(|tx| tx.try_send(message).is_ok());
-            if !queued {
-                RunCounters::add(&counters.replies_dropped, 1);
-            }
+                cause: request.reply_to.clone(),
+                kind: CommandKind::Reply {
+                    text,
+                    reply_to: request.reply_to,
+                },
+            });
         }
     });
     tx

@@ -8,7 +8,9 @@
 
 use super::lanes::EventSink;
 use super::telemetry::Telemetry;
-use crate::actions::sinks::reply::Outbound;
+use crate::actions::sinks::CommandQueues;
+use crate::actions::sinks::command::{CommandRoute, CommandRoutes};
+use crate::command::stats::CommandStats;
 use crate::config::Config;
 use crate::config::model::PlatformMode;
 use crate::config::secrets::Secrets;
@@ -236,7 +238,7 @@ pub fn build_source(
 pub struct Supervisor {
     tasks: JoinSet<()>,
     views: Vec<(String, Platform, StatusHandle)>,
-    outbound: Outbound,
+    commands: CommandRoutes,
 }
 
 /// What every source of one run shares.
@@ -249,6 +251,8 @@ pub struct RunShared<'a> {
     pub telemetry: &'a Telemetry,
     /// The run's counters of what its sources refused from the wire.
     pub guards: &'a Arc<Guards>,
+    /// The run's command counters, shared by the sources' serving loops and the command sink.
+    pub command_stats: &'a Arc<CommandStats>,
     /// `runtime/state`'s store file (a source's own state lives beside it).
     pub db: &'a Path,
     /// What the store said at start: checkpoints (and the budget spends the ledger hands out).
@@ -266,6 +270,7 @@ impl Supervisor {
             shutdown,
             telemetry,
             guards,
+            command_stats,
             db,
             stored,
             services,
@@ -273,7 +278,7 @@ impl Supervisor {
         let mut supervisor = Supervisor {
             tasks: JoinSet::new(),
             views: Vec::new(),
-            outbound: Outbound::new(),
+            commands: CommandRoutes::new(),
         };
         let state_dir = db.parent().unwrap_or(Path::new("."));
         let deps = BuildDeps {
@@ -294,6 +299,7 @@ impl Supervisor {
                 shutdown: shutdown.child_token(),
                 telemetry: telemetry.clone(),
                 guards: guards.clone(),
+                command_stats: command_stats.clone(),
                 wire: config.system.limits.wire(),
                 ..Wiring::new(&plan.creator, plan.platform, sink.clone(), rx)
             };
@@ -307,16 +313,20 @@ impl Supervisor {
                     continue;
                 }
             };
-            // A source that cannot send gets no reply queue: its replies are counted as dropped.
-            if source.sends_replies() {
-                supervisor
-                    .outbound
-                    .insert((plan.creator.clone(), plan.platform), tx);
-            }
-            let (ctx, track) = wiring.build();
+            // Commands the source cannot do are refused by the command sink before queueing.
+            supervisor.commands.insert(
+                (plan.creator.clone(), plan.platform),
+                CommandRoute {
+                    queue: tx,
+                    support: source.commands(),
+                },
+            );
+            let (ctx, track, serving) = wiring.build();
             match source {
                 Source::Session(source) => {
-                    supervisor.tasks.spawn(session::run(source, ctx, track));
+                    supervisor
+                        .tasks
+                        .spawn(session::run(source, ctx, track, serving));
                 }
                 Source::Polling(poller) => {
                     let resume = match stored.checkpoint(&plan.creator, plan.platform) {
@@ -330,16 +340,17 @@ impl Supervisor {
                     };
                     supervisor
                         .tasks
-                        .spawn(polling::run(poller, ctx, resume, None, track));
+                        .spawn(polling::run(poller, ctx, resume, None, track, serving));
                 }
             }
         }
         supervisor
     }
 
-    /// Senders for replies, by (creator, platform), for the reply sink.
-    pub fn outbound(&self) -> Outbound {
-        self.outbound.clone()
+    /// The way into every running source's command queue, for the command sink and the standings
+    /// worker.
+    pub fn commands(&self, stats: Arc<CommandStats>, telemetry: Telemetry) -> CommandQueues {
+        CommandQueues::new(self.commands.clone(), stats, telemetry)
     }
 
     /// Status handles, for a view that outlives the supervisor.
@@ -350,7 +361,7 @@ impl Supervisor {
     /// Waits for every source task to end (they end on shutdown), at most `grace`; the rest are
     /// aborted and named. Returns the names of the aborted sources.
     pub async fn join(mut self, grace: Duration) -> Vec<String> {
-        self.outbound.clear();
+        self.commands.clear();
         let deadline = tokio::time::Instant::now() + grace;
         while !self.tasks.is_empty() {
             match tokio::time::timeout_at(deadline, self.tasks.join_next()).await {

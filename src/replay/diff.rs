@@ -180,6 +180,16 @@ fn describe_at(a: &Action, other: &Action) -> String {
 pub fn describe(a: &Action) -> String {
     match &a.kind {
         ActionKind::Reply { text, .. } => format!("reply {text:?}"),
+        ActionKind::Say { text, .. } => format!("say {text:?}"),
+        ActionKind::Announce { text, .. } => format!("announce {text:?}"),
+        ActionKind::Delete { message_id, .. } => format!("delete {message_id}"),
+        ActionKind::Timeout {
+            user_login,
+            seconds,
+            ..
+        } => format!("timeout {user_login} {seconds}s"),
+        ActionKind::Ban { user_login, .. } => format!("ban {user_login}"),
+        ActionKind::Unban { user_login, .. } => format!("unban {user_login}"),
         ActionKind::Clip {
             duration_s, title, ..
         } => match title {

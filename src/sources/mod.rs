@@ -2,7 +2,9 @@
 //!
 //! A source is built from its creator's settings and then driven by one of two runners in
 //! [`runner`], which own everything sources have in common: status, error recording (scrubbed of
-//! secrets), backoff, reconnects and shutdown.
+//! secrets), backoff, reconnects, shutdown, and serving the source's platform commands
+//! ([`crate::command::PlatformCommand`]) through its delivery seam ([`runner::serve`]). Each source
+//! says which commands it can do (`commands`); the command sink refuses the rest before queueing.
 //!
 //! - Connection-based platforms (Twitch IRC, Kick's websocket, the sim chat) implement
 //!   [`runner::session::SessionSource`]: connect and serve one session until it ends.
@@ -27,6 +29,7 @@ pub mod tls;
 pub mod twitch;
 pub mod youtube;
 
+use crate::command::CommandSupport;
 use crate::config::model::SendLimit;
 use crate::config::secrets::Secrets;
 use crate::event::wire_checks::{self, WireLimits};
@@ -37,24 +40,13 @@ use runner::Reporter;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 pub use status::{ConnectionState, LiveStream, SourceStatus, StatusHandle};
 
-/// Capacity of each source's outbound (reply) queue. When full, the reply sink drops the reply and
+/// Capacity of each source's command queue. When full, the command sink drops the command and
 /// counts it: a reply minutes late is worse than none.
 pub const OUTBOUND_CAPACITY: usize = 256;
-
-/// A message the runtime wants a source to send into chat.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct OutboundMessage {
-    /// The channel to send to (as the source names it).
-    pub channel: String,
-    pub text: String,
-    /// The platform message id this replies to, when the platform supports threaded replies.
-    pub reply_to: Option<String>,
-}
 
 /// Everything a running source needs from the runtime.
 pub struct SourceContext {
@@ -64,8 +56,9 @@ pub struct SourceContext {
     pub shutdown: CancellationToken,
     /// Where normalized events go (the data lane).
     pub events: EventSink,
-    /// Replies the reply sink routes to this source. Kept across reconnects.
-    pub outbound: mpsc::Receiver<OutboundMessage>,
+    /// The pacing of the source's commands (its send window). The serving loop takes a slot
+    /// before each delivery; a session may change the limit (Twitch, from USERSTATE).
+    pub pacing: runner::pacing::Pacing,
     pub secrets: Secrets,
     pub send_limit: SendLimit,
     /// What the source tells its runner: connected, an event accepted, a warning.
@@ -203,11 +196,12 @@ pub enum Source {
 }
 
 impl Source {
-    /// Whether replies can be sent through this source (see [`runner::polling::Poller::sends_replies`]).
-    pub fn sends_replies(&self) -> bool {
+    /// Which platform commands this source can carry out; the command sink refuses the rest before
+    /// queueing them.
+    pub fn commands(&self) -> CommandSupport {
         match self {
-            Source::Session(_) => true,
-            Source::Polling(poller) => poller.sends_replies(),
+            Source::Session(source) => source.commands(),
+            Source::Polling(poller) => poller.commands(),
         }
     }
 }

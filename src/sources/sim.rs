@@ -2,14 +2,17 @@
 //!
 //! [`SimChat`] is the pure generator: the same seed gives the same users, roles, messages, commands,
 //! emotes, subs and raids in the same order. [`SimSource`] paces it at `rate_per_s` (0 = as fast as
-//! the pipeline takes events), stamps events with the wall clock, and records every reply the runtime
-//! sends it in a [`SentLog`], the way a real chat would show them.
+//! the pipeline takes events), stamps events with the wall clock, and can do every platform command
+//! ([`COMMANDS`]): each one the serving loop delivers is recorded in a [`SentLog`], the way a real
+//! chat would show it.
 
 pub mod platform;
 pub use platform::SIM;
 
+use super::runner::serve::{Delivery, DeliveryError, Part};
 use super::runner::session::{SessionEnd, SessionReport, SessionSource};
-use super::{BoxFuture, Forwarded, OutboundMessage, SourceContext};
+use super::{BoxFuture, Forwarded, SourceContext};
+use crate::command::{CommandSet, CommandSupport, PlatformCommand};
 use crate::event::{
     Author, ChatEvent, CompactString, Emote, Emotes, EventDetail, EventKind, Extras, Money, Raid,
     Roles, SubKind, SubTier, Subscription,
@@ -25,8 +28,13 @@ use std::time::Duration;
 const POLL_EVERY: u64 = 1000;
 const POLL_OPEN: &str = "!poll open Which game next? | a | b | c 1m";
 
-/// How many sent replies the log keeps.
+/// What the sim chat can do: everything, so every command path can be tried without a platform.
+pub const COMMANDS: CommandSet = CommandSet::ALL;
+
+/// How many delivered commands the log keeps.
 const SENT_LOG_CAPACITY: usize = 1000;
+/// The longest message the sim chat takes, in characters (Twitch's, the strictest common one).
+const MAX_MESSAGE_CHARS: usize = 500;
 /// Pacing tick: events due in each tick are sent together.
 const TICK: Duration = Duration::from_millis(10);
 /// Events per burst when unpaced (rate 0), between yields to the scheduler.
@@ -268,12 +276,12 @@ fn capitalize(s: &str) -> String {
         .unwrap_or_default()
 }
 
-/// Replies the sim chat received, newest last (bounded).
+/// Commands the sim chat carried out (one entry per delivered part), newest last (bounded).
 #[derive(Debug, Clone, Default)]
-pub struct SentLog(Arc<Mutex<VecDeque<OutboundMessage>>>);
+pub struct SentLog(Arc<Mutex<VecDeque<PlatformCommand>>>);
 
 impl SentLog {
-    fn push(&self, message: OutboundMessage) {
+    fn push(&self, message: PlatformCommand) {
         let mut log = self.0.lock().unwrap_or_else(|p| p.into_inner());
         if log.len() == SENT_LOG_CAPACITY {
             log.pop_front();
@@ -282,7 +290,7 @@ impl SentLog {
     }
 
     /// A copy of the log.
-    pub fn messages(&self) -> Vec<OutboundMessage> {
+    pub fn messages(&self) -> Vec<PlatformCommand> {
         let log = self.0.lock().unwrap_or_else(|p| p.into_inner());
         log.iter().cloned().collect()
     }
@@ -330,10 +338,6 @@ impl SimSource {
             tokio::select! {
                 biased;
                 () = ctx.shutdown.cancelled() => return SessionEnd::Shutdown,
-                Some(message) = ctx.outbound.recv() => {
-                    tracing::debug!(platform = "sim", channel = %message.channel, "Sim chat received a reply.");
-                    self.sent.push(message);
-                }
                 _ = ticker.tick(), if self.rate_per_s > 0.0 => {
                     due += per_tick;
                     while due >= 1.0 {
@@ -356,7 +360,27 @@ impl SimSource {
     }
 }
 
+impl Delivery for SentLog {
+    fn max_chars(&self, _command: &PlatformCommand) -> usize {
+        MAX_MESSAGE_CHARS
+    }
+
+    fn deliver<'a>(&'a mut self, part: &'a Part) -> BoxFuture<'a, Result<(), DeliveryError>> {
+        tracing::debug!(platform = "sim", channel = %part.command.channel, cause = %part.command.cause, command = %part.command.kind.name(), "Sim chat carried out a command.");
+        self.push(part.command.clone());
+        Box::pin(std::future::ready(Ok(())))
+    }
+}
+
 impl SessionSource for SimSource {
+    fn commands(&self) -> CommandSupport {
+        CommandSupport::new(COMMANDS, "")
+    }
+
+    fn delivery(&mut self, _ctx: &SourceContext) -> Box<dyn Delivery> {
+        Box::new(self.sent.clone())
+    }
+
     fn session<'a>(&'a mut self, ctx: &'a mut SourceContext) -> BoxFuture<'a, SessionReport> {
         Box::pin(async move {
             let started = std::time::Instant::now();
@@ -412,7 +436,8 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn the_sim_chat_paces_events_and_records_the_replies_it_is_sent() {
+    async fn the_sim_chat_paces_events_and_records_the_commands_it_is_sent() {
+        use crate::command::{CommandKind, TargetUser};
         use crate::pipeline::lanes::{DataLane, Inbound};
         use crate::sources::ConnectionState;
         use crate::sources::runner::{Wiring, session};
@@ -421,7 +446,8 @@ mod tests {
         let (tx, rx) = tokio::sync::mpsc::channel(8);
         let wiring = Wiring::new("demo", crate::sources::sim::SIM, lane.sink.clone(), rx);
         let (shutdown, status) = (wiring.shutdown.clone(), wiring.status.clone());
-        let (ctx, track) = wiring.build();
+        let stats = wiring.command_stats.clone();
+        let (ctx, track, serving) = wiring.build();
         let source = SimSource::new(
             "demo",
             &SimSettings {
@@ -430,19 +456,37 @@ mod tests {
             },
         );
         let log = source.sent_log();
-        let reply = OutboundMessage {
+        let command = |kind| PlatformCommand {
+            creator: "demo".into(),
+            platform: crate::sources::sim::SIM,
             channel: "demo".into(),
-            text: "pong".into(),
-            reply_to: Some("sim-1".into()),
+            cause: "sim-1".into(),
+            kind,
         };
-        tx.send(reply.clone()).await.unwrap();
+        let reply = command(CommandKind::Reply {
+            text: "pong".into(),
+            reply_to: "sim-1".into(),
+        });
+        let timeout = command(CommandKind::Timeout {
+            user: TargetUser {
+                id: "100001".into(),
+                login: "spammer".into(),
+            },
+            seconds: 600,
+            reason: Some("spam".into()),
+        });
+        for c in [&reply, &timeout] {
+            stats.queued();
+            tx.send(c.clone()).await.unwrap();
+        }
         let stopper = tokio::spawn(async move {
             tokio::time::sleep(std::time::Duration::from_secs(2)).await;
             shutdown.cancel();
         });
-        session::run(Box::new(source), ctx, track).await;
+        session::run(Box::new(source), ctx, track, serving).await;
         stopper.await.unwrap();
-        assert_eq!(log.messages(), [reply]);
+        assert_eq!(log.messages(), [reply, timeout]);
+        assert_eq!(stats.snapshot().sent, 2);
         let mut receiver = lane.receiver;
         let mut n = 0;
         while let Ok(Inbound::Event(_)) = receiver.try_recv() {

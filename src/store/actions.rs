@@ -71,6 +71,12 @@ pub(super) fn apply(
         }
         ActionKind::Reply { .. }
         | ActionKind::Notify { .. }
+        | ActionKind::Say { .. }
+        | ActionKind::Announce { .. }
+        | ActionKind::Delete { .. }
+        | ActionKind::Timeout { .. }
+        | ActionKind::Ban { .. }
+        | ActionKind::Unban { .. }
         | ActionKind::ValidationPassed
         | ActionKind::PollRefused { .. }
         | ActionKind::Standings { .. } => {}

@@ -93,6 +93,36 @@ fn action_kind(trigger: &CompiledTrigger, event: &ChatEvent, args: &str, count: 
             channel: event.channel.to_string(),
             text: fill(template),
         },
+        ActionDef::Say { template } => ActionKind::Say {
+            channel: event.channel.to_string(),
+            text: fill(template),
+        },
+        ActionDef::Announce { template } => ActionKind::Announce {
+            channel: event.channel.to_string(),
+            text: fill(template),
+        },
+        ActionDef::Delete => ActionKind::Delete {
+            channel: event.channel.to_string(),
+            message_id: event.message_id.to_string(),
+        },
+        ActionDef::Timeout { seconds, reason } => ActionKind::Timeout {
+            channel: event.channel.to_string(),
+            user_id: author.id.to_string(),
+            user_login: author.login.to_string(),
+            seconds: *seconds,
+            reason: reason.as_deref().map(fill),
+        },
+        ActionDef::Ban { reason } => ActionKind::Ban {
+            channel: event.channel.to_string(),
+            user_id: author.id.to_string(),
+            user_login: author.login.to_string(),
+            reason: reason.as_deref().map(fill),
+        },
+        ActionDef::Unban => ActionKind::Unban {
+            channel: event.channel.to_string(),
+            user_id: author.id.to_string(),
+            user_login: author.login.to_string(),
+        },
         ActionDef::Clip { duration_s, title } => ActionKind::Clip {
             channel: event.channel.to_string(),
             requested_by: author.display_name.to_string(),

@@ -219,3 +219,45 @@ fn a_clip_request_may_name_its_length_within_bounds() {
         assert_eq!(super::requested_clip_seconds(refused), None, "{refused}");
     }
 }
+
+#[test]
+fn moderation_actions_aim_at_the_author_and_the_message_with_templated_reasons() {
+    let reg = registry(
+        r#"[
+  {"id": "timeout", "kind": "keyword", "keywords": ["badword"], "action": {"type": "timeout", "seconds": 600, "reason": "{user} said a banned word"}},
+  {"id": "delete", "kind": "keyword", "keywords": ["badword"], "action": {"type": "delete"}},
+  {"id": "ban", "kind": "keyword", "keywords": ["worseword"], "action": {"type": "ban"}},
+  {"id": "unban", "kind": "command", "command": "!sorry", "action": {"type": "unban"}},
+  {"id": "say", "kind": "command", "command": "!rules", "action": {"type": "say", "template": "be kind, {user}"}},
+  {"id": "announce", "kind": "command", "command": "!news", "action": {"type": "announce", "template": "news: {args}"}}
+]"#,
+    );
+    let mut st = TriggerState::new(&reg);
+    assert_eq!(
+        fired(&reg, &mut st, &msg(0, "spam", "buy badword now")),
+        [
+            r#"timeout:{"type":"timeout","channel":"demo_channel","user_id":"id-spam","user_login":"spam","seconds":600,"reason":"SPAM said a banned word"}"#,
+            r#"delete:{"type":"delete","channel":"demo_channel","message_id":"spam-0"}"#,
+        ]
+    );
+    assert_eq!(
+        fired(&reg, &mut st, &msg(1, "troll", "worseword")),
+        [
+            r#"ban:{"type":"ban","channel":"demo_channel","user_id":"id-troll","user_login":"troll","reason":null}"#
+        ]
+    );
+    assert_eq!(
+        fired(&reg, &mut st, &msg(2, "troll", "!sorry")),
+        [
+            r#"unban:{"type":"unban","channel":"demo_channel","user_id":"id-troll","user_login":"troll"}"#
+        ]
+    );
+    assert_eq!(
+        fired(&reg, &mut st, &msg(3, "ann", "!rules")),
+        [r#"say:{"type":"say","channel":"demo_channel","text":"be kind, ANN"}"#]
+    );
+    assert_eq!(
+        fired(&reg, &mut st, &msg(4, "mod", "!news we are live")),
+        [r#"announce:{"type":"announce","channel":"demo_channel","text":"news: we are live"}"#]
+    );
+}

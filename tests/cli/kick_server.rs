@@ -8,7 +8,11 @@
 //! (double-encoded `data`), `pusher:error` frames, server pings, and abrupt closes (the TCP
 //! connection dropped without a close frame).
 //!
-//! [`KickApi`] accepts only its current access token on `/public/v1/chat` (401 otherwise), swaps
+//! [`KickApi`] accepts only its current access token on `/public/v1/chat` and on the moderation
+//! endpoints of §3.3 (401 otherwise): `POST` and `DELETE /public/v1/moderation/bans` (a JSON body of
+//! integer ids, `duration` in minutes 1–10080, `reason` at most 100 characters; 400
+//! `Invalid request` otherwise; 200 `{"data":{},"message":"OK"}`) and `DELETE /public/v1/chat/{id}`
+//! (204). It swaps
 //! in a new one when `/oauth/token` gets the right refresh token and client credentials (400
 //! `invalid_grant` otherwise), and answers the channel lookup with JSON, or for the slug `blocked`
 //! with a Cloudflare-style 403 HTML page. Everything it is sent is recorded.
@@ -19,7 +23,7 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use futures_util::{SinkExt, StreamExt};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -267,6 +271,17 @@ pub struct ChatPost {
     pub status: u16,
 }
 
+/// One moderation call as received.
+#[derive(Debug, Clone)]
+pub struct ModerationCall {
+    pub method: String,
+    pub path: String,
+    pub bearer: String,
+    /// The JSON body (`null` for none).
+    pub body: serde_json::Value,
+    pub status: u16,
+}
+
 #[derive(Debug, Default)]
 struct ApiState {
     access_token: String,
@@ -275,6 +290,7 @@ struct ApiState {
     client_secret: String,
     chatroom_id: u64,
     chat: Vec<ChatPost>,
+    moderation: Vec<ModerationCall>,
     refreshes: Vec<String>,
     lookups: Vec<String>,
 }
@@ -312,6 +328,8 @@ impl KickApi {
         let app = Router::new()
             .route("/api/v2/channels/{slug}", get(lookup))
             .route("/public/v1/chat", post(chat))
+            .route("/public/v1/chat/{message_id}", delete(delete_message))
+            .route("/public/v1/moderation/bans", post(ban).delete(unban))
             .route("/oauth/token", post(token))
             .with_state(state.clone());
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -328,6 +346,18 @@ impl KickApi {
 
     pub fn chat(&self) -> Vec<ChatPost> {
         self.state.lock().unwrap().chat.clone()
+    }
+
+    /// Every moderation call, in order.
+    pub fn moderation(&self) -> Vec<ModerationCall> {
+        self.state.lock().unwrap().moderation.clone()
+    }
+
+    pub async fn wait_for_moderation(&self, n: usize) {
+        wait_for(&format!("{n} moderation calls"), || {
+            self.moderation().len() >= n
+        })
+        .await;
     }
 
     /// The grant bodies of every token request.
@@ -404,6 +434,134 @@ async fn chat(
         )
             .into_response()
     }
+}
+
+fn bearer(headers: &HeaderMap) -> String {
+    headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Whether `body` is a ban as §3.3 describes it: integer ids, `duration` minutes 1–10080 when
+/// present, `reason` a string of at most 100 characters when present, nothing else.
+fn valid_ban(body: &serde_json::Value, unban: bool) -> bool {
+    let Some(fields) = body.as_object() else {
+        return false;
+    };
+    let ids = ["broadcaster_user_id", "user_id"]
+        .iter()
+        .all(|k| fields.get(*k).is_some_and(serde_json::Value::is_u64));
+    let known = fields.keys().all(|k| {
+        matches!(k.as_str(), "broadcaster_user_id" | "user_id")
+            || (!unban && matches!(k.as_str(), "duration" | "reason"))
+    });
+    let duration = fields
+        .get("duration")
+        .is_none_or(|d| d.as_u64().is_some_and(|m| (1..=10_080).contains(&m)));
+    let reason = fields
+        .get("reason")
+        .is_none_or(|r| r.as_str().is_some_and(|r| r.chars().count() <= 100));
+    ids && known && duration && reason
+}
+
+fn moderation(
+    state: &Arc<Mutex<ApiState>>,
+    method: &str,
+    path: String,
+    headers: &HeaderMap,
+    body: &str,
+    valid: impl Fn(&serde_json::Value) -> bool,
+    success: StatusCode,
+) -> Response {
+    let mut state = state.lock().unwrap();
+    let bearer = bearer(headers);
+    let body: serde_json::Value = if body.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_str(body).unwrap_or(serde_json::Value::String(body.to_owned()))
+    };
+    let status = if bearer != state.access_token {
+        StatusCode::UNAUTHORIZED
+    } else if !valid(&body) {
+        StatusCode::BAD_REQUEST
+    } else {
+        success
+    };
+    state.moderation.push(ModerationCall {
+        method: method.into(),
+        path,
+        bearer,
+        body,
+        status: status.as_u16(),
+    });
+    match status {
+        StatusCode::NO_CONTENT => StatusCode::NO_CONTENT.into_response(),
+        StatusCode::OK => (
+            status,
+            axum::Json(serde_json::json!({"data": {}, "message": "OK"})),
+        )
+            .into_response(),
+        StatusCode::UNAUTHORIZED => (
+            status,
+            axum::Json(serde_json::json!({"message": "Unauthorized", "data": null})),
+        )
+            .into_response(),
+        _ => (
+            status,
+            axum::Json(serde_json::json!({"message": "Invalid request", "data": null})),
+        )
+            .into_response(),
+    }
+}
+
+async fn ban(
+    State(state): State<Arc<Mutex<ApiState>>>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let path = "/public/v1/moderation/bans".to_owned();
+    let valid = |b: &serde_json::Value| valid_ban(b, false);
+    moderation(&state, "POST", path, &headers, &body, valid, StatusCode::OK)
+}
+
+async fn unban(
+    State(state): State<Arc<Mutex<ApiState>>>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let path = "/public/v1/moderation/bans".to_owned();
+    let valid = |b: &serde_json::Value| valid_ban(b, true);
+    moderation(
+        &state,
+        "DELETE",
+        path,
+        &headers,
+        &body,
+        valid,
+        StatusCode::OK,
+    )
+}
+
+async fn delete_message(
+    State(state): State<Arc<Mutex<ApiState>>>,
+    Path(message_id): Path<String>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let path = format!("/public/v1/chat/{message_id}");
+    let valid = |b: &serde_json::Value| b.is_null();
+    moderation(
+        &state,
+        "DELETE",
+        path,
+        &headers,
+        &body,
+        valid,
+        StatusCode::NO_CONTENT,
+    )
 }
 
 async fn token(State(state): State<Arc<Mutex<ApiState>>>, body: String) -> Response {

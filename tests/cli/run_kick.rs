@@ -4,7 +4,8 @@
 //! `POST /public/v1/chat` after refreshing its expired token once, and keeps every secret out of
 //! its logs at `-vv` and its exports. A lookup Kick blocks stops the source once with the setting
 //! to fill in. Signed webhooks are recorded once however often (and by whichever path) they come;
-//! unsigned or badly signed ones get 401 and are not recorded.
+//! unsigned or badly signed ones get 401 and are not recorded. A trigger on a banned word times its
+//! author out and deletes the message through Kick's moderation API.
 
 use crate::harness::{Test, exit_code_within, signal};
 use crate::kick_server::{KickApi, PusherServer, wait_for};
@@ -572,6 +573,98 @@ async fn a_refused_refresh_is_reported_as_a_login_failure_and_not_retried() {
     assert!(!t.path().join("runtime/state/kick/demo.token.json").exists());
     assert_no_secret(&stderr, "the -vv log", &[]);
     assert_exports_hold_no_secret(&t, &[]);
+}
+
+/// Adds `triggers` to the demo creator's triggers.json.
+pub fn add_triggers(t: &Test, triggers: serde_json::Value) {
+    let mut config: serde_json::Value =
+        serde_json::from_str(&t.read("runtime/config/triggers.json")).unwrap();
+    let demo = config["triggers"]["demo"].as_array_mut().unwrap();
+    demo.extend(triggers.as_array().unwrap().iter().cloned());
+    t.write(
+        "runtime/config/triggers.json",
+        &serde_json::to_string_pretty(&config).unwrap(),
+    );
+}
+
+/// The moderation triggers of the banned-word tests: time the author out for ten minutes and
+/// delete the message.
+pub fn banned_word_triggers() -> serde_json::Value {
+    serde_json::json!([
+        {"id": "no-badword", "kind": "keyword", "keywords": ["badword"],
+         "action": {"type": "timeout", "seconds": 600, "reason": "banned word from {user}"}},
+        {"id": "drop-badword", "kind": "keyword", "keywords": ["badword"],
+         "action": {"type": "delete"}},
+    ])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_banned_word_times_its_author_out_and_deletes_the_message_through_kicks_api() {
+    let pusher = PusherServer::start(120).await;
+    let api = KickApi::start(ACCESS, REFRESH, CLIENT_ID, CLIENT_SECRET, CHATROOM).await;
+    let t = kick_root(&pusher, &api, kick_block());
+    add_triggers(&t, banned_word_triggers());
+    t.run(&["validate-config"]).status(0);
+    let child = spawn_run(&t, &[]);
+    pusher.wait_for_subscriptions(CHATROOM_CHANNEL, 1).await;
+    pusher.send_event(
+        CHATROOM_CHANNEL,
+        CHAT_EVENT,
+        &chat_message("fine1", "ViewerOne", 11, "a clean message"),
+    );
+    pusher.send_event(
+        CHATROOM_CHANNEL,
+        CHAT_EVENT,
+        &chat_message(
+            "8f2c1a9e-0b7d-4c55-9e31-5d2f7a6b1c40",
+            "Spammer",
+            777,
+            "buy followers badword now",
+        ),
+    );
+    api.wait_for_moderation(2).await;
+    wait_for("both commands counted as sent", || {
+        std::fs::read_to_string(t.path().join("runtime/exports/runtime_snapshot.json"))
+            .ok()
+            .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
+            .is_some_and(|s| s["commands"]["sent"] == 2)
+    })
+    .await;
+    let (code, stderr) = stop(child).await;
+    assert_eq!(code, 0, "{stderr}");
+    let calls = api.moderation();
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    let ban = calls.iter().find(|c| c.method == "POST").unwrap();
+    assert_eq!(ban.path, "/public/v1/moderation/bans");
+    assert_eq!(ban.bearer, ACCESS);
+    // The channel's broadcaster id from the lookup; Kick counts minutes.
+    assert_eq!(
+        ban.body,
+        serde_json::json!({"broadcaster_user_id": 4242, "user_id": 777, "duration": 10,
+            "reason": "banned word from Spammer"})
+    );
+    assert_eq!(ban.status, 200);
+    let delete = calls.iter().find(|c| c.method == "DELETE").unwrap();
+    assert_eq!(
+        delete.path,
+        "/public/v1/chat/8f2c1a9e-0b7d-4c55-9e31-5d2f7a6b1c40"
+    );
+    assert_eq!(delete.status, 204);
+    assert!(api.chat().is_empty(), "nothing was posted in chat");
+    let commands = &snapshot(&t)["commands"];
+    assert_eq!(commands["queued"], 2, "{commands}");
+    assert_eq!(commands["failed"], 0, "{commands}");
+    assert_eq!(commands["refused"], 0, "{commands}");
+    // The log line about each command names the message that caused it.
+    for command in ["timeout", "delete_message"] {
+        assert!(
+            stderr.lines().any(|l| l.contains("Command sent")
+                && l.contains(command)
+                && l.contains("8f2c1a9e-0b7d-4c55-9e31-5d2f7a6b1c40")),
+            "no log line for the {command} with its cause:\n{stderr}"
+        );
+    }
+    assert_no_secret(&stderr, "the -vv log", &[]);
 }
 
 /// The Kick settings are checked by `ss validate-config`, each problem at its file, line and

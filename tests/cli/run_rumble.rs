@@ -2,7 +2,9 @@
 //! message of overlapping Live Stream API answers is recorded exactly once, also across a restart;
 //! the chat stream's 204 is a keepalive (no failure, no backoff) and repeated HTML answers make the
 //! source fall back to the API; the API URL and its key appear in no log line at `-vv`, no export
-//! and no error. Also `validate-config` on the Rumble and Pilled blocks.
+//! and no error. Rumble is read-only: a trigger that times out the author of a banned word is refused
+//! before queueing, counted every time and reported once. Also `validate-config` on the Rumble and
+//! Pilled blocks.
 
 use crate::harness::{Test, VerboseRun, until_within};
 use crate::rumble_server::{
@@ -152,7 +154,7 @@ async fn overlapping_answers_are_recorded_exactly_once_also_across_a_restart() {
         let s = snapshot(&t);
         s["counters"]["events_recorded"] == 12
             && rumble_source(&s)["live"]["live"] == true
-            && s["counters"]["replies_dropped"] == 1
+            && s["commands"]["refused_by_kind"]["reply"] == 1
     })
     .await;
     let first = snapshot(&t);
@@ -431,4 +433,72 @@ fn validate_config_checks_the_rumble_block_and_warns_about_pilled() {
     let out = t.run(&["validate-config"]);
     out.status(0);
     insta::assert_snapshot!("rumble_warnings", out.stdout_in(&t));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timeout_on_rumble_is_refused_counted_and_reported_once() {
+    let base = chrono::DateTime::from_timestamp(chrono::Utc::now().timestamp() - 30, 0).unwrap();
+    let model = RumbleModel::new(KEY, 5);
+    model.line("Spammer", "buy followers badword now", base);
+    model.line(
+        "Other",
+        "badword again",
+        base + chrono::Duration::seconds(1),
+    );
+    model.reveal_per_call(&[2]);
+    let server = RumbleServer::start(model.clone()).await;
+    let t = rumble_root(
+        &server,
+        json!({"enabled": true, "api_url_env": ENV, "poll_interval_s": 5}),
+    );
+    crate::run_kick::add_triggers(&t, crate::run_kick::banned_word_triggers());
+    t.run(&["validate-config"]).status(0);
+    let running = spawn(&t, &server.api_url());
+    until("both messages recorded", || stored(&t).len() == 2).await;
+    until("the refusals in the snapshot", || {
+        snapshot(&t)["commands"]["refused"] == 4
+    })
+    .await;
+    let (code, stderr) = stop(running).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    let commands = snapshot(&t)["commands"].clone();
+    // Refused before queueing: nothing queued, nothing dropped in silence.
+    assert_eq!(commands["queued"], 0, "{commands}");
+    assert_eq!(commands["dropped"], 0, "{commands}");
+    assert_eq!(
+        commands["refused_by_kind"],
+        json!({"timeout": 2, "delete_message": 2})
+    );
+    let refusals = commands["refusals"].as_array().unwrap();
+    assert_eq!(refusals.len(), 2, "one per kind: {refusals:?}");
+    let timeout = refusals.iter().find(|r| r["command"] == "timeout").unwrap();
+    assert_eq!(timeout["creator"], "demo");
+    assert_eq!(timeout["platform"], "rumble");
+    assert_eq!(timeout["count"], 2);
+    assert!(
+        timeout["reason"].as_str().unwrap().contains("read-only"),
+        "{timeout}"
+    );
+    // Reported once per kind, not once per command.
+    let errors: Value =
+        serde_json::from_str(&t.read("runtime/exports/telemetry/errors.json")).unwrap();
+    let refused: Vec<&Value> = errors["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["error_type"] == "command_refused")
+        .collect();
+    assert_eq!(refused.len(), 2, "{refused:?}");
+    assert!(
+        refused.iter().any(|e| e["message"]
+            .as_str()
+            .unwrap()
+            .contains("demo/rumble cannot timeout")),
+        "{refused:?}"
+    );
+    assert_eq!(
+        stderr.matches("demo/rumble cannot timeout").count(),
+        1,
+        "logged once:\n{stderr}"
+    );
 }

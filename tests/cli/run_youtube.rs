@@ -5,7 +5,7 @@
 //! page token after a `kill -9`. No key or token appears in any log line at `-vv` or any export.
 
 use crate::harness::{Test, VerboseRun, until_within};
-use crate::youtube_server::{KNOWN_SECRETS, VIDEO_ID, YoutubeModel, YoutubeServer};
+use crate::youtube_server::{CHAT_ID, KNOWN_SECRETS, VIDEO_ID, YoutubeModel, YoutubeServer};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -398,4 +398,48 @@ async fn ss_run_reads_over_stream_list_and_replies_through_insert() {
     let mut want: Vec<String> = kinds.into_iter().chain([ping]).collect();
     want.sort();
     assert_eq!(got, want);
+}
+
+/// A trigger on a banned word times its author out (`liveChatBans.insert`, a temporary ban of their
+/// channel id) and deletes the message (`liveChatMessages.delete`, 204), each admitted by the quota.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_banned_word_times_its_author_out_and_deletes_the_message() {
+    let now = chrono::Utc::now();
+    let model = YoutubeModel::new(API_KEY, TOKEN, now - chrono::Duration::minutes(5));
+    model.with(|s| s.polling_interval_ms = 300);
+    let server = YoutubeServer::start(model.clone()).await;
+    let t = youtube_root(&server.base_url(), true);
+    crate::run_kick::add_triggers(&t, crate::run_kick::banned_word_triggers());
+    t.run(&["validate-config"]).status(0);
+    let running = spawn(&t);
+    until("the first list call", || {
+        !model.requests_to("liveChat/messages").is_empty()
+    })
+    .await;
+    let bad = model.text(chrono::Utc::now(), "Spammer", "buy followers badword now");
+    until("the timeout and the delete", || {
+        model.with(|s| s.bans.len() == 1 && s.deleted.len() == 1)
+    })
+    .await;
+    until("both counted as sent", || {
+        serde_json::from_str::<Value>(&t.read("runtime/exports/runtime_snapshot.json"))
+            .is_ok_and(|s| s["commands"]["sent"] == 2)
+    })
+    .await;
+    let (code, stderr) = stop(running).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        model.with(|s| s.bans[0].clone()),
+        json!({"liveChatId": CHAT_ID, "type": "temporary", "banDurationSeconds": "600",
+            "bannedUserDetails": {"channelId": "UCspammer"}})
+    );
+    assert_eq!(model.with(|s| s.deleted.clone()), [bad]);
+    let delete = model
+        .requests_to("liveChat/messages")
+        .into_iter()
+        .find(|r| r.method == "DELETE")
+        .unwrap();
+    assert_eq!((delete.auth, delete.status), ("bearer", 204));
+    assert!(model.with(|s| s.inserted.is_empty()));
+    assert_no_secret(&t, &stderr);
 }

@@ -3,10 +3,11 @@
 //! rate seen by the server, and the token kept out of logs.
 //!
 //! Each test runs the real `TwitchSource` with a real `SourceContext` (data lane, status handle,
-//! outbound queue, shutdown token) and observes it from both ends: events on the lane, lines on the
+//! command queue, shutdown token) and observes it from both ends: events on the lane, lines on the
 //! server.
 
 use crate::twitch_server::{CapReply, ServerOptions, TestTls, TwitchServer, strip_tags};
+use ss::command::{CommandKind, PlatformCommand};
 use ss::config::model::SendLimit;
 use ss::config::secrets::Secrets;
 use ss::event::wire_checks::WireLimits;
@@ -19,9 +20,7 @@ use ss::sources::runner::{Wiring, session};
 use ss::sources::twitch::TwitchSettings;
 use ss::sources::twitch::client::Timing;
 use ss::sources::twitch::{TwitchEndpoints, TwitchSource};
-use ss::sources::{
-    ConnectionState, OUTBOUND_CAPACITY, OutboundMessage, SourceStatus, StatusHandle,
-};
+use ss::sources::{ConnectionState, OUTBOUND_CAPACITY, SourceStatus, StatusHandle};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -81,10 +80,27 @@ fn normal_limit() -> SendLimit {
     SendLimit::default_for(ss::sources::twitch::TWITCH)
 }
 
+/// A reply (or, without `reply_to`, a post) to `channel`, as the command sink queues it.
+fn command(channel: &str, text: &str, reply_to: Option<&str>) -> PlatformCommand {
+    PlatformCommand {
+        creator: "demo".into(),
+        platform: ss::sources::twitch::TWITCH,
+        channel: channel.into(),
+        cause: reply_to.unwrap_or("tick").into(),
+        kind: match reply_to {
+            Some(id) => CommandKind::Reply {
+                text: text.into(),
+                reply_to: id.into(),
+            },
+            None => CommandKind::Say { text: text.into() },
+        },
+    }
+}
+
 /// A source running in a real context.
 struct Running {
     events: mpsc::Receiver<Inbound>,
-    outbound: mpsc::Sender<OutboundMessage>,
+    outbound: mpsc::Sender<PlatformCommand>,
     status: StatusHandle,
     shutdown: CancellationToken,
     task: JoinHandle<()>,
@@ -143,9 +159,9 @@ fn run_source_with(
     let shutdown = wiring.shutdown.clone();
     let guards = wiring.guards.clone();
     let telemetry = wiring.telemetry.clone();
-    let (ctx, track) = wiring.build();
+    let (ctx, track, serving) = wiring.build();
     let source = Box::new(source.with_endpoints(endpoints));
-    let task = tokio::spawn(session::run(source, ctx, track));
+    let task = tokio::spawn(session::run(source, ctx, track, serving));
     Running {
         events: lane.receiver,
         outbound,
@@ -208,14 +224,11 @@ impl Running {
     }
 
     async fn reply(&self, text: &str, reply_to: Option<&str>) {
-        self.outbound
-            .send(OutboundMessage {
-                channel: "somechannel".into(),
-                text: text.into(),
-                reply_to: reply_to.map(str::to_string),
-            })
-            .await
-            .unwrap();
+        self.send(command("somechannel", text, reply_to)).await;
+    }
+
+    async fn send(&self, command: PlatformCommand) {
+        self.outbound.send(command).await.unwrap();
     }
 
     /// Cancels the shutdown token and expects the source to stop cleanly.
@@ -613,6 +626,10 @@ async fn anonymous_reading_from_a_plain_irc_server_that_naks_the_caps() {
         .with_timing(fast_timing());
     let nick = source.nick().to_owned();
     assert!(nick.starts_with("justinfan"), "{nick}");
+    // Read-only: the command sink refuses every command before queueing, saying why.
+    let support = ss::sources::runner::session::SessionSource::commands(&source);
+    assert!(support.supported.is_empty());
+    assert!(support.otherwise.contains("anonymously"), "{support:?}");
     let mut source = run_source(source, None, endpoints, normal_limit());
     server.wait_for_joins(1).await;
     let lines: Vec<String> = server.received().into_iter().map(|r| r.line).collect();
@@ -631,7 +648,7 @@ async fn anonymous_reading_from_a_plain_irc_server_that_naks_the_caps() {
             .starts_with("privmsg-somechannel-viewer_one-")
     );
 
-    // Read-only: a reply is refused on the status, never sent.
+    // A reply that reaches the source anyway fails on the status, never sent.
     source.reply("pong", None).await;
     let status = source
         .wait_status("the read-only error", |s| s.last_error.is_some())
@@ -766,15 +783,7 @@ async fn chat_and_replies_for_channels_not_joined_are_dropped() {
     assert_eq!(event.message_id, "ours-1", "the foreign line was forwarded");
     assert_eq!(event.channel, "somechannel");
 
-    source
-        .outbound
-        .send(OutboundMessage {
-            channel: "otherchannel".into(),
-            text: "not here".into(),
-            reply_to: None,
-        })
-        .await
-        .unwrap();
+    source.send(command("otherchannel", "not here", None)).await;
     source.reply("here", None).await;
     server.wait_for_commands("PRIVMSG", 1, WAIT).await;
     let sent: Vec<String> = server

@@ -175,3 +175,49 @@ fn help_is_stable() {
     out.status(0);
     insta::assert_snapshot!("help", out.stdout);
 }
+
+/// Platform command actions validate; a moderation trigger only moderators can fire would act on
+/// moderators, so it is warned about (at its `min_role`), and a timeout needs its seconds.
+#[test]
+fn platform_command_actions_are_checked() {
+    let t = Test::new();
+    t.write(
+        "runtime/config/triggers.json",
+        r#"{"triggers": {"demo": [
+  {"id": "a", "kind": "keyword", "keywords": ["badword"], "action": {"type": "timeout", "seconds": 600, "reason": "{user}: banned word"}},
+  {"id": "b", "kind": "keyword", "keywords": ["badword"], "action": {"type": "delete"}},
+  {"id": "c", "kind": "command", "command": "!rules", "action": {"type": "say", "template": "be kind"}},
+  {"id": "d", "kind": "command", "command": "!news", "action": {"type": "announce", "template": "{args}"}},
+  {"id": "e", "kind": "keyword", "keywords": ["worseword"], "min_role": "moderator", "action": {"type": "ban"}},
+  {"id": "f", "kind": "command", "command": "!sorry", "action": {"type": "unban"}}
+]}}"#,
+    );
+    let out = t.run(&["validate-config", "--format", "json"]);
+    out.status(0);
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let warnings = doc["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(warnings[0]["pointer"], "/triggers/demo/4/min_role");
+    assert!(
+        warnings[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("moderates the author"),
+        "{warnings:?}"
+    );
+
+    t.write(
+        "runtime/config/triggers.json",
+        r#"{"triggers": {"demo": [
+  {"id": "a", "kind": "keyword", "keywords": ["badword"], "action": {"type": "timeout", "reason": "x"}}
+]}}"#,
+    );
+    let out = t.run(&["validate-config"]);
+    out.status(1);
+    assert!(
+        out.stdout.contains("/triggers/demo/0/action"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("seconds"), "{}", out.stdout);
+}

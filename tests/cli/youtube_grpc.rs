@@ -396,8 +396,15 @@ async fn stream_list_reads_every_kind_once_across_reconnects_and_ends_in_discove
     let lane = DataLane::new(64, Duration::from_secs(1));
     let wiring = crate::youtube_server::wiring_on_sim_clock(&secrets, &lane);
     let (shutdown, status) = (wiring.shutdown.clone(), wiring.status.clone());
-    let (ctx, track) = wiring.build();
-    let runner = tokio::spawn(polling::run(Box::new(source), ctx, None, None, track));
+    let (ctx, track, serving) = wiring.build();
+    let runner = tokio::spawn(polling::run(
+        Box::new(source),
+        ctx,
+        None,
+        None,
+        track,
+        serving,
+    ));
     let DataLane { sink, receiver, .. } = lane;
     drop(sink);
     let mut receiver = receiver;
@@ -512,8 +519,15 @@ async fn resource_exhausted_for_quota_stops_the_stream_source_until_the_reset() 
     let wiring = crate::youtube_server::wiring_on_sim_clock(&secrets, &lane);
     let (shutdown, status) = (wiring.shutdown.clone(), wiring.status.clone());
     let telemetry = wiring.telemetry.clone();
-    let (ctx, track) = wiring.build();
-    let runner = tokio::spawn(polling::run(Box::new(source), ctx, None, None, track));
+    let (ctx, track, serving) = wiring.build();
+    let runner = tokio::spawn(polling::run(
+        Box::new(source),
+        ctx,
+        None,
+        None,
+        track,
+        serving,
+    ));
     tokio::time::sleep(Duration::from_secs(2)).await;
     shutdown.cancel();
     runner.await.unwrap();

@@ -3,7 +3,8 @@
 //! [`YoutubeModel`] is the API's behaviour, with time passed in: one live video (`videos.list`,
 //! `search.list`, `liveBroadcasts.list`), its chat (`liveChatMessages.list` with page tokens, pages
 //! that repeat the last items of the previous page like real overlapping history,
-//! `pollingIntervalMillis`, `offlineAt`), `liveChatMessages.insert` (OAuth only), Google's quota (units
+//! `pollingIntervalMillis`, `offlineAt`), `liveChatMessages.insert`, and the moderation calls of §2.7
+//! (`liveChatBans.insert`, `liveChatMessages.delete` answering 204; OAuth only), Google's quota (units
 //! per key and Pacific day, `quotaExceeded` past the daily limit) and the error envelope, plus errors
 //! a test injects. It records every request it answers.
 //!
@@ -59,6 +60,10 @@ pub struct ModelState {
     pub fail_list: VecDeque<(u16, &'static str)>,
     pub requests: Vec<Seen>,
     pub inserted: Vec<String>,
+    /// The snippets of every ban or timeout it took.
+    pub bans: Vec<Value>,
+    /// The ids of every message it deleted.
+    pub deleted: Vec<String>,
     pub next_id: u64,
 }
 
@@ -100,6 +105,8 @@ impl YoutubeModel {
             fail_list: VecDeque::new(),
             requests: Vec::new(),
             inserted: Vec::new(),
+            bans: Vec::new(),
+            deleted: Vec::new(),
             next_id: 0,
         })))
     }
@@ -482,6 +489,77 @@ impl YoutubeModel {
                         "hasDisplayContent": true, "displayMessage": text, "textMessageDetails": {"messageText": text}}}),
                 )
             }
+            ("POST", "liveChat/bans") => {
+                if auth != "bearer" {
+                    return error(401, "authError", "global", "Login Required.");
+                }
+                if let Err(e) = Self::charge(s, 50, now) {
+                    return e;
+                }
+                let snippet = body.map(|b| b["snippet"].clone()).unwrap_or_default();
+                if snippet["liveChatId"] != CHAT_ID {
+                    return error(
+                        400,
+                        "invalidLiveChatId",
+                        "youtube.liveChatBan",
+                        "Invalid live chat id.",
+                    );
+                }
+                if snippet["bannedUserDetails"]["channelId"]
+                    .as_str()
+                    .is_none_or(str::is_empty)
+                {
+                    return error(
+                        400,
+                        "invalidChannelId",
+                        "youtube.liveChatBan",
+                        "Invalid channel id.",
+                    );
+                }
+                // uint64 as a JSON string, 1 to 86400, for temporary bans only.
+                let duration_ok = match snippet["type"].as_str() {
+                    Some("permanent") => snippet.get("banDurationSeconds").is_none(),
+                    Some("temporary") => snippet["banDurationSeconds"]
+                        .as_str()
+                        .and_then(|d| d.parse::<u64>().ok())
+                        .is_some_and(|d| (1..=86_400).contains(&d)),
+                    _ => false,
+                };
+                if !duration_ok {
+                    return error(
+                        400,
+                        "badRequest",
+                        "youtube.liveChatBan",
+                        "Bad ban type or duration.",
+                    );
+                }
+                s.bans.push(snippet.clone());
+                s.next_id += 1;
+                (
+                    200,
+                    json!({"kind": "youtube#liveChatBan", "etag": "fakeEtag",
+                        "id": format!("BAN-{}", s.next_id), "snippet": snippet}),
+                )
+            }
+            ("DELETE", "liveChat/messages") => {
+                if auth != "bearer" {
+                    return error(401, "authError", "global", "Login Required.");
+                }
+                if let Err(e) = Self::charge(s, 50, now) {
+                    return e;
+                }
+                let id = q("id");
+                if !s.items.iter().any(|(_, item)| item["id"] == id) {
+                    return error(
+                        404,
+                        "liveChatMessageNotFound",
+                        "youtube.liveChatMessage",
+                        "Message not found.",
+                    );
+                }
+                s.deleted.push(id.to_owned());
+                (204, Value::Null)
+            }
             _ => error(404, "notFound", "global", "Not Found"),
         }
     }
@@ -517,11 +595,7 @@ impl Transport for ModelTransport {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect();
-            let method = if request.body.is_some() {
-                "POST"
-            } else {
-                "GET"
-            };
+            let method = request.method.as_str();
             let (status, body) = self.model.handle(
                 method,
                 request.path,
@@ -580,7 +654,8 @@ impl YoutubeServer {
             Query(mut query): Query<BTreeMap<String, String>>,
             headers: HeaderMap,
             body: Bytes,
-        ) -> (StatusCode, axum::Json<Value>) {
+        ) -> axum::response::Response {
+            use axum::response::IntoResponse;
             let header = |name: &str| {
                 headers
                     .get(name)
@@ -595,14 +670,17 @@ impl YoutubeServer {
                     .map(|t| ("bearer", t))
             };
             let path = uri.path().trim_start_matches("/youtube/v3/").to_owned();
-            let method = if method == Method::POST {
-                "POST"
-            } else {
-                "GET"
+            let method = match method {
+                Method::POST => "POST",
+                Method::DELETE => "DELETE",
+                _ => "GET",
             };
             let body = serde_json::from_slice(&body).ok();
             let (status, value) = model.handle(method, &path, query, auth, body, Utc::now());
-            (StatusCode::from_u16(status).unwrap(), axum::Json(value))
+            if status == 204 {
+                return StatusCode::NO_CONTENT.into_response();
+            }
+            (StatusCode::from_u16(status).unwrap(), axum::Json(value)).into_response()
         }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

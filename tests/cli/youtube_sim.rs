@@ -139,8 +139,15 @@ fn start_source(
     let lane = DataLane::new(64, Duration::from_secs(1));
     let wiring = crate::youtube_server::wiring_on_sim_clock(&secrets, &lane);
     let shutdown = wiring.shutdown.clone();
-    let (ctx, track) = wiring.build();
-    let runner = tokio::spawn(polling::run(Box::new(source), ctx, None, None, track));
+    let (ctx, track, serving) = wiring.build();
+    let runner = tokio::spawn(polling::run(
+        Box::new(source),
+        ctx,
+        None,
+        None,
+        track,
+        serving,
+    ));
     (runner, shutdown, lane, root)
 }
 

@@ -3,26 +3,26 @@
 //!
 //! | sink | effect | queue | when full |
 //! | --- | --- | --- | --- |
-//! | [`reply`] | text into the source's chat | the source's outbound queue ([`crate::sources::OUTBOUND_CAPACITY`]) | drop the reply, count it |
+//! | [`command`] | a platform command (reply, say, announce, delete, timeout, ban, unban) for the source's platform; refused before queueing when the source cannot do it | the source's command queue ([`crate::sources::OUTBOUND_CAPACITY`]) | drop the command, count it |
 //! | [`clip`] | a durable clip job, then the clip worker is woken | the store writer's queue | block (backpressure) |
 //! | [`community`] | votes, tallies, scores in the store | the store writer's queue | block |
 //! | [`outbox`] | a durable outbox row for the Discord / X senders | the store writer's queue | block |
 //! | [`validation`] | marks the platform's chat as seen end to end | none (a map entry) | — |
-//! | [`standings`] | `!top` / `!rank` answered from the store by the standings worker | the worker's queue ([`standings::STANDINGS_QUEUE`]) | drop the question, count it as a dropped reply |
+//! | [`standings`] | `!top` / `!rank` answered from the store by the standings worker | the worker's queue ([`standings::STANDINGS_QUEUE`]) | drop the question, count it as a dropped command |
 //!
 //! The store writer's queue is [`crate::pipeline::runner::WRITER_CAPACITY`] ops; a full queue makes
 //! the pipeline wait, which the bounded data lane in front of it absorbs and then sheds, counted.
 
 pub mod clip;
+pub mod command;
 pub mod community;
 pub mod outbox;
-pub mod reply;
 pub mod standings;
 pub mod validation;
 
 pub use clip::ClipSink;
+pub use command::{CommandQueues, CommandSink};
 pub use community::CommunitySink;
 pub use outbox::OutboxSink;
-pub use reply::ReplySink;
 pub use standings::{StandingsRequest, StandingsSink};
 pub use validation::{Validated, ValidationSink};

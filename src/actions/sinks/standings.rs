@@ -2,10 +2,11 @@
 //! ([`crate::pipeline::standings`]), which reads the store and replies.
 //!
 //! Queue: the worker's queue, [`STANDINGS_QUEUE`] questions. When full (or when no worker runs)
-//! the question is dropped and counted as a dropped reply, never waited for: the store read must
+//! the question is dropped (the router reports it as a dropped command), never waited for: the store read must
 //! not stall the pipeline, and an answer minutes late is worth less than none.
 
 use crate::actions::router::Routed;
+use crate::actions::sinks::CommandQueues;
 use crate::actions::{Action, ActionKind, StandingsQuery};
 use crate::event::Platform;
 use crate::store::WriteOp;
@@ -27,12 +28,17 @@ pub struct StandingsRequest {
 
 pub struct StandingsSink {
     worker: Option<mpsc::Sender<StandingsRequest>>,
+    /// Where a question that goes unanswered is counted (as a dropped command).
+    commands: CommandQueues,
 }
 
 impl StandingsSink {
     /// A sink feeding `worker`; `None` records the questions and answers none.
-    pub fn new(worker: Option<mpsc::Sender<StandingsRequest>>) -> StandingsSink {
-        StandingsSink { worker }
+    pub fn new(
+        worker: Option<mpsc::Sender<StandingsRequest>>,
+        commands: CommandQueues,
+    ) -> StandingsSink {
+        StandingsSink { worker, commands }
     }
 
     pub fn accept(&self, action: Action, ops: &mut Vec<WriteOp>) -> Routed {
@@ -54,7 +60,8 @@ impl StandingsSink {
         if queued {
             Routed::Done
         } else {
-            Routed::ReplyDropped
+            self.commands.unanswered();
+            Routed::CommandDropped
         }
     }
 }

@@ -171,6 +171,25 @@ pub struct Cooldowns {
 pub enum ActionDef {
     /// Reply in chat; `{user}`, `{args}`, `{count}` and `{platform}` are filled in.
     Reply { template: String },
+    /// Post in chat, not threaded under the message; a template like `reply`'s.
+    Say { template: String },
+    /// Post a highlighted announcement; a template like `reply`'s.
+    Announce { template: String },
+    /// Delete the message that fired the trigger.
+    Delete,
+    /// Time the message's author out for `seconds`; `reason` is a template.
+    Timeout {
+        seconds: u32,
+        #[serde(default)]
+        reason: Option<String>,
+    },
+    /// Ban the message's author; `reason` is a template.
+    Ban {
+        #[serde(default)]
+        reason: Option<String>,
+    },
+    /// Lift a ban or timeout of the message's author.
+    Unban,
     /// Request a clip of the last `duration_s` seconds (default 30).
     Clip {
         #[serde(default)]
@@ -203,4 +222,17 @@ pub enum ActionDef {
     Notify { channel: String, template: String },
     /// Mark the platform's chat as validated (a message made it through end to end).
     ValidationPassed,
+}
+
+impl ActionDef {
+    /// Whether the action moderates the author of the message (time out, ban, unban, delete).
+    pub fn moderates_author(&self) -> bool {
+        matches!(
+            self,
+            ActionDef::Delete
+                | ActionDef::Timeout { .. }
+                | ActionDef::Ban { .. }
+                | ActionDef::Unban
+        )
+    }
 }

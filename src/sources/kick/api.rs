@@ -1,5 +1,6 @@
-//! Kick over HTTP: the channel lookup (unofficial `GET /api/v2/channels/{slug}`), sending chat
-//! through the official Public API (`POST {base_url}/chat`) and the OAuth token refresh
+//! Kick over HTTP: the channel lookup (unofficial `GET /api/v2/channels/{slug}`), the official
+//! Public API's chat and moderation calls (`POST {base_url}/chat`, `DELETE {base_url}/chat/{id}`,
+//! `POST` and `DELETE {base_url}/moderation/bans`) and the OAuth token refresh
 //! (`POST {oauth_url}/oauth/token`).
 //!
 //! Each call answers with what a caller acts on ([`ApiError`]): an expired token is
@@ -26,6 +27,9 @@ pub enum ApiError {
     /// Any other non-2xx answer (its body shortened).
     #[error("Kick answered HTTP {status}: {body}")]
     Status { status: u16, body: String },
+    /// A message id that cannot be a Kick message id (a UUID): nothing was sent.
+    #[error("{0:?} is not a Kick message id; nothing was sent")]
+    NotAnId(String),
     #[error("{0}")]
     Transport(String),
     #[error("{0}")]
@@ -40,6 +44,34 @@ pub struct ChatPost<'a> {
     /// `user` (as the token's owner, in the broadcaster's channel) or `bot`.
     pub as_bot: bool,
     pub reply_to: Option<&'a str>,
+}
+
+/// A ban or timeout (`POST /moderation/bans`): ids are JSON integers, `duration` in minutes
+/// (1–10080; absent for a permanent ban), `reason` at most 100 characters.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BanBody {
+    pub broadcaster_user_id: u64,
+    pub user_id: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Lifting a ban or timeout (`DELETE /moderation/bans` with a JSON body).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct UnbanBody {
+    pub broadcaster_user_id: u64,
+    pub user_id: u64,
+}
+
+/// One moderation call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Moderation<'a> {
+    Ban(BanBody),
+    Unban(UnbanBody),
+    /// `DELETE /chat/{message_id}` (204).
+    DeleteMessage(&'a str),
 }
 
 /// The HTTP side of one Kick source.
@@ -132,6 +164,41 @@ impl KickApi {
         }
     }
 
+    /// One moderation call; `Ok` on any 2xx (200 with a body, or 204).
+    pub async fn moderate(&self, token: &Secret, call: &Moderation<'_>) -> Result<(), ApiError> {
+        let bans = format!("{}/moderation/bans", self.base_url);
+        let (what, request) = match call {
+            Moderation::Ban(body) => ("ban", self.http.post(&bans).json(body)),
+            Moderation::Unban(body) => ("unban", self.http.delete(&bans).json(body)),
+            Moderation::DeleteMessage(id) => {
+                if id.is_empty()
+                    || !id
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+                {
+                    return Err(ApiError::NotAnId((*id).to_owned()));
+                }
+                (
+                    "message delete",
+                    self.http.delete(format!("{}/chat/{id}", self.base_url)),
+                )
+            }
+        };
+        let response = request
+            .bearer_auth(token.expose())
+            .header("Accept", "application/json")
+            .send()
+            .await
+            .map_err(|e| transport(what, &e))?;
+        let status = response.status().as_u16();
+        let text = response.text().await.map_err(|e| transport(what, &e))?;
+        match status {
+            200..=299 => Ok(()),
+            401 => Err(ApiError::Unauthorized),
+            _ => Err(status_error(status, &text)),
+        }
+    }
+
     /// `POST {oauth_url}/oauth/token` with `grant_type=refresh_token`.
     pub async fn refresh(
         &self,
@@ -218,6 +285,47 @@ fn transport(what: &str, e: &reqwest::Error) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bans_are_sent_as_kick_documents_them() {
+        let timeout = BanBody {
+            broadcaster_user_id: 123_456_789,
+            user_id: 987_654_321,
+            duration: Some(10),
+            reason: Some("spam".into()),
+        };
+        assert_eq!(
+            serde_json::to_value(&timeout).unwrap(),
+            serde_json::json!({"broadcaster_user_id": 123_456_789, "user_id": 987_654_321,
+                "duration": 10, "reason": "spam"})
+        );
+        let ban = BanBody {
+            duration: None,
+            reason: None,
+            ..timeout
+        };
+        assert_eq!(
+            serde_json::to_value(&ban).unwrap(),
+            serde_json::json!({"broadcaster_user_id": 123_456_789, "user_id": 987_654_321}),
+            "a permanent ban has no duration"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_message_id_that_is_not_one_is_never_put_in_a_path() {
+        let api = KickApi::new(
+            "http://127.0.0.1:9",
+            "http://127.0.0.1:9",
+            "http://127.0.0.1:9",
+        )
+        .unwrap();
+        let token = Secret::new("t");
+        let e = api
+            .moderate(&token, &Moderation::DeleteMessage("../moderation/bans"))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, ApiError::NotAnId(_)), "{e}");
+    }
 
     #[test]
     fn form_values_are_encoded() {

@@ -4,9 +4,9 @@
 //! - [`wire`]: pure parsers (Pusher frames, app events, channel lookup, token answers, webhook
 //!   bodies) and the one chat normalizer both read paths share.
 //! - [`pusher`]: one websocket session: established → subscribe → serve, pings both ways.
-//! - [`api`]: HTTP calls: the channel lookup, `POST /chat`, the token refresh.
+//! - [`api`]: HTTP calls: the channel lookup, chat and moderation calls, the token refresh.
 //! - [`auth`]: OAuth tokens from the environment, refreshed on 401, kept in a 0600 file.
-//! - [`send`]: replies split at 500 characters and paced by the send limit.
+//! - [`send`]: the platform commands Kick can do ([`send::COMMANDS`]) and their delivery over HTTP.
 //! - [`webhook`]: RSA-SHA256 signature checks and the routing of deliveries to creators.
 //!
 //! The source is a [`SessionSource`]: one session is one websocket connection; the session runner
@@ -26,17 +26,20 @@ pub mod wire;
 
 pub use platform::KICK;
 
+use crate::command::CommandSupport;
 use crate::config::model::PlatformOwn;
-use crate::config::secrets::Secrets;
 use crate::sources::runner::RetryPolicy;
+use crate::sources::runner::serve::Delivery;
 use crate::sources::runner::session::{SessionReport, SessionSource};
-use crate::sources::{BoxFuture, OutboundMessage, SourceContext, SourceError};
-use api::{ApiError, ChatPost, KickApi};
-use auth::{KickAuth, RefreshError, TokenEnv};
+use crate::sources::{BoxFuture, SourceContext, SourceError};
+use api::{ApiError, KickApi};
+use auth::{KickAuth, TokenEnv};
 pub use platform::KickSettings;
-use send::Outbox;
+use send::{KickDelivery, KnownChannel};
 use std::path::PathBuf;
-use tracing::{debug, info};
+use std::sync::Arc;
+use tokio::sync::watch;
+use tracing::info;
 use wire::ErrorAction;
 
 /// Kick's Pusher endpoint with the app key observed in Kick's web client (§3.1; it may change).
@@ -94,112 +97,6 @@ struct Resolved {
     broadcaster_user_id: Option<u64>,
 }
 
-/// Sending replies: the outbox, the API and the tokens. Lives as long as the source.
-pub struct Replies {
-    outbox: Outbox,
-    api: KickApi,
-    auth: KickAuth,
-    secrets: Secrets,
-    broadcaster_user_id: Option<u64>,
-    /// Kick refused the refresh: no more sends this run (each would fail the same way).
-    refused: bool,
-    warned_no_token: bool,
-}
-
-impl Replies {
-    fn has_room(&self) -> bool {
-        self.outbox.has_room()
-    }
-
-    fn next_send_at(&self) -> Option<std::time::Instant> {
-        self.outbox.next_send_at(std::time::Instant::now())
-    }
-
-    /// Queues a reply, or says once why none can be sent.
-    fn queue(&mut self, message: &OutboundMessage, ctx: &SourceContext) {
-        if self.auth.access().is_none() {
-            if !self.warned_no_token {
-                self.warned_no_token = true;
-                ctx.report.warning(&format!(
-                    "{}/kick cannot send replies: no access token; set token_env in the creator's kick block and the variable it names",
-                    ctx.creator
-                ));
-            }
-            return;
-        }
-        if self.refused {
-            return;
-        }
-        let queued = self.outbox.push(message);
-        debug!(
-            platform = "kick",
-            pieces = queued,
-            pending = self.outbox.pending(),
-            "Queued a reply."
-        );
-    }
-
-    /// Sends the next piece the limiter allows; an expired token is refreshed once and the piece
-    /// sent again.
-    async fn send_ready(&mut self, ctx: &SourceContext) {
-        let Some(piece) = self.outbox.take_ready(std::time::Instant::now()) else {
-            return;
-        };
-        let post = ChatPost {
-            broadcaster_user_id: self.broadcaster_user_id,
-            content: &piece.text,
-            as_bot: self.broadcaster_user_id.is_none(),
-            reply_to: piece.reply_to.as_deref(),
-        };
-        let mut refreshed = false;
-        loop {
-            let Some(token) = self.auth.access().cloned() else {
-                return;
-            };
-            match self.api.send_chat(&token, &post).await {
-                Ok(id) => {
-                    debug!(
-                        platform = "kick",
-                        message_id = id.as_deref().unwrap_or(""),
-                        "Sent a reply."
-                    );
-                    return;
-                }
-                Err(ApiError::Unauthorized) if !refreshed => {
-                    refreshed = true;
-                    match self.auth.refresh(&self.api, &self.secrets).await {
-                        Ok(()) => continue,
-                        Err(e) => {
-                            if matches!(e, RefreshError::Refused { .. } | RefreshError::Missing(_))
-                            {
-                                self.refused = true;
-                            }
-                            ctx.report.warning(&format!(
-                                "{}/kick: login failed: the access token expired and {e}",
-                                ctx.creator
-                            ));
-                            return;
-                        }
-                    }
-                }
-                Err(ApiError::Unauthorized) => {
-                    self.refused = true;
-                    ctx.report.warning(&format!(
-                        "{}/kick: login failed: Kick refused the freshly refreshed token (401); check the app's chat:write scope",
-                        ctx.creator
-                    ));
-                    return;
-                }
-                Err(e) => {
-                    ctx.report
-                        .warning(&format!("{}/kick: reply not sent: {e}", ctx.creator));
-                    return;
-                }
-            }
-        }
-    }
-}
-
 /// Reads one Kick channel for one creator and sends that creator's replies into it.
 pub struct KickSource {
     creator: String,
@@ -209,8 +106,10 @@ pub struct KickSource {
     state_dir: PathBuf,
     timing: pusher::Timing,
     retry: RetryPolicy,
+    api: KickApi,
     resolved: Option<Resolved>,
-    replies: Option<Replies>,
+    /// Tells the delivery the channel once it is known.
+    known: Arc<watch::Sender<Option<KnownChannel>>>,
 }
 
 impl std::fmt::Debug for KickSource {
@@ -265,7 +164,14 @@ impl KickSource {
                 )));
             }
         }
+        let api = KickApi::new(
+            &endpoints.base_url,
+            &endpoints.oauth_url,
+            &endpoints.channel_api_url,
+        )
+        .map_err(SourceError::Other)?;
         Ok(KickSource {
+            api,
             creator: creator.to_owned(),
             slug,
             settings: settings.clone(),
@@ -274,7 +180,7 @@ impl KickSource {
             timing: pusher::Timing::default(),
             retry: RetryPolicy::default(),
             resolved: None,
-            replies: None,
+            known: Arc::new(watch::Sender::new(None)),
         })
     }
 
@@ -283,15 +189,6 @@ impl KickSource {
         self.timing = timing;
         self.retry = retry;
         self
-    }
-
-    fn api(&self) -> Result<KickApi, SourceError> {
-        KickApi::new(
-            &self.endpoints.base_url,
-            &self.endpoints.oauth_url,
-            &self.endpoints.channel_api_url,
-        )
-        .map_err(SourceError::Other)
     }
 
     /// The chatroom: configured, or looked up once.
@@ -306,7 +203,7 @@ impl KickSource {
                 broadcaster_user_id: self.settings.broadcaster_user_id,
             },
             None => {
-                let info = self.api()?.lookup_channel(&self.slug).await.map_err(|e| match e {
+                let info = self.api.lookup_channel(&self.slug).await.map_err(|e| match e {
                     ApiError::Blocked { .. } => SourceError::InvalidSettings(format!(
                         "{e} when looking up the chatroom of channel {slug:?}; set `chatroom_id` in creators.json (creator {creator:?}, platforms.kick): open https://kick.com/api/v2/channels/{slug} in a browser and copy `chatroom.id`",
                         slug = self.slug,
@@ -328,33 +225,10 @@ impl KickSource {
         };
         info!(platform = "kick", creator = %self.creator, channel = %self.slug, chatroom = resolved.chatroom_id, "Kick chatroom known.");
         self.resolved = Some(resolved);
+        self.known.send_replace(Some(KnownChannel {
+            broadcaster_user_id: resolved.broadcaster_user_id,
+        }));
         Ok(resolved)
-    }
-
-    fn replies(
-        &mut self,
-        ctx: &SourceContext,
-        resolved: Resolved,
-    ) -> Result<&mut Replies, SourceError> {
-        if self.replies.is_none() {
-            let env = TokenEnv {
-                token_env: self.settings.token_env.clone(),
-                refresh_token_env: self.settings.refresh_token_env.clone(),
-                client_id_env: self.settings.client_id_env.clone(),
-                client_secret_env: self.settings.client_secret_env.clone(),
-            };
-            let file = auth::token_file(&self.state_dir, &self.creator);
-            self.replies = Some(Replies {
-                outbox: Outbox::new(&ctx.send_limit),
-                api: self.api()?,
-                auth: KickAuth::load(env, file, &ctx.secrets),
-                secrets: ctx.secrets.clone(),
-                broadcaster_user_id: resolved.broadcaster_user_id,
-                refused: false,
-                warned_no_token: false,
-            });
-        }
-        Ok(self.replies.as_mut().expect("set just above"))
     }
 
     async fn one_session(&mut self, ctx: &mut SourceContext) -> SessionReport {
@@ -389,11 +263,7 @@ impl KickSource {
         };
         let timing = self.timing;
         info!(platform = "kick", creator = %ctx.creator, channel = %self.slug, url = %redact_ws_url(&sub.url), "Connecting to Kick chat.");
-        let replies = match self.replies(ctx, resolved) {
-            Ok(replies) => replies,
-            Err(e) => return fail(e),
-        };
-        let outcome = pusher::run(&sub, &timing, ctx, replies).await;
+        let outcome = pusher::run(&sub, &timing, ctx).await;
         let result = outcome.result.map_err(|e| match e.action() {
             ErrorAction::Permanent => SourceError::InvalidSettings(format!(
                 "kick chat at {}: {e}; Pusher says not to reconnect with the same settings: check platforms.json kick.ws_url (app key, protocol=7)",
@@ -421,6 +291,32 @@ impl SessionSource for KickSource {
 
     fn retry_policy(&self) -> RetryPolicy {
         self.retry
+    }
+
+    fn commands(&self) -> CommandSupport {
+        if self.settings.token_env.is_none() {
+            return CommandSupport::none(
+                "no token_env in the creator's kick block: Kick takes commands only with a user token (scopes chat:write, moderation:ban, moderation:chat_message:manage)",
+            );
+        }
+        CommandSupport::new(send::COMMANDS, "Kick's Public API has no announcements")
+    }
+
+    fn delivery(&mut self, ctx: &SourceContext) -> Box<dyn Delivery> {
+        let env = TokenEnv {
+            token_env: self.settings.token_env.clone(),
+            refresh_token_env: self.settings.refresh_token_env.clone(),
+            client_id_env: self.settings.client_id_env.clone(),
+            client_secret_env: self.settings.client_secret_env.clone(),
+        };
+        let file = auth::token_file(&self.state_dir, &self.creator);
+        Box::new(KickDelivery {
+            api: self.api.clone(),
+            auth: KickAuth::load(env, file, &ctx.secrets),
+            secrets: ctx.secrets.clone(),
+            channel: self.known.subscribe(),
+            refused: None,
+        })
     }
 }
 

@@ -7,10 +7,9 @@
 //! answered with `pusher:pong`. `pusher:error` and close codes follow §7's three ranges
 //! ([`wire::error_action`]). The session is *connected* once the chatroom subscription succeeds.
 //!
-//! Replies are sent from here too (the session is the one task of the source), over HTTP through
-//! the source's [`Replies`], when its rate limiter allows.
+//! Commands are not sent from here: they go over HTTP, from the runner's serving loop
+//! ([`super::send`]), whatever the state of this connection.
 
-use super::Replies;
 use super::wire::{self, ErrorAction, Frame, LiveChange, Target};
 use crate::guards::Guard;
 use crate::sources::runner::session::SessionEnd;
@@ -108,12 +107,7 @@ pub struct Outcome {
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Connects and serves one session.
-pub async fn run(
-    sub: &Subscription,
-    timing: &Timing,
-    ctx: &mut SourceContext,
-    replies: &mut Replies,
-) -> Outcome {
+pub async fn run(sub: &Subscription, timing: &Timing, ctx: &mut SourceContext) -> Outcome {
     let config = WebSocketConfig::default()
         .max_message_size(Some(MAX_MESSAGE_BYTES))
         .max_frame_size(Some(MAX_MESSAGE_BYTES));
@@ -140,9 +134,8 @@ pub async fn run(
         ping_interval: timing.ping_interval,
         awaiting_pong: false,
         established: false,
-        outbound_closed: false,
     };
-    let result = session.serve(ctx, replies).await;
+    let result = session.serve(ctx).await;
     Outcome {
         result,
         subscribed_for: session.subscribed_at.map(|at| at.elapsed()),
@@ -171,19 +164,12 @@ struct Session<'a> {
     ping_interval: Duration,
     awaiting_pong: bool,
     established: bool,
-    outbound_closed: bool,
 }
 
 impl Session<'_> {
-    async fn serve(
-        &mut self,
-        ctx: &mut SourceContext,
-        replies: &mut Replies,
-    ) -> Result<SessionEnd, SessionError> {
+    async fn serve(&mut self, ctx: &mut SourceContext) -> Result<SessionEnd, SessionError> {
         let shutdown = ctx.shutdown.clone();
         loop {
-            let send_at = replies.next_send_at().map(Instant::from_std);
-            let accept_outbound = !self.outbound_closed && replies.has_room();
             tokio::select! {
                 biased;
                 () = shutdown.cancelled() => {
@@ -201,13 +187,6 @@ impl Session<'_> {
                     }
                 }
                 () = sleep_until(self.deadline) => self.on_deadline().await?,
-                message = ctx.outbound.recv(), if accept_outbound => match message {
-                    Some(message) => replies.queue(&message, ctx),
-                    None => self.outbound_closed = true,
-                },
-                () = sleep_until(send_at.unwrap_or_else(Instant::now)), if send_at.is_some() => {
-                    replies.send_ready(ctx).await;
-                }
             }
         }
     }
@@ -384,11 +363,8 @@ impl Session<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::secrets::Secrets;
 
     use crate::pipeline::lanes::DataLane;
-    use crate::sources::kick::auth::{KickAuth, TokenEnv};
-    use crate::sources::kick::send::Outbox;
     use crate::sources::runner::Wiring;
 
     /// A server that sends `established`, confirms the subscription, then each of `after`, and
@@ -420,7 +396,7 @@ mod tests {
     async fn session(url: String, timing: Timing) -> Outcome {
         let lane = DataLane::new(16, Duration::from_millis(10));
         let (_tx, rx) = tokio::sync::mpsc::channel(4);
-        let (mut ctx, _track) =
+        let (mut ctx, _track, _serving) =
             Wiring::new("demo", crate::sources::kick::KICK, lane.sink.clone(), rx).build();
         let sub = Subscription {
             url,
@@ -429,25 +405,7 @@ mod tests {
             extra: Vec::new(),
             slug: "demo".into(),
         };
-        let mut replies = Replies {
-            outbox: Outbox::new(&ctx.send_limit),
-            api: super::super::api::KickApi::new(
-                "http://127.0.0.1:9",
-                "http://127.0.0.1:9",
-                "http://127.0.0.1:9",
-            )
-            .unwrap(),
-            auth: KickAuth::load(
-                TokenEnv::default(),
-                "/nonexistent/t.json".into(),
-                &Secrets::default(),
-            ),
-            secrets: Secrets::default(),
-            broadcaster_user_id: None,
-            refused: false,
-            warned_no_token: false,
-        };
-        run(&sub, &timing, &mut ctx, &mut replies).await
+        run(&sub, &timing, &mut ctx).await
     }
 
     #[tokio::test]

@@ -19,8 +19,8 @@
 //! of the run. Both paths give a message the same derived id, so nothing is counted twice.
 //!
 //! Rumble has no official chat-send API (the internal one needs a browser session cookie), so the
-//! source is read-only: it takes no reply queue, and the reply sink counts replies to it as
-//! dropped (`replies_dropped`).
+//! source is read-only ([`COMMANDS`] is empty): the command sink refuses every command for it before
+//! queueing, counts it, and reports it once per creator and kind.
 
 pub mod client;
 pub mod cursor;
@@ -41,6 +41,9 @@ use cursor::Cursor;
 pub use platform::{RumbleSettings, RumbleTransport};
 use std::time::Duration;
 use tokio::time::Instant;
+
+/// What Rumble can do: nothing, its API is read-only.
+pub const COMMANDS: crate::command::CommandSet = crate::command::CommandSet::NONE;
 
 /// Rumble's own default chat stream host.
 pub const DEFAULT_SSE_BASE_URL: &str = "https://web7.rumble.com";
@@ -442,8 +445,11 @@ impl Poller for RumbleSource {
         }
     }
 
-    fn sends_replies(&self) -> bool {
-        false
+    fn commands(&self) -> crate::command::CommandSupport {
+        crate::command::CommandSupport::new(
+            COMMANDS,
+            "Rumble's Live Stream API is read-only: it cannot post or moderate",
+        )
     }
 }
 

@@ -5,13 +5,19 @@
 //! back off). Both record state changes and errors here, through [`Track`], so an error is scrubbed of
 //! secrets, logged, put in the status and in telemetry exactly once. A source reports only what the
 //! runner cannot see for itself, through its [`Reporter`]: that it is connected, that an event was
-//! accepted, a warning.
+//! accepted, a warning. Both serve the source's platform commands through the one serving loop,
+//! [`serve`], paced by [`pacing`] and split by [`split`].
 
+pub mod pacing;
 pub mod polling;
+pub mod serve;
 pub mod session;
+pub mod split;
 
 use super::status::LiveStream;
-use super::{ConnectionState, OutboundMessage, SourceContext, SourceError, StatusHandle};
+use super::{ConnectionState, SourceContext, SourceError, StatusHandle};
+use crate::command::PlatformCommand;
+use crate::command::stats::CommandStats;
 use crate::config::model::SendLimit;
 use crate::config::secrets::Secrets;
 use crate::event::Platform;
@@ -20,6 +26,8 @@ use crate::guards::Guards;
 use crate::pipeline::lanes::EventSink;
 use crate::pipeline::telemetry::Telemetry;
 use chrono::{DateTime, Utc};
+use pacing::Pacing;
+use serve::Serving;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -126,12 +134,21 @@ impl Track {
         self.status.set_state(ConnectionState::Failed);
     }
 
-    /// A reply the source could not send; the source keeps reading.
-    pub fn send_failed(&self, error: &SourceError) {
-        let message = self
-            .secrets
-            .scrub(&format!("{}: reply not sent: {error}", self.name()));
-        tracing::warn!(creator = %self.creator, platform = %self.platform, "{message}");
+    /// A command the source could not carry out; the source keeps reading. The log line carries the
+    /// command's cause.
+    pub fn command_failed(&self, command: &PlatformCommand, error: &SourceError) {
+        let message = self.secrets.scrub(&format!(
+            "{}: {} not sent: {error}",
+            self.name(),
+            command.kind.name()
+        ));
+        tracing::warn!(
+            creator = %self.creator,
+            platform = %self.platform,
+            cause = %command.cause,
+            command = %command.kind.name(),
+            "{message}"
+        );
         self.record(error, message);
     }
 
@@ -168,7 +185,10 @@ pub struct Wiring {
     pub creator: String,
     pub platform: Platform,
     pub events: EventSink,
-    pub outbound: mpsc::Receiver<OutboundMessage>,
+    /// The source's command queue (the command sink holds its sender).
+    pub commands: mpsc::Receiver<PlatformCommand>,
+    /// The run's command counters (shared by every source and the command sink).
+    pub command_stats: Arc<CommandStats>,
     pub secrets: Secrets,
     pub send_limit: SendLimit,
     pub shutdown: CancellationToken,
@@ -185,13 +205,14 @@ impl Wiring {
         creator: &str,
         platform: Platform,
         events: EventSink,
-        outbound: mpsc::Receiver<OutboundMessage>,
+        commands: mpsc::Receiver<PlatformCommand>,
     ) -> Wiring {
         Wiring {
             creator: creator.to_owned(),
             platform,
             events,
-            outbound,
+            commands,
+            command_stats: Arc::default(),
             secrets: Secrets::default(),
             send_limit: SendLimit::default_for(platform),
             shutdown: CancellationToken::new(),
@@ -213,22 +234,25 @@ impl Wiring {
         }
     }
 
-    /// The source's context and its runner's record keeping.
-    pub fn build(self) -> (SourceContext, Track) {
+    /// The source's context, its runner's record keeping and its serving loop (which shares the
+    /// context's pacing).
+    pub fn build(self) -> (SourceContext, Track, Serving) {
         let track = self.track();
+        let pacing = Pacing::for_send_limit(&self.send_limit);
+        let serving = Serving::new(self.commands, pacing.clone(), self.command_stats);
         let ctx = SourceContext {
             creator: self.creator,
             platform: self.platform,
             shutdown: self.shutdown,
             events: self.events,
-            outbound: self.outbound,
+            pacing,
             report: Reporter::new(self.status, self.secrets.clone()),
             secrets: self.secrets,
             send_limit: self.send_limit,
             guards: self.guards,
             wire: self.wire,
         };
-        (ctx, track)
+        (ctx, track, serving)
     }
 }
 

@@ -9,17 +9,21 @@
 //!
 //! The wait between polls is the larger of the server's hint and the [`Pacer`]'s interval (the
 //! YouTube quota planner plugs in there, given by [`Poller::pacer`] or by the caller), never under
-//! the poller's floor. Replies routed to the source (`ctx.outbound`) are handed to
-//! [`Poller::send`] during that wait, so sending never needs a second task holding the poller.
+//! the poller's floor. During that wait the one serving loop ([`super::serve`]) delivers the
+//! source's platform commands through the poller's own [`Delivery`] ([`Poller::delivery`]), so
+//! sending never needs a second task holding the poller; commands still waiting when the source
+//! stops are counted as abandoned.
 //! Errors back off like sessions do: capped and jittered, long after a refused login, exactly
 //! `retry_after` when the source is throttled (a spent quota), and a permanent error stops the
 //! source. Every wait selects on shutdown.
 
+use super::serve::{Delivery, Served, Serving};
 use super::{RetryPolicy, Track};
 use crate::backoff::Backoff;
+use crate::command::CommandSupport;
 use crate::event::ChatEvent;
 use crate::pipeline::lanes::{Page, SendOutcome};
-use crate::sources::{BoxFuture, ConnectionState, OutboundMessage, SourceContext, SourceError};
+use crate::sources::{BoxFuture, ConnectionState, SourceContext, SourceError};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -54,24 +58,13 @@ pub trait Poller: Send {
         None
     }
 
-    /// Whether the platform lets this source send replies at all. One that cannot (Rumble) gets no
-    /// reply queue, so the reply sink counts replies to it as dropped (`replies_dropped`) instead of
-    /// queueing them to nobody.
-    fn sends_replies(&self) -> bool {
-        true
-    }
+    /// Which platform commands this source can carry out; the command sink refuses the rest before
+    /// queueing them (a read-only platform, Rumble, refuses everything).
+    fn commands(&self) -> CommandSupport;
 
-    /// Sends one reply. Called between polls; the default is a read-only source.
-    fn send<'a>(
-        &'a mut self,
-        ctx: &'a SourceContext,
-        message: OutboundMessage,
-    ) -> BoxFuture<'a, Result<(), SourceError>> {
-        let _ = message;
-        Box::pin(async move {
-            tracing::debug!(creator = %ctx.creator, platform = %ctx.platform, "This source cannot send; reply not sent.");
-            Ok(())
-        })
+    /// The poller as the delivery of its commands, used between polls; `None` for a read-only one.
+    fn delivery(&mut self) -> Option<&mut dyn Delivery> {
+        None
     }
 }
 
@@ -84,10 +77,11 @@ pub trait Pacer: Send + Sync {
 /// committed checkpoint.
 pub async fn run(
     mut poller: Box<dyn Poller>,
-    mut ctx: SourceContext,
+    ctx: SourceContext,
     resume: Option<String>,
     pacer: Option<Arc<dyn Pacer>>,
     track: Track,
+    mut serving: Serving,
 ) {
     let pacer = pacer.or_else(|| poller.pacer());
     let policy = poller.retry_policy();
@@ -169,6 +163,7 @@ pub async fn run(
             }
             Err(error) if error.is_permanent() => {
                 track.failed(&error);
+                serving.abandon(&track);
                 return;
             }
             Err(SourceError::Throttled {
@@ -198,42 +193,22 @@ pub async fn run(
                 delay
             }
         };
-        if !wait_serving(delay, &mut ctx, poller.as_mut(), &track).await {
+        let deadline = tokio::time::Instant::now() + delay;
+        let waited = match poller.delivery() {
+            Some(delivery) => {
+                serving
+                    .serve_until(delivery, &track, deadline, &shutdown)
+                    .await
+                    == Served::Deadline
+            }
+            None => super::wait(delay, &shutdown).await,
+        };
+        if !waited {
             break;
         }
     }
+    serving.abandon(&track);
     track.stopped();
-}
-
-/// Waits `delay`, handing replies that arrive meanwhile to the poller; false on shutdown.
-async fn wait_serving(
-    delay: Duration,
-    ctx: &mut SourceContext,
-    poller: &mut dyn Poller,
-    track: &Track,
-) -> bool {
-    let shutdown = ctx.shutdown.clone();
-    let deadline = tokio::time::Instant::now() + delay;
-    let mut open = true;
-    loop {
-        let message = tokio::select! {
-            () = shutdown.cancelled() => return false,
-            () = tokio::time::sleep_until(deadline) => return true,
-            message = ctx.outbound.recv(), if open => message,
-        };
-        let Some(message) = message else {
-            // Nobody routes replies any more; keep waiting for the poll.
-            open = false;
-            continue;
-        };
-        let sent = tokio::select! {
-            () = shutdown.cancelled() => return false,
-            sent = poller.send(ctx, message) => sent,
-        };
-        if let Err(error) = sent {
-            track.send_failed(&error);
-        }
-    }
 }
 
 #[cfg(test)]
@@ -284,6 +259,10 @@ mod tests {
         fn min_interval(&self) -> Duration {
             Duration::from_secs(1)
         }
+
+        fn commands(&self) -> CommandSupport {
+            CommandSupport::none("a test source")
+        }
     }
 
     #[tokio::test(start_paused = true)]
@@ -296,12 +275,12 @@ mod tests {
             ..Wiring::new("demo", Platform::named("youtube"), lane.sink.clone(), rx)
         };
         let (shutdown, status) = (wiring.shutdown.clone(), wiring.status.clone());
-        let (ctx, track) = wiring.build();
+        let (ctx, track, serving) = wiring.build();
         let asked = Arc::new(Mutex::new(Vec::new()));
         let poller = Box::new(PagedChat {
             asked: asked.clone(),
         });
-        let runner = tokio::spawn(run(poller, ctx, Some("p7".into()), None, track));
+        let runner = tokio::spawn(run(poller, ctx, Some("p7".into()), None, track, serving));
         let mut receiver = lane.receiver;
         // Page 7 is taken; page 8 is dropped by the full lane while nobody reads.
         tokio::time::sleep(Duration::from_secs(6)).await;
@@ -368,13 +347,29 @@ mod tests {
             Duration::from_secs(1)
         }
 
-        fn send<'a>(
+        fn commands(&self) -> CommandSupport {
+            CommandSupport::new(crate::command::CommandSet::ALL, "")
+        }
+
+        fn delivery(&mut self) -> Option<&mut dyn Delivery> {
+            Some(self)
+        }
+    }
+
+    impl Delivery for Throttled {
+        fn max_chars(&self, _command: &crate::command::PlatformCommand) -> usize {
+            200
+        }
+
+        fn deliver<'a>(
             &'a mut self,
-            _ctx: &'a SourceContext,
-            message: OutboundMessage,
-        ) -> BoxFuture<'a, Result<(), SourceError>> {
+            part: &'a crate::sources::runner::serve::Part,
+        ) -> BoxFuture<'a, Result<(), crate::sources::runner::serve::DeliveryError>> {
             Box::pin(async move {
-                self.sent.lock().unwrap().push(message.text);
+                self.sent
+                    .lock()
+                    .unwrap()
+                    .push(part.text().unwrap_or_default().to_owned());
                 Ok(())
             })
         }
@@ -388,7 +383,7 @@ mod tests {
         let wiring = Wiring::new("demo", Platform::named("youtube"), lane.sink.clone(), rx);
         let (shutdown, status) = (wiring.shutdown.clone(), wiring.status.clone());
         let telemetry = wiring.telemetry.clone();
-        let (ctx, track) = wiring.build();
+        let (ctx, track, serving) = wiring.build();
         let polls = Arc::new(Mutex::new(Vec::new()));
         let sent = Arc::new(Mutex::new(Vec::new()));
         let poller = Box::new(Throttled {
@@ -396,15 +391,19 @@ mod tests {
             sent: sent.clone(),
         });
         let start = tokio::time::Instant::now();
-        let runner = tokio::spawn(run(poller, ctx, None, None, track));
+        let runner = tokio::spawn(run(poller, ctx, None, None, track, serving));
         tokio::time::sleep(Duration::from_secs(10)).await;
         assert_eq!(status.snapshot().state, ConnectionState::Backoff);
         assert_eq!(telemetry.errors()[0].error_type, "quota_exceeded");
         // A reply while it waits is sent at once, without a poll.
-        tx.send(OutboundMessage {
+        tx.send(crate::command::PlatformCommand {
+            creator: "demo".into(),
+            platform: Platform::named("youtube"),
             channel: "c".into(),
-            text: "pong".into(),
-            reply_to: None,
+            cause: "m1".into(),
+            kind: crate::command::CommandKind::Say {
+                text: "pong".into(),
+            },
         })
         .await
         .unwrap();
@@ -473,6 +472,10 @@ mod wire_tests {
         fn min_interval(&self) -> Duration {
             Duration::from_secs(1)
         }
+
+        fn commands(&self) -> CommandSupport {
+            CommandSupport::none("a test source")
+        }
     }
 
     #[tokio::test]
@@ -485,9 +488,9 @@ mod wire_tests {
             ..Wiring::new("demo", Platform::named("youtube"), lane.sink.clone(), rx)
         };
         let shutdown = wiring.shutdown.clone();
-        let (ctx, track) = wiring.build();
+        let (ctx, track, serving) = wiring.build();
         let before = chrono::Utc::now();
-        let runner = tokio::spawn(run(Box::new(HostilePage), ctx, None, None, track));
+        let runner = tokio::spawn(run(Box::new(HostilePage), ctx, None, None, track, serving));
         let mut receiver = lane.receiver;
         let Some(Inbound::Page(page)) = receiver.recv().await else {
             panic!("a page")

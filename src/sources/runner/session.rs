@@ -5,9 +5,16 @@
 //! after a capped, jittered backoff that resets once a connection stayed up; a refused login is
 //! retried only after the long login backoff; a permanent error (missing credentials, invalid
 //! settings) marks the source failed and stops it. Shutdown ends every wait at once.
+//!
+//! Beside the sessions, for the whole run, the runner serves the source's platform commands through
+//! the one serving loop ([`super::serve`]) and the source's [`Delivery`]: queued commands and the
+//! send window outlive every reconnect, and a delivery that needs the connection waits for the next
+//! one.
 
+use super::serve::{Delivery, Serving};
 use super::{RetryPolicy, Track, wait};
 use crate::backoff::Backoff;
+use crate::command::CommandSupport;
 use crate::sources::{BoxFuture, ConnectionState, SourceContext, SourceError};
 use std::time::Duration;
 
@@ -43,10 +50,42 @@ pub trait SessionSource: Send {
     fn retry_policy(&self) -> RetryPolicy {
         RetryPolicy::default()
     }
+
+    /// Which platform commands this source can carry out (the platform's declaration, narrowed by
+    /// what its settings allow: no token, no sending).
+    fn commands(&self) -> CommandSupport;
+
+    /// The source's delivery seam, made once per run; it may share state with the sessions (the
+    /// live connection a session installs).
+    fn delivery(&mut self, ctx: &SourceContext) -> Box<dyn Delivery>;
 }
 
-/// Drives `source` until shutdown, the pipeline closing, or a permanent error.
-pub async fn run(mut source: Box<dyn SessionSource>, mut ctx: SourceContext, track: Track) {
+/// Drives `source` and serves its commands until shutdown, the pipeline closing, or a permanent
+/// error; commands still waiting then are counted as abandoned.
+pub async fn run(
+    mut source: Box<dyn SessionSource>,
+    mut ctx: SourceContext,
+    track: Track,
+    mut serving: Serving,
+) {
+    let mut delivery = source.delivery(&ctx);
+    let over = ctx.shutdown.child_token();
+    let sessions = async {
+        let failed = !sessions(source.as_mut(), &mut ctx, &track).await;
+        over.cancel();
+        failed
+    };
+    let serve = serving.run(delivery.as_mut(), &track, &over);
+    let (failed, ()) = tokio::join!(sessions, serve);
+    serving.abandon(&track);
+    if !failed {
+        track.stopped();
+    }
+}
+
+/// Connects, serves and reconnects until shutdown or the pipeline closing (true), or a permanent
+/// error (false: the source is marked failed).
+async fn sessions(source: &mut dyn SessionSource, ctx: &mut SourceContext, track: &Track) -> bool {
     let policy = source.retry_policy();
     let mut retry = Backoff::new(policy.retry_base, policy.retry_cap);
     let mut login_retry = Backoff::new(policy.login_retry_base, policy.login_retry_cap);
@@ -59,7 +98,7 @@ pub async fn run(mut source: Box<dyn SessionSource>, mut ctx: SourceContext, tra
             track.status.record_reconnect();
         }
         attempts += 1;
-        let report = source.session(&mut ctx).await;
+        let report = source.session(ctx).await;
         if shutdown.is_cancelled() {
             break;
         }
@@ -76,7 +115,7 @@ pub async fn run(mut source: Box<dyn SessionSource>, mut ctx: SourceContext, tra
             Ok(SessionEnd::ReconnectAtOnce) => retry.next_delay(),
             Err(error) if error.is_permanent() => {
                 track.failed(&error);
-                return;
+                return false;
             }
             Err(error) => {
                 let delay = if matches!(error, SourceError::LoginFailed(_)) {
@@ -93,5 +132,5 @@ pub async fn run(mut source: Box<dyn SessionSource>, mut ctx: SourceContext, tra
             break;
         }
     }
-    track.stopped();
+    true
 }

@@ -8,17 +8,19 @@
 //! Twitch capabilities still works (lines then arrive without tags).
 //!
 //! While connected it answers `PING` with `PONG`, pings the server itself when the line has been
-//! quiet for a keepalive interval (and gives up when nothing comes back in time), hands chat lines to
-//! [`decode`] and the data lane, and writes queued replies from the [`Outbox`] when its rate limiter
-//! allows. A session ends on shutdown, on `RECONNECT`, or with a [`SessionError`] the caller acts on;
-//! reconnecting with backoff is the caller's job ([`super::TwitchSource`]).
+//! quiet for a keepalive interval (and gives up when nothing comes back in time), and hands chat lines
+//! to [`decode`] and the data lane. Once joined it installs its connection in the source's
+//! [`LinkSlot`], where the shared serving loop's delivery writes commands, and switches the run's
+//! pacing between the normal and privileged send limits as USERSTATE says. A session ends on
+//! shutdown, on `RECONNECT`, or with a [`SessionError`] the caller acts on; reconnecting with backoff
+//! is the runner's job.
 //!
 //! The token is written once, in the `PASS` line, and every line this module logs goes through
 //! [`loggable`], which redacts it.
 
 use super::decode::decode;
 use super::irc::{self, IrcMessage};
-use super::send::{Outbox, irc_channel};
+use super::send::{Link, LinkGuard, LinkSlot, SendLimits, SharedWriter, irc_channel, write_line};
 use crate::config::secrets::Secret;
 use crate::guards::Guard;
 use crate::sources::runner::RetryPolicy;
@@ -28,7 +30,7 @@ use std::borrow::Cow;
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, WriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, sleep_until, timeout};
 use tokio_rustls::TlsConnector;
@@ -38,9 +40,6 @@ use tracing::{debug, info, trace, warn};
 
 /// The capabilities that make Twitch send tags, USERNOTICE, CLEARCHAT, ROOMSTATE and RECONNECT.
 const TWITCH_CAPS: &str = "twitch.tv/tags twitch.tv/commands";
-
-/// How long a write may take before the connection counts as dead.
-const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Where to connect and as whom.
 #[derive(Debug, Clone)]
@@ -312,7 +311,9 @@ enum Phase {
 struct Session<'a> {
     settings: &'a ConnectSettings,
     timing: &'a Timing,
-    writer: WriteHalf<Box<dyn Transport>>,
+    writer: SharedWriter,
+    link: &'a LinkSlot,
+    limits: SendLimits,
     phase: Phase,
     cap_negotiated: bool,
     /// Whether the server acknowledged the Twitch capabilities (and so accepts tagged lines).
@@ -321,9 +322,6 @@ struct Session<'a> {
     /// When the quiet-line timer (login, keepalive or pong) fires.
     deadline: Instant,
     awaiting_pong: bool,
-    /// Set once the executor's outbound sender is gone.
-    outbound_closed: bool,
-    warned_read_only: bool,
 }
 
 /// Runs one session on an established transport until it ends. Updates `ctx.status` as it goes.
@@ -332,26 +330,30 @@ pub async fn run_session(
     settings: &ConnectSettings,
     timing: &Timing,
     ctx: &mut SourceContext,
-    outbox: &mut Outbox,
+    link: &LinkSlot,
+    limits: SendLimits,
 ) -> SessionReport {
     let (reader, writer) = tokio::io::split(transport);
     let mut reader = LineReader::new(reader, ctx.wire.max_line_bytes);
+    // Whatever ends the session takes its connection back from the delivery.
+    let _installed = LinkGuard(link.clone());
     let mut session = Session {
         settings,
         timing,
-        writer,
+        writer: Arc::new(tokio::sync::Mutex::new(writer)),
+        link,
+        limits,
         phase: Phase::Registering,
         cap_negotiated: false,
         tags_enabled: false,
         joined_at: None,
         deadline: Instant::now() + timing.login_timeout,
         awaiting_pong: false,
-        outbound_closed: false,
-        warned_read_only: false,
     };
     // Owning the channel means the privileged limit from the start; USERSTATE refines it.
-    outbox.set_privileged(settings.nick.eq_ignore_ascii_case(&settings.channel));
-    let result = session.serve(&mut reader, ctx, outbox).await;
+    ctx.pacing
+        .set_limit(limits.for_privilege(settings.nick.eq_ignore_ascii_case(&settings.channel)));
+    let result = session.serve(&mut reader, ctx).await;
     SessionReport {
         result,
         joined_for: session.joined_at.map(|at| at.elapsed()),
@@ -363,18 +365,10 @@ impl Session<'_> {
         &mut self,
         reader: &mut LineReader<R>,
         ctx: &mut SourceContext,
-        outbox: &mut Outbox,
     ) -> Result<SessionEnd, SessionError> {
         self.log_in().await?;
         let shutdown = ctx.shutdown.clone();
         loop {
-            let send_at = match self.phase {
-                Phase::Joined => outbox
-                    .next_send_at(Instant::now().into_std())
-                    .map(Instant::from_std),
-                _ => None,
-            };
-            let accept_outbound = !self.outbound_closed && outbox.has_room();
             tokio::select! {
                 biased;
                 () = shutdown.cancelled() => {
@@ -385,7 +379,7 @@ impl Session<'_> {
                 line = reader.next_line() => match line? {
                     None => return Err(SessionError::Closed),
                     Some(ReadLine::Line(line)) => {
-                        if let Some(end) = self.on_line(&line, ctx, outbox).await? {
+                        if let Some(end) = self.on_line(&line, ctx).await? {
                             return Ok(end);
                         }
                     }
@@ -401,20 +395,6 @@ impl Session<'_> {
                     }
                 },
                 () = sleep_until(self.deadline) => self.on_deadline().await?,
-                message = ctx.outbound.recv(), if accept_outbound => match message {
-                    Some(message) => self.queue_reply(&message, ctx, outbox),
-                    None => self.outbound_closed = true,
-                },
-                () = sleep_until(send_at.unwrap_or_else(Instant::now)), if send_at.is_some() => {
-                    if let Some(line) = outbox.take_ready(Instant::now().into_std())
-                        && let Err(e) = self.write(self.outgoing(&line)).await
-                    {
-                        // Not sent: it goes first after the reconnect. It still counts
-                        // against the limit, which errs on the side of sending slower.
-                        outbox.requeue_front(line);
-                        return Err(e);
-                    }
-                }
             }
         }
     }
@@ -441,7 +421,6 @@ impl Session<'_> {
         &mut self,
         line: &str,
         ctx: &mut SourceContext,
-        outbox: &mut Outbox,
     ) -> Result<Option<SessionEnd>, SessionError> {
         trace!(platform = "twitch", line, "Received a line.");
         let msg = match irc::parse(line) {
@@ -482,7 +461,7 @@ impl Session<'_> {
                                 b.starts_with("broadcaster/") || b.starts_with("moderator/")
                             })
                         });
-                    outbox.set_privileged(privileged);
+                    ctx.pacing.set_limit(self.limits.for_privilege(privileged));
                 }
             }
             "RECONNECT" => {
@@ -541,6 +520,10 @@ impl Session<'_> {
         if self.phase != Phase::Joined {
             self.phase = Phase::Joined;
             self.joined_at = Some(Instant::now());
+            self.link.install(Link {
+                writer: self.writer.clone(),
+                tags_enabled: self.tags_enabled,
+            });
             self.deadline = Instant::now() + self.timing.keepalive_interval;
             ctx.report.connected();
             info!(
@@ -591,73 +574,17 @@ impl Session<'_> {
         }
     }
 
-    fn queue_reply(
-        &mut self,
-        message: &crate::sources::OutboundMessage,
-        ctx: &SourceContext,
-        outbox: &mut Outbox,
-    ) {
-        if self.settings.token.is_none() {
-            if !self.warned_read_only {
-                self.warned_read_only = true;
-                ctx.report.warning(&format!(
-                    "{}/twitch cannot send replies: logged in anonymously (read-only); set token_env and nick in the creator's twitch block",
-                    ctx.creator
-                ));
-            }
-            return;
-        }
-        let addressed = message.channel.trim_start_matches('#');
-        if !addressed.is_empty() && !addressed.eq_ignore_ascii_case(&self.settings.channel) {
-            // Never send where the creator's config does not say to.
-            ctx.guards.count(Guard::ForeignChannelReply, 1);
-            warn!(
-                platform = "twitch",
-                creator = %ctx.creator,
-                addressed,
-                "Dropped a reply to a channel the creator's config does not name."
-            );
-            return;
-        }
-        let queued = outbox.push(message, &self.settings.channel);
-        debug!(
-            platform = "twitch",
-            lines = queued,
-            pending = outbox.pending(),
-            "Queued a reply."
-        );
-    }
-
-    /// A queued line as this server accepts it: a plain IRC server that refused the Twitch
-    /// capabilities gets it without tags (no reply threading there).
-    fn outgoing<'l>(&self, line: &'l str) -> &'l str {
-        match line.strip_prefix('@') {
-            Some(tagged) if !self.tags_enabled => {
-                tagged.split_once(' ').map_or(line, |(_, rest)| rest)
-            }
-            _ => line,
-        }
-    }
-
     /// Writes one line plus CRLF, with a timeout so a stalled server cannot hang the session.
     async fn write(&mut self, line: &str) -> Result<(), SessionError> {
         debug!(platform = "twitch", line = %loggable(line), "Sending a line.");
-        let mut framed = String::with_capacity(line.len() + 2);
-        framed.push_str(line);
-        framed.push_str("\r\n");
-        match timeout(WRITE_TIMEOUT, self.writer.write_all(framed.as_bytes())).await {
-            Ok(result) => Ok(result?),
-            Err(_) => Err(SessionError::Io(io::Error::new(
-                io::ErrorKind::TimedOut,
-                format!("writing to the server took longer than {WRITE_TIMEOUT:?}"),
-            ))),
-        }
+        Ok(write_line(&self.writer, line).await?)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::AsyncWriteExt;
 
     #[test]
     fn pass_lines_never_reach_logs() {

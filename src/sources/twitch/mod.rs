@@ -3,12 +3,12 @@
 //! - [`irc`]: the pure, borrowing IRCv3 line parser.
 //! - [`decode`]: Twitch commands and tags → [`crate::event::ChatEvent`].
 //! - [`client`]: one connection: connect, log in, join, keepalive, read, write.
-//! - [`send`]: replies → rate-limited, split, tagged `PRIVMSG` lines.
+//! - [`send`]: `say` and `reply` → tagged `PRIVMSG` lines on the live connection ([`send::COMMANDS`]).
 //!
 //! The source is a [`SessionSource`]: one session is one connection, and the session runner
-//! ([`crate::sources::runner::session`]) reconnects with backoff, waits long after a refused login, and
-//! records status. The outbox (queued replies and the record of recent sends) belongs to the source,
-//! so reconnects neither lose replies nor reset the rate limit.
+//! ([`crate::sources::runner::session`]) reconnects with backoff, waits long after a refused login,
+//! records status, and serves the source's commands (queued commands and the send window belong to
+//! the run, so reconnects neither lose them nor reset the rate limit).
 //!
 //! Settings come from the creator's `twitch` block (`channel`, `nick`, `token_env`, `host`, `port`,
 //! `tls`); Twitch's own settings in platforms.json ([`TwitchEndpoints`]) win over `host`/`port`/`tls`. Without a
@@ -25,13 +25,15 @@ pub mod send;
 
 pub use platform::TWITCH;
 
+use crate::command::CommandSupport;
 use crate::config::model::PlatformOwn;
 use crate::sources::runner::RetryPolicy;
+use crate::sources::runner::serve::Delivery;
 use crate::sources::runner::session::{SessionReport, SessionSource};
 use crate::sources::{BoxFuture, SourceContext, SourceError};
 use client::{ConnectSettings, SessionError, Timing};
 pub use platform::TwitchSettings;
-use send::Outbox;
+use send::{LinkSlot, SendLimits, TwitchDelivery};
 use std::path::Path;
 use std::sync::Arc;
 use tokio_rustls::rustls::ClientConfig;
@@ -82,8 +84,8 @@ pub struct TwitchSource {
     extra_roots: Vec<CertificateDer<'static>>,
     tls_config: Option<Arc<ClientConfig>>,
     timing: Timing,
-    /// Created on the first run from the context's send limit; kept across runs and reconnects.
-    outbox: Option<Outbox>,
+    /// Where each joined session puts its connection for the delivery.
+    link: LinkSlot,
 }
 
 impl std::fmt::Debug for TwitchSource {
@@ -134,7 +136,7 @@ impl TwitchSource {
             extra_roots: Vec::new(),
             tls_config: None,
             timing: Timing::default(),
-            outbox: None,
+            link: LinkSlot::default(),
         })
     }
 
@@ -243,9 +245,7 @@ impl TwitchSource {
             }
         };
         let timing = self.timing;
-        let outbox = self
-            .outbox
-            .get_or_insert_with(|| Outbox::new(&ctx.send_limit));
+        let limits = SendLimits::from_send_limit(&ctx.send_limit);
         info!(
             platform = "twitch",
             creator = %ctx.creator,
@@ -264,7 +264,9 @@ impl TwitchSource {
         };
         let (result, connected_for) = match connected {
             Ok(transport) => {
-                let report = client::run_session(transport, &settings, &timing, ctx, outbox).await;
+                let report =
+                    client::run_session(transport, &settings, &timing, ctx, &self.link, limits)
+                        .await;
                 (report.result, report.joined_for)
             }
             Err(e) => (Err(e), None),
@@ -302,6 +304,25 @@ impl SessionSource for TwitchSource {
 
     fn retry_policy(&self) -> RetryPolicy {
         self.timing.retry_policy()
+    }
+
+    fn commands(&self) -> CommandSupport {
+        if self.is_anonymous() {
+            return CommandSupport::none(send::ANONYMOUS);
+        }
+        CommandSupport::new(
+            send::COMMANDS,
+            "Twitch chat over IRC can only say and reply; moderation and announcements need Helix",
+        )
+    }
+
+    fn delivery(&mut self, ctx: &SourceContext) -> Box<dyn Delivery> {
+        Box::new(TwitchDelivery::new(
+            self.link.clone(),
+            &self.channel,
+            ctx.guards.clone(),
+            self.is_anonymous(),
+        ))
     }
 }
 

@@ -1,49 +1,37 @@
-//! Outbound chat: replies become rate-limited `PRIVMSG` lines of at most 500 characters.
+//! Twitch's side of platform commands over IRC: `say` and `reply` become `PRIVMSG` lines of at
+//! most 500 characters written on the live connection. Moderation (delete, timeout, ban, unban,
+//! announce) needs Helix and stays unsupported over IRC ([`COMMANDS`]).
 //!
-//! [`Outbox`] holds the lines waiting to be sent and the sliding-window limiter. It belongs to the
-//! source, not to a connection, so neither queued lines nor the record of recent sends is lost when
-//! the connection drops: a reconnect can never be used to send faster than the limit. The limit is
-//! the normal one (20 / 30 s) until the server says the bot moderates or owns the channel, then the
-//! privileged one (100 / 30 s).
+//! The shared serving loop paces and splits; this module frames and writes. The connection is a
+//! [`LinkSlot`] the session fills once the channel is joined and empties when it ends, so the
+//! delivery ([`TwitchDelivery`]) waits for a live connection and a line that could not be written
+//! goes first on the next one. The send limit is the normal one (20 / 30 s) until the server says
+//! the bot moderates or owns the channel, then the privileged one (100 / 30 s): the session switches
+//! the run's pacing ([`SendLimits`]).
 //!
 //! Text is cleaned before it is framed: CR, LF and NUL would end or corrupt the IRC line (and let
-//! chat text inject commands), so they become spaces. Long text is split at word boundaries; a word
-//! longer than a whole message is cut at a character boundary.
+//! chat text inject commands), so they become spaces.
 
+use super::client::Transport;
 use super::irc::escape_tag_value;
+use crate::command::{CommandKind, CommandName, CommandSet, PlatformCommand};
 use crate::config::model::SendLimit;
-use crate::sources::OutboundMessage;
-use crate::sources::ratelimit::SlidingWindow;
-use std::collections::VecDeque;
-use std::time::Instant;
+use crate::guards::{Guard, Guards};
+use crate::sources::runner::serve::{Delivery, DeliveryError, Part};
+use crate::sources::{BoxFuture, SourceError};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncWriteExt, WriteHalf};
+use tokio::sync::{Mutex, watch};
+
+/// What Twitch chat over IRC can do: post and reply. Moderation waits for Helix.
+pub const COMMANDS: CommandSet = CommandSet::of(&[CommandName::Say, CommandName::Reply]);
 
 /// Twitch's maximum message length, in characters (Unicode code points).
 pub const MAX_MESSAGE_CHARS: usize = 500;
 
-/// Lines waiting to be sent. When full, the source stops taking replies from its outbound queue,
-/// so that bounded queue fills and the executor drops (and counts) new replies.
-pub const OUTBOX_CAPACITY: usize = 64;
-
-/// Splits `text` into chunks of at most `max_chars` characters, at spaces where possible.
-pub fn split_message(text: &str, max_chars: usize) -> Vec<String> {
-    let max_chars = max_chars.max(1);
-    let mut chunks = Vec::new();
-    let mut rest = text.trim();
-    while !rest.is_empty() {
-        let cut = match rest.char_indices().nth(max_chars) {
-            None => rest.len(),
-            Some((limit, ' ')) => limit,
-            Some((limit, _)) => match rest[..limit].rfind(' ') {
-                Some(space) if space > 0 => space,
-                _ => limit,
-            },
-        };
-        let (chunk, tail) = rest.split_at(cut);
-        chunks.push(chunk.trim_end().to_owned());
-        rest = tail.trim_start();
-    }
-    chunks
-}
+/// How long a write may take before the connection counts as dead.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Replaces the characters that would break IRC framing with spaces.
 pub fn sanitize(text: &str) -> String {
@@ -67,22 +55,19 @@ pub fn privmsg_line(channel: &str, text: &str, reply_to: Option<&str>) -> String
     }
 }
 
-/// Queued outbound lines plus the limiter that paces them.
-#[derive(Debug)]
-pub struct Outbox {
-    pending: VecDeque<String>,
-    limiter: SlidingWindow,
-    normal_limit: u32,
-    privileged_limit: u32,
+/// The two send limits of a Twitch bot: as a viewer, and while it moderates or owns the channel
+/// (`privileged_messages` in ratelimits.json, else the same).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendLimits {
+    pub normal: u32,
+    pub privileged: u32,
 }
 
-impl Outbox {
-    pub fn new(limit: &SendLimit) -> Outbox {
-        Outbox {
-            pending: VecDeque::with_capacity(OUTBOX_CAPACITY),
-            limiter: SlidingWindow::for_send_limit(limit),
-            normal_limit: limit.messages,
-            privileged_limit: limit
+impl SendLimits {
+    pub fn from_send_limit(limit: &SendLimit) -> SendLimits {
+        SendLimits {
+            normal: limit.messages,
+            privileged: limit
                 .platform_specific
                 .get("privileged_messages")
                 .and_then(serde_json::Value::as_u64)
@@ -91,92 +76,181 @@ impl Outbox {
         }
     }
 
-    /// Whether another reply can be queued.
-    pub fn has_room(&self) -> bool {
-        self.pending.len() < OUTBOX_CAPACITY
-    }
-
-    pub fn pending(&self) -> usize {
-        self.pending.len()
-    }
-
-    /// Queues a reply as one or more lines; `default_channel` when the reply names none. Returns
-    /// how many lines were queued (0 for empty text, or for chunks beyond the capacity).
-    pub fn push(&mut self, message: &OutboundMessage, default_channel: &str) -> usize {
-        let channel = match message.channel.trim_start_matches('#') {
-            "" => default_channel,
-            named => named,
-        };
-        let mut queued = 0;
-        let text = sanitize(&message.text);
-        for (i, chunk) in split_message(&text, MAX_MESSAGE_CHARS)
-            .into_iter()
-            .enumerate()
-        {
-            if !self.has_room() {
-                break;
-            }
-            // Only the first chunk is threaded as a reply; the rest follow it.
-            let reply_to = if i == 0 {
-                message.reply_to.as_deref()
-            } else {
-                None
-            };
-            self.pending
-                .push_back(privmsg_line(channel, &chunk, reply_to));
-            queued += 1;
-        }
-        queued
-    }
-
-    /// Uses the privileged limit while the bot moderates or owns the channel.
-    pub fn set_privileged(&mut self, privileged: bool) {
-        self.limiter.set_limit(if privileged {
-            self.privileged_limit
+    pub fn for_privilege(self, privileged: bool) -> u32 {
+        if privileged {
+            self.privileged
         } else {
-            self.normal_limit
+            self.normal
+        }
+    }
+}
+
+/// The writing half of a connection, shared by the session (PONG, JOIN, PING) and the delivery.
+pub type SharedWriter = Arc<Mutex<WriteHalf<Box<dyn Transport>>>>;
+
+/// Writes one line plus CRLF, with a timeout so a stalled server cannot hang the caller.
+pub async fn write_line(writer: &SharedWriter, line: &str) -> std::io::Result<()> {
+    let mut framed = String::with_capacity(line.len() + 2);
+    framed.push_str(line);
+    framed.push_str("\r\n");
+    let mut writer = writer.lock().await;
+    match tokio::time::timeout(WRITE_TIMEOUT, writer.write_all(framed.as_bytes())).await {
+        Ok(result) => result,
+        Err(_) => Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("writing to the server took longer than {WRITE_TIMEOUT:?}"),
+        )),
+    }
+}
+
+/// A joined connection, as the delivery may use it.
+#[derive(Clone)]
+pub struct Link {
+    pub writer: SharedWriter,
+    /// Whether the server took the Twitch capabilities (and so accepts tagged lines).
+    pub tags_enabled: bool,
+}
+
+/// Where the session puts its joined connection for the delivery, and takes it back.
+#[derive(Clone)]
+pub struct LinkSlot(Arc<watch::Sender<Option<Link>>>);
+
+impl Default for LinkSlot {
+    fn default() -> LinkSlot {
+        LinkSlot(Arc::new(watch::Sender::new(None)))
+    }
+}
+
+impl LinkSlot {
+    /// The session joined: commands may be written on `link`.
+    pub fn install(&self, link: Link) {
+        self.0.send_replace(Some(link));
+    }
+
+    /// The connection ended (or failed under a write): commands wait for the next one.
+    pub fn clear(&self) {
+        self.0.send_replace(None);
+    }
+
+    /// Empties the slot only if it still holds `writer`'s connection.
+    fn clear_if(&self, writer: &SharedWriter) {
+        self.0.send_if_modified(|link| {
+            let same = link
+                .as_ref()
+                .is_some_and(|l| Arc::ptr_eq(&l.writer, writer));
+            if same {
+                *link = None;
+            }
+            same
         });
     }
 
-    pub fn limit(&self) -> u32 {
-        self.limiter.limit()
+    fn current(&self) -> Option<Link> {
+        self.0.borrow().clone()
     }
+}
 
-    /// When the next queued line may be sent: `None` when nothing is queued (or the limit is 0).
-    pub fn next_send_at(&self, now: Instant) -> Option<Instant> {
-        if self.pending.is_empty() {
-            return None;
+/// Empties the slot when the session ends, however it ends.
+pub struct LinkGuard(pub LinkSlot);
+
+impl Drop for LinkGuard {
+    fn drop(&mut self) {
+        self.0.clear();
+    }
+}
+
+/// Delivers `say` and `reply` as `PRIVMSG` lines on the session's live connection.
+pub struct TwitchDelivery {
+    slot: LinkSlot,
+    link: watch::Receiver<Option<Link>>,
+    /// The joined channel's login; commands for any other channel are refused.
+    channel: String,
+    guards: Arc<Guards>,
+    /// Logged in anonymously: nothing can be sent (the command sink refuses before queueing; this
+    /// keeps a command that got here anyway off the wire).
+    anonymous: bool,
+}
+
+/// Why an anonymous Twitch source refuses every command.
+pub const ANONYMOUS: &str =
+    "logged in anonymously (read-only): set token_env and nick in the creator's twitch block";
+
+impl TwitchDelivery {
+    pub fn new(slot: LinkSlot, channel: &str, guards: Arc<Guards>, anonymous: bool) -> Self {
+        TwitchDelivery {
+            link: slot.0.subscribe(),
+            slot,
+            channel: channel.to_owned(),
+            guards,
+            anonymous,
         }
-        self.limiter.ready_at(now)
     }
 
-    /// The next line, if one is queued and the limit allows it now; the send is counted.
-    pub fn take_ready(&mut self, now: Instant) -> Option<String> {
-        if self.pending.is_empty() || self.limiter.try_acquire(now).is_err() {
-            return None;
+    /// The line for one part: tagged as a reply when the server takes tags.
+    fn line(&self, part: &Part, link: &Link) -> Result<String, DeliveryError> {
+        let command = &part.command;
+        if self.anonymous {
+            return Err(DeliveryError::Failed(SourceError::InvalidSettings(
+                ANONYMOUS.into(),
+            )));
         }
-        self.pending.pop_front()
+        let addressed = command.channel.trim_start_matches('#');
+        if !addressed.is_empty() && !addressed.eq_ignore_ascii_case(&self.channel) {
+            // Never send where the creator's config does not say to.
+            self.guards.count(Guard::ForeignChannelReply, 1);
+            return Err(DeliveryError::Failed(SourceError::InvalidSettings(
+                format!(
+                    "addressed to channel {addressed:?}, which the creator's twitch block does not name"
+                ),
+            )));
+        }
+        match &command.kind {
+            CommandKind::Say { text } | CommandKind::Reply { text, .. } => {
+                let reply_to = part.reply_to().filter(|_| link.tags_enabled);
+                Ok(privmsg_line(&self.channel, &sanitize(text), reply_to))
+            }
+            other => Err(DeliveryError::Failed(SourceError::InvalidSettings(
+                format!("twitch chat over IRC cannot {}", other.name()),
+            ))),
+        }
+    }
+}
+
+impl Delivery for TwitchDelivery {
+    fn ready(&mut self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            // The sender lives in the slot this delivery also holds, so this ends only with a link.
+            let _ = self.link.wait_for(Option::is_some).await;
+        })
     }
 
-    /// Puts back a line that could not be written (the connection dropped); it goes first next time.
-    pub fn requeue_front(&mut self, line: String) {
-        self.pending.push_front(line);
+    fn max_chars(&self, _command: &PlatformCommand) -> usize {
+        MAX_MESSAGE_CHARS
+    }
+
+    fn deliver<'a>(&'a mut self, part: &'a Part) -> BoxFuture<'a, Result<(), DeliveryError>> {
+        Box::pin(async move {
+            let Some(link) = self.slot.current() else {
+                return Err(DeliveryError::Retry("not connected".into()));
+            };
+            let line = self.line(part, &link)?;
+            tracing::debug!(platform = "twitch", cause = %part.command.cause, line, "Sending a line.");
+            match write_line(&link.writer, &line).await {
+                Ok(()) => Ok(()),
+                Err(e) => {
+                    // The connection is gone; the session will see it too. The line goes first on
+                    // the next one.
+                    self.slot.clear_if(&link.writer);
+                    Err(DeliveryError::Retry(format!("the write failed: {e}")))
+                }
+            }
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
-    use std::time::Duration;
-
-    fn reply(text: &str, reply_to: Option<&str>) -> OutboundMessage {
-        OutboundMessage {
-            channel: "#SomeChannel".into(),
-            text: text.into(),
-            reply_to: reply_to.map(str::to_string),
-        }
-    }
 
     #[test]
     fn lines_are_framed_tagged_and_sanitized() {
@@ -185,95 +259,29 @@ mod tests {
             "@reply-parent-msg-id=3b8c6f3a-1d2e PRIVMSG #somechannel :pong"
         );
         assert_eq!(privmsg_line("#c", "hi", None), "PRIVMSG #c :hi");
-        let mut outbox = Outbox::new(&SendLimit::default_for(crate::sources::twitch::TWITCH));
-        outbox.push(&reply("a\r\nQUIT :bye", None), "fallback");
-        let now = Instant::now();
         assert_eq!(
-            outbox.take_ready(now).as_deref(),
-            Some("PRIVMSG #somechannel :a  QUIT :bye")
+            privmsg_line("c", &sanitize("a\r\nQUIT :bye"), None),
+            "PRIVMSG #c :a  QUIT :bye"
         );
-        outbox.push(
-            &OutboundMessage {
-                channel: String::new(),
-                text: "   ".into(),
-                reply_to: None,
-            },
-            "fallback",
-        );
-        assert_eq!(outbox.pending(), 0, "blank text sends nothing");
     }
 
     #[test]
-    fn long_replies_split_at_words_and_only_the_first_is_threaded() {
-        let words: Vec<String> = (0..300).map(|i| format!("w{i}")).collect();
-        let text = words.join(" ");
-        let mut outbox = Outbox::new(&SendLimit::default_for(crate::sources::twitch::TWITCH));
-        assert_eq!(outbox.push(&reply(&text, Some("parent")), "c"), 3);
-        let now = Instant::now();
-        let lines: Vec<String> = std::iter::from_fn(|| outbox.take_ready(now)).collect();
-        assert!(lines[0].starts_with("@reply-parent-msg-id=parent PRIVMSG #somechannel :w0 w1"));
-        assert!(lines[1].starts_with("PRIVMSG #somechannel :w"));
-        let rejoined: Vec<&str> = lines
-            .iter()
-            .map(|l| l.split_once(" :").unwrap().1)
-            .collect();
-        assert_eq!(rejoined.join(" "), text);
-    }
-
-    #[test]
-    fn sends_follow_the_limit_and_privilege() {
+    fn the_privileged_limit_comes_from_ratelimits_json() {
         let limit = SendLimit {
-            messages: 2,
-            per_s: 10.0,
-            platform_specific: serde_json::json!({"privileged_messages": 4})
+            messages: 20,
+            per_s: 30.0,
+            platform_specific: serde_json::json!({"privileged_messages": 100})
                 .as_object()
                 .cloned()
                 .unwrap_or_default(),
         };
-        let mut outbox = Outbox::new(&limit);
-        for i in 0..6 {
-            outbox.push(&reply(&format!("m{i}"), None), "c");
-        }
-        let t0 = Instant::now();
-        assert!(outbox.take_ready(t0).is_some());
-        assert!(outbox.take_ready(t0).is_some());
-        assert_eq!(outbox.take_ready(t0), None);
-        // The window is 10 s plus the 2% margin.
+        let limits = SendLimits::from_send_limit(&limit);
         assert_eq!(
-            outbox.next_send_at(t0),
-            Some(t0 + Duration::from_millis(10_200))
+            (limits.for_privilege(false), limits.for_privilege(true)),
+            (20, 100)
         );
-        outbox.set_privileged(true);
-        assert_eq!(outbox.limit(), 4);
-        assert!(outbox.take_ready(t0).is_some());
-        assert!(outbox.take_ready(t0).is_some());
-        assert_eq!(outbox.take_ready(t0), None);
-        assert_eq!(outbox.pending(), 2);
-    }
-
-    #[test]
-    fn outbox_is_bounded() {
-        let mut outbox = Outbox::new(&SendLimit::default_for(crate::sources::twitch::TWITCH));
-        for _ in 0..OUTBOX_CAPACITY {
-            assert_eq!(outbox.push(&reply("x", None), "c"), 1);
-        }
-        assert!(!outbox.has_room());
-        assert_eq!(outbox.push(&reply("y", None), "c"), 0);
-    }
-
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(500))]
-
-        #[test]
-        fn chunks_fit_and_keep_every_word(text in "[a-zé👉 ]{0,1200}", max in 1usize..40) {
-            let chunks = split_message(&text, max);
-            for chunk in &chunks {
-                prop_assert!(chunk.chars().count() <= max, "{chunk:?} over {max}");
-                prop_assert!(!chunk.is_empty());
-            }
-            let original: String = text.split_whitespace().collect();
-            let kept: String = chunks.iter().flat_map(|c| c.split_whitespace()).collect();
-            prop_assert_eq!(kept, original);
-        }
+        let plain =
+            SendLimits::from_send_limit(&SendLimit::default_for(crate::sources::twitch::TWITCH));
+        assert_eq!(plain.privileged, plain.normal);
     }
 }

@@ -76,10 +76,29 @@ pub fn redact_url(url: &str) -> String {
     format!("{base}?{}", query.join("&"))
 }
 
+/// The HTTP method of a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallMethod {
+    Get,
+    Post,
+    Delete,
+}
+
+impl CallMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallMethod::Get => "GET",
+            CallMethod::Post => "POST",
+            CallMethod::Delete => "DELETE",
+        }
+    }
+}
+
 /// One Data API call, as the transport sees it.
 #[derive(Debug, Clone, Copy)]
 pub struct Request<'a> {
-    /// `None` for `GET`, the JSON body for `POST`.
+    pub method: CallMethod,
+    /// The JSON body of a `POST`; `None` otherwise.
     pub body: Option<&'a Value>,
     /// Under the root: `liveChat/messages`, `videos`, ...
     pub path: &'a str,
@@ -122,14 +141,17 @@ impl Api {
         query: &[(&str, &str)],
         auth: &Auth,
     ) -> Result<Value, CallError> {
-        self.transport
-            .call(Request {
-                body: None,
-                path,
-                query,
-                auth,
-            })
-            .await
+        self.call(CallMethod::Get, path, query, None, auth).await
+    }
+
+    /// `DELETE {base}/{path}?{query}`; an empty answer (204) is `null`.
+    pub async fn delete(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+        auth: &Auth,
+    ) -> Result<Value, CallError> {
+        self.call(CallMethod::Delete, path, query, None, auth).await
     }
 
     /// `POST {base}/{path}?{query}` with a JSON body.
@@ -140,9 +162,22 @@ impl Api {
         body: &Value,
         auth: &Auth,
     ) -> Result<Value, CallError> {
+        self.call(CallMethod::Post, path, query, Some(body), auth)
+            .await
+    }
+
+    async fn call(
+        &self,
+        method: CallMethod,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+        auth: &Auth,
+    ) -> Result<Value, CallError> {
         self.transport
             .call(Request {
-                body: Some(body),
+                method,
+                body,
                 path,
                 query,
                 auth,
@@ -169,9 +204,11 @@ impl HttpTransport {
 
     async fn send(&self, request: Request<'_>) -> Result<Value, CallError> {
         let url = format!("{}/{}", self.base, request.path);
-        let req = match request.body {
-            None => self.http.get(&url),
-            Some(body) => self.http.post(&url).json(body),
+        let req = match (request.method, request.body) {
+            (CallMethod::Get, _) => self.http.get(&url),
+            (CallMethod::Post, Some(body)) => self.http.post(&url).json(body),
+            (CallMethod::Post, None) => self.http.post(&url),
+            (CallMethod::Delete, _) => self.http.delete(&url),
         }
         .query(request.query);
         let req = match request.auth {
@@ -212,6 +249,10 @@ impl HttpTransport {
         let text = response.text().await.map_err(transport)?;
         if !(200..300).contains(&status) {
             return Err(CallError::Api(wire::parse_error(status, &text)));
+        }
+        if text.trim().is_empty() {
+            // 204 No Content: a delete.
+            return Ok(Value::Null);
         }
         serde_json::from_str(&text).map_err(|e| {
             CallError::Transport(format!("YouTube {path} answered with invalid JSON: {e}"))

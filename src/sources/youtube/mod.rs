@@ -29,12 +29,13 @@ pub mod wire;
 
 pub use platform::YOUTUBE;
 
+use crate::command::{CommandKind, CommandSupport, PlatformCommand};
 use crate::config::model::PlatformOwn;
 use crate::config::secrets::{Secret, Secrets};
-use crate::sources::ratelimit::SlidingWindow;
 use crate::sources::runner::RetryPolicy;
 use crate::sources::runner::polling::{Pacer, Polled, Poller};
-use crate::sources::{BoxFuture, LiveStream, OutboundMessage, SourceContext, SourceError};
+use crate::sources::runner::serve::{Delivery, DeliveryError, Part};
+use crate::sources::{BoxFuture, LiveStream, SourceContext, SourceError};
 use chrono::{DateTime, Utc};
 use client::{Api, Auth, CallError};
 pub use platform::{QuotaCosts, YoutubeQuota, YoutubeSettings, YoutubeTransport, quota_settings};
@@ -246,7 +247,6 @@ pub struct YoutubeSource {
     /// Read the current chat from its start: the committed token was refused.
     drop_token: bool,
     authors: RecentAuthors,
-    window: Option<SlidingWindow>,
     retry: RetryPolicy,
 }
 
@@ -290,7 +290,6 @@ impl YoutubeSource {
             pending: None,
             drop_token: false,
             authors: RecentAuthors::default(),
-            window: None,
             retry: RetryPolicy::default(),
         })
     }
@@ -363,10 +362,6 @@ impl YoutubeSource {
             );
         }
         self.credentials = Some(Credentials { read, oauth });
-        self.window = Some(SlidingWindow::new(
-            ctx.send_limit.messages,
-            Duration::from_secs_f64(ctx.send_limit.per_s.max(0.001)),
-        ));
         Ok(())
     }
 
@@ -725,59 +720,105 @@ impl YoutubeSource {
         })
     }
 
-    async fn send_one(
-        &mut self,
-        ctx: &SourceContext,
-        message: OutboundMessage,
-    ) -> Result<(), SourceError> {
+    /// The `@Name ` a reply is prefixed with (YouTube has no threaded replies), when the author of
+    /// the message it answers is remembered.
+    fn reply_prefix(&self, command: &PlatformCommand) -> Option<String> {
+        match &command.kind {
+            CommandKind::Reply { reply_to, .. } => {
+                self.authors.get(reply_to).map(|name| format!("@{name} "))
+            }
+            _ => None,
+        }
+    }
+
+    /// Carries out one part, each call admitted by the quota planner first: a post with
+    /// `liveChatMessages.insert`, a delete with `liveChatMessages.delete`, a timeout or ban with
+    /// `liveChatBans.insert` (the user is their channel id, the author id YouTube events carry).
+    async fn deliver_part(&mut self, part: &Part) -> Result<(), DeliveryError> {
         let Some(token) = self.credentials.as_ref().and_then(|c| c.oauth.clone()) else {
-            tracing::debug!(creator = %self.creator, platform = "youtube", "Read-only (no OAuth token): reply not sent.");
-            return Ok(());
+            return Err(DeliveryError::Failed(SourceError::MissingCredentials(
+                self.oauth_token_env
+                    .clone()
+                    .unwrap_or_else(|| "oauth_token_env".into()),
+            )));
         };
         let Phase::Reading { chat } = self.phase.clone() else {
-            tracing::warn!(creator = %self.creator, platform = "youtube", "No live chat to reply in: reply not sent.");
-            return Ok(());
+            return Err(DeliveryError::Failed(SourceError::Other(
+                "no live chat to act in (the channel is not live)".into(),
+            )));
         };
-        let name = message
-            .reply_to
-            .as_deref()
-            .and_then(|id| self.authors.get(id))
-            .map(str::to_owned);
-        for text in send::chunks(name.as_deref(), &message.text, send::MAX_MESSAGE_CHARS) {
-            if let Some(window) = &mut self.window {
-                loop {
-                    let now = tokio::time::Instant::now().into_std();
-                    match window.try_acquire(now) {
-                        Ok(()) => break,
-                        Err(Some(at)) => {
-                            let at = tokio::time::Instant::from_std(at);
-                            tokio::select! {
-                                () = ctx.shutdown.cancelled() => return Ok(()),
-                                () = tokio::time::sleep_until(at) => {}
-                            }
-                        }
-                        Err(None) => {
-                            tracing::warn!(creator = %self.creator, platform = "youtube", "The youtube send limit is 0: reply not sent.");
-                            return Ok(());
-                        }
-                    }
-                }
+        let auth = Auth::Bearer(token);
+        let ban = |kind: &str, user: &crate::command::TargetUser, seconds: Option<u32>| {
+            let mut snippet = json!({"liveChatId": chat, "type": kind,
+                "bannedUserDetails": {"channelId": user.id}});
+            if let Some(seconds) = seconds {
+                // uint64, written as a JSON string.
+                snippet["banDurationSeconds"] =
+                    json!(seconds.clamp(1, send::MAX_TIMEOUT_SECONDS).to_string());
             }
-            self.spend(Method::Insert).await?;
-            let (api, _) = self.api()?;
-            let body = json!({"snippet": {"liveChatId": chat, "type": "textMessageEvent",
-                "textMessageDetails": {"messageText": text}}});
-            api.post(
-                "liveChat/messages",
-                &[("part", "snippet")],
-                &body,
-                &Auth::Bearer(token.clone()),
-            )
-            .await
+            json!({ "snippet": snippet })
+        };
+        let (method, result) = match &part.command.kind {
+            CommandKind::Say { text } | CommandKind::Reply { text, .. } => {
+                let text = format!(
+                    "{}{text}",
+                    self.reply_prefix(&part.command).unwrap_or_default()
+                );
+                self.spend(Method::Insert).await?;
+                let (api, _) = self.api()?;
+                let body = json!({"snippet": {"liveChatId": chat, "type": "textMessageEvent",
+                    "textMessageDetails": {"messageText": text}}});
+                let sent = api
+                    .post("liveChat/messages", &[("part", "snippet")], &body, &auth)
+                    .await;
+                (Method::Insert, sent)
+            }
+            CommandKind::DeleteMessage { message_id } => {
+                self.spend(Method::MessagesDelete).await?;
+                let (api, _) = self.api()?;
+                let sent = api
+                    .delete("liveChat/messages", &[("id", message_id)], &auth)
+                    .await;
+                (Method::MessagesDelete, sent)
+            }
+            CommandKind::Timeout { user, seconds, .. } => {
+                self.spend(Method::BansInsert).await?;
+                let (api, _) = self.api()?;
+                let body = ban("temporary", user, Some(*seconds));
+                let sent = api
+                    .post("liveChat/bans", &[("part", "snippet")], &body, &auth)
+                    .await;
+                (Method::BansInsert, sent)
+            }
+            CommandKind::Ban { user, .. } => {
+                self.spend(Method::BansInsert).await?;
+                let (api, _) = self.api()?;
+                let body = ban("permanent", user, None);
+                let sent = api
+                    .post("liveChat/bans", &[("part", "snippet")], &body, &auth)
+                    .await;
+                (Method::BansInsert, sent)
+            }
+            other => {
+                return Err(DeliveryError::Failed(SourceError::InvalidSettings(
+                    format!("youtube cannot {}", other.name()),
+                )));
+            }
+        };
+        result
             .map(|_: Value| ())
-            .map_err(|e| self.call_error("liveChatMessages.insert", e))?;
-        }
-        Ok(())
+            .map_err(|e| DeliveryError::Failed(self.call_error(method.as_str(), e)))
+    }
+}
+
+impl Delivery for YoutubeSource {
+    fn max_chars(&self, command: &PlatformCommand) -> usize {
+        let prefix = self.reply_prefix(command).map_or(0, |p| p.chars().count());
+        send::MAX_MESSAGE_CHARS.saturating_sub(prefix).max(1)
+    }
+
+    fn deliver<'a>(&'a mut self, part: &'a Part) -> BoxFuture<'a, Result<(), DeliveryError>> {
+        Box::pin(self.deliver_part(part))
     }
 }
 
@@ -808,11 +849,19 @@ impl Poller for YoutubeSource {
         }))
     }
 
-    fn send<'a>(
-        &'a mut self,
-        ctx: &'a SourceContext,
-        message: OutboundMessage,
-    ) -> BoxFuture<'a, Result<(), SourceError>> {
-        Box::pin(self.send_one(ctx, message))
+    fn commands(&self) -> CommandSupport {
+        if self.oauth_token_env.is_none() {
+            return CommandSupport::none(
+                "read-only: posting needs an OAuth token; set oauth_token_env in the creator's youtube block",
+            );
+        }
+        CommandSupport::new(
+            send::COMMANDS,
+            "YouTube has no announcements, and an unban needs the id of the ban, which is not kept",
+        )
+    }
+
+    fn delivery(&mut self) -> Option<&mut dyn Delivery> {
+        Some(self)
     }
 }

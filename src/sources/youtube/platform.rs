@@ -127,6 +127,9 @@ pub struct QuotaCosts {
     pub live_broadcasts_list: u32,
     #[serde(default = "QuotaCosts::default_insert")]
     pub insert: u32,
+    /// `liveChatBans.insert` and `liveChatMessages.delete` (no published cost: 50 budgeted).
+    #[serde(default = "QuotaCosts::default_insert")]
+    pub moderation: u32,
 }
 
 impl QuotaCosts {
@@ -152,6 +155,7 @@ impl Default for QuotaCosts {
             search_list: Self::default_search(),
             live_broadcasts_list: Self::default_one(),
             insert: Self::default_insert(),
+            moderation: Self::default_insert(),
         }
     }
 }

@@ -34,15 +34,21 @@ pub enum Method {
     SearchList,
     LiveBroadcastsList,
     Insert,
+    /// `liveChatBans.insert`: a timeout or a ban.
+    BansInsert,
+    /// `liveChatMessages.delete`.
+    MessagesDelete,
 }
 
 impl Method {
-    pub const ALL: [Method; 5] = [
+    pub const ALL: [Method; 7] = [
         Method::List,
         Method::VideosList,
         Method::SearchList,
         Method::LiveBroadcastsList,
         Method::Insert,
+        Method::BansInsert,
+        Method::MessagesDelete,
     ];
 
     /// The name in the store and in admin/quotas.json.
@@ -53,6 +59,8 @@ impl Method {
             Method::SearchList => "search.list",
             Method::LiveBroadcastsList => "liveBroadcasts.list",
             Method::Insert => "liveChatMessages.insert",
+            Method::BansInsert => "liveChatBans.insert",
+            Method::MessagesDelete => "liveChatMessages.delete",
         }
     }
 
@@ -68,6 +76,7 @@ impl Method {
             Method::SearchList => c.search_list,
             Method::LiveBroadcastsList => c.live_broadcasts_list,
             Method::Insert => c.insert,
+            Method::BansInsert | Method::MessagesDelete => c.moderation,
         }
     }
 
