@@ -112,7 +112,11 @@ fn strip_position(message: &str) -> String {
 pub fn from_str<'de, T: Deserialize<'de>>(what: &str, text: &'de str) -> Result<T, WireError> {
     serde_json::from_str(text).map_err(|first| {
         let mut de = serde_json::Deserializer::from_str(text);
-        located(what, &first, serde_path_to_error::deserialize::<_, T>(&mut de))
+        located(
+            what,
+            &first,
+            serde_path_to_error::deserialize::<_, T>(&mut de),
+        )
     })
 }
 
@@ -120,7 +124,11 @@ pub fn from_str<'de, T: Deserialize<'de>>(what: &str, text: &'de str) -> Result<
 pub fn from_slice<'de, T: Deserialize<'de>>(what: &str, bytes: &'de [u8]) -> Result<T, WireError> {
     serde_json::from_slice(bytes).map_err(|first| {
         let mut de = serde_json::Deserializer::from_slice(bytes);
-        located(what, &first, serde_path_to_error::deserialize::<_, T>(&mut de))
+        located(
+            what,
+            &first,
+            serde_path_to_error::deserialize::<_, T>(&mut de),
+        )
     })
 }
 
