@@ -269,6 +269,68 @@ impl<'de> Deserialize<'de> for Rfc3339 {
     }
 }
 
+/// An OAuth 2 token answer (RFC 6749 §5.1), as Kick, X and Twitch send it. Its `Debug` shows no
+/// token.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+pub struct TokenAnswer {
+    pub access_token: String,
+    /// `None` when absent or empty.
+    #[serde(default)]
+    pub refresh_token: Option<String>,
+    /// Seconds the access token lives, when the server says.
+    #[serde(default)]
+    pub expires_in: Option<U64>,
+}
+
+impl fmt::Debug for TokenAnswer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenAnswer")
+            .field("access_token", &"[redacted]")
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "[redacted]"),
+            )
+            .field("expires_in", &self.expires_in)
+            .finish()
+    }
+}
+
+/// Reads a token answer (`what` names whose); an empty access token is no token.
+pub fn parse_token(what: &str, body: &str) -> Result<TokenAnswer, WireError> {
+    let mut token: TokenAnswer = from_str(what, body)?;
+    if token.access_token.is_empty() {
+        return Err(WireError::shape(what, "access_token", "the token is empty"));
+    }
+    token.refresh_token = token.refresh_token.filter(|t| !t.is_empty());
+    Ok(token)
+}
+
+/// The JSON error body most HTTP APIs answer with: a `message` (Discord, Twitch Helix, Kick) with
+/// an optional numeric `code` (Discord), or OAuth's `error` and `error_description` (RFC 6749
+/// §5.2). Every field is optional: whatever an error page holds is read, nothing is required.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct ErrorBody {
+    pub message: Option<String>,
+    pub code: Option<i64>,
+    pub error: Option<String>,
+    pub error_description: Option<String>,
+}
+
+impl ErrorBody {
+    /// The body's error, when it is a JSON object; `None` for an empty body or an HTML page.
+    pub fn parse(body: &str) -> Option<ErrorBody> {
+        from_str("an error answer", body).ok()
+    }
+
+    /// The most telling text: the message, else OAuth's description or error code name.
+    pub fn text(&self) -> Option<&str> {
+        [&self.message, &self.error_description, &self.error]
+            .into_iter()
+            .find_map(|t| t.as_deref().filter(|t| !t.is_empty()))
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod strategy {
     //! The one proptest strategy of JSON trees the wire parsers are fuzzed with.
@@ -366,6 +428,47 @@ mod tests {
         );
         let e = WireError::shape("a page", ".", "no items").within("pages[0]");
         assert_eq!(e.to_string(), "a page: no items (at pages[0])");
+    }
+
+    #[test]
+    fn token_and_error_bodies_read_what_servers_send() {
+        let token = parse_token(
+            "the token answer",
+            r#"{"access_token":"a1","token_type":"Bearer","refresh_token":"","expires_in":"7200","scope":"chat:write"}"#,
+        )
+        .unwrap();
+        assert_eq!(token.access_token, "a1");
+        assert_eq!(
+            (token.refresh_token, token.expires_in),
+            (None, Some(U64(7200)))
+        );
+        let debug = format!(
+            "{:?}",
+            parse_token(
+                "t",
+                r#"{"access_token":"SECRETA","refresh_token":"SECRETR"}"#
+            )
+            .unwrap()
+        );
+        assert!(!debug.contains("SECRET"), "{debug}");
+        assert_eq!(
+            parse_token("the token answer", r#"{"access_token":""}"#)
+                .unwrap_err()
+                .to_string(),
+            "the token answer: the token is empty (at access_token)"
+        );
+        assert!(parse_token("t", "{}").is_err());
+        let discord =
+            ErrorBody::parse(r#"{"code":50013,"message":"Missing Permissions"}"#).unwrap();
+        assert_eq!(
+            (discord.text(), discord.code),
+            (Some("Missing Permissions"), Some(50013))
+        );
+        let oauth =
+            ErrorBody::parse(r#"{"error":"invalid_grant","error_description":"expired"}"#).unwrap();
+        assert_eq!(oauth.text(), Some("expired"));
+        assert_eq!(ErrorBody::parse("<html>"), None);
+        assert_eq!(ErrorBody::parse("{}").unwrap().text(), None);
     }
 
     proptest! {
