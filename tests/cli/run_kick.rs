@@ -222,6 +222,13 @@ async fn ss_run_reads_kick_answers_ping_refreshes_once_and_reconnects_after_each
         r"App\Events\PinnedMessageCreatedEvent",
         &serde_json::json!({"message": {"id": "m2"}}),
     );
+    // A chat event without its sender's name cannot be read: skipped and counted, the connection
+    // kept.
+    pusher.send_event(
+        CHATROOM_CHANNEL,
+        CHAT_EVENT,
+        &serde_json::json!({"id": "broken", "content": "x", "sender": {"id": 1}}),
+    );
     pusher.send_event(
         STREAM_CHANNEL,
         r"App\Events\StreamerIsLive",
@@ -308,6 +315,15 @@ async fn ss_run_reads_kick_answers_ping_refreshes_once_and_reconnects_after_each
     assert_eq!(api.chat().iter().filter(|p| p.status == 200).count(), 2);
 
     let snapshot = snapshot(&t);
+    assert_eq!(
+        snapshot["counters"]["guards"]["events_unreadable"], 1,
+        "{snapshot}"
+    );
+    assert!(!ids.contains(&"broken"), "{ids:?}");
+    assert!(
+        stderr.contains("the Kick ChatMessageEvent data: missing field `username` (at sender)"),
+        "the log says what and where: {stderr}"
+    );
     let kick = kick_status(&snapshot);
     assert!(kick["reconnects"].as_u64().unwrap() >= 2, "{kick}");
     assert_eq!(kick["live"]["live"], true, "{kick}");

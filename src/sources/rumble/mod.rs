@@ -220,6 +220,8 @@ impl RumbleSource {
             wire::parse_api(&body, &self.creator).map_err(|e| SourceError::Other(e.to_string()))?;
         self.channel = page.channel.clone();
         if let Some(first) = page.skipped.first() {
+            ctx.guards
+                .count(Guard::EventsUnreadable, page.skipped.len() as u64);
             tracing::warn!(creator = %self.creator, platform = "rumble", skipped = page.skipped.len(), "Skipped Rumble items that cannot be read; the first: {first}");
         }
         match page.live {
@@ -375,6 +377,8 @@ impl RumbleSource {
                 &open.stream_id,
             );
             if let Some(first) = got.skipped.first() {
+                ctx.guards
+                    .count(Guard::EventsUnreadable, got.skipped.len() as u64);
                 tracing::debug!(creator = %self.creator, platform = "rumble", skipped = got.skipped.len(), "Skipped chat stream messages that cannot be read; the first: {first}");
             }
             for event in got.events {

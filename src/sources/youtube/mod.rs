@@ -28,6 +28,7 @@ pub mod wire;
 
 use crate::config::model::{PlatformOwn, YoutubeQuota, YoutubeSettings, YoutubeTransport};
 use crate::config::secrets::{Secret, Secrets};
+use crate::guards::Guard;
 use crate::sources::ratelimit::SlidingWindow;
 use crate::sources::runner::RetryPolicy;
 use crate::sources::runner::polling::{Pacer, Polled, Poller};
@@ -690,6 +691,8 @@ impl YoutubeSource {
         self.drop_token = false;
         let page = wire::parse_list(body, &self.creator, chat).map_err(wire_error)?;
         if let Some(first) = page.skipped.first() {
+            ctx.guards
+                .count(Guard::EventsUnreadable, page.skipped.len() as u64);
             tracing::warn!(creator = %self.creator, platform = "youtube", skipped = page.skipped.len(), "Skipped chat items that cannot be read; the first: {first}");
         }
         let next = page.next_page_token.clone().or(token).unwrap_or_default();
