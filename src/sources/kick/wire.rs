@@ -3,8 +3,8 @@
 //!
 //! Every shape is a serde type below, decoded through [`crate::wire`]: a frame or body that does not
 //! fit fails with a [`WireError`] naming the path of what did not fit. Pusher's `data` is a JSON
-//! string holding JSON (§7, "double encoding"), or an object from older servers: the envelope keeps
-//! it raw and it is decoded a second time as the event it names. Chat messages from Pusher and from
+//! string holding JSON (§7, "double encoding"), or an object from older servers: it is unescaped
+//! with the envelope, in one pass, and decoded a second time as the event it names. Chat messages from Pusher and from
 //! webhooks go through one normalizer ([`chat_event`]), so both paths give the same [`ChatEvent`]
 //! (same id, text, emotes and roles) and the Core's dedupe counts a message once whichever path
 //! delivered it. Inline emotes `[emote:ID:NAME]` become their NAME in the text, located by
@@ -31,7 +31,6 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde::de::{self, Deserializer};
 use serde_json::Value;
-use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 use std::borrow::Cow;
 
@@ -87,15 +86,46 @@ pub fn error_action(code: Option<u16>) -> ErrorAction {
     }
 }
 
-/// A Pusher envelope (§7): `data` kept as it came, decoded once the event is known.
+/// A Pusher envelope (§7); `data` is decoded as its event once the event is known.
 #[derive(Debug, Deserialize)]
 struct Envelope<'a> {
     #[serde(borrow)]
     event: Cow<'a, str>,
     #[serde(default, borrow)]
     channel: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    data: Option<&'a RawValue>,
+    #[serde(default)]
+    data: Option<Data>,
+}
+
+/// A frame's `data` as text: the double-encoded string decoded once, in the same pass as the
+/// envelope, or an object's own JSON text (§7 says to accept both); empty for null.
+#[derive(Debug, Default)]
+struct Data(String);
+
+impl<'de> Deserialize<'de> for Data {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Data, D::Error> {
+        struct V;
+        impl<'de> de::Visitor<'de> for V {
+            type Value = Data;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON string holding JSON, or a JSON object")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Data, E> {
+                Ok(Data(s.to_owned()))
+            }
+            fn visit_string<E: de::Error>(self, s: String) -> Result<Data, E> {
+                Ok(Data(s))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Data, E> {
+                Ok(Data::default())
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Data, A::Error> {
+                let value = Value::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(Data(value.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// `pusher:connection_established`'s data.
@@ -114,20 +144,6 @@ struct PusherError {
     message: Option<String>,
 }
 
-/// The text of a `data` field: the double-encoded string decoded once, or an object's own JSON
-/// text (§7 says to accept both); empty for none or null.
-fn data_text(data: Option<&RawValue>) -> Result<String, WireError> {
-    let Some(raw) = data else {
-        return Ok(String::new());
-    };
-    let text = raw.get();
-    match text.as_bytes().first() {
-        Some(b'"') => wire::from_str::<String>("a Pusher frame's data", text),
-        Some(b'n') if text == "null" => Ok(String::new()),
-        _ => Ok(text.to_owned()),
-    }
-}
-
 /// A frame's data decoded as `T`; empty data reads as `T`'s default.
 fn inner<T: for<'de> Deserialize<'de> + Default>(what: &str, data: &str) -> Result<T, WireError> {
     if data.trim().is_empty() {
@@ -143,7 +159,7 @@ pub fn parse_frame(text: &str) -> Result<Frame, WireError> {
         "pusher:connection_established" => {
             let data: Established = inner(
                 "a Pusher connection_established frame",
-                &data_text(envelope.data)?,
+                &envelope.data.unwrap_or_default().0,
             )?;
             Frame::Established {
                 socket_id: data.socket_id,
@@ -156,14 +172,15 @@ pub fn parse_frame(text: &str) -> Result<Frame, WireError> {
         "pusher:ping" => Frame::Ping,
         "pusher:pong" => Frame::Pong,
         "pusher:error" => {
-            let data: PusherError = inner("a pusher:error frame", &data_text(envelope.data)?)?;
+            let data: PusherError =
+                inner("a pusher:error frame", &envelope.data.unwrap_or_default().0)?;
             Frame::Error {
                 code: data.code.and_then(|c| u16::try_from(c.0).ok()),
                 message: data.message.unwrap_or_default(),
             }
         }
         _ => Frame::App {
-            data: data_text(envelope.data)?,
+            data: envelope.data.unwrap_or_default().0,
             event: envelope.event.into_owned(),
             channel: envelope.channel.map(Cow::into_owned),
         },
