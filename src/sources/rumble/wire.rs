@@ -337,7 +337,7 @@ impl ChatLine<'_> {
 
 /// What one entry gave: an event, nothing (Rumble's empty "nothing"), or why it was skipped.
 enum Entry {
-    Event(ChatEvent),
+    Event(Box<ChatEvent>),
     Nothing,
     Skipped(WireError),
 }
@@ -353,7 +353,7 @@ fn entry<'v, T: Deserialize<'v>>(
         Err(e) => Entry::Skipped(e.within(path)),
         Ok(t) => match f(t) {
             None => Entry::Nothing,
-            Some(Some(event)) => Entry::Event(event),
+            Some(Some(event)) => Entry::Event(Box::new(event)),
             Some(None) => Entry::Skipped(WireError::shape(ANSWER, path, "no readable time")),
         },
     }
@@ -400,7 +400,7 @@ pub fn parse_api(body: &Value, creator: &str) -> Result<ApiPage, WireError> {
     let mut push = |page: &mut ApiPage, list: List, entry: Entry| match entry {
         // The same item listed twice in one answer (a `latest_*` that is also recent) is one.
         Entry::Event(e) if seen.insert(e.message_id.clone()) => {
-            page.items.push(Item { list, event: e })
+            page.items.push(Item { list, event: *e })
         }
         Entry::Event(_) | Entry::Nothing => {}
         Entry::Skipped(why) => page.skipped.push(why),
