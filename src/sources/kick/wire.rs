@@ -1909,6 +1909,45 @@ mod tests {
     }
 
     #[test]
+    fn every_decoded_stream_event_matches_the_published_event_schema() {
+        let schema: Value = serde_json::from_str(crate::event::CHAT_EVENT_SCHEMA).unwrap();
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        let events = [
+            pusher(
+                "GiftedSubscriptionsEvent",
+                &json!({"gifted_usernames": ["a"], "gifter_username": null}),
+            )
+            .event,
+            pusher(
+                "StreamHostEvent",
+                &json!({"host_username": "h", "number_viewers": 3}),
+            )
+            .event,
+            pusher("StreamerIsLive", &json!({"livestream": {"id": 1}})).event,
+            pusher("Brand\\New", &json!({"x": 1})).event,
+            webhook(
+                "kicks.gifted",
+                r#"{"sender":{"user_id":1,"username":"s"},"gift":{"amount":5}}"#,
+            ),
+            webhook(
+                "channel.reward.redemption.updated",
+                r#"{"id":"r","reward":{"id":"w","title":"t","cost":1},"redeemer":{"user_id":1,"username":"u"}}"#,
+            ),
+            webhook("livestream.status.updated", r#"{"is_live":false}"#),
+        ];
+        for event in events {
+            let json = serde_json::to_value(&event).unwrap();
+            let errors: Vec<String> = validator
+                .iter_errors(&json)
+                .map(|e| e.to_string())
+                .collect();
+            assert!(errors.is_empty(), "{json}: {errors:?}");
+            let back: ChatEvent = serde_json::from_value(json).unwrap();
+            assert_eq!(back, event, "stored and read back unchanged");
+        }
+    }
+
+    #[test]
     fn a_webhook_that_does_not_fit_its_type_says_where() {
         let body = parse_webhook_body(
             br#"{"broadcaster":{"user_id":1,"channel_slug":"c"},"gift":{"amount":"lots"},"sender":{}}"#,
