@@ -320,16 +320,6 @@ async fn ss_run_reads_kick_answers_ping_refreshes_once_and_reconnects_after_each
         "{snapshot}"
     );
     assert!(!ids.contains(&"broken"), "{ids:?}");
-    // At -vv under load the bounded log queue may drop lines (counted); when it dropped none, the
-    // skip is in the log with what and where.
-    assert!(
-        stderr.contains("the Kick ChatMessageEvent data: missing field `username` (at sender)")
-            || snapshot["counters"]["guards"]["log_lines_dropped"]
-                .as_u64()
-                .unwrap()
-                > 0,
-        "the log says what and where: {stderr}"
-    );
     let kick = kick_status(&snapshot);
     assert!(kick["reconnects"].as_u64().unwrap() >= 2, "{kick}");
     assert_eq!(kick["live"]["live"], true, "{kick}");
