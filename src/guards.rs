@@ -35,11 +35,15 @@ pub enum Guard {
     WebhookBadSignature,
     /// Signed webhook deliveries whose body is not the JSON object expected: answered 400.
     WebhookMalformed,
+    /// Events from the wire that do not fit the shape their platform documents (a YouTube or
+    /// Rumble item, a Kick frame or event, a Rumble stream message): skipped, each reason logged
+    /// with its JSON path; the rest of the page or connection is read on.
+    EventsUnreadable,
 }
 
 impl Guard {
     /// Every per-run guard, in export order.
-    const ALL: [Guard; 8] = [
+    const ALL: [Guard; 9] = [
         Guard::ForeignChannelEvent,
         Guard::ForeignChannelReply,
         Guard::EmoteDropped,
@@ -48,6 +52,7 @@ impl Guard {
         Guard::NotEventStream,
         Guard::WebhookBadSignature,
         Guard::WebhookMalformed,
+        Guard::EventsUnreadable,
     ];
 
     /// The key in `counters.guards`.
@@ -61,6 +66,7 @@ impl Guard {
             Guard::NotEventStream => "not_event_streams",
             Guard::WebhookBadSignature => "webhook_bad_signatures",
             Guard::WebhookMalformed => "webhook_malformed",
+            Guard::EventsUnreadable => "events_unreadable",
         }
     }
 }
@@ -131,6 +137,7 @@ mod tests {
             keys,
             [
                 "emotes_dropped",
+                "events_unreadable",
                 "foreign_channel_events",
                 "foreign_channel_replies",
                 "lines_too_long",

@@ -42,6 +42,8 @@
 //! - [`log_sink`]: stderr for log lines, through a bounded queue: drops (counted), never panics or blocks.
 //! - [`json_spans`]: byte ranges of JSON values by pointer (config diagnostics, byte-exact stamping).
 //! - [`version`]: the release stamp in `runtime/version.json`.
+//! - [`wire`]: decoding network JSON: the one [`wire::WireError`] (what, where, why) and the value
+//!   types platforms share (numbers as strings, ids as numbers, RFC 3339 times).
 //! - [`changelog`]: the runtime changelog, its checks (append-only) and new entries.
 
 pub mod actions;
@@ -69,6 +71,7 @@ pub mod store;
 mod swar;
 pub mod triggers;
 pub mod version;
+pub mod wire;
 
 pub use cli::{main_entry, run};
 

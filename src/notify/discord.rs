@@ -252,12 +252,12 @@ impl DiscordSender {
             .and_then(seconds);
         self.limits.observe(route, &rate, Instant::now());
         let text = response.text().await.unwrap_or_default();
-        let json: Option<Value> = serde_json::from_str(&text).ok();
-        let message = json
+        let answer = DiscordError::parse(&text);
+        let message = answer
             .as_ref()
-            .and_then(|j| {
-                let m = j.get("message")?.as_str()?;
-                Some(match j.get("code").and_then(Value::as_i64) {
+            .and_then(|a| {
+                let m = a.body.message.as_deref()?;
+                Some(match a.body.code {
                     Some(code) => format!("{m} (code {code})"),
                     None => m.to_string(),
                 })
@@ -267,18 +267,14 @@ impl DiscordSender {
         match status.as_u16() {
             200..=299 => Answer::Ok,
             429 => {
-                let retry_after = json
+                let retry_after = answer
                     .as_ref()
-                    .and_then(|j| j.get("retry_after")?.as_f64())
+                    .and_then(|a| a.retry_after)
                     .and_then(|s| seconds(&s.to_string()))
                     .or(retry_after_header)
                     .or(rate.reset_after)
                     .unwrap_or(Duration::from_secs(1));
-                let global = rate.global
-                    || json
-                        .as_ref()
-                        .and_then(|j| j.get("global")?.as_bool())
-                        .unwrap_or(false);
+                let global = rate.global || answer.as_ref().and_then(|a| a.global).unwrap_or(false);
                 Answer::RateLimited {
                     retry_after,
                     global,
@@ -299,9 +295,44 @@ impl DiscordSender {
     }
 }
 
+/// Discord's error body (`{"code":50013,"message":"Missing Permissions"}`), with the 429 fields
+/// (`retry_after` in seconds, `global`).
+#[derive(Debug, Default, serde::Deserialize)]
+struct DiscordError {
+    #[serde(flatten)]
+    body: crate::wire::ErrorBody,
+    #[serde(default)]
+    retry_after: Option<f64>,
+    #[serde(default)]
+    global: Option<bool>,
+}
+
+impl DiscordError {
+    /// The answer's error, when its body is JSON (a Cloudflare page is not).
+    fn parse(text: &str) -> Option<DiscordError> {
+        crate::wire::from_str("a Discord answer", text).ok()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_and_rate_limit_bodies_are_read() {
+        let limited = DiscordError::parse(
+            r#"{"message":"You are being rate limited.","retry_after":64.57,"global":false}"#,
+        )
+        .unwrap();
+        assert_eq!(limited.retry_after, Some(64.57));
+        assert_eq!(limited.global, Some(false));
+        assert_eq!(limited.body.text(), Some("You are being rate limited."));
+        let refused =
+            DiscordError::parse(r#"{"code":50035,"message":"Invalid Form Body","errors":{}}"#)
+                .unwrap();
+        assert_eq!(refused.body.code, Some(50035));
+        assert!(DiscordError::parse("<html>").is_none());
+    }
 
     #[test]
     fn nonces_fit_discord_and_differ_per_channel() {

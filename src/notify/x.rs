@@ -179,7 +179,7 @@ impl XSender {
         {
             self.hold_until = Some(Instant::now() + wait);
         }
-        let body: Value = response.json().await.unwrap_or(Value::Null);
+        let body = response.text().await.unwrap_or_default();
         let problem = problem_text(&body);
         match status {
             200..=299 => Answer::Sent,
@@ -225,40 +225,46 @@ impl XSender {
             .await
             .map_err(|e| describe(e, &ctx.secrets))?;
         let status = response.status();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
+        let body = response.text().await.unwrap_or_default();
         if !status.is_success() {
             return Err(format!(
                 "the token endpoint answered {status} ({})",
                 problem_text(&body)
             ));
         }
-        let access = body
-            .get("access_token")
-            .and_then(Value::as_str)
-            .ok_or("the token endpoint's answer has no access_token")?;
-        let access = Secret::new(access);
-        let next_refresh = body
-            .get("refresh_token")
-            .and_then(Value::as_str)
-            .map(Secret::new);
+        let token =
+            crate::wire::parse_token("X's token answer", &body).map_err(|e| e.to_string())?;
+        let access = Secret::new(&token.access_token);
+        let next_refresh = token.refresh_token.as_deref().map(Secret::new);
         tracing::info!(destination = "x", "X access token refreshed.");
         self.refreshed = Some((access.clone(), next_refresh));
         Ok(access)
     }
 }
 
+/// An X error (§6): a problem-details object at the top level or inside `errors[]`, or OAuth's
+/// `error` / `error_description` from the token endpoint.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct Problem {
+    title: Option<String>,
+    detail: Option<String>,
+    #[serde(flatten)]
+    body: crate::wire::ErrorBody,
+    errors: Vec<Problem>,
+}
+
 /// X's problem text: `title: detail` at the top level or in `errors[0]`, or OAuth's `error`.
-fn problem_text(body: &Value) -> String {
-    let problem = body
-        .get("errors")
-        .and_then(|e| e.get(0))
-        .filter(|_| body.get("title").is_none())
-        .unwrap_or(body);
-    let s = |k: &str| problem.get(k).and_then(Value::as_str);
-    let text = match (s("title"), s("detail").or(s("message")), s("error")) {
-        (Some(t), Some(d), _) => format!("{t}: {d}"),
-        (Some(t), None, _) | (None, Some(t), _) | (None, None, Some(t)) => t.to_string(),
-        _ => "no details".to_string(),
+fn problem_text(body: &str) -> String {
+    let mut problem: Problem = crate::wire::from_str("an X answer", body).unwrap_or_default();
+    if problem.title.is_none() && !problem.errors.is_empty() {
+        problem = problem.errors.swap_remove(0);
+    }
+    let detail = problem.detail.as_deref().or(problem.body.text());
+    let text = match (problem.title.as_deref(), detail) {
+        (Some(t), Some(d)) => format!("{t}: {d}"),
+        (Some(t), None) | (None, Some(t)) => t.to_string(),
+        (None, None) => "no details".to_string(),
     };
     super::embed::truncate(&text, 300)
 }
@@ -272,20 +278,28 @@ mod tests {
     fn problem_details_are_read_at_the_top_or_in_errors() {
         let top = json!({"title": "Forbidden", "detail": "You are not allowed to create a Tweet with duplicate content.", "type": "about:blank", "status": 403});
         assert_eq!(
-            problem_text(&top),
+            problem_text(&top.to_string()),
             "Forbidden: You are not allowed to create a Tweet with duplicate content."
         );
         let nested =
             json!({"errors": [{"title": "Unauthorized", "detail": "Unauthorized", "status": 401}]});
-        assert_eq!(problem_text(&nested), "Unauthorized: Unauthorized");
-        assert_eq!(problem_text(&Value::Null), "no details");
+        assert_eq!(
+            problem_text(&nested.to_string()),
+            "Unauthorized: Unauthorized"
+        );
+        let oauth = json!({"error": "invalid_request", "error_description": "Value passed for the token was invalid."});
+        assert_eq!(
+            problem_text(&oauth.to_string()),
+            "Value passed for the token was invalid."
+        );
+        assert_eq!(problem_text(""), "no details");
+        assert_eq!(problem_text("<html>"), "no details");
     }
 
     proptest! {
         #[test]
         fn problem_text_never_panics(text in "\\PC{0,200}") {
-            let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
-            let _ = problem_text(&value);
+            let _ = problem_text(&text);
         }
     }
 }

@@ -223,6 +223,13 @@ async fn ss_run_reads_kick_answers_ping_refreshes_once_and_reconnects_after_each
         r"App\Events\PinnedMessageCreatedEvent",
         &serde_json::json!({"message": {"id": "m2"}}),
     );
+    // A chat event without its sender's name cannot be read: skipped and counted, the connection
+    // kept.
+    pusher.send_event(
+        CHATROOM_CHANNEL,
+        CHAT_EVENT,
+        &serde_json::json!({"id": "broken", "content": "x", "sender": {"id": 1}}),
+    );
     pusher.send_event(
         STREAM_CHANNEL,
         r"App\Events\StreamerIsLive",
@@ -264,12 +271,56 @@ async fn ss_run_reads_kick_answers_ping_refreshes_once_and_reconnects_after_each
     assert_eq!(m2.text, "hello KEKW");
     assert_eq!((m2.emotes[0].start, m2.emotes[0].end), (6, 9));
     assert!(m2.author.roles.subscriber);
-    assert!(events.iter().any(|e| e.kind == EventKind::Subscription));
+    // The gift is stored and exported with its typed fields.
+    let gift = events
+        .iter()
+        .find(|e| e.kind == EventKind::Subscription)
+        .unwrap();
+    assert_eq!(gift.author.display_name, "Gifter");
+    let mut want = ss::event::Subscription::new(ss::event::SubKind::CommunityGift);
+    want.count = Some(2);
+    assert_eq!(
+        gift.detail.as_deref(),
+        Some(&ss::event::EventDetail::Subscription(want))
+    );
+    let signals: serde_json::Value =
+        serde_json::from_str(&t.read("runtime/signals/chat_events.json")).unwrap();
+    let exported = signals["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["message_id"] == gift.message_id.as_str())
+        .unwrap_or_else(|| panic!("the gift is not in {signals}"));
+    assert_eq!(exported["kind"], "subscription");
+    assert_eq!(
+        exported["detail"],
+        serde_json::json!({"type": "subscription", "kind": "community_gift", "count": 2})
+    );
+    assert_eq!(
+        exported["extras"]["recipients"],
+        serde_json::json!(["a", "b"])
+    );
+    let live = events
+        .iter()
+        .find(|e| e.kind == EventKind::StreamOnline)
+        .unwrap();
+    assert_eq!(
+        live.detail.as_deref(),
+        Some(&ss::event::EventDetail::Stream(ss::event::StreamChange {
+            stream_id: Some("888".into()),
+            title: Some("Live now".into()),
+        }))
+    );
     assert!(events.iter().any(|e| e.kind == EventKind::Other
         && e.extras.get("event") == Some(r"App\Events\PinnedMessageCreatedEvent".into())));
     assert_eq!(api.chat().iter().filter(|p| p.status == 200).count(), 2);
 
     let snapshot = snapshot(&t);
+    assert_eq!(
+        snapshot["counters"]["guards"]["events_unreadable"], 1,
+        "{snapshot}"
+    );
+    assert!(!ids.contains(&"broken"), "{ids:?}");
     let kick = kick_status(&snapshot);
     assert!(kick["reconnects"].as_u64().unwrap() >= 2, "{kick}");
     assert_eq!(kick["live"]["live"], true, "{kick}");

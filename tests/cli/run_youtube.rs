@@ -82,6 +82,60 @@ fn youtube_ids(t: &Test) -> Vec<String> {
         .collect()
 }
 
+/// The Super Chat and the membership gift of [`YoutubeModel::every_kind`] are stored and exported
+/// (signals/chat_events.json) with their kinds and typed fields.
+fn assert_stream_events_are_typed(t: &Test, kinds: &[String]) {
+    use ss::event::{EventDetail, EventKind, Membership, MembershipKind, Money};
+    let store = ss::store::StoreReader::open(&ss::store::db_path(t.path())).unwrap();
+    let stored = store.recent_chat_events(100_000).unwrap();
+    let super_chat = stored.iter().find(|e| e.message_id == kinds[1]).unwrap();
+    assert_eq!(
+        (super_chat.kind, super_chat.text.as_str()),
+        (EventKind::SuperChat, "nice")
+    );
+    assert_eq!(
+        super_chat.detail.as_deref(),
+        Some(&EventDetail::Money(Money {
+            amount: 5.0,
+            currency: "USD".into(),
+            display: Some("$5.00".into()),
+            tier: Some(2),
+        }))
+    );
+    let gift = stored.iter().find(|e| e.message_id == kinds[5]).unwrap();
+    assert_eq!(
+        gift.detail.as_deref(),
+        Some(&EventDetail::Membership(Membership {
+            kind: MembershipKind::Gift,
+            level: Some("Gold".into()),
+            months: None,
+            count: Some(5),
+        }))
+    );
+    let signals: Value = serde_json::from_str(&t.read("runtime/signals/chat_events.json")).unwrap();
+    let exported = |id: &str| {
+        signals["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["message_id"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("{id} not exported"))
+    };
+    let super_chat = exported(&kinds[1]);
+    assert_eq!(super_chat["kind"], "super_chat");
+    assert_eq!(
+        super_chat["detail"],
+        serde_json::json!({"type": "money", "amount": 5.0, "currency": "USD", "display": "$5.00", "tier": 2})
+    );
+    let gift = exported(&kinds[5]);
+    assert_eq!(gift["kind"], "membership");
+    assert_eq!(
+        gift["detail"],
+        serde_json::json!({"type": "membership", "kind": "gift", "level": "Gold", "count": 5})
+    );
+}
+
 fn assert_no_secret(t: &Test, stderr: &str) {
     for secret in KNOWN_SECRETS {
         assert!(!stderr.contains(secret), "a secret leaked into the logs");
@@ -189,6 +243,7 @@ async fn ss_run_reads_every_kind_once_replies_through_insert_and_stops_at_quota_
     let mut got = ids.clone();
     got.sort();
     assert_eq!(got, want);
+    assert_stream_events_are_typed(&t, &kinds);
     let youtube = source(&t);
     assert!(
         youtube["last_error"]

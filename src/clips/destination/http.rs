@@ -145,13 +145,16 @@ pub fn link_from(location: Option<String>, body: &str) -> Option<String> {
     if let Some(location) = location.filter(|l| is_url(l)) {
         return Some(location);
     }
-    if let Ok(json) = serde_json::from_str::<serde_json::Value>(body)
-        && let Some(url) = json
-            .get("url")
-            .and_then(|u| u.as_str())
-            .filter(|u| is_url(u))
+    /// A JSON answer naming the uploaded file.
+    #[derive(serde::Deserialize)]
+    struct Uploaded {
+        #[serde(default)]
+        url: Option<String>,
+    }
+    if let Ok(Uploaded { url: Some(url) }) = crate::wire::from_str("the upload answer", body)
+        && is_url(&url)
     {
-        return Some(url.to_string());
+        return Some(url);
     }
     let body = body.trim();
     (is_url(body) && !body.contains(char::is_whitespace)).then(|| body.to_string())

@@ -11,7 +11,9 @@
 use super::Published;
 use crate::config::model::PlatformOwn;
 use crate::config::secrets::Secret;
-use serde_json::Value;
+use crate::wire::ErrorBody;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -74,7 +76,7 @@ impl Helix<'_> {
         login: &str,
         cancel: &CancellationToken,
     ) -> Result<Published, String> {
-        let users = self
+        let users: Listed<Named> = self
             .get(
                 &format!(
                     "/users?login={}",
@@ -83,25 +85,26 @@ impl Helix<'_> {
                 cancel,
             )
             .await?;
-        let broadcaster = first_field(&users, "id").ok_or_else(|| {
+        let broadcaster = users.first(|u| Some(&u.id)).ok_or_else(|| {
             format!("Twitch knows no user {login:?} (check the creator's twitch.channel)")
         })?;
-        let created = self
+        let created: Listed<Named> = self
             .call(
                 reqwest::Method::POST,
                 &format!("/clips?broadcaster_id={broadcaster}"),
                 cancel,
             )
             .await?;
-        let clip_id = first_field(&created, "id")
+        let clip_id = created
+            .first(|c| Some(&c.id))
             .ok_or_else(|| "Twitch accepted the clip request but sent no clip id".to_string())?;
         let waited = tokio::time::Instant::now();
         loop {
-            let found = self.get(&format!("/clips?id={clip_id}"), cancel).await?;
-            if let Some(url) = first_field(&found, "url") {
+            let found: Listed<Clip> = self.get(&format!("/clips?id={clip_id}"), cancel).await?;
+            if let Some(url) = found.first(|c| c.url.as_ref()) {
                 return Ok(Published {
                     url,
-                    thumbnail_url: first_field(&found, "thumbnail_url"),
+                    thumbnail_url: found.first(|c| c.thumbnail_url.as_ref()),
                 });
             }
             if waited.elapsed() + POLL > self.endpoints.clip_wait {
@@ -117,16 +120,20 @@ impl Helix<'_> {
         }
     }
 
-    async fn get(&self, path: &str, cancel: &CancellationToken) -> Result<Value, String> {
+    async fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        cancel: &CancellationToken,
+    ) -> Result<T, String> {
         self.call(reqwest::Method::GET, path, cancel).await
     }
 
-    async fn call(
+    async fn call<T: DeserializeOwned>(
         &self,
         method: reqwest::Method,
         path: &str,
         cancel: &CancellationToken,
-    ) -> Result<Value, String> {
+    ) -> Result<T, String> {
         let token = self.auth.token.expose();
         let request = self
             .client
@@ -143,21 +150,21 @@ impl Helix<'_> {
         };
         let status = response.status();
         let body = response.text().await.unwrap_or_default();
-        let json: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
         if status == reqwest::StatusCode::UNAUTHORIZED {
             return Err(format!(
                 "Twitch refused the token (401 {}); renew the creator's token_env token with scope clips:edit and check client_id_env",
-                error_message(&json)
+                error_message(&body)
             ));
         }
         if !status.is_success() {
             return Err(format!(
                 "Helix {method} {} answered {status}: {}",
                 route(path),
-                error_message(&json)
+                error_message(&body)
             ));
         }
-        Ok(json)
+        crate::wire::from_str(&format!("the Helix {method} {} answer", route(path)), &body)
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -166,20 +173,43 @@ fn route(path: &str) -> &str {
     path.split('?').next().unwrap_or(path)
 }
 
-/// `data[0][key]` of a Helix answer, as text.
-pub fn first_field(answer: &Value, key: &str) -> Option<String> {
-    answer
-        .pointer(&format!("/data/0/{key}"))
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
+/// A Helix answer: its `data` list (of users, created clips, clips).
+#[derive(Debug, Deserialize)]
+pub struct Listed<T> {
+    pub data: Vec<T>,
+}
+
+impl<T> Listed<T> {
+    /// A non-empty text field of the first item.
+    pub fn first(&self, field: impl Fn(&T) -> Option<&String>) -> Option<String> {
+        self.data
+            .first()
+            .and_then(field)
+            .filter(|s| !s.is_empty())
+            .cloned()
+    }
+}
+
+/// A user (`/users`) or a created clip (`POST /clips`): its id.
+#[derive(Debug, Deserialize)]
+pub struct Named {
+    pub id: String,
+}
+
+/// A clip as `/clips?id=` lists it once it exists.
+#[derive(Debug, Deserialize)]
+pub struct Clip {
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub thumbnail_url: Option<String>,
 }
 
 /// The `message` of a Helix error answer.
-pub fn error_message(answer: &Value) -> String {
-    answer
-        .get("message")
-        .and_then(Value::as_str)
+pub fn error_message(body: &str) -> String {
+    ErrorBody::parse(body)
+        .as_ref()
+        .and_then(ErrorBody::text)
         .unwrap_or("no message")
         .chars()
         .take(200)
@@ -193,21 +223,35 @@ mod tests {
 
     #[test]
     fn helix_answers_are_read() {
-        let created: Value = serde_json::from_str(
+        let created: Listed<Named> = crate::wire::from_str(
+            "a",
             r#"{"data":[{"id":"FiveWordsForClipSlug","edit_url":"https://clips.twitch.tv/FiveWordsForClipSlug/edit"}]}"#,
         )
         .unwrap();
         assert_eq!(
-            first_field(&created, "id").as_deref(),
+            created.first(|c| Some(&c.id)).as_deref(),
             Some("FiveWordsForClipSlug")
         );
-        let pending: Value = serde_json::from_str(r#"{"data":[],"pagination":{}}"#).unwrap();
-        assert_eq!(first_field(&pending, "url"), None);
-        let refused: Value = serde_json::from_str(
-            r#"{"error":"Unauthorized","status":401,"message":"Invalid OAuth token"}"#,
+        let pending: Listed<Clip> =
+            crate::wire::from_str("a", r#"{"data":[],"pagination":{}}"#).unwrap();
+        assert_eq!(pending.first(|c| c.url.as_ref()), None);
+        let found: Listed<Clip> = crate::wire::from_str(
+            "a",
+            r#"{"data":[{"id":"c","url":"https://clips.twitch.tv/c","thumbnail_url":""}]}"#,
         )
         .unwrap();
-        assert_eq!(error_message(&refused), "Invalid OAuth token");
+        assert_eq!(
+            found.first(|c| c.url.as_ref()).as_deref(),
+            Some("https://clips.twitch.tv/c")
+        );
+        assert_eq!(found.first(|c| c.thumbnail_url.as_ref()), None);
+        assert_eq!(
+            error_message(
+                r#"{"error":"Unauthorized","status":401,"message":"Invalid OAuth token"}"#
+            ),
+            "Invalid OAuth token"
+        );
+        assert_eq!(error_message("<html>"), "no message");
     }
 
     #[test]
@@ -221,9 +265,10 @@ mod tests {
     proptest! {
         #[test]
         fn reading_any_answer_never_panics(body in "\\PC{0,200}") {
-            let json: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-            let _ = first_field(&json, "id");
-            let _ = error_message(&json);
+            if let Ok(listed) = crate::wire::from_str::<Listed<Clip>>("a", &body) {
+                let _ = listed.first(|c| c.url.as_ref());
+            }
+            let _ = error_message(&body);
         }
     }
 }

@@ -33,7 +33,7 @@ pub enum ApiError {
     #[error("{0}")]
     Transport(String),
     #[error("{0}")]
-    Wire(#[from] wire::WireError),
+    Wire(#[from] crate::wire::WireError),
 }
 
 /// One chat message to send.

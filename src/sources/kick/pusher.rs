@@ -233,6 +233,7 @@ impl Session<'_> {
         let frame = match wire::parse_frame(text.as_str()) {
             Ok(frame) => frame,
             Err(e) => {
+                ctx.guards.count(Guard::EventsUnreadable, 1);
                 debug!(platform = "kick", error = %e, "Skipped a frame that is not Pusher.");
                 return Ok(None);
             }
@@ -325,7 +326,8 @@ impl Session<'_> {
         let decoded = match wire::decode_app_event(event, data, target) {
             Ok(decoded) => decoded,
             Err(e) => {
-                debug!(platform = "kick", error = %e, "Skipped an event that does not parse.");
+                ctx.guards.count(Guard::EventsUnreadable, 1);
+                warn!(platform = "kick", error = %e, "Skipped an event that cannot be read.");
                 return None;
             }
         };

@@ -276,7 +276,7 @@ impl WebhookReceiver {
         }
         let parsed = match wire::parse_webhook_body(body) {
             Ok(parsed) => parsed,
-            Err(e) => return malformed(e.0),
+            Err(e) => return malformed(e.to_string()),
         };
         let Some(channel) = self.channel_for(&parsed) else {
             self.count(Guard::ForeignChannelEvent);
@@ -299,7 +299,7 @@ impl WebhookReceiver {
         };
         let mut event = match wire::decode_webhook(delivery, &parsed, target) {
             Ok(event) => event,
-            Err(e) => return malformed(e.0),
+            Err(e) => return malformed(e.to_string()),
         };
         let Some(door) = lock(&self.door).clone() else {
             return Verdict::Unavailable;

@@ -225,9 +225,11 @@ impl RumbleSource {
         let body = http.get_api(url, &self.api_url_env).await?;
         let page =
             wire::parse_api(&body, &self.creator).map_err(|e| SourceError::Other(e.to_string()))?;
-        self.channel = wire::channel_of(&body).to_owned();
-        if page.skipped > 0 {
-            tracing::warn!(creator = %self.creator, platform = "rumble", skipped = page.skipped, "Skipped Rumble items without a readable time.");
+        self.channel = page.channel.clone();
+        if let Some(first) = page.skipped.first() {
+            ctx.guards
+                .count(Guard::EventsUnreadable, page.skipped.len() as u64);
+            tracing::warn!(creator = %self.creator, platform = "rumble", skipped = page.skipped.len(), "Skipped Rumble items that cannot be read; the first: {first}");
         }
         match page.live {
             Some(live) => {
@@ -381,8 +383,10 @@ impl RumbleSource {
                 &self.channel,
                 &open.stream_id,
             );
-            if got.skipped > 0 {
-                tracing::debug!(creator = %self.creator, platform = "rumble", skipped = got.skipped, "Skipped chat stream messages without a user, time or text.");
+            if let Some(first) = got.skipped.first() {
+                ctx.guards
+                    .count(Guard::EventsUnreadable, got.skipped.len() as u64);
+                tracing::debug!(creator = %self.creator, platform = "rumble", skipped = got.skipped.len(), "Skipped chat stream messages that cannot be read; the first: {first}");
             }
             for event in got.events {
                 let (at, id) = (event.timestamp, event.message_id.clone());

@@ -3,15 +3,19 @@
 //! [`Framer`] turns the bytes of the response body, in whatever chunks they arrive, into the `data`
 //! of each event (lines `data: ...` up to a blank line; comments and other fields ignored). A line
 //! longer than the wire limit is discarded up to its end and counted, like an over-long IRC line.
-//! [`parse_event`] reads one event's JSON: `init` and `messages` carry messages and the users who
-//! wrote them; the rest (deletions, pins) carry no new chat and are ignored. Messages are normalized
+//! [`parse_event`] reads one event's JSON (serde types, decoded through [`crate::wire`]): `init` and
+//! `messages` carry messages and the users who wrote them; the rest (deletions, pins) carry no new
+//! chat and are ignored. A message that cannot be read is skipped and reported with its path. Messages are normalized
 //! by the same [`ChatLine`] as the API's, with the same derived id (Rumble's own id is kept in
 //! extras): a message read over the stream and again from the API after a fallback is one message.
 //! Both functions are pure and never panic.
 
 use super::wire::{ChatLine, parse_time};
 use crate::event::ChatEvent;
+use crate::wire::{self, Id, U64, WireError};
+use serde::Deserialize;
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 /// Splits an event stream into the `data` of its events.
@@ -90,8 +94,59 @@ impl Framer {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct StreamEvent {
     pub events: Vec<ChatEvent>,
-    /// Messages without a user, a readable time or text.
-    pub skipped: usize,
+    /// Why each message (or the event itself) that could not be read was skipped: no known user,
+    /// no readable time or text, or a shape that does not fit.
+    pub skipped: Vec<WireError>,
+}
+
+const EVENT: &str = "a Rumble chat stream event";
+
+/// One event's JSON: `{"type": ..., "data": {...}}` (§4.2). Messages and users are decoded one by
+/// one, so one odd message does not cost the rest.
+#[derive(Debug, Deserialize)]
+struct Event<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(default)]
+    data: Option<Batch>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Batch {
+    messages: Vec<Value>,
+    users: Vec<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Message<'a> {
+    #[serde(default)]
+    id: Option<Id>,
+    #[serde(default, borrow)]
+    time: Option<Cow<'a, str>>,
+    #[serde(default)]
+    user_id: Option<Id>,
+    #[serde(default, borrow)]
+    text: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    rant: Option<Rant<'a>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Rant<'a> {
+    #[serde(default)]
+    price_cents: Option<U64>,
+    #[serde(default, borrow)]
+    expires_on: Option<Cow<'a, str>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct User<'a> {
+    id: Id,
+    #[serde(default, borrow)]
+    username: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    badges: Option<Vec<Cow<'a, str>>>,
 }
 
 /// Reads one event's `data`: the chat messages of `init` and `messages` events, nothing for the
@@ -104,81 +159,67 @@ pub fn parse_event(
     stream_id: &str,
 ) -> StreamEvent {
     let mut out = StreamEvent::default();
-    let Ok(v) = serde_json::from_str::<Value>(data) else {
-        if !data.trim().is_empty() {
-            out.skipped += 1;
-        }
-        return out;
-    };
-    if !matches!(
-        v.get("type").and_then(Value::as_str),
-        Some("init" | "messages")
-    ) {
+    if data.trim().is_empty() {
         return out;
     }
-    let null = Value::Null;
-    let body = v.get("data").unwrap_or(&null);
-    let users: HashMap<String, &Value> = body
-        .get("users")
-        .and_then(Value::as_array)
-        .map(|users| {
-            users
-                .iter()
-                .filter_map(|u| Some((id_text(u.get("id")?)?, u)))
-                .collect()
-        })
-        .unwrap_or_default();
-    let messages = body
-        .get("messages")
-        .and_then(Value::as_array)
-        .map_or(&[][..], Vec::as_slice);
-    for m in messages {
-        let user = m
-            .get("user_id")
-            .and_then(id_text)
-            .and_then(|id| users.get(&id).copied());
+    let event: Event<'_> = match wire::from_str(EVENT, data) {
+        Ok(event) => event,
+        Err(e) => {
+            out.skipped.push(e);
+            return out;
+        }
+    };
+    if !matches!(event.kind.as_ref(), "init" | "messages") {
+        return out;
+    }
+    let batch = event.data.unwrap_or_default();
+    // A user that does not decode is as good as absent: their messages are skipped, named.
+    let users: HashMap<Id, User<'_>> = batch
+        .users
+        .iter()
+        .filter_map(|u| wire::from_value::<User<'_>>(EVENT, u).ok())
+        .map(|u| (u.id.clone(), u))
+        .collect();
+    for (i, m) in batch.messages.iter().enumerate() {
+        let path = format!("data.messages[{i}]");
+        let m: Message<'_> = match wire::from_value(EVENT, m) {
+            Ok(m) => m,
+            Err(e) => {
+                out.skipped.push(e.within(&path));
+                continue;
+            }
+        };
+        let user = m.user_id.as_ref().and_then(|id| users.get(id));
         let username = user
-            .and_then(|u| u.get("username"))
-            .and_then(Value::as_str)
+            .and_then(|u| u.username.as_deref())
             .filter(|u| !u.trim().is_empty());
-        let at = m.get("time").and_then(Value::as_str).and_then(parse_time);
-        let text = m.get("text").and_then(Value::as_str);
-        let (Some(username), Some(at), Some(text)) = (username, at, text) else {
-            out.skipped += 1;
+        let at = m.time.as_deref().and_then(parse_time);
+        let (Some(username), Some(at), Some(text)) = (username, at, m.text.as_deref()) else {
+            out.skipped.push(WireError::shape(
+                EVENT,
+                &path,
+                "no known user, readable time or text",
+            ));
             continue;
         };
-        let rant = m.get("rant").filter(|r| r.is_object());
-        let rumble_id = m.get("id").and_then(Value::as_str);
         let line = ChatLine {
             username,
             badges: user
-                .and_then(|u| u.get("badges"))
-                .and_then(Value::as_array)
-                .map(|b| b.iter().filter_map(Value::as_str).collect())
+                .and_then(|u| u.badges.as_ref())
+                .map(|b| b.iter().map(AsRef::as_ref).collect())
                 .unwrap_or_default(),
             text,
             at,
-            rant_cents: rant.map(|r| r.get("price_cents").and_then(Value::as_u64).unwrap_or(0)),
-            expires_on: rant
-                .and_then(|r| r.get("expires_on"))
-                .and_then(Value::as_str),
+            rant_cents: m.rant.as_ref().map(|r| r.price_cents.map_or(0, |c| c.0)),
+            expires_on: m.rant.as_ref().and_then(|r| r.expires_on.as_deref()),
             livestream: None,
-            rumble_id,
+            rumble_id: m.id.as_ref().map(Id::as_str),
         };
         let mut event = line.event(creator, channel, owner);
         event.extras.insert_str("stream_id", stream_id);
         out.events.push(event);
     }
     out
-}
-
-/// An id sent as a string or a number, as text.
-fn id_text(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
 }
 
 #[cfg(test)]
@@ -199,7 +240,7 @@ mod tests {
         datas.extend(framer.push(b"\n\n"));
         assert_eq!(datas.len(), 1);
         let got = parse_event(&datas[0], "demo", "owner", "owner", "388898852");
-        assert_eq!(got.skipped, 0);
+        assert!(got.skipped.is_empty());
         let e = &got.events[0];
         assert_eq!(e.kind, EventKind::Message);
         assert_eq!(e.author.display_name, "fan");
@@ -226,19 +267,34 @@ mod tests {
             "config":{"rants":{"enable":true},"message_length_max":200}}}"#;
         let got = parse_event(init, "demo", "owner", "owner", "1");
         assert_eq!(got.events.len(), 1);
-        assert_eq!(got.skipped, 1, "a message from an unknown user");
+        assert_eq!(
+            got.skipped[0].to_string(),
+            "a Rumble chat stream event: no known user, readable time or text (at data.messages[1])",
+            "a message from an unknown user"
+        );
         let rant = &got.events[0];
         assert_eq!(rant.kind, EventKind::Tip);
         assert!(rant.author.roles.moderator);
-        assert_eq!(rant.extras.get("amount").unwrap(), "5.00");
+        assert_eq!(
+            rant.detail.as_deref(),
+            Some(&crate::event::EventDetail::Money(crate::event::Money {
+                amount: 5.0,
+                currency: "USD".into(),
+                display: None,
+                tier: None
+            }))
+        );
         assert_eq!(rant.extras.get("amount_cents").unwrap(), 500);
         let deleted = r#"{"type":"delete_messages","data":{"message_ids":["5"]}}"#;
         assert_eq!(
             parse_event(deleted, "demo", "o", "o", "1"),
             StreamEvent::default()
         );
-        assert_eq!(parse_event("", "demo", "o", "o", "1").skipped, 0);
-        assert_eq!(parse_event("<html>", "demo", "o", "o", "1").skipped, 1);
+        assert!(parse_event("", "demo", "o", "o", "1").skipped.is_empty());
+        assert_eq!(
+            parse_event("<html>", "demo", "o", "o", "1").skipped[0].kind,
+            crate::wire::WireProblem::Syntax
+        );
     }
 
     #[test]

@@ -9,15 +9,27 @@
 //! the store's unique key compare. The accepted limit: two identical messages from one user within
 //! the same second are one message.
 //!
-//! Every function takes decoded JSON and never panics on any shape: a field of the wrong type reads
-//! as absent. Entries Rumble sends to mean "nothing" (`latest_*` objects with an empty username) are
-//! filtered; entries with a username but no readable time cannot be deduplicated safely and are
-//! skipped and counted ([`ApiPage::skipped`]).
+//! The answer and each kind of entry are serde types, decoded through [`crate::wire`]. Entries are
+//! decoded one at a time: Rumble keeps an item in its window for minutes, so an entry that does not
+//! fit its shape is skipped and reported ([`ApiPage::skipped`], with its path) rather than failing
+//! every answer until it scrolls away. Entries Rumble sends to mean "nothing" (`latest_*` objects
+//! with an empty username) are filtered; entries with a username but no readable time cannot be
+//! deduplicated safely and are skipped the same way.
+//!
+//! Rants are `tip` events with their [`Money`] (USD), followers `follow` events, subscribers and
+//! gifted subscriptions `subscription` events with their [`Subscription`].
 
-use crate::event::{Author, ChatEvent, EventKind, Extras, Roles};
+use crate::event::{
+    Author, ChatEvent, EventDetail, EventKind, Extras, Money, Roles, SubKind, Subscription,
+};
+use crate::wire::{self, U64, WireError};
 use chrono::{DateTime, Utc};
+use serde::Deserialize;
 use serde_json::Value;
 use sha2::Digest;
+use std::borrow::Cow;
+
+pub use crate::wire::parse_time;
 
 /// The lists of one answer, each with its own place in the checkpoint. Chat messages and rants share
 /// one: Rumble may list a rant among the messages too, and both copies must meet the same record.
@@ -67,44 +79,134 @@ pub struct Live {
 /// One parsed answer.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ApiPage {
+    /// Whom the events belong to: the channel's name for channel keys, the user's for user keys.
+    pub channel: String,
     /// Every item, rants before chat messages, each id once.
     pub items: Vec<Item>,
     /// The first livestream with `is_live: true`; `None` when none is live.
     pub live: Option<Live>,
-    /// Entries with a username but no valid time.
-    pub skipped: usize,
+    /// Why each entry that names a user could not be read (a wrong shape, no readable time).
+    pub skipped: Vec<WireError>,
 }
 
-/// Why an answer is not an answer at all.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unexpected Rumble Live Stream API answer: {0}")]
-pub struct WireError(pub String);
+const ANSWER: &str = "the Rumble Live Stream API answer";
 
-fn str_at<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
-    v.get(key)?.as_str()
+/// The answer (§4.1). Lists stay raw here and are decoded entry by entry.
+#[derive(Debug, Deserialize)]
+struct Answer {
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    channel_name: Option<String>,
+    #[serde(default)]
+    followers: Option<Followers>,
+    #[serde(default)]
+    subscribers: Option<Subscribers>,
+    #[serde(default)]
+    gifted_subs: Option<GiftedSubs>,
+    #[serde(default)]
+    livestreams: Vec<Livestream>,
 }
 
-/// A non-negative integer field; Rumble sends numbers, strings are accepted too.
-fn u64_at(v: &Value, key: &str) -> Option<u64> {
-    match v.get(key)? {
-        Value::Number(n) => n.as_u64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Followers {
+    recent_followers: Vec<Value>,
+    latest_follower: Option<Value>,
 }
 
-/// An RFC 3339 time (`2023-09-18T17:51:08+00:00`).
-pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s.trim())
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Subscribers {
+    recent_subscribers: Vec<Value>,
+    latest_subscriber: Option<Value>,
 }
 
-/// The array at `key`, or nothing.
-fn list_at<'a>(v: &'a Value, key: &str) -> &'a [Value] {
-    v.get(key)
-        .and_then(Value::as_array)
-        .map_or(&[][..], Vec::as_slice)
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct GiftedSubs {
+    recent_gifted_subs: Vec<Value>,
+    latest_gifted_sub: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Livestream {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    created_on: Option<String>,
+    #[serde(default)]
+    is_live: Option<bool>,
+    #[serde(default)]
+    chat: Option<StreamChat>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct StreamChat {
+    recent_messages: Vec<Value>,
+    latest_message: Option<Value>,
+    recent_rants: Vec<Value>,
+    latest_rant: Option<Value>,
+}
+
+/// A chat message or a rant of the API (a rant has `amount_cents`).
+#[derive(Debug, Deserialize)]
+struct ChatEntry<'a> {
+    #[serde(default, borrow)]
+    username: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    badges: Option<Vec<Cow<'a, str>>>,
+    #[serde(default, borrow)]
+    text: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    created_on: Option<Cow<'a, str>>,
+    #[serde(default)]
+    amount_cents: Option<U64>,
+    #[serde(default, borrow)]
+    expires_on: Option<Cow<'a, str>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct FollowerEntry<'a> {
+    #[serde(default, borrow)]
+    username: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    followed_on: Option<Cow<'a, str>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct SubscriberEntry<'a> {
+    #[serde(default, borrow)]
+    username: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    user: Option<Cow<'a, str>>,
+    #[serde(default)]
+    amount_cents: Option<U64>,
+    #[serde(default, borrow)]
+    subscribed_on: Option<Cow<'a, str>>,
+}
+
+/// A gifted subscription. The field names are Cocorum's (UNVERIFIED), so the gifter, the time and
+/// the count are read from the names seen in the wild, and the entry is kept whole in extras.
+#[derive(Debug, Deserialize)]
+struct GiftEntry<'a> {
+    #[serde(default, borrow)]
+    purchased_by: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    username: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    purchased_on: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    gifted_on: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    created_on: Option<Cow<'a, str>>,
+    #[serde(default)]
+    total_gifts: Option<U64>,
+    #[serde(default)]
+    num_gifts: Option<U64>,
 }
 
 /// The id of an item without one: a hash of what tells it apart, the platform's time in whole
@@ -135,26 +237,14 @@ pub fn roles(badges: &[&str], is_owner: bool) -> Roles {
     }
 }
 
-/// The user's name of an entry, when it names one (empty names are Rumble's "nothing").
-fn username(v: &Value) -> Option<&str> {
-    str_at(v, "username")
-        .or_else(|| str_at(v, "user"))
-        .or_else(|| str_at(v, "purchased_by"))
-        .map(str::trim)
-        .filter(|u| !u.is_empty())
+/// A user's name, unless it is Rumble's empty "nothing".
+fn name<'s>(value: &'s Option<Cow<'_, str>>) -> Option<&'s str> {
+    value.as_deref().map(str::trim).filter(|u| !u.is_empty())
 }
 
 /// Whole dollars and cents as text (`"1.00"`).
 pub fn dollars(cents: u64) -> String {
     format!("{}.{:02}", cents / 100, cents % 100)
-}
-
-/// Whom events belong to: the channel's name for channel keys, the user's for user keys.
-pub fn channel_of(body: &Value) -> &str {
-    str_at(body, "channel_name")
-        .filter(|c| !c.is_empty())
-        .or_else(|| str_at(body, "username"))
-        .unwrap_or("")
 }
 
 /// A chat event built from the shared fields of every list.
@@ -197,7 +287,8 @@ pub struct ChatLine<'a> {
 }
 
 impl ChatLine<'_> {
-    /// The event; `owner` is the channel owner's name (the broadcaster).
+    /// The event; `owner` is the channel owner's name (the broadcaster). A rant is a `tip` with its
+    /// amount in US dollars (Rumble prices rants in cents of a dollar).
     pub fn event(&self, creator: &str, channel: &str, owner: &str) -> ChatEvent {
         let author = Author {
             id: self.username.into(),
@@ -209,21 +300,32 @@ impl ChatLine<'_> {
             ),
         };
         let id = derived_id("chat", self.username, self.text, self.at);
-        let kind = if self.rant_cents.is_some() {
-            EventKind::Tip
-        } else {
-            EventKind::Message
-        };
-        let mut e = event(creator, channel, id, self.at, kind, author, self.text);
+        let mut e = event(
+            creator,
+            channel,
+            id,
+            self.at,
+            EventKind::Message,
+            author,
+            self.text,
+        );
         let mut extras = Extras::new();
         if let Some(cents) = self.rant_cents {
             extras.insert_str("event", "rant");
+            // Cents are exact; the typed amount is in dollars.
             extras.insert_u64("amount_cents", cents);
-            extras.insert_str("amount", &dollars(cents));
-            extras.insert_str("currency", "USD");
             if let Some(expires) = self.expires_on {
                 extras.insert_str("expires_on", expires);
             }
+            e = e.with_detail(
+                EventKind::Tip,
+                EventDetail::Money(Money {
+                    amount: cents as f64 / 100.0,
+                    currency: "USD".into(),
+                    display: None,
+                    tier: None,
+                }),
+            );
         }
         if !self.badges.is_empty() {
             extras.insert_str_list("badges", self.badges.iter().copied());
@@ -239,162 +341,232 @@ impl ChatLine<'_> {
     }
 }
 
-/// A chat message or rant of the API (`rant` with `amount_cents`).
-fn chat_line<'a>(v: &'a Value, livestream: Option<&'a str>, rant: bool) -> Option<ChatLine<'a>> {
-    Some(ChatLine {
-        username: username(v)?,
-        badges: list_at(v, "badges")
-            .iter()
-            .filter_map(Value::as_str)
-            .collect(),
-        text: str_at(v, "text").unwrap_or(""),
-        at: str_at(v, "created_on").and_then(parse_time)?,
-        rant_cents: if rant {
-            Some(u64_at(v, "amount_cents").unwrap_or(0))
-        } else {
-            None
+/// What one entry gave: an event, nothing (Rumble's empty "nothing"), or why it was skipped.
+enum Entry {
+    Event(Box<ChatEvent>),
+    Nothing,
+    Skipped(WireError),
+}
+
+/// Decodes `value` (at `path` in the answer) as `T` and turns it into an entry with `f`, which
+/// answers `None` for an entry without a user and `Some(None)` for one with a user but no time.
+fn entry<'v, T: Deserialize<'v>>(
+    value: &'v Value,
+    path: &str,
+    f: impl FnOnce(T) -> Option<Option<ChatEvent>>,
+) -> Entry {
+    match wire::from_value::<T>(ANSWER, value) {
+        Err(e) => Entry::Skipped(e.within(path)),
+        Ok(t) => match f(t) {
+            None => Entry::Nothing,
+            Some(Some(event)) => Entry::Event(Box::new(event)),
+            Some(None) => Entry::Skipped(WireError::shape(ANSWER, path, "no readable time")),
         },
-        expires_on: str_at(v, "expires_on"),
-        livestream,
-        rumble_id: None,
-    })
+    }
+}
+
+/// The entries of a section: the recent list, then the latest one (often the same item).
+fn entries<'v>(
+    recent: &'v [Value],
+    latest: Option<&'v Value>,
+    at: &str,
+    latest_key: &str,
+) -> impl Iterator<Item = (&'v Value, String)> {
+    let recent = recent
+        .iter()
+        .enumerate()
+        .map(move |(i, v)| (v, format!("{at}[{i}]")));
+    let latest_path = latest_key.to_owned();
+    recent.chain(latest.filter(|v| !v.is_null()).map(|v| (v, latest_path)))
 }
 
 /// Parses one answer of the Live Stream API for `creator`.
 pub fn parse_api(body: &Value, creator: &str) -> Result<ApiPage, WireError> {
     if !body.is_object() {
-        return Err(WireError("the answer is not a JSON object".into()));
+        return Err(WireError::shape(
+            ANSWER,
+            ".",
+            "the answer is not a JSON object",
+        ));
     }
-    let channel = channel_of(body);
-    let owner = str_at(body, "channel_name")
+    let answer: Answer = wire::from_value(ANSWER, body)?;
+    let owner = answer
+        .channel_name
+        .as_deref()
         .filter(|c| !c.is_empty())
-        .or_else(|| str_at(body, "username"))
-        .unwrap_or("");
-    let mut page = ApiPage::default();
+        .or(answer.username.as_deref())
+        .unwrap_or("")
+        .to_owned();
+    let channel = owner.as_str();
+    let mut page = ApiPage {
+        channel: owner.clone(),
+        ..ApiPage::default()
+    };
     let mut seen = std::collections::HashSet::new();
-    let mut push =
-        |page: &mut ApiPage, list: List, event: Option<ChatEvent>, named: bool| match event {
-            // The same item listed twice in one answer (a `latest_*` that is also recent) is one.
-            Some(e) if seen.insert(e.message_id.clone()) => {
-                page.items.push(Item { list, event: e })
-            }
-            Some(_) => {}
-            None if named => page.skipped += 1,
-            None => {}
-        };
+    let mut push = |page: &mut ApiPage, list: List, entry: Entry| match entry {
+        // The same item listed twice in one answer (a `latest_*` that is also recent) is one.
+        Entry::Event(e) if seen.insert(e.message_id.clone()) => {
+            page.items.push(Item { list, event: *e })
+        }
+        Entry::Event(_) | Entry::Nothing => {}
+        Entry::Skipped(why) => page.skipped.push(why),
+    };
 
-    for stream in list_at(body, "livestreams") {
-        let id = str_at(stream, "id").filter(|id| !id.is_empty());
+    for (s, stream) in answer.livestreams.iter().enumerate() {
+        let id = stream.id.as_deref().filter(|id| !id.is_empty());
         if page.live.is_none()
-            && stream.get("is_live").and_then(Value::as_bool) == Some(true)
+            && stream.is_live == Some(true)
             && let Some(id) = id
         {
             page.live = Some(Live {
                 id: id.to_owned(),
-                title: str_at(stream, "title").map(str::to_owned),
-                started_at: str_at(stream, "created_on").and_then(parse_time),
+                title: stream.title.clone(),
+                started_at: stream.created_on.as_deref().and_then(parse_time),
             });
         }
-        let null = Value::Null;
-        let chat = stream.get("chat").unwrap_or(&null);
-        // Rants first: a rant Rumble also lists among the messages stays a donation.
-        for (key, latest, rant) in [
-            ("recent_rants", "latest_rant", true),
-            ("recent_messages", "latest_message", false),
-        ] {
-            let entries = list_at(chat, key).iter().chain(chat.get(latest));
-            for v in entries {
-                let named = username(v).is_some();
-                let e = chat_line(v, id, rant).map(|l| l.event(creator, channel, owner));
-                push(&mut page, List::Chat, e, named);
+        let chat = stream.chat.as_ref();
+        // Rants first: a rant Rumble also lists among the messages stays a tip.
+        let lists = [
+            (
+                chat.map_or(&[][..], |c| &c.recent_rants),
+                chat.and_then(|c| c.latest_rant.as_ref()),
+                "recent_rants",
+                "latest_rant",
+                true,
+            ),
+            (
+                chat.map_or(&[][..], |c| &c.recent_messages),
+                chat.and_then(|c| c.latest_message.as_ref()),
+                "recent_messages",
+                "latest_message",
+                false,
+            ),
+        ];
+        for (recent, latest, recent_key, latest_key, rant) in lists {
+            let at = format!("livestreams[{s}].chat.{recent_key}");
+            let latest_at = format!("livestreams[{s}].chat.{latest_key}");
+            for (v, path) in entries(recent, latest, &at, &latest_at) {
+                let e = entry(v, &path, |c: ChatEntry<'_>| {
+                    let username = name(&c.username)?;
+                    let at = c.created_on.as_deref().and_then(parse_time);
+                    let badges: Vec<&str> = c.badges.iter().flatten().map(AsRef::as_ref).collect();
+                    Some(at.map(|at| {
+                        ChatLine {
+                            username,
+                            badges,
+                            text: c.text.as_deref().unwrap_or(""),
+                            at,
+                            rant_cents: rant.then(|| c.amount_cents.map_or(0, |c| c.0)),
+                            expires_on: c.expires_on.as_deref(),
+                            livestream: id,
+                            rumble_id: None,
+                        }
+                        .event(creator, channel, &owner)
+                    }))
+                });
+                push(&mut page, List::Chat, e);
             }
         }
     }
 
-    let null = Value::Null;
-    let followers = body.get("followers").unwrap_or(&null);
-    for v in list_at(followers, "recent_followers")
-        .iter()
-        .chain(followers.get("latest_follower"))
-    {
-        let named = username(v).is_some();
-        let e = username(v)
-            .zip(str_at(v, "followed_on").and_then(parse_time))
-            .map(|(name, at)| {
+    let followers = answer.followers.unwrap_or_default();
+    for (v, path) in entries(
+        &followers.recent_followers,
+        followers.latest_follower.as_ref(),
+        "followers.recent_followers",
+        "followers.latest_follower",
+    ) {
+        let e = entry(v, &path, |f: FollowerEntry<'_>| {
+            let who = name(&f.username)?;
+            Some(f.followed_on.as_deref().and_then(parse_time).map(|at| {
                 let mut e = event(
                     creator,
                     channel,
-                    derived_id("follow", name, "", at),
+                    derived_id("follow", who, "", at),
                     at,
-                    EventKind::Other,
-                    Author::viewer(name),
+                    EventKind::Follow,
+                    Author::viewer(who),
                     "",
                 );
                 e.extras.insert_str("event", "follow");
                 e
-            });
-        push(&mut page, List::Followers, e, named);
+            }))
+        });
+        push(&mut page, List::Followers, e);
     }
 
-    let subscribers = body.get("subscribers").unwrap_or(&null);
-    for v in list_at(subscribers, "recent_subscribers")
-        .iter()
-        .chain(subscribers.get("latest_subscriber"))
-    {
-        let named = username(v).is_some();
-        let e = username(v)
-            .zip(str_at(v, "subscribed_on").and_then(parse_time))
-            .map(|(name, at)| {
+    let subscribers = answer.subscribers.unwrap_or_default();
+    for (v, path) in entries(
+        &subscribers.recent_subscribers,
+        subscribers.latest_subscriber.as_ref(),
+        "subscribers.recent_subscribers",
+        "subscribers.latest_subscriber",
+    ) {
+        let e = entry(v, &path, |s: SubscriberEntry<'_>| {
+            let who = name(&s.username).or(name(&s.user))?;
+            Some(s.subscribed_on.as_deref().and_then(parse_time).map(|at| {
                 let mut e = event(
                     creator,
                     channel,
-                    derived_id("sub", name, "", at),
+                    derived_id("sub", who, "", at),
                     at,
                     EventKind::Subscription,
-                    Author::viewer(name),
+                    Author::viewer(who),
                     "",
                 );
                 e.extras.insert_str("event", "subscription");
-                if let Some(cents) = u64_at(v, "amount_cents") {
-                    e.extras.insert_u64("amount_cents", cents);
-                    e.extras.insert_str("amount", &dollars(cents));
+                // A subscription's price has no typed field: it stays in extras.
+                if let Some(cents) = s.amount_cents {
+                    e.extras.insert_u64("amount_cents", cents.0);
+                    e.extras.insert_str("amount", &dollars(cents.0));
                     e.extras.insert_str("currency", "USD");
                 }
-                e
-            });
-        push(&mut page, List::Subscribers, e, named);
+                // Rumble lists subscribers without saying whether one renewed.
+                e.with_detail(
+                    EventKind::Subscription,
+                    EventDetail::Subscription(Subscription::new(SubKind::New)),
+                )
+            }))
+        });
+        push(&mut page, List::Subscribers, e);
     }
 
-    // Gifted subscriptions: the field names are Cocorum's (unverified), so the time and the count
-    // are read from the names seen in the wild, and the entry is kept whole in extras.
-    let gifted = body.get("gifted_subs").unwrap_or(&null);
-    for v in list_at(gifted, "recent_gifted_subs")
-        .iter()
-        .chain(gifted.get("latest_gifted_sub"))
-    {
-        let named = username(v).is_some();
-        let at = ["purchased_on", "gifted_on", "created_on"]
-            .iter()
-            .find_map(|k| str_at(v, k).and_then(parse_time));
-        let e = username(v).zip(at).map(|(name, at)| {
-            let count = u64_at(v, "total_gifts")
-                .or_else(|| u64_at(v, "num_gifts"))
-                .unwrap_or(1);
-            let mut e = event(
-                creator,
-                channel,
-                derived_id("gift", name, &count.to_string(), at),
-                at,
-                EventKind::Subscription,
-                Author::viewer(name),
-                "",
-            );
-            e.extras.insert_str("event", "gifted_subs");
-            e.extras.insert_u64("count", count);
-            e.extras.insert_value("gift", v);
-            e
+    let gifted = answer.gifted_subs.unwrap_or_default();
+    for (v, path) in entries(
+        &gifted.recent_gifted_subs,
+        gifted.latest_gifted_sub.as_ref(),
+        "gifted_subs.recent_gifted_subs",
+        "gifted_subs.latest_gifted_sub",
+    ) {
+        let e = entry(v, &path, |g: GiftEntry<'_>| {
+            let who = name(&g.purchased_by).or(name(&g.username))?;
+            let at = [&g.purchased_on, &g.gifted_on, &g.created_on]
+                .into_iter()
+                .find_map(|t| t.as_deref().and_then(parse_time));
+            Some(at.map(|at| {
+                let count = g.total_gifts.or(g.num_gifts).map_or(1, U64::as_u32);
+                let mut e = event(
+                    creator,
+                    channel,
+                    derived_id("gift", who, &count.to_string(), at),
+                    at,
+                    EventKind::Subscription,
+                    Author::viewer(who),
+                    "",
+                );
+                e.extras.insert_str("event", "gifted_subs");
+                e.extras.insert_value("gift", v);
+                // The recipients are not listed: one gift is a gift to someone unnamed.
+                let mut sub = Subscription::new(if count == 1 {
+                    SubKind::Gift
+                } else {
+                    SubKind::CommunityGift
+                });
+                sub.count = Some(count);
+                e.with_detail(EventKind::Subscription, EventDetail::Subscription(sub))
+            }))
         });
-        push(&mut page, List::GiftedSubs, e, named);
+        push(&mut page, List::GiftedSubs, e);
     }
     Ok(page)
 }
@@ -409,6 +581,7 @@ pub fn base36_to_base10(id: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::strategy::arb_json;
     use proptest::prelude::*;
     use serde_json::json;
 
@@ -433,8 +606,17 @@ mod tests {
         parse_api(&serde_json::from_str(SAMPLE).unwrap(), "demo").unwrap()
     }
 
+    fn usd(amount: f64) -> Option<EventDetail> {
+        Some(EventDetail::Money(Money {
+            amount,
+            currency: "USD".into(),
+            display: None,
+            tier: None,
+        }))
+    }
+
     #[test]
-    fn the_published_example_gives_every_kind_once() {
+    fn the_published_example_gives_every_kind_once_with_typed_fields() {
         let page = sample();
         let summary: Vec<(List, EventKind, &str, &str)> = page
             .items
@@ -454,12 +636,13 @@ mod tests {
                 (List::Chat, EventKind::Tip, "UserB", "Rant!"),
                 (List::Chat, EventKind::Message, "UserA", "hi"),
                 (List::Chat, EventKind::Message, "UserH", "test chat"),
-                (List::Followers, EventKind::Other, "UserA", ""),
+                (List::Followers, EventKind::Follow, "UserA", ""),
                 (List::Subscribers, EventKind::Subscription, "UserD", ""),
             ],
             "the follower listed as latest and recent is one event; the empty gift list gives none"
         );
-        assert_eq!(page.skipped, 0);
+        assert!(page.skipped.is_empty(), "{:?}", page.skipped);
+        assert_eq!(page.channel, "owner");
         assert_eq!(
             page.live,
             Some(Live {
@@ -469,13 +652,15 @@ mod tests {
             })
         );
         let rant = &page.items[0].event;
+        assert_eq!(rant.detail.as_deref().cloned(), usd(1.0));
         assert_eq!(
             rant.extras.as_json(),
-            r#"{"event":"rant","amount_cents":100,"amount":"1.00","currency":"USD","expires_on":"2023-09-18T17:53:37+00:00","livestream_id":"6dq0x8"}"#
+            r#"{"event":"rant","amount_cents":100,"expires_on":"2023-09-18T17:53:37+00:00","livestream_id":"6dq0x8"}"#
         );
         assert_eq!(rant.timestamp, parse_time("2023-09-18T17:51:37Z").unwrap());
         assert_eq!(rant.channel, "owner");
         assert_eq!(rant.platform, crate::sources::rumble::RUMBLE);
+        assert_eq!(page.items[1].event.detail, None);
         let follow = &page.items[3].event;
         assert_eq!(
             follow.timestamp,
@@ -483,8 +668,13 @@ mod tests {
             "the follower's own time, in UTC"
         );
         assert_eq!(follow.extras.as_json(), r#"{"event":"follow"}"#);
+        let sub = &page.items[4].event;
         assert_eq!(
-            page.items[4].event.extras.as_json(),
+            sub.detail.as_deref(),
+            Some(&EventDetail::Subscription(Subscription::new(SubKind::New)))
+        );
+        assert_eq!(
+            sub.extras.as_json(),
             r#"{"event":"subscription","amount_cents":500,"amount":"5.00","currency":"USD"}"#
         );
     }
@@ -542,24 +732,46 @@ mod tests {
     }
 
     #[test]
-    fn empty_latest_objects_are_filtered_and_timeless_entries_counted() {
+    fn empty_latest_objects_are_filtered_and_unreadable_entries_reported() {
         let body = json!({"username": "owner",
             "followers": {"latest_follower": {"username": "", "followed_on": null}, "recent_followers": []},
             "subscribers": {"latest_subscriber": {"user": "", "username": "", "amount_cents": 0, "subscribed_on": ""}},
             "gifted_subs": {"latest_gifted_sub": {"purchased_by": "Gifter", "total_gifts": 3, "purchased_on": "2023-09-18T17:00:00+00:00"}},
             "livestreams": [{"id": "abc", "is_live": false, "chat": {
                 "latest_message": {"username": "", "text": "", "created_on": ""},
-                "recent_messages": [{"username": "NoTime", "text": "x"}],
+                "recent_messages": [{"username": "NoTime", "text": "x"},
+                    {"username": "Odd", "text": "y", "created_on": "2023-09-18T17:00:00+00:00", "badges": "vip"},
+                    {"username": "Fine", "text": "z", "created_on": "2023-09-18T17:00:00+00:00"}],
                 "latest_rant": {"username": "", "amount_cents": 0}}}]});
         let page = parse_api(&body, "demo").unwrap();
-        assert_eq!(page.items.len(), 1, "{:?}", page.items);
-        let gift = &page.items[0].event;
+        assert_eq!(page.items.len(), 2, "{:?}", page.items);
+        assert_eq!(page.items[0].event.author.display_name, "Fine");
+        let gift = &page.items[1].event;
         assert_eq!(gift.kind, EventKind::Subscription);
         assert_eq!(gift.author.display_name, "Gifter");
-        assert_eq!(gift.extras.get("count").unwrap(), 3);
-        assert_eq!(page.skipped, 1, "the message without a time");
+        let mut want = Subscription::new(SubKind::CommunityGift);
+        want.count = Some(3);
+        assert_eq!(
+            gift.detail.as_deref(),
+            Some(&EventDetail::Subscription(want))
+        );
+        assert_eq!(gift.extras.get("gift").unwrap()["total_gifts"], 3);
+        let skipped: Vec<String> = page.skipped.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            skipped,
+            [
+                "the Rumble Live Stream API answer: no readable time (at livestreams[0].chat.recent_messages[0])",
+                r#"the Rumble Live Stream API answer: invalid type: string "vip", expected a sequence (at livestreams[0].chat.recent_messages[1].badges)"#,
+            ]
+        );
         assert_eq!(page.live, None, "nothing is live");
         assert!(parse_api(&json!([1, 2]), "demo").is_err());
+        assert_eq!(
+            parse_api(&json!({"livestreams": {}}), "demo")
+                .unwrap_err()
+                .path,
+            "livestreams"
+        );
     }
 
     #[test]
@@ -593,65 +805,48 @@ mod tests {
         assert_eq!(base36_to_base10("not an id"), None);
     }
 
-    fn arb_json() -> impl Strategy<Value = Value> {
-        let leaf = prop_oneof![
-            Just(Value::Null),
-            any::<bool>().prop_map(Value::Bool),
-            any::<i64>().prop_map(|n| json!(n)),
-            "[a-zA-Z0-9:. -]{0,12}".prop_map(Value::String),
-            prop_oneof![
-                Just("2023-09-18T17:51:08+00:00"),
-                Just("2023-09-17T20:43:56-04:00"),
-                Just("UserA"),
-                Just(""),
-                Just("500"),
-            ]
-            .prop_map(|s| Value::String(s.into())),
-        ];
-        leaf.prop_recursive(4, 64, 8, |inner| {
-            let keys = prop_oneof![
-                Just("livestreams"),
-                Just("chat"),
-                Just("recent_messages"),
-                Just("latest_message"),
-                Just("recent_rants"),
-                Just("latest_rant"),
-                Just("followers"),
-                Just("recent_followers"),
-                Just("latest_follower"),
-                Just("subscribers"),
-                Just("recent_subscribers"),
-                Just("latest_subscriber"),
-                Just("gifted_subs"),
-                Just("recent_gifted_subs"),
-                Just("latest_gifted_sub"),
-                Just("username"),
-                Just("user"),
-                Just("purchased_by"),
-                Just("text"),
-                Just("badges"),
-                Just("created_on"),
-                Just("followed_on"),
-                Just("subscribed_on"),
-                Just("purchased_on"),
-                Just("amount_cents"),
-                Just("total_gifts"),
-                Just("is_live"),
-                Just("id"),
-                Just("channel_name"),
-            ];
-            prop_oneof![
-                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-                prop::collection::vec((keys, inner), 0..6).prop_map(|kv| {
-                    Value::Object(kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
-                }),
-            ]
-        })
-    }
+    const KEYS: &[&str] = &[
+        "livestreams",
+        "chat",
+        "recent_messages",
+        "latest_message",
+        "recent_rants",
+        "latest_rant",
+        "followers",
+        "recent_followers",
+        "latest_follower",
+        "subscribers",
+        "recent_subscribers",
+        "latest_subscriber",
+        "gifted_subs",
+        "recent_gifted_subs",
+        "latest_gifted_sub",
+        "username",
+        "user",
+        "purchased_by",
+        "text",
+        "badges",
+        "created_on",
+        "followed_on",
+        "subscribed_on",
+        "purchased_on",
+        "amount_cents",
+        "total_gifts",
+        "is_live",
+        "id",
+        "channel_name",
+    ];
+    const STRINGS: &[&str] = &[
+        "2023-09-18T17:51:08+00:00",
+        "2023-09-17T20:43:56-04:00",
+        "UserA",
+        "",
+        "500",
+    ];
 
     proptest! {
         #[test]
-        fn the_parser_never_panics_on_arbitrary_json(v in arb_json()) {
+        fn the_parser_never_panics_on_arbitrary_json(v in arb_json(KEYS, STRINGS)) {
             if let Ok(page) = parse_api(&v, "demo") {
                 for item in page.items {
                     prop_assert!(item.event.message_id.starts_with("rumble-"));
@@ -666,6 +861,39 @@ mod tests {
             }
             let _ = base36_to_base10(&s);
             let _ = parse_time(&s);
+        }
+
+        #[test]
+        fn rants_and_follows_decode_to_exactly_what_was_sent(
+            cents in 0u64..100_000_000,
+            username in "[A-Za-z0-9_]{1,20}",
+            text in "\\PC{0,60}",
+            secs in 1_600_000_000i64..2_000_000_000,
+            as_latest in any::<bool>(),
+        ) {
+            let at = DateTime::from_timestamp(secs, 0).unwrap();
+            let rant = json!({"username": username, "badges": ["premium"], "text": text,
+                "created_on": at.to_rfc3339(), "amount_cents": cents});
+            let follow = json!({"username": username, "followed_on": at.to_rfc3339()});
+            let chat = if as_latest {
+                json!({"latest_rant": rant})
+            } else {
+                json!({"recent_rants": [rant]})
+            };
+            let body = json!({"username": "owner", "followers": {"recent_followers": [follow]},
+                "livestreams": [{"id": "x", "is_live": true, "chat": chat}]});
+            let page = parse_api(&body, "demo").unwrap();
+            prop_assert!(page.skipped.is_empty());
+            let rant = &page.items[0].event;
+            prop_assert_eq!(rant.kind, EventKind::Tip);
+            prop_assert_eq!(rant.detail.as_deref().cloned(), usd(cents as f64 / 100.0));
+            prop_assert_eq!(rant.extras.get("amount_cents"), Some(json!(cents)));
+            prop_assert_eq!(rant.author.display_name.as_str(), username.as_str());
+            prop_assert_eq!(rant.text.as_str(), text.as_str());
+            prop_assert_eq!(rant.timestamp, at);
+            let follow = &page.items[1].event;
+            prop_assert_eq!((follow.kind, follow.timestamp), (EventKind::Follow, at));
+            prop_assert_eq!(follow.author.display_name.as_str(), username.as_str());
         }
     }
 }

@@ -9,7 +9,8 @@
 
 use crate::config::secrets::{Secret, Secrets};
 use crate::sources::{LiveStream, StatusHandle};
-use serde_json::Value;
+use crate::wire::{self, ErrorBody, Rfc3339, WireError};
+use serde::Deserialize;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -30,33 +31,50 @@ pub struct HelixStreams {
     secrets: Secrets,
 }
 
+/// `GET /streams`' answer: the live streams of the logins asked for.
+#[derive(Debug, Deserialize)]
+struct Streams {
+    data: Vec<Stream>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Stream {
+    id: String,
+    #[serde(default)]
+    user_login: Option<String>,
+    /// `live`, or empty after an error; absent reads as live.
+    #[serde(rename = "type", default)]
+    kind: Option<String>,
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    started_at: Option<Rfc3339>,
+}
+
 /// Reads a `GET /streams` answer: the live stream of `login`, or `None` when offline.
-pub fn parse_streams(body: &str, login: &str) -> Result<Option<LiveStream>, String> {
-    let value: Value = serde_json::from_str(body)
-        .map_err(|e| format!("Helix /streams answer is not JSON: {e}"))?;
-    let data = value
-        .get("data")
-        .and_then(Value::as_array)
-        .ok_or("Helix /streams answer has no data array")?;
-    let Some(stream) = data
-        .iter()
-        .find(|s| s.get("type").and_then(Value::as_str).unwrap_or("live") == "live")
+pub fn parse_streams(body: &str, login: &str) -> Result<Option<LiveStream>, WireError> {
+    const WHAT: &str = "the Helix /streams answer";
+    let streams: Streams = wire::from_str(WHAT, body)?;
+    let Some(stream) = streams
+        .data
+        .into_iter()
+        .find(|s| s.kind.as_deref().unwrap_or("live") == "live")
     else {
         return Ok(None);
     };
-    let s = |k: &str| stream.get(k).and_then(Value::as_str);
-    let id = s("id")
-        .filter(|id| !id.is_empty())
-        .ok_or("a Helix stream has no id")?;
-    let started_at = s("started_at")
-        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-        .map_or_else(chrono::Utc::now, |t| t.with_timezone(&chrono::Utc));
-    let user = s("user_login").unwrap_or(login);
+    if stream.id.is_empty() {
+        return Err(WireError::shape(
+            WHAT,
+            "data[0].id",
+            "the stream id is empty",
+        ));
+    }
+    let user = stream.user_login.as_deref().unwrap_or(login);
     Ok(Some(LiveStream {
-        id: id.to_string(),
-        started_at,
-        title: s("title").filter(|t| !t.is_empty()).map(str::to_owned),
         url: Some(format!("https://www.twitch.tv/{user}")),
+        id: stream.id,
+        started_at: stream.started_at.map_or_else(chrono::Utc::now, |t| t.0),
+        title: stream.title.filter(|t| !t.is_empty()),
     }))
 }
 
@@ -97,18 +115,16 @@ impl HelixStreams {
             .await
             .map_err(|e| crate::http_out::describe(e, &self.secrets))?;
         let status = response.status();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
+        let body = response.text().await.unwrap_or_default();
         if !status.is_success() {
-            let message = body.get("message").and_then(Value::as_str).unwrap_or("");
+            let error = ErrorBody::parse(&body).unwrap_or_default();
+            let message = error.text().unwrap_or("");
             return Err(format!(
                 "Twitch refused the app token ({status} {message}); check client_id_env and client_secret_env"
             ));
         }
-        let token = body
-            .get("access_token")
-            .and_then(Value::as_str)
-            .ok_or("Twitch's token answer has no access_token")?;
-        let token = Secret::new(token);
+        let token = wire::parse_token("Twitch's token answer", &body).map_err(|e| e.to_string())?;
+        let token = Secret::new(&token.access_token);
         self.token = Some(token.clone());
         Ok(token)
     }
@@ -138,7 +154,7 @@ impl HelixStreams {
             if !status.is_success() {
                 return Err(format!("Helix /streams answered {status}"));
             }
-            return parse_streams(&body, login);
+            return parse_streams(&body, login).map_err(|e| e.to_string());
         }
         Err("Helix refused a fresh app token (401); check the client id and secret".into())
     }
@@ -197,7 +213,12 @@ mod tests {
             parse_streams(r#"{"data":[],"pagination":{}}"#, "afro").unwrap(),
             None
         );
-        assert!(parse_streams(r#"{"error":"Unauthorized"}"#, "afro").is_err());
+        assert_eq!(
+            parse_streams(r#"{"error":"Unauthorized"}"#, "afro")
+                .unwrap_err()
+                .to_string(),
+            "the Helix /streams answer: missing field `data`"
+        );
     }
 
     proptest! {

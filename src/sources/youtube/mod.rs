@@ -32,6 +32,7 @@ pub use platform::YOUTUBE;
 use crate::command::{CommandKind, CommandSupport, PlatformCommand};
 use crate::config::model::PlatformOwn;
 use crate::config::secrets::{Secret, Secrets};
+use crate::guards::Guard;
 use crate::sources::runner::RetryPolicy;
 use crate::sources::runner::polling::{Pacer, Polled, Poller};
 use crate::sources::runner::serve::{Delivery, DeliveryError, Part};
@@ -480,7 +481,8 @@ impl YoutubeSource {
                         )
                         .await
                         .map_err(|e| self.call_error("liveBroadcasts.list", e))?;
-                    return Ok((wire::parse_broadcasts(&body), Method::LiveBroadcastsList));
+                    let found = wire::parse_broadcasts(&body).map_err(wire_error)?;
+                    return Ok((found, Method::LiveBroadcastsList));
                 }
                 self.spend(Method::SearchList).await?;
                 let (api, creds) = self.api()?;
@@ -497,7 +499,7 @@ impl YoutubeSource {
                     )
                     .await
                     .map_err(|e| self.call_error("search.list", e))?;
-                match wire::parse_search(&body).first() {
+                match wire::parse_search(&body).map_err(wire_error)?.first() {
                     Some(video) => Ok((self.video(video).await?, Method::SearchList)),
                     None => Ok((None, Method::SearchList)),
                 }
@@ -516,7 +518,7 @@ impl YoutubeSource {
             )
             .await
             .map_err(|e| self.call_error("videos.list", e))?;
-        Ok(wire::parse_video(&body))
+        wire::parse_video(&body).map_err(wire_error)
     }
 
     async fn poll_once(
@@ -686,10 +688,11 @@ impl YoutubeSource {
         hint: Option<Duration>,
     ) -> Result<Polled, SourceError> {
         self.drop_token = false;
-        let page = wire::parse_list(body, &self.creator, chat)
-            .map_err(|e| SourceError::Other(e.to_string()))?;
-        if page.skipped > 0 {
-            tracing::warn!(creator = %self.creator, platform = "youtube", skipped = page.skipped, "Skipped chat items without an id or a valid publishedAt.");
+        let page = wire::parse_list(body, &self.creator, chat).map_err(wire_error)?;
+        if let Some(first) = page.skipped.first() {
+            ctx.guards
+                .count(Guard::EventsUnreadable, page.skipped.len() as u64);
+            tracing::warn!(creator = %self.creator, platform = "youtube", skipped = page.skipped.len(), "Skipped chat items that cannot be read; the first: {first}");
         }
         let next = page.next_page_token.clone().or(token).unwrap_or_default();
         let next_cursor = format!("{chat}|{next}");
@@ -820,6 +823,11 @@ impl Delivery for YoutubeSource {
     fn deliver<'a>(&'a mut self, part: &'a Part) -> BoxFuture<'a, Result<(), DeliveryError>> {
         Box::pin(self.deliver_part(part))
     }
+}
+
+/// An answer that is not what the API documents: the runner's error, with where and why.
+fn wire_error(e: crate::wire::WireError) -> SourceError {
+    SourceError::Other(e.to_string())
 }
 
 impl Poller for YoutubeSource {

@@ -1,17 +1,27 @@
 //! Pure parsers for the YouTube Data API v3 responses of PROTOCOLS.md §2: a chat page
-//! (`liveChatMessages.list`), the discovery answers (`videos.list`, `search.list`,
-//! `liveBroadcasts.list`) and Google's error envelope.
+//! (`liveChatMessages.list`, and `streamList` batches turned into the same JSON), the discovery
+//! answers (`videos.list`, `search.list`, `liveBroadcasts.list`) and Google's error envelope.
 //!
-//! Every function takes the decoded JSON and never panics, whatever its shape: a field of the wrong
-//! type reads as absent. Each chat message becomes one [`ChatEvent`]; a message type this build does
-//! not know is kept as [`EventKind::Other`] with its snippet in extras, never dropped. A message
-//! without an id or a parseable `publishedAt` cannot be deduplicated safely (the store's key is the
-//! platform's own time and id), so it is skipped and counted in [`ListPage::skipped`].
+//! Each shape is a serde type below, decoded through [`crate::wire`], so a body that does not fit
+//! fails with the path of what did not fit. A page is read item by item: an item that does not
+//! decode (no id, no RFC 3339 `publishedAt`, a detail object of the wrong shape) cannot be stored
+//! or deduplicated safely, so it is skipped and reported in [`ListPage::skipped`], and the rest of
+//! the page is read. Each message becomes one [`ChatEvent`]: Super Chats and Super Stickers are
+//! `super_chat` events with their [`Money`], the four membership types are `membership` events with
+//! their [`Membership`], and a type this build does not know is kept as [`EventKind::Other`] (its
+//! [`OtherEvent`] naming the type, its snippet in extras), never dropped.
 
-use crate::event::{Author, ChatEvent, EventKind, Extras, Roles};
+use crate::event::{
+    Author, ChatEvent, EventDetail, EventKind, Extras, Membership, MembershipKind, Money,
+    OtherEvent, Roles,
+};
+use crate::wire::{self, Rfc3339, U64, WireError};
 use chrono::{DateTime, Utc};
+use serde::Deserialize;
 use serde_json::Value;
 use std::time::Duration;
+
+pub use crate::wire::parse_time;
 
 /// One parsed `liveChatMessages.list` response.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -23,8 +33,8 @@ pub struct ListPage {
     pub offline_at: Option<DateTime<Utc>>,
     /// A `chatEndedEvent` was among the items.
     pub chat_ended: bool,
-    /// Items without an id or a valid `publishedAt`.
-    pub skipped: usize,
+    /// Why each item that could not be read was skipped (its path names it: `items[3]...`).
+    pub skipped: Vec<WireError>,
 }
 
 impl ListPage {
@@ -34,249 +44,473 @@ impl ListPage {
     }
 }
 
-/// Why a response body is not a response at all.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unexpected YouTube response: {0}")]
-pub struct WireError(pub String);
-
-fn str_at<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
-    v.get(key)?.as_str()
+/// `liveChatMessages.list` (§2.1). Items are decoded one at a time (see [`parse_list`]).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ListResponse {
+    #[serde(default)]
+    next_page_token: Option<String>,
+    #[serde(default)]
+    polling_interval_millis: Option<U64>,
+    #[serde(default)]
+    offline_at: Option<Rfc3339>,
+    #[serde(default)]
+    items: Option<Vec<Value>>,
 }
 
-fn bool_at(v: &Value, key: &str) -> bool {
-    v.get(key).and_then(Value::as_bool).unwrap_or(false)
+/// One `youtube#liveChatMessage`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Message<'a> {
+    #[serde(borrow)]
+    id: &'a str,
+    #[serde(borrow)]
+    snippet: Snippet<'a>,
+    #[serde(default, borrow)]
+    author_details: Option<AuthorDetails<'a>>,
 }
 
-/// A uint64 field: Google sends them as strings (`"5000000"`); numbers are accepted too.
-fn u64_at(v: &Value, key: &str) -> Option<u64> {
-    match v.get(key)? {
-        Value::String(s) => s.trim().parse().ok(),
-        Value::Number(n) => n.as_u64(),
-        _ => None,
-    }
+/// A message's snippet: its type and the detail object that type carries (§2.2).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Snippet<'a> {
+    #[serde(rename = "type", default, borrow)]
+    kind: Option<&'a str>,
+    #[serde(default, borrow)]
+    live_chat_id: Option<&'a str>,
+    #[serde(default, borrow)]
+    author_channel_id: Option<&'a str>,
+    published_at: Rfc3339,
+    #[serde(default, borrow)]
+    display_message: Option<&'a str>,
+    #[serde(default, borrow)]
+    text_message_details: Option<TextMessageDetails<'a>>,
+    #[serde(default, borrow)]
+    super_chat_details: Option<PaidDetails<'a>>,
+    #[serde(default, borrow)]
+    super_sticker_details: Option<PaidDetails<'a>>,
+    /// The legacy fan funding event's details; the field name is the discovery document's
+    /// (`fanFundingEventDetails`), not in our protocol reference's table.
+    #[serde(default, borrow)]
+    fan_funding_event_details: Option<PaidDetails<'a>>,
+    #[serde(default, borrow)]
+    new_sponsor_details: Option<NewSponsorDetails<'a>>,
+    #[serde(default, borrow)]
+    member_milestone_chat_details: Option<MilestoneDetails<'a>>,
+    #[serde(default, borrow)]
+    membership_gifting_details: Option<GiftingDetails<'a>>,
+    #[serde(default, borrow)]
+    gift_membership_received_details: Option<ReceivedDetails<'a>>,
+    #[serde(default, borrow)]
+    message_deleted_details: Option<DeletedDetails<'a>>,
+    #[serde(default, borrow)]
+    message_retracted_details: Option<RetractedDetails<'a>>,
+    #[serde(default, borrow)]
+    user_banned_details: Option<BannedDetails<'a>>,
+    #[serde(default)]
+    poll_details: Option<Value>,
 }
 
-/// An RFC 3339 time (`2023-05-25T20:08:08.479833+00:00`).
-pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+struct AuthorDetails<'a> {
+    #[serde(borrow)]
+    channel_id: Option<&'a str>,
+    #[serde(borrow)]
+    display_name: Option<&'a str>,
+    is_verified: Option<bool>,
+    is_chat_owner: Option<bool>,
+    is_chat_sponsor: Option<bool>,
+    is_chat_moderator: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TextMessageDetails<'a> {
+    #[serde(default, borrow)]
+    message_text: Option<&'a str>,
+}
+
+/// `superChatDetails`, `superStickerDetails` (with its sticker) and the legacy fan funding
+/// details: an amount is what makes them what they are, so it is required.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PaidDetails<'a> {
+    amount_micros: U64,
+    #[serde(borrow)]
+    currency: &'a str,
+    #[serde(default, borrow)]
+    amount_display_string: Option<&'a str>,
+    #[serde(default, borrow)]
+    user_comment: Option<&'a str>,
+    #[serde(default)]
+    tier: Option<U64>,
+    #[serde(default, borrow)]
+    super_sticker_metadata: Option<StickerMetadata<'a>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StickerMetadata<'a> {
+    #[serde(default, borrow)]
+    sticker_id: Option<&'a str>,
+    #[serde(default, borrow)]
+    alt_text: Option<&'a str>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct NewSponsorDetails<'a> {
+    #[serde(default, borrow)]
+    member_level_name: Option<&'a str>,
+    #[serde(default)]
+    is_upgrade: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct MilestoneDetails<'a> {
+    #[serde(default, borrow)]
+    user_comment: Option<&'a str>,
+    #[serde(default)]
+    member_month: Option<U64>,
+    #[serde(default, borrow)]
+    member_level_name: Option<&'a str>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GiftingDetails<'a> {
+    #[serde(default)]
+    gift_memberships_count: Option<U64>,
+    #[serde(default, borrow)]
+    gift_memberships_level_name: Option<&'a str>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ReceivedDetails<'a> {
+    #[serde(default, borrow)]
+    member_level_name: Option<&'a str>,
+    #[serde(default, borrow)]
+    gifter_channel_id: Option<&'a str>,
+    #[serde(default, borrow)]
+    associated_membership_gifting_message_id: Option<&'a str>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DeletedDetails<'a> {
+    #[serde(default, borrow)]
+    deleted_message_id: Option<&'a str>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RetractedDetails<'a> {
+    #[serde(default, borrow)]
+    retracted_message_id: Option<&'a str>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BannedDetails<'a> {
+    #[serde(default, borrow)]
+    banned_user_details: Option<BannedUser<'a>>,
+    #[serde(default, borrow)]
+    ban_type: Option<&'a str>,
+    #[serde(default)]
+    ban_duration_seconds: Option<U64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BannedUser<'a> {
+    #[serde(default, borrow)]
+    channel_id: Option<&'a str>,
+    #[serde(default, borrow)]
+    display_name: Option<&'a str>,
+}
+
+/// The snippet of a message whose type this build does not know, kept whole.
+#[derive(Debug, Deserialize)]
+struct RawSnippet {
+    snippet: Value,
 }
 
 /// Parses a `liveChatMessages.list` body read from chat `chat_id` of `creator`.
 pub fn parse_list(body: &Value, creator: &str, chat_id: &str) -> Result<ListPage, WireError> {
-    let obj = body
-        .as_object()
-        .ok_or_else(|| WireError("the chat page is not a JSON object".into()))?;
+    let response: ListResponse = wire::from_value("a YouTube chat page", body)?;
     let mut page = ListPage {
-        next_page_token: obj
-            .get("nextPageToken")
-            .and_then(Value::as_str)
-            .filter(|t| !t.is_empty())
-            .map(str::to_owned),
-        polling_interval: obj
-            .get("pollingIntervalMillis")
-            .and_then(Value::as_u64)
-            .map(Duration::from_millis),
-        offline_at: obj
-            .get("offlineAt")
-            .and_then(Value::as_str)
-            .and_then(parse_time),
+        next_page_token: response.next_page_token.filter(|t| !t.is_empty()),
+        polling_interval: response
+            .polling_interval_millis
+            .map(|ms| Duration::from_millis(ms.0)),
+        offline_at: response.offline_at.map(|t| t.0),
         ..ListPage::default()
     };
-    let items = match obj.get("items") {
-        None | Some(Value::Null) => &[][..],
-        Some(Value::Array(items)) => items.as_slice(),
-        Some(_) => return Err(WireError("`items` is not an array".into())),
-    };
-    for item in items {
+    for (i, item) in response.items.unwrap_or_default().iter().enumerate() {
         match message(item, creator, chat_id) {
-            Some(event) => {
-                if event.extras.get("event").as_ref().and_then(Value::as_str) == Some("chat_ended")
-                {
-                    page.chat_ended = true;
-                }
+            Ok((event, ended)) => {
+                page.chat_ended |= ended;
                 page.events.push(event);
             }
-            None => page.skipped += 1,
+            Err(e) => page.skipped.push(e.within(&format!("items[{i}]"))),
         }
     }
     Ok(page)
 }
 
-/// Normalizes one `youtube#liveChatMessage`; `None` without an id or a valid `publishedAt`.
-pub fn message(item: &Value, creator: &str, chat_id: &str) -> Option<ChatEvent> {
-    let id = str_at(item, "id").filter(|id| !id.is_empty())?;
-    let null = Value::Null;
-    let snippet = item.get("snippet").unwrap_or(&null);
-    let timestamp = str_at(snippet, "publishedAt").and_then(parse_time)?;
-    let details = item.get("authorDetails").unwrap_or(&null);
-    let channel_id = str_at(details, "channelId")
-        .or_else(|| str_at(snippet, "authorChannelId"))
+const MESSAGE: &str = "a YouTube chat message";
+
+/// Normalizes one `youtube#liveChatMessage`; also says whether it is a `chatEndedEvent`.
+fn message(item: &Value, creator: &str, chat_id: &str) -> Result<(ChatEvent, bool), WireError> {
+    let m: Message<'_> = wire::from_value(MESSAGE, item)?;
+    if m.id.is_empty() {
+        return Err(WireError::shape(MESSAGE, "id", "the id is empty"));
+    }
+    let details = m.author_details.unwrap_or_default();
+    let snippet = &m.snippet;
+    let channel_id = details
+        .channel_id
+        .or(snippet.author_channel_id)
         .unwrap_or("");
-    let display = str_at(details, "displayName").unwrap_or(channel_id);
     let author = Author {
         id: channel_id.into(),
         login: channel_id.into(),
-        display_name: display.into(),
+        display_name: details.display_name.unwrap_or(channel_id).into(),
         roles: Roles {
-            broadcaster: bool_at(details, "isChatOwner"),
-            moderator: bool_at(details, "isChatModerator"),
+            broadcaster: details.is_chat_owner == Some(true),
+            moderator: details.is_chat_moderator == Some(true),
             vip: false,
-            subscriber: bool_at(details, "isChatSponsor"),
+            subscriber: details.is_chat_sponsor == Some(true),
         },
     };
-    let chat = str_at(snippet, "liveChatId").unwrap_or(chat_id);
     let mut event = ChatEvent::message(
         crate::sources::youtube::YOUTUBE,
         creator,
-        id,
-        timestamp,
+        m.id,
+        snippet.published_at.0,
         author,
         "",
     );
-    event.channel = chat.into();
-    let mut extras = Extras::new();
-    let kind_name = str_at(snippet, "type").unwrap_or("");
-    let display_message = str_at(snippet, "displayMessage").unwrap_or("");
-    let (kind, text) = normalize(kind_name, snippet, display_message, &mut extras);
-    if bool_at(details, "isVerified") {
-        extras.insert_bool("verified", true);
+    event.channel = snippet.live_chat_id.unwrap_or(chat_id).into();
+    let kind = snippet.kind.unwrap_or("");
+    let (kind_out, text, detail) = normalize(kind, snippet, &mut event.extras)?;
+    if kind_out == EventKind::Other && detail.is_none() {
+        // A type this build does not know: kept, with its snippet, for later builds and replays.
+        event
+            .extras
+            .insert_str("event", if kind.is_empty() { "unknown" } else { kind });
+        let raw: RawSnippet = wire::from_value(MESSAGE, item)?;
+        event.extras.insert_value("snippet", &raw.snippet);
     }
-    event.kind = kind;
+    if details.is_verified == Some(true) {
+        event.extras.insert_bool("verified", true);
+    }
+    event.kind = kind_out;
     event.text = text.into();
-    event.extras = extras;
-    Some(event)
+    event.detail = match (kind_out, detail) {
+        (EventKind::Other, _) => Some(Box::new(EventDetail::Other(OtherEvent {
+            event: if kind.is_empty() { "unknown" } else { kind }.into(),
+        }))),
+        (_, detail) => detail.map(Box::new),
+    };
+    Ok((event, kind == "chatEndedEvent"))
 }
 
-/// The kind, text and extras of one message type.
+/// The kind, text and typed detail of one message type; extras get what has no typed field.
+/// Unknown types answer `(Other, display, None)` and are completed by the caller. A paid message
+/// without its details has no amount, which is what it is about: an error, like a missing id.
 fn normalize<'a>(
     kind: &str,
-    snippet: &'a Value,
-    display: &'a str,
+    s: &Snippet<'a>,
     extras: &mut Extras,
-) -> (EventKind, &'a str) {
-    static NULL: Value = Value::Null;
-    let null = &NULL;
-    let d = |key: &str| snippet.get(key).filter(|v| v.is_object()).unwrap_or(null);
+) -> Result<(EventKind, &'a str, Option<EventDetail>), WireError> {
+    let display = s.display_message.unwrap_or("");
+    let level = |name: Option<&str>| name.filter(|l| !l.is_empty()).map(Into::into);
     match kind {
         "textMessageEvent" => {
-            let text = str_at(d("textMessageDetails"), "messageText").unwrap_or(display);
-            (EventKind::Message, text)
+            let text = s
+                .text_message_details
+                .as_ref()
+                .and_then(|d| d.message_text)
+                .unwrap_or(display);
+            Ok((EventKind::Message, text, None))
         }
         "superChatEvent" | "superStickerEvent" | "fanFundingEvent" => {
-            let (name, details) = match kind {
-                "superChatEvent" => ("super_chat", d("superChatDetails")),
-                "superStickerEvent" => ("super_sticker", d("superStickerDetails")),
-                _ => ("fan_funding", d("fanFundingEventDetails")),
+            let (name, key, details, event_kind) = match kind {
+                "superChatEvent" => (
+                    "super_chat",
+                    "superChatDetails",
+                    &s.super_chat_details,
+                    EventKind::SuperChat,
+                ),
+                "superStickerEvent" => (
+                    "super_sticker",
+                    "superStickerDetails",
+                    &s.super_sticker_details,
+                    EventKind::SuperChat,
+                ),
+                // Legacy fan funding: money sent outside a Super Chat.
+                _ => (
+                    "fan_funding",
+                    "fanFundingEventDetails",
+                    &s.fan_funding_event_details,
+                    EventKind::Tip,
+                ),
+            };
+            let Some(d) = details else {
+                return Err(WireError::shape(
+                    MESSAGE,
+                    &format!("snippet.{key}"),
+                    format!("a {kind} without its details has no amount"),
+                ));
             };
             extras.insert_str("event", name);
-            money(details, extras);
-            if let Some(tier) = u64_at(details, "tier") {
-                extras.insert_u64("tier", tier);
+            // Micros are exact; the typed amount is in currency units for triggers and templates.
+            extras.insert_u64("amount_micros", d.amount_micros.0);
+            if let Some(sticker) = &d.super_sticker_metadata {
+                if let Some(id) = sticker.sticker_id {
+                    extras.insert_str("sticker_id", id);
+                }
+                if let Some(alt) = sticker.alt_text {
+                    extras.insert_str("sticker_alt_text", alt);
+                }
             }
-            let sticker = details
-                .get("superStickerMetadata")
-                .filter(|v| v.is_object())
-                .unwrap_or(null);
-            if let Some(sticker_id) = str_at(sticker, "stickerId") {
-                extras.insert_str("sticker_id", sticker_id);
-            }
-            if let Some(alt) = str_at(sticker, "altText") {
-                extras.insert_str("sticker_alt_text", alt);
-            }
-            (
-                EventKind::SuperChat,
-                str_at(details, "userComment").unwrap_or(""),
-            )
+            let money = Money {
+                amount: d.amount_micros.0 as f64 / 1_000_000.0,
+                currency: d.currency.into(),
+                display: d.amount_display_string.map(Into::into),
+                tier: d.tier.map(U64::as_u32),
+            };
+            Ok((
+                event_kind,
+                d.user_comment.unwrap_or(""),
+                Some(EventDetail::Money(money)),
+            ))
         }
         "newSponsorEvent" => {
-            let details = d("newSponsorDetails");
             extras.insert_str("event", "new_member");
-            level(details, extras);
-            extras.insert_bool("is_upgrade", bool_at(details, "isUpgrade"));
-            (EventKind::Subscription, "")
+            let d = s.new_sponsor_details.as_ref();
+            let upgrade = d.and_then(|d| d.is_upgrade) == Some(true);
+            let membership = Membership {
+                kind: if upgrade {
+                    MembershipKind::Upgrade
+                } else {
+                    MembershipKind::New
+                },
+                level: level(d.and_then(|d| d.member_level_name)),
+                months: None,
+                count: None,
+            };
+            Ok((
+                EventKind::Membership,
+                "",
+                Some(EventDetail::Membership(membership)),
+            ))
         }
         "memberMilestoneChatEvent" => {
-            let details = d("memberMilestoneChatDetails");
             extras.insert_str("event", "member_milestone");
-            level(details, extras);
-            if let Some(months) = u64_at(details, "memberMonth") {
-                extras.insert_u64("months", months);
-            }
-            (
-                EventKind::Subscription,
-                str_at(details, "userComment").unwrap_or(""),
-            )
+            let d = s.member_milestone_chat_details.as_ref();
+            let membership = Membership {
+                kind: MembershipKind::Milestone,
+                level: level(d.and_then(|d| d.member_level_name)),
+                months: d.and_then(|d| d.member_month).map(U64::as_u32),
+                count: None,
+            };
+            Ok((
+                EventKind::Membership,
+                d.and_then(|d| d.user_comment).unwrap_or(""),
+                Some(EventDetail::Membership(membership)),
+            ))
         }
         "membershipGiftingEvent" => {
-            let details = d("membershipGiftingDetails");
             extras.insert_str("event", "membership_gifting");
-            if let Some(count) = u64_at(details, "giftMembershipsCount") {
-                extras.insert_u64("gift_count", count);
-            }
-            if let Some(level) = str_at(details, "giftMembershipsLevelName") {
-                extras.insert_str("member_level", level);
-            }
-            (EventKind::Subscription, "")
+            let d = s.membership_gifting_details.as_ref();
+            let membership = Membership {
+                kind: MembershipKind::Gift,
+                level: level(d.and_then(|d| d.gift_memberships_level_name)),
+                months: None,
+                count: d.and_then(|d| d.gift_memberships_count).map(U64::as_u32),
+            };
+            Ok((
+                EventKind::Membership,
+                "",
+                Some(EventDetail::Membership(membership)),
+            ))
         }
         "giftMembershipReceivedEvent" => {
-            let details = d("giftMembershipReceivedDetails");
             extras.insert_str("event", "gift_membership_received");
-            level(details, extras);
-            if let Some(gifter) = str_at(details, "gifterChannelId") {
+            let d = s.gift_membership_received_details.as_ref();
+            if let Some(gifter) = d.and_then(|d| d.gifter_channel_id) {
                 extras.insert_str("gifter_channel_id", gifter);
             }
-            if let Some(gift) = str_at(details, "associatedMembershipGiftingMessageId") {
+            if let Some(gift) = d.and_then(|d| d.associated_membership_gifting_message_id) {
                 extras.insert_str("gifting_message_id", gift);
             }
-            (EventKind::Subscription, "")
+            let membership = Membership {
+                kind: MembershipKind::Received,
+                level: level(d.and_then(|d| d.member_level_name)),
+                months: None,
+                count: None,
+            };
+            Ok((
+                EventKind::Membership,
+                "",
+                Some(EventDetail::Membership(membership)),
+            ))
         }
         "messageDeletedEvent" => {
             extras.insert_str("event", "message_deleted");
-            if let Some(target) = str_at(d("messageDeletedDetails"), "deletedMessageId") {
+            if let Some(target) = s
+                .message_deleted_details
+                .as_ref()
+                .and_then(|d| d.deleted_message_id)
+            {
                 extras.insert_str("target_message_id", target);
             }
-            (EventKind::Deletion, "")
+            Ok((EventKind::Deletion, "", None))
         }
         "messageRetractedEvent" => {
             extras.insert_str("event", "message_retracted");
-            if let Some(target) = str_at(d("messageRetractedDetails"), "retractedMessageId") {
+            if let Some(target) = s
+                .message_retracted_details
+                .as_ref()
+                .and_then(|d| d.retracted_message_id)
+            {
                 extras.insert_str("target_message_id", target);
             }
-            (EventKind::Deletion, "")
+            Ok((EventKind::Deletion, "", None))
         }
         "userBannedEvent" => {
-            let details = d("userBannedDetails");
-            let banned = details
-                .get("bannedUserDetails")
-                .filter(|v| v.is_object())
-                .unwrap_or(null);
             extras.insert_str("event", "user_banned");
-            if let Some(id) = str_at(banned, "channelId") {
+            let d = s.user_banned_details.as_ref();
+            let banned = d.and_then(|d| d.banned_user_details.as_ref());
+            if let Some(id) = banned.and_then(|b| b.channel_id) {
                 extras.insert_str("target_user_id", id);
             }
-            if let Some(name) = str_at(banned, "displayName") {
+            if let Some(name) = banned.and_then(|b| b.display_name) {
                 extras.insert_str("target_user_name", name);
             }
-            let temporary = str_at(details, "banType") == Some("temporary");
+            let temporary = d.and_then(|d| d.ban_type) == Some("temporary");
             extras.insert_str(
                 "ban_type",
                 if temporary { "temporary" } else { "permanent" },
             );
-            if let Some(seconds) = u64_at(details, "banDurationSeconds") {
-                extras.insert_u64("ban_duration_s", seconds);
+            if let Some(seconds) = d.and_then(|d| d.ban_duration_seconds) {
+                extras.insert_u64("ban_duration_s", seconds.0);
             }
             let kind = if temporary {
                 EventKind::Timeout
             } else {
                 EventKind::Ban
             };
-            (kind, "")
+            Ok((kind, "", None))
         }
         "chatEndedEvent" => {
             extras.insert_str("event", "chat_ended");
-            (EventKind::Notice, "")
+            Ok((EventKind::Notice, "", None))
         }
         "sponsorOnlyModeStartedEvent" | "sponsorOnlyModeEndedEvent" => {
             let on = kind == "sponsorOnlyModeStartedEvent";
@@ -289,51 +523,25 @@ fn normalize<'a>(
                 },
             );
             extras.insert_bool("members_only", on);
-            (EventKind::RoomState, "")
+            Ok((EventKind::RoomState, "", None))
         }
         "pollEvent" => {
             extras.insert_str("event", "poll");
-            if let Some(poll) = snippet.get("pollDetails").filter(|v| v.is_object()) {
+            if let Some(poll) = s.poll_details.as_ref().filter(|p| p.is_object()) {
                 extras.insert_value("poll", poll);
             }
-            (EventKind::Other, display)
+            Ok((EventKind::Other, display, other(kind)))
         }
         "tombstone" => {
             extras.insert_str("event", "tombstone");
-            (EventKind::Other, "")
+            Ok((EventKind::Other, "", other(kind)))
         }
-        other => {
-            // A type this build does not know: kept, with its snippet, for later builds and replays.
-            extras.insert_str("event", if other.is_empty() { "unknown" } else { other });
-            extras.insert_value("snippet", snippet);
-            (EventKind::Other, display)
-        }
+        _ => Ok((EventKind::Other, display, None)),
     }
 }
 
-fn money(details: &Value, extras: &mut Extras) {
-    if let Some(micros) = u64_at(details, "amountMicros") {
-        extras.insert_u64("amount_micros", micros);
-        // Micros are exact; the decimal amount is for display and triggers.
-        let amount = format!(
-            "{}.{:02}",
-            micros / 1_000_000,
-            (micros % 1_000_000) / 10_000
-        );
-        extras.insert_str("amount", &amount);
-    }
-    if let Some(currency) = str_at(details, "currency") {
-        extras.insert_str("currency", currency);
-    }
-    if let Some(display) = str_at(details, "amountDisplayString") {
-        extras.insert_str("amount_display", display);
-    }
-}
-
-fn level(details: &Value, extras: &mut Extras) {
-    if let Some(level) = str_at(details, "memberLevelName") {
-        extras.insert_str("member_level", level);
-    }
+fn other(kind: &str) -> Option<EventDetail> {
+    Some(EventDetail::Other(OtherEvent { event: kind.into() }))
 }
 
 /// Google's error envelope, with the HTTP status it came with.
@@ -411,24 +619,44 @@ fn strip_tags(s: &str) -> String {
     out.chars().take(300).collect()
 }
 
-/// Reads an error response: the envelope when the body has one, else just the status.
+/// Google's error envelope (§2.3).
+#[derive(Debug, Default, Deserialize)]
+struct ErrorBody {
+    #[serde(default)]
+    error: Option<GoogleError>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct GoogleError {
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    errors: Vec<GoogleErrorItem>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct GoogleErrorItem {
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    domain: Option<String>,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// Reads an error response: the envelope when the body has one, else just the status (an error
+/// page from a proxy is still an error of that status).
 pub fn parse_error(status: u16, body: &str) -> ApiError {
-    let value: Value = serde_json::from_str(body).unwrap_or(Value::Null);
-    let null = Value::Null;
-    let error = value.get("error").unwrap_or(&null);
-    let first = error
-        .get("errors")
-        .and_then(Value::as_array)
-        .and_then(|e| e.first())
-        .unwrap_or(&null);
+    let error = wire::from_str::<ErrorBody>("a YouTube error answer", body)
+        .ok()
+        .and_then(|b| b.error)
+        .unwrap_or_default();
+    let mut first = error.errors.into_iter().next().unwrap_or_default();
     ApiError {
         status,
-        reason: str_at(first, "reason").unwrap_or("").to_owned(),
-        domain: str_at(first, "domain").unwrap_or("").to_owned(),
-        message: str_at(error, "message")
-            .or_else(|| str_at(first, "message"))
-            .unwrap_or("")
-            .to_owned(),
+        reason: first.reason.take().unwrap_or_default(),
+        domain: first.domain.take().unwrap_or_default(),
+        message: error.message.or(first.message).unwrap_or_default(),
     }
 }
 
@@ -440,52 +668,122 @@ pub struct LiveChat {
     pub started_at: Option<DateTime<Utc>>,
 }
 
+/// `videos.list?part=liveStreamingDetails` (§2.4).
+#[derive(Debug, Deserialize)]
+struct VideoList {
+    #[serde(default)]
+    items: Vec<Video>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Video {
+    #[serde(default)]
+    live_streaming_details: Option<LiveStreamingDetails>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LiveStreamingDetails {
+    #[serde(default)]
+    active_live_chat_id: Option<String>,
+    #[serde(default)]
+    actual_start_time: Option<Rfc3339>,
+    #[serde(default)]
+    actual_end_time: Option<Rfc3339>,
+}
+
 /// `videos.list?part=liveStreamingDetails`: the first video's active chat, if it is live.
-pub fn parse_video(body: &Value) -> Option<LiveChat> {
-    let details = body
-        .get("items")?
-        .as_array()?
-        .first()?
-        .get("liveStreamingDetails")?;
-    if str_at(details, "actualEndTime").is_some() {
-        return None;
+pub fn parse_video(body: &Value) -> Result<Option<LiveChat>, WireError> {
+    let list: VideoList = wire::from_value("a YouTube videos.list answer", body)?;
+    let Some(details) = list
+        .items
+        .into_iter()
+        .next()
+        .and_then(|v| v.live_streaming_details)
+    else {
+        return Ok(None);
+    };
+    if details.actual_end_time.is_some() {
+        return Ok(None);
     }
-    Some(LiveChat {
-        live_chat_id: str_at(details, "activeLiveChatId")
-            .filter(|id| !id.is_empty())?
-            .to_owned(),
-        started_at: str_at(details, "actualStartTime").and_then(parse_time),
-    })
+    Ok(details
+        .active_live_chat_id
+        .filter(|id| !id.is_empty())
+        .map(|live_chat_id| LiveChat {
+            live_chat_id,
+            started_at: details.actual_start_time.map(|t| t.0),
+        }))
+}
+
+/// `search.list?eventType=live&type=video`.
+#[derive(Debug, Deserialize)]
+struct SearchList {
+    #[serde(default)]
+    items: Vec<SearchResult>,
+}
+
+#[derive(Debug, Deserialize)]
+struct SearchResult {
+    id: SearchId,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SearchId {
+    #[serde(default)]
+    video_id: Option<String>,
 }
 
 /// `search.list?eventType=live&type=video`: the ids of the live videos.
-pub fn parse_search(body: &Value) -> Vec<String> {
-    let Some(items) = body.get("items").and_then(Value::as_array) else {
-        return Vec::new();
-    };
-    items
-        .iter()
-        .filter_map(|i| str_at(i.get("id")?, "videoId"))
-        .map(str::to_owned)
-        .collect()
+pub fn parse_search(body: &Value) -> Result<Vec<String>, WireError> {
+    let list: SearchList = wire::from_value("a YouTube search.list answer", body)?;
+    Ok(list
+        .items
+        .into_iter()
+        .filter_map(|i| i.id.video_id)
+        .collect())
+}
+
+/// `liveBroadcasts.list?part=snippet`.
+#[derive(Debug, Deserialize)]
+struct BroadcastList {
+    #[serde(default)]
+    items: Vec<Broadcast>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Broadcast {
+    #[serde(default)]
+    snippet: Option<BroadcastSnippet>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BroadcastSnippet {
+    #[serde(default)]
+    live_chat_id: Option<String>,
+    #[serde(default)]
+    actual_start_time: Option<Rfc3339>,
 }
 
 /// `liveBroadcasts.list?part=snippet&broadcastStatus=active`: the first broadcast with a chat.
-pub fn parse_broadcasts(body: &Value) -> Option<LiveChat> {
-    body.get("items")?.as_array()?.iter().find_map(|item| {
-        let snippet = item.get("snippet")?;
+pub fn parse_broadcasts(body: &Value) -> Result<Option<LiveChat>, WireError> {
+    let list: BroadcastList = wire::from_value("a YouTube liveBroadcasts.list answer", body)?;
+    Ok(list.items.into_iter().find_map(|b| {
+        let snippet = b.snippet?;
         Some(LiveChat {
-            live_chat_id: str_at(snippet, "liveChatId")
-                .filter(|id| !id.is_empty())?
-                .to_owned(),
-            started_at: str_at(snippet, "actualStartTime").and_then(parse_time),
+            live_chat_id: snippet.live_chat_id.filter(|id| !id.is_empty())?,
+            started_at: snippet.actual_start_time.map(|t| t.0),
         })
-    })
+    }))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::{MembershipKind, OtherEvent};
+    use crate::wire::strategy::arb_json;
     use proptest::prelude::*;
     use serde_json::json;
 
@@ -519,21 +817,39 @@ mod tests {
     }
 
     fn one(kind: &str, details_key: &str, details: Value) -> ChatEvent {
-        message(&item(kind, details_key, details), "demo", "chat1").expect("an event")
+        message(&item(kind, details_key, details), "demo", "chat1")
+            .expect("an event")
+            .0
+    }
+
+    fn membership(e: &ChatEvent) -> &Membership {
+        match e.detail.as_deref() {
+            Some(EventDetail::Membership(m)) => m,
+            other => panic!("not a membership: {other:?}"),
+        }
+    }
+
+    fn money(e: &ChatEvent) -> &Money {
+        match e.detail.as_deref() {
+            Some(EventDetail::Money(m)) => m,
+            other => panic!("not money: {other:?}"),
+        }
     }
 
     #[test]
-    fn the_documented_page_parses_with_token_interval_text_and_super_chat() {
+    fn the_documented_page_parses_with_token_interval_text_and_a_typed_super_chat() {
         let page = parse_list(&serde_json::from_str(PAGE).unwrap(), "demo", "fallback").unwrap();
         assert_eq!(page.next_page_token.as_deref(), Some("GLCe1Ja"));
         assert_eq!(page.polling_interval, Some(Duration::from_millis(2055)));
         assert!(!page.ended());
+        assert!(page.skipped.is_empty());
         assert_eq!(page.events.len(), 2);
         let text = &page.events[0];
         assert_eq!(text.message_id, "LCC.CjgKDQoLRDlm");
         assert_eq!(text.channel, "Cg0KC0Q5ZnFG");
         assert_eq!(text.text, "hello");
         assert_eq!(text.kind, EventKind::Message);
+        assert_eq!(text.detail, None);
         assert_eq!(text.author.display_name, "Viewer");
         assert_eq!(text.author.id, "UCrjdRCm0gGcdrYtl8z66t6g");
         assert_eq!(
@@ -545,13 +861,23 @@ mod tests {
         assert_eq!(sc.text, "nice");
         assert!(sc.author.roles.subscriber);
         assert_eq!(
+            money(sc),
+            &Money {
+                amount: 5.0,
+                currency: "USD".into(),
+                display: Some("$5.00".into()),
+                tier: Some(2),
+            }
+        );
+        assert_eq!(
             sc.extras.as_json(),
-            r#"{"event":"super_chat","amount_micros":5000000,"amount":"5.00","currency":"USD","amount_display":"$5.00","tier":2}"#
+            r#"{"event":"super_chat","amount_micros":5000000}"#,
+            "what has a typed field is not repeated in extras"
         );
     }
 
     #[test]
-    fn every_message_type_is_normalized_and_unknown_types_are_kept() {
+    fn paid_and_membership_types_map_to_their_kinds_and_typed_fields() {
         let e = one(
             "superStickerEvent",
             "superStickerDetails",
@@ -559,18 +885,50 @@ mod tests {
                 "amountMicros": "1990000", "currency": "EUR", "amountDisplayString": "€1.99", "tier": 1}),
         );
         assert_eq!(e.kind, EventKind::SuperChat);
-        assert_eq!(e.extras.get("amount").unwrap(), "1.99");
-        assert_eq!(e.extras.get("sticker_alt_text").unwrap(), "Wave");
-        assert_eq!(e.extras.get("verified").unwrap(), true);
+        assert_eq!(
+            money(&e),
+            &Money {
+                amount: 1.99,
+                currency: "EUR".into(),
+                display: Some("€1.99".into()),
+                tier: Some(1),
+            }
+        );
+        assert_eq!(
+            e.extras.as_json(),
+            r#"{"event":"super_sticker","amount_micros":1990000,"sticker_id":"st1","sticker_alt_text":"Wave","verified":true}"#
+        );
         assert!(e.author.roles.moderator);
+
+        let e = one(
+            "fanFundingEvent",
+            "fanFundingEventDetails",
+            json!({"amountMicros": "2500000", "currency": "JPY", "amountDisplayString": "¥2", "userComment": "old"}),
+        );
+        assert_eq!((e.kind, e.text.as_str()), (EventKind::Tip, "old"));
+        assert_eq!(money(&e).amount, 2.5);
 
         let e = one(
             "newSponsorEvent",
             "newSponsorDetails",
             json!({"memberLevelName": "Gold", "isUpgrade": true}),
         );
-        assert_eq!(e.kind, EventKind::Subscription);
-        assert_eq!(e.extras.get("is_upgrade").unwrap(), true);
+        assert_eq!(e.kind, EventKind::Membership);
+        assert_eq!(
+            membership(&e),
+            &Membership {
+                kind: MembershipKind::Upgrade,
+                level: Some("Gold".into()),
+                months: None,
+                count: None
+            }
+        );
+        let e = one(
+            "newSponsorEvent",
+            "newSponsorDetails",
+            json!({"memberLevelName": "Gold", "isUpgrade": false}),
+        );
+        assert_eq!(membership(&e).kind, MembershipKind::New);
 
         let e = one(
             "memberMilestoneChatEvent",
@@ -579,32 +937,51 @@ mod tests {
         );
         assert_eq!(
             (e.kind, e.text.as_str()),
-            (EventKind::Subscription, "a year!")
+            (EventKind::Membership, "a year!")
         );
-        assert_eq!(e.extras.get("months").unwrap(), 12);
+        assert_eq!(
+            membership(&e),
+            &Membership {
+                kind: MembershipKind::Milestone,
+                level: Some("Gold".into()),
+                months: Some(12),
+                count: None
+            }
+        );
 
         let e = one(
             "membershipGiftingEvent",
             "membershipGiftingDetails",
             json!({"giftMembershipsCount": 5, "giftMembershipsLevelName": "Gold"}),
         );
-        assert_eq!(e.kind, EventKind::Subscription);
-        assert_eq!(e.extras.get("gift_count").unwrap(), 5);
+        assert_eq!(
+            membership(&e),
+            &Membership {
+                kind: MembershipKind::Gift,
+                level: Some("Gold".into()),
+                months: None,
+                count: Some(5)
+            }
+        );
 
         let e = one(
             "giftMembershipReceivedEvent",
             "giftMembershipReceivedDetails",
             json!({"memberLevelName": "Gold", "gifterChannelId": "UCg", "associatedMembershipGiftingMessageId": "LCC.g"}),
         );
-        assert_eq!(e.kind, EventKind::Subscription);
+        assert_eq!(membership(&e).kind, MembershipKind::Received);
         assert_eq!(e.extras.get("gifter_channel_id").unwrap(), "UCg");
+        assert_eq!(e.extras.get("gifting_message_id").unwrap(), "LCC.g");
+    }
 
+    #[test]
+    fn moderation_room_and_unknown_types_are_kept() {
         let e = one(
             "messageDeletedEvent",
             "messageDeletedDetails",
             json!({"deletedMessageId": "LCC.gone"}),
         );
-        assert_eq!(e.kind, EventKind::Deletion);
+        assert_eq!((e.kind, e.detail.as_deref()), (EventKind::Deletion, None));
         assert_eq!(e.extras.get("target_message_id").unwrap(), "LCC.gone");
 
         let e = one(
@@ -637,17 +1014,23 @@ mod tests {
         assert_eq!(e.extras.get("members_only").unwrap(), true);
         let e = one("sponsorOnlyModeEndedEvent", "", Value::Null);
         assert_eq!(e.extras.get("members_only").unwrap(), false);
+
+        let other = |name: &str| Some(EventDetail::Other(OtherEvent { event: name.into() }));
         let e = one(
             "pollEvent",
             "pollDetails",
             json!({"metadata": {"questionText": "Best?", "options": [{"optionText": "A"}]}, "status": "active"}),
         );
+        assert_eq!(e.kind, EventKind::Other);
+        assert_eq!(e.detail.as_deref().cloned(), other("pollEvent"));
         assert_eq!(e.extras.get("event").unwrap(), "poll");
         assert!(e.extras.get("poll").unwrap()["metadata"].is_object());
         let e = one("tombstone", "", Value::Null);
-        assert_eq!(e.extras.get("event").unwrap(), "tombstone");
+        assert_eq!(e.detail.as_deref().cloned(), other("tombstone"));
         let e = one("giftEvent", "giftDetails", json!({"giftName": "rose"}));
         assert_eq!(e.kind, EventKind::Other);
+        assert_eq!(e.detail.as_deref().cloned(), other("giftEvent"));
+        assert_eq!(e.text, "shown");
         assert_eq!(e.extras.get("event").unwrap(), "giftEvent");
         assert_eq!(
             e.extras.get("snippet").unwrap()["giftDetails"]["giftName"],
@@ -671,17 +1054,34 @@ mod tests {
     }
 
     #[test]
-    fn items_without_id_or_time_are_skipped_and_counted() {
+    fn unreadable_items_are_skipped_with_where_and_why_and_the_rest_is_read() {
+        let mut no_amount = item("superChatEvent", "", Value::Null);
+        no_amount["id"] = json!("sc");
         let page = parse_list(
             &json!({"items": [{"snippet": {"publishedAt": "2023-05-25T20:10:00Z"}},
-                {"id": "x", "snippet": {"publishedAt": "yesterday"}}, 7]}),
+                {"id": "x", "snippet": {"publishedAt": "yesterday"}}, 7,
+                item("textMessageEvent", "textMessageDetails", json!({"messageText": "kept"})),
+                no_amount]}),
             "demo",
             "c",
         )
         .unwrap();
-        assert_eq!((page.events.len(), page.skipped), (0, 3));
-        assert!(parse_list(&json!([1]), "demo", "c").is_err());
-        assert!(parse_list(&json!({"items": {}}), "demo", "c").is_err());
+        assert_eq!(page.events.len(), 1);
+        assert_eq!(page.events[0].text, "kept");
+        let skipped: Vec<String> = page.skipped.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            skipped,
+            [
+                "a YouTube chat message: missing field `id` (at items[0])",
+                r#"a YouTube chat message: invalid value: string "yesterday", expected an RFC 3339 time (at items[1].snippet.publishedAt)"#,
+                "a YouTube chat message: invalid type: integer `7`, expected struct Message (at items[2])",
+                "a YouTube chat message: a superChatEvent without its details has no amount (at items[4].snippet.superChatDetails)",
+            ]
+        );
+        let e = parse_list(&json!([1]), "demo", "c").unwrap_err();
+        assert_eq!(e.what, "a YouTube chat page");
+        let e = parse_list(&json!({"items": {}}), "demo", "c").unwrap_err();
+        assert_eq!(e.path, "items");
     }
 
     #[test]
@@ -718,80 +1118,126 @@ mod tests {
         let video = json!({"items": [{"id": "v1", "liveStreamingDetails": {
             "actualStartTime": "2023-05-25T19:00:00Z", "activeLiveChatId": "chat1", "concurrentViewers": "12"}}]});
         assert_eq!(
-            parse_video(&video),
+            parse_video(&video).unwrap(),
             Some(LiveChat {
                 live_chat_id: "chat1".into(),
                 started_at: parse_time("2023-05-25T19:00:00Z")
             })
         );
         let ended = json!({"items": [{"liveStreamingDetails": {"actualEndTime": "2023-05-25T21:00:00Z", "activeLiveChatId": "chat1"}}]});
-        assert_eq!(parse_video(&ended), None);
-        assert_eq!(parse_video(&json!({"items": []})), None);
+        assert_eq!(parse_video(&ended).unwrap(), None);
+        assert_eq!(parse_video(&json!({"items": []})).unwrap(), None);
+        assert!(parse_video(&json!({"items": 3})).is_err());
         assert_eq!(
-            parse_search(&json!({"items": [{"id": {"kind": "youtube#video", "videoId": "v9"}}]})),
+            parse_search(&json!({"items": [{"id": {"kind": "youtube#video", "videoId": "v9"}}]}))
+                .unwrap(),
             vec!["v9".to_string()]
         );
         assert_eq!(
             parse_broadcasts(&json!({"items": [{"snippet": {"liveChatId": "c2"}}]}))
+                .unwrap()
                 .map(|c| c.live_chat_id),
             Some("c2".into())
         );
     }
 
-    fn arb_json() -> impl Strategy<Value = Value> {
-        let leaf = prop_oneof![
-            Just(Value::Null),
-            any::<bool>().prop_map(Value::Bool),
-            any::<i64>().prop_map(|n| json!(n)),
-            "[a-zA-Z0-9:. -]{0,12}".prop_map(Value::String),
-            prop_oneof![
-                Just("2023-05-25T20:08:08Z"),
-                Just("textMessageEvent"),
-                Just("superChatEvent"),
-                Just("userBannedEvent"),
-                Just("5000000")
-            ]
-            .prop_map(|s| Value::String(s.into())),
-        ];
-        leaf.prop_recursive(4, 64, 8, |inner| {
-            let keys = prop_oneof![
-                Just("items"),
-                Just("id"),
-                Just("snippet"),
-                Just("type"),
-                Just("publishedAt"),
-                Just("authorDetails"),
-                Just("superChatDetails"),
-                Just("amountMicros"),
-                Just("userBannedDetails"),
-                Just("bannedUserDetails"),
-                Just("banDurationSeconds"),
-                Just("nextPageToken"),
-                Just("pollingIntervalMillis"),
-                Just("liveStreamingDetails"),
-                Just("error"),
-                Just("errors"),
-                Just("superStickerMetadata"),
-                Just("superStickerDetails"),
-            ];
-            prop_oneof![
-                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-                prop::collection::vec((keys, inner), 0..6).prop_map(|kv| {
-                    Value::Object(kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
-                }),
-            ]
-        })
-    }
+    const KEYS: &[&str] = &[
+        "items",
+        "id",
+        "snippet",
+        "type",
+        "publishedAt",
+        "authorDetails",
+        "superChatDetails",
+        "amountMicros",
+        "currency",
+        "userBannedDetails",
+        "bannedUserDetails",
+        "banDurationSeconds",
+        "nextPageToken",
+        "pollingIntervalMillis",
+        "liveStreamingDetails",
+        "error",
+        "errors",
+        "superStickerMetadata",
+        "superStickerDetails",
+        "membershipGiftingDetails",
+        "giftMembershipsCount",
+    ];
+    const STRINGS: &[&str] = &[
+        "2023-05-25T20:08:08Z",
+        "textMessageEvent",
+        "superChatEvent",
+        "userBannedEvent",
+        "membershipGiftingEvent",
+        "5000000",
+    ];
 
     proptest! {
         #[test]
-        fn parsers_never_panic_on_arbitrary_json(v in arb_json()) {
-            let _ = parse_list(&v, "demo", "c");
+        fn parsers_never_panic_on_arbitrary_json(v in arb_json(KEYS, STRINGS)) {
+            if let Ok(page) = parse_list(&v, "demo", "c") {
+                for e in &page.events {
+                    prop_assert!(!e.message_id.is_empty());
+                }
+            }
             let _ = message(&v, "demo", "c");
             let _ = parse_video(&v);
             let _ = parse_search(&v);
             let _ = parse_broadcasts(&v);
             let _ = parse_error(403, &v.to_string()).class();
+        }
+
+        #[test]
+        fn a_super_chat_decodes_to_exactly_what_was_sent(
+            micros in 0u64..10_000_000_000_000,
+            as_number in any::<bool>(),
+            currency in "[A-Z]{3}",
+            display in "\\PC{0,12}",
+            comment in "\\PC{0,40}",
+            tier in proptest::option::of(1u32..12),
+            name in "[\\p{L}0-9 _]{1,20}",
+            sticker in any::<bool>(),
+        ) {
+            let amount = if as_number { json!(micros) } else { json!(micros.to_string()) };
+            let mut details = json!({"amountMicros": amount, "currency": currency,
+                "amountDisplayString": display, "userComment": comment, "tier": tier});
+            let (kind, key) = if sticker {
+                details["superStickerMetadata"] = json!({"stickerId": "s", "altText": "a"});
+                ("superStickerEvent", "superStickerDetails")
+            } else {
+                ("superChatEvent", "superChatDetails")
+            };
+            let mut it = item(kind, key, details);
+            it["authorDetails"]["displayName"] = json!(name);
+            let page = parse_list(&json!({"items": [it]}), "demo", "c").unwrap();
+            prop_assert!(page.skipped.is_empty(), "{:?}", page.skipped);
+            let e = &page.events[0];
+            prop_assert_eq!(e.kind, EventKind::SuperChat);
+            prop_assert_eq!(e.author.display_name.as_str(), name.as_str());
+            prop_assert_eq!(e.text.as_str(), comment.as_str());
+            let m = money(e);
+            prop_assert_eq!(m.amount, micros as f64 / 1e6);
+            prop_assert_eq!(m.currency.as_str(), currency.as_str());
+            prop_assert_eq!(m.display.as_deref(), Some(display.as_str()));
+            prop_assert_eq!(m.tier, tier);
+            prop_assert_eq!(e.extras.get("amount_micros"), Some(json!(micros)));
+        }
+
+        #[test]
+        fn a_membership_gift_decodes_to_exactly_what_was_sent(
+            count in 1u32..1000,
+            level in "\\PC{1,20}",
+        ) {
+            let e = one("membershipGiftingEvent", "membershipGiftingDetails",
+                json!({"giftMembershipsCount": count, "giftMembershipsLevelName": level}));
+            prop_assert_eq!(e.kind, EventKind::Membership);
+            prop_assert_eq!(membership(&e), &Membership {
+                kind: MembershipKind::Gift,
+                level: Some(level.as_str().into()),
+                months: None,
+                count: Some(count),
+            });
         }
     }
 }
