@@ -7,6 +7,7 @@
 
 pub mod detail;
 mod extras;
+pub mod tick;
 pub mod wire_checks;
 
 pub use compact_str::CompactString;
@@ -15,6 +16,7 @@ pub use detail::{
     SubKind, SubTier, Subscription, UserRef,
 };
 pub use extras::Extras;
+pub use tick::Tick;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

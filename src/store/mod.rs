@@ -21,6 +21,7 @@ pub mod quotas;
 mod rows;
 pub mod runs;
 pub mod schema;
+pub mod ticks;
 pub mod writer;
 
 use rusqlite::{Connection, ErrorCode, OpenFlags};
@@ -36,6 +37,7 @@ pub use community::*;
 pub use outbox::{Destination, NewOutbox, OutboxResult, OutboxRow};
 pub use quotas::{ProjectQuotaRow, QuotaRow};
 pub use runs::{RecordedRunMark, RunMark, RunMarkKind};
+pub use ticks::RecordedTick;
 pub use writer::{Degraded, StoreWriter, WriteOp, WriterStats, WriterStatsSnapshot};
 
 /// How long an open or a write waits for another process's lock before reporting it.

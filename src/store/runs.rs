@@ -52,6 +52,8 @@ pub struct RunMark {
 /// A recorded mark.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordedRunMark {
+    /// Its number in recorded order (a recorded tick names the last mark before it by this).
+    pub id: i64,
     pub kind: RunMarkKind,
     pub at: DateTime<Utc>,
     /// The last chat event id recorded before the mark (0 when there was none).
@@ -75,11 +77,12 @@ impl Store {
             return Ok(Vec::new());
         }
         self.rows(
-            "SELECT kind, at_ms, after_chat_id FROM run_marks ORDER BY id",
+            "SELECT kind, at_ms, after_chat_id, id FROM run_marks ORDER BY id",
             [],
             |r| {
                 let kind: String = r.get(0)?;
                 Ok(RecordedRunMark {
+                    id: r.get(3)?,
                     kind: RunMarkKind::from_name(&kind)
                         .ok_or_else(|| rows::invalid(0, format!("unknown run mark {kind:?}")))?,
                     at: rows::time(r, 1)?,

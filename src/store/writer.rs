@@ -27,10 +27,10 @@ use super::checkpoints::{self, Checkpoint};
 use super::clips::{self, ClipStateChange, NewClip};
 use super::outbox::{self, NewOutbox, OutboxResult};
 use super::runs::{self, RunMark};
-use super::{Store, StoreError, actions, audit, quotas};
+use super::{Store, StoreError, actions, audit, quotas, ticks};
 use crate::actions::Action;
 use crate::backoff::Backoff;
-use crate::event::{ChatEvent, Platform};
+use crate::event::{ChatEvent, Platform, Tick};
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{CachedStatement, Connection, ErrorCode};
 use serde::Serialize;
@@ -92,6 +92,9 @@ pub enum WriteOp {
     },
     /// Trigger state started afresh here (a run start, an applied hot reload); see [`super::runs`].
     RunMark(RunMark),
+    /// A tick that fired actions, recorded where it came in the chat (sent in one `Atomic` with
+    /// its actions); see [`super::ticks`].
+    Tick(Tick),
     /// Ops that commit together or not at all (a polled page with its checkpoint).
     Atomic(Vec<WriteOp>),
     /// Wake this after everything sent before it is committed (the clip worker, the exporter).
@@ -680,6 +683,7 @@ fn apply(
             runs::record(conn, mark)?;
             super::community::interrupt_open_polls(conn, &mark.at)?;
         }
+        WriteOp::Tick(tick) => ticks::record(conn, tick)?,
         WriteOp::Atomic(ops) => {
             // The group shares the batch's transaction; each of its ops is guarded (and counted) alone.
             for op in ops {

@@ -24,7 +24,7 @@ pub use state::TriggerState;
 
 use crate::actions::{Action, ActionKind};
 use crate::config::model::ActionDef;
-use crate::event::{ChatEvent, EventKind};
+use crate::event::{ChatEvent, EventKind, Tick};
 use registry::CompiledTrigger;
 
 /// Evaluates one event. Matching triggers fire in config order.
@@ -69,6 +69,23 @@ pub fn evaluate(event: &ChatEvent, registry: &Registry, state: &mut TriggerState
             kind,
         });
     });
+    actions
+}
+
+/// Evaluates one tick of a creator's clock: the work whose time has come (today, a chat poll's
+/// deadline), with the tick as its cause.
+///
+/// **The tick rule.** A tick that fires no action changes no state. `ss run` records only the ticks
+/// that fire something (with their actions, in one transaction), and `ss replay` replays only
+/// those; a tick that changed state without an action would be missing from the replay, and the
+/// replay would drift from the live run. So tick handlers take state only when something is due
+/// and always answer it with an action (`polls::on_tick` removes a poll only to close it, which
+/// replies); tests check that a tick with nothing due leaves the state equal.
+pub fn evaluate_tick(tick: &Tick, registry: &Registry, state: &mut TriggerState) -> Vec<Action> {
+    let mut actions = Vec::new();
+    if let Some(settings) = registry.creator(&tick.creator).and_then(|c| c.polls()) {
+        polls::on_tick(tick, settings, &mut state.polls, &mut actions);
+    }
     actions
 }
 

@@ -6,7 +6,7 @@
 
 use crate::actions::router::Routed;
 use crate::actions::{Action, ActionKind};
-use crate::event::Platform;
+use crate::event::{Platform, Tick};
 use crate::sources::OutboundMessage;
 use crate::store::WriteOp;
 use std::collections::HashMap;
@@ -31,7 +31,8 @@ impl ReplySink {
         let message = OutboundMessage {
             channel: channel.clone(),
             text: text.clone(),
-            reply_to: Some(action.message_id.clone()),
+            // A reply caused by a tick (a poll closing at its deadline) threads under nothing.
+            reply_to: (!Tick::is_tick_id(&action.message_id)).then(|| action.message_id.clone()),
         };
         let queued = self
             .outbound
