@@ -19,12 +19,18 @@ pub struct Action {
     pub trigger_id: String,
     pub creator: String,
     pub platform: Platform,
-    /// The message that fired the trigger.
+    /// What caused it: the id of the message or stream event that fired the trigger, or of the
+    /// tick (`tick:{creator}:{ms}`, see [`crate::event::Tick`]).
     pub message_id: String,
-    /// The event's timestamp (the engine's clock).
+    /// The event's or tick's timestamp (the engine's clock).
     pub at: DateTime<Utc>,
     #[serde(flatten)]
     pub kind: ActionKind,
+    /// Whether a reply may be threaded under its cause: only a chat message can be replied to on
+    /// every platform, never a stream event (a raid, a gift) or a tick. Not recorded: it follows
+    /// from the cause, and nothing read back from the store is sent again.
+    #[serde(skip)]
+    pub thread: bool,
 }
 
 /// What to do.

@@ -211,6 +211,7 @@ mod tests {
                 user_id: format!("id-{user}"),
                 user_name: user.into(),
             },
+            thread: false,
         })
     }
 
@@ -226,6 +227,7 @@ mod tests {
                 amount,
                 user_id: "x".into(),
             },
+            thread: false,
         })
     }
 

@@ -230,6 +230,7 @@ mod tests {
                 channel: "demo".into(),
                 text: text.into(),
             },
+            thread: false,
         }
     }
 

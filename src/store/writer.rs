@@ -739,6 +739,7 @@ mod tests {
             message_id: "m".into(),
             at: DateTime::from_timestamp_millis(ms).unwrap(),
             kind,
+            thread: false,
         })
     }
 

@@ -118,6 +118,7 @@ pub fn on_tick(tick: &Tick, settings: &PollSettings, book: &mut PollBook, out: &
             id: Cow::Owned(tick.id()),
             at: tick.at,
             channel: Cow::Owned(poll.channel.clone()),
+            thread: false,
         };
         close(&cause, settings, poll, CloseReason::Timer, out);
     }
@@ -351,6 +352,8 @@ struct Cause<'a> {
     id: Cow<'a, str>,
     at: DateTime<Utc>,
     channel: Cow<'a, str>,
+    /// Replies may be threaded under a chat message, never under a tick.
+    thread: bool,
 }
 
 impl Cause<'_> {
@@ -361,6 +364,7 @@ impl Cause<'_> {
             id: Cow::Borrowed(&event.message_id),
             at: event.timestamp,
             channel: Cow::Borrowed(&event.channel),
+            thread: true,
         }
     }
 }
@@ -373,6 +377,7 @@ fn action(cause: &Cause<'_>, trigger_id: &str, kind: ActionKind) -> Action {
         message_id: cause.id.to_string(),
         at: cause.at,
         kind,
+        thread: cause.thread,
     }
 }
 

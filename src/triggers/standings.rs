@@ -76,5 +76,6 @@ pub fn on_message(
             channel: event.channel.to_string(),
             query,
         },
+        thread: true,
     });
 }

@@ -76,6 +76,7 @@ fn action(
         message_id: message_id.into(),
         at: at(ms),
         kind,
+        thread: false,
     })
 }
 

@@ -6,7 +6,7 @@
 
 use crate::actions::router::Routed;
 use crate::actions::{Action, ActionKind};
-use crate::event::{Platform, Tick};
+use crate::event::Platform;
 use crate::sources::OutboundMessage;
 use crate::store::WriteOp;
 use std::collections::HashMap;
@@ -31,8 +31,9 @@ impl ReplySink {
         let message = OutboundMessage {
             channel: channel.clone(),
             text: text.clone(),
-            // A reply caused by a tick (a poll closing at its deadline) threads under nothing.
-            reply_to: (!Tick::is_tick_id(&action.message_id)).then(|| action.message_id.clone()),
+            // Threaded under the chat message that caused it; a reply to a stream event or a tick
+            // (a poll closing at its deadline) threads under nothing.
+            reply_to: action.thread.then(|| action.message_id.clone()),
         };
         let queued = self
             .outbound
