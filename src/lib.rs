@@ -9,19 +9,21 @@
 //!
 //! - [`cli`]: clap types, one module per subcommand, the one place errors become exit codes.
 //! - [`config`]: typed config files, embedded schemas, semantic checks, secrets.
-//! - [`event`]: `ChatEvent`, the contract every source produces, and its `Extras` (platform details
-//!   kept as JSON text).
+//! - [`event`]: `ChatEvent`, the contract every source produces, its typed stream-event fields
+//!   (`EventDetail`) and `Extras` (platform details kept as JSON text); `Tick`, a moment of a
+//!   creator's clock.
 //! - [`sources`]: the source contracts, their runners (the one writer of a source's status), TLS;
 //!   one module per platform ([`sources::twitch`], [`sources::youtube`], [`sources::kick`], [`sources::sim`]).
-//! - [`triggers`]: the pure trigger engine: registry, cooldowns, templates.
+//! - [`triggers`]: the pure trigger engine: registry, stream-event conditions, cooldowns, polls and
+//!   their deadlines on the ticks, templates.
 //! - [`actions`]: action descriptors, the router, and one sink per kind of effect.
 //! - [`clips`]: the replay buffer (FFmpeg capture), clip jobs, and their destinations.
-//! - [`pipeline`]: lanes, the evaluation core (dedupe, triggers), the supervisor, the run loop,
-//!   the exporter task and hot reload.
+//! - [`pipeline`]: lanes, the creators' clock (ticks), the evaluation core (dedupe, triggers), the
+//!   supervisor, the run loop, the exporter task and hot reload.
 //! - [`replay`]: recorded chat (store, JSONL, IRC log) through the same core again, with no
 //!   effects; the diff against what the live run did, and counts.
 //! - [`store`]: the SQLite store: open and migrate, the single batching writer, one module per
-//!   domain (chat, actions, community, clips, outbox, checkpoints, quotas, audit, runs).
+//!   domain (chat, actions, community, clips, outbox, checkpoints, quotas, audit, runs, ticks).
 //! - [`notify`]: the outbox's senders (Discord, X), their routing and rate limits, and the go-live
 //!   watcher that turns a source going live into once-per-stream posts.
 //! - [`http`]: the local HTTP server (`system.http`): health, snapshot, the live feed as SSE.
