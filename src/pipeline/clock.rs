@@ -16,6 +16,7 @@
 //! still closes, and the clock stops with it (or at shutdown, whichever comes first).
 
 use super::lanes::{SendOutcome, TickSink};
+use super::supervisor::SourcePlan;
 use crate::event::Tick;
 use chrono::{DateTime, Utc};
 use std::time::Duration;
@@ -25,6 +26,18 @@ use tokio_util::task::TaskTracker;
 
 /// How often each creator's clock ticks.
 pub const TICK_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The creators with a running source, each once: the ones whose clock ticks (a creator whose
+/// sources are all skipped has no chat, and nothing of theirs can come due).
+pub fn creators(plans: &[SourcePlan]) -> Vec<String> {
+    let mut creators: Vec<String> = Vec::new();
+    for plan in plans.iter().filter(|p| p.skipped.is_none()) {
+        if !creators.contains(&plan.creator) {
+            creators.push(plan.creator.clone());
+        }
+    }
+    creators
+}
 
 /// Starts the clock for `creators` on `tasks`; it ends at `shutdown` or when the lane closes.
 pub fn spawn(
@@ -81,6 +94,26 @@ mod tests {
             let elapsed = i64::try_from(origin.elapsed().as_millis()).unwrap();
             DateTime::from_timestamp_millis(start_ms() + elapsed).unwrap()
         }
+    }
+
+    #[test]
+    fn creators_with_a_running_source_tick_once_each() {
+        use crate::config::model::PlatformMode;
+        use crate::event::Platform;
+        let plan = |creator: &str, platform, skipped: Option<&str>| SourcePlan {
+            creator: creator.into(),
+            platform,
+            mode: PlatformMode::Active,
+            skipped: skipped.map(Into::into),
+        };
+        let plans = [
+            plan("ann", Platform::Twitch, None),
+            plan("ann", Platform::Kick, None),
+            plan("bob", Platform::Twitch, Some("creator disabled")),
+            plan("cat", Platform::Sim, Some("platform mode is paused")),
+            plan("cat", Platform::Kick, None),
+        ];
+        assert_eq!(creators(&plans), ["ann", "cat"]);
     }
 
     #[tokio::test(start_paused = true)]

@@ -191,6 +191,11 @@ impl Pipeline {
                 if actions.is_empty() {
                     return Ok(());
                 }
+                tracing::debug!(
+                    cause = %tick.id(),
+                    actions = actions.len(),
+                    "A tick fired actions; recording it with them."
+                );
                 self.ops.push(WriteOp::Tick(tick));
                 self.route(actions);
                 // The tick and its actions commit together: a replay never sees one without the other.
@@ -350,7 +355,7 @@ pub async fn run(
     }
     // Each running creator's clock: ticks never hold the lane open.
     super::clock::spawn(
-        ticking_creators(&plans),
+        super::clock::creators(&plans),
         sink.ticks(),
         shutdown.clone(),
         &tasks,
@@ -525,17 +530,6 @@ pub async fn run(
         not_written,
         failed,
     })
-}
-
-/// The creators with a running source, each once: the ones whose clock ticks.
-fn ticking_creators(plans: &[supervisor::SourcePlan]) -> Vec<String> {
-    let mut creators: Vec<String> = plans
-        .iter()
-        .filter(|p| p.skipped.is_none())
-        .map(|p| p.creator.clone())
-        .collect();
-    creators.dedup();
-    creators
 }
 
 /// The feed the pipeline publishes to and the Kick webhook receiver, when the server runs.
