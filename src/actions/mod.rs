@@ -75,7 +75,8 @@ pub enum ActionKind {
         poll: String,
         question: String,
         options: Vec<String>,
-        /// When its timer ends it (the next chat message of the creator after this closes it).
+        /// Its deadline: the first tick of the creator's clock (or chat message) at or after it
+        /// closes the poll.
         closes_at: Option<DateTime<Utc>>,
     },
     /// A chat poll closed, with its results (counts only, never voters).

@@ -1,9 +1,8 @@
 //! [`Tick`]: a moment of one creator's clock, the engine's input when nothing is said.
 //!
-//! Chat messages carry their own time, and until ticks existed they were the trigger engine's only
-//! clock: a poll whose deadline had passed waited for the next message to close it. The run loop now
-//! also sends a tick per creator about once a second through the data lane, in order with the
-//! events. The engine sees a tick as an event with a time and no author ([`crate::triggers::evaluate_tick`]):
+//! Chat messages carry their own time, but a silent chat has none: without another clock, a poll
+//! whose deadline had passed would wait for the next message to close it. So the run loop also sends
+//! a tick per creator about once a second through the data lane, in order with the events. The engine sees a tick as an event with a time and no author ([`crate::triggers::evaluate_tick`]):
 //! it may close a poll whose deadline has come, and it fires nothing else.
 //!
 //! A tick that causes an action is recorded in the store with its actions (`store::ticks`), at its

@@ -46,7 +46,18 @@ impl Core {
     /// The actions `tick` fires (often none). A tick that fires none changed nothing, so the caller
     /// need not record it (see [`triggers::evaluate_tick`]).
     pub fn tick(&mut self, tick: &Tick) -> Vec<Action> {
-        triggers::evaluate_tick(tick, &self.registry, &mut self.state)
+        // The tick rule, checked in every debug build (tests, the end-to-end runs): a state copy a
+        // second is cheap there, and a tick handler that broke the rule would fail loudly.
+        #[cfg(debug_assertions)]
+        let before = self.state.clone();
+        let actions = triggers::evaluate_tick(tick, &self.registry, &mut self.state);
+        #[cfg(debug_assertions)]
+        assert!(
+            !actions.is_empty() || self.state == before,
+            "the tick rule: tick {} fired no action but changed the trigger state",
+            tick.id()
+        );
+        actions
     }
 
     /// New triggers; cooldowns and counts start fresh, the dedupe window is kept.

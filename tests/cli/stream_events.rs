@@ -168,6 +168,35 @@ async fn a_raid_trigger_thanks_a_big_raid_and_a_resub_is_stored_and_exported_wit
         json!({"type": "raid", "viewers": 5})
     );
 
+    // The dashboard's list of triggers shows the stream-event trigger, its conditions and its fire.
+    let admin: Value = serde_json::from_str(&t.read("runtime/admin/chat_triggers.json")).unwrap();
+    let raid_trigger = admin["triggers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|tr| tr["id"] == "thank-raiders")
+        .expect("listed");
+    assert_eq!(
+        raid_trigger["matcher"],
+        json!({"kind": "event", "on": {"event": "raid", "min_viewers": 10}})
+    );
+    assert_eq!(raid_trigger["fired"], 1);
+    let errors: Vec<String> = {
+        let schema: Value = serde_json::from_str(
+            &std::fs::read_to_string(
+                crate::harness::repo().join("schemas/exports/chat_triggers.schema.json"),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        jsonschema::validator_for(&schema)
+            .unwrap()
+            .iter_errors(&admin)
+            .map(|e| e.to_string())
+            .collect()
+    };
+    assert!(errors.is_empty(), "{errors:?}");
+
     // The store reads the typed fields back as they were, and a replay fires the same thanks.
     let store = ss::store::Store::open_read_only(&ss::store::db_path(t.path())).unwrap();
     let stored = store.recent_chat_events(10).unwrap();
