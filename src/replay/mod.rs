@@ -606,22 +606,26 @@ mod tests {
         let recorded = recorded_actions(&path, &Filter::default()).unwrap();
         assert_eq!(recorded.len(), live.len());
 
-        let config: crate::config::model::TriggersConfig =
-            serde_json::from_str(r#"{"polls": {"demo": {}}}"#).unwrap();
-        let core = Core::new(crate::triggers::Registry::compile(&config).unwrap(), 100);
-        let mut replay = Replay::new(core, Filter::default());
-        let mut out = Collect::default();
-        run(
-            &Input::Store(path.clone()),
-            &mut replay,
-            &ChannelOwners::One("demo".into()),
-            &(),
-            &mut out,
-        )
-        .unwrap();
-        assert_eq!(replay.summary().ticks_read, 3);
-        assert_eq!(replay.summary().fresh_starts, 2);
-        let diff = diff::diff(out.0, recorded);
+        let replayed = |filter: &Filter| {
+            let config: crate::config::model::TriggersConfig =
+                serde_json::from_str(r#"{"polls": {"demo": {}}}"#).unwrap();
+            let core = Core::new(crate::triggers::Registry::compile(&config).unwrap(), 100);
+            let mut replay = Replay::new(core, filter.clone());
+            let mut out = Collect::default();
+            let owners = ChannelOwners::One("demo".into());
+            run(
+                &Input::Store(path.clone()),
+                &mut replay,
+                &owners,
+                &(),
+                &mut out,
+            )
+            .unwrap();
+            (out.0, replay.summary().clone())
+        };
+        let (actions, summary) = replayed(&Filter::default());
+        assert_eq!((summary.ticks_read, summary.fresh_starts), (3, 2));
+        let diff = diff::diff(actions, recorded);
         assert!(diff.is_empty(), "{}", diff::render(&diff, "recorded"));
 
         // A window from the second poll on starts at the run start before it and still meets the
@@ -630,18 +634,8 @@ mod tests {
             since_ms: Some(1_700_000_012_000),
             ..Filter::default()
         };
-        let core = Core::new(crate::triggers::Registry::compile(&config).unwrap(), 100);
-        let mut replay = Replay::new(core, since.clone());
-        let mut out = Collect::default();
-        run(
-            &Input::Store(path.clone()),
-            &mut replay,
-            &ChannelOwners::One("demo".into()),
-            &(),
-            &mut out,
-        )
-        .unwrap();
-        let diff = diff::diff(out.0, recorded_actions(&path, &since).unwrap());
+        let (actions, _) = replayed(&since);
+        let diff = diff::diff(actions, recorded_actions(&path, &since).unwrap());
         assert!(diff.is_empty(), "{}", diff::render(&diff, "recorded"));
     }
 

@@ -94,12 +94,13 @@ impl Store {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::event::{Author, ChatEvent, Platform};
     use crate::store::{StoreWriter, WriteOp, db_path};
 
-    fn event(i: i64) -> WriteOp {
+    /// A chat message of `demo` at `1_000 + i` ms.
+    pub(in crate::store) fn event(i: i64) -> WriteOp {
         WriteOp::ChatEvent(Box::new(ChatEvent::message(
             Platform::Sim,
             "demo",
@@ -110,7 +111,7 @@ mod tests {
         )))
     }
 
-    fn mark(kind: RunMarkKind) -> WriteOp {
+    pub(in crate::store) fn mark(kind: RunMarkKind) -> WriteOp {
         WriteOp::RunMark(RunMark {
             kind,
             at: Utc::now(),

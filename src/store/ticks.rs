@@ -62,20 +62,9 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Author, ChatEvent, Platform};
-    use crate::store::{RunMark, RunMarkKind, StoreWriter, WriteOp, db_path};
-    use chrono::{DateTime, Utc};
-
-    fn event(i: i64) -> WriteOp {
-        WriteOp::ChatEvent(Box::new(ChatEvent::message(
-            Platform::Sim,
-            "demo",
-            &format!("m{i}"),
-            DateTime::from_timestamp_millis(1_000 + i).unwrap(),
-            Author::viewer("a"),
-            "hi",
-        )))
-    }
+    use crate::store::runs::tests::{event, mark};
+    use crate::store::{RunMarkKind, StoreWriter, WriteOp, db_path};
+    use chrono::DateTime;
 
     fn tick(ms: i64) -> Tick {
         Tick::new("demo", DateTime::from_timestamp_millis(ms).unwrap())
@@ -86,21 +75,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = db_path(dir.path());
         let writer = StoreWriter::spawn(&path, 64).unwrap();
-        let mark = || {
-            WriteOp::RunMark(RunMark {
-                kind: RunMarkKind::Start,
-                at: Utc::now(),
-            })
-        };
         writer.blocking_send(WriteOp::Tick(tick(5))).unwrap();
-        writer.blocking_send(mark()).unwrap();
+        writer.blocking_send(mark(RunMarkKind::Start)).unwrap();
         for i in 0..2 {
             writer.blocking_send(event(i)).unwrap();
         }
         writer
             .blocking_send(WriteOp::Atomic(vec![WriteOp::Tick(tick(2_000))]))
             .unwrap();
-        writer.blocking_send(mark()).unwrap();
+        writer.blocking_send(mark(RunMarkKind::Start)).unwrap();
         writer.blocking_send(WriteOp::Tick(tick(3_000))).unwrap();
         writer.close().unwrap();
         let store = Store::open_read_only(&path).unwrap();

@@ -3,39 +3,14 @@
 //! stored and exported with its typed fields; a poll with a 30 s deadline closes at 30 s in a chat
 //! that went silent, and `ss replay --diff` of that run is empty.
 
-use crate::harness::{Test, exit_code_within, signal};
-use crate::run_twitch::{privmsg, twitch_root, with_ts};
+use crate::harness::Test;
+use crate::polls::{
+    assert_replay_matches_the_live_run, line as chat, replayed_poll_closes, start, stop,
+};
+use crate::run_twitch::twitch_root;
 use crate::twitch_server::{ServerOptions, TwitchServer};
 use serde_json::{Value, json};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
-
-const TOKEN: &str = "oauth:stream-events-secret";
-
-fn start(t: &Test) -> std::process::Child {
-    t.std_cmd()
-        .arg("run")
-        .env("TWITCH_OAUTH_TOKEN_DEMO", TOKEN)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
-async fn stop(child: std::process::Child) -> String {
-    signal(&child, "TERM");
-    tokio::task::spawn_blocking(move || {
-        let mut child = child;
-        let code = exit_code_within(&mut child, Duration::from_secs(15));
-        let mut stderr = String::new();
-        std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
-        assert_eq!(code, 0, "{stderr}");
-        assert!(!stderr.contains("stream-events-secret"), "the token leaked");
-        stderr
-    })
-    .await
-    .unwrap()
-}
 
 /// The replies the server received, as sent (tags included).
 fn replies(server: &TwitchServer) -> Vec<String> {
@@ -219,23 +194,7 @@ async fn a_raid_trigger_thanks_a_big_raid_and_a_resub_is_stored_and_exported_wit
         )
     );
     drop(store);
-    let diff = t.run(&["replay", "--diff"]);
-    assert!(
-        diff.status(0).stdout.starts_with("no differences"),
-        "{}",
-        diff.stdout
-    );
-}
-
-/// A line from `user` at `ts`; users whose name starts with `mod` are moderators.
-fn chat(id: &str, user: &str, ts: i64, text: &str) -> String {
-    let line = with_ts(&privmsg(id, user, &format!("id-{user}"), text), ts);
-    if user.starts_with("mod") {
-        line.replace(";mod=0;", ";mod=1;")
-            .replace("badges=;", "badges=moderator/1;")
-    } else {
-        line
-    }
+    assert_replay_matches_the_live_run(&t);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -312,21 +271,9 @@ async fn a_poll_with_a_30_s_deadline_closes_at_30_s_in_a_silent_chat_and_replays
     );
 
     // The tick that closed it is in the store with its actions; the replay meets it there.
-    let diff = t.run(&["replay", "--diff"]);
-    assert!(
-        diff.status(0).stdout.starts_with("no differences"),
-        "{}",
-        diff.stdout
-    );
-    let replayed = t.run(&["replay"]);
-    let closes: Vec<Value> = replayed
-        .status(0)
-        .stdout
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .filter(|a| a["type"] == "poll_close")
-        .collect();
-    assert_eq!(closes.len(), 1, "{}", replayed.stdout);
+    assert_replay_matches_the_live_run(&t);
+    let closes = replayed_poll_closes(&t);
+    assert_eq!(closes.len(), 1, "{closes:?}");
     assert!(
         closes[0]["message_id"]
             .as_str()
