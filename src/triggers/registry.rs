@@ -61,6 +61,9 @@ pub struct CreatorTriggers {
     polls: Option<PollSettings>,
 }
 
+// Event triggers are indexed by their kind's discriminant: every kind must have a slot.
+const _: () = assert!(EventKind::Other as usize + 1 == EventKind::ALL.len());
+
 thread_local! {
     /// Scratch for matched trigger indices, reused across calls so matching does not allocate.
     static MATCHED: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };

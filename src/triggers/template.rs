@@ -270,4 +270,28 @@ mod tests {
             assert!(name.len() <= Placeholder::MAX_NAME);
         }
     }
+
+    proptest::proptest! {
+        /// Any template renders without panicking (multi-byte text around braces included), and
+        /// the text between placeholders comes out as written.
+        #[test]
+        fn any_template_renders_its_text_verbatim(text in "[a-zé{}😀 ]{0,40}") {
+            let ev = chat("x");
+            let rendered = fill(&text, &ev, "", 1);
+            let kept: String = {
+                let mut out = String::new();
+                let mut done = 0;
+                for (start, end, _) in Placeholder::scan(&text) {
+                    out.push_str(&text[done..start]);
+                    done = end;
+                }
+                out.push_str(&text[done..]);
+                out
+            };
+            if Placeholder::scan(&text).next().is_none() {
+                proptest::prop_assert_eq!(&rendered, &text);
+            }
+            proptest::prop_assert!(rendered.len() >= kept.len());
+        }
+    }
 }
