@@ -8,6 +8,7 @@
 pub mod detail;
 mod extras;
 mod platform;
+pub mod tick;
 pub mod wire_checks;
 
 pub use compact_str::CompactString;
@@ -20,6 +21,7 @@ pub use platform::{
     EmoteImages, Platform, PlatformInfo, PlatformSet, RegisteredPlatform, UnknownPlatform,
     register_platforms_in_schema,
 };
+pub use tick::Tick;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

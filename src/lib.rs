@@ -11,21 +11,23 @@
 //! - [`config`]: typed config files, embedded schemas, semantic checks, secrets.
 //! - [`command`]: `PlatformCommand`, what effects ask a platform to do (say, reply, delete, timeout,
 //!   ban, unban, announce), the kinds each platform declares, and the run's command counters.
-//! - [`event`]: `ChatEvent`, the contract every source produces, its `Extras` (platform details
-//!   kept as JSON text), and `Platform`, an open identity registered by each platform's folder.
+//! - [`event`]: `ChatEvent`, the contract every source produces, its typed stream-event fields
+//!   (`EventDetail`) and `Extras` (platform details kept as JSON text); `Tick`, a moment of a
+//!   creator's clock; and `Platform`, an open identity registered by each platform's folder.
 //! - [`sources`]: the source contracts, their runners (the one writer of a source's status), TLS,
 //!   and the platform registry ([`sources::registry`]): one folder per platform, registered with
 //!   one line, which shared code iterates.
-//! - [`triggers`]: the pure trigger engine: registry, cooldowns, templates.
+//! - [`triggers`]: the pure trigger engine: registry, stream-event conditions, cooldowns, polls and
+//!   their deadlines on the ticks, templates.
 //! - [`actions`]: action descriptors, the router, and one sink per kind of effect.
 //! - [`clips`]: the replay buffer (FFmpeg capture), clip jobs, and their destinations.
-//! - [`pipeline`]: lanes, the evaluation core (dedupe, triggers), the supervisor, the run loop,
-//!   the exporter task and hot reload.
+//! - [`pipeline`]: lanes, the creators' clock (ticks), the evaluation core (dedupe, triggers), the
+//!   supervisor, the run loop, the exporter task and hot reload.
 //! - [`replay`]: recorded chat (store, JSONL, IRC log) through the same core again, with no
 //!   effects; the diff against what the live run did, and counts.
 //! - [`store`]: the SQLite store: the single batching writer (the only one that migrates), the
 //!   read-only handle and reader pool everyone else uses, one module per domain (chat, actions,
-//!   community, clips, outbox, checkpoints, quotas, audit, runs).
+//!   community, clips, outbox, checkpoints, quotas, audit, runs, ticks).
 //! - [`routing`]: where a notification goes (Discord guild channels, X), from posting.json and
 //!   discord.json; hands the outbox rows to whatever caused them, to be written with it.
 //! - [`notify`]: the outbox's senders (Discord, X) and their rate limits, and the go-live watcher

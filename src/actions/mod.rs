@@ -19,12 +19,18 @@ pub struct Action {
     pub trigger_id: String,
     pub creator: String,
     pub platform: Platform,
-    /// The message that fired the trigger.
+    /// What caused it: the id of the message or stream event that fired the trigger, or of the
+    /// tick (`tick:{creator}:{ms}`, see [`crate::event::Tick`]).
     pub message_id: String,
-    /// The event's timestamp (the engine's clock).
+    /// The event's or tick's timestamp (the engine's clock).
     pub at: DateTime<Utc>,
     #[serde(flatten)]
     pub kind: ActionKind,
+    /// Whether a reply may be threaded under its cause: only a chat message can be replied to on
+    /// every platform, never a stream event (a raid, a gift) or a tick. Not recorded: it follows
+    /// from the cause, and nothing read back from the store is sent again.
+    #[serde(skip)]
+    pub thread: bool,
 }
 
 /// What to do.
@@ -96,7 +102,8 @@ pub enum ActionKind {
         poll: String,
         question: String,
         options: Vec<String>,
-        /// When its timer ends it (the next chat message of the creator after this closes it).
+        /// Its deadline: the first tick of the creator's clock (or chat message) at or after it
+        /// closes the poll.
         closes_at: Option<DateTime<Utc>>,
     },
     /// A chat poll closed, with its results (counts only, never voters).

@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 pub enum CloseReason {
     /// `!poll close` by someone allowed to.
     Command,
-    /// Its timer ended (seen at the creator's next chat message, on the event clock).
+    /// Its deadline came (closed by the first tick of the creator's clock at or after it, or by a
+    /// chat message past it that came first).
     Timer,
 }
 

@@ -272,13 +272,14 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<Outcome> {
         );
     }
     let line = format!(
-        "Replayed {} events from {} ({} reported, {} duplicates, {} lines skipped, {} fresh starts): {} actions in {:.2}s.",
+        "Replayed {} events from {} ({} reported, {} duplicates, {} lines skipped, {} fresh starts, {} recorded ticks): {} actions in {:.2}s.",
         s.events_read,
         input.path().display(),
         s.events_selected,
         s.duplicates,
         s.skipped_lines,
         s.fresh_starts,
+        s.ticks_read,
         s.actions,
         started.elapsed().as_secs_f64()
     );
@@ -410,6 +411,10 @@ impl Observer for Warned {
         Ok(())
     }
 
+    fn tick(&mut self, _: &crate::event::Tick, _: &[crate::actions::Action]) -> anyhow::Result<()> {
+        Ok(())
+    }
+
     fn skipped(&mut self, line: &SkippedLine) {
         self.count += 1;
         if self.count <= WARN_SKIPPED {
@@ -429,6 +434,15 @@ impl<A: Observer + ?Sized, B: Observer + ?Sized> Observer for With<'_, A, B> {
     ) -> anyhow::Result<()> {
         self.0.event(event, actions)?;
         self.1.event(event, actions)
+    }
+
+    fn tick(
+        &mut self,
+        tick: &crate::event::Tick,
+        actions: &[crate::actions::Action],
+    ) -> anyhow::Result<()> {
+        self.0.tick(tick, actions)?;
+        self.1.tick(tick, actions)
     }
 
     fn skipped(&mut self, line: &SkippedLine) {

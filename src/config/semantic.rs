@@ -219,6 +219,7 @@ fn triggers(config: &TriggersConfig, creators: Option<&CreatorsConfig>, out: &mu
                     ),
                 );
             }
+            event_trigger(def, &at, out);
             let c = def.cooldowns;
             if c.user_s > 0.0 && c.creator_s > 0.0 && c.user_s < c.creator_s {
                 out.push(
@@ -230,6 +231,72 @@ fn triggers(config: &TriggersConfig, creators: Option<&CreatorsConfig>, out: &mu
                     ),
                 );
             }
+        }
+    }
+}
+
+/// A stream-event trigger's conditions fit its kind of event, and every trigger's templates use
+/// only placeholders its kind of event (or chat message) fills.
+fn event_trigger(def: &TriggerDef, at: &str, out: &mut Findings) {
+    let k = ConfigKind::Triggers;
+    let names = |kinds: &[crate::event::EventKind]| {
+        kinds
+            .iter()
+            .map(|k| k.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let event = match &def.matcher {
+        Matcher::Event { on } => Some(on.event),
+        _ => None,
+    };
+    if let Matcher::Event { on } = &def.matcher {
+        for key in on.conditions_set() {
+            let kinds = EventMatch::kinds_of(key);
+            if !kinds.contains(&on.event) {
+                out.push(
+                    k,
+                    format!("{at}/on/{key}"),
+                    format!(
+                        "{key:?} does not apply to {} events, which never carry it; it is a condition of {} events",
+                        on.event.as_str(),
+                        names(kinds)
+                    ),
+                );
+            }
+        }
+    }
+    let templates: Vec<(&str, &str)> = match &def.action {
+        ActionDef::Reply { template } | ActionDef::Notify { template, .. } => {
+            vec![("template", template)]
+        }
+        ActionDef::Clip {
+            title: Some(title), ..
+        } => vec![("title", title)],
+        _ => Vec::new(),
+    };
+    for (key, text) in templates {
+        let mut seen = HashSet::new();
+        for placeholder in Placeholder::used_in(text) {
+            let Some(kinds) = placeholder.kinds() else {
+                continue;
+            };
+            if placeholder.fits(event) || !seen.insert(placeholder.name()) {
+                continue;
+            }
+            let name = placeholder.name();
+            let message = match event {
+                Some(kind) => format!(
+                    "{{{name}}} is never filled for {} events; it is filled for {} events",
+                    kind.as_str(),
+                    names(kinds)
+                ),
+                None => format!(
+                    "{{{name}}} is filled only for stream events ({}); this trigger matches chat messages (use \"on\" for a stream event)",
+                    names(kinds)
+                ),
+            };
+            out.push(k, format!("{at}/action/{key}"), message);
         }
     }
 }

@@ -34,6 +34,80 @@ pub enum EventDetail {
     Other(OtherEvent),
 }
 
+/// Field accessors: what a trigger condition or a template reads, whatever the shape that holds it
+/// (`None` when this event's shape has no such field, or the platform did not send it).
+impl EventDetail {
+    /// Viewers a raid or host brought.
+    pub fn viewers(&self) -> Option<u64> {
+        match self {
+            EventDetail::Raid(raid) => Some(raid.viewers),
+            _ => None,
+        }
+    }
+
+    /// Months subscribed, or a member.
+    pub fn months(&self) -> Option<u32> {
+        match self {
+            EventDetail::Subscription(sub) => sub.months,
+            EventDetail::Membership(member) => member.months,
+            _ => None,
+        }
+    }
+
+    /// Consecutive months a subscriber shared.
+    pub fn streak_months(&self) -> Option<u32> {
+        match self {
+            EventDetail::Subscription(sub) => sub.streak_months,
+            _ => None,
+        }
+    }
+
+    /// Subscriptions or memberships gifted at once.
+    pub fn gift_count(&self) -> Option<u32> {
+        match self {
+            EventDetail::Subscription(sub) => sub.count,
+            EventDetail::Membership(member) => member.count,
+            _ => None,
+        }
+    }
+
+    pub fn subscription(&self) -> Option<&Subscription> {
+        match self {
+            EventDetail::Subscription(sub) => Some(sub),
+            _ => None,
+        }
+    }
+
+    pub fn money(&self) -> Option<&Money> {
+        match self {
+            EventDetail::Money(money) => Some(money),
+            _ => None,
+        }
+    }
+
+    pub fn redemption(&self) -> Option<&Redemption> {
+        match self {
+            EventDetail::Redemption(redemption) => Some(redemption),
+            _ => None,
+        }
+    }
+
+    pub fn membership(&self) -> Option<&Membership> {
+        match self {
+            EventDetail::Membership(member) => Some(member),
+            _ => None,
+        }
+    }
+
+    /// The platform's own name of an `other` event.
+    pub fn other_name(&self) -> Option<&str> {
+        match self {
+            EventDetail::Other(other) => Some(&other.event),
+            _ => None,
+        }
+    }
+}
+
 /// A platform user named by an event (a gift's recipient, a raider), as the platform identifies
 /// them.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]

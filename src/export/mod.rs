@@ -218,6 +218,8 @@ mod tests {
                 depth: 3,
                 sent: 10,
                 dropped: 1,
+                ticks_sent: 40,
+                ticks_dropped: 0,
             },
         );
         view.telemetry_events.push(TelemetryEvent {

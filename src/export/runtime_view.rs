@@ -26,6 +26,9 @@ pub struct LaneSnapshot {
     pub depth: usize,
     pub sent: u64,
     pub dropped: u64,
+    /// Ticks of the creators' clocks handed to the lane, and dropped because it was full.
+    pub ticks_sent: u64,
+    pub ticks_dropped: u64,
 }
 
 /// Counters of one run. Keys are stable: dashboards read them.

@@ -36,6 +36,11 @@ impl Observer for RecordedChat {
         self.events += 1;
         Ok(())
     }
+
+    /// Pages show chat; what a tick fired is not chat.
+    fn tick(&mut self, _tick: &crate::event::Tick, _actions: &[Action]) -> anyhow::Result<()> {
+        Ok(())
+    }
 }
 
 impl RecordedChat {

@@ -2,12 +2,13 @@
 //! `ss replay` feeds recorded chat through.
 //!
 //! It owns the dedupe window, the compiled triggers and their state (cooldowns, counts), and nothing
-//! with effects: what to record and where actions go is the caller's business. Its only clock is the
-//! events' own timestamps, so the same events in the same order give the same actions every time.
+//! with effects: what to record and where actions go is the caller's business. Its only clocks are
+//! the events' own timestamps and the ticks the caller feeds it, so the same events and ticks in the
+//! same order give the same actions every time.
 
 use super::dedupe::Dedupe;
 use crate::actions::Action;
-use crate::event::{ChatEvent, Platform};
+use crate::event::{ChatEvent, Platform, Tick};
 use crate::triggers::{self, Registry, TriggerState};
 
 pub struct Core {
@@ -40,6 +41,23 @@ impl Core {
             return None;
         }
         Some(triggers::evaluate(event, &self.registry, &mut self.state))
+    }
+
+    /// The actions `tick` fires (often none). A tick that fires none changed nothing, so the caller
+    /// need not record it (see [`triggers::evaluate_tick`]).
+    pub fn tick(&mut self, tick: &Tick) -> Vec<Action> {
+        // The tick rule, checked in every debug build (tests, the end-to-end runs): a state copy a
+        // second is cheap there, and a tick handler that broke the rule would fail loudly.
+        #[cfg(debug_assertions)]
+        let before = self.state.clone();
+        let actions = triggers::evaluate_tick(tick, &self.registry, &mut self.state);
+        #[cfg(debug_assertions)]
+        assert!(
+            !actions.is_empty() || self.state == before,
+            "the tick rule: tick {} fired no action but changed the trigger state",
+            tick.id()
+        );
+        actions
     }
 
     /// New triggers; cooldowns and counts start fresh, the dedupe window is kept.

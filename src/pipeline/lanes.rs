@@ -1,15 +1,18 @@
 //! Lanes: the bounded paths between sources and the pipeline, each with a stated policy when full.
 //!
-//! - **data** (chat events and polled pages, [`DataLane`]): a full lane blocks the sending source for
-//!   at most `block` (default 250 ms), then drops the newest item *and counts its events* in
-//!   [`LaneStats::dropped`]. Sources never wait forever and memory never grows without bound (a page
-//!   holds at most one platform response).
+//! - **data** (chat events, polled pages and ticks, [`DataLane`]): a full lane blocks the sending
+//!   source for at most `block` (default 250 ms), then drops the newest item *and counts its events*
+//!   in [`LaneStats::dropped`]. Sources never wait forever and memory never grows without bound (a
+//!   page holds at most one platform response). A tick ([`TickSink`]) never waits: a tick that finds
+//!   the lane full is dropped at once and counted in [`LaneStats::ticks_dropped`] (the next one
+//!   comes a second later, and a late tick is worth less than a chat message), and ticks never keep
+//!   the lane open: it still closes when the last source stops.
 //! - **control** (shutdown, config reloads) is never dropped: shutdown is a `CancellationToken` every
 //!   task selects on, and a reloaded config is a `watch` value (the newest config wins, none is queued).
 //! - **telemetry** is shed first: runtime events and errors go to bounded rings
 //!   ([`crate::pipeline::telemetry`]) that forget the oldest entries.
 
-use crate::event::{ChatEvent, Platform};
+use crate::event::{ChatEvent, Platform, Tick};
 pub use crate::export::runtime_view::LaneSnapshot;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,6 +28,8 @@ pub enum Inbound {
     Event(ChatEvent),
     /// A polled page: recorded with its checkpoint in one transaction.
     Page(Page),
+    /// A tick of one creator's clock (`crate::pipeline::clock`).
+    Tick(Tick),
 }
 
 impl Inbound {
@@ -33,6 +38,7 @@ impl Inbound {
         match self {
             Inbound::Event(_) => 1,
             Inbound::Page(page) => page.events.len() as u64,
+            Inbound::Tick(_) => 0,
         }
     }
 }
@@ -47,11 +53,14 @@ pub struct Page {
     pub cursor: String,
 }
 
-/// Counters of one lane, shared by its senders and readable by the exporter. Counted in events.
+/// Counters of one lane, shared by its senders and readable by the exporter. `sent` and `dropped`
+/// count events; ticks are counted apart.
 #[derive(Debug, Default)]
 pub struct LaneStats {
     pub sent: AtomicU64,
     pub dropped: AtomicU64,
+    pub ticks_sent: AtomicU64,
+    pub ticks_dropped: AtomicU64,
 }
 
 /// What happened to an event handed to the data lane.
@@ -83,6 +92,14 @@ impl EventSink {
         self.send_item(Inbound::Page(page)).await
     }
 
+    /// The sending side for ticks: it does not keep the lane open.
+    pub fn ticks(&self) -> TickSink {
+        TickSink {
+            tx: self.tx.downgrade(),
+            stats: self.stats.clone(),
+        }
+    }
+
     async fn send_item(&self, item: Inbound) -> SendOutcome {
         let events = item.events();
         let outcome = match self.tx.try_send(item) {
@@ -102,6 +119,34 @@ impl EventSink {
             SendOutcome::Closed => 0,
         };
         outcome
+    }
+}
+
+/// Sends ticks into the data lane without holding it open: once every source has stopped (and
+/// dropped its [`EventSink`]), ticks are refused as `Closed` and the lane can close.
+#[derive(Debug, Clone)]
+pub struct TickSink {
+    tx: mpsc::WeakSender<Inbound>,
+    stats: Arc<LaneStats>,
+}
+
+impl TickSink {
+    /// Sends one tick now, or drops and counts it when the lane is full.
+    pub fn send(&self, tick: Tick) -> SendOutcome {
+        let Some(tx) = self.tx.upgrade() else {
+            return SendOutcome::Closed;
+        };
+        match tx.try_send(Inbound::Tick(tick)) {
+            Ok(()) => {
+                self.stats.ticks_sent.fetch_add(1, Ordering::Relaxed);
+                SendOutcome::Accepted
+            }
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.stats.ticks_dropped.fetch_add(1, Ordering::Relaxed);
+                SendOutcome::Dropped
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => SendOutcome::Closed,
+        }
     }
 }
 
@@ -155,6 +200,8 @@ impl LaneProbe {
             depth,
             sent: self.stats.sent.load(Ordering::Relaxed),
             dropped: self.stats.dropped.load(Ordering::Relaxed),
+            ticks_sent: self.stats.ticks_sent.load(Ordering::Relaxed),
+            ticks_dropped: self.stats.ticks_dropped.load(Ordering::Relaxed),
         }
     }
 }
@@ -192,5 +239,41 @@ mod tests {
             };
             assert_eq!(event.message_id, id);
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_tick_into_a_full_lane_is_dropped_at_once_and_counted_apart_from_events() {
+        let lane = DataLane::new(1, Duration::from_millis(250));
+        let probe = lane.probe();
+        let ticks = lane.sink.ticks();
+        let at = chrono::Utc::now();
+        assert_eq!(ticks.send(Tick::new("demo", at)), SendOutcome::Accepted);
+        let before = tokio::time::Instant::now();
+        assert_eq!(ticks.send(Tick::new("demo", at)), SendOutcome::Dropped);
+        assert_eq!(tokio::time::Instant::now(), before, "a tick never waits");
+        let snap = probe.snapshot();
+        assert_eq!(
+            (snap.sent, snap.dropped, snap.ticks_sent, snap.ticks_dropped),
+            (0, 0, 1, 1)
+        );
+        let mut rx = lane.receiver;
+        assert!(matches!(rx.recv().await, Some(Inbound::Tick(_))));
+    }
+
+    #[tokio::test]
+    async fn ticks_do_not_keep_the_lane_open() {
+        let DataLane { sink, receiver, .. } = DataLane::new(4, Duration::from_millis(250));
+        let ticks = sink.ticks();
+        let mut rx = receiver;
+        drop(sink);
+        assert_eq!(
+            rx.recv().await.map(|_| ()),
+            None,
+            "closed with the last source"
+        );
+        assert_eq!(
+            ticks.send(Tick::new("demo", chrono::Utc::now())),
+            SendOutcome::Closed
+        );
     }
 }

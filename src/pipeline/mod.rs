@@ -1,5 +1,7 @@
-//! The runtime pipeline: lanes from sources, dedupe, record, triggers, actions, shutdown.
+//! The runtime pipeline: lanes from sources, the creators' clock, dedupe, record, triggers, actions,
+//! shutdown.
 
+pub mod clock;
 pub mod core;
 pub mod counters;
 pub mod dedupe;

@@ -3,7 +3,8 @@
 //! One task drains the data lane in batches. Each event goes through the evaluation [`Core`]
 //! (dedupe, triggers); it is recorded in the chat log and its actions are routed to their sinks
 //! ([`Router`]), whose store writes go to the single writer. A polled page's writes, with its
-//! checkpoint, go as one atomic group.
+//! checkpoint, go as one atomic group. Each creator's clock ([`super::clock`]) ticks through the
+//! same lane; a tick that fires actions is recorded with them as one atomic group.
 //!
 //! Lifecycle: every task the run starts is tracked and waited for. Shutdown (signal, `--duration`,
 //! or an error in the loop) is ordered so nothing accepted is lost: the sources stop; the loop drains
@@ -16,6 +17,7 @@ use super::exporter::{Exporter, ExporterParts};
 use super::lanes::{DataLane, Inbound};
 use super::supervisor::{self, Supervisor};
 use super::telemetry::Telemetry;
+use crate::actions::Action;
 use crate::actions::router::Router;
 use crate::actions::sinks::{
     ClipSink, CommandSink, CommunitySink, OutboxSink, StandingsSink, Validated, ValidationSink,
@@ -185,6 +187,24 @@ impl Pipeline {
                     return Err(e);
                 }
             }
+            Inbound::Tick(tick) => {
+                let actions = self.core.tick(&tick);
+                // The tick rule: a tick that fired nothing changed nothing, so it is not recorded.
+                if actions.is_empty() {
+                    return Ok(());
+                }
+                tracing::debug!(
+                    cause = %tick.id(),
+                    actions = actions.len(),
+                    "A tick fired actions; recording it with them."
+                );
+                self.ops.push(WriteOp::Tick(tick));
+                self.route(actions);
+                // The tick and its actions commit together: a replay never sees one without the other.
+                self.writer
+                    .send(WriteOp::Atomic(std::mem::take(&mut self.ops)))
+                    .await?;
+            }
         }
         Ok(())
     }
@@ -198,12 +218,20 @@ impl Pipeline {
         };
         if let Some(feed) = &self.feed {
             feed.publish("chat", &event);
-            for action in &actions {
-                feed.publish("action", action);
-            }
         }
         if self.chat_log {
             self.ops.push(WriteOp::ChatEvent(Box::new(event)));
+        }
+        self.route(actions);
+    }
+
+    /// Publishes, counts and routes the actions of one event or tick; their writes are appended to
+    /// `self.ops`.
+    fn route(&mut self, actions: Vec<Action>) {
+        if let Some(feed) = &self.feed {
+            for action in &actions {
+                feed.publish("action", action);
+            }
         }
         RunCounters::add(&self.counters.triggers_matched, actions.len() as u64);
         for action in actions {
@@ -345,6 +373,13 @@ pub async fn run(
             stored: &stored,
             services: &services,
         },
+    );
+    // Each running creator's clock: ticks never hold the lane open.
+    super::clock::spawn(
+        super::clock::creators(&plans),
+        sink.ticks(),
+        shutdown.clone(),
+        &tasks,
     );
     // The sources (and platforms' services, until they close) hold the only senders now, so the
     // lane closes when the last source stops.

@@ -192,6 +192,7 @@ mod tests {
                 user_id: format!("id-{user}"),
                 user_name: user.into(),
             },
+            thread: false,
         })
     }
 
@@ -207,6 +208,7 @@ mod tests {
                 amount,
                 user_id: "x".into(),
             },
+            thread: false,
         })
     }
 

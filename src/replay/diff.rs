@@ -240,6 +240,7 @@ mod tests {
                 channel: "demo".into(),
                 text: text.into(),
             },
+            thread: false,
         }
     }
 

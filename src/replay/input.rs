@@ -2,9 +2,9 @@
 //!
 //! Each reader yields [`Item`]s in acceptance order to a callback, one at a time, so memory does
 //! not grow with the input. The store is read in the order of its `chat_events.id` (the order the
-//! pipeline accepted the events) and yields [`Item::FreshState`] at its run marks; it starts at the
-//! last mark before the first selected event, so a `--since` window is evaluated with the state its
-//! run had. The files are read line by line: a line that does not read is an [`Item::Skipped`]
+//! pipeline accepted the events) and yields [`Item::FreshState`] at its run marks and
+//! [`Item::Tick`] at its recorded ticks; it starts at the last mark before the first selected event,
+//! so a `--since` window is evaluated with the state its run had. The files are read line by line: a line that does not read is an [`Item::Skipped`]
 //! with its 1-based number and the reason, never the end of the replay.
 //!
 //! The format of `--input FILE` is named (`--input-format`) or guessed: by extension (`.db`,
@@ -13,8 +13,8 @@
 
 use super::irc_log::{self, Creators};
 use super::{Filter, Item, SkippedLine};
-use crate::event::ChatEvent;
-use crate::store::{StoreError, StoreReader};
+use crate::event::{ChatEvent, Tick};
+use crate::store::{RecordedTick, StoreError, StoreReader};
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
@@ -101,7 +101,9 @@ impl Progress for () {
 const PROGRESS_EVERY: u64 = 16_384;
 
 /// Reads the store's chat log at `path` for `filter`: from the run start before the first selected
-/// event to the last selected one, with [`Item::FreshState`] at every run mark in between.
+/// event to the last selected one, with [`Item::FreshState`] at every run mark and [`Item::Tick`] at
+/// every recorded tick in between (and the ticks recorded after the last selected event, before the
+/// next one: a poll closing in a silent chat).
 pub fn read_store(
     path: &Path,
     filter: &Filter,
@@ -112,37 +114,96 @@ pub fn read_store(
     let Some((first, last)) = store.chat_id_range(filter.since_ms, filter.until_ms)? else {
         return Ok(());
     };
-    let mut marks: Vec<i64> = store
-        .run_marks()?
-        .into_iter()
-        .map(|m| m.after_chat_id)
-        .collect();
-    marks.sort_unstable();
-    marks.dedup();
+    let marks = store.run_marks()?;
     // State was fresh after the last mark before `first`: start there (a new core is fresh too).
-    let start = marks
+    let (start_chat, start_mark) = marks
         .iter()
-        .rev()
-        .find(|m| **m < first)
-        .copied()
-        .unwrap_or(0);
-    let mut next = marks.partition_point(|m| *m <= start);
-    progress.start(u64::try_from(last - start).unwrap_or(0));
-    let mut read = 0u64;
-    store.for_each_chat_event(start, last, |id, event| {
-        let crossed = next;
-        while next < marks.len() && marks[next] < id {
-            next += 1;
+        .filter(|m| m.after_chat_id < first)
+        .map(|m| (m.after_chat_id, m.id))
+        .max()
+        .unwrap_or((0, 0));
+    let mut points: Vec<Point> = marks
+        .iter()
+        .map(|m| Point::mark(m.after_chat_id, m.id))
+        .chain(
+            store
+                .recorded_ticks(start_chat, last)?
+                .into_iter()
+                .map(Point::tick),
+        )
+        .filter(|p| p.after_chat_id <= last && p.key() > (start_chat, start_mark, 0))
+        .collect();
+    points.sort_by_key(Point::key);
+    let mut points = points.into_iter().peekable();
+    // Everything positioned before chat event `id` (after the events before it).
+    let mut before = |id: i64, f: &mut dyn FnMut(Item) -> anyhow::Result<()>| {
+        let mut fresh = false;
+        while let Some(point) = points.next_if(|p| p.after_chat_id < id) {
+            match point.tick {
+                None => fresh = true,
+                Some(tick) => {
+                    if std::mem::take(&mut fresh) {
+                        f(Item::FreshState)?;
+                    }
+                    f(Item::Tick(tick))?;
+                }
+            }
         }
-        if next > crossed {
+        if fresh {
             f(Item::FreshState)?;
         }
+        anyhow::Ok(())
+    };
+    progress.start(u64::try_from(last - start_chat).unwrap_or(0));
+    let mut read = 0u64;
+    store.for_each_chat_event(start_chat, last, |id, event| {
+        before(id, &mut f)?;
         read += 1;
         if read.is_multiple_of(PROGRESS_EVERY) {
-            progress.position(u64::try_from(id - start).unwrap_or(0));
+            progress.position(u64::try_from(id - start_chat).unwrap_or(0));
         }
         f(Item::Event(event))
-    })
+    })?;
+    before(last + 1, &mut f)
+}
+
+/// A run mark or a recorded tick, placed in the chat log: after chat event `after_chat_id`, and
+/// among the marks and ticks there, in the order the writer recorded them (a tick knows the id of
+/// the last mark before it).
+struct Point {
+    after_chat_id: i64,
+    /// The mark's own id, or for a tick the id of the last mark before it.
+    mark: i64,
+    /// `None` for a run mark.
+    tick: Option<Tick>,
+    /// Recorded order among ticks after the same mark.
+    seq: i64,
+}
+
+impl Point {
+    fn mark(after_chat_id: i64, number: i64) -> Point {
+        Point {
+            after_chat_id,
+            mark: number,
+            tick: None,
+            seq: 0,
+        }
+    }
+
+    fn tick(recorded: RecordedTick) -> Point {
+        Point {
+            after_chat_id: recorded.after_chat_id,
+            mark: recorded.after_mark_id,
+            seq: 1,
+            tick: Some(recorded.tick),
+        }
+    }
+
+    /// A mark comes before the ticks recorded after it; the sort is stable, so ticks keep their
+    /// recorded order.
+    fn key(&self) -> (i64, i64, i64) {
+        (self.after_chat_id, self.mark, self.seq)
+    }
 }
 
 /// Reads one line of a JSONL file of chat events.

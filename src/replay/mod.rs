@@ -11,7 +11,11 @@
 //! state, so the same events in the same order give the same actions; every map that reaches the
 //! output is ordered. Where the live state started afresh (each `ss run` start, each applied hot
 //! reload: the store's run marks), the input yields [`Item::FreshState`] and the replay restarts its
-//! state there too.
+//! state there too. The ticks of the creators' clocks that fired actions live (a poll closing at its
+//! deadline) are recorded at their place in the chat; the store input yields them as [`Item::Tick`]
+//! there, so the replay closes the same polls at the same times. (A tick that fired nothing changed
+//! nothing, so the ones not recorded need no replay.) JSONL and IRC inputs carry no ticks: a poll
+//! replayed from them closes at the first message past its deadline.
 //!
 //! **Filters select what is reported, not what is evaluated.** Cooldowns are shared across
 //! platforms (per creator) and across creators (global), so dropping other events would change the
@@ -31,7 +35,7 @@ pub mod stats;
 
 use crate::actions::Action;
 use crate::config::CreatorsConfig;
-use crate::event::{ChatEvent, Platform};
+use crate::event::{ChatEvent, Platform, Tick};
 use crate::pipeline::core::Core;
 use crate::store::StoreReader;
 use anyhow::Context;
@@ -51,6 +55,8 @@ use std::path::{Path, PathBuf};
 pub enum Item {
     /// An event, as the pipeline accepted it.
     Event(ChatEvent),
+    /// A tick of a creator's clock that fired actions in the live run.
+    Tick(Tick),
     /// The live trigger state started afresh before the next event (a run start, a hot reload).
     FreshState,
     /// A line that could not be read; replay goes on without it.
@@ -103,6 +109,8 @@ impl Filter {
 pub trait Observer {
     /// A selected event that the core accepted, with the actions it fired (often none).
     fn event(&mut self, event: &ChatEvent, actions: &[Action]) -> anyhow::Result<()>;
+    /// A tick that fired selected actions, with them.
+    fn tick(&mut self, tick: &Tick, actions: &[Action]) -> anyhow::Result<()>;
     /// A line of the input that was skipped.
     fn skipped(&mut self, _line: &SkippedLine) {}
 }
@@ -112,6 +120,8 @@ pub trait Observer {
 pub struct Summary {
     /// Events read from the input (selected or not).
     pub events_read: u64,
+    /// Recorded ticks read from the input (selected or not).
+    pub ticks_read: u64,
     /// Events the core dropped as duplicates.
     pub duplicates: u64,
     /// Events selected by the filter and reported.
@@ -153,6 +163,15 @@ impl Replay {
                     self.summary.events_selected += 1;
                     self.summary.actions += actions.len() as u64;
                     out.event(&event, &actions)?;
+                }
+            }
+            Item::Tick(tick) => {
+                self.summary.ticks_read += 1;
+                let mut actions = self.core.tick(&tick);
+                actions.retain(|a| self.filter.selects_action(a));
+                if !actions.is_empty() {
+                    self.summary.actions += actions.len() as u64;
+                    out.tick(&tick, &actions)?;
                 }
             }
             Item::FreshState => {
@@ -311,8 +330,8 @@ impl<W: Write> JsonLines<W> {
     }
 }
 
-impl<W: Write> Observer for JsonLines<W> {
-    fn event(&mut self, _event: &ChatEvent, actions: &[Action]) -> anyhow::Result<()> {
+impl<W: Write> JsonLines<W> {
+    fn write_actions(&mut self, actions: &[Action]) -> anyhow::Result<()> {
         for action in actions {
             self.line.clear();
             serde_json::to_writer(&mut self.line, action)?;
@@ -323,12 +342,27 @@ impl<W: Write> Observer for JsonLines<W> {
     }
 }
 
+impl<W: Write> Observer for JsonLines<W> {
+    fn event(&mut self, _event: &ChatEvent, actions: &[Action]) -> anyhow::Result<()> {
+        self.write_actions(actions)
+    }
+
+    fn tick(&mut self, _tick: &Tick, actions: &[Action]) -> anyhow::Result<()> {
+        self.write_actions(actions)
+    }
+}
+
 /// Keeps every action, in order (for a diff).
 #[derive(Debug, Default)]
 pub struct Collect(pub Vec<Action>);
 
 impl Observer for Collect {
     fn event(&mut self, _event: &ChatEvent, actions: &[Action]) -> anyhow::Result<()> {
+        self.0.extend_from_slice(actions);
+        Ok(())
+    }
+
+    fn tick(&mut self, _tick: &Tick, actions: &[Action]) -> anyhow::Result<()> {
         self.0.extend_from_slice(actions);
         Ok(())
     }
@@ -453,6 +487,157 @@ mod tests {
         assert!(!filter.selects("other", Platform::named("twitch"), 150));
         assert!(!filter.selects("demo", Platform::named("kick"), 150));
         assert!(Filter::default().selects("x", Platform::named("sim"), i64::MIN));
+    }
+
+    /// What the live run loop does with one item: the same core, and the same writes (an event
+    /// with its actions; a tick only when it fired, with its actions in one atomic group).
+    enum Live {
+        Chat(i64, &'static str, &'static str),
+        Tick(i64),
+        Reload,
+    }
+
+    fn live_run(path: &Path, script: &[Live]) -> Vec<Action> {
+        use crate::event::{Author, Roles};
+        use crate::store::{RunMark, RunMarkKind, StoreWriter, WriteOp};
+        let config: crate::config::model::TriggersConfig =
+            serde_json::from_str(r#"{"polls": {"demo": {}}}"#).unwrap();
+        let registry = || crate::triggers::Registry::compile(&config).unwrap();
+        let writer = StoreWriter::spawn(path, 64).unwrap();
+        let mark = |kind| {
+            WriteOp::RunMark(RunMark {
+                kind,
+                at: Utc::now(),
+            })
+        };
+        writer.blocking_send(mark(RunMarkKind::Start)).unwrap();
+        let mut core = Core::new(registry(), 100);
+        let mut fired = Vec::new();
+        let at = |s: i64| DateTime::from_timestamp_millis(1_700_000_000_000 + s * 1000).unwrap();
+        for (i, item) in script.iter().enumerate() {
+            match item {
+                Live::Chat(s, user, text) => {
+                    let author = Author {
+                        roles: Roles {
+                            moderator: user.starts_with("mod"),
+                            ..Roles::default()
+                        },
+                        ..Author::viewer(user)
+                    };
+                    let event = ChatEvent::message(
+                        Platform::named("twitch"),
+                        "demo",
+                        &format!("m{i}"),
+                        at(*s),
+                        author,
+                        text,
+                    );
+                    let actions = core.evaluate(&event).unwrap();
+                    writer
+                        .blocking_send(WriteOp::ChatEvent(Box::new(event)))
+                        .unwrap();
+                    for action in actions {
+                        fired.push(action.clone());
+                        writer.blocking_send(WriteOp::action(action)).unwrap();
+                    }
+                }
+                Live::Tick(s) => {
+                    let tick = Tick::new("demo", at(*s));
+                    let actions = core.tick(&tick);
+                    if actions.is_empty() {
+                        continue;
+                    }
+                    fired.extend(actions.iter().cloned());
+                    let mut group = vec![WriteOp::Tick(tick)];
+                    group.extend(actions.into_iter().map(WriteOp::action));
+                    writer.blocking_send(WriteOp::Atomic(group)).unwrap();
+                }
+                Live::Reload => {
+                    core.replace_triggers(registry());
+                    writer.blocking_send(mark(RunMarkKind::Reload)).unwrap();
+                }
+            }
+        }
+        writer.close().unwrap();
+        fired
+    }
+
+    #[test]
+    fn a_replay_meets_the_recorded_ticks_at_their_place_and_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let script = [
+            Live::Chat(0, "mod_max", "!poll open First? | a | b 10s"),
+            Live::Chat(1, "ann", "!vote a"),
+            Live::Tick(5),
+            // A silent chat: the tick at the deadline closes it.
+            Live::Tick(10),
+            Live::Tick(11),
+            // A tick and a reload after the same chat event: the tick came first.
+            Live::Chat(12, "mod_max", "!poll open Second? | a | b 3s"),
+            Live::Chat(13, "bob", "!vote b"),
+            Live::Tick(15),
+            Live::Reload,
+            Live::Chat(16, "mod_max", "!poll open Third? | a | b 2s"),
+            Live::Reload,
+            // State is fresh: the third poll was interrupted, this tick fires nothing.
+            Live::Tick(19),
+            Live::Chat(20, "mod_max", "!poll open Fourth? | x | y 1s"),
+            // The chat's last event, then a tick that closes the fourth poll after it.
+            Live::Tick(22),
+        ];
+        let live = live_run(&path, &script);
+        let closes: Vec<(&str, String)> = live
+            .iter()
+            .filter_map(|a| match &a.kind {
+                crate::actions::ActionKind::PollClose { question, .. } => {
+                    Some((question.as_str(), a.message_id.clone()))
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            closes,
+            [
+                ("First?", "tick:demo:1700000010000".to_string()),
+                ("Second?", "tick:demo:1700000015000".to_string()),
+                ("Fourth?", "tick:demo:1700000022000".to_string()),
+            ]
+        );
+        let recorded = recorded_actions(&path, &Filter::default()).unwrap();
+        assert_eq!(recorded.len(), live.len());
+
+        let replayed = |filter: &Filter| {
+            let config: crate::config::model::TriggersConfig =
+                serde_json::from_str(r#"{"polls": {"demo": {}}}"#).unwrap();
+            let core = Core::new(crate::triggers::Registry::compile(&config).unwrap(), 100);
+            let mut replay = Replay::new(core, filter.clone());
+            let mut out = Collect::default();
+            let owners = ChannelOwners::One("demo".into());
+            run(
+                &Input::Store(path.clone()),
+                &mut replay,
+                &owners,
+                &(),
+                &mut out,
+            )
+            .unwrap();
+            (out.0, replay.summary().clone())
+        };
+        let (actions, summary) = replayed(&Filter::default());
+        assert_eq!((summary.ticks_read, summary.fresh_starts), (3, 2));
+        let diff = diff::diff(actions, recorded);
+        assert!(diff.is_empty(), "{}", diff::render(&diff, "recorded"));
+
+        // A window from the second poll on starts at the run start before it and still meets the
+        // tick that closed it and the one after the chat's end.
+        let since = Filter {
+            since_ms: Some(1_700_000_012_000),
+            ..Filter::default()
+        };
+        let (actions, _) = replayed(&since);
+        let diff = diff::diff(actions, recorded_actions(&path, &since).unwrap());
+        assert!(diff.is_empty(), "{}", diff::render(&diff, "recorded"));
     }
 
     proptest! {

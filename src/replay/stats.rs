@@ -6,7 +6,7 @@
 
 use super::{Observer, Summary};
 use crate::actions::Action;
-use crate::event::{ChatEvent, platform_id_hash};
+use crate::event::{ChatEvent, Tick, platform_id_hash};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
@@ -41,6 +41,18 @@ impl Observer for Stats {
             self.last
                 .map_or(event.timestamp, |t| t.max(event.timestamp)),
         );
+        self.count_actions(actions);
+        Ok(())
+    }
+
+    fn tick(&mut self, _tick: &Tick, actions: &[Action]) -> anyhow::Result<()> {
+        self.count_actions(actions);
+        Ok(())
+    }
+}
+
+impl Stats {
+    fn count_actions(&mut self, actions: &[Action]) {
         for action in actions {
             *self.by_type.entry(action.kind.type_name()).or_default() += 1;
             if let Some(n) = self
@@ -53,7 +65,6 @@ impl Observer for Stats {
                     .insert((action.creator.clone(), action.trigger_id.clone()), 1);
             }
         }
-        Ok(())
     }
 }
 

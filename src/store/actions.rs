@@ -175,5 +175,6 @@ fn read_action(r: &rusqlite::Row<'_>) -> rusqlite::Result<Action> {
             .map_err(|e| rows::invalid(3, format!("action payload does not parse ({e})")))?,
         at: rows::time(r, 4)?,
         message_id: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
+        thread: false,
     })
 }

@@ -520,6 +520,7 @@ mod tests {
             message_id: format!("m{ms}"),
             at: DateTime::from_timestamp_millis(ms).unwrap(),
             kind,
+            thread: false,
         })
     }
 

@@ -32,6 +32,7 @@ pub mod readers;
 mod rows;
 pub mod runs;
 pub mod schema;
+pub mod ticks;
 pub mod writer;
 
 use std::path::{Path, PathBuf};
@@ -48,6 +49,7 @@ pub use outbox::{NewOutbox, OutboxResult, OutboxRow};
 pub use quotas::{ProjectQuotaRow, QuotaRow};
 pub use readers::Readers;
 pub use runs::{RecordedRunMark, RunMark, RunMarkKind};
+pub use ticks::RecordedTick;
 pub use writer::{Degraded, StoreWriter, WriteOp, WriterStats, WriterStatsSnapshot};
 
 /// The database file below a runtime root.

@@ -53,6 +53,8 @@ pub struct RunMark {
 /// A recorded mark.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordedRunMark {
+    /// Its number in recorded order (a recorded tick names the last mark before it by this).
+    pub id: i64,
     pub kind: RunMarkKind,
     pub at: DateTime<Utc>,
     /// The last chat event id recorded before the mark (0 when there was none).
@@ -73,11 +75,12 @@ impl StoreReader {
     /// Every run mark, in the order recorded; empty for a store written before marks existed.
     pub fn run_marks(&self) -> Result<Vec<RecordedRunMark>, StoreError> {
         self.rows(
-            "SELECT kind, at_ms, after_chat_id FROM run_marks ORDER BY id",
+            "SELECT kind, at_ms, after_chat_id, id FROM run_marks ORDER BY id",
             [],
             |r| {
                 let kind: String = r.get(0)?;
                 Ok(RecordedRunMark {
+                    id: r.get(3)?,
                     kind: RunMarkKind::from_name(&kind)
                         .ok_or_else(|| rows::invalid(0, format!("unknown run mark {kind:?}")))?,
                     at: rows::time(r, 1)?,
@@ -89,12 +92,13 @@ impl StoreReader {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::event::{Author, ChatEvent, Platform};
     use crate::store::{StoreWriter, WriteOp, db_path};
 
-    fn event(i: i64) -> WriteOp {
+    /// A chat message of `demo` at `1_000 + i` ms.
+    pub(in crate::store) fn event(i: i64) -> WriteOp {
         WriteOp::ChatEvent(Box::new(ChatEvent::message(
             Platform::named("sim"),
             "demo",
@@ -105,7 +109,7 @@ mod tests {
         )))
     }
 
-    fn mark(kind: RunMarkKind) -> WriteOp {
+    pub(in crate::store) fn mark(kind: RunMarkKind) -> WriteOp {
         WriteOp::RunMark(RunMark {
             kind,
             at: Utc::now(),

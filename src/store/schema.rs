@@ -253,4 +253,19 @@ pub const MIGRATIONS: &[&str] = &[
     r"
     ALTER TABLE outbox ADD COLUMN cause TEXT;
     ",
+    // 9 -> 10: the ticks of a creator's clock that fired actions (a poll closing at its deadline),
+    // positioned like run marks: after the last chat event and the last run mark recorded before
+    // them, so `ss replay` meets each at the same place in the chat and the same time.
+    r"
+    CREATE TABLE ticks (
+        id             INTEGER PRIMARY KEY,
+        creator        TEXT    NOT NULL,
+        at_ms          INTEGER NOT NULL,
+        -- The last chat_events id recorded before the tick (0 for none).
+        after_chat_id  INTEGER NOT NULL,
+        -- The last run_marks id recorded before the tick (0 for none): orders a tick and a mark
+        -- that follow the same chat event.
+        after_mark_id  INTEGER NOT NULL
+    );
+    ",
 ];

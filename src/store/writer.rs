@@ -35,10 +35,10 @@ use super::error::StoreError;
 use super::open::Store;
 use super::outbox::{self, NewOutbox, OutboxResult};
 use super::runs::{self, RunMark};
-use super::{actions, audit, community, quotas};
+use super::{actions, audit, community, quotas, ticks};
 use crate::actions::Action;
 use crate::backoff::Backoff;
-use crate::event::{ChatEvent, Platform};
+use crate::event::{ChatEvent, Platform, Tick};
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{CachedStatement, Connection};
 use serde::Serialize;
@@ -104,6 +104,9 @@ pub enum WriteOp {
     },
     /// Trigger state started afresh here (a run start, an applied hot reload); see [`super::runs`].
     RunMark(RunMark),
+    /// A tick that fired actions, recorded where it came in the chat (sent in one `Atomic` with
+    /// its actions); see [`super::ticks`].
+    Tick(Tick),
     /// Ops that commit together or not at all (a polled page with its checkpoint).
     Atomic(Vec<WriteOp>),
     /// Wake this after everything sent before it is committed (the clip worker, the exporter).
@@ -621,6 +624,7 @@ fn apply(
             runs::record(conn, mark)?;
             community::interrupt_open_polls(conn, &mark.at)?;
         }
+        WriteOp::Tick(tick) => ticks::record(conn, tick)?,
         WriteOp::Atomic(ops) => {
             // The group shares the batch's transaction; each of its ops is guarded (and counted) alone.
             for op in ops {
@@ -677,6 +681,7 @@ mod tests {
             message_id: "m".into(),
             at: DateTime::from_timestamp_millis(ms).unwrap(),
             kind,
+            thread: false,
         })
     }
 

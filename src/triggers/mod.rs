@@ -1,17 +1,21 @@
 //! The trigger engine: pure and deterministic.
 //!
 //! `evaluate(event, registry, state) -> Vec<Action>`: which triggers of the event's creator match
-//! (commands, keywords, regexes, the non-empty validation trigger), whether the author's role allows
-//! them, whether their cooldowns have passed, and what actions they produce. The only clock is the
-//! event's own timestamp and the only memory is the [`TriggerState`] passed in, so replaying recorded
-//! chat through a fresh state gives the same actions every time.
+//! (for a chat message: commands, keywords, regexes, the non-empty validation trigger; for a stream
+//! event: the triggers on its kind whose conditions hold), whether the author's role allows them,
+//! whether their cooldowns have passed, and what actions they produce. `evaluate_tick(tick, ...)`
+//! does what a creator's clock brings due (a poll's deadline). The only clocks are the events' own
+//! timestamps and the ticks, and the only memory is the [`TriggerState`] passed in, so replaying
+//! recorded chat and ticks through a fresh state gives the same actions every time.
 //!
 //! - [`registry`]: triggers compiled once per config (command table, one keyword automaton, one regex set).
 //! - [`state`]: cooldowns and fire counts.
-//! - [`template`]: reply templates.
+//! - [`events`]: stream-event triggers' conditions.
+//! - [`template`]: reply templates and their placeholders.
 //! - [`polls`] and [`poll_command`]: chat polls (`!poll open/close`, `!vote`, the timer).
 //! - [`standings`]: `!top` and `!rank`, described for the standings worker to answer.
 
+pub mod events;
 pub mod poll_command;
 pub mod polls;
 pub mod registry;
@@ -23,52 +27,90 @@ pub use registry::Registry;
 pub use state::TriggerState;
 
 use crate::actions::{Action, ActionKind};
-use crate::config::model::ActionDef;
-use crate::event::{ChatEvent, EventKind};
+use crate::config::model::{ActionDef, Matcher};
+use crate::event::{ChatEvent, EventKind, Tick};
 use registry::CompiledTrigger;
 
-/// Evaluates one event. Matching triggers fire in config order.
+/// Evaluates one event: a chat message against the chat triggers (and polls, standings), a stream
+/// event against the triggers on its kind. Matching triggers fire in config order.
 pub fn evaluate(event: &ChatEvent, registry: &Registry, state: &mut TriggerState) -> Vec<Action> {
     let mut actions = Vec::new();
-    if event.kind != EventKind::Message {
-        return actions;
-    }
     let Some(creator) = registry.creator(&event.creator) else {
         return actions;
     };
+    if event.kind != EventKind::Message {
+        for &index in creator.on_event(event.kind) {
+            let trigger = &creator.triggers[index];
+            if let Matcher::Event { on } = &trigger.def.matcher
+                && events::matches(on, event)
+            {
+                fire(trigger, event, event.text.trim(), state, &mut actions);
+            }
+        }
+        return actions;
+    }
     if let Some(settings) = creator.polls() {
         polls::on_message(event, settings, &mut state.polls, &mut actions);
         standings::on_message(event, settings, &mut state.standings, &mut actions);
     }
-    let now_ms = event.timestamp_ms();
     creator.for_each_match(&event.text, |index, args| {
-        let trigger = &creator.triggers[index];
-        if !state.ready(trigger, now_ms) || !trigger.applies_to(event) {
-            return;
-        }
-        if !state.try_fire(trigger, &event.author.id, event.platform, now_ms) {
-            return;
-        }
-        let count = state.fire_count(trigger.slot);
-        let kind = match &trigger.def.action {
-            // A vote in the open chat poll: nothing when none is open or the choice names no option.
-            ActionDef::PollVote { poll: None, option } => {
-                match state.polls.vote(event, option.as_deref().unwrap_or(args)) {
-                    Some(kind) => kind,
-                    None => return,
-                }
-            }
-            _ => action_kind(trigger, event, args, count),
-        };
-        actions.push(Action {
-            trigger_id: trigger.def.id.clone(),
-            creator: event.creator.to_string(),
-            platform: event.platform,
-            message_id: event.message_id.to_string(),
-            at: event.timestamp,
-            kind,
-        });
+        fire(&creator.triggers[index], event, args, state, &mut actions);
     });
+    actions
+}
+
+/// Fires `trigger` for `event` if it applies (enabled, platform, role) and its cooldowns have
+/// passed: the same rules for chat and stream-event triggers.
+fn fire(
+    trigger: &CompiledTrigger,
+    event: &ChatEvent,
+    args: &str,
+    state: &mut TriggerState,
+    actions: &mut Vec<Action>,
+) {
+    let now_ms = event.timestamp_ms();
+    if !state.ready(trigger, now_ms) || !trigger.applies_to(event) {
+        return;
+    }
+    if !state.try_fire(trigger, &event.author.id, event.platform, now_ms) {
+        return;
+    }
+    let count = state.fire_count(trigger.slot);
+    let kind = match &trigger.def.action {
+        // A vote in the open chat poll: nothing when none is open or the choice names no option.
+        ActionDef::PollVote { poll: None, option } => {
+            match state.polls.vote(event, option.as_deref().unwrap_or(args)) {
+                Some(kind) => kind,
+                None => return,
+            }
+        }
+        _ => action_kind(trigger, event, args, count),
+    };
+    actions.push(Action {
+        trigger_id: trigger.def.id.clone(),
+        creator: event.creator.to_string(),
+        platform: event.platform,
+        message_id: event.message_id.to_string(),
+        at: event.timestamp,
+        kind,
+        thread: event.kind == EventKind::Message,
+    });
+}
+
+/// Evaluates one tick of a creator's clock: the work whose time has come (today, a chat poll's
+/// deadline), with the tick as its cause.
+///
+/// **The tick rule.** A tick that fires no action changes no state. `ss run` records only the ticks
+/// that fire something (with their actions, in one transaction), and `ss replay` replays only
+/// those; a tick that changed state without an action would be missing from the replay, and the
+/// replay would drift from the live run. So tick handlers take state only when something is due
+/// and always answer it with an action (`polls::on_tick` removes a poll only to close it, which
+/// replies); tests check that a tick with nothing due leaves the state equal.
+pub fn evaluate_tick(tick: &Tick, registry: &Registry, state: &mut TriggerState) -> Vec<Action> {
+    let mut actions = Vec::new();
+    if let Some(settings) = registry.creator(&tick.creator).and_then(|c| c.polls()) {
+        polls::on_tick(tick, settings, &mut state.polls, &mut actions);
+    }
     actions
 }
 
@@ -87,7 +129,8 @@ fn requested_clip_seconds(args: &str) -> Option<u32> {
 
 fn action_kind(trigger: &CompiledTrigger, event: &ChatEvent, args: &str, count: u64) -> ActionKind {
     let author = &event.author;
-    let fill = |t: &str| template::render(t, &author.display_name, args, count, event.platform);
+    let firing = template::Firing { event, args, count };
+    let fill = |t: &str| template::render(t, &firing);
     match &trigger.def.action {
         ActionDef::Reply { template } => ActionKind::Reply {
             channel: event.channel.to_string(),

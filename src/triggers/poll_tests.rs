@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::config::model::TriggersConfig;
-use crate::event::{Author, ChatEvent, Platform, Roles};
+use crate::event::{Author, ChatEvent, Platform, Roles, Tick};
 use chrono::{TimeZone, Utc};
 
 fn registry(polls: &str, triggers: &str) -> Registry {
@@ -39,14 +39,27 @@ fn msg(at_s: i64, user: &str, text: &str) -> ChatEvent {
     }
 }
 
+fn tick(at_s: i64) -> Tick {
+    Tick::new("demo", Utc.timestamp_opt(1_700_000_000 + at_s, 0).unwrap())
+}
+
 /// Runs `chat` through one state; each action as one line, `at_s user: text` before its actions.
+/// The user `TICK` is a tick of the creator's clock at that second.
 fn transcript(reg: &Registry, chat: &[(i64, &str, &str)]) -> String {
     let mut state = TriggerState::new(reg);
     let mut out = String::new();
     for (at, user, text) in chat {
         out.push_str(&format!("{at:>3} {user}: {text}\n"));
-        for action in evaluate(&msg(*at, user, text), reg, &mut state) {
+        let actions = if *user == "TICK" {
+            evaluate_tick(&tick(*at), reg, &mut state)
+        } else {
+            evaluate(&msg(*at, user, text), reg, &mut state)
+        };
+        for action in actions {
             let line = match &action.kind {
+                ActionKind::Reply { text, .. } if Tick::is_tick_id(&action.message_id) => {
+                    format!("reply ({}): {text}", action.message_id)
+                }
                 ActionKind::Reply { text, .. } => format!("reply: {text}"),
                 other => format!(
                     "{}: {}",
@@ -123,6 +136,64 @@ fn the_timer_runs_on_the_event_clock_and_the_next_message_closes_the_poll() {
         ],
     );
     insta::assert_snapshot!(out);
+}
+
+#[test]
+fn a_poll_closes_at_its_deadline_on_the_tick_clock_in_a_silent_chat() {
+    let reg = registry("{}", "[]");
+    let out = transcript(
+        &reg,
+        &[
+            (0, "mod_max", "!poll open Thirty? | yes | no 30s"),
+            (1, "TICK", ""),
+            (5, "ann", "!vote yes"),
+            (29, "TICK", ""),
+            // The first tick at the deadline closes it: results in the channel it was opened in.
+            (30, "TICK", ""),
+            (31, "TICK", ""),
+            (32, "bob", "!vote no"),
+        ],
+    );
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn a_tick_with_nothing_due_changes_no_state() {
+    let reg = registry(
+        r#"{"default_duration_s": 30}"#,
+        r#"[{"id": "ping", "kind": "command", "command": "!ping", "cooldowns": {"creator_s": 5}, "action": {"type": "reply", "template": "pong"}}]"#,
+    );
+    let mut state = TriggerState::new(&reg);
+    let fresh = state.clone();
+    assert!(evaluate_tick(&tick(0), &reg, &mut state).is_empty());
+    assert_eq!(state, fresh, "a tick of a fresh state");
+    evaluate(
+        &msg(0, "mod_max", "!poll open Q? | a | b"),
+        &reg,
+        &mut state,
+    );
+    evaluate(&msg(1, "ann", "!vote a"), &reg, &mut state);
+    evaluate(&msg(2, "ann", "!ping"), &reg, &mut state);
+    let before = state.clone();
+    for at in [0, 3, 29] {
+        assert!(
+            evaluate_tick(&tick(at), &reg, &mut state).is_empty(),
+            "{at}"
+        );
+        assert_eq!(state, before, "a tick at {at}s, before the deadline");
+    }
+    let mut elsewhere = tick(100);
+    elsewhere.creator = "someone-else".into();
+    assert!(evaluate_tick(&elsewhere, &reg, &mut state).is_empty());
+    assert_eq!(state, before, "another creator's tick");
+    let closed = evaluate_tick(&tick(30), &reg, &mut state);
+    assert_eq!(closed.len(), 2, "{closed:?}");
+    assert_ne!(state, before, "the tick that fired changed the state");
+    assert!(
+        closed
+            .iter()
+            .all(|a| a.message_id == tick(30).id() && a.at == tick(30).at)
+    );
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! Chat polls in the engine: `!poll open/close`, `!vote`, and the timer, on the event clock.
+//! Chat polls in the engine: `!poll open/close`, `!vote`, and the deadline, on the engine's clock.
 //!
 //! A creator has at most one open poll. It lives in the engine's state ([`PollBook`], part of
 //! [`super::TriggerState`]), so it follows the same rule as cooldowns: it starts afresh where the
@@ -7,9 +7,11 @@
 //! results as the live run. The store closes a poll still open at a run mark as `interrupted`, with
 //! the votes it had (see `store::community`).
 //!
-//! Time is the events' own: a poll whose timer has passed is closed by the creator's next chat
-//! message, before that message is looked at (so a late `!vote` does not count). If chat stays
-//! silent, the poll stays open until that next message, `!poll close`, or the next run mark.
+//! Time is the engine's clock: the events' own timestamps and the creator's ticks
+//! ([`crate::event::Tick`]). A poll closes at its deadline: the first tick at or after it closes
+//! it, in a silent chat too, with its results replied in the channel where it was opened. A chat
+//! message that arrives past the deadline before that tick closes it first, before the message is
+//! looked at (so a late `!vote` does not count either way).
 //!
 //! Votes are per (platform, user id); a changed vote replaces the earlier one, and the same vote
 //! again changes nothing. Results carry counts only.
@@ -18,19 +20,23 @@ use super::poll_command::{self, PollCommand, USAGE};
 use crate::actions::poll::{self, CloseReason, OptionCount};
 use crate::actions::{Action, ActionKind};
 use crate::config::model::PollSettings;
-use crate::event::{ChatEvent, Platform};
+use crate::event::{ChatEvent, Platform, Tick};
 use chrono::{DateTime, Utc};
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 /// Every creator's open poll.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct PollBook {
     open: HashMap<String, OpenPoll>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 struct OpenPoll {
     id: String,
+    /// Where it was opened: a tick that closes it replies there.
+    platform: Platform,
+    channel: String,
     question: String,
     options: Vec<String>,
     closes_at: Option<DateTime<Utc>>,
@@ -73,6 +79,13 @@ impl PollBook {
         self.open.contains_key(creator)
     }
 
+    /// Removes and returns `creator`'s open poll if its deadline is at or before `now_ms`; changes
+    /// nothing otherwise.
+    fn take_due(&mut self, creator: &str, now_ms: i64) -> Option<OpenPoll> {
+        let due = self.open.get(creator)?.closes_at?.timestamp_millis() <= now_ms;
+        if due { self.open.remove(creator) } else { None }
+    }
+
     /// A vote by the author of `event` for the option `choice` names, in the creator's open poll:
     /// the action to record, or `None` when no poll is open, the choice names no option, or it is
     /// the voter's current vote already.
@@ -94,6 +107,23 @@ impl PollBook {
     }
 }
 
+/// Handles one tick of a creator with polls: closes the open poll whose deadline has come, with its
+/// results replied where it was opened. A tick that finds nothing due changes nothing (the rule that
+/// lets `ss run` record only the ticks that fired something).
+pub fn on_tick(tick: &Tick, settings: &PollSettings, book: &mut PollBook, out: &mut Vec<Action>) {
+    if let Some(poll) = book.take_due(&tick.creator, tick.at_ms()) {
+        let cause = Cause {
+            creator: &tick.creator,
+            platform: poll.platform,
+            id: Cow::Owned(tick.id()),
+            at: tick.at,
+            channel: Cow::Owned(poll.channel.clone()),
+            thread: false,
+        };
+        close(&cause, settings, poll, CloseReason::Timer, out);
+    }
+}
+
 /// Handles one chat message of a creator with polls: the timer first, then the poll and vote
 /// commands. The actions (poll changes and their replies) are appended to `out`.
 pub fn on_message(
@@ -102,15 +132,10 @@ pub fn on_message(
     book: &mut PollBook,
     out: &mut Vec<Action>,
 ) {
-    let creator = event.creator.as_str();
-    let now_ms = event.timestamp_ms();
-    if book.open.get(creator).is_some_and(|p| {
-        p.closes_at
-            .is_some_and(|at| at.timestamp_millis() <= now_ms)
-    }) && let Some(poll) = book.open.remove(creator)
-    {
-        close(event, settings, poll, CloseReason::Timer, out);
+    if let Some(poll) = book.take_due(&event.creator, event.timestamp_ms()) {
+        close(&Cause::of(event), settings, poll, CloseReason::Timer, out);
     }
+    let cause = Cause::of(event);
     let text = event.text.trim();
     let (word, args) = match text.find(char::is_whitespace) {
         Some(i) => (&text[..i], text[i..].trim_start()),
@@ -121,7 +146,7 @@ pub fn on_message(
     } else if word.eq_ignore_ascii_case(&settings.vote_command)
         && let Some(kind) = book.vote(event, args)
     {
-        out.push(action(event, &settings.vote_command, kind));
+        out.push(action(&cause, &settings.vote_command, kind));
     }
 }
 
@@ -132,6 +157,7 @@ fn poll_command(
     args: &str,
     out: &mut Vec<Action>,
 ) {
+    let cause = Cause::of(event);
     let command = &settings.poll_command;
     let parsed = poll_command::parse(args, settings.max_options);
     let manages = event.author.roles.highest() >= settings.manage_role;
@@ -142,10 +168,10 @@ fn poll_command(
                 Some(poll) => show_text(poll, event.timestamp, &settings.vote_command),
                 None => format!("No poll is open. Moderators open one with {command} {USAGE}"),
             };
-            out.push(reply(event, command, text));
+            out.push(reply(&cause, command, text));
         }
         Ok(PollCommand::Open(_) | PollCommand::Close) if !manages => refuse(
-            event,
+            &cause,
             command,
             "not allowed",
             format!(
@@ -156,7 +182,7 @@ fn poll_command(
             out,
         ),
         Err(e) if !manages => refuse(
-            event,
+            &cause,
             command,
             "not allowed",
             format!(
@@ -167,16 +193,16 @@ fn poll_command(
             out,
         ),
         Err(e) => refuse(
-            event,
+            &cause,
             command,
             &e.to_string(),
             format!("Can't do that: {e}. Usage: {command} {USAGE}"),
             out,
         ),
         Ok(PollCommand::Close) => match book.open.remove(creator) {
-            Some(poll) => close(event, settings, poll, CloseReason::Command, out),
+            Some(poll) => close(&cause, settings, poll, CloseReason::Command, out),
             None => refuse(
-                event,
+                &cause,
                 command,
                 "no poll open",
                 "No poll is open.".to_string(),
@@ -186,7 +212,7 @@ fn poll_command(
         Ok(PollCommand::Open(_)) if book.open.contains_key(creator) => {
             let question = &book.open[creator].question;
             refuse(
-                event,
+                &cause,
                 command,
                 "a poll is already open",
                 format!("A poll is already open: {question} Close it first with {command} close."),
@@ -206,6 +232,8 @@ fn poll_command(
             });
             let poll = OpenPoll {
                 id: format!("{}-{}", event.platform, event.message_id),
+                platform: event.platform,
+                channel: event.channel.to_string(),
                 counts: vec![0; request.options.len()],
                 question: request.question,
                 options: request.options,
@@ -213,7 +241,7 @@ fn poll_command(
                 ballots: HashMap::new(),
             };
             out.push(action(
-                event,
+                &cause,
                 command,
                 ActionKind::PollOpen {
                     poll: poll.id.clone(),
@@ -223,14 +251,14 @@ fn poll_command(
                 },
             ));
             let text = open_text(&poll, duration_s, &settings.vote_command);
-            out.push(reply(event, command, text));
+            out.push(reply(&cause, command, text));
             book.open.insert(creator.to_string(), poll);
         }
     }
 }
 
 fn close(
-    event: &ChatEvent,
+    cause: &Cause<'_>,
     settings: &PollSettings,
     poll: OpenPoll,
     reason: CloseReason,
@@ -239,7 +267,7 @@ fn close(
     let results = poll.results();
     let text = poll::results_text(&poll.question, &results);
     out.push(action(
-        event,
+        cause,
         &settings.poll_command,
         ActionKind::PollClose {
             poll: poll.id,
@@ -249,19 +277,19 @@ fn close(
             discord: settings.discord.clone(),
         },
     ));
-    out.push(reply(event, &settings.poll_command, text));
+    out.push(reply(cause, &settings.poll_command, text));
 }
 
-fn refuse(event: &ChatEvent, command: &str, reason: &str, text: String, out: &mut Vec<Action>) {
+fn refuse(cause: &Cause<'_>, command: &str, reason: &str, text: String, out: &mut Vec<Action>) {
     out.push(action(
-        event,
+        cause,
         command,
         ActionKind::PollRefused {
             command: command.to_string(),
             reason: reason.to_string(),
         },
     ));
-    out.push(reply(event, command, text));
+    out.push(reply(cause, command, text));
 }
 
 fn open_text(poll: &OpenPoll, duration_s: Option<u32>, vote_command: &str) -> String {
@@ -313,23 +341,52 @@ fn seconds(s: u32) -> chrono::Duration {
     chrono::Duration::seconds(i64::from(s))
 }
 
-fn action(event: &ChatEvent, trigger_id: &str, kind: ActionKind) -> Action {
-    Action {
-        trigger_id: trigger_id.to_string(),
-        creator: event.creator.to_string(),
-        platform: event.platform,
-        message_id: event.message_id.to_string(),
-        at: event.timestamp,
-        kind,
+/// What an action of the poll engine is attributed to: the message or tick that caused it, and
+/// the channel its reply goes to.
+///
+/// Borrowed from the message where it can be: building one costs nothing on the chat path.
+struct Cause<'a> {
+    creator: &'a str,
+    platform: Platform,
+    /// The message id, or the tick id.
+    id: Cow<'a, str>,
+    at: DateTime<Utc>,
+    channel: Cow<'a, str>,
+    /// Replies may be threaded under a chat message, never under a tick.
+    thread: bool,
+}
+
+impl Cause<'_> {
+    fn of(event: &ChatEvent) -> Cause<'_> {
+        Cause {
+            creator: &event.creator,
+            platform: event.platform,
+            id: Cow::Borrowed(&event.message_id),
+            at: event.timestamp,
+            channel: Cow::Borrowed(&event.channel),
+            thread: true,
+        }
     }
 }
 
-fn reply(event: &ChatEvent, trigger_id: &str, text: String) -> Action {
+fn action(cause: &Cause<'_>, trigger_id: &str, kind: ActionKind) -> Action {
+    Action {
+        trigger_id: trigger_id.to_string(),
+        creator: cause.creator.to_string(),
+        platform: cause.platform,
+        message_id: cause.id.to_string(),
+        at: cause.at,
+        kind,
+        thread: cause.thread,
+    }
+}
+
+fn reply(cause: &Cause<'_>, trigger_id: &str, text: String) -> Action {
     action(
-        event,
+        cause,
         trigger_id,
         ActionKind::Reply {
-            channel: event.channel.to_string(),
+            channel: cause.channel.to_string(),
             text,
         },
     )

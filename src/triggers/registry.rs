@@ -1,12 +1,13 @@
 //! The trigger registry: every creator's triggers compiled once, for one pass per message.
 //!
 //! Per creator: a table of commands and aliases (lowercased), one Aho-Corasick automaton over every
-//! keyword of every keyword trigger, one `RegexSet` over every regex trigger, and the list of
-//! non-empty triggers. Evaluating a message costs one hash lookup, one automaton pass and one regex-set
-//! pass however many triggers there are.
+//! keyword of every keyword trigger, one `RegexSet` over every regex trigger, the list of
+//! non-empty triggers, and the stream-event triggers by event kind. Evaluating a message costs one
+//! hash lookup, one automaton pass and one regex-set pass however many triggers there are; a stream
+//! event looks only at the triggers on its kind.
 
 use crate::config::model::{Matcher, PollSettings, TriggerDef, TriggersConfig};
-use crate::event::{ChatEvent, PlatformSet, Role};
+use crate::event::{ChatEvent, EventKind, PlatformSet, Role};
 use aho_corasick::AhoCorasick;
 use regex::RegexSet;
 use std::cell::RefCell;
@@ -54,9 +55,14 @@ pub struct CreatorTriggers {
     regexes: Option<RegexSet>,
     regex_owner: Vec<usize>,
     non_empty: Vec<usize>,
+    /// Stream-event triggers, by the index of their event kind in [`EventKind::ALL`].
+    on_event: [Vec<usize>; EventKind::ALL.len()],
     /// Chat polls and standings commands, when the creator has them.
     polls: Option<PollSettings>,
 }
+
+// Event triggers are indexed by their kind's discriminant: every kind must have a slot.
+const _: () = assert!(EventKind::Other as usize + 1 == EventKind::ALL.len());
 
 thread_local! {
     /// Scratch for matched trigger indices, reused across calls so matching does not allocate.
@@ -67,6 +73,11 @@ impl CreatorTriggers {
     /// The creator's poll settings, when polls are on for them.
     pub fn polls(&self) -> Option<&PollSettings> {
         self.polls.as_ref()
+    }
+
+    /// The indices of the triggers on stream events of `kind`, in config order.
+    pub fn on_event(&self, kind: EventKind) -> &[usize] {
+        &self.on_event[kind as usize]
     }
 
     /// Calls `f(trigger_index, args)` for every trigger whose matcher matches `text`, in config order,
@@ -196,6 +207,7 @@ impl Registry {
             regexes: None,
             regex_owner: Vec::new(),
             non_empty: Vec::new(),
+            on_event: std::array::from_fn(|_| Vec::new()),
             polls: None,
         };
         let mut keywords = Vec::new();
@@ -228,6 +240,7 @@ impl Registry {
                     out.regex_owner.push(index);
                 }
                 Matcher::NonEmpty => out.non_empty.push(index),
+                Matcher::Event { on } => out.on_event[on.event as usize].push(index),
             }
             let platforms = if def.platforms.is_empty() {
                 PlatformSet::ALL

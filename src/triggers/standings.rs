@@ -15,7 +15,7 @@ use std::collections::HashMap;
 pub const STANDINGS_COOLDOWN_MS: i64 = 5_000;
 
 /// When each (creator, command) may answer again.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct StandingsBook {
     ready_at: HashMap<(String, &'static str), i64>,
 }
@@ -76,5 +76,6 @@ pub fn on_message(
             channel: event.channel.to_string(),
             query,
         },
+        thread: true,
     });
 }

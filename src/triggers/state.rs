@@ -11,7 +11,7 @@ use super::standings::StandingsBook;
 use crate::event::{Platform, platform_id_hash};
 use std::collections::HashMap;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TriggerState {
     counts: Vec<u64>,
     /// Per slot: no firing before this time (creator cooldown). Kept as a deadline so the common

@@ -261,3 +261,117 @@ fn moderation_actions_aim_at_the_author_and_the_message_with_templated_reasons()
         [r#"announce:{"type":"announce","channel":"demo_channel","text":"news: we are live"}"#]
     );
 }
+
+const EVENT_SET: &str = r#"[
+  {"id": "ping", "kind": "command", "command": "!ping", "action": {"type": "reply", "template": "pong"}},
+  {"id": "thanks-raid", "on": {"event": "raid", "min_viewers": 10}, "cooldowns": {"user_s": 60}, "action": {"type": "reply", "template": "Welcome raiders of {user}: all {viewers} of you! ({count})"}},
+  {"id": "any-raid", "kind": "event", "on": {"event": "raid"}, "platforms": ["kick"], "action": {"type": "tally", "tally": "raids"}},
+  {"id": "vip-subs", "on": {"event": "subscription", "sub_kind": ["new", "resub"], "min_months": 3}, "min_role": "vip", "action": {"type": "reply", "template": "{user}: {months} months at tier {tier}"}},
+  {"id": "bomb", "on": {"event": "subscription", "sub_kind": "community_gift"}, "cooldowns": {"creator_s": 30}, "action": {"type": "reply", "template": "{user} gifted {gifts}!"}}
+]"#;
+
+fn raid(at_s: i64, user: &str, viewers: u64) -> ChatEvent {
+    msg(at_s, user, "").with_detail(
+        EventKind::Raid,
+        crate::event::EventDetail::Raid(crate::event::Raid { viewers }),
+    )
+}
+
+fn subscription(
+    at_s: i64,
+    user: &str,
+    f: impl FnOnce(&mut crate::event::Subscription),
+) -> ChatEvent {
+    let mut sub = crate::event::Subscription::new(crate::event::SubKind::Resub);
+    sub.tier = Some(crate::event::SubTier::Tier1);
+    f(&mut sub);
+    msg(at_s, user, "").with_detail(
+        EventKind::Subscription,
+        crate::event::EventDetail::Subscription(sub),
+    )
+}
+
+#[test]
+fn a_raid_trigger_fires_on_a_big_enough_raid_with_its_fields_and_never_on_chat() {
+    let reg = registry(EVENT_SET);
+    let mut st = TriggerState::new(&reg);
+    assert!(
+        fired(&reg, &mut st, &raid(0, "small", 9)).is_empty(),
+        "under min_viewers"
+    );
+    let actions = evaluate(&raid(1, "big", 430), &reg, &mut st);
+    assert_eq!(actions.len(), 1);
+    assert_eq!(
+        actions[0].kind,
+        ActionKind::Reply {
+            channel: "demo_channel".into(),
+            text: "Welcome raiders of BIG: all 430 of you! (1)".into()
+        }
+    );
+    assert_eq!(actions[0].message_id, "big-1", "the raid is the cause");
+    assert!(!actions[0].thread, "nothing is threaded under a raid");
+    // The user cooldown applies to the raiding channel, as to a chatter.
+    assert!(fired(&reg, &mut st, &raid(2, "big", 500)).is_empty());
+    assert_eq!(
+        fired(&reg, &mut st, &raid(3, "other", 11)),
+        [
+            r#"thanks-raid:{"type":"reply","channel":"demo_channel","text":"Welcome raiders of OTHER: all 11 of you! (2)"}"#
+        ]
+    );
+    // Chat that says "raid" is a message, not a raid; and a raid fires no chat trigger.
+    assert!(fired(&reg, &mut st, &msg(4, "ann", "raid")).is_empty());
+    let mut loud = raid(5, "loud", 50);
+    loud.text = "!ping".into();
+    assert_eq!(
+        fired(&reg, &mut st, &loud).len(),
+        1,
+        "only the raid trigger"
+    );
+    // A platform filter applies as to chat triggers.
+    let mut kick = raid(6, "kicker", 1);
+    kick.platform = Platform::named("kick");
+    assert_eq!(
+        fired(&reg, &mut st, &kick),
+        [r#"any-raid:{"type":"tally","tally":"raids","amount":1,"user_id":"id-kicker"}"#]
+    );
+}
+
+#[test]
+fn roles_and_creator_cooldowns_apply_to_stream_event_triggers() {
+    let reg = registry(EVENT_SET);
+    let mut st = TriggerState::new(&reg);
+    let long = |at, user: &str, vip| {
+        let mut e = subscription(at, user, |s| s.months = Some(5));
+        e.author.roles.vip = vip;
+        e
+    };
+    assert!(
+        fired(&reg, &mut st, &long(0, "ann", false)).is_empty(),
+        "below min_role"
+    );
+    assert_eq!(
+        fired(&reg, &mut st, &long(1, "bob", true)),
+        [r#"vip-subs:{"type":"reply","channel":"demo_channel","text":"BOB: 5 months at tier 1"}"#]
+    );
+    let short = {
+        let mut e = subscription(2, "cat", |s| s.months = Some(2));
+        e.author.roles.vip = true;
+        e
+    };
+    assert!(fired(&reg, &mut st, &short).is_empty(), "under min_months");
+    let bomb = |at| {
+        subscription(at, "dan", |s| {
+            s.kind = crate::event::SubKind::CommunityGift;
+            s.count = Some(20);
+        })
+    };
+    assert_eq!(fired(&reg, &mut st, &bomb(10)).len(), 1);
+    assert!(
+        fired(&reg, &mut st, &bomb(20)).is_empty(),
+        "creator cooldown of 30 s"
+    );
+    assert_eq!(
+        fired(&reg, &mut st, &bomb(40)),
+        [r#"bomb:{"type":"reply","channel":"demo_channel","text":"DAN gifted 20!"}"#]
+    );
+}

@@ -77,6 +77,7 @@ fn action(
         message_id: message_id.into(),
         at: at(ms),
         kind,
+        thread: false,
     })
 }
 
@@ -233,6 +234,7 @@ pub fn populate(root: &Path) {
         ),
     ];
     let announce = Action {
+        thread: true,
         trigger_id: "announce".into(),
         creator: "demo".into(),
         platform: Platform::named("twitch"),

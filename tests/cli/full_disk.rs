@@ -62,7 +62,9 @@ fn demo_on_full_disk() -> (Test, Tmpfs, PathBuf) {
     let t = Test::fast_demo(Some(300));
     let state = t.path().join("runtime/state");
     let mount = Tmpfs::mount(&state, "4m");
-    let filler = fill(&state, 160 * 1024);
+    // Room for a fresh store (every migration in one transaction, through the WAL) and a little
+    // chat, not more.
+    let filler = fill(&state, 256 * 1024);
     (t, mount, filler)
 }
 

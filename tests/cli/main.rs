@@ -28,6 +28,7 @@ mod run_rumble;
 mod run_twitch;
 mod run_youtube;
 mod status;
+mod stream_events;
 mod twitch;
 mod twitch_server;
 mod update_version;

@@ -10,10 +10,11 @@ use serde_json::{Value, json};
 use std::process::Stdio;
 use std::time::Duration;
 
-const TOKEN: &str = "oauth:polls-secret-token";
+/// The Twitch token these runs use (tests check it never reaches the logs).
+pub(crate) const TOKEN: &str = "oauth:polls-secret-token";
 
 /// A line from `user` at `ts`; users whose name starts with `mod` are moderators.
-fn line(id: &str, user: &str, ts: i64, text: &str) -> String {
+pub(crate) fn line(id: &str, user: &str, ts: i64, text: &str) -> String {
     let line = with_ts(&privmsg(id, user, &user_id(user), text), ts);
     if user.starts_with("mod") {
         line.replace(";mod=0;", ";mod=1;")
@@ -28,7 +29,8 @@ fn user_id(user: &str) -> String {
     format!("{}", user.bytes().fold(0u64, |n, b| n * 256 + u64::from(b)))
 }
 
-fn start(t: &Test) -> std::process::Child {
+/// `ss run` in `t` with the Twitch token set.
+pub(crate) fn start(t: &Test) -> std::process::Child {
     t.std_cmd()
         .arg("run")
         .env("TWITCH_OAUTH_TOKEN_DEMO", TOKEN)
@@ -38,7 +40,8 @@ fn start(t: &Test) -> std::process::Child {
         .unwrap()
 }
 
-async fn stop(child: std::process::Child) -> String {
+/// Stops `ss run` as an operator would; it must exit 0 without the token in its logs.
+pub(crate) async fn stop(child: std::process::Child) {
     signal(&child, "TERM");
     tokio::task::spawn_blocking(move || {
         let mut child = child;
@@ -46,10 +49,32 @@ async fn stop(child: std::process::Child) -> String {
         let mut stderr = String::new();
         std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
         assert_eq!(code, 0, "{stderr}");
-        stderr
+        assert!(!stderr.contains("polls-secret-token"), "the token leaked");
     })
     .await
-    .unwrap()
+    .unwrap();
+}
+
+/// `ss replay --diff` of the root's store finds no difference from what the live runs did.
+pub(crate) fn assert_replay_matches_the_live_run(t: &Test) {
+    let diff = t.run(&["replay", "--diff"]);
+    assert!(
+        diff.status(0).stdout.starts_with("no differences"),
+        "{}",
+        diff.stdout
+    );
+}
+
+/// The `poll_close` actions `ss replay` of the root's store fires, as JSON.
+pub(crate) fn replayed_poll_closes(t: &Test) -> Vec<Value> {
+    let replayed = t.run(&["replay"]);
+    replayed
+        .status(0)
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|a| a["type"] == "poll_close")
+        .collect()
 }
 
 /// The text of every reply the server received, in order.
@@ -148,8 +173,7 @@ async fn a_poll_run_from_twitch_chat_agrees_in_chat_polls_json_discord_and_repla
         .wait_for_commands("PRIVMSG", 8, Duration::from_secs(20))
         .await;
     // The exporter writes at a 0.5 s cadence; the final export at shutdown has everything.
-    let stderr = stop(child).await;
-    assert!(!stderr.contains("polls-secret-token"), "the token leaked");
+    stop(child).await;
 
     let said = replies(&server);
     insta::assert_snapshot!(said.join("\n"));
@@ -236,17 +260,8 @@ async fn a_poll_run_from_twitch_chat_agrees_in_chat_polls_json_discord_and_repla
     drop(store);
 
     // The same chat through `ss replay`: the same actions, poll results included.
-    let diff = t.run(&["replay", "--diff"]);
-    diff.status(0);
-    assert!(diff.stdout.starts_with("no differences"), "{}", diff.stdout);
-    let replayed = t.run(&["replay"]);
-    let closes: Vec<Value> = replayed
-        .status(0)
-        .stdout
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .filter(|a| a["type"] == "poll_close")
-        .collect();
+    assert_replay_matches_the_live_run(&t);
+    let closes = replayed_poll_closes(&t);
     assert_eq!(closes.len(), 2);
     assert_eq!(
         closes[0]["results"],
@@ -284,12 +299,7 @@ async fn a_poll_run_from_twitch_chat_agrees_in_chat_polls_json_discord_and_repla
         8,
         "no reply to a vote after the restart"
     );
-    let diff = t.run(&["replay", "--diff"]);
-    assert!(
-        diff.status(0).stdout.starts_with("no differences"),
-        "{}",
-        diff.stdout
-    );
+    assert_replay_matches_the_live_run(&t);
 }
 
 #[test]

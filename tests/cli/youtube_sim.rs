@@ -65,6 +65,7 @@ async fn simulate(start: DateTime<Utc>, quota: YoutubeQuota, run_for: Duration) 
                 let events = match item {
                     Inbound::Page(page) => page.events,
                     Inbound::Event(e) => vec![e],
+                    Inbound::Tick(_) => panic!("a source sends no ticks"),
                 };
                 for e in events {
                     if arrived

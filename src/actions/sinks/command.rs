@@ -108,13 +108,16 @@ impl CommandQueues {
 /// The command an action asks for, if it asks for one.
 pub fn command_of(action: &Action) -> Option<PlatformCommand> {
     let (channel, kind) = match &action.kind {
-        ActionKind::Reply { channel, text } => (
+        // Threaded under the chat message that caused it; a reply to a stream event or a tick (a
+        // poll closing at its deadline) threads under nothing, so it is said.
+        ActionKind::Reply { channel, text } if action.thread => (
             channel,
             CommandKind::Reply {
                 text: text.clone(),
                 reply_to: action.message_id.clone(),
             },
         ),
+        ActionKind::Reply { channel, text } => (channel, CommandKind::Say { text: text.clone() }),
         ActionKind::Say { channel, text } => (channel, CommandKind::Say { text: text.clone() }),
         ActionKind::Announce { channel, text } => {
             (channel, CommandKind::Announce { text: text.clone() })
@@ -212,6 +215,7 @@ mod tests {
 
     fn action(platform: Platform, kind: ActionKind) -> Action {
         Action {
+            thread: true,
             trigger_id: "t".into(),
             creator: "demo".into(),
             platform,

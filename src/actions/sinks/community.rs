@@ -68,6 +68,7 @@ mod tests {
             })
             .collect();
         Action {
+            thread: true,
             trigger_id: "!poll".into(),
             creator: "demo".into(),
             platform: Platform::named("twitch"),

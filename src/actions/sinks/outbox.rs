@@ -43,6 +43,7 @@ mod tests {
     #[test]
     fn a_notify_action_is_recorded_with_its_discord_row_and_cause_in_one_write() {
         let action = Action {
+            thread: true,
             trigger_id: "announce".into(),
             creator: "demo".into(),
             platform: Platform::named("kick"),

@@ -158,7 +158,7 @@ pub(super) fn runtime_snapshot(inputs: &Inputs<'_>) -> Result<Body, ExportError>
         .map(|(name, lane)| {
             (
                 name.clone(),
-                json!({"capacity": lane.capacity, "depth": lane.depth, "sent": lane.sent, "dropped": lane.dropped}),
+                json!({"capacity": lane.capacity, "depth": lane.depth, "sent": lane.sent, "dropped": lane.dropped, "ticks_sent": lane.ticks_sent, "ticks_dropped": lane.ticks_dropped}),
             )
         })
         .collect();

@@ -2,19 +2,21 @@
 //!
 //! | command | kind |
 //! | --- | --- |
-//! | `PRIVMSG` | `message`, or `donation` when it carries `bits` |
-//! | `USERNOTICE` | by `msg-id`: `sub`, `resub`, `sub_gift` (every gift variant), `raid`, `announcement`, else `other` |
+//! | `PRIVMSG` | `message`; `cheer` when it carries `bits` (amount in `bits`); `redemption` when it carries `custom-reward-id` (the reward id, the text as input) |
+//! | `USERNOTICE` | by `msg-id` (see [`usernotice_detail`]): `subscription` (subs, gifts, community gifts, upgrades), `raid`, `announcement`, else `other` naming it |
 //! | `CLEARCHAT` | `timeout` (with `ban-duration`), `ban`, or `chat_clear` (no user) |
-//! | `CLEARMSG` | `deletion` |
+//! | `CLEARMSG` | `deletion` (a deleted `/me` keeps its text without the `ACTION` framing) |
 //! | `ROOMSTATE` | `room_state` |
 //! | `NOTICE` to a channel | `notice` |
 //!
 //! The message id is the `id` tag. Events without one get a stable id derived from what identifies
 //! them (`clearchat-{room}-{tmi-sent-ts}-{target}`, `clearmsg-{target-msg-id}`, ...), so a replayed
 //! or re-delivered event dedupes. The timestamp is `tmi-sent-ts`, else the time the line arrived.
-//! For moderation events the author is the user acted upon. Platform details without a common field
-//! (color, badges as `set/version` strings, bits, replies, sub plans, raid viewers, `/me` as
-//! `"action": true`) go to `extras`.
+//! For moderation events the author is the user acted upon. The fields every platform's stream
+//! events share (tier, months, gift recipient and count, bits, viewers, reward) are the event's
+//! typed `detail`; platform details without a common field (color, badges as `set/version` strings,
+//! replies, the USERNOTICE's `msg-id` as `event`, its `system-msg`, every `msg-param-*` as `params`,
+//! `/me` as `"action": true`) go to `extras`.
 //!
 //! Decoding is on the hot path of every chat line, so tags are read in one pass into borrowed
 //! slices, and only the values an event keeps are copied.
@@ -22,7 +24,10 @@
 //! [`irc`]: super::irc
 
 use super::irc::{IrcMessage, TagValue};
-use crate::event::{Author, ChatEvent, CompactString, Emote, Emotes, EventKind, Extras, Roles};
+use crate::event::{
+    Author, ChatEvent, CompactString, Emote, Emotes, EventDetail, EventKind, Extras, Money,
+    OtherEvent, Raid, Redemption, Roles, SubKind, SubTier, Subscription, UserRef,
+};
 use chrono::{DateTime, Utc};
 use compact_str::format_compact;
 use serde_json::{Map, Value};
@@ -130,6 +135,7 @@ struct KnownTags<'a> {
     reply_parent_user_login: Option<TagValue<'a>>,
     reply_parent_display_name: Option<TagValue<'a>>,
     reply_parent_msg_body: Option<TagValue<'a>>,
+    custom_reward_id: Option<TagValue<'a>>,
 }
 
 impl<'a> KnownTags<'a> {
@@ -177,6 +183,7 @@ impl<'a> KnownTags<'a> {
                 },
                 13 if key == "target-msg-id" => &mut t.target_msg_id,
                 14 if key == "target-user-id" => &mut t.target_user_id,
+                16 if key == "custom-reward-id" => &mut t.custom_reward_id,
                 17 if key == "returning-chatter" => &mut t.returning_chatter,
                 19 if key == "reply-parent-msg-id" => &mut t.reply_parent_msg_id,
                 20 if key == "reply-parent-user-id" => &mut t.reply_parent_user_id,
@@ -299,6 +306,18 @@ fn author_extras(tags: &KnownTags<'_>, extras: &mut Extras) {
     }
 }
 
+/// The text of a `/me` message without its CTCP framing (`\x01ACTION text\x01`), and whether it
+/// was one.
+fn split_action(raw: &str) -> (&str, bool) {
+    match raw
+        .strip_prefix("\u{1}ACTION ")
+        .map(|t| t.strip_suffix('\u{1}').unwrap_or(t))
+    {
+        Some(text) => (text, true),
+        None => (raw, false),
+    }
+}
+
 fn privmsg<'a>(line: &Line<'a>, event: &mut ChatEvent) {
     let tags = &line.tags;
     let login = line.msg.nick().unwrap_or_default();
@@ -307,13 +326,7 @@ fn privmsg<'a>(line: &Line<'a>, event: &mut ChatEvent) {
         .trailing()
         .or_else(|| line.msg.param(1))
         .unwrap_or_default();
-    let (text, action) = match raw_text
-        .strip_prefix("\u{1}ACTION ")
-        .map(|t| t.strip_suffix('\u{1}').unwrap_or(t))
-    {
-        Some(text) => (text, true),
-        None => (raw_text, false),
-    };
+    let (text, action) = split_action(raw_text);
     event.message_id = match tags.id {
         Some(id) if !id.is_empty() => id.raw().into(),
         _ => format_compact!(
@@ -330,7 +343,21 @@ fn privmsg<'a>(line: &Line<'a>, event: &mut ChatEvent) {
     author_extras(tags, extras);
     if let Some(bits) = number_of(tags.bits).filter(|&b| b > 0) {
         event.kind = EventKind::Cheer;
-        extras.insert_u64("bits", bits);
+        event.detail = Some(Box::new(EventDetail::Money(Money {
+            amount: bits as f64,
+            currency: "bits".into(),
+            display: None,
+            tier: None,
+        })));
+    } else if let Some(reward) = tags.custom_reward_id.filter(|r| !r.is_empty()) {
+        // A message sent with a channel points reward: the redemption, with what the viewer typed.
+        event.kind = EventKind::Redemption;
+        event.detail = Some(Box::new(EventDetail::Redemption(Redemption {
+            reward_id: reward.raw().into(),
+            title: None,
+            cost: None,
+            input: (!text.is_empty()).then(|| text.into()),
+        })));
     }
     if action {
         extras.insert_bool("action", true);
@@ -358,30 +385,135 @@ fn privmsg<'a>(line: &Line<'a>, event: &mut ChatEvent) {
     }
 }
 
-/// The kind of a USERNOTICE `msg-id`; Twitch adds new ids without notice, hence the catch-all.
-fn usernotice_kind(msg_id: &str) -> EventKind {
+/// The `msg-param-*` values of one USERNOTICE, unescaped, by name without the prefix. Names come
+/// from the wire (and may repeat: the last wins).
+struct Params(Map<String, Value>);
+
+impl Params {
+    fn read(msg: &IrcMessage<'_>) -> Params {
+        let mut params = Map::new();
+        for (key, value) in msg.tags().iter() {
+            if let Some(name) = key.strip_prefix("msg-param-") {
+                params.insert(name.to_owned(), value.unescape().into_owned().into());
+            }
+        }
+        Params(params)
+    }
+
+    fn text(&self, name: &str) -> Option<&str> {
+        self.0
+            .get(name)
+            .and_then(Value::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    fn number(&self, name: &str) -> Option<u64> {
+        self.text(name).and_then(digits)
+    }
+
+    /// A positive count or month number (`0` means Twitch did not say).
+    fn positive(&self, name: &str) -> Option<u32> {
+        self.number(name)
+            .filter(|&n| n > 0)
+            .and_then(|n| u32::try_from(n).ok())
+    }
+}
+
+/// The login Twitch gives an anonymous gifter (newer anonymous gifts arrive as plain `subgift`s
+/// from it, older ones as `anonsubgift`).
+const ANONYMOUS_GIFTER: &str = "ananonymousgifter";
+
+/// What a USERNOTICE `msg-id` is, with its typed fields. Twitch adds new ids without notice, so
+/// anything unknown is an `other` that names it.
+///
+/// | `msg-id` | kind | detail |
+/// | --- | --- | --- |
+/// | `sub`, `resub` | `subscription` | `new` / `resub`: tier, months, streak (when shared) |
+/// | `subgift`, `anonsubgift` | `subscription` | `gift`: recipient, gift months, tier, the community gift id of a burst, `anonymous` |
+/// | `submysterygift`, `anonsubmysterygift` | `subscription` | `community_gift`: count, tier, its community gift id, `anonymous` |
+/// | `primepaidupgrade` | `subscription` | `prime_upgrade`: the new tier |
+/// | `giftpaidupgrade`, `anongiftpaidupgrade` | `subscription` | `gift_upgrade` (`anonymous` when the gift was) |
+/// | `raid` | `raid` | viewers |
+/// | `announcement` | `announcement` | none (its colour stays in `params`) |
+/// | anything else (`unraid`, `ritual`, `bitsbadgetier`, `rewardgift`, pay-forwards, ...) | `other` | the `msg-id` |
+///
+/// Pay-forwards (`communitypayforward`, `standardpayforward`) only announce gifts that arrive as
+/// their own `subgift`s, so they are `other`: a subscription trigger fires once per gift.
+fn usernotice_detail(msg_id: &str, params: &Params, login: &str) -> (EventKind, EventDetail) {
+    let anonymous = msg_id.starts_with("anon") || login == ANONYMOUS_GIFTER;
+    let sub = |kind| {
+        let mut sub = Subscription::new(kind);
+        sub.tier = params.text("sub-plan").and_then(SubTier::from_twitch_plan);
+        sub.anonymous = anonymous
+            && matches!(
+                kind,
+                SubKind::Gift | SubKind::CommunityGift | SubKind::GiftUpgrade
+            );
+        sub
+    };
+    let subscription = match msg_id {
+        "sub" | "resub" => {
+            let mut sub = sub(if msg_id == "sub" {
+                SubKind::New
+            } else {
+                SubKind::Resub
+            });
+            sub.months = params
+                .positive("cumulative-months")
+                .or_else(|| params.positive("months"));
+            if params.text("should-share-streak") == Some("1") {
+                sub.streak_months = params.positive("streak-months");
+            }
+            Some(sub)
+        }
+        "subgift" | "anonsubgift" => {
+            let mut sub = sub(SubKind::Gift);
+            sub.gift_months = params.positive("gift-months");
+            sub.months = params.positive("months");
+            sub.count = Some(1);
+            sub.recipient = params.text("recipient-user-name").map(|login| UserRef {
+                id: params.text("recipient-id").unwrap_or_default().into(),
+                login: login.into(),
+                display_name: params
+                    .text("recipient-display-name")
+                    .unwrap_or(login)
+                    .into(),
+            });
+            sub.community_gift_id = params.text("community-gift-id").map(Into::into);
+            Some(sub)
+        }
+        "submysterygift" | "anonsubmysterygift" => {
+            let mut sub = sub(SubKind::CommunityGift);
+            sub.count = params.positive("mass-gift-count");
+            sub.community_gift_id = params.text("community-gift-id").map(Into::into);
+            Some(sub)
+        }
+        "primepaidupgrade" => Some(sub(SubKind::PrimeUpgrade)),
+        "giftpaidupgrade" | "anongiftpaidupgrade" => Some(sub(SubKind::GiftUpgrade)),
+        _ => None,
+    };
+    if let Some(sub) = subscription {
+        return (EventKind::Subscription, EventDetail::Subscription(sub));
+    }
     match msg_id {
-        "sub" => EventKind::Subscription,
-        "resub" => EventKind::Subscription,
-        "subgift"
-        | "anonsubgift"
-        | "submysterygift"
-        | "anonsubmysterygift"
-        | "giftpaidupgrade"
-        | "anongiftpaidupgrade"
-        | "primepaidupgrade"
-        | "communitypayforward"
-        | "standardpayforward" => EventKind::Subscription,
-        "raid" => EventKind::Raid,
-        "announcement" => EventKind::Announcement,
-        _ => EventKind::Other,
+        "raid" => (
+            EventKind::Raid,
+            EventDetail::Raid(Raid {
+                viewers: params.number("viewerCount").unwrap_or(0),
+            }),
+        ),
+        _ => (
+            EventKind::Other,
+            EventDetail::Other(OtherEvent {
+                event: msg_id.into(),
+            }),
+        ),
     }
 }
 
 fn usernotice(line: &Line<'_>, event: &mut ChatEvent) {
     let tags = &line.tags;
     let msg_id = tags.msg_id.map(|v| v.raw()).unwrap_or_default();
-    event.kind = usernotice_kind(msg_id);
     event.message_id = match tags.id {
         Some(id) if !id.is_empty() => id.raw().into(),
         _ => format_compact!(
@@ -395,39 +527,22 @@ fn usernotice(line: &Line<'_>, event: &mut ChatEvent) {
     event.author = author(tags, login);
     event.text = line.msg.trailing().unwrap_or_default().into();
     event.emotes = emotes_of(tags.emotes);
+    let params = Params::read(line.msg);
+    if msg_id == "announcement" {
+        event.kind = EventKind::Announcement;
+    } else {
+        let (kind, detail) = usernotice_detail(msg_id, &params, login);
+        event.kind = kind;
+        event.detail = Some(Box::new(detail));
+    }
     let extras = &mut event.extras;
     extras.insert_str("event", msg_id);
     author_extras(tags, extras);
     if let Some(system) = tags.system_msg.filter(|s| !s.is_empty()) {
         extras.insert_str("system_msg", &system.unescape());
     }
-    // `msg-param-*` names come from the wire (and may repeat: the last wins), so they are gathered
-    // in a map first.
-    let mut params = Map::new();
-    for (key, value) in line.msg.tags().iter() {
-        if let Some(name) = key.strip_prefix("msg-param-") {
-            params.insert(name.to_owned(), value.unescape().into_owned().into());
-        }
-    }
-    let param = |name: &str| params.get(name).and_then(Value::as_str);
-    let number = |name: &str| param(name).and_then(|v| v.parse::<u64>().ok());
-    if let Some(plan) = param("sub-plan") {
-        extras.insert_str("sub_plan", plan);
-    }
-    if let Some(months) = number("cumulative-months") {
-        extras.insert_u64("cumulative_months", months);
-    }
-    if let Some(viewers) = number("viewerCount") {
-        extras.insert_u64("viewers", viewers);
-    }
-    if let Some(count) = number("mass-gift-count") {
-        extras.insert_u64("gift_count", count);
-    }
-    if let Some(recipient) = param("recipient-user-name") {
-        extras.insert_str("recipient_login", recipient);
-    }
-    if !params.is_empty() {
-        extras.insert_value("params", &Value::Object(params));
+    if !params.0.is_empty() {
+        extras.insert_value("params", &Value::Object(params.0));
     }
 }
 
@@ -485,8 +600,13 @@ fn clearmsg(line: &Line<'_>, event: &mut ChatEvent) {
         display_name: login.into(),
         roles: Roles::default(),
     };
-    event.text = line.msg.trailing().unwrap_or_default().into();
+    // A deleted `/me` message is sent back with its framing: the text is kept without it.
+    let (text, action) = split_action(line.msg.trailing().unwrap_or_default());
+    event.text = text.into();
     event.extras.insert_str("target_msg_id", target);
+    if action {
+        event.extras.insert_bool("action", true);
+    }
 }
 
 fn roomstate(line: &Line<'_>, event: &mut ChatEvent) {
@@ -661,7 +781,7 @@ mod tests {
     }
 
     #[test]
-    fn bits_make_a_donation_and_replies_me_and_roles_are_kept() {
+    fn bits_make_a_cheer_and_replies_me_and_roles_are_kept() {
         let ev = decode_line(
             r"@badges=broadcaster/1,vip/1;bits=100;display-name=Riot\sGames;first-msg=1;id=b1;reply-parent-display-name=Par;reply-parent-msg-body=a\sparent\smessage\:\swith\sstuff;reply-parent-msg-id=p-1;reply-parent-user-id=9;reply-parent-user-login=par;tmi-sent-ts=5;user-id=7 :riotgames!riotgames@riotgames.tmi.twitch.tv PRIVMSG #c :\u{1}ACTION cheer100 hype\u{1}".replace(r"\u{1}", "\u{1}").as_str(),
         );
@@ -669,7 +789,20 @@ mod tests {
         assert_eq!(ev.text, "cheer100 hype");
         assert_eq!(ev.author.display_name, "Riot Games");
         assert!(ev.author.roles.broadcaster && ev.author.roles.vip);
-        assert_eq!(ev.extras.to_map()["bits"], json!(100));
+        assert_eq!(
+            ev.detail.as_deref(),
+            Some(&EventDetail::Money(Money {
+                amount: 100.0,
+                currency: "bits".into(),
+                display: None,
+                tier: None
+            }))
+        );
+        assert_eq!(
+            ev.extras.get("bits"),
+            None,
+            "the amount is typed, not an extra"
+        );
         assert_eq!(ev.extras.to_map()["action"], json!(true));
         assert_eq!(ev.extras.to_map()["first_msg"], json!(true));
         assert_eq!(
@@ -678,21 +811,40 @@ mod tests {
         );
     }
 
-    #[test]
-    fn usernotice_kinds_and_params() {
-        let ev = decode_line(
-            r"@badge-info=subscriber/2;badges=subscriber/0;color=#0000FF;display-name=Gutrin2;emotes=;flags=;id=e0975c76-0000-4954-8cb0-91b8867ec1ca;login=gutrin2;mod=0;msg-id=resub;msg-param-cumulative-months=2;msg-param-months=0;msg-param-should-share-streak=1;msg-param-streak-months=2;msg-param-sub-plan-name=Channel\sSubscription\s(somechannel);msg-param-sub-plan=1000;room-id=11111111;subscriber=1;system-msg=Gutrin2\ssubscribed\sat\sTier\s1.;tmi-sent-ts=1700000001000;user-id=33333333;user-type= :tmi.twitch.tv USERNOTICE #somechannel :great stream",
-        );
+    /// The USERNOTICE samples of the protocol notes (§1.6).
+    const RESUB: &str = r"@badge-info=subscriber/2;badges=subscriber/0;color=#0000FF;display-name=Gutrin2;emotes=;flags=;id=e0975c76-0000-4954-8cb0-91b8867ec1ca;login=gutrin2;mod=0;msg-id=resub;msg-param-cumulative-months=2;msg-param-months=0;msg-param-should-share-streak=1;msg-param-streak-months=2;msg-param-sub-plan-name=Channel\sSubscription\s(somechannel);msg-param-sub-plan=1000;room-id=11111111;subscriber=1;system-msg=Gutrin2\ssubscribed\sat\sTier\s1.;tmi-sent-ts=1700000001000;user-id=33333333;user-type= :tmi.twitch.tv USERNOTICE #somechannel :great stream";
+    const RAID: &str = r"@badge-info=;badges=;color=#FF69B4;display-name=Raider;emotes=;flags=;id=bb99dda7-0000-4583-9114-52aa11b23d17;login=raider;mod=0;msg-id=raid;msg-param-displayName=Raider;msg-param-login=raider;msg-param-profileImageURL=https://static-cdn.jtvnw.net/x.png;msg-param-viewerCount=430;room-id=11111111;subscriber=0;system-msg=430\sraiders\sfrom\sRaider\shave\sjoined!;tmi-sent-ts=1700000002000;user-id=44444444;user-type= :tmi.twitch.tv USERNOTICE #somechannel";
+
+    fn subscription(ev: &ChatEvent) -> &Subscription {
         assert_eq!(ev.kind, EventKind::Subscription);
+        match ev.detail.as_deref() {
+            Some(EventDetail::Subscription(sub)) => sub,
+            other => panic!("a subscription detail, not {other:?}"),
+        }
+    }
+
+    /// A USERNOTICE of `msg_id` with `params` (`name=value;...`, escaped) from `login`.
+    fn notice_line(msg_id: &str, login: &str, params: &str) -> String {
+        format!(
+            "@display-name={login};id=u-{msg_id};login={login};{params};msg-id={msg_id};room-id=1;tmi-sent-ts=1;user-id=9 :tmi.twitch.tv USERNOTICE #c"
+        )
+    }
+
+    #[test]
+    fn a_resub_and_a_raid_from_the_protocol_notes_carry_their_typed_fields() {
+        let ev = decode_line(RESUB);
         assert_eq!(ev.message_id, "e0975c76-0000-4954-8cb0-91b8867ec1ca");
         assert_eq!(
             (ev.author.login.as_str(), ev.author.id.as_str()),
             ("gutrin2", "33333333")
         );
         assert_eq!(ev.text, "great stream");
+        let mut want = Subscription::new(SubKind::Resub);
+        want.tier = Some(SubTier::Tier1);
+        want.months = Some(2);
+        want.streak_months = Some(2);
+        assert_eq!(subscription(&ev), &want);
         assert_eq!(ev.extras.to_map()["event"], json!("resub"));
-        assert_eq!(ev.extras.to_map()["sub_plan"], json!("1000"));
-        assert_eq!(ev.extras.to_map()["cumulative_months"], json!(2));
         assert_eq!(
             ev.extras.to_map()["system_msg"],
             json!("Gutrin2 subscribed at Tier 1.")
@@ -702,26 +854,288 @@ mod tests {
             json!("Channel Subscription (somechannel)")
         );
 
-        let ev = decode_line(
-            r"@badge-info=;badges=;color=#FF69B4;display-name=Raider;emotes=;flags=;id=bb99dda7-0000-4583-9114-52aa11b23d17;login=raider;mod=0;msg-id=raid;msg-param-displayName=Raider;msg-param-login=raider;msg-param-profileImageURL=https://static-cdn.jtvnw.net/x.png;msg-param-viewerCount=430;room-id=11111111;subscriber=0;system-msg=430\sraiders\sfrom\sRaider\shave\sjoined!;tmi-sent-ts=1700000002000;user-id=44444444;user-type= :tmi.twitch.tv USERNOTICE #somechannel",
-        );
+        let ev = decode_line(RAID);
         assert_eq!(ev.kind, EventKind::Raid);
         assert_eq!(ev.text, "");
-        assert_eq!(ev.extras.to_map()["viewers"], json!(430));
+        assert_eq!(ev.author.display_name, "Raider");
+        assert_eq!(
+            ev.detail.as_deref(),
+            Some(&EventDetail::Raid(Raid { viewers: 430 }))
+        );
+    }
 
-        for (msg_id, kind) in [
-            ("sub", EventKind::Subscription),
-            ("subgift", EventKind::Subscription),
-            ("anonsubmysterygift", EventKind::Subscription),
-            ("announcement", EventKind::Announcement),
-            ("bitsbadgetier", EventKind::Other),
-            ("brand-new-thing", EventKind::Other),
+    #[test]
+    fn a_streak_not_shared_is_not_told_and_a_prime_sub_says_prime() {
+        let ev = decode_line(&notice_line(
+            "sub",
+            "ann",
+            "msg-param-cumulative-months=1;msg-param-should-share-streak=0;msg-param-streak-months=1;msg-param-sub-plan=Prime",
+        ));
+        let sub = subscription(&ev);
+        assert_eq!(
+            (sub.kind, sub.tier, sub.months, sub.streak_months),
+            (SubKind::New, Some(SubTier::Prime), Some(1), None)
+        );
+        assert!(!sub.anonymous);
+    }
+
+    #[test]
+    fn gifts_name_their_recipient_and_an_anonymous_gifter_is_said_to_be_one() {
+        let gift = "msg-param-gift-months=3;msg-param-months=5;msg-param-recipient-display-name=Qatar\\sKing;msg-param-recipient-id=236653628;msg-param-recipient-user-name=qatarking24xd;msg-param-sub-plan=2000";
+        let ev = decode_line(&notice_line("subgift", "adam", gift));
+        let sub = subscription(&ev);
+        assert_eq!(sub.kind, SubKind::Gift);
+        assert_eq!(sub.tier, Some(SubTier::Tier2));
+        assert_eq!(
+            (sub.gift_months, sub.months, sub.count),
+            (Some(3), Some(5), Some(1))
+        );
+        assert_eq!(
+            sub.recipient,
+            Some(UserRef {
+                id: "236653628".into(),
+                login: "qatarking24xd".into(),
+                display_name: "Qatar King".into(),
+            })
+        );
+        assert!(!sub.anonymous && sub.community_gift_id.is_none());
+        assert_eq!(ev.author.login, "adam", "the gifter is the author");
+
+        // The older anonymous form, and the newer one: a plain subgift from Twitch's anonymous user.
+        for (msg_id, login) in [
+            ("anonsubgift", "ananonymousgifter"),
+            ("subgift", "ananonymousgifter"),
+        ] {
+            let ev = decode_line(&notice_line(msg_id, login, gift));
+            let sub = subscription(&ev);
+            assert_eq!(sub.kind, SubKind::Gift, "{msg_id}");
+            assert!(sub.anonymous, "{msg_id} from {login} is anonymous");
+        }
+    }
+
+    #[test]
+    fn a_community_gift_and_its_single_gifts_share_one_id() {
+        let bomb = decode_line(&notice_line(
+            "submysterygift",
+            "adam",
+            "msg-param-community-gift-id=3407440396593398416;msg-param-mass-gift-count=20;msg-param-origin-id=1f\\sbe;msg-param-sender-count=100;msg-param-sub-plan=1000",
+        ));
+        let sub = subscription(&bomb);
+        assert_eq!(
+            (sub.kind, sub.count, sub.tier, sub.anonymous),
+            (
+                SubKind::CommunityGift,
+                Some(20),
+                Some(SubTier::Tier1),
+                false
+            )
+        );
+        assert_eq!(
+            sub.community_gift_id.as_deref(),
+            Some("3407440396593398416")
+        );
+        let single = decode_line(&notice_line(
+            "subgift",
+            "adam",
+            "msg-param-community-gift-id=3407440396593398416;msg-param-gift-months=1;msg-param-recipient-id=5;msg-param-recipient-user-name=bob;msg-param-sub-plan=1000",
+        ));
+        assert_eq!(
+            subscription(&single).community_gift_id,
+            sub.community_gift_id,
+            "one burst, thanked once"
+        );
+        assert_eq!(
+            subscription(&single)
+                .recipient
+                .as_ref()
+                .map(|r| r.display_name.as_str()),
+            Some("bob"),
+            "the login stands in for a missing display name"
+        );
+        let anonymous = decode_line(&notice_line(
+            "anonsubmysterygift",
+            "ananonymousgifter",
+            "msg-param-mass-gift-count=5;msg-param-sub-plan=1000",
+        ));
+        let sub = subscription(&anonymous);
+        assert_eq!(
+            (sub.kind, sub.count, sub.anonymous),
+            (SubKind::CommunityGift, Some(5), true)
+        );
+    }
+
+    #[test]
+    fn upgrades_are_upgrades_not_gifts() {
+        for (msg_id, login, params, kind, anonymous) in [
+            (
+                "primepaidupgrade",
+                "ann",
+                "msg-param-sub-plan=1000",
+                SubKind::PrimeUpgrade,
+                false,
+            ),
+            (
+                "giftpaidupgrade",
+                "ann",
+                "msg-param-sender-login=adam;msg-param-sender-name=Adam",
+                SubKind::GiftUpgrade,
+                false,
+            ),
+            (
+                "anongiftpaidupgrade",
+                "ann",
+                "msg-param-promo-gift-total=0",
+                SubKind::GiftUpgrade,
+                true,
+            ),
+        ] {
+            let ev = decode_line(&notice_line(msg_id, login, params));
+            let sub = subscription(&ev);
+            assert_eq!((sub.kind, sub.anonymous), (kind, anonymous), "{msg_id}");
+            assert!(
+                sub.recipient.is_none() && sub.count.is_none(),
+                "{msg_id}: no gift"
+            );
+            assert_eq!(
+                ev.author.login, "ann",
+                "{msg_id}: the subscriber is the author"
+            );
+        }
+        let prime = decode_line(&notice_line(
+            "primepaidupgrade",
+            "ann",
+            "msg-param-sub-plan=1000",
+        ));
+        assert_eq!(subscription(&prime).tier, Some(SubTier::Tier1));
+    }
+
+    #[test]
+    fn other_notices_are_typed_others_and_an_announcement_is_an_announcement() {
+        for msg_id in [
+            "unraid",
+            "ritual",
+            "bitsbadgetier",
+            "rewardgift",
+            "communitypayforward",
+            "standardpayforward",
+            "brand-new-thing",
         ] {
             let ev = decode_line(&format!(
                 "@id=u-{msg_id};login=x;msg-id={msg_id};tmi-sent-ts=1 :tmi.twitch.tv USERNOTICE #c :hi"
             ));
-            assert_eq!(ev.kind, kind, "{msg_id}");
+            assert_eq!(ev.kind, EventKind::Other, "{msg_id}");
+            assert_eq!(
+                ev.detail.as_deref(),
+                Some(&EventDetail::Other(OtherEvent {
+                    event: msg_id.into()
+                }))
+            );
             assert_eq!(ev.extras.to_map()["event"], json!(msg_id));
+        }
+        let ev = decode_line(
+            "@id=a1;login=mod_max;msg-id=announcement;msg-param-color=PRIMARY;tmi-sent-ts=1 :tmi.twitch.tv USERNOTICE #c :Be nice",
+        );
+        assert_eq!(
+            (ev.kind, ev.detail.is_none()),
+            (EventKind::Announcement, true)
+        );
+        assert_eq!(ev.text, "Be nice");
+        assert_eq!(ev.extras.to_map()["params"]["color"], json!("PRIMARY"));
+    }
+
+    #[test]
+    fn a_message_sent_with_channel_points_keeps_its_reward_id() {
+        let ev = decode_line(
+            "@badges=;custom-reward-id=27c8e486-a386-40cc-9a4b-dbb5cf01e439;display-name=Ann;id=r1;tmi-sent-ts=1700000004000;user-id=7 :ann!ann@ann.tmi.twitch.tv PRIVMSG #c :play the song again",
+        );
+        assert_eq!(ev.kind, EventKind::Redemption);
+        assert_eq!(ev.text, "play the song again");
+        assert_eq!(
+            ev.detail.as_deref(),
+            Some(&EventDetail::Redemption(Redemption {
+                reward_id: "27c8e486-a386-40cc-9a4b-dbb5cf01e439".into(),
+                title: None,
+                cost: None,
+                input: Some("play the song again".into()),
+            }))
+        );
+    }
+
+    #[test]
+    fn a_deleted_me_message_keeps_its_text_without_the_action_framing() {
+        let ev = decode_line(
+            "@login=ann;room-id=1;target-msg-id=m-9;tmi-sent-ts=1700000003004 :tmi.twitch.tv CLEARMSG #c :\u{1}ACTION waves\u{1}",
+        );
+        assert_eq!(ev.kind, EventKind::Deletion);
+        assert_eq!(ev.text, "waves");
+        assert_eq!(ev.extras.to_map()["action"], json!(true));
+        let plain = decode_line(
+            "@login=ann;target-msg-id=m-10;tmi-sent-ts=1 :tmi.twitch.tv CLEARMSG #c :just text",
+        );
+        assert_eq!(plain.text, "just text");
+        assert_eq!(plain.extras.get("action"), None);
+    }
+
+    proptest::proptest! {
+        /// Whatever the `msg-id` and params, a USERNOTICE decodes, its kind and detail agree, and
+        /// the numbers that are there are the numbers the event carries.
+        #[test]
+        fn any_usernotice_maps_to_a_kind_whose_detail_fits(
+            msg_id in proptest::sample::select(vec![
+                "sub", "resub", "subgift", "anonsubgift", "submysterygift", "anonsubmysterygift",
+                "primepaidupgrade", "giftpaidupgrade", "anongiftpaidupgrade", "raid", "announcement",
+                "ritual", "x-new",
+            ]),
+            months in proptest::option::of(0u32..200),
+            count in proptest::option::of(0u32..1000),
+            viewers in proptest::option::of(0u64..100_000),
+            plan in proptest::option::of(proptest::sample::select(vec!["Prime", "1000", "2000", "3000", "9999", ""])),
+            anonymous_login in proptest::bool::ANY,
+        ) {
+            let mut params = Vec::new();
+            if let Some(m) = months { params.push(format!("msg-param-cumulative-months={m}")); }
+            if let Some(c) = count { params.push(format!("msg-param-mass-gift-count={c}")); }
+            if let Some(v) = viewers { params.push(format!("msg-param-viewerCount={v}")); }
+            if let Some(p) = plan { params.push(format!("msg-param-sub-plan={p}")); }
+            params.push("msg-param-recipient-user-name=bob".into());
+            let login = if anonymous_login { ANONYMOUS_GIFTER } else { "ann" };
+            let ev = decode_line(&notice_line(msg_id, login, &params.join(";")));
+            match (ev.kind, ev.detail.as_deref()) {
+                (EventKind::Subscription, Some(EventDetail::Subscription(sub))) => {
+                    proptest::prop_assert_eq!(sub.tier, plan.and_then(SubTier::from_twitch_plan));
+                    match sub.kind {
+                        SubKind::New | SubKind::Resub => {
+                            proptest::prop_assert_eq!(sub.months, months.filter(|&m| m > 0));
+                        }
+                        SubKind::CommunityGift => {
+                            proptest::prop_assert_eq!(sub.count, count.filter(|&c| c > 0));
+                        }
+                        SubKind::Gift => {
+                            proptest::prop_assert_eq!(sub.count, Some(1));
+                            proptest::prop_assert!(sub.recipient.is_some());
+                        }
+                        SubKind::PrimeUpgrade | SubKind::GiftUpgrade => {
+                            proptest::prop_assert!(sub.recipient.is_none());
+                        }
+                    }
+                    let gift = matches!(sub.kind, SubKind::Gift | SubKind::CommunityGift | SubKind::GiftUpgrade);
+                    proptest::prop_assert_eq!(
+                        sub.anonymous,
+                        gift && (msg_id.starts_with("anon") || anonymous_login)
+                    );
+                }
+                (EventKind::Raid, Some(EventDetail::Raid(raid))) => {
+                    proptest::prop_assert_eq!(raid.viewers, viewers.unwrap_or(0));
+                }
+                (EventKind::Announcement, None) => proptest::prop_assert_eq!(msg_id, "announcement"),
+                (EventKind::Other, Some(EventDetail::Other(other))) => {
+                    proptest::prop_assert_eq!(other.event.as_str(), msg_id);
+                }
+                (kind, detail) => proptest::prop_assert!(false, "{msg_id}: {kind:?} with {detail:?}"),
+            }
+            // The event survives the store's JSON as it is.
+            let json = serde_json::to_string(&ev).unwrap();
+            proptest::prop_assert_eq!(serde_json::from_str::<ChatEvent>(&json).unwrap(), ev);
         }
     }
 

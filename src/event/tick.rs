@@ -1,0 +1,70 @@
+//! [`Tick`]: a moment of one creator's clock, the engine's input when nothing is said.
+//!
+//! Chat messages carry their own time, but a silent chat has none: without another clock, a poll
+//! whose deadline had passed would wait for the next message to close it. So the run loop also sends
+//! a tick per creator about once a second through the data lane, in order with the events. The engine sees a tick as an event with a time and no author ([`crate::triggers::evaluate_tick`]):
+//! it may close a poll whose deadline has come, and it fires nothing else.
+//!
+//! A tick that causes an action is recorded in the store with its actions (`store::ticks`), at its
+//! place in the chat log, so `ss replay` meets the same ticks at the same times. Its id,
+//! `tick:{creator}:{ms}`, is the cause every action it fires carries (in the action's
+//! `message_id`), so an operator can tell a tick's actions from a message's.
+
+use super::CompactString;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// One tick of a creator's clock, at a whole millisecond (the store's precision, so a replayed
+/// tick compares exactly as the live one did).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tick {
+    pub creator: CompactString,
+    pub at: DateTime<Utc>,
+}
+
+impl Tick {
+    /// What every tick id starts with; no platform's message ids do.
+    pub const ID_PREFIX: &'static str = "tick:";
+
+    /// The tick of `creator` at `at`, truncated to whole milliseconds.
+    pub fn new(creator: &str, at: DateTime<Utc>) -> Tick {
+        let at = DateTime::from_timestamp_millis(at.timestamp_millis()).unwrap_or(at);
+        Tick {
+            creator: creator.into(),
+            at,
+        }
+    }
+
+    pub fn at_ms(&self) -> i64 {
+        self.at.timestamp_millis()
+    }
+
+    /// `tick:{creator}:{ms}`: the cause of what this tick fires.
+    pub fn id(&self) -> String {
+        format!("{}{}:{}", Tick::ID_PREFIX, self.creator, self.at_ms())
+    }
+
+    /// Whether `cause` (an action's `message_id`) names a tick rather than a platform message:
+    /// nothing can be threaded under a tick.
+    pub fn is_tick_id(cause: &str) -> bool {
+        cause.starts_with(Tick::ID_PREFIX)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tick_is_kept_in_whole_milliseconds_and_named_by_creator_and_time() {
+        let at = DateTime::parse_from_rfc3339("2026-11-30T21:04:05.123456Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let tick = Tick::new("demo", at);
+        assert_eq!(tick.at_ms(), at.timestamp_millis());
+        assert_eq!(tick.at.timestamp_subsec_nanos(), 123_000_000);
+        assert_eq!(tick.id(), format!("tick:demo:{}", at.timestamp_millis()));
+        assert!(Tick::is_tick_id(&tick.id()));
+        assert!(!Tick::is_tick_id("3b8c6f3a-1d2e-4f5a-9b7c-0a1b2c3d4e5f"));
+    }
+}
