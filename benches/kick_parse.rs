@@ -1,6 +1,6 @@
 //! Kick Pusher frame parsing throughput, in frames per second on one core.
 //!
-//! The input is the reference `ChatMessageEvent` frame of PROTOCOLS.md §3.1 (an emote, two badges,
+//! The input is the reference `ChatMessageEvent` frame of Kick's Pusher chat events, as chat clients see them (an emote, two badges,
 //! double-encoded `data`) and a plain reply, alternating. Two figures:
 //!
 //! - `frame`: [`parse_frame`] alone (the envelope, `data` decoded once);

@@ -1,5 +1,5 @@
 //! Discord rate limits: per-bucket state learned from `X-RateLimit-*` headers, the global limit
-//! (50 requests/s per bot) and 429s (PROTOCOLS.md §5).
+//! (50 requests/s per bot) and 429s (Discord's API reference).
 //!
 //! Pure bookkeeping over `Instant`s: the sender asks [`RateLimits::ready_at`] before each request
 //! and waits until then; it feeds every response's headers to [`RateLimits::observe`] and every 429

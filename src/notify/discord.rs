@@ -1,6 +1,6 @@
 //! The Discord sender: outbox rows for `Destination::Discord` posted with Create Message
 //! (`POST {api_base_url}/channels/{id}/messages`, the bot token) or Execute Webhook
-//! (`POST {webhook}?wait=true`) when the guild names a `webhook_url_env` (PROTOCOLS.md §5).
+//! (`POST {webhook}?wait=true`) when the guild names a `webhook_url_env` (Discord's API reference).
 //!
 //! - Each message carries the row's nonce (made distinct per channel) with `enforce_nonce`, so a
 //!   retry after a timeout returns the message already created instead of posting it again.

@@ -2,13 +2,13 @@
 //!
 //! A row becomes `content` (its text) and, for go-live and clip posts, one embed with the title,
 //! link, thumbnail, the platform's colour and the time. Every part is cut to Discord's limits with an
-//! ellipsis (PROTOCOLS.md §5), so a long chat message or clip title never earns a 400.
+//! ellipsis (Discord's API reference), so a long chat message or clip title never earns a 400.
 //! `allowed_mentions` is always empty: text that came from chat cannot ping `@everyone` or a role.
 
 use crate::event::Platform;
 use serde_json::{Value, json};
 
-/// Discord's limits on one message (PROTOCOLS.md §5).
+/// Discord's limits on one message (Discord's API reference).
 pub const CONTENT_MAX: usize = 2000;
 pub const TITLE_MAX: usize = 256;
 pub const DESCRIPTION_MAX: usize = 4096;

@@ -1,5 +1,5 @@
 //! The X sender: outbox rows for `Destination::X` posted with `POST {api_base_url}/tweets`
-//! (`{"text": ...}`) and a user-context OAuth 2.0 token (PROTOCOLS.md §6).
+//! (`{"text": ...}`) and a user-context OAuth 2.0 token (X's API v2 reference).
 //!
 //! - 201 is sent. A 401 refreshes the access token once with the refresh token
 //!   (`grant_type=refresh_token` at `oauth_url`) and tries again; the refreshed tokens live in

@@ -86,7 +86,7 @@ mod tests {
                 .unwrap()
                 .is_match(id)
         };
-        // PROTOCOLS.md: numeric, emotesv2_…, and modifier-suffixed Twitch ids; Kick's [emote:ID:NAME].
+        // Twitch and Kick document: numeric, emotesv2_…, and modifier-suffixed Twitch ids; Kick's [emote:ID:NAME].
         for id in [
             "25",
             "emotesv2_dcd06b30a5c24f6eb871e8f5edbd44f7",

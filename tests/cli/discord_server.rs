@@ -1,5 +1,5 @@
 //! A fake Discord REST API, Twitch Helix (with its OAuth app tokens) and X API for tests, speaking
-//! PROTOCOLS.md §5 and §6: one loopback server, one shared model.
+//! Discord's and X's API references: one loopback server, one shared model.
 //!
 //! Discord: Create Message (`POST /api/v10/channels/{id}/messages`, `Authorization: Bot`) with the
 //! embed limits checked (a body over a limit is a 400 `Invalid Form Body`), `enforce_nonce` (a

@@ -1,4 +1,4 @@
-//! Loopback Kick servers for tests: a Pusher server speaking protocol 7 (PROTOCOLS.md §7) and the
+//! Loopback Kick servers for tests: a Pusher server speaking protocol 7 (the Pusher Channels protocol, version 7) and the
 //! HTTP endpoints of §3 (the channel lookup, `POST /public/v1/chat`, `POST /oauth/token`).
 //!
 //! [`PusherServer`] accepts websockets, sends `pusher:connection_established` with the

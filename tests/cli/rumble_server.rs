@@ -1,4 +1,4 @@
-//! A fake Rumble for tests, speaking PROTOCOLS.md §4 over HTTP on `127.0.0.1:0` (axum).
+//! A fake Rumble for tests, speaking Rumble's Live Stream API over HTTP on `127.0.0.1:0` (axum).
 //!
 //! - `GET /-livestream-api/get-data?key=KEY` answers the Live Stream API JSON of §4.1: the user's
 //!   followers, subscribers and gifted subs (with the empty `latest_*` objects Rumble sends when

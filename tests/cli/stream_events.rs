@@ -21,7 +21,7 @@ fn replies(server: &TwitchServer) -> Vec<String> {
         .collect()
 }
 
-/// A raid USERNOTICE (PROTOCOLS.md's sample) into `#demo_channel` from `login` with `viewers`.
+/// A raid USERNOTICE (the sample in Twitch's IRC reference) into `#demo_channel` from `login` with `viewers`.
 fn raid(id: &str, login: &str, viewers: u64) -> String {
     let ts = chrono::Utc::now().timestamp_millis();
     format!(
@@ -29,7 +29,7 @@ fn raid(id: &str, login: &str, viewers: u64) -> String {
     )
 }
 
-/// The resub USERNOTICE of PROTOCOLS.md, into `#demo_channel`.
+/// The resub USERNOTICE of Twitch's IRC reference, into `#demo_channel`.
 fn resub() -> String {
     let ts = chrono::Utc::now().timestamp_millis();
     format!(

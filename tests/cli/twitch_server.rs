@@ -1,4 +1,4 @@
-//! A loopback Twitch IRC server for tests, speaking the protocol of PROTOCOLS.md §1.
+//! A loopback Twitch IRC server for tests, speaking Twitch's IRC chat reference.
 //!
 //! It binds `127.0.0.1` (a random port, or a given one so a test can stop it and start it again),
 //! over plain TCP or TLS (a self-signed certificate from [`TestTls::generate`]). It answers the

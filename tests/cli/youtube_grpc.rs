@@ -1,5 +1,5 @@
 //! A local gRPC `liveChatMessages.streamList` server over the fake API's chat (youtube_server.rs),
-//! speaking `stream_list.proto` with the field numbers of PROTOCOLS.md §2.6, and the stream
+//! speaking `stream_list.proto` with the field numbers of Google's stream_list.proto, and the stream
 //! transport read through it: every kind once across reconnects, each reconnect from the last
 //! token, FAILED_PRECONDITION back to discovery, RESOURCE_EXHAUSTED (quota) stopping the source.
 

@@ -1,4 +1,4 @@
-//! A fake YouTube Data API for tests, speaking the JSON of PROTOCOLS.md §2.
+//! A fake YouTube Data API for tests, speaking the JSON of the YouTube Data API v3 reference.
 //!
 //! [`YoutubeModel`] is the API's behaviour, with time passed in: one live video (`videos.list`,
 //! `search.list`, `liveBroadcasts.list`), its chat (`liveChatMessages.list` with page tokens, pages
@@ -154,7 +154,7 @@ impl YoutubeModel {
         id
     }
 
-    /// One message of every type of PROTOCOLS.md §2.2 (and a type from the future); their ids.
+    /// One message of every `snippet.type` YouTube documents (and a type from the future); their ids.
     pub fn every_kind(&self, at: DateTime<Utc>) -> Vec<String> {
         let kinds: Vec<Kind<'_>> = vec![
             (

@@ -1,4 +1,4 @@
-//! Kick's side of platform commands, over the official Public API (PROTOCOLS.md §3.2–3.3): `say`
+//! Kick's side of platform commands, over the official Public API (docs.kick.com): `say`
 //! and `reply` (`POST /chat`, threaded with `reply_to_message_id`), `delete_message`
 //! (`DELETE /chat/{id}`), `timeout` and `ban` (`POST /moderation/bans`, a timeout in whole minutes,
 //! 1–10080, rounded up), `unban` (`DELETE /moderation/bans`). Kick has no public announcement call.
@@ -26,7 +26,7 @@ pub const COMMANDS: CommandSet = CommandSet::of(&[
     CommandName::Unban,
 ]);
 
-/// Kick's limit for one chat message, in characters (PROTOCOLS.md §3.2, unverified).
+/// Kick's limit for one chat message, in characters (Kick's Public API (docs.kick.com), unverified).
 pub const MAX_MESSAGE_CHARS: usize = 500;
 /// The longest timeout Kick takes, in minutes (7 days).
 pub const MAX_TIMEOUT_MINUTES: u32 = 10_080;

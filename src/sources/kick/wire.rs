@@ -1,4 +1,4 @@
-//! Pure parsers for Kick (PROTOCOLS.md §3 and §7): Pusher frames, the app events inside them, the
+//! Pure parsers for Kick (Kick's chat events and the Pusher Channels protocol, version 7): Pusher frames, the app events inside them, the
 //! channel lookup, the OAuth token answer, and the bodies of the official webhooks.
 //!
 //! Every shape is a serde type below, decoded through [`crate::wire`]: a frame or body that does not
@@ -1359,7 +1359,7 @@ mod tests {
     const ESTABLISHED: &str = r#"{"event":"pusher:connection_established","data":"{\"socket_id\":\"123.456\",\"activity_timeout\":120}"}"#;
     const SUBSCRIBED: &str = r#"{"event":"pusher_internal:subscription_succeeded","data":"{}","channel":"chatrooms.1221707.v2"}"#;
     const CHAT: &str = r##"{"event":"App\\Events\\ChatMessageEvent","data":"{\"id\":\"bbcdbcfd-8619-40c2-a0d0-ae7cf4c7a932\",\"chatroom_id\":1221707,\"content\":\"[emote:3989851:PogU] hi\",\"type\":\"message\",\"created_at\":\"2025-07-17T08:44:56+00:00\",\"sender\":{\"id\":3528468,\"username\":\"OhLookItsMax\",\"slug\":\"ohlookitsmax\",\"identity\":{\"color\":\"#FF9D00\",\"badges\":[{\"type\":\"vip\",\"text\":\"VIP\"},{\"type\":\"subscriber\",\"text\":\"Subscriber\",\"count\":26}]}},\"metadata\":{\"message_ref\":\"1752741896375\"}}","channel":"chatrooms.1221707.v2"}"##;
-    /// The `chat.message.sent` body of PROTOCOLS.md §3.2.
+    /// The `chat.message.sent` body of Kick's Public API (docs.kick.com).
     const WEBHOOK_CHAT: &str = r##"{"message_id":"unique_message_id_123","replies_to":null,
    "broadcaster":{"is_anonymous":false,"user_id":123456789,"username":"broadcaster_name","is_verified":true,"profile_picture":"https://x","channel_slug":"broadcaster_channel","identity":null},
    "sender":{"is_anonymous":false,"user_id":987654321,"username":"sender_name","is_verified":false,"profile_picture":"https://x","channel_slug":"sender_channel",
@@ -1527,7 +1527,7 @@ mod tests {
 
     #[test]
     fn pusher_gifts_subscriptions_and_hosts_get_their_kinds_and_typed_fields() {
-        // The GiftedSubscriptionsEvent of PROTOCOLS.md §3.1, with the gifter total clients see.
+        // The GiftedSubscriptionsEvent of Kick's Pusher chat events, as chat clients see them, with the gifter total clients see.
         let gifts = json!({"chatroom_id": 1, "gifted_usernames": ["Alice", "Bob"], "gifter_username": "Gifter", "gifter_total": 10});
         let g1 = pusher("GiftedSubscriptionsEvent", &gifts);
         let g2 = pusher("GiftedSubscriptionsEvent", &gifts);

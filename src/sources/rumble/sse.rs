@@ -1,4 +1,4 @@
-//! Rumble's internal chat stream (PROTOCOLS.md §4.2): Server-Sent Events framing and the events.
+//! Rumble's internal chat stream (as the Cocorum library documents it): Server-Sent Events framing and the events.
 //!
 //! [`Framer`] turns the bytes of the response body, in whatever chunks they arrive, into the `data`
 //! of each event (lines `data: ...` up to a blank line; comments and other fields ignored). A line
@@ -229,7 +229,7 @@ mod tests {
     use crate::sources::rumble::wire::derived_id;
     use proptest::prelude::*;
 
-    /// The example event of PROTOCOLS.md §4.2.
+    /// The example event of Rumble's chat stream, as Cocorum documents it.
     const SAMPLE: &str = r#"data: {"type":"messages","data":{"messages":[{"id":"1","time":"2024-01-01T00:00:01+00:00","user_id":"7","text":"hello"}],"users":[{"id":"7","username":"fan","badges":[],"color":"00ff00","is_follower":false}],"channels":[]}}"#;
 
     #[test]

@@ -1,4 +1,4 @@
-//! Pure parsers of Rumble's official Live Stream API answer (PROTOCOLS.md §4.1).
+//! Pure parsers of Rumble's official Live Stream API answer.
 //!
 //! One answer lists, for the key's user or channel, the recent followers, subscribers and gifted
 //! subscriptions, and per livestream its live state and its recent chat messages and rants (each list
@@ -585,7 +585,7 @@ mod tests {
     use proptest::prelude::*;
     use serde_json::json;
 
-    /// The example answer of PROTOCOLS.md §4.1, as published.
+    /// The example answer of Rumble's Live Stream API, as published.
     pub(crate) const SAMPLE: &str = r#"{"now":1695059500,"type":"user","user_id":"XXXXX","username":"owner","channel_id":null,"channel_name":null,"since":null,"max_num_results":50,
  "followers":{"num_followers":165,"num_followers_total":362,
    "latest_follower":{"username":"UserA","followed_on":"2023-09-17T20:43:56-04:00"},

@@ -659,7 +659,7 @@ mod tests {
         );
     }
 
-    /// The samples of PROTOCOLS.md §1, verbatim.
+    /// The samples of Twitch's IRC chat reference, verbatim.
     #[test]
     fn twitch_wire_samples() {
         let privmsg = "@badge-info=subscriber/14;badges=moderator/1,subscriber/12;client-nonce=5f1c0e2a9b;color=#1E90FF;display-name=Viewer_One;emotes=25:6-10;first-msg=0;flags=;id=3b8c6f3a-1d2e-4f5a-9b7c-0a1b2c3d4e5f;mod=1;returning-chatter=0;room-id=11111111;subscriber=1;tmi-sent-ts=1700000000123;turbo=0;user-id=22222222;user-type=mod :viewer_one!viewer_one@viewer_one.tmi.twitch.tv PRIVMSG #somechannel :hello Kappa";

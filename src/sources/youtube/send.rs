@@ -8,7 +8,7 @@ use crate::command::{CommandName, CommandSet};
 use std::collections::{HashMap, VecDeque};
 
 /// What the YouTube source does: post and reply (`liveChatMessages.insert`), delete a message
-/// (`liveChatMessages.delete`), time out and ban (`liveChatBans.insert`, PROTOCOLS.md §2.7). An
+/// (`liveChatMessages.delete`), time out and ban (`liveChatBans.insert`). An
 /// unban needs the id the ban answered with, which is not kept, and there are no announcements.
 pub const COMMANDS: CommandSet = CommandSet::of(&[
     CommandName::Say,
@@ -21,7 +21,7 @@ pub const COMMANDS: CommandSet = CommandSet::of(&[
 /// The longest timeout YouTube takes (`banDurationSeconds`), in seconds: a day.
 pub const MAX_TIMEOUT_SECONDS: u32 = 86_400;
 
-/// YouTube's limit for one chat message, in characters (PROTOCOLS.md §2.5, unverified: kept low).
+/// YouTube's limit for one chat message, in characters (the liveChatMessages.insert reference; unverified, so kept low).
 pub const MAX_MESSAGE_CHARS: usize = 200;
 /// How many recent message authors are remembered for reply prefixes.
 const AUTHORS: usize = 4096;

@@ -1,7 +1,7 @@
 //! `liveChatMessages.streamList`: the gRPC server-streaming read Google now recommends
 //! (`"transport": "stream"` in the creator's youtube block).
 //!
-//! The messages are Google's `stream_list.proto` (proto2; field numbers in PROTOCOLS.md §2.6),
+//! The messages are Google's `stream_list.proto` (proto2, with Google's field numbers),
 //! derived in code with prost so the build needs no `protoc`. A response is turned into the JSON
 //! shape of a `list` page ([`response_json`]) and normalized by the same parsers as `list`
 //! ([`super::wire`]), so both transports produce identical events. Statuses map to the error

@@ -1,4 +1,4 @@
-//! Pure parsers for the YouTube Data API v3 responses of PROTOCOLS.md §2: a chat page
+//! Pure parsers for the YouTube Data API v3 responses: a chat page
 //! (`liveChatMessages.list`, and `streamList` batches turned into the same JSON), the discovery
 //! answers (`videos.list`, `search.list`, `liveBroadcasts.list`) and Google's error envelope.
 //!
@@ -787,7 +787,7 @@ mod tests {
     use proptest::prelude::*;
     use serde_json::json;
 
-    /// The response of PROTOCOLS.md §2.1, verbatim but for the elided ids.
+    /// The response of the YouTube Data API v3 reference (liveChatMessages.list), verbatim but for the elided ids.
     const PAGE: &str = r#"{"kind":"youtube#liveChatMessageListResponse","etag":"s6KCf_z6XZ0b","nextPageToken":"GLCe1Ja","pollingIntervalMillis":2055,
  "pageInfo":{"totalResults":2,"resultsPerPage":2},
  "items":[
