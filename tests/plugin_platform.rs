@@ -21,7 +21,7 @@ use ss::config::platform::{
 use ss::config::secrets::Secrets;
 use ss::config::{Config, ConfigKind};
 use ss::event::{Author, ChatEvent, Platform, PlatformInfo};
-use ss::pipeline::lanes::SendOutcome;
+use ss::lanes::SendOutcome;
 use ss::pipeline::runner::{RunOptions, run};
 use ss::sources::registry::{
     PlatformModule, PlatformServices, RunParts, ServiceStart, SourceBuild,

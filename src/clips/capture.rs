@@ -15,7 +15,7 @@ use super::ffmpeg::{self, Tools};
 use super::segments::{Segment, SegmentIndex};
 use crate::backoff::Backoff;
 use crate::config::model::CaptureSettings;
-use crate::pipeline::telemetry::Telemetry;
+use crate::telemetry::Telemetry;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::path::{Path, PathBuf};

@@ -24,9 +24,9 @@ pub mod worker;
 
 use crate::config::Config;
 use crate::config::secrets::Secrets;
-use crate::pipeline::telemetry::Telemetry;
 use crate::routing::Routing;
 use crate::store::{Readers, StoreWriter};
+use crate::telemetry::Telemetry;
 use anyhow::Context;
 use capture::{Capture, CaptureStatus, CaptureView};
 use job::{JobContext, Recorder};

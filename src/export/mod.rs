@@ -184,9 +184,10 @@ pub fn build_all(
 mod tests {
     use super::*;
     use crate::event::Platform;
-    use crate::export::runtime_view::LaneSnapshot;
-    use crate::export::runtime_view::{RateWindow, SourceView, TelemetryError, TelemetryEvent};
+    use crate::export::runtime_view::SourceView;
+    use crate::lanes::LaneSnapshot;
     use crate::sources::{ConnectionState, StatusHandle};
+    use crate::telemetry::{RateWindow, TelemetryError, TelemetryEvent};
 
     fn demo_config() -> Config {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));

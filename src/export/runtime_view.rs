@@ -5,8 +5,10 @@
 //! plainly that nothing is running.
 
 use crate::event::Platform;
+use crate::lanes::LaneSnapshot;
 use crate::sources::SourceStatus;
 use crate::store::WriterStatsSnapshot;
+use crate::telemetry::{RateWindow, TelemetryError, TelemetryEvent};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -17,18 +19,6 @@ pub struct SourceView {
     pub creator: String,
     pub platform: Platform,
     pub status: SourceStatus,
-}
-
-/// A copy of a lane's counters and depth.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct LaneSnapshot {
-    pub capacity: usize,
-    pub depth: usize,
-    pub sent: u64,
-    pub dropped: u64,
-    /// Ticks of the creators' clocks handed to the lane, and dropped because it was full.
-    pub ticks_sent: u64,
-    pub ticks_dropped: u64,
 }
 
 /// Counters of one run. Keys are stable: dashboards read them.
@@ -47,33 +37,6 @@ pub struct Counters {
     /// A map, so a new guard adds a key, not a field; a running runtime lists every key (0 when quiet),
     /// an idle view none.
     pub guards: BTreeMap<String, u64>,
-}
-
-/// A high-level runtime event for telemetry/events.json. Never carries chat text.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TelemetryEvent {
-    pub at: DateTime<Utc>,
-    /// e.g. `source_connected`, `config_reloaded`, `clip_queued`.
-    pub kind: String,
-    pub subsystem: String,
-    pub message: String,
-}
-
-/// An error for telemetry/errors.json: type, subsystem, time, message. No stack traces, no secrets.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TelemetryError {
-    pub at: DateTime<Utc>,
-    pub error_type: String,
-    pub subsystem: String,
-    pub message: String,
-}
-
-/// Rolling rates (per second) over a window, by counter name.
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
-pub struct RateWindow {
-    pub window_s: u32,
-    pub rates: BTreeMap<String, f64>,
-    pub totals: BTreeMap<String, u64>,
 }
 
 /// Everything live the exporter needs.

@@ -15,9 +15,9 @@
 //! The clock holds no strong sender of the lane ([`TickSink`]): when the last source stops the lane
 //! still closes, and the clock stops with it (or at shutdown, whichever comes first).
 
-use super::lanes::{SendOutcome, TickSink};
 use super::supervisor::SourcePlan;
 use crate::event::Tick;
+use crate::lanes::{SendOutcome, TickSink};
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 use tokio::time::MissedTickBehavior;
@@ -81,7 +81,7 @@ async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::lanes::{DataLane, Inbound};
+    use crate::lanes::{DataLane, Inbound};
 
     fn start_ms() -> i64 {
         1_700_000_000_000

@@ -10,14 +10,14 @@
 //! rates, and records a telemetry error when the store writer becomes degraded.
 
 use super::counters::RunCounters;
-use super::lanes::LaneProbe;
-use super::telemetry::Telemetry;
 use crate::actions::sinks::Validated;
 use crate::config::Config;
 use crate::event::Platform;
 use crate::export::runtime_view::{Counters, RuntimeView, SourceView};
+use crate::lanes::LaneProbe;
 use crate::sources::StatusHandle;
 use crate::store::{Readers, StoreReader, WriterStats};
+use crate::telemetry::Telemetry;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;

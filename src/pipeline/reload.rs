@@ -5,8 +5,8 @@
 //! does not is rejected with an error in telemetry, and the runtime keeps the config it has. A config
 //! file that existed at start and is now missing is rejected the same way ([`Config::reload`]).
 
-use super::telemetry::Telemetry;
 use crate::config::{Config, ConfigError};
+use crate::telemetry::Telemetry;
 use notify::{RecursiveMode, Watcher};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

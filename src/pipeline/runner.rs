@@ -14,9 +14,7 @@
 use super::core::Core;
 use super::counters::RunCounters;
 use super::exporter::{Exporter, ExporterParts};
-use super::lanes::{DataLane, Inbound};
 use super::supervisor::{self, Supervisor};
-use super::telemetry::Telemetry;
 use crate::actions::Action;
 use crate::actions::router::Router;
 use crate::actions::sinks::{
@@ -26,9 +24,11 @@ use crate::config::Config;
 use crate::config::secrets::Secrets;
 use crate::event::ChatEvent;
 use crate::export::runtime_view::Counters;
+use crate::lanes::{DataLane, Inbound};
 use crate::routing::Routing;
 use crate::sources::registry::{RunParts, RunServices, ServiceStart};
 use crate::store::{Checkpoint, Readers, RunMark, RunMarkKind, StoreError, StoreWriter, WriteOp};
+use crate::telemetry::Telemetry;
 use crate::triggers::Registry;
 use anyhow::Context;
 use std::path::Path;

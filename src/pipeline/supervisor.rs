@@ -6,8 +6,6 @@
 //! that cannot even be built (missing credentials, invalid settings) is reported failed the same way
 //! and left stopped, never fatal to the rest.
 
-use super::lanes::EventSink;
-use super::telemetry::Telemetry;
 use crate::actions::sinks::CommandQueues;
 use crate::actions::sinks::command::{CommandRoute, CommandRoutes};
 use crate::command::stats::CommandStats;
@@ -16,12 +14,14 @@ use crate::config::model::PlatformMode;
 use crate::config::secrets::Secrets;
 use crate::event::Platform;
 use crate::guards::Guards;
+use crate::lanes::EventSink;
 use crate::sources::registry::{
     Ledger, LedgerSpend, LedgerUse, RunServices, SourceBuild, module_of,
 };
 use crate::sources::runner::{Wiring, polling, session};
 use crate::sources::{ConnectionState, OUTBOUND_CAPACITY, Source, SourceError, StatusHandle};
 use crate::store::{ProjectQuotaRow, Readers, StoreError, StoreWriter, WriteOp};
+use crate::telemetry::Telemetry;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;

@@ -35,7 +35,7 @@ use crate::config::secrets::Secrets;
 use crate::event::wire_checks::{self, WireLimits};
 use crate::event::{ChatEvent, Platform};
 use crate::guards::{Guard, Guards};
-use crate::pipeline::lanes::{EventSink, SendOutcome};
+use crate::lanes::{EventSink, SendOutcome};
 use runner::Reporter;
 use std::future::Future;
 use std::pin::Pin;

@@ -22,7 +22,7 @@ use crate::config::secrets::Secrets;
 use crate::event::Platform;
 use crate::event::wire_checks::WireLimits;
 use crate::guards::Guards;
-use crate::pipeline::lanes::EventSink;
+use crate::lanes::EventSink;
 use std::any::Any;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};

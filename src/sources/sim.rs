@@ -438,7 +438,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn the_sim_chat_paces_events_and_records_the_commands_it_is_sent() {
         use crate::command::{CommandKind, TargetUser};
-        use crate::pipeline::lanes::{DataLane, Inbound};
+        use crate::lanes::{DataLane, Inbound};
         use crate::sources::ConnectionState;
         use crate::sources::runner::{Wiring, session};
 

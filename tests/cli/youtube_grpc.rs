@@ -8,7 +8,7 @@ use chrono::Utc;
 use serde_json::Value;
 
 use ss::config::secrets::Secrets;
-use ss::pipeline::lanes::{DataLane, Inbound};
+use ss::lanes::{DataLane, Inbound};
 use ss::sources::runner::polling;
 use ss::sources::youtube::quota::QuotaProject;
 use ss::sources::youtube::stream::*;

@@ -703,7 +703,7 @@ impl YoutubeServer {
 /// allow any clock skew, because the simulated stream keeps its own clock, far from the wall clock.
 pub fn wiring_on_sim_clock(
     secrets: &ss::config::secrets::Secrets,
-    lane: &ss::pipeline::lanes::DataLane,
+    lane: &ss::lanes::DataLane,
 ) -> ss::sources::runner::Wiring {
     let (_, outbound) = tokio::sync::mpsc::channel(1);
     ss::sources::runner::Wiring {

@@ -12,7 +12,7 @@ use crate::youtube_server::{CHANNEL_ID, KNOWN_SECRETS, ModelTransport, VIDEO_ID,
 use chrono::{DateTime, Utc};
 
 use ss::config::secrets::Secrets;
-use ss::pipeline::lanes::{DataLane, Inbound};
+use ss::lanes::{DataLane, Inbound};
 use ss::sources::runner::polling;
 use ss::sources::youtube::quota::QuotaProject;
 use ss::sources::youtube::{Clock, YoutubeSource};

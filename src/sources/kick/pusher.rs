@@ -366,7 +366,7 @@ impl Session<'_> {
 mod tests {
     use super::*;
 
-    use crate::pipeline::lanes::DataLane;
+    use crate::lanes::DataLane;
     use crate::sources::runner::Wiring;
 
     /// A server that sends `established`, confirms the subscription, then each of `after`, and

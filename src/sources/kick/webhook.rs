@@ -19,7 +19,7 @@
 use super::wire::{self, Delivery, Target};
 use crate::event::wire_checks::WireLimits;
 use crate::guards::{Guard, Guards};
-use crate::pipeline::lanes::{EventSink, SendOutcome};
+use crate::lanes::{EventSink, SendOutcome};
 use base64::Engine;
 use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex};

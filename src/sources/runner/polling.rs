@@ -22,7 +22,7 @@ use super::{RetryPolicy, Track};
 use crate::backoff::Backoff;
 use crate::command::CommandSupport;
 use crate::event::ChatEvent;
-use crate::pipeline::lanes::{Page, SendOutcome};
+use crate::lanes::{Page, SendOutcome};
 use crate::sources::{BoxFuture, ConnectionState, SourceContext, SourceError};
 use std::sync::Arc;
 use std::time::Duration;
@@ -215,7 +215,7 @@ pub async fn run(
 mod tests {
     use super::*;
     use crate::event::{Author, Platform};
-    use crate::pipeline::lanes::{DataLane, Inbound};
+    use crate::lanes::{DataLane, Inbound};
     use crate::sources::runner::Wiring;
     use std::sync::Mutex;
 
@@ -427,7 +427,7 @@ mod wire_tests {
     use super::*;
     use crate::event::{Author, Emote, Platform};
     use crate::guards::{Guard, Guards};
-    use crate::pipeline::lanes::{DataLane, Inbound};
+    use crate::lanes::{DataLane, Inbound};
     use crate::sources::runner::Wiring;
 
     /// One page with an event from 1970 carrying an emote past its text, and a sound one.

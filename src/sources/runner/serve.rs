@@ -338,7 +338,7 @@ mod tests {
     use super::*;
     use crate::command::{CommandKind, CommandName};
     use crate::event::Platform;
-    use crate::pipeline::lanes::DataLane;
+    use crate::lanes::DataLane;
     use crate::sources::ratelimit::SlidingWindow;
     use crate::sources::runner::Wiring;
     use std::sync::Mutex;

@@ -21,6 +21,7 @@
 use super::decode::decode;
 use super::irc::{self, IrcMessage};
 use super::send::{Link, LinkGuard, LinkSlot, SendLimits, SharedWriter, irc_channel, write_line};
+use super::transport::Transport;
 use crate::config::secrets::Secret;
 use crate::guards::Guard;
 use crate::sources::runner::RetryPolicy;
@@ -30,7 +31,7 @@ use std::borrow::Cow;
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, sleep_until, timeout};
 use tokio_rustls::TlsConnector;
@@ -170,10 +171,6 @@ fn is_login_failure(text: &str) -> bool {
     .iter()
     .any(|needle| lower.contains(needle))
 }
-
-/// Anything readable and writable: a TCP stream or a TLS stream over one.
-pub trait Transport: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Transport for T {}
 
 /// Connects and, when configured, completes the TLS handshake.
 pub async fn connect(

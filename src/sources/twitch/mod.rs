@@ -22,6 +22,7 @@ pub mod helix;
 pub mod irc;
 pub mod platform;
 pub mod send;
+pub mod transport;
 
 pub use platform::TWITCH;
 

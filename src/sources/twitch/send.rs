@@ -12,8 +12,8 @@
 //! Text is cleaned before it is framed: CR, LF and NUL would end or corrupt the IRC line (and let
 //! chat text inject commands), so they become spaces.
 
-use super::client::Transport;
 use super::irc::escape_tag_value;
+use super::transport::Transport;
 use crate::command::{CommandKind, CommandName, CommandSet, PlatformCommand};
 use crate::config::model::SendLimit;
 use crate::guards::{Guard, Guards};

@@ -10,14 +10,26 @@
 //! - **control** (shutdown, config reloads) is never dropped: shutdown is a `CancellationToken` every
 //!   task selects on, and a reloaded config is a `watch` value (the newest config wins, none is queued).
 //! - **telemetry** is shed first: runtime events and errors go to bounded rings
-//!   ([`crate::pipeline::telemetry`]) that forget the oldest entries.
+//!   ([`crate::telemetry`]) that forget the oldest entries.
 
 use crate::event::{ChatEvent, Platform, Tick};
-pub use crate::export::runtime_view::LaneSnapshot;
+use serde::Serialize;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::mpsc;
+
+/// A copy of a lane's counters and depth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct LaneSnapshot {
+    pub capacity: usize,
+    pub depth: usize,
+    pub sent: u64,
+    pub dropped: u64,
+    /// Ticks of the creators' clocks handed to the lane, and dropped because it was full.
+    pub ticks_sent: u64,
+    pub ticks_dropped: u64,
+}
 
 /// What travels on the data lane.
 // Single events are the hot path: boxing them to shrink the enum would cost an allocation per event.

@@ -4,10 +4,37 @@
 //! carry chat text or secrets, because telemetry/*.json is public. Rates are computed from counter
 //! samples taken once a second, over the last 60 s and 5 min.
 
-use crate::export::runtime_view::{RateWindow, TelemetryError, TelemetryEvent};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
+
+/// A high-level runtime event for telemetry/events.json. Never carries chat text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TelemetryEvent {
+    pub at: DateTime<Utc>,
+    /// e.g. `source_connected`, `config_reloaded`, `clip_queued`.
+    pub kind: String,
+    pub subsystem: String,
+    pub message: String,
+}
+
+/// An error for telemetry/errors.json: type, subsystem, time, message. No stack traces, no secrets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TelemetryError {
+    pub at: DateTime<Utc>,
+    pub error_type: String,
+    pub subsystem: String,
+    pub message: String,
+}
+
+/// Rolling rates (per second) over a window, by counter name.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct RateWindow {
+    pub window_s: u32,
+    pub rates: BTreeMap<String, f64>,
+    pub totals: BTreeMap<String, u64>,
+}
 
 /// Events and errors kept for export.
 const RECENT: usize = 100;
