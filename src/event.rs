@@ -7,6 +7,7 @@
 
 pub mod detail;
 mod extras;
+mod live;
 mod platform;
 pub mod tick;
 pub mod wire_checks;
@@ -17,6 +18,7 @@ pub use detail::{
     SubKind, SubTier, Subscription, UserRef,
 };
 pub use extras::Extras;
+pub use live::LiveStream;
 pub use platform::{
     EmoteImages, Platform, PlatformInfo, PlatformSet, RegisteredPlatform, UnknownPlatform,
     register_platforms_in_schema,

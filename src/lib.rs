@@ -49,12 +49,14 @@
 //! - [`changelog`]: the runtime changelog, its checks (append-only) and new entries.
 
 pub mod actions;
+pub mod atomic;
 pub mod backoff;
-pub mod changelog;
 pub mod cli;
 pub mod clips;
 pub mod command;
 pub mod config;
+pub mod effects;
+pub mod engine;
 pub mod event;
 pub mod export;
 pub mod guards;
@@ -68,6 +70,7 @@ pub mod pages;
 pub mod pipeline;
 pub mod replay;
 pub mod routing;
+pub mod sanitize;
 pub mod sources;
 pub mod status;
 pub mod store;

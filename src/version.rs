@@ -10,6 +10,7 @@
 //! [`commit`] writes them all or nothing.
 
 pub mod build;
+pub mod changelog;
 pub mod commit;
 pub mod release;
 pub mod stamp;

@@ -6,8 +6,6 @@
 //! record them, and lets a future split deployment ship them over a message broker unchanged.
 
 pub mod poll;
-pub mod router;
-pub mod sinks;
 
 use crate::event::Platform;
 use chrono::{DateTime, Utc};

@@ -282,13 +282,16 @@ fn run_now(root: &Path, config: Config, id: &str) -> anyhow::Result<Outcome> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    let config = Arc::new(config);
     let end = runtime.block_on(manual::run_now(
         root,
-        Arc::new(config),
+        config.clone(),
         Secrets::load(root),
         id,
         progress,
     ))?;
+    // The job's changes are committed: clips.json shows them before the command returns.
+    write_clips_json(root, &config, &db_path(root))?;
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
@@ -304,4 +307,20 @@ fn run_now(root: &Path, config: Config, id: &str) -> anyhow::Result<Outcome> {
             "clip {id} was stopped before it finished; it resumes with the next `ss run` (or `ss clip retry`)"
         )),
     }
+}
+
+/// Writes exports/clips.json from the store at `db`.
+fn write_clips_json(root: &Path, config: &Config, db: &Path) -> anyhow::Result<()> {
+    let store = StoreReader::open(db)?;
+    let mut files = crate::export::build_all(
+        root,
+        config,
+        Some(&store),
+        &crate::export::runtime_view::RuntimeView::idle(),
+        chrono::Utc::now(),
+    )?;
+    files.retain(|f| f.name == "exports/clips.json");
+    crate::export::writer::write_all(&root.join("runtime"), &files)
+        .context("writing exports/clips.json")?;
+    Ok(())
 }

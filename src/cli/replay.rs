@@ -9,9 +9,9 @@
 
 use super::{Format, Outcome, UsageError};
 use crate::config::{Config, ConfigKind, config_dir};
+use crate::engine::Core;
 use crate::event::Platform;
 use crate::pages::recorded::{self, RecordedChat};
-use crate::pipeline::core::Core;
 use crate::replay::input::{self, InputFormat, Progress};
 use crate::replay::{
     self, ChannelOwners, Collect, Filter, Input, JsonLines, Observer, Replay, SkippedLine, diff,

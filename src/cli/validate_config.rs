@@ -8,8 +8,8 @@
 //! published copy.
 
 use super::{Format, Outcome, UsageError};
-use crate::changelog;
 use crate::config::{ConfigKind, Report, config_dir, validate};
+use crate::version::changelog;
 use anyhow::Context;
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -16,7 +16,7 @@ use crate::config::secrets::Secrets;
 use crate::event::Platform;
 use crate::routing::Routing;
 use crate::store::lock::writer_held_elsewhere;
-use crate::store::{ClipState, ClipStateChange, NewClip, Readers, Store, StoreReader, StoreWriter};
+use crate::store::{ClipState, ClipStateChange, NewClip, Readers, Store, StoreWriter};
 use crate::telemetry::Telemetry;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
@@ -164,25 +164,5 @@ pub async fn run_now(
     tokio::task::spawn_blocking(move || writer.close())
         .await
         .context("joining the store writer")??;
-    let root = root.to_path_buf();
-    tokio::task::spawn_blocking(move || write_clips_json(&root, &config, &db))
-        .await
-        .context("joining the clips.json export")??;
     Ok(end)
-}
-
-/// Writes exports/clips.json from the store at `db` (blocking).
-fn write_clips_json(root: &Path, config: &Config, db: &Path) -> anyhow::Result<()> {
-    let store = StoreReader::open(db)?;
-    let mut files = crate::export::build_all(
-        root,
-        config,
-        Some(&store),
-        &crate::export::runtime_view::RuntimeView::idle(),
-        Utc::now(),
-    )?;
-    files.retain(|f| f.name == "exports/clips.json");
-    crate::export::writer::write_all(&root.join("runtime"), &files)
-        .context("writing exports/clips.json")?;
-    Ok(())
 }

@@ -9,13 +9,11 @@
 //! Builders are pure over their inputs (time is passed in as `now`), and every list has a fixed order,
 //! so the same store and config always give byte-identical payloads.
 
-pub mod atomic;
 pub mod beneath;
 mod builders;
 pub mod catalogue;
 pub mod publish;
 pub mod runtime_view;
-pub mod sanitize;
 pub mod schemas;
 pub mod watch;
 pub mod writer;

@@ -7,7 +7,8 @@
 //! its schema, visibility, size and SHA-256; it is itself skipped when nothing changed.
 
 use super::catalogue::{self, CATALOGUE, MANIFEST};
-use super::{ExportError, ExportFile, atomic};
+use super::{ExportError, ExportFile};
+use crate::atomic;
 use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};

@@ -89,10 +89,7 @@ pub async fn run(w: Watched) {
             degraded = now_degraded.is_some();
             let (text, cause) = match now_degraded {
                 Some(d) => (
-                    format!(
-                        "Store degraded: {}",
-                        crate::export::sanitize::message(&d.reason)
-                    ),
+                    format!("Store degraded: {}", crate::sanitize::message(&d.reason)),
                     "store:degraded",
                 ),
                 None => ("Store recovered.".to_string(), "store:recovered"),

@@ -80,7 +80,7 @@ pub fn write_pages(
             title: &title,
         });
         let path = dir.join(file);
-        crate::export::atomic::write(&path, html.as_bytes())?;
+        crate::atomic::write(&path, html.as_bytes())?;
         written.push(path);
     }
     Ok(written.try_into().expect("two pages"))

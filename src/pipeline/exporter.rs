@@ -10,8 +10,8 @@
 //! rates, and records a telemetry error when the store writer becomes degraded.
 
 use super::counters::RunCounters;
-use crate::actions::sinks::Validated;
 use crate::config::Config;
+use crate::effects::sinks::Validated;
 use crate::event::Platform;
 use crate::export::runtime_view::{Counters, RuntimeView, SourceView};
 use crate::lanes::LaneProbe;

@@ -2,9 +2,7 @@
 //! shutdown.
 
 pub mod clock;
-pub mod core;
 pub mod counters;
-pub mod dedupe;
 pub mod exporter;
 pub mod reload;
 pub mod runner;

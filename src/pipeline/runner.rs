@@ -11,17 +11,17 @@
 //! the lane until it closes; the store writer commits everything queued; the exporter writes a final
 //! snapshot. An error in the loop goes through the same order and is then returned (exit 2).
 
-use super::core::Core;
 use super::counters::RunCounters;
 use super::exporter::{Exporter, ExporterParts};
 use super::supervisor::{self, Supervisor};
 use crate::actions::Action;
-use crate::actions::router::Router;
-use crate::actions::sinks::{
-    ClipSink, CommandSink, CommunitySink, OutboxSink, StandingsSink, Validated, ValidationSink,
-};
 use crate::config::Config;
 use crate::config::secrets::Secrets;
+use crate::effects::router::Router;
+use crate::effects::sinks::{
+    ClipSink, CommandSink, CommunitySink, OutboxSink, StandingsSink, Validated, ValidationSink,
+};
+use crate::engine::Core;
 use crate::event::ChatEvent;
 use crate::export::runtime_view::Counters;
 use crate::lanes::{DataLane, Inbound};

@@ -8,9 +8,9 @@
 //! ties ordered by name.
 
 use crate::actions::StandingsQuery;
-use crate::actions::sinks::CommandQueues;
-use crate::actions::sinks::standings::{STANDINGS_QUEUE, StandingsRequest};
 use crate::command::{CommandKind, PlatformCommand};
+use crate::effects::sinks::CommandQueues;
+use crate::effects::sinks::standings::{STANDINGS_QUEUE, StandingsRequest};
 use crate::store::{Readers, Scoreboard, StoreError, StoreReader, TallyRow, UserRank};
 use tokio::sync::mpsc;
 use tokio_util::task::TaskTracker;

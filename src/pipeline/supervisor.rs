@@ -6,12 +6,12 @@
 //! that cannot even be built (missing credentials, invalid settings) is reported failed the same way
 //! and left stopped, never fatal to the rest.
 
-use crate::actions::sinks::CommandQueues;
-use crate::actions::sinks::command::{CommandRoute, CommandRoutes};
 use crate::command::stats::CommandStats;
 use crate::config::Config;
 use crate::config::model::PlatformMode;
 use crate::config::secrets::Secrets;
+use crate::effects::sinks::CommandQueues;
+use crate::effects::sinks::command::{CommandRoute, CommandRoutes};
 use crate::event::Platform;
 use crate::guards::Guards;
 use crate::lanes::EventSink;

@@ -35,8 +35,8 @@ pub mod stats;
 
 use crate::actions::Action;
 use crate::config::CreatorsConfig;
+use crate::engine::Core;
 use crate::event::{ChatEvent, Platform, Tick};
-use crate::pipeline::core::Core;
 use crate::store::StoreReader;
 use anyhow::Context;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};

@@ -190,7 +190,9 @@ pub trait PlatformServices: Send + Sync {
 /// What a platform's part of `admin/quotas.json` is made from.
 pub struct QuotaExport<'a> {
     pub config: &'a Config,
-    pub store: Option<&'a crate::store::StoreReader>,
+    /// What the ledger holds of the days around now (yesterday to tomorrow in UTC, so every time
+    /// zone's today is in it), every budget of every platform.
+    pub ledger: &'a [LedgerRow],
     pub now: chrono::DateTime<chrono::Utc>,
     /// The platform's [`PlatformServices::live_view`] in the running runtime.
     pub live: Option<&'a serde_json::Value>,
@@ -207,6 +209,16 @@ pub struct LedgerSpend {
     pub day: chrono::NaiveDate,
     /// The call it paid for.
     pub method: &'static str,
+    pub units: i64,
+}
+
+/// One method's spend of one budget on one day, as the ledger kept it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerRow {
+    pub budget: String,
+    pub day: chrono::NaiveDate,
+    pub method: String,
+    pub calls: i64,
     pub units: i64,
 }
 

@@ -4,6 +4,7 @@
 //! `runtime_snapshot.json` and `platforms.json`. A `std::sync::Mutex` is right here: it is never held
 //! across an `.await`, and updates are a few field writes.
 
+pub use crate::event::LiveStream;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::VecDeque;
@@ -45,17 +46,6 @@ pub struct LiveState {
     /// The stream while live: its platform id (the key that makes a go-live post once per stream),
     /// title and link when the platform says.
     pub stream: Option<LiveStream>,
-}
-
-/// One live stream, as a source observed it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct LiveStream {
-    /// The platform's own id of this stream (a broadcast, livestream or live chat id): stable across
-    /// reconnects and restarts, new for the next stream.
-    pub id: String,
-    pub started_at: DateTime<Utc>,
-    pub title: Option<String>,
-    pub url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -108,7 +108,7 @@ fn writable_target(write: &PendingWrite<'_>) -> Result<PathBuf, CommitError> {
 /// Writes `text` to a temporary file beside `target`, with the target's permissions, synced to disk.
 fn stage(target: &Path, text: &str) -> std::io::Result<PathBuf> {
     let permissions = fs::metadata(target)?.permissions();
-    crate::export::atomic::stage(target, text.as_bytes(), Some(permissions))
+    crate::atomic::stage(target, text.as_bytes(), Some(permissions))
 }
 
 fn restore(target: &Path, old_text: &str) -> std::io::Result<()> {

@@ -245,7 +245,7 @@ pub fn populate(root: &Path) {
             text: "ALICE is hyped".into(),
         },
     };
-    ss::actions::sinks::OutboxSink.accept(announce, &mut ops);
+    ss::effects::sinks::OutboxSink.accept(announce, &mut ops);
     ops.extend([
         WriteOp::QuotaSpend {
             platform: Platform::named("youtube"),

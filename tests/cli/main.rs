@@ -3,6 +3,7 @@
 //! Each test gets its own temporary runtime root (a copy of the repository's demo runtime) through
 //! [`harness::Test`], runs `ss` as a user would, and checks exit code, stdout and stderr.
 
+mod architecture;
 mod changelog;
 mod chromium;
 mod cli;

@@ -11,6 +11,7 @@ use crate::config::{Creator, CreatorPlatforms};
 use crate::event::{Platform, Role};
 use crate::export::{ExportError, Inputs, timestamp};
 use crate::sources::registry::QuotaExport;
+use crate::store::StoreReader;
 use serde_json::{Value, json};
 
 /// Most clip jobs in jobs.json (newest kept).
@@ -99,7 +100,7 @@ pub(super) fn jobs(inputs: &Inputs<'_>) -> Result<Body, ExportError> {
                 "platform": j.platform.as_str(),
                 "state": j.state,
                 "attempts": j.attempts,
-                "last_error": j.last_error.as_deref().map(crate::export::sanitize::message),
+                "last_error": j.last_error.as_deref().map(crate::sanitize::message),
                 "created_at": timestamp(j.created_at),
                 "updated_at": timestamp(j.updated_at),
             })
@@ -124,7 +125,7 @@ pub(super) fn jobs(inputs: &Inputs<'_>) -> Result<Body, ExportError> {
                 "next_attempt_at": o.next_attempt_at.map(timestamp),
                 "sent_at": o.sent_at.map(timestamp),
                 "failed": o.failed,
-                "last_error": o.last_error.as_deref().map(crate::export::sanitize::message),
+                "last_error": o.last_error.as_deref().map(crate::sanitize::message),
                 "created_at": timestamp(o.created_at),
             })
         })
@@ -158,18 +159,43 @@ pub(super) fn rate_limits(inputs: &Inputs<'_>) -> Body {
 /// and its Google projects).
 pub(super) fn quotas(inputs: &Inputs<'_>) -> Result<Body, ExportError> {
     let usage = rows(inputs.store, |s| s.quota_usage(QUOTA_DAYS))?;
+    let ledger = ledger_around(inputs.store, inputs.now)?;
     let mut out = serde_json::Map::new();
     for module in crate::sources::registry::modules() {
         let platform = module.platform();
         out.extend(module.quota_export(&QuotaExport {
             config: inputs.config,
-            store: inputs.store,
+            ledger: &ledger,
             now: inputs.now,
             live: inputs.runtime.platforms.get(platform.as_str()),
         }));
     }
     out.insert("usage".into(), array(&usage));
     Ok(body(Value::Object(out)))
+}
+
+/// The budget spends the store holds for yesterday to tomorrow (UTC), for the platforms' parts.
+fn ledger_around(
+    store: Option<&StoreReader>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<crate::sources::registry::LedgerRow>, ExportError> {
+    let today = now.date_naive();
+    let mut out = Vec::new();
+    for day in [today.pred_opt(), Some(today), today.succ_opt()]
+        .into_iter()
+        .flatten()
+    {
+        for row in rows(store, |s| s.project_quota_usage(day))? {
+            out.push(crate::sources::registry::LedgerRow {
+                budget: row.project,
+                day,
+                method: row.method,
+                calls: row.calls,
+                units: row.units,
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// Every credential a creator's config names: (platform, purpose, env var), as each platform lists

@@ -4,7 +4,8 @@ use super::{Body, body, rows};
 use crate::config::PlatformMode;
 use crate::event::Platform;
 use crate::export::runtime_view::SourceView;
-use crate::export::{ExportError, Inputs, sanitize, timestamp};
+use crate::export::{ExportError, Inputs, timestamp};
+use crate::sanitize;
 use serde_json::{Value, json};
 
 const DESCRIPTION: &str = "StreamSuites is a headless livestream-automation runtime: live chat from Twitch, YouTube, Kick and Rumble, chat triggers and actions, clips, polls, tallies and scoreboards, published as read-only JSON.";

@@ -6,7 +6,8 @@
 //! [`RuntimeView`]: crate::export::runtime_view::RuntimeView
 
 use super::{Body, body};
-use crate::export::{Inputs, sanitize, timestamp};
+use crate::export::{Inputs, timestamp};
+use crate::sanitize;
 use serde_json::{Value, json};
 
 /// Most entries in events.json and errors.json (newest kept).

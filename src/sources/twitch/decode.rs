@@ -1207,7 +1207,7 @@ mod tests {
             let again = decode(&msg, "demo", later).unwrap();
             assert_eq!(first.message_id, again.message_id, "{line}");
             // So the pipeline's dedupe drops the re-delivery.
-            let mut dedupe = crate::pipeline::dedupe::Dedupe::new(16);
+            let mut dedupe = crate::engine::dedupe::Dedupe::new(16);
             assert!(dedupe.first_seen(first.platform, &first.message_id));
             assert!(!dedupe.first_seen(again.platform, &again.message_id));
         }

@@ -334,19 +334,10 @@ impl PlatformModule for Youtube {
             .cloned()
             .unwrap_or_default();
         let day = quota_day(quotas.now);
-        let spent = quotas
-            .store
-            .map(|s| s.project_quota_usage(day))
-            .transpose()
-            .unwrap_or_else(|e| {
-                tracing::warn!(platform = %YOUTUBE, "Cannot read today's quota usage: {e}");
-                None
-            })
-            .unwrap_or_default();
         let mut stored: std::collections::BTreeMap<&str, Vec<_>> =
             std::collections::BTreeMap::new();
-        for row in &spent {
-            stored.entry(row.project.as_str()).or_default().push(row);
+        for row in quotas.ledger.iter().filter(|r| r.day == day) {
+            stored.entry(row.budget.as_str()).or_default().push(row);
         }
         for (project, rows) in stored {
             if projects.iter().any(|p| p["project"] == project) {

@@ -9,7 +9,7 @@
 use super::sinks::{
     ClipSink, CommandSink, CommunitySink, OutboxSink, StandingsSink, ValidationSink,
 };
-use super::{Action, ActionKind};
+use crate::actions::{Action, ActionKind};
 use crate::store::WriteOp;
 
 /// What became of one action.

@@ -6,8 +6,8 @@
 
 use super::outbox::origin;
 use crate::actions::poll::{self, OptionCount};
-use crate::actions::router::Routed;
 use crate::actions::{Action, ActionKind};
+use crate::effects::router::Routed;
 use crate::routing::rules;
 use crate::store::WriteOp;
 

@@ -5,9 +5,9 @@
 //! the question is dropped (the router reports it as a dropped command), never waited for: the store read must
 //! not stall the pipeline, and an answer minutes late is worth less than none.
 
-use crate::actions::router::Routed;
-use crate::actions::sinks::CommandQueues;
 use crate::actions::{Action, ActionKind, StandingsQuery};
+use crate::effects::router::Routed;
+use crate::effects::sinks::CommandQueues;
 use crate::event::Platform;
 use crate::store::WriteOp;
 use tokio::sync::mpsc;

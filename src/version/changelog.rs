@@ -23,7 +23,7 @@ use std::sync::OnceLock;
 pub const FORMAT: &str = "streamsuites.changelog.runtime.v1";
 
 /// The embedded JSON Schema text.
-pub const SCHEMA_TEXT: &str = include_str!("../schemas/changelog.runtime.schema.json");
+pub const SCHEMA_TEXT: &str = include_str!("../../schemas/changelog.runtime.schema.json");
 
 /// Entry ids: this prefix, then at least four digits.
 pub const ID_PREFIX: &str = "rt-";
@@ -314,7 +314,7 @@ fn changed_field(old: &Entry, new: &Entry) -> &'static str {
 mod tests {
     use super::*;
 
-    const SHIPPED: &str = include_str!("../changelog/changelog.runtime.json");
+    const SHIPPED: &str = include_str!("../../changelog/changelog.runtime.json");
 
     fn shipped() -> Changelog {
         serde_json::from_str(SHIPPED).unwrap()
@@ -344,7 +344,7 @@ mod tests {
     fn shipped_changelog_is_valid_and_matches_the_runtime_stamp() {
         assert!(check_text(SHIPPED, Some(SHIPPED)).valid());
         let stamp: VersionStamp =
-            serde_json::from_str(include_str!("../runtime/version.json")).unwrap();
+            serde_json::from_str(include_str!("../../runtime/version.json")).unwrap();
         assert_eq!(shipped().runtime, stamp);
     }
 

@@ -3,7 +3,7 @@
 //! Queue: none; the effect is one map entry behind a short lock.
 
 use crate::actions::Action;
-use crate::actions::router::Routed;
+use crate::effects::router::Routed;
 use crate::store::WriteOp;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;

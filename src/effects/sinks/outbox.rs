@@ -5,8 +5,8 @@
 //!
 //! Queue: the store writer's queue; when full the pipeline waits (backpressure).
 
-use crate::actions::router::Routed;
 use crate::actions::{Action, ActionKind};
+use crate::effects::router::Routed;
 use crate::routing::{Origin, rules};
 use crate::store::WriteOp;
 

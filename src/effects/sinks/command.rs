@@ -10,10 +10,10 @@
 //! for: a reply minutes late is worse than none, and waiting would stall the pipeline behind one slow
 //! chat. [`CommandStats`] keeps the totals (`runtime_snapshot.json` `commands`).
 
-use crate::actions::router::Routed;
 use crate::actions::{Action, ActionKind};
 use crate::command::stats::CommandStats;
 use crate::command::{CommandKind, CommandSupport, PlatformCommand, TargetUser};
+use crate::effects::router::Routed;
 use crate::event::Platform;
 use crate::store::WriteOp;
 use crate::telemetry::Telemetry;

@@ -6,10 +6,12 @@
 //! the events' own timestamps and the ticks the caller feeds it, so the same events and ticks in the
 //! same order give the same actions every time.
 
-use super::dedupe::Dedupe;
+pub mod dedupe;
+
 use crate::actions::Action;
 use crate::event::{ChatEvent, Platform, Tick};
 use crate::triggers::{self, Registry, TriggerState};
+use dedupe::Dedupe;
 
 pub struct Core {
     dedupe: Dedupe,

@@ -5,7 +5,7 @@
 //! is committed.
 
 use crate::actions::Action;
-use crate::actions::router::Routed;
+use crate::effects::router::Routed;
 use crate::store::WriteOp;
 use std::sync::Arc;
 use tokio::sync::Notify;
