@@ -292,7 +292,7 @@ fn edges() -> (Vec<Edge>, BTreeSet<ModPath>) {
     let resolve = |path: &[String]| -> ModPath {
         let mut best = Vec::new();
         for n in 1..=path.len() {
-            if modules.contains(&path[..n].to_vec()) {
+            if modules.contains(&path[..n]) {
                 best = path[..n].to_vec();
             }
         }
@@ -525,10 +525,10 @@ fn print_top_level_graph() {
     let (edges, _) = edges();
     let mut g: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for e in &edges {
-        if let (Some(f), Some(t)) = (e.from.first(), e.to.first()) {
-            if f != t {
-                g.entry(f.clone()).or_default().insert(t.clone());
-            }
+        if let (Some(f), Some(t)) = (e.from.first(), e.to.first())
+            && f != t
+        {
+            g.entry(f.clone()).or_default().insert(t.clone());
         }
     }
     for (k, v) in g {
