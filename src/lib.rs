@@ -32,6 +32,10 @@
 //!   discord.json; hands the outbox rows to whatever caused them, to be written with it.
 //! - [`notify`]: the outbox's senders (Discord, X) and their rate limits, and the go-live watcher
 //!   that turns a source going live into once-per-stream posts.
+//! - [`operations`]: what operators ask from outside chat (status, clip, say, moderation), checked
+//!   against their role and audited the same for every front end.
+//! - [`discord`]: the Discord control plane: a gateway bot answering slash commands through
+//!   [`operations`] (`ss discord`, or inside `ss run`), with its state in `discord/runtime.json`.
 //! - [`http_out`]: outgoing HTTP of senders and platform side calls (client, form, errors).
 //! - [`http`]: the local HTTP server (`system.http`): health, snapshot, the live feed as SSE.
 //! - [`pages`]: the chat pages (replay window, OBS overlay, live chat): one script and stylesheet,
@@ -55,6 +59,7 @@ pub mod cli;
 pub mod clips;
 pub mod command;
 pub mod config;
+pub mod discord;
 pub mod effects;
 pub mod engine;
 pub mod event;
@@ -66,6 +71,7 @@ pub mod json_spans;
 pub mod lanes;
 pub mod log_sink;
 pub mod notify;
+pub mod operations;
 pub mod pages;
 pub mod pipeline;
 pub mod replay;

@@ -6,12 +6,14 @@
 
 mod clip;
 mod completions;
+mod discord;
 mod export;
 mod logging;
 mod migrate;
 mod publish_state;
 mod replay;
 mod run;
+mod signals;
 mod status;
 mod update_version;
 mod validate_config;
@@ -74,6 +76,8 @@ pub enum Command {
     Clip(clip::Args),
     /// Is the runtime healthy? Reads its snapshot; exit 0 healthy, 1 stale, failed or degraded.
     Status(status::Args),
+    /// Run the Discord bot alone: slash commands for operators, restartable without touching the streams.
+    Discord(discord::Args),
     /// Bring the store to this ss's schema version (refused while an `ss run` holds it).
     Migrate(migrate::Args),
     /// Print shell completions (bash, zsh, fish, elvish, powershell) to stdout.
@@ -153,6 +157,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Some(Command::Replay(args)) => replay::run(&root, args),
         Some(Command::Clip(args)) => clip::run(&root, args),
         Some(Command::Migrate(args)) => migrate::run(&root, args),
+        Some(Command::Discord(args)) => discord::run(&root, args),
         None => {
             use clap::CommandFactory;
             let mut cmd = Cli::command();

@@ -10,6 +10,7 @@
 //! reasons and fixes on stderr.
 
 use super::Outcome;
+use super::signals::{Signals, watch_signals};
 use crate::config::Config;
 use crate::config::secrets::Secrets;
 use crate::pipeline::runner::{self, RunOptions};
@@ -117,58 +118,4 @@ fn summary_line(summary: &runner::RunSummary) -> String {
         line.push_str("; the run loop failed (see the error on stderr)");
     }
     line
-}
-
-/// The process's stop signals, registered as soon as the runtime exists.
-struct Signals {
-    #[cfg(unix)]
-    terminate: tokio::signal::unix::Signal,
-    #[cfg(unix)]
-    interrupt: tokio::signal::unix::Signal,
-}
-
-impl Signals {
-    #[cfg(unix)]
-    fn install() -> anyhow::Result<Signals> {
-        use tokio::signal::unix::{SignalKind, signal};
-        Ok(Signals {
-            terminate: signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
-            interrupt: signal(SignalKind::interrupt()).context("installing the SIGINT handler")?,
-        })
-    }
-
-    #[cfg(not(unix))]
-    fn install() -> anyhow::Result<Signals> {
-        Ok(Signals {})
-    }
-
-    #[cfg(unix)]
-    async fn next(&mut self) {
-        tokio::select! {
-            _ = self.terminate.recv() => {}
-            _ = self.interrupt.recv() => {}
-        }
-    }
-
-    #[cfg(not(unix))]
-    async fn next(&mut self) {
-        if tokio::signal::ctrl_c().await.is_err() {
-            // Without Ctrl-C support the process still stops on --duration; never busy-loop here.
-            std::future::pending::<()>().await;
-        }
-    }
-}
-
-/// First signal: cancel `shutdown`. Second: tell `run` to leave at once (exit 130).
-async fn watch_signals(
-    mut signals: Signals,
-    shutdown: CancellationToken,
-    forced: tokio::sync::oneshot::Sender<()>,
-) {
-    signals.next().await;
-    tracing::info!("Shutdown requested; finishing (press Ctrl-C again to exit at once).");
-    shutdown.cancel();
-    signals.next().await;
-    tracing::warn!("Second signal: exiting without a clean shutdown.");
-    let _ = forced.send(());
 }

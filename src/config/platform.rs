@@ -238,6 +238,11 @@ impl CreatorPlatforms {
         self.block(platform)?.settings()
     }
 
+    /// The channel `platform`'s block names, when it names one (the platform decides where).
+    pub fn channel(&self, platform: Platform) -> Option<String> {
+        config_of(platform)?.channel(self.block(platform)?)
+    }
+
     /// The blocks, in export order.
     pub fn iter(&self) -> impl Iterator<Item = (Platform, &PlatformBlock)> {
         self.blocks.iter().map(|(p, b)| (*p, b))

@@ -397,6 +397,22 @@ fn discord(config: &DiscordConfig, creators: Option<&CreatorsConfig>, out: &mut 
                 "logging is enabled but has no channel_id; set one or disable logging".into(),
             );
         }
+        if guild.creator.is_none()
+            && guild.roles.values().any(|r| *r >= OperatorRole::Moderator)
+        {
+            out.warn(
+                k,
+                format!("{base}/roles"),
+                "this guild maps roles for /clip, /say and /mod but names no creator, so those commands are refused; set \"creator\"",
+            );
+        }
+    }
+    if config.discord.bot.enabled && config.discord.token_env.is_none() {
+        out.push(
+            k,
+            "/discord/bot/enabled".into(),
+            "the bot is enabled but discord.json has no token_env; name the variable holding the bot token (\"token_env\": \"DISCORD_BOT_TOKEN\")".into(),
+        );
     }
 }
 

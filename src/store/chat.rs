@@ -183,6 +183,9 @@ fn read_event_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<ChatEvent
     })
 }
 
+/// How many of the most recent chat events [`StoreReader::recent_chatter`] looks through.
+pub const CHATTER_LOOKBACK: usize = 50_000;
+
 impl StoreReader {
     /// Every chat event recorded.
     pub fn chat_event_count(&self) -> Result<u64, StoreError> {
@@ -195,6 +198,29 @@ impl StoreReader {
             )
             .map_err(|e| self.err(e))?;
         Ok(u64::try_from(total).unwrap_or_default())
+    }
+
+    /// The user id and login of the most recent chatter named `name` (login or display name, any
+    /// case) in `creator`'s chat on `platform`, among the last [`CHATTER_LOOKBACK`] events recorded:
+    /// how an operator names a user to moderate without knowing the platform's user id.
+    pub fn recent_chatter(
+        &self,
+        creator: &str,
+        platform: Platform,
+        name: &str,
+    ) -> Result<Option<(String, String)>, StoreError> {
+        let name = name.trim().trim_start_matches('@');
+        let found = self.rows(
+            "SELECT author_id, author_login FROM
+               (SELECT author_id, author_login, author_name, creator, platform, id FROM chat_events
+                ORDER BY id DESC LIMIT ?1)
+             WHERE creator = ?2 AND platform = ?3 AND author_id <> ''
+               AND (lower(author_login) = lower(?4) OR lower(author_name) = lower(?4))
+             ORDER BY id DESC LIMIT 1",
+            params![limit(CHATTER_LOOKBACK), creator, platform.as_str(), name],
+            |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+        )?;
+        Ok(found.into_iter().next())
     }
 
     /// Chat events recorded per (creator, platform).

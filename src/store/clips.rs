@@ -384,7 +384,7 @@ impl Store {
     }
 
     /// Runs `write` in one `IMMEDIATE` transaction; a refusal is a `StoreError::Refused`.
-    fn immediately<T>(
+    pub(super) fn immediately<T>(
         &mut self,
         write: impl FnOnce(&Connection) -> Result<T, ApplyError>,
     ) -> Result<T, StoreError> {

@@ -23,6 +23,61 @@ pub struct DiscordSettings {
     /// Guild settings keyed by guild id (a snowflake).
     #[serde(default)]
     pub guilds: BTreeMap<String, GuildSettings>,
+    /// The gateway bot: slash commands in the configured guilds (off unless enabled).
+    #[serde(default)]
+    pub bot: BotSettings,
+}
+
+/// The gateway bot (`ss discord`, or inside `ss run` when `enabled`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BotSettings {
+    /// `ss run` starts the bot beside the sources (`ss discord` runs it alone either way).
+    #[serde(default)]
+    pub enabled: bool,
+    /// Identify calls left in the day's budget at or below which the bot warns.
+    #[serde(default = "BotSettings::default_identify_warn_below")]
+    pub identify_warn_below: u32,
+}
+
+impl Default for BotSettings {
+    fn default() -> Self {
+        BotSettings {
+            enabled: false,
+            identify_warn_below: BotSettings::default_identify_warn_below(),
+        }
+    }
+}
+
+impl BotSettings {
+    fn default_identify_warn_below() -> u32 {
+        100
+    }
+}
+
+/// What an operator may do (a guild member through the bot's slash commands): each role includes
+/// the ones below it.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum OperatorRole {
+    /// Reads: `/status`.
+    Viewer,
+    /// Changes the stream: `/clip`, `/say`, `/mod`.
+    Moderator,
+    /// Everything.
+    Owner,
+}
+
+impl OperatorRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OperatorRole::Viewer => "viewer",
+            OperatorRole::Moderator => "moderator",
+            OperatorRole::Owner => "owner",
+        }
+    }
 }
 
 impl Default for DiscordSettings {
@@ -31,6 +86,7 @@ impl Default for DiscordSettings {
             token_env: None,
             api_base_url: DiscordSettings::default_api_base_url(),
             guilds: BTreeMap::new(),
+            bot: BotSettings::default(),
         }
     }
 }
@@ -55,6 +111,22 @@ pub struct GuildSettings {
     pub logging: GuildLogging,
     #[serde(default)]
     pub notifications: GuildNotifications,
+    /// Guild role id → `ss` role for the bot's slash commands. The guild's own id is its
+    /// `@everyone` role. A member without a mapped role can use no command.
+    #[serde(default)]
+    pub roles: BTreeMap<String, OperatorRole>,
+}
+
+impl GuildSettings {
+    /// The highest `ss` role any of `member_roles` maps to.
+    pub fn role_of(&self, guild_id: &str, member_roles: &[String]) -> Option<OperatorRole> {
+        member_roles
+            .iter()
+            .map(String::as_str)
+            .chain(std::iter::once(guild_id))
+            .filter_map(|id| self.roles.get(id).copied())
+            .max()
+    }
 }
 
 /// Runtime log mirroring into a channel: off unless enabled with a channel.

@@ -99,6 +99,14 @@ impl CommandQueues {
         }
     }
 
+    /// What the source running for `creator` on `platform` can do; `None` when none runs. Lets a
+    /// caller outside the pipeline (an operator's command) say why before it submits.
+    pub fn support(&self, creator: &str, platform: Platform) -> Option<&CommandSupport> {
+        self.routes
+            .get(&(creator.to_owned(), platform))
+            .map(|route| &route.support)
+    }
+
     /// A reply that could not even be made (a standings read failed): counted as dropped.
     pub fn unanswered(&self) {
         self.stats.dropped();

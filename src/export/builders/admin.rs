@@ -25,8 +25,7 @@ const QUOTA_DAYS: usize = 7;
 
 /// The channel a creator's platform block names, when it names one.
 fn channel(platforms: &CreatorPlatforms, platform: Platform) -> Option<String> {
-    let block = platforms.block(platform)?;
-    config_of(platform)?.channel(block)
+    platforms.channel(platform)
 }
 
 pub(super) fn creators(inputs: &Inputs<'_>) -> Body {
