@@ -45,6 +45,8 @@ const BATCH: usize = 512;
 pub const WRITER_CAPACITY: usize = 16_384;
 /// How long sources get to stop after shutdown before they are aborted.
 const SOURCE_GRACE: Duration = Duration::from_secs(3);
+/// How long the Discord bot gets to finish its answers after shutdown.
+const BOT_GRACE: Duration = Duration::from_secs(5);
 /// How long the remaining tasks (exporter, reload watcher, timers) get to end after the final export.
 const TASK_GRACE: Duration = Duration::from_secs(2);
 
@@ -433,6 +435,25 @@ pub async fn run(
 
     // Ends when the pipeline (holding the router, holding its sender) is dropped at shutdown.
     let commands = supervisor.commands(counters.commands.clone(), telemetry.clone());
+    // The Discord bot, when enabled: a task of its own that the run never waits on to go on, and
+    // that never stops the run when it fails.
+    let bot = config.discord.discord.bot.enabled.then(|| {
+        start_bot(
+            root,
+            crate::operations::RunParts {
+                root: root.to_path_buf(),
+                config: config_rx.clone(),
+                readers: readers.clone(),
+                writer: writer.clone(),
+                queues: commands.clone(),
+                clip_worker: clip_worker.clone(),
+                export_now: export_now.clone(),
+            },
+            &secrets,
+            &telemetry,
+            &shutdown,
+        )
+    });
     let standings = super::standings::spawn(readers, commands.clone(), &tasks);
     let mut pipeline = Pipeline {
         core,
@@ -501,6 +522,12 @@ pub async fn run(
     clips.stop().await;
     // The senders record their last results (and the watcher its stop event) before the store closes.
     notifications.join(SOURCE_GRACE).await;
+    // The bot's last answers write their audit rows before the store closes.
+    if let Some(bot) = bot
+        && tokio::time::timeout(BOT_GRACE, bot).await.is_err()
+    {
+        tracing::warn!("The Discord bot did not stop in time; its last answers may be lost.");
+    }
     drop(pipeline);
     let closed = tokio::task::spawn_blocking(move || writer.close())
         .await
@@ -554,6 +581,36 @@ pub async fn run(
         aborted_sources,
         not_written,
         failed,
+    })
+}
+
+/// Starts the Discord bot beside the run. Its end is logged and reported in telemetry; it never
+/// ends the run.
+fn start_bot(
+    root: &Path,
+    parts: crate::operations::RunParts,
+    secrets: &Secrets,
+    telemetry: &Telemetry,
+    shutdown: &CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    let config = parts.config.clone();
+    let bot = crate::discord::BotParts {
+        root: root.to_path_buf(),
+        config: config.clone(),
+        secrets: secrets.clone(),
+        operations: crate::operations::Operations::in_run(parts),
+        shutdown: shutdown.clone(),
+    };
+    let telemetry = telemetry.clone();
+    let secrets = secrets.clone();
+    tokio::spawn(async move {
+        if let Err(e) = crate::discord::run(bot).await {
+            let message = secrets.scrub(&e.to_string());
+            tracing::error!(
+                "The Discord bot stopped: {message}\n  The sources keep running; fix it and restart `ss run` (or run `ss discord` beside it)."
+            );
+            telemetry.error("discord_bot_stopped", "discord", message);
+        }
     })
 }
 

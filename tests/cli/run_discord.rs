@@ -1,0 +1,458 @@
+//! The Discord bot against the loopback Discord ([`crate::discord_gateway`]): on its own
+//! (`ss discord`) it identifies once, heartbeats on Discord's schedule, resumes after a dropped
+//! socket and after op 7 without identifying again, identifies anew after op 9 `false`, and stops
+//! with the fix named after a close 4004; inside `ss run` it registers its commands, answers
+//! `/status` within Discord's 3 seconds, queues a clip for a moderator and refuses one to a member
+//! without the role, times a user out and posts through Kick's loopback API, and writes one audit
+//! row per change. A gateway that keeps failing changes nothing the sources record. No token (the
+//! bot's, an interaction's) reaches the `-vv` log, the exports or the bot's state file.
+
+use crate::discord_gateway::{APPLICATION_ID, DiscordGateway, TOKEN, wait_until};
+use crate::harness::{Test, exit_code_within, files_under, signal};
+use crate::kick_server::{KickApi, PusherServer};
+use crate::run_kick::{
+    ACCESS, CHAT_EVENT, CHATROOM, CHATROOM_CHANNEL, CLIENT_ID, CLIENT_SECRET, REFRESH,
+    chat_message, kick_block, kick_root,
+};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+const GUILD: &str = "222000000000000222";
+const MOD_ROLE: &str = "900000000000000001";
+const MODERATOR: (&str, &str) = ("53908232506183680", "Mason");
+const VIEWER: (&str, &str) = ("53908232506183681", "Vera");
+
+/// discord.json for the loopback Discord: the demo creator's guild, moderators by `MOD_ROLE`,
+/// everyone else a viewer; `bot_enabled` starts it with `ss run`.
+fn discord_json(gw: &DiscordGateway, bot_enabled: bool, logging: Option<&str>) -> String {
+    let mut guild = json!({
+        "creator": "demo",
+        "roles": {MOD_ROLE: "moderator", GUILD: "viewer"},
+    });
+    if let Some(channel) = logging {
+        guild["logging"] = json!({"enabled": true, "channel_id": channel});
+    }
+    serde_json::to_string_pretty(&json!({"discord": {
+        "token_env": "DISCORD_BOT_TOKEN",
+        "api_base_url": gw.api_base(),
+        "bot": {"enabled": bot_enabled},
+        "guilds": {GUILD: guild},
+    }}))
+    .unwrap()
+}
+
+/// A running `ss` whose stderr a thread drains.
+struct Running {
+    child: crate::harness::Spawned,
+    stderr: std::thread::JoinHandle<String>,
+}
+
+impl Running {
+    fn start(t: &Test, args: &[&str], env: &[(&str, &str)]) -> Running {
+        let mut child = t
+            .std_cmd()
+            .arg("-vv")
+            .args(args)
+            .envs(env.iter().copied())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut pipe = child.stderr.take().unwrap();
+        let stderr = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = std::io::Read::read_to_string(&mut pipe, &mut text);
+            text
+        });
+        Running {
+            child: child.into(),
+            stderr,
+        }
+    }
+
+    /// Sends SIGTERM (unless it already exited) and returns the exit code and stderr.
+    async fn stop(self) -> (i32, String) {
+        let mut child = self.child.into_inner();
+        if child.try_wait().unwrap().is_none() {
+            signal(&child, "TERM");
+        }
+        let stderr = self.stderr;
+        tokio::task::spawn_blocking(move || {
+            let code = exit_code_within(&mut child, Duration::from_secs(30));
+            (code, stderr.join().unwrap())
+        })
+        .await
+        .unwrap()
+    }
+
+    /// Waits for the process to exit by itself.
+    async fn exited(self) -> (i32, String) {
+        let mut child = self.child.into_inner();
+        let stderr = self.stderr;
+        tokio::task::spawn_blocking(move || {
+            let code = exit_code_within(&mut child, Duration::from_secs(30));
+            (code, stderr.join().unwrap())
+        })
+        .await
+        .unwrap()
+    }
+}
+
+fn bot_state(t: &Test) -> Value {
+    std::fs::read_to_string(t.path().join("runtime/discord/runtime.json"))
+        .ok()
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or(Value::Null)
+}
+
+fn audit_rows(t: &Test) -> Vec<(String, Value)> {
+    let store = ss::store::StoreReader::open(&ss::store::db_path(t.path())).unwrap();
+    let mut rows: Vec<(String, Value)> = store
+        .audit(100)
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.action, serde_json::from_str(&r.detail).unwrap()))
+        .collect();
+    rows.reverse();
+    rows
+}
+
+/// Every token of these tests must stay out of `text`.
+fn assert_no_token(text: &str, what: &str, gw: &DiscordGateway) {
+    assert!(!text.contains(TOKEN), "the bot token leaked into {what}");
+    for sent in &gw.lock().interactions {
+        assert!(
+            !text.contains(&sent.token),
+            "an interaction token leaked into {what}"
+        );
+    }
+    for secret in [ACCESS, REFRESH, CLIENT_ID, CLIENT_SECRET] {
+        assert!(!text.contains(secret), "{secret:?} leaked into {what}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bot_identifies_once_heartbeats_on_schedule_and_resumes_until_told_to_identify() {
+    let interval = Duration::from_millis(1000);
+    let gw = DiscordGateway::start(1000).await;
+    let t = Test::new();
+    t.write("runtime/config/discord.json", &discord_json(&gw, false, None));
+    t.run(&["validate-config"]).status(0);
+    let bot = Running::start(&t, &["discord"], &[("DISCORD_BOT_TOKEN", TOKEN)]);
+    let limit = Duration::from_secs(20);
+    wait_until(limit, "the first session", || gw.ready()).await;
+
+    // Identify: GUILDS only, no compression, the path with the version and encoding.
+    {
+        let m = gw.lock();
+        assert_eq!(m.identifies.len(), 1);
+        assert_eq!(m.identifies[0].intents, 1, "GUILDS only");
+        assert!(m.identifies[0].body.get("compress").is_none());
+        assert!(m.connections[0].path.contains("v=10&encoding=json"), "{}", m.connections[0].path);
+    }
+    // The heartbeat: the first within one interval of Hello (the jitter), then one per interval.
+    wait_until(limit, "four heartbeats", || {
+        gw.lock().connections[0].heartbeats.len() >= 4
+    })
+    .await;
+    {
+        let m = gw.lock();
+        let c = &m.connections[0];
+        let first = c.heartbeats[0].0.duration_since(c.hello_at);
+        assert!(first <= interval + Duration::from_millis(300), "first beat after {first:?}");
+        for pair in c.heartbeats.windows(2) {
+            let gap = pair[1].0.duration_since(pair[0].0);
+            assert!(gap >= interval - Duration::from_millis(50), "a beat {gap:?} after the last: early");
+            assert!(gap < interval * 2, "a beat {gap:?} after the last: one was missed");
+        }
+        // Each beat carries the last sequence number (READY 1, GUILD_CREATE 2).
+        assert_eq!(c.heartbeats.last().unwrap().1, json!(2));
+    }
+    // Commands are registered in the configured guild once the application is known.
+    wait_until(limit, "the command registration", || !gw.lock().registrations.is_empty()).await;
+    {
+        let m = gw.lock();
+        let (guild, body) = &m.registrations[0];
+        assert_eq!(guild, GUILD);
+        let names: Vec<&str> = body.as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["status", "clip", "say", "mod"]);
+    }
+
+    // A dropped socket: resumed on the resume URL with the last sequence, no second Identify.
+    gw.drop_connections();
+    wait_until(limit, "a resume after the drop", || gw.resumes() == 1 && gw.ready()).await;
+    {
+        let m = gw.lock();
+        assert_eq!(m.identifies.len(), 1, "no second Identify after a drop");
+        assert_eq!(m.resumes[0].session_id, "session-1");
+        assert_eq!(m.resumes[0].seq, Some(2));
+        assert!(m.resumes[0].path.starts_with("/resume"), "{}", m.resumes[0].path);
+    }
+    // Op 7: reconnect and resume.
+    gw.reconnect();
+    wait_until(limit, "a resume after op 7", || gw.resumes() == 2 && gw.ready()).await;
+    assert_eq!(gw.identifies(), 1, "no second Identify after op 7");
+    // Op 9 with d: false: a new session (after the 5-second Identify window).
+    gw.invalidate(false);
+    wait_until(limit, "a new Identify after op 9 false", || gw.identifies() == 2 && gw.ready()).await;
+    assert_eq!(gw.resumes(), 2, "op 9 false is not resumed");
+
+    wait_until(limit, "the state file to show the new session", || {
+        let s = bot_state(&t);
+        s["connection"] == "connected" && s["session"]["identifies"] == 2
+    })
+    .await;
+    let state = bot_state(&t);
+    assert_eq!(state["meta"]["schema"], "streamsuites.discord_runtime.v1");
+    assert_eq!(state["session"]["resumes"], 2, "{state}");
+    assert_eq!(state["application_id"], APPLICATION_ID);
+    assert_eq!(state["guilds"][GUILD]["commands_registered"], 4, "{state}");
+    assert_eq!(state["guilds"][GUILD]["name"], "Demo server", "{state}");
+    assert!(state["latency_ms"].is_u64(), "{state}");
+    assert_eq!(state["identify"]["remaining"], 996, "{state}");
+
+    let (code, stderr) = bot.stop().await;
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(bot_state(&t)["connection"], "stopped");
+    assert_eq!(
+        gw.lock().connections.last().unwrap().closed_by_client,
+        Some(1000),
+        "a stop ends the session"
+    );
+    assert_no_token(&stderr, "the -vv log", &gw);
+    assert_no_token(&t.read("runtime/discord/runtime.json"), "runtime.json", &gw);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_close_4004_stops_the_bot_with_a_message_naming_the_bot_token() {
+    let gw = DiscordGateway::start(45_000).await;
+    gw.lock().reject_identify = true;
+    let t = Test::new();
+    t.write("runtime/config/discord.json", &discord_json(&gw, false, None));
+    let bot = Running::start(&t, &["discord"], &[("DISCORD_BOT_TOKEN", TOKEN)]);
+    let (code, stderr) = bot.exited().await;
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("gateway close 4004"), "{stderr}");
+    assert!(stderr.contains("bot token"), "{stderr}");
+    assert!(stderr.contains("token_env"), "the fix is named: {stderr}");
+    assert_eq!(gw.identifies(), 1, "a refused token is not tried again");
+    let state = bot_state(&t);
+    assert_eq!(state["connection"], "stopped");
+    assert!(state["last_error"].as_str().unwrap().contains("4004"), "{state}");
+    assert_no_token(&stderr, "the -vv log", &gw);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inside_ss_run_commands_are_answered_in_time_acted_on_and_audited() {
+    let gw = DiscordGateway::start(45_000).await;
+    let pusher = PusherServer::start(120).await;
+    let api = KickApi::start(ACCESS, REFRESH, CLIENT_ID, CLIENT_SECRET, CHATROOM).await;
+    let t = kick_root(&pusher, &api, kick_block());
+    t.write(
+        "runtime/config/discord.json",
+        &discord_json(&gw, true, Some("100000000000000009")),
+    );
+    t.run(&["validate-config"]).status(0);
+    let run = Running::start(
+        &t,
+        &["run"],
+        &[
+            ("DISCORD_BOT_TOKEN", TOKEN),
+            ("KICK_OAUTH_TOKEN_DEMO", ACCESS),
+            ("KICK_REFRESH_TOKEN_DEMO", REFRESH),
+            ("KICK_CLIENT_ID_DEMO", CLIENT_ID),
+            ("KICK_CLIENT_SECRET_DEMO", CLIENT_SECRET),
+        ],
+    );
+    pusher.wait_for_subscriptions(CHATROOM_CHANNEL, 1).await;
+    let limit = Duration::from_secs(20);
+    wait_until(limit, "the bot's session", || gw.ready()).await;
+    wait_until(limit, "the command registration", || !gw.lock().registrations.is_empty()).await;
+    // A viewer the moderator will time out, seen in chat first.
+    pusher.send_event(
+        CHATROOM_CHANNEL,
+        CHAT_EVENT,
+        &chat_message("m-1", "Spammer", 777, "buy followers"),
+    );
+    wait_until(limit, "the chat message recorded", || {
+        std::fs::read_to_string(t.path().join("runtime/signals/chat_events.json"))
+            .is_ok_and(|s| s.contains("buy followers"))
+    })
+    .await;
+
+    // /status: public, within 3 s, the sources and the health.
+    let id = gw.command(GUILD, VIEWER, &[], json!({"name": "status", "type": 1}));
+    let status = gw.answer(&id).await;
+    assert_eq!(status.callback.as_ref().unwrap().2, 204, "answered within 3 s");
+    assert!(status.answered_in().unwrap() < Duration::from_secs(3));
+    assert!(!status.ephemeral(), "/status is public");
+    assert!(status.text().contains("demo/kick"), "{}", status.text());
+
+    // /clip 20 by a moderator: queued, one audit row; by a viewer: refused, nothing queued.
+    let id = gw.command(
+        GUILD,
+        MODERATOR,
+        &[MOD_ROLE],
+        json!({"name": "clip", "type": 1, "options": [{"type": 4, "name": "seconds", "value": 20}]}),
+    );
+    let clip = gw.answer(&id).await;
+    assert!(clip.ephemeral());
+    assert!(clip.text().starts_with("Clip `"), "{}", clip.text());
+    let id = gw.command(
+        GUILD,
+        VIEWER,
+        &[],
+        json!({"name": "clip", "type": 1, "options": [{"type": 4, "name": "seconds", "value": 20}]}),
+    );
+    let refused = gw.answer(&id).await;
+    assert!(refused.ephemeral());
+    assert!(refused.text().contains("needs the moderator role"), "{}", refused.text());
+
+    // /mod timeout by name (from the chat) and /say: through Kick's API.
+    let id = gw.command(
+        GUILD,
+        MODERATOR,
+        &[MOD_ROLE],
+        json!({"name": "mod", "type": 1, "options": [{"type": 1, "name": "timeout", "options": [
+            {"type": 3, "name": "platform", "value": "kick"},
+            {"type": 3, "name": "user", "value": "spammer"},
+            {"type": 4, "name": "seconds", "value": 300},
+            {"type": 3, "name": "reason", "value": "spam"}]}]}),
+    );
+    let timeout = gw.answer(&id).await;
+    assert!(
+        timeout.text().to_lowercase().contains("timeout of spammer"),
+        "{}",
+        timeout.text()
+    );
+    api.wait_for_moderation(1).await;
+    let ban = &api.moderation()[0];
+    assert_eq!(ban.path, "/public/v1/moderation/bans");
+    assert_eq!(
+        ban.body,
+        json!({"broadcaster_user_id": 4242, "user_id": 777, "duration": 5, "reason": "spam"})
+    );
+    let say_id = gw.command(
+        GUILD,
+        MODERATOR,
+        &[MOD_ROLE],
+        json!({"name": "say", "type": 1, "options": [
+            {"type": 3, "name": "platform", "value": "kick"},
+            {"type": 3, "name": "text", "value": "Back in five!"}]}),
+    );
+    gw.answer(&say_id).await;
+    wait_until(limit, "the message posted on Kick", || {
+        api.chat().iter().any(|p| p.body["content"] == "Back in five!")
+    })
+    .await;
+    // The log channel hears of each change.
+    wait_until(limit, "four log lines", || gw.lock().messages.len() >= 4).await;
+
+    let (code, stderr) = run.stop().await;
+    assert_eq!(code, 0, "{stderr}");
+
+    // One audit row per change: who, where, with what role, and the result.
+    let rows = audit_rows(&t);
+    let actions: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|(a, d)| (a.as_str(), d["result"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        actions,
+        [("clip", "queued"), ("clip", "denied"), ("timeout", "queued"), ("say", "queued")]
+    );
+    let (_, clip_row) = &rows[0];
+    assert_eq!(clip_row["via"], "discord");
+    assert_eq!(clip_row["operator"]["id"], MODERATOR.0);
+    assert_eq!(clip_row["operator"]["name"], "Mason");
+    assert_eq!(clip_row["operator"]["guild"], GUILD);
+    assert_eq!(clip_row["operator"]["role"], "moderator");
+    assert_eq!(clip_row["arguments"]["seconds"], 20);
+    assert_eq!(rows[1].1["operator"]["role"], "viewer");
+    assert_eq!(rows[3].1["cause"], format!("discord:{say_id}"));
+    // The clip job is in the store, requested for 20 s; the denied one never was.
+    let store = ss::store::StoreReader::open(&ss::store::db_path(t.path())).unwrap();
+    let clips = store.clips(None).unwrap();
+    assert_eq!(clips.len(), 1, "{clips:?}");
+    assert_eq!(clips[0].duration_s, 20);
+    assert_eq!(clips[0].clip_id, clip_row["clip_id"].as_str().unwrap());
+    // The command sent to Kick names its cause.
+    assert!(
+        stderr.lines().any(|l| l.contains("Command sent") && l.contains(&format!("discord:{say_id}"))),
+        "no log line for the /say with its cause"
+    );
+    assert_no_token(&stderr, "the -vv log", &gw);
+    for dir in ["exports", "signals", "admin", "discord"] {
+        for file in files_under(&t.path().join("runtime").join(dir)) {
+            let text = std::fs::read_to_string(&file).unwrap();
+            assert_no_token(&text, &file.display().to_string(), &gw);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_outage_changes_nothing_the_sources_record() {
+    let gw = DiscordGateway::start(45_000).await;
+    let pusher = PusherServer::start(120).await;
+    let api = KickApi::start(ACCESS, REFRESH, CLIENT_ID, CLIENT_SECRET, CHATROOM).await;
+    let t = kick_root(&pusher, &api, kick_block());
+    t.write("runtime/config/discord.json", &discord_json(&gw, true, None));
+    let run = Running::start(
+        &t,
+        &["run"],
+        &[
+            ("DISCORD_BOT_TOKEN", TOKEN),
+            ("KICK_OAUTH_TOKEN_DEMO", ACCESS),
+            ("KICK_REFRESH_TOKEN_DEMO", REFRESH),
+            ("KICK_CLIENT_ID_DEMO", CLIENT_ID),
+            ("KICK_CLIENT_SECRET_DEMO", CLIENT_SECRET),
+        ],
+    );
+    pusher.wait_for_subscriptions(CHATROOM_CHANNEL, 1).await;
+    let limit = Duration::from_secs(20);
+    wait_until(limit, "the bot's session", || gw.ready()).await;
+    let send = |from: usize, to: usize| {
+        for i in from..to {
+            pusher.send_event(
+                CHATROOM_CHANNEL,
+                CHAT_EVENT,
+                &chat_message(&format!("out-{i}"), "Viewer", 100 + i as u64, &format!("message {i}")),
+            );
+        }
+    };
+    send(0, 20);
+    // The gateway fails over and over (dropped sockets, server errors), then refuses the token.
+    for _ in 0..3 {
+        gw.drop_connections();
+        send(20, 25);
+        wait_until(limit, "the bot back", || gw.ready()).await;
+    }
+    // Then the token is reset: the next new session is refused for good.
+    gw.lock().reject_identify = true;
+    gw.invalidate(false);
+    wait_until(limit, "the bot stopped", || bot_state(&t)["connection"] == "stopped").await;
+    send(25, 40);
+    let recorded = |t: &Test| {
+        std::fs::read_to_string(t.path().join("runtime/exports/runtime_snapshot.json"))
+            .ok()
+            .and_then(|s| serde_json::from_str::<Value>(&s).ok())
+            .and_then(|s| s["counters"]["events_recorded"].as_u64())
+            .unwrap_or(0)
+    };
+    wait_until(limit, "every message recorded", || recorded(&t) >= 40).await;
+    let (code, stderr) = run.stop().await;
+    assert_eq!(code, 0, "the run ends cleanly: {stderr}");
+    let store = ss::store::StoreReader::open(&ss::store::db_path(t.path())).unwrap();
+    let ids: std::collections::BTreeSet<String> = store
+        .recent_chat_events(1000)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.message_id.to_string())
+        .filter(|id| id.starts_with("out-"))
+        .collect();
+    // 20, then 5 per outage (the same ids again: recorded once), then 15 after the bot stopped.
+    assert_eq!(ids.len(), 40, "{ids:?}");
+    assert!(stderr.contains("The Discord bot stopped"), "{stderr}");
+    assert!(stderr.contains("The sources keep running"), "{stderr}");
+    assert_no_token(&stderr, "the -vv log", &gw);
+}
