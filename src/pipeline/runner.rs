@@ -18,8 +18,10 @@ use crate::actions::Action;
 use crate::config::Config;
 use crate::config::secrets::Secrets;
 use crate::effects::router::Router;
+use crate::command::receipts::{Receipt, Receipts};
 use crate::effects::sinks::{
-    ClipSink, CommandSink, CommunitySink, OutboxSink, StandingsSink, Validated, ValidationSink,
+    ClipSink, CommandSink, CommunitySink, ModerationSink, OutboxSink, StandingsSink, Validated,
+    ValidationSink,
 };
 use crate::engine::Core;
 use crate::event::ChatEvent;
@@ -27,9 +29,12 @@ use crate::export::runtime_view::Counters;
 use crate::lanes::{DataLane, Inbound};
 use crate::routing::Routing;
 use crate::sources::registry::{RunParts, RunServices, ServiceStart};
-use crate::store::{Checkpoint, Readers, RunMark, RunMarkKind, StoreError, StoreWriter, WriteOp};
+use crate::store::{
+    Checkpoint, ModerationOutcome, Readers, RunMark, RunMarkKind, StoreError, StoreWriter, WriteOp,
+};
 use crate::telemetry::Telemetry;
 use crate::triggers::Registry;
+use crate::triggers::moderation::ModerationRegistry;
 use anyhow::Context;
 use std::path::Path;
 use std::sync::Arc;
@@ -241,17 +246,28 @@ impl Pipeline {
         }
     }
 
-    /// Applies a reloaded config: new triggers (cooldowns start fresh) and the chat log setting.
-    /// The fresh start is marked in the store, after every event before it, for `ss replay`.
+    /// Applies a reloaded config: new triggers (cooldowns start fresh), new filters (strikes
+    /// stay) and the chat log setting. The fresh start is marked in the store, after every event
+    /// before it, for `ss replay`.
     async fn reload(&mut self, config: &Config, telemetry: &Telemetry) -> Result<(), StoreError> {
-        match Registry::compile(&config.triggers) {
-            Ok(registry) => {
-                self.core.replace_triggers(registry);
-                self.chat_log = config.system.chat_log.enabled;
-                self.writer.send(run_mark(RunMarkKind::Reload)).await?;
+        let registry = match Registry::compile(&config.triggers) {
+            Ok(registry) => registry,
+            Err(e) => {
+                telemetry.error("config_rejected", "triggers", e.to_string());
+                return Ok(());
             }
-            Err(e) => telemetry.error("config_rejected", "triggers", e.to_string()),
-        }
+        };
+        let moderation = match ModerationRegistry::compile(&config.moderation) {
+            Ok(moderation) => moderation,
+            Err(e) => {
+                telemetry.error("config_rejected", "moderation", e.to_string());
+                return Ok(());
+            }
+        };
+        self.core.replace_triggers(registry);
+        self.core.replace_moderation(moderation);
+        self.chat_log = config.system.chat_log.enabled;
+        self.writer.send(run_mark(RunMarkKind::Reload)).await?;
         Ok(())
     }
 }
@@ -310,7 +326,16 @@ pub async fn run(
     let limits = &config.system.limits;
     // Everything else reads through the pool, on the blocking pool: never SQLite on these threads.
     let readers = Readers::new(&db);
-    let mut core = Core::new(Registry::compile(&config.triggers)?, limits.dedupe_window);
+    let mut core = Core::new(Registry::compile(&config.triggers)?, limits.dedupe_window)
+        .with_moderation(ModerationRegistry::compile(&config.moderation)?);
+    // Strikes outlive a run: a restart does not forgive a spammer.
+    core.seed_strikes(
+        readers
+            .read(|store| store.strike_records(None))
+            .await
+            .and_then(|strikes| strikes)
+            .with_context(|| format!("reading moderation strikes from {}", db.display()))?,
+    );
     let window = limits.dedupe_window;
     core.remember(
         readers
@@ -340,6 +365,9 @@ pub async fn run(
     } = lane;
     let plans = supervisor::plan(&config, options.creator.as_deref());
     let stored = Arc::new(supervisor::Stored::read(&readers).await);
+    // How moderation commands were settled, into the audit; ends when the last source stops.
+    let (receipts, receipts_rx) = Receipts::channel();
+    let audit = tokio::spawn(record_receipts(receipts_rx, writer.clone()));
     services.open(&RunParts {
         sink: sink.clone(),
         guards: counters.guards.clone(),
@@ -369,6 +397,7 @@ pub async fn run(
             telemetry: &telemetry,
             guards: &counters.guards,
             command_stats: &counters.commands,
+            receipts: &receipts,
             db: &db,
             stored: &stored,
             services: &services,
@@ -382,8 +411,9 @@ pub async fn run(
         &tasks,
     );
     // The sources (and platforms' services, until they close) hold the only senders now, so the
-    // lane closes when the last source stops.
+    // lane closes when the last source stops; the same for the receipts.
     drop(sink);
+    drop(receipts);
     // Statuses the services report into for creators without a running source (go-live polls).
     let mut statuses = supervisor.status_handles();
     statuses.extend(services.sources_started(&statuses, &secrets, &shutdown, &tasks));
@@ -440,6 +470,7 @@ pub async fn run(
         writer: writer.clone(),
         router: Router {
             commands: CommandSink::new(commands.clone()),
+            moderation: ModerationSink::new(commands.clone()),
             clips: ClipSink::new(clip_worker, export_now),
             community: CommunitySink,
             outbox: OutboxSink,
@@ -497,6 +528,11 @@ pub async fn run(
     shutdown.cancel();
     drop(receiver);
     let aborted_sources = stopper.await.unwrap_or_default();
+    // The serving loops have settled (or abandoned) their commands: their receipts reach the
+    // store before it closes.
+    if tokio::time::timeout(SOURCE_GRACE, audit).await.is_err() {
+        tracing::warn!("Receipts of moderation commands still arriving at shutdown were not recorded.");
+    }
     // FFmpeg children are killed and reaped here; unfinished clip jobs stay resumable.
     clips.stop().await;
     // The senders record their last results (and the watcher its stop event) before the store closes.
@@ -555,6 +591,28 @@ pub async fn run(
         not_written,
         failed,
     })
+}
+
+/// Records how moderation commands were settled (the platform's answer, or why not) until the
+/// last serving loop stops.
+async fn record_receipts(mut receipts: mpsc::Receiver<Receipt>, writer: StoreWriter) {
+    while let Some(receipt) = receipts.recv().await {
+        let outcome = ModerationOutcome {
+            platform: receipt.platform,
+            message_id: receipt.cause,
+            command: receipt.command.as_str().to_owned(),
+            state: receipt.outcome.state().to_owned(),
+            answer: receipt.outcome.answer().map(str::to_owned),
+            at: receipt.at,
+        };
+        if writer
+            .send(WriteOp::ModerationOutcome(Box::new(outcome)))
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
 }
 
 /// Starts the local HTTP server when `system.http.enabled`, with the routes platforms add (merged

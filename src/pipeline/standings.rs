@@ -57,6 +57,7 @@ pub fn spawn(
                     text,
                     reply_to: request.reply_to,
                 },
+                receipt: false,
             });
         }
     });

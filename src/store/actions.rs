@@ -10,6 +10,7 @@
 use super::apply::{ApplyError, BatchTally};
 use super::clips::{self, NewClip};
 use super::community;
+use super::moderation;
 use super::error::StoreError;
 use super::open::StoreReader;
 use super::outbox::{self, NewOutbox};
@@ -69,6 +70,7 @@ pub(super) fn apply(
         | ActionKind::PollClose { .. } => {
             community::apply(conn, action, tally)?;
         }
+        ActionKind::Moderate { .. } => moderation::record(conn, action)?,
         ActionKind::Reply { .. }
         | ActionKind::Notify { .. }
         | ActionKind::Say { .. }

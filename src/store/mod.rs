@@ -12,7 +12,7 @@
 //! Each domain owns its writes and its reads: [`chat`] (the chat log), [`actions`] (the action log and
 //! the effects it dispatches), [`community`] (polls, tallies, scores), [`clips`], [`outbox`] (the
 //! rows routing hands over, destination and all, as data), [`checkpoints`] (polling sources' resume
-//! points), [`quotas`], [`audit`] and [`runs`] (where the live trigger state started afresh, for
+//! points), [`quotas`], [`audit`], [`moderation`] (decisions and what their commands became) and [`runs`] (where the live trigger state started afresh, for
 //! `ss replay`). The domains write through the contract in [`apply`]; the writer depends on them,
 //! never the reverse.
 
@@ -25,6 +25,7 @@ pub mod clips;
 pub mod community;
 pub mod error;
 pub mod lock;
+pub mod moderation;
 pub mod open;
 pub mod outbox;
 pub mod quotas;
@@ -45,6 +46,7 @@ pub use clips::{ClipHistoryRow, ClipJobRow, ClipRow, ClipState, ClipStateChange,
 pub use community::*;
 pub use error::{Holder, StoreError};
 pub use open::{BUSY_TIMEOUT, Store, StoreReader};
+pub use moderation::{DecisionCount, DecisionRow, ModerationOutcome, Offender, OutcomeRow};
 pub use outbox::{NewOutbox, OutboxResult, OutboxRow};
 pub use quotas::{ProjectQuotaRow, QuotaRow};
 pub use readers::Readers;

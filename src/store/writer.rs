@@ -35,7 +35,7 @@ use super::error::StoreError;
 use super::open::Store;
 use super::outbox::{self, NewOutbox, OutboxResult};
 use super::runs::{self, RunMark};
-use super::{actions, audit, community, quotas, ticks};
+use super::{actions, audit, community, moderation, quotas, ticks};
 use crate::actions::Action;
 use crate::backoff::Backoff;
 use crate::event::{ChatEvent, Platform, Tick};
@@ -96,6 +96,8 @@ pub enum WriteOp {
         method: &'static str,
         units: i64,
     },
+    /// What became of one platform command of a moderation decision.
+    ModerationOutcome(Box<super::moderation::ModerationOutcome>),
     /// An operator action for the audit log.
     Audit {
         at: DateTime<Utc>,
@@ -620,6 +622,7 @@ fn apply(
             units,
         } => quotas::spend_project(conn, project, *day, method, *units)?,
         WriteOp::Audit { at, action, detail } => audit::append(conn, at, action, detail)?,
+        WriteOp::ModerationOutcome(outcome) => moderation::record_outcome(conn, outcome)?,
         WriteOp::RunMark(mark) => {
             runs::record(conn, mark)?;
             community::interrupt_open_polls(conn, &mark.at)?;

@@ -16,6 +16,7 @@
 //! - [`standings`]: `!top` and `!rank`, described for the standings worker to answer.
 
 pub mod events;
+pub mod moderation;
 pub mod poll_command;
 pub mod polls;
 pub mod registry;

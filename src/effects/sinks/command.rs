@@ -99,6 +99,13 @@ impl CommandQueues {
         }
     }
 
+    /// Why `creator`'s source on `platform` refuses what it cannot do, when one runs.
+    pub fn why_refused(&self, creator: &str, platform: Platform) -> Option<String> {
+        self.routes
+            .get(&(creator.to_owned(), platform))
+            .map(|route| route.support.otherwise.clone())
+    }
+
     /// A reply that could not even be made (a standings read failed): counted as dropped.
     pub fn unanswered(&self) {
         self.stats.dropped();
@@ -184,6 +191,7 @@ pub fn command_of(action: &Action) -> Option<PlatformCommand> {
         channel: channel.clone(),
         cause: action.message_id.clone(),
         kind,
+        receipt: false,
     })
 }
 

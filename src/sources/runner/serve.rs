@@ -9,6 +9,12 @@
 //! connection went away under it: the part stays first in line. A delivery over HTTP (Kick, YouTube)
 //! does not depend on the chat connection.
 //!
+//! A moderation command (delete, timeout, ban, unban) whose delivery failed for a passing reason
+//! ([`DeliveryError::Transient`]: a 5xx, a 429, no answer) is tried again, first in line, after a
+//! growing pause, up to [`MODERATION_ATTEMPTS`] times in all; doing it twice does no harm. A chat
+//! message is not (a post that timed out may have been posted). A command that asked for a
+//! receipt ([`PlatformCommand::receipt`]) reports how it was settled ([`Receipts`]).
+//!
 //! Queue: the source's command queue ([`crate::sources::OUTBOUND_CAPACITY`]), in front of at most
 //! [`PENDING_PARTS`] parts taken out of it; while those are full, the loop takes no more and the
 //! command sink drops (and counts) what does not fit. Commands still waiting when the source stops
@@ -17,6 +23,7 @@
 use super::Track;
 use super::pacing::Pacing;
 use super::split::split_message;
+use crate::command::receipts::{Outcome, Receipt, Receipts};
 use crate::command::stats::CommandStats;
 use crate::command::{CommandKind, PlatformCommand};
 use crate::sources::{BoxFuture, SourceError};
@@ -32,6 +39,10 @@ pub const PENDING_PARTS: usize = 64;
 
 /// How long a part waits after its delivery asked to retry (the connection went away), at least.
 const RETRY_PAUSE: Duration = Duration::from_millis(500);
+/// Deliveries of a moderation command, in all, before a passing failure counts as failed.
+pub const MODERATION_ATTEMPTS: u32 = 4;
+/// The pause before the first new attempt of a moderation command; it doubles after each.
+const MODERATION_RETRY_BASE: Duration = Duration::from_secs(1);
 
 /// One message's worth of a command: the command itself for kinds without text, one piece of its
 /// text otherwise.
@@ -44,6 +55,8 @@ pub struct Part {
     pub count: usize,
     /// Which queued command it belongs to.
     seq: u64,
+    /// Deliveries tried so far that failed for a passing reason.
+    attempts: u32,
 }
 
 impl Part {
@@ -73,6 +86,10 @@ pub enum DeliveryError {
     /// The platform (or the network, or the source's own checks) said no: the command failed.
     #[error(transparent)]
     Failed(#[from] SourceError),
+    /// It failed for a reason that may pass (a 5xx, a 429, no answer): a moderation command is
+    /// tried again ([`MODERATION_ATTEMPTS`]); anything else failed.
+    #[error(transparent)]
+    Transient(SourceError),
 }
 
 /// How a source carries out commands: its delivery seam.
@@ -87,6 +104,12 @@ pub trait Delivery: Send {
 
     /// Delivers one part; `Ok` once the platform acknowledged it (HTTP 2xx, or the line written).
     fn deliver<'a>(&'a mut self, part: &'a Part) -> BoxFuture<'a, Result<(), DeliveryError>>;
+
+    /// The platform's own reference for the part just delivered, when it gives one worth keeping
+    /// (YouTube's ban id, which lifting the ban needs): reported in the command's receipt.
+    fn answer(&mut self) -> Option<String> {
+        None
+    }
 }
 
 /// Why [`Serving::serve_until`] returned.
@@ -107,6 +130,7 @@ pub struct Serving {
     next_seq: u64,
     pacing: Pacing,
     stats: Arc<CommandStats>,
+    receipts: Receipts,
 }
 
 impl Serving {
@@ -122,7 +146,15 @@ impl Serving {
             next_seq: 0,
             pacing,
             stats,
+            receipts: Receipts::default(),
         }
+    }
+
+    /// Reports how commands that ask for it were settled to `receipts`.
+    #[must_use]
+    pub fn with_receipts(mut self, receipts: Receipts) -> Serving {
+        self.receipts = receipts;
+        self
     }
 
     /// Parts waiting for their turn.
@@ -195,7 +227,8 @@ impl Serving {
                         }
                         result = delivery.deliver(&part) => result,
                     };
-                    if !self.settle(part, result, track, stop).await {
+                    let answer = if result.is_ok() { delivery.answer() } else { None };
+                    if !self.settle(part, result, answer, track, stop).await {
                         return Served::Stopped;
                     }
                 }
@@ -256,22 +289,68 @@ impl Serving {
                 index,
                 count,
                 seq,
+                attempts: 0,
             });
+        }
+    }
+
+    /// Reports how a command that asked for it was settled.
+    fn receipt(&self, command: &PlatformCommand, outcome: Outcome) {
+        if !command.receipt {
+            return;
+        }
+        let sent = self.receipts.send(Receipt {
+            creator: command.creator.clone(),
+            platform: command.platform,
+            cause: command.cause.clone(),
+            command: command.kind.name(),
+            outcome,
+            at: chrono::Utc::now(),
+        });
+        if !sent {
+            self.stats.receipt_lost();
         }
     }
 
     /// Records what became of one part; false when told to stop while pausing before a retry.
     async fn settle(
         &mut self,
-        part: Part,
+        mut part: Part,
         result: Result<(), DeliveryError>,
+        answer: Option<String>,
         track: &Track,
         stop: &CancellationToken,
     ) -> bool {
+        let result = match result {
+            Err(DeliveryError::Transient(error))
+                if part.command.kind.is_moderation() && part.attempts + 1 < MODERATION_ATTEMPTS =>
+            {
+                let pause = MODERATION_RETRY_BASE * 2u32.pow(part.attempts);
+                part.attempts += 1;
+                tracing::info!(
+                    creator = %part.command.creator,
+                    platform = %part.command.platform,
+                    cause = %part.command.cause,
+                    command = %part.command.kind.name(),
+                    attempt = part.attempts + 1,
+                    retry_in_ms = pause.as_millis() as u64,
+                    "{}",
+                    track.secrets.scrub(&format!("Moderation command failed ({error}); trying again."))
+                );
+                self.pending.push_front(part);
+                return tokio::select! {
+                    () = stop.cancelled() => false,
+                    () = tokio::time::sleep(pause) => true,
+                };
+            }
+            Err(DeliveryError::Transient(error)) => Err(DeliveryError::Failed(error)),
+            other => other,
+        };
         let command = &part.command;
         match result {
             Ok(()) => {
                 if part.index + 1 == part.count {
+                    self.receipt(command, Outcome::Sent { answer });
                     self.stats.sent();
                     tracing::debug!(
                         creator = %command.creator,
@@ -299,9 +378,16 @@ impl Serving {
                     () = tokio::time::sleep(RETRY_PAUSE) => true,
                 }
             }
-            Err(DeliveryError::Failed(error)) => {
+            Err(DeliveryError::Failed(error) | DeliveryError::Transient(error)) => {
                 self.stats.failed();
                 track.command_failed(command, &error);
+                let reason = track.secrets.scrub(&error.to_string());
+                let reason = if part.attempts > 0 {
+                    format!("{reason} (after {} attempts)", part.attempts + 1)
+                } else {
+                    reason
+                };
+                self.receipt(command, Outcome::Failed { reason });
                 // The rest of the command goes with it.
                 while self.pending.front().is_some_and(|p| p.seq == part.seq) {
                     self.pending.pop_front();
@@ -314,12 +400,20 @@ impl Serving {
     /// Counts the commands still waiting (taken out or in the queue) as abandoned: the source
     /// stopped. Takes no more.
     pub fn abandon(&mut self, track: &Track) {
-        let mut seqs: Vec<u64> = self.pending.drain(..).map(|p| p.seq).collect();
-        seqs.dedup();
-        let mut abandoned = seqs.len() as u64;
+        let pending: Vec<Part> = self.pending.drain(..).collect();
+        let mut abandoned = 0;
+        let mut last_seq = None;
+        for part in pending {
+            if last_seq != Some(part.seq) {
+                last_seq = Some(part.seq);
+                abandoned += 1;
+                self.receipt(&part.command, Outcome::Abandoned);
+            }
+        }
         self.commands.close();
-        while self.commands.try_recv().is_ok() {
+        while let Ok(command) = self.commands.try_recv() {
             abandoned += 1;
+            self.receipt(&command, Outcome::Abandoned);
         }
         if abandoned > 0 {
             self.stats.abandoned(abandoned);
@@ -455,6 +549,7 @@ mod tests {
             channel: "demo".into(),
             cause: "m-1".into(),
             kind,
+            receipt: false,
         }
     }
 
