@@ -92,6 +92,18 @@ pub trait PlatformConfig: Send + Sync + 'static {
         let _ = block;
         None
     }
+
+    /// Whether a creator's block lets the platform carry out moderation (delete a message, time
+    /// out, ban): `Err` says why not and how to fix it (no moderation API, no token, the scopes a
+    /// token needs). `validate-config` warns when moderation.json moderates a creator on a
+    /// platform that cannot; the decisions are still recorded and their commands refused, counted.
+    fn moderation(&self, block: &PlatformBlock) -> Result<(), String> {
+        let _ = block;
+        Err(format!(
+            "{} has no moderation API this build can use",
+            self.platform().title()
+        ))
+    }
 }
 
 /// A credential a block names: what it is for and the environment variable holding it.

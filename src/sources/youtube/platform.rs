@@ -290,6 +290,16 @@ impl PlatformConfig for Youtube {
         .collect()
     }
 
+    fn moderation(&self, block: &PlatformBlock) -> Result<(), String> {
+        match block.settings::<YoutubeSettings>() {
+            Some(y) if y.oauth_token_env.is_some() => Ok(()),
+            _ => Err(
+                "YouTube moderates only with an OAuth token (an API key cannot): set oauth_token_env in the creator's youtube block (scope youtube or youtube.force-ssl; the token's channel must own or moderate the chat)"
+                    .into(),
+            ),
+        }
+    }
+
     fn channel(&self, block: &PlatformBlock) -> Option<String> {
         let y = block.settings::<YoutubeSettings>()?;
         y.channel_id.clone().or_else(|| y.live_chat_id.clone())

@@ -257,7 +257,7 @@ fn symbols_repetition_emotes_length_and_words_each_catch_their_kind() {
     assert_eq!(caught("$$$ !!! ### @@@", &mut state).unwrap().0, "symbols");
     assert_eq!(
         caught("nooooooo way", &mut state).unwrap().1,
-        "'o' 8 times in a row"
+        "'o' 7 times in a row"
     );
     assert_eq!(
         caught("buy buy buy now", &mut state).unwrap().1,
