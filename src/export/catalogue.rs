@@ -75,7 +75,7 @@ pub const MANIFEST: Entry = entry(
 use Visibility::{Dashboard, Internal, Public};
 
 /// Every export file, the manifest first.
-pub const CATALOGUE: [Entry; 28] = [
+pub const CATALOGUE: [Entry; 29] = [
     MANIFEST,
     entry("exports/version.json", Public, "streamsuites.version.v1"),
     entry(
@@ -160,6 +160,11 @@ pub const CATALOGUE: [Entry; 28] = [
         "streamsuites.rate_limits.v1",
     ),
     entry("admin/quotas.json", Dashboard, "streamsuites.quotas.v1"),
+    entry(
+        "admin/moderation.json",
+        Dashboard,
+        "streamsuites.moderation.v1",
+    ),
     entry(
         "admin/about.admin.json",
         Dashboard,

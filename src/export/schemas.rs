@@ -6,7 +6,7 @@
 use std::sync::OnceLock;
 
 /// (schema id, schema text), one per distinct schema in the catalogue.
-pub const SCHEMAS: [(&str, &str); 27] = [
+pub const SCHEMAS: [(&str, &str); 28] = [
     (
         "streamsuites.meta.v1",
         include_str!("../../schemas/exports/meta.schema.json"),
@@ -115,11 +115,15 @@ pub const SCHEMAS: [(&str, &str); 27] = [
         "streamsuites.audit.v1",
         include_str!("../../schemas/exports/audit.schema.json"),
     ),
+    (
+        "streamsuites.moderation.v1",
+        include_str!("../../schemas/exports/moderation.schema.json"),
+    ),
 ];
 
 /// The compiled validator for schema id `schema`; `None` for an unknown id.
 pub fn validator(schema: &str) -> Option<&'static jsonschema::Validator> {
-    static CELLS: [OnceLock<jsonschema::Validator>; 27] = [const { OnceLock::new() }; 27];
+    static CELLS: [OnceLock<jsonschema::Validator>; 28] = [const { OnceLock::new() }; 28];
     let slot = SCHEMAS.iter().position(|(id, _)| *id == schema)?;
     Some(CELLS[slot].get_or_init(|| {
         // The schemas are part of the binary and every one is compiled by a unit test, so a failure

@@ -114,6 +114,8 @@ pub struct DecisionRow {
     pub seconds: Option<u32>,
     pub strike: u32,
     pub dry_run: bool,
+    /// Said in chat with the decision.
+    pub message: Option<String>,
     pub outcomes: Vec<OutcomeRow>,
 }
 
@@ -196,7 +198,7 @@ impl StoreReader {
     pub fn recent_decisions(&self, n: usize) -> Result<Vec<DecisionRow>, StoreError> {
         let mut rows = self.rows(
             "SELECT creator, platform, message_id, at_ms, user_id, user_login, filter, rule, decision,
-                    seconds, strike, dry_run
+                    seconds, strike, dry_run, message
              FROM moderation_decisions ORDER BY id DESC LIMIT ?1",
             [limit(n)],
             |r| {
@@ -213,6 +215,7 @@ impl StoreReader {
                     seconds: r.get(9)?,
                     strike: r.get(10)?,
                     dry_run: r.get(11)?,
+                    message: r.get(12)?,
                     outcomes: Vec::new(),
                 })
             },
