@@ -68,7 +68,7 @@ pub async fn run(
 ) -> anyhow::Result<RunSummary> {
     let started = Instant::now();
     if let Some(id) = &options.creator {
-        config.creators.require(id).map_err(anyhow::Error::msg)?;
+        config.creators.require(id)?;
     }
     let tasks = TaskTracker::new();
     let telemetry = Telemetry::default();
