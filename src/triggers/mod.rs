@@ -38,13 +38,21 @@ pub fn evaluate(event: &ChatEvent, registry: &Registry, state: &mut TriggerState
     let Some(creator) = registry.creator(&event.creator) else {
         return actions;
     };
+    let now_ms = event.timestamp_ms();
     if event.kind != EventKind::Message {
         for &index in creator.on_event(event.kind) {
             let trigger = &creator.triggers[index];
             if let Matcher::Event { on } = &trigger.def.matcher
                 && events::matches(on, event)
             {
-                fire(trigger, event, event.text.trim(), state, &mut actions);
+                fire(
+                    trigger,
+                    event,
+                    event.text.trim(),
+                    now_ms,
+                    state,
+                    &mut actions,
+                );
             }
         }
         return actions;
@@ -54,24 +62,45 @@ pub fn evaluate(event: &ChatEvent, registry: &Registry, state: &mut TriggerState
         standings::on_message(event, settings, &mut state.standings, &mut actions);
     }
     creator.for_each_match(&event.text, |index, args| {
-        fire(&creator.triggers[index], event, args, state, &mut actions);
+        fire(
+            &creator.triggers[index],
+            event,
+            args,
+            now_ms,
+            state,
+            &mut actions,
+        );
     });
     actions
 }
 
 /// Fires `trigger` for `event` if it applies (enabled, platform, role) and its cooldowns have
-/// passed: the same rules for chat and stream-event triggers.
+/// passed: the same rules for chat and stream-event triggers. `now_ms` is the event's time, taken
+/// once per event. This runs for every candidate trigger and most are turned away by the first
+/// check (a cooldown), so that check is inlined into the dispatch loop and the rest is not.
+#[inline(always)]
 fn fire(
     trigger: &CompiledTrigger,
     event: &ChatEvent,
     args: &str,
+    now_ms: i64,
     state: &mut TriggerState,
     actions: &mut Vec<Action>,
 ) {
-    let now_ms = event.timestamp_ms();
-    if !state.ready(trigger, now_ms) || !trigger.applies_to(event) {
-        return;
+    if state.ready(trigger, now_ms) && trigger.applies_to(event) {
+        fire_ready(trigger, event, args, now_ms, state, actions);
     }
+}
+
+/// [`fire`] past its first check: the per-user cooldown, the count and the action.
+fn fire_ready(
+    trigger: &CompiledTrigger,
+    event: &ChatEvent,
+    args: &str,
+    now_ms: i64,
+    state: &mut TriggerState,
+    actions: &mut Vec<Action>,
+) {
     if !state.try_fire(trigger, &event.author.id, event.platform, now_ms) {
         return;
     }
