@@ -32,6 +32,8 @@
 //!   discord.json; hands the outbox rows to whatever caused them, to be written with it.
 //! - [`notify`]: the outbox's senders (Discord, X) and their rate limits, and the go-live watcher
 //!   that turns a source going live into once-per-stream posts.
+//! - [`obs`]: OBS over obs-websocket v5: one connection per configured OBS, its requests (scenes,
+//!   sources, inputs, replay buffer, chapters, stream) and its health.
 //! - [`http_out`]: outgoing HTTP of senders and platform side calls (client, form, errors).
 //! - [`http`]: the local HTTP server (`system.http`): health, snapshot, the live feed as SSE.
 //! - [`pages`]: the chat pages (replay window, OBS overlay, live chat): one script and stylesheet,
@@ -66,6 +68,7 @@ pub mod json_spans;
 pub mod lanes;
 pub mod log_sink;
 pub mod notify;
+pub mod obs;
 pub mod pages;
 pub mod pipeline;
 pub mod replay;

@@ -19,7 +19,8 @@ use crate::config::Config;
 use crate::config::secrets::Secrets;
 use crate::effects::router::Router;
 use crate::effects::sinks::{
-    ClipSink, CommandSink, CommunitySink, OutboxSink, StandingsSink, Validated, ValidationSink,
+    ClipSink, CommandSink, CommunitySink, ObsSink, OutboxSink, StandingsSink, Validated,
+    ValidationSink,
 };
 use crate::engine::Core;
 use crate::event::ChatEvent;
@@ -339,6 +340,15 @@ pub async fn run(
         sink, mut receiver, ..
     } = lane;
     let plans = supervisor::plan(&config, options.creator.as_deref());
+    // Each configured OBS: its connection and its request worker.
+    let obs = crate::obs::Obs::start(&crate::obs::ObsParts {
+        config: &config.obs,
+        creator: options.creator.as_deref(),
+        secrets: &secrets,
+        telemetry: &telemetry,
+        shutdown: &shutdown,
+        tasks: &tasks,
+    });
     let stored = Arc::new(supervisor::Stored::read(&readers).await);
     services.open(&RunParts {
         sink: sink.clone(),
@@ -427,6 +437,7 @@ pub async fn run(
             services: services.clone(),
             notify: notifications.stats.clone(),
             captures: clips.views(),
+            obs: obs.statuses(),
         },
         &tasks,
     );
@@ -445,6 +456,7 @@ pub async fn run(
             outbox: OutboxSink,
             validation: ValidationSink::new(validated),
             standings: StandingsSink::new(Some(standings), commands),
+            obs: ObsSink::new(obs.clone(), telemetry.clone()),
         },
         counters: counters.clone(),
         ops: Vec::new(),

@@ -79,7 +79,8 @@ pub(super) fn apply(
         | ActionKind::Unban { .. }
         | ActionKind::ValidationPassed
         | ActionKind::PollRefused { .. }
-        | ActionKind::Standings { .. } => {}
+        | ActionKind::Standings { .. }
+        | ActionKind::Obs { .. } => {}
     }
     outbox::enqueue_checked(conn, &notifications)?;
     conn.prepare_cached(

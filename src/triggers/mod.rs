@@ -198,6 +198,9 @@ fn action_kind(trigger: &CompiledTrigger, event: &ChatEvent, args: &str, count: 
             text: fill(template),
         },
         ActionDef::ValidationPassed => ActionKind::ValidationPassed,
+        ActionDef::Obs(call) => ActionKind::Obs {
+            call: call.map_text(fill),
+        },
     }
 }
 
