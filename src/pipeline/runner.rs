@@ -419,6 +419,7 @@ pub async fn run(
         wake: clip_worker.clone(),
         telemetry: telemetry.clone(),
         creator: options.creator.as_deref(),
+        obs: obs.clone(),
     })?;
 
     let exporter = Exporter::start(

@@ -16,6 +16,8 @@ mod hardening;
 mod harness;
 mod http;
 mod kick_server;
+mod obs;
+mod obs_server;
 mod pages;
 mod pages_live;
 mod polls;
