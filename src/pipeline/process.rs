@@ -185,7 +185,7 @@ mod tests {
     use super::*;
     use crate::config::model::TriggersConfig;
     use crate::effects::sinks::{
-        ClipSink, CommandQueues, CommandSink, CommunitySink, OutboxSink, StandingsSink,
+        ClipSink, CommandQueues, CommandSink, CommunitySink, ObsSink, OutboxSink, StandingsSink,
         ValidationSink,
     };
     use crate::event::{Author, Platform, Tick};
@@ -215,6 +215,7 @@ mod tests {
                 outbox: OutboxSink,
                 validation: ValidationSink::new(Default::default()),
                 standings: StandingsSink::new(None, commands),
+                obs: ObsSink::new(crate::obs::Obs::default(), Telemetry::default()),
             },
             counters: Arc::default(),
             ops: Vec::new(),
