@@ -64,6 +64,7 @@ pub mod cli;
 pub mod clips;
 pub mod command;
 pub mod config;
+pub mod control;
 pub mod effects;
 pub mod engine;
 pub mod event;

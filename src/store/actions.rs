@@ -126,6 +126,15 @@ impl StoreReader {
         )
     }
 
+    /// The `limit` most recently recorded actions, newest first.
+    pub fn recent_actions(&self, limit: usize) -> Result<Vec<Action>, StoreError> {
+        self.rows(
+            &format!("SELECT {ACTION_COLUMNS} FROM actions ORDER BY id DESC LIMIT ?1"),
+            params![rows::limit(limit)],
+            read_action,
+        )
+    }
+
     /// Every recorded action, in the order it was recorded.
     pub fn recorded_actions(&self) -> Result<Vec<Action>, StoreError> {
         self.rows(
