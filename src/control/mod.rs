@@ -139,19 +139,52 @@ impl Control {
                 tracing::info!(token = %caller.name, role = caller.role.as_str(), %route, %cause, change = change.name(), code = e.code(), "Control change not done: {e}");
             }
         }
+        self.audit(caller, route, serde_json::to_string(&change).unwrap_or_default(), started, result)
+            .await;
+        outcome
+    }
+
+    /// Audits a change refused before it could be read (too little role): the arguments as sent.
+    pub async fn audit_refusal(
+        &self,
+        caller: &Caller,
+        route: &str,
+        arguments: &Value,
+        refused: &ControlError,
+    ) {
+        let result = format!("error {}: {refused}", refused.code());
+        tracing::info!(token = %caller.name, role = caller.role.as_str(), %route, code = refused.code(), "Control change refused: {refused}");
+        self.audit(caller, route, arguments.to_string(), chrono::Utc::now(), result)
+            .await;
+    }
+
+    /// Writes one audit row and waits for its commit. A store that cannot take it is logged: the
+    /// answer to the caller does not wait on a broken store.
+    async fn audit(
+        &self,
+        caller: &Caller,
+        route: &str,
+        arguments: String,
+        at: chrono::DateTime<chrono::Utc>,
+        result: String,
+    ) {
         let call = ControlCall {
-            at: started,
+            at,
             actor: caller.name.clone(),
             role: caller.role.as_str().to_owned(),
             route: route.to_owned(),
-            arguments: serde_json::to_string(&change).unwrap_or_default(),
+            arguments,
             result,
         };
         let writer = &self.inner.parts.writer;
-        writer.send(WriteOp::ControlCall(Box::new(call))).await?;
-        writer.flush().await?;
+        let committed = async {
+            writer.send(WriteOp::ControlCall(Box::new(call))).await?;
+            writer.flush().await
+        };
+        if let Err(e) = committed.await {
+            tracing::error!(token = %caller.name, %route, error = %e, "A control API call could not be audited.");
+        }
         self.inner.parts.export_now.notify_one();
-        outcome
     }
 
     async fn checked_change(

@@ -76,6 +76,8 @@ pub async fn run(
     telemetry.event("runtime_started", "runtime", "runtime started");
     let config = Arc::new(config);
     let (config_tx, mut config_rx) = watch::channel(config.clone());
+    // The control API changes the running config as a hot reload does.
+    let control_configs = config_tx.clone();
     // Before the store and the sources start, so a bad watch directory stops the run early.
     if config.system.hot_reload.enabled {
         let dir = root.join(&config.system.hot_reload.watch_dir);
@@ -97,7 +99,9 @@ pub async fn run(
     })
     .map_err(anyhow::Error::msg)?;
     // Also before anything starts: a refused listen address stops the run with the reason.
-    let feed = start_http(root, &config, &secrets, &services, &shutdown, &tasks).await?;
+    let http = start_http(root, &config, &secrets, &services).await?;
+    let feed = http.as_ref().map(super::http_server::BoundHttp::feed);
+
     let OpenStore {
         db,
         writer,
@@ -223,7 +227,21 @@ pub async fn run(
 
     // Ends when the pipeline (holding the router, holding its sender) is dropped at shutdown.
     let commands = supervisor.commands(counters.commands.clone(), telemetry.clone());
-    let standings = super::standings::spawn(readers, commands.clone(), &tasks);
+    let standings = super::standings::spawn(readers.clone(), commands.clone(), &tasks);
+    if let Some(http) = http {
+        let control = crate::control::Control::new(crate::control::ControlParts {
+            tokens: http.tokens(),
+            commands: commands.clone(),
+            obs: obs.clone(),
+            writer: writer.clone(),
+            readers,
+            configs: control_configs,
+            root: root.to_path_buf(),
+            clip_worker: clip_worker.clone(),
+            export_now: export_now.clone(),
+        });
+        http.serve(Some(control), &shutdown, &tasks);
+    }
     let mut pipeline = Pipeline {
         core,
         chat_log: config.system.chat_log.enabled,

@@ -170,14 +170,13 @@ async fn chat_switches_the_obs_scene_toggles_a_source_and_survives_a_dropped_con
     obs.wait_for("a switch after the reconnect", |s| s.program == "Starting")
         .await;
 
-    let status_out = t.run(&["status"]);
-    assert!(
-        status_out
-            .stdout
-            .contains("demo/obs                 connected  scene \"Starting\""),
-        "{}",
-        status_out.stdout
-    );
+    // `ss status` reads the snapshot, written on its cadence after OBS reports the new scene.
+    let mut last_status = String::new();
+    until_within(Duration::from_secs(10), "the new scene in `ss status`", || {
+        last_status = t.run(&["status"]).stdout;
+        last_status.contains("demo/obs                 connected  scene \"Starting\"")
+    })
+    .await;
     let (code, stderr) = run.stop_with("TERM").await;
     assert_eq!(code, Some(0), "{stderr}");
     assert_no_secrets(
