@@ -41,7 +41,10 @@
 //! - [`obs`]: OBS over obs-websocket v5: one connection per configured OBS, its requests (scenes,
 //!   sources, inputs, replay buffer, chapters, stream) and its health.
 //! - [`http_out`]: outgoing HTTP of senders and platform side calls (client, form, errors).
-//! - [`http`]: the local HTTP server (`system.http`): health, snapshot, the live feed as SSE.
+//! - [`control`]: what moderators may do to a running runtime: tokens and roles, the rate limit,
+//!   the changes (chat, moderation, trigger toggles, clips, OBS) and their audit rows.
+//! - [`http`]: the local HTTP server (`system.http`): health, snapshot, the live feed as SSE, the
+//!   control API (`/api/v1/`) and the control page (`/control`).
 //! - [`pages`]: the chat pages (replay window, OBS overlay, live chat): one script and stylesheet,
 //!   hostile chat kept inert, a strict Content-Security-Policy.
 //! - [`status`]: the health of a runtime judged from its snapshot (`ss status`).
