@@ -15,7 +15,9 @@ pub enum ControlError {
         need: &'static str,
         have: &'static str,
     },
-    #[error("too many changes: token {name} may make {per_minute} a minute; retry in {retry_after_s} s")]
+    #[error(
+        "too many changes: token {name} may make {per_minute} a minute; retry in {retry_after_s} s"
+    )]
     RateLimited {
         name: String,
         per_minute: u32,

@@ -21,7 +21,10 @@ impl ChangeLimiter {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let times = recent.entry(name.to_owned()).or_default();
-        while times.front().is_some_and(|t| now.duration_since(*t) >= WINDOW) {
+        while times
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= WINDOW)
+        {
             times.pop_front();
         }
         if times.len() >= per_minute as usize {
@@ -43,13 +46,29 @@ mod tests {
         let limiter = ChangeLimiter::default();
         let start = Instant::now();
         for i in 0..3 {
-            assert_eq!(limiter.take("mods", 3, start + Duration::from_secs(i)), Ok(()));
+            assert_eq!(
+                limiter.take("mods", 3, start + Duration::from_secs(i)),
+                Ok(())
+            );
         }
-        assert_eq!(limiter.take("mods", 3, start + Duration::from_secs(10)), Err(50));
+        assert_eq!(
+            limiter.take("mods", 3, start + Duration::from_secs(10)),
+            Err(50)
+        );
         // Another token has its own budget.
-        assert_eq!(limiter.take("owner", 3, start + Duration::from_secs(10)), Ok(()));
+        assert_eq!(
+            limiter.take("owner", 3, start + Duration::from_secs(10)),
+            Ok(())
+        );
         // The first change ages out after 60 s.
-        assert_eq!(limiter.take("mods", 3, start + Duration::from_secs(60)), Ok(()));
-        assert!(limiter.take("mods", 3, start + Duration::from_secs(60)).is_err());
+        assert_eq!(
+            limiter.take("mods", 3, start + Duration::from_secs(60)),
+            Ok(())
+        );
+        assert!(
+            limiter
+                .take("mods", 3, start + Duration::from_secs(60))
+                .is_err()
+        );
     }
 }

@@ -121,11 +121,7 @@ impl Control {
         change: Change,
     ) -> Result<Done, ControlError> {
         let started = chrono::Utc::now();
-        let cause = format!(
-            "control:{}:{}",
-            caller.name,
-            started.timestamp_millis()
-        );
+        let cause = format!("control:{}:{}", caller.name, started.timestamp_millis());
         let outcome = self.checked_change(caller, &change, &cause).await;
         let result = match &outcome {
             Ok(done) => format!("ok {}: {}", done.status, done.detail),
@@ -139,8 +135,14 @@ impl Control {
                 tracing::info!(token = %caller.name, role = caller.role.as_str(), %route, %cause, change = change.name(), code = e.code(), "Control change not done: {e}");
             }
         }
-        self.audit(caller, route, serde_json::to_string(&change).unwrap_or_default(), started, result)
-            .await;
+        self.audit(
+            caller,
+            route,
+            serde_json::to_string(&change).unwrap_or_default(),
+            started,
+            result,
+        )
+        .await;
         outcome
     }
 
@@ -154,8 +156,14 @@ impl Control {
     ) {
         let result = format!("error {}: {refused}", refused.code());
         tracing::info!(token = %caller.name, role = caller.role.as_str(), %route, code = refused.code(), "Control change refused: {refused}");
-        self.audit(caller, route, arguments.to_string(), chrono::Utc::now(), result)
-            .await;
+        self.audit(
+            caller,
+            route,
+            arguments.to_string(),
+            chrono::Utc::now(),
+            result,
+        )
+        .await;
     }
 
     /// Writes one audit row and waits for its commit. A store that cannot take it is logged: the
@@ -348,7 +356,9 @@ impl Control {
                 persist::set_trigger_enabled(&root, &creator_owned, &trigger_owned, enabled)
             })
             .await
-            .map_err(|e| ControlError::Internal(format!("the config write did not finish: {e}")))??;
+            .map_err(|e| {
+                ControlError::Internal(format!("the config write did not finish: {e}"))
+            })??;
             self.inner.parts.configs.send_replace(Arc::new(config));
             return Ok(Done {
                 status: "done",
@@ -407,7 +417,10 @@ impl Control {
         };
         let parts = &self.inner.parts;
         parts.writer.send(WriteOp::Clip(Box::new(clip))).await?;
-        parts.writer.send(WriteOp::Wake(parts.clip_worker.clone())).await?;
+        parts
+            .writer
+            .send(WriteOp::Wake(parts.clip_worker.clone()))
+            .await?;
         parts.writer.flush().await?;
         Ok(Done {
             status: "queued",
@@ -477,7 +490,11 @@ impl Control {
     }
 
     /// The names of the creator's OBS scenes.
-    pub async fn scenes(&self, creator: &str, caller: &Caller) -> Result<Vec<String>, ControlError> {
+    pub async fn scenes(
+        &self,
+        creator: &str,
+        caller: &Caller,
+    ) -> Result<Vec<String>, ControlError> {
         let client = self
             .inner
             .parts

@@ -49,8 +49,8 @@ pub fn set_trigger_enabled(
         .and_then(Value::as_object_mut)
         .ok_or_else(|| no_trigger(creator, trigger))?;
     def.insert("enabled".into(), Value::Bool(enabled));
-    let mut new_text = serde_json::to_string_pretty(&doc)
-        .map_err(|e| ControlError::Internal(e.to_string()))?;
+    let mut new_text =
+        serde_json::to_string_pretty(&doc).map_err(|e| ControlError::Internal(e.to_string()))?;
     new_text.push('\n');
     let permissions = std::fs::metadata(&target).ok().map(|m| m.permissions());
     let staged = crate::atomic::stage(&target, new_text.as_bytes(), permissions)
@@ -134,7 +134,8 @@ mod tests {
         let (creator, trigger) = first_trigger(root.path());
         // The file is already invalid: the toggle must not be written over it.
         let target = config_dir(root.path()).join("triggers.json");
-        let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(&target).unwrap()).unwrap();
+        let mut doc: Value =
+            serde_json::from_str(&std::fs::read_to_string(&target).unwrap()).unwrap();
         doc["triggers"][&creator][0]["min_role"] = serde_json::json!("emperor");
         std::fs::write(&target, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
         let before = std::fs::read_to_string(&target).unwrap();

@@ -110,7 +110,9 @@ impl Tokens {
         self.entries
             .iter()
             .find(|e| e.caller.name == name)
-            .map_or(ApiToken::DEFAULT_CHANGES_PER_MINUTE, |e| e.changes_per_minute)
+            .map_or(ApiToken::DEFAULT_CHANGES_PER_MINUTE, |e| {
+                e.changes_per_minute
+            })
     }
 }
 
@@ -139,8 +141,18 @@ mod tests {
         assert_eq!(tokens.authenticate("mod-token-2"), None);
         assert_eq!(tokens.authenticate("mod-token-23"), None);
         assert_eq!(tokens.authenticate(""), None);
-        assert!(tokens.authenticate("owner-token-1").unwrap().may(ControlRole::Moderator));
-        assert!(!tokens.authenticate("mod-token-22").unwrap().may(ControlRole::Owner));
+        assert!(
+            tokens
+                .authenticate("owner-token-1")
+                .unwrap()
+                .may(ControlRole::Moderator)
+        );
+        assert!(
+            !tokens
+                .authenticate("mod-token-22")
+                .unwrap()
+                .may(ControlRole::Owner)
+        );
     }
 
     #[test]
@@ -152,7 +164,10 @@ mod tests {
             changes_per_minute: 5,
         }];
         let err = Tokens::resolve(&config, &Secrets::default()).unwrap_err();
-        assert!(err.to_string().contains("SS_TEST_CONTROL_TOKEN_UNSET"), "{err}");
+        assert!(
+            err.to_string().contains("SS_TEST_CONTROL_TOKEN_UNSET"),
+            "{err}"
+        );
         let tokens = Tokens::from_values(&[("mods", ControlRole::Moderator, "hidden-value")]);
         assert!(!format!("{tokens:?}").contains("hidden-value"));
     }

@@ -126,7 +126,9 @@ static ROUTES: LazyLock<Vec<ApiRoute>> = LazyLock::new(|| {
             let snapshot = c.snapshot().await?;
             Ok(json!({"sources": snapshot["sources"], "platforms": snapshot["platforms"]}))
         }),
-        route!(GET, "/api/v1/triggers", VIEWER, None, |c, _call| Ok(c.triggers())),
+        route!(GET, "/api/v1/triggers", VIEWER, None, |c, _call| Ok(
+            c.triggers()
+        )),
         route!(GET, "/api/v1/polls", VIEWER, None, |c, _call| Ok(
             json!({"polls": c.read(|r| r.polls()).await?})
         )),
@@ -142,14 +144,23 @@ static ROUTES: LazyLock<Vec<ApiRoute>> = LazyLock::new(|| {
         route!(GET, "/api/v1/audit", VIEWER, None, |c, _call| Ok(
             json!({"entries": c.read(|r| r.audit(crate::control::READ_LIMIT)).await?})
         )),
-        route!(GET, "/api/v1/obs/{creator}/scenes", VIEWER, None, |c, call| {
-            let creator = call.params.get("creator").cloned().unwrap_or_default();
-            Ok(json!({"scenes": c.scenes(&creator, &call.caller).await?}))
-        }),
-        route!(POST, "/api/v1/chat/say", MODERATOR, Some("SayBody"), |c, call| change(
-            c, call, "say"
-        )
-        .await),
+        route!(
+            GET,
+            "/api/v1/obs/{creator}/scenes",
+            VIEWER,
+            None,
+            |c, call| {
+                let creator = call.params.get("creator").cloned().unwrap_or_default();
+                Ok(json!({"scenes": c.scenes(&creator, &call.caller).await?}))
+            }
+        ),
+        route!(
+            POST,
+            "/api/v1/chat/say",
+            MODERATOR,
+            Some("SayBody"),
+            |c, call| change(c, call, "say").await
+        ),
         route!(
             POST,
             "/api/v1/moderation/delete",
@@ -240,7 +251,17 @@ pub fn router(control: Control) -> Router {
         };
         router = router.route(route.path, method);
     }
-    router.with_state(control)
+    // Anything else under the prefix gets a JSON error too, naming the document that lists routes.
+    router
+        .route(
+            "/api/v1/{*rest}",
+            axum::routing::any(|| async {
+                error_response(ControlError::NotFound(
+                    "no such route; /api/v1/openapi.json lists them".into(),
+                ))
+            }),
+        )
+        .with_state(control)
 }
 
 async fn serve(
@@ -433,7 +454,13 @@ mod tests {
         }
     }
 
-    async fn call(app: &Router, method: &str, uri: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
+    async fn call(
+        app: &Router,
+        method: &str,
+        uri: &str,
+        token: Option<&str>,
+        body: Value,
+    ) -> (StatusCode, Value) {
         let mut request = Request::builder().method(method).uri(uri);
         if let Some(token) = token {
             request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
@@ -444,10 +471,19 @@ mod tests {
             request = request.header(header::CONTENT_TYPE, "application/json");
             Body::from(body.to_string())
         };
-        let response = app.clone().oneshot(request.body(body).unwrap()).await.unwrap();
+        let response = app
+            .clone()
+            .oneshot(request.body(body).unwrap())
+            .await
+            .unwrap();
         let status = response.status();
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 22).await.unwrap();
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 22)
+            .await
+            .unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
     }
 
     fn say() -> Value {
@@ -468,12 +504,42 @@ mod tests {
             assert_eq!(body["error"]["code"], "unauthorized");
         }
         // A viewer reads, and gets 403 on a change.
-        let (status, me) = call(&f.app, "GET", "/api/v1/whoami", Some(VIEWER_TOKEN), Value::Null).await;
-        assert_eq!((status, me), (StatusCode::OK, json!({"name": "wall", "role": "viewer"})));
-        let (status, triggers) = call(&f.app, "GET", "/api/v1/triggers", Some(VIEWER_TOKEN), Value::Null).await;
+        let (status, me) = call(
+            &f.app,
+            "GET",
+            "/api/v1/whoami",
+            Some(VIEWER_TOKEN),
+            Value::Null,
+        )
+        .await;
+        assert_eq!(
+            (status, me),
+            (StatusCode::OK, json!({"name": "wall", "role": "viewer"}))
+        );
+        let (status, triggers) = call(
+            &f.app,
+            "GET",
+            "/api/v1/triggers",
+            Some(VIEWER_TOKEN),
+            Value::Null,
+        )
+        .await;
         assert_eq!(status, StatusCode::OK);
-        assert!(triggers["triggers"].as_array().unwrap().iter().any(|t| t["id"] == "ping"));
-        let (status, body) = call(&f.app, "POST", "/api/v1/chat/say", Some(VIEWER_TOKEN), say()).await;
+        assert!(
+            triggers["triggers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t["id"] == "ping")
+        );
+        let (status, body) = call(
+            &f.app,
+            "POST",
+            "/api/v1/chat/say",
+            Some(VIEWER_TOKEN),
+            say(),
+        )
+        .await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
         assert_eq!(body["error"]["code"], "forbidden");
         assert!(f.commands.try_recv().is_err(), "nothing sent");
@@ -482,8 +548,17 @@ mod tests {
         assert_eq!(status, StatusCode::OK, "{done}");
         assert_eq!(done["status"], "queued");
         let command = f.commands.try_recv().unwrap();
-        assert_eq!(command.kind, CommandKind::Say { text: "hello from the mods".into() });
-        assert!(command.cause.starts_with("control:mods:"), "{}", command.cause);
+        assert_eq!(
+            command.kind,
+            CommandKind::Say {
+                text: "hello from the mods".into()
+            }
+        );
+        assert!(
+            command.cause.starts_with("control:mods:"),
+            "{}",
+            command.cause
+        );
         assert_eq!(command.cause, done["cause"]);
         // A bad body: 400 with the pointer of what is wrong.
         let (status, body) = call(
@@ -497,7 +572,14 @@ mod tests {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
         assert_eq!(body["error"]["code"], "bad_body");
         assert_eq!(body["error"]["pointer"], "/seconds");
-        let (status, body) = call(&f.app, "POST", "/api/v1/chat/say", Some(MOD_TOKEN), json!({"creator": "demo", "platform": "sim", "text": "hi", "as": "owner"})).await;
+        let (status, body) = call(
+            &f.app,
+            "POST",
+            "/api/v1/chat/say",
+            Some(MOD_TOKEN),
+            json!({"creator": "demo", "platform": "sim", "text": "hi", "as": "owner"}),
+        )
+        .await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
         // Persisting a toggle is the owner's: 403 for a moderator, done for the owner.
         let toggle = json!({"enabled": false, "persist": true});
@@ -507,22 +589,79 @@ mod tests {
         let (status, body) = call(&f.app, "POST", path, Some(OWNER_TOKEN), toggle).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         let saved = Config::load(f.root.path()).unwrap();
-        assert!(!saved.triggers.triggers["demo"].iter().find(|d| d.id == "ping").unwrap().enabled);
-        let (_, triggers) = call(&f.app, "GET", "/api/v1/triggers", Some(VIEWER_TOKEN), Value::Null).await;
-        let ping = triggers["triggers"].as_array().unwrap().iter().find(|t| t["id"] == "ping").unwrap().clone();
+        assert!(
+            !saved.triggers.triggers["demo"]
+                .iter()
+                .find(|d| d.id == "ping")
+                .unwrap()
+                .enabled
+        );
+        let (_, triggers) = call(
+            &f.app,
+            "GET",
+            "/api/v1/triggers",
+            Some(VIEWER_TOKEN),
+            Value::Null,
+        )
+        .await;
+        let ping = triggers["triggers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["id"] == "ping")
+            .unwrap()
+            .clone();
         assert_eq!(ping["enabled"], false, "applied to the running config too");
-        let (status, body) = call(&f.app, "POST", "/api/v1/triggers/demo/nope/enabled", Some(MOD_TOKEN), json!({"enabled": true})).await;
+        let (status, body) = call(
+            &f.app,
+            "GET",
+            "/api/v1/nothing/here",
+            Some(MOD_TOKEN),
+            Value::Null,
+        )
+        .await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::NOT_FOUND, Some("not_found"))
+        );
+        let (status, body) = call(
+            &f.app,
+            "POST",
+            "/api/v1/triggers/demo/nope/enabled",
+            Some(MOD_TOKEN),
+            json!({"enabled": true}),
+        )
+        .await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
         // Every change asked by a known token is one audit row: who, role, route, arguments, result.
         let audit = f.readers.read(|r| r.audit(50)).await.unwrap().unwrap();
         let calls: Vec<_> = audit.iter().filter(|a| a.action == "control_api").collect();
         assert_eq!(calls.len(), 5, "{calls:#?}");
-        let say_row = calls.iter().find(|a| a.result.as_deref().unwrap().starts_with("ok") && a.route.as_deref() == Some("POST /api/v1/chat/say")).unwrap();
+        let say_row = calls
+            .iter()
+            .find(|a| {
+                a.result.as_deref().unwrap().starts_with("ok")
+                    && a.route.as_deref() == Some("POST /api/v1/chat/say")
+            })
+            .unwrap();
         assert_eq!(say_row.actor.as_deref(), Some("mods"));
         assert_eq!(say_row.role.as_deref(), Some("moderator"));
-        assert_eq!(say_row.arguments.as_ref().unwrap()["text"], "hello from the mods");
-        let refused = calls.iter().find(|a| a.actor.as_deref() == Some("wall")).unwrap();
-        assert!(refused.result.as_deref().unwrap().starts_with("error forbidden"), "{refused:?}");
+        assert_eq!(
+            say_row.arguments.as_ref().unwrap()["text"],
+            "hello from the mods"
+        );
+        let refused = calls
+            .iter()
+            .find(|a| a.actor.as_deref() == Some("wall"))
+            .unwrap();
+        assert!(
+            refused
+                .result
+                .as_deref()
+                .unwrap()
+                .starts_with("error forbidden"),
+            "{refused:?}"
+        );
         for row in &audit {
             let text = serde_json::to_string(row).unwrap();
             for token in [OWNER_TOKEN, MOD_TOKEN, VIEWER_TOKEN] {
@@ -536,17 +675,28 @@ mod tests {
         let f = fixture();
         let mut limited = None;
         for i in 0..=crate::config::model::ApiToken::DEFAULT_CHANGES_PER_MINUTE {
-            let (status, body) = call(&f.app, "POST", "/api/v1/chat/say", Some(MOD_TOKEN), say()).await;
+            let (status, body) =
+                call(&f.app, "POST", "/api/v1/chat/say", Some(MOD_TOKEN), say()).await;
             if status == StatusCode::TOO_MANY_REQUESTS {
                 limited = Some((i, body));
                 break;
             }
         }
         let (at, body) = limited.expect("a 429 once the minute's changes are used");
-        assert_eq!(at, crate::config::model::ApiToken::DEFAULT_CHANGES_PER_MINUTE);
+        assert_eq!(
+            at,
+            crate::config::model::ApiToken::DEFAULT_CHANGES_PER_MINUTE
+        );
         assert_eq!(body["error"]["code"], "rate_limited");
         // Reads are not limited, and another token has its own budget.
-        let (status, _) = call(&f.app, "GET", "/api/v1/whoami", Some(MOD_TOKEN), Value::Null).await;
+        let (status, _) = call(
+            &f.app,
+            "GET",
+            "/api/v1/whoami",
+            Some(MOD_TOKEN),
+            Value::Null,
+        )
+        .await;
         assert_eq!(status, StatusCode::OK);
         let (status, _) = call(&f.app, "POST", "/api/v1/chat/say", Some(OWNER_TOKEN), say()).await;
         assert_eq!(status, StatusCode::OK);
@@ -559,12 +709,20 @@ mod tests {
         let paths = document["paths"].as_object().unwrap();
         let mut documented: Vec<String> = paths
             .iter()
-            .flat_map(|(path, ops)| ops.as_object().unwrap().keys().map(move |m| format!("{} {path}", m.to_uppercase())))
+            .flat_map(|(path, ops)| {
+                ops.as_object()
+                    .unwrap()
+                    .keys()
+                    .map(move |m| format!("{} {path}", m.to_uppercase()))
+            })
             .collect();
         let mut served: Vec<String> = routes().iter().map(ApiRoute::label).collect();
         documented.sort();
         served.sort();
-        assert_eq!(served, documented, "every route is in openapi.json, and only those");
+        assert_eq!(
+            served, documented,
+            "every route is in openapi.json, and only those"
+        );
         for route in routes() {
             let op = &paths[route.path][route.method.as_str().to_lowercase()];
             assert_eq!(
@@ -588,7 +746,9 @@ mod tests {
 
     #[test]
     fn the_readme_lists_every_route_with_its_role() {
-        let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+        let readme =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+                .unwrap();
         for route in routes() {
             let role = route.min_role.map_or("public", ControlRole::as_str);
             let row = format!("| `{}` | {role} |", route.label());

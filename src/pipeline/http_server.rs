@@ -150,10 +150,15 @@ mod tests {
         };
         let on =
             config(serde_json::json!({"enabled": true, "listen": format!("127.0.0.1:{port}")}));
-        let bound = start_http(root.path(), &on, &Secrets::default(), &RunServices::default())
-            .await
-            .unwrap()
-            .expect("a server when enabled");
+        let bound = start_http(
+            root.path(),
+            &on,
+            &Secrets::default(),
+            &RunServices::default(),
+        )
+        .await
+        .unwrap()
+        .expect("a server when enabled");
         bound.serve(None, &shutdown, &tasks);
         let answer = reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
             .await

@@ -90,9 +90,8 @@ impl StoreReader {
                     actor: r.get(3)?,
                     role: r.get(4)?,
                     route: r.get(5)?,
-                    arguments: arguments.map(|a| {
-                        serde_json::from_str(&a).unwrap_or(serde_json::Value::String(a))
-                    }),
+                    arguments: arguments
+                        .map(|a| serde_json::from_str(&a).unwrap_or(serde_json::Value::String(a))),
                     result: r.get(7)?,
                 })
             },

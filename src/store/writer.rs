@@ -28,9 +28,9 @@
 //! same transaction as what caused it.
 
 use super::apply::{ApplyError, BatchTally};
+use super::audit::ControlCall;
 use super::chat::{self, ChatTotals, INSERT_CHAT};
 use super::checkpoints::{self, Checkpoint};
-use super::audit::ControlCall;
 use super::clips::{self, ClipStateChange, NewClip};
 use super::error::StoreError;
 use super::open::Store;

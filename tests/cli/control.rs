@@ -60,7 +60,13 @@ fn spawn(t: &Test) -> std::process::Child {
 }
 
 /// One API call: status and JSON body.
-async fn api_call(port: u16, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
+async fn api_call(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
     let client = reqwest::Client::new();
     let url = format!("http://127.0.0.1:{port}{path}");
     let mut request = if method == "POST" {
@@ -130,14 +136,30 @@ async fn tokens_and_roles_time_out_on_kick_persist_a_toggle_and_audit_each_chang
     );
 
     // A missing or wrong token: 401, never audited.
-    assert_eq!(api_call(port, "GET", "/api/v1/status", None, None).await.0, 401);
-    let (status, body) = api_call(port, "GET", "/api/v1/status", Some("moderator-token-8e2f5b61c0aX"), None).await;
+    assert_eq!(
+        api_call(port, "GET", "/api/v1/status", None, None).await.0,
+        401
+    );
+    let (status, body) = api_call(
+        port,
+        "GET",
+        "/api/v1/status",
+        Some("moderator-token-8e2f5b61c0aX"),
+        None,
+    )
+    .await;
     assert_eq!(status, 401);
     assert_eq!(body["error"]["code"], "unauthorized");
     // A viewer reads, and may not send.
     let (status, triggers) = api_call(port, "GET", "/api/v1/triggers", Some(VIEWER), None).await;
     assert_eq!(status, 200);
-    assert!(triggers["triggers"].as_array().unwrap().iter().any(|t| t["id"] == "ping"));
+    assert!(
+        triggers["triggers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["id"] == "ping")
+    );
     let say = json!({"creator": "demo", "platform": "kick", "text": "hello"});
     let (status, body) = api_call(port, "POST", "/api/v1/chat/say", Some(VIEWER), Some(say)).await;
     assert_eq!(status, 403, "{body}");
@@ -159,8 +181,10 @@ async fn tokens_and_roles_time_out_on_kick_persist_a_toggle_and_audit_each_chang
         "POST",
         "/api/v1/moderation/timeout",
         Some(MODERATOR),
-        Some(json!({"creator": "demo", "platform": "kick", "user_id": "777", "login": "spammer",
-                    "seconds": 600, "reason": "spam"})),
+        Some(
+            json!({"creator": "demo", "platform": "kick", "user_id": "777", "login": "spammer",
+                    "seconds": 600, "reason": "spam"}),
+        ),
     )
     .await;
     assert_eq!(status, 200, "{body}");
@@ -193,30 +217,59 @@ async fn tokens_and_roles_time_out_on_kick_persist_a_toggle_and_audit_each_chang
     assert_eq!(ping["enabled"], false);
     t.run(&["validate-config"]).status(0);
     let (_, triggers) = api_call(port, "GET", "/api/v1/triggers", Some(VIEWER), None).await;
-    let ping = triggers["triggers"].as_array().unwrap().iter().find(|t| t["id"] == "ping").unwrap().clone();
+    let ping = triggers["triggers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == "ping")
+        .unwrap()
+        .clone();
     assert_eq!(ping["enabled"], false, "the running config has it too");
 
     // Each change asked by a known token is one row: the viewer's refusal, the timeout, the toggle.
-    until_within(Duration::from_secs(20), "three control rows in admin/audit.json", || {
-        audit_rows(&t).len() == 3
-    })
+    until_within(
+        Duration::from_secs(20),
+        "three control rows in admin/audit.json",
+        || audit_rows(&t).len() == 3,
+    )
     .await;
     let rows = audit_rows(&t);
     let routes: Vec<(&str, &str, &str)> = rows
         .iter()
         .rev()
-        .map(|r| (r["actor"].as_str().unwrap(), r["role"].as_str().unwrap(), r["route"].as_str().unwrap()))
+        .map(|r| {
+            (
+                r["actor"].as_str().unwrap(),
+                r["role"].as_str().unwrap(),
+                r["route"].as_str().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(
         routes,
         [
             ("wall", "viewer", "POST /api/v1/chat/say"),
             ("mods", "moderator", "POST /api/v1/moderation/timeout"),
-            ("ann", "owner", "POST /api/v1/triggers/{creator}/{trigger}/enabled"),
+            (
+                "ann",
+                "owner",
+                "POST /api/v1/triggers/{creator}/{trigger}/enabled"
+            ),
         ]
     );
-    assert!(rows[2]["result"].as_str().unwrap().starts_with("error forbidden"), "{}", rows[2]);
-    assert!(rows[1]["result"].as_str().unwrap().starts_with("ok queued"), "{}", rows[1]);
+    assert!(
+        rows[2]["result"]
+            .as_str()
+            .unwrap()
+            .starts_with("error forbidden"),
+        "{}",
+        rows[2]
+    );
+    assert!(
+        rows[1]["result"].as_str().unwrap().starts_with("ok queued"),
+        "{}",
+        rows[1]
+    );
     assert_eq!(rows[1]["arguments"]["user_id"], "777");
     assert_eq!(rows[0]["arguments"]["persist"], true);
 
@@ -245,12 +298,21 @@ async fn the_control_page_shows_live_chat_and_deletes_a_message_with_a_moderator
     let trap = Listener::start();
     let mut browser = Browser::launch();
     browser.goto(&format!("http://127.0.0.1:{port}/control"));
-    browser.wait_until("!document.getElementById('login').hidden", "the page asks for a token");
+    browser.wait_until(
+        "!document.getElementById('login').hidden",
+        "the page asks for a token",
+    );
     browser.eval(&format!(
         "document.getElementById('token').value = '{MODERATOR}'; document.getElementById('login').requestSubmit(); true"
     ));
-    browser.wait_until("document.getElementById('live').textContent === 'live'", "the page reads /events");
-    assert_eq!(browser.eval("document.getElementById('who').textContent"), "mods (moderator)");
+    browser.wait_until(
+        "document.getElementById('live').textContent === 'live'",
+        "the page reads /events",
+    );
+    assert_eq!(
+        browser.eval("document.getElementById('who').textContent"),
+        "mods (moderator)"
+    );
 
     pusher.send_event(
         CHATROOM_CHANNEL,
@@ -271,7 +333,10 @@ async fn the_control_page_shows_live_chat_and_deletes_a_message_with_a_moderator
         );
     }
     browser.wait_until(
-        &format!("document.querySelectorAll('#chat li.msg').length >= {}", 2 + hostile.len()),
+        &format!(
+            "document.querySelectorAll('#chat li.msg').length >= {}",
+            2 + hostile.len()
+        ),
         "the live chat on the page",
     );
     let lines = browser.eval(LINES);
@@ -283,20 +348,48 @@ async fn the_control_page_shows_live_chat_and_deletes_a_message_with_a_moderator
     assert_eq!(lines[0]["buttons"], json!(["Delete", "Time out", "Ban"]));
     // Hostile chat stays inert: nothing ran, nothing was fetched, no markup was made of it.
     assert_eq!(browser.eval("typeof window.canary"), "undefined");
-    assert_eq!(browser.eval("document.querySelectorAll('#chat a, #chat svg, #chat img, #chat script').length"), 0);
+    assert_eq!(
+        browser.eval(
+            "document.querySelectorAll('#chat a, #chat svg, #chat img, #chat script').length"
+        ),
+        0
+    );
     // The owner-only buttons are absent for a moderator.
-    browser.wait_until("document.querySelectorAll('#triggers li').length > 0", "the triggers");
-    let buttons = browser.eval("Array.from(document.querySelectorAll('button')).map(b => b.textContent)");
-    let buttons: Vec<&str> = buttons.as_array().unwrap().iter().map(|b| b.as_str().unwrap()).collect();
-    assert!(buttons.iter().any(|b| *b == "On"), "{buttons:?}");
-    for owner_only in ["Disable and save", "Enable and save", "Start stream", "Stop stream"] {
-        assert!(!buttons.contains(&owner_only), "{owner_only} shown to a moderator: {buttons:?}");
+    browser.wait_until(
+        "document.querySelectorAll('#triggers li').length > 0",
+        "the triggers",
+    );
+    let buttons =
+        browser.eval("Array.from(document.querySelectorAll('button')).map(b => b.textContent)");
+    let buttons: Vec<&str> = buttons
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b.as_str().unwrap())
+        .collect();
+    assert!(buttons.contains(&"On"), "{buttons:?}");
+    for owner_only in [
+        "Disable and save",
+        "Enable and save",
+        "Start stream",
+        "Stop stream",
+    ] {
+        assert!(
+            !buttons.contains(&owner_only),
+            "{owner_only} shown to a moderator: {buttons:?}"
+        );
     }
-    assert_eq!(browser.eval("document.querySelectorAll('[data-min-role=owner]').length"), 0);
+    assert_eq!(
+        browser.eval("document.querySelectorAll('[data-min-role=owner]').length"),
+        0
+    );
     // The token is in session storage, never in the URL.
     let href = browser.eval("location.href");
     assert!(!href.as_str().unwrap().contains(MODERATOR), "{href}");
-    assert_eq!(browser.eval("sessionStorage.getItem('ss-control-token')"), MODERATOR);
+    assert_eq!(
+        browser.eval("sessionStorage.getItem('ss-control-token')"),
+        MODERATOR
+    );
 
     // Delete the spammer's message: Kick's API gets the DELETE, the page marks it.
     browser.eval(
@@ -305,7 +398,10 @@ async fn the_control_page_shows_live_chat_and_deletes_a_message_with_a_moderator
     );
     api.wait_for_moderation(1).await;
     let delete = &api.moderation()[0];
-    assert_eq!((delete.method.as_str(), delete.path.as_str()), ("DELETE", "/public/v1/chat/c-2"));
+    assert_eq!(
+        (delete.method.as_str(), delete.path.as_str()),
+        ("DELETE", "/public/v1/chat/c-2")
+    );
     browser.wait_until(
         "document.querySelector('#chat li.msg[data-id=\"c-2\"]').classList.contains('gone')",
         "the deleted message is marked",
@@ -320,18 +416,24 @@ async fn the_control_page_shows_live_chat_and_deletes_a_message_with_a_moderator
         let width_now = browser.eval("document.documentElement.clientWidth");
         assert_eq!(width_now, width);
         assert!(
-            browser.eval("document.documentElement.scrollWidth <= document.documentElement.clientWidth") == Value::Bool(true),
+            browser.eval(
+                "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+            ) == Value::Bool(true),
             "nothing wider than the screen at {width}"
         );
         let png = browser.screenshot();
         assert_eq!(png_size(&png), (width, height));
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join(format!("tests/snapshots/pages/control-{width}x{height}.png"));
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!(
+            "tests/snapshots/pages/control-{width}x{height}.png"
+        ));
         if std::env::var_os("SS_UPDATE_SCREENSHOTS").is_some() {
             std::fs::write(&path, &png).unwrap();
         }
         let committed = std::fs::read(&path).unwrap_or_else(|e| {
-            panic!("{}: {e}; run the test with SS_UPDATE_SCREENSHOTS=1 to write it", path.display())
+            panic!(
+                "{}: {e}; run the test with SS_UPDATE_SCREENSHOTS=1 to write it",
+                path.display()
+            )
         });
         assert_eq!(png_size(&committed), (width, height));
     }

@@ -135,7 +135,7 @@ async fn chat_switches_the_obs_scene_toggles_a_source_and_survives_a_dropped_con
     assert_eq!(status["current_scene"], "gameplay");
     assert_eq!(
         status["requests"],
-        json!({"ok": 3, "failed": 0 + 1, "dropped": 0})
+        json!({"ok": 3, "failed": 1, "dropped": 0})
     );
     let refused = status["recent"]
         .as_array()
@@ -172,10 +172,14 @@ async fn chat_switches_the_obs_scene_toggles_a_source_and_survives_a_dropped_con
 
     // `ss status` reads the snapshot, written on its cadence after OBS reports the new scene.
     let mut last_status = String::new();
-    until_within(Duration::from_secs(10), "the new scene in `ss status`", || {
-        last_status = t.run(&["status"]).stdout;
-        last_status.contains("demo/obs                 connected  scene \"Starting\"")
-    })
+    until_within(
+        Duration::from_secs(10),
+        "the new scene in `ss status`",
+        || {
+            last_status = t.run(&["status"]).stdout;
+            last_status.contains("demo/obs                 connected  scene \"Starting\"")
+        },
+    )
     .await;
     let (code, stderr) = run.stop_with("TERM").await;
     assert_eq!(code, Some(0), "{stderr}");
