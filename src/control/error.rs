@@ -23,7 +23,7 @@ pub enum ControlError {
         per_minute: u32,
         retry_after_s: u64,
     },
-    #[error("the request body is not valid at {pointer}: {message}")]
+    #[error("the request body is not valid at {}: {message}", if pointer.is_empty() { "its top level" } else { pointer.as_str() })]
     BadBody { pointer: String, message: String },
     #[error("{0}")]
     NotFound(String),
