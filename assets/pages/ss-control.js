@@ -150,14 +150,14 @@
       }, "no sources yet");
       fill("obs", status.obs, function (o) {
         var li = el("li");
-        li.appendChild(el("div", "msg-author", o.creator + ": " + o.state + (o.scene ? " · " + o.scene : "")));
+        li.appendChild(el("div", "msg-author", o.creator + ": " + o.state + (o.current_scene ? " · " + o.current_scene : "")));
         var row = el("div", "row");
         li.appendChild(row);
         api("GET", "/api/v1/obs/" + encodeURIComponent(o.creator) + "/scenes").then(function (answer) {
           answer.scenes.forEach(function (scene) {
             append(row, button(scene, "moderator", function () {
               change("/api/v1/obs/" + encodeURIComponent(o.creator) + "/request", { request: "switch_scene", scene: scene }, refreshSources);
-            }, scene === o.scene ? "on" : ""));
+            }, scene === o.current_scene ? "on" : ""));
           });
           append(row, button("Start stream", "owner", function () {
             change("/api/v1/obs/" + encodeURIComponent(o.creator) + "/request", { request: "stream", op: "start" });

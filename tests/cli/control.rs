@@ -12,6 +12,7 @@ use crate::chromium::{Browser, Listener, png_size};
 use crate::harness::{Test, until_within};
 use crate::http::{free_port, with_http};
 use crate::kick_server::{KickApi, PusherServer};
+use crate::obs_server::{ObsOptions, ObsServer};
 use crate::pages::hostile_texts;
 use crate::run_kick::{
     ACCESS, CHAT_EVENT, CHATROOM, CHATROOM_CHANNEL, CLIENT_ID, CLIENT_SECRET, REFRESH,
@@ -23,10 +24,18 @@ use std::time::Duration;
 const OWNER: &str = "owner-token-4a7c1e90d2b3";
 const MODERATOR: &str = "moderator-token-8e2f5b61c0a9";
 const VIEWER: &str = "viewer-token-3d9a0c7f41e2";
+const OBS_PASSWORD: &str = "obs-test-password-7f3a";
 
-/// The Kick root with the HTTP server on `port` and the three tokens.
-fn control_root(pusher: &PusherServer, api: &KickApi, port: u16) -> Test {
+/// The Kick root with the HTTP server on `port`, the three tokens and the demo creator's OBS.
+fn control_root(pusher: &PusherServer, api: &KickApi, obs: &ObsServer, port: u16) -> Test {
     let t = kick_root(pusher, api, kick_block());
+    t.write(
+        "runtime/config/obs.json",
+        &serde_json::to_string_pretty(&json!({
+            "obs": {"demo": {"url": obs.url(), "password_env": "OBS_PASSWORD_DEMO"}}
+        }))
+        .unwrap(),
+    );
     with_http(
         &t,
         &format!("{{\"enabled\": true, \"listen\": \"127.0.0.1:{port}\"}}"),
@@ -54,6 +63,7 @@ fn spawn(t: &Test) -> std::process::Child {
         .env("SS_TOKEN_ANN", OWNER)
         .env("SS_TOKEN_MODS", MODERATOR)
         .env("SS_TOKEN_WALL", VIEWER)
+        .env("OBS_PASSWORD_DEMO", OBS_PASSWORD)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped());
     cmd.spawn().unwrap()
@@ -123,8 +133,9 @@ fn audit_rows(t: &Test) -> Vec<Value> {
 async fn tokens_and_roles_time_out_on_kick_persist_a_toggle_and_audit_each_change() {
     let pusher = PusherServer::start(120).await;
     let api = KickApi::start(ACCESS, REFRESH, CLIENT_ID, CLIENT_SECRET, CHATROOM).await;
+    let obs = ObsServer::start(ObsOptions::default()).await;
     let port = free_port();
-    let t = control_root(&pusher, &api, port);
+    let t = control_root(&pusher, &api, &obs, port);
     t.run(&["validate-config"]).status(0);
     let child = spawn(&t);
     pusher.wait_for_subscriptions(CHATROOM_CHANNEL, 1).await;
@@ -226,15 +237,59 @@ async fn tokens_and_roles_time_out_on_kick_persist_a_toggle_and_audit_each_chang
         .clone();
     assert_eq!(ping["enabled"], false, "the running config has it too");
 
-    // Each change asked by a known token is one row: the viewer's refusal, the timeout, the toggle.
+    // OBS: a moderator switches the scene (answered once OBS did); starting the stream is the owner's.
+    obs.wait_for("an Identify", |s| !s.identifies.is_empty())
+        .await;
+    let (status, scenes) =
+        api_call(port, "GET", "/api/v1/obs/demo/scenes", Some(VIEWER), None).await;
+    assert_eq!(status, 200, "{scenes}");
+    assert_eq!(
+        scenes["scenes"],
+        json!(["Just Chatting", "gameplay", "Starting"])
+    );
+    let (status, body) = api_call(
+        port,
+        "POST",
+        "/api/v1/obs/demo/request",
+        Some(MODERATOR),
+        Some(json!({"request": "switch_scene", "scene": "Just Chatting"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "done");
+    assert_eq!(obs.state().program, "Just Chatting");
+    let start = json!({"request": "stream", "op": "start"});
+    let (status, _) = api_call(
+        port,
+        "POST",
+        "/api/v1/obs/demo/request",
+        Some(MODERATOR),
+        Some(start.clone()),
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert!(!obs.state().streaming);
+    let (status, body) = api_call(
+        port,
+        "POST",
+        "/api/v1/obs/demo/request",
+        Some(OWNER),
+        Some(start),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(obs.state().streaming);
+
+    // Each change asked by a known token is one row, newest first: the viewer's refused send, the
+    // timeout, the toggle, the scene switch, the moderator's refused stream start, the owner's.
     until_within(
         Duration::from_secs(20),
-        "three control rows in admin/audit.json",
-        || audit_rows(&t).len() == 3,
+        "six control rows in admin/audit.json",
+        || audit_rows(&t).len() == 6,
     )
     .await;
     let rows = audit_rows(&t);
-    let routes: Vec<(&str, &str, &str)> = rows
+    let seen: Vec<(&str, &str, &str, bool)> = rows
         .iter()
         .rev()
         .map(|r| {
@@ -242,40 +297,52 @@ async fn tokens_and_roles_time_out_on_kick_persist_a_toggle_and_audit_each_chang
                 r["actor"].as_str().unwrap(),
                 r["role"].as_str().unwrap(),
                 r["route"].as_str().unwrap(),
+                r["result"].as_str().unwrap().starts_with("ok"),
             )
         })
         .collect();
     assert_eq!(
-        routes,
+        seen,
         [
-            ("wall", "viewer", "POST /api/v1/chat/say"),
-            ("mods", "moderator", "POST /api/v1/moderation/timeout"),
+            ("wall", "viewer", "POST /api/v1/chat/say", false),
+            ("mods", "moderator", "POST /api/v1/moderation/timeout", true),
             (
                 "ann",
                 "owner",
-                "POST /api/v1/triggers/{creator}/{trigger}/enabled"
+                "POST /api/v1/triggers/{creator}/{trigger}/enabled",
+                true
             ),
+            (
+                "mods",
+                "moderator",
+                "POST /api/v1/obs/{creator}/request",
+                true
+            ),
+            (
+                "mods",
+                "moderator",
+                "POST /api/v1/obs/{creator}/request",
+                false
+            ),
+            ("ann", "owner", "POST /api/v1/obs/{creator}/request", true),
         ]
     );
     assert!(
-        rows[2]["result"]
+        rows[5]["result"]
             .as_str()
             .unwrap()
             .starts_with("error forbidden"),
         "{}",
-        rows[2]
+        rows[5]
     );
-    assert!(
-        rows[1]["result"].as_str().unwrap().starts_with("ok queued"),
-        "{}",
-        rows[1]
-    );
-    assert_eq!(rows[1]["arguments"]["user_id"], "777");
-    assert_eq!(rows[0]["arguments"]["persist"], true);
+    assert_eq!(rows[4]["arguments"]["user_id"], "777");
+    assert_eq!(rows[3]["arguments"]["persist"], true);
+    assert_eq!(rows[2]["arguments"]["scene"], "Just Chatting");
+    assert_eq!(rows[0]["arguments"]["op"], "start");
 
     let (code, stderr) = stop(child).await;
     assert_eq!(code, 0, "{stderr}");
-    let tokens = [OWNER, MODERATOR, VIEWER].map(str::to_owned);
+    let tokens = [OWNER, MODERATOR, VIEWER, OBS_PASSWORD].map(str::to_owned);
     assert_no_secret(&stderr, "the -vv log", &tokens);
     assert_exports_hold_no_secret(&t, &tokens);
 }
@@ -289,8 +356,9 @@ const LINES: &str = "Array.from(document.querySelectorAll('#chat li.msg')).map(l
 async fn the_control_page_shows_live_chat_and_deletes_a_message_with_a_moderator_token() {
     let pusher = PusherServer::start(120).await;
     let api = KickApi::start(ACCESS, REFRESH, CLIENT_ID, CLIENT_SECRET, CHATROOM).await;
+    let obs = ObsServer::start(ObsOptions::default()).await;
     let port = free_port();
-    let t = control_root(&pusher, &api, port);
+    let t = control_root(&pusher, &api, &obs, port);
     let child = spawn(&t);
     pusher.wait_for_subscriptions(CHATROOM_CHANNEL, 1).await;
     wait_for_api(port).await;
@@ -407,6 +475,22 @@ async fn the_control_page_shows_live_chat_and_deletes_a_message_with_a_moderator
         "the deleted message is marked",
     );
     browser.wait_until("document.querySelectorAll('#audit li').length > 0 && document.getElementById('audit').textContent.includes('moderation/delete')", "the audit log on the page");
+    // OBS's scenes, as buttons; one click switches the program scene.
+    browser.wait_until(
+        "Array.from(document.querySelectorAll('#obs button')).some(b => b.textContent === 'Just Chatting')",
+        "OBS's scenes on the page",
+    );
+    browser.eval(
+        "Array.from(document.querySelectorAll('#obs button')).find(b => b.textContent === 'Just Chatting').click(); true",
+    );
+    obs.wait_for("the scene the page switched to", |s| {
+        s.program == "Just Chatting"
+    })
+    .await;
+    browser.wait_until(
+        "document.getElementById('obs').textContent.includes('connected · Just Chatting')",
+        "the new scene on the page",
+    );
 
     for (width, height) in [(390, 844), (1280, 800)] {
         browser.call(
