@@ -189,6 +189,11 @@
         li.appendChild(el("span", "msg-author", t.creator + "/" + t.id));
         li.appendChild(el("span", "muted", (t.command || t.kind || "") + " → " + (t.action || "")));
         var path = "/api/v1/triggers/" + encodeURIComponent(t.creator) + "/" + encodeURIComponent(t.id) + "/enabled";
+        if (t.command) {
+          append(li, button("Run", "moderator", function () {
+            change("/api/v1/triggers/" + encodeURIComponent(t.creator) + "/" + encodeURIComponent(t.id) + "/run", {});
+          }));
+        }
         append(li, button(t.enabled ? "On" : "Off", "moderator", function () {
           change(path, { enabled: !t.enabled, persist: false }, refreshTriggers);
         }, t.enabled ? "on" : ""));
@@ -202,11 +207,17 @@
 
   function refreshPolls() {
     api("GET", "/api/v1/polls").then(function (answer) {
-      var open = (answer.polls || []).filter(function (p) { return p.state === "open" || !p.state; });
+      var open = (answer.polls || []).filter(function (p) { return !p.closed_at && p.question; });
       fill("polls", open, function (p) {
         var li = el("li");
-        li.appendChild(el("span", "msg-author", p.creator + ": " + (p.question || p.poll)));
-        li.appendChild(el("span", "muted", JSON.stringify(p.votes || p.options || "")));
+        li.appendChild(el("div", "msg-author", p.creator + ": " + p.question));
+        var counts = (p.options || []).map(function (o) { return o.option + " " + o.votes; }).join(" · ");
+        li.appendChild(el("div", "muted", counts + " (" + p.total_votes + " votes)"));
+        append(li, button("Close poll", "moderator", function () {
+          change("/api/v1/polls/" + encodeURIComponent(p.creator) + "/close", {}, function () {
+            setTimeout(refreshPolls, 1000);
+          });
+        }));
         return li;
       }, "no open polls");
     }).catch(function (e) { notice(e.message); });

@@ -70,6 +70,32 @@ pub enum Change {
         #[serde(default)]
         title: Option<String>,
     },
+    /// Open a chat poll, as the poll command would in chat (`platform`: where it is announced;
+    /// default the creator's first running source).
+    PollOpen {
+        creator: String,
+        #[serde(default)]
+        platform: Option<Platform>,
+        question: String,
+        options: Vec<String>,
+        #[serde(default)]
+        duration_s: Option<u32>,
+    },
+    /// Close the creator's open chat poll, as `!poll close` would.
+    PollClose {
+        creator: String,
+        #[serde(default)]
+        platform: Option<Platform>,
+    },
+    /// Run a command trigger by its id, as if its command (with `args`) were said in chat.
+    RunTrigger {
+        creator: String,
+        trigger: String,
+        #[serde(default)]
+        platform: Option<Platform>,
+        #[serde(default)]
+        args: Option<String>,
+    },
     /// Ask the creator's OBS for something (starting or stopping the stream: owner only).
     Obs {
         creator: String,
@@ -90,6 +116,9 @@ impl Change {
             Change::SetTrigger { .. } => "set_trigger",
             Change::Clip { .. } => "clip",
             Change::Obs { .. } => "obs",
+            Change::PollOpen { .. } => "poll_open",
+            Change::PollClose { .. } => "poll_close",
+            Change::RunTrigger { .. } => "run_trigger",
         }
     }
 
@@ -112,7 +141,10 @@ impl Change {
             | Change::Unban { creator, .. }
             | Change::SetTrigger { creator, .. }
             | Change::Clip { creator, .. }
-            | Change::Obs { creator, .. } => creator,
+            | Change::Obs { creator, .. }
+            | Change::PollOpen { creator, .. }
+            | Change::PollClose { creator, .. }
+            | Change::RunTrigger { creator, .. } => creator,
         }
     }
 }

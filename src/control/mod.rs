@@ -28,16 +28,17 @@ pub use tokens::{Caller, Tokens};
 
 use crate::command::{CommandKind, PlatformCommand, TargetUser};
 use crate::config::Config;
-use crate::config::model::ControlRole;
+use crate::config::model::{ControlRole, Matcher};
 use crate::effects::sinks::CommandQueues;
 use crate::effects::sinks::command::Submitted;
+use crate::event::{Author, ChatEvent, OPERATOR_ID_PREFIX, Platform};
 use crate::obs::{Obs, ObsError};
 use crate::store::{ControlCall, NewClip, Readers, StoreWriter, WriteOp};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, mpsc, watch};
 
 /// Rows the reads return at most.
 pub const READ_LIMIT: usize = 100;
@@ -56,7 +57,13 @@ pub struct ControlParts {
     /// Woken when a clip job is committed, and for an export at once.
     pub clip_worker: Arc<Notify>,
     pub export_now: Arc<Notify>,
+    /// Operators' commands (a poll opened or closed, a trigger run), into the run loop as chat.
+    pub operator: mpsc::Sender<ChatEvent>,
 }
+
+/// Operators' commands waiting for the run loop. Policy when full: the change is refused at once
+/// (503), never waited for.
+pub const OPERATOR_QUEUE: usize = 16;
 
 /// The operations. Cheap to clone.
 #[derive(Clone)]
@@ -288,6 +295,61 @@ impl Control {
                 duration_s,
                 title,
             } => self.clip(&config, &creator, duration_s, title, cause).await,
+            Change::PollOpen {
+                creator,
+                platform,
+                question,
+                options,
+                duration_s,
+            } => {
+                let settings = config.triggers.polls.get(&creator).ok_or_else(|| {
+                    ControlError::NotFound(format!(
+                        "creator {creator} has no polls; add \"polls\": {{\"{creator}\": {{}}}} to triggers.json"
+                    ))
+                })?;
+                let escape = |t: &str| t.replace('|', "\\|");
+                let mut text = format!("{} open {}", settings.poll_command, escape(&question));
+                for option in &options {
+                    text.push_str(" | ");
+                    text.push_str(&escape(option));
+                }
+                if let Some(seconds) = duration_s {
+                    text.push_str(&format!(" {seconds}s"));
+                }
+                self.operator_says(caller, &creator, platform, &text, cause)
+            }
+            Change::PollClose { creator, platform } => {
+                let settings = config.triggers.polls.get(&creator).ok_or_else(|| {
+                    ControlError::NotFound(format!(
+                        "creator {creator} has no polls in triggers.json"
+                    ))
+                })?;
+                let text = format!("{} close", settings.poll_command);
+                self.operator_says(caller, &creator, platform, &text, cause)
+            }
+            Change::RunTrigger {
+                creator,
+                trigger,
+                platform,
+                args,
+            } => {
+                let def = config
+                    .triggers
+                    .triggers
+                    .get(&creator)
+                    .and_then(|defs| defs.iter().find(|d| d.id == trigger))
+                    .ok_or_else(|| persist::no_trigger(&creator, &trigger))?;
+                let Matcher::Command { command, .. } = &def.matcher else {
+                    return Err(ControlError::Refused(format!(
+                        "trigger {creator}/{trigger} matches chat by keyword, pattern or stream event, not by a command; only command triggers can be run by id"
+                    )));
+                };
+                let text = match args.as_deref().map(str::trim) {
+                    Some(args) if !args.is_empty() => format!("{command} {args}"),
+                    _ => command.clone(),
+                };
+                self.operator_says(caller, &creator, platform, &text, cause)
+            }
             Change::Obs { creator, call } => {
                 let client = self
                     .inner
@@ -307,6 +369,48 @@ impl Control {
                 })
             }
         }
+    }
+
+    /// Hands the run loop `text` as said by the operator in `creator`'s chat on `platform` (default
+    /// the creator's first running source), where the triggers and polls answer it as chat.
+    fn operator_says(
+        &self,
+        caller: &Caller,
+        creator: &str,
+        platform: Option<Platform>,
+        text: &str,
+        cause: &str,
+    ) -> Result<Done, ControlError> {
+        let running = self.inner.parts.commands.platforms_of(creator);
+        let platform = match platform {
+            Some(p) if running.contains(&p) => p,
+            Some(p) => {
+                return Err(ControlError::Unavailable(format!(
+                    "no {p} source runs for {creator}, so nothing could answer there"
+                )));
+            }
+            None => *running.first().ok_or_else(|| {
+                ControlError::Unavailable(format!("no source runs for {creator}"))
+            })?,
+        };
+        let mut author = Author::viewer(&caller.name);
+        author.id = format!("control:{}", caller.name).into();
+        author.display_name = format!("{} (control)", caller.name).into();
+        author.roles.moderator = true;
+        author.roles.broadcaster = caller.role == ControlRole::Owner;
+        let id = format!(
+            "{OPERATOR_ID_PREFIX}{}",
+            cause.trim_start_matches("control:").replace(':', "-")
+        );
+        let event = ChatEvent::operator(platform, creator, &id, chrono::Utc::now(), author, text);
+        self.inner.parts.operator.try_send(event).map_err(|_| {
+            ControlError::Unavailable("the run loop is busy or stopping; try again".into())
+        })?;
+        Ok(Done {
+            status: "queued",
+            cause: format!("event:{platform}:{id}"),
+            detail: format!("{text:?} handed to {creator}'s triggers on {platform}"),
+        })
     }
 
     fn command(

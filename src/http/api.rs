@@ -204,6 +204,27 @@ static ROUTES: LazyLock<Vec<ApiRoute>> = LazyLock::new(|| {
         ),
         route!(
             POST,
+            "/api/v1/triggers/{creator}/{trigger}/run",
+            MODERATOR,
+            Some("RunTriggerBody"),
+            |c, call| change(c, call, "run_trigger").await
+        ),
+        route!(
+            POST,
+            "/api/v1/polls/{creator}/open",
+            MODERATOR,
+            Some("PollOpenBody"),
+            |c, call| change(c, call, "poll_open").await
+        ),
+        route!(
+            POST,
+            "/api/v1/polls/{creator}/close",
+            MODERATOR,
+            Some("PollCloseBody"),
+            |c, call| change(c, call, "poll_close").await
+        ),
+        route!(
+            POST,
             "/api/v1/clips/create",
             MODERATOR,
             Some("ClipBody"),
@@ -398,6 +419,7 @@ mod tests {
     struct Fixture {
         app: Router,
         commands: mpsc::Receiver<PlatformCommand>,
+        operator: mpsc::Receiver<crate::event::ChatEvent>,
         readers: Readers,
         root: tempfile::TempDir,
         _writer: StoreWriter,
@@ -417,6 +439,7 @@ mod tests {
         let writer = StoreWriter::spawn(&db_path(root.path()), 64).unwrap();
         let readers = Readers::new(&db_path(root.path()));
         let (tx, commands) = mpsc::channel(64);
+        let (operator, operator_rx) = mpsc::channel(4);
         let mut routes = std::collections::HashMap::new();
         routes.insert(
             ("demo".to_owned(), Platform::named("sim")),
@@ -444,10 +467,12 @@ mod tests {
             root: root.path().to_path_buf(),
             clip_worker: Arc::new(Notify::new()),
             export_now: Arc::new(Notify::new()),
+            operator,
         });
         Fixture {
             app: router(control),
             commands,
+            operator: operator_rx,
             readers,
             root,
             _writer: writer,
@@ -668,6 +693,86 @@ mod tests {
                 assert!(!text.contains(token), "a token in the audit log: {text}");
             }
         }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn polls_and_trigger_runs_reach_the_run_loop_as_the_operators_chat() {
+        let mut f = fixture();
+        let (status, done) = call(
+            &f.app,
+            "POST",
+            "/api/v1/triggers/demo/ping/run",
+            Some(MOD_TOKEN),
+            json!({}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{done}");
+        let event = f.operator.try_recv().unwrap();
+        assert_eq!(event.text, "!ping");
+        assert_eq!(
+            event.platform,
+            Platform::named("sim"),
+            "the creator's running source"
+        );
+        assert!(event.is_operator() && !event.can_be_replied_to());
+        assert_eq!(event.channel, "", "the creator's own channel");
+        assert!(event.author.roles.moderator && !event.author.roles.broadcaster);
+        assert_eq!(event.author.login, "mods");
+        assert_eq!(done["cause"], format!("event:sim:{}", event.message_id));
+        let (status, _) = call(&f.app, "POST", "/api/v1/polls/demo/open", Some(OWNER_TOKEN),
+            json!({"question": "Next game? | really", "options": ["Celeste", "Hades"], "duration_s": 90})).await;
+        assert_eq!(status, StatusCode::OK);
+        let event = f.operator.try_recv().unwrap();
+        assert_eq!(
+            event.text,
+            "!poll open Next game? \\| really | Celeste | Hades 90s"
+        );
+        assert!(
+            event.author.roles.broadcaster,
+            "an owner speaks as the broadcaster"
+        );
+        let (status, _) = call(
+            &f.app,
+            "POST",
+            "/api/v1/polls/demo/close",
+            Some(MOD_TOKEN),
+            json!({}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(f.operator.try_recv().unwrap().text, "!poll close");
+        // Only command triggers run by id; a platform without a running source is refused.
+        let (status, body) = call(
+            &f.app,
+            "POST",
+            "/api/v1/triggers/demo/hype-tally/run",
+            Some(MOD_TOKEN),
+            json!({}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        let (status, body) = call(
+            &f.app,
+            "POST",
+            "/api/v1/polls/demo/close",
+            Some(MOD_TOKEN),
+            json!({"platform": "kick"}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert!(
+            f.operator.try_recv().is_err(),
+            "nothing else was handed over"
+        );
+        let (status, _) = call(
+            &f.app,
+            "POST",
+            "/api/v1/polls/demo/close",
+            Some(VIEWER_TOKEN),
+            json!({}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -228,6 +228,7 @@ pub async fn run(
     // Ends when the pipeline (holding the router, holding its sender) is dropped at shutdown.
     let commands = supervisor.commands(counters.commands.clone(), telemetry.clone());
     let standings = super::standings::spawn(readers.clone(), commands.clone(), &tasks);
+    let (operator, mut operator_rx) = tokio::sync::mpsc::channel(crate::control::OPERATOR_QUEUE);
     if let Some(http) = http {
         let control = crate::control::Control::new(crate::control::ControlParts {
             tokens: http.tokens(),
@@ -239,6 +240,7 @@ pub async fn run(
             root: root.to_path_buf(),
             clip_worker: clip_worker.clone(),
             export_now: export_now.clone(),
+            operator,
         });
         http.serve(Some(control), &shutdown, &tasks);
     }
@@ -271,7 +273,14 @@ pub async fn run(
         cadence_s = config.system.exports.cadence_s,
         "Runtime started; press Ctrl-C to stop."
     );
-    let run_loop = drain(&mut receiver, &mut pipeline, &mut config_rx, &telemetry).await;
+    let run_loop = drain(
+        &mut receiver,
+        &mut pipeline,
+        &mut config_rx,
+        &mut operator_rx,
+        &telemetry,
+    )
+    .await;
     let mut unsent_events = pipeline.unsent_events;
     if let Err(e) = &run_loop {
         tracing::error!(error = %e, "The run loop failed; stopping everything.");

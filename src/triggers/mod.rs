@@ -93,7 +93,7 @@ fn fire(
         message_id: event.message_id.to_string(),
         at: event.timestamp,
         kind,
-        thread: event.kind == EventKind::Message,
+        thread: event.can_be_replied_to(),
     });
 }
 

@@ -208,6 +208,29 @@ async fn tokens_and_roles_time_out_on_kick_persist_a_toggle_and_audit_each_chang
         ban.body,
         json!({"broadcaster_user_id": 4242, "user_id": 777, "duration": 10, "reason": "spam"})
     );
+    // A moderator runs the ping trigger by its id: the bot answers in Kick's chat, said, not
+    // threaded (the platform never saw the operator's command).
+    let (status, body) = api_call(
+        port,
+        "POST",
+        "/api/v1/triggers/demo/ping/run",
+        Some(MODERATOR),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    crate::kick_server::wait_for("the bot's answer on Kick", || {
+        api.chat().iter().any(|p| p.status == 200)
+    })
+    .await;
+    let sent = api.chat().into_iter().find(|p| p.status == 200).unwrap();
+    let post = &sent.body;
+    assert_eq!(post["content"], "pong", "{post}");
+    assert!(
+        post.get("reply_to_message_id").is_none_or(Value::is_null),
+        "{post}"
+    );
+
     // An owner persists a trigger toggle; the file still validates.
     let (status, body) = api_call(
         port,
@@ -281,11 +304,12 @@ async fn tokens_and_roles_time_out_on_kick_persist_a_toggle_and_audit_each_chang
     assert!(obs.state().streaming);
 
     // Each change asked by a known token is one row, newest first: the viewer's refused send, the
-    // timeout, the toggle, the scene switch, the moderator's refused stream start, the owner's.
+    // timeout, the trigger run, the toggle, the scene switch, the moderator's refused stream
+    // start, the owner's.
     until_within(
         Duration::from_secs(20),
-        "six control rows in admin/audit.json",
-        || audit_rows(&t).len() == 6,
+        "seven control rows in admin/audit.json",
+        || audit_rows(&t).len() == 7,
     )
     .await;
     let rows = audit_rows(&t);
@@ -306,6 +330,12 @@ async fn tokens_and_roles_time_out_on_kick_persist_a_toggle_and_audit_each_chang
         [
             ("wall", "viewer", "POST /api/v1/chat/say", false),
             ("mods", "moderator", "POST /api/v1/moderation/timeout", true),
+            (
+                "mods",
+                "moderator",
+                "POST /api/v1/triggers/{creator}/{trigger}/run",
+                true
+            ),
             (
                 "ann",
                 "owner",
@@ -328,14 +358,15 @@ async fn tokens_and_roles_time_out_on_kick_persist_a_toggle_and_audit_each_chang
         ]
     );
     assert!(
-        rows[5]["result"]
+        rows[6]["result"]
             .as_str()
             .unwrap()
             .starts_with("error forbidden"),
         "{}",
-        rows[5]
+        rows[6]
     );
-    assert_eq!(rows[4]["arguments"]["user_id"], "777");
+    assert_eq!(rows[5]["arguments"]["user_id"], "777");
+    assert_eq!(rows[4]["arguments"]["trigger"], "ping");
     assert_eq!(rows[3]["arguments"]["persist"], true);
     assert_eq!(rows[2]["arguments"]["scene"], "Just Chatting");
     assert_eq!(rows[0]["arguments"]["op"], "start");
