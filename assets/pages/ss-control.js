@@ -129,7 +129,16 @@
     var json;
     try { json = JSON.parse(data); } catch (e) { return; }
     if (kind === "chat") { addChat(json); }
+    // An action may open or close a poll, or change what the panels show: refresh them soon, once.
+    if (kind === "action" && !refreshSoon) {
+      refreshSoon = setTimeout(function () {
+        refreshSoon = null;
+        refreshPolls();
+        refreshAudit();
+      }, 500);
+    }
   }
+  var refreshSoon = null;
 
   // --- Panels ---------------------------------------------------------------------------------
   function fill(id, items, render, empty) {
