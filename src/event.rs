@@ -284,6 +284,9 @@ pub struct ChatEvent {
     pub extras: Extras,
 }
 
+/// The id prefix of an operator's command ([`ChatEvent::operator`]).
+pub const OPERATOR_ID_PREFIX: &str = "control-";
+
 /// The JSON Schema of [`ChatEvent`] (`schemas/chat_event.schema.json`), for consumers and tests.
 pub const CHAT_EVENT_SCHEMA: &str = include_str!("../schemas/chat_event.schema.json");
 
@@ -318,6 +321,35 @@ impl ChatEvent {
         self.kind = kind;
         self.detail = Some(Box::new(detail));
         self
+    }
+
+    /// A command an operator gave through the control API, as if said in the creator's chat on
+    /// `platform` by `author` (a moderator, or the broadcaster for an owner): it goes through the
+    /// data lane and the triggers like chat, and is recorded, so `ss replay` sees it too. Its id
+    /// starts with [`OPERATOR_ID_PREFIX`]; its channel is empty (the creator's own).
+    pub fn operator(
+        platform: Platform,
+        creator: &str,
+        message_id: &str,
+        timestamp: DateTime<Utc>,
+        author: Author,
+        text: &str,
+    ) -> ChatEvent {
+        debug_assert!(message_id.starts_with(OPERATOR_ID_PREFIX));
+        let mut event = ChatEvent::message(platform, creator, message_id, timestamp, author, text);
+        event.channel = CompactString::default();
+        event
+    }
+
+    /// Whether an operator gave it through the control API (not a platform).
+    pub fn is_operator(&self) -> bool {
+        self.message_id.starts_with(OPERATOR_ID_PREFIX)
+    }
+
+    /// Whether a reply can be threaded under it on its platform: a chat message the platform
+    /// delivered, never a stream event, a tick or an operator's command (the platform never saw it).
+    pub fn can_be_replied_to(&self) -> bool {
+        self.kind == EventKind::Message && !self.is_operator()
     }
 
     /// The event time as Unix milliseconds.

@@ -38,8 +38,13 @@
 //!   discord.json; hands the outbox rows to whatever caused them, to be written with it.
 //! - [`notify`]: the outbox's senders (Discord, X) and their rate limits, and the go-live watcher
 //!   that turns a source going live into once-per-stream posts.
+//! - [`obs`]: OBS over obs-websocket v5: one connection per configured OBS, its requests (scenes,
+//!   sources, inputs, replay buffer, chapters, stream) and its health.
 //! - [`http_out`]: outgoing HTTP of senders and platform side calls (client, form, errors).
-//! - [`http`]: the local HTTP server (`system.http`): health, snapshot, the live feed as SSE.
+//! - [`control`]: what moderators may do to a running runtime: tokens and roles, the rate limit,
+//!   the changes (chat, moderation, trigger toggles, clips, OBS) and their audit rows.
+//! - [`http`]: the local HTTP server (`system.http`): health, snapshot, the live feed as SSE, the
+//!   control API (`/api/v1/`) and the control page (`/control`).
 //! - [`pages`]: the chat pages (replay window, OBS overlay, live chat): one script and stylesheet,
 //!   hostile chat kept inert, a strict Content-Security-Policy.
 //! - [`status`]: the health of a runtime judged from its snapshot (`ss status`).
@@ -62,6 +67,7 @@ pub mod cli;
 pub mod clips;
 pub mod command;
 pub mod config;
+pub mod control;
 pub mod effects;
 pub mod engine;
 pub mod event;
@@ -73,6 +79,7 @@ pub mod json_spans;
 pub mod lanes;
 pub mod log_sink;
 pub mod notify;
+pub mod obs;
 pub mod pages;
 pub mod pipeline;
 pub mod replay;

@@ -7,6 +7,7 @@
 
 pub mod poll;
 
+use crate::config::model::ObsCall;
 use crate::event::Platform;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -122,6 +123,8 @@ pub enum ActionKind {
         channel: String,
         query: StandingsQuery,
     },
+    /// A request to the creator's OBS, its templates filled.
+    Obs { call: ObsCall },
 }
 
 /// What a standings command asks.
@@ -169,6 +172,7 @@ impl ActionKind {
             ActionKind::PollClose { .. } => "poll_close",
             ActionKind::PollRefused { .. } => "poll_refused",
             ActionKind::Standings { .. } => "standings",
+            ActionKind::Obs { .. } => "obs",
         }
     }
 }

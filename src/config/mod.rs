@@ -35,6 +35,7 @@ pub struct Config {
     pub discord: DiscordConfig,
     pub ratelimits: RateLimitsConfig,
     pub posting: PostingConfig,
+    pub obs: ObsConfig,
 }
 
 /// Why a config could not be loaded.

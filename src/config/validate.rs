@@ -246,6 +246,7 @@ fn apply_typed(kind: ConfigKind, text: &str, config: &mut Config) -> serde_json:
         ConfigKind::Discord => config.discord = serde_json::from_str(text)?,
         ConfigKind::RateLimits => config.ratelimits = serde_json::from_str(text)?,
         ConfigKind::Posting => config.posting = serde_json::from_str(text)?,
+        ConfigKind::Obs => config.obs = serde_json::from_str(text)?,
     }
     Ok(())
 }

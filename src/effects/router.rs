@@ -7,7 +7,7 @@
 //! effect means one new sink module and one match arm here.
 
 use super::sinks::{
-    ClipSink, CommandSink, CommunitySink, OutboxSink, StandingsSink, ValidationSink,
+    ClipSink, CommandSink, CommunitySink, ObsSink, OutboxSink, StandingsSink, ValidationSink,
 };
 use crate::actions::{Action, ActionKind};
 use crate::store::WriteOp;
@@ -33,6 +33,7 @@ pub struct Router {
     pub outbox: OutboxSink,
     pub validation: ValidationSink,
     pub standings: StandingsSink,
+    pub obs: ObsSink,
 }
 
 impl Router {
@@ -56,6 +57,7 @@ impl Router {
             ActionKind::Notify { .. } => self.outbox.accept(action, ops),
             ActionKind::ValidationPassed => self.validation.accept(action, ops),
             ActionKind::Standings { .. } => self.standings.accept(action, ops),
+            ActionKind::Obs { .. } => self.obs.accept(action, ops),
         }
     }
 }

@@ -66,6 +66,8 @@ pub struct RuntimeView {
     pub notify: BTreeMap<String, crate::notify::stats::DestinationStats>,
     /// The clip replay buffers (one capture per creator with `clips.capture`).
     pub captures: Vec<crate::clips::capture::CaptureView>,
+    /// The OBS connections (one per creator in obs.json).
+    pub obs: Vec<crate::obs::status::ObsView>,
 }
 
 impl RuntimeView {

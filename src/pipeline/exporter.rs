@@ -54,6 +54,8 @@ pub struct ExporterParts {
     pub notify: crate::notify::stats::NotifyStats,
     /// The clip captures.
     pub captures: crate::clips::CaptureViews,
+    /// The OBS connections.
+    pub obs: Vec<crate::obs::status::ObsStatus>,
 }
 
 impl ExporterParts {
@@ -90,6 +92,11 @@ impl ExporterParts {
             platforms: self.services.live_views(Utc::now()),
             notify: self.notify.snapshot(),
             captures: self.captures.snapshot(),
+            obs: self
+                .obs
+                .iter()
+                .map(crate::obs::status::ObsStatus::snapshot)
+                .collect(),
         }
     }
 

@@ -4,23 +4,61 @@
 
 use crate::config::Config;
 use crate::config::secrets::Secrets;
+use crate::control::Tokens;
 use crate::sources::registry::RunServices;
 use std::path::Path;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-/// Starts the local HTTP server when `system.http.enabled`, with the routes platforms add (merged
-/// outside the token check: they authenticate their requests themselves); returns the feed the
-/// pipeline publishes to.
+/// The local HTTP server, bound and with its routes, not yet serving: the control API it serves
+/// needs the run's parts, which start after it.
+pub(super) struct BoundHttp {
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    feed: crate::http::Feed,
+    tokens: Arc<Tokens>,
+}
+
+impl BoundHttp {
+    /// The feed the pipeline publishes to.
+    pub(super) fn feed(&self) -> crate::http::Feed {
+        self.feed.clone()
+    }
+
+    /// The control API's tokens, resolved.
+    pub(super) fn tokens(&self) -> Arc<Tokens> {
+        self.tokens.clone()
+    }
+
+    /// Serves until `shutdown`, with the control API when given.
+    pub(super) fn serve(
+        self,
+        control: Option<crate::control::Control>,
+        shutdown: &CancellationToken,
+        tasks: &TaskTracker,
+    ) {
+        let mut app = self.app;
+        if let Some(control) = control {
+            app = app.merge(crate::http::api::router(control));
+        }
+        tasks.spawn(crate::http::server::serve_router(
+            self.listener,
+            app,
+            shutdown.clone(),
+        ));
+    }
+}
+
+/// Binds the local HTTP server when `system.http.enabled`, with the routes platforms add (merged
+/// outside the token check: they authenticate their requests themselves). A refused address, a
+/// missing `token_env` or a control token whose variable is not set stops the run here.
 pub(super) async fn start_http(
     root: &Path,
     config: &Config,
     secrets: &Secrets,
     services: &RunServices,
-    shutdown: &CancellationToken,
-    tasks: &TaskTracker,
-) -> anyhow::Result<Option<crate::http::Feed>> {
+) -> anyhow::Result<Option<BoundHttp>> {
     use crate::http::server;
     let settings = &config.system.http;
     if !settings.enabled {
@@ -34,12 +72,14 @@ pub(super) async fn start_http(
             )
         })?)),
     };
+    let tokens = Arc::new(Tokens::resolve(&config.system.tokens, secrets)?);
     let listener = server::bind(&settings.listen, token.as_deref()).await?;
     let feed = crate::http::Feed::new();
     let state = server::AppState {
         feed: feed.clone(),
         snapshot: root.join("runtime/exports/runtime_snapshot.json"),
         token,
+        control_tokens: tokens.clone(),
     };
     let mut app = server::router(state);
     for routes in services.routes() {
@@ -48,10 +88,15 @@ pub(super) async fn start_http(
     tracing::info!(
         listen = %settings.listen,
         platform_routes = ?services.with_routes(),
-        "HTTP server listening (/healthz, /api/snapshot, /events, and the platforms' routes)."
+        control_tokens = config.system.tokens.len(),
+        "HTTP server listening (/healthz, /api/snapshot, /events, /control, /api/v1/, and the platforms' routes)."
     );
-    tasks.spawn(server::serve_router(listener, app, shutdown.clone()));
-    Ok(Some(feed))
+    Ok(Some(BoundHttp {
+        listener,
+        app,
+        feed,
+        tokens,
+    }))
 }
 
 #[cfg(test)]
@@ -74,40 +119,24 @@ mod tests {
 
     #[tokio::test]
     async fn no_server_when_off_and_a_missing_token_names_its_variable() {
-        let tasks = TaskTracker::new();
-        let shutdown = CancellationToken::new();
         let services = RunServices::default();
         let root = tempfile::tempdir().unwrap();
         let off = config(serde_json::json!({"enabled": false}));
-        let feed = start_http(
-            root.path(),
-            &off,
-            &Secrets::default(),
-            &services,
-            &shutdown,
-            &tasks,
-        )
-        .await
-        .unwrap();
-        assert!(feed.is_none());
+        let bound = start_http(root.path(), &off, &Secrets::default(), &services)
+            .await
+            .unwrap();
+        assert!(bound.is_none());
         let guarded = config(serde_json::json!({
             "enabled": true, "listen": "127.0.0.1:0", "token_env": "SS_TEST_HTTP_TOKEN_UNSET"
         }));
-        let err = start_http(
-            root.path(),
-            &guarded,
-            &Secrets::default(),
-            &services,
-            &shutdown,
-            &tasks,
-        )
-        .await
-        .unwrap_err();
+        let err = start_http(root.path(), &guarded, &Secrets::default(), &services)
+            .await
+            .err()
+            .unwrap();
         assert!(
             err.to_string().contains("SS_TEST_HTTP_TOKEN_UNSET"),
             "{err}"
         );
-        assert!(tasks.is_empty(), "nothing started");
     }
 
     #[tokio::test]
@@ -121,17 +150,16 @@ mod tests {
         };
         let on =
             config(serde_json::json!({"enabled": true, "listen": format!("127.0.0.1:{port}")}));
-        let feed = start_http(
+        let bound = start_http(
             root.path(),
             &on,
             &Secrets::default(),
             &RunServices::default(),
-            &shutdown,
-            &tasks,
         )
         .await
-        .unwrap();
-        assert!(feed.is_some());
+        .unwrap()
+        .expect("a server when enabled");
+        bound.serve(None, &shutdown, &tasks);
         let answer = reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
             .await
             .unwrap();

@@ -147,11 +147,13 @@ pub(super) fn run_mark(kind: RunMarkKind) -> WriteOp {
     })
 }
 
-/// Drains the data lane until it closes, applying config reloads between batches.
+/// Drains the data lane until it closes, applying config reloads between batches; operators'
+/// commands (`operator`) are taken between batches too.
 pub(super) async fn drain(
     receiver: &mut mpsc::Receiver<Inbound>,
     pipeline: &mut Pipeline,
     reloads: &mut watch::Receiver<Arc<Config>>,
+    operator: &mut mpsc::Receiver<ChatEvent>,
     telemetry: &Telemetry,
 ) -> Result<(), StoreError> {
     let mut batch = Vec::with_capacity(BATCH);
@@ -166,8 +168,16 @@ pub(super) async fn drain(
             }
             pipeline.reload(&next, telemetry).await?;
         }
-        if receiver.recv_many(&mut batch, BATCH).await == 0 {
-            return Ok(());
+        // The lane first; an operator's command (the control API) between batches. The loop ends
+        // when the lane closes, whatever operators still hold.
+        tokio::select! {
+            biased;
+            received = receiver.recv_many(&mut batch, BATCH) => {
+                if received == 0 {
+                    return Ok(());
+                }
+            }
+            Some(event) = operator.recv() => batch.push(Inbound::Event(event)),
         }
         let mut items = batch.drain(..);
         while let Some(item) = items.next() {
@@ -185,7 +195,7 @@ mod tests {
     use super::*;
     use crate::config::model::TriggersConfig;
     use crate::effects::sinks::{
-        ClipSink, CommandQueues, CommandSink, CommunitySink, OutboxSink, StandingsSink,
+        ClipSink, CommandQueues, CommandSink, CommunitySink, ObsSink, OutboxSink, StandingsSink,
         ValidationSink,
     };
     use crate::event::{Author, Platform, Tick};
@@ -215,6 +225,7 @@ mod tests {
                 outbox: OutboxSink,
                 validation: ValidationSink::new(Default::default()),
                 standings: StandingsSink::new(None, commands),
+                obs: ObsSink::new(crate::obs::Obs::default(), Telemetry::default()),
             },
             counters: Arc::default(),
             ops: Vec::new(),

@@ -25,7 +25,8 @@ use crate::config::Config;
 use crate::config::secrets::Secrets;
 use crate::effects::router::Router;
 use crate::effects::sinks::{
-    ClipSink, CommandSink, CommunitySink, OutboxSink, StandingsSink, Validated, ValidationSink,
+    ClipSink, CommandSink, CommunitySink, ObsSink, OutboxSink, StandingsSink, Validated,
+    ValidationSink,
 };
 use crate::lanes::DataLane;
 use crate::routing::Routing;
@@ -75,6 +76,8 @@ pub async fn run(
     telemetry.event("runtime_started", "runtime", "runtime started");
     let config = Arc::new(config);
     let (config_tx, mut config_rx) = watch::channel(config.clone());
+    // The control API changes the running config as a hot reload does.
+    let control_configs = config_tx.clone();
     // Before the store and the sources start, so a bad watch directory stops the run early.
     if config.system.hot_reload.enabled {
         let dir = root.join(&config.system.hot_reload.watch_dir);
@@ -96,7 +99,9 @@ pub async fn run(
     })
     .map_err(anyhow::Error::msg)?;
     // Also before anything starts: a refused listen address stops the run with the reason.
-    let feed = start_http(root, &config, &secrets, &services, &shutdown, &tasks).await?;
+    let http = start_http(root, &config, &secrets, &services).await?;
+    let feed = http.as_ref().map(super::http_server::BoundHttp::feed);
+
     let OpenStore {
         db,
         writer,
@@ -118,6 +123,15 @@ pub async fn run(
         sink, mut receiver, ..
     } = lane;
     let plans = supervisor::plan(&config, options.creator.as_deref());
+    // Each configured OBS: its connection and its request worker.
+    let obs = crate::obs::Obs::start(&crate::obs::ObsParts {
+        config: &config.obs,
+        creator: options.creator.as_deref(),
+        secrets: &secrets,
+        telemetry: &telemetry,
+        shutdown: &shutdown,
+        tasks: &tasks,
+    });
     let stored = Arc::new(supervisor::Stored::read(&readers).await);
     services.open(&RunParts {
         sink: sink.clone(),
@@ -188,6 +202,7 @@ pub async fn run(
         wake: clip_worker.clone(),
         telemetry: telemetry.clone(),
         creator: options.creator.as_deref(),
+        obs: obs.clone(),
     })?;
     let exporter = Exporter::start(
         ExporterParts {
@@ -205,13 +220,30 @@ pub async fn run(
             services: services.clone(),
             notify: notifications.stats.clone(),
             captures: clips.views(),
+            obs: obs.statuses(),
         },
         &tasks,
     );
 
     // Ends when the pipeline (holding the router, holding its sender) is dropped at shutdown.
     let commands = supervisor.commands(counters.commands.clone(), telemetry.clone());
-    let standings = super::standings::spawn(readers, commands.clone(), &tasks);
+    let standings = super::standings::spawn(readers.clone(), commands.clone(), &tasks);
+    let (operator, mut operator_rx) = tokio::sync::mpsc::channel(crate::control::OPERATOR_QUEUE);
+    if let Some(http) = http {
+        let control = crate::control::Control::new(crate::control::ControlParts {
+            tokens: http.tokens(),
+            commands: commands.clone(),
+            obs: obs.clone(),
+            writer: writer.clone(),
+            readers,
+            configs: control_configs,
+            root: root.to_path_buf(),
+            clip_worker: clip_worker.clone(),
+            export_now: export_now.clone(),
+            operator,
+        });
+        http.serve(Some(control), &shutdown, &tasks);
+    }
     let mut pipeline = Pipeline {
         core,
         chat_log: config.system.chat_log.enabled,
@@ -223,6 +255,7 @@ pub async fn run(
             outbox: OutboxSink,
             validation: ValidationSink::new(validated),
             standings: StandingsSink::new(Some(standings), commands),
+            obs: ObsSink::new(obs.clone(), telemetry.clone()),
         },
         counters: counters.clone(),
         ops: Vec::new(),
@@ -240,7 +273,14 @@ pub async fn run(
         cadence_s = config.system.exports.cadence_s,
         "Runtime started; press Ctrl-C to stop."
     );
-    let run_loop = drain(&mut receiver, &mut pipeline, &mut config_rx, &telemetry).await;
+    let run_loop = drain(
+        &mut receiver,
+        &mut pipeline,
+        &mut config_rx,
+        &mut operator_rx,
+        &telemetry,
+    )
+    .await;
     let mut unsent_events = pipeline.unsent_events;
     if let Err(e) = &run_loop {
         tracing::error!(error = %e, "The run loop failed; stopping everything.");

@@ -221,6 +221,10 @@ pub fn describe(a: &Action) -> String {
         ),
         ActionKind::PollRefused { command, reason } => format!("poll_refused {command}: {reason}"),
         ActionKind::Standings { query, .. } => format!("standings {query:?}"),
+        ActionKind::Obs { call } => format!(
+            "obs {}",
+            serde_json::to_string(call).unwrap_or_else(|_| call.name().to_string())
+        ),
     }
 }
 

@@ -79,7 +79,8 @@ pub(super) fn apply(
         | ActionKind::Unban { .. }
         | ActionKind::ValidationPassed
         | ActionKind::PollRefused { .. }
-        | ActionKind::Standings { .. } => {}
+        | ActionKind::Standings { .. }
+        | ActionKind::Obs { .. } => {}
     }
     outbox::enqueue_checked(conn, &notifications)?;
     conn.prepare_cached(
@@ -122,6 +123,15 @@ impl StoreReader {
                     last_fired_at: rows::time(r, 3)?,
                 })
             },
+        )
+    }
+
+    /// The `limit` most recently recorded actions, newest first.
+    pub fn recent_actions(&self, limit: usize) -> Result<Vec<Action>, StoreError> {
+        self.rows(
+            &format!("SELECT {ACTION_COLUMNS} FROM actions ORDER BY id DESC LIMIT ?1"),
+            params![rows::limit(limit)],
+            read_action,
         )
     }
 

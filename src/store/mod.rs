@@ -38,7 +38,7 @@ pub mod writer;
 use std::path::{Path, PathBuf};
 
 pub use actions::TriggerFires;
-pub use audit::AuditRow;
+pub use audit::{AuditRow, ControlCall};
 pub use chat::ChatTotal;
 pub use checkpoints::Checkpoint;
 pub use clips::{ClipHistoryRow, ClipJobRow, ClipRow, ClipState, ClipStateChange, NewClip};

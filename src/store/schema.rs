@@ -268,4 +268,13 @@ pub const MIGRATIONS: &[&str] = &[
         after_mark_id  INTEGER NOT NULL
     );
     ",
+    // 10 -> 11: control API calls in the audit log: who (the token's name and role), what (the
+    // route and its arguments, without secrets) and the result. NULL for the runtime's own entries.
+    r"
+    ALTER TABLE audit ADD COLUMN actor     TEXT;
+    ALTER TABLE audit ADD COLUMN role      TEXT;
+    ALTER TABLE audit ADD COLUMN route     TEXT;
+    ALTER TABLE audit ADD COLUMN arguments TEXT;
+    ALTER TABLE audit ADD COLUMN result    TEXT;
+    ",
 ];

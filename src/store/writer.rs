@@ -28,6 +28,7 @@
 //! same transaction as what caused it.
 
 use super::apply::{ApplyError, BatchTally};
+use super::audit::ControlCall;
 use super::chat::{self, ChatTotals, INSERT_CHAT};
 use super::checkpoints::{self, Checkpoint};
 use super::clips::{self, ClipStateChange, NewClip};
@@ -102,6 +103,8 @@ pub enum WriteOp {
         action: String,
         detail: String,
     },
+    /// A control API call that changed something, for the audit log.
+    ControlCall(Box<ControlCall>),
     /// Trigger state started afresh here (a run start, an applied hot reload); see [`super::runs`].
     RunMark(RunMark),
     /// A tick that fired actions, recorded where it came in the chat (sent in one `Atomic` with
@@ -620,6 +623,7 @@ fn apply(
             units,
         } => quotas::spend_project(conn, project, *day, method, *units)?,
         WriteOp::Audit { at, action, detail } => audit::append(conn, at, action, detail)?,
+        WriteOp::ControlCall(call) => audit::append_call(conn, call)?,
         WriteOp::RunMark(mark) => {
             runs::record(conn, mark)?;
             community::interrupt_open_polls(conn, &mark.at)?;

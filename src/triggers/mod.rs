@@ -122,7 +122,7 @@ fn fire_ready(
         message_id: event.message_id.to_string(),
         at: event.timestamp,
         kind,
-        thread: event.kind == EventKind::Message,
+        thread: event.can_be_replied_to(),
     });
 }
 
@@ -227,6 +227,9 @@ fn action_kind(trigger: &CompiledTrigger, event: &ChatEvent, args: &str, count: 
             text: fill(template),
         },
         ActionDef::ValidationPassed => ActionKind::ValidationPassed,
+        ActionDef::Obs(call) => ActionKind::Obs {
+            call: call.map_text(fill),
+        },
     }
 }
 

@@ -364,7 +364,7 @@ impl Cause<'_> {
             id: Cow::Borrowed(&event.message_id),
             at: event.timestamp,
             channel: Cow::Borrowed(&event.channel),
-            thread: true,
+            thread: event.can_be_replied_to(),
         }
     }
 }

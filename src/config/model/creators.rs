@@ -60,6 +60,21 @@ pub struct CreatorClips {
     /// Overrides system.json's `clips.default_destination` (`local`, `http`, `twitch`).
     #[serde(default)]
     pub destination: Option<String>,
+    /// Where a clip's video comes from: `capture` (the FFmpeg replay buffer above, the default) or
+    /// `obs` (OBS's own replay buffer, saved over obs-websocket; obs.json names the OBS).
+    #[serde(default)]
+    pub source: ClipSource,
+}
+
+/// Where a creator's clips are cut from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClipSource {
+    /// The runtime's own FFmpeg capture (`clips.capture`).
+    #[default]
+    Capture,
+    /// OBS's replay buffer: `SaveReplayBuffer`, then the file its `ReplayBufferSaved` event names.
+    Obs,
 }
 
 /// The replay buffer: what FFmpeg records and how much of it is kept.

@@ -7,6 +7,7 @@
 
 mod creators;
 mod discord;
+mod obs;
 mod platforms;
 mod posting;
 mod ratelimits;
@@ -15,6 +16,7 @@ mod triggers;
 
 pub use creators::*;
 pub use discord::*;
+pub use obs::*;
 pub use platforms::*;
 pub use posting::*;
 pub use ratelimits::*;

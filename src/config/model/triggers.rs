@@ -519,6 +519,9 @@ pub enum ActionDef {
     Notify { channel: String, template: String },
     /// Mark the platform's chat as validated (a message made it through end to end).
     ValidationPassed,
+    /// Ask the creator's OBS (obs.json) for something: `"request": "switch_scene"` with
+    /// `"scene": "{args}"`, ... ([`super::ObsCall`]); its texts are templates.
+    Obs(super::ObsCall),
 }
 
 impl ActionDef {
@@ -631,5 +634,29 @@ mod tests {
         }))
         .unwrap_err();
         assert!(err.to_string().contains("`kind`"), "{err}");
+    }
+
+    #[test]
+    fn an_obs_action_reads_its_request_and_the_schemas_agree_on_its_shape() {
+        let def: TriggerDef = serde_json::from_value(json!({
+            "id": "scene", "kind": "command", "command": "!scene",
+            "action": {"type": "obs", "request": "switch_scene", "scene": "{args}"}
+        }))
+        .unwrap();
+        assert_eq!(
+            def.action,
+            ActionDef::Obs(super::super::ObsCall::SwitchScene {
+                scene: "{args}".into()
+            })
+        );
+        assert_eq!(
+            serde_json::to_value(&def.action).unwrap(),
+            json!({"type": "obs", "request": "switch_scene", "scene": "{args}"})
+        );
+        let obs: Value =
+            serde_json::from_str(crate::config::files::ConfigKind::Obs.schema_text()).unwrap();
+        let defs = schema_defs();
+        assert_eq!(defs["obs_call"], obs["$defs"]["obs_call"]);
+        assert_eq!(defs["switch"], obs["$defs"]["switch"]);
     }
 }

@@ -99,6 +99,18 @@ impl CommandQueues {
         }
     }
 
+    /// The platforms with a running source for `creator`, in the platforms' order.
+    pub fn platforms_of(&self, creator: &str) -> Vec<Platform> {
+        let mut platforms: Vec<Platform> = self
+            .routes
+            .keys()
+            .filter(|(c, _)| c == creator)
+            .map(|(_, p)| *p)
+            .collect();
+        platforms.sort_by_key(|p| Platform::all().iter().position(|q| q == p));
+        platforms
+    }
+
     /// A reply that could not even be made (a standings read failed): counted as dropped.
     pub fn unanswered(&self) {
         self.stats.dropped();

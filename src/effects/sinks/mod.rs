@@ -8,6 +8,7 @@
 //! | [`community`] | votes, tallies, scores in the store | the store writer's queue | block |
 //! | [`outbox`] | a durable outbox row for the Discord / X senders | the store writer's queue | block |
 //! | [`validation`] | marks the platform's chat as seen end to end | none (a map entry) | — |
+//! | [`obs`] | a request to the creator's OBS (scene, source, input, replay buffer, chapter, stream), answered and recorded by its worker | the OBS client's queue ([`crate::obs::REQUEST_QUEUE`]) | drop the request, count it |
 //! | [`standings`] | `!top` / `!rank` answered from the store by the standings worker | the worker's queue ([`standings::STANDINGS_QUEUE`]) | drop the question, count it as a dropped command |
 //!
 //! The store writer's queue is [`crate::pipeline::runner::WRITER_CAPACITY`] ops; a full queue makes
@@ -16,6 +17,7 @@
 pub mod clip;
 pub mod command;
 pub mod community;
+pub mod obs;
 pub mod outbox;
 pub mod standings;
 pub mod validation;
@@ -23,6 +25,7 @@ pub mod validation;
 pub use clip::ClipSink;
 pub use command::{CommandQueues, CommandSink};
 pub use community::CommunitySink;
+pub use obs::ObsSink;
 pub use outbox::OutboxSink;
 pub use standings::{StandingsRequest, StandingsSink};
 pub use validation::{Validated, ValidationSink};
