@@ -268,4 +268,10 @@ pub const MIGRATIONS: &[&str] = &[
         after_mark_id  INTEGER NOT NULL
     );
     ",
+    // 10 -> 11: the channel a message came from through Twitch's shared chat (NULL for the
+    // channel's own chat and for rows recorded before), so `ss replay` ignores it exactly as the
+    // live triggers did.
+    r"
+    ALTER TABLE chat_events ADD COLUMN shared_from TEXT;
+    ",
 ];

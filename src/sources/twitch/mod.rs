@@ -18,6 +18,7 @@
 
 pub mod client;
 pub mod decode;
+pub mod eventsub;
 pub mod helix;
 pub mod irc;
 pub mod platform;

@@ -1,0 +1,4 @@
+//! Twitch EventSub over WebSocket.
+
+pub mod events;
+pub mod frames;
