@@ -17,10 +17,13 @@
 //! through [`TwitchSource::with_root_certificates`] or [`TwitchSource::with_ca_file`].
 
 pub mod client;
+pub mod auth;
 pub mod decode;
 pub mod eventsub;
 pub mod helix;
+pub mod helix_api;
 pub mod irc;
+pub mod oauth;
 pub mod platform;
 pub mod send;
 pub mod transport;
