@@ -7,6 +7,7 @@
 //! | [`HelixApi::ban`] | `POST /moderation/bans?broadcaster_id&moderator_id` | 200 (a `duration` makes it a timeout) |
 //! | [`HelixApi::unban`] | `DELETE /moderation/bans?broadcaster_id&moderator_id&user_id` | 204 |
 //! | [`HelixApi::delete_message`] | `DELETE /moderation/chat?broadcaster_id&moderator_id&message_id` | 204 |
+//! | [`HelixApi::announce`] | `POST /chat/announcements?broadcaster_id&moderator_id` | 204 |
 //! | [`HelixApi::user_id`] | `GET /users?login=` | the channel's user id |
 //!
 //! Every call carries `Authorization: Bearer` and the `Client-Id` that minted the token, both from
@@ -431,6 +432,31 @@ impl HelixApi {
                     ("message_id", message_id),
                 ],
                 None,
+            )
+            .await?;
+        match status {
+            200..=299 => Ok(()),
+            _ => Err(Self::error(status, &text)),
+        }
+    }
+
+    /// Posts `message` as an announcement (in the channel's colour).
+    pub async fn announce(
+        &self,
+        broadcaster_id: &str,
+        moderator_id: &str,
+        message: &str,
+    ) -> Result<(), HelixError> {
+        let body = serde_json::json!({"message": message, "color": "primary"}).to_string();
+        let (status, text) = self
+            .call(
+                Method::POST,
+                "/chat/announcements",
+                &[
+                    ("broadcaster_id", broadcaster_id),
+                    ("moderator_id", moderator_id),
+                ],
+                Some(body),
             )
             .await?;
         match status {

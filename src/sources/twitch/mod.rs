@@ -22,9 +22,11 @@ pub mod decode;
 pub mod eventsub;
 pub mod helix;
 pub mod helix_api;
+pub mod helix_send;
 pub mod irc;
 pub mod oauth;
 pub mod platform;
+pub mod scopes;
 pub mod send;
 pub mod transport;
 
