@@ -153,6 +153,20 @@ pub enum AuthError {
     Unavailable(String),
 }
 
+/// Why a login could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    File(#[from] TokenFileError),
+    /// An environment variable the block names is not set.
+    #[error("environment variable {0} is not set")]
+    MissingEnv(String),
+    #[error(
+        "Helix calls need the application's client id: set client_id_env in the creator's twitch block"
+    )]
+    NoClientId,
+}
+
 /// Where the current token came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Origin {
@@ -188,6 +202,9 @@ pub struct AuthSettings {
 pub struct TwitchAuth {
     creator: String,
     file: PathBuf,
+    /// The scopes of the stored login as loaded; `None` for a `token_env` token (unknown until
+    /// validated).
+    stored_scopes: Option<BTreeSet<String>>,
     client_secret: Option<Secret>,
     id: IdServer,
     secrets: Secrets,
@@ -210,9 +227,9 @@ impl TwitchAuth {
         settings: &AuthSettings,
         id: IdServer,
         secrets: &Secrets,
-    ) -> Result<Option<TwitchAuth>, String> {
+    ) -> Result<Option<TwitchAuth>, LoadError> {
         let file = token_file(&settings.state_dir, &settings.creator);
-        let stored = read_login(&file, &settings.creator).map_err(|e| e.to_string())?;
+        let stored = read_login(&file, &settings.creator)?;
         let client_secret = settings
             .client_secret_env
             .as_deref()
@@ -234,13 +251,14 @@ impl TwitchAuth {
                 };
                 let access = secrets
                     .get(name)
-                    .ok_or_else(|| format!("environment variable {name} is not set"))?;
-                let client_id_env = settings.client_id_env.as_deref().ok_or_else(|| {
-                    "Helix calls need the application's client id: set client_id_env in the creator's twitch block".to_owned()
-                })?;
+                    .ok_or_else(|| LoadError::MissingEnv(name.clone()))?;
+                let client_id_env = settings
+                    .client_id_env
+                    .as_deref()
+                    .ok_or(LoadError::NoClientId)?;
                 let client_id = secrets
                     .get(client_id_env)
-                    .ok_or_else(|| format!("environment variable {client_id_env} is not set"))?;
+                    .ok_or_else(|| LoadError::MissingEnv(client_id_env.to_owned()))?;
                 // IRC tokens are written with `oauth:`; Helix wants the bare token.
                 let bare = access.expose().trim_start_matches("oauth:").to_owned();
                 State {
@@ -255,14 +273,25 @@ impl TwitchAuth {
                 }
             }
         };
+        let stored_scopes = state
+            .stored
+            .as_ref()
+            .map(|s| s.scopes.iter().cloned().collect());
         Ok(Some(TwitchAuth {
             creator: settings.creator.clone(),
             file,
+            stored_scopes,
             client_secret,
             id,
             secrets: secrets.clone(),
             state: Mutex::new(state),
         }))
+    }
+
+    /// The scopes the stored login was granted, known before anything is sent; `None` for a
+    /// `token_env` token.
+    pub fn stored_scopes(&self) -> Option<&BTreeSet<String>> {
+        self.stored_scopes.as_ref()
     }
 
     /// The access token and the client id to send with it.
