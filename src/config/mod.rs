@@ -86,7 +86,9 @@ impl Config {
                     || drafts.iter().any(|(_, k)| k == kind)
             })
             .collect::<Vec<_>>();
-        let (report, config) = validate::check(&inputs, None);
+        // The root's state (stored logins) sits beside its config directory.
+        let state_dir = dir.parent().map(|runtime| runtime.join("state"));
+        let (report, config) = validate::check_in_root(&inputs, None, state_dir.as_deref());
         for warning in &report.warnings {
             tracing::warn!("{warning}");
         }

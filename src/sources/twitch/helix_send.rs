@@ -332,6 +332,37 @@ impl Delivery for HelixDelivery {
     }
 }
 
+/// The IRC transport's delivery with Helix beside it: chat on the IRC connection, the kinds the
+/// stored login allows (moderation, announcements) over Helix.
+pub struct ChatAndHelix {
+    pub chat: Box<dyn Delivery>,
+    pub helix: HelixDelivery,
+}
+
+impl Delivery for ChatAndHelix {
+    fn ready(&mut self) -> BoxFuture<'_, ()> {
+        // The serving loop asks before the part at the front of the queue, whatever its kind:
+        // waiting for the chat connection keeps the order of commands.
+        self.chat.ready()
+    }
+
+    fn max_chars(&self, command: &PlatformCommand) -> usize {
+        if self.helix.carries(command.kind.name()) {
+            self.helix.max_chars(command)
+        } else {
+            self.chat.max_chars(command)
+        }
+    }
+
+    fn deliver<'a>(&'a mut self, part: &'a Part) -> BoxFuture<'a, Result<(), DeliveryError>> {
+        if self.helix.carries(part.command.kind.name()) {
+            self.helix.deliver(part)
+        } else {
+            self.chat.deliver(part)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,22 +1,29 @@
 //! Twitch's entry in the platform registry: its identity, its creators.json block and checks, its
-//! platforms.json keys, its send limit's own key, how its source is built, and its per-run service:
-//! the Helix go-live poller ([`super::helix`]) for creators whose block names the app's client id
-//! and secret (IRC has no live signal).
+//! platforms.json keys, its send limit's own key, how its source is built (IRC, or EventSub with
+//! `"transport": "eventsub"`), its stored logins (`ss auth status`), and its per-run service: the
+//! Helix go-live poller ([`super::helix`]) for IRC creators whose block names the app's client id
+//! and secret (IRC has no live signal; EventSub has `stream.online`).
 
-use super::helix;
+use super::auth::{AuthSettings, LoadError, TwitchAuth};
+use super::helix_api::HelixApi;
+use super::helix_send::ChannelIds;
+use super::oauth::IdServer;
+use super::{eventsub, helix};
 use super::{TwitchEndpoints, TwitchSource};
-use crate::config::model::{Creator, RateLimitsConfig, SendLimit};
+use crate::config::model::{Creator, RateLimitsConfig, SendLimit, TriggerDef};
 use crate::config::platform::{
     Check, Credential, PlatformBlock, PlatformConfig, Settings, parse_settings, schema_part,
 };
 use crate::config::secrets::Secrets;
 use crate::event::{EmoteImages, Platform, PlatformInfo};
 use crate::sources::registry::{
-    PlatformModule, PlatformServices, ServiceStart, SourceBuild, SourceStatus,
+    LoginError, LoginRequest, PlatformModule, PlatformServices, ServiceStart, SourceBuild,
+    SourceStatus, StoredCredential,
 };
 use crate::sources::{Source, SourceError, StatusHandle};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -47,12 +54,40 @@ pub struct Twitch;
 
 crate::register_platform!(TWITCH_INFO, Twitch);
 
-/// A creator's `twitch` block: Twitch chat over IRC.
+/// How a creator's Twitch chat is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// IRC (TLS by default): chat and USERNOTICE events; moderation through Helix with a login.
+    #[default]
+    Irc,
+    /// EventSub over WebSocket for events, Helix for sending and moderating; needs a login
+    /// (`ss auth twitch`) or a user token in `token_env`, and `client_id_env`.
+    EventSub,
+}
+
+impl Transport {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Irc => "irc",
+            Transport::EventSub => "eventsub",
+        }
+    }
+}
+
+/// A creator's `twitch` block.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TwitchSettings {
     #[serde(default)]
     pub enabled: bool,
+    /// `irc` (the default) or `eventsub`.
+    #[serde(default)]
+    pub transport: Transport,
+    /// The channel's user id, when the login's user is not the channel's owner (else looked up
+    /// once per run).
+    #[serde(default)]
+    pub broadcaster_id: Option<String>,
     /// The channel login to join, without `#`.
     pub channel: String,
     /// The bot's login; a `justinfan…` nick (or no token_env) reads anonymously.
@@ -103,6 +138,7 @@ impl PlatformConfig for Twitch {
             check.env_name("token_env", t.token_env.as_ref());
             check.env_name("client_id_env", t.client_id_env.as_ref());
             check.env_name("client_secret_env", t.client_secret_env.as_ref());
+            super::checks::check_block(t, check);
         }
         if creator
             .clips
@@ -115,6 +151,22 @@ impl PlatformConfig for Twitch {
                 "clips/destination",
                 "the twitch clip destination needs the creator's twitch block with `token_env` (scope clips:edit) and `client_id_env`",
             );
+        }
+    }
+
+    fn check_with_state(
+        &self,
+        creator: &Creator,
+        block: Option<&PlatformBlock>,
+        triggers: &[TriggerDef],
+        state_dir: &Path,
+        check: &mut Check,
+    ) {
+        if let Some(t) = block
+            .filter(|b| b.enabled && creator.enabled)
+            .and_then(PlatformBlock::settings::<TwitchSettings>)
+        {
+            super::checks::check_with_state(creator, t, triggers, state_dir, check);
         }
     }
 
@@ -177,13 +229,125 @@ impl PlatformConfig for Twitch {
     }
 }
 
+/// The creator's login for Helix calls, with the API and the channel's ids around it; `None`
+/// without a stored login or `token_env`.
+fn helix_for(
+    build: &SourceBuild<'_>,
+    twitch: &TwitchSettings,
+    channel: &str,
+) -> Result<Option<(Arc<ChannelIds>, Arc<TwitchAuth>)>, SourceError> {
+    let oauth_url = build
+        .own
+        .str("oauth_url")
+        .unwrap_or_else(|| helix::DEFAULT_OAUTH_URL.into());
+    let helix_url = build
+        .own
+        .str("helix_url")
+        .unwrap_or_else(|| helix::DEFAULT_HELIX_URL.into());
+    let settings = AuthSettings {
+        creator: build.creator.to_owned(),
+        token_env: twitch.token_env.clone(),
+        client_id_env: twitch.client_id_env.clone(),
+        client_secret_env: twitch.client_secret_env.clone(),
+        state_dir: build.state_dir.to_path_buf(),
+    };
+    let id = IdServer::new(&oauth_url, build.secrets.clone());
+    let auth = match TwitchAuth::load(&settings, id, build.secrets) {
+        Ok(Some(auth)) => Arc::new(auth),
+        Ok(None) => return Ok(None),
+        Err(LoadError::MissingEnv(name)) => return Err(SourceError::MissingCredentials(name)),
+        Err(e) => return Err(SourceError::InvalidSettings(e.to_string())),
+    };
+    let api = Arc::new(HelixApi::new(&helix_url, auth.clone(), build.secrets.clone()));
+    let ids = ChannelIds::new(api, channel, twitch.broadcaster_id.clone());
+    Ok(Some((Arc::new(ids), auth)))
+}
+
 impl PlatformModule for Twitch {
     fn build_source(&self, build: &SourceBuild<'_>) -> Result<Source, SourceError> {
         let twitch = build.settings::<TwitchSettings>()?;
         let endpoints = TwitchEndpoints::from_platform(build.own);
-        Ok(Source::Session(Box::new(
-            TwitchSource::new(build.creator, twitch)?.with_endpoints(endpoints),
-        )))
+        let source = TwitchSource::new(build.creator, twitch)?.with_endpoints(endpoints);
+        let channel = source.channel().to_owned();
+        match twitch.transport {
+            Transport::Irc => {
+                // Moderation and announcements go through Helix with a stored login; an IRC token
+                // in token_env is for chat only.
+                let stored = TwitchSettings {
+                    token_env: None,
+                    ..twitch.clone()
+                };
+                let helix = match helix_for(build, &stored, &channel) {
+                    Ok(helix) => helix,
+                    Err(e) => {
+                        tracing::warn!(creator = %build.creator, platform = %TWITCH, "Moderation through Helix is off: {e}");
+                        None
+                    }
+                };
+                Ok(Source::Session(Box::new(match helix {
+                    Some((ids, auth)) => source.with_helix(ids, auth.stored_scopes().cloned().unwrap_or_default()),
+                    None => source,
+                })))
+            }
+            Transport::EventSub => {
+                let Some((ids, auth)) = helix_for(build, twitch, &channel)? else {
+                    return Err(SourceError::InvalidSettings(format!(
+                        "the eventsub transport needs a Twitch login: run `ss auth twitch --creator {creator}` (or set token_env to a user access token)",
+                        creator = build.creator
+                    )));
+                };
+                let url = eventsub::session_url(
+                    &build
+                        .own
+                        .str("eventsub_url")
+                        .unwrap_or_else(|| eventsub::DEFAULT_EVENTSUB_URL.into()),
+                    build.own.u64("eventsub_keepalive_s"),
+                );
+                let support = eventsub::support_for(auth.stored_scopes(), build.creator);
+                Ok(Source::Session(Box::new(eventsub::EventSubSource::new(
+                    build.creator,
+                    &channel,
+                    url,
+                    ids,
+                    support,
+                ))))
+            }
+        }
+    }
+
+    fn stored_credentials(&self, state_dir: &Path) -> Vec<StoredCredential> {
+        super::auth::stored_logins(state_dir)
+            .into_iter()
+            .map(|login| match login {
+                Ok(login) => StoredCredential {
+                    platform: TWITCH,
+                    creator: login.creator,
+                    user: Some(format!("{} ({})", login.user, login.user_id)),
+                    scopes: login.scopes,
+                    expires_at: login.expires_at,
+                    refreshable: login.refreshable,
+                    file: login.file,
+                    problem: None,
+                },
+                Err(e) => StoredCredential {
+                    platform: TWITCH,
+                    creator: e.creator.clone(),
+                    user: None,
+                    scopes: Vec::new(),
+                    expires_at: None,
+                    refreshable: false,
+                    file: e.path.clone(),
+                    problem: Some(e.to_string()),
+                },
+            })
+            .collect()
+    }
+
+    fn login<'a>(
+        &'a self,
+        request: LoginRequest<'a>,
+    ) -> Option<crate::sources::BoxFuture<'a, Result<String, LoginError>>> {
+        Some(Box::pin(super::login::login(request)))
     }
 
     fn start_services(
@@ -198,10 +362,12 @@ impl PlatformModule for Twitch {
             .iter()
             .filter(|c| c.enabled)
             .filter_map(|creator| {
+                // EventSub tells going live itself (stream.online); the poller is IRC's.
                 let twitch = creator
                     .platforms
                     .settings::<TwitchSettings>(TWITCH)
-                    .filter(|_| creator.platforms.enabled(TWITCH))?;
+                    .filter(|_| creator.platforms.enabled(TWITCH))
+                    .filter(|t| t.transport == Transport::Irc)?;
                 Some(Watched {
                     creator: creator.id.clone(),
                     login: twitch.channel.trim_start_matches('#').to_ascii_lowercase(),
