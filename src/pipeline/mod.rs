@@ -4,7 +4,11 @@
 pub mod clock;
 pub mod counters;
 pub mod exporter;
+pub mod http_server;
+pub mod process;
 pub mod reload;
 pub mod runner;
 pub mod standings;
+pub mod startup;
+pub mod summary;
 pub mod supervisor;
