@@ -538,7 +538,7 @@ mod tests {
             client_secret_env: None,
             state_dir: dir.path().join("state"),
         };
-        let id = IdServer::new("http://127.0.0.1:9", secrets.clone());
+        let id = IdServer::new("http://127.0.0.1:9", secrets.clone()).unwrap();
         let auth = TwitchAuth::load(&settings, id.clone(), &secrets)
             .unwrap()
             .unwrap();

@@ -181,14 +181,18 @@ fn header_u64(headers: &reqwest::header::HeaderMap, name: &str) -> Option<u64> {
 }
 
 impl HelixApi {
-    pub fn new(helix_url: &str, auth: Arc<TwitchAuth>, secrets: Secrets) -> HelixApi {
-        HelixApi {
-            http: crate::http_out::client(REQUEST_TIMEOUT),
+    pub fn new(
+        helix_url: &str,
+        auth: Arc<TwitchAuth>,
+        secrets: Secrets,
+    ) -> Result<HelixApi, crate::http_out::ClientError> {
+        Ok(HelixApi {
+            http: crate::http_out::client(REQUEST_TIMEOUT, REQUEST_TIMEOUT)?,
             base: helix_url.trim_end_matches('/').to_owned(),
             auth,
             secrets,
             bucket: std::sync::Mutex::new(Bucket::default()),
-        }
+        })
     }
 
     /// The token these calls are made with.

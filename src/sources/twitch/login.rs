@@ -70,7 +70,8 @@ pub async fn login(request: LoginRequest<'_>) -> Result<String, LoginError> {
             "note: {scope} is not a scope ss uses; asking for it anyway"
         ));
     }
-    let id = IdServer::new(&oauth_url, request.secrets.clone());
+    let id = IdServer::new(&oauth_url, request.secrets.clone())
+        .map_err(|e| LoginError::Failed(format!("cannot set up the HTTP client: {e}")))?;
     let failed = |what: &str, e: OAuthError| {
         LoginError::Failed(request.secrets.scrub(&format!("{what}: {e}")))
     };

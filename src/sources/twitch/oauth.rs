@@ -129,12 +129,15 @@ fn message_of(body: &str) -> String {
 }
 
 impl IdServer {
-    pub fn new(oauth_url: &str, secrets: Secrets) -> IdServer {
-        IdServer {
-            http: crate::http_out::client(REQUEST_TIMEOUT),
+    pub fn new(
+        oauth_url: &str,
+        secrets: Secrets,
+    ) -> Result<IdServer, crate::http_out::ClientError> {
+        Ok(IdServer {
+            http: crate::http_out::client(REQUEST_TIMEOUT, REQUEST_TIMEOUT)?,
             base: oauth_url.trim_end_matches('/').to_owned(),
             secrets,
-        }
+        })
     }
 
     fn transport(&self, e: reqwest::Error) -> OAuthError {

@@ -251,14 +251,17 @@ fn helix_for(
         client_secret_env: twitch.client_secret_env.clone(),
         state_dir: build.state_dir.to_path_buf(),
     };
-    let id = IdServer::new(&oauth_url, build.secrets.clone());
+    let client_error = |e: crate::http_out::ClientError| SourceError::Other(e.to_string());
+    let id = IdServer::new(&oauth_url, build.secrets.clone()).map_err(client_error)?;
     let auth = match TwitchAuth::load(&settings, id, build.secrets) {
         Ok(Some(auth)) => Arc::new(auth),
         Ok(None) => return Ok(None),
         Err(LoadError::MissingEnv(name)) => return Err(SourceError::MissingCredentials(name)),
         Err(e) => return Err(SourceError::InvalidSettings(e.to_string())),
     };
-    let api = Arc::new(HelixApi::new(&helix_url, auth.clone(), build.secrets.clone()));
+    let api = Arc::new(
+        HelixApi::new(&helix_url, auth.clone(), build.secrets.clone()).map_err(client_error)?,
+    );
     let ids = ChannelIds::new(api, channel, twitch.broadcaster_id.clone());
     Ok(Some((Arc::new(ids), auth)))
 }

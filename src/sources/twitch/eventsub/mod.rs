@@ -124,7 +124,7 @@ impl EventSubSource {
         if self.tls.is_none() {
             match crate::sources::tls::default_client_config() {
                 Ok(tls) => self.tls = Some(tls),
-                Err(e) => return fail(SourceError::InvalidSettings(e)),
+                Err(e) => return fail(SourceError::InvalidSettings(e.to_string())),
             }
         }
         let ids = tokio::select! {
