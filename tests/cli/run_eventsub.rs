@@ -34,6 +34,18 @@ const SCOPES: &[&str] = &[
     "moderator:manage:announcements",
 ];
 
+/// What a token with [`SCOPES`] subscribes to (the chat types cover subs, cheers and raids).
+const ALL_CREATED: [&str; 8] = [
+    "channel.chat.message",
+    "channel.chat.notification",
+    "channel.chat.message_delete",
+    "channel.chat.clear_user_messages",
+    "channel.follow",
+    "channel.channel_points_custom_reward_redemption.add",
+    "stream.online",
+    "stream.offline",
+];
+
 /// The demo root with the sim source off and Twitch over EventSub on, pointed at `cloud`.
 fn eventsub_root(cloud: &TwitchCloud) -> Test {
     let t = Test::fast_demo(None);
@@ -83,22 +95,35 @@ async fn auth(t: &Test, args: &[&str]) -> (i32, String, String) {
     )
 }
 
-fn spawn_run(t: &Test) -> std::process::Child {
+/// A running `ss -vv run`, its stderr read as it comes (a full pipe would hold the log back).
+struct Running {
+    child: std::process::Child,
+    stderr: std::thread::JoinHandle<String>,
+}
+
+fn spawn_run(t: &Test) -> Running {
     let mut cmd = t.std_cmd();
     cmd.args(["-vv", "run"])
         .env(CLIENT_ENV, CLIENT_ID)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped());
-    cmd.spawn().unwrap()
+    let mut child = cmd.spawn().unwrap();
+    let mut pipe = child.stderr.take().unwrap();
+    let stderr = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut pipe, &mut text);
+        text
+    });
+    Running { child, stderr }
 }
 
-async fn stop(mut child: std::process::Child) -> (i32, String) {
+/// Stops `run` with SIGTERM; its exit code and stderr.
+async fn stop(run: Running) -> (i32, String) {
+    let Running { mut child, stderr } = run;
     signal(&child, "TERM");
     tokio::task::spawn_blocking(move || {
         let code = exit_code_within(&mut child, Duration::from_secs(30));
-        let mut stderr = String::new();
-        std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
-        (code, stderr)
+        (code, stderr.join().unwrap())
     })
     .await
     .unwrap()
@@ -313,18 +338,7 @@ async fn ss_run_over_eventsub_records_each_event_once_answers_through_helix_and_
     let out = t.run(&["validate-config"]);
     out.status(0);
     let child = spawn_run(&t);
-    cloud
-        .wait_subscribed(&[
-            "channel.chat.message",
-            "channel.chat.notification",
-            "channel.chat.message_delete",
-            "channel.chat.clear_user_messages",
-            "channel.follow",
-            "channel.channel_points_custom_reward_redemption.add",
-            "stream.online",
-            "stream.offline",
-        ])
-        .await;
+    cloud.wait_subscribed(&ALL_CREATED).await;
     // The types the chat subscriptions cover are not created (each event recorded once).
     let kinds: Vec<String> = cloud.subs().iter().map(|s| s.kind.clone()).collect();
     for covered in ["channel.subscribe", "channel.cheer", "channel.raid"] {
@@ -379,12 +393,19 @@ async fn ss_run_over_eventsub_records_each_event_once_answers_through_helix_and_
             "reward": {"id": "9001", "title": "Song request", "cost": 100, "prompt": "Name a song"},
             "redeemed_at": "2020-07-15T17:16:03.17106713Z"})),
     );
+    // The access token expires: the timeout's first call gets 401, the token is refreshed once
+    // and the call made again with the new one.
+    wait_for("the thanks for the raid of 42", || cloud.calls_to("POST", "/chat/messages").len() >= 3).await;
+    cloud.expire_access_token();
     cloud.notify("channel.chat.message", chat("msg-bad", "spammer", "7777", "buy followers badword now", None));
 
     // The raid of 42 is thanked through Helix chat, the banned word times its author out.
     wait_for("the thanks and the timeout", || {
         cloud.calls_to("POST", "/chat/messages").len() >= 3
-            && !cloud.calls_to("POST", "/moderation/bans").is_empty()
+            && cloud
+                .calls_to("POST", "/moderation/bans")
+                .iter()
+                .any(|c| c.status == 200)
     })
     .await;
 
@@ -410,7 +431,9 @@ async fn ss_run_over_eventsub_records_each_event_once_answers_through_helix_and_
     })
     .await;
     wait_for("the revocation in the status", || {
-        twitch_status(&snapshot(&t)).to_string().contains("channel.follow")
+        twitch_status(&snapshot(&t))
+            .to_string()
+            .contains("revoked the EventSub subscription channel.follow")
     })
     .await;
     wait_for("the commands counted", || {
@@ -470,15 +493,22 @@ async fn ss_run_over_eventsub_records_each_event_once_answers_through_helix_and_
     assert_eq!(chats.len(), 3, "{chats:#?}");
     assert_eq!(
         chats[2].body,
-        json!({"broadcaster_id": BROADCASTER_ID, "sender_id": BROADCASTER_ID, "message": "Welcome raider_one and all 42 raiders!"})
+        json!({"broadcaster_id": BROADCASTER_ID, "sender_id": BROADCASTER_ID, "message": "Welcome Raider_One and all 42 raiders!"})
     );
     assert_eq!(chats[2].bearer, ACCESS);
     let bans = cloud.calls_to("POST", "/moderation/bans");
-    assert_eq!(bans.len(), 1, "{bans:#?}");
-    assert_eq!(bans[0].query["broadcaster_id"], BROADCASTER_ID);
-    assert_eq!(bans[0].query["moderator_id"], BROADCASTER_ID);
+    assert_eq!(bans.len(), 2, "{bans:#?}");
+    assert_eq!((bans[0].status, bans[0].bearer.as_str()), (401, ACCESS));
+    assert_eq!(cloud.refreshes(), 1);
+    assert_eq!(bans[1].status, 200);
+    assert_eq!(bans[1].bearer, cloud.access_token());
+    // The refreshed pair was stored (refresh tokens are single-use).
+    let stored = t.read("runtime/state/twitch/demo.token.json");
+    assert!(stored.contains(&cloud.refresh_token()), "the new refresh token is stored");
+    assert_eq!(bans[1].query["broadcaster_id"], BROADCASTER_ID);
+    assert_eq!(bans[1].query["moderator_id"], BROADCASTER_ID);
     assert_eq!(
-        bans[0].body,
+        bans[1].body,
         json!({"data": {"user_id": "7777", "duration": 600, "reason": "banned word from spammer"}})
     );
 
@@ -487,6 +517,8 @@ async fn ss_run_over_eventsub_records_each_event_once_answers_through_helix_and_
     assert_eq!(snap["commands"]["sent"], 2, "{}", snap["commands"]);
     assert_eq!(snap["commands"]["failed"], 1, "{}", snap["commands"]);
     assert_eq!(snap["commands"]["failed_by_reason"]["msg_duplicate"], 1, "{}", snap["commands"]);
+    // Both overlap events came on both sockets; the copies were dropped.
+    assert_eq!(snap["counters"]["guards"]["redeliveries"], 2, "{}", snap["counters"]);
     // The new socket was reached through the reconnect_url and nothing was subscribed again.
     let paths = cloud.ws_paths();
     assert_eq!(paths.len(), 2, "{paths:?}");
@@ -501,15 +533,20 @@ async fn ss_run_over_eventsub_records_each_event_once_answers_through_helix_and_
     let revoked = stderr.matches("revoked the EventSub subscription channel.follow").count();
     assert_eq!(revoked, 1, "{stderr}");
     assert!(stderr.contains("moderator:read:followers"), "{stderr}");
-    assert!(status_out.stdout.contains("channel.follow"), "{}", status_out.stdout);
+    assert!(
+        status_out.stdout.contains("revoked the EventSub subscription channel.follow"),
+        "{}",
+        status_out.stdout
+    );
 
     // The exports show the events; no token anywhere.
     let exported = t.read("runtime/signals/chat_events.json");
     for id in ["n-resub", "n-raid", "redemption-red-1", "msg-cheer"] {
         assert!(exported.contains(id), "{id} not exported");
     }
-    assert_no_secret(&stderr, "the -vv log", &[]);
-    assert_exports_hold_no_secret(&t, &[]);
+    let refreshed = [cloud.access_token(), cloud.refresh_token()];
+    assert_no_secret(&stderr, "the -vv log", &refreshed);
+    assert_exports_hold_no_secret(&t, &refreshed);
 
     // Replaying the recorded run finds what the live run did.
     let diff = t.run(&["replay", "--diff"]);
@@ -522,26 +559,27 @@ async fn a_silent_socket_and_closes_4003_and_4007_reconnect_and_subscribe_again(
     cloud.set_default_keepalive(2);
     let t = logged_in(&cloud).await;
     let child = spawn_run(&t);
-    cloud.wait_subscribed(&["channel.chat.message"]).await;
+    cloud.wait_subscribed(&ALL_CREATED).await;
     let subscribe_calls = || cloud.calls_to("POST", "/eventsub/subscriptions").len();
-    let per_session = subscribe_calls();
+    let per_session = ALL_CREATED.len();
+    assert_eq!(subscribe_calls(), per_session);
 
     // Close 4003 (unused): a new session on the base URL, subscribed again.
     cloud.close_all(4003, "connection unused");
     wait_for("a second session subscribed", || subscribe_calls() >= 2 * per_session).await;
-    cloud.wait_subscribed(&["channel.chat.message"]).await;
+    cloud.wait_subscribed(&ALL_CREATED).await;
 
     // Close 4007 (invalid reconnect): the same.
     cloud.close_all(4007, "invalid reconnect attempt");
     wait_for("a third session subscribed", || subscribe_calls() >= 3 * per_session).await;
-    cloud.wait_subscribed(&["channel.chat.message"]).await;
+    cloud.wait_subscribed(&ALL_CREATED).await;
 
     // Silence (no keepalive for the window plus the grace): the socket counts as dead.
     let sessions = cloud.sessions_started();
     cloud.silence_all();
     wait_for("a session after the silence", || cloud.sessions_started() > sessions).await;
     wait_for("subscribed after the silence", || subscribe_calls() >= 4 * per_session).await;
-    cloud.wait_subscribed(&["channel.chat.message"]).await;
+    cloud.wait_subscribed(&ALL_CREATED).await;
     assert!(
         cloud.ws_paths().iter().all(|p| !p.contains("reconnect_id")),
         "every reconnect goes to the base URL: {:?}",
