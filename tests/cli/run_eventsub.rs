@@ -597,3 +597,53 @@ async fn a_silent_socket_and_closes_4003_and_4007_reconnect_and_subscribe_again(
     assert!(stderr.contains("no keepalive or notification"), "{stderr}");
     assert_no_secret(&stderr, "the -vv log", &[]);
 }
+
+/// validate-config checks the transport and warns, at the trigger, when the stored login's scopes
+/// cannot cover what a trigger asks of Twitch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validate_config_warns_when_the_login_cannot_cover_a_trigger() {
+    let cloud = TwitchCloud::start(CLIENT_ID, ACCESS, REFRESH, &["user:read:chat", "user:write:chat"]).await;
+    let t = eventsub_root(&cloud);
+    add_triggers(
+        &t,
+        json!([{"id": "no-badword", "kind": "keyword", "keywords": ["badword"],
+            "action": {"type": "timeout", "seconds": 600, "reason": "banned word"}}]),
+    );
+    // Before any login: the transport cannot start.
+    let out = t.run(&["validate-config"]);
+    let before = out.stdout.clone();
+    assert!(before.contains("ss auth twitch --creator demo"), "{before}");
+
+    let (code, stdout, stderr) = auth(&t, &["twitch", "--creator", "demo"]).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let out = t.run(&["validate-config"]);
+    out.status(0);
+    assert!(
+        out.stdout.lines().any(|l| l.contains("triggers.json")
+            && l.contains("no-badword")
+            && l.contains("moderator:manage:banned_users")),
+        "{}",
+        out.stdout
+    );
+
+    // The eventsub transport without client_id_env is an error on the block.
+    let mut creators: Value =
+        serde_json::from_str(&t.read("runtime/config/creators.json")).unwrap();
+    creators["creators"][0]["platforms"]["twitch"]
+        .as_object_mut()
+        .unwrap()
+        .remove("client_id_env");
+    t.write(
+        "runtime/config/creators.json",
+        &serde_json::to_string_pretty(&creators).unwrap(),
+    );
+    let out = t.run(&["validate-config"]);
+    out.status(1);
+    assert!(
+        out.stdout.lines().any(|l| l.contains("creators.json")
+            && l.contains("/creators/0/platforms/twitch/transport")
+            && l.contains("client_id_env")),
+        "{}",
+        out.stdout
+    );
+}
