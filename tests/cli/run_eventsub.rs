@@ -647,3 +647,83 @@ async fn validate_config_warns_when_the_login_cannot_cover_a_trigger() {
         out.stdout
     );
 }
+
+/// The IRC transport with a login stored by `ss auth twitch` moderates through Helix: a banned word
+/// times its author out with the configured duration, while chat stays on IRC.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_irc_transport_moderates_through_helix_with_a_stored_login() {
+    use crate::twitch_server::{ServerOptions, TwitchServer};
+    let irc = TwitchServer::start(ServerOptions::default()).await;
+    let cloud = TwitchCloud::start(CLIENT_ID, ACCESS, REFRESH, SCOPES).await;
+    let t = eventsub_root(&cloud);
+    let mut creators: Value =
+        serde_json::from_str(&t.read("runtime/config/creators.json")).unwrap();
+    creators["creators"][0]["platforms"]["twitch"] = json!({
+        "enabled": true, "channel": "demo_channel", "nick": "demo_bot",
+        "token_env": "TWITCH_OAUTH_TOKEN_DEMO", "client_id_env": CLIENT_ENV,
+    });
+    t.write(
+        "runtime/config/creators.json",
+        &serde_json::to_string_pretty(&creators).unwrap(),
+    );
+    let mut platforms: Value =
+        serde_json::from_str(&t.read("runtime/config/platforms.json")).unwrap();
+    let twitch = &mut platforms["platforms"]["twitch"];
+    twitch["host"] = "127.0.0.1".into();
+    twitch["port"] = irc.port().into();
+    twitch["tls"] = false.into();
+    t.write(
+        "runtime/config/platforms.json",
+        &serde_json::to_string_pretty(&platforms).unwrap(),
+    );
+    add_triggers(&t, crate::run_kick::banned_word_triggers());
+    let (code, stdout, stderr) = auth(&t, &["twitch", "--creator", "demo"]).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    t.run(&["validate-config"]).status(0);
+
+    let mut cmd = t.std_cmd();
+    cmd.args(["-vv", "run"])
+        .env(CLIENT_ENV, CLIENT_ID)
+        .env("TWITCH_OAUTH_TOKEN_DEMO", "oauth:irc-secret-token")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let pipe = child.stderr.take().unwrap();
+    let running = Running {
+        child,
+        stderr: std::thread::spawn(move || {
+            let mut text = String::new();
+            let mut pipe = pipe;
+            let _ = std::io::Read::read_to_string(&mut pipe, &mut text);
+            text
+        }),
+    };
+    irc.wait_for_joins(1).await;
+    irc.send_to_joined(&crate::run_twitch::privmsg(
+        "8f2c1a9e-0b7d-4c55-9e31-5d2f7a6b1c40",
+        "spammer",
+        "7777",
+        "buy followers badword now",
+    ))
+    .await;
+    wait_for("the timeout and the deletion through Helix", || {
+        !cloud.calls_to("POST", "/moderation/bans").is_empty()
+            && !cloud.calls_to("DELETE", "/moderation/chat").is_empty()
+    })
+    .await;
+    wait_for("both commands counted as sent", || snapshot(&t)["commands"]["sent"] == 2).await;
+    let (code, stderr) = stop(running).await;
+    assert_eq!(code, 0, "{stderr}");
+    let bans = cloud.calls_to("POST", "/moderation/bans");
+    assert_eq!(bans.len(), 1, "{bans:#?}");
+    assert_eq!(
+        bans[0].body,
+        json!({"data": {"user_id": "7777", "duration": 600, "reason": "banned word from spammer"}})
+    );
+    assert_eq!(bans[0].query["moderator_id"], BROADCASTER_ID);
+    let deletes = cloud.calls_to("DELETE", "/moderation/chat");
+    assert_eq!(deletes[0].query["message_id"], "8f2c1a9e-0b7d-4c55-9e31-5d2f7a6b1c40");
+    // Nothing went out as an IRC command for them.
+    assert!(irc.received_commands("PRIVMSG").is_empty());
+    assert_no_secret(&stderr, "the -vv log", &["irc-secret-token".to_owned()]);
+}
