@@ -19,9 +19,9 @@ use std::path::Path;
 #[command(
     args_conflicts_with_subcommands = true,
     after_help = "Examples:\n  \
-    ss auth twitch --creator demo                     log in with the device code flow (default scopes)\n  \
+    ss auth twitch --creator demo     log in (device code flow, every scope ss uses)\n  \
     ss auth twitch --creator demo --scopes user:read:chat,user:write:chat\n  \
-    ss auth status                                    list stored logins: user, scopes, expiry\n  \
+    ss auth status                    list stored logins: user, scopes, expiry\n  \
     ss auth status --format json\n\n\
     The login prints an address and a code: open the address on any device, enter the code and\n\
     approve. The tokens go to runtime/state/<platform>/<creator>.token.json (mode 0600, replaced\n\

@@ -727,3 +727,25 @@ async fn the_irc_transport_moderates_through_helix_with_a_stored_login() {
     assert!(irc.received_commands("PRIVMSG").is_empty());
     assert_no_secret(&stderr, "the -vv log", &["irc-secret-token".to_owned()]);
 }
+
+#[test]
+fn auth_help_teaches_the_login_and_the_listing() {
+    let t = Test::new();
+    let out = t.run(&["auth", "--help"]);
+    out.status(0);
+    insta::assert_snapshot!("auth_help", out.stdout);
+    // Neither a platform nor status: a usage error that says what to give.
+    let out = t.run(&["auth"]);
+    out.status(2);
+    assert!(out.stderr.contains("ss auth twitch --creator ID"), "{}", out.stderr);
+    let out = t.run(&["auth", "twitch"]);
+    out.status(2);
+    assert!(out.stderr.contains("--creator is required"), "{}", out.stderr);
+    let out = t.run(&["auth", "nowhere", "--creator", "demo"]);
+    out.status(2);
+    assert!(out.stderr.contains("unknown platform \"nowhere\""), "{}", out.stderr);
+    // Nothing stored yet.
+    let out = t.run(&["auth", "status"]);
+    out.status(0);
+    assert!(out.stdout.contains("no stored logins"), "{}", out.stdout);
+}
