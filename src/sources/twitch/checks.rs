@@ -16,7 +16,7 @@
 //! token's scopes are not known before the run).
 
 use super::auth::{read_login, token_file};
-use super::platform::{Transport, TwitchSettings};
+use super::settings::{Transport, TwitchSettings};
 use super::scopes;
 use crate::config::model::{ActionDef, Creator, Matcher, TriggerDef};
 use crate::config::platform::Check;

@@ -11,7 +11,7 @@
 
 use super::auth::{StoredLogin, token_file, write_login};
 use super::oauth::{DevicePoll, IdServer, OAuthError};
-use super::platform::TwitchSettings;
+use super::settings::TwitchSettings;
 use super::{TWITCH, scopes};
 use crate::config::secrets::Secret;
 use crate::sources::registry::{LoginError, LoginRequest};

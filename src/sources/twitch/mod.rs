@@ -1,4 +1,7 @@
-//! Twitch chat over IRC (TLS by default): the [`TwitchSource`] and the layers under it.
+//! Twitch chat over IRC (TLS by default): the [`TwitchSource`] and the layers under it. The other
+//! transport, EventSub over WebSocket, is [`eventsub`]; both act through Helix
+//! ([`helix_api`], [`helix_send`]) with a user login ([`oauth`], [`auth`], [`login`]) where IRC
+//! cannot, and [`platform`] picks the transport from the block's `transport` ([`settings`]).
 //!
 //! - [`irc`]: the pure, borrowing IRCv3 line parser.
 //! - [`decode`]: Twitch commands and tags → [`crate::event::ChatEvent`].
@@ -30,6 +33,7 @@ pub mod oauth;
 pub mod platform;
 pub mod scopes;
 pub mod send;
+pub mod settings;
 pub mod transport;
 
 pub use platform::TWITCH;
