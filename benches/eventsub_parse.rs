@@ -32,7 +32,11 @@ fn notification(i: usize, kind: &str, version: &str, event: &str) -> String {
 }
 
 fn chat(i: usize) -> String {
-    let cheer = if i % 20 == 0 { r#"{"bits":100}"# } else { "null" };
+    let cheer = if i.is_multiple_of(20) {
+        r#"{"bits":100}"#
+    } else {
+        "null"
+    };
     let event = format!(
         r##"{{{BROADCASTER},"chatter_user_id":"{user}","chatter_user_login":"viewer_{user}","chatter_user_name":"Viewer_{user}","message_id":"cc106a89-1814-919d-454c-{i:012x}","message":{{"text":"hello there Kappa @demo_channel how is the stream going today","fragments":[{{"type":"text","text":"hello there ","cheermote":null,"emote":null,"mention":null}},{{"type":"emote","text":"Kappa","cheermote":null,"emote":{{"id":"25","emote_set_id":"0","owner_id":"0","format":["static","animated"]}},"mention":null}},{{"type":"text","text":" ","cheermote":null,"emote":null,"mention":null}},{{"type":"mention","text":"@demo_channel","cheermote":null,"emote":null,"mention":{{"user_id":"1971641","user_name":"Demo_Channel","user_login":"demo_channel"}}}},{{"type":"text","text":" how is the stream going today","cheermote":null,"emote":null,"mention":null}}]}},"message_type":"text","badges":[{{"set_id":"subscriber","id":"12","info":"16"}},{{"set_id":"premium","id":"1","info":""}}],"cheer":{cheer},"color":"#1E90FF","reply":null,"channel_points_custom_reward_id":null,"channel_points_animation_id":null,"source_broadcaster_user_id":null,"source_broadcaster_user_login":null,"source_broadcaster_user_name":null,"source_message_id":null,"source_badges":null,"is_source_only":null}}"##,
         user = 20_000 + i % 200,
@@ -41,11 +45,26 @@ fn chat(i: usize) -> String {
 }
 
 const NOTICE_TYPES: [&str; 21] = [
-    "sub", "resub", "sub_gift", "community_sub_gift", "gift_paid_upgrade", "prime_paid_upgrade",
-    "raid", "unraid", "pay_it_forward", "announcement", "bits_badge_tier", "charity_donation",
-    "shared_chat_sub", "shared_chat_resub", "shared_chat_sub_gift",
-    "shared_chat_community_sub_gift", "shared_chat_gift_paid_upgrade",
-    "shared_chat_prime_paid_upgrade", "shared_chat_raid", "shared_chat_pay_it_forward",
+    "sub",
+    "resub",
+    "sub_gift",
+    "community_sub_gift",
+    "gift_paid_upgrade",
+    "prime_paid_upgrade",
+    "raid",
+    "unraid",
+    "pay_it_forward",
+    "announcement",
+    "bits_badge_tier",
+    "charity_donation",
+    "shared_chat_sub",
+    "shared_chat_resub",
+    "shared_chat_sub_gift",
+    "shared_chat_community_sub_gift",
+    "shared_chat_gift_paid_upgrade",
+    "shared_chat_prime_paid_upgrade",
+    "shared_chat_raid",
+    "shared_chat_pay_it_forward",
     "shared_chat_announcement",
 ];
 

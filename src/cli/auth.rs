@@ -76,8 +76,8 @@ fn login(
             "--creator is required: whose {platform} login is this? (`ss auth {platform} --creator ID`)"
         ))
     })?;
-    let module = module_of(platform)
-        .ok_or_else(|| UsageError(format!("{platform} has no login to run")))?;
+    let module =
+        module_of(platform).ok_or_else(|| UsageError(format!("{platform} has no login to run")))?;
     let config = Config::load(root)?;
     let secrets = Secrets::load(root);
     let say = |line: &str| {
@@ -166,7 +166,11 @@ fn write_line(out: &mut impl Write, c: &StoredCredential) -> std::io::Result<()>
         } else {
             c.scopes.join(" ")
         },
-        refresh = if c.refreshable { "" } else { "; not refreshable" },
+        refresh = if c.refreshable {
+            ""
+        } else {
+            "; not refreshable"
+        },
         file = c.file,
     )
 }

@@ -376,11 +376,21 @@ impl Check {
         self.found
     }
 
-    /// Everything found: on the creator's file (pointer, message, warning), and warnings on
-    /// triggers.json (pointer, message).
-    pub(super) fn into_all(self) -> (Vec<(String, String, bool)>, Vec<(String, String)>) {
-        (self.found, self.trigger_found)
+    /// Everything found: on the creator's file, and warnings on triggers.json.
+    pub(super) fn into_all(self) -> Found {
+        Found {
+            on_block: self.found,
+            on_triggers: self.trigger_found,
+        }
     }
+}
+
+/// What a platform's checks found.
+pub(super) struct Found {
+    /// On the creator's block: (pointer, message, warning).
+    pub on_block: Vec<(String, String, bool)>,
+    /// Warnings on triggers.json: (pointer, message).
+    pub on_triggers: Vec<(String, String)>,
 }
 
 /// The message for a bad environment variable name: one wording for every file.

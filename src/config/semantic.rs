@@ -167,7 +167,10 @@ fn with_state(
                 state_dir,
                 &mut check,
             );
-            let (found, on_triggers) = check.into_all();
+            let super::platform::Found {
+                on_block: found,
+                on_triggers,
+            } = check.into_all();
             for (pointer, message, warning) in found {
                 out.0.push(Finding {
                     kind: ConfigKind::Creators,

@@ -72,7 +72,10 @@ pub trait PlatformModule: PlatformConfig {
 
     /// `ss auth <platform> --creator ID`: logs the creator in without a browser on this machine
     /// and stores the tokens under `runtime/state`; `None` when the platform has no such login.
-    fn login<'a>(&'a self, request: LoginRequest<'a>) -> Option<BoxFuture<'a, Result<String, LoginError>>> {
+    fn login<'a>(
+        &'a self,
+        request: LoginRequest<'a>,
+    ) -> Option<BoxFuture<'a, Result<String, LoginError>>> {
         let _ = request;
         None
     }

@@ -155,7 +155,12 @@ pub fn delivery_id() -> String {
 impl TwitchCloud {
     /// Starts both listeners. `scopes` are the ones a login gets; the access token valid at
     /// first is `access_token`.
-    pub async fn start(client_id: &str, access_token: &str, refresh_token: &str, scopes: &[&str]) -> TwitchCloud {
+    pub async fn start(
+        client_id: &str,
+        access_token: &str,
+        refresh_token: &str,
+        scopes: &[&str],
+    ) -> TwitchCloud {
         let state = Arc::new(Mutex::new(CloudState {
             client_id: client_id.into(),
             access_token: access_token.into(),
@@ -313,8 +318,17 @@ impl TwitchCloud {
 
     /// The notification frame of `kind` with `event`, delivered as `delivery`, on the session
     /// holding such a subscription (`None` without one).
-    fn notification_frame(s: &CloudState, session: &str, kind: &str, event: &serde_json::Value, delivery: &str) -> Option<String> {
-        let sub = s.subs.iter().find(|x| x.session == session && x.kind == kind)?;
+    fn notification_frame(
+        s: &CloudState,
+        session: &str,
+        kind: &str,
+        event: &serde_json::Value,
+        delivery: &str,
+    ) -> Option<String> {
+        let sub = s
+            .subs
+            .iter()
+            .find(|x| x.session == session && x.kind == kind)?;
         Some(
             serde_json::json!({
                 "metadata": {
@@ -348,7 +362,8 @@ impl TwitchCloud {
         self.with(|s| {
             let mut sent = 0;
             for session in s.sessions.iter().filter(|x| x.open) {
-                if let Some(frame) = Self::notification_frame(s, &session.id, kind, &event, delivery)
+                if let Some(frame) =
+                    Self::notification_frame(s, &session.id, kind, &event, delivery)
                     && session.tx.try_send(WsCommand::Send(frame)).is_ok()
                 {
                     sent += 1;
@@ -414,7 +429,10 @@ impl TwitchCloud {
             s.sessions
                 .iter()
                 .filter(|x| x.open)
-                .filter(|x| x.tx.try_send(WsCommand::Close(code, reason.to_owned())).is_ok())
+                .filter(|x| {
+                    x.tx.try_send(WsCommand::Close(code, reason.to_owned()))
+                        .is_ok()
+                })
                 .count()
         })
     }
@@ -505,7 +523,11 @@ fn tokens(s: &CloudState) -> Response {
     .into_response()
 }
 
-async fn device(State(state): State<Arc<Mutex<CloudState>>>, uri: axum::http::Uri, body: String) -> Response {
+async fn device(
+    State(state): State<Arc<Mutex<CloudState>>>,
+    uri: axum::http::Uri,
+    body: String,
+) -> Response {
     let mut fields = query_of(&uri.to_string());
     fields.extend(form(&body));
     let s = state.lock().unwrap();
@@ -520,7 +542,11 @@ async fn device(State(state): State<Arc<Mutex<CloudState>>>, uri: axum::http::Ur
     .into_response()
 }
 
-async fn token(State(state): State<Arc<Mutex<CloudState>>>, uri: axum::http::Uri, body: String) -> Response {
+async fn token(
+    State(state): State<Arc<Mutex<CloudState>>>,
+    uri: axum::http::Uri,
+    body: String,
+) -> Response {
     let mut fields = query_of(&uri.to_string());
     fields.extend(form(&body));
     let field = |k: &str| fields.get(k).cloned().unwrap_or_default();
@@ -535,7 +561,9 @@ async fn token(State(state): State<Arc<Mutex<CloudState>>>, uri: axum::http::Uri
                 return id_error(StatusCode::BAD_REQUEST, "invalid device code");
             }
             match s.device_script.pop_front() {
-                Some(DeviceAnswer::Pending) => id_error(StatusCode::BAD_REQUEST, "authorization_pending"),
+                Some(DeviceAnswer::Pending) => {
+                    id_error(StatusCode::BAD_REQUEST, "authorization_pending")
+                }
                 Some(DeviceAnswer::SlowDown) => id_error(StatusCode::BAD_REQUEST, "slow_down"),
                 None => tokens(&s),
             }
@@ -580,7 +608,11 @@ async fn helix(
     headers: HeaderMap,
     body: String,
 ) -> Response {
-    let path = uri.path().strip_prefix("/helix").unwrap_or(uri.path()).to_owned();
+    let path = uri
+        .path()
+        .strip_prefix("/helix")
+        .unwrap_or(uri.path())
+        .to_owned();
     let header = |name: &str| {
         headers
             .get(name)
@@ -592,7 +624,8 @@ async fn helix(
         .strip_prefix("Bearer ")
         .unwrap_or_default()
         .to_owned();
-    let body_json: serde_json::Value = serde_json::from_str(&body).unwrap_or(serde_json::Value::Null);
+    let body_json: serde_json::Value =
+        serde_json::from_str(&body).unwrap_or(serde_json::Value::Null);
     let mut s = state.lock().unwrap();
     let mut response = if bearer != s.access_token || header("client-id") != s.client_id {
         error(StatusCode::UNAUTHORIZED, "Invalid OAuth token")
@@ -613,7 +646,10 @@ async fn helix(
     let h = response.headers_mut();
     h.insert("Ratelimit-Limit", HeaderValue::from_static("800"));
     h.insert("Ratelimit-Remaining", HeaderValue::from_static("799"));
-    h.insert("Ratelimit-Reset", HeaderValue::from_str(&reset.to_string()).unwrap());
+    h.insert(
+        "Ratelimit-Reset",
+        HeaderValue::from_str(&reset.to_string()).unwrap(),
+    );
     response
 }
 
@@ -640,7 +676,10 @@ fn route(
         ("POST", "/eventsub/subscriptions") => subscribe(s, body),
         ("POST", "/chat/messages") => {
             if body["sender_id"] != BROADCASTER_ID {
-                return error(StatusCode::FORBIDDEN, "The sender must be the token's user.");
+                return error(
+                    StatusCode::FORBIDDEN,
+                    "The sender must be the token's user.",
+                );
             }
             match s.chat_drops.pop_front() {
                 Some(code) => axum::Json(serde_json::json!({"data": [{"message_id": "", "is_sent": false,
@@ -652,13 +691,17 @@ fn route(
                 }
             }
         }
-        ("POST", "/moderation/bans") if !moderator_ok => {
-            error(StatusCode::UNAUTHORIZED, "Moderator ID does not match token.")
-        }
+        ("POST", "/moderation/bans") if !moderator_ok => error(
+            StatusCode::UNAUTHORIZED,
+            "Moderator ID does not match token.",
+        ),
         ("POST", "/moderation/bans") => {
             let data = &body["data"];
             let Some(user) = data["user_id"].as_str() else {
-                return error(StatusCode::BAD_REQUEST, "Missing required parameter \"user_id\"");
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "Missing required parameter \"user_id\"",
+                );
             };
             let end = data["duration"].as_u64().map(|d| {
                 (chrono::Utc::now() + chrono::Duration::seconds(d as i64))
@@ -669,11 +712,14 @@ fn route(
                 "created_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true), "end_time": end}]}))
             .into_response()
         }
-        ("DELETE", "/moderation/bans" | "/moderation/chat") if moderator_ok => StatusCode::NO_CONTENT.into_response(),
-        ("POST", "/chat/announcements") if moderator_ok => StatusCode::NO_CONTENT.into_response(),
-        ("DELETE" | "POST", _) if !moderator_ok && path.starts_with("/moderation") => {
-            error(StatusCode::UNAUTHORIZED, "Moderator ID does not match token.")
+        ("DELETE", "/moderation/bans" | "/moderation/chat") if moderator_ok => {
+            StatusCode::NO_CONTENT.into_response()
         }
+        ("POST", "/chat/announcements") if moderator_ok => StatusCode::NO_CONTENT.into_response(),
+        ("DELETE" | "POST", _) if !moderator_ok && path.starts_with("/moderation") => error(
+            StatusCode::UNAUTHORIZED,
+            "Moderator ID does not match token.",
+        ),
         _ => error(StatusCode::NOT_FOUND, "Not Found"),
     }
 }
@@ -681,10 +727,16 @@ fn route(
 fn subscribe(s: &mut CloudState, body: &serde_json::Value) -> Response {
     if s.subscribe_429s > 0 {
         s.subscribe_429s -= 1;
-        return error(StatusCode::TOO_MANY_REQUESTS, "websocket transport subscriptions total cost exceeded");
+        return error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "websocket transport subscriptions total cost exceeded",
+        );
     }
     if body["transport"]["method"] != "websocket" {
-        return error(StatusCode::BAD_REQUEST, "The value specified in the 'method' field is not valid");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "The value specified in the 'method' field is not valid",
+        );
     }
     let (Some(kind), Some(version), Some(session)) = (
         body["type"].as_str(),
@@ -697,9 +749,15 @@ fn subscribe(s: &mut CloudState, body: &serde_json::Value) -> Response {
         return error(StatusCode::GONE, "This subscription type is not available.");
     }
     if !s.sessions.iter().any(|x| x.id == session && x.open) {
-        return error(StatusCode::BAD_REQUEST, "session does not exist or has already disconnected");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "session does not exist or has already disconnected",
+        );
     }
-    if s.subs.iter().any(|x| x.session == session && x.kind == kind) {
+    if s.subs
+        .iter()
+        .any(|x| x.session == session && x.kind == kind)
+    {
         return error(StatusCode::CONFLICT, "subscription already exists");
     }
     let id = s.next_id("sub");
@@ -775,18 +833,20 @@ async fn serve_socket(stream: tokio::net::TcpStream, state: Arc<Mutex<CloudState
         };
         match query.get("reconnect_id") {
             Some(old) => {
-                let Some(old_id) = s
+                // An id of no open session: the caller closes 4007.
+                let old_id = s
                     .sessions
                     .iter()
                     .find(|x| x.open && reconnect_id(&x.id) == *old)
-                    .map(|x| x.id.clone())
-                else {
-                    return None;
-                };
+                    .map(|x| x.id.clone())?;
                 for sub in s.subs.iter_mut().filter(|x| x.session == old_id) {
                     sub.session = id.clone();
                 }
-                let old_tx = s.sessions.iter().find(|x| x.id == old_id).map(|x| x.tx.clone());
+                let old_tx = s
+                    .sessions
+                    .iter()
+                    .find(|x| x.id == old_id)
+                    .map(|x| x.tx.clone());
                 let overlap = std::mem::take(&mut s.overlap);
                 if let Some(old_tx) = old_tx {
                     for frame in &overlap {
@@ -807,7 +867,11 @@ async fn serve_socket(stream: tokio::net::TcpStream, state: Arc<Mutex<CloudState
         // as Twitch's old connection keeps delivering until the new one is welcomed.
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
-    if ws.send(Message::text(welcome(&id, keepalive_s))).await.is_err() {
+    if ws
+        .send(Message::text(welcome(&id, keepalive_s)))
+        .await
+        .is_err()
+    {
         return;
     }
     state.lock().unwrap().sessions.push(Session {

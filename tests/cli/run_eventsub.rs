@@ -204,7 +204,9 @@ fn merge(mut a: Value, b: Value) -> Value {
 
 /// A `channel.chat.message` event (every fragment with its four keys).
 fn chat(id: &str, login: &str, user_id: &str, text: &str, cheer: Option<u64>) -> Value {
-    let mut fragments = vec![json!({"type": "text", "text": text, "cheermote": null, "emote": null, "mention": null})];
+    let mut fragments = vec![
+        json!({"type": "text", "text": text, "cheermote": null, "emote": null, "mention": null}),
+    ];
     if let Some(bits) = cheer {
         fragments = vec![
             json!({"type": "cheermote", "text": format!("Cheer{bits}"), "cheermote": {"prefix": "cheer", "bits": bits, "tier": 100}, "emote": null, "mention": null}),
@@ -228,16 +230,38 @@ fn chat(id: &str, login: &str, user_id: &str, text: &str, cheer: Option<u64>) ->
 }
 
 const NOTICE_TYPES: [&str; 21] = [
-    "sub", "resub", "sub_gift", "community_sub_gift", "gift_paid_upgrade", "prime_paid_upgrade",
-    "raid", "unraid", "pay_it_forward", "announcement", "bits_badge_tier", "charity_donation",
-    "shared_chat_sub", "shared_chat_resub", "shared_chat_sub_gift",
-    "shared_chat_community_sub_gift", "shared_chat_gift_paid_upgrade",
-    "shared_chat_prime_paid_upgrade", "shared_chat_raid", "shared_chat_pay_it_forward",
+    "sub",
+    "resub",
+    "sub_gift",
+    "community_sub_gift",
+    "gift_paid_upgrade",
+    "prime_paid_upgrade",
+    "raid",
+    "unraid",
+    "pay_it_forward",
+    "announcement",
+    "bits_badge_tier",
+    "charity_donation",
+    "shared_chat_sub",
+    "shared_chat_resub",
+    "shared_chat_sub_gift",
+    "shared_chat_community_sub_gift",
+    "shared_chat_gift_paid_upgrade",
+    "shared_chat_prime_paid_upgrade",
+    "shared_chat_raid",
+    "shared_chat_pay_it_forward",
     "shared_chat_announcement",
 ];
 
 /// A `channel.chat.notification` event of `notice_type` with its object (every other one null).
-fn notice(id: &str, login: &str, user_id: &str, notice_type: &str, object: Value, text: &str) -> Value {
+fn notice(
+    id: &str,
+    login: &str,
+    user_id: &str,
+    notice_type: &str,
+    object: Value,
+    text: &str,
+) -> Value {
     let mut event = merge(
         merge(broadcaster(), chatter(login, user_id)),
         json!({"chatter_is_anonymous": false, "color": "", "badges": [], "system_message": "A system message.",
@@ -247,7 +271,11 @@ fn notice(id: &str, login: &str, user_id: &str, notice_type: &str, object: Value
             "source_broadcaster_user_name": null, "source_message_id": null, "source_badges": null}),
     );
     for kind in NOTICE_TYPES {
-        event[kind] = if kind == notice_type { object.clone() } else { Value::Null };
+        event[kind] = if kind == notice_type {
+            object.clone()
+        } else {
+            Value::Null
+        };
     }
     event
 }
@@ -286,16 +314,26 @@ async fn ss_auth_twitch_logs_in_through_the_device_code_flow_and_stores_a_privat
             && stdout.contains("ABCDEFGH"),
         "{stdout}"
     );
-    assert!(stdout.contains("Logged in as demo_channel (user id 1971641"), "{stdout}");
+    assert!(
+        stdout.contains("Logged in as demo_channel (user id 1971641"),
+        "{stdout}"
+    );
     // Four polls: every interval (1 s), and 5 s more after the slow_down.
     let polls = cloud.device_polls();
     assert_eq!(polls.len(), 4, "{polls:?}");
     let gaps: Vec<Duration> = polls.windows(2).map(|w| w[1] - w[0]).collect();
-    assert!(gaps[0] >= Duration::from_millis(900) && gaps[1] >= Duration::from_millis(900), "{gaps:?}");
-    assert!(gaps[2] >= Duration::from_millis(5900), "slow_down adds 5 s: {gaps:?}");
+    assert!(
+        gaps[0] >= Duration::from_millis(900) && gaps[1] >= Duration::from_millis(900),
+        "{gaps:?}"
+    );
+    assert!(
+        gaps[2] >= Duration::from_millis(5900),
+        "slow_down adds 5 s: {gaps:?}"
+    );
 
     let file = t.path().join("runtime/state/twitch/demo.token.json");
-    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&file).unwrap().permissions());
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&file).unwrap().permissions());
     assert_eq!(mode & 0o777, 0o600, "{mode:o}");
     assert!(std::fs::read_to_string(&file).unwrap().contains(ACCESS));
 
@@ -319,11 +357,15 @@ async fn ss_auth_twitch_logs_in_through_the_device_code_flow_and_stores_a_privat
     // An unknown creator is a usage error naming the known ones.
     let (code, _, stderr) = auth(&t, &["twitch", "--creator", "nobody"]).await;
     assert_eq!(code, 2);
-    assert!(stderr.contains("no creator \"nobody\"") && stderr.contains("demo"), "{stderr}");
+    assert!(
+        stderr.contains("no creator \"nobody\"") && stderr.contains("demo"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ss_run_over_eventsub_records_each_event_once_answers_through_helix_and_survives_a_reconnect() {
+async fn ss_run_over_eventsub_records_each_event_once_answers_through_helix_and_survives_a_reconnect()
+ {
     let cloud = TwitchCloud::start(CLIENT_ID, ACCESS, REFRESH, SCOPES).await;
     let t = logged_in(&cloud).await;
     add_triggers(
@@ -344,14 +386,27 @@ async fn ss_run_over_eventsub_records_each_event_once_answers_through_helix_and_
     for covered in ["channel.subscribe", "channel.cheer", "channel.raid"] {
         assert!(!kinds.iter().any(|k| k == covered), "{kinds:?}");
     }
-    let follow_sub = cloud.subs().into_iter().find(|s| s.kind == "channel.follow").unwrap();
+    let follow_sub = cloud
+        .subs()
+        .into_iter()
+        .find(|s| s.kind == "channel.follow")
+        .unwrap();
     assert_eq!(follow_sub.version, "2");
     assert_eq!(
         follow_sub.condition,
         json!({"broadcaster_user_id": BROADCASTER_ID, "moderator_user_id": BROADCASTER_ID})
     );
 
-    cloud.notify("channel.chat.message", chat("msg-hello", "viewer_one", "2001", "hello from eventsub", None));
+    cloud.notify(
+        "channel.chat.message",
+        chat(
+            "msg-hello",
+            "viewer_one",
+            "2001",
+            "hello from eventsub",
+            None,
+        ),
+    );
     cloud.notify(
         "channel.chat.notification",
         notice("n-resub", "gutrin2", "3001", "resub",
@@ -374,17 +429,26 @@ async fn ss_run_over_eventsub_records_each_event_once_answers_through_helix_and_
                     "sub_tier": "1000", "community_gift_id": "12111455614691086753"}), ""),
         );
     }
-    cloud.notify("channel.chat.message", chat("msg-cheer", "cheerer", "2002", "take my bits", Some(100)));
+    cloud.notify(
+        "channel.chat.message",
+        chat("msg-cheer", "cheerer", "2002", "take my bits", Some(100)),
+    );
     // The raid's thanks is dropped twice (msg_duplicate, tried once more): a failed send.
     cloud.drop_next_chat("msg_duplicate");
     cloud.drop_next_chat("msg_duplicate");
     cloud.notify("channel.chat.notification", raid("n-raid-small", 12));
-    wait_for("the dropped thanks and its retry", || cloud.calls_to("POST", "/chat/messages").len() >= 2).await;
+    wait_for("the dropped thanks and its retry", || {
+        cloud.calls_to("POST", "/chat/messages").len() >= 2
+    })
+    .await;
     cloud.notify("channel.chat.notification", raid("n-raid", 42));
     cloud.notify(
         "channel.follow",
-        merge(broadcaster(), json!({"user_id": "6001", "user_login": "new_fan", "user_name": "New_Fan",
-            "followed_at": "2023-07-15T18:16:11.17106713Z"})),
+        merge(
+            broadcaster(),
+            json!({"user_id": "6001", "user_login": "new_fan", "user_name": "New_Fan",
+            "followed_at": "2023-07-15T18:16:11.17106713Z"}),
+        ),
     );
     cloud.notify(
         "channel.channel_points_custom_reward_redemption.add",
@@ -395,9 +459,21 @@ async fn ss_run_over_eventsub_records_each_event_once_answers_through_helix_and_
     );
     // The access token expires: the timeout's first call gets 401, the token is refreshed once
     // and the call made again with the new one.
-    wait_for("the thanks for the raid of 42", || cloud.calls_to("POST", "/chat/messages").len() >= 3).await;
+    wait_for("the thanks for the raid of 42", || {
+        cloud.calls_to("POST", "/chat/messages").len() >= 3
+    })
+    .await;
     cloud.expire_access_token();
-    cloud.notify("channel.chat.message", chat("msg-bad", "spammer", "7777", "buy followers badword now", None));
+    cloud.notify(
+        "channel.chat.message",
+        chat(
+            "msg-bad",
+            "spammer",
+            "7777",
+            "buy followers badword now",
+            None,
+        ),
+    );
 
     // The raid of 42 is thanked through Helix chat, the banned word times its author out.
     wait_for("the thanks and the timeout", || {
@@ -412,18 +488,42 @@ async fn ss_run_over_eventsub_records_each_event_once_answers_through_helix_and_
     // session_reconnect: the overlap's events come on the old socket, then again on the new one.
     let before = cloud.sessions_started();
     cloud.reconnect(&[
-        ("channel.chat.message", chat("msg-overlap-1", "viewer_one", "2001", "said during the move", None)),
-        ("channel.chat.message", chat("msg-overlap-2", "viewer_two", "2003", "also during the move", None)),
+        (
+            "channel.chat.message",
+            chat(
+                "msg-overlap-1",
+                "viewer_one",
+                "2001",
+                "said during the move",
+                None,
+            ),
+        ),
+        (
+            "channel.chat.message",
+            chat(
+                "msg-overlap-2",
+                "viewer_two",
+                "2003",
+                "also during the move",
+                None,
+            ),
+        ),
     ]);
     wait_for("the move to the new socket", || {
         cloud.sessions_started() == before + 1 && cloud.open_sessions().len() == 1
     })
     .await;
-    cloud.notify("channel.chat.message", chat("msg-after", "viewer_one", "2001", "after the move", None));
+    cloud.notify(
+        "channel.chat.message",
+        chat("msg-after", "viewer_one", "2001", "after the move", None),
+    );
 
     // A revocation is reported once; the other subscriptions keep working.
     cloud.revoke("channel.follow", "authorization_revoked");
-    cloud.notify("channel.chat.message", chat("msg-after-revoke", "viewer_two", "2003", "still here", None));
+    cloud.notify(
+        "channel.chat.message",
+        chat("msg-after-revoke", "viewer_two", "2003", "still here", None),
+    );
     wait_for("every event recorded", || {
         let events = recorded(&t);
         events.iter().any(|e| e.message_id == "msg-after-revoke")
@@ -451,10 +551,17 @@ async fn ss_run_over_eventsub_records_each_event_once_answers_through_helix_and_
     ids.sort_unstable();
     let before_dedupe = ids.len();
     ids.dedup();
-    assert_eq!(ids.len(), before_dedupe, "an event was recorded twice: {ids:?}");
+    assert_eq!(
+        ids.len(),
+        before_dedupe,
+        "an event was recorded twice: {ids:?}"
+    );
     let use_kind = |id: &str| serde_json::to_value(by_id(&events, id)).unwrap();
     let hello = use_kind("msg-hello");
-    assert_eq!((hello["kind"].as_str(), hello["text"].as_str()), (Some("message"), Some("hello from eventsub")));
+    assert_eq!(
+        (hello["kind"].as_str(), hello["text"].as_str()),
+        (Some("message"), Some("hello from eventsub"))
+    );
     let resub = use_kind("n-resub");
     assert_eq!(resub["kind"], "subscription");
     assert_eq!(resub["detail"]["kind"], "resub");
@@ -471,14 +578,26 @@ async fn ss_run_over_eventsub_records_each_event_once_answers_through_helix_and_
     for gift in gifts {
         let gift = serde_json::to_value(gift).unwrap();
         assert_eq!(gift["detail"]["kind"], "gift", "{gift}");
-        assert_eq!(gift["detail"]["community_gift_id"], "12111455614691086753", "{gift}");
+        assert_eq!(
+            gift["detail"]["community_gift_id"], "12111455614691086753",
+            "{gift}"
+        );
     }
     let cheer = use_kind("msg-cheer");
     assert_eq!(cheer["kind"], "cheer");
     assert_eq!(cheer["detail"]["amount"], 100.0, "{cheer}");
     let raid42 = use_kind("n-raid");
-    assert_eq!((raid42["kind"].as_str(), raid42["detail"]["viewers"].as_u64()), (Some("raid"), Some(42)));
-    let follow = events.iter().find(|e| e.author.login == "new_fan").expect("the follow");
+    assert_eq!(
+        (
+            raid42["kind"].as_str(),
+            raid42["detail"]["viewers"].as_u64()
+        ),
+        (Some("raid"), Some(42))
+    );
+    let follow = events
+        .iter()
+        .find(|e| e.author.login == "new_fan")
+        .expect("the follow");
     assert_eq!(follow.kind, ss::event::EventKind::Follow);
     let redemption = use_kind("redemption-red-1");
     assert_eq!(redemption["kind"], "redemption");
@@ -504,7 +623,10 @@ async fn ss_run_over_eventsub_records_each_event_once_answers_through_helix_and_
     assert_eq!(bans[1].bearer, cloud.access_token());
     // The refreshed pair was stored (refresh tokens are single-use).
     let stored = t.read("runtime/state/twitch/demo.token.json");
-    assert!(stored.contains(&cloud.refresh_token()), "the new refresh token is stored");
+    assert!(
+        stored.contains(&cloud.refresh_token()),
+        "the new refresh token is stored"
+    );
     assert_eq!(bans[1].query["broadcaster_id"], BROADCASTER_ID);
     assert_eq!(bans[1].query["moderator_id"], BROADCASTER_ID);
     assert_eq!(
@@ -516,25 +638,41 @@ async fn ss_run_over_eventsub_records_each_event_once_answers_through_helix_and_
     let snap = snapshot(&t);
     assert_eq!(snap["commands"]["sent"], 2, "{}", snap["commands"]);
     assert_eq!(snap["commands"]["failed"], 1, "{}", snap["commands"]);
-    assert_eq!(snap["commands"]["failed_by_reason"]["msg_duplicate"], 1, "{}", snap["commands"]);
+    assert_eq!(
+        snap["commands"]["failed_by_reason"]["msg_duplicate"], 1,
+        "{}",
+        snap["commands"]
+    );
     // Both overlap events came on both sockets; the copies were dropped.
-    assert_eq!(snap["counters"]["guards"]["redeliveries"], 2, "{}", snap["counters"]);
+    assert_eq!(
+        snap["counters"]["guards"]["redeliveries"], 2,
+        "{}",
+        snap["counters"]
+    );
     // The new socket was reached through the reconnect_url and nothing was subscribed again.
     let paths = cloud.ws_paths();
     assert_eq!(paths.len(), 2, "{paths:?}");
     assert!(paths[1].contains("reconnect_id="), "{paths:?}");
-    assert!(cloud.inbound().is_empty(), "the client sent frames: {:?}", cloud.inbound());
+    assert!(
+        cloud.inbound().is_empty(),
+        "the client sent frames: {:?}",
+        cloud.inbound()
+    );
     assert_eq!(
         cloud.calls_to("POST", "/eventsub/subscriptions").len(),
         8,
         "one creation per type, none after the reconnect"
     );
     // The revocation is reported once, naming the scope.
-    let revoked = stderr.matches("revoked the EventSub subscription channel.follow").count();
+    let revoked = stderr
+        .matches("revoked the EventSub subscription channel.follow")
+        .count();
     assert_eq!(revoked, 1, "{stderr}");
     assert!(stderr.contains("moderator:read:followers"), "{stderr}");
     assert!(
-        status_out.stdout.contains("revoked the EventSub subscription channel.follow"),
+        status_out
+            .stdout
+            .contains("revoked the EventSub subscription channel.follow"),
         "{}",
         status_out.stdout
     );
@@ -566,26 +704,41 @@ async fn a_silent_socket_and_closes_4003_and_4007_reconnect_and_subscribe_again(
 
     // Close 4003 (unused): a new session on the base URL, subscribed again.
     cloud.close_all(4003, "connection unused");
-    wait_for("a second session subscribed", || subscribe_calls() >= 2 * per_session).await;
+    wait_for("a second session subscribed", || {
+        subscribe_calls() >= 2 * per_session
+    })
+    .await;
     cloud.wait_subscribed(&ALL_CREATED).await;
 
     // Close 4007 (invalid reconnect): the same.
     cloud.close_all(4007, "invalid reconnect attempt");
-    wait_for("a third session subscribed", || subscribe_calls() >= 3 * per_session).await;
+    wait_for("a third session subscribed", || {
+        subscribe_calls() >= 3 * per_session
+    })
+    .await;
     cloud.wait_subscribed(&ALL_CREATED).await;
 
     // Silence (no keepalive for the window plus the grace): the socket counts as dead.
     let sessions = cloud.sessions_started();
     cloud.silence_all();
-    wait_for("a session after the silence", || cloud.sessions_started() > sessions).await;
-    wait_for("subscribed after the silence", || subscribe_calls() >= 4 * per_session).await;
+    wait_for("a session after the silence", || {
+        cloud.sessions_started() > sessions
+    })
+    .await;
+    wait_for("subscribed after the silence", || {
+        subscribe_calls() >= 4 * per_session
+    })
+    .await;
     cloud.wait_subscribed(&ALL_CREATED).await;
     assert!(
         cloud.ws_paths().iter().all(|p| !p.contains("reconnect_id")),
         "every reconnect goes to the base URL: {:?}",
         cloud.ws_paths()
     );
-    cloud.notify("channel.chat.message", chat("msg-back", "viewer_one", "2001", "back again", None));
+    cloud.notify(
+        "channel.chat.message",
+        chat("msg-back", "viewer_one", "2001", "back again", None),
+    );
     wait_for("the message after the reconnects", || {
         recorded(&t).iter().any(|e| e.message_id == "msg-back")
     })
@@ -602,7 +755,13 @@ async fn a_silent_socket_and_closes_4003_and_4007_reconnect_and_subscribe_again(
 /// cannot cover what a trigger asks of Twitch.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn validate_config_warns_when_the_login_cannot_cover_a_trigger() {
-    let cloud = TwitchCloud::start(CLIENT_ID, ACCESS, REFRESH, &["user:read:chat", "user:write:chat"]).await;
+    let cloud = TwitchCloud::start(
+        CLIENT_ID,
+        ACCESS,
+        REFRESH,
+        &["user:read:chat", "user:write:chat"],
+    )
+    .await;
     let t = eventsub_root(&cloud);
     add_triggers(
         &t,
@@ -711,7 +870,10 @@ async fn the_irc_transport_moderates_through_helix_with_a_stored_login() {
             && !cloud.calls_to("DELETE", "/moderation/chat").is_empty()
     })
     .await;
-    wait_for("both commands counted as sent", || snapshot(&t)["commands"]["sent"] == 2).await;
+    wait_for("both commands counted as sent", || {
+        snapshot(&t)["commands"]["sent"] == 2
+    })
+    .await;
     let (code, stderr) = stop(running).await;
     assert_eq!(code, 0, "{stderr}");
     let bans = cloud.calls_to("POST", "/moderation/bans");
@@ -722,7 +884,10 @@ async fn the_irc_transport_moderates_through_helix_with_a_stored_login() {
     );
     assert_eq!(bans[0].query["moderator_id"], BROADCASTER_ID);
     let deletes = cloud.calls_to("DELETE", "/moderation/chat");
-    assert_eq!(deletes[0].query["message_id"], "8f2c1a9e-0b7d-4c55-9e31-5d2f7a6b1c40");
+    assert_eq!(
+        deletes[0].query["message_id"],
+        "8f2c1a9e-0b7d-4c55-9e31-5d2f7a6b1c40"
+    );
     // Nothing went out as an IRC command for them.
     assert!(irc.received_commands("PRIVMSG").is_empty());
     assert_no_secret(&stderr, "the -vv log", &["irc-secret-token".to_owned()]);
@@ -737,13 +902,25 @@ fn auth_help_teaches_the_login_and_the_listing() {
     // Neither a platform nor status: a usage error that says what to give.
     let out = t.run(&["auth"]);
     out.status(2);
-    assert!(out.stderr.contains("ss auth twitch --creator ID"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("ss auth twitch --creator ID"),
+        "{}",
+        out.stderr
+    );
     let out = t.run(&["auth", "twitch"]);
     out.status(2);
-    assert!(out.stderr.contains("--creator is required"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("--creator is required"),
+        "{}",
+        out.stderr
+    );
     let out = t.run(&["auth", "nowhere", "--creator", "demo"]);
     out.status(2);
-    assert!(out.stderr.contains("unknown platform \"nowhere\""), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("unknown platform \"nowhere\""),
+        "{}",
+        out.stderr
+    );
     // Nothing stored yet.
     let out = t.run(&["auth", "status"]);
     out.status(0);

@@ -35,7 +35,9 @@ pub const VALIDATE_EVERY: Duration = Duration::from_secs(60 * 60);
 
 /// Where `creator`'s Twitch login is stored under the state directory.
 pub fn token_file(state_dir: &Path, creator: &str) -> PathBuf {
-    state_dir.join("twitch").join(format!("{creator}.token.json"))
+    state_dir
+        .join("twitch")
+        .join(format!("{creator}.token.json"))
 }
 
 /// The token file's contents.
@@ -112,12 +114,14 @@ pub fn read_login(path: &Path, creator: &str) -> Result<Option<StoredLogin>, Tok
             });
         }
     };
-    serde_json::from_str(&text).map(Some).map_err(|e| TokenFileError {
-        path: path.display().to_string(),
-        creator: creator.to_owned(),
-        // serde's message names the field and position, never a value.
-        why: format!("not a stored Twitch login ({e})"),
-    })
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| TokenFileError {
+            path: path.display().to_string(),
+            creator: creator.to_owned(),
+            // serde's message names the field and position, never a value.
+            why: format!("not a stored Twitch login ({e})"),
+        })
 }
 
 /// Stores a login (0600, atomic replace).
@@ -143,7 +147,9 @@ impl Identity {
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
     /// Neither a stored login nor `token_env`.
-    #[error("no Twitch login for creator {creator}: run `ss auth twitch --creator {creator}` (or set token_env)")]
+    #[error(
+        "no Twitch login for creator {creator}: run `ss auth twitch --creator {creator}` (or set token_env)"
+    )]
     NoLogin { creator: String },
     /// The token was refused and cannot be refreshed (or the refresh was refused).
     #[error("{0}")]
@@ -381,10 +387,12 @@ impl TwitchAuth {
         }
         let Some(refresh) = state.refresh.clone() else {
             let why = match &state.origin {
-                Origin::Env(name) => format!(
-                    "Twitch refused the token in ${name} and it cannot be refreshed"
-                ),
-                Origin::Stored => "Twitch refused the stored token and there is no refresh token".into(),
+                Origin::Env(name) => {
+                    format!("Twitch refused the token in ${name} and it cannot be refreshed")
+                }
+                Origin::Stored => {
+                    "Twitch refused the stored token and there is no refresh token".into()
+                }
             };
             drop(state);
             return Err(self.refuse(why).await);
@@ -409,7 +417,10 @@ impl TwitchAuth {
             }
         };
         let access = self.secrets.adopt(&tokens.access_token);
-        let new_refresh = tokens.refresh_token.as_deref().map(|r| self.secrets.adopt(r));
+        let new_refresh = tokens
+            .refresh_token
+            .as_deref()
+            .map(|r| self.secrets.adopt(r));
         // Single-use refresh tokens: the new pair is on disk before anything uses it.
         if let Some(stored) = &state.stored {
             let mut next = stored.clone();
@@ -514,12 +525,19 @@ mod tests {
         assert!(!format!("{:?}", login()).contains("secret"));
         let summaries = stored_logins(dir.path());
         let summary = summaries[0].as_ref().unwrap();
-        assert_eq!((summary.creator.as_str(), summary.user.as_str()), ("demo", "mybot"));
+        assert_eq!(
+            (summary.creator.as_str(), summary.user.as_str()),
+            ("demo", "mybot")
+        );
         assert!(!serde_json::to_string(summary).unwrap().contains("secret"));
         std::fs::write(&path, "{not json").unwrap();
         let err = read_login(&path, "demo").unwrap_err().to_string();
         assert!(err.contains("run `ss auth twitch --creator demo`"), "{err}");
-        assert!(read_login(&dir.path().join("none.json"), "x").unwrap().is_none());
+        assert!(
+            read_login(&dir.path().join("none.json"), "x")
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[test]
@@ -546,7 +564,10 @@ mod tests {
             .build()
             .unwrap();
         let (access, client) = rt.block_on(auth.credentials()).unwrap();
-        assert_eq!((access.expose(), client.expose()), ("env-token-1", "client-9"));
+        assert_eq!(
+            (access.expose(), client.expose()),
+            ("env-token-1", "client-9")
+        );
         let none = AuthSettings {
             token_env: None,
             ..settings

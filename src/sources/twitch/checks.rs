@@ -16,8 +16,8 @@
 //! token's scopes are not known before the run).
 
 use super::auth::{read_login, token_file};
-use super::settings::{Transport, TwitchSettings};
 use super::scopes;
+use super::settings::{Transport, TwitchSettings};
 use crate::config::model::{ActionDef, Creator, Matcher, TriggerDef};
 use crate::config::platform::Check;
 use crate::event::EventKind;
@@ -44,14 +44,19 @@ pub fn check_block(settings: &TwitchSettings, check: &mut Check) {
         if set {
             check.warn(
                 key,
-                &format!("`{key}` is used only by the irc transport; this block reads over eventsub"),
+                &format!(
+                    "`{key}` is used only by the irc transport; this block reads over eventsub"
+                ),
             );
         }
     }
 }
 
 /// The scope a trigger needs on Twitch with `transport` (any one of them), if any.
-fn needs(def: &TriggerDef, transport: Transport) -> Option<(&'static str, &'static [&'static str])> {
+fn needs(
+    def: &TriggerDef,
+    transport: Transport,
+) -> Option<(&'static str, &'static [&'static str])> {
     let eventsub = transport == Transport::EventSub;
     let action = match &def.action {
         ActionDef::Timeout { .. } | ActionDef::Ban { .. } | ActionDef::Unban => {

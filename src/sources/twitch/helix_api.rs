@@ -77,7 +77,9 @@ pub struct HelixApi {
 
 impl std::fmt::Debug for HelixApi {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HelixApi").field("base", &self.base).finish()
+        f.debug_struct("HelixApi")
+            .field("base", &self.base)
+            .finish()
     }
 }
 
@@ -210,7 +212,11 @@ impl HelixApi {
             }
         };
         if let Some(at) = wait {
-            tracing::debug!(platform = "twitch", wait_ms = (at - Instant::now()).as_millis() as u64, "Helix rate limit spent; waiting for its reset.");
+            tracing::debug!(
+                platform = "twitch",
+                wait_ms = (at - Instant::now()).as_millis() as u64,
+                "Helix rate limit spent; waiting for its reset."
+            );
             tokio::time::sleep_until(at).await;
         }
     }
@@ -253,14 +259,16 @@ impl HelixApi {
                     .header("Content-Type", "application/json")
                     .body(body.clone());
             }
-            let response = request.send().await.map_err(|e| {
-                HelixError::Transport(crate::http_out::describe(e, &self.secrets))
-            })?;
+            let response = request
+                .send()
+                .await
+                .map_err(|e| HelixError::Transport(crate::http_out::describe(e, &self.secrets)))?;
             let status = response.status().as_u16();
             let reset = self.note_limits(response.headers());
-            let text = response.text().await.map_err(|e| {
-                HelixError::Transport(crate::http_out::describe(e, &self.secrets))
-            })?;
+            let text = response
+                .text()
+                .await
+                .map_err(|e| HelixError::Transport(crate::http_out::describe(e, &self.secrets)))?;
             match status {
                 401 if !refreshed => {
                     refreshed = true;
@@ -509,11 +517,16 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            dropped.data[0].drop_reason.as_ref().map(|d| d.code.as_str()),
+            dropped.data[0]
+                .drop_reason
+                .as_ref()
+                .map(|d| d.code.as_str()),
             Some("msg_rejected")
         );
         assert_eq!(
-            message_of(r#"{"error":"Bad Request","status":400,"message":"user is already banned"}"#),
+            message_of(
+                r#"{"error":"Bad Request","status":400,"message":"user is already banned"}"#
+            ),
             "user is already banned"
         );
         assert_eq!(
@@ -531,7 +544,10 @@ mod tests {
 
     #[test]
     fn the_reset_is_unix_seconds_from_now_and_never_far() {
-        assert_eq!(reset_in(1_700_000_010, 1_700_000_000), Duration::from_secs(10));
+        assert_eq!(
+            reset_in(1_700_000_010, 1_700_000_000),
+            Duration::from_secs(10)
+        );
         assert_eq!(reset_in(1_699_999_990, 1_700_000_000), Duration::ZERO);
         assert_eq!(reset_in(u64::MAX, 0), MAX_RESET_WAIT);
     }

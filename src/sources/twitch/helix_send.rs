@@ -213,15 +213,18 @@ impl HelixDelivery {
                     DeliveryError::Repeated(error)
                 }
             }
-            HelixError::Auth(super::auth::AuthError::Unavailable(why)) => {
-                DeliveryError::Retry(why)
-            }
+            HelixError::Auth(super::auth::AuthError::Unavailable(why)) => DeliveryError::Retry(why),
             HelixError::Auth(e) => DeliveryError::Failed(SourceError::LoginFailed(e.to_string())),
             other => DeliveryError::Failed(SourceError::Other(format!("twitch {name}: {other}"))),
         }
     }
 
-    async fn chat(&mut self, ids: &Ids, text: &str, reply_to: Option<&str>) -> Result<(), DeliveryError> {
+    async fn chat(
+        &mut self,
+        ids: &Ids,
+        text: &str,
+        reply_to: Option<&str>,
+    ) -> Result<(), DeliveryError> {
         let mut tried_again = false;
         loop {
             let api = self.ids.api().clone();
@@ -257,17 +260,19 @@ impl HelixDelivery {
         let command = &part.command;
         let name = command.kind.name();
         if !self.carries(name) {
-            return Err(DeliveryError::Failed(SourceError::InvalidSettings(format!(
-                "twitch cannot {name} here"
-            ))));
+            return Err(DeliveryError::Failed(SourceError::InvalidSettings(
+                format!("twitch cannot {name} here"),
+            )));
         }
         let addressed = command.channel.trim_start_matches('#');
         if !addressed.is_empty() && !addressed.eq_ignore_ascii_case(&self.channel) {
             // Never act where the creator's config does not say to.
             self.guards.count(Guard::ForeignChannelReply, 1);
-            return Err(DeliveryError::Failed(SourceError::InvalidSettings(format!(
-                "addressed to channel {addressed:?}, which the creator's twitch block does not name"
-            ))));
+            return Err(DeliveryError::Failed(SourceError::InvalidSettings(
+                format!(
+                    "addressed to channel {addressed:?}, which the creator's twitch block does not name"
+                ),
+            )));
         }
         let ids = self
             .ids
@@ -293,14 +298,22 @@ impl HelixDelivery {
                 let reason = trimmed(reason.as_ref());
                 let seconds = (*seconds).clamp(1, MAX_TIMEOUT_S);
                 self.patiently(|| {
-                    api.ban(broadcaster, moderator, &user.id, Some(seconds), reason.as_deref())
+                    api.ban(
+                        broadcaster,
+                        moderator,
+                        &user.id,
+                        Some(seconds),
+                        reason.as_deref(),
+                    )
                 })
                 .await
             }
             CommandKind::Ban { user, reason } => {
                 let reason = trimmed(reason.as_ref());
-                self.patiently(|| api.ban(broadcaster, moderator, &user.id, None, reason.as_deref()))
-                    .await
+                self.patiently(|| {
+                    api.ban(broadcaster, moderator, &user.id, None, reason.as_deref())
+                })
+                .await
             }
             CommandKind::Unban { user } => {
                 self.patiently(|| api.unban(broadcaster, moderator, &user.id))

@@ -114,11 +114,16 @@ pub async fn login(request: LoginRequest<'_>) -> Result<String, LoginError> {
             file.display()
         ))
     })?;
-    let channel = settings.channel.trim_start_matches('#').to_ascii_lowercase();
+    let channel = settings
+        .channel
+        .trim_start_matches('#')
+        .to_ascii_lowercase();
     let owner = if stored.login == channel {
         "the channel's owner".to_owned()
     } else {
-        format!("not the owner of {channel}; it needs moderator rights there to moderate and to see follows")
+        format!(
+            "not the owner of {channel}; it needs moderator rights there to moderate and to see follows"
+        )
     };
     Ok(format!(
         "Logged in as {} (user id {}, {owner}) for creator {creator_id}.\nScopes: {}\nStored in {} (readable by you only). `ss auth status` lists stored logins.",
@@ -150,7 +155,11 @@ async fn poll(
             DevicePoll::Pending => {}
             DevicePoll::SlowDown => {
                 interval += SLOW_DOWN_STEP;
-                tracing::debug!(platform = "twitch", interval_s = interval.as_secs(), "Twitch asked to poll more slowly.");
+                tracing::debug!(
+                    platform = "twitch",
+                    interval_s = interval.as_secs(),
+                    "Twitch asked to poll more slowly."
+                );
             }
             DevicePoll::Done(tokens) => return Ok(tokens),
         }

@@ -19,9 +19,9 @@
 //! the Mozilla root set; a self-hosted or test server with its own certificate authority is trusted
 //! through [`TwitchSource::with_root_certificates`] or [`TwitchSource::with_ca_file`].
 
-pub mod client;
 pub mod auth;
 pub mod checks;
+pub mod client;
 pub mod decode;
 pub mod eventsub;
 pub mod helix;
@@ -45,8 +45,8 @@ use crate::sources::runner::serve::Delivery;
 use crate::sources::runner::session::{SessionReport, SessionSource};
 use crate::sources::{BoxFuture, SourceContext, SourceError};
 use client::{ConnectSettings, SessionError, Timing};
-pub use platform::TwitchSettings;
 use helix_send::ChannelIds;
+pub use platform::TwitchSettings;
 use send::{LinkSlot, SendLimits, TwitchDelivery};
 use std::collections::BTreeSet;
 use std::path::Path;

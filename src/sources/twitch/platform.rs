@@ -8,9 +8,9 @@ use super::auth::{AuthSettings, LoadError, TwitchAuth};
 use super::helix_api::HelixApi;
 use super::helix_send::ChannelIds;
 use super::oauth::IdServer;
-use super::{eventsub, helix};
-use super::{TwitchEndpoints, TwitchSource};
 pub use super::settings::{Transport, TwitchSettings};
+use super::{TwitchEndpoints, TwitchSource};
+use super::{eventsub, helix};
 use crate::config::model::{Creator, RateLimitsConfig, SendLimit, TriggerDef};
 use crate::config::platform::{
     Check, Credential, PlatformBlock, PlatformConfig, Settings, parse_settings, schema_part,
@@ -164,13 +164,16 @@ impl PlatformConfig for Twitch {
     }
 }
 
+/// The channel's ids (with the API they are found through) and the login acting in it.
+type HelixLogin = (Arc<ChannelIds>, Arc<TwitchAuth>);
+
 /// The creator's login for Helix calls, with the API and the channel's ids around it; `None`
 /// without a stored login or `token_env`.
 fn helix_for(
     build: &SourceBuild<'_>,
     twitch: &TwitchSettings,
     channel: &str,
-) -> Result<Option<(Arc<ChannelIds>, Arc<TwitchAuth>)>, SourceError> {
+) -> Result<Option<HelixLogin>, SourceError> {
     let oauth_url = build
         .own
         .str("oauth_url")
@@ -223,7 +226,9 @@ impl PlatformModule for Twitch {
                     }
                 };
                 Ok(Source::Session(Box::new(match helix {
-                    Some((ids, auth)) => source.with_helix(ids, auth.stored_scopes().cloned().unwrap_or_default()),
+                    Some((ids, auth)) => {
+                        source.with_helix(ids, auth.stored_scopes().cloned().unwrap_or_default())
+                    }
                     None => source,
                 })))
             }

@@ -34,7 +34,10 @@ pub const ALL: [(&str, &str); 12] = [
     (READ_CHAT, "read chat over EventSub"),
     (WRITE_CHAT, "send chat and replies through Helix"),
     (FOLLOWERS, "follows"),
-    (SUBSCRIPTIONS, "subscriptions without the chat subscriptions"),
+    (
+        SUBSCRIPTIONS,
+        "subscriptions without the chat subscriptions",
+    ),
     (BITS, "cheers without the chat subscriptions"),
     (REDEMPTIONS, "channel point redemptions"),
     (DELETE_MESSAGES, "delete messages"),
@@ -42,7 +45,10 @@ pub const ALL: [(&str, &str); 12] = [
     (ANNOUNCEMENTS, "announcements"),
     (IRC_READ, "read chat over IRC"),
     (IRC_EDIT, "send chat over IRC"),
-    (MANAGE_REDEMPTIONS, "channel point redemptions (either scope does)"),
+    (
+        MANAGE_REDEMPTIONS,
+        "channel point redemptions (either scope does)",
+    ),
 ];
 
 /// The default scopes of `ss auth twitch`: everything but the second redemptions scope.

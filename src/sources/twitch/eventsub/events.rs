@@ -77,27 +77,26 @@ pub fn normalize(notification: &Notification<'_>, creator: &str) -> Result<Decod
                 at,
             );
             event.kind = EventKind::Deletion;
-            event.author = plain_author(
-                &e.target_user_id,
-                &e.target_user_login,
-                &e.target_user_name,
-            );
+            event.author =
+                plain_author(&e.target_user_id, &e.target_user_login, &e.target_user_name);
             event.extras.insert_str("target_msg_id", &e.message_id);
             event
         }
         "channel.chat.clear_user_messages" => {
             let e: ClearUser<'_> = wire::from_str(what, raw).map_err(read)?;
             let mut event = base(creator, &e.broadcaster_user_login, delivery, at);
-            event.author = plain_author(
-                &e.target_user_id,
-                &e.target_user_login,
-                &e.target_user_name,
-            );
+            event.author =
+                plain_author(&e.target_user_id, &e.target_user_login, &e.target_user_name);
             other(event, "clear_user_messages")
         }
         "channel.follow" => {
             let e: Follow<'_> = wire::from_str(what, raw).map_err(read)?;
-            let mut event = base(creator, &e.broadcaster_user_login, delivery, e.followed_at.0);
+            let mut event = base(
+                creator,
+                &e.broadcaster_user_login,
+                delivery,
+                e.followed_at.0,
+            );
             event.kind = EventKind::Follow;
             event.author = plain_author(&e.user_id, &e.user_login, &e.user_name);
             event
@@ -182,11 +181,7 @@ pub fn normalize(notification: &Notification<'_>, creator: &str) -> Result<Decod
                 &format_compact!("online-{}", e.id),
                 e.started_at.0,
             );
-            event.author = plain_author(
-                &e.broadcaster_user_id,
-                login,
-                &e.broadcaster_user_name,
-            );
+            event.author = plain_author(&e.broadcaster_user_id, login, &e.broadcaster_user_name);
             live = Some(Some(LiveStream {
                 id: e.id.to_string(),
                 started_at: e.started_at.0,
@@ -443,7 +438,12 @@ fn fragments(message: &Message<'_>, event: &mut ChatEvent) {
     let mut at: u32 = 0;
     for fragment in &message.fragments {
         let len = u32::try_from(fragment.text.chars().count()).unwrap_or(u32::MAX);
-        match (&*fragment.kind, &fragment.emote, &fragment.cheermote, &fragment.mention) {
+        match (
+            &*fragment.kind,
+            &fragment.emote,
+            &fragment.cheermote,
+            &fragment.mention,
+        ) {
             ("emote", Some(emote), _, _) if len > 0 => emotes.push(Emote {
                 id: emote.id.as_ref().into(),
                 start: at,
@@ -466,7 +466,9 @@ fn fragments(message: &Message<'_>, event: &mut ChatEvent) {
             .insert_value("cheermotes", &Value::Array(cheermotes));
     }
     if !mentions.is_empty() {
-        event.extras.insert_value("mentions", &Value::Array(mentions));
+        event
+            .extras
+            .insert_value("mentions", &Value::Array(mentions));
     }
 }
 

@@ -40,11 +40,18 @@ fn a_chat_message_with_emotes_mentions_a_cheermote_badges_and_a_cheer() {
     let e = decoded.event;
     assert_eq!(decoded.live, None);
     assert_eq!(e.message_id, "cc106a89-1814-919d-454c-f4f2f970aae7");
-    assert_eq!((e.channel.as_str(), e.creator.as_str()), ("demo_channel", "demo"));
+    assert_eq!(
+        (e.channel.as_str(), e.creator.as_str()),
+        ("demo_channel", "demo")
+    );
     assert_eq!(e.timestamp, wire::parse_time(AT).unwrap());
     assert_eq!(e.text, "héllo Kappa @demo_channel Cheer100");
     assert_eq!(
-        (e.author.id.as_str(), e.author.login.as_str(), e.author.display_name.as_str()),
+        (
+            e.author.id.as_str(),
+            e.author.login.as_str(),
+            e.author.display_name.as_str()
+        ),
         ("22222222", "viewer_one", "Viewer_One")
     );
     assert!(e.author.roles.moderator && e.author.roles.subscriber && !e.author.roles.vip);
@@ -58,10 +65,19 @@ fn a_chat_message_with_emotes_mentions_a_cheermote_badges_and_a_cheer() {
         }]
     );
     assert_eq!(e.kind, EventKind::Cheer);
-    assert_eq!(e.detail.as_deref().and_then(EventDetail::money).map(|m| m.amount), Some(100.0));
+    assert_eq!(
+        e.detail
+            .as_deref()
+            .and_then(EventDetail::money)
+            .map(|m| m.amount),
+        Some(100.0)
+    );
     let extras = e.extras.to_map();
     assert_eq!(extras["color"], "#1E90FF");
-    assert_eq!(extras["badges"], serde_json::json!(["moderator/1", "subscriber/12"]));
+    assert_eq!(
+        extras["badges"],
+        serde_json::json!(["moderator/1", "subscriber/12"])
+    );
     assert_eq!(extras["sub_months"], 16);
     assert_eq!(
         extras["mentions"],
@@ -95,31 +111,62 @@ fn a_reply_a_reward_message_and_a_shared_chat_message() {
     );
     let e = decode("channel.chat.message", &reward).event;
     assert_eq!(e.kind, EventKind::Redemption);
-    let redemption = e.detail.as_deref().and_then(EventDetail::redemption).unwrap();
+    let redemption = e
+        .detail
+        .as_deref()
+        .and_then(EventDetail::redemption)
+        .unwrap();
     assert_eq!(redemption.reward_id, "r-9");
     assert_eq!(redemption.input.as_deref(), Some(e.text.as_str()));
 
     // Shared chat: a message sent in another channel of the session.
     let shared = CHAT_MESSAGE
-        .replace(r#""source_broadcaster_user_id":null"#, r#""source_broadcaster_user_id":"99999999""#)
-        .replace(r#""source_broadcaster_user_login":null"#, r#""source_broadcaster_user_login":"other_channel""#)
-        .replace(r#""source_message_id":null"#, r#""source_message_id":"src-1""#);
+        .replace(
+            r#""source_broadcaster_user_id":null"#,
+            r#""source_broadcaster_user_id":"99999999""#,
+        )
+        .replace(
+            r#""source_broadcaster_user_login":null"#,
+            r#""source_broadcaster_user_login":"other_channel""#,
+        )
+        .replace(
+            r#""source_message_id":null"#,
+            r#""source_message_id":"src-1""#,
+        );
     let e = decode("channel.chat.message", &shared).event;
     assert_eq!(e.shared_from.as_deref(), Some("other_channel"));
     assert_eq!(e.extras.get("source_message_id").unwrap(), "src-1");
     // The channel's own message while shared chat is on is not shared from elsewhere.
-    let own = shared.replace(r#""source_broadcaster_user_id":"99999999""#, r#""source_broadcaster_user_id":"11111111""#);
+    let own = shared.replace(
+        r#""source_broadcaster_user_id":"99999999""#,
+        r#""source_broadcaster_user_id":"11111111""#,
+    );
     assert_eq!(decode("channel.chat.message", &own).event.shared_from, None);
 }
 
 /// A `channel.chat.notification` of `notice_type` with its object, by `chatter`.
 fn notice(notice_type: &str, object: &str, chatter: &str, text: &str) -> String {
     let all = [
-        "sub", "resub", "sub_gift", "community_sub_gift", "gift_paid_upgrade", "prime_paid_upgrade",
-        "raid", "unraid", "pay_it_forward", "announcement", "bits_badge_tier", "charity_donation",
-        "shared_chat_sub", "shared_chat_resub", "shared_chat_sub_gift",
-        "shared_chat_community_sub_gift", "shared_chat_gift_paid_upgrade",
-        "shared_chat_prime_paid_upgrade", "shared_chat_raid", "shared_chat_pay_it_forward",
+        "sub",
+        "resub",
+        "sub_gift",
+        "community_sub_gift",
+        "gift_paid_upgrade",
+        "prime_paid_upgrade",
+        "raid",
+        "unraid",
+        "pay_it_forward",
+        "announcement",
+        "bits_badge_tier",
+        "charity_donation",
+        "shared_chat_sub",
+        "shared_chat_resub",
+        "shared_chat_sub_gift",
+        "shared_chat_community_sub_gift",
+        "shared_chat_gift_paid_upgrade",
+        "shared_chat_prime_paid_upgrade",
+        "shared_chat_raid",
+        "shared_chat_pay_it_forward",
         "shared_chat_announcement",
     ];
     let objects: Vec<String> = all
@@ -143,7 +190,10 @@ const ANONYMOUS: &str = r#""chatter_user_id":null,"chatter_user_login":null,"cha
 
 fn subscription(e: &ChatEvent) -> &Subscription {
     assert_eq!(e.kind, EventKind::Subscription, "{e:?}");
-    e.detail.as_deref().and_then(EventDetail::subscription).unwrap()
+    e.detail
+        .as_deref()
+        .and_then(EventDetail::subscription)
+        .unwrap()
 }
 
 #[test]
@@ -160,7 +210,10 @@ fn a_resub_with_its_months_and_streak() {
     .event;
     let sub = subscription(&e);
     assert_eq!(sub.kind, SubKind::Resub);
-    assert_eq!((sub.months, sub.streak_months, sub.tier), (Some(10), Some(3), Some(SubTier::Tier2)));
+    assert_eq!(
+        (sub.months, sub.streak_months, sub.tier),
+        (Some(10), Some(3), Some(SubTier::Tier2))
+    );
     assert_eq!(e.text, "great stream");
     assert_eq!(e.author.login, "gutrin2");
     assert_eq!(e.message_id, "n-resub");
@@ -187,7 +240,10 @@ fn a_community_gift_and_its_single_gifts_share_one_id_and_anonymity_is_said() {
     assert_eq!(sub.kind, SubKind::CommunityGift);
     assert_eq!(sub.count, Some(5));
     assert!(sub.anonymous);
-    assert_eq!(sub.community_gift_id.as_deref(), Some("12111455614691086753"));
+    assert_eq!(
+        sub.community_gift_id.as_deref(),
+        Some("12111455614691086753")
+    );
     assert_eq!(bomb.author.login, ANONYMOUS_GIFTER);
 
     let gift = decode(
@@ -202,16 +258,30 @@ fn a_community_gift_and_its_single_gifts_share_one_id_and_anonymity_is_said() {
     .event;
     let sub = subscription(&gift);
     assert_eq!(sub.kind, SubKind::Gift);
-    assert_eq!(sub.community_gift_id.as_deref(), Some("12111455614691086753"));
-    assert_eq!(sub.recipient.as_ref().map(|r| r.login.as_str()), Some("lucky"));
-    assert_eq!((sub.count, sub.gift_months, sub.anonymous), (Some(1), Some(1), false));
+    assert_eq!(
+        sub.community_gift_id.as_deref(),
+        Some("12111455614691086753")
+    );
+    assert_eq!(
+        sub.recipient.as_ref().map(|r| r.login.as_str()),
+        Some("lucky")
+    );
+    assert_eq!(
+        (sub.count, sub.gift_months, sub.anonymous),
+        (Some(1), Some(1), false)
+    );
 }
 
 #[test]
 fn subs_upgrades_raids_announcements_donations_and_unknown_notices() {
     let sub = decode(
         "channel.chat.notification",
-        &notice("sub", r#"{"sub_tier":"1000","is_prime":true,"duration_months":1}"#, GUTRIN, ""),
+        &notice(
+            "sub",
+            r#"{"sub_tier":"1000","is_prime":true,"duration_months":1}"#,
+            GUTRIN,
+            "",
+        ),
     )
     .event;
     assert_eq!(subscription(&sub).kind, SubKind::New);
@@ -237,25 +307,45 @@ fn subs_upgrades_raids_announcements_donations_and_unknown_notices() {
     )
     .event;
     assert_eq!(raid.kind, EventKind::Raid);
-    assert_eq!(raid.detail.as_deref().and_then(EventDetail::viewers), Some(42));
+    assert_eq!(
+        raid.detail.as_deref().and_then(EventDetail::viewers),
+        Some(42)
+    );
     assert_eq!(raid.author.login, "raider");
 
     let announcement = decode(
         "channel.chat.notification",
-        &notice("announcement", r#"{"color":"PRIMARY"}"#, GUTRIN, "hello all"),
+        &notice(
+            "announcement",
+            r#"{"color":"PRIMARY"}"#,
+            GUTRIN,
+            "hello all",
+        ),
     )
     .event;
     assert_eq!(announcement.kind, EventKind::Announcement);
     assert_eq!(announcement.detail, None);
-    assert_eq!(announcement.extras.get("notice").unwrap()["color"], "PRIMARY");
+    assert_eq!(
+        announcement.extras.get("notice").unwrap()["color"],
+        "PRIMARY"
+    );
 
     let charity = decode(
         "channel.chat.notification",
-        &notice("charity_donation", r#"{"charity_name":"Good","amount":{"value":500,"decimal_places":2,"currency":"USD"}}"#, GUTRIN, ""),
+        &notice(
+            "charity_donation",
+            r#"{"charity_name":"Good","amount":{"value":500,"decimal_places":2,"currency":"USD"}}"#,
+            GUTRIN,
+            "",
+        ),
     )
     .event;
     assert_eq!(charity.kind, EventKind::Tip);
-    let money = charity.detail.as_deref().and_then(EventDetail::money).unwrap();
+    let money = charity
+        .detail
+        .as_deref()
+        .and_then(EventDetail::money)
+        .unwrap();
     assert_eq!((money.amount, money.currency.as_str()), (5.0, "USD"));
 
     // Twitch adds notice types without notice: kept as an opaque `other`, never an error.
@@ -265,7 +355,10 @@ fn subs_upgrades_raids_announcements_donations_and_unknown_notices() {
     );
     let e = decode("channel.chat.notification", &streak).event;
     assert_eq!(e.kind, EventKind::Other);
-    assert_eq!(e.detail.as_deref().and_then(EventDetail::other_name), Some("watch_streak"));
+    assert_eq!(
+        e.detail.as_deref().and_then(EventDetail::other_name),
+        Some("watch_streak")
+    );
     assert_eq!(e.extras.get("notice").unwrap()["streak"], 7);
     assert_eq!(e.extras.get("event").unwrap(), "watch_streak");
     let forward = decode(
@@ -273,7 +366,10 @@ fn subs_upgrades_raids_announcements_donations_and_unknown_notices() {
         &notice("pay_it_forward", r#"{"gifter_is_anonymous":false,"gifter_user_id":"1","gifter_user_name":"A","gifter_user_login":"a"}"#, GUTRIN, ""),
     )
     .event;
-    assert_eq!(forward.detail.as_deref().and_then(EventDetail::other_name), Some("pay_it_forward"));
+    assert_eq!(
+        forward.detail.as_deref().and_then(EventDetail::other_name),
+        Some("pay_it_forward")
+    );
 }
 
 #[test]
@@ -295,11 +391,17 @@ fn shared_chat_notices_mean_the_same_and_are_marked() {
 #[test]
 fn a_notice_missing_its_object_names_the_path() {
     assert_eq!(
-        decode_err("channel.chat.notification", &notice("resub", "null", GUTRIN, "")),
+        decode_err(
+            "channel.chat.notification",
+            &notice("resub", "null", GUTRIN, "")
+        ),
         "an EventSub chat notification: a resub notice without its resub object (at payload.event.resub)"
     );
     assert_eq!(
-        decode_err("channel.chat.notification", &notice("raid", r#"{"user_id":"1"}"#, GUTRIN, "")),
+        decode_err(
+            "channel.chat.notification",
+            &notice("raid", r#"{"user_id":"1"}"#, GUTRIN, "")
+        ),
         "an EventSub chat notification: missing field `user_login` (at payload.event.raid)"
     );
 }
@@ -314,7 +416,10 @@ fn follows_redemptions_and_the_stream_going_online_and_offline() {
     assert_eq!(follow.kind, EventKind::Follow);
     assert_eq!(follow.author.login, "cool_user");
     assert_eq!(follow.message_id, "delivery-1");
-    assert_eq!(follow.timestamp, wire::parse_time("2020-07-15T18:16:11.17106713Z").unwrap());
+    assert_eq!(
+        follow.timestamp,
+        wire::parse_time("2020-07-15T18:16:11.17106713Z").unwrap()
+    );
 
     let redemption = decode(
         "channel.channel_points_custom_reward_redemption.add",
@@ -324,9 +429,18 @@ fn follows_redemptions_and_the_stream_going_online_and_offline() {
     assert_eq!(redemption.kind, EventKind::Redemption);
     assert_eq!(redemption.message_id, "redemption-1234");
     assert_eq!(redemption.text, "pogchamp");
-    let r = redemption.detail.as_deref().and_then(EventDetail::redemption).unwrap();
+    let r = redemption
+        .detail
+        .as_deref()
+        .and_then(EventDetail::redemption)
+        .unwrap();
     assert_eq!(
-        (r.reward_id.as_str(), r.title.as_deref(), r.cost, r.input.as_deref()),
+        (
+            r.reward_id.as_str(),
+            r.title.as_deref(),
+            r.cost,
+            r.input.as_deref()
+        ),
         ("9001", Some("title"), Some(100), Some("pogchamp"))
     );
 
@@ -338,8 +452,14 @@ fn follows_redemptions_and_the_stream_going_online_and_offline() {
     assert_eq!(online.event.message_id, "online-9001");
     let stream = online.live.clone().flatten().unwrap();
     assert_eq!(stream.id, "9001");
-    assert_eq!(stream.url.as_deref(), Some("https://www.twitch.tv/cool_user"));
-    assert_eq!(stream.started_at, wire::parse_time("2020-10-11T10:11:12.123Z").unwrap());
+    assert_eq!(
+        stream.url.as_deref(),
+        Some("https://www.twitch.tv/cool_user")
+    );
+    assert_eq!(
+        stream.started_at,
+        wire::parse_time("2020-10-11T10:11:12.123Z").unwrap()
+    );
 
     let offline = decode(
         "stream.offline",
@@ -357,16 +477,25 @@ fn deletions_and_cleared_users_and_the_fallback_subs_cheers_and_raids() {
     )
     .event;
     assert_eq!(deleted.kind, EventKind::Deletion);
-    assert_eq!(deleted.message_id, "clearmsg-ab24e0b0-2260-4bac-94e4-05eedd4ecd0e");
+    assert_eq!(
+        deleted.message_id,
+        "clearmsg-ab24e0b0-2260-4bac-94e4-05eedd4ecd0e"
+    );
     assert_eq!(deleted.author.login, "uname");
-    assert_eq!(deleted.extras.get("target_msg_id").unwrap(), "ab24e0b0-2260-4bac-94e4-05eedd4ecd0e");
+    assert_eq!(
+        deleted.extras.get("target_msg_id").unwrap(),
+        "ab24e0b0-2260-4bac-94e4-05eedd4ecd0e"
+    );
 
     let cleared = decode(
         "channel.chat.clear_user_messages",
         r#"{"broadcaster_user_id":"1971641","broadcaster_user_login":"streamer","broadcaster_user_name":"streamer","target_user_id":"7734","target_user_login":"uname","target_user_name":"uname"}"#,
     )
     .event;
-    assert_eq!(cleared.detail.as_deref().and_then(EventDetail::other_name), Some("clear_user_messages"));
+    assert_eq!(
+        cleared.detail.as_deref().and_then(EventDetail::other_name),
+        Some("clear_user_messages")
+    );
     assert_eq!(cleared.author.id, "7734");
 
     let sub = decode(
@@ -385,7 +514,14 @@ fn deletions_and_cleared_users_and_the_fallback_subs_cheers_and_raids() {
     assert_eq!(cheer.kind, EventKind::Cheer);
     assert_eq!(cheer.author.login, ANONYMOUS_CHEERER);
     assert_eq!(cheer.text, "pogchamp");
-    assert_eq!(cheer.detail.as_deref().and_then(EventDetail::money).map(|m| m.amount), Some(1000.0));
+    assert_eq!(
+        cheer
+            .detail
+            .as_deref()
+            .and_then(EventDetail::money)
+            .map(|m| m.amount),
+        Some(1000.0)
+    );
 
     let raid = decode(
         "channel.raid",
@@ -395,14 +531,20 @@ fn deletions_and_cleared_users_and_the_fallback_subs_cheers_and_raids() {
     assert_eq!(raid.kind, EventKind::Raid);
     assert_eq!(raid.channel, "cooler_user");
     assert_eq!(raid.author.login, "cool_user");
-    assert_eq!(raid.detail.as_deref().and_then(EventDetail::viewers), Some(9001));
+    assert_eq!(
+        raid.detail.as_deref().and_then(EventDetail::viewers),
+        Some(9001)
+    );
 }
 
 #[test]
 fn an_unknown_subscription_type_is_an_other_event() {
     let e = decode("channel.shoutout.create", r#"{"anything":1}"#).event;
     assert_eq!(e.kind, EventKind::Other);
-    assert_eq!(e.detail.as_deref().and_then(EventDetail::other_name), Some("channel.shoutout.create"));
+    assert_eq!(
+        e.detail.as_deref().and_then(EventDetail::other_name),
+        Some("channel.shoutout.create")
+    );
     // Membership kinds are YouTube's; nothing here makes one.
     let _ = MembershipKind::New;
 }
@@ -412,15 +554,32 @@ fn every_example_matches_the_published_event_schema() {
     let schema: serde_json::Value = serde_json::from_str(crate::event::CHAT_EVENT_SCHEMA).unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
     let shared = CHAT_MESSAGE
-        .replace(r#""source_broadcaster_user_id":null"#, r#""source_broadcaster_user_id":"9""#)
-        .replace(r#""source_broadcaster_user_login":null"#, r#""source_broadcaster_user_login":"o""#);
+        .replace(
+            r#""source_broadcaster_user_id":null"#,
+            r#""source_broadcaster_user_id":"9""#,
+        )
+        .replace(
+            r#""source_broadcaster_user_login":null"#,
+            r#""source_broadcaster_user_login":"o""#,
+        );
     for (kind, event) in [
         ("channel.chat.message", CHAT_MESSAGE.to_owned()),
         ("channel.chat.message", shared),
-        ("channel.chat.notification", notice("raid", r#"{"user_id":"5","user_name":"R","user_login":"r","viewer_count":42,"profile_image_url":""}"#, GUTRIN, "")),
+        (
+            "channel.chat.notification",
+            notice(
+                "raid",
+                r#"{"user_id":"5","user_name":"R","user_login":"r","viewer_count":42,"profile_image_url":""}"#,
+                GUTRIN,
+                "",
+            ),
+        ),
     ] {
         let json = serde_json::to_value(decode(kind, &event).event).unwrap();
-        let errors: Vec<String> = validator.iter_errors(&json).map(|e| e.to_string()).collect();
+        let errors: Vec<String> = validator
+            .iter_errors(&json)
+            .map(|e| e.to_string())
+            .collect();
         assert!(errors.is_empty(), "{json}: {errors:?}");
     }
 }

@@ -108,7 +108,9 @@ impl EventSubSource {
 
     fn login_failed(e: &HelixError) -> Option<SourceError> {
         match e {
-            HelixError::Auth(AuthError::Refused(why)) => Some(SourceError::LoginFailed(why.clone())),
+            HelixError::Auth(AuthError::Refused(why)) => {
+                Some(SourceError::LoginFailed(why.clone()))
+            }
             HelixError::Auth(AuthError::NoLogin { .. }) => {
                 Some(SourceError::MissingCredentials(e.to_string()))
             }
@@ -175,7 +177,10 @@ impl EventSubSource {
         );
         let setup = Setup {
             url: &self.url,
-            tls: self.tls.clone().unwrap_or_else(|| unreachable!("set above")),
+            tls: self
+                .tls
+                .clone()
+                .unwrap_or_else(|| unreachable!("set above")),
             api: self.ids.api().clone(),
             channel: &self.channel,
             plan: planned.create,
@@ -233,7 +238,8 @@ pub fn support_for(scopes: Option<&BTreeSet<String>>, creator: &str) -> CommandS
     use crate::command::CommandName;
     match scopes {
         Some(granted) => {
-            let (set, reasons) = super::helix_send::helix_support(CommandSet::ALL, granted, creator);
+            let (set, reasons) =
+                super::helix_send::helix_support(CommandSet::ALL, granted, creator);
             super::helix_send::support(set, &reasons)
         }
         None => CommandSupport::new(
@@ -251,7 +257,10 @@ mod tests {
 
     #[test]
     fn the_keepalive_is_asked_for_in_the_url() {
-        assert_eq!(session_url(DEFAULT_EVENTSUB_URL, None), DEFAULT_EVENTSUB_URL);
+        assert_eq!(
+            session_url(DEFAULT_EVENTSUB_URL, None),
+            DEFAULT_EVENTSUB_URL
+        );
         assert_eq!(
             session_url(DEFAULT_EVENTSUB_URL, Some(30)),
             "wss://eventsub.wss.twitch.tv/ws?keepalive_timeout_seconds=30"

@@ -165,7 +165,17 @@ mod tests {
 
     #[test]
     fn a_broadcaster_token_with_every_scope_gets_the_chat_topics_and_the_rest_are_covered() {
-        let plan = plan("111", "111", &scopes(&crate::sources::twitch::scopes::default_scopes().iter().map(String::as_str).collect::<Vec<_>>()), &BTreeSet::new());
+        let plan = plan(
+            "111",
+            "111",
+            &scopes(
+                &crate::sources::twitch::scopes::default_scopes()
+                    .iter()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>(),
+            ),
+            &BTreeSet::new(),
+        );
         assert_eq!(
             kinds(&plan),
             [
@@ -179,27 +189,48 @@ mod tests {
                 "stream.offline",
             ]
         );
-        assert!(plan.create.iter().all(|p| p.cost == 0), "the owner's own channel costs nothing");
+        assert!(
+            plan.create.iter().all(|p| p.cost == 0),
+            "the owner's own channel costs nothing"
+        );
         let follow = &plan.create[4];
         assert_eq!(follow.version, "2");
         assert_eq!(
             follow.condition,
             json!({"broadcaster_user_id": "111", "moderator_user_id": "111"})
         );
-        let left: Vec<(&str, &str)> = plan.left_out.iter().map(|l| (l.kind, l.why.as_str())).collect();
+        let left: Vec<(&str, &str)> = plan
+            .left_out
+            .iter()
+            .map(|l| (l.kind, l.why.as_str()))
+            .collect();
         assert_eq!(
             left,
             [
-                ("channel.subscribe", "covered by channel.chat.notification, which carries more"),
-                ("channel.cheer", "covered by channel.chat.message, which carries more"),
-                ("channel.raid", "covered by channel.chat.notification, which carries more"),
+                (
+                    "channel.subscribe",
+                    "covered by channel.chat.notification, which carries more"
+                ),
+                (
+                    "channel.cheer",
+                    "covered by channel.chat.message, which carries more"
+                ),
+                (
+                    "channel.raid",
+                    "covered by channel.chat.notification, which carries more"
+                ),
             ]
         );
     }
 
     #[test]
     fn a_bot_without_chat_scopes_gets_the_fallbacks_and_pays_for_the_unscoped_ones() {
-        let plan = plan("111", "222", &scopes(&["bits:read", "channel:manage:redemptions"]), &BTreeSet::new());
+        let plan = plan(
+            "111",
+            "222",
+            &scopes(&["bits:read", "channel:manage:redemptions"]),
+            &BTreeSet::new(),
+        );
         assert_eq!(
             kinds(&plan),
             [
@@ -212,16 +243,34 @@ mod tests {
         );
         let costs: Vec<u64> = plan.create.iter().map(|p| p.cost).collect();
         assert_eq!(costs, [0, 1, 1, 0, 1]);
-        assert_eq!(plan.create[4].condition, json!({"to_broadcaster_user_id": "111"}));
-        assert!(plan.left_out.iter().any(|l| l.kind == "channel.chat.message" && l.why == "needs the scope user:read:chat"));
-        assert!(plan.left_out.iter().any(|l| l.kind == "channel.subscribe" && l.why == "needs the scope channel:read:subscriptions"));
+        assert_eq!(
+            plan.create[4].condition,
+            json!({"to_broadcaster_user_id": "111"})
+        );
+        assert!(
+            plan.left_out
+                .iter()
+                .any(|l| l.kind == "channel.chat.message"
+                    && l.why == "needs the scope user:read:chat")
+        );
+        assert!(plan.left_out.iter().any(|l| l.kind == "channel.subscribe"
+            && l.why == "needs the scope channel:read:subscriptions"));
     }
 
     #[test]
     fn a_revoked_type_is_not_created_again() {
         let revoked: BTreeSet<String> = ["channel.follow".to_owned()].into();
-        let plan = plan("1", "1", &scopes(&["user:read:chat", "moderator:read:followers"]), &revoked);
+        let plan = plan(
+            "1",
+            "1",
+            &scopes(&["user:read:chat", "moderator:read:followers"]),
+            &revoked,
+        );
         assert!(!kinds(&plan).contains(&"channel.follow"));
-        assert!(plan.left_out.iter().any(|l| l.kind == "channel.follow" && l.why.contains("revoked")));
+        assert!(
+            plan.left_out
+                .iter()
+                .any(|l| l.kind == "channel.follow" && l.why.contains("revoked"))
+        );
     }
 }

@@ -220,9 +220,12 @@ async fn connect(url: String, tls: Arc<ClientConfig>, limit: Duration) -> Result
     );
     match timeout(limit, connect).await {
         Err(_) => Err(SessionError::Connect(format!("timed out after {limit:?}"))),
-        Ok(Err(tokio_tungstenite::tungstenite::Error::Http(response))) => Err(
-            SessionError::Connect(format!("the server refused the websocket (HTTP {})", response.status())),
-        ),
+        Ok(Err(tokio_tungstenite::tungstenite::Error::Http(response))) => {
+            Err(SessionError::Connect(format!(
+                "the server refused the websocket (HTTP {})",
+                response.status()
+            )))
+        }
         Ok(Err(e)) => Err(SessionError::Connect(e.to_string())),
         Ok(Ok((ws, _))) => Ok(ws),
     }
@@ -253,7 +256,12 @@ async fn subscribe(
         let mut warned = false;
         loop {
             let result = api
-                .create_subscription(planned.kind, planned.version, &planned.condition, &session_id)
+                .create_subscription(
+                    planned.kind,
+                    planned.version,
+                    &planned.condition,
+                    &session_id,
+                )
                 .await;
             match result {
                 Ok(created) => {
@@ -269,7 +277,12 @@ async fn subscribe(
                     let delay = backoff.next_delay();
                     if !warned {
                         warned = true;
-                        warn!(platform = "twitch", kind = planned.kind, retry_in_ms = delay.as_millis() as u64, "Twitch refused a subscription for now (429: {message}); backing off.");
+                        warn!(
+                            platform = "twitch",
+                            kind = planned.kind,
+                            retry_in_ms = delay.as_millis() as u64,
+                            "Twitch refused a subscription for now (429: {message}); backing off."
+                        );
                     }
                     tokio::time::sleep(delay).await;
                 }
@@ -283,15 +296,22 @@ async fn subscribe(
                     let needs = if scope.is_empty() {
                         "the token's user the right to see it".to_owned()
                     } else {
-                        format!("the scope {} (and its user the right to use it)", scope.join(" or "))
+                        format!(
+                            "the scope {} (and its user the right to use it)",
+                            scope.join(" or ")
+                        )
                     };
-                    out.refused
-                        .push((planned.kind, format!("Twitch refused it (403: {message}); it needs {needs}")));
+                    out.refused.push((
+                        planned.kind,
+                        format!("Twitch refused it (403: {message}); it needs {needs}"),
+                    ));
                     break;
                 }
                 Err(HelixError::Status { status, message }) => {
-                    out.refused
-                        .push((planned.kind, format!("Twitch refused it ({status}: {message})")));
+                    out.refused.push((
+                        planned.kind,
+                        format!("Twitch refused it ({status}: {message})"),
+                    ));
                     break;
                 }
                 Err(HelixError::Wire(e)) => {
@@ -309,7 +329,9 @@ async fn subscribe(
 }
 
 /// Reads the next message of an optional socket; never resolves without one.
-async fn read(ws: &mut Option<Ws>) -> Option<Result<Message, tokio_tungstenite::tungstenite::Error>> {
+async fn read(
+    ws: &mut Option<Ws>,
+) -> Option<Result<Message, tokio_tungstenite::tungstenite::Error>> {
     match ws {
         Some(ws) => ws.next().await,
         None => std::future::pending().await,
@@ -420,12 +442,21 @@ pub async fn run(setup: &Setup<'_>, memory: &mut Memory<'_>, ctx: &mut SourceCon
 async fn read_welcome(ws: &mut Ws, ctx: &SourceContext) -> Result<SessionInfo, SessionError> {
     loop {
         match ws.next().await {
-            None => return Err(SessionError::Closed { code: None, reason: String::new() }),
+            None => {
+                return Err(SessionError::Closed {
+                    code: None,
+                    reason: String::new(),
+                });
+            }
             Some(Err(e)) => return Err(SessionError::Ws(e.to_string())),
             Some(Ok(Message::Close(frame))) => return Err(closed(frame)),
             Some(Ok(Message::Text(text))) => match frames::parse(text.as_str()) {
                 Ok(Frame::Welcome(info)) => return Ok(info),
-                Ok(other) => debug!(platform = "twitch", ?other, "A frame before the welcome; skipped."),
+                Ok(other) => debug!(
+                    platform = "twitch",
+                    ?other,
+                    "A frame before the welcome; skipped."
+                ),
                 Err(e) => {
                     ctx.guards.count(Guard::EventsUnreadable, 1);
                     warn!(platform = "twitch", error = %e, "Skipped a frame that cannot be read.");
@@ -501,7 +532,11 @@ impl Session<'_, '_> {
         }
     }
 
-    fn on_subscribed(&mut self, subscribed: Subscribed, ctx: &SourceContext) -> Result<(), SessionError> {
+    fn on_subscribed(
+        &mut self,
+        subscribed: Subscribed,
+        ctx: &SourceContext,
+    ) -> Result<(), SessionError> {
         for (kind, why) in &subscribed.refused {
             if self.memory.reported.insert((*kind).to_owned()) {
                 ctx.report.warning(&format!(
@@ -584,7 +619,10 @@ impl Session<'_, '_> {
         match frame {
             Frame::Welcome(info) => match socket {
                 Socket::Next => self.switch(info, ctx).await,
-                Socket::Current => debug!(platform = "twitch", "A second welcome on the same connection; skipped."),
+                Socket::Current => debug!(
+                    platform = "twitch",
+                    "A second welcome on the same connection; skipped."
+                ),
             },
             Frame::Keepalive => {}
             Frame::Reconnect(info) => self.on_reconnect(info, ctx),
@@ -604,7 +642,10 @@ impl Session<'_, '_> {
             }
             Frame::Revocation(revocation) => self.on_revocation(revocation, ctx),
             Frame::Unknown { message_type } => {
-                debug!(platform = "twitch", message_type, "Skipped an EventSub frame of an unknown type.");
+                debug!(
+                    platform = "twitch",
+                    message_type, "Skipped an EventSub frame of an unknown type."
+                );
             }
         }
         Ok(None)
@@ -709,8 +750,17 @@ mod tests {
         );
         assert!(!e.is_twitch_side());
         for code in 4004..=4006 {
-            assert!(SessionError::Closed { code: Some(code), reason: String::new() }.is_twitch_side());
+            assert!(
+                SessionError::Closed {
+                    code: Some(code),
+                    reason: String::new()
+                }
+                .is_twitch_side()
+            );
         }
-        assert_eq!(close_meaning(4007), "invalid reconnect: Twitch refused the reconnect_url");
+        assert_eq!(
+            close_meaning(4007),
+            "invalid reconnect: Twitch refused the reconnect_url"
+        );
     }
 }
