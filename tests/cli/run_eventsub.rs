@@ -379,6 +379,8 @@ async fn ss_run_over_eventsub_records_each_event_once_answers_through_helix_and_
     );
     let out = t.run(&["validate-config"]);
     out.status(0);
+    // Twitch refuses the first two subscriptions for now (429): they are retried after a backoff.
+    cloud.refuse_subscriptions(2);
     let child = spawn_run(&t);
     cloud.wait_subscribed(&ALL_CREATED).await;
     // The types the chat subscriptions cover are not created (each event recorded once).
@@ -517,6 +519,16 @@ async fn ss_run_over_eventsub_records_each_event_once_answers_through_helix_and_
         "channel.chat.message",
         chat("msg-after", "viewer_one", "2001", "after the move", None),
     );
+
+    // Going live comes from stream.online: the source's status, and a go-live post queued.
+    cloud.notify(
+        "stream.online",
+        merge(broadcaster(), json!({"id": "9001", "type": "live", "started_at": "2020-10-11T10:11:12.123Z"})),
+    );
+    wait_for("live in the status", || {
+        twitch_status(&snapshot(&t))["live"]["stream"]["id"] == "9001"
+    })
+    .await;
 
     // A revocation is reported once; the other subscriptions keep working.
     cloud.revoke("channel.follow", "authorization_revoked");
@@ -660,8 +672,8 @@ async fn ss_run_over_eventsub_records_each_event_once_answers_through_helix_and_
     );
     assert_eq!(
         cloud.calls_to("POST", "/eventsub/subscriptions").len(),
-        8,
-        "one creation per type, none after the reconnect"
+        8 + 2,
+        "one creation per type (two retried after a 429), none after the reconnect"
     );
     // The revocation is reported once, naming the scope.
     let revoked = stderr
@@ -676,6 +688,24 @@ async fn ss_run_over_eventsub_records_each_event_once_answers_through_helix_and_
         "{}",
         status_out.stdout
     );
+
+    // The 429s were retried; what the chat subscriptions cover is said once.
+    assert!(stderr.contains("Twitch refused a subscription for now (429"), "{stderr}");
+    assert_eq!(
+        stderr
+            .matches("EventSub channel.cheer not subscribed: covered by channel.chat.message")
+            .count(),
+        1
+    );
+    let jobs: Value = serde_json::from_str(&t.read("runtime/admin/jobs.json")).unwrap();
+    let go_live: Vec<&Value> = jobs["outbox"]["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["kind"] == "go_live")
+        .collect();
+    assert!(!go_live.is_empty(), "{jobs}");
+    assert!(go_live.iter().all(|r| r["cause"] == "stream:twitch:9001"), "{go_live:?}");
 
     // The exports show the events; no token anywhere.
     let exported = t.read("runtime/signals/chat_events.json");
