@@ -520,9 +520,10 @@ mod tests {
     fn a_stored_login_is_private_round_trips_and_never_prints_a_token() {
         let dir = tempfile::tempdir().unwrap();
         let path = token_file(dir.path(), "demo");
-        write_login(&path, &login()).unwrap();
-        assert_eq!(read_login(&path, "demo").unwrap(), Some(login()));
-        assert!(!format!("{:?}", login()).contains("secret"));
+        let stored = login();
+        write_login(&path, &stored).unwrap();
+        assert_eq!(read_login(&path, "demo").unwrap(), Some(stored.clone()));
+        assert!(!format!("{stored:?}").contains("secret"));
         let summaries = stored_logins(dir.path());
         let summary = summaries[0].as_ref().unwrap();
         assert_eq!(
