@@ -78,7 +78,7 @@ pub async fn login(request: LoginRequest<'_>) -> Result<String, LoginError> {
     let code = id
         .device_code(&client_id, &scopes)
         .await
-        .map_err(|e| failed("Twitch refused to start the login", e))?;
+        .map_err(|e| failed("the Twitch login could not start", e))?;
     (request.say)(&format!(
         "To log creator {creator_id} in on Twitch, open {} on any device",
         code.verification_uri
