@@ -62,6 +62,7 @@ pub struct HelixCall {
     pub client_id: String,
     pub body: serde_json::Value,
     pub status: u16,
+    pub at: std::time::Instant,
 }
 
 /// A subscription created on a session.
@@ -105,6 +106,10 @@ struct CloudState {
     calls: Vec<HelixCall>,
     chat_drops: VecDeque<String>,
     subscribe_429s: usize,
+    /// Helix paths answered 403 (a scope the token lacks), as Twitch words it.
+    forbidden: Vec<String>,
+    /// The next Helix answer says the bucket is empty until this many seconds from now.
+    exhaust_next: Option<i64>,
     subs: Vec<Sub>,
     sessions: Vec<Session>,
     ws_paths: Vec<String>,
@@ -236,6 +241,16 @@ impl TwitchCloud {
     /// The next chat message is dropped with `code`.
     pub fn drop_next_chat(&self, code: &str) {
         self.with(|s| s.chat_drops.push_back(code.to_owned()));
+    }
+
+    /// The next Helix answer says `Ratelimit-Remaining: 0` with the reset `seconds` from now.
+    pub fn exhaust_rate_limit(&self, seconds: i64) {
+        self.with(|s| s.exhaust_next = Some(seconds));
+    }
+
+    /// Every call to `path` (under `/helix`) gets 403, as when the token lacks its scope.
+    pub fn forbid(&self, path: &str) {
+        self.with(|s| s.forbidden.push(path.to_owned()));
     }
 
     /// The next `n` subscription requests get 429.
@@ -629,6 +644,11 @@ async fn helix(
     let mut s = state.lock().unwrap();
     let mut response = if bearer != s.access_token || header("client-id") != s.client_id {
         error(StatusCode::UNAUTHORIZED, "Invalid OAuth token")
+    } else if s.forbidden.contains(&path) {
+        error(
+            StatusCode::FORBIDDEN,
+            "Missing scope: moderator:manage:banned_users",
+        )
     } else {
         route(&mut s, &method, &path, &query, &body_json)
     };
@@ -641,11 +661,15 @@ async fn helix(
         client_id: header("client-id"),
         body: body_json,
         status,
+        at: std::time::Instant::now(),
     });
-    let reset = chrono::Utc::now().timestamp() + 60;
+    let (remaining, reset) = match s.exhaust_next.take() {
+        Some(seconds) => ("0", chrono::Utc::now().timestamp() + seconds),
+        None => ("799", chrono::Utc::now().timestamp() + 60),
+    };
     let h = response.headers_mut();
     h.insert("Ratelimit-Limit", HeaderValue::from_static("800"));
-    h.insert("Ratelimit-Remaining", HeaderValue::from_static("799"));
+    h.insert("Ratelimit-Remaining", HeaderValue::from_static(remaining));
     h.insert(
         "Ratelimit-Reset",
         HeaderValue::from_str(&reset.to_string()).unwrap(),

@@ -523,7 +523,10 @@ async fn ss_run_over_eventsub_records_each_event_once_answers_through_helix_and_
     // Going live comes from stream.online: the source's status, and a go-live post queued.
     cloud.notify(
         "stream.online",
-        merge(broadcaster(), json!({"id": "9001", "type": "live", "started_at": "2020-10-11T10:11:12.123Z"})),
+        merge(
+            broadcaster(),
+            json!({"id": "9001", "type": "live", "started_at": "2020-10-11T10:11:12.123Z"}),
+        ),
     );
     wait_for("live in the status", || {
         twitch_status(&snapshot(&t))["live"]["stream"]["id"] == "9001"
@@ -690,7 +693,10 @@ async fn ss_run_over_eventsub_records_each_event_once_answers_through_helix_and_
     );
 
     // The 429s were retried; what the chat subscriptions cover is said once.
-    assert!(stderr.contains("Twitch refused a subscription for now (429"), "{stderr}");
+    assert!(
+        stderr.contains("Twitch refused a subscription for now (429"),
+        "{stderr}"
+    );
     assert_eq!(
         stderr
             .matches("EventSub channel.cheer not subscribed: covered by channel.chat.message")
@@ -705,7 +711,10 @@ async fn ss_run_over_eventsub_records_each_event_once_answers_through_helix_and_
         .filter(|r| r["kind"] == "go_live")
         .collect();
     assert!(!go_live.is_empty(), "{jobs}");
-    assert!(go_live.iter().all(|r| r["cause"] == "stream:twitch:9001"), "{go_live:?}");
+    assert!(
+        go_live.iter().all(|r| r["cause"] == "stream:twitch:9001"),
+        "{go_live:?}"
+    );
 
     // The exports show the events; no token anywhere.
     let exported = t.read("runtime/signals/chat_events.json");
@@ -955,4 +964,85 @@ fn auth_help_teaches_the_login_and_the_listing() {
     let out = t.run(&["auth", "status"]);
     out.status(0);
     assert!(out.stdout.contains("no stored logins"), "{}", out.stdout);
+}
+
+/// Helix says its bucket is empty until a reset two seconds away: the next call waits for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helix_calls_wait_for_the_rate_limit_reset_when_the_bucket_is_empty() {
+    let cloud = TwitchCloud::start(CLIENT_ID, ACCESS, REFRESH, SCOPES).await;
+    let t = logged_in(&cloud).await;
+    add_triggers(
+        &t,
+        json!([{"id": "greet", "kind": "keyword", "keywords": ["hiya"],
+            "action": {"type": "reply", "template": "hello {user}"}}]),
+    );
+    let child = spawn_run(&t);
+    cloud.wait_subscribed(&ALL_CREATED).await;
+    cloud.exhaust_rate_limit(2);
+    cloud.notify(
+        "channel.chat.message",
+        chat("ping-1", "viewer_one", "2001", "hiya", None),
+    );
+    wait_for("the first pong", || {
+        cloud.calls_to("POST", "/chat/messages").len() == 1
+    })
+    .await;
+    cloud.notify(
+        "channel.chat.message",
+        chat("ping-2", "viewer_two", "2003", "hiya", None),
+    );
+    wait_for("the second pong", || {
+        cloud.calls_to("POST", "/chat/messages").len() == 2
+    })
+    .await;
+    let (code, stderr) = stop(child).await;
+    assert_eq!(code, 0, "{stderr}");
+    let pongs = cloud.calls_to("POST", "/chat/messages");
+    assert_eq!(pongs[1].body["reply_parent_message_id"], "ping-2");
+    // The reset is in whole Unix seconds two seconds on: at least one second away.
+    let waited = pongs[1].at - pongs[0].at;
+    assert!(
+        waited >= Duration::from_millis(900),
+        "the second call came {waited:?} after the first"
+    );
+    assert!(pongs.iter().all(|p| p.status == 200));
+}
+
+/// A 403 from Helix is a missing scope: the command fails, and the scope is reported once however
+/// many commands it fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forbidden_moderation_call_is_a_missing_scope_reported_once() {
+    let cloud = TwitchCloud::start(CLIENT_ID, ACCESS, REFRESH, SCOPES).await;
+    cloud.forbid("/moderation/bans");
+    let t = logged_in(&cloud).await;
+    add_triggers(
+        &t,
+        json!([{"id": "no-badword", "kind": "keyword", "keywords": ["badword"],
+            "action": {"type": "timeout", "seconds": 600, "reason": "banned word"}}]),
+    );
+    let child = spawn_run(&t);
+    cloud.wait_subscribed(&ALL_CREATED).await;
+    cloud.notify(
+        "channel.chat.message",
+        chat("bad-1", "spammer", "7777", "badword", None),
+    );
+    cloud.notify(
+        "channel.chat.message",
+        chat("bad-2", "spammer2", "7778", "badword again", None),
+    );
+    wait_for("both timeouts failed", || {
+        snapshot(&t)["commands"]["failed"] == 2
+    })
+    .await;
+    let (code, stderr) = stop(child).await;
+    assert_eq!(code, 0, "{stderr}");
+    let bans = cloud.calls_to("POST", "/moderation/bans");
+    assert_eq!(bans.len(), 2, "one call each, no retry of a 403: {bans:#?}");
+    let said = stderr
+        .lines()
+        .filter(|l| l.contains("the token needs the scope moderator:manage:banned_users"))
+        .filter(|l| l.contains("WARN") || l.contains("ERROR"))
+        .count();
+    assert_eq!(said, 1, "{stderr}");
+    assert_eq!(snapshot(&t)["commands"]["sent"], 0);
 }
