@@ -282,6 +282,11 @@ pub struct ChatEvent {
     /// Platform-specific details that have no common field (badge info, room settings, ...).
     #[serde(default, skip_serializing_if = "Extras::is_empty")]
     pub extras: Extras,
+    /// Set when the event reached this channel's chat from another channel (Twitch's shared chat):
+    /// that channel's login. Triggers ignore such events unless they ask for them
+    /// (`"shared_chat": true`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared_from: Option<CompactString>,
 }
 
 /// The id prefix of an operator's command ([`ChatEvent::operator`]).
@@ -313,6 +318,7 @@ impl ChatEvent {
             emotes: Emotes::new(),
             detail: None,
             extras: Extras::new(),
+            shared_from: None,
         }
     }
 

@@ -13,7 +13,7 @@
 //! - the semantic checks ask each platform about each creator ([`PlatformConfig::check_creator`])
 //!   and about ratelimits.json ([`PlatformConfig::check_ratelimits`]).
 
-use super::model::{Creator, PlatformMode, RateLimitsConfig, SendLimit};
+use super::model::{Creator, PlatformMode, RateLimitsConfig, SendLimit, TriggerDef};
 use super::secrets::is_valid_env_name;
 use crate::event::Platform;
 use serde::de::DeserializeOwned;
@@ -43,6 +43,21 @@ pub trait PlatformConfig: Send + Sync + 'static {
     /// the creator the platform cares about (a clip destination it serves).
     fn check_creator(&self, creator: &Creator, block: Option<&PlatformBlock>, check: &mut Check) {
         let _ = (creator, block, check);
+    }
+
+    /// Checks that need what the runtime root keeps beside the config (`state_dir`, the root's
+    /// `runtime/state`: a stored login's scopes), for one creator with their triggers (empty when
+    /// triggers.json is not known): warnings on the block ([`Check::warn`]) or on a trigger
+    /// ([`Check::trigger_warn`]). Run by `ss validate-config` on a root and at `ss run`'s start.
+    fn check_with_state(
+        &self,
+        creator: &Creator,
+        block: Option<&PlatformBlock>,
+        triggers: &[TriggerDef],
+        state_dir: &std::path::Path,
+        check: &mut Check,
+    ) {
+        let _ = (creator, block, triggers, state_dir, check);
     }
 
     /// Whether this build can start a source for it (a planned platform cannot).
@@ -285,6 +300,8 @@ pub struct Check {
     creator: String,
     block: String,
     found: Vec<(String, String, bool)>,
+    /// Warnings on triggers.json: (pointer, message).
+    trigger_found: Vec<(String, String)>,
 }
 
 impl Check {
@@ -294,6 +311,7 @@ impl Check {
             creator: String::new(),
             block: format!("/platforms/{platform}"),
             found: Vec::new(),
+            trigger_found: Vec::new(),
         }
     }
 
@@ -305,6 +323,7 @@ impl Check {
             creator,
             block,
             found: Vec::new(),
+            trigger_found: Vec::new(),
         }
     }
 
@@ -341,10 +360,37 @@ impl Check {
         }
     }
 
+    /// A warning at `key` of trigger number `index` of `creator_id` in triggers.json (`message`
+    /// said without the `warning: ` prefix).
+    pub fn trigger_warn(&mut self, creator_id: &str, index: usize, key: &str, message: &str) {
+        let base = format!(
+            "/triggers/{}/{index}",
+            super::spans::escape_token(creator_id)
+        );
+        self.trigger_found
+            .push((join(&base, key), format!("warning: {message}")));
+    }
+
     /// (pointer, message, warning) of everything found.
     pub(super) fn into_found(self) -> Vec<(String, String, bool)> {
         self.found
     }
+
+    /// Everything found: on the creator's file, and warnings on triggers.json.
+    pub(super) fn into_all(self) -> Found {
+        Found {
+            on_block: self.found,
+            on_triggers: self.trigger_found,
+        }
+    }
+}
+
+/// What a platform's checks found.
+pub(super) struct Found {
+    /// On the creator's block: (pointer, message, warning).
+    pub on_block: Vec<(String, String, bool)>,
+    /// Warnings on triggers.json: (pointer, message).
+    pub on_triggers: Vec<(String, String)>,
 }
 
 /// The message for a bad environment variable name: one wording for every file.

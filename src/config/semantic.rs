@@ -44,8 +44,20 @@ impl Findings {
     }
 }
 
-pub fn check(config: &Config, known: &BTreeSet<ConfigKind>) -> Vec<Finding> {
+pub fn check(
+    config: &Config,
+    known: &BTreeSet<ConfigKind>,
+    state_dir: Option<&std::path::Path>,
+) -> Vec<Finding> {
     let mut out = Findings(Vec::new());
+    if let Some(state_dir) = state_dir
+        && known.contains(&ConfigKind::Creators)
+    {
+        let triggers = known
+            .contains(&ConfigKind::Triggers)
+            .then_some(&config.triggers);
+        with_state(&config.creators, triggers, state_dir, &mut out);
+    }
     if known.contains(&ConfigKind::Creators) {
         creators(&config.creators, &mut out);
     }
@@ -207,6 +219,51 @@ fn creators(config: &CreatorsConfig, out: &mut Findings) {
                     pointer,
                     message,
                     warning,
+                });
+            }
+        }
+    }
+}
+
+/// The platforms' checks against the runtime root's state (a stored login's scopes).
+fn with_state(
+    creators: &CreatorsConfig,
+    triggers: Option<&TriggersConfig>,
+    state_dir: &std::path::Path,
+    out: &mut Findings,
+) {
+    for (i, creator) in creators.creators.iter().enumerate() {
+        let defs = triggers
+            .and_then(|t| t.triggers.get(&creator.id))
+            .map_or(&[][..], Vec::as_slice);
+        for config in super::platform::configs() {
+            let platform = config.platform();
+            let mut check = super::platform::Check::new(i, platform);
+            config.check_with_state(
+                creator,
+                creator.platforms.block(platform),
+                defs,
+                state_dir,
+                &mut check,
+            );
+            let super::platform::Found {
+                on_block: found,
+                on_triggers,
+            } = check.into_all();
+            for (pointer, message, warning) in found {
+                out.0.push(Finding {
+                    kind: ConfigKind::Creators,
+                    pointer,
+                    message,
+                    warning,
+                });
+            }
+            for (pointer, message) in on_triggers {
+                out.0.push(Finding {
+                    kind: ConfigKind::Triggers,
+                    pointer,
+                    message,
+                    warning: true,
                 });
             }
         }

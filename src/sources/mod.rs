@@ -19,6 +19,7 @@
 
 pub mod kick;
 pub mod pilled;
+pub mod private_file;
 pub mod ratelimit;
 pub mod registry;
 pub mod rumble;

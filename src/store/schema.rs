@@ -277,4 +277,10 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE audit ADD COLUMN arguments TEXT;
     ALTER TABLE audit ADD COLUMN result    TEXT;
     ",
+    // 11 -> 12: the channel a message came from through Twitch's shared chat (NULL for the
+    // channel's own chat and for rows recorded before), so `ss replay` ignores it exactly as the
+    // live triggers did.
+    r"
+    ALTER TABLE chat_events ADD COLUMN shared_from TEXT;
+    ",
 ];

@@ -57,7 +57,9 @@ pub fn evaluate(event: &ChatEvent, registry: &Registry, state: &mut TriggerState
         }
         return actions;
     }
-    if let Some(settings) = creator.polls() {
+    // Chat polls and standings belong to the creator's own chat: a vote or `!top` shared from
+    // another channel is not this creator's viewer's.
+    if let Some(settings) = creator.polls().filter(|_| event.shared_from.is_none()) {
         polls::on_message(event, settings, &mut state.polls, &mut actions);
         standings::on_message(event, settings, &mut state.standings, &mut actions);
     }

@@ -33,11 +33,13 @@ pub struct CompiledTrigger {
 }
 
 impl CompiledTrigger {
-    /// Enabled, for this platform, and allowed for the author's role.
+    /// Enabled, for this platform, allowed for the author's role, and from the creator's own chat
+    /// unless the trigger asks for shared chat too.
     pub fn applies_to(&self, event: &ChatEvent) -> bool {
         self.def.enabled
             && self.platforms.contains(event.platform)
             && event.author.roles.highest() >= self.min_role
+            && (event.shared_from.is_none() || self.def.shared_chat)
     }
 }
 

@@ -164,6 +164,31 @@ fn platform_filter_and_disabled_triggers() {
 }
 
 #[test]
+fn shared_chat_fires_only_the_triggers_that_ask_for_it() {
+    let reg = registry(
+        r#"[{"id": "own", "kind": "command", "command": "!hi", "action": {"type": "validation_passed"}},
+            {"id": "shared", "kind": "command", "command": "!hi", "shared_chat": true, "action": {"type": "validation_passed"}},
+            {"id": "raid", "on": {"event": "raid"}, "action": {"type": "validation_passed"}}]"#,
+    );
+    let mut st = TriggerState::new(&reg);
+    let own = msg(0, "ann", "!hi");
+    let ids = |actions: Vec<String>| -> Vec<String> {
+        actions
+            .into_iter()
+            .map(|a| a.split(':').next().unwrap_or_default().to_owned())
+            .collect()
+    };
+    assert_eq!(ids(fired(&reg, &mut st, &own)), ["own", "shared"]);
+    let mut shared = msg(10, "bob", "!hi");
+    shared.shared_from = Some("other_channel".into());
+    assert_eq!(ids(fired(&reg, &mut st, &shared)), ["shared"]);
+    let mut shared_raid = raid(20, "raider", 5);
+    shared_raid.shared_from = Some("other_channel".into());
+    assert!(fired(&reg, &mut st, &shared_raid).is_empty());
+    assert_eq!(ids(fired(&reg, &mut st, &raid(30, "raider", 5))), ["raid"]);
+}
+
+#[test]
 fn non_messages_and_other_creators_fire_nothing() {
     let reg = registry(SET);
     let mut st = TriggerState::new(&reg);

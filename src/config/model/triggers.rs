@@ -133,6 +133,10 @@ pub struct TriggerDef {
     /// Platforms it applies to; empty means all.
     #[serde(default)]
     pub platforms: Vec<Platform>,
+    /// Also fire on events shared from another channel's chat (Twitch's shared chat); off by
+    /// default, so a trigger answers its own channel's viewers only.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub shared_chat: bool,
     pub action: ActionDef,
 }
 

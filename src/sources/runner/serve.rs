@@ -73,6 +73,14 @@ pub enum DeliveryError {
     /// The platform (or the network, or the source's own checks) said no: the command failed.
     #[error(transparent)]
     Failed(#[from] SourceError),
+    /// The platform took the request and refused the message with a reason code of its own
+    /// (Twitch's chat `drop_reason`): the command failed, counted by `code`.
+    #[error("{error}")]
+    Dropped { code: String, error: SourceError },
+    /// Failed the way an earlier command already failed and was reported (a missing scope, said
+    /// once with its name): counted as failed, logged at debug level only.
+    #[error(transparent)]
+    Repeated(SourceError),
 }
 
 /// How a source carries out commands: its delivery seam.
@@ -302,12 +310,34 @@ impl Serving {
             Err(DeliveryError::Failed(error)) => {
                 self.stats.failed();
                 track.command_failed(command, &error);
-                // The rest of the command goes with it.
-                while self.pending.front().is_some_and(|p| p.seq == part.seq) {
-                    self.pending.pop_front();
-                }
+                self.drop_rest(&part);
                 true
             }
+            Err(DeliveryError::Dropped { code, error }) => {
+                self.stats.failed_because(&code);
+                track.command_failed(command, &error);
+                self.drop_rest(&part);
+                true
+            }
+            Err(DeliveryError::Repeated(error)) => {
+                self.stats.failed();
+                tracing::debug!(
+                    creator = %command.creator,
+                    platform = %command.platform,
+                    cause = %command.cause,
+                    command = %command.kind.name(),
+                    "Command not sent, as before: {error}"
+                );
+                self.drop_rest(&part);
+                true
+            }
+        }
+    }
+
+    /// Drops the parts after a failed one: the rest of the command goes with it.
+    fn drop_rest(&mut self, part: &Part) {
+        while self.pending.front().is_some_and(|p| p.seq == part.seq) {
+            self.pending.pop_front();
         }
     }
 

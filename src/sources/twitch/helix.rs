@@ -14,8 +14,8 @@ use serde::Deserialize;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-pub const DEFAULT_HELIX_URL: &str = "https://api.twitch.tv/helix";
-pub const DEFAULT_OAUTH_URL: &str = "https://id.twitch.tv";
+pub use super::helix_api::DEFAULT_HELIX_URL;
+pub use super::oauth::DEFAULT_OAUTH_URL;
 /// Default time between polls (platforms.json `twitch.live_poll_s`).
 pub const DEFAULT_POLL: Duration = Duration::from_secs(60);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
