@@ -1,8 +1,10 @@
 //! The control API and the control page against a running `ss run` reading Kick from the loopback
-//! Pusher server and moderating through the loopback Kick API ([`crate::kick_server`]).
+//! Pusher server and moderating through the loopback Kick API ([`crate::kick_server`]), and against
+//! one reading Twitch over IRC and moderating through the loopback Helix
+//! ([`crate::eventsub_server`]).
 //!
 //! With the API's tokens: a viewer reads but gets 403 on a send; a moderator times a user out on
-//! Kick; an owner persists a trigger toggle to triggers.json, which still validates; a missing or
+//! Kick and on Twitch; an owner persists a trigger toggle to triggers.json, which still validates; a missing or
 //! wrong token gets 401 and a bad body 400 with the pointer; each change is one row of
 //! `admin/audit.json`; no token reaches the `-vv` log, the exports or the audit log. In headless
 //! Chromium, `/control` with a moderator token shows the live chat, its Delete button deletes the
@@ -36,8 +38,14 @@ fn control_root(pusher: &PusherServer, api: &KickApi, obs: &ObsServer, port: u16
         }))
         .unwrap(),
     );
+    with_api(&t, port);
+    t
+}
+
+/// The HTTP server on `port` and the three tokens in `system.json`.
+fn with_api(t: &Test, port: u16) {
     with_http(
-        &t,
+        t,
         &format!("{{\"enabled\": true, \"listen\": \"127.0.0.1:{port}\"}}"),
     );
     let mut system: Value = serde_json::from_str(&t.read("runtime/config/system.json")).unwrap();
@@ -50,8 +58,14 @@ fn control_root(pusher: &PusherServer, api: &KickApi, obs: &ObsServer, port: u16
         "runtime/config/system.json",
         &serde_json::to_string_pretty(&system).unwrap(),
     );
-    t
 }
+
+/// The variables that hold the three tokens.
+const TOKEN_ENV: [(&str, &str); 3] = [
+    ("SS_TOKEN_ANN", OWNER),
+    ("SS_TOKEN_MODS", MODERATOR),
+    ("SS_TOKEN_WALL", VIEWER),
+];
 
 fn spawn(t: &Test) -> std::process::Child {
     let mut cmd = t.std_cmd();
@@ -60,9 +74,7 @@ fn spawn(t: &Test) -> std::process::Child {
         .env("KICK_REFRESH_TOKEN_DEMO", REFRESH)
         .env("KICK_CLIENT_ID_DEMO", CLIENT_ID)
         .env("KICK_CLIENT_SECRET_DEMO", CLIENT_SECRET)
-        .env("SS_TOKEN_ANN", OWNER)
-        .env("SS_TOKEN_MODS", MODERATOR)
-        .env("SS_TOKEN_WALL", VIEWER)
+        .envs(TOKEN_ENV)
         .env("OBS_PASSWORD_DEMO", OBS_PASSWORD)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped());
@@ -376,6 +388,81 @@ async fn tokens_and_roles_time_out_on_kick_persist_a_toggle_and_audit_each_chang
     let tokens = [OWNER, MODERATOR, VIEWER, OBS_PASSWORD].map(str::to_owned);
     assert_no_secret(&stderr, "the -vv log", &tokens);
     assert_exports_hold_no_secret(&t, &tokens);
+}
+
+/// A moderator token times a user out on Twitch: chat over the loopback IRC server, moderation
+/// through the loopback Helix with the login `ss auth twitch` stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_moderator_token_times_out_on_twitch_through_helix() {
+    use crate::eventsub_server::{BROADCASTER_ID, TwitchCloud};
+    use crate::run_eventsub as tw;
+    use crate::twitch_server::{ServerOptions, TwitchServer};
+    let irc = TwitchServer::start(ServerOptions::default()).await;
+    let cloud = TwitchCloud::start(tw::CLIENT_ID, tw::ACCESS, tw::REFRESH, tw::SCOPES).await;
+    let t = tw::irc_root_logged_in(&irc, &cloud).await;
+    let port = free_port();
+    with_api(&t, port);
+    t.run(&["validate-config"]).status(0);
+    let mut env = TOKEN_ENV.to_vec();
+    env.push((tw::IRC_TOKEN_ENV, tw::IRC_TOKEN));
+    let running = tw::spawn_run_with(&t, &env);
+    irc.wait_for_joins(1).await;
+    wait_for_api(port).await;
+
+    let (status, body) = api_call(
+        port,
+        "POST",
+        "/api/v1/moderation/timeout",
+        Some(MODERATOR),
+        Some(
+            json!({"creator": "demo", "platform": "twitch", "user_id": "7777", "login": "spammer",
+                    "seconds": 600, "reason": "spam"}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "queued", "{body}");
+    crate::eventsub_server::wait_for("the ban on Helix", || {
+        !cloud.calls_to("POST", "/moderation/bans").is_empty()
+    })
+    .await;
+    until_within(
+        Duration::from_secs(20),
+        "the timeout's row in admin/audit.json",
+        || !audit_rows(&t).is_empty(),
+    )
+    .await;
+
+    let (code, stderr) = tw::stop(running).await;
+    assert_eq!(code, 0, "{stderr}");
+    let bans = cloud.calls_to("POST", "/moderation/bans");
+    assert_eq!(bans.len(), 1, "{bans:#?}");
+    assert_eq!(bans[0].status, 200, "{bans:#?}");
+    assert_eq!(
+        bans[0].body,
+        json!({"data": {"user_id": "7777", "duration": 600, "reason": "spam"}})
+    );
+    assert_eq!(bans[0].query["broadcaster_id"], BROADCASTER_ID);
+    assert_eq!(bans[0].query["moderator_id"], BROADCASTER_ID);
+    let rows = audit_rows(&t);
+    assert_eq!(rows.len(), 1, "{rows:#?}");
+    assert_eq!(
+        (&rows[0]["actor"], &rows[0]["role"], &rows[0]["route"]),
+        (
+            &json!("mods"),
+            &json!("moderator"),
+            &json!("POST /api/v1/moderation/timeout")
+        )
+    );
+    assert!(
+        rows[0]["result"].as_str().unwrap().starts_with("ok"),
+        "{}",
+        rows[0]
+    );
+    assert_eq!(rows[0]["arguments"]["user_id"], "7777");
+    let tokens = [OWNER, MODERATOR, VIEWER, tw::IRC_TOKEN].map(str::to_owned);
+    tw::assert_no_secret(&rows[0].to_string(), "the audit row", &tokens);
+    tw::assert_no_secret(&stderr, "the -vv log", &tokens);
 }
 
 /// The page's chat lines: text, and the buttons each has.

@@ -16,13 +16,13 @@ use crate::run_kick::add_triggers;
 use serde_json::{Value, json};
 use std::time::Duration;
 
-const CLIENT_ID: &str = "tw-client-id-5555";
-const ACCESS: &str = "tw-access-secret-6666";
-const REFRESH: &str = "tw-refresh-secret-7777";
-const CLIENT_ENV: &str = "TWITCH_CLIENT_ID_DEMO";
+pub(crate) const CLIENT_ID: &str = "tw-client-id-5555";
+pub(crate) const ACCESS: &str = "tw-access-secret-6666";
+pub(crate) const REFRESH: &str = "tw-refresh-secret-7777";
+pub(crate) const CLIENT_ENV: &str = "TWITCH_CLIENT_ID_DEMO";
 
 /// Every scope `ss` asks for by default.
-const SCOPES: &[&str] = &[
+pub(crate) const SCOPES: &[&str] = &[
     "user:read:chat",
     "user:write:chat",
     "moderator:read:followers",
@@ -96,15 +96,21 @@ async fn auth(t: &Test, args: &[&str]) -> (i32, String, String) {
 }
 
 /// A running `ss -vv run`, its stderr read as it comes (a full pipe would hold the log back).
-struct Running {
+pub(crate) struct Running {
     child: std::process::Child,
     stderr: std::thread::JoinHandle<String>,
 }
 
 fn spawn_run(t: &Test) -> Running {
+    spawn_run_with(t, &[])
+}
+
+/// `ss -vv run` with the client id and `env` set.
+pub(crate) fn spawn_run_with(t: &Test, env: &[(&str, &str)]) -> Running {
     let mut cmd = t.std_cmd();
     cmd.args(["-vv", "run"])
         .env(CLIENT_ENV, CLIENT_ID)
+        .envs(env.iter().copied())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped());
     let mut child = cmd.spawn().unwrap();
@@ -118,7 +124,7 @@ fn spawn_run(t: &Test) -> Running {
 }
 
 /// Stops `run` with SIGTERM; its exit code and stderr.
-async fn stop(run: Running) -> (i32, String) {
+pub(crate) async fn stop(run: Running) -> (i32, String) {
     let Running { mut child, stderr } = run;
     signal(&child, "TERM");
     tokio::task::spawn_blocking(move || {
@@ -130,7 +136,7 @@ async fn stop(run: Running) -> (i32, String) {
 }
 
 /// Asserts that no token (nor one a refresh handed out) is in `text`.
-fn assert_no_secret(text: &str, what: &str, also: &[String]) {
+pub(crate) fn assert_no_secret(text: &str, what: &str, also: &[String]) {
     for secret in [ACCESS, REFRESH, CLIENT_ID]
         .iter()
         .map(|s| (*s).to_owned())
@@ -846,19 +852,22 @@ async fn validate_config_warns_when_the_login_cannot_cover_a_trigger() {
     );
 }
 
-/// The IRC transport with a login stored by `ss auth twitch` moderates through Helix: a banned word
-/// times its author out with the configured duration, while chat stays on IRC.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_irc_transport_moderates_through_helix_with_a_stored_login() {
-    use crate::twitch_server::{ServerOptions, TwitchServer};
-    let irc = TwitchServer::start(ServerOptions::default()).await;
-    let cloud = TwitchCloud::start(CLIENT_ID, ACCESS, REFRESH, SCOPES).await;
-    let t = eventsub_root(&cloud);
+/// The IRC transport's token, and the variable that holds it.
+pub(crate) const IRC_TOKEN: &str = "oauth:irc-secret-token";
+pub(crate) const IRC_TOKEN_ENV: &str = "TWITCH_OAUTH_TOKEN_DEMO";
+
+/// The demo root with Twitch chat over IRC from `irc`, logged in with `ss auth twitch` so that
+/// moderation goes through `cloud`'s Helix.
+pub(crate) async fn irc_root_logged_in(
+    irc: &crate::twitch_server::TwitchServer,
+    cloud: &TwitchCloud,
+) -> Test {
+    let t = eventsub_root(cloud);
     let mut creators: Value =
         serde_json::from_str(&t.read("runtime/config/creators.json")).unwrap();
     creators["creators"][0]["platforms"]["twitch"] = json!({
         "enabled": true, "channel": "demo_channel", "nick": "demo_bot",
-        "token_env": "TWITCH_OAUTH_TOKEN_DEMO", "client_id_env": CLIENT_ENV,
+        "token_env": IRC_TOKEN_ENV, "client_id_env": CLIENT_ENV,
     });
     t.write(
         "runtime/config/creators.json",
@@ -874,28 +883,22 @@ async fn the_irc_transport_moderates_through_helix_with_a_stored_login() {
         "runtime/config/platforms.json",
         &serde_json::to_string_pretty(&platforms).unwrap(),
     );
-    add_triggers(&t, crate::run_kick::banned_word_triggers());
     let (code, stdout, stderr) = auth(&t, &["twitch", "--creator", "demo"]).await;
     assert_eq!(code, 0, "{stdout}\n{stderr}");
-    t.run(&["validate-config"]).status(0);
+    t
+}
 
-    let mut cmd = t.std_cmd();
-    cmd.args(["-vv", "run"])
-        .env(CLIENT_ENV, CLIENT_ID)
-        .env("TWITCH_OAUTH_TOKEN_DEMO", "oauth:irc-secret-token")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    let pipe = child.stderr.take().unwrap();
-    let running = Running {
-        child,
-        stderr: std::thread::spawn(move || {
-            let mut text = String::new();
-            let mut pipe = pipe;
-            let _ = std::io::Read::read_to_string(&mut pipe, &mut text);
-            text
-        }),
-    };
+/// The IRC transport with a login stored by `ss auth twitch` moderates through Helix: a banned word
+/// times its author out with the configured duration, while chat stays on IRC.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_irc_transport_moderates_through_helix_with_a_stored_login() {
+    use crate::twitch_server::{ServerOptions, TwitchServer};
+    let irc = TwitchServer::start(ServerOptions::default()).await;
+    let cloud = TwitchCloud::start(CLIENT_ID, ACCESS, REFRESH, SCOPES).await;
+    let t = irc_root_logged_in(&irc, &cloud).await;
+    add_triggers(&t, crate::run_kick::banned_word_triggers());
+    t.run(&["validate-config"]).status(0);
+    let running = spawn_run_with(&t, &[(IRC_TOKEN_ENV, IRC_TOKEN)]);
     irc.wait_for_joins(1).await;
     irc.send_to_joined(&crate::run_twitch::privmsg(
         "8f2c1a9e-0b7d-4c55-9e31-5d2f7a6b1c40",
@@ -929,7 +932,7 @@ async fn the_irc_transport_moderates_through_helix_with_a_stored_login() {
     );
     // Nothing went out as an IRC command for them.
     assert!(irc.received_commands("PRIVMSG").is_empty());
-    assert_no_secret(&stderr, "the -vv log", &["irc-secret-token".to_owned()]);
+    assert_no_secret(&stderr, "the -vv log", &[IRC_TOKEN.to_owned()]);
 }
 
 #[test]
