@@ -192,9 +192,12 @@ fn hot_reload_applies_valid_changes_and_rejects_invalid_ones() {
         "runtime/config/triggers.json",
         r#"{"triggers": {"demo": [{"id": "everything", "kind": "non_empty", "action": {"type": "tally", "tally": "reloaded"}}]}}"#,
     );
-    wait_for_file(&t, "runtime/exports/tallies.json", Duration::from_secs(30), |tallies| {
-        tallies.contains("reloaded")
-    });
+    wait_for_file(
+        &t,
+        "runtime/exports/tallies.json",
+        Duration::from_secs(30),
+        |tallies| tallies.contains("reloaded"),
+    );
     t.write(
         "runtime/config/triggers.json",
         r#"{"triggers": {"demo": [{"id": "broken""#,
