@@ -235,6 +235,22 @@ impl HelixApi {
         reset
     }
 
+    /// [`Self::call`] for the calls whose answer has no body worth reading: any 2xx is success,
+    /// anything else the error it names.
+    async fn call_for_success(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<String>,
+    ) -> Result<(), HelixError> {
+        let (status, text) = self.call(method, path, query, body).await?;
+        match status {
+            200..=299 => Ok(()),
+            _ => Err(Self::error(status, &text)),
+        }
+    }
+
     /// Makes one call (again after refreshing the token once on a 401); the status and body of
     /// any answer but 401, 403 and 429.
     async fn call(
@@ -385,21 +401,16 @@ impl HelixApi {
             },
         })
         .map_err(|e| HelixError::Transport(e.to_string()))?;
-        let (status, text) = self
-            .call(
-                Method::POST,
-                "/moderation/bans",
-                &[
-                    ("broadcaster_id", broadcaster_id),
-                    ("moderator_id", moderator_id),
-                ],
-                Some(body),
-            )
-            .await?;
-        match status {
-            200..=299 => Ok(()),
-            _ => Err(Self::error(status, &text)),
-        }
+        self.call_for_success(
+            Method::POST,
+            "/moderation/bans",
+            &[
+                ("broadcaster_id", broadcaster_id),
+                ("moderator_id", moderator_id),
+            ],
+            Some(body),
+        )
+        .await
     }
 
     /// Lifts a ban or timeout of `user_id`.
@@ -409,22 +420,17 @@ impl HelixApi {
         moderator_id: &str,
         user_id: &str,
     ) -> Result<(), HelixError> {
-        let (status, text) = self
-            .call(
-                Method::DELETE,
-                "/moderation/bans",
-                &[
-                    ("broadcaster_id", broadcaster_id),
-                    ("moderator_id", moderator_id),
-                    ("user_id", user_id),
-                ],
-                None,
-            )
-            .await?;
-        match status {
-            200..=299 => Ok(()),
-            _ => Err(Self::error(status, &text)),
-        }
+        self.call_for_success(
+            Method::DELETE,
+            "/moderation/bans",
+            &[
+                ("broadcaster_id", broadcaster_id),
+                ("moderator_id", moderator_id),
+                ("user_id", user_id),
+            ],
+            None,
+        )
+        .await
     }
 
     /// Deletes one chat message.
@@ -434,22 +440,17 @@ impl HelixApi {
         moderator_id: &str,
         message_id: &str,
     ) -> Result<(), HelixError> {
-        let (status, text) = self
-            .call(
-                Method::DELETE,
-                "/moderation/chat",
-                &[
-                    ("broadcaster_id", broadcaster_id),
-                    ("moderator_id", moderator_id),
-                    ("message_id", message_id),
-                ],
-                None,
-            )
-            .await?;
-        match status {
-            200..=299 => Ok(()),
-            _ => Err(Self::error(status, &text)),
-        }
+        self.call_for_success(
+            Method::DELETE,
+            "/moderation/chat",
+            &[
+                ("broadcaster_id", broadcaster_id),
+                ("moderator_id", moderator_id),
+                ("message_id", message_id),
+            ],
+            None,
+        )
+        .await
     }
 
     /// Posts `message` as an announcement (in the channel's colour).
@@ -460,21 +461,16 @@ impl HelixApi {
         message: &str,
     ) -> Result<(), HelixError> {
         let body = serde_json::json!({"message": message, "color": "primary"}).to_string();
-        let (status, text) = self
-            .call(
-                Method::POST,
-                "/chat/announcements",
-                &[
-                    ("broadcaster_id", broadcaster_id),
-                    ("moderator_id", moderator_id),
-                ],
-                Some(body),
-            )
-            .await?;
-        match status {
-            200..=299 => Ok(()),
-            _ => Err(Self::error(status, &text)),
-        }
+        self.call_for_success(
+            Method::POST,
+            "/chat/announcements",
+            &[
+                ("broadcaster_id", broadcaster_id),
+                ("moderator_id", moderator_id),
+            ],
+            Some(body),
+        )
+        .await
     }
 
     /// The user id of `login`; `None` when Twitch has no such user.
