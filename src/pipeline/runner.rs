@@ -433,7 +433,7 @@ pub async fn run(
 
     // Ends when the pipeline (holding the router, holding its sender) is dropped at shutdown.
     let commands = supervisor.commands(counters.commands.clone(), telemetry.clone());
-    let standings = super::standings::spawn(readers, commands.clone(), &tasks);
+    let standings = super::standings::spawn(readers, commands.clone(), config_rx.clone(), &tasks);
     let mut pipeline = Pipeline {
         core,
         chat_log: config.system.chat_log.enabled,
@@ -441,7 +441,7 @@ pub async fn run(
         router: Router {
             commands: CommandSink::new(commands.clone()),
             clips: ClipSink::new(clip_worker, export_now),
-            community: CommunitySink,
+            community: CommunitySink::new(Routing::new(config_rx.clone())),
             outbox: OutboxSink,
             validation: ValidationSink::new(validated),
             standings: StandingsSink::new(Some(standings), commands),
