@@ -112,6 +112,9 @@ pub struct UserOnPlatform {
     pub user_name: String,
 }
 
+/// One link as the engine loads it: (creator, person, account).
+pub type LinkEntry = (String, String, LinkedAccount);
+
 /// An account being linked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LinkedAccount {

@@ -10,6 +10,7 @@ mod export;
 mod logging;
 mod migrate;
 mod publish_state;
+mod quotes;
 mod replay;
 mod run;
 mod status;
@@ -76,6 +77,8 @@ pub enum Command {
     Status(status::Args),
     /// Bring the store to this ss's schema version (refused while an `ss run` holds it).
     Migrate(migrate::Args),
+    /// Quotes: import another bot's quotes (Firebot's export, CSV, JSON), numbers kept.
+    Quotes(quotes::Args),
     /// Print shell completions (bash, zsh, fish, elvish, powershell) to stdout.
     Completions(completions::Args),
 }
@@ -153,6 +156,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Some(Command::Replay(args)) => replay::run(&root, args),
         Some(Command::Clip(args)) => clip::run(&root, args),
         Some(Command::Migrate(args)) => migrate::run(&root, args),
+        Some(Command::Quotes(args)) => quotes::run(&root, args),
         None => {
             use clap::CommandFactory;
             let mut cmd = Cli::command();

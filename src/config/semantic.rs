@@ -46,8 +46,10 @@ impl Findings {
 
 pub fn check(config: &Config, known: &BTreeSet<ConfigKind>) -> Vec<Finding> {
     let mut out = Findings(Vec::new());
+    let mut daily = Vec::new();
     if known.contains(&ConfigKind::Creators) {
         creators(&config.creators, &mut out);
+        daily.extend(super::community_checks::declared_links(&config.creators));
     }
     if known.contains(&ConfigKind::Triggers) {
         let creators = known
@@ -55,7 +57,14 @@ pub fn check(config: &Config, known: &BTreeSet<ConfigKind>) -> Vec<Finding> {
             .then_some(&config.creators);
         triggers(&config.triggers, creators, &mut out);
         polls(&config.triggers, creators, &mut out);
+        daily.extend(super::community_checks::triggers(&config.triggers, creators));
     }
+    out.0.extend(daily.into_iter().map(|p| Finding {
+        kind: p.kind,
+        pointer: p.pointer,
+        message: p.message,
+        warning: p.warning,
+    }));
     if known.contains(&ConfigKind::Discord) {
         let creators = known
             .contains(&ConfigKind::Creators)

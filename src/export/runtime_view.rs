@@ -66,6 +66,8 @@ pub struct RuntimeView {
     pub notify: BTreeMap<String, crate::notify::stats::DestinationStats>,
     /// The clip replay buffers (one capture per creator with `clips.capture`).
     pub captures: Vec<crate::clips::capture::CaptureView>,
+    /// The chat trends last published by the run loop (`None` when off or not yet published).
+    pub trends: Option<crate::trends::TrendsSnapshot>,
 }
 
 impl RuntimeView {

@@ -54,6 +54,8 @@ pub struct ExporterParts {
     pub notify: crate::notify::stats::NotifyStats,
     /// The clip captures.
     pub captures: crate::clips::CaptureViews,
+    /// The last chat trends the run loop published.
+    pub trends: crate::trends::SharedTrends,
 }
 
 impl ExporterParts {
@@ -90,6 +92,11 @@ impl ExporterParts {
             platforms: self.services.live_views(Utc::now()),
             notify: self.notify.snapshot(),
             captures: self.captures.snapshot(),
+            trends: self
+                .trends
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone(),
         }
     }
 

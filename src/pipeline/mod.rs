@@ -4,6 +4,7 @@
 pub mod clock;
 pub mod counters;
 pub mod exporter;
+pub mod people;
 pub mod reload;
 pub mod runner;
 pub mod standings;

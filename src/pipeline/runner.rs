@@ -154,6 +154,65 @@ struct Pipeline {
     unsent_events: u64,
     /// The live feed of the HTTP server's `/events`, when it runs.
     feed: Option<crate::http::Feed>,
+    /// Chat trends, when on (system.json `trends`).
+    trends: Option<Trends>,
+}
+
+/// The run's chat trends: counted per accepted message, published (to `/events` and the exporter)
+/// at most every [`crate::trends::PUBLISH_EVERY`], checked at each tick.
+struct Trends {
+    counts: crate::trends::ChatTrends,
+    shared: crate::trends::SharedTrends,
+    published: Option<Instant>,
+}
+
+impl Trends {
+    fn new(config: &Config, shared: crate::trends::SharedTrends) -> Trends {
+        Trends {
+            counts: crate::trends::ChatTrends::new(mention_names(config)),
+            shared,
+            published: None,
+        }
+    }
+
+    fn publish_if_due(&mut self, feed: Option<&crate::http::Feed>) {
+        if self
+            .published
+            .is_some_and(|at| at.elapsed() < crate::trends::PUBLISH_EVERY)
+        {
+            return;
+        }
+        self.published = Some(Instant::now());
+        let snapshot = self.counts.snapshot(chrono::Utc::now());
+        if let Some(feed) = feed {
+            feed.publish("trends", &snapshot);
+        }
+        *self
+            .shared
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(snapshot);
+    }
+}
+
+/// The names that mention each creator in chat: their id, display name (spaces dropped) and the
+/// channels their platform blocks name.
+fn mention_names(config: &Config) -> std::collections::HashMap<String, Vec<String>> {
+    config
+        .creators
+        .creators
+        .iter()
+        .map(|c| {
+            let mut names = vec![c.id.clone(), c.display_name.replace(' ', "")];
+            for (platform, block) in c.platforms.iter() {
+                if let Some(channel) =
+                    crate::config::platform::config_of(platform).and_then(|p| p.channel(block))
+                {
+                    names.push(channel);
+                }
+            }
+            (c.id.clone(), names)
+        })
+        .collect()
 }
 
 impl Pipeline {
@@ -188,6 +247,9 @@ impl Pipeline {
                 }
             }
             Inbound::Tick(tick) => {
+                if let Some(trends) = &mut self.trends {
+                    trends.publish_if_due(self.feed.as_ref());
+                }
                 let actions = self.core.tick(&tick);
                 // The tick rule: a tick that fired nothing changed nothing, so it is not recorded.
                 if actions.is_empty() {
@@ -218,6 +280,9 @@ impl Pipeline {
         };
         if let Some(feed) = &self.feed {
             feed.publish("chat", &event);
+        }
+        if let Some(trends) = &mut self.trends {
+            trends.counts.observe(&event);
         }
         if self.chat_log {
             self.ops.push(WriteOp::ChatEvent(Box::new(event)));
@@ -324,6 +389,12 @@ pub async fn run(
         .send(run_mark(RunMarkKind::Start))
         .await
         .with_context(|| format!("recording the run start in {}", db.display()))?;
+    // The linked accounts: creators.json's declared into the store, then all of them loaded.
+    core.set_links(
+        super::people::sync_and_load(&config, &writer, &readers)
+            .await
+            .with_context(|| format!("loading linked accounts from {}", db.display()))?,
+    );
 
     let counters = Arc::new(RunCounters::default());
     let validated = Validated::default();
@@ -374,19 +445,21 @@ pub async fn run(
             services: &services,
         },
     );
-    // Each running creator's clock: ticks never hold the lane open.
-    super::clock::spawn(
-        super::clock::creators(&plans),
-        sink.ticks(),
-        shutdown.clone(),
-        &tasks,
-    );
+    let ticks = sink.ticks();
     // The sources (and platforms' services, until they close) hold the only senders now, so the
     // lane closes when the last source stops.
     drop(sink);
     // Statuses the services report into for creators without a running source (go-live polls).
     let mut statuses = supervisor.status_handles();
     statuses.extend(services.sources_started(&statuses, &secrets, &shutdown, &tasks));
+    // Each running creator's clock, live as their statuses say: ticks never hold the lane open.
+    super::clock::spawn(
+        super::clock::ticking(super::clock::creators(&plans), &statuses),
+        ticks,
+        shutdown.clone(),
+        &tasks,
+    );
+    let trends = crate::trends::SharedTrends::default();
 
     let notifications = crate::notify::start(crate::notify::NotifyParts {
         readers: readers.clone(),
@@ -427,6 +500,7 @@ pub async fn run(
             services: services.clone(),
             notify: notifications.stats.clone(),
             captures: clips.views(),
+            trends: trends.clone(),
         },
         &tasks,
     );
@@ -448,6 +522,11 @@ pub async fn run(
         },
         counters: counters.clone(),
         ops: Vec::new(),
+        trends: config
+            .system
+            .trends
+            .enabled
+            .then(|| Trends::new(&config, trends)),
         feed,
         unsent_events: 0,
     };

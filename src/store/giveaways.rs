@@ -151,7 +151,8 @@ impl GiveawayRow {
     /// `open` (taking entries), `drawing` (entries closed, not ended), `closed` or `interrupted`.
     pub fn state(&self) -> &str {
         match (&self.closed_at, &self.entries_closed_at) {
-            (Some(_), _) => self.close_reason.as_deref().unwrap_or("closed"),
+            (Some(_), _) if self.close_reason.as_deref() == Some("interrupted") => "interrupted",
+            (Some(_), _) => "closed",
             (None, Some(_)) => "drawing",
             (None, None) => "open",
         }

@@ -73,6 +73,19 @@ impl LinkRow {
     pub fn account(&self) -> Account {
         Account::new(self.platform, &self.user_id)
     }
+
+    /// The link as the engine loads it.
+    pub fn entry(self) -> crate::actions::community::LinkEntry {
+        (
+            self.creator,
+            self.person,
+            LinkedAccount {
+                platform: self.platform,
+                user_id: self.user_id,
+                user_name: self.user_name,
+            },
+        )
+    }
 }
 
 /// The position in the chat log a link change is recorded at.
@@ -333,7 +346,8 @@ mod tests {
             .links()
             .unwrap()
             .into_iter()
-            .map(|l| (l.person, l.account().own_key()))
+            .map(|l| (l.account().own_key(), l.person))
+            .map(|(account, person)| (person, account))
             .collect()
     }
 

@@ -39,8 +39,7 @@ pub struct People {
     codes: HashMap<(CompactString, String), (LinkedAccount, i64)>,
 }
 
-/// One link as the store holds it: (creator, person, account).
-pub type LinkEntry = (String, String, LinkedAccount);
+pub use crate::actions::community::LinkEntry;
 
 impl People {
     /// The links `links` describe, and no codes.

@@ -158,8 +158,6 @@ fn fill(template: &str, platform: Platform, count: u64) -> String {
         .replace("{count}", itoa::Buffer::new().format(count))
 }
 
-/// The placeholders a timer's template may use.
-pub const TIMER_PLACEHOLDERS: [&str; 2] = ["platform", "count"];
 
 #[cfg(test)]
 mod tests {

@@ -43,6 +43,9 @@ pub enum TimerAction {
 }
 
 impl TimerAction {
+    /// The placeholders a timer's template may use (nothing else can be filled from a tick).
+    pub const PLACEHOLDERS: [&'static str; 2] = ["platform", "count"];
+
     pub fn template(&self) -> &str {
         match self {
             TimerAction::Say { template }

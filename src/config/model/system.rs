@@ -18,6 +18,22 @@ pub struct SystemConfig {
     pub limits: Limits,
     #[serde(default)]
     pub http: HttpSettings,
+    #[serde(default)]
+    pub trends: TrendSettings,
+}
+
+/// Chat trends (`signals/chat_trends.json`, the `trends` event of `/events`): on by default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrendSettings {
+    #[serde(default = "super::yes")]
+    pub enabled: bool,
+}
+
+impl Default for TrendSettings {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
 }
 
 /// The runtime's one local HTTP server: health, the snapshot, the live event feed (off by default).
