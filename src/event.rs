@@ -25,7 +25,7 @@ pub use platform::{
     EmoteImages, Platform, PlatformInfo, PlatformSet, RegisteredPlatform, UnknownPlatform,
     register_platforms_in_schema,
 };
-pub use tick::Tick;
+pub use tick::{Tick, cause_id};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -22,10 +22,16 @@
 //!   quotes, points, linked accounts).
 //! - [`trends`]: chat trends (messages per minute, chatters, top emotes and words, mentions) over
 //!   1, 5 and 15 minutes, a live view the run loop publishes.
-//! - [`actions`]: action descriptors, the router, and one sink per kind of effect.
+//! - [`actions`]: action descriptors (plain data, with their cause).
+//! - [`effects`]: the router and one sink per kind of effect.
+//! - [`engine`]: the Core: dedupe, then triggers, for events and ticks; what `ss run` and `ss replay`
+//!   both evaluate through.
 //! - [`clips`]: the replay buffer (FFmpeg capture), clip jobs, and their destinations.
-//! - [`pipeline`]: lanes, the creators' clock (ticks), the evaluation core (dedupe, triggers), the
-//!   supervisor, the run loop, the exporter task and hot reload.
+//! - [`pipeline`]: `ss run`'s parts (the HTTP server, the store, the supervisor, the creators'
+//!   clock, the per-item work, the standings worker, the exporter task, hot reload, the summary)
+//!   and the wiring that starts and stops them in order.
+//! - [`lanes`]: the bounded data lane from sources to the pipeline, with its policy when full.
+//! - [`telemetry`]: a run's recent runtime events and errors and rolling rates.
 //! - [`replay`]: recorded chat (store, JSONL, IRC log) through the same core again, with no
 //!   effects; the diff against what the live run did, and counts.
 //! - [`store`]: the SQLite store: the single batching writer (the only one that migrates), the
@@ -44,15 +50,16 @@
 //!   hostile chat kept inert, a strict Content-Security-Policy.
 //! - [`status`]: the health of a runtime judged from its snapshot (`ss status`).
 //! - [`backoff`]: capped, jittered exponential backoff (sources, the store writer).
-//! - [`export`]: snapshot builders, atomic writer, manifest, publish mirror.
+//! - [`export`]: snapshot builders, manifest, publish mirror.
+//! - [`atomic`]: atomic file writes (exports, pages, the release stamp).
+//! - [`sanitize`]: messages made safe to export (one line, bounded, secrets redacted).
 //! - `swar`: eight-bytes-at-a-time byte checks shared by the parser and the extras writer.
 //! - [`guards`]: counters of what was refused rather than taken on trust (foreign channels, ...).
 //! - [`log_sink`]: stderr for log lines, through a bounded queue: drops (counted), never panics or blocks.
 //! - [`json_spans`]: byte ranges of JSON values by pointer (config diagnostics, byte-exact stamping).
-//! - [`version`]: the release stamp in `runtime/version.json`.
+//! - [`version`]: the release stamp in `runtime/version.json` and the runtime changelog.
 //! - [`wire`]: decoding network JSON: the one [`wire::WireError`] (what, where, why) and the value
 //!   types platforms share (numbers as strings, ids as numbers, RFC 3339 times).
-//! - [`changelog`]: the runtime changelog, its checks (append-only) and new entries.
 
 pub mod actions;
 pub mod atomic;

@@ -222,10 +222,10 @@ pub enum StandingsQuery {
 }
 
 impl Action {
-    /// The id of what caused this action, carried by everything it leads to (outbox rows, log
-    /// lines): `event:{platform}:{message_id}`.
+    /// The id of what caused this action, carried by everything it leads to (outbox rows,
+    /// platform commands, log lines): see [`crate::event::cause_id`].
     pub fn cause(&self) -> String {
-        format!("event:{}:{}", self.platform.as_str(), self.message_id)
+        crate::event::cause_id(self.platform, &self.message_id)
     }
 }
 

@@ -70,7 +70,7 @@ fn import(root: &Path, args: ImportArgs) -> anyhow::Result<Outcome> {
         Some(id) => config
             .creators
             .require(&id)
-            .map_err(UsageError)?
+            .map_err(|e| UsageError(format!("--creator {id}: {e}")))?
             .id
             .clone(),
         None => match config.creators.creators.as_slice() {

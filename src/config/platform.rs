@@ -163,22 +163,30 @@ pub struct PlatformBlock {
     settings: Settings,
 }
 
+/// Why a creator's platform block cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum BlockError {
+    #[error("platform {0} has no registered config")]
+    Unregistered(Platform),
+    #[error("platforms.{platform}: {source}")]
+    Invalid {
+        platform: Platform,
+        source: serde_json::Error,
+    },
+}
+
 impl PlatformBlock {
     /// Reads `raw` as `platform`'s block.
-    pub fn parse(platform: Platform, raw: Value) -> Result<PlatformBlock, String> {
+    pub fn parse(platform: Platform, raw: Value) -> Result<PlatformBlock, BlockError> {
         #[derive(Deserialize)]
         struct Enabled {
             #[serde(default)]
             enabled: bool,
         }
-        let config = config_of(platform)
-            .ok_or_else(|| format!("platform {platform} has no registered config"))?;
-        let settings = config
-            .parse_block(&raw)
-            .map_err(|e| format!("platforms.{platform}: {e}"))?;
-        let enabled = Enabled::deserialize(&raw)
-            .map_err(|e| format!("platforms.{platform}: {e}"))?
-            .enabled;
+        let config = config_of(platform).ok_or(BlockError::Unregistered(platform))?;
+        let invalid = |source| BlockError::Invalid { platform, source };
+        let settings = config.parse_block(&raw).map_err(invalid)?;
+        let enabled = Enabled::deserialize(&raw).map_err(invalid)?.enabled;
         Ok(PlatformBlock {
             enabled,
             raw,
@@ -244,7 +252,7 @@ impl CreatorPlatforms {
     }
 
     /// Sets `platform`'s block (config built in code: tests, benchmarks).
-    pub fn insert(&mut self, platform: Platform, raw: Value) -> Result<(), String> {
+    pub fn insert(&mut self, platform: Platform, raw: Value) -> Result<(), BlockError> {
         self.blocks
             .insert(platform, PlatformBlock::parse(platform, raw)?);
         Ok(())

@@ -71,6 +71,18 @@ impl Tick {
     }
 }
 
+/// The one form of a cause, the id everything an event or a tick leads to carries (the action,
+/// its outbox rows, its platform commands, the log lines about them): `tick:{creator}:{ms}` for a
+/// tick, `event:{platform}:{message_id}` for a platform's event. `id` is what an action keeps as its
+/// `message_id`: a tick's id or the event's message id.
+pub fn cause_id(platform: super::Platform, id: &str) -> String {
+    if Tick::is_tick_id(id) {
+        id.to_string()
+    } else {
+        format!("event:{}:{id}", platform.as_str())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

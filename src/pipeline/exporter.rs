@@ -10,6 +10,7 @@
 //! rates, and records a telemetry error when the store writer becomes degraded.
 
 use super::counters::RunCounters;
+use super::summary::{FinalExportError, SnapshotError};
 use crate::config::Config;
 use crate::effects::sinks::Validated;
 use crate::event::Platform;
@@ -18,7 +19,6 @@ use crate::lanes::LaneProbe;
 use crate::sources::StatusHandle;
 use crate::store::{Readers, StoreReader, WriterStats};
 use crate::telemetry::Telemetry;
-use anyhow::Context;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -121,13 +121,13 @@ fn write_snapshot(
     parts: &ExporterParts,
     store: &StoreReader,
     view: &RuntimeView,
-    what: &'static str,
-) -> anyhow::Result<()> {
+) -> Result<(), SnapshotError> {
     let config = parts.config.borrow().clone();
     let files = crate::export::build_all(&parts.root, &config, Some(store), view, Utc::now())
-        .context("building exports")?;
-    crate::export::writer::write_all(&parts.root.join("runtime"), &files).context(what)?;
-    Ok(())
+        .map_err(SnapshotError::Build)?;
+    crate::export::writer::write_all(&parts.root.join("runtime"), &files)
+        .map(drop)
+        .map_err(SnapshotError::Write)
 }
 
 /// The running exporter.
@@ -156,7 +156,7 @@ impl Exporter {
 
     /// Stops the cadence and writes the final snapshot with the final recorded count. Returns the
     /// final counters whether or not the snapshot could be written, and what writing it gave.
-    pub async fn finish(self, events_recorded: u64) -> (Counters, anyhow::Result<()>) {
+    pub async fn finish(self, events_recorded: u64) -> (Counters, Result<(), FinalExportError>) {
         self.stop.cancel();
         let _ = self.task.await;
         let parts = self.parts.clone();
@@ -167,10 +167,11 @@ impl Exporter {
         let counters = view.counters.clone();
         let readers = parts.readers.clone();
         let written = readers
-            .read(move |store| write_snapshot(&parts, store, &view, "writing the final exports"))
+            .read(move |store| write_snapshot(&parts, store, &view))
             .await
-            .context("reading the store for the final exports")
-            .and_then(|written| written);
+            .map_err(SnapshotError::Read)
+            .and_then(|written| written)
+            .map_err(FinalExportError);
         (counters, written)
     }
 }
@@ -201,10 +202,10 @@ async fn cadence_loop(parts: Arc<ExporterParts>, stop: CancellationToken) {
                         .events_recorded
                         .load(Ordering::Relaxed),
                 );
-                write_snapshot(&exporting, store, &view, "writing exports")
+                write_snapshot(&exporting, store, &view)
             })
             .await
-            .context("reading the store for exports")
+            .map_err(SnapshotError::Read)
             .and_then(|written| written);
         if let Err(e) = result {
             tracing::warn!(error = %format!("{e:#}"), "Export failed; will retry on the next tick.");

@@ -70,7 +70,7 @@ pub fn spawn(
                 creator: request.creator,
                 platform: request.platform,
                 channel: request.channel,
-                cause: request.reply_to.clone(),
+                cause: crate::event::cause_id(request.platform, &request.reply_to),
                 kind: CommandKind::Reply {
                     text,
                     reply_to: request.reply_to,

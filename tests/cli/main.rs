@@ -20,6 +20,7 @@ mod pages;
 mod pages_live;
 mod polls;
 mod publish_state;
+mod recipes;
 mod replay;
 mod rumble_server;
 mod run;

@@ -5,6 +5,14 @@ use super::yes;
 pub use crate::config::platform::CreatorPlatforms;
 use serde::{Deserialize, Serialize};
 
+/// A creator id creators.json does not define.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown creator {id:?}; creators.json defines: {}", known.join(", "))]
+pub struct UnknownCreator {
+    pub id: String,
+    pub known: Vec<String>,
+}
+
 /// `runtime/config/creators.json`: the creators this runtime serves.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -18,13 +26,10 @@ impl CreatorsConfig {
     }
 
     /// The creator `id`, or an error listing the ids creators.json defines.
-    pub fn require(&self, id: &str) -> Result<&Creator, String> {
-        self.get(id).ok_or_else(|| {
-            let known: Vec<&str> = self.creators.iter().map(|c| c.id.as_str()).collect();
-            format!(
-                "unknown creator {id:?}; creators.json defines: {}",
-                known.join(", ")
-            )
+    pub fn require(&self, id: &str) -> Result<&Creator, UnknownCreator> {
+        self.get(id).ok_or_else(|| UnknownCreator {
+            id: id.to_string(),
+            known: self.creators.iter().map(|c| c.id.clone()).collect(),
         })
     }
 }

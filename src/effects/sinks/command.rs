@@ -182,7 +182,7 @@ pub fn command_of(action: &Action) -> Option<PlatformCommand> {
         creator: action.creator.clone(),
         platform: action.platform,
         channel: channel.clone(),
-        cause: action.message_id.clone(),
+        cause: action.cause(),
         kind,
     })
 }
@@ -283,7 +283,7 @@ mod tests {
             "no source runs for it"
         );
         let queued = kick_rx.try_recv().unwrap();
-        assert_eq!(queued.cause, "m-1");
+        assert_eq!(queued.cause, "event:kick:m-1");
         assert_eq!(queued.kind.name(), CommandName::Timeout);
         assert_eq!(ops.len(), 6, "every action is recorded");
         let snapshot = stats.snapshot();
@@ -322,7 +322,7 @@ mod tests {
                 reply_to: "m-1".into()
             }
         );
-        assert_eq!(command.cause, "m-1");
+        assert_eq!(command.cause, "event:twitch:m-1");
         assert!(
             command_of(&action(
                 Platform::named("twitch"),

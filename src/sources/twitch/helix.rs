@@ -85,16 +85,16 @@ impl HelixStreams {
         client_id: Secret,
         client_secret: Secret,
         secrets: Secrets,
-    ) -> HelixStreams {
-        HelixStreams {
-            http: crate::http_out::client(REQUEST_TIMEOUT),
+    ) -> Result<HelixStreams, crate::http_out::ClientError> {
+        Ok(HelixStreams {
+            http: crate::http_out::client(REQUEST_TIMEOUT, REQUEST_TIMEOUT)?,
             helix_url: helix_url.trim_end_matches('/').to_string(),
             oauth_url: oauth_url.trim_end_matches('/').to_string(),
             client_id,
             client_secret,
             token: None,
             secrets,
-        }
+        })
     }
 
     async fn app_token(&mut self) -> Result<Secret, String> {

@@ -212,7 +212,7 @@ impl TwitchSource {
         let tls = if tls {
             if self.tls_config.is_none() {
                 let config = crate::sources::tls::client_config(&self.extra_roots)
-                    .map_err(SourceError::InvalidSettings)?;
+                    .map_err(|e| SourceError::InvalidSettings(e.to_string()))?;
                 self.tls_config = Some(config);
             }
             self.tls_config.clone()

@@ -281,13 +281,19 @@ impl PlatformServices for GoLive {
             if running.is_none() {
                 own.push((watched.creator.clone(), TWITCH, status.clone()));
             }
-            let client = helix::HelixStreams::new(
+            let client = match helix::HelixStreams::new(
                 &self.helix_url,
                 &self.oauth_url,
                 client_id,
                 client_secret,
                 secrets.clone(),
-            );
+            ) {
+                Ok(client) => client,
+                Err(e) => {
+                    tracing::warn!(platform = %TWITCH, creator = %watched.creator, "Go-live checks off: {e}");
+                    continue;
+                }
+            };
             tasks.spawn(helix::watch(
                 client,
                 watched.login.clone(),
