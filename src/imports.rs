@@ -37,7 +37,12 @@ impl Format {
     /// The format of `path` by its extension (`.csv`; `.json`, `.jsonl`, `.db`), else by its first
     /// character (`[` or `{`: JSON).
     pub fn guess(path: &std::path::Path, text: &str) -> Format {
-        match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+        match path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
             Some("csv") => Format::Csv,
             Some("json" | "jsonl" | "ndjson" | "db") => Format::Json,
             _ if text.trim_start().starts_with(['[', '{']) => Format::Json,
@@ -204,7 +209,11 @@ fn read_csv(text: &str) -> Result<Vec<ReadQuote>, ImportFileError> {
     let mut records = csv_records(text)?.into_iter();
     let (_, header) = records.next().ok_or(ImportFileError::Empty)?;
     let names: Vec<String> = header.iter().map(|h| h.trim().to_lowercase()).collect();
-    let column = |aliases: &[&str]| aliases.iter().find_map(|a| names.iter().position(|n| n == a));
+    let column = |aliases: &[&str]| {
+        aliases
+            .iter()
+            .find_map(|a| names.iter().position(|n| n == a))
+    };
     let text_at = column(TEXT).ok_or_else(|| ImportFileError::NoTextColumn {
         header: header.join(","),
     })?;
@@ -253,7 +262,11 @@ fn read_json(text: &str) -> Result<Vec<ReadQuote>, ImportFileError> {
         else {
             unreachable!("starts with [")
         };
-        items.into_iter().enumerate().map(|(i, v)| (i + 1, v)).collect()
+        items
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| (i + 1, v))
+            .collect()
     } else {
         let mut objects = Vec::new();
         for (i, line) in text.lines().enumerate() {
@@ -356,10 +369,17 @@ mod tests {
         assert_eq!(quotes[2].text, "two\nlines");
         assert_eq!(quotes[2].game, None);
         assert_eq!(
-            (quotes[0].said_by.as_deref(), quotes[0].added_by.as_deref(), quotes[0].game.as_deref()),
+            (
+                quotes[0].said_by.as_deref(),
+                quotes[0].added_by.as_deref(),
+                quotes[0].game.as_deref()
+            ),
             (Some("DemoStreamer"), Some("mod_max"), Some("Chess"))
         );
-        assert_eq!(quotes[0].added_at.unwrap().timestamp_millis(), 1_614_834_367_890);
+        assert_eq!(
+            quotes[0].added_at.unwrap().timestamp_millis(),
+            1_614_834_367_890
+        );
         assert_eq!(quotes[2].line, 4);
     }
 
@@ -371,24 +391,48 @@ mod tests {
 "#;
         let quotes = read(nedb, Format::Json).unwrap();
         assert_eq!(quotes.len(), 2, "the id counter is no quote");
-        assert_eq!(quotes[1].added_at.unwrap().timestamp_millis(), 1_614_834_400_000);
+        assert_eq!(
+            quotes[1].added_at.unwrap().timestamp_millis(),
+            1_614_834_400_000
+        );
         let array = r#"[{"number": "5", "quote": "Hi", "date": "2024-05-06"}]"#;
         let q = &read(array, Format::Json).unwrap()[0];
         assert_eq!((q.number, q.text.as_str()), (Some(5), "Hi"));
-        assert_eq!(q.added_at.unwrap().to_rfc3339(), "2024-05-06T00:00:00+00:00");
+        assert_eq!(
+            q.added_at.unwrap().to_rfc3339(),
+            "2024-05-06T00:00:00+00:00"
+        );
     }
 
     #[test]
     fn bad_lines_are_named() {
         assert_eq!(
             read("ID,Text\n1,ok\n2,a,b\n", Format::Csv),
-            Err(ImportFileError::Line { line: 3, reason: "3 fields where the header has 2 (a comma outside quotes?)".into() })
+            Err(ImportFileError::Line {
+                line: 3,
+                reason: "3 fields where the header has 2 (a comma outside quotes?)".into()
+            })
         );
-        assert!(matches!(read("ID,Who\n1,x\n", Format::Csv), Err(ImportFileError::NoTextColumn { .. })));
-        assert!(matches!(read("ID,Text\n0,x\n", Format::Csv), Err(ImportFileError::Line { line: 2, .. })));
-        assert!(matches!(read("ID,Text\n1,\"open\n", Format::Csv), Err(ImportFileError::Line { line: 2, .. })));
-        assert!(matches!(read("ID,Text,Created\n1,x,yesterday\n", Format::Csv), Err(ImportFileError::Line { line: 2, .. })));
-        assert!(matches!(read("{\"text\": \"a\"}\nnot json\n", Format::Json), Err(ImportFileError::Line { line: 2, .. })));
+        assert!(matches!(
+            read("ID,Who\n1,x\n", Format::Csv),
+            Err(ImportFileError::NoTextColumn { .. })
+        ));
+        assert!(matches!(
+            read("ID,Text\n0,x\n", Format::Csv),
+            Err(ImportFileError::Line { line: 2, .. })
+        ));
+        assert!(matches!(
+            read("ID,Text\n1,\"open\n", Format::Csv),
+            Err(ImportFileError::Line { line: 2, .. })
+        ));
+        assert!(matches!(
+            read("ID,Text,Created\n1,x,yesterday\n", Format::Csv),
+            Err(ImportFileError::Line { line: 2, .. })
+        ));
+        assert!(matches!(
+            read("{\"text\": \"a\"}\nnot json\n", Format::Json),
+            Err(ImportFileError::Line { line: 2, .. })
+        ));
         assert_eq!(read("", Format::Csv), Err(ImportFileError::Empty));
     }
 

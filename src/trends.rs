@@ -116,7 +116,11 @@ impl ChatTrends {
         let text = event.text.as_str();
         let emote_ranges = emote_byte_ranges(text, event);
         for (start, end) in &emote_ranges {
-            count(&mut minute.emotes, &text[*start..*end], &mut minute.words_dropped);
+            count(
+                &mut minute.emotes,
+                &text[*start..*end],
+                &mut minute.words_dropped,
+            );
         }
         let names = self.names.get(event.creator.as_str());
         let mut mentioned = false;
@@ -233,12 +237,12 @@ fn emote_byte_ranges(text: &str, event: &ChatEvent) -> Vec<(usize, usize)> {
 
 /// The window of `span` minutes ending at minute `newest`.
 fn window(minutes: &VecDeque<Minute>, newest: i64, span: i64) -> Window {
-    let inside: Vec<&Minute> = minutes
-        .iter()
-        .filter(|m| m.index > newest - span)
-        .collect();
+    let inside: Vec<&Minute> = minutes.iter().filter(|m| m.index > newest - span).collect();
     let messages: u64 = inside.iter().map(|m| m.messages).sum();
-    let chatters: HashSet<u64> = inside.iter().flat_map(|m| m.chatters.iter().copied()).collect();
+    let chatters: HashSet<u64> = inside
+        .iter()
+        .flat_map(|m| m.chatters.iter().copied())
+        .collect();
     let top = |pick: fn(&Minute) -> &HashMap<CompactString, u32>| {
         let mut totals: HashMap<&str, u64> = HashMap::new();
         for m in &inside {
@@ -345,8 +349,18 @@ mod tests {
     fn counts_messages_chatters_emotes_words_and_mentions_per_window() {
         let mut t = trends();
         let base = 1_700_000_000_000 - 1_700_000_000_000 % 60_000;
-        t.observe(&message("ann", base, "Kappa the boss fight is hype Kappa", &[(0, 4), (30, 34)]));
-        t.observe(&message("bob", base + 1_000, "hype hype! @demo_channel gg", &[]));
+        t.observe(&message(
+            "ann",
+            base,
+            "Kappa the boss fight is hype Kappa",
+            &[(0, 4), (30, 34)],
+        ));
+        t.observe(&message(
+            "bob",
+            base + 1_000,
+            "hype hype! @demo_channel gg",
+            &[],
+        ));
         t.observe(&message("ann", base + 2_000, "élan ÉLAN", &[]));
         // Six minutes later: only the 15 minute window still has the first minute.
         t.observe(&message("cat", base + 6 * 60_000, "boss", &[]));
@@ -357,11 +371,17 @@ mod tests {
         };
         assert_eq!((one.messages, one.unique_chatters), (1, 1));
         assert_eq!(five.messages, 1);
-        assert_eq!((fifteen.messages, fifteen.unique_chatters, fifteen.mentions), (4, 3, 1));
+        assert_eq!(
+            (fifteen.messages, fifteen.unique_chatters, fifteen.mentions),
+            (4, 3, 1)
+        );
         assert_eq!(fifteen.messages_per_minute, 0.3);
         assert_eq!(
             fifteen.top_emotes,
-            [Count { text: "Kappa".into(), count: 2 }]
+            [Count {
+                text: "Kappa".into(),
+                count: 2
+            }]
         );
         let words: Vec<(&str, u64)> = fifteen
             .top_words
@@ -370,7 +390,13 @@ mod tests {
             .collect();
         assert_eq!(
             words,
-            [("hype", 3), ("boss", 2), ("élan", 2), ("fight", 1), ("gg", 1)],
+            [
+                ("hype", 3),
+                ("boss", 2),
+                ("élan", 2),
+                ("fight", 1),
+                ("gg", 1)
+            ],
             "stop words, emotes and the mention are left out; case folds"
         );
     }

@@ -84,15 +84,22 @@ fn import(root: &Path, args: ImportArgs) -> anyhow::Result<Outcome> {
         },
     };
     let text = std::fs::read_to_string(&args.file).map_err(|e| {
-        anyhow::anyhow!("{}: {e}\n  hint: pass the path of the exported file", args.file.display())
+        anyhow::anyhow!(
+            "{}: {e}\n  hint: pass the path of the exported file",
+            args.file.display()
+        )
     })?;
     let format = match args.format {
         Some(FormatArg::Csv) => Format::Csv,
         Some(FormatArg::Json) => Format::Json,
         None => Format::guess(&args.file, &text),
     };
-    let read = imports::read(&text, format)
-        .map_err(|e| anyhow::anyhow!("{}: {e}\n  hint: fix that line (nothing was imported)", args.file.display()))?;
+    let read = imports::read(&text, format).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: {e}\n  hint: fix that line (nothing was imported)",
+            args.file.display()
+        )
+    })?;
     if !args.renumber
         && let Some(q) = read.iter().find(|q| q.number.is_none())
     {

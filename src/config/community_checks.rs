@@ -152,7 +152,10 @@ fn commands(config: &TriggersConfig, out: &mut Vec<Problem>) {
         }
         if let Some(l) = config.links.get(creator) {
             ours.push((format!("/links/{c}/command"), l.command.clone()));
-            ours.push((format!("/links/{c}/unlink_command"), l.unlink_command.clone()));
+            ours.push((
+                format!("/links/{c}/unlink_command"),
+                l.unlink_command.clone(),
+            ));
         }
         let mut triggers: HashMap<String, &str> = HashMap::new();
         for def in config.triggers.get(creator).into_iter().flatten() {

@@ -57,7 +57,10 @@ pub fn check(config: &Config, known: &BTreeSet<ConfigKind>) -> Vec<Finding> {
             .then_some(&config.creators);
         triggers(&config.triggers, creators, &mut out);
         polls(&config.triggers, creators, &mut out);
-        daily.extend(super::community_checks::triggers(&config.triggers, creators));
+        daily.extend(super::community_checks::triggers(
+            &config.triggers,
+            creators,
+        ));
     }
     out.0.extend(daily.into_iter().map(|p| Finding {
         kind: p.kind,

@@ -68,7 +68,10 @@ pub struct Ticking {
 
 /// The creators to tick with their sources' statuses (`statuses` from the supervisor and the
 /// platforms' services).
-pub fn ticking(creators: Vec<String>, statuses: &[(String, Platform, StatusHandle)]) -> Vec<Ticking> {
+pub fn ticking(
+    creators: Vec<String>,
+    statuses: &[(String, Platform, StatusHandle)],
+) -> Vec<Ticking> {
     creators
         .into_iter()
         .map(|creator| Ticking {
@@ -113,8 +116,11 @@ async fn run(
         }
         let at = now();
         for creator in &creators {
-            let statuses: Vec<SourceStatus> =
-                creator.statuses.iter().map(StatusHandle::snapshot).collect();
+            let statuses: Vec<SourceStatus> = creator
+                .statuses
+                .iter()
+                .map(StatusHandle::snapshot)
+                .collect();
             let tick = Tick::new(&creator.creator, at).with_live(creator_live(&statuses));
             if ticks.send(tick) == SendOutcome::Closed {
                 tracing::debug!("The data lane closed; the clock stops.");
@@ -183,14 +189,20 @@ mod tests {
             handle.snapshot()
         };
         use ConnectionState::{Backoff, Connected};
-        assert!(creator_live(&[status(Connected, None)]), "nobody knows: the chat is on");
+        assert!(
+            creator_live(&[status(Connected, None)]),
+            "nobody knows: the chat is on"
+        );
         assert!(!creator_live(&[status(Backoff, None)]));
         assert!(!creator_live(&[]));
         assert!(
             !creator_live(&[status(Connected, None), status(Connected, Some(false))]),
             "a go-live poller says offline"
         );
-        assert!(creator_live(&[status(Connected, Some(false)), status(Backoff, Some(true))]));
+        assert!(creator_live(&[
+            status(Connected, Some(false)),
+            status(Backoff, Some(true))
+        ]));
     }
 
     #[tokio::test(start_paused = true)]

@@ -18,8 +18,8 @@ use crate::store::{Checkpoint, RunMark, RunMarkKind, StoreError, StoreWriter, Wr
 use crate::telemetry::Telemetry;
 use crate::triggers::Registry;
 use std::sync::Arc;
-use std::time::Instant;
 use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
 
 /// Items taken from the data lane per batch.
 const BATCH: usize = 512;
@@ -47,6 +47,7 @@ pub(super) struct Pipeline {
 pub(super) struct Trends {
     counts: crate::trends::ChatTrends,
     shared: crate::trends::SharedTrends,
+    /// When the last snapshot went out (tokio's clock, so a test can pause it).
     published: Option<Instant>,
 }
 
@@ -62,10 +63,14 @@ impl Trends {
     fn publish_if_due(&mut self, feed: Option<&crate::http::Feed>) {
         if self
             .published
-            .is_some_and(|at| at.elapsed() < crate::trends::PUBLISH_EVERY)
+            .is_none_or(|at| at.elapsed() >= crate::trends::PUBLISH_EVERY)
         {
-            return;
+            self.publish(feed);
         }
+    }
+
+    /// Publishes a snapshot now (the last one of a run, so the final export has every message).
+    fn publish(&mut self, feed: Option<&crate::http::Feed>) {
         self.published = Some(Instant::now());
         let snapshot = self.counts.snapshot(chrono::Utc::now());
         if let Some(feed) = feed {
@@ -233,6 +238,10 @@ pub(super) async fn drain(
             pipeline.reload(&next, telemetry).await?;
         }
         if receiver.recv_many(&mut batch, BATCH).await == 0 {
+            // The lane closed: the run's last trends go out, for the final export.
+            if let Some(trends) = &mut pipeline.trends {
+                trends.publish(pipeline.feed.as_ref());
+            }
             return Ok(());
         }
         let mut items = batch.drain(..);
@@ -383,5 +392,44 @@ mod tests {
             ["poll_close", "reply"],
             "the close and its results, caused by the tick"
         );
+    }
+
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn trends_go_to_the_feed_at_most_every_five_seconds_with_what_chat_said() {
+        let root = tempfile::tempdir().unwrap();
+        let mut p = pipeline(root.path());
+        let feed = crate::http::Feed::new();
+        let shared = crate::trends::SharedTrends::default();
+        p.feed = Some(feed.clone());
+        p.trends = Some(Trends::new(&Config::default(), shared.clone()));
+        let now = Utc::now();
+        for (i, text) in ["hype hype", "more hype", "hello"].iter().enumerate() {
+            let mut event = message(&format!("m{i}"), 0, text, false);
+            event.timestamp = now;
+            p.process(Inbound::Event(event)).await.unwrap();
+        }
+        // Twelve ticks a second apart: snapshots at 0 s, 5 s and 10 s only.
+        for s in 0..12 {
+            p.process(Inbound::Tick(Tick::new(
+                "demo",
+                now + chrono::Duration::seconds(s),
+            )))
+            .await
+            .unwrap();
+            tokio::time::advance(std::time::Duration::from_secs(1)).await;
+        }
+        let trends: Vec<serde_json::Value> = feed
+            .subscribe(Some(0))
+            .0
+            .items
+            .iter()
+            .filter(|item| item.kind == "trends")
+            .map(|item| serde_json::from_str(&item.json).unwrap())
+            .collect();
+        assert_eq!(trends.len(), 3, "every 5 s, not every tick: {trends:?}");
+        let window = &trends[0]["creators"][0]["windows"][0];
+        assert_eq!(window["messages"], 3, "{window}");
+        assert_eq!(window["top_words"][0]["text"], "hype", "{window}");
+        assert!(shared.lock().unwrap().is_some(), "the exporter's copy too");
     }
 }

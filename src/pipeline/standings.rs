@@ -126,24 +126,32 @@ pub fn answer(
             format!("No quote #{number}.")
         }),
         ActionKind::Points { query, .. } => points(store, creator, request.platform, query, words),
-        ActionKind::PointsGive { user_name, .. } => Ok(match store.points_transfer(&request.cause)? {
-            None => "That gift could not be recorded.".to_string(),
-            Some(t) => match t.outcome {
-                TransferOutcome::Done => {
-                    format!("{user_name} gave {} {} to {}.", t.moved, words.currency, t.to_name)
-                }
-                TransferOutcome::NotEnough => format!(
-                    "@{user_name} you do not have {} {} to give.",
-                    t.amount, words.currency
-                ),
-                TransferOutcome::UnknownUser => {
-                    format!("Nobody called {} has {} here.", t.to_name, words.currency)
-                }
-                TransferOutcome::ToSelf => {
-                    format!("@{user_name} you cannot give {} to yourself.", words.currency)
-                }
-            },
-        }),
+        ActionKind::PointsGive { user_name, .. } => {
+            Ok(match store.points_transfer(&request.cause)? {
+                None => "That gift could not be recorded.".to_string(),
+                Some(t) => match t.outcome {
+                    TransferOutcome::Done => {
+                        format!(
+                            "{user_name} gave {} {} to {}.",
+                            t.moved, words.currency, t.to_name
+                        )
+                    }
+                    TransferOutcome::NotEnough => format!(
+                        "@{user_name} you do not have {} {} to give.",
+                        t.amount, words.currency
+                    ),
+                    TransferOutcome::UnknownUser => {
+                        format!("Nobody called {} has {} here.", t.to_name, words.currency)
+                    }
+                    TransferOutcome::ToSelf => {
+                        format!(
+                            "@{user_name} you cannot give {} to yourself.",
+                            words.currency
+                        )
+                    }
+                },
+            })
+        }
         ActionKind::PointsAdjust { .. } => Ok(match store.points_transfer(&request.cause)? {
             None => "That change could not be recorded.".to_string(),
             Some(t) if t.outcome == TransferOutcome::UnknownUser => {
@@ -152,7 +160,10 @@ pub fn answer(
             Some(t) if t.moved >= 0 => {
                 format!("Added {} {} to {}.", t.moved, words.currency, t.to_name)
             }
-            Some(t) => format!("Removed {} {} from {}.", -t.moved, words.currency, t.to_name),
+            Some(t) => format!(
+                "Removed {} {} from {}.",
+                -t.moved, words.currency, t.to_name
+            ),
         }),
         other => unreachable!("not a store question: {}", other.type_name()),
     }
@@ -203,7 +214,11 @@ fn quote(
                         "{} quotes match: {}{}. First: {}",
                         many.len(),
                         numbers.join(", "),
-                        if many.len() > SEARCH_LISTED { ", ..." } else { "" },
+                        if many.len() > SEARCH_LISTED {
+                            ", ..."
+                        } else {
+                            ""
+                        },
                         quote_line(&many[0])
                     )
                 }
@@ -221,13 +236,15 @@ fn points(
 ) -> Result<String, StoreError> {
     let currency = &words.currency;
     Ok(match query {
-        PointsQuery::Balance { user_id, user_name } => match store.points_of(creator, platform, user_id)? {
-            (Some(p), people) => format!(
-                "{} has {} {currency} (#{} of {people}).",
-                user_name, p.balance, p.rank
-            ),
-            (None, _) => format!("{user_name} has no {currency} yet."),
-        },
+        PointsQuery::Balance { user_id, user_name } => {
+            match store.points_of(creator, platform, user_id)? {
+                (Some(p), people) => format!(
+                    "{} has {} {currency} (#{} of {people}).",
+                    user_name, p.balance, p.rank
+                ),
+                (None, _) => format!("{user_name} has no {currency} yet."),
+            }
+        }
         PointsQuery::Top => {
             let leaders = store.points_leaders(creator, TOP_ENTRIES)?;
             if leaders.is_empty() {

@@ -272,7 +272,10 @@ pub fn describe(a: &Action) -> String {
                 .join(", ")
         ),
         ActionKind::Unlink { person, account } => {
-            format!("unlink {}:{} from {person}", account.platform, account.user_name)
+            format!(
+                "unlink {}:{} from {person}",
+                account.platform, account.user_name
+            )
         }
     }
 }

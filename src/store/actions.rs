@@ -10,12 +10,12 @@
 use super::apply::{ApplyError, BatchTally};
 use super::clips::{self, NewClip};
 use super::community;
-use super::people::{self, LinkHow};
-use super::{giveaways, points, quotes};
 use super::error::StoreError;
 use super::open::StoreReader;
 use super::outbox::{self, NewOutbox};
+use super::people::{self, LinkHow};
 use super::rows::{self, count, ms, platform};
+use super::{giveaways, points, quotes};
 use crate::actions::{Action, ActionKind};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};

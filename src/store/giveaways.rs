@@ -66,8 +66,9 @@ pub(super) fn apply(conn: &Connection, action: &Action) -> Result<(), ApplyError
             close_entries(conn, creator, giveaway, at)?;
         }
         ActionKind::GiveawayDraw { giveaway, draw, .. } => {
-            let refused =
-                |e: serde_json::Error| ApplyError::Rejected(format!("giveaway draw not serializable: {e}"));
+            let refused = |e: serde_json::Error| {
+                ApplyError::Rejected(format!("giveaway draw not serializable: {e}"))
+            };
             let winners = serde_json::to_string(&draw.winners).map_err(refused)?;
             let replaced = draw
                 .replaced
@@ -108,7 +109,12 @@ pub(super) fn apply(conn: &Connection, action: &Action) -> Result<(), ApplyError
     Ok(())
 }
 
-fn close_entries(conn: &Connection, creator: &str, giveaway: &str, at: i64) -> rusqlite::Result<()> {
+fn close_entries(
+    conn: &Connection,
+    creator: &str,
+    giveaway: &str,
+    at: i64,
+) -> rusqlite::Result<()> {
     conn.prepare_cached(
         "UPDATE giveaways SET entries_closed_ms = ?3
          WHERE creator = ?1 AND giveaway = ?2 AND entries_closed_ms IS NULL",
@@ -245,7 +251,9 @@ impl StoreReader {
                 let replaced: Option<Entrant> = json(9)?
                     .map(|s| serde_json::from_str(&s))
                     .transpose()
-                    .map_err(|e| rows::invalid(9, format!("replaced winner does not parse ({e})")))?;
+                    .map_err(|e| {
+                        rows::invalid(9, format!("replaced winner does not parse ({e})"))
+                    })?;
                 Ok((
                     r.get::<_, String>(0)?,
                     r.get::<_, String>(1)?,
@@ -257,7 +265,10 @@ impl StoreReader {
                                 "draw" => crate::actions::community::DrawKind::Draw,
                                 "reroll" => crate::actions::community::DrawKind::Reroll,
                                 other => {
-                                    return Err(rows::invalid(3, format!("unknown draw kind {other:?}")));
+                                    return Err(rows::invalid(
+                                        3,
+                                        format!("unknown draw kind {other:?}"),
+                                    ));
                                 }
                             },
                             seed: r.get(4)?,

@@ -28,7 +28,8 @@ use serde::Serialize;
 
 /// The join that gives an account row (aliased `a`, with `creator`, `platform` and `user_id`
 /// columns) its active link `l`; select its person with [`crate::event::person::PERSON_KEY_SQL`].
-pub const PERSON_JOIN: &str = "LEFT JOIN links l ON l.creator = a.creator AND l.platform = a.platform
+pub const PERSON_JOIN: &str =
+    "LEFT JOIN links l ON l.creator = a.creator AND l.platform = a.platform
      AND l.user_id = a.user_id AND l.unlinked_ms IS NULL";
 
 /// How a link was made or undone.
@@ -375,7 +376,9 @@ mod tests {
                 },
             ))
             .unwrap();
-        writer.blocking_send(crate::store::runs::tests::event(1)).unwrap();
+        writer
+            .blocking_send(crate::store::runs::tests::event(1))
+            .unwrap();
         writer
             .blocking_send(op(
                 3_000,
@@ -418,8 +421,15 @@ mod tests {
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
-        assert_eq!(how.len(), 3, "every link is kept with how it was made and undone");
-        assert!(how.iter().all(|(made, undone)| made == "chat" && undone.as_deref() == Some("chat")));
+        assert_eq!(
+            how.len(),
+            3,
+            "every link is kept with how it was made and undone"
+        );
+        assert!(
+            how.iter()
+                .all(|(made, undone)| made == "chat" && undone.as_deref() == Some("chat"))
+        );
     }
 
     #[test]
@@ -445,11 +455,17 @@ mod tests {
             at: DateTime::from_timestamp_millis(5_000).unwrap(),
         };
         writer
-            .blocking_send(declare(vec![account("twitch", "1"), account("rumble", "r")]))
+            .blocking_send(declare(vec![
+                account("twitch", "1"),
+                account("rumble", "r"),
+            ]))
             .unwrap();
         // The same declaration again changes nothing.
         writer
-            .blocking_send(declare(vec![account("twitch", "1"), account("rumble", "r")]))
+            .blocking_send(declare(vec![
+                account("twitch", "1"),
+                account("rumble", "r"),
+            ]))
             .unwrap();
         writer.close().unwrap();
         let store = StoreReader::open(&path).unwrap();

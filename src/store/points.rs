@@ -314,7 +314,16 @@ fn give(conn: &Connection, g: &Giving<'_>) -> Result<(), ApplyError> {
     let from = Some((g.platform, g.from.user_id.as_str()));
     let record = |outcome, to_name: &str, to: Option<(&str, &str)>, moved| {
         record_transfer(
-            conn, g.creator, g.cause, "give", from, to_name, to, (g.amount, moved), outcome, g.at,
+            conn,
+            g.creator,
+            g.cause,
+            "give",
+            from,
+            to_name,
+            to,
+            (g.amount, moved),
+            outcome,
+            g.at,
         )
     };
     let Some((to_platform, to_user, to_name)) = find_by_name(conn, g.creator, g.platform, g.to)?
@@ -373,8 +382,7 @@ fn adjust(
     if transfer_done(conn, cause)? {
         return Ok(());
     }
-    let Some((to_platform, to_user, to_name)) = find_by_name(conn, creator, platform, name)?
-    else {
+    let Some((to_platform, to_user, to_name)) = find_by_name(conn, creator, platform, name)? else {
         record_transfer(
             conn,
             creator,
@@ -479,7 +487,8 @@ fn read_person(r: &rusqlite::Row<'_>) -> rusqlite::Result<PersonPoints> {
     let mut platforms = names
         .split(',')
         .map(|n| {
-            Platform::from_name(n).ok_or_else(|| rows::invalid(2, format!("unknown platform {n:?}")))
+            Platform::from_name(n)
+                .ok_or_else(|| rows::invalid(2, format!("unknown platform {n:?}")))
         })
         .collect::<rusqlite::Result<Vec<_>>>()?;
     platforms.sort();
@@ -516,7 +525,11 @@ impl StoreReader {
     }
 
     /// The creator's people by balance, best first, at most `top`.
-    pub fn points_leaders(&self, creator: &str, top: usize) -> Result<Vec<PersonPoints>, StoreError> {
+    pub fn points_leaders(
+        &self,
+        creator: &str,
+        top: usize,
+    ) -> Result<Vec<PersonPoints>, StoreError> {
         self.rows(
             &ranked_sql("WHERE n <= ?2"),
             params![creator, rows::limit(top)],
@@ -531,8 +544,8 @@ impl StoreReader {
         platform: Platform,
         user_id: &str,
     ) -> Result<(Option<PersonPoints>, u64), StoreError> {
-        let person = people::person_of(self.conn(), creator, platform, user_id)
-            .map_err(|e| self.err(e))?;
+        let person =
+            people::person_of(self.conn(), creator, platform, user_id).map_err(|e| self.err(e))?;
         let found = self
             .rows(
                 &ranked_sql("WHERE person = ?2"),

@@ -93,7 +93,9 @@ pub enum ImportError {
         if numbers.len() > 10 { format!(" and {} more", numbers.len() - 10) } else { String::new() }
     )]
     NumbersTaken { creator: String, numbers: Vec<u32> },
-    #[error("the import file numbers quote {number} twice\n  hint: give each quote its own number, or pass --renumber")]
+    #[error(
+        "the import file numbers quote {number} twice\n  hint: give each quote its own number, or pass --renumber"
+    )]
     DuplicateNumber { number: u32 },
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -417,7 +419,11 @@ mod tests {
         let mut store = Store::open_as_writer(&path).unwrap();
         assert_eq!(
             store
-                .import_quotes("demo", &[imported(7, "seven"), imported(12, "twelve")], false)
+                .import_quotes(
+                    "demo",
+                    &[imported(7, "seven"), imported(12, "twelve")],
+                    false
+                )
                 .unwrap(),
             [7, 12]
         );
@@ -425,7 +431,10 @@ mod tests {
         let err = store
             .import_quotes("demo", &[imported(8, "eight"), imported(7, "again")], false)
             .unwrap_err();
-        assert!(matches!(&err, ImportError::NumbersTaken { numbers, .. } if numbers == &[7]), "{err}");
+        assert!(
+            matches!(&err, ImportError::NumbersTaken { numbers, .. } if numbers == &[7]),
+            "{err}"
+        );
         assert!(err.to_string().contains("--renumber"), "{err}");
         assert!(matches!(
             store.import_quotes("demo", &[imported(20, "a"), imported(20, "b")], false),

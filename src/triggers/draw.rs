@@ -48,7 +48,9 @@ pub fn entries_hash(entries: &[Entrant]) -> String {
 
 /// The seed of draw `number` (step 2).
 pub fn seed(giveaway: &str, entries_hash: &str, number: u32) -> String {
-    hex(&Sha256::digest(format!("{giveaway}\n{entries_hash}\n{number}")))
+    hex(&Sha256::digest(format!(
+        "{giveaway}\n{entries_hash}\n{number}"
+    )))
 }
 
 /// Up to `n` winners of the draw with `seed` (step 3): indices into `entries`, in pick order.

@@ -34,7 +34,8 @@ pub const MAX_DURATION_S: u32 = 24 * 3600;
 const FOLLOWS_KEPT: usize = 100_000;
 
 /// How the commands are used; part of every refusal.
-const USAGE: &str = "open <keyword> [30s|5m|1h] [--subs-only|--followers] | draw [n] | reroll [name] | close";
+const USAGE: &str =
+    "open <keyword> [30s|5m|1h] [--subs-only|--followers] | draw [n] | reroll [name] | close";
 
 /// Every creator's running giveaway, and the follows seen.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -86,7 +87,12 @@ pub fn on_event(event: &ChatEvent, book: &mut GiveawayBook) {
 }
 
 /// Closes the entries of the creator's giveaway when its deadline has come, at a tick.
-pub fn on_tick(tick: &Tick, settings: &GiveawaySettings, book: &mut GiveawayBook, out: &mut Vec<Action>) {
+pub fn on_tick(
+    tick: &Tick,
+    settings: &GiveawaySettings,
+    book: &mut GiveawayBook,
+    out: &mut Vec<Action>,
+) {
     let Some(running) = book.running.get_mut(tick.creator.as_str()) else {
         return;
     };
@@ -97,7 +103,12 @@ pub fn on_tick(tick: &Tick, settings: &GiveawaySettings, book: &mut GiveawayBook
     }
 }
 
-fn close_entries(cause: &Cause<'_>, settings: &GiveawaySettings, running: &mut Running, out: &mut Vec<Action>) {
+fn close_entries(
+    cause: &Cause<'_>,
+    settings: &GiveawaySettings,
+    running: &mut Running,
+    out: &mut Vec<Action>,
+) {
     running.entries_open = false;
     let entries = running.entries.len() as u64;
     out.push(cause.action(
@@ -130,7 +141,9 @@ pub fn on_message(
     let cause = Cause::of(event);
     if let Some(running) = book.running.get_mut(creator)
         && running.entries_open
-        && running.closes_at_ms.is_some_and(|at| at <= event.timestamp_ms())
+        && running
+            .closes_at_ms
+            .is_some_and(|at| at <= event.timestamp_ms())
     {
         close_entries(&cause, settings, running, out);
     }
@@ -151,9 +164,10 @@ pub fn on_message(
         Eligibility::Subscribers => roles.highest() >= Role::Subscriber,
         Eligibility::Followers => {
             roles.highest() >= Role::Subscriber
-                || book.follows.get(creator).is_some_and(|f| {
-                    f.contains(&(event.platform, event.author.id.clone()))
-                })
+                || book
+                    .follows
+                    .get(creator)
+                    .is_some_and(|f| f.contains(&(event.platform, event.author.id.clone())))
         }
     };
     if !eligible {
@@ -202,7 +216,11 @@ fn command(
                 r.entries.len(),
                 if r.entries.len() == 1 { "y" } else { "ies" }
             ),
-            Some(r) => format!("Giveaway entries are closed ({} entries). {}", r.entries.len(), standing(r)),
+            Some(r) => format!(
+                "Giveaway entries are closed ({} entries). {}",
+                r.entries.len(),
+                standing(r)
+            ),
             None => "No giveaway is running.".to_string(),
         };
         out.push(cause.reply(name, text));
@@ -266,7 +284,15 @@ fn command(
                     );
                 };
                 let replaced = running.winners.remove(index);
-                draw_winners(cause, settings, running, DrawKind::Reroll, 1, Some(replaced), out);
+                draw_winners(
+                    cause,
+                    settings,
+                    running,
+                    DrawKind::Reroll,
+                    1,
+                    Some(replaced),
+                    out,
+                );
             }
         }
         "close" | "end" => {
@@ -388,10 +414,14 @@ fn open(
         Eligibility::Subscribers => " (subscribers only)",
         Eligibility::Followers => " (followers only)",
     };
-    let closes = duration_s.map_or(String::new(), |s| format!(" Entries close in {}.", human_duration(s)));
+    let closes = duration_s.map_or(String::new(), |s| {
+        format!(" Entries close in {}.", human_duration(s))
+    });
     out.push(cause.reply(
         name,
-        format!("Giveaway open{who}! Type {keyword} to enter, once each, from any platform.{closes}"),
+        format!(
+            "Giveaway open{who}! Type {keyword} to enter, once each, from any platform.{closes}"
+        ),
     ));
     book.running.insert(event.creator.clone(), running);
 }
@@ -518,18 +548,42 @@ mod tests {
             (
                 "demo".to_string(),
                 "p-ann".to_string(),
-                LinkedAccount { platform: Platform::named("twitch"), user_id: "ann".into(), user_name: "ann".into() },
+                LinkedAccount {
+                    platform: Platform::named("twitch"),
+                    user_id: "ann".into(),
+                    user_name: "ann".into(),
+                },
             ),
             (
                 "demo".to_string(),
                 "p-ann".to_string(),
-                LinkedAccount { platform: Platform::named("kick"), user_id: "ann_k".into(), user_name: "ann_k".into() },
+                LinkedAccount {
+                    platform: Platform::named("kick"),
+                    user_id: "ann_k".into(),
+                    user_name: "ann_k".into(),
+                },
             ),
         ]);
         let mut book = GiveawayBook::default();
-        let opened = feed(&mut book, &people, &say("twitch", "mod", "o1", 0, "!giveaway open !join 5m", moderator()));
-        assert!(matches!(&opened[0].kind, ActionKind::GiveawayOpen { keyword, .. } if keyword == "!join"));
-        let sub = Roles { subscriber: true, ..Roles::default() };
+        let opened = feed(
+            &mut book,
+            &people,
+            &say(
+                "twitch",
+                "mod",
+                "o1",
+                0,
+                "!giveaway open !join 5m",
+                moderator(),
+            ),
+        );
+        assert!(
+            matches!(&opened[0].kind, ActionKind::GiveawayOpen { keyword, .. } if keyword == "!join")
+        );
+        let sub = Roles {
+            subscriber: true,
+            ..Roles::default()
+        };
         let mut all = Vec::new();
         for (platform, user, id, roles) in [
             ("twitch", "ann", "e1", Roles::default()),
@@ -538,7 +592,11 @@ mod tests {
             ("kick", "bob", "e4", sub),
             ("twitch", "cat", "e5", Roles::default()),
         ] {
-            all.extend(feed(&mut book, &people, &say(platform, user, id, 1_000, "!JOIN me", roles)));
+            all.extend(feed(
+                &mut book,
+                &people,
+                &say(platform, user, id, 1_000, "!JOIN me", roles),
+            ));
         }
         let entries: Vec<Entrant> = all
             .iter()
@@ -547,10 +605,28 @@ mod tests {
                 _ => None,
             })
             .collect();
-        let names: Vec<(&str, u32)> = entries.iter().map(|e| (e.user_name.as_str(), e.weight)).collect();
-        assert_eq!(names, [("ann", 1), ("bob", 2), ("cat", 1)], "ann's Kick account is the same person");
+        let names: Vec<(&str, u32)> = entries
+            .iter()
+            .map(|e| (e.user_name.as_str(), e.weight))
+            .collect();
+        assert_eq!(
+            names,
+            [("ann", 1), ("bob", 2), ("cat", 1)],
+            "ann's Kick account is the same person"
+        );
 
-        let drawn = feed(&mut book, &people, &say("twitch", "mod", "d1", 2_000, "!giveaway draw 2", moderator()));
+        let drawn = feed(
+            &mut book,
+            &people,
+            &say(
+                "twitch",
+                "mod",
+                "d1",
+                2_000,
+                "!giveaway draw 2",
+                moderator(),
+            ),
+        );
         let first = &draws(&drawn)[0];
         assert_eq!(first.winners.len(), 2);
         assert_eq!(first.entries_hash, draw::entries_hash(&entries));
@@ -562,16 +638,33 @@ mod tests {
         let won: Vec<String> = first.winners.iter().map(|w| w.person.clone()).collect();
         assert_eq!(won, check, "the recorded seed reproduces the winners");
         // A late entry is not taken: a draw closed the entries.
-        assert!(feed(&mut book, &people, &say("twitch", "dan", "e6", 3_000, "!join", Roles::default())).is_empty());
+        assert!(
+            feed(
+                &mut book,
+                &people,
+                &say("twitch", "dan", "e6", 3_000, "!join", Roles::default())
+            )
+            .is_empty()
+        );
         // Rerolling the first winner gives the one entrant who has not won.
         let rerolled = feed(
             &mut book,
             &people,
-            &say("twitch", "mod", "r1", 4_000, &format!("!giveaway reroll @{}", first.winners[0].user_name), moderator()),
+            &say(
+                "twitch",
+                "mod",
+                "r1",
+                4_000,
+                &format!("!giveaway reroll @{}", first.winners[0].user_name),
+                moderator(),
+            ),
         );
         let reroll = &draws(&rerolled)[0];
         assert_eq!(reroll.kind, DrawKind::Reroll);
-        assert_eq!(reroll.replaced.as_ref().unwrap().person, first.winners[0].person);
+        assert_eq!(
+            reroll.replaced.as_ref().unwrap().person,
+            first.winners[0].person
+        );
         let everyone: HashSet<&str> = ["p-ann", "kick:bob", "twitch:cat"].into_iter().collect();
         let left: Vec<&str> = everyone
             .iter()
@@ -580,10 +673,29 @@ mod tests {
             .collect();
         assert_eq!(reroll.winners[0].person, left[0]);
         // Nobody is left to draw.
-        let none = feed(&mut book, &people, &say("twitch", "mod", "r2", 5_000, "!giveaway reroll", moderator()));
-        assert!(matches!(&none[0].kind, ActionKind::Refused { reason, .. } if reason == "no entries"));
-        let closed = feed(&mut book, &people, &say("twitch", "mod", "c1", 6_000, "!giveaway close", moderator()));
-        assert!(matches!(&closed[0].kind, ActionKind::GiveawayClose { giveaway } if giveaway == "twitch-o1"));
+        let none = feed(
+            &mut book,
+            &people,
+            &say(
+                "twitch",
+                "mod",
+                "r2",
+                5_000,
+                "!giveaway reroll",
+                moderator(),
+            ),
+        );
+        assert!(
+            matches!(&none[0].kind, ActionKind::Refused { reason, .. } if reason == "no entries")
+        );
+        let closed = feed(
+            &mut book,
+            &people,
+            &say("twitch", "mod", "c1", 6_000, "!giveaway close", moderator()),
+        );
+        assert!(
+            matches!(&closed[0].kind, ActionKind::GiveawayClose { giveaway } if giveaway == "twitch-o1")
+        );
         assert!(!book.is_running("demo"));
     }
 
@@ -591,34 +703,123 @@ mod tests {
     fn viewers_cannot_run_it_and_entries_close_at_the_deadline_on_a_tick() {
         let people = People::default();
         let mut book = GiveawayBook::default();
-        let refused = feed(&mut book, &people, &say("twitch", "ann", "o0", 0, "!giveaway open win", Roles::default()));
-        assert!(matches!(&refused[0].kind, ActionKind::Refused { reason, .. } if reason == "not allowed"));
-        feed(&mut book, &people, &say("twitch", "mod", "o1", 0, "!giveaway open win 30s --subs-only", moderator()));
-        assert!(feed(&mut book, &people, &say("twitch", "ann", "e1", 1_000, "win", Roles::default())).is_empty());
-        let sub = Roles { subscriber: true, ..Roles::default() };
-        assert_eq!(feed(&mut book, &people, &say("twitch", "bob", "e2", 2_000, "win", sub)).len(), 1);
+        let refused = feed(
+            &mut book,
+            &people,
+            &say(
+                "twitch",
+                "ann",
+                "o0",
+                0,
+                "!giveaway open win",
+                Roles::default(),
+            ),
+        );
+        assert!(
+            matches!(&refused[0].kind, ActionKind::Refused { reason, .. } if reason == "not allowed")
+        );
+        feed(
+            &mut book,
+            &people,
+            &say(
+                "twitch",
+                "mod",
+                "o1",
+                0,
+                "!giveaway open win 30s --subs-only",
+                moderator(),
+            ),
+        );
+        assert!(
+            feed(
+                &mut book,
+                &people,
+                &say("twitch", "ann", "e1", 1_000, "win", Roles::default())
+            )
+            .is_empty()
+        );
+        let sub = Roles {
+            subscriber: true,
+            ..Roles::default()
+        };
+        assert_eq!(
+            feed(
+                &mut book,
+                &people,
+                &say("twitch", "bob", "e2", 2_000, "win", sub)
+            )
+            .len(),
+            1
+        );
         let before = book.clone();
         let mut out = Vec::new();
         let tick = |ms| Tick::new("demo", DateTime::from_timestamp_millis(ms).unwrap());
         on_tick(&tick(29_999), &settings(), &mut book, &mut out);
         assert!(out.is_empty() && book == before, "the tick rule");
         on_tick(&tick(30_000), &settings(), &mut book, &mut out);
-        assert!(matches!(&out[0].kind, ActionKind::GiveawayEntriesClosed { entries: 1, .. }));
+        assert!(matches!(
+            &out[0].kind,
+            ActionKind::GiveawayEntriesClosed { entries: 1, .. }
+        ));
         assert!(!out[1].thread);
-        assert!(feed(&mut book, &people, &say("twitch", "cat", "e3", 31_000, "win", sub)).is_empty());
+        assert!(
+            feed(
+                &mut book,
+                &people,
+                &say("twitch", "cat", "e3", 31_000, "win", sub)
+            )
+            .is_empty()
+        );
     }
 
     #[test]
     fn followers_only_takes_viewers_seen_following_and_anyone_with_a_role() {
         let people = People::default();
         let mut book = GiveawayBook::default();
-        feed(&mut book, &people, &say("kick", "mod", "o1", 0, "!giveaway open go --followers", moderator()));
+        feed(
+            &mut book,
+            &people,
+            &say(
+                "kick",
+                "mod",
+                "o1",
+                0,
+                "!giveaway open go --followers",
+                moderator(),
+            ),
+        );
         let mut follow = say("kick", "fan", "f1", 500, "", Roles::default());
         follow.kind = EventKind::Follow;
         on_event(&follow, &mut book);
-        assert_eq!(feed(&mut book, &people, &say("kick", "fan", "e1", 1_000, "go", Roles::default())).len(), 1);
-        assert!(feed(&mut book, &people, &say("kick", "lurker", "e2", 1_000, "go", Roles::default())).is_empty());
-        let vip = Roles { vip: true, ..Roles::default() };
-        assert_eq!(feed(&mut book, &people, &say("kick", "vee", "e3", 1_000, "go", vip)).len(), 1);
+        assert_eq!(
+            feed(
+                &mut book,
+                &people,
+                &say("kick", "fan", "e1", 1_000, "go", Roles::default())
+            )
+            .len(),
+            1
+        );
+        assert!(
+            feed(
+                &mut book,
+                &people,
+                &say("kick", "lurker", "e2", 1_000, "go", Roles::default())
+            )
+            .is_empty()
+        );
+        let vip = Roles {
+            vip: true,
+            ..Roles::default()
+        };
+        assert_eq!(
+            feed(
+                &mut book,
+                &people,
+                &say("kick", "vee", "e3", 1_000, "go", vip)
+            )
+            .len(),
+            1
+        );
     }
 }

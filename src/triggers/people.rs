@@ -75,8 +75,7 @@ impl People {
     }
 
     fn linked(&self, creator: &str, platform: Platform, user_id: &str) -> Option<&String> {
-        self.linked
-            .get(&(creator.into(), platform, user_id.into()))
+        self.linked.get(&(creator.into(), platform, user_id.into()))
     }
 
     /// The accounts in `person`, in account order.
@@ -110,10 +109,14 @@ impl People {
     }
 
     fn apply_unlink(&mut self, creator: &str, person: &str, account: &LinkedAccount) {
-        self.linked
-            .remove(&(creator.into(), account.platform, account.user_id.as_str().into()));
+        self.linked.remove(&(
+            creator.into(),
+            account.platform,
+            account.user_id.as_str().into(),
+        ));
         if let [(platform, user)] = self.accounts_in(creator, person).as_slice() {
-            self.linked.remove(&(creator.into(), *platform, user.clone()));
+            self.linked
+                .remove(&(creator.into(), *platform, user.clone()));
         }
     }
 }
@@ -161,16 +164,22 @@ fn account_of(event: &ChatEvent) -> LinkedAccount {
     }
 }
 
-fn give_code(event: &ChatEvent, settings: &LinkSettings, people: &mut People, out: &mut Vec<Action>) {
+fn give_code(
+    event: &ChatEvent,
+    settings: &LinkSettings,
+    people: &mut People,
+    out: &mut Vec<Action>,
+) {
     let cause = Cause::of(event);
     let now = event.timestamp_ms();
     // Expired codes go when a new one is handed out, so the map holds only live ones.
     people.codes.retain(|_, (_, until)| *until > now);
     let code = link_code(event.platform, &event.message_id);
     let until = now.saturating_add(i64::from(settings.code_ttl_s) * 1000);
-    people
-        .codes
-        .insert((event.creator.clone(), code.clone()), (account_of(event), until));
+    people.codes.insert(
+        (event.creator.clone(), code.clone()),
+        (account_of(event), until),
+    );
     out.push(cause.reply(
         &settings.command,
         format!(
@@ -206,7 +215,9 @@ fn complete(
         return cause.refuse(
             command,
             "code expired",
-            format!("@{name} that code has expired; type {command} on your other account for a new one."),
+            format!(
+                "@{name} that code has expired; type {command} on your other account for a new one."
+            ),
             out,
         );
     }
@@ -255,13 +266,7 @@ fn complete(
     };
     people.codes.remove(&key);
     people.apply_link(creator, &person, &accounts);
-    out.push(cause.action(
-        command,
-        ActionKind::Link {
-            person,
-            accounts,
-        },
-    ));
+    out.push(cause.action(command, ActionKind::Link { person, accounts }));
     out.push(cause.reply(
         command,
         format!(
@@ -323,7 +328,12 @@ mod tests {
 
     fn run(people: &mut People, event: &ChatEvent) -> Vec<Action> {
         let mut out = Vec::new();
-        assert!(on_message(event, &LinkSettings::default(), people, &mut out));
+        assert!(on_message(
+            event,
+            &LinkSettings::default(),
+            people,
+            &mut out
+        ));
         out
     }
 
@@ -346,11 +356,22 @@ mod tests {
         let said = run(&mut people, &say("twitch", "ann", "t1", 1_000, "!link"));
         assert!(text(&said).contains(&code), "{}", text(&said));
         // The code is typed on Twitch again: refused, still good for Kick.
-        let same = run(&mut people, &say("twitch", "ann", "t2", 2_000, &format!("!link {code}")));
-        assert!(matches!(&same[0].kind, ActionKind::Refused { reason, .. } if reason == "same platform"));
+        let same = run(
+            &mut people,
+            &say("twitch", "ann", "t2", 2_000, &format!("!link {code}")),
+        );
+        assert!(
+            matches!(&same[0].kind, ActionKind::Refused { reason, .. } if reason == "same platform")
+        );
         let linked = run(
             &mut people,
-            &say("kick", "ann_k", "k1", 3_000, &format!("!link {}", code.to_lowercase())),
+            &say(
+                "kick",
+                "ann_k",
+                "k1",
+                3_000,
+                &format!("!link {}", code.to_lowercase()),
+            ),
         );
         let ActionKind::Link { person, accounts } = &linked[0].kind else {
             panic!("{linked:?}")
@@ -367,21 +388,39 @@ mod tests {
             "links belong to one creator"
         );
         // Used: the code does not work twice.
-        let again = run(&mut people, &say("youtube", "ann_y", "y1", 4_000, &format!("!link {code}")));
-        assert!(matches!(&again[0].kind, ActionKind::Refused { reason, .. } if reason == "unknown code"));
+        let again = run(
+            &mut people,
+            &say("youtube", "ann_y", "y1", 4_000, &format!("!link {code}")),
+        );
+        assert!(
+            matches!(&again[0].kind, ActionKind::Refused { reason, .. } if reason == "unknown code")
+        );
         // A third account joins the person through a code from the Kick account.
         run(&mut people, &say("kick", "ann_k", "k2", 5_000, "!link"));
         let code2 = link_code(Platform::named("kick"), "k2");
-        let third = run(&mut people, &say("youtube", "ann_y", "y2", 6_000, &format!("!link {code2}")));
-        assert!(matches!(&third[0].kind, ActionKind::Link { person: p, accounts } if p == person && accounts.len() == 1));
+        let third = run(
+            &mut people,
+            &say("youtube", "ann_y", "y2", 6_000, &format!("!link {code2}")),
+        );
+        assert!(
+            matches!(&third[0].kind, ActionKind::Link { person: p, accounts } if p == person && accounts.len() == 1)
+        );
         // Unlinking one of three keeps two; then one more dissolves the person.
         run(&mut people, &say("twitch", "ann", "t3", 7_000, "!unlink"));
-        assert_eq!(people.person_of("demo", Platform::named("twitch"), "ann"), "twitch:ann");
-        assert_eq!(people.person_of("demo", Platform::named("kick"), "ann_k"), *person);
+        assert_eq!(
+            people.person_of("demo", Platform::named("twitch"), "ann"),
+            "twitch:ann"
+        );
+        assert_eq!(
+            people.person_of("demo", Platform::named("kick"), "ann_k"),
+            *person
+        );
         run(&mut people, &say("kick", "ann_k", "k3", 8_000, "!unlink"));
         assert_eq!(people.linked_accounts(), 0);
         let not = run(&mut people, &say("kick", "ann_k", "k4", 9_000, "!unlink"));
-        assert!(matches!(&not[0].kind, ActionKind::Refused { reason, .. } if reason == "not linked"));
+        assert!(
+            matches!(&not[0].kind, ActionKind::Refused { reason, .. } if reason == "not linked")
+        );
     }
 
     #[test]
@@ -389,15 +428,28 @@ mod tests {
         let mut people = People::default();
         run(&mut people, &say("twitch", "ann", "t1", 0, "!link"));
         let code = link_code(Platform::named("twitch"), "t1");
-        let late = run(&mut people, &say("kick", "k", "k1", 600_000, &format!("!link {code}")));
-        assert!(matches!(&late[0].kind, ActionKind::Refused { reason, .. } if reason == "code expired"));
+        let late = run(
+            &mut people,
+            &say("kick", "k", "k1", 600_000, &format!("!link {code}")),
+        );
+        assert!(
+            matches!(&late[0].kind, ActionKind::Refused { reason, .. } if reason == "code expired")
+        );
         run(&mut people, &say("twitch", "ann", "t2", 0, "!link"));
         let mut fresh = people.without_codes();
         let after = run(
             &mut fresh,
-            &say("kick", "k", "k2", 1_000, &format!("!link {}", link_code(Platform::named("twitch"), "t2"))),
+            &say(
+                "kick",
+                "k",
+                "k2",
+                1_000,
+                &format!("!link {}", link_code(Platform::named("twitch"), "t2")),
+            ),
         );
-        assert!(matches!(&after[0].kind, ActionKind::Refused { reason, .. } if reason == "unknown code"));
+        assert!(
+            matches!(&after[0].kind, ActionKind::Refused { reason, .. } if reason == "unknown code")
+        );
     }
 
     #[test]
@@ -412,7 +464,12 @@ mod tests {
             },
         )]);
         let refused = run(&mut people, &say("twitch", "ann", "t1", 0, "!unlink"));
-        assert!(matches!(&refused[0].kind, ActionKind::Refused { reason, .. } if reason == "declared link"));
-        assert_eq!(people.person_of("demo", Platform::named("twitch"), "ann"), "cfg-ann");
+        assert!(
+            matches!(&refused[0].kind, ActionKind::Refused { reason, .. } if reason == "declared link")
+        );
+        assert_eq!(
+            people.person_of("demo", Platform::named("twitch"), "ann"),
+            "cfg-ann"
+        );
     }
 }

@@ -108,11 +108,13 @@ impl CreatorPoints {
         if size < self.prune_at.max(PRUNE_AT) {
             return;
         }
-        self.credited.retain(|_, last| now.saturating_sub(*last) < interval);
+        self.credited
+            .retain(|_, last| now.saturating_sub(*last) < interval);
         self.ready_at.retain(|_, at| *at > now);
         if self.last_watch_ms.is_none() {
             // No award has run (offline): nothing else keeps the active map small.
-            self.active.retain(|_, a| now.saturating_sub(a.at_ms) < window);
+            self.active
+                .retain(|_, a| now.saturating_sub(a.at_ms) < window);
         }
         self.prune_at = size.max(PRUNE_AT) * 2;
     }
@@ -178,7 +180,10 @@ fn command(
             _ => cause.refuse(
                 &settings.give_command,
                 "usage",
-                format!("@{who} usage: {} <user> <{}>", settings.give_command, settings.name),
+                format!(
+                    "@{who} usage: {} <user> <{}>",
+                    settings.give_command, settings.name
+                ),
                 out,
             ),
         }
@@ -260,7 +265,12 @@ fn parse_amount(text: &str) -> Option<i64> {
 
 /// Awards watch time at a tick of a live creator: once per [`WATCH_EVERY_MS`], to the people who
 /// chatted within the window, if any.
-pub fn on_tick(tick: &Tick, settings: &PointsSettings, book: &mut PointsBook, out: &mut Vec<Action>) {
+pub fn on_tick(
+    tick: &Tick,
+    settings: &PointsSettings,
+    book: &mut PointsBook,
+    out: &mut Vec<Action>,
+) {
     if !tick.live || settings.per_minute == 0 {
         return;
     }
@@ -295,7 +305,9 @@ pub fn on_tick(tick: &Tick, settings: &PointsSettings, book: &mut PointsBook, ou
     // Sorted: the same people give the same actions in every run, whatever the map's order.
     by_platform.sort_by(|a, b| (a.0, &a.1.user_id).cmp(&(b.0, &b.1.user_id)));
     state.last_watch_ms = Some(now);
-    state.active.retain(|_, a| now.saturating_sub(a.at_ms) < window);
+    state
+        .active
+        .retain(|_, a| now.saturating_sub(a.at_ms) < window);
     let mut start = 0;
     while start < by_platform.len() {
         let platform = by_platform[start].0;
@@ -303,7 +315,10 @@ pub fn on_tick(tick: &Tick, settings: &PointsSettings, book: &mut PointsBook, ou
             .iter()
             .position(|(p, _)| *p != platform)
             .map_or(by_platform.len(), |n| start + n);
-        let users = by_platform[start..end].iter().map(|(_, u)| u.clone()).collect();
+        let users = by_platform[start..end]
+            .iter()
+            .map(|(_, u)| u.clone())
+            .collect();
         let cause = Cause::tick(tick, platform, "");
         out.push(cause.action(
             &settings.command,
@@ -336,7 +351,13 @@ mod tests {
 
     fn run(book: &mut PointsBook, event: &ChatEvent) -> Vec<ActionKind> {
         let mut out = Vec::new();
-        on_message(event, &PointsSettings::default(), book, &People::default(), &mut out);
+        on_message(
+            event,
+            &PointsSettings::default(),
+            book,
+            &People::default(),
+            &mut out,
+        );
         out.into_iter().map(|a| a.kind).collect()
     }
 
@@ -353,28 +374,52 @@ mod tests {
                 .filter(|k| matches!(k, ActionKind::PointsCredit { .. }))
                 .count()
         };
-        assert_eq!(credits(&run(&mut book, &say("twitch", "ann", "m1", 0, "hi"))), 1);
-        assert_eq!(credits(&run(&mut book, &say("twitch", "ann", "m2", 30_000, "hi"))), 0);
-        assert_eq!(credits(&run(&mut book, &say("twitch", "ann", "m3", 60_000, "hi"))), 1);
-        assert_eq!(credits(&run(&mut book, &say("kick", "bob", "m4", 61_000, "hi"))), 1);
+        assert_eq!(
+            credits(&run(&mut book, &say("twitch", "ann", "m1", 0, "hi"))),
+            1
+        );
+        assert_eq!(
+            credits(&run(&mut book, &say("twitch", "ann", "m2", 30_000, "hi"))),
+            0
+        );
+        assert_eq!(
+            credits(&run(&mut book, &say("twitch", "ann", "m3", 60_000, "hi"))),
+            1
+        );
+        assert_eq!(
+            credits(&run(&mut book, &say("kick", "bob", "m4", 61_000, "hi"))),
+            1
+        );
         let settings = PointsSettings::default();
         let mut out = Vec::new();
         on_tick(&tick(62_000), &settings, &mut book, &mut out);
         let users: Vec<(Platform, String)> = out
             .iter()
             .flat_map(|a| match &a.kind {
-                ActionKind::PointsCredit { reason: CreditReason::Watch, users, .. } => {
-                    users.iter().map(|u| (a.platform, u.user_id.clone())).collect::<Vec<_>>()
-                }
+                ActionKind::PointsCredit {
+                    reason: CreditReason::Watch,
+                    users,
+                    ..
+                } => users
+                    .iter()
+                    .map(|u| (a.platform, u.user_id.clone()))
+                    .collect::<Vec<_>>(),
                 other => panic!("{other:?}"),
             })
             .collect();
         assert_eq!(
             users,
-            [(Platform::named("twitch"), "ann".into()), (Platform::named("kick"), "bob".into())]
+            [
+                (Platform::named("twitch"), "ann".into()),
+                (Platform::named("kick"), "bob".into())
+            ]
         );
         // Within the minute, or offline, or with nobody active: nothing, and nothing changes.
-        for t in [tick(100_000), tick(200_000).with_live(false), tick(2_000_000)] {
+        for t in [
+            tick(100_000),
+            tick(200_000).with_live(false),
+            tick(2_000_000),
+        ] {
             let before = book.clone();
             let mut out = Vec::new();
             on_tick(&t, &settings, &mut book, &mut out);
@@ -386,17 +431,65 @@ mod tests {
     fn commands_describe_gifts_adjustments_and_questions() {
         let mut book = PointsBook::default();
         let kinds = run(&mut book, &say("twitch", "ann", "g1", 0, "!give @Bob 50"));
-        assert!(kinds.iter().any(|k| matches!(k, ActionKind::PointsGive { to, amount: 50, .. } if to == "Bob")));
+        assert!(
+            kinds
+                .iter()
+                .any(|k| matches!(k, ActionKind::PointsGive { to, amount: 50, .. } if to == "Bob"))
+        );
         let bad = run(&mut book, &say("twitch", "ann", "g2", 1, "!give bob -5"));
         assert!(bad.iter().any(|k| matches!(k, ActionKind::Refused { .. })));
-        let refused = run(&mut book, &say("twitch", "ann", "a1", 2, "!points add bob 5"));
-        assert!(refused.iter().any(|k| matches!(k, ActionKind::Refused { reason, .. } if reason == "not allowed")));
+        let refused = run(
+            &mut book,
+            &say("twitch", "ann", "a1", 2, "!points add bob 5"),
+        );
+        assert!(
+            refused.iter().any(
+                |k| matches!(k, ActionKind::Refused { reason, .. } if reason == "not allowed")
+            )
+        );
         let mut moderator = say("twitch", "max", "a2", 3, "!points remove bob 5");
-        moderator.author.roles = Roles { moderator: true, ..Roles::default() };
-        assert!(run(&mut book, &moderator).iter().any(|k| matches!(k, ActionKind::PointsAdjust { amount: -5, .. })));
-        assert!(run(&mut book, &say("twitch", "cat", "p1", 4, "!points")).iter().any(|k| matches!(k, ActionKind::Points { query: PointsQuery::Balance { .. }, .. })));
-        assert!(!run(&mut book, &say("twitch", "cat", "p2", 5, "!points")).iter().any(|k| matches!(k, ActionKind::Points { .. })), "cooling down");
-        assert!(run(&mut book, &say("twitch", "dan", "t1", 6, "!top points")).iter().any(|k| matches!(k, ActionKind::Points { query: PointsQuery::Top, .. })));
-        assert!(!run(&mut book, &say("twitch", "eve", "t2", 7, "!top good-games")).iter().any(|k| matches!(k, ActionKind::Points { .. })), "another board is the standings' question");
+        moderator.author.roles = Roles {
+            moderator: true,
+            ..Roles::default()
+        };
+        assert!(
+            run(&mut book, &moderator)
+                .iter()
+                .any(|k| matches!(k, ActionKind::PointsAdjust { amount: -5, .. }))
+        );
+        assert!(
+            run(&mut book, &say("twitch", "cat", "p1", 4, "!points"))
+                .iter()
+                .any(|k| matches!(
+                    k,
+                    ActionKind::Points {
+                        query: PointsQuery::Balance { .. },
+                        ..
+                    }
+                ))
+        );
+        assert!(
+            !run(&mut book, &say("twitch", "cat", "p2", 5, "!points"))
+                .iter()
+                .any(|k| matches!(k, ActionKind::Points { .. })),
+            "cooling down"
+        );
+        assert!(
+            run(&mut book, &say("twitch", "dan", "t1", 6, "!top points"))
+                .iter()
+                .any(|k| matches!(
+                    k,
+                    ActionKind::Points {
+                        query: PointsQuery::Top,
+                        ..
+                    }
+                ))
+        );
+        assert!(
+            !run(&mut book, &say("twitch", "eve", "t2", 7, "!top good-games"))
+                .iter()
+                .any(|k| matches!(k, ActionKind::Points { .. })),
+            "another board is the standings' question"
+        );
     }
 }

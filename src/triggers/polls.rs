@@ -284,7 +284,9 @@ fn refuse(cause: &Cause<'_>, command: &str, reason: &str, text: String, out: &mu
 }
 
 fn open_text(poll: &OpenPoll, duration_s: Option<u32>, vote_command: &str) -> String {
-    let closes = duration_s.map_or(String::new(), |s| format!(" Closes in {}.", human_duration(s)));
+    let closes = duration_s.map_or(String::new(), |s| {
+        format!(" Closes in {}.", human_duration(s))
+    });
     format!(
         "Poll: {} | {} | Vote with {vote_command} <number or option>.{closes}",
         poll.question,

@@ -94,13 +94,25 @@ pub fn on_message(
                 return refuse_role(&cause, name, who, settings.delete_role, "delete", out);
             }
             match number(rest) {
-                Some(number) => out.push(cause.action(name, ActionKind::QuoteDelete { channel, number })),
-                None => cause.refuse(name, "bad number", format!("Usage: {name} del <number>"), out),
+                Some(number) => {
+                    out.push(cause.action(name, ActionKind::QuoteDelete { channel, number }))
+                }
+                None => cause.refuse(
+                    name,
+                    "bad number",
+                    format!("Usage: {name} del <number>"),
+                    out,
+                ),
             }
         }
         "search" | "find" => {
             if rest.trim().is_empty() {
-                cause.refuse(name, "no words", format!("Usage: {name} search <words>"), out);
+                cause.refuse(
+                    name,
+                    "no words",
+                    format!("Usage: {name} search <words>"),
+                    out,
+                );
             } else if ready(book, event) {
                 out.push(cause.action(
                     name,
@@ -160,7 +172,10 @@ fn number(text: &str) -> Option<u32> {
 
 fn ready(book: &mut QuoteBook, event: &ChatEvent) -> bool {
     let now = event.timestamp_ms();
-    let ready_at = book.ready_at.entry(event.creator.clone()).or_insert(i64::MIN);
+    let ready_at = book
+        .ready_at
+        .entry(event.creator.clone())
+        .or_insert(i64::MIN);
     if now < *ready_at {
         return false;
     }
@@ -198,7 +213,10 @@ mod tests {
             id,
             DateTime::from_timestamp_millis(ms).unwrap(),
             Author {
-                roles: Roles { moderator, ..Roles::default() },
+                roles: Roles {
+                    moderator,
+                    ..Roles::default()
+                },
                 ..Author::viewer(user)
             },
             text,
@@ -216,21 +234,54 @@ mod tests {
         let mut book = QuoteBook::default();
         let online = say("demo", "s1", 0, "", false).with_detail(
             EventKind::StreamOnline,
-            EventDetail::Stream(StreamChange { stream_id: None, title: Some("Chess night".into()) }),
+            EventDetail::Stream(StreamChange {
+                stream_id: None,
+                title: Some("Chess night".into()),
+            }),
         );
         on_event(&online, &mut book);
-        let added = run(&mut book, &say("mod", "a1", 1_000, "!quote add I never lose", true));
-        assert!(matches!(&added[0], ActionKind::QuoteAdd { text, game: Some(g), added_by, .. }
-            if text == "I never lose" && g == "Chess night" && added_by == "mod"));
-        let refused = run(&mut book, &say("ann", "a2", 1_000, "!quote add me too", false));
-        assert!(matches!(&refused[0], ActionKind::Refused { reason, .. } if reason == "not allowed"));
-        assert!(matches!(&run(&mut book, &say("ann", "q1", 2_000, "!quote #3", false))[0],
-            ActionKind::Quote { query: QuoteQuery::Number { number: 3 }, .. }));
-        assert!(run(&mut book, &say("bob", "q2", 3_000, "!quote", false)).is_empty(), "cooling down");
+        let added = run(
+            &mut book,
+            &say("mod", "a1", 1_000, "!quote add I never lose", true),
+        );
+        assert!(
+            matches!(&added[0], ActionKind::QuoteAdd { text, game: Some(g), added_by, .. }
+            if text == "I never lose" && g == "Chess night" && added_by == "mod")
+        );
+        let refused = run(
+            &mut book,
+            &say("ann", "a2", 1_000, "!quote add me too", false),
+        );
+        assert!(
+            matches!(&refused[0], ActionKind::Refused { reason, .. } if reason == "not allowed")
+        );
+        assert!(matches!(
+            &run(&mut book, &say("ann", "q1", 2_000, "!quote #3", false))[0],
+            ActionKind::Quote {
+                query: QuoteQuery::Number { number: 3 },
+                ..
+            }
+        ));
+        assert!(
+            run(&mut book, &say("bob", "q2", 3_000, "!quote", false)).is_empty(),
+            "cooling down"
+        );
         let random = run(&mut book, &say("bob", "q3", 7_000, "!QUOTE", false));
-        let ActionKind::Quote { query: QuoteQuery::Random { seed }, .. } = &random[0] else { panic!("{random:?}") };
-        assert_eq!(*seed, stable_hash(&["twitch", "q3", "quote"]), "seeded from the message id");
-        assert!(matches!(&run(&mut book, &say("mod", "d1", 8_000, "!quote del 2", true))[0],
-            ActionKind::QuoteDelete { number: 2, .. }));
+        let ActionKind::Quote {
+            query: QuoteQuery::Random { seed },
+            ..
+        } = &random[0]
+        else {
+            panic!("{random:?}")
+        };
+        assert_eq!(
+            *seed,
+            stable_hash(&["twitch", "q3", "quote"]),
+            "seeded from the message id"
+        );
+        assert!(matches!(
+            &run(&mut book, &say("mod", "d1", 8_000, "!quote del 2", true))[0],
+            ActionKind::QuoteDelete { number: 2, .. }
+        ));
     }
 }

@@ -114,8 +114,15 @@ impl TriggerState {
             self.last_user.insert(key, now_ms);
             self.prune(now_ms);
         }
-        self.creator_until[trigger.slot] = now_ms.saturating_add(trigger.creator_cooldown_ms);
-        self.global_until[trigger.global_slot] = now_ms.saturating_add(trigger.global_cooldown_ms);
+        // A trigger without a cooldown holds nothing back, not even a message stamped earlier than
+        // the last one it fired for (platforms' clocks differ, and chats arrive interleaved).
+        if trigger.creator_cooldown_ms > 0 {
+            self.creator_until[trigger.slot] = now_ms.saturating_add(trigger.creator_cooldown_ms);
+        }
+        if trigger.global_cooldown_ms > 0 {
+            self.global_until[trigger.global_slot] =
+                now_ms.saturating_add(trigger.global_cooldown_ms);
+        }
         self.counts[trigger.slot] += 1;
         true
     }

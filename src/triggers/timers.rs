@@ -2,8 +2,9 @@
 //!
 //! A timer's slots are fixed on the engine's clock: slot `k` starts at `offset_s + k × every_s`
 //! seconds since 1970, so two timers with the same period and different offsets never post
-//! together, and a replay computes the same slots. A timer posts at the first tick of a slot it has
-//! not posted in, when the tick says the creator is live and at least `min_messages` chat messages
+//! together, and a replay computes the same slots. The first chat message a timer counts starts
+//! it (its first slot is the next one). A timer posts at the first tick of a slot it has not posted
+//! in, when the tick says the creator is live and at least `min_messages` chat messages
 //! came (on the timer's platforms) since its last post; a quiet chat keeps it waiting, and the first
 //! tick after enough messages posts it (still once per slot). It posts on each of its platforms
 //! whose channel the engine has seen a message from (a tick carries no channel).
@@ -88,7 +89,13 @@ pub fn observe(event: &ChatEvent, timers: &[CompiledTimer], book: &mut TimerBook
     }
     for timer in timers {
         if timer.def.enabled && timer.platforms.contains(event.platform) {
-            book.timers[timer.slot].messages += 1;
+            let state = &mut book.timers[timer.slot];
+            state.messages += 1;
+            // The first message starts the timer: its first post is at the next slot's start, so
+            // timers with different offsets stay apart from the first post on.
+            state
+                .posted_slot
+                .get_or_insert_with(|| timer.slot_at(event.timestamp_ms()));
         }
     }
 }
@@ -158,7 +165,6 @@ fn fill(template: &str, platform: Platform, count: u64) -> String {
         .replace("{count}", itoa::Buffer::new().format(count))
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,14 +225,16 @@ mod tests {
     }
 
     #[test]
-    fn every_two_minutes_with_five_messages_posts_on_schedule_in_busy_chat_and_never_in_a_quiet_one() {
+    fn every_two_minutes_with_five_messages_posts_on_schedule_in_busy_chat_and_never_in_a_quiet_one()
+     {
         let timer = timer(120, 0, 5);
         // T0 is 40 s into a 120 s slot: slots start at s = 80, 200, 320, ...
         assert_eq!((T0 / 1000 + 80) % 120, 0);
-        // A message every 10 s: twelve per slot. The first post waits for five messages (s = 40);
-        // the next slot (from 80) for five more since it (s = 90); then one at each slot's start.
+        // A message every 10 s: twelve per slot. The first message starts the timer in the slot
+        // it falls in, so the first post is at the next slot's start (s = 80), then one at each
+        // slot's start.
         let busy = simulate(&timer, 600, Some(10));
-        assert_eq!(busy, [40, 90, 200, 320, 440, 560], "{busy:?}");
+        assert_eq!(busy, [80, 200, 320, 440, 560], "{busy:?}");
         // Four messages in ten minutes: silence.
         assert!(simulate(&timer, 600, Some(150)).is_empty());
         assert!(simulate(&timer, 600, None).is_empty());
@@ -236,7 +244,11 @@ mod tests {
     fn offsets_spread_timers_and_nothing_posts_while_offline() {
         let a = simulate(&timer(60, 0, 0), 200, Some(5));
         let b = simulate(&timer(60, 30, 0), 200, Some(5));
-        assert!(a.iter().all(|s| !b.contains(s)), "{a:?} {b:?}");
+        // T0 is 40 s into a minute: slots start at 20, 80, 140 (offset 0) and 50, 110, 170 (30).
+        assert_eq!(
+            (a.as_slice(), b.as_slice()),
+            ([20, 80, 140].as_slice(), [50, 110, 170].as_slice())
+        );
         let mut book = TimerBook::new(1);
         let timers = [timer(60, 0, 0)];
         observe(&chat(T0), &timers, &mut book);
@@ -247,7 +259,10 @@ mod tests {
         let ActionKind::Say { channel, text } = &out[0].kind else {
             panic!("{out:?}")
         };
-        assert_eq!((channel.as_str(), text.as_str()), ("demo", "Follow us on twitch! (#1)"));
+        assert_eq!(
+            (channel.as_str(), text.as_str()),
+            ("demo", "Follow us on twitch! (#1)")
+        );
         assert!(out[0].message_id.starts_with("tick:demo:") && !out[0].thread);
     }
 }

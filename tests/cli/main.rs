@@ -9,6 +9,7 @@ mod chromium;
 mod cli;
 mod clips;
 mod clips_support;
+mod daily_bot;
 mod discord_server;
 mod export;
 mod full_disk;

@@ -265,8 +265,15 @@ mod tests {
         };
         assert_eq!(settings.weight_of(&roles(false, false, false)), 1);
         assert_eq!(settings.weight_of(&roles(true, false, false)), 2);
-        assert_eq!(settings.weight_of(&roles(false, true, false)), 1, "VIP is not listed");
+        assert_eq!(
+            settings.weight_of(&roles(false, true, false)),
+            1,
+            "VIP is not listed"
+        );
         assert_eq!(settings.weight_of(&roles(true, true, true)), 3);
-        assert_eq!(GiveawaySettings::default().weight_of(&roles(true, false, true)), 1);
+        assert_eq!(
+            GiveawaySettings::default().weight_of(&roles(true, false, true)),
+            1
+        );
     }
 }

@@ -53,7 +53,9 @@ impl CommunitySink {
                     discord: discord.as_deref(),
                 };
                 match &self.routing {
-                    Some(routing) => routing.giveaway_winners(&origin(&action), action.platform, &post),
+                    Some(routing) => {
+                        routing.giveaway_winners(&origin(&action), action.platform, &post)
+                    }
                     None => rules::giveaway_winners(None, &origin(&action), action.platform, &post),
                 }
             }
