@@ -625,3 +625,119 @@ impl StoreReader {
             .flatten())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::actions::community::CreditReason;
+    use crate::store::{StoreWriter, WriteOp, db_path};
+
+    fn twitch() -> Platform {
+        Platform::named("twitch")
+    }
+
+    fn action(id: &str, kind: ActionKind) -> WriteOp {
+        WriteOp::action(Action {
+            trigger_id: "!points".into(),
+            creator: "demo".into(),
+            platform: twitch(),
+            message_id: id.into(),
+            at: DateTime::from_timestamp_millis(1_700_000_000_000).unwrap(),
+            kind,
+            thread: true,
+        })
+    }
+
+    fn credit(id: &str, user: &str, amount: i64) -> WriteOp {
+        action(
+            id,
+            ActionKind::PointsCredit {
+                reason: CreditReason::Message,
+                amount,
+                users: vec![UserOnPlatform {
+                    user_id: format!("id-{user}"),
+                    user_name: user.into(),
+                }],
+            },
+        )
+    }
+
+    fn give(id: &str, from: &str, to: &str, amount: i64) -> WriteOp {
+        action(
+            id,
+            ActionKind::PointsGive {
+                channel: "demo".into(),
+                user_id: format!("id-{from}"),
+                user_name: from.into(),
+                to: to.into(),
+                amount,
+            },
+        )
+    }
+
+    #[test]
+    fn credits_and_gifts_count_once_per_cause_move_without_making_points_and_never_go_negative() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = db_path(dir.path());
+        let writer = StoreWriter::spawn(&path, 16).unwrap();
+        for op in [
+            credit("m1", "ann", 10),
+            // A redelivered (or replayed) credit: its ledger row is there, nothing more.
+            credit("m1", "ann", 10),
+            credit("m2", "bob", 5),
+            // More than ann holds: refused, nothing moves.
+            give("g1", "ann", "bob", 30),
+            give("g2", "ann", "@BOB", 4),
+            give("g2", "ann", "@BOB", 4),
+            give("g3", "ann", "nobody", 1),
+            give("g4", "ann", "ann", 1),
+            // A moderator removes more than bob holds: he ends at zero.
+            action(
+                "a1",
+                ActionKind::PointsAdjust {
+                    channel: "demo".into(),
+                    to: "bob".into(),
+                    amount: -100,
+                },
+            ),
+        ] {
+            writer.blocking_send(op).unwrap();
+        }
+        writer.close().unwrap();
+        let store = StoreReader::open(&path).unwrap();
+        let balance = |user: &str| {
+            store
+                .account_points("demo", twitch(), &format!("id-{user}"))
+                .unwrap()
+        };
+        assert_eq!((balance("ann"), balance("bob")), (6, 0));
+        assert_eq!(
+            store.points_total("demo").unwrap(),
+            6,
+            "15 earned, 9 removed"
+        );
+        let outcome = |cause: &str| {
+            store
+                .points_transfer(cause)
+                .unwrap()
+                .map(|t| (t.outcome, t.moved))
+        };
+        assert_eq!(
+            outcome("event:twitch:g1"),
+            Some((TransferOutcome::NotEnough, 0))
+        );
+        assert_eq!(outcome("event:twitch:g2"), Some((TransferOutcome::Done, 4)));
+        assert_eq!(
+            outcome("event:twitch:g3"),
+            Some((TransferOutcome::UnknownUser, 0))
+        );
+        assert_eq!(
+            outcome("event:twitch:g4"),
+            Some((TransferOutcome::ToSelf, 0))
+        );
+        assert_eq!(
+            outcome("event:twitch:a1"),
+            Some((TransferOutcome::Done, -9))
+        );
+    }
+}

@@ -624,3 +624,112 @@ async fn the_daily_bot_across_twitch_and_kick_links_quotes_gives_and_draws_repla
     assert_eq!(replayed_winners, winners);
     assert_replay_matches_the_live_run(&t);
 }
+
+/// Firebot's "Export quotes" CSV (its quote manager's export), with gaps in its numbers.
+const FIREBOT_QUOTES: &str = "ID,Text,Originator,Creator,Category,Created\n\
+    3,\"I never lose, I learn\",DemoStreamer,mod_max,Chess,2021-03-04T05:06:07.890Z\n\
+    7,\"He said \"\"gg\"\" and left\",DemoStreamer,ann,Just Chatting,2022-11-30T21:04:05.000Z\n\
+    12,Back in five,DemoStreamer,bob,,2023-01-02T03:04:05.000Z\n";
+
+/// Points of `user` in points.json, once the file lists them at `balance`.
+async fn wait_for_balance(t: &Test, user: &str, balance: i64) -> Value {
+    export_when(t, "runtime/exports/points.json", |p| {
+        balance_of(p, user) == Some(balance)
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imported_quotes_keep_their_numbers_and_balances_survive_kill_9_crediting_a_redelivery_once()
+ {
+    let twitch = TwitchServer::start(ServerOptions::default()).await;
+    let t = twitch_root(twitch.port());
+    let mut triggers: Value =
+        serde_json::from_str(&t.read("runtime/config/triggers.json")).unwrap();
+    triggers["quotes"] = json!({"demo": {}});
+    triggers["points"] =
+        json!({"demo": {"per_message": 10, "message_interval_s": 0, "per_minute": 0}});
+    t.write(
+        "runtime/config/triggers.json",
+        &serde_json::to_string_pretty(&triggers).unwrap(),
+    );
+    t.run(&["validate-config"]).status(0);
+
+    // A Firebot export imports with its numbers; importing it again is refused whole.
+    t.write("firebot-quotes.csv", FIREBOT_QUOTES);
+    let imported = t.run(&["quotes", "import", "firebot-quotes.csv"]);
+    assert!(
+        imported
+            .status(0)
+            .stdout
+            .contains("imported 3 quotes for demo (numbers 3 to 12)"),
+        "{}",
+        imported.stdout
+    );
+    let again = t.run(&["quotes", "import", "firebot-quotes.csv"]);
+    again.status(1);
+    assert!(
+        again.stderr.contains("firebot-quotes.csv"),
+        "{}",
+        again.stderr
+    );
+
+    let t0 = chrono::Utc::now().timestamp_millis() - 30_000;
+    let tw = |id: &str, user: &str, at: i64, text: &str| twitch_line(id, user, t0 + at, text);
+    let child = start(&t);
+    twitch.wait_for_joins(1).await;
+    twitch.send_to_joined(&tw("q7", "bob", 0, "!quote 7")).await;
+    let seventh = twitch_reply(&twitch, "quote 7", |l| l.starts_with("#7:")).await;
+    assert!(
+        seventh.contains("\"He said \"gg\" and left\" (DemoStreamer) [Just Chatting] 2022-11-30"),
+        "{seventh}"
+    );
+    twitch
+        .send_to_joined(&tw(
+            "qa",
+            "mod_max",
+            100,
+            "!quote add Numbers go on from the import",
+        ))
+        .await;
+    twitch_reply(&twitch, "the next number", |l| l == "Quote #13 added.").await;
+    for i in 1..=5 {
+        twitch
+            .send_to_joined(&tw(&format!("m{i}"), "ann", 1_000 + i, "hello"))
+            .await;
+    }
+    wait_for_balance(&t, "ann", 50).await;
+
+    // SIGKILL: no clean stop. What was committed (and exported) is all there after the restart.
+    signal(&child, "KILL");
+    tokio::task::spawn_blocking(move || {
+        let mut child = child;
+        child.wait().unwrap();
+    })
+    .await
+    .unwrap();
+    let child = start(&t);
+    twitch.wait_for_joins(2).await;
+    wait_for_balance(&t, "ann", 50).await;
+    // The platform redelivers m3 after the reconnect, then a new message comes.
+    twitch
+        .send_to_joined(&tw("m3", "ann", 1_003, "hello"))
+        .await;
+    twitch
+        .send_to_joined(&tw("m6", "ann", 1_006, "hello"))
+        .await;
+    let points = wait_for_balance(&t, "ann", 60).await;
+    assert_eq!(points["creators"][0]["leaders"][0]["earned"], 60);
+    stop(child).await;
+    let points = export(&t, "runtime/exports/points.json");
+    assert_eq!(balance_of(&points, "ann"), Some(60), "m3 credited once");
+    let quotes = export(&t, "runtime/exports/quotes.json");
+    let numbers: Vec<i64> = quotes["quotes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["number"].as_i64().unwrap())
+        .collect();
+    assert_eq!(numbers, [3, 7, 12, 13]);
+    assert_replay_matches_the_live_run(&t);
+}
