@@ -353,7 +353,7 @@ mod tests {
             "ann",
             base,
             "Kappa the boss fight is hype Kappa",
-            &[(0, 4), (30, 34)],
+            &[(0, 4), (29, 33)],
         ));
         t.observe(&message(
             "bob",

@@ -70,9 +70,13 @@ impl Trends {
     }
 
     /// Publishes a snapshot now (the last one of a run, so the final export has every message).
+    /// Nothing goes out before the first chat message.
     fn publish(&mut self, feed: Option<&crate::http::Feed>) {
-        self.published = Some(Instant::now());
         let snapshot = self.counts.snapshot(chrono::Utc::now());
+        if snapshot.creators.is_empty() {
+            return;
+        }
+        self.published = Some(Instant::now());
         if let Some(feed) = feed {
             feed.publish("trends", &snapshot);
         }

@@ -22,7 +22,10 @@ pub enum Entry {
     /// The recording has it; the replay did not fire it.
     Removed { action: Action },
     /// Both fired it, differently.
-    Changed { recorded: Action, replayed: Action },
+    Changed {
+        recorded: Box<Action>,
+        replayed: Box<Action>,
+    },
 }
 
 impl Entry {
@@ -88,8 +91,8 @@ pub fn diff(replayed: Vec<Action>, recorded: Vec<Action>) -> Diff {
             None => entries.push(Entry::Added { action }),
             Some(old) if old.kind == action.kind && old.at == action.at => {}
             Some(old) => entries.push(Entry::Changed {
-                recorded: old,
-                replayed: action,
+                recorded: Box::new(old),
+                replayed: Box::new(action),
             }),
         }
     }

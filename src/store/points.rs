@@ -265,6 +265,7 @@ fn debit(
 
 /// Records a transfer's outcome under its cause; false when the cause was recorded before (a
 /// redelivered command: nothing more to do).
+#[allow(clippy::too_many_arguments, reason = "one row's columns")]
 fn record_transfer(
     conn: &Connection,
     creator: &str,

@@ -405,7 +405,17 @@ mod tests {
         assert_eq!(picks, [1, 2, 4, 1]);
         assert_eq!(store.quote_at("nobody", 3).unwrap(), None);
         assert_eq!(store.search_quotes("demo", "FOUR").unwrap()[0].number, 4);
-        assert!(store.search_quotes("demo", "o w").unwrap().is_empty());
+        // Every word, anywhere in the text; a deleted quote is never found.
+        let numbers = |words: &str| -> Vec<u32> {
+            store
+                .search_quotes("demo", words)
+                .unwrap()
+                .iter()
+                .map(|q| q.number)
+                .collect()
+        };
+        assert_eq!(numbers("o w"), [2]);
+        assert!(numbers("little").is_empty(), "quote 3 was deleted");
         assert!(store.search_quotes("demo", "100%").unwrap().is_empty());
     }
 

@@ -118,7 +118,7 @@ pub fn on_tick(tick: &Tick, timers: &[CompiledTimer], book: &mut TimerBook, out:
             .channels
             .iter()
             .filter(|((creator, platform), _)| {
-                creator == &tick.creator && timer.platforms.contains(*platform)
+                *creator == tick.creator && timer.platforms.contains(*platform)
             })
             .map(|((_, platform), channel)| (*platform, channel.clone()))
             .collect();
