@@ -3,7 +3,7 @@
 //!
 //! Prints events/s (accepted by the pipeline and recorded), drops, and the process's peak memory,
 //! for the plain pipeline and again with the channel's daily bot configured (timers, giveaways,
-//! quotes, points at every message, links, chat trends), and the difference.
+//! quotes, points with their defaults, links, chat trends), and the difference.
 //! `BENCH_SECONDS` sets the run length (default 5). Run: `cargo bench --bench pipeline`.
 
 /// The allocator the `ss` binary uses, so the figures are the product's.
@@ -79,8 +79,7 @@ fn run_once(seconds: u64, daily_bot: bool) -> f64 {
             ]});
             doc["giveaways"] = serde_json::json!({"demo": {"weights": {"subscriber": 2}}});
             doc["quotes"] = serde_json::json!({"demo": {}});
-            doc["points"] =
-                serde_json::json!({"demo": {"per_message": 5, "message_interval_s": 0}});
+            doc["points"] = serde_json::json!({"demo": {"per_message": 5}});
             doc["links"] = serde_json::json!({"demo": {}});
         });
     }
