@@ -8,6 +8,7 @@
 pub mod detail;
 mod extras;
 mod live;
+pub mod person;
 mod platform;
 pub mod tick;
 pub mod wire_checks;
@@ -19,6 +20,7 @@ pub use detail::{
 };
 pub use extras::Extras;
 pub use live::LiveStream;
+pub use person::Account;
 pub use platform::{
     EmoteImages, Platform, PlatformInfo, PlatformSet, RegisteredPlatform, UnknownPlatform,
     register_platforms_in_schema,
