@@ -9,6 +9,15 @@ use std::time::Duration;
 #[error("cannot build the HTTP client: {0}")]
 pub struct ClientError(#[from] reqwest::Error);
 
+/// A client builder whose TLS is rustls over ring, the runtime's one crypto provider (reqwest is
+/// built without a provider of its own; ring is installed as the process default here, once, and
+/// every HTTP client is built through this function).
+pub fn builder() -> reqwest::ClientBuilder {
+    // Already installed (by an earlier call or by another part of the process) is fine.
+    let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+}
+
 /// The one HTTP client shape of every outgoing call (platform APIs, senders, Helix): rustls, the
 /// runtime's user agent, a bounded time for a whole request and for connecting, no redirects (a
 /// redirect could carry a token to another host).
@@ -16,7 +25,7 @@ pub fn client(
     request_timeout: Duration,
     connect_timeout: Duration,
 ) -> Result<reqwest::Client, ClientError> {
-    Ok(reqwest::Client::builder()
+    Ok(builder()
         .timeout(request_timeout)
         .connect_timeout(connect_timeout)
         .redirect(reqwest::redirect::Policy::none())

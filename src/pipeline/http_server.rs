@@ -160,7 +160,11 @@ mod tests {
         .unwrap()
         .expect("a server when enabled");
         bound.serve(None, &shutdown, &tasks);
-        let answer = reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
+        let answer = crate::http_out::builder()
+            .build()
+            .unwrap()
+            .get(format!("http://127.0.0.1:{port}/healthz"))
+            .send()
             .await
             .unwrap();
         assert!(answer.status().is_success());

@@ -89,7 +89,7 @@ async fn api_call(
     token: Option<&str>,
     body: Option<Value>,
 ) -> (u16, Value) {
-    let client = reqwest::Client::new();
+    let client = ss::http_out::builder().build().unwrap();
     let url = format!("http://127.0.0.1:{port}{path}");
     let mut request = if method == "POST" {
         client.post(&url)
@@ -112,7 +112,11 @@ async fn api_call(
 async fn wait_for_api(port: u16) {
     let mut ready = false;
     for _ in 0..400 {
-        if reqwest::get(format!("http://127.0.0.1:{port}/api/v1/openapi.json"))
+        if ss::http_out::builder()
+            .build()
+            .unwrap()
+            .get(format!("http://127.0.0.1:{port}/api/v1/openapi.json"))
+            .send()
             .await
             .is_ok_and(|r| r.status().is_success())
         {

@@ -413,7 +413,9 @@ async fn deliver(
     signature: Option<&str>,
 ) -> u16 {
     let timestamp = "2025-01-14T16:08:07Z";
-    let mut request = reqwest::Client::new()
+    let mut request = ss::http_out::builder()
+        .build()
+        .unwrap()
         .post(format!("http://127.0.0.1:{port}/webhooks/kick"))
         .header("Kick-Event-Message-Id", message_id)
         .header("Kick-Event-Message-Timestamp", timestamp)
