@@ -25,6 +25,10 @@ pub struct CommandStats {
     abandoned: AtomicU64,
     receipts_lost: AtomicU64,
     refusals: Mutex<BTreeMap<(String, Platform, CommandName), Refusal>>,
+    /// Failed commands the platform refused with a reason code of its own (Twitch's chat
+    /// `drop_reason` codes: `msg_duplicate`, `msg_ratelimit`, ...), by code. Each is also in
+    /// `failed`.
+    failed_by_reason: Mutex<BTreeMap<String, u64>>,
 }
 
 /// Commands of one kind one creator's source refused.
@@ -53,6 +57,9 @@ pub struct CommandsSnapshot {
     pub refused: u64,
     /// Refused commands by kind (`timeout`, ...).
     pub refused_by_kind: BTreeMap<String, u64>,
+    /// Failed commands the platform refused with a reason code (`msg_duplicate`, ...), by code;
+    /// each is also counted in `failed`.
+    pub failed_by_reason: BTreeMap<String, u64>,
     /// One entry per (creator, platform, kind) ever refused this run.
     pub refusals: Vec<Refusal>,
     /// Receipts of moderation commands that could not be handed to the audit (its queue was full):
@@ -71,6 +78,17 @@ impl CommandStats {
 
     pub fn failed(&self) {
         self.failed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A failed command the platform refused with a reason code of its own.
+    pub fn failed_because(&self, code: &str) {
+        *self
+            .failed_by_reason
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(code.to_owned())
+            .or_insert(0) += 1;
+        self.failed();
     }
 
     pub fn dropped(&self) {
@@ -144,6 +162,11 @@ impl CommandStats {
             dropped: load(&self.dropped),
             refused: refused_by_kind.values().sum(),
             refused_by_kind,
+            failed_by_reason: self
+                .failed_by_reason
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
             refusals,
             receipts_lost: load(&self.receipts_lost),
         }
@@ -174,8 +197,12 @@ mod tests {
         assert!(stats.refused(&say("b", "m3"), "read-only"));
         stats.queued();
         stats.queued();
+        stats.queued();
         stats.sent();
+        stats.failed_because("msg_duplicate");
         let snapshot = stats.snapshot();
+        assert_eq!(snapshot.failed, 1);
+        assert_eq!(snapshot.failed_by_reason["msg_duplicate"], 1);
         assert_eq!(snapshot.refused, 3);
         assert_eq!(snapshot.refused_by_kind["say"], 3);
         assert_eq!(snapshot.refusals.len(), 2);
@@ -183,7 +210,7 @@ mod tests {
         assert_eq!(snapshot.refusals[0].first_cause, "m1");
         assert_eq!(
             (snapshot.queued, snapshot.sent, snapshot.pending),
-            (2, 1, 1)
+            (3, 1, 1)
         );
     }
 }

@@ -16,11 +16,12 @@ pub enum ConfigKind {
     RateLimits,
     Posting,
     Moderation,
+    Obs,
 }
 
 impl ConfigKind {
     /// Every kind that lives in `runtime/config/`, in the order they are checked.
-    pub const RUNTIME: [ConfigKind; 8] = [
+    pub const RUNTIME: [ConfigKind; 9] = [
         ConfigKind::System,
         ConfigKind::Creators,
         ConfigKind::Platforms,
@@ -29,6 +30,7 @@ impl ConfigKind {
         ConfigKind::RateLimits,
         ConfigKind::Posting,
         ConfigKind::Moderation,
+        ConfigKind::Obs,
     ];
 
     /// The schema name, as `--schema` takes it.
@@ -42,6 +44,7 @@ impl ConfigKind {
             ConfigKind::RateLimits => "ratelimits",
             ConfigKind::Posting => "posting",
             ConfigKind::Moderation => "moderation",
+            ConfigKind::Obs => "obs",
         }
     }
 
@@ -76,12 +79,14 @@ impl ConfigKind {
             ConfigKind::Moderation => {
                 include_str!("../../schemas/config/moderation.schema.json")
             }
+            ConfigKind::Obs => include_str!("../../schemas/config/obs.schema.json"),
         }
     }
 
     /// The compiled validator, built once per process.
     pub fn validator(self) -> &'static jsonschema::Validator {
-        static CELLS: [OnceLock<jsonschema::Validator>; 8] = [const { OnceLock::new() }; 8];
+        static CELLS: [OnceLock<jsonschema::Validator>; ConfigKind::RUNTIME.len()] =
+            [const { OnceLock::new() }; ConfigKind::RUNTIME.len()];
         let slot = Self::RUNTIME
             .iter()
             .position(|k| *k == self)

@@ -44,10 +44,24 @@ impl Findings {
     }
 }
 
-pub fn check(config: &Config, known: &BTreeSet<ConfigKind>) -> Vec<Finding> {
+pub fn check(
+    config: &Config,
+    known: &BTreeSet<ConfigKind>,
+    state_dir: Option<&std::path::Path>,
+) -> Vec<Finding> {
     let mut out = Findings(Vec::new());
+    let mut daily = Vec::new();
+    if let Some(state_dir) = state_dir
+        && known.contains(&ConfigKind::Creators)
+    {
+        let triggers = known
+            .contains(&ConfigKind::Triggers)
+            .then_some(&config.triggers);
+        with_state(&config.creators, triggers, state_dir, &mut out);
+    }
     if known.contains(&ConfigKind::Creators) {
         creators(&config.creators, &mut out);
+        daily.extend(super::community_checks::declared_links(&config.creators));
     }
     if known.contains(&ConfigKind::Triggers) {
         let creators = known
@@ -55,7 +69,17 @@ pub fn check(config: &Config, known: &BTreeSet<ConfigKind>) -> Vec<Finding> {
             .then_some(&config.creators);
         triggers(&config.triggers, creators, &mut out);
         polls(&config.triggers, creators, &mut out);
+        daily.extend(super::community_checks::triggers(
+            &config.triggers,
+            creators,
+        ));
     }
+    out.0.extend(daily.into_iter().map(|p| Finding {
+        kind: p.kind,
+        pointer: p.pointer,
+        message: p.message,
+        warning: p.warning,
+    }));
     if known.contains(&ConfigKind::Discord) {
         let creators = known
             .contains(&ConfigKind::Creators)
@@ -89,7 +113,86 @@ pub fn check(config: &Config, known: &BTreeSet<ConfigKind>) -> Vec<Finding> {
     if known.contains(&ConfigKind::System) {
         system(&config.system, &mut out);
     }
+    if known.contains(&ConfigKind::Obs) {
+        let creators = known
+            .contains(&ConfigKind::Creators)
+            .then_some(&config.creators);
+        obs(&config.obs, creators, &mut out);
+        if let Some(creators) = creators {
+            obs_clip_sources(&config.obs, creators, &mut out);
+        }
+        if known.contains(&ConfigKind::Triggers) {
+            obs_triggers(&config.triggers, &config.obs, &mut out);
+        }
+    }
     out.0
+}
+
+fn obs(config: &ObsConfig, creators: Option<&CreatorsConfig>, out: &mut Findings) {
+    let k = ConfigKind::Obs;
+    for (creator, settings) in &config.obs {
+        let base = format!("/obs/{}", escape_token(creator));
+        if creators.is_some_and(|c| c.get(creator).is_none()) {
+            out.push(
+                k,
+                base.clone(),
+                format!(
+                    "OBS for unknown creator {creator:?}; add it to creators.json or fix the key"
+                ),
+            );
+        }
+        env_name(
+            out,
+            k,
+            format!("{base}/password_env"),
+            settings.password_env.as_ref(),
+        );
+    }
+}
+
+/// A creator whose clips come from OBS needs an OBS that reports its outputs (the saved replay).
+fn obs_clip_sources(config: &ObsConfig, creators: &CreatorsConfig, out: &mut Findings) {
+    for (i, creator) in creators.creators.iter().enumerate() {
+        if creator.clips.as_ref().map(|c| c.source) != Some(ClipSource::Obs) {
+            continue;
+        }
+        match config.of(&creator.id) {
+            None => out.push(
+                ConfigKind::Creators,
+                format!("/creators/{i}/clips/source"),
+                format!(
+                    "clips come from OBS, but obs.json has no enabled OBS for creator {:?}; add one (url, password_env) or use \"source\": \"capture\"",
+                    creator.id
+                ),
+            ),
+            Some(settings) if !settings.events.contains(&ObsEvents::Outputs) => out.push(
+                ConfigKind::Obs,
+                format!("/obs/{}/events", escape_token(&creator.id)),
+                format!(
+                    "creator {:?} cuts clips from OBS's replay buffer, which OBS names in an outputs event; add \"outputs\" to events",
+                    creator.id
+                ),
+            ),
+            Some(_) => {}
+        }
+    }
+}
+
+/// OBS actions of creators without an OBS would be dropped.
+fn obs_triggers(triggers: &TriggersConfig, config: &ObsConfig, out: &mut Findings) {
+    for (creator, defs) in &triggers.triggers {
+        for (i, def) in defs.iter().enumerate() {
+            if matches!(def.action, ActionDef::Obs(_)) && config.of(creator).is_none() {
+                out.warn(
+                    ConfigKind::Triggers,
+                    format!("/triggers/{}/{i}/action", escape_token(creator)),
+                    &format!(
+                        "creator {creator:?} has no enabled OBS in obs.json, so this OBS request would be dropped; add the creator's OBS to obs.json"
+                    ),
+                );
+            }
+        }
+    }
 }
 
 fn env_name(out: &mut Findings, kind: ConfigKind, pointer: String, name: Option<&String>) {
@@ -137,6 +240,51 @@ fn creators(config: &CreatorsConfig, out: &mut Findings) {
                     pointer,
                     message,
                     warning,
+                });
+            }
+        }
+    }
+}
+
+/// The platforms' checks against the runtime root's state (a stored login's scopes).
+fn with_state(
+    creators: &CreatorsConfig,
+    triggers: Option<&TriggersConfig>,
+    state_dir: &std::path::Path,
+    out: &mut Findings,
+) {
+    for (i, creator) in creators.creators.iter().enumerate() {
+        let defs = triggers
+            .and_then(|t| t.triggers.get(&creator.id))
+            .map_or(&[][..], Vec::as_slice);
+        for config in super::platform::configs() {
+            let platform = config.platform();
+            let mut check = super::platform::Check::new(i, platform);
+            config.check_with_state(
+                creator,
+                creator.platforms.block(platform),
+                defs,
+                state_dir,
+                &mut check,
+            );
+            let super::platform::Found {
+                on_block: found,
+                on_triggers,
+            } = check.into_all();
+            for (pointer, message, warning) in found {
+                out.0.push(Finding {
+                    kind: ConfigKind::Creators,
+                    pointer,
+                    message,
+                    warning,
+                });
+            }
+            for (pointer, message) in on_triggers {
+                out.0.push(Finding {
+                    kind: ConfigKind::Triggers,
+                    pointer,
+                    message,
+                    warning: true,
                 });
             }
         }
@@ -229,6 +377,19 @@ fn triggers(config: &TriggersConfig, creators: Option<&CreatorsConfig>, out: &mu
                 );
             }
             event_trigger(def, &at, out);
+            if let ActionDef::Obs(call) = &def.action
+                && call.owner_only()
+                && def.min_role != Role::Broadcaster
+            {
+                out.push(
+                    k,
+                    format!("{at}/min_role"),
+                    format!(
+                        "{} starts or stops the stream, which only the channel's owner may do; set \"min_role\": \"broadcaster\"",
+                        call.name()
+                    ),
+                );
+            }
             let c = def.cooldowns;
             if c.user_s > 0.0 && c.creator_s > 0.0 && c.user_s < c.creator_s {
                 out.push(
@@ -437,6 +598,7 @@ fn event_trigger(def: &TriggerDef, at: &str, out: &mut Findings) {
         ActionDef::Reply { template } | ActionDef::Notify { template, .. } => {
             vec![("template", template)]
         }
+        ActionDef::Obs(call) => call.texts(),
         ActionDef::Clip {
             title: Some(title), ..
         } => vec![("title", title)],
@@ -685,6 +847,47 @@ fn system(config: &SystemConfig, out: &mut Findings) {
             k,
             "/clips/http/auth_header_env".into(),
             http.auth_header_env.as_ref(),
+        );
+    }
+    let mut names = HashSet::new();
+    let mut variables = HashSet::new();
+    for (i, token) in config.tokens.iter().enumerate() {
+        let at = format!("/tokens/{i}");
+        if !names.insert(token.name.as_str()) {
+            out.push(
+                k,
+                format!("{at}/name"),
+                format!(
+                    "duplicate token name {:?}; the audit log tells tokens apart by name, so give each its own",
+                    token.name
+                ),
+            );
+        }
+        if !variables.insert(token.token_env.as_str()) {
+            out.push(
+                k,
+                format!("{at}/token_env"),
+                format!(
+                    "{} already holds another token; each token needs its own variable (and value)",
+                    token.token_env
+                ),
+            );
+        }
+        if Some(&token.token_env) == config.http.token_env.as_ref() {
+            out.push(
+                k,
+                format!("{at}/token_env"),
+                "this is also http.token_env; give the control API's tokens their own variables"
+                    .into(),
+            );
+        }
+        env_name(out, k, format!("{at}/token_env"), Some(&token.token_env));
+    }
+    if !config.tokens.is_empty() && !config.http.enabled {
+        out.warn(
+            k,
+            "/tokens".into(),
+            "tokens are set but http.enabled is false, so no control API serves them; set http.enabled to true",
         );
     }
     if config.limits.dedupe_window < config.limits.data_lane_capacity {

@@ -154,6 +154,16 @@ struct Loaded {
 /// Checks `inputs`. Files of kinds not among the inputs are read from `context_dir` (when given and
 /// present) only to resolve cross-file references; problems in those are not reported.
 pub fn check(inputs: &[(PathBuf, ConfigKind)], context_dir: Option<&Path>) -> (Report, Config) {
+    check_in_root(inputs, context_dir, None)
+}
+
+/// [`check`], with the platforms' checks against `state_dir` (a root's `runtime/state`: stored
+/// logins) when given.
+pub fn check_in_root(
+    inputs: &[(PathBuf, ConfigKind)],
+    context_dir: Option<&Path>,
+    state_dir: Option<&Path>,
+) -> (Report, Config) {
     let mut report = Report::default();
     let mut config = Config::default();
     let mut loaded = Vec::new();
@@ -191,7 +201,7 @@ pub fn check(inputs: &[(PathBuf, ConfigKind)], context_dir: Option<&Path>) -> (R
         }
     }
 
-    for finding in semantic::check(&config, &known) {
+    for finding in semantic::check(&config, &known, state_dir) {
         if let Some(file) = loaded.iter().find(|l| l.kind == finding.kind && l.sound) {
             let pos = file.spans.position(&finding.pointer);
             let found = diagnostic(&file.display, pos, &finding.pointer, finding.message);
@@ -247,6 +257,7 @@ fn apply_typed(kind: ConfigKind, text: &str, config: &mut Config) -> serde_json:
         ConfigKind::RateLimits => config.ratelimits = serde_json::from_str(text)?,
         ConfigKind::Posting => config.posting = serde_json::from_str(text)?,
         ConfigKind::Moderation => config.moderation = serde_json::from_str(text)?,
+        ConfigKind::Obs => config.obs = serde_json::from_str(text)?,
     }
     Ok(())
 }

@@ -7,7 +7,7 @@
 //! effect means one new sink module and one match arm here.
 
 use super::sinks::{
-    ClipSink, CommandSink, CommunitySink, ModerationSink, OutboxSink, StandingsSink,
+    ClipSink, CommandSink, CommunitySink, ModerationSink, ObsSink, OutboxSink, StandingsSink,
     ValidationSink,
 };
 use crate::actions::{Action, ActionKind};
@@ -35,6 +35,7 @@ pub struct Router {
     pub outbox: OutboxSink,
     pub validation: ValidationSink,
     pub standings: StandingsSink,
+    pub obs: ObsSink,
 }
 
 impl Router {
@@ -55,10 +56,26 @@ impl Router {
             | ActionKind::Score { .. }
             | ActionKind::PollOpen { .. }
             | ActionKind::PollClose { .. }
-            | ActionKind::PollRefused { .. } => self.community.accept(action, ops),
+            | ActionKind::PollRefused { .. }
+            | ActionKind::Refused { .. }
+            | ActionKind::GiveawayOpen { .. }
+            | ActionKind::GiveawayEntry { .. }
+            | ActionKind::GiveawayEntriesClosed { .. }
+            | ActionKind::GiveawayDraw { .. }
+            | ActionKind::GiveawayClose { .. }
+            | ActionKind::PointsCredit { .. }
+            | ActionKind::Link { .. }
+            | ActionKind::Unlink { .. } => self.community.accept(action, ops),
             ActionKind::Notify { .. } => self.outbox.accept(action, ops),
             ActionKind::ValidationPassed => self.validation.accept(action, ops),
-            ActionKind::Standings { .. } => self.standings.accept(action, ops),
+            ActionKind::Standings { .. }
+            | ActionKind::Quote { .. }
+            | ActionKind::QuoteAdd { .. }
+            | ActionKind::QuoteDelete { .. }
+            | ActionKind::Points { .. }
+            | ActionKind::PointsGive { .. }
+            | ActionKind::PointsAdjust { .. } => self.standings.accept(action, ops),
+            ActionKind::Obs { .. } => self.obs.accept(action, ops),
         }
     }
 }

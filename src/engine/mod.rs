@@ -3,16 +3,18 @@
 //!
 //! It owns the dedupe window, the compiled filters and triggers and their state (strikes, permits,
 //! cooldowns, counts), and nothing with effects: what to record and where actions go is the
-//! caller's business. A message that moderation acts on for real does not reach the triggers. Its only clocks are
-//! the events' own timestamps and the ticks the caller feeds it, so the same events and ticks in the
-//! same order give the same actions every time.
+//! caller's business. A message that moderation acts on for real does not reach the triggers. Its
+//! only clocks are the events' own timestamps and the ticks the caller feeds it, so the same events
+//! and ticks in the same order give the same actions every time.
 
 pub mod dedupe;
 
 use crate::actions::Action;
+use crate::actions::community::LinkEntry;
 use crate::actions::moderation::StrikeRecord;
 use crate::event::{ChatEvent, Platform, Tick};
 use crate::triggers::moderation::{self, ModerationRegistry, ModerationState};
+use crate::triggers::people::People;
 use crate::triggers::{self, Registry, TriggerState};
 use dedupe::Dedupe;
 
@@ -91,9 +93,12 @@ impl Core {
         actions
     }
 
-    /// New triggers; cooldowns and counts start fresh, the dedupe window is kept.
+    /// New triggers; cooldowns and counts start fresh, the dedupe window and the links are kept
+    /// (link codes are not).
     pub fn replace_triggers(&mut self, registry: Registry) {
+        let people = std::mem::take(&mut self.state.people).without_codes();
         self.state = TriggerState::new(&registry);
+        self.state.people = people;
         self.registry = registry;
     }
 
@@ -106,9 +111,17 @@ impl Core {
 
     /// The same triggers with fresh cooldowns and counts, as after a run start or a reload (a
     /// replay crossing a recorded run mark); moderation's per-run state starts fresh too, while
-    /// strikes and the dedupe window are kept.
+    /// strikes, the dedupe window and the links are kept (link codes are not).
     pub fn restart(&mut self) {
+        let people = std::mem::take(&mut self.state.people).without_codes();
         self.state = TriggerState::new(&self.registry);
+        self.state.people = people;
         self.moderation_state.restart();
+    }
+
+    /// The linked accounts as the store holds them (`ss run` at its start, `ss replay` at each run
+    /// mark): who is one person across platforms. Pending link codes are forgotten.
+    pub fn set_links(&mut self, links: impl IntoIterator<Item = LinkEntry>) {
+        self.state.people = People::from_links(links);
     }
 }

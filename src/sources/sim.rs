@@ -265,6 +265,7 @@ impl SimChat {
             emotes,
             detail: detail.map(Box::new),
             extras,
+            shared_from: None,
         }
     }
 }

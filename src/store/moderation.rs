@@ -155,7 +155,10 @@ impl StoreReader {
     /// Each user's strikes after their last offence, per (creator, platform, user, dry run): what
     /// the moderation engine starts from. With `up_to_chat_id`, only decisions about messages the
     /// chat log holds at or before that id (where `ss replay` starts).
-    pub fn strike_records(&self, up_to_chat_id: Option<i64>) -> Result<Vec<StrikeRecord>, StoreError> {
+    pub fn strike_records(
+        &self,
+        up_to_chat_id: Option<i64>,
+    ) -> Result<Vec<StrikeRecord>, StoreError> {
         let map = |r: &rusqlite::Row<'_>| {
             Ok(StrikeRecord {
                 creator: r.get(0)?,
@@ -407,5 +410,55 @@ mod tests {
             store.outcome_counts().unwrap(),
             [("failed".into(), 1), ("sent".into(), 1)]
         );
+    }
+
+    #[test]
+    fn a_store_from_the_daily_bot_migrates_to_moderation_and_keeps_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        // The version before moderation's audit (the daily bot's schema).
+        let before = crate::store::schema::SCHEMA_VERSION as usize - 1;
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        for step in &crate::store::schema::MIGRATIONS[..before] {
+            conn.execute_batch(step).unwrap();
+        }
+        conn.execute_batch(&format!(
+            "PRAGMA user_version = {before};
+             INSERT INTO points (creator, platform, user_id, user_name, balance, earned, updated_ms)
+                 VALUES ('demo', 'kick', 'ann', 'ann', 5, 5, 1);"
+        ))
+        .unwrap();
+        let has_table = |conn: &rusqlite::Connection| -> i64 {
+            conn.query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'moderation_decisions'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap()
+        };
+        assert_eq!(has_table(&conn), 0, "the old store has no audit yet");
+        drop(conn);
+
+        let writer = StoreWriter::spawn(&path, 8).unwrap();
+        writer
+            .blocking_send(decision("m1", "ann", 1, 0, false))
+            .unwrap();
+        writer.close().unwrap();
+        let store = StoreReader::open(&path).unwrap();
+        assert_eq!(
+            store.schema_version().unwrap(),
+            crate::store::schema::SCHEMA_VERSION
+        );
+        assert_eq!(store.strike_records(None).unwrap().len(), 1);
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let balance: i64 = conn
+            .query_row(
+                "SELECT balance FROM points WHERE user_id = 'ann'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(balance, 5, "the daily bot's rows are kept");
+        assert_eq!(has_table(&conn), 1);
     }
 }

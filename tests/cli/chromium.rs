@@ -113,11 +113,17 @@ impl Browser {
         }
     }
 
-    /// Navigates and waits for the document to load.
+    /// Navigates and waits for the *new* document to load. The old one is marked first: until the
+    /// navigation replaces it, it still answers `readyState === 'complete'` (going to the same URL
+    /// again, the next `eval` could otherwise read a page whose scripts have not run yet).
     pub fn goto(&mut self, url: &str) {
+        self.eval("window.__ssLeaving = true");
         let result = self.call("Page.navigate", json!({"url": url}));
         assert!(result["errorText"].is_null(), "loading {url}: {result}");
-        self.wait_until("document.readyState === 'complete'", url);
+        self.wait_until(
+            "!window.__ssLeaving && document.readyState === 'complete'",
+            url,
+        );
     }
 
     /// Evaluates `expression` in the page and returns its value (JSON-serializable values only).

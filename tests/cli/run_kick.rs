@@ -13,19 +13,19 @@ use base64::Engine;
 use ss::event::EventKind;
 use std::time::Duration;
 
-const CHATROOM: u64 = 55_555;
-const CHATROOM_CHANNEL: &str = "chatrooms.55555.v2";
+pub(crate) const CHATROOM: u64 = 55_555;
+pub(crate) const CHATROOM_CHANNEL: &str = "chatrooms.55555.v2";
 /// The channel id the loopback lookup answers with (its stream events channel).
 const STREAM_CHANNEL: &str = "channel.9001";
 
 /// Every secret of these tests: none may appear in a log line or an export.
-const ACCESS: &str = "expired-access-token-1111";
-const REFRESH: &str = "kick-refresh-secret-2222";
-const CLIENT_ID: &str = "kick-client-id-3333";
-const CLIENT_SECRET: &str = "kick-client-secret-4444";
+pub(crate) const ACCESS: &str = "expired-access-token-1111";
+pub(crate) const REFRESH: &str = "kick-refresh-secret-2222";
+pub(crate) const CLIENT_ID: &str = "kick-client-id-3333";
+pub(crate) const CLIENT_SECRET: &str = "kick-client-secret-4444";
 
 /// The demo root with the sim source off and the Kick source on, pointed at the loopback servers.
-fn kick_root(pusher: &PusherServer, api: &KickApi, kick: serde_json::Value) -> Test {
+pub(crate) fn kick_root(pusher: &PusherServer, api: &KickApi, kick: serde_json::Value) -> Test {
     let t = Test::fast_demo(None);
     let mut creators: serde_json::Value =
         serde_json::from_str(&t.read("runtime/config/creators.json")).unwrap();
@@ -52,7 +52,7 @@ fn kick_root(pusher: &PusherServer, api: &KickApi, kick: serde_json::Value) -> T
     t
 }
 
-fn kick_block() -> serde_json::Value {
+pub(crate) fn kick_block() -> serde_json::Value {
     serde_json::json!({
         "enabled": true,
         "channel": "demo-channel",
@@ -63,7 +63,7 @@ fn kick_block() -> serde_json::Value {
     })
 }
 
-fn spawn_run(t: &Test, extra: &[&str]) -> std::process::Child {
+pub(crate) fn spawn_run(t: &Test, extra: &[&str]) -> std::process::Child {
     let mut cmd = t.std_cmd();
     cmd.args(["-vv", "run"])
         .args(extra)
@@ -77,7 +77,7 @@ fn spawn_run(t: &Test, extra: &[&str]) -> std::process::Child {
 }
 
 /// Stops `child` with SIGTERM and returns its exit code and stderr.
-async fn stop(mut child: std::process::Child) -> (i32, String) {
+pub(crate) async fn stop(mut child: std::process::Child) -> (i32, String) {
     signal(&child, "TERM");
     tokio::task::spawn_blocking(move || {
         let code = exit_code_within(&mut child, Duration::from_secs(30));
@@ -89,7 +89,7 @@ async fn stop(mut child: std::process::Child) -> (i32, String) {
     .unwrap()
 }
 
-fn chat_message(id: &str, user: &str, user_id: u64, content: &str) -> serde_json::Value {
+pub(crate) fn chat_message(id: &str, user: &str, user_id: u64, content: &str) -> serde_json::Value {
     serde_json::json!({
         "id": id, "chatroom_id": CHATROOM, "content": content, "type": "message",
         "created_at": chrono::Utc::now().to_rfc3339(),
@@ -99,10 +99,10 @@ fn chat_message(id: &str, user: &str, user_id: u64, content: &str) -> serde_json
     })
 }
 
-const CHAT_EVENT: &str = r"App\Events\ChatMessageEvent";
+pub(crate) const CHAT_EVENT: &str = r"App\Events\ChatMessageEvent";
 
 /// Asserts that no secret (nor a token the refresh handed out) is in `text`.
-fn assert_no_secret(text: &str, what: &str, also: &[String]) {
+pub(crate) fn assert_no_secret(text: &str, what: &str, also: &[String]) {
     for secret in [ACCESS, REFRESH, CLIENT_ID, CLIENT_SECRET]
         .iter()
         .map(|s| s.to_string())
@@ -112,7 +112,7 @@ fn assert_no_secret(text: &str, what: &str, also: &[String]) {
     }
 }
 
-fn assert_exports_hold_no_secret(t: &Test, also: &[String]) {
+pub(crate) fn assert_exports_hold_no_secret(t: &Test, also: &[String]) {
     for dir in ["exports", "signals", "admin"] {
         let dir = t.path().join("runtime").join(dir);
         for entry in crate::harness::files_under(&dir) {
@@ -413,7 +413,9 @@ async fn deliver(
     signature: Option<&str>,
 ) -> u16 {
     let timestamp = "2025-01-14T16:08:07Z";
-    let mut request = reqwest::Client::new()
+    let mut request = ss::http_out::builder()
+        .build()
+        .unwrap()
         .post(format!("http://127.0.0.1:{port}/webhooks/kick"))
         .header("Kick-Event-Message-Id", message_id)
         .header("Kick-Event-Message-Timestamp", timestamp)

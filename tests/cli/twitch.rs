@@ -68,6 +68,8 @@ fn settings(port: u16, tls: bool) -> TwitchSettings {
         tls: Some(tls),
         client_id_env: None,
         client_secret_env: None,
+        transport: Default::default(),
+        broadcaster_id: None,
     }
 }
 

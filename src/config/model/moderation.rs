@@ -211,9 +211,7 @@ impl Penalty {
 #[serde(untagged)]
 enum PenaltyForm {
     Name(String),
-    Timeout {
-        timeout: u32,
-    },
+    Timeout { timeout: u32 },
 }
 
 impl Serialize for Penalty {
@@ -414,8 +412,14 @@ mod tests {
             serde_json::to_string(&ladder).unwrap(),
             r#"["warn","delete",{"timeout":60},{"timeout":600},"ban"]"#
         );
-        assert_eq!(Penalty::Timeout(30).max(Penalty::Timeout(60)), Penalty::Timeout(60));
-        assert_eq!(Penalty::Timeout(30).max(Penalty::Warn), Penalty::Timeout(30));
+        assert_eq!(
+            Penalty::Timeout(30).max(Penalty::Timeout(60)),
+            Penalty::Timeout(60)
+        );
+        assert_eq!(
+            Penalty::Timeout(30).max(Penalty::Warn),
+            Penalty::Timeout(30)
+        );
         assert_eq!(Penalty::Delete.max(Penalty::Ban), Penalty::Ban);
         let err = serde_json::from_str::<Penalty>(r#""kick""#).unwrap_err();
         assert!(err.to_string().contains("unknown penalty"), "{err}");

@@ -75,7 +75,7 @@ pub fn commands_of(action: &Action) -> Vec<PlatformCommand> {
             creator: action.creator.clone(),
             platform: action.platform,
             channel: channel.clone(),
-            cause: action.message_id.clone(),
+            cause: action.cause(),
             kind,
             receipt: true,
         })
@@ -225,7 +225,11 @@ mod tests {
             },
         );
         let stats = Arc::new(CommandStats::default());
-        let sink = ModerationSink::new(CommandQueues::new(routes, stats.clone(), Telemetry::default()));
+        let sink = ModerationSink::new(CommandQueues::new(
+            routes,
+            stats.clone(),
+            Telemetry::default(),
+        ));
         let mut ops = Vec::new();
         assert_eq!(
             sink.accept(decision("kick", "m1", Decision::Timeout, false), &mut ops),

@@ -312,16 +312,17 @@ pub(super) fn moderation(inputs: &Inputs<'_>) -> Result<Body, ExportError> {
             let mut commands: Vec<Value> = expected_commands(row)
                 .into_iter()
                 .filter(|_| !row.dry_run)
-                .map(|name| {
-                    match row.outcomes.iter().find(|o| o.command == name) {
+                .map(
+                    |name| match row.outcomes.iter().find(|o| o.command == name) {
                         Some(o) => json!({"command": name, "state": o.state, "answer": o.answer}),
                         None => json!({"command": name, "state": "queued", "answer": null}),
-                    }
-                })
+                    },
+                )
                 .collect();
             for o in &row.outcomes {
                 if !expected_commands(row).contains(&o.command.as_str()) {
-                    commands.push(json!({"command": o.command, "state": o.state, "answer": o.answer}));
+                    commands
+                        .push(json!({"command": o.command, "state": o.state, "answer": o.answer}));
                 }
             }
             let state = if row.dry_run {

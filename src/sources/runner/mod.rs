@@ -65,11 +65,24 @@ impl Default for RetryPolicy {
 pub struct Reporter {
     status: StatusHandle,
     secrets: Secrets,
+    telemetry: Telemetry,
+    /// `source.{platform}`, the subsystem of its telemetry.
+    subsystem: String,
 }
 
 impl Reporter {
-    pub fn new(status: StatusHandle, secrets: Secrets) -> Reporter {
-        Reporter { status, secrets }
+    pub fn new(
+        status: StatusHandle,
+        secrets: Secrets,
+        telemetry: Telemetry,
+        platform: Platform,
+    ) -> Reporter {
+        Reporter {
+            status,
+            secrets,
+            telemetry,
+            subsystem: format!("source.{platform}"),
+        }
     }
 
     /// The source is connected and reading (joined the channel, subscribed, first poll answered).
@@ -88,11 +101,23 @@ impl Reporter {
         self.status.record_event(at);
     }
 
-    /// Something the operator should know that does not stop the source (read-only mode, ...).
+    /// Something the operator should know that does not stop the source (read-only mode, a
+    /// subscription the platform revoked, ...): logged, and kept in the status (`ss status`) and in
+    /// telemetry's errors as a `source_warning`. Say each thing once.
     pub fn warning(&self, message: &str) {
         let message = self.secrets.scrub(message);
         tracing::warn!("{message}");
+        self.telemetry
+            .error("source_warning", &self.subsystem, message.clone());
         self.status.record_error(message);
+    }
+
+    /// Something worth knowing that is not a problem (what a source left out and why): logged and
+    /// kept in telemetry's events as `kind`.
+    pub fn notice(&self, kind: &str, message: &str) {
+        let message = self.secrets.scrub(message);
+        tracing::info!("{message}");
+        self.telemetry.event(kind, &self.subsystem, message);
     }
 }
 
@@ -251,7 +276,12 @@ impl Wiring {
             shutdown: self.shutdown,
             events: self.events,
             pacing,
-            report: Reporter::new(self.status, self.secrets.clone()),
+            report: Reporter::new(
+                self.status,
+                self.secrets.clone(),
+                self.telemetry,
+                self.platform,
+            ),
             secrets: self.secrets,
             send_limit: self.send_limit,
             guards: self.guards,

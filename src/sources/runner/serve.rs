@@ -90,6 +90,14 @@ pub enum DeliveryError {
     /// tried again ([`MODERATION_ATTEMPTS`]); anything else failed.
     #[error(transparent)]
     Transient(SourceError),
+    /// The platform took the request and refused the message with a reason code of its own
+    /// (Twitch's chat `drop_reason`): the command failed, counted by `code`.
+    #[error("{error}")]
+    Dropped { code: String, error: SourceError },
+    /// Failed the way an earlier command already failed and was reported (a missing scope, said
+    /// once with its name): counted as failed, logged at debug level only.
+    #[error(transparent)]
+    Repeated(SourceError),
 }
 
 /// How a source carries out commands: its delivery seam.
@@ -227,7 +235,11 @@ impl Serving {
                         }
                         result = delivery.deliver(&part) => result,
                     };
-                    let answer = if result.is_ok() { delivery.answer() } else { None };
+                    let answer = if result.is_ok() {
+                        delivery.answer()
+                    } else {
+                        None
+                    };
                     if !self.settle(part, result, answer, track, stop).await {
                         return Served::Stopped;
                     }
@@ -388,12 +400,38 @@ impl Serving {
                     reason
                 };
                 self.receipt(command, Outcome::Failed { reason });
-                // The rest of the command goes with it.
-                while self.pending.front().is_some_and(|p| p.seq == part.seq) {
-                    self.pending.pop_front();
-                }
+                self.drop_rest(&part);
                 true
             }
+            Err(DeliveryError::Dropped { code, error }) => {
+                self.stats.failed_because(&code);
+                track.command_failed(command, &error);
+                let reason = track.secrets.scrub(&error.to_string());
+                self.receipt(command, Outcome::Failed { reason });
+                self.drop_rest(&part);
+                true
+            }
+            Err(DeliveryError::Repeated(error)) => {
+                self.stats.failed();
+                let reason = track.secrets.scrub(&error.to_string());
+                self.receipt(command, Outcome::Failed { reason });
+                tracing::debug!(
+                    creator = %command.creator,
+                    platform = %command.platform,
+                    cause = %command.cause,
+                    command = %command.kind.name(),
+                    "Command not sent, as before: {error}"
+                );
+                self.drop_rest(&part);
+                true
+            }
+        }
+    }
+
+    /// Drops the parts after a failed one: the rest of the command goes with it.
+    fn drop_rest(&mut self, part: &Part) {
+        while self.pending.front().is_some_and(|p| p.seq == part.seq) {
+            self.pending.pop_front();
         }
     }
 

@@ -42,12 +42,12 @@ use client::{Api, Auth, CallError};
 pub use platform::{QuotaCosts, YoutubeQuota, YoutubeSettings, YoutubeTransport, quota_settings};
 use quota::{Method, QuotaProject, Refused};
 use send::RecentAuthors;
-use wire::BanAnswer;
 use serde_json::{Value, json};
 use sha2::Digest;
 use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use wire::BanAnswer;
 use wire::{ErrorClass, LiveChat};
 
 /// Message ids remembered to drop the history a page repeats.
@@ -804,22 +804,29 @@ impl YoutubeSource {
                     .await;
                 if let Ok(answer) = &sent {
                     // The ban's id: lifting it needs it, and the audit keeps it.
-                    match crate::wire::from_value::<BanAnswer>("the YouTube liveChatBans.insert answer", answer) {
+                    match crate::wire::from_value::<BanAnswer>(
+                        "the YouTube liveChatBans.insert answer",
+                        answer,
+                    ) {
                         Ok(BanAnswer { id }) => {
                             self.bans.remember(&user.id, &id);
                             self.answer = Some(id);
                         }
-                        Err(e) => tracing::warn!(creator = %self.creator, platform = "youtube", cause = %part.command.cause, "The ban was made, but its answer has no id, so it cannot be lifted through the API: {e}"),
+                        Err(e) => {
+                            tracing::warn!(creator = %self.creator, platform = "youtube", cause = %part.command.cause, "The ban was made, but its answer has no id, so it cannot be lifted through the API: {e}")
+                        }
                     }
                 }
                 (Method::BansInsert, sent)
             }
             CommandKind::Unban { user } => {
                 let Some(id) = self.bans.take(&user.id) else {
-                    return Err(DeliveryError::Failed(SourceError::InvalidSettings(format!(
-                        "no ban of {} made by this run is known, and YouTube lifts a ban only by its id; lift it in YouTube Studio",
-                        user.login
-                    ))));
+                    return Err(DeliveryError::Failed(SourceError::InvalidSettings(
+                        format!(
+                            "no ban of {} made by this run is known, and YouTube lifts a ban only by its id; lift it in YouTube Studio",
+                            user.login
+                        ),
+                    )));
                 };
                 self.spend(Method::BansDelete).await?;
                 let (api, _) = self.api()?;

@@ -34,7 +34,11 @@ pub struct Bans {
 
 impl Bans {
     pub fn remember(&mut self, channel_id: &str, ban_id: &str) {
-        if self.ids.insert(channel_id.to_owned(), ban_id.to_owned()).is_none() {
+        if self
+            .ids
+            .insert(channel_id.to_owned(), ban_id.to_owned())
+            .is_none()
+        {
             self.order.push_back(channel_id.to_owned());
             if self.order.len() > BANS
                 && let Some(old) = self.order.pop_front()

@@ -14,12 +14,12 @@ use std::sync::OnceLock;
 /// ones, those spam uses most, and the larger country codes.
 const TLDS: &[&str] = &[
     "com", "net", "org", "io", "gg", "tv", "co", "me", "ly", "be", "xyz", "info", "biz", "app",
-    "dev", "link", "live", "stream", "site", "online", "store", "shop", "club", "top", "fun", "win",
-    "bet", "cc", "to", "fm", "gl", "ai", "ru", "de", "uk", "us", "ca", "nl", "fr", "es", "it",
-    "pl", "br", "au", "in", "jp", "cn", "su", "tk", "ml", "ga", "cf", "gq", "ws", "la", "vip",
-    "pro", "click", "icu", "buzz", "cam", "sex", "xxx", "porn", "gift", "money", "cash", "lol",
-    "tk", "onion", "ee", "lt", "ua", "kz", "by", "mx", "ar", "cl", "se", "no", "fi", "dk", "ch",
-    "at", "cz", "pt", "gr", "tr", "ir", "kr", "tw", "hk", "sg", "id", "ph", "vn", "th", "my",
+    "dev", "link", "live", "stream", "site", "online", "store", "shop", "club", "top", "fun",
+    "win", "bet", "cc", "to", "fm", "gl", "ai", "ru", "de", "uk", "us", "ca", "nl", "fr", "es",
+    "it", "pl", "br", "au", "in", "jp", "cn", "su", "tk", "ml", "ga", "cf", "gq", "ws", "la",
+    "vip", "pro", "click", "icu", "buzz", "cam", "sex", "xxx", "porn", "gift", "money", "cash",
+    "lol", "tk", "onion", "ee", "lt", "ua", "kz", "by", "mx", "ar", "cl", "se", "no", "fi", "dk",
+    "ch", "at", "cz", "pt", "gr", "tr", "ir", "kr", "tw", "hk", "sg", "id", "ph", "vn", "th", "my",
     "nz", "za", "ng", "eu", "asia", "mobi", "name", "edu", "gov", "ms", "im", "is", "st", "sh",
     "ac", "ps", "vc", "tel", "page", "website", "space", "tech", "art", "blog", "news", "games",
 ];

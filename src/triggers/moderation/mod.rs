@@ -26,8 +26,8 @@ pub mod words;
 use crate::actions::moderation::{Decision, StrikeRecord};
 use crate::actions::{Action, ActionKind};
 use crate::config::model::{
-    CreatorModeration, FilterDef, FilterRule, MAX_PERMIT_SECONDS, ModerationConfig,
-    ModerationMode, Penalty,
+    CreatorModeration, FilterDef, FilterRule, MAX_PERMIT_SECONDS, ModerationConfig, ModerationMode,
+    Penalty,
 };
 use crate::event::{ChatEvent, CompactString, EventKind, Platform, PlatformSet, Role, Roles};
 use std::collections::{HashMap, HashSet};
@@ -175,7 +175,10 @@ fn compile_creator(
             check,
             action: def.action,
             message: def.message.clone(),
-            exempt: def.exempt.clone().unwrap_or_else(|| settings.exempt.clone()),
+            exempt: def
+                .exempt
+                .clone()
+                .unwrap_or_else(|| settings.exempt.clone()),
             exempt_followers_ms: def.exempt_followers_s.map(seconds_ms),
             strikes: def.strikes,
             dry_run: def.mode.unwrap_or(settings.mode) == ModerationMode::Log,

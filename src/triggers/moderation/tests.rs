@@ -55,7 +55,11 @@ const LINKS_AND_CAPS: &str = r#"{"moderation": {"demo": {
 fn a_link_from_a_viewer_is_deleted_and_an_allowed_one_passes() {
     let registry = registry(LINKS_AND_CAPS);
     let mut state = ModerationState::default();
-    let verdict = evaluate(&message(0, "ann", "see example(dot)com"), &registry, &mut state);
+    let verdict = evaluate(
+        &message(0, "ann", "see example(dot)com"),
+        &registry,
+        &mut state,
+    );
     assert_eq!(decisions(&verdict), [(Decision::Delete, None, 1, false)]);
     assert!(verdict.stop_triggers);
     let action = &verdict.actions[0];
@@ -83,9 +87,11 @@ fn a_link_from_a_viewer_is_deleted_and_an_allowed_one_passes() {
 fn a_moderator_is_exempt_and_the_broadcaster_always() {
     let registry = registry(LINKS_AND_CAPS);
     let mut state = ModerationState::default();
-    assert!(evaluate(&message(0, "mod_max", "example.com"), &registry, &mut state)
-        .actions
-        .is_empty());
+    assert!(
+        evaluate(&message(0, "mod_max", "example.com"), &registry, &mut state)
+            .actions
+            .is_empty()
+    );
     let mut owner = message(1, "owner", "example.com");
     owner.author.roles.broadcaster = true;
     assert!(evaluate(&owner, &registry, &mut state).actions.is_empty());
@@ -95,30 +101,44 @@ fn a_moderator_is_exempt_and_the_broadcaster_always() {
 fn a_permitted_viewer_may_post_links_until_the_permit_ends() {
     let registry = registry(LINKS_AND_CAPS);
     let mut state = ModerationState::default();
-    let verdict = evaluate(&message(0, "mod_max", "!permit @Ann 30"), &registry, &mut state);
+    let verdict = evaluate(
+        &message(0, "mod_max", "!permit @Ann 30"),
+        &registry,
+        &mut state,
+    );
     match &verdict.actions[..] {
-        [Action {
-            trigger_id,
-            kind: ActionKind::Reply { text, .. },
-            ..
-        }] => {
+        [
+            Action {
+                trigger_id,
+                kind: ActionKind::Reply { text, .. },
+                ..
+            },
+        ] => {
             assert_eq!(trigger_id, PERMIT_TRIGGER);
             assert_eq!(text, "ann may post links for 30 s.");
         }
         other => panic!("{other:?}"),
     }
-    assert!(evaluate(&message(10, "ann", "example.com"), &registry, &mut state)
-        .actions
-        .is_empty());
+    assert!(
+        evaluate(&message(10, "ann", "example.com"), &registry, &mut state)
+            .actions
+            .is_empty()
+    );
     assert_eq!(
-        decisions(&evaluate(&message(31, "ann", "example.com"), &registry, &mut state)),
+        decisions(&evaluate(
+            &message(31, "ann", "example.com"),
+            &registry,
+            &mut state
+        )),
         [(Decision::Delete, None, 1, false)],
         "the permit ended"
     );
     // A viewer cannot permit: the command is an ordinary message.
-    assert!(evaluate(&message(40, "bob", "!permit bob"), &registry, &mut state)
-        .actions
-        .is_empty());
+    assert!(
+        evaluate(&message(40, "bob", "!permit bob"), &registry, &mut state)
+            .actions
+            .is_empty()
+    );
 }
 
 #[test]
@@ -133,19 +153,36 @@ fn a_caps_flood_is_timed_out_and_offences_climb_the_ladder_then_decay() {
         ))
     };
     // The filter's own 30 s beats the first steps of the ladder (warn, delete) ...
-    assert_eq!(flood(0, &mut state), [(Decision::Timeout, Some(30), 1, false)]);
-    assert_eq!(flood(10, &mut state), [(Decision::Timeout, Some(30), 2, false)]);
+    assert_eq!(
+        flood(0, &mut state),
+        [(Decision::Timeout, Some(30), 1, false)]
+    );
+    assert_eq!(
+        flood(10, &mut state),
+        [(Decision::Timeout, Some(30), 2, false)]
+    );
     // ... the third strike's 60 s beats the filter's.
-    assert_eq!(flood(20, &mut state), [(Decision::Timeout, Some(60), 3, false)]);
-    assert_eq!(flood(30, &mut state), [(Decision::Timeout, Some(600), 4, false)]);
+    assert_eq!(
+        flood(20, &mut state),
+        [(Decision::Timeout, Some(60), 3, false)]
+    );
+    assert_eq!(
+        flood(30, &mut state),
+        [(Decision::Timeout, Some(600), 4, false)]
+    );
     assert_eq!(flood(40, &mut state), [(Decision::Ban, None, 5, false)]);
     assert_eq!(flood(50, &mut state), [(Decision::Ban, None, 6, false)]);
     // An hour after the last offence the strikes are forgotten.
-    assert_eq!(flood(3650, &mut state), [(Decision::Timeout, Some(30), 1, false)]);
+    assert_eq!(
+        flood(3650, &mut state),
+        [(Decision::Timeout, Some(30), 1, false)]
+    );
     // Short or calm messages pass.
-    assert!(evaluate(&message(3700, "ann", "OK OK"), &registry, &mut state)
-        .actions
-        .is_empty());
+    assert!(
+        evaluate(&message(3700, "ann", "OK OK"), &registry, &mut state)
+            .actions
+            .is_empty()
+    );
 }
 
 #[test]
@@ -155,12 +192,20 @@ fn strikes_are_per_user_and_survive_a_restart_or_a_seed() {
     evaluate(&message(0, "ann", "a.com"), &registry, &mut state);
     evaluate(&message(1, "ann", "b.com"), &registry, &mut state);
     assert_eq!(
-        decisions(&evaluate(&message(2, "bob", "c.com"), &registry, &mut state)),
+        decisions(&evaluate(
+            &message(2, "bob", "c.com"),
+            &registry,
+            &mut state
+        )),
         [(Decision::Delete, None, 1, false)]
     );
     state.restart();
     assert_eq!(
-        decisions(&evaluate(&message(3, "ann", "d.com"), &registry, &mut state)),
+        decisions(&evaluate(
+            &message(3, "ann", "d.com"),
+            &registry,
+            &mut state
+        )),
         [(Decision::Timeout, Some(60), 3, false)]
     );
     let mut fresh = ModerationState::default();
@@ -173,7 +218,11 @@ fn strikes_are_per_user_and_survive_a_restart_or_a_seed() {
         last_ms: at(3).timestamp_millis(),
     }]);
     assert_eq!(
-        decisions(&evaluate(&message(4, "ann", "e.com"), &registry, &mut fresh)),
+        decisions(&evaluate(
+            &message(4, "ann", "e.com"),
+            &registry,
+            &mut fresh
+        )),
         [(Decision::Timeout, Some(600), 4, false)]
     );
 }
@@ -190,7 +239,11 @@ fn a_dry_run_decides_the_same_counts_apart_and_lets_the_triggers_see_the_message
     let verdict = evaluate(&message(0, "ann", "x.com"), &registry, &mut state);
     assert_eq!(decisions(&verdict), [(Decision::Delete, None, 1, true)]);
     assert!(!verdict.stop_triggers);
-    let verdict = evaluate(&message(1, "ann", "SPOILER: he dies"), &registry, &mut state);
+    let verdict = evaluate(
+        &message(1, "ann", "SPOILER: he dies"),
+        &registry,
+        &mut state,
+    );
     assert_eq!(
         decisions(&verdict),
         [(Decision::Ban, None, 1, false)],
@@ -209,30 +262,48 @@ fn first_messages_and_new_followers_get_the_stricter_link_rule() {
     );
     let mut state = ModerationState::default();
     assert_eq!(
-        decisions(&evaluate(&message(0, "ann", "youtube.com/x"), &registry, &mut state)),
+        decisions(&evaluate(
+            &message(0, "ann", "youtube.com/x"),
+            &registry,
+            &mut state
+        )),
         [(Decision::Ban, None, 1, false)],
         "the allowlist does not apply to a first message"
     );
-    assert!(evaluate(&message(1, "ann", "youtube.com/x"), &registry, &mut state)
-        .actions
-        .is_empty());
+    assert!(
+        evaluate(&message(1, "ann", "youtube.com/x"), &registry, &mut state)
+            .actions
+            .is_empty()
+    );
     // Bob chats, then follows: for ten minutes he is new.
     evaluate(&message(2, "bob", "hi"), &registry, &mut state);
     let mut follow = message(3, "bob", "");
     follow.kind = EventKind::Follow;
     evaluate(&follow, &registry, &mut state);
     assert_eq!(
-        decisions(&evaluate(&message(4, "bob", "spam.io"), &registry, &mut state)),
+        decisions(&evaluate(
+            &message(4, "bob", "spam.io"),
+            &registry,
+            &mut state
+        )),
         [(Decision::Ban, None, 1, false)]
     );
     assert_eq!(
-        decisions(&evaluate(&message(700, "bob", "spam.io"), &registry, &mut state)),
+        decisions(&evaluate(
+            &message(700, "bob", "spam.io"),
+            &registry,
+            &mut state
+        )),
         [(Decision::Delete, None, 2, false)]
     );
     // Twitch says which message is a first one.
     let mut returning = message(800, "cat", "youtube.com/x");
     returning.extras.insert_bool("first_msg", false);
-    assert!(evaluate(&returning, &registry, &mut state).actions.is_empty());
+    assert!(
+        evaluate(&returning, &registry, &mut state)
+            .actions
+            .is_empty()
+    );
 }
 
 #[test]
@@ -282,7 +353,9 @@ fn symbols_repetition_emotes_length_and_words_each_catch_their_kind() {
         });
     }
     let verdict = evaluate(&emotes, &registry, &mut state);
-    assert!(matches!(&verdict.actions[0].kind, ActionKind::Moderate { filter, .. } if filter == "emotes"));
+    assert!(
+        matches!(&verdict.actions[0].kind, ActionKind::Moderate { filter, .. } if filter == "emotes")
+    );
     assert!(caught("hello there, how are you?", &mut state).is_none());
 }
 
@@ -295,11 +368,17 @@ fn a_pathological_pattern_from_the_config_answers_a_long_near_miss() {
     );
     let mut state = ModerationState::default();
     let near_miss = format!("{}b", "a".repeat(100_000));
-    assert!(evaluate(&message(0, "ann", &near_miss), &registry, &mut state)
-        .actions
-        .is_empty());
+    assert!(
+        evaluate(&message(0, "ann", &near_miss), &registry, &mut state)
+            .actions
+            .is_empty()
+    );
     assert_eq!(
-        decisions(&evaluate(&message(1, "ann", &"a".repeat(100_000)), &registry, &mut state)),
+        decisions(&evaluate(
+            &message(1, "ann", &"a".repeat(100_000)),
+            &registry,
+            &mut state
+        )),
         [(Decision::Delete, None, 1, false)]
     );
 }
@@ -307,11 +386,10 @@ fn a_pathological_pattern_from_the_config_answers_a_long_near_miss() {
 #[test]
 fn templates_fill_known_placeholders_and_keep_the_rest() {
     assert_eq!(
-        render("{user} got {action} for {seconds}s {oops} {", &[
-            ("user", "ann"),
-            ("action", "timeout"),
-            ("seconds", "60")
-        ]),
+        render(
+            "{user} got {action} for {seconds}s {oops} {",
+            &[("user", "ann"), ("action", "timeout"), ("seconds", "60")]
+        ),
         "ann got timeout for 60s {oops} {"
     );
 }

@@ -99,9 +99,8 @@ pub fn longest_run(text: &str) -> (u32, char) {
 /// The word repeated most (any case) and how often, once a message has at least `threshold`
 /// words (fewer cannot repeat one that often, and are not counted).
 pub fn most_repeated_word(text: &str, threshold: u32) -> Option<(u32, String)> {
-    if text.split_whitespace().nth(threshold as usize - 1).is_none() {
-        return None;
-    }
+    text.split_whitespace()
+        .nth((threshold as usize).saturating_sub(1))?;
     let mut counts: std::collections::HashMap<String, u32> = std::collections::HashMap::new();
     for word in text.split_whitespace() {
         *counts.entry(word.to_lowercase()).or_default() += 1;

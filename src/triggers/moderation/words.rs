@@ -116,7 +116,10 @@ mod tests {
         assert_eq!(banned.find("you ASS"), Some(Banned::Word("ass")));
         assert_eq!(banned.find("a class act"), None);
         assert_eq!(banned.find("classy, ass!"), Some(Banned::Word("ass")));
-        assert_eq!(banned.find("that is a BAD Phrase."), Some(Banned::Word("bad phrase")));
+        assert_eq!(
+            banned.find("that is a BAD Phrase."),
+            Some(Banned::Word("bad phrase"))
+        );
         assert_eq!(banned.find("CRÈME brûlée"), Some(Banned::Word("creme")));
         assert_eq!(banned.find("creme"), Some(Banned::Word("creme")));
         assert_eq!(banned.find("Ässholes"), None);
