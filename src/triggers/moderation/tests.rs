@@ -383,6 +383,52 @@ fn a_pathological_pattern_from_the_config_answers_a_long_near_miss() {
     );
 }
 
+/// The pipeline's evaluation (dedupe, moderation, triggers) is not slowed by the catastrophic
+/// pattern: a chat of long near-misses takes no longer than the same chat of harmless text of the
+/// same length (a backtracking engine would need 2^n steps per message and never end).
+#[test]
+fn a_pathological_pattern_does_not_slow_the_pipeline() {
+    use crate::engine::Core;
+    use crate::triggers::Registry;
+    let moderation = registry(
+        r#"{"moderation": {"demo": {"filters": [
+            {"id": "words", "type": "words", "patterns": ["(a+)+$"], "action": "delete"}
+        ]}}}"#,
+    );
+    let run = |text: &str, moderation: ModerationRegistry| {
+        let mut core = Core::new(Registry::default(), 1024).with_moderation(moderation);
+        let started = std::time::Instant::now();
+        let mut acted = 0;
+        for i in 0..200 {
+            acted += core
+                .evaluate(&message(i, &format!("viewer{i}"), text))
+                .unwrap()
+                .len();
+        }
+        (started.elapsed(), acted)
+    };
+    let near_miss = format!("{}b", "a".repeat(20_000));
+    let harmless = format!("{}b", "c".repeat(20_000));
+    let (pathological, acted) = run(&near_miss, moderation);
+    assert_eq!(acted, 0, "a near miss is no match");
+    let moderation = registry(
+        r#"{"moderation": {"demo": {"filters": [
+            {"id": "words", "type": "words", "patterns": ["(a+)+$"], "action": "delete"}
+        ]}}}"#,
+    );
+    let (baseline, _) = run(&harmless, moderation);
+    // Linear: the same order of time as harmless text (generous for a loaded machine), and well
+    // under a second for 4 MB of chat.
+    assert!(
+        pathological < baseline * 20 + std::time::Duration::from_millis(200),
+        "{pathological:?} for near misses against {baseline:?} for harmless text"
+    );
+    assert!(
+        pathological < std::time::Duration::from_secs(5),
+        "{pathological:?}"
+    );
+}
+
 #[test]
 fn templates_fill_known_placeholders_and_keep_the_rest() {
     assert_eq!(
