@@ -99,7 +99,7 @@ pub fn check(
         let triggers = known
             .contains(&ConfigKind::Triggers)
             .then_some(&config.triggers);
-        moderation(&config.moderation, creators, triggers, &mut out);
+        moderation(&config.moderation, creators, triggers, state_dir, &mut out);
     }
     if known.contains(&ConfigKind::Platforms) {
         platforms(&config.platforms, &mut out);
@@ -407,11 +407,13 @@ fn triggers(config: &TriggersConfig, creators: Option<&CreatorsConfig>, out: &mu
 
 /// moderation.json: creators that exist, unique filter ids, patterns that compile, known
 /// placeholders, a permit command no trigger also answers; warnings for a filter that spares
-/// everyone and for moderation on a platform (or with a block) that cannot carry it out.
+/// everyone and for moderation on a platform (or with a block) that cannot carry it out, or, on a
+/// root (`state_dir`), with a login that lacks a scope it needs.
 fn moderation(
     config: &ModerationConfig,
     creators: Option<&CreatorsConfig>,
     triggers: Option<&TriggersConfig>,
+    state_dir: Option<&std::path::Path>,
     out: &mut Findings,
 ) {
     let k = ConfigKind::Moderation;
@@ -518,17 +520,25 @@ fn moderation(
             let Some(platform_config) = super::platform::config_of(platform) else {
                 continue;
             };
+            let pointer = match settings.platforms.iter().position(|p| *p == platform) {
+                Some(j) => format!("{base}/platforms/{j}"),
+                None => base.clone(),
+            };
             if let Err(why) = platform_config.moderation(block) {
-                let pointer = match settings.platforms.iter().position(|p| *p == platform) {
-                    Some(j) => format!("{base}/platforms/{j}"),
-                    None => base.clone(),
-                };
                 out.warn(
                     k,
                     pointer,
                     &format!(
                         "{creator_id:?} is moderated on {platform}, which cannot carry it out: {why}; decisions there are recorded and their commands refused (list the platforms to moderate in \"platforms\" to leave it out)"
                     ),
+                );
+            } else if let Some(state_dir) = state_dir
+                && let Err(why) = platform_config.moderation_with_state(creator, block, state_dir)
+            {
+                out.warn(
+                    k,
+                    pointer,
+                    &format!("{creator_id:?} is moderated on {platform}, but {why}"),
                 );
             }
         }

@@ -165,6 +165,19 @@ fn read_json(t: &Test, rel: &str) -> Value {
 /// platform's login of viewer A: YouTube's is the channel id).
 fn assert_admin_export(t: &Test, dry_run: bool, offender: &str) {
     let export = read_json(t, "runtime/admin/moderation.json");
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            crate::harness::repo().join("schemas/exports/moderation.schema.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let errors: Vec<String> = jsonschema::validator_for(&schema)
+        .unwrap()
+        .iter_errors(&export)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "admin/moderation.json: {errors:#?}");
     let (real, dry) = if dry_run { (0, 4) } else { (4, 0) };
     assert_eq!(export["decisions"], real, "{export:#}");
     assert_eq!(export["dry_run_decisions"], dry, "{export:#}");
@@ -711,5 +724,49 @@ mod tuning {
         ]);
         out.status(0);
         insta::assert_snapshot!("moderation_stats", out.stdout);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// validate-config
+
+mod validate {
+    use super::*;
+    use crate::eventsub_server::TwitchCloud;
+    use crate::run_eventsub::{ACCESS, CLIENT_ID, REFRESH, logged_in};
+
+    /// A Twitch login without `moderator:manage:banned_users` is warned about on moderation.json,
+    /// with the scope and the command that fixes it; the full login is not.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_login_without_the_moderation_scope_is_warned_about() {
+        let cloud = TwitchCloud::start(
+            CLIENT_ID,
+            ACCESS,
+            REFRESH,
+            &[
+                "user:read:chat",
+                "user:write:chat",
+                "moderator:manage:chat_messages",
+            ],
+        )
+        .await;
+        let t = logged_in(&cloud).await;
+        write_moderation(&t, "enforce");
+        let out = t.run(&["validate-config"]);
+        out.status(0);
+        let stdout = out.stdout_in(&t);
+        let warnings: Vec<&str> = stdout
+            .lines()
+            .filter(|l| l.contains("moderation.json"))
+            .collect();
+        insta::assert_snapshot!("moderation_scope_warning", warnings.join("\n"));
+
+        let cloud =
+            TwitchCloud::start(CLIENT_ID, ACCESS, REFRESH, crate::run_eventsub::SCOPES).await;
+        let t = logged_in(&cloud).await;
+        write_moderation(&t, "enforce");
+        let out = t.run(&["validate-config"]);
+        out.status(0);
+        assert!(!out.stdout.contains("moderation.json"), "{}", out.stdout);
     }
 }

@@ -164,6 +164,18 @@ impl PlatformConfig for Twitch {
         Ok(())
     }
 
+    fn moderation_with_state(
+        &self,
+        creator: &Creator,
+        block: &PlatformBlock,
+        state_dir: &Path,
+    ) -> Result<(), String> {
+        match block.settings::<TwitchSettings>() {
+            Some(settings) => super::checks::moderation_with_state(creator, settings, state_dir),
+            None => Ok(()),
+        }
+    }
+
     fn channel(&self, block: &PlatformBlock) -> Option<String> {
         block
             .settings::<TwitchSettings>()

@@ -66,6 +66,10 @@ fn canonical(text: &str) -> String {
         })
         .flat_map(char::to_lowercase)
         .collect();
+    // Most texts hold no dodge: the quick yes-or-no spares them the rewrite's capture groups.
+    if !dodge_regex().is_match(&lower) {
+        return lower;
+    }
     dodge_regex()
         .replace_all(&lower, |caps: &regex::Captures<'_>| {
             let tld = caps
@@ -84,6 +88,10 @@ pub fn hosts(text: &str) -> Vec<String> {
         return Vec::new();
     }
     let canonical = canonical(text);
+    // A sentence's full stop is no link: the quick yes-or-no before the capture groups.
+    if !host_regex().is_match(&canonical) {
+        return Vec::new();
+    }
     host_regex()
         .captures_iter(&canonical)
         .filter_map(|caps| {

@@ -30,6 +30,7 @@ use crate::config::model::{
     Penalty,
 };
 use crate::event::{ChatEvent, CompactString, EventKind, Platform, PlatformSet, Role, Roles};
+use std::cell::OnceCell;
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use words::{Banned, BannedWords};
@@ -375,6 +376,51 @@ struct Context<'a> {
     now_ms: i64,
     first: bool,
     followed_ms: Option<i64>,
+    measures: &'a Measures<'a>,
+}
+
+/// What the filters measure in one message, each worked out once, when a filter first asks: a
+/// creator's several filters of one type (or the same measure) do not repeat the work.
+struct Measures<'e> {
+    event: &'e ChatEvent,
+    hosts: OnceCell<Vec<String>>,
+    caps: OnceCell<(u32, u32)>,
+    symbols: OnceCell<(u32, u32)>,
+    run: OnceCell<(u32, char)>,
+    chars: OnceCell<usize>,
+}
+
+impl<'e> Measures<'e> {
+    fn new(event: &'e ChatEvent) -> Measures<'e> {
+        Measures {
+            event,
+            hosts: OnceCell::new(),
+            caps: OnceCell::new(),
+            symbols: OnceCell::new(),
+            run: OnceCell::new(),
+            chars: OnceCell::new(),
+        }
+    }
+
+    fn hosts(&self) -> &[String] {
+        self.hosts.get_or_init(|| links::hosts(&self.event.text))
+    }
+
+    fn caps(&self) -> (u32, u32) {
+        *self.caps.get_or_init(|| text::caps(self.event))
+    }
+
+    fn symbols(&self) -> (u32, u32) {
+        *self.symbols.get_or_init(|| text::symbols(self.event))
+    }
+
+    fn longest_run(&self) -> (u32, char) {
+        *self.run.get_or_init(|| text::longest_run(&self.event.text))
+    }
+
+    fn chars(&self) -> usize {
+        *self.chars.get_or_init(|| self.event.text.chars().count())
+    }
 }
 
 fn ratio_hit(what: &str, count: u32, total: u32, min: u32, ratio: f64, unit: &str) -> Option<Hit> {
@@ -391,7 +437,7 @@ impl Check {
     fn catches(&self, event: &ChatEvent, cx: &Context<'_>) -> Option<Hit> {
         match self {
             Check::Links { allow, first } => {
-                let hosts = links::hosts(&event.text);
+                let hosts = cx.measures.hosts();
                 if hosts.is_empty() || cx.state.permitted(event, cx.now_ms) {
                     return None;
                 }
@@ -418,15 +464,15 @@ impl Check {
                 })
             }
             Check::Caps { min, ratio } => {
-                let (upper, letters) = text::caps(event);
+                let (upper, letters) = cx.measures.caps();
                 ratio_hit("caps", upper, letters, *min, *ratio, "letters")
             }
             Check::Symbols { min, ratio } => {
-                let (symbols, visible) = text::symbols(event);
+                let (symbols, visible) = cx.measures.symbols();
                 ratio_hit("symbols", symbols, visible, *min, *ratio, "characters")
             }
             Check::Repetition { run, words } => {
-                let (longest, c) = text::longest_run(&event.text);
+                let (longest, c) = cx.measures.longest_run();
                 if longest > *run {
                     return Some(Hit {
                         rule: format!("{c:?} {longest} times in a row"),
@@ -447,7 +493,7 @@ impl Check {
                 })
             }
             Check::Length { max } => {
-                let n = event.text.chars().count();
+                let n = cx.measures.chars();
                 (n > *max as usize).then(|| Hit {
                     rule: format!("{n} characters (at most {max})"),
                     penalty: None,
@@ -533,6 +579,7 @@ pub fn evaluate(
         return Verdict::default();
     }
     let followed_ms = key.and_then(|k| state.follows.get(&k).copied());
+    let measures = Measures::new(event);
     for filter in &creator.filters {
         if !filter.platforms.contains(event.platform) || exempt(&filter.exempt, roles) {
             continue;
@@ -547,6 +594,7 @@ pub fn evaluate(
             now_ms,
             first,
             followed_ms,
+            measures: &measures,
         };
         let Some(hit) = filter.check.catches(event, &cx) else {
             continue;

@@ -85,7 +85,10 @@ impl BannedWords {
                 }
             }
         }
+        // Most messages match no pattern: the set's quick yes-or-no first, which pattern only
+        // then.
         if let Some(regexes) = &self.regexes
+            && regexes.is_match(text)
             && let Some(i) = regexes.matches(text).into_iter().next()
         {
             return Some(Banned::Pattern(&self.patterns[i]));
