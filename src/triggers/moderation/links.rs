@@ -52,7 +52,11 @@ fn dodge_regex() -> &'static Regex {
 fn may_hold_link(text: &str) -> bool {
     let bytes = text.as_bytes();
     memchr::memchr(b'.', bytes).is_some()
-        || bytes.windows(3).any(|w| w.eq_ignore_ascii_case(b"dot"))
+        || memchr::memchr2_iter(b'd', b'D', bytes).any(|i| {
+            bytes
+                .get(i..i + 3)
+                .is_some_and(|w| w.eq_ignore_ascii_case(b"dot"))
+        })
         || text.contains(['。', '．', '｡'])
 }
 

@@ -51,6 +51,15 @@ fn outside_emotes(event: &ChatEvent) -> impl Iterator<Item = char> + '_ {
 
 /// (capitals, letters) outside emotes.
 pub fn caps(event: &ChatEvent) -> (u32, u32) {
+    // The common case, ASCII without emotes, byte by byte.
+    if event.emotes.is_empty() && event.text.is_ascii() {
+        let (mut upper, mut letters) = (0, 0);
+        for b in event.text.bytes() {
+            letters += u32::from(b.is_ascii_alphabetic());
+            upper += u32::from(b.is_ascii_uppercase());
+        }
+        return (upper, letters);
+    }
     let (mut upper, mut letters) = (0, 0);
     for c in outside_emotes(event) {
         if c.is_alphabetic() {
@@ -66,6 +75,18 @@ pub fn caps(event: &ChatEvent) -> (u32, u32) {
 /// (symbols, characters without spaces) outside emotes: a symbol is neither a letter, a digit nor
 /// a space.
 pub fn symbols(event: &ChatEvent) -> (u32, u32) {
+    if event.emotes.is_empty() && event.text.is_ascii() {
+        let (mut symbols, mut visible) = (0, 0);
+        for b in event.text.bytes() {
+            // Whitespace as `char::is_whitespace` has it in ASCII: with the vertical tab.
+            if b.is_ascii_whitespace() || b == 0x0B {
+                continue;
+            }
+            visible += 1;
+            symbols += u32::from(!b.is_ascii_alphanumeric());
+        }
+        return (symbols, visible);
+    }
     let (mut symbols, mut visible) = (0, 0);
     for c in outside_emotes(event) {
         if c.is_whitespace() {
@@ -81,6 +102,21 @@ pub fn symbols(event: &ChatEvent) -> (u32, u32) {
 
 /// The longest run of one character (any case) and that character.
 pub fn longest_run(text: &str) -> (u32, char) {
+    if text.is_ascii() {
+        let mut best = (0, ' ');
+        let mut current = (0, 0u8);
+        for b in text.bytes().map(|b| b.to_ascii_lowercase()) {
+            if b == current.1 {
+                current.0 += 1;
+            } else {
+                current = (1, b);
+            }
+            if current.0 > best.0 && !(b as char).is_whitespace() {
+                best = (current.0, b as char);
+            }
+        }
+        return best;
+    }
     let mut best = (0, ' ');
     let mut current = (0, '\0');
     for c in text.chars().flat_map(char::to_lowercase) {
@@ -154,6 +190,26 @@ mod tests {
             end: 13,
         });
         assert_eq!(caps(&event), (0, 17));
+    }
+
+    proptest::proptest! {
+        /// The byte-by-byte path of ASCII text agrees with the general one (an emote range past
+        /// the text's end takes the general path and leaves every character in).
+        #[test]
+        fn the_ascii_path_agrees_with_the_general_one(text in "[ -~\t\n\x0b\x0c\r\x1c-\x1f]{0,80}") {
+            let fast = message(&text);
+            let mut general = message(&text);
+            general.emotes.push(Emote { id: "1".into(), start: 10_000, end: 10_001 });
+            proptest::prop_assert_eq!(caps(&fast), caps(&general));
+            proptest::prop_assert_eq!(symbols(&fast), symbols(&general));
+            let mut best = (0, ' ');
+            let mut current = (0, '\0');
+            for c in text.chars().flat_map(char::to_lowercase) {
+                if c == current.1 { current.0 += 1 } else { current = (1, c) }
+                if current.0 > best.0 && !c.is_whitespace() { best = current }
+            }
+            proptest::prop_assert_eq!(longest_run(&text), best);
+        }
     }
 
     #[test]
