@@ -489,6 +489,8 @@ mod tests {
         /// When each part was delivered, with what it carried.
         log: DeliveredLog,
         max_chars: usize,
+        /// How many of the next deliveries fail for a passing reason (a 5xx).
+        transient: Arc<std::sync::atomic::AtomicU32>,
     }
 
     impl Delivery for Chat {
@@ -512,6 +514,19 @@ mod tests {
                 }
                 if !*self.connected.borrow() {
                     return Err(DeliveryError::Retry("connection lost".into()));
+                }
+                if self
+                    .transient
+                    .fetch_update(
+                        std::sync::atomic::Ordering::SeqCst,
+                        std::sync::atomic::Ordering::SeqCst,
+                        |n| n.checked_sub(1),
+                    )
+                    .is_ok()
+                {
+                    return Err(DeliveryError::Transient(SourceError::Other(
+                        "HTTP 503".into(),
+                    )));
                 }
                 let text = part.text().unwrap_or(part.command.kind.name().as_str());
                 if text == "fail" {
@@ -537,6 +552,8 @@ mod tests {
         stop: CancellationToken,
         task: tokio::task::JoinHandle<()>,
         t0: Instant,
+        transient: Arc<std::sync::atomic::AtomicU32>,
+        receipts: mpsc::Receiver<crate::command::receipts::Receipt>,
     }
 
     /// A serving loop of at most `limit` sends per 10 s (plus the window's 2% margin: 10.2 s),
@@ -548,7 +565,10 @@ mod tests {
         let stats = wiring.command_stats.clone();
         let track = wiring.track();
         let pacing = Pacing::new(SlidingWindow::new(limit, Duration::from_millis(10_200)));
-        let mut serving = Serving::new(wiring.commands, pacing.clone(), stats.clone());
+        let (receipts_tx, receipts) = Receipts::channel();
+        let mut serving =
+            Serving::new(wiring.commands, pacing.clone(), stats.clone()).with_receipts(receipts_tx);
+        let transient = Arc::new(std::sync::atomic::AtomicU32::new(0));
         let (connection, connected) = watch::channel(true);
         let log = Arc::new(Mutex::new(Vec::new()));
         let lose_next = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -558,6 +578,7 @@ mod tests {
             lose_next: lose_next.clone(),
             log: log.clone(),
             max_chars,
+            transient: transient.clone(),
         };
         let stop = CancellationToken::new();
         let task = {
@@ -577,6 +598,8 @@ mod tests {
             stop,
             task,
             t0: Instant::now(),
+            transient,
+            receipts,
         }
     }
 
@@ -646,6 +669,66 @@ mod tests {
         );
         let stats = chat.stop().await;
         assert_eq!((stats.queued, stats.sent, stats.pending), (2, 2, 0));
+    }
+
+    /// A moderation command that meets passing failures is tried again after 1, 2 and 4 s, and
+    /// its receipt says sent; one that fails every attempt is reported failed for good, with the
+    /// count. A chat message is not tried again.
+    #[tokio::test(start_paused = true)]
+    async fn moderation_commands_are_retried_through_passing_failures_and_report_receipts() {
+        use crate::command::receipts::Outcome;
+        let mut chat = serve(100, 100);
+        let timeout = |cause: &str| PlatformCommand {
+            cause: cause.into(),
+            receipt: true,
+            ..command(CommandKind::Timeout {
+                user: crate::command::TargetUser {
+                    id: "42".into(),
+                    login: "loud".into(),
+                },
+                seconds: 60,
+                reason: None,
+            })
+        };
+        chat.transient.store(2, std::sync::atomic::Ordering::SeqCst);
+        chat.send(timeout("m-1")).await;
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        // Delivered on the third attempt, after pauses of 1 and 2 s.
+        assert_eq!(chat.delivered(), [at(3_000, "timeout")]);
+        let receipt = chat.receipts.recv().await.unwrap();
+        assert_eq!(
+            (receipt.cause.as_str(), receipt.outcome),
+            ("m-1", Outcome::Sent { answer: None })
+        );
+
+        chat.transient
+            .store(10, std::sync::atomic::Ordering::SeqCst);
+        chat.send(timeout("m-2")).await;
+        tokio::time::sleep(Duration::from_secs(20)).await;
+        let receipt = chat.receipts.recv().await.unwrap();
+        assert_eq!(receipt.cause, "m-2");
+        assert_eq!(
+            receipt.outcome,
+            Outcome::Failed {
+                reason: "HTTP 503 (after 4 attempts)".into()
+            }
+        );
+        // Four attempts in all, then no more.
+        assert_eq!(
+            chat.transient.load(std::sync::atomic::Ordering::SeqCst),
+            10 - MODERATION_ATTEMPTS
+        );
+
+        chat.transient.store(1, std::sync::atomic::Ordering::SeqCst);
+        chat.send(say("hello")).await;
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert_eq!(
+            chat.delivered().len(),
+            1,
+            "a chat message is not tried again"
+        );
+        let stats = chat.stop().await;
+        assert_eq!((stats.sent, stats.failed), (1, 2));
     }
 
     #[tokio::test(start_paused = true)]
