@@ -236,7 +236,8 @@ pub async fn run(
 
     // Ends when the pipeline (holding the router, holding its sender) is dropped at shutdown.
     let commands = supervisor.commands(counters.commands.clone(), telemetry.clone());
-    let standings = super::standings::spawn(readers.clone(), commands.clone(), config_rx.clone(), &tasks);
+    let standings =
+        super::standings::spawn(readers.clone(), commands.clone(), config_rx.clone(), &tasks);
     let (operator, mut operator_rx) = tokio::sync::mpsc::channel(crate::control::OPERATOR_QUEUE);
     if let Some(http) = http {
         let control = crate::control::Control::new(crate::control::ControlParts {

@@ -116,13 +116,8 @@ fn own_chat(
 ) {
     let mut points_command = false;
     if let Some(settings) = &creator.points {
-        points_command = points::on_message(
-            event,
-            settings,
-            &mut state.points,
-            &state.people,
-            actions,
-        );
+        points_command =
+            points::on_message(event, settings, &mut state.points, &state.people, actions);
     }
     if let Some(settings) = creator.polls() {
         polls::on_message(event, settings, &mut state.polls, actions);
