@@ -33,12 +33,9 @@ fn main() {
     // The same run twice: the plain pipeline, then with the channel's daily bot configured (timers,
     // giveaways, quotes, points, links, chat trends), so the cost of the daily bot is the difference.
     // `BENCH_MODE=plain` or `daily` runs one of the two (to count a mode's instructions alone).
-    match std::env::var("BENCH_MODE").as_deref() {
-        Ok(mode @ ("plain" | "daily")) => {
-            run_once(seconds, mode == "daily");
-            return;
-        }
-        _ => {}
+    if let Ok(mode @ ("plain" | "daily")) = std::env::var("BENCH_MODE").as_deref() {
+        run_once(seconds, mode == "daily");
+        return;
     }
     let plain = run_once(seconds, false);
     let daily = run_once(seconds, true);
