@@ -8,6 +8,7 @@
 pub mod detail;
 mod extras;
 mod live;
+pub mod person;
 mod platform;
 pub mod tick;
 pub mod wire_checks;
@@ -19,6 +20,7 @@ pub use detail::{
 };
 pub use extras::Extras;
 pub use live::LiveStream;
+pub use person::Account;
 pub use platform::{
     EmoteImages, Platform, PlatformInfo, PlatformSet, RegisteredPlatform, UnknownPlatform,
     register_platforms_in_schema,
@@ -37,6 +39,10 @@ pub fn platform_id_hash(platform: Platform, id: &str) -> u64 {
     id.hash(&mut h);
     h.finish()
 }
+
+/// The hasher of maps consulted for every chat message (per-person points, trend words): SipHash
+/// costs several times more on short keys. Seeded per process, so chat cannot aim collisions.
+pub type FastHasher = foldhash::fast::RandomState;
 
 /// Roles a chat author holds, ordered from least to most privileged.
 ///

@@ -18,7 +18,10 @@
 //!   and the platform registry ([`sources::registry`]): one folder per platform, registered with
 //!   one line, which shared code iterates.
 //! - [`triggers`]: the pure trigger engine: registry, stream-event conditions, cooldowns, polls and
-//!   their deadlines on the ticks, templates.
+//!   their deadlines on the ticks, templates, and the channel's daily bot (timers, giveaways,
+//!   quotes, points, linked accounts).
+//! - [`trends`]: chat trends (messages per minute, chatters, top emotes and words, mentions) over
+//!   1, 5 and 15 minutes, a live view the run loop publishes.
 //! - [`actions`]: action descriptors (plain data, with their cause).
 //! - [`effects`]: the router and one sink per kind of effect.
 //! - [`engine`]: the Core: dedupe, then triggers, for events and ticks; what `ss run` and `ss replay`
@@ -33,11 +36,14 @@
 //!   effects; the diff against what the live run did, and counts.
 //! - [`store`]: the SQLite store: the single batching writer (the only one that migrates), the
 //!   read-only handle and reader pool everyone else uses, one module per domain (chat, actions,
-//!   community, clips, outbox, checkpoints, quotas, audit, runs, ticks).
+//!   community, clips, outbox, checkpoints, quotas, audit, runs, ticks, people, points, quotes,
+//!   giveaways).
 //! - [`routing`]: where a notification goes (Discord guild channels, X), from posting.json and
 //!   discord.json; hands the outbox rows to whatever caused them, to be written with it.
 //! - [`notify`]: the outbox's senders (Discord, X) and their rate limits, and the go-live watcher
 //!   that turns a source going live into once-per-stream posts.
+//! - [`imports`]: what other bots export (quotes: Firebot's CSV export and database, CSV, JSON),
+//!   read into the runtime's types for `ss quotes import`.
 //! - [`obs`]: OBS over obs-websocket v5: one connection per configured OBS, its requests (scenes,
 //!   sources, inputs, replay buffer, chapters, stream) and its health.
 //! - [`http_out`]: outgoing HTTP of senders and platform side calls (client, form, errors).
@@ -75,6 +81,7 @@ pub mod export;
 pub mod guards;
 pub mod http;
 pub mod http_out;
+pub mod imports;
 pub mod json_spans;
 pub mod lanes;
 pub mod log_sink;
@@ -90,6 +97,7 @@ pub mod status;
 pub mod store;
 mod swar;
 pub mod telemetry;
+pub mod trends;
 pub mod triggers;
 pub mod version;
 pub mod wire;

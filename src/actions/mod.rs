@@ -5,6 +5,7 @@
 //! them as data makes replays deterministic and testable (compare two `Vec<Action>`), lets the store
 //! record them, and lets a future split deployment ship them over a message broker unchanged.
 
+pub mod community;
 pub mod poll;
 
 use crate::config::model::ObsCall;
@@ -123,6 +124,86 @@ pub enum ActionKind {
         channel: String,
         query: StandingsQuery,
     },
+    /// A command of the daily bot (giveaway, quote, points, link) that was refused: counted, and
+    /// answered by a reply.
+    Refused { command: String, reason: String },
+    /// A giveaway opened (`!giveaway open <keyword> [duration] [--subs-only|--followers]`).
+    GiveawayOpen {
+        giveaway: String,
+        keyword: String,
+        eligibility: community::Eligibility,
+        /// When entries close by themselves, if a duration was given.
+        closes_at: Option<DateTime<Utc>>,
+    },
+    /// One person entered (once per person, whichever platform they enter from).
+    GiveawayEntry {
+        giveaway: String,
+        entrant: community::Entrant,
+    },
+    /// Entries closed at the giveaway's deadline.
+    GiveawayEntriesClosed { giveaway: String, entries: u64 },
+    /// Winners drawn (`!giveaway draw [n]`) or one replaced (`!giveaway reroll`), with the seed and
+    /// the entry list hash that let anyone check the draw.
+    GiveawayDraw {
+        giveaway: String,
+        draw: community::Draw,
+        /// The Discord notification channel key the winners go to, if any.
+        discord: Option<String>,
+    },
+    /// The giveaway ended (`!giveaway close`).
+    GiveawayClose { giveaway: String },
+    /// `!quote add <text>`: the store numbers it; the reply names the number.
+    QuoteAdd {
+        channel: String,
+        text: String,
+        added_by: String,
+        /// The stream's title when the engine knows it (from the last go-live event).
+        game: Option<String>,
+    },
+    /// `!quote del <n>`.
+    QuoteDelete { channel: String, number: u32 },
+    /// `!quote [n]`, `!quote search <words>`: answered from the store.
+    Quote {
+        channel: String,
+        query: community::QuoteQuery,
+    },
+    /// Points credited to users of the action's platform, once per (cause, reason, user).
+    PointsCredit {
+        reason: community::CreditReason,
+        amount: i64,
+        users: Vec<community::UserOnPlatform>,
+    },
+    /// `!give <user> <n>`: points moved from the author's person to the named user, if they have
+    /// them.
+    PointsGive {
+        channel: String,
+        user_id: String,
+        user_name: String,
+        to: String,
+        amount: i64,
+    },
+    /// A moderator's `!points add|remove <user> <n>` (`amount` negative to remove; a balance never
+    /// goes below zero).
+    PointsAdjust {
+        channel: String,
+        to: String,
+        amount: i64,
+    },
+    /// `!points`, `!top points`: answered from the store.
+    Points {
+        channel: String,
+        query: community::PointsQuery,
+    },
+    /// Accounts linked into one person (`!link CODE`).
+    Link {
+        person: String,
+        accounts: Vec<community::LinkedAccount>,
+    },
+    /// An account taken out of its person (`!unlink`); a person left with one account dissolves.
+    Unlink {
+        person: String,
+        account: community::LinkedAccount,
+    },
     /// A request to the creator's OBS, its templates filled.
     Obs { call: ObsCall },
 }
@@ -172,6 +253,21 @@ impl ActionKind {
             ActionKind::PollClose { .. } => "poll_close",
             ActionKind::PollRefused { .. } => "poll_refused",
             ActionKind::Standings { .. } => "standings",
+            ActionKind::Refused { .. } => "refused",
+            ActionKind::GiveawayOpen { .. } => "giveaway_open",
+            ActionKind::GiveawayEntry { .. } => "giveaway_entry",
+            ActionKind::GiveawayEntriesClosed { .. } => "giveaway_entries_closed",
+            ActionKind::GiveawayDraw { .. } => "giveaway_draw",
+            ActionKind::GiveawayClose { .. } => "giveaway_close",
+            ActionKind::QuoteAdd { .. } => "quote_add",
+            ActionKind::QuoteDelete { .. } => "quote_delete",
+            ActionKind::Quote { .. } => "quote",
+            ActionKind::PointsCredit { .. } => "points_credit",
+            ActionKind::PointsGive { .. } => "points_give",
+            ActionKind::PointsAdjust { .. } => "points_adjust",
+            ActionKind::Points { .. } => "points",
+            ActionKind::Link { .. } => "link",
+            ActionKind::Unlink { .. } => "unlink",
             ActionKind::Obs { .. } => "obs",
         }
     }

@@ -11,6 +11,7 @@ mod export;
 mod logging;
 mod migrate;
 mod publish_state;
+mod quotes;
 mod replay;
 mod run;
 mod status;
@@ -79,6 +80,8 @@ pub enum Command {
     Migrate(migrate::Args),
     /// Log a creator in on a platform without a browser here (`ss auth twitch --creator ID`), or list stored logins.
     Auth(auth::Args),
+    /// Quotes: import another bot's quotes (Firebot's export, CSV, JSON), numbers kept.
+    Quotes(quotes::Args),
     /// Print shell completions (bash, zsh, fish, elvish, powershell) to stdout.
     Completions(completions::Args),
 }
@@ -157,6 +160,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Some(Command::Clip(args)) => clip::run(&root, args),
         Some(Command::Migrate(args)) => migrate::run(&root, args),
         Some(Command::Auth(args)) => auth::run(&root, args),
+        Some(Command::Quotes(args)) => quotes::run(&root, args),
         None => {
             use clap::CommandFactory;
             let mut cmd = Cli::command();

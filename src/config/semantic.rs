@@ -50,6 +50,7 @@ pub fn check(
     state_dir: Option<&std::path::Path>,
 ) -> Vec<Finding> {
     let mut out = Findings(Vec::new());
+    let mut daily = Vec::new();
     if let Some(state_dir) = state_dir
         && known.contains(&ConfigKind::Creators)
     {
@@ -60,6 +61,7 @@ pub fn check(
     }
     if known.contains(&ConfigKind::Creators) {
         creators(&config.creators, &mut out);
+        daily.extend(super::community_checks::declared_links(&config.creators));
     }
     if known.contains(&ConfigKind::Triggers) {
         let creators = known
@@ -67,7 +69,17 @@ pub fn check(
             .then_some(&config.creators);
         triggers(&config.triggers, creators, &mut out);
         polls(&config.triggers, creators, &mut out);
+        daily.extend(super::community_checks::triggers(
+            &config.triggers,
+            creators,
+        ));
     }
+    out.0.extend(daily.into_iter().map(|p| Finding {
+        kind: p.kind,
+        pointer: p.pointer,
+        message: p.message,
+        warning: p.warning,
+    }));
     if known.contains(&ConfigKind::Discord) {
         let creators = known
             .contains(&ConfigKind::Creators)

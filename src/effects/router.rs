@@ -53,10 +53,25 @@ impl Router {
             | ActionKind::Score { .. }
             | ActionKind::PollOpen { .. }
             | ActionKind::PollClose { .. }
-            | ActionKind::PollRefused { .. } => self.community.accept(action, ops),
+            | ActionKind::PollRefused { .. }
+            | ActionKind::Refused { .. }
+            | ActionKind::GiveawayOpen { .. }
+            | ActionKind::GiveawayEntry { .. }
+            | ActionKind::GiveawayEntriesClosed { .. }
+            | ActionKind::GiveawayDraw { .. }
+            | ActionKind::GiveawayClose { .. }
+            | ActionKind::PointsCredit { .. }
+            | ActionKind::Link { .. }
+            | ActionKind::Unlink { .. } => self.community.accept(action, ops),
             ActionKind::Notify { .. } => self.outbox.accept(action, ops),
             ActionKind::ValidationPassed => self.validation.accept(action, ops),
-            ActionKind::Standings { .. } => self.standings.accept(action, ops),
+            ActionKind::Standings { .. }
+            | ActionKind::Quote { .. }
+            | ActionKind::QuoteAdd { .. }
+            | ActionKind::QuoteDelete { .. }
+            | ActionKind::Points { .. }
+            | ActionKind::PointsGive { .. }
+            | ActionKind::PointsAdjust { .. } => self.standings.accept(action, ops),
             ActionKind::Obs { .. } => self.obs.accept(action, ops),
         }
     }

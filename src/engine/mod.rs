@@ -9,7 +9,9 @@
 pub mod dedupe;
 
 use crate::actions::Action;
+use crate::actions::community::LinkEntry;
 use crate::event::{ChatEvent, Platform, Tick};
+use crate::triggers::people::People;
 use crate::triggers::{self, Registry, TriggerState};
 use dedupe::Dedupe;
 
@@ -62,15 +64,27 @@ impl Core {
         actions
     }
 
-    /// New triggers; cooldowns and counts start fresh, the dedupe window is kept.
+    /// New triggers; cooldowns and counts start fresh, the dedupe window and the links are kept
+    /// (link codes are not).
     pub fn replace_triggers(&mut self, registry: Registry) {
+        let people = std::mem::take(&mut self.state.people).without_codes();
         self.state = TriggerState::new(&registry);
+        self.state.people = people;
         self.registry = registry;
     }
 
     /// The same triggers with fresh cooldowns and counts, as after a run start or a reload (a
-    /// replay crossing a recorded run mark); the dedupe window is kept.
+    /// replay crossing a recorded run mark); the dedupe window and the links are kept (link codes
+    /// are not).
     pub fn restart(&mut self) {
+        let people = std::mem::take(&mut self.state.people).without_codes();
         self.state = TriggerState::new(&self.registry);
+        self.state.people = people;
+    }
+
+    /// The linked accounts as the store holds them (`ss run` at its start, `ss replay` at each run
+    /// mark): who is one person across platforms. Pending link codes are forgotten.
+    pub fn set_links(&mut self, links: impl IntoIterator<Item = LinkEntry>) {
+        self.state.people = People::from_links(links);
     }
 }

@@ -68,6 +68,8 @@ pub struct RuntimeView {
     pub captures: Vec<crate::clips::capture::CaptureView>,
     /// The OBS connections (one per creator in obs.json).
     pub obs: Vec<crate::obs::status::ObsView>,
+    /// The chat trends last published by the run loop (`None` when off or not yet published).
+    pub trends: Option<crate::trends::TrendsSnapshot>,
 }
 
 impl RuntimeView {

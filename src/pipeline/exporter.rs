@@ -56,6 +56,8 @@ pub struct ExporterParts {
     pub captures: crate::clips::CaptureViews,
     /// The OBS connections.
     pub obs: Vec<crate::obs::status::ObsStatus>,
+    /// The last chat trends the run loop published.
+    pub trends: crate::trends::SharedTrends,
 }
 
 impl ExporterParts {
@@ -97,6 +99,11 @@ impl ExporterParts {
                 .iter()
                 .map(crate::obs::status::ObsStatus::snapshot)
                 .collect(),
+            trends: self
+                .trends
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone(),
         }
     }
 

@@ -5,6 +5,7 @@ pub mod clock;
 pub mod counters;
 pub mod exporter;
 pub mod http_server;
+pub mod people;
 pub mod process;
 pub mod reload;
 pub mod runner;

@@ -19,6 +19,7 @@ use crate::telemetry::Telemetry;
 use crate::triggers::Registry;
 use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
 
 /// Items taken from the data lane per batch.
 const BATCH: usize = 512;
@@ -37,6 +38,74 @@ pub(super) struct Pipeline {
     pub unsent_events: u64,
     /// The live feed of the HTTP server's `/events`, when it runs.
     pub feed: Option<crate::http::Feed>,
+    /// Chat trends, when on (system.json `trends`).
+    pub trends: Option<Trends>,
+}
+
+/// The run's chat trends: counted per accepted message, published (to `/events` and the exporter)
+/// at most every [`crate::trends::PUBLISH_EVERY`], checked at each tick.
+pub(super) struct Trends {
+    counts: crate::trends::ChatTrends,
+    shared: crate::trends::SharedTrends,
+    /// When the last snapshot went out (tokio's clock, so a test can pause it).
+    published: Option<Instant>,
+}
+
+impl Trends {
+    pub fn new(config: &Config, shared: crate::trends::SharedTrends) -> Trends {
+        Trends {
+            counts: crate::trends::ChatTrends::new(mention_names(config)),
+            shared,
+            published: None,
+        }
+    }
+
+    fn publish_if_due(&mut self, feed: Option<&crate::http::Feed>) {
+        if self
+            .published
+            .is_none_or(|at| at.elapsed() >= crate::trends::PUBLISH_EVERY)
+        {
+            self.publish(feed);
+        }
+    }
+
+    /// Publishes a snapshot now (the last one of a run, so the final export has every message).
+    /// Nothing goes out before the first chat message.
+    fn publish(&mut self, feed: Option<&crate::http::Feed>) {
+        let snapshot = self.counts.snapshot(chrono::Utc::now());
+        if snapshot.creators.is_empty() {
+            return;
+        }
+        self.published = Some(Instant::now());
+        if let Some(feed) = feed {
+            feed.publish("trends", &snapshot);
+        }
+        *self
+            .shared
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(snapshot);
+    }
+}
+
+/// The names that mention each creator in chat: their id, display name (spaces dropped) and the
+/// channels their platform blocks name.
+fn mention_names(config: &Config) -> std::collections::HashMap<String, Vec<String>> {
+    config
+        .creators
+        .creators
+        .iter()
+        .map(|c| {
+            let mut names = vec![c.id.clone(), c.display_name.replace(' ', "")];
+            for (platform, block) in c.platforms.iter() {
+                if let Some(channel) =
+                    crate::config::platform::config_of(platform).and_then(|p| p.channel(block))
+                {
+                    names.push(channel);
+                }
+            }
+            (c.id.clone(), names)
+        })
+        .collect()
 }
 
 impl Pipeline {
@@ -71,6 +140,9 @@ impl Pipeline {
                 }
             }
             Inbound::Tick(tick) => {
+                if let Some(trends) = &mut self.trends {
+                    trends.publish_if_due(self.feed.as_ref());
+                }
                 let actions = self.core.tick(&tick);
                 // The tick rule: a tick that fired nothing changed nothing, so it is not recorded.
                 if actions.is_empty() {
@@ -101,6 +173,9 @@ impl Pipeline {
         };
         if let Some(feed) = &self.feed {
             feed.publish("chat", &event);
+        }
+        if let Some(trends) = &mut self.trends {
+            trends.counts.observe(&event);
         }
         if self.chat_log {
             self.ops.push(WriteOp::ChatEvent(Box::new(event)));
@@ -174,6 +249,10 @@ pub(super) async fn drain(
             biased;
             received = receiver.recv_many(&mut batch, BATCH) => {
                 if received == 0 {
+                    // The lane closed: the run's last trends go out, for the final export.
+                    if let Some(trends) = &mut pipeline.trends {
+                        trends.publish(pipeline.feed.as_ref());
+                    }
                     return Ok(());
                 }
             }
@@ -221,7 +300,7 @@ mod tests {
             router: Router {
                 commands: CommandSink::new(commands.clone()),
                 clips: ClipSink::new(Arc::new(Notify::new()), Arc::new(Notify::new())),
-                community: CommunitySink,
+                community: CommunitySink::default(),
                 outbox: OutboxSink,
                 validation: ValidationSink::new(Default::default()),
                 standings: StandingsSink::new(None, commands),
@@ -231,6 +310,7 @@ mod tests {
             ops: Vec::new(),
             unsent_events: 0,
             feed: None,
+            trends: None,
         }
     }
 
@@ -327,5 +407,44 @@ mod tests {
             ["poll_close", "reply"],
             "the close and its results, caused by the tick"
         );
+    }
+
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn trends_go_to_the_feed_at_most_every_five_seconds_with_what_chat_said() {
+        let root = tempfile::tempdir().unwrap();
+        let mut p = pipeline(root.path());
+        let feed = crate::http::Feed::new();
+        let shared = crate::trends::SharedTrends::default();
+        p.feed = Some(feed.clone());
+        p.trends = Some(Trends::new(&Config::default(), shared.clone()));
+        let now = Utc::now();
+        for (i, text) in ["hype hype", "more hype", "hello"].iter().enumerate() {
+            let mut event = message(&format!("m{i}"), 0, text, false);
+            event.timestamp = now;
+            p.process(Inbound::Event(event)).await.unwrap();
+        }
+        // Twelve ticks a second apart: snapshots at 0 s, 5 s and 10 s only.
+        for s in 0..12 {
+            p.process(Inbound::Tick(Tick::new(
+                "demo",
+                now + chrono::Duration::seconds(s),
+            )))
+            .await
+            .unwrap();
+            tokio::time::advance(std::time::Duration::from_secs(1)).await;
+        }
+        let trends: Vec<serde_json::Value> = feed
+            .subscribe(Some(0))
+            .0
+            .items
+            .iter()
+            .filter(|item| item.kind == "trends")
+            .map(|item| serde_json::from_str(&item.json).unwrap())
+            .collect();
+        assert_eq!(trends.len(), 3, "every 5 s, not every tick: {trends:?}");
+        let window = &trends[0]["creators"][0]["windows"][0];
+        assert_eq!(window["messages"], 3, "{window}");
+        assert_eq!(window["top_words"][0]["text"], "hype", "{window}");
+        assert!(shared.lock().unwrap().is_some(), "the exporter's copy too");
     }
 }

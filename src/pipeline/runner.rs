@@ -16,7 +16,7 @@
 use super::counters::RunCounters;
 use super::exporter::{Exporter, ExporterParts};
 use super::http_server::start_http;
-use super::process::{Pipeline, drain};
+use super::process::{Pipeline, Trends, drain};
 use super::startup::{OpenStore, open_store};
 use super::summary::Ended;
 pub use super::summary::RunSummary;
@@ -106,8 +106,14 @@ pub async fn run(
         db,
         writer,
         readers,
-        core,
+        mut core,
     } = open_store(root, &config).await?;
+    // The linked accounts: creators.json's declared into the store, then all of them loaded.
+    core.set_links(
+        super::people::sync_and_load(&config, &writer, &readers)
+            .await
+            .with_context(|| format!("loading linked accounts from {}", db.display()))?,
+    );
 
     let counters = Arc::new(RunCounters::default());
     let validated = Validated::default();
@@ -167,19 +173,21 @@ pub async fn run(
             services: &services,
         },
     );
-    // Each running creator's clock: ticks never hold the lane open.
-    super::clock::spawn(
-        super::clock::creators(&plans),
-        sink.ticks(),
-        shutdown.clone(),
-        &tasks,
-    );
+    let ticks = sink.ticks();
     // The sources (and platforms' services, until they close) hold the only senders now, so the
     // lane closes when the last source stops.
     drop(sink);
     // Statuses the services report into for creators without a running source (go-live polls).
     let mut statuses = supervisor.status_handles();
     statuses.extend(services.sources_started(&statuses, &secrets, &shutdown, &tasks));
+    // Each running creator's clock, live as their statuses say: ticks never hold the lane open.
+    super::clock::spawn(
+        super::clock::ticking(super::clock::creators(&plans), &statuses),
+        ticks,
+        shutdown.clone(),
+        &tasks,
+    );
+    let trends = crate::trends::SharedTrends::default();
 
     let notifications = crate::notify::start(crate::notify::NotifyParts {
         readers: readers.clone(),
@@ -221,13 +229,15 @@ pub async fn run(
             notify: notifications.stats.clone(),
             captures: clips.views(),
             obs: obs.statuses(),
+            trends: trends.clone(),
         },
         &tasks,
     );
 
     // Ends when the pipeline (holding the router, holding its sender) is dropped at shutdown.
     let commands = supervisor.commands(counters.commands.clone(), telemetry.clone());
-    let standings = super::standings::spawn(readers.clone(), commands.clone(), &tasks);
+    let standings =
+        super::standings::spawn(readers.clone(), commands.clone(), config_rx.clone(), &tasks);
     let (operator, mut operator_rx) = tokio::sync::mpsc::channel(crate::control::OPERATOR_QUEUE);
     if let Some(http) = http {
         let control = crate::control::Control::new(crate::control::ControlParts {
@@ -251,7 +261,7 @@ pub async fn run(
         router: Router {
             commands: CommandSink::new(commands.clone()),
             clips: ClipSink::new(clip_worker, export_now),
-            community: CommunitySink,
+            community: CommunitySink::new(Routing::new(config_rx.clone())),
             outbox: OutboxSink,
             validation: ValidationSink::new(validated),
             standings: StandingsSink::new(Some(standings), commands),
@@ -259,6 +269,11 @@ pub async fn run(
         },
         counters: counters.clone(),
         ops: Vec::new(),
+        trends: config
+            .system
+            .trends
+            .enabled
+            .then(|| Trends::new(&config, trends)),
         feed,
         unsent_events: 0,
     };

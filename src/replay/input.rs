@@ -135,22 +135,31 @@ pub fn read_store(
         .collect();
     points.sort_by_key(Point::key);
     let mut points = points.into_iter().peekable();
+    // The links as they were where the state starts: the live run loaded them there too.
+    let links = |at: i64| -> anyhow::Result<Item> {
+        Ok(Item::Links(
+            store.links_at(at)?.into_iter().map(|l| l.entry()).collect(),
+        ))
+    };
+    f(links(start_chat)?)?;
     // Everything positioned before chat event `id` (after the events before it).
     let mut before = |id: i64, f: &mut dyn FnMut(Item) -> anyhow::Result<()>| {
-        let mut fresh = false;
+        let mut fresh: Option<i64> = None;
         while let Some(point) = points.next_if(|p| p.after_chat_id < id) {
             match point.tick {
-                None => fresh = true,
+                None => fresh = Some(point.after_chat_id),
                 Some(tick) => {
-                    if std::mem::take(&mut fresh) {
+                    if let Some(at) = fresh.take() {
                         f(Item::FreshState)?;
+                        f(links(at)?)?;
                     }
                     f(Item::Tick(tick))?;
                 }
             }
         }
-        if fresh {
+        if let Some(at) = fresh {
             f(Item::FreshState)?;
+            f(links(at)?)?;
         }
         anyhow::Ok(())
     };

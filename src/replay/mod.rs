@@ -59,6 +59,9 @@ pub enum Item {
     Tick(Tick),
     /// The live trigger state started afresh before the next event (a run start, a hot reload).
     FreshState,
+    /// The linked accounts as the store held them here (at the start and after each fresh state):
+    /// the live run loaded the same.
+    Links(Vec<crate::actions::community::LinkEntry>),
     /// A line that could not be read; replay goes on without it.
     Skipped(SkippedLine),
 }
@@ -178,6 +181,7 @@ impl Replay {
                 self.summary.fresh_starts += 1;
                 self.core.restart();
             }
+            Item::Links(links) => self.core.set_links(links),
             Item::Skipped(line) => {
                 self.summary.skipped_lines += 1;
                 out.skipped(&line);

@@ -283,4 +283,127 @@ pub const MIGRATIONS: &[&str] = &[
     r"
     ALTER TABLE chat_events ADD COLUMN shared_from TEXT;
     ",
+    // 12 -> 13: the channel's daily bot. Whether the creator was live at a recorded tick (timers
+    // and watch-time points run only while live); linked accounts (one viewer across platforms),
+    // with when, how and where in the chat log each link was made and undone; points balances, the
+    // ledger that makes a credit once-only per (cause, reason, account), and transfers with their
+    // outcome; quotes, numbered per creator and never renumbered; giveaways, their entries (one per
+    // person) and their draws with the seed and entry list hash that let anyone check them.
+    r"
+    ALTER TABLE ticks ADD COLUMN live INTEGER NOT NULL DEFAULT 1;
+    CREATE TABLE links (
+        id                      INTEGER PRIMARY KEY,
+        creator                 TEXT    NOT NULL,
+        person                  TEXT    NOT NULL,
+        platform                TEXT    NOT NULL,
+        user_id                 TEXT    NOT NULL,
+        user_name               TEXT    NOT NULL,
+        -- 'chat' (!link) or 'config' (creators.json).
+        how                     TEXT    NOT NULL,
+        cause                   TEXT    NOT NULL,
+        made_ms                 INTEGER NOT NULL,
+        -- The last chat_events id recorded before the link (0 for none), as for run marks.
+        made_after_chat_id      INTEGER NOT NULL,
+        unlinked_ms             INTEGER,
+        unlinked_how            TEXT,
+        unlinked_cause          TEXT,
+        unlinked_after_chat_id  INTEGER
+    );
+    CREATE UNIQUE INDEX links_active ON links (creator, platform, user_id) WHERE unlinked_ms IS NULL;
+    CREATE INDEX links_by_person ON links (creator, person);
+    CREATE TABLE points (
+        creator     TEXT    NOT NULL,
+        platform    TEXT    NOT NULL,
+        user_id     TEXT    NOT NULL,
+        user_name   TEXT    NOT NULL,
+        balance     INTEGER NOT NULL CHECK (balance >= 0),
+        earned      INTEGER NOT NULL,
+        updated_ms  INTEGER NOT NULL,
+        PRIMARY KEY (creator, platform, user_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE points_ledger (
+        id        INTEGER PRIMARY KEY,
+        creator   TEXT    NOT NULL,
+        platform  TEXT    NOT NULL,
+        user_id   TEXT    NOT NULL,
+        amount    INTEGER NOT NULL,
+        reason    TEXT    NOT NULL,
+        cause     TEXT    NOT NULL,
+        at_ms     INTEGER NOT NULL,
+        UNIQUE (cause, reason, creator, platform, user_id)
+    );
+    CREATE TABLE points_transfers (
+        id             INTEGER PRIMARY KEY,
+        creator        TEXT    NOT NULL,
+        cause          TEXT    NOT NULL UNIQUE,
+        kind           TEXT    NOT NULL,
+        from_platform  TEXT,
+        from_user_id   TEXT,
+        to_name        TEXT    NOT NULL,
+        to_platform    TEXT,
+        to_user_id     TEXT,
+        amount         INTEGER NOT NULL,
+        moved          INTEGER NOT NULL,
+        outcome        TEXT    NOT NULL,
+        at_ms          INTEGER NOT NULL
+    );
+    CREATE TABLE quotes (
+        creator        TEXT    NOT NULL,
+        number         INTEGER NOT NULL,
+        text           TEXT    NOT NULL,
+        added_by       TEXT    NOT NULL,
+        said_by        TEXT,
+        platform       TEXT,
+        game           TEXT,
+        added_ms       INTEGER NOT NULL,
+        -- 'chat' or 'import'.
+        source         TEXT    NOT NULL,
+        cause          TEXT    UNIQUE,
+        deleted_ms     INTEGER,
+        deleted_cause  TEXT,
+        PRIMARY KEY (creator, number)
+    ) WITHOUT ROWID;
+    CREATE TABLE giveaways (
+        creator            TEXT    NOT NULL,
+        giveaway           TEXT    NOT NULL,
+        platform           TEXT    NOT NULL,
+        keyword            TEXT    NOT NULL,
+        eligibility        TEXT    NOT NULL,
+        opened_ms          INTEGER NOT NULL,
+        closes_ms          INTEGER,
+        entries_closed_ms  INTEGER,
+        closed_ms          INTEGER,
+        -- 'command', or 'interrupted' when trigger state started afresh while it was running.
+        close_reason       TEXT,
+        PRIMARY KEY (creator, giveaway)
+    ) WITHOUT ROWID;
+    CREATE TABLE giveaway_entries (
+        id         INTEGER PRIMARY KEY,
+        creator    TEXT    NOT NULL,
+        giveaway   TEXT    NOT NULL,
+        person     TEXT    NOT NULL,
+        platform   TEXT    NOT NULL,
+        user_id    TEXT    NOT NULL,
+        user_name  TEXT    NOT NULL,
+        weight     INTEGER NOT NULL,
+        entry_id   TEXT    NOT NULL,
+        at_ms      INTEGER NOT NULL,
+        UNIQUE (creator, giveaway, person)
+    );
+    CREATE TABLE giveaway_draws (
+        id            INTEGER PRIMARY KEY,
+        creator       TEXT    NOT NULL,
+        giveaway      TEXT    NOT NULL,
+        number        INTEGER NOT NULL,
+        kind          TEXT    NOT NULL,
+        seed          TEXT    NOT NULL,
+        entries_hash  TEXT    NOT NULL,
+        entries       INTEGER NOT NULL,
+        total_weight  INTEGER NOT NULL,
+        winners       TEXT    NOT NULL,
+        replaced      TEXT,
+        at_ms         INTEGER NOT NULL,
+        UNIQUE (creator, giveaway, number)
+    );
+    ",
 ];

@@ -36,7 +36,7 @@ use super::error::StoreError;
 use super::open::Store;
 use super::outbox::{self, NewOutbox, OutboxResult};
 use super::runs::{self, RunMark};
-use super::{actions, audit, community, quotas, ticks};
+use super::{actions, audit, community, giveaways, people, quotas, ticks};
 use crate::actions::Action;
 use crate::backoff::Backoff;
 use crate::event::{ChatEvent, Platform, Tick};
@@ -110,6 +110,13 @@ pub enum WriteOp {
     /// A tick that fired actions, recorded where it came in the chat (sent in one `Atomic` with
     /// its actions); see [`super::ticks`].
     Tick(Tick),
+    /// The links creators.json declares for `creator`, made what the store holds (sent at each run
+    /// start, after the run mark); see [`super::people`].
+    DeclaredLinks {
+        creator: String,
+        people: Vec<super::people::DeclaredPerson>,
+        at: DateTime<Utc>,
+    },
     /// Ops that commit together or not at all (a polled page with its checkpoint).
     Atomic(Vec<WriteOp>),
     /// Wake this after everything sent before it is committed (the clip worker, the exporter).
@@ -627,8 +634,14 @@ fn apply(
         WriteOp::RunMark(mark) => {
             runs::record(conn, mark)?;
             community::interrupt_open_polls(conn, &mark.at)?;
+            giveaways::interrupt_running(conn, &mark.at)?;
         }
         WriteOp::Tick(tick) => ticks::record(conn, tick)?,
+        WriteOp::DeclaredLinks {
+            creator,
+            people: declared,
+            at,
+        } => people::declare(conn, creator, declared, at)?,
         WriteOp::Atomic(ops) => {
             // The group shares the batch's transaction; each of its ops is guarded (and counted) alone.
             for op in ops {

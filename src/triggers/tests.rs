@@ -148,6 +148,23 @@ fn cooldowns_per_user_creator_and_global_use_event_time() {
 }
 
 #[test]
+fn a_trigger_without_cooldowns_fires_for_a_message_stamped_before_the_last_one() {
+    // Two chats' clocks differ: a Kick message can arrive after a later-stamped Twitch one.
+    let reg = registry(SET);
+    let mut st = TriggerState::new(&reg);
+    assert!(
+        fired(&reg, &mut st, &msg(10, "ann", "gg"))
+            .iter()
+            .any(|a| a.starts_with("gg:"))
+    );
+    let earlier = fired(&reg, &mut st, &msg(9, "bob", "gg"));
+    assert!(
+        earlier.iter().any(|a| a.starts_with("gg:")),
+        "no cooldown, so nothing holds it back: {earlier:?}"
+    );
+}
+
+#[test]
 fn platform_filter_and_disabled_triggers() {
     let reg = registry(
         r#"[{"id": "k", "kind": "command", "command": "!k", "platforms": ["kick"], "action": {"type": "validation_passed"}},

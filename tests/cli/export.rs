@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Every file of the catalogue, as `ss export` writes it under `runtime/`.
-pub const CATALOGUE: [&str; 28] = [
+pub const CATALOGUE: [&str; 34] = [
     "exports/meta.json",
     "exports/version.json",
     "exports/about.public.json",
@@ -21,6 +21,9 @@ pub const CATALOGUE: [&str; 28] = [
     "exports/polls.json",
     "exports/tallies.json",
     "exports/scoreboards.json",
+    "exports/giveaways.json",
+    "exports/quotes.json",
+    "exports/points.json",
     "exports/changelog.runtime.json",
     "exports/changelog.json",
     "exports/roadmap.json",
@@ -31,9 +34,12 @@ pub const CATALOGUE: [&str; 28] = [
     "signals/poll_votes.json",
     "signals/tally_events.json",
     "signals/score_events.json",
+    "signals/chat_trends.json",
     "admin/creators.json",
     "admin/chat_triggers.json",
     "admin/jobs.json",
+    "admin/giveaways.json",
+    "admin/people.json",
     "admin/rate_limits.json",
     "admin/quotas.json",
     "admin/about.admin.json",
@@ -311,7 +317,7 @@ fn empty_store_gives_the_whole_valid_catalogue() {
     let out = t.run(&["export"]);
     out.status(0);
     assert!(
-        out.stdout.ends_with("28 written, 0 unchanged\n"),
+        out.stdout.ends_with("34 written, 0 unchanged\n"),
         "{}",
         out.stdout
     );
@@ -406,7 +412,7 @@ fn exporting_twice_leaves_bytes_and_mtimes_alone() {
     assert_eq!(
         out.stdout,
         format!(
-            "exported 28 files to {}: 0 written, 28 unchanged\n",
+            "exported 34 files to {}: 0 written, 34 unchanged\n",
             t.path().join("runtime").display()
         )
     );

@@ -10,6 +10,7 @@ mod cli;
 mod clips;
 mod clips_support;
 mod control;
+mod daily_bot;
 mod discord_server;
 mod eventsub_server;
 mod export;

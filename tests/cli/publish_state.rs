@@ -37,15 +37,18 @@ fn files_under(dir: &Path) -> Vec<String> {
     out
 }
 
-const PUBLIC: [&str; 16] = [
+const PUBLIC: [&str; 19] = [
     ".ss-published.json",
     "about.public.json",
     "changelog.json",
     "changelog.runtime.json",
     "clips.json",
+    "giveaways.json",
     "meta.json",
     "platforms.json",
+    "points.json",
     "polls.json",
+    "quotes.json",
     "roadmap.json",
     "runtime_snapshot.json",
     "scoreboards.json",
@@ -68,7 +71,7 @@ fn publishes_public_files_only_by_default() {
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(state.join("meta.json")).unwrap()).unwrap();
     let listed = manifest["files"].as_array().unwrap();
-    assert_eq!(listed.len(), 14);
+    assert_eq!(listed.len(), 17);
     assert!(listed.iter().all(|f| f["visibility"] == "public"));
     // Published bytes are the exported bytes.
     assert_eq!(
@@ -91,7 +94,7 @@ fn internal_visibility_adds_the_rest_and_lowering_it_removes_them() {
     .status(0);
     let state = dash.join("shared/state");
     let all = files_under(&state);
-    assert_eq!(all.len(), 29, "{all:?}"); // 28 files and the record
+    assert_eq!(all.len(), 35, "{all:?}"); // 34 files and the record
     assert!(all.contains(&"admin/audit.json".to_string()));
     assert!(all.contains(&"signals/chat_events.json".to_string()));
 
@@ -106,7 +109,7 @@ fn internal_visibility_adds_the_rest_and_lowering_it_removes_them() {
     );
     assert!(
         out.stdout
-            .ends_with("15 files: 0 added, 1 updated, 14 unchanged, 13 removed\n"),
+            .ends_with("18 files: 0 added, 1 updated, 17 unchanged, 16 removed\n"),
         "{}",
         out.stdout
     );
@@ -154,7 +157,7 @@ fn second_publish_changes_nothing() {
     out.status(0);
     assert!(
         out.stdout
-            .ends_with("15 files: 0 added, 0 updated, 15 unchanged, 0 removed\n"),
+            .ends_with("18 files: 0 added, 0 updated, 18 unchanged, 0 removed\n"),
         "{}",
         out.stdout
     );
@@ -186,7 +189,7 @@ fn dry_run_writes_nothing() {
     );
     assert!(
         out.stdout.ends_with(
-            "15 files: 15 added, 0 updated, 0 unchanged, 0 removed; nothing was written\n"
+            "18 files: 18 added, 0 updated, 0 unchanged, 0 removed; nothing was written\n"
         ),
         "{}",
         out.stdout

@@ -48,6 +48,19 @@ pub struct Creator {
     /// The creator's replay buffer and clip destination.
     #[serde(default)]
     pub clips: Option<CreatorClips>,
+    /// Viewers the operator declares as one person across platforms (as `!link` does from chat).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<DeclaredLink>,
+}
+
+/// One person an operator declares: a name and their account id on each platform.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeclaredLink {
+    /// The person's name (letters, digits, `-`, `_`; unique within the creator).
+    pub name: String,
+    /// Platform name → that platform's user id (Twitch `user-id`, YouTube channel id, ...).
+    pub accounts: std::collections::BTreeMap<crate::event::Platform, String>,
 }
 
 /// A creator's clip settings.

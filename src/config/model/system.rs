@@ -18,9 +18,25 @@ pub struct SystemConfig {
     pub limits: Limits,
     #[serde(default)]
     pub http: HttpSettings,
+    #[serde(default)]
+    pub trends: TrendSettings,
     /// The control API's tokens (`/api/v1/`, `/control`), each with a role.
     #[serde(default)]
     pub tokens: Vec<ApiToken>,
+}
+
+/// Chat trends (`signals/chat_trends.json`, the `trends` event of `/events`): on by default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrendSettings {
+    #[serde(default = "super::yes")]
+    pub enabled: bool,
+}
+
+impl Default for TrendSettings {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
 }
 
 /// One token of the control API: who holds it (its name, in the audit log), what it may do, and the

@@ -18,6 +18,36 @@ pub struct TriggersConfig {
     /// Chat polls and standings commands, keyed by creator id; a creator not listed has none.
     #[serde(default)]
     pub polls: BTreeMap<String, PollSettings>,
+    /// Timed messages, keyed by creator id.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub timers: BTreeMap<String, Vec<super::TimerDef>>,
+    /// Giveaways, keyed by creator id; a creator not listed has none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub giveaways: BTreeMap<String, super::GiveawaySettings>,
+    /// Quotes, keyed by creator id; a creator not listed has none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub quotes: BTreeMap<String, super::QuoteSettings>,
+    /// Points, keyed by creator id; a creator not listed has none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub points: BTreeMap<String, super::PointsSettings>,
+    /// Account links (`!link`), keyed by creator id; a creator not listed has none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub links: BTreeMap<String, super::LinkSettings>,
+}
+
+impl TriggersConfig {
+    /// Every creator any section names, each once, in order.
+    pub fn creators(&self) -> std::collections::BTreeSet<&String> {
+        self.triggers
+            .keys()
+            .chain(self.polls.keys())
+            .chain(self.timers.keys())
+            .chain(self.giveaways.keys())
+            .chain(self.quotes.keys())
+            .chain(self.points.keys())
+            .chain(self.links.keys())
+            .collect()
+    }
 }
 
 /// A creator's chat polls (`!poll open ...`, `!vote ...`, `!poll close`) and standings replies
@@ -339,11 +369,12 @@ pub enum Placeholder {
     Reward,
     RewardId,
     Input,
+    Title,
 }
 
 impl Placeholder {
     /// Every placeholder with its name, as templates write it between braces.
-    pub const ALL: [(&'static str, Placeholder); 16] = [
+    pub const ALL: [(&'static str, Placeholder); 17] = [
         ("user", Placeholder::User),
         ("args", Placeholder::Args),
         ("count", Placeholder::Count),
@@ -360,6 +391,7 @@ impl Placeholder {
         ("reward", Placeholder::Reward),
         ("reward_id", Placeholder::RewardId),
         ("input", Placeholder::Input),
+        ("title", Placeholder::Title),
     ];
 
     /// The longest name, so a lone `{` never makes the scan read far.
@@ -381,7 +413,10 @@ impl Placeholder {
 
     /// The kinds of stream event that carry this placeholder's field; `None`: every trigger has it.
     pub fn kinds(self) -> Option<&'static [EventKind]> {
-        use EventKind::{Cheer, Host, Membership, Raid, Redemption, Subscription, SuperChat, Tip};
+        use EventKind::{
+            Cheer, Host, Membership, Raid, Redemption, StreamOffline, StreamOnline, Subscription,
+            SuperChat, Tip,
+        };
         Some(match self {
             Placeholder::User
             | Placeholder::Args
@@ -395,6 +430,7 @@ impl Placeholder {
             Placeholder::Streak | Placeholder::Recipient => &[Subscription],
             Placeholder::Amount | Placeholder::Currency => &[Cheer, SuperChat, Tip],
             Placeholder::Reward | Placeholder::RewardId | Placeholder::Input => &[Redemption],
+            Placeholder::Title => &[StreamOnline, StreamOffline],
         })
     }
 
@@ -523,6 +559,9 @@ pub enum ActionDef {
     Notify { channel: String, template: String },
     /// Mark the platform's chat as validated (a message made it through end to end).
     ValidationPassed,
+    /// Give the author `amount` of the creator's points (a bonus for a sub, a cheer, a raid);
+    /// once per event, however often it is delivered.
+    Points { amount: u32 },
     /// Ask the creator's OBS (obs.json) for something: `"request": "switch_scene"` with
     /// `"scene": "{args}"`, ... ([`super::ObsCall`]); its texts are templates.
     Obs(super::ObsCall),

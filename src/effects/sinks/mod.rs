@@ -5,11 +5,11 @@
 //! | --- | --- | --- | --- |
 //! | [`command`] | a platform command (reply, say, announce, delete, timeout, ban, unban) for the source's platform; refused before queueing when the source cannot do it | the source's command queue ([`crate::sources::OUTBOUND_CAPACITY`]) | drop the command, count it |
 //! | [`clip`] | a durable clip job, then the clip worker is woken | the store writer's queue | block (backpressure) |
-//! | [`community`] | votes, tallies, scores in the store | the store writer's queue | block |
+//! | [`community`] | votes, tallies, scores, giveaways, points credits, links in the store (a poll's results and a draw's winners routed with them) | the store writer's queue | block |
 //! | [`outbox`] | a durable outbox row for the Discord / X senders | the store writer's queue | block |
 //! | [`validation`] | marks the platform's chat as seen end to end | none (a map entry) | — |
 //! | [`obs`] | a request to the creator's OBS (scene, source, input, replay buffer, chapter, stream), answered and recorded by its worker | the OBS client's queue ([`crate::obs::REQUEST_QUEUE`]) | drop the request, count it |
-//! | [`standings`] | `!top` / `!rank` answered from the store by the standings worker | the worker's queue ([`standings::STANDINGS_QUEUE`]) | drop the question, count it as a dropped command |
+//! | [`standings`] | `!top` / `!rank` / `!points` / `!quote` answered from the store by the standings worker, and the outcome of `!give`, `!points add`, `!quote add` / `del` told after their commit | the worker's queue ([`standings::STANDINGS_QUEUE`]) | drop the question, count it as a dropped command (the change itself is still recorded) |
 //!
 //! The store writer's queue is [`crate::pipeline::runner::WRITER_CAPACITY`] ops; a full queue makes
 //! the pipeline wait, which the bounded data lane in front of it absorbs and then sheds, counted.
