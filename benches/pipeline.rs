@@ -4,7 +4,8 @@
 //! Prints events/s (accepted by the pipeline and recorded), drops, and the process's peak memory,
 //! for the plain pipeline and again with the channel's daily bot configured (timers, giveaways,
 //! quotes, points with their defaults, links, chat trends), and the difference.
-//! `BENCH_SECONDS` sets the run length (default 5). Run: `cargo bench --bench pipeline`.
+//! `BENCH_SECONDS` sets the run length (default 5); `BENCH_MODE=plain|daily` runs only one of the
+//! two. Run: `cargo bench --bench pipeline`.
 
 /// The allocator the `ss` binary uses, so the figures are the product's.
 #[global_allocator]
@@ -31,6 +32,11 @@ fn main() {
         .unwrap_or(5);
     // The same run twice: the plain pipeline, then with the channel's daily bot configured (timers,
     // giveaways, quotes, points, links, chat trends), so the cost of the daily bot is the difference.
+    // `BENCH_MODE=plain` or `daily` runs one of the two (to count a mode's instructions alone).
+    if let Ok(mode @ ("plain" | "daily")) = std::env::var("BENCH_MODE").as_deref() {
+        run_once(seconds, mode == "daily");
+        return;
+    }
     let plain = run_once(seconds, false);
     let daily = run_once(seconds, true);
     println!(

@@ -40,6 +40,10 @@ pub fn platform_id_hash(platform: Platform, id: &str) -> u64 {
     h.finish()
 }
 
+/// The hasher of maps consulted for every chat message (per-person points, trend words): SipHash
+/// costs several times more on short keys. Seeded per process, so chat cannot aim collisions.
+pub type FastHasher = foldhash::fast::RandomState;
+
 /// Roles a chat author holds, ordered from least to most privileged.
 ///
 /// Trigger permissions compare against an author's highest role.

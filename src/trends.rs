@@ -17,6 +17,9 @@ use serde::Serialize;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
+/// Every word of every message is hashed; the maps are capped per minute anyway.
+type Fast = crate::event::FastHasher;
+
 /// The windows, in minutes.
 pub const WINDOWS_MIN: [i64; 3] = [1, 5, 15];
 /// Minutes of buckets kept per creator (the longest window).
@@ -45,10 +48,10 @@ const STOP_WORDS: &[&str] = &[
 struct Minute {
     index: i64,
     messages: u64,
-    chatters: HashSet<u64>,
+    chatters: HashSet<u64, Fast>,
     mentions: u64,
-    words: HashMap<CompactString, u32>,
-    emotes: HashMap<CompactString, u32>,
+    words: HashMap<CompactString, u32, Fast>,
+    emotes: HashMap<CompactString, u32, Fast>,
     words_dropped: u64,
 }
 
@@ -58,7 +61,7 @@ pub struct ChatTrends {
     creators: HashMap<CompactString, VecDeque<Minute>>,
     /// Creator → the names that mention them (lowercase, without `@`).
     names: HashMap<String, Vec<String>>,
-    stop: HashSet<&'static str>,
+    stop: HashSet<&'static str, Fast>,
 }
 
 impl ChatTrends {
@@ -133,7 +136,12 @@ impl ChatTrends {
                 mentioned = true;
                 continue;
             }
-            if lower.chars().count() < 2 || self.stop.contains(lower.as_str()) {
+            let short = if lower.is_ascii() {
+                lower.len() < 2
+            } else {
+                lower.chars().count() < 2
+            };
+            if short || self.stop.contains(lower.as_str()) {
                 continue;
             }
             count_owned(&mut minute.words, lower, &mut minute.words_dropped);
@@ -164,7 +172,7 @@ impl ChatTrends {
     }
 }
 
-fn count(map: &mut HashMap<CompactString, u32>, key: &str, dropped: &mut u64) {
+fn count(map: &mut HashMap<CompactString, u32, Fast>, key: &str, dropped: &mut u64) {
     if let Some(n) = map.get_mut(key) {
         *n += 1;
     } else if map.len() < DISTINCT_PER_MINUTE {
@@ -174,13 +182,16 @@ fn count(map: &mut HashMap<CompactString, u32>, key: &str, dropped: &mut u64) {
     }
 }
 
-fn count_owned(map: &mut HashMap<CompactString, u32>, key: CompactString, dropped: &mut u64) {
-    if let Some(n) = map.get_mut(&key) {
-        *n += 1;
-    } else if map.len() < DISTINCT_PER_MINUTE {
-        map.insert(key, 1);
-    } else {
-        *dropped += 1;
+/// [`count`] of a key already owned: one hash, whether it is new or not.
+fn count_owned(map: &mut HashMap<CompactString, u32, Fast>, key: CompactString, dropped: &mut u64) {
+    use std::collections::hash_map::Entry;
+    let full = map.len() >= DISTINCT_PER_MINUTE;
+    match map.entry(key) {
+        Entry::Occupied(mut n) => *n.get_mut() += 1,
+        Entry::Vacant(slot) if !full => {
+            slot.insert(1);
+        }
+        Entry::Vacant(_) => *dropped += 1,
     }
 }
 
@@ -195,21 +206,42 @@ fn lowercase(word: &str) -> CompactString {
     }
 }
 
-/// The words of `text` with their byte offsets: runs of letters, digits, `'` and `_`.
+/// The words of `text` with their byte offsets: runs of letters, digits, `'`, `_` and `@`.
 fn words(text: &str) -> impl Iterator<Item = (usize, &str)> {
-    let is_word = |c: char| c.is_alphanumeric() || c == '\'' || c == '_' || c == '@';
-    let mut rest = text.char_indices().peekable();
+    let mut at = 0;
     std::iter::from_fn(move || {
-        while rest.next_if(|(_, c)| !is_word(*c)).is_some() {}
-        let (start, _) = *rest.peek()?;
-        let mut end = start;
-        while let Some((i, c)) = rest.next_if(|(_, c)| is_word(*c)) {
-            end = i + c.len_utf8();
+        let start = at + word_run(&text[at..], false);
+        if start == text.len() {
+            return None;
         }
-        let word = text[start..end].trim_matches('\'');
-        Some((start, word))
+        at = start + word_run(&text[start..], true);
+        Some((start, text[start..at].trim_matches('\'')))
     })
     .filter(|(_, w)| !w.is_empty())
+}
+
+/// The length in bytes of the run at the start of `text` of word characters (`word`) or of
+/// others. ASCII is read a byte at a time; only other characters are decoded.
+fn word_run(text: &str, word: bool) -> usize {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let (is_word, len) = if bytes[i].is_ascii() {
+            let b = bytes[i];
+            (
+                b.is_ascii_alphanumeric() || matches!(b, b'\'' | b'_' | b'@'),
+                1,
+            )
+        } else {
+            let c = text[i..].chars().next().unwrap_or_default();
+            (c.is_alphanumeric(), c.len_utf8())
+        };
+        if is_word != word {
+            break;
+        }
+        i += len;
+    }
+    i
 }
 
 /// The byte ranges of the event's emotes in `text` (emotes are placed by code point, inclusive).
@@ -243,7 +275,7 @@ fn window(minutes: &VecDeque<Minute>, newest: i64, span: i64) -> Window {
         .iter()
         .flat_map(|m| m.chatters.iter().copied())
         .collect();
-    let top = |pick: fn(&Minute) -> &HashMap<CompactString, u32>| {
+    let top = |pick: fn(&Minute) -> &HashMap<CompactString, u32, Fast>| {
         let mut totals: HashMap<&str, u64> = HashMap::new();
         for m in &inside {
             for (k, n) in pick(m) {
@@ -412,7 +444,46 @@ mod tests {
         assert_eq!(snap.creators[0].windows[0].top_words.len(), TOP);
     }
 
+    /// The tokenizer over `char`s, as first written: the model [`words`] must agree with.
+    fn words_by_chars(text: &str) -> Vec<(usize, &str)> {
+        let is_word = |c: char| c.is_alphanumeric() || c == '\'' || c == '_' || c == '@';
+        let mut rest = text.char_indices().peekable();
+        std::iter::from_fn(move || {
+            while rest.next_if(|(_, c)| !is_word(*c)).is_some() {}
+            let (start, _) = *rest.peek()?;
+            let mut end = start;
+            while let Some((i, c)) = rest.next_if(|(_, c)| is_word(*c)) {
+                end = i + c.len_utf8();
+            }
+            Some((start, text[start..end].trim_matches('\'')))
+        })
+        .filter(|(_, w)| !w.is_empty())
+        .collect()
+    }
+
+    #[test]
+    fn words_are_runs_of_letters_digits_apostrophes_underscores_and_at() {
+        assert_eq!(
+            words("  @Ann's  'quoted' x_y, héllo—wörld 42!!").collect::<Vec<_>>(),
+            [
+                (2, "@Ann's"),
+                (10, "quoted"),
+                (19, "x_y"),
+                (24, "héllo"),
+                (33, "wörld"),
+                (40, "42")
+            ]
+        );
+        assert_eq!(words("'' !!").count(), 0);
+    }
+
     proptest::proptest! {
+        /// The byte-wise tokenizer finds exactly the words (and offsets) of the char-wise one.
+        #[test]
+        fn words_agree_with_the_char_model(text in "[a-zA-Z0-9é😀 @'_!,.\\-—\u{300}]{0,60}") {
+            proptest::prop_assert_eq!(words(&text).collect::<Vec<_>>(), words_by_chars(&text));
+        }
+
         /// Any text with any emote ranges counts without panicking.
         #[test]
         fn any_text_and_emotes_count(text in "[a-zé😀 @'!]{0,40}", start in 0u32..50, len in 0u32..10) {

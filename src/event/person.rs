@@ -29,16 +29,22 @@ impl Account {
     }
 
     /// The key of this account as a person of its own (`twitch:1234`).
-    pub fn own_key(&self) -> String {
-        format!("{}:{}", self.platform.as_str(), self.user_id)
+    pub fn own_key(&self) -> CompactString {
+        let platform = self.platform.as_str();
+        let mut key = CompactString::with_capacity(platform.len() + 1 + self.user_id.len());
+        key.push_str(platform);
+        key.push(':');
+        key.push_str(&self.user_id);
+        key
     }
 }
 
 /// The person `account` belongs to: `linked` (its link's person id) when it is linked, else the
 /// account itself.
-pub fn person_key(account: &Account, linked: Option<&str>) -> String {
+/// A key is a short string kept inline (no allocation): it is taken for every chat message.
+pub fn person_key(account: &Account, linked: Option<&str>) -> CompactString {
     match linked {
-        Some(person) => person.to_string(),
+        Some(person) => person.into(),
         None => account.own_key(),
     }
 }

@@ -115,10 +115,10 @@ pub(super) fn person_of(
     user_id: &str,
 ) -> rusqlite::Result<String> {
     let linked = linked_person(conn, creator, platform, user_id)?;
-    Ok(crate::event::person::person_key(
-        &Account::new(platform, user_id),
-        linked.as_deref(),
-    ))
+    Ok(
+        crate::event::person::person_key(&Account::new(platform, user_id), linked.as_deref())
+            .into(),
+    )
 }
 
 /// Links `accounts` into `person`. An account already in `person` stays as it is; one in another
@@ -347,7 +347,7 @@ mod tests {
             .links()
             .unwrap()
             .into_iter()
-            .map(|l| (l.account().own_key(), l.person))
+            .map(|l| (l.account().own_key().to_string(), l.person))
             .map(|(account, person)| (person, account))
             .collect()
     }

@@ -173,7 +173,9 @@ pub fn on_message(
     if !eligible {
         return true;
     }
-    let person = people.person_of(creator, event.platform, &event.author.id);
+    let person = people
+        .person_of(creator, event.platform, &event.author.id)
+        .to_string();
     if !running.persons.insert(person.clone()) {
         return true;
     }

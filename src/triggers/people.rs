@@ -66,7 +66,7 @@ impl People {
 
     /// The person the account (`platform`, `user_id`) of `creator` is: its link's person, else
     /// itself (see [`crate::event::person`]).
-    pub fn person_of(&self, creator: &str, platform: Platform, user_id: &str) -> String {
+    pub fn person_of(&self, creator: &str, platform: Platform, user_id: &str) -> CompactString {
         let linked = self.linked(creator, platform, user_id);
         person_key(
             &crate::event::Account::new(platform, user_id),
@@ -75,6 +75,9 @@ impl People {
     }
 
     fn linked(&self, creator: &str, platform: Platform, user_id: &str) -> Option<&String> {
+        if self.linked.is_empty() {
+            return None;
+        }
         self.linked.get(&(creator.into(), platform, user_id.into()))
     }
 

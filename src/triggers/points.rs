@@ -22,7 +22,7 @@ use super::quotes::QUESTION_COOLDOWN_MS;
 use crate::actions::community::{CreditReason, PointsQuery, UserOnPlatform};
 use crate::actions::{Action, ActionKind};
 use crate::config::model::PointsSettings;
-use crate::event::{ChatEvent, CompactString, Platform, Tick};
+use crate::event::{ChatEvent, CompactString, FastHasher, Platform, Tick};
 use std::collections::HashMap;
 
 /// How often watch time is awarded.
@@ -39,6 +39,25 @@ struct Active {
     at_ms: i64,
 }
 
+/// What one person's chat did: where and when they last chatted, and when a message of theirs last
+/// earned (one map for both, so a message looks its author up once).
+#[derive(Debug, Clone, PartialEq)]
+struct Chatter {
+    active: Active,
+    credited_ms: Option<i64>,
+}
+
+impl Chatter {
+    fn active_within(&self, now: i64, window: i64) -> bool {
+        now.saturating_sub(self.active.at_ms) < window
+    }
+
+    fn credited_within(&self, now: i64, interval: i64) -> bool {
+        self.credited_ms
+            .is_some_and(|at| now.saturating_sub(at) < interval)
+    }
+}
+
 /// Per creator: message credits, active chatters, the last watch award, question cooldowns.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PointsBook {
@@ -47,13 +66,11 @@ pub struct PointsBook {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 struct CreatorPoints {
-    /// Person → when their last message earned.
-    credited: HashMap<String, i64>,
-    /// Person → where and when they last chatted.
-    active: HashMap<String, Active>,
+    /// Person → their last message and credit.
+    chatters: HashMap<CompactString, Chatter, FastHasher>,
     last_watch_ms: Option<i64>,
     /// Person → when they may ask again.
-    ready_at: HashMap<String, i64>,
+    ready_at: HashMap<CompactString, i64, FastHasher>,
     prune_at: usize,
 }
 
@@ -70,23 +87,33 @@ pub fn on_message(
     let person = people.person_of(&event.creator, event.platform, &event.author.id);
     let state = book.creators.entry(event.creator.clone()).or_default();
     let cause = Cause::of(event);
-    state.active.insert(
-        person.clone(),
-        Active {
-            platform: event.platform,
-            user_id: event.author.id.clone(),
-            user_name: event.author.display_name.clone(),
-            at_ms: now,
-        },
-    );
+    let active = Active {
+        platform: event.platform,
+        user_id: event.author.id.clone(),
+        user_name: event.author.display_name.clone(),
+        at_ms: now,
+    };
     let interval = i64::from(settings.message_interval_s) * 1000;
-    if settings.per_message > 0
-        && state
-            .credited
-            .get(&person)
-            .is_none_or(|last| now.saturating_sub(*last) >= interval)
-    {
-        state.credited.insert(person.clone(), now);
+    let earning = settings.per_message > 0;
+    let earns = match state.chatters.get_mut(&person) {
+        Some(chatter) => {
+            chatter.active = active;
+            let earns = earning && !chatter.credited_within(now, interval);
+            if earns {
+                chatter.credited_ms = Some(now);
+            }
+            earns
+        }
+        None => {
+            let chatter = Chatter {
+                active,
+                credited_ms: earning.then_some(now),
+            };
+            state.chatters.insert(person.clone(), chatter);
+            earning
+        }
+    };
+    if earns {
         out.push(cause.action(
             &settings.command,
             ActionKind::PointsCredit {
@@ -101,21 +128,19 @@ pub fn on_message(
 }
 
 impl CreatorPoints {
-    /// Forgets what no longer matters once the maps grow: credits older than the interval,
-    /// cooldowns passed. (Active chatters are pruned by the award that reads them.)
+    /// Forgets what no longer matters once the maps grow: chatters whose credit is older than the
+    /// interval and who are outside the window (while awards run they also prune, at each award),
+    /// cooldowns passed.
     fn prune(&mut self, now: i64, interval: i64, window: i64) {
-        let size = self.credited.len() + self.ready_at.len() + self.active.len();
+        let size = self.chatters.len() + self.ready_at.len();
         if size < self.prune_at.max(PRUNE_AT) {
             return;
         }
-        self.credited
-            .retain(|_, last| now.saturating_sub(*last) < interval);
+        let awarding = self.last_watch_ms.is_some();
+        self.chatters.retain(|_, c| {
+            c.credited_within(now, interval) || awarding || c.active_within(now, window)
+        });
         self.ready_at.retain(|_, at| *at > now);
-        if self.last_watch_ms.is_none() {
-            // No award has run (offline): nothing else keeps the active map small.
-            self.active
-                .retain(|_, a| now.saturating_sub(a.at_ms) < window);
-        }
         self.prune_at = size.max(PRUNE_AT) * 2;
     }
 }
@@ -136,12 +161,15 @@ fn command(
     out: &mut Vec<Action>,
 ) -> bool {
     let (word, args) = split_word(&event.text);
-    let channel = event.channel.to_string();
+    let channel = || event.channel.to_string();
     let who = &event.author.display_name;
     let name = &settings.command;
     let ready = |state: &mut CreatorPoints| {
         let now = event.timestamp_ms();
-        let at = state.ready_at.entry(person.to_string()).or_insert(i64::MIN);
+        let at = state
+            .ready_at
+            .entry(CompactString::from(person))
+            .or_insert(i64::MIN);
         if now < *at {
             return false;
         }
@@ -157,7 +185,7 @@ fn command(
             out.push(cause.action(
                 &settings.top_command,
                 ActionKind::Points {
-                    channel,
+                    channel: channel(),
                     query: PointsQuery::Top,
                 },
             ));
@@ -170,7 +198,7 @@ fn command(
             (to, Some(amount)) if !to.is_empty() => out.push(cause.action(
                 &settings.give_command,
                 ActionKind::PointsGive {
-                    channel,
+                    channel: channel(),
                     user_id: event.author.id.to_string(),
                     user_name: who.to_string(),
                     to: to.to_string(),
@@ -199,7 +227,7 @@ fn command(
                 out.push(cause.action(
                     name,
                     ActionKind::Points {
-                        channel,
+                        channel: channel(),
                         query: PointsQuery::Balance {
                             user_id: event.author.id.to_string(),
                             user_name: who.to_string(),
@@ -239,7 +267,7 @@ fn command(
         (to, Some(amount)) if !to.is_empty() => out.push(cause.action(
             name,
             ActionKind::PointsAdjust {
-                channel,
+                channel: channel(),
                 to: to.to_string(),
                 amount: sign * amount,
             },
@@ -286,9 +314,10 @@ pub fn on_tick(
     }
     let window = i64::from(settings.active_window_s) * 1000;
     let mut by_platform: Vec<(Platform, UserOnPlatform)> = state
-        .active
+        .chatters
         .values()
-        .filter(|a| now.saturating_sub(a.at_ms) < window)
+        .filter(|c| c.active_within(now, window))
+        .map(|c| &c.active)
         .map(|a| {
             (
                 a.platform,
@@ -305,9 +334,10 @@ pub fn on_tick(
     // Sorted: the same people give the same actions in every run, whatever the map's order.
     by_platform.sort_by(|a, b| (a.0, &a.1.user_id).cmp(&(b.0, &b.1.user_id)));
     state.last_watch_ms = Some(now);
+    let interval = i64::from(settings.message_interval_s) * 1000;
     state
-        .active
-        .retain(|_, a| now.saturating_sub(a.at_ms) < window);
+        .chatters
+        .retain(|_, c| c.active_within(now, window) || c.credited_within(now, interval));
     let mut start = 0;
     while start < by_platform.len() {
         let platform = by_platform[start].0;

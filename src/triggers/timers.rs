@@ -16,7 +16,6 @@ use super::cause::Cause;
 use crate::actions::{Action, ActionKind};
 use crate::config::model::{TimerAction, TimerDef};
 use crate::event::{ChatEvent, CompactString, EventKind, Platform, PlatformSet, Tick};
-use std::collections::HashMap;
 
 /// One timer, ready to run.
 #[derive(Debug)]
@@ -63,14 +62,15 @@ struct TimerState {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TimerBook {
     timers: Vec<TimerState>,
-    channels: HashMap<(CompactString, Platform), CompactString>,
+    /// A few entries (creators × platforms), read for every message: a list beats hashing.
+    channels: Vec<((CompactString, Platform), CompactString)>,
 }
 
 impl TimerBook {
     pub fn new(timers: usize) -> TimerBook {
         TimerBook {
             timers: vec![TimerState::default(); timers],
-            channels: HashMap::new(),
+            channels: Vec::new(),
         }
     }
 }
@@ -80,9 +80,17 @@ pub fn observe(event: &ChatEvent, timers: &[CompiledTimer], book: &mut TimerBook
     if timers.is_empty() {
         return;
     }
-    let key = (event.creator.clone(), event.platform);
-    if book.channels.get(&key) != Some(&event.channel) {
-        book.channels.insert(key, event.channel.clone());
+    match book
+        .channels
+        .iter_mut()
+        .find(|((creator, platform), _)| *platform == event.platform && *creator == event.creator)
+    {
+        Some((_, channel)) if *channel == event.channel => {}
+        Some((_, channel)) => *channel = event.channel.clone(),
+        None => book.channels.push((
+            (event.creator.clone(), event.platform),
+            event.channel.clone(),
+        )),
     }
     if event.kind != EventKind::Message {
         return;

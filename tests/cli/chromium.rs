@@ -153,6 +153,34 @@ impl Browser {
         }
     }
 
+    /// Waits until the browser itself holds `key` = `value` in the page's localStorage. A page's
+    /// write reaches the browser's storage after the page saw it; a next page, in a new renderer,
+    /// reads the browser's copy, so a test of "remembered by the next page" waits for it first.
+    pub fn wait_for_local_storage(&mut self, key: &str, value: &str) {
+        let origin = self.eval("location.origin");
+        self.call("DOMStorage.enable", json!({}));
+        let start = Instant::now();
+        loop {
+            let items = self.call(
+                "DOMStorage.getDOMStorageItems",
+                json!({"storageId": {"securityOrigin": origin, "isLocalStorage": true}}),
+            );
+            let held = items["entries"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|entry| entry[0] == key && entry[1] == value);
+            if held {
+                return;
+            }
+            assert!(
+                start.elapsed() < WAIT_LIMIT,
+                "the browser never stored {key} = {value}: {items}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// A PNG of the viewport.
     pub fn screenshot(&mut self) -> Vec<u8> {
         let result = self.call("Page.captureScreenshot", json!({"format": "png"}));

@@ -537,7 +537,6 @@ async fn signed_webhooks_are_recorded_once_and_bad_signatures_get_401() {
     );
 
     wait_for("the webhook events recorded", || recorded(&t).len() >= 2).await;
-    tokio::time::sleep(Duration::from_millis(800)).await;
     let (code, stderr) = stop(child).await;
     assert_eq!(code, 0, "{stderr}");
     let events = recorded(&t);
