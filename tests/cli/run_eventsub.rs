@@ -538,6 +538,13 @@ async fn ss_run_over_eventsub_records_each_event_once_answers_through_helix_and_
         twitch_status(&snapshot(&t))["live"]["stream"]["id"] == "9001"
     })
     .await;
+    // The go-live watcher reads the status once a second and queues the post in the store.
+    wait_for("the go-live post queued", || {
+        ss::store::StoreReader::open(&ss::store::db_path(t.path()))
+            .and_then(|store| store.outbox(50))
+            .is_ok_and(|rows| rows.iter().any(|r| r.kind == "go_live"))
+    })
+    .await;
 
     // A revocation is reported once; the other subscriptions keep working.
     cloud.revoke("channel.follow", "authorization_revoked");
