@@ -25,7 +25,7 @@ pub use platform::{
     EmoteImages, Platform, PlatformInfo, PlatformSet, RegisteredPlatform, UnknownPlatform,
     register_platforms_in_schema,
 };
-pub use tick::{Tick, cause_id};
+pub use tick::{Tick, cause_id, id_of_cause};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -6,6 +6,7 @@
 //! record them, and lets a future split deployment ship them over a message broker unchanged.
 
 pub mod community;
+pub mod moderation;
 pub mod poll;
 
 use crate::config::model::ObsCall;
@@ -52,6 +53,28 @@ pub enum ActionKind {
         user_login: String,
         seconds: u32,
         reason: Option<String>,
+    },
+    /// A moderation filter caught the message: what was decided (in a dry run, what would have
+    /// been done), why, and at which strike. The trigger id is `moderation/{filter}`.
+    Moderate {
+        channel: String,
+        /// The filter's id.
+        filter: String,
+        /// What it caught, in words (`link to example.com`, `caps 90% of 40 letters`).
+        rule: String,
+        user_id: String,
+        user_login: String,
+        decision: moderation::Decision,
+        /// A timeout's length.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seconds: Option<u32>,
+        /// The user's strikes with this offence (0 when the filter counts none).
+        strike: u32,
+        /// Recorded only, nothing sent (`"mode": "log"`).
+        dry_run: bool,
+        /// Said in chat with the decision.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
     },
     /// Keep a user from chatting until unbanned.
     Ban {
@@ -242,6 +265,7 @@ impl ActionKind {
             ActionKind::Delete { .. } => "delete",
             ActionKind::Timeout { .. } => "timeout",
             ActionKind::Ban { .. } => "ban",
+            ActionKind::Moderate { .. } => "moderate",
             ActionKind::Unban { .. } => "unban",
             ActionKind::Clip { .. } => "clip",
             ActionKind::Tally { .. } => "tally",

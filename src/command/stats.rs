@@ -23,6 +23,7 @@ pub struct CommandStats {
     failed: AtomicU64,
     dropped: AtomicU64,
     abandoned: AtomicU64,
+    receipts_lost: AtomicU64,
     refusals: Mutex<BTreeMap<(String, Platform, CommandName), Refusal>>,
     /// Failed commands the platform refused with a reason code of its own (Twitch's chat
     /// `drop_reason` codes: `msg_duplicate`, `msg_ratelimit`, ...), by code. Each is also in
@@ -61,6 +62,9 @@ pub struct CommandsSnapshot {
     pub failed_by_reason: BTreeMap<String, u64>,
     /// One entry per (creator, platform, kind) ever refused this run.
     pub refusals: Vec<Refusal>,
+    /// Receipts of moderation commands that could not be handed to the audit (its queue was full):
+    /// the command was still counted above; its audit row stayed `queued`.
+    pub receipts_lost: u64,
 }
 
 impl CommandStats {
@@ -89,6 +93,12 @@ impl CommandStats {
 
     pub fn dropped(&self) {
         self.dropped.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A receipt that could not be handed over (its queue was full): the command's audit row stays
+    /// as it was.
+    pub fn receipt_lost(&self) {
+        self.receipts_lost.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn abandoned(&self, n: u64) {
@@ -158,6 +168,7 @@ impl CommandStats {
                 .unwrap_or_else(|p| p.into_inner())
                 .clone(),
             refusals,
+            receipts_lost: load(&self.receipts_lost),
         }
     }
 }
@@ -174,6 +185,7 @@ mod tests {
             channel: String::new(),
             cause: cause.into(),
             kind: CommandKind::Say { text: "hi".into() },
+            receipt: false,
         }
     }
 

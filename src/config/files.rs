@@ -15,12 +15,13 @@ pub enum ConfigKind {
     Discord,
     RateLimits,
     Posting,
+    Moderation,
     Obs,
 }
 
 impl ConfigKind {
     /// Every kind that lives in `runtime/config/`, in the order they are checked.
-    pub const RUNTIME: [ConfigKind; 8] = [
+    pub const RUNTIME: [ConfigKind; 9] = [
         ConfigKind::System,
         ConfigKind::Creators,
         ConfigKind::Platforms,
@@ -28,6 +29,7 @@ impl ConfigKind {
         ConfigKind::Discord,
         ConfigKind::RateLimits,
         ConfigKind::Posting,
+        ConfigKind::Moderation,
         ConfigKind::Obs,
     ];
 
@@ -41,6 +43,7 @@ impl ConfigKind {
             ConfigKind::Discord => "discord",
             ConfigKind::RateLimits => "ratelimits",
             ConfigKind::Posting => "posting",
+            ConfigKind::Moderation => "moderation",
             ConfigKind::Obs => "obs",
         }
     }
@@ -73,6 +76,9 @@ impl ConfigKind {
                 include_str!("../../schemas/config/ratelimits.schema.json")
             }
             ConfigKind::Posting => include_str!("../../schemas/config/posting.schema.json"),
+            ConfigKind::Moderation => {
+                include_str!("../../schemas/config/moderation.schema.json")
+            }
             ConfigKind::Obs => include_str!("../../schemas/config/obs.schema.json"),
         }
     }

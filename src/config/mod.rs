@@ -36,6 +36,7 @@ pub struct Config {
     pub discord: DiscordConfig,
     pub ratelimits: RateLimitsConfig,
     pub posting: PostingConfig,
+    pub moderation: ModerationConfig,
     pub obs: ObsConfig,
 }
 

@@ -60,6 +60,20 @@ pub trait PlatformConfig: Send + Sync + 'static {
         let _ = (creator, block, triggers, state_dir, check);
     }
 
+    /// Whether moderation through `block` can be carried out in full with what the runtime root
+    /// keeps (`state_dir`: a stored login's scopes): `Err` says what is missing and how to get it.
+    /// Checked by `ss validate-config` on a root for each platform moderation.json moderates a
+    /// creator on (after [`PlatformConfig::moderation`] said the platform can).
+    fn moderation_with_state(
+        &self,
+        creator: &Creator,
+        block: &PlatformBlock,
+        state_dir: &std::path::Path,
+    ) -> Result<(), String> {
+        let _ = (creator, block, state_dir);
+        Ok(())
+    }
+
     /// Whether this build can start a source for it (a planned platform cannot).
     fn has_source(&self) -> bool {
         true
@@ -106,6 +120,18 @@ pub trait PlatformConfig: Send + Sync + 'static {
     fn channel(&self, block: &PlatformBlock) -> Option<String> {
         let _ = block;
         None
+    }
+
+    /// Whether a creator's block lets the platform carry out moderation (delete a message, time
+    /// out, ban): `Err` says why not and how to fix it (no moderation API, no token, the scopes a
+    /// token needs). `validate-config` warns when moderation.json moderates a creator on a
+    /// platform that cannot; the decisions are still recorded and their commands refused, counted.
+    fn moderation(&self, block: &PlatformBlock) -> Result<(), String> {
+        let _ = block;
+        Err(format!(
+            "{} has no moderation API this build can use",
+            self.platform().title()
+        ))
     }
 }
 

@@ -9,7 +9,7 @@ use super::files::ConfigKind;
 use super::model::*;
 use super::secrets::is_valid_env_name;
 use super::spans::escape_token;
-use crate::event::Role;
+use crate::event::{Platform, Role};
 use std::collections::{BTreeSet, HashSet};
 
 /// One semantic problem, located by file kind and JSON pointer.
@@ -91,6 +91,15 @@ pub fn check(
             .contains(&ConfigKind::Creators)
             .then_some(&config.creators);
         posting(&config.posting, creators, &mut out);
+    }
+    if known.contains(&ConfigKind::Moderation) {
+        let creators = known
+            .contains(&ConfigKind::Creators)
+            .then_some(&config.creators);
+        let triggers = known
+            .contains(&ConfigKind::Triggers)
+            .then_some(&config.triggers);
+        moderation(&config.moderation, creators, triggers, state_dir, &mut out);
     }
     if known.contains(&ConfigKind::Platforms) {
         platforms(&config.platforms, &mut out);
@@ -394,6 +403,174 @@ fn triggers(config: &TriggersConfig, creators: Option<&CreatorsConfig>, out: &mu
             }
         }
     }
+}
+
+/// moderation.json: creators that exist, unique filter ids, patterns that compile, known
+/// placeholders, a permit command no trigger also answers; warnings for a filter that spares
+/// everyone and for moderation on a platform (or with a block) that cannot carry it out, or, on a
+/// root (`state_dir`), with a login that lacks a scope it needs.
+fn moderation(
+    config: &ModerationConfig,
+    creators: Option<&CreatorsConfig>,
+    triggers: Option<&TriggersConfig>,
+    state_dir: Option<&std::path::Path>,
+    out: &mut Findings,
+) {
+    let k = ConfigKind::Moderation;
+    for (creator_id, settings) in &config.moderation {
+        let base = format!("/moderation/{}", escape_token(creator_id));
+        let creator = creators.map(|c| c.get(creator_id));
+        if creator == Some(None) {
+            out.push(
+                k,
+                base.clone(),
+                format!(
+                    "moderation for unknown creator {creator_id:?}; add it to creators.json or fix the key"
+                ),
+            );
+        }
+        let mut ids = HashSet::new();
+        for (i, filter) in settings.filters.iter().enumerate() {
+            let at = format!("{base}/filters/{i}");
+            if !ids.insert(filter.id.as_str()) {
+                out.push(
+                    k,
+                    format!("{at}/id"),
+                    format!(
+                        "duplicate filter id {:?} for creator {creator_id:?}; filter ids must be unique per creator",
+                        filter.id
+                    ),
+                );
+            }
+            if let FilterRule::Words { patterns, .. } = &filter.rule {
+                for (j, pattern) in patterns.iter().enumerate() {
+                    if let Err(e) = regex::RegexBuilder::new(pattern)
+                        .size_limit(8 << 20)
+                        .build()
+                    {
+                        let first = e.to_string();
+                        let last = first.lines().last().unwrap_or_default().trim();
+                        let reason = last.strip_prefix("error: ").unwrap_or(last);
+                        out.push(
+                            k,
+                            format!("{at}/patterns/{j}"),
+                            format!("regex does not compile: {reason}"),
+                        );
+                    }
+                }
+            }
+            if let Some(message) = &filter.message {
+                for name in placeholders(message) {
+                    if !MODERATION_PLACEHOLDERS.contains(&name) {
+                        out.push(
+                            k,
+                            format!("{at}/message"),
+                            format!(
+                                "unknown placeholder {{{name}}}; a moderation message may use {}",
+                                MODERATION_PLACEHOLDERS
+                                    .iter()
+                                    .map(|p| format!("{{{p}}}"))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
+                        );
+                    }
+                }
+            }
+            let exempt = filter.exempt.as_ref().unwrap_or(&settings.exempt);
+            if filter.enabled && exempt.contains(&Role::Everyone) {
+                let pointer = if filter.exempt.is_some() {
+                    format!("{at}/exempt")
+                } else {
+                    format!("{base}/exempt")
+                };
+                out.warn(
+                    k,
+                    pointer,
+                    &format!(
+                        "filter {:?} spares \"everyone\", so it never acts; list the roles to spare (subscriber, vip, moderator)",
+                        filter.id
+                    ),
+                );
+            }
+        }
+        if let (Some(command), Some(triggers)) = (&settings.permit.command, triggers)
+            && let Some(defs) = triggers.triggers.get(creator_id)
+            && defs.iter().any(|d| d.answers_command(command))
+        {
+            out.push(
+                k,
+                format!("{base}/permit/command"),
+                format!(
+                    "the permit command {command:?} is also a trigger's command of {creator_id:?}; both would answer: rename one"
+                ),
+            );
+        }
+        let Some(Some(creator)) = creator else {
+            continue;
+        };
+        let wanted = |p: Platform| settings.platforms.is_empty() || settings.platforms.contains(&p);
+        if !settings.filters.iter().any(|f| f.enabled) {
+            continue;
+        }
+        for (platform, block) in creator.platforms.iter() {
+            if !block.enabled || !wanted(platform) {
+                continue;
+            }
+            let Some(platform_config) = super::platform::config_of(platform) else {
+                continue;
+            };
+            let pointer = match settings.platforms.iter().position(|p| *p == platform) {
+                Some(j) => format!("{base}/platforms/{j}"),
+                None => base.clone(),
+            };
+            if let Err(why) = platform_config.moderation(block) {
+                out.warn(
+                    k,
+                    pointer,
+                    &format!(
+                        "{creator_id:?} is moderated on {platform}, which cannot carry it out: {why}; decisions there are recorded and their commands refused (list the platforms to moderate in \"platforms\" to leave it out)"
+                    ),
+                );
+            } else if let Some(state_dir) = state_dir
+                && let Err(why) = platform_config.moderation_with_state(creator, block, state_dir)
+            {
+                out.warn(
+                    k,
+                    pointer,
+                    &format!("{creator_id:?} is moderated on {platform}, but {why}"),
+                );
+            }
+        }
+        for (j, platform) in settings.platforms.iter().enumerate() {
+            if !creator.platforms.configured(*platform) {
+                out.push(
+                    k,
+                    format!("{base}/platforms/{j}"),
+                    format!(
+                        "creator {creator_id:?} has no {platform} block in creators.json; add one or remove \"{platform}\" here"
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// The `{name}` placeholders of a template.
+fn placeholders(template: &str) -> Vec<&str> {
+    let mut names = Vec::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        match after.find('}') {
+            Some(close) if !after[..close].contains('{') && !after[..close].is_empty() => {
+                names.push(&after[..close]);
+                rest = &after[close + 1..];
+            }
+            _ => rest = after,
+        }
+    }
+    names
 }
 
 /// A stream-event trigger's conditions fit its kind of event, and every trigger's templates use

@@ -256,6 +256,7 @@ fn apply_typed(kind: ConfigKind, text: &str, config: &mut Config) -> serde_json:
         ConfigKind::Discord => config.discord = serde_json::from_str(text)?,
         ConfigKind::RateLimits => config.ratelimits = serde_json::from_str(text)?,
         ConfigKind::Posting => config.posting = serde_json::from_str(text)?,
+        ConfigKind::Moderation => config.moderation = serde_json::from_str(text)?,
         ConfigKind::Obs => config.obs = serde_json::from_str(text)?,
     }
     Ok(())
@@ -331,6 +332,58 @@ fn locate_schema_error(error: &jsonschema::ValidationError<'_>) -> (String, Stri
             (
                 at,
                 format!("{} is not allowed; use one of {allowed}", error.instance()),
+            )
+        }
+        Kind::AnyOf { context } => {
+            // A branch whose error lies inside the value is the form that was meant (an object
+            // with a bad field): its own error says what is wrong.
+            if let Some(inner) = context
+                .iter()
+                .filter_map(|branch| branch.first())
+                .find(|e| e.instance_path().to_string() != at)
+            {
+                return locate_schema_error(inner);
+            }
+            let forms: Vec<String> = context
+                .iter()
+                .filter_map(|branch| branch.first())
+                .flat_map(|e| match e.kind() {
+                    Kind::Enum { options } => options
+                        .as_array()
+                        .map(|o| o.iter().map(ToString::to_string).collect())
+                        .unwrap_or_default(),
+                    Kind::Type { kind } => {
+                        let name = match kind {
+                            jsonschema::error::TypeKind::Single(t) => t.to_string(),
+                            jsonschema::error::TypeKind::Multiple(_) => "value".to_string(),
+                        };
+                        let article = if name.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                            "an"
+                        } else {
+                            "a"
+                        };
+                        vec![format!("{article} {name}")]
+                    }
+                    _ => Vec::new(),
+                })
+                .collect();
+            if forms.is_empty() {
+                return (
+                    at,
+                    schema_message(&error.to_string(), &error.instance().to_string()),
+                );
+            }
+            (
+                at,
+                format!(
+                    "{} is not allowed; use one of {}",
+                    error.instance(),
+                    match forms.split_last() {
+                        Some((last, rest)) if !rest.is_empty() =>
+                            format!("{} or {last}", rest.join(", ")),
+                        _ => forms.join(", "),
+                    }
+                ),
             )
         }
         _ => (

@@ -427,6 +427,7 @@ impl Control {
             channel: String::new(),
             cause: cause.to_owned(),
             kind,
+            receipt: false,
         };
         match self.inner.parts.commands.submit(command) {
             Submitted::Queued => Ok(Done {

@@ -7,7 +7,8 @@
 //! effect means one new sink module and one match arm here.
 
 use super::sinks::{
-    ClipSink, CommandSink, CommunitySink, ObsSink, OutboxSink, StandingsSink, ValidationSink,
+    ClipSink, CommandSink, CommunitySink, ModerationSink, ObsSink, OutboxSink, StandingsSink,
+    ValidationSink,
 };
 use crate::actions::{Action, ActionKind};
 use crate::store::WriteOp;
@@ -28,6 +29,7 @@ pub enum Routed {
 /// One sink per kind of effect.
 pub struct Router {
     pub commands: CommandSink,
+    pub moderation: ModerationSink,
     pub clips: ClipSink,
     pub community: CommunitySink,
     pub outbox: OutboxSink,
@@ -47,6 +49,7 @@ impl Router {
             | ActionKind::Timeout { .. }
             | ActionKind::Ban { .. }
             | ActionKind::Unban { .. } => self.commands.accept(action, ops),
+            ActionKind::Moderate { .. } => self.moderation.accept(action, ops),
             ActionKind::Clip { .. } => self.clips.accept(action, ops),
             ActionKind::Tally { .. }
             | ActionKind::PollVote { .. }

@@ -83,9 +83,26 @@ pub fn cause_id(platform: super::Platform, id: &str) -> String {
     }
 }
 
+/// The id a cause was made from ([`cause_id`] undone): the event's message id, or the tick's id.
+pub fn id_of_cause(platform: super::Platform, cause: &str) -> &str {
+    cause
+        .strip_prefix("event:")
+        .and_then(|rest| rest.strip_prefix(platform.as_str()))
+        .and_then(|rest| rest.strip_prefix(':'))
+        .unwrap_or(cause)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cause_gives_back_the_id_it_was_made_from() {
+        let twitch = super::super::Platform::named("twitch");
+        assert_eq!(id_of_cause(twitch, &cause_id(twitch, "abc:1")), "abc:1");
+        assert_eq!(id_of_cause(twitch, "tick:demo:5"), "tick:demo:5");
+        assert_eq!(id_of_cause(twitch, "event:kick:7"), "event:kick:7");
+    }
 
     #[test]
     fn a_tick_is_kept_in_whole_milliseconds_and_named_by_creator_and_time() {

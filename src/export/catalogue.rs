@@ -82,7 +82,7 @@ pub const MANIFEST: Entry = entry(
 use Visibility::{Dashboard, Internal, Public};
 
 /// Every export file, the manifest first.
-pub const CATALOGUE: [Entry; 34] = [
+pub const CATALOGUE: [Entry; 35] = [
     MANIFEST,
     entry("exports/version.json", Public, "streamsuites.version.v1"),
     entry(
@@ -188,6 +188,11 @@ pub const CATALOGUE: [Entry; 34] = [
         "streamsuites.rate_limits.v1",
     ),
     entry("admin/quotas.json", Dashboard, "streamsuites.quotas.v1"),
+    entry(
+        "admin/moderation.json",
+        Dashboard,
+        "streamsuites.moderation.v1",
+    ),
     entry(
         "admin/about.admin.json",
         Dashboard,

@@ -6,7 +6,7 @@
 use std::sync::OnceLock;
 
 /// (schema id, schema text), one per distinct schema in the catalogue.
-pub const SCHEMAS: [(&str, &str); 33] = [
+pub const SCHEMAS: [(&str, &str); 34] = [
     (
         "streamsuites.meta.v1",
         include_str!("../../schemas/exports/meta.schema.json"),
@@ -138,6 +138,10 @@ pub const SCHEMAS: [(&str, &str); 33] = [
     (
         "streamsuites.audit.v1",
         include_str!("../../schemas/exports/audit.schema.json"),
+    ),
+    (
+        "streamsuites.moderation.v1",
+        include_str!("../../schemas/exports/moderation.schema.json"),
     ),
 ];
 

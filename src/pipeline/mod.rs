@@ -7,6 +7,7 @@ pub mod exporter;
 pub mod http_server;
 pub mod people;
 pub mod process;
+pub mod receipts;
 pub mod reload;
 pub mod runner;
 pub mod standings;

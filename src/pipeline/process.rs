@@ -17,6 +17,7 @@ use crate::lanes::Inbound;
 use crate::store::{Checkpoint, RunMark, RunMarkKind, StoreError, StoreWriter, WriteOp};
 use crate::telemetry::Telemetry;
 use crate::triggers::Registry;
+use crate::triggers::moderation::ModerationRegistry;
 use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
@@ -199,17 +200,28 @@ impl Pipeline {
         }
     }
 
-    /// Applies a reloaded config: new triggers (cooldowns start fresh) and the chat log setting.
-    /// The fresh start is marked in the store, after every event before it, for `ss replay`.
+    /// Applies a reloaded config: new triggers (cooldowns start fresh), new filters (strikes
+    /// stay) and the chat log setting. The fresh start is marked in the store, after every event
+    /// before it, for `ss replay`.
     async fn reload(&mut self, config: &Config, telemetry: &Telemetry) -> Result<(), StoreError> {
-        match Registry::compile(&config.triggers) {
-            Ok(registry) => {
-                self.core.replace_triggers(registry);
-                self.chat_log = config.system.chat_log.enabled;
-                self.writer.send(run_mark(RunMarkKind::Reload)).await?;
+        let registry = match Registry::compile(&config.triggers) {
+            Ok(registry) => registry,
+            Err(e) => {
+                telemetry.error("config_rejected", "triggers", e.to_string());
+                return Ok(());
             }
-            Err(e) => telemetry.error("config_rejected", "triggers", e.to_string()),
-        }
+        };
+        let moderation = match ModerationRegistry::compile(&config.moderation) {
+            Ok(moderation) => moderation,
+            Err(e) => {
+                telemetry.error("config_rejected", "moderation", e.to_string());
+                return Ok(());
+            }
+        };
+        self.core.replace_triggers(registry);
+        self.core.replace_moderation(moderation);
+        self.chat_log = config.system.chat_log.enabled;
+        self.writer.send(run_mark(RunMarkKind::Reload)).await?;
         Ok(())
     }
 }
@@ -274,8 +286,8 @@ mod tests {
     use super::*;
     use crate::config::model::TriggersConfig;
     use crate::effects::sinks::{
-        ClipSink, CommandQueues, CommandSink, CommunitySink, ObsSink, OutboxSink, StandingsSink,
-        ValidationSink,
+        ClipSink, CommandQueues, CommandSink, CommunitySink, ModerationSink, ObsSink, OutboxSink,
+        StandingsSink, ValidationSink,
     };
     use crate::event::{Author, Platform, Tick};
     use crate::lanes::Page;
@@ -299,6 +311,7 @@ mod tests {
             writer: StoreWriter::spawn(&db_path(root), 64).unwrap(),
             router: Router {
                 commands: CommandSink::new(commands.clone()),
+                moderation: ModerationSink::new(commands.clone()),
                 clips: ClipSink::new(Arc::new(Notify::new()), Arc::new(Notify::new())),
                 community: CommunitySink::default(),
                 outbox: OutboxSink,

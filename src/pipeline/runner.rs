@@ -17,16 +17,18 @@ use super::counters::RunCounters;
 use super::exporter::{Exporter, ExporterParts};
 use super::http_server::start_http;
 use super::process::{Pipeline, Trends, drain};
+use super::receipts::record_receipts;
 use super::startup::{OpenStore, open_store};
 use super::summary::Ended;
 pub use super::summary::RunSummary;
 use super::supervisor::{self, Supervisor};
+use crate::command::receipts::Receipts;
 use crate::config::Config;
 use crate::config::secrets::Secrets;
 use crate::effects::router::Router;
 use crate::effects::sinks::{
-    ClipSink, CommandSink, CommunitySink, ObsSink, OutboxSink, StandingsSink, Validated,
-    ValidationSink,
+    ClipSink, CommandSink, CommunitySink, ModerationSink, ObsSink, OutboxSink, StandingsSink,
+    Validated, ValidationSink,
 };
 use crate::lanes::DataLane;
 use crate::routing::Routing;
@@ -139,6 +141,9 @@ pub async fn run(
         tasks: &tasks,
     });
     let stored = Arc::new(supervisor::Stored::read(&readers).await);
+    // How moderation commands were settled, into the audit; ends when the last source stops.
+    let (receipts, receipts_rx) = Receipts::channel();
+    let audit = tokio::spawn(record_receipts(receipts_rx, writer.clone()));
     services.open(&RunParts {
         sink: sink.clone(),
         guards: counters.guards.clone(),
@@ -168,6 +173,7 @@ pub async fn run(
             telemetry: &telemetry,
             guards: &counters.guards,
             command_stats: &counters.commands,
+            receipts: &receipts,
             db: &db,
             stored: &stored,
             services: &services,
@@ -175,8 +181,9 @@ pub async fn run(
     );
     let ticks = sink.ticks();
     // The sources (and platforms' services, until they close) hold the only senders now, so the
-    // lane closes when the last source stops.
+    // lane closes when the last source stops; the same for the receipts.
     drop(sink);
+    drop(receipts);
     // Statuses the services report into for creators without a running source (go-live polls).
     let mut statuses = supervisor.status_handles();
     statuses.extend(services.sources_started(&statuses, &secrets, &shutdown, &tasks));
@@ -260,6 +267,7 @@ pub async fn run(
         writer: writer.clone(),
         router: Router {
             commands: CommandSink::new(commands.clone()),
+            moderation: ModerationSink::new(commands.clone()),
             clips: ClipSink::new(clip_worker, export_now),
             community: CommunitySink::new(Routing::new(config_rx.clone())),
             outbox: OutboxSink,
@@ -312,6 +320,13 @@ pub async fn run(
     shutdown.cancel();
     drop(receiver);
     let aborted_sources = stopper.await.unwrap_or_default();
+    // The serving loops have settled (or abandoned) their commands: their receipts reach the
+    // store before it closes.
+    if tokio::time::timeout(SOURCE_GRACE, audit).await.is_err() {
+        tracing::warn!(
+            "Receipts of moderation commands still arriving at shutdown were not recorded."
+        );
+    }
     // FFmpeg children are killed and reaped here; unfinished clip jobs stay resumable.
     clips.stop().await;
     // The senders record their last results (and the watcher its stop event) before the store closes.

@@ -75,6 +75,7 @@ pub fn spawn(
                     text,
                     reply_to: request.reply_to,
                 },
+                receipt: false,
             });
         }
     });

@@ -1,6 +1,7 @@
 //! Opening the store for a run: the store writer (the only one that migrates), the reader pool
 //! everything else reads through, and the [`Core`] seeded with the ids the store already holds, so a
-//! platform re-delivering them after a restart fires nothing again. A run mark is recorded before
+//! platform re-delivering them after a restart fires nothing again, and with the moderation strikes
+//! it kept, so a restart does not forgive a spammer. A run mark is recorded before
 //! the first event: `ss replay` starts its trigger state afresh there, as the run does.
 
 use super::process::run_mark;
@@ -8,6 +9,7 @@ use crate::config::Config;
 use crate::engine::Core;
 use crate::store::{Readers, RunMarkKind, StoreWriter};
 use crate::triggers::Registry;
+use crate::triggers::moderation::ModerationRegistry;
 use anyhow::Context;
 use std::path::{Path, PathBuf};
 
@@ -20,7 +22,8 @@ pub struct OpenStore {
     pub db: PathBuf,
     pub writer: StoreWriter,
     pub readers: Readers,
-    /// The evaluation core over the config's triggers, remembering the store's recent message ids.
+    /// The evaluation core over the config's filters and triggers, remembering the store's recent
+    /// message ids and strikes.
     pub core: Core,
 }
 
@@ -33,7 +36,16 @@ pub async fn open_store(root: &Path, config: &Config) -> anyhow::Result<OpenStor
     // Everything else reads through the pool, on the blocking pool: never SQLite on async threads.
     let readers = Readers::new(&db);
     let window = config.system.limits.dedupe_window;
-    let mut core = Core::new(Registry::compile(&config.triggers)?, window);
+    let mut core = Core::new(Registry::compile(&config.triggers)?, window)
+        .with_moderation(ModerationRegistry::compile(&config.moderation)?);
+    // Strikes outlive a run: a restart does not forgive a spammer.
+    core.seed_strikes(
+        readers
+            .read(|store| store.strike_records(None))
+            .await
+            .and_then(|strikes| strikes)
+            .with_context(|| format!("reading moderation strikes from {}", db.display()))?,
+    );
     core.remember(
         readers
             .read(move |store| store.recent_message_keys(window))

@@ -193,6 +193,23 @@ pub fn describe(a: &Action) -> String {
         } => format!("timeout {user_login} {seconds}s"),
         ActionKind::Ban { user_login, .. } => format!("ban {user_login}"),
         ActionKind::Unban { user_login, .. } => format!("unban {user_login}"),
+        ActionKind::Moderate {
+            filter,
+            rule,
+            user_login,
+            decision,
+            seconds,
+            strike,
+            dry_run,
+            ..
+        } => {
+            let length = seconds.map(|s| format!(" {s}s")).unwrap_or_default();
+            let dry = if *dry_run { " (dry run)" } else { "" };
+            format!(
+                "moderate {user_login}: {}{length} by {filter} for {rule}, strike {strike}{dry}",
+                decision.as_str()
+            )
+        }
         ActionKind::Clip {
             duration_s, title, ..
         } => match title {

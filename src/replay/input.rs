@@ -122,6 +122,14 @@ pub fn read_store(
         .map(|m| (m.after_chat_id, m.id))
         .max()
         .unwrap_or((0, 0));
+    // Strikes outlive runs: a window that starts after earlier runs starts from the strikes the
+    // decisions recorded before it had made.
+    if start_chat > 0 {
+        let strikes = store.strike_records(Some(start_chat))?;
+        if !strikes.is_empty() {
+            f(Item::Strikes(strikes))?;
+        }
+    }
     let mut points: Vec<Point> = marks
         .iter()
         .map(|m| Point::mark(m.after_chat_id, m.id))

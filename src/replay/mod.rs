@@ -34,6 +34,7 @@ pub mod irc_log;
 pub mod stats;
 
 use crate::actions::Action;
+use crate::actions::moderation::StrikeRecord;
 use crate::config::CreatorsConfig;
 use crate::engine::Core;
 use crate::event::{ChatEvent, Platform, Tick};
@@ -59,6 +60,9 @@ pub enum Item {
     Tick(Tick),
     /// The live trigger state started afresh before the next event (a run start, a hot reload).
     FreshState,
+    /// The moderation strikes the live run had where the replay starts (a window that begins
+    /// after earlier runs): each user's count after their last recorded offence.
+    Strikes(Vec<StrikeRecord>),
     /// The linked accounts as the store held them here (at the start and after each fresh state):
     /// the live run loaded the same.
     Links(Vec<crate::actions::community::LinkEntry>),
@@ -177,6 +181,7 @@ impl Replay {
                     out.tick(&tick, &actions)?;
                 }
             }
+            Item::Strikes(strikes) => self.core.seed_strikes(strikes),
             Item::FreshState => {
                 self.summary.fresh_starts += 1;
                 self.core.restart();

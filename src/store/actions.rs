@@ -11,6 +11,7 @@ use super::apply::{ApplyError, BatchTally};
 use super::clips::{self, NewClip};
 use super::community;
 use super::error::StoreError;
+use super::moderation;
 use super::open::StoreReader;
 use super::outbox::{self, NewOutbox};
 use super::people::{self, LinkHow};
@@ -71,6 +72,7 @@ pub(super) fn apply(
         | ActionKind::PollClose { .. } => {
             community::apply(conn, action, tally)?;
         }
+        ActionKind::Moderate { .. } => moderation::record(conn, action)?,
         ActionKind::GiveawayOpen { .. }
         | ActionKind::GiveawayEntry { .. }
         | ActionKind::GiveawayEntriesClosed { .. }

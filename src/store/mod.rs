@@ -13,8 +13,9 @@
 //! the effects it dispatches), [`community`] (polls, tallies, scores), [`clips`], [`outbox`] (the
 //! rows routing hands over, destination and all, as data), [`checkpoints`] (polling sources' resume
 //! points), [`quotas`], [`audit`], [`runs`] (where the live trigger state started afresh, for
-//! `ss replay`), [`ticks`], and the daily bot's: [`people`] (linked accounts), [`points`],
-//! [`quotes`] and [`giveaways`]. The domains write through the contract in [`apply`]; the writer depends on them,
+//! `ss replay`), [`ticks`], [`moderation`] (decisions and what their commands became), and the
+//! daily bot's: [`people`] (linked accounts), [`points`], [`quotes`] and [`giveaways`]. The
+//! domains write through the contract in [`apply`]; the writer depends on them,
 //! never the reverse.
 
 pub mod actions;
@@ -27,6 +28,7 @@ pub mod community;
 pub mod error;
 pub mod giveaways;
 pub mod lock;
+pub mod moderation;
 pub mod open;
 pub mod outbox;
 pub mod people;
@@ -50,6 +52,7 @@ pub use clips::{ClipHistoryRow, ClipJobRow, ClipRow, ClipState, ClipStateChange,
 pub use community::*;
 pub use error::{Holder, StoreError};
 pub use giveaways::{DrawRow, GiveawayRow};
+pub use moderation::{DecisionCount, DecisionRow, ModerationOutcome, Offender, OutcomeRow};
 pub use open::{BUSY_TIMEOUT, Store, StoreReader};
 pub use outbox::{NewOutbox, OutboxResult, OutboxRow};
 pub use people::{DeclaredPerson, LinkRow};

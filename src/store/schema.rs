@@ -406,4 +406,38 @@ pub const MIGRATIONS: &[&str] = &[
         UNIQUE (creator, giveaway, number)
     );
     ",
+    // 13 -> 14: moderation's audit. Every decision a filter made (a dry run's too), one per message;
+    // the strikes the engine starts from are each user's last decision. What each platform command
+    // of a decision became arrives on its own, keyed by (platform, message, command), since the
+    // platform may answer before the decision's batch commits.
+    r"
+    CREATE TABLE moderation_decisions (
+        id          INTEGER PRIMARY KEY,
+        creator     TEXT    NOT NULL,
+        platform    TEXT    NOT NULL,
+        channel     TEXT    NOT NULL,
+        message_id  TEXT    NOT NULL,
+        at_ms       INTEGER NOT NULL,
+        user_id     TEXT    NOT NULL,
+        user_login  TEXT    NOT NULL,
+        filter      TEXT    NOT NULL,
+        rule        TEXT    NOT NULL,
+        decision    TEXT    NOT NULL,
+        seconds     INTEGER,
+        strike      INTEGER NOT NULL,
+        dry_run     INTEGER NOT NULL,
+        message     TEXT,
+        UNIQUE (platform, message_id)
+    );
+    CREATE INDEX moderation_by_user ON moderation_decisions (creator, platform, user_id, dry_run);
+    CREATE TABLE moderation_outcomes (
+        platform    TEXT    NOT NULL,
+        message_id  TEXT    NOT NULL,
+        command     TEXT    NOT NULL,
+        state       TEXT    NOT NULL,
+        answer      TEXT,
+        at_ms       INTEGER NOT NULL,
+        PRIMARY KEY (platform, message_id, command)
+    );
+    ",
 ];

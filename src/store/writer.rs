@@ -36,7 +36,7 @@ use super::error::StoreError;
 use super::open::Store;
 use super::outbox::{self, NewOutbox, OutboxResult};
 use super::runs::{self, RunMark};
-use super::{actions, audit, community, giveaways, people, quotas, ticks};
+use super::{actions, audit, community, giveaways, moderation, people, quotas, ticks};
 use crate::actions::Action;
 use crate::backoff::Backoff;
 use crate::event::{ChatEvent, Platform, Tick};
@@ -97,6 +97,8 @@ pub enum WriteOp {
         method: &'static str,
         units: i64,
     },
+    /// What became of one platform command of a moderation decision.
+    ModerationOutcome(Box<super::moderation::ModerationOutcome>),
     /// An operator action for the audit log.
     Audit {
         at: DateTime<Utc>,
@@ -630,6 +632,7 @@ fn apply(
             units,
         } => quotas::spend_project(conn, project, *day, method, *units)?,
         WriteOp::Audit { at, action, detail } => audit::append(conn, at, action, detail)?,
+        WriteOp::ModerationOutcome(outcome) => moderation::record_outcome(conn, outcome)?,
         WriteOp::ControlCall(call) => audit::append_call(conn, call)?,
         WriteOp::RunMark(mark) => {
             runs::record(conn, mark)?;

@@ -24,6 +24,7 @@ pub mod cause;
 pub mod draw;
 pub mod events;
 pub mod giveaways;
+pub mod moderation;
 pub mod people;
 pub mod points;
 pub mod poll_command;

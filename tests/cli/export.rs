@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Every file of the catalogue, as `ss export` writes it under `runtime/`.
-pub const CATALOGUE: [&str; 34] = [
+pub const CATALOGUE: [&str; 35] = [
     "exports/meta.json",
     "exports/version.json",
     "exports/about.public.json",
@@ -42,6 +42,7 @@ pub const CATALOGUE: [&str; 34] = [
     "admin/people.json",
     "admin/rate_limits.json",
     "admin/quotas.json",
+    "admin/moderation.json",
     "admin/about.admin.json",
     "admin/integrations.json",
     "admin/permissions.json",
@@ -317,7 +318,7 @@ fn empty_store_gives_the_whole_valid_catalogue() {
     let out = t.run(&["export"]);
     out.status(0);
     assert!(
-        out.stdout.ends_with("34 written, 0 unchanged\n"),
+        out.stdout.ends_with("35 written, 0 unchanged\n"),
         "{}",
         out.stdout
     );
@@ -412,7 +413,7 @@ fn exporting_twice_leaves_bytes_and_mtimes_alone() {
     assert_eq!(
         out.stdout,
         format!(
-            "exported 34 files to {}: 0 written, 34 unchanged\n",
+            "exported 35 files to {}: 0 written, 35 unchanged\n",
             t.path().join("runtime").display()
         )
     );

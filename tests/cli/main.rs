@@ -19,6 +19,7 @@ mod hardening;
 mod harness;
 mod http;
 mod kick_server;
+mod moderation;
 mod obs;
 mod obs_server;
 mod pages;

@@ -94,7 +94,7 @@ fn internal_visibility_adds_the_rest_and_lowering_it_removes_them() {
     .status(0);
     let state = dash.join("shared/state");
     let all = files_under(&state);
-    assert_eq!(all.len(), 35, "{all:?}"); // 34 files and the record
+    assert_eq!(all.len(), 36, "{all:?}"); // 35 files and the record
     assert!(all.contains(&"admin/audit.json".to_string()));
     assert!(all.contains(&"signals/chat_events.json".to_string()));
 
@@ -109,7 +109,7 @@ fn internal_visibility_adds_the_rest_and_lowering_it_removes_them() {
     );
     assert!(
         out.stdout
-            .ends_with("18 files: 0 added, 1 updated, 17 unchanged, 16 removed\n"),
+            .ends_with("18 files: 0 added, 1 updated, 17 unchanged, 17 removed\n"),
         "{}",
         out.stdout
     );

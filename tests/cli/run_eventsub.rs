@@ -35,7 +35,7 @@ pub(crate) const SCOPES: &[&str] = &[
 ];
 
 /// What a token with [`SCOPES`] subscribes to (the chat types cover subs, cheers and raids).
-const ALL_CREATED: [&str; 8] = [
+pub(crate) const ALL_CREATED: [&str; 8] = [
     "channel.chat.message",
     "channel.chat.notification",
     "channel.chat.message_delete",
@@ -47,7 +47,7 @@ const ALL_CREATED: [&str; 8] = [
 ];
 
 /// The demo root with the sim source off and Twitch over EventSub on, pointed at `cloud`.
-fn eventsub_root(cloud: &TwitchCloud) -> Test {
+pub(crate) fn eventsub_root(cloud: &TwitchCloud) -> Test {
     let t = Test::fast_demo(None);
     let mut creators: Value =
         serde_json::from_str(&t.read("runtime/config/creators.json")).unwrap();
@@ -101,7 +101,7 @@ pub(crate) struct Running {
     stderr: std::thread::JoinHandle<String>,
 }
 
-fn spawn_run(t: &Test) -> Running {
+pub(crate) fn spawn_run(t: &Test) -> Running {
     spawn_run_with(t, &[])
 }
 
@@ -156,7 +156,7 @@ fn assert_exports_hold_no_secret(t: &Test, also: &[String]) {
     }
 }
 
-fn snapshot(t: &Test) -> Value {
+pub(crate) fn snapshot(t: &Test) -> Value {
     std::fs::read_to_string(t.path().join("runtime/exports/runtime_snapshot.json"))
         .ok()
         .and_then(|s| serde_json::from_str(&s).ok())
@@ -186,7 +186,7 @@ fn recorded(t: &Test) -> Vec<ss::event::ChatEvent> {
 }
 
 /// The root logged in with `ss auth twitch` (the id server approves at once).
-async fn logged_in(cloud: &TwitchCloud) -> Test {
+pub(crate) async fn logged_in(cloud: &TwitchCloud) -> Test {
     let t = eventsub_root(cloud);
     let (code, stdout, stderr) = auth(&t, &["twitch", "--creator", "demo"]).await;
     assert_eq!(code, 0, "{stdout}\n{stderr}");
@@ -209,7 +209,7 @@ fn merge(mut a: Value, b: Value) -> Value {
 }
 
 /// A `channel.chat.message` event (every fragment with its four keys).
-fn chat(id: &str, login: &str, user_id: &str, text: &str, cheer: Option<u64>) -> Value {
+pub(crate) fn chat(id: &str, login: &str, user_id: &str, text: &str, cheer: Option<u64>) -> Value {
     let mut fragments = vec![
         json!({"type": "text", "text": text, "cheermote": null, "emote": null, "mention": null}),
     ];
@@ -536,6 +536,13 @@ async fn ss_run_over_eventsub_records_each_event_once_answers_through_helix_and_
     );
     wait_for("live in the status", || {
         twitch_status(&snapshot(&t))["live"]["stream"]["id"] == "9001"
+    })
+    .await;
+    // The go-live watcher reads the status once a second and queues the post in the store.
+    wait_for("the go-live post queued", || {
+        ss::store::StoreReader::open(&ss::store::db_path(t.path()))
+            .and_then(|store| store.outbox(50))
+            .is_ok_and(|rows| rows.iter().any(|r| r.kind == "go_live"))
     })
     .await;
 

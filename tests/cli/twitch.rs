@@ -96,6 +96,7 @@ fn command(channel: &str, text: &str, reply_to: Option<&str>) -> PlatformCommand
             },
             None => CommandKind::Say { text: text.into() },
         },
+        receipt: false,
     }
 }
 

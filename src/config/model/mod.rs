@@ -8,6 +8,7 @@
 mod community;
 mod creators;
 mod discord;
+mod moderation;
 mod obs;
 mod platforms;
 mod posting;
@@ -18,6 +19,7 @@ mod triggers;
 pub use community::*;
 pub use creators::*;
 pub use discord::*;
+pub use moderation::*;
 pub use obs::*;
 pub use platforms::*;
 pub use posting::*;

@@ -170,6 +170,21 @@ pub struct TriggerDef {
     pub action: ActionDef,
 }
 
+impl TriggerDef {
+    /// Whether this trigger answers `command` (its command or an alias, any case).
+    pub fn answers_command(&self, command: &str) -> bool {
+        match &self.matcher {
+            Matcher::Command {
+                command: own,
+                aliases,
+            } => std::iter::once(own)
+                .chain(aliases)
+                .any(|c| c.eq_ignore_ascii_case(command)),
+            _ => false,
+        }
+    }
+}
+
 /// How a trigger matches: a chat message by its text, or a stream event by its kind and fields.
 ///
 /// Read from `"kind"` and its keys, or from `"on"` alone for a stream event (`"kind": "event"` may

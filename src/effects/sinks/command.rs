@@ -99,6 +99,13 @@ impl CommandQueues {
         }
     }
 
+    /// Why `creator`'s source on `platform` refuses what it cannot do, when one runs.
+    pub fn why_refused(&self, creator: &str, platform: Platform) -> Option<String> {
+        self.routes
+            .get(&(creator.to_owned(), platform))
+            .map(|route| route.support.otherwise.clone())
+    }
+
     /// The platforms with a running source for `creator`, in the platforms' order.
     pub fn platforms_of(&self, creator: &str) -> Vec<Platform> {
         let mut platforms: Vec<Platform> = self
@@ -196,6 +203,7 @@ pub fn command_of(action: &Action) -> Option<PlatformCommand> {
         channel: channel.clone(),
         cause: action.cause(),
         kind,
+        receipt: false,
     })
 }
 

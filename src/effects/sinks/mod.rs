@@ -4,6 +4,7 @@
 //! | sink | effect | queue | when full |
 //! | --- | --- | --- | --- |
 //! | [`command`] | a platform command (reply, say, announce, delete, timeout, ban, unban) for the source's platform; refused before queueing when the source cannot do it | the source's command queue ([`crate::sources::OUTBOUND_CAPACITY`]) | drop the command, count it |
+//! | [`moderation`] | a moderation decision: recorded in the audit, and (unless a dry run) its platform commands (delete, timeout or ban, the filter's message) queued like any command, each asking for a receipt | the source's command queue, through [`command::CommandQueues`] | drop the command, count it, record it as dropped |
 //! | [`clip`] | a durable clip job, then the clip worker is woken | the store writer's queue | block (backpressure) |
 //! | [`community`] | votes, tallies, scores, giveaways, points credits, links in the store (a poll's results and a draw's winners routed with them) | the store writer's queue | block |
 //! | [`outbox`] | a durable outbox row for the Discord / X senders | the store writer's queue | block |
@@ -17,6 +18,7 @@
 pub mod clip;
 pub mod command;
 pub mod community;
+pub mod moderation;
 pub mod obs;
 pub mod outbox;
 pub mod standings;
@@ -25,6 +27,7 @@ pub mod validation;
 pub use clip::ClipSink;
 pub use command::{CommandQueues, CommandSink};
 pub use community::CommunitySink;
+pub use moderation::ModerationSink;
 pub use obs::ObsSink;
 pub use outbox::OutboxSink;
 pub use standings::{StandingsRequest, StandingsSink};

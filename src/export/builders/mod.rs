@@ -54,6 +54,7 @@ pub(crate) fn build(entry: &Entry, inputs: &Inputs<'_>) -> Result<Body, ExportEr
         "admin/jobs.json" => admin::jobs(inputs)?,
         "admin/rate_limits.json" => admin::rate_limits(inputs),
         "admin/quotas.json" => admin::quotas(inputs)?,
+        "admin/moderation.json" => admin::moderation(inputs)?,
         "admin/about.admin.json" => overview::about_admin(inputs)?,
         "admin/integrations.json" => admin::integrations(inputs),
         "admin/permissions.json" => admin::permissions(inputs),

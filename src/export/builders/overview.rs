@@ -193,6 +193,7 @@ pub(super) fn runtime_snapshot(inputs: &Inputs<'_>) -> Result<Body, ExportError>
             "refused": c.commands.refused,
             "refused_by_kind": c.commands.refused_by_kind,
             "failed_by_reason": c.commands.failed_by_reason,
+            "receipts_lost": c.commands.receipts_lost,
             "refusals": c.commands.refusals.iter().map(|r| json!({
                 "creator": r.creator,
                 "platform": r.platform,

@@ -17,6 +17,7 @@ pub mod split;
 use super::status::LiveStream;
 use super::{ConnectionState, SourceContext, SourceError, StatusHandle};
 use crate::command::PlatformCommand;
+use crate::command::receipts::Receipts;
 use crate::command::stats::CommandStats;
 use crate::config::model::SendLimit;
 use crate::config::secrets::Secrets;
@@ -214,6 +215,8 @@ pub struct Wiring {
     pub commands: mpsc::Receiver<PlatformCommand>,
     /// The run's command counters (shared by every source and the command sink).
     pub command_stats: Arc<CommandStats>,
+    /// Where the serving loop reports how commands that ask for it were settled.
+    pub receipts: Receipts,
     pub secrets: Secrets,
     pub send_limit: SendLimit,
     pub shutdown: CancellationToken,
@@ -238,6 +241,7 @@ impl Wiring {
             events,
             commands,
             command_stats: Arc::default(),
+            receipts: Receipts::default(),
             secrets: Secrets::default(),
             send_limit: SendLimit::default_for(platform),
             shutdown: CancellationToken::new(),
@@ -264,7 +268,8 @@ impl Wiring {
     pub fn build(self) -> (SourceContext, Track, Serving) {
         let track = self.track();
         let pacing = Pacing::for_send_limit(&self.send_limit);
-        let serving = Serving::new(self.commands, pacing.clone(), self.command_stats);
+        let serving = Serving::new(self.commands, pacing.clone(), self.command_stats)
+            .with_receipts(self.receipts);
         let ctx = SourceContext {
             creator: self.creator,
             platform: self.platform,

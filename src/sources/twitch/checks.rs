@@ -11,6 +11,8 @@
 //! | a trigger on `redemption`, with the eventsub transport | `channel:read:redemptions` (or `channel:manage:redemptions`) |
 //!
 //! A warning sits on the trigger in triggers.json and says how to fix it (`ss auth twitch`).
+//! Moderation by moderation.json needs both moderation scopes ([`moderation_with_state`]); its
+//! warning sits on moderation.json.
 //! Without a stored login, the eventsub transport is warned about on the block (nothing to read
 //! events with), and moderation triggers on the trigger (IRC cannot moderate, and a `token_env`
 //! token's scopes are not known before the run).
@@ -142,5 +144,50 @@ pub fn check_with_state(
             None => continue,
         };
         check.trigger_warn(&creator.id, index, key, &message);
+    }
+}
+
+/// Whether moderation.json's decisions can go out through Helix for `creator`: a stored login with
+/// both moderation scopes (or, with the eventsub transport, a `token_env` token, whose scopes are
+/// not known before the run). `Err` says what is missing and how to log in with it.
+pub fn moderation_with_state(
+    creator: &Creator,
+    settings: &TwitchSettings,
+    state_dir: &Path,
+) -> Result<(), String> {
+    let wanted = [scopes::DELETE_MESSAGES, scopes::BANS];
+    let login = match read_login(&token_file(state_dir, &creator.id), &creator.id) {
+        Ok(login) => login,
+        // An unreadable login file is reported on the block already.
+        Err(_) => return Ok(()),
+    };
+    let fix = format!("run `ss auth twitch --creator {}`", creator.id);
+    match login {
+        None if settings.transport == Transport::EventSub && settings.token_env.is_some() => Ok(()),
+        None => Err(format!(
+            "Twitch moderates through Helix, which needs a stored login with the scopes {} (no login is stored for creator {:?}); {fix}",
+            wanted.join(" and "),
+            creator.id
+        )),
+        Some(login) => {
+            let missing: Vec<&str> = wanted
+                .into_iter()
+                .filter(|s| !login.scopes.iter().any(|g| g == s))
+                .collect();
+            if missing.is_empty() {
+                Ok(())
+            } else {
+                let refused = match missing.as_slice() {
+                    [scopes::DELETE_MESSAGES] => "deletes",
+                    [scopes::BANS] => "timeouts and bans",
+                    _ => "deletes, timeouts and bans",
+                };
+                Err(format!(
+                    "the Twitch login stored for creator {:?} lacks the scope {}, so its {refused} would be refused; {fix} to log in with it",
+                    creator.id,
+                    missing.join(" and ")
+                ))
+            }
+        }
     }
 }

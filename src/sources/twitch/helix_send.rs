@@ -13,7 +13,8 @@
 //! (`runtime_snapshot.json` `commands.failed_by_reason`), never as sent. `msg_ratelimit` and
 //! `msg_duplicate` are tried once more after [`DROP_RETRY_PAUSE`]. A 429 waits for Helix's reset and
 //! tries again (at most [`TOO_MANY_TRIES`] times). A 403 is a missing scope: the first is reported
-//! with the scope's name, later ones are counted without repeating it.
+//! with the scope's name, later ones are counted without repeating it. A 5xx, no answer or a 429
+//! that outlasted its tries is a passing failure: the serving loop tries a moderation command again.
 
 use super::auth::Identity;
 use super::helix_api::{HelixApi, HelixError};
@@ -215,6 +216,12 @@ impl HelixDelivery {
             }
             HelixError::Auth(super::auth::AuthError::Unavailable(why)) => DeliveryError::Retry(why),
             HelixError::Auth(e) => DeliveryError::Failed(SourceError::LoginFailed(e.to_string())),
+            // May pass: a moderation command is tried again (`serve`), anything else failed.
+            passing @ (HelixError::Status { status: 500.., .. }
+            | HelixError::Transport(_)
+            | HelixError::TooManyRequests { .. }) => {
+                DeliveryError::Transient(SourceError::Other(format!("twitch {name}: {passing}")))
+            }
             other => DeliveryError::Failed(SourceError::Other(format!("twitch {name}: {other}"))),
         }
     }

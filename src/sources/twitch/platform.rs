@@ -157,6 +157,25 @@ impl PlatformConfig for Twitch {
         .collect()
     }
 
+    /// Twitch moderates through Helix ([`super::helix_send`]) with the creator's login; whether
+    /// the stored login has the scopes is checked against the state ([`super::checks`]).
+    fn moderation(&self, block: &PlatformBlock) -> Result<(), String> {
+        let _ = block;
+        Ok(())
+    }
+
+    fn moderation_with_state(
+        &self,
+        creator: &Creator,
+        block: &PlatformBlock,
+        state_dir: &Path,
+    ) -> Result<(), String> {
+        match block.settings::<TwitchSettings>() {
+            Some(settings) => super::checks::moderation_with_state(creator, settings, state_dir),
+            None => Ok(()),
+        }
+    }
+
     fn channel(&self, block: &PlatformBlock) -> Option<String> {
         block
             .settings::<TwitchSettings>()
