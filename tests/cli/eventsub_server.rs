@@ -81,6 +81,8 @@ enum WsCommand {
     Close(u16, String),
     /// Stop sending keepalives (a connection gone silent).
     Silence,
+    /// Answered once every command queued before it has gone out on the socket.
+    Delivered(tokio::sync::oneshot::Sender<()>),
 }
 
 struct Session {
@@ -872,24 +874,31 @@ async fn serve_socket(stream: tokio::net::TcpStream, state: Arc<Mutex<CloudState
                     .find(|x| x.id == old_id)
                     .map(|x| x.tx.clone());
                 let overlap = std::mem::take(&mut s.overlap);
-                if let Some(old_tx) = old_tx {
+                let mut delivered = None;
+                if let Some(old_tx) = old_tx
+                    && !overlap.is_empty()
+                {
                     for frame in &overlap {
                         let _ = old_tx.try_send(WsCommand::Send(frame.clone()));
                     }
+                    let (done, on_old_socket) = tokio::sync::oneshot::channel();
+                    let _ = old_tx.try_send(WsCommand::Delivered(done));
+                    delivered = Some(on_old_socket);
                 }
-                Some((id, keepalive_s, true, overlap))
+                Some((id, keepalive_s, true, overlap, delivered))
             }
-            None => Some((id, keepalive_s, false, Vec::new())),
+            None => Some((id, keepalive_s, false, Vec::new(), None)),
         }
     })();
-    let Some((id, keepalive_s, inherited, overlap)) = accepted else {
+    let Some((id, keepalive_s, inherited, overlap, delivered)) = accepted else {
         let _ = ws.send(close(4007, "invalid reconnect attempt")).await;
         return;
     };
-    if inherited && !overlap.is_empty() {
-        // The old socket delivers the overlap first; the new one's welcome follows a moment later,
-        // as Twitch's old connection keeps delivering until the new one is welcomed.
-        tokio::time::sleep(Duration::from_millis(300)).await;
+    if let Some(on_old_socket) = delivered {
+        // The old socket delivers the overlap first; the new one's welcome follows, as Twitch's
+        // old connection keeps delivering until the new one is welcomed. (A closed old socket
+        // drops the signal: nothing more to wait for.)
+        let _ = on_old_socket.await;
     }
     if ws
         .send(Message::text(welcome(&id, keepalive_s)))
@@ -927,6 +936,9 @@ async fn serve_socket(stream: tokio::net::TcpStream, state: Arc<Mutex<CloudState
                 }
                 Some(WsCommand::Close(code, reason)) => break Some((code, reason)),
                 Some(WsCommand::Silence) => silent = true,
+                Some(WsCommand::Delivered(done)) => {
+                    let _ = done.send(());
+                }
                 None => break None,
             },
             message = ws.next() => match message {

@@ -506,12 +506,12 @@ async fn serve(
                         if ws.send(Message::text(frame)).await.is_err() {
                             return;
                         }
-                        // Events follow the answer, a moment later (OBS emits them from its own thread).
+                        // Events follow the answer (OBS emits them from its own thread), through
+                        // the event queue this loop also serves.
                         for (intent, frame) in events {
                             if mask & intent != 0 {
                                 let tx = event_tx.clone();
                                 tokio::spawn(async move {
-                                    tokio::time::sleep(Duration::from_millis(50)).await;
                                     let _ = tx.send(frame).await;
                                 });
                             }
