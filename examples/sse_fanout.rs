@@ -42,6 +42,7 @@ async fn main() {
         feed: feed.clone(),
         snapshot: dir.path().join("runtime_snapshot.json"),
         token: None,
+        control_tokens: Default::default(),
     };
     let listener = server::bind("127.0.0.1:0", None).await.expect("bind");
     let address = listener.local_addr().expect("address");

@@ -8,6 +8,7 @@
 pub mod detail;
 mod extras;
 mod live;
+pub mod person;
 mod platform;
 pub mod tick;
 pub mod wire_checks;
@@ -19,11 +20,12 @@ pub use detail::{
 };
 pub use extras::Extras;
 pub use live::LiveStream;
+pub use person::Account;
 pub use platform::{
     EmoteImages, Platform, PlatformInfo, PlatformSet, RegisteredPlatform, UnknownPlatform,
     register_platforms_in_schema,
 };
-pub use tick::Tick;
+pub use tick::{Tick, cause_id, id_of_cause};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -37,6 +39,10 @@ pub fn platform_id_hash(platform: Platform, id: &str) -> u64 {
     id.hash(&mut h);
     h.finish()
 }
+
+/// The hasher of maps consulted for every chat message (per-person points, trend words): SipHash
+/// costs several times more on short keys. Seeded per process, so chat cannot aim collisions.
+pub type FastHasher = foldhash::fast::RandomState;
 
 /// Roles a chat author holds, ordered from least to most privileged.
 ///
@@ -282,7 +288,15 @@ pub struct ChatEvent {
     /// Platform-specific details that have no common field (badge info, room settings, ...).
     #[serde(default, skip_serializing_if = "Extras::is_empty")]
     pub extras: Extras,
+    /// Set when the event reached this channel's chat from another channel (Twitch's shared chat):
+    /// that channel's login. Triggers ignore such events unless they ask for them
+    /// (`"shared_chat": true`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared_from: Option<CompactString>,
 }
+
+/// The id prefix of an operator's command ([`ChatEvent::operator`]).
+pub const OPERATOR_ID_PREFIX: &str = "control-";
 
 /// The JSON Schema of [`ChatEvent`] (`schemas/chat_event.schema.json`), for consumers and tests.
 pub const CHAT_EVENT_SCHEMA: &str = include_str!("../schemas/chat_event.schema.json");
@@ -310,6 +324,7 @@ impl ChatEvent {
             emotes: Emotes::new(),
             detail: None,
             extras: Extras::new(),
+            shared_from: None,
         }
     }
 
@@ -318,6 +333,35 @@ impl ChatEvent {
         self.kind = kind;
         self.detail = Some(Box::new(detail));
         self
+    }
+
+    /// A command an operator gave through the control API, as if said in the creator's chat on
+    /// `platform` by `author` (a moderator, or the broadcaster for an owner): it goes through the
+    /// data lane and the triggers like chat, and is recorded, so `ss replay` sees it too. Its id
+    /// starts with [`OPERATOR_ID_PREFIX`]; its channel is empty (the creator's own).
+    pub fn operator(
+        platform: Platform,
+        creator: &str,
+        message_id: &str,
+        timestamp: DateTime<Utc>,
+        author: Author,
+        text: &str,
+    ) -> ChatEvent {
+        debug_assert!(message_id.starts_with(OPERATOR_ID_PREFIX));
+        let mut event = ChatEvent::message(platform, creator, message_id, timestamp, author, text);
+        event.channel = CompactString::default();
+        event
+    }
+
+    /// Whether an operator gave it through the control API (not a platform).
+    pub fn is_operator(&self) -> bool {
+        self.message_id.starts_with(OPERATOR_ID_PREFIX)
+    }
+
+    /// Whether a reply can be threaded under it on its platform: a chat message the platform
+    /// delivered, never a stream event, a tick or an operator's command (the platform never saw it).
+    pub fn can_be_replied_to(&self) -> bool {
+        self.kind == EventKind::Message && !self.is_operator()
     }
 
     /// The event time as Unix milliseconds.

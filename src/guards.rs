@@ -39,11 +39,14 @@ pub enum Guard {
     /// Rumble item, a Kick frame or event, a Rumble stream message): skipped, each reason logged
     /// with its JSON path; the rest of the page or connection is read on.
     EventsUnreadable,
+    /// Deliveries a platform sent again (EventSub's at-least-once delivery, both sockets of a
+    /// reconnect): the event is recorded once, the copy dropped at the source.
+    Redelivered,
 }
 
 impl Guard {
     /// Every per-run guard, in export order.
-    const ALL: [Guard; 9] = [
+    const ALL: [Guard; 10] = [
         Guard::ForeignChannelEvent,
         Guard::ForeignChannelReply,
         Guard::EmoteDropped,
@@ -53,6 +56,7 @@ impl Guard {
         Guard::WebhookBadSignature,
         Guard::WebhookMalformed,
         Guard::EventsUnreadable,
+        Guard::Redelivered,
     ];
 
     /// The key in `counters.guards`.
@@ -67,6 +71,7 @@ impl Guard {
             Guard::WebhookBadSignature => "webhook_bad_signatures",
             Guard::WebhookMalformed => "webhook_malformed",
             Guard::EventsUnreadable => "events_unreadable",
+            Guard::Redelivered => "redeliveries",
         }
     }
 }
@@ -143,6 +148,7 @@ mod tests {
                 "lines_too_long",
                 "log_lines_dropped",
                 "not_event_streams",
+                "redeliveries",
                 "timestamps_replaced",
                 "webhook_bad_signatures",
                 "webhook_malformed",

@@ -4,15 +4,33 @@
 use crate::config::secrets::Secrets;
 use std::time::Duration;
 
-/// An HTTP client for the senders: rustls, a bounded timeout, no redirects (a redirect could carry
-/// a token to another host).
-pub fn client(timeout: Duration) -> reqwest::Client {
+/// The HTTP client could not be built (its TLS backend or the environment's proxy settings).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot build the HTTP client: {0}")]
+pub struct ClientError(#[from] reqwest::Error);
+
+/// A client builder whose TLS is rustls over ring, the runtime's one crypto provider (reqwest is
+/// built without a provider of its own; ring is installed as the process default here, once, and
+/// every HTTP client is built through this function).
+pub fn builder() -> reqwest::ClientBuilder {
+    // Already installed (by an earlier call or by another part of the process) is fine.
+    let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
-        .timeout(timeout)
-        .connect_timeout(timeout)
+}
+
+/// The one HTTP client shape of every outgoing call (platform APIs, senders, Helix): rustls, the
+/// runtime's user agent, a bounded time for a whole request and for connecting, no redirects (a
+/// redirect could carry a token to another host).
+pub fn client(
+    request_timeout: Duration,
+    connect_timeout: Duration,
+) -> Result<reqwest::Client, ClientError> {
+    Ok(builder()
+        .timeout(request_timeout)
+        .connect_timeout(connect_timeout)
         .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap_or_default()
+        .user_agent(concat!("streamsuites-ss/", env!("CARGO_PKG_VERSION")))
+        .build()?)
 }
 
 /// `application/x-www-form-urlencoded` text of `pairs`.

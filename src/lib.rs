@@ -18,39 +18,55 @@
 //!   and the platform registry ([`sources::registry`]): one folder per platform, registered with
 //!   one line, which shared code iterates.
 //! - [`triggers`]: the pure trigger engine: registry, stream-event conditions, cooldowns, polls and
-//!   their deadlines on the ticks, templates.
-//! - [`actions`]: action descriptors, the router, and one sink per kind of effect.
+//!   their deadlines on the ticks, templates, and the channel's daily bot (timers, giveaways,
+//!   quotes, points, linked accounts).
+//! - [`trends`]: chat trends (messages per minute, chatters, top emotes and words, mentions) over
+//!   1, 5 and 15 minutes, a live view the run loop publishes.
+//! - [`actions`]: action descriptors (plain data, with their cause).
+//! - [`effects`]: the router and one sink per kind of effect.
+//! - [`engine`]: the Core: dedupe, then triggers, for events and ticks; what `ss run` and `ss replay`
+//!   both evaluate through.
 //! - [`clips`]: the replay buffer (FFmpeg capture), clip jobs, and their destinations.
-//! - [`pipeline`]: lanes, the creators' clock (ticks), the evaluation core (dedupe, triggers), the
-//!   supervisor, the run loop, the exporter task and hot reload.
+//! - [`pipeline`]: `ss run`'s parts (the HTTP server, the store, the supervisor, the creators'
+//!   clock, the per-item work, the standings worker, the exporter task, hot reload, the summary)
+//!   and the wiring that starts and stops them in order.
+//! - [`lanes`]: the bounded data lane from sources to the pipeline, with its policy when full.
+//! - [`telemetry`]: a run's recent runtime events and errors and rolling rates.
 //! - [`replay`]: recorded chat (store, JSONL, IRC log) through the same core again, with no
 //!   effects; the diff against what the live run did, and counts.
 //! - [`store`]: the SQLite store: the single batching writer (the only one that migrates), the
 //!   read-only handle and reader pool everyone else uses, one module per domain (chat, actions,
-//!   community, clips, outbox, checkpoints, quotas, audit, runs, ticks).
+//!   community, clips, outbox, checkpoints, quotas, audit, runs, ticks, people, points, quotes,
+//!   giveaways).
 //! - [`routing`]: where a notification goes (Discord guild channels, X), from posting.json and
 //!   discord.json; hands the outbox rows to whatever caused them, to be written with it.
 //! - [`notify`]: the outbox's senders (Discord, X) and their rate limits, and the go-live watcher
 //!   that turns a source going live into once-per-stream posts.
-//! - [`operations`]: what operators ask from outside chat (status, clip, say, moderation), checked
-//!   against their role and audited the same for every front end.
 //! - [`discord`]: the Discord control plane: a gateway bot answering slash commands through
-//!   [`operations`] (`ss discord`, or inside `ss run`), with its state in `discord/runtime.json`.
+//!   [`control`] (inside `ss run`, or `ss discord` alone), with its state in `discord/runtime.json`.
+//! - [`imports`]: what other bots export (quotes: Firebot's CSV export and database, CSV, JSON),
+//!   read into the runtime's types for `ss quotes import`.
+//! - [`obs`]: OBS over obs-websocket v5: one connection per configured OBS, its requests (scenes,
+//!   sources, inputs, replay buffer, chapters, stream) and its health.
 //! - [`http_out`]: outgoing HTTP of senders and platform side calls (client, form, errors).
-//! - [`http`]: the local HTTP server (`system.http`): health, snapshot, the live feed as SSE.
+//! - [`control`]: what moderators may do to a running runtime: tokens and roles, the rate limit,
+//!   the changes (chat, moderation, trigger toggles, clips, OBS) and their audit rows.
+//! - [`http`]: the local HTTP server (`system.http`): health, snapshot, the live feed as SSE, the
+//!   control API (`/api/v1/`) and the control page (`/control`).
 //! - [`pages`]: the chat pages (replay window, OBS overlay, live chat): one script and stylesheet,
 //!   hostile chat kept inert, a strict Content-Security-Policy.
 //! - [`status`]: the health of a runtime judged from its snapshot (`ss status`).
 //! - [`backoff`]: capped, jittered exponential backoff (sources, the store writer).
-//! - [`export`]: snapshot builders, atomic writer, manifest, publish mirror.
+//! - [`export`]: snapshot builders, manifest, publish mirror.
+//! - [`atomic`]: atomic file writes (exports, pages, the release stamp).
+//! - [`sanitize`]: messages made safe to export (one line, bounded, secrets redacted).
 //! - `swar`: eight-bytes-at-a-time byte checks shared by the parser and the extras writer.
 //! - [`guards`]: counters of what was refused rather than taken on trust (foreign channels, ...).
 //! - [`log_sink`]: stderr for log lines, through a bounded queue: drops (counted), never panics or blocks.
 //! - [`json_spans`]: byte ranges of JSON values by pointer (config diagnostics, byte-exact stamping).
-//! - [`version`]: the release stamp in `runtime/version.json`.
+//! - [`version`]: the release stamp in `runtime/version.json` and the runtime changelog.
 //! - [`wire`]: decoding network JSON: the one [`wire::WireError`] (what, where, why) and the value
 //!   types platforms share (numbers as strings, ids as numbers, RFC 3339 times).
-//! - [`changelog`]: the runtime changelog, its checks (append-only) and new entries.
 
 pub mod actions;
 pub mod atomic;
@@ -60,6 +76,7 @@ pub mod clips;
 pub mod command;
 pub mod config;
 pub mod discord;
+pub mod control;
 pub mod effects;
 pub mod engine;
 pub mod event;
@@ -67,11 +84,12 @@ pub mod export;
 pub mod guards;
 pub mod http;
 pub mod http_out;
+pub mod imports;
 pub mod json_spans;
 pub mod lanes;
 pub mod log_sink;
 pub mod notify;
-pub mod operations;
+pub mod obs;
 pub mod pages;
 pub mod pipeline;
 pub mod replay;
@@ -82,6 +100,7 @@ pub mod status;
 pub mod store;
 mod swar;
 pub mod telemetry;
+pub mod trends;
 pub mod triggers;
 pub mod version;
 pub mod wire;

@@ -23,6 +23,20 @@ pub struct SourceHealth {
     pub last_error: Option<String>,
 }
 
+/// One OBS connection as the snapshot shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ObsHealth {
+    pub creator: String,
+    pub state: String,
+    pub current_scene: Option<String>,
+    pub streaming: Option<bool>,
+    pub recording: Option<bool>,
+    pub replay_buffer: Option<bool>,
+    pub requests_ok: u64,
+    pub requests_failed: u64,
+    pub last_error: Option<String>,
+}
+
 /// One quota budget (a YouTube Google project) as `admin/quotas.json` shows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct QuotaHealth {
@@ -52,6 +66,8 @@ pub struct Health {
     pub events_recorded: u64,
     pub events_dropped: u64,
     pub sources: Vec<SourceHealth>,
+    /// The OBS connections (obs.json).
+    pub obs: Vec<ObsHealth>,
     /// Quota budgets left today, from `admin/quotas.json` when it is there (informational).
     pub quotas: Vec<QuotaHealth>,
 }
@@ -124,6 +140,23 @@ impl Health {
                 last_error: s["last_error"].as_str().map(str::to_owned),
             })
             .collect();
+        let obs: Vec<ObsHealth> = snapshot["obs"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .map(|o| ObsHealth {
+                creator: o["creator"].as_str().unwrap_or("?").to_owned(),
+                state: o["state"].as_str().unwrap_or("?").to_owned(),
+                current_scene: o["current_scene"].as_str().map(str::to_owned),
+                streaming: o["streaming"].as_bool(),
+                recording: o["recording"].as_bool(),
+                replay_buffer: o["replay_buffer"].as_bool(),
+                requests_ok: count(&o["requests"]["ok"]),
+                requests_failed: count(&o["requests"]["failed"]),
+                last_error: o["last_error"].as_str().map(str::to_owned),
+            })
+            .collect();
         let mut problems = Vec::new();
         if stale {
             problems.push(format!(
@@ -145,6 +178,13 @@ impl Health {
                 s.last_error.as_deref().unwrap_or("no error recorded")
             ));
         }
+        for o in obs.iter().filter(|o| o.state == "failed") {
+            problems.push(format!(
+                "OBS of {} failed: {}",
+                o.creator,
+                o.last_error.as_deref().unwrap_or("no error recorded")
+            ));
+        }
         let counters = &snapshot["counters"];
         Ok(Health {
             healthy: problems.is_empty(),
@@ -161,6 +201,7 @@ impl Health {
             events_recorded: count(&counters["events_recorded"]),
             events_dropped: count(&counters["events_dropped"]),
             sources,
+            obs,
             quotas: Vec::new(),
         })
     }
@@ -209,6 +250,30 @@ impl Health {
                 s.events,
                 s.reconnects,
                 s.last_error
+                    .as_deref()
+                    .map(|e| format!(", last error: {e}"))
+                    .unwrap_or_default()
+            ));
+        }
+        let on_off = |v: Option<bool>, on: &str| match v {
+            Some(true) => on.to_owned(),
+            Some(false) => "off".to_owned(),
+            None => "unknown".to_owned(),
+        };
+        for o in &self.obs {
+            out.push_str(&format!(
+                "  {:<24} {:<10} scene {}, stream {}, recording {}, replay buffer {}, requests {} ok / {} failed{}\n",
+                format!("{}/obs", o.creator),
+                o.state,
+                o.current_scene
+                    .as_deref()
+                    .map_or_else(|| "unknown".to_owned(), |s| format!("{s:?}")),
+                on_off(o.streaming, "LIVE"),
+                on_off(o.recording, "on"),
+                on_off(o.replay_buffer, "on"),
+                o.requests_ok,
+                o.requests_failed,
+                o.last_error
                     .as_deref()
                     .map(|e| format!(", last error: {e}"))
                     .unwrap_or_default()
@@ -330,6 +395,28 @@ mod tests {
                 "quota key-1a2b: 7300 units left today (1200 used), resets 2026-12-02T08:00:00Z"
             ),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn obs_is_shown_and_a_failed_obs_is_unhealthy() {
+        let mut snap = snapshot("2026-12-01T10:00:05Z", true, false, "connected");
+        snap["obs"] = json!([{"creator": "demo", "state": "connected", "current_scene": "Gameplay",
+            "streaming": true, "recording": false, "replay_buffer": null,
+            "requests": {"ok": 3, "failed": 1, "dropped": 0}, "last_error": null}]);
+        let h = Health::judge(&snap, at("2026-12-01T10:00:09Z"), Duration::from_secs(15)).unwrap();
+        assert!(h.healthy, "{:?}", h.problems);
+        let text = h.render();
+        assert!(
+            text.contains("demo/obs                 connected  scene \"Gameplay\", stream LIVE, recording off, replay buffer unknown, requests 3 ok / 1 failed"),
+            "{text}"
+        );
+        snap["obs"][0]["state"] = json!("failed");
+        snap["obs"][0]["last_error"] = json!("OBS refused the password (close 4009)");
+        let h = Health::judge(&snap, at("2026-12-01T10:00:09Z"), Duration::from_secs(15)).unwrap();
+        assert_eq!(
+            h.problems,
+            ["OBS of demo failed: OBS refused the password (close 4009)"]
         );
     }
 

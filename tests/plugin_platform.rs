@@ -544,7 +544,9 @@ async fn the_plug_platform_chats_answers_takes_webhooks_and_is_exported() {
     assert_eq!(next_line(&mut said, "reply").await, "SAY studio pong");
 
     // Its webhook feeds the same lane.
-    let answer = reqwest::Client::new()
+    let answer = ss::http_out::builder()
+        .build()
+        .unwrap()
         .post(format!("http://127.0.0.1:{http_port}/webhooks/plug"))
         .json(&json!({"id": "w1", "user": "carol", "text": "from the webhook"}))
         .send()

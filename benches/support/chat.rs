@@ -52,5 +52,6 @@ pub fn event(i: u64) -> ChatEvent {
         emotes: Default::default(),
         detail: None,
         extras: Default::default(),
+        shared_from: None,
     }
 }

@@ -5,8 +5,11 @@
 //! them as data makes replays deterministic and testable (compare two `Vec<Action>`), lets the store
 //! record them, and lets a future split deployment ship them over a message broker unchanged.
 
+pub mod community;
+pub mod moderation;
 pub mod poll;
 
+use crate::config::model::ObsCall;
 use crate::event::Platform;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -50,6 +53,28 @@ pub enum ActionKind {
         user_login: String,
         seconds: u32,
         reason: Option<String>,
+    },
+    /// A moderation filter caught the message: what was decided (in a dry run, what would have
+    /// been done), why, and at which strike. The trigger id is `moderation/{filter}`.
+    Moderate {
+        channel: String,
+        /// The filter's id.
+        filter: String,
+        /// What it caught, in words (`link to example.com`, `caps 90% of 40 letters`).
+        rule: String,
+        user_id: String,
+        user_login: String,
+        decision: moderation::Decision,
+        /// A timeout's length.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seconds: Option<u32>,
+        /// The user's strikes with this offence (0 when the filter counts none).
+        strike: u32,
+        /// Recorded only, nothing sent (`"mode": "log"`).
+        dry_run: bool,
+        /// Said in chat with the decision.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
     },
     /// Keep a user from chatting until unbanned.
     Ban {
@@ -122,6 +147,88 @@ pub enum ActionKind {
         channel: String,
         query: StandingsQuery,
     },
+    /// A command of the daily bot (giveaway, quote, points, link) that was refused: counted, and
+    /// answered by a reply.
+    Refused { command: String, reason: String },
+    /// A giveaway opened (`!giveaway open <keyword> [duration] [--subs-only|--followers]`).
+    GiveawayOpen {
+        giveaway: String,
+        keyword: String,
+        eligibility: community::Eligibility,
+        /// When entries close by themselves, if a duration was given.
+        closes_at: Option<DateTime<Utc>>,
+    },
+    /// One person entered (once per person, whichever platform they enter from).
+    GiveawayEntry {
+        giveaway: String,
+        entrant: community::Entrant,
+    },
+    /// Entries closed at the giveaway's deadline.
+    GiveawayEntriesClosed { giveaway: String, entries: u64 },
+    /// Winners drawn (`!giveaway draw [n]`) or one replaced (`!giveaway reroll`), with the seed and
+    /// the entry list hash that let anyone check the draw.
+    GiveawayDraw {
+        giveaway: String,
+        draw: community::Draw,
+        /// The Discord notification channel key the winners go to, if any.
+        discord: Option<String>,
+    },
+    /// The giveaway ended (`!giveaway close`).
+    GiveawayClose { giveaway: String },
+    /// `!quote add <text>`: the store numbers it; the reply names the number.
+    QuoteAdd {
+        channel: String,
+        text: String,
+        added_by: String,
+        /// The stream's title when the engine knows it (from the last go-live event).
+        game: Option<String>,
+    },
+    /// `!quote del <n>`.
+    QuoteDelete { channel: String, number: u32 },
+    /// `!quote [n]`, `!quote search <words>`: answered from the store.
+    Quote {
+        channel: String,
+        query: community::QuoteQuery,
+    },
+    /// Points credited to users of the action's platform, once per (cause, reason, user).
+    PointsCredit {
+        reason: community::CreditReason,
+        amount: i64,
+        users: Vec<community::UserOnPlatform>,
+    },
+    /// `!give <user> <n>`: points moved from the author's person to the named user, if they have
+    /// them.
+    PointsGive {
+        channel: String,
+        user_id: String,
+        user_name: String,
+        to: String,
+        amount: i64,
+    },
+    /// A moderator's `!points add|remove <user> <n>` (`amount` negative to remove; a balance never
+    /// goes below zero).
+    PointsAdjust {
+        channel: String,
+        to: String,
+        amount: i64,
+    },
+    /// `!points`, `!top points`: answered from the store.
+    Points {
+        channel: String,
+        query: community::PointsQuery,
+    },
+    /// Accounts linked into one person (`!link CODE`).
+    Link {
+        person: String,
+        accounts: Vec<community::LinkedAccount>,
+    },
+    /// An account taken out of its person (`!unlink`); a person left with one account dissolves.
+    Unlink {
+        person: String,
+        account: community::LinkedAccount,
+    },
+    /// A request to the creator's OBS, its templates filled.
+    Obs { call: ObsCall },
 }
 
 /// What a standings command asks.
@@ -141,10 +248,10 @@ pub enum StandingsQuery {
 }
 
 impl Action {
-    /// The id of what caused this action, carried by everything it leads to (outbox rows, log
-    /// lines): `event:{platform}:{message_id}`.
+    /// The id of what caused this action, carried by everything it leads to (outbox rows,
+    /// platform commands, log lines): see [`crate::event::cause_id`].
     pub fn cause(&self) -> String {
-        format!("event:{}:{}", self.platform.as_str(), self.message_id)
+        crate::event::cause_id(self.platform, &self.message_id)
     }
 }
 
@@ -158,6 +265,7 @@ impl ActionKind {
             ActionKind::Delete { .. } => "delete",
             ActionKind::Timeout { .. } => "timeout",
             ActionKind::Ban { .. } => "ban",
+            ActionKind::Moderate { .. } => "moderate",
             ActionKind::Unban { .. } => "unban",
             ActionKind::Clip { .. } => "clip",
             ActionKind::Tally { .. } => "tally",
@@ -169,6 +277,22 @@ impl ActionKind {
             ActionKind::PollClose { .. } => "poll_close",
             ActionKind::PollRefused { .. } => "poll_refused",
             ActionKind::Standings { .. } => "standings",
+            ActionKind::Refused { .. } => "refused",
+            ActionKind::GiveawayOpen { .. } => "giveaway_open",
+            ActionKind::GiveawayEntry { .. } => "giveaway_entry",
+            ActionKind::GiveawayEntriesClosed { .. } => "giveaway_entries_closed",
+            ActionKind::GiveawayDraw { .. } => "giveaway_draw",
+            ActionKind::GiveawayClose { .. } => "giveaway_close",
+            ActionKind::QuoteAdd { .. } => "quote_add",
+            ActionKind::QuoteDelete { .. } => "quote_delete",
+            ActionKind::Quote { .. } => "quote",
+            ActionKind::PointsCredit { .. } => "points_credit",
+            ActionKind::PointsGive { .. } => "points_give",
+            ActionKind::PointsAdjust { .. } => "points_adjust",
+            ActionKind::Points { .. } => "points",
+            ActionKind::Link { .. } => "link",
+            ActionKind::Unlink { .. } => "unlink",
+            ActionKind::Obs { .. } => "obs",
         }
     }
 }

@@ -108,7 +108,7 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<Outcome> {
             let creator = config
                 .creators
                 .require(&create.creator)
-                .map_err(UsageError)?;
+                .map_err(|e| UsageError(e.to_string()))?;
             let clip = manual::new_clip(
                 creator,
                 create.duration,

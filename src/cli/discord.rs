@@ -1,9 +1,9 @@
 //! `ss discord`: the Discord control-plane bot on its own, beside `ss run` (or with none running).
 //!
 //! Restarting it never touches the streams. On its own it answers `/status` (from the runtime's
-//! snapshot) and `/clip` (a clip job recorded beside the daemon, as `ss clip create` does); `/say`
-//! and `/mod` need the platform connections, so they are answered with a refusal saying to run the
-//! bot inside `ss run` (discord.json `bot.enabled`). The first SIGINT/SIGTERM stops it in order
+//! snapshot) and `/clip` (a clip job recorded beside the daemon, as `ss clip create` does); the
+//! other commands need the platform connections and the run loop, so they are answered with a
+//! refusal saying to run the bot inside `ss run` (discord.json `bot.enabled`). The first SIGINT/SIGTERM stops it in order
 //! (exit 0); Discord refusing it for good (a wrong token, disallowed intents) is exit 2 with the
 //! fix.
 
@@ -12,7 +12,6 @@ use super::signals::{Signals, watch_signals};
 use crate::config::Config;
 use crate::config::secrets::Secrets;
 use crate::discord::{self, BotParts};
-use crate::operations::Operations;
 use anyhow::Context;
 use std::path::Path;
 use std::sync::Arc;
@@ -25,9 +24,10 @@ use tokio_util::sync::CancellationToken;
     ss discord --duration 1h        stop by itself after an hour\n\n\
     The bot reads discord.json: token_env (the variable holding the bot token), and per guild its\n\
     creator and roles (guild role id -> viewer | moderator | owner; the guild's own id is @everyone).\n\
-    It registers /status, /clip, /say and /mod in every guild there and writes its state to\n\
-    runtime/discord/runtime.json. To run it inside `ss run` instead (where /say and /mod can reach\n\
-    the platforms), set \"bot\": {\"enabled\": true} in discord.json.\n\
+    It registers /status, /clip, /poll, /giveaway, /timer, /say and /mod in every guild there and\n\
+    writes its state to runtime/discord/runtime.json. Alone it can answer /status and /clip; to run\n\
+    it inside `ss run` (where the other commands reach the chat), set \"bot\": {\"enabled\": true}\n\
+    in discord.json.\n\
     Exit codes: 0 stopped by a signal or --duration, 2 Discord refused the bot (the error says why).")]
 pub struct Args {
     /// Stop by itself after this long (e.g. 30s, 5m, 1h).
@@ -63,7 +63,10 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<Outcome> {
             root: root.to_path_buf(),
             config: config_rx.clone(),
             secrets: secrets.clone(),
-            operations: Operations::alone(root, config_rx),
+            acts: crate::discord::acts::Acts::Alone {
+                root: root.to_path_buf(),
+                config: config_rx,
+            },
             shutdown,
         });
         let ended = tokio::select! {

@@ -13,6 +13,11 @@ pub enum LogFormat {
     Json,
 }
 
+/// Libraries whose trace output dumps every frame they send and receive, payload included: held at
+/// debug even at `-vv`, because frames carry credentials (OBS's authentication string). `RUST_LOG`
+/// can still ask for them.
+const FRAME_DUMPERS: [&str; 2] = ["tungstenite", "tokio_tungstenite"];
+
 /// Installs the global subscriber once; later calls (tests running `run` twice) are no-ops.
 pub fn init(verbose: u8, quiet: u8, format: LogFormat) {
     let level = match (verbose, quiet) {
@@ -22,7 +27,17 @@ pub fn init(verbose: u8, quiet: u8, format: LogFormat) {
         (_, 1) => "warn",
         _ => "error",
     };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        let mut filter = EnvFilter::new(level);
+        if level == "trace" {
+            for target in FRAME_DUMPERS {
+                if let Ok(directive) = format!("{target}=debug").parse() {
+                    filter = filter.add_directive(directive);
+                }
+            }
+        }
+        filter
+    });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(log_sink::install())

@@ -4,6 +4,7 @@
 //! lives in the domain modules. Exit codes (README, DESIGN §7): 0 success, 1 the check ran and found
 //! problems, 2 usage, I/O or runtime error. A closed stdout (`ss ... | head`) is not an error.
 
+mod auth;
 mod clip;
 mod completions;
 mod discord;
@@ -11,6 +12,7 @@ mod export;
 mod logging;
 mod migrate;
 mod publish_state;
+mod quotes;
 mod replay;
 mod run;
 mod signals;
@@ -80,6 +82,10 @@ pub enum Command {
     Discord(discord::Args),
     /// Bring the store to this ss's schema version (refused while an `ss run` holds it).
     Migrate(migrate::Args),
+    /// Log a creator in on a platform without a browser here (`ss auth twitch --creator ID`), or list stored logins.
+    Auth(auth::Args),
+    /// Quotes: import another bot's quotes (Firebot's export, CSV, JSON), numbers kept.
+    Quotes(quotes::Args),
     /// Print shell completions (bash, zsh, fish, elvish, powershell) to stdout.
     Completions(completions::Args),
 }
@@ -158,6 +164,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Some(Command::Clip(args)) => clip::run(&root, args),
         Some(Command::Migrate(args)) => migrate::run(&root, args),
         Some(Command::Discord(args)) => discord::run(&root, args),
+        Some(Command::Auth(args)) => auth::run(&root, args),
+        Some(Command::Quotes(args)) => quotes::run(&root, args),
         None => {
             use clap::CommandFactory;
             let mut cmd = Cli::command();

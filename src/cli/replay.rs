@@ -19,6 +19,7 @@ use crate::replay::{
 };
 use crate::store::db_path;
 use crate::triggers::Registry;
+use crate::triggers::moderation::ModerationRegistry;
 use anyhow::Context;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -30,6 +31,7 @@ use std::time::Instant;
     ss replay --since 12h --creator demo      last night's stream of one creator\n  \
     ss replay --diff                          compare with what the live runs did\n  \
     ss replay --triggers draft.json --diff    what a draft would have done differently\n  \
+    ss replay --moderation draft.json --diff  which messages changed filters act on differently\n  \
     ss replay --stats                         counts of events, chatters and actions\n  \
     ss replay --input chat.log                a raw Twitch IRC log\n  \
     ss replay --input events.jsonl --out actions.jsonl\n  \
@@ -78,6 +80,12 @@ pub struct Args {
     /// `ss validate-config FILE --schema triggers`.
     #[arg(long, value_name = "FILE")]
     pub triggers: Option<PathBuf>,
+
+    /// Use this moderation file (a draft) instead of the config's moderation.json; checked like
+    /// `ss validate-config FILE --schema moderation`. With --diff: exactly the messages the
+    /// changed filters would act on differently.
+    #[arg(long, value_name = "FILE")]
+    pub moderation: Option<PathBuf>,
 
     /// Write the actions (JSON lines) to FILE instead of stdout.
     #[arg(long, value_name = "FILE", conflicts_with = "stats")]
@@ -129,7 +137,8 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<Outcome> {
     let core = Core::new(
         Registry::compile(&config.triggers)?,
         config.system.limits.dedupe_window,
-    );
+    )
+    .with_moderation(ModerationRegistry::compile(&config.moderation)?);
     let mut replay = Replay::new(core, filter.clone());
     let bar = Bar::new();
     let mut warned = Warned {
@@ -316,6 +325,16 @@ fn load_config(root: &Path, args: &Args) -> anyhow::Result<Config> {
             .into());
         }
         drafts.push((file.clone(), ConfigKind::Triggers));
+    }
+    if let Some(file) = &args.moderation {
+        if !file.is_file() {
+            return Err(UsageError(format!(
+                "--moderation {}: no such file\n  hint: pass a moderation file such as runtime/config/moderation.json",
+                file.display()
+            ))
+            .into());
+        }
+        drafts.push((file.clone(), ConfigKind::Moderation));
     }
     Ok(Config::load_dir(&dir, &drafts)?)
 }

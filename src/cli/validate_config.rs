@@ -87,7 +87,8 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<Outcome> {
         .into());
     }
     let context = dir.is_dir().then_some(dir.as_path());
-    let (mut report, _) = validate::check(&config_inputs, context);
+    let state_dir = root.join("runtime").join("state");
+    let (mut report, _) = validate::check_in_root(&config_inputs, context, Some(&state_dir));
     for path in &changelog_inputs {
         let display = path.display().to_string();
         changelog::check(path, &display, args.changelog_base.as_deref(), &mut report)?;

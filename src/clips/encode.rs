@@ -1,5 +1,5 @@
-//! The FFmpeg work of one clip: concatenate and trim segments into an MP4, check it with ffprobe,
-//! and take a JPEG thumbnail.
+//! The FFmpeg work of one clip: concatenate and trim segments (or trim a replay OBS saved) into an
+//! MP4, check it with ffprobe, and take a JPEG thumbnail.
 //!
 //! The cut reads the window's segments through FFmpeg's concat demuxer and keeps the window: it
 //! starts at the window's start and stops after its length. The start is an *output* seek (`-ss` after
@@ -57,16 +57,79 @@ pub async fn cut(
         program: "ffmpeg",
         source,
     })?;
+    let mut args: Vec<String> = ["-f", "concat", "-safe", "0"].map(String::from).to_vec();
+    args.extend(["-i".into(), list.display().to_string()]);
+    let result = run_cut(
+        tools,
+        args,
+        cut.offset_ms,
+        cut.length_ms,
+        cut.reencode,
+        out,
+        timeout,
+        cancel,
+    )
+    .await;
+    let _ = std::fs::remove_file(&list);
+    result
+}
+
+/// One clip's trim of a saved replay (OBS's replay buffer): `length_ms` from `start_ms` into the
+/// file.
+pub struct Trim<'a> {
+    pub file: &'a Path,
+    pub start_ms: i64,
+    pub length_ms: i64,
+    pub reencode: bool,
+}
+
+/// Writes the trimmed clip to `out` (an MP4), cut the same way as from the segments.
+pub async fn trim(
+    tools: &Tools,
+    trim: &Trim<'_>,
+    out: &Path,
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Result<(), FfmpegError> {
+    let args = vec!["-i".to_owned(), trim.file.display().to_string()];
+    run_cut(
+        tools,
+        args,
+        trim.start_ms,
+        trim.length_ms,
+        trim.reencode,
+        out,
+        timeout,
+        cancel,
+    )
+    .await
+}
+
+/// The cut after the input arguments: an output seek to `offset_ms`, `length_ms` long, stream copy
+/// or H.264 + AAC, `+faststart`.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the one FFmpeg call both cuts share"
+)]
+async fn run_cut(
+    tools: &Tools,
+    input: Vec<String>,
+    offset_ms: i64,
+    length_ms: i64,
+    reencode: bool,
+    out: &Path,
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Result<(), FfmpegError> {
     let seconds = |ms: i64| format!("{:.3}", ms as f64 / 1000.0);
     let mut args: Vec<String> = ["-hide_banner", "-nostdin", "-loglevel", "error", "-y"]
         .map(String::from)
         .to_vec();
-    args.extend(["-f", "concat", "-safe", "0"].map(String::from));
-    args.extend(["-i".into(), list.display().to_string()]);
-    args.extend(["-ss".into(), seconds(cut.offset_ms)]);
-    args.extend(["-t".into(), seconds(cut.length_ms)]);
+    args.extend(input);
+    args.extend(["-ss".into(), seconds(offset_ms)]);
+    args.extend(["-t".into(), seconds(length_ms)]);
     args.extend(["-map", "0:v:0", "-map", "0:a:0?"].map(String::from));
-    if cut.reencode {
+    if reencode {
         args.extend(
             [
                 "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p",
@@ -79,15 +142,14 @@ pub async fn cut(
     }
     args.extend(["-movflags", "+faststart", "-f", "mp4"].map(String::from));
     args.push(out.display().to_string());
-    let result = ffmpeg::run(
+    ffmpeg::run(
         "ffmpeg",
         ffmpeg::command(&tools.ffmpeg, &args),
         timeout,
         cancel,
     )
-    .await;
-    let _ = std::fs::remove_file(&list);
-    result.map(|_| ())
+    .await
+    .map(|_| ())
 }
 
 /// Probes `file` for its duration and whether it has a video stream.

@@ -19,6 +19,7 @@ use super::encode::{self, Cut};
 use super::ffmpeg::{FfmpegError, Tools};
 use super::segments::{self, Coverage, SegmentIndex};
 use crate::config::Config;
+use crate::config::model::ClipSource;
 use crate::config::secrets::Secrets;
 use crate::routing::{PublishedClip, Routing};
 use crate::store::{ClipRow, ClipState, ClipStateChange, Readers, StoreWriter, WriteOp};
@@ -81,6 +82,8 @@ pub struct JobContext {
     pub readers: Readers,
     /// Where a published clip's notifications go.
     pub routing: Routing,
+    /// The run's OBS connections (a creator with `clips.source: "obs"` saves its replays there).
+    pub obs: crate::obs::Obs,
 }
 
 /// How a job ended.
@@ -278,7 +281,8 @@ impl JobContext {
         (start, end)
     }
 
-    /// Cuts the clip into the output directory, with its thumbnail.
+    /// Cuts the clip into the output directory, with its thumbnail: from the capture's segments,
+    /// or from the replay OBS saves (`clips.source: "obs"`).
     async fn encode(
         &self,
         clip: &ClipRow,
@@ -287,43 +291,25 @@ impl JobContext {
         cancel: &CancellationToken,
     ) -> Result<(), Stop> {
         let tools = self.tools.clone().map_err(Stop::Fail)?;
-        let capture = self
+        let source = self
             .config
             .creators
             .get(&clip.creator)
             .and_then(|c| c.clips.as_ref())
-            .and_then(|c| c.capture.clone())
-            .ok_or_else(|| {
-                Stop::Fail(format!(
-                    "creator {} has no clips.capture input in creators.json, so there is no replay buffer to cut from",
-                    clip.creator
-                ))
-            })?;
+            .map(|c| c.source)
+            .unwrap_or_default();
         let (start, end) = self.window(clip);
-        let dir = capture_dir(&self.root, &clip.creator);
-        let (segments, offset_ms) = self
-            .wait_for_cover(clip, &dir, capture.segment_s, start, end, cancel)
-            .await?;
-        let _permit = tokio::select! {
-            () = cancel.cancelled() => return Err(Stop::Left),
-            permit = self.permits.clone().acquire_owned() => permit.map_err(|_| Stop::Left)?,
-        };
-        self.record(self.change(clip, ClipState::Encoding)).await?;
         let settings = &self.config.system.clips;
         let timeout = Duration::from_secs(settings.job_timeout_s.max(1));
         let work = self.work_dir();
-        std::fs::create_dir_all(&work)
-            .and_then(|()| std::fs::create_dir_all(output.parent().unwrap_or(&work)))
-            .map_err(|e| Stop::Fail(format!("clip directories could not be created: {e}")))?;
         let work_file = work.join(format!("{}.mp4", clip.clip_id));
-        let cut = Cut {
-            dir: &dir,
-            segments: &segments,
-            offset_ms,
-            length_ms: end - start,
-            reencode: settings.reencode,
-        };
-        encode::cut(&tools, &cut, &work_file, timeout, cancel).await?;
+        match source {
+            ClipSource::Capture => {
+                self.cut_from_capture(clip, &tools, &work_file, cancel)
+                    .await?;
+            }
+            ClipSource::Obs => self.cut_from_obs(clip, &tools, &work_file, cancel).await?,
+        }
         let probe = encode::probe(&tools, &work_file, timeout, cancel).await?;
         if let Some(reason) = encode::reject(&probe, end - start) {
             let _ = std::fs::remove_file(&work_file);
@@ -344,6 +330,130 @@ impl JobContext {
         move_into(&work_file, output)
             .map_err(|e| Stop::Fail(format!("the clip could not be moved into place: {e}")))?;
         self.record(self.change(clip, ClipState::Encoded)).await
+    }
+
+    /// Takes an encoding permit, records `encoding` and makes the work and output directories.
+    async fn start_encoding(
+        &self,
+        clip: &ClipRow,
+        work_file: &Path,
+        cancel: &CancellationToken,
+    ) -> Result<tokio::sync::OwnedSemaphorePermit, Stop> {
+        let permit = tokio::select! {
+            () = cancel.cancelled() => return Err(Stop::Left),
+            permit = self.permits.clone().acquire_owned() => permit.map_err(|_| Stop::Left)?,
+        };
+        self.record(self.change(clip, ClipState::Encoding)).await?;
+        let output_dir = self.output_dir();
+        std::fs::create_dir_all(work_file.parent().unwrap_or(&output_dir))
+            .and_then(|()| std::fs::create_dir_all(&output_dir))
+            .map_err(|e| Stop::Fail(format!("clip directories could not be created: {e}")))?;
+        Ok(permit)
+    }
+
+    /// The window cut from the capture's segments into `work_file`.
+    async fn cut_from_capture(
+        &self,
+        clip: &ClipRow,
+        tools: &Tools,
+        work_file: &Path,
+        cancel: &CancellationToken,
+    ) -> Result<(), Stop> {
+        let capture = self
+            .config
+            .creators
+            .get(&clip.creator)
+            .and_then(|c| c.clips.as_ref())
+            .and_then(|c| c.capture.clone())
+            .ok_or_else(|| {
+                Stop::Fail(format!(
+                    "creator {} has no clips.capture input in creators.json, so there is no replay buffer to cut from",
+                    clip.creator
+                ))
+            })?;
+        let (start, end) = self.window(clip);
+        let dir = capture_dir(&self.root, &clip.creator);
+        let (segments, offset_ms) = self
+            .wait_for_cover(clip, &dir, capture.segment_s, start, end, cancel)
+            .await?;
+        let _permit = self.start_encoding(clip, work_file, cancel).await?;
+        let settings = &self.config.system.clips;
+        let cut = Cut {
+            dir: &dir,
+            segments: &segments,
+            offset_ms,
+            length_ms: end - start,
+            reencode: settings.reencode,
+        };
+        let timeout = Duration::from_secs(settings.job_timeout_s.max(1));
+        encode::cut(tools, &cut, work_file, timeout, cancel).await?;
+        Ok(())
+    }
+
+    /// The window cut from the replay OBS saves: once the window has ended, OBS saves its buffer
+    /// (`SaveReplayBuffer`) and names the file (`ReplayBufferSaved`); the file ends when the save
+    /// was asked for, so the window sits that far before its end.
+    async fn cut_from_obs(
+        &self,
+        clip: &ClipRow,
+        tools: &Tools,
+        work_file: &Path,
+        cancel: &CancellationToken,
+    ) -> Result<(), Stop> {
+        let obs = self.obs.require(&clip.creator).map_err(|e| {
+            if self.config.obs.of(&clip.creator).is_some() {
+                Stop::Fail(format!(
+                    "creator {} cuts clips from OBS, and no OBS connection runs in this process (`ss clip --now` has none); let `ss run` make the clip (drop --now)",
+                    clip.creator
+                ))
+            } else {
+                Stop::Fail(format!(
+                    "creator {} cuts clips from OBS (clips.source \"obs\"): {e}",
+                    clip.creator
+                ))
+            }
+        })?;
+        let (start, end) = self.window(clip);
+        let wait = end - Utc::now().timestamp_millis();
+        if wait > 0 {
+            tokio::select! {
+                () = cancel.cancelled() => return Err(Stop::Left),
+                () = tokio::time::sleep(Duration::from_millis(wait.unsigned_abs())) => {}
+            }
+        }
+        let asked_at = Utc::now().timestamp_millis();
+        let saved = tokio::select! {
+            () = cancel.cancelled() => return Err(Stop::Left),
+            saved = obs.save_replay(format!("clip:{}", clip.clip_id)) => saved,
+        }
+        .map_err(|e| Stop::Fail(e.to_string()))?;
+        if !saved.is_file() {
+            return Err(Stop::Fail(format!(
+                "OBS saved its replay to {}, which this runtime cannot read; run ss on the machine OBS records on (or share the folder under the same path)",
+                saved.display()
+            )));
+        }
+        let _permit = self.start_encoding(clip, work_file, cancel).await?;
+        let settings = &self.config.system.clips;
+        let timeout = Duration::from_secs(settings.job_timeout_s.max(1));
+        let replay = encode::probe(tools, &saved, timeout, cancel).await?;
+        let replay_ms = (replay.duration_s * 1000.0).round() as i64;
+        let from_end = asked_at - start;
+        if from_end > replay_ms + 1000 {
+            return Err(Stop::Fail(format!(
+                "the window starting {} is older than OBS's replay buffer, which holds {:.0} s; raise OBS's Settings → Output → Replay Buffer → Maximum Replay Time",
+                clock(start),
+                replay.duration_s
+            )));
+        }
+        let trim = encode::Trim {
+            file: &saved,
+            start_ms: (replay_ms - from_end).max(0),
+            length_ms: end - start,
+            reencode: settings.reencode,
+        };
+        encode::trim(tools, &trim, work_file, timeout, cancel).await?;
+        Ok(())
     }
 
     /// Waits until the buffer covers `[start, end]`; fails when it never will.

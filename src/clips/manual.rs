@@ -142,6 +142,9 @@ pub async fn run_now(
             recorder,
             telemetry: Telemetry::default(),
             captures: std::collections::BTreeMap::new(),
+            // `--now` runs without the daemon, so without its OBS connection: an OBS clip fails
+            // saying so, and the running `ss run` can retry it.
+            obs: crate::obs::Obs::default(),
         },
     )?;
     let id = clip_id.to_string();

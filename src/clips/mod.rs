@@ -53,6 +53,8 @@ pub struct ClipsParts<'a> {
     pub telemetry: Telemetry,
     /// Only this creator's captures (`ss run --creator`).
     pub creator: Option<&'a str>,
+    /// The run's OBS connections (clips cut from OBS's replay buffer).
+    pub obs: crate::obs::Obs,
 }
 
 /// The running clip machinery of `ss run`: captures and the worker.
@@ -70,6 +72,8 @@ pub struct JobParts {
     pub recorder: Recorder,
     pub telemetry: Telemetry,
     pub captures: BTreeMap<String, CaptureStatus>,
+    /// The run's OBS connections (none in `ss clip --now`).
+    pub obs: crate::obs::Obs,
 }
 
 /// The job context shared by `ss run`'s worker and `ss clip --now`.
@@ -85,9 +89,10 @@ pub fn job_context(
         recorder,
         telemetry,
         captures,
+        obs,
     } = parts;
     let tools = ffmpeg::Tools::locate(&config.system.clips.ffmpeg_path).map_err(|e| e.to_string());
-    let http = reqwest::Client::builder()
+    let http = crate::http_out::builder()
         .user_agent(concat!("streamsuites/", env!("CARGO_PKG_VERSION")))
         .build()
         .context("building the HTTP client for clip uploads")?;
@@ -106,6 +111,7 @@ pub fn job_context(
         http,
         readers,
         routing,
+        obs,
     })
 }
 
@@ -152,6 +158,7 @@ impl Clips {
                 recorder,
                 telemetry: parts.telemetry,
                 captures: captures.clone(),
+                obs: parts.obs,
             },
         )?;
         tasks.spawn(worker::run(Arc::new(ctx), parts.wake, stop.clone()));

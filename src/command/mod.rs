@@ -11,6 +11,7 @@
 //! This module knows events and nothing else: sources and actions both use it without knowing each
 //! other.
 
+pub mod receipts;
 pub mod stats;
 
 use crate::event::Platform;
@@ -28,6 +29,9 @@ pub struct PlatformCommand {
     pub cause: String,
     #[serde(flatten)]
     pub kind: CommandKind,
+    /// Whether what becomes of it is reported back ([`receipts`]): a moderation decision's audit.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub receipt: bool,
 }
 
 /// The user a moderation command is aimed at: the platform's user id and, for logs and platforms
@@ -88,6 +92,18 @@ impl CommandKind {
             | CommandKind::Announce { text } => Some(text),
             _ => None,
         }
+    }
+
+    /// Whether the command moderates (delete, timeout, ban, unban): doing it twice does no harm,
+    /// so a delivery that failed for a passing reason is tried again.
+    pub fn is_moderation(&self) -> bool {
+        matches!(
+            self,
+            CommandKind::DeleteMessage { .. }
+                | CommandKind::Timeout { .. }
+                | CommandKind::Ban { .. }
+                | CommandKind::Unban { .. }
+        )
     }
 
     /// The same command posting `text` instead (no change for kinds without text).
@@ -235,6 +251,7 @@ mod tests {
                 seconds: 600,
                 reason: Some("banned word".into()),
             },
+            receipt: false,
         };
         let json = serde_json::to_value(&command).unwrap();
         assert_eq!(

@@ -23,7 +23,12 @@ pub struct CommandStats {
     failed: AtomicU64,
     dropped: AtomicU64,
     abandoned: AtomicU64,
+    receipts_lost: AtomicU64,
     refusals: Mutex<BTreeMap<(String, Platform, CommandName), Refusal>>,
+    /// Failed commands the platform refused with a reason code of its own (Twitch's chat
+    /// `drop_reason` codes: `msg_duplicate`, `msg_ratelimit`, ...), by code. Each is also in
+    /// `failed`.
+    failed_by_reason: Mutex<BTreeMap<String, u64>>,
 }
 
 /// Commands of one kind one creator's source refused.
@@ -52,8 +57,14 @@ pub struct CommandsSnapshot {
     pub refused: u64,
     /// Refused commands by kind (`timeout`, ...).
     pub refused_by_kind: BTreeMap<String, u64>,
+    /// Failed commands the platform refused with a reason code (`msg_duplicate`, ...), by code;
+    /// each is also counted in `failed`.
+    pub failed_by_reason: BTreeMap<String, u64>,
     /// One entry per (creator, platform, kind) ever refused this run.
     pub refusals: Vec<Refusal>,
+    /// Receipts of moderation commands that could not be handed to the audit (its queue was full):
+    /// the command was still counted above; its audit row stayed `queued`.
+    pub receipts_lost: u64,
 }
 
 impl CommandStats {
@@ -69,8 +80,25 @@ impl CommandStats {
         self.failed.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// A failed command the platform refused with a reason code of its own.
+    pub fn failed_because(&self, code: &str) {
+        *self
+            .failed_by_reason
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(code.to_owned())
+            .or_insert(0) += 1;
+        self.failed();
+    }
+
     pub fn dropped(&self) {
         self.dropped.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A receipt that could not be handed over (its queue was full): the command's audit row stays
+    /// as it was.
+    pub fn receipt_lost(&self) {
+        self.receipts_lost.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn abandoned(&self, n: u64) {
@@ -134,7 +162,13 @@ impl CommandStats {
             dropped: load(&self.dropped),
             refused: refused_by_kind.values().sum(),
             refused_by_kind,
+            failed_by_reason: self
+                .failed_by_reason
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
             refusals,
+            receipts_lost: load(&self.receipts_lost),
         }
     }
 }
@@ -151,6 +185,7 @@ mod tests {
             channel: String::new(),
             cause: cause.into(),
             kind: CommandKind::Say { text: "hi".into() },
+            receipt: false,
         }
     }
 
@@ -162,8 +197,12 @@ mod tests {
         assert!(stats.refused(&say("b", "m3"), "read-only"));
         stats.queued();
         stats.queued();
+        stats.queued();
         stats.sent();
+        stats.failed_because("msg_duplicate");
         let snapshot = stats.snapshot();
+        assert_eq!(snapshot.failed, 1);
+        assert_eq!(snapshot.failed_by_reason["msg_duplicate"], 1);
         assert_eq!(snapshot.refused, 3);
         assert_eq!(snapshot.refused_by_kind["say"], 3);
         assert_eq!(snapshot.refusals.len(), 2);
@@ -171,7 +210,7 @@ mod tests {
         assert_eq!(snapshot.refusals[0].first_cause, "m1");
         assert_eq!(
             (snapshot.queued, snapshot.sent, snapshot.pending),
-            (2, 1, 1)
+            (3, 1, 1)
         );
     }
 }

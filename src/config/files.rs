@@ -15,11 +15,13 @@ pub enum ConfigKind {
     Discord,
     RateLimits,
     Posting,
+    Moderation,
+    Obs,
 }
 
 impl ConfigKind {
     /// Every kind that lives in `runtime/config/`, in the order they are checked.
-    pub const RUNTIME: [ConfigKind; 7] = [
+    pub const RUNTIME: [ConfigKind; 9] = [
         ConfigKind::System,
         ConfigKind::Creators,
         ConfigKind::Platforms,
@@ -27,6 +29,8 @@ impl ConfigKind {
         ConfigKind::Discord,
         ConfigKind::RateLimits,
         ConfigKind::Posting,
+        ConfigKind::Moderation,
+        ConfigKind::Obs,
     ];
 
     /// The schema name, as `--schema` takes it.
@@ -39,6 +43,8 @@ impl ConfigKind {
             ConfigKind::Discord => "discord",
             ConfigKind::RateLimits => "ratelimits",
             ConfigKind::Posting => "posting",
+            ConfigKind::Moderation => "moderation",
+            ConfigKind::Obs => "obs",
         }
     }
 
@@ -70,12 +76,17 @@ impl ConfigKind {
                 include_str!("../../schemas/config/ratelimits.schema.json")
             }
             ConfigKind::Posting => include_str!("../../schemas/config/posting.schema.json"),
+            ConfigKind::Moderation => {
+                include_str!("../../schemas/config/moderation.schema.json")
+            }
+            ConfigKind::Obs => include_str!("../../schemas/config/obs.schema.json"),
         }
     }
 
     /// The compiled validator, built once per process.
     pub fn validator(self) -> &'static jsonschema::Validator {
-        static CELLS: [OnceLock<jsonschema::Validator>; 7] = [const { OnceLock::new() }; 7];
+        static CELLS: [OnceLock<jsonschema::Validator>; ConfigKind::RUNTIME.len()] =
+            [const { OnceLock::new() }; ConfigKind::RUNTIME.len()];
         let slot = Self::RUNTIME
             .iter()
             .position(|k| *k == self)

@@ -5,6 +5,7 @@
 //! checks a schema cannot express (cross-file references, unique ids, regexes that compile). `ss run`
 //! and `ss validate-config` go through the same path, so whatever validates also runs.
 
+mod community_checks;
 pub mod files;
 pub mod model;
 pub mod platform;
@@ -35,6 +36,8 @@ pub struct Config {
     pub discord: DiscordConfig,
     pub ratelimits: RateLimitsConfig,
     pub posting: PostingConfig,
+    pub moderation: ModerationConfig,
+    pub obs: ObsConfig,
 }
 
 /// Why a config could not be loaded.
@@ -71,6 +74,22 @@ impl Config {
     /// exactly as `ss validate-config FILE --schema KIND` checks it: syntax, schema, then the
     /// semantic checks against the other files.
     pub fn load_dir(dir: &Path, drafts: &[(PathBuf, ConfigKind)]) -> Result<Config, ConfigError> {
+        // The root's state (stored logins) sits beside its config directory.
+        let state_dir = dir.parent().map(|runtime| runtime.join("state"));
+        Config::load_checked(dir, drafts, state_dir.as_deref())
+    }
+
+    /// Loads `root`'s config like [`Config::load`] without the checks against the stored logins
+    /// under `runtime/state` (for `ss auth`, which is about to store one).
+    pub fn load_without_logins(root: &Path) -> Result<Config, ConfigError> {
+        Config::load_checked(&config_dir(root), &[], None)
+    }
+
+    fn load_checked(
+        dir: &Path,
+        drafts: &[(PathBuf, ConfigKind)],
+        state_dir: Option<&Path>,
+    ) -> Result<Config, ConfigError> {
         if !dir.is_dir() {
             return Err(ConfigError::MissingDir(dir.to_path_buf()));
         }
@@ -86,7 +105,7 @@ impl Config {
                     || drafts.iter().any(|(_, k)| k == kind)
             })
             .collect::<Vec<_>>();
-        let (report, config) = validate::check(&inputs, None);
+        let (report, config) = validate::check_in_root(&inputs, None, state_dir);
         for warning in &report.warnings {
             tracing::warn!("{warning}");
         }

@@ -13,7 +13,7 @@
 //! - the semantic checks ask each platform about each creator ([`PlatformConfig::check_creator`])
 //!   and about ratelimits.json ([`PlatformConfig::check_ratelimits`]).
 
-use super::model::{Creator, PlatformMode, RateLimitsConfig, SendLimit};
+use super::model::{Creator, PlatformMode, RateLimitsConfig, SendLimit, TriggerDef};
 use super::secrets::is_valid_env_name;
 use crate::event::Platform;
 use serde::de::DeserializeOwned;
@@ -43,6 +43,35 @@ pub trait PlatformConfig: Send + Sync + 'static {
     /// the creator the platform cares about (a clip destination it serves).
     fn check_creator(&self, creator: &Creator, block: Option<&PlatformBlock>, check: &mut Check) {
         let _ = (creator, block, check);
+    }
+
+    /// Checks that need what the runtime root keeps beside the config (`state_dir`, the root's
+    /// `runtime/state`: a stored login's scopes), for one creator with their triggers (empty when
+    /// triggers.json is not known): warnings on the block ([`Check::warn`]) or on a trigger
+    /// ([`Check::trigger_warn`]). Run by `ss validate-config` on a root and at `ss run`'s start.
+    fn check_with_state(
+        &self,
+        creator: &Creator,
+        block: Option<&PlatformBlock>,
+        triggers: &[TriggerDef],
+        state_dir: &std::path::Path,
+        check: &mut Check,
+    ) {
+        let _ = (creator, block, triggers, state_dir, check);
+    }
+
+    /// Whether moderation through `block` can be carried out in full with what the runtime root
+    /// keeps (`state_dir`: a stored login's scopes): `Err` says what is missing and how to get it.
+    /// Checked by `ss validate-config` on a root for each platform moderation.json moderates a
+    /// creator on (after [`PlatformConfig::moderation`] said the platform can).
+    fn moderation_with_state(
+        &self,
+        creator: &Creator,
+        block: &PlatformBlock,
+        state_dir: &std::path::Path,
+    ) -> Result<(), String> {
+        let _ = (creator, block, state_dir);
+        Ok(())
     }
 
     /// Whether this build can start a source for it (a planned platform cannot).
@@ -91,6 +120,18 @@ pub trait PlatformConfig: Send + Sync + 'static {
     fn channel(&self, block: &PlatformBlock) -> Option<String> {
         let _ = block;
         None
+    }
+
+    /// Whether a creator's block lets the platform carry out moderation (delete a message, time
+    /// out, ban): `Err` says why not and how to fix it (no moderation API, no token, the scopes a
+    /// token needs). `validate-config` warns when moderation.json moderates a creator on a
+    /// platform that cannot; the decisions are still recorded and their commands refused, counted.
+    fn moderation(&self, block: &PlatformBlock) -> Result<(), String> {
+        let _ = block;
+        Err(format!(
+            "{} has no moderation API this build can use",
+            self.platform().title()
+        ))
     }
 }
 
@@ -163,22 +204,30 @@ pub struct PlatformBlock {
     settings: Settings,
 }
 
+/// Why a creator's platform block cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum BlockError {
+    #[error("platform {0} has no registered config")]
+    Unregistered(Platform),
+    #[error("platforms.{platform}: {source}")]
+    Invalid {
+        platform: Platform,
+        source: serde_json::Error,
+    },
+}
+
 impl PlatformBlock {
     /// Reads `raw` as `platform`'s block.
-    pub fn parse(platform: Platform, raw: Value) -> Result<PlatformBlock, String> {
+    pub fn parse(platform: Platform, raw: Value) -> Result<PlatformBlock, BlockError> {
         #[derive(Deserialize)]
         struct Enabled {
             #[serde(default)]
             enabled: bool,
         }
-        let config = config_of(platform)
-            .ok_or_else(|| format!("platform {platform} has no registered config"))?;
-        let settings = config
-            .parse_block(&raw)
-            .map_err(|e| format!("platforms.{platform}: {e}"))?;
-        let enabled = Enabled::deserialize(&raw)
-            .map_err(|e| format!("platforms.{platform}: {e}"))?
-            .enabled;
+        let config = config_of(platform).ok_or(BlockError::Unregistered(platform))?;
+        let invalid = |source| BlockError::Invalid { platform, source };
+        let settings = config.parse_block(&raw).map_err(invalid)?;
+        let enabled = Enabled::deserialize(&raw).map_err(invalid)?.enabled;
         Ok(PlatformBlock {
             enabled,
             raw,
@@ -249,7 +298,7 @@ impl CreatorPlatforms {
     }
 
     /// Sets `platform`'s block (config built in code: tests, benchmarks).
-    pub fn insert(&mut self, platform: Platform, raw: Value) -> Result<(), String> {
+    pub fn insert(&mut self, platform: Platform, raw: Value) -> Result<(), BlockError> {
         self.blocks
             .insert(platform, PlatformBlock::parse(platform, raw)?);
         Ok(())
@@ -282,6 +331,8 @@ pub struct Check {
     creator: String,
     block: String,
     found: Vec<(String, String, bool)>,
+    /// Warnings on triggers.json: (pointer, message).
+    trigger_found: Vec<(String, String)>,
 }
 
 impl Check {
@@ -291,6 +342,7 @@ impl Check {
             creator: String::new(),
             block: format!("/platforms/{platform}"),
             found: Vec::new(),
+            trigger_found: Vec::new(),
         }
     }
 
@@ -302,6 +354,7 @@ impl Check {
             creator,
             block,
             found: Vec::new(),
+            trigger_found: Vec::new(),
         }
     }
 
@@ -338,10 +391,37 @@ impl Check {
         }
     }
 
+    /// A warning at `key` of trigger number `index` of `creator_id` in triggers.json (`message`
+    /// said without the `warning: ` prefix).
+    pub fn trigger_warn(&mut self, creator_id: &str, index: usize, key: &str, message: &str) {
+        let base = format!(
+            "/triggers/{}/{index}",
+            super::spans::escape_token(creator_id)
+        );
+        self.trigger_found
+            .push((join(&base, key), format!("warning: {message}")));
+    }
+
     /// (pointer, message, warning) of everything found.
     pub(super) fn into_found(self) -> Vec<(String, String, bool)> {
         self.found
     }
+
+    /// Everything found: on the creator's file, and warnings on triggers.json.
+    pub(super) fn into_all(self) -> Found {
+        Found {
+            on_block: self.found,
+            on_triggers: self.trigger_found,
+        }
+    }
+}
+
+/// What a platform's checks found.
+pub(super) struct Found {
+    /// On the creator's block: (pointer, message, warning).
+    pub on_block: Vec<(String, String, bool)>,
+    /// Warnings on triggers.json: (pointer, message).
+    pub on_triggers: Vec<(String, String)>,
 }
 
 /// The message for a bad environment variable name: one wording for every file.

@@ -9,7 +9,7 @@ use super::files::ConfigKind;
 use super::model::*;
 use super::secrets::is_valid_env_name;
 use super::spans::escape_token;
-use crate::event::Role;
+use crate::event::{Platform, Role};
 use std::collections::{BTreeSet, HashSet};
 
 /// One semantic problem, located by file kind and JSON pointer.
@@ -44,10 +44,24 @@ impl Findings {
     }
 }
 
-pub fn check(config: &Config, known: &BTreeSet<ConfigKind>) -> Vec<Finding> {
+pub fn check(
+    config: &Config,
+    known: &BTreeSet<ConfigKind>,
+    state_dir: Option<&std::path::Path>,
+) -> Vec<Finding> {
     let mut out = Findings(Vec::new());
+    let mut daily = Vec::new();
+    if let Some(state_dir) = state_dir
+        && known.contains(&ConfigKind::Creators)
+    {
+        let triggers = known
+            .contains(&ConfigKind::Triggers)
+            .then_some(&config.triggers);
+        with_state(&config.creators, triggers, state_dir, &mut out);
+    }
     if known.contains(&ConfigKind::Creators) {
         creators(&config.creators, &mut out);
+        daily.extend(super::community_checks::declared_links(&config.creators));
     }
     if known.contains(&ConfigKind::Triggers) {
         let creators = known
@@ -55,7 +69,17 @@ pub fn check(config: &Config, known: &BTreeSet<ConfigKind>) -> Vec<Finding> {
             .then_some(&config.creators);
         triggers(&config.triggers, creators, &mut out);
         polls(&config.triggers, creators, &mut out);
+        daily.extend(super::community_checks::triggers(
+            &config.triggers,
+            creators,
+        ));
     }
+    out.0.extend(daily.into_iter().map(|p| Finding {
+        kind: p.kind,
+        pointer: p.pointer,
+        message: p.message,
+        warning: p.warning,
+    }));
     if known.contains(&ConfigKind::Discord) {
         let creators = known
             .contains(&ConfigKind::Creators)
@@ -67,6 +91,15 @@ pub fn check(config: &Config, known: &BTreeSet<ConfigKind>) -> Vec<Finding> {
             .contains(&ConfigKind::Creators)
             .then_some(&config.creators);
         posting(&config.posting, creators, &mut out);
+    }
+    if known.contains(&ConfigKind::Moderation) {
+        let creators = known
+            .contains(&ConfigKind::Creators)
+            .then_some(&config.creators);
+        let triggers = known
+            .contains(&ConfigKind::Triggers)
+            .then_some(&config.triggers);
+        moderation(&config.moderation, creators, triggers, state_dir, &mut out);
     }
     if known.contains(&ConfigKind::Platforms) {
         platforms(&config.platforms, &mut out);
@@ -80,7 +113,86 @@ pub fn check(config: &Config, known: &BTreeSet<ConfigKind>) -> Vec<Finding> {
     if known.contains(&ConfigKind::System) {
         system(&config.system, &mut out);
     }
+    if known.contains(&ConfigKind::Obs) {
+        let creators = known
+            .contains(&ConfigKind::Creators)
+            .then_some(&config.creators);
+        obs(&config.obs, creators, &mut out);
+        if let Some(creators) = creators {
+            obs_clip_sources(&config.obs, creators, &mut out);
+        }
+        if known.contains(&ConfigKind::Triggers) {
+            obs_triggers(&config.triggers, &config.obs, &mut out);
+        }
+    }
     out.0
+}
+
+fn obs(config: &ObsConfig, creators: Option<&CreatorsConfig>, out: &mut Findings) {
+    let k = ConfigKind::Obs;
+    for (creator, settings) in &config.obs {
+        let base = format!("/obs/{}", escape_token(creator));
+        if creators.is_some_and(|c| c.get(creator).is_none()) {
+            out.push(
+                k,
+                base.clone(),
+                format!(
+                    "OBS for unknown creator {creator:?}; add it to creators.json or fix the key"
+                ),
+            );
+        }
+        env_name(
+            out,
+            k,
+            format!("{base}/password_env"),
+            settings.password_env.as_ref(),
+        );
+    }
+}
+
+/// A creator whose clips come from OBS needs an OBS that reports its outputs (the saved replay).
+fn obs_clip_sources(config: &ObsConfig, creators: &CreatorsConfig, out: &mut Findings) {
+    for (i, creator) in creators.creators.iter().enumerate() {
+        if creator.clips.as_ref().map(|c| c.source) != Some(ClipSource::Obs) {
+            continue;
+        }
+        match config.of(&creator.id) {
+            None => out.push(
+                ConfigKind::Creators,
+                format!("/creators/{i}/clips/source"),
+                format!(
+                    "clips come from OBS, but obs.json has no enabled OBS for creator {:?}; add one (url, password_env) or use \"source\": \"capture\"",
+                    creator.id
+                ),
+            ),
+            Some(settings) if !settings.events.contains(&ObsEvents::Outputs) => out.push(
+                ConfigKind::Obs,
+                format!("/obs/{}/events", escape_token(&creator.id)),
+                format!(
+                    "creator {:?} cuts clips from OBS's replay buffer, which OBS names in an outputs event; add \"outputs\" to events",
+                    creator.id
+                ),
+            ),
+            Some(_) => {}
+        }
+    }
+}
+
+/// OBS actions of creators without an OBS would be dropped.
+fn obs_triggers(triggers: &TriggersConfig, config: &ObsConfig, out: &mut Findings) {
+    for (creator, defs) in &triggers.triggers {
+        for (i, def) in defs.iter().enumerate() {
+            if matches!(def.action, ActionDef::Obs(_)) && config.of(creator).is_none() {
+                out.warn(
+                    ConfigKind::Triggers,
+                    format!("/triggers/{}/{i}/action", escape_token(creator)),
+                    &format!(
+                        "creator {creator:?} has no enabled OBS in obs.json, so this OBS request would be dropped; add the creator's OBS to obs.json"
+                    ),
+                );
+            }
+        }
+    }
 }
 
 fn env_name(out: &mut Findings, kind: ConfigKind, pointer: String, name: Option<&String>) {
@@ -128,6 +240,51 @@ fn creators(config: &CreatorsConfig, out: &mut Findings) {
                     pointer,
                     message,
                     warning,
+                });
+            }
+        }
+    }
+}
+
+/// The platforms' checks against the runtime root's state (a stored login's scopes).
+fn with_state(
+    creators: &CreatorsConfig,
+    triggers: Option<&TriggersConfig>,
+    state_dir: &std::path::Path,
+    out: &mut Findings,
+) {
+    for (i, creator) in creators.creators.iter().enumerate() {
+        let defs = triggers
+            .and_then(|t| t.triggers.get(&creator.id))
+            .map_or(&[][..], Vec::as_slice);
+        for config in super::platform::configs() {
+            let platform = config.platform();
+            let mut check = super::platform::Check::new(i, platform);
+            config.check_with_state(
+                creator,
+                creator.platforms.block(platform),
+                defs,
+                state_dir,
+                &mut check,
+            );
+            let super::platform::Found {
+                on_block: found,
+                on_triggers,
+            } = check.into_all();
+            for (pointer, message, warning) in found {
+                out.0.push(Finding {
+                    kind: ConfigKind::Creators,
+                    pointer,
+                    message,
+                    warning,
+                });
+            }
+            for (pointer, message) in on_triggers {
+                out.0.push(Finding {
+                    kind: ConfigKind::Triggers,
+                    pointer,
+                    message,
+                    warning: true,
                 });
             }
         }
@@ -220,6 +377,19 @@ fn triggers(config: &TriggersConfig, creators: Option<&CreatorsConfig>, out: &mu
                 );
             }
             event_trigger(def, &at, out);
+            if let ActionDef::Obs(call) = &def.action
+                && call.owner_only()
+                && def.min_role != Role::Broadcaster
+            {
+                out.push(
+                    k,
+                    format!("{at}/min_role"),
+                    format!(
+                        "{} starts or stops the stream, which only the channel's owner may do; set \"min_role\": \"broadcaster\"",
+                        call.name()
+                    ),
+                );
+            }
             let c = def.cooldowns;
             if c.user_s > 0.0 && c.creator_s > 0.0 && c.user_s < c.creator_s {
                 out.push(
@@ -233,6 +403,174 @@ fn triggers(config: &TriggersConfig, creators: Option<&CreatorsConfig>, out: &mu
             }
         }
     }
+}
+
+/// moderation.json: creators that exist, unique filter ids, patterns that compile, known
+/// placeholders, a permit command no trigger also answers; warnings for a filter that spares
+/// everyone and for moderation on a platform (or with a block) that cannot carry it out, or, on a
+/// root (`state_dir`), with a login that lacks a scope it needs.
+fn moderation(
+    config: &ModerationConfig,
+    creators: Option<&CreatorsConfig>,
+    triggers: Option<&TriggersConfig>,
+    state_dir: Option<&std::path::Path>,
+    out: &mut Findings,
+) {
+    let k = ConfigKind::Moderation;
+    for (creator_id, settings) in &config.moderation {
+        let base = format!("/moderation/{}", escape_token(creator_id));
+        let creator = creators.map(|c| c.get(creator_id));
+        if creator == Some(None) {
+            out.push(
+                k,
+                base.clone(),
+                format!(
+                    "moderation for unknown creator {creator_id:?}; add it to creators.json or fix the key"
+                ),
+            );
+        }
+        let mut ids = HashSet::new();
+        for (i, filter) in settings.filters.iter().enumerate() {
+            let at = format!("{base}/filters/{i}");
+            if !ids.insert(filter.id.as_str()) {
+                out.push(
+                    k,
+                    format!("{at}/id"),
+                    format!(
+                        "duplicate filter id {:?} for creator {creator_id:?}; filter ids must be unique per creator",
+                        filter.id
+                    ),
+                );
+            }
+            if let FilterRule::Words { patterns, .. } = &filter.rule {
+                for (j, pattern) in patterns.iter().enumerate() {
+                    if let Err(e) = regex::RegexBuilder::new(pattern)
+                        .size_limit(8 << 20)
+                        .build()
+                    {
+                        let first = e.to_string();
+                        let last = first.lines().last().unwrap_or_default().trim();
+                        let reason = last.strip_prefix("error: ").unwrap_or(last);
+                        out.push(
+                            k,
+                            format!("{at}/patterns/{j}"),
+                            format!("regex does not compile: {reason}"),
+                        );
+                    }
+                }
+            }
+            if let Some(message) = &filter.message {
+                for name in placeholders(message) {
+                    if !MODERATION_PLACEHOLDERS.contains(&name) {
+                        out.push(
+                            k,
+                            format!("{at}/message"),
+                            format!(
+                                "unknown placeholder {{{name}}}; a moderation message may use {}",
+                                MODERATION_PLACEHOLDERS
+                                    .iter()
+                                    .map(|p| format!("{{{p}}}"))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
+                        );
+                    }
+                }
+            }
+            let exempt = filter.exempt.as_ref().unwrap_or(&settings.exempt);
+            if filter.enabled && exempt.contains(&Role::Everyone) {
+                let pointer = if filter.exempt.is_some() {
+                    format!("{at}/exempt")
+                } else {
+                    format!("{base}/exempt")
+                };
+                out.warn(
+                    k,
+                    pointer,
+                    &format!(
+                        "filter {:?} spares \"everyone\", so it never acts; list the roles to spare (subscriber, vip, moderator)",
+                        filter.id
+                    ),
+                );
+            }
+        }
+        if let (Some(command), Some(triggers)) = (&settings.permit.command, triggers)
+            && let Some(defs) = triggers.triggers.get(creator_id)
+            && defs.iter().any(|d| d.answers_command(command))
+        {
+            out.push(
+                k,
+                format!("{base}/permit/command"),
+                format!(
+                    "the permit command {command:?} is also a trigger's command of {creator_id:?}; both would answer: rename one"
+                ),
+            );
+        }
+        let Some(Some(creator)) = creator else {
+            continue;
+        };
+        let wanted = |p: Platform| settings.platforms.is_empty() || settings.platforms.contains(&p);
+        if !settings.filters.iter().any(|f| f.enabled) {
+            continue;
+        }
+        for (platform, block) in creator.platforms.iter() {
+            if !block.enabled || !wanted(platform) {
+                continue;
+            }
+            let Some(platform_config) = super::platform::config_of(platform) else {
+                continue;
+            };
+            let pointer = match settings.platforms.iter().position(|p| *p == platform) {
+                Some(j) => format!("{base}/platforms/{j}"),
+                None => base.clone(),
+            };
+            if let Err(why) = platform_config.moderation(block) {
+                out.warn(
+                    k,
+                    pointer,
+                    &format!(
+                        "{creator_id:?} is moderated on {platform}, which cannot carry it out: {why}; decisions there are recorded and their commands refused (list the platforms to moderate in \"platforms\" to leave it out)"
+                    ),
+                );
+            } else if let Some(state_dir) = state_dir
+                && let Err(why) = platform_config.moderation_with_state(creator, block, state_dir)
+            {
+                out.warn(
+                    k,
+                    pointer,
+                    &format!("{creator_id:?} is moderated on {platform}, but {why}"),
+                );
+            }
+        }
+        for (j, platform) in settings.platforms.iter().enumerate() {
+            if !creator.platforms.configured(*platform) {
+                out.push(
+                    k,
+                    format!("{base}/platforms/{j}"),
+                    format!(
+                        "creator {creator_id:?} has no {platform} block in creators.json; add one or remove \"{platform}\" here"
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// The `{name}` placeholders of a template.
+fn placeholders(template: &str) -> Vec<&str> {
+    let mut names = Vec::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        match after.find('}') {
+            Some(close) if !after[..close].contains('{') && !after[..close].is_empty() => {
+                names.push(&after[..close]);
+                rest = &after[close + 1..];
+            }
+            _ => rest = after,
+        }
+    }
+    names
 }
 
 /// A stream-event trigger's conditions fit its kind of event, and every trigger's templates use
@@ -270,6 +608,7 @@ fn event_trigger(def: &TriggerDef, at: &str, out: &mut Findings) {
         ActionDef::Reply { template } | ActionDef::Notify { template, .. } => {
             vec![("template", template)]
         }
+        ActionDef::Obs(call) => call.texts(),
         ActionDef::Clip {
             title: Some(title), ..
         } => vec![("title", title)],
@@ -398,7 +737,7 @@ fn discord(config: &DiscordConfig, creators: Option<&CreatorsConfig>, out: &mut 
             );
         }
         if guild.creator.is_none()
-            && guild.roles.values().any(|r| *r >= OperatorRole::Moderator)
+            && guild.roles.values().any(|r| *r >= crate::config::model::ControlRole::Moderator)
         {
             out.warn(
                 k,
@@ -534,6 +873,47 @@ fn system(config: &SystemConfig, out: &mut Findings) {
             k,
             "/clips/http/auth_header_env".into(),
             http.auth_header_env.as_ref(),
+        );
+    }
+    let mut names = HashSet::new();
+    let mut variables = HashSet::new();
+    for (i, token) in config.tokens.iter().enumerate() {
+        let at = format!("/tokens/{i}");
+        if !names.insert(token.name.as_str()) {
+            out.push(
+                k,
+                format!("{at}/name"),
+                format!(
+                    "duplicate token name {:?}; the audit log tells tokens apart by name, so give each its own",
+                    token.name
+                ),
+            );
+        }
+        if !variables.insert(token.token_env.as_str()) {
+            out.push(
+                k,
+                format!("{at}/token_env"),
+                format!(
+                    "{} already holds another token; each token needs its own variable (and value)",
+                    token.token_env
+                ),
+            );
+        }
+        if Some(&token.token_env) == config.http.token_env.as_ref() {
+            out.push(
+                k,
+                format!("{at}/token_env"),
+                "this is also http.token_env; give the control API's tokens their own variables"
+                    .into(),
+            );
+        }
+        env_name(out, k, format!("{at}/token_env"), Some(&token.token_env));
+    }
+    if !config.tokens.is_empty() && !config.http.enabled {
+        out.warn(
+            k,
+            "/tokens".into(),
+            "tokens are set but http.enabled is false, so no control API serves them; set http.enabled to true",
         );
     }
     if config.limits.dedupe_window < config.limits.data_lane_capacity {

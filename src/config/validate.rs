@@ -154,6 +154,16 @@ struct Loaded {
 /// Checks `inputs`. Files of kinds not among the inputs are read from `context_dir` (when given and
 /// present) only to resolve cross-file references; problems in those are not reported.
 pub fn check(inputs: &[(PathBuf, ConfigKind)], context_dir: Option<&Path>) -> (Report, Config) {
+    check_in_root(inputs, context_dir, None)
+}
+
+/// [`check`], with the platforms' checks against `state_dir` (a root's `runtime/state`: stored
+/// logins) when given.
+pub fn check_in_root(
+    inputs: &[(PathBuf, ConfigKind)],
+    context_dir: Option<&Path>,
+    state_dir: Option<&Path>,
+) -> (Report, Config) {
     let mut report = Report::default();
     let mut config = Config::default();
     let mut loaded = Vec::new();
@@ -191,7 +201,7 @@ pub fn check(inputs: &[(PathBuf, ConfigKind)], context_dir: Option<&Path>) -> (R
         }
     }
 
-    for finding in semantic::check(&config, &known) {
+    for finding in semantic::check(&config, &known, state_dir) {
         if let Some(file) = loaded.iter().find(|l| l.kind == finding.kind && l.sound) {
             let pos = file.spans.position(&finding.pointer);
             let found = diagnostic(&file.display, pos, &finding.pointer, finding.message);
@@ -246,6 +256,8 @@ fn apply_typed(kind: ConfigKind, text: &str, config: &mut Config) -> serde_json:
         ConfigKind::Discord => config.discord = serde_json::from_str(text)?,
         ConfigKind::RateLimits => config.ratelimits = serde_json::from_str(text)?,
         ConfigKind::Posting => config.posting = serde_json::from_str(text)?,
+        ConfigKind::Moderation => config.moderation = serde_json::from_str(text)?,
+        ConfigKind::Obs => config.obs = serde_json::from_str(text)?,
     }
     Ok(())
 }
@@ -320,6 +332,58 @@ fn locate_schema_error(error: &jsonschema::ValidationError<'_>) -> (String, Stri
             (
                 at,
                 format!("{} is not allowed; use one of {allowed}", error.instance()),
+            )
+        }
+        Kind::AnyOf { context } => {
+            // A branch whose error lies inside the value is the form that was meant (an object
+            // with a bad field): its own error says what is wrong.
+            if let Some(inner) = context
+                .iter()
+                .filter_map(|branch| branch.first())
+                .find(|e| e.instance_path().to_string() != at)
+            {
+                return locate_schema_error(inner);
+            }
+            let forms: Vec<String> = context
+                .iter()
+                .filter_map(|branch| branch.first())
+                .flat_map(|e| match e.kind() {
+                    Kind::Enum { options } => options
+                        .as_array()
+                        .map(|o| o.iter().map(ToString::to_string).collect())
+                        .unwrap_or_default(),
+                    Kind::Type { kind } => {
+                        let name = match kind {
+                            jsonschema::error::TypeKind::Single(t) => t.to_string(),
+                            jsonschema::error::TypeKind::Multiple(_) => "value".to_string(),
+                        };
+                        let article = if name.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                            "an"
+                        } else {
+                            "a"
+                        };
+                        vec![format!("{article} {name}")]
+                    }
+                    _ => Vec::new(),
+                })
+                .collect();
+            if forms.is_empty() {
+                return (
+                    at,
+                    schema_message(&error.to_string(), &error.instance().to_string()),
+                );
+            }
+            (
+                at,
+                format!(
+                    "{} is not allowed; use one of {}",
+                    error.instance(),
+                    match forms.split_last() {
+                        Some((last, rest)) if !rest.is_empty() =>
+                            format!("{} or {last}", rest.join(", ")),
+                        _ => forms.join(", "),
+                    }
+                ),
             )
         }
         _ => (

@@ -1,6 +1,6 @@
-//! Answering slash commands: who may (the guild's role mapping), what is asked (an
-//! [`Operation`]), doing it through [`Operations`], and the answer through the interaction
-//! callback within Discord's 3 seconds.
+//! Answering slash commands: who may (the guild's role mapping to the control API's roles), what
+//! is asked ([`Asked`]), doing it through [`Acts`] (the control operations, with their audit rows),
+//! and the answer through the interaction callback within Discord's 3 seconds.
 //!
 //! Each interaction is answered on its own task (tracked, at most [`MAX_IN_FLIGHT`] at once), so a
 //! slow store or platform never delays the gateway's heartbeat. The operation races
@@ -14,13 +14,14 @@
 //! tried again at the next READY. With logging enabled for a guild, each command that changed
 //! something is also posted to its log channel through the bot's REST client.
 
-use super::commands::{self, NAMES};
+use super::acts::{self, Acts};
+use super::commands::{self, Asked, Moderation, NAMES};
 use super::gateway::Dispatch;
 use super::rest::{self, Rest, RestError};
 use super::state::BotState;
 use super::wire::{INTERACTION_APPLICATION_COMMAND, INTERACTION_PING, Interaction};
 use crate::config::Config;
-use crate::operations::{Done, OpError, Operation, Operations, Operator};
+use crate::control::{Caller, Change, ControlError, Done};
 use crate::status::Health;
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -42,7 +43,7 @@ pub struct Interactions {
 
 struct Inner {
     rest: Rest,
-    operations: Operations,
+    acts: Acts,
     config: watch::Receiver<Arc<Config>>,
     state: BotState,
     tasks: TaskTracker,
@@ -54,14 +55,14 @@ struct Inner {
 impl Interactions {
     pub fn new(
         rest: Rest,
-        operations: Operations,
+        acts: Acts,
         config: watch::Receiver<Arc<Config>>,
         state: BotState,
     ) -> Interactions {
         Interactions {
             inner: Arc::new(Inner {
                 rest,
-                operations,
+                acts,
                 config,
                 state,
                 tasks: TaskTracker::new(),
@@ -174,34 +175,39 @@ impl Inner {
             .as_ref()
             .map_or_else(String::new, |d| d.name.clone());
         let public = commands::is_public(&name);
-        let cause = format!("discord:{}", interaction.id);
-        let (operator, operation, logging) = match self.read(&interaction) {
+        let (caller, asked, logging) = match self.read(&interaction) {
             Ok(parts) => parts,
-            Err(text) => {
-                let answer = Answer { text, done: false };
+            Err(refusal) => {
+                if let Some((caller, arguments, error)) = refusal.audit {
+                    self.acts
+                        .refused(&caller, &format!("discord /{name}"), &arguments, &error)
+                        .await;
+                }
+                let answer = Answer {
+                    text: refusal.text,
+                    done: false,
+                };
                 self.respond(&interaction, received, false, std::future::ready(answer))
                     .await;
                 return;
             }
         };
-        let changes = operation.changes();
-        let summary = describe(&operation);
+        let changes = !matches!(asked, Asked::Status);
+        let route = format!("discord /{name}");
         let work = async {
-            let result = self.operations.perform(&operator, operation, &cause).await;
+            let result = self.perform(&caller, &route, asked).await;
             Answer {
                 done: result.is_ok(),
-                text: match &result {
-                    Ok(done) => done_text(done),
-                    Err(e) => refusal_text(e),
+                text: match result {
+                    Ok(text) => text,
+                    Err(e) => refusal_text(&e),
                 },
             }
         };
         // A refusal is for the asker's eyes only, even of a public command.
         let answered = self.respond(&interaction, received, public, work).await;
-        if changes
-            && let (Some(channel), Some(text)) = (logging, answered)
-        {
-            let line = format!("{} used {summary}: {text}", operator.name);
+        if changes && let (Some(channel), Some(text)) = (logging, answered) {
+            let line = format!("{} used /{name}: {text}", caller.name);
             if let Err(e) = self
                 .rest
                 .create_message(&channel, &rest::message(&line, false))
@@ -212,39 +218,116 @@ impl Inner {
         }
     }
 
-    /// Who asks and what: the guild's settings, the member's role, the operation. `Err` is the
-    /// refusal to answer with.
-    fn read(&self, interaction: &Interaction) -> Result<(Operator, Operation, Option<String>), String> {
+    /// Does what was asked; the answer's text.
+    async fn perform(&self, caller: &Caller, route: &str, asked: Asked) -> Result<String, ControlError> {
+        let change = match asked {
+            Asked::Status => return self.status().await.map(|h| status_text(&h)),
+            Asked::Change(change) => change,
+            Asked::Moderate {
+                creator,
+                platform,
+                action,
+                user,
+                reason,
+            } => {
+                let user = match self.acts.find_user(&creator, platform, &user).await {
+                    Ok(user) => user,
+                    Err(e) => {
+                        let arguments = serde_json::json!({"creator": creator, "platform": platform, "user": user});
+                        self.acts.refused(caller, route, &arguments, &e).await;
+                        return Err(e);
+                    }
+                };
+                match action {
+                    Moderation::Timeout { seconds } => Change::Timeout {
+                        creator,
+                        platform,
+                        user,
+                        seconds,
+                        reason,
+                    },
+                    Moderation::Ban => Change::Ban {
+                        creator,
+                        platform,
+                        user,
+                        reason,
+                    },
+                    Moderation::Unban => Change::Unban {
+                        creator,
+                        platform,
+                        user,
+                    },
+                }
+            }
+        };
+        self.acts
+            .change(caller, route, change)
+            .await
+            .map(|done| done_text(&done))
+    }
+
+    /// The runtime's health, judged from its snapshot as `ss status` does.
+    async fn status(&self) -> Result<Health, ControlError> {
+        let path = self.acts.root().join("runtime/exports/runtime_snapshot.json");
+        let cadence = self.config.borrow().system.exports.cadence_s;
+        let stale_after = Duration::from_secs_f64((cadence * 3.0).max(1.0));
+        let text = tokio::fs::read_to_string(&path).await.map_err(|e| {
+            ControlError::Unavailable(format!(
+                "cannot read {}: {e}; is `ss run` running in this root?",
+                path.display()
+            ))
+        })?;
+        let snapshot: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+            ControlError::Unavailable(format!("{} is not JSON: {e}", path.display()))
+        })?;
+        Health::judge(&snapshot, chrono::Utc::now(), stale_after)
+            .map_err(|e| ControlError::Unavailable(e.to_string()))
+    }
+
+    /// Who asks and what: the guild's settings, the member's role, what is asked.
+    fn read(&self, interaction: &Interaction) -> Result<(Caller, Asked, Option<String>), Refusal> {
+        let plain = |text: String| Refusal { text, audit: None };
         let Some(guild_id) = interaction.guild_id.as_deref() else {
-            return Err("Use the bot's commands in a server it serves.".into());
+            return Err(plain("Use the bot's commands in a server it serves.".into()));
         };
         let config = self.config.borrow();
         let Some(guild) = config.discord.discord.guilds.get(guild_id) else {
-            return Err(format!(
+            return Err(plain(format!(
                 "This server ({guild_id}) is not in discord.json; an operator adds it under \"guilds\"."
-            ));
+            )));
         };
         let Some(member) = &interaction.member else {
-            return Err("Use the bot's commands in a server it serves.".into());
+            return Err(plain("Use the bot's commands in a server it serves.".into()));
         };
         let Some(data) = &interaction.data else {
-            return Err("The command came without its name.".into());
+            return Err(plain("The command came without its name.".into()));
         };
-        let operation = commands::operation(data, guild.creator.as_deref())
-            .map_err(|e| format!("Refused: {e}."))?;
-        let operator = Operator {
-            via: "discord",
-            id: member.user.id.clone(),
-            name: member.user.display().to_owned(),
-            guild: Some(guild_id.to_owned()),
-            role: guild.role_of(guild_id, &member.roles),
+        let asked = commands::asked(data, guild.creator.as_deref())
+            .map_err(|e| plain(format!("Refused: {e}.")))?;
+        let role = guild.role_of(guild_id, &member.roles);
+        let Some(caller) = acts::caller(&member.user.id, member.user.display(), guild_id, role) else {
+            let text = "Refused: none of your roles in this server is mapped to an ss role (discord.json \"roles\"); ask the owner.".to_owned();
+            // Who tried to change something without a role is audited, as a refused API call is.
+            let audit = match &asked {
+                Asked::Status => None,
+                _ => Some((
+                    acts::caller(&member.user.id, member.user.display(), guild_id, Some(crate::config::model::ControlRole::Viewer)).expect("a role was given"),
+                    serde_json::json!({"command": data.name}),
+                    ControlError::Forbidden {
+                        name: member.user.display().to_owned(),
+                        need: asked_role(&asked).as_str(),
+                        have: "no",
+                    },
+                )),
+            };
+            return Err(Refusal { text, audit });
         };
         let logging = guild
             .logging
             .enabled
             .then(|| guild.logging.channel_id.clone())
             .flatten();
-        Ok((operator, operation, logging))
+        Ok((caller, asked, logging))
     }
 
     /// Answers within Discord's deadline: at once when `work` is done before [`DEFER_AFTER`],
@@ -314,42 +397,37 @@ impl Inner {
     }
 }
 
-/// The command as the log channel names it.
-fn describe(operation: &Operation) -> String {
-    match operation {
-        Operation::Status => "/status".into(),
-        Operation::Clip { seconds, .. } => format!("/clip {seconds}"),
-        Operation::Say { platform, .. } => format!("/say {platform}"),
-        Operation::Moderate {
-            platform,
-            action,
-            user,
-            ..
-        } => format!("/mod {} {platform} {user}", action.as_str()),
+/// The least role what is asked needs.
+fn asked_role(asked: &Asked) -> crate::config::model::ControlRole {
+    use crate::config::model::ControlRole;
+    match asked {
+        Asked::Status => ControlRole::Viewer,
+        Asked::Change(change) => change.min_role(),
+        Asked::Moderate { .. } => ControlRole::Moderator,
     }
+}
+
+/// A command refused before it was done: the answer, and what to audit when it asked for a change.
+struct Refusal {
+    text: String,
+    audit: Option<(Caller, serde_json::Value, ControlError)>,
 }
 
 fn done_text(done: &Done) -> String {
-    match done {
-        Done::Status(health) => status_text(health),
-        Done::ClipQueued { clip_id, seconds } => {
-            format!("Clip `{clip_id}` queued: the last {seconds} s. `ss clip show {clip_id}` follows it.")
-        }
-        Done::CommandQueued {
-            platform,
-            command,
-            target,
-        } => match target {
-            Some(user) => format!("Queued on {}: {command} of {user}.", platform.title()),
-            None => format!("Queued on {}: {command}.", platform.title()),
-        },
-    }
+    let status = match done.status {
+        "queued" => "Queued",
+        _ => "Done",
+    };
+    format!("{status}: {}.", done.detail.trim_end_matches('.'))
 }
 
-fn refusal_text(error: &OpError) -> String {
+fn refusal_text(error: &ControlError) -> String {
     let text = error.to_string();
     let mut chars = text.chars();
-    let first = chars.next().map(|c| c.to_uppercase().collect::<String>()).unwrap_or_default();
+    let first = chars
+        .next()
+        .map(|c| c.to_uppercase().collect::<String>())
+        .unwrap_or_default();
     format!("Refused: {first}{}.", chars.as_str().trim_end_matches('.'))
 }
 

@@ -1,11 +1,12 @@
 //! The Discord control plane: a gateway bot that answers operators' slash commands in the guilds of
-//! discord.json (`/status`, `/clip`, `/say`, `/mod`), and never reads chat.
+//! discord.json (`/status`, `/clip`, `/poll`, `/giveaway`, `/timer`, `/say`, `/mod`), and never
+//! reads chat.
 //!
 //! It runs on its own: alone (`ss discord`), or inside `ss run` when `bot.enabled`, as a task of
 //! its own that nothing else waits on. A gateway failure never stops the sources (the run logs it
-//! and goes on) and a source failure never stops the bot. The bot acts through
-//! [`crate::operations`], the same operations, roles and audit any front end uses; it is one
-//! client of them.
+//! and goes on) and a source failure never stops the bot. The bot acts through [`acts`]: inside
+//! `ss run` the control operations ([`crate::control`]), the same roles, rate limit and audit rows
+//! as the control API; alone, the store beside the run.
 //!
 //! - [`wire`]: the gateway's frames and payloads.
 //! - [`gateway`]: one long-lived session over many connections: Hello, heartbeat
@@ -20,6 +21,7 @@
 //! Resume and the `Authorization` header only, and every message the bot logs or exports is
 //! scrubbed of it.
 
+pub mod acts;
 pub mod close;
 pub mod commands;
 pub mod gateway;
@@ -32,7 +34,6 @@ pub mod wire;
 
 use crate::config::Config;
 use crate::config::secrets::Secrets;
-use crate::operations::Operations;
 use gateway::{Gateway, GatewayError};
 use state::{BotState, Connection};
 use std::path::PathBuf;
@@ -55,6 +56,8 @@ pub enum BotError {
         "{0} is not set, so the Discord bot has no token\n  hint: export {0}=<the bot token from the Developer Portal> (or put it in the root's .env)"
     )]
     NoToken(String),
+    #[error("the bot's HTTP client could not be made: {0}")]
+    Client(String),
     #[error(transparent)]
     Gateway(#[from] GatewayError),
 }
@@ -64,7 +67,7 @@ pub struct BotParts {
     pub root: PathBuf,
     pub config: watch::Receiver<Arc<Config>>,
     pub secrets: Secrets,
-    pub operations: Operations,
+    pub acts: acts::Acts,
     pub shutdown: CancellationToken,
 }
 
@@ -104,10 +107,11 @@ pub async fn run(parts: BotParts) -> Result<(), BotError> {
             .secrets
             .get(env)
             .ok_or_else(|| BotError::NoToken(env.to_owned()))?;
-        let rest = rest::Rest::new(&settings.api_base_url, &token, parts.secrets.clone());
+        let rest = rest::Rest::new(&settings.api_base_url, &token, parts.secrets.clone())
+            .map_err(|e| BotError::Client(e.to_string()))?;
         let handler = interactions::Interactions::new(
             rest.clone(),
-            parts.operations.clone(),
+            parts.acts.clone(),
             parts.config.clone(),
             state.clone(),
         );

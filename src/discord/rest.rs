@@ -20,6 +20,8 @@ use std::time::Duration;
 
 /// How long one request may take.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long connecting to the API may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// 429s in a row on one call before it gives up.
 const MAX_RATE_LIMITED: u32 = 3;
 /// The longest `retry_after` waited for; a longer one fails the call (an interaction would be
@@ -85,13 +87,17 @@ struct ErrorAnswer {
 
 impl Rest {
     /// A client for the API at `base` (`https://discord.com/api/v10`) with the bot `token`.
-    pub fn new(base: &str, token: &Secret, secrets: Secrets) -> Rest {
-        Rest {
-            http: crate::http_out::client(REQUEST_TIMEOUT),
+    pub fn new(
+        base: &str,
+        token: &Secret,
+        secrets: Secrets,
+    ) -> Result<Rest, crate::http_out::ClientError> {
+        Ok(Rest {
+            http: crate::http_out::client(REQUEST_TIMEOUT, CONNECT_TIMEOUT)?,
             base: base.trim_end_matches('/').to_owned(),
             auth: secrets.adopt(&format!("Bot {}", token.expose())),
             secrets,
-        }
+        })
     }
 
     /// `GET /gateway/bot`.

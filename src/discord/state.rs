@@ -25,11 +25,11 @@ pub fn path(root: &Path) -> PathBuf {
 }
 
 /// How the file is described in its `meta` block.
-pub const ENTRY: Entry = Entry {
-    name: "discord/runtime.json",
-    visibility: Visibility::Dashboard,
-    schema: "streamsuites.discord_runtime.v1",
-};
+pub const ENTRY: Entry = crate::export::catalogue::entry(
+    "discord/runtime.json",
+    Visibility::Dashboard,
+    "streamsuites.discord_runtime.v1",
+);
 
 /// The shortest time between two writes of the file.
 pub const WRITE_EVERY: Duration = Duration::from_millis(500);

@@ -7,7 +7,8 @@
 //! effect means one new sink module and one match arm here.
 
 use super::sinks::{
-    ClipSink, CommandSink, CommunitySink, OutboxSink, StandingsSink, ValidationSink,
+    ClipSink, CommandSink, CommunitySink, ModerationSink, ObsSink, OutboxSink, StandingsSink,
+    ValidationSink,
 };
 use crate::actions::{Action, ActionKind};
 use crate::store::WriteOp;
@@ -28,11 +29,13 @@ pub enum Routed {
 /// One sink per kind of effect.
 pub struct Router {
     pub commands: CommandSink,
+    pub moderation: ModerationSink,
     pub clips: ClipSink,
     pub community: CommunitySink,
     pub outbox: OutboxSink,
     pub validation: ValidationSink,
     pub standings: StandingsSink,
+    pub obs: ObsSink,
 }
 
 impl Router {
@@ -46,16 +49,33 @@ impl Router {
             | ActionKind::Timeout { .. }
             | ActionKind::Ban { .. }
             | ActionKind::Unban { .. } => self.commands.accept(action, ops),
+            ActionKind::Moderate { .. } => self.moderation.accept(action, ops),
             ActionKind::Clip { .. } => self.clips.accept(action, ops),
             ActionKind::Tally { .. }
             | ActionKind::PollVote { .. }
             | ActionKind::Score { .. }
             | ActionKind::PollOpen { .. }
             | ActionKind::PollClose { .. }
-            | ActionKind::PollRefused { .. } => self.community.accept(action, ops),
+            | ActionKind::PollRefused { .. }
+            | ActionKind::Refused { .. }
+            | ActionKind::GiveawayOpen { .. }
+            | ActionKind::GiveawayEntry { .. }
+            | ActionKind::GiveawayEntriesClosed { .. }
+            | ActionKind::GiveawayDraw { .. }
+            | ActionKind::GiveawayClose { .. }
+            | ActionKind::PointsCredit { .. }
+            | ActionKind::Link { .. }
+            | ActionKind::Unlink { .. } => self.community.accept(action, ops),
             ActionKind::Notify { .. } => self.outbox.accept(action, ops),
             ActionKind::ValidationPassed => self.validation.accept(action, ops),
-            ActionKind::Standings { .. } => self.standings.accept(action, ops),
+            ActionKind::Standings { .. }
+            | ActionKind::Quote { .. }
+            | ActionKind::QuoteAdd { .. }
+            | ActionKind::QuoteDelete { .. }
+            | ActionKind::Points { .. }
+            | ActionKind::PointsGive { .. }
+            | ActionKind::PointsAdjust { .. } => self.standings.accept(action, ops),
+            ActionKind::Obs { .. } => self.obs.accept(action, ops),
         }
     }
 }

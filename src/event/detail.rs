@@ -99,6 +99,14 @@ impl EventDetail {
         }
     }
 
+    /// The title of a stream that went online or offline, when the platform sends it.
+    pub fn stream_title(&self) -> Option<&str> {
+        match self {
+            EventDetail::Stream(change) => change.title.as_deref(),
+            _ => None,
+        }
+    }
+
     /// The platform's own name of an `other` event.
     pub fn other_name(&self) -> Option<&str> {
         match self {

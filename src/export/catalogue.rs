@@ -46,22 +46,30 @@ pub struct Entry {
     pub visibility: Visibility,
     /// The schema id carried in `meta.schema`, e.g. `streamsuites.clips.v1`.
     pub schema: &'static str,
+    /// The short name, when the file name alone would be another file's.
+    short: Option<&'static str>,
 }
 
 impl Entry {
     /// The short name `--only` accepts: the file name without directory and `.json`
-    /// (`clips`, `about.public`, `events` for `exports/telemetry/events.json`).
+    /// (`clips`, `about.public`, `events` for `exports/telemetry/events.json`), or the one the
+    /// catalogue gives a file whose name another file has (`giveaways.admin`).
     pub fn short_name(&self) -> &'static str {
+        if let Some(short) = self.short {
+            return short;
+        }
         let file = self.name.rsplit('/').next().unwrap_or(self.name);
         file.strip_suffix(".json").unwrap_or(file)
     }
 }
 
-const fn entry(name: &'static str, visibility: Visibility, schema: &'static str) -> Entry {
+/// An entry named by its path alone.
+pub const fn entry(name: &'static str, visibility: Visibility, schema: &'static str) -> Entry {
     Entry {
         name,
         visibility,
         schema,
+        short: None,
     }
 }
 
@@ -75,7 +83,7 @@ pub const MANIFEST: Entry = entry(
 use Visibility::{Dashboard, Internal, Public};
 
 /// Every export file, the manifest first.
-pub const CATALOGUE: [Entry; 28] = [
+pub const CATALOGUE: [Entry; 35] = [
     MANIFEST,
     entry("exports/version.json", Public, "streamsuites.version.v1"),
     entry(
@@ -101,6 +109,13 @@ pub const CATALOGUE: [Entry; 28] = [
         Public,
         "streamsuites.scoreboards.v1",
     ),
+    entry(
+        "exports/giveaways.json",
+        Public,
+        "streamsuites.giveaways.v1",
+    ),
+    entry("exports/quotes.json", Public, "streamsuites.quotes.v1"),
+    entry("exports/points.json", Public, "streamsuites.points.v1"),
     entry(
         "exports/changelog.runtime.json",
         Public,
@@ -147,6 +162,11 @@ pub const CATALOGUE: [Entry; 28] = [
         Dashboard,
         "streamsuites.score_events.v1",
     ),
+    entry(
+        "signals/chat_trends.json",
+        Dashboard,
+        "streamsuites.chat_trends.v1",
+    ),
     entry("admin/creators.json", Dashboard, "streamsuites.creators.v1"),
     entry(
         "admin/chat_triggers.json",
@@ -154,12 +174,26 @@ pub const CATALOGUE: [Entry; 28] = [
         "streamsuites.chat_triggers.v1",
     ),
     entry("admin/jobs.json", Dashboard, "streamsuites.jobs.v1"),
+    Entry {
+        short: Some("giveaways.admin"),
+        ..entry(
+            "admin/giveaways.json",
+            Dashboard,
+            "streamsuites.giveaways_admin.v1",
+        )
+    },
+    entry("admin/people.json", Dashboard, "streamsuites.people.v1"),
     entry(
         "admin/rate_limits.json",
         Dashboard,
         "streamsuites.rate_limits.v1",
     ),
     entry("admin/quotas.json", Dashboard, "streamsuites.quotas.v1"),
+    entry(
+        "admin/moderation.json",
+        Dashboard,
+        "streamsuites.moderation.v1",
+    ),
     entry(
         "admin/about.admin.json",
         Dashboard,
@@ -208,6 +242,11 @@ mod tests {
             "exports/telemetry/events.json"
         );
         assert_eq!(lookup("admin/audit.json").unwrap().visibility, Internal);
+        assert_eq!(lookup("giveaways").unwrap().name, "exports/giveaways.json");
+        assert_eq!(
+            lookup("giveaways.admin").unwrap().name,
+            "admin/giveaways.json"
+        );
         assert!(lookup("nope").is_none());
     }
 

@@ -66,6 +66,10 @@ pub struct RuntimeView {
     pub notify: BTreeMap<String, crate::notify::stats::DestinationStats>,
     /// The clip replay buffers (one capture per creator with `clips.capture`).
     pub captures: Vec<crate::clips::capture::CaptureView>,
+    /// The OBS connections (one per creator in obs.json).
+    pub obs: Vec<crate::obs::status::ObsView>,
+    /// The chat trends last published by the run loop (`None` when off or not yet published).
+    pub trends: Option<crate::trends::TrendsSnapshot>,
 }
 
 impl RuntimeView {

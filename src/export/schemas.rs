@@ -6,7 +6,7 @@
 use std::sync::OnceLock;
 
 /// (schema id, schema text), one per distinct schema in the catalogue.
-pub const SCHEMAS: [(&str, &str); 27] = [
+pub const SCHEMAS: [(&str, &str); 34] = [
     (
         "streamsuites.meta.v1",
         include_str!("../../schemas/exports/meta.schema.json"),
@@ -42,6 +42,30 @@ pub const SCHEMAS: [(&str, &str); 27] = [
     (
         "streamsuites.scoreboards.v1",
         include_str!("../../schemas/exports/scoreboards.schema.json"),
+    ),
+    (
+        "streamsuites.giveaways.v1",
+        include_str!("../../schemas/exports/giveaways.schema.json"),
+    ),
+    (
+        "streamsuites.quotes.v1",
+        include_str!("../../schemas/exports/quotes.schema.json"),
+    ),
+    (
+        "streamsuites.points.v1",
+        include_str!("../../schemas/exports/points.schema.json"),
+    ),
+    (
+        "streamsuites.chat_trends.v1",
+        include_str!("../../schemas/exports/chat_trends.schema.json"),
+    ),
+    (
+        "streamsuites.giveaways_admin.v1",
+        include_str!("../../schemas/exports/giveaways_admin.schema.json"),
+    ),
+    (
+        "streamsuites.people.v1",
+        include_str!("../../schemas/exports/people.schema.json"),
     ),
     (
         "streamsuites.changelog.v1",
@@ -115,11 +139,16 @@ pub const SCHEMAS: [(&str, &str); 27] = [
         "streamsuites.audit.v1",
         include_str!("../../schemas/exports/audit.schema.json"),
     ),
+    (
+        "streamsuites.moderation.v1",
+        include_str!("../../schemas/exports/moderation.schema.json"),
+    ),
 ];
 
 /// The compiled validator for schema id `schema`; `None` for an unknown id.
 pub fn validator(schema: &str) -> Option<&'static jsonschema::Validator> {
-    static CELLS: [OnceLock<jsonschema::Validator>; 27] = [const { OnceLock::new() }; 27];
+    static CELLS: [OnceLock<jsonschema::Validator>; SCHEMAS.len()] =
+        [const { OnceLock::new() }; SCHEMAS.len()];
     let slot = SCHEMAS.iter().position(|(id, _)| *id == schema)?;
     Some(CELLS[slot].get_or_init(|| {
         // The schemas are part of the binary and every one is compiled by a unit test, so a failure

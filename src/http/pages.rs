@@ -1,5 +1,5 @@
 //! `/overlay` (the OBS browser source) and `/chat` (a window): the chat pages, fed live by
-//! `/events` on the same server.
+//! `/events` on the same server; `/control`, the moderators' page ([`crate::pages::control`]).
 //!
 //! Each answer carries the page's Content-Security-Policy as a header (inline script and style by
 //! hash, images only from the emote CDNs, connections only back to this server) and no-referrer,
@@ -17,8 +17,12 @@ fn page(page: Page, title: &str) -> Response {
         images: true,
         title,
     });
-    let policy =
-        HeaderValue::from_str(&content_security_policy(true, true)).expect("the policy is ASCII");
+    served(html, &content_security_policy(true, true))
+}
+
+/// A page with its policy and the headers every page gets.
+fn served(html: String, policy: &str) -> Response {
+    let policy = HeaderValue::from_str(policy).expect("the policy is ASCII");
     (
         [
             (
@@ -53,6 +57,14 @@ pub async fn chat() -> Response {
     page(Page::Chat, "Live chat")
 }
 
+/// `/control`: the moderators' page (it asks for its token itself).
+pub async fn control() -> Response {
+    served(
+        crate::pages::control::render(),
+        crate::pages::control::content_security_policy(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use crate::http::Feed;
@@ -67,6 +79,7 @@ mod tests {
             feed: Feed::new(),
             snapshot: "absent.json".into(),
             token: None,
+            control_tokens: Default::default(),
         });
         for (route, class) in [("/overlay", "ss-overlay"), ("/chat", "ss-chat")] {
             let response = app

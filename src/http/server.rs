@@ -6,10 +6,14 @@
 //! check, the routes platforms add through the registry (Kick's webhooks). A `listen`
 //! address outside loopback is refused unless a token is configured; with a token every route needs
 //! it as `Authorization: Bearer TOKEN` or `?key=TOKEN` (OBS browser sources can only pass a query),
-//! compared in constant time and never logged.
+//! compared in constant time and never logged. `/events` also takes a control API token as
+//! `Authorization: Bearer` (the control page reads it so). The control API (`/api/v1/`, [`super::api`])
+//! and the control page (`/control`, which holds no data) are outside this check: the API checks
+//! its own tokens and roles.
 
 use super::feed::{Feed, FeedItem};
 use crate::config::secrets::Secret;
+use crate::control::tokens::constant_time_eq;
 use axum::Router;
 use axum::extract::{Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -34,6 +38,8 @@ pub struct AppState {
     /// `runtime/exports/runtime_snapshot.json` of this root.
     pub snapshot: PathBuf,
     pub token: Option<Arc<Secret>>,
+    /// The control API's tokens, also accepted on the other routes (as `Bearer` only).
+    pub control_tokens: Arc<crate::control::Tokens>,
 }
 
 /// Why the server did not start.
@@ -63,6 +69,7 @@ pub fn router(state: AppState) -> Router {
         .route("/overlay", get(super::pages::overlay))
         .route("/chat", get(super::pages::chat))
         .layer(middleware::from_fn_with_state(state.clone(), authorize))
+        .route("/control", get(super::pages::control))
         .with_state(state)
 }
 
@@ -106,11 +113,6 @@ pub async fn serve_router(
     }
 }
 
-/// Equal lengths and equal bytes, in time that depends only on the length.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 async fn authorize(
     State(state): State<AppState>,
     Query(query): Query<HashMap<String, String>>,
@@ -127,7 +129,8 @@ async fn authorize(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
     let given = bearer.or(query.get("key").map(String::as_str));
-    if given.is_some_and(|g| constant_time_eq(g.as_bytes(), expected)) {
+    let control_token = bearer.is_some_and(|b| state.control_tokens.authenticate(b).is_some());
+    if control_token || given.is_some_and(|g| constant_time_eq(g.as_bytes(), expected)) {
         next.run(request).await
     } else {
         (
@@ -221,6 +224,11 @@ mod tests {
             feed: Feed::new(),
             snapshot,
             token: token.map(|t| Arc::new(Secret::new(t))),
+            control_tokens: Arc::new(crate::control::Tokens::from_values(&[(
+                "mods",
+                crate::config::model::ControlRole::Moderator,
+                "control-token",
+            )])),
         }
     }
 
@@ -268,6 +276,17 @@ mod tests {
             status_of(&app, "/events", None).await,
             StatusCode::UNAUTHORIZED
         );
+        // A control token opens the other routes as a bearer, never as ?key=.
+        assert_eq!(
+            status_of(&app, "/api/snapshot", Some("control-token")).await,
+            StatusCode::OK
+        );
+        assert_eq!(
+            status_of(&app, "/api/snapshot?key=control-token", None).await,
+            StatusCode::UNAUTHORIZED
+        );
+        // The control page holds no data: it asks for its token itself.
+        assert_eq!(status_of(&app, "/control", None).await, StatusCode::OK);
     }
 
     #[tokio::test]
@@ -291,14 +310,6 @@ mod tests {
             bind("localhost", None).await,
             Err(ServeError::BadListen(_))
         ));
-    }
-
-    #[test]
-    fn tokens_compare_whole() {
-        assert!(constant_time_eq(b"abc", b"abc"));
-        assert!(!constant_time_eq(b"abc", b"abd"));
-        assert!(!constant_time_eq(b"abc", b"abcd"));
-        assert!(!constant_time_eq(b"", b"a"));
     }
 
     /// Connects to `/events` and returns the first `n` SSE events as (event, id, data).

@@ -40,17 +40,11 @@ pub struct DiscordSender {
 }
 
 impl DiscordSender {
-    pub fn new() -> DiscordSender {
-        DiscordSender {
-            http: super::http_client(REQUEST_TIMEOUT),
+    pub fn new() -> Result<DiscordSender, crate::http_out::ClientError> {
+        Ok(DiscordSender {
+            http: super::http_client(REQUEST_TIMEOUT, REQUEST_TIMEOUT)?,
             limits: RateLimits::default(),
-        }
-    }
-}
-
-impl Default for DiscordSender {
-    fn default() -> Self {
-        Self::new()
+        })
     }
 }
 

@@ -87,18 +87,34 @@ pub fn start(parts: NotifyParts) -> Notifications {
     };
     let discord_wake = Arc::new(Notify::new());
     let x_wake = Arc::new(Notify::new());
-    tasks.spawn(drain::run(
-        discord::DiscordSender::new(),
-        parts.readers.clone(),
-        ctx(&stats),
-        discord_wake.clone(),
-    ));
-    tasks.spawn(drain::run(
-        x::XSender::new(),
-        parts.readers.clone(),
-        ctx(&stats),
-        x_wake.clone(),
-    ));
+    // A sender whose HTTP client cannot be built posts nothing: its state says why, and its rows
+    // stay queued for the next run.
+    match discord::DiscordSender::new() {
+        Ok(sender) => {
+            tasks.spawn(drain::run(
+                sender,
+                parts.readers.clone(),
+                ctx(&stats),
+                discord_wake.clone(),
+            ));
+        }
+        Err(e) => {
+            stats.set_state("discord", "failed", Some(e.to_string()));
+        }
+    }
+    match x::XSender::new() {
+        Ok(sender) => {
+            tasks.spawn(drain::run(
+                sender,
+                parts.readers.clone(),
+                ctx(&stats),
+                x_wake.clone(),
+            ));
+        }
+        Err(e) => {
+            stats.set_state("x", "failed", Some(e.to_string()));
+        }
+    }
     tasks.spawn(golive::run(golive::Watched {
         sources: parts.sources.clone(),
         config: parts.config.clone(),

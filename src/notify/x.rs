@@ -33,18 +33,12 @@ pub struct XSender {
 }
 
 impl XSender {
-    pub fn new() -> XSender {
-        XSender {
-            http: super::http_client(REQUEST_TIMEOUT),
+    pub fn new() -> Result<XSender, crate::http_out::ClientError> {
+        Ok(XSender {
+            http: super::http_client(REQUEST_TIMEOUT, REQUEST_TIMEOUT)?,
             refreshed: None,
             hold_until: None,
-        }
-    }
-}
-
-impl Default for XSender {
-    fn default() -> Self {
-        Self::new()
+        })
     }
 }
 

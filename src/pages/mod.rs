@@ -11,6 +11,7 @@
 //! writes the static pages; `http::pages` serves the live ones.
 
 pub mod cdn;
+pub mod control;
 pub mod recorded;
 
 use base64::Engine as _;
@@ -60,7 +61,7 @@ pub const CHAT_MAX_LINES: u32 = 300;
 pub const OVERLAY_MAX_LINES: u32 = 50;
 
 /// `'sha256-…'` of a text, as a CSP source.
-fn csp_hash(text: &str) -> String {
+pub(crate) fn csp_hash(text: &str) -> String {
     let digest = Sha256::digest(text.as_bytes());
     format!(
         "'sha256-{}'",

@@ -14,10 +14,14 @@
 //!
 //! The clock holds no strong sender of the lane ([`TickSink`]): when the last source stops the lane
 //! still closes, and the clock stops with it (or at shutdown, whichever comes first).
+//!
+//! Each tick says whether its creator is live ([`creator_live`]), read from their sources'
+//! statuses at that second: timers and watch-time points run only while live.
 
 use super::supervisor::SourcePlan;
-use crate::event::Tick;
+use crate::event::{Platform, Tick};
 use crate::lanes::{SendOutcome, TickSink};
+use crate::sources::{ConnectionState, SourceStatus, StatusHandle};
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 use tokio::time::MissedTickBehavior;
@@ -39,9 +43,51 @@ pub fn creators(plans: &[SourcePlan]) -> Vec<String> {
     creators
 }
 
+/// Whether a creator whose sources report `statuses` is live: when any source knows (a go-live
+/// poller, a platform's stream events), live if one says live; when none knows, live while a source
+/// is connected (its chat is on, which is all the runtime can tell).
+pub fn creator_live(statuses: &[SourceStatus]) -> bool {
+    let known: Vec<bool> = statuses
+        .iter()
+        .filter_map(|s| s.live.as_ref().map(|l| l.live))
+        .collect();
+    if known.is_empty() {
+        statuses
+            .iter()
+            .any(|s| s.state == ConnectionState::Connected)
+    } else {
+        known.contains(&true)
+    }
+}
+
+/// One creator's clock: who, and the statuses that say whether they are live.
+pub struct Ticking {
+    pub creator: String,
+    pub statuses: Vec<StatusHandle>,
+}
+
+/// The creators to tick with their sources' statuses (`statuses` from the supervisor and the
+/// platforms' services).
+pub fn ticking(
+    creators: Vec<String>,
+    statuses: &[(String, Platform, StatusHandle)],
+) -> Vec<Ticking> {
+    creators
+        .into_iter()
+        .map(|creator| Ticking {
+            statuses: statuses
+                .iter()
+                .filter(|(c, _, _)| *c == creator)
+                .map(|(_, _, h)| h.clone())
+                .collect(),
+            creator,
+        })
+        .collect()
+}
+
 /// Starts the clock for `creators` on `tasks`; it ends at `shutdown` or when the lane closes.
 pub fn spawn(
-    creators: Vec<String>,
+    creators: Vec<Ticking>,
     ticks: TickSink,
     shutdown: CancellationToken,
     tasks: &TaskTracker,
@@ -56,7 +102,7 @@ pub fn spawn(
 /// the lane is closed. A late wake-up (a busy machine) skips the missed ticks instead of sending a
 /// burst: the next tick's time covers them.
 async fn run(
-    creators: Vec<String>,
+    creators: Vec<Ticking>,
     ticks: TickSink,
     shutdown: CancellationToken,
     now: impl Fn() -> DateTime<Utc>,
@@ -70,7 +116,13 @@ async fn run(
         }
         let at = now();
         for creator in &creators {
-            if ticks.send(Tick::new(creator, at)) == SendOutcome::Closed {
+            let statuses: Vec<SourceStatus> = creator
+                .statuses
+                .iter()
+                .map(StatusHandle::snapshot)
+                .collect();
+            let tick = Tick::new(&creator.creator, at).with_live(creator_live(&statuses));
+            if ticks.send(tick) == SendOutcome::Closed {
                 tracing::debug!("The data lane closed; the clock stops.");
                 return;
             }
@@ -120,12 +172,45 @@ mod tests {
         assert_eq!(creators(&plans), ["ann", "cat"]);
     }
 
+    #[test]
+    fn a_creator_is_live_when_a_source_says_so_else_while_a_chat_is_connected() {
+        use crate::event::LiveStream;
+        let status = |state, live: Option<bool>| {
+            let handle = StatusHandle::new();
+            handle.set_state(state);
+            if let Some(live) = live {
+                handle.set_live(live.then(|| LiveStream {
+                    id: "s1".into(),
+                    started_at: Utc::now(),
+                    title: None,
+                    url: None,
+                }));
+            }
+            handle.snapshot()
+        };
+        use ConnectionState::{Backoff, Connected};
+        assert!(
+            creator_live(&[status(Connected, None)]),
+            "nobody knows: the chat is on"
+        );
+        assert!(!creator_live(&[status(Backoff, None)]));
+        assert!(!creator_live(&[]));
+        assert!(
+            !creator_live(&[status(Connected, None), status(Connected, Some(false))]),
+            "a go-live poller says offline"
+        );
+        assert!(creator_live(&[
+            status(Connected, Some(false)),
+            status(Backoff, Some(true))
+        ]));
+    }
+
     #[tokio::test(start_paused = true)]
     async fn every_creator_ticks_once_a_second_in_order() {
         let lane = DataLane::new(64, Duration::from_millis(250));
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(run(
-            vec!["ann".into(), "bob".into()],
+            ticking(vec!["ann".into(), "bob".into()], &[]),
             lane.sink.ticks(),
             shutdown.clone(),
             paused_wall_clock(),
@@ -157,7 +242,7 @@ mod tests {
         let probe = lane.probe();
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(run(
-            vec!["demo".into()],
+            ticking(vec!["demo".into()], &[]),
             lane.sink.ticks(),
             shutdown.clone(),
             paused_wall_clock(),
@@ -187,7 +272,7 @@ mod tests {
     async fn the_clock_stops_when_the_last_source_has_stopped() {
         let DataLane { sink, receiver, .. } = DataLane::new(8, Duration::from_millis(250));
         let task = tokio::spawn(run(
-            vec!["demo".into()],
+            ticking(vec!["demo".into()], &[]),
             sink.ticks(),
             CancellationToken::new(),
             paused_wall_clock(),

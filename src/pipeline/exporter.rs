@@ -10,6 +10,7 @@
 //! rates, and records a telemetry error when the store writer becomes degraded.
 
 use super::counters::RunCounters;
+use super::summary::{FinalExportError, SnapshotError};
 use crate::config::Config;
 use crate::effects::sinks::Validated;
 use crate::event::Platform;
@@ -18,7 +19,6 @@ use crate::lanes::LaneProbe;
 use crate::sources::StatusHandle;
 use crate::store::{Readers, StoreReader, WriterStats};
 use crate::telemetry::Telemetry;
-use anyhow::Context;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -54,6 +54,10 @@ pub struct ExporterParts {
     pub notify: crate::notify::stats::NotifyStats,
     /// The clip captures.
     pub captures: crate::clips::CaptureViews,
+    /// The OBS connections.
+    pub obs: Vec<crate::obs::status::ObsStatus>,
+    /// The last chat trends the run loop published.
+    pub trends: crate::trends::SharedTrends,
 }
 
 impl ExporterParts {
@@ -90,6 +94,16 @@ impl ExporterParts {
             platforms: self.services.live_views(Utc::now()),
             notify: self.notify.snapshot(),
             captures: self.captures.snapshot(),
+            obs: self
+                .obs
+                .iter()
+                .map(crate::obs::status::ObsStatus::snapshot)
+                .collect(),
+            trends: self
+                .trends
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone(),
         }
     }
 
@@ -114,13 +128,13 @@ fn write_snapshot(
     parts: &ExporterParts,
     store: &StoreReader,
     view: &RuntimeView,
-    what: &'static str,
-) -> anyhow::Result<()> {
+) -> Result<(), SnapshotError> {
     let config = parts.config.borrow().clone();
     let files = crate::export::build_all(&parts.root, &config, Some(store), view, Utc::now())
-        .context("building exports")?;
-    crate::export::writer::write_all(&parts.root.join("runtime"), &files).context(what)?;
-    Ok(())
+        .map_err(SnapshotError::Build)?;
+    crate::export::writer::write_all(&parts.root.join("runtime"), &files)
+        .map(drop)
+        .map_err(SnapshotError::Write)
 }
 
 /// The running exporter.
@@ -149,7 +163,7 @@ impl Exporter {
 
     /// Stops the cadence and writes the final snapshot with the final recorded count. Returns the
     /// final counters whether or not the snapshot could be written, and what writing it gave.
-    pub async fn finish(self, events_recorded: u64) -> (Counters, anyhow::Result<()>) {
+    pub async fn finish(self, events_recorded: u64) -> (Counters, Result<(), FinalExportError>) {
         self.stop.cancel();
         let _ = self.task.await;
         let parts = self.parts.clone();
@@ -160,10 +174,11 @@ impl Exporter {
         let counters = view.counters.clone();
         let readers = parts.readers.clone();
         let written = readers
-            .read(move |store| write_snapshot(&parts, store, &view, "writing the final exports"))
+            .read(move |store| write_snapshot(&parts, store, &view))
             .await
-            .context("reading the store for the final exports")
-            .and_then(|written| written);
+            .map_err(SnapshotError::Read)
+            .and_then(|written| written)
+            .map_err(FinalExportError);
         (counters, written)
     }
 }
@@ -194,10 +209,10 @@ async fn cadence_loop(parts: Arc<ExporterParts>, stop: CancellationToken) {
                         .events_recorded
                         .load(Ordering::Relaxed),
                 );
-                write_snapshot(&exporting, store, &view, "writing exports")
+                write_snapshot(&exporting, store, &view)
             })
             .await
-            .context("reading the store for exports")
+            .map_err(SnapshotError::Read)
             .and_then(|written| written);
         if let Err(e) = result {
             tracing::warn!(error = %format!("{e:#}"), "Export failed; will retry on the next tick.");

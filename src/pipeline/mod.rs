@@ -4,7 +4,13 @@
 pub mod clock;
 pub mod counters;
 pub mod exporter;
+pub mod http_server;
+pub mod people;
+pub mod process;
+pub mod receipts;
 pub mod reload;
 pub mod runner;
 pub mod standings;
+pub mod startup;
+pub mod summary;
 pub mod supervisor;

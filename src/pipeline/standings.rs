@@ -1,49 +1,67 @@
-//! The standings worker: answers `!top [name]` and `!rank [user]` from the store.
+//! The standings worker: answers the questions the store answers (`!top [name]`, `!rank [user]`,
+//! `!points`, `!top points`, `!quote ...`) and tells the outcome of the daily bot's store changes
+//! (`!give`, `!points add|remove`, `!quote add|del`).
 //!
-//! Scoreboards and tallies are running totals the store keeps across runs, so the answer is read
-//! from what the writer has committed (a point scored in the same instant may not be in it yet).
-//! One task takes the questions in turn and reads through the store's reader pool, on the blocking
-//! pool, so the run loop never waits for SQLite; the answer is a reply command through the same
-//! [`CommandQueues`] as any other (refused, dropped and counted like them). Rankings are the store's: competition ranking (1, 2, 2, 4),
-//! ties ordered by name.
+//! Scoreboards, tallies, points and quotes live in the store across runs, so the answer is read
+//! from what the writer has committed. A question is read as it comes (a point scored in the same
+//! instant may not be in it yet); a change's outcome is read once the change is committed (the
+//! sink hands over the writer's acknowledgement, see [`crate::effects::sinks::standings`]), found
+//! by its cause. One task takes the requests in turn and reads through the store's reader pool, on
+//! the blocking pool, so the run loop never waits for SQLite; the answer is a reply command through
+//! the same [`CommandQueues`] as any other (refused, dropped and counted like them). Rankings are
+//! the store's: competition ranking (1, 2, 2, 4), ties ordered by name; linked accounts count as
+//! one person.
 
-use crate::actions::StandingsQuery;
+use crate::actions::community::{PointsQuery, QuoteQuery};
+use crate::actions::{ActionKind, StandingsQuery};
 use crate::command::{CommandKind, PlatformCommand};
+use crate::config::Config;
 use crate::effects::sinks::CommandQueues;
 use crate::effects::sinks::standings::{STANDINGS_QUEUE, StandingsRequest};
-use crate::store::{Readers, Scoreboard, StoreError, StoreReader, TallyRow, UserRank};
-use tokio::sync::mpsc;
+use crate::store::{
+    QuoteRow, Readers, Scoreboard, StoreError, StoreReader, TallyRow, TransferOutcome, UserRank,
+};
+use std::sync::Arc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::task::TaskTracker;
 
 /// Entries a `!top` answer lists.
 pub const TOP_ENTRIES: usize = 5;
 /// Boards a `!rank` answer lists.
 const RANK_BOARDS: usize = 3;
+/// Quotes a search answer names.
+const SEARCH_LISTED: usize = 5;
 
 /// Starts the worker on `tasks`; it ends when the returned sender (the router's) is dropped.
 pub fn spawn(
     readers: Readers,
     commands: CommandQueues,
+    config: watch::Receiver<Arc<Config>>,
     tasks: &TaskTracker,
 ) -> mpsc::Sender<StandingsRequest> {
     let (tx, mut rx) = mpsc::channel::<StandingsRequest>(STANDINGS_QUEUE);
     tasks.spawn(async move {
-        while let Some(request) = rx.recv().await {
+        while let Some(mut request) = rx.recv().await {
+            if let Some(committed) = request.committed.take() {
+                // Committed, or dropped with a batch the writer gave up: read either way.
+                let _ = committed.await;
+            }
+            let words = Words::of(&config.borrow(), &request.creator);
             let read = readers
                 .read(move |store| {
-                    let text = answer(store, &request.creator, request.platform, &request.query);
+                    let text = answer(store, &request, &words);
                     (text, request)
                 })
                 .await;
             let (text, request) = match read {
                 Ok((Ok(text), request)) => (text, request),
                 Ok((Err(e), _)) => {
-                    tracing::warn!(error = %e, "Could not read the standings; the question goes unanswered.");
+                    tracing::warn!(error = %e, "Could not read the store for an answer; the question goes unanswered.");
                     commands.unanswered();
                     continue;
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, "Could not open the store for standings; the question goes unanswered.");
+                    tracing::warn!(error = %e, "Could not open the store for an answer; the question goes unanswered.");
                     commands.unanswered();
                     continue;
                 }
@@ -52,19 +70,199 @@ pub fn spawn(
                 creator: request.creator,
                 platform: request.platform,
                 channel: request.channel,
-                cause: request.reply_to.clone(),
+                cause: crate::event::cause_id(request.platform, &request.reply_to),
                 kind: CommandKind::Reply {
                     text,
                     reply_to: request.reply_to,
                 },
+                receipt: false,
             });
         }
     });
     tx
 }
 
-/// The answer to one question, as a chat line.
+/// What answers call things, from the creator's settings.
+#[derive(Debug, Clone)]
+pub struct Words {
+    /// The points currency's name.
+    pub currency: String,
+    /// The quote command.
+    pub quote_command: String,
+}
+
+impl Words {
+    pub fn of(config: &Config, creator: &str) -> Words {
+        let triggers = &config.triggers;
+        Words {
+            currency: triggers
+                .points
+                .get(creator)
+                .map_or_else(|| "points".to_string(), |p| p.name.clone()),
+            quote_command: triggers
+                .quotes
+                .get(creator)
+                .map_or_else(|| "!quote".to_string(), |q| q.command.clone()),
+        }
+    }
+}
+
+/// The answer to one request, as a chat line.
 pub fn answer(
+    store: &StoreReader,
+    request: &StandingsRequest,
+    words: &Words,
+) -> Result<String, StoreError> {
+    let creator = request.creator.as_str();
+    match &request.kind {
+        ActionKind::Standings { query, .. } => standings(store, creator, request.platform, query),
+        ActionKind::Quote { query, .. } => quote(store, creator, query, words),
+        ActionKind::QuoteAdd { .. } => Ok(match store.quote_added_by(&request.cause)? {
+            Some(number) => format!("Quote #{number} added."),
+            None => "The quote could not be recorded.".to_string(),
+        }),
+        ActionKind::QuoteDelete { number, .. } => Ok(if store.quote_deleted_by(&request.cause)? {
+            format!("Quote #{number} deleted.")
+        } else {
+            format!("No quote #{number}.")
+        }),
+        ActionKind::Points { query, .. } => points(store, creator, request.platform, query, words),
+        ActionKind::PointsGive { user_name, .. } => {
+            Ok(match store.points_transfer(&request.cause)? {
+                None => "That gift could not be recorded.".to_string(),
+                Some(t) => match t.outcome {
+                    TransferOutcome::Done => {
+                        format!(
+                            "{user_name} gave {} {} to {}.",
+                            t.moved, words.currency, t.to_name
+                        )
+                    }
+                    TransferOutcome::NotEnough => format!(
+                        "@{user_name} you do not have {} {} to give.",
+                        t.amount, words.currency
+                    ),
+                    TransferOutcome::UnknownUser => {
+                        format!("Nobody called {} has {} here.", t.to_name, words.currency)
+                    }
+                    TransferOutcome::ToSelf => {
+                        format!(
+                            "@{user_name} you cannot give {} to yourself.",
+                            words.currency
+                        )
+                    }
+                },
+            })
+        }
+        ActionKind::PointsAdjust { .. } => Ok(match store.points_transfer(&request.cause)? {
+            None => "That change could not be recorded.".to_string(),
+            Some(t) if t.outcome == TransferOutcome::UnknownUser => {
+                format!("Nobody called {} has {} here.", t.to_name, words.currency)
+            }
+            Some(t) if t.moved >= 0 => {
+                format!("Added {} {} to {}.", t.moved, words.currency, t.to_name)
+            }
+            Some(t) => format!(
+                "Removed {} {} from {}.",
+                -t.moved, words.currency, t.to_name
+            ),
+        }),
+        other => unreachable!("not a store question: {}", other.type_name()),
+    }
+}
+
+fn quote_line(q: &QuoteRow) -> String {
+    let mut line = format!("#{}: \"{}\"", q.number, q.text);
+    if let Some(said_by) = &q.said_by {
+        line.push_str(&format!(" ({said_by})"));
+    }
+    if let Some(game) = &q.game {
+        line.push_str(&format!(" [{game}]"));
+    }
+    line.push_str(&format!(" {}", q.added_at.format("%Y-%m-%d")));
+    line
+}
+
+fn quote(
+    store: &StoreReader,
+    creator: &str,
+    query: &QuoteQuery,
+    words: &Words,
+) -> Result<String, StoreError> {
+    Ok(match query {
+        QuoteQuery::Number { number } => match store.quote(creator, *number)? {
+            Some(q) => quote_line(&q),
+            None => format!("No quote #{number}."),
+        },
+        QuoteQuery::Random { seed } => match store.quote_at(creator, *seed)? {
+            Some(q) => quote_line(&q),
+            None => format!(
+                "No quotes yet. Moderators add one with {} add <text>.",
+                words.quote_command
+            ),
+        },
+        QuoteQuery::Search { words: wanted } => {
+            let found = store.search_quotes(creator, wanted)?;
+            match found.as_slice() {
+                [] => format!("No quote mentions {wanted}."),
+                [one] => quote_line(one),
+                many => {
+                    let numbers: Vec<String> = many
+                        .iter()
+                        .take(SEARCH_LISTED)
+                        .map(|q| format!("#{}", q.number))
+                        .collect();
+                    format!(
+                        "{} quotes match: {}{}. First: {}",
+                        many.len(),
+                        numbers.join(", "),
+                        if many.len() > SEARCH_LISTED {
+                            ", ..."
+                        } else {
+                            ""
+                        },
+                        quote_line(&many[0])
+                    )
+                }
+            }
+        }
+    })
+}
+
+fn points(
+    store: &StoreReader,
+    creator: &str,
+    platform: crate::event::Platform,
+    query: &PointsQuery,
+    words: &Words,
+) -> Result<String, StoreError> {
+    let currency = &words.currency;
+    Ok(match query {
+        PointsQuery::Balance { user_id, user_name } => {
+            match store.points_of(creator, platform, user_id)? {
+                (Some(p), people) => format!(
+                    "{} has {} {currency} (#{} of {people}).",
+                    user_name, p.balance, p.rank
+                ),
+                (None, _) => format!("{user_name} has no {currency} yet."),
+            }
+        }
+        PointsQuery::Top => {
+            let leaders = store.points_leaders(creator, TOP_ENTRIES)?;
+            if leaders.is_empty() {
+                format!("Nobody has {currency} yet.")
+            } else {
+                let list: Vec<String> = leaders
+                    .iter()
+                    .map(|p| format!("{}. {} {}", p.rank, p.name, p.balance))
+                    .collect();
+                format!("Top {currency}: {}", list.join(", "))
+            }
+        }
+    })
+}
+
+/// The answer to `!top` / `!rank`.
+fn standings(
     store: &StoreReader,
     creator: &str,
     platform: crate::event::Platform,
@@ -220,7 +418,7 @@ mod tests {
         writer.blocking_send(tally(1, "hype", 3)).unwrap();
         writer.blocking_send(tally(2, "deaths", 7)).unwrap();
         writer.close().unwrap();
-        let only_tallies = answer(
+        let only_tallies = standings(
             &StoreReader::open(&path).unwrap(),
             "demo",
             Platform::named("twitch"),
@@ -246,7 +444,7 @@ mod tests {
         writer.close().unwrap();
         let store = StoreReader::open(&path).unwrap();
         let ask = |query: StandingsQuery| {
-            answer(&store, "demo", Platform::named("twitch"), &query).unwrap()
+            standings(&store, "demo", Platform::named("twitch"), &query).unwrap()
         };
         let rank = |name: Option<&str>, user: &str| StandingsQuery::Rank {
             name: name.map(Into::into),

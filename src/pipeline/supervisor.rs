@@ -6,6 +6,7 @@
 //! that cannot even be built (missing credentials, invalid settings) is reported failed the same way
 //! and left stopped, never fatal to the rest.
 
+use crate::command::receipts::Receipts;
 use crate::command::stats::CommandStats;
 use crate::config::Config;
 use crate::config::model::PlatformMode;
@@ -253,6 +254,8 @@ pub struct RunShared<'a> {
     pub guards: &'a Arc<Guards>,
     /// The run's command counters, shared by the sources' serving loops and the command sink.
     pub command_stats: &'a Arc<CommandStats>,
+    /// Where the serving loops report how moderation commands were settled.
+    pub receipts: &'a Receipts,
     /// `runtime/state`'s store file (a source's own state lives beside it).
     pub db: &'a Path,
     /// What the store said at start: checkpoints (and the budget spends the ledger hands out).
@@ -271,6 +274,7 @@ impl Supervisor {
             telemetry,
             guards,
             command_stats,
+            receipts,
             db,
             stored,
             services,
@@ -300,6 +304,7 @@ impl Supervisor {
                 telemetry: telemetry.clone(),
                 guards: guards.clone(),
                 command_stats: command_stats.clone(),
+                receipts: receipts.clone(),
                 wire: config.system.limits.wire(),
                 ..Wiring::new(&plan.creator, plan.platform, sink.clone(), rx)
             };

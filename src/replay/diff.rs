@@ -22,7 +22,10 @@ pub enum Entry {
     /// The recording has it; the replay did not fire it.
     Removed { action: Action },
     /// Both fired it, differently.
-    Changed { recorded: Action, replayed: Action },
+    Changed {
+        recorded: Box<Action>,
+        replayed: Box<Action>,
+    },
 }
 
 impl Entry {
@@ -88,8 +91,8 @@ pub fn diff(replayed: Vec<Action>, recorded: Vec<Action>) -> Diff {
             None => entries.push(Entry::Added { action }),
             Some(old) if old.kind == action.kind && old.at == action.at => {}
             Some(old) => entries.push(Entry::Changed {
-                recorded: old,
-                replayed: action,
+                recorded: Box::new(old),
+                replayed: Box::new(action),
             }),
         }
     }
@@ -190,6 +193,23 @@ pub fn describe(a: &Action) -> String {
         } => format!("timeout {user_login} {seconds}s"),
         ActionKind::Ban { user_login, .. } => format!("ban {user_login}"),
         ActionKind::Unban { user_login, .. } => format!("unban {user_login}"),
+        ActionKind::Moderate {
+            filter,
+            rule,
+            user_login,
+            decision,
+            seconds,
+            strike,
+            dry_run,
+            ..
+        } => {
+            let length = seconds.map(|s| format!(" {s}s")).unwrap_or_default();
+            let dry = if *dry_run { " (dry run)" } else { "" };
+            format!(
+                "moderate {user_login}: {}{length} by {filter} for {rule}, strike {strike}{dry}",
+                decision.as_str()
+            )
+        }
         ActionKind::Clip {
             duration_s, title, ..
         } => match title {
@@ -221,6 +241,66 @@ pub fn describe(a: &Action) -> String {
         ),
         ActionKind::PollRefused { command, reason } => format!("poll_refused {command}: {reason}"),
         ActionKind::Standings { query, .. } => format!("standings {query:?}"),
+        ActionKind::Refused { command, reason } => format!("refused {command}: {reason}"),
+        ActionKind::GiveawayOpen {
+            giveaway, keyword, ..
+        } => format!("giveaway_open {giveaway} keyword {keyword:?}"),
+        ActionKind::GiveawayEntry { giveaway, entrant } => format!(
+            "giveaway_entry {giveaway}: {} ({}) x{}",
+            entrant.user_name, entrant.platform, entrant.weight
+        ),
+        ActionKind::GiveawayEntriesClosed { giveaway, entries } => {
+            format!("giveaway_entries_closed {giveaway}: {entries} entries")
+        }
+        ActionKind::GiveawayDraw { giveaway, draw, .. } => format!(
+            "giveaway_draw {giveaway} #{} seed {}: {}",
+            draw.number,
+            draw.seed,
+            draw.winners
+                .iter()
+                .map(|w| w.user_name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        ActionKind::GiveawayClose { giveaway } => format!("giveaway_close {giveaway}"),
+        ActionKind::QuoteAdd { text, .. } => format!("quote_add {text:?}"),
+        ActionKind::QuoteDelete { number, .. } => format!("quote_delete {number}"),
+        ActionKind::Quote { query, .. } => format!("quote {query:?}"),
+        ActionKind::PointsCredit {
+            reason,
+            amount,
+            users,
+        } => format!(
+            "points_credit {} {amount:+} to {} user(s)",
+            reason.as_str(),
+            users.len()
+        ),
+        ActionKind::PointsGive {
+            user_name,
+            to,
+            amount,
+            ..
+        } => format!("points_give {amount} from {user_name} to {to}"),
+        ActionKind::PointsAdjust { to, amount, .. } => format!("points_adjust {amount:+} for {to}"),
+        ActionKind::Points { query, .. } => format!("points {query:?}"),
+        ActionKind::Link { person, accounts } => format!(
+            "link {person}: {}",
+            accounts
+                .iter()
+                .map(|a| format!("{}:{}", a.platform, a.user_name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        ActionKind::Unlink { person, account } => {
+            format!(
+                "unlink {}:{} from {person}",
+                account.platform, account.user_name
+            )
+        }
+        ActionKind::Obs { call } => format!(
+            "obs {}",
+            serde_json::to_string(call).unwrap_or_else(|_| call.name().to_string())
+        ),
     }
 }
 

@@ -122,6 +122,14 @@ pub fn read_store(
         .map(|m| (m.after_chat_id, m.id))
         .max()
         .unwrap_or((0, 0));
+    // Strikes outlive runs: a window that starts after earlier runs starts from the strikes the
+    // decisions recorded before it had made.
+    if start_chat > 0 {
+        let strikes = store.strike_records(Some(start_chat))?;
+        if !strikes.is_empty() {
+            f(Item::Strikes(strikes))?;
+        }
+    }
     let mut points: Vec<Point> = marks
         .iter()
         .map(|m| Point::mark(m.after_chat_id, m.id))
@@ -135,22 +143,31 @@ pub fn read_store(
         .collect();
     points.sort_by_key(Point::key);
     let mut points = points.into_iter().peekable();
+    // The links as they were where the state starts: the live run loaded them there too.
+    let links = |at: i64| -> anyhow::Result<Item> {
+        Ok(Item::Links(
+            store.links_at(at)?.into_iter().map(|l| l.entry()).collect(),
+        ))
+    };
+    f(links(start_chat)?)?;
     // Everything positioned before chat event `id` (after the events before it).
     let mut before = |id: i64, f: &mut dyn FnMut(Item) -> anyhow::Result<()>| {
-        let mut fresh = false;
+        let mut fresh: Option<i64> = None;
         while let Some(point) = points.next_if(|p| p.after_chat_id < id) {
             match point.tick {
-                None => fresh = true,
+                None => fresh = Some(point.after_chat_id),
                 Some(tick) => {
-                    if std::mem::take(&mut fresh) {
+                    if let Some(at) = fresh.take() {
                         f(Item::FreshState)?;
+                        f(links(at)?)?;
                     }
                     f(Item::Tick(tick))?;
                 }
             }
         }
-        if fresh {
+        if let Some(at) = fresh {
             f(Item::FreshState)?;
+            f(links(at)?)?;
         }
         anyhow::Ok(())
     };
@@ -207,7 +224,7 @@ impl Point {
 }
 
 /// Reads one line of a JSONL file of chat events.
-pub fn read_jsonl_line(line: &[u8]) -> Result<Option<ChatEvent>, String> {
+pub fn read_jsonl_line(line: &[u8]) -> Result<Option<ChatEvent>, irc_log::LineError> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     if line.trim_ascii().is_empty() {
         return Ok(None);
@@ -215,13 +232,13 @@ pub fn read_jsonl_line(line: &[u8]) -> Result<Option<ChatEvent>, String> {
     let event: ChatEvent = serde_json::from_slice(line).map_err(|e| {
         let what = e.to_string();
         let what = what.rfind(" at line ").map_or(&what[..], |i| &what[..i]);
-        format!(
-            "not a chat event (column {}: {what}); each line must be one JSON object matching schemas/chat_event.schema.json",
-            e.column()
-        )
+        irc_log::LineError::NotChatEvent {
+            column: e.column(),
+            what: what.to_string(),
+        }
     })?;
     if event.creator.is_empty() || event.message_id.is_empty() {
-        return Err("creator and message_id must not be empty".into());
+        return Err(irc_log::LineError::EmptyIds);
     }
     Ok(Some(event))
 }
@@ -256,10 +273,9 @@ pub fn read_irc(
             Err(e) => {
                 return f(skipped(
                     number,
-                    format!(
-                        "not UTF-8 text (invalid byte at column {})",
-                        e.valid_up_to() + 1
-                    ),
+                    irc_log::LineError::NotUtf8 {
+                        column: e.valid_up_to() + 1,
+                    },
                 ));
             }
         };
@@ -274,8 +290,11 @@ pub fn read_irc(
     })
 }
 
-fn skipped(line: u64, reason: String) -> Item {
-    Item::Skipped(SkippedLine { line, reason })
+fn skipped(line: u64, reason: irc_log::LineError) -> Item {
+    Item::Skipped(SkippedLine {
+        line,
+        reason: reason.to_string(),
+    })
 }
 
 /// Calls `f(number, line)` for every line of `path` (without its `\n`), numbered from 1.
@@ -342,9 +361,11 @@ mod tests {
         assert_eq!(event.message_id, "m1");
         assert_eq!(event.timestamp_ms() % 1000, 123);
         assert_eq!(read_jsonl_line(b"  \r").unwrap(), None);
-        let err = read_jsonl_line(br#"{"platform":"myspace"}"#).unwrap_err();
+        let err = read_jsonl_line(br#"{"platform":"myspace"}"#)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("column") && err.contains("myspace"), "{err}");
-        let err = read_jsonl_line(&line[..40]).unwrap_err();
+        let err = read_jsonl_line(&line[..40]).unwrap_err().to_string();
         assert!(err.contains("not a chat event"), "{err}");
     }
 

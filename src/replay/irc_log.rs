@@ -39,6 +39,36 @@ impl Creators for std::collections::HashMap<String, String> {
     }
 }
 
+/// Why a line of a recorded chat log (JSONL or IRC) was skipped; counted and reported with its line
+/// number, never a stop.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LineError {
+    #[error("not UTF-8 text (invalid byte at column {column})")]
+    NotUtf8 { column: usize },
+    #[error(
+        "not a chat event (column {column}: {what}); each line must be one JSON object matching schemas/chat_event.schema.json"
+    )]
+    NotChatEvent { column: usize, what: String },
+    #[error("creator and message_id must not be empty")]
+    EmptyIds,
+    #[error("not an IRC line: {0}")]
+    NotIrc(String),
+    #[error("not an IRC line: {0:?} is not an IRC command (letters or three digits)")]
+    NotACommand(String),
+    #[error("a '[' time prefix without its closing ']'")]
+    UnclosedTimePrefix,
+    #[error("time prefix [{0}] is not a time; expected [YYYY-MM-DD HH:MM:SS] (UTC) or RFC 3339")]
+    BadTimePrefix(String),
+    #[error(
+        "channel #{0} belongs to no creator in creators.json (no creator's twitch block names it); pass --creator ID to replay it as that creator's chat"
+    )]
+    UnknownChannel(String),
+    #[error(
+        "{0} line without a time: it has no tmi-sent-ts tag and no [YYYY-MM-DD HH:MM:SS] prefix"
+    )]
+    NoTime(String),
+}
+
 /// Reads one line (without its line ending): its chat event, or `None` for a blank line or IRC that
 /// is not chat (PING, JOIN, numerics, ...). `clock` is the time of the log's previous event. `Err`
 /// is why the line is malformed.
@@ -46,13 +76,13 @@ pub fn read_line(
     line: &str,
     creators: &(impl Creators + ?Sized),
     clock: Option<DateTime<Utc>>,
-) -> Result<Option<ChatEvent>, String> {
+) -> Result<Option<ChatEvent>, LineError> {
     let line = line.strip_suffix('\r').unwrap_or(line);
     if line.trim().is_empty() {
         return Ok(None);
     }
     let (logged_at, rest) = split_time_prefix(line)?;
-    let msg = irc::parse(rest).map_err(|e| format!("not an IRC line: {e}"))?;
+    let msg = irc::parse(rest).map_err(|e| LineError::NotIrc(e.to_string()))?;
     check_command(&msg)?;
     // The time decode falls back to when the line has no tmi-sent-ts: the logger's, else a value no
     // tmi-sent-ts can produce, so a line with neither is caught below.
@@ -66,40 +96,29 @@ pub fn read_line(
         return Ok(None);
     };
     let Some(creator) = creator else {
-        return Err(format!(
-            "channel #{channel} belongs to no creator in creators.json (no creator's twitch block names it); \
-             pass --creator ID to replay it as that creator's chat"
-        ));
+        return Err(LineError::UnknownChannel(channel.to_string()));
     };
     if event.timestamp == DateTime::<Utc>::MIN_UTC {
         if let Some(clock) = clock.filter(|_| event.kind != EventKind::Message) {
             event.timestamp = clock;
             return Ok(Some(event));
         }
-        return Err(format!(
-            "{} line without a time: it has no tmi-sent-ts tag and no [YYYY-MM-DD HH:MM:SS] prefix",
-            msg.command()
-        ));
+        return Err(LineError::NoTime(msg.command().to_string()));
     }
     debug_assert_eq!(event.creator, creator);
     Ok(Some(event))
 }
 
 /// Splits `[time] rest`; a line without a bracket has no logged time.
-fn split_time_prefix(line: &str) -> Result<(Option<DateTime<Utc>>, &str), String> {
+fn split_time_prefix(line: &str) -> Result<(Option<DateTime<Utc>>, &str), LineError> {
     let Some(after) = line.strip_prefix('[') else {
         return Ok((None, line));
     };
     let Some(end) = after.find(']') else {
-        return Err("a '[' time prefix without its closing ']'".into());
+        return Err(LineError::UnclosedTimePrefix);
     };
     let stamp = &after[..end];
-    let time = parse_logged_time(stamp).ok_or_else(|| {
-        format!(
-            "time prefix [{}] is not a time; expected [YYYY-MM-DD HH:MM:SS] (UTC) or RFC 3339",
-            shorten(stamp)
-        )
-    })?;
+    let time = parse_logged_time(stamp).ok_or_else(|| LineError::BadTimePrefix(shorten(stamp)))?;
     Ok((Some(time), after[end + 1..].trim_start_matches(' ')))
 }
 
@@ -116,17 +135,14 @@ fn parse_logged_time(stamp: &str) -> Option<DateTime<Utc>> {
 
 /// An IRC command is letters (PRIVMSG) or a three-digit numeric; anything else means the line is
 /// not IRC (prose pasted into the log, a line cut in the middle of its tags).
-fn check_command(msg: &IrcMessage<'_>) -> Result<(), String> {
+fn check_command(msg: &IrcMessage<'_>) -> Result<(), LineError> {
     let command = msg.command();
     let letters = command.bytes().all(|b| b.is_ascii_uppercase());
     let numeric = command.len() == 3 && command.bytes().all(|b| b.is_ascii_digit());
     if letters || numeric {
         Ok(())
     } else {
-        Err(format!(
-            "not an IRC line: {:?} is not an IRC command (letters or three digits)",
-            shorten(command)
-        ))
+        Err(LineError::NotACommand(shorten(command)))
     }
 }
 
@@ -173,7 +189,7 @@ mod tests {
         assert_eq!(e.timestamp.to_rfc3339(), "2026-11-30T21:04:05.250+00:00");
         let e = event(&format!("[2026-11-30T22:04:05+01:00] {without}"));
         assert_eq!(e.timestamp.to_rfc3339(), "2026-11-30T21:04:05+00:00");
-        let err = read_line(&without, "demo", None).unwrap_err();
+        let err = read_line(&without, "demo", None).unwrap_err().to_string();
         assert!(err.contains("without a time"), "{err}");
     }
 
@@ -184,7 +200,7 @@ mod tests {
         let e = read_line(line, "demo", clock).unwrap().unwrap();
         assert_eq!(e.kind, EventKind::RoomState);
         assert_eq!(Some(e.timestamp), clock);
-        let err = read_line(line, "demo", None).unwrap_err();
+        let err = read_line(line, "demo", None).unwrap_err().to_string();
         assert!(err.contains("ROOMSTATE line without a time"), "{err}");
         let message = PRIVMSG.replace(";tmi-sent-ts=1700000000123", "");
         assert!(
@@ -196,13 +212,19 @@ mod tests {
     #[test]
     fn broken_lines_say_what_is_wrong() {
         let cut = &PRIVMSG[..60];
-        let err = read_line(cut, "demo", None).unwrap_err();
+        let err = read_line(cut, "demo", None).unwrap_err().to_string();
         assert!(err.contains("not an IRC line"), "{err}");
-        let err = read_line("hello there, chat", "demo", None).unwrap_err();
+        let err = read_line("hello there, chat", "demo", None)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("not an IRC command"), "{err}");
-        let err = read_line(&format!("[yesterday] {PRIVMSG}"), "demo", None).unwrap_err();
+        let err = read_line(&format!("[yesterday] {PRIVMSG}"), "demo", None)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("[yesterday] is not a time"), "{err}");
-        let err = read_line(&format!("[2026-11-30 21:04:05 {PRIVMSG}"), "demo", None).unwrap_err();
+        let err = read_line(&format!("[2026-11-30 21:04:05 {PRIVMSG}"), "demo", None)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("closing ']'"), "{err}");
     }
 
@@ -226,7 +248,7 @@ mod tests {
         let e = read_line(PRIVMSG, &map, None).unwrap().unwrap();
         assert_eq!(e.creator, "dana");
         let other = PRIVMSG.replace("#somechannel", "#elsewhere");
-        let err = read_line(&other, &map, None).unwrap_err();
+        let err = read_line(&other, &map, None).unwrap_err().to_string();
         assert!(err.contains("#elsewhere belongs to no creator"), "{err}");
     }
 

@@ -34,6 +34,7 @@ pub mod irc_log;
 pub mod stats;
 
 use crate::actions::Action;
+use crate::actions::moderation::StrikeRecord;
 use crate::config::CreatorsConfig;
 use crate::engine::Core;
 use crate::event::{ChatEvent, Platform, Tick};
@@ -59,6 +60,12 @@ pub enum Item {
     Tick(Tick),
     /// The live trigger state started afresh before the next event (a run start, a hot reload).
     FreshState,
+    /// The moderation strikes the live run had where the replay starts (a window that begins
+    /// after earlier runs): each user's count after their last recorded offence.
+    Strikes(Vec<StrikeRecord>),
+    /// The linked accounts as the store held them here (at the start and after each fresh state):
+    /// the live run loaded the same.
+    Links(Vec<crate::actions::community::LinkEntry>),
     /// A line that could not be read; replay goes on without it.
     Skipped(SkippedLine),
 }
@@ -174,10 +181,12 @@ impl Replay {
                     out.tick(&tick, &actions)?;
                 }
             }
+            Item::Strikes(strikes) => self.core.seed_strikes(strikes),
             Item::FreshState => {
                 self.summary.fresh_starts += 1;
                 self.core.restart();
             }
+            Item::Links(links) => self.core.set_links(links),
             Item::Skipped(line) => {
                 self.summary.skipped_lines += 1;
                 out.skipped(&line);
@@ -408,10 +417,21 @@ pub fn recorded_actions(path: &Path, filter: &Filter) -> anyhow::Result<Vec<Acti
     Ok(actions)
 }
 
+/// A `--since` / `--until` value that is no time.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TimeError {
+    #[error("{0:?} reaches back before any representable time")]
+    TooFarBack(String),
+    #[error(
+        "{0:?} is not a time; use RFC 3339 (2026-11-30T21:00:00Z), a UTC date and time (\"2026-11-30 21:00\"), a date (2026-11-30), or a time ago (2h, 90m, 1d)"
+    )]
+    NotATime(String),
+}
+
 /// Reads a `--since` / `--until` value: an RFC 3339 time (`2026-11-30T21:00:00Z`), a UTC date and
 /// time (`2026-11-30 21:00[:00]`), a UTC date (`2026-11-30`), or a duration before `now` (`2h`,
 /// `90m`, `1d`).
-pub fn parse_time(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+pub fn parse_time(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, TimeError> {
     let text = text.trim();
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Ok(t.with_timezone(&Utc));
@@ -432,11 +452,8 @@ pub fn parse_time(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, Strin
         Ok(ago) => chrono::Duration::from_std(ago)
             .ok()
             .and_then(|ago| now.checked_sub_signed(ago))
-            .ok_or_else(|| format!("{text:?} reaches back before any representable time")),
-        Err(_) => Err(format!(
-            "{text:?} is not a time; use RFC 3339 (2026-11-30T21:00:00Z), a UTC date and time \
-             (\"2026-11-30 21:00\"), a date (2026-11-30), or a time ago (2h, 90m, 1d)"
-        )),
+            .ok_or_else(|| TimeError::TooFarBack(text.to_string())),
+        Err(_) => Err(TimeError::NotATime(text.to_string())),
     }
 }
 
@@ -466,7 +483,7 @@ mod tests {
         assert_eq!(at("2026-11-30").unwrap(), "2026-11-30T00:00:00+00:00");
         assert_eq!(at("2h").unwrap(), "2026-12-01T10:00:00+00:00");
         assert_eq!(at("1d").unwrap(), "2026-11-30T12:00:00+00:00");
-        let err = at("yesterday").unwrap_err();
+        let err = at("yesterday").unwrap_err().to_string();
         assert!(err.contains("RFC 3339") && err.contains("2h"), "{err}");
     }
 

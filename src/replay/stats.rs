@@ -5,7 +5,7 @@
 //! same on every run.
 
 use super::{Observer, Summary};
-use crate::actions::Action;
+use crate::actions::{Action, ActionKind};
 use crate::event::{ChatEvent, Tick, platform_id_hash};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
@@ -19,6 +19,8 @@ pub struct Stats {
     chatters: HashSet<u64>,
     by_type: BTreeMap<&'static str, u64>,
     by_trigger: BTreeMap<(String, String), u64>,
+    /// Moderation decisions by (creator, filter, decision, dry run).
+    moderation: BTreeMap<(String, String, &'static str, bool), u64>,
     first: Option<DateTime<Utc>>,
     last: Option<DateTime<Utc>>,
 }
@@ -55,6 +57,23 @@ impl Stats {
     fn count_actions(&mut self, actions: &[Action]) {
         for action in actions {
             *self.by_type.entry(action.kind.type_name()).or_default() += 1;
+            if let ActionKind::Moderate {
+                filter,
+                decision,
+                dry_run,
+                ..
+            } = &action.kind
+            {
+                *self
+                    .moderation
+                    .entry((
+                        action.creator.clone(),
+                        filter.clone(),
+                        decision.as_str(),
+                        *dry_run,
+                    ))
+                    .or_default() += 1;
+            }
             if let Some(n) = self
                 .by_trigger
                 .get_mut(&(action.creator.clone(), action.trigger_id.clone()))
@@ -82,6 +101,18 @@ pub struct Report {
     pub actions: u64,
     pub actions_by_type: BTreeMap<&'static str, u64>,
     pub actions_by_trigger: Vec<TriggerCount>,
+    /// Moderation decisions by creator, filter and decision.
+    pub moderation: Vec<ModerationCount>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ModerationCount {
+    pub creator: String,
+    pub filter: String,
+    pub decision: &'static str,
+    /// Decided in a dry run (`"mode": "log"`): nothing would have been sent.
+    pub dry_run: bool,
+    pub decisions: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -136,6 +167,19 @@ impl Stats {
                     actions,
                 })
                 .collect(),
+            moderation: self
+                .moderation
+                .into_iter()
+                .map(
+                    |((creator, filter, decision, dry_run), decisions)| ModerationCount {
+                        creator,
+                        filter,
+                        decision,
+                        dry_run,
+                        decisions,
+                    },
+                )
+                .collect(),
         }
     }
 }
@@ -171,6 +215,16 @@ impl Report {
         for t in &self.actions_by_trigger {
             let name = format!("{}/{}", t.creator, t.trigger_id);
             let _ = writeln!(out, "  {name:<25} {:>10}", t.actions);
+        }
+        if !self.moderation.is_empty() {
+            let total: u64 = self.moderation.iter().map(|m| m.decisions).sum();
+            let _ = writeln!(out, "\nmoderation decisions: {total}");
+            for m in &self.moderation {
+                let name = format!("{}/{}", m.creator, m.filter);
+                let dry = if m.dry_run { " (dry run)" } else { "" };
+                let what = format!("{}{dry}", m.decision);
+                let _ = writeln!(out, "  {name:<25} {what:<18} {:>10}", m.decisions);
+            }
         }
         out
     }

@@ -62,6 +62,16 @@ impl Routing {
         Routing { config }
     }
 
+    /// A giveaway draw's rows ([`rules::giveaway_winners`]).
+    pub fn giveaway_winners(
+        &self,
+        origin: &Origin,
+        platform: crate::event::Platform,
+        post: &rules::GiveawayPost<'_>,
+    ) -> Vec<crate::store::NewOutbox> {
+        rules::giveaway_winners(Some(&self.config.borrow()), origin, platform, post)
+    }
+
     /// A published clip's rows ([`rules::clip_published`]).
     pub fn clip_published(&self, published: &PublishedClip<'_>) -> Vec<crate::store::NewOutbox> {
         rules::clip_published(&self.config.borrow(), published)

@@ -111,6 +111,66 @@ pub fn poll_results(
     }]
 }
 
+/// A giveaway draw's winners, as routing needs them.
+#[derive(Debug, Clone, Copy)]
+pub struct GiveawayPost<'a> {
+    pub giveaway: &'a str,
+    /// The draw's number within its giveaway (each draw and reroll posts once).
+    pub draw: u32,
+    /// The winners line (`Giveaway winners: Ann (twitch), ...`).
+    pub text: &'a str,
+    /// The Discord notification channel key (or id) the giveaway settings name; `None`: not on
+    /// Discord.
+    pub discord: Option<&'a str>,
+}
+
+/// A giveaway draw's posts: to the Discord channel the giveaway settings name, and to X when a
+/// posting.json rule covers the creator's `giveaway_winners` (needs `config`). Once per draw by key.
+pub fn giveaway_winners(
+    config: Option<&Config>,
+    origin: &Origin,
+    platform: Platform,
+    post: &GiveawayPost<'_>,
+) -> Vec<NewOutbox> {
+    let key = format!(
+        "giveaway_winners:{}:{}:{}",
+        origin.creator, post.giveaway, post.draw
+    );
+    let mut rows = Vec::new();
+    if let Some(channel) = post.discord {
+        rows.push(NewOutbox {
+            payload: json!({ "text": post.text, "giveaway": post.giveaway, "draw": post.draw }),
+            dedupe_key: Some(key.clone()),
+            ..origin.row(Destination::Discord, channel, "giveaway_winners")
+        });
+    }
+    if let Some(config) = config
+        && let Some(rule) = config
+            .posting
+            .x
+            .rule(&origin.creator, PostEvent::GiveawayWinners)
+    {
+        let text = match &rule.template {
+            Some(template) => post_template::render(
+                template,
+                &Values {
+                    creator: display_name(config, &origin.creator),
+                    platform: platform.as_str(),
+                    title: Some(post.text),
+                    url: None,
+                },
+            ),
+            None => post.text.to_string(),
+        };
+        rows.push(NewOutbox {
+            payload: json!({ "text": text }),
+            dedupe_key: Some(format!("{key}:x")),
+            ..origin.row(Destination::X, X_TARGET, "giveaway_winners")
+        });
+    }
+    rows
+}
+
 /// A clip just published (its row as read before publishing, and where it now is).
 #[derive(Debug, Clone, Copy)]
 pub struct PublishedClip<'a> {

@@ -19,6 +19,7 @@
 
 pub mod kick;
 pub mod pilled;
+pub mod private_file;
 pub mod ratelimit;
 pub mod registry;
 pub mod rumble;
@@ -90,19 +91,7 @@ pub fn check_wire(
     }
 }
 
-/// The HTTP client of an HTTP-speaking source: reqwest over rustls, with the runtime's user agent
-/// and these timeouts (a whole request, and connecting).
-pub fn http_client(
-    request_timeout: std::time::Duration,
-    connect_timeout: std::time::Duration,
-) -> Result<reqwest::Client, String> {
-    reqwest::Client::builder()
-        .timeout(request_timeout)
-        .connect_timeout(connect_timeout)
-        .user_agent(concat!("streamsuites-ss/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| format!("cannot build the HTTP client: {e}"))
-}
+pub use crate::http_out::{ClientError, client as http_client};
 
 /// Whether a source should keep reading after handing over an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

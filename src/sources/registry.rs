@@ -14,7 +14,7 @@
 //! lane and the store writer exist, before the sources are built), `sources_started` (with every
 //! source's status), then `close` at shutdown.
 
-use super::{Source, SourceError, StatusHandle};
+use super::{BoxFuture, Source, SourceError, StatusHandle};
 use crate::config::Config;
 use crate::config::model::PlatformOwn;
 use crate::config::platform::{PlatformBlock, PlatformConfig};
@@ -63,6 +63,23 @@ pub trait PlatformModule: PlatformConfig {
         Ok(None)
     }
 
+    /// The credentials the platform keeps under `state_dir` (`runtime/state`), for `ss auth
+    /// status`: who, which scopes, until when; never a token.
+    fn stored_credentials(&self, state_dir: &Path) -> Vec<StoredCredential> {
+        let _ = state_dir;
+        Vec::new()
+    }
+
+    /// `ss auth <platform> --creator ID`: logs the creator in without a browser on this machine
+    /// and stores the tokens under `runtime/state`; `None` when the platform has no such login.
+    fn login<'a>(
+        &'a self,
+        request: LoginRequest<'a>,
+    ) -> Option<BoxFuture<'a, Result<String, LoginError>>> {
+        let _ = request;
+        None
+    }
+
     /// The platform's part of `admin/quotas.json`: keys merged into its top level, from the store
     /// (`ss export`, or a project no source uses any more) and the running services' view
     /// ([`PlatformServices::live_view`], `None` without a run).
@@ -70,6 +87,46 @@ pub trait PlatformModule: PlatformConfig {
         let _ = quotas;
         serde_json::Map::new()
     }
+}
+
+/// A credential a platform keeps under `runtime/state`, as `ss auth status` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StoredCredential {
+    pub platform: Platform,
+    pub creator: String,
+    /// The user it logs in as, when the platform records it.
+    pub user: Option<String>,
+    pub scopes: Vec<String>,
+    /// When its access token expires, when known.
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Whether it can be refreshed without logging in again.
+    pub refreshable: bool,
+    pub file: String,
+    /// Why the file cannot be used, when it cannot.
+    pub problem: Option<String>,
+}
+
+/// What `ss auth <platform>` hands the platform's login.
+pub struct LoginRequest<'a> {
+    pub config: &'a Config,
+    pub root: &'a Path,
+    pub secrets: &'a Secrets,
+    pub creator: &'a str,
+    /// The scopes to ask for; `None` for the platform's default.
+    pub scopes: Option<Vec<String>>,
+    /// Says a line to the person logging in (the address to open, the code to enter).
+    pub say: &'a (dyn Fn(&str) + Send + Sync),
+}
+
+/// Why a login did not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    /// The command line or the config does not allow it (unknown creator, no client id, ...).
+    #[error("{0}")]
+    Usage(String),
+    /// The platform refused, the code expired, or the network failed.
+    #[error("{0}")]
+    Failed(String),
 }
 
 /// One platform's module, as registered at link time.

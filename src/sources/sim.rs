@@ -265,6 +265,7 @@ impl SimChat {
             emotes,
             detail: detail.map(Box::new),
             extras,
+            shared_from: None,
         }
     }
 }
@@ -462,6 +463,7 @@ mod tests {
             channel: "demo".into(),
             cause: "sim-1".into(),
             kind,
+            receipt: false,
         };
         let reply = command(CommandKind::Reply {
             text: "pong".into(),

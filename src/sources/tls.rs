@@ -8,14 +8,27 @@ use std::sync::{Arc, OnceLock};
 use tokio_rustls::rustls::pki_types::CertificateDer;
 use tokio_rustls::rustls::{ClientConfig, RootCertStore, crypto::ring};
 
+/// Why a TLS client config could not be built.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum TlsError {
+    /// An extra root certificate (a private CA) is not a usable certificate.
+    #[error("extra TLS root certificate rejected: {0}")]
+    ExtraRoot(tokio_rustls::rustls::Error),
+    /// The crypto provider refused the protocol versions.
+    #[error("TLS setup failed: {0}")]
+    Setup(tokio_rustls::rustls::Error),
+}
+
 /// The shared config with the Mozilla roots only.
-pub fn default_client_config() -> Result<Arc<ClientConfig>, String> {
-    static DEFAULT: OnceLock<Result<Arc<ClientConfig>, String>> = OnceLock::new();
+pub fn default_client_config() -> Result<Arc<ClientConfig>, TlsError> {
+    static DEFAULT: OnceLock<Result<Arc<ClientConfig>, TlsError>> = OnceLock::new();
     DEFAULT.get_or_init(|| build(&[])).clone()
 }
 
 /// A config trusting `extra_roots` too; the shared default when there are none.
-pub fn client_config(extra_roots: &[CertificateDer<'static>]) -> Result<Arc<ClientConfig>, String> {
+pub fn client_config(
+    extra_roots: &[CertificateDer<'static>],
+) -> Result<Arc<ClientConfig>, TlsError> {
     if extra_roots.is_empty() {
         default_client_config()
     } else {
@@ -23,18 +36,16 @@ pub fn client_config(extra_roots: &[CertificateDer<'static>]) -> Result<Arc<Clie
     }
 }
 
-fn build(extra_roots: &[CertificateDer<'static>]) -> Result<Arc<ClientConfig>, String> {
+fn build(extra_roots: &[CertificateDer<'static>]) -> Result<Arc<ClientConfig>, TlsError> {
     let mut roots = RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
     for cert in extra_roots {
-        roots
-            .add(cert.clone())
-            .map_err(|e| format!("extra TLS root certificate rejected: {e}"))?;
+        roots.add(cert.clone()).map_err(TlsError::ExtraRoot)?;
     }
     let config = ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
         .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS setup failed: {e}"))?
+        .map_err(TlsError::Setup)?
         .with_root_certificates(roots)
         .with_no_client_auth();
     Ok(Arc::new(config))

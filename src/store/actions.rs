@@ -11,9 +11,12 @@ use super::apply::{ApplyError, BatchTally};
 use super::clips::{self, NewClip};
 use super::community;
 use super::error::StoreError;
+use super::moderation;
 use super::open::StoreReader;
 use super::outbox::{self, NewOutbox};
+use super::people::{self, LinkHow};
 use super::rows::{self, count, ms, platform};
+use super::{giveaways, points, quotes};
 use crate::actions::{Action, ActionKind};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
@@ -69,6 +72,40 @@ pub(super) fn apply(
         | ActionKind::PollClose { .. } => {
             community::apply(conn, action, tally)?;
         }
+        ActionKind::Moderate { .. } => moderation::record(conn, action)?,
+        ActionKind::GiveawayOpen { .. }
+        | ActionKind::GiveawayEntry { .. }
+        | ActionKind::GiveawayEntriesClosed { .. }
+        | ActionKind::GiveawayDraw { .. }
+        | ActionKind::GiveawayClose { .. } => guarded(conn, || giveaways::apply(conn, action))?,
+        ActionKind::QuoteAdd { .. } | ActionKind::QuoteDelete { .. } => {
+            guarded(conn, || quotes::apply(conn, action))?;
+        }
+        ActionKind::PointsCredit { .. }
+        | ActionKind::PointsGive { .. }
+        | ActionKind::PointsAdjust { .. } => guarded(conn, || points::apply(conn, action))?,
+        ActionKind::Link { person, accounts } => guarded(conn, || {
+            people::link(
+                conn,
+                &action.creator,
+                person,
+                accounts,
+                LinkHow::Chat,
+                &action.cause(),
+                &action.at,
+            )
+        })?,
+        ActionKind::Unlink { person, account } => guarded(conn, || {
+            people::unlink(
+                conn,
+                &action.creator,
+                person,
+                account,
+                LinkHow::Chat,
+                &action.cause(),
+                &action.at,
+            )
+        })?,
         ActionKind::Reply { .. }
         | ActionKind::Notify { .. }
         | ActionKind::Say { .. }
@@ -79,7 +116,11 @@ pub(super) fn apply(
         | ActionKind::Unban { .. }
         | ActionKind::ValidationPassed
         | ActionKind::PollRefused { .. }
-        | ActionKind::Standings { .. } => {}
+        | ActionKind::Refused { .. }
+        | ActionKind::Quote { .. }
+        | ActionKind::Points { .. }
+        | ActionKind::Standings { .. }
+        | ActionKind::Obs { .. } => {}
     }
     outbox::enqueue_checked(conn, &notifications)?;
     conn.prepare_cached(
@@ -96,6 +137,27 @@ pub(super) fn apply(
         action.message_id
     ])?;
     Ok(())
+}
+
+/// Runs a domain effect of several statements inside a savepoint, so a refusal halfway leaves
+/// nothing behind. The hot-path effects (votes, tallies, scores) refuse before their first change
+/// and need none; the daily bot's (points, links, quotes, giveaways) are rare and may refuse late.
+fn guarded(
+    conn: &Connection,
+    effect: impl FnOnce() -> Result<(), ApplyError>,
+) -> Result<(), ApplyError> {
+    conn.prepare_cached("SAVEPOINT effect")?.execute([])?;
+    match effect() {
+        Ok(()) => {
+            conn.prepare_cached("RELEASE effect")?.execute([])?;
+            Ok(())
+        }
+        Err(e) => {
+            conn.prepare_cached("ROLLBACK TO effect")?.execute([])?;
+            conn.prepare_cached("RELEASE effect")?.execute([])?;
+            Err(e)
+        }
+    }
 }
 
 /// How often a trigger produced an action.
@@ -122,6 +184,15 @@ impl StoreReader {
                     last_fired_at: rows::time(r, 3)?,
                 })
             },
+        )
+    }
+
+    /// The `limit` most recently recorded actions, newest first.
+    pub fn recent_actions(&self, limit: usize) -> Result<Vec<Action>, StoreError> {
+        self.rows(
+            &format!("SELECT {ACTION_COLUMNS} FROM actions ORDER BY id DESC LIMIT ?1"),
+            params![rows::limit(limit)],
+            read_action,
         )
     }
 

@@ -1,16 +1,10 @@
-//! The audit log: operator actions (config reloads, version stamps, publishes, clip retries, the
-//! Discord bot's slash commands).
-//!
-//! A row is `action` (what was asked: `clip`, `say`, `timeout`, ...) and `detail` (JSON: who asked
-//! and through what, the arguments without secrets, the result). The running daemon writes rows
-//! through its writer ([`super::WriteOp::Audit`], in the same transaction as the change they
-//! describe); a process beside it (`ss discord` on its own) writes a row and its change in one
-//! short transaction of its own ([`Store::audit_now`]).
+//! The audit log: operator actions (config reloads, version stamps, publishes, clip retries) and
+//! every control API call that changed something (who, with which role, the route, its arguments
+//! without secrets, and the result).
 
 use super::apply::ApplyError;
 use super::error::StoreError;
-use super::clips::{self, NewClip};
-use super::open::{Store, StoreReader};
+use super::open::StoreReader;
 use super::rows::{self, ms};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
@@ -28,22 +22,37 @@ pub(super) fn append(
     Ok(())
 }
 
-impl Store {
-    /// Records an audit row, and the clip it describes when there is one, in one `IMMEDIATE`
-    /// transaction (beside a running writer, like `ss clip`); returns the clip's id.
-    pub fn audit_now(
-        &mut self,
-        at: &DateTime<Utc>,
-        action: &str,
-        detail: &str,
-        clip: Option<&NewClip>,
-    ) -> Result<Option<String>, StoreError> {
-        self.immediately(|tx| {
-            let id = clip.map(|clip| clips::insert(tx, clip)).transpose()?;
-            append(tx, at, action, detail)?;
-            Ok(id)
-        })
-    }
+/// One control API call that changed something (or tried to), as the audit log keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ControlCall {
+    pub at: DateTime<Utc>,
+    /// The token's name from system.json (never the token).
+    pub actor: String,
+    pub role: String,
+    /// `POST /api/v1/...`, as the route is declared.
+    pub route: String,
+    /// The request's arguments as JSON, without secrets.
+    pub arguments: String,
+    /// `ok: ...` or `error <code>: ...`.
+    pub result: String,
+}
+
+/// Appends one control API call.
+pub(super) fn append_call(conn: &Connection, call: &ControlCall) -> Result<(), ApplyError> {
+    conn.prepare_cached(
+        "INSERT INTO audit (at_ms, action, detail, actor, role, route, arguments, result)
+         VALUES (?1, 'control_api', ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        ms(&call.at),
+        format!("{} by {} ({})", call.route, call.actor, call.role),
+        call.actor,
+        call.role,
+        call.route,
+        call.arguments,
+        call.result
+    ])?;
+    Ok(())
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -51,21 +60,58 @@ pub struct AuditRow {
     pub at: DateTime<Utc>,
     pub action: String,
     pub detail: String,
+    /// The control API's token name, role, route, arguments (JSON) and result; absent for the
+    /// runtime's own entries.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arguments: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<String>,
 }
 
 impl StoreReader {
     /// The `limit` most recent audit entries, newest first.
     pub fn audit(&self, limit: usize) -> Result<Vec<AuditRow>, StoreError> {
         self.rows(
-            "SELECT at_ms, action, detail FROM audit ORDER BY at_ms DESC, id DESC LIMIT ?1",
+            "SELECT at_ms, action, detail, actor, role, route, arguments, result FROM audit
+             ORDER BY at_ms DESC, id DESC LIMIT ?1",
             params![rows::limit(limit)],
             |r| {
+                let arguments: Option<String> = r.get(6)?;
                 Ok(AuditRow {
                     at: rows::time(r, 0)?,
                     action: r.get(1)?,
                     detail: r.get(2)?,
+                    actor: r.get(3)?,
+                    role: r.get(4)?,
+                    route: r.get(5)?,
+                    arguments: arguments
+                        .map(|a| serde_json::from_str(&a).unwrap_or(serde_json::Value::String(a))),
+                    result: r.get(7)?,
                 })
             },
         )
+    }
+}
+
+impl super::Store {
+    /// Records a control call, and the clip it asked for when there is one, in one `IMMEDIATE`
+    /// transaction beside a running writer (a process of its own, like `ss discord` alone);
+    /// returns the clip's id.
+    pub fn control_call_now(
+        &mut self,
+        call: &ControlCall,
+        clip: Option<&super::NewClip>,
+    ) -> Result<Option<String>, StoreError> {
+        self.immediately(|tx| {
+            let id = clip.map(|clip| super::clips::insert(tx, clip)).transpose()?;
+            append_call(tx, call)?;
+            Ok(id)
+        })
     }
 }

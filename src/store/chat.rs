@@ -18,8 +18,8 @@ use serde::Serialize;
 /// The hot statement, prepared once per batch rather than looked up per event.
 pub(super) const INSERT_CHAT: &str =
     "INSERT OR IGNORE INTO chat_events (platform, message_id, creator, channel, ts_ms, kind,
-       author_id, author_login, author_name, roles, text, emotes, extras, detail)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
+       author_id, author_login, author_name, roles, text, emotes, extras, detail, shared_from)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
 
 /// Chat events recorded per (creator, platform).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -72,6 +72,7 @@ pub(super) fn insert(
         emotes,
         extras,
         detail,
+        event.shared_from.as_deref(),
     ])?;
     if inserted == 1 {
         tally.events_recorded += 1;
@@ -135,7 +136,7 @@ fn roles_from_bits(bits: i64) -> Roles {
 
 /// The columns [`read_event`] reads, in its order.
 const EVENT_COLUMNS: &str = "platform, creator, channel, message_id, ts_ms, kind, author_id,
-    author_login, author_name, roles, text, emotes, extras, detail";
+    author_login, author_name, roles, text, emotes, extras, detail, shared_from";
 
 /// One `chat_events` row back into an event; a column that does not parse is an error naming it.
 fn read_event(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChatEvent> {
@@ -180,6 +181,10 @@ fn read_event_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<ChatEvent
         emotes,
         detail,
         extras,
+        shared_from: r
+            .get_ref(at + 14)?
+            .as_str_or_null()?
+            .map(crate::event::CompactString::from),
     })
 }
 

@@ -10,12 +10,47 @@
 use super::apply::{ApplyError, BatchTally};
 use super::error::StoreError;
 use super::open::StoreReader;
+use super::people::PERSON_JOIN;
 use super::rows::{self, count, ms, platform};
 use crate::actions::{Action, ActionKind};
 use crate::event::Platform;
+use crate::event::person::PERSON_KEY_SQL;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
 use serde::Serialize;
+
+/// The scores summed per person (linked accounts together) on every board, or only on board
+/// `?3` of creator `?2` when `?2` is given: a `people` table of creator, board, person, points,
+/// the name and platform of the account that scored last, and every platform scored from.
+fn people_on_boards() -> String {
+    format!(
+        "WITH acct AS (
+           SELECT a.creator, a.board, {PERSON_KEY_SQL} AS person, a.platform, a.user_name,
+                  a.points, a.updated_ms
+           FROM scores a {PERSON_JOIN}
+           WHERE ?2 IS NULL OR (a.creator = ?2 AND (?3 IS NULL OR a.board = ?3))),
+         people AS (
+           -- SQLite takes the bare user_name and platform from the row holding max(updated_ms).
+           SELECT creator, board, person, sum(points) AS points, max(updated_ms) AS updated_ms,
+                  user_name, platform, group_concat(DISTINCT platform) AS platforms
+           FROM acct GROUP BY creator, board, person)"
+    )
+}
+
+/// Reads a comma-separated list of platform names, in platform order.
+fn platforms(r: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<Vec<Platform>> {
+    let names: String = r.get(index)?;
+    let mut list = names
+        .split(',')
+        .map(|n| {
+            Platform::from_name(n)
+                .ok_or_else(|| rows::invalid(index, format!("unknown platform {n:?}")))
+        })
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    list.sort();
+    list.dedup();
+    Ok(list)
+}
 
 /// Applies a tally, poll-vote or score action; other kinds are not community state.
 pub(super) fn apply(
@@ -205,13 +240,18 @@ pub struct Scoreboard {
     pub entries: Vec<ScoreEntry>,
 }
 
+/// One person's place on a scoreboard: their linked accounts' points summed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ScoreEntry {
     /// Competition ranking: equal points share a rank (1, 2, 2, 4).
     pub rank: u64,
+    /// The platform of the account that scored last.
     pub platform: Platform,
+    /// The name of the account that scored last.
     pub user_name: String,
     pub points: i64,
+    /// Every platform the person scored from, in platform order.
+    pub platforms: Vec<Platform>,
 }
 
 /// One user's place on one scoreboard.
@@ -357,7 +397,10 @@ impl StoreReader {
     /// Every scoreboard with its `top` best entries.
     pub fn scoreboards(&self, top: usize) -> Result<Vec<Scoreboard>, StoreError> {
         let boards = self.rows(
-            "SELECT creator, board, count(*) FROM scores GROUP BY creator, board ORDER BY creator, board",
+            &format!(
+                "SELECT a.creator, a.board, count(DISTINCT {PERSON_KEY_SQL}) FROM scores a {PERSON_JOIN}
+                 GROUP BY a.creator, a.board ORDER BY a.creator, a.board"
+            ),
             [],
             |r| {
                 Ok(Scoreboard {
@@ -379,8 +422,10 @@ impl StoreReader {
         top: usize,
     ) -> Result<Option<Scoreboard>, StoreError> {
         let boards = self.rows(
-            "SELECT creator, board, count(*) FROM scores WHERE creator = ?1 AND board = ?2
-             GROUP BY creator, board",
+            &format!(
+                "SELECT a.creator, a.board, count(DISTINCT {PERSON_KEY_SQL}) FROM scores a {PERSON_JOIN}
+                 WHERE a.creator = ?1 AND a.board = ?2 GROUP BY a.creator, a.board"
+            ),
             params![creator, board],
             |r| {
                 Ok(Scoreboard {
@@ -410,9 +455,10 @@ impl StoreReader {
 
     /// Fills each board's `top` best entries, ranked; `only` limits the read to one board.
     ///
-    /// Ranking is standard competition ranking: equal points share a rank and the next rank skips
+    /// Entries are people: linked accounts' points are summed (see `store::people`). Ranking is
+    /// standard competition ranking: equal points share a rank and the next rank skips
     /// (1, 2, 2, 4). Within a rank, entries are ordered by name (case-insensitively, then exactly),
-    /// then platform and user id, so the order never depends on insertion.
+    /// then platform and person, so the order never depends on insertion.
     fn with_entries(
         &self,
         mut boards: Vec<Scoreboard>,
@@ -421,14 +467,17 @@ impl StoreReader {
     ) -> Result<Vec<Scoreboard>, StoreError> {
         let (creator, board) = only.unzip();
         let entries = self.rows(
-            "SELECT creator, board, rank, platform, user_name, points FROM (
-               SELECT creator, board, platform, user_name, points, user_id,
-                 RANK() OVER (PARTITION BY creator, board ORDER BY points DESC) AS rank,
-                 ROW_NUMBER() OVER (PARTITION BY creator, board
-                                    ORDER BY points DESC, lower(user_name), user_name, platform,
-                                             user_id) AS n
-               FROM scores WHERE ?2 IS NULL OR (creator = ?2 AND board = ?3))
-             WHERE n <= ?1 ORDER BY creator, board, n",
+            &format!(
+                "{people}
+                 SELECT creator, board, rank, platform, user_name, points, platforms FROM (
+                   SELECT *, RANK() OVER (PARTITION BY creator, board ORDER BY points DESC) AS rank,
+                     ROW_NUMBER() OVER (PARTITION BY creator, board
+                                        ORDER BY points DESC, lower(user_name), user_name, platform,
+                                                 person) AS n
+                   FROM people)
+                 WHERE n <= ?1 ORDER BY creator, board, n",
+                people = people_on_boards()
+            ),
             params![rows::limit(top), creator, board],
             |r| {
                 Ok((
@@ -439,6 +488,7 @@ impl StoreReader {
                         platform: platform(r, 3)?,
                         user_name: r.get(4)?,
                         points: r.get(5)?,
+                        platforms: platforms(r, 6)?,
                     },
                 ))
             },
@@ -454,8 +504,8 @@ impl StoreReader {
         Ok(boards)
     }
 
-    /// Where one user stands on each of the creator's scoreboards, by board name: the user named
-    /// `name` (a display name, any case), else the user `(platform, user_id)`.
+    /// Where one person stands on each of the creator's scoreboards, by board name: the person
+    /// whose name is `name` (a display name, any case), else the person of `(platform, user_id)`.
     pub fn ranks_of(
         &self,
         creator: &str,
@@ -463,16 +513,21 @@ impl StoreReader {
         platform: Platform,
         user_id: &str,
     ) -> Result<Vec<UserRank>, StoreError> {
+        let person = super::people::person_of(self.conn(), creator, platform, user_id)
+            .map_err(|e| self.err(e))?;
         self.rows(
-            "SELECT board, rank, players, user_name, points FROM (
-               SELECT board, platform, user_id, user_name, points,
-                 RANK() OVER (PARTITION BY board ORDER BY points DESC) AS rank,
-                 count(*) OVER (PARTITION BY board) AS players
-               FROM scores WHERE creator = ?1)
-             WHERE CASE WHEN ?2 IS NULL THEN platform = ?3 AND user_id = ?4
-                        ELSE lower(user_name) = lower(?2) END
-             ORDER BY board, rank",
-            params![creator, name, platform.as_str(), user_id],
+            &format!(
+                "{people}
+                 SELECT board, rank, players, user_name, points FROM (
+                   SELECT *, RANK() OVER (PARTITION BY board ORDER BY points DESC) AS rank,
+                     count(*) OVER (PARTITION BY board) AS players
+                   FROM people WHERE creator = ?2)
+                 WHERE CASE WHEN ?1 IS NULL THEN person = ?4
+                            ELSE lower(user_name) = lower(?1) END
+                 ORDER BY board, rank",
+                people = people_on_boards()
+            ),
+            params![name, creator, Option::<&str>::None, person],
             |r| {
                 Ok(UserRank {
                     board: r.get(0)?,

@@ -12,8 +12,10 @@
 //! Each domain owns its writes and its reads: [`chat`] (the chat log), [`actions`] (the action log and
 //! the effects it dispatches), [`community`] (polls, tallies, scores), [`clips`], [`outbox`] (the
 //! rows routing hands over, destination and all, as data), [`checkpoints`] (polling sources' resume
-//! points), [`quotas`], [`audit`] and [`runs`] (where the live trigger state started afresh, for
-//! `ss replay`). The domains write through the contract in [`apply`]; the writer depends on them,
+//! points), [`quotas`], [`audit`], [`runs`] (where the live trigger state started afresh, for
+//! `ss replay`), [`ticks`], [`moderation`] (decisions and what their commands became), and the
+//! daily bot's: [`people`] (linked accounts), [`points`], [`quotes`] and [`giveaways`]. The
+//! domains write through the contract in [`apply`]; the writer depends on them,
 //! never the reverse.
 
 pub mod actions;
@@ -24,10 +26,15 @@ pub mod checkpoints;
 pub mod clips;
 pub mod community;
 pub mod error;
+pub mod giveaways;
 pub mod lock;
+pub mod moderation;
 pub mod open;
 pub mod outbox;
+pub mod people;
+pub mod points;
 pub mod quotas;
+pub mod quotes;
 pub mod readers;
 mod rows;
 pub mod runs;
@@ -38,15 +45,20 @@ pub mod writer;
 use std::path::{Path, PathBuf};
 
 pub use actions::TriggerFires;
-pub use audit::AuditRow;
+pub use audit::{AuditRow, ControlCall};
 pub use chat::ChatTotal;
 pub use checkpoints::Checkpoint;
 pub use clips::{ClipHistoryRow, ClipJobRow, ClipRow, ClipState, ClipStateChange, NewClip};
 pub use community::*;
 pub use error::{Holder, StoreError};
+pub use giveaways::{DrawRow, GiveawayRow};
+pub use moderation::{DecisionCount, DecisionRow, ModerationOutcome, Offender, OutcomeRow};
 pub use open::{BUSY_TIMEOUT, Store, StoreReader};
 pub use outbox::{NewOutbox, OutboxResult, OutboxRow};
+pub use people::{DeclaredPerson, LinkRow};
+pub use points::{PersonPoints, PointsTable, Transfer, TransferOutcome};
 pub use quotas::{ProjectQuotaRow, QuotaRow};
+pub use quotes::{ImportError, ImportedQuote, QuoteRow};
 pub use readers::Readers;
 pub use runs::{RecordedRunMark, RunMark, RunMarkKind};
 pub use ticks::RecordedTick;

@@ -268,4 +268,176 @@ pub const MIGRATIONS: &[&str] = &[
         after_mark_id  INTEGER NOT NULL
     );
     ",
+    // 10 -> 11: control API calls in the audit log: who (the token's name and role), what (the
+    // route and its arguments, without secrets) and the result. NULL for the runtime's own entries.
+    r"
+    ALTER TABLE audit ADD COLUMN actor     TEXT;
+    ALTER TABLE audit ADD COLUMN role      TEXT;
+    ALTER TABLE audit ADD COLUMN route     TEXT;
+    ALTER TABLE audit ADD COLUMN arguments TEXT;
+    ALTER TABLE audit ADD COLUMN result    TEXT;
+    ",
+    // 11 -> 12: the channel a message came from through Twitch's shared chat (NULL for the
+    // channel's own chat and for rows recorded before), so `ss replay` ignores it exactly as the
+    // live triggers did.
+    r"
+    ALTER TABLE chat_events ADD COLUMN shared_from TEXT;
+    ",
+    // 12 -> 13: the channel's daily bot. Whether the creator was live at a recorded tick (timers
+    // and watch-time points run only while live); linked accounts (one viewer across platforms),
+    // with when, how and where in the chat log each link was made and undone; points balances, the
+    // ledger that makes a credit once-only per (cause, reason, account), and transfers with their
+    // outcome; quotes, numbered per creator and never renumbered; giveaways, their entries (one per
+    // person) and their draws with the seed and entry list hash that let anyone check them.
+    r"
+    ALTER TABLE ticks ADD COLUMN live INTEGER NOT NULL DEFAULT 1;
+    CREATE TABLE links (
+        id                      INTEGER PRIMARY KEY,
+        creator                 TEXT    NOT NULL,
+        person                  TEXT    NOT NULL,
+        platform                TEXT    NOT NULL,
+        user_id                 TEXT    NOT NULL,
+        user_name               TEXT    NOT NULL,
+        -- 'chat' (!link) or 'config' (creators.json).
+        how                     TEXT    NOT NULL,
+        cause                   TEXT    NOT NULL,
+        made_ms                 INTEGER NOT NULL,
+        -- The last chat_events id recorded before the link (0 for none), as for run marks.
+        made_after_chat_id      INTEGER NOT NULL,
+        unlinked_ms             INTEGER,
+        unlinked_how            TEXT,
+        unlinked_cause          TEXT,
+        unlinked_after_chat_id  INTEGER
+    );
+    CREATE UNIQUE INDEX links_active ON links (creator, platform, user_id) WHERE unlinked_ms IS NULL;
+    CREATE INDEX links_by_person ON links (creator, person);
+    CREATE TABLE points (
+        creator     TEXT    NOT NULL,
+        platform    TEXT    NOT NULL,
+        user_id     TEXT    NOT NULL,
+        user_name   TEXT    NOT NULL,
+        balance     INTEGER NOT NULL CHECK (balance >= 0),
+        earned      INTEGER NOT NULL,
+        updated_ms  INTEGER NOT NULL,
+        PRIMARY KEY (creator, platform, user_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE points_ledger (
+        id        INTEGER PRIMARY KEY,
+        creator   TEXT    NOT NULL,
+        platform  TEXT    NOT NULL,
+        user_id   TEXT    NOT NULL,
+        amount    INTEGER NOT NULL,
+        reason    TEXT    NOT NULL,
+        cause     TEXT    NOT NULL,
+        at_ms     INTEGER NOT NULL,
+        UNIQUE (cause, reason, creator, platform, user_id)
+    );
+    CREATE TABLE points_transfers (
+        id             INTEGER PRIMARY KEY,
+        creator        TEXT    NOT NULL,
+        cause          TEXT    NOT NULL UNIQUE,
+        kind           TEXT    NOT NULL,
+        from_platform  TEXT,
+        from_user_id   TEXT,
+        to_name        TEXT    NOT NULL,
+        to_platform    TEXT,
+        to_user_id     TEXT,
+        amount         INTEGER NOT NULL,
+        moved          INTEGER NOT NULL,
+        outcome        TEXT    NOT NULL,
+        at_ms          INTEGER NOT NULL
+    );
+    CREATE TABLE quotes (
+        creator        TEXT    NOT NULL,
+        number         INTEGER NOT NULL,
+        text           TEXT    NOT NULL,
+        added_by       TEXT    NOT NULL,
+        said_by        TEXT,
+        platform       TEXT,
+        game           TEXT,
+        added_ms       INTEGER NOT NULL,
+        -- 'chat' or 'import'.
+        source         TEXT    NOT NULL,
+        cause          TEXT    UNIQUE,
+        deleted_ms     INTEGER,
+        deleted_cause  TEXT,
+        PRIMARY KEY (creator, number)
+    ) WITHOUT ROWID;
+    CREATE TABLE giveaways (
+        creator            TEXT    NOT NULL,
+        giveaway           TEXT    NOT NULL,
+        platform           TEXT    NOT NULL,
+        keyword            TEXT    NOT NULL,
+        eligibility        TEXT    NOT NULL,
+        opened_ms          INTEGER NOT NULL,
+        closes_ms          INTEGER,
+        entries_closed_ms  INTEGER,
+        closed_ms          INTEGER,
+        -- 'command', or 'interrupted' when trigger state started afresh while it was running.
+        close_reason       TEXT,
+        PRIMARY KEY (creator, giveaway)
+    ) WITHOUT ROWID;
+    CREATE TABLE giveaway_entries (
+        id         INTEGER PRIMARY KEY,
+        creator    TEXT    NOT NULL,
+        giveaway   TEXT    NOT NULL,
+        person     TEXT    NOT NULL,
+        platform   TEXT    NOT NULL,
+        user_id    TEXT    NOT NULL,
+        user_name  TEXT    NOT NULL,
+        weight     INTEGER NOT NULL,
+        entry_id   TEXT    NOT NULL,
+        at_ms      INTEGER NOT NULL,
+        UNIQUE (creator, giveaway, person)
+    );
+    CREATE TABLE giveaway_draws (
+        id            INTEGER PRIMARY KEY,
+        creator       TEXT    NOT NULL,
+        giveaway      TEXT    NOT NULL,
+        number        INTEGER NOT NULL,
+        kind          TEXT    NOT NULL,
+        seed          TEXT    NOT NULL,
+        entries_hash  TEXT    NOT NULL,
+        entries       INTEGER NOT NULL,
+        total_weight  INTEGER NOT NULL,
+        winners       TEXT    NOT NULL,
+        replaced      TEXT,
+        at_ms         INTEGER NOT NULL,
+        UNIQUE (creator, giveaway, number)
+    );
+    ",
+    // 13 -> 14: moderation's audit. Every decision a filter made (a dry run's too), one per message;
+    // the strikes the engine starts from are each user's last decision. What each platform command
+    // of a decision became arrives on its own, keyed by (platform, message, command), since the
+    // platform may answer before the decision's batch commits.
+    r"
+    CREATE TABLE moderation_decisions (
+        id          INTEGER PRIMARY KEY,
+        creator     TEXT    NOT NULL,
+        platform    TEXT    NOT NULL,
+        channel     TEXT    NOT NULL,
+        message_id  TEXT    NOT NULL,
+        at_ms       INTEGER NOT NULL,
+        user_id     TEXT    NOT NULL,
+        user_login  TEXT    NOT NULL,
+        filter      TEXT    NOT NULL,
+        rule        TEXT    NOT NULL,
+        decision    TEXT    NOT NULL,
+        seconds     INTEGER,
+        strike      INTEGER NOT NULL,
+        dry_run     INTEGER NOT NULL,
+        message     TEXT,
+        UNIQUE (platform, message_id)
+    );
+    CREATE INDEX moderation_by_user ON moderation_decisions (creator, platform, user_id, dry_run);
+    CREATE TABLE moderation_outcomes (
+        platform    TEXT    NOT NULL,
+        message_id  TEXT    NOT NULL,
+        command     TEXT    NOT NULL,
+        state       TEXT    NOT NULL,
+        answer      TEXT,
+        at_ms       INTEGER NOT NULL,
+        PRIMARY KEY (platform, message_id, command)
+    );
+    ",
 ];

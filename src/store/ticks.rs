@@ -29,11 +29,11 @@ pub struct RecordedTick {
 /// Records `tick` after every chat event and run mark committed so far.
 pub(super) fn record(conn: &Connection, tick: &Tick) -> Result<(), ApplyError> {
     conn.prepare_cached(
-        "INSERT INTO ticks (creator, at_ms, after_chat_id, after_mark_id)
+        "INSERT INTO ticks (creator, at_ms, after_chat_id, after_mark_id, live)
          VALUES (?1, ?2, (SELECT coalesce(max(id), 0) FROM chat_events),
-                 (SELECT coalesce(max(id), 0) FROM run_marks))",
+                 (SELECT coalesce(max(id), 0) FROM run_marks), ?3)",
     )?
-    .execute(params![tick.creator.as_str(), ms(&tick.at)])?;
+    .execute(params![tick.creator.as_str(), ms(&tick.at), tick.live])?;
     Ok(())
 }
 
@@ -42,13 +42,13 @@ impl StoreReader {
     /// `to` (inclusive), in the order recorded.
     pub fn recorded_ticks(&self, from: i64, to: i64) -> Result<Vec<RecordedTick>, StoreError> {
         self.rows(
-            "SELECT creator, at_ms, after_chat_id, after_mark_id FROM ticks
+            "SELECT creator, at_ms, after_chat_id, after_mark_id, live FROM ticks
              WHERE after_chat_id >= ?1 AND after_chat_id <= ?2 ORDER BY id",
             params![from, to],
             |r| {
                 let creator: String = r.get(0)?;
                 Ok(RecordedTick {
-                    tick: Tick::new(&creator, rows::time(r, 1)?),
+                    tick: Tick::new(&creator, rows::time(r, 1)?).with_live(r.get(4)?),
                     after_chat_id: r.get(2)?,
                     after_mark_id: r.get(3)?,
                 })
@@ -101,7 +101,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("old.db");
         let conn = Connection::open(&path).unwrap();
-        let before_ticks = crate::store::schema::MIGRATIONS.len() - 1;
+        let before_ticks = 9;
         for step in &crate::store::schema::MIGRATIONS[..before_ticks] {
             conn.execute_batch(step).unwrap();
         }

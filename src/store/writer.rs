@@ -28,6 +28,7 @@
 //! same transaction as what caused it.
 
 use super::apply::{ApplyError, BatchTally};
+use super::audit::ControlCall;
 use super::chat::{self, ChatTotals, INSERT_CHAT};
 use super::checkpoints::{self, Checkpoint};
 use super::clips::{self, ClipStateChange, NewClip};
@@ -35,7 +36,7 @@ use super::error::StoreError;
 use super::open::Store;
 use super::outbox::{self, NewOutbox, OutboxResult};
 use super::runs::{self, RunMark};
-use super::{actions, audit, community, quotas, ticks};
+use super::{actions, audit, community, giveaways, moderation, people, quotas, ticks};
 use crate::actions::Action;
 use crate::backoff::Backoff;
 use crate::event::{ChatEvent, Platform, Tick};
@@ -96,17 +97,28 @@ pub enum WriteOp {
         method: &'static str,
         units: i64,
     },
+    /// What became of one platform command of a moderation decision.
+    ModerationOutcome(Box<super::moderation::ModerationOutcome>),
     /// An operator action for the audit log.
     Audit {
         at: DateTime<Utc>,
         action: String,
         detail: String,
     },
+    /// A control API call that changed something, for the audit log.
+    ControlCall(Box<ControlCall>),
     /// Trigger state started afresh here (a run start, an applied hot reload); see [`super::runs`].
     RunMark(RunMark),
     /// A tick that fired actions, recorded where it came in the chat (sent in one `Atomic` with
     /// its actions); see [`super::ticks`].
     Tick(Tick),
+    /// The links creators.json declares for `creator`, made what the store holds (sent at each run
+    /// start, after the run mark); see [`super::people`].
+    DeclaredLinks {
+        creator: String,
+        people: Vec<super::people::DeclaredPerson>,
+        at: DateTime<Utc>,
+    },
     /// Ops that commit together or not at all (a polled page with its checkpoint).
     Atomic(Vec<WriteOp>),
     /// Wake this after everything sent before it is committed (the clip worker, the exporter).
@@ -620,11 +632,19 @@ fn apply(
             units,
         } => quotas::spend_project(conn, project, *day, method, *units)?,
         WriteOp::Audit { at, action, detail } => audit::append(conn, at, action, detail)?,
+        WriteOp::ModerationOutcome(outcome) => moderation::record_outcome(conn, outcome)?,
+        WriteOp::ControlCall(call) => audit::append_call(conn, call)?,
         WriteOp::RunMark(mark) => {
             runs::record(conn, mark)?;
             community::interrupt_open_polls(conn, &mark.at)?;
+            giveaways::interrupt_running(conn, &mark.at)?;
         }
         WriteOp::Tick(tick) => ticks::record(conn, tick)?,
+        WriteOp::DeclaredLinks {
+            creator,
+            people: declared,
+            at,
+        } => people::declare(conn, creator, declared, at)?,
         WriteOp::Atomic(ops) => {
             // The group shares the batch's transaction; each of its ops is guarded (and counted) alone.
             for op in ops {

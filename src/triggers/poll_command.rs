@@ -173,7 +173,7 @@ fn split_unescaped_pipes(text: &str) -> Vec<String> {
 }
 
 /// `30s`, `5m`, `1h`, `1m30s`, `2h15m`: whole units, each at most once, largest first.
-fn parse_duration(word: &str) -> Option<u32> {
+pub(super) fn parse_duration(word: &str) -> Option<u32> {
     let word = word.to_ascii_lowercase();
     let mut total: u64 = 0;
     let mut number = String::new();

@@ -16,13 +16,13 @@
 //! Votes are per (platform, user id); a changed vote replaces the earlier one, and the same vote
 //! again changes nothing. Results carry counts only.
 
+use super::cause::{Cause, human_duration};
 use super::poll_command::{self, PollCommand, USAGE};
 use crate::actions::poll::{self, CloseReason, OptionCount};
 use crate::actions::{Action, ActionKind};
 use crate::config::model::PollSettings;
 use crate::event::{ChatEvent, Platform, Tick};
 use chrono::{DateTime, Utc};
-use std::borrow::Cow;
 use std::collections::HashMap;
 
 /// Every creator's open poll.
@@ -112,14 +112,8 @@ impl PollBook {
 /// lets `ss run` record only the ticks that fired something).
 pub fn on_tick(tick: &Tick, settings: &PollSettings, book: &mut PollBook, out: &mut Vec<Action>) {
     if let Some(poll) = book.take_due(&tick.creator, tick.at_ms()) {
-        let cause = Cause {
-            creator: &tick.creator,
-            platform: poll.platform,
-            id: Cow::Owned(tick.id()),
-            at: tick.at,
-            channel: Cow::Owned(poll.channel.clone()),
-            thread: false,
-        };
+        let channel = poll.channel.clone();
+        let cause = Cause::tick(tick, poll.platform, &channel);
         close(&cause, settings, poll, CloseReason::Timer, out);
     }
 }
@@ -146,7 +140,7 @@ pub fn on_message(
     } else if word.eq_ignore_ascii_case(&settings.vote_command)
         && let Some(kind) = book.vote(event, args)
     {
-        out.push(action(&cause, &settings.vote_command, kind));
+        out.push(cause.action(&settings.vote_command, kind));
     }
 }
 
@@ -168,7 +162,7 @@ fn poll_command(
                 Some(poll) => show_text(poll, event.timestamp, &settings.vote_command),
                 None => format!("No poll is open. Moderators open one with {command} {USAGE}"),
             };
-            out.push(reply(&cause, command, text));
+            out.push(cause.reply(command, text));
         }
         Ok(PollCommand::Open(_) | PollCommand::Close) if !manages => refuse(
             &cause,
@@ -240,8 +234,7 @@ fn poll_command(
                 closes_at,
                 ballots: HashMap::new(),
             };
-            out.push(action(
-                &cause,
+            out.push(cause.action(
                 command,
                 ActionKind::PollOpen {
                     poll: poll.id.clone(),
@@ -251,7 +244,7 @@ fn poll_command(
                 },
             ));
             let text = open_text(&poll, duration_s, &settings.vote_command);
-            out.push(reply(&cause, command, text));
+            out.push(cause.reply(command, text));
             book.open.insert(creator.to_string(), poll);
         }
     }
@@ -266,8 +259,7 @@ fn close(
 ) {
     let results = poll.results();
     let text = poll::results_text(&poll.question, &results);
-    out.push(action(
-        cause,
+    out.push(cause.action(
         &settings.poll_command,
         ActionKind::PollClose {
             poll: poll.id,
@@ -277,23 +269,24 @@ fn close(
             discord: settings.discord.clone(),
         },
     ));
-    out.push(reply(cause, &settings.poll_command, text));
+    out.push(cause.reply(&settings.poll_command, text));
 }
 
 fn refuse(cause: &Cause<'_>, command: &str, reason: &str, text: String, out: &mut Vec<Action>) {
-    out.push(action(
-        cause,
+    out.push(cause.action(
         command,
         ActionKind::PollRefused {
             command: command.to_string(),
             reason: reason.to_string(),
         },
     ));
-    out.push(reply(cause, command, text));
+    out.push(cause.reply(command, text));
 }
 
 fn open_text(poll: &OpenPoll, duration_s: Option<u32>, vote_command: &str) -> String {
-    let closes = duration_s.map_or(String::new(), |s| format!(" Closes in {}.", human(s)));
+    let closes = duration_s.map_or(String::new(), |s| {
+        format!(" Closes in {}.", human_duration(s))
+    });
     format!(
         "Poll: {} | {} | Vote with {vote_command} <number or option>.{closes}",
         poll.question,
@@ -306,7 +299,7 @@ fn show_text(poll: &OpenPoll, now: DateTime<Utc>, vote_command: &str) -> String 
         let left = (at - now).num_seconds().max(0);
         format!(
             " Closes in {}.",
-            human(u32::try_from(left).unwrap_or(u32::MAX))
+            human_duration(u32::try_from(left).unwrap_or(u32::MAX))
         )
     });
     format!(
@@ -325,69 +318,6 @@ fn numbered(options: &[String]) -> String {
         .join(" ")
 }
 
-/// `90` → `1m30s`.
-fn human(seconds: u32) -> String {
-    let (h, m, s) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
-    let mut out = String::new();
-    for (value, unit) in [(h, "h"), (m, "m"), (s, "s")] {
-        if value > 0 {
-            out.push_str(&format!("{value}{unit}"));
-        }
-    }
-    if out.is_empty() { "0s".into() } else { out }
-}
-
 fn seconds(s: u32) -> chrono::Duration {
     chrono::Duration::seconds(i64::from(s))
-}
-
-/// What an action of the poll engine is attributed to: the message or tick that caused it, and
-/// the channel its reply goes to.
-///
-/// Borrowed from the message where it can be: building one costs nothing on the chat path.
-struct Cause<'a> {
-    creator: &'a str,
-    platform: Platform,
-    /// The message id, or the tick id.
-    id: Cow<'a, str>,
-    at: DateTime<Utc>,
-    channel: Cow<'a, str>,
-    /// Replies may be threaded under a chat message, never under a tick.
-    thread: bool,
-}
-
-impl Cause<'_> {
-    fn of(event: &ChatEvent) -> Cause<'_> {
-        Cause {
-            creator: &event.creator,
-            platform: event.platform,
-            id: Cow::Borrowed(&event.message_id),
-            at: event.timestamp,
-            channel: Cow::Borrowed(&event.channel),
-            thread: true,
-        }
-    }
-}
-
-fn action(cause: &Cause<'_>, trigger_id: &str, kind: ActionKind) -> Action {
-    Action {
-        trigger_id: trigger_id.to_string(),
-        creator: cause.creator.to_string(),
-        platform: cause.platform,
-        message_id: cause.id.to_string(),
-        at: cause.at,
-        kind,
-        thread: cause.thread,
-    }
-}
-
-fn reply(cause: &Cause<'_>, trigger_id: &str, text: String) -> Action {
-    action(
-        cause,
-        trigger_id,
-        ActionKind::Reply {
-            channel: cause.channel.to_string(),
-            text,
-        },
-    )
 }

@@ -6,7 +6,11 @@
 //! hash lookup, one automaton pass and one regex-set pass however many triggers there are; a stream
 //! event looks only at the triggers on its kind.
 
-use crate::config::model::{Matcher, PollSettings, TriggerDef, TriggersConfig};
+use super::timers::CompiledTimer;
+use crate::config::model::{
+    GiveawaySettings, LinkSettings, Matcher, PointsSettings, PollSettings, QuoteSettings,
+    TriggerDef, TriggersConfig,
+};
 use crate::event::{ChatEvent, EventKind, PlatformSet, Role};
 use aho_corasick::AhoCorasick;
 use regex::RegexSet;
@@ -33,11 +37,13 @@ pub struct CompiledTrigger {
 }
 
 impl CompiledTrigger {
-    /// Enabled, for this platform, and allowed for the author's role.
+    /// Enabled, for this platform, allowed for the author's role, and from the creator's own chat
+    /// unless the trigger asks for shared chat too.
     pub fn applies_to(&self, event: &ChatEvent) -> bool {
         self.def.enabled
             && self.platforms.contains(event.platform)
             && event.author.roles.highest() >= self.min_role
+            && (event.shared_from.is_none() || self.def.shared_chat)
     }
 }
 
@@ -59,6 +65,12 @@ pub struct CreatorTriggers {
     on_event: [Vec<usize>; EventKind::ALL.len()],
     /// Chat polls and standings commands, when the creator has them.
     polls: Option<PollSettings>,
+    /// The daily bot's features the creator has.
+    pub timers: Vec<CompiledTimer>,
+    pub giveaways: Option<GiveawaySettings>,
+    pub quotes: Option<QuoteSettings>,
+    pub points: Option<PointsSettings>,
+    pub links: Option<LinkSettings>,
 }
 
 // Event triggers are indexed by their kind's discriminant: every kind must have a slot.
@@ -165,6 +177,7 @@ pub struct Registry {
     slots: usize,
     global_slots: usize,
     max_user_cooldown_ms: i64,
+    timer_slots: usize,
 }
 
 /// A trigger that could not be compiled (the config checks normally catch these first).
@@ -181,12 +194,20 @@ impl Registry {
     pub fn compile(config: &TriggersConfig) -> Result<Registry, CompileError> {
         let mut registry = Registry::default();
         let mut global_ids: HashMap<String, usize> = HashMap::new();
-        let creators: std::collections::BTreeSet<&String> =
-            config.triggers.keys().chain(config.polls.keys()).collect();
-        for creator in creators {
+        for creator in config.creators() {
             let defs = config.triggers.get(creator).map_or(&[][..], Vec::as_slice);
             let mut compiled = registry.compile_creator(creator, defs, &mut global_ids)?;
             compiled.polls = config.polls.get(creator).cloned();
+            for def in config.timers.get(creator).into_iter().flatten() {
+                compiled
+                    .timers
+                    .push(CompiledTimer::new(def.clone(), registry.timer_slots));
+                registry.timer_slots += 1;
+            }
+            compiled.giveaways = config.giveaways.get(creator).cloned();
+            compiled.quotes = config.quotes.get(creator).cloned();
+            compiled.points = config.points.get(creator).cloned();
+            compiled.links = config.links.get(creator).cloned();
             registry.creators.insert(creator.clone(), compiled);
         }
         registry.global_slots = global_ids.len();
@@ -209,6 +230,11 @@ impl Registry {
             non_empty: Vec::new(),
             on_event: std::array::from_fn(|_| Vec::new()),
             polls: None,
+            timers: Vec::new(),
+            giveaways: None,
+            quotes: None,
+            points: None,
+            links: None,
         };
         let mut keywords = Vec::new();
         let mut patterns = Vec::new();
@@ -292,6 +318,11 @@ impl Registry {
 
     pub fn global_slots(&self) -> usize {
         self.global_slots
+    }
+
+    /// Number of timers over every creator.
+    pub fn timer_slots(&self) -> usize {
+        self.timer_slots
     }
 
     /// The longest per-user cooldown; older per-user entries can be forgotten.

@@ -76,6 +76,6 @@ pub fn on_message(
             channel: event.channel.to_string(),
             query,
         },
-        thread: true,
+        thread: event.can_be_replied_to(),
     });
 }

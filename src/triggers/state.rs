@@ -5,9 +5,14 @@
 //! than the longest user cooldown are forgotten as the map grows, so memory stays bounded by the number
 //! of users active within that window.
 
+use super::giveaways::GiveawayBook;
+use super::people::People;
+use super::points::PointsBook;
 use super::polls::PollBook;
+use super::quotes::QuoteBook;
 use super::registry::{CompiledTrigger, Registry};
 use super::standings::StandingsBook;
+use super::timers::TimerBook;
 use crate::event::{Platform, platform_id_hash};
 use std::collections::HashMap;
 
@@ -26,7 +31,20 @@ pub struct TriggerState {
     pub polls: PollBook,
     /// When each creator's standings commands may answer again.
     pub standings: StandingsBook,
+    /// Per trigger slot, the community gift bursts it already fired for (by hash of the gift id),
+    /// with the time: one thank-you per burst, not one per gift.
+    bursts: HashMap<(usize, u64), i64>,
+    pub timers: TimerBook,
+    pub giveaways: GiveawayBook,
+    pub quotes: QuoteBook,
+    pub points: PointsBook,
+    /// Linked accounts and link codes: loaded from the store at each fresh start (see
+    /// [`super::people`]), so they are not reset with the rest.
+    pub people: People,
 }
+
+/// How long a community gift burst is remembered: its gifts arrive within seconds.
+const BURST_MEMORY_MS: i64 = 10 * 60 * 1000;
 
 impl TriggerState {
     /// Fresh state sized for `registry`.
@@ -40,7 +58,32 @@ impl TriggerState {
             prune_at: 4096,
             polls: PollBook::default(),
             standings: StandingsBook::default(),
+            bursts: HashMap::new(),
+            timers: TimerBook::new(registry.timer_slots()),
+            giveaways: GiveawayBook::default(),
+            quotes: QuoteBook::default(),
+            points: PointsBook::default(),
+            people: People::default(),
         }
+    }
+
+    /// Whether `trigger` already fired for the community gift burst `gift_id`.
+    pub fn burst_fired(&self, trigger: &CompiledTrigger, gift_id: &str) -> bool {
+        self.bursts
+            .contains_key(&(trigger.slot, crate::event::person::stable_hash(&[gift_id])))
+    }
+
+    /// Remembers that `trigger` fired for the burst `gift_id` at `now_ms` (older bursts are
+    /// forgotten as the map grows).
+    pub fn burst_fire(&mut self, trigger: &CompiledTrigger, gift_id: &str, now_ms: i64) {
+        if self.bursts.len() >= 1024 {
+            self.bursts
+                .retain(|_, at| now_ms.saturating_sub(*at) < BURST_MEMORY_MS);
+        }
+        self.bursts.insert(
+            (trigger.slot, crate::event::person::stable_hash(&[gift_id])),
+            now_ms,
+        );
     }
 
     /// Whether the creator and global cooldowns of `trigger` have passed at `now_ms` (cheap; checked
@@ -71,8 +114,15 @@ impl TriggerState {
             self.last_user.insert(key, now_ms);
             self.prune(now_ms);
         }
-        self.creator_until[trigger.slot] = now_ms.saturating_add(trigger.creator_cooldown_ms);
-        self.global_until[trigger.global_slot] = now_ms.saturating_add(trigger.global_cooldown_ms);
+        // A trigger without a cooldown holds nothing back, not even a message stamped earlier than
+        // the last one it fired for (platforms' clocks differ, and chats arrive interleaved).
+        if trigger.creator_cooldown_ms > 0 {
+            self.creator_until[trigger.slot] = now_ms.saturating_add(trigger.creator_cooldown_ms);
+        }
+        if trigger.global_cooldown_ms > 0 {
+            self.global_until[trigger.global_slot] =
+                now_ms.saturating_add(trigger.global_cooldown_ms);
+        }
         self.counts[trigger.slot] += 1;
         true
     }

@@ -18,6 +18,7 @@
 //! | `{reward}` | redemption: the reward's title (its id when the platform sends no title) |
 //! | `{reward_id}` | redemption: the reward's id |
 //! | `{input}` | redemption: what the viewer typed |
+//! | `{title}` | stream_online, stream_offline: the stream's title, when the platform sends it (a go-live post in chat) |
 //!
 //! Unknown placeholders stay as written, so a typo shows up in chat instead of vanishing silently.
 //! A known placeholder whose field this event does not carry is empty; `validate-config` refuses a
@@ -111,6 +112,11 @@ fn write(placeholder: Placeholder, firing: &Firing<'_>, out: &mut String) {
             detail
                 .and_then(EventDetail::redemption)
                 .and_then(|r| r.input.as_deref())
+                .unwrap_or_default(),
+        ),
+        Placeholder::Title => out.push_str(
+            detail
+                .and_then(EventDetail::stream_title)
                 .unwrap_or_default(),
         ),
     }

@@ -148,6 +148,23 @@ fn cooldowns_per_user_creator_and_global_use_event_time() {
 }
 
 #[test]
+fn a_trigger_without_cooldowns_fires_for_a_message_stamped_before_the_last_one() {
+    // Two chats' clocks differ: a Kick message can arrive after a later-stamped Twitch one.
+    let reg = registry(SET);
+    let mut st = TriggerState::new(&reg);
+    assert!(
+        fired(&reg, &mut st, &msg(10, "ann", "gg"))
+            .iter()
+            .any(|a| a.starts_with("gg:"))
+    );
+    let earlier = fired(&reg, &mut st, &msg(9, "bob", "gg"));
+    assert!(
+        earlier.iter().any(|a| a.starts_with("gg:")),
+        "no cooldown, so nothing holds it back: {earlier:?}"
+    );
+}
+
+#[test]
 fn platform_filter_and_disabled_triggers() {
     let reg = registry(
         r#"[{"id": "k", "kind": "command", "command": "!k", "platforms": ["kick"], "action": {"type": "validation_passed"}},
@@ -161,6 +178,31 @@ fn platform_filter_and_disabled_triggers() {
         fired(&reg, &mut st, &e),
         [r#"k:{"type":"validation_passed"}"#]
     );
+}
+
+#[test]
+fn shared_chat_fires_only_the_triggers_that_ask_for_it() {
+    let reg = registry(
+        r#"[{"id": "own", "kind": "command", "command": "!hi", "action": {"type": "validation_passed"}},
+            {"id": "shared", "kind": "command", "command": "!hi", "shared_chat": true, "action": {"type": "validation_passed"}},
+            {"id": "raid", "on": {"event": "raid"}, "action": {"type": "validation_passed"}}]"#,
+    );
+    let mut st = TriggerState::new(&reg);
+    let own = msg(0, "ann", "!hi");
+    let ids = |actions: Vec<String>| -> Vec<String> {
+        actions
+            .into_iter()
+            .map(|a| a.split(':').next().unwrap_or_default().to_owned())
+            .collect()
+    };
+    assert_eq!(ids(fired(&reg, &mut st, &own)), ["own", "shared"]);
+    let mut shared = msg(10, "bob", "!hi");
+    shared.shared_from = Some("other_channel".into());
+    assert_eq!(ids(fired(&reg, &mut st, &shared)), ["shared"]);
+    let mut shared_raid = raid(20, "raider", 5);
+    shared_raid.shared_from = Some("other_channel".into());
+    assert!(fired(&reg, &mut st, &shared_raid).is_empty());
+    assert_eq!(ids(fired(&reg, &mut st, &raid(30, "raider", 5))), ["raid"]);
 }
 
 #[test]

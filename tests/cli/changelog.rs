@@ -26,11 +26,11 @@ fn the_root_changelog_is_checked_with_the_config() {
     let t = root_with_changelog();
     let out = t.run(&["validate-config"]);
     out.status(0);
-    assert_eq!(out.stdout, "ok: 8 config files valid\n");
+    assert_eq!(out.stdout, "ok: 9 config files valid\n");
     let out = t.run(&["validate-config", "--format", "json"]);
     let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert!(
-        report["files"][7]
+        report["files"][8]
             .as_str()
             .unwrap()
             .ends_with("changelog/changelog.runtime.json")

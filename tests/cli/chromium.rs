@@ -113,11 +113,17 @@ impl Browser {
         }
     }
 
-    /// Navigates and waits for the document to load.
+    /// Navigates and waits for the *new* document to load. The old one is marked first: until the
+    /// navigation replaces it, it still answers `readyState === 'complete'` (going to the same URL
+    /// again, the next `eval` could otherwise read a page whose scripts have not run yet).
     pub fn goto(&mut self, url: &str) {
+        self.eval("window.__ssLeaving = true");
         let result = self.call("Page.navigate", json!({"url": url}));
         assert!(result["errorText"].is_null(), "loading {url}: {result}");
-        self.wait_until("document.readyState === 'complete'", url);
+        self.wait_until(
+            "!window.__ssLeaving && document.readyState === 'complete'",
+            url,
+        );
     }
 
     /// Evaluates `expression` in the page and returns its value (JSON-serializable values only).
@@ -142,6 +148,34 @@ impl Browser {
             assert!(
                 start.elapsed() < WAIT_LIMIT,
                 "the page never reached `{expression}` ({what})"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits until the browser itself holds `key` = `value` in the page's localStorage. A page's
+    /// write reaches the browser's storage after the page saw it; a next page, in a new renderer,
+    /// reads the browser's copy, so a test of "remembered by the next page" waits for it first.
+    pub fn wait_for_local_storage(&mut self, key: &str, value: &str) {
+        let origin = self.eval("location.origin");
+        self.call("DOMStorage.enable", json!({}));
+        let start = Instant::now();
+        loop {
+            let items = self.call(
+                "DOMStorage.getDOMStorageItems",
+                json!({"storageId": {"securityOrigin": origin, "isLocalStorage": true}}),
+            );
+            let held = items["entries"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|entry| entry[0] == key && entry[1] == value);
+            if held {
+                return;
+            }
+            assert!(
+                start.elapsed() < WAIT_LIMIT,
+                "the browser never stored {key} = {value}: {items}"
             );
             std::thread::sleep(Duration::from_millis(50));
         }

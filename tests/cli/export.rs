@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Every file of the catalogue, as `ss export` writes it under `runtime/`.
-pub const CATALOGUE: [&str; 28] = [
+pub const CATALOGUE: [&str; 35] = [
     "exports/meta.json",
     "exports/version.json",
     "exports/about.public.json",
@@ -21,6 +21,9 @@ pub const CATALOGUE: [&str; 28] = [
     "exports/polls.json",
     "exports/tallies.json",
     "exports/scoreboards.json",
+    "exports/giveaways.json",
+    "exports/quotes.json",
+    "exports/points.json",
     "exports/changelog.runtime.json",
     "exports/changelog.json",
     "exports/roadmap.json",
@@ -31,11 +34,15 @@ pub const CATALOGUE: [&str; 28] = [
     "signals/poll_votes.json",
     "signals/tally_events.json",
     "signals/score_events.json",
+    "signals/chat_trends.json",
     "admin/creators.json",
     "admin/chat_triggers.json",
     "admin/jobs.json",
+    "admin/giveaways.json",
+    "admin/people.json",
     "admin/rate_limits.json",
     "admin/quotas.json",
+    "admin/moderation.json",
     "admin/about.admin.json",
     "admin/integrations.json",
     "admin/permissions.json",
@@ -311,7 +318,7 @@ fn empty_store_gives_the_whole_valid_catalogue() {
     let out = t.run(&["export"]);
     out.status(0);
     assert!(
-        out.stdout.ends_with("28 written, 0 unchanged\n"),
+        out.stdout.ends_with("35 written, 0 unchanged\n"),
         "{}",
         out.stdout
     );
@@ -406,7 +413,7 @@ fn exporting_twice_leaves_bytes_and_mtimes_alone() {
     assert_eq!(
         out.stdout,
         format!(
-            "exported 28 files to {}: 0 written, 28 unchanged\n",
+            "exported 35 files to {}: 0 written, 35 unchanged\n",
             t.path().join("runtime").display()
         )
     );

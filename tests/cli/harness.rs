@@ -261,6 +261,34 @@ pub fn signal(child: &std::process::Child, name: &str) {
     assert!(ok, "kill -{name} failed");
 }
 
+/// Waits (up to 30 s) until `child` has installed its own handler for signal number `signo`
+/// (Linux: its bit in `SigCgt` of `/proc/PID/status`). A signal sent before that point meets the
+/// default action, which no program can change before its code runs; tests of "a signal at any
+/// moment" count their moments from here.
+pub fn wait_until_catching(child: &std::process::Child, signo: u32) {
+    let status = format!("/proc/{}/status", child.id());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let caught = std::fs::read_to_string(&status)
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("SigCgt:"))
+                    .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+            })
+            .is_some_and(|mask| mask & (1 << (signo - 1)) != 0);
+        if caught {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "process {} installed no handler for signal {signo} within 30 s",
+            child.id()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
 impl Test {
     /// The demo root with exports every 0.5 s (so tests see them quickly) and, when given, the sim
     /// source at `rate` events/s instead of the demo's 20.

@@ -237,19 +237,24 @@ fn the_replay_window_and_the_overlay_show_the_chat_in_every_theme() {
         );
     }
 
-    // The theme menu changes the theme and is remembered by the next page without ?theme=.
+    // The theme menu changes the theme (the overlays above left slate remembered) and the next
+    // page without ?theme= shows it.
     browser.goto(&file_url(&replay, "t=end"));
     browser.eval(
-        "(() => { const m = document.getElementById('ss-theme'); m.value = 'slate'; m.dispatchEvent(new Event('change')); })()",
+        "(() => { const m = document.getElementById('ss-theme'); m.value = 'midnight'; m.dispatchEvent(new Event('change')); })()",
     );
     assert_eq!(
         browser.eval("document.documentElement.dataset.theme"),
-        "slate"
+        "midnight"
     );
-    browser.goto(&file_url(&replay, "t=end"));
+    browser.wait_for_local_storage("ss-theme", "midnight");
+    browser.goto(&file_url(&overlay, "speed=4"));
     assert_eq!(
         browser.eval("document.documentElement.dataset.theme"),
-        "slate"
+        "midnight",
+        "the next page (stored: {}, document: {})",
+        browser.eval("localStorage.getItem('ss-theme')"),
+        browser.eval("document.readyState + ' ' + location.href")
     );
 }
 

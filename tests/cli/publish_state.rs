@@ -37,15 +37,18 @@ fn files_under(dir: &Path) -> Vec<String> {
     out
 }
 
-const PUBLIC: [&str; 16] = [
+const PUBLIC: [&str; 19] = [
     ".ss-published.json",
     "about.public.json",
     "changelog.json",
     "changelog.runtime.json",
     "clips.json",
+    "giveaways.json",
     "meta.json",
     "platforms.json",
+    "points.json",
     "polls.json",
+    "quotes.json",
     "roadmap.json",
     "runtime_snapshot.json",
     "scoreboards.json",
@@ -68,7 +71,7 @@ fn publishes_public_files_only_by_default() {
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(state.join("meta.json")).unwrap()).unwrap();
     let listed = manifest["files"].as_array().unwrap();
-    assert_eq!(listed.len(), 14);
+    assert_eq!(listed.len(), 17);
     assert!(listed.iter().all(|f| f["visibility"] == "public"));
     // Published bytes are the exported bytes.
     assert_eq!(
@@ -91,7 +94,7 @@ fn internal_visibility_adds_the_rest_and_lowering_it_removes_them() {
     .status(0);
     let state = dash.join("shared/state");
     let all = files_under(&state);
-    assert_eq!(all.len(), 29, "{all:?}"); // 28 files and the record
+    assert_eq!(all.len(), 36, "{all:?}"); // 35 files and the record
     assert!(all.contains(&"admin/audit.json".to_string()));
     assert!(all.contains(&"signals/chat_events.json".to_string()));
 
@@ -106,7 +109,7 @@ fn internal_visibility_adds_the_rest_and_lowering_it_removes_them() {
     );
     assert!(
         out.stdout
-            .ends_with("15 files: 0 added, 1 updated, 14 unchanged, 13 removed\n"),
+            .ends_with("18 files: 0 added, 1 updated, 17 unchanged, 17 removed\n"),
         "{}",
         out.stdout
     );
@@ -147,14 +150,20 @@ fn second_publish_changes_nothing() {
     let (t, dash) = exported();
     let target = dash.to_str().unwrap();
     t.run(&["publish-state", "--target", target]).status(0);
+    // The published file is dated an hour back: a rewrite, however soon, would date it now.
     let clip = dash.join("shared/state/clips.json");
-    let before = std::fs::metadata(&clip).unwrap().modified().unwrap();
-    std::thread::sleep(Duration::from_millis(1100));
+    let before = std::time::SystemTime::now() - Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(&clip)
+        .unwrap()
+        .set_modified(before)
+        .unwrap();
     let out = t.run(&["publish-state", "--target", target]);
     out.status(0);
     assert!(
         out.stdout
-            .ends_with("15 files: 0 added, 0 updated, 15 unchanged, 0 removed\n"),
+            .ends_with("18 files: 0 added, 0 updated, 18 unchanged, 0 removed\n"),
         "{}",
         out.stdout
     );
@@ -186,7 +195,7 @@ fn dry_run_writes_nothing() {
     );
     assert!(
         out.stdout.ends_with(
-            "15 files: 15 added, 0 updated, 0 unchanged, 0 removed; nothing was written\n"
+            "18 files: 18 added, 0 updated, 0 unchanged, 0 removed; nothing was written\n"
         ),
         "{}",
         out.stdout

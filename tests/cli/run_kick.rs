@@ -102,7 +102,7 @@ pub(crate) fn chat_message(id: &str, user: &str, user_id: u64, content: &str) ->
 pub(crate) const CHAT_EVENT: &str = r"App\Events\ChatMessageEvent";
 
 /// Asserts that no secret (nor a token the refresh handed out) is in `text`.
-fn assert_no_secret(text: &str, what: &str, also: &[String]) {
+pub(crate) fn assert_no_secret(text: &str, what: &str, also: &[String]) {
     for secret in [ACCESS, REFRESH, CLIENT_ID, CLIENT_SECRET]
         .iter()
         .map(|s| s.to_string())
@@ -112,7 +112,7 @@ fn assert_no_secret(text: &str, what: &str, also: &[String]) {
     }
 }
 
-fn assert_exports_hold_no_secret(t: &Test, also: &[String]) {
+pub(crate) fn assert_exports_hold_no_secret(t: &Test, also: &[String]) {
     for dir in ["exports", "signals", "admin"] {
         let dir = t.path().join("runtime").join(dir);
         for entry in crate::harness::files_under(&dir) {
@@ -413,7 +413,9 @@ async fn deliver(
     signature: Option<&str>,
 ) -> u16 {
     let timestamp = "2025-01-14T16:08:07Z";
-    let mut request = reqwest::Client::new()
+    let mut request = ss::http_out::builder()
+        .build()
+        .unwrap()
         .post(format!("http://127.0.0.1:{port}/webhooks/kick"))
         .header("Kick-Event-Message-Id", message_id)
         .header("Kick-Event-Message-Timestamp", timestamp)
@@ -535,7 +537,6 @@ async fn signed_webhooks_are_recorded_once_and_bad_signatures_get_401() {
     );
 
     wait_for("the webhook events recorded", || recorded(&t).len() >= 2).await;
-    tokio::time::sleep(Duration::from_millis(800)).await;
     let (code, stderr) = stop(child).await;
     assert_eq!(code, 0, "{stderr}");
     let events = recorded(&t);

@@ -9,11 +9,11 @@ use crate::youtube_server::{CHAT_ID, KNOWN_SECRETS, VIDEO_ID, YoutubeModel, Yout
 use serde_json::{Value, json};
 use std::time::Duration;
 
-const API_KEY: &str = KNOWN_SECRETS[0];
-const TOKEN: &str = KNOWN_SECRETS[1];
+pub(crate) const API_KEY: &str = KNOWN_SECRETS[0];
+pub(crate) const TOKEN: &str = KNOWN_SECRETS[1];
 
 /// A root whose demo creator reads YouTube (sim off) from `base_url`, polling at the server's hint.
-fn youtube_root(base_url: &str, oauth: bool) -> Test {
+pub(crate) fn youtube_root(base_url: &str, oauth: bool) -> Test {
     let t = Test::new();
     let mut creators: Value =
         serde_json::from_str(&t.read("runtime/config/creators.json")).unwrap();
@@ -51,7 +51,7 @@ fn youtube_root(base_url: &str, oauth: bool) -> Test {
 }
 
 /// `ss -vv run` with both secrets set.
-fn spawn(t: &Test) -> VerboseRun {
+pub(crate) fn spawn(t: &Test) -> VerboseRun {
     t.spawn_verbose_run(&[
         ("YOUTUBE_API_KEY_DEMO", API_KEY),
         ("YOUTUBE_OAUTH_TOKEN_DEMO", TOKEN),
@@ -63,7 +63,7 @@ async fn stop_with(running: VerboseRun, signal_name: &str) -> (Option<i32>, Stri
     running.stop_with(signal_name).await
 }
 
-async fn stop(running: VerboseRun) -> (Option<i32>, String) {
+pub(crate) async fn stop(running: VerboseRun) -> (Option<i32>, String) {
     stop_with(running, "TERM").await
 }
 

@@ -286,3 +286,176 @@ async fn a_poll_with_a_30_s_deadline_closes_at_30_s_in_a_silent_chat_and_replays
         json!([{"option": "chips", "votes": 1}, {"option": "nuts", "votes": 2}])
     );
 }
+
+/// A USERNOTICE into `#demo_channel` from `login`: `msg-id` with its `params` (`msg-param-*` tags,
+/// `;`-separated, without the prefix), shaped as in Twitch's IRC reference.
+fn usernotice(id: &str, login: &str, user_id: u64, msg_id: &str, params: &str) -> String {
+    let ts = chrono::Utc::now().timestamp_millis();
+    let params: String = params
+        .split(';')
+        .filter(|p| !p.is_empty())
+        .map(|p| format!("msg-param-{p};"))
+        .collect();
+    format!(
+        r"@badge-info=;badges=;color=#0000FF;display-name={login};emotes=;flags=;id={id};login={login};mod=0;msg-id={msg_id};{params}room-id=11111111;subscriber=0;system-msg=;tmi-sent-ts={ts};user-id={user_id};user-type= :tmi.twitch.tv USERNOTICE #demo_channel"
+    )
+}
+
+/// The texts the server received in PRIVMSGs to `#demo_channel`, in order.
+fn said_texts(server: &TwitchServer) -> Vec<String> {
+    replies(server)
+        .iter()
+        .filter_map(|l| {
+            l.split_once("PRIVMSG #demo_channel :")
+                .map(|(_, t)| t.to_owned())
+        })
+        .collect()
+}
+
+/// How many of the texts the server received start with `prefix`.
+fn count_said(state: &crate::twitch_server::ServerState, prefix: &str) -> usize {
+    state
+        .received
+        .iter()
+        .filter(|r| r.line.contains(&format!("PRIVMSG #demo_channel :{prefix}")))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_raid_of_42_and_a_community_gift_of_10_are_thanked_once_and_a_timer_waits_for_chat() {
+    let server = TwitchServer::start(ServerOptions::default()).await;
+    let t = twitch_root(server.port());
+    let mut triggers: Value =
+        serde_json::from_str(&t.read("runtime/config/triggers.json")).unwrap();
+    let demo = triggers["triggers"]["demo"].as_array_mut().unwrap();
+    demo.push(json!({
+        "id": "thank-raiders", "on": {"event": "raid", "min_viewers": 10},
+        "action": {"type": "say", "template": "Raid! Welcome {user} and {viewers} raiders"}
+    }));
+    // Any subscription: the community gift is thanked, the ten single gifts of its burst are not.
+    demo.push(json!({
+        "id": "thank-subs", "on": {"event": "subscription"},
+        "action": {"type": "say", "template": "Subs! Thank you {user} ({gifts} gifted)"}
+    }));
+    // Two timers on one clock: `tick` posts in a silent chat too (it shows the clock going round),
+    // `plug` only after 5 messages since its last post.
+    triggers["timers"] = json!({"demo": [
+        {"id": "tick", "every_s": 2, "action": {"type": "say", "template": "Tick"}},
+        {"id": "plug", "every_s": 2, "min_messages": 5,
+         "action": {"type": "say", "template": "Plug: follow the channel"}}
+    ]});
+    t.write(
+        "runtime/config/triggers.json",
+        &serde_json::to_string_pretty(&triggers).unwrap(),
+    );
+    t.run(&["validate-config"]).status(0);
+    let child = start(&t);
+    server.wait_for_joins(1).await;
+
+    // A quiet chat: three rounds of the clock's witness, and the plug stays silent.
+    server
+        .wait_until("3 ticks", Duration::from_secs(30), |s| {
+            count_said(s, "Tick") >= 3
+        })
+        .await;
+    assert_eq!(
+        server.with_state(|s| count_said(s, "Plug")),
+        0,
+        "nothing to say to an empty room: {:#?}",
+        said_texts(&server)
+    );
+
+    // A busy chat: five messages, and the plug posts once at its next slot.
+    let t0 = chrono::Utc::now().timestamp_millis();
+    for i in 0..5 {
+        server
+            .send_to_joined(&chat(&format!("c{i}"), "ann", t0 + i, "hello there"))
+            .await;
+    }
+    server
+        .wait_until("the plug", Duration::from_secs(30), |s| {
+            count_said(s, "Plug") >= 1
+        })
+        .await;
+
+    // A raid of 42; a community gift of 10 and its ten single gifts (one community gift id).
+    server
+        .send_to_joined(&usernotice(
+            "raid-42",
+            "bigchannel",
+            44444444,
+            "raid",
+            "displayName=bigchannel;login=bigchannel;viewerCount=42",
+        ))
+        .await;
+    let gift = "community-gift-id=3407440396593398416;sub-plan=1000";
+    server
+        .send_to_joined(&usernotice(
+            "mystery",
+            "gifter",
+            55555555,
+            "submysterygift",
+            &format!("{gift};mass-gift-count=10;sender-count=10"),
+        ))
+        .await;
+    for i in 0..10 {
+        server
+            .send_to_joined(&usernotice(
+                &format!("single-{i}"),
+                "gifter",
+                55555555,
+                "subgift",
+                &format!(
+                    "{gift};gift-months=1;months=1;recipient-id={};recipient-user-name=viewer{i};recipient-display-name=viewer{i}",
+                    6000 + i
+                ),
+            ))
+            .await;
+    }
+    // The last single gift is committed (and evaluated) once it is in the chat log export.
+    wait_for_export(
+        &t,
+        "runtime/signals/chat_events.json",
+        Duration::from_secs(20),
+        |doc| {
+            doc["events"]
+                .as_array()
+                .is_some_and(|events| events.iter().any(|e| e["message_id"] == "single-9"))
+        },
+    )
+    .await;
+    server
+        .wait_until("both thanks", Duration::from_secs(20), |s| {
+            count_said(s, "Raid!") >= 1 && count_said(s, "Subs!") >= 1
+        })
+        .await;
+    // Two more rounds of the clock (a thank-you still queued would have gone by then).
+    let ticks = server.with_state(|s| count_said(s, "Tick"));
+    server
+        .wait_until("2 more ticks", Duration::from_secs(30), |s| {
+            count_said(s, "Tick") >= ticks + 2
+        })
+        .await;
+    stop(child).await;
+
+    let said = said_texts(&server);
+    let with =
+        |prefix: &str| -> Vec<&String> { said.iter().filter(|s| s.starts_with(prefix)).collect() };
+    assert_eq!(
+        with("Raid!"),
+        ["Raid! Welcome bigchannel and 42 raiders"],
+        "{said:#?}"
+    );
+    assert_eq!(
+        with("Subs!"),
+        ["Subs! Thank you gifter (10 gifted)"],
+        "one thank-you for the burst: {said:#?}"
+    );
+    assert_eq!(
+        with("Plug").len(),
+        1,
+        "five messages, one post; then none until five more: {said:#?}"
+    );
+    // Replay fires the same timers at the same moments, and the same thanks.
+    assert_replay_matches_the_live_run(&t);
+}

@@ -68,6 +68,8 @@ fn settings(port: u16, tls: bool) -> TwitchSettings {
         tls: Some(tls),
         client_id_env: None,
         client_secret_env: None,
+        transport: Default::default(),
+        broadcaster_id: None,
     }
 }
 
@@ -94,6 +96,7 @@ fn command(channel: &str, text: &str, reply_to: Option<&str>) -> PlatformCommand
             },
             None => CommandKind::Say { text: text.into() },
         },
+        receipt: false,
     }
 }
 

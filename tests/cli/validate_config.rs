@@ -7,7 +7,7 @@ fn shipped_demo_config_is_valid() {
     let t = Test::new();
     let out = t.run(&["validate-config"]);
     out.status(0);
-    assert_eq!(out.stdout, "ok: 7 config files valid\n");
+    assert_eq!(out.stdout, "ok: 8 config files valid\n");
 }
 
 #[test]

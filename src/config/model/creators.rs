@@ -5,6 +5,14 @@ use super::yes;
 pub use crate::config::platform::CreatorPlatforms;
 use serde::{Deserialize, Serialize};
 
+/// A creator id creators.json does not define.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown creator {id:?}; creators.json defines: {}", known.join(", "))]
+pub struct UnknownCreator {
+    pub id: String,
+    pub known: Vec<String>,
+}
+
 /// `runtime/config/creators.json`: the creators this runtime serves.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -18,13 +26,10 @@ impl CreatorsConfig {
     }
 
     /// The creator `id`, or an error listing the ids creators.json defines.
-    pub fn require(&self, id: &str) -> Result<&Creator, String> {
-        self.get(id).ok_or_else(|| {
-            let known: Vec<&str> = self.creators.iter().map(|c| c.id.as_str()).collect();
-            format!(
-                "unknown creator {id:?}; creators.json defines: {}",
-                known.join(", ")
-            )
+    pub fn require(&self, id: &str) -> Result<&Creator, UnknownCreator> {
+        self.get(id).ok_or_else(|| UnknownCreator {
+            id: id.to_string(),
+            known: self.creators.iter().map(|c| c.id.clone()).collect(),
         })
     }
 }
@@ -43,6 +48,19 @@ pub struct Creator {
     /// The creator's replay buffer and clip destination.
     #[serde(default)]
     pub clips: Option<CreatorClips>,
+    /// Viewers the operator declares as one person across platforms (as `!link` does from chat).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<DeclaredLink>,
+}
+
+/// One person an operator declares: a name and their account id on each platform.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeclaredLink {
+    /// The person's name (letters, digits, `-`, `_`; unique within the creator).
+    pub name: String,
+    /// Platform name → that platform's user id (Twitch `user-id`, YouTube channel id, ...).
+    pub accounts: std::collections::BTreeMap<crate::event::Platform, String>,
 }
 
 /// A creator's clip settings.
@@ -55,6 +73,21 @@ pub struct CreatorClips {
     /// Overrides system.json's `clips.default_destination` (`local`, `http`, `twitch`).
     #[serde(default)]
     pub destination: Option<String>,
+    /// Where a clip's video comes from: `capture` (the FFmpeg replay buffer above, the default) or
+    /// `obs` (OBS's own replay buffer, saved over obs-websocket; obs.json names the OBS).
+    #[serde(default)]
+    pub source: ClipSource,
+}
+
+/// Where a creator's clips are cut from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClipSource {
+    /// The runtime's own FFmpeg capture (`clips.capture`).
+    #[default]
+    Capture,
+    /// OBS's replay buffer: `SaveReplayBuffer`, then the file its `ReplayBufferSaved` event names.
+    Obs,
 }
 
 /// The replay buffer: what FFmpeg records and how much of it is kept.

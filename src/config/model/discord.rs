@@ -1,5 +1,6 @@
 //! `runtime/config/discord.json`: per-guild Discord settings (a notification destination, not a chat platform).
 
+use super::ControlRole;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -55,31 +56,6 @@ impl BotSettings {
     }
 }
 
-/// What an operator may do (a guild member through the bot's slash commands): each role includes
-/// the ones below it.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum OperatorRole {
-    /// Reads: `/status`.
-    Viewer,
-    /// Changes the stream: `/clip`, `/say`, `/mod`.
-    Moderator,
-    /// Everything.
-    Owner,
-}
-
-impl OperatorRole {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OperatorRole::Viewer => "viewer",
-            OperatorRole::Moderator => "moderator",
-            OperatorRole::Owner => "owner",
-        }
-    }
-}
-
 impl Default for DiscordSettings {
     fn default() -> Self {
         DiscordSettings {
@@ -114,12 +90,12 @@ pub struct GuildSettings {
     /// Guild role id → `ss` role for the bot's slash commands. The guild's own id is its
     /// `@everyone` role. A member without a mapped role can use no command.
     #[serde(default)]
-    pub roles: BTreeMap<String, OperatorRole>,
+    pub roles: BTreeMap<String, ControlRole>,
 }
 
 impl GuildSettings {
     /// The highest `ss` role any of `member_roles` maps to.
-    pub fn role_of(&self, guild_id: &str, member_roles: &[String]) -> Option<OperatorRole> {
+    pub fn role_of(&self, guild_id: &str, member_roles: &[String]) -> Option<ControlRole> {
         member_roles
             .iter()
             .map(String::as_str)

@@ -5,16 +5,22 @@
 //! so an operator only writes what differs. Secrets never appear as values: a field ending in `_env`
 //! names an environment variable (see [`crate::config::secrets`]).
 
+mod community;
 mod creators;
 mod discord;
+mod moderation;
+mod obs;
 mod platforms;
 mod posting;
 mod ratelimits;
 mod system;
 mod triggers;
 
+pub use community::*;
 pub use creators::*;
 pub use discord::*;
+pub use moderation::*;
+pub use obs::*;
 pub use platforms::*;
 pub use posting::*;
 pub use ratelimits::*;

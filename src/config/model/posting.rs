@@ -118,4 +118,6 @@ pub struct XRule {
 pub enum PostEvent {
     GoLive,
     ClipPublished,
+    /// A giveaway draw's winners (`{title}` is the winners line).
+    GiveawayWinners,
 }

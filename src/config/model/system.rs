@@ -18,6 +18,70 @@ pub struct SystemConfig {
     pub limits: Limits,
     #[serde(default)]
     pub http: HttpSettings,
+    #[serde(default)]
+    pub trends: TrendSettings,
+    /// The control API's tokens (`/api/v1/`, `/control`), each with a role.
+    #[serde(default)]
+    pub tokens: Vec<ApiToken>,
+}
+
+/// Chat trends (`signals/chat_trends.json`, the `trends` event of `/events`): on by default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrendSettings {
+    #[serde(default = "super::yes")]
+    pub enabled: bool,
+}
+
+impl Default for TrendSettings {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
+}
+
+/// One token of the control API: who holds it (its name, in the audit log), what it may do, and the
+/// environment variable holding its value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiToken {
+    /// Shown in the audit log and the control page (never the token itself).
+    pub name: String,
+    pub role: ControlRole,
+    /// Environment variable holding the token (a long random string).
+    pub token_env: String,
+    /// Changes this token may make per minute (default 30); reads are not limited.
+    #[serde(default = "ApiToken::default_changes_per_minute")]
+    pub changes_per_minute: u32,
+}
+
+impl ApiToken {
+    pub const DEFAULT_CHANGES_PER_MINUTE: u32 = 30;
+
+    fn default_changes_per_minute() -> u32 {
+        Self::DEFAULT_CHANGES_PER_MINUTE
+    }
+}
+
+/// What a control API token may do; each role may do everything the ones below it may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ControlRole {
+    /// Reads only.
+    Viewer,
+    /// Chat, moderation, triggers for this run, polls, clips, OBS scenes.
+    Moderator,
+    /// Everything: changes persisted to the config files, starting and stopping the stream.
+    Owner,
+}
+
+impl ControlRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ControlRole::Viewer => "viewer",
+            ControlRole::Moderator => "moderator",
+            ControlRole::Owner => "owner",
+        }
+    }
 }
 
 /// The runtime's one local HTTP server: health, the snapshot, the live event feed (off by default).

@@ -18,6 +18,36 @@ pub struct TriggersConfig {
     /// Chat polls and standings commands, keyed by creator id; a creator not listed has none.
     #[serde(default)]
     pub polls: BTreeMap<String, PollSettings>,
+    /// Timed messages, keyed by creator id.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub timers: BTreeMap<String, Vec<super::TimerDef>>,
+    /// Giveaways, keyed by creator id; a creator not listed has none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub giveaways: BTreeMap<String, super::GiveawaySettings>,
+    /// Quotes, keyed by creator id; a creator not listed has none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub quotes: BTreeMap<String, super::QuoteSettings>,
+    /// Points, keyed by creator id; a creator not listed has none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub points: BTreeMap<String, super::PointsSettings>,
+    /// Account links (`!link`), keyed by creator id; a creator not listed has none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub links: BTreeMap<String, super::LinkSettings>,
+}
+
+impl TriggersConfig {
+    /// Every creator any section names, each once, in order.
+    pub fn creators(&self) -> std::collections::BTreeSet<&String> {
+        self.triggers
+            .keys()
+            .chain(self.polls.keys())
+            .chain(self.timers.keys())
+            .chain(self.giveaways.keys())
+            .chain(self.quotes.keys())
+            .chain(self.points.keys())
+            .chain(self.links.keys())
+            .collect()
+    }
 }
 
 /// A creator's chat polls (`!poll open ...`, `!vote ...`, `!poll close`) and standings replies
@@ -133,7 +163,26 @@ pub struct TriggerDef {
     /// Platforms it applies to; empty means all.
     #[serde(default)]
     pub platforms: Vec<Platform>,
+    /// Also fire on events shared from another channel's chat (Twitch's shared chat); off by
+    /// default, so a trigger answers its own channel's viewers only.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub shared_chat: bool,
     pub action: ActionDef,
+}
+
+impl TriggerDef {
+    /// Whether this trigger answers `command` (its command or an alias, any case).
+    pub fn answers_command(&self, command: &str) -> bool {
+        match &self.matcher {
+            Matcher::Command {
+                command: own,
+                aliases,
+            } => std::iter::once(own)
+                .chain(aliases)
+                .any(|c| c.eq_ignore_ascii_case(command)),
+            _ => false,
+        }
+    }
 }
 
 /// How a trigger matches: a chat message by its text, or a stream event by its kind and fields.
@@ -335,11 +384,12 @@ pub enum Placeholder {
     Reward,
     RewardId,
     Input,
+    Title,
 }
 
 impl Placeholder {
     /// Every placeholder with its name, as templates write it between braces.
-    pub const ALL: [(&'static str, Placeholder); 16] = [
+    pub const ALL: [(&'static str, Placeholder); 17] = [
         ("user", Placeholder::User),
         ("args", Placeholder::Args),
         ("count", Placeholder::Count),
@@ -356,6 +406,7 @@ impl Placeholder {
         ("reward", Placeholder::Reward),
         ("reward_id", Placeholder::RewardId),
         ("input", Placeholder::Input),
+        ("title", Placeholder::Title),
     ];
 
     /// The longest name, so a lone `{` never makes the scan read far.
@@ -377,7 +428,10 @@ impl Placeholder {
 
     /// The kinds of stream event that carry this placeholder's field; `None`: every trigger has it.
     pub fn kinds(self) -> Option<&'static [EventKind]> {
-        use EventKind::{Cheer, Host, Membership, Raid, Redemption, Subscription, SuperChat, Tip};
+        use EventKind::{
+            Cheer, Host, Membership, Raid, Redemption, StreamOffline, StreamOnline, Subscription,
+            SuperChat, Tip,
+        };
         Some(match self {
             Placeholder::User
             | Placeholder::Args
@@ -391,6 +445,7 @@ impl Placeholder {
             Placeholder::Streak | Placeholder::Recipient => &[Subscription],
             Placeholder::Amount | Placeholder::Currency => &[Cheer, SuperChat, Tip],
             Placeholder::Reward | Placeholder::RewardId | Placeholder::Input => &[Redemption],
+            Placeholder::Title => &[StreamOnline, StreamOffline],
         })
     }
 
@@ -519,6 +574,12 @@ pub enum ActionDef {
     Notify { channel: String, template: String },
     /// Mark the platform's chat as validated (a message made it through end to end).
     ValidationPassed,
+    /// Give the author `amount` of the creator's points (a bonus for a sub, a cheer, a raid);
+    /// once per event, however often it is delivered.
+    Points { amount: u32 },
+    /// Ask the creator's OBS (obs.json) for something: `"request": "switch_scene"` with
+    /// `"scene": "{args}"`, ... ([`super::ObsCall`]); its texts are templates.
+    Obs(super::ObsCall),
 }
 
 impl ActionDef {
@@ -631,5 +692,29 @@ mod tests {
         }))
         .unwrap_err();
         assert!(err.to_string().contains("`kind`"), "{err}");
+    }
+
+    #[test]
+    fn an_obs_action_reads_its_request_and_the_schemas_agree_on_its_shape() {
+        let def: TriggerDef = serde_json::from_value(json!({
+            "id": "scene", "kind": "command", "command": "!scene",
+            "action": {"type": "obs", "request": "switch_scene", "scene": "{args}"}
+        }))
+        .unwrap();
+        assert_eq!(
+            def.action,
+            ActionDef::Obs(super::super::ObsCall::SwitchScene {
+                scene: "{args}".into()
+            })
+        );
+        assert_eq!(
+            serde_json::to_value(&def.action).unwrap(),
+            json!({"type": "obs", "request": "switch_scene", "scene": "{args}"})
+        );
+        let obs: Value =
+            serde_json::from_str(crate::config::files::ConfigKind::Obs.schema_text()).unwrap();
+        let defs = schema_defs();
+        assert_eq!(defs["obs_call"], obs["$defs"]["obs_call"]);
+        assert_eq!(defs["switch"], obs["$defs"]["switch"]);
     }
 }

@@ -99,12 +99,23 @@ impl CommandQueues {
         }
     }
 
-    /// What the source running for `creator` on `platform` can do; `None` when none runs. Lets a
-    /// caller outside the pipeline (an operator's command) say why before it submits.
-    pub fn support(&self, creator: &str, platform: Platform) -> Option<&CommandSupport> {
+    /// Why `creator`'s source on `platform` refuses what it cannot do, when one runs.
+    pub fn why_refused(&self, creator: &str, platform: Platform) -> Option<String> {
         self.routes
             .get(&(creator.to_owned(), platform))
-            .map(|route| &route.support)
+            .map(|route| route.support.otherwise.clone())
+    }
+
+    /// The platforms with a running source for `creator`, in the platforms' order.
+    pub fn platforms_of(&self, creator: &str) -> Vec<Platform> {
+        let mut platforms: Vec<Platform> = self
+            .routes
+            .keys()
+            .filter(|(c, _)| c == creator)
+            .map(|(_, p)| *p)
+            .collect();
+        platforms.sort_by_key(|p| Platform::all().iter().position(|q| q == p));
+        platforms
     }
 
     /// A reply that could not even be made (a standings read failed): counted as dropped.
@@ -190,8 +201,9 @@ pub fn command_of(action: &Action) -> Option<PlatformCommand> {
         creator: action.creator.clone(),
         platform: action.platform,
         channel: channel.clone(),
-        cause: action.message_id.clone(),
+        cause: action.cause(),
         kind,
+        receipt: false,
     })
 }
 
@@ -291,7 +303,7 @@ mod tests {
             "no source runs for it"
         );
         let queued = kick_rx.try_recv().unwrap();
-        assert_eq!(queued.cause, "m-1");
+        assert_eq!(queued.cause, "event:kick:m-1");
         assert_eq!(queued.kind.name(), CommandName::Timeout);
         assert_eq!(ops.len(), 6, "every action is recorded");
         let snapshot = stats.snapshot();
@@ -330,7 +342,7 @@ mod tests {
                 reply_to: "m-1".into()
             }
         );
-        assert_eq!(command.cause, "m-1");
+        assert_eq!(command.cause, "event:twitch:m-1");
         assert!(
             command_of(&action(
                 Platform::named("twitch"),

@@ -1,6 +1,7 @@
-//! Votes, tallies and scores: state in the store, written by [`crate::store::community`]. A closed
-//! poll's results go where routing says ([`crate::routing::rules::poll_results`]), recorded with
-//! the closing action in the same write.
+//! Community state: votes, tallies and scores ([`crate::store::community`]), giveaways, points
+//! credits and linked accounts (the daily bot's store domains). A closed poll's results and a
+//! giveaway draw's winners go where routing says ([`crate::routing::rules::poll_results`],
+//! [`crate::routing::rules::giveaway_winners`]), recorded with the action in the same write.
 //!
 //! Queue: the store writer's queue; when full the pipeline waits (backpressure).
 
@@ -8,13 +9,23 @@ use super::outbox::origin;
 use crate::actions::poll::{self, OptionCount};
 use crate::actions::{Action, ActionKind};
 use crate::effects::router::Routed;
-use crate::routing::rules;
+use crate::routing::{Routing, rules};
 use crate::store::WriteOp;
 
 #[derive(Debug, Default)]
-pub struct CommunitySink;
+pub struct CommunitySink {
+    /// The running config's routing, for posts that depend on posting.json (a draw's winners on
+    /// X); without it only the Discord channel named in the action is posted to.
+    routing: Option<Routing>,
+}
 
 impl CommunitySink {
+    pub fn new(routing: Routing) -> CommunitySink {
+        CommunitySink {
+            routing: Some(routing),
+        }
+    }
+
     pub fn accept(&self, action: Action, ops: &mut Vec<WriteOp>) -> Routed {
         let rows = match &action.kind {
             ActionKind::PollClose {
@@ -29,6 +40,25 @@ impl CommunitySink {
                 discord.as_deref(),
                 results_payload(question, results),
             ),
+            ActionKind::GiveawayDraw {
+                giveaway,
+                draw,
+                discord,
+            } => {
+                let winners = crate::actions::community::winners_line(&draw.winners);
+                let post = rules::GiveawayPost {
+                    giveaway,
+                    draw: draw.number,
+                    text: &winners,
+                    discord: discord.as_deref(),
+                };
+                match &self.routing {
+                    Some(routing) => {
+                        routing.giveaway_winners(&origin(&action), action.platform, &post)
+                    }
+                    None => rules::giveaway_winners(None, &origin(&action), action.platform, &post),
+                }
+            }
             _ => Vec::new(),
         };
         ops.push(WriteOp::action_notifying(action, rows));
@@ -94,7 +124,7 @@ mod tests {
             // A poll without a results channel posts nothing.
             close(6_000, None),
         ] {
-            CommunitySink.accept(action, &mut ops);
+            CommunitySink::default().accept(action, &mut ops);
         }
         let dir = tempfile::tempdir().unwrap();
         let path = db_path(dir.path());

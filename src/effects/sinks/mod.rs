@@ -4,11 +4,13 @@
 //! | sink | effect | queue | when full |
 //! | --- | --- | --- | --- |
 //! | [`command`] | a platform command (reply, say, announce, delete, timeout, ban, unban) for the source's platform; refused before queueing when the source cannot do it | the source's command queue ([`crate::sources::OUTBOUND_CAPACITY`]) | drop the command, count it |
+//! | [`moderation`] | a moderation decision: recorded in the audit, and (unless a dry run) its platform commands (delete, timeout or ban, the filter's message) queued like any command, each asking for a receipt | the source's command queue, through [`command::CommandQueues`] | drop the command, count it, record it as dropped |
 //! | [`clip`] | a durable clip job, then the clip worker is woken | the store writer's queue | block (backpressure) |
-//! | [`community`] | votes, tallies, scores in the store | the store writer's queue | block |
+//! | [`community`] | votes, tallies, scores, giveaways, points credits, links in the store (a poll's results and a draw's winners routed with them) | the store writer's queue | block |
 //! | [`outbox`] | a durable outbox row for the Discord / X senders | the store writer's queue | block |
 //! | [`validation`] | marks the platform's chat as seen end to end | none (a map entry) | — |
-//! | [`standings`] | `!top` / `!rank` answered from the store by the standings worker | the worker's queue ([`standings::STANDINGS_QUEUE`]) | drop the question, count it as a dropped command |
+//! | [`obs`] | a request to the creator's OBS (scene, source, input, replay buffer, chapter, stream), answered and recorded by its worker | the OBS client's queue ([`crate::obs::REQUEST_QUEUE`]) | drop the request, count it |
+//! | [`standings`] | `!top` / `!rank` / `!points` / `!quote` answered from the store by the standings worker, and the outcome of `!give`, `!points add`, `!quote add` / `del` told after their commit | the worker's queue ([`standings::STANDINGS_QUEUE`]) | drop the question, count it as a dropped command (the change itself is still recorded) |
 //!
 //! The store writer's queue is [`crate::pipeline::runner::WRITER_CAPACITY`] ops; a full queue makes
 //! the pipeline wait, which the bounded data lane in front of it absorbs and then sheds, counted.
@@ -16,6 +18,8 @@
 pub mod clip;
 pub mod command;
 pub mod community;
+pub mod moderation;
+pub mod obs;
 pub mod outbox;
 pub mod standings;
 pub mod validation;
@@ -23,6 +27,8 @@ pub mod validation;
 pub use clip::ClipSink;
 pub use command::{CommandQueues, CommandSink};
 pub use community::CommunitySink;
+pub use moderation::ModerationSink;
+pub use obs::ObsSink;
 pub use outbox::OutboxSink;
 pub use standings::{StandingsRequest, StandingsSink};
 pub use validation::{Validated, ValidationSink};

@@ -274,3 +274,109 @@ pub(super) fn audit(inputs: &Inputs<'_>) -> Result<Body, ExportError> {
     let entries = rows(inputs.store, |s| s.audit(AUDIT_MAX))?;
     Ok(body(json!({"entries": array(&entries)})))
 }
+
+/// Decisions listed in `admin/moderation.json`, newest first.
+const MODERATION_RECENT: usize = 100;
+/// Offenders listed in `admin/moderation.json`.
+const MODERATION_OFFENDERS: usize = 10;
+
+/// The commands a recorded decision became, in order (as the moderation sink sends them).
+fn expected_commands(row: &crate::store::DecisionRow) -> Vec<&'static str> {
+    let mut commands = Vec::new();
+    if row.decision != "warn" {
+        commands.push("delete_message");
+    }
+    match row.decision.as_str() {
+        "timeout" => commands.push("timeout"),
+        "ban" => commands.push("ban"),
+        _ => {}
+    }
+    if row.message.is_some() {
+        commands.push("say");
+    }
+    commands
+}
+
+/// `admin/moderation.json`: the latest decisions with what each command became (the platform's
+/// answer or why not), counts per filter and per decision, what the commands became in all, and
+/// the users with the most strikes. Never public: it names users and what they wrote.
+pub(super) fn moderation(inputs: &Inputs<'_>) -> Result<Body, ExportError> {
+    let recent = rows(inputs.store, |s| s.recent_decisions(MODERATION_RECENT))?;
+    let counts = rows(inputs.store, crate::store::StoreReader::decision_counts)?;
+    let outcomes = rows(inputs.store, crate::store::StoreReader::outcome_counts)?;
+    let offenders = rows(inputs.store, |s| s.top_offenders(MODERATION_OFFENDERS))?;
+    let recent: Vec<Value> = recent
+        .iter()
+        .map(|row| {
+            let mut commands: Vec<Value> = expected_commands(row)
+                .into_iter()
+                .filter(|_| !row.dry_run)
+                .map(
+                    |name| match row.outcomes.iter().find(|o| o.command == name) {
+                        Some(o) => json!({"command": name, "state": o.state, "answer": o.answer}),
+                        None => json!({"command": name, "state": "queued", "answer": null}),
+                    },
+                )
+                .collect();
+            for o in &row.outcomes {
+                if !expected_commands(row).contains(&o.command.as_str()) {
+                    commands
+                        .push(json!({"command": o.command, "state": o.state, "answer": o.answer}));
+                }
+            }
+            let state = if row.dry_run {
+                "logged"
+            } else {
+                ["failed", "refused", "dropped", "abandoned", "queued"]
+                    .into_iter()
+                    .find(|state| commands.iter().any(|c| c["state"] == *state))
+                    .unwrap_or("sent")
+            };
+            json!({
+                "at": row.at, "creator": row.creator, "platform": row.platform,
+                "message_id": row.message_id, "user_id": row.user_id, "user_login": row.user_login,
+                "filter": row.filter, "rule": row.rule, "decision": row.decision,
+                "seconds": row.seconds, "strike": row.strike, "dry_run": row.dry_run,
+                "state": state, "commands": commands,
+            })
+        })
+        .collect();
+    let mut by_decision = serde_json::Map::new();
+    for decision in crate::actions::moderation::Decision::ALL {
+        let n: u64 = counts
+            .iter()
+            .filter(|c| !c.dry_run && c.decision == decision.as_str())
+            .map(|c| c.count)
+            .sum();
+        by_decision.insert(decision.as_str().into(), json!(n));
+    }
+    let mut by_filter: Vec<Value> = Vec::new();
+    let mut keys: Vec<(&str, &str)> = counts
+        .iter()
+        .map(|c| (c.creator.as_str(), c.filter.as_str()))
+        .collect();
+    keys.dedup();
+    for (creator, filter) in keys {
+        let of = |dry: bool| -> u64 {
+            counts
+                .iter()
+                .filter(|c| c.creator == creator && c.filter == filter && c.dry_run == dry)
+                .map(|c| c.count)
+                .sum()
+        };
+        by_filter.push(json!({"creator": creator, "filter": filter, "decisions": of(false), "dry_run_decisions": of(true)}));
+    }
+    let commands: serde_json::Map<String, Value> = outcomes
+        .into_iter()
+        .map(|(state, n)| (state, json!(n)))
+        .collect();
+    Ok(body(json!({
+        "decisions": counts.iter().filter(|c| !c.dry_run).map(|c| c.count).sum::<u64>(),
+        "dry_run_decisions": counts.iter().filter(|c| c.dry_run).map(|c| c.count).sum::<u64>(),
+        "by_decision": by_decision,
+        "by_filter": by_filter,
+        "commands": commands,
+        "recent": recent,
+        "top_offenders": array(&offenders),
+    })))
+}

@@ -1,11 +1,13 @@
 //! Snapshot builders: one function per catalogue file, each returning the document body after `meta`.
 //!
 //! Grouped by what they read: [`overview`] (version, product, platforms, runtime state),
-//! [`community`] (clips, polls, tallies, scoreboards and their signals), [`documents`] (changelog,
+//! [`community`] (clips, polls, tallies, scoreboards and their signals), [`daily`] (giveaways,
+//! quotes, points, linked people, chat trends), [`documents`] (changelog,
 //! roadmap), [`telemetry`], and [`admin`] (operator views from config and store).
 
 mod admin;
 mod community;
+mod daily;
 mod documents;
 mod overview;
 mod telemetry;
@@ -30,6 +32,12 @@ pub(crate) fn build(entry: &Entry, inputs: &Inputs<'_>) -> Result<Body, ExportEr
         "exports/polls.json" => community::polls(inputs)?,
         "exports/tallies.json" => community::tallies(inputs)?,
         "exports/scoreboards.json" => community::scoreboards(inputs)?,
+        "exports/giveaways.json" => daily::giveaways(inputs)?,
+        "exports/quotes.json" => daily::quotes(inputs)?,
+        "exports/points.json" => daily::points(inputs)?,
+        "signals/chat_trends.json" => daily::chat_trends(inputs),
+        "admin/giveaways.json" => daily::giveaways_admin(inputs)?,
+        "admin/people.json" => daily::people(inputs)?,
         "exports/changelog.runtime.json" | "exports/changelog.json" => {
             documents::changelog(inputs)?
         }
@@ -46,6 +54,7 @@ pub(crate) fn build(entry: &Entry, inputs: &Inputs<'_>) -> Result<Body, ExportEr
         "admin/jobs.json" => admin::jobs(inputs)?,
         "admin/rate_limits.json" => admin::rate_limits(inputs),
         "admin/quotas.json" => admin::quotas(inputs)?,
+        "admin/moderation.json" => admin::moderation(inputs)?,
         "admin/about.admin.json" => overview::about_admin(inputs)?,
         "admin/integrations.json" => admin::integrations(inputs),
         "admin/permissions.json" => admin::permissions(inputs),

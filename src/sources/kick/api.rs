@@ -84,7 +84,11 @@ pub struct KickApi {
 }
 
 impl KickApi {
-    pub fn new(base_url: &str, oauth_url: &str, channel_api_url: &str) -> Result<KickApi, String> {
+    pub fn new(
+        base_url: &str,
+        oauth_url: &str,
+        channel_api_url: &str,
+    ) -> Result<KickApi, crate::sources::ClientError> {
         let http = crate::sources::http_client(REQUEST_TIMEOUT, CONNECT_TIMEOUT)?;
         let trim = |u: &str| u.trim_end_matches('/').to_owned();
         Ok(KickApi {

@@ -179,21 +179,8 @@ impl KickAuth {
     }
 }
 
-/// Writes `value` as JSON to `path`, readable by the owner only, replacing it atomically.
 fn write_private(path: &Path, value: &StoredTokens) -> std::io::Result<()> {
-    use std::io::Write;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let tmp = path.with_extension("json.tmp");
-    let _ = std::fs::remove_file(&tmp);
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(&tmp)?;
-    file.write_all(&serde_json::to_vec_pretty(value).map_err(std::io::Error::other)?)?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path)
+    crate::sources::private_file::write_json(path, value)
 }
 
 #[cfg(test)]

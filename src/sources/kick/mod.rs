@@ -169,7 +169,7 @@ impl KickSource {
             &endpoints.oauth_url,
             &endpoints.channel_api_url,
         )
-        .map_err(SourceError::Other)?;
+        .map_err(|e| SourceError::Other(e.to_string()))?;
         Ok(KickSource {
             api,
             creator: creator.to_owned(),
@@ -248,7 +248,7 @@ impl KickSource {
         };
         let tls = match crate::sources::tls::default_client_config() {
             Ok(tls) => tls,
-            Err(e) => return fail(SourceError::InvalidSettings(e)),
+            Err(e) => return fail(SourceError::InvalidSettings(e.to_string())),
         };
         let sub = pusher::Subscription {
             url: self.endpoints.ws_url.clone(),

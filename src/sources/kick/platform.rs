@@ -124,6 +124,16 @@ impl PlatformConfig for Kick {
         .collect()
     }
 
+    fn moderation(&self, block: &PlatformBlock) -> Result<(), String> {
+        match block.settings::<KickSettings>() {
+            Some(k) if k.token_env.is_some() => Ok(()),
+            _ => Err(
+                "Kick moderates only with a user token: set token_env in the creator's kick block (scopes moderation:ban and moderation:chat_message:manage, with chat:write for warnings)"
+                    .into(),
+            ),
+        }
+    }
+
     fn channel(&self, block: &PlatformBlock) -> Option<String> {
         block.settings::<KickSettings>().map(|k| k.channel.clone())
     }

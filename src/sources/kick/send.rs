@@ -168,7 +168,19 @@ impl KickDelivery {
                     self.refused = Some(why.clone());
                     return Err(failed(SourceError::LoginFailed(why)));
                 }
-                Err(e) => return Err(failed(SourceError::Other(format!("kick {what}: {e}")))),
+                Err(e) => {
+                    let passing = match &e {
+                        ApiError::Transport(_) => true,
+                        ApiError::Status { status, .. } => *status >= 500 || *status == 429,
+                        _ => false,
+                    };
+                    let error = SourceError::Other(format!("kick {what}: {e}"));
+                    return Err(if passing {
+                        DeliveryError::Transient(error)
+                    } else {
+                        failed(error)
+                    });
+                }
             }
         }
     }

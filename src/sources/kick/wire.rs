@@ -533,6 +533,7 @@ fn chat_event(parts: ChatParts<'_>, target: Target<'_>) -> ChatEvent {
         emotes,
         detail: None,
         extras,
+        shared_from: None,
     }
 }
 
@@ -559,6 +560,7 @@ fn channel_event(
         emotes: Emotes::new(),
         detail: None,
         extras,
+        shared_from: None,
     }
 }
 

@@ -48,7 +48,7 @@ pub struct Http {
 
 impl Http {
     pub fn new() -> Result<Http, SourceError> {
-        let client = reqwest::Client::builder()
+        let client = crate::http_out::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .user_agent(concat!("streamsuites-ss/", env!("CARGO_PKG_VERSION")))
             .build()

@@ -17,6 +17,7 @@ pub mod split;
 use super::status::LiveStream;
 use super::{ConnectionState, SourceContext, SourceError, StatusHandle};
 use crate::command::PlatformCommand;
+use crate::command::receipts::Receipts;
 use crate::command::stats::CommandStats;
 use crate::config::model::SendLimit;
 use crate::config::secrets::Secrets;
@@ -64,11 +65,24 @@ impl Default for RetryPolicy {
 pub struct Reporter {
     status: StatusHandle,
     secrets: Secrets,
+    telemetry: Telemetry,
+    /// `source.{platform}`, the subsystem of its telemetry.
+    subsystem: String,
 }
 
 impl Reporter {
-    pub fn new(status: StatusHandle, secrets: Secrets) -> Reporter {
-        Reporter { status, secrets }
+    pub fn new(
+        status: StatusHandle,
+        secrets: Secrets,
+        telemetry: Telemetry,
+        platform: Platform,
+    ) -> Reporter {
+        Reporter {
+            status,
+            secrets,
+            telemetry,
+            subsystem: format!("source.{platform}"),
+        }
     }
 
     /// The source is connected and reading (joined the channel, subscribed, first poll answered).
@@ -87,11 +101,23 @@ impl Reporter {
         self.status.record_event(at);
     }
 
-    /// Something the operator should know that does not stop the source (read-only mode, ...).
+    /// Something the operator should know that does not stop the source (read-only mode, a
+    /// subscription the platform revoked, ...): logged, and kept in the status (`ss status`) and in
+    /// telemetry's errors as a `source_warning`. Say each thing once.
     pub fn warning(&self, message: &str) {
         let message = self.secrets.scrub(message);
         tracing::warn!("{message}");
+        self.telemetry
+            .error("source_warning", &self.subsystem, message.clone());
         self.status.record_error(message);
+    }
+
+    /// Something worth knowing that is not a problem (what a source left out and why): logged and
+    /// kept in telemetry's events as `kind`.
+    pub fn notice(&self, kind: &str, message: &str) {
+        let message = self.secrets.scrub(message);
+        tracing::info!("{message}");
+        self.telemetry.event(kind, &self.subsystem, message);
     }
 }
 
@@ -189,6 +215,8 @@ pub struct Wiring {
     pub commands: mpsc::Receiver<PlatformCommand>,
     /// The run's command counters (shared by every source and the command sink).
     pub command_stats: Arc<CommandStats>,
+    /// Where the serving loop reports how commands that ask for it were settled.
+    pub receipts: Receipts,
     pub secrets: Secrets,
     pub send_limit: SendLimit,
     pub shutdown: CancellationToken,
@@ -213,6 +241,7 @@ impl Wiring {
             events,
             commands,
             command_stats: Arc::default(),
+            receipts: Receipts::default(),
             secrets: Secrets::default(),
             send_limit: SendLimit::default_for(platform),
             shutdown: CancellationToken::new(),
@@ -239,14 +268,20 @@ impl Wiring {
     pub fn build(self) -> (SourceContext, Track, Serving) {
         let track = self.track();
         let pacing = Pacing::for_send_limit(&self.send_limit);
-        let serving = Serving::new(self.commands, pacing.clone(), self.command_stats);
+        let serving = Serving::new(self.commands, pacing.clone(), self.command_stats)
+            .with_receipts(self.receipts);
         let ctx = SourceContext {
             creator: self.creator,
             platform: self.platform,
             shutdown: self.shutdown,
             events: self.events,
             pacing,
-            report: Reporter::new(self.status, self.secrets.clone()),
+            report: Reporter::new(
+                self.status,
+                self.secrets.clone(),
+                self.telemetry,
+                self.platform,
+            ),
             secrets: self.secrets,
             send_limit: self.send_limit,
             guards: self.guards,

@@ -404,6 +404,7 @@ mod tests {
             kind: crate::command::CommandKind::Say {
                 text: "pong".into(),
             },
+            receipt: false,
         })
         .await
         .unwrap();

@@ -9,6 +9,12 @@
 //! connection went away under it: the part stays first in line. A delivery over HTTP (Kick, YouTube)
 //! does not depend on the chat connection.
 //!
+//! A moderation command (delete, timeout, ban, unban) whose delivery failed for a passing reason
+//! ([`DeliveryError::Transient`]: a 5xx, a 429, no answer) is tried again, first in line, after a
+//! growing pause, up to [`MODERATION_ATTEMPTS`] times in all; doing it twice does no harm. A chat
+//! message is not (a post that timed out may have been posted). A command that asked for a
+//! receipt ([`PlatformCommand::receipt`]) reports how it was settled ([`Receipts`]).
+//!
 //! Queue: the source's command queue ([`crate::sources::OUTBOUND_CAPACITY`]), in front of at most
 //! [`PENDING_PARTS`] parts taken out of it; while those are full, the loop takes no more and the
 //! command sink drops (and counts) what does not fit. Commands still waiting when the source stops
@@ -17,6 +23,7 @@
 use super::Track;
 use super::pacing::Pacing;
 use super::split::split_message;
+use crate::command::receipts::{Outcome, Receipt, Receipts};
 use crate::command::stats::CommandStats;
 use crate::command::{CommandKind, PlatformCommand};
 use crate::sources::{BoxFuture, SourceError};
@@ -32,6 +39,10 @@ pub const PENDING_PARTS: usize = 64;
 
 /// How long a part waits after its delivery asked to retry (the connection went away), at least.
 const RETRY_PAUSE: Duration = Duration::from_millis(500);
+/// Deliveries of a moderation command, in all, before a passing failure counts as failed.
+pub const MODERATION_ATTEMPTS: u32 = 4;
+/// The pause before the first new attempt of a moderation command; it doubles after each.
+const MODERATION_RETRY_BASE: Duration = Duration::from_secs(1);
 
 /// One message's worth of a command: the command itself for kinds without text, one piece of its
 /// text otherwise.
@@ -44,6 +55,8 @@ pub struct Part {
     pub count: usize,
     /// Which queued command it belongs to.
     seq: u64,
+    /// Deliveries tried so far that failed for a passing reason.
+    attempts: u32,
 }
 
 impl Part {
@@ -73,6 +86,18 @@ pub enum DeliveryError {
     /// The platform (or the network, or the source's own checks) said no: the command failed.
     #[error(transparent)]
     Failed(#[from] SourceError),
+    /// It failed for a reason that may pass (a 5xx, a 429, no answer): a moderation command is
+    /// tried again ([`MODERATION_ATTEMPTS`]); anything else failed.
+    #[error(transparent)]
+    Transient(SourceError),
+    /// The platform took the request and refused the message with a reason code of its own
+    /// (Twitch's chat `drop_reason`): the command failed, counted by `code`.
+    #[error("{error}")]
+    Dropped { code: String, error: SourceError },
+    /// Failed the way an earlier command already failed and was reported (a missing scope, said
+    /// once with its name): counted as failed, logged at debug level only.
+    #[error(transparent)]
+    Repeated(SourceError),
 }
 
 /// How a source carries out commands: its delivery seam.
@@ -87,6 +112,12 @@ pub trait Delivery: Send {
 
     /// Delivers one part; `Ok` once the platform acknowledged it (HTTP 2xx, or the line written).
     fn deliver<'a>(&'a mut self, part: &'a Part) -> BoxFuture<'a, Result<(), DeliveryError>>;
+
+    /// The platform's own reference for the part just delivered, when it gives one worth keeping
+    /// (YouTube's ban id, which lifting the ban needs): reported in the command's receipt.
+    fn answer(&mut self) -> Option<String> {
+        None
+    }
 }
 
 /// Why [`Serving::serve_until`] returned.
@@ -107,6 +138,7 @@ pub struct Serving {
     next_seq: u64,
     pacing: Pacing,
     stats: Arc<CommandStats>,
+    receipts: Receipts,
 }
 
 impl Serving {
@@ -122,7 +154,15 @@ impl Serving {
             next_seq: 0,
             pacing,
             stats,
+            receipts: Receipts::default(),
         }
+    }
+
+    /// Reports how commands that ask for it were settled to `receipts`.
+    #[must_use]
+    pub fn with_receipts(mut self, receipts: Receipts) -> Serving {
+        self.receipts = receipts;
+        self
     }
 
     /// Parts waiting for their turn.
@@ -195,7 +235,12 @@ impl Serving {
                         }
                         result = delivery.deliver(&part) => result,
                     };
-                    if !self.settle(part, result, track, stop).await {
+                    let answer = if result.is_ok() {
+                        delivery.answer()
+                    } else {
+                        None
+                    };
+                    if !self.settle(part, result, answer, track, stop).await {
                         return Served::Stopped;
                     }
                 }
@@ -256,22 +301,68 @@ impl Serving {
                 index,
                 count,
                 seq,
+                attempts: 0,
             });
+        }
+    }
+
+    /// Reports how a command that asked for it was settled.
+    fn receipt(&self, command: &PlatformCommand, outcome: Outcome) {
+        if !command.receipt {
+            return;
+        }
+        let sent = self.receipts.send(Receipt {
+            creator: command.creator.clone(),
+            platform: command.platform,
+            cause: command.cause.clone(),
+            command: command.kind.name(),
+            outcome,
+            at: chrono::Utc::now(),
+        });
+        if !sent {
+            self.stats.receipt_lost();
         }
     }
 
     /// Records what became of one part; false when told to stop while pausing before a retry.
     async fn settle(
         &mut self,
-        part: Part,
+        mut part: Part,
         result: Result<(), DeliveryError>,
+        answer: Option<String>,
         track: &Track,
         stop: &CancellationToken,
     ) -> bool {
+        let result = match result {
+            Err(DeliveryError::Transient(error))
+                if part.command.kind.is_moderation() && part.attempts + 1 < MODERATION_ATTEMPTS =>
+            {
+                let pause = MODERATION_RETRY_BASE * 2u32.pow(part.attempts);
+                part.attempts += 1;
+                tracing::info!(
+                    creator = %part.command.creator,
+                    platform = %part.command.platform,
+                    cause = %part.command.cause,
+                    command = %part.command.kind.name(),
+                    attempt = part.attempts + 1,
+                    retry_in_ms = pause.as_millis() as u64,
+                    "{}",
+                    track.secrets.scrub(&format!("Moderation command failed ({error}); trying again."))
+                );
+                self.pending.push_front(part);
+                return tokio::select! {
+                    () = stop.cancelled() => false,
+                    () = tokio::time::sleep(pause) => true,
+                };
+            }
+            Err(DeliveryError::Transient(error)) => Err(DeliveryError::Failed(error)),
+            other => other,
+        };
         let command = &part.command;
         match result {
             Ok(()) => {
                 if part.index + 1 == part.count {
+                    self.receipt(command, Outcome::Sent { answer });
                     self.stats.sent();
                     tracing::debug!(
                         creator = %command.creator,
@@ -299,27 +390,68 @@ impl Serving {
                     () = tokio::time::sleep(RETRY_PAUSE) => true,
                 }
             }
-            Err(DeliveryError::Failed(error)) => {
+            Err(DeliveryError::Failed(error) | DeliveryError::Transient(error)) => {
                 self.stats.failed();
                 track.command_failed(command, &error);
-                // The rest of the command goes with it.
-                while self.pending.front().is_some_and(|p| p.seq == part.seq) {
-                    self.pending.pop_front();
-                }
+                let reason = track.secrets.scrub(&error.to_string());
+                let reason = if part.attempts > 0 {
+                    format!("{reason} (after {} attempts)", part.attempts + 1)
+                } else {
+                    reason
+                };
+                self.receipt(command, Outcome::Failed { reason });
+                self.drop_rest(&part);
                 true
             }
+            Err(DeliveryError::Dropped { code, error }) => {
+                self.stats.failed_because(&code);
+                track.command_failed(command, &error);
+                let reason = track.secrets.scrub(&error.to_string());
+                self.receipt(command, Outcome::Failed { reason });
+                self.drop_rest(&part);
+                true
+            }
+            Err(DeliveryError::Repeated(error)) => {
+                self.stats.failed();
+                let reason = track.secrets.scrub(&error.to_string());
+                self.receipt(command, Outcome::Failed { reason });
+                tracing::debug!(
+                    creator = %command.creator,
+                    platform = %command.platform,
+                    cause = %command.cause,
+                    command = %command.kind.name(),
+                    "Command not sent, as before: {error}"
+                );
+                self.drop_rest(&part);
+                true
+            }
+        }
+    }
+
+    /// Drops the parts after a failed one: the rest of the command goes with it.
+    fn drop_rest(&mut self, part: &Part) {
+        while self.pending.front().is_some_and(|p| p.seq == part.seq) {
+            self.pending.pop_front();
         }
     }
 
     /// Counts the commands still waiting (taken out or in the queue) as abandoned: the source
     /// stopped. Takes no more.
     pub fn abandon(&mut self, track: &Track) {
-        let mut seqs: Vec<u64> = self.pending.drain(..).map(|p| p.seq).collect();
-        seqs.dedup();
-        let mut abandoned = seqs.len() as u64;
+        let pending: Vec<Part> = self.pending.drain(..).collect();
+        let mut abandoned = 0;
+        let mut last_seq = None;
+        for part in pending {
+            if last_seq != Some(part.seq) {
+                last_seq = Some(part.seq);
+                abandoned += 1;
+                self.receipt(&part.command, Outcome::Abandoned);
+            }
+        }
         self.commands.close();
-        while self.commands.try_recv().is_ok() {
+        while let Ok(command) = self.commands.try_recv() {
             abandoned += 1;
+            self.receipt(&command, Outcome::Abandoned);
         }
         if abandoned > 0 {
             self.stats.abandoned(abandoned);
@@ -357,6 +489,8 @@ mod tests {
         /// When each part was delivered, with what it carried.
         log: DeliveredLog,
         max_chars: usize,
+        /// How many of the next deliveries fail for a passing reason (a 5xx).
+        transient: Arc<std::sync::atomic::AtomicU32>,
     }
 
     impl Delivery for Chat {
@@ -380,6 +514,19 @@ mod tests {
                 }
                 if !*self.connected.borrow() {
                     return Err(DeliveryError::Retry("connection lost".into()));
+                }
+                if self
+                    .transient
+                    .fetch_update(
+                        std::sync::atomic::Ordering::SeqCst,
+                        std::sync::atomic::Ordering::SeqCst,
+                        |n| n.checked_sub(1),
+                    )
+                    .is_ok()
+                {
+                    return Err(DeliveryError::Transient(SourceError::Other(
+                        "HTTP 503".into(),
+                    )));
                 }
                 let text = part.text().unwrap_or(part.command.kind.name().as_str());
                 if text == "fail" {
@@ -405,6 +552,8 @@ mod tests {
         stop: CancellationToken,
         task: tokio::task::JoinHandle<()>,
         t0: Instant,
+        transient: Arc<std::sync::atomic::AtomicU32>,
+        receipts: mpsc::Receiver<crate::command::receipts::Receipt>,
     }
 
     /// A serving loop of at most `limit` sends per 10 s (plus the window's 2% margin: 10.2 s),
@@ -416,7 +565,10 @@ mod tests {
         let stats = wiring.command_stats.clone();
         let track = wiring.track();
         let pacing = Pacing::new(SlidingWindow::new(limit, Duration::from_millis(10_200)));
-        let mut serving = Serving::new(wiring.commands, pacing.clone(), stats.clone());
+        let (receipts_tx, receipts) = Receipts::channel();
+        let mut serving =
+            Serving::new(wiring.commands, pacing.clone(), stats.clone()).with_receipts(receipts_tx);
+        let transient = Arc::new(std::sync::atomic::AtomicU32::new(0));
         let (connection, connected) = watch::channel(true);
         let log = Arc::new(Mutex::new(Vec::new()));
         let lose_next = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -426,6 +578,7 @@ mod tests {
             lose_next: lose_next.clone(),
             log: log.clone(),
             max_chars,
+            transient: transient.clone(),
         };
         let stop = CancellationToken::new();
         let task = {
@@ -445,6 +598,8 @@ mod tests {
             stop,
             task,
             t0: Instant::now(),
+            transient,
+            receipts,
         }
     }
 
@@ -455,6 +610,7 @@ mod tests {
             channel: "demo".into(),
             cause: "m-1".into(),
             kind,
+            receipt: false,
         }
     }
 
@@ -513,6 +669,66 @@ mod tests {
         );
         let stats = chat.stop().await;
         assert_eq!((stats.queued, stats.sent, stats.pending), (2, 2, 0));
+    }
+
+    /// A moderation command that meets passing failures is tried again after 1, 2 and 4 s, and
+    /// its receipt says sent; one that fails every attempt is reported failed for good, with the
+    /// count. A chat message is not tried again.
+    #[tokio::test(start_paused = true)]
+    async fn moderation_commands_are_retried_through_passing_failures_and_report_receipts() {
+        use crate::command::receipts::Outcome;
+        let mut chat = serve(100, 100);
+        let timeout = |cause: &str| PlatformCommand {
+            cause: cause.into(),
+            receipt: true,
+            ..command(CommandKind::Timeout {
+                user: crate::command::TargetUser {
+                    id: "42".into(),
+                    login: "loud".into(),
+                },
+                seconds: 60,
+                reason: None,
+            })
+        };
+        chat.transient.store(2, std::sync::atomic::Ordering::SeqCst);
+        chat.send(timeout("m-1")).await;
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        // Delivered on the third attempt, after pauses of 1 and 2 s.
+        assert_eq!(chat.delivered(), [at(3_000, "timeout")]);
+        let receipt = chat.receipts.recv().await.unwrap();
+        assert_eq!(
+            (receipt.cause.as_str(), receipt.outcome),
+            ("m-1", Outcome::Sent { answer: None })
+        );
+
+        chat.transient
+            .store(10, std::sync::atomic::Ordering::SeqCst);
+        chat.send(timeout("m-2")).await;
+        tokio::time::sleep(Duration::from_secs(20)).await;
+        let receipt = chat.receipts.recv().await.unwrap();
+        assert_eq!(receipt.cause, "m-2");
+        assert_eq!(
+            receipt.outcome,
+            Outcome::Failed {
+                reason: "HTTP 503 (after 4 attempts)".into()
+            }
+        );
+        // Four attempts in all, then no more.
+        assert_eq!(
+            chat.transient.load(std::sync::atomic::Ordering::SeqCst),
+            10 - MODERATION_ATTEMPTS
+        );
+
+        chat.transient.store(1, std::sync::atomic::Ordering::SeqCst);
+        chat.send(say("hello")).await;
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert_eq!(
+            chat.delivered().len(),
+            1,
+            "a chat message is not tried again"
+        );
+        let stats = chat.stop().await;
+        assert_eq!((stats.sent, stats.failed), (1, 2));
     }
 
     #[tokio::test(start_paused = true)]

@@ -89,6 +89,10 @@ impl PlatformConfig for Sim {
         schema_part(include_str!("platforms_block.schema.json"))
     }
 
+    fn moderation(&self, _block: &PlatformBlock) -> Result<(), String> {
+        Ok(())
+    }
+
     fn channel(&self, block: &PlatformBlock) -> Option<String> {
         block.settings::<SimSettings>()?.channel.clone()
     }

@@ -72,6 +72,7 @@ pub fn decode(
         emotes: Emotes::new(),
         detail: None,
         extras: Extras::new(),
+        shared_from: None,
     };
     decoder(&line, &mut event);
     Some(event)

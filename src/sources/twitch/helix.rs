@@ -14,8 +14,8 @@ use serde::Deserialize;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-pub const DEFAULT_HELIX_URL: &str = "https://api.twitch.tv/helix";
-pub const DEFAULT_OAUTH_URL: &str = "https://id.twitch.tv";
+pub use super::helix_api::DEFAULT_HELIX_URL;
+pub use super::oauth::DEFAULT_OAUTH_URL;
 /// Default time between polls (platforms.json `twitch.live_poll_s`).
 pub const DEFAULT_POLL: Duration = Duration::from_secs(60);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -85,16 +85,16 @@ impl HelixStreams {
         client_id: Secret,
         client_secret: Secret,
         secrets: Secrets,
-    ) -> HelixStreams {
-        HelixStreams {
-            http: crate::http_out::client(REQUEST_TIMEOUT),
+    ) -> Result<HelixStreams, crate::http_out::ClientError> {
+        Ok(HelixStreams {
+            http: crate::http_out::client(REQUEST_TIMEOUT, REQUEST_TIMEOUT)?,
             helix_url: helix_url.trim_end_matches('/').to_string(),
             oauth_url: oauth_url.trim_end_matches('/').to_string(),
             client_id,
             client_secret,
             token: None,
             secrets,
-        }
+        })
     }
 
     async fn app_token(&mut self) -> Result<Secret, String> {

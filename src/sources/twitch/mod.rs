@@ -1,4 +1,7 @@
-//! Twitch chat over IRC (TLS by default): the [`TwitchSource`] and the layers under it.
+//! Twitch chat over IRC (TLS by default): the [`TwitchSource`] and the layers under it. The other
+//! transport, EventSub over WebSocket, is [`eventsub`]; both act through Helix
+//! ([`helix_api`], [`helix_send`]) with a user login ([`oauth`], [`auth`], [`login`]) where IRC
+//! cannot, and [`platform`] picks the transport from the block's `transport` ([`settings`]).
 //!
 //! - [`irc`]: the pure, borrowing IRCv3 line parser.
 //! - [`decode`]: Twitch commands and tags → [`crate::event::ChatEvent`].
@@ -16,25 +19,36 @@
 //! the Mozilla root set; a self-hosted or test server with its own certificate authority is trusted
 //! through [`TwitchSource::with_root_certificates`] or [`TwitchSource::with_ca_file`].
 
+pub mod auth;
+pub mod checks;
 pub mod client;
 pub mod decode;
+pub mod eventsub;
 pub mod helix;
+pub mod helix_api;
+pub mod helix_send;
 pub mod irc;
+pub mod login;
+pub mod oauth;
 pub mod platform;
+pub mod scopes;
 pub mod send;
+pub mod settings;
 pub mod transport;
 
 pub use platform::TWITCH;
 
-use crate::command::CommandSupport;
+use crate::command::{CommandName, CommandSet, CommandSupport};
 use crate::config::model::PlatformOwn;
 use crate::sources::runner::RetryPolicy;
 use crate::sources::runner::serve::Delivery;
 use crate::sources::runner::session::{SessionReport, SessionSource};
 use crate::sources::{BoxFuture, SourceContext, SourceError};
 use client::{ConnectSettings, SessionError, Timing};
+use helix_send::ChannelIds;
 pub use platform::TwitchSettings;
 use send::{LinkSlot, SendLimits, TwitchDelivery};
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
 use tokio_rustls::rustls::ClientConfig;
@@ -48,6 +62,15 @@ pub const DEFAULT_HOST: &str = "irc.chat.twitch.tv";
 pub const DEFAULT_TLS_PORT: u16 = 6697;
 /// Plain IRC.
 pub const DEFAULT_PLAIN_PORT: u16 = 6667;
+/// What the IRC transport does through Helix when a stored login allows it.
+const HELIX_KINDS: CommandSet = CommandSet::of(&[
+    CommandName::DeleteMessage,
+    CommandName::Timeout,
+    CommandName::Ban,
+    CommandName::Unban,
+    CommandName::Announce,
+]);
+
 /// Nicks with this prefix log in anonymously (read-only) on Twitch.
 pub const ANONYMOUS_NICK_PREFIX: &str = "justinfan";
 
@@ -87,6 +110,8 @@ pub struct TwitchSource {
     timing: Timing,
     /// Where each joined session puts its connection for the delivery.
     link: LinkSlot,
+    /// Helix beside IRC, with a stored login: the channel's ids and what its scopes allow.
+    helix: Option<(Arc<ChannelIds>, CommandSet, Vec<String>)>,
 }
 
 impl std::fmt::Debug for TwitchSource {
@@ -138,7 +163,16 @@ impl TwitchSource {
             tls_config: None,
             timing: Timing::default(),
             link: LinkSlot::default(),
+            helix: None,
         })
+    }
+
+    /// Moderates and announces through Helix with a stored login granted `scopes` (chat stays on
+    /// IRC).
+    pub fn with_helix(mut self, ids: Arc<ChannelIds>, scopes: BTreeSet<String>) -> TwitchSource {
+        let (set, missing) = helix_send::helix_support(HELIX_KINDS, &scopes, &self.creator);
+        self.helix = Some((ids, set, missing));
+        self
     }
 
     /// Uses platforms.json's Twitch endpoints, which win over the creator's block.
@@ -212,7 +246,7 @@ impl TwitchSource {
         let tls = if tls {
             if self.tls_config.is_none() {
                 let config = crate::sources::tls::client_config(&self.extra_roots)
-                    .map_err(SourceError::InvalidSettings)?;
+                    .map_err(|e| SourceError::InvalidSettings(e.to_string()))?;
                 self.tls_config = Some(config);
             }
             self.tls_config.clone()
@@ -308,22 +342,51 @@ impl SessionSource for TwitchSource {
     }
 
     fn commands(&self) -> CommandSupport {
+        let chat = if self.is_anonymous() {
+            CommandSet::NONE
+        } else {
+            send::COMMANDS
+        };
+        let mut reasons = Vec::new();
         if self.is_anonymous() {
-            return CommandSupport::none(send::ANONYMOUS);
+            reasons.push(send::ANONYMOUS.to_owned());
         }
-        CommandSupport::new(
-            send::COMMANDS,
-            "Twitch chat over IRC can only say and reply; moderation and announcements need Helix",
-        )
+        let helix = match &self.helix {
+            Some((_, set, missing)) => {
+                reasons.extend(missing.iter().cloned());
+                *set
+            }
+            None => {
+                reasons.push(format!(
+                    "Twitch chat over IRC can only say and reply; moderation and announcements go through Helix with a stored login: run `ss auth twitch --creator {}`",
+                    self.creator
+                ));
+                CommandSet::NONE
+            }
+        };
+        let both: Vec<CommandName> = chat.names().chain(helix.names()).collect();
+        helix_send::support(CommandSet::of(&both), &reasons)
     }
 
     fn delivery(&mut self, ctx: &SourceContext) -> Box<dyn Delivery> {
-        Box::new(TwitchDelivery::new(
+        let chat = Box::new(TwitchDelivery::new(
             self.link.clone(),
             &self.channel,
             ctx.guards.clone(),
             self.is_anonymous(),
-        ))
+        ));
+        match &self.helix {
+            Some((ids, set, _)) if !set.is_empty() => Box::new(helix_send::ChatAndHelix {
+                chat,
+                helix: helix_send::HelixDelivery::new(
+                    ids.clone(),
+                    &self.channel,
+                    ctx.guards.clone(),
+                    *set,
+                ),
+            }),
+            _ => chat,
+        }
     }
 }
 
@@ -355,6 +418,8 @@ mod tests {
             tls: None,
             client_id_env: None,
             client_secret_env: None,
+            transport: Default::default(),
+            broadcaster_id: None,
         }
     }
 

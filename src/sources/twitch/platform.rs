@@ -1,22 +1,29 @@
 //! Twitch's entry in the platform registry: its identity, its creators.json block and checks, its
-//! platforms.json keys, its send limit's own key, how its source is built, and its per-run service:
-//! the Helix go-live poller ([`super::helix`]) for creators whose block names the app's client id
-//! and secret (IRC has no live signal).
+//! platforms.json keys, its send limit's own key, how its source is built (IRC, or EventSub with
+//! `"transport": "eventsub"`), its stored logins (`ss auth status`), and its per-run service: the
+//! Helix go-live poller ([`super::helix`]) for IRC creators whose block names the app's client id
+//! and secret (IRC has no live signal; EventSub has `stream.online`).
 
-use super::helix;
+use super::auth::{AuthSettings, LoadError, TwitchAuth};
+use super::helix_api::HelixApi;
+use super::helix_send::ChannelIds;
+use super::oauth::IdServer;
+pub use super::settings::{Transport, TwitchSettings};
 use super::{TwitchEndpoints, TwitchSource};
-use crate::config::model::{Creator, RateLimitsConfig, SendLimit};
+use super::{eventsub, helix};
+use crate::config::model::{Creator, RateLimitsConfig, SendLimit, TriggerDef};
 use crate::config::platform::{
     Check, Credential, PlatformBlock, PlatformConfig, Settings, parse_settings, schema_part,
 };
 use crate::config::secrets::Secrets;
 use crate::event::{EmoteImages, Platform, PlatformInfo};
 use crate::sources::registry::{
-    PlatformModule, PlatformServices, ServiceStart, SourceBuild, SourceStatus,
+    LoginError, LoginRequest, PlatformModule, PlatformServices, ServiceStart, SourceBuild,
+    SourceStatus, StoredCredential,
 };
 use crate::sources::{Source, SourceError, StatusHandle};
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -47,43 +54,6 @@ pub struct Twitch;
 
 crate::register_platform!(TWITCH_INFO, Twitch);
 
-/// A creator's `twitch` block: Twitch chat over IRC.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TwitchSettings {
-    #[serde(default)]
-    pub enabled: bool,
-    /// The channel login to join, without `#`.
-    pub channel: String,
-    /// The bot's login; a `justinfan…` nick (or no token_env) reads anonymously.
-    #[serde(default = "TwitchSettings::default_nick")]
-    pub nick: String,
-    /// Environment variable holding the OAuth token (with or without `oauth:`).
-    #[serde(default)]
-    pub token_env: Option<String>,
-    /// IRC host (default `irc.chat.twitch.tv`); platforms.json may override it for every creator.
-    #[serde(default)]
-    pub host: Option<String>,
-    /// IRC port (default 6697 with TLS, 6667 without).
-    #[serde(default)]
-    pub port: Option<u16>,
-    /// TLS on (default true).
-    #[serde(default)]
-    pub tls: Option<bool>,
-    /// Environment variable with the Twitch application's client id (Helix: go-live, clips).
-    #[serde(default)]
-    pub client_id_env: Option<String>,
-    /// Environment variable with the application's client secret (an app token by client credentials).
-    #[serde(default)]
-    pub client_secret_env: Option<String>,
-}
-
-impl TwitchSettings {
-    pub(crate) fn default_nick() -> String {
-        "justinfan12345".into()
-    }
-}
-
 impl PlatformConfig for Twitch {
     fn platform(&self) -> Platform {
         TWITCH
@@ -103,6 +73,7 @@ impl PlatformConfig for Twitch {
             check.env_name("token_env", t.token_env.as_ref());
             check.env_name("client_id_env", t.client_id_env.as_ref());
             check.env_name("client_secret_env", t.client_secret_env.as_ref());
+            super::checks::check_block(t, check);
         }
         if creator
             .clips
@@ -115,6 +86,22 @@ impl PlatformConfig for Twitch {
                 "clips/destination",
                 "the twitch clip destination needs the creator's twitch block with `token_env` (scope clips:edit) and `client_id_env`",
             );
+        }
+    }
+
+    fn check_with_state(
+        &self,
+        creator: &Creator,
+        block: Option<&PlatformBlock>,
+        triggers: &[TriggerDef],
+        state_dir: &Path,
+        check: &mut Check,
+    ) {
+        if let Some(t) = block
+            .filter(|b| b.enabled && creator.enabled)
+            .and_then(PlatformBlock::settings::<TwitchSettings>)
+        {
+            super::checks::check_with_state(creator, t, triggers, state_dir, check);
         }
     }
 
@@ -170,6 +157,25 @@ impl PlatformConfig for Twitch {
         .collect()
     }
 
+    /// Twitch moderates through Helix ([`super::helix_send`]) with the creator's login; whether
+    /// the stored login has the scopes is checked against the state ([`super::checks`]).
+    fn moderation(&self, block: &PlatformBlock) -> Result<(), String> {
+        let _ = block;
+        Ok(())
+    }
+
+    fn moderation_with_state(
+        &self,
+        creator: &Creator,
+        block: &PlatformBlock,
+        state_dir: &Path,
+    ) -> Result<(), String> {
+        match block.settings::<TwitchSettings>() {
+            Some(settings) => super::checks::moderation_with_state(creator, settings, state_dir),
+            None => Ok(()),
+        }
+    }
+
     fn channel(&self, block: &PlatformBlock) -> Option<String> {
         block
             .settings::<TwitchSettings>()
@@ -177,13 +183,133 @@ impl PlatformConfig for Twitch {
     }
 }
 
+/// The channel's ids (with the API they are found through) and the login acting in it.
+type HelixLogin = (Arc<ChannelIds>, Arc<TwitchAuth>);
+
+/// The creator's login for Helix calls, with the API and the channel's ids around it; `None`
+/// without a stored login or `token_env`.
+fn helix_for(
+    build: &SourceBuild<'_>,
+    twitch: &TwitchSettings,
+    channel: &str,
+) -> Result<Option<HelixLogin>, SourceError> {
+    let oauth_url = build
+        .own
+        .str("oauth_url")
+        .unwrap_or_else(|| helix::DEFAULT_OAUTH_URL.into());
+    let helix_url = build
+        .own
+        .str("helix_url")
+        .unwrap_or_else(|| helix::DEFAULT_HELIX_URL.into());
+    let settings = AuthSettings {
+        creator: build.creator.to_owned(),
+        token_env: twitch.token_env.clone(),
+        client_id_env: twitch.client_id_env.clone(),
+        client_secret_env: twitch.client_secret_env.clone(),
+        state_dir: build.state_dir.to_path_buf(),
+    };
+    let client_error = |e: crate::http_out::ClientError| SourceError::Other(e.to_string());
+    let id = IdServer::new(&oauth_url, build.secrets.clone()).map_err(client_error)?;
+    let auth = match TwitchAuth::load(&settings, id, build.secrets) {
+        Ok(Some(auth)) => Arc::new(auth),
+        Ok(None) => return Ok(None),
+        Err(LoadError::MissingEnv(name)) => return Err(SourceError::MissingCredentials(name)),
+        Err(e) => return Err(SourceError::InvalidSettings(e.to_string())),
+    };
+    let api = Arc::new(
+        HelixApi::new(&helix_url, auth.clone(), build.secrets.clone()).map_err(client_error)?,
+    );
+    let ids = ChannelIds::new(api, channel, twitch.broadcaster_id.clone());
+    Ok(Some((Arc::new(ids), auth)))
+}
+
 impl PlatformModule for Twitch {
     fn build_source(&self, build: &SourceBuild<'_>) -> Result<Source, SourceError> {
         let twitch = build.settings::<TwitchSettings>()?;
         let endpoints = TwitchEndpoints::from_platform(build.own);
-        Ok(Source::Session(Box::new(
-            TwitchSource::new(build.creator, twitch)?.with_endpoints(endpoints),
-        )))
+        let source = TwitchSource::new(build.creator, twitch)?.with_endpoints(endpoints);
+        let channel = source.channel().to_owned();
+        match twitch.transport {
+            Transport::Irc => {
+                // Moderation and announcements go through Helix with a stored login; an IRC token
+                // in token_env is for chat only.
+                let stored = TwitchSettings {
+                    token_env: None,
+                    ..twitch.clone()
+                };
+                let helix = match helix_for(build, &stored, &channel) {
+                    Ok(helix) => helix,
+                    Err(e) => {
+                        tracing::warn!(creator = %build.creator, platform = %TWITCH, "Moderation through Helix is off: {e}");
+                        None
+                    }
+                };
+                Ok(Source::Session(Box::new(match helix {
+                    Some((ids, auth)) => {
+                        source.with_helix(ids, auth.stored_scopes().cloned().unwrap_or_default())
+                    }
+                    None => source,
+                })))
+            }
+            Transport::EventSub => {
+                let Some((ids, auth)) = helix_for(build, twitch, &channel)? else {
+                    return Err(SourceError::InvalidSettings(format!(
+                        "the eventsub transport needs a Twitch login: run `ss auth twitch --creator {creator}` (or set token_env to a user access token)",
+                        creator = build.creator
+                    )));
+                };
+                let url = eventsub::session_url(
+                    &build
+                        .own
+                        .str("eventsub_url")
+                        .unwrap_or_else(|| eventsub::DEFAULT_EVENTSUB_URL.into()),
+                    build.own.u64("eventsub_keepalive_s"),
+                );
+                let support = eventsub::support_for(auth.stored_scopes(), build.creator);
+                Ok(Source::Session(Box::new(eventsub::EventSubSource::new(
+                    build.creator,
+                    &channel,
+                    url,
+                    ids,
+                    support,
+                ))))
+            }
+        }
+    }
+
+    fn stored_credentials(&self, state_dir: &Path) -> Vec<StoredCredential> {
+        super::auth::stored_logins(state_dir)
+            .into_iter()
+            .map(|login| match login {
+                Ok(login) => StoredCredential {
+                    platform: TWITCH,
+                    creator: login.creator,
+                    user: Some(format!("{} ({})", login.user, login.user_id)),
+                    scopes: login.scopes,
+                    expires_at: login.expires_at,
+                    refreshable: login.refreshable,
+                    file: login.file,
+                    problem: None,
+                },
+                Err(e) => StoredCredential {
+                    platform: TWITCH,
+                    creator: e.creator.clone(),
+                    user: None,
+                    scopes: Vec::new(),
+                    expires_at: None,
+                    refreshable: false,
+                    file: e.path.clone(),
+                    problem: Some(e.to_string()),
+                },
+            })
+            .collect()
+    }
+
+    fn login<'a>(
+        &'a self,
+        request: LoginRequest<'a>,
+    ) -> Option<crate::sources::BoxFuture<'a, Result<String, LoginError>>> {
+        Some(Box::pin(super::login::login(request)))
     }
 
     fn start_services(
@@ -198,10 +324,12 @@ impl PlatformModule for Twitch {
             .iter()
             .filter(|c| c.enabled)
             .filter_map(|creator| {
+                // EventSub tells going live itself (stream.online); the poller is IRC's.
                 let twitch = creator
                     .platforms
                     .settings::<TwitchSettings>(TWITCH)
-                    .filter(|_| creator.platforms.enabled(TWITCH))?;
+                    .filter(|_| creator.platforms.enabled(TWITCH))
+                    .filter(|t| t.transport == Transport::Irc)?;
                 Some(Watched {
                     creator: creator.id.clone(),
                     login: twitch.channel.trim_start_matches('#').to_ascii_lowercase(),
@@ -281,13 +409,19 @@ impl PlatformServices for GoLive {
             if running.is_none() {
                 own.push((watched.creator.clone(), TWITCH, status.clone()));
             }
-            let client = helix::HelixStreams::new(
+            let client = match helix::HelixStreams::new(
                 &self.helix_url,
                 &self.oauth_url,
                 client_id,
                 client_secret,
                 secrets.clone(),
-            );
+            ) {
+                Ok(client) => client,
+                Err(e) => {
+                    tracing::warn!(platform = %TWITCH, creator = %watched.creator, "Go-live checks off: {e}");
+                    continue;
+                }
+            };
             tasks.spawn(helix::watch(
                 client,
                 watched.login.clone(),

@@ -126,7 +126,7 @@ impl std::fmt::Debug for Api {
 
 impl Api {
     /// HTTP calls under `base`.
-    pub fn new(base: &str) -> Result<Api, String> {
+    pub fn new(base: &str) -> Result<Api, crate::sources::ClientError> {
         Ok(Api::with_transport(Arc::new(HttpTransport::new(base)?)))
     }
 
@@ -194,7 +194,7 @@ pub struct HttpTransport {
 }
 
 impl HttpTransport {
-    pub fn new(base: &str) -> Result<HttpTransport, String> {
+    pub fn new(base: &str) -> Result<HttpTransport, crate::sources::ClientError> {
         let http = crate::sources::http_client(REQUEST_TIMEOUT, CONNECT_TIMEOUT)?;
         Ok(HttpTransport {
             http,

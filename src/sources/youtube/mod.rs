@@ -47,6 +47,7 @@ use sha2::Digest;
 use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use wire::BanAnswer;
 use wire::{ErrorClass, LiveChat};
 
 /// Message ids remembered to drop the history a page repeats.
@@ -248,6 +249,10 @@ pub struct YoutubeSource {
     /// Read the current chat from its start: the committed token was refused.
     drop_token: bool,
     authors: RecentAuthors,
+    /// The ids of the bans this source made, for lifting them.
+    bans: send::Bans,
+    /// The platform's reference for the part just delivered (a ban id), for its receipt.
+    answer: Option<String>,
     retry: RetryPolicy,
 }
 
@@ -291,6 +296,8 @@ impl YoutubeSource {
             pending: None,
             drop_token: false,
             authors: RecentAuthors::default(),
+            bans: send::Bans::default(),
+            answer: None,
             retry: RetryPolicy::default(),
         })
     }
@@ -761,6 +768,7 @@ impl YoutubeSource {
             }
             json!({ "snippet": snippet })
         };
+        self.answer = None;
         let (method, result) = match &part.command.kind {
             CommandKind::Say { text } | CommandKind::Reply { text, .. } => {
                 let text = format!(
@@ -784,23 +792,46 @@ impl YoutubeSource {
                     .await;
                 (Method::MessagesDelete, sent)
             }
-            CommandKind::Timeout { user, seconds, .. } => {
+            CommandKind::Timeout { user, .. } | CommandKind::Ban { user, .. } => {
+                let body = match &part.command.kind {
+                    CommandKind::Timeout { seconds, .. } => ban("temporary", user, Some(*seconds)),
+                    _ => ban("permanent", user, None),
+                };
                 self.spend(Method::BansInsert).await?;
                 let (api, _) = self.api()?;
-                let body = ban("temporary", user, Some(*seconds));
                 let sent = api
                     .post("liveChat/bans", &[("part", "snippet")], &body, &auth)
                     .await;
+                if let Ok(answer) = &sent {
+                    // The ban's id: lifting it needs it, and the audit keeps it.
+                    match crate::wire::from_value::<BanAnswer>(
+                        "the YouTube liveChatBans.insert answer",
+                        answer,
+                    ) {
+                        Ok(BanAnswer { id }) => {
+                            self.bans.remember(&user.id, &id);
+                            self.answer = Some(id);
+                        }
+                        Err(e) => {
+                            tracing::warn!(creator = %self.creator, platform = "youtube", cause = %part.command.cause, "The ban was made, but its answer has no id, so it cannot be lifted through the API: {e}")
+                        }
+                    }
+                }
                 (Method::BansInsert, sent)
             }
-            CommandKind::Ban { user, .. } => {
-                self.spend(Method::BansInsert).await?;
+            CommandKind::Unban { user } => {
+                let Some(id) = self.bans.take(&user.id) else {
+                    return Err(DeliveryError::Failed(SourceError::InvalidSettings(
+                        format!(
+                            "no ban of {} made by this run is known, and YouTube lifts a ban only by its id; lift it in YouTube Studio",
+                            user.login
+                        ),
+                    )));
+                };
+                self.spend(Method::BansDelete).await?;
                 let (api, _) = self.api()?;
-                let body = ban("permanent", user, None);
-                let sent = api
-                    .post("liveChat/bans", &[("part", "snippet")], &body, &auth)
-                    .await;
-                (Method::BansInsert, sent)
+                let sent = api.delete("liveChat/bans", &[("id", &id)], &auth).await;
+                (Method::BansDelete, sent)
             }
             other => {
                 return Err(DeliveryError::Failed(SourceError::InvalidSettings(
@@ -808,9 +839,20 @@ impl YoutubeSource {
                 )));
             }
         };
-        result
-            .map(|_: Value| ())
-            .map_err(|e| DeliveryError::Failed(self.call_error(method.as_str(), e)))
+        result.map(|_: Value| ()).map_err(|e| {
+            let passing = match &e {
+                CallError::Transport(_) => true,
+                CallError::Api(api) => {
+                    api.status >= 500 || api.status == 429 || api.class() == ErrorClass::RateLimited
+                }
+            };
+            let error = self.call_error(method.as_str(), e);
+            if passing {
+                DeliveryError::Transient(error)
+            } else {
+                DeliveryError::Failed(error)
+            }
+        })
     }
 }
 
@@ -822,6 +864,10 @@ impl Delivery for YoutubeSource {
 
     fn deliver<'a>(&'a mut self, part: &'a Part) -> BoxFuture<'a, Result<(), DeliveryError>> {
         Box::pin(self.deliver_part(part))
+    }
+
+    fn answer(&mut self) -> Option<String> {
+        self.answer.take()
     }
 }
 
@@ -863,10 +909,7 @@ impl Poller for YoutubeSource {
                 "read-only: posting needs an OAuth token; set oauth_token_env in the creator's youtube block",
             );
         }
-        CommandSupport::new(
-            send::COMMANDS,
-            "YouTube has no announcements, and an unban needs the id of the ban, which is not kept",
-        )
+        CommandSupport::new(send::COMMANDS, "YouTube has no announcements")
     }
 
     fn delivery(&mut self) -> Option<&mut dyn Delivery> {

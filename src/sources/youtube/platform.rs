@@ -125,10 +125,12 @@ pub struct QuotaCosts {
     pub search_list: u32,
     #[serde(default = "QuotaCosts::default_one")]
     pub live_broadcasts_list: u32,
+    /// `liveChatMessages.insert`: 20 units, its published quota impact.
     #[serde(default = "QuotaCosts::default_insert")]
     pub insert: u32,
-    /// `liveChatBans.insert` and `liveChatMessages.delete` (no published cost: 50 budgeted).
-    #[serde(default = "QuotaCosts::default_insert")]
+    /// `liveChatBans.insert`, `liveChatBans.delete` and `liveChatMessages.delete` (no published
+    /// cost: 50 budgeted).
+    #[serde(default = "QuotaCosts::default_moderation")]
     pub moderation: u32,
 }
 
@@ -143,6 +145,9 @@ impl QuotaCosts {
         100
     }
     fn default_insert() -> u32 {
+        20
+    }
+    fn default_moderation() -> u32 {
         50
     }
 }
@@ -155,7 +160,7 @@ impl Default for QuotaCosts {
             search_list: Self::default_search(),
             live_broadcasts_list: Self::default_one(),
             insert: Self::default_insert(),
-            moderation: Self::default_insert(),
+            moderation: Self::default_moderation(),
         }
     }
 }
@@ -288,6 +293,16 @@ impl PlatformConfig for Youtube {
         .into_iter()
         .flatten()
         .collect()
+    }
+
+    fn moderation(&self, block: &PlatformBlock) -> Result<(), String> {
+        match block.settings::<YoutubeSettings>() {
+            Some(y) if y.oauth_token_env.is_some() => Ok(()),
+            _ => Err(
+                "YouTube moderates only with an OAuth token (an API key cannot): set oauth_token_env in the creator's youtube block (scope youtube or youtube.force-ssl; the token's channel must own or moderate the chat)"
+                    .into(),
+            ),
+        }
     }
 
     fn channel(&self, block: &PlatformBlock) -> Option<String> {

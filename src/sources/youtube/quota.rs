@@ -38,10 +38,12 @@ pub enum Method {
     BansInsert,
     /// `liveChatMessages.delete`.
     MessagesDelete,
+    /// `liveChatBans.delete`: an unban.
+    BansDelete,
 }
 
 impl Method {
-    pub const ALL: [Method; 7] = [
+    pub const ALL: [Method; 8] = [
         Method::List,
         Method::VideosList,
         Method::SearchList,
@@ -49,6 +51,7 @@ impl Method {
         Method::Insert,
         Method::BansInsert,
         Method::MessagesDelete,
+        Method::BansDelete,
     ];
 
     /// The name in the store and in admin/quotas.json.
@@ -61,6 +64,7 @@ impl Method {
             Method::Insert => "liveChatMessages.insert",
             Method::BansInsert => "liveChatBans.insert",
             Method::MessagesDelete => "liveChatMessages.delete",
+            Method::BansDelete => "liveChatBans.delete",
         }
     }
 
@@ -76,7 +80,7 @@ impl Method {
             Method::SearchList => c.search_list,
             Method::LiveBroadcastsList => c.live_broadcasts_list,
             Method::Insert => c.insert,
-            Method::BansInsert | Method::MessagesDelete => c.moderation,
+            Method::BansInsert | Method::MessagesDelete | Method::BansDelete => c.moderation,
         }
     }
 
@@ -545,7 +549,7 @@ mod tests {
         while project.admit(Method::Insert, now).is_ok() {
             sends += 1;
         }
-        assert_eq!(sends, 1_000 / 50);
+        assert_eq!(sends, 1_000 / 20, "a reply costs 20 units");
         assert_eq!(project.snapshot(now).units_used, 9_500);
         assert_eq!(
             project.admit(Method::VideosList, now),

@@ -8,15 +8,53 @@ use crate::command::{CommandName, CommandSet};
 use std::collections::{HashMap, VecDeque};
 
 /// What the YouTube source does: post and reply (`liveChatMessages.insert`), delete a message
-/// (`liveChatMessages.delete`), time out and ban (`liveChatBans.insert`). An
-/// unban needs the id the ban answered with, which is not kept, and there are no announcements.
+/// (`liveChatMessages.delete`), time out and ban (`liveChatBans.insert`), and lift a ban it made
+/// (`liveChatBans.delete` with the id the ban answered with, kept in [`Bans`]). There are no
+/// announcements.
 pub const COMMANDS: CommandSet = CommandSet::of(&[
     CommandName::Say,
     CommandName::Reply,
     CommandName::DeleteMessage,
     CommandName::Timeout,
     CommandName::Ban,
+    CommandName::Unban,
 ]);
+
+/// How many ban ids are kept (the oldest forgotten first).
+const BANS: usize = 4096;
+
+/// The ids YouTube answered bans and timeouts with, by the banned user's channel id: lifting a ban
+/// needs its id (there is no unban by channel). Also reported in the command's receipt, so the
+/// moderation audit keeps it.
+#[derive(Debug, Default)]
+pub struct Bans {
+    order: VecDeque<String>,
+    ids: HashMap<String, String>,
+}
+
+impl Bans {
+    pub fn remember(&mut self, channel_id: &str, ban_id: &str) {
+        if self
+            .ids
+            .insert(channel_id.to_owned(), ban_id.to_owned())
+            .is_none()
+        {
+            self.order.push_back(channel_id.to_owned());
+            if self.order.len() > BANS
+                && let Some(old) = self.order.pop_front()
+            {
+                self.ids.remove(&old);
+            }
+        }
+    }
+
+    /// The id of the last ban of `channel_id`, taken (a ban is lifted once).
+    pub fn take(&mut self, channel_id: &str) -> Option<String> {
+        let id = self.ids.remove(channel_id)?;
+        self.order.retain(|c| c != channel_id);
+        Some(id)
+    }
+}
 
 /// The longest timeout YouTube takes (`banDurationSeconds`), in seconds: a day.
 pub const MAX_TIMEOUT_SECONDS: u32 = 86_400;

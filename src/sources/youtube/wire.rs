@@ -544,6 +544,13 @@ fn other(kind: &str) -> Option<EventDetail> {
     Some(EventDetail::Other(OtherEvent { event: kind.into() }))
 }
 
+/// What `liveChatBans.insert` answers, as far as the source needs it: the ban's id (opaque),
+/// without which the ban cannot be lifted through the API.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct BanAnswer {
+    pub id: String,
+}
+
 /// Google's error envelope, with the HTTP status it came with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {

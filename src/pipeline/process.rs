@@ -1,0 +1,463 @@
+//! The per-item work of the run loop: each item of the data lane through the [`Core`], recorded,
+//! its actions routed ([`Pipeline::process`]), and the loop that drains the lane in batches and
+//! applies config reloads between them ([`drain`]).
+//!
+//! What commits together: a chat event with the writes of its actions; a polled page's events with
+//! their actions and the page's cursor; a tick with the actions it fired (a tick that fired nothing
+//! is not recorded: the tick rule). Each group is sent to the store writer as it is made, in lane
+//! order, so the writer's order is the pipeline's.
+
+use super::counters::RunCounters;
+use crate::actions::Action;
+use crate::config::Config;
+use crate::effects::router::Router;
+use crate::engine::Core;
+use crate::event::ChatEvent;
+use crate::lanes::Inbound;
+use crate::store::{Checkpoint, RunMark, RunMarkKind, StoreError, StoreWriter, WriteOp};
+use crate::telemetry::Telemetry;
+use crate::triggers::Registry;
+use crate::triggers::moderation::ModerationRegistry;
+use std::sync::Arc;
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+/// Items taken from the data lane per batch.
+const BATCH: usize = 512;
+
+/// The per-event work: the core, the chat log, the router.
+pub(super) struct Pipeline {
+    pub core: Core,
+    pub chat_log: bool,
+    pub writer: StoreWriter,
+    pub router: Router,
+    pub counters: Arc<RunCounters>,
+    /// Reused between events so the hot path does not allocate a vector per event.
+    pub ops: Vec<WriteOp>,
+    /// Chat events whose writes the writer refused because it had stopped (counted, not lost
+    /// silently).
+    pub unsent_events: u64,
+    /// The live feed of the HTTP server's `/events`, when it runs.
+    pub feed: Option<crate::http::Feed>,
+    /// Chat trends, when on (system.json `trends`).
+    pub trends: Option<Trends>,
+}
+
+/// The run's chat trends: counted per accepted message, published (to `/events` and the exporter)
+/// at most every [`crate::trends::PUBLISH_EVERY`], checked at each tick.
+pub(super) struct Trends {
+    counts: crate::trends::ChatTrends,
+    shared: crate::trends::SharedTrends,
+    /// When the last snapshot went out (tokio's clock, so a test can pause it).
+    published: Option<Instant>,
+}
+
+impl Trends {
+    pub fn new(config: &Config, shared: crate::trends::SharedTrends) -> Trends {
+        Trends {
+            counts: crate::trends::ChatTrends::new(mention_names(config)),
+            shared,
+            published: None,
+        }
+    }
+
+    fn publish_if_due(&mut self, feed: Option<&crate::http::Feed>) {
+        if self
+            .published
+            .is_none_or(|at| at.elapsed() >= crate::trends::PUBLISH_EVERY)
+        {
+            self.publish(feed);
+        }
+    }
+
+    /// Publishes a snapshot now (the last one of a run, so the final export has every message).
+    /// Nothing goes out before the first chat message.
+    fn publish(&mut self, feed: Option<&crate::http::Feed>) {
+        let snapshot = self.counts.snapshot(chrono::Utc::now());
+        if snapshot.creators.is_empty() {
+            return;
+        }
+        self.published = Some(Instant::now());
+        if let Some(feed) = feed {
+            feed.publish("trends", &snapshot);
+        }
+        *self
+            .shared
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(snapshot);
+    }
+}
+
+/// The names that mention each creator in chat: their id, display name (spaces dropped) and the
+/// channels their platform blocks name.
+fn mention_names(config: &Config) -> std::collections::HashMap<String, Vec<String>> {
+    config
+        .creators
+        .creators
+        .iter()
+        .map(|c| {
+            let mut names = vec![c.id.clone(), c.display_name.replace(' ', "")];
+            for (platform, block) in c.platforms.iter() {
+                if let Some(channel) =
+                    crate::config::platform::config_of(platform).and_then(|p| p.channel(block))
+                {
+                    names.push(channel);
+                }
+            }
+            (c.id.clone(), names)
+        })
+        .collect()
+}
+
+impl Pipeline {
+    async fn process(&mut self, item: Inbound) -> Result<(), StoreError> {
+        match item {
+            Inbound::Event(event) => {
+                self.evaluate(event);
+                let mut ops = self.ops.drain(..);
+                while let Some(op) = ops.next() {
+                    let events = op.events();
+                    if let Err(e) = self.writer.send(op).await {
+                        self.unsent_events += events + ops.map(|op| op.events()).sum::<u64>();
+                        return Err(e);
+                    }
+                }
+            }
+            Inbound::Page(page) => {
+                for event in page.events {
+                    self.evaluate(event);
+                }
+                self.ops.push(WriteOp::Checkpoint(Box::new(Checkpoint {
+                    creator: page.creator,
+                    platform: page.platform,
+                    cursor: page.cursor,
+                    at: chrono::Utc::now(),
+                })));
+                let group = WriteOp::Atomic(std::mem::take(&mut self.ops));
+                let events = group.events();
+                if let Err(e) = self.writer.send(group).await {
+                    self.unsent_events += events;
+                    return Err(e);
+                }
+            }
+            Inbound::Tick(tick) => {
+                if let Some(trends) = &mut self.trends {
+                    trends.publish_if_due(self.feed.as_ref());
+                }
+                let actions = self.core.tick(&tick);
+                // The tick rule: a tick that fired nothing changed nothing, so it is not recorded.
+                if actions.is_empty() {
+                    return Ok(());
+                }
+                tracing::debug!(
+                    cause = %tick.id(),
+                    actions = actions.len(),
+                    "A tick fired actions; recording it with them."
+                );
+                self.ops.push(WriteOp::Tick(tick));
+                self.route(actions);
+                // The tick and its actions commit together: a replay never sees one without the other.
+                self.writer
+                    .send(WriteOp::Atomic(std::mem::take(&mut self.ops)))
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Dedupe and triggers for one event; its writes are appended to `self.ops`.
+    fn evaluate(&mut self, event: ChatEvent) {
+        RunCounters::add(&self.counters.events_received, 1);
+        let Some(actions) = self.core.evaluate(&event) else {
+            RunCounters::add(&self.counters.duplicates_skipped, 1);
+            return;
+        };
+        if let Some(feed) = &self.feed {
+            feed.publish("chat", &event);
+        }
+        if let Some(trends) = &mut self.trends {
+            trends.counts.observe(&event);
+        }
+        if self.chat_log {
+            self.ops.push(WriteOp::ChatEvent(Box::new(event)));
+        }
+        self.route(actions);
+    }
+
+    /// Publishes, counts and routes the actions of one event or tick; their writes are appended to
+    /// `self.ops`.
+    fn route(&mut self, actions: Vec<Action>) {
+        if let Some(feed) = &self.feed {
+            for action in &actions {
+                feed.publish("action", action);
+            }
+        }
+        RunCounters::add(&self.counters.triggers_matched, actions.len() as u64);
+        for action in actions {
+            self.counters.count_action(action.kind.type_name());
+            // What became of a command is counted by the command sink (`commands`).
+            self.router.route(action, &mut self.ops);
+        }
+    }
+
+    /// Applies a reloaded config: new triggers (cooldowns start fresh), new filters (strikes
+    /// stay) and the chat log setting. The fresh start is marked in the store, after every event
+    /// before it, for `ss replay`.
+    async fn reload(&mut self, config: &Config, telemetry: &Telemetry) -> Result<(), StoreError> {
+        let registry = match Registry::compile(&config.triggers) {
+            Ok(registry) => registry,
+            Err(e) => {
+                telemetry.error("config_rejected", "triggers", e.to_string());
+                return Ok(());
+            }
+        };
+        let moderation = match ModerationRegistry::compile(&config.moderation) {
+            Ok(moderation) => moderation,
+            Err(e) => {
+                telemetry.error("config_rejected", "moderation", e.to_string());
+                return Ok(());
+            }
+        };
+        self.core.replace_triggers(registry);
+        self.core.replace_moderation(moderation);
+        self.chat_log = config.system.chat_log.enabled;
+        self.writer.send(run_mark(RunMarkKind::Reload)).await?;
+        Ok(())
+    }
+}
+
+/// A mark that trigger state starts afresh after the events recorded so far.
+pub(super) fn run_mark(kind: RunMarkKind) -> WriteOp {
+    WriteOp::RunMark(RunMark {
+        kind,
+        at: chrono::Utc::now(),
+    })
+}
+
+/// Drains the data lane until it closes, applying config reloads between batches; operators'
+/// commands (`operator`) are taken between batches too.
+pub(super) async fn drain(
+    receiver: &mut mpsc::Receiver<Inbound>,
+    pipeline: &mut Pipeline,
+    reloads: &mut watch::Receiver<Arc<Config>>,
+    operator: &mut mpsc::Receiver<ChatEvent>,
+    telemetry: &Telemetry,
+) -> Result<(), StoreError> {
+    let mut batch = Vec::with_capacity(BATCH);
+    let started_with = reloads.borrow_and_update().clone();
+    loop {
+        if reloads.has_changed().unwrap_or(false) {
+            let next = reloads.borrow_and_update().clone();
+            if next.creators != started_with.creators || next.platforms != started_with.platforms {
+                tracing::warn!(
+                    "creators.json or platforms.json changed: restart `ss run` to apply source changes."
+                );
+            }
+            pipeline.reload(&next, telemetry).await?;
+        }
+        // The lane first; an operator's command (the control API) between batches. The loop ends
+        // when the lane closes, whatever operators still hold.
+        tokio::select! {
+            biased;
+            received = receiver.recv_many(&mut batch, BATCH) => {
+                if received == 0 {
+                    // The lane closed: the run's last trends go out, for the final export.
+                    if let Some(trends) = &mut pipeline.trends {
+                        trends.publish(pipeline.feed.as_ref());
+                    }
+                    return Ok(());
+                }
+            }
+            Some(event) = operator.recv() => batch.push(Inbound::Event(event)),
+        }
+        let mut items = batch.drain(..);
+        while let Some(item) = items.next() {
+            if let Err(e) = pipeline.process(item).await {
+                // The rest of the batch never reaches the store: counted with the other unsent.
+                pipeline.unsent_events += items.map(|item| item.events()).sum::<u64>();
+                return Err(e);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::model::TriggersConfig;
+    use crate::effects::sinks::{
+        ClipSink, CommandQueues, CommandSink, CommunitySink, ModerationSink, ObsSink, OutboxSink,
+        StandingsSink, ValidationSink,
+    };
+    use crate::event::{Author, Platform, Tick};
+    use crate::lanes::Page;
+    use crate::store::{StoreReader, db_path};
+    use chrono::{TimeZone, Utc};
+    use tokio::sync::Notify;
+
+    /// A pipeline over a fresh store, with a `!ping` trigger and chat polls for creator `demo`.
+    fn pipeline(root: &std::path::Path) -> Pipeline {
+        let config: TriggersConfig = serde_json::from_value(serde_json::json!({
+            "triggers": {"demo": [{"id": "ping", "kind": "command", "command": "!ping",
+                                   "action": {"type": "reply", "template": "pong"}}]},
+            "polls": {"demo": {}}
+        }))
+        .unwrap();
+        let registry = Registry::compile(&config).unwrap();
+        let commands = CommandQueues::new(Default::default(), Arc::default(), Telemetry::default());
+        Pipeline {
+            core: Core::new(registry, 1024),
+            chat_log: true,
+            writer: StoreWriter::spawn(&db_path(root), 64).unwrap(),
+            router: Router {
+                commands: CommandSink::new(commands.clone()),
+                moderation: ModerationSink::new(commands.clone()),
+                clips: ClipSink::new(Arc::new(Notify::new()), Arc::new(Notify::new())),
+                community: CommunitySink::default(),
+                outbox: OutboxSink,
+                validation: ValidationSink::new(Default::default()),
+                standings: StandingsSink::new(None, commands),
+                obs: ObsSink::new(crate::obs::Obs::default(), Telemetry::default()),
+            },
+            counters: Arc::default(),
+            ops: Vec::new(),
+            unsent_events: 0,
+            feed: None,
+            trends: None,
+        }
+    }
+
+    fn message(id: &str, at_s: i64, text: &str, moderator: bool) -> ChatEvent {
+        let mut author = Author::viewer("ann");
+        author.roles.moderator = moderator;
+        ChatEvent::message(
+            Platform::named("sim"),
+            "demo",
+            id,
+            Utc.timestamp_opt(1_700_000_000 + at_s, 0).unwrap(),
+            author,
+            text,
+        )
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_page_commits_its_events_and_its_cursor_and_a_duplicate_is_counted_not_recorded() {
+        let root = tempfile::tempdir().unwrap();
+        let mut p = pipeline(root.path());
+        let page = Page {
+            creator: "demo".into(),
+            platform: Platform::named("sim"),
+            events: vec![
+                message("a", 0, "hi", false),
+                message("b", 1, "!ping", false),
+            ],
+            cursor: "after-b".into(),
+        };
+        p.process(Inbound::Page(page)).await.unwrap();
+        p.process(Inbound::Event(message("a", 0, "hi", false)))
+            .await
+            .unwrap();
+        p.writer.flush().await.unwrap();
+        let store = StoreReader::open(&db_path(root.path())).unwrap();
+        assert_eq!(store.chat_event_count().unwrap(), 2);
+        let checkpoint = store
+            .checkpoint("demo", Platform::named("sim"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(checkpoint.cursor, "after-b");
+        assert_eq!(store.recorded_actions().unwrap().len(), 1, "the pong");
+        assert_eq!(
+            p.counters
+                .duplicates_skipped
+                .load(std::sync::atomic::Ordering::Relaxed),
+            1
+        );
+        assert_eq!(
+            p.counters
+                .events_received
+                .load(std::sync::atomic::Ordering::Relaxed),
+            3
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_tick_is_recorded_only_with_the_actions_it_fires() {
+        let root = tempfile::tempdir().unwrap();
+        let mut p = pipeline(root.path());
+        let at = |s: i64| Utc.timestamp_opt(1_700_000_000 + s, 0).unwrap();
+        p.process(Inbound::Event(message(
+            "open",
+            0,
+            "!poll open snack? | chips | nuts 30s",
+            true,
+        )))
+        .await
+        .unwrap();
+        p.process(Inbound::Tick(Tick::new("demo", at(10))))
+            .await
+            .unwrap();
+        p.process(Inbound::Tick(Tick::new("demo", at(31))))
+            .await
+            .unwrap();
+        p.writer.flush().await.unwrap();
+        let store = StoreReader::open(&db_path(root.path())).unwrap();
+        let ticks = store.recorded_ticks(0, i64::MAX).unwrap();
+        assert_eq!(
+            ticks.len(),
+            1,
+            "the quiet tick at 10 s left no trace: {ticks:?}"
+        );
+        assert_eq!(ticks[0].tick.at, at(31));
+        let by_tick: Vec<&str> = store
+            .recorded_actions()
+            .unwrap()
+            .iter()
+            .filter(|a| a.message_id == ticks[0].tick.id())
+            .map(|a| a.kind.type_name())
+            .collect();
+        assert_eq!(
+            by_tick,
+            ["poll_close", "reply"],
+            "the close and its results, caused by the tick"
+        );
+    }
+
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn trends_go_to_the_feed_at_most_every_five_seconds_with_what_chat_said() {
+        let root = tempfile::tempdir().unwrap();
+        let mut p = pipeline(root.path());
+        let feed = crate::http::Feed::new();
+        let shared = crate::trends::SharedTrends::default();
+        p.feed = Some(feed.clone());
+        p.trends = Some(Trends::new(&Config::default(), shared.clone()));
+        let now = Utc::now();
+        for (i, text) in ["hype hype", "more hype", "hello"].iter().enumerate() {
+            let mut event = message(&format!("m{i}"), 0, text, false);
+            event.timestamp = now;
+            p.process(Inbound::Event(event)).await.unwrap();
+        }
+        // Twelve ticks a second apart: snapshots at 0 s, 5 s and 10 s only.
+        for s in 0..12 {
+            p.process(Inbound::Tick(Tick::new(
+                "demo",
+                now + chrono::Duration::seconds(s),
+            )))
+            .await
+            .unwrap();
+            tokio::time::advance(std::time::Duration::from_secs(1)).await;
+        }
+        let trends: Vec<serde_json::Value> = feed
+            .subscribe(Some(0))
+            .0
+            .items
+            .iter()
+            .filter(|item| item.kind == "trends")
+            .map(|item| serde_json::from_str(&item.json).unwrap())
+            .collect();
+        assert_eq!(trends.len(), 3, "every 5 s, not every tick: {trends:?}");
+        let window = &trends[0]["creators"][0]["windows"][0];
+        assert_eq!(window["messages"], 3, "{window}");
+        assert_eq!(window["top_words"][0]["text"], "hype", "{window}");
+        assert!(shared.lock().unwrap().is_some(), "the exporter's copy too");
+    }
+}
