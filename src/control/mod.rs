@@ -572,8 +572,9 @@ impl Control {
             .get(creator)
             .ok_or_else(|| ControlError::NotFound(format!("no creator {creator:?}")))?;
         let platform = crate::clips::manual::platform_of(creator);
+        let clip_id = crate::store::clips::draw_id();
         let clip = NewClip {
-            clip_id: None,
+            clip_id: Some(clip_id.clone()),
             creator: creator.id.clone(),
             platform,
             channel: creator.id.clone(),
@@ -593,7 +594,7 @@ impl Control {
             status: "queued",
             cause: cause.to_owned(),
             detail: format!(
-                "a {duration_s} s clip of {} is queued (GET /api/v1/clips shows it)",
+                "clip {clip_id} of the last {duration_s} s of {} is queued (`ss clip show {clip_id}` and GET /api/v1/clips follow it)",
                 creator.id
             ),
         })

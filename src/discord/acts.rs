@@ -131,12 +131,17 @@ async fn alone(
                 .get(creator)
                 .ok_or_else(|| ControlError::NotFound(format!("no creator {creator:?} in creators.json")))?;
             let mut new = crate::clips::manual::new_clip(creator, *duration_s, title.clone(), started);
+            let clip_id = crate::store::clips::draw_id();
+            new.clip_id = Some(clip_id.clone());
             new.requested_by = cause.clone();
             clip = Some(new);
             Ok(Done {
                 status: "queued",
                 cause: cause.clone(),
-                detail: format!("a {duration_s} s clip of {} is queued", creator.id),
+                detail: format!(
+                    "clip {clip_id} of the last {duration_s} s of {} is queued (`ss clip show {clip_id}` follows it)",
+                    creator.id
+                ),
             })
         }
         other => Err(ControlError::Unavailable(format!(
@@ -147,12 +152,10 @@ async fn alone(
     let mut call = call(caller, route, arguments, result_of(&outcome.as_ref()));
     call.at = started;
     match record(root, call, clip).await {
-        Ok(Some(clip_id)) => outcome.map(|mut done| {
-            done.detail = format!("{} (clip {clip_id}; `ss clip show {clip_id}` follows it)", done.detail);
-            done
-        }),
-        Ok(None) => outcome,
-        Err(e) => Err(ControlError::Internal(format!("the store could not record it: {e}"))),
+        Ok(_) => outcome,
+        Err(e) => Err(ControlError::Internal(format!(
+            "the store could not record it: {e}"
+        ))),
     }
 }
 

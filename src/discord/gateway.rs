@@ -141,11 +141,8 @@ impl<'a> Gateway<'a> {
                     None => continue,
                 },
             };
-            let end = tokio::select! {
-                end = self.connection(&url, shutdown) => end,
-                () = shutdown.cancelled() => End::Shutdown,
-            };
-            let (reason, was_up) = match end {
+            // The connection watches `shutdown` itself, so a stop sends its close frame.
+            let (reason, was_up) = match self.connection(&url, shutdown).await {
                 End::Shutdown => return Ok(()),
                 End::Fatal(fatal) => return Err(fatal.into()),
                 End::Resume { reason, was_up } => (reason, was_up),
@@ -248,7 +245,11 @@ impl<'a> Gateway<'a> {
 
     /// One connection, from connecting to its end.
     async fn connection(&mut self, url: &str, shutdown: &CancellationToken) -> End {
-        let mut ws = match connect(url).await {
+        let connected = tokio::select! {
+            connected = connect(url) => connected,
+            () = shutdown.cancelled() => return End::Shutdown,
+        };
+        let mut ws = match connected {
             Ok(ws) => ws,
             Err(reason) => {
                 return End::Resume {
@@ -257,7 +258,14 @@ impl<'a> Gateway<'a> {
                 };
             }
         };
-        let hello = match timeout(HELLO_TIMEOUT, first_frame(&mut ws)).await {
+        let first = tokio::select! {
+            first = timeout(HELLO_TIMEOUT, first_frame(&mut ws)) => first,
+            () = shutdown.cancelled() => {
+                close_with(&mut ws, CloseCode::Normal).await;
+                return End::Shutdown;
+            }
+        };
+        let hello = match first {
             Err(_) => return self.resumable("no Hello from the gateway", false),
             Ok(Err(end)) => return end,
             Ok(Ok(frame)) if frame.op == wire::OP_RECONNECT => {

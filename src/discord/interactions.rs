@@ -414,21 +414,21 @@ struct Refusal {
 }
 
 fn done_text(done: &Done) -> String {
-    let status = match done.status {
-        "queued" => "Queued",
-        _ => "Done",
-    };
-    format!("{status}: {}.", done.detail.trim_end_matches('.'))
+    sentence(&done.detail)
 }
 
-fn refusal_text(error: &ControlError) -> String {
-    let text = error.to_string();
+/// `text` as a sentence: a capital first letter and one full stop.
+fn sentence(text: &str) -> String {
     let mut chars = text.chars();
     let first = chars
         .next()
         .map(|c| c.to_uppercase().collect::<String>())
         .unwrap_or_default();
-    format!("Refused: {first}{}.", chars.as_str().trim_end_matches('.'))
+    format!("{first}{}.", chars.as_str().trim_end_matches('.'))
+}
+
+fn refusal_text(error: &ControlError) -> String {
+    format!("Refused: {}", sentence(&error.to_string()))
 }
 
 /// `/status` in a few lines: the verdict, then one line per source.

@@ -105,17 +105,26 @@ fn bot_state(t: &Test) -> Value {
         .unwrap_or(Value::Null)
 }
 
-fn audit_rows(t: &Test) -> Vec<(String, Value)> {
+/// The control calls in the audit log, oldest first.
+fn audit_rows(t: &Test) -> Vec<ss::store::AuditRow> {
     let store = ss::store::StoreReader::open(&ss::store::db_path(t.path())).unwrap();
-    let mut rows: Vec<(String, Value)> = store
+    let mut rows: Vec<ss::store::AuditRow> = store
         .audit(100)
         .unwrap()
         .into_iter()
-        .map(|r| (r.action, serde_json::from_str(&r.detail).unwrap()))
+        .filter(|r| r.action == "control_api")
         .collect();
     rows.reverse();
     rows
 }
+
+/// The audit actor of a guild member.
+fn actor((id, name): (&str, &str)) -> String {
+    format!("discord:{name}({id})@{GUILD}")
+}
+
+/// Every command the bot registers, in order.
+const COMMANDS: [&str; 7] = ["status", "clip", "poll", "giveaway", "timer", "say", "mod"];
 
 /// Every token of these tests must stay out of `text`.
 fn assert_no_token(text: &str, what: &str, gw: &DiscordGateway) {
@@ -175,8 +184,41 @@ async fn the_bot_identifies_once_heartbeats_on_schedule_and_resumes_until_told_t
         let (guild, body) = &m.registrations[0];
         assert_eq!(guild, GUILD);
         let names: Vec<&str> = body.as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
-        assert_eq!(names, ["status", "clip", "say", "mod"]);
+        assert_eq!(names, COMMANDS);
     }
+
+    // Alone, a moderator's /clip is recorded beside the store (with its audit row); /say needs
+    // the platform connections of `ss run` and says so.
+    let id = gw.command(
+        GUILD,
+        MODERATOR,
+        &[MOD_ROLE],
+        json!({"name": "clip", "type": 1, "options": [{"type": 4, "name": "seconds", "value": 15}]}),
+    );
+    let clip = gw.answer(&id).await;
+    assert!(clip.ephemeral());
+    assert!(clip.text().contains("of the last 15 s of demo is queued"), "{}", clip.text());
+    let id = gw.command(
+        GUILD,
+        MODERATOR,
+        &[MOD_ROLE],
+        json!({"name": "say", "type": 1, "options": [
+            {"type": 3, "name": "platform", "value": "kick"},
+            {"type": 3, "name": "text", "value": "hi"}]}),
+    );
+    let say = gw.answer(&id).await;
+    assert!(say.text().contains("needs the platform connections of `ss run`"), "{}", say.text());
+    let rows = audit_rows(&t);
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows[0].actor.as_deref(), Some(actor(MODERATOR).as_str()));
+    assert_eq!(rows[0].route.as_deref(), Some("discord /clip"));
+    assert!(rows[0].result.as_deref().unwrap().starts_with("ok queued"), "{rows:?}");
+    assert!(rows[1].result.as_deref().unwrap().starts_with("error unavailable"), "{rows:?}");
+    let store = ss::store::StoreReader::open(&ss::store::db_path(t.path())).unwrap();
+    let clips = store.clips(None).unwrap();
+    assert_eq!(clips.len(), 1, "{clips:?}");
+    assert_eq!(clips[0].duration_s, 15);
+    assert!(rows[0].result.as_deref().unwrap().contains(&clips[0].clip_id));
 
     // A dropped socket: resumed on the resume URL with the last sequence, no second Identify.
     gw.drop_connections();
@@ -185,7 +227,8 @@ async fn the_bot_identifies_once_heartbeats_on_schedule_and_resumes_until_told_t
         let m = gw.lock();
         assert_eq!(m.identifies.len(), 1, "no second Identify after a drop");
         assert_eq!(m.resumes[0].session_id, "session-1");
-        assert_eq!(m.resumes[0].seq, Some(2));
+        // READY, GUILD_CREATE and the two commands were dispatches 1 to 4.
+        assert_eq!(m.resumes[0].seq, Some(4));
         assert!(m.resumes[0].path.starts_with("/resume"), "{}", m.resumes[0].path);
     }
     // Op 7: reconnect and resume.
@@ -206,7 +249,7 @@ async fn the_bot_identifies_once_heartbeats_on_schedule_and_resumes_until_told_t
     assert_eq!(state["meta"]["schema"], "streamsuites.discord_runtime.v1");
     assert_eq!(state["session"]["resumes"], 2, "{state}");
     assert_eq!(state["application_id"], APPLICATION_ID);
-    assert_eq!(state["guilds"][GUILD]["commands_registered"], 4, "{state}");
+    assert_eq!(state["guilds"][GUILD]["commands_registered"], 7, "{state}");
     assert_eq!(state["guilds"][GUILD]["name"], "Demo server", "{state}");
     assert!(state["latency_ms"].is_u64(), "{state}");
     assert_eq!(state["identify"]["remaining"], 996, "{state}");
@@ -214,11 +257,11 @@ async fn the_bot_identifies_once_heartbeats_on_schedule_and_resumes_until_told_t
     let (code, stderr) = bot.stop().await;
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(bot_state(&t)["connection"], "stopped");
-    assert_eq!(
-        gw.lock().connections.last().unwrap().closed_by_client,
-        Some(1000),
-        "a stop ends the session"
-    );
+    // A stop ends the session with 1000 (read by the server as the frame arrives).
+    wait_until(limit, "the close frame of the stop", || {
+        gw.lock().connections.last().unwrap().closed_by_client == Some(1000)
+    })
+    .await;
     assert_no_token(&stderr, "the -vv log", &gw);
     assert_no_token(&t.read("runtime/discord/runtime.json"), "runtime.json", &gw);
 }
@@ -297,7 +340,7 @@ async fn inside_ss_run_commands_are_answered_in_time_acted_on_and_audited() {
     );
     let clip = gw.answer(&id).await;
     assert!(clip.ephemeral());
-    assert!(clip.text().starts_with("Clip `"), "{}", clip.text());
+    assert!(clip.text().contains("of the last 20 s of demo is queued"), "{}", clip.text());
     let id = gw.command(
         GUILD,
         VIEWER,
@@ -321,7 +364,7 @@ async fn inside_ss_run_commands_are_answered_in_time_acted_on_and_audited() {
     );
     let timeout = gw.answer(&id).await;
     assert!(
-        timeout.text().to_lowercase().contains("timeout of spammer"),
+        timeout.text().contains("Timeout queued on demo/kick"),
         "{}",
         timeout.text()
     );
@@ -351,34 +394,46 @@ async fn inside_ss_run_commands_are_answered_in_time_acted_on_and_audited() {
     let (code, stderr) = run.stop().await;
     assert_eq!(code, 0, "{stderr}");
 
-    // One audit row per change: who, where, with what role, and the result.
+    // One audit row per change, as the control API writes them: who (the Discord user and
+    // guild), with what role, the command, the change as asked, and the result.
     let rows = audit_rows(&t);
-    let actions: Vec<(&str, &str)> = rows
+    let seen: Vec<(&str, &str)> = rows
         .iter()
-        .map(|(a, d)| (a.as_str(), d["result"].as_str().unwrap()))
+        .map(|r| {
+            let result = r.result.as_deref().unwrap();
+            (r.route.as_deref().unwrap(), &result[..result.find(':').unwrap()])
+        })
         .collect();
     assert_eq!(
-        actions,
-        [("clip", "queued"), ("clip", "denied"), ("timeout", "queued"), ("say", "queued")]
+        seen,
+        [
+            ("discord /clip", "ok queued"),
+            ("discord /clip", "error forbidden"),
+            ("discord /mod", "ok queued"),
+            ("discord /say", "ok queued")
+        ]
     );
-    let (_, clip_row) = &rows[0];
-    assert_eq!(clip_row["via"], "discord");
-    assert_eq!(clip_row["operator"]["id"], MODERATOR.0);
-    assert_eq!(clip_row["operator"]["name"], "Mason");
-    assert_eq!(clip_row["operator"]["guild"], GUILD);
-    assert_eq!(clip_row["operator"]["role"], "moderator");
-    assert_eq!(clip_row["arguments"]["seconds"], 20);
-    assert_eq!(rows[1].1["operator"]["role"], "viewer");
-    assert_eq!(rows[3].1["cause"], format!("discord:{say_id}"));
-    // The clip job is in the store, requested for 20 s; the denied one never was.
+    assert_eq!(rows[0].actor.as_deref(), Some(actor(MODERATOR).as_str()));
+    assert_eq!(rows[0].role.as_deref(), Some("moderator"));
+    assert_eq!(rows[0].arguments.as_ref().unwrap()["duration_s"], 20);
+    assert_eq!(rows[1].actor.as_deref(), Some(actor(VIEWER).as_str()));
+    assert_eq!(rows[1].role.as_deref(), Some("viewer"));
+    let timeout_args = rows[2].arguments.as_ref().unwrap();
+    assert_eq!(timeout_args["change"], "timeout");
+    assert_eq!(timeout_args["user_id"], "777", "the user named in Discord, found in chat");
+    assert_eq!(timeout_args["seconds"], 300);
+    // The clip job is in the store, requested for 20 s; the refused one never was.
     let store = ss::store::StoreReader::open(&ss::store::db_path(t.path())).unwrap();
     let clips = store.clips(None).unwrap();
     assert_eq!(clips.len(), 1, "{clips:?}");
     assert_eq!(clips[0].duration_s, 20);
-    assert_eq!(clips[0].clip_id, clip_row["clip_id"].as_str().unwrap());
-    // The command sent to Kick names its cause.
+    assert!(rows[0].result.as_deref().unwrap().contains(&clips[0].clip_id));
+    // The command sent to Kick names its cause: the Discord user's control call.
+    let cause = format!("control:{}", actor(MODERATOR));
     assert!(
-        stderr.lines().any(|l| l.contains("Command sent") && l.contains(&format!("discord:{say_id}"))),
+        stderr
+            .lines()
+            .any(|l| l.contains("Command sent") && l.contains(&cause)),
         "no log line for the /say with its cause"
     );
     assert_no_token(&stderr, "the -vv log", &gw);
@@ -423,13 +478,14 @@ async fn a_gateway_outage_changes_nothing_the_sources_record() {
     send(0, 20);
     // The gateway fails over and over (dropped sockets, server errors), then refuses the token.
     for _ in 0..3 {
-        gw.drop_connections();
+        let resumed = gw.resumes();
+        assert_eq!(gw.drop_connections(), 1);
         send(20, 25);
-        wait_until(limit, "the bot back", || gw.ready()).await;
+        wait_until(limit, "the bot back", || gw.resumes() > resumed && gw.ready()).await;
     }
     // Then the token is reset: the next new session is refused for good.
     gw.lock().reject_identify = true;
-    gw.invalidate(false);
+    assert_eq!(gw.invalidate(false), 1);
     wait_until(limit, "the bot stopped", || bot_state(&t)["connection"] == "stopped").await;
     send(25, 40);
     let recorded = |t: &Test| {
