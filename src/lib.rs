@@ -44,6 +44,8 @@
 //!   that turns a source going live into once-per-stream posts.
 //! - [`discord`]: the Discord control plane: a gateway bot answering slash commands through
 //!   [`control`] (inside `ss run`, or `ss discord` alone), with its state in `discord/runtime.json`.
+//! - [`init`]: a new runtime root (`ss init`): config files explained in `_comment` fields,
+//!   `.env.example`, `.gitignore`, the folders.
 //! - [`imports`]: what other bots export (quotes: Firebot's CSV export and database, CSV, JSON),
 //!   read into the runtime's types for `ss quotes import`.
 //! - [`obs`]: OBS over obs-websocket v5: one connection per configured OBS, its requests (scenes,
@@ -75,8 +77,8 @@ pub mod cli;
 pub mod clips;
 pub mod command;
 pub mod config;
-pub mod discord;
 pub mod control;
+pub mod discord;
 pub mod effects;
 pub mod engine;
 pub mod event;
@@ -85,6 +87,7 @@ pub mod guards;
 pub mod http;
 pub mod http_out;
 pub mod imports;
+pub mod init;
 pub mod json_spans;
 pub mod lanes;
 pub mod log_sink;

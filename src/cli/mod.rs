@@ -9,6 +9,7 @@ mod clip;
 mod completions;
 mod discord;
 mod export;
+mod init;
 mod logging;
 mod migrate;
 mod publish_state;
@@ -78,6 +79,8 @@ pub enum Command {
     Clip(clip::Args),
     /// Is the runtime healthy? Reads its snapshot; exit 0 healthy, 1 stale, failed or degraded.
     Status(status::Args),
+    /// Create a new runtime root ready to run: config files for the chosen platforms, .env.example, .gitignore.
+    Init(init::Args),
     /// Run the Discord bot alone: slash commands for operators, restartable without touching the streams.
     Discord(discord::Args),
     /// Bring the store to this ss's schema version (refused while an `ss run` holds it).
@@ -164,6 +167,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Some(Command::Clip(args)) => clip::run(&root, args),
         Some(Command::Migrate(args)) => migrate::run(&root, args),
         Some(Command::Discord(args)) => discord::run(&root, args),
+        Some(Command::Init(args)) => init::run(&root, args),
         Some(Command::Auth(args)) => auth::run(&root, args),
         Some(Command::Quotes(args)) => quotes::run(&root, args),
         None => {

@@ -5,6 +5,7 @@
 //! checks a schema cannot express (cross-file references, unique ids, regexes that compile). `ss run`
 //! and `ss validate-config` go through the same path, so whatever validates also runs.
 
+pub mod comments;
 mod community_checks;
 pub mod files;
 pub mod model;

@@ -737,7 +737,10 @@ fn discord(config: &DiscordConfig, creators: Option<&CreatorsConfig>, out: &mut 
             );
         }
         if guild.creator.is_none()
-            && guild.roles.values().any(|r| *r >= crate::config::model::ControlRole::Moderator)
+            && guild
+                .roles
+                .values()
+                .any(|r| *r >= crate::config::model::ControlRole::Moderator)
         {
             out.warn(
                 k,

@@ -248,6 +248,11 @@ fn check_one(
 
 /// Deserializes `text` as `kind` into its slot in `config`.
 fn apply_typed(kind: ConfigKind, text: &str, config: &mut Config) -> serde_json::Result<()> {
+    if super::comments::may_have_comments(text) {
+        let mut value: serde_json::Value = serde_json::from_str(text)?;
+        super::comments::strip(&mut value);
+        return apply_value(kind, value, config);
+    }
     match kind {
         ConfigKind::System => config.system = serde_json::from_str(text)?,
         ConfigKind::Creators => config.creators = serde_json::from_str(text)?,
@@ -258,6 +263,27 @@ fn apply_typed(kind: ConfigKind, text: &str, config: &mut Config) -> serde_json:
         ConfigKind::Posting => config.posting = serde_json::from_str(text)?,
         ConfigKind::Moderation => config.moderation = serde_json::from_str(text)?,
         ConfigKind::Obs => config.obs = serde_json::from_str(text)?,
+    }
+    Ok(())
+}
+
+/// [`apply_typed`] from a value (comments already stripped).
+fn apply_value(
+    kind: ConfigKind,
+    value: serde_json::Value,
+    config: &mut Config,
+) -> serde_json::Result<()> {
+    use serde_json::from_value;
+    match kind {
+        ConfigKind::System => config.system = from_value(value)?,
+        ConfigKind::Creators => config.creators = from_value(value)?,
+        ConfigKind::Platforms => config.platforms = from_value(value)?,
+        ConfigKind::Triggers => config.triggers = from_value(value)?,
+        ConfigKind::Discord => config.discord = from_value(value)?,
+        ConfigKind::RateLimits => config.ratelimits = from_value(value)?,
+        ConfigKind::Posting => config.posting = from_value(value)?,
+        ConfigKind::Moderation => config.moderation = from_value(value)?,
+        ConfigKind::Obs => config.obs = from_value(value)?,
     }
     Ok(())
 }
@@ -440,7 +466,7 @@ pub(crate) fn load_checked(
             return None;
         }
     };
-    let value: serde_json::Value = match serde_json::from_str(&text) {
+    let mut value: serde_json::Value = match serde_json::from_str(&text) {
         Ok(v) => v,
         Err(e) => {
             let pos = Position {
@@ -452,6 +478,7 @@ pub(crate) fn load_checked(
             return None;
         }
     };
+    super::comments::strip(&mut value);
     let before = report.errors.len();
     let found: Vec<(String, String)> = validator
         .iter_errors(&value)

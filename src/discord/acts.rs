@@ -183,7 +183,8 @@ async fn record(
     clip: Option<crate::store::NewClip>,
 ) -> Result<Option<String>, crate::store::StoreError> {
     tokio::task::spawn_blocking(move || {
-        Store::open_for_change(&crate::store::db_path(&root))?.control_call_now(&call, clip.as_ref())
+        Store::open_for_change(&crate::store::db_path(&root))?
+            .control_call_now(&call, clip.as_ref())
     })
     .await
     .map_err(|e| crate::store::StoreError::Refused(format!("the store task ended: {e}")))?
@@ -191,7 +192,12 @@ async fn record(
 
 /// The caller a guild member is: named by their Discord user and guild (never a token), with the
 /// highest `ss` role their guild roles map to; `None` when none does.
-pub fn caller(user_id: &str, user_name: &str, guild_id: &str, role: Option<ControlRole>) -> Option<Caller> {
+pub fn caller(
+    user_id: &str,
+    user_name: &str,
+    guild_id: &str,
+    role: Option<ControlRole>,
+) -> Option<Caller> {
     role.map(|role| Caller {
         name: format!("discord:{user_name}({user_id})@{guild_id}"),
         role,

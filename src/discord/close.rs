@@ -81,10 +81,7 @@ mod tests {
             assert_eq!(action(Some(code)), CloseAction::NewSession, "{code}");
         }
         for code in [4004, 4010, 4011, 4012, 4013, 4014] {
-            assert!(
-                matches!(action(Some(code)), CloseAction::Stop(_)),
-                "{code}"
-            );
+            assert!(matches!(action(Some(code)), CloseAction::Stop(_)), "{code}");
         }
         let CloseAction::Stop(fatal) = action(Some(4004)) else {
             unreachable!()
@@ -93,6 +90,9 @@ mod tests {
         let CloseAction::Stop(fatal) = action(Some(4014)) else {
             unreachable!()
         };
-        assert!(fatal.to_string().contains("Privileged Gateway Intents"), "{fatal}");
+        assert!(
+            fatal.to_string().contains("Privileged Gateway Intents"),
+            "{fatal}"
+        );
     }
 }

@@ -388,7 +388,6 @@ pub fn asked(data: &CommandData, creator: Option<&str>) -> Result<Asked, Command
     Ok(Asked::Change(change))
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -536,7 +535,9 @@ mod tests {
     #[test]
     fn options_that_do_not_fit_are_refused_by_name() {
         let err = asked(
-            &data(r#"{"name":"clip","type":1,"options":[{"type":4,"name":"seconds","value":9999}]}"#),
+            &data(
+                r#"{"name":"clip","type":1,"options":[{"type":4,"name":"seconds","value":9999}]}"#,
+            ),
             Some("demo"),
         )
         .unwrap_err();

@@ -364,7 +364,12 @@ impl<'a> Gateway<'a> {
                     continue;
                 }
             };
-            tracing::trace!(op = frame.op, event = frame.t.as_deref().unwrap_or(""), seq = frame.s, "Gateway frame.");
+            tracing::trace!(
+                op = frame.op,
+                event = frame.t.as_deref().unwrap_or(""),
+                seq = frame.s,
+                "Gateway frame."
+            );
             match frame.op {
                 wire::OP_DISPATCH => {
                     if let Some(s) = frame.s {
@@ -388,7 +393,8 @@ impl<'a> Gateway<'a> {
                     heartbeat.acked(Instant::now());
                     if let Some(latency) = heartbeat.latency() {
                         self.state.update(|s| {
-                            s.latency_ms = Some(u64::try_from(latency.as_millis()).unwrap_or(u64::MAX));
+                            s.latency_ms =
+                                Some(u64::try_from(latency.as_millis()).unwrap_or(u64::MAX));
                         });
                     }
                 }
@@ -463,7 +469,9 @@ impl<'a> Gateway<'a> {
                 true
             }
             "GUILD_CREATE" => {
-                if let Ok(guild) = crate::wire::from_value::<wire::GuildCreate>("GUILD_CREATE", &frame.d) {
+                if let Ok(guild) =
+                    crate::wire::from_value::<wire::GuildCreate>("GUILD_CREATE", &frame.d)
+                {
                     self.state.update(|s| {
                         let entry = s.guilds.entry(guild.id).or_insert_with(GuildState::default);
                         entry.name = guild.name;
@@ -473,7 +481,9 @@ impl<'a> Gateway<'a> {
                 false
             }
             "GUILD_DELETE" => {
-                if let Ok(guild) = crate::wire::from_value::<wire::GuildDelete>("GUILD_DELETE", &frame.d) {
+                if let Ok(guild) =
+                    crate::wire::from_value::<wire::GuildDelete>("GUILD_DELETE", &frame.d)
+                {
                     self.state.update(|s| {
                         if let Some(entry) = s.guilds.get_mut(&guild.id) {
                             entry.available = false;
@@ -486,7 +496,9 @@ impl<'a> Gateway<'a> {
             "INTERACTION_CREATE" => {
                 match crate::wire::from_value::<wire::Interaction>("INTERACTION_CREATE", &frame.d) {
                     Ok(interaction) => self.dispatch.interaction(interaction),
-                    Err(e) => tracing::warn!(error = %e, "Ignored an interaction that does not fit."),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "Ignored an interaction that does not fit.")
+                    }
                 }
                 false
             }

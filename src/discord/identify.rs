@@ -122,7 +122,10 @@ mod tests {
         gate.identified(now);
         assert_eq!(gate.admit(now), Admit::Now, "two per window");
         gate.identified(now + Duration::from_secs(1));
-        assert_eq!(gate.admit(now + Duration::from_secs(2)), Admit::After(now + CONCURRENCY_WINDOW));
+        assert_eq!(
+            gate.admit(now + Duration::from_secs(2)),
+            Admit::After(now + CONCURRENCY_WINDOW)
+        );
     }
 
     #[tokio::test(start_paused = true)]

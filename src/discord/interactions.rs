@@ -116,7 +116,15 @@ struct Answer {
 
 impl Inner {
     async fn register(&self, application_id: &str) {
-        let guilds: Vec<String> = self.config.borrow().discord.discord.guilds.keys().cloned().collect();
+        let guilds: Vec<String> = self
+            .config
+            .borrow()
+            .discord
+            .discord
+            .guilds
+            .keys()
+            .cloned()
+            .collect();
         let definitions = commands::definitions();
         for guild in guilds {
             let done = self
@@ -150,7 +158,9 @@ impl Inner {
                         entry.commands_registered = *n;
                         entry.registration_error = None;
                     }
-                    Err(e) => entry.registration_error = Some(crate::sanitize::message(&e.to_string())),
+                    Err(e) => {
+                        entry.registration_error = Some(crate::sanitize::message(&e.to_string()))
+                    }
                 }
                 if result.is_ok() {
                     s.commands = NAMES.to_vec();
@@ -163,7 +173,11 @@ impl Inner {
         if interaction.kind == INTERACTION_PING {
             let _ = self
                 .rest
-                .callback(&interaction.id, &interaction.token, &serde_json::json!({"type": 1}))
+                .callback(
+                    &interaction.id,
+                    &interaction.token,
+                    &serde_json::json!({"type": 1}),
+                )
                 .await;
             return;
         }
@@ -219,7 +233,12 @@ impl Inner {
     }
 
     /// Does what was asked; the answer's text.
-    async fn perform(&self, caller: &Caller, route: &str, asked: Asked) -> Result<String, ControlError> {
+    async fn perform(
+        &self,
+        caller: &Caller,
+        route: &str,
+        asked: Asked,
+    ) -> Result<String, ControlError> {
         let change = match asked {
             Asked::Status => return self.status().await.map(|h| status_text(&h)),
             Asked::Change(change) => change,
@@ -268,7 +287,10 @@ impl Inner {
 
     /// The runtime's health, judged from its snapshot as `ss status` does.
     async fn status(&self) -> Result<Health, ControlError> {
-        let path = self.acts.root().join("runtime/exports/runtime_snapshot.json");
+        let path = self
+            .acts
+            .root()
+            .join("runtime/exports/runtime_snapshot.json");
         let cadence = self.config.borrow().system.exports.cadence_s;
         let stale_after = Duration::from_secs_f64((cadence * 3.0).max(1.0));
         let text = tokio::fs::read_to_string(&path).await.map_err(|e| {
@@ -288,7 +310,9 @@ impl Inner {
     fn read(&self, interaction: &Interaction) -> Result<(Caller, Asked, Option<String>), Refusal> {
         let plain = |text: String| Refusal { text, audit: None };
         let Some(guild_id) = interaction.guild_id.as_deref() else {
-            return Err(plain("Use the bot's commands in a server it serves.".into()));
+            return Err(plain(
+                "Use the bot's commands in a server it serves.".into(),
+            ));
         };
         let config = self.config.borrow();
         let Some(guild) = config.discord.discord.guilds.get(guild_id) else {
@@ -297,7 +321,9 @@ impl Inner {
             )));
         };
         let Some(member) = &interaction.member else {
-            return Err(plain("Use the bot's commands in a server it serves.".into()));
+            return Err(plain(
+                "Use the bot's commands in a server it serves.".into(),
+            ));
         };
         let Some(data) = &interaction.data else {
             return Err(plain("The command came without its name.".into()));
@@ -305,13 +331,20 @@ impl Inner {
         let asked = commands::asked(data, guild.creator.as_deref())
             .map_err(|e| plain(format!("Refused: {e}.")))?;
         let role = guild.role_of(guild_id, &member.roles);
-        let Some(caller) = acts::caller(&member.user.id, member.user.display(), guild_id, role) else {
+        let Some(caller) = acts::caller(&member.user.id, member.user.display(), guild_id, role)
+        else {
             let text = "Refused: none of your roles in this server is mapped to an ss role (discord.json \"roles\"); ask the owner.".to_owned();
             // Who tried to change something without a role is audited, as a refused API call is.
             let audit = match &asked {
                 Asked::Status => None,
                 _ => Some((
-                    acts::caller(&member.user.id, member.user.display(), guild_id, Some(crate::config::model::ControlRole::Viewer)).expect("a role was given"),
+                    acts::caller(
+                        &member.user.id,
+                        member.user.display(),
+                        guild_id,
+                        Some(crate::config::model::ControlRole::Viewer),
+                    )
+                    .expect("a role was given"),
                     serde_json::json!({"command": data.name}),
                     ControlError::Forbidden {
                         name: member.user.display().to_owned(),
@@ -441,7 +474,10 @@ pub fn status_text(health: &Health) -> String {
     if health.degraded {
         out.push_str(&format!(
             "\nStore degraded: {}",
-            health.degraded_reason.as_deref().unwrap_or("commits failing")
+            health
+                .degraded_reason
+                .as_deref()
+                .unwrap_or("commits failing")
         ));
     }
     out.push_str(&format!(
@@ -449,9 +485,10 @@ pub fn status_text(health: &Health) -> String {
         health.events_received, health.events_recorded, health.events_dropped
     ));
     for source in &health.sources {
-        let age = source
-            .last_event_age_s
-            .map_or_else(|| "no event yet".to_owned(), |s| format!("last event {s} s ago"));
+        let age = source.last_event_age_s.map_or_else(
+            || "no event yet".to_owned(),
+            |s| format!("last event {s} s ago"),
+        );
         out.push_str(&format!(
             "\n- {}/{}: {}, {age}, {} events, {} reconnects",
             source.creator, source.platform, source.state, source.events, source.reconnects

@@ -103,9 +103,17 @@ impl Rest {
     /// `GET /gateway/bot`.
     pub async fn gateway_bot(&self) -> Result<GatewayBot, RestError> {
         let text = self
-            .call("GET /gateway/bot", reqwest::Method::GET, "/gateway/bot".into(), None)
+            .call(
+                "GET /gateway/bot",
+                reqwest::Method::GET,
+                "/gateway/bot".into(),
+                None,
+            )
             .await?;
-        Ok(crate::wire::from_str("the answer of GET /gateway/bot", &text)?)
+        Ok(crate::wire::from_str(
+            "the answer of GET /gateway/bot",
+            &text,
+        )?)
     }
 
     /// `PUT /applications/{app}/guilds/{guild}/commands` with `commands`; the number registered.
@@ -138,10 +146,7 @@ impl Rest {
         self.call(
             "the interaction callback",
             reqwest::Method::POST,
-            format!(
-                "/interactions/{interaction_id}/{}/callback",
-                token.expose()
-            ),
+            format!("/interactions/{interaction_id}/{}/callback", token.expose()),
             Some(response),
         )
         .await
@@ -213,7 +218,8 @@ impl Rest {
             if (200..300).contains(&status) {
                 return Ok(text);
             }
-            let answer: ErrorAnswer = crate::wire::from_str("a Discord error", &text).unwrap_or_default();
+            let answer: ErrorAnswer =
+                crate::wire::from_str("a Discord error", &text).unwrap_or_default();
             match status {
                 401 => return Err(RestError::Unauthorized { call }),
                 429 => {
@@ -313,12 +319,22 @@ mod tests {
         let body = reply("@everyone clip queued", true);
         assert_eq!(body["type"], 4);
         assert_eq!(body["data"]["flags"], 64);
-        assert_eq!(body["data"]["allowed_mentions"]["parse"], serde_json::json!([]));
+        assert_eq!(
+            body["data"]["allowed_mentions"]["parse"],
+            serde_json::json!([])
+        );
         assert!(reply("status", false)["data"].get("flags").is_none());
-        assert_eq!(defer(true), serde_json::json!({"type": 5, "data": {"flags": 64}}));
+        assert_eq!(
+            defer(true),
+            serde_json::json!({"type": 5, "data": {"flags": 64}})
+        );
         let long = "x".repeat(2500);
         assert_eq!(
-            message(&long, false)["content"].as_str().unwrap().chars().count(),
+            message(&long, false)["content"]
+                .as_str()
+                .unwrap()
+                .chars()
+                .count(),
             2000
         );
     }

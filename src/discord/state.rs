@@ -233,14 +233,14 @@ pub async fn run_writer(state: BotState, root: PathBuf, stop: CancellationToken)
     let write = |state: BotState, root: PathBuf| {
         let stamp = stamp.clone();
         async move {
-        let result = tokio::task::spawn_blocking(move || state.write(&root, &stamp)).await;
-        match result {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "Could not write discord/runtime.json.");
+            let result = tokio::task::spawn_blocking(move || state.write(&root, &stamp)).await;
+            match result {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "Could not write discord/runtime.json.");
+                }
+                Err(e) => tracing::warn!(error = %e, "Could not write discord/runtime.json."),
             }
-            Err(e) => tracing::warn!(error = %e, "Could not write discord/runtime.json."),
-        }
         }
     };
     write(state.clone(), root.clone()).await;

@@ -251,7 +251,8 @@ pub fn identify(token: &str) -> String {
 
 /// A Resume of `session_id` after sequence `seq`. Holds the token: sent, never logged.
 pub fn resume(token: &str, session_id: &str, seq: Option<u64>) -> String {
-    json!({"op": OP_RESUME, "d": {"token": token, "session_id": session_id, "seq": seq}}).to_string()
+    json!({"op": OP_RESUME, "d": {"token": token, "session_id": session_id, "seq": seq}})
+        .to_string()
 }
 
 #[cfg(test)]

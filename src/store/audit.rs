@@ -109,7 +109,9 @@ impl super::Store {
         clip: Option<&super::NewClip>,
     ) -> Result<Option<String>, StoreError> {
         self.immediately(|tx| {
-            let id = clip.map(|clip| super::clips::insert(tx, clip)).transpose()?;
+            let id = clip
+                .map(|clip| super::clips::insert(tx, clip))
+                .transpose()?;
             append_call(tx, call)?;
             Ok(id)
         })

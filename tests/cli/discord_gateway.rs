@@ -143,14 +143,7 @@ impl Drop for DiscordGateway {
     }
 }
 
-/// Polls `ok` every 20 ms until it holds; fails naming `what` after `limit`.
-pub async fn wait_until(limit: Duration, what: &str, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !ok() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
+pub use crate::harness::until_within as wait_until;
 
 impl DiscordGateway {
     /// Starts both servers; Hello announces `heartbeat_interval` ms.
@@ -287,8 +280,11 @@ impl DiscordGateway {
             {
                 s.seq += 1;
                 let seq = s.seq;
-                s.events.push((seq, "INTERACTION_CREATE".into(), payload.clone()));
-                frame = Some(json!({"op": 0, "s": seq, "t": "INTERACTION_CREATE", "d": payload}).to_string());
+                s.events
+                    .push((seq, "INTERACTION_CREATE".into(), payload.clone()));
+                frame = Some(
+                    json!({"op": 0, "s": seq, "t": "INTERACTION_CREATE", "d": payload}).to_string(),
+                );
             }
             let targets: Vec<usize> = m.live.keys().copied().collect();
             (id, token, frame, targets)
@@ -312,17 +308,21 @@ impl DiscordGateway {
 
     /// The interaction `id` once its answer (callback, and the edit after a deferral) is in.
     pub async fn answer(&self, id: &str) -> Sent {
-        wait_until(Duration::from_secs(15), &format!("the answer to interaction {id}"), || {
-            let m = self.lock();
-            m.interactions.iter().any(|s| {
-                s.id == id
-                    && match &s.callback {
-                        Some((_, body, _)) if body["type"] == 5 => !s.edits.is_empty(),
-                        Some(_) => true,
-                        None => false,
-                    }
-            })
-        })
+        wait_until(
+            Duration::from_secs(15),
+            &format!("the answer to interaction {id}"),
+            || {
+                let m = self.lock();
+                m.interactions.iter().any(|s| {
+                    s.id == id
+                        && match &s.callback {
+                            Some((_, body, _)) if body["type"] == 5 => !s.edits.is_empty(),
+                            Some(_) => true,
+                            None => false,
+                        }
+                })
+            },
+        )
         .await;
         self.lock()
             .interactions
@@ -360,7 +360,9 @@ impl Sent {
 
 fn dispatch_frame(session: &mut Session, event: &str, d: Value) -> String {
     session.seq += 1;
-    session.events.push((session.seq, event.to_owned(), d.clone()));
+    session
+        .events
+        .push((session.seq, event.to_owned(), d.clone()));
     json!({"op": 0, "s": session.seq, "t": event, "d": d}).to_string()
 }
 
@@ -586,9 +588,23 @@ async fn rest(
             json!({"url": format!("ws://127.0.0.1:{}", state.gateway_port), "shards": 1,
                    "session_start_limit": {"total": 1000, "remaining": m.remaining_identifies, "reset_after": 14_400_000, "max_concurrency": 1}}),
         ),
-        ("PUT", ["api", "v10", "applications", app, "guilds", guild, "commands"]) => {
+        (
+            "PUT",
+            [
+                "api",
+                "v10",
+                "applications",
+                app,
+                "guilds",
+                guild,
+                "commands",
+            ],
+        ) => {
             if *app != APPLICATION_ID {
-                return answer(404, json!({"message": "Unknown Application", "code": 10002}));
+                return answer(
+                    404,
+                    json!({"message": "Unknown Application", "code": 10002}),
+                );
             }
             let Some(commands) = body.as_array() else {
                 return invalid_form("the body must be an array of commands");
@@ -597,7 +613,9 @@ async fn rest(
                 let name = c["name"].as_str().unwrap_or_default();
                 let description = c["description"].as_str().unwrap_or_default();
                 (1..=32).contains(&name.len())
-                    && name.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_' || ch == '-')
+                    && name.chars().all(|ch| {
+                        ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_' || ch == '-'
+                    })
                     && (1..=100).contains(&description.chars().count())
                     && c["options"].as_array().into_iter().flatten().all(ok)
             }
@@ -620,42 +638,80 @@ async fn rest(
             answer(200, Value::Array(answered))
         }
         ("POST", ["api", "v10", "interactions", id, token, "callback"]) => {
-            let Some(sent) = m.interactions.iter_mut().find(|s| s.id == *id && s.token == *token) else {
-                return answer(404, json!({"message": "Unknown interaction", "code": 10062}));
+            let Some(sent) = m
+                .interactions
+                .iter_mut()
+                .find(|s| s.id == *id && s.token == *token)
+            else {
+                return answer(
+                    404,
+                    json!({"message": "Unknown interaction", "code": 10062}),
+                );
             };
             let late = sent
                 .dispatched_at
                 .is_none_or(|at| at.elapsed() > ANSWER_DEADLINE);
             if sent.callback.is_some() {
-                return answer(400, json!({"message": "Interaction has already been acknowledged.", "code": 40060}));
+                return answer(
+                    400,
+                    json!({"message": "Interaction has already been acknowledged.", "code": 40060}),
+                );
             }
             let status = if late { 404 } else { 204 };
             sent.callback = Some((Instant::now(), body.clone(), status));
             if late {
-                return answer(404, json!({"message": "Unknown interaction", "code": 10062}));
+                return answer(
+                    404,
+                    json!({"message": "Unknown interaction", "code": 10062}),
+                );
             }
             let kind = body["type"].as_u64().unwrap_or(0);
             if !matches!(kind, 1 | 4 | 5) {
                 return invalid_form("unknown callback type");
             }
-            if kind == 4 && body["data"]["content"].as_str().is_none_or(|c| c.is_empty() || c.chars().count() > 2000) {
+            if kind == 4
+                && body["data"]["content"]
+                    .as_str()
+                    .is_none_or(|c| c.is_empty() || c.chars().count() > 2000)
+            {
                 return invalid_form("content must be 1 to 2000 characters");
             }
             StatusCode::NO_CONTENT.into_response()
         }
-        ("PATCH", ["api", "v10", "webhooks", app, token, "messages", "@original"]) => {
+        (
+            "PATCH",
+            [
+                "api",
+                "v10",
+                "webhooks",
+                app,
+                token,
+                "messages",
+                "@original",
+            ],
+        ) => {
             if *app != APPLICATION_ID {
                 return answer(404, json!({"message": "Unknown Webhook", "code": 10015}));
             }
-            let Some(sent) = m.interactions.iter_mut().find(|s| s.token == *token && s.callback.as_ref().is_some_and(|c| c.2 == 204)) else {
+            let Some(sent) = m
+                .interactions
+                .iter_mut()
+                .find(|s| s.token == *token && s.callback.as_ref().is_some_and(|c| c.2 == 204))
+            else {
                 return answer(404, json!({"message": "Unknown Webhook", "code": 10015}));
             };
             sent.edits.push(body.clone());
-            answer(200, json!({"id": "1200000000000000001", "content": body["content"]}))
+            answer(
+                200,
+                json!({"id": "1200000000000000001", "content": body["content"]}),
+            )
         }
         ("POST", ["api", "v10", "channels", channel, "messages"]) => {
             m.messages.push((channel.to_string(), body.clone()));
-            answer(200, json!({"id": "1200000000000000002", "channel_id": channel}))
+            answer(
+                200,
+                json!({"id": "1200000000000000002", "channel_id": channel}),
+            )
         }
         _ => answer(404, json!({"message": "404: Not Found", "code": 0})),
     }

@@ -145,7 +145,10 @@ async fn the_bot_identifies_once_heartbeats_on_schedule_and_resumes_until_told_t
     let interval = Duration::from_millis(1000);
     let gw = DiscordGateway::start(1000).await;
     let t = Test::new();
-    t.write("runtime/config/discord.json", &discord_json(&gw, false, None));
+    t.write(
+        "runtime/config/discord.json",
+        &discord_json(&gw, false, None),
+    );
     t.run(&["validate-config"]).status(0);
     let bot = Running::start(&t, &["discord"], &[("DISCORD_BOT_TOKEN", TOKEN)]);
     let limit = Duration::from_secs(20);
@@ -157,7 +160,11 @@ async fn the_bot_identifies_once_heartbeats_on_schedule_and_resumes_until_told_t
         assert_eq!(m.identifies.len(), 1);
         assert_eq!(m.identifies[0].intents, 1, "GUILDS only");
         assert!(m.identifies[0].body.get("compress").is_none());
-        assert!(m.connections[0].path.contains("v=10&encoding=json"), "{}", m.connections[0].path);
+        assert!(
+            m.connections[0].path.contains("v=10&encoding=json"),
+            "{}",
+            m.connections[0].path
+        );
     }
     // The heartbeat: the first within one interval of Hello (the jitter), then one per interval.
     wait_until(limit, "four heartbeats", || {
@@ -168,22 +175,39 @@ async fn the_bot_identifies_once_heartbeats_on_schedule_and_resumes_until_told_t
         let m = gw.lock();
         let c = &m.connections[0];
         let first = c.heartbeats[0].0.duration_since(c.hello_at);
-        assert!(first <= interval + Duration::from_millis(300), "first beat after {first:?}");
+        assert!(
+            first <= interval + Duration::from_millis(300),
+            "first beat after {first:?}"
+        );
         for pair in c.heartbeats.windows(2) {
             let gap = pair[1].0.duration_since(pair[0].0);
-            assert!(gap >= interval - Duration::from_millis(50), "a beat {gap:?} after the last: early");
-            assert!(gap < interval * 2, "a beat {gap:?} after the last: one was missed");
+            assert!(
+                gap >= interval - Duration::from_millis(50),
+                "a beat {gap:?} after the last: early"
+            );
+            assert!(
+                gap < interval * 2,
+                "a beat {gap:?} after the last: one was missed"
+            );
         }
         // Each beat carries the last sequence number (READY 1, GUILD_CREATE 2).
         assert_eq!(c.heartbeats.last().unwrap().1, json!(2));
     }
     // Commands are registered in the configured guild once the application is known.
-    wait_until(limit, "the command registration", || !gw.lock().registrations.is_empty()).await;
+    wait_until(limit, "the command registration", || {
+        !gw.lock().registrations.is_empty()
+    })
+    .await;
     {
         let m = gw.lock();
         let (guild, body) = &m.registrations[0];
         assert_eq!(guild, GUILD);
-        let names: Vec<&str> = body.as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+        let names: Vec<&str> = body
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap())
+            .collect();
         assert_eq!(names, COMMANDS);
     }
 
@@ -197,7 +221,11 @@ async fn the_bot_identifies_once_heartbeats_on_schedule_and_resumes_until_told_t
     );
     let clip = gw.answer(&id).await;
     assert!(clip.ephemeral());
-    assert!(clip.text().contains("of the last 15 s of demo is queued"), "{}", clip.text());
+    assert!(
+        clip.text().contains("of the last 15 s of demo is queued"),
+        "{}",
+        clip.text()
+    );
     let id = gw.command(
         GUILD,
         MODERATOR,
@@ -207,37 +235,71 @@ async fn the_bot_identifies_once_heartbeats_on_schedule_and_resumes_until_told_t
             {"type": 3, "name": "text", "value": "hi"}]}),
     );
     let say = gw.answer(&id).await;
-    assert!(say.text().contains("needs the platform connections of `ss run`"), "{}", say.text());
+    assert!(
+        say.text()
+            .contains("needs the platform connections of `ss run`"),
+        "{}",
+        say.text()
+    );
     let rows = audit_rows(&t);
     assert_eq!(rows.len(), 2, "{rows:?}");
     assert_eq!(rows[0].actor.as_deref(), Some(actor(MODERATOR).as_str()));
     assert_eq!(rows[0].route.as_deref(), Some("discord /clip"));
-    assert!(rows[0].result.as_deref().unwrap().starts_with("ok queued"), "{rows:?}");
-    assert!(rows[1].result.as_deref().unwrap().starts_with("error unavailable"), "{rows:?}");
+    assert!(
+        rows[0].result.as_deref().unwrap().starts_with("ok queued"),
+        "{rows:?}"
+    );
+    assert!(
+        rows[1]
+            .result
+            .as_deref()
+            .unwrap()
+            .starts_with("error unavailable"),
+        "{rows:?}"
+    );
     let store = ss::store::StoreReader::open(&ss::store::db_path(t.path())).unwrap();
     let clips = store.clips(None).unwrap();
     assert_eq!(clips.len(), 1, "{clips:?}");
     assert_eq!(clips[0].duration_s, 15);
-    assert!(rows[0].result.as_deref().unwrap().contains(&clips[0].clip_id));
+    assert!(
+        rows[0]
+            .result
+            .as_deref()
+            .unwrap()
+            .contains(&clips[0].clip_id)
+    );
 
     // A dropped socket: resumed on the resume URL with the last sequence, no second Identify.
     gw.drop_connections();
-    wait_until(limit, "a resume after the drop", || gw.resumes() == 1 && gw.ready()).await;
+    wait_until(limit, "a resume after the drop", || {
+        gw.resumes() == 1 && gw.ready()
+    })
+    .await;
     {
         let m = gw.lock();
         assert_eq!(m.identifies.len(), 1, "no second Identify after a drop");
         assert_eq!(m.resumes[0].session_id, "session-1");
         // READY, GUILD_CREATE and the two commands were dispatches 1 to 4.
         assert_eq!(m.resumes[0].seq, Some(4));
-        assert!(m.resumes[0].path.starts_with("/resume"), "{}", m.resumes[0].path);
+        assert!(
+            m.resumes[0].path.starts_with("/resume"),
+            "{}",
+            m.resumes[0].path
+        );
     }
     // Op 7: reconnect and resume.
     gw.reconnect();
-    wait_until(limit, "a resume after op 7", || gw.resumes() == 2 && gw.ready()).await;
+    wait_until(limit, "a resume after op 7", || {
+        gw.resumes() == 2 && gw.ready()
+    })
+    .await;
     assert_eq!(gw.identifies(), 1, "no second Identify after op 7");
     // Op 9 with d: false: a new session (after the 5-second Identify window).
     gw.invalidate(false);
-    wait_until(limit, "a new Identify after op 9 false", || gw.identifies() == 2 && gw.ready()).await;
+    wait_until(limit, "a new Identify after op 9 false", || {
+        gw.identifies() == 2 && gw.ready()
+    })
+    .await;
     assert_eq!(gw.resumes(), 2, "op 9 false is not resumed");
 
     wait_until(limit, "the state file to show the new session", || {
@@ -271,7 +333,10 @@ async fn a_close_4004_stops_the_bot_with_a_message_naming_the_bot_token() {
     let gw = DiscordGateway::start(45_000).await;
     gw.lock().reject_identify = true;
     let t = Test::new();
-    t.write("runtime/config/discord.json", &discord_json(&gw, false, None));
+    t.write(
+        "runtime/config/discord.json",
+        &discord_json(&gw, false, None),
+    );
     let bot = Running::start(&t, &["discord"], &[("DISCORD_BOT_TOKEN", TOKEN)]);
     let (code, stderr) = bot.exited().await;
     assert_eq!(code, 2, "{stderr}");
@@ -281,7 +346,10 @@ async fn a_close_4004_stops_the_bot_with_a_message_naming_the_bot_token() {
     assert_eq!(gw.identifies(), 1, "a refused token is not tried again");
     let state = bot_state(&t);
     assert_eq!(state["connection"], "stopped");
-    assert!(state["last_error"].as_str().unwrap().contains("4004"), "{state}");
+    assert!(
+        state["last_error"].as_str().unwrap().contains("4004"),
+        "{state}"
+    );
     assert_no_token(&stderr, "the -vv log", &gw);
 }
 
@@ -310,7 +378,10 @@ async fn inside_ss_run_commands_are_answered_in_time_acted_on_and_audited() {
     pusher.wait_for_subscriptions(CHATROOM_CHANNEL, 1).await;
     let limit = Duration::from_secs(20);
     wait_until(limit, "the bot's session", || gw.ready()).await;
-    wait_until(limit, "the command registration", || !gw.lock().registrations.is_empty()).await;
+    wait_until(limit, "the command registration", || {
+        !gw.lock().registrations.is_empty()
+    })
+    .await;
     // A viewer the moderator will time out, seen in chat first.
     pusher.send_event(
         CHATROOM_CHANNEL,
@@ -326,7 +397,11 @@ async fn inside_ss_run_commands_are_answered_in_time_acted_on_and_audited() {
     // /status: public, within 3 s, the sources and the health.
     let id = gw.command(GUILD, VIEWER, &[], json!({"name": "status", "type": 1}));
     let status = gw.answer(&id).await;
-    assert_eq!(status.callback.as_ref().unwrap().2, 204, "answered within 3 s");
+    assert_eq!(
+        status.callback.as_ref().unwrap().2,
+        204,
+        "answered within 3 s"
+    );
     assert!(status.answered_in().unwrap() < Duration::from_secs(3));
     assert!(!status.ephemeral(), "/status is public");
     assert!(status.text().contains("demo/kick"), "{}", status.text());
@@ -340,7 +415,11 @@ async fn inside_ss_run_commands_are_answered_in_time_acted_on_and_audited() {
     );
     let clip = gw.answer(&id).await;
     assert!(clip.ephemeral());
-    assert!(clip.text().contains("of the last 20 s of demo is queued"), "{}", clip.text());
+    assert!(
+        clip.text().contains("of the last 20 s of demo is queued"),
+        "{}",
+        clip.text()
+    );
     let id = gw.command(
         GUILD,
         VIEWER,
@@ -349,7 +428,11 @@ async fn inside_ss_run_commands_are_answered_in_time_acted_on_and_audited() {
     );
     let refused = gw.answer(&id).await;
     assert!(refused.ephemeral());
-    assert!(refused.text().contains("needs the moderator role"), "{}", refused.text());
+    assert!(
+        refused.text().contains("needs the moderator role"),
+        "{}",
+        refused.text()
+    );
 
     // /mod timeout by name (from the chat) and /say: through Kick's API.
     let id = gw.command(
@@ -385,7 +468,9 @@ async fn inside_ss_run_commands_are_answered_in_time_acted_on_and_audited() {
     );
     gw.answer(&say_id).await;
     wait_until(limit, "the message posted on Kick", || {
-        api.chat().iter().any(|p| p.body["content"] == "Back in five!")
+        api.chat()
+            .iter()
+            .any(|p| p.body["content"] == "Back in five!")
     })
     .await;
     // The log channel hears of each change.
@@ -401,7 +486,10 @@ async fn inside_ss_run_commands_are_answered_in_time_acted_on_and_audited() {
         .iter()
         .map(|r| {
             let result = r.result.as_deref().unwrap();
-            (r.route.as_deref().unwrap(), &result[..result.find(':').unwrap()])
+            (
+                r.route.as_deref().unwrap(),
+                &result[..result.find(':').unwrap()],
+            )
         })
         .collect();
     assert_eq!(
@@ -420,14 +508,23 @@ async fn inside_ss_run_commands_are_answered_in_time_acted_on_and_audited() {
     assert_eq!(rows[1].role.as_deref(), Some("viewer"));
     let timeout_args = rows[2].arguments.as_ref().unwrap();
     assert_eq!(timeout_args["change"], "timeout");
-    assert_eq!(timeout_args["user_id"], "777", "the user named in Discord, found in chat");
+    assert_eq!(
+        timeout_args["user_id"], "777",
+        "the user named in Discord, found in chat"
+    );
     assert_eq!(timeout_args["seconds"], 300);
     // The clip job is in the store, requested for 20 s; the refused one never was.
     let store = ss::store::StoreReader::open(&ss::store::db_path(t.path())).unwrap();
     let clips = store.clips(None).unwrap();
     assert_eq!(clips.len(), 1, "{clips:?}");
     assert_eq!(clips[0].duration_s, 20);
-    assert!(rows[0].result.as_deref().unwrap().contains(&clips[0].clip_id));
+    assert!(
+        rows[0]
+            .result
+            .as_deref()
+            .unwrap()
+            .contains(&clips[0].clip_id)
+    );
     // The command sent to Kick names its cause: the Discord user's control call.
     let cause = format!("control:{}", actor(MODERATOR));
     assert!(
@@ -451,7 +548,10 @@ async fn a_gateway_outage_changes_nothing_the_sources_record() {
     let pusher = PusherServer::start(120).await;
     let api = KickApi::start(ACCESS, REFRESH, CLIENT_ID, CLIENT_SECRET, CHATROOM).await;
     let t = kick_root(&pusher, &api, kick_block());
-    t.write("runtime/config/discord.json", &discord_json(&gw, true, None));
+    t.write(
+        "runtime/config/discord.json",
+        &discord_json(&gw, true, None),
+    );
     let run = Running::start(
         &t,
         &["run"],
@@ -471,7 +571,12 @@ async fn a_gateway_outage_changes_nothing_the_sources_record() {
             pusher.send_event(
                 CHATROOM_CHANNEL,
                 CHAT_EVENT,
-                &chat_message(&format!("out-{i}"), "Viewer", 100 + i as u64, &format!("message {i}")),
+                &chat_message(
+                    &format!("out-{i}"),
+                    "Viewer",
+                    100 + i as u64,
+                    &format!("message {i}"),
+                ),
             );
         }
     };
@@ -481,12 +586,18 @@ async fn a_gateway_outage_changes_nothing_the_sources_record() {
         let resumed = gw.resumes();
         assert_eq!(gw.drop_connections(), 1);
         send(20, 25);
-        wait_until(limit, "the bot back", || gw.resumes() > resumed && gw.ready()).await;
+        wait_until(limit, "the bot back", || {
+            gw.resumes() > resumed && gw.ready()
+        })
+        .await;
     }
     // Then the token is reset: the next new session is refused for good.
     gw.lock().reject_identify = true;
     assert_eq!(gw.invalidate(false), 1);
-    wait_until(limit, "the bot stopped", || bot_state(&t)["connection"] == "stopped").await;
+    wait_until(limit, "the bot stopped", || {
+        bot_state(&t)["connection"] == "stopped"
+    })
+    .await;
     send(25, 40);
     let recorded = |t: &Test| {
         std::fs::read_to_string(t.path().join("runtime/exports/runtime_snapshot.json"))
