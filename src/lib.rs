@@ -57,6 +57,7 @@
 //!   control API (`/api/v1/`) and the control page (`/control`).
 //! - [`pages`]: the chat pages (replay window, OBS overlay, live chat): one script and stylesheet,
 //!   hostile chat kept inert, a strict Content-Security-Policy.
+//! - [`systemd`]: `sd_notify` for a `Type=notify` unit: ready, the run loop's watchdog, stopping.
 //! - [`status`]: the health of a runtime judged from its snapshot (`ss status`).
 //! - [`backoff`]: capped, jittered exponential backoff (sources, the store writer).
 //! - [`export`]: snapshot builders, manifest, publish mirror.
@@ -102,6 +103,7 @@ pub mod sources;
 pub mod status;
 pub mod store;
 mod swar;
+pub mod systemd;
 pub mod telemetry;
 pub mod trends;
 pub mod triggers;

@@ -92,6 +92,10 @@ pub fn command(
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .process_group(0);
+    // A service manager's notification socket is this process's, not FFmpeg's.
+    for name in crate::systemd::CHILD_ENV {
+        cmd.env_remove(name);
+    }
     #[cfg(target_os = "linux")]
     // SAFETY: the closure runs in the child between fork and exec and makes one async-signal-safe
     // system call (prctl); it allocates nothing and touches no lock.

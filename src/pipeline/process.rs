@@ -41,6 +41,8 @@ pub(super) struct Pipeline {
     pub feed: Option<crate::http::Feed>,
     /// Chat trends, when on (system.json `trends`).
     pub trends: Option<Trends>,
+    /// Counted once per batch taken from the lane: what a service manager's watchdog watches.
+    pub turns: crate::systemd::LoopTurns,
 }
 
 /// The run's chat trends: counted per accepted message, published (to `/events` and the exporter)
@@ -278,6 +280,7 @@ pub(super) async fn drain(
                 return Err(e);
             }
         }
+        pipeline.turns.turned();
     }
 }
 

@@ -129,6 +129,7 @@ pub async fn run(
         Duration::from_millis(limits.data_lane_block_ms),
     );
     let probe = lane.probe();
+    let lane_probe = probe.clone();
     let DataLane {
         sink, mut receiver, ..
     } = lane;
@@ -296,6 +297,7 @@ pub async fn run(
             .then(|| Trends::new(&config, trends)),
         feed,
         unsent_events: 0,
+        turns: crate::systemd::LoopTurns::default(),
     };
     if let Some(duration) = options.duration {
         stop_after(duration, &shutdown, &tasks);
@@ -308,6 +310,23 @@ pub async fn run(
         cadence_s = config.system.exports.cadence_s,
         "Runtime started; press Ctrl-C to stop."
     );
+    // Under a `Type=notify` unit: ready now that the sources started; the watchdog while the run
+    // loop is alive; stopping once shutdown begins.
+    if let Some(notifier) = crate::systemd::ServiceNotifier::from_env() {
+        notifier.tell("READY=1\nSTATUS=Running: sources started");
+        crate::systemd::spawn_watchdog(
+            notifier.clone(),
+            pipeline.turns.clone(),
+            lane_probe.clone(),
+            shutdown.clone(),
+            &tasks,
+        );
+        let token = shutdown.clone();
+        tasks.spawn(async move {
+            token.cancelled().await;
+            notifier.tell("STOPPING=1\nSTATUS=Stopping: finishing and writing the final exports");
+        });
+    }
     let run_loop = drain(
         &mut receiver,
         &mut pipeline,

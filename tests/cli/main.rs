@@ -39,6 +39,7 @@ mod run_notify;
 mod run_rumble;
 mod run_twitch;
 mod run_youtube;
+mod service;
 mod status;
 mod stream_events;
 mod twitch;
