@@ -450,7 +450,7 @@ mod tests {
             .filter(|k| !k.starts_with('_'))
             .map(String::as_str)
             .collect();
-        assert_eq!(names, ["kick", "sim", "twitch"]);
+        assert_eq!(names, ["sim", "twitch", "kick"]);
         assert_eq!(
             value["creators"][0]["platforms"]["kick"]["channel"],
             "my-channel"

@@ -327,6 +327,7 @@ mod tests {
             unsent_events: 0,
             feed: None,
             trends: None,
+            turns: Default::default(),
         }
     }
 
