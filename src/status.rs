@@ -70,6 +70,21 @@ pub struct Health {
     pub obs: Vec<ObsHealth>,
     /// Quota budgets left today, from `admin/quotas.json` when it is there (informational).
     pub quotas: Vec<QuotaHealth>,
+    /// The Discord bot, from `discord/runtime.json` when a bot ran in this root.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub discord: Option<BotHealth>,
+}
+
+/// The Discord bot as its state file shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BotHealth {
+    /// connecting, connected, reconnecting or stopped.
+    pub connection: String,
+    pub latency_ms: Option<u64>,
+    pub guilds: usize,
+    pub commands: usize,
+    pub identifies_left: Option<u64>,
+    pub last_error: Option<String>,
 }
 
 /// Why a snapshot could not be judged.
@@ -104,6 +119,28 @@ impl Health {
                 exhausted_until: p["exhausted_until"].as_str().map(str::to_owned),
             })
             .collect();
+        self
+    }
+
+    /// Reads the Discord bot's state (the parsed `discord/runtime.json`) into `self`. A bot that
+    /// stopped on an error (a refused token) makes the runtime unhealthy, naming it.
+    pub fn with_discord(mut self, state: &Value) -> Health {
+        let bot = BotHealth {
+            connection: state["connection"].as_str().unwrap_or("?").to_owned(),
+            latency_ms: state["latency_ms"].as_u64(),
+            guilds: state["guilds"].as_object().map_or(0, serde_json::Map::len),
+            commands: state["commands"].as_array().map_or(0, Vec::len),
+            identifies_left: state["identify"]["remaining"].as_u64(),
+            last_error: state["last_error"].as_str().map(str::to_owned),
+        };
+        if bot.connection == "stopped"
+            && let Some(error) = &bot.last_error
+        {
+            self.problems
+                .push(format!("the Discord bot stopped: {error}"));
+            self.healthy = false;
+        }
+        self.discord = Some(bot);
         self
     }
 
@@ -203,6 +240,7 @@ impl Health {
             sources,
             obs,
             quotas: Vec::new(),
+            discord: None,
         })
     }
 
@@ -274,6 +312,23 @@ impl Health {
                 o.requests_ok,
                 o.requests_failed,
                 o.last_error
+                    .as_deref()
+                    .map(|e| format!(", last error: {e}"))
+                    .unwrap_or_default()
+            ));
+        }
+        if let Some(bot) = &self.discord {
+            out.push_str(&format!(
+                "  {:<24} {:<10} latency {}, {} guilds, {} commands registered, Identify calls left {}{}\n",
+                "discord bot",
+                bot.connection,
+                bot.latency_ms
+                    .map_or_else(|| "unknown".to_owned(), |ms| format!("{ms} ms")),
+                bot.guilds,
+                bot.commands,
+                bot.identifies_left
+                    .map_or_else(|| "unknown".to_owned(), |n| n.to_string()),
+                bot.last_error
                     .as_deref()
                     .map(|e| format!(", last error: {e}"))
                     .unwrap_or_default()

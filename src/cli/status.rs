@@ -2,7 +2,8 @@
 //!
 //! Reads `runtime/exports/runtime_snapshot.json` (the daemon's own report, written on its cadence),
 //! prints each source's state, last event age, reconnects and errors, the store's health and the
-//! quota left (from `runtime/admin/quotas.json`), and flags a snapshot that stopped being refreshed. Exit 0 when healthy, 1 when stale, a source failed or the
+//! quota left (from `runtime/admin/quotas.json`), the Discord bot (from
+//! `runtime/discord/runtime.json`, unhealthy when it stopped on an error), and flags a snapshot that stopped being refreshed. Exit 0 when healthy, 1 when stale, a source failed or the
 //! store is degraded, 2 when there is no snapshot to read. The judging lives in [`crate::status`].
 
 use super::{Format, Outcome, UsageError};
@@ -90,15 +91,21 @@ fn judge(path: &Path, stale_after: Duration) -> anyhow::Result<Health> {
         .with_context(|| format!("{} is not valid JSON", path.display()))?;
     let health = Health::judge(&snapshot, chrono::Utc::now(), stale_after)
         .with_context(|| format!("{}", path.display()))?;
-    // The quota budgets sit beside the snapshot's export tree; a root without them has none.
-    let quotas = path
-        .parent()
-        .and_then(Path::parent)
-        .map(|runtime| runtime.join("admin/quotas.json"))
-        .and_then(|p| std::fs::read_to_string(p).ok())
-        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok());
-    Ok(match quotas {
+    // The quota budgets and the Discord bot's state sit beside the snapshot's export tree; a root
+    // without them has none.
+    let beside = |rel: &str| {
+        path.parent()
+            .and_then(Path::parent)
+            .map(|runtime| runtime.join(rel))
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+    };
+    let health = match beside("admin/quotas.json") {
         Some(quotas) => health.with_quotas(&quotas),
+        None => health,
+    };
+    Ok(match beside("discord/runtime.json") {
+        Some(bot) => health.with_discord(&bot),
         None => health,
     })
 }

@@ -405,6 +405,14 @@ async fn inside_ss_run_commands_are_answered_in_time_acted_on_and_audited() {
     assert!(status.answered_in().unwrap() < Duration::from_secs(3));
     assert!(!status.ephemeral(), "/status is public");
     assert!(status.text().contains("demo/kick"), "{}", status.text());
+    // `ss status` shows the bot beside the sources.
+    wait_until(limit, "ss status to show the connected bot", || {
+        let out = t.run(&["status"]);
+        out.stdout.lines().any(|l| {
+            l.contains("discord bot") && l.contains("connected") && l.contains("7 commands")
+        })
+    })
+    .await;
 
     // /clip 20 by a moderator: queued, one audit row; by a viewer: refused, nothing queued.
     let id = gw.command(
@@ -607,6 +615,15 @@ async fn a_gateway_outage_changes_nothing_the_sources_record() {
             .unwrap_or(0)
     };
     wait_until(limit, "every message recorded", || recorded(&t) >= 40).await;
+    // The bot that stopped for good is named by `ss status`; the sources are fine.
+    let status = t.run(&["status"]);
+    assert_eq!(status.status, 1, "{}", status.stdout);
+    assert!(
+        status.stdout.contains("the Discord bot stopped"),
+        "{}",
+        status.stdout
+    );
+    assert!(status.stdout.contains("4004"), "{}", status.stdout);
     let (code, stderr) = run.stop().await;
     assert_eq!(code, 0, "the run ends cleanly: {stderr}");
     let store = ss::store::StoreReader::open(&ss::store::db_path(t.path())).unwrap();
