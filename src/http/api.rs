@@ -225,6 +225,20 @@ static ROUTES: LazyLock<Vec<ApiRoute>> = LazyLock::new(|| {
         ),
         route!(
             POST,
+            "/api/v1/giveaways/{creator}",
+            MODERATOR,
+            Some("GiveawayBody"),
+            |c, call| change(c, call, "giveaway").await
+        ),
+        route!(
+            POST,
+            "/api/v1/timers/{creator}/{timer}/enabled",
+            MODERATOR,
+            Some("TimerToggleBody"),
+            |c, call| change(c, call, "set_timer").await
+        ),
+        route!(
+            POST,
             "/api/v1/clips/create",
             MODERATOR,
             Some("ClipBody"),
@@ -693,6 +707,63 @@ mod tests {
                 assert!(!text.contains(token), "a token in the audit log: {text}");
             }
         }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn giveaways_and_timers_name_what_is_missing() {
+        let f = fixture();
+        // The demo has no giveaways section and no timers: both say what to add, nothing is said.
+        let (status, body) = call(
+            &f.app,
+            "POST",
+            "/api/v1/giveaways/demo",
+            Some(MOD_TOKEN),
+            json!({"op": "open", "keyword": "pizza"}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("\"giveaways\": {\"demo\": {}}"),
+            "{body}"
+        );
+        let (status, body) = call(
+            &f.app,
+            "POST",
+            "/api/v1/timers/demo/socials/enabled",
+            Some(MOD_TOKEN),
+            json!({"enabled": false}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("no timer \"socials\""),
+            "{body}"
+        );
+        // A body that is not a giveaway operation is refused with the pointer.
+        let (status, body) = call(
+            &f.app,
+            "POST",
+            "/api/v1/giveaways/demo",
+            Some(MOD_TOKEN),
+            json!({"op": "raffle"}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        let (status, _) = call(
+            &f.app,
+            "POST",
+            "/api/v1/timers/demo/socials/enabled",
+            Some(VIEWER_TOKEN),
+            json!({"enabled": true}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

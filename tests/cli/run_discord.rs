@@ -363,6 +363,10 @@ async fn inside_ss_run_commands_are_answered_in_time_acted_on_and_audited() {
         "runtime/config/discord.json",
         &discord_json(&gw, true, Some("100000000000000009")),
     );
+    let mut triggers: Value =
+        serde_json::from_str(&t.read("runtime/config/triggers.json")).unwrap();
+    triggers["giveaways"] = json!({"demo": {}});
+    t.write("runtime/config/triggers.json", &triggers.to_string());
     t.run(&["validate-config"]).status(0);
     let run = Running::start(
         &t,
@@ -481,8 +485,33 @@ async fn inside_ss_run_commands_are_answered_in_time_acted_on_and_audited() {
             .any(|p| p.body["content"] == "Back in five!")
     })
     .await;
+    // /giveaway open: the operator's `!giveaway open pizza`, announced in the Kick chat.
+    let id = gw.command(
+        GUILD,
+        MODERATOR,
+        &[MOD_ROLE],
+        json!({"name": "giveaway", "type": 1, "options": [{"type": 1, "name": "open", "options": [
+            {"type": 3, "name": "keyword", "value": "pizza"},
+            {"type": 3, "name": "platform", "value": "kick"}]}]}),
+    );
+    let giveaway = gw.answer(&id).await;
+    assert!(
+        giveaway
+            .text()
+            .contains("handed to demo's triggers on kick"),
+        "{}",
+        giveaway.text()
+    );
+    wait_until(limit, "the giveaway announced on Kick", || {
+        api.chat().iter().any(|p| {
+            p.body["content"]
+                .as_str()
+                .is_some_and(|c| c.contains("pizza"))
+        })
+    })
+    .await;
     // The log channel hears of each change.
-    wait_until(limit, "four log lines", || gw.lock().messages.len() >= 4).await;
+    wait_until(limit, "five log lines", || gw.lock().messages.len() >= 5).await;
 
     let (code, stderr) = run.stop().await;
     assert_eq!(code, 0, "{stderr}");
@@ -506,7 +535,8 @@ async fn inside_ss_run_commands_are_answered_in_time_acted_on_and_audited() {
             ("discord /clip", "ok queued"),
             ("discord /clip", "error forbidden"),
             ("discord /mod", "ok queued"),
-            ("discord /say", "ok queued")
+            ("discord /say", "ok queued"),
+            ("discord /giveaway", "ok queued")
         ]
     );
     assert_eq!(rows[0].actor.as_deref(), Some(actor(MODERATOR).as_str()));
