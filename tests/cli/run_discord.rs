@@ -4,7 +4,8 @@
 //! with the fix named after a close 4004; inside `ss run` it registers its commands, answers
 //! `/status` within Discord's 3 seconds, queues a clip for a moderator and refuses one to a member
 //! without the role, times a user out and posts through Kick's loopback API, and writes one audit
-//! row per change. A gateway that keeps failing changes nothing the sources record. No token (the
+//! row per change; `/mod timeout` reaches the loopback Twitch Helix server once. A gateway that
+//! keeps failing changes nothing the sources record. No token (the
 //! bot's, an interaction's) reaches the `-vv` log, the exports or the bot's state file.
 
 use crate::discord_gateway::{APPLICATION_ID, DiscordGateway, TOKEN, wait_until};
@@ -668,5 +669,74 @@ async fn a_gateway_outage_changes_nothing_the_sources_record() {
     assert_eq!(ids.len(), 40, "{ids:?}");
     assert!(stderr.contains("The Discord bot stopped"), "{stderr}");
     assert!(stderr.contains("The sources keep running"), "{stderr}");
+    assert_no_token(&stderr, "the -vv log", &gw);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slash_mod_timeout_times_the_user_out_on_twitch_through_helix() {
+    use crate::eventsub_server::{BROADCASTER_ID, TwitchCloud};
+    use crate::run_eventsub::{
+        ACCESS, ALL_CREATED, CLIENT_ID, REFRESH, SCOPES, chat, logged_in, spawn_run_with, stop,
+    };
+    let gw = DiscordGateway::start(45_000).await;
+    let cloud = TwitchCloud::start(CLIENT_ID, ACCESS, REFRESH, SCOPES).await;
+    let t = logged_in(&cloud).await;
+    t.write(
+        "runtime/config/discord.json",
+        &discord_json(&gw, true, None),
+    );
+    t.run(&["validate-config"]).status(0);
+    let running = spawn_run_with(&t, &[("DISCORD_BOT_TOKEN", TOKEN)]);
+    cloud.wait_subscribed(&ALL_CREATED).await;
+    let limit = Duration::from_secs(20);
+    wait_until(limit, "the command registration", || {
+        !gw.lock().registrations.is_empty()
+    })
+    .await;
+    // The spammer chats first: the moderator names them as seen in chat.
+    cloud.notify(
+        "channel.chat.message",
+        chat("tw-1", "spammer42", "4242", "follow my channel", None),
+    );
+    wait_until(limit, "the chat message recorded", || {
+        std::fs::read_to_string(t.path().join("runtime/signals/chat_events.json"))
+            .is_ok_and(|s| s.contains("follow my channel"))
+    })
+    .await;
+    let id = gw.command(
+        GUILD,
+        MODERATOR,
+        &[MOD_ROLE],
+        json!({"name": "mod", "type": 1, "options": [{"type": 1, "name": "timeout", "options": [
+            {"type": 3, "name": "platform", "value": "twitch"},
+            {"type": 3, "name": "user", "value": "Spammer42"},
+            {"type": 4, "name": "seconds", "value": 600},
+            {"type": 3, "name": "reason", "value": "self-promotion"}]}]}),
+    );
+    let answer = gw.answer(&id).await;
+    assert!(
+        answer.text().contains("Timeout queued on demo/twitch"),
+        "{}",
+        answer.text()
+    );
+    wait_until(limit, "the timeout at Helix", || {
+        !cloud.calls_to("POST", "/moderation/bans").is_empty()
+    })
+    .await;
+    let (code, stderr) = stop(running).await;
+    assert_eq!(code, 0, "{stderr}");
+    let bans = cloud.calls_to("POST", "/moderation/bans");
+    assert_eq!(bans.len(), 1, "one timeout, sent once: {bans:?}");
+    assert_eq!(bans[0].query["broadcaster_id"], BROADCASTER_ID);
+    assert_eq!(
+        bans[0].body,
+        json!({"data": {"user_id": "4242", "duration": 600, "reason": "self-promotion"}})
+    );
+    assert!(bans[0].status < 300, "{:?}", bans[0]);
+    let rows = audit_rows(&t);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].route.as_deref(), Some("discord /mod"));
+    assert_eq!(rows[0].actor.as_deref(), Some(actor(MODERATOR).as_str()));
+    assert!(rows[0].result.as_deref().unwrap().starts_with("ok queued"));
     assert_no_token(&stderr, "the -vv log", &gw);
 }
