@@ -122,6 +122,21 @@ pub fn plan(options: &InitOptions, today: chrono::NaiveDate) -> Vec<PlannedFile>
     files
 }
 
+/// Creates [`FOLDERS`] below `dir` and writes `files` there, each atomically; the error names the
+/// path.
+pub fn write(dir: &std::path::Path, files: &[PlannedFile]) -> Result<(), String> {
+    for folder in FOLDERS {
+        let path = dir.join(folder);
+        std::fs::create_dir_all(&path).map_err(|e| format!("creating {}: {e}", path.display()))?;
+    }
+    for file in files {
+        let path = dir.join(&file.path);
+        crate::atomic::write(&path, file.text.as_bytes())
+            .map_err(|e| format!("writing {}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
 const GITIGNORE: &str = "# Secrets: copy .env.example to .env and fill it in; never commit it.\n.env\n\
 # Logins, the store and other state the runtime keeps.\nruntime/state/\n\
 # Clip files.\nclips/output/\n";

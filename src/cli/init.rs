@@ -64,16 +64,7 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<Outcome> {
         )?;
         return Ok(Outcome::CheckFailed);
     }
-    for folder in init::FOLDERS {
-        let path = dir.join(folder);
-        std::fs::create_dir_all(&path)
-            .map_err(|e| anyhow::anyhow!("creating {}: {e}", path.display()))?;
-    }
-    for file in &files {
-        let path = dir.join(&file.path);
-        crate::atomic::write(&path, file.text.as_bytes())
-            .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
-    }
+    init::write(&dir, &files).map_err(anyhow::Error::msg)?;
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
