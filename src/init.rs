@@ -439,7 +439,7 @@ mod tests {
         );
         let env = files
             .iter()
-            .find(|f| f.path == PathBuf::from(".env.example"))
+            .find(|f| f.path == std::path::Path::new(".env.example"))
             .unwrap();
         for name in [
             "TWITCH_OAUTH_TOKEN_MY_CHANNEL",

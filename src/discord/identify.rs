@@ -63,12 +63,13 @@ impl IdentifyGate {
             .filter(|t| now.saturating_duration_since(**t) < CONCURRENCY_WINDOW)
             .count();
         if in_window >= max_concurrency {
+            // The oldest of the last `max_concurrency` Identify calls.
             let oldest = self
                 .recent
                 .iter()
                 .rev()
-                .take(max_concurrency)
-                .last()
+                .nth(max_concurrency.saturating_sub(1))
+                .or_else(|| self.recent.front())
                 .copied()
                 .unwrap_or(now);
             return Admit::After(oldest + CONCURRENCY_WINDOW);

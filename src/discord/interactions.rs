@@ -307,8 +307,11 @@ impl Inner {
     }
 
     /// Who asks and what: the guild's settings, the member's role, what is asked.
-    fn read(&self, interaction: &Interaction) -> Result<(Caller, Asked, Option<String>), Refusal> {
-        let plain = |text: String| Refusal { text, audit: None };
+    fn read(
+        &self,
+        interaction: &Interaction,
+    ) -> Result<(Caller, Asked, Option<String>), Box<Refusal>> {
+        let plain = |text: String| Box::new(Refusal { text, audit: None });
         let Some(guild_id) = interaction.guild_id.as_deref() else {
             return Err(plain(
                 "Use the bot's commands in a server it serves.".into(),
@@ -353,7 +356,7 @@ impl Inner {
                     },
                 )),
             };
-            return Err(Refusal { text, audit });
+            return Err(Box::new(Refusal { text, audit }));
         };
         let logging = guild
             .logging
