@@ -257,3 +257,48 @@ pub async fn run_writer(state: BotState, root: PathBuf, stop: CancellationToken)
     }
     write(state, root).await;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::discord::wire::SessionStartLimit;
+
+    #[test]
+    fn the_state_file_matches_its_schema_as_it_starts_runs_and_stops() {
+        let state = BotState::new();
+        let stamp = VersionStamp::compiled();
+        let check = |state: &BotState| {
+            let doc = state.document(&stamp);
+            let errors = crate::export::schemas::validate(ENTRY.schema, &doc);
+            assert!(errors.is_empty(), "{errors:?}\n{doc:#}");
+            doc
+        };
+        check(&state);
+        state.update(|s| {
+            s.user = Some("ssbot".into());
+            s.application_id = Some("111".into());
+            s.latency_ms = Some(42);
+            s.session.identifies = 1;
+            s.session.sequence = Some(7);
+            s.commands = crate::discord::commands::NAMES.to_vec();
+            s.identify = Some(IdentifyState::new(
+                SessionStartLimit {
+                    total: 1000,
+                    remaining: 99,
+                    reset_after: 3_600_000,
+                    max_concurrency: 1,
+                },
+                Utc::now(),
+                100,
+            ));
+            let guild = s.guilds.entry("222000000000000222".into()).or_default();
+            guild.configured = true;
+            guild.commands_registered = 7;
+        });
+        state.set_connection(Connection::Connected);
+        let doc = check(&state);
+        assert_eq!(doc["identify"]["near_end"], true, "99 left, warned below 100");
+        state.set_connection(Connection::Stopped);
+        assert_eq!(check(&state)["connection"], "stopped");
+    }
+}

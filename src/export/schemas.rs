@@ -6,7 +6,11 @@
 use std::sync::OnceLock;
 
 /// (schema id, schema text), one per distinct schema in the catalogue.
-pub const SCHEMAS: [(&str, &str); 34] = [
+pub const SCHEMAS: [(&str, &str); 35] = [
+    (
+        "streamsuites.discord_runtime.v1",
+        include_str!("../../schemas/exports/discord_runtime.schema.json"),
+    ),
     (
         "streamsuites.meta.v1",
         include_str!("../../schemas/exports/meta.schema.json"),
