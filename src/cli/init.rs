@@ -23,9 +23,10 @@ use std::path::{Path, PathBuf};
 pub struct Args {
     /// The folder to create the root in (default: the --root folder, else the current one).
     pub dir: Option<PathBuf>,
-    /// Platforms to set up, comma-separated: twitch, youtube, kick, rumble.
-    #[arg(long, value_name = "LIST", default_value = "")]
-    pub platforms: String,
+    /// Platforms to set up, comma-separated: twitch, youtube, kick, rumble (default: none, the sim
+    /// demo only).
+    #[arg(long, value_name = "LIST")]
+    pub platforms: Option<String>,
     /// The creator's id (lowercase letters, digits, - and _).
     #[arg(long, value_name = "ID", default_value = "demo")]
     pub creator: String,
@@ -36,7 +37,8 @@ pub struct Args {
 
 pub fn run(root: &Path, args: Args) -> anyhow::Result<Outcome> {
     let dir = args.dir.clone().unwrap_or_else(|| root.to_path_buf());
-    let platforms = init::parse_platforms(&args.platforms).map_err(UsageError)?;
+    let platforms =
+        init::parse_platforms(args.platforms.as_deref().unwrap_or_default()).map_err(UsageError)?;
     init::check_creator(&args.creator).map_err(UsageError)?;
     let options = InitOptions {
         platforms,

@@ -297,7 +297,10 @@ mod tests {
         });
         state.set_connection(Connection::Connected);
         let doc = check(&state);
-        assert_eq!(doc["identify"]["near_end"], true, "99 left, warned below 100");
+        assert_eq!(
+            doc["identify"]["near_end"], true,
+            "99 left, warned below 100"
+        );
         state.set_connection(Connection::Stopped);
         assert_eq!(check(&state)["connection"], "stopped");
     }

@@ -146,3 +146,14 @@ fn comment_keys_are_ignored_by_validate_config_and_only_they_are() {
         out.stdout
     );
 }
+
+#[test]
+fn init_and_discord_help_teach_their_use() {
+    let t = Test::empty();
+    let init = t.run(&["init", "--help"]);
+    init.status(0);
+    insta::assert_snapshot!("init_help", init.stdout);
+    let discord = t.run(&["discord", "--help"]);
+    discord.status(0);
+    insta::assert_snapshot!("discord_help", discord.stdout);
+}

@@ -740,3 +740,62 @@ async fn slash_mod_timeout_times_the_user_out_on_twitch_through_helix() {
     assert!(rows[0].result.as_deref().unwrap().starts_with("ok queued"));
     assert_no_token(&stderr, "the -vv log", &gw);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_slower_than_discord_allows_is_deferred_then_edited() {
+    let gw = DiscordGateway::start(45_000).await;
+    let t = Test::new();
+    t.write(
+        "runtime/config/discord.json",
+        &discord_json(&gw, false, None),
+    );
+    // A store to record into, made by a short run.
+    t.run(&["run", "--duration", "1s"]).status(0);
+    let bot = Running::start(&t, &["discord"], &[("DISCORD_BOT_TOKEN", TOKEN)]);
+    let limit = Duration::from_secs(20);
+    wait_until(limit, "the command registration", || {
+        !gw.lock().registrations.is_empty()
+    })
+    .await;
+    // Another writer holds the store, so recording the clip waits (within the store's busy
+    // timeout) longer than the bot may keep Discord waiting.
+    let store = rusqlite::Connection::open(ss::store::db_path(t.path())).unwrap();
+    store.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let id = gw.command(
+        GUILD,
+        MODERATOR,
+        &[MOD_ROLE],
+        json!({"name": "clip", "type": 1, "options": [{"type": 4, "name": "seconds", "value": 10}]}),
+    );
+    wait_until(limit, "the deferred callback", || {
+        gw.lock().interactions.iter().any(|s| {
+            s.id == id
+                && s.callback
+                    .as_ref()
+                    .is_some_and(|(_, body, _)| body["type"] == 5)
+        })
+    })
+    .await;
+    store.execute_batch("ROLLBACK").unwrap();
+    let sent = gw.answer(&id).await;
+    let (at, body, status) = sent.callback.clone().unwrap();
+    assert_eq!(status, 204);
+    assert!(
+        at - sent.dispatched_at.unwrap() < Duration::from_secs(3),
+        "deferred within Discord's 3 s"
+    );
+    assert_eq!(body["data"]["flags"], 64, "deferred as ephemeral: {body}");
+    assert_eq!(sent.edits.len(), 1, "{:?}", sent.edits);
+    assert!(
+        sent.text().contains("of the last 10 s of demo is queued"),
+        "{}",
+        sent.text()
+    );
+    let (code, stderr) = bot.stop().await;
+    assert_eq!(code, 0, "{stderr}");
+    let clips = ss::store::StoreReader::open(&ss::store::db_path(t.path()))
+        .unwrap()
+        .clips(None)
+        .unwrap();
+    assert_eq!(clips.len(), 1, "recorded once the store was free");
+}
