@@ -496,21 +496,13 @@ impl Control {
                 detail: format!("trigger {creator}/{trigger} {state} and saved to triggers.json"),
             });
         }
-        let mut found = false;
-        self.inner.parts.configs.send_if_modified(|current| {
-            let mut next = (**current).clone();
-            let Some(def) = next
+        let found = self.set_running(enabled, |config| {
+            config
                 .triggers
                 .triggers
                 .get_mut(creator)
                 .and_then(|defs| defs.iter_mut().find(|d| d.id == trigger))
-            else {
-                return false;
-            };
-            found = true;
-            def.enabled = enabled;
-            *current = Arc::new(next);
-            true
+                .map(|def| &mut def.enabled)
         });
         if !found {
             return Err(persist::no_trigger(creator, trigger));
@@ -522,6 +514,27 @@ impl Control {
         })
     }
 
+    /// Sets the `enabled` flag `find` picks in the running config (as a hot reload replaces it);
+    /// `false` when `find` found nothing, and then nothing changed.
+    fn set_running(
+        &self,
+        enabled: bool,
+        find: impl FnOnce(&mut Config) -> Option<&mut bool>,
+    ) -> bool {
+        let mut found = false;
+        self.inner.parts.configs.send_if_modified(|current| {
+            let mut next = (**current).clone();
+            let Some(flag) = find(&mut next) else {
+                return false;
+            };
+            *flag = enabled;
+            found = true;
+            *current = Arc::new(next);
+            true
+        });
+        found
+    }
+
     /// Turns a timer on or off in the running config, until the next reload or restart.
     fn set_timer(
         &self,
@@ -530,21 +543,13 @@ impl Control {
         enabled: bool,
         cause: &str,
     ) -> Result<Done, ControlError> {
-        let mut found = false;
-        self.inner.parts.configs.send_if_modified(|current| {
-            let mut next = (**current).clone();
-            let Some(def) = next
+        let found = self.set_running(enabled, |config| {
+            config
                 .triggers
                 .timers
                 .get_mut(creator)
                 .and_then(|defs| defs.iter_mut().find(|d| d.id == timer))
-            else {
-                return false;
-            };
-            found = true;
-            def.enabled = enabled;
-            *current = Arc::new(next);
-            true
+                .map(|def| &mut def.enabled)
         });
         if !found {
             return Err(ControlError::NotFound(format!(

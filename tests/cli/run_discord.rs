@@ -124,6 +124,68 @@ fn actor((id, name): (&str, &str)) -> String {
     format!("discord:{name}({id})@{GUILD}")
 }
 
+/// `/clip seconds`'s interaction data.
+fn clip_command(seconds: u32) -> Value {
+    json!({"name": "clip", "type": 1, "options": [{"type": 4, "name": "seconds", "value": seconds}]})
+}
+
+/// `/say platform text`'s interaction data.
+fn say_command(platform: &str, text: &str) -> Value {
+    json!({"name": "say", "type": 1, "options": [
+        {"type": 3, "name": "platform", "value": platform},
+        {"type": 3, "name": "text", "value": text}]})
+}
+
+/// A moderator's `/mod timeout`, answered as queued on the demo creator's `platform`.
+async fn moderator_times_out(
+    gw: &DiscordGateway,
+    platform: &str,
+    user: &str,
+    seconds: u32,
+    reason: &str,
+) {
+    let id = gw.command(
+        GUILD,
+        MODERATOR,
+        &[MOD_ROLE],
+        json!({"name": "mod", "type": 1, "options": [{"type": 1, "name": "timeout", "options": [
+            {"type": 3, "name": "platform", "value": platform},
+            {"type": 3, "name": "user", "value": user},
+            {"type": 4, "name": "seconds", "value": seconds},
+            {"type": 3, "name": "reason", "value": reason}]}]}),
+    );
+    let answer = gw.answer(&id).await;
+    assert!(
+        answer
+            .text()
+            .contains(&format!("Timeout queued on demo/{platform}")),
+        "{}",
+        answer.text()
+    );
+}
+
+/// `ss run` on Kick (with its tokens) and the bot, once both are up.
+async fn run_with_kick_and_the_bot(
+    t: &Test,
+    pusher: &PusherServer,
+    gw: &DiscordGateway,
+) -> Running {
+    let run = Running::start(
+        t,
+        &["run"],
+        &[
+            ("DISCORD_BOT_TOKEN", TOKEN),
+            ("KICK_OAUTH_TOKEN_DEMO", ACCESS),
+            ("KICK_REFRESH_TOKEN_DEMO", REFRESH),
+            ("KICK_CLIENT_ID_DEMO", CLIENT_ID),
+            ("KICK_CLIENT_SECRET_DEMO", CLIENT_SECRET),
+        ],
+    );
+    pusher.wait_for_subscriptions(CHATROOM_CHANNEL, 1).await;
+    wait_until(Duration::from_secs(20), "the bot's session", || gw.ready()).await;
+    run
+}
+
 /// Every command the bot registers, in order.
 const COMMANDS: [&str; 7] = ["status", "clip", "poll", "giveaway", "timer", "say", "mod"];
 
@@ -214,12 +276,7 @@ async fn the_bot_identifies_once_heartbeats_on_schedule_and_resumes_until_told_t
 
     // Alone, a moderator's /clip is recorded beside the store (with its audit row); /say needs
     // the platform connections of `ss run` and says so.
-    let id = gw.command(
-        GUILD,
-        MODERATOR,
-        &[MOD_ROLE],
-        json!({"name": "clip", "type": 1, "options": [{"type": 4, "name": "seconds", "value": 15}]}),
-    );
+    let id = gw.command(GUILD, MODERATOR, &[MOD_ROLE], clip_command(15));
     let clip = gw.answer(&id).await;
     assert!(clip.ephemeral());
     assert!(
@@ -227,14 +284,7 @@ async fn the_bot_identifies_once_heartbeats_on_schedule_and_resumes_until_told_t
         "{}",
         clip.text()
     );
-    let id = gw.command(
-        GUILD,
-        MODERATOR,
-        &[MOD_ROLE],
-        json!({"name": "say", "type": 1, "options": [
-            {"type": 3, "name": "platform", "value": "kick"},
-            {"type": 3, "name": "text", "value": "hi"}]}),
-    );
+    let id = gw.command(GUILD, MODERATOR, &[MOD_ROLE], say_command("kick", "hi"));
     let say = gw.answer(&id).await;
     assert!(
         say.text()
@@ -369,20 +419,8 @@ async fn inside_ss_run_commands_are_answered_in_time_acted_on_and_audited() {
     triggers["giveaways"] = json!({"demo": {}});
     t.write("runtime/config/triggers.json", &triggers.to_string());
     t.run(&["validate-config"]).status(0);
-    let run = Running::start(
-        &t,
-        &["run"],
-        &[
-            ("DISCORD_BOT_TOKEN", TOKEN),
-            ("KICK_OAUTH_TOKEN_DEMO", ACCESS),
-            ("KICK_REFRESH_TOKEN_DEMO", REFRESH),
-            ("KICK_CLIENT_ID_DEMO", CLIENT_ID),
-            ("KICK_CLIENT_SECRET_DEMO", CLIENT_SECRET),
-        ],
-    );
-    pusher.wait_for_subscriptions(CHATROOM_CHANNEL, 1).await;
+    let run = run_with_kick_and_the_bot(&t, &pusher, &gw).await;
     let limit = Duration::from_secs(20);
-    wait_until(limit, "the bot's session", || gw.ready()).await;
     wait_until(limit, "the command registration", || {
         !gw.lock().registrations.is_empty()
     })
@@ -420,12 +458,7 @@ async fn inside_ss_run_commands_are_answered_in_time_acted_on_and_audited() {
     .await;
 
     // /clip 20 by a moderator: queued, one audit row; by a viewer: refused, nothing queued.
-    let id = gw.command(
-        GUILD,
-        MODERATOR,
-        &[MOD_ROLE],
-        json!({"name": "clip", "type": 1, "options": [{"type": 4, "name": "seconds", "value": 20}]}),
-    );
+    let id = gw.command(GUILD, MODERATOR, &[MOD_ROLE], clip_command(20));
     let clip = gw.answer(&id).await;
     assert!(clip.ephemeral());
     assert!(
@@ -433,12 +466,7 @@ async fn inside_ss_run_commands_are_answered_in_time_acted_on_and_audited() {
         "{}",
         clip.text()
     );
-    let id = gw.command(
-        GUILD,
-        VIEWER,
-        &[],
-        json!({"name": "clip", "type": 1, "options": [{"type": 4, "name": "seconds", "value": 20}]}),
-    );
+    let id = gw.command(GUILD, VIEWER, &[], clip_command(20));
     let refused = gw.answer(&id).await;
     assert!(refused.ephemeral());
     assert!(
@@ -448,22 +476,7 @@ async fn inside_ss_run_commands_are_answered_in_time_acted_on_and_audited() {
     );
 
     // /mod timeout by name (from the chat) and /say: through Kick's API.
-    let id = gw.command(
-        GUILD,
-        MODERATOR,
-        &[MOD_ROLE],
-        json!({"name": "mod", "type": 1, "options": [{"type": 1, "name": "timeout", "options": [
-            {"type": 3, "name": "platform", "value": "kick"},
-            {"type": 3, "name": "user", "value": "spammer"},
-            {"type": 4, "name": "seconds", "value": 300},
-            {"type": 3, "name": "reason", "value": "spam"}]}]}),
-    );
-    let timeout = gw.answer(&id).await;
-    assert!(
-        timeout.text().contains("Timeout queued on demo/kick"),
-        "{}",
-        timeout.text()
-    );
+    moderator_times_out(&gw, "kick", "spammer", 300, "spam").await;
     api.wait_for_moderation(1).await;
     let ban = &api.moderation()[0];
     assert_eq!(ban.path, "/public/v1/moderation/bans");
@@ -475,9 +488,7 @@ async fn inside_ss_run_commands_are_answered_in_time_acted_on_and_audited() {
         GUILD,
         MODERATOR,
         &[MOD_ROLE],
-        json!({"name": "say", "type": 1, "options": [
-            {"type": 3, "name": "platform", "value": "kick"},
-            {"type": 3, "name": "text", "value": "Back in five!"}]}),
+        say_command("kick", "Back in five!"),
     );
     gw.answer(&say_id).await;
     wait_until(limit, "the message posted on Kick", || {
@@ -591,20 +602,8 @@ async fn a_gateway_outage_changes_nothing_the_sources_record() {
         "runtime/config/discord.json",
         &discord_json(&gw, true, None),
     );
-    let run = Running::start(
-        &t,
-        &["run"],
-        &[
-            ("DISCORD_BOT_TOKEN", TOKEN),
-            ("KICK_OAUTH_TOKEN_DEMO", ACCESS),
-            ("KICK_REFRESH_TOKEN_DEMO", REFRESH),
-            ("KICK_CLIENT_ID_DEMO", CLIENT_ID),
-            ("KICK_CLIENT_SECRET_DEMO", CLIENT_SECRET),
-        ],
-    );
-    pusher.wait_for_subscriptions(CHATROOM_CHANNEL, 1).await;
+    let run = run_with_kick_and_the_bot(&t, &pusher, &gw).await;
     let limit = Duration::from_secs(20);
-    wait_until(limit, "the bot's session", || gw.ready()).await;
     let send = |from: usize, to: usize| {
         for i in from..to {
             pusher.send_event(
@@ -703,22 +702,7 @@ async fn slash_mod_timeout_times_the_user_out_on_twitch_through_helix() {
             .is_ok_and(|s| s.contains("follow my channel"))
     })
     .await;
-    let id = gw.command(
-        GUILD,
-        MODERATOR,
-        &[MOD_ROLE],
-        json!({"name": "mod", "type": 1, "options": [{"type": 1, "name": "timeout", "options": [
-            {"type": 3, "name": "platform", "value": "twitch"},
-            {"type": 3, "name": "user", "value": "Spammer42"},
-            {"type": 4, "name": "seconds", "value": 600},
-            {"type": 3, "name": "reason", "value": "self-promotion"}]}]}),
-    );
-    let answer = gw.answer(&id).await;
-    assert!(
-        answer.text().contains("Timeout queued on demo/twitch"),
-        "{}",
-        answer.text()
-    );
+    moderator_times_out(&gw, "twitch", "Spammer42", 600, "self-promotion").await;
     wait_until(limit, "the timeout at Helix", || {
         !cloud.calls_to("POST", "/moderation/bans").is_empty()
     })
@@ -761,12 +745,7 @@ async fn an_answer_slower_than_discord_allows_is_deferred_then_edited() {
     // timeout) longer than the bot may keep Discord waiting.
     let store = rusqlite::Connection::open(ss::store::db_path(t.path())).unwrap();
     store.execute_batch("BEGIN IMMEDIATE").unwrap();
-    let id = gw.command(
-        GUILD,
-        MODERATOR,
-        &[MOD_ROLE],
-        json!({"name": "clip", "type": 1, "options": [{"type": 4, "name": "seconds", "value": 10}]}),
-    );
+    let id = gw.command(GUILD, MODERATOR, &[MOD_ROLE], clip_command(10));
     wait_until(limit, "the deferred callback", || {
         gw.lock().interactions.iter().any(|s| {
             s.id == id
