@@ -97,6 +97,7 @@ pub mod status;
 pub mod store;
 mod swar;
 pub mod telemetry;
+pub mod tls;
 pub mod trends;
 pub mod triggers;
 pub mod version;

@@ -47,6 +47,8 @@ pub fn spawn(
                 watch_dir.display()
             )
         })?;
+    // From here on every change is seen: tests (and operators) can wait for this line.
+    tracing::info!(dir = %watch_dir.display(), "Watching the config directory for changes (hot reload).");
     let root = root.to_path_buf();
     // The files the running config came from; each must still be there for a reload to apply.
     let required = Config::present_files(&root);

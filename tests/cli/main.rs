@@ -38,6 +38,7 @@ mod run_twitch;
 mod run_youtube;
 mod status;
 mod stream_events;
+mod tls_roots;
 mod twitch;
 mod twitch_server;
 mod update_version;
