@@ -74,7 +74,7 @@ fn demo_on_full_disk(test: &str) -> Option<(Test, Tmpfs, PathBuf)> {
     let mount = Tmpfs::mount(&state, "4m");
     // Room for a fresh store (every migration in one transaction, through the WAL) and a little
     // chat, not more.
-    let filler = fill(&state, 256 * 1024);
+    let filler = fill(&state, 384 * 1024);
     Some((t, mount, filler))
 }
 
