@@ -47,11 +47,12 @@ pub fn spawn(
                 watch_dir.display()
             )
         })?;
-    // From here on every change is seen: tests (and operators) can wait for this line.
-    tracing::info!(dir = %watch_dir.display(), "Watching the config directory for changes (hot reload).");
     let root = root.to_path_buf();
     // The files the running config came from; each must still be there for a reload to apply.
     let required = Config::present_files(&root);
+    // From here on every change is seen and judged against the files above: tests (and
+    // operators) can wait for this line.
+    tracing::info!(dir = %watch_dir.display(), "Watching the config directory for changes (hot reload).");
     tasks.spawn(async move {
         // The watcher lives as long as this task.
         let _watcher = watcher;
