@@ -4,18 +4,23 @@
 use crate::config::secrets::Secrets;
 use std::time::Duration;
 
-/// The HTTP client could not be built (its TLS backend or the environment's proxy settings).
+/// The HTTP client could not be built (its TLS settings or the environment's proxy settings).
 #[derive(Debug, thiserror::Error)]
-#[error("cannot build the HTTP client: {0}")]
-pub struct ClientError(#[from] reqwest::Error);
+pub enum ClientError {
+    #[error("cannot build the HTTP client: {0}")]
+    Build(#[from] reqwest::Error),
+    #[error("cannot build the HTTP client: {0}")]
+    Tls(#[from] crate::tls::TlsError),
+}
 
-/// A client builder whose TLS is rustls over ring, the runtime's one crypto provider (reqwest is
-/// built without a provider of its own; ring is installed as the process default here, once, and
-/// every HTTP client is built through this function).
-pub fn builder() -> reqwest::ClientBuilder {
+/// A client builder whose TLS is the runtime's shared rustls config over ring ([`crate::tls`]: the
+/// same roots as every other TLS client, `tls_ca_file` included). reqwest is built without a
+/// provider of its own; ring is also installed as the process default, once, so nothing can pick
+/// another. Every HTTP client is built through this function.
+pub fn builder() -> Result<reqwest::ClientBuilder, ClientError> {
     // Already installed (by an earlier call or by another part of the process) is fine.
     let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
+    Ok(reqwest::Client::builder().tls_backend_preconfigured(crate::tls::http_client_config()?))
 }
 
 /// The one HTTP client shape of every outgoing call (platform APIs, senders, Helix): rustls, the
@@ -25,7 +30,7 @@ pub fn client(
     request_timeout: Duration,
     connect_timeout: Duration,
 ) -> Result<reqwest::Client, ClientError> {
-    Ok(builder()
+    Ok(builder()?
         .timeout(request_timeout)
         .connect_timeout(connect_timeout)
         .redirect(reqwest::redirect::Policy::none())

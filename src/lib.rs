@@ -105,6 +105,7 @@ pub mod store;
 mod swar;
 pub mod systemd;
 pub mod telemetry;
+pub mod tls;
 pub mod trends;
 pub mod triggers;
 pub mod version;

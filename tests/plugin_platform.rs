@@ -545,6 +545,7 @@ async fn the_plug_platform_chats_answers_takes_webhooks_and_is_exported() {
 
     // Its webhook feeds the same lane.
     let answer = ss::http_out::builder()
+        .unwrap()
         .build()
         .unwrap()
         .post(format!("http://127.0.0.1:{http_port}/webhooks/plug"))

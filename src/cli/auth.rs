@@ -79,6 +79,7 @@ fn login(
     let module =
         module_of(platform).ok_or_else(|| UsageError(format!("{platform} has no login to run")))?;
     let config = Config::load_without_logins(root)?;
+    super::trust_tls(root, &config)?;
     let secrets = Secrets::load(root);
     let say = |line: &str| {
         let mut stdout = std::io::stdout().lock();

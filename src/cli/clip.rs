@@ -257,6 +257,7 @@ fn hint_without_daemon(db: &Path) -> anyhow::Result<()> {
 
 /// Runs the job here with a progress bar on a terminal; exit 2 when it fails.
 fn run_now(root: &Path, config: Config, id: &str) -> anyhow::Result<Outcome> {
+    super::trust_tls(root, &config)?;
     let bar = if std::io::stderr().is_terminal() {
         let bar = indicatif::ProgressBar::new_spinner();
         bar.set_style(

@@ -56,7 +56,9 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<Outcome> {
                 }
             });
         }
-        let config = Arc::new(Config::load(root)?);
+        let config = Config::load(root)?;
+        super::trust_tls(root, &config)?;
+        let config = Arc::new(config);
         let secrets = Secrets::load(root);
         let (_config_tx, config_rx) = tokio::sync::watch::channel(config);
         let bot = discord::run(BotParts {

@@ -179,6 +179,13 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     }
 }
 
+/// Makes this process's TLS clients trust system.json's `tls_ca_file` (read once, at start), for a
+/// command that connects to the network.
+fn trust_tls(root: &Path, config: &crate::config::Config) -> anyhow::Result<()> {
+    crate::tls::trust_ca_file(config.system.tls_ca_path(root).as_deref())?;
+    Ok(())
+}
+
 /// `--root`, else `$SS_ROOT` (clap reads both), else the current directory.
 fn resolve_root(root: Option<&Path>) -> anyhow::Result<PathBuf> {
     match root {

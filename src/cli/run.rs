@@ -54,6 +54,7 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<Outcome> {
         let watcher = tokio::spawn(watch_signals(signals, shutdown.clone(), forced));
         let run = async {
             let config = Config::load(root)?;
+            super::trust_tls(root, &config)?;
             let secrets = Secrets::load(root);
             runner::run(
                 root,

@@ -93,6 +93,7 @@ pub fn job_context(
     } = parts;
     let tools = ffmpeg::Tools::locate(&config.system.clips.ffmpeg_path).map_err(|e| e.to_string());
     let http = crate::http_out::builder()
+        .context("building the HTTP client for clip uploads")?
         .user_agent(concat!("streamsuites/", env!("CARGO_PKG_VERSION")))
         .build()
         .context("building the HTTP client for clip uploads")?;

@@ -112,6 +112,9 @@ pub fn check(
     }
     if known.contains(&ConfigKind::System) {
         system(&config.system, &mut out);
+        // The runtime root holds runtime/state; without it only an absolute path can be checked.
+        let root = state_dir.and_then(|state| state.parent()?.parent());
+        tls_ca_file(&config.system, root, &mut out);
     }
     if known.contains(&ConfigKind::Obs) {
         let creators = known
@@ -858,6 +861,21 @@ fn ratelimits(config: &RateLimitsConfig, out: &mut Findings) {
                 warning,
             });
         }
+    }
+}
+
+/// `tls_ca_file` names a readable PEM file holding at least one certificate.
+fn tls_ca_file(config: &SystemConfig, root: Option<&std::path::Path>, out: &mut Findings) {
+    let Some(file) = &config.tls_ca_file else {
+        return;
+    };
+    let path = match root {
+        Some(root) => root.join(file),
+        None if file.is_absolute() => file.clone(),
+        None => return,
+    };
+    if let Err(e) = crate::tls::read_ca_file(&path) {
+        out.push(ConfigKind::System, "/tls_ca_file".into(), e.to_string());
     }
 }
 

@@ -513,7 +513,7 @@ async fn connect(base: &str) -> Result<Ws, String> {
     let config = WebSocketConfig::default()
         .max_message_size(Some(MAX_MESSAGE_BYTES))
         .max_frame_size(Some(MAX_MESSAGE_BYTES));
-    let tls = crate::sources::tls::default_client_config().map_err(|e| e.to_string())?;
+    let tls = crate::tls::default_client_config().map_err(|e| e.to_string())?;
     let connect = tokio_tungstenite::connect_async_tls_with_config(
         url.as_str(),
         Some(config),

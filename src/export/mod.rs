@@ -294,4 +294,90 @@ mod tests {
             .payload;
         assert_eq!(clips["clips"], serde_json::json!([]));
     }
+
+    /// Grows the store's logs (chat, actions, votes, tallies, scores) by `n` rows each.
+    fn grow_logs(store: &crate::store::Store, from: i64, n: i64) {
+        let conn = store.conn();
+        let rows = |table_and_values: &str| {
+            conn.execute(
+                &format!(
+                    "INSERT INTO {table_and_values} FROM (WITH RECURSIVE k(i) AS
+                       (SELECT {from} UNION ALL SELECT i + 1 FROM k WHERE i < {last}) SELECT i FROM k)",
+                    last = from + n - 1
+                ),
+                [],
+            )
+            .unwrap();
+        };
+        rows(
+            "chat_events (platform, message_id, creator, channel, ts_ms, kind, author_id, author_login,
+               author_name, roles, text) SELECT 'sim', 'm' || i, 'demo', 'demo', 1700000000000 + i,
+               'message', 'u' || (i % 50), 'user', 'User', 0, 'hello'",
+        );
+        rows(
+            "actions (creator, platform, trigger_id, action_type, payload, at_ms, message_id)
+               SELECT 'demo', 'sim', 't' || (i % 5), 'validation_passed',
+               '{\"type\":\"validation_passed\"}', 1700000000000 + i, 'm' || i",
+        );
+        rows(
+            "tally_events (creator, tally, amount, platform, user_id, at_ms)
+               SELECT 'demo', 'hype', 1, 'sim', 'u' || (i % 50), 1700000000000 + i",
+        );
+        rows(
+            "score_events (creator, board, platform, user_id, user_name, points, at_ms)
+               SELECT 'demo', 'gg', 'sim', 'u' || (i % 50), 'User', 1, 1700000000000 + i",
+        );
+        rows(
+            "poll_votes (creator, poll, platform, user_id, option, at_ms)
+               SELECT 'demo', 'p' || (i % 3), 'sim', 'u' || i, 'a', 1700000000000 + i",
+        );
+        conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
+            .unwrap();
+    }
+
+    /// SQLite's virtual machine steps (in hundreds) that building every export takes.
+    fn export_work(config: &Config, path: &Path) -> u64 {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicU64, Ordering};
+        let mut reader = StoreReader::open(path).unwrap();
+        let steps = Arc::new(AtomicU64::new(0));
+        let counted = steps.clone();
+        reader
+            .conn_mut()
+            .progress_handler(
+                100,
+                Some(move || {
+                    counted.fetch_add(1, Ordering::Relaxed);
+                    false
+                }),
+            )
+            .unwrap();
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        build_all(
+            root,
+            config,
+            Some(&reader),
+            &RuntimeView::idle(),
+            Utc::now(),
+        )
+        .unwrap();
+        steps.load(Ordering::Relaxed)
+    }
+
+    #[test]
+    fn export_work_does_not_grow_with_the_logs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = crate::store::db_path(dir.path());
+        let store = crate::store::Store::open_as_writer(&path).unwrap();
+        let config = demo_config();
+        grow_logs(&store, 1, 2_000);
+        let small = export_work(&config, &path);
+        grow_logs(&store, 2_001, 18_000);
+        let large = export_work(&config, &path);
+        // Ten times the rows: the same reads (a B-tree a level deeper may add a few steps).
+        assert!(
+            large <= small + small / 5,
+            "export work grew with the logs: {small} hundred VM steps at 2,000 rows, {large} at 20,000"
+        );
+    }
 }

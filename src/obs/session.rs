@@ -122,7 +122,16 @@ pub async fn run(parts: &SessionParts<'_>) -> (SessionEnd, bool) {
     let config = WebSocketConfig::default()
         .max_message_size(Some(MAX_FRAME_BYTES))
         .max_frame_size(Some(MAX_FRAME_BYTES));
-    let connect = tokio_tungstenite::connect_async_with_config(parts.url, Some(config), true);
+    let tls = match crate::tls::default_client_config() {
+        Ok(tls) => tls,
+        Err(e) => return (SessionEnd::Retry(e.to_string()), false),
+    };
+    let connect = tokio_tungstenite::connect_async_tls_with_config(
+        parts.url,
+        Some(config),
+        true,
+        Some(tokio_tungstenite::Connector::Rustls(tls)),
+    );
     let mut ws = tokio::select! {
         () = parts.shutdown.cancelled() => return (SessionEnd::Shutdown, false),
         connected = timeout(HANDSHAKE_TIMEOUT, connect) => match connected {

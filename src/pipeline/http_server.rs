@@ -161,6 +161,7 @@ mod tests {
         .expect("a server when enabled");
         bound.serve(None, &shutdown, &tasks);
         let answer = crate::http_out::builder()
+            .unwrap()
             .build()
             .unwrap()
             .get(format!("http://127.0.0.1:{port}/healthz"))

@@ -50,6 +50,9 @@ pub fn spawn(
     let root = root.to_path_buf();
     // The files the running config came from; each must still be there for a reload to apply.
     let required = Config::present_files(&root);
+    // From here on every change is seen and judged against the files above: tests (and
+    // operators) can wait for this line.
+    tracing::info!(dir = %watch_dir.display(), "Watching the config directory for changes (hot reload).");
     tasks.spawn(async move {
         // The watcher lives as long as this task.
         let _watcher = watcher;

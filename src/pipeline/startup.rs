@@ -13,9 +13,10 @@ use crate::triggers::moderation::ModerationRegistry;
 use anyhow::Context;
 use std::path::{Path, PathBuf};
 
-/// Capacity of the store writer's queue, in ops. Policy when full: block. The run loop waits
+/// Capacity of the store writer's queue, in ops (and at most `store::writer::QUEUE_BYTES` bytes):
+/// about 8 ms of work at 500 k events/s. Policy when full: block. The run loop waits
 /// (backpressure), and the data lane in front of it absorbs bursts and then drops, counted.
-pub const WRITER_CAPACITY: usize = 16_384;
+pub const WRITER_CAPACITY: usize = 4_096;
 
 /// The store of a run, open.
 pub struct OpenStore {

@@ -12,7 +12,7 @@
 //!   after a cursor; the runner paces the calls and commits the cursor with the page's events.
 //!
 //! Transport and parsing are separate in every source, so parsers are pure functions tested on raw
-//! wire samples. TLS client settings are built once in [`tls`].
+//! wire samples. TLS client settings are built once in [`crate::tls`].
 //!
 //! Each platform is one folder here, registered in [`registry`] with one line from its own
 //! `platform.rs`: its identity, config block, source building and per-run services.
@@ -26,7 +26,6 @@ pub mod rumble;
 pub mod runner;
 pub mod sim;
 pub mod status;
-pub mod tls;
 pub mod twitch;
 pub mod youtube;
 

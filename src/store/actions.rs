@@ -170,11 +170,11 @@ pub struct TriggerFires {
 }
 
 impl StoreReader {
-    /// How often each trigger fired.
+    /// How often each trigger fired (kept per trigger as actions are recorded: one row each).
     pub fn trigger_fires(&self) -> Result<Vec<TriggerFires>, StoreError> {
         self.rows(
-            "SELECT creator, trigger_id, count(*), max(at_ms) FROM actions
-             GROUP BY creator, trigger_id ORDER BY creator, trigger_id",
+            "SELECT creator, trigger_id, fired, last_fired_ms FROM trigger_fires
+             ORDER BY creator, trigger_id",
             [],
             |r| {
                 Ok(TriggerFires {

@@ -275,13 +275,14 @@ pub struct ScoreSignal {
 }
 
 impl StoreReader {
-    /// Every poll with its counts per option, oldest first.
+    /// Every poll with its counts per option, oldest first. Reads the vote aggregates the store
+    /// keeps (`poll_totals`, `poll_option_votes`), never the votes themselves.
     pub fn polls(&self) -> Result<Vec<PollSummary>, StoreError> {
         let mut polls = self.rows(
-            "SELECT p.creator, p.poll, p.opened_ms, max(v.at_ms), count(v.id),
+            "SELECT p.creator, p.poll, p.opened_ms, t.last_vote_ms, coalesce(t.votes, 0),
                     p.question, p.options, p.closes_ms, p.closed_ms, p.close_reason
-             FROM polls p LEFT JOIN poll_votes v ON v.creator = p.creator AND v.poll = p.poll
-             GROUP BY p.creator, p.poll ORDER BY p.creator, p.opened_ms, p.poll",
+             FROM polls p LEFT JOIN poll_totals t ON t.creator = p.creator AND t.poll = p.poll
+             ORDER BY p.creator, p.opened_ms, p.poll",
             [],
             |r| {
                 let options: Option<String> = r.get(6)?;
@@ -308,8 +309,8 @@ impl StoreReader {
             },
         )?;
         let options = self.rows(
-            "SELECT creator, poll, option, count(*) AS votes FROM poll_votes
-             GROUP BY creator, poll, option ORDER BY creator, poll, votes DESC, option",
+            "SELECT creator, poll, option, votes FROM poll_option_votes WHERE votes > 0
+             ORDER BY creator, poll, votes DESC, option",
             [],
             |r| {
                 Ok((
@@ -322,11 +323,17 @@ impl StoreReader {
                 ))
             },
         )?;
-        for (creator, poll, option) in options {
-            if let Some(summary) = polls
-                .iter_mut()
-                .find(|p| p.creator == creator && p.poll == poll)
-            {
+        let at: std::collections::HashMap<(&str, &str), usize> = polls
+            .iter()
+            .enumerate()
+            .map(|(i, p)| ((p.creator.as_str(), p.poll.as_str()), i))
+            .collect();
+        let at: Vec<Option<usize>> = options
+            .iter()
+            .map(|(creator, poll, _)| at.get(&(creator.as_str(), poll.as_str())).copied())
+            .collect();
+        for ((_, _, option), at) in options.into_iter().zip(at) {
+            if let Some(summary) = at.map(|i| &mut polls[i]) {
                 match summary
                     .options
                     .iter_mut()

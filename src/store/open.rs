@@ -82,6 +82,12 @@ impl StoreReader {
         &self.conn
     }
 
+    /// The connection, to install a progress handler that counts a query's work (tests).
+    #[cfg(test)]
+    pub(crate) fn conn_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+
     pub(crate) fn err(&self, e: rusqlite::Error) -> StoreError {
         StoreError::from_sqlite(&self.path, e)
     }
@@ -521,5 +527,114 @@ mod tests {
             .query_row("SELECT count(*) FROM kept", [], |r| r.get(0))
             .unwrap();
         assert_eq!(rows, 2);
+    }
+
+    #[test]
+    fn upgrading_from_14_counts_the_fires_of_every_recorded_action_and_keeps_counting() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = db_path(dir.path());
+        at_version(&path, 14);
+        let conn = Connection::open(&path).unwrap();
+        let insert =
+            "INSERT INTO actions (creator, platform, trigger_id, action_type, payload, at_ms)
+                      VALUES (?1, 'sim', ?2, 'reply', '{}', ?3)";
+        for (creator, trigger, at) in [
+            ("a", "hi", 10),
+            ("a", "hi", 30),
+            ("a", "bye", 20),
+            ("b", "hi", 5),
+        ] {
+            conn.execute(insert, rusqlite::params![creator, trigger, at])
+                .unwrap();
+        }
+        drop(conn);
+        let store = Store::open_as_writer(&path).unwrap();
+        let fires = |store: &Store| -> Vec<(String, String, i64, i64)> {
+            let mut stmt = store
+                .conn()
+                .prepare("SELECT creator, trigger_id, fired, last_fired_ms FROM trigger_fires ORDER BY 1, 2")
+                .unwrap();
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+        };
+        let row = |c: &str, t: &str, n, at| (c.to_string(), t.to_string(), n, at);
+        assert_eq!(
+            fires(&store),
+            vec![
+                row("a", "bye", 1, 20),
+                row("a", "hi", 2, 30),
+                row("b", "hi", 1, 5)
+            ]
+        );
+        // Recorded from now on: counted by the store as each action is inserted.
+        store
+            .conn()
+            .execute(insert, rusqlite::params!["b", "hi", 3])
+            .unwrap();
+        store
+            .conn()
+            .execute(insert, rusqlite::params!["c", "new", 7])
+            .unwrap();
+        assert_eq!(
+            fires(&store),
+            vec![
+                row("a", "bye", 1, 20),
+                row("a", "hi", 2, 30),
+                row("b", "hi", 2, 5),
+                row("c", "new", 1, 7)
+            ]
+        );
+    }
+
+    #[test]
+    fn upgrading_from_14_counts_each_polls_votes_and_follows_a_changed_vote() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = db_path(dir.path());
+        at_version(&path, 14);
+        let conn = Connection::open(&path).unwrap();
+        let vote = "INSERT INTO poll_votes (creator, poll, platform, user_id, option, at_ms)
+                    VALUES ('a', 'p', 'sim', ?1, ?2, ?3)";
+        for (user, option, at) in [("u1", "x", 10), ("u2", "x", 20), ("u3", "y", 15)] {
+            conn.execute(vote, rusqlite::params![user, option, at])
+                .unwrap();
+        }
+        drop(conn);
+        let store = Store::open_as_writer(&path).unwrap();
+        let counts = |store: &Store| -> (Vec<(String, i64)>, (i64, i64)) {
+            let conn = store.conn();
+            let mut stmt = conn
+                .prepare("SELECT option, votes FROM poll_option_votes WHERE poll = 'p' ORDER BY 1")
+                .unwrap();
+            let options = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            let total = conn
+                .query_row(
+                    "SELECT votes, last_vote_ms FROM poll_totals WHERE poll = 'p'",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .unwrap();
+            (options, total)
+        };
+        let opt = |o: &str, n| (o.to_string(), n);
+        assert_eq!(counts(&store), (vec![opt("x", 2), opt("y", 1)], (3, 20)));
+        // A new vote, then a changed one (as a chat poll takes it): counted where it now is.
+        store
+            .conn()
+            .execute(vote, rusqlite::params!["u4", "y", 30])
+            .unwrap();
+        store
+            .conn()
+            .execute(
+                "UPDATE poll_votes SET option = 'y', at_ms = 40 WHERE user_id = 'u1'",
+                [],
+            )
+            .unwrap();
+        assert_eq!(counts(&store), (vec![opt("x", 1), opt("y", 3)], (4, 40)));
     }
 }

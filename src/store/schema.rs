@@ -440,4 +440,63 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (platform, message_id, command)
     );
     ",
+    // 14 -> 15: aggregates the exports read instead of grouping logs that grow with the chat, kept
+    // by the store itself (SQLite triggers, so no writer path can miss them): how often each
+    // trigger fired, and each poll's votes per option, total and last vote. Actions and votes are
+    // never deleted; a changed vote (a chat poll takes the latest) moves between options.
+    r"
+    CREATE TABLE trigger_fires (
+        creator        TEXT    NOT NULL,
+        trigger_id     TEXT    NOT NULL,
+        fired          INTEGER NOT NULL,
+        last_fired_ms  INTEGER NOT NULL,
+        PRIMARY KEY (creator, trigger_id)
+    ) WITHOUT ROWID;
+    INSERT INTO trigger_fires (creator, trigger_id, fired, last_fired_ms)
+        SELECT creator, trigger_id, count(*), max(at_ms) FROM actions GROUP BY creator, trigger_id;
+    CREATE TRIGGER actions_count_fires AFTER INSERT ON actions BEGIN
+        INSERT INTO trigger_fires (creator, trigger_id, fired, last_fired_ms)
+            VALUES (NEW.creator, NEW.trigger_id, 1, NEW.at_ms)
+            ON CONFLICT (creator, trigger_id) DO UPDATE SET
+                fired = fired + 1,
+                last_fired_ms = max(last_fired_ms, excluded.last_fired_ms);
+    END;
+    CREATE TABLE poll_option_votes (
+        creator  TEXT    NOT NULL,
+        poll     TEXT    NOT NULL,
+        option   TEXT    NOT NULL,
+        votes    INTEGER NOT NULL,
+        PRIMARY KEY (creator, poll, option)
+    ) WITHOUT ROWID;
+    CREATE TABLE poll_totals (
+        creator       TEXT    NOT NULL,
+        poll          TEXT    NOT NULL,
+        votes         INTEGER NOT NULL,
+        last_vote_ms  INTEGER NOT NULL,
+        PRIMARY KEY (creator, poll)
+    ) WITHOUT ROWID;
+    INSERT INTO poll_option_votes (creator, poll, option, votes)
+        SELECT creator, poll, option, count(*) FROM poll_votes GROUP BY creator, poll, option;
+    INSERT INTO poll_totals (creator, poll, votes, last_vote_ms)
+        SELECT creator, poll, count(*), max(at_ms) FROM poll_votes GROUP BY creator, poll;
+    CREATE TRIGGER poll_votes_count AFTER INSERT ON poll_votes BEGIN
+        INSERT INTO poll_option_votes (creator, poll, option, votes)
+            VALUES (NEW.creator, NEW.poll, NEW.option, 1)
+            ON CONFLICT (creator, poll, option) DO UPDATE SET votes = votes + 1;
+        INSERT INTO poll_totals (creator, poll, votes, last_vote_ms)
+            VALUES (NEW.creator, NEW.poll, 1, NEW.at_ms)
+            ON CONFLICT (creator, poll) DO UPDATE SET
+                votes = votes + 1,
+                last_vote_ms = max(last_vote_ms, excluded.last_vote_ms);
+    END;
+    CREATE TRIGGER poll_votes_change AFTER UPDATE ON poll_votes BEGIN
+        UPDATE poll_option_votes SET votes = votes - 1
+            WHERE creator = OLD.creator AND poll = OLD.poll AND option = OLD.option;
+        INSERT INTO poll_option_votes (creator, poll, option, votes)
+            VALUES (NEW.creator, NEW.poll, NEW.option, 1)
+            ON CONFLICT (creator, poll, option) DO UPDATE SET votes = votes + 1;
+        UPDATE poll_totals SET last_vote_ms = max(last_vote_ms, NEW.at_ms)
+            WHERE creator = NEW.creator AND poll = NEW.poll;
+    END;
+    ",
 ];

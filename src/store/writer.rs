@@ -2,8 +2,8 @@
 //!
 //! Everything that changes the store is a [`WriteOp`] sent to [`StoreWriter`]; the domain modules
 //! ([`super::chat`], [`super::actions`], [`super::clips`], [`super::outbox`], ...) own what each op
-//! writes. The queue is bounded ([`StoreWriter::spawn`]'s `capacity`) and its policy when full is
-//! **block**: `send` waits, so the pipeline, and behind it the bounded data lane, feel backpressure;
+//! writes. The queue is bounded in ops ([`StoreWriter::spawn`]'s `capacity`) and in bytes
+//! ([`QUEUE_BYTES`], by each op's [`WriteOp::weight`]), and its policy when full is **block**: `send` waits, so the pipeline, and behind it the bounded data lane, feel backpressure;
 //! nothing grows. The thread takes the first op, drains whatever else is queued up to [`BATCH_MAX`],
 //! applies them in one transaction and commits. An [`WriteOp::Atomic`] group is one op, so a polled
 //! page, the actions it fired and its checkpoint are never split across commits.
@@ -48,7 +48,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
 
 /// Most ops applied in one transaction.
 pub const BATCH_MAX: usize = 1024;
@@ -58,9 +58,10 @@ const RETRY_CAP: Duration = Duration::from_secs(2);
 /// How long a shutting-down writer keeps retrying a failing commit before it gives up.
 pub const CLOSE_GRACE: Duration = Duration::from_secs(10);
 
-/// Settings of the writer's own connection: a 64 MiB page cache keeps the hot B-tree pages in
-/// memory, and a larger WAL between checkpoints writes each hot page back once per checkpoint.
-const WRITER_PRAGMAS: &str = "PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 16384;";
+/// Settings of the writer's own connection: an 8 MiB page cache holds the hot B-tree pages (inserts
+/// append at the right edge of the chat log and its time index, so a larger cache only grew the
+/// process), and a larger WAL between checkpoints writes each hot page back once per checkpoint.
+const WRITER_PRAGMAS: &str = "PRAGMA cache_size = -8192; PRAGMA wal_autocheckpoint = 16384;";
 
 /// One change to the store.
 #[derive(Debug)]
@@ -152,18 +153,52 @@ impl WriteOp {
             _ => 0,
         }
     }
+
+    /// About how many bytes the op holds, itself and what it points to: its weight against the
+    /// writer queue's byte budget ([`QUEUE_BYTES`]). An estimate that errs high for text.
+    pub fn weight(&self) -> usize {
+        let own = std::mem::size_of::<WriteOp>();
+        own + match self {
+            WriteOp::ChatEvent(event) => {
+                std::mem::size_of::<ChatEvent>()
+                    + event.text.len()
+                    + event.message_id.len()
+                    + event.channel.len()
+                    + event.creator.len()
+                    + event.author.id.len()
+                    + event.author.login.len()
+                    + event.author.display_name.len()
+                    + event.emotes.len() * 16
+                    + event.detail.as_ref().map_or(0, |_| 128)
+                    + event.shared_from.as_ref().map_or(0, |s| s.len())
+            }
+            WriteOp::Action { outbox, .. } => {
+                std::mem::size_of::<Action>()
+                    + 256
+                    + outbox.len() * (std::mem::size_of::<NewOutbox>() + 512)
+            }
+            WriteOp::Atomic(ops) => ops.iter().map(WriteOp::weight).sum(),
+            _ => 256,
+        }
+    }
 }
 
-/// What travels on the channel: ops, and the close request.
+/// The most bytes of ops (by [`WriteOp::weight`]) the writer's queue holds: with the op count it
+/// keeps the queue to a few milliseconds of work however large the events are (at 500 k events/s
+/// of about 400 bytes, 2 MiB is about 10 ms). An op heavier than the whole budget still passes, alone.
+pub const QUEUE_BYTES: usize = 2 << 20;
+
+/// What travels on the channel: ops with the bytes they hold of the queue's budget, and the close
+/// request.
 enum Msg {
-    Op(WriteOp),
+    Op(WriteOp, u32),
     Close,
 }
 
 impl std::fmt::Debug for Msg {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Msg::Op(op) => op.fmt(f),
+            Msg::Op(op, _) => op.fmt(f),
             Msg::Close => f.write_str("Close"),
         }
     }
@@ -285,6 +320,9 @@ struct Shared {
 #[derive(Debug, Clone)]
 pub struct StoreWriter {
     tx: mpsc::Sender<Msg>,
+    /// The queue's byte budget ([`QUEUE_BYTES`]): a sender takes an op's weight, the thread gives
+    /// it back when it takes the op off the queue.
+    bytes: Arc<Semaphore>,
     shared: Arc<Shared>,
     thread: Arc<Mutex<Option<JoinHandle<()>>>>,
 }
@@ -301,17 +339,20 @@ impl StoreWriter {
             .execute_batch(WRITER_PRAGMAS)
             .map_err(|e| store.err(e))?;
         let (tx, rx) = mpsc::channel(capacity.max(1));
+        let bytes = Arc::new(Semaphore::new(QUEUE_BYTES));
         let shared = Arc::new(Shared::default());
         let thread_shared = Arc::clone(&shared);
+        let thread_bytes = Arc::clone(&bytes);
         let thread = std::thread::Builder::new()
             .name("ss-store-writer".into())
-            .spawn(move || run(store, rx, &thread_shared))
+            .spawn(move || run(store, rx, &thread_bytes, &thread_shared))
             .map_err(|source| StoreError::Io {
                 path: path.to_path_buf(),
                 source,
             })?;
         Ok(StoreWriter {
             tx,
+            bytes,
             shared,
             thread: Arc::new(Mutex::new(Some(thread))),
         })
@@ -329,19 +370,29 @@ impl StoreWriter {
             })?
     }
 
-    /// Queues `op`, waiting while the queue is full.
+    /// Queues `op`, waiting while the queue is full (in ops or in bytes).
     pub async fn send(&self, op: WriteOp) -> Result<(), StoreError> {
+        let weight = weight_of(&op);
+        self.bytes
+            .acquire_many(weight)
+            .await
+            .map_err(|_| StoreError::Closed)?
+            .forget();
         self.tx
-            .send(Msg::Op(op))
+            .send(Msg::Op(op, weight))
             .await
             .map_err(|_| StoreError::Closed)
     }
 
-    /// Queues `op` from synchronous code, blocking while the queue is full. Must not be called on
-    /// an async task (use [`StoreWriter::send`] there).
+    /// Queues `op` from synchronous code, blocking while the queue is full (in ops or in bytes).
+    /// Must not be called on an async task (use [`StoreWriter::send`] there).
     pub fn blocking_send(&self, op: WriteOp) -> Result<(), StoreError> {
+        let weight = weight_of(&op);
+        block_on(self.bytes.acquire_many(weight))
+            .map_err(|_| StoreError::Closed)?
+            .forget();
         self.tx
-            .blocking_send(Msg::Op(op))
+            .blocking_send(Msg::Op(op, weight))
             .map_err(|_| StoreError::Closed)
     }
 
@@ -405,8 +456,32 @@ impl StoreWriter {
     }
 }
 
+/// `op`'s weight against the queue's byte budget, at most the whole budget.
+fn weight_of(op: &WriteOp) -> u32 {
+    u32::try_from(op.weight().min(QUEUE_BYTES)).unwrap_or(u32::MAX)
+}
+
+/// Runs `future` to its end on this (synchronous) thread, parked while it waits.
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let std::task::Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return out;
+        }
+        std::thread::park();
+    }
+}
+
 /// The writer thread's loop.
-fn run(mut store: Store, mut rx: mpsc::Receiver<Msg>, shared: &Shared) {
+fn run(mut store: Store, mut rx: mpsc::Receiver<Msg>, bytes: &Semaphore, shared: &Shared) {
     let mut batch: Vec<WriteOp> = Vec::with_capacity(BATCH_MAX);
     let mut closing = false;
     loop {
@@ -420,7 +495,10 @@ fn run(mut store: Store, mut rx: mpsc::Receiver<Msg>, shared: &Shared) {
         let mut next = Some(first);
         while let Some(msg) = next.take() {
             match msg {
-                Msg::Op(op) => batch.push(op),
+                Msg::Op(op, weight) => {
+                    bytes.add_permits(weight as usize);
+                    batch.push(op);
+                }
                 Msg::Close => {
                     rx.close();
                     closing = true;
@@ -431,10 +509,12 @@ fn run(mut store: Store, mut rx: mpsc::Receiver<Msg>, shared: &Shared) {
             }
         }
         if !commit_held(&mut store, &mut batch, shared) {
+            bytes.close();
             abandon(&mut batch, &mut rx, shared);
             return;
         }
     }
+    bytes.close();
     checkpoint(&store);
 }
 
@@ -526,7 +606,7 @@ fn abandon(batch: &mut Vec<WriteOp>, rx: &mut mpsc::Receiver<Msg>, shared: &Shar
     batch.iter().for_each(&mut count);
     batch.clear();
     while let Ok(msg) = rx.try_recv() {
-        if let Msg::Op(op) = msg {
+        if let Msg::Op(op, _) = msg {
             count(&op);
         }
     }

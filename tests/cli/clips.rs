@@ -8,7 +8,7 @@ use crate::harness::{Test, exit_code_within, signal};
 use crate::twitch_server::{ServerOptions, TwitchServer};
 use serde_json::{Value, json};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn privmsg(id: &str, user: &str, text: &str) -> String {
     let ts = chrono::Utc::now().timestamp_millis();
@@ -121,22 +121,15 @@ async fn bang_clip_10_in_chat_publishes_a_ten_second_mp4_with_its_whole_history(
         .send_to_joined(&privmsg("clip-1", "viewer_one", "!clip 10"))
         .await;
     let clip = tokio::task::block_in_place(|| {
-        let start = Instant::now();
-        loop {
-            let clips = exported_clips(&t);
-            if let Some(c) = clips
-                .iter()
-                .find(|c| c["state"] == "published" || c["state"] == "failed")
-            {
-                break c.clone();
-            }
-            if start.elapsed() > Duration::from_secs(150) {
-                let captures = read_json(&t, "runtime/exports/runtime_snapshot.json")
-                    .map(|s| s["captures"].clone());
-                panic!("no clip ended: clips {clips:#?}, captures {captures:#?}");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_for(
+            "the clip to be published or fail",
+            Duration::from_secs(150),
+            || {
+                exported_clips(&t)
+                    .into_iter()
+                    .find(|c| c["state"] == "published" || c["state"] == "failed")
+            },
+        )
     });
     if clip["state"] != "published" {
         let captures =
@@ -304,14 +297,9 @@ fn a_kill_during_encoding_resumes_once_after_restart_with_no_partial_file() {
         .unwrap()
         .to_string();
 
-    let start = Instant::now();
-    while stored_state(&t, &id).as_deref() != Some("encoding") {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "the job never started encoding"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_for("the job to start encoding", Duration::from_secs(60), || {
+        (stored_state(&t, &id).as_deref() == Some("encoding")).then_some(())
+    });
     first.kill().unwrap();
     first.wait().unwrap();
     assert_eq!(

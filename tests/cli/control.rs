@@ -89,7 +89,7 @@ async fn api_call(
     token: Option<&str>,
     body: Option<Value>,
 ) -> (u16, Value) {
-    let client = ss::http_out::builder().build().unwrap();
+    let client = ss::http_out::builder().unwrap().build().unwrap();
     let url = format!("http://127.0.0.1:{port}{path}");
     let mut request = if method == "POST" {
         client.post(&url)
@@ -113,6 +113,7 @@ async fn wait_for_api(port: u16) {
     let mut ready = false;
     for _ in 0..400 {
         if ss::http_out::builder()
+            .unwrap()
             .build()
             .unwrap()
             .get(format!("http://127.0.0.1:{port}/api/v1/openapi.json"))

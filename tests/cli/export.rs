@@ -1,6 +1,6 @@
 //! `ss export`: the whole catalogue from config and store, schema-valid, deterministic, no churn.
 
-use crate::harness::{Test, repo};
+use crate::harness::{Test, repo, wait_until};
 use chrono::DateTime;
 use serde_json::Value;
 use ss::actions::{Action, ActionKind};
@@ -405,9 +405,17 @@ fn exporting_twice_leaves_bytes_and_mtimes_alone() {
     let t = Test::new();
     populate(t.path());
     t.run(&["export"]).status(0);
+    // Make a rewrite detectable even on file systems with coarse mtimes: every file dated long ago.
+    let long_ago = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
+    for name in CATALOGUE {
+        std::fs::File::options()
+            .write(true)
+            .open(t.path().join("runtime").join(name))
+            .unwrap()
+            .set_modified(long_ago)
+            .unwrap();
+    }
     let before = mtimes_and_bytes(&t);
-    // Make a rewrite detectable even on file systems with coarse mtimes.
-    std::thread::sleep(std::time::Duration::from_millis(1100));
     let out = t.run(&["export"]);
     out.status(0);
     assert_eq!(
@@ -447,7 +455,13 @@ fn same_store_and_config_give_identical_payloads() {
     let a = t.path().join("a");
     let b = t.path().join("b");
     t.run(&["export", "--out", a.to_str().unwrap()]).status(0);
-    std::thread::sleep(std::time::Duration::from_millis(1100));
+    // The second export in a later second, so any unredacted time would differ.
+    let first = chrono::Utc::now().timestamp();
+    wait_until(
+        "the clock's next second",
+        std::time::Duration::from_secs(5),
+        || chrono::Utc::now().timestamp() > first,
+    );
     t.run(&["export", "--out", b.to_str().unwrap()]).status(0);
     for name in CATALOGUE {
         let read = |dir: &Path| -> Value {

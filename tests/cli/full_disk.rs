@@ -57,15 +57,25 @@ fn fill(dir: &Path, leave: u64) -> PathBuf {
     filler
 }
 
-/// The demo at 300 events/s with a short cadence, its store on a 4 MiB tmpfs that is almost full.
-fn demo_on_full_disk() -> (Test, Tmpfs, PathBuf) {
+/// The demo at 300 events/s with a short cadence, its store on a 4 MiB tmpfs that is almost full;
+/// `None`, with a skip message on the terminal, when the test cannot mount (not root).
+fn demo_on_full_disk(test: &str) -> Option<(Test, Tmpfs, PathBuf)> {
+    if !rustix::process::geteuid().is_root() {
+        // Straight to stderr: libtest captures print macros only, so this shows in every run.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED full_disk::{test}: needs root to mount a tmpfs (CI runs as root)"
+        );
+        return None;
+    }
     let t = Test::fast_demo(Some(300));
     let state = t.path().join("runtime/state");
     let mount = Tmpfs::mount(&state, "4m");
     // Room for a fresh store (every migration in one transaction, through the WAL) and a little
     // chat, not more.
-    let filler = fill(&state, 256 * 1024);
-    (t, mount, filler)
+    let filler = fill(&state, 384 * 1024);
+    Some((t, mount, filler))
 }
 
 fn spawn_run(t: &Test) -> Spawned {
@@ -135,7 +145,11 @@ fn run_until_degraded(t: &Test) -> Spawned {
 
 #[test]
 fn a_full_disk_degrades_then_recovers_with_every_accepted_event_once() {
-    let (t, _mount, filler) = demo_on_full_disk();
+    let Some((t, _mount, filler)) =
+        demo_on_full_disk("a_full_disk_degrades_then_recovers_with_every_accepted_event_once")
+    else {
+        return;
+    };
     let child = run_until_degraded(&t);
     let snap = snapshot(&t).unwrap();
     assert!(
@@ -182,7 +196,11 @@ fn a_full_disk_degrades_then_recovers_with_every_accepted_event_once() {
 
 #[test]
 fn a_disk_that_stays_full_ends_the_run_with_exit_2_and_says_what_was_not_recorded() {
-    let (t, _mount, _filler) = demo_on_full_disk();
+    let Some((t, _mount, _filler)) = demo_on_full_disk(
+        "a_disk_that_stays_full_ends_the_run_with_exit_2_and_says_what_was_not_recorded",
+    ) else {
+        return;
+    };
     let child = run_until_degraded(&t);
     signal(&child, "TERM");
     // The writer retries for its 10 s grace, then gives up; everything stops in order.
@@ -209,7 +227,10 @@ fn a_disk_that_stays_full_ends_the_run_with_exit_2_and_says_what_was_not_recorde
 
 #[test]
 fn a_second_signal_exits_at_once_with_130() {
-    let (t, _mount, _filler) = demo_on_full_disk();
+    let Some((t, _mount, _filler)) = demo_on_full_disk("a_second_signal_exits_at_once_with_130")
+    else {
+        return;
+    };
     let child = run_until_degraded(&t);
     // The first signal starts a shutdown that waits for the full store; the second one leaves.
     signal(&child, "TERM");
@@ -261,7 +282,11 @@ fn a_full_disk_under_the_exports_ends_with_the_summary_line_and_exit_2() {
 /// event the lane accepted is accounted for.
 #[test]
 fn events_never_sent_to_a_store_that_gave_up_are_counted_too() {
-    let (t, _mount, _filler) = demo_on_full_disk();
+    let Some((t, _mount, _filler)) =
+        demo_on_full_disk("events_never_sent_to_a_store_that_gave_up_are_counted_too")
+    else {
+        return;
+    };
     let creators = t
         .read("runtime/config/creators.json")
         .replace("\"rate_per_s\": 300", "\"rate_per_s\": 0");

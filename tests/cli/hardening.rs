@@ -1,7 +1,7 @@
 //! Hostile conditions (issue 11): a broken or full stderr, a closed stdout. Each test reproduces the
 //! failure with the real thing (a closed pipe, /dev/full), not a stand-in.
 
-use crate::harness::{Test, exit_code_within};
+use crate::harness::{Test, WATCHING, exit_code_within};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
@@ -259,16 +259,10 @@ fn hot_reload_demo() -> Test {
 #[test]
 fn deleting_triggers_json_under_hot_reload_keeps_the_running_triggers() {
     let t = hot_reload_demo();
-    let mut child = t
-        .std_cmd()
-        .args(["run", "--duration", "4s"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(1200));
+    let mut run = t.spawn_logged(&["run", "--duration", "4s"]);
+    run.wait_for_line(WATCHING, Duration::from_secs(15));
     std::fs::remove_file(t.path().join("runtime/config/triggers.json")).unwrap();
-    assert_eq!(exit_code_within(&mut child, Duration::from_secs(15)), 0);
+    assert_eq!(exit_code_within(&mut run.child, Duration::from_secs(15)), 0);
     let errors = t.read("runtime/exports/telemetry/errors.json");
     assert!(errors.contains("config_rejected"), "{errors}");
     assert!(errors.contains("triggers.json"), "{errors}");
@@ -279,16 +273,10 @@ fn deleting_triggers_json_under_hot_reload_keeps_the_running_triggers() {
 #[test]
 fn an_intentionally_empty_trigger_list_is_applied() {
     let t = hot_reload_demo();
-    let mut child = t
-        .std_cmd()
-        .args(["run", "--duration", "4s"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(1200));
+    let mut run = t.spawn_logged(&["run", "--duration", "4s"]);
+    run.wait_for_line(WATCHING, Duration::from_secs(15));
     t.write("runtime/config/triggers.json", r#"{"triggers": {}}"#);
-    assert_eq!(exit_code_within(&mut child, Duration::from_secs(15)), 0);
+    assert_eq!(exit_code_within(&mut run.child, Duration::from_secs(15)), 0);
     let events = t.read("runtime/exports/telemetry/events.json");
     assert!(events.contains("config_reloaded"), "{events}");
 }

@@ -199,6 +199,82 @@ impl VerboseRun {
     }
 }
 
+/// A running `ss` whose stderr a thread reads line by line (and keeps draining), so a test can wait
+/// for a log line that marks a condition (the hot-reload watcher watching) instead of sleeping.
+pub struct LoggedRun {
+    pub child: Spawned,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Test {
+    /// Starts `ss ARGS` with stdout discarded and stderr read by a thread.
+    pub fn spawn_logged(&self, args: &[&str]) -> LoggedRun {
+        let mut child = self
+            .std_cmd()
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("starting ss");
+        let pipe = child.stderr.take().expect("stderr is piped");
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufRead::lines(std::io::BufReader::new(pipe)).map_while(Result::ok)
+            {
+                // Nobody listening any more: keep draining so the process never blocks on stderr.
+                let _ = tx.send(line);
+            }
+        });
+        LoggedRun {
+            child: Spawned::from(child),
+            lines,
+        }
+    }
+}
+
+impl LoggedRun {
+    /// Waits for a stderr line containing `needle`; fails after `limit` with what was logged.
+    pub fn wait_for_line(&self, needle: &str, limit: Duration) -> String {
+        let deadline = std::time::Instant::now() + limit;
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(line) => seen.push(line),
+                Err(_) => panic!(
+                    "no log line with {needle:?} within {limit:?}; stderr so far:\n{}",
+                    seen.join("\n")
+                ),
+            }
+        }
+    }
+}
+
+/// Polls `ok` every 20 ms (from synchronous code) until it holds; fails naming `what` after `limit`.
+pub fn wait_until(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + limit;
+    while !ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Rows of `sql` (a `SELECT count(*)`) in the store below `root`, read-only; 0 while there is no
+/// store yet or it is busy.
+pub fn store_count(root: &Path, sql: &str) -> i64 {
+    let path = root.join("runtime/state/streamsuites.db");
+    rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .and_then(|conn| conn.query_row(sql, [], |r| r.get(0)))
+        .unwrap_or(0)
+}
+
+/// The log line `ss run` writes once the hot-reload watcher sees every change.
+pub const WATCHING: &str = "Watching the config directory for changes";
+
 /// Polls `ok` every 50 ms until it holds; fails the test naming `what` after `limit`.
 pub async fn until_within(limit: Duration, what: &str, mut ok: impl FnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + limit;

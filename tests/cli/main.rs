@@ -42,6 +42,7 @@ mod run_youtube;
 mod service;
 mod status;
 mod stream_events;
+mod tls_roots;
 mod twitch;
 mod twitch_server;
 mod update_version;

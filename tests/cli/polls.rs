@@ -3,7 +3,7 @@
 //! another on the event clock, a third is left open across a restart. The results reply, polls.json
 //! and the Discord outbox row agree with the votes, and `ss replay` of the same chat finds the same.
 
-use crate::harness::{Test, exit_code_within, signal};
+use crate::harness::{Test, exit_code_within, signal, store_count, until_within};
 use crate::run_twitch::{privmsg, twitch_root, with_ts};
 use crate::twitch_server::{ServerOptions, TwitchServer};
 use serde_json::{Value, json};
@@ -283,7 +283,18 @@ async fn a_poll_run_from_twitch_chat_agrees_in_chat_polls_json_discord_and_repla
             "!vote a",
         ))
         .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Recorded with whatever the vote did, in the same batch.
+    until_within(
+        Duration::from_secs(20),
+        "the vote after the restart in the store",
+        || {
+            store_count(
+                t.path(),
+                "SELECT count(*) FROM chat_events WHERE message_id = 'after'",
+            ) == 1
+        },
+    )
+    .await;
     stop(child).await;
     let polls = self::polls(&t);
     assert_eq!(

@@ -2,10 +2,9 @@
 //! byte-identical output on the store, JSONL and IRC inputs, malformed lines named and counted, no
 //! effects on the store, the CI check of the README.
 
-use crate::harness::{Output, Test, repo};
+use crate::harness::{Output, Test, WATCHING, repo, signal, store_count, wait_until};
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::process::Stdio;
 use std::time::Duration;
 
 /// A demo root with a faster sim source.
@@ -168,20 +167,26 @@ fn a_hot_reload_restarts_the_replayed_state_where_the_live_one_restarted() {
         .read("runtime/config/system.json")
         .replace("\"enabled\": false", "\"enabled\": true");
     t.write("runtime/config/system.json", &system);
-    let mut child = t
-        .std_cmd()
-        .args(["run", "--duration", "4s"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
+    let mut run = t.spawn_logged(&["run"]);
+    run.wait_for_line(WATCHING, Duration::from_secs(15));
+    let validations = "SELECT count(*) FROM actions WHERE trigger_id = 'chat-validated'";
+    wait_until(
+        "the validation trigger's first fire",
+        Duration::from_secs(15),
+        || store_count(t.path(), validations) >= 1,
+    );
     // The same triggers: only the reload's fresh start can make the validation trigger fire again.
     t.write(
         "runtime/config/system.json",
         &system.replace("\"cadence_s\": 5", "\"cadence_s\": 4"),
     );
-    assert!(child.wait().unwrap().success());
+    wait_until(
+        "the validation trigger's fire after the reload",
+        Duration::from_secs(15),
+        || store_count(t.path(), validations) >= 2,
+    );
+    signal(&run.child, "INT");
+    assert!(run.child.wait().unwrap().success());
     let conn = rusqlite::Connection::open(t.path().join("runtime/state/streamsuites.db")).unwrap();
     let reloads: i64 = conn
         .query_row(

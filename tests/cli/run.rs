@@ -1,9 +1,9 @@
 //! `ss run` end to end on the sim source: exports, counters, the chat log, shutdown, determinism.
 
-use crate::harness::{Spawned, Test, exit_code_within, signal, wait_until_catching};
+use crate::harness::{Spawned, Test, exit_code_within, signal, wait_until, wait_until_catching};
 use serde_json::Value;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A demo root with a faster sim source and a short export cadence.
 fn demo(rate: u32) -> Test {
@@ -62,19 +62,36 @@ fn spawn_run(t: &Test) -> Spawned {
 #[cfg(unix)]
 #[test]
 fn sigterm_at_any_moment_loses_nothing() {
-    for (i, after_ms) in [150u64, 900, 2100].into_iter().enumerate() {
+    // From the moment `ss run` handles SIGTERM (before that, the kernel's default applies to any
+    // program): at once, once the store exists, and mid-run with events recorded.
+    for (i, moment) in ["start-up", "store open", "mid-run"]
+        .into_iter()
+        .enumerate()
+    {
         let t = demo(2000 + 1000 * i as u32);
         let mut child = spawn_run(&t);
-        // From the moment `ss run` handles SIGTERM (before that, the kernel's default applies to
-        // any program): early in start-up, while the store opens, and mid-run.
         wait_until_catching(&child, 15);
-        std::thread::sleep(Duration::from_millis(after_ms));
+        match moment {
+            "store open" => wait_until("the store file", Duration::from_secs(20), || {
+                t.path().join("runtime/state/streamsuites.db").exists()
+            }),
+            "mid-run" => wait_for_file(
+                &t,
+                "runtime/exports/runtime_snapshot.json",
+                Duration::from_secs(20),
+                |text| {
+                    serde_json::from_str::<Value>(text)
+                        .is_ok_and(|s| s["counters"]["events_recorded"].as_u64() > Some(0))
+                },
+            ),
+            _ => {}
+        }
         signal(&child, "TERM");
         let code = exit_code_within(&mut child, Duration::from_secs(10));
-        assert_eq!(code, 0, "exit code after SIGTERM at {after_ms} ms");
+        assert_eq!(code, 0, "exit code after SIGTERM at {moment}");
         let snap = json(&t, "runtime/exports/runtime_snapshot.json");
         let recorded = snap["counters"]["events_recorded"].as_u64().unwrap();
-        assert_eq!(chat_rows(&t), recorded, "SIGTERM after {after_ms} ms");
+        assert_eq!(chat_rows(&t), recorded, "SIGTERM at {moment}");
     }
 }
 
@@ -84,7 +101,15 @@ fn sigint_stops_cleanly_and_updates_exports() {
     let t = demo(200);
     let mut child = spawn_run(&t);
     wait_until_catching(&child, 2);
-    std::thread::sleep(Duration::from_millis(1500));
+    wait_for_file(
+        &t,
+        "runtime/exports/runtime_snapshot.json",
+        Duration::from_secs(20),
+        |text| {
+            serde_json::from_str::<Value>(text)
+                .is_ok_and(|s| s["counters"]["events_received"].as_u64() > Some(0))
+        },
+    );
     signal(&child, "INT");
     assert_eq!(exit_code_within(&mut child, Duration::from_secs(10)), 0);
     let snap = json(&t, "runtime/exports/runtime_snapshot.json");
@@ -219,17 +244,9 @@ fn hot_reload_applies_valid_changes_and_rejects_invalid_ones() {
 
 /// Waits until `cond` holds for the file at `rel` (read as text), or fails after `limit`.
 fn wait_for_file(t: &Test, rel: &str, limit: Duration, cond: impl Fn(&str) -> bool) {
-    let start = Instant::now();
-    loop {
-        if std::fs::read_to_string(t.path().join(rel)).is_ok_and(|text| cond(&text)) {
-            return;
-        }
-        assert!(
-            start.elapsed() < limit,
-            "{rel} never matched within {limit:?}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until(&format!("{rel} to match"), limit, || {
+        std::fs::read_to_string(t.path().join(rel)).is_ok_and(|text| cond(&text))
+    });
 }
 
 #[cfg(unix)]

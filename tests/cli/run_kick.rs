@@ -7,7 +7,7 @@
 //! unsigned or badly signed ones get 401 and are not recorded. A trigger on a banned word times its
 //! author out and deletes the message through Kick's moderation API.
 
-use crate::harness::{Test, exit_code_within, signal};
+use crate::harness::{Test, exit_code_within, signal, store_count};
 use crate::kick_server::{KickApi, PusherServer, wait_for};
 use base64::Engine;
 use ss::event::EventKind;
@@ -97,6 +97,14 @@ pub(crate) fn chat_message(id: &str, user: &str, user_id: u64, content: &str) ->
           "identity": {"color": "#FF9D00", "badges": [{"type": "subscriber", "text": "Subscriber", "count": 2}]}},
         "metadata": {"message_ref": "1752741896375"},
     })
+}
+
+/// `message` dated `seconds` later than now (the trigger cooldowns run on the event's own time).
+pub(crate) fn later(mut message: serde_json::Value, seconds: i64) -> serde_json::Value {
+    message["created_at"] = (chrono::Utc::now() + chrono::Duration::seconds(seconds))
+        .to_rfc3339()
+        .into();
+    message
 }
 
 pub(crate) const CHAT_EVENT: &str = r"App\Events\ChatMessageEvent";
@@ -243,9 +251,9 @@ async fn ss_run_reads_kick_answers_ping_refreshes_once_and_reconnects_after_each
     .await;
     assert_eq!(pusher.abort(CHATROOM_CHANNEL), 1);
     pusher.wait_for_subscriptions(CHATROOM_CHANNEL, 3).await;
-    // Past the trigger's 2 s creator cooldown (the clock is the event's own timestamp).
-    tokio::time::sleep(Duration::from_millis(2200)).await;
-    let m3 = chat_message("m3", "ViewerThree", 33, "!ping");
+    // Past the trigger's 2 s creator cooldown: the clock is the event's own timestamp, so the
+    // message is dated 3 s later.
+    let m3 = later(chat_message("m3", "ViewerThree", 33, "!ping"), 3);
     pusher.send_event(CHATROOM_CHANNEL, CHAT_EVENT, &m3);
     // A re-delivery of the same message is recorded and answered once.
     pusher.send_event(CHATROOM_CHANNEL, CHAT_EVENT, &m3);
@@ -254,7 +262,13 @@ async fn ss_run_reads_kick_answers_ping_refreshes_once_and_reconnects_after_each
     let refreshed = api.access_token();
     assert!(api.chat().iter().skip(1).all(|p| p.bearer == refreshed));
 
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    wait_for("the re-delivery skipped as a duplicate", || {
+        std::fs::read_to_string(t.path().join("runtime/exports/runtime_snapshot.json"))
+            .ok()
+            .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
+            .is_some_and(|s| s["counters"]["duplicates_skipped"].as_u64() >= Some(1))
+    })
+    .await;
     let (code, stderr) = stop(child).await;
     assert_eq!(code, 0, "{stderr}");
 
@@ -368,8 +382,7 @@ async fn a_lookup_kick_blocks_stops_the_source_once_naming_chatroom_id() {
             .is_some_and(|s| kick_status(&s)["state"] == "failed")
     })
     .await;
-    // Past the runner's first backoff: a failed source is not retried.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // A failed source is not retried: the state is final and the channel was looked up once.
     let (code, stderr) = stop(child).await;
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(api.lookups(), ["blocked"], "looked up once, not in a loop");
@@ -414,6 +427,7 @@ async fn deliver(
 ) -> u16 {
     let timestamp = "2025-01-14T16:08:07Z";
     let mut request = ss::http_out::builder()
+        .unwrap()
         .build()
         .unwrap()
         .post(format!("http://127.0.0.1:{port}/webhooks/kick"))
@@ -600,18 +614,20 @@ async fn a_refused_refresh_is_reported_as_a_login_failure_and_not_retried() {
             })
     })
     .await;
-    // Reading goes on; a later `!ping` is recorded, and no send or refresh is tried again.
-    tokio::time::sleep(Duration::from_millis(2200)).await;
+    // Reading goes on; a later `!ping` (dated past the 2 s cooldown) is recorded, and no send or
+    // refresh is tried again.
     pusher.send_event(
         CHATROOM_CHANNEL,
         CHAT_EVENT,
-        &chat_message("r2", "ViewerTwo", 22, "!ping"),
+        &later(chat_message("r2", "ViewerTwo", 22, "!ping"), 3),
     );
-    wait_for("the second message", || {
-        recorded(&t).iter().any(|e| e.message_id == "r2")
+    wait_for("the second message and its reply action", || {
+        store_count(
+            t.path(),
+            "SELECT count(*) FROM actions WHERE message_id = 'r2'",
+        ) >= 1
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
     let (code, stderr) = stop(child).await;
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(api.refreshes().len(), 1);

@@ -78,13 +78,17 @@ async fn ss_run_replies_on_twitch_and_survives_a_server_restart() {
 
     // The server goes away and comes back on the same port: the runtime reconnects by itself.
     server.stop();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // (start_on waits for the port to be free again.)
     let server = TwitchServer::start_on(port, ServerOptions::default()).await;
     server.wait_for_joins(1).await;
-    // Past the trigger's 2 s creator cooldown (the clock is the event's own timestamp).
-    tokio::time::sleep(Duration::from_millis(2200)).await;
+    // Past the trigger's 2 s creator cooldown: the clock is the event's own timestamp, so the
+    // message is dated 3 s later.
+    let later = chrono::Utc::now().timestamp_millis() + 3_000;
     server
-        .send_to_joined(&privmsg("e2e-2", "viewer_two", "33333333", "!ping"))
+        .send_to_joined(&with_ts(
+            &privmsg("e2e-2", "viewer_two", "33333333", "!ping"),
+            later,
+        ))
         .await;
     server
         .wait_for_commands("PRIVMSG", 1, Duration::from_secs(10))

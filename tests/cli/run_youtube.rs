@@ -225,13 +225,21 @@ async fn ss_run_reads_every_kind_once_replies_through_insert_and_stops_at_quota_
     })
     .await;
     let calls = model.with(|s| s.requests.len());
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // The runtime has taken the answer as its quota spent until the reset: it says so in
+    // admin/quotas.json, and makes no call until then (none up to its exit).
+    until("the quota marked exhausted in admin/quotas.json", || {
+        std::fs::read_to_string(t.path().join("runtime/admin/quotas.json"))
+            .ok()
+            .and_then(|s| serde_json::from_str::<Value>(&s).ok())
+            .is_some_and(|q| q["projects"][0]["exhausted_until"].is_string())
+    })
+    .await;
+    let (code, stderr) = stop(child).await;
     assert_eq!(
         model.with(|s| s.requests.len()),
         calls,
         "no call after quotaExceeded"
     );
-    let (code, stderr) = stop(child).await;
     assert_eq!(code, Some(0), "{stderr}");
     assert!(stderr.contains("quotaExceeded"), "{stderr}");
     assert_no_secret(&t, &stderr);
@@ -303,7 +311,20 @@ async fn ss_run_goes_back_to_discovery_after_live_chat_ended_and_is_read_only_wi
         ended.is_some() && model.requests_to("videos").len() >= 2
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    until("the snapshot saying the stream is not live", || {
+        std::fs::read_to_string(t.path().join("runtime/exports/runtime_snapshot.json"))
+            .ok()
+            .and_then(|s| serde_json::from_str::<Value>(&s).ok())
+            .and_then(|s| {
+                s["sources"]
+                    .as_array()?
+                    .iter()
+                    .find(|s| s["platform"] == "youtube")
+                    .map(|y| y["live"]["live"] == false)
+            })
+            .unwrap_or(false)
+    })
+    .await;
     let (code, stderr) = stop(child).await;
     assert_eq!(code, Some(0), "{stderr}");
     assert!(
@@ -375,7 +396,7 @@ async fn a_kill_9_mid_stream_resumes_from_the_last_committed_page_token() {
         last.query.get("pageToken").map(String::as_str) == Some(&format!("tok-{all}"))
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // (The stop commits every queued write, quota spends included.)
     let (code, stderr) = stop(child).await;
     assert_eq!(code, Some(0), "{stderr}");
     // Quota spent before the kill was persisted: the restart continued from it.
@@ -427,7 +448,10 @@ async fn ss_run_reads_over_stream_list_and_replies_through_insert() {
     let child = spawn(&t);
     until("the stream", || !model.requests_to("streamList").is_empty()).await;
     // Past the history batches: the stream is open and quiet when !ping arrives.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    until("the history stored", || {
+        youtube_ids(&t).len() >= kinds.len()
+    })
+    .await;
     let ping = model.text(chrono::Utc::now(), "Viewer", "!ping");
     let asked = std::time::Instant::now();
     until("the reply", || model.with(|s| !s.inserted.is_empty())).await;
@@ -436,7 +460,10 @@ async fn ss_run_reads_over_stream_list_and_replies_through_insert() {
         asked.elapsed() < Duration::from_secs(3),
         "a reply in a quiet stream goes out within about a second"
     );
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    until("every message stored", || {
+        youtube_ids(&t).len() > kinds.len()
+    })
+    .await;
     let (code, stderr) = stop(child).await;
     grpc.abort();
     assert_eq!(code, Some(0), "{stderr}");

@@ -1,8 +1,8 @@
 //! `ss status`: the health probe over the daemon's snapshot, exit 0 / 1 / 2 as documented.
 
-use crate::harness::{Test, signal};
+use crate::harness::{Test, signal, wait_until};
 use serde_json::Value;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The demo with a short export cadence.
 fn demo() -> Test {
@@ -20,14 +20,9 @@ fn running(t: &Test) -> bool {
 fn healthy_while_running_then_unhealthy_once_the_snapshot_goes_stale() {
     let t = demo();
     let mut child = t.spawn(&["run"]);
-    let start = Instant::now();
-    while !running(&t) {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "ss run never reported running"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until("ss run reporting running", Duration::from_secs(30), || {
+        running(&t)
+    });
     let out = t.run(&["status"]);
     out.status(0);
     assert!(
@@ -44,7 +39,19 @@ fn healthy_while_running_then_unhealthy_once_the_snapshot_goes_stale() {
 
     signal(&child, "INT");
     assert!(child.wait().unwrap().success());
-    std::thread::sleep(Duration::from_millis(2_100));
+    // Stale after 1 s means a snapshot 2 whole seconds old (ages are counted in whole seconds).
+    let snapshot: Value =
+        serde_json::from_str(&t.read("runtime/exports/runtime_snapshot.json")).unwrap();
+    let generated_at: chrono::DateTime<chrono::Utc> = snapshot["meta"]["generated_at"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    wait_until(
+        "the final snapshot to be 2 s old",
+        Duration::from_secs(10),
+        || (chrono::Utc::now() - generated_at).num_milliseconds() >= 2_050,
+    );
     let out = t.run(&["status", "--stale-after", "1s"]);
     out.status(1);
     assert!(

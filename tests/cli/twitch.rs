@@ -27,11 +27,11 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-const TOKEN: &str = "abcd1234tokenvalue";
+pub(crate) const TOKEN: &str = "abcd1234tokenvalue";
 const TOKEN_ENV: &str = "SS_TEST_TWITCH_TOKEN";
 const WAIT: Duration = Duration::from_secs(10);
 
-const PRIVMSG: &str = "@badge-info=subscriber/14;badges=moderator/1,subscriber/12;client-nonce=5f1c0e2a9b;color=#1E90FF;display-name=Viewer_One;emotes=25:6-10;first-msg=0;flags=;id=3b8c6f3a-1d2e-4f5a-9b7c-0a1b2c3d4e5f;mod=1;returning-chatter=0;room-id=11111111;subscriber=1;tmi-sent-ts=1700000000123;turbo=0;user-id=22222222;user-type=mod :viewer_one!viewer_one@viewer_one.tmi.twitch.tv PRIVMSG #somechannel :hello Kappa";
+pub(crate) const PRIVMSG: &str = "@badge-info=subscriber/14;badges=moderator/1,subscriber/12;client-nonce=5f1c0e2a9b;color=#1E90FF;display-name=Viewer_One;emotes=25:6-10;first-msg=0;flags=;id=3b8c6f3a-1d2e-4f5a-9b7c-0a1b2c3d4e5f;mod=1;returning-chatter=0;room-id=11111111;subscriber=1;tmi-sent-ts=1700000000123;turbo=0;user-id=22222222;user-type=mod :viewer_one!viewer_one@viewer_one.tmi.twitch.tv PRIVMSG #somechannel :hello Kappa";
 const RESUB: &str = r"@badge-info=subscriber/2;badges=subscriber/0;color=#0000FF;display-name=Gutrin2;emotes=;flags=;id=e0975c76-0000-4954-8cb0-91b8867ec1ca;login=gutrin2;mod=0;msg-id=resub;msg-param-cumulative-months=2;msg-param-months=0;msg-param-should-share-streak=1;msg-param-streak-months=2;msg-param-sub-plan-name=Channel\sSubscription\s(somechannel);msg-param-sub-plan=1000;room-id=11111111;subscriber=1;system-msg=Gutrin2\ssubscribed\sat\sTier\s1.;tmi-sent-ts=1700000001000;user-id=33333333;user-type= :tmi.twitch.tv USERNOTICE #somechannel :great stream";
 const RAID: &str = r"@badge-info=;badges=;color=#FF69B4;display-name=Raider;emotes=;flags=;id=bb99dda7-0000-4583-9114-52aa11b23d17;login=raider;mod=0;msg-id=raid;msg-param-displayName=Raider;msg-param-login=raider;msg-param-profileImageURL=https://static-cdn.jtvnw.net/x.png;msg-param-viewerCount=430;room-id=11111111;subscriber=0;system-msg=430\sraiders\sfrom\sRaider\shave\sjoined!;tmi-sent-ts=1700000002000;user-id=44444444;user-type= :tmi.twitch.tv USERNOTICE #somechannel";
 const MODERATION: [&str; 4] = [
@@ -42,7 +42,7 @@ const MODERATION: [&str; 4] = [
 ];
 
 /// Short timeouts and backoff so the tests take seconds; the login retry stays long on purpose.
-fn fast_timing() -> Timing {
+pub(crate) fn fast_timing() -> Timing {
     Timing {
         connect_timeout: Duration::from_secs(2),
         login_timeout: Duration::from_secs(2),
@@ -57,7 +57,7 @@ fn fast_timing() -> Timing {
 }
 
 /// The creator's `twitch` block, pointed at the test server.
-fn settings(port: u16, tls: bool) -> TwitchSettings {
+pub(crate) fn settings(port: u16, tls: bool) -> TwitchSettings {
     TwitchSettings {
         enabled: true,
         channel: "SomeChannel".into(),
@@ -78,7 +78,7 @@ fn privileged(messages: u32) -> serde_json::Map<String, serde_json::Value> {
     serde_json::Map::from_iter([("privileged_messages".to_string(), messages.into())])
 }
 
-fn normal_limit() -> SendLimit {
+pub(crate) fn normal_limit() -> SendLimit {
     SendLimit::default_for(ss::sources::twitch::TWITCH)
 }
 
@@ -101,7 +101,7 @@ fn command(channel: &str, text: &str, reply_to: Option<&str>) -> PlatformCommand
 }
 
 /// A source running in a real context.
-struct Running {
+pub(crate) struct Running {
     events: mpsc::Receiver<Inbound>,
     outbound: mpsc::Sender<PlatformCommand>,
     status: StatusHandle,
@@ -124,7 +124,7 @@ fn samples_wire() -> WireLimits {
 }
 
 /// Runs `source` with the token (if any) in the root's `.env`, as an operator would set it.
-fn run_source(
+pub(crate) fn run_source(
     source: TwitchSource,
     token: Option<&str>,
     endpoints: TwitchEndpoints,
@@ -203,7 +203,7 @@ impl Running {
     }
 
     /// The next event that is not the ROOMSTATE every JOIN brings.
-    async fn next_chat_event(&mut self) -> ChatEvent {
+    pub(crate) async fn next_chat_event(&mut self) -> ChatEvent {
         loop {
             let event = self.next_event().await;
             if event.kind != EventKind::RoomState {
@@ -212,7 +212,11 @@ impl Running {
         }
     }
 
-    async fn wait_status(&self, what: &str, cond: impl Fn(&SourceStatus) -> bool) -> SourceStatus {
+    pub(crate) async fn wait_status(
+        &self,
+        what: &str,
+        cond: impl Fn(&SourceStatus) -> bool,
+    ) -> SourceStatus {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
             let status = self.status.snapshot();
@@ -236,7 +240,7 @@ impl Running {
     }
 
     /// Cancels the shutdown token and expects the source to stop cleanly.
-    async fn stop(self) -> SourceStatus {
+    pub(crate) async fn stop(self) -> SourceStatus {
         self.shutdown.cancel();
         tokio::time::timeout(WAIT, self.task)
             .await
@@ -428,9 +432,15 @@ async fn refused_login_is_reported_and_not_retried_in_a_tight_loop() {
     assert!(!error.contains(TOKEN), "{error}");
     assert_eq!(status.state, ConnectionState::Backoff);
 
-    // The login retry waits at least half its 4 s base: no second attempt within a second.
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // The login retry waits at least half its 4 s base: no second attempt within a second (of
+    // paused time, so a slow machine cannot stretch it).
+    tokio::time::pause();
+    tokio::time::advance(Duration::from_secs(1)).await;
+    for _ in 0..100 {
+        tokio::task::yield_now().await;
+    }
     assert_eq!(server.with_state(|s| (s.connections, s.refused)), (1, 1));
+    tokio::time::resume();
     source.stop().await;
 }
 

@@ -221,3 +221,28 @@ fn platform_command_actions_are_checked() {
     );
     assert!(out.stdout.contains("seconds"), "{}", out.stdout);
 }
+
+#[test]
+fn tls_ca_file_must_name_a_pem_file_with_a_certificate() {
+    let t = Test::new();
+    let system = t.read("runtime/config/system.json");
+    let with = |file: &str| system.replacen('{', &format!("{{\n  \"tls_ca_file\": \"{file}\","), 1);
+    t.write("runtime/config/system.json", &with("certs/missing.pem"));
+    let out = t.run(&["validate-config"]);
+    out.status(1);
+    assert!(out.stdout.contains("/tls_ca_file"), "{}", out.stdout);
+    assert!(out.stdout.contains("certs/missing.pem"), "{}", out.stdout);
+    t.write("certs/not-a-cert.pem", "hello\n");
+    t.write("runtime/config/system.json", &with("certs/not-a-cert.pem"));
+    let out = t.run(&["validate-config"]);
+    out.status(1);
+    assert!(
+        out.stdout.contains("no certificate found"),
+        "{}",
+        out.stdout
+    );
+    let ca = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    t.write("certs/ca.pem", &ca.cert.pem());
+    t.write("runtime/config/system.json", &with("certs/ca.pem"));
+    t.run(&["validate-config"]).status(0);
+}

@@ -528,7 +528,12 @@ async fn resource_exhausted_for_quota_stops_the_stream_source_until_the_reset() 
         track,
         serving,
     ));
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The runner has taken the answer as the quota spent until its reset (it then waits exactly
+    // that long): the project says so.
+    crate::harness::until_within(Duration::from_secs(20), "the quota marked spent", || {
+        project.snapshot(Utc::now()).exhausted_until.is_some()
+    })
+    .await;
     shutdown.cancel();
     runner.await.unwrap();
     server.abort();

@@ -23,6 +23,17 @@ pub struct SystemConfig {
     /// The control API's tokens (`/api/v1/`, `/control`), each with a role.
     #[serde(default)]
     pub tokens: Vec<ApiToken>,
+    /// A PEM file of private CA certificates every TLS client trusts beside the Mozilla roots
+    /// (absolute, or relative to the runtime root).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_ca_file: Option<std::path::PathBuf>,
+}
+
+impl SystemConfig {
+    /// `tls_ca_file` resolved against the runtime root `root`.
+    pub fn tls_ca_path(&self, root: &std::path::Path) -> Option<std::path::PathBuf> {
+        self.tls_ca_file.as_ref().map(|file| root.join(file))
+    }
 }
 
 /// Chat trends (`signals/chat_trends.json`, the `trends` event of `/events`): on by default.

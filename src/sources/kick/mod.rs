@@ -246,7 +246,7 @@ impl KickSource {
                 Err(e) => return fail(e),
             },
         };
-        let tls = match crate::sources::tls::default_client_config() {
+        let tls = match crate::tls::default_client_config() {
             Ok(tls) => tls,
             Err(e) => return fail(SourceError::InvalidSettings(e.to_string())),
         };

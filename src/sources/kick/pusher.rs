@@ -402,7 +402,7 @@ mod tests {
             Wiring::new("demo", crate::sources::kick::KICK, lane.sink.clone(), rx).build();
         let sub = Subscription {
             url,
-            tls: crate::sources::tls::default_client_config().unwrap(),
+            tls: crate::tls::default_client_config().unwrap(),
             chatroom: "chatrooms.1.v2".into(),
             extra: Vec::new(),
             slug: "demo".into(),

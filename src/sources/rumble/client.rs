@@ -49,6 +49,7 @@ pub struct Http {
 impl Http {
     pub fn new() -> Result<Http, SourceError> {
         let client = crate::http_out::builder()
+            .map_err(|e| SourceError::Other(e.to_string()))?
             .connect_timeout(CONNECT_TIMEOUT)
             .user_agent(concat!("streamsuites-ss/", env!("CARGO_PKG_VERSION")))
             .build()

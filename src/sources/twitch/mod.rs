@@ -16,7 +16,7 @@
 //! Settings come from the creator's `twitch` block (`channel`, `nick`, `token_env`, `host`, `port`,
 //! `tls`); Twitch's own settings in platforms.json ([`TwitchEndpoints`]) win over `host`/`port`/`tls`. Without a
 //! `token_env`, or with a `justinfan…` nick, the source reads anonymously and cannot send. TLS trusts
-//! the Mozilla root set; a self-hosted or test server with its own certificate authority is trusted
+//! the runtime's roots ([`crate::tls`]: the Mozilla set and system.json's `tls_ca_file`); a self-hosted or test server with its own certificate authority is trusted
 //! through [`TwitchSource::with_root_certificates`] or [`TwitchSource::with_ca_file`].
 
 pub mod auth;
@@ -53,7 +53,6 @@ use std::path::Path;
 use std::sync::Arc;
 use tokio_rustls::rustls::ClientConfig;
 use tokio_rustls::rustls::pki_types::CertificateDer;
-use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tracing::info;
 
 /// Twitch's IRC host.
@@ -196,19 +195,8 @@ impl TwitchSource {
 
     /// Trusts the certificates of a PEM file as TLS roots, in addition to the Mozilla set.
     pub fn with_ca_file(self, path: &Path) -> Result<TwitchSource, SourceError> {
-        let invalid = |why: String| {
-            SourceError::InvalidSettings(format!(
-                "TLS CA file {}: {why}; give a PEM file with one or more CERTIFICATE blocks",
-                path.display()
-            ))
-        };
-        let pem = std::fs::read(path).map_err(|e| invalid(e.to_string()))?;
-        let roots = CertificateDer::pem_slice_iter(&pem)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| invalid(e.to_string()))?;
-        if roots.is_empty() {
-            return Err(invalid("no certificate found".into()));
-        }
+        let (roots, _) = crate::tls::read_ca_file(path)
+            .map_err(|e| SourceError::InvalidSettings(e.to_string()))?;
         Ok(self.with_root_certificates(roots))
     }
 
@@ -245,7 +233,7 @@ impl TwitchSource {
         };
         let tls = if tls {
             if self.tls_config.is_none() {
-                let config = crate::sources::tls::client_config(&self.extra_roots)
+                let config = crate::tls::client_config(&self.extra_roots)
                     .map_err(|e| SourceError::InvalidSettings(e.to_string()))?;
                 self.tls_config = Some(config);
             }

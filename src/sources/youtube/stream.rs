@@ -519,7 +519,7 @@ impl Stream {
             .connect_timeout(std::time::Duration::from_secs(10));
         if url.starts_with("https://") {
             endpoint = endpoint
-                .tls_config(tonic::transport::ClientTlsConfig::new().with_webpki_roots())
+                .tls_config(crate::tls::grpc_client_config().map_err(|e| transport(&e))?)
                 .map_err(|e| transport(&e))?;
         }
         let channel = endpoint.connect().await.map_err(|e| transport(&e))?;

@@ -124,7 +124,7 @@ impl EventSubSource {
             connected_for: None,
         };
         if self.tls.is_none() {
-            match crate::sources::tls::default_client_config() {
+            match crate::tls::default_client_config() {
                 Ok(tls) => self.tls = Some(tls),
                 Err(e) => return fail(SourceError::InvalidSettings(e.to_string())),
             }
