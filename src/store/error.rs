@@ -19,6 +19,10 @@ pub struct WriterInfo {
     pub schema: i64,
     /// When it took the lock (RFC 3339).
     pub since: String,
+    /// Which command holds it (`ss run`, `ss clip --now`, `ss migrate`), when the holder said
+    /// (see `super::lock::set_holder_command`); older holders did not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
 }
 
 /// Who holds the writer lock of a store that was refused for its schema version.

@@ -82,6 +82,34 @@ impl StoreReader {
         &self.conn
     }
 
+    /// Runs `reads` inside one read transaction, so every read sees the store at one moment (a
+    /// poll's votes and its totals, the chat log and its counts), whatever the writer commits
+    /// meanwhile. The transaction ends (rolled back: it wrote nothing) whatever `reads` returns.
+    pub fn at_one_moment<T, E: From<StoreError>>(
+        &self,
+        reads: impl FnOnce() -> Result<T, E>,
+    ) -> Result<T, E> {
+        if !self.conn.is_autocommit() {
+            // Already inside one (a caller's snapshot): that one is the moment.
+            return reads();
+        }
+        self.conn
+            .execute_batch("BEGIN DEFERRED")
+            .map_err(|e| self.err(e))?;
+        // A deferred transaction takes its snapshot at its first read: take it now.
+        let started = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map_err(|e| self.err(e));
+        let out = started.map_err(E::from).and_then(|_| reads());
+        if let Err(e) = self.conn.execute_batch("ROLLBACK") {
+            tracing::debug!(error = %e, "Ending a read transaction failed.");
+        }
+        out
+    }
+
     pub(crate) fn err(&self, e: rusqlite::Error) -> StoreError {
         StoreError::from_sqlite(&self.path, e)
     }
