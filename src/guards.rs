@@ -157,6 +157,7 @@ mod tests {
                 "timestamps_replaced",
                 "webhook_bad_signatures",
                 "webhook_malformed",
+                "webhook_stale",
             ]
         );
     }

@@ -72,11 +72,6 @@ impl Feed {
         }
     }
 
-    /// How many clients are subscribed to the live items now.
-    pub fn receivers(&self) -> usize {
-        self.live.receiver_count()
-    }
-
     /// The SSE id of `item`: `{run}-{number}`, unique across runs.
     pub fn event_id(&self, item: &FeedItem) -> String {
         format!("{}-{}", self.run, item.id)

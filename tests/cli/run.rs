@@ -270,13 +270,14 @@ fn a_thousand_sim_creators_record_every_event_they_send() {
     let t = demo(10);
     let mut creators = json(&t, "runtime/config/creators.json");
     let demo_creator = creators["creators"][0].clone();
-    let list: Vec<Value> = (0..1000)
-        .map(|i| {
+    // The demo creator (the other config files name it) and 999 more.
+    let list: Vec<Value> = std::iter::once(demo_creator.clone())
+        .chain((1..1000).map(|i| {
             let mut c = demo_creator.clone();
             c["id"] = Value::from(format!("c{i:04}"));
             c["platforms"]["sim"]["channel"] = Value::from(format!("c{i:04}"));
             c
-        })
+        }))
         .collect();
     creators["creators"] = Value::Array(list);
     t.write(
