@@ -32,7 +32,7 @@ pub enum Holder {
     Nobody,
     /// A running `ss run` (or `ss migrate`, `ss clip --now`) holds it; what it recorded about itself,
     /// when it is recent enough to record that.
-    Running(Option<WriterInfo>),
+    Running(Option<Box<WriterInfo>>),
 }
 
 /// Why the store could not be opened, read or written. Callers branch on the variant.

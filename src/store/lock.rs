@@ -101,7 +101,8 @@ pub(crate) fn holder(db: &Path) -> Holder {
     }
     let info = std::fs::read_to_string(writer_lock_path(db))
         .ok()
-        .and_then(|text| serde_json::from_str(text.trim()).ok());
+        .and_then(|text| serde_json::from_str(text.trim()).ok())
+        .map(Box::new);
     Holder::Running(info)
 }
 
