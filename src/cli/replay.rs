@@ -128,8 +128,8 @@ const WARN_SKIPPED: u64 = 20;
 pub fn run(root: &Path, args: Args) -> anyhow::Result<Outcome> {
     let started = Instant::now();
     let config = load_config(root, &args)?;
-    let input = input_of(root, &args)?;
     let filter = filter_of(&args, &config)?;
+    let input = input_of(root, &args)?;
     let owners = match &args.creator {
         Some(creator) => ChannelOwners::One(creator.clone()),
         None => ChannelOwners::from_config(&config.creators),

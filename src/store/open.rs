@@ -345,6 +345,33 @@ mod tests {
             .unwrap();
     }
 
+    /// Reads inside `at_one_moment` see the store as it was when the first read ran, whatever
+    /// the writer commits meanwhile; the next moment sees the commit.
+    #[test]
+    fn reads_at_one_moment_do_not_see_commits_made_meanwhile() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        at_version(&path, schema::SCHEMA_VERSION as usize);
+        let reader = StoreReader::open(&path).unwrap();
+        let writer = Connection::open(&path).unwrap();
+        let count = |r: &StoreReader| -> i64 {
+            r.conn()
+                .query_row("SELECT COUNT(*) FROM audit", [], |row| row.get(0))
+                .unwrap()
+        };
+        let (before, after) = reader
+            .at_one_moment(|| -> Result<(i64, i64), StoreError> {
+                let before = count(&reader);
+                writer
+                    .execute_batch("INSERT INTO audit (at_ms, action, detail) VALUES (1, 'a', 'b')")
+                    .unwrap();
+                Ok((before, count(&reader)))
+            })
+            .unwrap();
+        assert_eq!((before, after), (0, 0));
+        assert_eq!(count(&reader), 1, "the next read sees the commit");
+    }
+
     fn version_of(path: &Path) -> i64 {
         Connection::open(path)
             .unwrap()
