@@ -113,9 +113,7 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<Outcome> {
                 .require(&create.creator)
                 .map_err(|e| UsageError(e.to_string()))?;
             let at = create.at.unwrap_or_else(Utc::now);
-            let recording = manual::daemon_running(&db)?;
-            if let Some(reason) =
-                manual::refuse_moment(root, &config, creator, create.duration, at, recording)
+            if let Some(reason) = manual::refuse_moment(root, &config, creator, create.duration, at)
             {
                 return Err(UsageError(format!("{reason}\n  (nothing was recorded)")).into());
             }

@@ -148,13 +148,28 @@ fn raise_open_files_limit() {
 
 /// The process's stop signals, registered as soon as the runtime exists: SIGTERM, SIGINT and
 /// SIGHUP (the terminal or the SSH session that started the run went away) all stop it cleanly.
+/// A SIGHUP the process was started ignoring (`nohup ss run`) stays ignored.
 struct Signals {
     #[cfg(unix)]
     terminate: tokio::signal::unix::Signal,
     #[cfg(unix)]
     interrupt: tokio::signal::unix::Signal,
     #[cfg(unix)]
-    hangup: tokio::signal::unix::Signal,
+    hangup: Option<tokio::signal::unix::Signal>,
+}
+
+/// Whether this process was started with SIGHUP ignored (`nohup`): Linux says so in
+/// `/proc/self/status` (`SigIgn`, bit 0 for signal 1). Elsewhere: not known, so not ignored.
+#[cfg(unix)]
+fn hangup_ignored() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("SigIgn:"))
+                .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        })
+        .is_some_and(|mask| mask & 1 != 0)
 }
 
 impl Signals {
@@ -164,7 +179,11 @@ impl Signals {
         Ok(Signals {
             terminate: signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
             interrupt: signal(SignalKind::interrupt()).context("installing the SIGINT handler")?,
-            hangup: signal(SignalKind::hangup()).context("installing the SIGHUP handler")?,
+            hangup: if hangup_ignored() {
+                None
+            } else {
+                Some(signal(SignalKind::hangup()).context("installing the SIGHUP handler")?)
+            },
         })
     }
 
@@ -175,10 +194,16 @@ impl Signals {
 
     #[cfg(unix)]
     async fn next(&mut self) {
+        let hangup = &mut self.hangup;
         tokio::select! {
             _ = self.terminate.recv() => {}
             _ = self.interrupt.recv() => {}
-            _ = self.hangup.recv() => {}
+            _ = async {
+                match hangup {
+                    Some(hangup) => hangup.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => {}
         }
     }
 

@@ -63,24 +63,23 @@ pub fn new_clip(
 /// How far in the future `--at` may be: a clock a little ahead of this machine's.
 const FUTURE_GRACE_MS: i64 = 2_000;
 
-/// Why a clip of `creator` at `at` (`duration_s` before it, `post_roll_s` after) can never be cut,
-/// checked before anything is recorded: a moment in the future, or a window outside the replay
-/// buffer (older than its oldest segment; or, with no `ss run` recording, later than its newest).
-/// `None` when it can be, or when only the job can tell (a Twitch clip, OBS's buffer, no buffer yet).
+/// Why a clip of `creator` at `at` (`duration_s` before it) can never be cut, checked before
+/// anything is recorded: a moment in the future, or a window that starts before the replay buffer's
+/// oldest segment. `None` when it can be, or when only the job can tell (a Twitch clip, OBS's
+/// buffer, no buffer yet).
 pub fn refuse_moment(
     root: &Path,
     config: &Config,
     creator: &Creator,
     duration_s: u32,
     at: DateTime<Utc>,
-    recording: bool,
 ) -> Option<String> {
     let now = Utc::now();
     let at_ms = at.timestamp_millis();
     if at_ms > now.timestamp_millis() + FUTURE_GRACE_MS {
         return Some(format!(
             "--at {} is in the future; a clip is cut from the replay buffer, which ends now\n  hint: leave --at out for the last {duration_s} s, or give a past moment",
-            crate::export::timestamp(at)
+            rfc3339(at)
         ));
     }
     let clips = creator.clips.as_ref()?;
@@ -103,11 +102,9 @@ pub fn refuse_moment(
         segments.iter().map(|s| s.end_ms).max()?,
     );
     let start = at_ms - i64::from(duration_s) * 1000;
-    let end = at_ms + i64::from(config.system.clips.post_roll_s) * 1000;
     let tolerance = super::segments::TOLERANCE_MS;
     let stamp = |ms: i64| {
-        DateTime::<Utc>::from_timestamp_millis(ms)
-            .map_or_else(|| ms.to_string(), crate::export::timestamp)
+        DateTime::<Utc>::from_timestamp_millis(ms).map_or_else(|| ms.to_string(), rfc3339)
     };
     if start < oldest - tolerance {
         return Some(format!(
@@ -118,16 +115,12 @@ pub fn refuse_moment(
             creator = creator.id
         ));
     }
-    if !recording && end > newest + tolerance {
-        return Some(format!(
-            "the window until {} ends after {creator}'s replay buffer, which holds {} to {}, and no `ss run` is recording\n  hint: give an earlier --at, or start `ss run` and leave --at out",
-            stamp(end),
-            stamp(oldest),
-            stamp(newest),
-            creator = creator.id
-        ));
-    }
     None
+}
+
+/// A time as the messages show it: RFC 3339, UTC, whole seconds unless finer.
+fn rfc3339(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }
 
 /// Whether a running `ss run` holds the store at `db`.

@@ -62,9 +62,9 @@ fn demo_on_full_disk() -> (Test, Tmpfs, PathBuf) {
     let t = Test::fast_demo(Some(300));
     let state = t.path().join("runtime/state");
     let mount = Tmpfs::mount(&state, "4m");
-    // Room for a fresh store (every migration in one transaction, through the WAL) and a little
-    // chat, not more.
-    let filler = fill(&state, 256 * 1024);
+    // Room for a fresh store (every migration in one transaction, through the WAL: about 55 pages
+    // of 4 KiB, plus the 32 KiB shared-memory file) and a little chat, not more.
+    let filler = fill(&state, 288 * 1024);
     (t, mount, filler)
 }
 

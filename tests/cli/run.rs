@@ -389,3 +389,38 @@ fn exports_beside_a_full_speed_run_succeed_and_leave_the_runs_snapshot_alone() {
     }
     assert!(last_received > 0);
 }
+
+/// Started with SIGHUP ignored (`nohup ss run`), the run leaves it ignored: a hangup does not stop it.
+#[cfg(target_os = "linux")]
+#[test]
+fn under_nohup_sighup_stays_ignored() {
+    let t = demo(20);
+    let ss = env!("CARGO_BIN_EXE_ss");
+    let child: Spawned = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("trap '' HUP && exec \"{ss}\" --root \"$1\" run"))
+        .arg("sh")
+        .arg(t.path())
+        .env_remove("SS_ROOT")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+        .into();
+    wait_until_catching(&child, 15);
+    wait_for(
+        Duration::from_secs(30),
+        "a snapshot of the running runtime",
+        || snapshot_now(&t).is_some_and(|s| s["running"] == true),
+    );
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
+    let mask = |key: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+            .unwrap()
+    };
+    assert_eq!(mask("SigIgn:") & 1, 1, "SIGHUP is still ignored");
+    assert_eq!(mask("SigCgt:") & 1, 0, "no SIGHUP handler was installed");
+}
