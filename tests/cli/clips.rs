@@ -173,7 +173,7 @@ async fn bang_clip_10_in_chat_publishes_a_ten_second_mp4_with_its_whole_history(
         "{}",
         refused.stderr
     );
-    assert_eq!(stored_clip_ids(&t), [id.clone()]);
+    assert_eq!(stored_clip_ids(&t), vec![id.clone()]);
 
     signal(&child, "INT");
     let code =
@@ -427,7 +427,7 @@ async fn ss_clip_create_now_uploads_over_http_and_retry_list_and_cancel_work() {
         "{}",
         refused.stderr
     );
-    assert_eq!(stored_clip_ids(&t), [id.clone()]);
+    assert_eq!(stored_clip_ids(&t), vec![id.clone()]);
     // A failed clip for what follows: queued for the next run, then cancelled.
     let queued = t.run(&["clip", "create", "--creator", "demo", "--duration", "3"]);
     queued.status(0);
