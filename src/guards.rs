@@ -35,6 +35,9 @@ pub enum Guard {
     WebhookBadSignature,
     /// Signed webhook deliveries whose body is not the JSON object expected: answered 400.
     WebhookMalformed,
+    /// Signed webhook deliveries signed too long ago (a replay) or ahead of the clock: answered
+    /// 400, nothing recorded.
+    WebhookStale,
     /// Events from the wire that do not fit the shape their platform documents (a YouTube or
     /// Rumble item, a Kick frame or event, a Rumble stream message): skipped, each reason logged
     /// with its JSON path; the rest of the page or connection is read on.
@@ -46,7 +49,7 @@ pub enum Guard {
 
 impl Guard {
     /// Every per-run guard, in export order.
-    const ALL: [Guard; 10] = [
+    const ALL: [Guard; 11] = [
         Guard::ForeignChannelEvent,
         Guard::ForeignChannelReply,
         Guard::EmoteDropped,
@@ -55,6 +58,7 @@ impl Guard {
         Guard::NotEventStream,
         Guard::WebhookBadSignature,
         Guard::WebhookMalformed,
+        Guard::WebhookStale,
         Guard::EventsUnreadable,
         Guard::Redelivered,
     ];
@@ -70,6 +74,7 @@ impl Guard {
             Guard::NotEventStream => "not_event_streams",
             Guard::WebhookBadSignature => "webhook_bad_signatures",
             Guard::WebhookMalformed => "webhook_malformed",
+            Guard::WebhookStale => "webhook_stale",
             Guard::EventsUnreadable => "events_unreadable",
             Guard::Redelivered => "redeliveries",
         }
@@ -152,6 +157,7 @@ mod tests {
                 "timestamps_replaced",
                 "webhook_bad_signatures",
                 "webhook_malformed",
+                "webhook_stale",
             ]
         );
     }

@@ -4,6 +4,9 @@
 //! library may carry a stack trace (several lines), a token in a URL query (`?key=…`), an
 //! `Authorization` value or `oauth:` token. [`message`] keeps the first line only, redacts those
 //! patterns and caps the length, so a careless error string cannot leak a secret or a trace.
+//! [`terminal`] makes text from chat safe to print to a terminal: control characters (escape
+//! sequences, carriage returns, newlines) and bidirectional overrides are shown escaped, never
+//! obeyed.
 
 use regex::Regex;
 use std::sync::OnceLock;
@@ -39,6 +42,18 @@ fn patterns() -> &'static [(Regex, &'static str)] {
     })
 }
 
+/// `raw` with its secrets redacted (credentials in URLs, secrets in query strings, tokens,
+/// `Authorization` values), every line kept: for logs, which may be longer than an export.
+pub fn redact(raw: &str) -> String {
+    let mut text = raw.to_string();
+    for (pattern, replacement) in patterns() {
+        if pattern.is_match(&text) {
+            text = pattern.replace_all(&text, *replacement).into_owned();
+        }
+    }
+    text
+}
+
 /// The exportable form of `raw`: first line, secrets redacted, at most [`MAX_CHARS`] characters.
 pub fn message(raw: &str) -> String {
     let first = raw
@@ -46,22 +61,50 @@ pub fn message(raw: &str) -> String {
         .map(str::trim)
         .find(|l| !l.is_empty())
         .unwrap_or("");
-    let mut text = first.to_string();
-    for (pattern, replacement) in patterns() {
-        if pattern.is_match(&text) {
-            text = pattern.replace_all(&text, *replacement).into_owned();
-        }
-    }
+    let mut text = redact(first);
     if text.chars().count() > MAX_CHARS {
         text = text.chars().take(MAX_CHARS - 1).collect::<String>() + "…";
     }
     text
 }
 
+/// Whether `c` would act on a terminal rather than show: a control character (C0, DEL, C1) or a
+/// bidirectional embedding, override or isolate.
+fn acts_on_terminal(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `text` (chat-supplied: a name, a message, a clip title) for human output on a terminal: each
+/// character that would act on the terminal is written as its Rust escape (`\u{1b}`, `\n`).
+pub fn terminal(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(acts_on_terminal) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if acts_on_terminal(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn terminal_output_escapes_control_characters_and_keeps_the_rest() {
+        assert_eq!(terminal("héllo wörld 🎉"), "héllo wörld 🎉");
+        assert_eq!(
+            terminal("\u{1b}[2J\u{1b}]0;pwned\u{7}evil\r\nname\u{202E}"),
+            "\\u{1b}[2J\\u{1b}]0;pwned\\u{7}evil\\r\\nname\\u{202e}"
+        );
+        assert_eq!(terminal("\u{9b}31m"), "\\u{9b}31m");
+    }
 
     #[test]
     fn keeps_plain_messages() {

@@ -37,6 +37,36 @@ pub struct ObsHealth {
     pub last_error: Option<String>,
 }
 
+/// One clip capture (a creator's replay buffer) as the snapshot shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CaptureHealth {
+    pub creator: String,
+    pub state: String,
+    pub restarts: u64,
+    pub segments: u64,
+    pub last_error: Option<String>,
+}
+
+impl CaptureHealth {
+    /// What is wrong with it, if anything: failed for good, or restarting (FFmpeg exits or stalls,
+    /// and the capture waits to start it again) instead of recording.
+    fn problem(&self) -> Option<String> {
+        let error = self.last_error.as_deref().unwrap_or("no error recorded");
+        match self.state.as_str() {
+            "failed" => Some(format!("clip capture of {} failed: {error}", self.creator)),
+            "backoff" => Some(format!(
+                "clip capture of {} is restarting ({} restarts so far, not recording): {error}",
+                self.creator, self.restarts
+            )),
+            "starting" if self.restarts > 0 => Some(format!(
+                "clip capture of {} is restarting ({} restarts so far, not recording): {error}",
+                self.creator, self.restarts
+            )),
+            _ => None,
+        }
+    }
+}
+
 /// One quota budget (a YouTube Google project) as `admin/quotas.json` shows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct QuotaHealth {
@@ -68,6 +98,8 @@ pub struct Health {
     pub sources: Vec<SourceHealth>,
     /// The OBS connections (obs.json).
     pub obs: Vec<ObsHealth>,
+    /// The clip captures (system.json `clips.capture`).
+    pub captures: Vec<CaptureHealth>,
     /// Quota budgets left today, from `admin/quotas.json` when it is there (informational).
     pub quotas: Vec<QuotaHealth>,
     /// The Discord bot, from `discord/runtime.json` when a bot ran in this root.
@@ -194,6 +226,19 @@ impl Health {
                 last_error: o["last_error"].as_str().map(str::to_owned),
             })
             .collect();
+        let captures: Vec<CaptureHealth> = snapshot["captures"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .map(|c| CaptureHealth {
+                creator: c["creator"].as_str().unwrap_or("?").to_owned(),
+                state: c["state"].as_str().unwrap_or("?").to_owned(),
+                restarts: count(&c["restarts"]),
+                segments: count(&c["segments"]),
+                last_error: c["last_error"].as_str().map(str::to_owned),
+            })
+            .collect();
         let mut problems = Vec::new();
         if stale {
             problems.push(format!(
@@ -222,6 +267,7 @@ impl Health {
                 o.last_error.as_deref().unwrap_or("no error recorded")
             ));
         }
+        problems.extend(captures.iter().filter_map(CaptureHealth::problem));
         let counters = &snapshot["counters"];
         Ok(Health {
             healthy: problems.is_empty(),
@@ -239,6 +285,7 @@ impl Health {
             events_dropped: count(&counters["events_dropped"]),
             sources,
             obs,
+            captures,
             quotas: Vec::new(),
             discord: None,
         })
@@ -289,7 +336,7 @@ impl Health {
                 s.reconnects,
                 s.last_error
                     .as_deref()
-                    .map(|e| format!(", last error: {e}"))
+                    .map(|e| format!(", last error: {}", crate::sanitize::terminal(e)))
                     .unwrap_or_default()
             ));
         }
@@ -313,7 +360,20 @@ impl Health {
                 o.requests_failed,
                 o.last_error
                     .as_deref()
-                    .map(|e| format!(", last error: {e}"))
+                    .map(|e| format!(", last error: {}", crate::sanitize::terminal(e)))
+                    .unwrap_or_default()
+            ));
+        }
+        for c in &self.captures {
+            out.push_str(&format!(
+                "  {:<24} {:<10} {} segments, {} restarts{}\n",
+                format!("{}/capture", c.creator),
+                c.state,
+                c.segments,
+                c.restarts,
+                c.last_error
+                    .as_deref()
+                    .map(|e| format!(", last error: {}", crate::sanitize::terminal(e)))
                     .unwrap_or_default()
             ));
         }
@@ -351,7 +411,10 @@ impl Health {
             ));
         }
         for problem in &self.problems {
-            out.push_str(&format!("problem: {problem}\n"));
+            out.push_str(&format!(
+                "problem: {}\n",
+                crate::sanitize::terminal(problem)
+            ));
         }
         out
     }
@@ -429,6 +492,34 @@ mod tests {
             "{:?}",
             degraded.problems
         );
+    }
+
+    #[test]
+    fn a_failed_or_restarting_clip_capture_is_unhealthy_and_named() {
+        let fresh = at("2026-12-01T10:00:01Z");
+        let judge = |state: &str, restarts: u64| {
+            let mut snap = snapshot("2026-12-01T10:00:00Z", true, false, "connected");
+            snap["captures"] = json!([{"creator": "demo", "state": state, "restarts": restarts,
+                "segments": 0, "last_error": "ffmpeg exited with status 1: No such file or directory"}]);
+            Health::judge(&snap, fresh, Duration::from_secs(15)).unwrap()
+        };
+        assert!(judge("recording", 2).healthy);
+        assert!(judge("starting", 0).healthy);
+        assert_eq!(
+            judge("failed", 0).problems,
+            ["clip capture of demo failed: ffmpeg exited with status 1: No such file or directory"]
+        );
+        for (state, restarts) in [("backoff", 3), ("starting", 4)] {
+            let h = judge(state, restarts);
+            assert!(!h.healthy);
+            assert_eq!(
+                h.problems,
+                [format!(
+                    "clip capture of demo is restarting ({restarts} restarts so far, not recording): ffmpeg exited with status 1: No such file or directory"
+                )]
+            );
+            assert!(h.render().contains("demo/capture"), "{}", h.render());
+        }
     }
 
     #[test]

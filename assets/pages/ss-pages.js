@@ -415,7 +415,7 @@
     });
     source.addEventListener("gap", function (message) {
       var gap = parseJson(message.data) || {};
-      if (!overlay) chat.note("(" + (count(gap.missed) || 0) + " events missed)");
+      if (!overlay) chat.note(gap.missed === null ? "(events missed)" : "(" + (count(gap.missed) || 0) + " events missed)");
     });
   }
 

@@ -3,12 +3,15 @@
 //! Works beside a running `ss run` on the same store (each change is one short SQLite transaction;
 //! the daemon picks new jobs up within a second); without one, `create --now` and `retry --now` run
 //! the job here, with a progress bar when stderr is a terminal. The work is in `clips::manual`.
+//! Chat-supplied text (a requester's name, a title, an error quoting chat) is printed through
+//! `sanitize::terminal`, so it cannot drive the terminal.
 
 use super::{Format, Outcome, UsageError};
 use crate::clips::job::JobEnd;
 use crate::clips::manual;
 use crate::config::Config;
 use crate::config::secrets::Secrets;
+use crate::sanitize::terminal;
 use crate::store::{ClipState, ClipStateChange, Store, StoreReader, db_path};
 use anyhow::Context;
 use chrono::{DateTime, Utc};
@@ -109,24 +112,19 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<Outcome> {
                 .creators
                 .require(&create.creator)
                 .map_err(|e| UsageError(e.to_string()))?;
-            let clip = manual::new_clip(
-                creator,
-                create.duration,
-                create.title,
-                create.at.unwrap_or_else(Utc::now),
-            );
+            let at = create.at.unwrap_or_else(Utc::now);
+            if let Some(reason) = manual::refuse_moment(root, &config, creator, create.duration, at)
+            {
+                return Err(UsageError(format!("{reason}\n  (nothing was recorded)")).into());
+            }
+            let clip = manual::new_clip(creator, create.duration, create.title, at);
+            if create.now {
+                return run_now(root, config, manual::NowJob::Create(clip));
+            }
             let id = Store::open_for_change(&db)?
                 .insert_clip_now(&clip)
                 .with_context(|| format!("recording the clip in {}", db.display()))?;
-            writeln!(
-                std::io::stdout(),
-                "queued clip {id} ({} s of {})",
-                clip.duration_s,
-                clip.creator
-            )?;
-            if create.now {
-                return run_now(root, config, &id);
-            }
+            queued_line(&id, &clip)?;
             hint_without_daemon(&db)?;
             Ok(Outcome::Success)
         }
@@ -165,12 +163,13 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<Outcome> {
                         };
                         writeln!(
                             out,
-                            "{}  {:<9}  {:<12}  {:>4} s  {}  {what}",
+                            "{}  {:<9}  {:<12}  {:>4} s  {}  {}",
                             c.clip_id,
                             c.state.as_str(),
                             c.creator,
                             c.duration_s,
                             crate::export::timestamp(c.created_at),
+                            terminal(&what),
                         )?;
                     }
                 }
@@ -196,21 +195,21 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<Outcome> {
                 out,
                 "  requested {} by {}",
                 crate::export::timestamp(clip.created_at),
-                clip.requested_by
+                terminal(&clip.requested_by)
             )?;
             writeln!(out, "  duration  {} s", clip.duration_s)?;
             if let Some(title) = &clip.title {
-                writeln!(out, "  title     {title}")?;
+                writeln!(out, "  title     {}", terminal(title))?;
             }
             if let Some(url) = &clip.url {
-                writeln!(out, "  url       {url}")?;
+                writeln!(out, "  url       {}", terminal(url))?;
             }
             if let Some(error) = clip
                 .error
                 .as_ref()
                 .filter(|_| clip.state == ClipState::Failed)
             {
-                writeln!(out, "  error     {error}")?;
+                writeln!(out, "  error     {}", terminal(error))?;
             }
             writeln!(out, "history:")?;
             for h in store.clip_history(&id)? {
@@ -219,19 +218,19 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<Outcome> {
                     "  {}  {:<9}  {}",
                     crate::export::timestamp(h.at),
                     h.state.as_str(),
-                    h.detail.unwrap_or_default()
+                    terminal(&h.detail.unwrap_or_default())
                 )?;
             }
             Ok(Outcome::Success)
         }
         ClipCommand::Retry { id, now } => {
+            if now {
+                return run_now(root, Config::load(root)?, manual::NowJob::Retry(id));
+            }
             // Closed before anything looks for a daemon: as the writer it holds the lock itself.
             manual::retry(&mut Store::open_for_change(&db)?, &id)
                 .map_err(|e| UsageError(format!("{e:#}")))?;
             writeln!(std::io::stdout(), "queued clip {id} again")?;
-            if now {
-                return run_now(root, Config::load(root)?, &id);
-            }
             hint_without_daemon(&db)?;
             Ok(Outcome::Success)
         }
@@ -242,6 +241,16 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<Outcome> {
             Ok(Outcome::Success)
         }
     }
+}
+
+/// The line that says a new clip is recorded.
+fn queued_line(id: &str, clip: &crate::store::NewClip) -> std::io::Result<()> {
+    writeln!(
+        std::io::stdout(),
+        "queued clip {id} ({} s of {})",
+        clip.duration_s,
+        clip.creator
+    )
 }
 
 /// Says so when no daemon will pick the job up.
@@ -255,8 +264,29 @@ fn hint_without_daemon(db: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs the job here with a progress bar on a terminal; exit 2 when it fails.
-fn run_now(root: &Path, config: Config, id: &str) -> anyhow::Result<Outcome> {
+/// Records and runs the job here with a progress bar on a terminal; exit 2 when it fails.
+fn run_now(root: &Path, config: Config, job: manual::NowJob) -> anyhow::Result<Outcome> {
+    let (id, end) = run_job_here(root, config, job)?;
+    match end {
+        JobEnd::Published(url) => {
+            writeln!(std::io::stdout(), "published clip {id}: {url}")?;
+            Ok(Outcome::Success)
+        }
+        JobEnd::Failed(reason) => Err(anyhow::anyhow!(
+            "clip {id} failed: {reason}\n  hint: fix the cause, then `ss clip retry {id}`"
+        )),
+        JobEnd::Left => Err(anyhow::anyhow!(
+            "clip {id} was stopped before it finished; it resumes with the next `ss run` (or `ss clip retry`)"
+        )),
+    }
+}
+
+/// [`run_now`]'s work: the clip id and how its job ended.
+fn run_job_here(
+    root: &Path,
+    config: Config,
+    job: manual::NowJob,
+) -> anyhow::Result<(String, JobEnd)> {
     super::trust_tls(root, &config)?;
     let bar = if std::io::stderr().is_terminal() {
         let bar = indicatif::ProgressBar::new_spinner();
@@ -264,7 +294,6 @@ fn run_now(root: &Path, config: Config, id: &str) -> anyhow::Result<Outcome> {
             indicatif::ProgressStyle::with_template("{spinner} clip {prefix}: {msg} ({elapsed})")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
         );
-        bar.set_prefix(id.to_string());
         bar.set_message("waiting for the buffer");
         bar.enable_steady_tick(std::time::Duration::from_millis(100));
         Some(bar)
@@ -284,11 +313,29 @@ fn run_now(root: &Path, config: Config, id: &str) -> anyhow::Result<Outcome> {
         .build()
         .context("starting the async runtime")?;
     let config = Arc::new(config);
-    let end = runtime.block_on(manual::run_now(
+    let queued = {
+        let bar = bar.clone();
+        let new_clip = match &job {
+            manual::NowJob::Create(clip) => Some(clip.clone()),
+            manual::NowJob::Retry(_) => None,
+        };
+        move |id: &str| {
+            if let Some(bar) = &bar {
+                bar.set_prefix(id.to_string());
+            }
+            // The job runs either way; a closed stdout only loses this line.
+            let _ = match &new_clip {
+                Some(clip) => queued_line(id, clip),
+                None => writeln!(std::io::stdout(), "queued clip {id} again"),
+            };
+        }
+    };
+    let (id, end) = runtime.block_on(manual::run_now(
         root,
         config.clone(),
         Secrets::load(root),
-        id,
+        job,
+        queued,
         progress,
     ))?;
     // The job's changes are committed: clips.json shows them before the command returns.
@@ -296,18 +343,7 @@ fn run_now(root: &Path, config: Config, id: &str) -> anyhow::Result<Outcome> {
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    match end {
-        JobEnd::Published(url) => {
-            writeln!(std::io::stdout(), "published clip {id}: {url}")?;
-            Ok(Outcome::Success)
-        }
-        JobEnd::Failed(reason) => Err(anyhow::anyhow!(
-            "clip {id} failed: {reason}\n  hint: fix the cause, then `ss clip retry {id}`"
-        )),
-        JobEnd::Left => Err(anyhow::anyhow!(
-            "clip {id} was stopped before it finished; it resumes with the next `ss run` (or `ss clip retry`)"
-        )),
-    }
+    Ok((id, end))
 }
 
 /// Writes exports/clips.json from the store at `db`.

@@ -2,6 +2,7 @@
 
 use super::{Cli, Outcome};
 use clap::CommandFactory;
+use std::io::Write;
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Example: ss completions bash > /etc/bash_completion.d/ss")]
@@ -13,6 +14,10 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let mut cmd = Cli::command();
-    clap_complete::generate(args.shell, &mut cmd, "ss", &mut std::io::stdout());
+    // Generated in memory, then written: clap_complete panics on a failed write, and a closed
+    // stdout (`ss completions bash | head -1`) is the reader's choice, not an error (see `cli`).
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut cmd, "ss", &mut script);
+    std::io::stdout().lock().write_all(&script)?;
     Ok(Outcome::Success)
 }

@@ -4,12 +4,16 @@
 //! writes the catalogue under `<root>/runtime/` or `--out DIR`. Every file is checked against its schema
 //! before anything is written; unchanged files keep their bytes and mtime. The store is opened
 //! read-only and never migrated: a store at another schema version than this `ss` (a running older
-//! `ss run`'s) is refused with how to fix it, and left as it is.
+//! `ss run`'s) is refused with how to fix it, and left as it is. All files are read from the store
+//! at one moment. Beside a running `ss run` (it holds the store's writer lock), writing into its
+//! runtime tree, the files built from the run's own state (`catalogue::LIVE`: the runtime snapshot,
+//! telemetry, ...) are left to it.
 
 use super::{Format, Outcome, UsageError};
 use crate::config::Config;
 use crate::export::runtime_view::RuntimeView;
 use crate::export::{self, ExportFile, catalogue, writer};
+use crate::store::lock::writer_held_elsewhere;
 use crate::store::{StoreReader, db_path};
 use anyhow::Context;
 use std::io::Write;
@@ -82,6 +86,19 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<Outcome> {
     if !only.is_empty() {
         files.retain(|f| only.contains(&f.name));
     }
+    // Beside a running `ss run`, its own state is its to write: this process knows none of it.
+    let beside_run =
+        same_dir(&out, &default_out(root)) && store.is_some() && writer_held_elsewhere(&db)?;
+    let mut left_to_run = Vec::new();
+    if beside_run {
+        files.retain(|f| {
+            let live = catalogue::LIVE.contains(&f.name);
+            if live {
+                left_to_run.push(f.name);
+            }
+            !live
+        });
+    }
     check_schemas(&files)?;
     let summary = writer::write_all(&out, &files)
         .with_context(|| format!("writing exports under {}", out.display()))?;
@@ -99,6 +116,7 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<Outcome> {
                 "out": out,
                 "written": summary.written,
                 "unchanged": summary.unchanged,
+                "left_to_run": left_to_run,
             });
             writeln!(stdout, "{}", serde_json::to_string_pretty(&doc)?)?;
         }
@@ -114,9 +132,25 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<Outcome> {
                 summary.written.len(),
                 summary.unchanged.len()
             )?;
+            if !left_to_run.is_empty() {
+                writeln!(
+                    stdout,
+                    "left {} files to the running `ss run`, which writes its own state: {}",
+                    left_to_run.len(),
+                    left_to_run.join(", ")
+                )?;
+            }
         }
     }
     Ok(Outcome::Success)
+}
+
+/// Whether `a` and `b` name the same directory (both resolved when they exist).
+fn same_dir(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
 }
 
 /// Refuses to write a file its own schema rejects (a defect in a builder, never user input).

@@ -19,6 +19,7 @@ use std::path::Path;
 pub struct Args {}
 
 pub fn run(root: &Path, _args: Args) -> anyhow::Result<Outcome> {
+    crate::store::lock::set_holder_command("ss migrate");
     let db = db_path(root);
     let migration = open::migrate(&db)?;
     let mut stdout = std::io::stdout().lock();

@@ -128,8 +128,8 @@ const WARN_SKIPPED: u64 = 20;
 pub fn run(root: &Path, args: Args) -> anyhow::Result<Outcome> {
     let started = Instant::now();
     let config = load_config(root, &args)?;
-    let input = input_of(root, &args)?;
     let filter = filter_of(&args, &config)?;
+    let input = input_of(root, &args)?;
     let owners = match &args.creator {
         Some(creator) => ChannelOwners::One(creator.clone()),
         None => ChannelOwners::from_config(&config.creators),
@@ -139,7 +139,8 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<Outcome> {
         config.system.limits.dedupe_window,
     )
     .with_moderation(ModerationRegistry::compile(&config.moderation)?);
-    let mut replay = Replay::new(core, filter.clone());
+    let mut replay =
+        Replay::new(core, filter.clone()).with_max_line_bytes(config.system.limits.max_line_bytes);
     let bar = Bar::new();
     let mut warned = Warned {
         file: input.path().display().to_string(),
@@ -235,12 +236,13 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<Outcome> {
         let [page, overlay] =
             recorded::write_pages(dir, &chat.into_json(), !args.no_remote_images, title)
                 .with_context(|| format!("writing the pages into {}", dir.display()))?;
-        println!(
+        writeln!(
+            std::io::stdout(),
             "{} events: {} and {}",
             events,
             page.display(),
             overlay.display()
-        );
+        )?;
         Outcome::Success
     } else {
         match &args.out {
@@ -392,6 +394,23 @@ fn filter_of(args: &Args, config: &Config) -> anyhow::Result<Filter> {
             })
             .transpose()
     };
+    let (since_ms, until_ms) = (time("since", &args.since)?, time("until", &args.until)?);
+    if let (Some(since), Some(until)) = (since_ms, until_ms)
+        && since >= until
+    {
+        let at = |ms: i64| {
+            chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
+                .map_or_else(|| ms.to_string(), crate::export::timestamp)
+        };
+        return Err(UsageError(format!(
+            "--since {} ({}) is not before --until {} ({}); the window would select nothing\n  hint: swap them, or give a --since earlier than --until",
+            args.since.as_deref().unwrap_or_default(),
+            at(since),
+            args.until.as_deref().unwrap_or_default(),
+            at(until)
+        ))
+        .into());
+    }
     Ok(Filter {
         creator: args.creator.clone(),
         platforms: args
@@ -399,8 +418,8 @@ fn filter_of(args: &Args, config: &Config) -> anyhow::Result<Filter> {
             .iter()
             .filter_map(|p| Platform::from_name(p))
             .collect(),
-        since_ms: time("since", &args.since)?,
-        until_ms: time("until", &args.until)?,
+        since_ms,
+        until_ms,
     })
 }
 

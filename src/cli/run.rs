@@ -39,6 +39,8 @@ pub struct Args {
 }
 
 pub fn run(root: &Path, args: Args) -> anyhow::Result<Outcome> {
+    crate::store::lock::set_holder_command("ss run");
+    raise_open_files_limit();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("ss-runtime")
@@ -119,4 +121,29 @@ fn summary_line(summary: &runner::RunSummary) -> String {
         line.push_str("; the run loop failed (see the error on stderr)");
     }
     line
+}
+
+/// Raises the soft limit on open files to the hard limit, as servers do: the HTTP server, the
+/// store, the exports and FFmpeg's pipes all take file handles, and a soft limit of 1024 is low for
+/// a daemon. A refusal is logged and the run goes on with the limit it has.
+fn raise_open_files_limit() {
+    #[cfg(unix)]
+    {
+        use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+        let limit = getrlimit(Resource::Nofile);
+        if limit.current != limit.maximum {
+            let raised = Rlimit {
+                current: limit.maximum,
+                maximum: limit.maximum,
+            };
+            match setrlimit(Resource::Nofile, raised) {
+                Ok(()) => {
+                    tracing::debug!(from = ?limit.current, to = ?limit.maximum, "Raised the open-file limit to the hard limit.")
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, soft = ?limit.current, "The open-file limit could not be raised; the run goes on with it.")
+                }
+            }
+        }
+    }
 }

@@ -1,5 +1,7 @@
-//! The stop signals of the long-running commands (`ss run`, `ss discord`): the first SIGINT or
-//! SIGTERM asks for an orderly stop, a second one for an exit at once.
+//! The stop signals of the long-running commands (`ss run`, `ss discord`): the first SIGINT,
+//! SIGTERM or SIGHUP (the terminal or the SSH session that started it went away) asks for an
+//! orderly stop, a second one for an exit at once. A SIGHUP the process was started ignoring
+//! (`nohup ss run`) stays ignored.
 
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
@@ -10,6 +12,22 @@ pub(super) struct Signals {
     terminate: tokio::signal::unix::Signal,
     #[cfg(unix)]
     interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    hangup: Option<tokio::signal::unix::Signal>,
+}
+
+/// Whether this process was started with SIGHUP ignored (`nohup`): Linux says so in
+/// `/proc/self/status` (`SigIgn`, bit 0 for signal 1). Elsewhere: not known, so not ignored.
+#[cfg(unix)]
+fn hangup_ignored() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("SigIgn:"))
+                .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        })
+        .is_some_and(|mask| mask & 1 != 0)
 }
 
 impl Signals {
@@ -19,6 +37,11 @@ impl Signals {
         Ok(Signals {
             terminate: signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
             interrupt: signal(SignalKind::interrupt()).context("installing the SIGINT handler")?,
+            hangup: if hangup_ignored() {
+                None
+            } else {
+                Some(signal(SignalKind::hangup()).context("installing the SIGHUP handler")?)
+            },
         })
     }
 
@@ -29,9 +52,16 @@ impl Signals {
 
     #[cfg(unix)]
     async fn next(&mut self) {
+        let hangup = &mut self.hangup;
         tokio::select! {
             _ = self.terminate.recv() => {}
             _ = self.interrupt.recv() => {}
+            _ = async {
+                match hangup {
+                    Some(hangup) => hangup.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => {}
         }
     }
 

@@ -3,8 +3,10 @@
 //! Reads `runtime/exports/runtime_snapshot.json` (the daemon's own report, written on its cadence),
 //! prints each source's state, last event age, reconnects and errors, the store's health and the
 //! quota left (from `runtime/admin/quotas.json`), the Discord bot (from
-//! `runtime/discord/runtime.json`, unhealthy when it stopped on an error), and flags a snapshot that stopped being refreshed. Exit 0 when healthy, 1 when stale, a source failed or the
-//! store is degraded, 2 when there is no snapshot to read. The judging lives in [`crate::status`].
+//! `runtime/discord/runtime.json`, unhealthy when it stopped on an error), and flags a snapshot
+//! that stopped being refreshed. Exit 0 when healthy, 1 when stale, a source or a clip capture
+//! failed (or the capture keeps restarting) or the store is degraded, 2 when there is no snapshot
+//! to read. The judging lives in [`crate::status`].
 
 use super::{Format, Outcome, UsageError};
 use crate::config::Config;
@@ -21,7 +23,8 @@ use std::time::Duration;
     ss status --stale-after 30s      a snapshot older than 30 s counts as stale\n  \
     ss status --watch                refresh in place every 2 s until Ctrl-C\n\n\
     Unhealthy means: the snapshot is older than --stale-after (default 3x exports.cadence_s of\n\
-    system.json), a source failed, or the store is degraded (commits failing, writes held).\n\
+    system.json), a source failed, a clip capture failed or keeps restarting, or the store is\n\
+    degraded (commits failing, writes held).\n\
     Exit codes: 0 healthy, 1 unhealthy, 2 no snapshot or an unreadable one.")]
 pub struct Args {
     /// A snapshot older than this is stale (e.g. 15s, 1m). Default: 3x the export cadence.

@@ -148,7 +148,9 @@ impl Capture {
                 self.status.set_state(CaptureState::Stopped);
                 return;
             }
-            let message = ended.unwrap_or_else(|| "FFmpeg ended".into());
+            // FFmpeg names the input in its errors, credentials and all: redacted before anyone
+            // sees the message (log, telemetry, snapshot).
+            let message = crate::sanitize::redact(&ended.unwrap_or_else(|| "FFmpeg ended".into()));
             tracing::warn!(creator = %self.creator, error = %message, "Clip capture stopped; restarting.");
             self.telemetry.error(
                 "capture_restarted",

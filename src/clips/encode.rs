@@ -17,8 +17,24 @@ use std::path::Path;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-/// How far the probed length may be from the window's.
+/// How far the probed length may be from the window's (shorter, or longer than its allowance).
 pub const DURATION_SLACK_S: f64 = 1.0;
+
+/// How much longer than its window a stream-copied cut of an OBS replay may be: OBS's keyframe
+/// interval is not known here, and its automatic one is about 250 frames (8.3 s at 30 fps).
+pub const OBS_KEYFRAME_ALLOWANCE_MS: i64 = 10_000;
+
+/// How much longer than its window a stream-copied cut of the replay buffer may be: one keyframe
+/// interval and one segment. A segment holds whole keyframe intervals (the segment muxer cuts at
+/// keyframes), so the longest segment of the window bounds the keyframe interval.
+pub fn copy_allowance_ms(segments: &[Segment], segment_s: u32) -> i64 {
+    let longest = segments
+        .iter()
+        .map(|s| s.stream_end_ms - s.stream_start_ms)
+        .max()
+        .unwrap_or(0);
+    longest.max(0) + i64::from(segment_s) * 1000
+}
 
 /// What ffprobe says about a file.
 #[derive(Debug, Clone, PartialEq)]
@@ -204,16 +220,26 @@ pub fn parse_probe(json: &[u8]) -> Option<Probe> {
     })
 }
 
-/// Why a probed file is not the clip that was asked for; `None` when it is.
-pub fn reject(probe: &Probe, length_ms: i64) -> Option<String> {
+/// Why a probed file is not the clip that was asked for; `None` when it is. A file shorter than
+/// the window lost data; one longer by up to `longer_ok_ms` is a good clip (a stream copy starts
+/// at a keyframe: see [`copy_allowance_ms`]; a re-encoded cut has none).
+pub fn reject(probe: &Probe, length_ms: i64, longer_ok_ms: i64) -> Option<String> {
     let want = length_ms as f64 / 1000.0;
+    let longest = want + longer_ok_ms.max(0) as f64 / 1000.0 + DURATION_SLACK_S;
     if !probe.has_video {
         return Some("the encoded file has no video stream".into());
     }
-    if (probe.duration_s - want).abs() > DURATION_SLACK_S {
+    if probe.duration_s < want - DURATION_SLACK_S {
         return Some(format!(
-            "the encoded file is {:.1} s long, not {want:.1} s (the capture may have lost data)",
+            "the encoded file is {:.1} s long, shorter than the {want:.1} s asked for (the capture may have lost data)",
             probe.duration_s
+        ));
+    }
+    if probe.duration_s > longest {
+        return Some(format!(
+            "the encoded file is {:.1} s long, more than the {want:.1} s asked for plus {:.1} s (a keyframe interval and a segment); the cut went wrong",
+            probe.duration_s,
+            longest - want - DURATION_SLACK_S
         ));
     }
     None
@@ -274,17 +300,55 @@ mod tests {
                 has_video: true
             }
         );
-        assert_eq!(reject(&probe, 10_000), None);
+        assert_eq!(reject(&probe, 10_000, 0), None);
         assert!(
-            reject(&probe, 12_000)
+            reject(&probe, 12_000, 4_000)
                 .unwrap()
-                .contains("10.5 s long, not 12.0 s")
+                .contains("10.5 s long, shorter than the 12.0 s asked for")
         );
         let audio_only = Probe {
             duration_s: 10.0,
             has_video: false,
         };
-        assert!(reject(&audio_only, 10_000).unwrap().contains("no video"));
+        assert!(reject(&audio_only, 10_000, 0).unwrap().contains("no video"));
+    }
+
+    fn segment(stream_start_ms: i64, stream_end_ms: i64) -> Segment {
+        Segment {
+            file: "seg.ts".into(),
+            start_ms: stream_start_ms,
+            end_ms: stream_end_ms,
+            stream_start_ms,
+            stream_end_ms,
+        }
+    }
+
+    #[test]
+    fn a_stream_copy_may_run_one_keyframe_interval_and_one_segment_long() {
+        // Keyframes every 2 s, segments of 2 s: the cut of an 11 s window starts at the keyframe
+        // before it and may end after the segment it stops in.
+        let segments: Vec<Segment> = (0..7).map(|i| segment(i * 2000, i * 2000 + 2000)).collect();
+        let allowance = copy_allowance_ms(&segments, 2);
+        assert_eq!(allowance, 4_000);
+        let probe = |duration_s| Probe {
+            duration_s,
+            has_video: true,
+        };
+        // The length seen on real streams: 12.8 s for an 11 s window.
+        assert_eq!(reject(&probe(12.8), 11_000, allowance), None);
+        assert_eq!(reject(&probe(15.9), 11_000, allowance), None);
+        assert!(
+            reject(&probe(16.5), 11_000, allowance)
+                .unwrap()
+                .contains("16.5 s long, more than the 11.0 s asked for plus 4.0 s")
+        );
+        assert!(
+            reject(&probe(9.5), 11_000, allowance)
+                .unwrap()
+                .contains("shorter")
+        );
+        // Re-encoded cuts are exact.
+        assert!(reject(&probe(12.8), 11_000, 0).is_some());
         assert_eq!(parse_probe(b"{}"), None);
         assert_eq!(parse_probe(b"not json"), None);
     }

@@ -303,15 +303,15 @@ impl JobContext {
         let timeout = Duration::from_secs(settings.job_timeout_s.max(1));
         let work = self.work_dir();
         let work_file = work.join(format!("{}.mp4", clip.clip_id));
-        match source {
+        let longer_ok_ms = match source {
             ClipSource::Capture => {
                 self.cut_from_capture(clip, &tools, &work_file, cancel)
-                    .await?;
+                    .await?
             }
             ClipSource::Obs => self.cut_from_obs(clip, &tools, &work_file, cancel).await?,
-        }
+        };
         let probe = encode::probe(&tools, &work_file, timeout, cancel).await?;
-        if let Some(reason) = encode::reject(&probe, end - start) {
+        if let Some(reason) = encode::reject(&probe, end - start, longer_ok_ms) {
             let _ = std::fs::remove_file(&work_file);
             return Err(Stop::Fail(reason));
         }
@@ -351,14 +351,15 @@ impl JobContext {
         Ok(permit)
     }
 
-    /// The window cut from the capture's segments into `work_file`.
+    /// The window cut from the capture's segments into `work_file`; returns how much longer than
+    /// the window the cut may be (a stream copy's keyframe interval and segment, 0 re-encoded).
     async fn cut_from_capture(
         &self,
         clip: &ClipRow,
         tools: &Tools,
         work_file: &Path,
         cancel: &CancellationToken,
-    ) -> Result<(), Stop> {
+    ) -> Result<i64, Stop> {
         let capture = self
             .config
             .creators
@@ -387,10 +388,15 @@ impl JobContext {
         };
         let timeout = Duration::from_secs(settings.job_timeout_s.max(1));
         encode::cut(tools, &cut, work_file, timeout, cancel).await?;
-        Ok(())
+        Ok(if settings.reencode {
+            0
+        } else {
+            encode::copy_allowance_ms(&segments, capture.segment_s)
+        })
     }
 
-    /// The window cut from the replay OBS saves: once the window has ended, OBS saves its buffer
+    /// The window cut from the replay OBS saves (how much longer than the window the cut may be is
+    /// returned, as from the capture): once the window has ended, OBS saves its buffer
     /// (`SaveReplayBuffer`) and names the file (`ReplayBufferSaved`); the file ends when the save
     /// was asked for, so the window sits that far before its end.
     async fn cut_from_obs(
@@ -399,7 +405,7 @@ impl JobContext {
         tools: &Tools,
         work_file: &Path,
         cancel: &CancellationToken,
-    ) -> Result<(), Stop> {
+    ) -> Result<i64, Stop> {
         let obs = self.obs.require(&clip.creator).map_err(|e| {
             if self.config.obs.of(&clip.creator).is_some() {
                 Stop::Fail(format!(
@@ -453,7 +459,11 @@ impl JobContext {
             reencode: settings.reencode,
         };
         encode::trim(tools, &trim, work_file, timeout, cancel).await?;
-        Ok(())
+        Ok(if settings.reencode {
+            0
+        } else {
+            encode::OBS_KEYFRAME_ALLOWANCE_MS
+        })
     }
 
     /// Waits until the buffer covers `[start, end]`; fails when it never will.

@@ -576,6 +576,46 @@ fn placeholders(template: &str) -> Vec<&str> {
     names
 }
 
+/// What is wrong with a trigger template's braces, if anything: a `{` that no `}` closes, or a
+/// `{name}` that names no placeholder (a typo would otherwise go to chat as written). Braces around
+/// anything but a name (`{ }`, `{:)}`) are text.
+fn template_syntax(template: &str) -> Option<String> {
+    let known = || {
+        Placeholder::ALL
+            .iter()
+            .map(|(n, _)| format!("{{{n}}}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let mut at = 0;
+    while let Some(open) = template[at..].find('{').map(|i| at + i) {
+        let after = &template[open + 1..];
+        let column = template[..open].chars().count() + 1;
+        let close = after.find('}');
+        let next_open = after.find('{');
+        match close {
+            Some(close) if next_open.is_none_or(|n| n > close) => {
+                let name = &after[..close];
+                let is_name = !name.is_empty()
+                    && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+                if is_name && Placeholder::from_name(name).is_none() {
+                    return Some(format!(
+                        "unknown placeholder {{{name}}} at column {column}; the template may use {}",
+                        known()
+                    ));
+                }
+                at = open + 1 + close + 1;
+            }
+            _ => {
+                return Some(format!(
+                    "unbalanced '{{' at column {column}: no '}}' closes it; write a placeholder as {{user}}, or leave the brace out"
+                ));
+            }
+        }
+    }
+    None
+}
+
 /// A stream-event trigger's conditions fit its kind of event, and every trigger's templates use
 /// only placeholders its kind of event (or chat message) fills.
 fn event_trigger(def: &TriggerDef, at: &str, out: &mut Findings) {
@@ -618,6 +658,10 @@ fn event_trigger(def: &TriggerDef, at: &str, out: &mut Findings) {
         _ => Vec::new(),
     };
     for (key, text) in templates {
+        if let Some(problem) = template_syntax(text) {
+            out.push(k, format!("{at}/action/{key}"), problem);
+            continue;
+        }
         let mut seen = HashSet::new();
         for placeholder in Placeholder::used_in(text) {
             let Some(kinds) = placeholder.kinds() else {
@@ -945,6 +989,36 @@ fn system(config: &SystemConfig, out: &mut Findings) {
                 "dedupe_window ({}) is smaller than data_lane_capacity ({}); duplicates could slip through after a reconnect",
                 config.limits.dedupe_window, config.limits.data_lane_capacity
             ),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::template_syntax;
+
+    #[test]
+    fn trigger_templates_with_unbalanced_braces_or_unknown_placeholders_are_refused() {
+        assert_eq!(template_syntax("hi {user}, {count} times :{ }"), None);
+        assert_eq!(template_syntax("no braces"), None);
+        assert_eq!(template_syntax("{ } and {:)}"), None);
+        let unknown = template_syntax("hello {usr}!").unwrap();
+        assert!(
+            unknown
+                .starts_with("unknown placeholder {usr} at column 7; the template may use {user}"),
+            "{unknown}"
+        );
+        for broken in ["hello {user", "{user {args}", "ok {user} then {"] {
+            let problem = template_syntax(broken).unwrap();
+            assert!(
+                problem.starts_with("unbalanced '{' at column"),
+                "{broken}: {problem}"
+            );
+        }
+        assert!(
+            template_syntax("ok {user} then {")
+                .unwrap()
+                .contains("column 16")
         );
     }
 }

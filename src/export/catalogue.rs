@@ -212,6 +212,26 @@ pub const CATALOGUE: [Entry; 35] = [
     entry("admin/audit.json", Internal, "streamsuites.audit.v1"),
 ];
 
+/// The files built from a running process's own state (its sources' connections, counters,
+/// telemetry, chat trends, live quota planners): only the running `ss run` writes them into its
+/// runtime tree; `ss export` beside it leaves them to it, since a second writer knows none of that.
+pub const LIVE: [&str; 7] = [
+    "exports/platforms.json",
+    "exports/runtime_snapshot.json",
+    "exports/telemetry/events.json",
+    "exports/telemetry/rates.json",
+    "exports/telemetry/errors.json",
+    "signals/chat_trends.json",
+    "admin/quotas.json",
+];
+
+impl Entry {
+    /// Whether the file is built from a running process's own state (see [`LIVE`]).
+    pub fn is_live(&self) -> bool {
+        LIVE.contains(&self.name)
+    }
+}
+
 /// The entry named `name`: its full name (`exports/clips.json`) or its short name (`clips`).
 pub fn lookup(name: &str) -> Option<Entry> {
     CATALOGUE
@@ -248,6 +268,13 @@ mod tests {
             "admin/giveaways.json"
         );
         assert!(lookup("nope").is_none());
+    }
+
+    #[test]
+    fn every_live_file_is_in_the_catalogue() {
+        for name in LIVE {
+            assert!(by_name(name).is_some_and(|e| e.is_live()), "{name}");
+        }
     }
 
     #[test]

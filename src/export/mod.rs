@@ -63,6 +63,14 @@ pub enum ExportError {
         detail: String,
         hint: String,
     },
+    /// A file could not be opened because the process has no file handle left: the file is fine.
+    #[error(
+        "{path} could not be opened: {source}\n  hint: the process has run out of file handles (the file itself is fine); raise the limit (`ulimit -n`, or LimitNOFILE= for a service) or lower system.json http.max_connections"
+    )]
+    NoFileHandles {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -75,6 +83,32 @@ pub enum ExportError {
         /// The files, named below `dir`, with their write errors.
         failed: Vec<(String, std::io::Error)>,
     },
+}
+
+/// Why version.json could not be read: no file handle left (the file is fine), or the file itself.
+fn version_error(root: &Path, e: anyhow::Error) -> ExportError {
+    let path = crate::version::version_file(root);
+    match out_of_file_handles(&e) {
+        Some(source) => ExportError::NoFileHandles { path, source },
+        None => ExportError::Input {
+            path,
+            detail: format!("{e:#}"),
+            hint: "fix runtime/version.json or run `ss update-version`".into(),
+        },
+    }
+}
+
+/// The "too many open files" error (of the process, EMFILE, or of the system, ENFILE) in `error`'s
+/// chain, if that is what it is.
+fn out_of_file_handles(error: &anyhow::Error) -> Option<std::io::Error> {
+    const ENFILE: i32 = 23;
+    const EMFILE: i32 = 24;
+    error
+        .chain()
+        .filter_map(|cause| cause.downcast_ref::<std::io::Error>())
+        .filter_map(std::io::Error::raw_os_error)
+        .find(|code| matches!(*code, ENFILE | EMFILE))
+        .map(std::io::Error::from_raw_os_error)
 }
 
 /// How many failed files [`ExportError::NotWritten`] names before "and N more".
@@ -142,7 +176,8 @@ pub fn meta_block(
 
 /// Builds every export of the catalogue except the manifest (which [`writer::write_all`] writes from
 /// the files on disk). `store` is `None` when no database exists yet: the exports are then valid and
-/// empty. `ss export` passes [`RuntimeView::idle`].
+/// empty. `ss export` passes [`RuntimeView::idle`]. Every file is read from the store at one moment
+/// (one read transaction), so files and the numbers inside each agree with each other.
 pub fn build_all(
     root: &Path,
     config: &Config,
@@ -150,11 +185,7 @@ pub fn build_all(
     runtime: &RuntimeView,
     now: DateTime<Utc>,
 ) -> Result<Vec<ExportFile>, ExportError> {
-    let stamp = VersionStamp::read(root).map_err(|e| ExportError::Input {
-        path: crate::version::version_file(root),
-        detail: format!("{e:#}"),
-        hint: "fix runtime/version.json or run `ss update-version`".into(),
-    })?;
+    let stamp = VersionStamp::read(root).map_err(|e| version_error(root, e))?;
     let inputs = Inputs {
         root,
         config,
@@ -163,9 +194,18 @@ pub fn build_all(
         now,
         stamp,
     };
+    match store {
+        Some(store) => store.at_one_moment(|| build_each(&inputs)),
+        None => build_each(&inputs),
+    }
+}
+
+/// [`build_all`]'s loop over the catalogue.
+fn build_each(inputs: &Inputs<'_>) -> Result<Vec<ExportFile>, ExportError> {
+    let now = inputs.now;
     let mut files = Vec::with_capacity(CATALOGUE.len() - 1);
     for entry in CATALOGUE.iter().filter(|e| **e != catalogue::MANIFEST) {
-        let body = builders::build(entry, &inputs)?;
+        let body = builders::build(entry, inputs)?;
         let mut payload = meta_block(entry, now, &inputs.stamp);
         payload.extend(body);
         files.push(ExportFile {
@@ -277,6 +317,20 @@ mod tests {
             get("exports/telemetry/rates.json")["windows"][0]["rates"]["events"],
             0.333
         );
+    }
+
+    /// With no file handle left, the export error says so and does not blame version.json.
+    #[test]
+    fn running_out_of_file_handles_is_named_as_such() {
+        let root = Path::new("/srv/ss");
+        let emfile = anyhow::Error::new(std::io::Error::from_raw_os_error(24))
+            .context("reading /srv/ss/runtime/version.json");
+        let text = version_error(root, emfile).to_string();
+        assert!(text.contains("run out of file handles"), "{text}");
+        assert!(!text.contains("fix runtime/version.json"), "{text}");
+        let bad = anyhow::anyhow!("expected value at line 1 column 1");
+        let text = version_error(root, bad).to_string();
+        assert!(text.contains("fix runtime/version.json"), "{text}");
     }
 
     #[test]

@@ -315,7 +315,7 @@ async fn serve(
             let token = headers
                 .get(header::AUTHORIZATION)
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.strip_prefix("Bearer "))
+                .and_then(super::bearer)
                 .ok_or(ControlError::Unauthorized)?;
             let caller = control.authenticate(token.trim())?;
             if let Err(refused) = Control::require(&caller, need) {

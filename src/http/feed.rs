@@ -5,6 +5,11 @@
 //! pushes each to the connected clients through a broadcast channel of [`CLIENT_BUFFER`] items per
 //! client. Policy when a client's buffer is full: the client, not the pipeline, loses: it is told
 //! with a gap marker and continues from the newest items. Publishing never waits.
+//!
+//! Item numbers start at 1 in every run, so the SSE id a client sees is `{run}-{number}`, the run
+//! being this feed's own tag ([`Feed::event_id`]); a `Last-Event-ID` of another run (or none this
+//! feed ever gave) is unknown ([`Feed::resume_point`]), and the client is told with a gap marker
+//! instead of resuming at the wrong place.
 
 use serde::Serialize;
 use std::collections::VecDeque;
@@ -37,6 +42,8 @@ struct Ring {
 pub struct Feed {
     ring: Arc<Mutex<Ring>>,
     live: broadcast::Sender<Arc<FeedItem>>,
+    /// This feed's tag in its SSE ids: the start time (ms, base 36) and a random part.
+    run: Arc<str>,
 }
 
 impl Default for Feed {
@@ -57,10 +64,30 @@ pub struct Resume {
 impl Feed {
     pub fn new() -> Feed {
         let (live, _) = broadcast::channel(CLIENT_BUFFER);
+        let started = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or_default();
         Feed {
             ring: Arc::default(),
             live,
+            run: format!("{}{:04x}", base36(started), fastrand::u16(..)).into(),
         }
+    }
+
+    /// The SSE id of `item`: `{run}-{number}`, unique across runs.
+    pub fn event_id(&self, item: &FeedItem) -> String {
+        format!("{}-{}", self.run, item.id)
+    }
+
+    /// The item number a client's `Last-Event-ID` names, when this feed gave it; `None` for an id
+    /// of another run, a malformed one, or a number not given yet.
+    pub fn resume_point(&self, last_event_id: &str) -> Option<u64> {
+        let (run, number) = last_event_id.trim().rsplit_once('-')?;
+        let number: u64 = number.parse().ok()?;
+        let given = self
+            .ring
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .next_id;
+        (run == &*self.run && number <= given).then_some(number)
     }
 
     /// Publishes `value` as an item of `kind`; never waits. A value that cannot be serialized is
@@ -117,9 +144,45 @@ impl Feed {
     }
 }
 
+/// `n` in base 36 (lowercase), for short ids.
+fn base36(mut n: u64) -> String {
+    let mut digits = Vec::new();
+    loop {
+        digits.push(b"0123456789abcdefghijklmnopqrstuvwxyz"[(n % 36) as usize]);
+        n /= 36;
+        if n == 0 {
+            break;
+        }
+    }
+    digits.reverse();
+    String::from_utf8(digits).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_name_their_run_and_another_runs_id_is_unknown() {
+        let (earlier, feed) = (Feed::new(), Feed::new());
+        for i in 0..3 {
+            earlier.publish("chat", &i);
+            feed.publish("chat", &i);
+        }
+        let (resume, _) = feed.subscribe(Some(0));
+        let id = feed.event_id(&resume.items[1]);
+        assert!(id.ends_with("-2"), "{id}");
+        assert_eq!(feed.resume_point(&id), Some(2));
+        let (resume, _) = earlier.subscribe(Some(0));
+        let old = earlier.event_id(&resume.items[1]);
+        assert_ne!(old, id, "ids differ between runs");
+        assert_eq!(feed.resume_point(&old), None);
+        for unknown in ["2", "", "-2", "x-y", &format!("{}9", id)] {
+            assert_eq!(feed.resume_point(unknown), None, "{unknown}");
+        }
+        assert_eq!(base36(0), "0");
+        assert_eq!(base36(36 * 36 + 35), "10z");
+    }
 
     #[test]
     fn resuming_replays_what_the_ring_still_has_and_counts_what_it_lost() {

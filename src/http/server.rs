@@ -9,9 +9,12 @@
 //! compared in constant time and never logged. `/events` also takes a control API token as
 //! `Authorization: Bearer` (the control page reads it so). The control API (`/api/v1/`, [`super::api`])
 //! and the control page (`/control`, which holds no data) are outside this check: the API checks
-//! its own tokens and roles.
+//! its own tokens and roles. Every route, on a loopback address, answers only to loopback Host names
+//! and the configured ones ([`super::host`]); connections are capped and timed out ([`super::conn`]).
 
+use super::conn::Limits;
 use super::feed::{Feed, FeedItem};
+use super::host::AllowedHosts;
 use crate::config::secrets::Secret;
 use crate::control::tokens::constant_time_eq;
 use axum::Router;
@@ -89,28 +92,54 @@ pub async fn bind(
         .map_err(|source| ServeError::Bind { address, source })
 }
 
-/// Serves until `shutdown`.
+/// Serves until `shutdown`, with the default connection limits and, on loopback, only the loopback
+/// Host names.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: CancellationToken,
 ) {
-    serve_router(listener, router(state), shutdown).await;
+    let options = ServeOptions {
+        limits: Limits::with_max(256),
+        allowed_hosts: Some(AllowedHosts::default()),
+    };
+    serve_router(listener, router(state), options, shutdown).await;
+}
+
+/// How the server treats its connections and their Host headers.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub limits: Limits,
+    /// On a loopback listen address: the Host names answered besides the loopback ones (see
+    /// [`super::host`]); `None` elsewhere (the token guards it).
+    pub allowed_hosts: Option<AllowedHosts>,
+}
+
+impl ServeOptions {
+    /// The options of system.json `http` for a server bound to `address`.
+    pub fn of(settings: &crate::config::model::HttpSettings, address: SocketAddr) -> ServeOptions {
+        ServeOptions {
+            limits: Limits::with_max(settings.max_connections),
+            allowed_hosts: address
+                .ip()
+                .is_loopback()
+                .then(|| AllowedHosts::new(&settings.allowed_hosts)),
+        }
+    }
 }
 
 /// Serves `app` (the [`router`] merged with routes that authenticate otherwise, such as Kick's
-/// webhooks) until `shutdown`.
+/// webhooks) until `shutdown`, within `options` (the Host check covers every route).
 pub async fn serve_router(
     listener: tokio::net::TcpListener,
-    app: Router,
+    mut app: Router,
+    options: ServeOptions,
     shutdown: CancellationToken,
 ) {
-    if let Err(e) = axum::serve(listener, app)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await
-    {
-        tracing::warn!(error = %e, "The HTTP server stopped with an error.");
+    if let Some(allowed) = options.allowed_hosts {
+        app = app.layer(middleware::from_fn_with_state(allowed, super::host::check));
     }
+    super::conn::serve(listener, app, options.limits, shutdown).await;
 }
 
 async fn authorize(
@@ -127,7 +156,7 @@ async fn authorize(
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
+        .and_then(super::bearer);
     let given = bearer.or(query.get("key").map(String::as_str));
     let control_token = bearer.is_some_and(|b| state.control_tokens.authenticate(b).is_some());
     if control_token || given.is_some_and(|g| constant_time_eq(g.as_bytes(), expected)) {
@@ -160,9 +189,9 @@ async fn snapshot(State(state): State<AppState>) -> Response {
     }
 }
 
-fn sse_event(item: &FeedItem) -> Event {
+fn sse_event(feed: &Feed, item: &FeedItem) -> Event {
     Event::default()
-        .id(item.id.to_string())
+        .id(feed.event_id(item))
         .event(item.kind)
         .data(&item.json)
 }
@@ -174,19 +203,29 @@ fn gap(missed: u64) -> Event {
         .data(format!("{{\"missed\":{missed}}}"))
 }
 
+/// A gap marker for a `Last-Event-ID` this run never gave (another run's, or malformed): how many
+/// items the client missed is unknown; it continues with the live items.
+fn unknown_gap() -> Event {
+    Event::default()
+        .event("gap")
+        .data("{\"missed\":null,\"reason\":\"unknown Last-Event-ID\"}")
+}
+
 async fn events(State(state): State<AppState>, headers: HeaderMap) -> impl IntoResponse {
-    let last_id = headers
+    let asked = headers
         .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    let (resume, live) = state.feed.subscribe(last_id);
+        .map(|v| v.to_str().ok().and_then(|v| state.feed.resume_point(v)));
+    let (resume, live) = state.feed.subscribe(asked.flatten());
     let mut first: Vec<Result<Event, Infallible>> = Vec::new();
+    if asked.is_some_and(|known| known.is_none()) {
+        first.push(Ok(unknown_gap()));
+    }
     if resume.missed > 0 {
         first.push(Ok(gap(resume.missed)));
     }
     let resumed_up_to = resume.items.last().map(|i| i.id);
-    first.extend(resume.items.iter().map(|i| Ok(sse_event(i))));
-    let live = live_stream(live, resumed_up_to);
+    first.extend(resume.items.iter().map(|i| Ok(sse_event(&state.feed, i))));
+    let live = live_stream(state.feed.clone(), live, resumed_up_to);
     Sse::new(stream::iter(first).chain(live))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }
@@ -194,18 +233,22 @@ async fn events(State(state): State<AppState>, headers: HeaderMap) -> impl IntoR
 /// The live part: every new item (skipping any the resume already sent), a gap marker when this
 /// client's buffer overflowed.
 fn live_stream(
+    feed: Feed,
     rx: broadcast::Receiver<Arc<FeedItem>>,
     resumed_up_to: Option<u64>,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
-    stream::unfold(rx, move |mut rx| async move {
-        loop {
-            match rx.recv().await {
-                Ok(item) if resumed_up_to.is_some_and(|up| item.id <= up) => continue,
-                Ok(item) => return Some((Ok(sse_event(&item)), rx)),
-                Err(broadcast::error::RecvError::Lagged(missed)) => {
-                    return Some((Ok(gap(missed)), rx));
+    stream::unfold(rx, move |mut rx| {
+        let feed = feed.clone();
+        async move {
+            loop {
+                match rx.recv().await {
+                    Ok(item) if resumed_up_to.is_some_and(|up| item.id <= up) => continue,
+                    Ok(item) => return Some((Ok(sse_event(&feed, &item)), rx)),
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        return Some((Ok(gap(missed)), rx));
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return None,
                 }
-                Err(broadcast::error::RecvError::Closed) => return None,
             }
         }
     })
@@ -287,6 +330,16 @@ mod tests {
         );
         // The control page holds no data: it asks for its token itself.
         assert_eq!(status_of(&app, "/control", None).await, StatusCode::OK);
+        // The scheme is case-insensitive (RFC 9110).
+        for scheme in ["bearer", "BEARER"] {
+            let request = HttpRequest::builder()
+                .uri("/api/snapshot")
+                .header(header::AUTHORIZATION, format!("{scheme} s3cr3t-token"))
+                .body(Body::empty())
+                .unwrap();
+            let status = app.clone().oneshot(request).await.unwrap().status();
+            assert_eq!(status, StatusCode::OK, "{scheme}");
+        }
     }
 
     #[tokio::test]
@@ -315,13 +368,15 @@ mod tests {
     /// Connects to `/events` and returns the first `n` SSE events as (event, id, data).
     async fn read_events(
         address: SocketAddr,
-        last_id: Option<u64>,
+        last_id: Option<String>,
         n: usize,
     ) -> Vec<(String, Option<String>, String)> {
         let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
         let resume = last_id.map_or_else(String::new, |id| format!("Last-Event-ID: {id}\r\n"));
         stream
-            .write_all(format!("GET /events HTTP/1.1\r\nHost: x\r\n{resume}\r\n").as_bytes())
+            .write_all(
+                format!("GET /events HTTP/1.1\r\nHost: localhost\r\n{resume}\r\n").as_bytes(),
+            )
             .await
             .unwrap();
         let mut lines = BufReader::new(stream).lines();
@@ -363,23 +418,55 @@ mod tests {
             feed.publish("chat", &serde_json::json!({"n": i}));
         }
         // Resuming after item 1: items 2 and 3 from the ring, then live ones.
-        let reader = tokio::spawn(read_events(address, Some(1), 3));
+        let id = |n: u64| {
+            feed.event_id(&FeedItem {
+                id: n,
+                kind: "chat",
+                json: String::new(),
+            })
+        };
+        let reader = tokio::spawn(read_events(address, Some(id(1)), 3));
         tokio::time::sleep(Duration::from_millis(200)).await;
         feed.publish("action", &serde_json::json!({"n": 4}));
         let got = reader.await.unwrap();
         let ids: Vec<_> = got.iter().map(|e| e.1.clone().unwrap()).collect();
-        assert_eq!(ids, ["2", "3", "4"]);
+        assert_eq!(ids, [id(2), id(3), id(4)]);
         assert_eq!(got[2].0, "action");
         assert_eq!(got[0].2, "{\"n\":2}");
         // A client that was away longer than the ring keeps: a gap marker first, with the count.
         for i in 5..=(super::super::feed::RING_CAPACITY as u64 + 10) {
             feed.publish("chat", &serde_json::json!({"n": i}));
         }
-        let got = read_events(address, Some(2), 2).await;
+        let got = read_events(address, Some(id(2)), 2).await;
         assert_eq!(got[0].0, "gap");
         // Ids 1..=RING+10 were published; the ring keeps 11..=RING+10, so 3..=10 are gone.
         assert_eq!(got[0].2, "{\"missed\":8}");
-        assert_eq!(got[1].1.as_deref(), Some("11"));
+        assert_eq!(got[1].1.as_deref(), Some(id(11).as_str()));
+        // An id of an earlier run (numbers restart at 1 every run) is unknown: a gap marker, then
+        // the live items, never a resume at the wrong place.
+        let earlier = Feed::new();
+        earlier.publish("chat", &serde_json::json!({"n": 1}));
+        let (old, _) = earlier.subscribe(Some(0));
+        let old_id = earlier.event_id(&old.items[0]);
+        let mut reader = tokio::spawn(read_events(address, Some(old_id), 2));
+        // Live items until the reader has its two events (it subscribes at some point meanwhile).
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let got = loop {
+            feed.publish("chat", &serde_json::json!({"n": "live"}));
+            if let Ok(got) = tokio::time::timeout(Duration::from_millis(50), &mut reader).await {
+                break got.unwrap();
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no live item after the gap"
+            );
+        };
+        assert_eq!(got[0].0, "gap");
+        assert_eq!(
+            got[0].2,
+            "{\"missed\":null,\"reason\":\"unknown Last-Event-ID\"}"
+        );
+        assert_eq!(got[1].2, "{\"n\":\"live\"}");
         shutdown.cancel();
         server.await.unwrap();
     }

@@ -18,6 +18,7 @@ pub(super) struct BoundHttp {
     app: axum::Router,
     feed: crate::http::Feed,
     tokens: Arc<Tokens>,
+    options: crate::http::server::ServeOptions,
 }
 
 impl BoundHttp {
@@ -45,6 +46,7 @@ impl BoundHttp {
         tasks.spawn(crate::http::server::serve_router(
             self.listener,
             app,
+            self.options,
             shutdown.clone(),
         ));
     }
@@ -91,11 +93,13 @@ pub(super) async fn start_http(
         control_tokens = config.system.tokens.len(),
         "HTTP server listening (/healthz, /api/snapshot, /events, /control, /api/v1/, and the platforms' routes)."
     );
+    let address = listener.local_addr()?;
     Ok(Some(BoundHttp {
         listener,
         app,
         feed,
         tokens,
+        options: server::ServeOptions::of(settings, address),
     }))
 }
 

@@ -155,6 +155,10 @@ pub async fn run(
             writer: writer.clone(),
             stored: stored.clone(),
         }),
+        deliveries: Arc::new(supervisor::StoreDeliveries {
+            writer: writer.clone(),
+            readers: readers.clone(),
+        }),
         shutdown: shutdown.clone(),
     });
     // At shutdown the services let go of the lane's sink (webhooks), so the lane can close.

@@ -146,6 +146,55 @@ impl Stored {
     }
 }
 
+/// The run's webhook delivery ids in the store: recorded through the store writer, read through the
+/// reader pool.
+pub struct StoreDeliveries {
+    pub writer: StoreWriter,
+    pub readers: Readers,
+}
+
+impl crate::sources::registry::DeliveryLog for StoreDeliveries {
+    fn accepted(
+        &self,
+        platform: Platform,
+        id: String,
+        at_ms: i64,
+        keep_from_ms: i64,
+    ) -> crate::sources::BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let op = WriteOp::WebhookDelivery {
+                platform,
+                id,
+                at_ms,
+                keep_from_ms,
+            };
+            if let Err(e) = self.writer.send(op).await {
+                tracing::warn!(%platform, "Webhook delivery id not recorded: {e}");
+            }
+        })
+    }
+
+    fn recent(
+        &self,
+        platform: Platform,
+        since_ms: i64,
+    ) -> crate::sources::BoxFuture<'_, Vec<String>> {
+        Box::pin(async move {
+            let read = self
+                .readers
+                .read(move |store| store.webhook_deliveries(platform, since_ms))
+                .await;
+            match read {
+                Ok(Ok(ids)) => ids,
+                Ok(Err(e)) | Err(e) => {
+                    tracing::warn!(%platform, "Cannot read the webhook delivery ids kept: {e}");
+                    Vec::new()
+                }
+            }
+        })
+    }
+}
+
 /// The run's ledger of platforms' budgets (YouTube's quota units) in the store: each spend goes to
 /// the store writer before the call is made; what was spent before the run is what the store said
 /// at start ([`Stored`]).

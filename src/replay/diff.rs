@@ -8,6 +8,7 @@
 //! so the listing is the same on every run.
 
 use crate::actions::{Action, ActionKind};
+use crate::sanitize::terminal;
 use chrono::{DateTime, SecondsFormat};
 use serde::Serialize;
 use std::collections::{HashMap, VecDeque};
@@ -121,15 +122,33 @@ pub fn render(diff: &Diff, baseline: &str) -> String {
     for entry in &diff.differences {
         match entry {
             Entry::Added { action } => {
-                let _ = writeln!(out, "+ {}  {}", cause(action), describe(action));
+                let _ = writeln!(
+                    out,
+                    "+ {}  {}",
+                    terminal(&cause(action)),
+                    terminal(&describe(action))
+                );
             }
             Entry::Removed { action } => {
-                let _ = writeln!(out, "- {}  {}", cause(action), describe(action));
+                let _ = writeln!(
+                    out,
+                    "- {}  {}",
+                    terminal(&cause(action)),
+                    terminal(&describe(action))
+                );
             }
             Entry::Changed { recorded, replayed } => {
-                let _ = writeln!(out, "~ {}", cause(replayed));
-                let _ = writeln!(out, "    {baseline}: {}", describe_at(recorded, replayed));
-                let _ = writeln!(out, "    replayed: {}", describe_at(replayed, recorded));
+                let _ = writeln!(out, "~ {}", terminal(&cause(replayed)));
+                let _ = writeln!(
+                    out,
+                    "    {baseline}: {}",
+                    terminal(&describe_at(recorded, replayed))
+                );
+                let _ = writeln!(
+                    out,
+                    "    replayed: {}",
+                    terminal(&describe_at(replayed, recorded))
+                );
             }
         }
     }

@@ -243,13 +243,18 @@ pub fn read_jsonl_line(line: &[u8]) -> Result<Option<ChatEvent>, irc_log::LineEr
     Ok(Some(event))
 }
 
-/// Reads a JSONL file of chat events.
+/// Reads a JSONL file of chat events; lines longer than `max_line_bytes` are skipped.
 pub fn read_jsonl(
     path: &Path,
+    max_line_bytes: usize,
     progress: &dyn Progress,
     mut f: impl FnMut(Item) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
-    for_each_line(path, progress, |number, line| {
+    for_each_line(path, max_line_bytes, progress, |number, line| {
+        let line = match line {
+            Ok(line) => line,
+            Err(too_long) => return f(skipped(number, too_long)),
+        };
         match read_jsonl_line(line) {
             Ok(Some(event)) => f(Item::Event(event))?,
             Ok(None) => {}
@@ -259,15 +264,21 @@ pub fn read_jsonl(
     })
 }
 
-/// Reads a raw Twitch IRC log; `creators` says whose chat each channel is.
+/// Reads a raw Twitch IRC log; `creators` says whose chat each channel is. Lines longer than
+/// `max_line_bytes` are skipped.
 pub fn read_irc(
     path: &Path,
     creators: &(impl Creators + ?Sized),
+    max_line_bytes: usize,
     progress: &dyn Progress,
     mut f: impl FnMut(Item) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
     let mut clock = None;
-    for_each_line(path, progress, |number, bytes| {
+    for_each_line(path, max_line_bytes, progress, |number, bytes| {
+        let bytes = match bytes {
+            Ok(bytes) => bytes,
+            Err(too_long) => return f(skipped(number, too_long)),
+        };
         let line = match std::str::from_utf8(bytes) {
             Ok(line) => line,
             Err(e) => {
@@ -297,11 +308,15 @@ fn skipped(line: u64, reason: irc_log::LineError) -> Item {
     })
 }
 
-/// Calls `f(number, line)` for every line of `path` (without its `\n`), numbered from 1.
+/// Calls `f(number, line)` for every line of `path` (without its `\n`), numbered from 1. A line
+/// longer than `max_line_bytes` is never held: its bytes are read past up to its end and `f` gets
+/// [`irc_log::LineError::TooLong`] instead, so memory stays bounded whatever the input (even
+/// `/dev/zero`, which has no line end: it is read past, without end, in constant memory).
 fn for_each_line(
     path: &Path,
+    max_line_bytes: usize,
     progress: &dyn Progress,
-    mut f: impl FnMut(u64, &[u8]) -> anyhow::Result<()>,
+    mut f: impl FnMut(u64, Result<&[u8], irc_log::LineError>) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
     let open_err = |e: std::io::Error| StoreError::Io {
         path: path.to_path_buf(),
@@ -312,19 +327,66 @@ fn for_each_line(
     progress.start(total);
     let mut reader = BufReader::with_capacity(1 << 20, file);
     let mut buf = Vec::with_capacity(4096);
+    // Bytes of the current line so far (kept in `buf` unless it is too long).
+    let mut length = 0u64;
+    let mut too_long = false;
     let (mut number, mut offset) = (0u64, 0u64);
     loop {
-        buf.clear();
-        let n = reader.read_until(b'\n', &mut buf).map_err(open_err)?;
-        if n == 0 {
+        let chunk = match reader.fill_buf() {
+            Ok(chunk) => chunk,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(open_err(e).into()),
+        };
+        if chunk.is_empty() {
+            // The end: a last line without `\n`.
+            if length > 0 || too_long {
+                number += 1;
+                let line = if too_long {
+                    Err(irc_log::LineError::TooLong {
+                        length,
+                        max: max_line_bytes,
+                    })
+                } else {
+                    Ok(&buf[..])
+                };
+                f(number, line)?;
+            }
             return Ok(());
         }
-        number += 1;
-        offset += n as u64;
-        let line = buf.strip_suffix(b"\n").unwrap_or(&buf);
-        f(number, line)?;
-        if number.is_multiple_of(PROGRESS_EVERY) {
-            progress.position(offset);
+        let (taken, ends) = match memchr::memchr(b'\n', chunk) {
+            Some(at) => (at + 1, true),
+            None => (chunk.len(), false),
+        };
+        let content = &chunk[..if ends { taken - 1 } else { taken }];
+        length += content.len() as u64;
+        if !too_long {
+            if length > max_line_bytes as u64 {
+                too_long = true;
+                buf.clear();
+                buf.shrink_to(4096);
+            } else {
+                buf.extend_from_slice(content);
+            }
+        }
+        reader.consume(taken);
+        offset += taken as u64;
+        if ends {
+            number += 1;
+            let line = if too_long {
+                Err(irc_log::LineError::TooLong {
+                    length,
+                    max: max_line_bytes,
+                })
+            } else {
+                Ok(&buf[..])
+            };
+            f(number, line)?;
+            buf.clear();
+            length = 0;
+            too_long = false;
+            if number.is_multiple_of(PROGRESS_EVERY) {
+                progress.position(offset);
+            }
         }
     }
 }
@@ -367,6 +429,44 @@ mod tests {
         assert!(err.contains("column") && err.contains("myspace"), "{err}");
         let err = read_jsonl_line(&line[..40]).unwrap_err().to_string();
         assert!(err.contains("not a chat event"), "{err}");
+    }
+
+    /// Lines of `text` as `for_each_line` gives them with `max` bytes a line.
+    fn lines_of(text: &[u8], max: usize) -> Vec<Result<String, String>> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("in.txt");
+        std::fs::write(&path, text).unwrap();
+        let mut out = Vec::new();
+        for_each_line(&path, max, &(), |_, line| {
+            out.push(
+                line.map(|l| String::from_utf8_lossy(l).into_owned())
+                    .map_err(|e| e.to_string()),
+            );
+            Ok(())
+        })
+        .unwrap();
+        out
+    }
+
+    #[test]
+    fn a_line_longer_than_the_limit_is_skipped_and_the_next_read() {
+        let long = "x".repeat(3 << 20);
+        let text = format!("short\n{long}\nafter\n{long}");
+        let lines = lines_of(text.as_bytes(), 1000);
+        assert_eq!(lines.len(), 4);
+        assert_eq!(lines[0], Ok("short".into()));
+        assert_eq!(
+            lines[1],
+            Err(format!(
+                "longer than system.json limits.max_line_bytes (1000 bytes): {} bytes, skipped unread",
+                3 << 20
+            ))
+        );
+        assert_eq!(lines[2], Ok("after".into()));
+        assert!(lines[3].is_err(), "a last over-long line without its end");
+        // Exactly the limit is fine; a line ending is not counted.
+        assert_eq!(lines_of(b"12345\r\n", 6), [Ok("12345\r".to_string())]);
+        assert!(lines_of(b"1234567\n", 6)[0].is_err());
     }
 
     proptest! {

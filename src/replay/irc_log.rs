@@ -43,6 +43,10 @@ impl Creators for std::collections::HashMap<String, String> {
 /// number, never a stop.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LineError {
+    #[error(
+        "longer than system.json limits.max_line_bytes ({max} bytes): {length} bytes, skipped unread"
+    )]
+    TooLong { length: u64, max: usize },
     #[error("not UTF-8 text (invalid byte at column {column})")]
     NotUtf8 { column: usize },
     #[error(

@@ -146,6 +146,9 @@ pub struct Replay {
     core: Core,
     filter: Filter,
     summary: Summary,
+    /// The longest line a file input may have (system.json `limits.max_line_bytes`, as for the live
+    /// line-based sources); a longer one is skipped and counted.
+    max_line_bytes: usize,
 }
 
 impl Replay {
@@ -154,7 +157,15 @@ impl Replay {
             core,
             filter,
             summary: Summary::default(),
+            max_line_bytes: crate::event::wire_checks::DEFAULT_MAX_LINE_BYTES,
         }
+    }
+
+    /// The same, with file input lines capped at `max_line_bytes`.
+    #[must_use]
+    pub fn with_max_line_bytes(mut self, max_line_bytes: usize) -> Replay {
+        self.max_line_bytes = max_line_bytes.max(1);
+        self
     }
 
     /// Takes the next item of the input.
@@ -271,6 +282,7 @@ pub fn run(
     out: &mut dyn Observer,
 ) -> anyhow::Result<()> {
     let filter = replay.filter().clone();
+    let max_line = replay.max_line_bytes;
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Item>>(READ_AHEAD);
     std::thread::scope(|scope| {
         let reader = std::thread::Builder::new()
@@ -287,13 +299,13 @@ pub fn run(
                 };
                 match input {
                     Input::Store(path) => input::read_store(path, &filter, progress, &mut send)?,
-                    Input::Jsonl(path) => input::read_jsonl(path, progress, &mut send)?,
+                    Input::Jsonl(path) => input::read_jsonl(path, max_line, progress, &mut send)?,
                     Input::Irc(path) => match owners {
                         ChannelOwners::One(creator) => {
-                            input::read_irc(path, creator.as_str(), progress, &mut send)?;
+                            input::read_irc(path, creator.as_str(), max_line, progress, &mut send)?;
                         }
                         ChannelOwners::ByChannel(map) => {
-                            input::read_irc(path, map, progress, &mut send)?;
+                            input::read_irc(path, map, max_line, progress, &mut send)?;
                         }
                     },
                 }

@@ -199,6 +199,8 @@ pub struct RunParts {
     pub wire: WireLimits,
     /// Where spends of a platform's budget are recorded before the call is made.
     pub ledger: Arc<dyn Ledger>,
+    /// Where a platform's webhook keeps the delivery ids it accepted, across restarts.
+    pub deliveries: Arc<dyn DeliveryLog>,
     pub shutdown: CancellationToken,
 }
 
@@ -284,6 +286,24 @@ pub struct LedgerRow {
 pub struct LedgerUse {
     pub calls: u64,
     pub units: u64,
+}
+
+/// Where platforms' webhooks keep the delivery ids they accepted, for their replay window (the
+/// pipeline keeps them in the store).
+pub trait DeliveryLog: Send + Sync {
+    /// Records that `platform`'s webhook accepted delivery `id` at `at_ms`, and forgets those
+    /// accepted before `keep_from_ms`; waits until it is queued to the store.
+    fn accepted(
+        &self,
+        platform: Platform,
+        id: String,
+        at_ms: i64,
+        keep_from_ms: i64,
+    ) -> super::BoxFuture<'_, ()>;
+
+    /// The delivery ids `platform`'s webhook accepted at or after `since_ms` (empty, and logged,
+    /// when they cannot be read).
+    fn recent(&self, platform: Platform, since_ms: i64) -> super::BoxFuture<'_, Vec<String>>;
 }
 
 /// Where spends of platforms' budgets are kept (the pipeline keeps them in the store).

@@ -251,8 +251,11 @@ impl SimChat {
             platform: crate::sources::sim::SIM,
             creator: self.creator.clone(),
             channel: self.channel.clone(),
-            // Zero-padded so ids sort in arrival order, as most platforms' ids do.
-            message_id: format_compact!("sim-{}-{:010}", self.run_tag, self.next),
+            // Unique per run, creator and message (creators share the platform, and their sources
+            // start in the same millisecond); zero-padded so one creator's ids sort in arrival
+            // order, as most platforms' ids do. The run tag has no `-` and the number a fixed
+            // width, so no two (creator, number) pairs give the same id.
+            message_id: format_compact!("sim-{}-{}-{:010}", self.run_tag, self.creator, self.next),
             timestamp: at,
             kind,
             author: Author {
@@ -497,6 +500,20 @@ mod tests {
         // 100 events/s for 2 s of (paused, so exact) time.
         assert!((195..=201).contains(&n), "{n} events");
         assert_eq!(status.snapshot().state, ConnectionState::Stopped);
+    }
+
+    #[test]
+    fn message_ids_differ_between_creators_of_one_run() {
+        // Two creators' sources start in the same millisecond, so they share the run tag.
+        let at = Utc.timestamp_opt(1_700_000_000, 0).unwrap();
+        let mut ids = std::collections::HashSet::new();
+        for creator in ["a", "b", "a-b", "b-1"] {
+            let mut chat = SimChat::new(creator, creator, &settings(7), "t");
+            for _ in 0..100 {
+                let id = chat.next_event(at).message_id;
+                assert!(ids.insert(id.clone()), "{creator}: {id} seen before");
+            }
+        }
     }
 
     #[test]

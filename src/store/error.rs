@@ -19,6 +19,10 @@ pub struct WriterInfo {
     pub schema: i64,
     /// When it took the lock (RFC 3339).
     pub since: String,
+    /// Which command holds it (`ss run`, `ss clip --now`, `ss migrate`), when the holder said
+    /// (see `super::lock::set_holder_command`); older holders did not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
 }
 
 /// Who holds the writer lock of a store that was refused for its schema version.
@@ -28,7 +32,7 @@ pub enum Holder {
     Nobody,
     /// A running `ss run` (or `ss migrate`, `ss clip --now`) holds it; what it recorded about itself,
     /// when it is recent enough to record that.
-    Running(Option<WriterInfo>),
+    Running(Option<Box<WriterInfo>>),
 }
 
 /// Why the store could not be opened, read or written. Callers branch on the variant.

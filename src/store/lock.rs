@@ -19,6 +19,15 @@ pub fn writer_lock_path(db: &Path) -> PathBuf {
     db.with_file_name(name)
 }
 
+/// The command this process runs, recorded for the writer lock's readers (set once, by the CLI).
+static HOLDER_COMMAND: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+
+/// Says which command this process is (`ss run`, `ss clip --now`), so a process refused the lock
+/// can name who holds it. The first call wins.
+pub fn set_holder_command(command: &'static str) {
+    let _ = HOLDER_COMMAND.set(command);
+}
+
 /// The held writer lock; dropping it releases the store to the next writer.
 #[derive(Debug)]
 pub struct WriterLock {
@@ -34,6 +43,7 @@ impl WriterLock {
             version: env!("CARGO_PKG_VERSION").to_string(),
             schema: schema::SCHEMA_VERSION,
             since: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            command: HOLDER_COMMAND.get().map(|c| (*c).to_string()),
         };
         // Only a courtesy for readers' messages: the lock is what counts, so a failed note is no error.
         let line = serde_json::to_string(&info).unwrap_or_default();
@@ -91,7 +101,8 @@ pub(crate) fn holder(db: &Path) -> Holder {
     }
     let info = std::fs::read_to_string(writer_lock_path(db))
         .ok()
-        .and_then(|text| serde_json::from_str(text.trim()).ok());
+        .and_then(|text| serde_json::from_str(text.trim()).ok())
+        .map(Box::new);
     Holder::Running(info)
 }
 

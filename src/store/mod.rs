@@ -13,7 +13,8 @@
 //! the effects it dispatches), [`community`] (polls, tallies, scores), [`clips`], [`outbox`] (the
 //! rows routing hands over, destination and all, as data), [`checkpoints`] (polling sources' resume
 //! points), [`quotas`], [`audit`], [`runs`] (where the live trigger state started afresh, for
-//! `ss replay`), [`ticks`], [`moderation`] (decisions and what their commands became), and the
+//! `ss replay`), [`ticks`], [`moderation`] (decisions and what their commands became),
+//! [`deliveries`] (webhook delivery ids, for the replay window), and the
 //! daily bot's: [`people`] (linked accounts), [`points`], [`quotes`] and [`giveaways`]. The
 //! domains write through the contract in [`apply`]; the writer depends on them,
 //! never the reverse.
@@ -25,6 +26,7 @@ pub mod chat;
 pub mod checkpoints;
 pub mod clips;
 pub mod community;
+pub mod deliveries;
 pub mod error;
 pub mod giveaways;
 pub mod lock;

@@ -88,6 +88,34 @@ impl StoreReader {
         &mut self.conn
     }
 
+    /// Runs `reads` inside one read transaction, so every read sees the store at one moment (a
+    /// poll's votes and its totals, the chat log and its counts), whatever the writer commits
+    /// meanwhile. The transaction ends (rolled back: it wrote nothing) whatever `reads` returns.
+    pub fn at_one_moment<T, E: From<StoreError>>(
+        &self,
+        reads: impl FnOnce() -> Result<T, E>,
+    ) -> Result<T, E> {
+        if !self.conn.is_autocommit() {
+            // Already inside one (a caller's snapshot): that one is the moment.
+            return reads();
+        }
+        self.conn
+            .execute_batch("BEGIN DEFERRED")
+            .map_err(|e| self.err(e))?;
+        // A deferred transaction takes its snapshot at its first read: take it now.
+        let started = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map_err(|e| self.err(e));
+        let out = started.map_err(E::from).and_then(|_| reads());
+        if let Err(e) = self.conn.execute_batch("ROLLBACK") {
+            tracing::debug!(error = %e, "Ending a read transaction failed.");
+        }
+        out
+    }
+
     pub(crate) fn err(&self, e: rusqlite::Error) -> StoreError {
         StoreError::from_sqlite(&self.path, e)
     }
@@ -321,6 +349,33 @@ mod tests {
         }
         conn.execute_batch(&format!("PRAGMA user_version = {version}"))
             .unwrap();
+    }
+
+    /// Reads inside `at_one_moment` see the store as it was when the first read ran, whatever
+    /// the writer commits meanwhile; the next moment sees the commit.
+    #[test]
+    fn reads_at_one_moment_do_not_see_commits_made_meanwhile() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        at_version(&path, schema::SCHEMA_VERSION as usize);
+        let reader = StoreReader::open(&path).unwrap();
+        let writer = Connection::open(&path).unwrap();
+        let count = |r: &StoreReader| -> i64 {
+            r.conn()
+                .query_row("SELECT COUNT(*) FROM audit", [], |row| row.get(0))
+                .unwrap()
+        };
+        let (before, after) = reader
+            .at_one_moment(|| -> Result<(i64, i64), StoreError> {
+                let before = count(&reader);
+                writer
+                    .execute_batch("INSERT INTO audit (at_ms, action, detail) VALUES (1, 'a', 'b')")
+                    .unwrap();
+                Ok((before, count(&reader)))
+            })
+            .unwrap();
+        assert_eq!((before, after), (0, 0));
+        assert_eq!(count(&reader), 1, "the next read sees the commit");
     }
 
     fn version_of(path: &Path) -> i64 {

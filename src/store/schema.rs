@@ -499,4 +499,15 @@ pub const MIGRATIONS: &[&str] = &[
             WHERE creator = NEW.creator AND poll = NEW.poll;
     END;
     ",
+    // 15 -> 16: the delivery ids a platform's webhook accepted, kept for its replay window, so a
+    // captured delivery sent again after a restart is still refused.
+    r"
+    CREATE TABLE webhook_deliveries (
+        platform     TEXT    NOT NULL,
+        delivery_id  TEXT    NOT NULL,
+        at_ms        INTEGER NOT NULL,
+        PRIMARY KEY (platform, delivery_id)
+    );
+    CREATE INDEX webhook_deliveries_by_time ON webhook_deliveries (at_ms);
+    ",
 ];

@@ -98,6 +98,14 @@ pub enum WriteOp {
         method: &'static str,
         units: i64,
     },
+    /// A webhook delivery `platform` accepted at `at_ms`; ids from before `keep_from_ms` are
+    /// forgotten.
+    WebhookDelivery {
+        platform: Platform,
+        id: String,
+        at_ms: i64,
+        keep_from_ms: i64,
+    },
     /// What became of one platform command of a moderation decision.
     ModerationOutcome(Box<super::moderation::ModerationOutcome>),
     /// An operator action for the audit log.
@@ -711,6 +719,12 @@ fn apply(
             method,
             units,
         } => quotas::spend_project(conn, project, *day, method, *units)?,
+        WriteOp::WebhookDelivery {
+            platform,
+            id,
+            at_ms,
+            keep_from_ms,
+        } => super::deliveries::record(conn, *platform, id, *at_ms, *keep_from_ms)?,
         WriteOp::Audit { at, action, detail } => audit::append(conn, at, action, detail)?,
         WriteOp::ModerationOutcome(outcome) => moderation::record_outcome(conn, outcome)?,
         WriteOp::ControlCall(call) => audit::append_call(conn, call)?,

@@ -72,9 +72,9 @@ fn demo_on_full_disk(test: &str) -> Option<(Test, Tmpfs, PathBuf)> {
     let t = Test::fast_demo(Some(300));
     let state = t.path().join("runtime/state");
     let mount = Tmpfs::mount(&state, "4m");
-    // Room for a fresh store (every migration in one transaction, through the WAL) and a little
-    // chat, not more.
-    let filler = fill(&state, 384 * 1024);
+    // Room for a fresh store (every migration in one transaction, through the WAL, plus the 32 KiB
+    // shared-memory file) and a little chat, not more.
+    let filler = fill(&state, 416 * 1024);
     Some((t, mount, filler))
 }
 

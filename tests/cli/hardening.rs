@@ -108,6 +108,49 @@ fn stdout_and_stderr_into_a_pipe_closed_after_two_lines_exits_0() {
     assert_eq!(snap["running"], false, "the final snapshot was written");
 }
 
+/// `ss COMMAND | (exec 0<&-)`: the reader closes the pipe before reading anything. Every command
+/// treats the closed stdout as the reader's choice: exit 0 (or the command's own verdict), never
+/// a panic.
+#[test]
+fn a_stdout_closed_before_anything_is_read_is_success_for_every_command() {
+    let t = demo();
+    t.run(&["run", "--duration", "1s"]).status(0);
+    let commands: [&[&str]; 9] = [
+        &["completions", "bash"],
+        &["completions", "zsh"],
+        &["--help"],
+        &["validate-config"],
+        &["export"],
+        &["status", "--stale-after", "1h"],
+        &["clip", "list"],
+        &["replay"],
+        &["replay", "--stats"],
+    ];
+    for args in commands {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = t
+            .std_cmd()
+            .args(args)
+            .stdout(writer)
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "ss {}: {stderr}",
+            args.join(" ")
+        );
+        assert!(
+            !stderr.contains("panicked"),
+            "ss {}: {stderr}",
+            args.join(" ")
+        );
+    }
+}
+
 // ---- publish-state: nothing outside the target, even under a race ----
 
 /// A root with exports written, an empty dashboard at `<root>/dash` and a directory `<root>/outside`.

@@ -8,6 +8,7 @@ mod changelog;
 mod chromium;
 mod cli;
 mod clips;
+mod clips_checks;
 mod clips_support;
 mod control;
 mod daily_bot;

@@ -5,6 +5,7 @@
 use crate::harness::{Output, Test, WATCHING, repo, signal, store_count, wait_until};
 use serde_json::Value;
 use std::collections::BTreeSet;
+use std::process::Stdio;
 use std::time::Duration;
 
 /// A demo root with a faster sim source.
@@ -416,4 +417,100 @@ fn help() {
     let out = Test::new().run(&["replay", "--help"]);
     out.status(0);
     insta::assert_snapshot!("help", out.stdout);
+}
+
+/// A 200 MB line in a JSONL or IRC log is read past and counted, never held: the replay ends with
+/// the other lines replayed.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_line_over_max_line_bytes_is_skipped_in_every_file_format_without_holding_it() {
+    let t = Test::new();
+    let text = std::fs::read_to_string(repo().join("fixtures/replay/twitch-chat.log")).unwrap();
+    let huge = "x".repeat(200 << 20);
+    // Between two whole lines of the log.
+    let middle = text[..text.len() / 2].rfind('\n').unwrap() + 1;
+    for (name, format) in [("huge.log", "irc"), ("huge.jsonl", "jsonl")] {
+        let body = match format {
+            "irc" => format!("{}{huge}\n{}", &text[..middle], &text[middle..]),
+            _ => format!("{{\"x\": \"{huge}\"}}\n"),
+        };
+        let path = t.write(name, &body);
+        let out = t
+            .std_cmd()
+            .args(["replay", "--stats", "--format", "json", "--input"])
+            .arg(&path)
+            .args(["--input-format", format])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{format}: {stderr}");
+        assert!(
+            stderr.contains("longer than system.json limits.max_line_bytes (65536 bytes)"),
+            "{format}: {stderr}"
+        );
+        let stats: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(stats["skipped_lines"], 1, "{format}: {stats}");
+    }
+}
+
+/// `--input /dev/zero` (no line end, ever) is read past in constant memory: no abort on
+/// allocation. The test stops it once it has read well past the limit.
+#[cfg(target_os = "linux")]
+#[test]
+fn replaying_dev_zero_keeps_its_memory_bounded() {
+    let t = Test::new();
+    let mut child: crate::harness::Spawned = t
+        .std_cmd()
+        .args(["replay", "--input", "/dev/zero", "--input-format", "irc"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+        .into();
+    let status = format!("/proc/{}/status", child.id());
+    let io = format!("/proc/{}/io", child.id());
+    let field = |file: &str, key: &str| -> Option<u64> {
+        std::fs::read_to_string(file).ok()?.lines().find_map(|l| {
+            l.strip_prefix(key)?
+                .trim()
+                .trim_end_matches(" kB")
+                .parse()
+                .ok()
+        })
+    };
+    // Until it has read 1 GB of zeros (a line 16,000 times the limit).
+    let start = std::time::Instant::now();
+    while field(&io, "rchar:").unwrap_or(0) < 1 << 30 {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "ss replay ended on /dev/zero"
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "reading too slowly"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let peak_kb = field(&status, "VmHWM:").unwrap();
+    assert!(peak_kb < 100 * 1024, "peak RSS {peak_kb} kB");
+    let _ = child.kill();
+}
+
+#[test]
+fn since_after_until_is_a_usage_error() {
+    let t = Test::new();
+    let out = t.run(&[
+        "replay",
+        "--since",
+        "2026-11-30T22:00:00Z",
+        "--until",
+        "2026-11-30T21:00:00Z",
+    ]);
+    out.status(2);
+    assert!(
+        out.stderr.contains("--since 2026-11-30T22:00:00Z")
+            && out.stderr.contains("is not before --until"),
+        "{}",
+        out.stderr
+    );
 }

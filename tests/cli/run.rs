@@ -3,7 +3,7 @@
 use crate::harness::{Spawned, Test, exit_code_within, signal, wait_until, wait_until_catching};
 use serde_json::Value;
 use std::process::Stdio;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A demo root with a faster sim source and a short export cadence.
 fn demo(rate: u32) -> Test {
@@ -278,4 +278,166 @@ fn after_a_hot_reload_the_exports_show_the_running_triggers() {
     assert_eq!(exit_code_within(&mut child, Duration::from_secs(15)), 0);
     let exported = t.read("runtime/admin/chat_triggers.json");
     assert!(exported.contains("ping-renamed-by-reload"), "{exported}");
+}
+
+/// A thousand sim creators start together (their sources in the same millisecond): every event
+/// each one sends is its own, so nothing is skipped as a duplicate and the store holds them all.
+#[test]
+fn a_thousand_sim_creators_record_every_event_they_send() {
+    let t = demo(10);
+    let mut creators = json(&t, "runtime/config/creators.json");
+    let demo_creator = creators["creators"][0].clone();
+    // The demo creator (the other config files name it) and 999 more.
+    let list: Vec<Value> = std::iter::once(demo_creator.clone())
+        .chain((1..1000).map(|i| {
+            let mut c = demo_creator.clone();
+            c["id"] = Value::from(format!("c{i:04}"));
+            c["platforms"]["sim"]["channel"] = Value::from(format!("c{i:04}"));
+            c
+        }))
+        .collect();
+    creators["creators"] = Value::Array(list);
+    t.write(
+        "runtime/config/creators.json",
+        &serde_json::to_string_pretty(&creators).unwrap(),
+    );
+    let out = t.run(&["run", "--duration", "4s"]);
+    out.status(0);
+    let snap = json(&t, "runtime/exports/runtime_snapshot.json");
+    let counters = &snap["counters"];
+    let received = counters["events_received"].as_u64().unwrap();
+    assert!(received >= 10_000, "{counters}");
+    assert_eq!(counters["duplicates_skipped"], 0, "{counters}");
+    assert_eq!(
+        counters["events_recorded"].as_u64(),
+        Some(received),
+        "{counters}"
+    );
+    assert_eq!(chat_rows(&t), received);
+    let conn = rusqlite::Connection::open(t.path().join("runtime/state/streamsuites.db")).unwrap();
+    let creators_seen: i64 = conn
+        .query_row("SELECT COUNT(DISTINCT creator) FROM chat_events", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(creators_seen, 1000);
+}
+
+/// Polls `ok` every 20 ms until it holds; fails naming `what` after `limit`.
+fn wait_for(limit: Duration, what: &str, mut ok: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ok() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The snapshot, when it is there and whole.
+fn snapshot_now(t: &Test) -> Option<Value> {
+    let text =
+        std::fs::read_to_string(t.path().join("runtime/exports/runtime_snapshot.json")).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// SIGHUP (the terminal went away) stops the run like SIGTERM: summary, final export, and a
+/// snapshot that no longer says running.
+#[cfg(unix)]
+#[test]
+fn sighup_stops_cleanly_with_a_summary_and_a_final_export() {
+    let t = demo(200);
+    let mut child = spawn_run(&t);
+    wait_until_catching(&child, 1);
+    wait_for(
+        Duration::from_secs(30),
+        "a snapshot of the running runtime",
+        || snapshot_now(&t).is_some_and(|s| s["running"] == true),
+    );
+    signal(&child, "HUP");
+    assert_eq!(exit_code_within(&mut child, Duration::from_secs(10)), 0);
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut stdout).unwrap();
+    assert!(stdout.starts_with("stopped after"), "{stdout}");
+    let snap = json(&t, "runtime/exports/runtime_snapshot.json");
+    assert_eq!(snap["running"], false);
+    assert_eq!(
+        chat_rows(&t),
+        snap["counters"]["events_recorded"].as_u64().unwrap()
+    );
+}
+
+/// `ss export` beside a full-speed `ss run`: every export succeeds (each reads the store at one
+/// moment, so a poll's votes never outrun its totals), none replaces the run's own snapshot, and
+/// `ss status` stays healthy with the run's true counters throughout.
+#[test]
+fn exports_beside_a_full_speed_run_succeed_and_leave_the_runs_snapshot_alone() {
+    let t = demo(0);
+    let _child = spawn_run(&t);
+    wait_for(
+        Duration::from_secs(30),
+        "a snapshot of the running runtime",
+        || snapshot_now(&t).is_some_and(|s| s["running"] == true),
+    );
+    let mut last_received = 0;
+    for i in 0..50 {
+        let out = t.run(&["export"]);
+        out.status(0);
+        assert!(
+            out.stdout.contains("left 7 files to the running `ss run`"),
+            "{}",
+            out.stdout
+        );
+        let snap = json(&t, "runtime/exports/runtime_snapshot.json");
+        assert_eq!(snap["running"], true, "after export {i}");
+        let received = snap["counters"]["events_received"].as_u64().unwrap();
+        assert!(
+            received >= last_received,
+            "after export {i}: {received} < {last_received}"
+        );
+        last_received = received;
+        if i % 10 == 0 {
+            let status = t.run(&["status", "--stale-after", "30s"]);
+            status.status(0);
+            assert!(
+                status.stdout.starts_with("healthy: runtime running"),
+                "{}",
+                status.stdout
+            );
+        }
+    }
+    assert!(last_received > 0);
+}
+
+/// Started with SIGHUP ignored (`nohup ss run`), the run leaves it ignored: a hangup does not stop it.
+#[cfg(target_os = "linux")]
+#[test]
+fn under_nohup_sighup_stays_ignored() {
+    let t = demo(20);
+    let ss = env!("CARGO_BIN_EXE_ss");
+    let child: Spawned = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("trap '' HUP && exec \"{ss}\" --root \"$1\" run"))
+        .arg("sh")
+        .arg(t.path())
+        .env_remove("SS_ROOT")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+        .into();
+    wait_until_catching(&child, 15);
+    wait_for(
+        Duration::from_secs(30),
+        "a snapshot of the running runtime",
+        || snapshot_now(&t).is_some_and(|s| s["running"] == true),
+    );
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
+    let mask = |key: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+            .unwrap()
+    };
+    assert_eq!(mask("SigIgn:") & 1, 1, "SIGHUP is still ignored");
+    assert_eq!(mask("SigCgt:") & 1, 0, "no SIGHUP handler was installed");
 }

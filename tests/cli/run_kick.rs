@@ -425,7 +425,21 @@ async fn deliver(
     body: &str,
     signature: Option<&str>,
 ) -> u16 {
-    let timestamp = "2025-01-14T16:08:07Z";
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    deliver_signed_at(port, message_id, event_type, body, signature, &now)
+        .await
+        .0
+}
+
+/// A delivery signed at `timestamp`: the status and the answer's text.
+async fn deliver_signed_at(
+    port: u16,
+    message_id: &str,
+    event_type: &str,
+    body: &str,
+    signature: Option<&str>,
+    timestamp: &str,
+) -> (u16, String) {
     let mut request = ss::http_out::builder()
         .unwrap()
         .build()
@@ -440,7 +454,9 @@ async fn deliver(
     if let Some(signature) = signature.or(Some(&signed)).filter(|s| !s.is_empty()) {
         request = request.header("Kick-Event-Signature", signature);
     }
-    request.send().await.unwrap().status().as_u16()
+    let answer = request.send().await.unwrap();
+    let status = answer.status().as_u16();
+    (status, answer.text().await.unwrap_or_default())
 }
 
 fn webhook_chat(message_id: &str) -> String {
@@ -550,6 +566,21 @@ async fn signed_webhooks_are_recorded_once_and_bad_signatures_get_401() {
         413
     );
 
+    // A captured delivery sent again long after it was signed: refused as a replay.
+    let long_ago = (chrono::Utc::now() - chrono::Duration::minutes(11))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let (status, text) = deliver_signed_at(
+        port,
+        "01JWH7",
+        "chat.message.sent",
+        &webhook_chat("wh-replayed"),
+        None,
+        &long_ago,
+    )
+    .await;
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("refused as a replay"), "{text}");
+
     wait_for("the webhook events recorded", || recorded(&t).len() >= 2).await;
     let (code, stderr) = stop(child).await;
     assert_eq!(code, 0, "{stderr}");
@@ -576,7 +607,23 @@ async fn signed_webhooks_are_recorded_once_and_bad_signatures_get_401() {
     let guards = &snapshot(&t)["counters"]["guards"];
     assert_eq!(guards["webhook_bad_signatures"], 2, "{guards}");
     assert_eq!(guards["webhook_malformed"], 1, "{guards}");
+    assert_eq!(guards["webhook_stale"], 1, "{guards}");
     assert_no_secret(&stderr, "the -vv log", &[]);
+    // After a restart, a delivery accepted before (inside the window) is still known.
+    let child = spawn_run(&t, &[]);
+    pusher.wait_for_subscriptions(CHATROOM_CHANNEL, 2).await;
+    let (status, text) = deliver_signed_at(
+        port,
+        "01JWH2",
+        "channel.subscription.new",
+        sub,
+        None,
+        &chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    )
+    .await;
+    assert_eq!((status, text.as_str()), (200, "already accepted\n"));
+    let (code, stderr) = stop(child).await;
+    assert_eq!(code, 0, "{stderr}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

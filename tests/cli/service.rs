@@ -37,15 +37,9 @@ fn has(message: &str, key: &str) -> bool {
 }
 
 fn wait_for(received: &Received, what: &str, ok: impl Fn(&[(Instant, String)]) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !ok(&received.lock().unwrap()) {
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}: {:?}",
-            received.lock().unwrap()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    crate::harness::wait_until(what, Duration::from_secs(30), || {
+        ok(&received.lock().unwrap())
+    });
 }
 
 #[test]

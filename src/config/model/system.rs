@@ -108,11 +108,22 @@ pub struct HttpSettings {
     /// every route needs it as `Authorization: Bearer` or `?key=`.
     #[serde(default)]
     pub token_env: Option<String>,
+    /// The most connections served at once (default 256); beyond it, the connection silent the
+    /// longest is closed for the new one.
+    #[serde(default = "HttpSettings::default_max_connections")]
+    pub max_connections: usize,
+    /// Host header names accepted on a loopback listen address besides the loopback names.
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
 }
 
 impl HttpSettings {
     fn default_listen() -> String {
         "127.0.0.1:8765".into()
+    }
+
+    fn default_max_connections() -> usize {
+        256
     }
 }
 
@@ -122,6 +133,8 @@ impl Default for HttpSettings {
             enabled: false,
             listen: Self::default_listen(),
             token_env: None,
+            max_connections: Self::default_max_connections(),
+            allowed_hosts: Vec::new(),
         }
     }
 }

@@ -184,6 +184,7 @@ impl PlatformServices for Webhooks {
             sink: run.sink.clone(),
             guards: run.guards.clone(),
             wire: run.wire,
+            deliveries: run.deliveries.clone(),
         });
     }
 

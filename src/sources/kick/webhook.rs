@@ -13,13 +13,20 @@
 //! already accepted is answered without sending the event again (and events without their own id
 //! carry it, so even a retry after a restart dedupes in the Core).
 //!
+//! A delivery signed more than [`REPLAY_WINDOW`] ago (by `Kick-Event-Message-Timestamp`, which the
+//! signature covers) is refused as a replay, and the ids of accepted deliveries are kept for that
+//! window in the store (`RunParts::deliveries`), read back before the first delivery of a run, so a
+//! captured delivery sent again after a restart is refused too.
+//!
 //! The receiver is open only while `ss run` runs its pipeline: its [`Door`] (a clone of the data
 //! lane's sink) is dropped at shutdown so the lane can close.
 
+use super::KICK;
 use super::wire::{self, Delivery, Target};
 use crate::event::wire_checks::WireLimits;
 use crate::guards::{Guard, Guards};
 use crate::lanes::{EventSink, SendOutcome};
+use crate::sources::registry::DeliveryLog;
 use base64::Engine;
 use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -143,13 +150,29 @@ pub struct WebhookChannel {
     pub broadcaster_user_id: Option<u64>,
 }
 
-/// Where accepted events go: the data lane, checked like every source's events.
-#[derive(Debug, Clone)]
+/// Where accepted events go: the data lane, checked like every source's events; and where the
+/// accepted delivery ids are kept across restarts.
+#[derive(Clone)]
 pub struct Door {
     pub sink: EventSink,
     pub guards: Arc<Guards>,
     pub wire: WireLimits,
+    pub deliveries: Arc<dyn DeliveryLog>,
 }
+
+impl std::fmt::Debug for Door {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Door")
+            .field("wire", &self.wire)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How old a delivery may be, by its signed `Kick-Event-Message-Timestamp`: older ones are refused
+/// (a captured delivery sent again), and the ids of accepted ones are kept this long.
+pub const REPLAY_WINDOW: chrono::TimeDelta = chrono::TimeDelta::minutes(10);
+/// How far in the future a delivery's timestamp may be (clocks differ a little).
+pub const FUTURE_SKEW: chrono::TimeDelta = chrono::TimeDelta::minutes(1);
 
 /// The headers of one delivery (absent ones as `None`).
 #[derive(Debug, Clone, Copy, Default)]
@@ -171,6 +194,8 @@ pub enum Verdict {
     NotOurs,
     /// The signature is missing or does not verify.
     BadSignature,
+    /// Signed, but its timestamp is outside the replay window (or not a time): the reason.
+    Stale(String),
     /// Signed, but the headers or body are not what a delivery is; the message says what.
     Malformed(String),
     /// The pipeline is not running (starting or stopping), or the lane stayed full: try later.
@@ -207,6 +232,8 @@ pub struct WebhookReceiver {
     key: WebhookKey,
     channels: Vec<WebhookChannel>,
     seen: Mutex<RecentIds>,
+    /// The ids kept in the store from earlier runs, read into `seen` before the first delivery.
+    loaded: tokio::sync::OnceCell<()>,
     door: Mutex<Option<Door>>,
     /// Counted before the door opens too (signature failures are counted whenever they come).
     guards: Mutex<Option<Arc<Guards>>>,
@@ -218,6 +245,7 @@ impl WebhookReceiver {
             key,
             channels,
             seen: Mutex::default(),
+            loaded: tokio::sync::OnceCell::new(),
             door: Mutex::default(),
             guards: Mutex::default(),
         }
@@ -252,6 +280,20 @@ impl WebhookReceiver {
         )
     }
 
+    /// Reads the delivery ids earlier runs accepted inside the window into `seen`, once.
+    async fn load_kept(&self, door: &Door, now: chrono::DateTime<chrono::Utc>) {
+        self.loaded
+            .get_or_init(|| async {
+                let since = (now - REPLAY_WINDOW).timestamp_millis();
+                let kept = door.deliveries.recent(KICK, since).await;
+                let mut seen = lock(&self.seen);
+                for id in &kept {
+                    seen.insert(id);
+                }
+            })
+            .await;
+    }
+
     /// Verifies, normalizes and forwards one delivery.
     pub async fn receive(&self, headers: Headers<'_>, body: &[u8]) -> Verdict {
         let (Some(message_id), Some(timestamp), Some(signature)) =
@@ -271,6 +313,15 @@ impl WebhookReceiver {
         let Some(event_type) = headers.event_type.filter(|t| !t.is_empty()) else {
             return malformed("the Kick-Event-Type header is missing".into());
         };
+        let now = chrono::Utc::now();
+        if let Err(why) = within_window(timestamp, now) {
+            self.count(Guard::WebhookStale);
+            return Verdict::Stale(why);
+        }
+        let door = lock(&self.door).clone();
+        if let Some(door) = &door {
+            self.load_kept(door, now).await;
+        }
         if lock(&self.seen).contains(message_id) {
             return Verdict::Duplicate;
         }
@@ -301,13 +352,22 @@ impl WebhookReceiver {
             Ok(event) => event,
             Err(e) => return malformed(e.to_string()),
         };
-        let Some(door) = lock(&self.door).clone() else {
+        let Some(door) = door else {
             return Verdict::Unavailable;
         };
         crate::sources::check_wire(&door.guards, &door.wire, &mut event, received);
         match door.sink.send(event).await {
             SendOutcome::Accepted => {
                 lock(&self.seen).insert(message_id);
+                let at_ms = received.timestamp_millis();
+                door.deliveries
+                    .accepted(
+                        KICK,
+                        message_id.to_owned(),
+                        at_ms,
+                        at_ms - REPLAY_WINDOW.num_milliseconds(),
+                    )
+                    .await;
                 Verdict::Accepted
             }
             // A full lane counted its drop; Kick retries the delivery.
@@ -322,7 +382,7 @@ pub fn receiver_for(
     config: &crate::config::Config,
     root: &std::path::Path,
 ) -> Result<Option<WebhookReceiver>, String> {
-    use super::{KICK, KickSettings};
+    use super::KickSettings;
     use crate::config::model::PlatformMode;
     if config.platforms.mode(KICK) != PlatformMode::Active {
         return Ok(None);
@@ -369,6 +429,26 @@ pub fn receiver_for(
     Ok(Some(WebhookReceiver::new(key, channels)))
 }
 
+/// Whether a delivery signed at `timestamp` (RFC 3339) is inside the replay window at `now`.
+fn within_window(timestamp: &str, now: chrono::DateTime<chrono::Utc>) -> Result<(), String> {
+    let at = chrono::DateTime::parse_from_rfc3339(timestamp.trim())
+        .map_err(|_| format!("Kick-Event-Message-Timestamp {timestamp:?} is not an RFC 3339 time"))?
+        .with_timezone(&chrono::Utc);
+    if at < now - REPLAY_WINDOW {
+        return Err(format!(
+            "signed at {timestamp}, more than {} minutes ago; a delivery that old is refused as a replay",
+            REPLAY_WINDOW.num_minutes()
+        ));
+    }
+    if at > now + FUTURE_SKEW {
+        return Err(format!(
+            "signed at {timestamp}, more than {} minute ahead of this machine's clock",
+            FUTURE_SKEW.num_minutes()
+        ));
+    }
+    Ok(())
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // Plain data behind the lock; a panic elsewhere leaves it usable.
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -390,6 +470,20 @@ mod tests {
                 .is_err()
         );
         assert!(WebhookKey::from_pem("hello").is_err());
+    }
+
+    #[test]
+    fn deliveries_outside_the_window_are_refused() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-12-06T10:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        assert_eq!(within_window("2026-12-06T09:55:00Z", now), Ok(()));
+        assert_eq!(within_window("2026-12-06T10:00:30+00:00", now), Ok(()));
+        let old = within_window("2026-12-06T09:49:59Z", now).unwrap_err();
+        assert!(old.contains("more than 10 minutes ago"), "{old}");
+        let ahead = within_window("2026-12-06T10:05:00Z", now).unwrap_err();
+        assert!(ahead.contains("ahead of this machine's clock"), "{ahead}");
+        assert!(within_window("yesterday", now).is_err());
     }
 
     proptest! {

@@ -6,7 +6,8 @@
 //! the route sits outside the token check of the other routes; an unsigned or badly signed request
 //! gets 401 and nothing is recorded. Bodies over 64 KiB get 413; a signed body that is not the JSON
 //! object a delivery is gets 400 saying what is wrong; a retry of an accepted delivery gets 200
-//! again without being recorded twice; 503 while the pipeline cannot take events (Kick retries).
+//! again without being recorded twice (across restarts too, for the replay window); a delivery
+//! signed more than 10 minutes ago gets 400 (a replay); 503 while the pipeline cannot take events (Kick retries).
 
 use super::webhook::{Headers, MAX_BODY_BYTES, Verdict, WebhookReceiver};
 use axum::Router;
@@ -56,6 +57,11 @@ async fn receive(
         Verdict::BadSignature => (
             StatusCode::UNAUTHORIZED,
             "the Kick-Event-Signature does not verify (or a Kick-Event-* header is missing)\n",
+        )
+            .into_response(),
+        Verdict::Stale(why) => (
+            StatusCode::BAD_REQUEST,
+            format!("delivery refused: {why}\n"),
         )
             .into_response(),
         Verdict::Malformed(why) => (
