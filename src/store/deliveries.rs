@@ -63,7 +63,8 @@ mod tests {
     fn deliveries_are_kept_for_the_window_and_a_store_at_14_migrates() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("old.db");
-        // A store at schema 14 (before webhook deliveries were kept).
+        // A store at schema 14, the last released one (before the export aggregates and webhook
+        // deliveries were kept): it migrates through 15 and 16.
         let conn = rusqlite::Connection::open(&path).unwrap();
         for step in &crate::store::schema::MIGRATIONS[..14] {
             conn.execute_batch(step).unwrap();
@@ -81,7 +82,7 @@ mod tests {
         }
         writer.close().unwrap();
         let store = StoreReader::open(&path).unwrap();
-        assert_eq!(store.schema_version().unwrap(), 15);
+        assert_eq!(store.schema_version().unwrap(), 16);
         let kick = crate::event::Platform::named("kick");
         assert_eq!(store.webhook_deliveries(kick, 0).unwrap(), ["b", "c"]);
         assert_eq!(store.webhook_deliveries(kick, 5_000).unwrap(), ["c"]);
