@@ -6,7 +6,7 @@
 //! space), filled by a file the test owns; deleting that file frees the space. Mounting needs root,
 //! as CI runs.
 
-use crate::harness::{Spawned, Test, signal};
+use crate::harness::{Spawned, Test, exit_code_within, signal, wait_until};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -86,14 +86,6 @@ fn snapshot(t: &Test) -> Option<Value> {
     let text =
         std::fs::read_to_string(t.path().join("runtime/exports/runtime_snapshot.json")).ok()?;
     serde_json::from_str(&text).ok()
-}
-
-fn wait_until(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(start.elapsed() < limit, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// Waits for the process to exit; returns (code, stdout, stderr) and how long it took.
@@ -231,13 +223,21 @@ fn a_second_signal_exits_at_once_with_130() {
     else {
         return;
     };
-    let child = run_until_degraded(&t);
-    // The first signal starts a shutdown that waits for the full store; the second one leaves.
-    signal(&child, "TERM");
-    std::thread::sleep(Duration::from_millis(500));
-    signal(&child, "TERM");
-    let (code, stdout, stderr, took) = finish(child, Duration::from_secs(20));
-    assert_eq!(code, 130, "{stdout}\n{stderr}");
+    let run = t.spawn_logged(&["run"]);
+    wait_until(
+        "the snapshot to say degraded",
+        Duration::from_secs(60),
+        || degraded(&t),
+    );
+    // The first signal starts a shutdown that waits for the full store; the second one, once the
+    // first was taken, leaves.
+    signal(&run.child, "TERM");
+    run.wait_for_line("Shutdown requested", Duration::from_secs(20));
+    let start = Instant::now();
+    signal(&run.child, "TERM");
+    let code = exit_code_within(&mut run.child.into_inner(), Duration::from_secs(20));
+    let took = start.elapsed();
+    assert_eq!(code, 130);
     assert!(took < Duration::from_secs(5), "{took:?}");
 }
 

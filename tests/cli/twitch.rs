@@ -561,7 +561,12 @@ async fn a_moderator_bot_gets_the_privileged_limit() {
         source.reply(&format!("mod reply {i}"), None).await;
     }
     server.wait_for_commands("PRIVMSG", 6, WAIT).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The connection keeps serving (a PING after the sixth is answered) while the 7th waits for
+    // the window: the PONG comes after what was sendable, so no 7th message before it means none.
+    server.send_to_joined("PING :after-the-sixth").await;
+    server
+        .wait_for_commands("PONG :after-the-sixth", 1, WAIT)
+        .await;
     assert_eq!(
         server.received_commands("PRIVMSG").len(),
         6,
