@@ -292,13 +292,19 @@ impl DiscordGateway {
         let _ = token;
         if let Some(frame) = payload {
             let clients = self.clients.lock().unwrap();
+            let stamp = |at: Option<Instant>| {
+                let mut m = self.lock();
+                if let Some(sent) = m.interactions.iter_mut().find(|s| s.id == id) {
+                    sent.dispatched_at = at;
+                }
+            };
             for i in targets {
-                if let Some(tx) = clients.get(&i)
-                    && tx.try_send(Command::Send(frame.clone())).is_ok()
-                {
-                    let mut m = self.lock();
-                    if let Some(sent) = m.interactions.iter_mut().find(|s| s.id == id) {
-                        sent.dispatched_at = Some(Instant::now());
+                if let Some(tx) = clients.get(&i) {
+                    // Stamped before it leaves: the bot's callback can reach the REST side before
+                    // this thread runs again, and must find the dispatch time there.
+                    stamp(Some(Instant::now()));
+                    if tx.try_send(Command::Send(frame.clone())).is_err() {
+                        stamp(None);
                     }
                 }
             }
