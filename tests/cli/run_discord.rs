@@ -205,8 +205,10 @@ fn assert_no_token(text: &str, what: &str, gw: &DiscordGateway) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bot_identifies_once_heartbeats_on_schedule_and_resumes_until_told_to_identify() {
-    let interval = Duration::from_millis(1000);
-    let gw = DiscordGateway::start(1000).await;
+    // Two seconds: long enough that a machine loaded by other tests neither misses a beat nor
+    // starves the ACK, short enough for four beats in a test.
+    let interval = Duration::from_millis(2000);
+    let gw = DiscordGateway::start(2000).await;
     let t = Test::new();
     t.write(
         "runtime/config/discord.json",
@@ -239,7 +241,7 @@ async fn the_bot_identifies_once_heartbeats_on_schedule_and_resumes_until_told_t
         let c = &m.connections[0];
         let first = c.heartbeats[0].0.duration_since(c.hello_at);
         assert!(
-            first <= interval + Duration::from_millis(300),
+            first <= interval + Duration::from_millis(1000),
             "first beat after {first:?}"
         );
         for pair in c.heartbeats.windows(2) {
@@ -248,8 +250,9 @@ async fn the_bot_identifies_once_heartbeats_on_schedule_and_resumes_until_told_t
                 gap >= interval - Duration::from_millis(50),
                 "a beat {gap:?} after the last: early"
             );
+            // A missed beat is a gap of two intervals; up to 1.5 s late is the machine's load.
             assert!(
-                gap < interval * 2,
+                gap < interval * 2 - Duration::from_millis(500),
                 "a beat {gap:?} after the last: one was missed"
             );
         }

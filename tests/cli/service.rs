@@ -47,7 +47,7 @@ fn under_a_notify_unit_ss_run_says_ready_pings_the_watchdog_and_says_stopping() 
     let t = Test::fast_demo(None);
     let path = t.path().join("notify.sock");
     let received = listen(UnixDatagram::bind(&path).unwrap());
-    let watchdog = Duration::from_secs(2);
+    let watchdog = Duration::from_secs(4);
     let mut child = t
         .std_cmd()
         .args(["run"])
