@@ -194,14 +194,11 @@ fn silent_connections_beyond_the_file_limit_do_not_starve_health_or_exports() {
     assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
     assert!(took < Duration::from_secs(1), "/healthz took {took:?}");
     // The exporter writes a newer snapshot (every 0.5 s; its time has whole seconds).
-    let start = Instant::now();
-    while generated() == before {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "the exports stopped updating"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    crate::harness::wait_until(
+        "the exports to keep updating",
+        Duration::from_secs(10),
+        || generated() != before,
+    );
     assert!(
         child.try_wait().unwrap().is_none(),
         "ss run is still running"

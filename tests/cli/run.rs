@@ -3,7 +3,7 @@
 use crate::harness::{Spawned, Test, exit_code_within, signal, wait_until, wait_until_catching};
 use serde_json::Value;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A demo root with a faster sim source and a short export cadence.
 fn demo(rate: u32) -> Test {
@@ -323,13 +323,13 @@ fn a_thousand_sim_creators_record_every_event_they_send() {
     assert_eq!(creators_seen, 1000);
 }
 
-/// Polls `ok` every 20 ms until it holds; fails naming `what` after `limit`.
-fn wait_for(limit: Duration, what: &str, mut ok: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !ok() {
-        assert!(start.elapsed() < limit, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+/// Waits (up to 30 s) for a snapshot of the running runtime.
+fn wait_for_running_snapshot(t: &Test) {
+    wait_until(
+        "a snapshot of the running runtime",
+        Duration::from_secs(30),
+        || snapshot_now(t).is_some_and(|s| s["running"] == true),
+    );
 }
 
 /// The snapshot, when it is there and whole.
@@ -347,11 +347,7 @@ fn sighup_stops_cleanly_with_a_summary_and_a_final_export() {
     let t = demo(200);
     let mut child = spawn_run(&t);
     wait_until_catching(&child, 1);
-    wait_for(
-        Duration::from_secs(30),
-        "a snapshot of the running runtime",
-        || snapshot_now(&t).is_some_and(|s| s["running"] == true),
-    );
+    wait_for_running_snapshot(&t);
     signal(&child, "HUP");
     assert_eq!(exit_code_within(&mut child, Duration::from_secs(10)), 0);
     let mut stdout = String::new();
@@ -372,11 +368,7 @@ fn sighup_stops_cleanly_with_a_summary_and_a_final_export() {
 fn exports_beside_a_full_speed_run_succeed_and_leave_the_runs_snapshot_alone() {
     let t = demo(0);
     let _child = spawn_run(&t);
-    wait_for(
-        Duration::from_secs(30),
-        "a snapshot of the running runtime",
-        || snapshot_now(&t).is_some_and(|s| s["running"] == true),
-    );
+    wait_for_running_snapshot(&t);
     let mut last_received = 0;
     for i in 0..50 {
         let out = t.run(&["export"]);
@@ -425,11 +417,7 @@ fn under_nohup_sighup_stays_ignored() {
         .unwrap()
         .into();
     wait_until_catching(&child, 15);
-    wait_for(
-        Duration::from_secs(30),
-        "a snapshot of the running runtime",
-        || snapshot_now(&t).is_some_and(|s| s["running"] == true),
-    );
+    wait_for_running_snapshot(&t);
     let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
     let mask = |key: &str| {
         status
