@@ -18,7 +18,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tungstenite::{Message, WebSocket};
 
 /// How long a page may take to reach a state a test waits for.
@@ -142,15 +142,12 @@ impl Browser {
 
     /// Waits until `expression` is truthy in the page; fails naming `what` after [`WAIT_LIMIT`].
     pub fn wait_until(&mut self, expression: &str, what: &str) {
-        let start = Instant::now();
         let check = format!("!!({expression})");
-        while self.eval(&check) != Value::Bool(true) {
-            assert!(
-                start.elapsed() < WAIT_LIMIT,
-                "the page never reached `{expression}` ({what})"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        crate::harness::wait_until(
+            &format!("the page to reach `{expression}` ({what})"),
+            WAIT_LIMIT,
+            || self.eval(&check) == Value::Bool(true),
+        )
     }
 
     /// Waits until the browser itself holds `key` = `value` in the page's localStorage. A page's
@@ -159,26 +156,19 @@ impl Browser {
     pub fn wait_for_local_storage(&mut self, key: &str, value: &str) {
         let origin = self.eval("location.origin");
         self.call("DOMStorage.enable", json!({}));
-        let start = Instant::now();
-        loop {
-            let items = self.call(
-                "DOMStorage.getDOMStorageItems",
-                json!({"storageId": {"securityOrigin": origin, "isLocalStorage": true}}),
-            );
-            let held = items["entries"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .any(|entry| entry[0] == key && entry[1] == value);
-            if held {
-                return;
-            }
-            assert!(
-                start.elapsed() < WAIT_LIMIT,
-                "the browser never stored {key} = {value}: {items}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let storage = json!({"storageId": {"securityOrigin": origin, "isLocalStorage": true}});
+        crate::harness::wait_until(
+            &format!("the browser to store {key} = {value}"),
+            WAIT_LIMIT,
+            || {
+                let items = self.call("DOMStorage.getDOMStorageItems", storage.clone());
+                items["entries"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|entry| entry[0] == key && entry[1] == value)
+            },
+        )
     }
 
     /// A PNG of the viewport.
@@ -255,33 +245,27 @@ fn process_tree_usage(root: u32) -> (f64, u64) {
 /// Waits for Chromium's DevTools port (it writes `DevToolsActivePort` into the profile), finds
 /// its page and opens the page's websocket.
 fn connect_page(child: &Child, profile: &Path) -> WebSocket<TcpStream> {
-    let start = Instant::now();
-    let port: u16 = loop {
-        if let Some(port) = std::fs::read_to_string(profile.join("DevToolsActivePort"))
-            .ok()
-            .and_then(|s| s.lines().next().and_then(|l| l.trim().parse().ok()))
-        {
-            break port;
-        }
-        let log = std::fs::read_to_string(profile.join("chromium.log")).unwrap_or_default();
-        assert!(
-            start.elapsed() < WAIT_LIMIT,
-            "{MISSING}: it did not open its DevTools port (pid {}):\n{log}",
-            child.id()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let targets = loop {
+    let port: u16 = crate::harness::wait_for_explained(
+        WAIT_LIMIT,
+        || {
+            std::fs::read_to_string(profile.join("DevToolsActivePort"))
+                .ok()
+                .and_then(|s| s.lines().next().and_then(|l| l.trim().parse().ok()))
+        },
+        || {
+            let log = std::fs::read_to_string(profile.join("chromium.log")).unwrap_or_default();
+            format!(
+                "{MISSING}: it did not open its DevTools port (pid {}):\n{log}",
+                child.id()
+            )
+        },
+    );
+    let targets = crate::harness::wait_for("Chromium to open a page", WAIT_LIMIT, || {
         let list: Value = serde_json::from_str(&http_get(port, "/json/list")).unwrap();
-        if list
-            .as_array()
+        list.as_array()
             .is_some_and(|l| l.iter().any(|t| t["type"] == "page"))
-        {
-            break list;
-        }
-        assert!(start.elapsed() < WAIT_LIMIT, "Chromium opened no page");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+            .then_some(list)
+    });
     let url = targets
         .as_array()
         .unwrap()
@@ -353,6 +337,90 @@ pub fn png_size(bytes: &[u8]) -> (u32, u32) {
     (be(16), be(20))
 }
 
+/// The RGBA pixels of a PNG, with its width and height.
+fn rgba(bytes: &[u8]) -> (u32, u32, Vec<u8>) {
+    let mut decoder = png::Decoder::new(std::io::Cursor::new(bytes));
+    decoder.set_transformations(png::Transformations::normalize_to_color8());
+    let mut reader = decoder.read_info().expect("a PNG");
+    let mut buf = vec![0; reader.output_buffer_size().expect("a PNG of sane size")];
+    let info = reader.next_frame(&mut buf).expect("a PNG frame");
+    buf.truncate(info.buffer_size());
+    let channels = info.color_type.samples();
+    let pixels = buf
+        .chunks_exact(channels)
+        .flat_map(|p| match channels {
+            4 => [p[0], p[1], p[2], p[3]],
+            3 => [p[0], p[1], p[2], 255],
+            2 => [p[0], p[0], p[0], p[1]],
+            _ => [p[0], p[0], p[0], 255],
+        })
+        .collect();
+    (info.width, info.height, pixels)
+}
+
+/// A pixel counts as changed when a channel moved by more than this: antialiasing and colour
+/// rounding move a few steps; the two dark themes differ by less than 40 in places, so a looser
+/// tolerance would let one pass for the other.
+const CHANNEL_TOLERANCE: u8 = 8;
+
+/// The share of pixels that may change: what differs per run (a port number in the hostile chat
+/// lines, the control page's ages) touches 0.08–0.13% of the viewport; another theme touches more
+/// than 20%, a moved line or a missing element well over 1%.
+const CHANGED_SHARE: f64 = 0.01;
+
+/// The share of pixels of `a` and `b` (PNGs) that differ beyond [`CHANNEL_TOLERANCE`]; 1.0 when their
+/// sizes differ.
+pub fn changed_share(a: &[u8], b: &[u8]) -> f64 {
+    let (wa, ha, pa) = rgba(a);
+    let (wb, hb, pb) = rgba(b);
+    if (wa, ha) != (wb, hb) {
+        return 1.0;
+    }
+    let changed = pa
+        .chunks_exact(4)
+        .zip(pb.chunks_exact(4))
+        .filter(|(x, y)| {
+            x.iter()
+                .zip(*y)
+                .any(|(c, d)| c.abs_diff(*d) > CHANNEL_TOLERANCE)
+        })
+        .count();
+    changed as f64 / (wa as f64 * ha as f64)
+}
+
+/// Checks a screenshot against the committed one, `tests/snapshots/pages/<name>.png`: the same
+/// size, and at most [`CHANGED_SHARE`] of the pixels changed. `SS_UPDATE_SCREENSHOTS=1` rewrites
+/// the committed file; a mismatch leaves the new one beside it as `<name>.new.png` to look at.
+pub fn screenshot_matches(name: &str, png: &[u8], size: (u32, u32)) {
+    assert_eq!(png_size(png), size, "{name}");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/snapshots/pages")
+        .join(format!("{name}.png"));
+    if std::env::var_os("SS_UPDATE_SCREENSHOTS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, png).unwrap();
+    }
+    let committed = std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; run the test with SS_UPDATE_SCREENSHOTS=1 to write it",
+            path.display()
+        )
+    });
+    let share = changed_share(&committed, png);
+    if share > CHANGED_SHARE {
+        let new = path.with_extension("new.png");
+        std::fs::write(&new, png).unwrap();
+        panic!(
+            "{name}: {:.2}% of the pixels differ from {} (at most {:.2}% may); the new screenshot is {}; \
+             if the change is meant, rerun with SS_UPDATE_SCREENSHOTS=1",
+            share * 100.0,
+            path.display(),
+            CHANGED_SHARE * 100.0,
+            new.display()
+        );
+    }
+}
+
 /// A loopback port that accepts and counts every connection (and records the request line).
 pub struct Listener {
     pub port: u16,
@@ -364,18 +432,20 @@ pub struct Listener {
 impl Listener {
     pub fn start() -> Listener {
         let socket = TcpListener::bind("127.0.0.1:0").unwrap();
-        socket.set_nonblocking(true).unwrap();
         let port = socket.local_addr().unwrap().port();
         let requests = Arc::new(Mutex::new(Vec::new()));
         let connections = Arc::new(AtomicUsize::new(0));
         let stop = Arc::new(AtomicBool::new(false));
         let (seen, count, done) = (requests.clone(), connections.clone(), stop.clone());
         std::thread::spawn(move || {
-            while !done.load(Ordering::Relaxed) {
-                match socket.accept() {
-                    Ok((mut stream, _)) => {
+            // Blocking accepts; dropping the listener sets `stop` and connects once to wake this.
+            for stream in socket.incoming() {
+                if done.load(Ordering::SeqCst) {
+                    break;
+                }
+                match stream {
+                    Ok(mut stream) => {
                         count.fetch_add(1, Ordering::SeqCst);
-                        stream.set_nonblocking(false).unwrap();
                         stream
                             .set_read_timeout(Some(Duration::from_secs(2)))
                             .unwrap();
@@ -391,7 +461,7 @@ impl Listener {
                             b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
                         );
                     }
-                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                    Err(_) => continue,
                 }
             }
         });
@@ -414,6 +484,7 @@ impl Listener {
 
 impl Drop for Listener {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
     }
 }

@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Fails the test, naming the package, when FFmpeg or ffprobe is missing.
 pub fn require_ffmpeg() {
@@ -137,17 +137,7 @@ pub fn read_json(t: &Test, rel: &str) -> Option<Value> {
         .and_then(|s| serde_json::from_str(&s).ok())
 }
 
-/// Polls `f` every 50 ms until it gives a value; panics with `what` after `limit`.
-pub fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(start.elapsed() < limit, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+pub use crate::harness::wait_for;
 
 /// The clips of exports/clips.json.
 pub fn exported_clips(t: &Test) -> Vec<Value> {

@@ -10,8 +10,8 @@
 //! Chromium, `/control` with a moderator token shows the live chat, its Delete button deletes the
 //! message on Kick, the owner-only buttons are absent, and hostile chat stays inert.
 
-use crate::chromium::{Browser, Listener, png_size};
-use crate::harness::{Test, until_within};
+use crate::chromium::{Browser, Listener};
+use crate::harness::{Test, until_found, until_within};
 use crate::http::{free_port, with_http};
 use crate::kick_server::{KickApi, PusherServer};
 use crate::obs_server::{ObsOptions, ObsServer};
@@ -110,23 +110,18 @@ async fn api_call(
 }
 
 async fn wait_for_api(port: u16) {
-    let mut ready = false;
-    for _ in 0..400 {
-        if ss::http_out::builder()
-            .unwrap()
-            .build()
-            .unwrap()
-            .get(format!("http://127.0.0.1:{port}/api/v1/openapi.json"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            ready = true;
-            break;
+    let client = ss::http_out::builder().unwrap().build().unwrap();
+    let url = format!("http://127.0.0.1:{port}/api/v1/openapi.json");
+    until_found("the control API to answer", Duration::from_secs(20), || {
+        let request = client.get(&url).send();
+        async move {
+            request
+                .await
+                .is_ok_and(|r| r.status().is_success())
+                .then_some(())
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(ready, "the control API never answered");
+    })
+    .await;
 }
 
 /// The control API rows of `admin/audit.json`, newest first.
@@ -628,21 +623,11 @@ async fn the_control_page_shows_live_chat_and_deletes_a_message_with_a_moderator
             ) == Value::Bool(true),
             "nothing wider than the screen at {width}"
         );
-        let png = browser.screenshot();
-        assert_eq!(png_size(&png), (width, height));
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!(
-            "tests/snapshots/pages/control-{width}x{height}.png"
-        ));
-        if std::env::var_os("SS_UPDATE_SCREENSHOTS").is_some() {
-            std::fs::write(&path, &png).unwrap();
-        }
-        let committed = std::fs::read(&path).unwrap_or_else(|e| {
-            panic!(
-                "{}: {e}; run the test with SS_UPDATE_SCREENSHOTS=1 to write it",
-                path.display()
-            )
-        });
-        assert_eq!(png_size(&committed), (width, height));
+        crate::chromium::screenshot_matches(
+            &format!("control-{width}x{height}"),
+            &browser.screenshot(),
+            (width, height),
+        );
     }
     assert_eq!(trap.connections(), 0, "requests: {:?}", trap.requests());
     let (code, stderr) = stop(child).await;

@@ -182,18 +182,12 @@ async fn said_line(
     said: impl Fn() -> Vec<String>,
     matches: impl Fn(&str) -> bool,
 ) -> String {
-    let started = std::time::Instant::now();
-    loop {
-        let lines = said();
-        if let Some(line) = lines.iter().find(|l| matches(l)) {
-            return line.clone();
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "never said: {what}; said: {lines:#?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    crate::harness::until_found_explained(
+        Duration::from_secs(20),
+        || std::future::ready(said().into_iter().find(|l| matches(l))),
+        || format!("never said: {what}; said: {:#?}", said()),
+    )
+    .await
 }
 
 async fn twitch_reply(server: &TwitchServer, what: &str, matches: impl Fn(&str) -> bool) -> String {
@@ -207,21 +201,21 @@ async fn kick_reply(api: &KickApi, what: &str, matches: impl Fn(&str) -> bool) -
 /// The export `rel` once `cond` holds for it (the exporter writes every 0.5 s).
 async fn export_when(t: &Test, rel: &str, cond: impl Fn(&Value) -> bool) -> Value {
     let path = t.path().join(rel);
-    let started = std::time::Instant::now();
-    loop {
-        let doc = std::fs::read_to_string(&path)
+    let read = || {
+        std::fs::read_to_string(&path)
             .ok()
             .and_then(|text| serde_json::from_str::<Value>(&text).ok())
-            .unwrap_or(Value::Null);
-        if cond(&doc) {
-            return doc;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "{rel} never matched; last: {doc:#}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+            .unwrap_or(Value::Null)
+    };
+    crate::harness::until_found_explained(
+        Duration::from_secs(20),
+        || {
+            let doc = read();
+            std::future::ready(cond(&doc).then_some(doc))
+        },
+        || format!("{rel} never matched; last: {:#}", read()),
+    )
+    .await
 }
 
 fn export(t: &Test, rel: &str) -> Value {

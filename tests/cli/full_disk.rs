@@ -92,22 +92,14 @@ fn snapshot(t: &Test) -> Option<Value> {
 fn finish(child: Spawned, limit: Duration) -> (i32, String, String, Duration) {
     let mut child = child.into_inner();
     let start = Instant::now();
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            let out = child.wait_with_output().unwrap();
-            return (
-                out.status.code().unwrap_or(-1),
-                String::from_utf8_lossy(&out.stdout).into_owned(),
-                String::from_utf8_lossy(&out.stderr).into_owned(),
-                start.elapsed(),
-            );
-        }
-        if start.elapsed() > limit {
-            child.kill().unwrap();
-            panic!("ss run did not exit within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    crate::harness::exit_within(&mut child, limit);
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        start.elapsed(),
+    )
 }
 
 fn chat_rows(t: &Test) -> (u64, u64) {

@@ -251,16 +251,47 @@ impl LoggedRun {
     }
 }
 
-/// Polls `ok` every 20 ms (from synchronous code) until it holds; fails naming `what` after `limit`.
-pub fn wait_until(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
+/// How often the waits below look again.
+const POLL: Duration = Duration::from_millis(20);
+
+/// Polls `found` (from synchronous code) until it gives a value; after `limit`, fails with what
+/// `explain` says (called only then, so it may dump state). Every synchronous wait of the suite is
+/// this one.
+pub fn wait_for_explained<T>(
+    limit: Duration,
+    found: impl FnMut() -> Option<T>,
+    explain: impl FnOnce() -> String,
+) -> T {
+    sample_every(POLL, limit, found, explain)
+}
+
+/// [`wait_for_explained`] looking every `period`: for a measurement that samples at its own pace.
+pub fn sample_every<T>(
+    period: Duration,
+    limit: Duration,
+    mut found: impl FnMut() -> Option<T>,
+    explain: impl FnOnce() -> String,
+) -> T {
     let deadline = std::time::Instant::now() + limit;
-    while !ok() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out after {limit:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
+    loop {
+        if let Some(value) = found() {
+            return value;
+        }
+        if std::time::Instant::now() >= deadline {
+            panic!("timed out after {limit:?}: {}", explain());
+        }
+        std::thread::sleep(period);
     }
+}
+
+/// Polls `found` (from synchronous code) until it gives a value; fails naming `what` after `limit`.
+pub fn wait_for<T>(what: &str, limit: Duration, found: impl FnMut() -> Option<T>) -> T {
+    wait_for_explained(limit, found, || format!("waiting for {what}"))
+}
+
+/// Polls `ok` (from synchronous code) until it holds; fails naming `what` after `limit`.
+pub fn wait_until(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
+    wait_for(what, limit, || ok().then_some(()))
 }
 
 /// Rows of `sql` (a `SELECT count(*)`) in the store below `root`, read-only; 0 while there is no
@@ -275,16 +306,45 @@ pub fn store_count(root: &Path, sql: &str) -> i64 {
 /// The log line `ss run` writes once the hot-reload watcher sees every change.
 pub const WATCHING: &str = "Watching the config directory for changes";
 
-/// Polls `ok` every 50 ms until it holds; fails the test naming `what` after `limit`.
-pub async fn until_within(limit: Duration, what: &str, mut ok: impl FnMut() -> bool) {
+/// Polls the future `found` makes until it gives a value; after `limit`, fails with what `explain`
+/// says (called only then). Every asynchronous wait of the suite is this one (paused tokio time
+/// included).
+pub async fn until_found_explained<T, F>(
+    limit: Duration,
+    mut found: impl FnMut() -> F,
+    explain: impl FnOnce() -> String,
+) -> T
+where
+    F: std::future::Future<Output = Option<T>>,
+{
     let deadline = tokio::time::Instant::now() + limit;
-    while !ok() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    loop {
+        if let Some(value) = found().await {
+            return value;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            panic!("timed out after {limit:?}: {}", explain());
+        }
+        tokio::time::sleep(POLL).await;
     }
+}
+
+/// Polls the future `found` makes until it gives a value; fails naming `what` after `limit`.
+pub async fn until_found<T, F>(what: &str, limit: Duration, found: impl FnMut() -> F) -> T
+where
+    F: std::future::Future<Output = Option<T>>,
+{
+    until_found_explained(limit, found, || format!("waiting for {what}")).await
+}
+
+/// Polls `found` until it gives a value; fails naming `what` after `limit`.
+pub async fn until_some<T>(what: &str, limit: Duration, mut found: impl FnMut() -> Option<T>) -> T {
+    until_found(what, limit, || std::future::ready(found())).await
+}
+
+/// Polls `ok` until it holds; fails the test naming `what` after `limit`.
+pub async fn until_within(limit: Duration, what: &str, mut ok: impl FnMut() -> bool) {
+    until_some(what, limit, || ok().then_some(())).await
 }
 
 /// A running `ss` that a failing test cannot leave behind.
@@ -343,26 +403,23 @@ pub fn signal(child: &std::process::Child, name: &str) {
 /// moment" count their moments from here.
 pub fn wait_until_catching(child: &std::process::Child, signo: u32) {
     let status = format!("/proc/{}/status", child.id());
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let caught = std::fs::read_to_string(&status)
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find_map(|l| l.strip_prefix("SigCgt:"))
-                    .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
-            })
-            .is_some_and(|mask| mask & (1 << (signo - 1)) != 0);
-        if caught {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "process {} installed no handler for signal {signo} within 30 s",
+    wait_until(
+        &format!(
+            "process {} to install a handler for signal {signo}",
             child.id()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
+        ),
+        Duration::from_secs(30),
+        || {
+            std::fs::read_to_string(&status)
+                .ok()
+                .and_then(|s| {
+                    s.lines()
+                        .find_map(|l| l.strip_prefix("SigCgt:"))
+                        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+                })
+                .is_some_and(|mask| mask & (1 << (signo - 1)) != 0)
+        },
+    );
 }
 
 impl Test {
@@ -384,20 +441,24 @@ impl Test {
     }
 }
 
-/// Waits for `child` to exit and returns its exit code; kills it and fails after `limit`.
-pub fn exit_code_within(child: &mut std::process::Child, limit: Duration) -> i32 {
-    let start = std::time::Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().expect("waiting for ss") {
-            return status.code().unwrap_or(-1);
-        }
-        if start.elapsed() > limit {
+/// Waits for `child` to exit and returns its status; kills it and fails after `limit`.
+pub fn exit_within(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
+    let deadline = std::time::Instant::now() + limit;
+    let status = wait_for("ss to exit", limit, || {
+        let status = child.try_wait().expect("waiting for ss");
+        if status.is_none() && std::time::Instant::now() + POLL >= deadline {
             let _ = child.kill();
             let _ = child.wait();
             panic!("ss did not exit within {limit:?}");
         }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        status
+    });
+    status
+}
+
+/// Waits for `child` to exit and returns its exit code; kills it and fails after `limit`.
+pub fn exit_code_within(child: &mut std::process::Child, limit: Duration) -> i32 {
+    exit_within(child, limit).code().unwrap_or(-1)
 }
 
 /// Every file below `dir` (none when it does not exist), for checks over whole export trees.

@@ -23,16 +23,14 @@ pub fn with_http(t: &Test, http: &str) {
 }
 
 fn connect(port: u16) -> TcpStream {
-    let start = Instant::now();
-    loop {
-        match TcpStream::connect(("127.0.0.1", port)) {
-            Ok(stream) => return stream,
-            Err(_) if start.elapsed() < Duration::from_secs(20) => {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            Err(e) => panic!("the HTTP server never answered: {e}"),
-        }
-    }
+    crate::harness::wait_for_explained(
+        Duration::from_secs(20),
+        || TcpStream::connect(("127.0.0.1", port)).ok(),
+        || {
+            let error = TcpStream::connect(("127.0.0.1", port)).err();
+            format!("the HTTP server never answered: {error:?}")
+        },
+    )
 }
 
 #[test]

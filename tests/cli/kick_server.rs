@@ -26,7 +26,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use futures_util::{SinkExt, StreamExt};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -77,15 +77,8 @@ impl Drop for PusherServer {
 }
 
 /// Waits until `check` holds, polling; fails after 20 s with `what`.
-pub async fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !check() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+pub async fn wait_for(what: &str, check: impl FnMut() -> bool) {
+    crate::harness::until_within(Duration::from_secs(20), what, check).await
 }
 
 impl PusherServer {

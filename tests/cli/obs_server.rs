@@ -199,15 +199,12 @@ impl ObsServer {
 
     /// Waits until `check` holds on the state; fails after 20 s naming `what`.
     pub async fn wait_for(&self, what: &str, check: impl Fn(&ObsState) -> bool) {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        while !check(&self.state.lock().unwrap()) {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "timed out waiting for {what}: {:?}",
-                self.state()
-            );
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
+        crate::harness::until_found_explained(
+            Duration::from_secs(20),
+            || std::future::ready(check(&self.state.lock().unwrap()).then_some(())),
+            || format!("waiting for {what}: {:?}", self.state()),
+        )
+        .await
     }
 }
 

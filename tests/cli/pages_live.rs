@@ -109,14 +109,9 @@ fn round(p: &str, trap: u16) -> Vec<String> {
 
 /// Waits until `port` answers HTTP (the runtime has started its server).
 fn wait_for_server(port: u16) {
-    let start = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "the HTTP server never answered"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    crate::harness::wait_until("the HTTP server to answer", Duration::from_secs(30), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -266,42 +261,45 @@ fn an_hour_of_busy_chat_through_the_live_overlay() {
     let mut peak_elements = 0;
     let mut peak_rss = 0;
     let mut last_print = Instant::now();
-    loop {
-        let now = browser.eval(sample);
-        let heap = browser.call("Runtime.getHeapUsage", json!({}));
-        let (_, rss) = browser.usage();
-        peak_rss = peak_rss.max(rss);
-        peak_elements = peak_elements.max(now[1].as_u64().unwrap());
-        if last_print.elapsed() > Duration::from_secs(10) {
-            println!(
-                "{:>5.1}s received {} elements {} lines {} index {} JS heap {:.1} MiB, Chromium RSS {} MiB",
-                start.elapsed().as_secs_f64(),
-                now[0],
-                now[1],
-                now[2],
-                now[3],
-                heap["usedSize"].as_f64().unwrap_or(0.0) / 1048576.0,
-                rss
-            );
-            last_print = Instant::now();
-        }
-        if now[0].as_u64().unwrap() >= HOUR_OF_BUSY_CHAT {
-            let (cpu_end, _) = browser.usage();
-            let elapsed = start.elapsed().as_secs_f64();
-            println!(
-                "{} chat events in {elapsed:.1}s: peak {peak_elements} elements, final {} lines, JS heap {:.1} MiB, Chromium CPU {:.0}% of one core, peak RSS {peak_rss} MiB (all its processes)",
-                now[0],
-                now[2],
-                heap["usedSize"].as_f64().unwrap_or(0.0) / 1048576.0,
-                (cpu_end - cpu_start) / elapsed * 100.0
-            );
-            assert!(now[2].as_u64().unwrap() <= 50);
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(300),
-            "the overlay fell behind: {now}"
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    let last = std::cell::RefCell::new(String::new());
+    crate::harness::sample_every(
+        Duration::from_millis(500),
+        Duration::from_secs(300),
+        || {
+            let now = browser.eval(sample);
+            let heap = browser.call("Runtime.getHeapUsage", json!({}));
+            let (_, rss) = browser.usage();
+            peak_rss = peak_rss.max(rss);
+            peak_elements = peak_elements.max(now[1].as_u64().unwrap());
+            if last_print.elapsed() > Duration::from_secs(10) {
+                println!(
+                    "{:>5.1}s received {} elements {} lines {} index {} JS heap {:.1} MiB, Chromium RSS {} MiB",
+                    start.elapsed().as_secs_f64(),
+                    now[0],
+                    now[1],
+                    now[2],
+                    now[3],
+                    heap["usedSize"].as_f64().unwrap_or(0.0) / 1048576.0,
+                    rss
+                );
+                last_print = Instant::now();
+            }
+            if now[0].as_u64().unwrap() >= HOUR_OF_BUSY_CHAT {
+                let (cpu_end, _) = browser.usage();
+                let elapsed = start.elapsed().as_secs_f64();
+                println!(
+                    "{} chat events in {elapsed:.1}s: peak {peak_elements} elements, final {} lines, JS heap {:.1} MiB, Chromium CPU {:.0}% of one core, peak RSS {peak_rss} MiB (all its processes)",
+                    now[0],
+                    now[2],
+                    heap["usedSize"].as_f64().unwrap_or(0.0) / 1048576.0,
+                    (cpu_end - cpu_start) / elapsed * 100.0
+                );
+                assert!(now[2].as_u64().unwrap() <= 50);
+                return Some(());
+            }
+            *last.borrow_mut() = now.to_string();
+            None
+        },
+        || format!("the overlay fell behind: {}", last.borrow()),
+    );
 }

@@ -94,13 +94,12 @@ fn replies(server: &TwitchServer) -> Vec<String> {
 
 /// Waits until the export `rel` contains `needle` (the exporter writes every 0.5 s).
 async fn wait_for(t: &Test, rel: &str, needle: &str) {
-    for _ in 0..200 {
-        if std::fs::read_to_string(t.path().join(rel)).is_ok_and(|text| text.contains(needle)) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{rel} never contained {needle:?}");
+    until_within(
+        Duration::from_secs(10),
+        &format!("{rel} to contain {needle:?}"),
+        || std::fs::read_to_string(t.path().join(rel)).is_ok_and(|text| text.contains(needle)),
+    )
+    .await
 }
 
 fn polls(t: &Test) -> Vec<Value> {

@@ -3,7 +3,7 @@
 use crate::export::populate;
 use crate::harness::Test;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A test root with exports written and an empty dashboard directory at `<root>/dash`.
 fn exported() -> (Test, PathBuf) {
@@ -342,11 +342,7 @@ fn nothing_exported_yet_says_to_run_export() {
 
 /// Waits up to 20 s for `check`, polling.
 fn eventually(what: &str, check: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    crate::harness::wait_until(what, Duration::from_secs(20), check)
 }
 
 #[test]

@@ -348,9 +348,10 @@ async fn a_kill_9_mid_stream_resumes_from_the_last_committed_page_token() {
     let feeder = {
         let model = model.clone();
         tokio::spawn(async move {
+            let mut steady = tokio::time::interval(Duration::from_millis(20));
             for i in 0..400 {
+                steady.tick().await;
                 model.text(chrono::Utc::now(), "Viewer", &format!("steady {i}"));
-                tokio::time::sleep(Duration::from_millis(20)).await;
             }
         })
     };

@@ -10,7 +10,7 @@ use crate::polls::{
 use crate::run_twitch::twitch_root;
 use crate::twitch_server::{ServerOptions, TwitchServer};
 use serde_json::{Value, json};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The replies the server received, as sent (tags included).
 fn replies(server: &TwitchServer) -> Vec<String> {
@@ -59,20 +59,13 @@ async fn wait_for_export(
     limit: Duration,
     cond: impl Fn(&Value) -> bool,
 ) -> Value {
-    let started = Instant::now();
-    loop {
-        if let Ok(text) = std::fs::read_to_string(t.path().join(rel))
-            && let Ok(doc) = serde_json::from_str::<Value>(&text)
-            && cond(&doc)
-        {
-            return doc;
-        }
-        assert!(
-            started.elapsed() < limit,
-            "{rel} never matched within {limit:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    crate::harness::until_some(&format!("{rel} to match"), limit, || {
+        std::fs::read_to_string(t.path().join(rel))
+            .ok()
+            .and_then(|text| serde_json::from_str::<Value>(&text).ok())
+            .filter(|doc| cond(doc))
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -217,18 +217,15 @@ impl Running {
         what: &str,
         cond: impl Fn(&SourceStatus) -> bool,
     ) -> SourceStatus {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
-            let status = self.status.snapshot();
-            if cond(&status) {
-                return status;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "timed out waiting for {what}; status: {status:#?}"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        crate::harness::until_found_explained(
+            WAIT,
+            || {
+                let status = self.status.snapshot();
+                std::future::ready(cond(&status).then_some(status))
+            },
+            || format!("waiting for {what}; status: {:#?}", self.status.snapshot()),
+        )
+        .await
     }
 
     async fn reply(&self, text: &str, reply_to: Option<&str>) {

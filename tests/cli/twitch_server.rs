@@ -162,17 +162,12 @@ impl TwitchServer {
     /// Starts on `port` (0 for a random one).
     pub async fn start_on(port: u16, options: ServerOptions) -> TwitchServer {
         // A port just released by a stopped server may take a moment to become free.
-        let mut attempts = 0;
-        let listener = loop {
-            match TcpListener::bind(("127.0.0.1", port)).await {
-                Ok(listener) => break listener,
-                Err(_) if attempts < 50 => {
-                    attempts += 1;
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-                Err(e) => panic!("bind the test server on port {port}: {e}"),
-            }
-        };
+        let listener = crate::harness::until_found(
+            &format!("port {port} to be free for the test server"),
+            Duration::from_secs(2),
+            || async move { TcpListener::bind(("127.0.0.1", port)).await.ok() },
+        )
+        .await;
         let addr = listener.local_addr().unwrap();
         let shared = Arc::new(Shared {
             state: Mutex::new(ServerState::default()),

@@ -3,6 +3,7 @@
 //! transport read through it: every kind once across reconnects, each reconnect from the last
 //! token, FAILED_PRECONDITION back to discovery, RESOURCE_EXHAUSTED (quota) stopping the source.
 
+use crate::harness::{until_found_explained, until_within};
 use crate::youtube_server::{CHAT_ID, KNOWN_SECRETS, ModelTransport, Seen, VIDEO_ID, YoutubeModel};
 use chrono::Utc;
 use serde_json::Value;
@@ -269,7 +270,10 @@ impl GrpcChat {
         tokio::spawn(async move {
             let mut from = from;
             let mut sent = 0;
+            // The server looks at its chat every 40 ms and streams what is new.
+            let mut looks = tokio::time::interval(Duration::from_millis(40));
             loop {
+                looks.tick().await;
                 let (items, end, live, overlap) = model.with(|s| {
                     let visible = s
                         .items
@@ -308,7 +312,6 @@ impl GrpcChat {
                         return;
                     }
                 }
-                tokio::time::sleep(Duration::from_millis(40)).await;
             }
         });
         Ok(tonic::Response::new(
@@ -421,32 +424,35 @@ async fn stream_list_reads_every_kind_once_across_reconnects_and_ends_in_discove
     });
     // A steady chat while the streams come and go.
     let mut want = kinds.clone();
+    let mut steady = tokio::time::interval(Duration::from_millis(30));
     for i in 0..60 {
+        steady.tick().await;
         want.push(model.text(Utc::now(), "Viewer", &format!("streamed {i}")));
-        tokio::time::sleep(Duration::from_millis(30)).await;
     }
     let total = model.with(|s| s.items.len()) as u64;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    while status.snapshot().events < total && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    until_within(Duration::from_secs(15), "every message streamed", || {
+        status.snapshot().events >= total
+    })
+    .await;
     // The chat ends: FAILED_PRECONDITION sends the source back to discovery.
     let videos_before = model.requests_to("videos").len();
     model.with(|s| s.live = false);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while model.requests_to("videos").len() == videos_before {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no discovery after the end: {:?} {:?}",
-            model.with(|s| s
-                .requests
-                .iter()
-                .map(|r| (r.path.clone(), r.status, r.query.get("pageToken").cloned()))
-                .collect::<Vec<_>>()),
-            status.snapshot()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    until_found_explained(
+        Duration::from_secs(10),
+        || std::future::ready((model.requests_to("videos").len() != videos_before).then_some(())),
+        || {
+            format!(
+                "no discovery after the end: {:?} {:?}",
+                model.with(|s| s
+                    .requests
+                    .iter()
+                    .map(|r| (r.path.clone(), r.status, r.query.get("pageToken").cloned()))
+                    .collect::<Vec<_>>()),
+                status.snapshot()
+            )
+        },
+    )
+    .await;
     shutdown.cancel();
     runner.await.unwrap();
     server.abort();
