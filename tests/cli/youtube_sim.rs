@@ -79,6 +79,7 @@ async fn simulate(start: DateTime<Utc>, quota: YoutubeQuota, run_for: Duration) 
             (arrived, duplicates)
         })
     };
+    // Simulated time (the tests run on paused tokio time): the stream lasts `run_for`.
     tokio::time::sleep(run_for).await;
     shutdown.cancel();
     runner.await.unwrap();
@@ -229,6 +230,7 @@ async fn discover_channel(oauth: bool, live: bool) -> (YoutubeModel, usize) {
         }
         events
     });
+    // Ten simulated minutes (paused tokio time) of discovery.
     tokio::time::sleep(Duration::from_secs(10 * 60)).await;
     shutdown.cancel();
     runner.await.unwrap();
