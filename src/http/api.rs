@@ -129,9 +129,10 @@ static ROUTES: LazyLock<Vec<ApiRoute>> = LazyLock::new(|| {
         route!(GET, "/api/v1/triggers", VIEWER, None, |c, _call| Ok(
             c.triggers()
         )),
-        route!(GET, "/api/v1/polls", VIEWER, None, |c, _call| Ok(
-            json!({"polls": c.read(|r| r.polls()).await?})
-        )),
+        route!(GET, "/api/v1/polls", VIEWER, None, |c, _call| {
+            let recent = c.config().system.exports.recent_polls;
+            Ok(json!({"polls": c.read(move |r| r.polls(recent)).await?}))
+        }),
         route!(GET, "/api/v1/clips", VIEWER, None, |c, _call| Ok(
             json!({"clips": c.read(|r| r.clip_jobs(crate::control::READ_LIMIT)).await?})
         )),

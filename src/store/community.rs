@@ -274,16 +274,32 @@ pub struct ScoreSignal {
     pub points: i64,
 }
 
+/// The polls an export shows (`?1`: how many recent ones per creator): the most recently opened
+/// per creator, and every open one.
+const SHOWN_POLLS: &str = "WITH shown AS (
+    SELECT creator, poll FROM (
+        SELECT creator, poll, closed_ms,
+               row_number() OVER (PARTITION BY creator ORDER BY opened_ms DESC, poll DESC) AS age
+        FROM polls)
+    WHERE age <= ?1 OR closed_ms IS NULL)";
+
 impl StoreReader {
-    /// Every poll with its counts per option, oldest first. Reads the vote aggregates the store
-    /// keeps (`poll_totals`, `poll_option_votes`), never the votes themselves.
-    pub fn polls(&self) -> Result<Vec<PollSummary>, StoreError> {
+    /// Each creator's `recent` most recently opened polls, and every poll still open, with their
+    /// counts per option, oldest first. Reads the vote aggregates the store keeps (`poll_totals`,
+    /// `poll_option_votes`), never the votes themselves, so the work and the memory follow
+    /// `recent`, not the history.
+    pub fn polls(&self, recent: usize) -> Result<Vec<PollSummary>, StoreError> {
+        let recent = i64::try_from(recent).unwrap_or(i64::MAX);
         let mut polls = self.rows(
-            "SELECT p.creator, p.poll, p.opened_ms, t.last_vote_ms, coalesce(t.votes, 0),
-                    p.question, p.options, p.closes_ms, p.closed_ms, p.close_reason
-             FROM polls p LEFT JOIN poll_totals t ON t.creator = p.creator AND t.poll = p.poll
-             ORDER BY p.creator, p.opened_ms, p.poll",
-            [],
+            &format!(
+                "{SHOWN_POLLS}
+                 SELECT p.creator, p.poll, p.opened_ms, t.last_vote_ms, coalesce(t.votes, 0),
+                        p.question, p.options, p.closes_ms, p.closed_ms, p.close_reason
+                 FROM shown s JOIN polls p ON p.creator = s.creator AND p.poll = s.poll
+                 LEFT JOIN poll_totals t ON t.creator = p.creator AND t.poll = p.poll
+                 ORDER BY p.creator, p.opened_ms, p.poll"
+            ),
+            [recent],
             |r| {
                 let options: Option<String> = r.get(6)?;
                 let options = match options {
@@ -309,9 +325,14 @@ impl StoreReader {
             },
         )?;
         let options = self.rows(
-            "SELECT creator, poll, option, votes FROM poll_option_votes WHERE votes > 0
-             ORDER BY creator, poll, votes DESC, option",
-            [],
+            &format!(
+                "{SHOWN_POLLS}
+                 SELECT o.creator, o.poll, o.option, o.votes
+                 FROM shown s JOIN poll_option_votes o ON o.creator = s.creator AND o.poll = s.poll
+                 WHERE o.votes > 0
+                 ORDER BY o.creator, o.poll, o.votes DESC, o.option"
+            ),
+            [recent],
             |r| {
                 Ok((
                     r.get::<_, String>(0)?,
@@ -638,6 +659,41 @@ mod tests {
     }
 
     #[test]
+    fn an_export_lists_the_recent_polls_and_every_open_one_with_their_votes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = db_path(dir.path());
+        let writer = StoreWriter::spawn(&path, 16).unwrap();
+        // p0 stays open; p1..p5 are voted on and closed in turn.
+        writer.blocking_send(open(1_000, "p0")).unwrap();
+        writer.blocking_send(vote(1_500, "p0", "ann", "nuts")).unwrap();
+        for n in 1..=5 {
+            let ms = 10_000 * n;
+            let poll = format!("p{n}");
+            writer.blocking_send(open(ms, &poll)).unwrap();
+            writer.blocking_send(vote(ms + 1, &poll, "bob", "fruit")).unwrap();
+            writer
+                .blocking_send(close(ms + 2, &poll, &[0, 0, 1], None))
+                .unwrap();
+        }
+        writer.close().unwrap();
+        let store = StoreReader::open(&path).unwrap();
+        let shown = |recent| {
+            store
+                .polls(recent)
+                .unwrap()
+                .iter()
+                .map(|p| (p.poll.clone(), p.total_votes, counts(p).len()))
+                .collect::<Vec<_>>()
+        };
+        let row = |poll: &str, votes| (poll.to_string(), votes, 3);
+        assert_eq!(shown(2), [row("p0", 1), row("p4", 1), row("p5", 1)]);
+        assert_eq!(shown(1), [row("p0", 1), row("p5", 1)]);
+        assert_eq!(shown(usize::MAX).len(), 6);
+        let nuts = store.polls(1).unwrap()[0].options[1].clone();
+        assert_eq!((nuts.option.as_str(), nuts.votes), ("nuts", 1));
+    }
+
+    #[test]
     fn a_chat_poll_keeps_its_option_order_and_a_changed_vote_replaces_the_first() {
         let dir = tempfile::tempdir().unwrap();
         let path = db_path(dir.path());
@@ -659,7 +715,7 @@ mod tests {
             "a changed vote is not an ignored one"
         );
         let store = StoreReader::open(&path).unwrap();
-        let polls = store.polls().unwrap();
+        let polls = store.polls(usize::MAX).unwrap();
         let p = &polls[0];
         assert_eq!(p.question.as_deref(), Some("Snack?"));
         assert_eq!(counts(p), [("chips", 0), ("nuts", 2), ("fruit", 0)]);
@@ -698,7 +754,7 @@ mod tests {
             .unwrap();
         writer.close().unwrap();
         let store = StoreReader::open(&path).unwrap();
-        let polls = store.polls().unwrap();
+        let polls = store.polls(usize::MAX).unwrap();
         let summary: Vec<_> = polls
             .iter()
             .map(|p| {

@@ -868,7 +868,7 @@ mod tests {
         }
         let stats = writer.close().unwrap();
         assert_eq!(stats.votes_ignored, 1);
-        let polls = StoreReader::open(&path).unwrap().polls().unwrap();
+        let polls = StoreReader::open(&path).unwrap().polls(usize::MAX).unwrap();
         assert_eq!(polls.len(), 1);
         assert_eq!(polls[0].total_votes, 3);
         let counts: Vec<_> = polls[0]

@@ -149,6 +149,10 @@ pub struct ExportSettings {
     /// How many recent chat events `signals/chat_events.json` keeps (default 200).
     #[serde(default = "ExportSettings::default_recent_events")]
     pub recent_events: usize,
+    /// How many of each creator's most recent polls `exports/polls.json` and the control API's
+    /// polls list (default 50); open polls are always listed.
+    #[serde(default = "ExportSettings::default_recent_polls")]
+    pub recent_polls: usize,
 }
 
 impl ExportSettings {
@@ -158,6 +162,9 @@ impl ExportSettings {
     fn default_recent_events() -> usize {
         200
     }
+    fn default_recent_polls() -> usize {
+        50
+    }
 }
 
 impl Default for ExportSettings {
@@ -165,6 +172,7 @@ impl Default for ExportSettings {
         Self {
             cadence_s: Self::default_cadence(),
             recent_events: Self::default_recent_events(),
+            recent_polls: Self::default_recent_polls(),
         }
     }
 }

@@ -67,7 +67,8 @@ pub fn clip_entries(
 }
 
 pub(super) fn polls(inputs: &Inputs<'_>) -> Result<Body, ExportError> {
-    let polls = rows(inputs.store, |s| s.polls())?;
+    let recent = inputs.config.system.exports.recent_polls;
+    let polls = rows(inputs.store, |s| s.polls(recent))?;
     let polls: Vec<Value> = polls
         .iter()
         .map(|p| {
