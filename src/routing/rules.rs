@@ -576,6 +576,112 @@ mod tests {
         assert!(poll_results(&origin, "p1", None, json!({})).is_empty());
     }
 
+    fn with_webhooks(mut config: Config) -> Config {
+        config.posting.webhooks = serde_json::from_value(json!({
+            "home": {"url": "http://127.0.0.1:9/ss", "secret_env": "SS_HOME",
+                     "events": ["clip_published", "go_live", "giveaway_winners"]},
+            "others": {"url": "http://127.0.0.1:9/o", "secret_env": "SS_O",
+                       "events": ["clip_published"], "creators": ["other"]}
+        }))
+        .unwrap();
+        config
+    }
+
+    #[test]
+    fn each_covering_webhook_gets_its_own_once_only_row_with_the_notification_as_data() {
+        let config = with_webhooks(config());
+        let clip = clip("demo");
+        let rows = clip_published(&config, &published(&clip));
+        assert_eq!(
+            summary(&rows)[2..],
+            [(
+                "webhook",
+                "home",
+                "clip:AbC123",
+                Some("clip_published:AbC123:webhook:home")
+            )]
+        );
+        assert_eq!(rows[2].kind, "clip_published");
+        assert_eq!(
+            rows[2].payload, rows[0].payload,
+            "the same data as Discord's"
+        );
+        // `others` covers only creator `other`.
+        let other = self::clip("other");
+        assert_eq!(
+            summary(&clip_published(&config, &published(&other))),
+            [
+                (
+                    "webhook",
+                    "home",
+                    "clip:AbC123",
+                    Some("clip_published:AbC123:webhook:home")
+                ),
+                (
+                    "webhook",
+                    "others",
+                    "clip:AbC123",
+                    Some("clip_published:AbC123:webhook:others")
+                )
+            ]
+        );
+        let live = go_live(
+            &config,
+            "demo",
+            Platform::named("twitch"),
+            &stream(),
+            Utc::now(),
+        );
+        let webhook = live.iter().find(|r| r.destination == "webhook").unwrap();
+        assert_eq!(
+            webhook.dedupe_key.as_deref(),
+            Some("go_live:twitch:40952121085:webhook:home")
+        );
+        assert_eq!(webhook.payload["stream_id"], "40952121085");
+        assert_eq!(
+            webhook.payload["text"],
+            "demo is live: Chess https://twitch.tv/demo"
+        );
+        let origin = Origin {
+            creator: "demo".into(),
+            cause: "event:twitch:m1".into(),
+            at: Utc::now(),
+        };
+        let post = GiveawayPost {
+            giveaway: "g1",
+            draw: 2,
+            text: "Giveaway winners: Ann (twitch)",
+            discord: None,
+        };
+        let draw = giveaway_winners(Some(&config), &origin, Platform::named("twitch"), &post);
+        assert_eq!(
+            summary(&draw),
+            [(
+                "webhook",
+                "home",
+                "event:twitch:m1",
+                Some("giveaway_winners:demo:g1:2:webhook:home")
+            )]
+        );
+        assert_eq!(draw[0].payload["draw"], 2);
+    }
+
+    #[test]
+    fn a_notify_action_naming_a_webhook_goes_to_that_webhook_only() {
+        let origin = Origin {
+            creator: "demo".into(),
+            cause: "event:twitch:m1".into(),
+            at: Utc::now(),
+        };
+        let rows = notify(&origin, "webhook:home", "lights on");
+        assert_eq!(
+            summary(&rows),
+            [("webhook", "home", "event:twitch:m1", None)]
+        );
+        assert_eq!(rows[0].payload, json!({"text": "lights on"}));
+        assert_eq!(rows[0].kind, "notify");
+    }
+
     #[test]
     fn runtime_logs_go_only_to_guilds_that_log() {
         assert!(

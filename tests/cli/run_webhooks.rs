@@ -446,3 +446,27 @@ fn start_with_token(t: &Test) -> std::process::Child {
         .stderr(std::process::Stdio::piped());
     cmd.spawn().unwrap()
 }
+
+#[test]
+fn validate_config_points_at_bad_webhooks_and_hooks() {
+    let t = Test::new();
+    edit(&t, "posting.json", |p| {
+        p["webhooks"] = json!({"home": {"url": "http://127.0.0.1:9/ss", "secret_env": "bad name",
+            "headers": {"X-SS-Signature": "mine"}, "events": ["clip_published"], "creators": ["ghost"]}});
+    });
+    edit(&t, "system.json", |s| {
+        s["hooks"] = json!({"kofi": {
+            "verify": {"kind": "token_field", "field": "verification_token", "secret_env": "KOFI TOKEN"},
+            "map": "kofi", "creator": "nobody", "platform": "twitch"}});
+    });
+    let triggers = t.read("runtime/config/triggers.json").replacen(
+        "\"demo\": [",
+        r#""demo": [
+      { "id": "lights", "kind": "command", "command": "!lights", "action": { "type": "notify", "channel": "webhook:hom", "template": "lights" } },"#,
+        1,
+    );
+    t.write("runtime/config/triggers.json", &triggers);
+    let out = t.run(&["validate-config"]);
+    out.status(1);
+    insta::assert_snapshot!(out.stdout_in(&t));
+}
