@@ -75,3 +75,105 @@ async fn receive(
             .into_response(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::config::secrets::Secrets;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    const DONATION: &str = include_str!("../../tests/fixtures/kofi/donation.form");
+
+    /// The repository's demo config with a Ko-fi hook, its token in the root's `.env`.
+    fn hooks() -> Arc<Hooks> {
+        let root = tempfile::tempdir().unwrap();
+        let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let dir = root.path().join("runtime/config");
+        std::fs::create_dir_all(&dir).unwrap();
+        for entry in std::fs::read_dir(repo.join("runtime/config")).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), dir.join(entry.file_name())).unwrap();
+        }
+        std::fs::write(
+            root.path().join(".env"),
+            "KOFI_TOKEN_TEST=8cfeb5b0-3f94-4deb-8705-a5e13e10f4a1\n",
+        )
+        .unwrap();
+        let mut config = Config::load(root.path()).unwrap();
+        config.system.hooks = serde_json::from_value(serde_json::json!({"kofi": {
+            "verify": {"kind": "token_field", "field": "verification_token", "secret_env": "KOFI_TOKEN_TEST"},
+            "map": "kofi", "creator": "demo", "platform": "twitch", "max_body_bytes": 2048}}))
+        .unwrap();
+        Arc::new(Hooks::from_config(&config, &Secrets::load(root.path())).unwrap())
+    }
+
+    async fn post(hooks: &Arc<Hooks>, path: &str, body: String) -> StatusCode {
+        let request = Request::post(path)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .unwrap();
+        router(hooks.clone())
+            .unwrap()
+            .oneshot(request)
+            .await
+            .unwrap()
+            .status()
+    }
+
+    #[tokio::test]
+    async fn each_refusal_has_its_status_and_counter_and_nothing_is_taken_before_the_pipeline_opens()
+     {
+        let hooks = hooks();
+        let donation = DONATION.trim().to_string();
+        let forged = donation.replace("8cfeb5b0", "00000000");
+        assert_eq!(
+            post(&hooks, "/hooks/other", donation.clone()).await,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            post(&hooks, "/hooks/kofi", "x".repeat(3000)).await,
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
+        assert_eq!(
+            post(&hooks, "/hooks/kofi", forged).await,
+            StatusCode::UNAUTHORIZED
+        );
+        let verified_but_not_a_payment = donation.replace("%22amount%22", "%22amount_%22");
+        assert_eq!(
+            post(&hooks, "/hooks/kofi", verified_but_not_a_payment).await,
+            StatusCode::BAD_REQUEST
+        );
+        // Verified, but the pipeline is not running: Ko-fi is asked to retry.
+        assert_eq!(
+            post(&hooks, "/hooks/kofi", donation).await,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        let counters = hooks.stats.snapshot()["kofi"].clone();
+        assert_eq!(
+            counters,
+            super::super::HookCounters {
+                accepted: 0,
+                duplicates: 0,
+                unauthorized: 1,
+                too_large: 1,
+                malformed: 1,
+                unavailable: 1,
+            }
+        );
+        let none = Hooks::from_config(&Config::default(), &Secrets::default()).unwrap();
+        assert!(router(Arc::new(none)).is_none(), "no route without hooks");
+    }
+
+    #[test]
+    fn a_hook_whose_secret_is_not_set_stops_the_run_naming_the_variable() {
+        let mut config = Config::default();
+        config.system.hooks = serde_json::from_value(serde_json::json!({"kofi": {
+            "verify": {"kind": "token_field", "field": "verification_token", "secret_env": "SS_TEST_KOFI_UNSET"},
+            "map": "kofi", "creator": "demo", "platform": "twitch"}}))
+        .unwrap();
+        let err = Hooks::from_config(&config, &Secrets::default()).unwrap_err();
+        assert!(err.to_string().contains("SS_TEST_KOFI_UNSET"), "{err}");
+    }
+}
