@@ -88,6 +88,13 @@ mod tests {
 
     /// The repository's demo config with a Ko-fi hook, its token in the root's `.env`.
     fn hooks() -> Arc<Hooks> {
+        hooks_verified_by(serde_json::json!(
+            {"kind": "token_field", "field": "verification_token", "secret_env": "KOFI_TOKEN_TEST"}
+        ))
+    }
+
+    /// The demo config with a Ko-fi hook checked by `verify`.
+    fn hooks_verified_by(verify: serde_json::Value) -> Arc<Hooks> {
         let root = tempfile::tempdir().unwrap();
         let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let dir = root.path().join("runtime/config");
@@ -103,15 +110,25 @@ mod tests {
         .unwrap();
         let mut config = Config::load(root.path()).unwrap();
         config.system.hooks = serde_json::from_value(serde_json::json!({"kofi": {
-            "verify": {"kind": "token_field", "field": "verification_token", "secret_env": "KOFI_TOKEN_TEST"},
-            "map": "kofi", "creator": "demo", "platform": "twitch", "max_body_bytes": 2048}}))
+            "verify": verify, "map": "kofi", "creator": "demo", "platform": "twitch",
+            "max_body_bytes": 2048}}))
         .unwrap();
         Arc::new(Hooks::from_config(&config, &Secrets::load(root.path())).unwrap())
     }
 
     async fn post(hooks: &Arc<Hooks>, path: &str, body: String) -> StatusCode {
+        post_signed(hooks, path, body, "").await
+    }
+
+    async fn post_signed(
+        hooks: &Arc<Hooks>,
+        path: &str,
+        body: String,
+        signature: &str,
+    ) -> StatusCode {
         let request = Request::post(path)
             .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-hub-signature-256", signature)
             .body(Body::from(body))
             .unwrap();
         router(hooks.clone())
@@ -164,6 +181,44 @@ mod tests {
         );
         let none = Hooks::from_config(&Config::default(), &Secrets::default()).unwrap();
         assert!(router(Arc::new(none)).is_none(), "no route without hooks");
+    }
+
+    #[tokio::test]
+    async fn an_hmac_hook_checks_the_signature_before_reading_the_body() {
+        let hooks = hooks_verified_by(serde_json::json!({"kind": "hmac",
+            "header": "X-Hub-Signature-256", "prefix": "sha256=", "secret_env": "KOFI_TOKEN_TEST"}));
+        let secret = b"8cfeb5b0-3f94-4deb-8705-a5e13e10f4a1";
+        let sign = |body: &str| {
+            format!(
+                "sha256={}",
+                crate::signature::sign_hex(secret, body.as_bytes())
+            )
+        };
+        let donation = DONATION.trim().to_string();
+        // Signed: verified (the token inside is not checked by an hmac hook), the pipeline is not
+        // running, so 503.
+        assert_eq!(
+            post_signed(&hooks, "/hooks/kofi", donation.clone(), &sign(&donation)).await,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        // Signed by someone else, or not signed: 401 whatever the body.
+        let other = format!(
+            "sha256={}",
+            crate::signature::sign_hex(b"another", donation.as_bytes())
+        );
+        assert_eq!(
+            post_signed(&hooks, "/hooks/kofi", donation.clone(), &other).await,
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            post_signed(&hooks, "/hooks/kofi", "{}".into(), "").await,
+            StatusCode::UNAUTHORIZED
+        );
+        // Signed but not Ko-fi's form: now the reason can be told.
+        assert_eq!(
+            post_signed(&hooks, "/hooks/kofi", "{}".into(), &sign("{}")).await,
+            StatusCode::BAD_REQUEST
+        );
     }
 
     #[test]

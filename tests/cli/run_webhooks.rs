@@ -10,7 +10,7 @@
 //! again is answered 200 and recorded once (across a restart too); a forged token gets 401, is
 //! counted and nothing is stored; a body over the limit gets 413.
 
-use crate::harness::{Test, store_count, until_within};
+use crate::harness::{Spawned, Test, store_count, until_within};
 use crate::polls::stop;
 use crate::run_twitch::twitch_root;
 use crate::twitch_server::{ServerOptions, TwitchServer};
@@ -345,14 +345,14 @@ async fn a_kofi_donation_is_thanked_in_chat_once_and_a_forged_one_gets_401() {
         tips(&t, id) == 1
     })
     .await;
-    stop(child).await;
+    stop(child.into_inner()).await;
 
     // After a restart too.
     let child = start_with_token(&t);
     server.wait_for_joins(2).await;
     let (status, text) = post(&client, http, donation).await;
     assert_eq!((status, text.as_str()), (200, "already accepted\n"));
-    stop(child).await;
+    stop(child.into_inner()).await;
 
     assert_eq!(tips(&t, id), 1, "one row for the delivery");
     assert_eq!(
@@ -421,7 +421,7 @@ async fn forged_and_oversized_deliveries_are_counted_per_hook() {
             .is_some_and(|s| s["hooks"]["kofi"]["unauthorized"] == 3)
     })
     .await;
-    stop(child).await;
+    stop(child.into_inner()).await;
     let snapshot = json_file(&t, "runtime/exports/runtime_snapshot.json");
     assert_eq!(
         snapshot["hooks"]["kofi"],
@@ -436,15 +436,15 @@ async fn forged_and_oversized_deliveries_are_counted_per_hook() {
     );
 }
 
-/// `ss run` with the Twitch token and the Ko-fi token set.
-fn start_with_token(t: &Test) -> std::process::Child {
+/// `ss run` with the Twitch token and the Ko-fi token set (killed if the test fails first).
+fn start_with_token(t: &Test) -> Spawned {
     let mut cmd = t.std_cmd();
     cmd.arg("run")
         .env("TWITCH_OAUTH_TOKEN_DEMO", crate::polls::TOKEN)
         .env("KOFI_VERIFICATION_TOKEN", KOFI_TOKEN)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped());
-    cmd.spawn().unwrap()
+    Spawned::from(cmd.spawn().unwrap())
 }
 
 #[test]
