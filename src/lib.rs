@@ -38,10 +38,14 @@
 //!   read-only handle and reader pool everyone else uses, one module per domain (chat, actions,
 //!   community, clips, outbox, checkpoints, quotas, audit, runs, ticks, people, points, quotes,
 //!   giveaways).
-//! - [`routing`]: where a notification goes (Discord guild channels, X), from posting.json and
-//!   discord.json; hands the outbox rows to whatever caused them, to be written with it.
-//! - [`notify`]: the outbox's senders (Discord, X) and their rate limits, and the go-live watcher
-//!   that turns a source going live into once-per-stream posts.
+//! - [`routing`]: where a notification goes (Discord guild channels, X, posting.json's webhooks),
+//!   from posting.json and discord.json; hands the outbox rows to whatever caused them, to be
+//!   written with it.
+//! - [`notify`]: the outbox's senders (Discord, X, webhooks) and their rate limits, and the go-live
+//!   watcher that turns a source going live into once-per-stream posts.
+//! - [`hooks`]: webhooks in (`POST /hooks/{name}`, declared in system.json): verified, mapped
+//!   (Ko-fi) into stream events on the data lane, deduped by the service's delivery id.
+//! - [`signature`]: HMAC-SHA256 signatures of webhook bodies as hex (signed out, verified in).
 //! - [`discord`]: the Discord control plane: a gateway bot answering slash commands through
 //!   [`control`] (inside `ss run`, or `ss discord` alone), with its state in `discord/runtime.json`.
 //! - [`init`]: a new runtime root (`ss init`): config files explained in `_comment` fields,
@@ -85,6 +89,7 @@ pub mod engine;
 pub mod event;
 pub mod export;
 pub mod guards;
+pub mod hooks;
 pub mod http;
 pub mod http_out;
 pub mod imports;
@@ -99,6 +104,7 @@ pub mod pipeline;
 pub mod replay;
 pub mod routing;
 pub mod sanitize;
+pub mod signature;
 pub mod sources;
 pub mod status;
 pub mod store;

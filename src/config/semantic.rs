@@ -92,6 +92,9 @@ pub fn check(
             .then_some(&config.creators);
         posting(&config.posting, creators, &mut out);
     }
+    if known.contains(&ConfigKind::Posting) && known.contains(&ConfigKind::Triggers) {
+        notify_webhooks(&config.triggers, &config.posting, &mut out);
+    }
     if known.contains(&ConfigKind::Moderation) {
         let creators = known
             .contains(&ConfigKind::Creators)
@@ -112,6 +115,10 @@ pub fn check(
     }
     if known.contains(&ConfigKind::System) {
         system(&config.system, &mut out);
+        let creators = known
+            .contains(&ConfigKind::Creators)
+            .then_some(&config.creators);
+        hooks(&config.system, creators, &mut out);
         // The runtime root holds runtime/state; without it only an absolute path can be checked.
         let root = state_dir.and_then(|state| state.parent()?.parent());
         tls_ca_file(&config.system, root, &mut out);
@@ -191,6 +198,31 @@ fn obs_triggers(triggers: &TriggersConfig, config: &ObsConfig, out: &mut Finding
                     format!("/triggers/{}/{i}/action", escape_token(creator)),
                     &format!(
                         "creator {creator:?} has no enabled OBS in obs.json, so this OBS request would be dropped; add the creator's OBS to obs.json"
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// A `notify` action's `webhook:NAME` channel names a webhook of posting.json.
+fn notify_webhooks(triggers: &TriggersConfig, posting: &PostingConfig, out: &mut Findings) {
+    for (creator, defs) in &triggers.triggers {
+        for (i, def) in defs.iter().enumerate() {
+            let ActionDef::Notify { channel, .. } = &def.action else {
+                continue;
+            };
+            let Some(name) = channel.strip_prefix(WEBHOOK_CHANNEL_PREFIX) else {
+                continue;
+            };
+            if !posting.webhooks.contains_key(name) {
+                let known: Vec<&str> = posting.webhooks.keys().map(String::as_str).collect();
+                out.push(
+                    ConfigKind::Triggers,
+                    format!("/triggers/{}/{i}/action/channel", escape_token(creator)),
+                    format!(
+                        "posting.json has no webhook named {name:?} (it has: {}); add it under \"webhooks\" or fix the name",
+                        if known.is_empty() { "none".to_string() } else { known.join(", ") }
                     ),
                 );
             }
@@ -854,6 +886,51 @@ fn posting(config: &PostingConfig, creators: Option<&CreatorsConfig>, out: &mut 
             "X rules are set but no token_env names the user token; add \"token_env\": \"X_USER_TOKEN\"".into(),
         );
     }
+    for (name, webhook) in &config.webhooks {
+        let base = format!("/webhooks/{}", escape_token(name));
+        env_name(
+            out,
+            k,
+            format!("{base}/secret_env"),
+            Some(&webhook.secret_env),
+        );
+        for (i, creator) in webhook.creators.iter().enumerate() {
+            if let Some(creators) = creators
+                && creators.get(creator).is_none()
+            {
+                out.push(
+                    k,
+                    format!("{base}/creators/{i}"),
+                    format!("unknown creator {creator:?}; use an id from creators.json"),
+                );
+            }
+        }
+        for header in webhook.headers.keys() {
+            if WEBHOOK_RESERVED_HEADERS
+                .iter()
+                .any(|r| r.eq_ignore_ascii_case(header))
+            {
+                out.push(
+                    k,
+                    format!("{base}/headers/{}", escape_token(header)),
+                    format!("{header} is set by the sender itself; remove it from headers"),
+                );
+            } else if reqwest::header::HeaderName::from_bytes(header.as_bytes()).is_err() {
+                out.push(
+                    k,
+                    format!("{base}/headers/{}", escape_token(header)),
+                    format!("{header:?} is not a valid HTTP header name"),
+                );
+            }
+        }
+        if webhook.events.is_empty() {
+            out.warn(
+                k,
+                format!("{base}/events"),
+                "no events: only a notify action naming \"webhook:NAME\" reaches this webhook",
+            );
+        }
+    }
 }
 
 fn platforms(config: &PlatformsConfig, out: &mut Findings) {
@@ -920,6 +997,39 @@ fn tls_ca_file(config: &SystemConfig, root: Option<&std::path::Path>, out: &mut 
     };
     if let Err(e) = crate::tls::read_ca_file(&path) {
         out.push(ConfigKind::System, "/tls_ca_file".into(), e.to_string());
+    }
+}
+
+/// Each incoming hook: its secret variable's name, its creator, and a server to serve it.
+fn hooks(config: &SystemConfig, creators: Option<&CreatorsConfig>, out: &mut Findings) {
+    let k = ConfigKind::System;
+    for (name, hook) in &config.hooks {
+        let base = format!("/hooks/{}", escape_token(name));
+        env_name(
+            out,
+            k,
+            format!("{base}/verify/secret_env"),
+            Some(&hook.verify.secret_env().to_string()),
+        );
+        if let Some(creators) = creators
+            && creators.get(&hook.creator).is_none()
+        {
+            out.push(
+                k,
+                format!("{base}/creator"),
+                format!(
+                    "unknown creator {:?}; use an id from creators.json",
+                    hook.creator
+                ),
+            );
+        }
+    }
+    if !config.hooks.is_empty() && !config.http.enabled {
+        out.warn(
+            k,
+            "/hooks".into(),
+            "hooks are declared but http.enabled is false, so no /hooks/ route is served; set http.enabled to true",
+        );
     }
 }
 

@@ -64,6 +64,8 @@ pub struct RuntimeView {
     pub platforms: BTreeMap<String, serde_json::Value>,
     /// The notification senders' counters and state, per destination.
     pub notify: BTreeMap<String, crate::notify::stats::DestinationStats>,
+    /// The incoming webhooks' counters, per hook.
+    pub hooks: BTreeMap<String, crate::hooks::HookCounters>,
     /// The clip replay buffers (one capture per creator with `clips.capture`).
     pub captures: Vec<crate::clips::capture::CaptureView>,
     /// The OBS connections (one per creator in obs.json).

@@ -1,5 +1,5 @@
-//! Notifications out of the outbox: the Discord and X senders and their rate limits, and the
-//! go-live watcher that turns a source going live into posts.
+//! Notifications out of the outbox: the Discord, X and webhook senders and their rate limits, and
+//! the go-live watcher that turns a source going live into posts.
 //!
 //! # Layout
 //!
@@ -8,6 +8,7 @@
 //!   [`embed`] (message bodies within Discord's limits); `crate::routing::discord` picks the
 //!   channels per guild.
 //! - [`x`]: `POST /2/tweets` with an OAuth 2.0 user token, refreshed on a 401.
+//! - [`webhook`]: posting.json's webhooks, a signed JSON POST with an idempotency key.
 //! - [`golive`]: statuses → go-live and runtime log rows, as `crate::routing::rules` makes them.
 //! - [`stats`]: per-destination counters and state for `runtime_snapshot.json`.
 //!
@@ -22,6 +23,7 @@ pub mod drain;
 pub mod embed;
 pub mod golive;
 pub mod stats;
+pub mod webhook;
 pub mod x;
 
 use crate::config::Config;
@@ -69,6 +71,7 @@ pub fn start(parts: NotifyParts) -> Notifications {
         for (destination, (state, detail)) in [
             ("discord", discord_readiness(&config, &parts.secrets)),
             ("x", x_readiness(&config, &parts.secrets)),
+            ("webhook", webhook_readiness(&config, &parts.secrets)),
         ] {
             if let Some(why) = &detail {
                 tracing::info!(destination, state, "Posts wait: {why}");
@@ -87,6 +90,7 @@ pub fn start(parts: NotifyParts) -> Notifications {
     };
     let discord_wake = Arc::new(Notify::new());
     let x_wake = Arc::new(Notify::new());
+    let webhook_wake = Arc::new(Notify::new());
     // A sender whose HTTP client cannot be built posts nothing: its state says why, and its rows
     // stay queued for the next run.
     match discord::DiscordSender::new() {
@@ -115,12 +119,25 @@ pub fn start(parts: NotifyParts) -> Notifications {
             stats.set_state("x", "failed", Some(e.to_string()));
         }
     }
+    match webhook::WebhookSender::new() {
+        Ok(sender) => {
+            tasks.spawn(drain::run(
+                sender,
+                parts.readers.clone(),
+                ctx(&stats),
+                webhook_wake.clone(),
+            ));
+        }
+        Err(e) => {
+            stats.set_state("webhook", "failed", Some(e.to_string()));
+        }
+    }
     tasks.spawn(golive::run(golive::Watched {
         sources: parts.sources.clone(),
         config: parts.config.clone(),
         writer: parts.writer.clone(),
         writer_stats: parts.writer_stats.clone(),
-        wake: vec![discord_wake, x_wake],
+        wake: vec![discord_wake, x_wake, webhook_wake],
         shutdown: parts.shutdown.clone(),
     }));
     Notifications { tasks, stats }
@@ -165,6 +182,30 @@ fn x_readiness(config: &Config, secrets: &Secrets) -> (&'static str, Option<Stri
                 name.unwrap_or("token_env")
             )),
         ),
+    }
+}
+
+/// Whether webhook posts can go out: every webhook's signing secret is set.
+fn webhook_readiness(config: &Config, secrets: &Secrets) -> (&'static str, Option<String>) {
+    let webhooks = &config.posting.webhooks;
+    if webhooks.is_empty() {
+        return ("off", Some("posting.json has no webhooks".into()));
+    }
+    let missing: Vec<&str> = webhooks
+        .values()
+        .map(|w| w.secret_env.as_str())
+        .filter(|env| secrets.get(env).is_none())
+        .collect();
+    if missing.is_empty() {
+        ("ready", None)
+    } else {
+        (
+            "not_configured",
+            Some(format!(
+                "{} not set; those webhooks' posts stay queued until the signing secret is there",
+                missing.join(", ")
+            )),
+        )
     }
 }
 

@@ -52,6 +52,8 @@ pub struct ExporterParts {
     pub services: crate::sources::registry::RunServices,
     /// What the notification senders did.
     pub notify: crate::notify::stats::NotifyStats,
+    /// What the incoming webhooks took and refused.
+    pub hooks: crate::hooks::HookStats,
     /// The clip captures.
     pub captures: crate::clips::CaptureViews,
     /// The OBS connections.
@@ -93,6 +95,7 @@ impl ExporterParts {
                 .clone(),
             platforms: self.services.live_views(Utc::now()),
             notify: self.notify.snapshot(),
+            hooks: self.hooks.snapshot(),
             captures: self.captures.snapshot(),
             obs: self
                 .obs

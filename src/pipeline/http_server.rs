@@ -1,6 +1,7 @@
 //! The local HTTP server of a run (`system.http`): bound before anything else starts, so a refused
-//! listen address stops the run with the reason; the platforms' routes (webhooks) merged outside
-//! the token check, since they authenticate their requests themselves.
+//! listen address stops the run with the reason; the platforms' routes (webhooks) and the declared
+//! hooks' `/hooks/{name}` merged outside the token check, since they authenticate their requests
+//! themselves.
 
 use crate::config::Config;
 use crate::config::secrets::Secrets;
@@ -60,10 +61,16 @@ pub(super) async fn start_http(
     config: &Config,
     secrets: &Secrets,
     services: &RunServices,
+    hooks: &Arc<crate::hooks::Hooks>,
 ) -> anyhow::Result<Option<BoundHttp>> {
     use crate::http::server;
     let settings = &config.system.http;
     if !settings.enabled {
+        if !hooks.is_empty() {
+            tracing::warn!(
+                "system.json declares hooks but http.enabled is false, so no /hooks/ route is served; set http.enabled to true"
+            );
+        }
         return Ok(None);
     }
     let token = match &settings.token_env {
@@ -87,9 +94,13 @@ pub(super) async fn start_http(
     for routes in services.routes() {
         app = app.merge(routes);
     }
+    if let Some(routes) = crate::hooks::router(hooks.clone()) {
+        app = app.merge(routes);
+    }
     tracing::info!(
         listen = %settings.listen,
         platform_routes = ?services.with_routes(),
+        hooks = ?config.system.hooks.keys().collect::<Vec<_>>(),
         control_tokens = config.system.tokens.len(),
         "HTTP server listening (/healthz, /api/snapshot, /events, /control, /api/v1/, and the platforms' routes)."
     );
@@ -121,22 +132,38 @@ mod tests {
         config
     }
 
+    fn no_hooks() -> Arc<crate::hooks::Hooks> {
+        Arc::new(crate::hooks::Hooks::from_config(&Config::default(), &Secrets::default()).unwrap())
+    }
+
     #[tokio::test]
     async fn no_server_when_off_and_a_missing_token_names_its_variable() {
         let services = RunServices::default();
         let root = tempfile::tempdir().unwrap();
         let off = config(serde_json::json!({"enabled": false}));
-        let bound = start_http(root.path(), &off, &Secrets::default(), &services)
-            .await
-            .unwrap();
+        let bound = start_http(
+            root.path(),
+            &off,
+            &Secrets::default(),
+            &services,
+            &no_hooks(),
+        )
+        .await
+        .unwrap();
         assert!(bound.is_none());
         let guarded = config(serde_json::json!({
             "enabled": true, "listen": "127.0.0.1:0", "token_env": "SS_TEST_HTTP_TOKEN_UNSET"
         }));
-        let err = start_http(root.path(), &guarded, &Secrets::default(), &services)
-            .await
-            .err()
-            .unwrap();
+        let err = start_http(
+            root.path(),
+            &guarded,
+            &Secrets::default(),
+            &services,
+            &no_hooks(),
+        )
+        .await
+        .err()
+        .unwrap();
         assert!(
             err.to_string().contains("SS_TEST_HTTP_TOKEN_UNSET"),
             "{err}"
@@ -159,6 +186,7 @@ mod tests {
             &on,
             &Secrets::default(),
             &RunServices::default(),
+            &no_hooks(),
         )
         .await
         .unwrap()

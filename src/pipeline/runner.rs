@@ -102,8 +102,10 @@ pub async fn run(
         secrets: &secrets,
     })
     .map_err(anyhow::Error::msg)?;
+    // The declared incoming webhooks (system.json `hooks`): a secret not set stops the run here.
+    let hooks = Arc::new(crate::hooks::Hooks::from_config(&config, &secrets)?);
     // Also before anything starts: a refused listen address stops the run with the reason.
-    let http = start_http(root, &config, &secrets, &services).await?;
+    let http = start_http(root, &config, &secrets, &services, &hooks).await?;
     let feed = http.as_ref().map(super::http_server::BoundHttp::feed);
 
     let OpenStore {
@@ -147,7 +149,7 @@ pub async fn run(
     // How moderation commands were settled, into the audit; ends when the last source stops.
     let (receipts, receipts_rx) = Receipts::channel();
     let audit = tokio::spawn(record_receipts(receipts_rx, writer.clone()));
-    services.open(&RunParts {
+    let run_parts = RunParts {
         sink: sink.clone(),
         guards: counters.guards.clone(),
         wire: config.system.limits.wire(),
@@ -160,14 +162,20 @@ pub async fn run(
             readers: readers.clone(),
         }),
         shutdown: shutdown.clone(),
-    });
-    // At shutdown the services let go of the lane's sink (webhooks), so the lane can close.
+    };
+    services.open(&run_parts);
+    hooks.open(&run_parts);
+    drop(run_parts);
+    // At shutdown the services and the hooks let go of the lane's sink (webhooks), so the lane can
+    // close.
     {
         let services = services.clone();
+        let hooks = hooks.clone();
         let token = shutdown.clone();
         tasks.spawn(async move {
             token.cancelled().await;
             services.close();
+            hooks.close();
         });
     }
     let supervisor = Supervisor::start(
@@ -241,6 +249,7 @@ pub async fn run(
             started_at: chrono::Utc::now(),
             services: services.clone(),
             notify: notifications.stats.clone(),
+            hooks: hooks.stats.clone(),
             captures: clips.views(),
             obs: obs.statuses(),
             trends: trends.clone(),

@@ -156,38 +156,37 @@ pub struct StoreDeliveries {
 impl crate::sources::registry::DeliveryLog for StoreDeliveries {
     fn accepted(
         &self,
-        platform: Platform,
+        source: &str,
         id: String,
         at_ms: i64,
         keep_from_ms: i64,
     ) -> crate::sources::BoxFuture<'_, ()> {
+        let source = source.to_string();
         Box::pin(async move {
             let op = WriteOp::WebhookDelivery {
-                platform,
+                source: source.clone(),
                 id,
                 at_ms,
                 keep_from_ms,
             };
             if let Err(e) = self.writer.send(op).await {
-                tracing::warn!(%platform, "Webhook delivery id not recorded: {e}");
+                tracing::warn!(source, "Webhook delivery id not recorded: {e}");
             }
         })
     }
 
-    fn recent(
-        &self,
-        platform: Platform,
-        since_ms: i64,
-    ) -> crate::sources::BoxFuture<'_, Vec<String>> {
+    fn recent(&self, source: &str, since_ms: i64) -> crate::sources::BoxFuture<'_, Vec<String>> {
+        let source = source.to_string();
         Box::pin(async move {
+            let key = source.clone();
             let read = self
                 .readers
-                .read(move |store| store.webhook_deliveries(platform, since_ms))
+                .read(move |store| store.webhook_deliveries(&key, since_ms))
                 .await;
             match read {
                 Ok(Ok(ids)) => ids,
                 Ok(Err(e)) | Err(e) => {
-                    tracing::warn!(%platform, "Cannot read the webhook delivery ids kept: {e}");
+                    tracing::warn!(source, "Cannot read the webhook delivery ids kept: {e}");
                     Vec::new()
                 }
             }

@@ -11,6 +11,9 @@
 //!   cause), from posting.json and discord.json.
 //! - [`discord`]: which guild channels a Discord row reaches, decided when it is sent.
 //!
+//! Destinations: Discord (guild channels), X (one timeline), and posting.json's webhooks (a row per
+//! webhook, its target the webhook's name).
+//!
 //! A new destination is a [`Destination`] variant, its rule in [`rules`] and its sender
 //! (`crate::notify::drain::Sender`).
 
@@ -30,6 +33,8 @@ use tokio::sync::watch;
 pub enum Destination {
     Discord,
     X,
+    /// A posting.json webhook; the row's target names which.
+    Webhook,
 }
 
 impl Destination {
@@ -38,6 +43,7 @@ impl Destination {
         match self {
             Destination::Discord => "discord",
             Destination::X => "x",
+            Destination::Webhook => "webhook",
         }
     }
 }

@@ -10,11 +10,16 @@
 //!   never waits for Discord (or needs it).
 //! - A stream going live: the creator's guilds' `general` channels and X, per the rules.
 //! - A runtime event: the logging channel of every guild that logs.
+//! - Webhooks (posting.json `webhooks`): a published clip, a go-live and a giveaway draw go to
+//!   every webhook whose `events` and `creators` cover them, one row each (target: the webhook's
+//!   name, payload: what the body's `data` holds); a `notify` action whose channel is
+//!   `webhook:NAME` goes to that webhook alone.
 //!
 //! Keys make each post once-only per destination: `go_live:{platform}:{stream_id}:{destination}`
 //! (a reconnect or a restart sees the same stream id, and the store ignores a second row with the
 //! same key), `clip_published:{clip_id}` on Discord and `clip_published:{clip_id}:x` on X,
-//! `poll_results:{creator}:{poll}`.
+//! `poll_results:{creator}:{poll}`; a webhook's row adds `:webhook:{name}` to its notification's
+//! key.
 
 use super::Destination;
 use super::discord::{CLIPS_TARGET, LOGGING_TARGET};
@@ -32,6 +37,7 @@ pub const X_TARGET: &str = "timeline";
 pub const RUNTIME_CREATOR: &str = "runtime";
 /// The Discord channel key of go-live posts.
 const GO_LIVE_CHANNEL: &str = "general";
+pub use crate::config::model::WEBHOOK_CHANNEL_PREFIX;
 
 /// The cause of a clip's notifications.
 pub fn clip_cause(clip_id: &str) -> String {
@@ -85,11 +91,36 @@ fn has_guild(config: &Config, creator: &str) -> bool {
         .any(|g| g.creator.as_deref() == Some(creator))
 }
 
-/// A `notify` action's message to Discord notification channel `channel` (a key or an id).
+/// One row per webhook of posting.json covering `origin.creator`'s `event`: `data` is the body's
+/// data, `key` the notification's once-only key (each row's is `{key}:webhook:{name}`).
+fn webhooks(
+    config: &Config,
+    origin: &Origin,
+    event: PostEvent,
+    data: &Value,
+    key: &str,
+) -> Vec<NewOutbox> {
+    config
+        .posting
+        .webhooks_for(&origin.creator, event)
+        .map(|name| NewOutbox {
+            payload: data.clone(),
+            dedupe_key: Some(format!("{key}:webhook:{name}")),
+            ..origin.row(Destination::Webhook, name, event.as_str())
+        })
+        .collect()
+}
+
+/// A `notify` action's message: to Discord notification channel `channel` (a key or an id), or to
+/// the webhook a `webhook:NAME` channel names (whether it exists is the sender's to say).
 pub fn notify(origin: &Origin, channel: &str, text: &str) -> Vec<NewOutbox> {
+    let (destination, target) = match channel.strip_prefix(WEBHOOK_CHANNEL_PREFIX) {
+        Some(name) => (Destination::Webhook, name),
+        None => (Destination::Discord, channel),
+    };
     vec![NewOutbox {
         payload: json!({ "text": text }),
-        ..origin.row(Destination::Discord, channel, "notify")
+        ..origin.row(destination, target, "notify")
     }]
 }
 
@@ -168,6 +199,19 @@ pub fn giveaway_winners(
             ..origin.row(Destination::X, X_TARGET, "giveaway_winners")
         });
     }
+    if let Some(config) = config {
+        let data = json!({
+            "creator": origin.creator, "platform": platform.as_str(), "giveaway": post.giveaway,
+            "draw": post.draw, "text": post.text,
+        });
+        rows.extend(webhooks(
+            config,
+            origin,
+            PostEvent::GiveawayWinners,
+            &data,
+            &key,
+        ));
+    }
     rows
 }
 
@@ -194,19 +238,21 @@ pub fn clip_published(config: &Config, published: &PublishedClip<'_>) -> Vec<New
         at,
     };
     let mut rows = Vec::new();
+    let data = json!({
+        "clip_id": clip.clip_id,
+        "creator": clip.creator,
+        "platform": clip.platform.as_str(),
+        "title": clip.title,
+        "url": url,
+        "thumbnail_url": thumbnail_url,
+        "duration_s": clip.duration_s,
+        "published_at": at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+    });
+    let key = format!("clip_published:{}", clip.clip_id);
     if has_guild(config, &clip.creator) {
         rows.push(NewOutbox {
-            payload: json!({
-                "clip_id": clip.clip_id,
-                "creator": clip.creator,
-                "platform": clip.platform.as_str(),
-                "title": clip.title,
-                "url": url,
-                "thumbnail_url": thumbnail_url,
-                "duration_s": clip.duration_s,
-                "published_at": at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
-            }),
-            dedupe_key: Some(format!("clip_published:{}", clip.clip_id)),
+            payload: data.clone(),
+            dedupe_key: Some(key.clone()),
             ..origin.row(Destination::Discord, CLIPS_TARGET, "clip_published")
         });
     }
@@ -228,6 +274,13 @@ pub fn clip_published(config: &Config, published: &PublishedClip<'_>) -> Vec<New
             ..origin.row(Destination::X, X_TARGET, "clip_published")
         });
     }
+    rows.extend(webhooks(
+        config,
+        &origin,
+        PostEvent::ClipPublished,
+        &data,
+        &key,
+    ));
     rows
 }
 
@@ -273,7 +326,7 @@ pub fn go_live(
     if let Some(rule) = posting.x.rule(creator, PostEvent::GoLive) {
         let text = match &rule.template {
             Some(t) => post_template::render(t, &values),
-            None => text,
+            None => text.clone(),
         };
         rows.push(NewOutbox {
             payload: json!({ "text": text }),
@@ -281,6 +334,18 @@ pub fn go_live(
             ..origin.row(Destination::X, X_TARGET, "go_live")
         });
     }
+    let data = json!({
+        "creator": creator, "platform": platform.as_str(), "stream_id": stream.id,
+        "title": stream.title, "url": stream.url, "text": text,
+        "started_at": stream.started_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    });
+    rows.extend(webhooks(
+        config,
+        &origin,
+        PostEvent::GoLive,
+        &data,
+        &format!("go_live:{platform}:{}", stream.id),
+    ));
     rows
 }
 
@@ -509,6 +574,112 @@ mod tests {
             )]
         );
         assert!(poll_results(&origin, "p1", None, json!({})).is_empty());
+    }
+
+    fn with_webhooks(mut config: Config) -> Config {
+        config.posting.webhooks = serde_json::from_value(json!({
+            "home": {"url": "http://127.0.0.1:9/ss", "secret_env": "SS_HOME",
+                     "events": ["clip_published", "go_live", "giveaway_winners"]},
+            "others": {"url": "http://127.0.0.1:9/o", "secret_env": "SS_O",
+                       "events": ["clip_published"], "creators": ["other"]}
+        }))
+        .unwrap();
+        config
+    }
+
+    #[test]
+    fn each_covering_webhook_gets_its_own_once_only_row_with_the_notification_as_data() {
+        let config = with_webhooks(config());
+        let clip = clip("demo");
+        let rows = clip_published(&config, &published(&clip));
+        assert_eq!(
+            summary(&rows)[2..],
+            [(
+                "webhook",
+                "home",
+                "clip:AbC123",
+                Some("clip_published:AbC123:webhook:home")
+            )]
+        );
+        assert_eq!(rows[2].kind, "clip_published");
+        assert_eq!(
+            rows[2].payload, rows[0].payload,
+            "the same data as Discord's"
+        );
+        // `others` covers only creator `other`.
+        let other = self::clip("other");
+        assert_eq!(
+            summary(&clip_published(&config, &published(&other))),
+            [
+                (
+                    "webhook",
+                    "home",
+                    "clip:AbC123",
+                    Some("clip_published:AbC123:webhook:home")
+                ),
+                (
+                    "webhook",
+                    "others",
+                    "clip:AbC123",
+                    Some("clip_published:AbC123:webhook:others")
+                )
+            ]
+        );
+        let live = go_live(
+            &config,
+            "demo",
+            Platform::named("twitch"),
+            &stream(),
+            Utc::now(),
+        );
+        let webhook = live.iter().find(|r| r.destination == "webhook").unwrap();
+        assert_eq!(
+            webhook.dedupe_key.as_deref(),
+            Some("go_live:twitch:40952121085:webhook:home")
+        );
+        assert_eq!(webhook.payload["stream_id"], "40952121085");
+        assert_eq!(
+            webhook.payload["text"],
+            "demo is live: Chess https://twitch.tv/demo"
+        );
+        let origin = Origin {
+            creator: "demo".into(),
+            cause: "event:twitch:m1".into(),
+            at: Utc::now(),
+        };
+        let post = GiveawayPost {
+            giveaway: "g1",
+            draw: 2,
+            text: "Giveaway winners: Ann (twitch)",
+            discord: None,
+        };
+        let draw = giveaway_winners(Some(&config), &origin, Platform::named("twitch"), &post);
+        assert_eq!(
+            summary(&draw),
+            [(
+                "webhook",
+                "home",
+                "event:twitch:m1",
+                Some("giveaway_winners:demo:g1:2:webhook:home")
+            )]
+        );
+        assert_eq!(draw[0].payload["draw"], 2);
+    }
+
+    #[test]
+    fn a_notify_action_naming_a_webhook_goes_to_that_webhook_only() {
+        let origin = Origin {
+            creator: "demo".into(),
+            cause: "event:twitch:m1".into(),
+            at: Utc::now(),
+        };
+        let rows = notify(&origin, "webhook:home", "lights on");
+        assert_eq!(
+            summary(&rows),
+            [("webhook", "home", "event:twitch:m1", None)]
+        );
+        assert_eq!(rows[0].payload, json!({"text": "lights on"}));
+        assert_eq!(rows[0].kind, "notify");
     }
 
     #[test]

@@ -291,19 +291,20 @@ pub struct LedgerUse {
 /// Where platforms' webhooks keep the delivery ids they accepted, for their replay window (the
 /// pipeline keeps them in the store).
 pub trait DeliveryLog: Send + Sync {
-    /// Records that `platform`'s webhook accepted delivery `id` at `at_ms`, and forgets those
-    /// accepted before `keep_from_ms`; waits until it is queued to the store.
+    /// Records that `source`'s webhook (a platform's name, or `hook:{name}`) accepted delivery
+    /// `id` at `at_ms`, and forgets those `source` accepted before `keep_from_ms`; waits until it
+    /// is queued to the store.
     fn accepted(
         &self,
-        platform: Platform,
+        source: &str,
         id: String,
         at_ms: i64,
         keep_from_ms: i64,
     ) -> super::BoxFuture<'_, ()>;
 
-    /// The delivery ids `platform`'s webhook accepted at or after `since_ms` (empty, and logged,
+    /// The delivery ids `source`'s webhook accepted at or after `since_ms` (empty, and logged,
     /// when they cannot be read).
-    fn recent(&self, platform: Platform, since_ms: i64) -> super::BoxFuture<'_, Vec<String>>;
+    fn recent(&self, source: &str, since_ms: i64) -> super::BoxFuture<'_, Vec<String>>;
 }
 
 /// Where spends of platforms' budgets are kept (the pipeline keeps them in the store).

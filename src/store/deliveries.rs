@@ -1,21 +1,22 @@
-//! Webhook delivery ids: which deliveries a platform's webhook accepted, kept for its replay window.
+//! Webhook delivery ids: which deliveries a webhook accepted, kept for its window, per source (a
+//! platform's name such as `kick`, or `hook:{name}` for a system.json hook; the `platform` column).
 //!
-//! A signed webhook delivery can be captured and sent again. The receiver refuses deliveries older
-//! than its window by their signed timestamp, and remembers every delivery id it accepted for that
-//! window here, so a replay inside the window is refused across a restart too. Each record deletes
-//! the ids older than the window (by the index on `at_ms`), so the table holds one window's worth.
+//! A signed webhook delivery can be captured and sent again, and a service retries a delivery it
+//! heard no answer to. The receiver remembers every delivery id it accepted for its window here,
+//! so a replay or a retry inside the window is refused across a restart too. Each record deletes
+//! its source's ids older than that source's window, so the table holds one window's worth of
+//! each (sources keep ids for different windows: Kick 10 minutes, hooks 7 days).
 
 use super::apply::ApplyError;
 use super::error::StoreError;
 use super::open::StoreReader;
-use crate::event::Platform;
 use rusqlite::{Connection, params};
 
-/// Records that `platform`'s webhook accepted delivery `id` at `at_ms`, and forgets the deliveries
-/// accepted before `keep_from_ms`.
+/// Records that `source`'s webhook accepted delivery `id` at `at_ms`, and forgets the deliveries
+/// `source` accepted before `keep_from_ms` (other sources' ids are theirs to forget).
 pub(super) fn record(
     conn: &Connection,
-    platform: Platform,
+    source: &str,
     id: &str,
     at_ms: i64,
     keep_from_ms: i64,
@@ -24,23 +25,23 @@ pub(super) fn record(
         "INSERT INTO webhook_deliveries (platform, delivery_id, at_ms) VALUES (?1, ?2, ?3)
          ON CONFLICT (platform, delivery_id) DO NOTHING",
     )?
-    .execute(params![platform.as_str(), id, at_ms])?;
-    conn.prepare_cached("DELETE FROM webhook_deliveries WHERE at_ms < ?1")?
-        .execute(params![keep_from_ms])?;
+    .execute(params![source, id, at_ms])?;
+    conn.prepare_cached("DELETE FROM webhook_deliveries WHERE platform = ?1 AND at_ms < ?2")?
+        .execute(params![source, keep_from_ms])?;
     Ok(())
 }
 
 impl StoreReader {
-    /// The delivery ids `platform`'s webhook accepted at or after `since_ms`, oldest first.
+    /// The delivery ids `source`'s webhook accepted at or after `since_ms`, oldest first.
     pub fn webhook_deliveries(
         &self,
-        platform: Platform,
+        source: &str,
         since_ms: i64,
     ) -> Result<Vec<String>, StoreError> {
         self.rows(
             "SELECT delivery_id FROM webhook_deliveries WHERE platform = ?1 AND at_ms >= ?2
              ORDER BY at_ms",
-            params![platform.as_str(), since_ms],
+            params![source, since_ms],
             |r| r.get(0),
         )
     }
@@ -52,7 +53,7 @@ mod tests {
 
     fn delivery(id: &str, at_ms: i64, keep_from_ms: i64) -> WriteOp {
         WriteOp::WebhookDelivery {
-            platform: crate::event::Platform::named("kick"),
+            source: "kick".into(),
             id: id.into(),
             at_ms,
             keep_from_ms,
@@ -83,8 +84,30 @@ mod tests {
         writer.close().unwrap();
         let store = StoreReader::open(&path).unwrap();
         assert_eq!(store.schema_version().unwrap(), 16);
-        let kick = crate::event::Platform::named("kick");
-        assert_eq!(store.webhook_deliveries(kick, 0).unwrap(), ["b", "c"]);
-        assert_eq!(store.webhook_deliveries(kick, 5_000).unwrap(), ["c"]);
+        assert_eq!(store.webhook_deliveries("kick", 0).unwrap(), ["b", "c"]);
+        assert_eq!(store.webhook_deliveries("kick", 5_000).unwrap(), ["c"]);
+    }
+
+    #[test]
+    fn a_source_forgets_only_its_own_old_ids() {
+        // Kick keeps 10 minutes, a hook 7 days: Kick's record must not forget the hook's ids.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let writer = StoreWriter::spawn(&path, 8).unwrap();
+        for op in [
+            WriteOp::WebhookDelivery {
+                source: "hook:kofi".into(),
+                id: "k1".into(),
+                at_ms: 1_000,
+                keep_from_ms: 0,
+            },
+            delivery("a", 900_000, 300_000),
+        ] {
+            writer.blocking_send(op).unwrap();
+        }
+        writer.close().unwrap();
+        let store = StoreReader::open(&path).unwrap();
+        assert_eq!(store.webhook_deliveries("hook:kofi", 0).unwrap(), ["k1"]);
+        assert_eq!(store.webhook_deliveries("kick", 0).unwrap(), ["a"]);
     }
 }

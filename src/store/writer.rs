@@ -98,10 +98,10 @@ pub enum WriteOp {
         method: &'static str,
         units: i64,
     },
-    /// A webhook delivery `platform` accepted at `at_ms`; ids from before `keep_from_ms` are
-    /// forgotten.
+    /// A webhook delivery `source` (a platform's name, or `hook:{name}`) accepted at `at_ms`;
+    /// that source's ids from before `keep_from_ms` are forgotten.
     WebhookDelivery {
-        platform: Platform,
+        source: String,
         id: String,
         at_ms: i64,
         keep_from_ms: i64,
@@ -720,11 +720,11 @@ fn apply(
             units,
         } => quotas::spend_project(conn, project, *day, method, *units)?,
         WriteOp::WebhookDelivery {
-            platform,
+            source,
             id,
             at_ms,
             keep_from_ms,
-        } => super::deliveries::record(conn, *platform, id, *at_ms, *keep_from_ms)?,
+        } => super::deliveries::record(conn, source, id, *at_ms, *keep_from_ms)?,
         WriteOp::Audit { at, action, detail } => audit::append(conn, at, action, detail)?,
         WriteOp::ModerationOutcome(outcome) => moderation::record_outcome(conn, outcome)?,
         WriteOp::ControlCall(call) => audit::append_call(conn, call)?,

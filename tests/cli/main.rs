@@ -39,6 +39,7 @@ mod run_kick;
 mod run_notify;
 mod run_rumble;
 mod run_twitch;
+mod run_webhooks;
 mod run_youtube;
 mod service;
 mod status;

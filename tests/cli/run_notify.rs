@@ -70,7 +70,7 @@ fn with_helix(t: &Test, server: &FakeServer) {
 
 /// Records a published clip exactly as the clip job does: the clip, then `published` with the
 /// rows routing makes of it from the root's discord.json and posting.json, in one write.
-fn publish_clip(t: &Test, clip_id: &str) {
+pub(crate) fn publish_clip(t: &Test, clip_id: &str) {
     let db = ss::store::db_path(t.path());
     let config = ss::config::Config::load(t.path()).unwrap();
     let clip_id = clip_id.to_string();

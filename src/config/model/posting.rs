@@ -1,7 +1,9 @@
-//! `runtime/config/posting.json`: go-live posts and X posting rules (which creators, which events).
+//! `runtime/config/posting.json`: go-live posts, X posting rules (which creators, which events)
+//! and outgoing webhooks (signed JSON POSTs to URLs of the user's choosing).
 
 use crate::event::Platform;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// `runtime/config/posting.json`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -11,6 +13,61 @@ pub struct PostingConfig {
     pub go_live: GoLiveSettings,
     #[serde(default)]
     pub x: XSettings,
+    /// Outgoing webhooks by name: where each POSTs, its signing secret and what it gets.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub webhooks: BTreeMap<String, WebhookSettings>,
+}
+
+impl PostingConfig {
+    /// The webhooks that get `creator`'s `event`, by name.
+    pub fn webhooks_for(&self, creator: &str, event: PostEvent) -> impl Iterator<Item = &str> + '_ {
+        let creator = creator.to_string();
+        self.webhooks
+            .iter()
+            .filter(move |(_, w)| w.covers(&creator, event))
+            .map(|(name, _)| name.as_str())
+    }
+}
+
+/// How a `notify` action's channel names a webhook (`webhook:NAME`).
+pub const WEBHOOK_CHANNEL_PREFIX: &str = "webhook:";
+
+/// Headers a webhook's `headers` may not set: the sender sets them (the signature, the idempotency
+/// key, the event name, the body's type and length).
+pub const WEBHOOK_RESERVED_HEADERS: [&str; 5] = [
+    "X-SS-Signature",
+    "Idempotency-Key",
+    "X-SS-Event",
+    "Content-Type",
+    "Content-Length",
+];
+
+/// One outgoing webhook: `POST url` with the notification as JSON, signed with
+/// `X-SS-Signature: sha256=<hex HMAC-SHA256 of the body>` under the secret in `secret_env`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// Where to POST (http or https).
+    pub url: String,
+    /// Environment variable holding the signing secret.
+    pub secret_env: String,
+    /// Extra request headers (not secrets: they are plain config).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    /// The notifications it gets (a `notify` action names it instead: `"channel": "webhook:NAME"`).
+    #[serde(default)]
+    pub events: Vec<PostEvent>,
+    /// Whose notifications it gets; empty means every creator's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub creators: Vec<String>,
+}
+
+impl WebhookSettings {
+    /// Whether it gets `creator`'s `event`.
+    pub fn covers(&self, creator: &str, event: PostEvent) -> bool {
+        self.events.contains(&event)
+            && (self.creators.is_empty() || self.creators.iter().any(|c| c == creator))
+    }
 }
 
 /// Go-live posts: one per stream, to each guild's `general` channel and, per the X rules, to X.
@@ -120,4 +177,15 @@ pub enum PostEvent {
     ClipPublished,
     /// A giveaway draw's winners (`{title}` is the winners line).
     GiveawayWinners,
+}
+
+impl PostEvent {
+    /// The name in posting.json, and the `event` of a webhook's body.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PostEvent::GoLive => "go_live",
+            PostEvent::ClipPublished => "clip_published",
+            PostEvent::GiveawayWinners => "giveaway_winners",
+        }
+    }
 }

@@ -27,6 +27,70 @@ pub struct SystemConfig {
     /// (absolute, or relative to the runtime root).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls_ca_file: Option<std::path::PathBuf>,
+    /// Incoming webhooks by name, served at `POST /hooks/{name}` on the local HTTP server.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub hooks: std::collections::BTreeMap<String, HookSettings>,
+}
+
+/// One incoming webhook (`POST /hooks/{name}`): how a request proves it comes from the service,
+/// the largest body taken, how the service's fields become a stream event, and whose event it is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HookSettings {
+    pub verify: HookVerify,
+    /// Larger bodies are refused with 413 (default 64 KiB).
+    #[serde(default = "HookSettings::default_max_body_bytes")]
+    pub max_body_bytes: usize,
+    /// The service whose fields are mapped into the event.
+    pub map: HookMap,
+    /// The creator whose event it is.
+    pub creator: String,
+    /// The chat platform whose triggers and alerts see it (a reply goes to that chat).
+    pub platform: crate::event::Platform,
+}
+
+impl HookSettings {
+    pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
+
+    fn default_max_body_bytes() -> usize {
+        Self::DEFAULT_MAX_BODY_BYTES
+    }
+}
+
+/// How a hook's request proves it comes from the service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum HookVerify {
+    /// A header holding the hex HMAC-SHA256 of the raw body under the secret, after `prefix`
+    /// (`sha256=`) when given.
+    Hmac {
+        header: String,
+        secret_env: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        prefix: Option<String>,
+    },
+    /// A field of the delivery's JSON holding a shared token (Ko-fi's `verification_token`).
+    TokenField { field: String, secret_env: String },
+}
+
+impl HookVerify {
+    /// The environment variable holding the secret or token.
+    pub fn secret_env(&self) -> &str {
+        match self {
+            HookVerify::Hmac { secret_env, .. } | HookVerify::TokenField { secret_env, .. } => {
+                secret_env
+            }
+        }
+    }
+}
+
+/// The services whose deliveries a hook can map into events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HookMap {
+    /// Ko-fi: a form field `data` holding the JSON; donations, subscriptions, commissions and shop
+    /// orders become `tip` events.
+    Kofi,
 }
 
 impl SystemConfig {

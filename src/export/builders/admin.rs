@@ -242,14 +242,46 @@ pub(super) fn integrations(inputs: &Inputs<'_>) -> Body {
             })
         })
         .collect();
-    body(json!({
+    let mut out = json!({
         "credentials": creds,
         "discord": {
             "token_env": discord.token_env,
             "token_set": discord.token_env.as_deref().is_some_and(is_set),
             "guilds": guilds,
         },
-    }))
+    });
+    // Webhooks out and in, by name: their secret variables, never their URLs (a URL may hold a
+    // token of its own).
+    let webhooks = &inputs.config.posting.webhooks;
+    if !webhooks.is_empty() {
+        out["webhooks"] = webhooks
+            .iter()
+            .map(|(name, w)| {
+                json!({
+                    "name": name,
+                    "events": w.events.iter().map(|e| e.as_str()).collect::<Vec<_>>(),
+                    "secret_env": w.secret_env,
+                    "secret_set": is_set(&w.secret_env),
+                })
+            })
+            .collect();
+    }
+    let hooks = &inputs.config.system.hooks;
+    if !hooks.is_empty() {
+        out["hooks"] = hooks
+            .iter()
+            .map(|(name, h)| {
+                json!({
+                    "name": name,
+                    "creator": h.creator,
+                    "platform": h.platform.as_str(),
+                    "secret_env": h.verify.secret_env(),
+                    "secret_set": is_set(h.verify.secret_env()),
+                })
+            })
+            .collect();
+    }
+    body(out)
 }
 
 pub(super) fn permissions(inputs: &Inputs<'_>) -> Body {

@@ -213,6 +213,14 @@ pub(super) fn runtime_snapshot(inputs: &Inputs<'_>) -> Result<Body, ExportError>
             "rate_limited": s.rate_limited,
             "unrouted": s.unrouted,
         }))).collect::<serde_json::Map<_, _>>(),
+        "hooks": rt.hooks.iter().map(|(name, c)| (name.clone(), json!({
+            "accepted": c.accepted,
+            "duplicates": c.duplicates,
+            "unauthorized": c.unauthorized,
+            "too_large": c.too_large,
+            "malformed": c.malformed,
+            "unavailable": c.unavailable,
+        }))).collect::<serde_json::Map<_, _>>(),
         "captures": rt.captures.iter().map(|c| json!({
             "creator": c.creator,
             "state": serde_json::to_value(c.state).unwrap_or(Value::Null),

@@ -285,7 +285,7 @@ impl WebhookReceiver {
         self.loaded
             .get_or_init(|| async {
                 let since = (now - REPLAY_WINDOW).timestamp_millis();
-                let kept = door.deliveries.recent(KICK, since).await;
+                let kept = door.deliveries.recent(KICK.as_str(), since).await;
                 let mut seen = lock(&self.seen);
                 for id in &kept {
                     seen.insert(id);
@@ -362,7 +362,7 @@ impl WebhookReceiver {
                 let at_ms = received.timestamp_millis();
                 door.deliveries
                     .accepted(
-                        KICK,
+                        KICK.as_str(),
                         message_id.to_owned(),
                         at_ms,
                         at_ms - REPLAY_WINDOW.num_milliseconds(),
