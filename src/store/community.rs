@@ -665,12 +665,16 @@ mod tests {
         let writer = StoreWriter::spawn(&path, 16).unwrap();
         // p0 stays open; p1..p5 are voted on and closed in turn.
         writer.blocking_send(open(1_000, "p0")).unwrap();
-        writer.blocking_send(vote(1_500, "p0", "ann", "nuts")).unwrap();
+        writer
+            .blocking_send(vote(1_500, "p0", "ann", "nuts"))
+            .unwrap();
         for n in 1..=5 {
             let ms = 10_000 * n;
             let poll = format!("p{n}");
             writer.blocking_send(open(ms, &poll)).unwrap();
-            writer.blocking_send(vote(ms + 1, &poll, "bob", "fruit")).unwrap();
+            writer
+                .blocking_send(vote(ms + 1, &poll, "bob", "fruit"))
+                .unwrap();
             writer
                 .blocking_send(close(ms + 2, &poll, &[0, 0, 1], None))
                 .unwrap();

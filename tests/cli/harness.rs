@@ -444,7 +444,7 @@ impl Test {
 /// Waits for `child` to exit and returns its status; kills it and fails after `limit`.
 pub fn exit_within(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
     let deadline = std::time::Instant::now() + limit;
-    let status = wait_for("ss to exit", limit, || {
+    wait_for("ss to exit", limit, || {
         let status = child.try_wait().expect("waiting for ss");
         if status.is_none() && std::time::Instant::now() + POLL >= deadline {
             let _ = child.kill();
@@ -452,8 +452,7 @@ pub fn exit_within(child: &mut std::process::Child, limit: Duration) -> std::pro
             panic!("ss did not exit within {limit:?}");
         }
         status
-    });
-    status
+    })
 }
 
 /// Waits for `child` to exit and returns its exit code; kills it and fails after `limit`.
