@@ -11,6 +11,7 @@
 //! counted and nothing is stored; a body over the limit gets 413.
 
 use crate::harness::{Spawned, Test, store_count, until_within};
+use crate::http::free_port;
 use crate::polls::stop;
 use crate::run_twitch::twitch_root;
 use crate::twitch_server::{ServerOptions, TwitchServer};
@@ -248,15 +249,6 @@ async fn a_failing_webhook_shows_its_error_in_jobs_and_is_retried() {
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(webhook_row(&t).0, 0);
     assert!(receiver.lock().unwrap().taken.is_empty());
-}
-
-/// A free loopback port for the runtime's HTTP server.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// The Twitch root with a Ko-fi hook on the HTTP server at `http`, and a trigger thanking tips.
