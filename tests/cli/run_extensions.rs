@@ -318,8 +318,8 @@ async fn replay_re_applies_recorded_answers_and_live_shows_the_differences() {
     assert!(
         recorded
             .stdout
-            .starts_with("no differences: 6 replayed actions match the 6 recorded"),
-        "three calls and their three answers: {}",
+            .starts_with("no differences: 7 replayed actions match the 7 recorded"),
+        "three calls, their three answers and the demo's chat validation: {}",
         recorded.stdout
     );
     let live = t.run(&[
