@@ -92,3 +92,6 @@ impl Extensions {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests;

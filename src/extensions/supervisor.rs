@@ -445,6 +445,12 @@ async fn life(
             () = sleep_until(next_deadline), if next_deadline.is_some() => {
                 let now = Instant::now();
                 let due: Vec<u64> = pending.iter().filter(|(_, p)| p.deadline <= now).map(|(id, _)| *id).collect();
+                unanswered += due.len() as u32;
+                let hung = unanswered >= HUNG_AFTER;
+                if hung {
+                    // Not ready from before its callers hear of the timeout.
+                    stats.ready.store(false, Relaxed);
+                }
                 for id in due {
                     if let Some(p) = pending.remove(&id) {
                         let _ = p.reply.send(Err(CallError::Timeout(def.budget_ms)));
@@ -454,9 +460,8 @@ async fn life(
                     }
                     expired.0.push_back(id);
                     expired.1.insert(id);
-                    unanswered += 1;
                 }
-                if unanswered >= HUNG_AFTER {
+                if hung {
                     let why = format!("it hangs: {unanswered} calls in a row got no answer within {} ms", def.budget_ms);
                     fail_all(&mut pending, CallError::Stopped(why.clone()));
                     break Ended::Failed(why);
