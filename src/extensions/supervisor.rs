@@ -126,7 +126,18 @@ impl Extension {
     ) -> Result<Vec<protocol::Effect>, CallError> {
         let stats = &self.stats;
         stats.calls.fetch_add(1, Relaxed);
-        let result = self.call_inner(event, trigger, input).await;
+        let result = match self.call_inner(event, trigger, input).await {
+            // The fence: nothing answered after shutdown began goes on.
+            Ok(_) if self.shutdown.is_cancelled() => {
+                stats.refuse(
+                    &self.def.name,
+                    Refusal::AfterShutdown,
+                    "answered after shutdown began",
+                );
+                Err(CallError::Cancelled)
+            }
+            result => result,
+        };
         match &result {
             Ok(_) => {
                 stats.answered.fetch_add(1, Relaxed);
@@ -154,15 +165,6 @@ impl Extension {
                     effect.kind().name()
                 ),
             );
-        }
-        // The fence: nothing answered after shutdown began goes on.
-        if self.shutdown.is_cancelled() {
-            stats.refuse(
-                &self.def.name,
-                Refusal::AfterShutdown,
-                "answered after shutdown began",
-            );
-            return Err(CallError::Cancelled);
         }
         Ok(allowed)
     }

@@ -270,6 +270,11 @@ pub(super) async fn drain(
                     "creators.json or platforms.json changed: restart `ss run` to apply source changes."
                 );
             }
+            if next.extensions != started_with.extensions {
+                tracing::warn!(
+                    "extensions.json changed: restart `ss run` to start the extensions as declared now."
+                );
+            }
             pipeline.reload(&next, telemetry).await?;
         }
         // Extensions' answers first (few, bounded by the calls in flight, and late ones are worth
