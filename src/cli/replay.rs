@@ -176,10 +176,12 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<Outcome> {
                 .context("starting the extensions")?;
             replay = replay.with_answers(Box::new(LiveAnswers(live)));
         }
-        (ExtensionAnswers::Recorded, Input::Store(path)) => {
+        // Read only when a trigger calls an extension: a big store's actions are not read twice
+        // for nothing.
+        (ExtensionAnswers::Recorded, Input::Store(path)) if config.triggers.calls_extensions() => {
             replay = replay.with_answers(Box::new(replay::Recorded::from_store(path, &filter)?));
         }
-        // A file of events carries no recorded answers.
+        // A file of events carries no recorded answers; without extension calls none is asked for.
         (ExtensionAnswers::Recorded, _) => {}
     }
     let bar = Bar::new();

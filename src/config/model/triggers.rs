@@ -36,6 +36,14 @@ pub struct TriggersConfig {
 }
 
 impl TriggersConfig {
+    /// Whether any trigger calls an extension.
+    pub fn calls_extensions(&self) -> bool {
+        self.triggers
+            .values()
+            .flatten()
+            .any(|def| matches!(def.action, ActionDef::Extension { .. }))
+    }
+
     /// Every creator any section names, each once, in order.
     pub fn creators(&self) -> std::collections::BTreeSet<&String> {
         self.triggers
