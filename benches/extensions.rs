@@ -131,7 +131,7 @@ fn bench(c: &mut Criterion) {
     group.bench_function("one_call", |b| {
         b.iter(|| {
             let actions = runtime
-                .block_on(extensions.call(&calls[0], &events[0]))
+                .block_on(extensions.call(&calls[0], Some(&events[0])))
                 .unwrap();
             assert_eq!(actions.len(), 1);
         })
@@ -141,10 +141,10 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             runtime.block_on(async {
                 let (a, b, c, d) = tokio::join!(
-                    extensions.call(&calls[0], &events[0]),
-                    extensions.call(&calls[1], &events[1]),
-                    extensions.call(&calls[2], &events[2]),
-                    extensions.call(&calls[3], &events[3]),
+                    extensions.call(&calls[0], Some(&events[0])),
+                    extensions.call(&calls[1], Some(&events[1])),
+                    extensions.call(&calls[2], Some(&events[2])),
+                    extensions.call(&calls[3], Some(&events[3])),
                 );
                 for r in [a, b, c, d] {
                     assert_eq!(r.unwrap().len(), 1);

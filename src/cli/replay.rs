@@ -138,7 +138,7 @@ impl replay::Answers for LiveAnswers {
     fn answer(
         &mut self,
         call: &crate::actions::Action,
-        event: &crate::event::ChatEvent,
+        event: Option<&crate::event::ChatEvent>,
     ) -> Vec<crate::actions::Action> {
         self.0.call(call, event).unwrap_or_else(|e| {
             tracing::warn!(cause = %call.cause(), "An extension call gave no answer: {e}");

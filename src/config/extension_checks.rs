@@ -1,11 +1,11 @@
 //! Semantic checks of extensions.json and of the triggers that call extensions: what a schema
 //! cannot say (two extensions with one name, an environment variable name passed twice, a
-//! trigger calling an extension that is not declared or is disabled, an extension allowed no
+//! trigger or timer calling an extension that is not declared or is disabled, an extension allowed no
 //! effect at all).
 
 use super::community_checks::Problem;
 use super::files::ConfigKind;
-use super::model::{ActionDef, ExtensionsConfig, TriggersConfig};
+use super::model::{ActionDef, ExtensionsConfig, TimerAction, TriggersConfig};
 use super::spans::escape_token;
 use std::collections::HashSet;
 
@@ -41,34 +41,52 @@ pub fn extensions(config: &ExtensionsConfig) -> Vec<Problem> {
     out
 }
 
-/// A trigger's `{"type": "extension", "name": ...}` must name an enabled extension.
+/// A trigger's or timer's `{"type": "extension", "name": ...}` must name an enabled extension.
 pub fn triggers(triggers: &TriggersConfig, config: &ExtensionsConfig) -> Vec<Problem> {
-    let mut out = Vec::new();
-    for (creator, defs) in &triggers.triggers {
-        for (i, def) in defs.iter().enumerate() {
-            let ActionDef::Extension { name, .. } = &def.action else {
-                continue;
-            };
-            if config.get(name).is_none() {
-                let declared = config.extensions.iter().any(|e| &e.name == name);
-                out.push(Problem {
-                    kind: ConfigKind::Triggers,
-                    pointer: format!("/triggers/{}/{i}/action/name", escape_token(creator)),
-                    message: if declared {
-                        format!(
-                            "extension {name:?} is disabled in extensions.json; enable it or remove this trigger"
-                        )
-                    } else {
-                        let known: Vec<&str> =
-                            config.extensions.iter().map(|e| e.name.as_str()).collect();
-                        format!(
-                            "no extension {name:?} in extensions.json (declared: {known:?}); declare it there or fix the name"
-                        )
-                    },
-                    warning: false,
-                });
+    let calls = triggers.triggers.iter().flat_map(|(creator, defs)| {
+        defs.iter()
+            .enumerate()
+            .filter_map(move |(i, def)| match &def.action {
+                ActionDef::Extension { name, .. } => Some((
+                    format!("/triggers/{}/{i}/action/name", escape_token(creator)),
+                    name,
+                )),
+                _ => None,
+            })
+    });
+    let timer_calls = triggers.timers.iter().flat_map(|(creator, timers)| {
+        timers
+            .iter()
+            .enumerate()
+            .filter_map(move |(i, timer)| match &timer.action {
+                TimerAction::Extension { name, .. } => Some((
+                    format!("/timers/{}/{i}/action/name", escape_token(creator)),
+                    name,
+                )),
+                _ => None,
+            })
+    });
+    calls
+        .chain(timer_calls)
+        .filter(|(_, name)| config.get(name).is_none())
+        .map(|(pointer, name)| {
+            let declared = config.extensions.iter().any(|e| &e.name == name);
+            Problem {
+                kind: ConfigKind::Triggers,
+                pointer,
+                message: if declared {
+                    format!(
+                        "extension {name:?} is disabled in extensions.json; enable it or remove this call"
+                    )
+                } else {
+                    let known: Vec<&str> =
+                        config.extensions.iter().map(|e| e.name.as_str()).collect();
+                    format!(
+                        "no extension {name:?} in extensions.json (declared: {known:?}); declare it there or fix the name"
+                    )
+                },
+                warning: false,
             }
-        }
-    }
-    out
+        })
+        .collect()
 }

@@ -37,7 +37,7 @@ impl Blocking {
     }
 
     /// Calls the extension the action `call` names and waits for its answer.
-    pub fn call(&self, call: &Action, event: &ChatEvent) -> Result<Vec<Action>, CallError> {
+    pub fn call(&self, call: &Action, event: Option<&ChatEvent>) -> Result<Vec<Action>, CallError> {
         self.runtime.block_on(self.extensions.call(call, event))
     }
 }

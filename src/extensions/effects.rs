@@ -8,55 +8,64 @@ use crate::actions::{Action, ActionKind, extension_trigger_id};
 use crate::event::ChatEvent;
 
 /// The actions `effects` (already checked against the declaration) ask for, for the extension
-/// action `call` fired by `event`.
-pub fn actions(call: &Action, event: &ChatEvent, effects: Vec<Effect>) -> Vec<Action> {
+/// action `call` fired by `event` (none for a timer's tick), and the effects about the event's
+/// author that cannot be applied without one.
+pub fn actions(
+    call: &Action,
+    event: Option<&ChatEvent>,
+    effects: Vec<Effect>,
+) -> (Vec<Action>, Vec<Effect>) {
     let channel = match &call.kind {
         ActionKind::Extension { channel, .. } => channel.clone(),
-        _ => event.channel.to_string(),
+        _ => event.map(|e| e.channel.to_string()).unwrap_or_default(),
     };
-    let author = &event.author;
-    effects
+    let mut authorless = Vec::new();
+    let actions = effects
         .into_iter()
-        .map(|effect| {
-            let kind = match effect {
-                Effect::Say { text } => ActionKind::Say {
+        .filter_map(|effect| {
+            let kind = match (effect, event.map(|e| &e.author)) {
+                (Effect::Say { text }, _) => ActionKind::Say {
                     channel: channel.clone(),
                     text,
                 },
-                Effect::Reply { text } => ActionKind::Reply {
+                (Effect::Reply { text }, _) => ActionKind::Reply {
                     channel: channel.clone(),
                     text,
                 },
-                Effect::Announce { text } => ActionKind::Announce {
+                (Effect::Announce { text }, _) => ActionKind::Announce {
                     channel: channel.clone(),
                     text,
                 },
-                Effect::Tally { tally, amount } => ActionKind::Tally {
+                (Effect::Tally { tally, amount }, Some(author)) => ActionKind::Tally {
                     tally,
                     amount: amount.unwrap_or(1),
                     user_id: author.id.to_string(),
                 },
-                Effect::Score { board, points } => ActionKind::Score {
+                (Effect::Score { board, points }, Some(author)) => ActionKind::Score {
                     board,
                     points: points.unwrap_or(1),
                     user_id: author.id.to_string(),
                     user_name: author.display_name.to_string(),
                 },
-                Effect::Timeout { seconds, reason } => ActionKind::Timeout {
+                (Effect::Timeout { seconds, reason }, Some(author)) => ActionKind::Timeout {
                     channel: channel.clone(),
                     user_id: author.id.to_string(),
                     user_login: author.login.to_string(),
                     seconds,
                     reason,
                 },
-                Effect::Ban { reason } => ActionKind::Ban {
+                (Effect::Ban { reason }, Some(author)) => ActionKind::Ban {
                     channel: channel.clone(),
                     user_id: author.id.to_string(),
                     user_login: author.login.to_string(),
                     reason,
                 },
+                (effect, None) => {
+                    authorless.push(effect);
+                    return None;
+                }
             };
-            Action {
+            Some(Action {
                 trigger_id: extension_trigger_id(&call.trigger_id),
                 creator: call.creator.clone(),
                 platform: call.platform,
@@ -64,7 +73,8 @@ pub fn actions(call: &Action, event: &ChatEvent, effects: Vec<Effect>) -> Vec<Ac
                 at: call.at,
                 kind,
                 thread: call.thread,
-            }
+            })
         })
-        .collect()
+        .collect();
+    (actions, authorless)
 }

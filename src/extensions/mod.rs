@@ -69,9 +69,14 @@ impl Extensions {
         self.by_name.is_empty()
     }
 
-    /// Calls the extension `call` names (an [`ActionKind::Extension`] fired by `event`): the
-    /// actions its answer becomes.
-    pub async fn call(&self, call: &Action, event: &ChatEvent) -> Result<Vec<Action>, CallError> {
+    /// Calls the extension `call` names (an [`ActionKind::Extension`] fired by `event`, or by a
+    /// timer's tick when none): the actions its answer becomes. Effects about the event's author
+    /// (tally, score, timeout, ban) with no event are refused and counted (`no_author`).
+    pub async fn call(
+        &self,
+        call: &Action,
+        event: Option<&ChatEvent>,
+    ) -> Result<Vec<Action>, CallError> {
         let ActionKind::Extension { name, input, .. } = &call.kind else {
             return Ok(Vec::new());
         };
@@ -79,9 +84,22 @@ impl Extensions {
             .by_name
             .get(name)
             .ok_or_else(|| CallError::Unknown(name.clone()))?;
-        let event_json = serde_json::to_value(event).unwrap_or_default();
+        let event_json = event
+            .map(|e| serde_json::to_value(e).unwrap_or_default())
+            .unwrap_or_default();
         let effects = extension.call(event_json, &call.trigger_id, input).await?;
-        Ok(effects::actions(call, event, effects))
+        let (actions, authorless) = effects::actions(call, event, effects);
+        for effect in authorless {
+            extension.stats.refuse(
+                name,
+                stats::Refusal::NoAuthor,
+                &format!(
+                    "effect {:?} is about the event's author, and a timer's call has none",
+                    effect.kind().name()
+                ),
+            );
+        }
+        Ok(actions)
     }
 
     /// Every extension's counters, by name.

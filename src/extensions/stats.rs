@@ -25,6 +25,9 @@ pub enum Refusal {
     Busy,
     /// An answer naming no call that was made.
     UnknownId,
+    /// An effect about the event's author (tally, score, timeout, ban) for a call with no event
+    /// (a timer's).
+    NoAuthor,
 }
 
 impl Refusal {
@@ -37,6 +40,7 @@ impl Refusal {
             Refusal::AfterShutdown => "after_shutdown",
             Refusal::Busy => "busy",
             Refusal::UnknownId => "unknown_id",
+            Refusal::NoAuthor => "no_author",
         }
     }
 }
@@ -147,7 +151,8 @@ pub struct ExtensionView {
     pub failed: u64,
     /// Answers refused for coming after their deadline (also in `refused.late`).
     pub late: u64,
-    /// Refusals by reason: late, old_epoch, invalid, not_allowed, after_shutdown, busy, unknown_id.
+    /// Refusals by reason: late, old_epoch, invalid, not_allowed, after_shutdown, busy,
+    /// unknown_id, no_author.
     pub refused: BTreeMap<&'static str, u64>,
     pub restarts: u64,
     /// Raised at every start of the child: 1 for the first.

@@ -33,7 +33,7 @@ pub(super) fn spawn(
             let answers = answers.clone();
             let shutdown = shutdown.clone();
             inner.spawn(async move {
-                let actions = match extensions.call(&call.action, &call.event).await {
+                let actions = match extensions.call(&call.action, call.event.as_ref()).await {
                     Ok(actions) => actions,
                     Err(CallError::Cancelled) => return,
                     Err(e) => {

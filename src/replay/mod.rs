@@ -149,8 +149,8 @@ pub struct Summary {
 
 /// Where a replay takes what an extension call answered.
 pub trait Answers {
-    /// The actions the extension call `call`, fired by `event`, answered.
-    fn answer(&mut self, call: &Action, event: &ChatEvent) -> Vec<Action>;
+    /// The actions the extension call `call`, fired by `event` (none for a tick), answered.
+    fn answer(&mut self, call: &Action, event: Option<&ChatEvent>) -> Vec<Action>;
 }
 
 /// What the live runs recorded that each extension call answered.
@@ -181,7 +181,7 @@ impl Recorded {
 }
 
 impl Answers for Recorded {
-    fn answer(&mut self, call: &Action, _event: &ChatEvent) -> Vec<Action> {
+    fn answer(&mut self, call: &Action, _event: Option<&ChatEvent>) -> Vec<Action> {
         self.by_call
             .remove(&(
                 call.creator.clone(),
@@ -240,16 +240,7 @@ impl Replay {
                     return Ok(());
                 };
                 if self.filter.selects_event(&event) {
-                    if let Some(answers) = &mut self.answers {
-                        let answered: Vec<Action> = actions
-                            .iter()
-                            .filter(|a| {
-                                matches!(a.kind, crate::actions::ActionKind::Extension { .. })
-                            })
-                            .flat_map(|call| answers.answer(call, &event))
-                            .collect();
-                        actions.extend(answered);
-                    }
+                    self.answer(&mut actions, Some(&event));
                     self.summary.events_selected += 1;
                     self.summary.actions += actions.len() as u64;
                     out.event(&event, &actions)?;
@@ -259,6 +250,7 @@ impl Replay {
                 self.summary.ticks_read += 1;
                 let mut actions = self.core.tick(&tick);
                 actions.retain(|a| self.filter.selects_action(a));
+                self.answer(&mut actions, None);
                 if !actions.is_empty() {
                     self.summary.actions += actions.len() as u64;
                     out.tick(&tick, &actions)?;
@@ -276,6 +268,18 @@ impl Replay {
             }
         }
         Ok(())
+    }
+
+    /// Appends what the extension calls among `actions` answered.
+    fn answer(&mut self, actions: &mut Vec<Action>, event: Option<&ChatEvent>) {
+        if let Some(answers) = &mut self.answers {
+            let answered: Vec<Action> = actions
+                .iter()
+                .filter(|a| matches!(a.kind, crate::actions::ActionKind::Extension { .. }))
+                .flat_map(|call| answers.answer(call, event))
+                .collect();
+            actions.extend(answered);
+        }
     }
 
     pub fn summary(&self) -> &Summary {

@@ -258,20 +258,28 @@ fn a_trigger_calling_an_undeclared_or_disabled_extension_is_an_error_with_its_pl
         "\"triggers\": {\n    \"demo\": [",
         "\"triggers\": {\n    \"demo\": [\n      {\"id\": \"roll\", \"kind\": \"command\", \"command\": \"!roll\", \"action\": {\"type\": \"extension\", \"name\": \"dice\"}},\n      {\"id\": \"ask\", \"kind\": \"command\", \"command\": \"!ask\", \"action\": {\"type\": \"extension\", \"name\": \"oracle\"}},",
         1,
+    ).replacen(
+        "\"triggers\": {",
+        "\"timers\": {\"demo\": [{\"id\": \"hourly\", \"every_s\": 3600, \"action\": {\"type\": \"extension\", \"name\": \"clock\"}}]},\n  \"triggers\": {",
+        1,
     );
     t.write("runtime/config/triggers.json", &triggers);
     let out = t.run(&["validate-config"]);
     out.status(1);
     let stdout = out.stdout_in(&t);
     assert!(
-        stdout.contains("triggers.json:4:")
+        stdout.contains("triggers.json:5:")
             && stdout.contains(
-                "/triggers/demo/0/action/name: extension \"dice\" is disabled in extensions.json"
+                "/triggers/demo/0/action/name: extension \"dice\" is disabled in extensions.json; enable it or remove this call"
             ),
         "{stdout}"
     );
     assert!(
         stdout.contains("/triggers/demo/1/action/name: no extension \"oracle\" in extensions.json (declared: [\"dice\"])"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("/timers/demo/0/action/name: no extension \"clock\" in extensions.json"),
         "{stdout}"
     );
 }

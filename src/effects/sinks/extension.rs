@@ -15,11 +15,12 @@ use tokio::sync::mpsc;
 /// Calls waiting for the extension worker.
 pub const EXTENSION_QUEUE: usize = 256;
 
-/// One call for the worker: the extension action and the event that fired it.
+/// One call for the worker: the extension action and the event that fired it (none for a
+/// timer's tick).
 #[derive(Debug)]
 pub struct ExtensionCall {
     pub action: Action,
-    pub event: ChatEvent,
+    pub event: Option<ChatEvent>,
 }
 
 #[derive(Default)]
@@ -33,8 +34,8 @@ impl ExtensionSink {
         ExtensionSink { worker }
     }
 
-    /// Records the call; hands it to the worker when an event caused it (a tick has no event to
-    /// send, so nothing is called).
+    /// Records the call and hands it, with the event that caused it (none for a tick), to the
+    /// worker.
     pub fn accept(
         &self,
         action: Action,
@@ -42,13 +43,10 @@ impl ExtensionSink {
         ops: &mut Vec<WriteOp>,
     ) -> Routed {
         ops.push(WriteOp::action(action.clone()));
-        let Some(event) = cause else {
-            return Routed::Done;
-        };
         let queued = self.worker.as_ref().is_some_and(|tx| {
             tx.try_send(ExtensionCall {
                 action,
-                event: event.clone(),
+                event: cause.cloned(),
             })
             .is_ok()
         });
