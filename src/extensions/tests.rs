@@ -280,3 +280,57 @@ async fn a_call_without_an_event_sends_null_and_is_answered() {
         }]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_node_example_counts_words_in_its_own_state_and_answers_words() {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let def = ExtensionDef {
+        name: "wordcount".into(),
+        enabled: true,
+        command: vec!["node".into(), "examples/extensions/wordcount.js".into()],
+        env: vec!["PATH".into()],
+        cwd: None,
+        budget_ms: 5000,
+        memory_mb: None,
+        cpu_s: None,
+        max_in_flight: 4,
+        effects: vec![ExtensionEffect::Reply, ExtensionEffect::Tally],
+    };
+    let shutdown = CancellationToken::new();
+    let (extension, _task) = Extension::start(
+        def,
+        repo.to_path_buf(),
+        Arc::new(AtomicU64::new(1)),
+        shutdown.clone(),
+    );
+    let event = |text: &str| {
+        json!({"message_id": "m", "text": text,
+               "author": {"id": "1", "login": "ann", "display_name": "Ann"}})
+    };
+    let first = extension
+        .call(event("hello there chat"), "words", &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        first,
+        [super::protocol::Effect::Tally {
+            tally: "words".into(),
+            amount: Some(3)
+        }]
+    );
+    extension
+        .call(event("two more"), "words", &Default::default())
+        .await
+        .unwrap();
+    let asked = extension
+        .call(event("!words"), "words", &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        asked,
+        [super::protocol::Effect::Reply {
+            text: "Ann: 5 words so far".into()
+        }]
+    );
+    shutdown.cancel();
+}
