@@ -52,6 +52,9 @@
 //!   `.env.example`, `.gitignore`, the folders.
 //! - [`imports`]: what other bots export (quotes: Firebot's CSV export and database, CSV, JSON),
 //!   read into the runtime's types for `ss quotes import`.
+//! - [`extensions`]: extensions in any language: one supervised child process per declaration,
+//!   JSON lines, budgets and resource limits, and the fence that refuses late, old or unallowed
+//!   answers.
 //! - [`obs`]: OBS over obs-websocket v5: one connection per configured OBS, its requests (scenes,
 //!   sources, inputs, replay buffer, chapters, stream) and its health.
 //! - [`http_out`]: outgoing HTTP of senders and platform side calls (client, form, errors).
@@ -88,6 +91,7 @@ pub mod effects;
 pub mod engine;
 pub mod event;
 pub mod export;
+pub mod extensions;
 pub mod guards;
 pub mod hooks;
 pub mod http;

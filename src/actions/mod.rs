@@ -229,6 +229,19 @@ pub enum ActionKind {
     },
     /// A request to the creator's OBS, its templates filled.
     Obs { call: ObsCall },
+    /// A call of the extension `name` with `input`. What it answers is recorded as actions of
+    /// their own with the same cause and the trigger id `{trigger_id}/extension`
+    /// ([`extension_trigger_id`]), so a replay can take them from the recording.
+    Extension {
+        channel: String,
+        name: String,
+        input: serde_json::Map<String, serde_json::Value>,
+    },
+}
+
+/// The trigger id of the actions an extension answered for the trigger `trigger_id`.
+pub fn extension_trigger_id(trigger_id: &str) -> String {
+    format!("{trigger_id}/extension")
 }
 
 /// What a standings command asks.
@@ -293,6 +306,7 @@ impl ActionKind {
             ActionKind::Link { .. } => "link",
             ActionKind::Unlink { .. } => "unlink",
             ActionKind::Obs { .. } => "obs",
+            ActionKind::Extension { .. } => "extension",
         }
     }
 }

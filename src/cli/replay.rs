@@ -113,9 +113,38 @@ pub struct Args {
     #[arg(long, requires = "html")]
     pub no_remote_images: bool,
 
+    /// What extension calls answer: `recorded` (what the live run recorded they answered, so a
+    /// diff stays empty) or `live` (call the extensions of extensions.json again, to try a new
+    /// version of one against recorded chat).
+    #[arg(long, value_enum, default_value_t = ExtensionAnswers::Recorded)]
+    pub extensions: ExtensionAnswers,
+
     /// Format of the --diff and --stats reports.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+}
+
+/// Where `ss replay` takes extensions' answers from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExtensionAnswers {
+    Recorded,
+    Live,
+}
+
+/// `--extensions live`: each call made again, synchronously.
+struct LiveAnswers(crate::extensions::blocking::Blocking);
+
+impl replay::Answers for LiveAnswers {
+    fn answer(
+        &mut self,
+        call: &crate::actions::Action,
+        event: Option<&crate::event::ChatEvent>,
+    ) -> Vec<crate::actions::Action> {
+        self.0.call(call, event).unwrap_or_else(|e| {
+            tracing::warn!(cause = %call.cause(), "An extension call gave no answer: {e}");
+            Vec::new()
+        })
+    }
 }
 
 fn platform_names() -> clap::builder::PossibleValuesParser {
@@ -141,6 +170,20 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<Outcome> {
     .with_moderation(ModerationRegistry::compile(&config.moderation)?);
     let mut replay =
         Replay::new(core, filter.clone()).with_max_line_bytes(config.system.limits.max_line_bytes);
+    match (args.extensions, &input) {
+        (ExtensionAnswers::Live, _) => {
+            let live = crate::extensions::blocking::Blocking::start(root, &config.extensions)
+                .context("starting the extensions")?;
+            replay = replay.with_answers(Box::new(LiveAnswers(live)));
+        }
+        // Read only when a trigger calls an extension: a big store's actions are not read twice
+        // for nothing.
+        (ExtensionAnswers::Recorded, Input::Store(path)) if config.triggers.calls_extensions() => {
+            replay = replay.with_answers(Box::new(replay::Recorded::from_store(path, &filter)?));
+        }
+        // A file of events carries no recorded answers; without extension calls none is asked for.
+        (ExtensionAnswers::Recorded, _) => {}
+    }
     let bar = Bar::new();
     let mut warned = Warned {
         file: input.path().display().to_string(),

@@ -17,11 +17,12 @@ pub enum ConfigKind {
     Posting,
     Moderation,
     Obs,
+    Extensions,
 }
 
 impl ConfigKind {
     /// Every kind that lives in `runtime/config/`, in the order they are checked.
-    pub const RUNTIME: [ConfigKind; 9] = [
+    pub const RUNTIME: [ConfigKind; 10] = [
         ConfigKind::System,
         ConfigKind::Creators,
         ConfigKind::Platforms,
@@ -31,6 +32,7 @@ impl ConfigKind {
         ConfigKind::Posting,
         ConfigKind::Moderation,
         ConfigKind::Obs,
+        ConfigKind::Extensions,
     ];
 
     /// The schema name, as `--schema` takes it.
@@ -45,6 +47,7 @@ impl ConfigKind {
             ConfigKind::Posting => "posting",
             ConfigKind::Moderation => "moderation",
             ConfigKind::Obs => "obs",
+            ConfigKind::Extensions => "extensions",
         }
     }
 
@@ -80,6 +83,9 @@ impl ConfigKind {
                 include_str!("../../schemas/config/moderation.schema.json")
             }
             ConfigKind::Obs => include_str!("../../schemas/config/obs.schema.json"),
+            ConfigKind::Extensions => {
+                include_str!("../../schemas/config/extensions.schema.json")
+            }
         }
     }
 

@@ -7,6 +7,7 @@
 
 pub mod comments;
 mod community_checks;
+mod extension_checks;
 pub mod files;
 pub mod model;
 pub mod platform;
@@ -39,6 +40,7 @@ pub struct Config {
     pub posting: PostingConfig,
     pub moderation: ModerationConfig,
     pub obs: ObsConfig,
+    pub extensions: ExtensionsConfig,
 }
 
 /// Why a config could not be loaded.

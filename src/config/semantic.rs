@@ -21,6 +21,17 @@ pub struct Finding {
     pub warning: bool,
 }
 
+impl From<super::community_checks::Problem> for Finding {
+    fn from(p: super::community_checks::Problem) -> Finding {
+        Finding {
+            kind: p.kind,
+            pointer: p.pointer,
+            message: p.message,
+            warning: p.warning,
+        }
+    }
+}
+
 struct Findings(Vec<Finding>);
 
 impl Findings {
@@ -74,12 +85,7 @@ pub fn check(
             creators,
         ));
     }
-    out.0.extend(daily.into_iter().map(|p| Finding {
-        kind: p.kind,
-        pointer: p.pointer,
-        message: p.message,
-        warning: p.warning,
-    }));
+    out.0.extend(daily.into_iter().map(Finding::from));
     if known.contains(&ConfigKind::Discord) {
         let creators = known
             .contains(&ConfigKind::Creators)
@@ -122,6 +128,20 @@ pub fn check(
         // The runtime root holds runtime/state; without it only an absolute path can be checked.
         let root = state_dir.and_then(|state| state.parent()?.parent());
         tls_ca_file(&config.system, root, &mut out);
+    }
+    if known.contains(&ConfigKind::Extensions) {
+        out.0.extend(
+            super::extension_checks::extensions(&config.extensions)
+                .into_iter()
+                .map(Finding::from),
+        );
+        if known.contains(&ConfigKind::Triggers) {
+            out.0.extend(
+                super::extension_checks::triggers(&config.triggers, &config.extensions)
+                    .into_iter()
+                    .map(Finding::from),
+            );
+        }
     }
     if known.contains(&ConfigKind::Obs) {
         let creators = known

@@ -263,6 +263,7 @@ fn apply_typed(kind: ConfigKind, text: &str, config: &mut Config) -> serde_json:
         ConfigKind::Posting => config.posting = serde_json::from_str(text)?,
         ConfigKind::Moderation => config.moderation = serde_json::from_str(text)?,
         ConfigKind::Obs => config.obs = serde_json::from_str(text)?,
+        ConfigKind::Extensions => config.extensions = serde_json::from_str(text)?,
     }
     Ok(())
 }
@@ -284,6 +285,7 @@ fn apply_value(
         ConfigKind::Posting => config.posting = from_value(value)?,
         ConfigKind::Moderation => config.moderation = from_value(value)?,
         ConfigKind::Obs => config.obs = from_value(value)?,
+        ConfigKind::Extensions => config.extensions = from_value(value)?,
     }
     Ok(())
 }

@@ -7,10 +7,11 @@
 //! effect means one new sink module and one match arm here.
 
 use super::sinks::{
-    ClipSink, CommandSink, CommunitySink, ModerationSink, ObsSink, OutboxSink, StandingsSink,
-    ValidationSink,
+    ClipSink, CommandSink, CommunitySink, ExtensionSink, ModerationSink, ObsSink, OutboxSink,
+    StandingsSink, ValidationSink,
 };
 use crate::actions::{Action, ActionKind};
+use crate::event::ChatEvent;
 use crate::store::WriteOp;
 
 /// What became of one action.
@@ -36,11 +37,18 @@ pub struct Router {
     pub validation: ValidationSink,
     pub standings: StandingsSink,
     pub obs: ObsSink,
+    pub extensions: ExtensionSink,
 }
 
 impl Router {
-    /// Routes one action; the store writes it needs are appended to `ops`.
-    pub fn route(&self, action: Action, ops: &mut Vec<WriteOp>) -> Routed {
+    /// Routes one action; the store writes it needs are appended to `ops`. `cause` is the event
+    /// that fired it (none for a tick's actions, and for what an extension answered).
+    pub fn route(
+        &self,
+        action: Action,
+        cause: Option<&ChatEvent>,
+        ops: &mut Vec<WriteOp>,
+    ) -> Routed {
         match action.kind {
             ActionKind::Reply { .. }
             | ActionKind::Say { .. }
@@ -76,6 +84,7 @@ impl Router {
             | ActionKind::PointsGive { .. }
             | ActionKind::PointsAdjust { .. } => self.standings.accept(action, ops),
             ActionKind::Obs { .. } => self.obs.accept(action, ops),
+            ActionKind::Extension { .. } => self.extensions.accept(action, cause, ops),
         }
     }
 }

@@ -72,6 +72,8 @@ pub struct RuntimeView {
     pub obs: Vec<crate::obs::status::ObsView>,
     /// The chat trends last published by the run loop (`None` when off or not yet published).
     pub trends: Option<crate::trends::TrendsSnapshot>,
+    /// The extensions (extensions.json) and their counters.
+    pub extensions: Vec<crate::extensions::stats::ExtensionView>,
 }
 
 impl RuntimeView {

@@ -60,6 +60,8 @@ pub struct ExporterParts {
     pub obs: Vec<crate::obs::status::ObsStatus>,
     /// The last chat trends the run loop published.
     pub trends: crate::trends::SharedTrends,
+    /// The extensions and their counters.
+    pub extensions: crate::extensions::Extensions,
 }
 
 impl ExporterParts {
@@ -107,6 +109,7 @@ impl ExporterParts {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .clone(),
+            extensions: self.extensions.views(),
         }
     }
 

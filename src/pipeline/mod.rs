@@ -4,6 +4,7 @@
 pub mod clock;
 pub mod counters;
 pub mod exporter;
+pub mod extensions;
 pub mod http_server;
 pub mod people;
 pub mod process;

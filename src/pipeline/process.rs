@@ -8,7 +8,7 @@
 //! order, so the writer's order is the pipeline's.
 
 use super::counters::RunCounters;
-use crate::actions::Action;
+use crate::actions::{Action, ActionKind};
 use crate::config::Config;
 use crate::effects::router::Router;
 use crate::engine::Core;
@@ -157,7 +157,7 @@ impl Pipeline {
                     "A tick fired actions; recording it with them."
                 );
                 self.ops.push(WriteOp::Tick(tick));
-                self.route(actions);
+                self.route(actions, None);
                 // The tick and its actions commit together: a replay never sees one without the other.
                 self.writer
                     .send(WriteOp::Atomic(std::mem::take(&mut self.ops)))
@@ -180,15 +180,29 @@ impl Pipeline {
         if let Some(trends) = &mut self.trends {
             trends.counts.observe(&event);
         }
+        // Only an extension call takes the event along (its request carries it).
+        let cause = actions
+            .iter()
+            .any(|a| matches!(a.kind, ActionKind::Extension { .. }))
+            .then(|| event.clone());
         if self.chat_log {
             self.ops.push(WriteOp::ChatEvent(Box::new(event)));
         }
-        self.route(actions);
+        self.route(actions, cause.as_ref());
     }
 
-    /// Publishes, counts and routes the actions of one event or tick; their writes are appended to
-    /// `self.ops`.
-    fn route(&mut self, actions: Vec<Action>) {
+    /// What an extension answered for a call (actions caused by the call's event), recorded and
+    /// routed together in one write.
+    pub(super) async fn answered(&mut self, actions: Vec<Action>) -> Result<(), StoreError> {
+        self.route(actions, None);
+        self.writer
+            .send(WriteOp::Atomic(std::mem::take(&mut self.ops)))
+            .await
+    }
+
+    /// Publishes, counts and routes the actions of one event or tick (`cause`: the event); their
+    /// writes are appended to `self.ops`.
+    fn route(&mut self, actions: Vec<Action>, cause: Option<&ChatEvent>) {
         if let Some(feed) = &self.feed {
             for action in &actions {
                 feed.publish("action", action);
@@ -198,7 +212,7 @@ impl Pipeline {
         for action in actions {
             self.counters.count_action(action.kind.type_name());
             // What became of a command is counted by the command sink (`commands`).
-            self.router.route(action, &mut self.ops);
+            self.router.route(action, cause, &mut self.ops);
         }
     }
 
@@ -243,6 +257,7 @@ pub(super) async fn drain(
     pipeline: &mut Pipeline,
     reloads: &mut watch::Receiver<Arc<Config>>,
     operator: &mut mpsc::Receiver<ChatEvent>,
+    answers: &mut mpsc::Receiver<Vec<Action>>,
     telemetry: &Telemetry,
 ) -> Result<(), StoreError> {
     let mut batch = Vec::with_capacity(BATCH);
@@ -255,12 +270,22 @@ pub(super) async fn drain(
                     "creators.json or platforms.json changed: restart `ss run` to apply source changes."
                 );
             }
+            if next.extensions != started_with.extensions {
+                tracing::warn!(
+                    "extensions.json changed: restart `ss run` to start the extensions as declared now."
+                );
+            }
             pipeline.reload(&next, telemetry).await?;
         }
-        // The lane first; an operator's command (the control API) between batches. The loop ends
-        // when the lane closes, whatever operators still hold.
+        // Extensions' answers first (few, bounded by the calls in flight, and late ones are worth
+        // nothing), then the lane; an operator's command (the control API) between batches. The
+        // loop ends when the lane closes, whatever operators and extensions still hold.
         tokio::select! {
             biased;
+            Some(actions) = answers.recv() => {
+                pipeline.answered(actions).await?;
+                continue;
+            }
             received = receiver.recv_many(&mut batch, BATCH) => {
                 if received == 0 {
                     // The lane closed: the run's last trends go out, for the final export.
@@ -321,6 +346,7 @@ mod tests {
                 validation: ValidationSink::new(Default::default()),
                 standings: StandingsSink::new(None, commands),
                 obs: ObsSink::new(crate::obs::Obs::default(), Telemetry::default()),
+                extensions: crate::effects::sinks::ExtensionSink::default(),
             },
             counters: Arc::default(),
             ops: Vec::new(),

@@ -27,8 +27,8 @@ use crate::config::Config;
 use crate::config::secrets::Secrets;
 use crate::effects::router::Router;
 use crate::effects::sinks::{
-    ClipSink, CommandSink, CommunitySink, ModerationSink, ObsSink, OutboxSink, StandingsSink,
-    Validated, ValidationSink,
+    ClipSink, CommandSink, CommunitySink, ExtensionSink, ModerationSink, ObsSink, OutboxSink,
+    StandingsSink, Validated, ValidationSink,
 };
 use crate::lanes::DataLane;
 use crate::routing::Routing;
@@ -145,6 +145,9 @@ pub async fn run(
         shutdown: &shutdown,
         tasks: &tasks,
     });
+    // Each enabled extension: its child and supervisor (stopped at shutdown, calls cancelled).
+    let (extensions, extension_tasks) =
+        crate::extensions::Extensions::start(root, &config.extensions, &shutdown);
     let stored = Arc::new(supervisor::Stored::read(&readers).await);
     // How moderation commands were settled, into the audit; ends when the last source stops.
     let (receipts, receipts_rx) = Receipts::channel();
@@ -253,6 +256,7 @@ pub async fn run(
             captures: clips.views(),
             obs: obs.statuses(),
             trends: trends.clone(),
+            extensions: extensions.clone(),
         },
         &tasks,
     );
@@ -261,6 +265,17 @@ pub async fn run(
     let commands = supervisor.commands(counters.commands.clone(), telemetry.clone());
     let standings =
         super::standings::spawn(readers.clone(), commands.clone(), config_rx.clone(), &tasks);
+    // Extension calls go to their worker, and their answers come back to the run loop.
+    let (extension_calls, extension_calls_rx) =
+        tokio::sync::mpsc::channel(crate::effects::sinks::extension::EXTENSION_QUEUE);
+    let (answers, mut answers_rx) = tokio::sync::mpsc::channel(super::extensions::ANSWERS_QUEUE);
+    super::extensions::spawn(
+        extensions,
+        extension_calls_rx,
+        answers,
+        shutdown.clone(),
+        &tasks,
+    );
     let (operator, mut operator_rx) = tokio::sync::mpsc::channel(crate::control::OPERATOR_QUEUE);
     // The operations the control API and the Discord bot act through: one set of roles, limits
     // and audit rows for both.
@@ -300,6 +315,7 @@ pub async fn run(
             validation: ValidationSink::new(validated),
             standings: StandingsSink::new(Some(standings), commands),
             obs: ObsSink::new(obs.clone(), telemetry.clone()),
+            extensions: ExtensionSink::new(Some(extension_calls)),
         },
         counters: counters.clone(),
         ops: Vec::new(),
@@ -345,6 +361,7 @@ pub async fn run(
         &mut pipeline,
         &mut config_rx,
         &mut operator_rx,
+        &mut answers_rx,
         &telemetry,
     )
     .await;
@@ -382,6 +399,10 @@ pub async fn run(
         tracing::warn!("The Discord bot did not stop in time; its last answers may be lost.");
     }
     drop(pipeline);
+    // The extensions' children are killed by now (shutdown): their supervisors end.
+    for task in extension_tasks {
+        let _ = tokio::time::timeout(TASK_GRACE, task).await;
+    }
     let closed = tokio::task::spawn_blocking(move || writer.close())
         .await
         .context("joining the store writer")?;

@@ -320,6 +320,10 @@ pub fn describe(a: &Action) -> String {
             "obs {}",
             serde_json::to_string(call).unwrap_or_else(|_| call.name().to_string())
         ),
+        ActionKind::Extension { name, input, .. } => format!(
+            "extension {name} {}",
+            serde_json::to_string(input).unwrap_or_default()
+        ),
     }
 }
 

@@ -23,6 +23,12 @@
 //! selected one and reports the events (and their actions) that `--creator`, `--platform`, `--since`
 //! and `--until` select.
 //!
+//! **Extensions.** An extension may answer differently each time (it may ask the network), so what
+//! it answered live is recorded with its call (actions with the trigger id `{trigger}/extension`).
+//! The replay takes those recorded answers by default ([`Recorded`]), so `--diff` stays empty;
+//! `ss replay --extensions live` calls the extensions again instead (any [`Answers`]), to try a
+//! new version of one against recorded chat.
+//!
 //! - [`input`]: the three input formats, format guessing, malformed lines.
 //! - [`irc_log`]: one line of a raw Twitch IRC log (optionally `[time]`-prefixed).
 //! - [`diff`]: replayed against recorded actions.
@@ -141,8 +147,56 @@ pub struct Summary {
     pub fresh_starts: u64,
 }
 
+/// Where a replay takes what an extension call answered.
+pub trait Answers {
+    /// The actions the extension call `call`, fired by `event` (none for a tick), answered.
+    fn answer(&mut self, call: &Action, event: Option<&ChatEvent>) -> Vec<Action>;
+}
+
+/// What the live runs recorded that each extension call answered.
+#[derive(Debug, Default)]
+pub struct Recorded {
+    by_call: HashMap<(String, Platform, String, String), Vec<Action>>,
+}
+
+impl Recorded {
+    /// The recorded answers of the store at `path` that `filter` selects.
+    pub fn from_store(path: &Path, filter: &Filter) -> anyhow::Result<Recorded> {
+        let mut by_call: HashMap<_, Vec<Action>> = HashMap::new();
+        for action in recorded_actions(path, filter)? {
+            if action.trigger_id.ends_with("/extension") {
+                by_call
+                    .entry((
+                        action.creator.clone(),
+                        action.platform,
+                        action.message_id.clone(),
+                        action.trigger_id.clone(),
+                    ))
+                    .or_default()
+                    .push(action);
+            }
+        }
+        Ok(Recorded { by_call })
+    }
+}
+
+impl Answers for Recorded {
+    fn answer(&mut self, call: &Action, _event: Option<&ChatEvent>) -> Vec<Action> {
+        self.by_call
+            .remove(&(
+                call.creator.clone(),
+                call.platform,
+                call.message_id.clone(),
+                crate::actions::extension_trigger_id(&call.trigger_id),
+            ))
+            .unwrap_or_default()
+    }
+}
+
 /// The replay loop: items in, through the core, selected results out.
 pub struct Replay {
+    /// What extension calls answer (none: their answers are left out).
+    answers: Option<Box<dyn Answers>>,
     core: Core,
     filter: Filter,
     summary: Summary,
@@ -154,6 +208,7 @@ pub struct Replay {
 impl Replay {
     pub fn new(core: Core, filter: Filter) -> Replay {
         Replay {
+            answers: None,
             core,
             filter,
             summary: Summary::default(),
@@ -168,16 +223,24 @@ impl Replay {
         self
     }
 
+    /// The same, with extension calls answered by `answers`.
+    #[must_use]
+    pub fn with_answers(mut self, answers: Box<dyn Answers>) -> Replay {
+        self.answers = Some(answers);
+        self
+    }
+
     /// Takes the next item of the input.
     pub fn feed(&mut self, item: Item, out: &mut dyn Observer) -> anyhow::Result<()> {
         match item {
             Item::Event(event) => {
                 self.summary.events_read += 1;
-                let Some(actions) = self.core.evaluate(&event) else {
+                let Some(mut actions) = self.core.evaluate(&event) else {
                     self.summary.duplicates += 1;
                     return Ok(());
                 };
                 if self.filter.selects_event(&event) {
+                    self.answer(&mut actions, Some(&event));
                     self.summary.events_selected += 1;
                     self.summary.actions += actions.len() as u64;
                     out.event(&event, &actions)?;
@@ -187,6 +250,7 @@ impl Replay {
                 self.summary.ticks_read += 1;
                 let mut actions = self.core.tick(&tick);
                 actions.retain(|a| self.filter.selects_action(a));
+                self.answer(&mut actions, None);
                 if !actions.is_empty() {
                     self.summary.actions += actions.len() as u64;
                     out.tick(&tick, &actions)?;
@@ -204,6 +268,18 @@ impl Replay {
             }
         }
         Ok(())
+    }
+
+    /// Appends what the extension calls among `actions` answered.
+    fn answer(&mut self, actions: &mut Vec<Action>, event: Option<&ChatEvent>) {
+        if let Some(answers) = &mut self.answers {
+            let answered: Vec<Action> = actions
+                .iter()
+                .filter(|a| matches!(a.kind, crate::actions::ActionKind::Extension { .. }))
+                .flat_map(|call| answers.answer(call, event))
+                .collect();
+            actions.extend(answered);
+        }
     }
 
     pub fn summary(&self) -> &Summary {

@@ -120,7 +120,8 @@ pub(super) fn apply(
         | ActionKind::Quote { .. }
         | ActionKind::Points { .. }
         | ActionKind::Standings { .. }
-        | ActionKind::Obs { .. } => {}
+        | ActionKind::Obs { .. }
+        | ActionKind::Extension { .. } => {}
     }
     outbox::enqueue_checked(conn, &notifications)?;
     conn.prepare_cached(

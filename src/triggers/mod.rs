@@ -318,6 +318,11 @@ fn action_kind(trigger: &CompiledTrigger, event: &ChatEvent, args: &str, count: 
         ActionDef::Obs(call) => ActionKind::Obs {
             call: call.map_text(fill),
         },
+        ActionDef::Extension { name, input } => ActionKind::Extension {
+            channel: event.channel.to_string(),
+            name: name.clone(),
+            input: input.clone(),
+        },
     }
 }
 

@@ -160,6 +160,11 @@ pub fn on_tick(tick: &Tick, timers: &[CompiledTimer], book: &mut TimerBook, out:
                     channel: channel.clone(),
                     text,
                 },
+                TimerAction::Extension { name, input } => ActionKind::Extension {
+                    channel: channel.to_string(),
+                    name: name.clone(),
+                    input: input.clone(),
+                },
             };
             out.push(cause.action(&timer.def.id, kind));
         }
@@ -272,5 +277,34 @@ mod tests {
             ("demo", "Follow us on twitch! (#1)")
         );
         assert!(out[0].message_id.starts_with("tick:demo:") && !out[0].thread);
+    }
+
+    #[test]
+    fn a_timer_calls_an_extension_on_each_of_its_platforms_with_the_tick_as_cause() {
+        let timer = CompiledTimer::new(
+            serde_json::from_value(serde_json::json!({
+                "id": "fact", "every_s": 60,
+                "action": {"type": "extension", "name": "facts", "input": {"topic": "space"}}
+            }))
+            .unwrap(),
+            0,
+        );
+        let timers = [timer];
+        let mut book = TimerBook::new(1);
+        observe(&chat(T0), &timers, &mut book);
+        let mut out = Vec::new();
+        on_tick(&tick(T0 + 60_000, true), &timers, &mut book, &mut out);
+        assert_eq!(out.len(), 1, "{out:?}");
+        let ActionKind::Extension {
+            channel,
+            name,
+            input,
+        } = &out[0].kind
+        else {
+            panic!("{out:?}")
+        };
+        assert_eq!((channel.as_str(), name.as_str()), ("demo", "facts"));
+        assert_eq!(input["topic"], "space");
+        assert!(out[0].message_id.starts_with("tick:demo:"), "{:?}", out[0]);
     }
 }

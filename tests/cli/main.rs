@@ -35,6 +35,7 @@ mod rumble_server;
 mod run;
 mod run_discord;
 mod run_eventsub;
+mod run_extensions;
 mod run_kick;
 mod run_notify;
 mod run_rumble;

@@ -246,3 +246,40 @@ fn tls_ca_file_must_name_a_pem_file_with_a_certificate() {
     t.write("runtime/config/system.json", &with("certs/ca.pem"));
     t.run(&["validate-config"]).status(0);
 }
+
+#[test]
+fn a_trigger_calling_an_undeclared_or_disabled_extension_is_an_error_with_its_place() {
+    let t = Test::new();
+    t.write(
+        "runtime/config/extensions.json",
+        r#"{"extensions": [{"name": "dice", "command": ["python3", "dice.py"], "enabled": false, "effects": ["say"]}]}"#,
+    );
+    let triggers = t.read("runtime/config/triggers.json").replacen(
+        "\"triggers\": {\n    \"demo\": [",
+        "\"triggers\": {\n    \"demo\": [\n      {\"id\": \"roll\", \"kind\": \"command\", \"command\": \"!roll\", \"action\": {\"type\": \"extension\", \"name\": \"dice\"}},\n      {\"id\": \"ask\", \"kind\": \"command\", \"command\": \"!ask\", \"action\": {\"type\": \"extension\", \"name\": \"oracle\"}},",
+        1,
+    ).replacen(
+        "\"triggers\": {",
+        "\"timers\": {\"demo\": [{\"id\": \"hourly\", \"every_s\": 3600, \"action\": {\"type\": \"extension\", \"name\": \"clock\"}}]},\n  \"triggers\": {",
+        1,
+    );
+    t.write("runtime/config/triggers.json", &triggers);
+    let out = t.run(&["validate-config"]);
+    out.status(1);
+    let stdout = out.stdout_in(&t);
+    assert!(
+        stdout.contains("triggers.json:5:")
+            && stdout.contains(
+                "/triggers/demo/0/action/name: extension \"dice\" is disabled in extensions.json; enable it or remove this call"
+            ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("/triggers/demo/1/action/name: no extension \"oracle\" in extensions.json (declared: [\"dice\"])"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("/timers/demo/0/action/name: no extension \"clock\" in extensions.json"),
+        "{stdout}"
+    );
+}

@@ -32,14 +32,28 @@ pub struct TimerDef {
     pub action: TimerAction,
 }
 
-/// What a timer does: post in chat, announce, or post to a Discord channel. Templates fill
+/// What a timer does: post in chat, announce, post to a Discord channel, or call an extension. Templates fill
 /// `{platform}` and `{count}` (posts of this timer since the trigger state started).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum TimerAction {
-    Say { template: String },
-    Announce { template: String },
-    Notify { channel: String, template: String },
+    Say {
+        template: String,
+    },
+    Announce {
+        template: String,
+    },
+    Notify {
+        channel: String,
+        template: String,
+    },
+    /// Call an extension (no event: the request's `event` is null); what it answers is said on
+    /// the timer's platforms.
+    Extension {
+        name: String,
+        #[serde(default)]
+        input: serde_json::Map<String, serde_json::Value>,
+    },
 }
 
 impl TimerAction {
@@ -51,6 +65,7 @@ impl TimerAction {
             TimerAction::Say { template }
             | TimerAction::Announce { template }
             | TimerAction::Notify { template, .. } => template,
+            TimerAction::Extension { .. } => "",
         }
     }
 }

@@ -8,6 +8,7 @@
 mod community;
 mod creators;
 mod discord;
+mod extensions;
 mod moderation;
 mod obs;
 mod platforms;
@@ -19,6 +20,7 @@ mod triggers;
 pub use community::*;
 pub use creators::*;
 pub use discord::*;
+pub use extensions::*;
 pub use moderation::*;
 pub use obs::*;
 pub use platforms::*;

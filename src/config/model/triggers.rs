@@ -36,6 +36,14 @@ pub struct TriggersConfig {
 }
 
 impl TriggersConfig {
+    /// Whether any trigger calls an extension.
+    pub fn calls_extensions(&self) -> bool {
+        self.triggers
+            .values()
+            .flatten()
+            .any(|def| matches!(def.action, ActionDef::Extension { .. }))
+    }
+
     /// Every creator any section names, each once, in order.
     pub fn creators(&self) -> std::collections::BTreeSet<&String> {
         self.triggers
@@ -580,6 +588,13 @@ pub enum ActionDef {
     /// Ask the creator's OBS (obs.json) for something: `"request": "switch_scene"` with
     /// `"scene": "{args}"`, ... ([`super::ObsCall`]); its texts are templates.
     Obs(super::ObsCall),
+    /// Call an extension of extensions.json with `input`; the effects it answers (within its
+    /// `effects`) become actions of their own, caused by the same event.
+    Extension {
+        name: String,
+        #[serde(default)]
+        input: serde_json::Map<String, serde_json::Value>,
+    },
 }
 
 impl ActionDef {

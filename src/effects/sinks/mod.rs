@@ -10,6 +10,7 @@
 //! | [`outbox`] | a durable outbox row for the Discord / X senders | the store writer's queue | block |
 //! | [`validation`] | marks the platform's chat as seen end to end | none (a map entry) | — |
 //! | [`obs`] | a request to the creator's OBS (scene, source, input, replay buffer, chapter, stream), answered and recorded by its worker | the OBS client's queue ([`crate::obs::REQUEST_QUEUE`]) | drop the request, count it |
+//! | [`extension`] | a call of an extension: recorded, then awaited by the extension worker off the run loop, whose answer comes back to the loop as actions of their own | the worker's queue ([`extension::EXTENSION_QUEUE`]) | drop the call, count it as a dropped command |
 //! | [`standings`] | `!top` / `!rank` / `!points` / `!quote` answered from the store by the standings worker, and the outcome of `!give`, `!points add`, `!quote add` / `del` told after their commit | the worker's queue ([`standings::STANDINGS_QUEUE`]) | drop the question, count it as a dropped command (the change itself is still recorded) |
 //!
 //! The store writer's queue is [`crate::pipeline::runner::WRITER_CAPACITY`] ops; a full queue makes
@@ -18,6 +19,7 @@
 pub mod clip;
 pub mod command;
 pub mod community;
+pub mod extension;
 pub mod moderation;
 pub mod obs;
 pub mod outbox;
@@ -27,6 +29,7 @@ pub mod validation;
 pub use clip::ClipSink;
 pub use command::{CommandQueues, CommandSink};
 pub use community::CommunitySink;
+pub use extension::{ExtensionCall, ExtensionSink};
 pub use moderation::ModerationSink;
 pub use obs::ObsSink;
 pub use outbox::OutboxSink;
