@@ -33,6 +33,16 @@ struct Running {
 }
 
 fn start(body: &str, budget_ms: u64, effects: &[ExtensionEffect]) -> Running {
+    start_limited(body, budget_ms, effects, None)
+}
+
+/// [`start`] with a CPU-time limit (RLIMIT_CPU, seconds).
+fn start_limited(
+    body: &str,
+    budget_ms: u64,
+    effects: &[ExtensionEffect],
+    cpu_s: Option<u64>,
+) -> Running {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("ext.py"), format!("{PRELUDE}\n{body}\n")).unwrap();
     let def = ExtensionDef {
@@ -43,7 +53,7 @@ fn start(body: &str, budget_ms: u64, effects: &[ExtensionEffect]) -> Running {
         cwd: None,
         budget_ms,
         memory_mb: None,
-        cpu_s: None,
+        cpu_s,
         max_in_flight: 2,
         effects: effects.to_vec(),
     };
@@ -108,6 +118,35 @@ async fn a_child_leaving_three_calls_unanswered_is_restarted_with_a_new_epoch() 
             Err(CallError::Timeout(1500))
         );
     }
+    r.ready().await;
+    let stats = r.extension.stats.view("t");
+    assert_eq!(
+        (stats.restarts, stats.epoch),
+        (before.restarts + 1, before.epoch + 1),
+        "{stats:?}"
+    );
+    let effects = r.call(json!({})).await.unwrap();
+    assert_eq!(
+        effects,
+        [super::protocol::Effect::Say {
+            text: format!("e{}", stats.epoch)
+        }]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_child_past_its_cpu_limit_is_killed_the_call_fails_and_the_restart_answers() {
+    // One CPU second: a call that spins is killed by the kernel (SIGXCPU, then SIGKILL).
+    let r = start_limited(
+        "main(lambda m: any(iter(int, 1)) if m['input'].get('spin') else {'id': m['id'], 'epoch': m['epoch'], 'effects': [{'type': 'say', 'text': 'e%d' % m['epoch']}]})",
+        10_000,
+        &[ExtensionEffect::Say],
+        Some(1),
+    );
+    r.ready().await;
+    let before = r.extension.stats.view("t");
+    let spun = r.call(json!({"spin": true})).await;
+    assert!(matches!(spun, Err(CallError::Stopped(_))), "{spun:?}");
     r.ready().await;
     let stats = r.extension.stats.view("t");
     assert_eq!(
