@@ -1,17 +1,12 @@
 //! One extension's child process: started with an empty environment plus the variables its
 //! declaration allows, in its working directory, in a process group of its own, with its memory
 //! (RLIMIT_AS) and CPU-time (RLIMIT_CPU) limits set between fork and exec, killed when dropped
-//! (and, on Linux, when `ss` dies). Its stderr goes to the log, at most [`STDERR_LINES_PER_MINUTE`]
-//! lines a minute; the rest are counted and said once the minute is over.
+//! (and, on Linux, when `ss` dies). Its stderr goes to the log through [`super::stderr`].
 
 use crate::config::model::ExtensionDef;
 use std::path::Path;
 use std::process::Stdio;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout};
-
-/// Stderr lines logged per extension per minute; the rest are counted, not logged.
-pub const STDERR_LINES_PER_MINUTE: u32 = 30;
 
 /// A started child and its pipes.
 pub struct Started {
@@ -78,33 +73,10 @@ pub fn spawn(def: &ExtensionDef, root: &Path) -> std::io::Result<Started> {
     else {
         return Err(std::io::Error::other("the child's pipes were not opened"));
     };
-    tokio::spawn(log_stderr(def.name.clone(), stderr));
+    tokio::spawn(super::stderr::log(def.name.clone(), stderr));
     Ok(Started {
         child,
         stdin,
         stdout,
     })
-}
-
-/// Logs the child's stderr, rate-limited; ends with the pipe.
-async fn log_stderr(name: String, stderr: tokio::process::ChildStderr) {
-    let mut lines = BufReader::new(stderr).lines();
-    let mut window = tokio::time::Instant::now();
-    let (mut logged, mut held) = (0u32, 0u64);
-    while let Ok(Some(line)) = lines.next_line().await {
-        if window.elapsed() >= std::time::Duration::from_secs(60) {
-            if held > 0 {
-                tracing::warn!(extension = %name, "{held} more stderr lines of the extension were not logged (at most {STDERR_LINES_PER_MINUTE} a minute).");
-            }
-            window = tokio::time::Instant::now();
-            (logged, held) = (0, 0);
-        }
-        if logged < STDERR_LINES_PER_MINUTE {
-            logged += 1;
-            let line = crate::sanitize::terminal(&line);
-            tracing::info!(extension = %name, "stderr: {line}");
-        } else {
-            held += 1;
-        }
-    }
 }

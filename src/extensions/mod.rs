@@ -14,6 +14,7 @@ pub mod child;
 pub mod effects;
 pub mod protocol;
 pub mod stats;
+pub mod stderr;
 pub mod supervisor;
 
 use crate::actions::{Action, ActionKind};

@@ -83,12 +83,23 @@ impl Running {
     }
 
     async fn ready(&self) {
+        self.until("ready", |_| true).await
+    }
+
+    /// Waits until the child is ready again after one more restart than `before` saw.
+    async fn restarted_since(&self, before: &super::stats::ExtensionView) {
+        self.until("restarted and ready", |now| now.restarts > before.restarts)
+            .await
+    }
+
+    /// Waits until the extension is ready and `holds` of its counters.
+    async fn until(&self, what: &str, holds: impl Fn(&super::stats::ExtensionView) -> bool) {
         let stats = &self.extension.stats;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while !stats.ready.load(Relaxed) {
+        while !(stats.ready.load(Relaxed) && holds(&stats.view("t"))) {
             assert!(
                 tokio::time::Instant::now() < deadline,
-                "the extension never got ready: {:?}",
+                "the extension never got {what}: {:?}",
                 stats.view("t")
             );
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -118,7 +129,7 @@ async fn a_child_leaving_three_calls_unanswered_is_restarted_with_a_new_epoch() 
             Err(CallError::Timeout(1500))
         );
     }
-    r.ready().await;
+    r.restarted_since(&before).await;
     let stats = r.extension.stats.view("t");
     assert_eq!(
         (stats.restarts, stats.epoch),
@@ -147,7 +158,7 @@ async fn a_child_past_its_cpu_limit_is_killed_the_call_fails_and_the_restart_ans
     let before = r.extension.stats.view("t");
     let spun = r.call(json!({"spin": true})).await;
     assert!(matches!(spun, Err(CallError::Stopped(_))), "{spun:?}");
-    r.ready().await;
+    r.restarted_since(&before).await;
     let stats = r.extension.stats.view("t");
     assert_eq!(
         (stats.restarts, stats.epoch),
