@@ -26,6 +26,9 @@ def main(answer):
             sys.stdout.flush()
 "#;
 
+/// An answer saying the request's epoch (`e1`, `e2`, ...), so a test sees which life answered.
+const SAYS_EPOCH: &str = "{'id': m['id'], 'epoch': m['epoch'], 'effects': [{'type': 'say', 'text': 'e%d' % m['epoch']}]}";
+
 struct Running {
     extension: Extension,
     shutdown: CancellationToken,
@@ -86,10 +89,25 @@ impl Running {
         self.until("ready", |_| true).await
     }
 
-    /// Waits until the child is ready again after one more restart than `before` saw.
-    async fn restarted_since(&self, before: &super::stats::ExtensionView) {
+    /// Waits until the child is ready again after one more restart than `before` saw, then checks
+    /// that the restart raised the epoch by one and that the new child answers a call (a child
+    /// started with [`SAYS_EPOCH`] as its answer).
+    async fn answers_from_the_next_epoch(&self, before: &super::stats::ExtensionView) {
         self.until("restarted and ready", |now| now.restarts > before.restarts)
-            .await
+            .await;
+        let stats = self.extension.stats.view("t");
+        assert_eq!(
+            (stats.restarts, stats.epoch),
+            (before.restarts + 1, before.epoch + 1),
+            "{stats:?}"
+        );
+        let effects = self.call(json!({})).await.unwrap();
+        assert_eq!(
+            effects,
+            [super::protocol::Effect::Say {
+                text: format!("e{}", stats.epoch)
+            }]
+        );
     }
 
     /// Waits until the extension is ready and `holds` of its counters.
@@ -117,7 +135,7 @@ impl Drop for Running {
 async fn a_child_leaving_three_calls_unanswered_is_restarted_with_a_new_epoch() {
     // A budget a loaded machine starts Python within (it bounds the handshake too).
     let r = start(
-        "main(lambda m: None if m['input'].get('mute') else {'id': m['id'], 'epoch': m['epoch'], 'effects': [{'type': 'say', 'text': 'e%d' % m['epoch']}]})",
+        &format!("main(lambda m: None if m['input'].get('mute') else {SAYS_EPOCH})"),
         1500,
         &[ExtensionEffect::Say],
     );
@@ -129,27 +147,14 @@ async fn a_child_leaving_three_calls_unanswered_is_restarted_with_a_new_epoch() 
             Err(CallError::Timeout(1500))
         );
     }
-    r.restarted_since(&before).await;
-    let stats = r.extension.stats.view("t");
-    assert_eq!(
-        (stats.restarts, stats.epoch),
-        (before.restarts + 1, before.epoch + 1),
-        "{stats:?}"
-    );
-    let effects = r.call(json!({})).await.unwrap();
-    assert_eq!(
-        effects,
-        [super::protocol::Effect::Say {
-            text: format!("e{}", stats.epoch)
-        }]
-    );
+    r.answers_from_the_next_epoch(&before).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_child_past_its_cpu_limit_is_killed_the_call_fails_and_the_restart_answers() {
     // One CPU second: a call that spins is killed by the kernel (SIGXCPU, then SIGKILL).
     let r = start_limited(
-        "main(lambda m: any(iter(int, 1)) if m['input'].get('spin') else {'id': m['id'], 'epoch': m['epoch'], 'effects': [{'type': 'say', 'text': 'e%d' % m['epoch']}]})",
+        &format!("main(lambda m: any(iter(int, 1)) if m['input'].get('spin') else {SAYS_EPOCH})"),
         10_000,
         &[ExtensionEffect::Say],
         Some(1),
@@ -158,20 +163,7 @@ async fn a_child_past_its_cpu_limit_is_killed_the_call_fails_and_the_restart_ans
     let before = r.extension.stats.view("t");
     let spun = r.call(json!({"spin": true})).await;
     assert!(matches!(spun, Err(CallError::Stopped(_))), "{spun:?}");
-    r.restarted_since(&before).await;
-    let stats = r.extension.stats.view("t");
-    assert_eq!(
-        (stats.restarts, stats.epoch),
-        (before.restarts + 1, before.epoch + 1),
-        "{stats:?}"
-    );
-    let effects = r.call(json!({})).await.unwrap();
-    assert_eq!(
-        effects,
-        [super::protocol::Effect::Say {
-            text: format!("e{}", stats.epoch)
-        }]
-    );
+    r.answers_from_the_next_epoch(&before).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -308,6 +308,23 @@ fn skipped(line: u64, reason: irc_log::LineError) -> Item {
     })
 }
 
+/// A line [`for_each_line`] has read to its end: its bytes, or why they were not kept.
+fn finished(
+    buf: &[u8],
+    length: u64,
+    too_long: bool,
+    max_line_bytes: usize,
+) -> Result<&[u8], irc_log::LineError> {
+    if too_long {
+        Err(irc_log::LineError::TooLong {
+            length,
+            max: max_line_bytes,
+        })
+    } else {
+        Ok(buf)
+    }
+}
+
 /// Calls `f(number, line)` for every line of `path` (without its `\n`), numbered from 1. A line
 /// longer than `max_line_bytes` is never held: its bytes are read past up to its end and `f` gets
 /// [`irc_log::LineError::TooLong`] instead, so memory stays bounded whatever the input (even
@@ -341,15 +358,7 @@ fn for_each_line(
             // The end: a last line without `\n`.
             if length > 0 || too_long {
                 number += 1;
-                let line = if too_long {
-                    Err(irc_log::LineError::TooLong {
-                        length,
-                        max: max_line_bytes,
-                    })
-                } else {
-                    Ok(&buf[..])
-                };
-                f(number, line)?;
+                f(number, finished(&buf, length, too_long, max_line_bytes))?;
             }
             return Ok(());
         }
@@ -372,15 +381,7 @@ fn for_each_line(
         offset += taken as u64;
         if ends {
             number += 1;
-            let line = if too_long {
-                Err(irc_log::LineError::TooLong {
-                    length,
-                    max: max_line_bytes,
-                })
-            } else {
-                Ok(&buf[..])
-            };
-            f(number, line)?;
+            f(number, finished(&buf, length, too_long, max_line_bytes))?;
             buf.clear();
             length = 0;
             too_long = false;
