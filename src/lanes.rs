@@ -42,6 +42,9 @@ pub enum Inbound {
     Page(Page),
     /// A tick of one creator's clock (`crate::pipeline::clock`).
     Tick(Tick),
+    /// Events of one shard of the bus's event stream (`ss run --role evaluate`), recorded with the
+    /// shard's cursor in one transaction, like a page.
+    Shard(ShardBatch),
 }
 
 impl Inbound {
@@ -50,6 +53,7 @@ impl Inbound {
         match self {
             Inbound::Event(_) => 1,
             Inbound::Page(page) => page.events.len() as u64,
+            Inbound::Shard(batch) => batch.events.len() as u64,
             Inbound::Tick(_) => 0,
         }
     }
@@ -63,6 +67,17 @@ pub struct Page {
     pub events: Vec<ChatEvent>,
     /// Where the source resumes after this page (committed with its events).
     pub cursor: String,
+}
+
+/// Events read from one shard of the bus's event stream, and the stream sequence of the last one.
+#[derive(Debug)]
+pub struct ShardBatch {
+    /// The event stream's name.
+    pub stream: String,
+    pub shard: u32,
+    pub events: Vec<ChatEvent>,
+    /// The stream sequence of the last event in `events`.
+    pub last_seq: u64,
 }
 
 /// Counters of one lane, shared by its senders and readable by the exporter. `sent` and `dropped`
@@ -102,6 +117,17 @@ impl EventSink {
     /// Sends a polled page (its events and checkpoint travel and are recorded together).
     pub async fn send_page(&self, page: Page) -> SendOutcome {
         self.send_item(Inbound::Page(page)).await
+    }
+
+    /// Sends a shard's batch, waiting while the lane is full: never dropped, since the stream keeps
+    /// what the evaluator has not read yet and the reader simply falls behind. False once closed.
+    pub async fn send_shard(&self, batch: ShardBatch) -> bool {
+        let events = batch.events.len() as u64;
+        let sent = self.tx.send(Inbound::Shard(batch)).await.is_ok();
+        if sent {
+            self.stats.sent.fetch_add(events, Ordering::Relaxed);
+        }
+        sent
     }
 
     /// The sending side for ticks: it does not keep the lane open.

@@ -81,6 +81,7 @@
 pub mod actions;
 pub mod atomic;
 pub mod backoff;
+pub mod bus;
 pub mod cli;
 pub mod clips;
 pub mod command;

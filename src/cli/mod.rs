@@ -5,6 +5,7 @@
 //! problems, 2 usage, I/O or runtime error. A closed stdout (`ss ... | head`) is not an error.
 
 mod auth;
+mod bus;
 mod clip;
 mod completions;
 mod discord;
@@ -89,6 +90,8 @@ pub enum Command {
     Auth(auth::Args),
     /// Quotes: import another bot's quotes (Firebot's export, CSV, JSON), numbers kept.
     Quotes(quotes::Args),
+    /// The NATS JetStream bus of a split run: create and verify its streams (`init`), show its shards (`status`).
+    Bus(bus::Args),
     /// Print shell completions (bash, zsh, fish, elvish, powershell) to stdout.
     Completions(completions::Args),
 }
@@ -170,6 +173,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Some(Command::Init(args)) => init::run(&root, args),
         Some(Command::Auth(args)) => auth::run(&root, args),
         Some(Command::Quotes(args)) => quotes::run(&root, args),
+        Some(Command::Bus(args)) => bus::run(&root, args),
         None => {
             use clap::CommandFactory;
             let mut cmd = Cli::command();

@@ -24,7 +24,8 @@ use tokio_util::sync::CancellationToken;
 #[command(after_help = "Examples:\n  \
     ss run                          run until Ctrl-C (the demo config uses the offline sim source)\n  \
     ss run --duration 10s           stop by itself after 10 seconds\n  \
-    ss run --creator demo           run one creator's sources only\n\n\
+    ss run --creator demo           run one creator's sources only\n  \
+    ss run --role evaluate          with system.json `bus`: run triggers on leased shards\n\n\
     Exports are written to runtime/exports, runtime/signals and runtime/admin on the cadence of\n\
     system.json (exports.cadence_s) and once more at shutdown. Chat is recorded in\n\
     runtime/state/streamsuites.db when system.json has chat_log.enabled.")]
@@ -36,6 +37,12 @@ pub struct Args {
     /// Run only this creator's sources.
     #[arg(long, value_name = "ID")]
     pub creator: Option<String>,
+
+    /// Which part of the work to do: `all` (the default) is the embedded single process; with
+    /// system.json `bus`, `ingest` runs the sources into the bus, `evaluate` runs triggers on the
+    /// shards it leases, `export` writes the exports of every shard. See `ss bus --help`.
+    #[arg(long, value_enum, default_value_t = crate::bus::Role::All)]
+    pub role: crate::bus::Role,
 }
 
 pub fn run(root: &Path, args: Args) -> anyhow::Result<Outcome> {
@@ -65,6 +72,7 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<Outcome> {
                 RunOptions {
                     duration: args.duration,
                     creator: args.creator,
+                    role: args.role,
                 },
                 shutdown,
             )

@@ -118,6 +118,18 @@ pub fn job_context(
 
 impl Clips {
     /// Starts a capture for every enabled creator with `clips.capture`, and the worker.
+    /// No captures and no clip jobs: a role that runs no sources (`ss run --role evaluate|export`);
+    /// clip requests are recorded, and carried out where the sources run.
+    pub fn idle() -> Clips {
+        let tasks = TaskTracker::new();
+        tasks.close();
+        Clips {
+            captures: Vec::new(),
+            stop: CancellationToken::new(),
+            tasks,
+        }
+    }
+
     pub fn start(parts: ClipsParts<'_>) -> anyhow::Result<Clips> {
         let stop = CancellationToken::new();
         let tasks = TaskTracker::new();

@@ -74,6 +74,8 @@ pub struct RuntimeView {
     pub trends: Option<crate::trends::TrendsSnapshot>,
     /// The extensions (extensions.json) and their counters.
     pub extensions: Vec<crate::extensions::stats::ExtensionView>,
+    /// The bus, when `ss run` runs as one of its roles.
+    pub bus: Option<crate::bus::stats::BusSnapshot>,
 }
 
 impl RuntimeView {

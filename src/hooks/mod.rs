@@ -201,13 +201,22 @@ impl Hooks {
                 },
             );
         }
-        Ok(Hooks {
+        Ok(Hooks::of(hooks))
+    }
+
+    /// No hooks: a role that runs no sources (`ss run --role evaluate|export`).
+    pub fn none() -> Hooks {
+        Hooks::of(BTreeMap::new())
+    }
+
+    fn of(hooks: BTreeMap<String, Hook>) -> Hooks {
+        Hooks {
             hooks,
             stats: HookStats::default(),
             seen: Mutex::default(),
             loaded: tokio::sync::OnceCell::new(),
             door: Mutex::default(),
-        })
+        }
     }
 
     /// Whether any hook is declared.

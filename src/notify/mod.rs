@@ -63,6 +63,16 @@ pub struct Notifications {
 
 pub(crate) use crate::http_out::{client as http_client, form};
 
+impl Notifications {
+    /// No senders: a role that sends nothing (`ss run --role export`).
+    pub fn idle() -> Notifications {
+        Notifications {
+            tasks: JoinSet::new(),
+            stats: NotifyStats::default(),
+        }
+    }
+}
+
 /// Starts the senders and the go-live watcher.
 pub fn start(parts: NotifyParts) -> Notifications {
     let stats = NotifyStats::default();

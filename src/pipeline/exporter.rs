@@ -62,6 +62,8 @@ pub struct ExporterParts {
     pub trends: crate::trends::SharedTrends,
     /// The extensions and their counters.
     pub extensions: crate::extensions::Extensions,
+    /// The bus, when this run is one of its roles.
+    pub bus: Option<crate::bus::stats::BusProbe>,
 }
 
 impl ExporterParts {
@@ -110,6 +112,7 @@ impl ExporterParts {
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .clone(),
             extensions: self.extensions.views(),
+            bus: self.bus.as_ref().map(crate::bus::stats::BusProbe::snapshot),
         }
     }
 

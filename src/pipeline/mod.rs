@@ -10,6 +10,7 @@ pub mod people;
 pub mod process;
 pub mod receipts;
 pub mod reload;
+mod roles;
 pub mod runner;
 pub mod standings;
 pub mod startup;

@@ -14,6 +14,7 @@ use crate::effects::router::Router;
 use crate::engine::Core;
 use crate::event::ChatEvent;
 use crate::lanes::Inbound;
+use crate::store::bus_cursors::BusCursor;
 use crate::store::{Checkpoint, RunMark, RunMarkKind, StoreError, StoreWriter, WriteOp};
 use crate::telemetry::Telemetry;
 use crate::triggers::Registry;
@@ -126,21 +127,22 @@ impl Pipeline {
                 }
             }
             Inbound::Page(page) => {
-                for event in page.events {
-                    self.evaluate(event);
-                }
-                self.ops.push(WriteOp::Checkpoint(Box::new(Checkpoint {
+                let checkpoint = WriteOp::Checkpoint(Box::new(Checkpoint {
                     creator: page.creator,
                     platform: page.platform,
                     cursor: page.cursor,
                     at: chrono::Utc::now(),
-                })));
-                let group = WriteOp::Atomic(std::mem::take(&mut self.ops));
-                let events = group.events();
-                if let Err(e) = self.writer.send(group).await {
-                    self.unsent_events += events;
-                    return Err(e);
-                }
+                }));
+                self.record_with_cursor(page.events, checkpoint).await?;
+            }
+            Inbound::Shard(batch) => {
+                let cursor = WriteOp::BusCursor(Box::new(BusCursor {
+                    stream: batch.stream,
+                    shard: batch.shard,
+                    seq: batch.last_seq,
+                    at_ms: chrono::Utc::now().timestamp_millis(),
+                }));
+                self.record_with_cursor(batch.events, cursor).await?;
             }
             Inbound::Tick(tick) => {
                 if let Some(trends) = &mut self.trends {
@@ -163,6 +165,27 @@ impl Pipeline {
                     .send(WriteOp::Atomic(std::mem::take(&mut self.ops)))
                     .await?;
             }
+        }
+        Ok(())
+    }
+
+    /// Events that travel with the point their reader resumes from (a polled page and its
+    /// checkpoint, a shard's batch and its stream cursor): evaluated, then recorded with `cursor`
+    /// in one transaction, so a restart resumes exactly after what was committed.
+    async fn record_with_cursor(
+        &mut self,
+        events: Vec<ChatEvent>,
+        cursor: WriteOp,
+    ) -> Result<(), StoreError> {
+        for event in events {
+            self.evaluate(event);
+        }
+        self.ops.push(cursor);
+        let group = WriteOp::Atomic(std::mem::take(&mut self.ops));
+        let events = group.events();
+        if let Err(e) = self.writer.send(group).await {
+            self.unsent_events += events;
+            return Err(e);
         }
         Ok(())
     }

@@ -61,6 +61,8 @@ pub struct RunOptions {
     pub duration: Option<Duration>,
     /// Run only this creator's sources.
     pub creator: Option<String>,
+    /// Which part of the work this process does (`all` without a bus).
+    pub role: crate::bus::Role,
 }
 
 /// Runs until `shutdown` is cancelled (or `options.duration` passes).
@@ -75,6 +77,10 @@ pub async fn run(
     if let Some(id) = &options.creator {
         config.creators.require(id)?;
     }
+    let role = options.role;
+    // A role other than `all` runs on the bus: reached and verified before anything starts.
+    let bus = super::roles::connect(role, &config, &secrets).await?;
+    let bus_stats = Arc::new(crate::bus::stats::BusStats::default());
     let tasks = TaskTracker::new();
     let telemetry = Telemetry::default();
     telemetry.event("runtime_started", "runtime", "runtime started");
@@ -96,14 +102,23 @@ pub async fn run(
     }
     // What platforms run beside their sources (webhook receivers, quota books, go-live pollers),
     // before the HTTP server that serves their routes.
-    let services = RunServices::start(&ServiceStart {
-        config: &config,
-        root,
-        secrets: &secrets,
-    })
-    .map_err(anyhow::Error::msg)?;
+    // Only a role that runs sources runs them (and their services and hooks).
+    let services = if role.runs_sources() {
+        RunServices::start(&ServiceStart {
+            config: &config,
+            root,
+            secrets: &secrets,
+        })
+        .map_err(anyhow::Error::msg)?
+    } else {
+        RunServices::none()
+    };
     // The declared incoming webhooks (system.json `hooks`): a secret not set stops the run here.
-    let hooks = Arc::new(crate::hooks::Hooks::from_config(&config, &secrets)?);
+    let hooks = Arc::new(if role.runs_sources() {
+        crate::hooks::Hooks::from_config(&config, &secrets)?
+    } else {
+        crate::hooks::Hooks::none()
+    });
     // Also before anything starts: a refused listen address stops the run with the reason.
     let http = start_http(root, &config, &secrets, &services, &hooks).await?;
     let feed = http.as_ref().map(super::http_server::BoundHttp::feed);
@@ -135,7 +150,11 @@ pub async fn run(
     let DataLane {
         sink, mut receiver, ..
     } = lane;
-    let plans = supervisor::plan(&config, options.creator.as_deref());
+    let plans = if role.runs_sources() {
+        supervisor::plan(&config, options.creator.as_deref())
+    } else {
+        Vec::new()
+    };
     // Each configured OBS: its connection and its request worker.
     let obs = crate::obs::Obs::start(&crate::obs::ObsParts {
         config: &config.obs,
@@ -198,6 +217,20 @@ pub async fn run(
         },
     );
     let ticks = sink.ticks();
+    // Evaluate and export: the shards' readers feed the lane (and hold it open until shutdown).
+    let held = crate::bus::lease::Held::default();
+    if let Some(bus) = &bus {
+        super::roles::start_readers(super::roles::Readers {
+            role,
+            bus: bus.clone(),
+            held: held.clone(),
+            sink: sink.clone(),
+            readers: readers.clone(),
+            stats: bus_stats.clone(),
+            shutdown: shutdown.clone(),
+            tasks: &tasks,
+        });
+    }
     // The sources (and platforms' services, until they close) hold the only senders now, so the
     // lane closes when the last source stops; the same for the receipts.
     drop(sink);
@@ -214,29 +247,37 @@ pub async fn run(
     );
     let trends = crate::trends::SharedTrends::default();
 
-    let notifications = crate::notify::start(crate::notify::NotifyParts {
-        readers: readers.clone(),
-        config: config_rx.clone(),
-        secrets: secrets.clone(),
-        writer: writer.clone(),
-        writer_stats: writer.stats(),
-        telemetry: telemetry.clone(),
-        sources: statuses,
-        shutdown: shutdown.clone(),
-    });
-    let clips = crate::clips::Clips::start(crate::clips::ClipsParts {
-        root,
-        config: config.clone(),
-        secrets: secrets.clone(),
-        readers: readers.clone(),
-        routing: Routing::new(config_rx.clone()),
-        writer: writer.clone(),
-        export_now: export_now.clone(),
-        wake: clip_worker.clone(),
-        telemetry: telemetry.clone(),
-        creator: options.creator.as_deref(),
-        obs: obs.clone(),
-    })?;
+    let notifications = if !role.sends() {
+        crate::notify::Notifications::idle()
+    } else {
+        crate::notify::start(crate::notify::NotifyParts {
+            readers: readers.clone(),
+            config: config_rx.clone(),
+            secrets: secrets.clone(),
+            writer: writer.clone(),
+            writer_stats: writer.stats(),
+            telemetry: telemetry.clone(),
+            sources: statuses,
+            shutdown: shutdown.clone(),
+        })
+    };
+    let clips = if !role.captures() {
+        crate::clips::Clips::idle()
+    } else {
+        crate::clips::Clips::start(crate::clips::ClipsParts {
+            root,
+            config: config.clone(),
+            secrets: secrets.clone(),
+            readers: readers.clone(),
+            routing: Routing::new(config_rx.clone()),
+            writer: writer.clone(),
+            export_now: export_now.clone(),
+            wake: clip_worker.clone(),
+            telemetry: telemetry.clone(),
+            creator: options.creator.as_deref(),
+            obs: obs.clone(),
+        })?
+    };
     let exporter = Exporter::start(
         ExporterParts {
             root: root.to_path_buf(),
@@ -257,12 +298,30 @@ pub async fn run(
             obs: obs.statuses(),
             trends: trends.clone(),
             extensions: extensions.clone(),
+            bus: bus.as_ref().map(|bus| crate::bus::stats::BusProbe {
+                role,
+                bus: bus.clone(),
+                stats: bus_stats.clone(),
+            }),
         },
         &tasks,
     );
 
     // Ends when the pipeline (holding the router, holding its sender) is dropped at shutdown.
-    let commands = supervisor.commands(counters.commands.clone(), telemetry.clone());
+    let commands = super::roles::commands(super::roles::CommandParts {
+        role,
+        bus: bus.as_ref(),
+        config: &config,
+        sources: supervisor.commands(counters.commands.clone(), telemetry.clone()),
+        stats: counters.commands.clone(),
+        telemetry: &telemetry,
+        held: &held,
+        bus_stats: &bus_stats,
+        readers: &readers,
+        writer: &writer,
+        shutdown: &shutdown,
+        tasks: &tasks,
+    });
     let standings =
         super::standings::spawn(readers.clone(), commands.clone(), config_rx.clone(), &tasks);
     // Extension calls go to their worker, and their answers come back to the run loop.
@@ -356,16 +415,27 @@ pub async fn run(
             notifier.tell("STOPPING=1\nSTATUS=Stopping: finishing and writing the final exports");
         });
     }
-    let run_loop = drain(
-        &mut receiver,
-        &mut pipeline,
-        &mut config_rx,
-        &mut operator_rx,
-        &mut answers_rx,
-        &telemetry,
-    )
-    .await;
-    let mut unsent_events = pipeline.unsent_events;
+    let mut unsent_events = 0;
+    let run_loop = match (&bus, role) {
+        // Ingest: the lane goes to the events stream, not through the Core.
+        (Some(bus), crate::bus::Role::Ingest) => {
+            crate::bus::ingest::publish_lane(&mut receiver, bus, &writer, &bus_stats, &shutdown)
+                .await
+                .map(|published| unsent_events += published.unsent)
+        }
+        _ => {
+            drain(
+                &mut receiver,
+                &mut pipeline,
+                &mut config_rx,
+                &mut operator_rx,
+                &mut answers_rx,
+                &telemetry,
+            )
+            .await
+        }
+    };
+    unsent_events += pipeline.unsent_events;
     if let Err(e) = &run_loop {
         tracing::error!(error = %e, "The run loop failed; stopping everything.");
         telemetry.error("run_loop_failed", "runtime", e.to_string());

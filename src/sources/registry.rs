@@ -323,6 +323,13 @@ pub struct RunServices {
 }
 
 impl RunServices {
+    /// No services: a role that runs no sources (`ss run --role evaluate|export`).
+    pub fn none() -> RunServices {
+        RunServices {
+            started: Vec::new(),
+        }
+    }
+
     /// Starts every registered platform's services for `config`.
     pub fn start(run: &ServiceStart<'_>) -> Result<RunServices, String> {
         let mut started = Vec::new();

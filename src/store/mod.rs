@@ -22,6 +22,7 @@
 pub mod actions;
 mod apply;
 pub mod audit;
+pub mod bus_cursors;
 pub mod chat;
 pub mod checkpoints;
 pub mod clips;

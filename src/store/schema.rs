@@ -510,4 +510,15 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX webhook_deliveries_by_time ON webhook_deliveries (at_ms);
     ",
+    // 16 -> 17: where an evaluator of the bus is in each shard of the event stream (`bus_cursors`),
+    // committed with the events it folded in.
+    r"
+    CREATE TABLE bus_cursors (
+        stream      TEXT    NOT NULL,
+        shard       INTEGER NOT NULL,
+        seq         INTEGER NOT NULL,
+        updated_ms  INTEGER NOT NULL,
+        PRIMARY KEY (stream, shard)
+    ) WITHOUT ROWID;
+    ",
 ];

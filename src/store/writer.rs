@@ -85,6 +85,8 @@ pub enum WriteOp {
     OutboxResult(Box<OutboxResult>),
     /// A polling source's resume point.
     Checkpoint(Box<Checkpoint>),
+    /// Where an evaluator of the bus is in one shard of the event stream.
+    BusCursor(Box<super::bus_cursors::BusCursor>),
     /// Quota units spent on `day` (the platform's quota day), added to what was spent before.
     QuotaSpend {
         platform: Platform,
@@ -708,6 +710,7 @@ fn apply(
         WriteOp::Outbox(row) => outbox::enqueue(conn, std::slice::from_ref(&**row))?,
         WriteOp::OutboxResult(result) => outbox::record(conn, result)?,
         WriteOp::Checkpoint(checkpoint) => checkpoints::save(conn, checkpoint)?,
+        WriteOp::BusCursor(cursor) => super::bus_cursors::save(conn, cursor)?,
         WriteOp::QuotaSpend {
             platform,
             day,

@@ -5,6 +5,7 @@
 //! so an operator only writes what differs. Secrets never appear as values: a field ending in `_env`
 //! names an environment variable (see [`crate::config::secrets`]).
 
+mod bus;
 mod community;
 mod creators;
 mod discord;
@@ -17,6 +18,7 @@ mod ratelimits;
 mod system;
 mod triggers;
 
+pub use bus::*;
 pub use community::*;
 pub use creators::*;
 pub use discord::*;

@@ -30,6 +30,9 @@ pub struct SystemConfig {
     /// Incoming webhooks by name, served at `POST /hooks/{name}` on the local HTTP server.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub hooks: std::collections::BTreeMap<String, HookSettings>,
+    /// The NATS JetStream bus that splits `ss run` into roles; absent, the embedded single process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bus: Option<super::BusSettings>,
 }
 
 /// One incoming webhook (`POST /hooks/{name}`): how a request proves it comes from the service,

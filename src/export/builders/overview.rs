@@ -268,6 +268,7 @@ pub(super) fn runtime_snapshot(inputs: &Inputs<'_>) -> Result<Body, ExportError>
             "in_flight": e.in_flight,
             "last_error": e.last_error.as_deref().map(sanitize::message),
         })).collect::<Vec<_>>(),
+        "bus": rt.bus.as_ref().map(|b| serde_json::to_value(b).unwrap_or(Value::Null)),
         "validated": rt.validated.iter().map(|(k, v)| (k.clone(), Value::String(timestamp(*v)))).collect::<serde_json::Map<_, _>>(),
         "store": {
             "present": inputs.store.is_some(),

@@ -1,0 +1,284 @@
+//! Effects across the bus: the platform commands an evaluator computes, carried out by ingest
+//! behind the fence.
+//!
+//! **Evaluator side** ([`routes`], [`publish_effects`]): the command sink queues commands as in
+//! the embedded run, but every (creator, platform) route leads to one publisher, which wraps each
+//! command in an [`Effect`] with its shard and the epoch of the lease held now, and publishes it
+//! to `<prefix>.fx.<shard>` with `Nats-Msg-Id` = the effect id. The id is a hash of the cause and
+//! the command's place among its cause's commands, so a new owner folding the same events computes
+//! the same ids. A command for a shard whose lease has run out is not published (counted
+//! `not_owner`).
+//!
+//! **Ingest side** ([`carry_out`]): a durable consumer reads effects in order. Each is refused
+//! if its epoch is older than the shard's current epoch (read from the lease bucket, and the
+//! highest seen so far): the fence, counted `fenced`. An effect whose id was carried out before
+//! (kept in the store for 7 days, past any redelivery or catch-up) is skipped, counted
+//! `duplicate`. The rest go to the running source's command queue, the same queue the embedded
+//! run uses; the id is committed, then the message acknowledged.
+
+use super::Bus;
+use super::lease::{Held, LeaseValue};
+use super::names::{lease_key, shard_of};
+use super::stats::{BusStats, bump};
+use crate::command::{CommandSet, CommandSupport, PlatformCommand};
+use crate::config::Config;
+use crate::effects::sinks::command::{CommandQueues, CommandRoute, CommandRoutes, Submitted};
+use crate::event::Platform;
+use crate::store::{Readers, StoreWriter, WriteOp};
+use anyhow::Context;
+use async_nats::jetstream::{self, AckKind};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// The source name effect ids are kept under in the store's delivery table.
+pub const DELIVERED: &str = "bus:effects";
+/// How long ingest remembers an effect it carried out.
+const KEEP_MS: i64 = 7 * 24 * 3600 * 1000;
+/// Commands waiting for the evaluator's publisher.
+const QUEUE: usize = 1024;
+
+/// One effect on the wire.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Effect {
+    pub id: String,
+    pub shard: u32,
+    pub epoch: u64,
+    pub command: PlatformCommand,
+}
+
+/// The command routes of an evaluator: every creator on every platform, all leading to the
+/// publisher (`rx`). Ingest's own routes refuse what the running source cannot do.
+pub fn routes(config: &Config) -> (CommandRoutes, mpsc::Receiver<PlatformCommand>) {
+    let (tx, rx) = mpsc::channel(QUEUE);
+    let mut routes = CommandRoutes::new();
+    for creator in &config.creators.creators {
+        for platform in Platform::all() {
+            routes.insert(
+                (creator.id.clone(), *platform),
+                CommandRoute {
+                    queue: tx.clone(),
+                    support: CommandSupport::new(
+                        CommandSet::ALL,
+                        "ingest's running source decides",
+                    ),
+                },
+            );
+        }
+    }
+    (routes, rx)
+}
+
+/// The id of the `nth` command (from 0) caused by `cause`.
+pub fn effect_id(cause: &str, nth: u32) -> String {
+    let digest = Sha256::digest(format!("{cause}\u{1f}{nth}").as_bytes());
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Publishes the evaluator's commands as effects until the command queue closes.
+pub async fn publish_effects(
+    bus: Bus,
+    mut commands: mpsc::Receiver<PlatformCommand>,
+    held: Held,
+    stats: Arc<BusStats>,
+    shutdown: CancellationToken,
+) {
+    // Commands of one cause arrive together (one event's actions are routed together).
+    let mut last_cause = String::new();
+    let mut nth = 0u32;
+    while let Some(command) = commands.recv().await {
+        if command.cause == last_cause {
+            nth += 1;
+        } else {
+            last_cause.clone_from(&command.cause);
+            nth = 0;
+        }
+        let shard = shard_of(&command.creator, bus.settings.shards);
+        let Some(epoch) = held.epoch(shard) else {
+            bump(&stats.effects_not_owner);
+            tracing::debug!(shard, cause = %command.cause, "Not the shard's owner now; the effect is not published.");
+            continue;
+        };
+        let effect = Effect {
+            id: effect_id(&command.cause, nth),
+            shard,
+            epoch,
+            command,
+        };
+        let payload = match serde_json::to_vec(&effect) {
+            Ok(p) => Bytes::from(p),
+            Err(_) => continue,
+        };
+        let subject = bus.names.effect_subject(shard);
+        loop {
+            let publish = jetstream::message::PublishMessage::build()
+                .message_id(effect.id.as_str())
+                .payload(payload.clone());
+            let acked = match bus.js.send_publish(subject.clone(), publish).await {
+                Ok(ack) => ack.await.map(|_| ()).map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            match acked {
+                Ok(()) => {
+                    bump(&stats.effects_published);
+                    break;
+                }
+                Err(e) => {
+                    bump(&stats.publish_retries);
+                    tracing::debug!(error = %e, "Publishing an effect failed; retrying.");
+                    if shutdown.is_cancelled() || held.epoch(shard).is_none() {
+                        bump(&stats.effects_not_owner);
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        }
+    }
+}
+
+/// The fence: the newest epoch known for each shard.
+struct Fence {
+    kv: Option<jetstream::kv::Store>,
+    newest: HashMap<u32, u64>,
+}
+
+impl Fence {
+    /// Whether an effect of `epoch` on `shard` is from the shard's current owner (or a newer one).
+    async fn admits(&mut self, bus: &Bus, shard: u32, epoch: u64) -> bool {
+        if self.kv.is_none() {
+            self.kv = bus.js.get_key_value(bus.names.leases_bucket()).await.ok();
+        }
+        if let Some(kv) = &self.kv
+            && let Ok(Some(entry)) = kv.entry(lease_key(shard)).await
+            && let Some((_, current)) = LeaseValue::epoch_of(&entry)
+        {
+            let newest = self.newest.entry(shard).or_default();
+            *newest = (*newest).max(current);
+        }
+        let newest = self.newest.entry(shard).or_default();
+        if epoch < *newest {
+            return false;
+        }
+        *newest = epoch;
+        true
+    }
+}
+
+/// Ingest: carries out the evaluators' effects until shutdown.
+pub async fn carry_out(
+    bus: Bus,
+    commands: CommandQueues,
+    readers: Readers,
+    writer: StoreWriter,
+    stats: Arc<BusStats>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let since = chrono::Utc::now().timestamp_millis() - KEEP_MS;
+    let mut done: HashSet<String> = readers
+        .read(move |r| r.webhook_deliveries(DELIVERED, since))
+        .await??
+        .into_iter()
+        .collect();
+    let stream = bus
+        .js
+        .get_stream(bus.names.effects_stream())
+        .await
+        .context("opening the effects stream (run `ss bus init`)")?;
+    let consumer: jetstream::consumer::PullConsumer = stream
+        .get_or_create_consumer(
+            &bus.names.ingest_consumer(),
+            super::init::effects_consumer_config(&bus),
+        )
+        .await
+        .context("opening the effects consumer")?;
+    let mut fence = Fence {
+        kv: None,
+        newest: HashMap::new(),
+    };
+    loop {
+        let mut messages = match consumer.messages().await {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::debug!(error = %e, "Cannot read effects now; retrying.");
+                tokio::select! {
+                    () = shutdown.cancelled() => return Ok(()),
+                    () = tokio::time::sleep(Duration::from_millis(500)) => continue,
+                }
+            }
+        };
+        loop {
+            let next = tokio::select! {
+                () = shutdown.cancelled() => return Ok(()),
+                next = messages.next() => next,
+            };
+            let message = match next {
+                Some(Ok(m)) => m,
+                Some(Err(e)) => {
+                    tracing::debug!(error = %e, "Reading effects failed; resuming.");
+                    break;
+                }
+                None => break,
+            };
+            let effect: Effect = match serde_json::from_slice(&message.payload) {
+                Ok(e) => e,
+                Err(e) => {
+                    bump(&stats.effects_malformed);
+                    tracing::warn!(error = %e, "An effect on the bus is not readable; dropped.");
+                    let _ = message.ack_with(AckKind::Term).await;
+                    continue;
+                }
+            };
+            if !fence.admits(&bus, effect.shard, effect.epoch).await {
+                bump(&stats.effects_fenced);
+                tracing::warn!(
+                    shard = effect.shard,
+                    epoch = effect.epoch,
+                    cause = %effect.command.cause,
+                    "Refused an effect from an older lease epoch than the shard's (a stale evaluator)."
+                );
+                let _ = message.double_ack().await;
+                continue;
+            }
+            if done.contains(&effect.id) {
+                bump(&stats.effects_duplicate);
+                let _ = message.double_ack().await;
+                continue;
+            }
+            if commands.submit(effect.command) == Submitted::Queued {
+                bump(&stats.effects_applied);
+            }
+            let now = chrono::Utc::now().timestamp_millis();
+            writer
+                .send(WriteOp::WebhookDelivery {
+                    source: DELIVERED.into(),
+                    id: effect.id.clone(),
+                    at_ms: now,
+                    keep_from_ms: now - KEEP_MS,
+                })
+                .await?;
+            writer.flush().await?;
+            done.insert(effect.id);
+            let _ = message.double_ack().await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn effect_ids_depend_on_the_cause_and_the_place_only() {
+        assert_eq!(effect_id("twitch:m1", 0), effect_id("twitch:m1", 0));
+        assert_ne!(effect_id("twitch:m1", 0), effect_id("twitch:m1", 1));
+        assert_ne!(effect_id("twitch:m1", 0), effect_id("twitch:m2", 0));
+        assert_eq!(effect_id("x", 0).len(), 32);
+    }
+}

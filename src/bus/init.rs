@@ -1,0 +1,261 @@
+//! `ss bus init` and every role's start: create the streams, the effects consumer and the lease
+//! bucket, or check them, and verify that the server kept the configuration it was given.
+//!
+//! A server may accept a field it does not know and silently drop it (nats-server 2.9 ignores
+//! subject transforms and multiple filter subjects, for one). So after each create or update the
+//! configuration the server reports is compared, field by field, with what was asked; a difference
+//! is refused with the field, both values and how to fix it, and no role runs on it.
+
+use super::Bus;
+use anyhow::{Context, bail};
+use async_nats::jetstream;
+use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
+use async_nats::jetstream::stream::{self, DiscardPolicy, RetentionPolicy, StorageType};
+use std::time::Duration;
+
+/// How long the event and effect streams remember a `Nats-Msg-Id` to refuse a duplicate.
+pub const DEDUPE_WINDOW: Duration = Duration::from_secs(600);
+/// How long the effects stream keeps effects.
+const EFFECTS_KEEP: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// What `ss bus init` did to each thing on the server.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Prepared {
+    pub kind: &'static str,
+    pub name: String,
+    /// `created`, `kept` (already as configured) or `updated`.
+    pub outcome: &'static str,
+    pub detail: String,
+}
+
+/// Creates or checks everything the roles need; refuses a configuration the server did not keep.
+pub async fn prepare(bus: &Bus) -> anyhow::Result<Vec<Prepared>> {
+    let settings = &bus.settings;
+    let names = &bus.names;
+    let mut done = Vec::new();
+    let keep = Duration::from_secs(settings.keep_hours * 3600);
+    let events = stream::Config {
+        name: names.events_stream(),
+        subjects: vec![names.events_filter()],
+        retention: RetentionPolicy::Limits,
+        storage: StorageType::File,
+        discard: DiscardPolicy::Old,
+        max_age: keep,
+        duplicate_window: DEDUPE_WINDOW.min(keep),
+        num_replicas: settings.replicas,
+        ..Default::default()
+    };
+    done.push(ensure_stream(&bus.js, events, "events").await?);
+    let effects = stream::Config {
+        name: names.effects_stream(),
+        subjects: vec![names.effects_filter()],
+        retention: RetentionPolicy::Limits,
+        storage: StorageType::File,
+        discard: DiscardPolicy::Old,
+        max_age: EFFECTS_KEEP,
+        duplicate_window: DEDUPE_WINDOW,
+        num_replicas: settings.replicas,
+        ..Default::default()
+    };
+    done.push(ensure_stream(&bus.js, effects, "effects").await?);
+    done.push(ensure_effects_consumer(bus).await?);
+    done.push(ensure_leases(bus).await?);
+    Ok(done)
+}
+
+async fn ensure_stream(
+    js: &jetstream::Context,
+    wanted: stream::Config,
+    what: &str,
+) -> anyhow::Result<Prepared> {
+    let name = wanted.name.clone();
+    let (info, outcome) = match js.get_stream(&name).await {
+        Ok(mut existing) => {
+            let info = existing
+                .info()
+                .await
+                .with_context(|| format!("reading stream {name}"))?
+                .clone();
+            if stream_differences(&wanted, &info.config).is_empty() {
+                (info, "kept")
+            } else {
+                let info = js.update_stream(wanted.clone()).await.with_context(|| {
+                    format!(
+                        "updating stream {name} to the configured settings (a change the server refuses, such as replicas on a single server, needs the stream removed first: `nats stream rm {name}` loses its events)"
+                    )
+                })?;
+                (info, "updated")
+            }
+        }
+        Err(e)
+            if matches!(e.kind(), jetstream::context::GetStreamErrorKind::JetStream(ref js)
+                if js.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND) =>
+        {
+            let info = js
+                .create_stream(wanted.clone())
+                .await
+                .with_context(|| format!("creating stream {name}"))?
+                .info()
+                .await
+                .with_context(|| format!("reading stream {name}"))?
+                .clone();
+            (info, "created")
+        }
+        Err(e) => return Err(e).with_context(|| format!("looking up stream {name}")),
+    };
+    let differences = stream_differences(&wanted, &info.config);
+    if !differences.is_empty() {
+        bail!(
+            "the server did not keep the configuration of stream {name}: {}. It may be too old for a setting (nats-server 2.10 or later is recommended); no role runs on a stream other than configured",
+            differences.join("; ")
+        );
+    }
+    Ok(Prepared {
+        kind: "stream",
+        name,
+        outcome,
+        detail: format!(
+            "{what}: subjects {}, kept {}, duplicates refused for {}, replicas {}",
+            info.config.subjects.join(","),
+            humantime::format_duration(info.config.max_age),
+            humantime::format_duration(info.config.duplicate_window),
+            info.config.num_replicas
+        ),
+    })
+}
+
+/// The fields `ss` relies on, each as "field is X, configured Y".
+fn stream_differences(wanted: &stream::Config, kept: &stream::Config) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut check = |field: &str, want: String, got: String| {
+        if want != got {
+            out.push(format!("{field} is {got}, configured {want}"));
+        }
+    };
+    check(
+        "subjects",
+        format!("{:?}", wanted.subjects),
+        format!("{:?}", kept.subjects),
+    );
+    check(
+        "retention",
+        format!("{:?}", wanted.retention),
+        format!("{:?}", kept.retention),
+    );
+    check(
+        "storage",
+        format!("{:?}", wanted.storage),
+        format!("{:?}", kept.storage),
+    );
+    check(
+        "max_age",
+        format!("{:?}", wanted.max_age),
+        format!("{:?}", kept.max_age),
+    );
+    check(
+        "duplicate_window",
+        format!("{:?}", wanted.duplicate_window),
+        format!("{:?}", kept.duplicate_window),
+    );
+    check(
+        "num_replicas",
+        wanted.num_replicas.max(1).to_string(),
+        kept.num_replicas.max(1).to_string(),
+    );
+    out
+}
+
+/// The durable consumer ingest reads effects with: every effect subject, explicit acks.
+pub fn effects_consumer_config(bus: &Bus) -> pull::Config {
+    pull::Config {
+        durable_name: Some(bus.names.ingest_consumer()),
+        filter_subject: bus.names.effects_filter(),
+        ack_policy: AckPolicy::Explicit,
+        ack_wait: Duration::from_secs(30),
+        max_deliver: -1,
+        max_ack_pending: 256,
+        deliver_policy: DeliverPolicy::All,
+        ..Default::default()
+    }
+}
+
+async fn ensure_effects_consumer(bus: &Bus) -> anyhow::Result<Prepared> {
+    let wanted = effects_consumer_config(bus);
+    let name = bus.names.ingest_consumer();
+    let stream = bus
+        .js
+        .get_stream(bus.names.effects_stream())
+        .await
+        .context("opening the effects stream")?;
+    let existed = stream.consumer_info(&name).await.is_ok();
+    let mut consumer: jetstream::consumer::Consumer<pull::Config> = stream
+        .get_or_create_consumer(&name, wanted.clone())
+        .await
+        .with_context(|| format!("creating consumer {name}"))?;
+    let kept = consumer
+        .info()
+        .await
+        .with_context(|| format!("reading consumer {name}"))?
+        .config
+        .clone();
+    let mut differences = Vec::new();
+    if kept.filter_subject != wanted.filter_subject {
+        differences.push(format!(
+            "filter_subject is {:?}, configured {:?}",
+            kept.filter_subject, wanted.filter_subject
+        ));
+    }
+    if kept.ack_policy != wanted.ack_policy {
+        differences.push(format!(
+            "ack_policy is {:?}, configured {:?}",
+            kept.ack_policy, wanted.ack_policy
+        ));
+    }
+    if !differences.is_empty() {
+        bail!(
+            "the server did not keep the configuration of consumer {name}: {}; remove it (`nats consumer rm {} {name}`) and run `ss bus init` again",
+            differences.join("; "),
+            bus.names.effects_stream()
+        );
+    }
+    Ok(Prepared {
+        kind: "consumer",
+        name,
+        outcome: if existed { "kept" } else { "created" },
+        detail: format!(
+            "ingest reads effects: filter {}, explicit acks",
+            kept.filter_subject
+        ),
+    })
+}
+
+/// The lease bucket, created as the stream a KV bucket is (`KV_<bucket>`, one value per key,
+/// entries expiring after `lease_s`) so its configuration is verified like the other streams.
+async fn ensure_leases(bus: &Bus) -> anyhow::Result<Prepared> {
+    let bucket = bus.names.leases_bucket();
+    let lease = Duration::from_secs(bus.settings.lease_s);
+    let wanted = stream::Config {
+        name: format!("KV_{bucket}"),
+        description: Some("shard leases and evaluator members of ss".into()),
+        subjects: vec![format!("$KV.{bucket}.>")],
+        max_messages_per_subject: 1,
+        max_age: lease,
+        duplicate_window: lease.min(Duration::from_secs(120)),
+        storage: StorageType::File,
+        num_replicas: bus.settings.replicas,
+        allow_rollup: true,
+        deny_delete: true,
+        deny_purge: false,
+        allow_direct: true,
+        discard: DiscardPolicy::New,
+        ..Default::default()
+    };
+    let mut prepared = ensure_stream(&bus.js, wanted, "shard leases").await?;
+    bus.js
+        .get_key_value(&bucket)
+        .await
+        .with_context(|| format!("opening the lease bucket {bucket}"))?;
+    prepared.kind = "bucket";
+    prepared.name = bucket;
+    Ok(prepared)
+}

@@ -1,0 +1,157 @@
+//! Reading a shard (or, for the export role, every shard) of the events stream into the data
+//! lane, from where this process's store left off.
+//!
+//! The reader asks the stream for what follows the cursor its store committed (an ordered
+//! consumer: no acknowledgements, the server starts at `cursor + 1` and the client re-creates it
+//! after a gap), and sends the events in batches with the sequence of the last one. The run loop
+//! records a batch's events, their actions and the cursor in one transaction (`Inbound::Shard`),
+//! so the store is the exact fold of the shard's events, and a restart or a new owner resumes
+//! after the last commit. A batch is never dropped: when the lane is full the reader waits, and
+//! the stream keeps the rest. Before each batch the reader checks that its lease still holds; an
+//! evaluator that lost it stops at once.
+
+use super::Bus;
+use super::lease::Held;
+use super::stats::BusStats;
+use crate::event::ChatEvent;
+use crate::lanes::{EventSink, ShardBatch};
+use crate::store::Readers;
+use async_nats::jetstream::consumer::{DeliverPolicy, pull};
+use futures_util::{FutureExt, StreamExt};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// The shard number the export role records its cursor of the whole stream under.
+pub const ALL_SHARDS: u32 = u32::MAX;
+/// The most events in one batch (one transaction).
+const BATCH: usize = 512;
+
+/// What a reader reads and for whom.
+pub struct ShardReader {
+    pub bus: Bus,
+    /// A shard, or [`ALL_SHARDS`].
+    pub shard: u32,
+    /// The lease it reads under; `None` for the export role, which holds none.
+    pub held: Option<Held>,
+    pub sink: EventSink,
+    pub readers: Readers,
+    pub stats: Arc<BusStats>,
+    pub stop: CancellationToken,
+}
+
+impl ShardReader {
+    /// Reads until stopped, the lease is lost, or the lane closes. Failures of the stream (the
+    /// server away) are retried from the committed cursor.
+    pub async fn run(self) {
+        let stream_name = self.bus.names.events_stream();
+        loop {
+            if self.stop.is_cancelled() || !self.holds() {
+                return;
+            }
+            match self.read(&stream_name).await {
+                Ok(Done::Stopped) => return,
+                Ok(Done::Retry) => {}
+                Err(e) => {
+                    tracing::warn!(shard = self.shard, error = %e, "Reading the events stream failed; resuming from the last committed event.");
+                }
+            }
+            tokio::select! {
+                () = self.stop.cancelled() => return,
+                () = tokio::time::sleep(Duration::from_millis(500)) => {}
+            }
+        }
+    }
+
+    fn holds(&self) -> bool {
+        self.held
+            .as_ref()
+            .is_none_or(|held| held.epoch(self.shard).is_some())
+    }
+
+    async fn read(&self, stream_name: &str) -> anyhow::Result<Done> {
+        let stream = self.bus.js.get_stream(stream_name).await?;
+        let shard = self.shard;
+        let cursor = {
+            let name = stream_name.to_owned();
+            self.readers
+                .read(move |r| r.bus_cursor(&name, shard))
+                .await??
+        };
+        let filter = if shard == ALL_SHARDS {
+            self.bus.names.events_filter()
+        } else {
+            self.bus.names.shard_filter(shard)
+        };
+        let consumer = stream
+            .create_consumer(pull::OrderedConfig {
+                filter_subject: filter,
+                deliver_policy: if cursor == 0 {
+                    DeliverPolicy::All
+                } else {
+                    DeliverPolicy::ByStartSequence {
+                        start_sequence: cursor + 1,
+                    }
+                },
+                ..Default::default()
+            })
+            .await?;
+        let mut messages = consumer.messages().await?;
+        loop {
+            let first = tokio::select! {
+                () = self.stop.cancelled() => return Ok(Done::Stopped),
+                next = messages.next() => next,
+            };
+            let mut batch = Vec::with_capacity(BATCH);
+            match first {
+                None => return Ok(Done::Retry),
+                Some(message) => batch.push(message?),
+            }
+            // What has already arrived joins the batch, without waiting for more.
+            while batch.len() < BATCH {
+                match messages.next().now_or_never() {
+                    Some(Some(Ok(message))) => batch.push(message),
+                    _ => break,
+                }
+            }
+            let mut events = Vec::with_capacity(batch.len());
+            let mut last_seq = cursor;
+            let mut pending = 0;
+            for message in &batch {
+                let info = message.info().map_err(|e| anyhow::anyhow!("{e}"))?;
+                last_seq = info.stream_sequence;
+                pending = info.pending;
+                match serde_json::from_slice::<ChatEvent>(&message.payload) {
+                    Ok(event) => events.push(event),
+                    Err(e) => {
+                        tracing::warn!(shard, seq = last_seq, error = %e, "An event in the stream is not a chat event; skipped.");
+                    }
+                }
+            }
+            if !self.holds() {
+                return Ok(Done::Stopped);
+            }
+            let count = events.len() as u64;
+            let sent = self
+                .sink
+                .send_shard(ShardBatch {
+                    stream: stream_name.to_owned(),
+                    shard,
+                    events,
+                    last_seq,
+                })
+                .await;
+            if !sent {
+                return Ok(Done::Stopped);
+            }
+            self.stats.folded.fetch_add(count, Ordering::Relaxed);
+            self.stats.advanced(shard, last_seq, pending);
+        }
+    }
+}
+
+enum Done {
+    Stopped,
+    Retry,
+}

@@ -1,0 +1,184 @@
+//! `ss bus`: the NATS JetStream bus of a split run (system.json `bus`).
+//!
+//! `ss bus init` creates the streams, the effects consumer and the lease bucket, or checks them,
+//! and verifies the server kept what it was given (it refuses a server that silently dropped a
+//! setting). `ss bus status` shows each shard's owner, lease epoch, last event folded, what the
+//! stream still holds for it, and how long ago its owner renewed (or wrote) its lease.
+
+use super::{Format, Outcome};
+use crate::bus::Bus;
+use crate::bus::lease::LeaseValue;
+use crate::bus::names::lease_key;
+use crate::config::Config;
+use crate::config::secrets::Secrets;
+use anyhow::Context;
+use serde::Serialize;
+use std::io::Write;
+use std::path::Path;
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  \
+    ss bus init                 create or check the streams and buckets of system.json's bus\n  \
+    ss bus status               each shard's owner, epoch, last event folded and lag\n  \
+    ss bus status --format json the same for scripts\n\n\
+    The bus is configured in runtime/config/system.json:\n  \
+    \"bus\": {\"kind\": \"nats\", \"url\": \"nats://127.0.0.1:4222\", \"shards\": 8}\n\
+    then run `ss run --role ingest`, one or more `ss run --role evaluate` and `ss run --role export`,\n\
+    each in its own runtime root.")]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: BusCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum BusCommand {
+    /// Create or check the streams, the effects consumer and the lease bucket; refuse a server that did not keep them.
+    Init {
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Show each shard's owner, lease epoch, last event folded, pending events and lease age; exit 1 when a shard has no owner.
+    Status {
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+}
+
+pub fn run(root: &Path, args: Args) -> anyhow::Result<Outcome> {
+    let config = Config::load(root)?;
+    let Some(settings) = config.system.bus.clone() else {
+        return Err(super::UsageError(
+            "runtime/config/system.json has no \"bus\"; add {\"kind\": \"nats\", \"url\": \"nats://127.0.0.1:4222\"} under \"bus\" first".into(),
+        )
+        .into());
+    };
+    let secrets = Secrets::load(root);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async {
+        let bus = Bus::connect(&settings, &secrets).await?;
+        match args.command {
+            BusCommand::Init { format } => init(&bus, format).await,
+            BusCommand::Status { format } => status(&bus, format).await,
+        }
+    })
+}
+
+async fn init(bus: &Bus, format: Format) -> anyhow::Result<Outcome> {
+    let prepared = crate::bus::init::prepare(bus).await?;
+    let mut out = std::io::stdout().lock();
+    match format {
+        Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&prepared)?)?,
+        Format::Text => {
+            writeln!(out, "bus {}: ready", bus.shown_url())?;
+            for p in &prepared {
+                writeln!(out, "  {} {} {}: {}", p.kind, p.name, p.outcome, p.detail)?;
+            }
+        }
+    }
+    Ok(Outcome::Success)
+}
+
+/// One shard as `ss bus status` shows it.
+#[derive(Debug, Serialize)]
+struct ShardRow {
+    shard: u32,
+    owner: Option<String>,
+    epoch: Option<u64>,
+    applied_seq: Option<u64>,
+    pending: Option<u64>,
+    lease_age_s: Option<f64>,
+}
+
+#[derive(Debug, Serialize)]
+struct StatusReport {
+    url: String,
+    events: u64,
+    last_seq: u64,
+    shards: Vec<ShardRow>,
+}
+
+async fn status(bus: &Bus, format: Format) -> anyhow::Result<Outcome> {
+    let mut stream = bus
+        .js
+        .get_stream(bus.names.events_stream())
+        .await
+        .context("opening the events stream (run `ss bus init` first)")?;
+    let state = stream.info().await?.state.clone();
+    let kv = bus
+        .js
+        .get_key_value(bus.names.leases_bucket())
+        .await
+        .context("opening the lease bucket (run `ss bus init` first)")?;
+    let now = chrono::Utc::now().timestamp_millis();
+    let mut shards = Vec::new();
+    for shard in 0..bus.settings.shards {
+        let entry = kv.entry(lease_key(shard)).await?;
+        let lease = entry.as_ref().and_then(LeaseValue::epoch_of);
+        shards.push(match lease {
+            Some((value, epoch)) => ShardRow {
+                shard,
+                owner: Some(value.owner),
+                epoch: Some(epoch),
+                applied_seq: Some(value.applied),
+                pending: Some(value.pending),
+                lease_age_s: Some((now - value.at_ms).max(0) as f64 / 1000.0),
+            },
+            None => ShardRow {
+                shard,
+                owner: None,
+                epoch: None,
+                applied_seq: None,
+                pending: None,
+                lease_age_s: None,
+            },
+        });
+    }
+    let unowned = shards.iter().filter(|s| s.owner.is_none()).count();
+    let report = StatusReport {
+        url: bus.shown_url(),
+        events: state.messages,
+        last_seq: state.last_sequence,
+        shards,
+    };
+    let mut out = std::io::stdout().lock();
+    match format {
+        Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?,
+        Format::Text => {
+            writeln!(
+                out,
+                "bus {}: {} events in {} (last sequence {})",
+                report.url,
+                report.events,
+                bus.names.events_stream(),
+                report.last_seq
+            )?;
+            writeln!(
+                out,
+                "  shard  owner                 epoch   folded to  pending  lease age"
+            )?;
+            for s in &report.shards {
+                match &s.owner {
+                    Some(owner) => writeln!(
+                        out,
+                        "  {:>5}  {:<20}  {:>5}  {:>9}  {:>7}  {:.1}s",
+                        s.shard,
+                        crate::sanitize::terminal(owner),
+                        s.epoch.unwrap_or(0),
+                        s.applied_seq.unwrap_or(0),
+                        s.pending.unwrap_or(0),
+                        s.lease_age_s.unwrap_or(0.0)
+                    )?,
+                    None => writeln!(out, "  {:>5}  (no owner: no evaluator holds it)", s.shard)?,
+                }
+            }
+        }
+    }
+    Ok(if unowned > 0 {
+        Outcome::CheckFailed
+    } else {
+        Outcome::Success
+    })
+}

@@ -1,0 +1,177 @@
+//! What differs between the roles of `ss run` (`--role all|ingest|evaluate|export`), in one
+//! place, so the runner wires every role the same way.
+//!
+//! - [`connect`]: a role other than `all` needs system.json `bus`; the bus is reached and what it
+//!   holds verified (`crate::bus::init`) before anything starts.
+//! - [`start_readers`]: evaluate holds shard leases, each with a reader of its shard; export reads
+//!   every shard, with no lease.
+//! - [`commands`]: where platform commands go. All: the running sources' queues. Ingest: the same,
+//!   plus the effects the evaluators publish, carried out behind the fence. Evaluate: published as
+//!   effects. Export: nowhere (counted as dropped).
+
+use crate::bus::lease::{Held, StartShard};
+use crate::bus::shards::{ALL_SHARDS, ShardReader};
+use crate::bus::stats::BusStats;
+use crate::bus::{Bus, Role};
+use crate::command::stats::CommandStats;
+use crate::config::Config;
+use crate::config::secrets::Secrets;
+use crate::effects::sinks::command::{CommandQueues, CommandRoutes};
+use crate::lanes::EventSink;
+use crate::store::StoreWriter;
+use crate::telemetry::Telemetry;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Connects to the bus for a role that needs it (and prepares what the server holds).
+pub async fn connect(
+    role: Role,
+    config: &Config,
+    secrets: &Secrets,
+) -> anyhow::Result<Option<Bus>> {
+    if role == Role::All {
+        if config.system.bus.is_some() {
+            tracing::info!(
+                "system.json has a bus, but this run is --role all: the embedded single process, without the bus."
+            );
+        }
+        return Ok(None);
+    }
+    let Some(settings) = &config.system.bus else {
+        anyhow::bail!(
+            "ss run --role {} needs the bus: add \"bus\": {{\"kind\": \"nats\", \"url\": \"nats://127.0.0.1:4222\"}} to runtime/config/system.json (see the README's \"Beyond one machine\"), or run without --role",
+            role.as_str()
+        );
+    };
+    let bus = Bus::connect(settings, secrets).await?;
+    for prepared in crate::bus::init::prepare(&bus).await? {
+        tracing::info!(kind = prepared.kind, name = %prepared.name, outcome = prepared.outcome, "{}", prepared.detail);
+    }
+    tracing::info!(role = role.as_str(), url = %bus.shown_url(), "Connected to the bus.");
+    Ok(Some(bus))
+}
+
+/// What the shard readers need.
+pub struct Readers<'a> {
+    pub role: Role,
+    pub bus: Bus,
+    pub held: Held,
+    pub sink: EventSink,
+    pub readers: crate::store::Readers,
+    pub stats: Arc<BusStats>,
+    pub shutdown: CancellationToken,
+    pub tasks: &'a TaskTracker,
+}
+
+/// Evaluate: the lease keeper, which starts a reader per shard it takes. Export: one reader of
+/// every shard. Other roles read nothing.
+pub fn start_readers(parts: Readers<'_>) {
+    let reader = |shard: u32, held: Option<Held>, stop: CancellationToken| ShardReader {
+        bus: parts.bus.clone(),
+        shard,
+        held,
+        sink: parts.sink.clone(),
+        readers: parts.readers.clone(),
+        stats: parts.stats.clone(),
+        stop,
+    };
+    match parts.role {
+        Role::Evaluate => {
+            let owner = format!("{}-{}", std::process::id(), fastrand::u32(..));
+            let (bus, sink, readers, stats, held) = (
+                parts.bus.clone(),
+                parts.sink.clone(),
+                parts.readers.clone(),
+                parts.stats.clone(),
+                parts.held.clone(),
+            );
+            let start: StartShard = Arc::new(move |shard, _epoch, stop| {
+                let reader = ShardReader {
+                    bus: bus.clone(),
+                    shard,
+                    held: Some(held.clone()),
+                    sink: sink.clone(),
+                    readers: readers.clone(),
+                    stats: stats.clone(),
+                    stop,
+                };
+                tokio::spawn(reader.run())
+            });
+            // The keeper holds the starter (and with it a sink) until shutdown.
+            parts.tasks.spawn(crate::bus::lease::keep_leases(
+                parts.bus.clone(),
+                owner,
+                parts.held.clone(),
+                parts.stats.clone(),
+                start,
+                parts.shutdown.clone(),
+            ));
+        }
+        Role::Export => {
+            let all = reader(ALL_SHARDS, None, parts.shutdown.clone());
+            parts.stats.hold(ALL_SHARDS, 0);
+            parts.tasks.spawn(all.run());
+        }
+        Role::All | Role::Ingest => {}
+    }
+}
+
+/// What [`commands`] needs.
+pub struct CommandParts<'a> {
+    pub role: Role,
+    pub bus: Option<&'a Bus>,
+    pub config: &'a Config,
+    /// The running sources' queues.
+    pub sources: CommandQueues,
+    pub stats: Arc<CommandStats>,
+    pub telemetry: &'a Telemetry,
+    pub held: &'a Held,
+    pub bus_stats: &'a Arc<BusStats>,
+    pub readers: &'a crate::store::Readers,
+    pub writer: &'a StoreWriter,
+    pub shutdown: &'a CancellationToken,
+    pub tasks: &'a TaskTracker,
+}
+
+/// Where this role's platform commands go (see the module doc).
+pub fn commands(parts: CommandParts<'_>) -> CommandQueues {
+    let Some(bus) = parts.bus else {
+        return parts.sources;
+    };
+    match parts.role {
+        Role::Ingest => {
+            let (bus, queues, readers, writer, stats, shutdown) = (
+                bus.clone(),
+                parts.sources.clone(),
+                parts.readers.clone(),
+                parts.writer.clone(),
+                parts.bus_stats.clone(),
+                parts.shutdown.clone(),
+            );
+            parts.tasks.spawn(async move {
+                if let Err(e) =
+                    crate::bus::effects::carry_out(bus, queues, readers, writer, stats, shutdown)
+                        .await
+                {
+                    tracing::error!(error = %e, "Carrying out the evaluators' effects stopped.");
+                }
+            });
+            parts.sources
+        }
+        Role::Evaluate => {
+            let (routes, rx) = crate::bus::effects::routes(parts.config);
+            parts.tasks.spawn(crate::bus::effects::publish_effects(
+                bus.clone(),
+                rx,
+                parts.held.clone(),
+                parts.bus_stats.clone(),
+                parts.shutdown.clone(),
+            ));
+            CommandQueues::new(routes, parts.stats, parts.telemetry.clone())
+        }
+        Role::Export | Role::All => {
+            CommandQueues::new(CommandRoutes::new(), parts.stats, parts.telemetry.clone())
+        }
+    }
+}
