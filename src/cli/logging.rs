@@ -29,6 +29,13 @@ pub fn init(verbose: u8, quiet: u8, format: LogFormat) {
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         let mut filter = EnvFilter::new(level);
+        // The NATS client reports every connect and reconnect at info; the bus's own lines say
+        // what matters (an outage, the recovery), so the client's show from -v on.
+        if level == "info"
+            && let Ok(directive) = "async_nats=warn".parse()
+        {
+            filter = filter.add_directive(directive);
+        }
         if level == "trace" {
             for target in FRAME_DUMPERS {
                 if let Ok(directive) = format!("{target}=debug").parse() {

@@ -118,6 +118,20 @@ fn summary_line(summary: &runner::RunSummary) -> String {
         actions
     );
     // Guards are named only when they fired, so the usual line stays short.
+    if let Some(bus) = &summary.bus {
+        line.push_str(&match bus.role {
+            "ingest" => format!(
+                "; bus: {} events published ({} already there), {} effects carried out, {} refused as stale",
+                bus.published, bus.publish_duplicates, bus.effects.applied, bus.effects.fenced
+            ),
+            _ => format!(
+                "; bus: {} events read from {} shards, {} effects published",
+                bus.folded,
+                bus.leases.taken.max(bus.shards.len() as u64),
+                bus.effects.published
+            ),
+        });
+    }
     for (name, n) in c.guards.iter().filter(|(_, n)| **n > 0) {
         line.push_str(&format!(", {n} {}", name.replace('_', " ")));
     }

@@ -483,7 +483,15 @@ pub async fn run(
     };
     let (counters, exported) = exporter.finish(events_recorded).await;
     wait_for_tasks(tasks).await;
-    Ok(Ended {
+    let bus = bus.map(|bus| {
+        crate::bus::stats::BusProbe {
+            role,
+            bus,
+            stats: bus_stats,
+        }
+        .snapshot()
+    });
+    let mut summary = Ended {
         counters,
         elapsed: started.elapsed(),
         aborted_sources,
@@ -492,7 +500,9 @@ pub async fn run(
         closed,
         exported,
     }
-    .summary())
+    .summary();
+    summary.bus = bus;
+    Ok(summary)
 }
 
 /// Cancels `shutdown` once `duration` has passed (`ss run --duration`).

@@ -52,6 +52,8 @@ pub struct RunSummary {
     pub not_written: Vec<NotWritten>,
     /// An error that ended the run loop early (the run still stopped in order).
     pub failed: Option<anyhow::Error>,
+    /// What the bus did, when the run was one of its roles.
+    pub bus: Option<crate::bus::stats::BusSnapshot>,
 }
 
 /// Something accepted that did not reach the disk by the time the run stopped.
@@ -175,6 +177,7 @@ impl Ended {
             aborted_sources: self.aborted_sources,
             not_written,
             failed,
+            bus: None,
         }
     }
 }

@@ -65,7 +65,9 @@ async fn simulate(start: DateTime<Utc>, quota: YoutubeQuota, run_for: Duration) 
                 let events = match item {
                     Inbound::Page(page) => page.events,
                     Inbound::Event(e) => vec![e],
-                    Inbound::Tick(_) => panic!("a source sends no ticks"),
+                    Inbound::Tick(_) | Inbound::Shard(_) => {
+                        panic!("a source sends no ticks or shards")
+                    }
                 };
                 for e in events {
                     if arrived

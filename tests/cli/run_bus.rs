@@ -1,0 +1,484 @@
+//! `ss run --role ingest|evaluate|export` over a real nats-server with JetStream on loopback, and
+//! `ss bus init|status`: events recorded exactly once across roles, replies counted at the loopback
+//! Twitch server, an evaluator killed or paused, the bus away, a three-node cluster losing a node.
+
+use crate::harness::{
+    Spawned, Test, exit_code_within, signal, until_found_explained, until_some, wait_for_explained,
+};
+use crate::nats_server::Nats;
+use crate::run_twitch::{privmsg, twitch_root, with_ts};
+use crate::twitch_server::{ServerOptions, TwitchServer};
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Duration;
+
+const TOKEN: (&str, &str) = ("TWITCH_OAUTH_TOKEN_DEMO", "oauth:bus-secret-token");
+
+/// Adds system.json `bus` (and any `extra` keys of it) to a root.
+fn with_bus(t: &Test, urls: &str, extra: Value) {
+    let path = "runtime/config/system.json";
+    let mut system: Value = serde_json::from_str(&t.read(path)).unwrap();
+    let mut bus = json!({"kind": "nats", "url": urls, "shards": 8, "lease_s": 3});
+    for (k, v) in extra.as_object().unwrap() {
+        bus[k] = v.clone();
+    }
+    system["bus"] = bus;
+    t.write(path, &serde_json::to_string_pretty(&system).unwrap());
+}
+
+/// Adds sim creators (`names`) at `rate` events/s to a root's creators.json.
+fn with_sim_creators(t: &Test, names: &[&str], rate: u32) {
+    let path = "runtime/config/creators.json";
+    let mut creators: Value = serde_json::from_str(&t.read(path)).unwrap();
+    let list = creators["creators"].as_array_mut().unwrap();
+    for (i, name) in names.iter().enumerate() {
+        list.push(json!({
+            "id": name, "display_name": name, "enabled": true,
+            "platforms": {"sim": {"enabled": true, "rate_per_s": rate, "seed": 11 + i, "users": 50, "channel": name}}
+        }));
+    }
+    t.write(path, &serde_json::to_string_pretty(&creators).unwrap());
+}
+
+/// The Twitch demo pointed at `twitch_port`, its `!ping` without cooldowns (every ping answered).
+fn demo_root(twitch_port: u16) -> Test {
+    let t = twitch_root(twitch_port);
+    let path = "runtime/config/triggers.json";
+    let mut triggers: Value = serde_json::from_str(&t.read(path)).unwrap();
+    triggers["triggers"]["demo"][0]["cooldowns"] = json!({});
+    t.write(path, &serde_json::to_string_pretty(&triggers).unwrap());
+    t
+}
+
+/// A root for one role: the Twitch demo pointed at `twitch_port`, the sim creators, the bus.
+fn role_root(twitch_port: u16, urls: &str, sims: &[&str]) -> Test {
+    let t = demo_root(twitch_port);
+    with_sim_creators(&t, sims, 50);
+    with_bus(&t, urls, json!({}));
+    t
+}
+
+fn spawn_role(t: &Test, role: &str) -> Spawned {
+    Spawned::from(
+        t.std_cmd()
+            .args(["run", "--role", role])
+            .env(TOKEN.0, TOKEN.1)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::fs::File::create(t.path().join(format!("{role}.log"))).unwrap())
+            .spawn()
+            .expect("starting ss"),
+    )
+}
+
+fn snapshot(t: &Test) -> Value {
+    serde_json::from_str(
+        &std::fs::read_to_string(t.path().join("runtime/exports/runtime_snapshot.json"))
+            .unwrap_or_default(),
+    )
+    .unwrap_or(Value::Null)
+}
+
+fn bus_status(t: &Test) -> Value {
+    let out = t.run(&["bus", "status", "--format", "json"]);
+    serde_json::from_str(&out.stdout).unwrap_or(Value::Null)
+}
+
+/// The message ids in a root's chat log.
+fn message_ids(root: &Path) -> Vec<String> {
+    let path = root.join("runtime/state/streamsuites.db");
+    let Ok(conn) =
+        rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+    else {
+        return Vec::new();
+    };
+    let Ok(mut stmt) = conn.prepare("SELECT platform || ':' || message_id FROM chat_events") else {
+        return Vec::new();
+    };
+    stmt.query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// Waits until the export role's store holds every event the stream holds, and returns them.
+fn export_caught_up(export: &Test, ingest: &Test, limit: Duration) -> Vec<String> {
+    wait_for_explained(
+        limit,
+        || {
+            let stream = bus_status(ingest)["events"].as_u64()?;
+            let ids = message_ids(export.path());
+            (stream > 0 && ids.len() as u64 == stream).then_some(ids)
+        },
+        || {
+            format!(
+                "the export role did not fold every event: stream {} , export {}",
+                bus_status(ingest),
+                message_ids(export.path()).len()
+            )
+        },
+    )
+}
+
+fn ping_replies(server: &TwitchServer) -> Vec<String> {
+    server
+        .received_commands("PRIVMSG")
+        .into_iter()
+        .map(|r| r.line)
+        .filter(|l| l.contains(":pong"))
+        .collect()
+}
+
+/// Sends `!ping` from `count` new viewers (ids from `first`), each a message id of its own.
+async fn pings(server: &TwitchServer, first: usize, count: usize) {
+    for i in first..first + count {
+        server
+            .send_to_joined(&privmsg(
+                &format!("ping-{i}"),
+                &format!("viewer{i}"),
+                &format!("9{i:07}"),
+                "!ping",
+            ))
+            .await;
+    }
+}
+
+/// Each `!ping` answered exactly once: the reply threads under its message id.
+fn assert_each_ping_answered_once(server: &TwitchServer, count: usize) {
+    let replies = ping_replies(server);
+    for i in 0..count {
+        let n = replies
+            .iter()
+            .filter(|l| l.starts_with(&format!("@reply-parent-msg-id=ping-{i} ")))
+            .count();
+        assert_eq!(n, 1, "ping-{i} answered {n} times: {replies:#?}");
+    }
+    assert_eq!(replies.len(), count, "{replies:#?}");
+}
+
+/// The log a role wrote (its stderr), for failure messages.
+fn log(t: &Test, role: &str) -> String {
+    std::fs::read_to_string(t.path().join(format!("{role}.log"))).unwrap_or_default()
+}
+
+fn stop(child: &mut Spawned) -> i32 {
+    signal(child, "TERM");
+    exit_code_within(child, Duration::from_secs(20))
+}
+
+#[test]
+fn bus_init_creates_then_keeps_and_a_role_without_a_bus_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let nats = Nats::single(dir.path());
+    let t = Test::new();
+    let out = t.run(&["run", "--role", "evaluate", "--duration", "1s"]);
+    out.status(2);
+    assert!(out.stderr.contains("needs the bus"), "{}", out.stderr);
+    with_bus(&t, &nats.urls(), json!({}));
+    let first = t.run(&["bus", "init", "--format", "json"]);
+    first.status(0);
+    let first: Value = serde_json::from_str(&first.stdout).unwrap();
+    let outcomes: Vec<(&str, &str)> = first
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["name"].as_str().unwrap(), p["outcome"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("SS_EVENTS", "created"),
+            ("SS_EFFECTS", "created"),
+            ("ss-ingest", "created"),
+            ("ss_leases", "created")
+        ]
+    );
+    let again = t.run(&["bus", "init"]);
+    again.status(0);
+    assert_eq!(
+        again.stdout.matches(" kept: ").count(),
+        4,
+        "{}",
+        again.stdout
+    );
+    // A changed setting the server takes is applied, and said.
+    with_bus(&t, &nats.urls(), json!({"keep_hours": 2}));
+    let updated = t.run(&["bus", "init"]);
+    updated.status(0);
+    assert!(
+        updated.stdout.contains("stream SS_EVENTS updated"),
+        "{}",
+        updated.stdout
+    );
+    // No evaluator yet: every shard is without an owner, exit 1.
+    let status = t.run(&["bus", "status"]);
+    status.status(1);
+    assert_eq!(
+        status.stdout.matches("no owner").count(),
+        8,
+        "{}",
+        status.stdout
+    );
+    // A server that cannot be reached is said with its URL, and no password in it.
+    with_bus(&t, "nats://user:hunter2@127.0.0.1:1", json!({}));
+    let down = t.run(&["bus", "init"]);
+    down.status(2);
+    assert!(
+        down.stderr
+            .contains("cannot reach the bus at nats://***@127.0.0.1:1"),
+        "{}",
+        down.stderr
+    );
+    assert!(!down.stderr.contains("hunter2"), "{}", down.stderr);
+}
+
+/// Shards with an owner, by owner (from `ss bus status`).
+fn owners(t: &Test) -> std::collections::BTreeMap<String, Vec<u64>> {
+    let mut out: std::collections::BTreeMap<String, Vec<u64>> = Default::default();
+    for shard in bus_status(t)["shards"].as_array().into_iter().flatten() {
+        if let Some(owner) = shard["owner"].as_str() {
+            out.entry(owner.to_owned())
+                .or_default()
+                .push(shard["shard"].as_u64().unwrap());
+        }
+    }
+    out
+}
+
+/// Waits until `count` evaluators share the 8 shards evenly.
+async fn balanced(t: &Test, count: usize) -> std::collections::BTreeMap<String, Vec<u64>> {
+    until_some(
+        "evaluators sharing every shard",
+        Duration::from_secs(30),
+        || {
+            let owners = owners(t);
+            (owners.len() == count && owners.values().all(|s| s.len() == 8 / count))
+                .then_some(owners)
+        },
+    )
+    .await
+}
+
+/// The same chat for both runs: pings, hype, gg and small talk, with fixed ids and times.
+fn script() -> Vec<String> {
+    let base = 1_780_000_000_000i64;
+    let texts = [
+        "!ping",
+        "hype hype",
+        "gg",
+        "hello there",
+        "pog",
+        "GGG well played",
+        "!ping",
+        "letsgo",
+    ];
+    (0..40)
+        .map(|i| {
+            let text = texts[i % texts.len()];
+            let id = if text == "!ping" {
+                format!("ping-{}", i / 4)
+            } else {
+                format!("chat-{i}")
+            };
+            let user = format!("viewer{}", i % 13);
+            with_ts(
+                &privmsg(&id, &user, &format!("7{:07}", i % 13), text),
+                base + i as i64 * 1000,
+            )
+        })
+        .collect()
+}
+
+/// An export file with what differs by run and by root taken out.
+fn comparable(t: &Test, name: &str) -> Value {
+    fn strip(v: &mut Value) {
+        match v {
+            Value::Object(map) => {
+                for key in [
+                    "generated_at",
+                    "meta",
+                    "updated_at",
+                    "exported_at",
+                    "run",
+                    "root",
+                ] {
+                    map.remove(key);
+                }
+                map.values_mut().for_each(strip);
+            }
+            Value::Array(items) => items.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    let mut v: Value = serde_json::from_str(&t.read(&format!("runtime/exports/{name}"))).unwrap();
+    strip(&mut v);
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn split_roles_record_each_event_once_and_export_what_one_process_exports() {
+    let dir = tempfile::tempdir().unwrap();
+    let nats = Nats::single(dir.path());
+    let split = TwitchServer::start(ServerOptions::default()).await;
+    let single = TwitchServer::start(ServerOptions::default()).await;
+    let ingest = role_root(split.port(), &nats.urls(), &[]);
+    let (ev1, ev2, export) = (
+        role_root(split.port(), &nats.urls(), &[]),
+        role_root(split.port(), &nats.urls(), &[]),
+        role_root(split.port(), &nats.urls(), &[]),
+    );
+    let all = demo_root(single.port());
+    ingest.run(&["bus", "init"]).status(0);
+    let mut e1 = spawn_role(&ev1, "evaluate");
+    let mut e2 = spawn_role(&ev2, "evaluate");
+    balanced(&ingest, 2).await;
+    let mut x = spawn_role(&export, "export");
+    let mut i = spawn_role(&ingest, "ingest");
+    let mut one = spawn_role(&all, "all");
+    split.wait_for_joins(1).await;
+    single.wait_for_joins(1).await;
+    let script = script();
+    for line in &script {
+        split.send_to_joined(line).await;
+        single.send_to_joined(line).await;
+    }
+    let pings = script.iter().filter(|l| l.ends_with(":!ping")).count();
+    split
+        .wait_for_commands("PRIVMSG", pings, Duration::from_secs(20))
+        .await;
+    single
+        .wait_for_commands("PRIVMSG", pings, Duration::from_secs(20))
+        .await;
+    until_found_explained(
+        Duration::from_secs(20),
+        || {
+            let folded: BTreeSet<String> = message_ids(export.path()).into_iter().collect();
+            let single: BTreeSet<String> = message_ids(all.path()).into_iter().collect();
+            std::future::ready((single.len() >= script.len() && folded == single).then_some(()))
+        },
+        || {
+            format!(
+                "both runs did not record every line: export {}, one process {}, of {}",
+                message_ids(export.path()).len(),
+                message_ids(all.path()).len(),
+                script.len()
+            )
+        },
+    )
+    .await;
+    for child in [&mut i, &mut e1, &mut e2, &mut x, &mut one] {
+        assert_eq!(stop(child), 0);
+    }
+    assert_each_ping_answered_once(&split, pings);
+    // The ingest published each line once; the events stream holds each once.
+    let published = &snapshot(&ingest)["bus"];
+    let recorded = message_ids(all.path()).len();
+    assert_eq!(published["published"], recorded, "{published}");
+    assert_eq!(bus_status(&ingest)["events"], recorded);
+    // Each evaluator's store holds its shards' lines once, and together every line.
+    let mut union = BTreeSet::new();
+    for ev in [&ev1, &ev2] {
+        let ids = message_ids(ev.path());
+        let distinct: BTreeSet<String> = ids.iter().cloned().collect();
+        assert_eq!(
+            ids.len(),
+            distinct.len(),
+            "an evaluator recorded a line twice"
+        );
+        union.extend(distinct);
+    }
+    let expected: BTreeSet<String> = message_ids(all.path()).into_iter().collect();
+    assert_eq!(union, expected);
+    // The export role's catalogue is the single process's, for what chat makes of it.
+    assert!(
+        comparable(&all, "scoreboards.json").to_string().contains("viewer"),
+        "the scoreboards hold chat's scores"
+    );
+    for file in ["scoreboards.json", "polls.json"] {
+        assert_eq!(
+            comparable(&export, file),
+            comparable(&all, file),
+            "{file} differs"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_evaluator_killed_mid_stream_hands_over_its_shards_and_nothing_is_lost_or_sent_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let nats = Nats::single(dir.path());
+    let twitch = TwitchServer::start(ServerOptions::default()).await;
+    let sims = ["alice", "bob", "carol", "dave"];
+    let roots: Vec<Test> = (0..4)
+        .map(|_| role_root(twitch.port(), &nats.urls(), &sims))
+        .collect();
+    let (ingest, ev1, ev2, export) = (&roots[0], &roots[1], &roots[2], &roots[3]);
+    ingest.run(&["bus", "init"]).status(0);
+    let mut e1 = spawn_role(ev1, "evaluate");
+    let mut e2 = spawn_role(ev2, "evaluate");
+    let held = balanced(ingest, 2).await;
+    let mut x = spawn_role(export, "export");
+    let mut i = spawn_role(ingest, "ingest");
+    twitch.wait_for_joins(1).await;
+    pings(&twitch, 0, 10).await;
+    twitch
+        .wait_for_commands("PRIVMSG", 10, Duration::from_secs(20))
+        .await;
+
+    // The evaluator holding the Twitch creator's shard is killed mid-stream.
+    let shard = u64::from(ss::bus::names::shard_of("demo", 8));
+    let (victim_owner, _) = held.iter().find(|(_, s)| s.contains(&shard)).unwrap();
+    let victim_pid: u32 = victim_owner.split('-').next().unwrap().parse().unwrap();
+    let victim_is_first = e1.id() == victim_pid;
+    let survivor_root = if victim_is_first { ev2 } else { ev1 };
+    let (victim, survivor) = if victim_is_first {
+        (&mut e1, &mut e2)
+    } else {
+        (&mut e2, &mut e1)
+    };
+    assert_eq!(victim.id(), victim_pid);
+    signal(victim, "KILL");
+    let killed_at = std::time::Instant::now();
+    let _ = victim.wait();
+    pings(&twitch, 10, 10).await;
+    until_some(
+        "the survivor holding every shard",
+        Duration::from_secs(20),
+        || {
+            let owners = owners(ingest);
+            (owners.len() == 1 && owners.values().next().unwrap().len() == 8).then_some(())
+        },
+    )
+    .await;
+    let takeover = killed_at.elapsed();
+    assert!(takeover < Duration::from_secs(15), "took {takeover:?}");
+    twitch
+        .wait_for_commands("PRIVMSG", 20, Duration::from_secs(20))
+        .await;
+
+    // Ingest stops; the export role folds everything the stream holds.
+    assert_eq!(stop(&mut i), 0);
+    let folded = export_caught_up(export, ingest, Duration::from_secs(30));
+    let distinct: BTreeSet<&String> = folded.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        folded.len(),
+        "the export role recorded an event twice"
+    );
+    let bus = snapshot(ingest)["bus"].clone();
+    assert_eq!(
+        bus["published"].as_u64().unwrap() - bus["publish_duplicates"].as_u64().unwrap(),
+        folded.len() as u64,
+        "{bus}"
+    );
+    // The survivor folded the victim's shards from where its own store was: nothing missing.
+    until_some("the survivor caught up", Duration::from_secs(30), || {
+        let survivor_ids: BTreeSet<String> =
+            message_ids(survivor_root.path()).into_iter().collect();
+        (survivor_ids.len() == folded.len()).then_some(())
+    })
+    .await;
+    assert_eq!(stop(survivor), 0);
+    assert_eq!(stop(&mut x), 0);
+    assert_each_ping_answered_once(&twitch, 20);
+}
