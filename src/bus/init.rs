@@ -60,6 +60,7 @@ pub async fn prepare(bus: &Bus) -> anyhow::Result<Vec<Prepared>> {
     done.push(ensure_stream(&bus.js, effects, "effects").await?);
     done.push(ensure_effects_consumer(bus).await?);
     done.push(ensure_leases(bus).await?);
+    done.push(ensure_sent(bus).await?);
     Ok(done)
 }
 
@@ -229,18 +230,21 @@ async fn ensure_effects_consumer(bus: &Bus) -> anyhow::Result<Prepared> {
     })
 }
 
-/// The lease bucket, created as the stream a KV bucket is (`KV_<bucket>`, one value per key,
-/// entries expiring after `lease_s`) so its configuration is verified like the other streams.
-async fn ensure_leases(bus: &Bus) -> anyhow::Result<Prepared> {
-    let bucket = bus.names.leases_bucket();
-    let lease = Duration::from_secs(bus.settings.lease_s);
+/// A bucket created as the stream a KV bucket is (`KV_<bucket>`, one value per key, entries
+/// expiring after `keep`), so its configuration is verified like the other streams.
+async fn ensure_bucket(
+    bus: &Bus,
+    bucket: String,
+    keep: Duration,
+    what: &str,
+) -> anyhow::Result<Prepared> {
     let wanted = stream::Config {
         name: format!("KV_{bucket}"),
-        description: Some("shard leases and evaluator members of ss".into()),
+        description: Some(format!("{what} of ss")),
         subjects: vec![format!("$KV.{bucket}.>")],
         max_messages_per_subject: 1,
-        max_age: lease,
-        duplicate_window: lease.min(Duration::from_secs(120)),
+        max_age: keep,
+        duplicate_window: keep.min(Duration::from_secs(120)),
         storage: StorageType::File,
         num_replicas: bus.settings.replicas,
         allow_rollup: true,
@@ -250,12 +254,30 @@ async fn ensure_leases(bus: &Bus) -> anyhow::Result<Prepared> {
         discard: DiscardPolicy::New,
         ..Default::default()
     };
-    let mut prepared = ensure_stream(&bus.js, wanted, "shard leases").await?;
+    let mut prepared = ensure_stream(&bus.js, wanted, what).await?;
     bus.js
         .get_key_value(&bucket)
         .await
-        .with_context(|| format!("opening the lease bucket {bucket}"))?;
+        .with_context(|| format!("opening the bucket {bucket}"))?;
     prepared.kind = "bucket";
     prepared.name = bucket;
     Ok(prepared)
+}
+
+/// The notifications an evaluator claimed: kept as long as the effects stream keeps effects.
+async fn ensure_sent(bus: &Bus) -> anyhow::Result<Prepared> {
+    ensure_bucket(
+        bus,
+        bus.names.sent_bucket(),
+        EFFECTS_KEEP,
+        "notifications sent",
+    )
+    .await
+}
+
+/// The lease bucket, created as the stream a KV bucket is (`KV_<bucket>`, one value per key,
+/// entries expiring after `lease_s`) so its configuration is verified like the other streams.
+async fn ensure_leases(bus: &Bus) -> anyhow::Result<Prepared> {
+    let lease = Duration::from_secs(bus.settings.lease_s);
+    ensure_bucket(bus, bus.names.leases_bucket(), lease, "shard leases").await
 }

@@ -34,6 +34,11 @@ impl Names {
         format!("{}_leases", self.prefix)
     }
 
+    /// The KV bucket of notifications claimed by an evaluator (sent once across owners).
+    pub fn sent_bucket(&self) -> String {
+        format!("{}_sent", self.prefix)
+    }
+
     /// The durable consumer ingest reads effects with.
     pub fn ingest_consumer(&self) -> String {
         format!("{}-ingest", self.prefix)

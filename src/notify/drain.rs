@@ -44,6 +44,10 @@ pub enum Outcome {
     Unrouted { error: String },
     /// Not sent now and not the row's fault (no credentials yet, shutting down): left as it is.
     Hold,
+    /// Refused by the egress gate: this process is not the current owner of the row's shard.
+    Fenced { error: String },
+    /// Another owner of the row's shard sent it: recorded as delivered, not sent again.
+    AlreadySent,
 }
 
 /// What a sender may use besides the row.
@@ -54,6 +58,8 @@ pub struct DrainCtx {
     pub stats: NotifyStats,
     pub telemetry: Telemetry,
     pub shutdown: CancellationToken,
+    /// Asked before each row is sent (an evaluator of the bus); `None` sends every due row.
+    pub gate: Option<Arc<dyn super::gate::EgressGate>>,
 }
 
 impl DrainCtx {
@@ -162,7 +168,16 @@ pub async fn run<S: Sender>(mut sender: S, readers: Readers, ctx: DrainCtx, wake
             if ctx.shutdown.is_cancelled() {
                 break;
             }
-            let outcome = sender.deliver(row, done, &ctx).await;
+            let admission = match &ctx.gate {
+                Some(gate) => gate.admit(row).await,
+                None => super::gate::Admission::Send,
+            };
+            let outcome = match admission {
+                super::gate::Admission::Send => sender.deliver(row, done, &ctx).await,
+                super::gate::Admission::Fenced(error) => Outcome::Fenced { error },
+                super::gate::Admission::AlreadySent => Outcome::AlreadySent,
+                super::gate::Admission::Hold => Outcome::Hold,
+            };
             if let Some(result) = record(row, outcome, &ctx.stats, destination) {
                 recorded = true;
                 if let Err(e) = ctx
@@ -251,6 +266,31 @@ fn record(
                 error,
                 retry_at: None,
             })
+        }
+        Outcome::Fenced { error } => {
+            stats.update(destination, |s| s.fenced += 1);
+            tracing::warn!(
+                destination,
+                outbox_id = id,
+                cause = cause(row),
+                "Notification refused: {error}"
+            );
+            Some(OutboxResult::Failed {
+                id,
+                at,
+                error,
+                retry_at: None,
+            })
+        }
+        Outcome::AlreadySent => {
+            stats.update(destination, |s| s.already_sent += 1);
+            tracing::info!(
+                destination,
+                outbox_id = id,
+                cause = cause(row),
+                "Notification already sent by the shard's earlier owner; not sent again."
+            );
+            Some(OutboxResult::Sent { id, at })
         }
         Outcome::Hold => None,
     }

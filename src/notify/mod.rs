@@ -21,6 +21,7 @@ pub mod buckets;
 pub mod discord;
 pub mod drain;
 pub mod embed;
+pub mod gate;
 pub mod golive;
 pub mod stats;
 pub mod webhook;
@@ -53,6 +54,8 @@ pub struct NotifyParts {
     /// go-live poller).
     pub sources: Vec<(String, Platform, StatusHandle)>,
     pub shutdown: CancellationToken,
+    /// Asked before each row is sent: an evaluator's fence (`crate::bus::gate`).
+    pub gate: Option<Arc<dyn gate::EgressGate>>,
 }
 
 /// The running notification tasks.
@@ -97,6 +100,7 @@ pub fn start(parts: NotifyParts) -> Notifications {
         stats: stats.clone(),
         telemetry: parts.telemetry.clone(),
         shutdown: parts.shutdown.clone(),
+        gate: parts.gate.clone(),
     };
     let discord_wake = Arc::new(Notify::new());
     let x_wake = Arc::new(Notify::new());

@@ -19,6 +19,10 @@ pub struct DestinationStats {
     pub retried: u64,
     pub rate_limited: u64,
     pub unrouted: u64,
+    /// Refused by the egress gate: sent by a process no longer the owner of the row's shard.
+    pub fenced: u64,
+    /// Sent by an earlier owner of the row's shard, so not sent again.
+    pub already_sent: u64,
 }
 
 /// Shared, cloneable stats of every destination.

@@ -55,6 +55,8 @@ pub async fn connect(
 /// What the shard readers need.
 pub struct Readers<'a> {
     pub role: Role,
+    /// This evaluator's name in leases and claims.
+    pub owner: String,
     pub bus: Bus,
     pub held: Held,
     pub sink: EventSink,
@@ -78,7 +80,7 @@ pub fn start_readers(parts: Readers<'_>) {
     };
     match parts.role {
         Role::Evaluate => {
-            let owner = format!("{}-{}", std::process::id(), fastrand::u32(..));
+            let owner = parts.owner.clone();
             let (bus, sink, readers, stats, held) = (
                 parts.bus.clone(),
                 parts.sink.clone(),
@@ -114,6 +116,29 @@ pub fn start_readers(parts: Readers<'_>) {
             parts.tasks.spawn(all.run());
         }
         Role::All | Role::Ingest => {}
+    }
+}
+
+/// The name an evaluator holds leases and claims under: its process id and a random part (two
+/// processes never share one, even across hosts with the same pids).
+pub fn owner_id() -> String {
+    format!("{}-{:08x}", std::process::id(), fastrand::u32(..))
+}
+
+/// The egress gate of this role's notification senders: an evaluator's fence, none otherwise.
+pub fn gate(
+    role: Role,
+    bus: Option<&Bus>,
+    held: &Held,
+    owner: &str,
+) -> Option<Arc<dyn crate::notify::gate::EgressGate>> {
+    match (role, bus) {
+        (Role::Evaluate, Some(bus)) => Some(Arc::new(crate::bus::gate::BusGate::new(
+            bus.clone(),
+            held.clone(),
+            owner.to_owned(),
+        ))),
+        _ => None,
     }
 }
 

@@ -219,9 +219,11 @@ pub async fn run(
     let ticks = sink.ticks();
     // Evaluate and export: the shards' readers feed the lane (and hold it open until shutdown).
     let held = crate::bus::lease::Held::default();
+    let owner = super::roles::owner_id();
     if let Some(bus) = &bus {
         super::roles::start_readers(super::roles::Readers {
             role,
+            owner: owner.clone(),
             bus: bus.clone(),
             held: held.clone(),
             sink: sink.clone(),
@@ -259,6 +261,7 @@ pub async fn run(
             telemetry: telemetry.clone(),
             sources: statuses,
             shutdown: shutdown.clone(),
+            gate: super::roles::gate(role, bus.as_ref(), &held, &owner),
         })
     };
     let clips = if !role.captures() {

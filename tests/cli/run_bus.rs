@@ -190,14 +190,15 @@ fn bus_init_creates_then_keeps_and_a_role_without_a_bus_is_refused() {
             ("SS_EVENTS", "created"),
             ("SS_EFFECTS", "created"),
             ("ss-ingest", "created"),
-            ("ss_leases", "created")
+            ("ss_leases", "created"),
+            ("ss_sent", "created")
         ]
     );
     let again = t.run(&["bus", "init"]);
     again.status(0);
     assert_eq!(
         again.stdout.matches(" kept: ").count(),
-        4,
+        5,
         "{}",
         again.stdout
     );
@@ -391,7 +392,9 @@ async fn split_roles_record_each_event_once_and_export_what_one_process_exports(
     assert_eq!(union, expected);
     // The export role's catalogue is the single process's, for what chat makes of it.
     assert!(
-        comparable(&all, "scoreboards.json").to_string().contains("viewer"),
+        comparable(&all, "scoreboards.json")
+            .to_string()
+            .contains("viewer"),
         "the scoreboards hold chat's scores"
     );
     for file in ["scoreboards.json", "polls.json"] {
@@ -481,4 +484,196 @@ async fn an_evaluator_killed_mid_stream_hands_over_its_shards_and_nothing_is_los
     assert_eq!(stop(survivor), 0);
     assert_eq!(stop(&mut x), 0);
     assert_each_ping_answered_once(&twitch, 20);
+}
+
+/// Adds an `!announce` trigger posting to Discord's `general`, with Discord pointed at `server`.
+fn with_discord(t: &Test, server: &crate::discord_server::FakeServer) {
+    let path = "runtime/config/triggers.json";
+    let mut triggers: Value = serde_json::from_str(&t.read(path)).unwrap();
+    triggers["triggers"]["demo"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({
+            "id": "announce", "kind": "command", "command": "!announce",
+            "action": {"type": "notify", "channel": "general", "template": "announced by {user}"}
+        }));
+    t.write(path, &serde_json::to_string_pretty(&triggers).unwrap());
+    let path = "runtime/config/discord.json";
+    let mut discord: Value = serde_json::from_str(&t.read(path)).unwrap();
+    discord["discord"]["api_base_url"] = json!(server.url("/api/v10"));
+    discord["discord"]["guilds"]["100000000000000001"]["notifications"] =
+        json!({"general": "100000000000000002"});
+    t.write(path, &serde_json::to_string_pretty(&discord).unwrap());
+}
+
+fn spawn_evaluator(t: &Test) -> Spawned {
+    Spawned::from(
+        t.std_cmd()
+            .args(["run", "--role", "evaluate"])
+            .env("DISCORD_BOT_TOKEN", crate::discord_server::BOT_TOKEN)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::fs::File::create(t.path().join("evaluate.log")).unwrap())
+            .spawn()
+            .expect("starting ss"),
+    )
+}
+
+/// Publishes an effect as a stale evaluator would: `epoch` older than the shard's lease.
+async fn publish_stale_effect(urls: &str, shard: u32, epoch: u64, text: &str) {
+    let client = async_nats::connect(urls.split(',').next().unwrap())
+        .await
+        .unwrap();
+    let js = async_nats::jetstream::new(client);
+    let effect = ss::bus::effects::Effect {
+        id: format!("stale-{epoch}"),
+        shard,
+        epoch,
+        command: ss::command::PlatformCommand {
+            creator: "demo".into(),
+            platform: ss::event::Platform::from_name("twitch").unwrap(),
+            channel: String::new(),
+            cause: "twitch:stale-cause".into(),
+            kind: ss::command::CommandKind::Say { text: text.into() },
+            receipt: false,
+        },
+    };
+    js.publish(
+        format!("ss.fx.{shard}"),
+        serde_json::to_vec(&effect).unwrap().into(),
+    )
+    .await
+    .unwrap()
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_evaluator_paused_past_its_lease_is_fenced_at_ingest_and_at_the_discord_sender() {
+    let dir = tempfile::tempdir().unwrap();
+    let nats = Nats::single(dir.path());
+    let twitch = TwitchServer::start(ServerOptions::default()).await;
+    let discord = crate::discord_server::FakeServer::start().await;
+    let roots: Vec<Test> = (0..3)
+        .map(|_| role_root(twitch.port(), &nats.urls(), &[]))
+        .collect();
+    let (ingest, ev1, ev2) = (&roots[0], &roots[1], &roots[2]);
+    for ev in [ev1, ev2] {
+        with_discord(ev, &discord);
+    }
+    ingest.run(&["bus", "init"]).status(0);
+    let mut e1 = spawn_evaluator(ev1);
+    let first = balanced(ingest, 1).await;
+    let first_owner = first.keys().next().unwrap().clone();
+    let shard = ss::bus::names::shard_of("demo", 8);
+    let status = bus_status(ingest);
+    let old_epoch = status["shards"][shard as usize]["epoch"].as_u64().unwrap();
+    let mut i = spawn_role(ingest, "ingest");
+    twitch.wait_for_joins(1).await;
+    pings(&twitch, 0, 1).await;
+    twitch
+        .send_to_joined(&privmsg("announce-0", "mod0", "80000000", "!announce"))
+        .await;
+    twitch
+        .wait_for_commands("PRIVMSG", 1, Duration::from_secs(20))
+        .await;
+    until_some(
+        "the first announcement on Discord",
+        Duration::from_secs(20),
+        || (discord.fake.messages_in("100000000000000002").len() == 1).then_some(()),
+    )
+    .await;
+
+    // Paused past its lease: the other evaluator takes every shard.
+    signal(&e1, "STOP");
+    let mut e2 = spawn_evaluator(ev2);
+    until_some(
+        "the second evaluator holding every shard",
+        Duration::from_secs(30),
+        || {
+            let owners = owners(ingest);
+            (owners.len() == 1
+                && !owners.contains_key(&first_owner)
+                && owners.values().next().unwrap().len() == 8)
+                .then_some(())
+        },
+    )
+    .await;
+    // What a stale evaluator would publish is refused at ingest, and counted.
+    publish_stale_effect(&nats.urls(), shard, old_epoch, "stale-effect").await;
+    until_some(
+        "ingest refusing the stale effect",
+        Duration::from_secs(20),
+        || (snapshot(ingest)["bus"]["effects"]["fenced"].as_u64() == Some(1)).then_some(()),
+    )
+    .await;
+    pings(&twitch, 1, 1).await;
+    twitch
+        .send_to_joined(&privmsg("announce-1", "mod1", "80000001", "!announce"))
+        .await;
+    twitch
+        .wait_for_commands("PRIVMSG", 2, Duration::from_secs(20))
+        .await;
+    until_some(
+        "the second announcement on Discord",
+        Duration::from_secs(20),
+        || (discord.fake.messages_in("100000000000000002").len() == 2).then_some(()),
+    )
+    .await;
+
+    // The first wakes up: it knows its leases ran out, and what it still had is not accepted.
+    signal(&e1, "CONT");
+    until_some(
+        "the woken evaluator counting its lost leases",
+        Duration::from_secs(20),
+        || (snapshot(ev1)["bus"]["leases"]["lost"].as_u64() >= Some(1)).then_some(()),
+    )
+    .await;
+    balanced(ingest, 2).await;
+    pings(&twitch, 2, 1).await;
+    twitch
+        .send_to_joined(&privmsg("announce-2", "mod2", "80000002", "!announce"))
+        .await;
+    twitch
+        .wait_for_commands("PRIVMSG", 3, Duration::from_secs(20))
+        .await;
+    until_some(
+        "the third announcement on Discord",
+        Duration::from_secs(20),
+        || (discord.fake.messages_in("100000000000000002").len() == 3).then_some(()),
+    )
+    .await;
+    for child in [&mut i, &mut e1, &mut e2] {
+        assert_eq!(stop(child), 0);
+    }
+    assert_each_ping_answered_once(&twitch, 3);
+    let said: Vec<String> = twitch
+        .received_commands("PRIVMSG")
+        .into_iter()
+        .map(|r| r.line)
+        .collect();
+    assert!(
+        !said.iter().any(|l| l.contains("stale-effect")),
+        "{said:#?}"
+    );
+    let posted: Vec<String> = discord
+        .fake
+        .messages_in("100000000000000002")
+        .into_iter()
+        .map(|m| m.body.to_string())
+        .collect();
+    assert_eq!(
+        posted.len(),
+        3,
+        "each announcement posted once: {posted:#?}"
+    );
+    for user in ["mod0", "mod1", "mod2"] {
+        assert_eq!(
+            posted.iter().filter(|c| c.contains(user)).count(),
+            1,
+            "{posted:#?}"
+        );
+    }
+    // The second evaluator folded the first's announcement again and did not post it again.
+    let notify = &snapshot(ev2)["notify"]["discord"];
+    assert!(notify["already_sent"].as_u64().unwrap() >= 1, "{notify}");
 }

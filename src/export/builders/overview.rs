@@ -212,6 +212,8 @@ pub(super) fn runtime_snapshot(inputs: &Inputs<'_>) -> Result<Body, ExportError>
             "retried": s.retried,
             "rate_limited": s.rate_limited,
             "unrouted": s.unrouted,
+            "fenced": s.fenced,
+            "already_sent": s.already_sent,
         }))).collect::<serde_json::Map<_, _>>(),
         "hooks": rt.hooks.iter().map(|(name, c)| (name.clone(), json!({
             "accepted": c.accepted,
