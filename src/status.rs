@@ -105,6 +105,10 @@ pub struct Health {
     /// The Discord bot, from `discord/runtime.json` when a bot ran in this root.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub discord: Option<BotHealth>,
+    /// The bus, when the runtime is one of its roles (`ss run --role`); its shards' owners are
+    /// shown by `ss bus status`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bus: Option<Value>,
 }
 
 /// The Discord bot as its state file shows it.
@@ -268,6 +272,17 @@ impl Health {
             ));
         }
         problems.extend(captures.iter().filter_map(CaptureHealth::problem));
+        let bus = snapshot.get("bus").filter(|b| b.is_object()).cloned();
+        if let Some(bus) = &bus
+            && running
+            && bus["connected"] == false
+        {
+            problems.push(format!(
+                "the bus ({}) is not connected: ingest holds its sources, evaluators hold their shards until it returns (last outage: {})",
+                bus["url"].as_str().unwrap_or("?"),
+                bus["last_outage"].as_str().unwrap_or("unknown")
+            ));
+        }
         let counters = &snapshot["counters"];
         Ok(Health {
             healthy: problems.is_empty(),
@@ -288,6 +303,7 @@ impl Health {
             captures,
             quotas: Vec::new(),
             discord: None,
+            bus,
         })
     }
 
@@ -392,6 +408,43 @@ impl Health {
                     .as_deref()
                     .map(|e| format!(", last error: {e}"))
                     .unwrap_or_default()
+            ));
+        }
+        if let Some(bus) = &self.bus {
+            let shards: Vec<String> = bus["shards"]
+                .as_object()
+                .map(|s| {
+                    s.iter()
+                        .map(|(n, v)| {
+                            let n = if n == &u32::MAX.to_string() { "all" } else { n };
+                            format!(
+                                "{n} (epoch {}, lag {})",
+                                count(&v["epoch"]),
+                                count(&v["pending"])
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            out.push_str(&format!(
+                "bus: {} as {}, {}; {} published, {} read, {} outages{}; effects {} carried out, {} refused as stale{}\n",
+                bus["url"].as_str().unwrap_or("?"),
+                bus["role"].as_str().unwrap_or("?"),
+                if bus["connected"] == true { "connected" } else { "NOT CONNECTED" },
+                count(&bus["published"]),
+                count(&bus["folded"]),
+                count(&bus["outages"]),
+                bus["last_outage"]
+                    .as_str()
+                    .map(|o| format!(" (last: {})", crate::sanitize::terminal(o)))
+                    .unwrap_or_default(),
+                count(&bus["effects"]["applied"]),
+                count(&bus["effects"]["fenced"]),
+                if shards.is_empty() {
+                    String::new()
+                } else {
+                    format!("; shards held: {}", shards.join(", "))
+                }
             ));
         }
         for q in &self.quotas {

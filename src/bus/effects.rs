@@ -41,6 +41,8 @@ use tokio_util::sync::CancellationToken;
 pub const DELIVERED: &str = "bus:effects";
 /// How long ingest remembers an effect it carried out.
 const KEEP_MS: i64 = 7 * 24 * 3600 * 1000;
+/// A consumer that hears nothing for this long is asked again.
+const IDLE: Duration = Duration::from_secs(5);
 /// Commands waiting for the evaluator's publisher.
 const QUEUE: usize = 1024;
 
@@ -214,8 +216,11 @@ pub async fn carry_out(
             }
         };
         loop {
+            // Nothing for a while: ask the consumer again (a server node that died may have held
+            // the pull request; the durable consumer keeps the place).
             let next = tokio::select! {
                 () = shutdown.cancelled() => return Ok(()),
+                () = tokio::time::sleep(IDLE) => break,
                 next = messages.next() => next,
             };
             let message = match next {

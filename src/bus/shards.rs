@@ -27,6 +27,10 @@ use tokio_util::sync::CancellationToken;
 pub const ALL_SHARDS: u32 = u32::MAX;
 /// The most events in one batch (one transaction).
 const BATCH: usize = 512;
+/// A reader that hears nothing for this long asks the stream again from where it is: a consumer
+/// on a server node that died is not always noticed by the client, and asking again costs one
+/// request on a quiet shard.
+const IDLE: Duration = Duration::from_secs(5);
 
 /// What a reader reads and for whom.
 pub struct ShardReader {
@@ -46,12 +50,16 @@ impl ShardReader {
     /// server away) are retried from the committed cursor.
     pub async fn run(self) {
         let stream_name = self.bus.names.events_stream();
+        // The last sequence handed to the lane: a batch in the lane is committed soon, so asking
+        // again starts after it (a restart starts after the store's cursor).
+        let mut sent = 0;
         loop {
             if self.stop.is_cancelled() || !self.holds() {
                 return;
             }
-            match self.read(&stream_name).await {
+            match self.read(&stream_name, &mut sent).await {
                 Ok(Done::Stopped) => return,
+                Ok(Done::Again) => continue,
                 Ok(Done::Retry) => {}
                 Err(e) => {
                     tracing::warn!(shard = self.shard, error = %e, "Reading the events stream failed; resuming from the last committed event.");
@@ -70,15 +78,16 @@ impl ShardReader {
             .is_none_or(|held| held.epoch(self.shard).is_some())
     }
 
-    async fn read(&self, stream_name: &str) -> anyhow::Result<Done> {
+    async fn read(&self, stream_name: &str, sent: &mut u64) -> anyhow::Result<Done> {
         let stream = self.bus.js.get_stream(stream_name).await?;
         let shard = self.shard;
-        let cursor = {
+        let committed = {
             let name = stream_name.to_owned();
             self.readers
                 .read(move |r| r.bus_cursor(&name, shard))
                 .await??
         };
+        let cursor = committed.max(*sent);
         let filter = if shard == ALL_SHARDS {
             self.bus.names.events_filter()
         } else {
@@ -101,6 +110,7 @@ impl ShardReader {
         loop {
             let first = tokio::select! {
                 () = self.stop.cancelled() => return Ok(Done::Stopped),
+                () = tokio::time::sleep(IDLE) => return Ok(Done::Again),
                 next = messages.next() => next,
             };
             let mut batch = Vec::with_capacity(BATCH);
@@ -133,7 +143,7 @@ impl ShardReader {
                 return Ok(Done::Stopped);
             }
             let count = events.len() as u64;
-            let sent = self
+            let handed = self
                 .sink
                 .send_shard(ShardBatch {
                     stream: stream_name.to_owned(),
@@ -142,9 +152,10 @@ impl ShardReader {
                     last_seq,
                 })
                 .await;
-            if !sent {
+            if !handed {
                 return Ok(Done::Stopped);
             }
+            *sent = last_seq;
             self.stats.folded.fetch_add(count, Ordering::Relaxed);
             self.stats.advanced(shard, last_seq, pending);
         }
@@ -153,5 +164,8 @@ impl ShardReader {
 
 enum Done {
     Stopped,
+    /// The consumer ended: ask again after a pause.
     Retry,
+    /// Nothing heard for [`IDLE`]: ask again at once.
+    Again,
 }

@@ -24,6 +24,10 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+/// How long a source of the ingest role waits for room in a full data lane before its event is
+/// dropped (and counted): the bus away longer than this is what it takes to lose events.
+pub const INGEST_BLOCK: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// Connects to the bus for a role that needs it (and prepares what the server holds).
 pub async fn connect(
     role: Role,

@@ -141,10 +141,14 @@ pub async fn run(
     let export_now = Arc::new(Notify::new());
     let clip_worker = Arc::new(Notify::new());
     let limits = &config.system.limits;
-    let lane = DataLane::new(
-        limits.data_lane_capacity,
-        Duration::from_millis(limits.data_lane_block_ms),
-    );
+    // Ingest holds its sources while the bus is away instead of dropping: the stream keeps
+    // nothing that did not reach it, so a full lane is backpressure, not loss.
+    let block = if role == crate::bus::Role::Ingest {
+        super::roles::INGEST_BLOCK
+    } else {
+        Duration::from_millis(limits.data_lane_block_ms)
+    };
+    let lane = DataLane::new(limits.data_lane_capacity, block);
     let probe = lane.probe();
     let lane_probe = probe.clone();
     let DataLane {
