@@ -814,3 +814,71 @@ fn a_three_node_cluster_losing_a_node_under_load_loses_nothing() {
     assert_nothing_lost(&ingest, &export);
     assert_eq!(stop(&mut x), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingest_killed_and_restarted_resumes_a_polling_source_from_its_checkpoint() {
+    use crate::rumble_server::{RumbleModel, RumbleServer};
+    let dir = tempfile::tempdir().unwrap();
+    let nats = Nats::single(dir.path());
+    let base = chrono::DateTime::from_timestamp(chrono::Utc::now().timestamp() - 90, 0).unwrap();
+    let at = |s: i64| base + chrono::Duration::seconds(s);
+    let model = RumbleModel::new("RmbLiveKey0123456789abcdef", 5);
+    for i in 0..8 {
+        model.line("Viewer", &format!("line {i}"), at(i));
+    }
+    model.reveal_per_call(&[5, 3]);
+    let server = RumbleServer::start(model.clone()).await;
+    let block =
+        json!({"enabled": true, "api_url_env": "RUMBLE_API_URL_DEMO", "poll_interval_s": 5});
+    let ingest = crate::run_rumble::rumble_root(&server, block.clone());
+    let export = crate::run_rumble::rumble_root(&server, block);
+    for t in [&ingest, &export] {
+        with_bus(t, &nats.urls(), json!({}));
+    }
+    ingest.run(&["bus", "init"]).status(0);
+    let spawn_ingest = || {
+        Spawned::from(
+            ingest
+                .std_cmd()
+                .args(["run", "--role", "ingest"])
+                .env("RUMBLE_API_URL_DEMO", server.api_url())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap(),
+        )
+    };
+    let mut x = spawn_role(&export, "export");
+    let mut i = spawn_ingest();
+    until_some(
+        "the first eight lines folded",
+        Duration::from_secs(40),
+        || (message_ids(export.path()).len() == 8).then_some(()),
+    )
+    .await;
+    signal(&i, "KILL");
+    let _ = i.wait();
+    // More chat while ingest is down; the restart's first answer repeats the last window.
+    for i in 8..11 {
+        model.line("Other", &format!("after {i}"), at(20 + i));
+    }
+    model.reveal_per_call(&[0, 3]);
+    let mut i = spawn_ingest();
+    until_some(
+        "the three new lines folded",
+        Duration::from_secs(40),
+        || (message_ids(export.path()).len() == 11).then_some(()),
+    )
+    .await;
+    assert_eq!(stop(&mut i), 0);
+    let bus = &snapshot(&ingest)["bus"];
+    assert_eq!(
+        bus["published"], 3,
+        "the restart resumed after the checkpoint of what the stream acknowledged: {bus}"
+    );
+    assert_eq!(bus_status(&ingest)["events"], 11);
+    let folded = message_ids(export.path());
+    let distinct: BTreeSet<&String> = folded.iter().collect();
+    assert_eq!(distinct.len(), 11);
+    assert_eq!(stop(&mut x), 0);
+}

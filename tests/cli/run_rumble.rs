@@ -17,7 +17,7 @@ const KEY: &str = "RmbLiveKey0123456789abcdef";
 const ENV: &str = "RUMBLE_API_URL_DEMO";
 
 /// A root whose demo creator reads Rumble (sim off) with `rumble` as its block.
-fn rumble_root(server: &RumbleServer, rumble: Value) -> Test {
+pub(crate) fn rumble_root(server: &RumbleServer, rumble: Value) -> Test {
     let t = Test::new();
     let mut creators: Value =
         serde_json::from_str(&t.read("runtime/config/creators.json")).unwrap();
