@@ -103,7 +103,7 @@ fn run_once(seconds: u64, daily_bot: bool) -> f64 {
             Secrets::default(),
             RunOptions {
                 duration: Some(Duration::from_secs(seconds)),
-                creator: None,
+                ..RunOptions::default()
             },
             CancellationToken::new(),
         ))

@@ -122,13 +122,18 @@ async fn publish_all(
                 .payload(payload.clone());
             acks.push(bus.js.send_publish(subject.clone(), publish).await);
         }
-        let mut failed = Vec::new();
-        let mut why = String::new();
-        for (ack, entry) in acks.into_iter().zip(waiting.drain(..)) {
-            let result = match ack {
+        // Every acknowledgement awaited at once: each waits at most the request timeout, so a
+        // round with the server away ends in one timeout, not one per event.
+        let results = futures_util::future::join_all(acks.into_iter().map(|ack| async move {
+            match ack {
                 Ok(future) => future.await.map_err(|e| e.to_string()),
                 Err(e) => Err(e.to_string()),
-            };
+            }
+        }))
+        .await;
+        let mut failed = Vec::new();
+        let mut why = String::new();
+        for (result, entry) in results.into_iter().zip(waiting.drain(..)) {
             match result {
                 Ok(ack) => {
                     stats.published.fetch_add(1, Ordering::Relaxed);

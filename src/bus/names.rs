@@ -138,7 +138,7 @@ mod tests {
     fn subjects_keep_one_token_per_part() {
         let names = Names::new("ss");
         assert_eq!(
-            names.event_subject(3, Platform::Twitch, "a.b *c>"),
+            names.event_subject(3, crate::sources::twitch::platform::TWITCH, "a.b *c>"),
             "ss.ev.3.twitch.a_b__c_"
         );
         assert_eq!(names.events_stream(), "SS_EVENTS");

@@ -56,9 +56,16 @@ mod tests {
     use crate::store::WriteOp;
 
     #[test]
-    fn a_cursor_never_moves_back_and_is_kept_per_shard() {
+    fn a_store_at_16_migrates_and_a_cursor_never_moves_back_per_shard() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.db");
+        // A store at schema 16, the last released one: it migrates to 17 (the cursors' table).
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        for step in &crate::store::schema::MIGRATIONS[..16] {
+            conn.execute_batch(step).unwrap();
+        }
+        conn.execute_batch("PRAGMA user_version = 16").unwrap();
+        drop(conn);
         let writer = crate::store::StoreWriter::spawn(&path, 16).unwrap();
         let cursor = |shard, seq| {
             WriteOp::BusCursor(Box::new(BusCursor {

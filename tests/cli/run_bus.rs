@@ -414,8 +414,13 @@ async fn an_evaluator_killed_mid_stream_hands_over_its_shards_and_nothing_is_los
     let nats = Nats::single(dir.path());
     let twitch = TwitchServer::start(ServerOptions::default()).await;
     let sims = ["alice", "bob", "carol", "dave"];
+    // The default lease (10 s): the takeover time is the one a user gets.
     let roots: Vec<Test> = (0..4)
-        .map(|_| role_root(twitch.port(), &nats.urls(), &sims))
+        .map(|_| {
+            let t = role_root(twitch.port(), &nats.urls(), &sims);
+            with_bus(&t, &nats.urls(), json!({"lease_s": 10}));
+            t
+        })
         .collect();
     let (ingest, ev1, ev2, export) = (&roots[0], &roots[1], &roots[2], &roots[3]);
     ingest.run(&["bus", "init"]).status(0);
@@ -456,6 +461,7 @@ async fn an_evaluator_killed_mid_stream_hands_over_its_shards_and_nothing_is_los
     )
     .await;
     let takeover = killed_at.elapsed();
+    eprintln!("takeover after kill -9: {takeover:?}");
     assert!(takeover < Duration::from_secs(15), "took {takeover:?}");
     twitch
         .wait_for_commands("PRIVMSG", 20, Duration::from_secs(20))
