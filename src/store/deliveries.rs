@@ -83,7 +83,10 @@ mod tests {
         }
         writer.close().unwrap();
         let store = StoreReader::open(&path).unwrap();
-        assert_eq!(store.schema_version().unwrap(), 16);
+        assert_eq!(
+            store.schema_version().unwrap(),
+            crate::store::schema::SCHEMA_VERSION
+        );
         assert_eq!(store.webhook_deliveries("kick", 0).unwrap(), ["b", "c"]);
         assert_eq!(store.webhook_deliveries("kick", 5_000).unwrap(), ["c"]);
     }
