@@ -206,6 +206,16 @@ pub async fn run<S: Sender>(mut sender: S, readers: Readers, ctx: DrainCtx, wake
     }
 }
 
+/// A row failed for good: never tried again.
+fn given_up(id: i64, at: chrono::DateTime<Utc>, error: String) -> OutboxResult {
+    OutboxResult::Failed {
+        id,
+        at,
+        error,
+        retry_at: None,
+    }
+}
+
 /// The store result of `outcome`, counted in `stats`.
 fn record(
     row: &OutboxRow,
@@ -250,22 +260,12 @@ fn record(
                 cause = cause(row),
                 "Notification failed for good: {error}"
             );
-            Some(OutboxResult::Failed {
-                id,
-                at,
-                error,
-                retry_at: None,
-            })
+            Some(given_up(id, at, error))
         }
         Outcome::Unrouted { error } => {
             stats.update(destination, |s| s.unrouted += 1);
             tracing::info!(destination, outbox_id = id, cause = cause(row), "{error}");
-            Some(OutboxResult::Failed {
-                id,
-                at,
-                error,
-                retry_at: None,
-            })
+            Some(given_up(id, at, error))
         }
         Outcome::Fenced { error } => {
             stats.update(destination, |s| s.fenced += 1);
@@ -275,12 +275,7 @@ fn record(
                 cause = cause(row),
                 "Notification refused: {error}"
             );
-            Some(OutboxResult::Failed {
-                id,
-                at,
-                error,
-                retry_at: None,
-            })
+            Some(given_up(id, at, error))
         }
         Outcome::AlreadySent => {
             stats.update(destination, |s| s.already_sent += 1);

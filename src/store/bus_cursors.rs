@@ -60,12 +60,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.db");
         // A store at schema 16, the last released one: it migrates to 17 (the cursors' table).
-        let conn = rusqlite::Connection::open(&path).unwrap();
-        for step in &crate::store::schema::MIGRATIONS[..16] {
-            conn.execute_batch(step).unwrap();
-        }
-        conn.execute_batch("PRAGMA user_version = 16").unwrap();
-        drop(conn);
+        crate::store::schema::store_at_version(&path, 16);
         let writer = crate::store::StoreWriter::spawn(&path, 16).unwrap();
         let cursor = |shard, seq| {
             WriteOp::BusCursor(Box::new(BusCursor {

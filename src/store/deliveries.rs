@@ -66,12 +66,7 @@ mod tests {
         let path = dir.path().join("old.db");
         // A store at schema 14, the last released one (before the export aggregates and webhook
         // deliveries were kept): it migrates through 15 and 16.
-        let conn = rusqlite::Connection::open(&path).unwrap();
-        for step in &crate::store::schema::MIGRATIONS[..14] {
-            conn.execute_batch(step).unwrap();
-        }
-        conn.execute_batch("PRAGMA user_version = 14").unwrap();
-        drop(conn);
+        crate::store::schema::store_at_version(&path, 14);
         let writer = StoreWriter::spawn(&path, 8).unwrap();
         for op in [
             delivery("a", 1_000, 0),

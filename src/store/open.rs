@@ -341,14 +341,7 @@ mod tests {
 
     /// A database at `version` (each step up to it applied), in WAL mode like a running `ss run`'s.
     fn at_version(path: &Path, version: usize) {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        let conn = Connection::open(path).unwrap();
-        conn.execute_batch("PRAGMA journal_mode = WAL").unwrap();
-        for step in &schema::MIGRATIONS[..version] {
-            conn.execute_batch(step).unwrap();
-        }
-        conn.execute_batch(&format!("PRAGMA user_version = {version}"))
-            .unwrap();
+        schema::store_at_version(path, version);
     }
 
     /// Reads inside `at_one_moment` see the store as it was when the first read ran, whatever

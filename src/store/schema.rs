@@ -522,3 +522,17 @@ pub const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     ",
 ];
+
+/// A database at `version` (each migration up to it applied), in WAL mode like a running `ss run`'s:
+/// the store an older `ss` left, for upgrade tests.
+#[cfg(test)]
+pub(crate) fn store_at_version(path: &std::path::Path, version: usize) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.execute_batch("PRAGMA journal_mode = WAL").unwrap();
+    for step in &MIGRATIONS[..version] {
+        conn.execute_batch(step).unwrap();
+    }
+    conn.execute_batch(&format!("PRAGMA user_version = {version}"))
+        .unwrap();
+}

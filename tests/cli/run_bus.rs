@@ -526,6 +526,33 @@ fn spawn_evaluator(t: &Test) -> Spawned {
     )
 }
 
+/// The `n`th viewer's `!ping` and moderator's `!announce` (from 0), waited for until answered: the
+/// reply at the Twitch server and the post in Discord's `general`.
+async fn ping_and_announce(
+    twitch: &TwitchServer,
+    discord: &crate::discord_server::FakeServer,
+    n: usize,
+) {
+    pings(twitch, n, 1).await;
+    twitch
+        .send_to_joined(&privmsg(
+            &format!("announce-{n}"),
+            &format!("mod{n}"),
+            &format!("8{n:07}"),
+            "!announce",
+        ))
+        .await;
+    twitch
+        .wait_for_commands("PRIVMSG", n + 1, Duration::from_secs(20))
+        .await;
+    until_some(
+        &format!("announcement {n} on Discord"),
+        Duration::from_secs(20),
+        || (discord.fake.messages_in("100000000000000002").len() == n + 1).then_some(()),
+    )
+    .await;
+}
+
 /// Publishes an effect as a stale evaluator would: `epoch` older than the shard's lease.
 async fn publish_stale_effect(urls: &str, shard: u32, epoch: u64, text: &str) {
     let client = async_nats::connect(urls.split(',').next().unwrap())
@@ -577,19 +604,7 @@ async fn an_evaluator_paused_past_its_lease_is_fenced_at_ingest_and_at_the_disco
     let old_epoch = status["shards"][shard as usize]["epoch"].as_u64().unwrap();
     let mut i = spawn_role(ingest, "ingest");
     twitch.wait_for_joins(1).await;
-    pings(&twitch, 0, 1).await;
-    twitch
-        .send_to_joined(&privmsg("announce-0", "mod0", "80000000", "!announce"))
-        .await;
-    twitch
-        .wait_for_commands("PRIVMSG", 1, Duration::from_secs(20))
-        .await;
-    until_some(
-        "the first announcement on Discord",
-        Duration::from_secs(20),
-        || (discord.fake.messages_in("100000000000000002").len() == 1).then_some(()),
-    )
-    .await;
+    ping_and_announce(&twitch, &discord, 0).await;
 
     // Paused past its lease: the other evaluator takes every shard.
     signal(&e1, "STOP");
@@ -614,19 +629,7 @@ async fn an_evaluator_paused_past_its_lease_is_fenced_at_ingest_and_at_the_disco
         || (snapshot(ingest)["bus"]["effects"]["fenced"].as_u64() == Some(1)).then_some(()),
     )
     .await;
-    pings(&twitch, 1, 1).await;
-    twitch
-        .send_to_joined(&privmsg("announce-1", "mod1", "80000001", "!announce"))
-        .await;
-    twitch
-        .wait_for_commands("PRIVMSG", 2, Duration::from_secs(20))
-        .await;
-    until_some(
-        "the second announcement on Discord",
-        Duration::from_secs(20),
-        || (discord.fake.messages_in("100000000000000002").len() == 2).then_some(()),
-    )
-    .await;
+    ping_and_announce(&twitch, &discord, 1).await;
 
     // The first wakes up: it knows its leases ran out, and what it still had is not accepted.
     signal(&e1, "CONT");
@@ -637,19 +640,7 @@ async fn an_evaluator_paused_past_its_lease_is_fenced_at_ingest_and_at_the_disco
     )
     .await;
     balanced(ingest, 2).await;
-    pings(&twitch, 2, 1).await;
-    twitch
-        .send_to_joined(&privmsg("announce-2", "mod2", "80000002", "!announce"))
-        .await;
-    twitch
-        .wait_for_commands("PRIVMSG", 3, Duration::from_secs(20))
-        .await;
-    until_some(
-        "the third announcement on Discord",
-        Duration::from_secs(20),
-        || (discord.fake.messages_in("100000000000000002").len() == 3).then_some(()),
-    )
-    .await;
+    ping_and_announce(&twitch, &discord, 2).await;
     for child in [&mut i, &mut e1, &mut e2] {
         assert_eq!(stop(child), 0);
     }
@@ -712,25 +703,43 @@ fn assert_nothing_lost(ingest: &Test, export: &Test) {
     );
 }
 
+/// An ingest root and an export root with four sim creators at 100 events/s each on `nats`
+/// (`bus` settings beside the defaults in `extra`), the bus prepared.
+fn sim_roles(nats: &Nats, extra: Value) -> (Test, Test) {
+    let roots = [Test::new(), Test::new()];
+    for t in &roots {
+        with_sim_creators(t, &["alice", "bob", "carol", "dave"], 100);
+        with_bus(t, &nats.urls(), extra.clone());
+    }
+    let init = roots[0].run(&["bus", "init"]);
+    init.status(0);
+    let replicas = extra["replicas"].as_u64().unwrap_or(1);
+    assert!(
+        init.stdout.contains(&format!("replicas {replicas}")),
+        "{}",
+        init.stdout
+    );
+    let [ingest, export] = roots;
+    (ingest, export)
+}
+
+/// Waits until ingest has published a few hundred events.
+fn publishing(ingest: &Test) {
+    wait_for_explained(
+        Duration::from_secs(20),
+        || (snapshot(ingest)["bus"]["published"].as_u64() > Some(500)).then_some(()),
+        || format!("ingest publishing: {}", snapshot(ingest)["bus"]),
+    );
+}
+
 #[test]
 fn the_bus_away_for_10_s_under_load_holds_ingest_and_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let mut nats = Nats::single(dir.path());
-    let sims = ["alice", "bob", "carol", "dave"];
-    let ingest = Test::new();
-    with_sim_creators(&ingest, &sims, 100);
-    with_bus(&ingest, &nats.urls(), json!({}));
-    let export = Test::new();
-    with_sim_creators(&export, &sims, 100);
-    with_bus(&export, &nats.urls(), json!({}));
-    ingest.run(&["bus", "init"]).status(0);
+    let (ingest, export) = sim_roles(&nats, json!({}));
     let mut x = spawn_role(&export, "export");
     let mut i = spawn_role(&ingest, "ingest");
-    wait_for_explained(
-        Duration::from_secs(20),
-        || (snapshot(&ingest)["bus"]["published"].as_u64() > Some(500)).then_some(()),
-        || format!("ingest publishing: {}", snapshot(&ingest)["bus"]),
-    );
+    publishing(&ingest);
     nats.nodes[0].kill();
     // Ten seconds without the bus, sampled each second: ingest holds (its lane fills, nothing is
     // published, nothing dropped) and says it is not connected.
@@ -786,23 +795,10 @@ fn the_bus_away_for_10_s_under_load_holds_ingest_and_loses_nothing() {
 fn a_three_node_cluster_losing_a_node_under_load_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let mut nats = Nats::cluster(dir.path());
-    let sims = ["alice", "bob", "carol", "dave"];
-    let ingest = Test::new();
-    with_sim_creators(&ingest, &sims, 100);
-    with_bus(&ingest, &nats.urls(), json!({"replicas": 3}));
-    let export = Test::new();
-    with_sim_creators(&export, &sims, 100);
-    with_bus(&export, &nats.urls(), json!({"replicas": 3}));
-    let init = ingest.run(&["bus", "init"]);
-    init.status(0);
-    assert!(init.stdout.contains("replicas 3"), "{}", init.stdout);
+    let (ingest, export) = sim_roles(&nats, json!({"replicas": 3}));
     let mut x = spawn_role(&export, "export");
     let mut i = spawn_role(&ingest, "ingest");
-    wait_for_explained(
-        Duration::from_secs(20),
-        || (snapshot(&ingest)["bus"]["published"].as_u64() > Some(500)).then_some(()),
-        || format!("ingest publishing: {}", snapshot(&ingest)["bus"]),
-    );
+    publishing(&ingest);
     // The node ingest is most likely connected to (the first URL) dies under load.
     nats.nodes[0].kill();
     let before = snapshot(&ingest)["bus"]["published"].as_u64().unwrap();
