@@ -126,8 +126,11 @@ pub async fn run(
     let export_now = Arc::new(Notify::new());
     let clip_worker = Arc::new(Notify::new());
     let limits = &config.system.limits;
-    let lane = DataLane::new(
-        limits.data_lane_capacity,
+    let lane = DataLane::bounded(
+        crate::lanes::Bounds {
+            events: limits.data_lane_capacity,
+            bytes: limits.data_lane_bytes,
+        },
         Duration::from_millis(limits.data_lane_block_ms),
     );
     let probe = lane.probe();
