@@ -136,6 +136,8 @@ impl Admission {
 
     /// Decides one event or page of `slot`'s creator. On `Ok` it is queued (the flag says the lane
     /// was empty before, so the reader may be waiting); a refused item is handed back.
+    // The refused item goes back by value, as it came: boxing it would allocate on the shed path.
+    #[allow(clippy::result_large_err)]
     pub fn offer(
         &mut self,
         slot: Slot,

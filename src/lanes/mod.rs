@@ -33,9 +33,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::Notify;
 
-/// The default bound of the data lane in approximate bytes (`limits.data_lane_bytes`).
-pub const DEFAULT_BYTES: usize = 8 * 1024 * 1024;
-
 /// A copy of a lane's counters and depth.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LaneSnapshot {
@@ -372,12 +369,13 @@ pub struct DataLane {
 }
 
 impl DataLane {
-    /// A lane bounded at `capacity` events and [`DEFAULT_BYTES`].
+    /// A lane bounded at `capacity` events and a KiB per event (`ss run` sets both bounds from
+    /// `system.json` `limits` through [`DataLane::bounded`]).
     pub fn new(capacity: usize, block: Duration) -> DataLane {
         DataLane::bounded(
             Bounds {
                 events: capacity,
-                bytes: DEFAULT_BYTES,
+                bytes: capacity.saturating_mul(1024),
             },
             block,
         )

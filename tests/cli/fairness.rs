@@ -51,7 +51,7 @@ fn a_flood_on_one_creator_is_shed_and_counted_while_twenty_others_are_all_record
         &serde_json::to_string_pretty(&creators).unwrap(),
     );
 
-    let run = t.spawn(&["run", "--duration", &format!("{RUN_S}s")]);
+    let mut run = t.spawn(&["run", "--duration", &format!("{RUN_S}s")]);
     let db = t.path().join("runtime/state/streamsuites.db");
     wait_until("the store", Duration::from_secs(30), || db.exists());
     let started = Instant::now();
@@ -66,7 +66,6 @@ fn a_flood_on_one_creator_is_shed_and_counted_while_twenty_others_are_all_record
     )
     .unwrap();
     conn.busy_timeout(Duration::from_secs(1)).unwrap();
-    let mut run = run;
     let mut stopped_at = None;
     while started.elapsed() < Duration::from_secs(RUN_S + 30) {
         if run.try_wait().unwrap().is_some() {
@@ -100,7 +99,7 @@ fn a_flood_on_one_creator_is_shed_and_counted_while_twenty_others_are_all_record
         std::thread::sleep(Duration::from_millis(50));
     }
     let stopped_at = stopped_at.expect("ss run stopped by itself");
-    assert_eq!(exit_code_within(&mut *run, Duration::from_secs(15)), 0);
+    assert_eq!(exit_code_within(&mut run, Duration::from_secs(15)), 0);
 
     // Visible in `ss status` while running, per creator.
     let status = shed_in_status.expect("the snapshot showed shed events while running");

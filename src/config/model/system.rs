@@ -402,7 +402,7 @@ impl Limits {
         8192
     }
     fn default_data_lane_bytes() -> usize {
-        crate::lanes::DEFAULT_BYTES
+        8 * 1024 * 1024
     }
     fn default_block_ms() -> u64 {
         250
