@@ -149,6 +149,17 @@ fn a_flood_on_one_creator_is_shed_and_counted_while_twenty_others_are_all_record
     assert_eq!(lane.as_object().unwrap().len(), NORMAL + 1, "{lane}");
     let flood = &lane["flood"];
     assert!(n(&flood["shed"]) > 0, "the flood was shed: {flood}");
+    // The summary line names them too.
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(&mut run.stdout.take().unwrap(), &mut stdout).unwrap();
+    assert!(
+        stdout.contains(&format!(
+            ", {} shed (a creator past its share of the data lane)",
+            snap["counters"]["events_shed"]
+        )),
+        "{stdout}"
+    );
+    assert_eq!(snap["counters"]["events_shed"], flood["shed"]);
     let normal_recorded: u64 = recorded
         .iter()
         .filter(|(c, _)| *c != "flood")
