@@ -30,7 +30,8 @@
 //! - [`pipeline`]: `ss run`'s parts (the HTTP server, the store, the supervisor, the creators'
 //!   clock, the per-item work, the standings worker, the exporter task, hot reload, the summary)
 //!   and the wiring that starts and stops them in order.
-//! - [`lanes`]: the bounded data lane from sources to the pipeline, with its policy when full.
+//! - [`lanes`]: the bounded data lane from sources to the pipeline, with per-creator admission and
+//!   its policy when full.
 //! - [`telemetry`]: a run's recent runtime events and errors and rolling rates.
 //! - [`replay`]: recorded chat (store, JSONL, IRC log) through the same core again, with no
 //!   effects; the diff against what the live run did, and counts.

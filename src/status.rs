@@ -67,6 +67,16 @@ impl CaptureHealth {
     }
 }
 
+/// A creator whose events the data lane shed or dropped, as the snapshot's `lanes.data.creators`
+/// shows it: `received` = taken + `shed` + `dropped`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LaneLoss {
+    pub creator: String,
+    pub received: u64,
+    pub shed: u64,
+    pub dropped: u64,
+}
+
 /// One quota budget (a YouTube Google project) as `admin/quotas.json` shows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct QuotaHealth {
@@ -95,6 +105,11 @@ pub struct Health {
     pub events_received: u64,
     pub events_recorded: u64,
     pub events_dropped: u64,
+    /// Events shed because their creator held its share of the data lane (a flood).
+    pub events_shed: u64,
+    /// The creators whose events the data lane shed or dropped, by creator (informational: shedding
+    /// a flood is the lane's policy, not a fault).
+    pub lane_losses: Vec<LaneLoss>,
     pub sources: Vec<SourceHealth>,
     /// The OBS connections (obs.json).
     pub obs: Vec<ObsHealth>,
@@ -284,6 +299,18 @@ impl Health {
             ));
         }
         let counters = &snapshot["counters"];
+        let lane_losses = snapshot["lanes"]["data"]["creators"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(creator, c)| LaneLoss {
+                creator: creator.clone(),
+                received: count(&c["received"]),
+                shed: count(&c["shed"]),
+                dropped: count(&c["dropped"]),
+            })
+            .filter(|l| l.shed + l.dropped > 0)
+            .collect();
         Ok(Health {
             healthy: problems.is_empty(),
             problems,
@@ -298,6 +325,8 @@ impl Health {
             events_received: count(&counters["events_received"]),
             events_recorded: count(&counters["events_recorded"]),
             events_dropped: count(&counters["events_dropped"]),
+            events_shed: count(&counters["events_shed"]),
+            lane_losses,
             sources,
             obs,
             captures,
@@ -323,7 +352,7 @@ impl Health {
             self.stale_after_s,
         ));
         out.push_str(&format!(
-            "store: {}; events {} received, {} recorded, {} dropped\n",
+            "store: {}; events {} received, {} recorded, {} dropped{}\n",
             if self.degraded {
                 format!(
                     "DEGRADED ({})",
@@ -334,7 +363,12 @@ impl Health {
             },
             self.events_received,
             self.events_recorded,
-            self.events_dropped
+            self.events_dropped,
+            if self.events_shed > 0 {
+                format!(", {} shed", self.events_shed)
+            } else {
+                String::new()
+            }
         ));
         if self.sources.is_empty() {
             out.push_str("sources: none running\n");
@@ -354,6 +388,16 @@ impl Health {
                     .as_deref()
                     .map(|e| format!(", last error: {}", crate::sanitize::terminal(e)))
                     .unwrap_or_default()
+            ));
+        }
+        for l in &self.lane_losses {
+            out.push_str(&format!(
+                "  {:<24} {:<10} {} of {} events shed past its share of the data lane, {} dropped by a full lane\n",
+                format!("{}/lane", crate::sanitize::terminal(&l.creator)),
+                "shedding",
+                l.shed,
+                l.received,
+                l.dropped
             ));
         }
         let on_off = |v: Option<bool>, on: &str| match v {
@@ -617,6 +661,33 @@ mod tests {
             h.problems,
             ["OBS of demo failed: OBS refused the password (close 4009)"]
         );
+    }
+
+    #[test]
+    fn what_the_data_lane_shed_is_shown_per_creator_and_is_not_a_fault() {
+        let mut snap = snapshot("2026-12-01T10:00:05Z", true, false, "connected");
+        snap["counters"]["events_shed"] = json!(700);
+        snap["lanes"] = json!({"data": {"creators": {
+            "flood": {"received": 1000, "sent": 300, "shed": 700, "dropped": 0},
+            "quiet": {"received": 12, "sent": 12, "shed": 0, "dropped": 0}}}});
+        let h = Health::judge(&snap, at("2026-12-01T10:00:09Z"), Duration::from_secs(15)).unwrap();
+        assert!(h.healthy, "{:?}", h.problems);
+        assert_eq!(h.events_shed, 700);
+        assert_eq!(
+            h.lane_losses,
+            [LaneLoss {
+                creator: "flood".into(),
+                received: 1000,
+                shed: 700,
+                dropped: 0
+            }]
+        );
+        insta::assert_snapshot!(h.render(), @r"
+        healthy: runtime running for 42s, snapshot 4s old (fresh, stale after 15s)
+        store: ok; events 10 received, 9 recorded, 0 dropped, 700 shed
+          demo/sim                 connected  last event 5s ago, 10 events, 0 reconnects
+          flood/lane               shedding   700 of 1000 events shed past its share of the data lane, 0 dropped by a full lane
+        ");
     }
 
     #[test]

@@ -152,7 +152,7 @@ pub fn spawn_watchdog(
                 _ = tick.tick() => {}
             }
             let now = turns.get();
-            let waiting = lane.snapshot().depth;
+            let waiting = lane.depth();
             if alive(seen, now, waiting) {
                 if withheld {
                     tracing::info!("The run loop is taking work again; watchdog pings resume.");

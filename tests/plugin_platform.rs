@@ -301,7 +301,9 @@ async fn receive(
     ss::sources::check_wire(&door.guards, &door.wire, &mut event, now);
     match door.sink.send(event).await {
         SendOutcome::Accepted => StatusCode::ACCEPTED,
-        SendOutcome::Dropped | SendOutcome::Closed => StatusCode::SERVICE_UNAVAILABLE,
+        SendOutcome::Shed | SendOutcome::Dropped | SendOutcome::Closed => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
     }
 }
 

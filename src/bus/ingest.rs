@@ -14,14 +14,13 @@ use super::Bus;
 use super::names::shard_of;
 use super::stats::{BusStats, bump};
 use crate::event::ChatEvent;
-use crate::lanes::Inbound;
+use crate::lanes::{Inbound, LaneReceiver};
 use crate::store::{Checkpoint, StoreError, StoreWriter, WriteOp};
 use async_nats::jetstream;
 use bytes::Bytes;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 /// The most items taken from the lane for one round of publishes.
@@ -41,7 +40,7 @@ pub struct Published {
 
 /// Drains the lane into the events stream until it closes.
 pub async fn publish_lane(
-    receiver: &mut mpsc::Receiver<Inbound>,
+    receiver: &mut LaneReceiver,
     bus: &Bus,
     writer: &StoreWriter,
     stats: &Arc<BusStats>,

@@ -48,8 +48,14 @@ pub struct ShardReader {
 impl ShardReader {
     /// Reads until stopped, the lease is lost, or the lane closes. Failures of the stream (the
     /// server away) are retried from the committed cursor.
-    pub async fn run(self) {
+    pub async fn run(mut self) {
         let stream_name = self.bus.names.events_stream();
+        // The reader's own queue in the lane, as a creator's source has one.
+        self.sink = self.sink.for_creator(&if self.shard == ALL_SHARDS {
+            "all shards (bus)".to_owned()
+        } else {
+            format!("shard {} (bus)", self.shard)
+        });
         // The last sequence handed to the lane: a batch in the lane is committed soon, so asking
         // again starts after it (a restart starts after the store's cursor).
         let mut sent = 0;

@@ -117,7 +117,16 @@ fn summary_line(summary: &runner::RunSummary) -> String {
         c.triggers_matched,
         actions
     );
-    // Guards are named only when they fired, so the usual line stays short.
+    // Shed events and guards are named only when there are some, so the usual line stays short.
+    if c.events_shed > 0 {
+        line.push_str(&format!(
+            ", {} shed (a creator past its share of the data lane)",
+            c.events_shed
+        ));
+    }
+    for (name, n) in c.guards.iter().filter(|(_, n)| **n > 0) {
+        line.push_str(&format!(", {n} {}", name.replace('_', " ")));
+    }
     if let Some(bus) = &summary.bus {
         line.push_str(&match bus.role {
             "ingest" => format!(
@@ -131,9 +140,6 @@ fn summary_line(summary: &runner::RunSummary) -> String {
                 bus.effects.published
             ),
         });
-    }
-    for (name, n) in c.guards.iter().filter(|(_, n)| **n > 0) {
-        line.push_str(&format!(", {n} {}", name.replace('_', " ")));
     }
     if !summary.not_written.is_empty() {
         let parts: Vec<String> = summary.not_written.iter().map(|n| n.describe()).collect();

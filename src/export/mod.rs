@@ -254,11 +254,27 @@ mod tests {
             "data".into(),
             LaneSnapshot {
                 capacity: 8192,
+                bytes_capacity: 8 << 20,
                 depth: 3,
+                bytes: 1024,
+                share: 8192,
                 sent: 10,
+                shed: 2,
                 dropped: 1,
                 ticks_sent: 40,
                 ticks_dropped: 0,
+                creators: std::collections::BTreeMap::from([(
+                    "demo".to_string(),
+                    crate::lanes::CreatorLane {
+                        received: 13,
+                        sent: 10,
+                        shed: 2,
+                        dropped: 1,
+                        depth: 3,
+                        ticks_sent: 40,
+                        ticks_dropped: 0,
+                    },
+                )]),
             },
         );
         view.telemetry_events.push(TelemetryEvent {

@@ -27,6 +27,8 @@ pub struct Counters {
     pub events_received: u64,
     pub events_recorded: u64,
     pub events_dropped: u64,
+    /// Events shed by the data lane because their creator held its share of it.
+    pub events_shed: u64,
     pub duplicates_skipped: u64,
     pub triggers_matched: u64,
     /// Executed actions by type (`reply`, `clip`, `tally`, ...).

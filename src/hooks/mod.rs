@@ -319,7 +319,7 @@ impl Hooks {
                 lock(&self.seen).insert(key);
                 Verdict::Accepted
             }
-            SendOutcome::Dropped | SendOutcome::Closed => Verdict::Unavailable,
+            SendOutcome::Shed | SendOutcome::Dropped | SendOutcome::Closed => Verdict::Unavailable,
         }
     }
 }

@@ -53,14 +53,20 @@ impl RunCounters {
         }
     }
 
-    /// A snapshot for exports; `events_recorded` and `events_dropped` come from the store writer and
-    /// the data lane, which own those numbers.
-    pub fn snapshot(&self, events_recorded: u64, events_dropped: u64) -> Counters {
+    /// A snapshot for exports; `events_recorded`, `events_dropped` and `events_shed` come from the
+    /// store writer and the data lane, which own those numbers.
+    pub fn snapshot(
+        &self,
+        events_recorded: u64,
+        events_dropped: u64,
+        events_shed: u64,
+    ) -> Counters {
         let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
         Counters {
             events_received: load(&self.events_received),
             events_recorded,
             events_dropped,
+            events_shed,
             duplicates_skipped: load(&self.duplicates_skipped),
             triggers_matched: load(&self.triggers_matched),
             actions: ACTION_TYPES

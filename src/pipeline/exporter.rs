@@ -15,7 +15,7 @@ use crate::config::Config;
 use crate::effects::sinks::Validated;
 use crate::event::Platform;
 use crate::export::runtime_view::{Counters, RuntimeView, SourceView};
-use crate::lanes::LaneProbe;
+use crate::lanes::{LaneProbe, LaneSnapshot};
 use crate::sources::StatusHandle;
 use crate::store::{Readers, StoreReader, WriterStats};
 use crate::telemetry::Telemetry;
@@ -67,12 +67,13 @@ pub struct ExporterParts {
 }
 
 impl ExporterParts {
-    fn counters(&self, events_recorded: u64) -> Counters {
+    fn counters(&self, events_recorded: u64, lane: &LaneSnapshot) -> Counters {
         self.counters
-            .snapshot(events_recorded, self.lane.snapshot().dropped)
+            .snapshot(events_recorded, lane.dropped, lane.shed)
     }
 
     fn view(&self, events_recorded: u64) -> RuntimeView {
+        let lane = self.lane.snapshot();
         let writer = self.writer_stats.snapshot();
         RuntimeView {
             writer,
@@ -87,8 +88,8 @@ impl ExporterParts {
                     status: status.snapshot(),
                 })
                 .collect(),
-            counters: self.counters(events_recorded),
-            lanes: BTreeMap::from([("data".to_string(), self.lane.snapshot())]),
+            counters: self.counters(events_recorded, &lane),
+            lanes: BTreeMap::from([("data".to_string(), lane)]),
             telemetry_events: self.telemetry.events(),
             telemetry_errors: self.telemetry.errors(),
             rates: self.telemetry.rates(),
@@ -117,7 +118,10 @@ impl ExporterParts {
     }
 
     fn sample(&self) {
-        let c = self.counters(self.writer_stats.events_recorded.load(Ordering::Relaxed));
+        let c = self.counters(
+            self.writer_stats.events_recorded.load(Ordering::Relaxed),
+            &self.lane.snapshot(),
+        );
         let mut totals = BTreeMap::from([
             ("events_received".to_string(), c.events_received),
             ("events_recorded".to_string(), c.events_recorded),

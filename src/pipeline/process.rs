@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::effects::router::Router;
 use crate::engine::Core;
 use crate::event::ChatEvent;
-use crate::lanes::Inbound;
+use crate::lanes::{Inbound, LaneReceiver};
 use crate::store::bus_cursors::BusCursor;
 use crate::store::{Checkpoint, RunMark, RunMarkKind, StoreError, StoreWriter, WriteOp};
 use crate::telemetry::Telemetry;
@@ -276,7 +276,7 @@ pub(super) fn run_mark(kind: RunMarkKind) -> WriteOp {
 /// Drains the data lane until it closes, applying config reloads between batches; operators'
 /// commands (`operator`) are taken between batches too.
 pub(super) async fn drain(
-    receiver: &mut mpsc::Receiver<Inbound>,
+    receiver: &mut LaneReceiver,
     pipeline: &mut Pipeline,
     reloads: &mut watch::Receiver<Arc<Config>>,
     operator: &mut mpsc::Receiver<ChatEvent>,

@@ -148,7 +148,13 @@ pub async fn run(
     } else {
         Duration::from_millis(limits.data_lane_block_ms)
     };
-    let lane = DataLane::new(limits.data_lane_capacity, block);
+    let lane = DataLane::bounded(
+        crate::lanes::Bounds {
+            events: limits.data_lane_capacity,
+            bytes: limits.data_lane_bytes,
+        },
+        block,
+    );
     let probe = lane.probe();
     let lane_probe = probe.clone();
     let DataLane {

@@ -95,7 +95,7 @@ pub use crate::http_out::{ClientError, client as http_client};
 /// Whether a source should keep reading after handing over an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Forwarded {
-    /// Accepted, or dropped by a full lane (the lane counted it): keep reading.
+    /// Accepted, or shed or dropped by the lane (the lane counted it): keep reading.
     Continue,
     /// The pipeline has stopped; the source should end.
     PipelineClosed,
@@ -119,7 +119,22 @@ impl SourceContext {
                 self.report.event(at);
                 Forwarded::Continue
             }
-            SendOutcome::Dropped => Forwarded::Continue,
+            SendOutcome::Shed | SendOutcome::Dropped => Forwarded::Continue,
+            SendOutcome::Closed => Forwarded::PipelineClosed,
+        }
+    }
+
+    /// [`SourceContext::forward`] for a source that can pause instead of losing events (the unpaced
+    /// sim): past its creator's share of the data lane it waits for room, at most the block time.
+    pub async fn forward_waiting(&self, mut event: ChatEvent) -> Forwarded {
+        self.check_wire(&mut event, chrono::Utc::now());
+        let at = event.timestamp;
+        match self.events.send_waiting(event).await {
+            SendOutcome::Accepted => {
+                self.report.event(at);
+                Forwarded::Continue
+            }
+            SendOutcome::Shed | SendOutcome::Dropped => Forwarded::Continue,
             SendOutcome::Closed => Forwarded::PipelineClosed,
         }
     }

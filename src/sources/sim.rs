@@ -2,7 +2,8 @@
 //!
 //! [`SimChat`] is the pure generator: the same seed gives the same users, roles, messages, commands,
 //! emotes, subs and raids in the same order. [`SimSource`] paces it at `rate_per_s` (0 = as fast as
-//! the pipeline takes events), stamps events with the wall clock, and can do every platform command
+//! the pipeline takes events: it waits for room in the data lane, where a paced sim is shed like any
+//! chat past its creator's share), stamps events with the wall clock, and can do every platform command
 //! ([`COMMANDS`]): each one the serving loop delivers is recorded in a [`SentLog`], the way a real
 //! chat would show it.
 
@@ -326,9 +327,17 @@ impl SimSource {
         self.sent.clone()
     }
 
+    /// Hands the next event over. Paced, the sim is a chat like any other and is shed past its
+    /// creator's share of the data lane; unpaced (rate 0: as fast as the pipeline takes events) it
+    /// waits for room instead.
     async fn emit(&mut self, ctx: &SourceContext) -> bool {
         let event = self.chat.next_event(Utc::now());
-        ctx.forward(event).await == Forwarded::Continue
+        let forwarded = if self.rate_per_s > 0.0 {
+            ctx.forward(event).await
+        } else {
+            ctx.forward_waiting(event).await
+        };
+        forwarded == Forwarded::Continue
     }
 
     /// One session: the sim chat never disconnects, so it lasts until shutdown.

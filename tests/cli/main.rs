@@ -16,6 +16,7 @@ mod discord_gateway;
 mod discord_server;
 mod eventsub_server;
 mod export;
+mod fairness;
 mod full_disk;
 mod hardening;
 mod harness;

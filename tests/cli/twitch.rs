@@ -102,7 +102,7 @@ fn command(channel: &str, text: &str, reply_to: Option<&str>) -> PlatformCommand
 
 /// A source running in a real context.
 pub(crate) struct Running {
-    events: mpsc::Receiver<Inbound>,
+    events: ss::lanes::LaneReceiver,
     outbound: mpsc::Sender<PlatformCommand>,
     status: StatusHandle,
     shutdown: CancellationToken,

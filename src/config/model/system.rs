@@ -377,9 +377,13 @@ pub struct ChatLog {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Limits {
-    /// Capacity of the data (chat) lane (default 8192).
+    /// Capacity of the data (chat) lane in events (default 8192).
     #[serde(default = "Limits::default_data_lane")]
     pub data_lane_capacity: usize,
+    /// Bound of the data lane in approximate bytes (events' entries and what they own on the heap;
+    /// default 8 MiB).
+    #[serde(default = "Limits::default_data_lane_bytes")]
+    pub data_lane_bytes: usize,
     /// How long a full data lane blocks a source before dropping, in ms (default 250).
     #[serde(default = "Limits::default_block_ms")]
     pub data_lane_block_ms: u64,
@@ -399,6 +403,9 @@ pub struct Limits {
 impl Limits {
     fn default_data_lane() -> usize {
         8192
+    }
+    fn default_data_lane_bytes() -> usize {
+        8 * 1024 * 1024
     }
     fn default_block_ms() -> u64 {
         250
@@ -426,6 +433,7 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             data_lane_capacity: Self::default_data_lane(),
+            data_lane_bytes: Self::default_data_lane_bytes(),
             data_lane_block_ms: Self::default_block_ms(),
             dedupe_window: Self::default_dedupe(),
             max_line_bytes: Self::default_max_line_bytes(),

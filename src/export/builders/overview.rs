@@ -159,7 +159,19 @@ pub(super) fn runtime_snapshot(inputs: &Inputs<'_>) -> Result<Body, ExportError>
         .map(|(name, lane)| {
             (
                 name.clone(),
-                json!({"capacity": lane.capacity, "depth": lane.depth, "sent": lane.sent, "dropped": lane.dropped, "ticks_sent": lane.ticks_sent, "ticks_dropped": lane.ticks_dropped}),
+                json!({
+                    "capacity": lane.capacity,
+                    "bytes_capacity": lane.bytes_capacity,
+                    "depth": lane.depth,
+                    "bytes": lane.bytes,
+                    "share": lane.share,
+                    "sent": lane.sent,
+                    "shed": lane.shed,
+                    "dropped": lane.dropped,
+                    "ticks_sent": lane.ticks_sent,
+                    "ticks_dropped": lane.ticks_dropped,
+                    "creators": lane.creators,
+                }),
             )
         })
         .collect();
@@ -178,6 +190,7 @@ pub(super) fn runtime_snapshot(inputs: &Inputs<'_>) -> Result<Body, ExportError>
             "events_received": c.events_received,
             "events_recorded": c.events_recorded,
             "events_dropped": c.events_dropped,
+            "events_shed": c.events_shed,
             "duplicates_skipped": c.duplicates_skipped,
             "triggers_matched": c.triggers_matched,
             "actions": c.actions,

@@ -370,8 +370,8 @@ impl WebhookReceiver {
                     .await;
                 Verdict::Accepted
             }
-            // A full lane counted its drop; Kick retries the delivery.
-            SendOutcome::Dropped | SendOutcome::Closed => Verdict::Unavailable,
+            // The lane counted what it shed or dropped; Kick retries the delivery.
+            SendOutcome::Shed | SendOutcome::Dropped | SendOutcome::Closed => Verdict::Unavailable,
         }
     }
 }

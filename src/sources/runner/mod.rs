@@ -270,11 +270,13 @@ impl Wiring {
         let pacing = Pacing::for_send_limit(&self.send_limit);
         let serving = Serving::new(self.commands, pacing.clone(), self.command_stats)
             .with_receipts(self.receipts);
+        // Bound to the creator's queue in the lane once, so its events are admitted by its share.
+        let events = self.events.for_creator(&self.creator);
         let ctx = SourceContext {
             creator: self.creator,
             platform: self.platform,
             shutdown: self.shutdown,
-            events: self.events,
+            events,
             pacing,
             report: Reporter::new(
                 self.status,

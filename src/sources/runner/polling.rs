@@ -147,7 +147,8 @@ pub async fn run(
                 };
                 match outcome {
                     SendOutcome::Accepted => cursor = next,
-                    SendOutcome::Dropped => tracing::warn!(
+                    // A page waits for room, so it is never shed; `Shed` is matched for completeness.
+                    SendOutcome::Shed | SendOutcome::Dropped => tracing::warn!(
                         creator = %ctx.creator,
                         platform = %ctx.platform,
                         events,
