@@ -4,8 +4,9 @@
 //!
 //! What commits together: a chat event with the writes of its actions; a polled page's events with
 //! their actions and the page's cursor; a tick with the actions it fired (a tick that fired nothing
-//! is not recorded: the tick rule). Each group is sent to the store writer as it is made, in lane
-//! order, so the writer's order is the pipeline's.
+//! is not recorded: the tick rule). The groups of one batch taken from the lane are sent to the
+//! store writer as one group, in lane order, so the writer's order is the pipeline's and a batch
+//! costs one send, not one per event.
 
 use super::counters::RunCounters;
 use crate::actions::{Action, ActionKind};
@@ -34,6 +35,9 @@ pub(super) struct Pipeline {
     pub counters: Arc<RunCounters>,
     /// Reused between events so the hot path does not allocate a vector per event.
     pub ops: Vec<WriteOp>,
+    /// The writes of the lane batch being processed, sent as one group at its end
+    /// ([`Pipeline::send_pending`]); empty between batches.
+    pub pending: Vec<WriteOp>,
     /// Chat events whose writes the writer refused because it had stopped (counted, not lost
     /// silently).
     pub unsent_events: u64,
@@ -112,18 +116,19 @@ fn mention_names(config: &Config) -> std::collections::HashMap<String, Vec<Strin
 }
 
 impl Pipeline {
+    /// Processes one item and sends its writes at once (what a batch of one does).
+    #[cfg(test)]
     async fn process(&mut self, item: Inbound) -> Result<(), StoreError> {
+        self.stage(item);
+        self.send_pending().await
+    }
+
+    /// Processes one item: its writes join [`Pipeline::pending`], as one group.
+    fn stage(&mut self, item: Inbound) {
         match item {
             Inbound::Event(event) => {
                 self.evaluate(event);
-                let mut ops = self.ops.drain(..);
-                while let Some(op) = ops.next() {
-                    let events = op.events();
-                    if let Err(e) = self.writer.send(op).await {
-                        self.unsent_events += events + ops.map(|op| op.events()).sum::<u64>();
-                        return Err(e);
-                    }
-                }
+                self.pending.append(&mut self.ops);
             }
             Inbound::Page(page) => {
                 for event in page.events {
@@ -135,12 +140,8 @@ impl Pipeline {
                     cursor: page.cursor,
                     at: chrono::Utc::now(),
                 })));
-                let group = WriteOp::Atomic(std::mem::take(&mut self.ops));
-                let events = group.events();
-                if let Err(e) = self.writer.send(group).await {
-                    self.unsent_events += events;
-                    return Err(e);
-                }
+                self.pending
+                    .push(WriteOp::Atomic(std::mem::take(&mut self.ops)));
             }
             Inbound::Tick(tick) => {
                 if let Some(trends) = &mut self.trends {
@@ -149,7 +150,7 @@ impl Pipeline {
                 let actions = self.core.tick(&tick);
                 // The tick rule: a tick that fired nothing changed nothing, so it is not recorded.
                 if actions.is_empty() {
-                    return Ok(());
+                    return;
                 }
                 tracing::debug!(
                     cause = %tick.id(),
@@ -159,12 +160,24 @@ impl Pipeline {
                 self.ops.push(WriteOp::Tick(tick));
                 self.route(actions, None);
                 // The tick and its actions commit together: a replay never sees one without the other.
-                self.writer
-                    .send(WriteOp::Atomic(std::mem::take(&mut self.ops)))
-                    .await?;
+                self.pending
+                    .push(WriteOp::Atomic(std::mem::take(&mut self.ops)));
             }
         }
-        Ok(())
+    }
+
+    /// Sends the pending writes to the store writer as one group (they commit together); what
+    /// cannot be sent because the writer stopped is counted in `unsent_events`.
+    async fn send_pending(&mut self) -> Result<(), StoreError> {
+        let op = match self.pending.len() {
+            0 => return Ok(()),
+            1 => self.pending.pop().expect("one pending op"),
+            _ => WriteOp::Atomic(std::mem::take(&mut self.pending)),
+        };
+        let events = op.events();
+        self.writer.send(op).await.inspect_err(|_| {
+            self.unsent_events += events;
+        })
     }
 
     /// Dedupe and triggers for one event; its writes are appended to `self.ops`.
@@ -297,14 +310,10 @@ pub(super) async fn drain(
             }
             Some(event) = operator.recv() => batch.push(Inbound::Event(event)),
         }
-        let mut items = batch.drain(..);
-        while let Some(item) = items.next() {
-            if let Err(e) = pipeline.process(item).await {
-                // The rest of the batch never reaches the store: counted with the other unsent.
-                pipeline.unsent_events += items.map(|item| item.events()).sum::<u64>();
-                return Err(e);
-            }
+        for item in batch.drain(..) {
+            pipeline.stage(item);
         }
+        pipeline.send_pending().await?;
         pipeline.turns.turned();
     }
 }
@@ -350,6 +359,7 @@ mod tests {
             },
             counters: Arc::default(),
             ops: Vec::new(),
+            pending: Vec::new(),
             unsent_events: 0,
             feed: None,
             trends: None,
