@@ -72,7 +72,7 @@ pub(super) fn insert(
         Arg::Int(roles_bits(&event.author.roles)),
         Arg::Text(event.text.as_str()),
         Arg::from(emotes.as_deref()),
-        Arg::from(extras.as_deref()),
+        Arg::from(extras),
         Arg::from(detail.as_deref()),
         Arg::from(event.shared_from.as_deref()),
     ])?;

@@ -47,7 +47,7 @@ impl<'conn> StaticInsert<'conn> {
                 db,
                 sql.as_ptr().cast(),
                 len,
-                ffi::SQLITE_PREPARE_PERSISTENT as u32,
+                ffi::SQLITE_PREPARE_PERSISTENT,
                 &raw mut stmt,
                 std::ptr::null_mut(),
             )
