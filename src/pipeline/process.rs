@@ -172,7 +172,8 @@ impl Pipeline {
         let op = match self.pending.len() {
             0 => return Ok(()),
             1 => self.pending.pop().expect("one pending op"),
-            _ => WriteOp::Atomic(std::mem::take(&mut self.pending)),
+            // The next batch's list is made at this one's size at once, not grown by doubling.
+            n => WriteOp::Atomic(std::mem::replace(&mut self.pending, Vec::with_capacity(n))),
         };
         let events = op.events();
         self.writer.send(op).await.inspect_err(|_| {

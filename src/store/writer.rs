@@ -227,8 +227,9 @@ impl WriteOp {
 
 /// The most bytes of ops (by [`WriteOp::weight`]) the writer's queue holds: with the op count it
 /// keeps the queue to a few milliseconds of work however large the events are (at 500 k events/s
-/// of about 400 bytes, 2 MiB is about 10 ms). An op heavier than the whole budget still passes, alone.
-pub const QUEUE_BYTES: usize = 2 << 20;
+/// of about 400 bytes, 1 MiB is about 5 ms; at the 130 k events/s of a shared 2-core machine, about
+/// 20 ms). An op heavier than the whole budget still passes, alone.
+pub const QUEUE_BYTES: usize = 1 << 20;
 
 /// What travels on the channel: ops with the bytes they hold of the queue's budget, and the close
 /// request.
