@@ -4,8 +4,9 @@
 //!
 //! What commits together: a chat event with the writes of its actions; a polled page's events with
 //! their actions and the page's cursor; a tick with the actions it fired (a tick that fired nothing
-//! is not recorded: the tick rule). Each group is sent to the store writer as it is made, in lane
-//! order, so the writer's order is the pipeline's.
+//! is not recorded: the tick rule). The groups of one batch taken from the lane are sent to the
+//! store writer as one group, in lane order, so the writer's order is the pipeline's and a batch
+//! costs one send, not one per event.
 
 use super::counters::RunCounters;
 use crate::actions::{Action, ActionKind};
@@ -35,6 +36,9 @@ pub(super) struct Pipeline {
     pub counters: Arc<RunCounters>,
     /// Reused between events so the hot path does not allocate a vector per event.
     pub ops: Vec<WriteOp>,
+    /// The writes of the lane batch being processed, sent as one group at its end
+    /// ([`Pipeline::send_pending`]); empty between batches.
+    pub pending: Vec<WriteOp>,
     /// Chat events whose writes the writer refused because it had stopped (counted, not lost
     /// silently).
     pub unsent_events: u64,
@@ -113,18 +117,19 @@ fn mention_names(config: &Config) -> std::collections::HashMap<String, Vec<Strin
 }
 
 impl Pipeline {
+    /// Processes one item and sends its writes at once (what a batch of one does).
+    #[cfg(test)]
     async fn process(&mut self, item: Inbound) -> Result<(), StoreError> {
+        self.stage(item);
+        self.send_pending().await
+    }
+
+    /// Processes one item: its writes join [`Pipeline::pending`], as one group.
+    fn stage(&mut self, item: Inbound) {
         match item {
             Inbound::Event(event) => {
                 self.evaluate(event);
-                let mut ops = self.ops.drain(..);
-                while let Some(op) = ops.next() {
-                    let events = op.events();
-                    if let Err(e) = self.writer.send(op).await {
-                        self.unsent_events += events + ops.map(|op| op.events()).sum::<u64>();
-                        return Err(e);
-                    }
-                }
+                self.pending.append(&mut self.ops);
             }
             Inbound::Page(page) => {
                 let checkpoint = WriteOp::Checkpoint(Box::new(Checkpoint {
@@ -133,7 +138,7 @@ impl Pipeline {
                     cursor: page.cursor,
                     at: chrono::Utc::now(),
                 }));
-                self.record_with_cursor(page.events, checkpoint).await?;
+                self.stage_with_cursor(page.events, checkpoint);
             }
             Inbound::Shard(batch) => {
                 let cursor = WriteOp::BusCursor(Box::new(BusCursor {
@@ -142,7 +147,7 @@ impl Pipeline {
                     seq: batch.last_seq,
                     at_ms: chrono::Utc::now().timestamp_millis(),
                 }));
-                self.record_with_cursor(batch.events, cursor).await?;
+                self.stage_with_cursor(batch.events, cursor);
             }
             Inbound::Tick(tick) => {
                 if let Some(trends) = &mut self.trends {
@@ -151,7 +156,7 @@ impl Pipeline {
                 let actions = self.core.tick(&tick);
                 // The tick rule: a tick that fired nothing changed nothing, so it is not recorded.
                 if actions.is_empty() {
-                    return Ok(());
+                    return;
                 }
                 tracing::debug!(
                     cause = %tick.id(),
@@ -161,33 +166,37 @@ impl Pipeline {
                 self.ops.push(WriteOp::Tick(tick));
                 self.route(actions, None);
                 // The tick and its actions commit together: a replay never sees one without the other.
-                self.writer
-                    .send(WriteOp::Atomic(std::mem::take(&mut self.ops)))
-                    .await?;
+                self.pending
+                    .push(WriteOp::Atomic(std::mem::take(&mut self.ops)));
             }
         }
-        Ok(())
+    }
+
+    /// Sends the pending writes to the store writer as one group (they commit together); what
+    /// cannot be sent because the writer stopped is counted in `unsent_events`.
+    async fn send_pending(&mut self) -> Result<(), StoreError> {
+        let op = match self.pending.len() {
+            0 => return Ok(()),
+            1 => self.pending.pop().expect("one pending op"),
+            // The next batch's list is made at this one's size at once, not grown by doubling.
+            n => WriteOp::Atomic(std::mem::replace(&mut self.pending, Vec::with_capacity(n))),
+        };
+        let events = op.events();
+        self.writer.send(op).await.inspect_err(|_| {
+            self.unsent_events += events;
+        })
     }
 
     /// Events that travel with the point their reader resumes from (a polled page and its
-    /// checkpoint, a shard's batch and its stream cursor): evaluated, then recorded with `cursor`
-    /// in one transaction, so a restart resumes exactly after what was committed.
-    async fn record_with_cursor(
-        &mut self,
-        events: Vec<ChatEvent>,
-        cursor: WriteOp,
-    ) -> Result<(), StoreError> {
+    /// checkpoint, a shard's batch and its stream cursor): evaluated, then staged with `cursor` as
+    /// one group, so they commit together and a restart resumes exactly after what was committed.
+    fn stage_with_cursor(&mut self, events: Vec<ChatEvent>, cursor: WriteOp) {
         for event in events {
             self.evaluate(event);
         }
         self.ops.push(cursor);
-        let group = WriteOp::Atomic(std::mem::take(&mut self.ops));
-        let events = group.events();
-        if let Err(e) = self.writer.send(group).await {
-            self.unsent_events += events;
-            return Err(e);
-        }
-        Ok(())
+        self.pending
+            .push(WriteOp::Atomic(std::mem::take(&mut self.ops)));
     }
 
     /// Dedupe and triggers for one event; its writes are appended to `self.ops`.
@@ -320,14 +329,10 @@ pub(super) async fn drain(
             }
             Some(event) = operator.recv() => batch.push(Inbound::Event(event)),
         }
-        let mut items = batch.drain(..);
-        while let Some(item) = items.next() {
-            if let Err(e) = pipeline.process(item).await {
-                // The rest of the batch never reaches the store: counted with the other unsent.
-                pipeline.unsent_events += items.map(|item| item.events()).sum::<u64>();
-                return Err(e);
-            }
+        for item in batch.drain(..) {
+            pipeline.stage(item);
         }
+        pipeline.send_pending().await?;
         pipeline.turns.turned();
     }
 }
@@ -373,6 +378,7 @@ mod tests {
             },
             counters: Arc::default(),
             ops: Vec::new(),
+            pending: Vec::new(),
             unsent_events: 0,
             feed: None,
             trends: None,

@@ -391,6 +391,7 @@ pub async fn run(
         },
         counters: counters.clone(),
         ops: Vec::new(),
+        pending: Vec::new(),
         trends: config
             .system
             .trends

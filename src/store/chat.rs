@@ -10,12 +10,14 @@ use super::apply::{ApplyError, BatchTally};
 use super::error::StoreError;
 use super::open::StoreReader;
 use super::rows::{self, count, limit, platform, text};
+use super::static_insert::{Arg, StaticInsert};
 use crate::event::{Author, ChatEvent, EventKind, Extras, Platform, Roles};
 use chrono::{DateTime, Utc};
-use rusqlite::{CachedStatement, Connection, params};
+use rusqlite::{Connection, params};
 use serde::Serialize;
 
-/// The hot statement, prepared once per batch rather than looked up per event.
+/// The hot statement, prepared once per batch rather than looked up per event, and run with its
+/// text bound in place ([`StaticInsert`]).
 pub(super) const INSERT_CHAT: &str =
     "INSERT OR IGNORE INTO chat_events (platform, message_id, creator, channel, ts_ms, kind,
        author_id, author_login, author_name, roles, text, emotes, extras, detail, shared_from)
@@ -32,7 +34,7 @@ pub struct ChatTotal {
 
 /// Records one event (ignored and counted when it is a re-delivery).
 pub(super) fn insert(
-    stmt: &mut CachedStatement<'_>,
+    stmt: &mut StaticInsert<'_>,
     event: &ChatEvent,
     tally: &mut BatchTally,
     totals: &mut ChatTotals,
@@ -57,22 +59,22 @@ pub(super) fn insert(
             ))
         })?),
     };
-    let inserted = stmt.execute(params![
-        event.platform.as_str(),
-        event.message_id.as_str(),
-        event.creator.as_str(),
-        event.channel.as_str(),
-        event.timestamp_ms(),
-        event.kind.as_str(),
-        event.author.id.as_str(),
-        event.author.login.as_str(),
-        event.author.display_name.as_str(),
-        roles_bits(&event.author.roles),
-        event.text.as_str(),
-        emotes,
-        extras,
-        detail,
-        event.shared_from.as_deref(),
+    let inserted = stmt.execute(&[
+        Arg::Text(event.platform.as_str()),
+        Arg::Text(event.message_id.as_str()),
+        Arg::Text(event.creator.as_str()),
+        Arg::Text(event.channel.as_str()),
+        Arg::Int(event.timestamp_ms()),
+        Arg::Text(event.kind.as_str()),
+        Arg::Text(event.author.id.as_str()),
+        Arg::Text(event.author.login.as_str()),
+        Arg::Text(event.author.display_name.as_str()),
+        Arg::Int(roles_bits(&event.author.roles)),
+        Arg::Text(event.text.as_str()),
+        Arg::from(emotes.as_deref()),
+        Arg::from(extras),
+        Arg::from(detail.as_deref()),
+        Arg::from(event.shared_from.as_deref()),
     ])?;
     if inserted == 1 {
         tally.events_recorded += 1;

@@ -42,6 +42,7 @@ pub mod readers;
 mod rows;
 pub mod runs;
 pub mod schema;
+mod static_insert;
 pub mod ticks;
 pub mod writer;
 

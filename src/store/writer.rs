@@ -4,9 +4,10 @@
 //! ([`super::chat`], [`super::actions`], [`super::clips`], [`super::outbox`], ...) own what each op
 //! writes. The queue is bounded in ops ([`StoreWriter::spawn`]'s `capacity`) and in bytes
 //! ([`QUEUE_BYTES`], by each op's [`WriteOp::weight`]), and its policy when full is **block**: `send` waits, so the pipeline, and behind it the bounded data lane, feel backpressure;
-//! nothing grows. The thread takes the first op, drains whatever else is queued up to [`BATCH_MAX`],
-//! applies them in one transaction and commits. An [`WriteOp::Atomic`] group is one op, so a polled
-//! page, the actions it fired and its checkpoint are never split across commits.
+//! nothing grows. The thread takes the first op, drains whatever else is queued up to [`BATCH_MAX`]
+//! ops (an [`WriteOp::Atomic`] group counts its members), applies them in one transaction and
+//! commits. A group is never split across commits, so a polled page, the actions it fired and its
+//! checkpoint commit together; the run loop sends each batch it takes from the data lane as one group.
 //!
 //! **Nothing is dropped.** An op the store refuses (a duplicate clip id, a vote without an option) is
 //! skipped and counted in `ops_rejected`. A commit that fails for a storage reason (disk full, I/O
@@ -36,12 +37,13 @@ use super::error::StoreError;
 use super::open::Store;
 use super::outbox::{self, NewOutbox, OutboxResult};
 use super::runs::{self, RunMark};
+use super::static_insert::StaticInsert;
 use super::{actions, audit, community, giveaways, moderation, people, quotas, ticks};
 use crate::actions::Action;
 use crate::backoff::Backoff;
 use crate::event::{ChatEvent, Platform, Tick};
 use chrono::{DateTime, NaiveDate, Utc};
-use rusqlite::{CachedStatement, Connection};
+use rusqlite::Connection;
 use serde::Serialize;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -50,7 +52,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
 
-/// Most ops applied in one transaction.
+/// Most ops applied in one transaction (a group counts its members; a group larger than this is
+/// still one transaction, and the group that crosses it ends the batch).
 pub const BATCH_MAX: usize = 1024;
 /// First wait before retrying a failed commit, and the longest.
 const RETRY_BASE: Duration = Duration::from_millis(100);
@@ -164,6 +167,37 @@ impl WriteOp {
         }
     }
 
+    /// Ops inside this op: 1, or a group's members (what [`BATCH_MAX`] counts).
+    pub fn ops(&self) -> usize {
+        match self {
+            WriteOp::Atomic(ops) => ops.iter().map(WriteOp::ops).sum(),
+            _ => 1,
+        }
+    }
+
+    /// Ops inside this op that change the store (all but [`WriteOp::Flush`] and [`WriteOp::Wake`]):
+    /// what a give-up counts as abandoned.
+    fn changes(&self) -> u64 {
+        match self {
+            WriteOp::Atomic(ops) => ops.iter().map(WriteOp::changes).sum(),
+            WriteOp::Flush(_) | WriteOp::Wake(_) => 0,
+            _ => 1,
+        }
+    }
+
+    /// Acknowledges the [`WriteOp::Flush`] and [`WriteOp::Wake`] inside this op, at any depth of
+    /// grouping: everything sent with them is committed.
+    fn acknowledge(self) {
+        match self {
+            WriteOp::Flush(ack) => {
+                let _ = ack.send(());
+            }
+            WriteOp::Wake(notify) => notify.notify_one(),
+            WriteOp::Atomic(ops) => ops.into_iter().for_each(WriteOp::acknowledge),
+            _ => {}
+        }
+    }
+
     /// About how many bytes the op holds, itself and what it points to: its weight against the
     /// writer queue's byte budget ([`QUEUE_BYTES`]). An estimate that errs high for text.
     pub fn weight(&self) -> usize {
@@ -195,8 +229,9 @@ impl WriteOp {
 
 /// The most bytes of ops (by [`WriteOp::weight`]) the writer's queue holds: with the op count it
 /// keeps the queue to a few milliseconds of work however large the events are (at 500 k events/s
-/// of about 400 bytes, 2 MiB is about 10 ms). An op heavier than the whole budget still passes, alone.
-pub const QUEUE_BYTES: usize = 2 << 20;
+/// of about 400 bytes, 1 MiB is about 5 ms; at the 130 k events/s of a shared 2-core machine, about
+/// 20 ms). An op heavier than the whole budget still passes, alone.
+pub const QUEUE_BYTES: usize = 1 << 20;
 
 /// What travels on the channel: ops with the bytes they hold of the queue's budget, and the close
 /// request.
@@ -492,7 +527,7 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
 
 /// The writer thread's loop.
 fn run(mut store: Store, mut rx: mpsc::Receiver<Msg>, bytes: &Semaphore, shared: &Shared) {
-    let mut batch: Vec<WriteOp> = Vec::with_capacity(BATCH_MAX);
+    let mut batch: Vec<WriteOp> = Vec::new();
     let mut closing = false;
     loop {
         let first = if closing {
@@ -503,10 +538,12 @@ fn run(mut store: Store, mut rx: mpsc::Receiver<Msg>, bytes: &Semaphore, shared:
         };
         let Some(first) = first else { break };
         let mut next = Some(first);
+        let mut ops = 0;
         while let Some(msg) = next.take() {
             match msg {
                 Msg::Op(op, weight) => {
                     bytes.add_permits(weight as usize);
+                    ops += op.ops();
                     batch.push(op);
                 }
                 Msg::Close => {
@@ -514,7 +551,7 @@ fn run(mut store: Store, mut rx: mpsc::Receiver<Msg>, bytes: &Semaphore, shared:
                     closing = true;
                 }
             }
-            if batch.len() < BATCH_MAX {
+            if ops < BATCH_MAX {
                 next = rx.try_recv().ok();
             }
         }
@@ -562,15 +599,7 @@ fn commit_held(store: &mut Store, batch: &mut Vec<WriteOp>, shared: &Shared) -> 
                         "Store commits succeed again; the held ops are recorded."
                     );
                 }
-                for op in batch.drain(..) {
-                    match op {
-                        WriteOp::Flush(ack) => {
-                            let _ = ack.send(());
-                        }
-                        WriteOp::Wake(notify) => notify.notify_one(),
-                        _ => {}
-                    }
-                }
+                batch.drain(..).for_each(WriteOp::acknowledge);
                 return true;
             }
             Err(e) => {
@@ -608,10 +637,8 @@ fn abandon(batch: &mut Vec<WriteOp>, rx: &mut mpsc::Receiver<Msg>, shared: &Shar
     let mut ops = 0u64;
     let mut events = 0u64;
     let mut count = |op: &WriteOp| {
-        if !matches!(op, WriteOp::Flush(_) | WriteOp::Wake(_)) {
-            ops += 1;
-            events += op.events();
-        }
+        ops += op.changes();
+        events += op.events();
     };
     batch.iter().for_each(&mut count);
     batch.clear();
@@ -637,7 +664,7 @@ fn attempt(store: &mut Store, batch: &[WriteOp]) -> Result<BatchTally, rusqlite:
     let mut tally = BatchTally::default();
     let mut totals = ChatTotals::default();
     {
-        let mut insert_chat = tx.prepare_cached(INSERT_CHAT)?;
+        let mut insert_chat = StaticInsert::prepare(&tx, INSERT_CHAT)?;
         for op in batch {
             apply_guarded(&tx, &mut insert_chat, op, &mut tally, &mut totals)?;
         }
@@ -655,7 +682,7 @@ fn attempt(store: &mut Store, batch: &[WriteOp]) -> Result<BatchTally, rusqlite:
 /// write is rolled back to where the op started.
 fn apply_guarded(
     conn: &Connection,
-    insert_chat: &mut CachedStatement<'_>,
+    insert_chat: &mut StaticInsert<'_>,
     op: &WriteOp,
     tally: &mut BatchTally,
     totals: &mut ChatTotals,
@@ -695,7 +722,7 @@ fn apply_guarded(
 /// Applies one op inside the open transaction; returns how many ops it counts as written.
 fn apply(
     conn: &Connection,
-    insert_chat: &mut CachedStatement<'_>,
+    insert_chat: &mut StaticInsert<'_>,
     op: &WriteOp,
     tally: &mut BatchTally,
     totals: &mut ChatTotals,
@@ -1139,6 +1166,51 @@ mod tests {
             .unwrap();
         assert_eq!(checkpoint.cursor, "page-2");
         assert_eq!(store.chat_event_count().unwrap(), 3000);
+    }
+
+    #[test]
+    fn a_wake_and_a_flush_inside_a_group_are_answered_once_it_commits() {
+        // A `!clip` on a polled page sends its Wake inside the page's group, and the run loop
+        // sends each lane batch as one group: what waits on them must still hear of the commit.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let writer = StoreWriter::spawn(&path, 8).unwrap();
+        let woken = Arc::new(Notify::new());
+        let (ack, flushed) = oneshot::channel();
+        let page = WriteOp::Atomic(vec![
+            event(Platform::named("youtube"), "y1", 10),
+            WriteOp::Wake(Arc::clone(&woken)),
+        ]);
+        writer
+            .blocking_send(WriteOp::Atomic(vec![
+                page,
+                event(Platform::named("youtube"), "y2", 11),
+                WriteOp::Flush(ack),
+            ]))
+            .unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            tokio::time::timeout(Duration::from_secs(20), flushed)
+                .await
+                .expect("the flush inside the group was acknowledged")
+                .unwrap();
+            tokio::time::timeout(Duration::from_secs(20), woken.notified())
+                .await
+                .expect("the wake inside the group's group was notified");
+        });
+        assert_eq!(
+            StoreReader::open(&path)
+                .unwrap()
+                .chat_event_count()
+                .unwrap(),
+            2,
+            "both events were committed before the answers"
+        );
+        let stats = writer.close().unwrap();
+        assert_eq!((stats.ops_written, stats.batches_committed), (2, 1));
     }
 
     #[test]
