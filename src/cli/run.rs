@@ -107,16 +107,27 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<Outcome> {
 fn summary_line(summary: &runner::RunSummary) -> String {
     let c = &summary.counters;
     let actions: u64 = c.actions.values().sum();
-    let mut line = format!(
-        "stopped after {:.1}s: {} events received, {} recorded, {} dropped, {} duplicates, {} triggers matched, {} actions",
-        summary.elapsed.as_secs_f64(),
-        c.events_received,
-        c.events_recorded,
-        c.events_dropped,
-        c.duplicates_skipped,
-        c.triggers_matched,
-        actions
-    );
+    let ingest = summary.bus.as_ref().filter(|b| b.role == "ingest");
+    let mut line = match ingest {
+        // Ingest runs no triggers and records no chat: what it did is publish.
+        Some(bus) => format!(
+            "stopped after {:.1}s: {} events published to the bus ({} already there), {} dropped",
+            summary.elapsed.as_secs_f64(),
+            bus.published,
+            bus.publish_duplicates,
+            c.events_dropped
+        ),
+        None => format!(
+            "stopped after {:.1}s: {} events received, {} recorded, {} dropped, {} duplicates, {} triggers matched, {} actions",
+            summary.elapsed.as_secs_f64(),
+            c.events_received,
+            c.events_recorded,
+            c.events_dropped,
+            c.duplicates_skipped,
+            c.triggers_matched,
+            actions
+        ),
+    };
     // Shed events and guards are named only when there are some, so the usual line stays short.
     if c.events_shed > 0 {
         line.push_str(&format!(
@@ -130,14 +141,13 @@ fn summary_line(summary: &runner::RunSummary) -> String {
     if let Some(bus) = &summary.bus {
         line.push_str(&match bus.role {
             "ingest" => format!(
-                "; bus: {} events published ({} already there), {} effects carried out, {} refused as stale",
-                bus.published, bus.publish_duplicates, bus.effects.applied, bus.effects.fenced
+                "; {} effects carried out, {} refused as stale",
+                bus.effects.applied, bus.effects.fenced
             ),
+            "export" => format!("; bus: {} events read from every shard", bus.folded),
             _ => format!(
-                "; bus: {} events read from {} shards, {} effects published",
-                bus.folded,
-                bus.leases.taken.max(bus.shards.len() as u64),
-                bus.effects.published
+                "; bus: {} events read, {} shard leases taken, {} lost, {} effects published",
+                bus.folded, bus.leases.taken, bus.leases.lost, bus.effects.published
             ),
         });
     }
