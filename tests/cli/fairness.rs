@@ -6,10 +6,10 @@
 //! handed to the lane (its receive time), and a reader polling the store every 50 ms sees a row only
 //! once it is committed, so "first seen minus `ts_ms`" is an upper bound of receive → commit.
 
-use crate::harness::{Test, exit_code_within, wait_until};
+use crate::harness::{Test, exit_code_within, sample_every, wait_until};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const NORMAL: usize = 20;
 const NORMAL_RATE: u32 = 5;
@@ -54,7 +54,6 @@ fn a_flood_on_one_creator_is_shed_and_counted_while_twenty_others_are_all_record
     let mut run = t.spawn(&["run", "--duration", &format!("{RUN_S}s")]);
     let db = t.path().join("runtime/state/streamsuites.db");
     wait_until("the store", Duration::from_secs(30), || db.exists());
-    let started = Instant::now();
     // Poll the committed store: each normal creator's row, the first time it is seen.
     let mut last_id = 0i64;
     // Row id → when it was first seen committed (ms).
@@ -66,39 +65,42 @@ fn a_flood_on_one_creator_is_shed_and_counted_while_twenty_others_are_all_record
     )
     .unwrap();
     conn.busy_timeout(Duration::from_secs(1)).unwrap();
-    let mut stopped_at = None;
-    while started.elapsed() < Duration::from_secs(RUN_S + 30) {
-        if run.try_wait().unwrap().is_some() {
-            stopped_at = Some(now_ms());
-            break;
-        }
-        let rows: Vec<(i64, String)> = conn
-            .prepare_cached("SELECT id, creator FROM chat_events WHERE id > ?1")
-            .and_then(|mut s| {
-                s.query_map([last_id], |r| Ok((r.get(0)?, r.get(1)?)))?
-                    .collect()
-            })
-            .unwrap_or_default();
-        let at = now_ms();
-        for (id, creator) in rows {
-            last_id = last_id.max(id);
-            if creator != "flood" {
-                seen.insert(id, at);
+    // Sampled every 50 ms until `ss run` stops by itself (`--duration`).
+    let stopped_at = sample_every(
+        Duration::from_millis(50),
+        Duration::from_secs(RUN_S + 30),
+        || {
+            if run.try_wait().unwrap().is_some() {
+                return Some(now_ms());
             }
-        }
-        // While it runs, `ss status --format json` shows the flood's shed events.
-        if shed_in_status.is_none()
-            && snapshot(&t).is_some_and(|s| {
-                s["running"] == true && s["counters"]["events_shed"].as_u64() > Some(0)
-            })
-        {
-            let out = t.run(&["status", "--format", "json"]);
-            let status: Value = serde_json::from_str(&out.stdout).unwrap();
-            shed_in_status = Some(status);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let stopped_at = stopped_at.expect("ss run stopped by itself");
+            let rows: Vec<(i64, String)> = conn
+                .prepare_cached("SELECT id, creator FROM chat_events WHERE id > ?1")
+                .and_then(|mut s| {
+                    s.query_map([last_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+                        .collect()
+                })
+                .unwrap_or_default();
+            let at = now_ms();
+            for (id, creator) in rows {
+                last_id = last_id.max(id);
+                if creator != "flood" {
+                    seen.insert(id, at);
+                }
+            }
+            // While it runs, `ss status --format json` shows the flood's shed events.
+            if shed_in_status.is_none()
+                && snapshot(&t).is_some_and(|s| {
+                    s["running"] == true && s["counters"]["events_shed"].as_u64() > Some(0)
+                })
+            {
+                let out = t.run(&["status", "--format", "json"]);
+                let status: Value = serde_json::from_str(&out.stdout).unwrap();
+                shed_in_status = Some(status);
+            }
+            None
+        },
+        || "ss run did not stop by itself after its --duration".into(),
+    );
     assert_eq!(exit_code_within(&mut run, Duration::from_secs(15)), 0);
 
     // Visible in `ss status` while running, per creator.
