@@ -127,43 +127,43 @@ async fn ensure_stream(
 
 /// The fields `ss` relies on, each as "field is X, configured Y".
 fn stream_differences(wanted: &stream::Config, kept: &stream::Config) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut check = |field: &str, want: String, got: String| {
-        if want != got {
-            out.push(format!("{field} is {got}, configured {want}"));
-        }
-    };
-    check(
-        "subjects",
-        format!("{:?}", wanted.subjects),
-        format!("{:?}", kept.subjects),
-    );
-    check(
-        "retention",
-        format!("{:?}", wanted.retention),
-        format!("{:?}", kept.retention),
-    );
-    check(
-        "storage",
-        format!("{:?}", wanted.storage),
-        format!("{:?}", kept.storage),
-    );
-    check(
-        "max_age",
-        format!("{:?}", wanted.max_age),
-        format!("{:?}", kept.max_age),
-    );
-    check(
-        "duplicate_window",
-        format!("{:?}", wanted.duplicate_window),
-        format!("{:?}", kept.duplicate_window),
-    );
-    check(
-        "num_replicas",
-        wanted.num_replicas.max(1).to_string(),
-        kept.num_replicas.max(1).to_string(),
-    );
-    out
+    let fields = [
+        (
+            "subjects",
+            format!("{:?}", wanted.subjects),
+            format!("{:?}", kept.subjects),
+        ),
+        (
+            "retention",
+            format!("{:?}", wanted.retention),
+            format!("{:?}", kept.retention),
+        ),
+        (
+            "storage",
+            format!("{:?}", wanted.storage),
+            format!("{:?}", kept.storage),
+        ),
+        (
+            "max_age",
+            format!("{:?}", wanted.max_age),
+            format!("{:?}", kept.max_age),
+        ),
+        (
+            "duplicate_window",
+            format!("{:?}", wanted.duplicate_window),
+            format!("{:?}", kept.duplicate_window),
+        ),
+        (
+            "num_replicas",
+            wanted.num_replicas.max(1).to_string(),
+            kept.num_replicas.max(1).to_string(),
+        ),
+    ];
+    fields
+        .into_iter()
+        .filter(|(_, want, got)| want != got)
+        .map(|(field, want, got)| format!("{field} is {got}, configured {want}"))
+        .collect()
 }
 
 /// The durable consumer ingest reads effects with: every effect subject, explicit acks.

@@ -33,6 +33,7 @@ const BATCH: usize = 512;
 const IDLE: Duration = Duration::from_secs(5);
 
 /// What a reader reads and for whom.
+#[derive(Clone)]
 pub struct ShardReader {
     pub bus: Bus,
     /// A shard, or [`ALL_SHARDS`].

@@ -73,41 +73,32 @@ pub struct Readers<'a> {
 /// Evaluate: the lease keeper, which starts a reader per shard it takes. Export: one reader of
 /// every shard. Other roles read nothing.
 pub fn start_readers(parts: Readers<'_>) {
-    let reader = |shard: u32, held: Option<Held>, stop: CancellationToken| ShardReader {
+    // Every reader alike but for its shard, its lease and when it stops.
+    let template = ShardReader {
         bus: parts.bus.clone(),
-        shard,
-        held,
+        shard: ALL_SHARDS,
+        held: None,
         sink: parts.sink.clone(),
         readers: parts.readers.clone(),
         stats: parts.stats.clone(),
-        stop,
+        stop: parts.shutdown.clone(),
     };
     match parts.role {
         Role::Evaluate => {
-            let owner = parts.owner.clone();
-            let (bus, sink, readers, stats, held) = (
-                parts.bus.clone(),
-                parts.sink.clone(),
-                parts.readers.clone(),
-                parts.stats.clone(),
-                parts.held.clone(),
-            );
+            let held = parts.held.clone();
             let start: StartShard = Arc::new(move |shard, _epoch, stop| {
                 let reader = ShardReader {
-                    bus: bus.clone(),
                     shard,
                     held: Some(held.clone()),
-                    sink: sink.clone(),
-                    readers: readers.clone(),
-                    stats: stats.clone(),
                     stop,
+                    ..template.clone()
                 };
                 tokio::spawn(reader.run())
             });
             // The keeper holds the starter (and with it a sink) until shutdown.
             parts.tasks.spawn(crate::bus::lease::keep_leases(
                 parts.bus.clone(),
-                owner,
+                parts.owner.clone(),
                 parts.held.clone(),
                 parts.stats.clone(),
                 start,
@@ -115,9 +106,8 @@ pub fn start_readers(parts: Readers<'_>) {
             ));
         }
         Role::Export => {
-            let all = reader(ALL_SHARDS, None, parts.shutdown.clone());
             parts.stats.hold(ALL_SHARDS, 0);
-            parts.tasks.spawn(all.run());
+            parts.tasks.spawn(template.run());
         }
         Role::All | Role::Ingest => {}
     }
