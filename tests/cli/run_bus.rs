@@ -102,6 +102,32 @@ fn message_ids(root: &Path) -> Vec<String> {
         .collect()
 }
 
+/// How many item ids the `platform` source's committed checkpoint of the demo creator remembers.
+fn checkpoint_ids(t: &Test, platform: &str) -> usize {
+    let path = t.path().join("runtime/state/streamsuites.db");
+    let Ok(conn) =
+        rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+    else {
+        return 0;
+    };
+    let cursor: Option<String> = conn
+        .query_row(
+            "SELECT cursor FROM source_checkpoints WHERE creator = 'demo' AND platform = ?1",
+            [platform],
+            |r| r.get(0),
+        )
+        .ok();
+    let Some(cursor) = cursor.and_then(|c| serde_json::from_str::<Value>(&c).ok()) else {
+        return 0;
+    };
+    cursor["lists"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(_, mark)| mark["ids"].as_array().map_or(0, Vec::len))
+        .sum()
+}
+
 /// Waits until the export role's store holds every event the stream holds, and returns them.
 fn export_caught_up(export: &Test, ingest: &Test, limit: Duration) -> Vec<String> {
     wait_for_explained(
@@ -483,11 +509,30 @@ async fn an_evaluator_killed_mid_stream_hands_over_its_shards_and_nothing_is_los
         "{bus}"
     );
     // The survivor folded the victim's shards from where its own store was: nothing missing.
-    until_some("the survivor caught up", Duration::from_secs(30), || {
-        let survivor_ids: BTreeSet<String> =
-            message_ids(survivor_root.path()).into_iter().collect();
-        (survivor_ids.len() == folded.len()).then_some(())
-    })
+    let stream: BTreeSet<String> = folded.iter().cloned().collect();
+    until_found_explained(
+        Duration::from_secs(60),
+        || {
+            let survivor: BTreeSet<String> =
+                message_ids(survivor_root.path()).into_iter().collect();
+            std::future::ready((survivor == stream).then_some(()))
+        },
+        || {
+            let survivor: BTreeSet<String> =
+                message_ids(survivor_root.path()).into_iter().collect();
+            let missing: Vec<&String> = stream.difference(&survivor).take(10).collect();
+            let extra: Vec<&String> = survivor.difference(&stream).take(10).collect();
+            format!(
+                "the survivor did not fold every event: stream {}, survivor {}, missing {missing:?}, \
+                 extra {extra:?}; bus status {}; its snapshot {}; its log:\n{}",
+                stream.len(),
+                survivor.len(),
+                bus_status(ingest),
+                snapshot(survivor_root)["bus"],
+                log(survivor_root, "evaluate")
+            )
+        },
+    )
     .await;
     assert_eq!(stop(survivor), 0);
     assert_eq!(stop(&mut x), 0);
@@ -856,6 +901,13 @@ async fn ingest_killed_and_restarted_resumes_a_polling_source_from_its_checkpoin
         "the first eight lines folded",
         Duration::from_secs(40),
         || (message_ids(export.path()).len() == 8).then_some(()),
+    )
+    .await;
+    // The stream acknowledged them; the kill comes once ingest committed its checkpoint after it.
+    until_some(
+        "ingest's checkpoint covering the eight lines",
+        Duration::from_secs(20),
+        || (checkpoint_ids(&ingest, "rumble") == 8).then_some(()),
     )
     .await;
     signal(&i, "KILL");
