@@ -123,12 +123,16 @@ pub async fn publish_effects(
                 .message_id(effect.id.as_str())
                 .payload(payload.clone());
             let acked = match bus.js.send_publish(subject.clone(), publish).await {
-                Ok(ack) => ack.await.map(|_| ()).map_err(|e| e.to_string()),
+                Ok(ack) => ack.await.map_err(|e| e.to_string()),
                 Err(e) => Err(e.to_string()),
             };
             match acked {
-                Ok(()) => {
+                Ok(ack) => {
                     bump(&stats.effects_published);
+                    if ack.duplicate {
+                        // A new owner's catch-up repeating what the old owner published.
+                        bump(&stats.effects_already_published);
+                    }
                     break;
                 }
                 Err(e) => {

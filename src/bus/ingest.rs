@@ -8,12 +8,16 @@
 //! until it is, so while the server is away this loop holds: the lane fills, sources feel the
 //! backpressure and polling sources stop advancing. A polled page's checkpoint is written to the
 //! store only after all of its events were acknowledged: nothing is checkpointed that the stream
-//! has not stored. Ticks are not published (each evaluator's clock ticks for its own shards).
+//! has not stored. Each running creator's clock ticks are published too, to
+//! `<prefix>.ev.<shard>.tick.<creator>` with the tick's id: ingest alone knows whether a creator is
+//! live, and a tick in the stream is met by every reader of the shard at the same place among the
+//! events, so timers and watch-time points fire on the evaluators as in one process, and a new
+//! owner's fold meets the same ticks. A tick is retried with its id as an event is.
 
 use super::Bus;
 use super::names::shard_of;
 use super::stats::{BusStats, bump};
-use crate::event::ChatEvent;
+use crate::event::{ChatEvent, Tick};
 use crate::lanes::{Inbound, LaneReceiver};
 use crate::store::{Checkpoint, StoreError, StoreWriter, WriteOp};
 use async_nats::jetstream;
@@ -52,18 +56,22 @@ pub async fn publish_lane(
         if receiver.recv_many(&mut items, BATCH).await == 0 {
             return Ok(out);
         }
-        let mut events: Vec<&ChatEvent> = Vec::new();
+        let mut outgoing: Vec<Outgoing> = Vec::new();
         for item in &items {
             match item {
-                Inbound::Event(event) => events.push(event),
-                Inbound::Page(page) => events.extend(page.events.iter()),
-                Inbound::Shard(_) | Inbound::Tick(_) => {}
+                Inbound::Event(event) => outgoing.push(Outgoing::event(bus, event)),
+                Inbound::Page(page) => {
+                    outgoing.extend(page.events.iter().map(|e| Outgoing::event(bus, e)));
+                }
+                Inbound::Tick(tick) => outgoing.push(Outgoing::tick(bus, tick)),
+                Inbound::Shard(_) => {}
             }
         }
-        let acked = publish_all(bus, &events, stats, shutdown).await;
+        let events = outgoing.iter().filter(|o| !o.tick).count();
+        let acked = publish_all(bus, outgoing, stats, shutdown).await;
         out.events += acked as u64;
-        if acked < events.len() {
-            out.unsent += (events.len() - acked) as u64;
+        if acked < events {
+            out.unsent += (events - acked) as u64;
             // Given up at shutdown: no checkpoint moves past what was not stored.
             items.clear();
             while let Ok(item) = receiver.try_recv() {
@@ -86,40 +94,61 @@ pub async fn publish_lane(
     }
 }
 
-/// Publishes every event and waits for every acknowledgement, retrying the unacknowledged ones
-/// with the same ids. Returns how many were acknowledged: all, unless shutdown began and the
-/// server stayed away for [`SHUTDOWN_GRACE`].
+/// One message for the events stream: its subject, its dedupe id and its payload.
+struct Outgoing {
+    subject: String,
+    id: String,
+    payload: Bytes,
+    /// A clock tick rather than an event (counted apart, not retried past shutdown).
+    tick: bool,
+}
+
+impl Outgoing {
+    fn event(bus: &Bus, event: &ChatEvent) -> Outgoing {
+        Outgoing {
+            subject: bus.names.event_subject(
+                shard_of(&event.creator, bus.settings.shards),
+                event.platform,
+                &event.creator,
+            ),
+            id: format!("{}:{}", event.platform.as_str(), event.message_id),
+            payload: Bytes::from(serde_json::to_vec(event).unwrap_or_default()),
+            tick: false,
+        }
+    }
+
+    fn tick(bus: &Bus, tick: &Tick) -> Outgoing {
+        Outgoing {
+            subject: bus
+                .names
+                .tick_subject(shard_of(&tick.creator, bus.settings.shards), &tick.creator),
+            id: tick.id(),
+            payload: Bytes::from(serde_json::to_vec(tick).unwrap_or_default()),
+            tick: true,
+        }
+    }
+}
+
+/// Publishes every message and waits for every acknowledgement, retrying the unacknowledged ones
+/// with the same ids. Returns how many events (not ticks) were acknowledged: all, unless shutdown
+/// began and the server stayed away for [`SHUTDOWN_GRACE`].
 async fn publish_all(
     bus: &Bus,
-    events: &[&ChatEvent],
+    mut waiting: Vec<Outgoing>,
     stats: &BusStats,
     shutdown: &CancellationToken,
 ) -> usize {
-    let shards = bus.settings.shards;
-    let mut waiting: Vec<(String, String, Bytes)> = events
-        .iter()
-        .map(|event| {
-            let subject = bus.names.event_subject(
-                shard_of(&event.creator, shards),
-                event.platform,
-                &event.creator,
-            );
-            let id = format!("{}:{}", event.platform.as_str(), event.message_id);
-            let payload = Bytes::from(serde_json::to_vec(event).unwrap_or_default());
-            (subject, id, payload)
-        })
-        .collect();
-    let total = waiting.len();
+    let mut acked_events = 0;
     let mut delay = Duration::from_millis(50);
     let mut given_up_at: Option<tokio::time::Instant> = None;
     let mut down = false;
     while !waiting.is_empty() {
         let mut acks = Vec::with_capacity(waiting.len());
-        for (subject, id, payload) in &waiting {
+        for message in &waiting {
             let publish = jetstream::message::PublishMessage::build()
-                .message_id(id.as_str())
-                .payload(payload.clone());
-            acks.push(bus.js.send_publish(subject.clone(), publish).await);
+                .message_id(message.id.as_str())
+                .payload(message.payload.clone());
+            acks.push(bus.js.send_publish(message.subject.clone(), publish).await);
         }
         // Every acknowledgement awaited at once: each waits at most the request timeout, so a
         // round with the server away ends in one timeout, not one per event.
@@ -134,8 +163,10 @@ async fn publish_all(
         let mut why = String::new();
         for (result, entry) in results.into_iter().zip(waiting.drain(..)) {
             match result {
+                Ok(_) if entry.tick => bump(&stats.ticks_published),
                 Ok(ack) => {
-                    stats.published.fetch_add(1, Ordering::Relaxed);
+                    acked_events += 1;
+                    bump(&stats.published);
                     if ack.duplicate {
                         bump(&stats.publish_duplicates);
                     }
@@ -167,10 +198,10 @@ async fn publish_all(
             let since = *given_up_at.get_or_insert_with(tokio::time::Instant::now);
             if since.elapsed() >= SHUTDOWN_GRACE {
                 tracing::error!(
-                    events = waiting.len(),
+                    events = waiting.iter().filter(|m| !m.tick).count(),
                     "Shutting down with the bus away: these events were not published (counted unsent)."
                 );
-                return total - waiting.len();
+                return acked_events;
             }
         }
         tokio::time::sleep(delay).await;
@@ -180,5 +211,5 @@ async fn publish_all(
         tracing::info!("The bus acknowledges events again; flowing.");
     }
     stats.set_connected(true);
-    total
+    acked_events
 }

@@ -54,6 +54,30 @@ impl Names {
         )
     }
 
+    /// `<prefix>.ev.<shard>.tick.<creator>`: a tick of the creator's clock, beside their events
+    /// (no platform is called [`TICK_TOKEN`]).
+    pub fn tick_subject(&self, shard: u32, creator: &str) -> String {
+        format!(
+            "{}.ev.{shard}.{TICK_TOKEN}.{}",
+            self.prefix,
+            subject_token(creator)
+        )
+    }
+
+    /// Every tick of every shard.
+    pub fn ticks_filter(&self) -> String {
+        format!("{}.ev.*.{TICK_TOKEN}.>", self.prefix)
+    }
+
+    /// Whether a subject of the events stream carries a tick rather than an event.
+    pub fn is_tick_subject(&self, subject: &str) -> bool {
+        subject
+            .strip_prefix(&self.prefix)
+            .and_then(|rest| rest.strip_prefix(".ev."))
+            .and_then(|rest| rest.split('.').nth(1))
+            == Some(TICK_TOKEN)
+    }
+
     /// Every event of one shard.
     pub fn shard_filter(&self, shard: u32) -> String {
         format!("{}.ev.{shard}.>", self.prefix)
@@ -74,6 +98,9 @@ impl Names {
         format!("{}.fx.>", self.prefix)
     }
 }
+
+/// The token in place of the platform in a tick's subject.
+pub const TICK_TOKEN: &str = "tick";
 
 /// The KV key of a shard's lease.
 pub fn lease_key(shard: u32) -> String {
@@ -141,6 +168,10 @@ mod tests {
             names.event_subject(3, crate::sources::twitch::platform::TWITCH, "a.b *c>"),
             "ss.ev.3.twitch.a_b__c_"
         );
+        assert_eq!(names.tick_subject(3, "a.b"), "ss.ev.3.tick.a_b");
+        assert!(names.is_tick_subject(&names.tick_subject(0, "demo")));
+        assert!(!names.is_tick_subject("ss.ev.0.twitch.tick"));
+        assert!(!names.is_tick_subject("other.ev.0.tick.demo"));
         assert_eq!(names.events_stream(), "SS_EVENTS");
         assert_eq!(names.shard_filter(5), "ss.ev.5.>");
         assert_eq!(member_key("host:1.2"), "member-host_1_2");

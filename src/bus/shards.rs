@@ -3,7 +3,8 @@
 //!
 //! The reader asks the stream for what follows the cursor its store committed (an ordered
 //! consumer: no acknowledgements, the server starts at `cursor + 1` and the client re-creates it
-//! after a gap), and sends the events in batches with the sequence of the last one. The run loop
+//! after a gap), and sends the events, and the creators' clock ticks ingest published among them,
+//! in batches with the sequence of the last one. The run loop
 //! records a batch's events, their actions and the cursor in one transaction (`Inbound::Shard`),
 //! so the store is the exact fold of the shard's events, and a restart or a new owner resumes
 //! after the last commit. A batch is never dropped: when the lane is full the reader waits, and
@@ -13,8 +14,8 @@
 use super::Bus;
 use super::lease::Held;
 use super::stats::BusStats;
-use crate::event::ChatEvent;
-use crate::lanes::{EventSink, ShardBatch};
+use crate::event::{ChatEvent, Tick};
+use crate::lanes::{EventSink, ShardBatch, StreamItem};
 use crate::store::Readers;
 use async_nats::jetstream::consumer::{DeliverPolicy, pull};
 use futures_util::{FutureExt, StreamExt};
@@ -79,6 +80,15 @@ impl ShardReader {
         }
     }
 
+    /// A message of the events stream: a tick by its subject, otherwise a chat event.
+    fn decode(&self, subject: &str, payload: &[u8]) -> serde_json::Result<StreamItem> {
+        if self.bus.names.is_tick_subject(subject) {
+            serde_json::from_slice::<Tick>(payload).map(StreamItem::Tick)
+        } else {
+            serde_json::from_slice::<ChatEvent>(payload).map(StreamItem::Event)
+        }
+    }
+
     fn holds(&self) -> bool {
         self.held
             .as_ref()
@@ -132,38 +142,37 @@ impl ShardReader {
                     _ => break,
                 }
             }
-            let mut events = Vec::with_capacity(batch.len());
+            let mut items = Vec::with_capacity(batch.len());
             let mut last_seq = cursor;
             let mut pending = 0;
             for message in &batch {
                 let info = message.info().map_err(|e| anyhow::anyhow!("{e}"))?;
                 last_seq = info.stream_sequence;
                 pending = info.pending;
-                match serde_json::from_slice::<ChatEvent>(&message.payload) {
-                    Ok(event) => events.push(event),
+                match self.decode(&message.subject, &message.payload) {
+                    Ok(item) => items.push(item),
                     Err(e) => {
-                        tracing::warn!(shard, seq = last_seq, error = %e, "An event in the stream is not a chat event; skipped.");
+                        tracing::warn!(shard, seq = last_seq, subject = %message.subject, error = %e, "A message in the events stream is neither a chat event nor a tick; skipped.");
                     }
                 }
             }
             if !self.holds() {
                 return Ok(Done::Stopped);
             }
-            let count = events.len() as u64;
-            let handed = self
-                .sink
-                .send_shard(ShardBatch {
-                    stream: stream_name.to_owned(),
-                    shard,
-                    events,
-                    last_seq,
-                })
-                .await;
-            if !handed {
+            let batch = ShardBatch {
+                stream: stream_name.to_owned(),
+                shard,
+                items,
+                last_seq,
+            };
+            let events = batch.event_count() as u64;
+            let ticks = batch.items.len() as u64 - events;
+            if !self.sink.send_shard(batch).await {
                 return Ok(Done::Stopped);
             }
             *sent = last_seq;
-            self.stats.folded.fetch_add(count, Ordering::Relaxed);
+            self.stats.folded.fetch_add(events, Ordering::Relaxed);
+            self.stats.ticks_folded.fetch_add(ticks, Ordering::Relaxed);
             self.stats.advanced(shard, last_seq, pending);
         }
     }

@@ -17,10 +17,15 @@ pub struct BusStats {
     pub publish_duplicates: AtomicU64,
     pub publish_retries: AtomicU64,
     pub outages: AtomicU64,
-    /// Events read from held shards (evaluate, export).
+    /// Clock ticks the events stream acknowledged (ingest), beside the events.
+    pub ticks_published: AtomicU64,
+    /// Events read from held shards (evaluate, export), and ticks read with them.
     pub folded: AtomicU64,
+    pub ticks_folded: AtomicU64,
     /// Effects the evaluator published, and those it dropped because it no longer held the shard.
     pub effects_published: AtomicU64,
+    /// Of those, acknowledged as duplicates (an earlier owner published the same effect id).
+    pub effects_already_published: AtomicU64,
     pub effects_not_owner: AtomicU64,
     /// Effects ingest carried out, refused as stale (an older epoch than the shard's), skipped as
     /// already carried out, and could not read.
@@ -57,7 +62,9 @@ pub struct BusSnapshot {
     pub publish_retries: u64,
     pub outages: u64,
     pub last_outage: Option<String>,
+    pub ticks_published: u64,
     pub folded: u64,
+    pub ticks_folded: u64,
     pub effects: EffectCounts,
     pub leases: LeaseCounts,
     pub shards: BTreeMap<u32, ShardView>,
@@ -66,6 +73,7 @@ pub struct BusSnapshot {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EffectCounts {
     pub published: u64,
+    pub already_published: u64,
     pub not_owner: u64,
     pub applied: u64,
     pub fenced: u64,
@@ -146,9 +154,12 @@ impl BusStats {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .clone(),
+            ticks_published: get(&self.ticks_published),
             folded: get(&self.folded),
+            ticks_folded: get(&self.ticks_folded),
             effects: EffectCounts {
                 published: get(&self.effects_published),
+                already_published: get(&self.effects_already_published),
                 not_owner: get(&self.effects_not_owner),
                 applied: get(&self.effects_applied),
                 fenced: get(&self.effects_fenced),

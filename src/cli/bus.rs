@@ -12,6 +12,7 @@ use crate::bus::names::lease_key;
 use crate::config::Config;
 use crate::config::secrets::Secrets;
 use anyhow::Context;
+use futures_util::TryStreamExt;
 use serde::Serialize;
 use std::io::Write;
 use std::path::Path;
@@ -95,7 +96,9 @@ struct ShardRow {
 #[derive(Debug, Serialize)]
 struct StatusReport {
     url: String,
+    /// Chat and stream events in the stream, and the clock ticks beside them.
     events: u64,
+    ticks: u64,
     last_seq: u64,
     shards: Vec<ShardRow>,
 }
@@ -107,6 +110,11 @@ async fn status(bus: &Bus, format: Format) -> anyhow::Result<Outcome> {
         .await
         .context("opening the events stream (run `ss bus init` first)")?;
     let state = stream.info().await?.state.clone();
+    let mut ticks = 0u64;
+    let mut per_subject = stream.info_with_subjects(bus.names.ticks_filter()).await?;
+    while let Some((_, count)) = per_subject.try_next().await? {
+        ticks += count as u64;
+    }
     let kv = bus
         .js
         .get_key_value(bus.names.leases_bucket())
@@ -139,7 +147,8 @@ async fn status(bus: &Bus, format: Format) -> anyhow::Result<Outcome> {
     let unowned = shards.iter().filter(|s| s.owner.is_none()).count();
     let report = StatusReport {
         url: bus.shown_url(),
-        events: state.messages,
+        events: state.messages.saturating_sub(ticks),
+        ticks,
         last_seq: state.last_sequence,
         shards,
     };
@@ -149,9 +158,10 @@ async fn status(bus: &Bus, format: Format) -> anyhow::Result<Outcome> {
         Format::Text => {
             writeln!(
                 out,
-                "bus {}: {} events in {} (last sequence {})",
+                "bus {}: {} events and {} clock ticks in {} (last sequence {})",
                 report.url,
                 report.events,
+                report.ticks,
                 bus.names.events_stream(),
                 report.last_seq
             )?;

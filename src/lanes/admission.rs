@@ -10,7 +10,7 @@
 //! same sequence of offers and takes gives the same decisions. A bus ingest can hold the same
 //! state in front of its own queue.
 
-use super::Inbound;
+use super::{Inbound, StreamItem};
 use crate::event::ChatEvent;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -272,7 +272,7 @@ fn weight(item: &Inbound) -> usize {
     match item {
         Inbound::Event(_) | Inbound::Tick(_) => 1,
         Inbound::Page(page) => page.events.len().max(1),
-        Inbound::Shard(batch) => batch.events.len().max(1),
+        Inbound::Shard(batch) => batch.items.len().max(1),
     }
 }
 
@@ -295,9 +295,14 @@ pub fn bytes_of(item: &Inbound) -> usize {
             entry
                 + batch.stream.len()
                 + batch
-                    .events
+                    .items
                     .iter()
-                    .map(|e| std::mem::size_of::<ChatEvent>() + event_heap_bytes(e))
+                    .map(|item| match item {
+                        StreamItem::Event(e) => {
+                            std::mem::size_of::<StreamItem>() + event_heap_bytes(e)
+                        }
+                        StreamItem::Tick(t) => std::mem::size_of::<StreamItem>() + t.creator.len(),
+                    })
                     .sum::<usize>()
         }
         Inbound::Tick(_) => entry,

@@ -77,7 +77,7 @@ impl Inbound {
         match self {
             Inbound::Event(_) => 1,
             Inbound::Page(page) => page.events.len() as u64,
-            Inbound::Shard(batch) => batch.events.len() as u64,
+            Inbound::Shard(batch) => batch.event_count() as u64,
             Inbound::Tick(_) => 0,
         }
     }
@@ -96,15 +96,35 @@ impl Inbound {
 /// reader is given one: `shard N (bus)`).
 const SHARD_SLOT: &str = "shards (bus)";
 
-/// Events read from one shard of the bus's event stream, and the stream sequence of the last one.
+/// Items read from one shard of the bus's event stream, and the stream sequence of the last one.
 #[derive(Debug)]
 pub struct ShardBatch {
     /// The event stream's name.
     pub stream: String,
     pub shard: u32,
-    pub events: Vec<ChatEvent>,
-    /// The stream sequence of the last event in `events`.
+    /// Chat events and clock ticks, in stream order.
+    pub items: Vec<StreamItem>,
+    /// The stream sequence of the last item in `items`.
     pub last_seq: u64,
+}
+
+impl ShardBatch {
+    /// The chat events of the batch (ticks are not events).
+    pub fn event_count(&self) -> usize {
+        self.items
+            .iter()
+            .filter(|item| matches!(item, StreamItem::Event(_)))
+            .count()
+    }
+}
+
+/// One item of the bus's event stream: a chat event, or a tick of its creator's clock (ingest
+/// publishes both, so every reader of a shard meets the ticks where the live run met them).
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum StreamItem {
+    Event(ChatEvent),
+    Tick(Tick),
 }
 
 /// A page of events from a polling source and the cursor after them.

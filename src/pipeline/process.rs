@@ -13,8 +13,8 @@ use crate::actions::{Action, ActionKind};
 use crate::config::Config;
 use crate::effects::router::Router;
 use crate::engine::Core;
-use crate::event::ChatEvent;
-use crate::lanes::{Inbound, LaneReceiver};
+use crate::event::{ChatEvent, Tick};
+use crate::lanes::{Inbound, LaneReceiver, StreamItem};
 use crate::store::bus_cursors::BusCursor;
 use crate::store::{Checkpoint, RunMark, RunMarkKind, StoreError, StoreWriter, WriteOp};
 use crate::telemetry::Telemetry;
@@ -138,7 +138,7 @@ impl Pipeline {
                     cursor: page.cursor,
                     at: chrono::Utc::now(),
                 }));
-                self.stage_with_cursor(page.events, checkpoint);
+                self.stage_with_cursor(page.events.into_iter().map(StreamItem::Event), checkpoint);
             }
             Inbound::Shard(batch) => {
                 let cursor = WriteOp::BusCursor(Box::new(BusCursor {
@@ -147,29 +147,37 @@ impl Pipeline {
                     seq: batch.last_seq,
                     at_ms: chrono::Utc::now().timestamp_millis(),
                 }));
-                self.stage_with_cursor(batch.events, cursor);
+                self.stage_with_cursor(batch.items, cursor);
             }
             Inbound::Tick(tick) => {
-                if let Some(trends) = &mut self.trends {
-                    trends.publish_if_due(self.feed.as_ref());
+                if self.tick(tick) {
+                    // The tick and its actions commit together: a replay never sees one without
+                    // the other.
+                    self.pending
+                        .push(WriteOp::Atomic(std::mem::take(&mut self.ops)));
                 }
-                let actions = self.core.tick(&tick);
-                // The tick rule: a tick that fired nothing changed nothing, so it is not recorded.
-                if actions.is_empty() {
-                    return;
-                }
-                tracing::debug!(
-                    cause = %tick.id(),
-                    actions = actions.len(),
-                    "A tick fired actions; recording it with them."
-                );
-                self.ops.push(WriteOp::Tick(tick));
-                self.route(actions, None);
-                // The tick and its actions commit together: a replay never sees one without the other.
-                self.pending
-                    .push(WriteOp::Atomic(std::mem::take(&mut self.ops)));
             }
         }
+    }
+
+    /// The engine's tick rule for one tick; its writes are appended to `self.ops`. A tick that
+    /// fired nothing changed nothing, so it is not recorded (false).
+    fn tick(&mut self, tick: Tick) -> bool {
+        if let Some(trends) = &mut self.trends {
+            trends.publish_if_due(self.feed.as_ref());
+        }
+        let actions = self.core.tick(&tick);
+        if actions.is_empty() {
+            return false;
+        }
+        tracing::debug!(
+            cause = %tick.id(),
+            actions = actions.len(),
+            "A tick fired actions; recording it with them."
+        );
+        self.ops.push(WriteOp::Tick(tick));
+        self.route(actions, None);
+        true
     }
 
     /// Sends the pending writes to the store writer as one group (they commit together); what
@@ -187,12 +195,18 @@ impl Pipeline {
         })
     }
 
-    /// Events that travel with the point their reader resumes from (a polled page and its
-    /// checkpoint, a shard's batch and its stream cursor): evaluated, then staged with `cursor` as
-    /// one group, so they commit together and a restart resumes exactly after what was committed.
-    fn stage_with_cursor(&mut self, events: Vec<ChatEvent>, cursor: WriteOp) {
-        for event in events {
-            self.evaluate(event);
+    /// Items that travel with the point their reader resumes from (a polled page and its
+    /// checkpoint, a shard's batch of events and ticks and its stream cursor): evaluated in order,
+    /// then staged with `cursor` as one group, so they commit together and a restart resumes
+    /// exactly after what was committed.
+    fn stage_with_cursor(&mut self, items: impl IntoIterator<Item = StreamItem>, cursor: WriteOp) {
+        for item in items {
+            match item {
+                StreamItem::Event(event) => self.evaluate(event),
+                StreamItem::Tick(tick) => {
+                    self.tick(tick);
+                }
+            }
         }
         self.ops.push(cursor);
         self.pending

@@ -87,13 +87,21 @@ fn bus_status(t: &Test) -> Value {
 
 /// The message ids in a root's chat log.
 fn message_ids(root: &Path) -> Vec<String> {
+    column(
+        root,
+        "SELECT platform || ':' || message_id FROM chat_events",
+    )
+}
+
+/// The one column `sql` selects, read-only from the store below `root`; empty while there is none.
+fn column<T: rusqlite::types::FromSql>(root: &Path, sql: &str) -> Vec<T> {
     let path = root.join("runtime/state/streamsuites.db");
     let Ok(conn) =
         rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
     else {
         return Vec::new();
     };
-    let Ok(mut stmt) = conn.prepare("SELECT platform || ':' || message_id FROM chat_events") else {
+    let Ok(mut stmt) = conn.prepare(sql) else {
         return Vec::new();
     };
     stmt.query_map([], |r| r.get(0))
@@ -104,19 +112,13 @@ fn message_ids(root: &Path) -> Vec<String> {
 
 /// How many item ids the `platform` source's committed checkpoint of the demo creator remembers.
 fn checkpoint_ids(t: &Test, platform: &str) -> usize {
-    let path = t.path().join("runtime/state/streamsuites.db");
-    let Ok(conn) =
-        rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-    else {
-        return 0;
-    };
-    let cursor: Option<String> = conn
-        .query_row(
-            "SELECT cursor FROM source_checkpoints WHERE creator = 'demo' AND platform = ?1",
-            [platform],
-            |r| r.get(0),
-        )
-        .ok();
+    let cursor: Option<String> = column(
+        t.path(),
+        &format!(
+            "SELECT cursor FROM source_checkpoints WHERE creator = 'demo' AND platform = '{platform}'"
+        ),
+    )
+    .pop();
     let Some(cursor) = cursor.and_then(|c| serde_json::from_str::<Value>(&c).ok()) else {
         return 0;
     };
@@ -537,6 +539,91 @@ async fn an_evaluator_killed_mid_stream_hands_over_its_shards_and_nothing_is_los
     assert_eq!(stop(survivor), 0);
     assert_eq!(stop(&mut x), 0);
     assert_each_ping_answered_once(&twitch, 20);
+}
+
+/// The moments (ms) of the ticks a root's store recorded because they fired something.
+fn fired_ticks(t: &Test) -> BTreeSet<i64> {
+    column(t.path(), "SELECT at_ms FROM ticks WHERE creator = 'demo'")
+        .into_iter()
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timers_fire_on_the_evaluator_from_ingests_ticks_and_a_new_owner_posts_none_twice() {
+    use crate::stream_events::count_said;
+    let dir = tempfile::tempdir().unwrap();
+    let nats = Nats::single(dir.path());
+    let twitch = TwitchServer::start(ServerOptions::default()).await;
+    // A timer posting in the demo's chat every 2 s while the channel is live (its chat connected).
+    let roots: Vec<Test> = (0..3)
+        .map(|_| {
+            let t = demo_root(twitch.port());
+            let path = "runtime/config/triggers.json";
+            let mut triggers: Value = serde_json::from_str(&t.read(path)).unwrap();
+            triggers["timers"] = json!({"demo": [
+                {"id": "tick", "every_s": 2, "action": {"type": "say", "template": "Tick"}}
+            ]});
+            t.write(path, &serde_json::to_string_pretty(&triggers).unwrap());
+            with_bus(&t, &nats.urls(), json!({}));
+            t
+        })
+        .collect();
+    let (ingest, first_root, second_root) = (&roots[0], &roots[1], &roots[2]);
+    ingest.run(&["bus", "init"]).status(0);
+    let mut first = spawn_role(first_root, "evaluate");
+    balanced(ingest, 1).await;
+    let mut i = spawn_role(ingest, "ingest");
+    twitch.wait_for_joins(1).await;
+    // The evaluator has no source: the clock it meets is the one ingest publishes.
+    twitch
+        .wait_until("3 timer posts", Duration::from_secs(30), |s| {
+            count_said(s, "Tick") >= 3
+        })
+        .await;
+    signal(&first, "KILL");
+    let _ = first.wait();
+    let fired_by_first = fired_ticks(first_root);
+    assert!(fired_by_first.len() >= 3, "{fired_by_first:?}");
+
+    // A new owner with an empty store folds the shard from the start, ticks included: it fires
+    // the same timers at the same ticks, and ingest carries none of those out a second time.
+    let before = twitch.with_state(|s| count_said(s, "Tick"));
+    let mut second = spawn_role(second_root, "evaluate");
+    twitch
+        .wait_until("2 more timer posts", Duration::from_secs(40), |s| {
+            count_said(s, "Tick") >= before + 2
+        })
+        .await;
+    until_some(
+        "the new owner's fold firing the first owner's timers",
+        Duration::from_secs(30),
+        || {
+            fired_by_first
+                .is_subset(&fired_ticks(second_root))
+                .then_some(())
+        },
+    )
+    .await;
+    assert_eq!(stop(&mut i), 0);
+    assert_eq!(stop(&mut second), 0);
+    let bus = snapshot(ingest)["bus"].clone();
+    assert!(bus["ticks_published"].as_u64() > Some(3), "{bus}");
+    let posted = twitch.with_state(|s| count_said(s, "Tick")) as u64;
+    assert_eq!(
+        bus["effects"]["applied"].as_u64(),
+        Some(posted),
+        "each carried-out effect is one post: {bus}"
+    );
+    // The new owner's repeats of the first owner's posts: refused by the effects stream's dedupe
+    // (within its window) or skipped at ingest as carried out already.
+    let second_bus = snapshot(second_root)["bus"].clone();
+    let repeats = second_bus["effects"]["already_published"].as_u64().unwrap()
+        + bus["effects"]["duplicate"].as_u64().unwrap();
+    assert!(repeats >= 3, "ingest {bus}, new owner {second_bus}");
+    assert!(
+        second_bus["ticks_folded"].as_u64() > Some(3),
+        "{second_bus}"
+    );
 }
 
 /// Adds an `!announce` trigger posting to Discord's `general`, with Discord pointed at `server`.

@@ -306,7 +306,7 @@ fn said_texts(server: &TwitchServer) -> Vec<String> {
 }
 
 /// How many of the texts the server received start with `prefix`.
-fn count_said(state: &crate::twitch_server::ServerState, prefix: &str) -> usize {
+pub(crate) fn count_said(state: &crate::twitch_server::ServerState, prefix: &str) -> usize {
     state
         .received
         .iter()
