@@ -9,7 +9,9 @@
 //! the same ids. A command for a shard whose lease has run out is not published (counted
 //! `not_owner`).
 //!
-//! **Ingest side** ([`carry_out`]): a durable consumer reads effects in order. Each is refused
+//! **Ingest side** ([`carry_out`]): a durable consumer of this ingest's own reads every effect in
+//! order. One for a creator whose source does not run here is left to the ingest that runs it
+//! (several ingests may share the bus, each with its creators; counted `elsewhere`). Each is refused
 //! if its epoch is older than the shard's current epoch (read from the lease bucket, and the
 //! highest seen so far): the fence, counted `fenced`. An effect whose id was carried out before
 //! (kept in the store for 7 days, past any redelivery or catch-up) is skipped, counted
@@ -199,7 +201,7 @@ pub async fn carry_out(
         .context("opening the effects stream (run `ss bus init`)")?;
     let consumer: jetstream::consumer::PullConsumer = stream
         .get_or_create_consumer(
-            &bus.names.ingest_consumer(),
+            &super::init::ingest_consumer(&bus),
             super::init::effects_consumer_config(&bus),
         )
         .await
@@ -244,6 +246,13 @@ pub async fn carry_out(
                     continue;
                 }
             };
+            // Several ingests each read every effect: one for a creator whose sources run
+            // elsewhere is that ingest's to carry out.
+            if !commands.runs(&effect.command.creator, effect.command.platform) {
+                bump(&stats.effects_elsewhere);
+                let _ = message.double_ack().await;
+                continue;
+            }
             if !fence.admits(&bus, effect.shard, effect.epoch).await {
                 bump(&stats.effects_fenced);
                 tracing::warn!(

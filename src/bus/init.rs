@@ -29,7 +29,8 @@ pub struct Prepared {
 }
 
 /// Creates or checks everything the roles need; refuses a configuration the server did not keep.
-pub async fn prepare(bus: &Bus) -> anyhow::Result<Vec<Prepared>> {
+/// `with_effects_consumer`: this root's ingest consumer too (`ss bus init`, the ingest role).
+pub async fn prepare(bus: &Bus, with_effects_consumer: bool) -> anyhow::Result<Vec<Prepared>> {
     let settings = &bus.settings;
     let names = &bus.names;
     let mut done = Vec::new();
@@ -58,7 +59,9 @@ pub async fn prepare(bus: &Bus) -> anyhow::Result<Vec<Prepared>> {
         ..Default::default()
     };
     done.push(ensure_stream(&bus.js, effects, "effects").await?);
-    done.push(ensure_effects_consumer(bus).await?);
+    if with_effects_consumer {
+        done.push(ensure_effects_consumer(bus).await?);
+    }
     done.push(ensure_leases(bus).await?);
     done.push(ensure_sent(bus).await?);
     Ok(done)
@@ -169,20 +172,28 @@ fn stream_differences(wanted: &stream::Config, kept: &stream::Config) -> Vec<Str
 /// The durable consumer ingest reads effects with: every effect subject, explicit acks.
 pub fn effects_consumer_config(bus: &Bus) -> pull::Config {
     pull::Config {
-        durable_name: Some(bus.names.ingest_consumer()),
+        durable_name: Some(ingest_consumer(bus)),
         filter_subject: bus.names.effects_filter(),
         ack_policy: AckPolicy::Explicit,
         ack_wait: Duration::from_secs(30),
         max_deliver: -1,
         max_ack_pending: 256,
-        deliver_policy: DeliverPolicy::All,
+        // A new ingest (a first start, or one more of several) starts at the effects published
+        // from then on: it never carries out what was published before it existed.
+        deliver_policy: DeliverPolicy::New,
         ..Default::default()
     }
 }
 
+/// This root's effects consumer: its ingest's own when it has a name among several.
+pub fn ingest_consumer(bus: &Bus) -> String {
+    bus.names
+        .ingest_consumer(bus.settings.ingest_name.as_deref())
+}
+
 async fn ensure_effects_consumer(bus: &Bus) -> anyhow::Result<Prepared> {
     let wanted = effects_consumer_config(bus);
-    let name = bus.names.ingest_consumer();
+    let name = ingest_consumer(bus);
     let stream = bus
         .js
         .get_stream(bus.names.effects_stream())

@@ -39,9 +39,13 @@ impl Names {
         format!("{}_sent", self.prefix)
     }
 
-    /// The durable consumer ingest reads effects with.
-    pub fn ingest_consumer(&self) -> String {
-        format!("{}-ingest", self.prefix)
+    /// The durable consumer an ingest reads effects with: `<prefix>-ingest`, or
+    /// `<prefix>-ingest-<name>` for a named one of several.
+    pub fn ingest_consumer(&self, name: Option<&str>) -> String {
+        match name {
+            None => format!("{}-ingest", self.prefix),
+            Some(name) => format!("{}-ingest-{name}", self.prefix),
+        }
     }
 
     /// `<prefix>.ev.<shard>.<platform>.<creator>`

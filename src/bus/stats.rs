@@ -30,6 +30,8 @@ pub struct BusStats {
     /// Effects ingest carried out, refused as stale (an older epoch than the shard's), skipped as
     /// already carried out, and could not read.
     pub effects_applied: AtomicU64,
+    /// Effects left to another ingest: no source of this one runs for their creator.
+    pub effects_elsewhere: AtomicU64,
     pub effects_fenced: AtomicU64,
     pub effects_duplicate: AtomicU64,
     pub effects_malformed: AtomicU64,
@@ -76,6 +78,7 @@ pub struct EffectCounts {
     pub already_published: u64,
     pub not_owner: u64,
     pub applied: u64,
+    pub elsewhere: u64,
     pub fenced: u64,
     pub duplicate: u64,
     pub malformed: u64,
@@ -162,6 +165,7 @@ impl BusStats {
                 already_published: get(&self.effects_already_published),
                 not_owner: get(&self.effects_not_owner),
                 applied: get(&self.effects_applied),
+                elsewhere: get(&self.effects_elsewhere),
                 fenced: get(&self.effects_fenced),
                 duplicate: get(&self.effects_duplicate),
                 malformed: get(&self.effects_malformed),

@@ -3,7 +3,8 @@
 //! `ss bus init` creates the streams, the effects consumer and the lease bucket, or checks them,
 //! and verifies the server kept what it was given (it refuses a server that silently dropped a
 //! setting). `ss bus status` shows each shard's owner, lease epoch, last event folded, what the
-//! stream still holds for it, and how long ago its owner renewed (or wrote) its lease.
+//! stream still holds for it, and how long ago its owner renewed (or wrote) its lease; then each
+//! ingest's effects consumer, with the effects it has not read yet.
 
 use super::{Format, Outcome};
 use crate::bus::Bus;
@@ -20,12 +21,12 @@ use std::path::Path;
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:\n  \
     ss bus init                 create or check the streams and buckets of system.json's bus\n  \
-    ss bus status               each shard's owner, epoch, last event folded and lag\n  \
+    ss bus status               each shard's owner, epoch, last event folded and lag; each ingest's effects\n  \
     ss bus status --format json the same for scripts\n\n\
     The bus is configured in runtime/config/system.json:\n  \
     \"bus\": {\"kind\": \"nats\", \"url\": \"nats://127.0.0.1:4222\", \"shards\": 8}\n\
     then run `ss run --role ingest`, one or more `ss run --role evaluate` and `ss run --role export`,\n\
-    each in its own runtime root.")]
+    each in its own runtime root. Several ingests, each with its own creators, need \"ingest_name\".")]
 pub struct Args {
     #[command(subcommand)]
     pub command: BusCommand,
@@ -68,7 +69,7 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<Outcome> {
 }
 
 async fn init(bus: &Bus, format: Format) -> anyhow::Result<Outcome> {
-    let prepared = crate::bus::init::prepare(bus).await?;
+    let prepared = crate::bus::init::prepare(bus, true).await?;
     let mut out = std::io::stdout().lock();
     match format {
         Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&prepared)?)?,
@@ -93,6 +94,17 @@ struct ShardRow {
     lease_age_s: Option<f64>,
 }
 
+/// One ingest's effects consumer as `ss bus status` shows it.
+#[derive(Debug, Serialize)]
+struct IngestRow {
+    consumer: String,
+    /// Effects published that it has not read yet, and read but not yet acknowledged.
+    pending: u64,
+    unacknowledged: usize,
+    /// Whether a running ingest is asking for effects now.
+    reading: bool,
+}
+
 #[derive(Debug, Serialize)]
 struct StatusReport {
     url: String,
@@ -101,6 +113,7 @@ struct StatusReport {
     ticks: u64,
     last_seq: u64,
     shards: Vec<ShardRow>,
+    ingests: Vec<IngestRow>,
 }
 
 async fn status(bus: &Bus, format: Format) -> anyhow::Result<Outcome> {
@@ -144,6 +157,22 @@ async fn status(bus: &Bus, format: Format) -> anyhow::Result<Outcome> {
             },
         });
     }
+    let mut ingests = Vec::new();
+    let effects = bus
+        .js
+        .get_stream(bus.names.effects_stream())
+        .await
+        .context("opening the effects stream (run `ss bus init` first)")?;
+    let mut consumers = effects.consumers();
+    while let Some(info) = consumers.try_next().await? {
+        ingests.push(IngestRow {
+            consumer: info.name,
+            pending: info.num_pending,
+            unacknowledged: info.num_ack_pending,
+            reading: info.num_waiting > 0,
+        });
+    }
+    ingests.sort_by(|a, b| a.consumer.cmp(&b.consumer));
     let unowned = shards.iter().filter(|s| s.owner.is_none()).count();
     let report = StatusReport {
         url: bus.shown_url(),
@@ -151,6 +180,7 @@ async fn status(bus: &Bus, format: Format) -> anyhow::Result<Outcome> {
         ticks,
         last_seq: state.last_sequence,
         shards,
+        ingests,
     };
     let mut out = std::io::stdout().lock();
     match format {
@@ -183,6 +213,26 @@ async fn status(bus: &Bus, format: Format) -> anyhow::Result<Outcome> {
                     )?,
                     None => writeln!(out, "  {:>5}  (no owner: no evaluator holds it)", s.shard)?,
                 }
+            }
+            if report.ingests.is_empty() {
+                writeln!(
+                    out,
+                    "  no ingest has read effects yet (`ss bus init` in an ingest's root creates its consumer)"
+                )?;
+            }
+            for i in &report.ingests {
+                writeln!(
+                    out,
+                    "  ingest {}: {} effects not read, {} not acknowledged, {}",
+                    crate::sanitize::terminal(&i.consumer),
+                    i.pending,
+                    i.unacknowledged,
+                    if i.reading {
+                        "reading"
+                    } else {
+                        "not reading now"
+                    }
+                )?;
             }
         }
     }

@@ -49,7 +49,7 @@ pub async fn connect(
         );
     };
     let bus = Bus::connect(settings, secrets).await?;
-    for prepared in crate::bus::init::prepare(&bus).await? {
+    for prepared in crate::bus::init::prepare(&bus, role == Role::Ingest).await? {
         tracing::info!(kind = prepared.kind, name = %prepared.name, outcome = prepared.outcome, "{}", prepared.detail);
     }
     tracing::info!(role = role.as_str(), url = %bus.shown_url(), "Connected to the bus.");

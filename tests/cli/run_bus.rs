@@ -626,6 +626,104 @@ async fn timers_fire_on_the_evaluator_from_ingests_ticks_and_a_new_owner_posts_n
     );
 }
 
+/// Adds a second Twitch creator, `other` (channel `other_channel`, the demo's token), with the
+/// demo's `!ping`; `runs` says which of the two this root's sources run.
+fn with_two_twitch_creators(t: &Test, runs: [bool; 2]) {
+    let path = "runtime/config/creators.json";
+    let mut creators: Value = serde_json::from_str(&t.read(path)).unwrap();
+    let mut other = creators["creators"][0].clone();
+    other["id"] = json!("other");
+    other["display_name"] = json!("Other Creator");
+    other["platforms"]["twitch"]["channel"] = json!("other_channel");
+    other["platforms"]["twitch"]["nick"] = json!("other_bot");
+    let list = creators["creators"].as_array_mut().unwrap();
+    list.push(other);
+    for (creator, runs) in list.iter_mut().zip(runs) {
+        creator["enabled"] = json!(runs);
+    }
+    t.write(path, &serde_json::to_string_pretty(&creators).unwrap());
+    let path = "runtime/config/triggers.json";
+    let mut triggers: Value = serde_json::from_str(&t.read(path)).unwrap();
+    triggers["triggers"]["other"] = json!([triggers["triggers"]["demo"][0].clone()]);
+    t.write(path, &serde_json::to_string_pretty(&triggers).unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_ingests_each_carry_out_the_effects_of_their_own_creators() {
+    let dir = tempfile::tempdir().unwrap();
+    let nats = Nats::single(dir.path());
+    let twitch = TwitchServer::start(ServerOptions::default()).await;
+    let roots: Vec<Test> = (0..3).map(|_| demo_root(twitch.port())).collect();
+    let (east, west, evaluator) = (&roots[0], &roots[1], &roots[2]);
+    with_two_twitch_creators(east, [true, false]);
+    with_bus(east, &nats.urls(), json!({"ingest_name": "east"}));
+    with_two_twitch_creators(west, [false, true]);
+    with_bus(west, &nats.urls(), json!({"ingest_name": "west"}));
+    with_two_twitch_creators(evaluator, [true, true]);
+    with_bus(evaluator, &nats.urls(), json!({}));
+    for t in [east, west] {
+        let init = t.run(&["bus", "init"]);
+        init.status(0);
+        assert!(init.stdout.contains("ss-ingest-"), "{}", init.stdout);
+    }
+    let mut e = spawn_role(evaluator, "evaluate");
+    balanced(evaluator, 1).await;
+    let mut a = spawn_role(east, "ingest");
+    let mut b = spawn_role(west, "ingest");
+    twitch.wait_for_joins(2).await;
+    for i in 0..5 {
+        for channel in ["demo", "other"] {
+            let line = privmsg(
+                &format!("{channel}-ping-{i}"),
+                &format!("viewer{i}"),
+                &format!("9{i:07}"),
+                "!ping",
+            )
+            .replace("#demo_channel", &format!("#{channel}_channel"));
+            twitch.send_to_joined(&line).await;
+        }
+    }
+    twitch
+        .wait_for_commands("PRIVMSG", 10, Duration::from_secs(20))
+        .await;
+    // Each ingest read all ten effects: five its own, five left to the other.
+    for t in [east, west] {
+        wait_for_explained(
+            Duration::from_secs(20),
+            || {
+                let effects = snapshot(t)["bus"]["effects"].clone();
+                (effects["applied"] == 5 && effects["elsewhere"] == 5).then_some(())
+            },
+            || format!("{}", snapshot(t)["bus"]),
+        );
+    }
+    let status = bus_status(evaluator);
+    let ingests: Vec<&str> = status["ingests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["consumer"].as_str().unwrap())
+        .collect();
+    assert_eq!(ingests, ["ss-ingest-east", "ss-ingest-west"], "{status}");
+    for child in [&mut a, &mut b, &mut e] {
+        assert_eq!(stop(child), 0);
+    }
+    let replies = ping_replies(&twitch);
+    assert_eq!(replies.len(), 10, "{replies:#?}");
+    for i in 0..5 {
+        for channel in ["demo", "other"] {
+            let answered = replies
+                .iter()
+                .filter(|l| {
+                    l.starts_with(&format!("@reply-parent-msg-id={channel}-ping-{i} "))
+                        && l.contains(&format!("PRIVMSG #{channel}_channel :"))
+                })
+                .count();
+            assert_eq!(answered, 1, "{channel}-ping-{i}: {replies:#?}");
+        }
+    }
+}
+
 /// Adds an `!announce` trigger posting to Discord's `general`, with Discord pointed at `server`.
 fn with_discord(t: &Test, server: &crate::discord_server::FakeServer) {
     let path = "runtime/config/triggers.json";

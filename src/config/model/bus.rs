@@ -32,6 +32,11 @@ pub struct BusSettings {
     /// from the stream, so keep at least as long as a shard may go without an owner).
     #[serde(default = "BusSettings::default_keep_hours")]
     pub keep_hours: u64,
+    /// This root's name among several ingests (each runs its own creators' sources and reads every
+    /// effect with a durable consumer of its own, `<prefix>-ingest-<name>`); absent, the one
+    /// ingest's consumer `<prefix>-ingest`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingest_name: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -60,6 +60,11 @@ impl CommandQueues {
     }
 
     /// Queues `command` on its source, or refuses or drops it; counted either way.
+    /// Whether a source of this process runs for `creator` on `platform` (has a command route).
+    pub fn runs(&self, creator: &str, platform: Platform) -> bool {
+        self.routes.contains_key(&(creator.to_owned(), platform))
+    }
+
     pub fn submit(&self, command: PlatformCommand) -> Submitted {
         let Some(route) = self
             .routes
