@@ -470,20 +470,45 @@ impl Health {
                         .collect()
                 })
                 .unwrap_or_default();
+            let effects = &bus["effects"];
+            // What the role did: ingest publishes and carries out, the others read.
+            let work = match bus["role"].as_str() {
+                Some("ingest") => format!(
+                    "{} events and {} ticks published; effects {} carried out, {} refused as stale, {} left to other ingests",
+                    count(&bus["published"]),
+                    count(&bus["ticks_published"]),
+                    count(&effects["applied"]),
+                    count(&effects["fenced"]),
+                    count(&effects["elsewhere"]),
+                ),
+                Some("evaluate") => format!(
+                    "{} events and {} ticks read; effects {} published ({} already published by an earlier owner), {} not published (lease gone)",
+                    count(&bus["folded"]),
+                    count(&bus["ticks_folded"]),
+                    count(&effects["published"]),
+                    count(&effects["already_published"]),
+                    count(&effects["not_owner"]),
+                ),
+                _ => format!(
+                    "{} events and {} ticks read from every shard",
+                    count(&bus["folded"]),
+                    count(&bus["ticks_folded"]),
+                ),
+            };
             out.push_str(&format!(
-                "bus: {} as {}, {}; {} published, {} read, {} outages{}; effects {} carried out, {} refused as stale{}\n",
+                "bus: {} as {}, {}; {} outages{}; {work}{}\n",
                 bus["url"].as_str().unwrap_or("?"),
                 bus["role"].as_str().unwrap_or("?"),
-                if bus["connected"] == true { "connected" } else { "NOT CONNECTED" },
-                count(&bus["published"]),
-                count(&bus["folded"]),
+                if bus["connected"] == true {
+                    "connected"
+                } else {
+                    "NOT CONNECTED"
+                },
                 count(&bus["outages"]),
                 bus["last_outage"]
                     .as_str()
                     .map(|o| format!(" (last: {})", crate::sanitize::terminal(o)))
                     .unwrap_or_default(),
-                count(&bus["effects"]["applied"]),
-                count(&bus["effects"]["fenced"]),
                 if shards.is_empty() {
                     String::new()
                 } else {

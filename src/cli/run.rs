@@ -141,13 +141,23 @@ fn summary_line(summary: &runner::RunSummary) -> String {
     if let Some(bus) = &summary.bus {
         line.push_str(&match bus.role {
             "ingest" => format!(
-                "; {} effects carried out, {} refused as stale",
-                bus.effects.applied, bus.effects.fenced
+                "; {} clock ticks published, {} effects carried out, {} refused as stale, {} left to other ingests",
+                bus.ticks_published,
+                bus.effects.applied,
+                bus.effects.fenced,
+                bus.effects.elsewhere
             ),
-            "export" => format!("; bus: {} events read from every shard", bus.folded),
+            "export" => format!(
+                "; bus: {} events and {} ticks read from every shard",
+                bus.folded, bus.ticks_folded
+            ),
             _ => format!(
-                "; bus: {} events read, {} shard leases taken, {} lost, {} effects published",
-                bus.folded, bus.leases.taken, bus.leases.lost, bus.effects.published
+                "; bus: {} events and {} ticks read, {} shard leases taken, {} lost, {} effects published",
+                bus.folded,
+                bus.ticks_folded,
+                bus.leases.taken,
+                bus.leases.lost,
+                bus.effects.published
             ),
         });
     }
