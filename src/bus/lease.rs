@@ -3,7 +3,8 @@
 //! A lease is a key (`shard-<n>`) in the lease bucket, whose entries expire `lease_s` after their
 //! last write. An evaluator takes a free shard with a create (it fails when another holds the
 //! key), and the KV revision the create returned is the lease's **epoch**; it renews by a
-//! compare-and-set on the last revision it wrote, every third of `lease_s`. A renewal that fails
+//! compare-and-set on the last revision it wrote, every third of `lease_s`, and looks for free
+//! shards every second. A renewal that fails
 //! (another took the key) or that cannot happen in time (the server is away, the process was
 //! paused) loses the lease: the shard's reader stops at once and its effects are no longer
 //! published. Ingest refuses any effect whose epoch is older than the shard's (see
@@ -26,6 +27,10 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+
+/// How often an evaluator looks at its fair share and for free shards (at most; a shorter lease's
+/// renewal period is used when shorter).
+const BALANCE_EVERY: Duration = Duration::from_secs(1);
 
 /// The value of a lease key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,10 +105,14 @@ pub async fn keep_leases(
     shutdown: CancellationToken,
 ) {
     let lease = Duration::from_secs(bus.settings.lease_s);
-    let mut tick = tokio::time::interval(lease / 3);
+    let renew_every = lease / 3;
+    // Renewals are due every third of the lease; free shards are looked for every round, so a dead
+    // owner's shards are taken within a round of their leases running out, not a renewal period.
+    let mut tick = tokio::time::interval(renew_every.min(BALANCE_EVERY));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut workers: BTreeMap<u32, JoinHandle<()>> = BTreeMap::new();
     let mut kv: Option<kv::Store> = None;
+    let mut renewed_at: Option<Instant> = None;
     loop {
         tokio::select! {
             () = shutdown.cancelled() => break,
@@ -132,7 +141,10 @@ pub async fn keep_leases(
             stats: &stats,
             lease,
         };
-        round.renew(&mut workers).await;
+        if renewed_at.is_none_or(|at| at.elapsed() >= renew_every) {
+            renewed_at = Some(Instant::now());
+            round.renew(&mut workers).await;
+        }
         let members = round.announce().await;
         let share = bus.settings.shards.div_ceil(members.max(1));
         let holding = held.lock().len() as u32;
