@@ -351,8 +351,10 @@ impl Health {
             if self.stale { "STALE" } else { "fresh" },
             self.stale_after_s,
         ));
+        // Ingest records no chat: its events go to the bus (the bus line counts them).
+        let ingest = self.bus.as_ref().is_some_and(|bus| bus["role"] == "ingest");
         out.push_str(&format!(
-            "store: {}; events {} received, {} recorded, {} dropped{}\n",
+            "store: {}; {}{} dropped{}\n",
             if self.degraded {
                 format!(
                     "DEGRADED ({})",
@@ -361,8 +363,15 @@ impl Health {
             } else {
                 "ok".to_owned()
             },
-            self.events_received,
-            self.events_recorded,
+            if ingest {
+                "checkpoints and effects carried out only (chat goes to the bus); events "
+                    .to_owned()
+            } else {
+                format!(
+                    "events {} received, {} recorded, ",
+                    self.events_received, self.events_recorded
+                )
+            },
             self.events_dropped,
             if self.events_shed > 0 {
                 format!(", {} shed", self.events_shed)
