@@ -8,16 +8,15 @@
 //! until it is, so while the server is away this loop holds: the lane fills, sources feel the
 //! backpressure and polling sources stop advancing. A polled page's checkpoint is written to the
 //! store only after all of its events were acknowledged: nothing is checkpointed that the stream
-//! has not stored. Each running creator's clock ticks are published too, to
-//! `<prefix>.ev.<shard>.tick.<creator>` with the tick's id: ingest alone knows whether a creator is
-//! live, and a tick in the stream is met by every reader of the shard at the same place among the
-//! events, so timers and watch-time points fire on the evaluators as in one process, and a new
-//! owner's fold meets the same ticks. A tick is retried with its id as an event is.
+//! has not stored. The clock's ticks (ingest alone knows whether a creator is live) are published
+//! too, one message per shard and round (see [`super::ticks`]), placed where the round's first tick
+//! was among the events.
 
 use super::Bus;
 use super::names::shard_of;
 use super::stats::{BusStats, bump};
-use crate::event::{ChatEvent, Tick};
+use super::ticks::Round;
+use crate::event::ChatEvent;
 use crate::lanes::{Inbound, LaneReceiver};
 use crate::store::{Checkpoint, StoreError, StoreWriter, WriteOp};
 use async_nats::jetstream;
@@ -56,18 +55,28 @@ pub async fn publish_lane(
         if receiver.recv_many(&mut items, BATCH).await == 0 {
             return Ok(out);
         }
+        // Each round of ticks goes where its first tick was, among the events.
+        let ticks = items.iter().enumerate().filter_map(|(i, item)| match item {
+            Inbound::Tick(tick) => Some((i, tick)),
+            _ => None,
+        });
+        let mut rounds = super::ticks::rounds(ticks, |c| shard_of(c, bus.settings.shards))
+            .into_iter()
+            .peekable();
         let mut outgoing: Vec<Outgoing> = Vec::new();
-        for item in &items {
+        for (i, item) in items.iter().enumerate() {
+            while let Some((_, shard, round)) = rounds.next_if(|(at, _, _)| *at == i) {
+                outgoing.push(Outgoing::round(bus, shard, &round));
+            }
             match item {
                 Inbound::Event(event) => outgoing.push(Outgoing::event(bus, event)),
                 Inbound::Page(page) => {
                     outgoing.extend(page.events.iter().map(|e| Outgoing::event(bus, e)));
                 }
-                Inbound::Tick(tick) => outgoing.push(Outgoing::tick(bus, tick)),
-                Inbound::Shard(_) => {}
+                Inbound::Tick(_) | Inbound::Shard(_) => {}
             }
         }
-        let events = outgoing.iter().filter(|o| !o.tick).count();
+        let events = outgoing.iter().filter(|o| o.ticks == 0).count();
         let acked = publish_all(bus, outgoing, stats, shutdown).await;
         out.events += acked as u64;
         if acked < events {
@@ -99,8 +108,8 @@ struct Outgoing {
     subject: String,
     id: String,
     payload: Bytes,
-    /// A clock tick rather than an event (counted apart, not retried past shutdown).
-    tick: bool,
+    /// The clock ticks it carries (a round), or 0 for an event.
+    ticks: u64,
 }
 
 impl Outgoing {
@@ -113,18 +122,16 @@ impl Outgoing {
             ),
             id: format!("{}:{}", event.platform.as_str(), event.message_id),
             payload: Bytes::from(serde_json::to_vec(event).unwrap_or_default()),
-            tick: false,
+            ticks: 0,
         }
     }
 
-    fn tick(bus: &Bus, tick: &Tick) -> Outgoing {
+    fn round(bus: &Bus, shard: u32, round: &Round) -> Outgoing {
         Outgoing {
-            subject: bus
-                .names
-                .tick_subject(shard_of(&tick.creator, bus.settings.shards), &tick.creator),
-            id: tick.id(),
-            payload: Bytes::from(serde_json::to_vec(tick).unwrap_or_default()),
-            tick: true,
+            subject: bus.names.tick_subject(shard),
+            id: round.id(shard),
+            payload: Bytes::from(serde_json::to_vec(round).unwrap_or_default()),
+            ticks: round.ticks.len() as u64,
         }
     }
 }
@@ -163,7 +170,11 @@ async fn publish_all(
         let mut why = String::new();
         for (result, entry) in results.into_iter().zip(waiting.drain(..)) {
             match result {
-                Ok(_) if entry.tick => bump(&stats.ticks_published),
+                Ok(_) if entry.ticks > 0 => {
+                    stats
+                        .ticks_published
+                        .fetch_add(entry.ticks, Ordering::Relaxed);
+                }
                 Ok(ack) => {
                     acked_events += 1;
                     bump(&stats.published);
@@ -198,7 +209,7 @@ async fn publish_all(
             let since = *given_up_at.get_or_insert_with(tokio::time::Instant::now);
             if since.elapsed() >= SHUTDOWN_GRACE {
                 tracing::error!(
-                    events = waiting.iter().filter(|m| !m.tick).count(),
+                    events = waiting.iter().filter(|m| m.ticks == 0).count(),
                     "Shutting down with the bus away: these events were not published (counted unsent)."
                 );
                 return acked_events;

@@ -3,7 +3,8 @@
 //! With system.json `bus` set, `ss run --role` splits the run:
 //! - **ingest** ([`ingest`]) runs the sources and publishes each accepted event to the events
 //!   stream, shard by creator ([`names`]); a polling source's checkpoint commits only after the
-//!   server's acknowledgement. It also carries out the effects the evaluators publish, behind the
+//!   server's acknowledgement, and its clock's ticks, a round per shard and second ([`ticks`]).
+//!   It also carries out the effects the evaluators publish, behind the
 //!   fence ([`effects`]): an effect from an older lease epoch than the shard's is refused.
 //! - **evaluate** holds shard leases ([`lease`]) and folds each held shard's events through the
 //!   same Core as the embedded run ([`shards`]), its platform commands published as effects.
@@ -19,6 +20,7 @@ pub mod lease;
 pub mod names;
 pub mod shards;
 pub mod stats;
+pub mod ticks;
 
 use crate::config::model::BusSettings;
 use crate::config::secrets::Secrets;

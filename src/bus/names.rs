@@ -58,19 +58,15 @@ impl Names {
         )
     }
 
-    /// `<prefix>.ev.<shard>.tick.<creator>`: a tick of the creator's clock, beside their events
-    /// (no platform is called [`TICK_TOKEN`]).
-    pub fn tick_subject(&self, shard: u32, creator: &str) -> String {
-        format!(
-            "{}.ev.{shard}.{TICK_TOKEN}.{}",
-            self.prefix,
-            subject_token(creator)
-        )
+    /// `<prefix>.ev.<shard>.tick`: a round of the clock's ticks of the shard's creators, beside
+    /// their events (no platform is called [`TICK_TOKEN`]).
+    pub fn tick_subject(&self, shard: u32) -> String {
+        format!("{}.ev.{shard}.{TICK_TOKEN}", self.prefix)
     }
 
-    /// Every tick of every shard.
+    /// Every round of ticks of every shard.
     pub fn ticks_filter(&self) -> String {
-        format!("{}.ev.*.{TICK_TOKEN}.>", self.prefix)
+        format!("{}.ev.*.{TICK_TOKEN}", self.prefix)
     }
 
     /// Whether a subject of the events stream carries a tick rather than an event.
@@ -126,6 +122,11 @@ pub fn member_key(owner: &str) -> String {
     format!("member-{safe}")
 }
 
+/// FNV-1a 32 of `text`: a short, stable digest for ids.
+pub fn digest(text: &str) -> u32 {
+    fnv1a32(text.as_bytes())
+}
+
 /// The shard of a creator: FNV-1a 32 of the id, mod `shards`.
 pub fn shard_of(creator: &str, shards: u32) -> u32 {
     fnv1a32(creator.as_bytes()) % shards.max(1)
@@ -172,10 +173,10 @@ mod tests {
             names.event_subject(3, crate::sources::twitch::platform::TWITCH, "a.b *c>"),
             "ss.ev.3.twitch.a_b__c_"
         );
-        assert_eq!(names.tick_subject(3, "a.b"), "ss.ev.3.tick.a_b");
-        assert!(names.is_tick_subject(&names.tick_subject(0, "demo")));
+        assert_eq!(names.tick_subject(3), "ss.ev.3.tick");
+        assert!(names.is_tick_subject(&names.tick_subject(0)));
         assert!(!names.is_tick_subject("ss.ev.0.twitch.tick"));
-        assert!(!names.is_tick_subject("other.ev.0.tick.demo"));
+        assert!(!names.is_tick_subject("other.ev.0.tick"));
         assert_eq!(names.events_stream(), "SS_EVENTS");
         assert_eq!(names.shard_filter(5), "ss.ev.5.>");
         assert_eq!(member_key("host:1.2"), "member-host_1_2");

@@ -3,8 +3,8 @@
 //!
 //! The reader asks the stream for what follows the cursor its store committed (an ordered
 //! consumer: no acknowledgements, the server starts at `cursor + 1` and the client re-creates it
-//! after a gap), and sends the events, and the creators' clock ticks ingest published among them,
-//! in batches with the sequence of the last one. The run loop
+//! after a gap), and sends the events, and the creators' clock ticks ingest published among them
+//! (a round per message, see [`super::ticks`]), in batches with the sequence of the last one. The run loop
 //! records a batch's events, their actions and the cursor in one transaction (`Inbound::Shard`),
 //! so the store is the exact fold of the shard's events, and a restart or a new owner resumes
 //! after the last commit. A batch is never dropped: when the lane is full the reader waits, and
@@ -14,7 +14,8 @@
 use super::Bus;
 use super::lease::Held;
 use super::stats::BusStats;
-use crate::event::{ChatEvent, Tick};
+use super::ticks::Round;
+use crate::event::ChatEvent;
 use crate::lanes::{EventSink, ShardBatch, StreamItem};
 use crate::store::Readers;
 use async_nats::jetstream::consumer::{DeliverPolicy, pull};
@@ -80,12 +81,17 @@ impl ShardReader {
         }
     }
 
-    /// A message of the events stream: a tick by its subject, otherwise a chat event.
-    fn decode(&self, subject: &str, payload: &[u8]) -> serde_json::Result<StreamItem> {
+    /// A message of the events stream: a round of ticks by its subject, otherwise a chat event.
+    fn decode(&self, subject: &str, payload: &[u8]) -> serde_json::Result<Vec<StreamItem>> {
         if self.bus.names.is_tick_subject(subject) {
-            serde_json::from_slice::<Tick>(payload).map(StreamItem::Tick)
+            let round: Round = serde_json::from_slice(payload)?;
+            Ok(round
+                .into_ticks()
+                .into_iter()
+                .map(StreamItem::Tick)
+                .collect())
         } else {
-            serde_json::from_slice::<ChatEvent>(payload).map(StreamItem::Event)
+            serde_json::from_slice::<ChatEvent>(payload).map(|e| vec![StreamItem::Event(e)])
         }
     }
 
@@ -150,7 +156,7 @@ impl ShardReader {
                 last_seq = info.stream_sequence;
                 pending = info.pending;
                 match self.decode(&message.subject, &message.payload) {
-                    Ok(item) => items.push(item),
+                    Ok(decoded) => items.extend(decoded),
                     Err(e) => {
                         tracing::warn!(shard, seq = last_seq, subject = %message.subject, error = %e, "A message in the events stream is neither a chat event nor a tick; skipped.");
                     }

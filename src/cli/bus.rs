@@ -108,9 +108,10 @@ struct IngestRow {
 #[derive(Debug, Serialize)]
 struct StatusReport {
     url: String,
-    /// Chat and stream events in the stream, and the clock ticks beside them.
+    /// Chat and stream events in the stream, and the rounds of clock ticks beside them (one
+    /// message per shard and second).
     events: u64,
-    ticks: u64,
+    tick_rounds: u64,
     last_seq: u64,
     shards: Vec<ShardRow>,
     ingests: Vec<IngestRow>,
@@ -177,7 +178,7 @@ async fn status(bus: &Bus, format: Format) -> anyhow::Result<Outcome> {
     let report = StatusReport {
         url: bus.shown_url(),
         events: state.messages.saturating_sub(ticks),
-        ticks,
+        tick_rounds: ticks,
         last_seq: state.last_sequence,
         shards,
         ingests,
@@ -188,10 +189,10 @@ async fn status(bus: &Bus, format: Format) -> anyhow::Result<Outcome> {
         Format::Text => {
             writeln!(
                 out,
-                "bus {}: {} events and {} clock ticks in {} (last sequence {})",
+                "bus {}: {} events and {} rounds of clock ticks in {} (last sequence {})",
                 report.url,
                 report.events,
-                report.ticks,
+                report.tick_rounds,
                 bus.names.events_stream(),
                 report.last_seq
             )?;
