@@ -161,17 +161,19 @@ pub(super) fn apply(
     Ok(())
 }
 
-/// Closes every chat poll still open as `interrupted`: trigger state starts afresh at `at` (a run
-/// mark), so the engine that held the poll and its timer is gone.
+/// Closes every chat poll still open (and matching `only`, an SQL condition, or `TRUE`) as
+/// `interrupted`: trigger state starts afresh at `at_ms` (a run mark, a shard's state loaded from a
+/// snapshot), so the engine that held the poll and its timer is gone.
 pub(super) fn interrupt_open_polls(
     conn: &Connection,
-    at: &DateTime<Utc>,
-) -> Result<(), ApplyError> {
-    conn.prepare_cached(
+    at_ms: i64,
+    only: &str,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(&format!(
         "UPDATE polls SET closed_ms = ?1, close_reason = 'interrupted'
-         WHERE question IS NOT NULL AND closed_ms IS NULL",
-    )?
-    .execute(params![ms(at)])?;
+         WHERE question IS NOT NULL AND closed_ms IS NULL AND {only}"
+    ))?
+    .execute(params![at_ms])?;
     Ok(())
 }
 

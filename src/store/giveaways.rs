@@ -123,14 +123,15 @@ fn close_entries(
     Ok(())
 }
 
-/// Closes every giveaway still running as `interrupted`: trigger state starts afresh at `at`.
-pub(super) fn interrupt_running(conn: &Connection, at: &DateTime<Utc>) -> Result<(), ApplyError> {
-    conn.prepare_cached(
+/// Closes every giveaway still running (and matching `only`, an SQL condition, or `TRUE`) as
+/// `interrupted`: trigger state starts afresh at `at_ms`.
+pub(super) fn interrupt_running(conn: &Connection, at_ms: i64, only: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(&format!(
         "UPDATE giveaways SET closed_ms = ?1, close_reason = 'interrupted',
                               entries_closed_ms = coalesce(entries_closed_ms, ?1)
-         WHERE closed_ms IS NULL",
-    )?
-    .execute(params![ms(at)])?;
+         WHERE closed_ms IS NULL AND {only}"
+    ))?
+    .execute(params![at_ms])?;
     Ok(())
 }
 

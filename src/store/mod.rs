@@ -42,6 +42,7 @@ pub mod readers;
 mod rows;
 pub mod runs;
 pub mod schema;
+pub mod shard_state;
 mod static_insert;
 pub mod ticks;
 pub mod writer;
@@ -66,7 +67,7 @@ pub use quotes::{ImportError, ImportedQuote, QuoteRow};
 pub use readers::Readers;
 pub use runs::{RecordedRunMark, RunMark, RunMarkKind};
 pub use ticks::RecordedTick;
-pub use writer::{Degraded, StoreWriter, WriteOp, WriterStats, WriterStatsSnapshot};
+pub use writer::{Degraded, ShardImport, StoreWriter, WriteOp, WriterStats, WriterStatsSnapshot};
 
 /// The database file below a runtime root.
 pub fn db_path(root: &Path) -> PathBuf {

@@ -36,6 +36,7 @@ use super::clips::{self, ClipStateChange, NewClip};
 use super::error::StoreError;
 use super::open::Store;
 use super::outbox::{self, NewOutbox, OutboxResult};
+use super::rows::ms;
 use super::runs::{self, RunMark};
 use super::static_insert::StaticInsert;
 use super::{actions, audit, community, giveaways, moderation, people, quotas, ticks};
@@ -133,6 +134,9 @@ pub enum WriteOp {
         people: Vec<super::people::DeclaredPerson>,
         at: DateTime<Utc>,
     },
+    /// A shard's state from a snapshot of the bus (see [`super::shard_state`]): applied alone,
+    /// after everything sent before it is committed, in a transaction of its own.
+    ImportShard(Box<ShardImport>),
     /// Ops that commit together or not at all (a polled page with its checkpoint).
     Atomic(Vec<WriteOp>),
     /// Wake this after everything sent before it is committed (the clip worker, the exporter).
@@ -224,6 +228,49 @@ impl WriteOp {
             WriteOp::Atomic(ops) => ops.iter().map(WriteOp::weight).sum(),
             _ => 256,
         }
+    }
+}
+
+/// A shard snapshot to import, and who waits for the outcome.
+pub struct ShardImport {
+    pub snapshot: std::path::PathBuf,
+    pub stream: String,
+    pub shard: u32,
+    pub at_ms: i64,
+    /// Whether a creator is one of the shard's.
+    pub in_shard: Box<dyn Fn(&str) -> bool + Send>,
+    pub done: oneshot::Sender<Result<super::shard_state::Imported, String>>,
+}
+
+impl std::fmt::Debug for ShardImport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShardImport")
+            .field("snapshot", &self.snapshot)
+            .field("shard", &self.shard)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ShardImport {
+    fn run(self, store: &mut Store) {
+        let ShardImport {
+            snapshot,
+            stream,
+            shard,
+            at_ms,
+            in_shard,
+            done,
+        } = self;
+        let outcome = super::shard_state::import_snapshot(
+            store.conn_mut(),
+            &snapshot,
+            &stream,
+            shard,
+            at_ms,
+            in_shard,
+        )
+        .map_err(|e| e.to_string());
+        let _ = done.send(outcome);
     }
 }
 
@@ -541,6 +588,16 @@ fn run(mut store: Store, mut rx: mpsc::Receiver<Msg>, bytes: &Semaphore, shared:
         let mut ops = 0;
         while let Some(msg) = next.take() {
             match msg {
+                Msg::Op(WriteOp::ImportShard(import), weight) => {
+                    bytes.add_permits(weight as usize);
+                    // Alone, after what came before it.
+                    if !commit_held(&mut store, &mut batch, shared) {
+                        bytes.close();
+                        abandon(&mut batch, &mut rx, shared);
+                        return;
+                    }
+                    import.run(&mut store);
+                }
                 Msg::Op(op, weight) => {
                     bytes.add_permits(weight as usize);
                     ops += op.ops();
@@ -760,8 +817,8 @@ fn apply(
         WriteOp::ControlCall(call) => audit::append_call(conn, call)?,
         WriteOp::RunMark(mark) => {
             runs::record(conn, mark)?;
-            community::interrupt_open_polls(conn, &mark.at)?;
-            giveaways::interrupt_running(conn, &mark.at)?;
+            community::interrupt_open_polls(conn, ms(&mark.at), "TRUE")?;
+            giveaways::interrupt_running(conn, ms(&mark.at), "TRUE")?;
         }
         WriteOp::Tick(tick) => ticks::record(conn, tick)?,
         WriteOp::DeclaredLinks {
@@ -776,7 +833,8 @@ fn apply(
             }
             return Ok(0);
         }
-        WriteOp::Wake(_) | WriteOp::Flush(_) => return Ok(0),
+        // Applied by the writer's loop, never inside a batch.
+        WriteOp::Wake(_) | WriteOp::Flush(_) | WriteOp::ImportShard(_) => return Ok(0),
     }
     Ok(1)
 }
