@@ -470,8 +470,16 @@ impl Health {
                     s.iter()
                         .map(|(n, v)| {
                             let n = if n == &u32::MAX.to_string() { "all" } else { n };
+                            // The age of its last snapshot now: at the runtime's snapshot, plus since.
+                            let snapshot = time(&v["snapshot_at"])
+                                .map(|at| {
+                                    let age = (self.generated_at - at).num_seconds().max(0)
+                                        + self.snapshot_age_s;
+                                    format!(", snapshot {age}s old")
+                                })
+                                .unwrap_or_default();
                             format!(
-                                "{n} (epoch {}, lag {})",
+                                "{n} (epoch {}, lag {}{snapshot})",
                                 count(&v["epoch"]),
                                 count(&v["pending"])
                             )
@@ -491,12 +499,18 @@ impl Health {
                     count(&effects["elsewhere"]),
                 ),
                 Some("evaluate") => format!(
-                    "{} events and {} ticks read; effects {} published ({} already published by an earlier owner), {} not published (lease gone)",
+                    "{} events and {} ticks read; effects {} published ({} already published by an earlier owner), {} not published (lease gone); shard snapshots {} written, {} loaded{}",
                     count(&bus["folded"]),
                     count(&bus["ticks_folded"]),
                     count(&effects["published"]),
                     count(&effects["already_published"]),
                     count(&effects["not_owner"]),
+                    count(&bus["snapshots"]["written"]),
+                    count(&bus["snapshots"]["loaded"]),
+                    match count(&bus["snapshots"]["failed"]) {
+                        0 => String::new(),
+                        n => format!(", {n} failed"),
+                    },
                 ),
                 _ => format!(
                     "{} events and {} ticks read from every shard",

@@ -73,7 +73,7 @@ pub async fn publish_lane(
                 Inbound::Page(page) => {
                     outgoing.extend(page.events.iter().map(|e| Outgoing::event(bus, e)));
                 }
-                Inbound::Tick(_) | Inbound::Shard(_) => {}
+                Inbound::Tick(_) | Inbound::Shard(_) | Inbound::ShardState(_) => {}
             }
         }
         let events = outgoing.iter().filter(|o| o.ticks == 0).count();

@@ -64,6 +64,7 @@ pub async fn prepare(bus: &Bus, with_effects_consumer: bool) -> anyhow::Result<V
     }
     done.push(ensure_leases(bus).await?);
     done.push(ensure_sent(bus).await?);
+    done.push(ensure_snapshots(bus).await?);
     Ok(done)
 }
 
@@ -284,6 +285,33 @@ async fn ensure_sent(bus: &Bus) -> anyhow::Result<Prepared> {
         "notifications sent",
     )
     .await
+}
+
+/// The shard snapshots' object store bucket, created as the stream an object store is
+/// (`OBJ_<bucket>`) so its configuration is verified like the other streams. Nothing expires: each
+/// shard has one snapshot, replaced by the next, and it must outlive a shard without an owner.
+async fn ensure_snapshots(bus: &Bus) -> anyhow::Result<Prepared> {
+    let bucket = bus.names.snapshots_bucket();
+    let wanted = stream::Config {
+        name: format!("OBJ_{bucket}"),
+        description: Some("shard snapshots of ss".into()),
+        subjects: vec![format!("$O.{bucket}.C.>"), format!("$O.{bucket}.M.>")],
+        duplicate_window: Duration::from_secs(120),
+        storage: StorageType::File,
+        num_replicas: bus.settings.replicas,
+        discard: DiscardPolicy::New,
+        allow_rollup: true,
+        allow_direct: true,
+        ..Default::default()
+    };
+    let mut prepared = ensure_stream(&bus.js, wanted, "shard snapshots").await?;
+    bus.js
+        .get_object_store(&bucket)
+        .await
+        .with_context(|| format!("opening the bucket {bucket}"))?;
+    prepared.kind = "bucket";
+    prepared.name = bucket;
+    Ok(prepared)
 }
 
 /// The lease bucket, created as the stream a KV bucket is (`KV_<bucket>`, one value per key,

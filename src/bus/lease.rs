@@ -87,6 +87,19 @@ impl Held {
             .map(|l| l.epoch)
     }
 
+    /// The shards held now, with their epochs.
+    pub fn held(&self) -> Vec<(u32, u64)> {
+        let now = Instant::now();
+        let mut held: Vec<_> = self
+            .lock()
+            .iter()
+            .filter(|(_, l)| l.valid_until > now)
+            .map(|(shard, l)| (*shard, l.epoch))
+            .collect();
+        held.sort_unstable();
+        held
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u32, Lease>> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }

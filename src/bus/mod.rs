@@ -19,6 +19,7 @@ pub mod init;
 pub mod lease;
 pub mod names;
 pub mod shards;
+pub mod snapshots;
 pub mod stats;
 pub mod ticks;
 

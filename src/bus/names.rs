@@ -35,6 +35,11 @@ impl Names {
     }
 
     /// The KV bucket of notifications claimed by an evaluator (sent once across owners).
+    /// The object store bucket of shard snapshots.
+    pub fn snapshots_bucket(&self) -> String {
+        format!("{}_snapshots", self.prefix)
+    }
+
     pub fn sent_bucket(&self) -> String {
         format!("{}_sent", self.prefix)
     }

@@ -13,7 +13,7 @@
 
 use super::Bus;
 use super::lease::Held;
-use super::stats::BusStats;
+use super::stats::{BusStats, bump};
 use super::ticks::Round;
 use crate::event::ChatEvent;
 use crate::lanes::{EventSink, ShardBatch, StreamItem};
@@ -46,6 +46,10 @@ pub struct ShardReader {
     pub readers: Readers,
     pub stats: Arc<BusStats>,
     pub stop: CancellationToken,
+    /// Where shard snapshots are downloaded, and the core's dedupe window (see
+    /// [`super::snapshots::take_up`]).
+    pub snapshot_dir: std::path::PathBuf,
+    pub dedupe_window: usize,
 }
 
 impl ShardReader {
@@ -59,6 +63,10 @@ impl ShardReader {
         } else {
             format!("shard {} (bus)", self.shard)
         });
+        // A shard this store never folded starts from its latest snapshot, if there is one.
+        if self.held.is_some() {
+            self.take_up_snapshot().await;
+        }
         // The last sequence handed to the lane: a batch in the lane is committed soon, so asking
         // again starts after it (a restart starts after the store's cursor).
         let mut sent = 0;
@@ -78,6 +86,25 @@ impl ShardReader {
                 () = self.stop.cancelled() => return,
                 () = tokio::time::sleep(Duration::from_millis(500)) => {}
             }
+        }
+    }
+
+    /// Loads the shard's latest snapshot into a store that never folded it. A snapshot that cannot
+    /// be loaded is not needed: the shard is then folded from the stream's start.
+    async fn take_up_snapshot(&self) {
+        let outcome = super::snapshots::take_up(super::snapshots::TakeUp {
+            bus: &self.bus,
+            shard: self.shard,
+            readers: &self.readers,
+            sink: &self.sink,
+            dir: &self.snapshot_dir,
+            dedupe_window: self.dedupe_window,
+            stats: &self.stats,
+        })
+        .await;
+        if let Err(e) = outcome {
+            bump(&self.stats.snapshots_failed);
+            tracing::warn!(shard = self.shard, error = %format!("{e:#}"), "Loading the shard's snapshot failed; folding the shard from the stream instead.");
         }
     }
 

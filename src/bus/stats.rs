@@ -36,6 +36,10 @@ pub struct BusStats {
     pub effects_duplicate: AtomicU64,
     pub effects_malformed: AtomicU64,
     /// Leases taken, lost (not renewed in time, or taken over) and handed back.
+    /// Shard snapshots written to the bus, failed to write, and loaded at a takeover.
+    pub snapshots_written: AtomicU64,
+    pub snapshots_failed: AtomicU64,
+    pub snapshots_loaded: AtomicU64,
     pub leases_taken: AtomicU64,
     pub leases_lost: AtomicU64,
     pub leases_released: AtomicU64,
@@ -51,6 +55,11 @@ pub struct ShardView {
     pub applied_seq: u64,
     /// Events the stream holds for the shard beyond what was read.
     pub pending: u64,
+    /// The stream sequence of the last snapshot this process wrote of the shard, and when.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot_seq: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot_at: Option<String>,
 }
 
 /// A copy for the snapshot.
@@ -69,6 +78,7 @@ pub struct BusSnapshot {
     pub ticks_folded: u64,
     pub effects: EffectCounts,
     pub leases: LeaseCounts,
+    pub snapshots: SnapshotCounts,
     pub shards: BTreeMap<u32, ShardView>,
 }
 
@@ -85,6 +95,13 @@ pub struct EffectCounts {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SnapshotCounts {
+    pub written: u64,
+    pub failed: u64,
+    pub loaded: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LeaseCounts {
     pub taken: u64,
     pub lost: u64,
@@ -135,6 +152,14 @@ impl BusStats {
         }
     }
 
+    pub fn snapshot_written(&self, shard: u32, seq: u64, at_ms: i64) {
+        if let Some(view) = self.shards_mut().get_mut(&shard) {
+            view.snapshot_seq = Some(seq);
+            view.snapshot_at = chrono::DateTime::from_timestamp_millis(at_ms)
+                .map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+        }
+    }
+
     pub fn shard(&self, shard: u32) -> Option<ShardView> {
         self.shards_mut().get(&shard).cloned()
     }
@@ -174,6 +199,11 @@ impl BusStats {
                 taken: get(&self.leases_taken),
                 lost: get(&self.leases_lost),
                 released: get(&self.leases_released),
+            },
+            snapshots: SnapshotCounts {
+                written: get(&self.snapshots_written),
+                failed: get(&self.snapshots_failed),
+                loaded: get(&self.snapshots_loaded),
             },
             shards: self.shards_mut().clone(),
         }

@@ -92,6 +92,9 @@ struct ShardRow {
     applied_seq: Option<u64>,
     pending: Option<u64>,
     lease_age_s: Option<f64>,
+    /// The stream sequence of the shard's latest snapshot, and its age (none written yet: null).
+    snapshot_seq: Option<u64>,
+    snapshot_age_s: Option<f64>,
 }
 
 /// One ingest's effects consumer as `ss bus status` shows it.
@@ -134,12 +137,14 @@ async fn status(bus: &Bus, format: Format) -> anyhow::Result<Outcome> {
         .get_key_value(bus.names.leases_bucket())
         .await
         .context("opening the lease bucket (run `ss bus init` first)")?;
+    let snapshots = crate::bus::snapshots::bucket(bus).await?;
     let now = chrono::Utc::now().timestamp_millis();
     let mut shards = Vec::new();
     for shard in 0..bus.settings.shards {
         let entry = kv.entry(lease_key(shard)).await?;
         let lease = entry.as_ref().and_then(LeaseValue::epoch_of);
-        shards.push(match lease {
+        let snapshot = crate::bus::snapshots::latest(&snapshots, shard).await?;
+        let mut row = match lease {
             Some((value, epoch)) => ShardRow {
                 shard,
                 owner: Some(value.owner),
@@ -147,6 +152,8 @@ async fn status(bus: &Bus, format: Format) -> anyhow::Result<Outcome> {
                 applied_seq: Some(value.applied),
                 pending: Some(value.pending),
                 lease_age_s: Some((now - value.at_ms).max(0) as f64 / 1000.0),
+                snapshot_seq: None,
+                snapshot_age_s: None,
             },
             None => ShardRow {
                 shard,
@@ -155,8 +162,15 @@ async fn status(bus: &Bus, format: Format) -> anyhow::Result<Outcome> {
                 applied_seq: None,
                 pending: None,
                 lease_age_s: None,
+                snapshot_seq: None,
+                snapshot_age_s: None,
             },
-        });
+        };
+        if let Some(meta) = snapshot {
+            row.snapshot_seq = Some(meta.seq);
+            row.snapshot_age_s = Some((now - meta.at_ms).max(0) as f64 / 1000.0);
+        }
+        shards.push(row);
     }
     let mut ingests = Vec::new();
     let effects = bus
@@ -198,13 +212,17 @@ async fn status(bus: &Bus, format: Format) -> anyhow::Result<Outcome> {
             )?;
             writeln!(
                 out,
-                "  shard  owner                 epoch   folded to  pending  lease age"
+                "  shard  owner                 epoch   folded to  pending  lease age  snapshot"
             )?;
             for s in &report.shards {
+                let snapshot = match (s.snapshot_seq, s.snapshot_age_s) {
+                    (Some(seq), Some(age)) => format!("to {seq}, {age:.0}s old"),
+                    _ => "none".into(),
+                };
                 match &s.owner {
                     Some(owner) => writeln!(
                         out,
-                        "  {:>5}  {:<20}  {:>5}  {:>9}  {:>7}  {:.1}s",
+                        "  {:>5}  {:<20}  {:>5}  {:>9}  {:>7}  {:>8.1}s  {snapshot}",
                         s.shard,
                         crate::sanitize::terminal(owner),
                         s.epoch.unwrap_or(0),
@@ -212,7 +230,11 @@ async fn status(bus: &Bus, format: Format) -> anyhow::Result<Outcome> {
                         s.pending.unwrap_or(0),
                         s.lease_age_s.unwrap_or(0.0)
                     )?,
-                    None => writeln!(out, "  {:>5}  (no owner: no evaluator holds it)", s.shard)?,
+                    None => writeln!(
+                        out,
+                        "  {:>5}  (no owner: no evaluator holds it)  snapshot {snapshot}",
+                        s.shard
+                    )?,
                 }
             }
             if report.ingests.is_empty() {

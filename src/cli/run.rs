@@ -152,12 +152,14 @@ fn summary_line(summary: &runner::RunSummary) -> String {
                 bus.folded, bus.ticks_folded
             ),
             _ => format!(
-                "; bus: {} events and {} ticks read, {} shard leases taken, {} lost, {} effects published",
+                "; bus: {} events and {} ticks read, {} shard leases taken, {} lost, {} effects published, {} shard snapshots written, {} loaded",
                 bus.folded,
                 bus.ticks_folded,
                 bus.leases.taken,
                 bus.leases.lost,
-                bus.effects.published
+                bus.effects.published,
+                bus.snapshots.written,
+                bus.snapshots.loaded
             ),
         });
     }

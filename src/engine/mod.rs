@@ -119,6 +119,20 @@ impl Core {
         self.moderation_state.restart();
     }
 
+    /// Takes up the state a shard snapshot carries for its creators (their strikes, recent message
+    /// ids and links) beside what this core holds of other creators; the rest of their trigger
+    /// state starts fresh, as at a restart.
+    pub fn take_over(
+        &mut self,
+        strikes: impl IntoIterator<Item = StrikeRecord>,
+        recent_keys: impl IntoIterator<Item = (Platform, String)>,
+        links: impl IntoIterator<Item = LinkEntry>,
+    ) {
+        self.seed_strikes(strikes);
+        self.remember(recent_keys);
+        self.state.people.add_links(links);
+    }
+
     /// The linked accounts as the store holds them (`ss run` at its start, `ss replay` at each run
     /// mark): who is one person across platforms. Pending link codes are forgotten.
     pub fn set_links(&mut self, links: impl IntoIterator<Item = LinkEntry>) {

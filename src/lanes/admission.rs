@@ -270,7 +270,7 @@ impl Admission {
 /// What an item weighs against the events bound: its events, a tick one.
 fn weight(item: &Inbound) -> usize {
     match item {
-        Inbound::Event(_) | Inbound::Tick(_) => 1,
+        Inbound::Event(_) | Inbound::Tick(_) | Inbound::ShardState(_) => 1,
         Inbound::Page(page) => page.events.len().max(1),
         Inbound::Shard(batch) => batch.items.len().max(1),
     }
@@ -306,6 +306,12 @@ pub fn bytes_of(item: &Inbound) -> usize {
                     .sum::<usize>()
         }
         Inbound::Tick(_) => entry,
+        Inbound::ShardState(state) => {
+            entry
+                + state.recent_keys.len() * 64
+                + state.links.len() * 128
+                + state.strikes.len() * 96
+        }
     }
 }
 
@@ -357,6 +363,7 @@ mod tests {
                 Inbound::Page(p) => format!("page:{}", p.cursor),
                 Inbound::Tick(t) => format!("tick:{}", t.creator),
                 Inbound::Shard(b) => format!("shard:{}:{}", b.shard, b.last_seq),
+                Inbound::ShardState(s) => format!("state:{}", s.shard),
             })
             .collect()
     }

@@ -69,6 +69,9 @@ pub enum Inbound {
     /// Events of one shard of the bus's event stream (`ss run --role evaluate|export`), recorded
     /// with the shard's cursor in one transaction, like a page.
     Shard(ShardBatch),
+    /// A shard's state from a snapshot of the bus, for an evaluator taking the shard: loaded into
+    /// the store and the core before the shard's next batch.
+    ShardState(ShardState),
 }
 
 impl Inbound {
@@ -78,7 +81,7 @@ impl Inbound {
             Inbound::Event(_) => 1,
             Inbound::Page(page) => page.events.len() as u64,
             Inbound::Shard(batch) => batch.event_count() as u64,
-            Inbound::Tick(_) => 0,
+            Inbound::Tick(_) | Inbound::ShardState(_) => 0,
         }
     }
 
@@ -87,7 +90,7 @@ impl Inbound {
             Inbound::Event(event) => &event.creator,
             Inbound::Page(page) => &page.creator,
             Inbound::Tick(tick) => &tick.creator,
-            Inbound::Shard(_) => SHARD_SLOT,
+            Inbound::Shard(_) | Inbound::ShardState(_) => SHARD_SLOT,
         }
     }
 }
@@ -115,6 +118,31 @@ impl ShardBatch {
             .iter()
             .filter(|item| matches!(item, StreamItem::Event(_)))
             .count()
+    }
+}
+
+/// A shard snapshot downloaded for loading, with what the core starts from for the shard's
+/// creators (read from the snapshot: their moderation strikes, recent message ids and links), and
+/// who waits for the outcome.
+pub struct ShardState {
+    pub stream: String,
+    pub shard: u32,
+    /// The snapshot, a store file.
+    pub snapshot: std::path::PathBuf,
+    /// Whether a creator is one of the shard's.
+    pub in_shard: Box<dyn Fn(&str) -> bool + Send>,
+    pub strikes: Vec<crate::actions::moderation::StrikeRecord>,
+    pub recent_keys: Vec<(Platform, String)>,
+    pub links: Vec<crate::actions::community::LinkEntry>,
+    pub done: tokio::sync::oneshot::Sender<Result<crate::store::shard_state::Imported, String>>,
+}
+
+impl std::fmt::Debug for ShardState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShardState")
+            .field("shard", &self.shard)
+            .field("snapshot", &self.snapshot)
+            .finish_non_exhaustive()
     }
 }
 
@@ -243,6 +271,12 @@ impl EventSink {
     /// False once the lane closed.
     pub async fn send_shard(&self, batch: ShardBatch) -> bool {
         self.send_item(Inbound::Shard(batch), Mode::Hold).await == SendOutcome::Accepted
+    }
+
+    /// Sends a shard's state to load, waiting as long as it takes for room. False once the lane
+    /// closed.
+    pub async fn send_shard_state(&self, state: ShardState) -> bool {
+        self.send_item(Inbound::ShardState(state), Mode::Hold).await == SendOutcome::Accepted
     }
 
     /// The sending side for ticks: it does not keep the lane open.

@@ -14,9 +14,12 @@ use crate::config::Config;
 use crate::effects::router::Router;
 use crate::engine::Core;
 use crate::event::{ChatEvent, Tick};
-use crate::lanes::{Inbound, LaneReceiver, StreamItem};
+use crate::lanes::{Inbound, LaneReceiver, ShardState, StreamItem};
 use crate::store::bus_cursors::BusCursor;
-use crate::store::{Checkpoint, RunMark, RunMarkKind, StoreError, StoreWriter, WriteOp};
+use crate::store::shard_state::Imported;
+use crate::store::{
+    Checkpoint, RunMark, RunMarkKind, ShardImport, StoreError, StoreWriter, WriteOp,
+};
 use crate::telemetry::Telemetry;
 use crate::triggers::Registry;
 use crate::triggers::moderation::ModerationRegistry;
@@ -149,6 +152,12 @@ impl Pipeline {
                 }));
                 self.stage_with_cursor(batch.items, cursor);
             }
+            Inbound::ShardState(state) => {
+                // Loaded between batches by the run loop ([`Pipeline::load_shard_state`]).
+                let _ = state.done.send(Err(
+                    "a shard's state reached the pipeline outside the run loop".into(),
+                ));
+            }
             Inbound::Tick(tick) => {
                 if self.tick(tick) {
                     // The tick and its actions commit together: a replay never sees one without
@@ -178,6 +187,42 @@ impl Pipeline {
         self.ops.push(WriteOp::Tick(tick));
         self.route(actions, None);
         true
+    }
+
+    /// Loads a shard's state from a snapshot (an evaluator taking the shard): after the writes
+    /// staged so far, the store imports it alone, then the core takes up the shard's creators'
+    /// strikes, recent ids and links. The reader waiting on `done` learns the outcome.
+    async fn load_shard_state(&mut self, state: ShardState) -> Result<(), StoreError> {
+        self.send_pending().await?;
+        let ShardState {
+            stream,
+            shard,
+            snapshot,
+            in_shard,
+            strikes,
+            recent_keys,
+            links,
+            done,
+        } = state;
+        let (imported, outcome) = tokio::sync::oneshot::channel();
+        self.writer
+            .send(WriteOp::ImportShard(Box::new(ShardImport {
+                snapshot,
+                stream,
+                shard,
+                at_ms: chrono::Utc::now().timestamp_millis(),
+                in_shard,
+                done: imported,
+            })))
+            .await?;
+        let outcome = outcome
+            .await
+            .unwrap_or_else(|_| Err("the store writer stopped".into()));
+        if let Ok(Imported::Loaded(_)) = outcome {
+            self.core.take_over(strikes, recent_keys, links);
+        }
+        let _ = done.send(outcome);
+        Ok(())
     }
 
     /// Sends the pending writes to the store writer as one group (they commit together); what
@@ -344,7 +389,10 @@ pub(super) async fn drain(
             Some(event) = operator.recv() => batch.push(Inbound::Event(event)),
         }
         for item in batch.drain(..) {
-            pipeline.stage(item);
+            match item {
+                Inbound::ShardState(state) => pipeline.load_shard_state(state).await?,
+                item => pipeline.stage(item),
+            }
         }
         pipeline.send_pending().await?;
         pipeline.turns.turned();

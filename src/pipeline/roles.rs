@@ -68,6 +68,11 @@ pub struct Readers<'a> {
     pub stats: Arc<BusStats>,
     pub shutdown: CancellationToken,
     pub tasks: &'a TaskTracker,
+    /// The store's file, and a directory for shard snapshots on their way in and out.
+    pub db: std::path::PathBuf,
+    pub snapshot_dir: std::path::PathBuf,
+    /// The core's dedupe window (a loaded snapshot's recent ids are remembered).
+    pub dedupe_window: usize,
 }
 
 /// Evaluate: the lease keeper, which starts a reader per shard it takes. Export: one reader of
@@ -82,6 +87,8 @@ pub fn start_readers(parts: Readers<'_>) {
         readers: parts.readers.clone(),
         stats: parts.stats.clone(),
         stop: parts.shutdown.clone(),
+        snapshot_dir: parts.snapshot_dir.clone(),
+        dedupe_window: parts.dedupe_window,
     };
     match parts.role {
         Role::Evaluate => {
@@ -95,6 +102,18 @@ pub fn start_readers(parts: Readers<'_>) {
                 };
                 tokio::spawn(reader.run())
             });
+            parts.tasks.spawn(crate::bus::snapshots::keep_snapshots(
+                crate::bus::snapshots::Keeper {
+                    bus: parts.bus.clone(),
+                    held: parts.held.clone(),
+                    owner: parts.owner.clone(),
+                    db: parts.db.clone(),
+                    dir: parts.snapshot_dir.clone(),
+                    readers: parts.readers.clone(),
+                    stats: parts.stats.clone(),
+                    shutdown: parts.shutdown.clone(),
+                },
+            ));
             // The keeper holds the starter (and with it a sink) until shutdown.
             parts.tasks.spawn(crate::bus::lease::keep_leases(
                 parts.bus.clone(),

@@ -241,6 +241,9 @@ pub async fn run(
             stats: bus_stats.clone(),
             shutdown: shutdown.clone(),
             tasks: &tasks,
+            db: db.clone(),
+            snapshot_dir: db.with_file_name("snapshots"),
+            dedupe_window: config.system.limits.dedupe_window,
         });
     }
     // The sources (and platforms' services, until they close) hold the only senders now, so the

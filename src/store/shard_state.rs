@@ -191,7 +191,8 @@ pub fn write_snapshot(
         Ok(size)
     })()
     .map_err(err)?;
-    conn.execute_batch("DETACH DATABASE live; PRAGMA wal_checkpoint(TRUNCATE);")
+    // One self-contained file (no WAL beside it), to upload and to open anywhere.
+    conn.execute_batch("DETACH DATABASE live; PRAGMA journal_mode = DELETE;")
         .map_err(err)?;
     Ok(size)
 }

@@ -58,6 +58,12 @@ impl People {
         people
     }
 
+    /// Adds the links `links` describe (a shard's creators' taken over from a snapshot), keeping the
+    /// rest and every pending code.
+    pub fn add_links(&mut self, links: impl IntoIterator<Item = LinkEntry>) {
+        self.linked.extend(People::from_links(links).linked);
+    }
+
     /// The same links, with every pending code forgotten (a fresh trigger state).
     pub fn without_codes(mut self) -> People {
         self.codes.clear();

@@ -541,6 +541,109 @@ async fn an_evaluator_killed_mid_stream_hands_over_its_shards_and_nothing_is_los
     assert_each_ping_answered_once(&twitch, 20);
 }
 
+/// A new owner with an empty store takes up the shard from the snapshot the old owner wrote to
+/// the bus: it reads only the events after it, its store still holds every event once with the
+/// old owner's trigger counts, and no `!ping` is answered twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_owner_takes_up_a_shard_from_its_snapshot_and_folds_only_what_follows() {
+    let dir = tempfile::tempdir().unwrap();
+    let nats = Nats::single(dir.path());
+    let twitch = TwitchServer::start(ServerOptions::default()).await;
+    // Only the Twitch demo creator: every message of the stream is its shard's.
+    let roots: Vec<Test> = (0..3)
+        .map(|_| {
+            let t = demo_root(twitch.port());
+            with_bus(&t, &nats.urls(), json!({"snapshot_s": 1}));
+            t
+        })
+        .collect();
+    let (ingest, first_root, second_root) = (&roots[0], &roots[1], &roots[2]);
+    ingest.run(&["bus", "init"]).status(0);
+    let shard = ss::bus::names::shard_of("demo", 8) as usize;
+    let mut first = spawn_role(first_root, "evaluate");
+    balanced(ingest, 1).await;
+    let mut i = spawn_role(ingest, "ingest");
+    twitch.wait_for_joins(1).await;
+    pings(&twitch, 0, 10).await;
+    twitch
+        .wait_for_commands("PRIVMSG", 10, Duration::from_secs(20))
+        .await;
+    // A snapshot holding the 10 pings: one taken after the stream held them.
+    let pinged_to = bus_status(ingest)["last_seq"].as_u64().unwrap();
+    let snapshot_seq = wait_for_explained(
+        Duration::from_secs(30),
+        || {
+            bus_status(ingest)["shards"][shard]["snapshot_seq"]
+                .as_u64()
+                .filter(|&seq| seq >= pinged_to)
+        },
+        || {
+            format!(
+                "no snapshot of shard {shard} up to {pinged_to}: {}; the owner's bus {}; its log:\n{}",
+                bus_status(ingest),
+                snapshot(first_root)["bus"],
+                log(first_root, "evaluate")
+            )
+        },
+    );
+    let text = ingest.run(&["bus", "status"]).stdout;
+    assert!(text.contains(&format!("to {snapshot_seq}, ")), "{text}");
+    signal(&first, "KILL");
+    let _ = first.wait();
+
+    // Ten more while no evaluator runs, then a new owner with an empty store.
+    pings(&twitch, 10, 10).await;
+    let mut second = spawn_role(second_root, "evaluate");
+    twitch
+        .wait_for_commands("PRIVMSG", 20, Duration::from_secs(30))
+        .await;
+    let pings_in = |t: &Test| {
+        column::<String>(
+            t.path(),
+            "SELECT message_id FROM chat_events WHERE message_id LIKE 'ping-%'",
+        )
+    };
+    until_some(
+        "the new owner folding the 10 new pings",
+        Duration::from_secs(20),
+        || (pings_in(second_root).len() == 20).then_some(()),
+    )
+    .await;
+    let held = pings_in(second_root);
+    let distinct: BTreeSet<&String> = held.iter().collect();
+    assert_eq!(distinct.len(), 20, "{held:?}");
+    // The old owner's counts came with the snapshot; the new owner's own fires add to them.
+    let fired: Vec<i64> = column(
+        second_root.path(),
+        "SELECT fired FROM trigger_fires WHERE creator = 'demo' AND trigger_id = 'ping'",
+    );
+    assert_eq!(
+        fired,
+        [20],
+        "the ping trigger's count in the new owner's store"
+    );
+    // Its runtime snapshot, once written after the fold.
+    let bus = wait_for_explained(
+        Duration::from_secs(20),
+        || {
+            let bus = snapshot(second_root)["bus"].clone();
+            (bus["snapshots"]["loaded"] == 1 && bus["folded"].as_u64() >= Some(10)).then_some(bus)
+        },
+        || format!("the new owner's snapshot: {}", snapshot(second_root)["bus"]),
+    );
+    assert!(
+        bus["folded"].as_u64().unwrap() < 20,
+        "the new owner read only what follows the snapshot: {bus}"
+    );
+    let status = second_root.run(&["status"]).stdout;
+    assert!(status.contains("shard snapshots"), "{status}");
+    assert!(status.contains(" 1 loaded"), "{status}");
+    assert!(log(second_root, "evaluate").contains("Took up the shard from its snapshot"));
+    assert_eq!(stop(&mut i), 0);
+    assert_eq!(stop(&mut second), 0);
+    assert_each_ping_answered_once(&twitch, 20);
+}
+
 /// The moments (ms) of the ticks a root's store recorded because they fired something.
 fn fired_ticks(t: &Test) -> BTreeSet<i64> {
     column(t.path(), "SELECT at_ms FROM ticks WHERE creator = 'demo'")

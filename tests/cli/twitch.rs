@@ -198,7 +198,9 @@ impl Running {
         match item {
             Inbound::Event(event) => event,
             Inbound::Page(_) => panic!("a connection source sends single events"),
-            Inbound::Tick(_) | Inbound::Shard(_) => panic!("a source sends no ticks or shards"),
+            Inbound::Tick(_) | Inbound::Shard(_) | Inbound::ShardState(_) => {
+                panic!("a source sends no ticks or shards")
+            }
         }
     }
 

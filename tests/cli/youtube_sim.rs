@@ -65,7 +65,7 @@ async fn simulate(start: DateTime<Utc>, quota: YoutubeQuota, run_for: Duration) 
                 let events = match item {
                     Inbound::Page(page) => page.events,
                     Inbound::Event(e) => vec![e],
-                    Inbound::Tick(_) | Inbound::Shard(_) => {
+                    Inbound::Tick(_) | Inbound::Shard(_) | Inbound::ShardState(_) => {
                         panic!("a source sends no ticks or shards")
                     }
                 };

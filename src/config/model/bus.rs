@@ -32,6 +32,10 @@ pub struct BusSettings {
     /// from the stream, so keep at least as long as a shard may go without an owner).
     #[serde(default = "BusSettings::default_keep_hours")]
     pub keep_hours: u64,
+    /// How often an evaluator writes a snapshot of each shard it holds to the bus (seconds,
+    /// default 60; 0: never): a new owner loads the latest and folds only the events after it.
+    #[serde(default = "BusSettings::default_snapshot_s")]
+    pub snapshot_s: u64,
     /// This root's name among several ingests (each runs its own creators' sources and reads every
     /// effect with a durable consumer of its own, `<prefix>-ingest-<name>`); absent, the one
     /// ingest's consumer `<prefix>-ingest`.
@@ -61,5 +65,8 @@ impl BusSettings {
     }
     fn default_keep_hours() -> u64 {
         168
+    }
+    fn default_snapshot_s() -> u64 {
+        60
     }
 }
