@@ -221,14 +221,15 @@ fn bus_init_creates_then_keeps_and_a_role_without_a_bus_is_refused() {
             ("SS_EFFECTS", "created"),
             ("ss-ingest", "created"),
             ("ss_leases", "created"),
-            ("ss_sent", "created")
+            ("ss_sent", "created"),
+            ("ss_snapshots", "created")
         ]
     );
     let again = t.run(&["bus", "init"]);
     again.status(0);
     assert_eq!(
         again.stdout.matches(" kept: ").count(),
-        5,
+        6,
         "{}",
         again.stdout
     );
