@@ -120,9 +120,13 @@ async fn ensure_stream(
         name,
         outcome,
         detail: format!(
-            "{what}: subjects {}, kept {}, duplicates refused for {}, replicas {}",
+            "{what}: subjects {}, {}, duplicates refused for {}, replicas {}",
             info.config.subjects.join(","),
-            humantime::format_duration(info.config.max_age),
+            if info.config.max_age.is_zero() {
+                "kept until replaced".to_owned()
+            } else {
+                format!("kept {}", humantime::format_duration(info.config.max_age))
+            },
             humantime::format_duration(info.config.duplicate_window),
             info.config.num_replicas
         ),
