@@ -499,7 +499,7 @@ impl Health {
                     count(&effects["elsewhere"]),
                 ),
                 Some("evaluate") => format!(
-                    "{} events and {} ticks read; effects {} published ({} already published by an earlier owner), {} not published (lease gone); shard snapshots {} written, {} loaded{}",
+                    "{} events and {} ticks read; effects {} published ({} already published by an earlier owner), {} not published (lease gone); shard snapshots: {} written, {} loaded{}",
                     count(&bus["folded"]),
                     count(&bus["ticks_folded"]),
                     count(&effects["published"]),

@@ -152,7 +152,7 @@ fn summary_line(summary: &runner::RunSummary) -> String {
                 bus.folded, bus.ticks_folded
             ),
             _ => format!(
-                "; bus: {} events and {} ticks read, {} shard leases taken, {} lost, {} effects published, {} shard snapshots written, {} loaded",
+                "; bus: {} events and {} ticks read, {} shard leases taken, {} lost, {} effects published; shard snapshots: {} written, {} loaded",
                 bus.folded,
                 bus.ticks_folded,
                 bus.leases.taken,

@@ -637,7 +637,7 @@ async fn a_new_owner_takes_up_a_shard_from_its_snapshot_and_folds_only_what_foll
         "the new owner read only what follows the snapshot: {bus}"
     );
     let status = second_root.run(&["status"]).stdout;
-    assert!(status.contains("shard snapshots"), "{status}");
+    assert!(status.contains("shard snapshots: "), "{status}");
     assert!(status.contains(" 1 loaded"), "{status}");
     assert!(log(second_root, "evaluate").contains("Took up the shard from its snapshot"));
     assert_eq!(stop(&mut i), 0);
