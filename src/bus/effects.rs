@@ -1,5 +1,5 @@
-//! Effects across the bus: the platform commands an evaluator computes, carried out by ingest
-//! behind the fence.
+//! Effects across the bus: the platform commands and clip requests an evaluator computes, carried
+//! out by ingest behind the fence.
 //!
 //! **Evaluator side** ([`routes`], [`publish_effects`]): the command sink queues commands as in
 //! the embedded run, but every (creator, platform) route leads to one publisher, which wraps each
@@ -7,7 +7,8 @@
 //! to `<prefix>.fx.<shard>` with `Nats-Msg-Id` = the effect id. The id is a hash of the cause and
 //! the command's place among its cause's commands, so a new owner folding the same events computes
 //! the same ids. A command for a shard whose lease has run out is not published (counted
-//! `not_owner`).
+//! `not_owner`). A clip request travels the same way, its id from its clip id (itself from its
+//! cause), and ingest records it for its clip worker ([`super::clips`]).
 //!
 //! **Ingest side** ([`carry_out`]): a durable consumer of this ingest's own reads every effect in
 //! order. One for a creator whose source does not run here is left to the ingest that runs it
@@ -19,6 +20,7 @@
 //! run uses; the id is committed, then the message acknowledged.
 
 use super::Bus;
+use super::clips::ClipRequest;
 use super::lease::{Held, LeaseValue};
 use super::names::{lease_key, shard_of};
 use super::stats::{BusStats, bump};
@@ -26,7 +28,7 @@ use crate::command::{CommandSet, CommandSupport, PlatformCommand};
 use crate::config::Config;
 use crate::effects::sinks::command::{CommandQueues, CommandRoute, CommandRoutes, Submitted};
 use crate::event::Platform;
-use crate::store::{Readers, StoreWriter, WriteOp};
+use crate::store::{NewClip, Readers, StoreWriter, WriteOp};
 use anyhow::Context;
 use async_nats::jetstream::{self, AckKind};
 use bytes::Bytes;
@@ -36,7 +38,7 @@ use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
 /// The source name effect ids are kept under in the store's delivery table.
@@ -48,13 +50,35 @@ const IDLE: Duration = Duration::from_secs(5);
 /// Commands waiting for the evaluator's publisher.
 const QUEUE: usize = 1024;
 
-/// One effect on the wire.
+/// One effect on the wire: a platform command or a clip request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Effect {
     pub id: String,
     pub shard: u32,
     pub epoch: u64,
-    pub command: PlatformCommand,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<PlatformCommand>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clip: Option<ClipRequest>,
+}
+
+impl Effect {
+    /// Whose effect it is: the creator and platform of its command or clip.
+    fn owner(&self) -> Option<(&str, Platform)> {
+        match (&self.command, &self.clip) {
+            (Some(command), _) => Some((&command.creator, command.platform)),
+            (None, Some(clip)) => Some((&clip.creator, clip.platform)),
+            (None, None) => None,
+        }
+    }
+
+    fn cause(&self) -> &str {
+        match (&self.command, &self.clip) {
+            (Some(command), _) => &command.cause,
+            (None, Some(clip)) => &clip.clip_id,
+            (None, None) => "",
+        }
+    }
 }
 
 /// The command routes of an evaluator: every creator on every platform, all leading to the
@@ -85,10 +109,11 @@ pub fn effect_id(cause: &str, nth: u32) -> String {
     digest[..16].iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Publishes the evaluator's commands as effects until the command queue closes.
+/// Publishes the evaluator's commands and clip requests as effects until both queues close.
 pub async fn publish_effects(
     bus: Bus,
     mut commands: mpsc::Receiver<PlatformCommand>,
+    mut clips: mpsc::Receiver<NewClip>,
     held: Held,
     stats: Arc<BusStats>,
     shutdown: CancellationToken,
@@ -96,56 +121,77 @@ pub async fn publish_effects(
     // Commands of one cause arrive together (one event's actions are routed together).
     let mut last_cause = String::new();
     let mut nth = 0u32;
-    while let Some(command) = commands.recv().await {
-        if command.cause == last_cause {
-            nth += 1;
-        } else {
-            last_cause.clone_from(&command.cause);
-            nth = 0;
-        }
-        let shard = shard_of(&command.creator, bus.settings.shards);
+    loop {
+        let (id, creator, command, clip) = tokio::select! {
+            Some(command) = commands.recv() => {
+                if command.cause == last_cause {
+                    nth += 1;
+                } else {
+                    last_cause.clone_from(&command.cause);
+                    nth = 0;
+                }
+                (effect_id(&command.cause, nth), command.creator.clone(), Some(command), None)
+            }
+            Some(clip) = clips.recv() => {
+                let Some(clip) = ClipRequest::of(&clip) else { continue };
+                (effect_id(&format!("clip:{}", clip.clip_id), 0), clip.creator.clone(), None, Some(clip))
+            }
+            else => return,
+        };
+        let shard = shard_of(&creator, bus.settings.shards);
         let Some(epoch) = held.epoch(shard) else {
             bump(&stats.effects_not_owner);
-            tracing::debug!(shard, cause = %command.cause, "Not the shard's owner now; the effect is not published.");
+            tracing::debug!(shard, effect = %id, "Not the shard's owner now; the effect is not published.");
             continue;
         };
         let effect = Effect {
-            id: effect_id(&command.cause, nth),
+            id,
             shard,
             epoch,
             command,
+            clip,
         };
-        let payload = match serde_json::to_vec(&effect) {
-            Ok(p) => Bytes::from(p),
-            Err(_) => continue,
+        publish_one(&bus, &effect, &held, &stats, &shutdown).await;
+    }
+}
+
+/// Publishes one effect, retrying until the server acknowledges it, the lease is gone or shutdown.
+async fn publish_one(
+    bus: &Bus,
+    effect: &Effect,
+    held: &Held,
+    stats: &BusStats,
+    shutdown: &CancellationToken,
+) {
+    let Ok(payload) = serde_json::to_vec(effect).map(Bytes::from) else {
+        return;
+    };
+    let subject = bus.names.effect_subject(effect.shard);
+    loop {
+        let publish = jetstream::message::PublishMessage::build()
+            .message_id(effect.id.as_str())
+            .payload(payload.clone());
+        let acked = match bus.js.send_publish(subject.clone(), publish).await {
+            Ok(ack) => ack.await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
         };
-        let subject = bus.names.effect_subject(shard);
-        loop {
-            let publish = jetstream::message::PublishMessage::build()
-                .message_id(effect.id.as_str())
-                .payload(payload.clone());
-            let acked = match bus.js.send_publish(subject.clone(), publish).await {
-                Ok(ack) => ack.await.map_err(|e| e.to_string()),
-                Err(e) => Err(e.to_string()),
-            };
-            match acked {
-                Ok(ack) => {
-                    bump(&stats.effects_published);
-                    if ack.duplicate {
-                        // A new owner's catch-up repeating what the old owner published.
-                        bump(&stats.effects_already_published);
-                    }
-                    break;
+        match acked {
+            Ok(ack) => {
+                bump(&stats.effects_published);
+                if ack.duplicate {
+                    // A new owner's catch-up repeating what the old owner published.
+                    bump(&stats.effects_already_published);
                 }
-                Err(e) => {
-                    bump(&stats.publish_retries);
-                    tracing::debug!(error = %e, "Publishing an effect failed; retrying.");
-                    if shutdown.is_cancelled() || held.epoch(shard).is_none() {
-                        bump(&stats.effects_not_owner);
-                        break;
-                    }
-                    tokio::time::sleep(Duration::from_millis(200)).await;
+                return;
+            }
+            Err(e) => {
+                bump(&stats.publish_retries);
+                tracing::debug!(error = %e, "Publishing an effect failed; retrying.");
+                if shutdown.is_cancelled() || held.epoch(effect.shard).is_none() {
+                    bump(&stats.effects_not_owner);
+                    return;
                 }
+                tokio::time::sleep(Duration::from_millis(200)).await;
             }
         }
     }
@@ -179,15 +225,30 @@ impl Fence {
     }
 }
 
+/// What ingest carries effects out with.
+pub struct Carrier {
+    pub bus: Bus,
+    /// The running sources' command queues.
+    pub commands: CommandQueues,
+    pub readers: Readers,
+    pub writer: StoreWriter,
+    /// Woken once a clip request is recorded: the clip worker and the exporter.
+    pub clip_wakes: Vec<Arc<Notify>>,
+    pub stats: Arc<BusStats>,
+    pub shutdown: CancellationToken,
+}
+
 /// Ingest: carries out the evaluators' effects until shutdown.
-pub async fn carry_out(
-    bus: Bus,
-    commands: CommandQueues,
-    readers: Readers,
-    writer: StoreWriter,
-    stats: Arc<BusStats>,
-    shutdown: CancellationToken,
-) -> anyhow::Result<()> {
+pub async fn carry_out(carrier: Carrier) -> anyhow::Result<()> {
+    let Carrier {
+        bus,
+        commands,
+        readers,
+        writer,
+        clip_wakes,
+        stats,
+        shutdown,
+    } = carrier;
     let since = chrono::Utc::now().timestamp_millis() - KEEP_MS;
     let mut done: HashSet<String> = readers
         .read(move |r| r.webhook_deliveries(DELIVERED, since))
@@ -246,9 +307,15 @@ pub async fn carry_out(
                     continue;
                 }
             };
+            let Some((creator, platform)) = effect.owner() else {
+                bump(&stats.effects_malformed);
+                tracing::warn!(effect = %effect.id, "An effect on the bus has neither a command nor a clip; dropped.");
+                let _ = message.ack_with(AckKind::Term).await;
+                continue;
+            };
             // Several ingests each read every effect: one for a creator whose sources run
             // elsewhere is that ingest's to carry out.
-            if !commands.runs(&effect.command.creator, effect.command.platform) {
+            if !commands.runs(creator, platform) {
                 bump(&stats.effects_elsewhere);
                 let _ = message.double_ack().await;
                 continue;
@@ -258,7 +325,7 @@ pub async fn carry_out(
                 tracing::warn!(
                     shard = effect.shard,
                     epoch = effect.epoch,
-                    cause = %effect.command.cause,
+                    cause = %effect.cause(),
                     "Refused an effect from an older lease epoch than the shard's (a stale evaluator)."
                 );
                 let _ = message.double_ack().await;
@@ -269,8 +336,22 @@ pub async fn carry_out(
                 let _ = message.double_ack().await;
                 continue;
             }
-            if commands.submit(effect.command) == Submitted::Queued {
-                bump(&stats.effects_applied);
+            match (effect.command, effect.clip) {
+                (Some(command), _) => {
+                    if commands.submit(command) == Submitted::Queued {
+                        bump(&stats.effects_applied);
+                    }
+                }
+                (None, Some(clip)) => {
+                    writer
+                        .send(WriteOp::Clip(Box::new(clip.into_new_clip())))
+                        .await?;
+                    for wake in &clip_wakes {
+                        writer.send(WriteOp::Wake(wake.clone())).await?;
+                    }
+                    bump(&stats.effects_applied);
+                }
+                (None, None) => {}
             }
             let now = chrono::Utc::now().timestamp_millis();
             writer

@@ -12,6 +12,7 @@
 //!
 //! [`init`] creates and verifies what the server holds. Without `bus`, none of this runs.
 
+pub mod clips;
 pub mod effects;
 pub mod gate;
 pub mod ingest;

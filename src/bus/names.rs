@@ -76,11 +76,32 @@ impl Names {
 
     /// Whether a subject of the events stream carries a tick rather than an event.
     pub fn is_tick_subject(&self, subject: &str) -> bool {
+        self.kind_token(subject) == Some(TICK_TOKEN)
+    }
+
+    /// `<prefix>.ev.<shard>.clip`: a state change of a clip ingest made for one of the shard's
+    /// creators (no platform is called [`CLIP_TOKEN`]).
+    pub fn clip_subject(&self, shard: u32) -> String {
+        format!("{}.ev.{shard}.{CLIP_TOKEN}", self.prefix)
+    }
+
+    /// Every clip state change of every shard.
+    pub fn clips_filter(&self) -> String {
+        format!("{}.ev.*.{CLIP_TOKEN}", self.prefix)
+    }
+
+    /// Whether a subject of the events stream carries a clip's state change.
+    pub fn is_clip_subject(&self, subject: &str) -> bool {
+        self.kind_token(subject) == Some(CLIP_TOKEN)
+    }
+
+    /// The token after the shard in a subject of the events stream: a platform, or what else
+    /// travels there.
+    fn kind_token<'s>(&self, subject: &'s str) -> Option<&'s str> {
         subject
             .strip_prefix(&self.prefix)
             .and_then(|rest| rest.strip_prefix(".ev."))
             .and_then(|rest| rest.split('.').nth(1))
-            == Some(TICK_TOKEN)
     }
 
     /// Every event of one shard.
@@ -106,6 +127,9 @@ impl Names {
 
 /// The token in place of the platform in a tick's subject.
 pub const TICK_TOKEN: &str = "tick";
+
+/// The token in place of the platform in a clip state change's subject.
+pub const CLIP_TOKEN: &str = "clip";
 
 /// The KV key of a shard's lease.
 pub fn lease_key(shard: u32) -> String {
@@ -182,6 +206,10 @@ mod tests {
         assert!(names.is_tick_subject(&names.tick_subject(0)));
         assert!(!names.is_tick_subject("ss.ev.0.twitch.tick"));
         assert!(!names.is_tick_subject("other.ev.0.tick"));
+        assert!(names.is_clip_subject(&names.clip_subject(3)));
+        assert!(!names.is_clip_subject(&names.tick_subject(3)));
+        assert!(!names.is_tick_subject(&names.clip_subject(3)));
+        assert!(!names.is_clip_subject("ss.ev.3.twitch.clip"));
         assert_eq!(names.events_stream(), "SS_EVENTS");
         assert_eq!(names.shard_filter(5), "ss.ev.5.>");
         assert_eq!(member_key("host:1.2"), "member-host_1_2");

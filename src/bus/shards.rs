@@ -108,9 +108,14 @@ impl ShardReader {
         }
     }
 
-    /// A message of the events stream: a round of ticks by its subject, otherwise a chat event.
-    fn decode(&self, subject: &str, payload: &[u8]) -> serde_json::Result<Vec<StreamItem>> {
-        if self.bus.names.is_tick_subject(subject) {
+    /// A message of the events stream: a round of ticks or a clip's state change by its subject,
+    /// otherwise a chat event.
+    fn decode(&self, subject: &str, payload: &[u8]) -> anyhow::Result<Vec<StreamItem>> {
+        if self.bus.names.is_clip_subject(subject) {
+            let update: super::clips::ClipUpdate = serde_json::from_slice(payload)?;
+            let change = update.into_change().map_err(anyhow::Error::msg)?;
+            Ok(vec![StreamItem::Clip(Box::new(change))])
+        } else if self.bus.names.is_tick_subject(subject) {
             let round: Round = serde_json::from_slice(payload)?;
             Ok(round
                 .into_ticks()
@@ -118,7 +123,7 @@ impl ShardReader {
                 .map(StreamItem::Tick)
                 .collect())
         } else {
-            serde_json::from_slice::<ChatEvent>(payload).map(|e| vec![StreamItem::Event(e)])
+            Ok(serde_json::from_slice::<ChatEvent>(payload).map(|e| vec![StreamItem::Event(e)])?)
         }
     }
 
@@ -185,7 +190,7 @@ impl ShardReader {
                 match self.decode(&message.subject, &message.payload) {
                     Ok(decoded) => items.extend(decoded),
                     Err(e) => {
-                        tracing::warn!(shard, seq = last_seq, subject = %message.subject, error = %e, "A message in the events stream is neither a chat event nor a tick; skipped.");
+                        tracing::warn!(shard, seq = last_seq, subject = %message.subject, error = %e, "A message in the events stream is not a chat event, a tick or a clip's state change it can read; skipped.");
                     }
                 }
             }
@@ -199,13 +204,17 @@ impl ShardReader {
                 last_seq,
             };
             let events = batch.event_count() as u64;
-            let ticks = batch.items.len() as u64 - events;
+            let ticks = batch.tick_count() as u64;
+            let clips = batch.items.len() as u64 - events - ticks;
             if !self.sink.send_shard(batch).await {
                 return Ok(Done::Stopped);
             }
             *sent = last_seq;
             self.stats.folded.fetch_add(events, Ordering::Relaxed);
             self.stats.ticks_folded.fetch_add(ticks, Ordering::Relaxed);
+            self.stats
+                .clip_states_folded
+                .fetch_add(clips, Ordering::Relaxed);
             self.stats.advanced(shard, last_seq, pending);
         }
     }

@@ -40,6 +40,9 @@ pub struct BusStats {
     pub snapshots_written: AtomicU64,
     pub snapshots_failed: AtomicU64,
     pub snapshots_loaded: AtomicU64,
+    /// Clip state changes ingest published, and those read from the stream (evaluate, export).
+    pub clip_states_published: AtomicU64,
+    pub clip_states_folded: AtomicU64,
     pub leases_taken: AtomicU64,
     pub leases_lost: AtomicU64,
     pub leases_released: AtomicU64,
@@ -79,6 +82,7 @@ pub struct BusSnapshot {
     pub effects: EffectCounts,
     pub leases: LeaseCounts,
     pub snapshots: SnapshotCounts,
+    pub clips: ClipCounts,
     pub shards: BTreeMap<u32, ShardView>,
 }
 
@@ -94,7 +98,13 @@ pub struct EffectCounts {
     pub malformed: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClipCounts {
+    pub states_published: u64,
+    pub states_folded: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SnapshotCounts {
     pub written: u64,
     pub failed: u64,
@@ -199,6 +209,10 @@ impl BusStats {
                 taken: get(&self.leases_taken),
                 lost: get(&self.leases_lost),
                 released: get(&self.leases_released),
+            },
+            clips: ClipCounts {
+                states_published: get(&self.clip_states_published),
+                states_folded: get(&self.clip_states_folded),
             },
             snapshots: SnapshotCounts {
                 written: get(&self.snapshots_written),

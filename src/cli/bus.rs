@@ -115,6 +115,8 @@ struct StatusReport {
     /// message per shard and second).
     events: u64,
     tick_rounds: u64,
+    /// State changes of the clips ingest made, beside them.
+    clip_updates: u64,
     last_seq: u64,
     shards: Vec<ShardRow>,
     ingests: Vec<IngestRow>,
@@ -127,11 +129,17 @@ async fn status(bus: &Bus, format: Format) -> anyhow::Result<Outcome> {
         .await
         .context("opening the events stream (run `ss bus init` first)")?;
     let state = stream.info().await?.state.clone();
-    let mut ticks = 0u64;
-    let mut per_subject = stream.info_with_subjects(bus.names.ticks_filter()).await?;
-    while let Some((_, count)) = per_subject.try_next().await? {
-        ticks += count as u64;
+    let mut counted = [0u64; 2];
+    for (filter, count) in [bus.names.ticks_filter(), bus.names.clips_filter()]
+        .into_iter()
+        .zip(&mut counted)
+    {
+        let mut per_subject = stream.info_with_subjects(filter).await?;
+        while let Some((_, n)) = per_subject.try_next().await? {
+            *count += n as u64;
+        }
     }
+    let [ticks, clip_updates] = counted;
     let kv = bus
         .js
         .get_key_value(bus.names.leases_bucket())
@@ -191,8 +199,9 @@ async fn status(bus: &Bus, format: Format) -> anyhow::Result<Outcome> {
     let unowned = shards.iter().filter(|s| s.owner.is_none()).count();
     let report = StatusReport {
         url: bus.shown_url(),
-        events: state.messages.saturating_sub(ticks),
+        events: state.messages.saturating_sub(ticks + clip_updates),
         tick_rounds: ticks,
+        clip_updates,
         last_seq: state.last_sequence,
         shards,
         ingests,
@@ -203,10 +212,11 @@ async fn status(bus: &Bus, format: Format) -> anyhow::Result<Outcome> {
         Format::Text => {
             writeln!(
                 out,
-                "bus {}: {} events and {} rounds of clock ticks in {} (last sequence {})",
+                "bus {}: {} events, {} rounds of clock ticks and {} clip state changes in {} (last sequence {})",
                 report.url,
                 report.events,
                 report.tick_rounds,
+                report.clip_updates,
                 bus.names.events_stream(),
                 report.last_seq
             )?;

@@ -302,6 +302,14 @@ pub fn bytes_of(item: &Inbound) -> usize {
                             std::mem::size_of::<StreamItem>() + event_heap_bytes(e)
                         }
                         StreamItem::Tick(t) => std::mem::size_of::<StreamItem>() + t.creator.len(),
+                        StreamItem::Clip(c) => {
+                            std::mem::size_of::<StreamItem>()
+                                + std::mem::size_of::<crate::store::ClipStateChange>()
+                                + c.clip_id.len()
+                                + c.url.as_ref().map_or(0, String::len)
+                                + c.thumbnail_url.as_ref().map_or(0, String::len)
+                                + c.detail.as_ref().map_or(0, String::len)
+                        }
                     })
                     .sum::<usize>()
         }

@@ -119,6 +119,14 @@ impl ShardBatch {
             .filter(|item| matches!(item, StreamItem::Event(_)))
             .count()
     }
+
+    /// The clock ticks of the batch.
+    pub fn tick_count(&self) -> usize {
+        self.items
+            .iter()
+            .filter(|item| matches!(item, StreamItem::Tick(_)))
+            .count()
+    }
 }
 
 /// A shard snapshot downloaded for loading, with what the core starts from for the shard's
@@ -153,6 +161,8 @@ impl std::fmt::Debug for ShardState {
 pub enum StreamItem {
     Event(ChatEvent),
     Tick(Tick),
+    /// A state change of a clip ingest made (`crate::bus::clips`).
+    Clip(Box<crate::store::ClipStateChange>),
 }
 
 /// A page of events from a polling source and the cursor after them.

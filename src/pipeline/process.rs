@@ -251,6 +251,8 @@ impl Pipeline {
                 StreamItem::Tick(tick) => {
                     self.tick(tick);
                 }
+                // A clip ingest made, as it moves: recorded under the id this fold gave it.
+                StreamItem::Clip(change) => self.ops.push(WriteOp::ClipState(change)),
             }
         }
         self.ops.push(cursor);

@@ -5,9 +5,10 @@
 //!   holds verified (`crate::bus::init`) before anything starts.
 //! - [`start_readers`]: evaluate holds shard leases, each with a reader of its shard; export reads
 //!   every shard, with no lease.
-//! - [`commands`]: where platform commands go. All: the running sources' queues. Ingest: the same,
-//!   plus the effects the evaluators publish, carried out behind the fence. Evaluate: published as
-//!   effects. Export: nowhere (counted as dropped).
+//! - [`commands`]: where platform commands and clip requests go. All: the running sources' queues
+//!   and the local clip worker. Ingest: the same, plus the effects the evaluators publish, carried
+//!   out behind the fence, and its clips' state changes published back. Evaluate: published as
+//!   effects. Export: nowhere (commands counted as dropped).
 
 use crate::bus::lease::{Held, StartShard};
 use crate::bus::shards::{ALL_SHARDS, ShardReader};
@@ -55,6 +56,10 @@ pub async fn connect(
     tracing::info!(role = role.as_str(), url = %bus.shown_url(), "Connected to the bus.");
     Ok(Some(bus))
 }
+
+/// Clip requests waiting for an evaluator's effects publisher (a request past it is logged and not
+/// sent: clips are asked for one at a time by people in chat).
+const CLIP_QUEUE: usize = 256;
 
 /// What the shard readers need.
 pub struct Readers<'a> {
@@ -170,46 +175,76 @@ pub struct CommandParts<'a> {
     pub writer: &'a StoreWriter,
     pub shutdown: &'a CancellationToken,
     pub tasks: &'a TaskTracker,
+    /// Woken once ingest records a clip request from an evaluator: the clip worker, the exporter.
+    pub clip_wakes: Vec<Arc<tokio::sync::Notify>>,
 }
 
-/// Where this role's platform commands go (see the module doc).
-pub fn commands(parts: CommandParts<'_>) -> CommandQueues {
+/// Where a role's platform commands and clip requests go.
+pub struct Outputs {
+    pub commands: CommandQueues,
+    /// Clip requests to make elsewhere (an evaluator's go to ingest); `None`: made here.
+    pub clip_requests: Option<tokio::sync::mpsc::Sender<crate::store::NewClip>>,
+}
+
+/// Where this role's platform commands and clip requests go (see the module doc).
+pub fn commands(parts: CommandParts<'_>) -> Outputs {
     let Some(bus) = parts.bus else {
-        return parts.sources;
+        return Outputs {
+            commands: parts.sources,
+            clip_requests: None,
+        };
     };
     match parts.role {
         Role::Ingest => {
-            let (bus, queues, readers, writer, stats, shutdown) = (
+            let carrier = crate::bus::effects::Carrier {
+                bus: bus.clone(),
+                commands: parts.sources.clone(),
+                readers: parts.readers.clone(),
+                writer: parts.writer.clone(),
+                clip_wakes: parts.clip_wakes,
+                stats: parts.bus_stats.clone(),
+                shutdown: parts.shutdown.clone(),
+            };
+            parts.tasks.spawn(async move {
+                if let Err(e) = crate::bus::effects::carry_out(carrier).await {
+                    tracing::error!(error = %e, "Carrying out the evaluators' effects stopped.");
+                }
+            });
+            parts.tasks.spawn(crate::bus::clips::publish_clip_states(
                 bus.clone(),
-                parts.sources.clone(),
                 parts.readers.clone(),
                 parts.writer.clone(),
                 parts.bus_stats.clone(),
                 parts.shutdown.clone(),
-            );
-            parts.tasks.spawn(async move {
-                if let Err(e) =
-                    crate::bus::effects::carry_out(bus, queues, readers, writer, stats, shutdown)
-                        .await
-                {
-                    tracing::error!(error = %e, "Carrying out the evaluators' effects stopped.");
-                }
-            });
-            parts.sources
+            ));
+            Outputs {
+                commands: parts.sources,
+                clip_requests: None,
+            }
         }
         Role::Evaluate => {
             let (routes, rx) = crate::bus::effects::routes(parts.config);
+            let (clip_requests, clips_rx) = tokio::sync::mpsc::channel(CLIP_QUEUE);
             parts.tasks.spawn(crate::bus::effects::publish_effects(
                 bus.clone(),
                 rx,
+                clips_rx,
                 parts.held.clone(),
                 parts.bus_stats.clone(),
                 parts.shutdown.clone(),
             ));
-            CommandQueues::new(routes, parts.stats, parts.telemetry.clone())
+            Outputs {
+                commands: CommandQueues::new(routes, parts.stats, parts.telemetry.clone()),
+                clip_requests: Some(clip_requests),
+            }
         }
-        Role::Export | Role::All => {
-            CommandQueues::new(CommandRoutes::new(), parts.stats, parts.telemetry.clone())
-        }
+        Role::Export | Role::All => Outputs {
+            commands: CommandQueues::new(
+                CommandRoutes::new(),
+                parts.stats,
+                parts.telemetry.clone(),
+            ),
+            clip_requests: None,
+        },
     }
 }

@@ -324,7 +324,10 @@ pub async fn run(
     );
 
     // Ends when the pipeline (holding the router, holding its sender) is dropped at shutdown.
-    let commands = super::roles::commands(super::roles::CommandParts {
+    let super::roles::Outputs {
+        commands,
+        clip_requests,
+    } = super::roles::commands(super::roles::CommandParts {
         role,
         bus: bus.as_ref(),
         config: &config,
@@ -337,6 +340,7 @@ pub async fn run(
         writer: &writer,
         shutdown: &shutdown,
         tasks: &tasks,
+        clip_wakes: vec![clip_worker.clone(), export_now.clone()],
     });
     let standings =
         super::standings::spawn(readers.clone(), commands.clone(), config_rx.clone(), &tasks);
@@ -384,7 +388,7 @@ pub async fn run(
         router: Router {
             commands: CommandSink::new(commands.clone()),
             moderation: ModerationSink::new(commands.clone()),
-            clips: ClipSink::new(clip_worker, export_now),
+            clips: ClipSink::new(clip_worker, export_now).sending_to(clip_requests),
             community: CommunitySink::new(Routing::new(config_rx.clone())),
             outbox: OutboxSink,
             validation: ValidationSink::new(validated),

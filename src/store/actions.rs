@@ -51,19 +51,30 @@ pub(super) fn apply(
             duration_s,
             title,
         } => {
-            clips::insert(
-                conn,
-                &NewClip {
-                    clip_id: None,
-                    creator: action.creator.clone(),
-                    platform: action.platform,
-                    channel: channel.clone(),
-                    requested_by: requested_by.clone(),
-                    duration_s: *duration_s,
-                    title: title.clone(),
-                    at: action.at,
-                },
-            )?;
+            let mut clip = NewClip {
+                clip_id: Some(clips::id_for_cause(
+                    action.platform,
+                    &action.message_id,
+                    &action.trigger_id,
+                )),
+                creator: action.creator.clone(),
+                platform: action.platform,
+                channel: channel.clone(),
+                requested_by: requested_by.clone(),
+                duration_s: *duration_s,
+                title: title.clone(),
+                at: action.at,
+            };
+            // The id its cause gives, unless a clip has it already (then a drawn one).
+            match clips::insert(conn, &clip) {
+                Err(ApplyError::Rejected(_)) => {
+                    clip.clip_id = None;
+                    clips::insert(conn, &clip)?;
+                }
+                inserted => {
+                    inserted?;
+                }
+            }
         }
         ActionKind::Tally { .. }
         | ActionKind::PollVote { .. }

@@ -110,6 +110,20 @@ pub struct ClipStateChange {
     pub outbox: Vec<NewOutbox>,
 }
 
+/// The clip id a trigger's clip request takes: derived from what caused it (the platform, the
+/// message and the trigger), so every process folding the same chat (the roles of a split run, a
+/// shard's new owner) names the clip alike. Drawn at random instead when it is taken.
+pub fn id_for_cause(platform: Platform, message_id: &str, trigger_id: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(
+        format!("{}\u{1f}{message_id}\u{1f}{trigger_id}", platform.as_str()).as_bytes(),
+    );
+    digest[..CLIP_ID_LEN]
+        .iter()
+        .map(|b| char::from(ID_ALPHABET[usize::from(*b) % ID_ALPHABET.len()]))
+        .collect()
+}
+
 /// A fresh random clip id.
 pub(crate) fn draw_id() -> String {
     (0..CLIP_ID_LEN)
@@ -321,7 +335,54 @@ fn state(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<ClipState> {
         .ok_or_else(|| rows::invalid(index, format!("unknown clip state {name:?}")))
 }
 
+/// A state change a clip's history recorded, with the clip's creator: what ingest publishes to the
+/// bus, so the other roles of a split run see the clip it made.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedClipChange {
+    /// The history row's id: where the next read starts after.
+    pub history_id: i64,
+    pub creator: String,
+    /// The change, with the clip's links when it is encoded (its thumbnail) or published; no
+    /// notifications (they were the recorder's).
+    pub change: ClipStateChange,
+}
+
 impl StoreReader {
+    /// Clips' state changes recorded after history row `after`, oldest first, at most `limit`;
+    /// each clip's first row (its request, `queued`) is not a change and is left out.
+    pub fn clip_changes_after(
+        &self,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<RecordedClipChange>, StoreError> {
+        self.rows(
+            "SELECT h.id, c.creator, h.clip_id, h.state, h.at_ms, h.detail, c.url, c.thumbnail_url
+             FROM clip_state_history h JOIN clips c ON c.clip_id = h.clip_id
+             WHERE h.id > ?1
+               AND h.id > (SELECT min(f.id) FROM clip_state_history f WHERE f.clip_id = h.clip_id)
+             ORDER BY h.id LIMIT ?2",
+            params![after, limit as i64],
+            |r| {
+                let state = state(r, 3)?;
+                let published = state == ClipState::Published;
+                let with_thumbnail = published || state == ClipState::Encoded;
+                Ok(RecordedClipChange {
+                    history_id: r.get(0)?,
+                    creator: r.get(1)?,
+                    change: ClipStateChange {
+                        clip_id: r.get(2)?,
+                        state,
+                        at: rows::time(r, 4)?,
+                        detail: r.get(5)?,
+                        url: if published { r.get(6)? } else { None },
+                        thumbnail_url: if with_thumbnail { r.get(7)? } else { None },
+                        outbox: Vec::new(),
+                    },
+                })
+            },
+        )
+    }
+
     /// Clips, newest first; only those in `only` when given.
     pub fn clips(&self, only: Option<ClipState>) -> Result<Vec<ClipRow>, StoreError> {
         self.rows(

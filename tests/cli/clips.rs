@@ -35,7 +35,7 @@ fn with_twitch_chat(t: &Test, port: u16) {
 }
 
 /// Waits until the capture has buffered `seconds` of stream; returns the end of the buffer.
-fn buffered(t: &Test, seconds: i64) -> chrono::DateTime<chrono::Utc> {
+pub(crate) fn buffered(t: &Test, seconds: i64) -> chrono::DateTime<chrono::Utc> {
     wait_for("the replay buffer", Duration::from_secs(60), || {
         let snap = read_json(t, "runtime/exports/runtime_snapshot.json")?;
         let capture = snap["captures"].get(0)?;
@@ -55,7 +55,7 @@ fn clip_in_export(t: &Test, id: &str) -> Option<Value> {
     exported_clips(t).into_iter().find(|c| c["clip_id"] == id)
 }
 
-fn states(clip: &Value) -> Vec<String> {
+pub(crate) fn states(clip: &Value) -> Vec<String> {
     clip["history"]
         .as_array()
         .unwrap()

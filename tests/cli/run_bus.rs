@@ -645,6 +645,99 @@ async fn a_new_owner_takes_up_a_shard_from_its_snapshot_and_folds_only_what_foll
     assert_each_ping_answered_once(&twitch, 20);
 }
 
+/// A `!clip` in a split run: the evaluator folds it and asks ingest, where the capture runs; ingest
+/// makes the clip; the evaluator's and the export role's stores follow it under the same id, and
+/// the export role's clips.json shows it published with its whole history.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clip_asked_for_in_chat_is_made_by_ingest_and_followed_by_the_other_roles() {
+    use crate::clips_support::{TestStream, clip_root, edit_json, exported_clips, stored_state};
+    let stream = TestStream::start("320x240");
+    let dir = tempfile::tempdir().unwrap();
+    let nats = Nats::single(dir.path());
+    let twitch = TwitchServer::start(ServerOptions::default()).await;
+    let roots: Vec<Test> = (0..3)
+        .map(|_| {
+            let t = clip_root(
+                Some(&stream.url()),
+                json!({"post_roll_s": 0, "public_url_base": "https://clips.example/media"}),
+            );
+            edit_json(&t, "runtime/config/creators.json", |c| {
+                c["creators"][0]["platforms"]["twitch"]["enabled"] = json!(true);
+            });
+            edit_json(&t, "runtime/config/platforms.json", |p| {
+                p["platforms"]["twitch"] = json!({"mode": "active", "host": "127.0.0.1", "port": twitch.port(), "tls": false});
+            });
+            t.write(
+                "runtime/config/triggers.json",
+                r#"{"triggers": {"demo": [
+                    {"id": "clip", "kind": "command", "command": "!clip", "platforms": ["twitch"], "action": {"type": "clip", "duration_s": 30}}
+                ]}}"#,
+            );
+            with_bus(&t, &nats.urls(), json!({}));
+            t
+        })
+        .collect();
+    let (ingest, evaluator, export) = (&roots[0], &roots[1], &roots[2]);
+    ingest.run(&["bus", "init"]).status(0);
+    let mut e = spawn_role(evaluator, "evaluate");
+    balanced(ingest, 1).await;
+    let mut x = spawn_role(export, "export");
+    let mut i = spawn_role(ingest, "ingest");
+    twitch.wait_for_joins(1).await;
+    tokio::task::block_in_place(|| crate::clips::buffered(ingest, 11));
+    twitch
+        .send_to_joined(&privmsg("clip-1", "viewer_one", "22222222", "!clip 10"))
+        .await;
+    let clip = wait_for_explained(
+        Duration::from_secs(150),
+        || {
+            exported_clips(export)
+                .into_iter()
+                .find(|c| c["state"] == "published" || c["state"] == "failed")
+        },
+        || {
+            format!(
+                "the export role never saw the clip end: its clips {:?}; ingest's bus {}; ingest's log:\n{}",
+                exported_clips(export),
+                snapshot(ingest)["bus"],
+                log(ingest, "ingest")
+            )
+        },
+    );
+    assert_eq!(clip["state"], "published", "{clip:#}");
+    let id = clip["clip_id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        crate::clips::states(&clip),
+        ["queued", "encoding", "encoded", "uploading", "published"]
+    );
+    assert_eq!(clip["url"], format!("https://clips.example/media/{id}.mp4"));
+    assert_eq!(clip["requested_by"], "viewer_one");
+    // Made once, where the capture runs, under the id every role gave it.
+    assert!(
+        ingest
+            .path()
+            .join(format!("clips/output/{id}.mp4"))
+            .exists()
+    );
+    assert!(!export.path().join("clips/output").exists());
+    assert!(!evaluator.path().join("clips/output").exists());
+    assert_eq!(stored_state(ingest, &id).as_deref(), Some("published"));
+    until_some(
+        "the evaluator following the clip",
+        Duration::from_secs(20),
+        || (stored_state(evaluator, &id).as_deref() == Some("published")).then_some(()),
+    )
+    .await;
+    let clips: Vec<String> = column(ingest.path(), "SELECT clip_id FROM clips");
+    assert_eq!(clips, [id.clone()], "one clip at ingest");
+    assert_eq!(stop(&mut i), 0);
+    assert_eq!(stop(&mut e), 0);
+    assert_eq!(stop(&mut x), 0);
+    let published = snapshot(ingest)["bus"]["clips"]["states_published"].clone();
+    assert_eq!(published, 4, "encoding, encoded, uploading, published");
+    assert_eq!(snapshot(export)["bus"]["clips"]["states_folded"], 4);
+}
+
 /// The moments (ms) of the ticks a root's store recorded because they fired something.
 fn fired_ticks(t: &Test) -> BTreeSet<i64> {
     column(t.path(), "SELECT at_ms FROM ticks WHERE creator = 'demo'")
@@ -897,14 +990,15 @@ async fn publish_stale_effect(urls: &str, shard: u32, epoch: u64, text: &str) {
         id: format!("stale-{epoch}"),
         shard,
         epoch,
-        command: ss::command::PlatformCommand {
+        command: Some(ss::command::PlatformCommand {
             creator: "demo".into(),
             platform: ss::event::Platform::from_name("twitch").unwrap(),
             channel: String::new(),
             cause: "twitch:stale-cause".into(),
             kind: ss::command::CommandKind::Say { text: text.into() },
             receipt: false,
-        },
+        }),
+        clip: None,
     };
     js.publish(
         format!("ss.fx.{shard}"),
