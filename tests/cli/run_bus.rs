@@ -729,7 +729,7 @@ async fn a_clip_asked_for_in_chat_is_made_by_ingest_and_followed_by_the_other_ro
     )
     .await;
     let clips: Vec<String> = column(ingest.path(), "SELECT clip_id FROM clips");
-    assert_eq!(clips, [id.clone()], "one clip at ingest");
+    assert_eq!(clips, std::slice::from_ref(&id), "one clip at ingest");
     assert_eq!(stop(&mut i), 0);
     assert_eq!(stop(&mut e), 0);
     assert_eq!(stop(&mut x), 0);
