@@ -45,34 +45,17 @@ pub(super) fn apply(
         .map(outbox::check)
         .collect::<Result<Vec<_>, _>>()?;
     match &action.kind {
-        ActionKind::Clip {
-            channel,
-            requested_by,
-            duration_s,
-            title,
-        } => {
-            let mut clip = NewClip {
-                clip_id: Some(clips::id_for_cause(
-                    action.platform,
-                    &action.message_id,
-                    &action.trigger_id,
-                )),
-                creator: action.creator.clone(),
-                platform: action.platform,
-                channel: channel.clone(),
-                requested_by: requested_by.clone(),
-                duration_s: *duration_s,
-                title: title.clone(),
-                at: action.at,
-            };
-            // The id its cause gives, unless a clip has it already (then a drawn one).
-            match clips::insert(conn, &clip) {
-                Err(ApplyError::Rejected(_)) => {
-                    clip.clip_id = None;
-                    clips::insert(conn, &clip)?;
-                }
-                inserted => {
-                    inserted?;
+        ActionKind::Clip { .. } => {
+            if let Some(mut clip) = NewClip::asked_by(action) {
+                // The id its cause gives, unless a clip has it already (then a drawn one).
+                match clips::insert(conn, &clip) {
+                    Err(ApplyError::Rejected(_)) => {
+                        clip.clip_id = None;
+                        clips::insert(conn, &clip)?;
+                    }
+                    inserted => {
+                        inserted?;
+                    }
                 }
             }
         }

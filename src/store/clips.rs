@@ -93,6 +93,36 @@ pub struct NewClip {
     pub at: DateTime<Utc>,
 }
 
+impl NewClip {
+    /// The clip a trigger's clip action asks for, under the id its cause gives ([`id_for_cause`]);
+    /// `None` for another action.
+    pub fn asked_by(action: &crate::actions::Action) -> Option<NewClip> {
+        let crate::actions::ActionKind::Clip {
+            channel,
+            requested_by,
+            duration_s,
+            title,
+        } = &action.kind
+        else {
+            return None;
+        };
+        Some(NewClip {
+            clip_id: Some(id_for_cause(
+                action.platform,
+                &action.message_id,
+                &action.trigger_id,
+            )),
+            creator: action.creator.clone(),
+            platform: action.platform,
+            channel: channel.clone(),
+            requested_by: requested_by.clone(),
+            duration_s: *duration_s,
+            title: title.clone(),
+            at: action.at,
+        })
+    }
+}
+
 /// A clip moved to a new state.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClipStateChange {

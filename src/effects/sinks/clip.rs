@@ -6,7 +6,7 @@
 //! goes to ingest as an effect (`crate::bus::clips`), under the id its cause gives, which is the id
 //! the store records it under here.
 
-use crate::actions::{Action, ActionKind};
+use crate::actions::Action;
 use crate::effects::router::Routed;
 use crate::store::{NewClip, WriteOp};
 use std::sync::Arc;
@@ -39,30 +39,10 @@ impl ClipSink {
 
     pub fn accept(&self, action: Action, ops: &mut Vec<WriteOp>) -> Routed {
         if let Some(remote) = &self.remote
-            && let ActionKind::Clip {
-                channel,
-                requested_by,
-                duration_s,
-                title,
-            } = &action.kind
+            && let Some(request) = NewClip::asked_by(&action)
+            && remote.try_send(request).is_err()
         {
-            let request = NewClip {
-                clip_id: Some(crate::store::clips::id_for_cause(
-                    action.platform,
-                    &action.message_id,
-                    &action.trigger_id,
-                )),
-                creator: action.creator.to_string(),
-                platform: action.platform,
-                channel: channel.clone(),
-                requested_by: requested_by.clone(),
-                duration_s: *duration_s,
-                title: title.clone(),
-                at: action.at,
-            };
-            if remote.try_send(request).is_err() {
-                tracing::warn!(creator = %action.creator, "The effects publisher is full or gone; this clip request is not sent to ingest.");
-            }
+            tracing::warn!(creator = %action.creator, "The effects publisher is full or gone; this clip request is not sent to ingest.");
         }
         ops.push(WriteOp::action(action));
         ops.push(WriteOp::Wake(self.worker.clone()));
