@@ -85,6 +85,9 @@ pub async fn publish_lane(
             items.clear();
             while let Ok(item) = receiver.try_recv() {
                 out.unsent += item.events();
+                if let Inbound::Tick(_) = item {
+                    bump(&stats.ticks_unsent);
+                }
             }
             return Ok(out);
         }
@@ -208,9 +211,12 @@ async fn publish_all(
         if shutdown.is_cancelled() {
             let since = *given_up_at.get_or_insert_with(tokio::time::Instant::now);
             if since.elapsed() >= SHUTDOWN_GRACE {
+                let ticks: u64 = waiting.iter().map(|m| m.ticks).sum();
+                stats.ticks_unsent.fetch_add(ticks, Ordering::Relaxed);
                 tracing::error!(
                     events = waiting.iter().filter(|m| m.ticks == 0).count(),
-                    "Shutting down with the bus away: these events were not published (counted unsent)."
+                    ticks,
+                    "Shutting down with the bus away: these events and clock ticks were not published (counted unsent)."
                 );
                 return acked_events;
             }

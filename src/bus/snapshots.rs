@@ -103,6 +103,7 @@ pub async fn keep_snapshots(keeper: Keeper) {
             () = tokio::time::sleep(every) => {}
         }
         for (shard, epoch) in keeper.held.held() {
+            let started = std::time::Instant::now();
             match keeper.write(shard, epoch, &mut written).await {
                 Ok(Some(meta)) => {
                     bump(&keeper.stats.snapshots_written);
@@ -111,6 +112,7 @@ pub async fn keep_snapshots(keeper: Keeper) {
                         shard,
                         seq = meta.seq,
                         events = meta.events,
+                        elapsed_ms = started.elapsed().as_millis() as u64,
                         "Wrote the shard's snapshot."
                     );
                 }
@@ -252,6 +254,7 @@ pub async fn take_up(t: TakeUp<'_>) -> anyhow::Result<Option<Imported>> {
     let path = t
         .dir
         .join(format!("{}-loading.sqlite3", object_name(shard)));
+    let started = std::time::Instant::now();
     let result = load(&t, &store, &stream, &path).await;
     remove_store_file(&path).await;
     let imported = result?;
@@ -262,6 +265,7 @@ pub async fn take_up(t: TakeUp<'_>) -> anyhow::Result<Option<Imported>> {
             seq = size.seq,
             events = size.events,
             written_by = %meta.owner,
+            elapsed_ms = started.elapsed().as_millis() as u64,
             "Took up the shard from its snapshot; folding the events after it."
         );
     }

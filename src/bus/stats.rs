@@ -19,6 +19,8 @@ pub struct BusStats {
     pub outages: AtomicU64,
     /// Clock ticks the events stream acknowledged (ingest), beside the events.
     pub ticks_published: AtomicU64,
+    /// Clock ticks given up at shutdown with the bus away (seconds the evaluators' clocks skip).
+    pub ticks_unsent: AtomicU64,
     /// Events read from held shards (evaluate, export), and ticks read with them.
     pub folded: AtomicU64,
     pub ticks_folded: AtomicU64,
@@ -77,6 +79,7 @@ pub struct BusSnapshot {
     pub outages: u64,
     pub last_outage: Option<String>,
     pub ticks_published: u64,
+    pub ticks_unsent: u64,
     pub folded: u64,
     pub ticks_folded: u64,
     pub effects: EffectCounts,
@@ -193,6 +196,7 @@ impl BusStats {
                 .unwrap_or_else(|e| e.into_inner())
                 .clone(),
             ticks_published: get(&self.ticks_published),
+            ticks_unsent: get(&self.ticks_unsent),
             folded: get(&self.folded),
             ticks_folded: get(&self.ticks_folded),
             effects: EffectCounts {

@@ -141,8 +141,12 @@ fn summary_line(summary: &runner::RunSummary) -> String {
     if let Some(bus) = &summary.bus {
         line.push_str(&match bus.role {
             "ingest" => format!(
-                "; {} clock ticks published, {} effects carried out, {} refused as stale, {} left to other ingests",
+                "; {} clock ticks published{}, {} effects carried out, {} refused as stale, {} left to other ingests",
                 bus.ticks_published,
+                match bus.ticks_unsent {
+                    0 => String::new(),
+                    n => format!(" ({n} NOT, the bus away at shutdown)"),
+                },
                 bus.effects.applied,
                 bus.effects.fenced,
                 bus.effects.elsewhere

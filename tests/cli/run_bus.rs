@@ -1219,6 +1219,43 @@ fn the_bus_away_for_10_s_under_load_holds_ingest_and_loses_nothing() {
     assert_eq!(stop(&mut x), 0);
 }
 
+/// Ingest told to stop while the bus is away gives up after its grace and says what it could not
+/// publish: the events, and the clock ticks (seconds the evaluators' clocks skip).
+#[test]
+fn ingest_stopped_with_the_bus_away_counts_the_events_and_ticks_it_could_not_publish() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let nats = Nats::single(dir.path());
+    let (ingest, _export) = sim_roles(&nats, json!({}));
+    let mut i = spawn_role(&ingest, "ingest");
+    publishing(&ingest);
+    let mut nats = nats;
+    nats.nodes[0].kill();
+    wait_for_explained(
+        Duration::from_secs(30),
+        || (snapshot(&ingest)["bus"]["connected"] == false).then_some(()),
+        || "ingest never said the bus was away".into(),
+    );
+    signal(&i, "TERM");
+    let code = exit_code_within(&mut i, Duration::from_secs(30));
+    let mut summary = String::new();
+    i.stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut summary)
+        .unwrap();
+    let bus = snapshot(&ingest)["bus"].clone();
+    assert!(bus["ticks_unsent"].as_u64() > Some(0), "{bus}");
+    assert!(
+        summary.contains(&format!(
+            "clock ticks published ({} NOT, the bus away at shutdown)",
+            bus["ticks_unsent"]
+        )),
+        "{summary}"
+    );
+    assert!(summary.contains("NOT WRITTEN"), "exit {code}: {summary}");
+}
+
 #[test]
 fn a_three_node_cluster_losing_a_node_under_load_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
