@@ -183,12 +183,19 @@ impl ShardReader {
             let mut items = Vec::with_capacity(batch.len());
             let mut last_seq = cursor;
             let mut pending = 0;
+            // The sequence of the batch's last message that is not the clock's.
+            let mut last_change = 0;
             for message in &batch {
                 let info = message.info().map_err(|e| anyhow::anyhow!("{e}"))?;
                 last_seq = info.stream_sequence;
                 pending = info.pending;
                 match self.decode(&message.subject, &message.payload) {
-                    Ok(decoded) => items.extend(decoded),
+                    Ok(decoded) => {
+                        if !self.bus.names.is_tick_subject(&message.subject) {
+                            last_change = last_seq;
+                        }
+                        items.extend(decoded);
+                    }
                     Err(e) => {
                         tracing::warn!(shard, seq = last_seq, subject = %message.subject, error = %e, "A message in the events stream is not a chat event, a tick or a clip's state change it can read; skipped.");
                     }
@@ -215,6 +222,7 @@ impl ShardReader {
             self.stats
                 .clip_states_folded
                 .fetch_add(clips, Ordering::Relaxed);
+            self.stats.read_change(shard, last_change);
             self.stats.advanced(shard, last_seq, pending);
         }
     }

@@ -2,7 +2,9 @@
 //! from there instead of folding the shard from the stream's start.
 //!
 //! **Writing** ([`keep_snapshots`], on an evaluator): every `bus.snapshot_s` seconds, each held
-//! shard whose cursor moved is copied out of the store ([`crate::store::shard_state`]: its
+//! shard whose store has folded a chat event (or a clip's change) past its last snapshot (or, at
+//! least every [`CLOCK_ONLY_EVERY`], only clock ticks: cheap to fold again) is copied out of the
+//! store ([`crate::store::shard_state`]: its
 //! creators' rows and its cursor, from one read transaction) and put in the object store bucket
 //! `<prefix>_snapshots` as `shard-<n>`, described by [`SnapshotMeta`] (the stream sequence it is
 //! the fold up to, its events, the lease epoch and owner, when). Only a holder writes, and never
@@ -31,6 +33,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
+
+/// How often a shard whose stream brought only clock ticks since its last snapshot gets a new one:
+/// the ticks after a snapshot are folded again by a new owner, cheaply, but the stream keeps them
+/// only `keep_hours`.
+pub const CLOCK_ONLY_EVERY: Duration = Duration::from_secs(3600);
 
 /// What a snapshot's description says (JSON).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,8 +102,8 @@ pub async fn keep_snapshots(keeper: Keeper) {
     if every.is_zero() {
         return;
     }
-    // The sequence of the last snapshot written (or seen further along) per shard.
-    let mut written: HashMap<u32, u64> = HashMap::new();
+    // Per shard, the last snapshot written (or seen as far along).
+    let mut written: HashMap<u32, Written> = HashMap::new();
     loop {
         tokio::select! {
             () = keeper.shutdown.cancelled() => return,
@@ -126,6 +133,22 @@ pub async fn keep_snapshots(keeper: Keeper) {
     }
 }
 
+/// The last snapshot of a shard this keeper wrote or found.
+#[derive(Debug, Clone, Copy)]
+struct Written {
+    seq: u64,
+    at: tokio::time::Instant,
+}
+
+impl Written {
+    /// Whether a shard whose store is at `cursor`, its last change (not a tick) read at
+    /// `last_change`, needs a new snapshot: the store moved, and a change past this snapshot was
+    /// read (folded in now, or by the next look), or only ticks came and this one is old.
+    fn stale(&self, cursor: u64, last_change: u64) -> bool {
+        cursor > self.seq && (last_change > self.seq || self.at.elapsed() >= CLOCK_ONLY_EVERY)
+    }
+}
+
 impl Keeper {
     /// Writes `shard`'s snapshot if its cursor moved since the last; `None` when there was nothing
     /// new or the shard is no longer held.
@@ -133,7 +156,7 @@ impl Keeper {
         &self,
         shard: u32,
         epoch: u64,
-        written: &mut HashMap<u32, u64>,
+        written: &mut HashMap<u32, Written>,
     ) -> anyhow::Result<Option<SnapshotMeta>> {
         let stream = self.bus.names.events_stream();
         let cursor = {
@@ -142,7 +165,25 @@ impl Keeper {
                 .read(move |r| r.bus_cursor(&stream, shard))
                 .await??
         };
-        if cursor == 0 || written.get(&shard).is_some_and(|&seq| seq >= cursor) {
+        let last_change = self.stats.last_change(shard);
+        if cursor == 0
+            || written
+                .get(&shard)
+                .is_some_and(|w| !w.stale(cursor, last_change))
+        {
+            return Ok(None);
+        }
+        let mark = |seq| Written {
+            seq,
+            at: tokio::time::Instant::now(),
+        };
+        // A snapshot this far along is there already (the one this owner loaded, or a later
+        // owner's): no copy is made.
+        let store = bucket(&self.bus).await?;
+        if let Some(existing) = latest(&store, shard).await?
+            && existing.seq >= cursor
+        {
+            written.insert(shard, mark(existing.seq));
             return Ok(None);
         }
         let path = self.dir.join(format!("{}.sqlite3", object_name(shard)));
@@ -156,17 +197,18 @@ impl Keeper {
             })
             .await??
         };
-        let result = self.put(shard, epoch, size, &path).await;
+        let result = self.put(&store, shard, epoch, size, &path).await;
         remove_store_file(&path).await;
         let meta = result?;
-        if let Some(meta) = &meta {
-            written.insert(shard, meta.seq);
-        }
+        // Not copied again until the cursor moves past it (whether this one went out or one at
+        // least as far along was there).
+        written.insert(shard, mark(size.seq));
         Ok(meta)
     }
 
     async fn put(
         &self,
+        store: &ObjectStore,
         shard: u32,
         epoch: u64,
         size: crate::store::shard_state::SnapshotSize,
@@ -176,8 +218,7 @@ impl Keeper {
         if self.held.epoch(shard) != Some(epoch) {
             return Ok(None);
         }
-        let store = bucket(&self.bus).await?;
-        if let Some(existing) = latest(&store, shard).await?
+        if let Some(existing) = latest(store, shard).await?
             && existing.seq >= size.seq
         {
             return Ok(None);
@@ -332,5 +373,30 @@ async fn load(
         Ok(Ok(imported)) => Ok(Some(imported)),
         Ok(Err(e)) => Err(anyhow::anyhow!("importing the snapshot: {e}")),
         Err(_) => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shard_is_copied_again_for_a_change_past_its_snapshot_and_for_ticks_only_once_an_hour() {
+        let now = tokio::time::Instant::now();
+        let fresh = Written { seq: 100, at: now };
+        // Nothing folded since: no copy.
+        assert!(!fresh.stale(100, 90));
+        // Only ticks since (the last chat change is inside the snapshot): no copy yet.
+        assert!(!fresh.stale(130, 90));
+        // A chat change past the snapshot, folded in or about to be: a copy of what is folded.
+        assert!(fresh.stale(130, 120));
+        assert!(fresh.stale(101, 150));
+        // Only ticks, and the snapshot is an hour old: a copy, so ticks are not kept for long.
+        let old = Written {
+            seq: 100,
+            at: now.checked_sub(CLOCK_ONLY_EVERY).unwrap(),
+        };
+        assert!(old.stale(130, 90));
+        assert!(!old.stale(100, 90));
     }
 }

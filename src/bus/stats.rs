@@ -49,6 +49,9 @@ pub struct BusStats {
     pub leases_lost: AtomicU64,
     pub leases_released: AtomicU64,
     shards: Mutex<BTreeMap<u32, ShardView>>,
+    /// Per shard, the stream sequence of the last message read that was not a clock tick (a chat
+    /// event, a clip's change): what tells the snapshot keeper the shard moved, not only its clock.
+    last_change: Mutex<BTreeMap<u32, u64>>,
     last_outage: Mutex<Option<String>>,
 }
 
@@ -156,6 +159,23 @@ impl BusStats {
 
     pub fn drop_shard(&self, shard: u32) {
         self.shards_mut().remove(&shard);
+    }
+
+    /// A message of `shard` other than a tick was read at stream sequence `seq` (0: none).
+    pub fn read_change(&self, shard: u32, seq: u64) {
+        let mut last = self.last_change.lock().unwrap_or_else(|e| e.into_inner());
+        let at = last.entry(shard).or_default();
+        *at = (*at).max(seq);
+    }
+
+    /// The stream sequence of the last message of `shard` other than a tick this process read.
+    pub fn last_change(&self, shard: u32) -> u64 {
+        self.last_change
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&shard)
+            .copied()
+            .unwrap_or_default()
     }
 
     pub fn advanced(&self, shard: u32, applied_seq: u64, pending: u64) {

@@ -262,12 +262,17 @@ impl Store {
         tx.execute_batch(&format!("PRAGMA user_version = {}", schema::SCHEMA_VERSION))
             .map_err(sqlite)?;
         tx.commit().map_err(sqlite)?;
-        tracing::info!(
-            path = %path.display(),
-            from = current,
-            to = schema::SCHEMA_VERSION,
-            "Store migrated."
-        );
+        if current == 0 {
+            // A new store (a first run, a shard snapshot on its way out) is no news.
+            tracing::debug!(path = %path.display(), schema = schema::SCHEMA_VERSION, "Store created.");
+        } else {
+            tracing::info!(
+                path = %path.display(),
+                from = current,
+                to = schema::SCHEMA_VERSION,
+                "Store migrated."
+            );
+        }
         Ok(())
     }
 

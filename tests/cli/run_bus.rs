@@ -569,8 +569,9 @@ async fn a_new_owner_takes_up_a_shard_from_its_snapshot_and_folds_only_what_foll
     twitch
         .wait_for_commands("PRIVMSG", 10, Duration::from_secs(20))
         .await;
-    // A snapshot holding the 10 pings: one taken after the stream held them.
-    let pinged_to = bus_status(ingest)["last_seq"].as_u64().unwrap();
+    // A snapshot holding the 10 pings: up to the last chat message of the demo's shard (the
+    // stream's later messages are clock ticks, which do not call for a new snapshot).
+    let pinged_to = last_seq_of(&nats.urls(), &format!("ss.ev.{shard}.twitch.demo")).await;
     let snapshot_seq = wait_for_explained(
         Duration::from_secs(30),
         || {
@@ -981,6 +982,20 @@ async fn ping_and_announce(
 }
 
 /// Publishes an effect as a stale evaluator would: `epoch` older than the shard's lease.
+/// The stream sequence of the last message on `subject` in the events stream.
+async fn last_seq_of(urls: &str, subject: &str) -> u64 {
+    let client = async_nats::connect(urls.split(',').next().unwrap())
+        .await
+        .unwrap();
+    let js = async_nats::jetstream::new(client);
+    let stream = js.get_stream("SS_EVENTS").await.unwrap();
+    stream
+        .get_last_raw_message_by_subject(subject)
+        .await
+        .unwrap()
+        .sequence
+}
+
 async fn publish_stale_effect(urls: &str, shard: u32, epoch: u64, text: &str) {
     let client = async_nats::connect(urls.split(',').next().unwrap())
         .await
