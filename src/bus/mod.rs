@@ -7,8 +7,13 @@
 //!   It also carries out the effects the evaluators publish, behind the
 //!   fence ([`effects`]): an effect from an older lease epoch than the shard's is refused.
 //! - **evaluate** holds shard leases ([`lease`]) and folds each held shard's events through the
-//!   same Core as the embedded run ([`shards`]), its platform commands published as effects.
+//!   same Core as the embedded run ([`shards`]), its platform commands and clip requests published
+//!   as effects. It writes each held shard's state to the bus now and then, and starts a shard its
+//!   store never folded from the latest such snapshot ([`snapshots`]).
 //! - **export** folds every shard into its own store and writes the one catalogue, sending nothing.
+//!
+//! Clips are made where the capture runs, at ingest, and followed by the other roles through the
+//! events stream ([`clips`]).
 //!
 //! [`init`] creates and verifies what the server holds. Without `bus`, none of this runs.
 
