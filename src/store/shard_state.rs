@@ -212,10 +212,13 @@ pub fn import_snapshot(
     in_shard: impl Fn(&str) -> bool + Send + 'static,
 ) -> rusqlite::Result<Imported> {
     register_shard_filter(conn, in_shard)?;
+    // The id maps hold a row per chat event of the shard: on disk, not in the process's memory.
+    conn.execute_batch("PRAGMA temp_store = FILE;")?;
     conn.execute("ATTACH DATABASE ?1 AS snap", [snapshot.to_string_lossy()])?;
     let result = import_attached(conn, stream, shard, at_ms);
     let detached = conn.execute_batch(
-        "DROP TABLE IF EXISTS temp.chat_map; DROP TABLE IF EXISTS temp.outbox_map; DETACH DATABASE snap;",
+        "DROP TABLE IF EXISTS temp.chat_map; DROP TABLE IF EXISTS temp.outbox_map; DETACH DATABASE snap;
+         PRAGMA temp_store = MEMORY;",
     );
     let imported = result?;
     detached?;
