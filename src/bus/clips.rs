@@ -17,7 +17,6 @@ use super::stats::{BusStats, bump};
 use crate::event::Platform;
 use crate::store::bus_cursors::BusCursor;
 use crate::store::{ClipState, ClipStateChange, NewClip, Readers, StoreWriter, WriteOp};
-use async_nats::jetstream;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
@@ -173,26 +172,19 @@ async fn publish_new(
             .names
             .clip_subject(shard_of(&update.creator, bus.settings.shards));
         let payload = bytes::Bytes::from(serde_json::to_vec(&update)?);
-        loop {
-            let publish = jetstream::message::PublishMessage::build()
-                .message_id(update.message_id())
-                .payload(payload.clone());
-            let acked = match bus.js.send_publish(subject.clone(), publish).await {
-                Ok(ack) => ack.await.map_err(|e| e.to_string()),
-                Err(e) => Err(e.to_string()),
-            };
-            match acked {
-                Ok(_) => {
-                    bump(&stats.clip_states_published);
-                    break;
-                }
-                Err(e) if shutdown.is_cancelled() => anyhow::bail!("shutting down: {e}"),
-                Err(_) => {
-                    bump(&stats.publish_retries);
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-            }
+        let acked = bus
+            .publish_until_acked(
+                &subject,
+                &update.message_id(),
+                payload,
+                &stats.publish_retries,
+                || shutdown.is_cancelled(),
+            )
+            .await;
+        if acked.is_none() {
+            anyhow::bail!("shutting down with the bus away");
         }
+        bump(&stats.clip_states_published);
     }
     writer
         .send(WriteOp::BusCursor(Box::new(BusCursor {

@@ -167,33 +167,24 @@ async fn publish_one(
         return;
     };
     let subject = bus.names.effect_subject(effect.shard);
-    loop {
-        let publish = jetstream::message::PublishMessage::build()
-            .message_id(effect.id.as_str())
-            .payload(payload.clone());
-        let acked = match bus.js.send_publish(subject.clone(), publish).await {
-            Ok(ack) => ack.await.map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        };
-        match acked {
-            Ok(ack) => {
-                bump(&stats.effects_published);
-                if ack.duplicate {
-                    // A new owner's catch-up repeating what the old owner published.
-                    bump(&stats.effects_already_published);
-                }
-                return;
-            }
-            Err(e) => {
-                bump(&stats.publish_retries);
-                tracing::debug!(error = %e, "Publishing an effect failed; retrying.");
-                if shutdown.is_cancelled() || held.epoch(effect.shard).is_none() {
-                    bump(&stats.effects_not_owner);
-                    return;
-                }
-                tokio::time::sleep(Duration::from_millis(200)).await;
+    let acked = bus
+        .publish_until_acked(
+            &subject,
+            &effect.id,
+            payload,
+            &stats.publish_retries,
+            || shutdown.is_cancelled() || held.epoch(effect.shard).is_none(),
+        )
+        .await;
+    match acked {
+        Some(ack) => {
+            bump(&stats.effects_published);
+            if ack.duplicate {
+                // A new owner's catch-up repeating what the old owner published.
+                bump(&stats.effects_already_published);
             }
         }
+        None => bump(&stats.effects_not_owner),
     }
 }
 

@@ -130,6 +130,39 @@ impl Bus {
     }
 
     /// The server URLs without any user or password, for logs and status.
+    /// Publishes one message with `Nats-Msg-Id` = `id` to the events or effects stream and waits
+    /// for the server's acknowledgement, trying again (same id, so stored once) every 200 ms while
+    /// it fails, each failure counted in `retries`, until `give_up` says to stop: then `None`.
+    pub async fn publish_until_acked(
+        &self,
+        subject: &str,
+        id: &str,
+        payload: bytes::Bytes,
+        retries: &std::sync::atomic::AtomicU64,
+        give_up: impl Fn() -> bool,
+    ) -> Option<jetstream::publish::PublishAck> {
+        loop {
+            let publish = jetstream::message::PublishMessage::build()
+                .message_id(id)
+                .payload(payload.clone());
+            let acked = match self.js.send_publish(subject.to_owned(), publish).await {
+                Ok(ack) => ack.await.map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            match acked {
+                Ok(ack) => return Some(ack),
+                Err(e) => {
+                    stats::bump(retries);
+                    tracing::debug!(subject, error = %e, "Publishing to the bus failed; retrying.");
+                    if give_up() {
+                        return None;
+                    }
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        }
+    }
+
     pub fn shown_url(&self) -> String {
         redact_urls(&self.settings.url)
     }
