@@ -45,6 +45,7 @@ pub mod schema;
 pub mod shard_state;
 mod static_insert;
 pub mod ticks;
+mod wal;
 pub mod writer;
 
 use std::path::{Path, PathBuf};

@@ -37,6 +37,11 @@ impl std::fmt::Debug for StoreReader {
     }
 }
 
+/// A reader's page cache: 1 MiB, not SQLite's 2 MiB. Readers (exports, status, the control API)
+/// read aggregates and the recent end of the chat log, and a run keeps several of them open; pages
+/// they miss come from the operating system's file cache.
+const READER_PRAGMAS: &str = "PRAGMA cache_size = -1024;";
+
 impl StoreReader {
     /// Opens the existing store at `path` for reading: nothing is created, migrated or written.
     pub fn open(path: &Path) -> Result<StoreReader, StoreError> {
@@ -50,6 +55,7 @@ impl StoreReader {
         let conn = Connection::open_with_flags(path, flags).map_err(sqlite)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(sqlite)?;
         require_current(path, user_version(&conn, path)?)?;
+        conn.execute_batch(READER_PRAGMAS).map_err(sqlite)?;
         Ok(StoreReader {
             conn,
             path: path.to_path_buf(),

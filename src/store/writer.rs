@@ -39,6 +39,7 @@ use super::outbox::{self, NewOutbox, OutboxResult};
 use super::rows::ms;
 use super::runs::{self, RunMark};
 use super::static_insert::StaticInsert;
+use super::wal::{Checkpointer, WAL_LIMITS, WalWatch};
 use super::{actions, audit, community, giveaways, moderation, people, quotas, ticks};
 use crate::actions::Action;
 use crate::backoff::Backoff;
@@ -64,8 +65,9 @@ pub const CLOSE_GRACE: Duration = Duration::from_secs(10);
 
 /// Settings of the writer's own connection: an 8 MiB page cache holds the hot B-tree pages (inserts
 /// append at the right edge of the chat log and its time index, so a larger cache only grew the
-/// process), and a larger WAL between checkpoints writes each hot page back once per checkpoint.
-const WRITER_PRAGMAS: &str = "PRAGMA cache_size = -8192; PRAGMA wal_autocheckpoint = 16384;";
+/// process). Checkpoints are not SQLite's automatic ones, run inside a commit, but
+/// [`super::wal`]'s, on a thread of their own.
+const WRITER_PRAGMAS: &str = "PRAGMA cache_size = -4096;";
 
 /// One change to the store.
 #[derive(Debug)]
@@ -425,11 +427,13 @@ impl StoreWriter {
     pub fn spawn(path: &Path, capacity: usize) -> Result<StoreWriter, StoreError> {
         // Takes the writer lock (held by the thread's store until everything is committed) and
         // migrates: the writer is the only one that does.
-        let store = Store::open_as_writer(path)?;
+        let mut store = Store::open_as_writer(path)?;
         store
             .conn()
             .execute_batch(WRITER_PRAGMAS)
             .map_err(|e| store.err(e))?;
+        let watch = WalWatch::install(store.conn_mut()).map_err(|e| store.err(e))?;
+        let checkpointer = Checkpointer::start(path, watch, WAL_LIMITS);
         let (tx, rx) = mpsc::channel(capacity.max(1));
         let bytes = Arc::new(Semaphore::new(QUEUE_BYTES));
         let shared = Arc::new(Shared::default());
@@ -437,7 +441,7 @@ impl StoreWriter {
         let thread_bytes = Arc::clone(&bytes);
         let thread = std::thread::Builder::new()
             .name("ss-store-writer".into())
-            .spawn(move || run(store, rx, &thread_bytes, &thread_shared))
+            .spawn(move || run(store, checkpointer, rx, &thread_bytes, &thread_shared))
             .map_err(|source| StoreError::Io {
                 path: path.to_path_buf(),
                 source,
@@ -573,7 +577,13 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
 }
 
 /// The writer thread's loop.
-fn run(mut store: Store, mut rx: mpsc::Receiver<Msg>, bytes: &Semaphore, shared: &Shared) {
+fn run(
+    mut store: Store,
+    mut checkpointer: Checkpointer,
+    mut rx: mpsc::Receiver<Msg>,
+    bytes: &Semaphore,
+    shared: &Shared,
+) {
     let mut batch: Vec<WriteOp> = Vec::new();
     let mut closing = false;
     loop {
@@ -617,8 +627,10 @@ fn run(mut store: Store, mut rx: mpsc::Receiver<Msg>, bytes: &Semaphore, shared:
             abandon(&mut batch, &mut rx, shared);
             return;
         }
+        checkpointer.after_commit(store.conn());
     }
     bytes.close();
+    checkpointer.stop();
     checkpoint(&store);
 }
 

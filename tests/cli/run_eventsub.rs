@@ -96,9 +96,25 @@ async fn auth(t: &Test, args: &[&str]) -> (i32, String, String) {
 }
 
 /// A running `ss -vv run`, its stderr read as it comes (a full pipe would hold the log back).
+/// Dropped while the test panics, it kills the process and prints its log, so a failed wait leaves
+/// no `ss` behind to load the tests after it, and says what the run was doing.
 pub(crate) struct Running {
-    child: std::process::Child,
-    stderr: std::thread::JoinHandle<String>,
+    child: Option<crate::harness::Spawned>,
+    log: std::sync::Arc<std::sync::Mutex<String>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            drop(self.child.take());
+            if let Some(reader) = self.reader.take() {
+                let _ = reader.join();
+            }
+            let log = self.log.lock().unwrap_or_else(|e| e.into_inner());
+            eprintln!("--- log of the `ss run` of the failed test ---\n{log}");
+        }
+    }
 }
 
 pub(crate) fn spawn_run(t: &Test) -> Running {
@@ -114,22 +130,35 @@ pub(crate) fn spawn_run_with(t: &Test, env: &[(&str, &str)]) -> Running {
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped());
     let mut child = cmd.spawn().unwrap();
-    let mut pipe = child.stderr.take().unwrap();
-    let stderr = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = std::io::Read::read_to_string(&mut pipe, &mut text);
-        text
+    let pipe = child.stderr.take().unwrap();
+    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let sink = std::sync::Arc::clone(&log);
+    let reader = std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(pipe)) {
+            let Ok(line) = line else { break };
+            let mut log = sink.lock().unwrap_or_else(|e| e.into_inner());
+            log.push_str(&line);
+            log.push('\n');
+        }
     });
-    Running { child, stderr }
+    Running {
+        child: Some(child.into()),
+        log,
+        reader: Some(reader),
+    }
 }
 
 /// Stops `run` with SIGTERM; its exit code and stderr.
-pub(crate) async fn stop(run: Running) -> (i32, String) {
-    let Running { mut child, stderr } = run;
+pub(crate) async fn stop(mut run: Running) -> (i32, String) {
+    let mut child = run.child.take().expect("a running ss").into_inner();
+    let reader = run.reader.take().expect("its log reader");
+    let log = std::sync::Arc::clone(&run.log);
     signal(&child, "TERM");
     tokio::task::spawn_blocking(move || {
         let code = exit_code_within(&mut child, Duration::from_secs(30));
-        (code, stderr.join().unwrap())
+        reader.join().unwrap();
+        let text = std::mem::take(&mut *log.lock().unwrap());
+        (code, text)
     })
     .await
     .unwrap()
