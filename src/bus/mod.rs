@@ -129,7 +129,6 @@ impl Bus {
         })
     }
 
-    /// The server URLs without any user or password, for logs and status.
     /// Publishes one message with `Nats-Msg-Id` = `id` to the events or effects stream and waits
     /// for the server's acknowledgement, trying again (same id, so stored once) every 200 ms while
     /// it fails, each failure counted in `retries`, until `give_up` says to stop: then `None`.
@@ -163,6 +162,7 @@ impl Bus {
         }
     }
 
+    /// The server URLs without any user or password, for logs and status.
     pub fn shown_url(&self) -> String {
         redact_urls(&self.settings.url)
     }

@@ -981,7 +981,6 @@ async fn ping_and_announce(
     .await;
 }
 
-/// Publishes an effect as a stale evaluator would: `epoch` older than the shard's lease.
 /// The stream sequence of the last message on `subject` in the events stream.
 async fn last_seq_of(urls: &str, subject: &str) -> u64 {
     let client = async_nats::connect(urls.split(',').next().unwrap())
@@ -996,6 +995,7 @@ async fn last_seq_of(urls: &str, subject: &str) -> u64 {
         .sequence
 }
 
+/// Publishes an effect as a stale evaluator would: `epoch` older than the shard's lease.
 async fn publish_stale_effect(urls: &str, shard: u32, epoch: u64, text: &str) {
     let client = async_nats::connect(urls.split(',').next().unwrap())
         .await
