@@ -16,13 +16,15 @@ use super::open::StoreReader;
 use super::outbox::{self, NewOutbox};
 use super::people::{self, LinkHow};
 use super::rows::{self, count, ms, platform};
+use super::running_counts::RunningCounts;
 use super::{giveaways, points, quotes};
 use crate::actions::{Action, ActionKind};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
 use serde::Serialize;
 
-/// Applies `action`'s store effect, queues its notifications (`outbox`), then records it.
+/// Applies `action`'s store effect, queues its notifications (`outbox`), then records it and
+/// counts it for its trigger (`fires`, folded into `trigger_fires` at commit).
 ///
 /// Refusals come before anything is written (the writer runs actions without a savepoint, as they are
 /// the hot path): the payload and the notifications are checked first, each domain effect refuses
@@ -33,6 +35,7 @@ pub(super) fn apply(
     action: &Action,
     outbox: &[NewOutbox],
     tally: &mut BatchTally,
+    fires: &mut RunningCounts,
 ) -> Result<(), ApplyError> {
     let payload = serde_json::to_string(&action.kind).map_err(|e| {
         ApplyError::Rejected(format!(
@@ -131,6 +134,7 @@ pub(super) fn apply(
         ms(&action.at),
         action.message_id
     ])?;
+    fires.count(&action.creator, &action.trigger_id, ms(&action.at));
     Ok(())
 }
 
@@ -243,4 +247,76 @@ fn read_action(r: &rusqlite::Row<'_>) -> rusqlite::Result<Action> {
         message_id: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
         thread: false,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Platform;
+    use crate::store::{StoreWriter, WriteOp};
+
+    fn reply(trigger: &str, at_ms: i64) -> WriteOp {
+        WriteOp::action(Action {
+            trigger_id: trigger.into(),
+            creator: "demo".into(),
+            platform: Platform::named("twitch"),
+            message_id: format!("m-{at_ms}"),
+            at: DateTime::from_timestamp_millis(at_ms).unwrap(),
+            kind: ActionKind::Reply {
+                channel: "demo".into(),
+                text: "pong".into(),
+            },
+            thread: true,
+        })
+    }
+
+    /// A store at 17 (the last released schema) with actions in it migrates: the SQLite trigger
+    /// that counted fires and the unused `actions_by_trigger` index are gone, the actions and their
+    /// counts per trigger are kept, and the writer counts new actions in the same table.
+    #[test]
+    fn a_store_at_17_keeps_its_actions_and_counts_and_the_writer_counts_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        crate::store::schema::store_at_version(&path, 17);
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "INSERT INTO actions (creator, platform, trigger_id, action_type, payload, at_ms, message_id)
+                 VALUES ('demo', 'twitch', 'ping', 'reply', '{\"type\":\"reply\",\"channel\":\"demo\",\"text\":\"pong\"}', 1000, 'm-1000'),
+                        ('demo', 'twitch', 'ping', 'reply', '{\"type\":\"reply\",\"channel\":\"demo\",\"text\":\"pong\"}', 2000, 'm-2000')",
+            )
+            .unwrap();
+        }
+        let writer = StoreWriter::spawn(&path, 16).unwrap();
+        writer.blocking_send(reply("ping", 3000)).unwrap();
+        writer.blocking_send(reply("hello", 4000)).unwrap();
+        writer.close().unwrap();
+
+        let reader = StoreReader::open(&path).unwrap();
+        let on_actions: Vec<String> = reader
+            .rows(
+                "SELECT type || ' ' || name FROM sqlite_master
+                 WHERE type IN ('index', 'trigger') AND tbl_name = 'actions'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(on_actions, Vec::<String>::new());
+        let recorded = reader.recorded_actions().unwrap();
+        let triggers: Vec<&str> = recorded.iter().map(|a| a.trigger_id.as_str()).collect();
+        assert_eq!(triggers, ["ping", "ping", "ping", "hello"]);
+        let fires: Vec<(String, u64, i64)> = reader
+            .trigger_fires()
+            .unwrap()
+            .into_iter()
+            .map(|f| (f.trigger_id, f.fired, f.last_fired_at.timestamp_millis()))
+            .collect();
+        assert_eq!(
+            fires,
+            [
+                ("hello".to_string(), 1, 4000),
+                ("ping".to_string(), 3, 3000)
+            ]
+        );
+    }
 }

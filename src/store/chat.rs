@@ -4,16 +4,18 @@
 //! which is the order `ss replay` evaluates them in. A re-delivery of a recorded message is ignored by
 //! the unique key (time, platform, message id) and counted as a duplicate (see ARCHITECTURE.md for how
 //! this key agrees with the pipeline's (platform, message id) dedupe). `chat_totals` keeps events per
-//! (creator, platform) so exports never count the large table.
+//! (creator, platform) so exports never count the large table; the writer folds each batch's counts
+//! into it at commit ([`super::running_counts`]).
 
 use super::apply::{ApplyError, BatchTally};
 use super::error::StoreError;
 use super::open::StoreReader;
 use super::rows::{self, count, limit, platform, text};
+use super::running_counts::RunningCounts;
 use super::static_insert::{Arg, StaticInsert};
 use crate::event::{Author, ChatEvent, EventKind, Extras, Platform, Roles};
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, params};
+use rusqlite::params;
 use serde::Serialize;
 
 /// The hot statement, prepared once per batch rather than looked up per event, and run with its
@@ -37,7 +39,7 @@ pub(super) fn insert(
     stmt: &mut StaticInsert<'_>,
     event: &ChatEvent,
     tally: &mut BatchTally,
-    totals: &mut ChatTotals,
+    totals: &mut RunningCounts,
 ) -> Result<(), ApplyError> {
     let emotes = if event.emotes.is_empty() {
         None
@@ -78,45 +80,15 @@ pub(super) fn insert(
     ])?;
     if inserted == 1 {
         tally.events_recorded += 1;
-        totals.count(&event.creator, event.platform, event.timestamp_ms());
+        totals.count(
+            &event.creator,
+            event.platform.as_str(),
+            event.timestamp_ms(),
+        );
     } else {
         tally.events_duplicate += 1;
     }
     Ok(())
-}
-
-/// New chat events per (creator, platform) in the current batch, folded into `chat_totals` at commit.
-/// A batch touches a handful of (creator, platform) pairs, so a short list beats hashing each event.
-#[derive(Default)]
-pub(super) struct ChatTotals(Vec<(String, Platform, i64, i64)>);
-
-impl ChatTotals {
-    fn count(&mut self, creator: &str, platform: Platform, ts_ms: i64) {
-        match self
-            .0
-            .iter_mut()
-            .find(|(c, p, ..)| *p == platform && c == creator)
-        {
-            Some((_, _, events, last)) => {
-                *events += 1;
-                *last = (*last).max(ts_ms);
-            }
-            None => self.0.push((creator.to_string(), platform, 1, ts_ms)),
-        }
-    }
-
-    pub(super) fn write(&mut self, conn: &Connection) -> rusqlite::Result<()> {
-        let mut stmt = conn.prepare_cached(
-            "INSERT INTO chat_totals (creator, platform, events, last_event_ms) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (creator, platform) DO UPDATE SET
-               events = events + excluded.events,
-               last_event_ms = max(last_event_ms, excluded.last_event_ms)",
-        )?;
-        for (creator, platform, events, last) in self.0.drain(..) {
-            stmt.execute(params![creator, platform.as_str(), events, last])?;
-        }
-        Ok(())
-    }
 }
 
 /// Roles as a bit set: 1 broadcaster, 2 moderator, 4 vip, 8 subscriber.

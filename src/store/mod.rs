@@ -40,6 +40,7 @@ pub mod quotas;
 pub mod quotes;
 pub mod readers;
 mod rows;
+mod running_counts;
 pub mod runs;
 pub mod schema;
 pub mod shard_state;

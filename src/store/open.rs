@@ -589,7 +589,7 @@ mod tests {
     }
 
     #[test]
-    fn upgrading_from_14_counts_the_fires_of_every_recorded_action_and_keeps_counting() {
+    fn upgrading_from_14_counts_the_fires_of_every_recorded_action() {
         let dir = tempfile::tempdir().unwrap();
         let path = db_path(dir.path());
         at_version(&path, 14);
@@ -627,24 +627,7 @@ mod tests {
                 row("b", "hi", 1, 5)
             ]
         );
-        // Recorded from now on: counted by the store as each action is inserted.
-        store
-            .conn()
-            .execute(insert, rusqlite::params!["b", "hi", 3])
-            .unwrap();
-        store
-            .conn()
-            .execute(insert, rusqlite::params!["c", "new", 7])
-            .unwrap();
-        assert_eq!(
-            fires(&store),
-            vec![
-                row("a", "bye", 1, 20),
-                row("a", "hi", 2, 30),
-                row("b", "hi", 2, 5),
-                row("c", "new", 1, 7)
-            ]
-        );
+        // Counting from then on is the writer's (`store::actions`' tests).
     }
 
     #[test]

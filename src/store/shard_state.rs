@@ -4,7 +4,8 @@
 //! A shard's rows are those of its creators, in every table with a `creator` column
 //! ([`BY_CREATOR`]), with the rows that belong to them ([`DEPENDENT`]: a clip's job and history,
 //! an outbox row's deliveries, a moderation decision's outcomes). The aggregates SQLite keeps by
-//! trigger ([`AGGREGATES`]) are not copied: inserting the rows rebuilds them. The rest is the
+//! trigger ([`AGGREGATES`]: a poll's votes) are not copied: inserting the rows rebuilds them; those
+//! the writer keeps (`chat_totals`, `trigger_fires`) are rows of their creators and copied. The rest is the
 //! process's own ([`LOCAL`]): quotas, the audit log, run marks, webhook ids, sources' checkpoints.
 //!
 //! **Out** ([`write_snapshot`]): a new store file at this binary's schema, filled from the live
@@ -32,6 +33,7 @@ pub const BY_CREATOR: &[&str] = &[
     "chat_events",
     "chat_totals",
     "actions",
+    "trigger_fires",
     "clips",
     "polls",
     "poll_votes",
@@ -74,7 +76,7 @@ pub const DEPENDENT: &[(&str, &str)] = &[
 ];
 
 /// Kept by SQLite triggers from the rows of [`BY_CREATOR`].
-pub const AGGREGATES: &[&str] = &["trigger_fires", "poll_option_votes", "poll_totals"];
+pub const AGGREGATES: &[&str] = &["poll_option_votes", "poll_totals"];
 
 /// The process's own tables, never copied.
 pub const LOCAL: &[&str] = &[
@@ -88,7 +90,7 @@ pub const LOCAL: &[&str] = &[
 ];
 
 /// A large table and a small one that has a row for every creator it has rows of (kept in the same
-/// transactions: the chat totals by the writer, the trigger counts by SQLite).
+/// transactions: the chat totals and the trigger counts by the writer).
 const COMPANIONS: &[(&str, &str)] = &[("chat_events", "chat_totals"), ("actions", "trigger_fires")];
 
 /// Columns that hold a place in the chat log (a chat event id).

@@ -30,13 +30,14 @@
 
 use super::apply::{ApplyError, BatchTally};
 use super::audit::ControlCall;
-use super::chat::{self, ChatTotals, INSERT_CHAT};
+use super::chat::{self, INSERT_CHAT};
 use super::checkpoints::{self, Checkpoint};
 use super::clips::{self, ClipStateChange, NewClip};
 use super::error::StoreError;
 use super::open::Store;
 use super::outbox::{self, NewOutbox, OutboxResult};
 use super::rows::ms;
+use super::running_counts::BatchCounts;
 use super::runs::{self, RunMark};
 use super::static_insert::StaticInsert;
 use super::wal::{Checkpointer, WAL_LIMITS, WalWatch};
@@ -731,14 +732,14 @@ fn attempt(store: &mut Store, batch: &[WriteOp]) -> Result<BatchTally, rusqlite:
     let conn = store.conn_mut();
     let tx = conn.transaction()?;
     let mut tally = BatchTally::default();
-    let mut totals = ChatTotals::default();
+    let mut counts = BatchCounts::default();
     {
         let mut insert_chat = StaticInsert::prepare(&tx, INSERT_CHAT)?;
         for op in batch {
-            apply_guarded(&tx, &mut insert_chat, op, &mut tally, &mut totals)?;
+            apply_guarded(&tx, &mut insert_chat, op, &mut tally, &mut counts)?;
         }
     }
-    totals.write(&tx)?;
+    counts.write(&tx)?;
     tx.commit()?;
     Ok(tally)
 }
@@ -754,7 +755,7 @@ fn apply_guarded(
     insert_chat: &mut StaticInsert<'_>,
     op: &WriteOp,
     tally: &mut BatchTally,
-    totals: &mut ChatTotals,
+    counts: &mut BatchCounts,
 ) -> Result<(), rusqlite::Error> {
     let savepoint = !matches!(
         op,
@@ -767,7 +768,7 @@ fn apply_guarded(
     if savepoint {
         conn.prepare_cached("SAVEPOINT op")?.execute([])?;
     }
-    match apply(conn, insert_chat, op, tally, totals) {
+    match apply(conn, insert_chat, op, tally, counts) {
         Ok(counted) => {
             if savepoint {
                 conn.prepare_cached("RELEASE op")?.execute([])?;
@@ -794,11 +795,15 @@ fn apply(
     insert_chat: &mut StaticInsert<'_>,
     op: &WriteOp,
     tally: &mut BatchTally,
-    totals: &mut ChatTotals,
+    counts: &mut BatchCounts,
 ) -> Result<u64, ApplyError> {
     match op {
-        WriteOp::ChatEvent(event) => chat::insert(insert_chat, event, tally, totals)?,
-        WriteOp::Action { action, outbox } => actions::apply(conn, action, outbox, tally)?,
+        WriteOp::ChatEvent(event) => {
+            chat::insert(insert_chat, event, tally, &mut counts.chat_totals)?;
+        }
+        WriteOp::Action { action, outbox } => {
+            actions::apply(conn, action, outbox, tally, &mut counts.trigger_fires)?;
+        }
         WriteOp::Clip(clip) => {
             clips::insert(conn, clip)?;
         }
@@ -841,7 +846,7 @@ fn apply(
         WriteOp::Atomic(ops) => {
             // The group shares the batch's transaction; each of its ops is guarded (and counted) alone.
             for op in ops {
-                apply_guarded(conn, insert_chat, op, tally, totals).map_err(ApplyError::Storage)?;
+                apply_guarded(conn, insert_chat, op, tally, counts).map_err(ApplyError::Storage)?;
             }
             return Ok(0);
         }
