@@ -16,7 +16,7 @@ use super::open::StoreReader;
 use super::outbox::{self, NewOutbox};
 use super::people::{self, LinkHow};
 use super::rows::{self, count, ms, platform};
-use super::running_counts::RunningCounts;
+use super::running_counts::BatchCounts;
 use super::{giveaways, points, quotes};
 use crate::actions::{Action, ActionKind};
 use chrono::{DateTime, Utc};
@@ -24,7 +24,7 @@ use rusqlite::{Connection, params};
 use serde::Serialize;
 
 /// Applies `action`'s store effect, queues its notifications (`outbox`), then records it and
-/// counts it for its trigger (`fires`, folded into `trigger_fires` at commit).
+/// counts it for its trigger (`counts`, folded into `trigger_fires` at commit).
 ///
 /// Refusals come before anything is written (the writer runs actions without a savepoint, as they are
 /// the hot path): the payload and the notifications are checked first, each domain effect refuses
@@ -35,7 +35,7 @@ pub(super) fn apply(
     action: &Action,
     outbox: &[NewOutbox],
     tally: &mut BatchTally,
-    fires: &mut RunningCounts,
+    counts: &mut BatchCounts,
 ) -> Result<(), ApplyError> {
     let payload = serde_json::to_string(&action.kind).map_err(|e| {
         ApplyError::Rejected(format!(
@@ -67,7 +67,7 @@ pub(super) fn apply(
         | ActionKind::Score { .. }
         | ActionKind::PollOpen { .. }
         | ActionKind::PollClose { .. } => {
-            community::apply(conn, action, tally)?;
+            community::apply(conn, action, tally, counts)?;
         }
         ActionKind::Moderate { .. } => moderation::record(conn, action)?,
         ActionKind::GiveawayOpen { .. }
@@ -134,7 +134,9 @@ pub(super) fn apply(
         ms(&action.at),
         action.message_id
     ])?;
-    fires.count(&action.creator, &action.trigger_id, ms(&action.at));
+    counts
+        .trigger_fires
+        .count(&action.creator, &action.trigger_id, ms(&action.at));
     Ok(())
 }
 

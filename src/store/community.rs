@@ -12,6 +12,7 @@ use super::error::StoreError;
 use super::open::StoreReader;
 use super::people::PERSON_JOIN;
 use super::rows::{self, count, ms, platform};
+use super::running_counts::BatchCounts;
 use crate::actions::{Action, ActionKind};
 use crate::event::Platform;
 use crate::event::person::PERSON_KEY_SQL;
@@ -57,6 +58,7 @@ pub(super) fn apply(
     conn: &Connection,
     action: &Action,
     tally: &mut BatchTally,
+    counts: &mut BatchCounts,
 ) -> Result<(), ApplyError> {
     let creator = &action.creator;
     let platform = action.platform.as_str();
@@ -72,13 +74,7 @@ pub(super) fn apply(
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?
             .execute(params![creator, name, amount, platform, user_id, at])?;
-            conn.prepare_cached(
-                "INSERT INTO tallies (creator, tally, total, events, updated_ms) VALUES (?1, ?2, ?3, 1, ?4)
-                 ON CONFLICT (creator, tally) DO UPDATE SET
-                   total = total + excluded.total, events = events + 1,
-                   updated_ms = max(updated_ms, excluded.updated_ms)",
-            )?
-            .execute(params![creator, name, amount, at])?;
+            counts.tallies.add(creator, name, *amount, at);
         }
         ActionKind::PollVote {
             poll,

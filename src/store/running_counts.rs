@@ -1,16 +1,18 @@
 //! Counts a batch adds to the store's small aggregate tables, gathered in memory and folded in once
 //! at commit.
 //!
-//! `chat_totals` counts the chat log's rows per (creator, platform) and `trigger_fires` the action
-//! log's per (creator, trigger), each with the time of the last. Kept with one upsert per row (for
-//! actions, an SQLite trigger's program run on every insert), they cost the store writer about as
-//! much as the rows themselves. A batch touches a handful of keys, so the writer counts here and
+//! `chat_totals` counts the chat log's rows per (creator, platform), `trigger_fires` the action
+//! log's per (creator, trigger) and `tallies` the tally log's per (creator, tally) with the sum of
+//! their amounts, each with the time of the last. Kept with one upsert per row (for actions, an
+//! SQLite trigger's program run on every insert), they cost the store writer about as much as the
+//! rows themselves. A batch touches a handful of keys, so the writer counts here and
 //! runs one upsert per key just before the batch commits, in the same transaction: a reader never
 //! sees an aggregate apart from its rows, and a batch that fails counts nothing.
 
 use rusqlite::{Connection, params};
 
-/// One aggregate's counts in the current batch: (creator, key) → rows and the latest time.
+/// One aggregate's counts in the current batch: (creator, key) → rows, the sum of their amounts
+/// and the latest time.
 /// A short list beats hashing each row: a batch touches a few keys.
 pub(super) struct RunningCounts {
     upsert: &'static str,
@@ -21,11 +23,13 @@ struct Count {
     creator: String,
     key: String,
     rows: i64,
+    sum: i64,
     last_ms: i64,
 }
 
 impl RunningCounts {
-    /// Counts folded in by `upsert`, a statement taking (creator, key, rows, last time).
+    /// Counts folded in by `upsert`, a statement taking (creator, key, rows, sum, last time); one
+    /// that keeps no sum leaves `?4` out.
     fn new(upsert: &'static str) -> RunningCounts {
         RunningCounts {
             upsert,
@@ -35,6 +39,11 @@ impl RunningCounts {
 
     /// One more row of (`creator`, `key`) at `at_ms`.
     pub(super) fn count(&mut self, creator: &str, key: &str, at_ms: i64) {
+        self.add(creator, key, 1, at_ms);
+    }
+
+    /// One more row of (`creator`, `key`) at `at_ms`, adding `amount` to the sum.
+    pub(super) fn add(&mut self, creator: &str, key: &str, amount: i64, at_ms: i64) {
         match self
             .rows
             .iter_mut()
@@ -42,12 +51,14 @@ impl RunningCounts {
         {
             Some(c) => {
                 c.rows += 1;
+                c.sum = c.sum.saturating_add(amount);
                 c.last_ms = c.last_ms.max(at_ms);
             }
             None => self.rows.push(Count {
                 creator: creator.to_string(),
                 key: key.to_string(),
                 rows: 1,
+                sum: amount,
                 last_ms: at_ms,
             }),
         }
@@ -59,7 +70,7 @@ impl RunningCounts {
         }
         let mut stmt = conn.prepare_cached(self.upsert)?;
         for c in self.rows.drain(..) {
-            stmt.execute(params![c.creator, c.key, c.rows, c.last_ms])?;
+            stmt.execute(params![c.creator, c.key, c.rows, c.sum, c.last_ms])?;
         }
         Ok(())
     }
@@ -71,6 +82,8 @@ pub(super) struct BatchCounts {
     pub chat_totals: RunningCounts,
     /// Actions recorded per (creator, trigger).
     pub trigger_fires: RunningCounts,
+    /// Tally events per (creator, tally), and their amounts.
+    pub tallies: RunningCounts,
 }
 
 impl Default for BatchCounts {
@@ -78,17 +91,25 @@ impl Default for BatchCounts {
         BatchCounts {
             chat_totals: RunningCounts::new(
                 "INSERT INTO chat_totals (creator, platform, events, last_event_ms)
-                 VALUES (?1, ?2, ?3, ?4)
+                 VALUES (?1, ?2, ?3, ?5)
                  ON CONFLICT (creator, platform) DO UPDATE SET
                    events = events + excluded.events,
                    last_event_ms = max(last_event_ms, excluded.last_event_ms)",
             ),
             trigger_fires: RunningCounts::new(
                 "INSERT INTO trigger_fires (creator, trigger_id, fired, last_fired_ms)
-                 VALUES (?1, ?2, ?3, ?4)
+                 VALUES (?1, ?2, ?3, ?5)
                  ON CONFLICT (creator, trigger_id) DO UPDATE SET
                    fired = fired + excluded.fired,
                    last_fired_ms = max(last_fired_ms, excluded.last_fired_ms)",
+            ),
+            tallies: RunningCounts::new(
+                "INSERT INTO tallies (creator, tally, events, total, updated_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (creator, tally) DO UPDATE SET
+                   events = events + excluded.events,
+                   total = total + excluded.total,
+                   updated_ms = max(updated_ms, excluded.updated_ms)",
             ),
         }
     }
@@ -98,7 +119,8 @@ impl BatchCounts {
     /// Folds the batch's counts into their tables (inside the batch's transaction, before commit).
     pub(super) fn write(&mut self, conn: &Connection) -> rusqlite::Result<()> {
         self.chat_totals.write(conn)?;
-        self.trigger_fires.write(conn)
+        self.trigger_fires.write(conn)?;
+        self.tallies.write(conn)
     }
 }
 
@@ -148,5 +170,35 @@ mod tests {
             .query_row("SELECT sum(fired) FROM trigger_fires", [], |r| r.get(0))
             .unwrap();
         assert_eq!(total, 10);
+    }
+
+    /// A tally's events and the sum of their amounts (negative ones too) add to what it held.
+    #[test]
+    fn tallies_add_their_amounts_and_events() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        super::super::schema::store_at_version(&path, super::super::schema::MIGRATIONS.len());
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch("INSERT INTO tallies VALUES ('a', 'hype', 10, 2, 500)")
+            .unwrap();
+        let mut counts = BatchCounts::default();
+        counts.tallies.add("a", "hype", 5, 700);
+        counts.tallies.add("a", "hype", -3, 600);
+        counts.tallies.add("a", "deaths", 1, 100);
+        counts.write(&conn).unwrap();
+        let rows: Vec<(String, i64, i64, i64)> = conn
+            .prepare("SELECT tally, total, events, updated_ms FROM tallies ORDER BY tally")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            rows,
+            [
+                ("deaths".to_string(), 1, 1, 100),
+                ("hype".to_string(), 12, 4, 700)
+            ]
+        );
     }
 }

@@ -802,7 +802,7 @@ fn apply(
             chat::insert(insert_chat, event, tally, &mut counts.chat_totals)?;
         }
         WriteOp::Action { action, outbox } => {
-            actions::apply(conn, action, outbox, tally, &mut counts.trigger_fires)?;
+            actions::apply(conn, action, outbox, tally, counts)?;
         }
         WriteOp::Clip(clip) => {
             clips::insert(conn, clip)?;
