@@ -12,18 +12,18 @@ use super::error::StoreError;
 use super::open::StoreReader;
 use super::rows::{self, count, limit, platform, text};
 use super::running_counts::RunningCounts;
-use super::static_insert::{Arg, StaticInsert};
+use super::static_insert::Arg;
 use crate::event::{Author, ChatEvent, EventKind, Extras, Platform, Roles};
 use chrono::{DateTime, Utc};
 use rusqlite::params;
 use serde::Serialize;
 
-/// The hot statement, prepared once per batch rather than looked up per event, and run with its
-/// text bound in place ([`StaticInsert`]).
-pub(super) const INSERT_CHAT: &str =
-    "INSERT OR IGNORE INTO chat_events (platform, message_id, creator, channel, ts_ms, kind,
-       author_id, author_login, author_name, roles, text, emotes, extras, detail, shared_from)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
+/// The chat log's columns, in the order [`EncodedEvent::args`] gives their values.
+pub(super) const INSERT_COLUMNS: &str =
+    "platform, message_id, creator, channel, ts_ms, kind, author_id,
+       author_login, author_name, roles, text, emotes, extras, detail, shared_from";
+/// How many columns [`INSERT_COLUMNS`] names.
+pub(super) const INSERT_WIDTH: usize = 15;
 
 /// Chat events recorded per (creator, platform).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -34,61 +34,77 @@ pub struct ChatTotal {
     pub last_event_at: DateTime<Utc>,
 }
 
-/// Records one event (ignored and counted when it is a re-delivery).
-pub(super) fn insert(
-    stmt: &mut StaticInsert<'_>,
-    event: &ChatEvent,
-    tally: &mut BatchTally,
-    totals: &mut RunningCounts,
-) -> Result<(), ApplyError> {
-    let emotes = if event.emotes.is_empty() {
-        None
-    } else {
-        Some(serde_json::to_string(&event.emotes).map_err(|e| {
-            ApplyError::Rejected(format!(
-                "emotes of {} not serializable: {e}",
-                event.message_id
-            ))
-        })?)
-    };
-    let extras = (!event.extras.is_empty()).then(|| event.extras.as_json());
-    let detail = match &event.detail {
-        None => None,
-        Some(detail) => Some(serde_json::to_string(detail).map_err(|e| {
-            ApplyError::Rejected(format!(
-                "detail of {} not serializable: {e}",
-                event.message_id
-            ))
-        })?),
-    };
-    let inserted = stmt.execute(&[
-        Arg::Text(event.platform.as_str()),
-        Arg::Text(event.message_id.as_str()),
-        Arg::Text(event.creator.as_str()),
-        Arg::Text(event.channel.as_str()),
-        Arg::Int(event.timestamp_ms()),
-        Arg::Text(event.kind.as_str()),
-        Arg::Text(event.author.id.as_str()),
-        Arg::Text(event.author.login.as_str()),
-        Arg::Text(event.author.display_name.as_str()),
-        Arg::Int(roles_bits(&event.author.roles)),
-        Arg::Text(event.text.as_str()),
-        Arg::from(emotes.as_deref()),
-        Arg::from(extras),
-        Arg::from(detail.as_deref()),
-        Arg::from(event.shared_from.as_deref()),
-    ])?;
-    if inserted == 1 {
-        tally.events_recorded += 1;
-        totals.count(
-            &event.creator,
-            event.platform.as_str(),
-            event.timestamp_ms(),
-        );
-    } else {
-        tally.events_duplicate += 1;
+/// An event ready to insert: its JSON columns encoded, the rest borrowed.
+pub(super) struct EncodedEvent<'e> {
+    pub event: &'e ChatEvent,
+    emotes: Option<String>,
+    detail: Option<String>,
+}
+
+impl<'e> EncodedEvent<'e> {
+    /// Encodes `event`'s JSON columns; one that cannot be serialized refuses the event.
+    pub(super) fn new(event: &'e ChatEvent) -> Result<EncodedEvent<'e>, ApplyError> {
+        let emotes = if event.emotes.is_empty() {
+            None
+        } else {
+            Some(serde_json::to_string(&event.emotes).map_err(|e| {
+                ApplyError::Rejected(format!(
+                    "emotes of {} not serializable: {e}",
+                    event.message_id
+                ))
+            })?)
+        };
+        let detail = match &event.detail {
+            None => None,
+            Some(detail) => Some(serde_json::to_string(detail).map_err(|e| {
+                ApplyError::Rejected(format!(
+                    "detail of {} not serializable: {e}",
+                    event.message_id
+                ))
+            })?),
+        };
+        Ok(EncodedEvent {
+            event,
+            emotes,
+            detail,
+        })
     }
-    Ok(())
+
+    /// The row's values, in [`INSERT_COLUMNS`]' order.
+    pub(super) fn args(&self) -> [Arg<'_>; INSERT_WIDTH] {
+        let event = self.event;
+        [
+            Arg::Text(event.platform.as_str()),
+            Arg::Text(event.message_id.as_str()),
+            Arg::Text(event.creator.as_str()),
+            Arg::Text(event.channel.as_str()),
+            Arg::Int(event.timestamp_ms()),
+            Arg::Text(event.kind.as_str()),
+            Arg::Text(event.author.id.as_str()),
+            Arg::Text(event.author.login.as_str()),
+            Arg::Text(event.author.display_name.as_str()),
+            Arg::Int(roles_bits(&event.author.roles)),
+            Arg::Text(event.text.as_str()),
+            Arg::from(self.emotes.as_deref()),
+            Arg::from((!event.extras.is_empty()).then(|| event.extras.as_json())),
+            Arg::from(self.detail.as_deref()),
+            Arg::from(event.shared_from.as_deref()),
+        ]
+    }
+
+    /// Counts the row as recorded (`inserted`) or as a re-delivery the unique key ignored.
+    pub(super) fn count(&self, inserted: bool, tally: &mut BatchTally, totals: &mut RunningCounts) {
+        if inserted {
+            tally.events_recorded += 1;
+            totals.count(
+                &self.event.creator,
+                self.event.platform.as_str(),
+                self.event.timestamp_ms(),
+            );
+        } else {
+            tally.events_duplicate += 1;
+        }
+    }
 }
 
 /// Roles as a bit set: 1 broadcaster, 2 moderator, 4 vip, 8 subscriber.

@@ -24,6 +24,7 @@ mod apply;
 pub mod audit;
 pub mod bus_cursors;
 pub mod chat;
+mod chat_rows;
 pub mod checkpoints;
 pub mod clips;
 pub mod community;

@@ -30,7 +30,7 @@
 
 use super::apply::{ApplyError, BatchTally};
 use super::audit::ControlCall;
-use super::chat::{self, INSERT_CHAT};
+use super::chat_rows::ChatRows;
 use super::checkpoints::{self, Checkpoint};
 use super::clips::{self, ClipStateChange, NewClip};
 use super::error::StoreError;
@@ -39,7 +39,6 @@ use super::outbox::{self, NewOutbox, OutboxResult};
 use super::rows::ms;
 use super::running_counts::BatchCounts;
 use super::runs::{self, RunMark};
-use super::static_insert::StaticInsert;
 use super::wal::{Checkpointer, WAL_LIMITS, WalWatch};
 use super::{actions, audit, community, giveaways, moderation, people, quotas, ticks};
 use crate::actions::Action;
@@ -734,10 +733,11 @@ fn attempt(store: &mut Store, batch: &[WriteOp]) -> Result<BatchTally, rusqlite:
     let mut tally = BatchTally::default();
     let mut counts = BatchCounts::default();
     {
-        let mut insert_chat = StaticInsert::prepare(&tx, INSERT_CHAT)?;
+        let mut chat = ChatRows::prepare(&tx)?;
         for op in batch {
-            apply_guarded(&tx, &mut insert_chat, op, &mut tally, &mut counts)?;
+            apply_guarded(&tx, &mut chat, op, &mut tally, &mut counts)?;
         }
+        chat.flush(&mut tally, &mut counts.chat_totals)?;
     }
     counts.write(&tx)?;
     tx.commit()?;
@@ -750,13 +750,18 @@ fn attempt(store: &mut Store, batch: &[WriteOp]) -> Result<BatchTally, rusqlite:
 /// (see [`super::actions::apply`]), so they need no savepoint: savepoints cost about 9% of the
 /// pipeline's instructions per event. The rarer ops run inside one, so a refusal after a partial
 /// write is rolled back to where the op started.
-fn apply_guarded(
+fn apply_guarded<'b>(
     conn: &Connection,
-    insert_chat: &mut StaticInsert<'_>,
-    op: &WriteOp,
+    chat: &mut ChatRows<'_, 'b>,
+    op: &'b WriteOp,
     tally: &mut BatchTally,
     counts: &mut BatchCounts,
 ) -> Result<(), rusqlite::Error> {
+    if !matches!(op, WriteOp::ChatEvent(_) | WriteOp::Atomic(_)) {
+        // Held chat events go first: the op may read the chat log (a position in it), and a
+        // savepoint rolled back must not take them along.
+        chat.flush(tally, &mut counts.chat_totals)?;
+    }
     let savepoint = !matches!(
         op,
         WriteOp::ChatEvent(_)
@@ -768,7 +773,7 @@ fn apply_guarded(
     if savepoint {
         conn.prepare_cached("SAVEPOINT op")?.execute([])?;
     }
-    match apply(conn, insert_chat, op, tally, counts) {
+    match apply(conn, chat, op, tally, counts) {
         Ok(counted) => {
             if savepoint {
                 conn.prepare_cached("RELEASE op")?.execute([])?;
@@ -790,16 +795,16 @@ fn apply_guarded(
 }
 
 /// Applies one op inside the open transaction; returns how many ops it counts as written.
-fn apply(
+fn apply<'b>(
     conn: &Connection,
-    insert_chat: &mut StaticInsert<'_>,
-    op: &WriteOp,
+    chat: &mut ChatRows<'_, 'b>,
+    op: &'b WriteOp,
     tally: &mut BatchTally,
     counts: &mut BatchCounts,
 ) -> Result<u64, ApplyError> {
     match op {
         WriteOp::ChatEvent(event) => {
-            chat::insert(insert_chat, event, tally, &mut counts.chat_totals)?;
+            chat.push(event, tally, &mut counts.chat_totals)?;
         }
         WriteOp::Action { action, outbox } => {
             actions::apply(conn, action, outbox, tally, counts)?;
@@ -846,7 +851,7 @@ fn apply(
         WriteOp::Atomic(ops) => {
             // The group shares the batch's transaction; each of its ops is guarded (and counted) alone.
             for op in ops {
-                apply_guarded(conn, insert_chat, op, tally, counts).map_err(ApplyError::Storage)?;
+                apply_guarded(conn, chat, op, tally, counts).map_err(ApplyError::Storage)?;
             }
             return Ok(0);
         }
