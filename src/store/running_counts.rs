@@ -127,16 +127,39 @@ impl BatchCounts {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::schema::{MIGRATIONS, store_at_version};
+
+    /// A store at the current schema in `dir`, with `seed` run on it.
+    fn store(dir: &tempfile::TempDir, seed: &str) -> Connection {
+        let path = dir.path().join("s.db");
+        store_at_version(&path, MIGRATIONS.len());
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(seed).unwrap();
+        conn
+    }
+
+    /// Every row `sql` selects, as four columns.
+    fn rows<A, B>(conn: &Connection, sql: &str) -> Vec<(String, A, B, i64)>
+    where
+        A: rusqlite::types::FromSql,
+        B: rusqlite::types::FromSql,
+    {
+        conn.prepare(sql)
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
 
     /// Counts per key add up with what the table held, and the latest time wins whatever the order.
     #[test]
     fn counts_fold_into_their_table_per_creator_and_key() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s.db");
-        super::super::schema::store_at_version(&path, super::super::schema::MIGRATIONS.len());
-        let conn = Connection::open(&path).unwrap();
-        conn.execute_batch("INSERT INTO trigger_fires VALUES ('a', 'ping', 5, 9000)")
-            .unwrap();
+        let conn = store(
+            &dir,
+            "INSERT INTO trigger_fires VALUES ('a', 'ping', 5, 9000)",
+        );
         let mut counts = BatchCounts::default();
         for (creator, trigger, at) in [
             ("a", "ping", 100),
@@ -148,13 +171,10 @@ mod tests {
             counts.trigger_fires.count(creator, trigger, at);
         }
         counts.write(&conn).unwrap();
-        let rows: Vec<(String, String, i64, i64)> = conn
-            .prepare("SELECT * FROM trigger_fires ORDER BY creator, trigger_id")
-            .unwrap()
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+        let rows: Vec<(String, String, i64, i64)> = rows(
+            &conn,
+            "SELECT * FROM trigger_fires ORDER BY creator, trigger_id",
+        );
         let expected = [
             ("a", "ping", 8, 9000),
             ("a", "vote", 1, 50),
@@ -176,23 +196,16 @@ mod tests {
     #[test]
     fn tallies_add_their_amounts_and_events() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s.db");
-        super::super::schema::store_at_version(&path, super::super::schema::MIGRATIONS.len());
-        let conn = Connection::open(&path).unwrap();
-        conn.execute_batch("INSERT INTO tallies VALUES ('a', 'hype', 10, 2, 500)")
-            .unwrap();
+        let conn = store(&dir, "INSERT INTO tallies VALUES ('a', 'hype', 10, 2, 500)");
         let mut counts = BatchCounts::default();
         counts.tallies.add("a", "hype", 5, 700);
         counts.tallies.add("a", "hype", -3, 600);
         counts.tallies.add("a", "deaths", 1, 100);
         counts.write(&conn).unwrap();
-        let rows: Vec<(String, i64, i64, i64)> = conn
-            .prepare("SELECT tally, total, events, updated_ms FROM tallies ORDER BY tally")
-            .unwrap()
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+        let rows: Vec<(String, i64, i64, i64)> = rows(
+            &conn,
+            "SELECT tally, total, events, updated_ms FROM tallies ORDER BY tally",
+        );
         assert_eq!(
             rows,
             [
