@@ -140,6 +140,49 @@ pub(super) fn apply(
     Ok(())
 }
 
+/// Whether `kind`'s store effect reads the chat log: a link records its position there (the last
+/// chat event id), so the chat events accepted before it must be inserted first. The writer holds
+/// chat events back to insert several per statement and flushes them before such an action; every
+/// other action's rows may go in ahead of them. Every kind is named, so a new one must decide.
+pub(super) fn reads_chat_log(kind: &ActionKind) -> bool {
+    match kind {
+        ActionKind::Link { .. } | ActionKind::Unlink { .. } => true,
+        ActionKind::Reply { .. }
+        | ActionKind::Say { .. }
+        | ActionKind::Announce { .. }
+        | ActionKind::Delete { .. }
+        | ActionKind::Timeout { .. }
+        | ActionKind::Moderate { .. }
+        | ActionKind::Ban { .. }
+        | ActionKind::Unban { .. }
+        | ActionKind::Clip { .. }
+        | ActionKind::Tally { .. }
+        | ActionKind::PollVote { .. }
+        | ActionKind::Score { .. }
+        | ActionKind::Notify { .. }
+        | ActionKind::ValidationPassed
+        | ActionKind::PollOpen { .. }
+        | ActionKind::PollClose { .. }
+        | ActionKind::PollRefused { .. }
+        | ActionKind::Standings { .. }
+        | ActionKind::Refused { .. }
+        | ActionKind::GiveawayOpen { .. }
+        | ActionKind::GiveawayEntry { .. }
+        | ActionKind::GiveawayEntriesClosed { .. }
+        | ActionKind::GiveawayDraw { .. }
+        | ActionKind::GiveawayClose { .. }
+        | ActionKind::QuoteAdd { .. }
+        | ActionKind::QuoteDelete { .. }
+        | ActionKind::Quote { .. }
+        | ActionKind::PointsCredit { .. }
+        | ActionKind::PointsGive { .. }
+        | ActionKind::PointsAdjust { .. }
+        | ActionKind::Points { .. }
+        | ActionKind::Obs { .. }
+        | ActionKind::Extension { .. } => false,
+    }
+}
+
 /// Runs a domain effect of several statements inside a savepoint, so a refusal halfway leaves
 /// nothing behind. The hot-path effects (votes, tallies, scores) refuse before their first change
 /// and need none; the daily bot's (points, links, quotes, giveaways) are rare and may refuse late.

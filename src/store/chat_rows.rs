@@ -1,12 +1,14 @@
 //! The chat log's insert, several rows per statement.
 //!
 //! One `INSERT` per event opened the table's and the dedupe key's cursors, searched both from the
-//! root and closed them again, for every event. [`ChatRows`] holds back a batch's consecutive
-//! events and inserts [`CHUNK`] of them with one statement of that many rows: the cursors stay open
-//! from row to row, so each new key is found on the index's last page (keys lead with the time, so
-//! new ones append). Any other op of the batch first flushes what is held (rows keep their order,
-//! and with it the order of their ids, which ticks, links and replay rely on), and so does the end
-//! of the batch; a remainder shorter than a chunk goes one row at a time.
+//! root and closed them again, for every event. [`ChatRows`] holds back a batch's events and
+//! inserts [`CHUNK`] of them with one statement of that many rows: the cursors stay open from row
+//! to row, so each new key is found on the index's last page (keys lead with the time, so new ones
+//! append). Events keep their order, and with it the order of their ids, which replay relies on.
+//! An op that may read the chat log (a tick, a run mark or a link records the last id: see
+//! `actions::reads_chat_log`) first flushes what is held, and so does the end of the batch; a
+//! remainder shorter than a chunk goes one row at a time. Other actions' rows may go in ahead of
+//! the events held before them: nothing orders rows across the two logs, and they commit together.
 //!
 //! `OR IGNORE` skips a re-delivered message without saying which row it was: when a chunk inserts
 //! fewer rows than it holds, each row is looked up by its key to count the right ones as duplicates.

@@ -352,6 +352,54 @@ mod tests {
             .collect()
     }
 
+    /// The writer holds chat events back to insert several per statement, and lets other actions
+    /// (a tally) go in ahead of them; a link, which records its place in the chat log, still comes
+    /// after every event accepted before it, in the same batch.
+    #[test]
+    fn a_link_in_a_batch_comes_after_the_chat_events_before_it() {
+        use crate::store::runs::tests::event;
+        let dir = tempfile::tempdir().unwrap();
+        let path = db_path(dir.path());
+        let writer = StoreWriter::spawn(&path, 16).unwrap();
+        let tally = op(
+            1_500,
+            ActionKind::Tally {
+                tally: "hype".into(),
+                amount: 1,
+                user_id: "u".into(),
+            },
+        );
+        let link = op(
+            2_000,
+            ActionKind::Link {
+                person: "p-1".into(),
+                accounts: vec![account("twitch", "1"), account("kick", "9")],
+            },
+        );
+        writer
+            .blocking_send(WriteOp::Atomic(vec![
+                event(1),
+                event(2),
+                tally,
+                event(3),
+                link,
+                event(4),
+            ]))
+            .unwrap();
+        writer.close().unwrap();
+        let store = StoreReader::open(&path).unwrap();
+        assert_eq!(store.links_at(2).unwrap().len(), 0, "made after event 3");
+        assert_eq!(store.links_at(3).unwrap().len(), 2);
+        let ids: Vec<String> = store
+            .chat_events_in_acceptance_order()
+            .unwrap()
+            .into_iter()
+            .map(|e| e.message_id.to_string())
+            .collect();
+        assert_eq!(ids, ["m1", "m2", "m3", "m4"]);
+        assert_eq!(store.tallies().unwrap()[0].total, 1);
+    }
+
     #[test]
     fn links_made_and_undone_in_chat_keep_their_history_and_a_lone_account_is_unlinked() {
         let dir = tempfile::tempdir().unwrap();

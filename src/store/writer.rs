@@ -757,9 +757,13 @@ fn apply_guarded<'b>(
     tally: &mut BatchTally,
     counts: &mut BatchCounts,
 ) -> Result<(), rusqlite::Error> {
-    if !matches!(op, WriteOp::ChatEvent(_) | WriteOp::Atomic(_)) {
-        // Held chat events go first: the op may read the chat log (a position in it), and a
-        // savepoint rolled back must not take them along.
+    let reads_chat_log = match op {
+        WriteOp::ChatEvent(_) | WriteOp::Atomic(_) => false,
+        WriteOp::Action { action, .. } => actions::reads_chat_log(&action.kind),
+        _ => true,
+    };
+    if reads_chat_log {
+        // Held chat events go first: the op may read the chat log (a position in it).
         chat.flush(tally, &mut counts.chat_totals)?;
     }
     let savepoint = !matches!(
