@@ -92,8 +92,10 @@ impl<'e> EncodedEvent<'e> {
         ]
     }
 
-    /// Counts the row as recorded (`inserted`) or as a re-delivery the unique key ignored.
+    /// Counts the row's op as written, and the event as recorded (`inserted`) or as a re-delivery
+    /// the unique key ignored.
     pub(super) fn count(&self, inserted: bool, tally: &mut BatchTally, totals: &mut RunningCounts) {
+        tally.ops_written += 1;
         if inserted {
             tally.events_recorded += 1;
             totals.count(

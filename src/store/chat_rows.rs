@@ -69,8 +69,9 @@ impl<'conn, 'b> ChatRows<'conn, 'b> {
         Ok(())
     }
 
-    /// Inserts what is held. A storage failure is returned (the batch is retried whole); a row
-    /// SQLite refuses is skipped, logged and counted as refused (it was counted written when held).
+    /// Inserts what is held and counts each row's op: written (recorded or a duplicate), or, for a
+    /// row SQLite refuses, skipped, logged and counted refused. A storage failure is returned (the
+    /// batch is retried whole).
     pub(super) fn flush(
         &mut self,
         tally: &mut BatchTally,
@@ -138,7 +139,6 @@ impl<'conn, 'b> ChatRows<'conn, 'b> {
             Err(e) => match ApplyError::from(e) {
                 ApplyError::Storage(e) => Err(e),
                 ApplyError::Rejected(reason) => {
-                    tally.ops_written -= 1;
                     tally.ops_rejected += 1;
                     tracing::warn!(reason, "Store write refused; the op was skipped.");
                     Ok(())
@@ -220,8 +220,7 @@ mod tests {
         conn
     }
 
-    /// Pushes `events` (each counted written, as the writer does), flushes, and returns the
-    /// tally, the totals' recorded count and the log's message ids in id order.
+    /// Pushes `events`, flushes, and returns the tally and the log's message ids in id order.
     fn insert(conn: &Connection, events: &[ChatEvent]) -> (BatchTally, Vec<String>) {
         let mut tally = BatchTally::default();
         let mut totals = crate::store::running_counts::BatchCounts::default();
@@ -230,7 +229,6 @@ mod tests {
             for event in events {
                 rows.push(event, &mut tally, &mut totals.chat_totals)
                     .unwrap();
-                tally.ops_written += 1;
             }
             rows.flush(&mut tally, &mut totals.chat_totals).unwrap();
         }
@@ -314,5 +312,14 @@ mod tests {
             .collect();
         assert_eq!(ids, expected);
         assert_eq!(recorded_total(&conn), CHUNK as i64 - 1);
+
+        // A chunk refused row by row counts every op refused, none written.
+        let refused: Vec<ChatEvent> = (0..CHUNK)
+            .map(|i| message(&format!("x{i}"), 2000 + i as i64, "refuse me"))
+            .collect();
+        let (tally, ids) = insert(&conn, &refused);
+        assert_eq!((tally.ops_written, tally.ops_rejected), (0, CHUNK as u64));
+        assert_eq!(tally.events_recorded, 0);
+        assert_eq!(ids.len(), CHUNK - 1);
     }
 }

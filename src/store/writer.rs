@@ -808,7 +808,9 @@ fn apply<'b>(
 ) -> Result<u64, ApplyError> {
     match op {
         WriteOp::ChatEvent(event) => {
+            // Counted by `ChatRows` once its row is inserted (or refused).
             chat.push(event, tally, &mut counts.chat_totals)?;
+            return Ok(0);
         }
         WriteOp::Action { action, outbox } => {
             actions::apply(conn, action, outbox, tally, counts)?;
