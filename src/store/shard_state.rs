@@ -4,9 +4,10 @@
 //! A shard's rows are those of its creators, in every table with a `creator` column
 //! ([`BY_CREATOR`]), with the rows that belong to them ([`DEPENDENT`]: a clip's job and history,
 //! an outbox row's deliveries, a moderation decision's outcomes). The aggregates SQLite keeps by
-//! trigger ([`AGGREGATES`]: a poll's votes) are not copied: inserting the rows rebuilds them; those
-//! the writer keeps (`chat_totals`, `trigger_fires`) are rows of their creators and copied. The rest is the
-//! process's own ([`LOCAL`]): quotas, the audit log, run marks, webhook ids, sources' checkpoints.
+//! trigger ([`AGGREGATES`]: a poll's votes) are not copied: inserting the rows rebuilds them;
+//! those the writer keeps (`chat_totals`, `trigger_fires`, `tallies`) are rows of their creators,
+//! copied with the rest. The process's own tables ([`LOCAL`]) stay: quotas, the audit log, run
+//! marks, webhook ids, sources' checkpoints.
 //!
 //! **Out** ([`write_snapshot`]): a new store file at this binary's schema, filled from the live
 //! store in one read transaction, so the copy is the fold of the shard's events up to the shard's
