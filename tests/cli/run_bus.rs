@@ -277,15 +277,22 @@ fn owners(t: &Test) -> std::collections::BTreeMap<String, Vec<u64>> {
     out
 }
 
-/// Waits until `count` evaluators share the 8 shards evenly.
+/// Waits until `count` evaluators share the 8 shards evenly; a timeout names who owns what.
 async fn balanced(t: &Test, count: usize) -> std::collections::BTreeMap<String, Vec<u64>> {
-    until_some(
-        "evaluators sharing every shard",
+    until_found_explained(
         Duration::from_secs(30),
         || {
             let owners = owners(t);
-            (owners.len() == count && owners.values().all(|s| s.len() == 8 / count))
-                .then_some(owners)
+            std::future::ready(
+                (owners.len() == count && owners.values().all(|s| s.len() == 8 / count))
+                    .then_some(owners),
+            )
+        },
+        || {
+            format!(
+                "waiting for {count} evaluators sharing every shard; now: {}",
+                bus_status(t)["shards"]
+            )
         },
     )
     .await
