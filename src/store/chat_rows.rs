@@ -38,20 +38,34 @@ fn insert_sql(rows: usize) -> String {
 /// A batch's chat-log insert: events held until a chunk is full or something else must come first.
 pub(super) struct ChatRows<'conn, 'b> {
     conn: &'conn Connection,
-    one: StaticInsert<'conn>,
-    chunk: StaticInsert<'conn>,
+    one: Option<StaticInsert<'conn>>,
+    chunk: Option<StaticInsert<'conn>>,
     held: Vec<EncodedEvent<'b>>,
 }
 
 impl<'conn, 'b> ChatRows<'conn, 'b> {
-    /// Prepares the one-row and the chunk statements on `conn` (the batch's transaction).
-    pub(super) fn prepare(conn: &'conn Connection) -> rusqlite::Result<ChatRows<'conn, 'b>> {
-        Ok(ChatRows {
+    /// The chat-log insert of a batch on `conn` (the batch's transaction). Its statements are
+    /// prepared on first use, so a batch without chat events (ticks, cursors) prepares none.
+    pub(super) fn new(conn: &'conn Connection) -> ChatRows<'conn, 'b> {
+        ChatRows {
             conn,
-            one: StaticInsert::prepare(conn, &insert_sql(1))?,
-            chunk: StaticInsert::prepare(conn, &insert_sql(CHUNK))?,
-            held: Vec::with_capacity(CHUNK),
-        })
+            one: None,
+            chunk: None,
+            held: Vec::new(),
+        }
+    }
+
+    /// The statement inserting `rows` rows (1 or [`CHUNK`]), prepared on first use.
+    fn statement(&mut self, rows: usize) -> rusqlite::Result<&mut StaticInsert<'conn>> {
+        let slot = if rows == 1 {
+            &mut self.one
+        } else {
+            &mut self.chunk
+        };
+        if slot.is_none() {
+            *slot = Some(StaticInsert::prepare(self.conn, &insert_sql(rows))?);
+        }
+        Ok(slot.as_mut().expect("prepared above"))
     }
 
     /// Takes `event` into the batch: held, and inserted with the chunk it completes. An event whose
@@ -104,7 +118,7 @@ impl<'conn, 'b> ChatRows<'conn, 'b> {
         for (slot, row) in args.chunks_exact_mut(INSERT_WIDTH).zip(chunk) {
             slot.copy_from_slice(&row.args());
         }
-        match self.chunk.execute(&args) {
+        match self.statement(CHUNK)?.execute(&args) {
             Ok(inserted) if inserted == chunk.len() => {
                 for row in chunk {
                     row.count(true, tally, totals);
@@ -131,7 +145,7 @@ impl<'conn, 'b> ChatRows<'conn, 'b> {
         tally: &mut BatchTally,
         totals: &mut RunningCounts,
     ) -> rusqlite::Result<()> {
-        match self.one.execute(&row.args()) {
+        match self.statement(1)?.execute(&row.args()) {
             Ok(inserted) => {
                 row.count(inserted == 1, tally, totals);
                 Ok(())
@@ -225,7 +239,7 @@ mod tests {
         let mut tally = BatchTally::default();
         let mut totals = crate::store::running_counts::BatchCounts::default();
         {
-            let mut rows = ChatRows::prepare(conn).unwrap();
+            let mut rows = ChatRows::new(conn);
             for event in events {
                 rows.push(event, &mut tally, &mut totals.chat_totals)
                     .unwrap();

@@ -733,7 +733,7 @@ fn attempt(store: &mut Store, batch: &[WriteOp]) -> Result<BatchTally, rusqlite:
     let mut tally = BatchTally::default();
     let mut counts = BatchCounts::default();
     {
-        let mut chat = ChatRows::prepare(&tx)?;
+        let mut chat = ChatRows::new(&tx);
         for op in batch {
             apply_guarded(&tx, &mut chat, op, &mut tally, &mut counts)?;
         }
