@@ -58,7 +58,8 @@ struct Minute {
 /// The rolling counts, per creator.
 #[derive(Debug, Default)]
 pub struct ChatTrends {
-    creators: HashMap<CompactString, VecDeque<Minute>>,
+    /// Creator ids come from the config, not from chat: hashed fast, as the words are.
+    creators: HashMap<CompactString, VecDeque<Minute>, Fast>,
     /// Creator → the names that mention them (lowercase, without `@`).
     names: HashMap<String, Vec<String>>,
     stop: HashSet<&'static str, Fast>,
@@ -68,7 +69,7 @@ impl ChatTrends {
     /// Trends over creators whose mentions are `names` (creator id → names, any case).
     pub fn new(names: HashMap<String, Vec<String>>) -> ChatTrends {
         ChatTrends {
-            creators: HashMap::new(),
+            creators: HashMap::default(),
             names: names
                 .into_iter()
                 .map(|(creator, names)| {

@@ -235,7 +235,7 @@ mod tests {
     fn live_view(now: DateTime<Utc>) -> RuntimeView {
         let status = StatusHandle::new();
         status.set_state(ConnectionState::Connected);
-        status.record_event(now);
+        status.record_events(1, now);
         status.record_error(
             "reconnecting: GET https://api.example/chat?key=AIzaSecretKey123456 timed out",
         );

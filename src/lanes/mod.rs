@@ -264,10 +264,63 @@ impl EventSink {
         self.send_item(Inbound::Event(event), Mode::Shed).await
     }
 
-    /// Sends one event of a source that can pause (the unpaced sim): it waits for room in its
-    /// creator's share instead of being shed, at most the block time.
-    pub async fn send_waiting(&self, event: ChatEvent) -> SendOutcome {
-        self.send_item(Inbound::Event(event), Mode::Wait).await
+    /// Sends a burst of events of a source that can pause (the unpaced sim), in order: past its
+    /// creator's share an event waits for room instead of being shed, at most the block time, and
+    /// is then dropped and counted while the ones after it are still sent. The lane's lock is taken
+    /// once for as many events as there is room for, not once per event. `accepted` is called with each
+    /// accepted event's time. False once the lane has closed (the rest are not sent).
+    pub async fn send_waiting_all(
+        &self,
+        events: impl IntoIterator<Item = ChatEvent>,
+        mut accepted: impl FnMut(chrono::DateTime<chrono::Utc>),
+    ) -> bool {
+        let shared = &*self.shared;
+        let mut events = events.into_iter();
+        let mut next = events.next();
+        while let Some(mut event) = next.take() {
+            let mut woke_reader = false;
+            let no_room = {
+                let mut state = shared.lock();
+                if state.receiver_gone {
+                    return false;
+                }
+                loop {
+                    let at = event.timestamp;
+                    let slot = match self.slot {
+                        Some(slot) => slot,
+                        None => state.admission.slot(&event.creator),
+                    };
+                    match state
+                        .admission
+                        .offer(slot, Inbound::Event(event), Mode::Wait)
+                    {
+                        Ok(was_empty) => {
+                            woke_reader |= was_empty;
+                            accepted(at);
+                        }
+                        Err((_, Refusal::Shed)) => {}
+                        Err((item, Refusal::Full)) => break Some((slot, item, at)),
+                    }
+                    match events.next() {
+                        Some(more) => event = more,
+                        None => break None,
+                    }
+                }
+            };
+            if woke_reader {
+                shared.items.notify_one();
+            }
+            let Some((slot, item, at)) = no_room else {
+                return true;
+            };
+            match self.wait_for_room(slot, item, Mode::Wait).await {
+                SendOutcome::Accepted => accepted(at),
+                SendOutcome::Closed => return false,
+                SendOutcome::Shed | SendOutcome::Dropped => {}
+            }
+            next = events.next();
+        }
+        true
     }
 
     /// Sends a polled page (its events and checkpoint travel and are recorded together): taken
@@ -298,7 +351,7 @@ impl EventSink {
 
     async fn send_item(&self, item: Inbound, mode: Mode) -> SendOutcome {
         let shared = &*self.shared;
-        let (slot, mut item) = {
+        let (slot, item) = {
             let mut state = shared.lock();
             if state.receiver_gone {
                 return SendOutcome::Closed;
@@ -319,6 +372,12 @@ impl EventSink {
                 Err((item, Refusal::Full)) => (slot, item),
             }
         };
+        self.wait_for_room(slot, item, mode).await
+    }
+
+    /// Waits for room for `item` (refused as full), at most the block time unless `mode` holds.
+    async fn wait_for_room(&self, slot: Slot, mut item: Inbound, mode: Mode) -> SendOutcome {
+        let shared = &*self.shared;
         // No room now: wait for the reader to take some, at most the block time.
         let deadline = tokio::time::Instant::now() + shared.block;
         loop {
@@ -579,6 +638,71 @@ mod tests {
             };
             assert_eq!(event.message_id, id);
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_burst_waits_for_room_and_arrives_whole_and_in_order() {
+        let lane = DataLane::new(4, Duration::from_millis(250));
+        let probe = lane.probe();
+        let sink = lane.sink.for_creator("demo");
+        let mut rx = lane.receiver;
+        let reader = tokio::spawn(async move {
+            let mut ids = Vec::new();
+            let mut batch = Vec::new();
+            while ids.len() < 10 {
+                batch.clear();
+                rx.recv_many(&mut batch, 3).await;
+                for item in batch.drain(..) {
+                    let Inbound::Event(event) = item else {
+                        panic!("an event")
+                    };
+                    ids.push(event.message_id.to_string());
+                }
+                // The reader is slower than the burst: the sender has to wait for room.
+                tokio::task::yield_now().await;
+            }
+            ids
+        });
+        let mut accepted = 0;
+        let burst: Vec<ChatEvent> = (0..10).map(|n| event(&n.to_string())).collect();
+        assert!(sink.send_waiting_all(burst, |_| accepted += 1).await);
+        let ids = reader.await.unwrap();
+        let sent: Vec<String> = (0..10).map(|n| n.to_string()).collect();
+        assert_eq!(ids, sent);
+        assert_eq!(accepted, 10);
+        let snap = probe.snapshot();
+        assert_eq!((snap.sent, snap.shed, snap.dropped), (10, 0, 0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_burst_into_a_lane_nobody_reads_drops_each_event_after_the_block_time() {
+        let lane = DataLane::new(2, Duration::from_millis(250));
+        let probe = lane.probe();
+        let before = tokio::time::Instant::now();
+        let mut accepted = Vec::new();
+        let burst: Vec<ChatEvent> = (0..5).map(|n| event(&n.to_string())).collect();
+        assert!(
+            lane.sink
+                .send_waiting_all(burst, |at| accepted.push(at))
+                .await
+        );
+        assert_eq!(accepted.len(), 2);
+        assert_eq!(
+            tokio::time::Instant::now() - before,
+            Duration::from_millis(750),
+            "each of the three without room waited the block time"
+        );
+        let snap = probe.snapshot();
+        assert_eq!((snap.depth, snap.sent, snap.dropped), (2, 2, 3));
+        drop(lane.receiver);
+        let burst: Vec<ChatEvent> = (5..7).map(|n| event(&n.to_string())).collect();
+        assert!(
+            !lane
+                .sink
+                .send_waiting_all(burst, |_| panic!("nothing is accepted"))
+                .await,
+            "a closed lane says so"
+        );
     }
 
     #[tokio::test(start_paused = true)]

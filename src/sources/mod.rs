@@ -125,17 +125,30 @@ impl SourceContext {
     }
 
     /// [`SourceContext::forward`] for a source that can pause instead of losing events (the unpaced
-    /// sim): past its creator's share of the data lane it waits for room, at most the block time.
-    pub async fn forward_waiting(&self, mut event: ChatEvent) -> Forwarded {
-        self.check_wire(&mut event, chrono::Utc::now());
-        let at = event.timestamp;
-        match self.events.send_waiting(event).await {
-            SendOutcome::Accepted => {
-                self.report.event(at);
-                Forwarded::Continue
-            }
-            SendOutcome::Shed | SendOutcome::Dropped => Forwarded::Continue,
-            SendOutcome::Closed => Forwarded::PipelineClosed,
+    /// sim), a burst of events received now: past its creator's share of the data lane it waits for
+    /// room, at most the block time per event. The lane and the status are each locked once for
+    /// the burst rather than once per event.
+    pub async fn forward_waiting_all(&self, mut events: Vec<ChatEvent>) -> Forwarded {
+        let received = chrono::Utc::now();
+        for event in &mut events {
+            self.check_wire(event, received);
+        }
+        let mut accepted = 0u64;
+        let mut last = None;
+        let open = self
+            .events
+            .send_waiting_all(events, |at| {
+                accepted += 1;
+                last = Some(at);
+            })
+            .await;
+        if let Some(last) = last {
+            self.report.events(accepted, last);
+        }
+        if open {
+            Forwarded::Continue
+        } else {
+            Forwarded::PipelineClosed
         }
     }
 }

@@ -107,8 +107,9 @@ pub struct SimChat {
     users: Vec<SimUser>,
     creator: CompactString,
     channel: CompactString,
-    /// Distinguishes this run's message ids from earlier runs with the same seed.
-    run_tag: String,
+    /// What every message id of this generator starts with: `sim-{run tag}-{creator}-`. The run tag
+    /// distinguishes this run's ids from earlier runs with the same seed.
+    id_prefix: String,
     next: u64,
 }
 
@@ -150,7 +151,7 @@ impl SimChat {
             users,
             creator: creator.into(),
             channel: channel.into(),
-            run_tag: run_tag.to_string(),
+            id_prefix: format!("sim-{run_tag}-{creator}-"),
             next: 0,
         }
     }
@@ -167,17 +168,17 @@ impl SimChat {
         let mut detail = None;
         let mut emotes = Emotes::new();
         let text = match roll {
-            r if r < 0.02 => "!ping".to_string(),
-            r if r < 0.05 => format!("!vote {}", ["a", "b", "c"][self.rng.usize(..3)]),
-            r if r < 0.055 => "!clip".to_string(),
-            r if r < 0.13 => HYPE[self.rng.usize(..HYPE.len())].to_string(),
-            r if r < 0.17 => ["gg", "GG wp", "ggg"][self.rng.usize(..3)].to_string(),
+            r if r < 0.02 => static_text("!ping"),
+            r if r < 0.05 => static_text(["!vote a", "!vote b", "!vote c"][self.rng.usize(..3)]),
+            r if r < 0.055 => static_text("!clip"),
+            r if r < 0.13 => static_text(HYPE[self.rng.usize(..HYPE.len())]),
+            r if r < 0.17 => static_text(["gg", "GG wp", "ggg"][self.rng.usize(..3)]),
             r if r < 0.175 => {
                 kind = EventKind::Subscription;
                 let mut sub = Subscription::new(SubKind::New);
                 sub.tier = Some(SubTier::Tier1);
                 detail = Some(EventDetail::Subscription(sub));
-                String::new()
+                CompactString::default()
             }
             r if r < 0.177 => {
                 kind = EventKind::Subscription;
@@ -185,7 +186,7 @@ impl SimChat {
                 sub.tier = Some(SubTier::Tier1);
                 sub.months = Some(self.rng.u32(2..40));
                 detail = Some(EventDetail::Subscription(sub));
-                "another month!".to_string()
+                static_text("another month!")
             }
             r if r < 0.178 => {
                 kind = EventKind::Subscription;
@@ -193,14 +194,14 @@ impl SimChat {
                 sub.tier = Some(SubTier::Tier1);
                 sub.count = Some(self.rng.u32(1..20));
                 detail = Some(EventDetail::Subscription(sub));
-                String::new()
+                CompactString::default()
             }
             r if r < 0.1785 => {
                 kind = EventKind::Raid;
                 detail = Some(EventDetail::Raid(Raid {
                     viewers: self.rng.u64(5..2000),
                 }));
-                String::new()
+                CompactString::default()
             }
             r if r < 0.181 => {
                 kind = EventKind::Cheer;
@@ -210,7 +211,7 @@ impl SimChat {
                     display: None,
                     tier: None,
                 }));
-                "cheer100 keep it up".to_string()
+                static_text("cheer100 keep it up")
             }
             _ => {
                 let phrase = PHRASES[self.rng.usize(..PHRASES.len())];
@@ -222,9 +223,9 @@ impl SimChat {
                         start,
                         end: start + name.chars().count() as u32 - 1,
                     });
-                    format!("{phrase} {name}")
+                    format_compact!("{phrase} {name}")
                 } else {
-                    phrase.to_string()
+                    static_text(phrase)
                 }
             }
         };
@@ -242,7 +243,7 @@ impl SimChat {
                 detail = None;
                 (
                     self.users[0].clone(),
-                    command.to_string(),
+                    static_text(command),
                     EventKind::Message,
                 )
             }
@@ -252,11 +253,7 @@ impl SimChat {
             platform: crate::sources::sim::SIM,
             creator: self.creator.clone(),
             channel: self.channel.clone(),
-            // Unique per run, creator and message (creators share the platform, and their sources
-            // start in the same millisecond); zero-padded so one creator's ids sort in arrival
-            // order, as most platforms' ids do. The run tag has no `-` and the number a fixed
-            // width, so no two (creator, number) pairs give the same id.
-            message_id: format_compact!("sim-{}-{}-{:010}", self.run_tag, self.creator, self.next),
+            message_id: self.message_id(),
             timestamp: at,
             kind,
             author: Author {
@@ -265,13 +262,39 @@ impl SimChat {
                 display_name: user.display_name,
                 roles: user.roles,
             },
-            text: text.into(),
+            text,
             emotes,
             detail: detail.map(Box::new),
             extras,
             shared_from: None,
         }
     }
+
+    /// The id of the current message. Unique per run, creator and message (creators share the
+    /// platform, and their sources start in the same millisecond); zero-padded so one creator's ids
+    /// sort in arrival order, as most platforms' ids do. The run tag has no `-` and the number a
+    /// fixed width, so no two (creator, number) pairs give the same id.
+    fn message_id(&self) -> CompactString {
+        let mut id = CompactString::with_capacity(self.id_prefix.len() + 10);
+        id.push_str(&self.id_prefix);
+        let mut digits = [b'0'; 10];
+        let mut n = self.next;
+        for digit in digits.iter_mut().rev() {
+            *digit = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+        // Past 10 digits the number keeps growing: all of it is written, as `{:010}` would.
+        if n > 0 {
+            id.push_str(&n.to_string());
+        }
+        id.push_str(std::str::from_utf8(&digits).unwrap_or_default());
+        id
+    }
+}
+
+/// Text the sim always says the same way, kept by reference rather than copied per event.
+fn static_text(text: &'static str) -> CompactString {
+    CompactString::const_new(text)
 }
 
 fn capitalize(s: &str) -> String {
@@ -327,17 +350,12 @@ impl SimSource {
         self.sent.clone()
     }
 
-    /// Hands the next event over. Paced, the sim is a chat like any other and is shed past its
-    /// creator's share of the data lane; unpaced (rate 0: as fast as the pipeline takes events) it
-    /// waits for room instead.
+    /// Hands the next paced event over: the sim is then a chat like any other, shed past its
+    /// creator's share of the data lane. (Unpaced, at rate 0, it sends bursts that wait for room
+    /// instead: see `serve`.)
     async fn emit(&mut self, ctx: &SourceContext) -> bool {
         let event = self.chat.next_event(Utc::now());
-        let forwarded = if self.rate_per_s > 0.0 {
-            ctx.forward(event).await
-        } else {
-            ctx.forward_waiting(event).await
-        };
-        forwarded == Forwarded::Continue
+        ctx.forward(event).await == Forwarded::Continue
     }
 
     /// One session: the sim chat never disconnects, so it lasts until shutdown.
@@ -361,10 +379,11 @@ impl SimSource {
                     }
                 }
                 () = std::future::ready(()), if self.rate_per_s <= 0.0 => {
-                    for _ in 0..UNPACED_BURST {
-                        if !self.emit(ctx).await {
-                            return SessionEnd::PipelineClosed;
-                        }
+                    // A burst is made in far less than a millisecond: one time stamps it all.
+                    let at = Utc::now();
+                    let burst = (0..UNPACED_BURST).map(|_| self.chat.next_event(at)).collect();
+                    if ctx.forward_waiting_all(burst).await == Forwarded::PipelineClosed {
+                        return SessionEnd::PipelineClosed;
                     }
                     tokio::task::yield_now().await;
                 }
@@ -523,6 +542,26 @@ mod tests {
                 assert!(ids.insert(id.clone()), "{creator}: {id} seen before");
             }
         }
+    }
+
+    #[test]
+    fn message_ids_are_the_prefix_and_the_zero_padded_number() {
+        let mut chat = SimChat::new("demo", "demo", &settings(7), "18f2c");
+        for next in [
+            1,
+            42,
+            9_999_999_999,
+            10_000_000_000,
+            123_456_789_012,
+            u64::MAX,
+        ] {
+            chat.next = next;
+            assert_eq!(chat.message_id(), format!("sim-18f2c-demo-{next:010}"));
+        }
+        let first = SimChat::new("demo", "demo", &settings(7), "18f2c")
+            .next_event(Utc::now())
+            .message_id;
+        assert_eq!(first, "sim-18f2c-demo-0000000001");
     }
 
     #[test]

@@ -122,10 +122,11 @@ impl StatusHandle {
         self.with(|s| s.reconnects += 1);
     }
 
-    pub fn record_event(&self, at: DateTime<Utc>) {
+    /// Counts `count` events handed to the pipeline, the last of them at `last`.
+    pub fn record_events(&self, count: u64, last: DateTime<Utc>) {
         self.with(|s| {
-            s.events += 1;
-            s.last_event_at = Some(at);
+            s.events += count;
+            s.last_event_at = Some(last);
         });
     }
 

@@ -28,7 +28,8 @@ use std::collections::HashMap;
 /// Every creator's open poll.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PollBook {
-    open: HashMap<String, OpenPoll>,
+    /// Looked up for every message: hashed fast (creator ids come from the config, not from chat).
+    open: HashMap<String, OpenPoll, crate::event::FastHasher>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

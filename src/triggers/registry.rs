@@ -173,7 +173,8 @@ fn split_command(text: &str) -> (&str, &str) {
 /// Every creator's compiled triggers.
 #[derive(Debug, Default)]
 pub struct Registry {
-    creators: HashMap<String, CreatorTriggers>,
+    /// Looked up for every event: hashed fast (creator ids come from the config, not from chat).
+    creators: HashMap<String, CreatorTriggers, crate::event::FastHasher>,
     slots: usize,
     global_slots: usize,
     max_user_cooldown_ms: i64,

@@ -32,24 +32,26 @@ pub fn on_message(
         Some(i) => (&text[..i], text[i..].trim()),
         None => (text, ""),
     };
-    let first_arg = args
-        .split_whitespace()
-        .next()
-        .map(|a| a.trim_start_matches('@'))
-        .filter(|a| !a.is_empty())
-        .map(str::to_string);
+    // Most messages are neither command: the argument is read only for one that is.
+    let first_arg = || {
+        args.split_whitespace()
+            .next()
+            .map(|a| a.trim_start_matches('@'))
+            .filter(|a| !a.is_empty())
+            .map(str::to_string)
+    };
     let (command, trigger_id, query) = if word.eq_ignore_ascii_case(&settings.top_command) {
         (
             "top",
             &settings.top_command,
-            StandingsQuery::Top { name: first_arg },
+            StandingsQuery::Top { name: first_arg() },
         )
     } else if word.eq_ignore_ascii_case(&settings.rank_command) {
         (
             "rank",
             &settings.rank_command,
             StandingsQuery::Rank {
-                name: first_arg,
+                name: first_arg(),
                 user_id: event.author.id.to_string(),
                 user_name: event.author.display_name.to_string(),
             },

@@ -98,7 +98,12 @@ impl Reporter {
 
     /// An event was accepted by the data lane.
     pub fn event(&self, at: DateTime<Utc>) {
-        self.status.record_event(at);
+        self.status.record_events(1, at);
+    }
+
+    /// Records `count` events handed to the pipeline, the last one at `last`.
+    pub fn events(&self, count: u64, last: DateTime<Utc>) {
+        self.status.record_events(count, last);
     }
 
     /// Something the operator should know that does not stop the source (read-only mode, a
