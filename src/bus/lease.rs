@@ -31,6 +31,8 @@ use tokio_util::sync::CancellationToken;
 /// How often an evaluator looks at its fair share and for free shards (at most; a shorter lease's
 /// renewal period is used when shorter).
 const BALANCE_EVERY: Duration = Duration::from_secs(1);
+/// How long shutdown waits, in all, for the shards' readers to stop before handing the leases back.
+const STOP_AT_SHUTDOWN: Duration = Duration::from_secs(3);
 
 /// The value of a lease key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -174,9 +176,7 @@ pub async fn keep_leases(
     for (_, lease) in &leases {
         lease.stop.cancel();
     }
-    for (_, worker) in std::mem::take(&mut workers) {
-        let _ = tokio::time::timeout(Duration::from_secs(3), worker).await;
-    }
+    wait_stopped(std::mem::take(&mut workers).into_values(), STOP_AT_SHUTDOWN).await;
     if let Some(store) = kv {
         for (shard, lease) in leases {
             let _ = store
@@ -187,6 +187,12 @@ pub async fn keep_leases(
         }
         let _ = store.delete(member_key(&owner)).await;
     }
+}
+
+/// Waits for readers already told to stop, all at once and at most `bound` in all. A reader still
+/// busy past it is left to stop on its own: its effects are fenced by the epoch anyway.
+async fn wait_stopped(readers: impl IntoIterator<Item = JoinHandle<()>>, bound: Duration) {
+    let _ = tokio::time::timeout(bound, futures_util::future::join_all(readers)).await;
 }
 
 fn expire(held: &Held, stats: &BusStats, workers: &mut BTreeMap<u32, JoinHandle<()>>) {
@@ -300,17 +306,26 @@ impl Round<'_> {
     }
 
     /// Hands back `count` held shards (the highest numbers), after their readers stopped.
+    ///
+    /// The readers are waited for together, and at most a sixth of the lease: the shards kept are
+    /// renewed by this same loop, so a longer wait lets their leases run out too. (It waited up to
+    /// 3 s per reader, one after the other: with 3 s leases one slow reader was enough for every
+    /// lease of the evaluator to lapse and be taken by the other, and back.)
     async fn release(&self, count: u32, workers: &mut BTreeMap<u32, JoinHandle<()>>) {
         let mut shards: Vec<u32> = self.held.lock().keys().copied().collect();
         shards.sort_unstable();
+        let mut released = Vec::new();
+        let mut stopping = Vec::new();
         for shard in shards.into_iter().rev().take(count as usize) {
             let Some(lease) = self.held.lock().remove(&shard) else {
                 continue;
             };
             lease.stop.cancel();
-            if let Some(worker) = workers.remove(&shard) {
-                let _ = tokio::time::timeout(Duration::from_secs(3), worker).await;
-            }
+            stopping.extend(workers.remove(&shard));
+            released.push((shard, lease));
+        }
+        wait_stopped(stopping, self.lease / 6).await;
+        for (shard, lease) in released {
             let _ = self
                 .kv
                 .delete_expect_revision(lease_key(shard), Some(lease.revision))
@@ -369,5 +384,33 @@ impl Round<'_> {
             workers.insert(shard, start(shard, epoch, stop));
             taken += 1;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn readers_are_waited_for_together_and_no_longer_than_the_bound() {
+        let started = Instant::now();
+        let quick: Vec<JoinHandle<()>> = (1..=4u64)
+            .map(|n| tokio::spawn(tokio::time::sleep(Duration::from_millis(100 * n))))
+            .collect();
+        wait_stopped(quick, Duration::from_secs(1)).await;
+        assert_eq!(
+            started.elapsed(),
+            Duration::from_millis(400),
+            "four readers stopping within 0.4 s are waited for together, not one after the other"
+        );
+
+        let started = Instant::now();
+        let stuck = tokio::spawn(std::future::pending::<()>());
+        wait_stopped([stuck], Duration::from_millis(500)).await;
+        assert_eq!(
+            started.elapsed(),
+            Duration::from_millis(500),
+            "a reader that does not stop holds the loop up only for the bound"
+        );
     }
 }
