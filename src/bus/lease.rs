@@ -160,7 +160,11 @@ pub async fn keep_leases(
             renewed_at = Some(Instant::now());
             round.renew(&mut workers).await;
         }
-        let members = round.announce().await;
+        // Without a count of the members this round, holdings stay as they are: guessing one
+        // member would take every free shard, and the leases are renewed either way.
+        let Some(members) = round.announce(renew_every.min(BALANCE_EVERY) / 2).await else {
+            continue;
+        };
         let share = bus.settings.shards.div_ceil(members.max(1));
         let holding = held.lock().len() as u32;
         if holding > share {
@@ -287,22 +291,35 @@ impl Round<'_> {
         }
     }
 
-    /// Writes this evaluator's member key; returns how many evaluators are members.
-    async fn announce(&self) -> u32 {
+    /// Writes this evaluator's member key; returns how many evaluators are members, or `None` when
+    /// the keys could not be listed completely within `bound`.
+    ///
+    /// The listing is bounded because it can hang (the bucket's keys expire and are deleted while it
+    /// runs, and a listing is known to wait for ever then). It is the one wait of this loop without
+    /// a timeout of its own: a test saw a second evaluator that never took a shard again after its
+    /// first round, while the first evaluator held all of them, which an unending listing explains.
+    async fn announce(&self, bound: Duration) -> Option<u32> {
         let _ = self
             .kv
             .put(member_key(self.owner), Bytes::from(self.owner.to_owned()))
             .await;
-        let Ok(mut keys) = self.kv.keys().await else {
-            return 1;
-        };
-        let mut members = 0;
-        while let Some(Ok(key)) = keys.next().await {
-            if key.starts_with("member-") {
-                members += 1;
+        let count = async {
+            let mut keys = self.kv.keys().await.ok()?;
+            let mut members = 0;
+            while let Some(key) = keys.next().await {
+                if key.ok()?.starts_with("member-") {
+                    members += 1;
+                }
             }
+            Some(members)
+        };
+        let members = tokio::time::timeout(bound, count).await.ok().flatten();
+        if members.is_none() {
+            tracing::debug!(
+                "Listing the evaluators took too long or failed; shares are left as they are this round."
+            );
         }
-        members.max(1)
+        members.map(|n: u32| n.max(1))
     }
 
     /// Hands back `count` held shards (the highest numbers), after their readers stopped.
