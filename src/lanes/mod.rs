@@ -266,9 +266,10 @@ impl EventSink {
 
     /// Sends a burst of events of a source that can pause (the unpaced sim), in order: past its
     /// creator's share an event waits for room instead of being shed, at most the block time, and
-    /// is then dropped and counted while the ones after it are still sent. The lane's lock is taken
-    /// once for as many events as there is room for, not once per event. `accepted` is called with each
-    /// accepted event's time. False once the lane has closed (the rest are not sent).
+    /// is then dropped and counted while the ones after it are still sent. The lane's lock is
+    /// taken once for as many events as there is room for, not once per event. `accepted` is
+    /// called with each accepted event's time. False once the lane has closed (the rest are not
+    /// sent).
     pub async fn send_waiting_all(
         &self,
         events: impl IntoIterator<Item = ChatEvent>,
