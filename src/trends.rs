@@ -60,8 +60,8 @@ struct Minute {
 pub struct ChatTrends {
     /// Creator ids come from the config, not from chat: hashed fast, as the words are.
     creators: HashMap<CompactString, VecDeque<Minute>, Fast>,
-    /// Creator → the names that mention them (lowercase, without `@`).
-    names: HashMap<String, Vec<String>>,
+    /// Creator → the names that mention them (lowercase, without `@`); looked up for every message.
+    names: HashMap<String, Vec<String>, Fast>,
     stop: HashSet<&'static str, Fast>,
 }
 

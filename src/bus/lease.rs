@@ -418,16 +418,20 @@ mod tests {
         assert_eq!(
             started.elapsed(),
             Duration::from_millis(400),
-            "four readers stopping within 0.4 s are waited for together, not one after the other"
+            "the wait ends as soon as the last of the four readers has stopped, not at the bound"
         );
 
+        // Bounded in all, not per reader: two readers that never stop hold the loop up for the
+        // bound once, not twice.
         let started = Instant::now();
-        let stuck = tokio::spawn(std::future::pending::<()>());
-        wait_stopped([stuck], Duration::from_millis(500)).await;
+        let stuck: Vec<JoinHandle<()>> = (0..2)
+            .map(|_| tokio::spawn(std::future::pending::<()>()))
+            .collect();
+        wait_stopped(stuck, Duration::from_millis(500)).await;
         assert_eq!(
             started.elapsed(),
             Duration::from_millis(500),
-            "a reader that does not stop holds the loop up only for the bound"
+            "readers that do not stop hold the loop up only for the bound, in all"
         );
     }
 }
