@@ -5,6 +5,7 @@
 //! inserts [`CHUNK`] of them with one statement of that many rows: the cursors stay open from row
 //! to row, so each new key is found on the index's last page (keys lead with the time, so new ones
 //! append). Events keep their order, and with it the order of their ids, which replay relies on.
+//! The statements themselves ([`ChatInserts`]) are prepared once and kept from batch to batch.
 //! An op that may read the chat log (a tick, a run mark or a link records the last id: see
 //! `actions::reads_chat_log`) first flushes what is held, and so does the end of the batch; a
 //! remainder shorter than a chunk goes one row at a time. Other actions' rows may go in ahead of
@@ -35,23 +36,24 @@ fn insert_sql(rows: usize) -> String {
     )
 }
 
-/// A batch's chat-log insert: events held until a chunk is full or something else must come first.
-pub(super) struct ChatRows<'conn, 'b> {
+/// The chat log's insert statements on the writer's connection, prepared on first use and kept
+/// from batch to batch for as long as the writer holds its connection: preparing the
+/// [`CHUNK`]-row statement (120 parameters) again for every batch was a few percent of the
+/// writer's time at full speed, where batches commit several hundred times a second.
+pub(super) struct ChatInserts<'conn> {
     conn: &'conn Connection,
     one: Option<StaticInsert<'conn>>,
     chunk: Option<StaticInsert<'conn>>,
-    held: Vec<EncodedEvent<'b>>,
 }
 
-impl<'conn, 'b> ChatRows<'conn, 'b> {
-    /// The chat-log insert of a batch on `conn` (the batch's transaction). Its statements are
-    /// prepared on first use, so a batch without chat events (ticks, cursors) prepares none.
-    pub(super) fn new(conn: &'conn Connection) -> ChatRows<'conn, 'b> {
-        ChatRows {
+impl<'conn> ChatInserts<'conn> {
+    /// The inserts on `conn`; nothing is prepared until a batch holds a chat event, so a writer
+    /// whose batches hold none (an evaluator's ticks and cursors) prepares none.
+    pub(super) fn new(conn: &'conn Connection) -> ChatInserts<'conn> {
+        ChatInserts {
             conn,
             one: None,
             chunk: None,
-            held: Vec::new(),
         }
     }
 
@@ -66,6 +68,27 @@ impl<'conn, 'b> ChatRows<'conn, 'b> {
             *slot = Some(StaticInsert::prepare(self.conn, &insert_sql(rows))?);
         }
         Ok(slot.as_mut().expect("prepared above"))
+    }
+}
+
+/// A batch's chat-log insert: events held until a chunk is full or something else must come first.
+pub(super) struct ChatRows<'i, 'conn, 'b> {
+    inserts: &'i mut ChatInserts<'conn>,
+    held: Vec<EncodedEvent<'b>>,
+}
+
+impl<'i, 'conn, 'b> ChatRows<'i, 'conn, 'b> {
+    /// The chat-log insert of a batch, with `inserts` on the connection whose transaction the
+    /// batch is.
+    pub(super) fn new(inserts: &'i mut ChatInserts<'conn>) -> ChatRows<'i, 'conn, 'b> {
+        ChatRows {
+            inserts,
+            held: Vec::new(),
+        }
+    }
+
+    fn statement(&mut self, rows: usize) -> rusqlite::Result<&mut StaticInsert<'conn>> {
+        self.inserts.statement(rows)
     }
 
     /// Takes `event` into the batch: held, and inserted with the chunk it completes. An event whose
@@ -171,14 +194,14 @@ impl<'conn, 'b> ChatRows<'conn, 'b> {
         tally: &mut BatchTally,
         totals: &mut RunningCounts,
     ) -> rusqlite::Result<()> {
+        let conn = self.inserts.conn;
         let last: i64 =
-            self.conn
-                .query_row("SELECT coalesce(max(id), 0) FROM chat_events", [], |r| {
-                    r.get(0)
-                })?;
+            conn.query_row("SELECT coalesce(max(id), 0) FROM chat_events", [], |r| {
+                r.get(0)
+            })?;
         let first_new = last - i64::try_from(inserted).unwrap_or(i64::MAX) + 1;
         let mut taken: Vec<i64> = Vec::with_capacity(inserted);
-        let mut find = self.conn.prepare_cached(
+        let mut find = conn.prepare_cached(
             "SELECT id FROM chat_events WHERE ts_ms = ?1 AND platform = ?2 AND message_id = ?3",
         )?;
         for row in chunk {
@@ -234,12 +257,14 @@ mod tests {
         conn
     }
 
-    /// Pushes `events`, flushes, and returns the tally and the log's message ids in id order.
-    fn insert(conn: &Connection, events: &[ChatEvent]) -> (BatchTally, Vec<String>) {
+    /// Pushes `events` with `inserts` (kept from call to call, as the writer keeps them from
+    /// batch to batch), flushes, and returns the tally and the log's message ids in id order.
+    fn insert(inserts: &mut ChatInserts<'_>, events: &[ChatEvent]) -> (BatchTally, Vec<String>) {
+        let conn = inserts.conn;
         let mut tally = BatchTally::default();
         let mut totals = crate::store::running_counts::BatchCounts::default();
         {
-            let mut rows = ChatRows::new(conn);
+            let mut rows = ChatRows::new(inserts);
             for event in events {
                 rows.push(event, &mut tally, &mut totals.chat_totals)
                     .unwrap();
@@ -271,10 +296,11 @@ mod tests {
     fn chunks_and_remainder_keep_their_order() {
         let dir = tempfile::tempdir().unwrap();
         let conn = store(&dir);
+        let mut inserts = ChatInserts::new(&conn);
         let events: Vec<ChatEvent> = (0..2 * CHUNK + 3)
             .map(|i| message(&format!("m{i:02}"), 1000 + i as i64, "hi"))
             .collect();
-        let (tally, ids) = insert(&conn, &events);
+        let (tally, ids) = insert(&mut inserts, &events);
         let expected: Vec<String> = (0..2 * CHUNK + 3).map(|i| format!("m{i:02}")).collect();
         assert_eq!(ids, expected);
         assert_eq!(tally.events_recorded, expected.len() as u64);
@@ -288,7 +314,8 @@ mod tests {
     fn duplicates_in_a_chunk_are_counted_by_row() {
         let dir = tempfile::tempdir().unwrap();
         let conn = store(&dir);
-        let (first, _) = insert(&conn, &[message("old", 500, "hi")]);
+        let mut inserts = ChatInserts::new(&conn);
+        let (first, _) = insert(&mut inserts, &[message("old", 500, "hi")]);
         assert_eq!(first.events_recorded, 1);
         let mut events: Vec<ChatEvent> = (0..CHUNK - 2)
             .map(|i| message(&format!("n{i}"), 1000 + i as i64, "hi"))
@@ -296,7 +323,7 @@ mod tests {
         events.insert(2, message("old", 500, "again"));
         events.push(message("n0", 1000, "twice"));
         assert_eq!(events.len(), CHUNK);
-        let (tally, ids) = insert(&conn, &events);
+        let (tally, ids) = insert(&mut inserts, &events);
         assert_eq!((tally.events_recorded, tally.events_duplicate), (6, 2));
         assert_eq!(ids, ["old", "n0", "n1", "n2", "n3", "n4", "n5"]);
         assert_eq!(recorded_total(&conn), 7);
@@ -308,13 +335,14 @@ mod tests {
     fn a_refused_row_skips_only_its_event() {
         let dir = tempfile::tempdir().unwrap();
         let conn = store(&dir);
+        let mut inserts = ChatInserts::new(&conn);
         let events: Vec<ChatEvent> = (0..CHUNK)
             .map(|i| {
                 let text = if i == 3 { "refuse me" } else { "hi" };
                 message(&format!("r{i}"), 1000 + i as i64, text)
             })
             .collect();
-        let (tally, ids) = insert(&conn, &events);
+        let (tally, ids) = insert(&mut inserts, &events);
         assert_eq!(tally.events_recorded, CHUNK as u64 - 1);
         assert_eq!(
             (tally.ops_written, tally.ops_rejected),
@@ -331,7 +359,7 @@ mod tests {
         let refused: Vec<ChatEvent> = (0..CHUNK)
             .map(|i| message(&format!("x{i}"), 2000 + i as i64, "refuse me"))
             .collect();
-        let (tally, ids) = insert(&conn, &refused);
+        let (tally, ids) = insert(&mut inserts, &refused);
         assert_eq!((tally.ops_written, tally.ops_rejected), (0, CHUNK as u64));
         assert_eq!(tally.events_recorded, 0);
         assert_eq!(ids.len(), CHUNK - 1);

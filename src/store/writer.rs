@@ -30,7 +30,7 @@
 
 use super::apply::{ApplyError, BatchTally};
 use super::audit::ControlCall;
-use super::chat_rows::ChatRows;
+use super::chat_rows::{ChatInserts, ChatRows};
 use super::checkpoints::{self, Checkpoint};
 use super::clips::{self, ClipStateChange, NewClip};
 use super::error::StoreError;
@@ -586,6 +586,9 @@ fn run(
 ) {
     let mut batch: Vec<WriteOp> = Vec::new();
     let mut closing = false;
+    // Kept across batches; let go (and prepared again when needed) only while a shard import
+    // takes the connection for itself.
+    let mut inserts = ChatInserts::new(store.conn());
     loop {
         let first = if closing {
             // After Close: only what is already queued (new sends are refused).
@@ -601,12 +604,14 @@ fn run(
                 Msg::Op(WriteOp::ImportShard(import), weight) => {
                     bytes.add_permits(weight as usize);
                     // Alone, after what came before it.
-                    if !commit_held(&mut store, &mut batch, shared) {
+                    if !commit_held(&store, &mut inserts, &mut batch, shared) {
                         bytes.close();
                         abandon(&mut batch, &mut rx, shared);
                         return;
                     }
+                    drop(inserts);
                     import.run(&mut store);
+                    inserts = ChatInserts::new(store.conn());
                 }
                 Msg::Op(op, weight) => {
                     bytes.add_permits(weight as usize);
@@ -622,7 +627,7 @@ fn run(
                 next = rx.try_recv().ok();
             }
         }
-        if !commit_held(&mut store, &mut batch, shared) {
+        if !commit_held(&store, &mut inserts, &mut batch, shared) {
             bytes.close();
             abandon(&mut batch, &mut rx, shared);
             return;
@@ -636,7 +641,12 @@ fn run(
 
 /// Commits `batch`, retrying with the batch held while the storage fails. False when shutdown
 /// began and the commits kept failing for [`CLOSE_GRACE`]: the caller then gives up.
-fn commit_held(store: &mut Store, batch: &mut Vec<WriteOp>, shared: &Shared) -> bool {
+fn commit_held(
+    store: &Store,
+    inserts: &mut ChatInserts<'_>,
+    batch: &mut Vec<WriteOp>,
+    shared: &Shared,
+) -> bool {
     if batch.is_empty() {
         return true;
     }
@@ -653,7 +663,7 @@ fn commit_held(store: &mut Store, batch: &mut Vec<WriteOp>, shared: &Shared) -> 
                     .execute_batch(&format!("PRAGMA max_page_count = {pages}"));
             }
         }
-        match attempt(store, batch) {
+        match attempt(store, inserts, batch) {
             Ok(tally) => {
                 WriterStats::add(&stats.events_recorded, tally.events_recorded);
                 WriterStats::add(&stats.events_duplicate, tally.events_duplicate);
@@ -727,13 +737,18 @@ fn abandon(batch: &mut Vec<WriteOp>, rx: &mut mpsc::Receiver<Msg>, shared: &Shar
 
 /// One try at applying and committing `batch`. Storage errors abort the try (nothing is kept);
 /// refused ops are skipped and counted.
-fn attempt(store: &mut Store, batch: &[WriteOp]) -> Result<BatchTally, rusqlite::Error> {
-    let conn = store.conn_mut();
-    let tx = conn.transaction()?;
+fn attempt(
+    store: &Store,
+    inserts: &mut ChatInserts<'_>,
+    batch: &[WriteOp],
+) -> Result<BatchTally, rusqlite::Error> {
+    // The only transaction on this connection while it lasts (the writer thread's), so the
+    // unchecked form (a shared borrow, which the kept inserts hold too) is safe from nesting.
+    let tx = store.conn().unchecked_transaction()?;
     let mut tally = BatchTally::default();
     let mut counts = BatchCounts::default();
     {
-        let mut chat = ChatRows::new(&tx);
+        let mut chat = ChatRows::new(inserts);
         for op in batch {
             apply_guarded(&tx, &mut chat, op, &mut tally, &mut counts)?;
         }
@@ -752,7 +767,7 @@ fn attempt(store: &mut Store, batch: &[WriteOp]) -> Result<BatchTally, rusqlite:
 /// write is rolled back to where the op started.
 fn apply_guarded<'b>(
     conn: &Connection,
-    chat: &mut ChatRows<'_, 'b>,
+    chat: &mut ChatRows<'_, '_, 'b>,
     op: &'b WriteOp,
     tally: &mut BatchTally,
     counts: &mut BatchCounts,
@@ -801,7 +816,7 @@ fn apply_guarded<'b>(
 /// Applies one op inside the open transaction; returns how many ops it counts as written.
 fn apply<'b>(
     conn: &Connection,
-    chat: &mut ChatRows<'_, 'b>,
+    chat: &mut ChatRows<'_, '_, 'b>,
     op: &'b WriteOp,
     tally: &mut BatchTally,
     counts: &mut BatchCounts,
