@@ -36,10 +36,17 @@ use serde::{Deserialize, Serialize};
 /// SipHash's cost on short ids (SipHash was a tenth of the run loop's time at full speed), and
 /// seeded at random, so chat cannot aim two ids at one key to have a message taken as a duplicate.
 pub fn platform_id_hash(platform: Platform, id: &str) -> u64 {
+    process_key((platform, id))
+}
+
+/// A 64-bit key for any value, on [`platform_id_hash`]'s terms: one random seed per process, so
+/// equal values meet within the process and chat cannot aim two values at one key. For per-message
+/// lookups whose keys are never stored (message ids, a creator's users).
+pub fn process_key(value: impl std::hash::Hash) -> u64 {
     use std::hash::BuildHasher;
     static SEED: std::sync::LazyLock<foldhash::quality::RandomState> =
         std::sync::LazyLock::new(foldhash::quality::RandomState::default);
-    SEED.hash_one((platform, id))
+    SEED.hash_one(value)
 }
 
 /// The hasher of maps consulted for every chat message (per-person points, trend words): SipHash
