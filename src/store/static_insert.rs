@@ -79,6 +79,9 @@ impl<'conn> StaticInsert<'conn> {
             for (i, arg) in args.iter().enumerate() {
                 let at = c_int::try_from(i + 1).unwrap_or(c_int::MAX);
                 rc = match *arg {
+                    // Every parameter is NULL here already: a new statement's are, and each
+                    // execute ends by clearing the bindings.
+                    Arg::Null => continue,
                     Arg::Text(text) => ffi::sqlite3_bind_text64(
                         stmt,
                         at,
@@ -88,7 +91,6 @@ impl<'conn> StaticInsert<'conn> {
                         ffi::SQLITE_UTF8 as u8,
                     ),
                     Arg::Int(n) => ffi::sqlite3_bind_int64(stmt, at, n),
-                    Arg::Null => ffi::sqlite3_bind_null(stmt, at),
                 };
                 if rc != ffi::SQLITE_OK {
                     break;
@@ -186,6 +188,13 @@ mod tests {
             1,
             "the statement is usable after an error"
         );
+        assert_eq!(
+            insert
+                .execute(&[Arg::Text("fifth"), Arg::Int(5), Arg::Null])
+                .unwrap(),
+            1,
+            "a NULL after a text in the same place is NULL, not the text left bound"
+        );
         drop(insert);
         let rows: Vec<(String, i64, Option<String>)> = conn
             .prepare("SELECT k, n, note FROM t ORDER BY rowid")
@@ -198,7 +207,8 @@ mod tests {
             rows,
             [
                 ("first".to_string(), 7, None),
-                ("fourth".to_string(), 4, Some("é ✓".to_string()))
+                ("fourth".to_string(), 4, Some("é ✓".to_string())),
+                ("fifth".to_string(), 5, None)
             ]
         );
     }
