@@ -2,14 +2,14 @@
 //!
 //! Reconnects replay recent messages and overlapping polls return the same page twice; neither may
 //! double-count. The window remembers the last `capacity` keys (as 64-bit hashes, so memory is a fixed
-//! 24 bytes or so per entry whatever the id length) and forgets the oldest first.
+//! 24 to 40 bytes per entry whatever the id length) and forgets the oldest first.
 //!
 //! Every chat message inserts one key and, once the window is full, removes the oldest. The keys
 //! are random, so each visit to the set is a cache miss: a general hash set (control bytes apart
 //! from the slots) paid about four per message, a tenth of the run loop's time at full speed. The
 //! set here is one flat array of keys, probed linearly from the key's own bits, with removal by
 //! shifting the probe run back (no tombstones): about one miss to insert and one to remove. Kept
-//! at most half full, runs stay short.
+//! about half full at most, runs stay short.
 
 use crate::event::{Platform, platform_id_hash};
 use std::collections::VecDeque;
@@ -25,7 +25,7 @@ impl Dedupe {
     pub fn new(capacity: usize) -> Dedupe {
         let capacity = capacity.max(1);
         Dedupe {
-            set: KeySet::with_room_for(capacity + 1),
+            set: KeySet::with_room_for(capacity),
             order: VecDeque::with_capacity(capacity),
             capacity,
         }
@@ -68,9 +68,11 @@ struct KeySet {
 }
 
 impl KeySet {
-    /// A set that stays at most half full with `keys` keys in it.
+    /// A set for `keys` keys (and one more for a moment: the window inserts before it forgets)
+    /// that is then at most about half full, so probe runs stay short and never fill the array:
+    /// 65,536 keys take 1 MiB.
     fn with_room_for(keys: usize) -> KeySet {
-        let len = (keys.max(1) * 2).next_power_of_two();
+        let len = (keys * 2).max(4).next_power_of_two();
         KeySet {
             slots: vec![0; len].into_boxed_slice(),
             mask: len - 1,
@@ -183,6 +185,9 @@ mod tests {
         }
         assert_eq!(d.len(), 1000);
         assert_eq!(d.set.len(), 1000);
+        // The default window of 65,536 ids: 1 MiB of slots, half full.
+        assert_eq!(Dedupe::new(65_536).set.slots.len(), 131_072);
+        assert_eq!(Dedupe::new(1).set.slots.len(), 4);
     }
 
     /// Keys that share a home, wrap around the array's end and include 0: the window answers as
