@@ -2,14 +2,14 @@
 //!
 //! Reconnects replay recent messages and overlapping polls return the same page twice; neither may
 //! double-count. The window remembers the last `capacity` keys (as 64-bit hashes, so memory is a fixed
-//! 24 to 40 bytes per entry whatever the id length) and forgets the oldest first.
+//! 40 to 72 bytes per entry whatever the id length) and forgets the oldest first.
 //!
 //! Every chat message inserts one key and, once the window is full, removes the oldest. The keys
 //! are random, so each visit to the set is a cache miss: a general hash set (control bytes apart
 //! from the slots) paid about four per message, a tenth of the run loop's time at full speed. The
 //! set here is one flat array of keys, probed linearly from the key's own bits, with removal by
 //! shifting the probe run back (no tombstones): about one miss to insert and one to remove. Kept
-//! about half full at most, runs stay short.
+//! a quarter full at most, runs stay short.
 
 use crate::event::{Platform, platform_id_hash};
 use std::collections::VecDeque;
@@ -69,10 +69,11 @@ struct KeySet {
 
 impl KeySet {
     /// A set for `keys` keys (and one more for a moment: the window inserts before it forgets)
-    /// that is then at most about half full, so probe runs stay short and never fill the array:
-    /// 65,536 keys take 1 MiB.
+    /// that is then at most about a quarter full, so probe runs stay short and never fill the
+    /// array: 65,536 keys take 2 MiB. Half full (1 MiB) ran about 5% slower as a whole process
+    /// (median of eight alternating pairs at full speed).
     fn with_room_for(keys: usize) -> KeySet {
-        let len = (keys * 2).max(4).next_power_of_two();
+        let len = (keys * 4).max(4).next_power_of_two();
         KeySet {
             slots: vec![0; len].into_boxed_slice(),
             mask: len - 1,
@@ -185,8 +186,8 @@ mod tests {
         }
         assert_eq!(d.len(), 1000);
         assert_eq!(d.set.len(), 1000);
-        // The default window of 65,536 ids: 1 MiB of slots, half full.
-        assert_eq!(Dedupe::new(65_536).set.slots.len(), 131_072);
+        // The default window of 65,536 ids: 2 MiB of slots, a quarter full.
+        assert_eq!(Dedupe::new(65_536).set.slots.len(), 262_144);
         assert_eq!(Dedupe::new(1).set.slots.len(), 4);
     }
 
